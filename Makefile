@@ -1,0 +1,47 @@
+# HPD workbench. `make report` and `make test` are all a new user needs: both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KERNEL := hpd-workbench
+COHORT ?= data/example
+OUT    ?= reports
+
+.PHONY: setup report test lint lab bench example clean strip
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "HPD workbench (.venv)" >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/hpd report --cohort $(COHORT) --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/ruff check hpd_analysis tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check hpd_analysis tests benchmarks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+# Regenerate the bundled example cohort (deterministic: seed 2021, 500 patients).
+example: $(STAMP)
+	$(BIN)/hpd simulate --patients 500 --seed 2021 --out data/example
+
+# Strip outputs from every notebook before committing.
+strip: $(STAMP)
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,188 @@
+"""The ``hpd`` command line: validate, classify, definitions, simulate, report, import-sdtm.
+
+Every command exits non-zero with one line per problem on bad input or arguments; a user error
+never prints a Python traceback (set ``HPD_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import CohortError, HPDError
+
+EXIT_USER_ERROR = 2
+
+
+def _parse_set(values: list[str] | None) -> dict[str, object]:
+    """Parse ``KEY=VALUE`` overrides; values are read as YAML scalars (numbers, true/false, none)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for item in values or []:
+        if "=" not in item:
+            raise HPDError(f"--set {item!r}: expected KEY=VALUE")
+        key, raw = item.split("=", 1)
+        try:
+            val = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            val = raw
+        out[key.strip()] = raw if isinstance(val, (dict, list)) and not raw.strip().startswith(("[", "{")) else val
+    return out
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .load import validate_cohort
+
+    problems = validate_cohort(args.cohort)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found in {args.cohort}", file=sys.stderr)
+        return 1
+    print(f"{args.cohort}: valid")
+    return 0
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from .classify import classify_path
+
+    out = classify_path(
+        args.cohort,
+        out=args.out,
+        definitions=args.definitions,
+        config=args.config,
+        overrides=_parse_set(args.set),
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_definitions(args: argparse.Namespace) -> int:
+    from .definitions import describe_definitions, get_definitions, load_definitions_yaml
+
+    defs = get_definitions()
+    if args.config:
+        defs = defs + load_definitions_yaml(args.config)
+    table = describe_definitions(defs)
+    if args.format == "json":
+        print(json.dumps(table.to_dict(orient="records"), indent=2, default=str))
+    elif args.format == "csv":
+        print(table.to_csv(index=False), end="")
+    else:
+        for row in table.itertuples(index=False):
+            print(f"{row.code}\n  {row.citation}\n  rule: {row.rule}\n  parameters: {row.parameters}\n")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate_cohort, write_cohort
+
+    if args.patients < 1:
+        raise HPDError(f"--patients {args.patients}: expected a positive number of patients")
+    tables = simulate_cohort(n_patients=args.patients, seed=args.seed)
+    out = write_cohort(tables, args.out, fmt=args.format)
+    print(f"wrote {args.patients} simulated patients (seed {args.seed}) to {out}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import run_report
+
+    out = run_report(
+        cohort=args.cohort,
+        out=args.out,
+        parameters=_parse_set(args.set),
+        parameters_file=args.parameters,
+        sections=args.sections,
+    )
+    print(f"report written to {out / 'index.html'}")
+    return 0
+
+
+def _cmd_import_sdtm(args: argparse.Namespace) -> int:
+    from .sdtm import import_sdtm_dir
+
+    out = import_sdtm_dir(args.sdtm_dir, args.out)
+    print(f"wrote cohort to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hpd``."""
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="hpd",
+        description="Hyperprogressive disease (HPD) workbench: validate a cohort, classify it "
+        "under every published HPD definition, simulate cohorts and render the report.",
+    )
+    p.add_argument("--version", action="version", version=f"hpd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("validate", help="check a cohort against the format contract")
+    s.add_argument("cohort", help="cohort folder, or a patients/scans file")
+    s.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("classify", help="write the per-patient classification table")
+    s.add_argument("cohort", help="cohort folder, or a patients/scans file")
+    s.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
+    s.add_argument("--definitions", nargs="+", metavar="NAME",
+                   help="definitions to apply (default: all, plus those of --config)")
+    s.add_argument("--config", help="YAML file: parameters and/or user definitions")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a parameter, e.g. windows.first_eval_min_days=21")
+    s.set_defaults(func=_cmd_classify)
+
+    s = sub.add_parser("definitions", help="list every HPD definition with citation and rule")
+    s.add_argument("--config", help="YAML file with user definitions to list too")
+    s.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    s.set_defaults(func=_cmd_definitions)
+
+    s = sub.add_parser("simulate", help="write a synthetic cohort in the contract format")
+    s.add_argument("--patients", type=int, default=500)
+    s.add_argument("--seed", type=int, default=2021)
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.set_defaults(func=_cmd_simulate)
+
+    s = sub.add_parser("report", help="execute the notebooks and write the report")
+    s.add_argument("--cohort", default="data/example")
+    s.add_argument("--out", default="reports", type=Path)
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a report parameter, e.g. group_by=arm, landmark=none")
+    s.add_argument("--parameters", help="YAML file of report parameters")
+    s.add_argument("--sections", nargs="+", metavar="NAME", help="render only these sections")
+    s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("import-sdtm", help="convert CDISC SDTM domains into a cohort")
+    s.add_argument("sdtm_dir")
+    s.add_argument("--out", required=True, help="output cohort folder")
+    s.set_defaults(func=_cmd_import_sdtm)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``hpd``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CohortError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (HPDError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if os.environ.get("HPD_DEBUG"):
+            raise
+        msg = str(exc).strip().splitlines() or [type(exc).__name__]
+        for line in msg:
+            print(f"hpd {args.command}: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Analysis parameters: time-point windows and the kinetic policies shared by every definition.
+
+Every ambiguous choice of the literature is a parameter with a documented default; the report
+prints the values used (``Parameters.to_dict``). Definition-specific thresholds live with each
+definition in :mod:`hpd_analysis.definitions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+#: Days per month used for every time in months (Ferté's reference code: 365.25 / 12).
+DAYS_PER_MONTH: float = 30.4375
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Windows (in days) that pick the three scans of the kinetic analysis.
+
+    - baseline: the last assessment on or before ``treatment_start`` and at most
+      ``baseline_max_days_before`` days before it.
+    - pre-baseline: the latest assessment strictly before baseline, at most
+      ``prebaseline_max_days_before_baseline`` days before baseline and at least
+      ``prebaseline_min_days_before_baseline`` days (default 1: no minimum gap beyond a distinct date).
+    - first evaluation: the first assessment at least ``first_eval_min_days`` days after
+      ``treatment_start`` (and at most ``first_eval_max_days`` when set).
+    """
+
+    baseline_max_days_before: int = 42
+    prebaseline_max_days_before_baseline: int = 183
+    prebaseline_min_days_before_baseline: int = 1
+    first_eval_min_days: int = 14
+    first_eval_max_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Cohort-wide analysis parameters (units in the names)."""
+
+    windows: Windows = field(default_factory=Windows)
+    #: days in one month for TGR/TGK and times to event
+    days_per_month: float = DAYS_PER_MONTH
+    #: TGK as mm/month (``absolute``) or % of the starting SLD per month (``relative``)
+    tgk_mode: Literal["absolute", "relative"] = "absolute"
+    #: TGR_pre or TGK_pre <= 0: ``not_evaluable`` (ratio undefined, default), ``ratio`` (use the
+    #: ratio as computed; a ratio of two negatives may read >= 2) or ``infinite_if_on_positive``
+    #: (pre <= 0 and on > 0 gives ratio +inf; otherwise not evaluable)
+    nonpositive_pre_growth: Literal["not_evaluable", "ratio", "infinite_if_on_positive"] = (
+        "not_evaluable"
+    )
+    #: RECIST 1.1 default diameter for a lesion 'too small to measure' (mm)
+    too_small_to_measure_mm: float = 5.0
+    #: a death without a recorded cause counts as death from progression (fast-progression rule)
+    death_without_cause_is_progression: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-ready dict of every parameter (windows prefixed ``windows.``)."""
+        out: dict[str, Any] = {}
+        for k, v in asdict(self).items():
+            if k == "windows":
+                out.update({f"windows.{wk}": wv for wk, wv in v.items()})
+            else:
+                out[k] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> Parameters:
+        """Build from a (possibly flat, ``windows.``-prefixed, or nested) dict; unknown keys raise."""
+        values = dict(values or {})
+        win = dict(values.pop("windows", {}) or {})
+        for k in list(values):
+            if k.startswith("windows."):
+                win[k.split(".", 1)[1]] = values.pop(k)
+        known = {f.name for f in fields(cls)} - {"windows"}
+        wknown = {f.name for f in fields(Windows)}
+        bad = sorted(set(values) - known) + sorted(f"windows.{k}" for k in set(win) - wknown)
+        if bad:
+            raise ValueError(
+                f"unknown parameter(s): {', '.join(bad)} "
+                f"(expected one of: {', '.join(sorted(known | {f'windows.{k}' for k in wknown}))})"
+            )
+        return replace(cls(**values), windows=Windows(**win))
