@@ -18,19 +18,27 @@ EXIT_USER_ERROR = 2
 
 
 def _parse_set(values: list[str] | None) -> dict[str, object]:
-    """Parse ``KEY=VALUE`` overrides; values are read as YAML scalars (numbers, true/false, none)."""
+    """Parse ``KEY=VALUE`` overrides.
+
+    Values are read as YAML scalars (``2`` → int, ``true`` → bool, ``[a, b]`` → list); ``none``
+    and ``null`` (any case) mean "no value" (e.g. ``landmark=none``).
+    """
     import yaml
 
     out: dict[str, object] = {}
     for item in values or []:
-        if "=" not in item:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
             raise HPDError(f"--set {item!r}: expected KEY=VALUE")
-        key, raw = item.split("=", 1)
-        try:
-            val = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            val = raw
-        out[key.strip()] = raw if isinstance(val, (dict, list)) and not raw.strip().startswith(("[", "{")) else val
+        raw = raw.strip()
+        if raw.lower() in {"none", "null", "~"}:
+            val: object = None
+        else:
+            try:
+                val = yaml.safe_load(raw) if raw else ""
+            except yaml.YAMLError:
+                val = raw
+        out[key.strip()] = val
     return out
 
 

@@ -1,0 +1,57 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from hpd_analysis.cli import _parse_set, main
+from hpd_analysis.errors import HPDError, Problem
+from hpd_analysis.params import DAYS_PER_MONTH, Parameters, Windows
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_days_per_month_is_fertes_constant():
+    assert DAYS_PER_MONTH == pytest.approx(365.25 / 12)
+
+
+def test_parameters_round_trip_flat_and_nested():
+    p = Parameters.from_dict({"windows.first_eval_min_days": 21, "tgk_mode": "relative"})
+    assert p.windows == Windows(first_eval_min_days=21)
+    assert p.tgk_mode == "relative"
+    assert Parameters.from_dict(p.to_dict()) == p
+    assert Parameters.from_dict({"windows": {"baseline_max_days_before": 28}}).windows.baseline_max_days_before == 28
+    json.dumps(p.to_dict())  # JSON-ready
+
+
+def test_unknown_parameter_lists_valid_ones():
+    with pytest.raises(ValueError, match="unknown parameter.*windows.nope.*expected one of"):
+        Parameters.from_dict({"windows.nope": 1})
+
+
+def test_problem_format_names_file_row_column_expected():
+    p = Problem("lesions.csv", 7, "diameter_mm", "negative value -3", "a number >= 0")
+    assert str(p) == "lesions.csv:7: diameter_mm: negative value -3 (expected a number >= 0)"
+    assert str(Problem("patients.csv", None, None, "file is empty")) == "patients.csv: file is empty"
+
+
+def test_parse_set_reads_yaml_scalars():
+    assert _parse_set(["landmark=none", "x=2", "flag=true", "group_by=arm"]) == {
+        "landmark": None, "x": 2, "flag": True, "group_by": "arm"}
+    with pytest.raises(HPDError, match="KEY=VALUE"):
+        _parse_set(["oops"])
+
+
+def test_cli_bad_arguments_exit_nonzero_without_traceback(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["classify"])  # missing cohort and --out
+    assert exc.value.code != 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_committed_notebooks_have_no_outputs():
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs"), f"{nb_path.name} carries outputs: run `make strip`"
+                assert cell.get("execution_count") is None, nb_path.name
