@@ -114,7 +114,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_import_sdtm(args: argparse.Namespace) -> int:
     from .sdtm import import_sdtm_dir
 
-    out = import_sdtm_dir(args.sdtm_dir, args.out)
+    options = {
+        "adam_dir": args.adam_dir,
+        "prefer": args.prefer,
+        "reader": args.reader,
+        "diameter_rule": args.diameter_rule,
+        "subjects": args.subjects,
+    }
+    out = import_sdtm_dir(args.sdtm_dir, args.out, **options)
     print(f"wrote cohort to {out}")
     return 0
 
@@ -169,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import-sdtm", help="convert CDISC SDTM domains into a cohort")
     s.add_argument("sdtm_dir")
     s.add_argument("--out", required=True, help="output cohort folder")
+    s.add_argument("--adam-dir", help="folder with ADaM ADSL/ADTTE (default: look in SDTM_DIR)")
+    s.add_argument("--prefer", help="domain file variant to prefer when several exist, e.g. recist "
+                   "(tu_onco_recist over tu_onco)")
+    s.add_argument("--reader", default="accepted",
+                   help="which evaluator's reading: accepted (TRACPTFL=Y, default), investigator, "
+                   "or an evaluator name")
+    s.add_argument("--diameter-rule", choices=["recist", "diameter"], default="recist",
+                   help="recist: short axis for lymph nodes, longest diameter otherwise; "
+                   "diameter: the sponsor's DIAMETER test as recorded")
+    s.add_argument("--subjects", choices=["exposed", "with_tumor_data"], default="exposed",
+                   help="which DM subjects become patients")
     s.set_defaults(func=_cmd_import_sdtm)
     return p
 

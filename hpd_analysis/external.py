@@ -1,0 +1,362 @@
+"""Readers for published real trial tables, turned into cohorts of the contract.
+
+- :func:`read_laleh2022`: per-scan target-lesion sums of five atezolizumab trials (Ghaffari Laleh
+  et al., PLOS Comput Biol 2022, supplement S1) -> ``patients`` + ``assessments``.
+- :func:`read_oak_poplar`: per-patient clinical data of OAK / POPLAR (Gandara et al., Nat Med
+  2018) -> ``patients`` with OS/PFS times in months.
+- :func:`write_external_cohort`: materialise one of them (or the pharmaverse SDTM set) as a cohort
+  folder for ``hpd report --cohort DIR``.
+
+Neither source gives calendar dates, so every patient gets the same synthetic
+``treatment_start`` :data:`REFERENCE_DATE` (2000-01-01); Laleh scan dates are that date plus the
+study day (see :func:`read_laleh2022`). Only differences between dates carry information.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cohort import LOAD_REPORT_COLUMNS
+from .errors import CohortError, HPDError, Problem
+
+__all__ = [
+    "REFERENCE_DATE",
+    "read_laleh2022",
+    "read_oak_poplar",
+    "write_external_cohort",
+    "external_data_dir",
+    "EXTERNAL_COHORTS",
+]
+
+#: synthetic first-dose date given to every patient of a source without calendar dates
+REFERENCE_DATE = pd.Timestamp("2000-01-01")
+
+_LALEH_COLUMNS = ["Patient_Anonmyized", "Treatment_Day", "TargetLesionLongDiam_mm", "Study_Arm"]
+_TOO_SMALL = "TOO SMALL TO MEASURE"
+_NOT_EVALUABLE = "NOT EVALUABLE"
+
+
+def _report_row(file: str, column: str, action: str, n: int, detail: str) -> dict[str, object]:
+    return {"file": file, "column": column, "action": action, "n_rows": int(n), "detail": detail}
+
+
+def _read_text_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise HPDError(f"{path}: cannot be read as CSV ({exc})") from exc
+
+
+def _laleh_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if re.fullmatch(r"study\d+\.csv(\.gz)?", p.name))
+        if not files:
+            raise HPDError(f"{path}: no studyN.csv[.gz] file")
+        return files
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    return [path]
+
+
+def read_laleh2022(
+    path: Path | str,
+    *,
+    too_small_mm: float = 5.0,
+    reference_date: str | pd.Timestamp = REFERENCE_DATE,
+) -> dict[str, pd.DataFrame]:
+    """Read Laleh 2022 per-scan sums (one ``studyN.csv[.gz]`` or the folder of all five).
+
+    Each row is one scan of one patient: ``TargetLesionLongDiam_mm`` is the sum of the longest
+    diameters of the target lesions on that day (one value per patient per scan day), in mm.
+
+    Mapping:
+
+    - ``patient_id`` = ``S<study>_<Patient_Anonmyized>``: the anonymised ids repeat across studies
+      (different patients), so they are qualified by study (``source_patient_id`` keeps the
+      original); ``study`` (int) and ``arm`` (int) parsed from
+      ``Study_Arm`` (``Study_4_Arm_2`` -> 4, 2); ``study_arm`` keeps the label; ``treatment`` is
+      set only where the source says which drug an arm is (study 4 = OAK: arm 1 docetaxel, arm 2
+      atezolizumab).
+    - Days follow the CDISC study-day convention (day 1 = first dose, no day 0, negative days
+      before treatment): ``treatment_start`` = ``reference_date`` (2000-01-01) for every patient;
+      ``assessment_date`` = reference + (day - 1) for day >= 1 and reference + day for day < 0.
+      A day-1 scan is therefore on the treatment start (eligible as baseline).
+    - ``sld_mm``: numbers as given; ``TOO SMALL TO MEASURE`` -> ``too_small_mm`` (RECIST 1.1
+      default 5 mm) with ``too_small`` True; ``NOT EVALUABLE`` or empty -> NaN with
+      ``not_evaluable`` True; ``sld_text`` keeps the source text. Any other text is an error.
+    - Rows without a day are dropped; identical duplicate rows are dropped; two different values
+      for one patient and day give ``sld_mm`` NaN, ``not_evaluable`` True (conflict). Rows are
+      sorted by patient and day. Every change is counted in ``report``.
+
+    Returns ``{"patients", "assessments", "report"}``; ``assessments`` columns:
+    ``patient_id, assessment_date, treatment_day, sld_mm, sld_text, too_small, not_evaluable,
+    conflict``. Every patient of the file is in ``patients`` (also one whose rows were all
+    dropped).
+    """
+    ref = pd.Timestamp(reference_date)
+    frames = []
+    report: list[dict[str, object]] = []
+    for f in _laleh_files(Path(path)):
+        d = _read_text_csv(f)
+        missing = [c for c in _LALEH_COLUMNS if c not in d.columns]
+        if missing:
+            raise CohortError([Problem(f.name, None, c, "required column is missing",
+                                       f"columns {', '.join(_LALEH_COLUMNS)}") for c in missing])
+        d = d[_LALEH_COLUMNS].apply(lambda s: s.str.strip())
+        d["_file"] = f.name
+        d["_row"] = np.arange(len(d)) + 2
+        frames.append(d)
+    d = pd.concat(frames, ignore_index=True)
+    problems: list[Problem] = []
+
+    def bad(mask: pd.Series, col: str, msg: str, expected: str) -> None:
+        sel = d[mask].head(20)
+        for f, row, v in zip(sel["_file"], sel["_row"], sel[col], strict=True):
+            problems.append(Problem(f, int(row), col, f"{msg} {v!r}", expected))
+
+    arm_parts = d["Study_Arm"].str.extract(r"^Study_(\d+)_Arm_(\d+)$")
+    bad(arm_parts[0].isna(), "Study_Arm", "not a study/arm label", "Study_<n>_Arm_<k>")
+    pid_missing = d["Patient_Anonmyized"].eq("")
+    bad(pid_missing, "Patient_Anonmyized", "missing patient identifier", "an identifier")
+    day = pd.to_numeric(d["Treatment_Day"], errors="coerce")
+    bad(d["Treatment_Day"].ne("") & (day.isna() | (day % 1 != 0) | (day == 0)), "Treatment_Day",
+        "not a study day", "a non-zero whole number of days (negative = before treatment)")
+    raw = d["TargetLesionLongDiam_mm"]
+    txt = raw.str.upper()
+    num = pd.to_numeric(raw, errors="coerce")
+    known = num.notna() | txt.isin([_TOO_SMALL, _NOT_EVALUABLE, ""])
+    bad(~known, "TargetLesionLongDiam_mm", "unknown value",
+        f"a number (mm), {_TOO_SMALL!r}, {_NOT_EVALUABLE!r} or empty")
+    bad(num < 0, "TargetLesionLongDiam_mm", "negative sum", "a number >= 0 (mm)")
+    if problems:
+        raise CohortError(problems)
+    # Patient_Anonmyized values repeat across studies (different patients): qualify by study
+    d["_pid"] = "S" + arm_parts[0] + "_" + d["Patient_Anonmyized"]
+    n_arms = d.groupby("_pid")["Study_Arm"].transform("nunique")
+    if (n_arms > 1).any():
+        bad(n_arms > 1, "Patient_Anonmyized", "patient appears in several arms of one study",
+            "one Study_Arm per patient")
+        raise CohortError(problems)
+
+    patients = (d.drop_duplicates("_pid")[["_pid", "Patient_Anonmyized", "Study_Arm"]]
+                .rename(columns={"_pid": "patient_id", "Patient_Anonmyized": "source_patient_id",
+                                 "Study_Arm": "study_arm"}))
+    parts = patients["study_arm"].str.extract(r"^Study_(\d+)_Arm_(\d+)$").astype(int)
+    patients = patients.assign(treatment_start=ref, study=parts[0].to_numpy(),
+                               arm=parts[1].to_numpy())
+    treat = pd.Series(pd.NA, index=patients.index, dtype="string")
+    treat[(patients["study"] == 4) & (patients["arm"] == 1)] = "docetaxel"
+    treat[(patients["study"] == 4) & (patients["arm"] == 2)] = "atezolizumab"
+    patients["treatment"] = treat
+    patients = patients[["patient_id", "treatment_start", "study", "arm", "study_arm",
+                         "treatment", "source_patient_id"]].sort_values(
+        ["study", "patient_id"], kind="mergesort")
+
+    files = ",".join(sorted(d["_file"].unique()))
+    col = "TargetLesionLongDiam_mm"
+    nodate = d["Treatment_Day"].eq("")
+    report.append(_report_row(files, "Treatment_Day", "row_without_day_dropped",
+                              int(nodate.sum()), "scan without a study day cannot be placed"))
+    d = d[~nodate].assign(_day=day[~nodate].astype(int), _num=num[~nodate], _txt=txt[~nodate])
+    exact = d.duplicated(["_pid", "_day", "TargetLesionLongDiam_mm"])
+    report.append(_report_row(files, col, "duplicate_row_dropped", int(exact.sum()),
+                              "identical row (patient, day, value)"))
+    d = d[~exact]
+    conflict = d.duplicated(["_pid", "_day"], keep=False)
+    report.append(_report_row(files, col, "conflicting_values_not_evaluable",
+                              int(conflict.sum()),
+                              "different values for one patient and day: sld_mm NaN"))
+    unsorted = d.groupby("_pid")["_day"].diff().lt(0)
+    report.append(_report_row(files, "Treatment_Day", "rows_sorted", int(unsorted.sum()),
+                              "rows out of day order within a patient (sorted)"))
+    too_small = d["_txt"].eq(_TOO_SMALL)
+    not_eval = d["_txt"].eq(_NOT_EVALUABLE)
+    empty = d["_txt"].eq("")
+    report.append(_report_row(files, col, "too_small_to_measure", int(too_small.sum()),
+                              f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm"))
+    report.append(_report_row(files, col, "not_evaluable", int(not_eval.sum()),
+                              "NOT EVALUABLE -> NaN, not_evaluable True"))
+    report.append(_report_row(files, col, "missing_value", int(empty.sum()),
+                              "empty -> NaN, not_evaluable True"))
+    sld = d["_num"].where(~too_small, too_small_mm).where(~conflict)
+    offset = np.where(d["_day"] >= 1, d["_day"] - 1, d["_day"])
+    a = pd.DataFrame({
+        "patient_id": d["_pid"],
+        "assessment_date": ref + pd.to_timedelta(offset, unit="D"),
+        "treatment_day": d["_day"],
+        "sld_mm": sld.astype(float),
+        "sld_text": d["TargetLesionLongDiam_mm"],
+        "too_small": too_small,
+        "not_evaluable": not_eval | empty | conflict,
+        "conflict": conflict,
+    })
+    a = a.drop_duplicates(["patient_id", "treatment_day"])
+    a = a.sort_values(["patient_id", "treatment_day"], kind="mergesort").reset_index(drop=True)
+    rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
+    return {"patients": patients.reset_index(drop=True), "assessments": a, "report": rep}
+
+
+#: OAK / POPLAR source column -> patients column (both spellings of the two files)
+_OAK_COLUMNS = {
+    "BAGE": "age", "SEX": "sex", "race2": "race", "HIST": "nsclc_histology",
+    "ECOGGR": "ecog_baseline", "METSITES": "n_metastatic_sites", "TOBHX": "tobacco_history",
+    "PRIORTXC": "n_prior_therapies", "PRIORTX": "n_prior_therapies", "blSLD": "sld_baseline_mm",
+    "btmb": "btmb", "BEP": "biomarker_evaluable", "KRASMUT": "kras_mutation",
+    "EGFRMUT": "egfr_mutation", "EML4MUT": "eml4_alk", "EMLAMUT": "eml4_alk",
+    "TC1IC1": "pdl1_tc1ic1", "TC3IC3": "pdl1_tc3ic3", "MSAF": "msaf",
+    "BCOR": "best_confirmed_response",
+}
+_OAK_NUMERIC = ["OS", "PFS", "OS.CNSR", "PFS.CNSR", "BAGE", "ECOGGR", "METSITES", "blSLD", "btmb",
+                "MSAF", "PRIORTXC", "PRIORTX"]
+
+
+def read_oak_poplar(path: Path | str, *, reference_date: str | pd.Timestamp = REFERENCE_DATE
+                    ) -> pd.DataFrame:
+    """Read ``oak_clinical.csv.gz`` or ``poplar_clinical.csv.gz`` into a ``patients`` table.
+
+    ``"."`` is missing. Columns: ``patient_id`` (``PtID`` as text), ``trial`` (OAK / POPLAR from
+    the file name), ``arm`` (``TRT01P`` as given: Docetaxel / MPDL3280A), ``treatment``
+    (docetaxel / atezolizumab), ``os_months``, ``os_event`` (= 1 - ``OS.CNSR``; CNSR 1 is
+    censored), ``pfs_months``, ``pfs_event`` (= 1 - ``PFS.CNSR``), ``treatment_start`` (synthetic,
+    ``reference_date`` 2000-01-01 for all: the source has no dates; times are the data), and
+    ``tumor_type`` (NSCLC) and risk factors: ``age``, ``sex``, ``race``, ``nsclc_histology``
+    (SQUAMOUS / NON-SQUAMOUS), ``ecog_baseline`` (Int64),
+    ``n_metastatic_sites``, ``tobacco_history``, ``n_prior_therapies``, ``sld_baseline_mm``,
+    ``btmb`` (blood TMB, mutations), ``biomarker_evaluable``, ``kras_mutation``,
+    ``egfr_mutation``, ``eml4_alk``, ``pdl1_tc1ic1``, ``pdl1_tc3ic3`` (PD-L1 SP142 groups, where
+    recorded), ``msaf``, ``best_confirmed_response`` (BCOR).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    d = _read_text_csv(path).apply(lambda s: s.str.strip())
+    need = ["PtID", "OS", "OS.CNSR", "PFS", "PFS.CNSR", "TRT01P"]
+    missing = [c for c in need if c not in d.columns]
+    if missing:
+        raise CohortError([Problem(path.name, None, c, "required column is missing",
+                                   ", ".join(need)) for c in missing])
+    d = d.replace({".": pd.NA, "": pd.NA})
+    problems: list[Problem] = []
+    nums: dict[str, pd.Series] = {}
+    for c in _OAK_NUMERIC:
+        if c not in d.columns:
+            continue
+        v = pd.to_numeric(d[c], errors="coerce")
+        badv = d[c].notna() & v.isna()
+        for i in d.index[badv][:20]:
+            problems.append(Problem(path.name, int(i) + 2, c, f"not a number {d.at[i, c]!r}",
+                                    "a number or '.' (missing)"))
+        nums[c] = v
+    for c in ("OS.CNSR", "PFS.CNSR"):
+        badc = ~nums[c].isin([0, 1])
+        for i in d.index[badc][:20]:
+            problems.append(Problem(path.name, int(i) + 2, c, f"invalid censoring flag "
+                                    f"{d.at[i, c]!r}", "0 (event) or 1 (censored)"))
+    for c in ("OS", "PFS"):
+        badt = nums[c].isna() | (nums[c] < 0)
+        for i in d.index[badt][:20]:
+            problems.append(Problem(path.name, int(i) + 2, c, f"invalid time {d.at[i, c]!r}",
+                                    "months >= 0"))
+    dup = d["PtID"].isna() | d["PtID"].duplicated(keep=False)
+    for i in d.index[dup][:20]:
+        problems.append(Problem(path.name, int(i) + 2, "PtID", "missing or duplicate patient id",
+                                "a unique PtID"))
+    if problems:
+        raise CohortError(problems)
+    trial = "OAK" if "oak" in path.name.lower() else ("POPLAR" if "poplar" in path.name.lower()
+                                                       else path.name.split(".")[0])
+    arm = d["TRT01P"].astype("string")
+    out = pd.DataFrame({
+        "patient_id": d["PtID"].astype(str),
+        "treatment_start": pd.Timestamp(reference_date),
+        "trial": trial,
+        "tumor_type": "NSCLC",
+        "arm": arm,
+        "treatment": arm.str.upper().map({"MPDL3280A": "atezolizumab",
+                                          "DOCETAXEL": "docetaxel"}).astype("string"),
+        "os_months": nums["OS"].astype(float),
+        "os_event": (1 - nums["OS.CNSR"]).astype("Int64"),
+        "pfs_months": nums["PFS"].astype(float),
+        "pfs_event": (1 - nums["PFS.CNSR"]).astype("Int64"),
+    })
+    for src, dst in _OAK_COLUMNS.items():
+        if src in d.columns and dst not in out.columns:
+            out[dst] = nums[src] if src in nums else d[src].astype("string")
+    out["ecog_baseline"] = out["ecog_baseline"].astype("Int64")
+    for c in ("age", "n_metastatic_sites", "n_prior_therapies"):
+        if c in out.columns:
+            out[c] = out[c].astype("Int64")
+    return out.reset_index(drop=True)
+
+
+#: cohort names accepted by :func:`write_external_cohort`
+EXTERNAL_COHORTS = ("laleh2022", "laleh2022-study1", "laleh2022-study2", "laleh2022-study3",
+                    "laleh2022-study4", "laleh2022-study5", "oak", "poplar", "pharmaverse",
+                    "pharmaverse-recist")
+
+
+def external_data_dir() -> Path:
+    """The shared external-data folder: ``$HPD_EXTERNAL_DATA`` or ``../shared/data/external``
+    relative to the repository root."""
+    import os
+
+    env = os.environ.get("HPD_EXTERNAL_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+
+
+def _write(df: pd.DataFrame, path: Path) -> None:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_bool_dtype(out[c]):
+            out[c] = out[c].astype(int)  # flags as 0/1, the contract's flag format
+    out.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+
+
+def write_external_cohort(name: str, out_dir: Path | str, *,
+                          external_dir: Path | str | None = None) -> Path:
+    """Write the external data set ``name`` (one of :data:`EXTERNAL_COHORTS`) as a cohort folder.
+
+    ``laleh2022[-studyN]`` -> ``patients.csv`` + ``assessments.csv``; ``oak`` / ``poplar`` ->
+    ``patients.csv`` only (times, no measurements); ``pharmaverse`` -> the SDTM import of
+    ``pharmaversesdtm`` (full onco set, accepted reader) and ``pharmaverse-recist`` -> the RECIST
+    set with the investigator's reads and the pharmaverseadam ADSL/ADTTE. An
+    ``import_report.csv`` lists what was changed. Deterministic; returns ``out_dir``.
+    """
+    base = Path(external_dir) if external_dir is not None else external_data_dir()
+    out = Path(out_dir)
+    if name not in EXTERNAL_COHORTS:
+        raise HPDError(f"unknown external cohort {name!r} (expected one of "
+                       f"{', '.join(EXTERNAL_COHORTS)})")
+    if not base.is_dir():
+        raise HPDError(f"{base}: external data folder not found (set HPD_EXTERNAL_DATA)")
+    if name.startswith("pharmaverse"):
+        from .sdtm import import_sdtm_dir
+
+        if name == "pharmaverse-recist":
+            return import_sdtm_dir(base / "pharmaversesdtm", out, prefer="recist",
+                                   reader="investigator", adam_dir=base / "pharmaverseadam")
+        return import_sdtm_dir(base / "pharmaversesdtm", out)
+    out.mkdir(parents=True, exist_ok=True)
+    if name.startswith("laleh2022"):
+        src = base / "laleh2022"
+        if "-" in name:
+            src = src / f"{name.split('-')[1]}.csv.gz"
+        t = read_laleh2022(src)
+        _write(t["patients"], out / "patients.csv")
+        _write(t["assessments"], out / "assessments.csv")
+        _write(t["report"], out / "import_report.csv")
+        return out
+    p = read_oak_poplar(base / "oak_poplar_gandara2018" / f"{name}_clinical.csv.gz")
+    _write(p, out / "patients.csv")
+    return out
