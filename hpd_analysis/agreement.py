@@ -1,0 +1,170 @@
+"""Agreement between HPD definitions: Jaccard overlap and Cohen's kappa, and UpSet counts.
+
+For each pair of definitions (A, B) the comparison uses only the patients **evaluable under both**
+(a patient not evaluable under one definition says nothing about agreement). On those patients:
+
+- ``n_both``: HPD under A and B; ``n_a_only`` / ``n_b_only``: HPD under one only;
+  ``n_neither``: HPD under neither; ``n_either`` = n_both + n_a_only + n_b_only.
+- **Jaccard index** = n_both / n_either, the overlap of the two sets of HPD patients (as in
+  Kas et al., JAMA Oncol 2020: 27.6 %–69.3 % between five definitions). Undefined (NaN) when no
+  patient is HPD under either definition. Reported as a fraction (0–1).
+- **Cohen's kappa** (Cohen 1960) on the 2×2 table, chance-corrected agreement, with its asymptotic
+  standard error and Wald confidence interval (Fleiss, Cohen & Everitt 1969) and the two-sided
+  z-test of kappa = 0 (standard error under the null), all from
+  :func:`statsmodels.stats.inter_rater.cohens_kappa`. Undefined (NaN, with a note) when both
+  definitions give one and the same verdict to every patient (expected agreement = 1).
+"""
+
+from __future__ import annotations
+
+import warnings
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.inter_rater import cohens_kappa
+
+from .errors import ParameterError
+from .incidence import definition_codes, status_codes
+
+AGREEMENT_COLUMNS = [
+    "definition_a", "definition_b", "n_both_evaluable", "n_both", "n_a_only", "n_b_only",
+    "n_neither", "n_either", "jaccard", "percent_agreement", "kappa", "kappa_ci_low",
+    "kappa_ci_high", "kappa_p_value", "kappa_test", "note",
+]
+
+
+def _kappa(table: np.ndarray, alpha: float) -> tuple[float, float, float, float, str]:
+    """Cohen's kappa, Wald CI and two-sided p (z-test of kappa = 0) of a 2x2 table."""
+    n = table.sum()
+    if n == 0:
+        return np.nan, np.nan, np.nan, np.nan, "no patient evaluable under both"
+    p_row = table.sum(axis=1) / n
+    p_col = table.sum(axis=0) / n
+    if np.isclose((p_row * p_col).sum(), 1.0):
+        return np.nan, np.nan, np.nan, np.nan, (
+            "kappa undefined: both definitions give every patient the same verdict"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = cohens_kappa(table, return_results=True)
+    kappa = float(res["kappa"])
+    se = float(res["std_kappa"])
+    z = stats.norm.ppf(1 - alpha / 2)
+    low, high = kappa - z * se, kappa + z * se
+    p = float(res["pvalue_two_sided"])
+    note = ""
+    if not np.isfinite(p):
+        note = "kappa test undefined (zero variance under the null)"
+    return kappa, max(low, -1.0), min(high, 1.0), p, note
+
+
+def agreement(
+    classification: pd.DataFrame, definitions: Any = None, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Pairwise agreement between definitions on the patients evaluable under both.
+
+    Parameters
+    ----------
+    classification
+        Per-patient classification table (``hpd_<code>`` / ``hpd_<code>_status`` columns).
+    definitions
+        Codes to compare (default: every definition in the table); pairs follow this order.
+    alpha
+        1 − confidence level of the kappa CI.
+
+    Returns
+    -------
+    One row per unordered pair, :data:`AGREEMENT_COLUMNS`: counts of patients, ``jaccard`` and
+    ``percent_agreement`` (observed agreement, %), ``kappa`` with ``kappa_ci_low/high`` (Wald,
+    asymptotic SE), ``kappa_p_value`` and ``kappa_test`` naming the test, ``note`` when a value is
+    undefined.
+    """
+    if not 0.0 < float(alpha) < 1.0:
+        raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
+    codes = definition_codes(classification, definitions)
+    status = {c: status_codes(classification, c) for c in codes}
+    test_name = (
+        f"Cohen's kappa, z-test of kappa = 0 (two-sided); "
+        f"{100 * (1 - alpha):g}% Wald CI, asymptotic SE"
+    )
+    rows = []
+    for a, b in combinations(codes, 2):
+        both = (status[a] < 2) & (status[b] < 2)
+        fa = status[a][both] == 0
+        fb = status[b][both] == 0
+        n11 = int((fa & fb).sum())
+        n10 = int((fa & ~fb).sum())
+        n01 = int((~fa & fb).sum())
+        n00 = int((~fa & ~fb).sum())
+        n = int(both.sum())
+        either = n11 + n10 + n01
+        table = np.array([[n11, n10], [n01, n00]], dtype=float)
+        kappa, low, high, p, note = _kappa(table, alpha)
+        notes = [note] if note else []
+        if either == 0 and n > 0:
+            notes.append("jaccard undefined: no patient HPD under either definition")
+        rows.append({
+            "definition_a": a, "definition_b": b, "n_both_evaluable": n, "n_both": n11,
+            "n_a_only": n10, "n_b_only": n01, "n_neither": n00, "n_either": either,
+            "jaccard": n11 / either if either else np.nan,
+            "percent_agreement": 100.0 * (n11 + n00) / n if n else np.nan,
+            "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high, "kappa_p_value": p,
+            "kappa_test": test_name, "note": "; ".join(notes),
+        })
+    out = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+    for c in ("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either"):
+        out[c] = out[c].astype("int64")
+    return out
+
+
+def agreement_matrix(table: pd.DataFrame, value: str = "jaccard") -> pd.DataFrame:
+    """Square definitions × definitions matrix of ``value`` from :func:`agreement` (for a heatmap).
+
+    The diagonal is 1 for ``jaccard`` and ``kappa``, 100 for ``percent_agreement``, and the
+    per-definition maximum of the pair counts otherwise (NaN); the matrix is symmetric.
+    """
+    if value not in table.columns:
+        raise ParameterError(f"value={value!r}: expected a column of the agreement table")
+    codes = list(dict.fromkeys([*table["definition_a"], *table["definition_b"]]))
+    m = pd.DataFrame(np.nan, index=pd.Index(codes, name="definition_a"),
+                     columns=pd.Index(codes, name="definition_b"))
+    for a, b, v in zip(table["definition_a"], table["definition_b"], table[value], strict=True):
+        m.loc[a, b] = v
+        m.loc[b, a] = v
+    diag = {"jaccard": 1.0, "kappa": 1.0, "percent_agreement": 100.0}.get(value, np.nan)
+    for c in codes:
+        m.loc[c, c] = diag
+    return m
+
+
+def upset_data(classification: pd.DataFrame, definitions: Any = None) -> pd.Series:
+    """Counts of each combination of HPD flags, for an UpSet plot.
+
+    Only patients **evaluable under every listed definition** are counted (otherwise a missing
+    flag would be read as "not HPD"); the number left out is in ``result.attrs["n_excluded"]``
+    and the cohort size in ``attrs["n_total"]``. The result is a Series named ``n`` indexed by a
+    boolean MultiIndex with one level per definition (the format of the ``upsetplot`` package),
+    one entry per observed combination — including "HPD under none" — most frequent first,
+    ties in index order.
+    """
+    codes = definition_codes(classification, definitions)
+    if len(codes) > 62:
+        raise ParameterError("upset_data: at most 62 definitions")
+    st = np.column_stack([status_codes(classification, c) for c in codes])
+    all_eval = (st < 2).all(axis=1)
+    bits = (st[all_eval] == 0).astype(np.int64) @ (np.int64(1) << np.arange(len(codes)))
+    combos, n = np.unique(bits, return_counts=True)
+    flags = ((combos[:, None] >> np.arange(len(codes))) & 1).astype(bool)
+    index = pd.MultiIndex.from_arrays([flags[:, k] for k in range(len(codes))], names=codes)
+    counts = pd.Series(n.astype("int64"), index=index, name="n")
+    counts = counts.sort_index(ascending=False)
+    order = np.argsort(-counts.to_numpy(), kind="stable")
+    counts = counts.iloc[order]
+    counts.attrs["n_total"] = len(classification)
+    counts.attrs["n_evaluable_all"] = int(all_eval.sum())
+    counts.attrs["n_excluded"] = int((~all_eval).sum())
+    counts.attrs["definitions"] = codes
+    return counts

@@ -1,0 +1,485 @@
+"""Incidence of HPD under each definition, with confidence intervals, and patient attrition.
+
+Every patient of the classification table counts once per definition: as HPD, not HPD, or not
+evaluable with the reason given by the classifier. Incidence is the share of HPD among the
+*evaluable* patients (the denominator of the source studies), in percent, with a binomial
+confidence interval:
+
+- ``wilson`` (default): Wilson score interval (Wilson, JASA 1927), good coverage for small counts
+  and proportions near 0;
+- ``exact``: Clopper–Pearson interval (Biometrika 1934), guaranteed coverage, conservative;
+- ``jeffreys``: equal-tailed Jeffreys interval (Brown, Cai & DasGupta, Stat Sci 2001).
+
+All three come from :func:`statsmodels.stats.proportion.proportion_confint`.
+
+The helpers :func:`definition_codes` and :func:`hpd_status` are shared by the other statistics
+modules (agreement, riskfactors, survival): they read the ``hpd_<code>``, ``hpd_<code>_status``
+and ``hpd_<code>_reason`` columns of the classification table (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from .errors import CohortError, ParameterError, Problem
+
+#: the three verdicts of a definition, in reporting order
+STATUSES: tuple[str, str, str] = ("hpd", "not_hpd", "not_evaluable")
+
+#: ``method`` argument -> (statsmodels method, label written in the ``ci_method`` column)
+CI_METHODS: dict[str, tuple[str, str]] = {
+    "wilson": ("wilson", "Wilson score"),
+    "exact": ("beta", "Clopper-Pearson exact"),
+    "clopper-pearson": ("beta", "Clopper-Pearson exact"),
+    "jeffreys": ("jeffreys", "Jeffreys"),
+}
+
+#: label of the stratum holding patients whose ``by`` value is missing
+MISSING_STRATUM = "missing"
+#: reason written for a not-evaluable patient whose reason column is empty
+NO_REASON = "not evaluable (no reason given)"
+
+_TABLE = "classification"
+
+
+# --------------------------------------------------------------------------- shared helpers
+def _code_of(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    for attr in ("code", "name"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str):
+            return value
+    raise ParameterError(
+        f"definition {item!r}: expected a definition code (str) or an object with a .code/.name"
+    )
+
+
+def definition_codes(classification: pd.DataFrame, definitions: Any = None) -> list[str]:
+    """Definition codes to analyse, checked against the columns of ``classification``.
+
+    ``definitions`` is ``None`` (every ``hpd_<code>`` column that has a ``hpd_<code>_status`` or
+    ``hpd_<code>_reason`` companion, in column order), one code, or an iterable of codes or
+    ``Definition`` objects (their ``code``/``name``). A code given as ``hpd_<code>`` is accepted.
+    Raises :class:`ParameterError` naming the missing columns and the definitions available.
+    """
+    cols = list(classification.columns)
+    available = [
+        c[4:]
+        for c in cols
+        if c.startswith("hpd_")
+        and not c.endswith(("_status", "_reason"))
+        and (f"{c}_status" in cols or f"{c}_reason" in cols)
+    ]
+    if definitions is None:
+        if not available:
+            raise ParameterError(
+                "classification table has no hpd_<code> column with its hpd_<code>_status or "
+                "_reason companion (expected the output of hpd_analysis.classify.classify)"
+            )
+        return available
+    items = [definitions] if isinstance(definitions, str) else list(definitions)
+    codes = []
+    for item in items:
+        code = _code_of(item)
+        if code.startswith("hpd_") and code not in available and code[4:] in available:
+            code = code[4:]
+        codes.append(code)
+    missing = [c for c in codes if f"hpd_{c}" not in cols]
+    if missing:
+        raise ParameterError(
+            "classification table has no column "
+            + ", ".join(f"hpd_{c}" for c in missing)
+            + f" (definitions available: {', '.join(available) or 'none'})"
+        )
+    if len(set(codes)) != len(codes):
+        raise ParameterError(f"definitions listed twice: {codes}")
+    return codes
+
+
+_TRUE_TEXT = {"true", "1", "1.0", "yes", "hpd"}
+_FALSE_TEXT = {"false", "0", "0.0", "no", "not_hpd"}
+_NA_TEXT = {"", "na", "nan", "<na>", "none", "null", "not_evaluable"}
+
+
+def _flag_codes(classification: pd.DataFrame, flag_col: str) -> np.ndarray:
+    """``hpd_<code>`` as int8 codes 0 (True), 1 (False), 2 (NA); text flags read as in a CSV."""
+    flag = classification[flag_col]
+    if pd.api.types.is_bool_dtype(flag.dtype):
+        arr = pd.array(flag, dtype="boolean")
+        is_na = np.asarray(arr.isna())
+        is_true = arr.to_numpy(dtype=bool, na_value=False)
+        return np.where(is_na, 2, np.where(is_true, 0, 1)).astype(np.int8)
+    codes, uniques = pd.factorize(flag, use_na_sentinel=True)
+    lut = np.empty(len(uniques) + 1, dtype=np.int8)
+    lut[-1] = 2
+    problems = []
+    for i, u in enumerate(uniques):
+        text = str(u).strip().lower()
+        if isinstance(u, (bool, np.bool_)):
+            lut[i] = 0 if u else 1
+        elif text in _TRUE_TEXT:
+            lut[i] = 0
+        elif text in _FALSE_TEXT:
+            lut[i] = 1
+        elif text in _NA_TEXT:
+            lut[i] = 2
+        else:
+            pos = int(np.flatnonzero(codes == i)[0])
+            problems.append(Problem(_TABLE, pos + 2, flag_col, f"value {u!r} is not a flag",
+                                    "true, false or empty (not evaluable)"))
+    if problems:
+        raise CohortError(problems)
+    return lut[codes]
+
+
+def status_codes(classification: pd.DataFrame, code: str) -> np.ndarray:
+    """Verdicts of :func:`hpd_status` as int8 codes: 0 hpd, 1 not_hpd, 2 not_evaluable (fast)."""
+    flag_col, status_col = f"hpd_{code}", f"hpd_{code}_status"
+    derived = _flag_codes(classification, flag_col)
+    if status_col not in classification.columns:
+        return derived
+    raw = classification[status_col]
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    lut = np.full(len(uniques) + 1, -1, dtype=np.int8)
+    for i, u in enumerate(uniques):
+        text = str(u).strip().lower()
+        if text in STATUSES:
+            lut[i] = STATUSES.index(text)
+    status = lut[codes]
+    problems = []
+    for pos in np.flatnonzero(status < 0)[:20]:
+        problems.append(Problem(
+            _TABLE, int(pos) + 2, status_col,
+            f"value {raw.iloc[pos]!r} is not a verdict", "hpd, not_hpd or not_evaluable",
+        ))
+    clash = (status >= 0) & (status != derived)
+    for pos in np.flatnonzero(clash)[:20]:
+        problems.append(Problem(
+            _TABLE, int(pos) + 2, status_col,
+            f"status {STATUSES[status[pos]]!r} contradicts {flag_col}="
+            f"{classification[flag_col].iloc[pos]!r}",
+            "hpd with True, not_hpd with False, not_evaluable with an empty flag",
+        ))
+    if problems:
+        raise CohortError(problems)
+    return status
+
+
+def hpd_status(classification: pd.DataFrame, code: str) -> pd.Series:
+    """Verdict of every patient under definition ``code``: ``hpd``, ``not_hpd`` or ``not_evaluable``.
+
+    Read from ``hpd_<code>_status`` when present, else derived from the nullable boolean
+    ``hpd_<code>`` (True -> hpd, False -> not_hpd, NA -> not_evaluable). A status column with any
+    other value, or that contradicts the flag, raises :class:`CohortError` naming the rows.
+    """
+    codes = status_codes(classification, code)
+    return pd.Series(np.asarray(STATUSES, dtype=object)[codes], index=classification.index,
+                     name=f"hpd_{code}_status")
+
+
+def hpd_reason(classification: pd.DataFrame, code: str) -> pd.Series:
+    """The classifier's reason text for ``code`` (stripped; empty string when absent or NA)."""
+    col = f"hpd_{code}_reason"
+    if col not in classification.columns:
+        return pd.Series("", index=classification.index, name=col, dtype=object)
+    codes, uniques = pd.factorize(classification[col], use_na_sentinel=True)
+    lut = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)
+    return pd.Series(lut[codes], index=classification.index, name=col)
+
+
+def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Codes (-1 when missing) and sorted unique values; mixed types sort by their text."""
+    keys, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniq = list(uniques)
+    try:
+        order = sorted(range(len(uniq)), key=lambda i: uniq[i])
+    except TypeError:
+        order = sorted(range(len(uniq)), key=lambda i: str(uniq[i]))
+    rank = np.empty(len(uniq) + 1, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniq))
+    rank[-1] = -1
+    return rank[keys], [uniq[i] for i in order]
+
+
+def _format_level(value: Any) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _binomial_ci(
+    n_hpd: np.ndarray, n_eval: np.ndarray, method: str, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Percent and CI bounds in %, NaN where there is no evaluable patient."""
+    n_hpd = np.asarray(n_hpd, dtype=float)
+    n_eval = np.asarray(n_eval, dtype=float)
+    ok = n_eval > 0
+    pct = np.full(n_hpd.shape, np.nan)
+    low = np.full(n_hpd.shape, np.nan)
+    high = np.full(n_hpd.shape, np.nan)
+    if ok.any():
+        lo, hi = proportion_confint(n_hpd[ok], n_eval[ok], alpha=alpha, method=method)
+        pct[ok] = 100.0 * n_hpd[ok] / n_eval[ok]
+        low[ok] = 100.0 * np.clip(np.asarray(lo, dtype=float), 0.0, 1.0)
+        high[ok] = 100.0 * np.clip(np.asarray(hi, dtype=float), 0.0, 1.0)
+        # every interval has bound exactly 0 at 0 events and 100 % at n events: drop rounding
+        # noise such as 2.8e-15 so that tables read (and compare) cleanly
+        low[ok & (n_hpd == 0)] = 0.0
+        high[ok & (n_hpd == n_eval)] = 100.0
+    return pct, low, high
+
+
+# --------------------------------------------------------------------------- incidence
+INCIDENCE_COLUMNS = [
+    "definition", "stratum", "n_hpd", "n_evaluable", "n_total",
+    "percent", "ci_low", "ci_high", "ci_method",
+]
+
+
+def incidence(
+    classification: pd.DataFrame,
+    definitions: Any = None,
+    by: str | Sequence[str] | None = None,
+    method: str = "wilson",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Incidence of HPD per definition, overall and by stratum, with a binomial CI.
+
+    Parameters
+    ----------
+    classification
+        Per-patient classification table (``hpd_<code>``, ``hpd_<code>_status`` ...), plus the
+        ``by`` columns when stratifying.
+    definitions
+        Codes to report (default: every definition in the table), see :func:`definition_codes`.
+    by
+        Column name(s) to stratify by. Each gives rows ``stratum = "<col>=<value>"`` (levels in
+        sorted order) and ``"<col>=missing"`` for patients without a value, after the overall row
+        ``stratum = "all"``.
+    method
+        ``wilson`` (default), ``exact`` (Clopper–Pearson) or ``jeffreys``.
+    alpha
+        1 − confidence level (0.05 gives 95 % intervals).
+
+    Returns
+    -------
+    DataFrame with :data:`INCIDENCE_COLUMNS`: counts of patients, ``percent`` = 100 · n_hpd /
+    n_evaluable and its CI bounds ``ci_low``/``ci_high`` **in percent** (NaN when no patient is
+    evaluable), ``ci_method`` naming the interval and its level (e.g. "Wilson score 95%").
+    """
+    key = str(method).strip().lower()
+    if key not in CI_METHODS:
+        raise ParameterError(
+            f"method={method!r}: expected one of {', '.join(CI_METHODS)}"
+        )
+    if not 0.0 < float(alpha) < 1.0:
+        raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1 (0.05 = 95% CI)")
+    sm_method, label = CI_METHODS[key]
+    ci_label = f"{label} {_level_text(alpha)}"
+    codes = definition_codes(classification, definitions)
+    by_cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    missing = [c for c in by_cols if c not in classification.columns]
+    if missing:
+        raise ParameterError(
+            f"by={missing}: no such column in the classification table "
+            f"(columns: {', '.join(map(str, classification.columns))})"
+        )
+
+    strata = {col: _factorize_sorted(classification[col]) for col in by_cols}
+    pieces = []
+    for code in codes:
+        st = status_codes(classification, code)
+        is_hpd = st == 0
+        is_eval = st < 2
+        pieces.append(pd.DataFrame({
+            "definition": code, "stratum": "all",
+            "n_hpd": [int(is_hpd.sum())], "n_evaluable": [int(is_eval.sum())],
+            "n_total": [len(st)],
+        }))
+        for col, (keys, uniques) in strata.items():
+            k = len(uniques) + 1  # last bin: missing value
+            slot = np.where(keys < 0, k - 1, keys)
+            pieces.append(pd.DataFrame({
+                "definition": code,
+                "stratum": [f"{col}={_format_level(v)}" for v in uniques]
+                + [f"{col}={MISSING_STRATUM}"],
+                "n_hpd": np.bincount(slot, weights=is_hpd, minlength=k).astype("int64"),
+                "n_evaluable": np.bincount(slot, weights=is_eval, minlength=k).astype("int64"),
+                "n_total": np.bincount(slot, minlength=k).astype("int64"),
+            }))
+    out = pd.concat(pieces, ignore_index=True)
+    pct, low, high = _binomial_ci(out["n_hpd"], out["n_evaluable"], sm_method, alpha)
+    out["percent"], out["ci_low"], out["ci_high"] = pct, low, high
+    out["ci_method"] = ci_label
+    for c in ("n_hpd", "n_evaluable", "n_total"):
+        out[c] = out[c].astype("int64")
+    return out[INCIDENCE_COLUMNS]
+
+
+def _level_text(alpha: float) -> str:
+    level = 100.0 * (1.0 - float(alpha))
+    return f"{level:g}%"
+
+
+# --------------------------------------------------------------------------- attrition
+ATTRITION_COLUMNS = ["definition", "status", "reason", "n", "percent"]
+
+#: a parenthesised, patient-specific detail holding a number, e.g. " (day 45)"
+_DETAIL = r"\s*\([^()]*\d[^()]*\)"
+
+#: ``reason`` written for the two evaluable verdicts in the attrition table
+EVALUABLE_REASON = "evaluable"
+
+
+def attrition(
+    classification: pd.DataFrame, definitions: Any = None, collapse_details: bool = True
+) -> pd.DataFrame:
+    """Every patient counted exactly once per definition: HPD, not HPD, or not evaluable + reason.
+
+    Rows per definition: ``status = "hpd"`` and ``"not_hpd"`` (``reason = "evaluable"``; present
+    even when the count is 0), then one row per distinct not-evaluable reason (most frequent
+    first, ties alphabetically; an empty reason becomes :data:`NO_REASON`). ``n`` sums to the
+    number of patients for each definition; ``percent`` is ``n`` over that number, in %.
+
+    ``collapse_details`` (default True) groups reasons that differ only by a patient-specific
+    detail in parentheses holding a number, e.g. "died before first evaluation (day 45)" and
+    "(day 18)" count together as "died before first evaluation"; the per-patient text stays in
+    the classification table.
+    """
+    codes = definition_codes(classification, definitions)
+    n_total = len(classification)
+    pieces = []
+    for code in codes:
+        st = status_codes(classification, code)
+        ne = st == 2
+        ev = pd.DataFrame({
+            "definition": code, "status": ["hpd", "not_hpd"], "reason": EVALUABLE_REASON,
+            "n": [int((st == 0).sum()), int((st == 1).sum())],
+        })
+        reason = hpd_reason(classification, code).to_numpy()[ne]
+        keys, uniques = pd.factorize(pd.Series(reason, dtype=object))
+        labels = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+        if collapse_details:
+            labels = labels.str.replace(_DETAIL, "", regex=True).str.strip()
+        labels = labels.replace("", NO_REASON)
+        keys, uniques = pd.factorize(labels.to_numpy()[keys]) if len(keys) else (keys, labels)
+        counts = pd.DataFrame({"reason": np.asarray(uniques, dtype=object),
+                               "n": np.bincount(keys, minlength=len(uniques)).astype("int64")})
+        counts = counts.sort_values(["n", "reason"], ascending=[False, True], kind="mergesort")
+        counts.insert(0, "status", "not_evaluable")
+        counts.insert(0, "definition", code)
+        pieces.extend([ev, counts])
+    out = pd.concat(pieces, ignore_index=True)
+    out["n"] = out["n"].astype("int64")
+    out["percent"] = 100.0 * out["n"] / n_total if n_total else np.nan
+    return out[ATTRITION_COLUMNS]
+
+
+FLOW_COLUMNS = ["definition", "node", "parent", "level", "n", "percent"]
+
+
+def attrition_flow(classification: pd.DataFrame, definitions: Any = None) -> pd.DataFrame:
+    """Nodes of a CONSORT-style flow diagram per definition (for the attrition figure).
+
+    One row per box: ``cohort`` (level 0) → ``evaluable`` / ``not evaluable`` (level 1) →
+    ``HPD`` / ``not HPD`` under evaluable and one box per reason under not evaluable (level 2).
+    ``parent`` names the box above (NA for the cohort box); ``n`` patients; ``percent`` of the
+    cohort. Children's ``n`` always add up to their parent's.
+    """
+    att = attrition(classification, definitions)
+    n_total = len(classification)
+    rows: list[dict[str, Any]] = []
+    for code, part in att.groupby("definition", sort=False):
+        n_hpd = int(part.loc[part["status"].eq("hpd"), "n"].sum())
+        n_not = int(part.loc[part["status"].eq("not_hpd"), "n"].sum())
+        ne = part[part["status"].eq("not_evaluable")]
+        rows += [
+            {"definition": code, "node": "cohort", "parent": pd.NA, "level": 0, "n": n_total},
+            {"definition": code, "node": "evaluable", "parent": "cohort", "level": 1,
+             "n": n_hpd + n_not},
+            {"definition": code, "node": "not evaluable", "parent": "cohort", "level": 1,
+             "n": int(ne["n"].sum())},
+            {"definition": code, "node": "HPD", "parent": "evaluable", "level": 2, "n": n_hpd},
+            {"definition": code, "node": "not HPD", "parent": "evaluable", "level": 2, "n": n_not},
+        ]
+        rows += [
+            {"definition": code, "node": r, "parent": "not evaluable", "level": 2, "n": int(n)}
+            for r, n in zip(ne["reason"], ne["n"], strict=True)
+        ]
+    out = pd.DataFrame(rows, columns=FLOW_COLUMNS[:-1])
+    out["n"] = out["n"].astype("int64")
+    out["percent"] = 100.0 * out["n"] / n_total if n_total else np.nan
+    return out[FLOW_COLUMNS]
+
+
+
+# --------------------------------------------------------------------------- grouping
+#: group labels of an HPD grouping, in display order, and its reference group
+HPD_LABEL, NON_HPD_LABEL = "HPD", "non-HPD"
+
+
+def hpd_column_code(data: pd.DataFrame, group: str) -> str | None:
+    """The definition code when ``group`` names one (``<code>``, ``hpd_<code>`` or its status)."""
+    cols = set(data.columns)
+    name = group[: -len("_status")] if group.endswith("_status") else group
+    if name.startswith("hpd_") and name in cols and not name.endswith("_reason"):
+        return name[4:]
+    if f"hpd_{name}" in cols:
+        return name
+    return None
+
+
+def group_labels(
+    data: pd.DataFrame, group: str | None, reference: str | None = None
+) -> tuple[pd.Series, list[str], str | None, pd.Series]:
+    """Group label of every patient for comparisons by ``group``.
+
+    - ``None``: one group ``"all"``.
+    - an HPD definition (``<code>``, ``hpd_<code>``): ``"HPD"`` / ``"non-HPD"``, reference
+      ``"non-HPD"``; patients not evaluable get NA, with the reason ``"not evaluable under <code>"``.
+    - any other column: its values as text (``1.0`` -> ``"1"``), levels sorted, reference the
+      first level unless ``reference`` is given; missing values get NA, reason
+      ``"<group> missing"``.
+
+    Returns ``(labels, levels, reference, why_excluded)``: labels as object Series (NA when
+    excluded), levels in display order, the reference level, and the exclusion reason per
+    patient (NA when included).
+    """
+    idx = data.index
+    if group is None:
+        labels = pd.Series("all", index=idx, dtype=object)
+        return labels, ["all"], None, pd.Series(pd.NA, index=idx, dtype=object)
+    if not isinstance(group, str) or (group not in data.columns
+                                      and hpd_column_code(data, group) is None):
+        raise ParameterError(
+            f"group {group!r}: no such column (expected a patient column or an HPD definition "
+            f"code; columns: {', '.join(map(str, data.columns))})"
+        )
+    code = hpd_column_code(data, group)
+    if code is not None:
+        st = status_codes(data, code)
+        labels = pd.Series(np.asarray([HPD_LABEL, NON_HPD_LABEL, pd.NA], dtype=object)[st],
+                           index=idx)
+        levels = [HPD_LABEL, NON_HPD_LABEL]
+        ref = NON_HPD_LABEL if reference is None else reference
+        why = pd.Series(np.asarray([pd.NA, pd.NA, f"not evaluable under {code}"],
+                                   dtype=object)[st], index=idx)
+    else:
+        keys, uniques = _factorize_sorted(data[group])
+        text = [_format_level(v) for v in uniques]
+        levels = list(dict.fromkeys(text))
+        labels = pd.Series(np.asarray([*text, pd.NA], dtype=object)[keys], index=idx)
+        ref = levels[0] if (reference is None and levels) else reference
+        why = pd.Series(np.asarray([*([pd.NA] * len(text)), f"{group} missing"],
+                                   dtype=object)[keys], index=idx)
+    if ref is not None and ref not in levels:
+        raise ParameterError(f"reference={ref!r}: not a level of {group} (levels: {levels})")
+    return labels, levels, ref, why

@@ -1,0 +1,621 @@
+"""Risk factors of HPD: Table 1 by HPD status and logistic-regression odds ratios.
+
+Candidate factors are those the literature links to HPD (Lin et al., Transl Lung Cancer Res 2021,
+and the studies it reviews): age and age ≥ 65 years (Champiat 2017), sex (female, Saâda-Bouzid
+2017), ECOG performance status, more than two metastatic sites (Kim 2019), liver metastasis,
+LDH above the upper limit of normal, neutrophil-to-lymphocyte ratio (NLR, dNLR), PD-L1 tumour
+proportion score, MDM2/MDM4 amplification and EGFR alterations (Kato 2017), prior radiotherapy
+and locoregional recurrence (Saâda-Bouzid 2017), plus any other patient column that looks like a
+baseline covariate.
+
+- :func:`table1` — descriptive table by group with one test per variable, built with the
+  ``tableone`` package: mean (SD) and Welch's t-test (two groups) or one-way ANOVA for roughly
+  normal continuous variables; median [Q1,Q3] and Kruskal–Wallis (= Mann–Whitney U for two
+  groups, normal approximation) for skewed ones; n (%) and chi-squared for categories, switched to
+  Fisher's exact test for a 2×2 table with an expected (or observed) count < 5; absolute
+  standardized mean difference (SMD).
+- :func:`odds_ratios` — univariable and multivariable logistic regression
+  (statsmodels GLM, binomial family, logit link): odds ratio = exp(coefficient), Wald CI and
+  Wald z-test p-value. Separation (perfect prediction) yields an explicit note row instead of an
+  absurd estimate; an events-per-variable (EPV) below 10 (Peduzzi et al., J Clin Epidemiol 1996)
+  yields a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import ParameterError
+from .incidence import _format_level, group_labels, hpd_column_code, hpd_status
+
+#: literature risk factors in reporting order (derived ones right after their source)
+LITERATURE_FACTORS: tuple[str, ...] = (
+    "age", "age_ge_65", "sex", "ecog_baseline", "n_metastatic_sites",
+    "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln", "nlr", "dnlr", "pdl1_tps",
+    "mdm2_amp", "egfr_alt", "prior_radiotherapy", "locoregional_recurrence",
+)
+
+#: derived factor -> (source column, rule text)
+DERIVED_FACTORS: dict[str, tuple[str, str]] = {
+    "age_ge_65": ("age", "age >= 65 years"),
+    "n_metastatic_sites_gt_2": ("n_metastatic_sites", "more than 2 metastatic sites"),
+}
+
+_EXCLUDED_EXACT = {
+    "patient_id", "treatment_start", "treatment_end", "progression_date", "death_date",
+    "last_contact", "death_day", "ecog_first_eval", "first_eval_months", "delta_tgr",
+    "n_post_baseline_scans", "group", "ecog_delta", "death_from_progression", "death_cause",
+    "bor", "pseudoprogression",
+}
+_EXCLUDED_PREFIXES = (
+    "hpd_", "tgr_", "tgk_", "sld_", "recist_", "irecist", "bor_", "prebaseline_", "baseline_",
+    "first_eval_", "days_", "os_", "pfs_", "ttf_", "new_lesions", "new_organs",
+    "max_new_lesions", "target_response", "non_target_", "date_", "ecog_", "death_",
+    "progression_", "best_overall", "icpd", "iupd",
+)
+_EXCLUDED_SUFFIXES = (
+    "_id", "_date", "_reason", "_status", "_months", "_event", "_day", "_days", "_first_eval",
+    "_mm", "_dt", "_dtc",
+)
+
+
+def default_candidates(columns: Iterable[str]) -> list[str]:
+    """Candidate risk factors among ``columns``: literature factors first, then other covariates.
+
+    Literature factors (:data:`LITERATURE_FACTORS`) present in ``columns`` come first in that
+    order; ``age_ge_65`` and ``n_metastatic_sites_gt_2`` are listed when their source column is
+    present (:func:`derive_risk_factors` computes them). Then every other column, in input order,
+    except identifiers, dates, endpoints (``os_*``, ``*_months``, ``*_event`` ...), HPD verdicts
+    and reasons (``hpd_*``), and kinetic / first-evaluation outputs (``tgr_*``, ``sld_*``,
+    ``recist_*``, ``ecog_first_eval`` ...), which are not baseline covariates.
+    """
+    cols = [str(c) for c in columns]
+    present = set(cols)
+    out = [
+        f for f in LITERATURE_FACTORS
+        if f in present or (f in DERIVED_FACTORS and DERIVED_FACTORS[f][0] in present)
+    ]
+    for c in cols:
+        low = c.lower()
+        if c in out or low in _EXCLUDED_EXACT or low.startswith(_EXCLUDED_PREFIXES):
+            continue
+        if low.endswith(_EXCLUDED_SUFFIXES) or low.startswith("__"):
+            continue
+        out.append(c)
+    return out
+
+
+def derive_risk_factors(data: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``data`` with the derived factors added when their source is present.
+
+    ``age_ge_65`` = age ≥ 65 years; ``n_metastatic_sites_gt_2`` = more than 2 metastatic sites
+    (nullable boolean, NA where the source is missing). Existing columns are left untouched.
+    """
+    out = data.copy()
+    if "age" in out.columns and "age_ge_65" not in out.columns:
+        age = pd.to_numeric(out["age"], errors="coerce").astype("Float64")
+        out["age_ge_65"] = (age >= 65).astype("boolean")
+    if "n_metastatic_sites" in out.columns and "n_metastatic_sites_gt_2" not in out.columns:
+        sites = pd.to_numeric(out["n_metastatic_sites"], errors="coerce").astype("Float64")
+        out["n_metastatic_sites_gt_2"] = (sites > 2).astype("boolean")
+    return out
+
+
+def _check_variables(data: pd.DataFrame, variables: Sequence[str], what: str) -> None:
+    missing = [v for v in variables if v not in data.columns]
+    if missing:
+        raise ParameterError(
+            f"{what}: no column {', '.join(map(repr, missing))} in the data "
+            f"(columns: {', '.join(map(str, data.columns))})"
+        )
+
+
+def _is_bool(s: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return True
+    vals = s.dropna()
+    return s.dtype == object and len(vals) > 0 and vals.map(type).isin([bool, np.bool_]).all()
+
+
+def _is_categorical(s: pd.Series, max_int_levels: int = 5) -> bool:
+    """Text, category and boolean columns; integer columns with at most 5 distinct values (ECOG)."""
+    if _is_bool(s) or not pd.api.types.is_numeric_dtype(s.dtype):
+        return True
+    vals = pd.to_numeric(s.dropna(), errors="coerce").astype(float)
+    return bool(len(vals) and np.all(np.mod(vals, 1) == 0) and vals.nunique() <= max_int_levels)
+
+
+def _variables_for(data: pd.DataFrame, variables: Sequence[str] | None,
+                   exclude: Iterable[str]) -> list[str]:
+    skip = set(exclude)
+    if variables is None:
+        variables = default_candidates(data.columns)
+    else:
+        variables = [variables] if isinstance(variables, str) else list(variables)
+    return [v for v in variables if v not in skip]
+
+
+# --------------------------------------------------------------------------- Table 1
+def table1(
+    data: pd.DataFrame,
+    group: str,
+    variables: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    nonnormal: Sequence[str] | None = None,
+    decimals: int = 1,
+    reference: str | None = None,
+) -> pd.DataFrame:
+    """Table 1: patient characteristics by ``group`` with one test and SMD per variable.
+
+    Parameters
+    ----------
+    data
+        One row per patient (classification merged with patient columns).
+    group
+        Grouping column; an HPD definition (``<code>`` or ``hpd_<code>``) gives the columns
+        ``HPD`` and ``non-HPD`` and leaves out patients not evaluable under it.
+    variables
+        Rows of the table (default :func:`default_candidates`; derived factors are computed).
+    categorical
+        Variables shown as n (%) (default: text, boolean, and integer columns with ≤ 5 values).
+    nonnormal
+        Continuous variables shown as median [Q1,Q3] and tested with Kruskal–Wallis (default: those
+        with absolute sample skewness > 1); the others get mean (SD) and Welch's t-test (ANOVA for
+        more than two groups).
+    decimals
+        Decimals of the summaries (p-values and SMD are full-precision numbers).
+
+    Returns
+    -------
+    DataFrame with columns ``variable, level, statistic, overall, <group levels...>, missing,
+    test, p_value, smd``. The first row (``variable = "n"``) gives the patients per column; its
+    ``missing`` is the number of patients left out because their group is unknown (e.g. not
+    evaluable). Other rows: ``missing`` = patients without a value of the variable (not in the
+    percentages), ``test`` names the test behind ``p_value``, ``smd`` is the absolute
+    standardized mean difference (two groups; the largest pairwise one for more). Notes and
+    tableone warnings are in ``result.attrs["warnings"]``.
+    """
+    from tableone import TableOne
+
+    data = derive_risk_factors(data)
+    labels, levels, _, why = group_labels(data, group, reference)
+    companions = {group}
+    code = hpd_column_code(data, group)
+    if code is not None:
+        companions |= {f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"}
+    variables = _variables_for(data, variables, companions)
+    _check_variables(data, variables, "table1 variables")
+    if not variables:
+        raise ParameterError("table1: no variable to describe")
+    keep = labels.notna().to_numpy()
+    n_excluded = int((~keep).sum())
+    notes: list[str] = []
+    if n_excluded:
+        reasons = why[~keep].value_counts()
+        notes.append(
+            f"{n_excluded} patient(s) left out (group unknown): "
+            + ", ".join(f"{r} ({n})" for r, n in reasons.items())
+        )
+    work = pd.DataFrame(index=data.index[keep])
+    cat_list = list(categorical) if categorical is not None else [
+        v for v in variables if _is_categorical(data[v])
+    ]
+    _check_variables(data, cat_list, "table1 categorical")
+    cont_list = [v for v in variables if v not in cat_list]
+    for v in variables:
+        s = data.loc[keep, v]
+        if v in cat_list:
+            work[v] = s.map(_format_level, na_action="ignore").astype(object).where(s.notna(),
+                                                                                   None)
+        else:
+            num = pd.to_numeric(s, errors="coerce")
+            bad = num.isna() & s.notna()
+            if bad.any():
+                raise ParameterError(
+                    f"table1: column {v!r} has non-numeric value {s[bad].iloc[0]!r}; list it in "
+                    "categorical= or clean it (expected numbers)"
+                )
+            work[v] = num.astype(float)
+    if nonnormal is None:
+        nonnormal = [v for v in cont_list if _skewed(work[v])]
+    else:
+        nonnormal = [nonnormal] if isinstance(nonnormal, str) else list(nonnormal)
+    empty = [v for v in variables if work[v].notna().sum() == 0]
+    if empty:
+        notes.append(f"no value at all (not described): {', '.join(empty)}")
+    described = [v for v in variables if v not in empty]
+    gcol = "__group__"
+    work[gcol] = labels[keep].to_numpy()
+    present_levels = [lv for lv in levels if (work[gcol] == lv).any()]
+    compare = len(present_levels) >= 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = TableOne(
+            work, columns=described or None, categorical=[v for v in cat_list if v in described],
+            nonnormal=[v for v in nonnormal if v in described], groupby=gcol,
+            pval=compare, htest_name=compare, smd=compare, missing=True, overall=True,
+            include_null=False, label_suffix=False, decimals=decimals,
+            order={gcol: present_levels},
+        ) if described else None
+    notes += [str(w.message) for w in caught if "tableone" not in str(w.message).lower()]
+    out = _flatten_tableone(t, work, described, cat_list, nonnormal, levels, present_levels,
+                            compare)
+    # n row: patients left out because the group is unknown
+    out.loc[out["variable"].eq("n"), "missing"] = n_excluded
+    for v in empty:
+        out = pd.concat([out, pd.DataFrame([{
+            "variable": v, "level": "", "statistic": "", "missing": int(len(work)),
+            "test": "not tested: no value",
+        }])], ignore_index=True)
+    text_cols = [c for c in out.columns if c not in ("missing", "p_value", "smd")]
+    out[text_cols] = out[text_cols].fillna("").astype(str)
+    out["missing"] = out["missing"].astype("Int64")
+    out.attrs["warnings"] = notes
+    out.attrs["n_excluded"] = n_excluded
+    out.attrs["group"] = group
+    return out
+
+
+def _skewed(s: pd.Series, threshold: float = 1.0) -> bool:
+    vals = s.dropna().to_numpy(dtype=float)
+    if len(vals) < 3 or np.ptp(vals) == 0:
+        return False
+    return bool(abs(stats.skew(vals)) > threshold)
+
+
+def _flatten_tableone(t: Any, work: pd.DataFrame, described: list[str], cat_list: list[str],
+                      nonnormal: list[str], levels: list[str], present: list[str],
+                      compare: bool) -> pd.DataFrame:
+    cols = ["variable", "level", "statistic", "overall", *levels, "missing", "test", "p_value",
+            "smd"]
+    if t is None:
+        n_row = {"variable": "n", "level": "", "statistic": "n", "overall": str(len(work))}
+        n_row.update({lv: str(int((work["__group__"] == lv).sum())) for lv in levels})
+        return pd.DataFrame([n_row], columns=cols)
+    tab = t.tableone.copy()
+    tab.columns = tab.columns.get_level_values(-1)
+    htest = t.htest_table if compare else None
+    smd_tab = t.smd_table if compare else None
+    rows = []
+    for (var, level), r in tab.iterrows():
+        row: dict[str, Any] = {"variable": var, "level": level}
+        row["overall"] = r.get("Overall", "")
+        for lv in levels:
+            row[lv] = r[lv] if lv in present else ("0" if var == "n" else "")
+        miss = str(r.get("Missing", "")).strip()
+        row["missing"] = int(float(miss)) if miss not in ("", "nan") else pd.NA
+        if var == "n":
+            row["statistic"] = "n"
+        elif var in cat_list:
+            row["statistic"] = "n (%)"
+        elif var in nonnormal:
+            row["statistic"] = "median [Q1,Q3]"
+        else:
+            row["statistic"] = "mean (SD)"
+        first = var != "n" and (not rows or rows[-1]["variable"] != var)
+        if first and htest is not None and var in htest.index:
+            p = htest.loc[var, "P-Value"]
+            row["p_value"] = float(p) if p is not None and float(p) >= 0 else np.nan
+            row["test"] = _test_name(str(htest.loc[var, "Test"]), work, var, cat_list, present)
+        if first and smd_tab is not None and var in smd_tab.index:
+            vals = pd.to_numeric(smd_tab.loc[var], errors="coerce").abs()
+            row["smd"] = float(vals.max()) if vals.notna().any() else np.nan
+        if not first and var != "n":
+            row["missing"] = pd.NA
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=cols)
+    out["p_value"] = out["p_value"].astype(float)
+    out["smd"] = out["smd"].astype(float)
+    out["test"] = out["test"].fillna("")
+    out[["overall", *levels]] = out[["overall", *levels]].fillna("").astype(str)
+    return out
+
+
+def _test_name(name: str, work: pd.DataFrame, var: str, cat_list: list[str],
+               present: list[str]) -> str:
+    """Name the test exactly: scipy's chi-squared applies Yates' correction to 2x2 tables."""
+    if name == "Chi-squared" and var in cat_list:
+        n_levels = work[var].dropna().nunique()
+        if n_levels == 2 and len(present) == 2:
+            return "Chi-squared with Yates' continuity correction"
+    if name == "Kruskal-Wallis" and len(present) == 2:
+        return "Kruskal-Wallis (2 groups: Mann-Whitney U, normal approximation)"
+    if name == "Not tested":
+        return "not tested (a group has no observation)"
+    return name
+
+
+# --------------------------------------------------------------------------- odds ratios
+OR_COLUMNS = [
+    "variable", "level", "reference", "model", "odds_ratio", "ci_low", "ci_high", "p_value",
+    "test", "n", "n_events", "note",
+]
+
+#: |coefficient| or standard error beyond which a fit is read as (quasi-)separated
+_SEPARATION_COEF, _SEPARATION_SE = 15.0, 1e3
+
+
+def events_per_variable(n_events: int | float, n_params: int) -> float:
+    """Events per variable: ``n_events / n_params`` (events of the rarer outcome, per parameter).
+
+    ``n_params`` counts estimated coefficients besides the intercept (a categorical variable with
+    k levels counts k − 1).
+    """
+    if n_params is None or int(n_params) < 1:
+        raise ParameterError(f"n_params={n_params!r}: expected at least 1 model parameter")
+    return float(n_events) / int(n_params)
+
+
+def epv_warning(n_events: int | float, n_params: int, threshold: float = 10.0,
+                model: str = "model") -> str | None:
+    """Warning text when the events per variable fall below ``threshold`` (default 10), else None.
+
+    Peduzzi et al. (J Clin Epidemiol 1996): below 10 events per variable, logistic regression
+    coefficients are biased and their confidence intervals unreliable.
+    """
+    epv = events_per_variable(n_events, n_params)
+    if epv < threshold:
+        return (
+            f"{model}: {epv:.1f} events per variable ({n_events:g} events, {n_params} "
+            f"parameters) < {threshold:g}: estimates may be biased and CIs unreliable "
+            "(Peduzzi 1996)"
+        )
+    return None
+
+
+def _outcome(data: pd.DataFrame, outcome: str) -> tuple[pd.Series, str]:
+    """0/1 float outcome (NaN when unknown) and a description of the excluded patients."""
+    code = hpd_column_code(data, outcome)
+    if code is not None:
+        status = hpd_status(data, code)
+        y = status.map({"hpd": 1.0, "not_hpd": 0.0})
+        return y.astype(float), f"not evaluable under {code}"
+    if outcome not in data.columns:
+        raise ParameterError(f"outcome {outcome!r}: no such column")
+    s = data[outcome]
+    if _is_bool(s):
+        return s.astype("boolean").astype("Float64").astype(float), f"{outcome} missing"
+    num = pd.to_numeric(s, errors="coerce")
+    ok = num.dropna().isin([0, 1]).all() and (num.isna() == s.isna()).all()
+    if not ok:
+        raise ParameterError(
+            f"outcome {outcome!r}: expected a binary column (True/False or 0/1, empty when unknown)"
+        )
+    return num.astype(float), f"{outcome} missing"
+
+
+class _Term:
+    """Design columns of one variable: names, level labels and reference level."""
+
+    def __init__(self, variable: str, columns: pd.DataFrame, levels: list[str],
+                 reference: str | None, kind: str):
+        self.variable, self.columns, self.levels = variable, columns, levels
+        self.reference, self.kind = reference, kind
+
+
+def _term(data: pd.DataFrame, v: str, categorical: set[str],
+          reference: Mapping[str, Any]) -> _Term | str:
+    """Design of variable ``v`` or a reason why it cannot enter a model."""
+    s = data[v]
+    present = s.dropna()
+    if present.nunique() < 2:
+        return "not estimable: the variable takes a single value"
+    if _is_bool(s) and v not in categorical:
+        col = s.astype("boolean").astype("Float64").astype(float)
+        return _Term(v, pd.DataFrame({f"{v}[True]": col}), ["True"], "False", "binary")
+    if v in categorical or not pd.api.types.is_numeric_dtype(s.dtype):
+        text = s.map(_format_level, na_action="ignore")
+        uniq = pd.unique(present)
+        try:
+            uniq = sorted(uniq)
+        except TypeError:
+            uniq = sorted(uniq, key=str)
+        lv = list(dict.fromkeys(_format_level(u) for u in uniq))
+        ref = _format_level(reference[v]) if v in reference else lv[0]
+        if ref not in lv:
+            raise ParameterError(f"reference for {v!r}: {ref!r} is not a level ({lv})")
+        others = [x for x in lv if x != ref]
+        cols = pd.DataFrame({
+            f"{v}[{x}]": (text == x).astype(float).where(s.notna()) for x in others
+        }, index=data.index)
+        return _Term(v, cols, others, ref, "categorical")
+    num = pd.to_numeric(s, errors="coerce").astype(float)
+    return _Term(v, pd.DataFrame({v: num}), ["per 1 unit"], None, "continuous")
+
+
+def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float) -> dict[str, Any]:
+    """GLM binomial fit; returns params/ci/p or a note on separation / singular design."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+    design = sm.add_constant(x, has_constant="add")
+    if np.linalg.matrix_rank(design.to_numpy()) < design.shape[1]:
+        kept: list[str] = []
+        redundant: list[str] = []
+        for col in design.columns:
+            trial = design[[*kept, col]].to_numpy()
+            (kept if np.linalg.matrix_rank(trial) == trial.shape[1] else redundant).append(col)
+        return {"note": "not estimable: collinear design in these patients, "
+                        f"{', '.join(map(str, redundant))} determined by the other columns "
+                        "(drop one of the variables involved)"}
+    if y.nunique() < 2:
+        return {"note": "not estimable: all patients have the same outcome"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = sm.GLM(y, design, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            return {"note": f"not estimable: fit failed ({exc})"}
+    kinds = {type(w.message) for w in caught}
+    params, bse = res.params.drop("const"), res.bse.drop("const")
+    separated = (
+        PerfectSeparationWarning in kinds
+        or not np.all(np.isfinite(bse))
+        or bool((params.abs() > _SEPARATION_COEF).any())
+        or bool((bse > _SEPARATION_SE).any())
+    )
+    if separated:
+        return {"note": "not estimable: perfect or quasi-complete separation (a level or range "
+                        "predicts the outcome exactly); the maximum-likelihood odds ratio is "
+                        "infinite. Consider Firth's penalized or exact logistic regression"}
+    note = ""
+    if ConvergenceWarning in kinds or not getattr(res, "converged", True):
+        note = "warning: the fit did not converge"
+    ci = res.conf_int(alpha=alpha).drop("const")
+    return {"or": np.exp(params), "low": np.exp(ci[0]), "high": np.exp(ci[1]),
+            "p": res.pvalues.drop("const"), "note": note}
+
+
+def odds_ratios(
+    data: pd.DataFrame,
+    outcome: str,
+    variables: Sequence[str] | None = None,
+    multivariable: bool = True,
+    categorical: Sequence[str] | None = None,
+    reference: Mapping[str, Any] | None = None,
+    alpha: float = 0.05,
+    epv_threshold: float = 10.0,
+    multivariable_variables: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Odds ratios of ``outcome`` (e.g. HPD) for each variable, univariable and multivariable.
+
+    Logistic regression (statsmodels GLM, binomial family, logit link) on complete cases: one
+    model per variable (``model = "univariable"``) and, when ``multivariable`` and there are at
+    least two estimable variables, one model with all of them (``"multivariable"``).
+
+    Parameters
+    ----------
+    outcome
+        An HPD definition (``<code>``/``hpd_<code>``: HPD = 1, not HPD = 0, not evaluable left
+        out) or a binary column (True/False or 0/1; missing left out).
+    variables
+        Default :func:`default_candidates` (derived factors computed).
+    categorical
+        Numeric variables to treat as categories (text columns always are). Booleans give the
+        odds ratio of True vs False; categories one row per level vs the reference level (first
+        sorted level, or ``reference[variable]``); numbers the odds ratio per 1-unit increase in
+        the column's own unit (years for age ...).
+    alpha
+        1 − confidence level of the Wald CIs.
+    epv_threshold
+        Events per variable below which a warning is given (default 10).
+    multivariable_variables
+        Variables of the multivariable model (default: every variable whose univariable model
+        could be estimated — a separated variable would make the whole model inestimable —
+        except a derived dichotomy such as ``age_ge_65`` when its continuous source ``age`` is in the model too —
+        both together would estimate nothing interpretable).
+
+    Returns
+    -------
+    DataFrame with :data:`OR_COLUMNS`. A reference row (odds ratio 1, no CI) is listed for each
+    categorical/binary variable. ``n``/``n_events``: complete cases and HPD events in that model.
+    A model that cannot be estimated (separation, a single value, collinearity) gives rows with
+    NaN estimates and the reason in ``note`` — never an exception. Warnings (EPV < threshold,
+    patients left out) are in ``result.attrs["warnings"]`` and in ``note``.
+    """
+    if not 0.0 < float(alpha) < 1.0:
+        raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
+    data = derive_risk_factors(data)
+    y_all, excluded_why = _outcome(data, outcome)
+    code = hpd_column_code(data, outcome)
+    skip = {outcome} | ({f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"} if code
+                        else set())
+    variables = _variables_for(data, variables, skip)
+    _check_variables(data, variables, "odds_ratios variables")
+    cat = set(categorical or [])
+    _check_variables(data, sorted(cat), "odds_ratios categorical")
+    reference = dict(reference or {})
+    warn: list[str] = []
+    n_out = int(y_all.isna().sum())
+    if n_out:
+        warn.append(f"{n_out} patient(s) left out: {excluded_why}")
+    test = (f"logistic regression (GLM binomial), Wald z-test; "
+            f"{100 * (1 - alpha):g}% Wald CI")
+    known = data.loc[y_all.notna()]
+    y_known = y_all[y_all.notna()]
+
+    terms: dict[str, _Term] = {}
+    unfit: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for v in variables:
+        term = _term(known, v, cat, reference)
+        if isinstance(term, str):
+            rows.append({"variable": v, "level": "", "model": "univariable", "note": term,
+                         "n": int(known[v].notna().sum()), "test": test})
+            continue
+        uni_rows, ok = _model_rows([term], y_known, "univariable", alpha, test, epv_threshold,
+                                   warn)
+        rows += uni_rows
+        if ok:
+            terms[v] = term
+        else:
+            unfit.append(v)
+    if multivariable_variables is None:
+        multi = [v for v in terms
+                 if not (v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms)]
+        if unfit and multivariable and len(multi) >= 2:
+            warn.append(f"multivariable model: left out (not estimable alone): {unfit}")
+    else:
+        multi = [multivariable_variables] if isinstance(multivariable_variables, str) else list(
+            multivariable_variables)
+        unknown = [v for v in multi if v not in variables]
+        if unknown:
+            raise ParameterError(
+                f"multivariable_variables {unknown}: expected variables among {variables}"
+            )
+        dropped = [v for v in multi if v not in terms or v in unfit]
+        if dropped:
+            warn.append(f"multivariable model: left out (not estimable alone): {dropped}")
+        multi = [v for v in multi if v in terms]
+    if multivariable and len(multi) >= 2:
+        rows += _model_rows([terms[v] for v in multi], y_known, "multivariable", alpha, test,
+                            epv_threshold, warn)[0]
+    out = pd.DataFrame(rows, columns=OR_COLUMNS)
+    for c in ("odds_ratio", "ci_low", "ci_high", "p_value"):
+        out[c] = out[c].astype(float)
+    for c in ("n", "n_events"):
+        out[c] = out[c].astype("Int64")
+    for c in ("level", "reference", "note"):
+        out[c] = out[c].fillna("").astype(str)
+    out.attrs["warnings"] = warn
+    out.attrs["outcome"] = outcome
+    return out
+
+
+def _model_rows(terms: list[_Term], y: pd.Series, model: str, alpha: float, test: str,
+                epv_threshold: float, warn: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    x = pd.concat([t.columns for t in terms], axis=1)
+    complete = x.notna().all(axis=1) & y.notna()
+    xc, yc = x.loc[complete], y.loc[complete]
+    n, n_events = int(complete.sum()), int(yc.sum())
+    label = model if model == "multivariable" else f"univariable {terms[0].variable}"
+    fit = _fit_logit(yc, xc, alpha) if n else {"note": "not estimable: no complete case"}
+    notes = [fit["note"]] if fit.get("note") else []
+    limiting = min(n_events, n - n_events)
+    msg = epv_warning(limiting, x.shape[1], epv_threshold, label) if n else None
+    if msg:
+        warn.append(msg)
+        notes.append(f"EPV {events_per_variable(limiting, x.shape[1]):.1f} < {epv_threshold:g}")
+    if fit.get("note", "").startswith("not estimable"):
+        warn.append(f"{label}: {fit['note']}")
+    rows = []
+    for t in terms:
+        base = {"variable": t.variable, "model": model, "test": test, "n": n,
+                "n_events": n_events}
+        if t.reference is not None:
+            rows.append({**base, "level": t.reference, "reference": t.reference,
+                         "odds_ratio": 1.0, "note": "reference level"})
+        for col, lv in zip(t.columns.columns, t.levels, strict=True):
+            row = {**base, "level": lv, "reference": t.reference or "",
+                   "note": "; ".join(notes)}
+            if "or" in fit:
+                row.update(odds_ratio=float(fit["or"][col]), ci_low=float(fit["low"][col]),
+                           ci_high=float(fit["high"][col]), p_value=float(fit["p"][col]))
+            rows.append(row)
+    return rows, "or" in fit

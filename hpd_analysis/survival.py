@@ -1,0 +1,447 @@
+"""Survival by group: Kaplan–Meier, log-rank test, Cox hazard ratio, landmark analysis.
+
+Everything is computed with lifelines:
+
+- **Kaplan–Meier** (:class:`lifelines.KaplanMeierFitter`) per group; pointwise CI from
+  Greenwood's variance on the log(−log) scale (lifelines' default; R ``survfit`` needs
+  ``conf.type = "log-log"`` to match). The median and its CI are read off the curve and its CI
+  bands (:func:`lifelines.utils.median_survival_times`): ``inf`` means "not reached". The median
+  is the first time the curve reaches ≤ 0.5; when it sits exactly at 0.5 over an interval, R's
+  ``survfit`` prints the interval's midpoint instead (e.g. 4 deaths at 1, 2, 3, 4 months:
+  lifelines 2, R 2.5). Cross-checked against R survival 3.5 (log-log CI, Efron ties): same
+  medians and CIs, same log-rank p, HR equal to 6 significant digits.
+- **log-rank test** (:func:`lifelines.statistics.logrank_test` for two groups,
+  :func:`~lifelines.statistics.multivariate_logrank_test` for more): one p-value per comparison.
+- **hazard ratio**: Cox proportional-hazards model (:class:`lifelines.CoxPHFitter`, Efron ties)
+  with the group as the only covariate, one HR per group **versus the reference group**, Wald CI.
+  For an HPD grouping the reference is ``non-HPD``, so HPD doing worse gives HR > 1.
+
+Landmark analysis (Anderson, Cain & Gelber, J Clin Oncol 1983). HPD status is only known at the
+first evaluation: comparing survival from treatment start would credit the non-HPD group with the
+time every patient had to survive to be classified (immortal-time / guarantee-time bias). A
+landmark analysis uses ONE common time ``L`` for every patient:
+
+- ``landmark="first_eval"`` (default): ``L`` = the **median** ``first_eval_months`` over the
+  patients of the table that have a first evaluation (all groups together, before any
+  exclusion) — the typical time at which HPD becomes known;
+- ``landmark=<number>``: ``L`` in months, chosen by the analyst (e.g. 2);
+- ``landmark=None`` (or ``"none"``): no landmark, time from treatment start
+  (``landmark_months`` is NaN in the outputs).
+
+Patients whose event or censoring time is ≤ ``L`` are left out (they were not followed beyond
+the landmark) and counted by reason (event / censored before the landmark); the others are
+followed from ``L``: time = endpoint time − ``L``. When ``first_eval_months`` is absent or empty
+(a cohort without tumour measurements) the default falls back to no landmark, with a note.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import CohortError, ParameterError, Problem
+from .incidence import group_labels
+
+ENDPOINTS: tuple[str, ...] = ("os", "pfs", "ttf")
+ENDPOINT_NAMES = {"os": "overall survival", "pfs": "progression-free survival",
+                  "ttf": "time to treatment failure"}
+
+#: columns of survival.csv (the contract), then the extra columns that name tests and notes
+SURVIVAL_COLUMNS = [
+    "endpoint", "grouping", "group", "n", "events", "median_months", "median_ci_low",
+    "median_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months",
+]
+EXTRA_COLUMNS = ["reference_group", "hr_p_value", "hr_method", "logrank_test", "n_excluded",
+                 "note"]
+
+REASON_EVENT_BEFORE = "event before the landmark"
+REASON_CENSORED_BEFORE = "censored before the landmark"
+REASON_ENDPOINT_MISSING = "endpoint time or event missing"
+
+
+def resolve_landmark(
+    classification: pd.DataFrame, landmark: str | float | None = "first_eval"
+) -> tuple[float | None, str]:
+    """Landmark time in months (None for no landmark) and a sentence saying how it was chosen.
+
+    ``"first_eval"``: median of ``first_eval_months`` over the patients that have one; falls back
+    to None (with the reason in the sentence) when the column is absent or empty. A number ≥ 0
+    (or numeric text) is used as is; ``None``/``"none"`` means time from treatment start.
+    """
+    if landmark is None or (isinstance(landmark, str) and landmark.strip().lower() in
+                            ("none", "null", "", "start", "treatment_start")):
+        return None, "no landmark: time from treatment start"
+    if isinstance(landmark, str) and landmark.strip().lower() in ("first_eval", "first_evaluation"):
+        col = "first_eval_months"
+        if col not in classification.columns:
+            return None, "no landmark: first_eval_months absent (no tumour evaluation)"
+        fe = pd.to_numeric(classification[col], errors="coerce").astype(float)
+        fe = fe[np.isfinite(fe)]
+        if fe.empty:
+            return None, "no landmark: no patient has a first evaluation"
+        value = float(np.median(fe.to_numpy()))
+        return value, (
+            f"landmark at the median first-evaluation time, {value:.2f} months "
+            f"(over {len(fe)} patients with a first evaluation)"
+        )
+    try:
+        value = float(landmark)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"landmark={landmark!r}: expected 'first_eval', 'none' or a time in months"
+        ) from None
+    if not np.isfinite(value) or value < 0:
+        raise ParameterError(f"landmark={landmark!r}: expected a time >= 0 months")
+    return value, f"landmark at {value:g} months (set by the analyst)"
+
+
+def _endpoint_columns(classification: pd.DataFrame, endpoint: str) -> tuple[str, str]:
+    key = str(endpoint).strip().lower()
+    t, e = f"{key}_months", f"{key}_event"
+    missing = [c for c in (t, e) if c not in classification.columns]
+    if missing:
+        raise ParameterError(
+            f"endpoint {endpoint!r}: no column {', '.join(missing)} in the table "
+            f"(expected <endpoint>_months and <endpoint>_event, e.g. os_months, os_event)"
+        )
+    return t, e
+
+
+def _check_endpoint(classification: pd.DataFrame, tcol: str, ecol: str
+                    ) -> tuple[pd.Series, pd.Series]:
+    time = pd.to_numeric(classification[tcol], errors="coerce").astype(float)
+    event = pd.to_numeric(classification[ecol], errors="coerce").astype(float)
+    problems = []
+    for col, raw, num in ((tcol, classification[tcol], time), (ecol, classification[ecol], event)):
+        bad = num.isna() & raw.notna()
+        for pos in np.flatnonzero(bad.to_numpy())[:10]:
+            problems.append(Problem("classification", int(pos) + 2, col,
+                                    f"value {raw.iloc[pos]!r} is not a number", "a number"))
+    for pos in np.flatnonzero((time < 0).to_numpy())[:10]:
+        problems.append(Problem("classification", int(pos) + 2, tcol,
+                                f"negative time {time.iloc[pos]:g}", "months >= 0"))
+    bad_e = event.notna() & ~event.isin([0.0, 1.0])
+    for pos in np.flatnonzero(bad_e.to_numpy())[:10]:
+        problems.append(Problem("classification", int(pos) + 2, ecol,
+                                f"event {event.iloc[pos]:g}", "0 (censored) or 1 (event)"))
+    if problems:
+        raise CohortError(problems)
+    return time, event
+
+
+def survival_data(
+    classification: pd.DataFrame,
+    endpoint: str = "os",
+    group_by: str | None = None,
+    landmark: str | float | None = "first_eval",
+    reference: str | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Analysis table of one endpoint by group, with every left-out patient counted.
+
+    Parameters
+    ----------
+    classification
+        One row per patient with ``<endpoint>_months`` (float, months from treatment start),
+        ``<endpoint>_event`` (1 event, 0 censored), ``first_eval_months`` for the default
+        landmark, and the ``group_by`` column.
+    endpoint
+        ``os``, ``pfs`` or ``ttf`` (any ``<name>`` with ``<name>_months``/``<name>_event``).
+    group_by
+        None (one group), an HPD definition (``<code>`` or ``hpd_<code>``: groups ``HPD`` /
+        ``non-HPD``, not-evaluable patients left out) or any patient column (values as labels).
+    landmark
+        ``"first_eval"`` (median first-evaluation time), a time in months, or None; see the
+        module docstring.
+    reference
+        Reference group of the hazard ratios (default ``non-HPD``, else the first level).
+
+    Returns
+    -------
+    ``(data, info)``: ``data`` has ``patient_id`` (when present), ``group``, ``time_months``
+    (months from the landmark, or from treatment start) and ``event`` (int 0/1), one row per
+    analysed patient in input order. ``info`` holds ``endpoint``, ``grouping``, ``levels``,
+    ``reference``, ``landmark_months`` (None when no landmark), ``landmark_rule`` (sentence),
+    ``n_input``, ``n_analysed``, ``excluded`` (DataFrame ``patient_id, reason``: every patient
+    left out, first reason that applies), ``n_excluded`` (reason -> count).
+    """
+    tcol, ecol = _endpoint_columns(classification, endpoint)
+    time, event = _check_endpoint(classification, tcol, ecol)
+    labels, levels, ref, why = group_labels(classification, group_by, reference)
+    lm, rule = resolve_landmark(classification, landmark)
+    n = len(classification)
+    t = time.to_numpy(dtype=float)
+    e = event.to_numpy(dtype=float)
+    reason = why.to_numpy(dtype=object).copy()
+    free = pd.isna(reason)
+    missing = free & (np.isnan(t) | np.isnan(e))
+    reason[missing] = REASON_ENDPOINT_MISSING
+    free &= ~missing
+    if lm is not None:
+        early = free & (t <= lm)
+        reason[early & (e == 1)] = REASON_EVENT_BEFORE
+        reason[early & (e == 0)] = REASON_CENSORED_BEFORE
+    keep = pd.isna(reason)
+    ids = (classification["patient_id"].astype(str).to_numpy()
+           if "patient_id" in classification.columns else classification.index.astype(str))
+    ids = np.asarray(ids, dtype=object)
+    data = pd.DataFrame({
+        "patient_id": ids[keep],
+        "group": labels.to_numpy(dtype=object)[keep],
+        "time_months": t[keep] - (lm or 0.0),
+        "event": e[keep].astype("int64"),
+    })
+    excluded = pd.DataFrame({"patient_id": ids[~keep], "reason": reason[~keep]})
+    counts = excluded["reason"].value_counts()
+    order = sorted(counts.index, key=lambda r: (-counts[r], str(r)))
+    info: dict[str, Any] = {
+        "endpoint": str(endpoint).lower(),
+        "grouping": "all" if group_by is None else str(group_by),
+        "levels": levels, "reference": ref,
+        "landmark_months": lm, "landmark_rule": rule,
+        "n_input": n, "n_analysed": int(keep.sum()),
+        "excluded": excluded,
+        "n_excluded": {r: int(counts[r]) for r in order},
+    }
+    return data, info
+
+
+def fit_km(
+    data: pd.DataFrame,
+    group: str = "group",
+    time: str = "time_months",
+    event: str = "event",
+    alpha: float = 0.05,
+    levels: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """One fitted :class:`lifelines.KaplanMeierFitter` per group (label = group name).
+
+    ``levels`` fixes the order (default: sorted labels); a level without patients is skipped.
+    Times in the unit of ``time`` (months); CI level 1 − ``alpha``.
+    """
+    from lifelines import KaplanMeierFitter
+
+    if levels is None:
+        levels = sorted(pd.unique(data[group].dropna()), key=str)
+    out: dict[str, Any] = {}
+    for lv in levels:
+        part = data[data[group] == lv]
+        if part.empty:
+            continue
+        kmf = KaplanMeierFitter(alpha=alpha)
+        kmf.fit(part[time].to_numpy(dtype=float), part[event].to_numpy(dtype=int),
+                label=str(lv))
+        out[str(lv)] = kmf
+    return out
+
+
+def _median_ci(kmf: Any) -> tuple[float, float, float]:
+    from lifelines.utils import median_survival_times
+
+    ci = median_survival_times(kmf.confidence_interval_)
+    return float(kmf.median_survival_time_), float(ci.iloc[0, 0]), float(ci.iloc[0, 1])
+
+
+class SurvivalComparison:
+    """Kaplan–Meier curves, log-rank test and Cox hazard ratios of one endpoint by group.
+
+    lifelines style: ``SurvivalComparison(endpoint="os", group_by="champiat2017").fit(table)``
+    returns itself; then ``.summary`` (survival.csv rows), ``.fitters`` (label ->
+    ``KaplanMeierFitter``, for plots with ``lifelines.plotting.add_at_risk_counts``),
+    ``.logrank`` (lifelines ``StatisticalResult`` or None), ``.cox`` (``CoxPHFitter`` or None),
+    ``.data``/``.info`` (from :func:`survival_data`) and ``.plot(ax=)``.
+    """
+
+    def __init__(self, endpoint: str = "os", group_by: str | None = None,
+                 landmark: str | float | None = "first_eval", reference: str | None = None,
+                 alpha: float = 0.05):
+        if not 0.0 < float(alpha) < 1.0:
+            raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
+        self.endpoint, self.group_by, self.landmark = endpoint, group_by, landmark
+        self.reference, self.alpha = reference, float(alpha)
+        self.data: pd.DataFrame | None = None
+        self.info: dict[str, Any] = {}
+        self.fitters: dict[str, Any] = {}
+        self.logrank: Any = None
+        self.cox: Any = None
+        self.summary: pd.DataFrame | None = None
+        self.notes: list[str] = []
+
+    def fit(self, classification: pd.DataFrame) -> SurvivalComparison:
+        """Fit KM per group, the log-rank test and the Cox model; fill ``.summary``."""
+        data, info = survival_data(classification, self.endpoint, self.group_by,
+                                   self.landmark, self.reference)
+        self.data, self.info = data, info
+        levels, ref = info["levels"], info["reference"]
+        self.fitters = fit_km(data, alpha=self.alpha, levels=levels)
+        present = [lv for lv in levels if lv in self.fitters]
+        self.notes = [info["landmark_rule"]]
+        if info["n_excluded"]:
+            self.notes.append("left out: " + ", ".join(
+                f"{r} ({k})" for r, k in info["n_excluded"].items()))
+        self.logrank, lr_name = self._logrank(data, present)
+        hr = self._cox(data, present, ref)
+        rows = []
+        lm = info["landmark_months"]
+        for lv in levels:
+            kmf = self.fitters.get(lv)
+            part = data[data["group"] == lv]
+            row: dict[str, Any] = {
+                "endpoint": info["endpoint"], "grouping": info["grouping"], "group": lv,
+                "n": len(part), "events": int(part["event"].sum()),
+                "landmark_months": np.nan if lm is None else lm,
+                "reference_group": ref if ref is not None else "",
+                "logrank_p": np.nan if self.logrank is None else float(self.logrank.p_value),
+                "logrank_test": lr_name,
+                "hr_method": hr["method"],
+                "n_excluded": int(sum(info["n_excluded"].values())),
+            }
+            notes = []
+            if kmf is not None:
+                med, lo, hi = _median_ci(kmf)
+                row.update(median_months=med, median_ci_low=lo, median_ci_high=hi)
+                if np.isinf(med):
+                    notes.append("median not reached")
+            else:
+                notes.append("no patient in this group")
+            if lv == ref and len(present) >= 2:
+                row.update(hazard_ratio=1.0)
+                notes.append("reference group")
+            elif lv in hr["values"]:
+                est, lo, hi, p = hr["values"][lv]
+                row.update(hazard_ratio=est, hr_ci_low=lo, hr_ci_high=hi, hr_p_value=p)
+            if hr["note"] and lv != ref and len(present) >= 2:
+                notes.append(hr["note"])
+            row["note"] = "; ".join(notes)
+            rows.append(row)
+        out = pd.DataFrame(rows, columns=SURVIVAL_COLUMNS + EXTRA_COLUMNS)
+        for c in ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio",
+                  "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months", "hr_p_value"):
+            out[c] = out[c].astype(float)
+        for c in ("n", "events", "n_excluded"):
+            out[c] = out[c].astype("int64")
+        self.summary = out
+        return self
+
+    def _logrank(self, data: pd.DataFrame, present: list[str]) -> tuple[Any, str]:
+        from lifelines.statistics import logrank_test, multivariate_logrank_test
+
+        if len(present) < 2:
+            return None, "not tested (fewer than two groups)"
+        if int(data["event"].sum()) == 0:
+            return None, "not tested (no event)"
+        sub = data[data["group"].isin(present)]
+        if len(present) == 2:
+            a, b = (sub[sub["group"] == g] for g in present)
+            res = logrank_test(a["time_months"], b["time_months"], a["event"], b["event"])
+            return res, "log-rank test (chi-squared, 1 df)"
+        res = multivariate_logrank_test(sub["time_months"], sub["group"], sub["event"])
+        return res, f"log-rank test (chi-squared, {len(present) - 1} df)"
+
+    def _cox(self, data: pd.DataFrame, present: list[str], ref: str | None) -> dict[str, Any]:
+        from lifelines import CoxPHFitter
+        from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+
+        level = f"{100 * (1 - self.alpha):g}%"
+        method = (f"Cox proportional hazards (Efron ties), HR vs {ref}, {level} Wald CI"
+                  if ref is not None else "")
+        out: dict[str, Any] = {"values": {}, "note": "", "method": method}
+        if len(present) < 2 or ref not in present:
+            out["method"] = "not estimated (fewer than two groups)" if len(present) < 2 else (
+                f"not estimated (no patient in the reference group {ref})")
+            return out
+        others = [g for g in present if g != ref]
+        sub = data[data["group"].isin(present)]
+        events = sub.groupby("group")["event"].sum()
+        if (events.reindex(present).fillna(0) == 0).any():
+            empty = [g for g in present if events.get(g, 0) == 0]
+            out["note"] = (f"hazard ratio not estimable: no event in {', '.join(empty)} "
+                           "(the estimate would be 0 or infinite)")
+            return out
+        design = pd.DataFrame({"T": sub["time_months"].to_numpy(),
+                               "E": sub["event"].to_numpy()})
+        cols = {}
+        for i, g in enumerate(others):
+            name = f"g{i}"
+            cols[name] = g
+            design[name] = (sub["group"].to_numpy() == g).astype(float)
+        cph = CoxPHFitter(alpha=self.alpha)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                cph.fit(design, duration_col="T", event_col="E")
+            except ConvergenceError:
+                out["note"] = ("hazard ratio not estimable: the Cox model did not converge "
+                               "(monotone likelihood: one group's events nearly all precede the "
+                               "other group's times, the HR tends to 0 or infinity)")
+                return out
+        if any(isinstance(w.message, ConvergenceWarning) for w in caught):
+            out["note"] = "warning: Cox model convergence warning (check the estimate)"
+        s = cph.summary
+        lo_col = next(c for c in s.columns if c.startswith("exp(coef) lower"))
+        hi_col = next(c for c in s.columns if c.startswith("exp(coef) upper"))
+        for name, g in cols.items():
+            out["values"][g] = (float(s.loc[name, "exp(coef)"]), float(s.loc[name, lo_col]),
+                                float(s.loc[name, hi_col]), float(s.loc[name, "p"]))
+        self.cox = cph
+        return out
+
+    def plot(self, ax: Any = None, ci_show: bool = True, at_risk_counts: bool = False,
+             **kwargs: Any) -> Any:
+        """Kaplan–Meier curves of every group on ``ax`` (x: months), optional at-risk table."""
+        import matplotlib.pyplot as plt
+
+        if self.summary is None:
+            raise ParameterError("SurvivalComparison.plot: call .fit(table) first")
+        if ax is None:
+            _, ax = plt.subplots()
+        for kmf in self.fitters.values():
+            kmf.plot_survival_function(ax=ax, ci_show=ci_show, **kwargs)
+        origin = ("landmark" if self.info.get("landmark_months") is not None
+                  else "treatment start")
+        ax.set_xlabel(f"months from {origin}")
+        ax.set_ylabel(ENDPOINT_NAMES.get(self.info.get("endpoint", ""), "survival"))
+        if at_risk_counts and self.fitters:
+            from lifelines.plotting import add_at_risk_counts
+
+            add_at_risk_counts(*self.fitters.values(), ax=ax)
+        return ax
+
+
+def survival_table(
+    classification: pd.DataFrame,
+    endpoints: str | Sequence[str] | None = None,
+    group_by: str | None = None,
+    landmark: str | float | None = "first_eval",
+    reference: str | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """The report's survival.csv: one row per endpoint × group.
+
+    ``endpoints``: one or several of ``os``, ``pfs``, ``ttf`` (default: those whose
+    ``<endpoint>_months`` column exists and has a value). Columns :data:`SURVIVAL_COLUMNS`
+    (the contract) then :data:`EXTRA_COLUMNS` (reference group, HR p-value, the names of the
+    tests, patients left out, notes). Medians and CIs in months (``inf`` = not reached), HR vs
+    the reference group, ``logrank_p`` the same on every row of a comparison, ``landmark_months``
+    NaN when there is no landmark. See :class:`SurvivalComparison`.
+    """
+    if endpoints is None:
+        endpoints = [e for e in ENDPOINTS
+                     if f"{e}_months" in classification.columns
+                     and f"{e}_event" in classification.columns
+                     and classification[f"{e}_months"].notna().any()]
+        if not endpoints:
+            raise ParameterError(
+                "survival_table: no endpoint with values (expected os_months/os_event, "
+                "pfs_months/pfs_event or ttf_months/ttf_event)"
+            )
+    elif isinstance(endpoints, str):
+        endpoints = [endpoints]
+    tables = [
+        SurvivalComparison(e, group_by, landmark, reference, alpha).fit(classification).summary
+        for e in endpoints
+    ]
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,183 @@
+"""Kaplan–Meier, log-rank, Cox and landmark analysis on hand-made patients."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from lifelines import CoxPHFitter, KaplanMeierFitter  # noqa: E402
+from lifelines.statistics import logrank_test, multivariate_logrank_test  # noqa: E402
+
+from hpd_analysis.errors import CohortError, ParameterError  # noqa: E402
+from hpd_analysis.survival import (  # noqa: E402
+    REASON_CENSORED_BEFORE,
+    REASON_ENDPOINT_MISSING,
+    REASON_EVENT_BEFORE,
+    SURVIVAL_COLUMNS,
+    SurvivalComparison,
+    fit_km,
+    resolve_landmark,
+    survival_data,
+    survival_table,
+)
+
+
+def patients(flags: list, os_months: list, os_event: list, first_eval: list | None = None,
+             **cols: list) -> pd.DataFrame:
+    flag = pd.array(flags, dtype="boolean")
+    out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(flags))], "hpd_x": flag})
+    out["hpd_x_status"] = np.where(flag.isna(), "not_evaluable",
+                                   np.where(flag.fillna(False), "hpd", "not_hpd"))
+    out["hpd_x_reason"] = np.where(flag.isna(), "no pre-baseline scan", "")
+    out["os_months"] = np.asarray(os_months, dtype=float)
+    out["os_event"] = pd.array(os_event, dtype="Int64")
+    if first_eval is not None:
+        out["first_eval_months"] = np.asarray(first_eval, dtype=float)
+    for k, v in cols.items():
+        out[k] = v
+    return out
+
+
+def hpd_worse() -> pd.DataFrame:
+    """HPD patients die early, non-HPD patients late; two not evaluable."""
+    hpd_t = [2.5, 3.0, 3.5, 4.0, 5.0, 6.0]
+    non_t = [4.5, 6.5, 8.0, 9.0, 11.0, 12.0, 14.0, 15.0, 18.0, 20.0]
+    return patients(
+        [True] * 6 + [False] * 10 + [None] * 2,
+        hpd_t + non_t + [1.0, 7.0],
+        [1, 1, 1, 1, 0, 1] + [1, 0, 1, 1, 1, 0, 1, 1, 0, 1] + [1, 1],
+        first_eval=[2.0] * 18,
+    )
+
+
+def test_km_median_hand_computed():
+    # S(1)=5/6, S(2)=4/6, 3 censored, S(4)=4/6*2/3=0.444 <= 0.5 -> median 4
+    tab = patients([False] * 6, [1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 0])
+    out = survival_table(tab, "os", group_by=None, landmark=None)
+    row = out.iloc[0]
+    assert (row["group"], row["n"], row["events"]) == ("all", 6, 4)
+    assert row["median_months"] == 4.0
+    assert np.isnan(row["landmark_months"]) and np.isnan(row["logrank_p"])
+    kmf = KaplanMeierFitter().fit([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 0])
+    from lifelines.utils import median_survival_times
+    ci = median_survival_times(kmf.confidence_interval_)
+    assert row["median_ci_low"] == ci.iloc[0, 0]
+    assert row["median_ci_high"] == ci.iloc[0, 1]  # inf: upper limit not reached
+
+
+def test_contract_columns_come_first():
+    out = survival_table(hpd_worse(), "os", group_by="x", landmark=None)
+    assert list(out.columns[: len(SURVIVAL_COLUMNS)]) == SURVIVAL_COLUMNS
+    assert out["group"].tolist() == ["HPD", "non-HPD"]
+
+
+def test_logrank_p_and_hr_match_lifelines_and_hpd_worse_gives_hr_above_1():
+    tab = hpd_worse()
+    out = survival_table(tab, "os", group_by="x", landmark=None).set_index("group")
+    h, n = tab.iloc[:6], tab.iloc[6:16]
+    lr = logrank_test(h["os_months"], n["os_months"], h["os_event"], n["os_event"])
+    assert out.loc["HPD", "logrank_p"] == pytest.approx(lr.p_value)
+    assert out.loc["non-HPD", "logrank_p"] == pytest.approx(lr.p_value)
+    df = pd.DataFrame({"T": tab["os_months"][:16], "E": tab["os_event"][:16].astype(int),
+                       "hpd": [1.0] * 6 + [0.0] * 10})
+    cph = CoxPHFitter().fit(df, "T", "E")
+    assert out.loc["HPD", "hazard_ratio"] == pytest.approx(cph.hazard_ratios_["hpd"])
+    assert out.loc["HPD", "hazard_ratio"] > 1
+    assert out.loc["HPD", "hr_ci_low"] < out.loc["HPD", "hazard_ratio"] < out.loc[
+        "HPD", "hr_ci_high"]
+    assert out.loc["non-HPD", "hazard_ratio"] == 1.0
+    assert out.loc["non-HPD", "reference_group"] == "non-HPD"
+    assert out.loc["HPD", "median_months"] < out.loc["non-HPD", "median_months"]
+    assert out.loc["HPD", "n_excluded"] == 2  # not evaluable, counted
+    assert "log-rank" in out.loc["HPD", "logrank_test"]
+
+
+def test_landmark_excludes_and_counts_early_events_and_shifts_time():
+    tab = hpd_worse()
+    tab["first_eval_months"] = [1.5] * 8 + [2.5] * 8 + [np.nan, np.nan]
+    lm, rule = resolve_landmark(tab)
+    assert lm == 2.0 and "median first-evaluation time" in rule  # median over 16 patients
+    # patient 0 dies at 2.5 (> 2: kept); add early ones: death at 1.0 and censoring at 2.0
+    tab.loc[1, ["os_months", "os_event"]] = [1.0, 1]
+    tab.loc[7, ["os_months", "os_event"]] = [2.0, 0]
+    data, info = survival_data(tab, "os", "x")
+    assert info["landmark_months"] == 2.0
+    assert info["n_excluded"] == {"not evaluable under x": 2, REASON_CENSORED_BEFORE: 1,
+                                  REASON_EVENT_BEFORE: 1}
+    assert info["n_analysed"] + sum(info["n_excluded"].values()) == len(tab)
+    assert set(info["excluded"]["patient_id"]) == {"P1", "P7", "P16", "P17"}
+    assert data.loc[data["patient_id"] == "P0", "time_months"].item() == pytest.approx(0.5)
+    row = survival_table(tab, "os", "x").iloc[0]
+    assert row["landmark_months"] == 2.0 and row["n"] == 5  # HPD: P1 left out
+
+
+def test_landmark_options():
+    tab = hpd_worse()
+    assert resolve_landmark(tab, None)[0] is None
+    assert resolve_landmark(tab, "none")[0] is None
+    assert resolve_landmark(tab, 3)[0] == 3.0
+    assert resolve_landmark(tab, "first_evaluation")[0] == 2.0
+    lm, rule = resolve_landmark(tab.drop(columns="first_eval_months"))
+    assert lm is None and "absent" in rule
+    with pytest.raises(ParameterError, match="landmark"):
+        resolve_landmark(tab, "soon")
+    with pytest.raises(ParameterError, match=">= 0"):
+        resolve_landmark(tab, -1)
+    data, _ = survival_data(tab, "os", "x", landmark=None)
+    assert data["time_months"].tolist() == tab["os_months"].iloc[:16].tolist()
+
+
+def test_missing_endpoint_counted_and_bad_values_rejected():
+    tab = hpd_worse()
+    tab.loc[3, "os_months"] = np.nan
+    _, info = survival_data(tab, "os", "x", landmark=None)
+    assert info["n_excluded"][REASON_ENDPOINT_MISSING] == 1
+    tab.loc[4, "os_months"] = -1.0
+    with pytest.raises(CohortError, match="os_months: negative time"):
+        survival_data(tab, "os", "x")
+    with pytest.raises(ParameterError, match="pfs_months"):
+        survival_data(hpd_worse(), "pfs")
+
+
+def test_no_event_in_a_group_gives_a_note_not_a_crash():
+    tab = patients([True, True, False, False, False], [1, 2, 3, 4, 5], [0, 0, 1, 1, 0])
+    row = survival_table(tab, "os", "x", landmark=None).set_index("group").loc["HPD"]
+    assert np.isnan(row["hazard_ratio"]) and "no event in HPD" in row["note"]
+    assert np.isfinite(row["logrank_p"])
+
+
+def test_three_groups_multivariate_logrank_and_reference():
+    tab = hpd_worse()
+    tab["arm"] = (["A", "B", "C"] * 6)[:18]
+    out = survival_table(tab, "os", "arm", landmark=None, reference="B")
+    ref = multivariate_logrank_test(tab["os_months"], tab["arm"], tab["os_event"])
+    assert out["logrank_p"].iloc[0] == pytest.approx(ref.p_value)
+    assert out["group"].tolist() == ["A", "B", "C"]
+    assert out.set_index("group").loc["B", "hazard_ratio"] == 1.0
+    assert "2 df" in out["logrank_test"].iloc[0]
+
+
+def test_fitters_exposed_for_plots():
+    comp = SurvivalComparison("os", "x", landmark=None).fit(hpd_worse())
+    assert list(comp.fitters) == ["HPD", "non-HPD"]
+    assert comp.fitters["HPD"].label == "HPD"
+    assert comp.fitters["HPD"].event_observed.sum() == 5
+    ax = comp.plot(at_risk_counts=True)
+    assert ax.get_xlabel() == "months from treatment start"
+    assert len(ax.get_lines()) >= 2  # one curve per group
+    matplotlib.pyplot.close(ax.figure)
+    km = fit_km(comp.data, levels=["non-HPD", "HPD"])
+    assert list(km) == ["non-HPD", "HPD"]
+
+
+def test_default_endpoints_are_those_present():
+    tab = hpd_worse()
+    tab["pfs_months"] = tab["os_months"] / 2
+    tab["pfs_event"] = 1
+    out = survival_table(tab, group_by="x", landmark=None)
+    assert out["endpoint"].unique().tolist() == ["os", "pfs"]
