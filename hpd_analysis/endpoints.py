@@ -1,0 +1,145 @@
+"""Times to event (OS, PFS, TTF) in months from ``treatment_start``.
+
+Rules (dates are the patients table's; days are counted from ``treatment_start`` and divided by
+``params.days_per_month``, 30.4375 by default):
+
+- **OS**: event at ``death_date``; otherwise censored at the last date the patient is known alive,
+  the latest of ``last_contact``, ``progression_date`` and ``treatment_end`` (a patient who
+  progressed or stopped treatment and has no death date was alive then).
+- **PFS**: event at the earlier of ``progression_date`` and ``death_date``; otherwise censored at
+  ``last_contact``.
+- **TTF** (discontinuation for any reason, including death): event at the earlier of
+  ``treatment_end`` and ``death_date``; otherwise (still on treatment as far as known) censored at
+  ``last_contact``.
+
+When the patients table carries times (``os_months``/``os_event`` ...), a given (non-missing) time
+and event are used as they are, in preference to the dates (they are the trial's own derivation);
+``death_day`` is then ``os_months * days_per_month`` when ``os_event`` is 1 and no death date is
+given. A time that cannot be derived is NaN with the reason in ``<endpoint>_reason``; a date before
+``treatment_start`` is not used silently: the endpoint is NaN with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .params import Parameters
+
+ENDPOINT_COLUMNS = [
+    "patient_id",
+    "os_months", "os_event", "os_reason",
+    "pfs_months", "pfs_event", "pfs_reason",
+    "ttf_months", "ttf_event", "ttf_reason",
+    "death_day",
+]
+
+
+def _days(patients: pd.DataFrame, col: str, start: pd.Series) -> np.ndarray:
+    """Days from ``treatment_start`` to the date column ``col`` (float, NaN when absent)."""
+    if col not in patients.columns:
+        return np.full(len(patients), np.nan)
+    d = pd.to_datetime(patients[col])
+    return ((d - start).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
+
+
+def death_days(patients: pd.DataFrame, params: Parameters | None = None) -> np.ndarray:
+    """Day of death counted from ``treatment_start`` (float days; NaN when not known).
+
+    From ``death_date``; when absent and the cohort carries times, from ``os_months`` with
+    ``os_event == 1``.
+    """
+    params = params or Parameters()
+    start = pd.to_datetime(patients["treatment_start"])
+    dd = _days(patients, "death_date", start)
+    if "os_months" in patients.columns and "os_event" in patients.columns:
+        ev = pd.array(patients["os_event"], dtype="Float64").fillna(0).to_numpy(dtype=float) == 1
+        om = pd.to_numeric(patients["os_months"], errors="coerce").to_numpy(dtype=float)
+        dd = np.where(np.isnan(dd) & ev, om * params.days_per_month, dd)
+    return dd
+
+
+def _nanmin2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(a), b, np.where(np.isnan(b), a, np.minimum(a, b)))
+
+
+def _endpoint(
+    ev_days: np.ndarray,
+    cens_days: np.ndarray,
+    no_start: np.ndarray,
+    negative_msg: str,
+    missing_msg: str,
+    dpm: float,
+) -> tuple[np.ndarray, pd.arrays.IntegerArray, np.ndarray]:
+    has_ev = ~np.isnan(ev_days)
+    t = np.where(has_ev, ev_days, cens_days)
+    event = np.where(has_ev, 1, 0)
+    neg = ~np.isnan(t) & (t < 0)
+    missing = np.isnan(t)
+    reason = np.full(len(t), None, dtype=object)
+    reason[missing] = missing_msg
+    reason[neg] = negative_msg
+    reason[no_start] = "no treatment_start"
+    bad = missing | neg | no_start
+    months = np.where(bad, np.nan, t / dpm)
+    ev = pd.array(event, dtype="Int64")
+    ev[bad] = pd.NA
+    return months, ev, reason
+
+
+def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -> pd.DataFrame:
+    """OS, PFS and TTF per patient (months, event 1 / censored 0), in ``patients`` order.
+
+    Columns :data:`ENDPOINT_COLUMNS`: ``os_months, os_event, os_reason, pfs_months, pfs_event,
+    pfs_reason, ttf_months, ttf_event, ttf_reason, death_day`` (``death_day``: days from
+    treatment start, NaN when alive or unknown). Reasons are NA when the endpoint is derived.
+    See the module docstring for the rules.
+    """
+    params = params or Parameters()
+    dpm = params.days_per_month
+    start = pd.to_datetime(patients["treatment_start"])
+    no_start = start.isna().to_numpy()
+    death = _days(patients, "death_date", start)
+    prog = _days(patients, "progression_date", start)
+    last = _days(patients, "last_contact", start)
+    tend = _days(patients, "treatment_end", start)
+
+    alive = np.fmax(np.fmax(last, prog), tend)
+    os_m, os_e, os_r = _endpoint(
+        death, alive, no_start,
+        "death_date or last known alive date before treatment_start",
+        "no death_date or last_contact", dpm)
+    pfs_m, pfs_e, pfs_r = _endpoint(
+        _nanmin2(prog, death), last, no_start,
+        "progression/death date or last_contact before treatment_start",
+        "no progression_date, death_date or last_contact", dpm)
+    ttf_m, ttf_e, ttf_r = _endpoint(
+        _nanmin2(tend, death), last, no_start,
+        "treatment_end/death date or last_contact before treatment_start",
+        "no treatment_end, death_date or last_contact", dpm)
+
+    out = pd.DataFrame({
+        "patient_id": patients["patient_id"].to_numpy(),
+        "os_months": os_m, "os_event": os_e, "os_reason": os_r,
+        "pfs_months": pfs_m, "pfs_event": pfs_e, "pfs_reason": pfs_r,
+        "ttf_months": ttf_m, "ttf_event": ttf_e, "ttf_reason": ttf_r,
+    })
+    for ep in ("os", "pfs", "ttf"):
+        tcol, ecol = f"{ep}_months", f"{ep}_event"
+        if tcol in patients.columns and ecol in patients.columns:
+            gt = pd.to_numeric(patients[tcol], errors="coerce").to_numpy(dtype=float)
+            ge = pd.array(patients[ecol], dtype="Float64")
+            given = ~np.isnan(gt) & ~np.asarray(ge.isna(), dtype=bool)
+            bad = given & (gt < 0)
+            use = given & ~bad
+            out.loc[use, tcol] = gt[use]
+            out.loc[use, ecol] = pd.array(ge[use].to_numpy(dtype=float).astype(int), dtype="Int64")
+            out.loc[use, f"{ep}_reason"] = None
+            still = out[tcol].isna().to_numpy() & bad
+            out.loc[still, f"{ep}_reason"] = f"{tcol} negative"
+    out["death_day"] = death_days(patients, params)
+    for ep in ("os", "pfs", "ttf"):
+        out[f"{ep}_event"] = out[f"{ep}_event"].astype("Int64")
+        out[f"{ep}_reason"] = out[f"{ep}_reason"].astype(object)
+    return out[ENDPOINT_COLUMNS]

@@ -1,0 +1,748 @@
+"""Scans and time points: per-scan sums of the baseline target lesions, the three scans of the
+kinetic analysis (pre-baseline, baseline, first evaluation) and the first-evaluation features.
+
+Time points (windows from :class:`hpd_analysis.params.Windows`, days):
+
+- **baseline**: the last scan on or before ``treatment_start`` (a scan on the day of the first
+  dose counts), at most ``baseline_max_days_before`` (42) days before it. Only the latest such
+  scan is considered: if it is older than the window there is no baseline (an older scan cannot be
+  closer).
+- **pre-baseline**: among scans ``prebaseline_min_days_before_baseline`` (1) to
+  ``prebaseline_max_days_before_baseline`` (183) days before baseline, the latest one whose SLD is
+  evaluable (every baseline target lesion measured). When scans exist in that window but none is
+  evaluable, the latest of them is kept (its date is known) with SLD NaN and a reason that says no
+  scan in the window is evaluable.
+- **first evaluation**: the first scan after treatment start at least ``first_eval_min_days`` (14)
+  days after it (and at most ``first_eval_max_days`` when set).
+
+Roles in :func:`scan_table`: ``prebaseline``, ``baseline``, ``on_treatment`` (after treatment
+start, on or after day ``first_eval_min_days``: the first evaluation and every later scan) and
+``unused`` (other pre-treatment scans and on-treatment scans earlier than the first-evaluation
+window, which therefore never set the nadir).
+
+Per-scan measures (lesion table):
+
+- ``sld_mm``: sum of the diameters of the **baseline** target lesions (matched by ``lesion_id``;
+  lymph nodes by short axis as given), on every scan, pre-baseline included. RECIST: a scan on
+  which any baseline target lesion is missing or not evaluable has no SLD (NaN, ``sld_reason``).
+  A target lesion with status ``absent`` and no diameter counts as 0 mm.
+- ``new_lesions``: number of ``new`` lesions recorded *at that scan* (status not ``absent``), not
+  cumulative; ``new_lesions_first_seen``: those whose ``lesion_id`` appears for the first time
+  (iRECIST "another new lesion"); ``new_lesion_sum_mm``: sum of their measured diameters.
+- ``new_organs``: organs holding a new lesion at that scan that held no lesion (of any type) at
+  baseline; ``max_new_lesions_in_involved_organ``: the largest number of new lesions at that scan in
+  one organ already involved at baseline. Both are NA (unknown) when a new lesion at that scan has
+  no organ. Organ names are compared case- and space-insensitively.
+- ``non_target_pd``: a non-target lesion with status ``unequivocal_progression``;
+  ``non_target_cr``: every baseline non-target lesion ``absent``; ``targets_cr``: every baseline
+  non-nodal target at 0 mm and every nodal target < 10 mm.
+
+Per-scan sums (``assessments``) give ``sld_mm``, ``new_lesions``, ``new_organs`` and
+``non_target_pd`` directly (``targets_cr`` is ``sld_mm == 0``; non-target CR unknown;
+``new_lesions_first_seen`` is the rise of ``new_lesions`` over its running maximum). In the
+three-scan wide table the scans are given: no window is applied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .cohort import Cohort
+from .endpoints import death_days
+from .errors import CohortError, Problem
+from .params import Parameters
+from .recist import non_target_response, overall_response, response_reason, target_response
+
+ROLES = ("prebaseline", "baseline", "on_treatment", "unused")
+
+SCAN_COLUMNS = [
+    "patient_id", "assessment_date", "day", "role", "is_first_eval",
+    "sld_mm", "sld_reason", "n_targets_expected", "n_targets_measured", "targets_cr",
+    "new_lesions", "new_lesions_first_seen", "new_lesion_sum_mm",
+    "new_organs", "max_new_lesions_in_involved_organ",
+    "non_target_pd", "non_target_cr", "n_non_targets_expected", "n_non_targets_assessed",
+]
+
+FEATURE_COLUMNS = [
+    "patient_id", "treatment_start",
+    "prebaseline_date", "baseline_date", "first_eval_date",
+    "prebaseline_reason", "baseline_reason", "first_eval_reason",
+    "sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm",
+    "sld_prebaseline_reason", "sld_baseline_reason", "sld_first_eval_reason",
+    "days_pre_to_baseline", "days_baseline_to_first_eval", "first_eval_day",
+    "sld_change_first_eval_mm", "sld_pct_change_first_eval",
+    "recist_first_eval",
+    "recist_first_eval_reason",
+    "target_response_first_eval", "non_target_pd_first_eval",
+    "new_lesions_first_eval", "new_organs_first_eval",
+    "max_new_lesions_in_involved_organ_first_eval",
+    "n_post_baseline_scans",
+]
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _epoch_days(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Dates as float days since 1970-01-01 (NaN for NaT); the time of day is ignored."""
+    v = values if isinstance(values, pd.Series) else pd.Series(values)
+    if v.dtype != "datetime64[ns]":
+        v = pd.to_datetime(v)
+        if v.dtype != "datetime64[ns]":
+            v = v.astype("datetime64[ns]")
+    ns = v.to_numpy().view("int64")
+    out = (ns // 86_400_000_000_000).astype(float)
+    out[ns == np.iinfo(np.int64).min] = np.nan
+    return out
+
+
+def _to_dates(days: np.ndarray) -> np.ndarray:
+    """Float epoch days (NaN allowed) back to datetime64[ns] (NaT)."""
+    days = np.asarray(days, dtype=float)
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = ~np.isnan(days)
+    out[ok] = (_EPOCH + days[ok].astype("int64")).astype("datetime64[ns]")
+    return out
+
+
+def _first_per_group(mask: np.ndarray, grp: np.ndarray, n: int) -> np.ndarray:
+    """Index of the first True of ``mask`` in each group (``grp`` sorted); -1 when none."""
+    out = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(mask)
+    if len(idx):
+        g = grp[idx]
+        first = np.r_[True, g[1:] != g[:-1]]
+        out[g[first]] = idx[first]
+    return out
+
+
+def _last_per_group(mask: np.ndarray, grp: np.ndarray, n: int) -> np.ndarray:
+    """Index of the last True of ``mask`` in each group (``grp`` sorted); -1 when none."""
+    out = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(mask)
+    if len(idx):
+        g = grp[idx]
+        last = np.r_[g[1:] != g[:-1], True]
+        out[g[last]] = idx[last]
+    return out
+
+
+def _take(arr: np.ndarray, idx: np.ndarray, fill: object = np.nan) -> np.ndarray:
+    """``arr[idx]`` with ``fill`` where ``idx`` is -1."""
+    arr = np.asarray(arr)
+    ok = idx >= 0
+    if arr.dtype == object or fill is None:
+        out = np.full(len(idx), fill, dtype=object)
+    else:
+        out = np.full(len(idx), fill, dtype=np.result_type(arr.dtype, np.asarray(fill).dtype))
+    out[ok] = arr[idx[ok]]
+    return out
+
+
+def _gfmt(x: np.ndarray) -> np.ndarray:
+    """Numbers as short text (``42``, ``-3.5``) for reasons (formats each distinct value once)."""
+    uniq, inv = np.unique(np.asarray(x, dtype=float), return_inverse=True)
+    return np.array([f"{v:g}" for v in uniq], dtype=object)[inv.ravel()]
+
+
+def _int_na(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Float array (NaN = unknown) as nullable Int64."""
+    v = np.asarray(values, dtype=float)
+    mask = np.isnan(v)
+    return pd.arrays.IntegerArray(np.where(mask, 0, v).astype(np.int64), mask)
+
+
+def _all_na_bool(n: int) -> pd.arrays.BooleanArray:
+    """``n`` unknown booleans."""
+    return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+
+
+def _bool_na(values: object) -> pd.arrays.BooleanArray:
+    """Boolean / nullable boolean values as a nullable BooleanArray (fast path for numpy bool)."""
+    if isinstance(values, np.ndarray) and values.dtype == bool:
+        return pd.arrays.BooleanArray(values, np.zeros(len(values), dtype=bool))
+    return pd.array(values, dtype="boolean")
+
+
+def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each value in ``index`` (-1 when absent), looking up each run of equal
+    consecutive values once (fast when rows are grouped by patient, correct in any order)."""
+    v = values.to_numpy()
+    if len(v) == 0:
+        return np.zeros(0, dtype=np.int64)
+    heads = np.r_[True, v[1:] != v[:-1]]
+    run = np.cumsum(heads) - 1
+    return index.get_indexer(v[heads]).astype(np.int64)[run]
+
+
+def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray:
+    """Position of each row's patient in ``cohort.patients``; a clear error for unknown ids."""
+    ids = pd.Index(cohort.patients["patient_id"])
+    if not ids.is_unique:
+        dup = ids[ids.duplicated()].unique()[:5]
+        raise CohortError([Problem("patients", None, "patient_id",
+                                   f"duplicated patient_id: {', '.join(map(str, dup))}",
+                                   "one row per patient")])
+    codes = _codes_in(table["patient_id"], ids)
+    bad = np.flatnonzero(codes < 0)
+    if len(bad):
+        file = cohort.sources.get(name, name)
+        raise CohortError([
+            Problem(file, int(i) + 2, "patient_id",
+                    f"patient_id {table['patient_id'].iloc[i]!r} is not in the patients table",
+                    "a patient_id of the patients table")
+            for i in bad[:20]
+        ])
+    return codes.astype(np.int64)
+
+
+def _check_dates(table: pd.DataFrame, col: str, name: str, cohort: Cohort) -> np.ndarray:
+    d = _epoch_days(table[col])
+    bad = np.flatnonzero(np.isnan(d))
+    if len(bad):
+        file = cohort.sources.get(name, name)
+        raise CohortError([Problem(file, int(i) + 2, col, "missing date", "an ISO 8601 date")
+                           for i in bad[:20]])
+    return d
+
+
+# --------------------------------------------------------------------------- long shapes
+
+
+def _scan_keys(pcode: np.ndarray, dday: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique (patient, date) scans sorted by patient then date; inverse index of each row."""
+    dmin = dday.min() if len(dday) else 0.0
+    span = int(dday.max() - dmin + 1) if len(dday) else 1
+    key = pcode * span + (dday - dmin).astype(np.int64)
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq // span, (uniq % span).astype(float) + dmin, inv.ravel()
+
+
+def _isin_subset(key: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``key[i] in values`` for the rows selected by ``rows`` (False elsewhere)."""
+    out = np.zeros(len(key), dtype=bool)
+    idx = np.flatnonzero(rows)
+    if len(idx):
+        out[idx] = pd.Series(key[idx]).isin(values).to_numpy()
+    return out
+
+
+def _factor_masks(values: pd.Series, labels: tuple[str, ...]) -> list[np.ndarray]:
+    """One boolean mask per label (``values == label``), factorizing the column once."""
+    codes, uniq = pd.factorize(values)
+    u = np.asarray(uniq, dtype=object)
+    out = []
+    for label in labels:
+        hit = np.flatnonzero(u == label)
+        out.append(codes == hit[0] if len(hit) else np.zeros(len(values), dtype=bool))
+    return out
+
+
+def _bool_col(table: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    v = table[col]
+    if v.dtype == bool:
+        return v.to_numpy()
+    return np.asarray(pd.array(v, dtype="boolean").fillna(False), dtype=bool)
+
+
+def _lesion_measures(
+    les: pd.DataFrame, rp: np.ndarray, inv: np.ndarray, scan_pid: np.ndarray,
+    base_scan: np.ndarray, n_pat: int,
+) -> dict[str, np.ndarray]:
+    """Per-scan measures from the long lesion table (see module docstring)."""
+    ns = len(scan_pid)
+    is_t, is_nt, is_new = _factor_masks(les["lesion_type"], ("target", "non_target", "new"))
+    if "status" in les.columns:
+        absent, unequiv = _factor_masks(les["status"], ("absent", "unequivocal_progression"))
+    else:
+        absent = unequiv = np.zeros(len(les), dtype=bool)
+    diam = pd.to_numeric(les["diameter_mm"], errors="coerce").to_numpy(dtype=float) \
+        if "diameter_mm" in les.columns else np.full(len(les), np.nan)
+    node = _bool_col(les, "is_lymph_node")
+    not_eval = _bool_col(les, "not_evaluable")
+    lcode = pd.factorize(les["lesion_id"])[0].astype(np.int64)
+    nl = int(lcode.max()) + 1 if len(lcode) else 1
+    key = rp * nl + lcode
+    at_base = inv == np.where(base_scan[rp] >= 0, base_scan[rp], -1)
+
+    # baseline target lesions
+    bt = at_base & is_t
+    is_bt = _isin_subset(key, is_t, key[bt])
+    n_exp_p = np.bincount(rp[bt], minlength=n_pat)
+    d_eff = np.where(is_bt & absent & np.isnan(diam), 0.0, diam)
+    meas = is_bt & ~np.isnan(d_eff) & ~not_eval
+    n_meas = np.bincount(inv[meas], minlength=ns)
+    ssum = np.bincount(inv[meas], weights=d_eff[meas], minlength=ns)
+    gone = meas & np.where(node, d_eff < 10.0, d_eff == 0.0)
+    n_gone = np.bincount(inv[gone], minlength=ns)
+    has_base = base_scan[scan_pid] >= 0
+    n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
+    ok = has_base & (n_exp > 0) & (n_meas == n_exp)
+    sld = np.where(ok, ssum, np.nan)
+    reason = np.full(ns, None, dtype=object)
+    m = has_base & (n_exp > 0) & (n_meas < n_exp)
+    reason[m] = (_gfmt(n_exp[m] - n_meas[m]) + " of " + _gfmt(n_exp[m])
+                 + " baseline target lesion(s) not measured")
+    reason[has_base & (n_exp > 0) & (n_meas > n_exp)] = (
+        "a baseline target lesion is measured more than once on this date")
+    reason[has_base & (n_exp == 0)] = "no target lesion at baseline"
+    reason[~has_base] = "no baseline scan"
+
+    # non-target lesions
+    bnt = at_base & is_nt
+    is_bnt = _isin_subset(key, is_nt, key[bnt])
+    n_nt_p = np.bincount(rp[bnt], minlength=n_pat)
+    n_nt_ass = np.bincount(inv[is_bnt], minlength=ns)
+    n_nt_abs = np.bincount(inv[is_bnt & absent], minlength=ns)
+    nt_pd = np.bincount(inv[is_nt & unequiv], minlength=ns) > 0
+    n_nt = n_nt_p[scan_pid]
+    nt_cr = has_base & (n_nt > 0) & (n_nt_abs >= n_nt)
+
+    # new lesions
+    newm = is_new & ~absent
+    n_new = np.bincount(inv[newm], minlength=ns)
+    first_inv = pd.Series(inv[newm]).groupby(key[newm]).transform("min").to_numpy()
+    n_first = np.bincount(inv[newm][inv[newm] == first_inv], minlength=ns)
+    dn = np.where(newm & ~np.isnan(diam), diam, 0.0)
+    new_sum = np.bincount(inv, weights=dn, minlength=ns)
+
+    # organs
+    if "organ" in les.columns:
+        ocode, ouniq = pd.factorize(les["organ"])
+        norm = pd.Series(np.asarray(ouniq, dtype=object)).astype(str).str.strip().str.lower()
+        ncode, _ = pd.factorize(norm)
+        ocode = np.where(ocode >= 0, ncode[np.maximum(ocode, 0)] if len(ncode) else -1, -1)
+        ocode = np.where(ocode >= 0, ocode, -1).astype(np.int64)
+        no = int(ocode.max()) + 1 if len(ocode) and ocode.max() >= 0 else 1
+    else:
+        ocode = np.full(len(les), -1, dtype=np.int64)
+        no = 1
+    base_org = at_base & (ocode >= 0)
+    okey = rp * no + ocode
+    involved = _isin_subset(okey, newm & (ocode >= 0), okey[base_org])
+    unknown_org = np.bincount(inv[newm & (ocode < 0)], minlength=ns) > 0
+    nk = np.unique(inv[newm & (ocode >= 0) & ~involved] * no + ocode[newm & (ocode >= 0) & ~involved])
+    new_org = np.bincount(nk // no, minlength=ns).astype(float)
+    ik, cnt = np.unique(inv[newm & involved] * no + ocode[newm & involved], return_counts=True)
+    max_inv = np.zeros(ns, dtype=float)
+    np.maximum.at(max_inv, ik // no, cnt.astype(float))
+    new_org[unknown_org] = np.nan
+    max_inv[unknown_org] = np.nan
+
+    return {
+        "sld_mm": sld, "sld_reason": reason,
+        "n_targets_expected": np.where(has_base, n_exp, np.nan),
+        "n_targets_measured": n_meas.astype(float),
+        "targets_cr": has_base & (n_exp > 0) & (n_gone == n_exp) & ok,
+        "new_lesions": n_new.astype(float), "new_lesions_first_seen": n_first.astype(float),
+        "new_lesion_sum_mm": new_sum,
+        "new_organs": new_org, "max_new_lesions_in_involved_organ": max_inv,
+        "non_target_pd": nt_pd, "non_target_cr": nt_cr,
+        "n_non_targets_expected": np.where(has_base, n_nt, np.nan),
+        "n_non_targets_assessed": n_nt_ass.astype(float),
+    }
+
+
+def _assessment_measures(a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarray
+                         ) -> dict[str, np.ndarray]:
+    """Per-scan measures from per-scan sums (rows already in scan order via ``order``)."""
+    ns = len(order)
+
+    def col(name: str) -> np.ndarray:
+        if name not in a.columns:
+            return np.full(ns, np.nan)
+        return pd.to_numeric(a[name], errors="coerce").to_numpy(dtype=float)[order]
+
+    sld = col("sld_mm")
+    newl = col("new_lesions")
+    prev_max = pd.Series(np.nan_to_num(newl, nan=0.0)).groupby(scan_pid).cummax()
+    prev_max = prev_max.groupby(scan_pid).shift(1).fillna(0.0).to_numpy()
+    first = np.where(np.isnan(newl), np.nan, np.clip(newl - prev_max, 0, None))
+    if "non_target_pd" in a.columns:
+        ntpd = pd.array(a["non_target_pd"], dtype="boolean")[order]
+    else:
+        ntpd = _all_na_bool(ns)
+    reason = np.where(np.isnan(sld), "sld_mm not given", None).astype(object)
+    cr = _bool_na(sld == 0)
+    cr[np.isnan(sld)] = pd.NA
+    return {
+        "sld_mm": sld, "sld_reason": reason,
+        "n_targets_expected": np.full(ns, np.nan), "n_targets_measured": np.full(ns, np.nan),
+        "targets_cr": cr,
+        "new_lesions": newl, "new_lesions_first_seen": first,
+        "new_lesion_sum_mm": np.full(ns, np.nan),
+        "new_organs": col("new_organs"), "max_new_lesions_in_involved_organ": np.full(ns, np.nan),
+        "non_target_pd": ntpd, "non_target_cr": _all_na_bool(ns),
+        "n_non_targets_expected": np.full(ns, np.nan), "n_non_targets_assessed": np.full(ns, np.nan),
+    }
+
+
+def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray
+                ) -> tuple[dict, dict[str, np.ndarray]]:
+    """Scan table and per-patient time-point indices for the lesions / assessments shapes."""
+    w = params.windows
+    n = len(cohort.patients)
+    use_lesions = cohort.lesions is not None and len(cohort.lesions) > 0
+    tab = cohort.lesions if use_lesions else cohort.assessments
+    name = "lesions" if use_lesions else "assessments"
+    if tab is None:
+        tab = pd.DataFrame({"patient_id": pd.Series(dtype=object),
+                            "assessment_date": pd.Series(dtype="datetime64[ns]")})
+    rp = _patient_codes(cohort, tab, name)
+    dday = _check_dates(tab, "assessment_date", name, cohort)
+    scan_pid, scan_date, inv = _scan_keys(rp, dday)
+    ns = len(scan_pid)
+    if not use_lesions and ns != len(tab):
+        key = pd.Series(rp * 10**6 + dday)
+        dup = np.flatnonzero(key.duplicated().to_numpy())
+        raise CohortError([Problem(cohort.sources.get(name, name), int(i) + 2, "assessment_date",
+                                   "second row for the same patient and assessment date",
+                                   "one row per patient and scan date") for i in dup[:20]])
+    day = scan_date - start[scan_pid]
+    n_scans = np.bincount(scan_pid, minlength=n)
+
+    # baseline: the last scan on or before start, within the window
+    last_pre = _last_per_group(day <= 0, scan_pid, n)
+    last_pre_day = _take(day, last_pre)
+    base_ok = (last_pre >= 0) & (last_pre_day >= -w.baseline_max_days_before)
+    base = np.where(base_ok, last_pre, -1)
+    base_reason = np.full(n, None, dtype=object)
+    m = (last_pre >= 0) & ~base_ok
+    base_reason[m] = (f"baseline scan more than {w.baseline_max_days_before} days before treatment "
+                      "start (latest on day " + _gfmt(last_pre_day[m]) + ")")
+    base_reason[last_pre < 0] = "no scan on or before treatment start"
+    base_reason[n_scans == 0] = "no measurements"
+    base_reason[np.isnan(start)] = "no treatment_start"
+
+    if use_lesions:
+        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n)
+    else:
+        order = np.empty(ns, dtype=np.int64)
+        order[inv] = np.arange(len(tab))
+        meas = _assessment_measures(tab, order, scan_pid)
+    sld = meas["sld_mm"]
+
+    # pre-baseline: latest evaluable scan in the window before baseline
+    bdate = _take(scan_date, base)
+    has_b = base[scan_pid] >= 0
+    gap = bdate[scan_pid] - scan_date
+    before = has_b & (gap > 0)
+    cand = before & (gap >= w.prebaseline_min_days_before_baseline) & (
+        gap <= w.prebaseline_max_days_before_baseline)
+    pre_ev = _last_per_group(cand & ~np.isnan(sld), scan_pid, n)
+    pre_any = _last_per_group(cand, scan_pid, n)
+    pre = np.where(pre_ev >= 0, pre_ev, pre_any)
+    last_before = _last_per_group(before, scan_pid, n)
+    lb_gap = bdate - _take(scan_date, last_before)
+    pre_reason = np.full(n, None, dtype=object)
+    m = (pre < 0) & (last_before >= 0)
+    pre_reason[m] = np.where(
+        lb_gap[m] > w.prebaseline_max_days_before_baseline,
+        f"pre-baseline scan more than {w.prebaseline_max_days_before_baseline} days before baseline",
+        f"no pre-baseline scan {w.prebaseline_min_days_before_baseline}-"
+        f"{w.prebaseline_max_days_before_baseline} days before baseline")
+    pre_reason[(pre < 0) & (last_before < 0)] = "no pre-baseline scan"
+    pre_reason[base < 0] = "no baseline scan"
+    pre_reason[n_scans == 0] = "no measurements"
+    pre_reason[np.isnan(start)] = "no treatment_start"
+
+    # first evaluation
+    post = day > 0
+    ontr = post & (day >= w.first_eval_min_days)
+    fe_cand = ontr & ((day <= w.first_eval_max_days) if w.first_eval_max_days is not None else True)
+    fe = _first_per_group(fe_cand, scan_pid, n)
+    n_post = np.bincount(scan_pid[post], minlength=n)
+    n_ontr = np.bincount(scan_pid[ontr], minlength=n)
+    fe_reason = np.full(n, None, dtype=object)
+    none = fe < 0
+    fe_reason[none] = "no on-treatment scan"
+    fe_reason[none & (n_post > 0) & (n_ontr == 0)] = (
+        f"on-treatment scans only before day {w.first_eval_min_days} (first_eval_min_days)")
+    if w.first_eval_max_days is not None:
+        fe_reason[none & (n_ontr > 0)] = (
+            f"no scan between day {w.first_eval_min_days} and day {w.first_eval_max_days} "
+            "after treatment start")
+    died = none & ~np.isnan(death)
+    fe_reason[died] = "died before first evaluation (day " + _gfmt(death[died]) + ")"
+    fe_reason[none & (n_scans == 0) & ~died] = "no measurements"
+    fe_reason[np.isnan(start)] = "no treatment_start"
+
+    role = np.full(ns, "unused", dtype=object)
+    role[ontr] = "on_treatment"
+    role[base[base >= 0]] = "baseline"
+    role[pre[pre >= 0]] = "prebaseline"
+    is_fe = np.zeros(ns, dtype=bool)
+    is_fe[fe[fe >= 0]] = True
+
+    scans = {
+        "_pcode": scan_pid,
+        "patient_id": cohort.patients["patient_id"].to_numpy()[scan_pid],
+        "assessment_date": _to_dates(scan_date),
+        "day": day,
+        "role": role,
+        "is_first_eval": is_fe,
+        **meas,
+    }
+    pt = {"pre": pre, "base": base, "fe": fe, "pre_reason": pre_reason,
+          "base_reason": base_reason, "fe_reason": fe_reason, "n_post": n_post,
+          "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0)}
+    return scans, pt
+
+
+# --------------------------------------------------------------------------- wide shape
+
+
+_WIDE_ROLES = (("prebaseline", "sld_prebaseline_mm", "date_prebaseline", "pre-baseline"),
+               ("baseline", "sld_baseline_mm", "date_baseline", "baseline"),
+               ("on_treatment", "sld_first_eval_mm", "date_first_eval", "first-evaluation"))
+
+
+def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray
+                ) -> tuple[dict, dict[str, np.ndarray]]:
+    """Scan table and per-patient indices for the three-scan wide table (no window applied)."""
+    n = len(cohort.patients)
+    wide = cohort.scans_wide
+    pc = _patient_codes(cohort, wide, "scans")
+    if pd.Series(pc).duplicated().any():
+        i = int(np.flatnonzero(pd.Series(pc).duplicated().to_numpy())[0])
+        raise CohortError([Problem(cohort.sources.get("scans", "scans"), i + 2, "patient_id",
+                                   "second row for the same patient", "one row per patient")])
+    st = start.copy()
+    if "treatment_start" in wide.columns:
+        ws = _epoch_days(wide["treatment_start"])
+        fill = np.isnan(st[pc])
+        st[pc[fill]] = ws[fill]
+    has_row = np.zeros(n, dtype=bool)
+    has_row[pc] = True
+
+    def per_patient(values: np.ndarray, fill: object = np.nan) -> np.ndarray:
+        vals = np.asarray(values)
+        out = np.full(n, fill, dtype=object if vals.dtype == object else float)
+        out[pc] = vals
+        return out
+
+    frames = []
+    idx: dict[str, np.ndarray] = {}
+    reasons: dict[str, np.ndarray] = {}
+    sld_vals: dict[str, np.ndarray] = {}
+    newl = per_patient(pd.to_numeric(wide["new_lesions_first_eval"], errors="coerce").to_numpy(
+        dtype=float)) if "new_lesions_first_eval" in wide.columns else np.full(n, np.nan)
+    if "non_target_pd_first_eval" in wide.columns:
+        ntv = pd.array(wide["non_target_pd_first_eval"], dtype="boolean")
+        ntpd = _all_na_bool(n)
+        ntpd[pc] = ntv
+    else:
+        ntpd = _all_na_bool(n)
+    for role, scol, dcol, label in _WIDE_ROLES:
+        s = per_patient(pd.to_numeric(wide[scol], errors="coerce").to_numpy(dtype=float)) \
+            if scol in wide.columns else np.full(n, np.nan)
+        d = per_patient(_epoch_days(wide[dcol])) if dcol in wide.columns else np.full(n, np.nan)
+        sld_vals[role] = s
+        r = np.full(n, None, dtype=object)
+        r[np.isnan(d)] = f"no {label} scan given ({dcol} empty)"
+        r[~has_row] = "no measurements"
+        reasons[role] = r
+        present = np.flatnonzero(~np.isnan(d))
+        frames.append(pd.DataFrame({
+            "_pcode": present, "_rk": ROLES.index(role), "_date": d[present],
+            "sld_mm": s[present], "role": role,
+        }))
+    sc = pd.concat(frames, ignore_index=True).sort_values(["_pcode", "_date", "_rk"],
+                                                          kind="mergesort").reset_index(drop=True)
+    ns = len(sc)
+    p = sc["_pcode"].to_numpy(dtype=np.int64)
+    sld = sc["sld_mm"].to_numpy(dtype=float)
+    is_fe = (sc["role"] == "on_treatment").to_numpy()
+    for role in ("prebaseline", "baseline", "on_treatment"):
+        idx[role] = _first_per_group((sc["role"] == role).to_numpy(), p, n)
+    new_scan = np.where(is_fe, newl[p], np.nan)
+    nt_scan = _all_na_bool(ns)
+    nt_scan[is_fe] = ntpd[p[is_fe]]
+    cr = _bool_na(sld == 0)
+    cr[np.isnan(sld)] = pd.NA
+    sreason = np.where(np.isnan(sld), "SLD not given", None).astype(object)
+    nan = np.full(ns, np.nan)
+    day = sc["_date"].to_numpy(dtype=float) - st[p]
+    scans = {
+        "_pcode": p,
+        "patient_id": cohort.patients["patient_id"].to_numpy()[p],
+        "assessment_date": _to_dates(sc["_date"].to_numpy(dtype=float)),
+        "day": day, "role": sc["role"].to_numpy(dtype=object), "is_first_eval": is_fe,
+        "sld_mm": sld, "sld_reason": sreason,
+        "n_targets_expected": nan, "n_targets_measured": nan, "targets_cr": cr,
+        "new_lesions": new_scan, "new_lesions_first_seen": new_scan, "new_lesion_sum_mm": nan,
+        "new_organs": nan, "max_new_lesions_in_involved_organ": nan,
+        "non_target_pd": nt_scan, "non_target_cr": _all_na_bool(ns),
+        "n_non_targets_expected": nan, "n_non_targets_assessed": nan,
+    }
+    fe_reason = reasons["on_treatment"]
+    died = (idx["on_treatment"] < 0) & ~np.isnan(death)
+    fe_reason[died] = "died before first evaluation (day " + _gfmt(death[died]) + ")"
+    pt = {"pre": idx["prebaseline"], "base": idx["baseline"], "fe": idx["on_treatment"],
+          "pre_reason": reasons["prebaseline"], "base_reason": reasons["baseline"],
+          "fe_reason": fe_reason, "n_post": (idx["on_treatment"] >= 0).astype(np.int64),
+          "pre_not_evaluable": np.zeros(n, dtype=bool), "start": st}
+    return scans, pt
+
+
+# --------------------------------------------------------------------------- public
+
+
+def _build(cohort: Cohort, params: Parameters) -> tuple[dict, dict[str, np.ndarray]]:
+    pat = cohort.patients
+    start = _epoch_days(pat["treatment_start"])
+    death = death_days(pat, params)
+    if cohort.scans_wide is not None and len(cohort.scans_wide) and not (
+            cohort.lesions is not None and len(cohort.lesions)) and not (
+            cohort.assessments is not None and len(cohort.assessments)):
+        scans, pt = _build_wide(cohort, params, start, death)
+    else:
+        scans, pt = _build_long(cohort, params, start, death)
+        pt["start"] = start
+    pt["death"] = death
+    return scans, pt
+
+
+def _finish_scans(scans: dict) -> pd.DataFrame:
+    """The internal column dict as the public scan table (nullable dtypes)."""
+    cols: dict[str, object] = {}
+    for c in SCAN_COLUMNS:
+        v = scans[c]
+        if c in ("n_targets_expected", "n_targets_measured", "new_lesions",
+                 "new_lesions_first_seen", "new_organs", "max_new_lesions_in_involved_organ",
+                 "n_non_targets_expected", "n_non_targets_assessed"):
+            v = _int_na(np.asarray(v, dtype=float))
+        elif c in ("targets_cr", "non_target_pd", "non_target_cr"):
+            v = _bool_na(v)
+        elif c == "sld_reason":
+            v = np.asarray(v, dtype=object)
+        cols[c] = v
+    return pd.DataFrame(cols)
+
+
+def scan_table(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
+    """One row per patient × assessment date with its role and RECIST sums.
+
+    Columns :data:`SCAN_COLUMNS`; ``day`` in days from ``treatment_start`` (float, NaN without a
+    start date), SLD in mm, counts as nullable Int64 (NA = unknown), flags as nullable boolean.
+    Rows are in ``cohort.patients`` order, then by date (the order of the input measurement rows
+    does not matter). Patients without any scan have no row here (see
+    :func:`first_evaluation_features`). Rules in the module docstring.
+    """
+    params = params or Parameters()
+    scans, _ = _build(cohort, params)
+    return _finish_scans(scans)
+
+
+def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
+    """One row per patient (``cohort.patients`` order, never fewer): the three scans, their SLD,
+    intervals and RECIST 1.1 at the first evaluation, with a reason for every missing value.
+
+    Columns :data:`FEATURE_COLUMNS` (docs/architecture.md): dates datetime64 (NaT when none),
+    SLD in mm, intervals and ``first_eval_day`` in days, ``sld_pct_change_first_eval`` in % of the
+    baseline SLD, ``recist_first_eval`` CR/PR/SD/PD/NE (nadir = baseline at the first evaluation;
+    the pre-baseline scan never counts), counts nullable Int64, ``non_target_pd_first_eval``
+    nullable boolean. When new lesions / non-target progression are not given (three-scan wide
+    table without those columns) they are NA and the response is from the SLD alone (the reason
+    says so).
+    """
+    params = params or Parameters()
+    scans, pt = _build(cohort, params)
+    pat = cohort.patients
+    n = len(pat)
+    pre, base, fe = pt["pre"], pt["base"], pt["fe"]
+    date = np.asarray(scans["assessment_date"], dtype="datetime64[ns]")
+    dayv = np.asarray(scans["day"], dtype=float)
+    sld = np.asarray(scans["sld_mm"], dtype=float)
+    sreason = np.asarray(scans["sld_reason"], dtype=object)
+
+    def tdate(i: np.ndarray) -> np.ndarray:
+        out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        out[i >= 0] = date[i[i >= 0]]
+        return out
+
+    s_pre, s0, s1 = _take(sld, pre), _take(sld, base), _take(sld, fe)
+    r_pre, r0, r1 = _take(sreason, pre, None), _take(sreason, base, None), _take(sreason, fe, None)
+    r_pre = np.where(pre < 0, pt["pre_reason"], r_pre).astype(object)
+    r0 = np.where(base < 0, pt["base_reason"], r0).astype(object)
+    r1 = np.where(fe < 0, pt["fe_reason"], r1).astype(object)
+    pne = pt["pre_not_evaluable"]
+    r_pre[pne] = r_pre[pne] + "; no scan in the pre-baseline window has every baseline target measured"
+    d_pre, d0, d1 = tdate(pre), tdate(base), tdate(fe)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        days_pre = (d0 - d_pre) / np.timedelta64(1, "D")
+        days_on = (d1 - d0) / np.timedelta64(1, "D")
+        chg = s1 - s0
+        pct = np.where(s0 > 0, 100.0 * chg / s0, np.nan)
+
+    # RECIST 1.1 at the first evaluation (nadir = baseline)
+    cr = _take(np.asarray(_bool_na(scans["targets_cr"]).fillna(False), dtype=bool), fe,
+               False).astype(bool)
+    ntpd_s = _bool_na(scans["non_target_pd"])
+    ntcr_s = _bool_na(scans["non_target_cr"])
+
+    def take_bool(arr: pd.arrays.BooleanArray) -> pd.arrays.BooleanArray:
+        out = _all_na_bool(n)
+        ok = fe >= 0
+        out[ok] = arr[fe[ok]]
+        return out
+
+    ntpd, ntcr = take_bool(ntpd_s), take_bool(ntcr_s)
+    nt_exp = _take(np.asarray(scans["n_non_targets_expected"], dtype=float), fe)
+    nt_ass = _take(np.asarray(scans["n_non_targets_assessed"], dtype=float), fe)
+    newl = _take(np.asarray(scans["new_lesions"], dtype=float), fe)
+    new_org = _take(np.asarray(scans["new_organs"], dtype=float), fe)
+    max_inv = _take(np.asarray(scans["max_new_lesions_in_involved_organ"], dtype=float), fe)
+    new_flag = _bool_na(np.nan_to_num(newl, nan=0.0) > 0)
+    new_flag[np.isnan(newl)] = pd.NA
+
+    tr = target_response(s1, s0, s0, cr)
+    ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
+    ovr = overall_response(tr, ntr, new_flag)
+    tgt_reason = r1.copy()
+    nob = (fe >= 0) & (base < 0)
+    tgt_reason[nob] = "no baseline scan (" + pd.Series(pt["base_reason"][nob], dtype=object).fillna(
+        "").astype(str).to_numpy() + ")"
+    badb = (fe >= 0) & (base >= 0) & np.isnan(s0)
+    tgt_reason[badb] = "baseline SLD not evaluable (" + pd.Series(r0[badb], dtype=object).fillna(
+        "").astype(str).to_numpy() + ")"
+    reason = response_reason(tr, ntr, new_flag, ovr, tgt_reason)
+    nofe = fe < 0
+    tr[nofe] = "NE"
+    ovr[nofe] = "NE"
+    reason[nofe] = "no first evaluation: " + pd.Series(r1[nofe], dtype=object).astype(str).to_numpy()
+
+    st = pt["start"]
+    fe_day = _take(dayv, fe)
+    out = pd.DataFrame({
+        "patient_id": pat["patient_id"].to_numpy(),
+        "treatment_start": _to_dates(st),
+        "prebaseline_date": d_pre, "baseline_date": d0, "first_eval_date": d1,
+        "prebaseline_reason": pd.Series(pt["pre_reason"], dtype=object).where(pre < 0, None),
+        "baseline_reason": pd.Series(pt["base_reason"], dtype=object).where(base < 0, None),
+        "first_eval_reason": pd.Series(pt["fe_reason"], dtype=object).where(fe < 0, None),
+        "sld_prebaseline_mm": s_pre, "sld_baseline_mm": s0, "sld_first_eval_mm": s1,
+        "sld_prebaseline_reason": pd.Series(r_pre, dtype=object).where(np.isnan(s_pre), None),
+        "sld_baseline_reason": pd.Series(r0, dtype=object).where(np.isnan(s0), None),
+        "sld_first_eval_reason": pd.Series(r1, dtype=object).where(np.isnan(s1), None),
+        "days_pre_to_baseline": days_pre, "days_baseline_to_first_eval": days_on,
+        "first_eval_day": fe_day,
+        "sld_change_first_eval_mm": chg, "sld_pct_change_first_eval": pct,
+        "recist_first_eval": ovr, "recist_first_eval_reason": reason,
+        "target_response_first_eval": tr,
+        "non_target_pd_first_eval": ntpd,
+        "new_lesions_first_eval": _int_na(newl),
+        "new_organs_first_eval": _int_na(new_org),
+        "max_new_lesions_in_involved_organ_first_eval": _int_na(max_inv),
+        "n_post_baseline_scans": np.asarray(pt["n_post"], dtype=np.int64),
+    })
+    for c in ("prebaseline_reason", "baseline_reason", "first_eval_reason",
+              "sld_prebaseline_reason", "sld_baseline_reason", "sld_first_eval_reason",
+              "recist_first_eval_reason", "recist_first_eval", "target_response_first_eval"):
+        out[c] = out[c].astype(object)
+    return out[FEATURE_COLUMNS]

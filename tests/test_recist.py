@@ -1,0 +1,235 @@
+"""RECIST 1.1 per-scan responses, best overall response and iRECIST, on hand-made patients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpd_analysis.cohort import Cohort
+from hpd_analysis.recist import (
+    RESPONSE_COLUMNS,
+    best_overall_response,
+    irecist,
+    overall_response,
+    recist_responses,
+    target_response,
+)
+from hpd_analysis.timepoints import first_evaluation_features, scan_table
+
+START = pd.Timestamp("2021-03-01")
+
+
+def cohort_from_sums(series: dict[str, list[tuple[int, float, int]]]) -> Cohort:
+    """Patients given as ``{pid: [(day, sld_mm, new_lesions), ...]}`` (per-scan sums)."""
+    rows = [dict(patient_id=p, assessment_date=START + pd.Timedelta(days=d), sld_mm=s,
+                 new_lesions=n, new_organs=0, non_target_pd=False)
+            for p, scans in series.items() for d, s, n in scans]
+    patients = pd.DataFrame({"patient_id": list(series), "treatment_start": START})
+    return Cohort(patients=patients, assessments=pd.DataFrame(rows))
+
+
+def responses(series):
+    return recist_responses(scan_table(cohort_from_sums(series)))
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def test_target_response_boundaries():
+    sld = np.array([24, 30, 55, 70, 70.1, np.nan, 0, 12])
+    base = np.array([20, 25, 50, 100, 100, 100, 100, np.nan])
+    cr = np.array([False] * 6 + [True, False])
+    got = target_response(sld, base, base, cr)
+    assert got.tolist() == ["SD", "PD", "SD", "PR", "SD", "NE", "CR", "NE"]
+
+
+def test_overall_response_table():
+    t = np.array(["CR", "CR", "CR", "PR", "SD", "NE", "NE", "SD", "CR"])
+    nt = np.array(["CR", "non-CR/non-PD", "NE", "NE", "non-CR/non-PD", "non-CR/non-PD", "PD",
+                   "none", "none"])
+    new = pd.array([False, False, False, False, False, False, False, True, False],
+                   dtype="boolean")
+    assert overall_response(t, nt, new).tolist() == ["CR", "PR", "PR", "PR", "SD", "NE", "PD",
+                                                      "PD", "CR"]
+
+
+# ---------------------------------------------------------------- per-scan responses
+
+
+def test_nadir_after_response_pd_relative_to_nadir_not_baseline():
+    r = responses({"A": [(-5, 100, 0), (42, 60, 0), (84, 75, 0), (126, 70, 0)]})
+    assert list(r.columns) == RESPONSE_COLUMNS
+    assert r.nadir_mm.tolist() == [100, 60, 60]
+    # day 126: 70 mm is -30 % vs baseline (PR) and +16.7 % vs the nadir (not PD)
+    assert r.target_response.tolist() == ["PR", "PD", "PR"]
+    assert r.pct_change_baseline.tolist() == [-40, -25, -30]
+    assert r.pct_change_nadir.round(2).tolist() == [-40, 25, 16.67]
+    assert r.overall_response.tolist() == ["PR", "PD", "PR"]
+    assert r.day.tolist() == [42, 84, 126]
+
+
+def test_pre_baseline_and_unevaluable_scans_never_set_the_nadir():
+    r = responses({"A": [(-100, 40, 0), (-5, 100, 0), (42, np.nan, 0), (84, 118, 0)]})
+    assert r.nadir_mm.tolist() == [100, 100]
+    assert r.target_response.tolist() == ["NE", "SD"]
+    assert "sld_mm not given" in r.response_reason.iloc[0]
+
+
+def test_new_lesion_makes_overall_pd():
+    r = responses({"A": [(-5, 100, 0), (42, 90, 1)]})
+    assert r.target_response.iloc[0] == "SD" and r.overall_response.iloc[0] == "PD"
+    assert bool(r.new_lesion.iloc[0])
+
+
+def test_no_baseline_gives_ne_with_reason():
+    r = responses({"A": [(-60, 100, 0), (42, 90, 0)]})
+    assert r.overall_response.tolist() == ["NE"]
+    assert "no baseline scan" in r.response_reason.iloc[0]
+
+
+def test_first_eval_row_matches_first_evaluation_features():
+    c = cohort_from_sums({"A": [(-5, 98, 0), (49, 171, 0)], "B": [(-1, 50, 0), (45, 34, 0)],
+                          "C": [(0, 50, 0), (45, 54, 0)]})
+    r = recist_responses(scan_table(c))
+    f = first_evaluation_features(c)
+    fe = r[r.is_first_eval]
+    assert fe.overall_response.tolist() == f.recist_first_eval.tolist() == ["PD", "PR", "SD"]
+    assert fe.pct_change_baseline.round(4).tolist() == f.sld_pct_change_first_eval.round(
+        4).tolist()
+
+
+# ---------------------------------------------------------------- best overall response
+
+
+def test_bor_sd_minimum_duration_and_missing_patients():
+    r = responses({
+        "early_sd_then_pd": [(0, 100, 0), (30, 100, 0), (70, 130, 0)],
+        "early_sd_only": [(0, 100, 0), (30, 100, 0)],
+        "sd_at_42": [(0, 100, 0), (42, 100, 0)],
+        "pr_then_pd": [(0, 100, 0), (42, 60, 0), (84, 80, 0)],
+    })
+    b = best_overall_response(r, patient_ids=pd.Series(
+        ["early_sd_then_pd", "early_sd_only", "sd_at_42", "pr_then_pd", "no_scan"]))
+    assert b.bor.tolist() == ["PD", "NE", "SD", "PR", "NE"]
+    assert "SD before day 42" in b.bor_reason.iloc[0]
+    assert "SD minimum duration" in b.bor_reason.iloc[1]
+    assert b.bor_reason.iloc[4] == "no on-treatment scan"
+    assert b.n_on_treatment_scans.tolist() == [2, 1, 1, 2, 0]
+
+
+def test_bor_confirmation_parameter():
+    series = {
+        "confirmed": [(0, 100, 0), (56, 60, 0), (84, 60, 0)],
+        "too_soon": [(0, 100, 0), (56, 60, 0), (70, 60, 0)],
+        "pd_between": [(0, 100, 0), (56, 60, 0), (70, 80, 0), (90, 60, 0)],
+        "single": [(0, 100, 0), (56, 60, 0)],
+    }
+    r = responses(series)
+    assert best_overall_response(r).bor.tolist() == ["PR", "PR", "PR", "PR"]
+    assert best_overall_response(r, confirm=True).bor.tolist() == ["PR", "SD", "SD", "SD"]
+
+
+# ---------------------------------------------------------------- iRECIST
+
+
+def test_irecist_confirmed_not_confirmed_pseudoprogression_unconfirmable():
+    r = responses({
+        "confirmed": [(0, 100, 0), (42, 130, 0), (77, 136, 0)],
+        "not_confirmed": [(0, 100, 0), (42, 130, 0), (77, 132, 0)],
+        "pseudo": [(0, 100, 0), (42, 130, 0), (77, 110, 0)],
+        "late_scan": [(0, 100, 0), (42, 130, 0), (110, 150, 0)],
+        "new_lesion": [(0, 100, 0), (42, 130, 0), (70, 131, 1)],
+        "no_pd": [(0, 100, 0), (42, 100, 0)],
+    })
+    i = irecist(r, patient_ids=pd.Series(list(r.patient_id.unique()) + ["nobody"]))
+    i = i.set_index("patient_id")
+    assert i.loc["confirmed", "icpd"] is True or bool(i.loc["confirmed", "icpd"])
+    assert "target SLD +>=5 mm" in i.loc["confirmed", "irecist_reason"]
+    assert i.loc["confirmed", "iupd_day"] == 42 and i.loc["confirmed", "confirm_day"] == 77
+    assert not bool(i.loc["not_confirmed", "icpd"])
+    assert not bool(i.loc["not_confirmed", "pseudoprogression"])
+    assert not bool(i.loc["pseudo", "icpd"]) and bool(i.loc["pseudo", "pseudoprogression"])
+    assert pd.isna(i.loc["late_scan", "icpd"])
+    assert "unconfirmable" in i.loc["late_scan", "irecist_reason"]
+    assert bool(i.loc["new_lesion", "icpd"])
+    assert "another new lesion" in i.loc["new_lesion", "irecist_reason"]
+    assert pd.isna(i.loc["no_pd", "iupd_date"]) and "no iUPD" in i.loc["no_pd", "irecist_reason"]
+    assert i.loc["nobody", "irecist_reason"] == "no on-treatment scan"
+
+
+@pytest.mark.parametrize("gap, confirmable", [(27, False), (28, True), (56, True), (57, False)])
+def test_irecist_window_edges(gap, confirmable):
+    r = responses({"A": [(0, 100, 0), (42, 130, 0), (42 + gap, 140, 0)]})
+    i = irecist(r)
+    assert pd.notna(i.icpd.iloc[0]) is confirmable
+
+
+# ---------------------------------------------------------------- reference: pharmaverse ADaM
+
+EXTERNAL = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+ADTR = EXTERNAL / "pharmaverseadam" / "adtr_onco.csv.gz"
+
+
+@pytest.mark.external
+@pytest.mark.skipif(not ADTR.exists(), reason="external pharmaverseadam data not available")
+def test_sld_pct_change_and_nadir_match_pharmaverse_adtr():
+    """Rebuild the lesion table from the per-lesion rows of ADTR (admiralonco templates) and
+    compare our SLD, % change from baseline and nadir with its SDIAM parameter."""
+    adtr = pd.read_csv(ADTR, low_memory=False)
+    # RECIST diameter: longest diameter (LDIAMn) of non-nodal lesions, short axis (NLDIAMn, the
+    # perpendicular) of lymph nodes
+    nodal = adtr["TULOCGR1"] == "NODAL"
+    lesion_rows = adtr[(adtr["PARAMCD"].str.fullmatch(r"LDIAM\d+") & ~nodal)
+                       | (adtr["PARAMCD"].str.fullmatch(r"NLDIAM\d+") & nodal)]
+    lesions = pd.DataFrame({
+        "patient_id": lesion_rows["USUBJID"].to_numpy(),
+        "assessment_date": pd.to_datetime(lesion_rows["ADT"]).to_numpy(),
+        "lesion_id": lesion_rows["TRLNKID"].to_numpy(),
+        "lesion_type": "target",
+        "organ": lesion_rows["TULOC"].to_numpy(),
+        "diameter_mm": lesion_rows["AVAL"].to_numpy(dtype=float),
+        "status": None,
+        "is_lymph_node": (lesion_rows["TULOCGR1"] == "NODAL").to_numpy(),
+        "not_evaluable": False,
+    })
+    patients = (adtr[["USUBJID", "TRTSDT"]].drop_duplicates()
+                .rename(columns={"USUBJID": "patient_id", "TRTSDT": "treatment_start"}))
+    patients["treatment_start"] = pd.to_datetime(patients["treatment_start"])
+    scans = scan_table(Cohort(patients=patients.reset_index(drop=True), lesions=lesions))
+    ref = adtr[adtr["PARAMCD"] == "SDIAM"].assign(
+        assessment_date=lambda d: pd.to_datetime(d["ADT"]), patient_id=lambda d: d["USUBJID"])
+    m = ref.merge(scans, on=["patient_id", "assessment_date"], how="left", validate="one_to_one")
+    assert m["role"].notna().all()
+    evaluable = m["ANL01FL"] == "Y"
+    np.testing.assert_allclose(m.loc[evaluable, "sld_mm"], m.loc[evaluable, "AVAL"], atol=1e-6)
+    assert m.loc[~evaluable, "sld_mm"].isna().all()        # a target lesion is missing
+    assert (m.loc[m["ABLFL"] == "Y", "role"] == "baseline").all()
+
+    r = recist_responses(scans)
+    m = ref.merge(r, on=["patient_id", "assessment_date"], how="inner")
+    m = m[m["ANL01FL"] == "Y"]
+    assert len(m) > 10
+    np.testing.assert_allclose(m["pct_change_baseline"], m["PCHG"], atol=1e-6)
+    np.testing.assert_allclose(m["nadir_mm"], m["NADIR"], atol=1e-6)
+    np.testing.assert_allclose(m["pct_change_nadir"], m["PCHGNAD"], atol=1e-6)
+
+
+def test_irecist_and_bor_work_without_treatment_start_days():
+    r = responses({"A": [(0, 100, 0), (42, 130, 0), (77, 136, 0)]})
+    r["day"] = np.nan                      # e.g. a cohort without start dates
+    i = irecist(r)
+    assert bool(i.icpd.iloc[0]) and i.iupd_date.iloc[0] == START + pd.Timedelta(days=42)
+    b = best_overall_response(r, confirm=True)
+    assert b.bor.iloc[0] == "PD"
+
+
+def test_patients_without_any_response_row_are_reported():
+    empty = recist_responses(scan_table(cohort_from_sums({"A": [(-3, 50, 0)]})))
+    assert len(empty) == 0
+    ids = pd.Series(["A", "B"])
+    b = best_overall_response(empty, patient_ids=ids)
+    assert b.bor.tolist() == ["NE", "NE"] and (b.bor_reason == "no on-treatment scan").all()
+    i = irecist(empty, patient_ids=ids)
+    assert i.patient_id.tolist() == ["A", "B"] and not i.pseudoprogression.any()
+    assert (i.irecist_reason == "no on-treatment scan").all()

@@ -1,0 +1,438 @@
+"""Time points, per-scan sums and first-evaluation features, on tiny hand-made patients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpd_analysis.cohort import Cohort
+from hpd_analysis.errors import CohortError
+from hpd_analysis.params import Parameters, Windows
+from hpd_analysis.timepoints import (
+    FEATURE_COLUMNS,
+    SCAN_COLUMNS,
+    first_evaluation_features,
+    scan_table,
+)
+
+START = pd.Timestamp("2021-03-01")
+
+
+def les(pid, day, lid, kind="target", diam=np.nan, organ="lung", status=None, node=False,
+        not_evaluable=False):
+    """One lesion row at ``day`` days from START."""
+    return dict(patient_id=pid, assessment_date=START + pd.Timedelta(days=day), lesion_id=lid,
+                lesion_type=kind, organ=organ, diameter_mm=float(diam), status=status,
+                is_lymph_node=node, not_evaluable=not_evaluable)
+
+
+def targets(pid, day, *diams, organ="lung"):
+    """Target lesions T1, T2 ... with the given diameters at ``day``."""
+    return [les(pid, day, f"T{i + 1}", diam=d, organ=organ) for i, d in enumerate(diams)]
+
+
+def make(rows, pids=None, **patient_cols):
+    lesions = pd.DataFrame(rows)
+    ids = pids or list(dict.fromkeys(lesions["patient_id"]))
+    patients = pd.DataFrame({"patient_id": ids, "treatment_start": START})
+    for k, v in patient_cols.items():
+        patients[k] = v
+    return Cohort(patients=patients, lesions=lesions)
+
+
+def feat(cohort, **windows):
+    return first_evaluation_features(cohort, Parameters(windows=Windows(**windows)))
+
+
+def one(cohort, **windows):
+    return feat(cohort, **windows).iloc[0]
+
+
+# ---------------------------------------------------------------- worked example of the spec
+
+
+def test_worked_example_67_98_171():
+    rows = targets("A", -144, 40, 27) + targets("A", 0, 58, 40) + targets("A", 49, 100, 71)
+    f = one(make(rows))
+    assert (f.sld_prebaseline_mm, f.sld_baseline_mm, f.sld_first_eval_mm) == (67, 98, 171)
+    assert f.days_pre_to_baseline == 144 and f.days_baseline_to_first_eval == 49
+    assert f.first_eval_day == 49
+    assert round(f.sld_pct_change_first_eval, 2) == 74.49
+    assert f.sld_change_first_eval_mm == 73
+    assert f.recist_first_eval == "PD" and f.target_response_first_eval == "PD"
+    assert pd.isna(f.baseline_reason) and pd.isna(f.prebaseline_reason)
+    st = scan_table(make(rows))
+    assert list(st.columns) == SCAN_COLUMNS
+    assert list(st.role) == ["prebaseline", "baseline", "on_treatment"]
+    assert list(st.day) == [-144, 0, 49]
+    assert st.is_first_eval.tolist() == [False, False, True]
+
+
+# ---------------------------------------------------------------- baseline window
+
+
+@pytest.mark.parametrize("day, found", [(0, True), (-42, True), (-43, False)])
+def test_baseline_window_edges(day, found):
+    rows = targets("A", day, 30) + targets("A", 56, 30)
+    f = one(make(rows))
+    if found:
+        assert f.baseline_date == START + pd.Timedelta(days=day)
+        assert f.sld_baseline_mm == 30 and pd.isna(f.baseline_reason)
+        assert f.recist_first_eval == "SD"
+    else:
+        assert pd.isna(f.baseline_date)
+        assert "baseline scan more than 42 days before treatment start" in f.baseline_reason
+        assert f.recist_first_eval == "NE"
+        assert "no baseline scan" in f.recist_first_eval_reason
+
+
+def test_baseline_is_last_scan_on_or_before_start_and_window_is_a_parameter():
+    rows = targets("A", -20, 30) + targets("A", -5, 32) + targets("A", 50, 33)
+    f = one(make(rows))
+    assert f.baseline_date == START - pd.Timedelta(days=5)
+    assert f.prebaseline_date == START - pd.Timedelta(days=20)
+    rows = targets("A", -50, 30) + targets("A", 50, 33)
+    assert pd.isna(one(make(rows)).baseline_date)
+    assert one(make(rows), baseline_max_days_before=60).baseline_date == START - pd.Timedelta(days=50)
+
+
+def test_no_scan_before_start():
+    f = one(make(targets("A", 30, 30)))
+    assert f.baseline_reason == "no scan on or before treatment start"
+    assert f.prebaseline_reason == "no baseline scan"
+    assert f.first_eval_date == START + pd.Timedelta(days=30)
+    assert np.isnan(f.sld_first_eval_mm) and f.sld_first_eval_reason == "no baseline scan"
+    assert f.recist_first_eval == "NE"
+
+
+# ---------------------------------------------------------------- pre-baseline
+
+
+@pytest.mark.parametrize("gap, found", [(1, True), (183, True), (184, False)])
+def test_prebaseline_window_edges(gap, found):
+    rows = targets("A", -10 - gap, 20) + targets("A", -10, 25) + targets("A", 40, 30)
+    f = one(make(rows))
+    if found:
+        assert f.days_pre_to_baseline == gap and f.sld_prebaseline_mm == 20
+    else:
+        assert pd.isna(f.prebaseline_date)
+        assert f.prebaseline_reason == "pre-baseline scan more than 183 days before baseline"
+        assert f.sld_prebaseline_reason == f.prebaseline_reason
+
+
+def test_no_prebaseline_scan():
+    f = one(make(targets("A", -3, 25) + targets("A", 40, 30)))
+    assert f.prebaseline_reason == "no pre-baseline scan"
+    assert np.isnan(f.days_pre_to_baseline)
+
+
+def test_prebaseline_with_missing_target_skipped_for_earlier_evaluable_scan():
+    rows = (targets("A", -100, 20, 10) + targets("A", -30, 22)  # T2 missing at day -30
+            + targets("A", -2, 25, 12) + targets("A", 40, 30, 14))
+    f = one(make(rows))
+    assert f.prebaseline_date == START - pd.Timedelta(days=100)
+    assert f.sld_prebaseline_mm == 30
+    st = scan_table(make(rows))
+    assert st.role.tolist() == ["prebaseline", "unused", "baseline", "on_treatment"]
+    assert st.sld_reason.iloc[1] == "1 of 2 baseline target lesion(s) not measured"
+
+
+def test_prebaseline_in_window_but_none_evaluable_keeps_date_and_says_so():
+    rows = targets("A", -30, 22) + targets("A", -2, 25, 12) + targets("A", 40, 30, 14)
+    f = one(make(rows))
+    assert f.prebaseline_date == START - pd.Timedelta(days=30)
+    assert pd.isna(f.prebaseline_reason) and np.isnan(f.sld_prebaseline_mm)
+    assert "1 of 2 baseline target lesion(s) not measured" in f.sld_prebaseline_reason
+    assert "no scan in the pre-baseline window" in f.sld_prebaseline_reason
+
+
+def test_prebaseline_sld_is_over_baseline_targets_only():
+    # T3 was a lesion before baseline but not chosen as target at baseline: ignored
+    rows = (targets("A", -60, 20, 10) + [les("A", -60, "T3", diam=40)]
+            + targets("A", -2, 25, 12) + targets("A", 40, 30, 14))
+    assert one(make(rows)).sld_prebaseline_mm == 30
+
+
+# ---------------------------------------------------------------- first evaluation
+
+
+@pytest.mark.parametrize("day, is_first", [(13, False), (14, True)])
+def test_first_eval_min_days_edge(day, is_first):
+    rows = targets("A", 0, 30) + targets("A", day, 31) + targets("A", 60, 32)
+    f = one(make(rows))
+    assert f.first_eval_day == (day if is_first else 60)
+    st = scan_table(make(rows))
+    assert st.role.iloc[1] == ("on_treatment" if is_first else "unused")
+
+
+def test_only_early_scans_and_max_window():
+    f = one(make(targets("A", 0, 30) + targets("A", 10, 31)))
+    assert f.first_eval_reason == "on-treatment scans only before day 14 (first_eval_min_days)"
+    f = one(make(targets("A", 0, 30) + targets("A", 100, 31)), first_eval_max_days=84)
+    assert f.first_eval_reason == "no scan between day 14 and day 84 after treatment start"
+    assert f.recist_first_eval == "NE" and f.first_eval_reason in f.recist_first_eval_reason
+
+
+def test_no_on_treatment_scan_and_death_before_first_evaluation():
+    rows = targets("A", -1, 30) + targets("B", -1, 30)
+    c = make(rows, death_date=[START + pd.Timedelta(days=35), pd.NaT])
+    f = feat(c)
+    assert f.first_eval_reason.tolist() == ["died before first evaluation (day 35)",
+                                            "no on-treatment scan"]
+    assert (f.recist_first_eval == "NE").all()
+    assert f.n_post_baseline_scans.tolist() == [0, 0]
+
+
+def test_patients_without_measurements_keep_a_row_with_reasons():
+    rows = targets("A", 0, 30) + targets("A", 42, 30)
+    c = make(rows, pids=["Z", "A", "D"],
+             death_date=[pd.NaT, pd.NaT, START + pd.Timedelta(days=20)])
+    f = feat(c)
+    assert f.patient_id.tolist() == ["Z", "A", "D"]
+    assert list(f.columns) == FEATURE_COLUMNS
+    assert f.baseline_reason.tolist()[0] == "no measurements"
+    assert f.first_eval_reason.tolist()[0] == "no measurements"
+    assert f.first_eval_reason.tolist()[2] == "died before first evaluation (day 20)"
+    assert f.recist_first_eval.tolist() == ["NE", "SD", "NE"]
+    assert scan_table(c).patient_id.unique().tolist() == ["A"]
+
+
+def test_cohort_without_any_measurement_table():
+    c = Cohort(patients=pd.DataFrame({"patient_id": ["A", "B"], "treatment_start": START}))
+    f = first_evaluation_features(c)
+    assert len(f) == 2 and (f.baseline_reason == "no measurements").all()
+    assert len(scan_table(c)) == 0
+
+
+# ---------------------------------------------------------------- RECIST at first evaluation
+
+
+def test_missing_target_at_first_eval_is_NE_with_reason_unless_new_lesion():
+    base = targets("A", 0, 30, 20)
+    f = one(make(base + targets("A", 42, 35)))
+    assert np.isnan(f.sld_first_eval_mm)
+    assert f.sld_first_eval_reason == "1 of 2 baseline target lesion(s) not measured"
+    assert f.recist_first_eval == "NE"
+    assert "1 of 2 baseline target lesion(s) not measured" in f.recist_first_eval_reason
+    f = one(make(base + targets("A", 42, 35) + [les("A", 42, "N1", "new", 8, organ="liver")]))
+    assert f.recist_first_eval == "PD" and f.target_response_first_eval == "NE"
+
+
+def test_not_evaluable_flag_makes_the_sld_missing():
+    rows = targets("A", 0, 30, 20) + [les("A", 42, "T1", diam=31),
+                                      les("A", 42, "T2", diam=18, not_evaluable=True)]
+    assert one(make(rows)).recist_first_eval == "NE"
+
+
+@pytest.mark.parametrize("b, e, expected", [
+    ((20,), (24,), "SD"),        # +20 % but only +4 mm
+    ((50,), (55,), "SD"),        # +5 mm but only +10 %
+    ((25,), (30,), "PD"),        # exactly +20 % and +5 mm
+    ((10, 10, 13), (7, 7, 9.1), "PR"),   # exactly -30 % (33 -> 23.1)
+    ((20, 10), (14, 7.1), "SD"),  # -29.67 %
+])
+def test_target_thresholds(b, e, expected):
+    f = one(make(targets("A", 0, *b) + targets("A", 42, *e)))
+    assert f.recist_first_eval == expected
+
+
+def test_lymph_node_under_10mm_counts_as_complete_response():
+    def rows(node_mm):
+        return [les("A", 0, "T1", diam=20), les("A", 0, "L1", diam=15, organ="lymph node",
+                                                   node=True),
+                les("A", 42, "T1", diam=0), les("A", 42, "L1", diam=node_mm,
+                                                 organ="lymph node", node=True)]
+    f = one(make(rows(9)))
+    assert f.recist_first_eval == "CR" and f.sld_first_eval_mm == 9
+    assert one(make(rows(10))).recist_first_eval == "PR"
+
+
+def test_target_cr_with_non_targets_present_or_gone():
+    def rows(status):
+        return (targets("A", 0, 20) + [les("A", 0, "NT1", "non_target", status="present",
+                                            organ="bone")]
+                + targets("A", 42, 0) + [les("A", 42, "NT1", "non_target", status=status,
+                                              organ="bone")])
+    assert one(make(rows("absent"))).recist_first_eval == "CR"
+    assert one(make(rows("present"))).recist_first_eval == "PR"
+    f = one(make(rows("unequivocal_progression")))
+    assert f.recist_first_eval == "PD" and bool(f.non_target_pd_first_eval)
+    assert "unequivocal non-target progression" in f.recist_first_eval_reason
+
+
+def test_new_lesion_gives_pd_and_new_organ_counts():
+    rows = (targets("A", 0, 30) + [les("A", 0, "NT1", "non_target", organ="Liver",
+                                       status="present")]
+            + targets("A", 42, 20)
+            + [les("A", 42, "N1", "new", 5, organ="bone"), les("A", 42, "N2", "new", 6,
+                                                               organ="brain"),
+               les("A", 42, "N3", "new", 5, organ=" liver"), les("A", 42, "N4", "new", 5,
+                                                                organ="LIVER"),
+               les("A", 42, "N5", "new", 5, organ="lung")])
+    f = one(make(rows))
+    assert f.recist_first_eval == "PD" and f.target_response_first_eval == "PR"
+    assert f.new_lesions_first_eval == 5
+    assert f.new_organs_first_eval == 2          # bone, brain (liver and lung involved)
+    assert f.max_new_lesions_in_involved_organ_first_eval == 2   # two in liver
+    assert "new lesion(s)" in f.recist_first_eval_reason
+
+
+def test_new_lesion_without_organ_makes_organ_counts_unknown():
+    rows = targets("A", 0, 30) + targets("A", 42, 30) + [les("A", 42, "N1", "new", 5, organ=None)]
+    f = one(make(rows))
+    assert f.new_lesions_first_eval == 1 and pd.isna(f.new_organs_first_eval)
+    assert pd.isna(f.max_new_lesions_in_involved_organ_first_eval)
+
+
+def test_new_lesions_counted_at_each_scan_not_cumulatively():
+    rows = (targets("A", 0, 30) + targets("A", 42, 30) + [les("A", 42, "N1", "new", 5)]
+            + targets("A", 84, 30) + [les("A", 84, "N1", "new", 7), les("A", 84, "N2", "new", 4)])
+    st = scan_table(make(rows))
+    assert st.new_lesions.tolist() == [0, 1, 2]
+    assert st.new_lesions_first_seen.tolist() == [0, 1, 1]
+    assert st.new_lesion_sum_mm.tolist() == [0, 5, 11]
+
+
+def test_absent_target_without_diameter_counts_zero():
+    rows = targets("A", 0, 30, 10) + [les("A", 42, "T1", diam=20),
+                                      les("A", 42, "T2", status="absent")]
+    f = one(make(rows))
+    assert f.sld_first_eval_mm == 20 and f.recist_first_eval == "PR"
+
+
+# ---------------------------------------------------------------- other shapes
+
+
+def test_assessments_format():
+    patients = pd.DataFrame({"patient_id": ["A", "B", "C"], "treatment_start": START})
+    d = lambda k: START + pd.Timedelta(days=k)  # noqa: E731
+    a = pd.DataFrame({
+        "patient_id": ["A", "A", "A", "B", "B", "C"],
+        "assessment_date": [d(49), d(0), d(-144), d(-3), d(40), d(42)],
+        "sld_mm": [171, 98, 67, 50, 50, 40],
+        "new_lesions": [0, 0, 0, 0, 1, 0],
+        "new_organs": [0, 0, 0, 0, 1, 0],
+        "non_target_pd": [False, False, False, False, False, False],
+    })
+    f = first_evaluation_features(Cohort(patients=patients, assessments=a))
+    assert f.sld_baseline_mm.tolist()[:2] == [98, 50]
+    assert round(f.sld_pct_change_first_eval.iloc[0], 2) == 74.49
+    assert f.recist_first_eval.tolist() == ["PD", "PD", "NE"]
+    assert f.new_organs_first_eval.tolist()[:2] == [0, 1]
+    assert f.baseline_reason.iloc[2] == "no scan on or before treatment start"
+    st = scan_table(Cohort(patients=patients, assessments=a))
+    assert st.day.tolist()[:3] == [-144, 0, 49]
+
+
+def test_assessments_duplicate_scan_is_an_error():
+    patients = pd.DataFrame({"patient_id": ["A"], "treatment_start": START})
+    a = pd.DataFrame({"patient_id": ["A", "A"], "assessment_date": [START, START],
+                      "sld_mm": [10, 11]})
+    with pytest.raises(CohortError, match="same patient and assessment date"):
+        scan_table(Cohort(patients=patients, assessments=a))
+
+
+def _wide(**extra):
+    d = lambda k: START + pd.Timedelta(days=k)  # noqa: E731
+    w = pd.DataFrame({
+        "patient_id": ["A", "B"],
+        "sld_prebaseline_mm": [67.0, np.nan], "sld_baseline_mm": [98.0, 50.0],
+        "sld_first_eval_mm": [171.0, 52.0],
+        "date_prebaseline": [d(-144), pd.NaT], "date_baseline": [d(0), d(-70)],
+        "date_first_eval": [d(49), d(30)],
+    })
+    for k, v in extra.items():
+        w[k] = v
+    return w
+
+
+def test_wide_format_without_new_lesion_columns():
+    patients = pd.DataFrame({"patient_id": ["A", "B", "C"], "treatment_start": START})
+    f = first_evaluation_features(Cohort(patients=patients, scans_wide=_wide()))
+    a, b, c = f.iloc[0], f.iloc[1], f.iloc[2]
+    assert round(a.sld_pct_change_first_eval, 2) == 74.49 and a.recist_first_eval == "PD"
+    assert pd.isna(a.new_lesions_first_eval) and pd.isna(a.non_target_pd_first_eval)
+    # no window in the wide format: a baseline 70 days before start is used as given
+    assert b.baseline_date == START - pd.Timedelta(days=70) and b.recist_first_eval == "SD"
+    assert "response from target SLD alone" in b.recist_first_eval_reason
+    assert "new lesions not given" in b.recist_first_eval_reason
+    assert b.prebaseline_reason == "no pre-baseline scan given (date_prebaseline empty)"
+    assert c.baseline_reason == "no measurements" and c.recist_first_eval == "NE"
+
+
+def test_wide_format_with_new_lesion_columns():
+    patients = pd.DataFrame({"patient_id": ["A", "B"], "treatment_start": START})
+    w = _wide(new_lesions_first_eval=[0, 2], non_target_pd_first_eval=[False, False])
+    f = first_evaluation_features(Cohort(patients=patients, scans_wide=w))
+    assert f.recist_first_eval.tolist() == ["PD", "PD"]
+    assert f.new_lesions_first_eval.tolist() == [0, 2]
+    assert "SLD alone" not in f.recist_first_eval_reason.iloc[1]
+    st = scan_table(Cohort(patients=patients, scans_wide=w))
+    assert st.role.tolist() == ["prebaseline", "baseline", "on_treatment", "baseline",
+                                "on_treatment"]
+
+
+# ---------------------------------------------------------------- robustness
+
+
+def _mixed_cohort():
+    rows = (targets("A", -144, 40, 27) + targets("A", 0, 58, 40) + targets("A", 49, 100, 71)
+            + targets("B", -60, 20) + targets("B", -1, 22) + targets("B", 42, 15)
+            + [les("B", 42, "N1", "new", 4, organ="liver"), les("B", 0 - 1, "NT1", "non_target",
+                                                                status="present")]
+            + targets("C", -30, 30, 30) + targets("C", 56, 31))
+    return make(rows, pids=["A", "B", "C", "D"])
+
+
+def test_row_order_invariance():
+    c = _mixed_cohort()
+    f0, s0 = first_evaluation_features(c), scan_table(c)
+    shuffled = c.lesions.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    c2 = Cohort(patients=c.patients, lesions=shuffled)
+    pd.testing.assert_frame_equal(first_evaluation_features(c2), f0)
+    pd.testing.assert_frame_equal(scan_table(c2), s0)
+    # patient order drives output order, values are unchanged
+    c3 = Cohort(patients=c.patients.iloc[::-1].reset_index(drop=True), lesions=shuffled)
+    f3 = first_evaluation_features(c3)
+    assert f3.patient_id.tolist() == ["D", "C", "B", "A"]
+    pd.testing.assert_frame_equal(f3.iloc[::-1].reset_index(drop=True), f0)
+
+
+def test_unknown_patient_in_lesions_is_a_clear_error():
+    c = make(targets("A", 0, 30) + targets("X", 0, 30), pids=["A"])
+    with pytest.raises(CohortError, match="'X' is not in the patients table"):
+        scan_table(c)
+
+
+def test_feature_dtypes():
+    f = first_evaluation_features(_mixed_cohort())
+    assert str(f.baseline_date.dtype) == "datetime64[ns]"
+    assert str(f.new_lesions_first_eval.dtype) == "Int64"
+    assert str(f.non_target_pd_first_eval.dtype) == "boolean"
+    assert str(f.n_post_baseline_scans.dtype) == "int64"
+    assert f.recist_first_eval.tolist() == ["PD", "PD", "NE", "NE"]
+
+
+def test_wide_format_death_before_first_evaluation_and_missing_date():
+    patients = pd.DataFrame({"patient_id": ["A", "B", "C"], "treatment_start": START,
+                             "death_date": [pd.NaT, START + pd.Timedelta(days=25),
+                                            START + pd.Timedelta(days=10)]})
+    w = _wide()
+    w.loc[1, "date_first_eval"] = pd.NaT
+    f = first_evaluation_features(Cohort(patients=patients, scans_wide=w))
+    assert f.first_eval_reason.tolist() == [None, "died before first evaluation (day 25)",
+                                            "died before first evaluation (day 10)"]
+    assert f.recist_first_eval.tolist() == ["PD", "NE", "NE"]
+    assert f.n_post_baseline_scans.tolist() == [1, 0, 0]
+
+
+def test_missing_treatment_start_is_a_reason_not_a_crash():
+    c = make(targets("A", 0, 30) + targets("A", 42, 30))
+    c.patients["treatment_start"] = pd.NaT
+    f = one(c)
+    assert f.baseline_reason == "no treatment_start"
+    assert f.first_eval_reason == "no treatment_start"
+    assert f.recist_first_eval == "NE"
+    st = scan_table(c)
+    assert st.day.isna().all() and (st.role == "unused").all()
