@@ -1,0 +1,870 @@
+"""Figures of the report: one function per figure, one colour-blind-safe style, files that rerun
+byte-identical.
+
+Every figure function takes the DataFrame a package function returns (the shapes are documented
+on each function), draws on ``ax`` when given (else on a new figure) and returns the Figure.
+Colours come from the Okabe–Ito palette (Okabe & Ito 2008, safe for the common colour-vision
+deficiencies); HPD status is always vermilion (HPD), blue (not HPD) and grey (not evaluable).
+
+``save_figure`` writes PNG (150 dpi) and SVG with a fixed hash salt and no date, so that the same
+inputs give the same bytes on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+#: Okabe–Ito palette, in the order used for groups (black last: reserved for reference lines)
+OKABE_ITO: dict[str, str] = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish_green": "#009E73",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "reddish_purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+PALETTE: list[str] = list(OKABE_ITO.values())[:7]
+GREY = "#999999"
+
+#: HPD status (``hpd_<code>_status`` values) → colour and legend label
+STATUS_ORDER: list[str] = ["hpd", "not_hpd", "not_evaluable"]
+STATUS_COLORS: dict[str, str] = {
+    "hpd": OKABE_ITO["vermillion"],
+    "not_hpd": OKABE_ITO["blue"],
+    "not_evaluable": GREY,
+}
+STATUS_LABELS: dict[str, str] = {"hpd": "HPD", "not_hpd": "not HPD", "not_evaluable": "not evaluable"}
+
+#: the report's matplotlib style (fixed sizes; deterministic SVG)
+STYLE: dict[str, Any] = {
+    "figure.figsize": (7.0, 4.5),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "savefig.facecolor": "white",
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "image.cmap": "cividis",
+    "lines.linewidth": 1.5,
+    "svg.hashsalt": "hpd-workbench",
+    "svg.fonttype": "none",
+    "svg.id": None,
+    "pdf.fonttype": 42,
+    "path.simplify": True,
+}
+
+_SVG_METADATA = {"Date": None, "Creator": None}
+_PNG_METADATA = {"Software": None}
+
+
+@contextmanager
+def _rc(values: Mapping[str, Any]) -> Iterator[None]:
+    """Set ``values`` in rcParams and restore only those keys on exit.
+
+    Unlike ``matplotlib.rc_context`` this leaves every other key alone: the first figure of a
+    Jupyter session switches on interactive mode (inline backend) and that must survive, or the
+    later figures are never displayed.
+    """
+    orig = {k: mpl.rcParams[k] for k in values}
+    mpl.rcParams.update(values)
+    try:
+        yield
+    finally:
+        mpl.rcParams.update(orig)
+
+
+@contextmanager
+def use_style() -> Iterator[None]:
+    """Context manager applying the report style (``STYLE``) to figures created inside it."""
+    with _rc(STYLE):
+        yield
+
+
+def apply_style() -> None:
+    """Apply the report style globally (notebooks call this once at the top)."""
+    mpl.rcParams.update(STYLE)
+
+
+def save_figure(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
+    """Write ``fig`` as ``<out_dir>/<name>.png`` (150 dpi) and ``<name>.svg``; return both paths.
+
+    The SVG has a fixed hash salt and no date, and the PNG no software tag, so reruns are
+    byte-identical.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    with _rc({"svg.hashsalt": STYLE["svg.hashsalt"], "svg.fonttype": STYLE["svg.fonttype"]}):
+        fig.savefig(png, dpi=150, bbox_inches="tight", facecolor="white", metadata=_PNG_METADATA)
+        fig.savefig(svg, bbox_inches="tight", facecolor="white", metadata=_SVG_METADATA)
+    return [png, svg]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _new_ax(ax: Axes | None, figsize: tuple[float, float] | None = None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    with use_style():
+        fig, ax = plt.subplots(figsize=figsize or STYLE["figure.figsize"])
+    _style_axes(ax)
+    return fig, ax
+
+
+def _style_axes(ax: Axes) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for item in (ax.xaxis.label, ax.yaxis.label):
+        item.set_fontsize(STYLE["axes.labelsize"])
+    ax.title.set_fontsize(STYLE["axes.titlesize"])
+    ax.tick_params(labelsize=STYLE["xtick.labelsize"])
+
+
+def _definition_code(column: str) -> str:
+    """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` / ``ferrara2018`` → ``ferrara2018``."""
+    code = column[4:] if column.startswith("hpd_") else column
+    for suffix in ("_status", "_reason"):
+        if code.endswith(suffix):
+            code = code[: -len(suffix)]
+    return code
+
+
+def hpd_status(classification: pd.DataFrame, hpd_column: str) -> pd.Series:
+    """Status (``hpd``/``not_hpd``/``not_evaluable``) of every patient under one definition.
+
+    ``hpd_column`` is a definition code (``ferrara2018``) or its ``hpd_`` column. Uses the
+    ``hpd_<code>_status`` column when present, else maps the nullable boolean ``hpd_<code>``
+    (True → hpd, False → not_hpd, missing → not_evaluable).
+    """
+    code = _definition_code(hpd_column)
+    status_col, bool_col = f"hpd_{code}_status", f"hpd_{code}"
+    if status_col in classification:
+        out = classification[status_col].astype("string").fillna("not_evaluable")
+    elif bool_col in classification:
+        values = classification[bool_col].astype("boolean")
+        out = pd.Series(
+            np.where(values.isna(), "not_evaluable", np.where(values.fillna(False), "hpd", "not_hpd")),
+            index=classification.index,
+        ).astype("string")
+    else:
+        raise KeyError(f"classification has no column {bool_col!r} or {status_col!r}")
+    return out.rename(status_col)
+
+
+def _status_legend(ax: Axes, counts: Mapping[str, int], **kwargs: Any) -> None:
+    handles = [
+        Line2D([], [], marker="o", ls="", color=STATUS_COLORS[s], label=f"{STATUS_LABELS[s]} (n={counts[s]})")
+        for s in STATUS_ORDER
+        if counts.get(s, 0)
+    ]
+    if handles:
+        ax.legend(handles=handles, **kwargs)
+
+
+def _empty(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.3")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+# --------------------------------------------------------------------------------------------
+# kinetics
+
+
+def tgr_scatter(
+    classification: pd.DataFrame,
+    hpd_column: str,
+    *,
+    ratio_threshold: float | None = 2.0,
+    delta_threshold: float | None = 50.0,
+    linthresh: float = 10.0,
+    ax: Axes | None = None,
+) -> Figure:
+    """TGR on treatment vs TGR before treatment (both % per month), symlog axes.
+
+    ``classification``: ``tgr_pre``, ``tgr_on`` and the status of ``hpd_column`` (see
+    :func:`hpd_status`). Draws the identity line (unchanged growth), shades the region where
+    TGR_on ≥ ``ratio_threshold`` × TGR_pre with TGR_pre > 0 (TGR ratio, Champiat 2017) and draws
+    TGR_on = TGR_pre + ``delta_threshold`` (ΔTGR, Ferrara 2018). Patients without both TGRs are
+    left out and counted in the title.
+    """
+    fig, ax = _new_ax(ax, (6.0, 5.5))
+    status = hpd_status(classification, hpd_column)
+    x = pd.to_numeric(classification["tgr_pre"], errors="coerce").to_numpy(float)
+    y = pd.to_numeric(classification["tgr_on"], errors="coerce").to_numpy(float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    n_total = len(classification)
+    if not ok.any():
+        _empty(ax, "no patient with TGR before and on treatment")
+        ax.set_title(f"TGR before vs on treatment (0 of {n_total} patients)")
+        return fig
+    xs, ys, st = x[ok], y[ok], status.to_numpy()[ok]
+    lo = min(-100.0, float(np.min(xs)), float(np.min(ys)))
+    hi = max(float(np.max(xs)), float(np.max(ys)), 100.0) * 1.5
+    grid = np.geomspace(1e-3, hi, 400)
+    if ratio_threshold is not None:
+        ax.fill_between(
+            grid, np.minimum(ratio_threshold * grid, hi), hi, color=STATUS_COLORS["hpd"], alpha=0.10,
+            lw=0, label=f"TGR ratio ≥ {ratio_threshold:g}", zorder=0,
+        )
+    line = np.linspace(lo, hi, 800)
+    ax.plot(line, line, color="black", lw=0.8, ls="-", label="identity (no change)", zorder=1)
+    if delta_threshold is not None:
+        ax.plot(line, line + delta_threshold, color="black", lw=0.8, ls="--",
+                label=f"ΔTGR = {delta_threshold:g} points", zorder=1)
+    counts = {}
+    for s in STATUS_ORDER:
+        sel = st == s
+        counts[s] = int(sel.sum())
+        if sel.any():
+            ax.scatter(xs[sel], ys[sel], s=14, color=STATUS_COLORS[s], alpha=0.8, lw=0, zorder=2,
+                       label=f"{STATUS_LABELS[s]} (n={counts[s]})")
+    ax.set_xscale("symlog", linthresh=linthresh)
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("TGR before treatment (% per month)")
+    ax.set_ylabel("TGR on treatment (% per month)")
+    code = _definition_code(hpd_column)
+    ax.set_title(f"TGR before vs on treatment, coloured by {code} "
+                 f"({int(ok.sum())} of {n_total} patients with both TGRs)")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def spider_data(scans: pd.DataFrame) -> pd.DataFrame:
+    """% change of the target SLD from baseline at the baseline and every on-treatment scan.
+
+    ``scans``: :func:`hpd_analysis.timepoints.scan_table` (``patient_id, day, role, sld_mm``).
+    Returns ``patient_id, days_since_start`` (days from treatment start),
+    ``sld_pct_change_baseline`` (%, 0 at baseline) for scans with an SLD, of patients whose
+    baseline SLD is > 0 mm (a change from 0 mm has no percentage).
+    """
+    cols = ["patient_id", "days_since_start", "sld_pct_change_baseline"]
+    if scans is None or scans.empty:
+        return pd.DataFrame(columns=cols)
+    s = scans[scans["role"].isin(["baseline", "on_treatment"])]
+    sld = pd.to_numeric(s["sld_mm"], errors="coerce").astype(float)
+    base = sld.where(s["role"].eq("baseline")).groupby(s["patient_id"], sort=False).transform("max")
+    ok = base.gt(0) & sld.notna()
+    out = pd.DataFrame({
+        "patient_id": s["patient_id"].astype(str),
+        "days_since_start": pd.to_numeric(s["day"], errors="coerce").astype(float),
+        "sld_pct_change_baseline": 100.0 * (sld - base) / base,
+    })[ok.to_numpy()]
+    return out.reset_index(drop=True)[cols]
+
+
+def spider_plot(
+    scans: pd.DataFrame,
+    status: pd.Series | None = None,
+    *,
+    time_col: str = "days_since_start",
+    value_col: str = "sld_pct_change_baseline",
+    id_col: str = "patient_id",
+    max_patients: int = 150,
+    seed: int = 0,
+    weeks: bool = True,
+    ax: Axes | None = None,
+) -> Figure:
+    """% change of the target SLD from baseline over time since treatment start, one line per
+    patient, coloured by HPD status.
+
+    ``scans``: long table, one row per patient × scan (``id_col``, ``time_col`` in days,
+    ``value_col`` in %). ``status``: HPD status per patient (indexed by patient id). Cohorts with
+    more than ``max_patients`` patients are drawn as a reproducible random sample (``seed``), and
+    the title says so.
+    """
+    fig, ax = _new_ax(ax)
+    data = scans[[id_col, time_col, value_col]].copy()
+    data[time_col] = pd.to_numeric(data[time_col], errors="coerce")
+    data[value_col] = pd.to_numeric(data[value_col], errors="coerce")
+    data = data.dropna()
+    ids = np.sort(data[id_col].astype(str).unique())
+    n_all = len(ids)
+    if n_all == 0:
+        _empty(ax, "no tumour measurements")
+        ax.set_title("Change in target lesions from baseline")
+        return fig
+    if n_all > max_patients:
+        rng = np.random.default_rng(seed)
+        ids = np.sort(rng.choice(ids, size=max_patients, replace=False))
+        title = f"random sample of {max_patients} of {n_all} patients (seed {seed})"
+    else:
+        title = f"{n_all} patients"
+    data = data[data[id_col].astype(str).isin(ids)]
+    data = data.sort_values([id_col, time_col], kind="mergesort")
+    pid = data[id_col].astype(str).to_numpy()
+    t = data[time_col].to_numpy(float) / (7.0 if weeks else 1.0)
+    v = data[value_col].to_numpy(float)
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    bounds = np.r_[starts, len(pid)]
+    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    seg_ids = pid[starts]
+    if status is not None:
+        st_map = status.copy()
+        st_map.index = st_map.index.astype(str)
+        seg_status = st_map.reindex(seg_ids).fillna("not_evaluable").astype(str).to_numpy()
+    else:
+        seg_status = np.full(len(seg_ids), "not_evaluable")
+    counts = {}
+    for s in STATUS_ORDER[::-1]:  # HPD drawn last, on top
+        sel = np.flatnonzero(seg_status == s)
+        counts[s] = len(sel)
+        if len(sel):
+            ax.add_collection(LineCollection([segs[i] for i in sel], colors=STATUS_COLORS[s],
+                                             linewidths=0.9, alpha=0.7))
+            ends = np.array([segs[i][-1] for i in sel])
+            ax.scatter(ends[:, 0], ends[:, 1], s=6, color=STATUS_COLORS[s], zorder=3)
+    ax.autoscale_view()
+    ax.axhline(20, color="black", lw=0.7, ls="--")
+    ax.axhline(-30, color="black", lw=0.7, ls=":")
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")
+    ax.set_ylabel("change in target SLD from baseline (%)")
+    ax.set_title(f"Change in target lesions from baseline — {title}")
+    if status is not None:
+        _status_legend(ax, counts, loc="upper left", fontsize=8)
+    return fig
+
+
+def waterfall_plot(
+    pct_change: pd.Series,
+    status: pd.Series | None = None,
+    *,
+    clip_pct: float = 200.0,
+    ax: Axes | None = None,
+) -> Figure:
+    """Waterfall of the % change in target SLD (from baseline), one bar per patient, sorted.
+
+    ``pct_change``: % change per patient (indexed by patient id; missing values are left out and
+    counted in the title). ``status``: HPD status per patient. Bars above ``clip_pct`` are cut
+    and marked with ▲. Dashed line +20 % (RECIST PD threshold), dotted −30 % (PR threshold).
+    """
+    fig, ax = _new_ax(ax, (8.0, 4.5))
+    values = pd.to_numeric(pct_change, errors="coerce")
+    n_total = len(values)
+    values = values.dropna().sort_values(ascending=False, kind="mergesort")
+    if values.empty:
+        _empty(ax, "no patient with a change in target SLD")
+        return fig
+    if status is not None:
+        st = status.copy()
+        st.index = st.index.astype(str)
+        st = st.reindex(values.index.astype(str)).fillna("not_evaluable").astype(str).to_numpy()
+    else:
+        st = np.full(len(values), "not_evaluable")
+    colors = [STATUS_COLORS.get(s, GREY) for s in st]
+    shown = np.minimum(values.to_numpy(float), clip_pct)
+    xpos = np.arange(len(values))
+    ax.bar(xpos, shown, width=1.0, color=colors, lw=0)
+    clipped = values.to_numpy(float) > clip_pct
+    if clipped.any():
+        ax.scatter(xpos[clipped], np.full(clipped.sum(), clip_pct * 1.03), marker="^", s=10,
+                   color="black", label=f"> {clip_pct:g} % (cut)")
+    ax.axhline(20, color="black", lw=0.7, ls="--")
+    ax.axhline(-30, color="black", lw=0.7, ls=":")
+    ax.axhline(0, color="0.3", lw=0.5)
+    ax.set_xlim(-1, len(values))
+    ax.set_xticks([])
+    ax.set_xlabel("patients, sorted")
+    ax.set_ylabel("change in target SLD from baseline (%)")
+    ax.set_title(f"Change in target SLD at first evaluation ({len(values)} of {n_total} patients)")
+    counts = {s: int((st == s).sum()) for s in STATUS_ORDER}
+    if status is not None:
+        _status_legend(ax, counts, loc="upper right", fontsize=8)
+    return fig
+
+
+def tgk_distributions(
+    classification: pd.DataFrame,
+    hpd_column: str,
+    *,
+    linthresh: float = 1.0,
+    ax: Axes | None = None,
+) -> Figure:
+    """Box plots of TGK before and on treatment (mm per month) by HPD status.
+
+    ``classification``: ``tgk_pre``, ``tgk_on`` and the status of ``hpd_column``. Boxes show
+    median and quartiles, whiskers 1.5 × IQR; y axis symlog. Each box is labelled with its n.
+    """
+    fig, ax = _new_ax(ax)
+    status = hpd_status(classification, hpd_column).to_numpy()
+    data, positions, colors, labels = [], [], [], []
+    for i, s in enumerate(STATUS_ORDER):
+        for j, col in enumerate(("tgk_pre", "tgk_on")):
+            v = pd.to_numeric(classification[col], errors="coerce").to_numpy(float)[status == s]
+            v = v[np.isfinite(v)]
+            if len(v) == 0:
+                continue
+            data.append(v)
+            positions.append(i * 3 + j)
+            colors.append(STATUS_COLORS[s])
+            labels.append(f"{'before' if col == 'tgk_pre' else 'on'}\n{STATUS_LABELS[s]}\nn={len(v)}")
+    if not data:
+        _empty(ax, "no patient with TGK")
+        return fig
+    bp = ax.boxplot(data, positions=positions, widths=0.7, patch_artist=True, showfliers=True,
+                    flierprops={"markersize": 2})
+    for patch, c, pos in zip(bp["boxes"], colors, positions, strict=True):
+        patch.set_facecolor(c)
+        patch.set_alpha(0.35 if pos % 3 == 0 else 0.8)
+        patch.set_edgecolor(c)
+    for med in bp["medians"]:
+        med.set_color("black")
+    ax.set_xticks(positions)
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set_ylabel("TGK (mm per month)")
+    ax.set_title(f"Tumour growth kinetics before and on treatment, by {_definition_code(hpd_column)}")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# incidence and agreement
+
+
+def incidence_forest(
+    incidence_table: pd.DataFrame,
+    *,
+    strata: list[str] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Incidence of HPD (%) with its confidence interval, one row per definition.
+
+    ``incidence_table``: ``definition, stratum, n_hpd, n_evaluable, percent, ci_low, ci_high``
+    (percent and CI in %). With several strata each stratum gets its own colour and a small
+    vertical offset; the overall rows (stratum ``all``) are labelled n_hpd/n_evaluable.
+    """
+    tab = incidence_table.copy()
+    tab["stratum"] = tab.get("stratum", pd.Series("all", index=tab.index)).astype("string")
+    tab["stratum"] = tab["stratum"].fillna("all")
+    definitions = list(dict.fromkeys(tab["definition"].astype(str)))
+    if strata is None:
+        strata = list(dict.fromkeys(tab["stratum"].astype(str)))
+    has_value = pd.to_numeric(tab["percent"], errors="coerce").notna()
+    strata = [x for x in strata if (has_value & tab["stratum"].astype(str).eq(x)).any()]
+    fig, ax = _new_ax(ax, (7.5, max(2.5, 0.45 * len(definitions) * max(1, min(len(strata), 3)) + 1)))
+    if tab.empty:
+        _empty(ax, "no incidence to show")
+        return fig
+    n_s = len(strata)
+    offsets = ((n_s - 1) / 2 - np.arange(n_s)) * (0.7 / max(n_s, 1))  # first stratum on top
+    ypos = {d: len(definitions) - 1 - i for i, d in enumerate(definitions)}
+    for k, s in enumerate(strata):
+        sub = tab[tab["stratum"].astype(str) == s]
+        if sub.empty:
+            continue
+        y = sub["definition"].astype(str).map(ypos).to_numpy(float) + (offsets[k] if n_s > 1 else 0)
+        p = pd.to_numeric(sub["percent"], errors="coerce").to_numpy(float)
+        lo = pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float)
+        hi = pd.to_numeric(sub["ci_high"], errors="coerce").to_numpy(float)
+        overall = s in ("all", "overall") or n_s == 1
+        color = "black" if overall else PALETTE[k % len(PALETTE)]
+        err = np.vstack([np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)])
+        ax.errorbar(p, y, xerr=err, fmt="o", ms=4, color=color, capsize=2, lw=1, label=s)
+        if overall:
+            for yi, hi_i, nh, ne in zip(y, hi, sub["n_hpd"], sub["n_evaluable"], strict=True):
+                if np.isfinite(hi_i):
+                    ax.text(hi_i + 1, yi, f"{int(nh)}/{int(ne)}", va="center", fontsize=8, color="0.3")
+    ax.set_yticks(list(ypos.values()))
+    ax.set_yticklabels(list(ypos.keys()))
+    ax.set_xlim(left=0)
+    ax.set_xlabel("HPD incidence among evaluable patients (%, 95 % CI)")
+    ax.set_title("Incidence of HPD by definition")
+    if n_s > 1:
+        ax.legend(title="stratum", loc="lower right", fontsize=8)
+    return fig
+
+
+def agreement_heatmap(
+    agreement_table: pd.DataFrame,
+    metric: str = "kappa",
+    *,
+    ax: Axes | None = None,
+) -> Figure:
+    """Heat map of pairwise agreement between definitions.
+
+    ``agreement_table``: ``definition_a, definition_b`` and ``metric`` (``jaccard`` in 0–1, or
+    Cohen's ``kappa`` in −1–1). The matrix is made symmetric; the diagonal is 1; pairs without a
+    value (no patient evaluable by both) show "n/a".
+    """
+    tab = agreement_table
+    defs = list(dict.fromkeys(list(tab["definition_a"].astype(str)) + list(tab["definition_b"].astype(str))))
+    n = len(defs)
+    fig, ax = _new_ax(ax, (1.0 + 0.75 * max(n, 2), 0.6 + 0.65 * max(n, 2)))
+    if n == 0:
+        _empty(ax, "no pair of definitions")
+        return fig
+    idx = {d: i for i, d in enumerate(defs)}
+    mat = np.full((n, n), np.nan)
+    a = tab["definition_a"].astype(str).map(idx).to_numpy()
+    b = tab["definition_b"].astype(str).map(idx).to_numpy()
+    v = pd.to_numeric(tab[metric], errors="coerce").to_numpy(float)
+    mat[a, b] = v
+    mat[b, a] = v
+    np.fill_diagonal(mat, 1.0)
+    if metric == "kappa":
+        cmap, vmin, vmax, label = "PuOr", -1.0, 1.0, "Cohen's kappa"
+    else:
+        cmap, vmin, vmax, label = "cividis", 0.0, 1.0, metric.replace("_", " ")
+    im = ax.imshow(np.ma.masked_invalid(mat), cmap=cmap, vmin=vmin, vmax=vmax)
+    for i in range(n):
+        for j in range(n):
+            val = mat[i, j]
+            txt = "n/a" if not np.isfinite(val) else f"{val:.2f}"
+            dark = np.isfinite(val) and (abs(val) > 0.6 if metric == "kappa" else val < 0.45)
+            ax.text(j, i, txt, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_xticks(range(n))
+    ax.set_xticklabels(defs, rotation=45, ha="right")
+    ax.set_yticks(range(n))
+    ax.set_yticklabels(defs)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(True)
+    fig.colorbar(im, ax=ax, label=label, shrink=0.8)
+    ax.set_title(f"Agreement between definitions ({label})")
+    return fig
+
+
+def upset_plot(
+    upset_counts: pd.DataFrame | pd.Series,
+    *,
+    count_col: str | None = None,
+    max_intersections: int = 25,
+    fig: Figure | None = None,
+) -> Figure:
+    """UpSet plot of which definitions flag the same patients (drawn with matplotlib only).
+
+    ``upset_counts``: one row per combination, a boolean column per definition (True = flagged
+    HPD) and a count column (``n``, ``count`` or ``n_patients``; or a Series of counts with a
+    boolean MultiIndex, as upsetplot uses). The empty combination (flagged by none) is left out.
+    Top: patients per combination (largest first, at most ``max_intersections``); left: patients
+    flagged per definition; bottom: dot matrix of the combination.
+    """
+    note = ""
+    if isinstance(upset_counts, pd.Series):
+        n_excl = upset_counts.attrs.get("n_excluded")
+        if n_excl:
+            note = f"; {n_excl} patients not evaluable under every definition left out"
+        tab = upset_counts.rename("n").reset_index()
+        count_col = "n"
+    else:
+        tab = upset_counts.copy()
+        if count_col is None:
+            count_col = next((c for c in ("n", "count", "n_patients") if c in tab), None)
+            if count_col is None:
+                raise KeyError("upset_counts needs a count column: n, count or n_patients")
+    sets = [c for c in tab.columns if c != count_col and pd.api.types.is_bool_dtype(tab[c])]
+    member = tab[sets].fillna(False).astype(bool).to_numpy()
+    counts = pd.to_numeric(tab[count_col]).to_numpy(int)
+    keep = member.any(axis=1) & (counts > 0)
+    member, counts = member[keep], counts[keep]
+    order = np.lexsort((np.arange(len(counts)), -counts))[:max_intersections]
+    member, counts = member[order], counts[order]
+    set_sizes = (member * counts[:, None]).sum(axis=0)
+    if fig is None:
+        with use_style():
+            fig = plt.figure(figsize=(max(6.0, 0.38 * len(counts) + 3.5), 2.8 + 0.32 * len(sets)))
+    gs = fig.add_gridspec(2, 2, width_ratios=[4, 1], height_ratios=[3, max(1.0, 0.35 * len(sets))],
+                          wspace=0.03, hspace=0.05)
+    ax_bar = fig.add_subplot(gs[0, 0])
+    ax_mat = fig.add_subplot(gs[1, 0], sharex=ax_bar)
+    ax_set = fig.add_subplot(gs[1, 1], sharey=ax_mat)
+    for a in (ax_bar, ax_mat, ax_set):
+        _style_axes(a)
+    if len(counts) == 0:
+        _empty(ax_bar, "no patient flagged by any definition")
+        ax_mat.set_axis_off()
+        ax_set.set_axis_off()
+        return fig
+    x = np.arange(len(counts))
+    ax_bar.bar(x, counts, color=OKABE_ITO["black"], width=0.6)
+    for xi, c in zip(x, counts, strict=True):
+        ax_bar.text(xi, c, str(int(c)), ha="center", va="bottom", fontsize=7)
+    ax_bar.set_ylabel("patients")
+    ax_bar.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax_bar.tick_params(axis="x", bottom=False, labelbottom=False)
+    ax_bar.spines["bottom"].set_visible(False)
+    ax_bar.set_title(f"Patients flagged HPD by each combination of definitions "
+                     f"({len(counts)} combinations)" + (f"\n{note[2:]}" if note else ""),
+                     fontsize=9, loc="left")
+    y = np.arange(len(sets))[::-1]
+    xx, yy = np.meshgrid(x, y, indexing="ij")
+    ax_mat.scatter(xx.ravel(), yy.ravel(), s=30, color="0.85", zorder=1)
+    xi, si = np.nonzero(member)
+    ax_mat.scatter(x[xi], y[si], s=30, color="black", zorder=2)
+    for col in range(len(counts)):
+        ys = y[member[col]]
+        if len(ys) > 1:
+            ax_mat.plot([col, col], [ys.min(), ys.max()], color="black", lw=1.5, zorder=1.5)
+    ax_mat.set_yticks(y)
+    ax_mat.set_yticklabels(sets, fontsize=8)
+    ax_mat.tick_params(axis="y", length=0)
+    ax_mat.tick_params(axis="x", bottom=False, labelbottom=False)
+    for side in ("left", "bottom"):
+        ax_mat.spines[side].set_visible(False)
+    ax_mat.set_xlim(-0.6, len(counts) - 0.4)
+    ax_mat.set_ylim(-0.6, len(sets) - 0.4)
+    ax_set.barh(y, set_sizes, color=OKABE_ITO["vermillion"], height=0.5)
+    for yi, v in zip(y, set_sizes, strict=True):
+        ax_set.text(v, yi, f" {int(v)}", va="center", fontsize=7)
+    ax_set.set_xlabel("flagged HPD")
+    ax_set.tick_params(axis="y", left=False, labelleft=False)
+    ax_set.spines["left"].set_visible(False)
+    return fig
+
+
+def threshold_curve(
+    sweep_table: pd.DataFrame,
+    *,
+    x: str = "value",
+    y: str = "percent",
+    group: str | None = None,
+    reference: float | None = None,
+    xlabel: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """HPD incidence (%) as a threshold varies, with its CI band when ``ci_low``/``ci_high`` exist.
+
+    ``sweep_table``: :func:`hpd_analysis.report.threshold_sweep_table` (``definition, parameter,
+    value, default, percent, ci_low, ci_high``) or any table with one row per threshold value (and
+    per ``group`` when given), columns ``x`` and ``y`` (percent). ``reference`` marks the
+    published threshold (default: the ``default`` column when present).
+    """
+    fig, ax = _new_ax(ax)
+    if sweep_table.empty:
+        _empty(ax, "no threshold sweep")
+        return fig
+    if reference is None and "default" in sweep_table and sweep_table["default"].notna().any():
+        reference = float(sweep_table["default"].dropna().iloc[0])
+    if xlabel is None and {"definition", "parameter"} <= set(sweep_table.columns):
+        xlabel = f"{sweep_table['definition'].iloc[0]}: {sweep_table['parameter'].iloc[0]}"
+    groups = [(None, sweep_table)] if group is None or group not in sweep_table else list(
+        sweep_table.groupby(group, sort=False))
+    for k, (name, sub) in enumerate(groups):
+        sub = sub.sort_values(x, kind="mergesort")
+        xs = pd.to_numeric(sub[x], errors="coerce").to_numpy(float)
+        ys = pd.to_numeric(sub[y], errors="coerce").to_numpy(float)
+        color = PALETTE[k % len(PALETTE)]
+        ax.plot(xs, ys, marker="o", ms=3, color=color, label=None if name is None else str(name))
+        if {"ci_low", "ci_high"} <= set(sub.columns):
+            ax.fill_between(xs, pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float),
+                            pd.to_numeric(sub["ci_high"], errors="coerce").to_numpy(float),
+                            color=color, alpha=0.15, lw=0)
+    if reference is not None:
+        ax.axvline(reference, color="black", lw=0.8, ls="--", label=f"published threshold ({reference:g})")
+    ax.set_xlabel(xlabel or x.replace("_", " "))
+    ax.set_ylabel("HPD incidence among evaluable patients (%)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("HPD incidence as the threshold varies (95 % CI band)")
+    if group is not None or reference is not None:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def attrition_flow(
+    attrition_table: pd.DataFrame,
+    *,
+    definition_col: str = "definition",
+    category_col: str = "category",
+    count_col: str = "n",
+    max_reasons: int = 6,
+    ax: Axes | None = None,
+) -> Figure:
+    """Where every patient ends up, per definition: one horizontal stacked bar per definition,
+    HPD, not HPD, then each not-evaluable reason, each segment labelled with its count.
+
+    ``attrition_table``: :func:`hpd_analysis.incidence.attrition` (``definition, status, reason,
+    n``: the category is the status for evaluable patients, else the reason), or any long table
+    with one row per definition × ``category_col`` (``hpd``, ``not_hpd`` or a not-evaluable
+    reason) and ``count_col`` patients; each definition's counts add up to the cohort size.
+    Beyond ``max_reasons`` not-evaluable reasons, the rarest are drawn as one "other reasons"
+    segment (the table lists them all).
+    """
+    tab = attrition_table.copy()
+    if category_col not in tab and {"status", "reason"} <= set(tab.columns):
+        st = tab["status"].astype(str)
+        tab[category_col] = np.where(st.isin(["hpd", "not_hpd"]), st, tab["reason"].astype(str))
+    tab = tab[[definition_col, category_col, count_col]].copy()
+    tab[category_col] = tab[category_col].astype(str)
+    defs = list(dict.fromkeys(tab[definition_col].astype(str)))
+    fig, ax = _new_ax(ax, (8.5, max(2.5, 0.5 * len(defs) + 2.0)))
+    if tab.empty:
+        _empty(ax, "no attrition to show")
+        return fig
+    wide = tab.pivot_table(index=definition_col, columns=category_col, values=count_col,
+                           aggfunc="sum", fill_value=0, sort=False).reindex(defs)
+    total = wide.sum(axis=1).to_numpy(float)
+    cats = [c for c in ("hpd", "not_hpd") if c in wide.columns]
+    reasons = wide.drop(columns=cats).sum().sort_values(ascending=False, kind="mergesort").index.tolist()
+    if len(reasons) > max_reasons:
+        other = f"other reasons ({len(reasons) - max_reasons + 1} kinds; see the table)"
+        wide[other] = wide[reasons[max_reasons - 1:]].sum(axis=1)
+        reasons = reasons[: max_reasons - 1] + [other]
+    cats += reasons
+    colors = {"hpd": STATUS_COLORS["hpd"], "not_hpd": STATUS_COLORS["not_hpd"]}
+    extra = [OKABE_ITO[k] for k in ("orange", "sky_blue", "reddish_purple", "bluish_green", "yellow")]
+    for k, r in enumerate(reasons):
+        colors[r] = extra[k] if k < len(extra) else str(0.45 + 0.5 * ((k - len(extra)) % 5) / 5)
+    y = np.arange(len(defs))[::-1]
+    left = np.zeros(len(defs))
+    for c in cats:
+        w = wide[c].to_numpy(float)
+        label = STATUS_LABELS.get(c, c)
+        label = label if len(label) <= 90 else label[:87] + "…"
+        ax.barh(y, w, left=left, color=colors[c], height=0.6, label=label, lw=0)
+        for yi, li, wi, ti in zip(y, left, w, total, strict=True):
+            if wi > 0 and wi >= 0.04 * ti:
+                ax.text(li + wi / 2, yi, str(int(wi)), ha="center", va="center", fontsize=7,
+                        color="white" if c in ("hpd", "not_hpd") else "black")
+        left += w
+    ax.set_yticks(y)
+    ax.set_yticklabels(defs)
+    ax.set_xlabel("patients")
+    ax.set_title(f"Every patient counted once: HPD, not HPD or why not evaluable "
+                 f"(n={int(total.max()) if len(total) else 0})")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=1, fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# risk factors and survival
+
+
+def or_forest(
+    odds_ratio_table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+) -> Figure:
+    """Forest plot of odds ratios (log scale, 95 % CI) for HPD, univariable and multivariable.
+
+    ``odds_ratio_table``: ``variable, level, model, odds_ratio, ci_low, ci_high, p_value``. Rows
+    without a finite odds ratio (reference levels, not estimable) are listed but not drawn.
+    """
+    tab = odds_ratio_table.copy()
+    tab["level"] = tab["level"].astype("string").fillna("")
+    tab["term"] = np.where(tab["level"] == "", tab["variable"].astype(str),
+                           tab["variable"].astype(str) + ": " + tab["level"].astype(str))
+    if "reference" in tab:
+        is_ref = (tab["reference"].astype("string").eq(tab["level"]) & tab["level"].ne("")
+                  ).fillna(False).to_numpy(bool)
+        tab["term"] = np.where(is_ref, tab["term"] + " (reference)", tab["term"])
+    terms = list(dict.fromkeys(tab["term"]))
+    models = list(dict.fromkeys(tab["model"].astype(str)))
+    fig, ax = _new_ax(ax, (7.5, max(2.5, 0.4 * len(terms) + 1.5)))
+    if tab.empty:
+        _empty(ax, "no odds ratio to show")
+        return fig
+    ypos = {t: len(terms) - 1 - i for i, t in enumerate(terms)}
+    offsets = {m: (k - (len(models) - 1) / 2) * 0.25 for k, m in enumerate(models)}
+    colors = {"univariable": OKABE_ITO["blue"], "multivariable": OKABE_ITO["vermillion"]}
+    for k, m in enumerate(models):
+        sub = tab[tab["model"].astype(str) == m]
+        orv = pd.to_numeric(sub["odds_ratio"], errors="coerce").to_numpy(float)
+        lo = pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float)
+        hi = pd.to_numeric(sub["ci_high"], errors="coerce").to_numpy(float)
+        ok = np.isfinite(orv) & (orv > 0) & np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
+        if not ok.any():
+            continue
+        y = sub["term"].map(ypos).to_numpy(float)[ok] + offsets[m]
+        err = np.vstack([orv[ok] - lo[ok], hi[ok] - orv[ok]])
+        ax.errorbar(orv[ok], y, xerr=np.clip(err, 0, None), fmt="s", ms=4, capsize=2, lw=1,
+                    color=colors.get(m, PALETTE[k % len(PALETTE)]), label=m)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(list(ypos.values()))
+    ax.set_yticklabels(list(ypos.keys()), fontsize=8)
+    ax.set_xlabel("odds ratio for HPD (95 % CI, log scale)")
+    ax.set_title("Risk factors for HPD (logistic regression)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def _median_label(fitter: Any) -> str:
+    """``median 5.1 (3.2–7.0)`` from a fitted KaplanMeierFitter; NR when not reached."""
+    from lifelines.utils import median_survival_times
+
+    med = float(fitter.median_survival_time_)
+    ci = median_survival_times(fitter.confidence_interval_survival_function_)
+    lo, hi = (float(v) for v in np.asarray(ci, dtype=float).ravel()[:2])
+
+    def fmt(v: float) -> str:
+        return "NR" if not np.isfinite(v) else f"{v:.1f}"
+
+    return f"median {fmt(med)} ({fmt(lo)}–{fmt(hi)})"
+
+
+def km_plot(
+    fitters: Mapping[str, Any],
+    ax: Axes | None = None,
+    at_risk: bool = True,
+    *,
+    ci: bool = True,
+    colors: Mapping[str, str] | None = None,
+    xlabel: str = "months",
+    ylabel: str = "probability",
+    title: str | None = None,
+) -> Figure:
+    """Kaplan–Meier curves with censor marks (|), 95 % CI bands, the median (95 % CI, months) in
+    the legend and the number at risk in a table under the x axis (lifelines
+    ``add_at_risk_counts``, aligned with the ticks).
+
+    ``fitters``: legend label → fitted ``lifelines.KaplanMeierFitter`` (times in months).
+    ``colors``: label → colour; default HPD-status colours for labels ``HPD``/``non-HPD``
+    (or ``not HPD``)/``not evaluable``, else the Okabe–Ito order.
+    """
+    from lifelines.plotting import add_at_risk_counts
+
+    fig, ax = _new_ax(ax, (7.0, 5.0))
+    if not fitters:
+        _empty(ax, "no group to plot")
+        return fig
+    by_label = {v: STATUS_COLORS[k] for k, v in STATUS_LABELS.items()}
+    by_label.update({"non-HPD": STATUS_COLORS["not_hpd"], "HPD": STATUS_COLORS["hpd"]})
+    for k, (label, f) in enumerate(fitters.items()):
+        color = (colors or {}).get(label) or by_label.get(str(label)) or PALETTE[k % len(PALETTE)]
+        n = int(f.event_observed.shape[0])
+        f.plot_survival_function(
+            ax=ax, ci_show=ci, show_censors=True, color=color,
+            censor_styles={"marker": "|", "ms": 6, "mew": 1},
+            label=f"{label} (n={n}; {_median_label(f)})",
+        )
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8, title="median months (95 % CI)", title_fontsize=8)
+    if at_risk:
+        add_at_risk_counts(*fitters.values(), labels=[str(k) for k in fitters], ax=ax,
+                           rows_to_show=["At risk"])
+    return fig
