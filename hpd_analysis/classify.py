@@ -1,0 +1,572 @@
+"""Per-patient HPD verdicts under every definition, with the reason for each verdict.
+
+Data flow::
+
+    cohort ─ timepoints.first_evaluation_features ─┐
+           ─ endpoints.derive_endpoints ───────────┼─ build_features ─ classify_features ─ table
+           ─ patients (ECOG, death cause, ...) ────┘   (+ kinetics)      (definitions)
+
+The output has one row per input patient, in input order, never fewer: the contract columns of
+``cohort-format.md`` ("per-patient classification table"), the reasons of every missing value, the
+endpoints (``os_months`` ... in months), ``first_eval_months`` (landmark time, months from
+treatment start to the first evaluation) and per definition ``hpd_<code>`` (nullable boolean),
+``hpd_<code>_reason`` and ``hpd_<code>_status`` (``hpd`` / ``not_hpd`` / ``not_evaluable``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .cohort import Cohort
+from .definitions import (
+    REGISTRY,
+    Definition,
+    evaluate_definition,
+    get_definitions,
+    read_yaml_config,
+    verdict_columns,
+)
+from .errors import HPDError, ParameterError
+from .kinetics import KINETIC_COLUMNS, compute_kinetics, with_columns
+from .params import Parameters
+
+#: the contract's per-patient columns (cohort-format.md), in order
+CONTRACT_COLUMNS = [
+    "patient_id", "prebaseline_date", "baseline_date", "first_eval_date",
+    "sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm",
+    "tgr_pre", "tgr_on", "tgr_ratio", "delta_tgr", "tgk_pre", "tgk_on", "tgk_ratio",
+    "recist_first_eval",
+]
+#: why a contract value is missing
+REASON_OUTPUT_COLUMNS = [
+    "prebaseline_reason", "baseline_reason", "first_eval_reason",
+    "sld_prebaseline_reason", "sld_baseline_reason", "sld_first_eval_reason",
+    *[f"{c}_reason" for c in KINETIC_COLUMNS],
+    "recist_first_eval_reason",
+]
+#: inputs of the built-in rules, shown so that every verdict can be checked from the table
+SUPPORT_COLUMNS = [
+    "treatment_start", "first_eval_day", "first_eval_months", "days_prebaseline_to_start",
+    "sld_change_first_eval_mm", "sld_pct_change_first_eval", "non_target_pd_first_eval",
+    "new_lesions_first_eval", "new_organs_first_eval",
+    "max_new_lesions_in_involved_organ_first_eval", "n_organs_with_new_lesions_first_eval",
+    "n_post_baseline_scans", "ecog_baseline", "ecog_first_eval", "ecog_delta",
+    "death_day", "death_from_progression",
+]
+#: endpoint columns (months; event 1, censored 0)
+ENDPOINT_OUTPUT_COLUMNS = [
+    "os_months", "os_event", "pfs_months", "pfs_event", "ttf_months", "ttf_event",
+    "os_reason", "pfs_reason", "ttf_reason",
+]
+
+#: death-cause columns read (when present) by ``death_from_progression``
+DEATH_CAUSE_COLUMNS = ("death_cause", "cause_of_death")
+#: a recorded cause of death matching this (case-insensitive) is death from progression
+PROGRESSION_CAUSE_PATTERN = r"progress|\bpd\b|tumou?r|cancer|malignan"
+
+_FIRST_EVAL_COUNTS = ["new_lesions_first_eval", "new_organs_first_eval",
+                      "max_new_lesions_in_involved_organ_first_eval"]
+
+
+def _values(s: pd.Series) -> Any:
+    """The column's values without conversion: numpy array, or the extension array."""
+    return s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
+
+
+def _params(params: Parameters | Mapping[str, Any] | None) -> Parameters:
+    if params is None:
+        return Parameters()
+    if isinstance(params, Parameters):
+        return params
+    try:
+        return Parameters.from_dict(dict(params))
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(str(exc)) from None
+
+
+def _fill_reason(values: np.ndarray, mask: np.ndarray, reason: Any) -> None:
+    """Set ``reason`` (str or per-row object array) where ``mask`` and ``values`` is None."""
+    idx = np.flatnonzero(mask)
+    if not len(idx):
+        return
+    idx = idx[pd.isna(values[idx])]
+    if len(idx):
+        values[idx] = reason[idx] if isinstance(reason, np.ndarray) else reason
+
+
+def _reason_array(df: pd.DataFrame, col: str) -> np.ndarray:
+    if col in df.columns:
+        return df[col].to_numpy(dtype=object, na_value=None).copy()
+    return np.full(len(df), None, dtype=object)
+
+
+def _death_from_progression(patients: pd.DataFrame, died: np.ndarray,
+                            params: Parameters) -> pd.arrays.BooleanArray:
+    """True when the patient died of progression (cause column, else the parameter), else False."""
+    n = len(patients)
+    cause_col = next((c for c in DEATH_CAUSE_COLUMNS if c in patients.columns), None)
+    value = np.full(n, bool(params.death_without_cause_is_progression))
+    if cause_col is not None:
+        cause = patients[cause_col].astype("string").str.strip().str.lower()
+        known = cause.notna().to_numpy() & (cause.fillna("").to_numpy(dtype=object) != "")
+        prog = cause.fillna("").str.contains(PROGRESSION_CAUSE_PATTERN, regex=True)
+        value = np.where(known, prog.to_numpy(dtype=bool), value)
+    return pd.arrays.BooleanArray(value & died, np.zeros(n, dtype=bool))
+
+
+def _organs_with_new_lesions(features: pd.DataFrame, lesions: pd.DataFrame | None) -> np.ndarray:
+    """Distinct organs holding a new lesion (status not ``absent``) at the first evaluation.
+
+    Float count per patient; NaN when unknown (no lesion-level organs, or a new lesion without
+    an organ); 0 with a first evaluation and no new lesion. Organ names compared ignoring case and
+    surrounding spaces.
+    """
+    n = len(features)
+    out = np.full(n, np.nan)
+    if lesions is None or not len(lesions) or "organ" not in lesions.columns:
+        return out
+    fe_date = features["first_eval_date"].to_numpy(dtype="datetime64[ns]")
+    out[~np.isnat(fe_date)] = 0.0
+    # comparisons on the (categorical) columns themselves: no object copy of millions of rows
+    is_new = lesions["lesion_type"].eq("new").fillna(False).to_numpy(dtype=bool)
+    if "status" in lesions.columns:  # a 'new' lesion recorded absent is not a new lesion there
+        is_new &= ~lesions["status"].eq("absent").fillna(False).to_numpy(dtype=bool)
+    if not is_new.any():
+        return out
+    new = lesions.loc[is_new, ["patient_id", "assessment_date", "organ"]]
+    # one hash pass over both id lists; each lesion row -> first feature row of its patient
+    ids = features["patient_id"].to_numpy(dtype=object)
+    codes = pd.factorize(np.concatenate([ids, new["patient_id"].to_numpy(dtype=object)]))[0]
+    k = int(codes[:n].max()) + 1 if n else 0
+    first = np.full(max(k, 1), -1, dtype=np.int64)
+    first[codes[:n][::-1]] = np.arange(n - 1, -1, -1)
+    c_new = codes[n:]
+    row = np.where(c_new < k, first[np.minimum(c_new, max(k - 1, 0))], -1)
+    date = new["assessment_date"].to_numpy(dtype="datetime64[ns]")
+    keep = row >= 0
+    keep[keep] = date[keep] == fe_date[row[keep]]
+    if not keep.any():
+        return out
+    row = row[keep]
+    raw_codes, raw_uniq = pd.factorize(new["organ"].to_numpy(dtype=object)[keep])
+    # organ names compared case- and space-insensitively (normalise the few unique names only)
+    norm_codes = pd.factorize(pd.Index(raw_uniq).astype(str).str.strip().str.lower())[0]
+    no_organ = raw_codes < 0
+    organ = np.where(no_organ, -1, norm_codes[np.maximum(raw_codes, 0)])
+    n_org = int(organ.max()) + 2 if len(organ) else 1
+    pair_key = pd.unique(row[~no_organ].astype(np.int64) * n_org + organ[~no_organ])
+    counts = np.bincount(pair_key // n_org, minlength=n).astype(float)
+    has = counts > 0
+    out[has] = counts[has]
+    out[np.unique(row[no_organ])] = np.nan  # a new lesion without an organ: count unknown
+    return out
+
+
+def add_rule_features(
+    features: pd.DataFrame,
+    patients: pd.DataFrame | None = None,
+    lesions: pd.DataFrame | None = None,
+    params: Parameters | None = None,
+) -> pd.DataFrame:
+    """Add the derived inputs the definitions read (pure; one row per input row, same order).
+
+    Adds ``days_prebaseline_to_start`` (days), ``first_eval_months`` (months),
+    ``sld_change_first_eval_reason``, ``ecog_baseline``/``ecog_first_eval`` (from ``patients``
+    when absent), ``ecog_delta`` (points, first evaluation − baseline) with reasons,
+    ``days_to_death`` (days from treatment start; +inf when no death is recorded),
+    ``death_from_progression`` (bool), ``n_organs_with_new_lesions_first_eval`` (from lesion-level
+    ``lesions`` when not given) and masks the first-evaluation counts to NA when there is no
+    first evaluation (a missing scan is not "0 new lesions").
+    """
+    params = params or Parameters()
+    f = features
+    n = len(f)
+    new: dict[str, Any] = {}
+    for c in ("prebaseline_date", "baseline_date", "first_eval_date"):
+        if c not in f.columns:
+            new[c] = pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns]")
+
+    def col(c: str) -> pd.Series:
+        return new[c] if c in new else f[c]
+
+    def has(c: str) -> bool:
+        return c in new or c in f.columns
+
+    no_fe = col("first_eval_date").isna().to_numpy()
+    fe_reason = _reason_array(f, "first_eval_reason")
+    _fill_reason(fe_reason, no_fe, "no first evaluation scan")
+    new["first_eval_reason"] = fe_reason
+
+    if not has("first_eval_day") and has("treatment_start"):
+        new["first_eval_day"] = (col("first_eval_date") - col("treatment_start")).dt.days.astype(
+            float)
+    if has("first_eval_day"):
+        new["first_eval_months"] = col("first_eval_day").astype(float) / params.days_per_month
+    if has("treatment_start"):
+        new["days_prebaseline_to_start"] = (
+            (col("treatment_start") - col("prebaseline_date")).dt.days.astype(float))
+    no_start = (col("treatment_start").isna().to_numpy() if has("treatment_start")
+                else np.ones(n, dtype=bool))
+    for day_col, scan_reason, what in (
+        ("first_eval_day", fe_reason, "day of the first evaluation"),
+        ("days_prebaseline_to_start", _reason_array(f, "prebaseline_reason"),
+         "days from the pre-baseline scan to treatment start"),
+    ):
+        r = np.full(n, None, dtype=object)
+        miss = col(day_col).isna().to_numpy() if has(day_col) else np.ones(n, dtype=bool)
+        if miss.any():
+            scan_missing = (no_fe if day_col == "first_eval_day"
+                            else col("prebaseline_date").isna().to_numpy())
+            _fill_reason(r, miss & scan_missing, scan_reason)
+            _fill_reason(r, miss & scan_missing, "scan not found")
+            _fill_reason(r, miss & no_start, f"no treatment_start: {what} unknown")
+            _fill_reason(r, miss, f"{what} unknown")
+        new[f"{day_col}_reason"] = r
+
+    # SLD change at first evaluation: reason when missing
+    if has("sld_pct_change_first_eval"):
+        r = np.full(n, None, dtype=object)
+        miss = col("sld_pct_change_first_eval").isna().to_numpy()
+        if miss.any():
+            for src in ("baseline_reason", "first_eval_reason", "sld_baseline_reason",
+                        "sld_first_eval_reason"):
+                if src == "first_eval_reason":
+                    _fill_reason(r, miss, fe_reason)
+                elif src in f.columns:
+                    _fill_reason(r, miss, _reason_array(f, src))
+            if "sld_baseline_mm" in f.columns:
+                _fill_reason(r, miss & (f["sld_baseline_mm"].to_numpy(dtype=float) == 0),
+                             "SLD = 0 mm at baseline (percent change undefined)")
+            _fill_reason(r, miss, "SLD change at first evaluation not computable")
+        new["sld_change_first_eval_reason"] = r
+
+    for c in _FIRST_EVAL_COUNTS:
+        if c in f.columns:
+            x = f[c].to_numpy(dtype=float, na_value=np.nan)
+            miss = np.isnan(x) | no_fe
+            new[c] = pd.arrays.IntegerArray(np.where(miss, 0, x).astype(np.int64), miss)
+    if "n_organs_with_new_lesions_first_eval" in f.columns:
+        cnt = f["n_organs_with_new_lesions_first_eval"].to_numpy(dtype=float, na_value=np.nan)
+    else:
+        cnt = _organs_with_new_lesions(
+            pd.DataFrame({"patient_id": f["patient_id"], "first_eval_date": col("first_eval_date")}),
+            lesions)
+    if has("new_lesions_first_eval"):  # no new lesion at all -> 0 organs, whatever the format
+        nl = pd.Series(col("new_lesions_first_eval"))
+        zero_new = nl.to_numpy(dtype=float, na_value=np.nan) == 0
+        cnt = np.where(np.isnan(cnt) & zero_new, 0.0, cnt)
+    new["n_organs_with_new_lesions_first_eval"] = cnt
+    r = np.full(n, None, dtype=object)
+    miss = np.isnan(cnt)
+    _fill_reason(r, miss & no_fe, fe_reason)
+    _fill_reason(r, miss, "organs of new lesions unknown (no lesion-level organ data)")
+    new["n_organs_with_new_lesions_first_eval_reason"] = r
+
+    # ECOG
+    for c in ("ecog_baseline", "ecog_first_eval"):
+        if c not in f.columns:
+            if patients is not None and c in patients.columns:
+                new[c] = pd.array(patients[c].to_numpy(), dtype="Int64")
+            else:
+                new[c] = pd.array(np.full(n, np.nan), dtype="Int64")
+    eb = pd.Series(col("ecog_baseline")).to_numpy(dtype=float, na_value=np.nan)
+    ef = pd.Series(col("ecog_first_eval")).to_numpy(dtype=float, na_value=np.nan)
+    new["ecog_delta"] = pd.array(np.where(np.isnan(eb) | np.isnan(ef), np.nan, ef - eb),
+                                 dtype="Float64")
+    rb = np.where(np.isnan(eb), "ECOG at baseline not recorded", None).astype(object)
+    rf = np.where(np.isnan(ef), "ECOG at first evaluation not recorded", None).astype(object)
+    new["ecog_baseline_reason"], new["ecog_first_eval_reason"] = rb, rf
+    rd = rb.copy()
+    _fill_reason(rd, np.isnan(ef), rf)
+    new["ecog_delta_reason"] = rd
+
+    # death
+    dd = (f["death_day"].to_numpy(dtype=float, na_value=np.nan) if "death_day" in f.columns
+          else np.full(n, np.nan))
+    new["death_day"] = dd
+    new["days_to_death"] = np.where(np.isnan(dd), np.inf, dd)
+    if "death_from_progression" not in f.columns:
+        pts = patients if patients is not None else pd.DataFrame(index=range(n))
+        new["death_from_progression"] = _death_from_progression(pts, ~np.isnan(dd), params)
+    if "n_post_baseline_scans" not in f.columns:
+        new["n_post_baseline_scans"] = np.where(no_fe, 0, 1)
+    return with_columns(f, new)
+
+
+def _align_features(features: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``features`` in ``patients`` order, one per patient (missing ones added, flagged)."""
+    ids = patients["patient_id"].to_numpy(dtype=object)
+    fid = features["patient_id"].to_numpy(dtype=object)
+    if len(fid) == len(ids) and np.array_equal(fid, ids):
+        if isinstance(features.index, pd.RangeIndex) and features.index.start == 0 \
+                and features.index.step == 1:
+            return features
+        return features.set_axis(pd.RangeIndex(len(features)), axis=0)
+    if features["patient_id"].duplicated().any():
+        raise HPDError("first_evaluation_features returned a patient twice "
+                       "(expected one row per patient)")
+    out = features.set_index("patient_id").reindex(pd.Index(ids, name="patient_id"))
+    out = out.reset_index()
+    lost = ~pd.Index(ids).isin(pd.Index(fid))
+    if lost.any():
+        for c in ("prebaseline_reason", "baseline_reason", "first_eval_reason"):
+            vals = _reason_array(out, c)
+            _fill_reason(vals, lost, "no scans for this patient")
+            out[c] = vals
+    return out
+
+
+def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None = None
+                   ) -> pd.DataFrame:
+    """Every per-patient input of the definitions, one row per patient in ``cohort.patients`` order.
+
+    First-evaluation features (scans, SLD in mm, RECIST; :mod:`hpd_analysis.timepoints`) + the
+    endpoints (months; :mod:`hpd_analysis.endpoints`) + rule features (:func:`add_rule_features`)
+    + kinetics (TGR %/month, TGK mm/month; :func:`hpd_analysis.kinetics.compute_kinetics`) + the
+    patients' own columns (for user definitions on risk factors).
+    """
+    from .endpoints import derive_endpoints
+    from .timepoints import first_evaluation_features
+
+    params = _params(params)
+    patients = cohort.patients
+    if not (isinstance(patients.index, pd.RangeIndex) and patients.index.start == 0):
+        patients = patients.reset_index(drop=True)
+    feats = _align_features(first_evaluation_features(cohort, params), patients)
+    ep = derive_endpoints(patients, params)
+    new = {c: _values(ep[c]) for c in ep.columns if c != "patient_id"}
+    new.update({c: _values(patients[c]) for c in patients.columns
+                if c not in feats.columns and c not in new})
+    feats = with_columns(feats, new)
+    if not cohort.has_measurements and "n_post_baseline_scans" in feats.columns:
+        # no imaging data at all: "no post-baseline scan" is unknown, not zero
+        feats = with_columns(feats, {
+            "n_post_baseline_scans": pd.array(np.full(len(feats), np.nan), dtype="Int64"),
+            "n_post_baseline_scans_reason": np.full(len(feats),
+                                                    "no tumour measurements in the cohort",
+                                                    dtype=object)})
+    feats = add_rule_features(feats, patients, cohort.lesions, params)
+    return compute_kinetics(feats, params)
+
+
+def resolve_definitions(
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+) -> list[Definition]:
+    """Definitions from codes (registry) and/or :class:`Definition` objects; None → all."""
+    if definitions is None:
+        return get_definitions()
+    if isinstance(definitions, str | Definition):
+        definitions = [definitions]
+    out: list[Definition] = []
+    for d in definitions:
+        if isinstance(d, Definition):
+            out.append(d)
+        elif isinstance(d, str):
+            out.extend(get_definitions([d]))
+        else:
+            raise ParameterError(f"definition {d!r}: expected a code or a Definition")
+    return out
+
+
+def classify_features(
+    features: pd.DataFrame,
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+) -> pd.DataFrame:
+    """Classification table from a feature table (see :func:`build_features`).
+
+    One row per feature row, same order: contract columns, reasons, supporting features,
+    endpoints, then ``hpd_<code>``, ``hpd_<code>_reason``, ``hpd_<code>_status`` per definition.
+    Contract columns absent from ``features`` are added empty.
+    """
+    defs = resolve_definitions(definitions)
+    n = len(features)
+    index = pd.RangeIndex(n)
+    cols: dict[str, Any] = {}
+    for c in CONTRACT_COLUMNS:
+        if c in features.columns:
+            cols[c] = _values(features[c])
+        elif c in ("patient_id", "recist_first_eval"):
+            cols[c] = np.full(n, None, dtype=object)
+        else:
+            cols[c] = np.full(n, np.nan)
+    for c in REASON_OUTPUT_COLUMNS + SUPPORT_COLUMNS + ENDPOINT_OUTPUT_COLUMNS:
+        if c in features.columns and c not in cols:
+            cols[c] = _values(features[c])
+    cols.update(verdict_columns(features, defs))
+    return pd.DataFrame({c: pd.Series(v, index=index, copy=False) for c, v in cols.items()},
+                        index=index, copy=False)
+
+
+def classify(
+    cohort: Cohort,
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+    params: Parameters | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Classify every patient of ``cohort`` under ``definitions`` (default: the whole registry).
+
+    One row per input patient, in input order, never fewer; see the module docstring for the
+    columns (TGR in % per month, TGK in mm per month, SLD in mm, times in months).
+    """
+    return classify_features(build_features(cohort, params), definitions)
+
+
+def threshold_sweep(
+    features: pd.DataFrame,
+    definition: str | Definition,
+    parameter: str,
+    values: Sequence[float] | np.ndarray,
+) -> pd.DataFrame:
+    """How many patients are HPD as one parameter of a definition varies.
+
+    ``features`` from :func:`build_features`; returns one row per value with ``definition,
+    parameter, value, n_hpd, n_evaluable, n_total, percent`` (``percent`` = 100 · n_hpd /
+    n_evaluable, NaN when none is evaluable). E.g. the TGR ratio of ``champiat2017`` from 1.5 to 4.
+    """
+    defn = resolve_definitions(definition)[0]
+    if parameter not in defn.parameters:
+        raise ParameterError(f"definition {defn.code}: unknown parameter {parameter!r} "
+                             f"(valid: {', '.join(sorted(defn.parameters))})")
+    rows = []
+    col = f"hpd_{defn.code}"
+    for v in values:
+        value = v.item() if isinstance(v, np.generic) else v
+        res = evaluate_definition(features, defn.with_parameters(**{parameter: value}))[col]
+        n_eval = int(res.notna().sum())
+        n_hpd = int(res.fillna(False).sum())
+        rows.append({"definition": defn.code, "parameter": parameter, "value": value,
+                     "n_hpd": n_hpd, "n_evaluable": n_eval, "n_total": len(res),
+                     "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan})
+    return pd.DataFrame(rows, columns=["definition", "parameter", "value", "n_hpd",
+                                       "n_evaluable", "n_total", "percent"])
+
+
+# ---------------------------------------------------------------------------------------------
+# file edge: classify_path
+# ---------------------------------------------------------------------------------------------
+
+#: decimals kept in CSV outputs (values rounded, then written in shortest form: byte-identical)
+CSV_DECIMALS = 6
+
+
+def split_overrides(
+    overrides: Mapping[str, Any] | None, definition_codes: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Split ``KEY=VALUE`` overrides into Parameters keys and ``<definition>.<param>`` ones."""
+    codes = set(definition_codes)
+    params: dict[str, Any] = {}
+    per_def: dict[str, dict[str, Any]] = {}
+    for key, value in (overrides or {}).items():
+        head, _, tail = str(key).partition(".")
+        if tail and head in codes:
+            per_def.setdefault(head, {})[tail] = value
+        else:
+            params[str(key)] = value
+    return params, per_def
+
+
+def _arrow_table(table: pd.DataFrame) -> Any:
+    """Arrow table for CSV: floats rounded to :data:`CSV_DECIMALS`, dates as ISO dates."""
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for c in table.columns:
+        s = table[c]
+        dt = s.dtype
+        if pd.api.types.is_datetime64_any_dtype(dt):
+            day = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+            arr = pa.array(day, type=pa.date32(), mask=np.isnat(day))
+        elif pd.api.types.is_float_dtype(dt):
+            x = np.round(s.to_numpy(dtype=float, na_value=np.nan), CSV_DECIMALS)
+            arr = pa.array(x, mask=np.isnan(x))
+        elif pd.api.types.is_bool_dtype(dt) or pd.api.types.is_integer_dtype(dt):
+            arr = pa.array(s.array, from_pandas=True)
+        else:
+            vals = s.to_numpy(dtype=object, na_value=None)
+            try:
+                arr = pa.array(vals, type=pa.string(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arr = pa.array([None if v is None or v is pd.NA else str(v) for v in vals],
+                               type=pa.string())
+        arrays.append(arr)
+        names.append(str(c))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def write_table(table: pd.DataFrame, out: str | Path) -> Path:
+    """Write ``table`` as CSV, gzip CSV or Parquet by extension; byte-identical on rerun.
+
+    CSV (UTF-8): numbers rounded to 6 decimals, dates ISO ``YYYY-MM-DD``, booleans
+    ``true``/``false``, missing values empty, text quoted; ``.csv.gz`` without a timestamp.
+    """
+    import pyarrow.csv as pacsv
+
+    out = Path(out)
+    name = out.name.lower()
+    if not name.endswith((".csv", ".csv.gz", ".parquet")):
+        raise ParameterError(f"--out {out}: expected a .csv, .csv.gz or .parquet file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".parquet"):
+        table.to_parquet(out, index=False)
+        return out
+    atable = _arrow_table(table)
+    if name.endswith(".gz"):
+        import gzip
+        import io
+
+        buf = io.BytesIO()
+        pacsv.write_csv(atable, buf)
+        with open(out, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0,
+                                                  filename="") as gz:
+            gz.write(buf.getvalue())
+    else:
+        pacsv.write_csv(atable, str(out))
+    return out
+
+
+def classify_path(
+    cohort_path: str | Path,
+    out: str | Path,
+    definitions: Sequence[str] | None = None,
+    config: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Path:
+    """Load a cohort, classify it and write the table (the ``hpd classify`` command).
+
+    ``config``: YAML with ``parameters:`` (Parameters keys or ``<definition>.<param>``) and/or
+    ``definitions:`` (user definitions); ``overrides`` (``--set KEY=VALUE``) win over the config.
+    ``definitions``: codes to apply (default: every registered one plus the config's).
+    Returns the output path.
+    """
+    from .load import load_cohort
+
+    cfg_params: dict[str, Any] = {}
+    user_defs: list[Definition] = []
+    if config is not None:
+        cfg_params, user_defs = read_yaml_config(config)
+    clash = [d.code for d in user_defs if d.code in REGISTRY]
+    if clash:
+        raise ParameterError(f"{config}: definition code(s) {', '.join(clash)} already exist "
+                             "in the registry; choose another name")
+    pool: dict[str, Definition] = {**REGISTRY, **{d.code: d for d in user_defs}}
+    param_over, def_over = split_overrides({**cfg_params, **dict(overrides or {})}, pool)
+    params = _params(param_over)
+    if definitions:
+        unknown = [c for c in definitions if c not in pool]
+        if unknown:
+            raise ParameterError(f"unknown definition(s): {', '.join(unknown)} "
+                                 f"(valid: {', '.join(pool)})")
+        chosen = {c: pool[c] for c in definitions}
+    else:
+        chosen = dict(pool)
+    for code, vals in def_over.items():
+        fixed = pool[code].with_parameters(**vals)
+        if code in chosen:
+            chosen[code] = fixed
+    cohort = load_cohort(cohort_path, params=params)
+    table = classify(cohort, list(chosen.values()), params)
+    return write_table(table, out)

@@ -1,0 +1,1044 @@
+"""The registry of HPD definitions: definitions are data.
+
+Each published definition of hyperprogressive disease is a :class:`Definition`: a citation, a
+plain-language rule, named parameters with the published defaults, what it ``requires`` (e.g. a
+pre-baseline scan) and ``criteria``, a small declarative expression over the columns of the
+per-patient feature table (:func:`hpd_analysis.classify.build_features`).
+
+Criteria language
+-----------------
+- an **atom** is a string ``"<column> <op> <value>"`` with ``op`` one of ``== != >= > <= < in``
+  (``≥``/``≤`` accepted), e.g. ``"recist_first_eval == PD"`` or ``"tgr_ratio >= {tgr_ratio_min}"``;
+  ``{name}`` is replaced by the definition's parameter ``name``. Values are numbers, ``true`` /
+  ``false``, words (``PD``) or ``[a, b]`` lists (for ``in``).
+- a **list** is ``all`` of its items; ``{"all": [...]}``, ``{"any": [...]}`` and
+  ``{"at_least": k, "of": [...]}`` combine criteria (``k`` may be ``"{param}"``);
+- ``{"criterion": "<atom>", "label": "...", "label_false": "..."}`` names an atom for the reasons;
+- ``"when": "<param>"`` or ``"when": "<param> == <value>"`` on any dict item keeps the item only
+  when the parameter holds (e.g. Lo Russo's ``require_recist_pd``, the ECOG rule variants).
+
+``requires`` lists what a patient must have to be evaluable at all, checked first: the tokens
+``prebaseline``, ``baseline``, ``first_eval`` (that scan exists), or atoms (a definition's own
+time windows, e.g. Kim 2019's 12-week periods). A patient failing a requirement is *not
+evaluable*, whatever else holds, as in the source studies.
+
+Three-valued logic (Kleene)
+---------------------------
+Each atom is True, False or unknown per patient (unknown when its column is missing, with that
+column's reason; ``recist_first_eval == "NE"`` counts as missing). ``all`` is False if any item is
+False, True if all are True, else unknown; ``any`` is True if any is True, False if all are False;
+``at_least k`` is True when ≥ k items are True and False when True + unknown < k. Times to event
+(``ttf_months``, ``os_months``, ``pfs_months``) are censoring-aware: a censored TTF of 1.5 months
+does not say whether TTF < 2 months (unknown), a censored TTF of 3 months says it is not.
+Unknown ⇒ not evaluable, with the reason of the missing input.
+
+Atoms are evaluated column-wise; the verdict and its reason are computed once per unique
+combination of atom states and mapped back, so a million patients take well under a second per
+definition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParameterError
+
+# ---------------------------------------------------------------------------------------------
+# feature vocabulary: labels, units, reason columns
+# ---------------------------------------------------------------------------------------------
+
+#: human labels of feature columns used in reasons ("TGR ratio ≥ 2")
+COLUMN_LABELS: dict[str, str] = {
+    "recist_first_eval": "RECIST at first evaluation",
+    "tgr_pre": "TGR_pre",
+    "tgr_on": "TGR_on",
+    "tgr_ratio": "TGR ratio",
+    "delta_tgr": "ΔTGR",
+    "tgk_pre": "TGK_pre",
+    "tgk_on": "TGK_on",
+    "tgk_ratio": "TGK ratio",
+    "sld_pct_change_first_eval": "SLD change baseline → first evaluation",
+    "sld_change_first_eval_mm": "SLD change baseline → first evaluation",
+    "ttf_months": "TTF",
+    "os_months": "OS",
+    "pfs_months": "PFS",
+    "first_eval_day": "first evaluation on day",
+    "days_prebaseline_to_start": "pre-baseline scan days before treatment start",
+    "max_new_lesions_in_involved_organ_first_eval": "new lesions in an already involved organ",
+    "new_organs_first_eval": "new organs involved",
+    "new_lesions_first_eval": "new lesions",
+    "n_organs_with_new_lesions_first_eval": "organs with new lesions",
+    "ecog_delta": "ECOG worsening (points)",
+    "ecog_first_eval": "ECOG at first evaluation",
+    "ecog_baseline": "ECOG at baseline",
+    "n_post_baseline_scans": "post-baseline scans",
+    "days_to_death": "death on day",
+    "death_from_progression": "death from progression",
+    "non_target_pd_first_eval": "unequivocal non-target progression",
+}
+
+#: units appended to values in reasons
+COLUMN_UNITS: dict[str, str] = {
+    "sld_pct_change_first_eval": " %",
+    "sld_change_first_eval_mm": " mm",
+    "ttf_months": " months",
+    "os_months": " months",
+    "pfs_months": " months",
+    "days_prebaseline_to_start": "",
+}
+
+#: the column holding the reason why a feature is missing (else ``<column>_reason``)
+REASON_COLUMNS: dict[str, str] = {
+    "recist_first_eval": "recist_first_eval_reason",
+    "sld_pct_change_first_eval": "sld_change_first_eval_reason",
+    "sld_change_first_eval_mm": "sld_change_first_eval_reason",
+    "first_eval_day": "first_eval_day_reason",
+    "days_prebaseline_to_start": "days_prebaseline_to_start_reason",
+    "max_new_lesions_in_involved_organ_first_eval": "first_eval_reason",
+    "new_organs_first_eval": "first_eval_reason",
+    "new_lesions_first_eval": "first_eval_reason",
+    "non_target_pd_first_eval": "first_eval_reason",
+    "n_organs_with_new_lesions_first_eval": "n_organs_with_new_lesions_first_eval_reason",
+    "ttf_months": "ttf_reason",
+    "os_months": "os_reason",
+    "pfs_months": "pfs_reason",
+    "ecog_delta": "ecog_delta_reason",
+    "ecog_first_eval": "ecog_first_eval_reason",
+    "ecog_baseline": "ecog_baseline_reason",
+    "death_from_progression": "death_from_progression_reason",
+}
+
+#: requirement tokens: token -> (column that must be present, default reason when it is not)
+REQUIREMENT_TOKENS: dict[str, tuple[str, str, str]] = {
+    "prebaseline": ("prebaseline_date", "prebaseline_reason", "no pre-baseline scan"),
+    "baseline": ("baseline_date", "baseline_reason", "no baseline scan"),
+    "first_eval": ("first_eval_date", "first_eval_reason", "no first evaluation scan"),
+}
+
+#: time-to-event columns and their event indicator (1 = event, 0 = censored)
+TIME_EVENT_COLUMNS: dict[str, str] = {
+    "ttf_months": "ttf_event",
+    "os_months": "os_event",
+    "pfs_months": "pfs_event",
+}
+
+#: values that mean "missing" in a column (RECIST not evaluable)
+MISSING_VALUES: dict[str, tuple[Any, ...]] = {"recist_first_eval": ("NE",)}
+
+#: labels of atoms clinicians read better than the generic "<label> <op> <value>"
+SPECIAL_LABELS: dict[str, tuple[str, str]] = {
+    "recist_first_eval == PD": ("RECIST PD at first evaluation",
+                                "no RECIST PD at first evaluation"),
+    "death_from_progression == true": ("death from progression", "no death from progression"),
+    "n_post_baseline_scans == 0": ("no post-baseline scan", "post-baseline scan done"),
+}
+
+_OPS = ("==", "!=", ">=", "<=", ">", "<", "in")
+_OP_SYMBOL = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<", "in": "in"}
+_OP_NEGATION = {"==": "!=", "!=": "==", ">=": "<", "<=": ">", ">": "<=", "<": ">=", "in": "not in"}
+_ATOM_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|\bin\b)\s*(.+?)\s*$")
+_PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float | int | np.floating | np.integer):
+        return f"{float(v):g}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
+    return str(v)
+
+
+def _parse_literal(text: str) -> Any:
+    t = text.strip()
+    if t.startswith("[") and t.endswith("]"):
+        return [_parse_literal(x) for x in t[1:-1].split(",") if x.strip()]
+    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
+        return t[1:-1]
+    low = t.lower()
+    if low == "true":
+        return True
+    if low == "false":
+        return False
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled expressions
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One comparison ``column op value`` with its labels for reasons."""
+
+    column: str
+    op: str  # one of _OPS, or "present" for requirement tokens
+    value: Any
+    label: str
+    label_false: str
+    reason_column: str | None = None
+    default_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        """Canonical text, e.g. ``tgr_ratio >= 2``."""
+        if self.op == "present":
+            return f"{self.column} present"
+        return f"{self.column} {self.op} {_fmt_value(self.value)}"
+
+
+def _atom_labels(column: str, op: str, value: Any) -> tuple[str, str]:
+    key = f"{column} {op} {_fmt_value(value)}"
+    if key in SPECIAL_LABELS:
+        return SPECIAL_LABELS[key]
+    label = COLUMN_LABELS.get(column, column)
+    unit = COLUMN_UNITS.get(column, "")
+    val = _fmt_value(value)
+    return (f"{label} {_OP_SYMBOL[op]} {val}{unit}",
+            f"{label} {_OP_SYMBOL.get(_OP_NEGATION[op], 'not in')} {val}{unit}")
+
+
+def _substitute(text: str, params: Mapping[str, Any], where: str) -> str:
+    def rep(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in params:
+            raise ParameterError(
+                f"{where}: criterion {text!r} uses unknown parameter {{{name}}} "
+                f"(parameters: {', '.join(sorted(params)) or 'none'})"
+            )
+        return _fmt_value(params[name])
+
+    return _PARAM_RE.sub(rep, text)
+
+
+def parse_atom(text: str, params: Mapping[str, Any], where: str = "criterion",
+               label: str | None = None, label_false: str | None = None) -> Atom:
+    """Parse ``"column op value"`` (parameters ``{name}`` substituted) into an :class:`Atom`."""
+    if not isinstance(text, str):
+        raise ParameterError(f"{where}: criterion {text!r} is not a string 'column op value'")
+    norm = text.replace("≥", ">=").replace("≤", "<=").replace("≠", "!=")
+    m = _ATOM_RE.match(norm)
+    if not m:
+        raise ParameterError(
+            f"{where}: cannot read criterion {text!r} (expected 'column op value' with op one of "
+            f"{' '.join(_OPS)}, e.g. 'tgr_ratio >= {{tgr_ratio_min}}')"
+        )
+    column, op, rhs = m.groups()
+    whole = _PARAM_RE.fullmatch(rhs.strip())
+    if whole and whole.group(1) in params and not isinstance(params[whole.group(1)], str):
+        value = params[whole.group(1)]
+    else:
+        value = _parse_literal(_substitute(rhs, params, where))
+    if op == "in" and not isinstance(value, list):
+        value = [value]
+    if op in (">=", "<=", ">", "<") and not (
+        isinstance(value, int | float) and not isinstance(value, bool)
+    ):
+        raise ParameterError(f"{where}: criterion {text!r} compares with {value!r}, not a number")
+    auto_true, auto_false = _atom_labels(column, op, value)
+    label = _substitute(label, params, where) if label else None
+    label_false = _substitute(label_false, params, where) if label_false else None
+    if label and not label_false:
+        label_false = f"not ({label})"
+    return Atom(column, op, value, label or auto_true, label_false or auto_false,
+                REASON_COLUMNS.get(column, f"{column}_reason"), f"{column} missing")
+
+
+def _requirement_atom(item: Any, params: Mapping[str, Any], where: str) -> Atom:
+    if isinstance(item, str) and item in REQUIREMENT_TOKENS:
+        col, reason_col, default = REQUIREMENT_TOKENS[item]
+        label = item.replace("_", " ").replace("prebaseline", "pre-baseline") + " scan"
+        return Atom(col, "present", None, label, default, reason_col, default)
+    if isinstance(item, Mapping):
+        return parse_atom(item.get("criterion"), params, where, item.get("label"),
+                          item.get("label_false"))
+    return parse_atom(item, params, where)
+
+
+def _when_holds(cond: Any, params: Mapping[str, Any], where: str) -> bool:
+    if isinstance(cond, bool):
+        return cond
+    m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:(==|!=)\s*(.+?))?\s*", str(cond))
+    if not m or m.group(1) not in params:
+        raise ParameterError(
+            f"{where}: 'when: {cond}' must name a parameter "
+            f"({', '.join(sorted(params)) or 'none'}), optionally '== value'"
+        )
+    val = params[m.group(1)]
+    if m.group(2) is None:
+        return bool(val)
+    target = _parse_literal(m.group(3))
+    equal = _fmt_value(val) == _fmt_value(target)
+    return equal if m.group(2) == "==" else not equal
+
+
+@dataclass(frozen=True)
+class _Node:
+    kind: str  # "atom" | "all" | "any" | "at_least"
+    atom: int = -1
+    children: tuple[_Node, ...] = ()
+    k: int = 0
+
+
+_DICT_KEYS = {"all", "any", "at_least", "of", "criterion", "label", "label_false", "when"}
+
+
+def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str) -> _Node | None:
+    """Compile a criteria expression; ``None`` when removed by a false ``when``."""
+    if isinstance(expr, str):
+        atoms.append(parse_atom(expr, params, where))
+        return _Node("atom", atom=len(atoms) - 1)
+    if isinstance(expr, list | tuple):
+        kids = [c for c in (_compile(e, params, atoms, where) for e in expr) if c is not None]
+        return _Node("all", children=tuple(kids))
+    if isinstance(expr, Mapping):
+        bad = set(expr) - _DICT_KEYS
+        if bad:
+            raise ParameterError(f"{where}: unknown key(s) {sorted(bad)} in criteria "
+                                 f"(expected some of {sorted(_DICT_KEYS)})")
+        if "when" in expr and not _when_holds(expr["when"], params, where):
+            return None
+        if "criterion" in expr:
+            atoms.append(parse_atom(expr["criterion"], params, where, expr.get("label"),
+                                    expr.get("label_false")))
+            return _Node("atom", atom=len(atoms) - 1)
+        for kind in ("all", "any"):
+            if kind in expr:
+                kids = [c for c in (_compile(e, params, atoms, where) for e in expr[kind])
+                        if c is not None]
+                return _Node(kind, children=tuple(kids))
+        if "at_least" in expr:
+            k = expr["at_least"]
+            if isinstance(k, str):
+                k = _parse_literal(_substitute(k, params, where))
+            if isinstance(k, bool) or not isinstance(k, int | float) or int(k) != k or k < 0:
+                raise ParameterError(f"{where}: at_least needs a whole number, got {k!r}")
+            kids = [c for c in (_compile(e, params, atoms, where) for e in expr.get("of", []))
+                    if c is not None]
+            return _Node("at_least", children=tuple(kids), k=int(k))
+        raise ParameterError(f"{where}: criteria item {dict(expr)!r} has none of "
+                             "'criterion', 'all', 'any', 'at_least'")
+    raise ParameterError(f"{where}: cannot read criteria item {expr!r}")
+
+
+def _render(node: _Node, atoms: list[Atom]) -> str:
+    if node.kind == "atom":
+        return atoms[node.atom].label
+    parts = [_render(c, atoms) for c in node.children]
+    parts = [f"({p})" if (" AND " in p or " OR " in p) else p for p in parts]
+    if node.kind == "all":
+        return " AND ".join(parts) if parts else "always"
+    if node.kind == "any":
+        return " OR ".join(parts)
+    return f"at least {node.k} of [{'; '.join(parts)}]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Definition
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Definition:
+    """One HPD definition: citation, rule, parameters, requirements and criteria (data).
+
+    ``parameters`` maps each threshold/option to its value (published default unless overridden);
+    ``choices`` optionally restricts a parameter to listed values; ``requires`` lists requirement
+    tokens/atoms checked first (see module docstring); ``criteria`` is the expression; ``notes``
+    records the ambiguities of the sources.
+    """
+
+    code: str
+    citation: str
+    rule: str
+    criteria: Any
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    requires: tuple[Any, ...] = ()
+    notes: str = ""
+    choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    source: str = "built-in"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, str) or not _CODE_RE.match(self.code):
+            raise ParameterError(
+                f"definition code {self.code!r}: expected lower-case letters, digits and _ "
+                "starting with a letter (it becomes the column hpd_<code>)"
+            )
+        object.__setattr__(self, "parameters", dict(self.parameters or {}))
+        object.__setattr__(self, "choices",
+                           {k: tuple(v) for k, v in dict(self.choices or {}).items()})
+        req = self.requires
+        object.__setattr__(self, "requires", (req,) if isinstance(req, str) else tuple(req or ()))
+        for name, allowed in self.choices.items():
+            if name not in self.parameters:
+                raise ParameterError(f"definition {self.code}: choices for unknown parameter "
+                                     f"{name!r}")
+            if self.parameters[name] not in allowed:
+                raise ParameterError(
+                    f"definition {self.code}: parameter {name}={self.parameters[name]!r} "
+                    f"(expected one of {', '.join(map(str, allowed))})"
+                )
+        self.compile()  # fail early on a malformed rule
+
+    def compile(self) -> tuple[list[Atom], _Node, list[Atom]]:
+        """Atoms, criteria tree and requirement atoms with the current parameters."""
+        where = f"definition {self.code}"
+        atoms: list[Atom] = []
+        tree = _compile(self.criteria, self.parameters, atoms, where)
+        if tree is None:
+            tree = _Node("all")
+        reqs: list[Atom] = []
+        for item in self.requires:
+            if isinstance(item, Mapping) and "when" in item:
+                if not _when_holds(item["when"], self.parameters, where):
+                    continue
+            reqs.append(_requirement_atom(item, self.parameters, where))
+        return atoms, tree, reqs
+
+    def with_parameters(self, **overrides: Any) -> Definition:
+        """A copy with some parameters changed; unknown names raise :class:`ParameterError`."""
+        unknown = sorted(set(overrides) - set(self.parameters))
+        if unknown:
+            raise ParameterError(
+                f"definition {self.code}: unknown parameter(s) {', '.join(unknown)} "
+                f"(valid: {', '.join(sorted(self.parameters)) or 'none'})"
+            )
+        for name, value in overrides.items():
+            default = self.parameters[name]
+            if isinstance(default, bool) != isinstance(value, bool) or (
+                isinstance(default, int | float) and not isinstance(value, int | float)
+            ) or (isinstance(default, str) and not isinstance(value, str)):
+                raise ParameterError(
+                    f"definition {self.code}: parameter {name}={value!r} "
+                    f"(expected a {type(default).__name__} like {default!r})"
+                )
+        return replace(self, parameters={**self.parameters, **overrides})
+
+    def describe_criteria(self) -> str:
+        """The compiled rule in words, with the current parameters."""
+        atoms, tree, reqs = self.compile()
+        return _render(tree, atoms)
+
+    def parameters_text(self) -> str:
+        """``name=value, ...`` of the current parameters."""
+        return ", ".join(f"{k}={_fmt_value(v)}" for k, v in self.parameters.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation (vectorized atoms, Kleene combination on unique state combinations)
+# ---------------------------------------------------------------------------------------------
+
+_FALSE, _TRUE = 0, 1  # atom codes; 2 + r = unknown with reason r
+
+
+class _Frame:
+    """Per-call cache of column arrays, missing masks and factorized reasons (shared by the
+    definitions evaluated together)."""
+
+    def __init__(self, features: pd.DataFrame):
+        self.f = features
+        self.code = "?"
+        self.n = len(features)
+        self._missing: dict[str, np.ndarray] = {}
+        self._reasons: dict[tuple[str | None, str], tuple[np.ndarray, list[str]]] = {}
+        self._float: dict[str, np.ndarray] = {}
+        self._object: dict[str, np.ndarray] = {}
+
+    def column(self, name: str) -> pd.Series:
+        if name not in self.f.columns:
+            raise ParameterError(
+                f"definition {self.code}: needs column {name!r}, which the feature table lacks "
+                "(features come from hpd_analysis.classify.build_features; patient columns are "
+                "carried there too)"
+            )
+        return self.f[name]
+
+    def missing(self, name: str) -> np.ndarray:
+        """True where the column is missing (NA, or a value of :data:`MISSING_VALUES`)."""
+        if name not in self._missing:
+            s = self.column(name)
+            m = s.isna().to_numpy()
+            if name in MISSING_VALUES:
+                m = m | s.isin(MISSING_VALUES[name]).to_numpy()
+            self._missing[name] = m
+        return self._missing[name]
+
+    def floats(self, name: str, where: str) -> np.ndarray:
+        if name not in self._float:
+            try:
+                self._float[name] = self.column(name).to_numpy(dtype=float, na_value=np.nan)
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(
+                    f"definition {self.code}: criterion {where!r}: column {name!r} is not numeric"
+                ) from exc
+        return self._float[name]
+
+    def objects(self, name: str) -> np.ndarray:
+        """Object array of a column (missing values as they are: None/NaN/NA)."""
+        if name not in self._object:
+            s = self.column(name)
+            if s.dtype == object:
+                self._object[name] = s.to_numpy()
+            else:
+                self._object[name] = s.to_numpy(dtype=object, na_value=None)
+        return self._object[name]
+
+    def reasons(self, reason_col: str | None, column: str) -> tuple[np.ndarray, list[str]]:
+        """Codes (−1 where no reason) and unique texts of a reason column on the rows where
+        ``column`` is missing (cached: several definitions read the same column)."""
+        key = (reason_col, column)
+        if key not in self._reasons:
+            mask = self.missing(column)
+            if reason_col and reason_col in self.f.columns:
+                codes, uniq = pd.factorize(self.objects(reason_col)[mask], use_na_sentinel=True)
+                self._reasons[key] = (np.asarray(codes, dtype=np.int64), [str(u) for u in uniq])
+            else:
+                self._reasons[key] = (np.full(int(mask.sum()), -1, dtype=np.int64), [])
+        return self._reasons[key]
+
+
+def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:
+    """Per-patient code of an atom: 0 False, 1 True, 2 + r unknown with reason ``texts[r]``."""
+    missing = fr.missing(atom.column)
+    if atom.op == "present":
+        result = ~missing
+    else:
+        v = atom.value
+        if atom.op == "in":
+            result = fr.column(atom.column).isin(v).to_numpy()
+        elif isinstance(v, bool) or not isinstance(v, int | float):
+            x = fr.objects(atom.column)
+            result = np.asarray((x == v) if atom.op == "==" else (x != v), dtype=bool)
+        else:
+            x = fr.floats(atom.column, atom.text)
+            with np.errstate(invalid="ignore"):
+                result = {
+                    "==": np.equal, "!=": np.not_equal, ">=": np.greater_equal,
+                    "<=": np.less_equal, ">": np.greater, "<": np.less,
+                }[atom.op](x, float(v))
+    codes = result.astype(np.int64)
+    texts: list[str] = []
+    if missing.any():
+        rc, texts = fr.reasons(atom.reason_column, atom.column)
+        texts = list(texts)
+        if (rc < 0).any():  # value missing without an upstream reason
+            texts.append(atom.default_reason or f"{atom.column} missing")
+            rc = np.where(rc < 0, len(texts) - 1, rc)
+        codes[missing] = 2 + rc
+    event_col = TIME_EVENT_COLUMNS.get(atom.column)
+    if event_col and event_col in fr.f.columns and atom.op in ("<", "<=", ">", ">="):
+        censored = (fr.floats(event_col, atom.text) == 0) & ~missing
+        undecided = censored & (result if atom.op in ("<", "<=") else ~result)
+        if undecided.any():
+            label = COLUMN_LABELS.get(atom.column, atom.column)
+            texts.append(f"{label} censored at {_OP_SYMBOL[_OP_NEGATION[atom.op]]}"
+                         f" {_fmt_value(atom.value)}{COLUMN_UNITS.get(atom.column, '')}"
+                         " (not known whether " + atom.label + ")")
+            codes[undecided] = 2 + len(texts) - 1
+    return codes, texts
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    """Unique items in order, dropping one already said inside a longer one."""
+    uniq = list(dict.fromkeys(items))
+    return [a for a in uniq if not any(a != b and a in b for b in uniq)]
+
+
+def _explain(node: _Node, states: list[tuple[bool | None, str]],
+             atoms: list[Atom]) -> tuple[bool | None, list[str], list[str], list[str]]:
+    """Kleene value of ``node`` with the labels that held, failed, and the unknown reasons."""
+    if node.kind == "atom":
+        val, reason = states[node.atom]
+        a = atoms[node.atom]
+        if val is None:
+            return None, [], [], [reason]
+        return val, ([a.label] if val else []), ([] if val else [a.label_false]), []
+    kids = [_explain(c, states, atoms) for c in node.children]
+    n_true = sum(1 for k in kids if k[0] is True)
+    n_unknown = sum(1 for k in kids if k[0] is None)
+    held = [h for k in kids if k[0] is True for h in k[1]]
+    failed = [f for k in kids if k[0] is False for f in k[2]]
+    unknown = [u for k in kids if k[0] is None for u in k[3]]
+    n = len(kids)
+    if node.kind == "all":
+        if any(k[0] is False for k in kids):
+            return False, [], failed, []
+        if n_unknown:
+            return None, [], [], unknown
+        return True, held, [], []
+    if node.kind == "any":
+        if n_true:
+            return True, held, [], []
+        if n_unknown:
+            return None, [], [], unknown
+        return False, [], failed, []
+    # at_least k
+    if n_true >= node.k:
+        return True, [f"{n_true} of {n} criteria ({'; '.join(held)})"], [], []
+    if n_true + n_unknown < node.k:
+        detail = f"held: {'; '.join(held)}; " if held else ""
+        return False, [], [f"{n_true} of {n} criteria, {node.k} needed ({detail}"
+                           f"failed: {'; '.join(failed)})"], []
+    return None, [], [], [f"{n_true} of {n} criteria known to hold, {node.k} needed: "
+                          + "; ".join(_dedupe(unknown))]
+
+
+def _verdict_arrays(features: pd.DataFrame, definition: Definition,
+                    _frame: _Frame | None = None) -> dict[str, Any]:
+    """``hpd_<code>``, ``hpd_<code>_reason``, ``hpd_<code>_status`` arrays of one definition."""
+    atoms, tree, reqs = definition.compile()
+    fr = _frame if _frame is not None else _Frame(features)
+    fr.code = definition.code
+    n = len(features)
+    all_atoms = reqs + atoms
+    key = np.zeros(n, dtype=np.int64)
+    per_atom: list[tuple[np.ndarray, list[str]]] = []
+    span = 1
+    for atom in all_atoms:
+        codes, texts = _atom_codes(atom, fr)
+        per_atom.append((codes, texts))
+        radix = 2 + len(texts)
+        if span * radix >= 2**62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            span = int(key.max()) + 1 if n else 1
+        key = key * radix + codes
+        span *= radix
+    inv, uniq = pd.factorize(key)  # codes in order of first appearance
+    n_u = len(uniq)
+    if n:
+        running = np.maximum.accumulate(inv)
+        first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
+    else:
+        first = np.empty(0, dtype=np.int64)
+
+    values = np.empty(n_u, dtype=np.int8)
+    reasons = np.empty(n_u, dtype=object)
+    nr = len(reqs)
+    for u in range(n_u):
+        i = first[u]
+        states: list[tuple[bool | None, str]] = []
+        for codes, texts in per_atom:
+            c = int(codes[i])
+            states.append((c == _TRUE, "") if c < 2 else (None, texts[c - 2]))
+        # requirements first: any requirement not met -> not evaluable
+        unmet = [(reqs[j], st) for j, st in enumerate(states[:nr]) if st[0] is not True]
+        if unmet:
+            values[u] = -1
+            reasons[u] = "not evaluable: " + "; ".join(
+                _dedupe(st[1] if st[0] is None else a.label_false for a, st in unmet))
+            continue
+        val, held, failed, unknown = _explain(tree, states[nr:], atoms)
+        if val is True:
+            values[u], reasons[u] = 1, "HPD: " + "; ".join(_dedupe(held) or ["no criteria"])
+        elif val is False:
+            values[u], reasons[u] = 0, "not HPD: " + "; ".join(_dedupe(failed))
+        else:
+            values[u], reasons[u] = -1, "not evaluable: " + "; ".join(_dedupe(unknown))
+
+    v = values[inv] if n else np.empty(0, dtype=np.int8)
+    status_lookup = np.array(["not_evaluable", "not_hpd", "hpd"], dtype=object)
+    col = f"hpd_{definition.code}"
+    return {
+        col: pd.arrays.BooleanArray(v == 1, v < 0),
+        f"{col}_reason": reasons[inv] if n else np.empty(0, dtype=object),
+        f"{col}_status": status_lookup[v + 1],
+    }
+
+
+def evaluate_definition(features: pd.DataFrame, definition: Definition) -> pd.DataFrame:
+    """Verdict of one definition for every row of ``features``.
+
+    Returns a DataFrame (same index) with ``hpd_<code>`` (nullable boolean: True HPD, False not
+    HPD, NA not evaluable), ``hpd_<code>_reason`` (str) and ``hpd_<code>_status``
+    (``hpd`` / ``not_hpd`` / ``not_evaluable``).
+    """
+    return pd.DataFrame(_verdict_arrays(features, definition), index=features.index, copy=False)
+
+
+def verdict_columns(features: pd.DataFrame,
+                    definitions: Sequence[Definition]) -> dict[str, Any]:
+    """Verdict arrays of every definition by column name (see :func:`evaluate_definition`)."""
+    codes = [d.code for d in definitions]
+    dup = sorted({c for c in codes if codes.count(c) > 1})
+    if dup:
+        raise ParameterError(f"definition code(s) given twice: {', '.join(dup)}")
+    frame = _Frame(features)
+    out: dict[str, Any] = {}
+    for d in definitions:
+        out.update(_verdict_arrays(features, d, frame))
+    return out
+
+
+def evaluate_definitions(features: pd.DataFrame,
+                         definitions: Sequence[Definition]) -> pd.DataFrame:
+    """Verdict columns of every definition (see :func:`evaluate_definition`), side by side."""
+    return pd.DataFrame(verdict_columns(features, definitions), index=features.index, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# the nine published definitions
+# ---------------------------------------------------------------------------------------------
+
+_PD = {"criterion": "recist_first_eval == PD"}
+
+BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
+    Definition(
+        code="champiat2017",
+        citation=(
+            "Champiat S, Dercle L, Ammari S, et al. Hyperprogressive disease is a new pattern of "
+            "progression in cancer patients treated by anti-PD-1/PD-L1. Clin Cancer Res "
+            "2017;23(8):1920-1928. doi:10.1158/1078-0432.CCR-16-1741. Also Kanjanapan Y, et al. "
+            "Cancer 2019;125(8):1341-1349."
+        ),
+        rule="RECIST progression (PD) at the first evaluation and TGR ratio (TGR_on / TGR_pre) "
+             "≥ 2.",
+        parameters={"tgr_ratio_min": 2.0},
+        requires=("prebaseline",),
+        criteria=[_PD, "tgr_ratio >= {tgr_ratio_min}"],
+        notes="Needs a pre-baseline scan. A negative TGR_pre follows the cohort-wide "
+              "nonpositive_pre_growth policy (default: not evaluable).",
+    ),
+    Definition(
+        code="saada_bouzid2017",
+        citation=(
+            "Saâda-Bouzid E, Defaucheux C, Karabajakian A, et al. Hyperprogression during "
+            "anti-PD-1/PD-L1 therapy in patients with recurrent and/or metastatic head and neck "
+            "squamous cell carcinoma. Ann Oncol 2017;28(7):1605-1611. doi:10.1093/annonc/mdx178."
+        ),
+        rule="TGK ratio (TGK_on / TGK_pre) ≥ 2; no RECIST PD requirement.",
+        parameters={"tgk_ratio_min": 2.0},
+        requires=("prebaseline",),
+        criteria=["tgk_ratio >= {tgk_ratio_min}"],
+        notes="The reference slope was measured on the previous treatment line, i.e. pre-baseline "
+              "→ baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
+    ),
+    Definition(
+        code="ferrara2018",
+        citation=(
+            "Ferrara R, Mezquita L, Texier M, et al. Hyperprogressive disease in patients with "
+            "advanced non-small cell lung cancer treated with PD-1/PD-L1 inhibitors or with "
+            "single-agent chemotherapy. JAMA Oncol 2018;4(11):1543-1552. "
+            "doi:10.1001/jamaoncol.2018.3676."
+        ),
+        rule="RECIST PD at the first evaluation and ΔTGR (TGR_on − TGR_pre) > 50 percentage "
+             "points per month.",
+        parameters={"delta_tgr_min": 50.0},
+        requires=("prebaseline",),
+        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
+        notes="Strictly greater than 50.",
+    ),
+    Definition(
+        code="kato2017",
+        citation=(
+            "Kato S, Goodman A, Walavalkar V, Barkauskas DA, Sharabi A, Kurzrock R. "
+            "Hyperprogressors after immunotherapy: analysis of genomic alterations associated "
+            "with accelerated growth rate. Clin Cancer Res 2017;23(15):4242-4250. "
+            "doi:10.1158/1078-0432.CCR-16-3133."
+        ),
+        rule="TTF < 2 months and > 50 % increase in tumour burden (SLD) compared with "
+             "pre-treatment imaging and > 2-fold increase in progression pace (TGK ratio).",
+        parameters={"ttf_max_months": 2.0, "burden_increase_min_pct": 50.0,
+                    "pace_ratio_min": 2.0, "pace": "tgk"},
+        choices={"pace": ("tgk", "tgr")},
+        requires=("prebaseline",),
+        criteria=[
+            "ttf_months < {ttf_max_months}",
+            "sld_pct_change_first_eval > {burden_increase_min_pct}",
+            {"when": "pace == tgk", "criterion": "tgk_ratio > {pace_ratio_min}"},
+            {"when": "pace == tgr", "criterion": "tgr_ratio > {pace_ratio_min}"},
+        ],
+        notes="'Pre-treatment imaging' is the baseline scan; tumour burden change is measured at "
+              "the first evaluation. 'Pace of progression' read as TGK (parameter pace: tgk/tgr). "
+              "TTF is censoring-aware: a patient still on treatment before 2 months is not "
+              "evaluable for TTF < 2 months.",
+    ),
+    Definition(
+        code="lo_russo2019",
+        citation=(
+            "Lo Russo G, Moro M, Sommariva M, et al. Antibody-Fc/FcR interaction on macrophages "
+            "as a mechanism for hyperprogressive disease in non-small cell lung cancer subsequent "
+            "to PD-1/PD-L1 blockade. Clin Cancer Res 2019;25(3):989-999. "
+            "doi:10.1158/1078-0432.CCR-18-1390."
+        ),
+        rule="RECIST PD at the first evaluation (parameter require_recist_pd) and ≥ 3 of 5: "
+             "TTF < 2 months; ≥ 50 % SLD rise baseline → first evaluation; ≥ 2 new lesions in an "
+             "already involved organ; spread to a new organ; ECOG worsening ≥ 2 within 2 months.",
+        parameters={"require_recist_pd": True, "min_criteria": 3, "ttf_max_months": 2.0,
+                    "sld_increase_min_pct": 50.0, "new_lesions_in_organ_min": 2,
+                    "new_organs_min": 1, "ecog_rule": "delta_ge_2", "ecog_worsening_min": 2},
+        choices={"ecog_rule": ("delta_ge_2", "reaches_ge_2")},
+        requires=(),
+        criteria=[
+            {"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
+            {"at_least": "{min_criteria}", "of": [
+                "ttf_months < {ttf_max_months}",
+                "sld_pct_change_first_eval >= {sld_increase_min_pct}",
+                "max_new_lesions_in_involved_organ_first_eval >= {new_lesions_in_organ_min}",
+                "new_organs_first_eval >= {new_organs_min}",
+                {"when": "ecog_rule == delta_ge_2", "criterion": "ecog_delta >= {ecog_worsening_min}",
+                 "label": "ECOG worsened by ≥ {ecog_worsening_min} points",
+                 "label_false": "ECOG worsened by < {ecog_worsening_min} points"},
+                {"when": "ecog_rule == reaches_ge_2", "all": [
+                    {"criterion": "ecog_first_eval >= {ecog_worsening_min}",
+                     "label": "ECOG ≥ {ecog_worsening_min} at first evaluation",
+                     "label_false": "ECOG < {ecog_worsening_min} at first evaluation"},
+                    {"criterion": "ecog_delta >= 1", "label": "ECOG worse than at baseline",
+                     "label_false": "ECOG not worse than at baseline"},
+                ]},
+            ]},
+        ],
+        notes="Sources differ on whether RECIST PD is required (require_recist_pd, default on). "
+              "ECOG rule: delta_ge_2 = ECOG at first evaluation − baseline ≥ 2 (default); "
+              "reaches_ge_2 = ECOG at first evaluation ≥ 2 and worse than baseline. The ECOG at "
+              "first evaluation stands for 'within 2 months' (the cohort format has no ECOG "
+              "date). No pre-baseline scan needed.",
+    ),
+    Definition(
+        code="kim2019",
+        citation=(
+            "Kim CG, Kim KH, Pyo KH, et al. Hyperprogressive disease during PD-1/PD-L1 blockade "
+            "in patients with non-small-cell lung cancer. Ann Oncol 2019;30(7):1104-1113. "
+            "doi:10.1093/annonc/mdz123."
+        ),
+        rule="TGK ratio ≥ 2 and TGR ratio ≥ 2, the reference period being the 12 weeks before "
+             "treatment start and the on-treatment period the 12 weeks after.",
+        parameters={"tgk_ratio_min": 2.0, "tgr_ratio_min": 2.0,
+                    "reference_period_days": 84, "experimental_period_days": 84},
+        requires=(
+            "prebaseline",
+            {"criterion": "days_prebaseline_to_start <= {reference_period_days}",
+             "label": "pre-baseline scan within {reference_period_days} days before treatment",
+             "label_false": "pre-baseline scan more than {reference_period_days} days before "
+                            "treatment start (outside kim2019 reference period)"},
+            {"criterion": "first_eval_day <= {experimental_period_days}",
+             "label": "first evaluation within {experimental_period_days} days",
+             "label_false": "first evaluation after day {experimental_period_days} "
+                            "(outside kim2019 on-treatment period)"},
+        ),
+        criteria=["tgk_ratio >= {tgk_ratio_min}", "tgr_ratio >= {tgr_ratio_min}"],
+        notes="The 12-week periods are eligibility windows (requires): the cohort's scans are "
+              "chosen by the cohort-wide windows, and a patient whose pre-baseline scan is more "
+              "than 84 days before treatment start, or whose first evaluation is after day 84, is "
+              "not evaluable (no other scan could fall in the window: pre-baseline is the latest "
+              "before baseline, first evaluation the earliest after treatment start). TTF < 2 "
+              "months was reported as a separate, alternative criterion, not part of this rule.",
+    ),
+    Definition(
+        code="matos2020",
+        citation=(
+            "Matos I, Martin-Liberal J, García-Ruiz A, et al. Capturing hyperprogressive disease "
+            "with immune-checkpoint inhibitors using RECIST 1.1 criteria. Clin Cancer Res "
+            "2020;26(8):1846-1855. doi:10.1158/1078-0432.CCR-19-2226."
+        ),
+        rule="RECIST PD at the first evaluation within 8 weeks of treatment start with SLD ≥ 40 % "
+             "over baseline, or ≥ 20 % plus new lesions in ≥ 2 different organs.",
+        parameters={"first_eval_max_days": 56, "sld_increase_min_pct": 40.0,
+                    "sld_increase_with_new_organs_min_pct": 20.0, "new_lesion_organs_min": 2,
+                    "require_abs_increase": False, "abs_increase_min_mm": 10.0,
+                    "require_ttf": False, "ttf_max_months": 2.0},
+        requires=(),
+        criteria=[
+            _PD,
+            "first_eval_day <= {first_eval_max_days}",
+            {"any": [
+                "sld_pct_change_first_eval >= {sld_increase_min_pct}",
+                {"all": ["sld_pct_change_first_eval >= {sld_increase_with_new_organs_min_pct}",
+                         "n_organs_with_new_lesions_first_eval >= {new_lesion_organs_min}"]},
+            ]},
+            {"when": "require_abs_increase",
+             "criterion": "sld_change_first_eval_mm >= {abs_increase_min_mm}"},
+            {"when": "require_ttf", "criterion": "ttf_months < {ttf_max_months}"},
+        ],
+        notes="An earlier abstract of the same group also asked for a ≥ 10 mm absolute SLD rise "
+              "and TTF < 2 months (require_abs_increase, require_ttf; off by default). A first "
+              "evaluation after 8 weeks gives 'not HPD' (the rule captures early progression). "
+              "'New lesions in ≥ 2 different organs' counts distinct organs with a new lesion at "
+              "the first evaluation (needs lesion-level organs).",
+    ),
+    Definition(
+        code="gandara2018_fp",
+        citation=(
+            "Gandara DR, Reck M, Morris S, et al. Fast progression in patients treated with a "
+            "checkpoint inhibitor (cpi) vs chemotherapy in OAK, a phase III trial of "
+            "atezolizumab (atezo) vs docetaxel (doc) in 2L+ NSCLC. Ann Oncol 2018;29(suppl 10):"
+            "x39-x43 (abstract); full OAK fast-progression analysis in J Immunother Cancer 2021."
+        ),
+        rule="Fast progression: ≥ 50 % SLD rise at the first assessment within 6 weeks, or death "
+             "from progression within 12 weeks without a post-baseline scan.",
+        parameters={"sld_increase_min_pct": 50.0, "first_assessment_max_days": 42,
+                    "death_max_days": 84},
+        requires=(),
+        criteria={"any": [
+            {"all": ["first_eval_day <= {first_assessment_max_days}",
+                     "sld_pct_change_first_eval >= {sld_increase_min_pct}"]},
+            {"all": ["n_post_baseline_scans == 0",
+                     {"criterion": "days_to_death <= {death_max_days}",
+                      "label": "death by day {death_max_days}",
+                      "label_false": "no death by day {death_max_days}"},
+                     "death_from_progression == true"]},
+        ]},
+        notes="Not a kinetic definition: no pre-baseline scan needed. A death without a "
+              "recorded cause counts as death from progression unless "
+              "Parameters.death_without_cause_is_progression is false. Day 84 = 12 weeks "
+              "(inclusive); day 42 = 6 weeks (inclusive).",
+    ),
+    Definition(
+        code="kas2020",
+        citation=(
+            "Kas B, Talbot H, Ferrara R, et al. Clarification of definitions of hyperprogressive "
+            "disease during immunotherapy for non-small cell lung cancer. JAMA Oncol "
+            "2020;6(7):1039-1046. doi:10.1001/jamaoncol.2020.1634."
+        ),
+        rule="RECIST PD at the first evaluation and ΔTGR > 100 percentage points per month.",
+        parameters={"delta_tgr_min": 100.0},
+        requires=("prebaseline",),
+        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
+        notes="Strictly greater than 100.",
+    ),
+)
+
+#: every registered definition by code (the nine published ones, plus user registrations)
+REGISTRY: dict[str, Definition] = {d.code: d for d in BUILTIN_DEFINITIONS}
+
+
+def register(definition: Definition, *, replace: bool = False) -> Definition:
+    """Add a definition to :data:`REGISTRY` (``replace=True`` to overwrite a code); returns it."""
+    if not isinstance(definition, Definition):
+        raise ParameterError(f"register expects a Definition, got {type(definition).__name__}")
+    if definition.code in REGISTRY and not replace:
+        raise ParameterError(f"definition {definition.code!r} is already registered "
+                             "(pass replace=True to overwrite)")
+    REGISTRY[definition.code] = definition
+    return definition
+
+
+def get_definitions(
+    names: str | Iterable[str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Definition]:
+    """Definitions from the registry (all when ``names`` is None), with parameter overrides.
+
+    ``overrides`` maps a code to ``{parameter: value}``; unknown codes or parameters raise
+    :class:`ParameterError` listing the valid ones.
+    """
+    if names is None:
+        selected = list(REGISTRY)
+    else:
+        selected = [names] if isinstance(names, str) else list(names)
+        unknown = [n for n in selected if n not in REGISTRY]
+        if unknown:
+            raise ParameterError(f"unknown definition(s): {', '.join(map(str, unknown))} "
+                                 f"(valid: {', '.join(REGISTRY)})")
+    defs = {c: REGISTRY[c] for c in selected}
+    for code, params in (overrides or {}).items():
+        if code not in REGISTRY:
+            raise ParameterError(f"override for unknown definition {code!r} "
+                                 f"(valid: {', '.join(REGISTRY)})")
+        if code in defs:
+            defs[code] = defs[code].with_parameters(**dict(params))
+        else:  # validate even when not selected
+            REGISTRY[code].with_parameters(**dict(params))
+    return list(defs.values())
+
+
+_YAML_KEYS = {"code", "citation", "rule", "criteria", "parameters", "requires", "notes", "choices"}
+
+
+def definition_from_dict(item: Mapping[str, Any], source: str = "user") -> Definition:
+    """Build a :class:`Definition` from a mapping (one ``definitions:`` item of a YAML file)."""
+    if not isinstance(item, Mapping):
+        raise ParameterError(f"{source}: a definition must be a mapping, got {item!r}")
+    bad = sorted(set(item) - _YAML_KEYS)
+    missing = [k for k in ("code", "criteria") if k not in item]
+    where = f"{source}: definition {item.get('code', '?')!r}"
+    if bad:
+        raise ParameterError(f"{where}: unknown key(s) {', '.join(bad)} "
+                             f"(expected {', '.join(sorted(_YAML_KEYS))})")
+    if missing:
+        raise ParameterError(f"{where}: missing {', '.join(missing)}")
+    try:
+        return Definition(
+            code=item["code"],
+            citation=str(item.get("citation") or "user-defined"),
+            rule=str(item.get("rule") or ""),
+            criteria=item["criteria"],
+            parameters=dict(item.get("parameters") or {}),
+            requires=tuple(item.get("requires") or ()),
+            notes=str(item.get("notes") or ""),
+            choices=dict(item.get("choices") or {}),
+            source=source,
+        )
+    except ParameterError as exc:
+        raise ParameterError(f"{source}: {exc}") from None
+
+
+def read_yaml_config(path: str | Path) -> tuple[dict[str, Any], list[Definition]]:
+    """Read a YAML config: ``(parameters, definitions)``.
+
+    ``parameters:`` is a flat mapping of :class:`~hpd_analysis.params.Parameters` keys
+    (``windows.first_eval_min_days``...) and ``<definition>.<parameter>`` overrides;
+    ``definitions:`` is a list of user definitions (see :func:`definition_from_dict`).
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: not valid YAML ({exc})") from None
+    if data is None:
+        data = {}
+    if isinstance(data, list):
+        data = {"definitions": data}
+    if not isinstance(data, Mapping):
+        raise ParameterError(f"{path}: expected a mapping with 'definitions:' and/or "
+                             "'parameters:'")
+    bad = sorted(set(data) - {"definitions", "parameters"})
+    if bad:
+        raise ParameterError(f"{path}: unknown top-level key(s) {', '.join(map(str, bad))} "
+                             "(expected definitions, parameters)")
+    params = data.get("parameters") or {}
+    if not isinstance(params, Mapping):
+        raise ParameterError(f"{path}: 'parameters:' must be a mapping of name: value")
+    items = data.get("definitions") or []
+    if not isinstance(items, list):
+        raise ParameterError(f"{path}: 'definitions:' must be a list")
+    defs = [definition_from_dict(item, source=str(path)) for item in items]
+    return dict(params), defs
+
+
+def load_definitions_yaml(path: str | Path) -> list[Definition]:
+    """User definitions of a YAML file (``definitions:`` list); not registered automatically."""
+    return read_yaml_config(path)[1]
+
+
+def describe_definitions(definitions: Iterable[Definition] | None = None) -> pd.DataFrame:
+    """One row per definition: ``code, citation, rule, criteria, parameters, requires, notes``."""
+    defs = list(REGISTRY.values()) if definitions is None else list(definitions)
+    rows = []
+    for d in defs:
+        atoms, tree, reqs = d.compile()
+        rows.append({
+            "code": d.code,
+            "citation": d.citation,
+            "rule": d.rule,
+            "criteria": _render(tree, atoms),
+            "parameters": d.parameters_text(),
+            "requires": "; ".join(a.label for a in reqs),
+            "notes": d.notes,
+        })
+    return pd.DataFrame(rows, columns=["code", "citation", "rule", "criteria", "parameters",
+                                       "requires", "notes"])

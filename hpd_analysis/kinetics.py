@@ -1,0 +1,359 @@
+r"""Tumour kinetics: tumour growth rate (TGR) and tumour growth kinetics (TGK).
+
+Both compare how fast the sum of the longest diameters (SLD, mm) of the RECIST target lesions grows
+during two periods:
+
+- the **reference** (pre-treatment) period, from the pre-baseline scan (``S_pre``) to the baseline
+  scan (``S_0``), giving ``TGR_pre`` / ``TGK_pre``;
+- the **experimental** (on-treatment) period, from the baseline scan (``S_0``) to the first
+  on-treatment evaluation (``S_1``), giving ``TGR_on`` / ``TGK_on``.
+
+Months are ``days / days_per_month`` with ``days_per_month = 30.4375`` (= 365.25 / 12, as in
+Ferté's reference calculator; :data:`hpd_analysis.params.DAYS_PER_MONTH`).
+
+TGR — tumour growth rate (Gomez-Roca et al., Eur J Cancer 2011;47:2512; Ferté et al., Clin Cancer
+Res 2014;20:246; Champiat et al., Clin Cancer Res 2017;23:1920)
+    The tumour is approximated by a sphere whose diameter is the SLD, so its volume is
+    ``V = π·SLD³/6``. Tumour growth is assumed exponential: ``V(t) = V_a·exp(TG·t)``. Between two
+    scans ``a`` and ``b`` taken ``t`` months apart::
+
+        V_b / V_a = (S_b / S_a)³            (sphere volume ∝ diameter³)
+        TG        = ln(V_b / V_a) / t = 3·ln(S_b / S_a) / t          [per month]
+        TGR       = 100 · (exp(TG) − 1)                              [% volume per month]
+
+    In clinical words: TGR is the percentage by which the tumour volume grows in one month if it
+    keeps growing exponentially at the pace observed between the two scans. ``TGR > 0`` means the
+    tumour grows, ``TGR < 0`` that it shrinks (down to −100 % when it vanishes, ``S_b = 0``).
+    It needs ``S_a > 0`` (log of 0) and ``t > 0``.
+
+TGK — tumour growth kinetics (Le Tourneau et al., Br J Cancer 2012; Saâda-Bouzid et al., Ann Oncol
+2017;28:1605)
+    The slope of the SLD against time::
+
+        TGK = (S_b − S_a) / t                  [mm per month]         (mode "absolute", default)
+        TGK = 100 · (S_b − S_a) / S_a / t      [% of S_a per month]   (mode "relative")
+
+    In clinical words: how many millimetres the sum of target diameters gains each month.
+
+Ratios and differences (Champiat 2017; Ferrara et al., JAMA Oncol 2018;4:1543; Kas et al., JAMA Oncol
+2020;6:1039; Saâda-Bouzid 2017)::
+
+    TGR ratio = TGR_on / TGR_pre        (unitless)
+    ΔTGR      = TGR_on − TGR_pre        (percentage points per month)
+    TGK ratio = TGK_on / TGK_pre        (unitless)
+
+Pitfalls: every undefined value comes with an explicit reason in ``<column>_reason`` (NA when the
+value is defined): no pre-baseline scan, ``S = 0`` at pre-baseline or baseline, zero or negative
+interval, ``TGR_pre = 0`` / ``TGK_pre = 0`` (ratio undefined), ``TGR_pre < 0`` (a ratio of two
+negatives reads as "≥ 2" while the tumour shrinks faster; policy
+``Parameters.nonpositive_pre_growth``), death or clinical progression before the first scan.
+
+Worked check (hpd-definitions.md): SLD 67 → 98 → 171 mm, 144 then 49 days apart: TGR_pre 27.27,
+TGR_on 182.19 %/month, ratio 6.68, ΔTGR 154.92, TGK ratio 6.92.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParameterError
+from .params import DAYS_PER_MONTH, Parameters
+
+#: the kinetic columns added by :func:`compute_kinetics` (each with a ``<col>_reason`` column)
+KINETIC_COLUMNS = ["tgr_pre", "tgr_on", "tgr_ratio", "delta_tgr", "tgk_pre", "tgk_on", "tgk_ratio"]
+
+_NONPOSITIVE_POLICIES = ("not_evaluable", "ratio", "infinite_if_on_positive")
+
+
+def _as_float(x: Any) -> np.ndarray:
+    """Float ndarray of ``x`` (nullable NA → NaN)."""
+    if isinstance(x, pd.Series | pd.Index):
+        return x.to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(x, dtype=float)
+
+
+def _wrap(result: np.ndarray, *inputs: Any) -> Any:
+    """Return ``result`` shaped like the inputs: a Series (index of the first Series), or a float."""
+    for x in inputs:
+        if isinstance(x, pd.Series):
+            return pd.Series(result, index=x.index)
+    if result.ndim == 0:
+        return float(result)
+    return result
+
+
+def tgr(s_a: Any, s_b: Any, days: Any, days_per_month: float = DAYS_PER_MONTH) -> Any:
+    """Tumour growth rate between two scans, in % of tumour volume per month (Ferté 2014).
+
+    ``s_a``, ``s_b``: SLD in mm at the first and second scan; ``days``: days between them.
+    ``TG = 3·ln(s_b/s_a)/t_months``, ``TGR = 100·(exp(TG) − 1)``. Vectorized over scalars, numpy
+    arrays and pandas Series (a Series in gives a Series out). NaN when ``s_a <= 0``, ``s_b < 0``,
+    ``days <= 0`` or any input is missing (:func:`compute_kinetics` says why).
+    """
+    a, b, d = _as_float(s_a), _as_float(s_b), _as_float(days)
+    months = d / float(days_per_month)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        tg = 3.0 * np.log(b / a) / months
+        out = 100.0 * np.expm1(tg)
+    bad = ~((a > 0) & (b >= 0) & (d > 0))
+    out = np.where(bad, np.nan, out)
+    return _wrap(out, s_a, s_b, days)
+
+
+def tgk(
+    s_a: Any,
+    s_b: Any,
+    days: Any,
+    mode: str = "absolute",
+    days_per_month: float = DAYS_PER_MONTH,
+) -> Any:
+    """Tumour growth kinetics: SLD slope between two scans (Le Tourneau; Saâda-Bouzid 2017).
+
+    ``mode="absolute"``: ``(s_b − s_a)/t_months`` in mm per month; ``mode="relative"``:
+    ``100·(s_b − s_a)/s_a/t_months`` in % of ``s_a`` per month. NaN when ``days <= 0``, an SLD is
+    negative or missing, or (relative mode) ``s_a = 0``. Vectorized like :func:`tgr`.
+    """
+    if mode not in ("absolute", "relative"):
+        raise ParameterError(f"tgk mode {mode!r}: expected 'absolute' or 'relative'")
+    a, b, d = _as_float(s_a), _as_float(s_b), _as_float(days)
+    months = d / float(days_per_month)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (b - a) / months
+        if mode == "relative":
+            slope = 100.0 * slope / a
+    ok = (a >= 0) & (b >= 0) & (d > 0)
+    if mode == "relative":
+        ok &= a > 0
+    out = np.where(ok, slope, np.nan)
+    return _wrap(out, s_a, s_b, days)
+
+
+# ---------------------------------------------------------------------------------------------
+# compute_kinetics: values + explicit reasons
+# ---------------------------------------------------------------------------------------------
+
+
+class _Reasons:
+    """First-reason-wins builder: ``add(mask, text)`` sets the reason where none is set yet.
+
+    ``text`` is a str, or a pair ``(per-row object array or None, default str)`` for reasons
+    carried from upstream columns (default where the upstream reason is missing).
+    """
+
+    def __init__(self, n: int):
+        self.codes = np.full(n, -1, dtype=np.int32)
+        self.texts: list[Any] = []
+        self._array: np.ndarray | None = None
+
+    def add(self, mask: np.ndarray, text: Any) -> None:
+        """Set ``text`` where ``mask`` and no reason is set yet."""
+        self._array = None
+        m = mask & (self.codes < 0)
+        if not m.any():
+            return
+        if isinstance(text, tuple):  # (per-row upstream reasons or None, default)
+            values, default = text
+            if values is None:
+                self.add(m, default)
+                return
+            inv, uniq = pd.factorize(values[m], use_na_sentinel=True)
+            texts = [str(u) for u in uniq]
+            if (inv < 0).any():
+                texts.append(default)
+                inv = np.where(inv < 0, len(texts) - 1, inv)
+            base = len(self.texts)
+            self.texts.extend(texts)
+            self.codes[m] = base + inv.astype(np.int32)
+        else:
+            self.texts.append(text)
+            self.codes[m] = len(self.texts) - 1
+
+    @property
+    def defined(self) -> np.ndarray:
+        """True where no reason is set (the value is defined)."""
+        return self.codes < 0
+
+    def array(self) -> np.ndarray:
+        """Object array of reasons, ``None`` where unset (value defined)."""
+        if self._array is None:
+            lookup = np.array([*self.texts, None], dtype=object)
+            self._array = lookup[np.where(self.codes < 0, len(self.texts), self.codes)]
+        return self._array
+
+    def spec(self) -> tuple[np.ndarray, str]:
+        """This builder's reasons as an upstream ``(values, default)`` pair for another one."""
+        return self.array(), "not computable"
+
+
+def _col(features: pd.DataFrame, name: str) -> np.ndarray | None:
+    return _as_float(features[name]) if name in features.columns else None
+
+
+def _reason_col(features: pd.DataFrame, name: str, default: str) -> tuple[Any, str]:
+    """Upstream reason column ``name`` as a lazy ``(object array or None, default)`` pair."""
+    if name not in features.columns:
+        return None, default
+    s = features[name]
+    return (s.to_numpy() if s.dtype == object else s.to_numpy(dtype=object, na_value=None),
+            default)
+
+
+def _missing_date(features: pd.DataFrame, date_col: str, sld_col: str) -> np.ndarray:
+    if date_col in features.columns:
+        return features[date_col].isna().to_numpy()
+    return features[sld_col].isna().to_numpy()
+
+
+def _ratio(
+    pre: np.ndarray,
+    on: np.ndarray,
+    pre_reason: _Reasons,
+    on_reason: _Reasons,
+    name: str,
+    policy: str,
+) -> tuple[np.ndarray, _Reasons]:
+    """Ratio ``on / pre`` with the ``nonpositive_pre_growth`` policy and its reasons."""
+    n = len(pre)
+    r = _Reasons(n)
+    r.add(np.isnan(pre), pre_reason.spec())
+    r.add(np.isnan(on), on_reason.spec())
+    both = ~np.isnan(pre) & ~np.isnan(on)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = on / pre
+    zero, neg = both & (pre == 0), both & (pre < 0)
+    if policy == "not_evaluable":
+        r.add(zero, f"{name}_pre = 0 (ratio undefined)")
+        r.add(neg, f"{name}_pre < 0: tumour shrinking before treatment "
+                   "(ratio not evaluable, nonpositive_pre_growth=not_evaluable)")
+    elif policy == "ratio":
+        r.add(zero, f"{name}_pre = 0 (ratio undefined)")
+    else:  # infinite_if_on_positive
+        nonpos = zero | neg
+        value = np.where(nonpos & (on > 0), np.inf, value)
+        r.add(nonpos & ~(on > 0), f"{name}_pre ≤ 0 and {name}_on ≤ 0 (ratio not evaluable, "
+                                  "nonpositive_pre_growth=infinite_if_on_positive)")
+    value = np.where(r.defined, value, np.nan)
+    return value, r
+
+
+def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -> pd.DataFrame:
+    """Add TGR / TGK columns and their reasons to the first-evaluation features.
+
+    Reads ``sld_prebaseline_mm, sld_baseline_mm, sld_first_eval_mm`` (mm),
+    ``days_pre_to_baseline, days_baseline_to_first_eval`` (days) and, when present, the scan dates,
+    the upstream ``*_reason`` columns and ``death_day`` / ``pfs_event`` (death or clinical
+    progression before the first scan). Returns a copy of ``features`` with ``tgr_pre, tgr_on``
+    (% per month), ``tgr_ratio`` (unitless), ``delta_tgr`` (percentage points per month),
+    ``tgk_pre, tgk_on`` (mm per month, or % of the starting SLD per month when
+    ``params.tgk_mode == "relative"``), ``tgk_ratio`` and for each a ``<col>_reason`` (NA when the
+    value is defined). One row per input row, same order.
+    """
+    params = params or Parameters()
+    if params.nonpositive_pre_growth not in _NONPOSITIVE_POLICIES:
+        raise ParameterError(
+            f"nonpositive_pre_growth={params.nonpositive_pre_growth!r}: expected one of "
+            f"{', '.join(_NONPOSITIVE_POLICIES)}"
+        )
+    needed = ["sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm",
+              "days_pre_to_baseline", "days_baseline_to_first_eval"]
+    missing = [c for c in needed if c not in features.columns]
+    if missing:
+        raise ParameterError(f"compute_kinetics: features lack column(s) {', '.join(missing)}")
+    n = len(features)
+    dpm = params.days_per_month
+    s_pre, s_0, s_1 = (_as_float(features[c]) for c in needed[:3])
+    d_pre, d_on = _as_float(features[needed[3]]), _as_float(features[needed[4]])
+
+    no_pre = _missing_date(features, "prebaseline_date", "sld_prebaseline_mm")
+    no_base = _missing_date(features, "baseline_date", "sld_baseline_mm")
+    no_first = _missing_date(features, "first_eval_date", "sld_first_eval_mm")
+    pre_reason = _reason_col(features, "prebaseline_reason", "no pre-baseline scan")
+    base_reason = _reason_col(features, "baseline_reason", "no baseline scan")
+    first_reason = _reason_col(features, "first_eval_reason", "no first evaluation scan")
+    sld_pre_reason = _reason_col(features, "sld_prebaseline_reason",
+                                 "pre-baseline SLD not evaluable")
+    sld_0_reason = _reason_col(features, "sld_baseline_reason", "baseline SLD not evaluable")
+    sld_1_reason = _reason_col(features, "sld_first_eval_reason",
+                               "first-evaluation SLD not evaluable")
+    died = np.zeros(n, dtype=bool)
+    if "death_day" in features.columns:
+        died = features["death_day"].notna().to_numpy()
+    progressed = np.zeros(n, dtype=bool)
+    if "pfs_event" in features.columns:
+        progressed = (features["pfs_event"].fillna(0).to_numpy(dtype=float) == 1) & ~died
+
+    def pre_period(r: _Reasons, relative_zero: bool, log_zero: bool) -> None:
+        r.add(no_pre, pre_reason)
+        r.add(no_base, base_reason)
+        r.add(np.isnan(s_pre), sld_pre_reason)
+        r.add(np.isnan(s_0), sld_0_reason)
+        if log_zero or relative_zero:
+            r.add(s_pre == 0, "SLD = 0 mm at pre-baseline (log of 0)" if log_zero
+                  else "SLD = 0 mm at pre-baseline (relative TGK undefined)")
+        if log_zero:
+            r.add(s_0 == 0, "SLD = 0 mm at baseline (log of 0)")
+        r.add(~(d_pre > 0), "zero or negative interval between pre-baseline and baseline scans")
+
+    def on_period(r: _Reasons, zero_reason: str | None) -> None:
+        r.add(no_base, base_reason)
+        r.add(no_first & died, "death before the first evaluation scan")
+        r.add(no_first & progressed, "clinical progression before the first evaluation scan")
+        r.add(no_first, first_reason)
+        r.add(np.isnan(s_0), sld_0_reason)
+        r.add(np.isnan(s_1), sld_1_reason)
+        if zero_reason:
+            r.add(s_0 == 0, zero_reason)
+        r.add(~(d_on > 0),
+              "zero or negative interval between baseline and first evaluation scans")
+
+    relative = params.tgk_mode == "relative"
+    if params.tgk_mode not in ("absolute", "relative"):
+        raise ParameterError(f"tgk_mode={params.tgk_mode!r}: expected 'absolute' or 'relative'")
+    out: dict[str, np.ndarray] = {}
+    builders: dict[str, _Reasons] = {}
+    for name, fn, s_a, s_b, d, period in (
+        ("tgr_pre", "tgr", s_pre, s_0, d_pre, "pre"),
+        ("tgr_on", "tgr", s_0, s_1, d_on, "on"),
+        ("tgk_pre", "tgk", s_pre, s_0, d_pre, "pre"),
+        ("tgk_on", "tgk", s_0, s_1, d_on, "on"),
+    ):
+        r = _Reasons(n)
+        is_tgr = fn == "tgr"
+        if period == "pre":
+            pre_period(r, relative_zero=relative and not is_tgr, log_zero=is_tgr)
+        else:
+            zero = ("SLD = 0 mm at baseline (log of 0)" if is_tgr else
+                    "SLD = 0 mm at baseline (relative TGK undefined)" if relative else None)
+            on_period(r, zero)
+        value = tgr(s_a, s_b, d, dpm) if is_tgr else tgk(s_a, s_b, d, params.tgk_mode, dpm)
+        # any value still undefined without a reason (e.g. negative SLD) gets a generic reason
+        r.add(np.isnan(value), f"{name} not computable from the SLD values")
+        out[name] = np.where(r.defined, value, np.nan)
+        builders[name] = r
+
+    policy = params.nonpositive_pre_growth
+    for kind in ("tgr", "tgk"):
+        out[f"{kind}_ratio"], builders[f"{kind}_ratio"] = _ratio(
+            out[f"{kind}_pre"], out[f"{kind}_on"], builders[f"{kind}_pre"],
+            builders[f"{kind}_on"], kind.upper(), policy)
+    r = _Reasons(n)
+    r.add(np.isnan(out["tgr_pre"]), builders["tgr_pre"].spec())
+    r.add(np.isnan(out["tgr_on"]), builders["tgr_on"].spec())
+    builders["delta_tgr"] = r
+    out["delta_tgr"] = out["tgr_on"] - out["tgr_pre"]
+    reasons = {name: b.array() for name, b in builders.items()}
+
+    new: dict[str, np.ndarray] = {name: out[name] for name in KINETIC_COLUMNS}
+    new.update({f"{name}_reason": reasons[name] for name in KINETIC_COLUMNS})
+    return with_columns(features, new)
+
+
+def with_columns(frame: pd.DataFrame, new: dict[str, Any]) -> pd.DataFrame:
+    """``frame`` with columns added or replaced, built once without copying the others."""
+    cols: dict[str, Any] = {c: frame[c] for c in frame.columns if c not in new}
+    for c, v in new.items():
+        cols[c] = v if isinstance(v, pd.Series) else pd.Series(v, index=frame.index, copy=False)
+    return pd.DataFrame(cols, index=frame.index, copy=False)

@@ -1,0 +1,283 @@
+"""classify: one row per input patient with the contract columns, end to end from a tiny
+cohort; threshold sweep; classify_path byte-identical on rerun; overrides and config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpd_analysis.classify import (
+    CONTRACT_COLUMNS,
+    add_rule_features,
+    classify_features,
+    threshold_sweep,
+    write_table,
+)
+from hpd_analysis.definitions import REGISTRY, Definition
+from hpd_analysis.errors import ParameterError
+from hpd_analysis.kinetics import compute_kinetics
+
+NINE = ["champiat2017", "saada_bouzid2017", "ferrara2018", "kato2017", "lo_russo2019",
+        "kim2019", "matos2020", "gandara2018_fp", "kas2020"]
+
+
+def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three patients in canonical form.
+
+    P1: the spec's worked example (SLD 67 → 98 → 171 mm, 144 then 49 days apart).
+    P2: no pre-baseline scan, stable disease.
+    P3: died on day 40 before any on-treatment scan.
+    """
+    patients = pd.DataFrame({
+        "patient_id": ["P1", "P2", "P3"],
+        "treatment_start": pd.to_datetime(["2020-06-01", "2020-06-01", "2020-06-01"]),
+        "treatment_end": pd.to_datetime(["2020-07-25", "2021-01-10", "2020-07-11"]),
+        "death_date": pd.to_datetime([None, None, "2020-07-11"]),
+        "last_contact": pd.to_datetime(["2021-02-01", "2021-02-01", "2020-07-11"]),
+        "ecog_baseline": pd.array([1, 0, 1], dtype="Int64"),
+        "ecog_first_eval": pd.array([2, 0, pd.NA], dtype="Int64"),
+    })
+    base = pd.Timestamp("2020-05-29")
+    pre, fe = base - pd.Timedelta(days=144), base + pd.Timedelta(days=49)
+    rows = [
+        ("P1", pre, "L1", 40.0), ("P1", pre, "L2", 27.0),
+        ("P1", base, "L1", 58.0), ("P1", base, "L2", 40.0),
+        ("P1", fe, "L1", 100.0), ("P1", fe, "L2", 71.0),
+        ("P2", base, "L1", 50.0), ("P2", fe + pd.Timedelta(days=7), "L1", 52.0),
+        ("P3", base, "L1", 30.0),
+    ]
+    lesions = pd.DataFrame(rows, columns=["patient_id", "assessment_date", "lesion_id",
+                                          "diameter_mm"])
+    lesions["lesion_type"] = "target"
+    lesions["organ"] = np.where(lesions.lesion_id == "L1", "lung", "liver")
+    lesions["status"] = None
+    return patients, lesions
+
+
+@pytest.fixture
+def cohort():
+    pytest.importorskip("hpd_analysis.timepoints")
+    from hpd_analysis.load import load_cohort
+
+    patients, lesions = tiny_tables()
+    return load_cohort(patients=patients, lesions=lesions)
+
+
+def test_classify_end_to_end(cohort):
+    from hpd_analysis.classify import classify
+
+    table = classify(cohort)
+    assert table.patient_id.tolist() == ["P1", "P2", "P3"]
+    assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
+    for c in ["os_months", "os_event", "pfs_months", "pfs_event", "ttf_months", "ttf_event",
+              "first_eval_months"]:
+        assert c in table.columns
+    p1 = table.iloc[0]
+    assert p1.tgr_pre == pytest.approx(27.27, abs=0.005)
+    assert p1.tgr_on == pytest.approx(182.19, abs=0.005)
+    assert p1.tgk_ratio == pytest.approx(6.92, abs=0.005)
+    assert p1.recist_first_eval == "PD"
+    assert p1.first_eval_months == pytest.approx((49 - 3) / 30.4375)
+    for code in NINE:
+        assert str(table[f"hpd_{code}"].dtype) == "boolean"
+        assert table[f"hpd_{code}_status"].isin(["hpd", "not_hpd", "not_evaluable"]).all()
+        assert table[f"hpd_{code}_reason"].notna().all()
+    for code in ("champiat2017", "ferrara2018", "kas2020", "saada_bouzid2017"):
+        assert table[f"hpd_{code}"][0], code
+    # P2: no pre-baseline scan -> kinetic definitions not evaluable, with that reason
+    assert pd.isna(table.hpd_champiat2017[1])
+    assert "pre-baseline" in table.hpd_champiat2017_reason[1]
+    # P3: died on day 40 without a scan -> fast progression by Gandara
+    assert table.hpd_gandara2018_fp[2]
+    assert "death" in table.tgr_on_reason[2]
+
+
+def test_one_row_per_patient_in_input_order(cohort):
+    from hpd_analysis.classify import classify
+    from hpd_analysis.cohort import Cohort
+
+    rev = Cohort(patients=cohort.patients.iloc[::-1].reset_index(drop=True),
+                 lesions=cohort.lesions)
+    table = classify(rev, ["champiat2017"])
+    assert table.patient_id.tolist() == ["P3", "P2", "P1"]
+    assert table.hpd_champiat2017_status.tolist()[::-1] == \
+        classify(cohort, ["champiat2017"]).hpd_champiat2017_status.tolist()
+
+
+def write_cohort(tmp_path):
+    patients, lesions = tiny_tables()
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    patients.to_csv(folder / "patients.csv", index=False, date_format="%Y-%m-%d")
+    lesions.to_csv(folder / "lesions.csv", index=False, date_format="%Y-%m-%d")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet"])
+def test_classify_path_byte_identical_on_rerun(tmp_path, name):
+    pytest.importorskip("hpd_analysis.timepoints")
+    from hpd_analysis.classify import classify_path
+
+    folder = write_cohort(tmp_path)
+    a = classify_path(folder, tmp_path / "a" / name)
+    b = classify_path(folder, tmp_path / "b" / name)
+    assert a.read_bytes() == b.read_bytes()
+    back = pd.read_parquet(a) if name.endswith("parquet") else pd.read_csv(a)
+    assert back.patient_id.tolist() == ["P1", "P2", "P3"]
+    if name.endswith(".csv"):
+        text = a.read_text(encoding="utf-8")
+        assert "2020-05-29" in text and "true" in text and "00:00:00" not in text
+        assert back.hpd_champiat2017[0] in (True, "true")
+
+
+def test_classify_path_overrides_and_config(tmp_path):
+    pytest.importorskip("hpd_analysis.timepoints")
+    from hpd_analysis.classify import classify_path
+
+    folder = write_cohort(tmp_path)
+    out = classify_path(folder, tmp_path / "o.csv", definitions=["champiat2017"],
+                        overrides={"champiat2017.tgr_ratio_min": 10})
+    t = pd.read_csv(out)
+    assert [c for c in t.columns if c.startswith("hpd_")] == [
+        "hpd_champiat2017", "hpd_champiat2017_reason", "hpd_champiat2017_status"]
+    assert t.hpd_champiat2017_reason[0] == "not HPD: TGR ratio < 10"
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        classify_path(folder, tmp_path / "x.csv", overrides={"nonsense": 1})
+    with pytest.raises(ParameterError, match="valid: tgr_ratio_min"):
+        classify_path(folder, tmp_path / "x.csv", overrides={"champiat2017.ratio": 1})
+    with pytest.raises(ParameterError, match=r"\.csv"):
+        classify_path(folder, tmp_path / "x.txt")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("parameters:\n  kas2020.delta_tgr_min: 500\n"
+                   "definitions:\n  - code: big_rise\n    criteria: "
+                   "[sld_pct_change_first_eval >= 70]\n", encoding="utf-8")
+    t = pd.read_csv(classify_path(folder, tmp_path / "c.csv", config=cfg))
+    assert t.hpd_kas2020_reason[0] == "not HPD: ΔTGR ≤ 500"
+    assert t.hpd_big_rise[0] in (True, "true")  # P1: +74.5 %
+    from hpd_analysis.cli import main
+
+    assert main(["classify", str(folder), "--out", str(tmp_path / "cli.csv"),
+                 "--set", "kas2020.nope=1"]) == 2
+
+
+# ----------------------------------------------------------------- feature-level helpers
+
+def random_features(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2020-06-01")
+    has_pre = rng.random(n) < 0.8
+    s_pre = rng.uniform(20, 120, n)
+    s_0 = s_pre * rng.uniform(0.8, 1.6, n)
+    s_1 = s_0 * rng.uniform(0.5, 2.5, n)
+    d_pre = rng.integers(20, 150, n).astype(float)
+    d_on = rng.integers(30, 70, n).astype(float)
+    pct = 100 * (s_1 - s_0) / s_0
+    df = pd.DataFrame({
+        "patient_id": [f"P{i:05d}" for i in range(n)],
+        "treatment_start": start,
+        "prebaseline_date": np.where(has_pre, start - pd.to_timedelta(d_pre, "D"), pd.NaT),
+        "baseline_date": start, "first_eval_date": start + pd.to_timedelta(d_on, "D"),
+        "sld_prebaseline_mm": np.where(has_pre, s_pre, np.nan), "sld_baseline_mm": s_0,
+        "sld_first_eval_mm": s_1, "days_pre_to_baseline": np.where(has_pre, d_pre, np.nan),
+        "days_baseline_to_first_eval": d_on, "first_eval_day": d_on,
+        "sld_change_first_eval_mm": s_1 - s_0, "sld_pct_change_first_eval": pct,
+        "recist_first_eval": np.where((pct >= 20) & (s_1 - s_0 >= 5), "PD",
+                                      np.where(pct <= -30, "PR", "SD")),
+        "new_lesions_first_eval": rng.integers(0, 3, n),
+        "new_organs_first_eval": rng.integers(0, 2, n),
+        "max_new_lesions_in_involved_organ_first_eval": rng.integers(0, 3, n),
+        "n_organs_with_new_lesions_first_eval": rng.integers(0, 3, n).astype(float),
+        "n_post_baseline_scans": rng.integers(1, 4, n),
+        "ttf_months": rng.uniform(0.5, 12, n), "ttf_event": pd.array(rng.integers(0, 2, n),
+                                                                     dtype="Int64"),
+        "death_day": np.where(rng.random(n) < 0.1, rng.uniform(20, 300, n), np.nan),
+        "ecog_baseline": pd.array(rng.integers(0, 3, n), dtype="Int64"),
+        "ecog_first_eval": pd.array(rng.integers(0, 4, n), dtype="Int64"),
+    })
+    df["prebaseline_date"] = pd.to_datetime(df["prebaseline_date"])
+    return compute_kinetics(add_rule_features(df))
+
+
+def test_classify_features_contract_and_order():
+    f = random_features(300)
+    t = classify_features(f)
+    assert len(t) == 300 and t.patient_id.tolist() == f.patient_id.tolist()
+    assert list(t.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
+    for code in NINE:
+        st = t[f"hpd_{code}_status"]
+        flag = t[f"hpd_{code}"]
+        assert ((st == "hpd") == flag.eq(True).fillna(False)).all()
+        assert ((st == "not_evaluable") == flag.isna()).all()
+        assert t.loc[st == "not_evaluable", f"hpd_{code}_reason"].str.startswith(
+            "not evaluable: ").all()
+        assert t.loc[st == "hpd", f"hpd_{code}_reason"].str.startswith("HPD: ").all()
+
+
+def test_threshold_sweep_is_monotone():
+    f = random_features(500)
+    values = np.arange(1.5, 4.01, 0.25)
+    sweep = threshold_sweep(f, "champiat2017", "tgr_ratio_min", values)
+    assert list(sweep.columns) == ["definition", "parameter", "value", "n_hpd", "n_evaluable",
+                                   "n_total", "percent"]
+    assert sweep.value.tolist() == pytest.approx(values.tolist())
+    assert (np.diff(sweep.n_hpd) <= 0).all() and sweep.n_hpd.iloc[0] > sweep.n_hpd.iloc[-1]
+    assert sweep.n_evaluable.nunique() == 1  # the threshold does not change evaluability
+    assert sweep.percent.iloc[0] == pytest.approx(100 * sweep.n_hpd[0] / sweep.n_evaluable[0])
+    at2 = classify_features(f, ["champiat2017"]).hpd_champiat2017.sum()
+    assert sweep.loc[sweep.value == 2.0, "n_hpd"].item() == at2
+    d = Definition(code="mine", citation="x", rule="x", parameters={"m": 2.0},
+                   criteria=["delta_tgr > {m}"])
+    s2 = threshold_sweep(f, d, "m", [0, 50, 100])
+    assert (np.diff(s2.n_hpd) <= 0).all()
+    with pytest.raises(ParameterError, match="valid: tgr_ratio_min"):
+        threshold_sweep(f, "champiat2017", "ratio", [2])
+
+
+def test_write_table_formats(tmp_path):
+    t = classify_features(random_features(20), [REGISTRY["kas2020"]])
+    a = write_table(t, tmp_path / "t.csv")
+    first = a.read_bytes()
+    write_table(t, a)
+    assert a.read_bytes() == first
+    back = pd.read_csv(a)
+    assert len(back) == 20
+    assert back.tgr_pre.round(6).equals(t.tgr_pre.round(6))
+
+
+def test_patients_without_measurements_are_all_listed_not_evaluable():
+    pytest.importorskip("hpd_analysis.timepoints")
+    from hpd_analysis.classify import classify
+    from hpd_analysis.cohort import Cohort
+
+    patients, _ = tiny_tables()
+    t = classify(Cohort(patients=patients))
+    assert t.patient_id.tolist() == ["P1", "P2", "P3"]
+    for code in NINE:
+        assert (t[f"hpd_{code}_status"] == "not_evaluable").all(), code
+        assert t[f"hpd_{code}_reason"].str.startswith("not evaluable: ").all()
+    assert t.os_months.notna().all()  # endpoints are still there for survival analyses
+
+
+def test_organs_with_new_lesions_from_lesion_rows():
+    f = pd.DataFrame({
+        "patient_id": ["A", "B", "C", "D"],
+        "first_eval_date": pd.to_datetime(["2020-02-01", "2020-02-01", "2020-02-01", None]),
+        "new_lesions_first_eval": [3, 1, 0, 0],
+    })
+    day = pd.Timestamp("2020-02-01")
+    lesions = pd.DataFrame({
+        "patient_id": ["A", "A", "A", "A", "B", "B"],
+        "assessment_date": [day, day, day, day + pd.Timedelta(days=30), day, day],
+        "lesion_type": ["new", "new", "new", "new", "new", "target"],
+        "organ": ["Liver", "liver ", "brain", "bone", None, "lung"],
+        "status": [None, None, None, None, None, None],
+    })
+    out = add_rule_features(f, lesions=lesions)
+    # A: liver (twice, case/space-insensitive) + brain; the later bone lesion does not count
+    # B: a new lesion without organ -> unknown; C: no new lesion -> 0; D: no first evaluation
+    got = out.n_organs_with_new_lesions_first_eval.tolist()
+    assert got[:1] == [2.0] and np.isnan(got[1]) and got[2] == 0.0 and np.isnan(got[3])
+    assert out.n_organs_with_new_lesions_first_eval_reason[3] == "no first evaluation scan"
+    absent = lesions.assign(status=["absent", "absent", None, None, None, None])
+    assert add_rule_features(f, lesions=absent).n_organs_with_new_lesions_first_eval[0] == 1.0
