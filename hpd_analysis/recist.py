@@ -8,10 +8,18 @@ Rules (Eisenhauer et al., Eur J Cancer 2009; Seymour et al., Lancet Oncol 2017),
   * ``PD``: SLD rises by >= 20 % over the nadir **and** by >= 5 mm. The nadir is the smallest
     evaluable SLD from baseline up to the previous on-treatment scan (at the first evaluation, the
     baseline). The pre-baseline scan never counts.
+  * ``PD`` also when a baseline target lesion is **not assessed** (SLD unknown) but the sum of the
+    baseline targets that *were* measured (``sld_measured_mm``) already meets both PD thresholds
+    over the nadir: the missing lesion(s) can only add to the sum (RECIST 1.1, "Missing assessments
+    and inevaluable designation", and the RECIST working group's Q&A). ``sld_mm`` stays NaN for
+    such a scan (the complete sum is unknown), so it never sets the nadir and never feeds the
+    kinetics; the reason reads ``target PD on measured lesions (1 target not assessed)``.
   * ``CR``: every non-nodal target lesion 0 mm and every nodal target < 10 mm (``targets_cr``).
   * ``PR``: SLD <= 70 % of the baseline SLD (a decrease of 30 % or more).
   * ``SD`` otherwise; ``NE`` when the SLD or the baseline SLD is not evaluable (a baseline target
-    lesion not measured, no baseline scan, no target lesion at baseline).
+    lesion not measured and the measured ones short of PD, no baseline scan).
+  * ``none``: no target lesion at baseline (non-target disease only; lesion table only, where the
+    number of baseline targets is known).
 
   PD is checked before CR (a rise of >= 5 mm and >= 20 % of nodes that stay < 10 mm reads PD).
   Comparisons carry a tolerance of 1e-9 so that exactly -30 % / +20 % / +5 mm meet the threshold.
@@ -20,11 +28,22 @@ Rules (Eisenhauer et al., Eur J Cancer 2009; Seymour et al., Lancet Oncol 2017),
   assessed, or non-target status not given), ``non-PD`` (per-scan sums that say there is no
   non-target progression but not whether non-targets are gone) or ``none`` (no non-target lesion at
   baseline).
-- **Overall response** (RECIST 1.1 table 1): PD if target PD, non-target PD or any new lesion;
-  otherwise NE if target NE; CR if target CR with non-target CR/none and no new lesion; PR if target
-  CR with other non-target states, or target PR; SD if target SD. When new lesions or non-target
-  progression are not given (three-scan wide tables), the response is computed from the SLD and
-  ``response_reason`` says so.
+- **Overall response** (RECIST 1.1 tables 1 and 2): PD if target PD, non-target PD or any new
+  lesion; otherwise NE if target NE; CR if target CR with non-target CR/none and no new lesion; PR
+  if target CR with other non-target states, or target PR; SD if target SD. Patients **without a
+  target lesion at baseline** (table 2, non-target disease only): ``CR`` when every non-target
+  lesion is gone, ``NON-CR/NON-PD`` when non-targets persist without unequivocal progression (the
+  label of RECIST 1.1 and of CDISC RS), ``NE`` when a non-target lesion is not assessed or there
+  was no lesion at all at baseline, ``PD`` on unequivocal progression or a new lesion. When new
+  lesions or non-target progression are not given (three-scan wide tables), the response is
+  computed from the SLD and ``response_reason`` says so.
+- **Best overall response**: the best response until the first PD (later scans never count).
+  ``NON-CR/NON-PD`` ranks between SD and PD and, like SD, counts only at a scan at least
+  ``sd_min_days`` after treatment start (RECIST 1.1 "Evaluation of best overall response";
+  admiralonco ``derive_param_bor`` ranks CR, PR, SD, NON-CR/NON-PD, PD, NE the same way); an
+  earlier one gives NE (or PD when a PD follows). With ``confirm=True`` an unconfirmed CR of a
+  patient without target lesions counts as NON-CR/NON-PD (an unconfirmed CR/PR counts as SD
+  otherwise).
 """
 
 from __future__ import annotations
@@ -35,12 +54,15 @@ import pandas as pd
 #: tolerance (mm and fraction) on RECIST thresholds so exact boundary values meet them
 EPS = 1e-9
 
-#: best-first order of responses (for the best overall response)
-RESPONSE_RANK = {"CR": 0, "PR": 1, "SD": 2, "PD": 3, "NE": 4}
+#: overall response of a patient without target lesions whose non-target disease persists
+NON_CR_NON_PD = "NON-CR/NON-PD"
+
+#: best-first order of responses (for the best overall response; admiralonco's order)
+RESPONSE_RANK = {"CR": 0, "PR": 1, "SD": 2, NON_CR_NON_PD: 3, "PD": 4, "NE": 5}
 
 RESPONSE_COLUMNS = [
     "patient_id", "assessment_date", "day", "is_first_eval",
-    "sld_mm", "baseline_sld_mm", "nadir_mm",
+    "sld_mm", "sld_measured_mm", "baseline_sld_mm", "nadir_mm",
     "change_baseline_mm", "pct_change_baseline", "change_nadir_mm", "pct_change_nadir",
     "target_response", "non_target_response", "new_lesion", "overall_response", "response_reason",
     "new_lesions", "new_lesions_first_seen", "new_lesion_sum_mm", "non_target_pd",
@@ -52,13 +74,17 @@ def _na_str(n: int) -> np.ndarray:
 
 
 def target_response(
-    sld: np.ndarray, baseline: np.ndarray, nadir: np.ndarray, targets_cr: np.ndarray
+    sld: np.ndarray, baseline: np.ndarray, nadir: np.ndarray, targets_cr: np.ndarray,
+    sld_measured: np.ndarray | None = None, no_targets: np.ndarray | None = None,
 ) -> np.ndarray:
-    """RECIST 1.1 target response per scan (``CR``/``PR``/``SD``/``PD``/``NE``).
+    """RECIST 1.1 target response per scan (``CR``/``PR``/``SD``/``PD``/``NE``/``none``).
 
     ``sld``, ``baseline`` and ``nadir`` in mm (NaN when not evaluable); ``targets_cr`` boolean
     (every non-nodal target 0 mm, nodes < 10 mm); ``nadir`` is the smallest evaluable SLD before
-    this scan, baseline included.
+    this scan, baseline included. ``sld_measured`` (mm, optional): sum over the baseline targets
+    measured at the scan; where ``sld`` is NaN (a target not assessed) and this partial sum already
+    rises >= 20 % and >= 5 mm over the nadir, the response is ``PD``. ``no_targets`` (boolean,
+    optional): no target lesion at baseline, giving ``none``.
     """
     sld = np.asarray(sld, dtype=float)
     baseline = np.asarray(baseline, dtype=float)
@@ -66,11 +92,23 @@ def target_response(
     cr = np.asarray(pd.array(targets_cr, dtype="boolean").fillna(False), dtype=bool)
     ok = ~np.isnan(sld) & ~np.isnan(baseline)
     nad = np.where(np.isnan(nadir), baseline, nadir)
+    pd_ = _meets_pd(sld, nad) & ok
+    if sld_measured is not None:
+        part = np.asarray(sld_measured, dtype=float)
+        pd_ |= np.isnan(sld) & ~np.isnan(baseline) & _meets_pd(part, nad)
     with np.errstate(invalid="ignore"):
-        rise = sld - nad
-        pd_ = ok & (rise >= 5.0 - EPS) & (rise >= 0.2 * nad - EPS * np.maximum(nad, 1.0))
         pr = ok & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
-    return np.select([~ok, pd_, cr & ok, pr], ["NE", "PD", "CR", "PR"], default="SD").astype(object)
+    none = (np.zeros(len(sld), dtype=bool) if no_targets is None
+            else np.asarray(pd.array(no_targets, dtype="boolean").fillna(False), dtype=bool))
+    return np.select([none, pd_, ~ok, cr & ok, pr], ["none", "PD", "NE", "CR", "PR"],
+                     default="SD").astype(object)
+
+
+def _meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
+    """``total`` (mm) >= 20 % and >= 5 mm over ``nadir`` (mm), with tolerance; False for NaN."""
+    with np.errstate(invalid="ignore"):
+        rise = total - nadir
+        return (rise >= 5.0 - EPS) & (rise >= 0.2 * nadir - EPS * np.maximum(nadir, 1.0))
 
 
 def non_target_response(
@@ -79,7 +117,7 @@ def non_target_response(
     n_expected: pd.Series | np.ndarray,
     n_assessed: pd.Series | np.ndarray,
 ) -> np.ndarray:
-    """Non-target response per scan (``PD``, ``CR``, ``non-CR/non-PD``, ``non-PD``, ``NE``, ``none``).
+    """Non-target response per scan (``PD``/``CR``/``non-CR/non-PD``/``non-PD``/``NE``/``none``).
 
     ``n_expected``/``n_assessed``: numbers of baseline non-target lesions and of those assessed at
     the scan; NA when the cohort gives per-scan sums only (then ``non_target_pd`` False reads
@@ -109,22 +147,29 @@ def non_target_response(
 def overall_response(
     target: np.ndarray, non_target: np.ndarray, new_lesion: pd.Series | np.ndarray
 ) -> np.ndarray:
-    """RECIST 1.1 overall response from target, non-target and new-lesion status (table 1).
+    """RECIST 1.1 overall response from target, non-target and new-lesion status (tables 1, 2).
 
     ``new_lesion`` is a nullable boolean; unknown is treated as 'no new lesion' (the caller reports
-    that the response rests on incomplete information).
+    that the response rests on incomplete information). Target ``none`` (no target lesion at
+    baseline, table 2): ``CR`` when non-targets are gone, ``NON-CR/NON-PD`` when they persist,
+    otherwise ``NE`` (unless PD).
     """
     target = np.asarray(target, dtype=object)
     non_target = np.asarray(non_target, dtype=object)
     new = np.asarray(pd.array(new_lesion, dtype="boolean").fillna(False), dtype=bool)
+    t_none = target == "none"
     conds = [
         (target == "PD") | (non_target == "PD") | new,
         target == "NE",
+        t_none & (non_target == "CR"),
+        t_none & (non_target == "non-CR/non-PD"),
+        t_none,
         (target == "CR") & np.isin(non_target, ["CR", "none"]),
         np.isin(target, ["CR", "PR"]),
         target == "SD",
     ]
-    return np.select(conds, ["PD", "NE", "CR", "PR", "SD"], default="NE").astype(object)
+    return np.select(conds, ["PD", "NE", "CR", NON_CR_NON_PD, "NE", "CR", "PR", "SD"],
+                     default="NE").astype(object)
 
 
 def as_boolean(values: object) -> pd.arrays.BooleanArray:
@@ -144,6 +189,10 @@ _REASON_PARTS = (
     "all target lesions gone (nodes < 10 mm)",
     "target PR (SLD -30 % or more vs baseline)",
     "target SD",
+    "no target lesion at baseline (non-target disease only)",
+    "no target or non-target lesion at baseline",
+    "all non-target lesions gone",
+    "non-target lesion(s) present without unequivocal progression",
     "new lesions not given",
     "non-target status not given or not all assessed",
     "response from target SLD alone",
@@ -156,9 +205,12 @@ def response_reason(
     new_lesion: pd.Series | np.ndarray,
     overall: np.ndarray,
     sld_reason: pd.Series | np.ndarray,
+    target_pd_reason: np.ndarray | None = None,
 ) -> np.ndarray:
     """Plain-language reason for each overall response: what made it PD, why it is NE (the SLD
     reason), and what was not given. Numbers are in the percentage columns, not repeated here.
+    ``target_pd_reason`` (optional, text or None per row) replaces the default target-PD text, e.g.
+    for PD on the measured lesions of an incomplete scan.
     """
     target = np.asarray(target, dtype=object)
     non_target = np.asarray(non_target, dtype=object)
@@ -168,9 +220,12 @@ def response_reason(
     new_na = np.asarray(new.isna(), dtype=bool)
     nt_ne = non_target == "NE"
     t_ne = target == "NE"
-    partial = (new_na | nt_ne) & (overall != "PD") & ~t_ne
+    t_none = target == "none"
+    partial = (new_na | nt_ne) & (overall != "PD") & ~t_ne & ~t_none
     flags = [target == "PD", new_true, non_target == "PD", target == "CR", target == "PR",
-             target == "SD", new_na, nt_ne, partial]
+             target == "SD", t_none & (non_target != "none"), t_none & (non_target == "none"),
+             t_none & (non_target == "CR"), t_none & (non_target == "non-CR/non-PD"),
+             new_na, nt_ne, partial]
     code = np.zeros(len(target), dtype=np.int64)
     for k, f in enumerate(flags):
         code |= f.astype(np.int64) << k
@@ -178,6 +233,12 @@ def response_reason(
     for u in np.flatnonzero(np.bincount(code, minlength=len(table))):
         table[u] = "; ".join(t for k, t in enumerate(_REASON_PARTS) if (u >> k) & 1)
     out = table[code]
+    if target_pd_reason is not None:
+        alt = np.asarray(target_pd_reason, dtype=object)
+        m = (target == "PD") & pd.notna(alt)
+        if m.any():
+            rest = pd.Series(out[m], dtype=object).str.slice(len(_REASON_PARTS[0]))
+            out[m] = (pd.Series(alt[m], dtype=object).astype(str) + rest).to_numpy(dtype=object)
     if t_ne.any():
         sr = pd.Series(np.asarray(sld_reason, dtype=object)[t_ne], dtype=object)
         ne_txt = ("target not evaluable: " + sr.fillna("SLD not evaluable").astype(str)).to_numpy()
@@ -186,14 +247,44 @@ def response_reason(
     return out
 
 
+def measured_pd_reason(
+    target: np.ndarray, sld: np.ndarray, n_expected: np.ndarray, n_measured: np.ndarray
+) -> np.ndarray:
+    """Reason text for target PD on the measured lesions of an incomplete scan (None elsewhere):
+    ``target PD on measured lesions (1 target not assessed)``. Counts NaN when unknown."""
+    target = np.asarray(target, dtype=object)
+    m = (target == "PD") & np.isnan(np.asarray(sld, dtype=float))
+    out = np.full(len(target), None, dtype=object)
+    if m.any():
+        k = (np.asarray(n_expected, dtype=float) - np.asarray(n_measured, dtype=float))[m]
+        uniq, inv = np.unique(k, return_inverse=True)
+        txt = np.array([
+            "target PD on measured lesions (a target not assessed)" if np.isnan(v) else
+            f"target PD on measured lesions ({v:g} target{'' if v == 1 else 's'} not assessed)"
+            for v in uniq], dtype=object)
+        out[m] = txt[inv.ravel()]
+    return out
+
+
+def _float_col(table: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric (possibly nullable) column as float (NaN = unknown); all NaN when absent."""
+    if name not in table.columns:
+        return np.full(len(table), np.nan)
+    return np.asarray(pd.array(table[name], dtype="Float64").to_numpy(dtype=float,
+                                                                      na_value=np.nan))
+
+
 def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     """RECIST 1.1 response of every on-treatment scan of :func:`hpd_analysis.timepoints.scan_table`.
 
     One row per scan with ``role == 'on_treatment'``, sorted like ``scans``. Columns
-    :data:`RESPONSE_COLUMNS`: SLD, baseline SLD and nadir in mm; ``pct_change_baseline`` and
-    ``pct_change_nadir`` in % (NaN when the reference is 0 mm); ``nadir_mm`` is the smallest evaluable SLD from baseline to the
-    previous on-treatment scan (the PD reference of this scan); ``day`` in days from treatment
-    start. Vectorized: cumulative minimum within patient for the nadir.
+    :data:`RESPONSE_COLUMNS`: SLD, baseline SLD and nadir in mm; ``sld_measured_mm`` the sum over
+    the baseline targets measured at the scan (mm; equals ``sld_mm`` on a complete scan, taken as
+    ``sld_mm`` when the scan table has no such column); ``pct_change_baseline`` and
+    ``pct_change_nadir`` in % (NaN when the reference is 0 mm or the SLD is incomplete);
+    ``nadir_mm`` is the smallest evaluable SLD from baseline to the previous on-treatment scan
+    (the PD reference of this scan; complete scans only); ``day`` in days from treatment start.
+    Vectorized: cumulative minimum within patient for the nadir.
     """
     role = scans["role"].to_numpy(dtype=object)
     sel = np.flatnonzero((role == "baseline") | (role == "on_treatment"))
@@ -224,6 +315,10 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     keep = np.flatnonzero(~is_base)
     s = s.iloc[keep]
     sld = sld[keep]
+    sld_part = (s["sld_measured_mm"].to_numpy(dtype=float) if "sld_measured_mm" in s.columns
+                else sld.copy())
+    n_t_exp = _float_col(s, "n_targets_expected")
+    n_t_meas = _float_col(s, "n_targets_measured")
     baseline = baseline[keep]
     nadir = nadir[keep]
     has_base = has_base[keep]
@@ -235,7 +330,8 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
         chg_n = sld - nadir
         # undefined (NaN) when the nadir is 0 mm, as in admiralonco's PCHGNAD; PD still applies
         pct_n = np.where(nadir > 0, 100.0 * chg_n / nadir, np.nan)
-    tr = target_response(sld, baseline, nadir, s["targets_cr"].to_numpy())
+    no_targets = has_base & (n_t_exp == 0)
+    tr = target_response(sld, baseline, nadir, s["targets_cr"].to_numpy(), sld_part, no_targets)
     ntr = non_target_response(s["non_target_pd"], s["non_target_cr"],
                               s["n_non_targets_expected"], s["n_non_targets_assessed"])
     newl = pd.array(s["new_lesions"], dtype="Float64")
@@ -248,13 +344,15 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     bad_base = has_base & np.isnan(baseline)
     sreason[bad_base] = "baseline SLD not evaluable (" + pd.Series(
         base_reason[bad_base], dtype=object).fillna("not given").astype(str).to_numpy() + ")"
-    reason = response_reason(tr, ntr, new_flag, ovr, sreason)
+    reason = response_reason(tr, ntr, new_flag, ovr, sreason,
+                             measured_pd_reason(tr, sld, n_t_exp, n_t_meas))
     out = pd.DataFrame({
         "patient_id": s["patient_id"].to_numpy(),
         "assessment_date": s["assessment_date"].to_numpy(),
         "day": s["day"].to_numpy(dtype=float),
         "is_first_eval": s["is_first_eval"].to_numpy(dtype=bool),
         "sld_mm": sld,
+        "sld_measured_mm": sld_part,
         "baseline_sld_mm": baseline,
         "nadir_mm": nadir,
         "change_baseline_mm": chg_b,
@@ -346,25 +444,36 @@ def best_overall_response(
 ) -> pd.DataFrame:
     """Best overall response (BOR) per patient from :func:`recist_responses`.
 
+    - Scans after the first PD never count: the BOR is the best response recorded until
+      progression (RECIST 1.1; admiralonco restricts to the first PD the same way), so a PD
+      followed by SD reads PD.
     - ``SD`` counts only at a scan at least ``sd_min_days`` days (default 42 = 6 weeks) after
       treatment start; an earlier SD gives ``PD`` when a PD follows, otherwise ``NE``.
+      ``NON-CR/NON-PD`` (no target lesion at baseline) follows the same minimum duration and
+      ranks between SD and PD (order CR, PR, SD, NON-CR/NON-PD, PD, NE as admiralonco).
     - ``confirm=False`` (default): CR/PR need no confirmation. ``confirm=True``: a CR needs a CR,
       and a PR a CR or PR, at a later scan >= ``confirm_min_days`` days after it with no PD in
-      between; an unconfirmed CR/PR counts as SD (if it meets ``sd_min_days``).
+      between; an unconfirmed CR/PR counts as SD (if it meets ``sd_min_days``), and an
+      unconfirmed CR of a scan without target lesions (``target_response == 'none'``, when that
+      column is given) as NON-CR/NON-PD.
     - ``patient_ids``: every patient to report (in this order); a patient without an on-treatment
       scan gets ``NE`` with a reason.
 
     Returns ``patient_id, bor, bor_date, bor_day, n_on_treatment_scans, bor_reason``.
     """
-    r = _in_patient_date_order(responses[["patient_id", "assessment_date", "day",
-                                          "overall_response"]])
+    cols = ["patient_id", "assessment_date", "day", "overall_response"]
+    has_tr = "target_response" in responses.columns
+    r = _in_patient_date_order(responses[cols + (["target_response"] if has_tr else [])])
     ovr = r["overall_response"].to_numpy(dtype=object)
+    no_tgt = (r["target_response"].to_numpy(dtype=object) == "none") if has_tr else \
+        np.zeros(len(r), dtype=bool)
     day = r["day"].to_numpy(dtype=float)
     eff = ovr.copy()
     if confirm:
         pd_day = np.where(ovr == "PD", r["_d"].to_numpy(), np.inf)
         # first PD at or after each scan (reverse cumulative min within patient)
-        nxt_pd = pd.Series(pd_day[::-1]).groupby(r["_pcode"].to_numpy()[::-1]).cummin().to_numpy()[::-1]
+        nxt_pd = (pd.Series(pd_day[::-1]).groupby(r["_pcode"].to_numpy()[::-1]).cummin()
+                  .to_numpy()[::-1])
         # strictly after: shift by one within patient
         nxt_pd_after = pd.Series(nxt_pd).groupby(r["_pcode"]).shift(-1).fillna(np.inf).to_numpy()
         confirmed = np.zeros(len(r), dtype=bool)
@@ -379,30 +488,42 @@ def best_overall_response(
             left = left.sort_values("_t", kind="mergesort")
             right = right.sort_values("_t", kind="mergesort")
             m = pd.merge_asof(left, right, on="_t", by="_pcode", direction="forward")
-            ok = (m["_c"].to_numpy() < nxt_pd_after[m["_i"].to_numpy()]) & m["_c"].notna().to_numpy()
+            ok = ((m["_c"].to_numpy() < nxt_pd_after[m["_i"].to_numpy()])
+                  & m["_c"].notna().to_numpy())
             confirmed[m["_i"].to_numpy()] = ok
-        eff = np.where(np.isin(ovr, ["CR", "PR"]) & ~confirmed, "SD", ovr).astype(object)
-    early_sd = (eff == "SD") & ~(day >= sd_min_days - EPS)
-    eff = np.where(early_sd, "NE_SD", eff)
-    rank = pd.Series(eff).map({**RESPONSE_RANK, "NE_SD": 4}).to_numpy()
+        unconf = np.isin(ovr, ["CR", "PR"]) & ~confirmed
+        eff = np.where(unconf, np.where(no_tgt, NON_CR_NON_PD, "SD"), ovr).astype(object)
     pc = r["_pcode"].to_numpy()
+    # scans after the first PD of the patient never count (RECIST: best response until PD)
+    is_pd = (ovr == "PD").astype(np.int64)
+    after_pd = (pd.Series(is_pd).groupby(pc).cumsum().to_numpy() - is_pd) > 0
+    stable = (eff == "SD") | (eff == NON_CR_NON_PD)
+    early_sd = stable & ~(day >= sd_min_days - EPS) & ~after_pd
+    early_ncnp = early_sd & (eff == NON_CR_NON_PD)
+    eff = np.where(early_sd, "NE_SD", eff)
+    rank = pd.Series(eff).map({**RESPONSE_RANK, "NE_SD": RESPONSE_RANK["NE"]}).to_numpy()
+    rank = np.where(after_pd, len(RESPONSE_RANK) + 1, rank)
     by_rank = np.lexsort((rank, pc))          # stable: earliest scan first among equal ranks
     heads = np.r_[True, pc[by_rank][1:] != pc[by_rank][:-1]] if len(pc) else np.zeros(0, bool)
     best = by_rank[heads]
     g = r.iloc[best]
     npat = int(pc.max()) + 1 if len(pc) else 0
     any_early = np.bincount(pc[early_sd], minlength=npat) > 0
+    label = np.where(np.bincount(pc[early_ncnp], minlength=npat) > 0, NON_CR_NON_PD, "SD")
     nscan = np.bincount(pc, minlength=npat)
     bor = eff[best].astype(object)
     bor = np.where(bor == "NE_SD", "NE", bor).astype(object)
     reason = np.full(len(g), None, dtype=object)
-    reason[(bor == "NE") & any_early] = (
-        f"stable disease only before day {sd_min_days:g} (SD minimum duration), no later response"
-    )
+    m = (bor == "NE") & any_early
+    reason[m] = np.where(
+        label[m] == "SD",
+        f"stable disease only before day {sd_min_days:g} (SD minimum duration), no later response",
+        f"{NON_CR_NON_PD} only before day {sd_min_days:g} (SD minimum duration), no later "
+        "response")
     reason[(bor == "NE") & ~any_early] = "every on-treatment response not evaluable"
-    reason[(bor == "PD") & any_early] = (
-        f"SD before day {sd_min_days:g} (SD minimum duration) followed by PD"
-    )
+    m = (bor == "PD") & any_early
+    reason[m] = (label[m].astype(object)
+                 + f" before day {sd_min_days:g} (SD minimum duration) followed by PD")
     out = pd.DataFrame({
         "patient_id": g["patient_id"].to_numpy(),
         "bor": bor,
@@ -435,7 +556,8 @@ def irecist(
     the iUPD one (when measured); another new lesion (first seen at that scan); unequivocal
     non-target progression. Only that one confirmatory scan is read (a still-unconfirmed iUPD is
     not carried to later scans). ``pseudoprogression``: iUPD not confirmed and a later scan reads
-    SD, PR or CR.
+    SD, PR, CR or NON-CR/NON-PD. An iUPD on the measured lesions of an incomplete scan (SLD
+    unknown) cannot be confirmed by the SLD criterion (no reference sum); the other criteria apply.
 
     Returns ``patient_id, iupd_date, iupd_day, confirm_date, confirm_day, icpd, pseudoprogression,
     irecist_reason`` (days from treatment start; ``icpd`` NA when there is no iUPD or no
@@ -490,12 +612,14 @@ def irecist(
     m["irecist_reason"] = reason
     # pseudoprogression: not confirmed and a later scan reads SD/PR/CR
     rr = r.merge(iu[["_pcode", "_d0"]], on="_pcode", how="inner")
-    later_ok = (rr["_d"] > rr["_d0"]) & rr["overall_response"].isin(["SD", "PR", "CR"])
+    later_ok = (rr["_d"] > rr["_d0"]) & rr["overall_response"].isin(
+        ["SD", "PR", "CR", NON_CR_NON_PD])
     recov = later_ok.groupby(rr["_pcode"]).max()
     m["_recov"] = m["_pcode"].map(recov).fillna(False).astype(bool)
     m["pseudoprogression"] = m["_recov"] & ~np.asarray(m["icpd"].fillna(False), dtype=bool)
     pp = m["pseudoprogression"].to_numpy()
-    m.loc[pp, "irecist_reason"] = m.loc[pp, "irecist_reason"] + "; later SD/PR/CR: pseudoprogression"
+    m.loc[pp, "irecist_reason"] = (m.loc[pp, "irecist_reason"]
+                                   + "; later SD/PR/CR/NON-CR/NON-PD: pseudoprogression")
     out = pids.merge(m[["_pcode", "iupd_date", "iupd_day", "confirm_date", "confirm_day", "icpd",
                         "pseudoprogression", "irecist_reason"]], on="_pcode", how="left")
     no_pd = out["iupd_date"].isna()

@@ -26,6 +26,11 @@ Per-scan measures (lesion table):
   lymph nodes by short axis as given), on every scan, pre-baseline included. RECIST: a scan on
   which any baseline target lesion is missing or not evaluable has no SLD (NaN, ``sld_reason``).
   A target lesion with status ``absent`` and no diameter counts as 0 mm.
+- ``sld_measured_mm``: sum over the baseline target lesions that *are* measured at that scan (mm;
+  equals ``sld_mm`` on a complete scan; NaN when none is measured, without a baseline target, or
+  when a lesion is measured twice). Only used for RECIST "PD despite a missing lesion" (the
+  measured ones alone already +>=20 % and +>=5 mm over the nadir, see :mod:`hpd_analysis.recist`);
+  the nadir and every kinetic quantity use ``sld_mm`` (complete scans) only.
 - ``new_lesions``: number of ``new`` lesions recorded *at that scan* (status not ``absent``), not
   cumulative; ``new_lesions_first_seen``: those whose ``lesion_id`` appears for the first time
   (iRECIST "another new lesion"); ``new_lesion_sum_mm``: sum of their measured diameters.
@@ -37,9 +42,9 @@ Per-scan measures (lesion table):
   ``non_target_cr``: every baseline non-target lesion ``absent``; ``targets_cr``: every baseline
   non-nodal target at 0 mm and every nodal target < 10 mm.
 
-Per-scan sums (``assessments``) give ``sld_mm``, ``new_lesions``, ``new_organs`` and
-``non_target_pd`` directly (``targets_cr`` is ``sld_mm == 0``; non-target CR unknown;
-``new_lesions_first_seen`` is the rise of ``new_lesions`` over its running maximum). In the
+Per-scan sums (``assessments``) give ``sld_mm`` (= ``sld_measured_mm``), ``new_lesions``,
+``new_organs`` and ``non_target_pd`` directly (``targets_cr`` is ``sld_mm == 0``; non-target CR
+unknown; ``new_lesions_first_seen`` is the rise of ``new_lesions`` over its running maximum). In the
 three-scan wide table the scans are given: no window is applied.
 """
 
@@ -52,13 +57,20 @@ from .cohort import Cohort
 from .endpoints import death_days
 from .errors import CohortError, Problem
 from .params import Parameters
-from .recist import non_target_response, overall_response, response_reason, target_response
+from .recist import (
+    measured_pd_reason,
+    non_target_response,
+    overall_response,
+    response_reason,
+    target_response,
+)
 
 ROLES = ("prebaseline", "baseline", "on_treatment", "unused")
 
 SCAN_COLUMNS = [
     "patient_id", "assessment_date", "day", "role", "is_first_eval",
-    "sld_mm", "sld_reason", "n_targets_expected", "n_targets_measured", "targets_cr",
+    "sld_mm", "sld_reason", "sld_measured_mm",
+    "n_targets_expected", "n_targets_measured", "targets_cr",
     "new_lesions", "new_lesions_first_seen", "new_lesion_sum_mm",
     "new_organs", "max_new_lesions_in_involved_organ",
     "non_target_pd", "non_target_cr", "n_non_targets_expected", "n_non_targets_assessed",
@@ -284,6 +296,7 @@ def _lesion_measures(
     n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
     ok = has_base & (n_exp > 0) & (n_meas == n_exp)
     sld = np.where(ok, ssum, np.nan)
+    part = np.where(has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp), ssum, np.nan)
     reason = np.full(ns, None, dtype=object)
     m = has_base & (n_exp > 0) & (n_meas < n_exp)
     reason[m] = (_gfmt(n_exp[m] - n_meas[m]) + " of " + _gfmt(n_exp[m])
@@ -326,7 +339,8 @@ def _lesion_measures(
     okey = rp * no + ocode
     involved = _isin_subset(okey, newm & (ocode >= 0), okey[base_org])
     unknown_org = np.bincount(inv[newm & (ocode < 0)], minlength=ns) > 0
-    nk = np.unique(inv[newm & (ocode >= 0) & ~involved] * no + ocode[newm & (ocode >= 0) & ~involved])
+    out_new = newm & (ocode >= 0) & ~involved
+    nk = np.unique(inv[out_new] * no + ocode[out_new])
     new_org = np.bincount(nk // no, minlength=ns).astype(float)
     ik, cnt = np.unique(inv[newm & involved] * no + ocode[newm & involved], return_counts=True)
     max_inv = np.zeros(ns, dtype=float)
@@ -335,7 +349,7 @@ def _lesion_measures(
     max_inv[unknown_org] = np.nan
 
     return {
-        "sld_mm": sld, "sld_reason": reason,
+        "sld_mm": sld, "sld_reason": reason, "sld_measured_mm": part,
         "n_targets_expected": np.where(has_base, n_exp, np.nan),
         "n_targets_measured": n_meas.astype(float),
         "targets_cr": has_base & (n_exp > 0) & (n_gone == n_exp) & ok,
@@ -371,14 +385,15 @@ def _assessment_measures(a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarra
     cr = _bool_na(sld == 0)
     cr[np.isnan(sld)] = pd.NA
     return {
-        "sld_mm": sld, "sld_reason": reason,
+        "sld_mm": sld, "sld_reason": reason, "sld_measured_mm": sld,
         "n_targets_expected": np.full(ns, np.nan), "n_targets_measured": np.full(ns, np.nan),
         "targets_cr": cr,
         "new_lesions": newl, "new_lesions_first_seen": first,
         "new_lesion_sum_mm": np.full(ns, np.nan),
         "new_organs": col("new_organs"), "max_new_lesions_in_involved_organ": np.full(ns, np.nan),
         "non_target_pd": ntpd, "non_target_cr": _all_na_bool(ns),
-        "n_non_targets_expected": np.full(ns, np.nan), "n_non_targets_assessed": np.full(ns, np.nan),
+        "n_non_targets_expected": np.full(ns, np.nan),
+        "n_non_targets_assessed": np.full(ns, np.nan),
     }
 
 
@@ -443,7 +458,8 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     m = (pre < 0) & (last_before >= 0)
     pre_reason[m] = np.where(
         lb_gap[m] > w.prebaseline_max_days_before_baseline,
-        f"pre-baseline scan more than {w.prebaseline_max_days_before_baseline} days before baseline",
+        f"pre-baseline scan more than {w.prebaseline_max_days_before_baseline} days before "
+        "baseline",
         f"no pre-baseline scan {w.prebaseline_min_days_before_baseline}-"
         f"{w.prebaseline_max_days_before_baseline} days before baseline")
     pre_reason[(pre < 0) & (last_before < 0)] = "no pre-baseline scan"
@@ -573,7 +589,7 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         "patient_id": cohort.patients["patient_id"].to_numpy()[p],
         "assessment_date": _to_dates(sc["_date"].to_numpy(dtype=float)),
         "day": day, "role": sc["role"].to_numpy(dtype=object), "is_first_eval": is_fe,
-        "sld_mm": sld, "sld_reason": sreason,
+        "sld_mm": sld, "sld_reason": sreason, "sld_measured_mm": sld,
         "n_targets_expected": nan, "n_targets_measured": nan, "targets_cr": cr,
         "new_lesions": new_scan, "new_lesions_first_seen": new_scan, "new_lesion_sum_mm": nan,
         "new_organs": nan, "max_new_lesions_in_involved_organ": nan,
@@ -645,11 +661,14 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
 
     Columns :data:`FEATURE_COLUMNS` (docs/architecture.md): dates datetime64 (NaT when none),
     SLD in mm, intervals and ``first_eval_day`` in days, ``sld_pct_change_first_eval`` in % of the
-    baseline SLD, ``recist_first_eval`` CR/PR/SD/PD/NE (nadir = baseline at the first evaluation;
-    the pre-baseline scan never counts), counts nullable Int64, ``non_target_pd_first_eval``
-    nullable boolean. When new lesions / non-target progression are not given (three-scan wide
-    table without those columns) they are NA and the response is from the SLD alone (the reason
-    says so).
+    baseline SLD, ``recist_first_eval`` CR/PR/SD/PD/NE, or NON-CR/NON-PD for a patient without
+    target lesions at baseline (nadir = baseline at the first evaluation; the pre-baseline scan
+    never counts; PD also when a target is not assessed but the measured ones already meet PD,
+    while ``sld_first_eval_mm`` and the % change stay NaN; rules in :mod:`hpd_analysis.recist`),
+    ``target_response_first_eval`` CR/PR/SD/PD/NE or ``none`` (no target lesion at baseline),
+    counts nullable Int64, ``non_target_pd_first_eval`` nullable boolean. When new lesions /
+    non-target progression are not given (three-scan wide table without those columns) they are
+    NA and the response is from the SLD alone (the reason says so).
     """
     params = params or Parameters()
     scans, pt = _build(cohort, params)
@@ -672,7 +691,8 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
     r0 = np.where(base < 0, pt["base_reason"], r0).astype(object)
     r1 = np.where(fe < 0, pt["fe_reason"], r1).astype(object)
     pne = pt["pre_not_evaluable"]
-    r_pre[pne] = r_pre[pne] + "; no scan in the pre-baseline window has every baseline target measured"
+    r_pre[pne] = (r_pre[pne]
+                  + "; no scan in the pre-baseline window has every baseline target measured")
     d_pre, d0, d1 = tdate(pre), tdate(base), tdate(fe)
     with np.errstate(invalid="ignore", divide="ignore"):
         days_pre = (d0 - d_pre) / np.timedelta64(1, "D")
@@ -701,7 +721,11 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
     new_flag = _bool_na(np.nan_to_num(newl, nan=0.0) > 0)
     new_flag[np.isnan(newl)] = pd.NA
 
-    tr = target_response(s1, s0, s0, cr)
+    s1_part = _take(np.asarray(scans["sld_measured_mm"], dtype=float), fe)
+    t_exp = _take(np.asarray(scans["n_targets_expected"], dtype=float), fe)
+    t_meas = _take(np.asarray(scans["n_targets_measured"], dtype=float), fe)
+    no_targets = (fe >= 0) & (base >= 0) & (t_exp == 0)
+    tr = target_response(s1, s0, s0, cr, s1_part, no_targets)
     ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
     ovr = overall_response(tr, ntr, new_flag)
     tgt_reason = r1.copy()
@@ -711,11 +735,13 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
     badb = (fe >= 0) & (base >= 0) & np.isnan(s0)
     tgt_reason[badb] = "baseline SLD not evaluable (" + pd.Series(r0[badb], dtype=object).fillna(
         "").astype(str).to_numpy() + ")"
-    reason = response_reason(tr, ntr, new_flag, ovr, tgt_reason)
+    reason = response_reason(tr, ntr, new_flag, ovr, tgt_reason,
+                             measured_pd_reason(tr, s1, t_exp, t_meas))
     nofe = fe < 0
     tr[nofe] = "NE"
     ovr[nofe] = "NE"
-    reason[nofe] = "no first evaluation: " + pd.Series(r1[nofe], dtype=object).astype(str).to_numpy()
+    reason[nofe] = ("no first evaluation: "
+                    + pd.Series(r1[nofe], dtype=object).astype(str).to_numpy())
 
     st = pt["start"]
     fe_day = _take(dayv, fe)

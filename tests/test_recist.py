@@ -13,6 +13,7 @@ from hpd_analysis.recist import (
     irecist,
     overall_response,
     recist_responses,
+    response_reason,
     target_response,
 )
 from hpd_analysis.timepoints import first_evaluation_features, scan_table
@@ -167,7 +168,8 @@ def test_irecist_window_edges(gap, confirmable):
 
 # ---------------------------------------------------------------- reference: pharmaverse ADaM
 
-EXTERNAL = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+EXTERNAL = (__import__("pathlib").Path(__file__).resolve().parents[2]
+            / "shared" / "data" / "external")
 ADTR = EXTERNAL / "pharmaverseadam" / "adtr_onco.csv.gz"
 
 
@@ -233,3 +235,115 @@ def test_patients_without_any_response_row_are_reported():
     i = irecist(empty, patient_ids=ids)
     assert i.patient_id.tolist() == ["A", "B"] and not i.pseudoprogression.any()
     assert (i.irecist_reason == "no on-treatment scan").all()
+
+
+# ---------------------------------------------------------------- missing target, no target
+
+
+def test_target_response_pd_on_measured_lesions_and_no_targets():
+    nan = np.nan
+    sld = np.array([nan, nan, nan, nan, nan, 30.0])
+    part = np.array([30.0, 29.9, 24.0, nan, 5.0, 30.0])
+    base = np.array([25.0, 25.0, 20.0, 25.0, 25.0, nan])
+    nadir = np.array([25.0, 25.0, 20.0, 25.0, 0.0, nan])
+    no_tgt = np.array([False] * 5 + [True])
+    got = target_response(sld, base, nadir, np.zeros(6, bool), part, no_tgt)
+    # +20 % & +5 mm: PD; +19.6 %: NE; +4 mm: NE; nothing measured: NE; +5 mm over a 0 nadir: PD
+    assert got.tolist() == ["PD", "NE", "NE", "NE", "PD", "none"]
+    # without the measured sums the old rule (NE) holds
+    assert target_response(sld, base, nadir, np.zeros(6, bool)).tolist()[:5] == ["NE"] * 5
+
+
+def test_overall_response_without_target_lesions():
+    t = np.array(["none"] * 6)
+    nt = np.array(["non-CR/non-PD", "CR", "PD", "non-CR/non-PD", "NE", "none"])
+    new = pd.array([False, False, False, True, False, False], dtype="boolean")
+    assert overall_response(t, nt, new).tolist() == ["NON-CR/NON-PD", "CR", "PD", "PD", "NE",
+                                                      "NE"]
+    r = response_reason(t, nt, new, overall_response(t, nt, new), np.full(6, None))
+    assert r[5] == "no target or non-target lesion at baseline"
+    assert "response from target SLD alone" not in r[4]
+
+
+def lesion_cohort(scans: dict[str, dict[int, dict[str, float | str]]]) -> Cohort:
+    """``{pid: {day: {lesion_id: diameter_mm or non-target status}}}``; ids starting with ``NT``
+    are non-target lesions; a lesion left out of a scan is not assessed."""
+    rows = []
+    for p, by_day in scans.items():
+        for d, lesions in by_day.items():
+            for lid, v in lesions.items():
+                nt = lid.startswith("NT")
+                rows.append(dict(patient_id=p, assessment_date=START + pd.Timedelta(days=d),
+                                 lesion_id=lid, lesion_type="non_target" if nt else "target",
+                                 organ="lung", diameter_mm=np.nan if nt else float(v),
+                                 status=v if nt else None, is_lymph_node=False,
+                                 not_evaluable=False))
+    patients = pd.DataFrame({"patient_id": list(scans), "treatment_start": START})
+    return Cohort(patients=patients, lesions=pd.DataFrame(rows))
+
+
+def test_incomplete_scan_pd_over_nadir_and_never_sets_the_nadir():
+    c = lesion_cohort({
+        "pd": {0: {"T1": 50, "T2": 50}, 42: {"T1": 30, "T2": 30}, 84: {"T1": 72}},
+        "ne": {0: {"T1": 50, "T2": 50}, 42: {"T1": 30, "T2": 30}, 84: {"T1": 40},
+               126: {"T1": 35, "T2": 35}},
+    })
+    r = recist_responses(scan_table(c))
+    pd_, ne = r[r.patient_id == "pd"], r[r.patient_id == "ne"]
+    # 72 mm measured vs the 60 mm nadir (+20 %, +12 mm): PD although the baseline was 100 mm
+    assert pd_.overall_response.tolist() == ["PR", "PD"]
+    assert np.isnan(pd_.sld_mm.iloc[1]) and pd_.sld_measured_mm.iloc[1] == 72
+    assert np.isnan(pd_.pct_change_nadir.iloc[1])
+    assert pd_.response_reason.iloc[1] == "target PD on measured lesions (1 target not assessed)"
+    # 40 mm measured: NE; it does not become the nadir, so 70 mm at day 126 is +16.7 %: PR/SD
+    assert ne.overall_response.tolist() == ["PR", "NE", "PR"]
+    assert ne.nadir_mm.tolist() == [100, 60, 60]
+    b = best_overall_response(r)
+    assert b.bor.tolist() == ["PR", "PR"]
+
+
+def test_non_target_only_per_scan_and_best_overall_response():
+    present = {"NT1": "present", "NT2": "present"}
+    c = lesion_cohort({
+        "ncnp_42": {0: present, 42: present},
+        "ncnp_early": {0: present, 30: present},
+        "ncnp_early_then_pd": {0: present, 30: present,
+                               70: {"NT1": "unequivocal_progression", "NT2": "present"}},
+        "ncnp_then_pd": {0: present, 42: present,
+                         84: {"NT1": "unequivocal_progression", "NT2": "present"}},
+        "cr_once": {0: present, 42: {"NT1": "absent", "NT2": "absent"}, 56: present},
+    })
+    r = recist_responses(scan_table(c))
+    assert (r.target_response == "none").all()
+    assert r.overall_response.tolist() == ["NON-CR/NON-PD", "NON-CR/NON-PD", "NON-CR/NON-PD",
+                                           "PD", "NON-CR/NON-PD", "PD", "CR", "NON-CR/NON-PD"]
+    b = best_overall_response(r).set_index("patient_id")
+    assert b.bor.to_dict() == {"ncnp_42": "NON-CR/NON-PD", "ncnp_early": "NE",
+                               "ncnp_early_then_pd": "PD", "ncnp_then_pd": "NON-CR/NON-PD",
+                               "cr_once": "CR"}
+    assert b.loc["ncnp_early", "bor_reason"] == (
+        "NON-CR/NON-PD only before day 42 (SD minimum duration), no later response")
+    assert b.loc["ncnp_early_then_pd", "bor_reason"] == (
+        "NON-CR/NON-PD before day 42 (SD minimum duration) followed by PD")
+    # confirmation: a CR not confirmed counts as NON-CR/NON-PD (not SD) without target lesions
+    bc = best_overall_response(r, confirm=True).set_index("patient_id")
+    assert bc.loc["cr_once", "bor"] == "NON-CR/NON-PD"
+
+
+def test_bor_ignores_scans_after_the_first_pd():
+    r = responses({"pd_then_sd": [(0, 100, 0), (42, 130, 0), (84, 100, 0)],
+                   "pd_then_pr": [(0, 100, 0), (42, 100, 1), (84, 60, 0)],
+                   "sd_then_pd": [(0, 100, 0), (42, 100, 0), (84, 130, 0)]})
+    b = best_overall_response(r)
+    assert b.bor.tolist() == ["PD", "PD", "SD"]
+    assert b.bor_day.tolist() == [42, 42, 42]
+    assert b.n_on_treatment_scans.tolist() == [2, 2, 2]
+
+
+def test_irecist_later_non_cr_non_pd_is_pseudoprogression():
+    present = {"NT1": "present"}
+    c = lesion_cohort({"A": {0: present, 42: {"NT1": "unequivocal_progression"},
+                             60: present, 90: present}})
+    i = irecist(recist_responses(scan_table(c)))
+    # confirmatory scan (day 70-98 window: day 90) shows no further progression; later NCNP
+    assert not bool(i.icpd.iloc[0]) and bool(i.pseudoprogression.iloc[0])

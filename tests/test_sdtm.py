@@ -441,21 +441,26 @@ def test_pharmaverse_recist_sums_equal_adtr(recist_set, adtr_sdiam):
 def test_pharmaverse_recist_pipeline_matches_adtr_and_rs(tmp_path, adtr_sdiam):
     """load_cohort -> scan_table -> recist_responses on the imported RECIST set.
 
-    Known, explained differences:
+    Known, explained differences with ADTR:
 
     - Visits with a missing target lesion (01-701-1015 week 6, 01-701-1028 week 6, 01-701-1118
       week 9): ADTR AVAL is the partial sum (ANL01FL not Y); the pipeline gives SLD NaN (RECIST:
-      not evaluable). Compared only on complete visits.
-    - 01-701-1133 week 9 after a 0 mm nadir: ADTR PCHGNAD is missing, the pipeline gives +inf.
-    - RS vs derived overall response: 01-701-1028 week 6 RS says PD although T01 was not
-      measured: the measured lesions already sum to 110 mm, +20.9 % and +19 mm over the 91 mm
-      nadir, which RECIST 1.1 accepts as PD; the pipeline says NE. 01-701-1034 and 01-701-1097
-      have non-target lesions only: RS gives NON-CR/NON-PD, the pipeline NE (no target SLD).
+      not evaluable) and the same partial sum as ``sld_measured_mm``. SLD compared only on
+      complete visits.
+    - 01-701-1133 week 9 after a 0 mm nadir: ADTR PCHGNAD is missing, and so is the pipeline's
+      ``pct_change_nadir`` (undefined), while the target response is PD (+5 mm).
+
+    The derived overall response equals RS on every scan, including the two RECIST 1.1 rules that
+    once made them differ: 01-701-1028 week 6 (T01 not measured, the measured lesions already sum
+    to 110 mm, +20.9 % and +19 mm over the 91 mm nadir: PD on measured lesions) and 01-701-1034,
+    01-701-1097 (non-target lesions only: NON-CR/NON-PD). The best overall response (unconfirmed
+    and confirmed, reference window 28 days as in the admiralonco ADRS template) equals ADRS BOR
+    and CBOR.
     """
     try:
         from hpd_analysis.load import load_cohort
         from hpd_analysis.params import Parameters
-        from hpd_analysis.recist import recist_responses
+        from hpd_analysis.recist import best_overall_response, recist_responses
         from hpd_analysis.timepoints import scan_table
     except ImportError as exc:  # pragma: no cover - modules written in parallel
         pytest.skip(f"pipeline modules not importable: {exc}")
@@ -481,19 +486,38 @@ def test_pharmaverse_recist_pipeline_matches_adtr_and_rs(tmp_path, adtr_sdiam):
     np.testing.assert_allclose(c["nadir_mm"], c["NADIR"])
     zero = c["NADIR"] == 0
     np.testing.assert_allclose(c.loc[~zero, "pct_change_nadir"], c.loc[~zero, "PCHGNAD"])
-    assert np.isinf(c.loc[zero, "pct_change_nadir"]).all() and c.loc[zero, "PCHGNAD"].isna().all()
+    assert zero.sum() == 1 and c.loc[zero, "pct_change_nadir"].isna().all()
+    assert c.loc[zero, "PCHGNAD"].isna().all() and (c.loc[zero, "target_response"] == "PD").all()
+    # incomplete visits: the measured lesions' sum is ADTR's partial AVAL
+    np.testing.assert_allclose(m.loc[~complete, "sld_measured_mm"], m.loc[~complete, "AVAL"])
 
     rs = pd.read_csv(out / "rs_responses.csv", parse_dates=["assessment_date"])
     r = rs.merge(resp, on=["patient_id", "assessment_date"], how="outer",
                  suffixes=("_rs", ""), indicator=True)
     assert (r["_merge"] == "both").all() and len(r) == 22
     differ = r[r["overall_response_rs"] != r["overall_response"]]
-    explained = {("01-701-1028", "2013-08-30"), ("01-701-1034", "2014-07-22"),
-                 ("01-701-1034", "2014-08-12"), ("01-701-1097", "2014-01-22")}
-    got = set(zip(differ["patient_id"], differ["assessment_date"].dt.strftime("%Y-%m-%d"),
-                  strict=True))
-    assert got <= explained, f"unexplained RS disagreements: {sorted(got - explained)}"
-    assert len(r) - len(differ) >= 18
+    assert differ.empty, differ[["patient_id", "assessment_date", "overall_response_rs",
+                                 "overall_response", "response_reason"]].to_string()
+    by = r.set_index(["patient_id", r["assessment_date"].dt.strftime("%Y-%m-%d")])
+    pd_measured = by.loc[("01-701-1028", "2013-08-30")]
+    assert pd_measured["overall_response"] == "PD" and np.isnan(pd_measured["sld_mm"])
+    assert pd_measured["sld_measured_mm"] == 110 and pd_measured["nadir_mm"] == 91
+    assert "target PD on measured lesions (1 target not assessed)" in \
+        pd_measured["response_reason"]
+    nt_only = r[r["patient_id"].isin(["01-701-1034", "01-701-1097"])]
+    assert len(nt_only) == 3 and (nt_only["overall_response"] == "NON-CR/NON-PD").all()
+    assert (nt_only["target_response"] == "none").all()
+
+    # best overall response vs ADRS (admiralonco template: reference window 28 days)
+    adrs = pd.read_csv(ADAM / "adrs_onco.csv.gz")
+    ids = cohort.patients["patient_id"]
+    for paramcd, confirm in (("BOR", False), ("CBOR", True)):
+        bor = best_overall_response(resp, patient_ids=ids, sd_min_days=28, confirm=confirm,
+                                    confirm_min_days=28)
+        ref = (adrs[adrs["PARAMCD"].eq(paramcd) & adrs["ANL01FL"].eq("Y")]
+               .set_index("USUBJID").reindex(ids))
+        assert bor["bor"].tolist() == ref["AVALC"].tolist(), paramcd
+        assert (bor["bor_date"].dt.strftime("%Y-%m-%d") == ref["ADT"].to_numpy()).all(), paramcd
 
 
 @pytest.mark.external

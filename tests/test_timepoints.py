@@ -94,7 +94,8 @@ def test_baseline_is_last_scan_on_or_before_start_and_window_is_a_parameter():
     assert f.prebaseline_date == START - pd.Timedelta(days=20)
     rows = targets("A", -50, 30) + targets("A", 50, 33)
     assert pd.isna(one(make(rows)).baseline_date)
-    assert one(make(rows), baseline_max_days_before=60).baseline_date == START - pd.Timedelta(days=50)
+    assert one(make(rows), baseline_max_days_before=60).baseline_date == \
+        START - pd.Timedelta(days=50)
 
 
 def test_no_scan_before_start():
@@ -436,3 +437,90 @@ def test_missing_treatment_start_is_a_reason_not_a_crash():
     assert f.recist_first_eval == "NE"
     st = scan_table(c)
     assert st.day.isna().all() and (st.role == "unused").all()
+
+
+# ---------------------------------------------------------------- PD despite a missing target
+
+
+@pytest.mark.parametrize("base, t1, expected", [
+    ((20, 5), 30, "PD"),          # measured T1 alone: exactly +20 % and +5 mm over 25 mm
+    ((30, 20), 60, "PD"),         # +20 %, +10 mm
+    ((30, 20), 59.95, "NE"),      # +19.9 % (+9.95 mm): the missing T2 could change it
+    ((10, 10), 24, "NE"),         # +20 % but only +4 mm
+])
+def test_target_pd_on_measured_lesions_when_a_target_is_missing(base, t1, expected):
+    rows = targets("A", 0, *base) + [les("A", 42, "T1", diam=t1)]   # T2 not measured
+    f = one(make(rows))
+    assert f.recist_first_eval == expected and f.target_response_first_eval == expected
+    # the complete sum stays unknown: no SLD, no % change, no kinetics
+    assert np.isnan(f.sld_first_eval_mm) and np.isnan(f.sld_pct_change_first_eval)
+    assert f.sld_first_eval_reason == "1 of 2 baseline target lesion(s) not measured"
+    if expected == "PD":
+        assert f.recist_first_eval_reason == \
+            "target PD on measured lesions (1 target not assessed)"
+    else:
+        assert "target not evaluable: 1 of 2 baseline target lesion(s) not measured" in \
+            f.recist_first_eval_reason
+    st = scan_table(make(rows))
+    assert st.sld_measured_mm.tolist() == [sum(base), t1]
+
+
+def test_measured_sum_excludes_not_evaluable_lesions_and_counts_missing_targets():
+    rows = (targets("A", 0, 20, 10, 10)
+            + [les("A", 42, "T1", diam=50), les("A", 42, "T2", diam=30, not_evaluable=True)])
+    f = one(make(rows))
+    assert f.recist_first_eval == "PD"
+    assert f.recist_first_eval_reason == "target PD on measured lesions (2 targets not assessed)"
+    st = scan_table(make(rows))
+    assert st.sld_measured_mm.tolist() == [40, 50] and np.isnan(st.sld_mm.iloc[1])
+    # nothing measured at all: no measured sum, NE
+    rows = targets("A", 0, 20) + [les("A", 42, "T1", not_evaluable=True)]
+    st = scan_table(make(rows))
+    assert np.isnan(st.sld_measured_mm.iloc[1])
+    assert one(make(rows)).recist_first_eval == "NE"
+
+
+def test_measured_sum_equals_sld_in_sums_and_wide_formats():
+    patients = pd.DataFrame({"patient_id": ["A"], "treatment_start": START})
+    a = pd.DataFrame({"patient_id": ["A", "A"], "assessment_date": [START, START + pd.Timedelta(
+        days=42)], "sld_mm": [50.0, np.nan], "new_lesions": [0, 0]})
+    st = scan_table(Cohort(patients=patients, assessments=a))
+    np.testing.assert_array_equal(st.sld_measured_mm, st.sld_mm)
+    st = scan_table(Cohort(patients=pd.DataFrame({"patient_id": ["A", "B"],
+                                                  "treatment_start": START}),
+                           scans_wide=_wide()))
+    np.testing.assert_array_equal(st.sld_measured_mm, st.sld_mm)
+
+
+# ---------------------------------------------------------------- non-target disease only
+
+
+def _nt_only(pid, statuses, extra=()):
+    """Baseline non-targets NT1, NT2 present; at day 42 the given statuses (None: not assessed)."""
+    rows = [les(pid, 0, "NT1", "non_target", status="present", organ="bone"),
+            les(pid, 0, "NT2", "non_target", status="present", organ="liver")]
+    rows += [les(pid, 42, f"NT{i + 1}", "non_target", status=s, organ="bone")
+             for i, s in enumerate(statuses) if s is not None]
+    return rows + list(extra)
+
+
+def test_non_target_only_patients_get_table_2_responses():
+    rows = (_nt_only("ncnp", ["present", "absent"])
+            + _nt_only("cr", ["absent", "absent"])
+            + _nt_only("nt_pd", ["unequivocal_progression", "present"])
+            + _nt_only("new", ["present", "present"], [les("new", 42, "N1", "new", 6,
+                                                            organ="brain")])
+            + _nt_only("nt_ne", ["present", None]))
+    f = feat(make(rows)).set_index("patient_id")
+    assert f.recist_first_eval.to_dict() == {"ncnp": "NON-CR/NON-PD", "cr": "CR", "nt_pd": "PD",
+                                             "new": "PD", "nt_ne": "NE"}
+    assert (f.target_response_first_eval == "none").all()
+    assert f.loc["ncnp", "recist_first_eval_reason"] == (
+        "no target lesion at baseline (non-target disease only); "
+        "non-target lesion(s) present without unequivocal progression")
+    assert "all non-target lesions gone" in f.loc["cr", "recist_first_eval_reason"]
+    assert "new lesion(s)" in f.loc["new", "recist_first_eval_reason"]
+    assert "not all assessed" in f.loc["nt_ne", "recist_first_eval_reason"]
+    # no target SLD: the kinetic quantities stay not evaluable, with the reason
+    assert f.sld_baseline_mm.isna().all()
+    assert (f.sld_baseline_reason == "no target lesion at baseline").all()
