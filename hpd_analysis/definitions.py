@@ -120,6 +120,9 @@ REQUIREMENT_TOKENS: dict[str, tuple[str, str, str]] = {
     "prebaseline": ("prebaseline_date", "prebaseline_reason", "no pre-baseline scan"),
     "baseline": ("baseline_date", "baseline_reason", "no baseline scan"),
     "first_eval": ("first_eval_date", "first_eval_reason", "no first evaluation scan"),
+    # RECIST-based HPD studies enrolled patients with measurable disease (a baseline target SLD)
+    "measurable_baseline": ("sld_baseline_mm", "sld_baseline_reason",
+                            "no measurable disease at baseline"),
 }
 
 #: time-to-event columns and their event indicator (1 = event, 0 = censored)
@@ -260,7 +263,8 @@ def parse_atom(text: str, params: Mapping[str, Any], where: str = "criterion",
 def _requirement_atom(item: Any, params: Mapping[str, Any], where: str) -> Atom:
     if isinstance(item, str) and item in REQUIREMENT_TOKENS:
         col, reason_col, default = REQUIREMENT_TOKENS[item]
-        label = item.replace("_", " ").replace("prebaseline", "pre-baseline") + " scan"
+        label = ("measurable disease at baseline" if item == "measurable_baseline" else
+                 item.replace("_", " ").replace("prebaseline", "pre-baseline") + " scan")
         return Atom(col, "present", None, label, default, reason_col, default)
     if isinstance(item, Mapping):
         return parse_atom(item.get("criterion"), params, where, item.get("label"),
@@ -706,7 +710,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         rule="RECIST progression (PD) at the first evaluation and TGR ratio (TGR_on / TGR_pre) "
              "≥ 2.",
         parameters={"tgr_ratio_min": 2.0},
-        requires=("prebaseline",),
+        requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "tgr_ratio >= {tgr_ratio_min}"],
         notes="Needs a pre-baseline scan. A negative TGR_pre follows the cohort-wide "
               "nonpositive_pre_growth policy (default: not evaluable).",
@@ -720,7 +724,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         ),
         rule="TGK ratio (TGK_on / TGK_pre) ≥ 2; no RECIST PD requirement.",
         parameters={"tgk_ratio_min": 2.0},
-        requires=("prebaseline",),
+        requires=("measurable_baseline", "prebaseline"),
         criteria=["tgk_ratio >= {tgk_ratio_min}"],
         notes="The reference slope was measured on the previous treatment line, i.e. pre-baseline "
               "→ baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
@@ -736,7 +740,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         rule="RECIST PD at the first evaluation and ΔTGR (TGR_on − TGR_pre) > 50 percentage "
              "points per month.",
         parameters={"delta_tgr_min": 50.0},
-        requires=("prebaseline",),
+        requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
         notes="Strictly greater than 50.",
     ),
@@ -753,7 +757,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         parameters={"ttf_max_months": 2.0, "burden_increase_min_pct": 50.0,
                     "pace_ratio_min": 2.0, "pace": "tgk"},
         choices={"pace": ("tgk", "tgr")},
-        requires=("prebaseline",),
+        requires=("measurable_baseline", "prebaseline"),
         criteria=[
             "ttf_months < {ttf_max_months}",
             "sld_pct_change_first_eval > {burden_increase_min_pct}",
@@ -780,7 +784,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
                     "sld_increase_min_pct": 50.0, "new_lesions_in_organ_min": 2,
                     "new_organs_min": 1, "ecog_rule": "delta_ge_2", "ecog_worsening_min": 2},
         choices={"ecog_rule": ("delta_ge_2", "reaches_ge_2")},
-        requires=(),
+        requires=("measurable_baseline",),
         criteria=[
             {"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
             {"at_least": "{min_criteria}", "of": [
@@ -818,6 +822,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         parameters={"tgk_ratio_min": 2.0, "tgr_ratio_min": 2.0,
                     "reference_period_days": 84, "experimental_period_days": 84},
         requires=(
+            "measurable_baseline",
             "prebaseline",
             {"criterion": "days_prebaseline_to_start <= {reference_period_days}",
              "label": "pre-baseline scan within {reference_period_days} days before treatment",
@@ -849,7 +854,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
                     "sld_increase_with_new_organs_min_pct": 20.0, "new_lesion_organs_min": 2,
                     "require_abs_increase": False, "abs_increase_min_mm": 10.0,
                     "require_ttf": False, "ttf_max_months": 2.0},
-        requires=(),
+        requires=("measurable_baseline",),
         criteria=[
             _PD,
             "first_eval_day <= {first_eval_max_days}",
@@ -904,7 +909,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         ),
         rule="RECIST PD at the first evaluation and ΔTGR > 100 percentage points per month.",
         parameters={"delta_tgr_min": 100.0},
-        requires=("prebaseline",),
+        requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
         notes="Strictly greater than 100.",
     ),

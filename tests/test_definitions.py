@@ -507,3 +507,33 @@ def test_yaml_example_of_the_docs_parses_and_evaluates():
     defs = [definition_from_dict(x) for x in yaml.safe_load(block)["definitions"]]
     out = evaluate_definitions(features(tgr_ratio=[3.0]), defs)
     assert out.hpd_our_tgr3_reason[0] == "HPD: RECIST PD at first evaluation; TGR ratio ≥ 3"
+
+
+def test_non_target_only_patient_is_not_evaluable_under_sld_definitions():
+    """RECIST-based HPD studies enrolled measurable disease: no baseline target SLD -> not evaluable."""
+    import pandas as pd
+
+    from hpd_analysis.classify import classify
+    from hpd_analysis.cohort import Cohort
+
+    patients = pd.DataFrame({"patient_id": ["NT1"],
+                             "treatment_start": pd.to_datetime(["2020-03-01"])})
+    dates = pd.to_datetime(["2019-12-01", "2020-02-25", "2020-04-15"])
+    lesions = pd.DataFrame({
+        "patient_id": ["NT1"] * 3,
+        "assessment_date": dates,
+        "lesion_id": ["NT-A"] * 3,
+        "lesion_type": ["non_target"] * 3,
+        "organ": ["bone"] * 3,
+        "diameter_mm": [float("nan")] * 3,
+        "status": ["present"] * 3,
+        "is_lymph_node": [False] * 3,
+        "not_evaluable": [False] * 3,
+    })
+    out = classify(Cohort(patients=patients, lesions=lesions)).iloc[0]
+    assert out["recist_first_eval"] == "NON-CR/NON-PD"
+    for code in ["champiat2017", "saada_bouzid2017", "ferrara2018", "kato2017", "lo_russo2019",
+                 "kim2019", "matos2020", "kas2020"]:
+        assert out[f"hpd_{code}_status"] == "not_evaluable", code
+        assert "measurable" in out[f"hpd_{code}_reason"] or "target" in out[f"hpd_{code}_reason"], (
+            code, out[f"hpd_{code}_reason"])
