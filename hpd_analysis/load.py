@@ -1,0 +1,1027 @@
+"""Read a cohort (folder, files or DataFrames), validate it and return the canonical :class:`Cohort`.
+
+Input shapes (``/work/shared/spec/cohort-format.md``):
+
+- a folder with ``patients.*`` plus ``lesions.*`` (long lesion table) or ``assessments.*`` (per-scan
+  sums), or with ``patients.*`` alone (survival / risk-factor analysis only);
+- the three-scan wide format: ``scans.*`` alone or beside ``patients.*``, or that file given
+  directly as ``path``;
+- explicit paths or DataFrames per role (``patients=``, ``lesions=``, ``assessments=``, ``scans=``);
+- an Excel workbook given as ``path`` whose sheets are named after the roles.
+
+Files may be ``.csv``, ``.csv.gz``, ``.tsv``, ``.parquet`` or ``.xlsx``. Columns are matched
+case-insensitively (spaces, dots and hyphens read as ``_``) and documented aliases are renamed
+(SDTM-like ``USUBJID``, ``RFXSTDTC``, ``DTHDTC`` ...; Ferté's ``RECIST_BEFORE`` ...). Every fix is a
+row of ``cohort.load_report``; every problem is a :class:`~hpd_analysis.errors.Problem` with the
+file, the spreadsheet row (header = row 1), the column, what is wrong and what was expected, and all
+problems are collected before :class:`~hpd_analysis.errors.CohortError` is raised.
+
+Row numbers: for CSV the physical line number (exact unless a quoted cell spans several lines);
+for Excel the sheet row; for Parquet and DataFrames the record position + 2, i.e. the row the
+record would occupy once exported to a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cohort import Cohort
+from .errors import CohortError, HPDError, Problem
+from .params import Parameters
+from .validate import (
+    ISO_DATE_EXPECTED,
+    Collector,
+    Raw,
+    as_bool,
+    as_raw,
+    blank,
+    dedupe_and_sort,
+    parse_categories,
+    parse_dates,
+    parse_flags,
+    parse_ids,
+    parse_numbers,
+    show,
+    text_column,
+)
+
+__all__ = [
+    "ROLES",
+    "SUPPORTED_SUFFIXES",
+    "ALIASES",
+    "load_cohort",
+    "validate_cohort",
+    "read_table",
+    "canonical_name",
+]
+
+#: table roles of a cohort, in load order
+ROLES = ("patients", "lesions", "assessments", "scans")
+#: file name endings the loader reads
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".xlsx")
+
+PATIENT_DATES = ["treatment_start", "treatment_end", "progression_date", "death_date",
+                 "last_contact"]
+PATIENT_ECOG = ["ecog_baseline", "ecog_first_eval"]
+PATIENT_TIMES = [("os_months", "os_event"), ("pfs_months", "pfs_event"),
+                 ("ttf_months", "ttf_event")]
+PATIENT_COLUMNS = (["patient_id", "treatment_start", "tumor_type", "treatment", "treatment_end",
+                    "progression_date", "death_date", "last_contact", *PATIENT_ECOG]
+                   + [c for pair in PATIENT_TIMES for c in pair])
+LESION_COLUMNS = ["patient_id", "assessment_date", "lesion_id", "lesion_type", "organ",
+                  "diameter_mm", "status", "is_lymph_node", "not_evaluable"]
+ASSESSMENT_COLUMNS = ["patient_id", "assessment_date", "sld_mm", "new_lesions", "new_organs",
+                      "non_target_pd", "not_evaluable"]
+SCAN_SLD = ["sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm"]
+SCAN_DATES = ["date_prebaseline", "date_baseline", "date_first_eval"]
+SCAN_COLUMNS = ["patient_id", *SCAN_SLD, *SCAN_DATES, "new_lesions_first_eval",
+                "non_target_pd_first_eval", "treatment_start"]
+
+LESION_TYPES = ["target", "non_target", "new"]
+LESION_STATUSES = ["present", "absent", "unequivocal_progression"]
+_LESION_TYPE_MAP = {"target": "target", "t": "target", "non_target": "non_target",
+                    "nontarget": "non_target", "nt": "non_target", "new": "new"}
+_STATUS_MAP = {"present": "present", "absent": "absent",
+               "unequivocal_progression": "unequivocal_progression",
+               "unequivocal": "unequivocal_progression", "up": "unequivocal_progression",
+               "ne": "__ne__", "not_evaluable": "__ne__", "not_evaluated": "__ne__"}
+#: RECIST text codes accepted in diameters and sums (upper case, single spaces); the value of
+#: "too small to measure" comes from ``Parameters.too_small_to_measure_mm``
+TOO_SMALL_CODES = ("TOO SMALL TO MEASURE", "TOO SMALL", "TSTM")
+NOT_EVALUABLE_CODES = ("NOT EVALUABLE", "NE", "NOT EVALUATED", "NOT ASSESSED", "UNABLE TO ASSESS")
+_LYMPH_RE = r"lymph|\bnodes?\b|\bnodal\b|\bln\b"
+
+_ID = ["usubjid", "subjid", "subject_id", "subject", "patient", "patientid", "patient_no", "pid",
+       "id"]
+_START = ["rfxstdtc", "trtsdt", "trtsdtc", "rfstdtc", "treatment_start_date", "start_date",
+          "first_dose_date", "c1d1"]
+#: lower-case alias -> canonical name, per role (canonical names map to themselves)
+ALIASES: dict[str, dict[str, str]] = {
+    "patients": {
+        **dict.fromkeys(_ID, "patient_id"),
+        **dict.fromkeys(_START, "treatment_start"),
+        **dict.fromkeys(["rfxendtc", "trtedt", "trtedtc", "treatment_end_date", "end_date"],
+                        "treatment_end"),
+        **dict.fromkeys(["dthdtc", "dthdt", "date_of_death"], "death_date"),
+        **dict.fromkeys(["lstalvdt", "last_alive_date", "last_known_alive", "last_contact_date",
+                         "date_last_contact"], "last_contact"),
+        **dict.fromkeys(["pd_date", "date_progression", "progression_dt"], "progression_date"),
+        **dict.fromkeys(["ecog", "ecog_bl", "ecog_ps"], "ecog_baseline"),
+        **dict.fromkeys(["tumour_type", "cancer_type", "histology"], "tumor_type"),
+        **dict.fromkeys(["drug", "treatment_name"], "treatment"),
+    },
+    "lesions": {
+        **dict.fromkeys(_ID, "patient_id"),
+        **dict.fromkeys(["trdtc", "trdt", "adt", "scan_date", "date", "assessment", "visit_date"],
+                        "assessment_date"),
+        **dict.fromkeys(["trlnkid", "tulnkid", "lesion", "lesion_no", "lesion_number"],
+                        "lesion_id"),
+        **dict.fromkeys(["type", "role", "trgrpid", "lesion_category", "category"],
+                        "lesion_type"),
+        **dict.fromkeys(["site", "location", "tuloc", "trloc", "organ_site"], "organ"),
+        **dict.fromkeys(["diameter", "longest_diameter_mm", "ld_mm", "diameter_mm_"],
+                        "diameter_mm"),
+        **dict.fromkeys(["longest_diameter_cm", "ld_cm"], "diameter_cm"),
+        **dict.fromkeys(["non_target_status", "nt_status", "lesion_status"], "status"),
+        **dict.fromkeys(["is_lymph_node", "node", "lymph"], "lymph_node"),
+    },
+    "assessments": {
+        **dict.fromkeys(_ID, "patient_id"),
+        **dict.fromkeys(["trdtc", "adt", "scan_date", "date", "visit_date"], "assessment_date"),
+        **dict.fromkeys(["sld", "sum_diameters_mm", "sod_mm", "target_sum_mm"], "sld_mm"),
+        **dict.fromkeys(["n_new_lesions", "new_lesion_count"], "new_lesions"),
+        **dict.fromkeys(["n_new_organs"], "new_organs"),
+        **dict.fromkeys(["nt_pd", "non_target_progression"], "non_target_pd"),
+    },
+    "scans": {
+        **dict.fromkeys(_ID, "patient_id"),
+        **dict.fromkeys(_START, "treatment_start"),
+        "recist_before": "sld_prebaseline_mm",
+        "recist_baseline": "sld_baseline_mm",
+        "recist_eval1": "sld_first_eval_mm",
+        "scandate_before": "date_prebaseline",
+        "scandate_baseline": "date_baseline",
+        "scandate_eval1": "date_first_eval",
+    },
+}
+_CANONICAL = {
+    "patients": PATIENT_COLUMNS,
+    "lesions": [*LESION_COLUMNS[:-2], "diameter_cm", "lymph_node", "is_lymph_node",
+                "not_evaluable"],
+    "assessments": ASSESSMENT_COLUMNS,
+    "scans": SCAN_COLUMNS,
+}
+for _role, _cols in _CANONICAL.items():
+    ALIASES[_role].update({c: c for c in _cols})
+ALIASES["lesions"]["is_lymph_node"] = "lymph_node"
+#: every name (any role) read as text from CSV so that ids and dates are never mangled
+_TEXT_COLUMNS = {k for m in ALIASES.values() for k in m}
+_REQUIRED = {
+    "patients": ["patient_id", "treatment_start"],
+    "lesions": ["patient_id", "assessment_date", "lesion_id", "lesion_type"],
+    "assessments": ["patient_id", "assessment_date", "sld_mm"],
+    "scans": ["patient_id", *SCAN_SLD, *SCAN_DATES],
+}
+_EXPECT_FILES = ("patients.csv (or .csv.gz/.tsv/.parquet/.xlsx) with lesions.* or assessments.*, "
+                 "or scans.* (three-scan wide format)")
+
+
+def canonical_name(name: object) -> str:
+    """Normalise a column name for matching: lower case, runs of non-alphanumerics -> ``_``."""
+    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suf in (".csv.gz", ".tsv.gz"):
+        if name.endswith(suf):
+            return suf
+    return path.suffix.lower()
+
+
+def _stem(path: Path) -> str:
+    return path.name[: len(path.name) - len(_suffix(path))].lower()
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_table(path: str | Path, role: str | None = None) -> pd.DataFrame:
+    """Read one table file (CSV, CSV.GZ, TSV, Parquet or Excel) into a DataFrame.
+
+    Columns whose name matches a contract column or alias are read as text (ids and dates are
+    never reinterpreted); other columns get pandas' usual types. For a workbook with several
+    sheets, ``role`` (e.g. ``"lesions"``) picks the sheet of that name. Fully empty rows are
+    dropped. Raises :class:`CohortError` (never a pandas error) when the file cannot be read as a
+    table: missing, empty, binary, HTML, not UTF-8, malformed.
+    """
+    col = Collector()
+    df, _label = _read_raw(Path(path), role, col, str(path))
+    if col.problems or df is None:
+        raise CohortError(col.ordered())
+    return _plain(df).reset_index(drop=True)
+
+
+def _read_raw(path: Path, role: str | None, col: Collector, label: str
+              ) -> tuple[pd.DataFrame | None, str]:
+    """Read ``path``; index = spreadsheet row numbers. Returns (frame or None, file label)."""
+    if not path.exists():
+        col.add(label, None, None, "file not found", _EXPECT_FILES)
+        return None, label
+    if path.is_dir():
+        col.add(label, None, None, "is a folder, not a table file", "a table file")
+        return None, label
+    suffix = _suffix(path)
+    try:
+        if suffix == ".parquet":
+            return _read_parquet(path, col, label), label
+        if suffix == ".xlsx":
+            return _read_excel(path, role, col, label)
+        if suffix in (".xls", ".xlsm", ".ods"):
+            col.add(label, None, None, f"{suffix} workbooks are not supported",
+                    "an .xlsx workbook, or CSV/Parquet")
+            return None, label
+        if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt"):
+            return _read_text(path, suffix, col, label), label
+    except CohortError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a user problem, not a crash
+        col.add(label, None, None, f"could not be read as a {suffix} table: "
+                f"{_first_line(exc)}", "a valid " + suffix + " file")
+        return None, label
+    col.add(label, None, None, f"unsupported file type {suffix or '(no extension)'!r}",
+            "one of " + ", ".join(SUPPORTED_SUFFIXES))
+    return None, label
+
+
+#: ``DataFrame.attrs`` key listing the columns the reader made categorical (not the user)
+_OWN_CATEGORICALS = "hpd_reader_categoricals"
+
+
+def _kept(df: pd.DataFrame, c: str) -> pd.Series:
+    """A non-contract column as the user gave it (reader-made categoricals back to text)."""
+    if c in df.attrs.get(_OWN_CATEGORICALS, ()) and isinstance(df[c].dtype, pd.CategoricalDtype):
+        return df[c].astype(object).where(df[c].notna(), np.nan)
+    return df[c]
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the reader-made categoricals turned back into text columns."""
+    own = [c for c in df.attrs.get(_OWN_CATEGORICALS, ()) if c in df.columns]
+    if own:
+        df = df.copy()
+        for c in own:
+            df[c] = _kept(df, c)
+    return df
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFrame | None:
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            col.add(label, None, None, f"is not a readable gzip file ({_first_line(exc)})",
+                    "a complete .csv.gz file")
+            return None
+    elif suffix.endswith(".gz"):
+        col.add(label, None, None, "is named .gz but is not gzip-compressed",
+                "a gzip-compressed CSV, or rename it to .csv")
+        return None
+    if not data.strip():
+        col.add(label, None, None, "file is empty", "a header row and one row per record")
+        return None
+    if data[:4] == b"PK\x03\x04":
+        col.add(label, None, None, "is a ZIP/Excel workbook, not a CSV text table",
+                "rename it to .xlsx, or export it as CSV UTF-8")
+        return None
+    if data[:4] == b"PAR1":
+        col.add(label, None, None, "is a Parquet file, not a CSV text table",
+                "rename it to .parquet")
+        return None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        col.add(label, None, None, "is UTF-16 encoded text", "UTF-8 text (save as 'CSV UTF-8')")
+        return None
+    if b"\x00" in data[:65536]:
+        col.add(label, None, None, "contains binary data, not a text table",
+                "a CSV text file")
+        return None
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col.add(label, line, None,
+                f"byte 0x{data[exc.start]:02x} is not valid UTF-8 (the file is probably "
+                "Latin-1/Windows-1252 encoded)",
+                "UTF-8 text: re-save the file as 'CSV UTF-8'")
+        return None
+    head = data.lstrip()[:200].lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<table")):
+        col.add(label, None, None, "looks like an HTML/XML page, not a CSV table",
+                "a CSV text file (download the file itself, not the web page)")
+        return None
+    header_line = data.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    sep = "\t" if suffix.startswith(".tsv") else ","
+    if sep == "," and "," not in header_line:
+        if ";" in header_line:
+            sep = ";"
+        elif "\t" in header_line:
+            sep = "\t"
+        if sep != ",":
+            col.note(label, None, "delimiter", 0, f"fields separated by {sep!r}, not commas")
+    header = [h.strip() for h in next(csv.reader([header_line], delimiter=sep))]
+    if not _check_header(header, col, label):
+        return None
+    # contract columns are read as categoricals of their text: no per-row Python strings, and
+    # the codes are the factorization the checks need (see validate.Raw)
+    dtypes = {h: "category" for h in header if canonical_name(h) in _TEXT_COLUMNS}
+    try:
+        df = pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, encoding="utf-8-sig",
+                         skip_blank_lines=False, low_memory=False, skipinitialspace=False)
+    except pd.errors.ParserError as exc:
+        msg = _first_line(exc)
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
+        if m:
+            col.add(label, int(m.group(2)), None,
+                    f"has {m.group(3)} fields but the header has {m.group(1)}",
+                    "the same number of fields on every line (quote cells that contain "
+                    f"{sep!r})")
+        else:
+            col.add(label, None, None, f"is not a well-formed CSV table: {msg}",
+                    "a CSV text file")
+        return None
+    df.columns = [str(c).strip() for c in df.columns]
+    df.index = pd.RangeIndex(2, len(df) + 2)
+    df.attrs[_OWN_CATEGORICALS] = [str(h).strip() for h in dtypes]
+    return _drop_empty_rows(df, col, label)
+
+
+def _check_header(header: list[str], col: Collector, label: str) -> bool:
+    ok = True
+    if any(h == "" for h in header):
+        col.add(label, 1, None, "the header has an empty column name",
+                "a name for every column")
+        ok = False
+    names = [canonical_name(h) for h in header]
+    seen: dict[str, str] = {}
+    for h, n in zip(header, names, strict=True):
+        if n and n in seen:
+            col.add(label, 1, h, f"column name repeats {seen[n]!r}", "unique column names")
+            ok = False
+        seen.setdefault(n, h)
+    return ok
+
+
+def _drop_empty_rows(df: pd.DataFrame, col: Collector, label: str) -> pd.DataFrame:
+    if len(df.columns):
+        cand = df.iloc[:, 0].isna().to_numpy()
+        empty = np.zeros(len(df), bool)
+        if cand.any():
+            empty[cand] = df[cand].isna().all(axis=1).to_numpy()
+        if empty.any():
+            col.note(label, None, "dropped_empty_rows", int(empty.sum()),
+                     "rows with every cell empty dropped")
+            df = df[~empty]
+    return df
+
+
+def _read_parquet(path: Path, col: Collector, label: str) -> pd.DataFrame | None:
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PAR1":
+        col.add(label, None, None, "is not a Parquet file", "a Parquet file written by "
+                "pandas/pyarrow/R arrow (or rename it to its real type)")
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    own = [f.name for f in schema if canonical_name(f.name) in _TEXT_COLUMNS
+           and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    df = pq.read_table(path, read_dictionary=own).to_pandas()
+    df.attrs[_OWN_CATEGORICALS] = own
+    if not _check_header([str(c) for c in df.columns], col, label):
+        return None
+    df = df.reset_index(drop=True)
+    df.index = pd.RangeIndex(2, len(df) + 2)
+    return _drop_empty_rows(df, col, label)
+
+
+def _read_excel(path: Path, role: str | None, col: Collector, label: str
+                ) -> tuple[pd.DataFrame | None, str]:
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        col.add(label, None, None, "is not an Excel .xlsx workbook", "an .xlsx workbook")
+        return None, label
+    with pd.ExcelFile(path, engine="openpyxl") as xl:
+        sheets = [str(s) for s in xl.sheet_names]
+        sheet = _pick_sheet(sheets, role)
+        if sheet is None:
+            col.add(label, None, None,
+                    f"workbook has several sheets ({', '.join(map(repr, sheets))}) and none is "
+                    f"named {role or 'after a table role'!r}",
+                    f"a sheet named {role!r} or a workbook with one sheet" if role
+                    else "a workbook with one sheet")
+            return None, label
+        df = xl.parse(sheet, dtype=object)
+    if len(sheets) > 1:
+        label = f"{label}[{sheet}]"
+    # unnamed, entirely empty columns are Excel formatting residue
+    unnamed = [c for c in df.columns if str(c).startswith("Unnamed:") and df[c].isna().all()]
+    df = df.drop(columns=unnamed)
+    if not _check_header([str(c).strip() for c in df.columns], col, label):
+        return None, label
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.map(lambda v: v.strip() if isinstance(v, str) else v) if len(df) else df
+    df = df.replace("", np.nan) if len(df) else df
+    df.index = pd.RangeIndex(2, len(df) + 2)
+    return _drop_empty_rows(df, col, label), label
+
+
+def _pick_sheet(sheets: list[str], role: str | None) -> str | None:
+    if role:
+        for s in sheets:
+            if canonical_name(s) in (role, role.rstrip("s")):
+                return s
+    if len(sheets) == 1:
+        return sheets[0]
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# finding the tables
+
+
+def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
+    """Role -> (file, sheet role) for a cohort folder, a single file or a role-sheet workbook."""
+    label = str(path)
+    if not path.exists():
+        col.add(label, None, None, "no such file or folder", _EXPECT_FILES)
+        return {}
+    if path.is_file():
+        stem = _stem(path)
+        if stem in ROLES:
+            return {stem: (path, stem)}
+        if _suffix(path) == ".xlsx":
+            try:
+                with pd.ExcelFile(path, engine="openpyxl") as xl:
+                    sheets = {canonical_name(s) for s in xl.sheet_names}
+            except Exception:  # noqa: BLE001 - reported by the reader below
+                sheets = set()
+            found = {r: (path, r) for r in ROLES if r in sheets or r.rstrip("s") in sheets}
+            if found:
+                return found
+        # a lone file: the wide scans table if it has its columns, else a patients table
+        try:
+            head = _peek_columns(path)
+        except Exception:  # noqa: BLE001 - the reader reports the real problem
+            head = set()
+        wide = {k for k, v in ALIASES["scans"].items() if v in SCAN_SLD}
+        return {"scans" if head & wide else "patients": (path, None)}
+    found: dict[str, list[Path]] = {}
+    for p in sorted(path.iterdir()):
+        if p.is_file() and not p.name.startswith((".", "~$")) and _stem(p) in ROLES \
+                and _suffix(p) in SUPPORTED_SUFFIXES:
+            found.setdefault(_stem(p), []).append(p)
+    out: dict[str, tuple[Path, str | None]] = {}
+    for role, files in found.items():
+        if len(files) > 1:
+            col.add(str(path), None, None,
+                    f"several {role} tables: {', '.join(f.name for f in files)}",
+                    f"one {role}.* file")
+        else:
+            out[role] = (files[0], role)
+    if not found:
+        col.add(label, None, None, "no cohort tables found in this folder", _EXPECT_FILES)
+    return out
+
+
+def _peek_columns(path: Path) -> set[str]:
+    suffix = _suffix(path)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    elif suffix == ".xlsx":
+        names = list(pd.read_excel(path, nrows=0, engine="openpyxl").columns)
+    else:
+        names = list(pd.read_csv(path, nrows=0, sep=None, engine="python").columns)
+    return {canonical_name(n) for n in names}
+
+
+# --------------------------------------------------------------------------------------------
+# the canonical tables
+
+
+def _rename(df: pd.DataFrame, role: str, col: Collector, label: str) -> pd.DataFrame:
+    aliases = ALIASES[role]
+    mapping: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    dropped: list[str] = []
+    for c in df.columns:
+        canon = aliases.get(canonical_name(c))
+        if canon is None:
+            continue
+        if canon in taken:
+            col.add(label, 1, canon, f"both {taken[canon]!r} and {str(c)!r} give {canon}",
+                    "only one of these columns")
+            dropped.append(c)  # checked no further: the problem above stops the load
+            continue
+        taken[canon] = str(c)
+        if c != canon:
+            mapping[c] = canon
+    if mapping:
+        col.note(label, None, "renamed", len(df),
+                 ", ".join(f"{k}->{v}" for k, v in mapping.items()))
+    if dropped:
+        df = df.drop(columns=dropped)
+    if mapping:
+        df.columns = [mapping.get(c, c) for c in df.columns]
+    return df
+
+
+def _require(df: pd.DataFrame, role: str, col: Collector, label: str,
+             required: list[str]) -> bool:
+    if len(df) == 0:
+        col.add(label, None, None, "table has no data rows",
+                f"at least one {role[:-1] if role.endswith('s') else role} row")
+        return False
+    missing = [c for c in required if c not in df.columns]
+    found = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
+    for c in missing:
+        col.add(label, 1, c, f"required column {c} is missing (found: {found})",
+                f"a column named {c} or one of its aliases")
+    return not missing
+
+
+def _iso(dates: pd.Series, mask: pd.Series) -> pd.Series:
+    """ISO text of the dates where ``mask`` holds (only those: messages need no more)."""
+    out = pd.Series(None, index=dates.index, dtype=object)
+    if mask.any():
+        out[mask] = dates[mask].dt.strftime("%Y-%m-%d")
+    return out
+
+
+class _RawColumns:
+    """Raw columns of one table, each factorized once (see :class:`Raw`) on first use."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self._cache: dict[str, Raw] = {}
+
+    def __getitem__(self, name: str) -> Raw:
+        if name not in self._cache:
+            self._cache[name] = Raw(self.df[name])
+        return self._cache[name]
+
+
+def _integers(s: pd.Series | Raw, label: str, column: str, col: Collector, expected: str,
+              maximum: float | None = None) -> pd.Series:
+    s = as_raw(s)
+    vals = parse_numbers(s, label, column, col, expected, minimum=0)
+    raw = s.s
+    frac = vals.notna() & (vals != np.floor(vals))
+    col.add_rows(label, column, frac, lambda v: f"{show(v)} is not a whole number", expected,
+                 values=raw)
+    bad = frac
+    if maximum is not None:
+        high = vals.notna() & (vals > maximum)
+        col.add_rows(label, column, high, lambda v: f"{show(v)} is above {maximum:g}", expected,
+                     values=raw)
+        bad = bad | high
+    return vals.where(~bad).astype("Int64")
+
+
+def _patients(df: pd.DataFrame, label: str, col: Collector) -> pd.DataFrame | None:
+    if not _require(df, "patients", col, label, _REQUIRED["patients"]):
+        return None
+    R = _RawColumns(df)
+    out = pd.DataFrame(index=df.index)
+    out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
+    col.add_rows(label, "patient_id", out["patient_id"].isna(), "missing patient_id",
+                 "a non-empty identifier")
+    for c in PATIENT_DATES:
+        if c in df.columns:
+            out[c] = parse_dates(R[c], label, c, col)
+    col.add_rows(label, "treatment_start", blank(R["treatment_start"]),
+                 "missing treatment_start", ISO_DATE_EXPECTED + " (first dose)")
+    for c in ("tumor_type", "treatment"):
+        if c in df.columns:
+            out[c] = text_column(R[c])
+    for c in PATIENT_ECOG:
+        if c in df.columns:
+            out[c] = _integers(R[c], label, c, col, "an ECOG score 0, 1, 2, 3 or 4", maximum=4)
+    for months, event in PATIENT_TIMES:
+        if months in df.columns:
+            out[months] = parse_numbers(R[months], label, months, col,
+                                        "a time in months ≥ 0")
+        if event in df.columns:
+            out[event] = parse_flags(R[event], label, event, col,
+                                     "0 (censored) or 1 (event); true/false also accepted")
+        if (months in df.columns) != (event in df.columns):
+            have, lack = (months, event) if months in df.columns else (event, months)
+            col.add(label, 1, lack, f"{have} is given without {lack}",
+                    f"both {months} and {event}")
+        elif months in df.columns:
+            half = out[months].notna() != out[event].notna()
+            col.add_rows(label, event, half & out[event].isna(), f"missing {event}",
+                         f"{event} whenever {months} is given")
+            col.add_rows(label, months, half & out[months].isna(), f"missing {months}",
+                         f"{months} whenever {event} is given")
+    start = out["treatment_start"]
+    for c, what in (("death_date", "death"), ("last_contact", "last contact"),
+                    ("progression_date", "progression"), ("treatment_end", "treatment end")):
+        if c in out.columns:
+            before = out[c].notna() & start.notna() & (out[c] < start)
+            col.add_rows(label, c, before,
+                         lambda v, what=what: f"{what} {v} is before treatment_start",
+                         "a date on or after treatment_start",
+                         values=_iso(out[c], before))
+    if "death_date" in out.columns and "last_contact" in out.columns:
+        after = out["last_contact"].notna() & out["death_date"].notna() \
+            & (out["last_contact"] > out["death_date"])
+        col.add_rows(label, "last_contact", after,
+                     lambda v: f"last contact {v} is after death_date",
+                     "last_contact on or before death_date",
+                     values=_iso(out["last_contact"], after))
+    known = set(out.columns) | {"patient_id"}
+    for c in df.columns:
+        if c not in known and c not in PATIENT_COLUMNS:
+            out[c] = _kept(df, c)
+    order = [c for c in PATIENT_COLUMNS if c in out.columns]
+    out = out[order + [c for c in out.columns if c not in order]]
+    out = dedupe_and_sort(label, out, ["patient_id"], col,
+                          lambda d: "patient " + d["patient_id"].astype(str), sort=False,
+                          key_codes={"patient_id": R["patient_id"].canon_codes})
+    return out
+
+
+def _lesions(df: pd.DataFrame, label: str, col: Collector, params: Parameters
+             ) -> pd.DataFrame | None:
+    if not _require(df, "lesions", col, label, _REQUIRED["lesions"]):
+        return None
+    R = _RawColumns(df)
+    out = pd.DataFrame(index=df.index)
+    out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
+    col.add_rows(label, "patient_id", out["patient_id"].isna(), "missing patient_id",
+                 "the patient's identifier")
+    out["assessment_date"] = parse_dates(R["assessment_date"], label, "assessment_date", col)
+    col.add_rows(label, "assessment_date", blank(R["assessment_date"]),
+                 "missing assessment_date", ISO_DATE_EXPECTED)
+    out["lesion_id"] = parse_ids(R["lesion_id"], label, "lesion_id", col)
+    col.add_rows(label, "lesion_id", out["lesion_id"].isna(), "missing lesion_id",
+                 "an identifier stable across the patient's scans")
+    out["lesion_type"] = parse_categories(R["lesion_type"], label, "lesion_type", col,
+                                          _LESION_TYPE_MAP, "target, non_target or new")
+    col.add_rows(label, "lesion_type", blank(R["lesion_type"]), "missing lesion_type",
+                 "target, non_target or new")
+    out["organ"] = text_column(R["organ"]) if "organ" in df.columns else None
+
+    # diameters: mm, or cm converted; RECIST text codes
+    codes = {**dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
+             **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan)}
+    is_target = out["lesion_type"].eq("target")
+    ne = pd.Series(False, index=df.index)
+    if "diameter_mm" in df.columns and "diameter_cm" in df.columns:
+        col.add(label, 1, "diameter_cm", "both diameter_mm and diameter_cm are given",
+                "one diameter column")
+    dcol = "diameter_mm" if "diameter_mm" in df.columns else (
+        "diameter_cm" if "diameter_cm" in df.columns else None)
+    if dcol is None:
+        out["diameter_mm"] = np.nan
+        if is_target.any():
+            col.add(label, 1, "diameter_mm", "required column diameter_mm is missing "
+                    "(the table has target lesions)", "diameter_mm (or diameter_cm)")
+    else:
+        masks: list[pd.Series] = []
+        expected = f"a diameter ≥ 0 in {dcol[-2:]}, or TOO SMALL TO MEASURE / NOT EVALUABLE"
+        diam = parse_numbers(R[dcol], label, dcol, col, expected, minimum=0, codes=codes,
+                             code_mask_out=masks)
+        small, ne = masks[0], masks[1]
+        if dcol == "diameter_cm":
+            measured = diam.notna() & ~small
+            diam = diam.where(~measured, diam * 10.0)
+            col.note(label, "diameter_cm", "converted_units", int(measured.sum()),
+                     "diameter_cm × 10 -> diameter_mm")
+        if small.any():
+            col.note(label, dcol, "mapped_text_code", int(small.sum()),
+                     f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm "
+                     "(Parameters.too_small_to_measure_mm)")
+        if ne.any():
+            col.note(label, dcol, "mapped_text_code", int(ne.sum()),
+                     "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True")
+        out["diameter_mm"] = diam.astype("float64")
+
+    status = None
+    if "status" in df.columns:
+        status = parse_categories(R["status"], label, "status", col, _STATUS_MAP,
+                                  "present, absent or unequivocal_progression")
+        status_ne = status.eq("__ne__") if len(status) else pd.Series(False, index=df.index)
+        if status_ne.any():
+            col.note(label, "status", "mapped_text_code", int(status_ne.sum()),
+                     "status 'NE'/'not evaluable' -> NA with not_evaluable = True")
+            ne = ne | status_ne
+            status = status.where(~status_ne, None)
+    out["status"] = pd.Categorical(status if status is not None else [None] * len(df),
+                                   categories=LESION_STATUSES)
+    if "lymph_node" in df.columns:
+        flag = parse_flags(R["lymph_node"], label, "lymph_node", col)
+        by_organ = _organ_is_node(out["organ"])
+        out["is_lymph_node"] = flag.astype("boolean").fillna(by_organ).astype(bool)
+    else:
+        out["is_lymph_node"] = _organ_is_node(out["organ"])
+    if "not_evaluable" in df.columns:
+        given = parse_flags(R["not_evaluable"], label, "not_evaluable", col)
+        ne = ne | as_bool(given.eq(1)).to_numpy()
+    out["not_evaluable"] = ne.astype(bool)
+    out.loc[out["not_evaluable"].to_numpy(), "diameter_mm"] = out["diameter_mm"].where(
+        ~out["not_evaluable"])
+
+    if dcol is not None:
+        no_diam = is_target & blank(R[dcol]) & ~out["not_evaluable"]
+        col.add_rows(label, dcol, no_diam, "target lesion without a diameter",
+                     "a diameter ≥ 0, or NOT EVALUABLE / NE when it could not be measured")
+    out["lesion_type"] = pd.Categorical(out["lesion_type"], categories=LESION_TYPES)
+    for c in df.columns:
+        if c not in out.columns and c not in ("diameter_mm", "diameter_cm", "lymph_node",
+                                              "status"):
+            out[c] = _kept(df, c)
+    out = dedupe_and_sort(
+        label, out, ["patient_id", "assessment_date", "lesion_id"], col,
+        lambda d: "lesion " + d["lesion_id"].astype(str) + " of patient "
+        + d["patient_id"].astype(str) + " on " + d["assessment_date"].dt.strftime("%Y-%m-%d"),
+        sort=True, key_codes={"patient_id": R["patient_id"].canon_codes,
+                              "lesion_id": R["lesion_id"].canon_codes})
+    return out
+
+
+def _organ_is_node(organ: pd.Series) -> pd.Series:
+    """True where the organ names a lymph node (matched on the distinct organ names)."""
+    r = Raw(organ.astype(object))
+    if not r.is_object:
+        return pd.Series(False, index=organ.index)
+    u = r.u_text.str.lower().str.contains(_LYMPH_RE, regex=True).eq(True).to_numpy(bool)
+    return r.rows(u)
+
+
+def _assessments(df: pd.DataFrame, label: str, col: Collector, params: Parameters
+                 ) -> pd.DataFrame | None:
+    if not _require(df, "assessments", col, label, _REQUIRED["assessments"]):
+        return None
+    R = _RawColumns(df)
+    out = pd.DataFrame(index=df.index)
+    out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
+    col.add_rows(label, "patient_id", out["patient_id"].isna(), "missing patient_id",
+                 "the patient's identifier")
+    out["assessment_date"] = parse_dates(R["assessment_date"], label, "assessment_date", col)
+    col.add_rows(label, "assessment_date", blank(R["assessment_date"]),
+                 "missing assessment_date", ISO_DATE_EXPECTED)
+    masks: list[pd.Series] = []
+    codes = {**dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
+             **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan)}
+    out["sld_mm"] = parse_numbers(R["sld_mm"], label, "sld_mm", col,
+                                  "a sum of diameters ≥ 0 in mm, or NOT EVALUABLE",
+                                  codes=codes, code_mask_out=masks)
+    ne = masks[1]
+    if masks[0].any():
+        col.note(label, "sld_mm", "mapped_text_code", int(masks[0].sum()),
+                 f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm")
+    if ne.any():
+        col.note(label, "sld_mm", "mapped_text_code", int(ne.sum()),
+                 "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True")
+    for c in ("new_lesions", "new_organs"):
+        if c in df.columns:
+            out[c] = _integers(R[c], label, c, col, "a count 0, 1, 2 …")
+        else:
+            out[c] = pd.Series(pd.NA, index=df.index, dtype="Int64")
+            col.note(label, c, "missing_optional_column", len(df), f"{c} not given: NA")
+    if "non_target_pd" in df.columns:
+        out["non_target_pd"] = parse_flags(R["non_target_pd"], label, "non_target_pd",
+                                           col).astype("boolean")
+    else:
+        out["non_target_pd"] = pd.Series(pd.NA, index=df.index, dtype="boolean")
+        col.note(label, "non_target_pd", "missing_optional_column", len(df),
+                 "non_target_pd not given: NA")
+    out["not_evaluable"] = ne.astype(bool)
+    for c in df.columns:
+        if c not in out.columns:
+            out[c] = _kept(df, c)
+    out = dedupe_and_sort(
+        label, out, ["patient_id", "assessment_date"], col,
+        lambda d: "scan of patient " + d["patient_id"].astype(str) + " on "
+        + d["assessment_date"].dt.strftime("%Y-%m-%d"), sort=True,
+        key_codes={"patient_id": R["patient_id"].canon_codes})
+    return out
+
+
+def _scans(df: pd.DataFrame, label: str, col: Collector, params: Parameters
+           ) -> pd.DataFrame | None:
+    if not _require(df, "scans", col, label, _REQUIRED["scans"]):
+        return None
+    R = _RawColumns(df)
+    out = pd.DataFrame(index=df.index)
+    out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
+    col.add_rows(label, "patient_id", out["patient_id"].isna(), "missing patient_id",
+                 "the patient's identifier")
+    codes = {**dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
+             **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan)}
+    for c in SCAN_SLD:
+        masks: list[pd.Series] = []
+        out[c] = parse_numbers(R[c], label, c, col, "a sum of diameters ≥ 0 in mm",
+                               codes=codes, code_mask_out=masks)
+        if masks[0].any() or masks[1].any():
+            col.note(label, c, "mapped_text_code", int(masks[0].sum() + masks[1].sum()),
+                     f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm, "
+                     "'NOT EVALUABLE' -> NaN")
+    for c in SCAN_DATES:
+        out[c] = parse_dates(R[c], label, c, col)
+    for s_col, d_col in zip(SCAN_SLD, SCAN_DATES, strict=True):
+        given = ~blank(R[s_col])
+        col.add_rows(label, d_col, given & blank(R[d_col]), f"{s_col} is given without a date",
+                     ISO_DATE_EXPECTED)
+    for a, b in ((SCAN_DATES[0], SCAN_DATES[1]), (SCAN_DATES[1], SCAN_DATES[2])):
+        bad = out[a].notna() & out[b].notna() & (out[b] <= out[a])
+        col.add_rows(label, b, bad, lambda v, a=a: f"{v} is not after {a}",
+                     f"{b} later than {a}", values=_iso(out[b], bad))
+    if "new_lesions_first_eval" in df.columns:
+        out["new_lesions_first_eval"] = _integers(R["new_lesions_first_eval"], label,
+                                                  "new_lesions_first_eval", col,
+                                                  "a count 0, 1, 2 …")
+    if "non_target_pd_first_eval" in df.columns:
+        out["non_target_pd_first_eval"] = parse_flags(
+            df["non_target_pd_first_eval"], label, "non_target_pd_first_eval", col
+        ).astype("boolean")
+    if "treatment_start" in df.columns:
+        out["treatment_start"] = parse_dates(R["treatment_start"], label, "treatment_start", col)
+    for c in df.columns:
+        if c not in out.columns:
+            out[c] = _kept(df, c)
+    out = dedupe_and_sort(label, out, ["patient_id"], col,
+                          lambda d: "patient " + d["patient_id"].astype(str), sort=False,
+                          key_codes={"patient_id": R["patient_id"].canon_codes})
+    return out
+
+
+def _unknown_patients(table: pd.DataFrame, label: str, ids: pd.Series, col: Collector,
+                      what: str) -> None:
+    unknown = table["patient_id"].notna() & ~table["patient_id"].isin(ids)
+    col.add_rows(label, "patient_id", unknown,
+                 lambda v: f"patient {show(v)} is not in the patients table",
+                 f"every {what} to belong to a patient listed in patients",
+                 values=table["patient_id"])
+
+
+def _as_frame(obj: object, role: str, col: Collector, checksums: dict[str, str],
+              sources: dict[str, str], sheet_role: str | None = None
+              ) -> tuple[pd.DataFrame | None, str]:
+    """Raw frame (index = spreadsheet rows) and label for a path or DataFrame input."""
+    if isinstance(obj, pd.DataFrame):
+        label = f"<{role} DataFrame>"
+        df = obj.copy()
+        df.columns = [str(c).strip() for c in df.columns]
+        df.index = pd.RangeIndex(2, len(df) + 2)
+        sources[role] = label
+        if not _check_header(list(df.columns), col, label):
+            return None, label
+        return df, label
+    path = Path(obj)  # type: ignore[arg-type]
+    df, label = _read_raw(path, sheet_role or role, col, str(path))
+    if df is not None:
+        sources[role] = str(path)
+        checksums[str(path)] = _sha256(path)
+    return df, label
+
+
+def load_cohort(
+    path: str | Path | None = None,
+    *,
+    patients: str | Path | pd.DataFrame | None = None,
+    lesions: str | Path | pd.DataFrame | None = None,
+    assessments: str | Path | pd.DataFrame | None = None,
+    scans: str | Path | pd.DataFrame | None = None,
+    params: Parameters | None = None,
+) -> Cohort:
+    """Read, validate and canonicalise a cohort.
+
+    ``path`` is a cohort folder, a single table file (``scans.*`` wide format or a patients
+    table) or an Excel workbook with role-named sheets; keyword arguments give (or override) a
+    role's file path or DataFrame. ``params.too_small_to_measure_mm`` (mm) is the value of the
+    RECIST code "TOO SMALL TO MEASURE". Raises :class:`CohortError` listing every problem found.
+
+    Returns a :class:`Cohort` whose tables follow ``docs/architecture.md`` ("Canonical
+    tables"): ``patient_id`` as Python ``str`` (object dtype), dates ``datetime64[ns]``, lesion
+    diameters in mm (float), ``lesion_type``/``status`` categorical, lesions sorted by patient,
+    date and lesion, and a load report of every fix.
+    """
+    params = params or Parameters()
+    col = Collector()
+    inputs: dict[str, tuple[object, str | None]] = {}
+    if path is not None:
+        for role, (p, sheet_role) in _discover(Path(path), col).items():
+            inputs[role] = (p, sheet_role)
+    for role, obj in (("patients", patients), ("lesions", lesions),
+                      ("assessments", assessments), ("scans", scans)):
+        if obj is not None:
+            inputs[role] = (obj, role)
+    where = str(path) if path is not None else "<cohort>"
+    if not inputs and not col.problems:
+        col.add(where, None, None, "no cohort tables given", _EXPECT_FILES)
+    if inputs and "patients" not in inputs and "scans" not in inputs:
+        col.add(where, None, None, "no patients table", "patients.* beside "
+                + " and ".join(r + ".*" for r in inputs) + " (or a scans.* wide table)")
+    if "lesions" in inputs and "assessments" in inputs:
+        col.add(where, None, None, "both a lesions and an assessments table were given",
+                "lesions.* (one row per lesion per scan) or assessments.* (per-scan sums), "
+                "not both")
+    if col.problems:
+        raise CohortError(col.ordered())
+
+    sources: dict[str, str] = {}
+    checksums: dict[str, str] = {}
+    tables: dict[str, pd.DataFrame | None] = {}
+    labels: dict[str, str] = {}
+    for role in ROLES:
+        if role not in inputs:
+            continue
+        obj, sheet_role = inputs[role]
+        raw, label = _as_frame(obj, role, col, checksums, sources, sheet_role)
+        labels[role] = label
+        if raw is None:
+            tables[role] = None
+            continue
+        raw = _rename(raw, role, col, label)
+        if role == "patients":
+            tables[role] = _patients(raw, label, col)
+        elif role == "lesions":
+            tables[role] = _lesions(raw, label, col, params)
+        elif role == "assessments":
+            tables[role] = _assessments(raw, label, col, params)
+        else:
+            tables[role] = _scans(raw, label, col, params)
+
+    pts = tables.get("patients")
+    scans_df = tables.get("scans")
+    if "patients" not in inputs and scans_df is not None:
+        pts = pd.DataFrame({"patient_id": scans_df["patient_id"].to_numpy()})
+        start = scans_df["treatment_start"] if "treatment_start" in scans_df.columns else None
+        pts["treatment_start"] = (start.to_numpy() if start is not None
+                                  else pd.Series(pd.NaT, index=pts.index,
+                                                 dtype="datetime64[ns]"))
+        pts["treatment_start"] = pts["treatment_start"].astype("datetime64[ns]")
+        col.note(labels["scans"], "patient_id", "synthesized_patients", len(pts),
+                 "no patients table: patients taken from the scans table"
+                 + ("" if start is not None else "; treatment_start unknown (NaT)"))
+    if pts is not None:
+        ids = pts["patient_id"]
+        for role, what in (("lesions", "lesion row"), ("assessments", "scan"),
+                           ("scans", "row")):
+            t = tables.get(role)
+            if t is not None and "patients" in inputs:
+                _unknown_patients(t, labels[role], ids, col, what)
+        if scans_df is not None and "patients" in inputs and "treatment_start" in scans_df:
+            m = scans_df[["patient_id", "treatment_start"]].merge(
+                pts[["patient_id", "treatment_start"]].drop_duplicates("patient_id"),
+                on="patient_id", how="left", suffixes=("", "_p"))
+            m.index = scans_df.index
+            diff = m["treatment_start"].notna() & m["treatment_start_p"].notna() \
+                & (m["treatment_start"] != m["treatment_start_p"])
+            col.add_rows(labels["scans"], "treatment_start", diff,
+                         "treatment_start differs from the patients table",
+                         "the same treatment_start as in patients")
+    if col.problems:
+        raise CohortError(col.ordered())
+    assert pts is not None
+
+    lesions_df = tables.get("lesions")
+    if lesions_df is not None:
+        lesions_df = lesions_df.reset_index(drop=True)
+    assessments_df = tables.get("assessments")
+    if assessments_df is not None:
+        assessments_df = assessments_df.reset_index(drop=True)
+    return Cohort(
+        patients=pts.reset_index(drop=True),
+        lesions=lesions_df,
+        assessments=assessments_df,
+        scans_wide=scans_df.reset_index(drop=True) if scans_df is not None else None,
+        load_report=col.report_frame(),
+        sources=sources,
+        checksums=checksums,
+    )
+
+
+def validate_cohort(path: str | Path) -> list[Problem]:
+    """Every problem of the cohort at ``path`` (empty list when it loads cleanly)."""
+    try:
+        load_cohort(path)
+    except CohortError as exc:
+        return exc.problems
+    except HPDError as exc:
+        return [Problem(str(path), None, None, _first_line(exc))]
+    except Exception as exc:  # noqa: BLE001 - validate reports, it never crashes with a traceback
+        return [Problem(str(path), None, None,
+                        f"could not be validated: {type(exc).__name__}: {_first_line(exc)}",
+                        "please report this as a bug with the file")]
+    return []
