@@ -43,7 +43,7 @@ def _parse_set(values: list[str] | None) -> dict[str, object]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .load import validate_cohort
+    from .load import load_cohort, validate_cohort
 
     problems = validate_cohort(args.cohort)
     for p in problems:
@@ -51,7 +51,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s) found in {args.cohort}", file=sys.stderr)
         return 1
-    print(f"{args.cohort}: valid")
+    cohort = load_cohort(args.cohort)
+    tables = ", ".join(
+        f"{role} {len(t)} rows"
+        for role, t in (("lesions", cohort.lesions), ("assessments", cohort.assessments),
+                        ("scans", cohort.scans_wide))
+        if t is not None
+    )
+    print(f"{args.cohort}: valid ({cohort.n_patients} patients" + (f"; {tables}" if tables else "")
+          + ")")
+    for row in cohort.load_report.itertuples(index=False):
+        print(f"  loader note: {row.file}: {row.column}: {row.action} ({row.n_rows} rows) {row.detail}".rstrip())
     return 0
 
 
