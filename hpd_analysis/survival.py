@@ -32,6 +32,11 @@ Patients whose event or censoring time is ≤ ``L`` are left out (they were not 
 the landmark) and counted by reason (event / censored before the landmark); the others are
 followed from ``L``: time = endpoint time − ``L``. When ``first_eval_months`` is absent or empty
 (a cohort without tumour measurements) the default falls back to no landmark, with a note.
+
+Reporting helpers: :func:`available_endpoints` / :func:`no_endpoint_note` (a cohort without
+survival data gets a note, not an error), :func:`progression_tautology_note` (PFS/TTF by an HPD
+definition that requires RECIST PD at the first evaluation is partly tautological). A Cox model
+that does not converge gives no HR and :data:`NOTE_COX_NOT_CONVERGED`.
 """
 
 from __future__ import annotations
@@ -61,6 +66,11 @@ EXTRA_COLUMNS = ["reference_group", "hr_p_value", "hr_method", "logrank_test", "
 REASON_EVENT_BEFORE = "event before the landmark"
 REASON_CENSORED_BEFORE = "censored before the landmark"
 REASON_ENDPOINT_MISSING = "endpoint time or event missing"
+
+NOTE_COX_NOT_CONVERGED = (
+    "hazard ratio not estimable: the Cox model did not converge (monotone likelihood: one "
+    "group's events nearly all precede the other group's times, the HR tends to 0 or infinity); "
+    "compare the groups with the Kaplan–Meier curves and the log-rank test")
 
 
 def resolve_landmark(
@@ -284,6 +294,8 @@ class SurvivalComparison:
                 f"{r} ({k})" for r, k in info["n_excluded"].items()))
         self.logrank, lr_name = self._logrank(data, present)
         hr = self._cox(data, present, ref)
+        if hr["note"]:
+            self.notes.append(hr["note"])
         rows = []
         lm = info["landmark_months"]
         for lv in levels:
@@ -374,15 +386,19 @@ class SurvivalComparison:
             try:
                 cph.fit(design, duration_col="T", event_col="E")
             except ConvergenceError:
-                out["note"] = ("hazard ratio not estimable: the Cox model did not converge "
-                               "(monotone likelihood: one group's events nearly all precede the "
-                               "other group's times, the HR tends to 0 or infinity)")
+                out["note"] = NOTE_COX_NOT_CONVERGED
                 return out
-        if any(isinstance(w.message, ConvergenceWarning) for w in caught):
-            out["note"] = "warning: Cox model convergence warning (check the estimate)"
         s = cph.summary
         lo_col = next(c for c in s.columns if c.startswith("exp(coef) lower"))
         hi_col = next(c for c in s.columns if c.startswith("exp(coef) upper"))
+        if any(isinstance(w.message, ConvergenceWarning) for w in caught):
+            bounds = s[[lo_col, hi_col]].to_numpy(dtype=float)
+            if not (np.isfinite(bounds).all() and (bounds > 0).all()):
+                # lifelines warns and returns a coefficient running off to +-infinity with a
+                # 0..inf CI (monotone likelihood): no estimate, a note instead of a blank
+                out["note"] = NOTE_COX_NOT_CONVERGED
+                return out
+            out["note"] = "warning: Cox model convergence warning (check the estimate)"
         for name, g in cols.items():
             out["values"][g] = (float(s.loc[name, "exp(coef)"]), float(s.loc[name, lo_col]),
                                 float(s.loc[name, hi_col]), float(s.loc[name, "p"]))
@@ -429,10 +445,7 @@ def survival_table(
     NaN when there is no landmark. See :class:`SurvivalComparison`.
     """
     if endpoints is None:
-        endpoints = [e for e in ENDPOINTS
-                     if f"{e}_months" in classification.columns
-                     and f"{e}_event" in classification.columns
-                     and classification[f"{e}_months"].notna().any()]
+        endpoints = available_endpoints(classification)
         if not endpoints:
             raise ParameterError(
                 "survival_table: no endpoint with values (expected os_months/os_event, "
@@ -445,3 +458,68 @@ def survival_table(
         for e in endpoints
     ]
     return pd.concat(tables, ignore_index=True)
+
+
+def available_endpoints(table: pd.DataFrame) -> list[str]:
+    """The endpoints of :data:`ENDPOINTS` that ``table`` can be analysed on: both
+    ``<endpoint>_months`` and ``<endpoint>_event`` present and at least one time given.
+    Empty for a cohort without survival data (e.g. tumour measurements only)."""
+    return [e for e in ENDPOINTS
+            if f"{e}_months" in table.columns and f"{e}_event" in table.columns
+            and pd.to_numeric(table[f"{e}_months"], errors="coerce").notna().any()]
+
+
+def no_endpoint_note(table: pd.DataFrame) -> str:
+    """The sentence a report prints instead of the survival section when ``table`` has no
+    endpoint (:func:`available_endpoints` is empty); ``""`` when it has one."""
+    if available_endpoints(table):
+        return ""
+    return ("No survival data in this cohort (no os_months/os_event, pfs_months/pfs_event or "
+            "ttf_months/ttf_event with a value, and no dates of death, progression or last "
+            "contact to derive them): the survival section is skipped. Add these columns to "
+            "patients to get Kaplan–Meier curves, log-rank tests and hazard ratios.")
+
+
+def _is_pd_atom(atom: Any) -> bool:
+    if atom.column != "recist_first_eval":
+        return False
+    if atom.op == "==":
+        return str(atom.value).upper() == "PD"
+    if atom.op == "in":
+        return [str(v).upper() for v in atom.value] == ["PD"]
+    return False
+
+
+def requires_recist_pd(definition: Any) -> bool:
+    """True when every HPD patient of ``definition`` (a
+    :class:`~hpd_analysis.definitions.Definition`) has RECIST PD at the first evaluation: a
+    requirement, or a top-level AND criterion, ``recist_first_eval == PD``."""
+    atoms, tree, reqs = definition.compile()
+    if any(_is_pd_atom(a) for a in reqs):
+        return True
+
+    def required(node: Any) -> bool:  # PD an AND-ed condition at any depth of nested ANDs
+        if node.kind == "atom":
+            return _is_pd_atom(atoms[node.atom])
+        return node.kind == "all" and any(required(c) for c in node.children)
+
+    return required(tree)
+
+
+def progression_tautology_note(group_by: str | None, definitions: Sequence[Any],
+                               endpoint: str) -> str:
+    """The caveat to print beside a PFS/TTF comparison grouped by an HPD definition that requires
+    RECIST PD at the first evaluation (``""`` otherwise): HPD patients progress at the first
+    scan by definition, so their short PFS/TTF is partly built into the grouping."""
+    ep = str(endpoint).lower()
+    if group_by is None or ep not in ("pfs", "ttf"):
+        return ""
+    code = str(group_by).removesuffix("_status").removeprefix("hpd_")
+    defn = next((d for d in definitions if getattr(d, "code", None) == code), None)
+    if defn is None or not requires_recist_pd(defn):
+        return ""
+    name = ENDPOINT_NAMES[ep]
+    return (f"Caution: {code} requires RECIST progression (PD) at the first evaluation, so every "
+            f"HPD patient has progressed by that scan: the shorter {name} of the HPD group is "
+            f"partly tautological (built into the grouping), not evidence of a worse prognosis. "
+            f"Overall survival is the informative comparison.")

@@ -181,3 +181,79 @@ def test_default_endpoints_are_those_present():
     tab["pfs_event"] = 1
     out = survival_table(tab, group_by="x", landmark=None)
     assert out["endpoint"].unique().tolist() == ["os", "pfs"]
+
+
+# ------------------------------------------------ cohorts without endpoints, caveats, Cox failure
+
+
+def test_available_endpoints_and_note_for_a_cohort_without_survival():
+    from hpd_analysis.survival import available_endpoints, no_endpoint_note
+
+    no_surv = pd.DataFrame({"patient_id": ["A", "B"], "tgr_on": [1.0, 2.0]})
+    assert available_endpoints(no_surv) == []
+    assert "No survival data" in no_endpoint_note(no_surv)
+    empty_os = no_surv.assign(os_months=np.nan, os_event=pd.array([pd.NA, pd.NA], dtype="Int64"))
+    assert available_endpoints(empty_os) == []  # columns present but no value
+    with pytest.raises(ParameterError, match="no endpoint with values"):
+        survival_table(empty_os)
+    t = hpd_worse()
+    assert available_endpoints(t) == ["os"]
+    assert no_endpoint_note(t) == ""
+
+
+def test_requires_recist_pd_follows_the_rule_not_the_name():
+    from hpd_analysis.definitions import Definition, get_definitions
+    from hpd_analysis.survival import requires_recist_pd
+
+    got = {d.code: requires_recist_pd(d) for d in get_definitions()}
+    # RECIST PD as a top-level AND criterion or a requirement (Lo Russo: require_recist_pd)
+    for code in ("champiat2017", "ferrara2018", "kas2020", "matos2020", "lo_russo2019"):
+        assert got[code], code
+    for code in ("saada_bouzid2017", "kim2019", "gandara2018_fp", "kato2017"):
+        assert not got[code], code
+    lo = next(d for d in get_definitions() if d.code == "lo_russo2019")
+    assert not requires_recist_pd(lo.with_parameters(require_recist_pd=False))
+    # PD inside an OR does not make every HPD patient progress
+    either = Definition(code="either", citation="test", rule="PD or fast growth",
+                        criteria={"any": ["recist_first_eval == PD", "tgr_on >= 100"]})
+    assert not requires_recist_pd(either)
+
+
+def test_pfs_caveat_only_for_progression_endpoints_grouped_by_a_pd_definition():
+    from hpd_analysis.definitions import get_definitions
+    from hpd_analysis.survival import progression_tautology_note
+
+    defs = get_definitions()
+    note = progression_tautology_note("ferrara2018", defs, "pfs")
+    assert "tautological" in note and "ferrara2018" in note
+    assert "tautological" in progression_tautology_note("hpd_kas2020", defs, "ttf")
+    assert progression_tautology_note("ferrara2018", defs, "os") == ""
+    assert progression_tautology_note("saada_bouzid2017", defs, "pfs") == ""
+    assert progression_tautology_note("arm", defs, "pfs") == ""
+    assert progression_tautology_note(None, defs, "pfs") == ""
+
+
+def test_non_convergent_cox_gives_a_note_not_a_blank_or_absurd_hr():
+    """Monotone likelihood: every event of group B comes after all of group A's times except
+    one: lifelines warns and the HR runs to 0 with a 0..inf CI -> no estimate, a note."""
+    from hpd_analysis.survival import NOTE_COX_NOT_CONVERGED
+
+    t = pd.DataFrame({"patient_id": [f"P{i}" for i in range(8)], "g": ["A"] * 4 + ["B"] * 4,
+                      "os_months": [1.0, 2, 3, 4, 10, 11, 12, 13],
+                      "os_event": pd.array([1, 1, 1, 1, 1, 0, 0, 0], dtype="Int64")})
+    comp = SurvivalComparison("os", "g", None).fit(t)
+    row = comp.summary.set_index("group").loc["B"]
+    assert np.isnan(row["hazard_ratio"]) and np.isnan(row["hr_ci_low"])
+    assert NOTE_COX_NOT_CONVERGED in row["note"]
+    assert NOTE_COX_NOT_CONVERGED in comp.notes  # printed beside the figure
+    assert comp.summary["logrank_p"].notna().all()  # the log-rank test still holds
+
+
+def test_requires_recist_pd_in_nested_and():
+    from hpd_analysis.definitions import Definition
+    from hpd_analysis.survival import requires_recist_pd
+
+    nested = Definition(code="nested", citation="test", rule="nested AND",
+                        criteria={"all": [{"all": ["recist_first_eval in [PD]",
+                                                   "tgr_on >= 50"]}, "tgk_on >= 1"]})
+    assert requires_recist_pd(nested)
