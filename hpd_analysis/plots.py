@@ -4,7 +4,8 @@ byte-identical.
 Every figure function takes the DataFrame a package function returns (the shapes are documented
 on each function), draws on ``ax`` when given (else on a new figure) and returns the Figure.
 Colours come from the Okabe–Ito palette (Okabe & Ito 2008, safe for the common colour-vision
-deficiencies); HPD status is always vermilion (HPD), blue (not HPD) and grey (not evaluable).
+deficiencies); HPD status is always vermilion (HPD), blue (non-HPD) and grey (not evaluable).
+Group labels are those of the tables (``hpd_analysis.incidence.HPD_LABEL`` / ``NON_HPD_LABEL``).
 
 ``save_figure`` writes PNG (150 dpi) and SVG with a fixed hash salt and no date, so that the same
 inputs give the same bytes on every run.
@@ -25,6 +26,8 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+
+from .incidence import HPD_LABEL, NON_HPD_LABEL
 
 #: Okabe–Ito palette, in the order used for groups (black last: reserved for reference lines)
 OKABE_ITO: dict[str, str] = {
@@ -47,7 +50,8 @@ STATUS_COLORS: dict[str, str] = {
     "not_hpd": OKABE_ITO["blue"],
     "not_evaluable": GREY,
 }
-STATUS_LABELS: dict[str, str] = {"hpd": "HPD", "not_hpd": "not HPD", "not_evaluable": "not evaluable"}
+STATUS_LABELS: dict[str, str] = {"hpd": HPD_LABEL, "not_hpd": NON_HPD_LABEL,
+                                 "not_evaluable": "not evaluable"}
 
 #: the report's matplotlib style (fixed sizes; deterministic SVG)
 STYLE: dict[str, Any] = {
@@ -177,14 +181,32 @@ def hpd_status(classification: pd.DataFrame, hpd_column: str) -> pd.Series:
     return out.rename(status_col)
 
 
-def _status_legend(ax: Axes, counts: Mapping[str, int], **kwargs: Any) -> None:
+#: legend entries of the RECIST reference lines of the spider and waterfall plots
+_RECIST_LINES: tuple[tuple[str, str], ...] = (("--", "+20 % (RECIST progression)"),
+                                              (":", "−30 % (RECIST partial response)"))
+
+
+def _status_legend(ax: Axes, counts: Mapping[str, int],
+                   extra: tuple[tuple[str, str], ...] = (), **kwargs: Any) -> None:
     handles = [
         Line2D([], [], marker="o", ls="", color=STATUS_COLORS[s], label=f"{STATUS_LABELS[s]} (n={counts[s]})")
         for s in STATUS_ORDER
         if counts.get(s, 0)
     ]
+    handles += [Line2D([], [], color="black", lw=0.7, ls=ls, label=text) for ls, text in extra]
     if handles:
         ax.legend(handles=handles, **kwargs)
+
+
+def count_label(value: Any, min_count: int = 0) -> str:
+    """A count as figure text: ``"12"``; ``"<k"`` when it is 1..k-1 and ``min_count`` = k > 1
+    (the report's small-cell rule); text (an already masked ``"<5"``) as is."""
+    v = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(v):
+        return str(value)
+    if min_count > 1 and 0 < v < min_count:
+        return f"<{min_count}"
+    return str(int(v))
 
 
 def _empty(ax: Axes, message: str) -> None:
@@ -252,9 +274,9 @@ def tgr_scatter(
     ax.set_xlabel("TGR before treatment (% per month)")
     ax.set_ylabel("TGR on treatment (% per month)")
     code = _definition_code(hpd_column)
-    ax.set_title(f"TGR before vs on treatment, coloured by {code} "
+    ax.set_title(f"TGR before vs on treatment, coloured by {code}\n"
                  f"({int(ok.sum())} of {n_total} patients with both TGRs)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
 
 
@@ -348,9 +370,9 @@ def spider_plot(
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")
     ax.set_ylabel("change in target SLD from baseline (%)")
-    ax.set_title(f"Change in target lesions from baseline — {title}")
-    if status is not None:
-        _status_legend(ax, counts, loc="upper left", fontsize=8)
+    ax.set_title(f"Change in target lesions from baseline\n{title}")
+    _status_legend(ax, counts if status is not None else {}, loc="upper left",
+                   bbox_to_anchor=(1.01, 1.0), fontsize=8, extra=_RECIST_LINES)
     return fig
 
 
@@ -397,8 +419,8 @@ def waterfall_plot(
     ax.set_ylabel("change in target SLD from baseline (%)")
     ax.set_title(f"Change in target SLD at first evaluation ({len(values)} of {n_total} patients)")
     counts = {s: int((st == s).sum()) for s in STATUS_ORDER}
-    if status is not None:
-        _status_legend(ax, counts, loc="upper right", fontsize=8)
+    _status_legend(ax, counts if status is not None else {}, loc="upper right", fontsize=8,
+                   extra=_RECIST_LINES)
     return fig
 
 
@@ -426,7 +448,7 @@ def tgk_distributions(
             data.append(v)
             positions.append(i * 3 + j)
             colors.append(STATUS_COLORS[s])
-            labels.append(f"{'before' if col == 'tgk_pre' else 'on'}\n{STATUS_LABELS[s]}\nn={len(v)}")
+            labels.append(f"{'before' if col == 'tgk_pre' else 'on'}\nn={len(v)}")
     if not data:
         _empty(ax, "no patient with TGK")
         return fig
@@ -440,6 +462,11 @@ def tgk_distributions(
         med.set_color("black")
     ax.set_xticks(positions)
     ax.set_xticklabels(labels, fontsize=8)
+    trans = mpl.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    for i, s in enumerate(STATUS_ORDER):
+        if any(p // 3 == i for p in positions):
+            ax.text(i * 3 + 0.5, -0.16, STATUS_LABELS[s], transform=trans, ha="center",
+                    va="top", fontsize=9, color=STATUS_COLORS[s], fontweight="bold")
     ax.set_yscale("symlog", linthresh=linthresh)
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_ylabel("TGK (mm per month)")
@@ -455,9 +482,13 @@ def incidence_forest(
     incidence_table: pd.DataFrame,
     *,
     strata: list[str] | None = None,
+    min_count: int = 0,
     ax: Axes | None = None,
 ) -> Figure:
     """Incidence of HPD (%) with its confidence interval, one row per definition.
+
+    ``min_count``: counts printed on the figure that are 1..k-1 show as ``<k`` (small-cell
+    rule; rows whose percentage was blanked by it are not drawn).
 
     ``incidence_table``: ``definition, stratum, n_hpd, n_evaluable, percent, ci_low, ci_high``
     (percent and CI in %). With several strata each stratum gets its own colour and a small
@@ -493,14 +524,17 @@ def incidence_forest(
         if overall:
             for yi, hi_i, nh, ne in zip(y, hi, sub["n_hpd"], sub["n_evaluable"], strict=True):
                 if np.isfinite(hi_i):
-                    ax.text(hi_i + 1, yi, f"{int(nh)}/{int(ne)}", va="center", fontsize=8, color="0.3")
+                    ax.text(hi_i + 1, yi,
+                            f"{count_label(nh, min_count)}/{count_label(ne, min_count)}",
+                            va="center", fontsize=8, color="0.3")
     ax.set_yticks(list(ypos.values()))
     ax.set_yticklabels(list(ypos.keys()))
     ax.set_xlim(left=0)
     ax.set_xlabel("HPD incidence among evaluable patients (%, 95 % CI)")
     ax.set_title("Incidence of HPD by definition")
     if n_s > 1:
-        ax.legend(title="stratum", loc="lower right", fontsize=8)
+        ax.legend(title="stratum", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                  title_fontsize=8)
     return fig
 
 
@@ -558,6 +592,7 @@ def upset_plot(
     *,
     count_col: str | None = None,
     max_intersections: int = 25,
+    min_count: int = 0,
     fig: Figure | None = None,
 ) -> Figure:
     """UpSet plot of which definitions flag the same patients (drawn with matplotlib only).
@@ -566,7 +601,8 @@ def upset_plot(
     HPD) and a count column (``n``, ``count`` or ``n_patients``; or a Series of counts with a
     boolean MultiIndex, as upsetplot uses). The empty combination (flagged by none) is left out.
     Top: patients per combination (largest first, at most ``max_intersections``); left: patients
-    flagged per definition; bottom: dot matrix of the combination.
+    flagged per definition; bottom: dot matrix of the combination. ``min_count``: printed
+    counts 1..k-1 show as ``<k`` (small-cell rule; bar lengths still show them: review).
     """
     note = ""
     if isinstance(upset_counts, pd.Series):
@@ -607,7 +643,7 @@ def upset_plot(
     x = np.arange(len(counts))
     ax_bar.bar(x, counts, color=OKABE_ITO["black"], width=0.6)
     for xi, c in zip(x, counts, strict=True):
-        ax_bar.text(xi, c, str(int(c)), ha="center", va="bottom", fontsize=7)
+        ax_bar.text(xi, c, count_label(c, min_count), ha="center", va="bottom", fontsize=7)
     ax_bar.set_ylabel("patients")
     ax_bar.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
     ax_bar.tick_params(axis="x", bottom=False, labelbottom=False)
@@ -634,7 +670,7 @@ def upset_plot(
     ax_mat.set_ylim(-0.6, len(sets) - 0.4)
     ax_set.barh(y, set_sizes, color=OKABE_ITO["vermillion"], height=0.5)
     for yi, v in zip(y, set_sizes, strict=True):
-        ax_set.text(v, yi, f" {int(v)}", va="center", fontsize=7)
+        ax_set.text(v, yi, f" {count_label(v, min_count)}", va="center", fontsize=7)
     ax_set.set_xlabel("flagged HPD")
     ax_set.tick_params(axis="y", left=False, labelleft=False)
     ax_set.spines["left"].set_visible(False)
@@ -696,15 +732,17 @@ def attrition_flow(
     category_col: str = "category",
     count_col: str = "n",
     max_reasons: int = 6,
+    min_count: int = 0,
     ax: Axes | None = None,
 ) -> Figure:
     """Where every patient ends up, per definition: one horizontal stacked bar per definition,
-    HPD, not HPD, then each not-evaluable reason, each segment labelled with its count.
+    HPD, non-HPD, then each not-evaluable reason, each segment labelled with its count.
 
     ``attrition_table``: :func:`hpd_analysis.incidence.attrition` (``definition, status, reason,
     n``: the category is the status for evaluable patients, else the reason), or any long table
     with one row per definition × ``category_col`` (``hpd``, ``not_hpd`` or a not-evaluable
     reason) and ``count_col`` patients; each definition's counts add up to the cohort size.
+    ``min_count``: printed counts 1..k-1 show as ``<k`` (small-cell rule).
     Beyond ``max_reasons`` not-evaluable reasons, the rarest are drawn as one "other reasons"
     segment (the table lists them all).
     """
@@ -742,13 +780,14 @@ def attrition_flow(
         ax.barh(y, w, left=left, color=colors[c], height=0.6, label=label, lw=0)
         for yi, li, wi, ti in zip(y, left, w, total, strict=True):
             if wi > 0 and wi >= 0.04 * ti:
-                ax.text(li + wi / 2, yi, str(int(wi)), ha="center", va="center", fontsize=7,
+                ax.text(li + wi / 2, yi, count_label(wi, min_count), ha="center", va="center",
+                        fontsize=7,
                         color="white" if c in ("hpd", "not_hpd") else "black")
         left += w
     ax.set_yticks(y)
     ax.set_yticklabels(defs)
     ax.set_xlabel("patients")
-    ax.set_title(f"Every patient counted once: HPD, not HPD or why not evaluable "
+    ax.set_title(f"Every patient counted once: {HPD_LABEL}, {NON_HPD_LABEL} or why not evaluable "
                  f"(n={int(total.max()) if len(total) else 0})")
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=1, fontsize=8)
     return fig
@@ -765,17 +804,35 @@ def or_forest(
 ) -> Figure:
     """Forest plot of odds ratios (log scale, 95 % CI) for HPD, univariable and multivariable.
 
-    ``odds_ratio_table``: ``variable, level, model, odds_ratio, ci_low, ci_high, p_value``. Rows
-    without a finite odds ratio (reference levels, not estimable) are listed but not drawn.
+    ``odds_ratio_table``: ``variable, level, model, odds_ratio, ci_low, ci_high, p_value`` (and
+    ``reference``). Compact: reference rows are not drawn; the reference goes into the label —
+    ``liver_metastasis (yes vs no)`` for a binary variable, ``tumor_type: NSCLC vs HNSCC`` for
+    each level of a categorical one, ``age (per 1 unit)`` for a number. Terms without a finite
+    odds ratio in any model (not estimable) stay listed, without a marker.
     """
     tab = odds_ratio_table.copy()
     tab["level"] = tab["level"].astype("string").fillna("")
-    tab["term"] = np.where(tab["level"] == "", tab["variable"].astype(str),
-                           tab["variable"].astype(str) + ": " + tab["level"].astype(str))
-    if "reference" in tab:
-        is_ref = (tab["reference"].astype("string").eq(tab["level"]) & tab["level"].ne("")
-                  ).fillna(False).to_numpy(bool)
-        tab["term"] = np.where(is_ref, tab["term"] + " (reference)", tab["term"])
+    ref = (tab["reference"].astype("string").fillna("") if "reference" in tab
+           else pd.Series("", index=tab.index, dtype="string"))
+    is_ref = ((ref.eq(tab["level"]) & tab["level"].ne(""))
+              | tab.get("note", pd.Series("", index=tab.index)).astype(str).eq("reference level"))
+    tab, ref = tab[~is_ref.to_numpy(bool)].copy(), ref[~is_ref.to_numpy(bool)]
+    var = tab["variable"].astype(str)
+
+    def word(v: str) -> str:
+        return {"true": "yes", "false": "no"}.get(v.lower(), v)
+
+    levels = tab.assign(_v=var).groupby("_v")["level"].transform("nunique")
+    terms_ = []
+    for v, lvl, r, nlev in zip(var, tab["level"].astype(str), ref.astype(str), levels,
+                               strict=True):
+        if r == "" or lvl == "":
+            terms_.append(f"{v} ({lvl})" if lvl else v)
+        elif nlev == 1:
+            terms_.append(f"{v} ({word(lvl)} vs {word(r)})")
+        else:
+            terms_.append(f"{v}: {word(lvl)} vs {word(r)}")
+    tab["term"] = terms_
     terms = list(dict.fromkeys(tab["term"]))
     models = list(dict.fromkeys(tab["model"].astype(str)))
     fig, ax = _new_ax(ax, (7.5, max(2.5, 0.4 * len(terms) + 1.5)))
@@ -803,8 +860,10 @@ def or_forest(
     ax.set_yticklabels(list(ypos.keys()), fontsize=8)
     ax.set_xlabel("odds ratio for HPD (95 % CI, log scale)")
     ax.set_title("Risk factors for HPD (logistic regression)")
+    ax.set_ylim(-0.7, len(terms) - 0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="model",
+                  title_fontsize=8)
     return fig
 
 
@@ -839,7 +898,7 @@ def km_plot(
 
     ``fitters``: legend label → fitted ``lifelines.KaplanMeierFitter`` (times in months).
     ``colors``: label → colour; default HPD-status colours for labels ``HPD``/``non-HPD``
-    (or ``not HPD``)/``not evaluable``, else the Okabe–Ito order.
+    /``not evaluable``, else the Okabe–Ito order.
     """
     from lifelines.plotting import add_at_risk_counts
 

@@ -59,20 +59,54 @@ REPORT_DEFAULTS: dict[str, Any] = {
     "primary_definition": "ferrara2018",
     # survival grouping: None = HPD status under the primary definition; else a patient column
     "group_by": None,
-    # survival time origin: "first_evaluation" (landmark at each patient's first evaluation),
-    # "none" (treatment start) or a number of months after treatment start
+    # survival time origin: "first_evaluation" (one common landmark for every patient: the
+    # cohort's median time of first evaluation), "none" (treatment start) or a number of months
+    # after treatment start
     "landmark": "first_evaluation",
     # patient column for incidence by stratum (skipped when absent from the cohort)
     "stratify_by": "tumor_type",
-    # candidate risk factors for Table 1 / odds ratios (None = the package's default candidates)
+    # candidate risk factors for Table 1 / univariable odds ratios (None = the package's default
+    # candidates)
     "risk_factors": None,
+    # variables of the multivariable model (None = the short literature set MULTIVARIABLE_DEFAULT,
+    # those present): a model with every candidate has far too few events per variable
+    "multivariable_variables": None,
     # binomial CI of incidence: wilson, exact, jeffreys
     "ci_method": "wilson",
     # spider plot: at most this many patients (a reproducible random sample beyond)
     "spider_max_patients": 150,
     # seed of that sample
     "sample_seed": 0,
+    # replace patient identifiers by keyed pseudonyms (HMAC-SHA-256) everywhere in the report;
+    # the key comes from pseudonym_key_file, else the environment variable HPD_PSEUDONYM_KEY, and
+    # is never written anywhere (parameters.json records only that pseudonymization was on)
+    "pseudonymize": False,
+    # file holding the pseudonymization key (its path is not written to the report either)
+    "pseudonym_key_file": None,
+    # small-cell rule: counts 1..k-1 in aggregate tables shown as "<k" (percentages and CIs
+    # computed from them blanked); 0 = off
+    "small_cell_threshold": 0,
 }
+
+#: the multivariable model's default variables (those present in the cohort): the risk factors
+#: most often reported for HPD (Lin et al., Transl Lung Cancer Res 2021) — age ≥ 65, ECOG
+#: performance status, > 2 metastatic sites, liver metastases, LDH > ULN, NLR
+MULTIVARIABLE_DEFAULT: tuple[str, ...] = (
+    "age_ge_65", "ecog_baseline", "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln",
+    "nlr",
+)
+
+#: rows of a DataFrame a report notebook displays before pandas truncates it
+DISPLAY_MAX_ROWS = 500
+
+#: environment variables through which :func:`run_report` hands the privacy settings to every
+#: notebook kernel (so that a notebook not passing them to :func:`open_section` still obeys them)
+ENV_PSEUDONYMIZE = "HPD_REPORT_PSEUDONYMIZE"
+ENV_KEY_FILE = "HPD_REPORT_PSEUDONYM_KEY_FILE"
+ENV_SMALL_CELL = "HPD_REPORT_SMALL_CELL_THRESHOLD"
+
+#: report parameters never injected into the notebooks nor written as given (privacy)
+PRIVATE_PARAMETERS = ("pseudonym_key_file",)
 
 #: notebook parameters set by :func:`run_report` itself (not user-settable with --set)
 RESERVED = ("cohort", "output_dir")
@@ -152,7 +186,9 @@ def _normalize(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     out["definitions"] = _as_list(out["definitions"], "definitions")
     out["risk_factors"] = _as_list(out["risk_factors"], "risk_factors")
-    for key in ("group_by", "definitions_file", "stratify_by"):
+    out["multivariable_variables"] = _as_list(out["multivariable_variables"],
+                                              "multivariable_variables")
+    for key in ("group_by", "definitions_file", "stratify_by", "pseudonym_key_file"):
         v = out[key]
         if isinstance(v, str) and v.strip().lower() in ("", "none", "null"):
             v = None
@@ -192,6 +228,26 @@ def _normalize(values: dict[str, Any]) -> dict[str, Any]:
     out["landmark"] = lm
     if out["ci_method"] not in ("wilson", "exact", "clopper-pearson", "jeffreys"):
         raise ParameterError(f"ci_method={out['ci_method']!r}: expected wilson, exact or jeffreys")
+    pz = out["pseudonymize"]
+    if isinstance(pz, str) and pz.strip().lower() in ("true", "yes", "on", "1", "false", "no",
+                                                      "off", "0"):
+        pz = pz.strip().lower() in ("true", "yes", "on", "1")
+    if not isinstance(pz, bool):
+        raise ParameterError(f"pseudonymize={pz!r}: expected true or false")
+    out["pseudonymize"] = pz
+    if out["pseudonym_key_file"] is not None:
+        kf = Path(out["pseudonym_key_file"]).expanduser()
+        if not kf.is_file():
+            raise ParameterError("pseudonym_key_file: file not found (expected a file holding "
+                                 "the pseudonymization key)")
+        out["pseudonym_key_file"] = str(kf.resolve())
+    k = out["small_cell_threshold"]
+    if isinstance(k, str) and k.strip().isdigit():
+        k = int(k.strip())
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ParameterError(f"small_cell_threshold={k!r}: expected a whole number ≥ 0 "
+                             "(0 = off; e.g. 5 shows counts 1-4 as <5)")
+    out["small_cell_threshold"] = k
     for key, low in (("spider_max_patients", 1), ("sample_seed", 0)):
         v = out[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
@@ -271,7 +327,7 @@ def notebook_parameters(resolved: Mapping[str, Any], cohort: str, output_dir: st
     return {
         "cohort": cohort,
         "output_dir": output_dir,
-        **{k: resolved[k] for k in REPORT_DEFAULTS},
+        **{k: resolved[k] for k in REPORT_DEFAULTS if k not in PRIVATE_PARAMETERS},
         "windows": windows,
         "analysis_parameters": other,
     }
@@ -346,6 +402,10 @@ class Section:
     output_dir: Path
     written: list[Path] = field(default_factory=list)
     _scans: pd.DataFrame | None = field(default=None, repr=False)
+    #: True when patient identifiers were replaced by keyed pseudonyms at loading
+    pseudonymized: bool = False
+    #: small-cell rule of the exported aggregate tables (0 = off)
+    small_cell_threshold: int = 0
 
     @property
     def codes(self) -> list[str]:
@@ -449,8 +509,19 @@ class Section:
         return f"HPD status ({code})" if code is not None else group
 
     def table(self, df: pd.DataFrame, name: str, index: bool = False) -> pd.DataFrame:
-        """Write ``df`` to ``tables/<name>.csv`` and return it (for display). The classification
-        is written exactly as ``hpd classify`` writes it."""
+        """Write ``df`` to ``tables/<name>.csv`` and return what was written (for display). The
+        classification is written exactly as ``hpd classify`` writes it.
+
+        Privacy is applied here, to every exported table: patient identifiers are already
+        pseudonyms when the section was opened with ``pseudonymize`` (a patient-level table
+        holding an identifier that is not a pseudonym then raises rather than leak it), and the
+        small-cell rule (:func:`suppress_table`) masks counts below ``small_cell_threshold`` in
+        aggregate tables (tables without a ``patient_id`` column).
+        """
+        if self.pseudonymized:
+            _check_pseudonymized(df, name)
+        if self.small_cell_threshold > 1:
+            df = suppress_table(df, name, self.small_cell_threshold)
         if name == "classification" and not index:
             from .classify import write_table as write_classification
 
@@ -474,12 +545,25 @@ def open_section(
     primary_definition: str = "ferrara2018",
     windows: Mapping[str, Any] | None = None,
     analysis_parameters: Mapping[str, Any] | None = None,
+    pseudonymize: bool | None = None,
+    small_cell_threshold: int | None = None,
+    pseudonym_key_file: str | Path | None = None,
 ) -> Section:
     """Load ``cohort`` (a folder or file; None = the bundled example), classify it under the
     report's definitions and parameters, apply the figure style, and return a :class:`Section`.
 
-    Raises :class:`ParameterError` when ``primary_definition`` is not among the definitions.
+    ``pseudonymize``: replace every patient identifier by its keyed pseudonym right after
+    loading (key from ``pseudonym_key_file``, else ``$HPD_PSEUDONYM_KEY``), so that no table,
+    figure or displayed frame of the section holds an original identifier.
+    ``small_cell_threshold``: the small-cell rule of :meth:`Section.table` (0 = off).
+    Both default (None) to the values :func:`run_report` hands to the kernel through
+    ``$HPD_REPORT_PSEUDONYMIZE`` / ``$HPD_REPORT_SMALL_CELL_THRESHOLD``, else off.
+
+    Raises :class:`ParameterError` when ``primary_definition`` is not among the definitions, or
+    when pseudonymization is asked for without a usable key.
     """
+    import os
+
     from .classify import build_features, classify_features
     from .load import load_cohort
     from .plots import apply_style
@@ -495,15 +579,162 @@ def open_section(
     if primary not in codes:
         raise ParameterError(f"primary_definition={primary}: not among the definitions "
                              f"({', '.join(codes)})")
+    if pseudonymize is None:
+        pseudonymize = os.environ.get(ENV_PSEUDONYMIZE, "") == "1"
+    if small_cell_threshold is None:
+        small_cell_threshold = int(os.environ.get(ENV_SMALL_CELL, "0") or 0)
+    if pseudonym_key_file is None:
+        pseudonym_key_file = os.environ.get(ENV_KEY_FILE) or None
     loaded = load_cohort(cohort)
+    if pseudonymize:
+        from .privacy import read_key
+
+        loaded = pseudonymize_cohort(loaded, read_key(pseudonym_key_file))
     features = build_features(loaded, params)
     table = classify_features(features, defs)
     apply_style()
+    # the notebooks display whole summary tables (incidence by stratum has definitions ×
+    # strata rows): pandas' default of 60 rows would cut them to 10
+    pd.set_option("display.max_rows", DISPLAY_MAX_ROWS)
     out = Path(output_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     return Section(cohort=loaded, params=params, definitions=defs, primary=primary,
-                   features=features, classification=table, output_dir=out)
+                   features=features, classification=table, output_dir=out,
+                   pseudonymized=bool(pseudonymize), small_cell_threshold=int(small_cell_threshold))
+
+
+# --------------------------------------------------------------------------------------------
+# privacy: pseudonyms and the small-cell rule
+
+#: prefix of the pseudonyms (:func:`hpd_analysis.privacy.pseudonymize`)
+PSEUDONYM_PREFIX = "ID-"
+
+
+def pseudonymize_cohort(cohort: Any, key: bytes) -> Any:
+    """Copy of a loaded cohort whose ``patient_id`` columns (patients, lesions, assessments,
+    wide scans) hold keyed pseudonyms (:func:`hpd_analysis.privacy.pseudonymize_table`); the
+    loader's notes have any identifier they quote replaced as well."""
+    import dataclasses
+
+    from .privacy import pseudonymize, pseudonymize_table
+
+    changes: dict[str, Any] = {}
+    for name in ("patients", "lesions", "assessments", "scans_wide"):
+        tab = getattr(cohort, name, None)
+        if isinstance(tab, pd.DataFrame) and "patient_id" in tab.columns:
+            changes[name] = pseudonymize_table(tab, key)
+    ids = cohort.patients["patient_id"].dropna().astype(str).unique()
+    rep = getattr(cohort, "load_report", None)
+    if isinstance(rep, pd.DataFrame) and len(rep) and len(ids):
+        mapping = dict(zip(ids, pseudonymize(pd.Series(ids), key), strict=True))
+        pattern = re.compile(r"(?<![\w-])(" + "|".join(
+            re.escape(i) for i in sorted(mapping, key=len, reverse=True)) + r")(?![\w-])")
+        rep = rep.copy()
+        for col in rep.columns:
+            if rep[col].dtype == object:
+                rep[col] = rep[col].map(lambda v: pattern.sub(lambda m: mapping[m.group(0)], v)
+                                        if isinstance(v, str) else v)
+        changes["load_report"] = rep
+    return dataclasses.replace(cohort, **changes)
+
+
+def _check_pseudonymized(df: pd.DataFrame, name: str) -> None:
+    """Raise :class:`HPDError` when a ``patient_id`` column of a table to export holds a value
+    that is not a pseudonym (it would leak an identifier)."""
+    for col in ("patient_id",):
+        if col in df.columns:
+            v = df[col].dropna().astype(str)
+            bad = ~v.str.startswith(PSEUDONYM_PREFIX)
+            if bad.any():
+                raise HPDError(f"table {name}: {int(bad.sum())} patient_id value(s) are not "
+                               "pseudonyms although pseudonymize is on; not written")
+
+
+#: per exported aggregate table: (count columns, columns computed from them). Tables not listed
+#: use the default rule: numeric ``n``/``n_*``/``events`` columns, and percent / CI columns.
+SMALL_CELL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "incidence": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
+    "threshold_sweep": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
+    "attrition": (("n",), ("percent",)),
+    "agreement": (("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
+                   "n_either"),
+                  ("jaccard", "percent_agreement", "kappa", "kappa_ci_low", "kappa_ci_high",
+                   "kappa_p_value")),
+    "scans_per_patient": (("n_patients",), ()),
+    "recist_first_eval": (("n", "n_hpd", "n_not_hpd", "n_not_evaluable"), ("percent",)),
+    "upset": (("n",), ()),
+    "survival": (("n", "events", "n_excluded"),
+                 ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio",
+                  "hr_ci_low", "hr_ci_high")),
+    "survival_excluded": (("n",), ()),
+    "kinetics_summary": (("n", "n_missing"), ("median", "q1", "q3")),
+    "odds_ratios": (("n", "n_events"), ()),
+    # rows of the input files a loader action touched: not a count of patients
+    "load_report": ((), ()),
+}
+_DEPENDENT_DEFAULT = ("percent", "pct", "ci_low", "ci_high")
+_COUNT_PCT = re.compile(r"^\s*(\d+)(\s*\(\s*[-\d.]+\s*%?\s*\))?\s*$")
+
+
+def _mask_count_text(value: Any, k: int) -> Any:
+    """``"3 (7.5)"`` / ``"3"`` / ``3`` → ``"<k"`` when the count is 1..k-1; anything else as is."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"<{k}" if 0 < value < k and float(value).is_integer() else value
+    if isinstance(value, str):
+        m = _COUNT_PCT.match(value)
+        if m and 0 < int(m.group(1)) < k:
+            return f"<{k}"
+    return value
+
+
+def _suppress_text_counts(table: pd.DataFrame, columns: Sequence[str], k: int) -> pd.DataFrame:
+    out = table.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = out[col].astype("object").map(lambda v: _mask_count_text(v, k))
+    return out
+
+
+def suppress_table(table: pd.DataFrame, name: str, k: int) -> pd.DataFrame:
+    """The small-cell rule on one exported table: counts 1..k-1 → ``"<k"`` and the values
+    computed from a masked count blanked (:func:`hpd_analysis.privacy.suppress_small_cells`).
+
+    Patient-level tables (with a ``patient_id`` column) are not aggregates and are returned
+    unchanged. ``table1``: every ``n (%)`` / count cell of the group columns and ``missing``.
+    ``cohort_overview``: values that are a count, ``count (x %)`` or ``name count, ...`` lists.
+    ``k <= 1`` returns the table unchanged.
+    """
+    from .privacy import suppress_small_cells
+
+    if k <= 1 or "patient_id" in table.columns:
+        return table
+    if name == "table1":
+        fixed = {"variable", "level", "statistic", "test", "p_value", "smd"}
+        cols = [c for c in table.columns if c not in fixed]
+        out = _suppress_text_counts(table, cols, k)
+        out.attrs = dict(table.attrs)
+        return out
+    if name == "cohort_overview" and "value" in table.columns:
+        out = _suppress_text_counts(table, ["value"], k)
+
+        def _lists(v: Any) -> Any:
+            if not isinstance(v, str) or "," not in v:
+                return v
+            parts = [re.sub(r"(\s)(\d+)$", lambda m: m.group(1) + (
+                f"<{k}" if 0 < int(m.group(2)) < k else m.group(2)), p) for p in v.split(", ")]
+            return ", ".join(parts)
+
+        out["value"] = out["value"].map(_lists)
+        return out
+    counts, dependent = SMALL_CELL_COLUMNS.get(name, (None, _DEPENDENT_DEFAULT))
+    count_cols = (None if counts is None else [c for c in counts if c in table.columns])
+    out = suppress_small_cells(table, k, count_columns=count_cols,
+                               dependent_columns=[c for c in dependent if c in table.columns])
+    out.attrs = dict(table.attrs)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -713,10 +944,34 @@ def table1_by(section: Section, group: str | None, variables: Sequence[str] | No
     return table1(data, group, variables=variables)
 
 
-def odds_ratios_for(section: Section, variables: Sequence[str] | None = None) -> pd.DataFrame:
+def multivariable_set(section: Section, variables: Sequence[str] | None = None,
+                      multivariable_variables: Sequence[str] | None = None) -> list[str]:
+    """Variables of the multivariable model: ``multivariable_variables`` when given (each must
+    be a patient column or a derived factor, else :class:`ParameterError`), else those of
+    :data:`MULTIVARIABLE_DEFAULT` among the candidates (``variables``, default the package's
+    default candidates)."""
+    from .riskfactors import default_candidates
+
+    cand = list(variables) if variables is not None else default_candidates(section.data.columns)
+    if multivariable_variables is not None:
+        wanted = ([multivariable_variables] if isinstance(multivariable_variables, str)
+                  else list(multivariable_variables))
+        unknown = [v for v in wanted if v not in cand]
+        if unknown:
+            raise ParameterError(
+                f"multivariable_variables: {', '.join(unknown)} not among the candidate risk "
+                f"factors ({', '.join(cand)})")
+        return wanted
+    return [v for v in MULTIVARIABLE_DEFAULT if v in cand]
+
+
+def odds_ratios_for(section: Section, variables: Sequence[str] | None = None,
+                    multivariable_variables: Sequence[str] | None = None) -> pd.DataFrame:
     """Odds ratios of HPD under the primary definition
-    (:func:`hpd_analysis.riskfactors.odds_ratios`); an empty table of the same columns, with the
-    reason in ``attrs["warnings"]``, when no patient is evaluable as HPD and non-HPD."""
+    (:func:`hpd_analysis.riskfactors.odds_ratios`): univariable for every candidate in
+    ``variables``, multivariable on :func:`multivariable_set` (default the short literature set
+    :data:`MULTIVARIABLE_DEFAULT`). An empty table of the same columns, with the reason in
+    ``attrs["warnings"]``, when no patient is evaluable as HPD and non-HPD."""
     from .riskfactors import OR_COLUMNS, odds_ratios
 
     if not section.primary_evaluable():
@@ -725,7 +980,61 @@ def odds_ratios_for(section: Section, variables: Sequence[str] | None = None) ->
             f"no odds ratios: no patient is evaluable as HPD and as non-HPD under "
             f"{section.primary}"]
         return out
-    return odds_ratios(section.data, section.primary, variables=variables)
+    multi = multivariable_set(section, variables, multivariable_variables)
+    if variables is not None:
+        variables = list(dict.fromkeys([*variables, *multi]))
+    return odds_ratios(section.data, section.primary, variables=variables,
+                       multivariable_variables=multi)
+
+
+def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
+    """Events per variable of each model of an odds-ratio table: ``model, n, n_events,
+    n_parameters, epv`` (events of the rarer outcome per estimated coefficient; Peduzzi 1996
+    asks for ≥ 10). Univariable models are summarised by their smallest EPV."""
+    from .riskfactors import events_per_variable
+
+    cols = ["model", "n", "n_events", "n_parameters", "epv"]
+    t = odds_ratio_table
+    if t.empty:
+        return pd.DataFrame(columns=cols)
+    est = t[t["note"].astype(str).ne("reference level")
+            & pd.to_numeric(t["n"], errors="coerce").notna()].copy()
+    rows = []
+    for model, sub in est.groupby(est["model"].astype(str), sort=False):
+        n = pd.to_numeric(sub["n"], errors="coerce")
+        ev = pd.to_numeric(sub["n_events"], errors="coerce")
+        if model == "multivariable":
+            n0, e0 = int(n.iloc[0]), int(ev.iloc[0])
+            k = int(len(sub))
+            rows.append({"model": model, "n": n0, "n_events": e0, "n_parameters": k,
+                         "epv": events_per_variable(min(e0, n0 - e0), k)})
+        else:
+            per = sub.assign(n_=n, ev_=ev).groupby("variable", sort=False).agg(
+                n=("n_", "first"), n_events=("ev_", "first"), k=("variable", "size"))
+            per = per.dropna()
+            if per.empty:
+                continue
+            rare = per["n_events"].clip(upper=per["n"] - per["n_events"]).astype(float)
+            epv = (rare / per["k"].astype(float)).reset_index(drop=True)
+            i = int(epv.idxmin())
+            rows.append({"model": "univariable (smallest)", "n": int(per["n"].iloc[i]),
+                         "n_events": int(per["n_events"].iloc[i]),
+                         "n_parameters": int(per["k"].iloc[i]), "epv": float(epv[i])})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def warning_html(messages: Sequence[str], title: str = "Warning") -> str:
+    """An HTML box (inline CSS, no external asset) listing ``messages``: how the notebooks
+    show warnings a reader must not miss (low events per variable ...). Empty string when there
+    is no message."""
+    import html
+
+    if not messages:
+        return ""
+    items = "".join(f"<li>{html.escape(str(m))}</li>" for m in messages)
+    return ('<div style="border-left:6px solid #D55E00;background:#fff4ec;padding:0.6em 1em;'
+            'margin:0.6em 0;font-family:sans-serif">'
+            f"<strong>{html.escape(title)}</strong><ul style=\"margin:0.3em 0\">{items}</ul></div>")
 
 
 def survival_exclusions(data: pd.DataFrame, group_by: str | None, landmark: Any,
@@ -807,8 +1116,9 @@ def input_checksums(cohort: str | Path) -> dict[str, str]:
 
 
 def library_versions() -> dict[str, str]:
-    """Installed versions of :data:`LIBRARIES` (``not installed`` when absent)."""
-    out = {}
+    """Versions of ``hpd_analysis`` itself and of the installed :data:`LIBRARIES` (``not
+    installed`` when absent)."""
+    out = {"hpd_analysis": __version__}
     for name in LIBRARIES:
         try:
             out[name] = metadata.version(name)
@@ -930,9 +1240,6 @@ def run_report(
     """
     import logging
 
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
     # papermill logs every parameter it cannot type-infer and each injected name: noise here
     logging.getLogger("papermill").setLevel(logging.ERROR)
     say = progress or (lambda _msg: None)
@@ -942,6 +1249,10 @@ def run_report(
         raise HPDError(f"cohort {cohort_arg}: no such file or folder")
     cohort_path = cohort_path.resolve()
     resolved = resolve_parameters(parameters, parameters_file)
+    if resolved["pseudonymize"]:
+        from .privacy import read_key
+
+        read_key(resolved["pseudonym_key_file"])  # no usable key: fail before any notebook runs
     nb_dir = Path(notebooks) if notebooks is not None else notebooks_dir()
     available = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb"))
     if not available:
@@ -960,6 +1271,98 @@ def run_report(
     nb_params = notebook_parameters(resolved, str(cohort_path), str(out))
 
     status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
+    with _kernel_environment(resolved):
+        failure = _execute_sections(chosen, nb_dir, out, nb_params, kernel, status, say)
+    recorded = redact_parameters(resolved)
+    overrides_recorded = redact_parameters(parameters or {})
+    _write_parameters_json(out, recorded, overrides_recorded, cohort_arg, checksums, chosen,
+                           status, kernel)
+    tables, figures = _listing(out)
+    defaults = default_parameters()
+    _render_index(out, {
+        "cohort_name": cohort_path.name,
+        "n_files": len(checksums),
+        "version": __version__,
+        "primary": resolved["primary_definition"],
+        "privacy": _privacy_notes(resolved),
+        "sections": [
+            {"html": f"{s}.html", "ipynb": f"{s}.ipynb",
+             "title": SECTIONS.get(s, (s, ""))[0], "summary": SECTIONS.get(s, ("", ""))[1],
+             **status[s]}
+            for s in chosen
+        ],
+        "tables": tables,
+        "figures": figures,
+        "parameters": [
+            {"name": k, "value": _fmt_value(v), "default": _fmt_value(defaults[k]),
+             "changed": _fmt_value(v) != _fmt_value(defaults[k])}
+            for k, v in recorded.items()
+        ],
+        "checksums": list(checksums.items()),
+        "python": platform.python_version(),
+        "libraries": list(library_versions().items()),
+        "kernel": kernel,
+        "command": _command(cohort_arg, overrides_recorded, parameters_file, sections),
+    })
+    if failure is not None:
+        raise failure
+    return out
+
+
+def _privacy_notes(resolved: Mapping[str, Any]) -> list[str]:
+    """Sentences for the index page saying which privacy options were on."""
+    notes = []
+    if resolved["pseudonymize"]:
+        notes.append("patient identifiers replaced by keyed pseudonyms")
+    k = int(resolved["small_cell_threshold"])
+    if k > 1:
+        notes.append(f"counts 1–{k - 1} in aggregate tables shown as &lt;{k}")
+    return notes
+
+
+def redact_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every :data:`PRIVATE_PARAMETERS` entry replaced by ``"given"`` (or left
+    None): what parameters.json, index.html and the command line shown record."""
+    return {k: ("given (not recorded)" if k in PRIVATE_PARAMETERS and v is not None else v)
+            for k, v in values.items()}
+
+
+class _kernel_environment:
+    """Context manager: the privacy settings in the environment that notebook kernels inherit
+    (``$HPD_REPORT_*``), restored on exit."""
+
+    def __init__(self, resolved: Mapping[str, Any]) -> None:
+        import os
+
+        self._os = os
+        self._values = {
+            ENV_PSEUDONYMIZE: "1" if resolved["pseudonymize"] else "0",
+            ENV_SMALL_CELL: str(int(resolved["small_cell_threshold"])),
+            ENV_KEY_FILE: resolved["pseudonym_key_file"] or "",
+        }
+        self._saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for k, v in self._values.items():
+            self._saved[k] = self._os.environ.get(k)
+            self._os.environ[k] = v
+
+    def __exit__(self, *exc: object) -> None:
+        for k, v in self._saved.items():
+            if v is None:
+                self._os.environ.pop(k, None)
+            else:
+                self._os.environ[k] = v
+
+
+def _execute_sections(chosen: Sequence[str], nb_dir: Path, out: Path, nb_params: dict[str, Any],
+                      kernel: str, status: dict[str, dict[str, str]],
+                      say: Callable[[str], None]) -> HPDError | None:
+    """Execute the chosen notebooks in order (papermill), clean and render each; stop at the
+    first failure and return it (None when every section ran)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
     failure: HPDError | None = None
     for i, name in enumerate(chosen, start=1):
         src = nb_dir / f"{name}.ipynb"
@@ -997,37 +1400,7 @@ def run_report(
             f"partial output kept in {out} ({kept})"
         )
         break
-
-    _write_parameters_json(out, resolved, parameters, cohort_arg, checksums, chosen, status, kernel)
-    tables, figures = _listing(out)
-    defaults = default_parameters()
-    _render_index(out, {
-        "cohort_name": cohort_path.name,
-        "n_files": len(checksums),
-        "version": __version__,
-        "primary": resolved["primary_definition"],
-        "sections": [
-            {"html": f"{s}.html", "ipynb": f"{s}.ipynb",
-             "title": SECTIONS.get(s, (s, ""))[0], "summary": SECTIONS.get(s, ("", ""))[1],
-             **status[s]}
-            for s in chosen
-        ],
-        "tables": tables,
-        "figures": figures,
-        "parameters": [
-            {"name": k, "value": _fmt_value(v), "default": _fmt_value(defaults[k]),
-             "changed": _fmt_value(v) != _fmt_value(defaults[k])}
-            for k, v in resolved.items()
-        ],
-        "checksums": list(checksums.items()),
-        "python": platform.python_version(),
-        "libraries": list(library_versions().items()),
-        "kernel": kernel,
-        "command": _command(cohort_arg, parameters, parameters_file, sections),
-    })
-    if failure is not None:
-        raise failure
-    return out
+    return failure
 
 
 def _write_parameters_json(out: Path, resolved: Mapping[str, Any], overrides: Mapping[str, Any] | None,

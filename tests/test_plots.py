@@ -23,7 +23,7 @@ def _close_figures():
 
 
 def _classification() -> pd.DataFrame:
-    """Five hand-made patients: HPD, not HPD (two), not evaluable (two, one without TGR)."""
+    """Five hand-made patients: HPD, non-HPD (two), not evaluable (two, one without TGR)."""
     return pd.DataFrame({
         "patient_id": ["p1", "p2", "p3", "p4", "p5"],
         "tgr_pre": [27.27, 40.0, -10.0, np.nan, 5.0],
@@ -127,7 +127,10 @@ def test_tgk_distributions_one_box_per_status_and_period():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     # hpd: pre+on; not_hpd: pre+on; not evaluable: pre (p5) + on (p4, p5)
     assert len(labels) == 6
-    assert any("n=2" in s and "not HPD" in s for s in labels)
+    assert labels[2:4] == ["before\nn=2", "on\nn=2"]  # non-HPD: p2, p3
+    # the group name is written once under each pair, not in every tick label (no overlap)
+    groups = [t.get_text() for t in ax.texts]
+    assert groups == ["HPD", "non-HPD", "not evaluable"]
 
 
 def test_incidence_forest_one_row_per_definition_with_counts():
@@ -196,7 +199,7 @@ def test_attrition_flow_counts_add_up_per_definition():
     assert "n=20" in ax.get_title()
 
 
-def test_or_forest_skips_reference_levels_and_uses_log_scale():
+def test_or_forest_is_compact_reference_in_the_label_and_log_scale():
     tab = pd.DataFrame({
         "variable": ["age", "sex", "sex", "age"], "level": ["", "female", "male", ""],
         "model": ["univariable", "univariable", "univariable", "multivariable"],
@@ -208,8 +211,49 @@ def test_or_forest_skips_reference_levels_and_uses_log_scale():
     assert ax.get_xscale() == "log"
     top_down = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()],
                           strict=True), reverse=True)
-    assert [name for _, name in top_down] == ["age", "sex: female (reference)", "sex: male"]
+    assert [name for _, name in top_down] == ["age", "sex (male vs female)"]
     assert sorted(ax.get_legend_handles_labels()[1]) == ["multivariable", "univariable"]
+
+
+def test_or_forest_binary_and_multilevel_labels():
+    tab = pd.DataFrame({
+        "variable": ["liver_metastasis", "liver_metastasis", "tumor", "tumor", "tumor", "age"],
+        "level": ["False", "True", "HNSCC", "NSCLC", "melanoma", "per 1 unit"],
+        "reference": ["False", "False", "HNSCC", "HNSCC", "HNSCC", ""],
+        "model": ["univariable"] * 6,
+        "odds_ratio": [1.0, 2.0, 1.0, 1.5, 0.7, 1.01], "ci_low": [np.nan, 1.1, np.nan, 0.8, 0.3, 0.99],
+        "ci_high": [np.nan, 3.5, np.nan, 2.9, 1.6, 1.03], "p_value": [np.nan, 0.02, np.nan, 0.2, 0.4, 0.3],
+        "note": ["reference level", "", "reference level", "", "", ""],
+    })
+    ax = plots.or_forest(tab).axes[0]
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(names) == sorted(["liver_metastasis (yes vs no)", "tumor: NSCLC vs HNSCC",
+                                    "tumor: melanoma vs HNSCC", "age (per 1 unit)"])
+    assert not any("reference" in n for n in names)
+
+
+def test_group_labels_are_those_of_the_tables():
+    from hpd_analysis.incidence import HPD_LABEL, NON_HPD_LABEL
+
+    assert plots.STATUS_LABELS["hpd"] == HPD_LABEL
+    assert plots.STATUS_LABELS["not_hpd"] == NON_HPD_LABEL == "non-HPD"
+
+
+def test_count_label_small_cell_rule():
+    assert plots.count_label(3) == "3"
+    assert plots.count_label(3, min_count=5) == "<5"
+    assert plots.count_label(0, min_count=5) == "0"
+    assert plots.count_label(12.0, min_count=5) == "12"
+    assert plots.count_label("<5", min_count=5) == "<5"
+
+
+def test_incidence_forest_masks_small_printed_counts():
+    tab = pd.DataFrame({"definition": ["a"], "stratum": ["all"], "n_hpd": [3],
+                        "n_evaluable": [40], "percent": [7.5], "ci_low": [2.6], "ci_high": [19.9]})
+    ax = plots.incidence_forest(tab, min_count=5).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["<5/40"]
+    ax = plots.incidence_forest(tab).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["3/40"]
 
 
 def test_km_plot_medians_in_legend_censor_marks_and_at_risk_table(tmp_path):
@@ -262,7 +306,7 @@ def test_attrition_flow_lumps_rare_reasons():
     assert sum(p.get_width() for p in ax.patches) == 18
     assert "(n=18)" in ax.get_title()
     labels = ax.get_legend_handles_labels()[1]
-    assert labels[:3] == ["HPD", "not HPD", "r1"] and labels[3].startswith("other reasons (3 kinds")
+    assert labels[:3] == ["HPD", "non-HPD", "r1"] and labels[3].startswith("other reasons (3 kinds")
 
 
 def test_use_style_restores_only_its_own_keys():

@@ -237,20 +237,15 @@ def test_real_notebooks_have_parameters_cell_and_no_outputs():
 
 
 @pytest.mark.slow
-def test_full_report_on_simulated_cohort(tmp_path):
-    """End to end: every contract output file exists (needs every analysis module)."""
-    from hpd_analysis.simulate import simulate_cohort, write_cohort
+def test_full_report_on_simulated_cohort(tmp_path_factory):
+    """End to end (the run shared with test_report_numbers): every figure is shown in its
+    notebook, no section failed, no output left behind by a failing cell."""
+    from test_report_numbers import CONTRACT_FILES, shared_report
 
-    cohort = write_cohort(simulate_cohort(n_patients=60, seed=1), tmp_path / "cohort")
-    out = report.run_report(cohort, tmp_path / "report", progress=None)
-    for name in ("index.html", "parameters.json", "tables/classification.csv",
-                 "tables/attrition.csv", "tables/incidence.csv", "tables/agreement.csv",
-                 "tables/table1.csv", "tables/odds_ratios.csv", "tables/survival.csv"):
+    _, out = shared_report(tmp_path_factory, "a")
+    for name in CONTRACT_FILES:
         assert (out / name).is_file(), name
-    for section in report.SECTIONS:
-        assert (out / f"{section}.ipynb").is_file() and (out / f"{section}.html").is_file()
     pngs = sorted((out / "figures").glob("*.png"))
-    assert pngs and all(p.with_suffix(".svg").is_file() for p in pngs)
     for fig in ("tgr_scatter", "spider", "waterfall", "km_os", "km_pfs", "incidence",
                 "attrition", "agreement_kappa", "upset", "odds_ratios", "threshold_sweep"):
         assert (out / "figures" / f"{fig}.png").is_file(), fig
@@ -267,9 +262,30 @@ def test_full_report_on_simulated_cohort(tmp_path):
     assert all(v["status"] == "ok" for v in doc["sections"].values())
 
 
+def test_no_network_asset_in_any_page(tmp_path_factory):
+    """Every page opens offline: no script, stylesheet, image or font loaded over http(s)
+    (links to papers in the text are fine)."""
+    import re
+
+    from test_report_numbers import shared_report
+
+    _, out = shared_report(tmp_path_factory, "a")
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == len(report.SECTIONS) + 1
+    remote = re.compile(
+        r"<(?:script|link|img|iframe|source|video|audio|embed|object)\b[^>]*"
+        r"(?:src|href|data)\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
+    css = re.compile(r"(?:@import\s+(?:url\()?|url\(\s*)[\"']?\s*(?:https?:)?//",
+                     re.IGNORECASE)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not remote.search(text), (page.name, remote.search(text))
+        assert not css.search(text), (page.name, css.search(text))
+
+
 @pytest.mark.slow
 def test_report_without_tumour_measurements_still_runs(tmp_path):
-    """Patients only: kinetic sections print a note; risk factors and survival run by group_by."""
+    """Patients only: the cohort, risk-factor and survival sections render (by group_by)."""
     from hpd_analysis.simulate import simulate_cohort
 
     tables = simulate_cohort(n_patients=40, seed=3)
@@ -278,12 +294,190 @@ def test_report_without_tumour_measurements_still_runs(tmp_path):
     tables["patients"].to_csv(cohort / "patients.csv", index=False, date_format="%Y-%m-%d")
     group = "arm" if "arm" in tables["patients"].columns else "treatment"
     out = report.run_report(cohort, tmp_path / "report", parameters={"group_by": group},
-                            sections=["kinetics", "risk_factors", "survival"], progress=None)
-    for name in ("tables/table1.csv", "tables/survival.csv", "figures/km_os.png"):
+                            sections=["cohort", "risk_factors", "survival"], progress=None)
+    for name in ("01_cohort.html", "04_risk_factors.html", "05_survival.html",
+                 "tables/attrition.csv", "tables/table1.csv", "tables/survival.csv",
+                 "figures/km_os.png"):
         assert (out / name).is_file(), name
-    kinetics = (out / "02_kinetics.html").read_text()
-    assert "No tumour measurements in this cohort" in kinetics
+    doc = json.loads((out / "parameters.json").read_text())
+    assert all(v["status"] == "ok" for v in doc["sections"].values())
     import pandas as pd
+
+    att = pd.read_csv(out / "tables" / "attrition.csv")
+    assert (att.groupby("definition")["n"].sum() == 40).all()  # nobody lost, all not evaluable
 
     surv = pd.read_csv(out / "tables" / "survival.csv")
     assert set(surv["grouping"]) == {group} and surv["group"].nunique() >= 2
+
+
+# ------------------------------------------------------------------ privacy
+
+KEY = "unit-test-key-7f3a9c-not-a-real-secret"
+
+
+def test_privacy_parameters_are_checked():
+    p = report.resolve_parameters({"pseudonymize": "yes", "small_cell_threshold": "5"})
+    assert p["pseudonymize"] is True and p["small_cell_threshold"] == 5
+    assert report.resolve_parameters()["pseudonymize"] is False
+    assert report.resolve_parameters()["small_cell_threshold"] == 0
+    for bad in ({"pseudonymize": "maybe"}, {"small_cell_threshold": -1},
+                {"small_cell_threshold": 2.5}, {"pseudonym_key_file": "/no/such/key"}):
+        with pytest.raises(ParameterError):
+            report.resolve_parameters(bad)
+
+
+def test_pseudonymize_without_key_fails_before_running(tmp_path, cohort_dir, monkeypatch):
+    monkeypatch.delenv("HPD_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(ParameterError, match="key"):
+        report.run_report(cohort_dir, tmp_path / "out", parameters={"pseudonymize": True},
+                          progress=None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_key_file_is_neither_injected_nor_recorded(tmp_path):
+    key = tmp_path / "secret.key"
+    key.write_text(KEY)
+    resolved = report.resolve_parameters({"pseudonymize": True, "pseudonym_key_file": str(key)})
+    assert "pseudonym_key_file" not in report.notebook_parameters(resolved, "/c", "/o")
+    red = report.redact_parameters(resolved)
+    assert str(key) not in json.dumps(red) and red["pseudonymize"] is True
+    assert report.redact_parameters({"pseudonym_key_file": None})["pseudonym_key_file"] is None
+
+
+def test_suppress_table_masks_counts_and_what_is_computed_from_them():
+    import pandas as pd
+
+    inc = pd.DataFrame({"definition": ["a", "a"], "stratum": ["all", "x"], "n_hpd": [12, 3],
+                        "n_evaluable": [40, 9], "n_total": [50, 10],
+                        "percent": [30.0, 33.3], "ci_low": [18.0, 12.1], "ci_high": [45.6, 64.6]})
+    out = report.suppress_table(inc, "incidence", 5)
+    assert out["n_hpd"].tolist() == [12, "<5"]
+    assert out["n_evaluable"].tolist() == [40, 9]
+    assert out.loc[1, ["percent", "ci_low", "ci_high"]].isna().all()
+    assert out.loc[0, "percent"] == 30.0
+    assert report.suppress_table(inc, "incidence", 0).equals(inc)
+    # zero discloses no one; Table 1 cells "n (%)" and the n row; patient tables untouched
+    t1 = pd.DataFrame({"variable": ["n", "sex", "sex", "age"], "level": ["", "F", "M", ""],
+                       "statistic": ["n", "n (%)", "n (%)", "mean (SD)"],
+                       "overall": ["30", "4 (13.3)", "26 (86.7)", "61.2 (9.9)"],
+                       "HPD": ["3", "0 (0.0)", "3 (100.0)", "60.0 (2.0)"],
+                       "missing": ["", 0, 0, 2], "p_value": [None, 1.0, 1.0, 0.4]})
+    m = report.suppress_table(t1, "table1", 5)
+    assert m["overall"].tolist() == ["30", "<5", "26 (86.7)", "61.2 (9.9)"]
+    assert m["HPD"].tolist() == ["<5", "0 (0.0)", "<5", "60.0 (2.0)"]
+    assert m["missing"].tolist() == ["", 0, 0, "<5"]
+    pat = pd.DataFrame({"patient_id": ["p1"], "n_scans": [2]})
+    assert report.suppress_table(pat, "spider_data", 5).equals(pat)
+    ov = pd.DataFrame({"item": ["patients", "with a scan", "tumor type"],
+                       "value": ["30", "3 (10.0 %)", "NSCLC 27, melanoma 3"]})
+    assert report.suppress_table(ov, "cohort_overview", 5)["value"].tolist() == [
+        "30", "<5", "NSCLC 27, melanoma <5"]
+
+
+def test_multivariable_set_defaults_to_the_literature_factors_present():
+    import pandas as pd
+
+    class _S:
+        data = pd.DataFrame({"patient_id": ["a"], "age": [70], "sex": ["F"], "nlr": [3.0],
+                             "liver_metastasis": [True], "pdl1_tps": [5]})
+
+    assert report.multivariable_set(_S()) == ["age_ge_65", "liver_metastasis", "nlr"]
+    assert report.multivariable_set(_S(), multivariable_variables=["sex", "nlr"]) == ["sex", "nlr"]
+    with pytest.raises(ParameterError, match="ecog"):
+        report.multivariable_set(_S(), multivariable_variables=["ecog"])
+
+
+def test_epv_table_per_model():
+    import pandas as pd
+
+    ors = pd.DataFrame({
+        "variable": ["age", "sex", "sex", "age", "sex"],
+        "level": ["per 1 unit", "F", "M", "per 1 unit", "M"],
+        "model": ["univariable"] * 3 + ["multivariable"] * 2,
+        "n": [100, 100, 100, 100, 100], "n_events": [12, 12, 12, 12, 12],
+        "note": ["", "reference level", "", "", ""],
+    })
+    epv = report.epv_table(ors).set_index("model")
+    assert epv.loc["multivariable", "epv"] == pytest.approx(6.0)
+    assert epv.loc["univariable (smallest)", "epv"] == pytest.approx(12.0)
+    html = report.warning_html(["3 events per variable < 10 <b>"], "Careful")
+    assert "Careful" in html and "&lt;b&gt;" in html and "http" not in html
+    assert report.warning_html([]) == ""
+
+
+def _privacy_cohort(root: Path) -> tuple[Path, list[str]]:
+    """A simulated cohort whose identifiers look like nothing else in a report (no base64 or
+    hex text can contain them by chance)."""
+    from hpd_analysis.simulate import simulate_cohort, write_cohort
+
+    tables = simulate_cohort(n_patients=60, seed=5)
+    ids = tables["patients"]["patient_id"].astype(str)
+    new = {old: f"Pt~{i:03d}~Mrs.Smith" for i, old in enumerate(ids)}
+    for t in tables.values():
+        if "patient_id" in t.columns:
+            t["patient_id"] = t["patient_id"].astype(str).map(new)
+    return write_cohort(tables, root / "cohort"), list(new.values())
+
+
+@pytest.fixture(scope="module")
+def private_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("private")
+    cohort, ids = _privacy_cohort(root)
+    key = root / "pseudonym.key"
+    key.write_text(KEY + "\n")
+    out = report.run_report(cohort, root / "report", progress=None, parameters={
+        "pseudonymize": True, "pseudonym_key_file": str(key), "small_cell_threshold": 5})
+    return out, ids, key
+
+
+@pytest.mark.slow
+def test_pseudonymized_report_holds_no_identifier_nor_key(private_report):
+    out, ids, key = private_report
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) > 30
+    needles = [i.encode() for i in ids] + [KEY.encode(), str(key).encode()]
+    leaks = [(p.relative_to(out).as_posix(), n.decode()) for p in files
+             for n in needles if n in p.read_bytes()]
+    assert leaks == []
+    import pandas as pd
+
+    cl = pd.read_csv(out / "tables" / "classification.csv")
+    assert len(cl) == len(ids) and cl["patient_id"].str.match(r"^ID-[0-9a-f]{12}$").all()
+    doc = json.loads((out / "parameters.json").read_text())
+    assert doc["parameters"]["pseudonymize"] is True
+    assert doc["parameters"]["pseudonym_key_file"] == "given (not recorded)"
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "keyed pseudonyms" in index and "shown as &lt;5" in index
+    assert all(v["status"] == "ok" for v in doc["sections"].values())
+
+
+@pytest.mark.slow
+def test_small_cells_are_masked_in_aggregate_tables(private_report):
+    import re
+
+    import pandas as pd
+
+    out, _, _ = private_report
+    count_cols = {
+        "incidence": ["n_hpd", "n_evaluable", "n_total"],
+        "attrition": ["n"],
+        "agreement": ["n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
+                      "n_either"],
+    }
+    masked = 0
+    for name, cols in count_cols.items():
+        t = pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+        for c in cols:
+            vals = t[c].tolist()
+            assert not any(v.isdigit() and 1 <= int(v) <= 4 for v in vals), (name, c)
+            masked += sum(v == "<5" for v in vals)
+    t1 = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
+    for c in [c for c in t1.columns if c not in ("variable", "level", "statistic", "test",
+                                                  "p_value", "smd")]:
+        for v in t1[c]:
+            m = re.match(r"^\s*(\d+)(\s*\([-\d.]+\))?\s*$", v)
+            assert not (m and 1 <= int(m.group(1)) <= 4), ("table1", c, v)
+    assert masked > 0  # a cohort of 60 has small cells: the rule did something
+    inc = pd.read_csv(out / "tables" / "incidence.csv", dtype=str, keep_default_na=False)
+    small = inc["n_hpd"].eq("<5")
+    assert small.any() and inc.loc[small, ["percent", "ci_low", "ci_high"]].eq("").all().all()
