@@ -54,6 +54,9 @@ REPORT_DEFAULTS: dict[str, Any] = {
     "definitions": None,
     # YAML file of user definitions, applied beside the registered ones
     "definitions_file": None,
+    # thresholds of registered definitions: {code: {parameter: value}}; on the command line
+    # `--set ferrara2018.delta_tgr_min=75` (a parameters file may nest `ferrara2018: {...}`)
+    "definition_parameters": None,
     # the definition used for colours, Table 1, odds ratios and the default survival grouping:
     # Ferrara 2018 (RECIST PD + ΔTGR > 50) is the most widely used and validated definition
     "primary_definition": "ferrara2018",
@@ -273,6 +276,7 @@ def resolve_parameters(
     if overrides:
         layers.append(("--set", _flatten(dict(overrides), "--set")))
     for source, layer in layers:
+        layer = _collect_definition_parameters(layer, source)
         reserved = sorted(k for k in layer if k in RESERVED)
         if reserved:
             raise ParameterError(f"{source}: {', '.join(reserved)} cannot be set as a parameter "
@@ -283,6 +287,11 @@ def resolve_parameters(
                 f"{source}: unknown parameter(s) {', '.join(unknown)}; valid keys: "
                 + ", ".join(defaults)
             )
+        if "definition_parameters" in layer:
+            combined = {c: dict(v) for c, v in (merged.get("definition_parameters") or {}).items()}
+            for code, values in (layer.pop("definition_parameters") or {}).items():
+                combined.setdefault(code, {}).update(values)
+            merged["definition_parameters"] = combined or None
         merged.update(layer)
     analysis = {k: merged[k] for k in Parameters().to_dict()}
     try:
@@ -292,6 +301,43 @@ def resolve_parameters(
     _check_analysis_values(parsed)
     report = _normalize({k: merged[k] for k in REPORT_DEFAULTS})
     return {**report, **parsed.to_dict()}
+
+
+def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Move ``<code>.<parameter>`` keys and nested ``<code>: {...}`` mappings of registered
+    definitions into ``definition_parameters`` ({code: {parameter: value}}), checked against the
+    registry (unknown parameters raise :class:`ParameterError` naming the valid ones)."""
+    from .definitions import REGISTRY, get_definitions
+
+    out: dict[str, Any] = {}
+    found: dict[str, dict[str, Any]] = {}
+    given = layer.get("definition_parameters")
+    if given is not None and not isinstance(given, Mapping):
+        raise ParameterError(f"{source}: definition_parameters must map a definition code to "
+                             "{parameter: value}")
+    for code, values in (given or {}).items():
+        if not isinstance(values, Mapping):
+            raise ParameterError(f"{source}: definition_parameters.{code} must be a mapping")
+        found.setdefault(str(code), {}).update(values)
+    for key, value in layer.items():
+        if key == "definition_parameters":
+            continue
+        code, dot, name = key.partition(".")
+        if dot and code in REGISTRY:
+            found.setdefault(code, {})[name] = value
+        elif not dot and key in REGISTRY and isinstance(value, Mapping):
+            found.setdefault(key, {}).update(value)
+        else:
+            out[key] = value
+    if found:
+        try:
+            get_definitions(overrides=found)
+        except ParameterError as exc:
+            raise ParameterError(f"{source}: {exc}") from None
+        out["definition_parameters"] = found
+    elif given is not None:
+        out["definition_parameters"] = None
+    return out
 
 
 def _check_analysis_values(p: Parameters) -> None:
@@ -363,15 +409,19 @@ def build_parameters(
         raise ParameterError(str(exc)) from None
 
 
-def resolve_definitions(names: Sequence[str] | None = None, definitions_file: str | None = None) -> list:
+def resolve_definitions(names: Sequence[str] | None = None, definitions_file: str | None = None,
+                        definition_parameters: Mapping[str, Mapping[str, Any]] | None = None,
+                        ) -> list:
     """The :class:`~hpd_analysis.definitions.Definition` objects of a report: the registered ones
-    named in ``names`` (all when None) plus those of ``definitions_file`` (YAML)."""
+    named in ``names`` (all when None, with the thresholds of ``definition_parameters``) plus
+    those of ``definitions_file`` (YAML)."""
     from .definitions import get_definitions, load_definitions_yaml
 
     user = load_definitions_yaml(definitions_file) if definitions_file else []
     user_codes = {_code(d) for d in user}
     registered = [n for n in names if n not in user_codes] if names is not None else None
-    defs = list(get_definitions(registered)) if registered != [] else []
+    defs = (list(get_definitions(registered, overrides=definition_parameters))
+            if registered != [] else [])
     if names is not None:
         user = [d for d in user if _code(d) in names]
     return defs + list(user)
@@ -548,6 +598,7 @@ def open_section(
     pseudonymize: bool | None = None,
     small_cell_threshold: int | None = None,
     pseudonym_key_file: str | Path | None = None,
+    definition_parameters: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Section:
     """Load ``cohort`` (a folder or file; None = the bundled example), classify it under the
     report's definitions and parameters, apply the figure style, and return a :class:`Section`.
@@ -573,7 +624,7 @@ def open_section(
 
         cohort = example_path()
     params = build_parameters(windows, analysis_parameters)
-    defs = resolve_definitions(definitions, definitions_file)
+    defs = resolve_definitions(definitions, definitions_file, definition_parameters)
     codes = [_code(d) for d in defs]
     primary = str(primary_definition).removeprefix("hpd_")
     if primary not in codes:
@@ -1253,6 +1304,11 @@ def run_report(
         from .privacy import read_key
 
         read_key(resolved["pseudonym_key_file"])  # no usable key: fail before any notebook runs
+    from .definitions import describe_definitions
+
+    definitions_used = describe_definitions(resolve_definitions(
+        resolved["definitions"], resolved["definitions_file"], resolved["definition_parameters"]
+    )).to_dict(orient="records")
     nb_dir = Path(notebooks) if notebooks is not None else notebooks_dir()
     available = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb"))
     if not available:
@@ -1276,7 +1332,7 @@ def run_report(
     recorded = redact_parameters(resolved)
     overrides_recorded = redact_parameters(parameters or {})
     _write_parameters_json(out, recorded, overrides_recorded, cohort_arg, checksums, chosen,
-                           status, kernel)
+                           status, kernel, definitions_used)
     tables, figures = _listing(out)
     defaults = default_parameters()
     _render_index(out, {
@@ -1405,11 +1461,14 @@ def _execute_sections(chosen: Sequence[str], nb_dir: Path, out: Path, nb_params:
 
 def _write_parameters_json(out: Path, resolved: Mapping[str, Any], overrides: Mapping[str, Any] | None,
                            cohort_arg: str, checksums: Mapping[str, str], sections: Sequence[str],
-                           status: Mapping[str, Mapping[str, str]], kernel: str) -> Path:
+                           status: Mapping[str, Mapping[str, str]], kernel: str,
+                           definitions: Sequence[Mapping[str, Any]] = ()) -> Path:
     doc = {
         "package": {"name": "hpd-analysis", "version": __version__},
         "cohort": cohort_arg,
         "parameters": dict(resolved),
+        # every definition applied, with its citation, rule and the thresholds used
+        "definitions": [dict(d) for d in definitions],
         "overrides": {k: v for k, v in (overrides or {}).items()},
         "input_checksums_sha256": dict(checksums),
         "sections": {s: dict(status[s]) for s in sections},

@@ -481,3 +481,24 @@ def test_small_cells_are_masked_in_aggregate_tables(private_report):
     inc = pd.read_csv(out / "tables" / "incidence.csv", dtype=str, keep_default_na=False)
     small = inc["n_hpd"].eq("<5")
     assert small.any() and inc.loc[small, ["percent", "ci_low", "ci_high"]].eq("").all().all()
+
+
+def test_definition_thresholds_resolve_from_set_and_nested_file(tmp_path):
+    """`--set ferrara2018.delta_tgr_min=75` and a nested YAML mapping both reach the registry;
+    unknown definition parameters are rejected with the valid names."""
+    from hpd_analysis.errors import ParameterError
+    from hpd_analysis.report import resolve_definitions, resolve_parameters
+
+    r = resolve_parameters({"ferrara2018.delta_tgr_min": 75})
+    assert r["definition_parameters"] == {"ferrara2018": {"delta_tgr_min": 75}}
+    f = tmp_path / "p.yaml"
+    f.write_text("kas2020:\n  delta_tgr_min: 150\n")
+    r2 = resolve_parameters({"ferrara2018.delta_tgr_min": 75}, parameters_file=f)
+    assert r2["definition_parameters"] == {"kas2020": {"delta_tgr_min": 150},
+                                           "ferrara2018": {"delta_tgr_min": 75}}
+    defs = {d.code: d for d in resolve_definitions(None, None, r2["definition_parameters"])}
+    assert defs["ferrara2018"].parameters["delta_tgr_min"] == 75
+    assert defs["kas2020"].parameters["delta_tgr_min"] == 150
+    assert defs["champiat2017"].parameters["tgr_ratio_min"] == 2.0
+    with pytest.raises(ParameterError, match="unknown parameter.*delta_tgr_min"):
+        resolve_parameters({"ferrara2018.nope": 1})
