@@ -331,17 +331,24 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
     patients' own columns (for user definitions on risk factors).
     """
     from .endpoints import derive_endpoints
-    from .timepoints import first_evaluation_features
+    from .timepoints import _first_evaluation_features
 
     params = _params(params)
     patients = cohort.patients
     if not (isinstance(patients.index, pd.RangeIndex) and patients.index.start == 0):
         patients = patients.reset_index(drop=True)
-    feats = _align_features(first_evaluation_features(cohort, params), patients)
+    feats, extra = _first_evaluation_features(cohort, params)
+    same_rows = len(feats) == len(patients) and np.array_equal(
+        feats["patient_id"].to_numpy(dtype=object), patients["patient_id"].to_numpy(dtype=object))
+    feats = _align_features(feats, patients)
     ep = derive_endpoints(patients, params)
     new = {c: _values(ep[c]) for c in ep.columns if c != "patient_id"}
     new.update({c: _values(patients[c]) for c in patients.columns
                 if c not in feats.columns and c not in new})
+    organs = "n_organs_with_new_lesions_first_eval"
+    if same_rows and organs in extra and organs not in new and organs not in feats.columns:
+        # counted from the lesion rows by timepoints already (else add_rule_features counts them)
+        new[organs] = extra[organs]
     feats = with_columns(feats, new)
     if not cohort.has_measurements and "n_post_baseline_scans" in feats.columns:
         # no imaging data at all: "no post-baseline scan" is unknown, not zero

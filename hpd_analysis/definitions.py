@@ -460,6 +460,9 @@ class _Frame:
         self._reasons: dict[tuple[str | None, str], tuple[np.ndarray, list[str]]] = {}
         self._float: dict[str, np.ndarray] = {}
         self._object: dict[str, np.ndarray] = {}
+        #: atom codes by atom (the same atom, e.g. ``recist_first_eval == PD`` or a requirement,
+        #: recurs in several definitions)
+        self.atom_codes: dict[tuple[Any, ...], tuple[np.ndarray, list[str]]] = {}
 
     def column(self, name: str) -> pd.Series:
         if name not in self.f.columns:
@@ -612,7 +615,11 @@ def _verdict_arrays(features: pd.DataFrame, definition: Definition,
     per_atom: list[tuple[np.ndarray, list[str]]] = []
     span = 1
     for atom in all_atoms:
-        codes, texts = _atom_codes(atom, fr)
+        akey = (atom.column, atom.op, repr(atom.value), atom.label, atom.reason_column,
+                atom.default_reason)
+        if akey not in fr.atom_codes:
+            fr.atom_codes[akey] = _atom_codes(atom, fr)
+        codes, texts = fr.atom_codes[akey]
         per_atom.append((codes, texts))
         radix = 2 + len(texts)
         if span * radix >= 2**62:

@@ -119,12 +119,12 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
         "treatment_end/death date or last_contact before treatment_start",
         "no treatment_end, death_date or last_contact", dpm)
 
-    out = pd.DataFrame({
-        "patient_id": patients["patient_id"].to_numpy(),
+    out = pd.DataFrame({  # fresh arrays: no consolidation copy (copy=False)
+        "patient_id": patients["patient_id"].to_numpy().copy(),
         "os_months": os_m, "os_event": os_e, "os_reason": os_r,
         "pfs_months": pfs_m, "pfs_event": pfs_e, "pfs_reason": pfs_r,
         "ttf_months": ttf_m, "ttf_event": ttf_e, "ttf_reason": ttf_r,
-    })
+    }, copy=False)
     for ep in ("os", "pfs", "ttf"):
         tcol, ecol = f"{ep}_months", f"{ep}_event"
         if tcol in patients.columns and ecol in patients.columns:

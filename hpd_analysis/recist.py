@@ -73,6 +73,47 @@ def _na_str(n: int) -> np.ndarray:
     return np.full(n, None, dtype=object)
 
 
+def concat_text(*parts: str | np.ndarray) -> np.ndarray:
+    """Row-wise ``part_1 + part_2 + ...`` of str constants and object arrays (same length).
+
+    Same result as the ``+`` of object arrays, but each distinct row text is built once and
+    shared: no per-row string objects for millions of rows with a few distinct reasons.
+    """
+    arrays = [np.asarray(p, dtype=object) for p in parts if not isinstance(p, str)]
+    if not arrays:
+        raise ValueError("concat_text needs at least one array")
+    n = len(arrays[0])
+    key = np.zeros(n, dtype=np.int64)
+    uniqs: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    for a in arrays:
+        c, u = pd.factorize(a, use_na_sentinel=False)
+        codes.append(c)
+        uniqs.append(np.asarray(u, dtype=object))
+        key = pd.factorize(key * max(len(u), 1) + c)[0]
+    k = int(key.max()) + 1 if n else 0
+    first = np.zeros(k, dtype=np.int64)
+    first[key[::-1]] = np.arange(n - 1, -1, -1)
+    texts = []
+    for i in first:
+        vals = iter([u[c[i]] for c, u in zip(codes, uniqs, strict=True)])
+        text = None
+        for p in parts:
+            v = p if isinstance(p, str) else next(vals)
+            text = v if text is None else text + v
+        texts.append(text)
+    out = np.empty(k, dtype=object)
+    out[:] = texts
+    return out[key]
+
+
+def _select_labels(conds: list[np.ndarray], labels: list[str], default: str) -> np.ndarray:
+    """``np.select(conds, labels, default)`` as an object array whose rows share the few label
+    strings (no per-row string objects: fast and small for millions of rows)."""
+    idx = np.select(conds, np.arange(len(labels), dtype=np.int8), default=np.int8(len(labels)))
+    return np.array([*labels, default], dtype=object)[idx]
+
+
 def target_response(
     sld: np.ndarray, baseline: np.ndarray, nadir: np.ndarray, targets_cr: np.ndarray,
     sld_measured: np.ndarray | None = None, no_targets: np.ndarray | None = None,
@@ -100,8 +141,8 @@ def target_response(
         pr = ok & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
     none = (np.zeros(len(sld), dtype=bool) if no_targets is None
             else np.asarray(pd.array(no_targets, dtype="boolean").fillna(False), dtype=bool))
-    return np.select([none, pd_, ~ok, cr & ok, pr], ["none", "PD", "NE", "CR", "PR"],
-                     default="SD").astype(object)
+    return _select_labels([none, pd_, ~ok, cr & ok, pr], ["none", "PD", "NE", "CR", "PR"],
+                          default="SD")
 
 
 def _meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
@@ -140,8 +181,8 @@ def non_target_response(
         ntcr,
         assv < expv,
     ]
-    out = np.select(conds, ["PD", "non-PD", "NE", "none", "CR", "NE"], default="non-CR/non-PD")
-    return out.astype(object)
+    return _select_labels(conds, ["PD", "non-PD", "NE", "none", "CR", "NE"],
+                          default="non-CR/non-PD")
 
 
 def overall_response(
@@ -168,8 +209,8 @@ def overall_response(
         np.isin(target, ["CR", "PR"]),
         target == "SD",
     ]
-    return np.select(conds, ["PD", "NE", "CR", NON_CR_NON_PD, "NE", "CR", "PR", "SD"],
-                     default="NE").astype(object)
+    return _select_labels(conds, ["PD", "NE", "CR", NON_CR_NON_PD, "NE", "CR", "PR", "SD"],
+                          default="NE")
 
 
 def as_boolean(values: object) -> pd.arrays.BooleanArray:
@@ -241,9 +282,10 @@ def response_reason(
             out[m] = (pd.Series(alt[m], dtype=object).astype(str) + rest).to_numpy(dtype=object)
     if t_ne.any():
         sr = pd.Series(np.asarray(sld_reason, dtype=object)[t_ne], dtype=object)
-        ne_txt = ("target not evaluable: " + sr.fillna("SLD not evaluable").astype(str)).to_numpy()
+        ne_txt = concat_text("target not evaluable: ",
+                             sr.fillna("SLD not evaluable").astype(str).to_numpy(dtype=object))
         head = out[t_ne]
-        out[t_ne] = np.where(head == "", ne_txt, head + "; " + ne_txt)
+        out[t_ne] = np.where(head == "", ne_txt, concat_text(head, "; ", ne_txt))
     return out
 
 

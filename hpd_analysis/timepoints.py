@@ -58,6 +58,7 @@ from .endpoints import death_days
 from .errors import CohortError, Problem
 from .params import Parameters
 from .recist import (
+    concat_text,
     measured_pd_reason,
     non_target_response,
     overall_response,
@@ -98,14 +99,19 @@ _EPOCH = np.datetime64("1970-01-01", "D")
 # --------------------------------------------------------------------------- helpers
 
 
-def _epoch_days(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Dates as float days since 1970-01-01 (NaN for NaT); the time of day is ignored."""
+def _epoch_ns(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Dates as int64 nanoseconds since 1970-01-01 (NaT: the int64 minimum)."""
     v = values if isinstance(values, pd.Series) else pd.Series(values)
     if v.dtype != "datetime64[ns]":
         v = pd.to_datetime(v)
         if v.dtype != "datetime64[ns]":
             v = v.astype("datetime64[ns]")
-    ns = v.to_numpy().view("int64")
+    return v.to_numpy().view("int64")
+
+
+def _epoch_days(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Dates as float days since 1970-01-01 (NaN for NaT); the time of day is ignored."""
+    ns = _epoch_ns(values)
     out = (ns // 86_400_000_000_000).astype(float)
     out[ns == np.iinfo(np.int64).min] = np.nan
     return out
@@ -182,12 +188,15 @@ def _bool_na(values: object) -> pd.arrays.BooleanArray:
 def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Position of each value in ``index`` (-1 when absent), looking up each run of equal
     consecutive values once (fast when rows are grouped by patient, correct in any order)."""
-    v = values.to_numpy()
-    if len(v) == 0:
+    if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
-    heads = np.r_[True, v[1:] != v[:-1]]
-    run = np.cumsum(heads) - 1
-    return index.get_indexer(v[heads]).astype(np.int64)[run]
+    if isinstance(values.dtype, pd.CategoricalDtype):  # look up each category once
+        lut = np.append(index.get_indexer(values.cat.categories).astype(np.int64), -1)
+        return lut[values.cat.codes.to_numpy()]
+    v = values.to_numpy()
+    heads = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+    lengths = np.diff(np.r_[heads, len(v)])
+    return np.repeat(index.get_indexer(v[heads]).astype(np.int64), lengths)
 
 
 def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray:
@@ -208,29 +217,44 @@ def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray
                     "a patient_id of the patients table")
             for i in bad[:20]
         ])
-    return codes.astype(np.int64)
+    return codes.astype(np.int64, copy=False)
 
 
 def _check_dates(table: pd.DataFrame, col: str, name: str, cohort: Cohort) -> np.ndarray:
-    d = _epoch_days(table[col])
-    bad = np.flatnonzero(np.isnan(d))
+    """Int64 days since 1970-01-01 of a date column (time of day ignored); error on NaT."""
+    ns = _epoch_ns(table[col])
+    bad = np.flatnonzero(ns == np.iinfo(np.int64).min)
     if len(bad):
         file = cohort.sources.get(name, name)
         raise CohortError([Problem(file, int(i) + 2, col, "missing date", "an ISO 8601 date")
                            for i in bad[:20]])
-    return d
+    return ns // 86_400_000_000_000
 
 
 # --------------------------------------------------------------------------- long shapes
 
 
 def _scan_keys(pcode: np.ndarray, dday: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique (patient, date) scans sorted by patient then date; inverse index of each row."""
-    dmin = dday.min() if len(dday) else 0.0
-    span = int(dday.max() - dmin + 1) if len(dday) else 1
-    key = pcode * span + (dday - dmin).astype(np.int64)
-    uniq, inv = np.unique(key, return_inverse=True)
-    return uniq // span, (uniq % span).astype(float) + dmin, inv.ravel()
+    """Unique (patient, date) scans sorted by patient then date; inverse index of each row.
+
+    ``dday``: int64 days. Returns the scans' patient codes, float days and each row's scan."""
+    dmin = int(dday.min()) if len(dday) else 0
+    span = int(dday.max()) - dmin + 1 if len(dday) else 1
+    key = pcode * span
+    key += dday
+    key -= dmin
+    step = np.diff(key)
+    if bool((step >= 0).all()):  # already sorted (the canonical row order): no sort needed
+        heads = np.empty(len(key), dtype=bool)
+        heads[:1] = True
+        np.not_equal(step, 0, out=heads[1:])
+        del step
+        uniq = key[heads]
+        inv = np.cumsum(heads)
+        inv -= 1
+    else:
+        uniq, inv = np.unique(key, return_inverse=True)
+    return uniq // span, (uniq % span + dmin).astype(float), inv.ravel()
 
 
 def _isin_subset(key: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -262,99 +286,173 @@ def _bool_col(table: pd.DataFrame, col: str) -> np.ndarray:
     return np.asarray(pd.array(v, dtype="boolean").fillna(False), dtype=bool)
 
 
+def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: int
+                  ) -> np.ndarray:
+    """``key[i] in members`` for the rows selected by ``rows`` (False elsewhere).
+
+    Keys are non-negative ints below ``size``: a dense lookup table when it is small (about a
+    byte per row), else a hash look-up on the selected rows only.
+    """
+    if size <= max(4 * len(key), 1 << 20) and not (
+            len(key) and (key.min() < 0 or (len(members) and members.min() < 0))):
+        table = np.zeros(size, dtype=bool)
+        table[members] = True
+        return rows & table[key]
+    return _isin_subset(key, rows, members)
+
+
+def _normalized_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of text values compared case- and space-insensitively (-1 when missing) and the
+    number of distinct normalized values (only the few unique names are normalised)."""
+    raw, uniq = pd.factorize(values)
+    norm = pd.Series(np.asarray(uniq, dtype=object)).astype(str).str.strip().str.lower()
+    ncode = pd.factorize(norm)[0].astype(np.int64)
+    lut = np.append(ncode, np.int64(-1))  # raw code -1 (missing) -> -1
+    return lut[raw], (int(ncode.max()) + 1 if len(ncode) else 0)
+
+
+def _midnight_dates(dates: pd.Series) -> bool:
+    """True when every date is at midnight (a scan is then one assessment date)."""
+    ns = dates.to_numpy(dtype="datetime64[ns]").view("int64")
+    return bool((ns % 86_400_000_000_000 == 0).all())
+
+
 def _lesion_measures(
     les: pd.DataFrame, rp: np.ndarray, inv: np.ndarray, scan_pid: np.ndarray,
-    base_scan: np.ndarray, n_pat: int,
-) -> dict[str, np.ndarray]:
-    """Per-scan measures from the long lesion table (see module docstring)."""
+    base_scan: np.ndarray, n_pat: int, full: bool = True,
+) -> dict[str, object]:
+    """Per-scan measures from the long lesion table (see module docstring).
+
+    ``full=False`` skips the measures only :func:`scan_table` shows (``new_lesions_first_seen``,
+    ``new_lesion_sum_mm``). ``sld_reason`` is a function of scan indices: reasons are text, built
+    only for the scans asked for. Lesion-level temporaries are freed as soon as possible (a
+    million patients have ~13 million lesion rows).
+    """
     ns = len(scan_pid)
     is_t, is_nt, is_new = _factor_masks(les["lesion_type"], ("target", "non_target", "new"))
     if "status" in les.columns:
         absent, unequiv = _factor_masks(les["status"], ("absent", "unequivocal_progression"))
     else:
         absent = unequiv = np.zeros(len(les), dtype=bool)
-    diam = pd.to_numeric(les["diameter_mm"], errors="coerce").to_numpy(dtype=float) \
-        if "diameter_mm" in les.columns else np.full(len(les), np.nan)
     node = _bool_col(les, "is_lymph_node")
     not_eval = _bool_col(les, "not_evaluable")
-    lcode = pd.factorize(les["lesion_id"])[0].astype(np.int64)
+    lcode = pd.factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
     nl = int(lcode.max()) + 1 if len(lcode) else 1
-    key = rp * nl + lcode
-    at_base = inv == np.where(base_scan[rp] >= 0, base_scan[rp], -1)
+    key = rp * nl
+    key += lcode
+    del lcode
+    at_base = inv == base_scan[rp]  # base_scan -1 (no baseline) never equals a scan index
 
     # baseline target lesions
     bt = at_base & is_t
-    is_bt = _isin_subset(key, is_t, key[bt])
+    is_bt = _dense_member(key, is_t, key[bt], n_pat * nl)
     n_exp_p = np.bincount(rp[bt], minlength=n_pat)
-    d_eff = np.where(is_bt & absent & np.isnan(diam), 0.0, diam)
-    meas = is_bt & ~np.isnan(d_eff) & ~not_eval
-    n_meas = np.bincount(inv[meas], minlength=ns)
-    ssum = np.bincount(inv[meas], weights=d_eff[meas], minlength=ns)
-    gone = meas & np.where(node, d_eff < 10.0, d_eff == 0.0)
-    n_gone = np.bincount(inv[gone], minlength=ns)
+    del bt
+    tr = np.flatnonzero(is_bt)  # rows of baseline target lesions (on any scan)
+    del is_bt
+    diam_all = les["diameter_mm"] if "diameter_mm" in les.columns else None
+    if diam_all is None:
+        d_t = np.full(len(tr), np.nan)
+    else:
+        d_t = pd.to_numeric(diam_all, errors="coerce").to_numpy(dtype=float)[tr]
+    d_t[absent[tr] & np.isnan(d_t)] = 0.0  # a target recorded absent without a diameter: 0 mm
+    keep = ~np.isnan(d_t) & ~not_eval[tr]
+    inv_m = inv[tr[keep]]
+    dm = d_t[keep]
+    n_meas = np.bincount(inv_m, minlength=ns)
+    ssum = np.bincount(inv_m, weights=dm, minlength=ns)
+    gone = np.where(node[tr[keep]], dm < 10.0, dm == 0.0)
+    n_gone = np.bincount(inv_m[gone], minlength=ns)
+    del tr, d_t, keep, inv_m, dm, gone
     has_base = base_scan[scan_pid] >= 0
     n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
     ok = has_base & (n_exp > 0) & (n_meas == n_exp)
     sld = np.where(ok, ssum, np.nan)
     part = np.where(has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp), ssum, np.nan)
-    reason = np.full(ns, None, dtype=object)
-    m = has_base & (n_exp > 0) & (n_meas < n_exp)
-    reason[m] = (_gfmt(n_exp[m] - n_meas[m]) + " of " + _gfmt(n_exp[m])
-                 + " baseline target lesion(s) not measured")
-    reason[has_base & (n_exp > 0) & (n_meas > n_exp)] = (
-        "a baseline target lesion is measured more than once on this date")
-    reason[has_base & (n_exp == 0)] = "no target lesion at baseline"
-    reason[~has_base] = "no baseline scan"
+
+    def sld_reason(idx: np.ndarray) -> np.ndarray:
+        """Why ``sld_mm`` is missing at the scans ``idx`` (None where it is not)."""
+        hb, ne, nm = has_base[idx], n_exp[idx], n_meas[idx]
+        reason = np.full(len(idx), None, dtype=object)
+        m = hb & (ne > 0) & (nm < ne)
+        reason[m] = concat_text(_gfmt(ne[m] - nm[m]), " of ", _gfmt(ne[m]),
+                                " baseline target lesion(s) not measured")
+        reason[hb & (ne > 0) & (nm > ne)] = (
+            "a baseline target lesion is measured more than once on this date")
+        reason[hb & (ne == 0)] = "no target lesion at baseline"
+        reason[~hb] = "no baseline scan"
+        return reason
 
     # non-target lesions
     bnt = at_base & is_nt
-    is_bnt = _isin_subset(key, is_nt, key[bnt])
+    is_bnt = _dense_member(key, is_nt, key[bnt], n_pat * nl)
     n_nt_p = np.bincount(rp[bnt], minlength=n_pat)
+    del bnt
     n_nt_ass = np.bincount(inv[is_bnt], minlength=ns)
     n_nt_abs = np.bincount(inv[is_bnt & absent], minlength=ns)
+    del is_bnt
     nt_pd = np.bincount(inv[is_nt & unequiv], minlength=ns) > 0
     n_nt = n_nt_p[scan_pid]
     nt_cr = has_base & (n_nt > 0) & (n_nt_abs >= n_nt)
 
     # new lesions
     newm = is_new & ~absent
-    n_new = np.bincount(inv[newm], minlength=ns)
-    first_inv = pd.Series(inv[newm]).groupby(key[newm]).transform("min").to_numpy()
-    n_first = np.bincount(inv[newm][inv[newm] == first_inv], minlength=ns)
-    dn = np.where(newm & ~np.isnan(diam), diam, 0.0)
-    new_sum = np.bincount(inv, weights=dn, minlength=ns)
+    inv_new = inv[newm]
+    n_new = np.bincount(inv_new, minlength=ns)
+    extra: dict[str, np.ndarray] = {}
+    if full:
+        first_inv = pd.Series(inv_new).groupby(key[newm]).transform("min").to_numpy()
+        extra["new_lesions_first_seen"] = np.bincount(
+            inv_new[inv_new == first_inv], minlength=ns).astype(float)
+        if diam_all is not None:
+            dn = pd.to_numeric(diam_all, errors="coerce").to_numpy(dtype=float)[newm]
+        else:
+            dn = np.full(len(inv_new), np.nan)
+        extra["new_lesion_sum_mm"] = np.bincount(inv_new, weights=np.nan_to_num(dn, nan=0.0),
+                                                 minlength=ns)
+    del key
 
     # organs
+    organ_given = "organ" in les.columns and _midnight_dates(les["assessment_date"])
     if "organ" in les.columns:
-        ocode, ouniq = pd.factorize(les["organ"])
-        norm = pd.Series(np.asarray(ouniq, dtype=object)).astype(str).str.strip().str.lower()
-        ncode, _ = pd.factorize(norm)
-        ocode = np.where(ocode >= 0, ncode[np.maximum(ocode, 0)] if len(ncode) else -1, -1)
-        ocode = np.where(ocode >= 0, ocode, -1).astype(np.int64)
-        no = int(ocode.max()) + 1 if len(ocode) and ocode.max() >= 0 else 1
+        ocode, no = _normalized_codes(les["organ"])
+        no = max(no, 1)
     else:
         ocode = np.full(len(les), -1, dtype=np.int64)
         no = 1
-    base_org = at_base & (ocode >= 0)
-    okey = rp * no + ocode
-    involved = _isin_subset(okey, newm & (ocode >= 0), okey[base_org])
-    unknown_org = np.bincount(inv[newm & (ocode < 0)], minlength=ns) > 0
-    out_new = newm & (ocode >= 0) & ~involved
-    nk = np.unique(inv[out_new] * no + ocode[out_new])
+    has_org = ocode >= 0
+    base_org = np.flatnonzero(at_base & has_org)
+    del at_base
+    new_known = np.flatnonzero(newm & has_org)
+    involved_new = np.zeros(len(new_known), dtype=bool)
+    if len(new_known):
+        okey_new = rp[new_known] * no + ocode[new_known]
+        okey_base = rp[base_org] * no + ocode[base_org]
+        involved_new = _dense_member(okey_new, np.ones(len(new_known), dtype=bool), okey_base,
+                                     n_pat * no)
+    unknown_org = np.bincount(inv[newm & ~has_org], minlength=ns) > 0
+    inv_nk, org_nk = inv[new_known], ocode[new_known]
+    out_new = ~involved_new
+    nk = np.unique(inv_nk[out_new] * no + org_nk[out_new])
     new_org = np.bincount(nk // no, minlength=ns).astype(float)
-    ik, cnt = np.unique(inv[newm & involved] * no + ocode[newm & involved], return_counts=True)
+    ik, cnt = np.unique(inv_nk[involved_new] * no + org_nk[involved_new], return_counts=True)
+    if organ_given:  # distinct organs holding a new lesion (for the classify rule features)
+        # organ pairs not involved at baseline (nk) and involved ones (ik) are disjoint
+        n_org_new = new_org + np.bincount(ik // no, minlength=ns)
+        n_org_new[unknown_org] = np.nan
+        extra["_n_organs_new"] = n_org_new
     max_inv = np.zeros(ns, dtype=float)
     np.maximum.at(max_inv, ik // no, cnt.astype(float))
     new_org[unknown_org] = np.nan
     max_inv[unknown_org] = np.nan
 
     return {
-        "sld_mm": sld, "sld_reason": reason, "sld_measured_mm": part,
+        "sld_mm": sld, "sld_reason": sld_reason, "sld_measured_mm": part,
         "n_targets_expected": np.where(has_base, n_exp, np.nan),
         "n_targets_measured": n_meas.astype(float),
         "targets_cr": has_base & (n_exp > 0) & (n_gone == n_exp) & ok,
-        "new_lesions": n_new.astype(float), "new_lesions_first_seen": n_first.astype(float),
-        "new_lesion_sum_mm": new_sum,
+        "new_lesions": n_new.astype(float),
+        **extra,
         "new_organs": new_org, "max_new_lesions_in_involved_organ": max_inv,
         "non_target_pd": nt_pd, "non_target_cr": nt_cr,
         "n_non_targets_expected": np.where(has_base, n_nt, np.nan),
@@ -397,9 +495,10 @@ def _assessment_measures(a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarra
     }
 
 
-def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray
-                ) -> tuple[dict, dict[str, np.ndarray]]:
-    """Scan table and per-patient time-point indices for the lesions / assessments shapes."""
+def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray,
+                full: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
+    """Scan table and per-patient time-point indices for the lesions / assessments shapes
+    (``full=False``: only what :func:`first_evaluation_features` reads)."""
     w = params.windows
     n = len(cohort.patients)
     use_lesions = cohort.lesions is not None and len(cohort.lesions) > 0
@@ -418,6 +517,7 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         raise CohortError([Problem(cohort.sources.get(name, name), int(i) + 2, "assessment_date",
                                    "second row for the same patient and assessment date",
                                    "one row per patient and scan date") for i in dup[:20]])
+    del dday  # row-level (millions of rows): no longer needed
     day = scan_date - start[scan_pid]
     n_scans = np.bincount(scan_pid, minlength=n)
 
@@ -428,14 +528,15 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     base = np.where(base_ok, last_pre, -1)
     base_reason = np.full(n, None, dtype=object)
     m = (last_pre >= 0) & ~base_ok
-    base_reason[m] = (f"baseline scan more than {w.baseline_max_days_before} days before treatment "
-                      "start (latest on day " + _gfmt(last_pre_day[m]) + ")")
+    base_reason[m] = concat_text(
+        f"baseline scan more than {w.baseline_max_days_before} days before treatment start "
+        "(latest on day ", _gfmt(last_pre_day[m]), ")")
     base_reason[last_pre < 0] = "no scan on or before treatment start"
     base_reason[n_scans == 0] = "no measurements"
     base_reason[np.isnan(start)] = "no treatment_start"
 
     if use_lesions:
-        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n)
+        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, full=full)
     else:
         order = np.empty(ns, dtype=np.int64)
         order[inv] = np.arange(len(tab))
@@ -484,26 +585,24 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
             f"no scan between day {w.first_eval_min_days} and day {w.first_eval_max_days} "
             "after treatment start")
     died = none & ~np.isnan(death)
-    fe_reason[died] = "died before first evaluation (day " + _gfmt(death[died]) + ")"
+    fe_reason[died] = concat_text("died before first evaluation (day ", _gfmt(death[died]), ")")
     fe_reason[none & (n_scans == 0) & ~died] = "no measurements"
     fe_reason[np.isnan(start)] = "no treatment_start"
 
-    role = np.full(ns, "unused", dtype=object)
-    role[ontr] = "on_treatment"
-    role[base[base >= 0]] = "baseline"
-    role[pre[pre >= 0]] = "prebaseline"
-    is_fe = np.zeros(ns, dtype=bool)
-    is_fe[fe[fe >= 0]] = True
-
-    scans = {
-        "_pcode": scan_pid,
-        "patient_id": cohort.patients["patient_id"].to_numpy()[scan_pid],
-        "assessment_date": _to_dates(scan_date),
-        "day": day,
-        "role": role,
-        "is_first_eval": is_fe,
-        **meas,
-    }
+    scans = {"_pcode": scan_pid, "_date": scan_date, "day": day, **meas}
+    if full:  # display columns of the scan table (first_evaluation_features needs none)
+        role = np.full(ns, "unused", dtype=object)
+        role[ontr] = "on_treatment"
+        role[base[base >= 0]] = "baseline"
+        role[pre[pre >= 0]] = "prebaseline"
+        is_fe = np.zeros(ns, dtype=bool)
+        is_fe[fe[fe >= 0]] = True
+        scans.update({
+            "patient_id": cohort.patients["patient_id"].to_numpy()[scan_pid],
+            "assessment_date": _to_dates(scan_date),
+            "role": role,
+            "is_first_eval": is_fe,
+        })
     pt = {"pre": pre, "base": base, "fe": fe, "pre_reason": pre_reason,
           "base_reason": base_reason, "fe_reason": fe_reason, "n_post": n_post,
           "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0)}
@@ -585,7 +684,7 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     nan = np.full(ns, np.nan)
     day = sc["_date"].to_numpy(dtype=float) - st[p]
     scans = {
-        "_pcode": p,
+        "_pcode": p, "_date": sc["_date"].to_numpy(dtype=float),
         "patient_id": cohort.patients["patient_id"].to_numpy()[p],
         "assessment_date": _to_dates(sc["_date"].to_numpy(dtype=float)),
         "day": day, "role": sc["role"].to_numpy(dtype=object), "is_first_eval": is_fe,
@@ -598,7 +697,7 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     }
     fe_reason = reasons["on_treatment"]
     died = (idx["on_treatment"] < 0) & ~np.isnan(death)
-    fe_reason[died] = "died before first evaluation (day " + _gfmt(death[died]) + ")"
+    fe_reason[died] = concat_text("died before first evaluation (day ", _gfmt(death[died]), ")")
     pt = {"pre": idx["prebaseline"], "base": idx["baseline"], "fe": idx["on_treatment"],
           "pre_reason": reasons["prebaseline"], "base_reason": reasons["baseline"],
           "fe_reason": fe_reason, "n_post": (idx["on_treatment"] >= 0).astype(np.int64),
@@ -609,7 +708,8 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
 # --------------------------------------------------------------------------- public
 
 
-def _build(cohort: Cohort, params: Parameters) -> tuple[dict, dict[str, np.ndarray]]:
+def _build(cohort: Cohort, params: Parameters, full: bool = True
+           ) -> tuple[dict, dict[str, np.ndarray]]:
     pat = cohort.patients
     start = _epoch_days(pat["treatment_start"])
     death = death_days(pat, params)
@@ -618,7 +718,7 @@ def _build(cohort: Cohort, params: Parameters) -> tuple[dict, dict[str, np.ndarr
             cohort.assessments is not None and len(cohort.assessments)):
         scans, pt = _build_wide(cohort, params, start, death)
     else:
-        scans, pt = _build_long(cohort, params, start, death)
+        scans, pt = _build_long(cohort, params, start, death, full=full)
         pt["start"] = start
     pt["death"] = death
     return scans, pt
@@ -636,7 +736,7 @@ def _finish_scans(scans: dict) -> pd.DataFrame:
         elif c in ("targets_cr", "non_target_pd", "non_target_cr"):
             v = _bool_na(v)
         elif c == "sld_reason":
-            v = np.asarray(v, dtype=object)
+            v = v(np.arange(len(scans["day"]))) if callable(v) else np.asarray(v, dtype=object)
         cols[c] = v
     return pd.DataFrame(cols)
 
@@ -670,29 +770,43 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
     non-target progression are not given (three-scan wide table without those columns) they are
     NA and the response is from the SLD alone (the reason says so).
     """
-    params = params or Parameters()
-    scans, pt = _build(cohort, params)
+    return _first_evaluation_features(cohort, params or Parameters())[0]
+
+
+def _first_evaluation_features(cohort: Cohort, params: Parameters
+                               ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """:func:`first_evaluation_features` and per-patient extras computed on the way (lesion table
+    with organs, dates without time of day: ``n_organs_with_new_lesions_first_eval``, distinct
+    organs holding a new lesion at the first evaluation, NaN when unknown or no first evaluation)
+    so that :mod:`hpd_analysis.classify` need not scan the lesion rows again."""
+    scans, pt = _build(cohort, params, full=False)
     pat = cohort.patients
     n = len(pat)
     pre, base, fe = pt["pre"], pt["base"], pt["fe"]
-    date = np.asarray(scans["assessment_date"], dtype="datetime64[ns]")
+    date_days = np.asarray(scans["_date"], dtype=float)
     dayv = np.asarray(scans["day"], dtype=float)
     sld = np.asarray(scans["sld_mm"], dtype=float)
-    sreason = np.asarray(scans["sld_reason"], dtype=object)
+    sreason = scans["sld_reason"]
 
     def tdate(i: np.ndarray) -> np.ndarray:
-        out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-        out[i >= 0] = date[i[i >= 0]]
+        return _to_dates(_take(date_days, i))
+
+    def treason(i: np.ndarray) -> np.ndarray:
+        if not callable(sreason):
+            return _take(np.asarray(sreason, dtype=object), i, None)
+        out = np.full(len(i), None, dtype=object)
+        ok = i >= 0
+        out[ok] = sreason(i[ok])
         return out
 
     s_pre, s0, s1 = _take(sld, pre), _take(sld, base), _take(sld, fe)
-    r_pre, r0, r1 = _take(sreason, pre, None), _take(sreason, base, None), _take(sreason, fe, None)
+    r_pre, r0, r1 = treason(pre), treason(base), treason(fe)
     r_pre = np.where(pre < 0, pt["pre_reason"], r_pre).astype(object)
     r0 = np.where(base < 0, pt["base_reason"], r0).astype(object)
     r1 = np.where(fe < 0, pt["fe_reason"], r1).astype(object)
     pne = pt["pre_not_evaluable"]
-    r_pre[pne] = (r_pre[pne]
-                  + "; no scan in the pre-baseline window has every baseline target measured")
+    r_pre[pne] = concat_text(
+        r_pre[pne], "; no scan in the pre-baseline window has every baseline target measured")
     d_pre, d0, d1 = tdate(pre), tdate(base), tdate(fe)
     with np.errstate(invalid="ignore", divide="ignore"):
         days_pre = (d0 - d_pre) / np.timedelta64(1, "D")
@@ -730,45 +844,52 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
     ovr = overall_response(tr, ntr, new_flag)
     tgt_reason = r1.copy()
     nob = (fe >= 0) & (base < 0)
-    tgt_reason[nob] = "no baseline scan (" + pd.Series(pt["base_reason"][nob], dtype=object).fillna(
-        "").astype(str).to_numpy() + ")"
+    tgt_reason[nob] = concat_text("no baseline scan (", pd.Series(
+        pt["base_reason"][nob], dtype=object).fillna("").astype(str).to_numpy(dtype=object), ")")
     badb = (fe >= 0) & (base >= 0) & np.isnan(s0)
-    tgt_reason[badb] = "baseline SLD not evaluable (" + pd.Series(r0[badb], dtype=object).fillna(
-        "").astype(str).to_numpy() + ")"
+    tgt_reason[badb] = concat_text("baseline SLD not evaluable (", pd.Series(
+        r0[badb], dtype=object).fillna("").astype(str).to_numpy(dtype=object), ")")
     reason = response_reason(tr, ntr, new_flag, ovr, tgt_reason,
                              measured_pd_reason(tr, s1, t_exp, t_meas))
     nofe = fe < 0
     tr[nofe] = "NE"
     ovr[nofe] = "NE"
-    reason[nofe] = ("no first evaluation: "
-                    + pd.Series(r1[nofe], dtype=object).astype(str).to_numpy())
+    reason[nofe] = concat_text("no first evaluation: ", pd.Series(
+        r1[nofe], dtype=object).astype(str).to_numpy(dtype=object))
 
     st = pt["start"]
     fe_day = _take(dayv, fe)
+    def text(values: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
+        """Object column (None where ``keep`` is False), without dtype inference."""
+        v = np.asarray(values, dtype=object)
+        if keep is not None:
+            v = np.where(keep, v, None)
+        return pd.Series(v, dtype=object, copy=False)
+
+    # copy=False: every column is a fresh array (no consolidation copy of ~30 columns)
     out = pd.DataFrame({
-        "patient_id": pat["patient_id"].to_numpy(),
+        "patient_id": pat["patient_id"].to_numpy().copy(),
         "treatment_start": _to_dates(st),
         "prebaseline_date": d_pre, "baseline_date": d0, "first_eval_date": d1,
-        "prebaseline_reason": pd.Series(pt["pre_reason"], dtype=object).where(pre < 0, None),
-        "baseline_reason": pd.Series(pt["base_reason"], dtype=object).where(base < 0, None),
-        "first_eval_reason": pd.Series(pt["fe_reason"], dtype=object).where(fe < 0, None),
+        "prebaseline_reason": text(pt["pre_reason"], pre < 0),
+        "baseline_reason": text(pt["base_reason"], base < 0),
+        "first_eval_reason": text(pt["fe_reason"], fe < 0),
         "sld_prebaseline_mm": s_pre, "sld_baseline_mm": s0, "sld_first_eval_mm": s1,
-        "sld_prebaseline_reason": pd.Series(r_pre, dtype=object).where(np.isnan(s_pre), None),
-        "sld_baseline_reason": pd.Series(r0, dtype=object).where(np.isnan(s0), None),
-        "sld_first_eval_reason": pd.Series(r1, dtype=object).where(np.isnan(s1), None),
+        "sld_prebaseline_reason": text(r_pre, np.isnan(s_pre)),
+        "sld_baseline_reason": text(r0, np.isnan(s0)),
+        "sld_first_eval_reason": text(r1, np.isnan(s1)),
         "days_pre_to_baseline": days_pre, "days_baseline_to_first_eval": days_on,
         "first_eval_day": fe_day,
         "sld_change_first_eval_mm": chg, "sld_pct_change_first_eval": pct,
-        "recist_first_eval": ovr, "recist_first_eval_reason": reason,
-        "target_response_first_eval": tr,
+        "recist_first_eval": text(ovr), "recist_first_eval_reason": text(reason),
+        "target_response_first_eval": text(tr),
         "non_target_pd_first_eval": ntpd,
         "new_lesions_first_eval": _int_na(newl),
         "new_organs_first_eval": _int_na(new_org),
         "max_new_lesions_in_involved_organ_first_eval": _int_na(max_inv),
-        "n_post_baseline_scans": np.asarray(pt["n_post"], dtype=np.int64),
-    })
-    for c in ("prebaseline_reason", "baseline_reason", "first_eval_reason",
-              "sld_prebaseline_reason", "sld_baseline_reason", "sld_first_eval_reason",
-              "recist_first_eval_reason", "recist_first_eval", "target_response_first_eval"):
-        out[c] = out[c].astype(object)
-    return out[FEATURE_COLUMNS]
+        "n_post_baseline_scans": np.array(pt["n_post"], dtype=np.int64),
+    }, copy=False)
+    extra = {}
+    if "_n_organs_new" in scans:
+        extra["n_organs_with_new_lesions_first_eval"] = _take(scans["_n_organs_new"], fe)
+    return out, extra

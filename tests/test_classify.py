@@ -281,3 +281,28 @@ def test_organs_with_new_lesions_from_lesion_rows():
     assert out.n_organs_with_new_lesions_first_eval_reason[3] == "no first evaluation scan"
     absent = lesions.assign(status=["absent", "absent", None, None, None, None])
     assert add_rule_features(f, lesions=absent).n_organs_with_new_lesions_first_eval[0] == 1.0
+
+
+def test_organ_count_from_timepoints_matches_the_lesion_scan():
+    # build_features takes the organ count of new lesions from timepoints (one pass over the
+    # lesion rows); it must equal add_rule_features' own count from the lesion rows
+    from hpd_analysis.classify import _organs_with_new_lesions, build_features
+    from hpd_analysis.cohort import Cohort
+
+    start = pd.Timestamp("2020-01-01")
+    rows = []
+    for pid, new_organs in (("A", ["Liver", " liver", "brain"]), ("B", ["bone", None]),
+                            ("C", []), ("D", ["lung"])):
+        for day in (-30, 0, 42):
+            rows.append((pid, start + pd.Timedelta(days=day), "T1", "target", "lung", 20.0))
+        for i, organ in enumerate(new_organs):
+            rows.append((pid, start + pd.Timedelta(days=42), f"N{i}", "new", organ, 5.0))
+    rows.append(("E", start, "T1", "target", "lung", 20.0))  # no first evaluation
+    lesions = pd.DataFrame(rows, columns=["patient_id", "assessment_date", "lesion_id",
+                                          "lesion_type", "organ", "diameter_mm"])
+    patients = pd.DataFrame({"patient_id": list("ABCDE"), "treatment_start": start})
+    f = build_features(Cohort(patients=patients, lesions=lesions))
+    got = f["n_organs_with_new_lesions_first_eval"].to_numpy()
+    expected = _organs_with_new_lesions(f[["patient_id", "first_eval_date"]], lesions)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, [2.0, np.nan, 0.0, 1.0, np.nan])

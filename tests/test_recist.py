@@ -10,6 +10,7 @@ from hpd_analysis.cohort import Cohort
 from hpd_analysis.recist import (
     RESPONSE_COLUMNS,
     best_overall_response,
+    concat_text,
     irecist,
     overall_response,
     recist_responses,
@@ -347,3 +348,22 @@ def test_irecist_later_non_cr_non_pd_is_pseudoprogression():
     i = irecist(recist_responses(scan_table(c)))
     # confirmatory scan (day 70-98 window: day 90) shows no further progression; later NCNP
     assert not bool(i.icpd.iloc[0]) and bool(i.pseudoprogression.iloc[0])
+
+
+def test_concat_text_is_row_wise_plus_with_shared_strings():
+    a = np.array(["no baseline", "late", "no baseline", ""], dtype=object)
+    b = np.array(["1", "2", "1", "3"], dtype=object)
+    out = concat_text("x (", a, ": ", b, ")")
+    assert out.tolist() == (("x (" + a + ": " + b) + ")").tolist()
+    assert out[0] is out[2]  # one string object per distinct text
+    assert concat_text(np.array([], dtype=object), "!").tolist() == []
+    with pytest.raises(TypeError):  # like "str" + None
+        concat_text("a", np.array([None], dtype=object))
+
+
+def test_responses_are_the_few_shared_labels():
+    sld = np.array([50.0, 100.0, np.nan, 100.0])
+    base = np.array([100.0, 100.0, 100.0, 100.0])
+    tr = target_response(sld, base, base, np.zeros(4, dtype=bool))
+    assert tr.dtype == object and tr.tolist() == ["PR", "SD", "NE", "SD"]
+    assert tr[1] is tr[3]

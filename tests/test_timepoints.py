@@ -524,3 +524,38 @@ def test_non_target_only_patients_get_table_2_responses():
     # no target SLD: the kinetic quantities stay not evaluable, with the reason
     assert f.sld_baseline_mm.isna().all()
     assert (f.sld_baseline_reason == "no target lesion at baseline").all()
+
+
+def test_categorical_text_columns_give_the_same_features():
+    # the loader may give patient_id / lesion_id / organ as categoricals: same result
+    c = _mixed_cohort()
+    lesions = c.lesions.copy()
+    for col in ("patient_id", "lesion_id", "organ", "lesion_type", "status"):
+        lesions[col] = lesions[col].astype("category")
+    c2 = Cohort(patients=c.patients, lesions=lesions)
+    pd.testing.assert_frame_equal(first_evaluation_features(c2), first_evaluation_features(c))
+    pd.testing.assert_frame_equal(scan_table(c2), scan_table(c))
+
+
+def test_lesion_ids_unique_per_patient():
+    # lesion ids unique across the cohort (e.g. "A-T1"): same measures as shared ids "T1"
+    c = _mixed_cohort()
+    lesions = c.lesions.assign(lesion_id=c.lesions["patient_id"] + "-" + c.lesions["lesion_id"])
+    c2 = Cohort(patients=c.patients, lesions=lesions)
+    pd.testing.assert_frame_equal(first_evaluation_features(c2), first_evaluation_features(c))
+    s1, s2 = scan_table(c), scan_table(c2)
+    pd.testing.assert_frame_equal(s2, s1)
+    b = s1[s1.patient_id == "B"].set_index("role")
+    assert b.loc["on_treatment", "new_lesions"] == 1 and b.loc["on_treatment", "new_organs"] == 1
+
+
+def test_dense_and_hash_membership_agree():
+    from hpd_analysis.timepoints import _dense_member
+
+    rng = np.random.default_rng(0)
+    key = rng.integers(0, 50, 200)
+    rows = rng.random(200) < 0.7
+    members = key[rng.random(200) < 0.2]
+    expected = rows & np.isin(key, members)
+    np.testing.assert_array_equal(_dense_member(key, rows, members, 50), expected)  # dense
+    np.testing.assert_array_equal(_dense_member(key, rows, members, 10**12), expected)  # hash
