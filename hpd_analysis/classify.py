@@ -178,7 +178,9 @@ def add_rule_features(
     Adds ``days_prebaseline_to_start`` (days), ``first_eval_months`` (months),
     ``sld_change_first_eval_reason``, ``ecog_baseline``/``ecog_first_eval`` (from ``patients``
     when absent), ``ecog_delta`` (points, first evaluation − baseline) with reasons,
-    ``days_to_death`` (days from treatment start; +inf when no death is recorded),
+    ``days_to_death`` (days from treatment start; +inf when no death is recorded in a cohort
+    that records deaths; unknown, with ``days_to_death_reason``, when the cohort has no death
+    information at all: no ``death_date``, ``os_event`` or ``os_months`` column),
     ``death_from_progression`` (bool), ``n_organs_with_new_lesions_first_eval`` (from lesion-level
     ``lesions`` when not given) and masks the first-evaluation counts to NA when there is no
     first evaluation (a missing scan is not "0 new lesions").
@@ -289,7 +291,14 @@ def add_rule_features(
     dd = (f["death_day"].to_numpy(dtype=float, na_value=np.nan) if "death_day" in f.columns
           else np.full(n, np.nan))
     new["death_day"] = dd
-    new["days_to_death"] = np.where(np.isnan(dd), np.inf, dd)
+    records_deaths = patients is None or any(
+        c in patients.columns for c in ("death_date", "os_event", "os_months"))
+    if records_deaths:
+        new["days_to_death"] = np.where(np.isnan(dd), np.inf, dd)
+    else:
+        new["days_to_death"] = dd
+        new["days_to_death_reason"] = np.where(
+            np.isnan(dd), "no death information in the cohort", None).astype(object)
     if "death_from_progression" not in f.columns:
         pts = patients if patients is not None else pd.DataFrame(index=range(n))
         new["death_from_progression"] = _death_from_progression(pts, ~np.isnan(dd), params)

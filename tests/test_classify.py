@@ -306,3 +306,27 @@ def test_organ_count_from_timepoints_matches_the_lesion_scan():
     expected = _organs_with_new_lesions(f[["patient_id", "first_eval_date"]], lesions)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(got, [2.0, np.nan, 0.0, 1.0, np.nan])
+
+
+def test_cohort_without_death_information_leaves_death_branch_unknown():
+    """No death_date/os columns: 'no death by day 84' would be an invention; the death branch of
+    the fast-progression rule is unknown and a patient without any scan is not evaluable."""
+    import pandas as pd
+
+    from hpd_analysis.classify import classify
+    from hpd_analysis.cohort import Cohort
+
+    patients = pd.DataFrame({"patient_id": ["A", "B"],
+                             "treatment_start": pd.to_datetime(["2020-01-10", "2020-01-10"])})
+    lesions = pd.DataFrame({
+        "patient_id": ["A", "A"],
+        "assessment_date": pd.to_datetime(["2020-01-05", "2020-02-20"]),
+        "lesion_id": ["T1", "T1"], "lesion_type": ["target", "target"], "organ": ["lung", "lung"],
+        "diameter_mm": [40.0, 44.0], "status": [None, None], "is_lymph_node": [False, False],
+        "not_evaluable": [False, False],
+    })
+    out = classify(Cohort(patients=patients, lesions=lesions)).set_index("patient_id")
+    assert out.loc["A", "hpd_gandara2018_fp_status"] == "not_hpd"
+    assert "no death by day" not in out.loc["A", "hpd_gandara2018_fp_reason"]
+    assert out.loc["B", "hpd_gandara2018_fp_status"] == "not_evaluable"
+    assert "no death by day" not in out.loc["B", "hpd_gandara2018_fp_reason"]
