@@ -156,9 +156,11 @@ class Raw:
         self.is_object = s.dtype == object or is_cat
         #: row-level codes that sort like the canonical values (set by :func:`parse_ids`)
         self.canon_codes: np.ndarray | None = None
+        #: canonical id per distinct value, aligned with ``codes`` (set by :func:`parse_ids`)
+        self.canon_uniq: np.ndarray | None = None
         if self.is_object:
             if is_cat:  # already factorized by the reader
-                codes = s.cat.codes.to_numpy().astype(np.intp)
+                codes = s.cat.codes.to_numpy()  # int8/16/32: -1 still indexes the fill
                 uniq = np.asarray(s.cat.categories, dtype=object)
             else:
                 codes, uniq = pd.factorize(s, use_na_sentinel=True)
@@ -176,11 +178,21 @@ class Raw:
                 self.u_text = pd.Series([None] * len(self.uniq), dtype=object)
             self.u_blank = is_str & ~self.u_text.notna().to_numpy()
             self.u_typed = ~is_str
+            self._has_na: bool | None = None
+
+    @property
+    def has_na(self) -> bool:
+        """True when some row is missing (code -1); computed once."""
+        if self._has_na is None:
+            self._has_na = bool(len(self.codes)) and bool(self.codes.min() < 0)
+        return self._has_na
 
     def rows(self, u_mask: np.ndarray | pd.Series, fill: bool = False) -> pd.Series:
-        """Row-level boolean mask from a per-unique one."""
-        return pd.Series(_expand(np.asarray(u_mask, dtype=bool), self.codes, fill),
-                         index=self.index)
+        """Row-level boolean mask from a per-unique one (no expansion when it is all False)."""
+        u_mask = np.asarray(u_mask, dtype=bool)
+        if not u_mask.any() and not (fill and self.has_na):
+            return pd.Series(np.zeros(len(self.codes), bool), index=self.index)
+        return pd.Series(_expand(u_mask, self.codes, fill), index=self.index)
 
     def values(self, u_values: np.ndarray | pd.Series, fill: object) -> np.ndarray:
         """Row-level values from per-unique ones."""
@@ -221,11 +233,29 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         col.note(file, column, "converted_ids", int(r.rows(r.u_typed).sum()),
                  "numeric identifiers written as text")
     u_arr = u.to_numpy(object)
+    r.canon_uniq = u_arr
+    if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
+        s.canon_uniq, s.codes, s._has_na = u_arr, r.codes, None
     if s is r:  # the caller keeps the Raw: give it sort codes of the canonical ids
-        u_codes, _ = pd.factorize(pd.Series(u_arr, dtype=object), sort=True,
-                                  use_na_sentinel=True)
-        r.canon_codes = r.values(u_codes.astype(np.int64), np.int64(-1))
+        u_index = pd.Index(u_arr, dtype=object)
+        if u_index.is_monotonic_increasing and u_index.is_unique and not u_index.hasnans:
+            # distinct ids already sorted (e.g. Parquet dictionaries of sorted data): the
+            # reader's codes sort like the ids, no sort of the strings needed
+            r.canon_codes = r.codes.astype(np.int64)
+        else:
+            u_codes, _ = pd.factorize(pd.Series(u_arr, dtype=object), sort=True,
+                                      use_na_sentinel=True)
+            r.canon_codes = r.values(u_codes.astype(np.int64), np.int64(-1))
     return pd.Series(r.values(u_arr, None), index=r.index, dtype=object)
+
+
+def missing_ids(s: Raw) -> pd.Series:
+    """Row mask of missing identifiers, after :func:`parse_ids` ran on ``s``."""
+    assert s.canon_uniq is not None, "parse_ids must run first"
+    u_none = np.array([v is None for v in s.canon_uniq], dtype=bool)
+    if not u_none.any() and not s.has_na:
+        return pd.Series(np.zeros(len(s.codes), bool), index=s.index)
+    return pd.Series(_expand(u_none, s.codes, True), index=s.index)
 
 
 def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.Series:
@@ -241,12 +271,20 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
                  f"time zone {raw.dt.tz} dropped: the calendar date as recorded is kept")
         raw = raw.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        out = pd.to_datetime(raw).astype("datetime64[ns]")
-        timed = out.notna() & out.ne(out.dt.normalize())
+        # typed dates (Parquet, Excel): integer arithmetic on the nanoseconds, no copies when
+        # every value is already a plain date
+        arr = raw.to_numpy(dtype="datetime64[ns]")
+        ns = arr.view(np.int64)
+        nat = np.isnat(arr)
+        day = np.int64(86_400_000_000_000)
+        timed = (ns % day != 0) & ~nat
         if timed.any():
             col.note(file, column, "stripped_time", int(timed.sum()),
                      "time of day dropped: the calendar date is kept")
-        out = out.dt.normalize()
+            arr = np.where(nat, arr, (ns - ns % day).view("datetime64[ns]"))
+        else:
+            arr = arr.copy()  # never share memory with the caller's DataFrame
+        out = pd.Series(arr, index=index, dtype="datetime64[ns]", copy=False)
         return _check_years(out, raw, file, column, col)
     if not r.is_object:
         col.add_rows(file, column, raw.notna(), lambda v: f"{show(v)} is a number, not a date",
@@ -321,9 +359,13 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
 
 def _check_years(out: pd.Series, raw: pd.Series, file: str, column: str, col: Collector
                  ) -> pd.Series:
-    years = out.dt.year
-    bad = out.notna() & ((years < MIN_YEAR) | (years > MAX_YEAR))
-    if bad.any():
+    ns = out.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    low = pd.Timestamp(year=MIN_YEAR, month=1, day=1).value
+    high = pd.Timestamp(year=MAX_YEAR + 1, month=1, day=1).value
+    nat = np.iinfo(np.int64).min
+    bad_arr = (ns != nat) & ((ns < low) | (ns >= high))
+    if bad_arr.any():
+        bad = pd.Series(bad_arr, index=out.index)
         col.add_rows(file, column, bad,
                      lambda v: f"{show(v)} has an implausible year",
                      f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31", values=raw)
@@ -443,10 +485,13 @@ def parse_flags(s: pd.Series | Raw, file: str, column: str, col: Collector,
 
 
 def parse_categories(s: pd.Series | Raw, file: str, column: str, col: Collector,
-                     mapping: dict[str, str], expected: str) -> pd.Series:
+                     mapping: dict[str, str], expected: str,
+                     categories: list[str] | None = None) -> pd.Series:
     """Map text values (case/space/hyphen-insensitive) through ``mapping``; flag unknown ones.
 
-    Returns an object column with the canonical values, None where missing or unknown.
+    Returns an object column with the canonical values, None where missing or unknown; with
+    ``categories``, a categorical column with those categories instead (values of ``mapping``
+    outside ``categories`` become missing), built from codes without per-row hashing.
     """
     r = as_raw(s)
     if not r.is_object:
@@ -458,6 +503,13 @@ def parse_categories(s: pd.Series | Raw, file: str, column: str, col: Collector,
     unknown = (r.u_text.notna() & u_out.isna()).to_numpy() | r.u_typed
     col.add_rows(file, column, r.rows(unknown), lambda v: f"unknown value {show(v)}", expected,
                  values=r.s)
+    if categories is not None:
+        lookup = {c: i for i, c in enumerate(categories)}
+        u_codes = np.array([lookup.get(v, -1) if isinstance(v, str) else -1 for v in u_out],
+                           dtype=np.int8 if len(categories) < 127 else np.int32)
+        codes = r.values(u_codes, u_codes.dtype.type(-1))
+        return pd.Series(pd.Categorical.from_codes(codes, categories=categories),
+                         index=r.index)
     u = u_out.astype(object).where(u_out.notna(), None).to_numpy(object)
     return pd.Series(r.values(u, None), index=r.index, dtype=object)
 
@@ -466,7 +518,7 @@ def text_column(s: pd.Series | Raw) -> pd.Series:
     """Free-text column: stripped ``str`` values, None where blank (object dtype)."""
     r = as_raw(s)
     if not r.is_object:
-        return r.s
+        return r.s.copy()
     u = r.u_text.copy()
     if r.u_typed.any():
         u[r.u_typed] = r.uniq[r.u_typed].map(str)
@@ -476,24 +528,30 @@ def text_column(s: pd.Series | Raw) -> pd.Series:
 def _key_codes(s: pd.Series) -> np.ndarray:
     """Non-negative integer codes that sort like the values (NA first, as 0)."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        days = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").view("int64")
-        nat = s.isna().to_numpy()
+        ns = s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        nat = ns == np.iinfo(np.int64).min
         if nat.all():
             return np.zeros(len(s), np.int64)
-        low = days[~nat].min()
-        return np.where(nat, 0, days - low + 1)
+        days = ns // np.int64(86_400_000_000_000)  # dates are midnights: exact day numbers
+        if nat.any():
+            low = days[~nat].min()
+            return np.where(nat, 0, days - low + 1)
+        return days - (days.min() - 1)
     codes, _ = pd.factorize(s, sort=True, use_na_sentinel=True)
     return codes.astype(np.int64) + 1
 
 
-def _order(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _order(codes: list[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray]:
     """Stable order by the code columns (first = primary) and, per sorted neighbour pair,
-    whether all codes are equal."""
+    whether all codes are equal. The order is ``None`` when the rows are already sorted."""
     sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
     if float(np.prod([float(x) for x in sizes])) < 2.0**62:
         key = np.zeros(len(codes[0]), np.int64)
         for c, size in zip(codes, sizes, strict=True):
-            key = key * size + c
+            key *= size
+            key += c
+        if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
+            return None, key[1:] == key[:-1]  # already in order (typical): no sort
         order = np.argsort(key, kind="stable")
         ks = key[order]
         return order, ks[1:] == ks[:-1]
@@ -521,8 +579,11 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
     given = key_codes or {}
     codes = [given[k] + 1 if given.get(k) is not None else _key_codes(df[k]) for k in keys]
     order, same = _order(codes)
+    del codes
     drop = np.zeros(n, bool)
     if same.any():
+        if order is None:
+            order = np.arange(n)
         # positions (in df) of each duplicate and of the row before it in key order
         later = order[1:][same]
         prev = order[:-1][same]
@@ -560,9 +621,13 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
             col.add_rows(file, keys[-1], pd.Series(mask, index=df.index), lambda v: str(v),
                          "one row per " + ", ".join(keys), values=msg.reindex(df.index))
     if sort:
+        if order is None:
+            return df.iloc[np.flatnonzero(~drop)] if drop.any() else df
         keep = order[~drop[order]]
         moved = int((keep != np.flatnonzero(~drop)).sum())
         if moved:
             col.note(file, None, "sorted", moved, "rows sorted by " + ", ".join(keys))
+        elif not drop.any():
+            return df  # already in order: no copy
         return df.iloc[keep]
     return df.iloc[np.flatnonzero(~drop)] if drop.any() else df

@@ -356,3 +356,23 @@ def test_tsv_and_singular_sheet_name(tmp_path):
         pts.to_excel(xw, sheet_name="Patient", index=False)
         les.to_excel(xw, sheet_name="Lesion", index=False)
     check_canonical(load_cohort(f))
+
+
+def test_dataframe_inputs_are_neither_modified_nor_shared():
+    """The loader takes a shallow copy of DataFrame inputs for speed: the canonical tables must
+    still never share memory with them (an in-place edit of the cohort would leak back)."""
+    p = pd.DataFrame({"Patient ID": ["A", "B"], "treatment_start": pd.to_datetime(["2021-03-01"] * 2),
+                      "age": [50, 60]})
+    les = pd.DataFrame({"patient_id": ["A", "A"],
+                        "assessment_date": pd.to_datetime(["2021-02-01", "2021-04-01"]),
+                        "lesion_id": ["L1", "L1"], "lesion_type": ["target"] * 2,
+                        "organ": ["lung"] * 2, "diameter_mm": [10.0, 12.0], "extra": [1, 2]})
+    before = (p.copy(), les.copy())
+    c = load_cohort(patients=p, lesions=les)
+    pd.testing.assert_frame_equal(p, before[0])
+    pd.testing.assert_frame_equal(les, before[1])
+    canonical = {"Patient ID": "patient_id"}
+    for src, out in ((p, c.patients), (les, c.lesions)):
+        for name in src.columns:
+            out_col = out[canonical.get(name, name)].to_numpy()
+            assert not np.shares_memory(src[name].to_numpy(), out_col), name

@@ -1,13 +1,18 @@
 """Properties of classification (hypothesis): verdicts don't depend on row order or patient-id
-labels, TGR is scale-free, one output row per input patient, and a patient's verdict depends only
-on its own rows. ``max_examples`` kept moderate so this file runs in well under a minute."""
+labels, TGR is scale-free, one output row per input patient, attrition sums to the cohort size,
+and a patient's verdict depends only on its own rows.
+
+The first tests work on feature rows (fast, 25 examples each); the ``random_cohorts`` tests at the
+end run 1,000 random lesion-level cohorts through ``load_cohort`` and ``classify`` (DataFrames, no
+files) and take most of this file's ~1-2 minutes.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hpd_analysis.classify import add_rule_features, classify_features
@@ -186,3 +191,142 @@ def test_pipeline_properties_from_lesions(tables, seed, scale):
         rest = _classify_tables(patients[patients.patient_id != gone],
                                 lesions[lesions.patient_id != gone])
         pd.testing.assert_frame_equal(verdicts(base).drop(index=gone), verdicts(rest))
+
+
+# ------------------------------------------- random cohorts through the loader (≥ 1,000 total)
+# Properties over random lesion-level cohorts of 1-8 patients run through
+# ``load_cohort(patients=df, lesions=df)`` and ``classify`` (no files): 500 + 500 examples =
+# 1,000 random cohorts.
+
+COHORT_SETTINGS = dict(deadline=None,
+                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+NON_NODAL = ["lung", "liver", "bone", "adrenal", "brain", "peritoneum"]
+
+
+@st.composite
+def random_cohorts(draw, n_min: int = 1, n_max: int = 8):
+    """Random patients (input order and ids random) with 0-4 scans of 0-3 target lesions, some
+    non-target and new lesions, scans before and after treatment start, optional death."""
+    n = draw(st.integers(n_min, n_max))
+    ids = draw(st.lists(st.text("ABCPXZ019-_", min_size=1, max_size=6), min_size=n, max_size=n,
+                        unique=True))
+    patients, lesions = [], []
+    for pid in ids:
+        start = pd.Timestamp("2020-01-01") + pd.Timedelta(days=draw(st.integers(0, 900)))
+        row = {"patient_id": pid, "treatment_start": start}
+        if draw(st.booleans()):
+            row["death_date"] = start + pd.Timedelta(days=draw(st.integers(0, 400)))
+        patients.append(row)
+        offsets = sorted(draw(st.lists(st.integers(-150, 200), max_size=4, unique=True)))
+        n_target = draw(st.integers(0, 3))
+        n_nt = draw(st.integers(0, 1))
+        for k, off in enumerate(offsets):
+            date = start + pd.Timedelta(days=off)
+            for j in range(n_target):
+                lesions.append({"patient_id": pid, "assessment_date": date, "lesion_id": f"T{j}",
+                                "lesion_type": "target", "organ": NON_NODAL[j],
+                                "diameter_mm": draw(st.one_of(
+                                    st.just(0.0), st.floats(1, 150).map(lambda x: round(x, 1)))),
+                                "status": None})
+            for j in range(n_nt):
+                lesions.append({"patient_id": pid, "assessment_date": date, "lesion_id": f"N{j}",
+                                "lesion_type": "non_target", "organ": "bone",
+                                "diameter_mm": np.nan,
+                                "status": draw(st.sampled_from(
+                                    ["present", "absent", "unequivocal_progression"]))})
+            if k and draw(st.integers(0, 4)) == 0:
+                lesions.append({"patient_id": pid, "assessment_date": date,
+                                "lesion_id": f"X{k}", "lesion_type": "new",
+                                "organ": draw(st.sampled_from(NON_NODAL)),
+                                "diameter_mm": np.nan, "status": None})
+    if not lesions:  # an empty lesion table is a documented error, not a property case
+        lesions.append({"patient_id": ids[0], "assessment_date": patients[0]["treatment_start"],
+                        "lesion_id": "T0", "lesion_type": "target", "organ": "lung",
+                        "diameter_mm": 10.0, "status": None})
+    pts = pd.DataFrame(patients)
+    if "death_date" not in pts.columns:
+        pts["death_date"] = pd.NaT
+    les = pd.DataFrame(lesions, columns=["patient_id", "assessment_date", "lesion_id",
+                                         "lesion_type", "organ", "diameter_mm", "status"])
+    les["assessment_date"] = pd.to_datetime(les["assessment_date"])
+    les["diameter_mm"] = les["diameter_mm"].astype(float)
+    return pts, les
+
+
+def _run(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+    from hpd_analysis.classify import classify
+    from hpd_analysis.load import load_cohort
+
+    return classify(load_cohort(patients=patients, lesions=lesions))
+
+
+def _by_patient(table: pd.DataFrame) -> pd.DataFrame:
+    return table.set_index("patient_id").sort_index()
+
+
+@settings(max_examples=500, **COHORT_SETTINGS)
+@given(tables=random_cohorts(), seed=st.integers(0, 2**31 - 1), pick=st.data())
+def test_random_cohorts_rows_order_labels_locality_and_attrition(tables, seed, pick):
+    """One row per input patient (input order; a status, and a reason when not evaluable, per
+    definition); attrition counts sum to the cohort size for every definition; and any subset
+    of the patients, with both tables' rows shuffled and every patient relabelled, gets for each
+    patient exactly the row it had in the full cohort (row order, ids and the other patients'
+    rows do not matter)."""
+    from hpd_analysis.incidence import attrition
+
+    patients, lesions = tables
+    base = _run(patients, lesions)
+    assert base["patient_id"].tolist() == patients["patient_id"].tolist()
+    status = [c for c in base.columns if c.startswith("hpd_") and c.endswith("_status")]
+    assert status
+    for c in status:
+        assert base[c].isin(["hpd", "not_hpd", "not_evaluable"]).all()
+        not_eval = base[c].eq("not_evaluable")
+        assert base.loc[not_eval, c.replace("_status", "_reason")].str.len().gt(0).all()
+    sums = attrition(base).groupby("definition")["n"].sum()
+    assert len(sums) == len(status) and (sums == len(patients)).all()
+
+    ids = patients["patient_id"].tolist()
+    keep = pick.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True)) \
+        if len(ids) > 1 else ids
+    assume(lesions["patient_id"].isin(keep).any())  # else no lesion table: another input shape
+    rng = np.random.default_rng(seed)
+    new_ids = {old: f"Q{i:03d}" for i, old in enumerate(rng.permutation(np.array(ids, object)))}
+    p2 = patients[patients["patient_id"].isin(keep)]
+    l2 = lesions[lesions["patient_id"].isin(keep)]
+    p2 = p2.iloc[rng.permutation(len(p2))].assign(
+        patient_id=lambda d: d["patient_id"].map(new_ids)).reset_index(drop=True)
+    l2 = l2.iloc[rng.permutation(len(l2))].assign(
+        patient_id=lambda d: d["patient_id"].map(new_ids)).reset_index(drop=True)
+    moved = _run(p2, l2)
+    assert moved["patient_id"].tolist() == p2["patient_id"].tolist()
+    expected = _by_patient(base.assign(patient_id=base["patient_id"].map(new_ids)))
+    got = _by_patient(moved)
+    pd.testing.assert_frame_equal(got, expected.loc[got.index])
+
+
+TGR_COLUMNS = ["tgr_pre", "tgr_on", "tgr_ratio", "delta_tgr", "tgk_ratio"]
+
+
+@settings(max_examples=500, **COHORT_SETTINGS)
+@given(tables=random_cohorts(), factor=st.sampled_from([0.1, 0.5, 2.0, 3.7, 10.0]))
+def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(tables, factor):
+    """TGR (a relative growth rate) and the TGK ratio do not change when every diameter is
+    multiplied by the same factor; TGK (mm/month) scales with it. The scaled copy of each
+    patient (id prefixed ``scaled:``) is classified in the same call as the original, which the
+    locality property above makes equivalent to two calls."""
+    patients, lesions = tables
+    tag = lambda d: d.assign(patient_id="scaled:" + d["patient_id"])  # noqa: E731
+    both = _run(pd.concat([patients, tag(patients)], ignore_index=True),
+                pd.concat([lesions, tag(lesions).assign(
+                    diameter_mm=lesions["diameter_mm"].to_numpy() * factor)],
+                    ignore_index=True))
+    n = len(patients)
+    base, scaled = both.iloc[:n], both.iloc[n:]
+    assert scaled["patient_id"].tolist() == ["scaled:" + p for p in base["patient_id"]]
+    for c in TGR_COLUMNS:
+        np.testing.assert_allclose(scaled[c].to_numpy(float), base[c].to_numpy(float),
+                                   rtol=1e-7, atol=1e-9, err_msg=c)
+    for c in ("tgk_pre", "tgk_on"):
+        np.testing.assert_allclose(scaled[c].to_numpy(float), factor * base[c].to_numpy(float),
+                                   rtol=1e-7, atol=1e-9, err_msg=c)
