@@ -35,11 +35,18 @@ ENDPOINT_COLUMNS = [
 ]
 
 
+def _as_datetime(values: pd.Series) -> pd.Series:
+    """``values`` as datetime64 (no copy and no element-wise cache probe when already one)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    return pd.to_datetime(values)
+
+
 def _days(patients: pd.DataFrame, col: str, start: pd.Series) -> np.ndarray:
     """Days from ``treatment_start`` to the date column ``col`` (float, NaN when absent)."""
     if col not in patients.columns:
         return np.full(len(patients), np.nan)
-    d = pd.to_datetime(patients[col])
+    d = _as_datetime(patients[col])
     return ((d - start).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
 
 
@@ -50,7 +57,7 @@ def death_days(patients: pd.DataFrame, params: Parameters | None = None) -> np.n
     ``os_event == 1``.
     """
     params = params or Parameters()
-    start = pd.to_datetime(patients["treatment_start"])
+    start = _as_datetime(patients["treatment_start"])
     dd = _days(patients, "death_date", start)
     if "os_months" in patients.columns and "os_event" in patients.columns:
         ev = pd.array(patients["os_event"], dtype="Float64").fillna(0).to_numpy(dtype=float) == 1
@@ -98,7 +105,7 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
     """
     params = params or Parameters()
     dpm = params.days_per_month
-    start = pd.to_datetime(patients["treatment_start"])
+    start = _as_datetime(patients["treatment_start"])
     no_start = start.isna().to_numpy()
     death = _days(patients, "death_date", start)
     prog = _days(patients, "progression_date", start)
