@@ -295,6 +295,8 @@ def on_treatment_plot(data: pd.DataFrame, group_by: str | None = None,
     y axis symmetric-log (linear within ±10). Groups without a value show an empty box."""
     import matplotlib.pyplot as plt
 
+    from .plots import RASTERIZE_ABOVE
+
     labels, levels = group_of(data, group_by)
     qs = [q for q in quantities if q in data.columns]
     fig, axes = plt.subplots(1, max(len(qs), 1), figsize=(4.2 * max(len(qs), 1), 4.2),
@@ -308,7 +310,7 @@ def on_treatment_plot(data: pd.DataFrame, group_by: str | None = None,
         ax.set_xticks(range(1, len(levels) + 1), levels)
         for i, s in enumerate(series, start=1):
             ax.scatter(i + rng.uniform(-0.18, 0.18, len(s)), s, s=6, alpha=0.35, color="0.3",
-                       linewidths=0)
+                       linewidths=0, rasterized=len(s) > RASTERIZE_ABOVE)
         ax.axhline(0, color="0.5", lw=0.8, ls=":")
         ax.set_yscale("symlog", linthresh=10)
         label, unit, _ = QUANTITIES[q]

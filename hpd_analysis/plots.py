@@ -266,7 +266,8 @@ def tgr_scatter(
         counts[s] = int(sel.sum())
         if sel.any():
             ax.scatter(xs[sel], ys[sel], s=14, color=STATUS_COLORS[s], alpha=0.8, lw=0, zorder=2,
-                       label=f"{STATUS_LABELS[s]} (n={counts[s]})")
+                       label=f"{STATUS_LABELS[s]} (n={counts[s]})",
+                       rasterized=len(xs) > RASTERIZE_ABOVE)
     ax.set_xscale("symlog", linthresh=linthresh)
     ax.set_yscale("symlog", linthresh=linthresh)
     ax.set_xlim(lo, hi)
@@ -376,6 +377,10 @@ def spider_plot(
     return fig
 
 
+#: above this many points, dense marks (scatter, waterfall bars) are rasterized inside the SVG
+RASTERIZE_ABOVE = 2000
+
+
 def waterfall_plot(
     pct_change: pd.Series,
     status: pd.Series | None = None,
@@ -405,7 +410,12 @@ def waterfall_plot(
     colors = [STATUS_COLORS.get(s, GREY) for s in st]
     shown = np.minimum(values.to_numpy(float), clip_pct)
     xpos = np.arange(len(values))
-    ax.bar(xpos, shown, width=1.0, color=colors, lw=0)
+    if len(values) > RASTERIZE_ABOVE:
+        # one line per patient in a single rasterized collection: every patient is drawn, the
+        # SVG stays small (100 k bars as vector patches weigh ~20 MB)
+        ax.vlines(xpos, 0, shown, colors=colors, lw=0.6, rasterized=True)
+    else:
+        ax.bar(xpos, shown, width=1.0, color=colors, lw=0)
     clipped = values.to_numpy(float) > clip_pct
     if clipped.any():
         ax.scatter(xpos[clipped], np.full(clipped.sum(), clip_pct * 1.03), marker="^", s=10,

@@ -318,3 +318,21 @@ def test_use_style_restores_only_its_own_keys():
         mpl.rcParams["interactive"] = True  # what the inline backend does on the first figure
     assert mpl.rcParams["interactive"] is True and mpl.rcParams["font.size"] == before
     mpl.rcParams["interactive"] = False
+
+
+def test_dense_figures_stay_small_for_large_cohorts(tmp_path):
+    """Above RASTERIZE_ABOVE patients the waterfall and TGR scatter are rasterized inside the
+    SVG: every patient is still drawn, but the file does not grow with one vector mark each."""
+    import numpy as np
+    import pandas as pd
+
+    from hpd_analysis import plots
+
+    rng = np.random.default_rng(0)
+    n = 3 * plots.RASTERIZE_ABOVE
+    ids = [f"P{i}" for i in range(n)]
+    status = pd.Series(rng.choice(["hpd", "not_hpd", "not_evaluable"], n), index=ids)
+    fig = plots.waterfall_plot(pd.Series(rng.normal(0, 40, n), index=ids), status)
+    svg = [p for p in plots.save_figure(fig, tmp_path, "wf") if p.suffix == ".svg"][0]
+    assert svg.stat().st_size < 400_000
+    assert f"of {n} patients" in fig.axes[0].get_title()
