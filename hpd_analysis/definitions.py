@@ -551,7 +551,10 @@ def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:
         undecided = censored & (result if atom.op in ("<", "<=") else ~result)
         if undecided.any():
             label = COLUMN_LABELS.get(atom.column, atom.column)
-            texts.append(f"{label} censored at {_OP_SYMBOL[_OP_NEGATION[atom.op]]}"
+            # censored while the comparison still held ("<": censored at < 2 months) or while
+            # it did not yet hold (">": censored at ≤ x): either way the event time is unknown
+            side = atom.op if atom.op in ("<", "<=") else _OP_NEGATION[atom.op]
+            texts.append(f"{label} censored at {_OP_SYMBOL[side]}"
                          f" {_fmt_value(atom.value)}{COLUMN_UNITS.get(atom.column, '')}"
                          " (not known whether " + atom.label + ")")
             codes[undecided] = 2 + len(texts) - 1

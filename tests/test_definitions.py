@@ -537,3 +537,27 @@ def test_non_target_only_patient_is_not_evaluable_under_sld_definitions():
         assert out[f"hpd_{code}_status"] == "not_evaluable", code
         assert "measurable" in out[f"hpd_{code}_reason"] or "target" in out[f"hpd_{code}_reason"], (
             code, out[f"hpd_{code}_reason"])
+
+
+def test_censored_ttf_reason_states_the_side_it_was_censored_on():
+    """TTF censored at 1.1 months: 'TTF < 2 months' is unknown, and the reason must say the
+    censoring happened below 2 months (not '≥ 2')."""
+    import pandas as pd
+
+    from hpd_analysis.classify import classify
+    from hpd_analysis.cohort import Cohort
+
+    start = pd.Timestamp("2020-03-01")
+    patients = pd.DataFrame({"patient_id": ["C1"], "treatment_start": [start],
+                             "last_contact": [start + pd.Timedelta(days=35)]})
+    days = [-120, -5, 30]
+    lesions = pd.DataFrame({
+        "patient_id": ["C1"] * 3,
+        "assessment_date": [start + pd.Timedelta(days=d) for d in days],
+        "lesion_id": ["T1"] * 3, "lesion_type": ["target"] * 3, "organ": ["liver"] * 3,
+        "diameter_mm": [30.0, 40.0, 80.0], "status": [None] * 3,
+        "is_lymph_node": [False] * 3, "not_evaluable": [False] * 3,
+    })
+    out = classify(Cohort(patients=patients, lesions=lesions)).iloc[0]
+    assert out["hpd_kato2017_status"] == "not_evaluable"
+    assert "TTF censored at < 2 months" in out["hpd_kato2017_reason"]
