@@ -63,7 +63,8 @@ REPORT_DEFAULTS: dict[str, Any] = {
     # survival grouping: None = HPD status under the primary definition; else a patient column
     "group_by": None,
     # survival time origin: "first_evaluation" (one common landmark for every patient: the
-    # cohort's median time of first evaluation), "none" (treatment start) or a number of months
+    # cohort's 90th percentile of first-evaluation times; off by default when group_by is a column
+    # fixed at treatment start), "none" (treatment start) or a number of months
     # after treatment start
     "landmark": "first_evaluation",
     # patient column for incidence by stratum (skipped when absent from the cohort)

@@ -17,13 +17,18 @@ Everything is computed with lifelines:
   For an HPD grouping the reference is ``non-HPD``, so HPD doing worse gives HR > 1.
 
 Landmark analysis (Anderson, Cain & Gelber, J Clin Oncol 1983). HPD status is only known at the
-first evaluation: comparing survival from treatment start would credit the non-HPD group with the
-time every patient had to survive to be classified (immortal-time / guarantee-time bias). A
+first evaluation: comparing survival from treatment start would credit the patients classified
+later with the time they had to survive to be classified (immortal-time / guarantee-time bias). A
 landmark analysis uses ONE common time ``L`` for every patient:
 
-- ``landmark="first_eval"`` (default): ``L`` = the **median** ``first_eval_months`` over the
-  patients of the table that have a first evaluation (all groups together, before any
-  exclusion) — the typical time at which HPD becomes known;
+- ``landmark="first_eval"`` (default): ``L`` = the **90th percentile**
+  (:data:`LANDMARK_QUANTILE`) of ``first_eval_months`` over the patients of the table that have a
+  first evaluation (all groups together, before any exclusion) — a time by which the HPD status of
+  nearly every patient is known. When grouping by an HPD definition, a patient whose first
+  evaluation came after ``L`` is left out and counted ("HPD status known only after the
+  landmark"): at ``L`` the groups must be fixed, otherwise the analysis conditions on the future.
+  When grouping by a patient column fixed at treatment start (e.g. a randomised arm) the default
+  is **no landmark**: dropping early events there would break the comparison;
 - ``landmark=<number>``: ``L`` in months, chosen by the analyst (e.g. 2);
 - ``landmark=None`` (or ``"none"``): no landmark, time from treatment start
   (``landmark_months`` is NaN in the outputs).
@@ -49,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CohortError, ParameterError, Problem
-from .incidence import group_labels
+from .incidence import group_labels, hpd_column_code
 
 ENDPOINTS: tuple[str, ...] = ("os", "pfs", "ttf")
 ENDPOINT_NAMES = {"os": "overall survival", "pfs": "progression-free survival",
@@ -73,12 +78,19 @@ NOTE_COX_NOT_CONVERGED = (
     "compare the groups with the Kaplan–Meier curves and the log-rank test")
 
 
+#: quantile of the first-evaluation times that sets the default landmark
+LANDMARK_QUANTILE = 0.9
+#: exclusion reason: the grouping (HPD status) was only known after the landmark
+REASON_CLASSIFIED_AFTER = "HPD status known only after the landmark"
+
+
 def resolve_landmark(
     classification: pd.DataFrame, landmark: str | float | None = "first_eval"
 ) -> tuple[float | None, str]:
     """Landmark time in months (None for no landmark) and a sentence saying how it was chosen.
 
-    ``"first_eval"``: median of ``first_eval_months`` over the patients that have one; falls back
+    ``"first_eval"``: the :data:`LANDMARK_QUANTILE` quantile of ``first_eval_months`` over the
+    patients that have one; falls back
     to None (with the reason in the sentence) when the column is absent or empty. A number ≥ 0
     (or numeric text) is used as is; ``None``/``"none"`` means time from treatment start.
     """
@@ -93,10 +105,10 @@ def resolve_landmark(
         fe = fe[np.isfinite(fe)]
         if fe.empty:
             return None, "no landmark: no patient has a first evaluation"
-        value = float(np.median(fe.to_numpy()))
+        value = float(np.quantile(fe.to_numpy(), LANDMARK_QUANTILE))
         return value, (
-            f"landmark at the median first-evaluation time, {value:.2f} months "
-            f"(over {len(fe)} patients with a first evaluation)"
+            f"landmark at the {100 * LANDMARK_QUANTILE:g} % quantile of first-evaluation times, "
+            f"{value:.2f} months (over {len(fe)} patients with a first evaluation)"
         )
     try:
         value = float(landmark)
@@ -164,7 +176,8 @@ def survival_data(
         None (one group), an HPD definition (``<code>`` or ``hpd_<code>``: groups ``HPD`` /
         ``non-HPD``, not-evaluable patients left out) or any patient column (values as labels).
     landmark
-        ``"first_eval"`` (median first-evaluation time), a time in months, or None; see the
+        ``"first_eval"`` (90th percentile of first-evaluation times; off when grouping by a
+        column fixed at treatment start), a time in months, or None; see the
         module docstring.
     reference
         Reference group of the hazard ratios (default ``non-HPD``, else the first level).
@@ -181,7 +194,14 @@ def survival_data(
     tcol, ecol = _endpoint_columns(classification, endpoint)
     time, event = _check_endpoint(classification, tcol, ecol)
     labels, levels, ref, why = group_labels(classification, group_by, reference)
-    lm, rule = resolve_landmark(classification, landmark)
+    by_hpd = group_by is not None and hpd_column_code(classification, str(group_by)) is not None
+    default_landmark = isinstance(landmark, str) and landmark.strip().lower() in (
+        "first_eval", "first_evaluation")
+    if default_landmark and group_by is not None and not by_hpd:
+        lm, rule = None, (f"no landmark: {group_by} is fixed at treatment start (a landmark "
+                          "would drop early events from the comparison)")
+    else:
+        lm, rule = resolve_landmark(classification, landmark)
     n = len(classification)
     t = time.to_numpy(dtype=float)
     e = event.to_numpy(dtype=float)
@@ -194,6 +214,10 @@ def survival_data(
         early = free & (t <= lm)
         reason[early & (e == 1)] = REASON_EVENT_BEFORE
         reason[early & (e == 0)] = REASON_CENSORED_BEFORE
+        if by_hpd and "first_eval_months" in classification.columns:
+            fe = pd.to_numeric(classification["first_eval_months"], errors="coerce").to_numpy(float)
+            late = pd.isna(reason) & (fe > lm)
+            reason[late] = REASON_CLASSIFIED_AFTER
     keep = pd.isna(reason)
     ids = (classification["patient_id"].astype(str).to_numpy()
            if "patient_id" in classification.columns else classification.index.astype(str))

@@ -16,6 +16,7 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test  # noqa
 from hpd_analysis.errors import CohortError, ParameterError  # noqa: E402
 from hpd_analysis.survival import (  # noqa: E402
     REASON_CENSORED_BEFORE,
+    REASON_CLASSIFIED_AFTER,
     REASON_ENDPOINT_MISSING,
     REASON_EVENT_BEFORE,
     SURVIVAL_COLUMNS,
@@ -101,19 +102,44 @@ def test_landmark_excludes_and_counts_early_events_and_shifts_time():
     tab = hpd_worse()
     tab["first_eval_months"] = [1.5] * 8 + [2.5] * 8 + [np.nan, np.nan]
     lm, rule = resolve_landmark(tab)
-    assert lm == 2.0 and "median first-evaluation time" in rule  # median over 16 patients
-    # patient 0 dies at 2.5 (> 2: kept); add early ones: death at 1.0 and censoring at 2.0
+    assert lm == 2.5 and "90 % quantile" in rule  # 90th percentile over 16 patients
+    # P0 dies at 2.5 (<= 2.5: before the landmark); add a death at 1.0 and a censoring at 2.0
     tab.loc[1, ["os_months", "os_event"]] = [1.0, 1]
     tab.loc[7, ["os_months", "os_event"]] = [2.0, 0]
     data, info = survival_data(tab, "os", "x")
-    assert info["landmark_months"] == 2.0
-    assert info["n_excluded"] == {"not evaluable under x": 2, REASON_CENSORED_BEFORE: 1,
-                                  REASON_EVENT_BEFORE: 1}
+    assert info["landmark_months"] == 2.5
+    assert info["n_excluded"] == {REASON_EVENT_BEFORE: 2, "not evaluable under x": 2,
+                                  REASON_CENSORED_BEFORE: 1}
     assert info["n_analysed"] + sum(info["n_excluded"].values()) == len(tab)
-    assert set(info["excluded"]["patient_id"]) == {"P1", "P7", "P16", "P17"}
-    assert data.loc[data["patient_id"] == "P0", "time_months"].item() == pytest.approx(0.5)
+    assert set(info["excluded"]["patient_id"]) == {"P0", "P1", "P7", "P16", "P17"}
+    assert data.loc[data["patient_id"] == "P2", "time_months"].item() == pytest.approx(1.0)  # 3.5 - 2.5
     row = survival_table(tab, "os", "x").iloc[0]
-    assert row["landmark_months"] == 2.0 and row["n"] == 5  # HPD: P1 left out
+    assert row["landmark_months"] == 2.5 and row["n"] == 4  # HPD: P0 and P1 left out
+
+
+def test_patients_classified_after_the_landmark_are_left_out_and_counted():
+    """At the landmark the groups must be known: a first evaluation after it would let the
+    future decide a patient's group."""
+    tab = hpd_worse()
+    tab["first_eval_months"] = [1.5] * 8 + [2.5] * 8 + [np.nan, np.nan]
+    data, info = survival_data(tab, "os", "x", landmark=2.0)
+    late = {f"P{i}" for i in range(8, 16)}
+    assert info["n_excluded"][REASON_CLASSIFIED_AFTER] == 8
+    got = set(info["excluded"].loc[info["excluded"]["reason"] == REASON_CLASSIFIED_AFTER,
+                                   "patient_id"])
+    assert got == late
+    assert late.isdisjoint(set(data["patient_id"]))
+
+
+def test_default_landmark_is_off_for_groupings_fixed_at_start():
+    """Grouping by a randomised arm: the default landmark would drop early deaths from an
+    intention-to-treat comparison, so it is not applied (an explicit number still is)."""
+    tab = hpd_worse()
+    tab["arm"] = ["A", "B"] * 9
+    _, info = survival_data(tab, "os", "arm")
+    assert info["landmark_months"] is None and "fixed at treatment start" in info["landmark_rule"]
+    _, info2 = survival_data(tab, "os", "arm", landmark=2.0)
+    assert info2["landmark_months"] == 2.0
 
 
 def test_landmark_options():
