@@ -530,20 +530,40 @@ def requires_recist_pd(definition: Any) -> bool:
     return required(tree)
 
 
+#: feature columns through which a definition reads each endpoint itself
+ENDPOINT_INPUTS: dict[str, tuple[str, ...]] = {
+    "os": ("os_months", "days_to_death", "death_day", "death_from_progression"),
+    "pfs": ("pfs_months",),
+    "ttf": ("ttf_months",),
+}
+
+
 def progression_tautology_note(group_by: str | None, definitions: Sequence[Any],
                                endpoint: str) -> str:
-    """The caveat to print beside a PFS/TTF comparison grouped by an HPD definition that requires
-    RECIST PD at the first evaluation (``""`` otherwise): HPD patients progress at the first
-    scan by definition, so their short PFS/TTF is partly built into the grouping."""
+    """The caveat to print beside a comparison grouped by an HPD definition whose rule already
+    contains the endpoint (``""`` otherwise): RECIST PD at the first evaluation (PFS, TTF), a
+    criterion on the endpoint's own time (Kato's and Lo Russo's TTF < 2 months for TTF; the
+    fast-progression death rule for OS). The difference between the groups is then partly built
+    into the grouping."""
     ep = str(endpoint).lower()
-    if group_by is None or ep not in ("pfs", "ttf"):
+    if group_by is None:
         return ""
     code = str(group_by).removesuffix("_status").removeprefix("hpd_")
     defn = next((d for d in definitions if getattr(d, "code", None) == code), None)
-    if defn is None or not requires_recist_pd(defn):
+    if defn is None or ep not in ("os", "pfs", "ttf"):
         return ""
     name = ENDPOINT_NAMES[ep]
-    return (f"Caution: {code} requires RECIST progression (PD) at the first evaluation, so every "
-            f"HPD patient has progressed by that scan: the shorter {name} of the HPD group is "
-            f"partly tautological (built into the grouping), not evidence of a worse prognosis. "
-            f"Overall survival is the informative comparison.")
+    atoms, _, reqs = defn.compile()
+    uses = sorted({a.label for a in list(atoms) + list(reqs)
+                   if a.column in ENDPOINT_INPUTS.get(ep, ())})
+    if ep in ("pfs", "ttf") and requires_recist_pd(defn):
+        return (f"Caution: {code} requires RECIST progression (PD) at the first evaluation, so "
+                f"every HPD patient has progressed by that scan: the shorter {name} of the HPD "
+                f"group is partly tautological (built into the grouping), not evidence of a worse "
+                f"prognosis. Overall survival is the informative comparison.")
+    if uses:
+        return (f"Caution: {code} uses {name} itself to define HPD ({'; '.join(uses)}): the "
+                f"difference in {name} between the groups is partly built into the grouping, "
+                f"not evidence of a worse prognosis; read the hazard ratio and p-value with that "
+                f"in mind.")
+    return ""

@@ -283,3 +283,16 @@ def test_requires_recist_pd_in_nested_and():
                         criteria={"all": [{"all": ["recist_first_eval in [PD]",
                                                    "tgr_on >= 50"]}, "tgk_on >= 1"]})
     assert requires_recist_pd(nested)
+
+
+def test_caveat_when_a_definition_reads_the_endpoint_itself():
+    """Kato's TTF < 2 months makes a TTF comparison by kato2017 partly built in; the fast-
+    progression death rule does the same for OS by gandara2018_fp."""
+    from hpd_analysis.definitions import get_definitions
+    from hpd_analysis.survival import progression_tautology_note
+
+    defs = get_definitions()
+    assert "TTF < 2 months" in progression_tautology_note("kato2017", defs, "ttf")
+    assert "death by day 84" in progression_tautology_note("gandara2018_fp", defs, "os")
+    assert progression_tautology_note("kato2017", defs, "os") == ""
+    assert progression_tautology_note("gandara2018_fp", defs, "pfs") == ""
