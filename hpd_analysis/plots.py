@@ -182,8 +182,10 @@ def hpd_status(classification: pd.DataFrame, hpd_column: str) -> pd.Series:
 
 
 #: legend entries of the RECIST reference lines of the spider and waterfall plots
-_RECIST_LINES: tuple[tuple[str, str], ...] = (("--", "+20 % (RECIST progression)"),
-                                              (":", "−30 % (RECIST partial response)"))
+_RECIST_LINES: tuple[tuple[str, str], ...] = (
+    ("--", "+20 % from baseline (RECIST PD also needs +5 mm, over the nadir)"),
+    (":", "−30 % from baseline (RECIST partial response)"),
+)
 
 
 def _status_legend(ax: Axes, counts: Mapping[str, int],

@@ -965,9 +965,12 @@ def threshold_sweep_table(section: Section, definition: str | None = None,
     default = float(defn.parameters[name])
     low = 1.0 if "ratio" in name else 0.0
     values = np.round(np.linspace(low, max(3.0 * default, low + 1.0), n_values), 6)
+    # the published threshold is always on the grid (the curve is read at that point)
+    values = np.unique(np.append(values, round(float(default), 6)))
     sweep = threshold_sweep(section.features, defn, name, values)
-    sm = {"wilson": "wilson", "exact": "beta", "clopper-pearson": "beta",
-          "jeffreys": "jeffreys"}[method]
+    from .incidence import CI_METHODS
+
+    sm, ci_label = CI_METHODS[method]
     n_e = sweep["n_evaluable"].to_numpy(dtype=float)
     ok = n_e > 0
     lo = np.full(len(sweep), np.nan)
@@ -978,7 +981,7 @@ def threshold_sweep_table(section: Section, definition: str | None = None,
         lo[ok], hi[ok] = 100.0 * np.asarray(a), 100.0 * np.asarray(b)
     sweep["default"] = default
     sweep["ci_low"], sweep["ci_high"] = lo, hi
-    sweep["ci_method"] = f"{method} 95%"
+    sweep["ci_method"] = f"{ci_label} 95%"
     return sweep[cols]
 
 

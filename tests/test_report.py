@@ -502,3 +502,21 @@ def test_definition_thresholds_resolve_from_set_and_nested_file(tmp_path):
     assert defs["champiat2017"].parameters["tgr_ratio_min"] == 2.0
     with pytest.raises(ParameterError, match="unknown parameter.*delta_tgr_min"):
         resolve_parameters({"ferrara2018.nope": 1})
+
+
+def test_threshold_sweep_grid_contains_the_published_value(tmp_path):
+    """The sensitivity curve is read at the published threshold: it must be on the grid, with the
+    same CI label as the incidence table."""
+    import pandas as pd
+
+    from hpd_analysis.simulate import simulate_cohort, write_cohort
+
+    cohort = write_cohort(simulate_cohort(n_patients=60, seed=5), tmp_path / "cohort")
+    s = report.open_section(cohort, tmp_path / "out")
+    sweep = report.threshold_sweep_table(s)
+    published = sweep["default"].iloc[0]
+    assert (sweep["value"] == published).any()
+    assert sweep["value"].is_monotonic_increasing
+    assert set(sweep["ci_method"]) == {"Wilson score 95%"}
+    assert isinstance(sweep, pd.DataFrame)
+
