@@ -330,7 +330,7 @@ def _level_text(alpha: float) -> str:
 
 
 # --------------------------------------------------------------------------- attrition
-ATTRITION_COLUMNS = ["definition", "status", "reason", "n", "percent"]
+ATTRITION_COLUMNS = ["definition", "status", "reason", "n", "percent_of_cohort"]
 
 #: a parenthesised, patient-specific detail holding a number, e.g. " (day 45)"
 _DETAIL = r"\s*\([^()]*\d[^()]*\)"
@@ -347,7 +347,8 @@ def attrition(
     Rows per definition: ``status = "hpd"`` and ``"not_hpd"`` (``reason = "evaluable"``; present
     even when the count is 0), then one row per distinct not-evaluable reason (most frequent
     first, ties alphabetically; an empty reason becomes :data:`NO_REASON`). ``n`` sums to the
-    number of patients for each definition; ``percent`` is ``n`` over that number, in %.
+    number of patients for each definition; ``percent_of_cohort`` is ``n`` over that number,
+    in % (not an incidence: see :func:`incidence`, whose denominator is the evaluable patients).
 
     ``collapse_details`` (default True) groups reasons that differ only by a patient-specific
     detail in parentheses holding a number, e.g. "died before first evaluation (day 45)" and
@@ -379,7 +380,7 @@ def attrition(
         pieces.extend([ev, counts])
     out = pd.concat(pieces, ignore_index=True)
     out["n"] = out["n"].astype("int64")
-    out["percent"] = 100.0 * out["n"] / n_total if n_total else np.nan
+    out["percent_of_cohort"] = 100.0 * out["n"] / n_total if n_total else np.nan
     return out[ATTRITION_COLUMNS]
 
 

@@ -708,7 +708,7 @@ def _check_pseudonymized(df: pd.DataFrame, name: str) -> None:
 SMALL_CELL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "incidence": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
     "threshold_sweep": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
-    "attrition": (("n",), ("percent",)),
+    "attrition": (("n",), ("percent_of_cohort",)),
     "agreement": (("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
                    "n_either"),
                   ("jaccard", "percent_agreement", "kappa", "kappa_ci_low", "kappa_ci_high",

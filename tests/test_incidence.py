@@ -184,7 +184,7 @@ def test_attrition_counts_every_patient_once_per_definition():
     assert ne == {"no pre-baseline scan": 2, NO_REASON: 1, "TGR_pre <= 0": 1}
     y = att[att["definition"] == "y"]
     assert y["n"].tolist() == [7, 0]  # the empty verdict is still listed
-    assert att.groupby("definition")["percent"].sum().tolist() == pytest.approx([100, 100])
+    assert att.groupby("definition")["percent_of_cohort"].sum().tolist() == pytest.approx([100, 100])
 
 
 def test_attrition_flow_children_add_up_to_parents():
