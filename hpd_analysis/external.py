@@ -314,13 +314,10 @@ def external_data_dir() -> Path:
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
-    out = df.copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d")
-        elif pd.api.types.is_bool_dtype(out[c]):
-            out[c] = out[c].astype(int)  # flags as 0/1, the contract's flag format
-    out.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    """Deterministic contract CSV (ISO dates, flags 0/1): the SDTM importer's writer."""
+    from .sdtm import _write_csv
+
+    _write_csv(df, path)
 
 
 def write_external_cohort(name: str, out_dir: Path | str, *,
