@@ -330,7 +330,42 @@ def _level_text(alpha: float) -> str:
 
 
 # --------------------------------------------------------------------------- attrition
-ATTRITION_COLUMNS = ["definition", "status", "reason", "n", "percent_of_cohort"]
+ATTRITION_COLUMNS = ["definition", "status", "reason_category", "reason", "n",
+                     "percent_of_cohort"]
+
+#: canonical categories of not-evaluable reasons: (category, keywords); the first category
+#: with a keyword found in the reason (case-insensitive) wins, so the order matters
+REASON_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("no measurable disease at baseline", ("no target lesion at baseline", "measurable")),
+    ("died before first evaluation", ("died before first evaluation",
+                                      "death before the first evaluation")),
+    ("no measurements", ("no measurements",)),
+    ("no usable pre-baseline scan", ("pre-baseline",)),
+    ("no usable baseline scan", ("no scan on or before treatment start", "baseline scan more than",
+                                 "no baseline")),
+    ("no on-treatment evaluation", ("no on-treatment scan", "no first evaluation")),
+    ("target lesion(s) not measured", ("not measured", "target not evaluable")),
+    ("pre-treatment growth ≤ 0 (ratio undefined)", ("tgr_pre", "tgk_pre", "shrinking")),
+    ("outside the definition's time window", ("outside", "after day")),
+    ("follow-up too short (censored)", ("censored",)),
+    ("clinical data missing (ECOG, dates, death)", ("ecog", "ttf", "death", "treatment_end",
+                                                    "last_contact")),
+)
+#: category of reasons matching no keyword
+OTHER_REASON = "other"
+
+
+def reason_category(reasons: pd.Series) -> pd.Series:
+    """Canonical category of each not-evaluable reason (:data:`REASON_CATEGORIES`), computed
+    once per distinct text; :data:`OTHER_REASON` when no keyword matches."""
+    keys, uniques = pd.factorize(reasons.astype(object))
+    cats = []
+    for text in uniques:
+        low = str(text).lower()
+        cats.append(next((c for c, words in REASON_CATEGORIES
+                          if any(w.lower() in low for w in words)), OTHER_REASON))
+    arr = np.asarray(cats + [OTHER_REASON], dtype=object)
+    return pd.Series(arr[np.where(keys < 0, len(cats), keys)], index=reasons.index, dtype=object)
 
 #: a parenthesised, patient-specific detail holding a number, e.g. " (day 45)"
 _DETAIL = r"\s*\([^()]*\d[^()]*\)"
@@ -349,6 +384,10 @@ def attrition(
     first, ties alphabetically; an empty reason becomes :data:`NO_REASON`). ``n`` sums to the
     number of patients for each definition; ``percent_of_cohort`` is ``n`` over that number,
     in % (not an incidence: see :func:`incidence`, whose denominator is the evaluable patients).
+
+    ``reason_category`` groups the detailed reasons into a few canonical categories
+    (:data:`REASON_CATEGORIES`: no pre-baseline scan, died before first evaluation, …) so that
+    definitions can be compared; ``reason`` keeps the full text.
 
     ``collapse_details`` (default True) groups reasons that differ only by a patient-specific
     detail in parentheses holding a number, e.g. "died before first evaluation (day 45)" and
@@ -380,6 +419,8 @@ def attrition(
         pieces.extend([ev, counts])
     out = pd.concat(pieces, ignore_index=True)
     out["n"] = out["n"].astype("int64")
+    out["reason_category"] = reason_category(out["reason"]).where(
+        out["status"] == "not_evaluable", EVALUABLE_REASON)
     out["percent_of_cohort"] = 100.0 * out["n"] / n_total if n_total else np.nan
     return out[ATTRITION_COLUMNS]
 

@@ -174,7 +174,7 @@ def test_attrition_counts_every_patient_once_per_definition():
                       "y": [True, True, True, True, True, True, True]},
                      reasons={"x": reasons})
     att = attrition(tab)
-    assert list(att.columns[:4]) == ["definition", "status", "reason", "n"]
+    assert list(att.columns[:5]) == ["definition", "status", "reason_category", "reason", "n"]
     assert att.groupby("definition")["n"].sum().tolist() == [7, 7]
     x = att[att["definition"] == "x"]
     assert x["status"].tolist() == ["hpd", "not_hpd", "not_evaluable", "not_evaluable",
@@ -247,3 +247,24 @@ def test_bounds_are_exactly_0_and_100_at_the_extremes():
     for method in ("wilson", "exact", "jeffreys"):
         out = incidence(make_table({"x": [False] * 14, "y": [True] * 14}), method=method)
         assert out["ci_low"].tolist()[0] == 0.0 and out["ci_high"].tolist()[1] == 100.0
+
+
+def test_reason_categories_group_detailed_reasons():
+    from hpd_analysis.incidence import OTHER_REASON, reason_category
+
+    reasons = pd.Series([
+        "not evaluable: no pre-baseline scan",
+        "not evaluable: pre-baseline scan more than 84 days before treatment start",
+        "not evaluable: no first evaluation: died before first evaluation (day 35)",
+        "not evaluable: baseline scan more than 42 days before treatment start",
+        "not evaluable: target not evaluable: 1 of 2 baseline target lesion(s) not measured",
+        "not evaluable: TGR_pre < 0: tumour shrinking before treatment",
+        "not evaluable: no target lesion at baseline",
+        "something new",
+    ])
+    assert reason_category(reasons).tolist() == [
+        "no usable pre-baseline scan", "no usable pre-baseline scan",
+        "died before first evaluation", "no usable baseline scan",
+        "target lesion(s) not measured", "pre-treatment growth ≤ 0 (ratio undefined)",
+        "no measurable disease at baseline", OTHER_REASON,
+    ]
