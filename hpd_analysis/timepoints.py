@@ -126,25 +126,17 @@ def _to_dates(days: np.ndarray) -> np.ndarray:
     return out
 
 
-def _first_per_group(mask: np.ndarray, grp: np.ndarray, n: int) -> np.ndarray:
-    """Index of the first True of ``mask`` in each group (``grp`` sorted); -1 when none."""
+def _index_per_group(mask: np.ndarray, grp: np.ndarray, n: int, *, last: bool = False
+                     ) -> np.ndarray:
+    """Index of the first (``last=True``: the last) True of ``mask`` in each group (``grp``
+    sorted); -1 when none."""
     out = np.full(n, -1, dtype=np.int64)
     idx = np.flatnonzero(mask)
     if len(idx):
         g = grp[idx]
-        first = np.r_[True, g[1:] != g[:-1]]
-        out[g[first]] = idx[first]
-    return out
-
-
-def _last_per_group(mask: np.ndarray, grp: np.ndarray, n: int) -> np.ndarray:
-    """Index of the last True of ``mask`` in each group (``grp`` sorted); -1 when none."""
-    out = np.full(n, -1, dtype=np.int64)
-    idx = np.flatnonzero(mask)
-    if len(idx):
-        g = grp[idx]
-        last = np.r_[g[1:] != g[:-1], True]
-        out[g[last]] = idx[last]
+        change = g[1:] != g[:-1]
+        edge = np.r_[change, True] if last else np.r_[True, change]
+        out[g[edge]] = idx[edge]
     return out
 
 
@@ -522,7 +514,7 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     n_scans = np.bincount(scan_pid, minlength=n)
 
     # baseline: the last scan on or before start, within the window
-    last_pre = _last_per_group(day <= 0, scan_pid, n)
+    last_pre = _index_per_group(day <= 0, scan_pid, n, last=True)
     last_pre_day = _take(day, last_pre)
     base_ok = (last_pre >= 0) & (last_pre_day >= -w.baseline_max_days_before)
     base = np.where(base_ok, last_pre, -1)
@@ -550,10 +542,10 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     before = has_b & (gap > 0)
     cand = before & (gap >= w.prebaseline_min_days_before_baseline) & (
         gap <= w.prebaseline_max_days_before_baseline)
-    pre_ev = _last_per_group(cand & ~np.isnan(sld), scan_pid, n)
-    pre_any = _last_per_group(cand, scan_pid, n)
+    pre_ev = _index_per_group(cand & ~np.isnan(sld), scan_pid, n, last=True)
+    pre_any = _index_per_group(cand, scan_pid, n, last=True)
     pre = np.where(pre_ev >= 0, pre_ev, pre_any)
-    last_before = _last_per_group(before, scan_pid, n)
+    last_before = _index_per_group(before, scan_pid, n, last=True)
     lb_gap = bdate - _take(scan_date, last_before)
     pre_reason = np.full(n, None, dtype=object)
     m = (pre < 0) & (last_before >= 0)
@@ -572,7 +564,7 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     post = day > 0
     ontr = post & (day >= w.first_eval_min_days)
     fe_cand = ontr & ((day <= w.first_eval_max_days) if w.first_eval_max_days is not None else True)
-    fe = _first_per_group(fe_cand, scan_pid, n)
+    fe = _index_per_group(fe_cand, scan_pid, n)
     n_post = np.bincount(scan_pid[post], minlength=n)
     n_ontr = np.bincount(scan_pid[ontr], minlength=n)
     fe_reason = np.full(n, None, dtype=object)
@@ -674,7 +666,7 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     sld = sc["sld_mm"].to_numpy(dtype=float)
     is_fe = (sc["role"] == "on_treatment").to_numpy()
     for role in ("prebaseline", "baseline", "on_treatment"):
-        idx[role] = _first_per_group((sc["role"] == role).to_numpy(), p, n)
+        idx[role] = _index_per_group((sc["role"] == role).to_numpy(), p, n)
     new_scan = np.where(is_fe, newl[p], np.nan)
     nt_scan = _all_na_bool(ns)
     nt_scan[is_fe] = ntpd[p[is_fe]]
