@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_validate_errors import edit  # one cell of a CSV text replaced
 
 from hpd_analysis.cli import main
 
@@ -47,16 +48,6 @@ P3,2020-12-20,L1,target,lung,26,
 P3,2021-02-25,L1,target,lung,30,
 P3,2021-04-20,L1,target,lung,28,
 """  # rows: P1 2-4, P2 5-9, P3 10-12
-
-
-def edit(text: str, line: int, column: str, value: str) -> str:
-    """``text`` with one cell replaced (``line`` is the spreadsheet row, header = 1)."""
-    rows = text.splitlines()
-    header = rows[0].split(",")
-    cells = rows[line - 1].split(",")
-    cells[header.index(column)] = value
-    rows[line - 1] = ",".join(cells)
-    return "\n".join(rows) + "\n"
 
 
 def rename(text: str, old: str, new: str) -> str:
