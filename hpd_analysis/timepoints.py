@@ -50,6 +50,8 @@ three-scan wide table the scans are given: no window is applied.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pandas as pd
 
@@ -177,6 +179,49 @@ def _bool_na(values: object) -> pd.arrays.BooleanArray:
     return pd.array(values, dtype="boolean")
 
 
+def _object_addresses(values: np.ndarray) -> np.ndarray:
+    """Memory addresses of the objects an object array refers to, as a ``uintp`` view of the
+    array's own buffer (no copy; valid while ``values`` is alive; read only).
+
+    An object array stores one pointer per element (NumPy C API), so rows that refer to the same
+    Python object have the same address. The loader builds id and text columns from the few
+    distinct values (every row with ``"T1"`` refers to one ``str``), so comparing or hashing
+    addresses groups the rows like the values, at integer speed. Equal values held by different
+    objects get different addresses: callers merge them by value (see :func:`_factorize`).
+    """
+    assert values.dtype == object and values.flags.c_contiguous
+    if not len(values):
+        return np.zeros(0, dtype=np.uintp)
+    buf = (ctypes.c_void_p * len(values)).from_address(values.ctypes.data)
+    return np.frombuffer(buf, dtype=np.uintp)
+
+
+def _object_values(values: pd.Series | np.ndarray) -> np.ndarray | None:
+    """The column as a C-contiguous object array when it is one already (no copy), else None."""
+    v = values.to_numpy() if isinstance(values, pd.Series) else values
+    if isinstance(v, np.ndarray) and v.dtype == object and v.flags.c_contiguous:
+        return v
+    return None
+
+
+def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values)`` (same codes, same uniques, -1 for missing) without hashing every
+    row's value: object columns are factorized by object address, then the few distinct objects
+    by value; categoricals through their codes."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.factorize(values)
+    v = _object_values(values)
+    if v is None:
+        return pd.factorize(values)
+    addr_codes, addrs = pd.factorize(_object_addresses(v))
+    first = np.empty(len(addrs), dtype=np.int64)  # first row of each distinct object
+    first[addr_codes[::-1]] = np.arange(len(v) - 1, -1, -1)
+    value_codes, uniq = pd.factorize(v[first])
+    # value_codes follow the first appearance of each object, hence of each value: the codes
+    # are those pd.factorize gives on the whole column
+    return value_codes[addr_codes], uniq
+
+
 def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Position of each value in ``index`` (-1 when absent), looking up each run of equal
     consecutive values once (fast when rows are grouped by patient, correct in any order)."""
@@ -186,7 +231,11 @@ def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
         lut = np.append(index.get_indexer(values.cat.categories).astype(np.int64), -1)
         return lut[values.cat.codes.to_numpy()]
     v = values.to_numpy()
-    heads = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+    obj = _object_values(v)
+    # runs of the same object (object columns: compared by address, an integer comparison; a
+    # value split over several objects only starts more runs, each looked up by value)
+    runs_of = _object_addresses(obj) if obj is not None else v
+    heads = np.flatnonzero(np.r_[True, runs_of[1:] != runs_of[:-1]])
     lengths = np.diff(np.r_[heads, len(v)])
     return np.repeat(index.get_indexer(v[heads]).astype(np.int64), lengths)
 
@@ -260,8 +309,11 @@ def _isin_subset(key: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.nd
 
 def _factor_masks(values: pd.Series, labels: tuple[str, ...]) -> list[np.ndarray]:
     """One boolean mask per label (``values == label``), factorizing the column once."""
-    codes, uniq = pd.factorize(values)
-    u = np.asarray(uniq, dtype=object)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, u = values.cat.codes.to_numpy(), np.asarray(values.cat.categories, dtype=object)
+    else:
+        codes, uniq = _factorize(values)
+        u = np.asarray(uniq, dtype=object)
     out = []
     for label in labels:
         hit = np.flatnonzero(u == label)
@@ -293,10 +345,20 @@ def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: 
     return _isin_subset(key, rows, members)
 
 
+def _float_values(table: pd.DataFrame, col: str) -> np.ndarray | None:
+    """A numeric column as a float array (text that is not a number: NaN); None when absent."""
+    if col not in table.columns:
+        return None
+    v = table[col]
+    if v.dtype == np.float64:
+        return v.to_numpy()
+    return pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
+
+
 def _normalized_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     """Codes of text values compared case- and space-insensitively (-1 when missing) and the
     number of distinct normalized values (only the few unique names are normalised)."""
-    raw, uniq = pd.factorize(values)
+    raw, uniq = _factorize(values)
     norm = pd.Series(np.asarray(uniq, dtype=object)).astype(str).str.strip().str.lower()
     ncode = pd.factorize(norm)[0].astype(np.int64)
     lut = np.append(ncode, np.int64(-1))  # raw code -1 (missing) -> -1
@@ -328,7 +390,7 @@ def _lesion_measures(
         absent = unequiv = np.zeros(len(les), dtype=bool)
     node = _bool_col(les, "is_lymph_node")
     not_eval = _bool_col(les, "not_evaluable")
-    lcode = pd.factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
+    lcode = _factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
     nl = int(lcode.max()) + 1 if len(lcode) else 1
     key = rp * nl
     key += lcode
@@ -342,18 +404,16 @@ def _lesion_measures(
     del bt
     tr = np.flatnonzero(is_bt)  # rows of baseline target lesions (on any scan)
     del is_bt
-    diam_all = les["diameter_mm"] if "diameter_mm" in les.columns else None
-    if diam_all is None:
-        d_t = np.full(len(tr), np.nan)
-    else:
-        d_t = pd.to_numeric(diam_all, errors="coerce").to_numpy(dtype=float)[tr]
+    diam_all = _float_values(les, "diameter_mm")
+    d_t = diam_all[tr] if diam_all is not None else np.full(len(tr), np.nan)
     d_t[absent[tr] & np.isnan(d_t)] = 0.0  # a target recorded absent without a diameter: 0 mm
     keep = ~np.isnan(d_t) & ~not_eval[tr]
-    inv_m = inv[tr[keep]]
+    tr = tr[keep]
+    inv_m = inv[tr]
     dm = d_t[keep]
     n_meas = np.bincount(inv_m, minlength=ns)
     ssum = np.bincount(inv_m, weights=dm, minlength=ns)
-    gone = np.where(node[tr[keep]], dm < 10.0, dm == 0.0)
+    gone = np.where(node[tr], dm < 10.0, dm == 0.0)
     n_gone = np.bincount(inv_m[gone], minlength=ns)
     del tr, d_t, keep, inv_m, dm, gone
     has_base = base_scan[scan_pid] >= 0
@@ -397,7 +457,7 @@ def _lesion_measures(
         extra["new_lesions_first_seen"] = np.bincount(
             inv_new[inv_new == first_inv], minlength=ns).astype(float)
         if diam_all is not None:
-            dn = pd.to_numeric(diam_all, errors="coerce").to_numpy(dtype=float)[newm]
+            dn = diam_all[newm]
         else:
             dn = np.full(len(inv_new), np.nan)
         extra["new_lesion_sum_mm"] = np.bincount(inv_new, weights=np.nan_to_num(dn, nan=0.0),

@@ -559,3 +559,49 @@ def test_dense_and_hash_membership_agree():
     expected = rows & np.isin(key, members)
     np.testing.assert_array_equal(_dense_member(key, rows, members, 50), expected)  # dense
     np.testing.assert_array_equal(_dense_member(key, rows, members, 10**12), expected)  # hash
+
+
+def _distinct_copies(values: list) -> np.ndarray:
+    """An object array whose equal strings are *different* objects (as a CSV reader may give)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [("".join(list(v)) if isinstance(v, str) else v) for v in values]
+    return out
+
+
+@pytest.mark.parametrize("values", [
+    ["T1", "T2", "T1", None, "T3", "T2", np.nan, "T1"],
+    [],
+    [None, None],
+    ["a"] * 5,
+    [1, "1", 1.0, None, 2, "x", 2],
+])
+def test_factorize_by_address_equals_pandas_factorize(values):
+    from hpd_analysis.timepoints import _factorize
+
+    shared = np.empty(len(values), dtype=object)
+    shared[:] = values
+    for arr in (shared, _distinct_copies(values), shared[::-1].copy()):
+        for given in (arr, pd.Series(arr, dtype=object)):
+            codes, uniq = _factorize(given)
+            want_codes, want_uniq = pd.factorize(given)
+            np.testing.assert_array_equal(codes, want_codes)
+            assert list(uniq) == list(want_uniq)
+    # non-contiguous arrays, categoricals and numbers take pandas' own path
+    cat = pd.Series(pd.Categorical(["b", "a", None, "b"]))
+    np.testing.assert_array_equal(_factorize(cat)[0], pd.factorize(cat)[0])
+    strided = shared[::2] if len(shared) else shared
+    np.testing.assert_array_equal(_factorize(strided)[0], pd.factorize(strided)[0])
+
+
+def test_same_features_whether_equal_ids_share_one_object_or_not():
+    from hpd_analysis.simulate import simulate_cohort
+
+    sim = simulate_cohort(60, seed=11)
+    shared = Cohort(patients=sim["patients"], lesions=sim["lesions"])
+    lesions = sim["lesions"].copy()
+    for c in ("patient_id", "lesion_id", "organ"):
+        lesions[c] = _distinct_copies(lesions[c].tolist())
+    copies = Cohort(patients=sim["patients"], lesions=lesions)
+    pd.testing.assert_frame_equal(first_evaluation_features(copies),
+                                  first_evaluation_features(shared))
+    pd.testing.assert_frame_equal(scan_table(copies), scan_table(shared))
