@@ -204,18 +204,27 @@ def _object_values(values: pd.Series | np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _factorize(values: pd.Series | np.ndarray, rows: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values)`` (same codes, same uniques, -1 for missing) without hashing every
     row's value: object columns are factorized by object address, then the few distinct objects
-    by value; categoricals through their codes."""
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-        return pd.factorize(values)
+    by value; categoricals through their codes. ``rows`` (positions): factorize only those rows
+    (``pd.factorize(values[rows])``) without copying the objects first."""
     v = _object_values(values)
-    if v is None:
+    if v is None or (isinstance(values, pd.Series)
+                     and isinstance(values.dtype, pd.CategoricalDtype)):
+        if rows is not None:
+            values = (values.iloc[rows] if isinstance(values, pd.Series)
+                      else np.asarray(values)[rows])
         return pd.factorize(values)
-    addr_codes, addrs = pd.factorize(_object_addresses(v))
+    addresses = _object_addresses(v)
+    if rows is not None:
+        addresses = addresses[rows]
+    addr_codes, addrs = pd.factorize(addresses)
     first = np.empty(len(addrs), dtype=np.int64)  # first row of each distinct object
-    first[addr_codes[::-1]] = np.arange(len(v) - 1, -1, -1)
+    first[addr_codes[::-1]] = np.arange(len(addr_codes) - 1, -1, -1)
+    if rows is not None:
+        first = rows[first]
     value_codes, uniq = pd.factorize(v[first])
     # value_codes follow the first appearance of each object, hence of each value: the codes
     # are those pd.factorize gives on the whole column
@@ -355,10 +364,12 @@ def _float_values(table: pd.DataFrame, col: str) -> np.ndarray | None:
     return pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
 
 
-def _normalized_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, int]:
     """Codes of text values compared case- and space-insensitively (-1 when missing) and the
-    number of distinct normalized values (only the few unique names are normalised)."""
-    raw, uniq = _factorize(values)
+    number of distinct normalized values (only the few unique names are normalised); ``rows``:
+    only at those positions."""
+    raw, uniq = _factorize(values, rows)
     norm = pd.Series(np.asarray(uniq, dtype=object)).astype(str).str.strip().str.lower()
     ncode = pd.factorize(norm)[0].astype(np.int64)
     lut = np.append(ncode, np.int64(-1))  # raw code -1 (missing) -> -1
@@ -466,24 +477,27 @@ def _lesion_measures(
 
     # organs
     organ_given = "organ" in les.columns and _midnight_dates(les["assessment_date"])
+    # organ codes on the rows that need one only: baseline lesions and new lesions
+    org_rows = np.flatnonzero(at_base | newm)
     if "organ" in les.columns:
-        ocode, no = _normalized_codes(les["organ"])
+        ocode, no = _normalized_codes(les["organ"], org_rows)
         no = max(no, 1)
     else:
-        ocode = np.full(len(les), -1, dtype=np.int64)
+        ocode = np.full(len(org_rows), -1, dtype=np.int64)
         no = 1
     has_org = ocode >= 0
-    base_org = np.flatnonzero(at_base & has_org)
+    sub_base, sub_new = at_base[org_rows], newm[org_rows]
     del at_base
-    new_known = np.flatnonzero(newm & has_org)
-    involved_new = np.zeros(len(new_known), dtype=bool)
-    if len(new_known):
-        okey_new = rp[new_known] * no + ocode[new_known]
-        okey_base = rp[base_org] * no + ocode[base_org]
-        involved_new = _dense_member(okey_new, np.ones(len(new_known), dtype=bool), okey_base,
+    base_org = sub_base & has_org
+    new_known = sub_new & has_org
+    involved_new = np.zeros(int(new_known.sum()), dtype=bool)
+    if len(involved_new):
+        okey_new = rp[org_rows[new_known]] * no + ocode[new_known]
+        okey_base = rp[org_rows[base_org]] * no + ocode[base_org]
+        involved_new = _dense_member(okey_new, np.ones(len(okey_new), dtype=bool), okey_base,
                                      n_pat * no)
-    unknown_org = np.bincount(inv[newm & ~has_org], minlength=ns) > 0
-    inv_nk, org_nk = inv[new_known], ocode[new_known]
+    unknown_org = np.bincount(inv[org_rows[sub_new & ~has_org]], minlength=ns) > 0
+    inv_nk, org_nk = inv[org_rows[new_known]], ocode[new_known]
     out_new = ~involved_new
     nk = np.unique(inv_nk[out_new] * no + org_nk[out_new])
     new_org = np.bincount(nk // no, minlength=ns).astype(float)

@@ -586,6 +586,11 @@ def test_factorize_by_address_equals_pandas_factorize(values):
             want_codes, want_uniq = pd.factorize(given)
             np.testing.assert_array_equal(codes, want_codes)
             assert list(uniq) == list(want_uniq)
+            rows = np.arange(len(arr))[::-2].copy()  # a subset of rows, in any order
+            codes, uniq = _factorize(given, rows)
+            want_codes, want_uniq = pd.factorize(np.asarray(given)[rows])
+            np.testing.assert_array_equal(codes, want_codes)
+            assert list(uniq) == list(want_uniq)
     # non-contiguous arrays, categoricals and numbers take pandas' own path
     cat = pd.Series(pd.Categorical(["b", "a", None, "b"]))
     np.testing.assert_array_equal(_factorize(cat)[0], pd.factorize(cat)[0])
