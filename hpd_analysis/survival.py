@@ -15,6 +15,14 @@ Everything is computed with lifelines:
 - **hazard ratio**: Cox proportional-hazards model (:class:`lifelines.CoxPHFitter`, Efron ties)
   with the group as the only covariate, one HR per group **versus the reference group**, Wald CI.
   For an HPD grouping the reference is ``non-HPD``, so HPD doing worse gives HR > 1.
+- **proportional hazards check**: one HR summarises the comparison only if the hazard ratio is
+  constant over time. ``ph_p_value`` is the Grambsch–Therneau test of the scaled Schoenfeld
+  residuals of each group's coefficient against the Kaplan–Meier time scale
+  (:func:`lifelines.statistics.proportional_hazard_test`, ``time_transform="km"``); when it is
+  below ``alpha`` the row gets a note (:data:`NOTE_NON_PROPORTIONAL`): read the Kaplan–Meier
+  curves (they often cross), not the single HR. lifelines computes the classic approximation
+  (R survival < 3.0); R survival 3.x ``cox.zph(fit, transform = "km")`` uses the exact score test
+  and gives chi-squared values a few percent apart (same conclusion in the tests).
 
 Landmark analysis (Anderson, Cain & Gelber, J Clin Oncol 1983). HPD status is only known at the
 first evaluation: comparing survival from treatment start would credit the patients classified
@@ -65,8 +73,8 @@ SURVIVAL_COLUMNS = [
     "endpoint", "grouping", "group", "n", "events", "median_months", "median_ci_low",
     "median_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months",
 ]
-EXTRA_COLUMNS = ["reference_group", "hr_p_value", "hr_method", "logrank_test", "n_excluded",
-                 "note"]
+EXTRA_COLUMNS = ["reference_group", "hr_p_value", "ph_p_value", "hr_method", "logrank_test",
+                 "n_excluded", "note"]
 
 REASON_EVENT_BEFORE = "event before the landmark"
 REASON_CENSORED_BEFORE = "censored before the landmark"
@@ -77,6 +85,10 @@ NOTE_COX_NOT_CONVERGED = (
     "group's events nearly all precede the other group's times, the HR tends to 0 or infinity); "
     "compare the groups with the Kaplan–Meier curves and the log-rank test")
 
+#: note of a group whose proportional-hazards test is below ``alpha`` (``{p}``: its p-value)
+NOTE_NON_PROPORTIONAL = (
+    "hazards may not be proportional (Schoenfeld residual test p = {p}): the hazard ratio "
+    "averages a ratio that changes over time; read the Kaplan–Meier curves")
 
 #: quantile of the first-evaluation times that sets the default landmark
 LANDMARK_QUANTILE = 0.9
@@ -320,6 +332,9 @@ class SurvivalComparison:
         hr = self._cox(data, present, ref)
         if hr["note"]:
             self.notes.append(hr["note"])
+        for g, ph_p in hr["ph"].items():
+            if ph_p < self.alpha:
+                self.notes.append(f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=f"{ph_p:.2g}"))
         rows = []
         lm = info["landmark_months"]
         for lv in levels:
@@ -349,13 +364,18 @@ class SurvivalComparison:
             elif lv in hr["values"]:
                 est, lo, hi, p = hr["values"][lv]
                 row.update(hazard_ratio=est, hr_ci_low=lo, hr_ci_high=hi, hr_p_value=p)
+                ph_p = hr["ph"].get(lv, np.nan)
+                row["ph_p_value"] = ph_p
+                if ph_p < self.alpha:
+                    notes.append(NOTE_NON_PROPORTIONAL.format(p=f"{ph_p:.2g}"))
             if hr["note"] and lv != ref and len(present) >= 2:
                 notes.append(hr["note"])
             row["note"] = "; ".join(notes)
             rows.append(row)
         out = pd.DataFrame(rows, columns=SURVIVAL_COLUMNS + EXTRA_COLUMNS)
         for c in ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio",
-                  "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months", "hr_p_value"):
+                  "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months", "hr_p_value",
+                  "ph_p_value"):
             out[c] = out[c].astype(float)
         for c in ("n", "events", "n_excluded"):
             out[c] = out[c].astype("int64")
@@ -384,7 +404,7 @@ class SurvivalComparison:
         level = f"{100 * (1 - self.alpha):g}%"
         method = (f"Cox proportional hazards (Efron ties), HR vs {ref}, {level} Wald CI"
                   if ref is not None else "")
-        out: dict[str, Any] = {"values": {}, "note": "", "method": method}
+        out: dict[str, Any] = {"values": {}, "note": "", "method": method, "ph": {}}
         if len(present) < 2 or ref not in present:
             out["method"] = "not estimated (fewer than two groups)" if len(present) < 2 else (
                 f"not estimated (no patient in the reference group {ref})")
@@ -426,6 +446,7 @@ class SurvivalComparison:
         for name, g in cols.items():
             out["values"][g] = (float(s.loc[name, "exp(coef)"]), float(s.loc[name, lo_col]),
                                 float(s.loc[name, hi_col]), float(s.loc[name, "p"]))
+        out["ph"] = _ph_test(cph, design, cols)
         self.cox = cph
         return out
 
@@ -451,6 +472,23 @@ class SurvivalComparison:
         return ax
 
 
+def _ph_test(cph: Any, design: pd.DataFrame, cols: dict[str, str]) -> dict[str, float]:
+    """p-value of the proportional-hazards test of each group's coefficient (group -> p; NaN
+    when the test cannot be computed, e.g. too few events)."""
+    from lifelines.statistics import proportional_hazard_test
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            res = proportional_hazard_test(cph, design, time_transform="km")
+        p = res.summary["p"]
+    except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
+        return {g: np.nan for g in cols.values()}
+    index = [i[0] if isinstance(i, tuple) else i for i in p.index]
+    pv = dict(zip(index, p.to_numpy(dtype=float), strict=True))
+    return {g: float(pv.get(name, np.nan)) for name, g in cols.items()}
+
+
 def survival_table(
     classification: pd.DataFrame,
     endpoints: str | Sequence[str] | None = None,
@@ -463,8 +501,8 @@ def survival_table(
 
     ``endpoints``: one or several of ``os``, ``pfs``, ``ttf`` (default: those whose
     ``<endpoint>_months`` column exists and has a value). Columns :data:`SURVIVAL_COLUMNS`
-    (the contract) then :data:`EXTRA_COLUMNS` (reference group, HR p-value, the names of the
-    tests, patients left out, notes). Medians and CIs in months (``inf`` = not reached), HR vs
+    (the contract) then :data:`EXTRA_COLUMNS` (reference group, HR p-value, proportional-hazards
+    test p-value, the names of the tests, patients left out, notes). Medians and CIs in months (``inf`` = not reached), HR vs
     the reference group, ``logrank_p`` the same on every row of a comparison, ``landmark_months``
     NaN when there is no landmark. See :class:`SurvivalComparison`.
     """

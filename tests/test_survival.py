@@ -296,3 +296,48 @@ def test_caveat_when_a_definition_reads_the_endpoint_itself():
     assert "death by day 84" in progression_tautology_note("gandara2018_fp", defs, "os")
     assert progression_tautology_note("kato2017", defs, "os") == ""
     assert progression_tautology_note("gandara2018_fp", defs, "pfs") == ""
+
+
+def _two_groups(crossing: bool) -> pd.DataFrame:
+    """400 patients; HPD with crossing hazards (half die early, half live long) or with a
+    constant hazard ratio of 2 against non-HPD."""
+    rng = np.random.default_rng(3)
+    n = 400
+    g = np.repeat(["HPD", "non-HPD"], n // 2)
+    if crossing:
+        early = rng.random(n) < 0.5
+        t = np.where(g == "HPD", np.where(early, rng.exponential(1.0, n), rng.exponential(40, n)),
+                     rng.exponential(8, n))
+    else:
+        t = np.where(g == "HPD", rng.exponential(4, n), rng.exponential(8, n))
+    return pd.DataFrame({"os_months": t, "os_event": (rng.random(n) < 0.9).astype(int),
+                         "grp": g})
+
+
+@pytest.mark.parametrize("crossing", [True, False])
+def test_proportional_hazards_test_flags_crossing_hazards_only(crossing):
+    from lifelines.statistics import proportional_hazard_test
+
+    from hpd_analysis.survival import NOTE_NON_PROPORTIONAL
+
+    tab = _two_groups(crossing)
+    comp = SurvivalComparison("os", "grp", landmark=None, reference="non-HPD").fit(tab)
+    row = comp.summary.set_index("group").loc["HPD"]
+    # the p-value is lifelines' Grambsch–Therneau test on the KM time scale
+    design = pd.DataFrame({"T": tab["os_months"], "E": tab["os_event"],
+                           "g0": (tab["grp"] == "HPD").astype(float)})
+    cph = CoxPHFitter().fit(design, "T", "E")
+    want = proportional_hazard_test(cph, design, time_transform="km").summary["p"].iloc[0]
+    assert row["ph_p_value"] == pytest.approx(want, rel=1e-9)
+    flagged = NOTE_NON_PROPORTIONAL.split("(")[0]
+    # R survival 3.5.3, cox.zph(coxph(Surv(os_months, os_event) ~ hpd, ties = "efron"),
+    # transform = "km") on the same data: chisq 87.6, p 7.9e-21 (crossing); chisq 1.45,
+    # p 0.229 (proportional). lifelines' classic approximation reaches the same conclusions.
+    if crossing:
+        assert row["ph_p_value"] < 1e-6
+        assert flagged in row["note"]
+        assert any(flagged in n for n in comp.notes)
+    else:
+        assert 0.1 < row["ph_p_value"] < 0.5  # lifelines 0.259
+        assert flagged not in row["note"]
+    assert np.isnan(comp.summary.set_index("group").loc["non-HPD", "ph_p_value"])
