@@ -447,6 +447,9 @@ class Definition:
 
 _FALSE, _TRUE = 0, 1  # atom codes; 2 + r = unknown with reason r
 
+_COMPARE = {"==": np.equal, "!=": np.not_equal, ">=": np.greater_equal, "<=": np.less_equal,
+            ">": np.greater, "<": np.less}
+
 
 class _Frame:
     """Per-call cache of column arrays, missing masks and factorized reasons (shared by the
@@ -457,36 +460,68 @@ class _Frame:
         self.code = "?"
         self.n = len(features)
         self._missing: dict[str, np.ndarray] = {}
+        self._missing_rows: dict[str, np.ndarray] = {}
+        self._series: dict[str, pd.Series] = {}
+        #: factorized reasons with the rows and values they were computed from
+        self._reason_values: list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, list[str]]]] = []
         self._reasons: dict[tuple[str | None, str], tuple[np.ndarray, list[str]]] = {}
         self._float: dict[str, np.ndarray] = {}
         self._object: dict[str, np.ndarray] = {}
+        self._factorized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         #: atom codes by atom (the same atom, e.g. ``recist_first_eval == PD`` or a requirement,
         #: recurs in several definitions)
         self.atom_codes: dict[tuple[Any, ...], tuple[np.ndarray, list[str]]] = {}
 
     def column(self, name: str) -> pd.Series:
-        if name not in self.f.columns:
-            raise ParameterError(
-                f"definition {self.code}: needs column {name!r}, which the feature table lacks "
-                "(features come from hpd_analysis.classify.build_features; patient columns are "
-                "carried there too)"
-            )
-        return self.f[name]
+        if name not in self._series:
+            if name not in self.f.columns:
+                raise ParameterError(
+                    f"definition {self.code}: needs column {name!r}, which the feature table "
+                    "lacks (features come from hpd_analysis.classify.build_features; patient "
+                    "columns are carried there too)"
+                )
+            self._series[name] = self.f[name]
+        return self._series[name]
+
+    def factorized(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Codes (−1 where missing) and unique values of an object column, so that its missing
+        mask and comparisons are computed once per unique value (e.g. ``PD``, ``NE``)."""
+        if name not in self._factorized:
+            self._factorized[name] = pd.factorize(self.objects(name), use_na_sentinel=True)
+        return self._factorized[name]
 
     def missing(self, name: str) -> np.ndarray:
         """True where the column is missing (NA, or a value of :data:`MISSING_VALUES`)."""
         if name not in self._missing:
             s = self.column(name)
-            m = s.isna().to_numpy()
-            if name in MISSING_VALUES:
-                m = m | s.isin(MISSING_VALUES[name]).to_numpy()
+            if s.dtype == object:
+                codes, uniq = self.factorized(name)
+                missing_values = MISSING_VALUES.get(name, ())
+                # by unique value, the last one for NA (code −1)
+                m = np.array([u in missing_values for u in uniq] + [True])[codes]
+            elif s.dtype == np.float64:
+                m = np.isnan(s.to_numpy())
+            else:
+                m = np.asarray(pd.isna(s.array), dtype=bool)
+                if name in MISSING_VALUES:
+                    m = m | s.isin(MISSING_VALUES[name]).to_numpy()
             self._missing[name] = m
         return self._missing[name]
 
+    def missing_rows(self, name: str) -> np.ndarray:
+        """Positions of the rows where the column is missing."""
+        if name not in self._missing_rows:
+            self._missing_rows[name] = np.flatnonzero(self.missing(name))
+        return self._missing_rows[name]
+
     def floats(self, name: str, where: str) -> np.ndarray:
         if name not in self._float:
+            s = self.column(name)
             try:
-                self._float[name] = self.column(name).to_numpy(dtype=float, na_value=np.nan)
+                if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+                    self._float[name] = s.to_numpy(dtype=float)  # no copy for float64
+                else:
+                    self._float[name] = s.to_numpy(dtype=float, na_value=np.nan)
             except (TypeError, ValueError) as exc:
                 raise ParameterError(
                     f"definition {self.code}: criterion {where!r}: column {name!r} is not numeric"
@@ -503,18 +538,55 @@ class _Frame:
                 self._object[name] = s.to_numpy(dtype=object, na_value=None)
         return self._object[name]
 
+    def equals(self, name: str, op: str, value: Any) -> np.ndarray:
+        """``column == value`` (or ``!=``) for a non-numeric value; arbitrary where missing."""
+        s = self.column(name)
+        if s.dtype == object:
+            codes, uniq = self.factorized(name)
+            by_value = np.zeros(len(uniq) + 1, dtype=bool)  # the last one: NA (code −1)
+            by_value[:-1] = (uniq == value) if op == "==" else (uniq != value)
+            return by_value[codes]
+        if isinstance(value, bool) and s.dtype.kind == "b":
+            x = s.to_numpy(dtype=bool, na_value=False)
+            return (x == value) if op == "==" else (x != value)
+        x = self.objects(name)
+        return np.asarray((x == value) if op == "==" else (x != value), dtype=bool)
+
     def reasons(self, reason_col: str | None, column: str) -> tuple[np.ndarray, list[str]]:
         """Codes (−1 where no reason) and unique texts of a reason column on the rows where
         ``column`` is missing (cached: several definitions read the same column)."""
         key = (reason_col, column)
         if key not in self._reasons:
-            mask = self.missing(column)
+            rows = self.missing_rows(column)
             if reason_col and reason_col in self.f.columns:
-                codes, uniq = pd.factorize(self.objects(reason_col)[mask], use_na_sentinel=True)
-                self._reasons[key] = (np.asarray(codes, dtype=np.int64), [str(u) for u in uniq])
+                self._reasons[key] = self._factorize_reasons(rows, self.objects(reason_col)[rows])
             else:
-                self._reasons[key] = (np.full(int(mask.sum()), -1, dtype=np.int64), [])
+                self._reasons[key] = (np.full(len(rows), -1, dtype=np.int64), [])
         return self._reasons[key]
+
+    def _factorize_reasons(self, rows: np.ndarray,
+                           values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        # several columns often have the same missing rows and reasons (e.g. the features of
+        # the first evaluation scan): factorize those once
+        for seen_rows, seen_values, result in self._reason_values:
+            if np.array_equal(seen_rows, rows):
+                try:
+                    if seen_values.tolist() == values.tolist():
+                        return result
+                except (TypeError, ValueError):  # values that do not compare (pd.NA)
+                    pass
+        codes, uniq = pd.factorize(values, use_na_sentinel=True)
+        result = (np.asarray(codes, dtype=np.int64), [str(u) for u in uniq])
+        self._reason_values.append((rows, values, result))
+        return result
+
+    def atom(self, atom: Atom) -> tuple[np.ndarray, list[str]]:
+        """:func:`_atom_codes` of an atom, computed once per call."""
+        key = (atom.column, atom.op, repr(atom.value), atom.label, atom.reason_column,
+               atom.default_reason)
+        if key not in self.atom_codes:
+            self.atom_codes[key] = _atom_codes(atom, self)
+        return self.atom_codes[key]
 
 
 def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:
@@ -527,24 +599,21 @@ def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:
         if atom.op == "in":
             result = fr.column(atom.column).isin(v).to_numpy()
         elif isinstance(v, bool) or not isinstance(v, int | float):
-            x = fr.objects(atom.column)
-            result = np.asarray((x == v) if atom.op == "==" else (x != v), dtype=bool)
+            result = fr.equals(atom.column, atom.op, v)
         else:
             x = fr.floats(atom.column, atom.text)
             with np.errstate(invalid="ignore"):
-                result = {
-                    "==": np.equal, "!=": np.not_equal, ">=": np.greater_equal,
-                    "<=": np.less_equal, ">": np.greater, "<": np.less,
-                }[atom.op](x, float(v))
+                result = _COMPARE[atom.op](x, float(v))
     codes = result.astype(np.int64)
     texts: list[str] = []
-    if missing.any():
+    rows = fr.missing_rows(atom.column)
+    if len(rows):
         rc, texts = fr.reasons(atom.reason_column, atom.column)
         texts = list(texts)
         if (rc < 0).any():  # value missing without an upstream reason
             texts.append(atom.default_reason or f"{atom.column} missing")
             rc = np.where(rc < 0, len(texts) - 1, rc)
-        codes[missing] = 2 + rc
+        codes[rows] = 2 + rc
     event_col = TIME_EVENT_COLUMNS.get(atom.column)
     if event_col and event_col in fr.f.columns and atom.op in ("<", "<=", ">", ">="):
         censored = (fr.floats(event_col, atom.text) == 0) & ~missing
@@ -561,49 +630,115 @@ def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:
     return codes, texts
 
 
+def _combinations(codes: Sequence[np.ndarray], radices: Sequence[int],
+                  n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each row's combination of atom codes, and one row of each combination."""
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for c, radix in zip(codes, radices, strict=True):
+        if span * radix >= 2**62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            span = int(key.max()) + 1 if n else 1
+        key *= radix
+        key += c
+        span *= radix
+    if span <= max(2 * n, 2**16):  # few possible keys: rank them with a lookup table
+        seen = np.zeros(span, dtype=bool)
+        seen[key] = True
+        uniq = np.flatnonzero(seen)
+        rank = np.zeros(span, dtype=np.intp)
+        rank[uniq] = np.arange(len(uniq))
+        inv = rank[key]
+    else:
+        inv, uniq = pd.factorize(key)
+    rows = np.empty(len(uniq), dtype=np.intp)
+    rows[inv] = np.arange(n)  # the rows of a combination are alike: any one will do
+    return inv, rows
+
+
 def _dedupe(items: Iterable[str]) -> list[str]:
     """Unique items in order, dropping one already said inside a longer one."""
     uniq = list(dict.fromkeys(items))
-    return [a for a in uniq if not any(a != b and a in b for b in uniq)]
+    kept = []
+    for a in uniq:
+        for b in uniq:
+            if a != b and a in b:
+                break
+        else:
+            kept.append(a)
+    return kept
 
 
-def _explain(node: _Node, states: list[tuple[bool | None, str]],
-             atoms: list[Atom]) -> tuple[bool | None, list[str], list[str], list[str]]:
-    """Kleene value of ``node`` with the labels that held, failed, and the unknown reasons."""
-    if node.kind == "atom":
-        val, reason = states[node.atom]
-        a = atoms[node.atom]
-        if val is None:
-            return None, [], [], [reason]
-        return val, ([a.label] if val else []), ([] if val else [a.label_false]), []
-    kids = [_explain(c, states, atoms) for c in node.children]
-    n_true = sum(1 for k in kids if k[0] is True)
-    n_unknown = sum(1 for k in kids if k[0] is None)
-    held = [h for k in kids if k[0] is True for h in k[1]]
-    failed = [f for k in kids if k[0] is False for f in k[2]]
-    unknown = [u for k in kids if k[0] is None for u in k[3]]
-    n = len(kids)
+#: the Kleene value of a criterion and what to say about it: the labels that held (True), that
+#: failed (False), or the reasons it is unknown (None)
+_Explained = tuple[bool | None, Sequence[str]]
+
+
+class _Explainer:
+    """Value and explanation of a definition's criteria for a combination of atom codes (0 False,
+    1 True, 2 + r unknown with reason ``texts[atom][r]``)."""
+
+    def __init__(self, tree: _Node, atoms: list[Atom], texts: list[list[str]]):
+        self.tree = tree
+        #: each atom's explanation by code
+        self._atoms: list[list[_Explained]] = [
+            [(False, (a.label_false,)), (True, (a.label,))] + [(None, (t,)) for t in ts]
+            for a, ts in zip(atoms, texts, strict=True)
+        ]
+
+    def __call__(self, codes: Sequence[int]) -> _Explained:
+        return self._node(self.tree, codes)
+
+    def _node(self, node: _Node, codes: Sequence[int]) -> _Explained:
+        if node.kind == "atom":
+            return self._atoms[node.atom][codes[node.atom]]
+        return _combine(node, [self._node(c, codes) for c in node.children])
+
+
+def _said(kids: list[_Explained], value: bool | None) -> list[str]:
+    """What the children of a given value say, in order."""
+    return [t for v, texts in kids if v is value for t in texts]
+
+
+def _combine(node: _Node, kids: list[_Explained]) -> _Explained:
+    """Kleene ``all`` / ``any`` / ``at_least`` of the children, with what to say."""
+    values = [v for v, _ in kids]
     if node.kind == "all":
-        if any(k[0] is False for k in kids):
-            return False, [], failed, []
-        if n_unknown:
-            return None, [], [], unknown
-        return True, held, [], []
+        if False in values:
+            return False, _said(kids, False)
+        if None in values:
+            return None, _said(kids, None)
+        return True, _said(kids, True)
     if node.kind == "any":
-        if n_true:
-            return True, held, [], []
-        if n_unknown:
-            return None, [], [], unknown
-        return False, [], failed, []
+        if True in values:
+            return True, _said(kids, True)
+        if None in values:
+            return None, _said(kids, None)
+        return False, _said(kids, False)
     # at_least k
+    n = len(kids)
+    n_true = values.count(True)
+    held = _said(kids, True)
     if n_true >= node.k:
-        return True, [f"{n_true} of {n} criteria ({'; '.join(held)})"], [], []
-    if n_true + n_unknown < node.k:
+        return True, [f"{n_true} of {n} criteria ({'; '.join(held)})"]
+    if n_true + values.count(None) < node.k:
         detail = f"held: {'; '.join(held)}; " if held else ""
-        return False, [], [f"{n_true} of {n} criteria, {node.k} needed ({detail}"
-                           f"failed: {'; '.join(failed)})"], []
-    return None, [], [], [f"{n_true} of {n} criteria known to hold, {node.k} needed: "
-                          + "; ".join(_dedupe(unknown))]
+        return False, [f"{n_true} of {n} criteria, {node.k} needed ({detail}"
+                       f"failed: {'; '.join(_said(kids, False))})"]
+    return None, [f"{n_true} of {n} criteria known to hold, {node.k} needed: "
+                  + "; ".join(_dedupe(_said(kids, None)))]
+
+
+_STATUS = np.array(["not_evaluable", "not_hpd", "hpd"], dtype=object)
+
+
+def _verdict(value: bool | None, said: Sequence[str]) -> tuple[int, str]:
+    """Verdict code (1 HPD, 0 not HPD, −1 not evaluable) and reason of the criteria's value."""
+    if value is True:
+        return 1, "HPD: " + "; ".join(_dedupe(said) or ["no criteria"])
+    if value is False:
+        return 0, "not HPD: " + "; ".join(_dedupe(said))
+    return -1, "not evaluable: " + "; ".join(_dedupe(said))
 
 
 def _verdict_arrays(features: pd.DataFrame, definition: Definition,
@@ -613,62 +748,41 @@ def _verdict_arrays(features: pd.DataFrame, definition: Definition,
     fr = _frame if _frame is not None else _Frame(features)
     fr.code = definition.code
     n = len(features)
-    all_atoms = reqs + atoms
-    key = np.zeros(n, dtype=np.int64)
-    per_atom: list[tuple[np.ndarray, list[str]]] = []
-    span = 1
-    for atom in all_atoms:
-        akey = (atom.column, atom.op, repr(atom.value), atom.label, atom.reason_column,
-                atom.default_reason)
-        if akey not in fr.atom_codes:
-            fr.atom_codes[akey] = _atom_codes(atom, fr)
-        codes, texts = fr.atom_codes[akey]
-        per_atom.append((codes, texts))
-        radix = 2 + len(texts)
-        if span * radix >= 2**62:
-            key = pd.factorize(key)[0].astype(np.int64)
-            span = int(key.max()) + 1 if n else 1
-        key = key * radix + codes
-        span *= radix
-    inv, uniq = pd.factorize(key)  # codes in order of first appearance
-    n_u = len(uniq)
-    if n:
-        running = np.maximum.accumulate(inv)
-        first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
-    else:
-        first = np.empty(0, dtype=np.int64)
-
-    values = np.empty(n_u, dtype=np.int8)
-    reasons = np.empty(n_u, dtype=object)
+    per_atom = [fr.atom(atom) for atom in reqs + atoms]
+    codes = [c for c, _ in per_atom]
+    texts = [t for _, t in per_atom]
+    inv, rows = _combinations(codes, [2 + len(t) for t in texts], n)
+    # the atom codes of each combination (one column per combination)
+    combos = np.array([c[rows] for c in codes], dtype=np.int64).reshape(len(codes), len(rows))
     nr = len(reqs)
-    for u in range(n_u):
-        i = first[u]
-        states: list[tuple[bool | None, str]] = []
-        for codes, texts in per_atom:
-            c = int(codes[i])
-            states.append((c == _TRUE, "") if c < 2 else (None, texts[c - 2]))
-        # requirements first: any requirement not met -> not evaluable
-        unmet = [(reqs[j], st) for j, st in enumerate(states[:nr]) if st[0] is not True]
-        if unmet:
-            values[u] = -1
-            reasons[u] = "not evaluable: " + "; ".join(
-                _dedupe(st[1] if st[0] is None else a.label_false for a, st in unmet))
-            continue
-        val, held, failed, unknown = _explain(tree, states[nr:], atoms)
-        if val is True:
-            values[u], reasons[u] = 1, "HPD: " + "; ".join(_dedupe(held) or ["no criteria"])
-        elif val is False:
-            values[u], reasons[u] = 0, "not HPD: " + "; ".join(_dedupe(failed))
-        else:
-            values[u], reasons[u] = -1, "not evaluable: " + "; ".join(_dedupe(unknown))
+    met = (combos[:nr] == _TRUE).all(axis=0)
+    value = np.full(len(rows), -1, dtype=np.int8)
+    reason = np.empty(len(rows), dtype=object)
 
-    v = values[inv] if n else np.empty(0, dtype=np.int8)
-    status_lookup = np.array(["not_evaluable", "not_hpd", "hpd"], dtype=object)
+    # a requirement not met -> not evaluable, whatever the criteria
+    unmet = np.flatnonzero(~met)
+    not_evaluable: dict[tuple[int, ...], str] = {}  # by the codes of the requirements
+    said: list[str] = []
+    for req in map(tuple, combos[:nr, unmet].T.tolist()):
+        if req not in not_evaluable:
+            not_evaluable[req] = "not evaluable: " + "; ".join(_dedupe(
+                a.label_false if c == _FALSE else t[c - 2]
+                for a, c, t in zip(reqs, req, texts, strict=False) if c != _TRUE))
+        said.append(not_evaluable[req])
+    reason[unmet] = np.array(said, dtype=object)
+
+    explain = _Explainer(tree, atoms, texts[nr:])
+    evaluable = np.flatnonzero(met)
+    verdicts = [_verdict(*explain(combo)) for combo in combos[nr:, evaluable].T.tolist()]
+    value[evaluable] = [v for v, _ in verdicts]
+    reason[evaluable] = np.array([r for _, r in verdicts], dtype=object)
+
+    v = value[inv]
     col = f"hpd_{definition.code}"
     return {
         col: pd.arrays.BooleanArray(v == 1, v < 0),
-        f"{col}_reason": reasons[inv] if n else np.empty(0, dtype=object),
-        f"{col}_status": status_lookup[v + 1],
+        f"{col}_reason": reason[inv],
+        f"{col}_status": _STATUS[value + 1][inv],
     }
 
 
