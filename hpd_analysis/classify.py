@@ -32,7 +32,14 @@ from .definitions import (
     verdict_columns,
 )
 from .errors import HPDError, ParameterError
-from .kinetics import KINETIC_COLUMNS, compute_kinetics, with_columns
+from .kinetics import (
+    KINETIC_COLUMNS,
+    ColumnValues,
+    _kinetic_columns,
+    column_values,
+    isna,
+    to_numpy,
+)
 from .params import Parameters
 
 #: the contract's per-patient columns (cohort-format.md), in order
@@ -73,9 +80,11 @@ _FIRST_EVAL_COUNTS = ["new_lesions_first_eval", "new_organs_first_eval",
                       "max_new_lesions_in_involved_organ_first_eval"]
 
 
-def _values(s: pd.Series) -> Any:
-    """The column's values without conversion: numpy array, or the extension array."""
-    return s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
+_values = column_values
+
+#: one day in nanoseconds
+_DAY_NS = 86_400 * 10**9
+_NS = np.dtype("datetime64[ns]")
 
 
 def _params(params: Parameters | Mapping[str, Any] | None) -> Parameters:
@@ -103,6 +112,64 @@ def _reason_array(df: pd.DataFrame, col: str) -> np.ndarray:
     if col in df.columns:
         return df[col].to_numpy(dtype=object, na_value=None).copy()
     return np.full(len(df), None, dtype=object)
+
+
+def _reason_values(cols: ColumnValues, col: str) -> np.ndarray:
+    """Reason column ``col`` as an object array, as it is (all None when absent); a source for
+    :meth:`_FirstReason.fill` (missing values are skipped there)."""
+    if col not in cols:
+        return np.full(cols.n_rows, None, dtype=object)
+    v = cols[col]
+    return v if isinstance(v, np.ndarray) and v.dtype == object else to_numpy(v, object, None)
+
+
+class _FirstReason:
+    """Reasons per row, the first one set wins (as chained :func:`_fill_reason` calls).
+
+    ``values``: object array, None where no reason is set (``unset``: NA mask of the values).
+    """
+
+    def __init__(self, values: np.ndarray, unset: np.ndarray):
+        self.values = values
+        self.unset = unset
+
+    @classmethod
+    def empty(cls, n: int) -> _FirstReason:
+        return cls(np.full(n, None, dtype=object), np.ones(n, dtype=bool))
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> _FirstReason:
+        """From a copy of the reasons ``values`` (any missing value becomes None)."""
+        unset = isna(values)
+        out = values.copy()
+        out[unset] = None
+        return cls(out, unset)
+
+    def fill(self, mask: np.ndarray, reason: Any) -> None:
+        """Set ``reason`` (str, or per-row object array whose missing values are skipped) where
+        ``mask`` and no reason is set yet."""
+        idx = np.flatnonzero(mask & self.unset)
+        if not len(idx):
+            return
+        if isinstance(reason, np.ndarray):
+            reason = reason[idx]
+            if pd.api.types.infer_dtype(reason, skipna=False) != "string":
+                known = ~isna(reason)
+                idx, reason = idx[known], reason[known]
+        self.values[idx] = reason
+        self.unset[idx] = False
+
+
+def _whole_days(end: Any, start: Any) -> np.ndarray:
+    """``(end - start).dt.days`` of two date columns, as float (NaN when a date is missing)."""
+    if isinstance(end, np.ndarray) and isinstance(start, np.ndarray) \
+            and end.dtype == _NS and start.dtype == _NS:
+        delta = end - start
+        days = (delta.view(np.int64) // _DAY_NS).astype(float)  # floored, like Timedelta.days
+        days[np.isnat(delta)] = np.nan
+        return days
+    return (pd.Series(end, copy=False) - pd.Series(start, copy=False)).dt.days.astype(
+        float).to_numpy()
 
 
 def _death_from_progression(patients: pd.DataFrame, died: np.ndarray,
@@ -185,111 +252,119 @@ def add_rule_features(
     ``lesions`` when not given) and masks the first-evaluation counts to NA when there is no
     first evaluation (a missing scan is not "0 new lesions").
     """
+    return _add_rule_features(ColumnValues(features), patients, lesions, params).frame()
+
+
+def _add_rule_features(
+    f: ColumnValues,
+    patients: pd.DataFrame | None,
+    lesions: pd.DataFrame | None,
+    params: Parameters | None,
+) -> ColumnValues:
+    """:func:`add_rule_features` on column values."""
     params = params or Parameters()
-    f = features
-    n = len(f)
+    n = f.n_rows
     new: dict[str, Any] = {}
     for c in ("prebaseline_date", "baseline_date", "first_eval_date"):
-        if c not in f.columns:
-            new[c] = pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns]")
+        if c not in f:
+            new[c] = np.full(n, np.datetime64("NaT", "ns"))
 
-    def col(c: str) -> pd.Series:
+    def col(c: str) -> Any:
         return new[c] if c in new else f[c]
 
     def has(c: str) -> bool:
-        return c in new or c in f.columns
+        return c in new or c in f
 
-    no_fe = col("first_eval_date").isna().to_numpy()
-    fe_reason = _reason_array(f, "first_eval_reason")
-    _fill_reason(fe_reason, no_fe, "no first evaluation scan")
-    new["first_eval_reason"] = fe_reason
+    no_fe = isna(col("first_eval_date"))
+    fe = _FirstReason.of(_reason_values(f, "first_eval_reason"))
+    fe.fill(no_fe, "no first evaluation scan")
+    fe_reason = new["first_eval_reason"] = fe.values
 
     if not has("first_eval_day") and has("treatment_start"):
-        new["first_eval_day"] = (col("first_eval_date") - col("treatment_start")).dt.days.astype(
-            float)
+        new["first_eval_day"] = _whole_days(col("first_eval_date"), col("treatment_start"))
     if has("first_eval_day"):
-        new["first_eval_months"] = col("first_eval_day").astype(float) / params.days_per_month
+        day = col("first_eval_day")
+        if not (isinstance(day, np.ndarray) and day.dtype == np.float64):
+            day = pd.Series(day, copy=False).astype(float).to_numpy()
+        new["first_eval_months"] = day / params.days_per_month
     if has("treatment_start"):
-        new["days_prebaseline_to_start"] = (
-            (col("treatment_start") - col("prebaseline_date")).dt.days.astype(float))
-    no_start = (col("treatment_start").isna().to_numpy() if has("treatment_start")
-                else np.ones(n, dtype=bool))
+        new["days_prebaseline_to_start"] = _whole_days(col("treatment_start"),
+                                                       col("prebaseline_date"))
+    no_start = isna(col("treatment_start")) if has("treatment_start") else np.ones(n, dtype=bool)
     for day_col, scan_reason, what in (
         ("first_eval_day", fe_reason, "day of the first evaluation"),
-        ("days_prebaseline_to_start", _reason_array(f, "prebaseline_reason"),
+        ("days_prebaseline_to_start", _reason_values(f, "prebaseline_reason"),
          "days from the pre-baseline scan to treatment start"),
     ):
-        r = np.full(n, None, dtype=object)
-        miss = col(day_col).isna().to_numpy() if has(day_col) else np.ones(n, dtype=bool)
+        r = _FirstReason.empty(n)
+        miss = isna(col(day_col)) if has(day_col) else np.ones(n, dtype=bool)
         if miss.any():
             scan_missing = (no_fe if day_col == "first_eval_day"
-                            else col("prebaseline_date").isna().to_numpy())
-            _fill_reason(r, miss & scan_missing, scan_reason)
-            _fill_reason(r, miss & scan_missing, "scan not found")
-            _fill_reason(r, miss & no_start, f"no treatment_start: {what} unknown")
-            _fill_reason(r, miss, f"{what} unknown")
-        new[f"{day_col}_reason"] = r
+                            else isna(col("prebaseline_date")))
+            r.fill(miss & scan_missing, scan_reason)
+            r.fill(miss & scan_missing, "scan not found")
+            r.fill(miss & no_start, f"no treatment_start: {what} unknown")
+            r.fill(miss, f"{what} unknown")
+        new[f"{day_col}_reason"] = r.values
 
     # SLD change at first evaluation: reason when missing
     if has("sld_pct_change_first_eval"):
-        r = np.full(n, None, dtype=object)
-        miss = col("sld_pct_change_first_eval").isna().to_numpy()
+        r = _FirstReason.empty(n)
+        miss = isna(col("sld_pct_change_first_eval"))
         if miss.any():
             for src in ("baseline_reason", "first_eval_reason", "sld_baseline_reason",
                         "sld_first_eval_reason"):
                 if src == "first_eval_reason":
-                    _fill_reason(r, miss, fe_reason)
-                elif src in f.columns:
-                    _fill_reason(r, miss, _reason_array(f, src))
-            if "sld_baseline_mm" in f.columns:
-                _fill_reason(r, miss & (f["sld_baseline_mm"].to_numpy(dtype=float) == 0),
-                             "SLD = 0 mm at baseline (percent change undefined)")
-            _fill_reason(r, miss, "SLD change at first evaluation not computable")
-        new["sld_change_first_eval_reason"] = r
+                    r.fill(miss, fe_reason)
+                elif src in f:
+                    r.fill(miss, _reason_values(f, src))
+            if "sld_baseline_mm" in f:
+                r.fill(miss & (to_numpy(f["sld_baseline_mm"], float) == 0),
+                       "SLD = 0 mm at baseline (percent change undefined)")
+            r.fill(miss, "SLD change at first evaluation not computable")
+        new["sld_change_first_eval_reason"] = r.values
 
     for c in _FIRST_EVAL_COUNTS:
-        if c in f.columns:
-            x = f[c].to_numpy(dtype=float, na_value=np.nan)
+        if c in f:
+            x = to_numpy(f[c], float, np.nan)
             miss = np.isnan(x) | no_fe
             new[c] = pd.arrays.IntegerArray(np.where(miss, 0, x).astype(np.int64), miss)
-    if "n_organs_with_new_lesions_first_eval" in f.columns:
-        cnt = f["n_organs_with_new_lesions_first_eval"].to_numpy(dtype=float, na_value=np.nan)
+    if "n_organs_with_new_lesions_first_eval" in f:
+        cnt = to_numpy(f["n_organs_with_new_lesions_first_eval"], float, np.nan)
     else:
         cnt = _organs_with_new_lesions(
             pd.DataFrame({"patient_id": f["patient_id"], "first_eval_date": col("first_eval_date")}),
             lesions)
     if has("new_lesions_first_eval"):  # no new lesion at all -> 0 organs, whatever the format
-        nl = pd.Series(col("new_lesions_first_eval"))
-        zero_new = nl.to_numpy(dtype=float, na_value=np.nan) == 0
+        zero_new = to_numpy(col("new_lesions_first_eval"), float, np.nan) == 0
         cnt = np.where(np.isnan(cnt) & zero_new, 0.0, cnt)
     new["n_organs_with_new_lesions_first_eval"] = cnt
-    r = np.full(n, None, dtype=object)
+    r = _FirstReason.empty(n)
     miss = np.isnan(cnt)
-    _fill_reason(r, miss & no_fe, fe_reason)
-    _fill_reason(r, miss, "organs of new lesions unknown (no lesion-level organ data)")
-    new["n_organs_with_new_lesions_first_eval_reason"] = r
+    r.fill(miss & no_fe, fe_reason)
+    r.fill(miss, "organs of new lesions unknown (no lesion-level organ data)")
+    new["n_organs_with_new_lesions_first_eval_reason"] = r.values
 
     # ECOG
     for c in ("ecog_baseline", "ecog_first_eval"):
-        if c not in f.columns:
+        if c not in f:
             if patients is not None and c in patients.columns:
                 new[c] = pd.array(patients[c].to_numpy(), dtype="Int64")
             else:
                 new[c] = pd.array(np.full(n, np.nan), dtype="Int64")
-    eb = pd.Series(col("ecog_baseline")).to_numpy(dtype=float, na_value=np.nan)
-    ef = pd.Series(col("ecog_first_eval")).to_numpy(dtype=float, na_value=np.nan)
-    new["ecog_delta"] = pd.array(np.where(np.isnan(eb) | np.isnan(ef), np.nan, ef - eb),
-                                 dtype="Float64")
-    rb = np.where(np.isnan(eb), "ECOG at baseline not recorded", None).astype(object)
-    rf = np.where(np.isnan(ef), "ECOG at first evaluation not recorded", None).astype(object)
-    new["ecog_baseline_reason"], new["ecog_first_eval_reason"] = rb, rf
-    rd = rb.copy()
-    _fill_reason(rd, np.isnan(ef), rf)
-    new["ecog_delta_reason"] = rd
+    eb = to_numpy(col("ecog_baseline"), float, np.nan)
+    ef = to_numpy(col("ecog_first_eval"), float, np.nan)
+    delta = np.where(np.isnan(eb) | np.isnan(ef), np.nan, ef - eb)
+    new["ecog_delta"] = pd.arrays.FloatingArray(delta, np.isnan(delta))
+    no_eb, no_ef = np.isnan(eb), np.isnan(ef)
+    texts = np.array([None, "ECOG at baseline not recorded",
+                      "ECOG at first evaluation not recorded"], dtype=object)
+    new["ecog_baseline_reason"] = texts[np.where(no_eb, 1, 0)]
+    new["ecog_first_eval_reason"] = texts[np.where(no_ef, 2, 0)]
+    new["ecog_delta_reason"] = texts[np.where(no_eb, 1, np.where(no_ef, 2, 0))]
 
     # death
-    dd = (f["death_day"].to_numpy(dtype=float, na_value=np.nan) if "death_day" in f.columns
-          else np.full(n, np.nan))
+    dd = to_numpy(f["death_day"], float, np.nan) if "death_day" in f else np.full(n, np.nan)
     new["death_day"] = dd
     records_deaths = patients is None or any(
         c in patients.columns for c in ("death_date", "os_event", "os_months"))
@@ -299,12 +374,12 @@ def add_rule_features(
         new["days_to_death"] = dd
         new["days_to_death_reason"] = np.where(
             np.isnan(dd), "no death information in the cohort", None).astype(object)
-    if "death_from_progression" not in f.columns:
+    if "death_from_progression" not in f:
         pts = patients if patients is not None else pd.DataFrame(index=range(n))
         new["death_from_progression"] = _death_from_progression(pts, ~np.isnan(dd), params)
-    if "n_post_baseline_scans" not in f.columns:
+    if "n_post_baseline_scans" not in f:
         new["n_post_baseline_scans"] = np.where(no_fe, 0, 1)
-    return with_columns(f, new)
+    return f.with_columns(new)
 
 
 def _align_features(features: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -351,23 +426,25 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
         feats["patient_id"].to_numpy(dtype=object), patients["patient_id"].to_numpy(dtype=object))
     feats = _align_features(feats, patients)
     ep = derive_endpoints(patients, params)
-    new = {c: _values(ep[c]) for c in ep.columns if c != "patient_id"}
+    # the endpoint columns as they are (Series on the same RangeIndex as feats: no conversion)
+    new: dict[str, Any] = {c: ep[c] for c in ep.columns if c != "patient_id"}
     new.update({c: _values(patients[c]) for c in patients.columns
                 if c not in feats.columns and c not in new})
     organs = "n_organs_with_new_lesions_first_eval"
     if same_rows and organs in extra and organs not in new and organs not in feats.columns:
         # counted from the lesion rows by timepoints already (else add_rule_features counts them)
         new[organs] = extra[organs]
-    feats = with_columns(feats, new)
-    if not cohort.has_measurements and "n_post_baseline_scans" in feats.columns:
+    # the stages add columns to arrays; the DataFrame is built once at the end
+    cols = ColumnValues(feats, new)
+    if not cohort.has_measurements and "n_post_baseline_scans" in cols:
         # no imaging data at all: "no post-baseline scan" is unknown, not zero
-        feats = with_columns(feats, {
+        cols = cols.with_columns({
             "n_post_baseline_scans": pd.array(np.full(len(feats), np.nan), dtype="Int64"),
             "n_post_baseline_scans_reason": np.full(len(feats),
                                                     "no tumour measurements in the cohort",
                                                     dtype=object)})
-    feats = add_rule_features(feats, patients, cohort.lesions, params)
-    return compute_kinetics(feats, params)
+    cols = _add_rule_features(cols, patients, cohort.lesions, params)
+    return cols.with_columns(_kinetic_columns(cols, params)).frame()
 
 
 def resolve_definitions(
@@ -414,8 +491,8 @@ def classify_features(
         if c in features.columns and c not in cols:
             cols[c] = _values(features[c])
     cols.update(verdict_columns(features, defs))
-    return pd.DataFrame({c: pd.Series(v, index=index, copy=False) for c, v in cols.items()},
-                        index=index, copy=False)
+    # arrays go to the constructor as they are (same dtype inference as ``pd.Series(v)``)
+    return pd.DataFrame(cols, index=index, copy=False)
 
 
 def classify(

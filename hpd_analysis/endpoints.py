@@ -26,6 +26,8 @@ import pandas as pd
 
 from .params import Parameters
 
+_NS = np.dtype("datetime64[ns]")
+
 ENDPOINT_COLUMNS = [
     "patient_id",
     "os_months", "os_event", "os_reason",
@@ -47,6 +49,11 @@ def _days(patients: pd.DataFrame, col: str, start: pd.Series) -> np.ndarray:
     if col not in patients.columns:
         return np.full(len(patients), np.nan)
     d = _as_datetime(patients[col])
+    if d.dtype == _NS and start.dtype == _NS:  # fast path: same arithmetic on the numpy values
+        delta = d.to_numpy() - start.to_numpy()
+        seconds = delta.view(np.int64) / 1_000_000_000   # as TimedeltaArray.total_seconds
+        seconds[np.isnat(delta)] = np.nan
+        return seconds / 86400.0
     return ((d - start).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
 
 
@@ -58,7 +65,11 @@ def death_days(patients: pd.DataFrame, params: Parameters | None = None) -> np.n
     """
     params = params or Parameters()
     start = _as_datetime(patients["treatment_start"])
-    dd = _days(patients, "death_date", start)
+    return _death_days(patients, _days(patients, "death_date", start), params)
+
+
+def _death_days(patients: pd.DataFrame, dd: np.ndarray, params: Parameters) -> np.ndarray:
+    """:func:`death_days` from the days to ``death_date`` (``dd``)."""
     if "os_months" in patients.columns and "os_event" in patients.columns:
         ev = pd.array(patients["os_event"], dtype="Float64").fillna(0).to_numpy(dtype=float) == 1
         om = pd.to_numeric(patients["os_months"], errors="coerce").to_numpy(dtype=float)
@@ -81,7 +92,7 @@ def _endpoint(
 ) -> tuple[np.ndarray, pd.arrays.IntegerArray, np.ndarray]:
     has_ev = ~np.isnan(ev_days)
     t = np.where(has_ev, ev_days, cens_days)
-    event = np.where(has_ev, 1, 0)
+    event = has_ev.astype(np.int64)
     neg = ~np.isnan(t) & (t < 0)
     missing = np.isnan(t)
     reason = np.full(len(t), None, dtype=object)
@@ -90,9 +101,7 @@ def _endpoint(
     reason[no_start] = "no treatment_start"
     bad = missing | neg | no_start
     months = np.where(bad, np.nan, t / dpm)
-    ev = pd.array(event, dtype="Int64")
-    ev[bad] = pd.NA
-    return months, ev, reason
+    return months, pd.arrays.IntegerArray(event, bad), reason
 
 
 def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -> pd.DataFrame:
@@ -106,7 +115,7 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
     params = params or Parameters()
     dpm = params.days_per_month
     start = _as_datetime(patients["treatment_start"])
-    no_start = start.isna().to_numpy()
+    no_start = np.asarray(start.array.isna())
     death = _days(patients, "death_date", start)
     prog = _days(patients, "progression_date", start)
     last = _days(patients, "last_contact", start)
@@ -126,13 +135,8 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
         "treatment_end/death date or last_contact before treatment_start",
         "no treatment_end, death_date or last_contact", dpm)
 
-    out = pd.DataFrame({  # fresh arrays: no consolidation copy (copy=False)
-        "patient_id": patients["patient_id"].to_numpy().copy(),
-        "os_months": os_m, "os_event": os_e, "os_reason": os_r,
-        "pfs_months": pfs_m, "pfs_event": pfs_e, "pfs_reason": pfs_r,
-        "ttf_months": ttf_m, "ttf_event": ttf_e, "ttf_reason": ttf_r,
-    }, copy=False)
-    for ep in ("os", "pfs", "ttf"):
+    derived = {"os": (os_m, os_e, os_r), "pfs": (pfs_m, pfs_e, pfs_r), "ttf": (ttf_m, ttf_e, ttf_r)}
+    for ep, (months, event, reason) in derived.items():
         tcol, ecol = f"{ep}_months", f"{ep}_event"
         if tcol in patients.columns and ecol in patients.columns:
             gt = pd.to_numeric(patients[tcol], errors="coerce").to_numpy(dtype=float)
@@ -140,13 +144,16 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
             given = ~np.isnan(gt) & ~np.asarray(ge.isna(), dtype=bool)
             bad = given & (gt < 0)
             use = given & ~bad
-            out.loc[use, tcol] = gt[use]
-            out.loc[use, ecol] = pd.array(ge[use].to_numpy(dtype=float).astype(int), dtype="Int64")
-            out.loc[use, f"{ep}_reason"] = None
-            still = out[tcol].isna().to_numpy() & bad
-            out.loc[still, f"{ep}_reason"] = f"{tcol} negative"
-    out["death_day"] = death_days(patients, params)
-    for ep in ("os", "pfs", "ttf"):
-        out[f"{ep}_event"] = out[f"{ep}_event"].astype("Int64")
-        out[f"{ep}_reason"] = out[f"{ep}_reason"].astype(object)
-    return out[ENDPOINT_COLUMNS]
+            months[use] = gt[use]
+            event[use] = ge[use].to_numpy(dtype=float).astype(np.int64)
+            reason[use] = None
+            reason[np.isnan(months) & bad] = f"{tcol} negative"
+    index = pd.RangeIndex(len(patients))
+    cols = {"patient_id": patients["patient_id"].to_numpy().copy()}
+    for ep, (months, event, reason) in derived.items():
+        cols.update({f"{ep}_months": months, f"{ep}_event": event,
+                     # texts or None: object column without dtype inference
+                     f"{ep}_reason": pd.Series(reason, index=index, dtype=object, copy=False)})
+    cols["death_day"] = _death_days(patients, death, params)
+    # fresh arrays: no consolidation copy (copy=False)
+    return pd.DataFrame({c: cols[c] for c in ENDPOINT_COLUMNS}, index=index, copy=False)

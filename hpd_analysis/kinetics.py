@@ -54,6 +54,7 @@ TGR_on 182.19 %/month, ratio 6.68, ΔTGR 154.92, TGK ratio 6.92.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -139,72 +140,69 @@ def tgk(
 class _Reasons:
     """First-reason-wins builder: ``add(mask, text)`` sets the reason where none is set yet.
 
-    ``text`` is a str, or a pair ``(per-row object array or None, default str)`` for reasons
-    carried from upstream columns (default where the upstream reason is missing).
+    ``text`` is a str, another builder (its reasons; ``not computable`` where it has none), or a
+    pair ``(per-row object array or None, default str)`` for reasons carried from upstream
+    columns (default where the upstream reason is missing). The rows share the reason strings
+    (no per-row string objects).
     """
 
     def __init__(self, n: int):
-        self.codes = np.full(n, -1, dtype=np.int32)
-        self.texts: list[Any] = []
-        self._array: np.ndarray | None = None
+        self.reasons = np.full(n, None, dtype=object)
+        #: True where no reason is set (the value is defined)
+        self.defined = np.ones(n, dtype=bool)
+
+    def copy(self) -> _Reasons:
+        """An independent builder with the same reasons so far."""
+        out = _Reasons(0)
+        out.reasons, out.defined = self.reasons.copy(), self.defined.copy()
+        return out
 
     def add(self, mask: np.ndarray, text: Any) -> None:
         """Set ``text`` where ``mask`` and no reason is set yet."""
-        self._array = None
-        m = mask & (self.codes < 0)
-        if not m.any():
+        idx = np.flatnonzero(mask & self.defined)
+        if not len(idx):
             return
-        if isinstance(text, tuple):  # (per-row upstream reasons or None, default)
+        if isinstance(text, _Reasons):
+            unset = text.defined[idx]
+            text = text.reasons[idx]
+            if unset.any():
+                text = np.where(unset, "not computable", text)
+        elif isinstance(text, tuple):  # (per-row upstream reasons or None, default)
             values, default = text
-            if values is None:
-                self.add(m, default)
-                return
-            inv, uniq = pd.factorize(values[m], use_na_sentinel=True)
-            texts = [str(u) for u in uniq]
-            if (inv < 0).any():
-                texts.append(default)
-                inv = np.where(inv < 0, len(texts) - 1, inv)
-            base = len(self.texts)
-            self.texts.extend(texts)
-            self.codes[m] = base + inv.astype(np.int32)
-        else:
-            self.texts.append(text)
-            self.codes[m] = len(self.texts) - 1
-
-    @property
-    def defined(self) -> np.ndarray:
-        """True where no reason is set (the value is defined)."""
-        return self.codes < 0
+            text = default if values is None else _texts(values[idx], default)
+        self.reasons[idx] = text
+        self.defined[idx] = False
 
     def array(self) -> np.ndarray:
         """Object array of reasons, ``None`` where unset (value defined)."""
-        if self._array is None:
-            lookup = np.array([*self.texts, None], dtype=object)
-            self._array = lookup[np.where(self.codes < 0, len(self.texts), self.codes)]
-        return self._array
-
-    def spec(self) -> tuple[np.ndarray, str]:
-        """This builder's reasons as an upstream ``(values, default)`` pair for another one."""
-        return self.array(), "not computable"
+        return self.reasons
 
 
-def _col(features: pd.DataFrame, name: str) -> np.ndarray | None:
-    return _as_float(features[name]) if name in features.columns else None
+def _texts(values: np.ndarray, default: str) -> np.ndarray:
+    """Upstream reasons as str: ``default`` where missing, ``str(value)`` otherwise."""
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # the common case
+        return values
+    missing = pd.isna(values)
+    if missing.any():
+        values = np.where(missing, default, values)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        inv, uniq = pd.factorize(values)
+        values = np.array([str(u) for u in uniq], dtype=object)[inv]
+    return values
 
 
-def _reason_col(features: pd.DataFrame, name: str, default: str) -> tuple[Any, str]:
+def _reason_col(features: Mapping[str, Any], name: str, default: str) -> tuple[Any, str]:
     """Upstream reason column ``name`` as a lazy ``(object array or None, default)`` pair."""
-    if name not in features.columns:
+    if name not in features:
         return None, default
-    s = features[name]
-    return (s.to_numpy() if s.dtype == object else s.to_numpy(dtype=object, na_value=None),
-            default)
+    v = features[name]
+    if isinstance(v, np.ndarray) and v.dtype == object:
+        return v, default
+    return to_numpy(v, object, None), default
 
 
-def _missing_date(features: pd.DataFrame, date_col: str, sld_col: str) -> np.ndarray:
-    if date_col in features.columns:
-        return features[date_col].isna().to_numpy()
-    return features[sld_col].isna().to_numpy()
+def _missing_date(features: Mapping[str, Any], date_col: str, sld_col: str) -> np.ndarray:
+    return isna(features[date_col] if date_col in features else features[sld_col])
 
 
 def _ratio(
@@ -218,8 +216,8 @@ def _ratio(
     """Ratio ``on / pre`` with the ``nonpositive_pre_growth`` policy and its reasons."""
     n = len(pre)
     r = _Reasons(n)
-    r.add(np.isnan(pre), pre_reason.spec())
-    r.add(np.isnan(on), on_reason.spec())
+    r.add(np.isnan(pre), pre_reason)
+    r.add(np.isnan(on), on_reason)
     both = ~np.isnan(pre) & ~np.isnan(on)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = on / pre
@@ -251,6 +249,11 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
     ``params.tgk_mode == "relative"``), ``tgk_ratio`` and for each a ``<col>_reason`` (NA when the
     value is defined). One row per input row, same order.
     """
+    return with_columns(features, _kinetic_columns(ColumnValues(features), params))
+
+
+def _kinetic_columns(features: Mapping[str, Any], params: Parameters | None) -> dict[str, Any]:
+    """The columns :func:`compute_kinetics` adds, from column values by name."""
     params = params or Parameters()
     if params.nonpositive_pre_growth not in _NONPOSITIVE_POLICIES:
         raise ParameterError(
@@ -259,13 +262,14 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
         )
     needed = ["sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm",
               "days_pre_to_baseline", "days_baseline_to_first_eval"]
-    missing = [c for c in needed if c not in features.columns]
+    missing = [c for c in needed if c not in features]
     if missing:
         raise ParameterError(f"compute_kinetics: features lack column(s) {', '.join(missing)}")
-    n = len(features)
     dpm = params.days_per_month
-    s_pre, s_0, s_1 = (_as_float(features[c]) for c in needed[:3])
-    d_pre, d_on = _as_float(features[needed[3]]), _as_float(features[needed[4]])
+    s_pre, s_0, s_1 = (to_numpy(features[c], float, np.nan) for c in needed[:3])
+    d_pre, d_on = to_numpy(features[needed[3]], float, np.nan), to_numpy(features[needed[4]],
+                                                                          float, np.nan)
+    n = len(s_pre)
 
     no_pre = _missing_date(features, "prebaseline_date", "sld_prebaseline_mm")
     no_base = _missing_date(features, "baseline_date", "sld_baseline_mm")
@@ -279,17 +283,27 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
     sld_1_reason = _reason_col(features, "sld_first_eval_reason",
                                "first-evaluation SLD not evaluable")
     died = np.zeros(n, dtype=bool)
-    if "death_day" in features.columns:
-        died = features["death_day"].notna().to_numpy()
+    if "death_day" in features:
+        died = ~isna(features["death_day"])
     progressed = np.zeros(n, dtype=bool)
-    if "pfs_event" in features.columns:
-        progressed = (features["pfs_event"].fillna(0).to_numpy(dtype=float) == 1) & ~died
+    if "pfs_event" in features:
+        progressed = (_filled_float(features["pfs_event"], 0) == 1) & ~died
+
+    # the first reasons of a period are the same for TGR and TGK: built once, then copied
+    pre_common = _Reasons(n)
+    pre_common.add(no_pre, pre_reason)
+    pre_common.add(no_base, base_reason)
+    pre_common.add(np.isnan(s_pre), sld_pre_reason)
+    pre_common.add(np.isnan(s_0), sld_0_reason)
+    on_common = _Reasons(n)
+    on_common.add(no_base, base_reason)
+    on_common.add(no_first & died, "death before the first evaluation scan")
+    on_common.add(no_first & progressed, "clinical progression before the first evaluation scan")
+    on_common.add(no_first, first_reason)
+    on_common.add(np.isnan(s_0), sld_0_reason)
+    on_common.add(np.isnan(s_1), sld_1_reason)
 
     def pre_period(r: _Reasons, relative_zero: bool, log_zero: bool) -> None:
-        r.add(no_pre, pre_reason)
-        r.add(no_base, base_reason)
-        r.add(np.isnan(s_pre), sld_pre_reason)
-        r.add(np.isnan(s_0), sld_0_reason)
         if log_zero or relative_zero:
             r.add(s_pre == 0, "SLD = 0 mm at pre-baseline (log of 0)" if log_zero
                   else "SLD = 0 mm at pre-baseline (relative TGK undefined)")
@@ -298,12 +312,6 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
         r.add(~(d_pre > 0), "zero or negative interval between pre-baseline and baseline scans")
 
     def on_period(r: _Reasons, zero_reason: str | None) -> None:
-        r.add(no_base, base_reason)
-        r.add(no_first & died, "death before the first evaluation scan")
-        r.add(no_first & progressed, "clinical progression before the first evaluation scan")
-        r.add(no_first, first_reason)
-        r.add(np.isnan(s_0), sld_0_reason)
-        r.add(np.isnan(s_1), sld_1_reason)
         if zero_reason:
             r.add(s_0 == 0, zero_reason)
         r.add(~(d_on > 0),
@@ -320,7 +328,7 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
         ("tgk_pre", "tgk", s_pre, s_0, d_pre, "pre"),
         ("tgk_on", "tgk", s_0, s_1, d_on, "on"),
     ):
-        r = _Reasons(n)
+        r = (pre_common if period == "pre" else on_common).copy()
         is_tgr = fn == "tgr"
         if period == "pre":
             pre_period(r, relative_zero=relative and not is_tgr, log_zero=is_tgr)
@@ -340,20 +348,114 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
             out[f"{kind}_pre"], out[f"{kind}_on"], builders[f"{kind}_pre"],
             builders[f"{kind}_on"], kind.upper(), policy)
     r = _Reasons(n)
-    r.add(np.isnan(out["tgr_pre"]), builders["tgr_pre"].spec())
-    r.add(np.isnan(out["tgr_on"]), builders["tgr_on"].spec())
+    r.add(np.isnan(out["tgr_pre"]), builders["tgr_pre"])
+    r.add(np.isnan(out["tgr_on"]), builders["tgr_on"])
     builders["delta_tgr"] = r
     out["delta_tgr"] = out["tgr_on"] - out["tgr_pre"]
     reasons = {name: b.array() for name, b in builders.items()}
 
     new: dict[str, np.ndarray] = {name: out[name] for name in KINETIC_COLUMNS}
     new.update({f"{name}_reason": reasons[name] for name in KINETIC_COLUMNS})
-    return with_columns(features, new)
+    return new
 
 
-def with_columns(frame: pd.DataFrame, new: dict[str, Any]) -> pd.DataFrame:
+def with_columns(frame: pd.DataFrame, new: Mapping[str, Any]) -> pd.DataFrame:
     """``frame`` with columns added or replaced, built once without copying the others."""
     cols: dict[str, Any] = {c: frame[c] for c in frame.columns if c not in new}
-    for c, v in new.items():
-        cols[c] = v if isinstance(v, pd.Series) else pd.Series(v, index=frame.index, copy=False)
+    # arrays go to the constructor as they are (same dtype inference as ``pd.Series(v)``)
+    cols.update(new)
     return pd.DataFrame(cols, index=frame.index, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# column values: the feature pipeline works on arrays and builds one DataFrame at the end
+# ---------------------------------------------------------------------------------------------
+
+
+def column_values(s: pd.Series) -> Any:
+    """The column's values without conversion: numpy array, or the extension array."""
+    return s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
+
+
+class ColumnValues(Mapping[str, Any]):
+    """The columns of ``frame`` with columns added or replaced (as :func:`with_columns`), read as
+    values (numpy or extension arrays, no copy) without building the DataFrame until
+    :meth:`frame`. ``new`` values: arrays of the frame's length or Series on its index."""
+
+    def __init__(self, frame: pd.DataFrame, new: Mapping[str, Any] | None = None,
+                 _series: dict[str, pd.Series] | None = None):
+        self._frame = frame
+        self._new = dict(new or {})
+        self._series = {} if _series is None else _series   # frame columns read so far
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._new:
+            v = self._new[name]
+            return column_values(v) if isinstance(v, pd.Series) else v
+        return column_values(self._column(name))
+
+    def _column(self, name: str) -> pd.Series:
+        """Column ``name`` of the frame (looked up once)."""
+        if name not in self._series:
+            self._series[name] = self._frame[name]
+        return self._series[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._new or name in self._frame.columns
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (c for c in self._frame.columns if c not in self._new)
+        yield from self._new
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self._frame)
+
+    def with_columns(self, new: Mapping[str, Any]) -> ColumnValues:
+        """These columns with ``new`` ones added or replaced (replaced ones move to the end)."""
+        merged = {c: v for c, v in self._new.items() if c not in new}
+        merged.update(new)
+        return ColumnValues(self._frame, merged, self._series)
+
+    def frame(self) -> pd.DataFrame:
+        """The DataFrame (index of the original frame), built once (as :func:`with_columns`)."""
+        cols: dict[str, Any] = {c: self._column(c) for c in self._frame.columns
+                                if c not in self._new}
+        cols.update(self._new)
+        return pd.DataFrame(cols, index=self._frame.index, copy=False)
+
+
+def isna(values: Any) -> np.ndarray:
+    """``Series(values).isna()`` as a numpy bool array (values: numpy or extension array)."""
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def to_numpy(values: Any, dtype: Any, na_value: Any = pd.api.extensions.no_default
+             ) -> np.ndarray:
+    """``Series(values).to_numpy(dtype, na_value=na_value)`` without building the Series (fast
+    paths for extension arrays, float arrays to float and object arrays to object)."""
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        return values.to_numpy(dtype=dtype, na_value=na_value)
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.float64 and np.dtype(dtype) == np.float64 and (
+                na_value is np.nan or na_value is pd.api.extensions.no_default):
+            return values
+        if (values.dtype == object and np.dtype(dtype) == object
+                and na_value is not pd.api.extensions.no_default):
+            out = values.copy()
+            out[pd.isna(values)] = na_value
+            return out
+    return pd.Series(values, copy=False).to_numpy(dtype=dtype, na_value=na_value)
+
+
+def _filled_float(values: Any, fill: float) -> np.ndarray:
+    """``Series(values).fillna(fill).to_numpy(dtype=float)`` (fast paths as :func:`to_numpy`)."""
+    if isinstance(values, pd.arrays.IntegerArray | pd.arrays.FloatingArray
+                  | pd.arrays.BooleanArray):
+        return values.to_numpy(dtype=float, na_value=fill)
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return np.where(np.isnan(values), fill, values)
+    return pd.Series(values, copy=False).fillna(fill).to_numpy(dtype=float)

@@ -83,35 +83,86 @@ def concat_text(*parts: str | np.ndarray) -> np.ndarray:
     if not arrays:
         raise ValueError("concat_text needs at least one array")
     n = len(arrays[0])
-    key = np.zeros(n, dtype=np.int64)
+    key = np.zeros(n, dtype=np.intp)
     uniqs: list[np.ndarray] = []
     codes: list[np.ndarray] = []
     for a in arrays:
         c, u = pd.factorize(a, use_na_sentinel=False)
         codes.append(c)
         uniqs.append(np.asarray(u, dtype=object))
-        key = pd.factorize(key * max(len(u), 1) + c)[0]
+        # codes of the distinct combinations so far, in order of first appearance
+        key = c if len(codes) == 1 else pd.factorize(key * max(len(u), 1) + c)[0]
     k = int(key.max()) + 1 if n else 0
     first = np.zeros(k, dtype=np.int64)
     first[key[::-1]] = np.arange(n - 1, -1, -1)
-    texts = []
-    for i in first:
-        vals = iter([u[c[i]] for c, u in zip(codes, uniqs, strict=True)])
-        text = None
-        for p in parts:
-            v = p if isinstance(p, str) else next(vals)
-            text = v if text is None else text + v
-        texts.append(text)
-    out = np.empty(k, dtype=object)
-    out[:] = texts
-    return out[key]
+    # the k distinct row texts, concatenated part by part as object arrays of length k
+    vals = iter([u[c[first]] for c, u in zip(codes, uniqs, strict=True)])
+    text = None
+    for p in parts:
+        v = p if isinstance(p, str) else next(vals)
+        text = v if text is None else text + v
+    return text[key]
 
 
 def _select_labels(conds: list[np.ndarray], labels: list[str], default: str) -> np.ndarray:
     """``np.select(conds, labels, default)`` as an object array whose rows share the few label
     strings (no per-row string objects: fast and small for millions of rows)."""
-    idx = np.select(conds, np.arange(len(labels), dtype=np.int8), default=np.int8(len(labels)))
+    idx = np.full(len(conds[0]), len(labels), dtype=np.int8)
+    for k in range(len(conds) - 1, -1, -1):  # the first matching condition wins
+        np.putmask(idx, conds[k], k)
     return np.array([*labels, default], dtype=object)[idx]
+
+
+#: labels of :func:`target_response` and :func:`non_target_response` (rules run on their codes)
+TARGET_LABELS = ("CR", "PR", "SD", "PD", "NE", "none")
+NON_TARGET_LABELS = ("PD", "CR", "non-CR/non-PD", "NE", "non-PD", "none")
+
+
+def _label_codes(values: object, labels: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in ``labels``; ``len(labels)`` for any other value (NA included).
+
+    One hash pass over the rows (instead of one string comparison per row and label), then the
+    few distinct values are looked up."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    lookup = np.append(pd.Index(labels).get_indexer(uniques), -1)   # code -1 (NA) -> last
+    lookup[lookup < 0] = len(labels)
+    return lookup[codes]
+
+
+def _level_values(labels: tuple[str, ...]) -> np.ndarray:
+    """The value of each code of :func:`_label_codes` (None standing for any other value)."""
+    return np.array([*labels, None], dtype=object)
+
+
+def _unwrap(values: object) -> object:
+    """A Series' values without conversion (numpy array or extension array); others as given."""
+    if isinstance(values, pd.Series):
+        return (values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+                else values.to_numpy())
+    return values
+
+
+def _bool_na(values: object) -> tuple[np.ndarray, np.ndarray]:
+    """Nullable boolean values as ``(values with NA read as False, NA mask)`` numpy arrays
+    (fast path for numpy bool arrays and BooleanArrays, as Series or not)."""
+    values = _unwrap(values)
+    if isinstance(values, np.ndarray) and values.dtype == bool:
+        return values, np.zeros(len(values), dtype=bool)
+    if not isinstance(values, pd.arrays.BooleanArray):
+        values = pd.array(values, dtype="boolean")
+    return values.to_numpy(dtype=bool, na_value=False), values.isna()
+
+
+def _float_na(values: object) -> tuple[np.ndarray, np.ndarray]:
+    """Nullable numbers as ``(float values with NA read as 0, NA mask)`` numpy arrays; NaN of a
+    numpy float array is NA (as ``pd.array(values, dtype="Float64")`` reads it)."""
+    values = _unwrap(values)
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        na = np.isnan(values)
+        return np.where(na, 0.0, values), na
+    if not isinstance(values, pd.arrays.FloatingArray | pd.arrays.IntegerArray):
+        values = pd.array(values, dtype="Float64")
+    return values.to_numpy(dtype=float, na_value=0.0), values.isna()
 
 
 def target_response(
@@ -130,7 +181,7 @@ def target_response(
     sld = np.asarray(sld, dtype=float)
     baseline = np.asarray(baseline, dtype=float)
     nadir = np.asarray(nadir, dtype=float)
-    cr = np.asarray(pd.array(targets_cr, dtype="boolean").fillna(False), dtype=bool)
+    cr = _bool_na(targets_cr)[0]
     ok = ~np.isnan(sld) & ~np.isnan(baseline)
     nad = np.where(np.isnan(nadir), baseline, nadir)
     pd_ = _meets_pd(sld, nad) & ok
@@ -139,8 +190,7 @@ def target_response(
         pd_ |= np.isnan(sld) & ~np.isnan(baseline) & _meets_pd(part, nad)
     with np.errstate(invalid="ignore"):
         pr = ok & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
-    none = (np.zeros(len(sld), dtype=bool) if no_targets is None
-            else np.asarray(pd.array(no_targets, dtype="boolean").fillna(False), dtype=bool))
+    none = np.zeros(len(sld), dtype=bool) if no_targets is None else _bool_na(no_targets)[0]
     return _select_labels([none, pd_, ~ok, cr & ok, pr], ["none", "PD", "NE", "CR", "PR"],
                           default="SD")
 
@@ -164,19 +214,14 @@ def non_target_response(
     the scan; NA when the cohort gives per-scan sums only (then ``non_target_pd`` False reads
     ``non-PD``: progression excluded, complete disappearance unknown).
     """
-    ntpd = pd.array(non_target_pd, dtype="boolean")
-    ntcr = np.asarray(pd.array(non_target_cr, dtype="boolean").fillna(False), dtype=bool)
-    exp = pd.array(n_expected, dtype="Float64")
-    ass = pd.array(n_assessed, dtype="Float64")
-    is_pd = np.asarray(ntpd.fillna(False), dtype=bool)
-    pd_known = np.asarray(~ntpd.isna(), dtype=bool)
-    exp_known = np.asarray(~exp.isna(), dtype=bool)
-    expv = np.asarray(exp.fillna(0), dtype=float)
-    assv = np.asarray(ass.fillna(0), dtype=float)
+    is_pd, pd_na = _bool_na(non_target_pd)
+    ntcr = _bool_na(non_target_cr)[0]
+    expv, exp_na = _float_na(n_expected)
+    assv = _float_na(n_assessed)[0]
     conds = [
         is_pd,
-        ~exp_known & pd_known,
-        ~exp_known,
+        exp_na & ~pd_na,
+        exp_na,
         expv == 0,
         ntcr,
         assv < expv,
@@ -195,9 +240,19 @@ def overall_response(
     baseline, table 2): ``CR`` when non-targets are gone, ``NON-CR/NON-PD`` when they persist,
     otherwise ``NE`` (unless PD).
     """
-    target = np.asarray(target, dtype=object)
-    non_target = np.asarray(non_target, dtype=object)
-    new = np.asarray(pd.array(new_lesion, dtype="boolean").fillna(False), dtype=bool)
+    # the rules run once per (target, non-target, new lesion) combination, then expand by code
+    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2)
+    t, nt, new = np.indices(sizes).reshape(len(sizes), -1)
+    table = _overall_rules(_level_values(TARGET_LABELS)[t],
+                           _level_values(NON_TARGET_LABELS)[nt], new.astype(bool))
+    key = np.ravel_multi_index((_label_codes(target, TARGET_LABELS),
+                                _label_codes(non_target, NON_TARGET_LABELS),
+                                _bool_na(new_lesion)[0].astype(np.intp)), sizes)
+    return table[key]
+
+
+def _overall_rules(target: np.ndarray, non_target: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """:func:`overall_response` of label arrays (``new``: numpy bool)."""
     t_none = target == "none"
     conds = [
         (target == "PD") | (non_target == "PD") | new,
@@ -253,16 +308,59 @@ def response_reason(
     ``target_pd_reason`` (optional, text or None per row) replaces the default target-PD text, e.g.
     for PD on the measured lesions of an incomplete scan.
     """
-    target = np.asarray(target, dtype=object)
-    non_target = np.asarray(non_target, dtype=object)
-    overall = np.asarray(overall, dtype=object)
-    new = as_boolean(new_lesion)
-    new_true = np.asarray(new.fillna(False), dtype=bool)
-    new_na = np.asarray(new.isna(), dtype=bool)
+    t_code = _label_codes(target, TARGET_LABELS)
+    new_true, new_na = _bool_na(new_lesion)
+    # the flags and texts are built once per combination of target, non-target, overall PD and
+    # new lesion (no / yes / NA), then expanded by code
+    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2, 3)
+    key = np.ravel_multi_index(
+        (t_code, _label_codes(non_target, NON_TARGET_LABELS),
+         (np.asarray(overall, dtype=object) == "PD").astype(np.intp),
+         new_true.astype(np.intp) + 2 * new_na), sizes)
+    g_t, g_nt, g_pd, g_new = np.indices(sizes).reshape(len(sizes), -1)
+    code = _reason_flags(_level_values(TARGET_LABELS)[g_t],
+                         _level_values(NON_TARGET_LABELS)[g_nt], g_pd == 1, g_new == 1, g_new == 2)
+    texts = np.full(len(code), "", dtype=object)
+    present = np.flatnonzero(np.bincount(key, minlength=len(code)))
+    for u in present:
+        texts[u] = "; ".join(t for k, t in enumerate(_REASON_PARTS) if (code[u] >> k) & 1)
+    out = texts[key]
+    if target_pd_reason is not None:
+        alt = np.asarray(target_pd_reason, dtype=object)
+        m = (t_code == TARGET_LABELS.index("PD")) & pd.notna(alt)
+        if m.any():
+            # the default target-PD text starts the reason: replace it by the row's own
+            rest = np.full(len(code), "", dtype=object)
+            rest[present] = [s[len(_REASON_PARTS[0]):] for s in texts[present]]
+            out[m] = _as_text(alt[m], "") + rest[key[m]]
+    t_ne = t_code == TARGET_LABELS.index("NE")
+    if t_ne.any():
+        head = np.full(len(code), "", dtype=object)
+        head[present] = [s + "; " if s else "" for s in texts[present]]
+        out[t_ne] = concat_text(
+            head[key[t_ne]], "target not evaluable: ",
+            _as_text(np.asarray(sld_reason, dtype=object)[t_ne], "SLD not evaluable"))
+    return out
+
+
+def _as_text(values: np.ndarray, na: str) -> np.ndarray:
+    """Object array ``values`` as str (``Series.fillna(na).astype(str)``; no copy when every
+    value is a str already)."""
+    missing = pd.isna(values)
+    if missing.any():
+        values = np.where(missing, na, values)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = pd.Series(values, dtype=object).astype(str).to_numpy(dtype=object)
+    return values
+
+
+def _reason_flags(target: np.ndarray, non_target: np.ndarray, overall_pd: np.ndarray,
+                  new_true: np.ndarray, new_na: np.ndarray) -> np.ndarray:
+    """Bit ``k`` set when part ``k`` of :data:`_REASON_PARTS` applies (label arrays in)."""
     nt_ne = non_target == "NE"
     t_ne = target == "NE"
     t_none = target == "none"
-    partial = (new_na | nt_ne) & (overall != "PD") & ~t_ne & ~t_none
+    partial = (new_na | nt_ne) & ~overall_pd & ~t_ne & ~t_none
     flags = [target == "PD", new_true, non_target == "PD", target == "CR", target == "PR",
              target == "SD", t_none & (non_target != "none"), t_none & (non_target == "none"),
              t_none & (non_target == "CR"), t_none & (non_target == "non-CR/non-PD"),
@@ -270,23 +368,7 @@ def response_reason(
     code = np.zeros(len(target), dtype=np.int64)
     for k, f in enumerate(flags):
         code |= f.astype(np.int64) << k
-    table = np.full(1 << len(flags), "", dtype=object)
-    for u in np.flatnonzero(np.bincount(code, minlength=len(table))):
-        table[u] = "; ".join(t for k, t in enumerate(_REASON_PARTS) if (u >> k) & 1)
-    out = table[code]
-    if target_pd_reason is not None:
-        alt = np.asarray(target_pd_reason, dtype=object)
-        m = (target == "PD") & pd.notna(alt)
-        if m.any():
-            rest = pd.Series(out[m], dtype=object).str.slice(len(_REASON_PARTS[0]))
-            out[m] = (pd.Series(alt[m], dtype=object).astype(str) + rest).to_numpy(dtype=object)
-    if t_ne.any():
-        sr = pd.Series(np.asarray(sld_reason, dtype=object)[t_ne], dtype=object)
-        ne_txt = concat_text("target not evaluable: ",
-                             sr.fillna("SLD not evaluable").astype(str).to_numpy(dtype=object))
-        head = out[t_ne]
-        out[t_ne] = np.where(head == "", ne_txt, concat_text(head, "; ", ne_txt))
-    return out
+    return code
 
 
 def measured_pd_reason(
