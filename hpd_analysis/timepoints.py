@@ -50,14 +50,14 @@ three-scan wide table the scans are given: no window is applied.
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pandas as pd
 
 from .cohort import Cohort
 from .endpoints import death_days
 from .errors import CohortError, Problem
+from .objectcodes import factorize as _factorize
+from .objectcodes import object_addresses, object_array
 from .params import Parameters
 from .recist import (
     concat_text,
@@ -179,58 +179,6 @@ def _bool_na(values: object) -> pd.arrays.BooleanArray:
     return pd.array(values, dtype="boolean")
 
 
-def _object_addresses(values: np.ndarray) -> np.ndarray:
-    """Memory addresses of the objects an object array refers to, as a ``uintp`` view of the
-    array's own buffer (no copy; valid while ``values`` is alive; read only).
-
-    An object array stores one pointer per element (NumPy C API), so rows that refer to the same
-    Python object have the same address. The loader builds id and text columns from the few
-    distinct values (every row with ``"T1"`` refers to one ``str``), so comparing or hashing
-    addresses groups the rows like the values, at integer speed. Equal values held by different
-    objects get different addresses: callers merge them by value (see :func:`_factorize`).
-    """
-    assert values.dtype == object and values.flags.c_contiguous
-    if not len(values):
-        return np.zeros(0, dtype=np.uintp)
-    buf = (ctypes.c_void_p * len(values)).from_address(values.ctypes.data)
-    return np.frombuffer(buf, dtype=np.uintp)
-
-
-def _object_values(values: pd.Series | np.ndarray) -> np.ndarray | None:
-    """The column as a C-contiguous object array when it is one already (no copy), else None."""
-    v = values.to_numpy() if isinstance(values, pd.Series) else values
-    if isinstance(v, np.ndarray) and v.dtype == object and v.flags.c_contiguous:
-        return v
-    return None
-
-
-def _factorize(values: pd.Series | np.ndarray, rows: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize(values)`` (same codes, same uniques, -1 for missing) without hashing every
-    row's value: object columns are factorized by object address, then the few distinct objects
-    by value; categoricals through their codes. ``rows`` (positions): factorize only those rows
-    (``pd.factorize(values[rows])``) without copying the objects first."""
-    v = _object_values(values)
-    if v is None or (isinstance(values, pd.Series)
-                     and isinstance(values.dtype, pd.CategoricalDtype)):
-        if rows is not None:
-            values = (values.iloc[rows] if isinstance(values, pd.Series)
-                      else np.asarray(values)[rows])
-        return pd.factorize(values)
-    addresses = _object_addresses(v)
-    if rows is not None:
-        addresses = addresses[rows]
-    addr_codes, addrs = pd.factorize(addresses)
-    first = np.empty(len(addrs), dtype=np.int64)  # first row of each distinct object
-    first[addr_codes[::-1]] = np.arange(len(addr_codes) - 1, -1, -1)
-    if rows is not None:
-        first = rows[first]
-    value_codes, uniq = pd.factorize(v[first])
-    # value_codes follow the first appearance of each object, hence of each value: the codes
-    # are those pd.factorize gives on the whole column
-    return value_codes[addr_codes], uniq
-
-
 def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Position of each value in ``index`` (-1 when absent), looking up each run of equal
     consecutive values once (fast when rows are grouped by patient, correct in any order)."""
@@ -240,10 +188,10 @@ def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
         lut = np.append(index.get_indexer(values.cat.categories).astype(np.int64), -1)
         return lut[values.cat.codes.to_numpy()]
     v = values.to_numpy()
-    obj = _object_values(v)
+    obj = object_array(v)
     # runs of the same object (object columns: compared by address, an integer comparison; a
     # value split over several objects only starts more runs, each looked up by value)
-    runs_of = _object_addresses(obj) if obj is not None else v
+    runs_of = object_addresses(obj) if obj is not None else v
     heads = np.flatnonzero(np.r_[True, runs_of[1:] != runs_of[:-1]])
     lengths = np.diff(np.r_[heads, len(v)])
     return np.repeat(index.get_indexer(v[heads]).astype(np.int64), lengths)

@@ -576,7 +576,7 @@ def _distinct_copies(values: list) -> np.ndarray:
     [1, "1", 1.0, None, 2, "x", 2],
 ])
 def test_factorize_by_address_equals_pandas_factorize(values):
-    from hpd_analysis.timepoints import _factorize
+    from hpd_analysis.objectcodes import factorize as _factorize
 
     shared = np.empty(len(values), dtype=object)
     shared[:] = values
@@ -586,6 +586,11 @@ def test_factorize_by_address_equals_pandas_factorize(values):
             want_codes, want_uniq = pd.factorize(given)
             np.testing.assert_array_equal(codes, want_codes)
             assert list(uniq) == list(want_uniq)
+            for na in (True, False):
+                codes, uniq = _factorize(given, use_na_sentinel=na)
+                want_codes, want_uniq = pd.factorize(given, use_na_sentinel=na)
+                np.testing.assert_array_equal(codes, want_codes)
+                assert [str(u) for u in uniq] == [str(u) for u in want_uniq]
             rows = np.arange(len(arr))[::-2].copy()  # a subset of rows, in any order
             codes, uniq = _factorize(given, rows)
             want_codes, want_uniq = pd.factorize(np.asarray(given)[rows])
