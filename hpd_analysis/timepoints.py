@@ -122,10 +122,11 @@ def _epoch_days(values: pd.Series | np.ndarray) -> np.ndarray:
 def _to_dates(days: np.ndarray) -> np.ndarray:
     """Float epoch days (NaN allowed) back to datetime64[ns] (NaT)."""
     days = np.asarray(days, dtype=float)
-    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
-    ok = ~np.isnan(days)
-    out[ok] = (_EPOCH + days[ok].astype("int64")).astype("datetime64[ns]")
-    return out
+    missing = np.isnan(days)
+    ns = np.where(missing, 0.0, days).astype(np.int64)  # whole days (truncated) since 1970
+    ns *= 86_400_000_000_000
+    ns[missing] = np.iinfo(np.int64).min  # NaT
+    return ns.view("datetime64[ns]")
 
 
 def _index_per_group(mask: np.ndarray, grp: np.ndarray, n: int, *, last: bool = False
@@ -145,12 +146,13 @@ def _index_per_group(mask: np.ndarray, grp: np.ndarray, n: int, *, last: bool = 
 def _take(arr: np.ndarray, idx: np.ndarray, fill: object = np.nan) -> np.ndarray:
     """``arr[idx]`` with ``fill`` where ``idx`` is -1."""
     arr = np.asarray(arr)
-    ok = idx >= 0
-    if arr.dtype == object or fill is None:
-        out = np.full(len(idx), fill, dtype=object)
-    else:
-        out = np.full(len(idx), fill, dtype=np.result_type(arr.dtype, np.asarray(fill).dtype))
-    out[ok] = arr[idx[ok]]
+    dtype = object if arr.dtype == object or fill is None else np.result_type(
+        arr.dtype, np.asarray(fill).dtype)
+    if not len(arr):
+        return np.full(len(idx), fill, dtype=dtype)
+    # a plain take (-1 reads the last element) then the fill: no boolean-mask gathers
+    out = arr.take(idx).astype(dtype, copy=False)
+    out[idx < 0] = fill
     return out
 
 
@@ -795,7 +797,6 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     so that :mod:`hpd_analysis.classify` need not scan the lesion rows again."""
     scans, pt = _build(cohort, params, full=False)
     pat = cohort.patients
-    n = len(pat)
     pre, base, fe = pt["pre"], pt["base"], pt["fe"]
     date_days = np.asarray(scans["_date"], dtype=float)
     dayv = np.asarray(scans["day"], dtype=float)
@@ -835,10 +836,7 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     ntcr_s = _bool_na(scans["non_target_cr"])
 
     def take_bool(arr: pd.arrays.BooleanArray) -> pd.arrays.BooleanArray:
-        out = _all_na_bool(n)
-        ok = fe >= 0
-        out[ok] = arr[fe[ok]]
-        return out
+        return arr.take(fe, allow_fill=True)  # -1 (no first evaluation): NA
 
     ntpd, ntcr = take_bool(ntpd_s), take_bool(ntcr_s)
     nt_exp = _take(np.asarray(scans["n_non_targets_expected"], dtype=float), fe)
