@@ -465,14 +465,15 @@ def _lesion_measures(
     return {
         "sld_mm": sld, "sld_reason": sld_reason, "sld_measured_mm": part,
         "n_targets_expected": np.where(has_base, n_exp, np.nan),
-        "n_targets_measured": n_meas.astype(float),
+        # counts stay integers here: converted to float (NaN = unknown) where they are read
+        "n_targets_measured": n_meas,
         "targets_cr": has_base & (n_exp > 0) & (n_gone == n_exp) & ok,
-        "new_lesions": n_new.astype(float),
+        "new_lesions": n_new,
         **extra,
         "new_organs": new_org, "max_new_lesions_in_involved_organ": max_inv,
         "non_target_pd": nt_pd, "non_target_cr": nt_cr,
         "n_non_targets_expected": np.where(has_base, n_nt, np.nan),
-        "n_non_targets_assessed": n_nt_ass.astype(float),
+        "n_non_targets_assessed": n_nt_ass,
     }
 
 
@@ -839,17 +840,17 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
         return arr.take(fe, allow_fill=True)  # -1 (no first evaluation): NA
 
     ntpd, ntcr = take_bool(ntpd_s), take_bool(ntcr_s)
-    nt_exp = _take(np.asarray(scans["n_non_targets_expected"], dtype=float), fe)
-    nt_ass = _take(np.asarray(scans["n_non_targets_assessed"], dtype=float), fe)
-    newl = _take(np.asarray(scans["new_lesions"], dtype=float), fe)
-    new_org = _take(np.asarray(scans["new_organs"], dtype=float), fe)
-    max_inv = _take(np.asarray(scans["max_new_lesions_in_involved_organ"], dtype=float), fe)
+    nt_exp = np.asarray(_take(scans["n_non_targets_expected"], fe), dtype=float)
+    nt_ass = np.asarray(_take(scans["n_non_targets_assessed"], fe), dtype=float)
+    newl = np.asarray(_take(scans["new_lesions"], fe), dtype=float)
+    new_org = np.asarray(_take(scans["new_organs"], fe), dtype=float)
+    max_inv = np.asarray(_take(scans["max_new_lesions_in_involved_organ"], fe), dtype=float)
     new_flag = _bool_na(np.nan_to_num(newl, nan=0.0) > 0)
     new_flag[np.isnan(newl)] = pd.NA
 
-    s1_part = _take(np.asarray(scans["sld_measured_mm"], dtype=float), fe)
-    t_exp = _take(np.asarray(scans["n_targets_expected"], dtype=float), fe)
-    t_meas = _take(np.asarray(scans["n_targets_measured"], dtype=float), fe)
+    s1_part = np.asarray(_take(scans["sld_measured_mm"], fe), dtype=float)
+    t_exp = np.asarray(_take(scans["n_targets_expected"], fe), dtype=float)
+    t_meas = np.asarray(_take(scans["n_targets_measured"], fe), dtype=float)
     no_targets = (fe >= 0) & (base >= 0) & (t_exp == 0)
     tr = target_response(s1, s0, s0, cr, s1_part, no_targets)
     ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
