@@ -59,11 +59,26 @@ def factorize(values: pd.Series | np.ndarray, rows: np.ndarray | None = None,
     if rows is not None:
         addresses = addresses[rows]
     addr_codes, addrs = pd.factorize(addresses)
-    first = np.empty(len(addrs), dtype=np.intp)  # first row of each distinct object
-    first[addr_codes[::-1]] = np.arange(len(addr_codes) - 1, -1, -1)
+    first = _first_rows(addr_codes, len(addrs))
     if rows is not None:
         first = rows[first]
     value_codes, uniq = pd.factorize(v[first], use_na_sentinel=use_na_sentinel)
     # value_codes follow the first appearance of each object, hence of each value: the codes
     # are those pd.factorize gives on the whole column
+    if len(value_codes) and value_codes[-1] == len(value_codes) - 1 and (
+            len(uniq) == len(value_codes)):
+        return addr_codes, uniq  # one object per value and no NA: the codes already
     return value_codes[addr_codes], uniq
+
+
+def _first_rows(codes: np.ndarray, k: int) -> np.ndarray:
+    """Row of the first appearance of each code ``0..k-1`` (codes in order of first appearance).
+
+    The codes of a sorted table usually all appear within its first rows (every lesion id of
+    the cohort within the first patients): look there first, the whole array only if needed."""
+    first = np.empty(k, dtype=np.intp)
+    for head in (codes[: 64 * k + 64], codes):
+        if len(head) and head.max() == k - 1 or k == 0:
+            first[head[::-1]] = np.arange(len(head) - 1, -1, -1)
+            return first
+    raise AssertionError("codes are not 0..k-1")  # pd.factorize codes always are

@@ -304,6 +304,22 @@ def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: 
     return _isin_subset(key, rows, members)
 
 
+def _baseline_members(key: np.ndarray, rows_a: np.ndarray, members_a: np.ndarray,
+                      rows_b: np.ndarray, members_b: np.ndarray, size: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_dense_member` for two member sets over the same keys, with one look-up table
+    (bit 1: in ``members_a``, bit 2: in ``members_b``) and one pass over the rows."""
+    if size <= max(4 * len(key), 1 << 20) and not (
+            len(key) and (key.min() < 0 or (len(members_a) and members_a.min() < 0)
+                          or (len(members_b) and members_b.min() < 0))):
+        table = np.zeros(size, dtype=np.uint8)
+        table[members_a] = 1
+        table[members_b] |= 2
+        flags = table[key]
+        return rows_a & (flags & 1).astype(bool), rows_b & (flags & 2).astype(bool)
+    return (_isin_subset(key, rows_a, members_a), _isin_subset(key, rows_b, members_b))
+
+
 def _float_values(table: pd.DataFrame, col: str) -> np.ndarray | None:
     """A numeric column as a float array (text that is not a number: NaN); None when absent."""
     if col not in table.columns:
@@ -358,25 +374,29 @@ def _lesion_measures(
     del lcode
     at_base = inv == base_scan[rp]  # base_scan -1 (no baseline) never equals a scan index
 
-    # baseline target lesions
+    # rows of the lesions that were targets / non-targets at baseline (on any scan)
     bt = at_base & is_t
-    is_bt = _dense_member(key, is_t, key[bt], n_pat * nl)
+    bnt = at_base & is_nt
+    is_bt, is_bnt = _baseline_members(key, is_t, key[bt], is_nt, key[bnt], n_pat * nl)
+
+    # baseline target lesions
     n_exp_p = np.bincount(rp[bt], minlength=n_pat)
     del bt
-    tr = np.flatnonzero(is_bt)  # rows of baseline target lesions (on any scan)
-    del is_bt
     diam_all = _float_values(les, "diameter_mm")
-    d_t = diam_all[tr] if diam_all is not None else np.full(len(tr), np.nan)
-    d_t[absent[tr] & np.isnan(d_t)] = 0.0  # a target recorded absent without a diameter: 0 mm
-    keep = ~np.isnan(d_t) & ~not_eval[tr]
-    tr = tr[keep]
+    if diam_all is None:
+        diam_all = np.full(len(les), np.nan)
+    no_diam = np.isnan(diam_all)
+    # measured: a diameter, or recorded absent without one (0 mm); not flagged not evaluable
+    tr = np.flatnonzero(is_bt & (~no_diam | absent) & ~not_eval)
+    del is_bt, no_diam
     inv_m = inv[tr]
-    dm = d_t[keep]
+    dm = diam_all[tr]
+    dm[np.isnan(dm)] = 0.0  # NaN left here only for targets recorded absent: 0 mm
     n_meas = np.bincount(inv_m, minlength=ns)
     ssum = np.bincount(inv_m, weights=dm, minlength=ns)
     gone = np.where(node[tr], dm < 10.0, dm == 0.0)
     n_gone = np.bincount(inv_m[gone], minlength=ns)
-    del tr, d_t, keep, inv_m, dm, gone
+    del tr, inv_m, dm, gone
     has_base = base_scan[scan_pid] >= 0
     n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
     ok = has_base & (n_exp > 0) & (n_meas == n_exp)
@@ -397,8 +417,6 @@ def _lesion_measures(
         return reason
 
     # non-target lesions
-    bnt = at_base & is_nt
-    is_bnt = _dense_member(key, is_nt, key[bnt], n_pat * nl)
     n_nt_p = np.bincount(rp[bnt], minlength=n_pat)
     del bnt
     n_nt_ass = np.bincount(inv[is_bnt], minlength=ns)
