@@ -825,16 +825,24 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     def tdate(i: np.ndarray) -> np.ndarray:
         return _to_dates(_take(date_days, i))
 
-    def treason(i: np.ndarray) -> np.ndarray:
+    def treasons(*pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+        """SLD reasons at the scans ``i`` (None where ``i`` is -1) of each (``i``, its SLD)."""
         if not callable(sreason):
-            return _take(np.asarray(sreason, dtype=object), i, None)
-        out = np.full(len(i), None, dtype=object)
-        ok = i >= 0
-        out[ok] = sreason(i[ok])
-        return out
+            return [_take(np.asarray(sreason, dtype=object), i, None) for i, _ in pairs]
+        # the reason is None wherever the SLD is known: build texts for the other scans only,
+        # in one call for the three time points
+        where = [np.flatnonzero((i >= 0) & np.isnan(s)) for i, s in pairs]
+        texts = sreason(np.concatenate([i[w] for (i, _), w in zip(pairs, where, strict=True)]))
+        outs, start = [], 0
+        for (i, _), w in zip(pairs, where, strict=True):
+            out = np.full(len(i), None, dtype=object)
+            out[w] = texts[start:start + len(w)]
+            start += len(w)
+            outs.append(out)
+        return outs
 
     s_pre, s0, s1 = _take(sld, pre), _take(sld, base), _take(sld, fe)
-    r_pre, r0, r1 = treason(pre), treason(base), treason(fe)
+    r_pre, r0, r1 = treasons((pre, s_pre), (base, s0), (fe, s1))
     r_pre = np.where(pre < 0, pt["pre_reason"], r_pre).astype(object)
     r0 = np.where(base < 0, pt["base_reason"], r0).astype(object)
     r1 = np.where(fe < 0, pt["fe_reason"], r1).astype(object)
