@@ -196,7 +196,12 @@ def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     runs_of = object_addresses(obj) if obj is not None else v
     heads = np.flatnonzero(np.r_[True, runs_of[1:] != runs_of[:-1]])
     lengths = np.diff(np.r_[heads, len(v)])
-    return np.repeat(index.get_indexer(v[heads]).astype(np.int64), lengths)
+    first = v[heads]
+    if len(first) == len(index) and np.array_equal(first, index.to_numpy()):
+        codes = np.arange(len(index), dtype=np.int64)  # one run per id, in the index's order
+    else:
+        codes = index.get_indexer(first).astype(np.int64)
+    return np.repeat(codes, lengths)
 
 
 def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray:
