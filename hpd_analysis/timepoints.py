@@ -182,8 +182,9 @@ def _bool_na(values: object) -> pd.arrays.BooleanArray:
 
 
 def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each value in ``index`` (-1 when absent), looking up each run of equal
-    consecutive values once (fast when rows are grouped by patient, correct in any order)."""
+    """Position of each value in ``index`` (unique; -1 when absent), looking up each run of
+    equal consecutive values once (fast when rows are grouped by patient, fastest when the runs
+    follow ``index``; correct in any order)."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
     if isinstance(values.dtype, pd.CategoricalDtype):  # look up each category once
