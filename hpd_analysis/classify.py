@@ -15,7 +15,7 @@ treatment start to the first evaluation) and per definition ``hpd_<code>`` (null
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,13 @@ class _FirstReason:
         self.values[idx] = reason
         self.unset[idx] = False
 
+    def column(self, index: pd.Index) -> Any:
+        """The reasons as a column: the array, or an object Series on ``index`` when no reason
+        is set (all None: no dtype inference pass over them by the DataFrame constructor)."""
+        if self.unset.all():
+            return pd.Series(self.values, index=index, dtype=object, copy=False)
+        return self.values
+
 
 def _whole_days(end: Any, start: Any) -> np.ndarray:
     """``(end - start).dt.days`` of two date columns, as float (NaN when a date is missing)."""
@@ -278,7 +285,8 @@ def _add_rule_features(
     no_fe = isna(col("first_eval_date"))
     fe = _FirstReason.of(_reason_values(f, "first_eval_reason"))
     fe.fill(no_fe, "no first evaluation scan")
-    fe_reason = new["first_eval_reason"] = fe.values
+    fe_reason = fe.values
+    new["first_eval_reason"] = fe.column(f.index)
 
     if not has("first_eval_day") and has("treatment_start"):
         new["first_eval_day"] = _whole_days(col("first_eval_date"), col("treatment_start"))
@@ -305,7 +313,7 @@ def _add_rule_features(
             r.fill(miss & scan_missing, "scan not found")
             r.fill(miss & no_start, f"no treatment_start: {what} unknown")
             r.fill(miss, f"{what} unknown")
-        new[f"{day_col}_reason"] = r.values
+        new[f"{day_col}_reason"] = r.column(f.index)
 
     # SLD change at first evaluation: reason when missing
     if has("sld_pct_change_first_eval"):
@@ -322,13 +330,19 @@ def _add_rule_features(
                 r.fill(miss & (to_numpy(f["sld_baseline_mm"], float) == 0),
                        "SLD = 0 mm at baseline (percent change undefined)")
             r.fill(miss, "SLD change at first evaluation not computable")
-        new["sld_change_first_eval_reason"] = r.values
+        new["sld_change_first_eval_reason"] = r.column(f.index)
 
     for c in _FIRST_EVAL_COUNTS:
         if c in f:
-            x = to_numpy(f[c], float, np.nan)
-            miss = np.isnan(x) | no_fe
-            new[c] = pd.arrays.IntegerArray(np.where(miss, 0, x).astype(np.int64), miss)
+            v = f[c]
+            if isinstance(v, pd.arrays.IntegerArray):  # the common case: no float round trip
+                miss = np.asarray(v.isna()) | no_fe
+                new[c] = pd.arrays.IntegerArray(
+                    np.where(miss, 0, v.to_numpy(dtype=np.int64, na_value=0)), miss)
+            else:
+                x = to_numpy(v, float, np.nan)
+                miss = np.isnan(x) | no_fe
+                new[c] = pd.arrays.IntegerArray(np.where(miss, 0, x).astype(np.int64), miss)
     if "n_organs_with_new_lesions_first_eval" in f:
         cnt = to_numpy(f["n_organs_with_new_lesions_first_eval"], float, np.nan)
     else:
@@ -343,7 +357,7 @@ def _add_rule_features(
     miss = np.isnan(cnt)
     r.fill(miss & no_fe, fe_reason)
     r.fill(miss, "organs of new lesions unknown (no lesion-level organ data)")
-    new["n_organs_with_new_lesions_first_eval_reason"] = r.values
+    new["n_organs_with_new_lesions_first_eval_reason"] = r.column(f.index)
 
     # ECOG
     for c in ("ecog_baseline", "ecog_first_eval"):
@@ -357,11 +371,14 @@ def _add_rule_features(
     delta = np.where(np.isnan(eb) | np.isnan(ef), np.nan, ef - eb)
     new["ecog_delta"] = pd.arrays.FloatingArray(delta, np.isnan(delta))
     no_eb, no_ef = np.isnan(eb), np.isnan(ef)
-    texts = np.array([None, "ECOG at baseline not recorded",
-                      "ECOG at first evaluation not recorded"], dtype=object)
-    new["ecog_baseline_reason"] = texts[np.where(no_eb, 1, 0)]
-    new["ecog_first_eval_reason"] = texts[np.where(no_ef, 2, 0)]
-    new["ecog_delta_reason"] = texts[np.where(no_eb, 1, np.where(no_ef, 2, 0))]
+    eb_missing = (no_eb, "ECOG at baseline not recorded")
+    ef_missing = (no_ef, "ECOG at first evaluation not recorded")
+    for name, sources in (("ecog_baseline", [eb_missing]), ("ecog_first_eval", [ef_missing]),
+                          ("ecog_delta", [eb_missing, ef_missing])):  # the baseline first
+        r = _FirstReason.empty(n)
+        for mask, text in sources:
+            r.fill(mask, text)
+        new[f"{name}_reason"] = r.column(f.index)
 
     # death
     dd = to_numpy(f["death_day"], float, np.nan) if "death_day" in f else np.full(n, np.nan)
@@ -382,11 +399,23 @@ def _add_rule_features(
     return f.with_columns(new)
 
 
-def _align_features(features: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
-    """Rows of ``features`` in ``patients`` order, one per patient (missing ones added, flagged)."""
+def _same_patients(features: pd.DataFrame, patients: pd.DataFrame) -> bool:
+    """True when ``features`` has the rows of ``patients``, in order (same patient ids)."""
+    return len(features) == len(patients) and np.array_equal(
+        features["patient_id"].to_numpy(dtype=object),
+        patients["patient_id"].to_numpy(dtype=object))
+
+
+def _align_features(features: pd.DataFrame, patients: pd.DataFrame,
+                    same: bool | None = None) -> pd.DataFrame:
+    """Rows of ``features`` in ``patients`` order, one per patient (missing ones added, flagged).
+
+    ``same``: :func:`_same_patients` of the two when known."""
     ids = patients["patient_id"].to_numpy(dtype=object)
     fid = features["patient_id"].to_numpy(dtype=object)
-    if len(fid) == len(ids) and np.array_equal(fid, ids):
+    if same is None:
+        same = _same_patients(features, patients)
+    if same:
         if isinstance(features.index, pd.RangeIndex) and features.index.start == 0 \
                 and features.index.step == 1:
             return features
@@ -414,7 +443,13 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
     + kinetics (TGR %/month, TGK mm/month; :func:`hpd_analysis.kinetics.compute_kinetics`) + the
     patients' own columns (for user definitions on risk factors).
     """
-    from .endpoints import derive_endpoints
+    return _feature_columns(cohort, params).frame()
+
+
+def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
+                     ) -> ColumnValues:
+    """The columns of :func:`build_features`, read as values (the DataFrame not built yet)."""
+    from .endpoints import _endpoint_columns
     from .timepoints import _first_evaluation_features
 
     params = _params(params)
@@ -422,12 +457,10 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
     if not (isinstance(patients.index, pd.RangeIndex) and patients.index.start == 0):
         patients = patients.reset_index(drop=True)
     feats, extra = _first_evaluation_features(cohort, params)
-    same_rows = len(feats) == len(patients) and np.array_equal(
-        feats["patient_id"].to_numpy(dtype=object), patients["patient_id"].to_numpy(dtype=object))
-    feats = _align_features(feats, patients)
-    ep = derive_endpoints(patients, params)
-    # the endpoint columns as they are (Series on the same RangeIndex as feats: no conversion)
-    new: dict[str, Any] = {c: ep[c] for c in ep.columns if c != "patient_id"}
+    same_rows = _same_patients(feats, patients)
+    feats = _align_features(feats, patients, same_rows)
+    # the endpoint columns (derive_endpoints but patient_id) as they are: no DataFrame
+    new: dict[str, Any] = _endpoint_columns(patients, params, feats.index)
     new.update({c: _values(patients[c]) for c in patients.columns
                 if c not in feats.columns and c not in new})
     organs = "n_organs_with_new_lesions_first_eval"
@@ -444,7 +477,7 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
                                                     "no tumour measurements in the cohort",
                                                     dtype=object)})
     cols = _add_rule_features(cols, patients, cohort.lesions, params)
-    return cols.with_columns(_kinetic_columns(cols, params)).frame()
+    return cols.with_columns(_kinetic_columns(cols, params))
 
 
 def resolve_definitions(
@@ -476,20 +509,29 @@ def classify_features(
     endpoints, then ``hpd_<code>``, ``hpd_<code>_reason``, ``hpd_<code>_status`` per definition.
     Contract columns absent from ``features`` are added empty.
     """
-    defs = resolve_definitions(definitions)
+    cols = ColumnValues(features)
+    return _classification_table(cols, cols.__getitem__, features, pd.RangeIndex(len(features)),
+                                 resolve_definitions(definitions))
+
+
+def _classification_table(values: ColumnValues, read: Callable[[str], Any],
+                          features: pd.DataFrame, index: pd.Index, defs: list[Definition]
+                          ) -> pd.DataFrame:
+    """:func:`classify_features` with the feature columns read by ``read`` from ``values`` (the
+    columns of ``features``, e.g. the :class:`ColumnValues` it was built from) as arrays, or as
+    Series on ``index`` (the index of the table); the definitions read ``features``."""
     n = len(features)
-    index = pd.RangeIndex(n)
     cols: dict[str, Any] = {}
     for c in CONTRACT_COLUMNS:
-        if c in features.columns:
-            cols[c] = _values(features[c])
+        if c in values:
+            cols[c] = read(c)
         elif c in ("patient_id", "recist_first_eval"):
             cols[c] = np.full(n, None, dtype=object)
         else:
             cols[c] = np.full(n, np.nan)
     for c in REASON_OUTPUT_COLUMNS + SUPPORT_COLUMNS + ENDPOINT_OUTPUT_COLUMNS:
-        if c in features.columns and c not in cols:
-            cols[c] = _values(features[c])
+        if c in values and c not in cols:
+            cols[c] = read(c)
     cols.update(verdict_columns(features, defs))
     # arrays go to the constructor as they are (same dtype inference as ``pd.Series(v)``)
     return pd.DataFrame(cols, index=index, copy=False)
@@ -505,7 +547,18 @@ def classify(
     One row per input patient, in input order, never fewer; see the module docstring for the
     columns (TGR in % per month, TGK in mm per month, SLD in mm, times in months).
     """
-    return classify_features(build_features(cohort, params), definitions)
+    values = _feature_columns(cohort, params)
+    defs = resolve_definitions(definitions)
+    features = values.frame()
+    index = features.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 \
+            and index.name is None:
+        # the table's columns as the features were built from them (not read back): the Series
+        # (on this index) of the texts and reasons built as object columns, without dtype
+        # inference of those again
+        return _classification_table(values, values.held, features, index, defs)
+    return _classification_table(values, values.__getitem__, features,
+                                 pd.RangeIndex(len(features)), defs)
 
 
 def threshold_sweep(

@@ -21,6 +21,8 @@ given. A time that cannot be derived is NaN with the reason in ``<endpoint>_reas
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -53,7 +55,8 @@ def _days(patients: pd.DataFrame, col: str, start: pd.Series) -> np.ndarray:
         delta = d.to_numpy() - start.to_numpy()
         seconds = delta.view(np.int64) / 1_000_000_000   # as TimedeltaArray.total_seconds
         seconds[np.isnat(delta)] = np.nan
-        return seconds / 86400.0
+        seconds /= 86400.0
+        return seconds
     return ((d - start).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
 
 
@@ -78,8 +81,9 @@ def _death_days(patients: pd.DataFrame, dd: np.ndarray, params: Parameters) -> n
 
 
 def _nanmin2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isnan(a), b, np.where(np.isnan(b), a, np.minimum(a, b)))
+    """The smaller of two day counts, ignoring NaN (NaN when both are; day counts of
+    :func:`_days` are never -0.0, so no signed-zero tie)."""
+    return np.fmin(a, b)
 
 
 def _endpoint(
@@ -93,8 +97,8 @@ def _endpoint(
     has_ev = ~np.isnan(ev_days)
     t = np.where(has_ev, ev_days, cens_days)
     event = has_ev.astype(np.int64)
-    neg = ~np.isnan(t) & (t < 0)
     missing = np.isnan(t)
+    neg = t < 0  # False where missing
     reason = np.full(len(t), None, dtype=object)
     reason[missing] = missing_msg
     reason[neg] = negative_msg
@@ -113,6 +117,17 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
     See the module docstring for the rules.
     """
     params = params or Parameters()
+    index = pd.RangeIndex(len(patients))
+    cols = {"patient_id": patients["patient_id"].to_numpy().copy(),
+            **_endpoint_columns(patients, params, index)}
+    # fresh arrays: no consolidation copy (copy=False)
+    return pd.DataFrame({c: cols[c] for c in ENDPOINT_COLUMNS}, index=index, copy=False)
+
+
+def _endpoint_columns(patients: pd.DataFrame, params: Parameters,
+                      index: pd.Index) -> dict[str, Any]:
+    """The columns of :func:`derive_endpoints` but ``patient_id``, in order, by name (reasons
+    as object Series on ``index``, the others as arrays)."""
     dpm = params.days_per_month
     start = _as_datetime(patients["treatment_start"])
     no_start = np.asarray(start.array.isna())
@@ -148,12 +163,10 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
             event[use] = ge[use].to_numpy(dtype=float).astype(np.int64)
             reason[use] = None
             reason[np.isnan(months) & bad] = f"{tcol} negative"
-    index = pd.RangeIndex(len(patients))
-    cols = {"patient_id": patients["patient_id"].to_numpy().copy()}
+    cols: dict[str, Any] = {}
     for ep, (months, event, reason) in derived.items():
         cols.update({f"{ep}_months": months, f"{ep}_event": event,
                      # texts or None: object column without dtype inference
                      f"{ep}_reason": pd.Series(reason, index=index, dtype=object, copy=False)})
     cols["death_day"] = _death_days(patients, death, params)
-    # fresh arrays: no consolidation copy (copy=False)
-    return pd.DataFrame({c: cols[c] for c in ENDPOINT_COLUMNS}, index=index, copy=False)
+    return cols

@@ -177,6 +177,13 @@ class _Reasons:
         """Object array of reasons, ``None`` where unset (value defined)."""
         return self.reasons
 
+    def column(self, index: pd.Index) -> Any:
+        """The reasons as a column: the array, or an object Series on ``index`` when no reason
+        is set (all None: no dtype inference pass over them by the DataFrame constructor)."""
+        if self.defined.all():
+            return pd.Series(self.reasons, index=index, dtype=object, copy=False)
+        return self.reasons
+
 
 def _texts(values: np.ndarray, default: str) -> np.ndarray:
     """Upstream reasons as str: ``default`` where missing, ``str(value)`` otherwise."""
@@ -252,7 +259,7 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
     return with_columns(features, _kinetic_columns(ColumnValues(features), params))
 
 
-def _kinetic_columns(features: Mapping[str, Any], params: Parameters | None) -> dict[str, Any]:
+def _kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[str, Any]:
     """The columns :func:`compute_kinetics` adds, from column values by name."""
     params = params or Parameters()
     if params.nonpositive_pre_growth not in _NONPOSITIVE_POLICIES:
@@ -328,7 +335,9 @@ def _kinetic_columns(features: Mapping[str, Any], params: Parameters | None) -> 
         ("tgk_pre", "tgk", s_pre, s_0, d_pre, "pre"),
         ("tgk_on", "tgk", s_0, s_1, d_on, "on"),
     ):
-        r = (pre_common if period == "pre" else on_common).copy()
+        common = pre_common if period == "pre" else on_common
+        # TGK, the last of the period, takes the common reasons themselves (no copy)
+        r = common if fn == "tgk" else common.copy()
         is_tgr = fn == "tgr"
         if period == "pre":
             pre_period(r, relative_zero=relative and not is_tgr, log_zero=is_tgr)
@@ -352,7 +361,7 @@ def _kinetic_columns(features: Mapping[str, Any], params: Parameters | None) -> 
     r.add(np.isnan(out["tgr_on"]), builders["tgr_on"])
     builders["delta_tgr"] = r
     out["delta_tgr"] = out["tgr_on"] - out["tgr_pre"]
-    reasons = {name: b.array() for name, b in builders.items()}
+    reasons = {name: b.column(features.index) for name, b in builders.items()}
 
     new: dict[str, np.ndarray] = {name: out[name] for name in KINETIC_COLUMNS}
     new.update({f"{name}_reason": reasons[name] for name in KINETIC_COLUMNS})
@@ -394,6 +403,11 @@ class ColumnValues(Mapping[str, Any]):
             return column_values(v) if isinstance(v, pd.Series) else v
         return column_values(self._column(name))
 
+    def held(self, name: str) -> Any:
+        """Column ``name`` as held: a Series (a frame column, or added as a Series), else the
+        added values."""
+        return self._new[name] if name in self._new else self._column(name)
+
     def _column(self, name: str) -> pd.Series:
         """Column ``name`` of the frame (looked up once)."""
         if name not in self._series:
@@ -413,6 +427,11 @@ class ColumnValues(Mapping[str, Any]):
     @property
     def n_rows(self) -> int:
         return len(self._frame)
+
+    @property
+    def index(self) -> pd.Index:
+        """The index of the original frame (and of :meth:`frame`)."""
+        return self._frame.index
 
     def with_columns(self, new: Mapping[str, Any]) -> ColumnValues:
         """These columns with ``new`` ones added or replaced (replaced ones move to the end)."""

@@ -82,21 +82,35 @@ def concat_text(*parts: str | np.ndarray) -> np.ndarray:
     arrays = [np.asarray(p, dtype=object) for p in parts if not isinstance(p, str)]
     if not arrays:
         raise ValueError("concat_text needs at least one array")
-    n = len(arrays[0])
-    key = np.zeros(n, dtype=np.intp)
-    uniqs: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
-    for a in arrays:
-        c, u = pd.factorize(a, use_na_sentinel=False)
-        codes.append(c)
-        uniqs.append(np.asarray(u, dtype=object))
+    if not len(arrays[0]):
+        return np.empty(0, dtype=object)
+    coded = iter([_text_codes(a) for a in arrays])
+    return _concat_coded(*[p if isinstance(p, str) else next(coded) for p in parts])
+
+
+def _text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, use_na_sentinel=False)`` of an object array (no missing-value pass
+    when every value is a str, the common case: the codes are the same then)."""
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return pd.factorize(values)
+    return pd.factorize(values, use_na_sentinel=False)
+
+
+def _concat_coded(*parts: str | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """:func:`concat_text` of str constants and coded object arrays ``(codes, values)`` (row
+    ``i`` of such a part is ``values[codes[i]]``; codes >= 0, not necessarily all used)."""
+    coded = [(c, np.asarray(u, dtype=object)) for c, u in
+             (p for p in parts if not isinstance(p, str))]
+    n = len(coded[0][0])
+    key = coded[0][0]
+    for c, u in coded[1:]:
         # codes of the distinct combinations so far, in order of first appearance
-        key = c if len(codes) == 1 else pd.factorize(key * max(len(u), 1) + c)[0]
+        key = pd.factorize(key * max(len(u), 1) + c)[0]
     k = int(key.max()) + 1 if n else 0
     first = np.zeros(k, dtype=np.int64)
     first[key[::-1]] = np.arange(n - 1, -1, -1)
     # the k distinct row texts, concatenated part by part as object arrays of length k
-    vals = iter([u[c[first]] for c, u in zip(codes, uniqs, strict=True)])
+    vals = iter([u[c[first]] for c, u in coded])
     text = None
     for p in parts:
         v = p if isinstance(p, str) else next(vals)
@@ -113,9 +127,23 @@ def _select_labels(conds: list[np.ndarray], labels: list[str], default: str) -> 
     return np.array([*labels, default], dtype=object)[idx]
 
 
-#: labels of :func:`target_response` and :func:`non_target_response` (rules run on their codes)
+def _select_codes(conds: list[np.ndarray], codes: list[int], default: int) -> np.ndarray:
+    """``np.select(conds, codes, default)`` as small integers (int8)."""
+    out = np.full(len(conds[0]), default, dtype=np.int8)
+    for k in range(len(conds) - 1, -1, -1):  # the first matching condition wins
+        np.putmask(out, conds[k], codes[k])
+    return out
+
+
+#: labels of :func:`target_response`, :func:`non_target_response` and :func:`overall_response`
+#: (the rules run on their codes, positions in these tuples)
 TARGET_LABELS = ("CR", "PR", "SD", "PD", "NE", "none")
 NON_TARGET_LABELS = ("PD", "CR", "non-CR/non-PD", "NE", "non-PD", "none")
+OVERALL_LABELS = tuple(RESPONSE_RANK)
+
+_T = {label: k for k, label in enumerate(TARGET_LABELS)}
+_NT = {label: k for k, label in enumerate(NON_TARGET_LABELS)}
+_OVR_PD = OVERALL_LABELS.index("PD")
 
 
 def _label_codes(values: object, labels: tuple[str, ...]) -> np.ndarray:
@@ -130,8 +158,16 @@ def _label_codes(values: object, labels: tuple[str, ...]) -> np.ndarray:
 
 
 def _level_values(labels: tuple[str, ...]) -> np.ndarray:
-    """The value of each code of :func:`_label_codes` (None standing for any other value)."""
-    return np.array([*labels, None], dtype=object)
+    """The value of each code of :func:`_label_codes` (None standing for any other value);
+    read-only (the label arrays are taken from it)."""
+    out = np.array([*labels, None], dtype=object)
+    out.flags.writeable = False
+    return out
+
+
+_TARGET_LEVELS = _level_values(TARGET_LABELS)
+_NON_TARGET_LEVELS = _level_values(NON_TARGET_LABELS)
+_OVERALL_LEVELS = _level_values(OVERALL_LABELS)
 
 
 def _unwrap(values: object) -> object:
@@ -178,6 +214,13 @@ def target_response(
     rises >= 20 % and >= 5 mm over the nadir, the response is ``PD``. ``no_targets`` (boolean,
     optional): no target lesion at baseline, giving ``none``.
     """
+    return _TARGET_LEVELS[_target_codes(sld, baseline, nadir, targets_cr, sld_measured,
+                                        no_targets)]
+
+
+def _target_codes(sld: object, baseline: object, nadir: object, targets_cr: object,
+                  sld_measured: object | None, no_targets: object | None) -> np.ndarray:
+    """:func:`target_response` as codes (positions in :data:`TARGET_LABELS`)."""
     sld = np.asarray(sld, dtype=float)
     baseline = np.asarray(baseline, dtype=float)
     nadir = np.asarray(nadir, dtype=float)
@@ -191,8 +234,8 @@ def target_response(
     with np.errstate(invalid="ignore"):
         pr = ok & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
     none = np.zeros(len(sld), dtype=bool) if no_targets is None else _bool_na(no_targets)[0]
-    return _select_labels([none, pd_, ~ok, cr & ok, pr], ["none", "PD", "NE", "CR", "PR"],
-                          default="SD")
+    return _select_codes([none, pd_, ~ok, cr & ok, pr],
+                         [_T["none"], _T["PD"], _T["NE"], _T["CR"], _T["PR"]], _T["SD"])
 
 
 def _meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
@@ -214,6 +257,13 @@ def non_target_response(
     the scan; NA when the cohort gives per-scan sums only (then ``non_target_pd`` False reads
     ``non-PD``: progression excluded, complete disappearance unknown).
     """
+    return _NON_TARGET_LEVELS[_non_target_codes(non_target_pd, non_target_cr, n_expected,
+                                                n_assessed)]
+
+
+def _non_target_codes(non_target_pd: object, non_target_cr: object, n_expected: object,
+                      n_assessed: object) -> np.ndarray:
+    """:func:`non_target_response` as codes (positions in :data:`NON_TARGET_LABELS`)."""
     is_pd, pd_na = _bool_na(non_target_pd)
     ntcr = _bool_na(non_target_cr)[0]
     expv, exp_na = _float_na(n_expected)
@@ -226,8 +276,8 @@ def non_target_response(
         ntcr,
         assv < expv,
     ]
-    return _select_labels(conds, ["PD", "non-PD", "NE", "none", "CR", "NE"],
-                          default="non-CR/non-PD")
+    return _select_codes(conds, [_NT["PD"], _NT["non-PD"], _NT["NE"], _NT["none"], _NT["CR"],
+                                 _NT["NE"]], _NT["non-CR/non-PD"])
 
 
 def overall_response(
@@ -240,15 +290,9 @@ def overall_response(
     baseline, table 2): ``CR`` when non-targets are gone, ``NON-CR/NON-PD`` when they persist,
     otherwise ``NE`` (unless PD).
     """
-    # the rules run once per (target, non-target, new lesion) combination, then expand by code
-    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2)
-    t, nt, new = np.indices(sizes).reshape(len(sizes), -1)
-    table = _overall_rules(_level_values(TARGET_LABELS)[t],
-                           _level_values(NON_TARGET_LABELS)[nt], new.astype(bool))
-    key = np.ravel_multi_index((_label_codes(target, TARGET_LABELS),
-                                _label_codes(non_target, NON_TARGET_LABELS),
-                                _bool_na(new_lesion)[0].astype(np.intp)), sizes)
-    return table[key]
+    return _OVERALL_LEVELS[_overall_codes(_label_codes(target, TARGET_LABELS),
+                                          _label_codes(non_target, NON_TARGET_LABELS),
+                                          _bool_na(new_lesion)[0])]
 
 
 def _overall_rules(target: np.ndarray, non_target: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -266,6 +310,27 @@ def _overall_rules(target: np.ndarray, non_target: np.ndarray, new: np.ndarray) 
     ]
     return _select_labels(conds, ["PD", "NE", "CR", NON_CR_NON_PD, "NE", "CR", "PR", "SD"],
                           default="NE")
+
+
+def _overall_table() -> np.ndarray:
+    """Overall response code of every (target code, non-target code, new lesion) combination:
+    the rules of :func:`_overall_rules` run once on the few combinations of labels."""
+    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2)
+    t, nt, new = np.indices(sizes).reshape(len(sizes), -1)
+    labels = _overall_rules(_TARGET_LEVELS[t], _NON_TARGET_LEVELS[nt], new.astype(bool))
+    out = _label_codes(labels, OVERALL_LABELS).astype(np.int8).reshape(sizes)
+    out.flags.writeable = False
+    return out
+
+
+_OVERALL_CODES = _overall_table()
+
+
+def _overall_codes(t_code: np.ndarray, nt_code: np.ndarray, new_true: np.ndarray) -> np.ndarray:
+    """:func:`overall_response` of codes (``new_true``: numpy bool, NA read as False) as codes
+    (positions in :data:`OVERALL_LABELS`)."""
+    key = (t_code.astype(np.intp) * (len(NON_TARGET_LABELS) + 1) + nt_code) * 2 + new_true
+    return _OVERALL_CODES.ravel()[key]
 
 
 def as_boolean(values: object) -> pd.arrays.BooleanArray:
@@ -310,36 +375,49 @@ def response_reason(
     """
     t_code = _label_codes(target, TARGET_LABELS)
     new_true, new_na = _bool_na(new_lesion)
-    # the flags and texts are built once per combination of target, non-target, overall PD and
-    # new lesion (no / yes / NA), then expanded by code
-    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2, 3)
-    key = np.ravel_multi_index(
-        (t_code, _label_codes(non_target, NON_TARGET_LABELS),
-         (np.asarray(overall, dtype=object) == "PD").astype(np.intp),
-         new_true.astype(np.intp) + 2 * new_na), sizes)
-    g_t, g_nt, g_pd, g_new = np.indices(sizes).reshape(len(sizes), -1)
-    code = _reason_flags(_level_values(TARGET_LABELS)[g_t],
-                         _level_values(NON_TARGET_LABELS)[g_nt], g_pd == 1, g_new == 1, g_new == 2)
-    texts = np.full(len(code), "", dtype=object)
-    present = np.flatnonzero(np.bincount(key, minlength=len(code)))
-    for u in present:
-        texts[u] = "; ".join(t for k, t in enumerate(_REASON_PARTS) if (code[u] >> k) & 1)
-    out = texts[key]
+    pd_rows = pd_texts = None
     if target_pd_reason is not None:
         alt = np.asarray(target_pd_reason, dtype=object)
-        m = (t_code == TARGET_LABELS.index("PD")) & pd.notna(alt)
-        if m.any():
-            # the default target-PD text starts the reason: replace it by the row's own
-            rest = np.full(len(code), "", dtype=object)
-            rest[present] = [s[len(_REASON_PARTS[0]):] for s in texts[present]]
-            out[m] = _as_text(alt[m], "") + rest[key[m]]
-    t_ne = t_code == TARGET_LABELS.index("NE")
-    if t_ne.any():
-        head = np.full(len(code), "", dtype=object)
+        pd_rows = np.flatnonzero((t_code == _T["PD"]) & pd.notna(alt))
+        pd_texts = _as_text(alt[pd_rows], "")
+    return _reason_texts(t_code, _label_codes(non_target, NON_TARGET_LABELS),
+                         np.asarray(overall, dtype=object) == "PD", new_true, new_na,
+                         sld_reason, pd_rows, pd_texts)
+
+
+def _reason_key(t_code: np.ndarray, nt_code: np.ndarray, overall_pd: np.ndarray,
+                new_true: np.ndarray, new_na: np.ndarray) -> np.ndarray:
+    """Position of each row's combination in :data:`_REASON_BITS`."""
+    key = t_code.astype(np.intp) * (len(NON_TARGET_LABELS) + 1) + nt_code
+    return (key * 2 + overall_pd) * 3 + new_true + 2 * new_na
+
+
+def _reason_texts(t_code: np.ndarray, nt_code: np.ndarray, overall_pd: np.ndarray,
+                  new_true: np.ndarray, new_na: np.ndarray, sld_reason: object,
+                  pd_rows: np.ndarray | None = None, pd_texts: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """:func:`response_reason` of codes: the texts are built once per combination of target,
+    non-target, overall PD and new lesion, then expanded by code; ``pd_texts`` (str) replace
+    the default target-PD text at the target-PD rows ``pd_rows``."""
+    key = _reason_key(t_code, nt_code, overall_pd, new_true, new_na)
+    texts = np.full(len(_REASON_BITS), "", dtype=object)
+    present = np.flatnonzero(np.bincount(key, minlength=len(_REASON_BITS)))
+    for u in present:
+        bits = int(_REASON_BITS[u])
+        texts[u] = "; ".join(t for k, t in enumerate(_REASON_PARTS) if (bits >> k) & 1)
+    out = texts[key]
+    if pd_rows is not None and len(pd_rows):
+        # the default target-PD text starts the reason: replace it by the row's own
+        rest = np.full(len(texts), "", dtype=object)
+        rest[present] = [s[len(_REASON_PARTS[0]):] for s in texts[present]]
+        out[pd_rows] = pd_texts + rest[key[pd_rows]]
+    t_ne = np.flatnonzero(t_code == _T["NE"])
+    if len(t_ne):
+        head = np.full(len(texts), "", dtype=object)
         head[present] = [s + "; " if s else "" for s in texts[present]]
-        out[t_ne] = concat_text(
-            head[key[t_ne]], "target not evaluable: ",
-            _as_text(np.asarray(sld_reason, dtype=object)[t_ne], "SLD not evaluable"))
+        sld_text = _as_text(np.asarray(sld_reason, dtype=object)[t_ne], "SLD not evaluable")
+        out[t_ne] = _concat_coded((key[t_ne], head), "target not evaluable: ",
+                                  _text_codes(sld_text))
     return out
 
 
@@ -371,23 +449,66 @@ def _reason_flags(target: np.ndarray, non_target: np.ndarray, overall_pd: np.nda
     return code
 
 
+def _reason_table() -> np.ndarray:
+    """Bits of :func:`_reason_flags` for every combination of target code, non-target code,
+    overall PD and new lesion (no / yes / NA), in the order of :func:`_reason_key`."""
+    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2, 3)
+    g_t, g_nt, g_pd, g_new = np.indices(sizes).reshape(len(sizes), -1)
+    out = _reason_flags(_TARGET_LEVELS[g_t], _NON_TARGET_LEVELS[g_nt], g_pd == 1, g_new == 1,
+                        g_new == 2)
+    out.flags.writeable = False
+    return out
+
+
+_REASON_BITS = _reason_table()
+
+
 def measured_pd_reason(
     target: np.ndarray, sld: np.ndarray, n_expected: np.ndarray, n_measured: np.ndarray
 ) -> np.ndarray:
     """Reason text for target PD on the measured lesions of an incomplete scan (None elsewhere):
     ``target PD on measured lesions (1 target not assessed)``. Counts NaN when unknown."""
     target = np.asarray(target, dtype=object)
-    m = (target == "PD") & np.isnan(np.asarray(sld, dtype=float))
+    m = np.flatnonzero((target == "PD") & np.isnan(np.asarray(sld, dtype=float)))
     out = np.full(len(target), None, dtype=object)
-    if m.any():
-        k = (np.asarray(n_expected, dtype=float) - np.asarray(n_measured, dtype=float))[m]
-        uniq, inv = np.unique(k, return_inverse=True)
-        txt = np.array([
-            "target PD on measured lesions (a target not assessed)" if np.isnan(v) else
-            f"target PD on measured lesions ({v:g} target{'' if v == 1 else 's'} not assessed)"
-            for v in uniq], dtype=object)
-        out[m] = txt[inv.ravel()]
+    if len(m):
+        out[m] = _measured_pd_texts(m, n_expected, n_measured)
     return out
+
+
+def _measured_pd_texts(rows: np.ndarray, n_expected: object, n_measured: object) -> np.ndarray:
+    """The texts of :func:`measured_pd_reason` at ``rows`` (target PD, SLD unknown)."""
+    k = (np.asarray(n_expected, dtype=float)[rows] - np.asarray(n_measured, dtype=float)[rows])
+    uniq, inv = np.unique(k, return_inverse=True)
+    txt = np.array([
+        "target PD on measured lesions (a target not assessed)" if np.isnan(v) else
+        f"target PD on measured lesions ({v:g} target{'' if v == 1 else 's'} not assessed)"
+        for v in uniq], dtype=object)
+    return txt[inv.ravel()]
+
+
+def scan_responses(
+    sld: np.ndarray, baseline: np.ndarray, nadir: np.ndarray, targets_cr: object,
+    sld_measured: np.ndarray | None, no_targets: object | None,
+    non_target_pd: object, non_target_cr: object, n_expected: object, n_assessed: object,
+    new_lesion: object, sld_reason: object,
+    n_targets_expected: object, n_targets_measured: object,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``target_response``, ``non_target_response``, ``overall_response`` and
+    ``response_reason`` (with :func:`measured_pd_reason` as the target-PD reason) of the same
+    scans, as the public functions give them (fresh object arrays), computed on label codes:
+    no object array is read back. Arguments as those functions' (``n_targets_expected`` /
+    ``n_targets_measured``: the counts of :func:`measured_pd_reason`)."""
+    t_code = _target_codes(sld, baseline, nadir, targets_cr, sld_measured, no_targets)
+    nt_code = _non_target_codes(non_target_pd, non_target_cr, n_expected, n_assessed)
+    new_true, new_na = _bool_na(new_lesion)
+    ovr_code = _overall_codes(t_code, nt_code, new_true)
+    pd_rows = np.flatnonzero((t_code == _T["PD"]) & np.isnan(np.asarray(sld, dtype=float)))
+    reason = _reason_texts(t_code, nt_code, ovr_code == _OVR_PD, new_true, new_na, sld_reason,
+                           pd_rows,
+                           _measured_pd_texts(pd_rows, n_targets_expected, n_targets_measured))
+    return (_TARGET_LEVELS[t_code], _NON_TARGET_LEVELS[nt_code], _OVERALL_LEVELS[ovr_code],
+            reason)
 
 
 def _float_col(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -455,21 +576,19 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
         # undefined (NaN) when the nadir is 0 mm, as in admiralonco's PCHGNAD; PD still applies
         pct_n = np.where(nadir > 0, 100.0 * chg_n / nadir, np.nan)
     no_targets = has_base & (n_t_exp == 0)
-    tr = target_response(sld, baseline, nadir, s["targets_cr"].to_numpy(), sld_part, no_targets)
-    ntr = non_target_response(s["non_target_pd"], s["non_target_cr"],
-                              s["n_non_targets_expected"], s["n_non_targets_assessed"])
     newl = pd.array(s["new_lesions"], dtype="Float64")
     new_flag = as_boolean(np.asarray(newl.fillna(0)) > 0)
     new_flag[np.asarray(newl.isna())] = pd.NA
-    ovr = overall_response(tr, ntr, new_flag)
     sreason = s["sld_reason"].to_numpy(dtype=object).copy()
     nob = ~has_base
     sreason[nob] = "no baseline scan"
     bad_base = has_base & np.isnan(baseline)
     sreason[bad_base] = "baseline SLD not evaluable (" + pd.Series(
         base_reason[bad_base], dtype=object).fillna("not given").astype(str).to_numpy() + ")"
-    reason = response_reason(tr, ntr, new_flag, ovr, sreason,
-                             measured_pd_reason(tr, sld, n_t_exp, n_t_meas))
+    tr, ntr, ovr, reason = scan_responses(
+        sld, baseline, nadir, s["targets_cr"].to_numpy(), sld_part, no_targets,
+        s["non_target_pd"], s["non_target_cr"], s["n_non_targets_expected"],
+        s["n_non_targets_assessed"], new_flag, sreason, n_t_exp, n_t_meas)
     out = pd.DataFrame({
         "patient_id": s["patient_id"].to_numpy(),
         "assessment_date": s["assessment_date"].to_numpy(),

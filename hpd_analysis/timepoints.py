@@ -59,14 +59,7 @@ from .errors import CohortError, Problem
 from .objectcodes import factorize as _factorize
 from .objectcodes import object_addresses, object_array
 from .params import Parameters
-from .recist import (
-    concat_text,
-    measured_pd_reason,
-    non_target_response,
-    overall_response,
-    response_reason,
-    target_response,
-)
+from .recist import concat_text, scan_responses
 
 ROLES = ("prebaseline", "baseline", "on_treatment", "unused")
 
@@ -884,9 +877,6 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     t_exp = np.asarray(_take(scans["n_targets_expected"], fe), dtype=float)
     t_meas = np.asarray(_take(scans["n_targets_measured"], fe), dtype=float)
     no_targets = (fe >= 0) & (base >= 0) & (t_exp == 0)
-    tr = target_response(s1, s0, s0, cr, s1_part, no_targets)
-    ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
-    ovr = overall_response(tr, ntr, new_flag)
     tgt_reason = r1.copy()
     nob = (fe >= 0) & (base < 0)
     tgt_reason[nob] = concat_text("no baseline scan (", pd.Series(
@@ -894,8 +884,9 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     badb = (fe >= 0) & (base >= 0) & np.isnan(s0)
     tgt_reason[badb] = concat_text("baseline SLD not evaluable (", pd.Series(
         r0[badb], dtype=object).fillna("").astype(str).to_numpy(dtype=object), ")")
-    reason = response_reason(tr, ntr, new_flag, ovr, tgt_reason,
-                             measured_pd_reason(tr, s1, t_exp, t_meas))
+    tr, ntr, ovr, reason = scan_responses(
+        s1, s0, s0, cr, s1_part, no_targets, ntpd, ntcr, nt_exp, nt_ass, new_flag, tgt_reason,
+        t_exp, t_meas)
     nofe = fe < 0
     tr[nofe] = "NE"
     ovr[nofe] = "NE"

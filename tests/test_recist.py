@@ -367,3 +367,49 @@ def test_responses_are_the_few_shared_labels():
     tr = target_response(sld, base, base, np.zeros(4, dtype=bool))
     assert tr.dtype == object and tr.tolist() == ["PR", "SD", "NE", "SD"]
     assert tr[1] is tr[3]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scan_responses_equals_the_public_functions(seed):
+    """The code-level entry point timepoints uses gives what the four public functions give."""
+    from hpd_analysis.recist import (
+        measured_pd_reason,
+        non_target_response,
+        overall_response,
+        response_reason,
+        scan_responses,
+        target_response,
+    )
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+
+    def maybe_nan(x, p=0.15):
+        return np.where(rng.random(n) < p, np.nan, x)
+
+    base = maybe_nan(rng.choice([0.0, 10.0, 40.0, 80.0], n) + rng.integers(0, 5, n))
+    sld = maybe_nan(base * rng.choice([0.0, 0.5, 0.72, 1.0, 1.19, 1.21, 2.0], n))
+    part = np.where(np.isnan(sld), maybe_nan(base * rng.choice([0.5, 1.3], n), 0.5), sld)
+    cr = rng.random(n) < 0.1
+    no_t = rng.random(n) < 0.1
+    ntpd = pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.2), dtype="boolean")
+    ntcr = pd.array(rng.random(n) < 0.2, dtype="boolean")
+    nt_exp = maybe_nan(rng.integers(0, 3, n).astype(float))
+    nt_ass = np.minimum(nt_exp, rng.integers(0, 3, n))
+    new = pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.15), dtype="boolean")
+    sreason = np.where(np.isnan(sld), rng.choice(["1 of 2 baseline target lesion(s) not measured",
+                                                  "no baseline scan"], n), None).astype(object)
+    t_exp = rng.integers(0, 4, n).astype(float)
+    t_meas = np.minimum(t_exp, rng.integers(0, 4, n))
+
+    tr = target_response(sld, base, base, cr, part, no_t)
+    ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
+    ovr = overall_response(tr, ntr, new)
+    reason = response_reason(tr, ntr, new, ovr, sreason,
+                             measured_pd_reason(tr, sld, t_exp, t_meas))
+    got = scan_responses(sld, base, base, cr, part, no_t, ntpd, ntcr, nt_exp, nt_ass, new,
+                         sreason, t_exp, t_meas)
+    for want, have in zip((tr, ntr, ovr, reason), got, strict=True):
+        assert have.dtype == object and have.flags.writeable
+        assert want.tolist() == have.tolist()
+    assert len(set(ovr.tolist())) >= 5  # the draw reaches most responses
