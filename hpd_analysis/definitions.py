@@ -39,6 +39,7 @@ definition.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import objectcodes
 from .errors import ParameterError
 
 # ---------------------------------------------------------------------------------------------
@@ -462,8 +464,8 @@ class _Frame:
         self._missing: dict[str, np.ndarray] = {}
         self._missing_rows: dict[str, np.ndarray] = {}
         self._series: dict[str, pd.Series] = {}
-        #: factorized reasons with the rows and values they were computed from
-        self._reason_values: list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, list[str]]]] = []
+        #: factorized reasons with the rows and the objects (addresses) they were computed from
+        self._reason_rows: list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, list[str]]]] = []
         self._reasons: dict[tuple[str | None, str], tuple[np.ndarray, list[str]]] = {}
         self._float: dict[str, np.ndarray] = {}
         self._object: dict[str, np.ndarray] = {}
@@ -487,7 +489,7 @@ class _Frame:
         """Codes (−1 where missing) and unique values of an object column, so that its missing
         mask and comparisons are computed once per unique value (e.g. ``PD``, ``NE``)."""
         if name not in self._factorized:
-            self._factorized[name] = pd.factorize(self.objects(name), use_na_sentinel=True)
+            self._factorized[name] = objectcodes.factorize(self.objects(name))
         return self._factorized[name]
 
     def missing(self, name: str) -> np.ndarray:
@@ -529,11 +531,11 @@ class _Frame:
         return self._float[name]
 
     def objects(self, name: str) -> np.ndarray:
-        """Object array of a column (missing values as they are: None/NaN/NA)."""
+        """C-contiguous object array of a column (missing values as they are: None/NaN/NA)."""
         if name not in self._object:
             s = self.column(name)
             if s.dtype == object:
-                self._object[name] = s.to_numpy()
+                self._object[name] = np.ascontiguousarray(s.to_numpy())
             else:
                 self._object[name] = s.to_numpy(dtype=object, na_value=None)
         return self._object[name]
@@ -559,25 +561,24 @@ class _Frame:
         if key not in self._reasons:
             rows = self.missing_rows(column)
             if reason_col and reason_col in self.f.columns:
-                self._reasons[key] = self._factorize_reasons(rows, self.objects(reason_col)[rows])
+                self._reasons[key] = self._factorize_reasons(reason_col, rows)
             else:
                 self._reasons[key] = (np.full(len(rows), -1, dtype=np.int64), [])
         return self._reasons[key]
 
-    def _factorize_reasons(self, rows: np.ndarray,
-                           values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        # several columns often have the same missing rows and reasons (e.g. the features of
-        # the first evaluation scan): factorize those once
-        for seen_rows, seen_values, result in self._reason_values:
-            if np.array_equal(seen_rows, rows):
-                try:
-                    if seen_values.tolist() == values.tolist():
-                        return result
-                except (TypeError, ValueError):  # values that do not compare (pd.NA)
-                    pass
-        codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    def _factorize_reasons(self, reason_col: str,
+                           rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        # the builders share one str object per distinct reason, and several columns often have
+        # the same missing rows and the same reason objects there (e.g. the features of the
+        # first evaluation scan): factorize those once, recognized by the objects' identities
+        values = self.objects(reason_col)
+        objects = objectcodes.object_addresses(values)[rows]
+        for seen_rows, seen_objects, result in self._reason_rows:
+            if np.array_equal(seen_rows, rows) and np.array_equal(seen_objects, objects):
+                return result
+        codes, uniq = objectcodes.factorize(values, rows)
         result = (np.asarray(codes, dtype=np.int64), [str(u) for u in uniq])
-        self._reason_values.append((rows, values, result))
+        self._reason_rows.append((rows, objects, result))
         return result
 
     def atom(self, atom: Atom) -> tuple[np.ndarray, list[str]]:
@@ -630,30 +631,49 @@ def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:
     return codes, texts
 
 
-def _combinations(codes: Sequence[np.ndarray], radices: Sequence[int],
-                  n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index of each row's combination of atom codes, and one row of each combination."""
-    key = np.zeros(n, dtype=np.int64)
-    span = 1
-    for c, radix in zip(codes, radices, strict=True):
-        if span * radix >= 2**62:
-            key = pd.factorize(key)[0].astype(np.int64)
-            span = int(key.max()) + 1 if n else 1
-        key *= radix
-        key += c
-        span *= radix
+def _rank(key: np.ndarray, span: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense rank of each key (0..m−1) and the distinct keys by rank."""
     if span <= max(2 * n, 2**16):  # few possible keys: rank them with a lookup table
         seen = np.zeros(span, dtype=bool)
         seen[key] = True
         uniq = np.flatnonzero(seen)
-        rank = np.zeros(span, dtype=np.intp)
+        rank = np.empty(span, dtype=np.intp)
         rank[uniq] = np.arange(len(uniq))
-        inv = rank[key]
-    else:
-        inv, uniq = pd.factorize(key)
-    rows = np.empty(len(uniq), dtype=np.intp)
-    rows[inv] = np.arange(n)  # the rows of a combination are alike: any one will do
-    return inv, rows
+        return rank[key], uniq
+    inv, uniq = pd.factorize(key)
+    return inv, uniq
+
+
+def _combinations(codes: Sequence[np.ndarray], radices: Sequence[int],
+                  n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each row's combination of atom codes, and the codes of each combination (one
+    row per atom, one column per combination).
+
+    The codes are combined as digits of a mixed-radix key, ranked whenever the key would
+    outgrow a lookup table; the combinations are decoded from the distinct keys."""
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    stages: list[tuple[np.ndarray, list[tuple[int, int]]]] = []  # distinct keys, their digits
+    digits: list[tuple[int, int]] = []
+    for j, (c, radix) in enumerate(zip(codes, radices, strict=True)):
+        if digits and span * radix > max(2 * n, 2**16):
+            key, uniq = _rank(key, span, n)
+            stages.append((uniq, digits))
+            digits, span = [], len(uniq)
+        key *= radix
+        key += c
+        span *= radix
+        digits.append((j, radix))
+    inv, uniq = _rank(key, span, n)
+    stages.append((uniq, digits))
+    combos = np.zeros((len(codes), len(uniq)), dtype=np.int64)
+    index = np.arange(len(uniq))  # of each combination in the distinct keys of a stage
+    for uniq, digits in reversed(stages):
+        key = uniq[index]
+        for j, radix in reversed(digits):
+            key, combos[j] = np.divmod(key, radix)
+        index = key  # the rank of the previous stage
+    return inv, combos
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
@@ -669,76 +689,169 @@ def _dedupe(items: Iterable[str]) -> list[str]:
     return kept
 
 
-#: the Kleene value of a criterion and what to say about it: the labels that held (True), that
-#: failed (False), or the reasons it is unknown (None)
-_Explained = tuple[bool | None, Sequence[str]]
-
-
-class _Explainer:
-    """Value and explanation of a definition's criteria for a combination of atom codes (0 False,
-    1 True, 2 + r unknown with reason ``texts[atom][r]``)."""
-
-    def __init__(self, tree: _Node, atoms: list[Atom], texts: list[list[str]]):
-        self.tree = tree
-        #: each atom's explanation by code
-        self._atoms: list[list[_Explained]] = [
-            [(False, (a.label_false,)), (True, (a.label,))] + [(None, (t,)) for t in ts]
-            for a, ts in zip(atoms, texts, strict=True)
-        ]
-
-    def __call__(self, codes: Sequence[int]) -> _Explained:
-        return self._node(self.tree, codes)
-
-    def _node(self, node: _Node, codes: Sequence[int]) -> _Explained:
-        if node.kind == "atom":
-            return self._atoms[node.atom][codes[node.atom]]
-        return _combine(node, [self._node(c, codes) for c in node.children])
-
-
-def _said(kids: list[_Explained], value: bool | None) -> list[str]:
-    """What the children of a given value say, in order."""
-    return [t for v, texts in kids if v is value for t in texts]
-
-
-def _combine(node: _Node, kids: list[_Explained]) -> _Explained:
-    """Kleene ``all`` / ``any`` / ``at_least`` of the children, with what to say."""
-    values = [v for v, _ in kids]
-    if node.kind == "all":
-        if False in values:
-            return False, _said(kids, False)
-        if None in values:
-            return None, _said(kids, None)
-        return True, _said(kids, True)
-    if node.kind == "any":
-        if True in values:
-            return True, _said(kids, True)
-        if None in values:
-            return None, _said(kids, None)
-        return False, _said(kids, False)
-    # at_least k
-    n = len(kids)
-    n_true = values.count(True)
-    held = _said(kids, True)
-    if n_true >= node.k:
-        return True, [f"{n_true} of {n} criteria ({'; '.join(held)})"]
-    if n_true + values.count(None) < node.k:
-        detail = f"held: {'; '.join(held)}; " if held else ""
-        return False, [f"{n_true} of {n} criteria, {node.k} needed ({detail}"
-                       f"failed: {'; '.join(_said(kids, False))})"]
-    return None, [f"{n_true} of {n} criteria known to hold, {node.k} needed: "
-                  + "; ".join(_dedupe(_said(kids, None)))]
-
-
 _STATUS = np.array(["not_evaluable", "not_hpd", "hpd"], dtype=object)
+#: reason prefix by verdict code + 1 (−1 not evaluable, 0 not HPD, 1 HPD)
+_PREFIX = np.array(["not evaluable: ", "not HPD: ", "HPD: "], dtype=object)
+
+#: Kleene values over combinations, ordered so that ``all`` is the minimum and ``any`` the maximum
+_K_FALSE, _K_UNKNOWN, _K_TRUE = 0, 1, 2
+_KLEENE_OF_CODE = np.array([_K_FALSE, _K_TRUE, _K_UNKNOWN], dtype=np.int8)  # atom codes 0, 1, ≥ 2
+_VERDICT_OF_KLEENE = np.array([0, -1, 1], dtype=np.int8)
 
 
-def _verdict(value: bool | None, said: Sequence[str]) -> tuple[int, str]:
-    """Verdict code (1 HPD, 0 not HPD, −1 not evaluable) and reason of the criteria's value."""
-    if value is True:
-        return 1, "HPD: " + "; ".join(_dedupe(said) or ["no criteria"])
-    if value is False:
-        return 0, "not HPD: " + "; ".join(_dedupe(said))
-    return -1, "not evaluable: " + "; ".join(_dedupe(said))
+class _Explanation:
+    """Verdicts and reasons of a definition for its combinations of atom codes (``combos``: one
+    row per requirement then criteria atom, one column per combination; codes 0 False, 1 True,
+    2 + r unknown with reason ``texts[atom][r]``).
+
+    Kleene logic: ``all`` is False if any child is, else unknown if any child is, else True, and
+    says what its children of that value say, in order; ``any`` likewise with True first;
+    ``at_least k`` says one text of its own (see :meth:`_say_at_least`). An atom says its label
+    (True), its ``label_false`` (False) or the reason it is unknown. The values, and *which*
+    texts each combination says (the atoms reached from the root through children of their
+    parent's value), are computed column-wise over the combinations; only the joining of more
+    than two texts goes combination by combination."""
+
+    def __init__(self, tree: _Node, atoms: list[Atom], nr: int, texts: list[list[str]],
+                 combos: np.ndarray):
+        self.tree, self.nr, self.combos = tree, nr, combos
+        #: what can be said: per atom its labels then reasons (item = offset + code)
+        self.items: list[str] = []
+        self.offsets: list[int] = []
+        for a, ts in zip(atoms, texts, strict=True):
+            self.offsets.append(len(self.items))
+            self.items += [a.label_false, a.label, *ts]
+        self._values: dict[int, np.ndarray] = {}
+        #: per item slot (atom or ``at_least`` node, in order) the item said, −1 for none
+        self.slots: list[np.ndarray] = []
+
+    def verdicts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Verdict code (1 HPD, 0 not HPD, −1 not evaluable) and reason of each combination."""
+        combos, nr = self.combos, self.nr
+        met = (combos[:nr] == _TRUE).all(axis=0)
+        # a requirement not met -> not evaluable, whatever the criteria, with what failed
+        for j in range(nr):
+            self._say_atom(j, ~met & (combos[j] != _TRUE))
+        verdict = np.where(met, _VERDICT_OF_KLEENE[self._value(self.tree)], np.int8(-1))
+        self._say(self.tree, met)
+        return verdict, self._reasons(verdict)
+
+    def _value(self, node: _Node) -> np.ndarray:
+        """Kleene value (``_K_*``) of a criteria node in each combination."""
+        if id(node) not in self._values:
+            if node.kind == "atom":
+                value = _KLEENE_OF_CODE[np.minimum(self.combos[self.nr + node.atom], 2)]
+            elif not node.children:  # all: True, any: False, at least k of none: k ≤ 0
+                true = node.kind == "all" or node.kind == "at_least" and node.k <= 0
+                value = np.full(self.combos.shape[1], _K_TRUE if true else _K_FALSE, np.int8)
+            else:
+                kids = [self._value(c) for c in node.children]
+                if node.kind == "all":
+                    value = functools.reduce(np.minimum, kids)
+                elif node.kind == "any":
+                    value = functools.reduce(np.maximum, kids)
+                else:
+                    n_true = self._count(node, _K_TRUE)
+                    n_false = self._count(node, _K_FALSE)
+                    value = np.where(n_true >= node.k, np.int8(_K_TRUE), np.where(
+                        len(kids) - n_false < node.k, np.int8(_K_FALSE), np.int8(_K_UNKNOWN)))
+            self._values[id(node)] = value
+        return self._values[id(node)]
+
+    def _count(self, node: _Node, value: int) -> np.ndarray:
+        """Number of children of a node with a given value, in each combination."""
+        count = np.zeros(self.combos.shape[1], dtype=np.intp)
+        for c in node.children:
+            count += self._value(c) == value
+        return count
+
+    def _say_atom(self, j: int, where: np.ndarray) -> None:
+        self.slots.append(np.where(where, self.offsets[j] + self.combos[j], -1))
+
+    def _say(self, node: _Node, where: np.ndarray) -> None:
+        """Mark what ``node`` says in the combinations ``where`` it is said."""
+        if node.kind == "atom":
+            self._say_atom(self.nr + node.atom, where)
+        elif node.kind == "at_least":
+            self._say_at_least(node, where)
+        else:
+            value = self._value(node)
+            for c in node.children:
+                self._say(c, where & (self._value(c) == value))
+
+    def _say_at_least(self, node: _Node, where: np.ndarray) -> None:
+        """The text of an ``at_least`` node, built column-wise from what its children say:
+        ``<t> of <n> criteria (<held>)`` when True (t children True), ``<t> of <n> criteria, <k>
+        needed (held: <held>; failed: <failed>)`` when False (``held: ...;`` only if some held),
+        else ``<t> of <n> criteria known to hold, <k> needed: <unknown>`` (deduplicated)."""
+        said = np.full(len(where), -1, dtype=np.intp)
+        cols = np.flatnonzero(where)
+        if len(cols):
+            slots, self.slots = self.slots, []
+            kid_values = []  # the value of the child each slot belongs to
+            for c in node.children:
+                n_slots = len(self.slots)
+                self._say(c, where)
+                kid_values += [self._value(c)[cols]] * (len(self.slots) - n_slots)
+            kid_slots, self.slots = self.slots, slots
+            items = np.array(self.items, dtype=object)
+            ids = np.array([x[cols] for x in kid_slots], dtype=np.intp).reshape(-1, len(cols))
+            values = np.array(kid_values, dtype=np.int8).reshape(ids.shape)
+            held, n_held = _joined(np.where(values == _K_TRUE, ids, -1), items)
+            failed, _ = _joined(np.where(values == _K_FALSE, ids, -1), items)
+            unknown, _ = _joined(np.where(values == _K_UNKNOWN, ids, -1), items, dedupe=True)
+            n, k = len(node.children), node.k
+            n_true = self._count(node, _K_TRUE)[cols]
+            counts = np.arange(n + 1)
+            true = np.array([f"{t} of {n} criteria (" for t in counts], dtype=object)
+            false = np.array([f"{t} of {n} criteria, {k} needed (" for t in counts], dtype=object)
+            unknown_of = np.array([f"{t} of {n} criteria known to hold, {k} needed: "
+                                   for t in counts], dtype=object)
+            value = self._value(node)[cols]
+            text = np.where(value == _K_TRUE, true[n_true] + held + ")", np.where(
+                value == _K_FALSE,
+                false[n_true] + np.where(n_held > 0, "held: " + held + "; ", "") + "failed: "
+                + failed + ")",
+                unknown_of[n_true] + unknown))
+            said[cols] = len(self.items) + np.arange(len(cols))
+            self.items += text.tolist()
+        self.slots.append(said)
+
+    def _reasons(self, verdict: np.ndarray) -> np.ndarray:
+        """``<prefix>: <what is said>`` of each combination."""
+        slots = np.array(self.slots, dtype=np.intp).reshape(len(self.slots), len(verdict))
+        said, n_said = _joined(slots, np.array(self.items, dtype=object), dedupe=True)
+        said[(n_said == 0) & (verdict == 1)] = "no criteria"
+        return _PREFIX[verdict + 1] + said
+
+
+def _joined(ids: np.ndarray, items: np.ndarray,
+            dedupe: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``"; ".join`` of the items of each column of ``ids`` (item indices, −1 for none), through
+    :func:`_dedupe` if asked, and the number of items of each column (column-wise up to two)."""
+    present = ids >= 0
+    count = present.sum(axis=0)
+    joined = np.full(ids.shape[1], "", dtype=object)
+    one = np.flatnonzero(count == 1)
+    if len(one):
+        joined[one] = items[ids[:, one].max(axis=0)]
+    two = np.flatnonzero(count == 2)
+    if len(two):
+        first = items[ids[present[:, two].argmax(axis=0), two]]
+        second = items[ids[len(ids) - 1 - present[::-1, two].argmax(axis=0), two]]
+        if dedupe:
+            joined[two] = np.array([a if a == b or b in a else b if a in b else a + "; " + b
+                                    for a, b in zip(first.tolist(), second.tolist(), strict=True)],
+                                   dtype=object)
+        else:
+            joined[two] = first + "; " + second
+    more = np.flatnonzero(count > 2)
+    if len(more):
+        texts = items.tolist()
+        said = ([texts[j] for j in col if j >= 0] for col in ids[:, more].T.tolist())
+        joined[more] = np.array(["; ".join(_dedupe(t) if dedupe else t) for t in said],
+                                dtype=object)
+    return joined, count
 
 
 def _verdict_arrays(features: pd.DataFrame, definition: Definition,
@@ -747,42 +860,18 @@ def _verdict_arrays(features: pd.DataFrame, definition: Definition,
     atoms, tree, reqs = definition.compile()
     fr = _frame if _frame is not None else _Frame(features)
     fr.code = definition.code
-    n = len(features)
     per_atom = [fr.atom(atom) for atom in reqs + atoms]
-    codes = [c for c, _ in per_atom]
     texts = [t for _, t in per_atom]
-    inv, rows = _combinations(codes, [2 + len(t) for t in texts], n)
-    # the atom codes of each combination (one column per combination)
-    combos = np.array([c[rows] for c in codes], dtype=np.int64).reshape(len(codes), len(rows))
-    nr = len(reqs)
-    met = (combos[:nr] == _TRUE).all(axis=0)
-    value = np.full(len(rows), -1, dtype=np.int8)
-    reason = np.empty(len(rows), dtype=object)
-
-    # a requirement not met -> not evaluable, whatever the criteria
-    unmet = np.flatnonzero(~met)
-    not_evaluable: dict[tuple[int, ...], str] = {}  # by the codes of the requirements
-    said: list[str] = []
-    for req in map(tuple, combos[:nr, unmet].T.tolist()):
-        if req not in not_evaluable:
-            not_evaluable[req] = "not evaluable: " + "; ".join(_dedupe(
-                a.label_false if c == _FALSE else t[c - 2]
-                for a, c, t in zip(reqs, req, texts, strict=False) if c != _TRUE))
-        said.append(not_evaluable[req])
-    reason[unmet] = np.array(said, dtype=object)
-
-    explain = _Explainer(tree, atoms, texts[nr:])
-    evaluable = np.flatnonzero(met)
-    verdicts = [_verdict(*explain(combo)) for combo in combos[nr:, evaluable].T.tolist()]
-    value[evaluable] = [v for v, _ in verdicts]
-    reason[evaluable] = np.array([r for _, r in verdicts], dtype=object)
-
-    v = value[inv]
+    inv, combos = _combinations([c for c, _ in per_atom], [2 + len(t) for t in texts],
+                                len(features))
+    verdict, reason = _Explanation(tree, reqs + atoms, len(reqs), texts, combos).verdicts()
+    v = verdict.take(inv)
     col = f"hpd_{definition.code}"
+    # pandas' take of object arrays is faster than ndarray.take (inv has no −1 to fill)
     return {
         col: pd.arrays.BooleanArray(v == 1, v < 0),
-        f"{col}_reason": reason[inv],
-        f"{col}_status": _STATUS[value + 1][inv],
+        f"{col}_reason": pd.api.extensions.take(reason, inv, allow_fill=True),
+        f"{col}_status": pd.api.extensions.take(_STATUS[verdict + 1], inv, allow_fill=True),
     }
 
 

@@ -355,6 +355,23 @@ def test_kleene_all_any_at_least():
         [True, True, False, None, None, False]
 
 
+def test_na_in_an_object_column_compared_with_equals_is_missing():
+    """pd.NA in ``recist_first_eval`` (object column) is read as missing, like "NE": not
+    evaluable with the column's reason (or the default one), instead of raising."""
+    d = Definition(code="pd_only", citation="t", rule="t", criteria=["recist_first_eval == PD"])
+    f = pd.DataFrame({
+        "recist_first_eval": pd.array(["PD", pd.NA, "SD", "NE"], dtype=object),
+        "recist_first_eval_reason": ["target PD", "no first evaluation scan", "SD", "NE"],
+    })
+    out = evaluate_definition(f, d)
+    assert out.hpd_pd_only.tolist() == [True, pd.NA, False, pd.NA]
+    assert out.hpd_pd_only_status.tolist() == ["hpd", "not_evaluable", "not_hpd",
+                                               "not_evaluable"]
+    assert out.hpd_pd_only_reason[1] == "not evaluable: no first evaluation scan"
+    without_reason = evaluate_definition(f.drop(columns="recist_first_eval_reason"), d)
+    assert without_reason.hpd_pd_only_reason[1] == "not evaluable: recist_first_eval missing"
+
+
 def test_requirement_unmet_is_not_evaluable_whatever_else_holds():
     d = Definition(code="r", citation="t", rule="t", criteria=["x > 0"],
                    requires=("prebaseline",))
