@@ -543,7 +543,7 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     s = scans.iloc[sel]
     sld = s["sld_mm"].to_numpy(dtype=float)
     heads = np.r_[True, pcode[1:] != pcode[:-1]] if len(pcode) else np.zeros(0, dtype=bool)
-    grp = np.cumsum(heads) - 1
+    grp = np.cumsum(heads, dtype=np.intp) - 1
     first = np.flatnonzero(heads)
     # the baseline, when present, is the first row of its patient (earliest date)
     has_base = is_base[first][grp]
@@ -625,7 +625,7 @@ def patient_codes(ids: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     heads = np.r_[True, ids[1:] != ids[:-1]]
     if pd.Index(ids[heads]).is_unique:
-        return (np.cumsum(heads) - 1).astype(np.int64)
+        return np.cumsum(heads, dtype=np.int64) - 1
     return pd.factorize(ids)[0].astype(np.int64)
 
 
