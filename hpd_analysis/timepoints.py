@@ -89,6 +89,7 @@ FEATURE_COLUMNS = [
 ]
 
 _EPOCH = np.datetime64("1970-01-01", "D")
+_DAY_NS = np.int64(86_400_000_000_000)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -219,15 +220,18 @@ def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray
     return codes.astype(np.int64, copy=False)
 
 
-def _check_dates(table: pd.DataFrame, col: str, name: str, cohort: Cohort) -> np.ndarray:
-    """Int64 days since 1970-01-01 of a date column (time of day ignored); error on NaT."""
+def _check_dates(table: pd.DataFrame, col: str, name: str, cohort: Cohort
+                 ) -> tuple[np.ndarray, bool]:
+    """Int64 days since 1970-01-01 of a date column (time of day ignored), and whether every
+    date is at midnight; error on NaT."""
     ns = _epoch_ns(table[col])
     bad = np.flatnonzero(ns == np.iinfo(np.int64).min)
     if len(bad):
         file = cohort.sources.get(name, name)
         raise CohortError([Problem(file, int(i) + 2, col, "missing date", "an ISO 8601 date")
                            for i in bad[:20]])
-    return ns // 86_400_000_000_000
+    days = ns // _DAY_NS
+    return days, bool(np.array_equal(days * _DAY_NS, ns))  # (faster than ns % day == 0)
 
 
 # --------------------------------------------------------------------------- long shapes
@@ -341,18 +345,14 @@ def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None
     return lut[raw], (int(ncode.max()) + 1 if len(ncode) else 0)
 
 
-def _midnight_dates(dates: pd.Series) -> bool:
-    """True when every date is at midnight (a scan is then one assessment date)."""
-    ns = dates.to_numpy(dtype="datetime64[ns]").view("int64")
-    return bool((ns % 86_400_000_000_000 == 0).all())
-
-
 def _lesion_measures(
     les: pd.DataFrame, rp: np.ndarray, inv: np.ndarray, scan_pid: np.ndarray,
-    base_scan: np.ndarray, n_pat: int, full: bool = True,
+    base_scan: np.ndarray, n_pat: int, midnight: bool, full: bool = True,
 ) -> dict[str, object]:
     """Per-scan measures from the long lesion table (see module docstring).
 
+    ``midnight``: every assessment date is at midnight (a scan is one date: the distinct organs
+    with a new lesion per scan are then counted too, ``_n_organs_new``).
     ``full=False`` skips the measures only :func:`scan_table` shows (``new_lesions_first_seen``,
     ``new_lesion_sum_mm``). ``sld_reason`` is a function of scan indices: reasons are text, built
     only for the scans asked for. Lesion-level temporaries are freed as soon as possible (a
@@ -443,7 +443,8 @@ def _lesion_measures(
     del key
 
     # organs
-    organ_given = "organ" in les.columns and _midnight_dates(les["assessment_date"])
+    # organs per scan only when a scan is one assessment date (every date at midnight)
+    organ_given = "organ" in les.columns and midnight
     # organ codes on the rows that need one only: baseline lesions and new lesions
     org_rows = np.flatnonzero(at_base | newm)
     if "organ" in les.columns:
@@ -542,7 +543,7 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         tab = pd.DataFrame({"patient_id": pd.Series(dtype=object),
                             "assessment_date": pd.Series(dtype="datetime64[ns]")})
     rp = _patient_codes(cohort, tab, name)
-    dday = _check_dates(tab, "assessment_date", name, cohort)
+    dday, midnight = _check_dates(tab, "assessment_date", name, cohort)
     scan_pid, scan_date, inv = _scan_keys(rp, dday)
     ns = len(scan_pid)
     if not use_lesions and ns != len(tab):
@@ -570,7 +571,7 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     base_reason[np.isnan(start)] = "no treatment_start"
 
     if use_lesions:
-        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, full=full)
+        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, midnight, full=full)
     else:
         order = np.empty(ns, dtype=np.int64)
         order[inv] = np.arange(len(tab))
