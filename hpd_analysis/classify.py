@@ -223,7 +223,9 @@ def _organs_with_new_lesions(features: pd.DataFrame, lesions: pd.DataFrame | Non
     row = np.where(c_new < k, first[np.minimum(c_new, max(k - 1, 0))], -1)
     date = new["assessment_date"].to_numpy(dtype="datetime64[ns]")
     keep = row >= 0
-    keep[keep] = date[keep] == fe_date[row[keep]]
+    # the same day (a scan is one assessment date, whatever the time of day recorded)
+    keep[keep] = (date[keep].astype("datetime64[D]")
+                  == fe_date[row[keep]].astype("datetime64[D]"))
     if not keep.any():
         return out
     row = row[keep]

@@ -283,13 +283,15 @@ def test_organs_with_new_lesions_from_lesion_rows():
     assert add_rule_features(f, lesions=absent).n_organs_with_new_lesions_first_eval[0] == 1.0
 
 
-def test_organ_count_from_timepoints_matches_the_lesion_scan():
+@pytest.mark.parametrize("time_of_day", [pd.Timedelta(0), pd.Timedelta(hours=9, minutes=30)])
+def test_organ_count_from_timepoints_matches_the_lesion_scan(time_of_day):
     # build_features takes the organ count of new lesions from timepoints (one pass over the
-    # lesion rows); it must equal add_rule_features' own count from the lesion rows
+    # lesion rows) when every date is at midnight, else add_rule_features counts them from the
+    # lesion rows itself; both must give the same counts
     from hpd_analysis.classify import _organs_with_new_lesions, build_features
     from hpd_analysis.cohort import Cohort
 
-    start = pd.Timestamp("2020-01-01")
+    start = pd.Timestamp("2020-01-01") + time_of_day
     rows = []
     for pid, new_organs in (("A", ["Liver", " liver", "brain"]), ("B", ["bone", None]),
                             ("C", []), ("D", ["lung"])):
