@@ -1,11 +1,13 @@
-"""Fast factorization of the lesion table's text columns (``lesion_id``, ``organ``,
-``patient_id``) for :mod:`hpd_analysis.timepoints`.
+"""Fast factorization of text columns: the lesion table's ``lesion_id``, ``organ`` and
+``patient_id`` (:mod:`hpd_analysis.timepoints`) and the feature table's reason columns
+(:mod:`hpd_analysis.definitions`).
 
-These columns repeat a few distinct values over millions of rows, and the loader builds them so
-that every row with the same text refers to the same Python ``str`` (it expands each distinct
-value). :func:`factorize` uses that: it factorizes the objects' *addresses* (an integer hash
-pass, 2-3 times faster than hashing the strings), then only the few distinct objects by value,
-so that equal values held by different objects still get one code. The result is exactly ``pd.factorize``'s, whatever the array holds.
+These columns repeat a few distinct values over many rows, and the package builds them so that
+every row with the same text refers to the same Python ``str`` (the loader expands each distinct
+value; the reason builders share one object per distinct text). :func:`factorize` uses that:
+it factorizes the objects' *addresses* (an integer hash pass, 2-3 times faster than hashing the
+strings), then only the few distinct objects by value, so that equal values held by different
+objects still get one code. The result is exactly ``pd.factorize``'s, whatever the array holds.
 """
 
 from __future__ import annotations
