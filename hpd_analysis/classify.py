@@ -517,8 +517,8 @@ def classify_features(
 
 
 def _classification_table(values: ColumnValues, read: Callable[[str], Any],
-                          features: pd.DataFrame, index: pd.Index, defs: list[Definition]
-                          ) -> pd.DataFrame:
+                          features: pd.DataFrame | _FeatureView, index: pd.Index,
+                          defs: list[Definition]) -> pd.DataFrame:
     """:func:`classify_features` with the feature columns read by ``read`` from ``values`` (the
     columns of ``features``, e.g. the :class:`ColumnValues` it was built from) as arrays, or as
     Series on ``index`` (the index of the table); the definitions read ``features``."""
@@ -551,8 +551,8 @@ def classify(
     """
     values = _feature_columns(cohort, params)
     defs = resolve_definitions(definitions)
-    features = values.frame()
-    index = features.index
+    features = _FeatureView(values)  # what the definitions read, without building the table
+    index = values.index
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 \
             and index.name is None:
         # the table's columns as the features were built from them (not read back): the Series
@@ -561,6 +561,23 @@ def classify(
         return _classification_table(values, values.held, features, index, defs)
     return _classification_table(values, values.__getitem__, features,
                                  pd.RangeIndex(len(features)), defs)
+
+
+class _FeatureView:
+    """The feature table as :func:`hpd_analysis.definitions.verdict_columns` reads it (its
+    length, ``columns`` and ``[name]`` as the Series the table would hold), over the column
+    values: :func:`classify` never builds the table of :func:`build_features`."""
+
+    def __init__(self, values: ColumnValues):
+        self._values = values
+        self.columns = values  # supports ``name in view.columns``
+        self.index = values.index
+
+    def __len__(self) -> int:
+        return self._values.n_rows
+
+    def __getitem__(self, name: str) -> pd.Series:
+        return self._values.series(name)
 
 
 def threshold_sweep(

@@ -408,6 +408,12 @@ class ColumnValues(Mapping[str, Any]):
         added values."""
         return self._new[name] if name in self._new else self._column(name)
 
+    def series(self, name: str) -> pd.Series:
+        """Column ``name`` as the Series :meth:`frame` would hold (on :attr:`index`), without
+        building the frame."""
+        v = self.held(name)
+        return v if isinstance(v, pd.Series) else pd.Series(v, index=self.index, copy=False)
+
     def _column(self, name: str) -> pd.Series:
         """Column ``name`` of the frame (looked up once)."""
         if name not in self._series:
