@@ -85,10 +85,16 @@ NOTE_COX_NOT_CONVERGED = (
     "group's events nearly all precede the other group's times, the HR tends to 0 or infinity); "
     "compare the groups with the Kaplan–Meier curves and the log-rank test")
 
-#: note of a group whose proportional-hazards test is below ``alpha`` (``{p}``: its p-value)
+#: note of a group whose proportional-hazards test is below ``alpha`` (``{p}``: its p-value,
+#: as :func:`format_p` writes it)
 NOTE_NON_PROPORTIONAL = (
-    "hazards may not be proportional (Schoenfeld residual test p = {p}): the hazard ratio "
+    "hazards may not be proportional (Schoenfeld residual test {p}): the hazard ratio "
     "averages a ratio that changes over time; read the Kaplan–Meier curves")
+
+
+def format_p(p: float) -> str:
+    """A p-value for a sentence: ``p = 0.032``, ``p < 0.001`` (never ``p = 0``)."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 #: quantile of the first-evaluation times that sets the default landmark
 LANDMARK_QUANTILE = 0.9
@@ -334,7 +340,7 @@ class SurvivalComparison:
             self.notes.append(hr["note"])
         for g, ph_p in hr["ph"].items():
             if ph_p < self.alpha:
-                self.notes.append(f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=f"{ph_p:.2g}"))
+                self.notes.append(f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p)))
         rows = []
         lm = info["landmark_months"]
         for lv in levels:
@@ -367,7 +373,7 @@ class SurvivalComparison:
                 ph_p = hr["ph"].get(lv, np.nan)
                 row["ph_p_value"] = ph_p
                 if ph_p < self.alpha:
-                    notes.append(NOTE_NON_PROPORTIONAL.format(p=f"{ph_p:.2g}"))
+                    notes.append(NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p)))
             if hr["note"] and lv != ref and len(present) >= 2:
                 notes.append(hr["note"])
             row["note"] = "; ".join(notes)

@@ -335,9 +335,18 @@ def test_proportional_hazards_test_flags_crossing_hazards_only(crossing):
     # p 0.229 (proportional). lifelines' classic approximation reaches the same conclusions.
     if crossing:
         assert row["ph_p_value"] < 1e-6
-        assert flagged in row["note"]
+        assert flagged in row["note"] and "p < 0.001" in row["note"]
         assert any(flagged in n for n in comp.notes)
     else:
         assert 0.1 < row["ph_p_value"] < 0.5  # lifelines 0.259
         assert flagged not in row["note"]
     assert np.isnan(comp.summary.set_index("group").loc["non-HPD", "ph_p_value"])
+
+
+def test_format_p_never_says_zero():
+    from hpd_analysis.survival import format_p
+
+    assert format_p(0.0) == "p < 0.001"
+    assert format_p(0.0004) == "p < 0.001"
+    assert format_p(0.0321) == "p = 0.032"
+    assert format_p(0.5) == "p = 0.5"
