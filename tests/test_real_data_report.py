@@ -114,6 +114,13 @@ def test_oak_survival_by_arm_equals_r_survival(tmp_path):
         assert row["logrank_p"] == pytest.approx(p, rel=1e-6)
         assert surv.loc[(ep, "Docetaxel"), "hazard_ratio"] == 1.0
     assert surv["landmark_months"].isna().all()
+    # proportional hazards: the OAK PFS curves cross (atezolizumab below docetaxel early, above
+    # later), OS is fine. R survival 3.5.3, cox.zph(coxph(Surv(pfs_months, pfs_event) ~ atezo,
+    # ties = "efron"), transform = "km"): chisq 41.0, p 1.5e-10 (PFS); chisq 0.579, p 0.447 (OS).
+    # lifelines' classic approximation: 4.7e-10 and 0.438.
+    assert surv.loc[("pfs", "MPDL3280A"), "ph_p_value"] < 1e-6
+    assert "hazards may not be proportional" in surv.loc[("pfs", "MPDL3280A"), "note"]
+    assert 0.3 < surv.loc[("os", "MPDL3280A"), "ph_p_value"] < 0.6
     for ep in ("os", "pfs"):
         assert (out / "figures" / f"km_{ep}.png").is_file()
     assert "No tumour measurements" in _stream_text(out / "02_kinetics.ipynb")
