@@ -615,3 +615,19 @@ def test_same_features_whether_equal_ids_share_one_object_or_not():
     pd.testing.assert_frame_equal(first_evaluation_features(copies),
                                   first_evaluation_features(shared))
     pd.testing.assert_frame_equal(scan_table(copies), scan_table(shared))
+
+
+def test_factorize_by_address_when_a_value_first_appears_late():
+    # the first rows of each code are looked for in the head of the array first; a value first
+    # seen far down the table takes the whole-array path
+    from hpd_analysis.objectcodes import factorize
+
+    values = np.empty(10_001, dtype=object)
+    values[:] = ["a"] * 5_000 + [None] + ["a"] * 4_999 + ["b"]
+    for na in (True, False):
+        codes, uniq = factorize(values, use_na_sentinel=na)
+        want_codes, want_uniq = pd.factorize(values, use_na_sentinel=na)
+        np.testing.assert_array_equal(codes, want_codes)
+        assert [str(u) for u in uniq] == [str(u) for u in want_uniq]
+    rows = np.array([10_000, 0, 5_000, 1])
+    np.testing.assert_array_equal(factorize(values, rows)[0], pd.factorize(values[rows])[0])
