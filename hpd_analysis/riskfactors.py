@@ -334,7 +334,7 @@ def _test_name(name: str, work: pd.DataFrame, var: str, cat_list: list[str],
 # --------------------------------------------------------------------------- odds ratios
 OR_COLUMNS = [
     "variable", "level", "reference", "model", "odds_ratio", "ci_low", "ci_high", "p_value",
-    "test", "n", "n_events", "note",
+    "p_holm", "test", "n", "n_events", "note",
 ]
 
 #: |coefficient| or standard error beyond which a fit is read as (quasi-)separated
@@ -513,7 +513,9 @@ def odds_ratios(
 
     Returns
     -------
-    DataFrame with :data:`OR_COLUMNS`. A reference row (odds ratio 1, no CI) is listed for each
+    DataFrame with :data:`OR_COLUMNS`. ``p_holm``: the univariable p-values adjusted together
+    for multiple testing (Holm, :func:`holm_adjusted`; one test per estimated level; NaN on
+    multivariable and reference rows). A reference row (odds ratio 1, no CI) is listed for each
     categorical/binary variable. ``n``/``n_events``: complete cases and HPD events in that model.
     A model that cannot be estimated (separation, a single value, collinearity) gives rows with
     NaN estimates and the reason in ``note`` — never an exception. Warnings (EPV < threshold,
@@ -579,12 +581,26 @@ def odds_ratios(
     out = pd.DataFrame(rows, columns=OR_COLUMNS)
     for c in ("odds_ratio", "ci_low", "ci_high", "p_value"):
         out[c] = out[c].astype(float)
+    out["p_holm"] = holm_adjusted(out["p_value"].where(out["model"] == "univariable"))
     for c in ("n", "n_events"):
         out[c] = out[c].astype("Int64")
     for c in ("level", "reference", "note"):
         out[c] = out[c].fillna("").astype(str)
     out.attrs["warnings"] = warn
     out.attrs["outcome"] = outcome
+    return out
+
+
+def holm_adjusted(p_values: pd.Series) -> pd.Series:
+    """Holm's step-down adjustment of the p-values that are not NaN (NaN stays NaN): controls the
+    family-wise error rate over the whole screen of candidate factors
+    (:func:`statsmodels.stats.multitest.multipletests`, ``method="holm"``)."""
+    from statsmodels.stats.multitest import multipletests
+
+    out = pd.Series(np.nan, index=p_values.index, dtype=float)
+    known = p_values.notna()
+    if known.any():
+        out[known] = multipletests(p_values[known].to_numpy(dtype=float), method="holm")[1]
     return out
 
 

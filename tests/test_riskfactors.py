@@ -205,3 +205,22 @@ def test_collinear_variables_are_named_in_the_note():
     multi = out[(out["model"] == "multivariable") & (out["note"] != "reference level")]
     assert multi["odds_ratio"].isna().all()
     assert multi["note"].str.contains(r"collinear design.*arm\[anti-PD-L1\]").all()
+
+
+def test_univariable_p_values_are_also_given_holm_adjusted():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(5)
+    n = 120
+    hpd = rng.random(n) < 0.3
+    data = with_hpd([bool(h) for h in hpd], age=rng.normal(62, 9, n),
+                    liver_metastasis=pd.array(rng.random(n) < 0.3 + 0.3 * hpd, dtype="boolean"),
+                    tumor_type=list(rng.choice(["NSCLC", "HNSCC", "melanoma"], n)))
+    out = odds_ratios(data, "x", ["age", "liver_metastasis", "tumor_type"])
+    uni = out[(out["model"] == "univariable") & out["p_value"].notna()]
+    assert len(uni) == 4  # age, liver metastasis, two tumour types vs the reference
+    want = multipletests(uni["p_value"].to_numpy(), method="holm")[1]
+    np.testing.assert_allclose(uni["p_holm"].to_numpy(), want)
+    assert (uni["p_holm"] >= uni["p_value"]).all()
+    others = out[(out["model"] == "multivariable") | out["p_value"].isna()]
+    assert len(others) and others["p_holm"].isna().all()
