@@ -7,7 +7,10 @@ For each pair of definitions (A, B) the comparison uses only the patients **eval
   ``n_neither``: HPD under neither; ``n_either`` = n_both + n_a_only + n_b_only.
 - **Jaccard index** = n_both / n_either, the overlap of the two sets of HPD patients (as in
   Kas et al., JAMA Oncol 2020: 27.6 %–69.3 % between five definitions). Undefined (NaN) when no
-  patient is HPD under either definition. Reported as a fraction (0–1).
+  patient is HPD under either definition. Reported as a fraction (0–1), with a Wilson interval
+  for n_both out of n_either (:func:`statsmodels.stats.proportion.proportion_confint`; it treats
+  the patients HPD under either definition as given, so it shows how precisely the overlap is
+  known from that many patients).
 - **Cohen's kappa** (Cohen 1960) on the 2×2 table, chance-corrected agreement, with its asymptotic
   standard error and Wald confidence interval (Fleiss, Cohen & Everitt 1969) and the two-sided
   z-test of kappa = 0 (standard error under the null), all from
@@ -25,13 +28,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
+from statsmodels.stats.proportion import proportion_confint
 
 from .errors import ParameterError
 from .incidence import definition_codes, status_codes
 
 AGREEMENT_COLUMNS = [
     "definition_a", "definition_b", "n_both_evaluable", "n_both", "n_a_only", "n_b_only",
-    "n_neither", "n_either", "jaccard", "percent_agreement", "kappa", "kappa_ci_low",
+    "n_neither", "n_either", "jaccard", "jaccard_ci_low", "jaccard_ci_high",
+    "percent_agreement", "kappa", "kappa_ci_low",
     "kappa_ci_high", "kappa_p_value", "kappa_test", "note",
 ]
 
@@ -73,11 +78,12 @@ def agreement(
     definitions
         Codes to compare (default: every definition in the table); pairs follow this order.
     alpha
-        1 − confidence level of the kappa CI.
+        1 − confidence level of the kappa and Jaccard CIs.
 
     Returns
     -------
-    One row per unordered pair, :data:`AGREEMENT_COLUMNS`: counts of patients, ``jaccard`` and
+    One row per unordered pair, :data:`AGREEMENT_COLUMNS`: counts of patients, ``jaccard`` with
+    ``jaccard_ci_low/high`` (Wilson, n_both of n_either) and
     ``percent_agreement`` (observed agreement, %), ``kappa`` with ``kappa_ci_low/high`` (Wald,
     asymptotic SE), ``kappa_p_value`` and ``kappa_test`` naming the test, ``note`` when a value is
     undefined.
@@ -110,6 +116,9 @@ def agreement(
             "definition_a": a, "definition_b": b, "n_both_evaluable": n, "n_both": n11,
             "n_a_only": n10, "n_b_only": n01, "n_neither": n00, "n_either": either,
             "jaccard": n11 / either if either else np.nan,
+            **dict(zip(("jaccard_ci_low", "jaccard_ci_high"),
+                       proportion_confint(n11, either, alpha=alpha, method="wilson")
+                       if either else (np.nan, np.nan), strict=True)),
             "percent_agreement": 100.0 * (n11 + n00) / n if n else np.nan,
             "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high, "kappa_p_value": p,
             "kappa_test": test_name, "note": "; ".join(notes),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +36,13 @@ def test_jaccard_and_kappa_hand_computed():
     assert row[["n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
                 "n_either"]].tolist() == [8, 2, 1, 1, 4, 4]
     assert row["jaccard"] == pytest.approx(2 / 4)
+    # Wilson interval of 2 of 4, by hand: centre (p + z²/2n) / (1 + z²/n), half-width
+    # z·sqrt(p(1-p)/n + z²/4n²) / (1 + z²/n)
+    z, n, p = 1.959963984540054, 4, 0.5
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert row["jaccard_ci_low"] == pytest.approx(centre - half)
+    assert row["jaccard_ci_high"] == pytest.approx(centre + half)
     # po = 6/8; pe = (3/8)(3/8) + (5/8)(5/8) = 34/64; kappa = (po - pe) / (1 - pe) = 7/15
     assert row["kappa"] == pytest.approx(7 / 15)
     assert row["percent_agreement"] == pytest.approx(75.0)
