@@ -177,7 +177,9 @@ def table1(
     test, p_value, smd``. The first row (``variable = "n"``) gives the patients per column; its
     ``missing`` is the number of patients left out because their group is unknown (e.g. not
     evaluable). Other rows: ``missing`` = patients without a value of the variable (not in the
-    percentages), ``test`` names the test behind ``p_value``, ``smd`` is the absolute
+    percentages), ``test`` names the test behind ``p_value`` (categories: chi-squared; Fisher's
+    exact for a 2 x 2 table with an expected count < 5; for larger tables with one, a seeded
+    Monte Carlo chi-squared p, :func:`chi2_monte_carlo`), ``smd`` is the absolute
     standardized mean difference (two groups; the largest pairwise one for more). Notes and
     tableone warnings are in ``result.attrs["warnings"]``.
     """
@@ -303,6 +305,12 @@ def _flatten_tableone(t: Any, work: pd.DataFrame, described: list[str], cat_list
             p = htest.loc[var, "P-Value"]
             row["p_value"] = float(p) if p is not None and float(p) >= 0 else np.nan
             row["test"] = _test_name(str(htest.loc[var, "Test"]), work, var, cat_list, present)
+            if row["test"].startswith("Chi-squared") and "Yates" not in row["test"]:
+                # an r x c table (2 x 2 ones get Fisher's exact or Yates): tableone names it
+                # "Chi-squared (warning: expected count < 5)" when the approximation is poor
+                mc = _small_count_chi2(work, var, present)
+                if mc is not None:
+                    row["p_value"], row["test"] = mc
         if first and smd_tab is not None and var in smd_tab.index:
             vals = pd.to_numeric(smd_tab.loc[var], errors="coerce").abs()
             row["smd"] = float(vals.max()) if vals.notna().any() else np.nan
@@ -315,6 +323,61 @@ def _flatten_tableone(t: Any, work: pd.DataFrame, described: list[str], cat_list
     out["test"] = out["test"].fillna("")
     out[["overall", *levels]] = out[["overall", *levels]].fillna("").astype(str)
     return out
+
+
+#: permutations of the Monte Carlo chi-squared test, its seed, and the largest table it runs on
+#: (beyond, the asymptotic chi-squared p-value is kept, with a note)
+MC_PERMUTATIONS, MC_SEED, MC_MAX_N = 10_000, 0, 20_000
+
+
+def chi2_monte_carlo(x: np.ndarray, g: np.ndarray, permutations: int = MC_PERMUTATIONS,
+                     seed: int = MC_SEED) -> tuple[float, float]:
+    """Pearson's chi-squared statistic of the table of ``x`` by ``g`` (category codes, no
+    missing) and its Monte Carlo p-value with both margins fixed, as R's
+    ``chisq.test(simulate.p.value = TRUE, B = permutations)``: (1 + number of permuted tables
+    with a statistic ≥ the observed one) / (permutations + 1). Seeded: the same data give the same
+    p-value."""
+    x = np.asarray(x, dtype=np.int64)
+    g = np.asarray(g, dtype=np.int64)
+    n, r, c = len(x), int(x.max()) + 1, int(g.max()) + 1
+    observed = np.bincount(x * c + g, minlength=r * c).reshape(r, c)
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / n
+    stat = float(((observed - expected) ** 2 / expected).sum())
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(1000, 2_000_000 // max(n, 1)))  # permutations at once (bounded memory)
+    hits, done = 0, 0
+    while done < permutations:
+        k = min(chunk, permutations - done)
+        perm = rng.permuted(np.broadcast_to(g, (k, n)), axis=1)
+        cells = (x * c + perm) + (np.arange(k) * (r * c))[:, None]
+        counts = np.bincount(cells.ravel(), minlength=k * r * c).reshape(k, r, c)
+        stats_ = ((counts - expected) ** 2 / expected).sum(axis=(1, 2))
+        hits += int((stats_ >= (1 - 64 * np.finfo(float).eps) * stat).sum())  # R's tolerance
+        done += k
+    return stat, (1 + hits) / (permutations + 1)
+
+
+def _small_count_chi2(work: pd.DataFrame, var: str, present: list[str]
+                      ) -> tuple[float, str] | None:
+    """Monte Carlo p-value and test name for an r x c table with an expected count < 5 (where
+    the chi-squared approximation is poor, Cochran's rule); None when the counts are large
+    enough. Tables of more than :data:`MC_MAX_N` patients keep the asymptotic p (tableone's
+    name for it says an expected count is < 5)."""
+    sub = work.loc[work[var].notna() & work["__group__"].isin(present), [var, "__group__"]]
+    x, _ = pd.factorize(sub[var])
+    g, _ = pd.factorize(sub["__group__"])
+    if not len(sub) or x.max() < 1 or g.max() < 1:
+        return None
+    counts = np.bincount(x * (g.max() + 1) + g, minlength=(x.max() + 1) * (g.max() + 1))
+    counts = counts.reshape(x.max() + 1, g.max() + 1)
+    expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / len(sub)
+    if (expected >= 5).all():
+        return None
+    if len(sub) > MC_MAX_N:
+        return None
+    _, p = chi2_monte_carlo(x, g)
+    return p, (f"Chi-squared, Monte Carlo p ({MC_PERMUTATIONS:,} permutations, seed {MC_SEED}; "
+               "an expected count < 5)")
 
 
 def _test_name(name: str, work: pd.DataFrame, var: str, cat_list: list[str],

@@ -224,3 +224,43 @@ def test_univariable_p_values_are_also_given_holm_adjusted():
     assert (uni["p_holm"] >= uni["p_value"]).all()
     others = out[(out["model"] == "multivariable") | out["p_value"].isna()]
     assert len(others) and others["p_holm"].isna().all()
+
+
+def _small_r_by_c() -> tuple[np.ndarray, np.ndarray]:
+    """60 patients, a 4-level factor with rare levels, HPD more frequent in level 2."""
+    rng = np.random.default_rng(1)
+    x = rng.choice(4, 60, p=[0.6, 0.2, 0.15, 0.05])
+    g = (rng.random(60) < 0.2 + 0.2 * (x == 2)).astype(int)
+    return x, g
+
+
+def test_monte_carlo_chi_squared_agrees_with_r():
+    from hpd_analysis.riskfactors import chi2_monte_carlo
+
+    x, g = _small_r_by_c()
+    stat, p = chi2_monte_carlo(x, g)
+    # R 4.x: chisq.test(table(x, g))$statistic 4.86529 ("approximation may be incorrect");
+    # chisq.test(..., simulate.p.value = TRUE, B = 200000) p 0.1731-0.1736 over seeds 1-3
+    assert stat == pytest.approx(4.86529, abs=1e-5)
+    assert p == pytest.approx(0.1735, abs=0.015)  # 10 000 permutations: MC SE ~0.004
+    assert chi2_monte_carlo(x, g) == (stat, p)  # seeded
+
+
+def test_table1_r_by_c_with_small_expected_counts_uses_monte_carlo():
+    from hpd_analysis.riskfactors import MC_PERMUTATIONS, chi2_monte_carlo
+
+    x, g = _small_r_by_c()
+    data = with_hpd([bool(v) for v in g], site=[f"site {v}" for v in x])
+    t = table1(data, "x", variables=["site"])
+    row = t[t["test"] != ""].iloc[0]
+    assert row["test"].startswith("Chi-squared, Monte Carlo p")
+    assert f"{MC_PERMUTATIONS:,} permutations" in row["test"]
+    _, p = chi2_monte_carlo(pd.factorize(pd.Series([f"site {v}" for v in x]))[0],
+                            pd.factorize(pd.Series(np.where(g == 1, "HPD", "non-HPD")))[0])
+    assert row["p_value"] == pytest.approx(p, abs=0.02)
+    # enough patients in every cell: the asymptotic test stays
+    big = with_hpd([bool(v) for v in np.tile(g, 10)], site=[f"site {v % 2}" for v in
+                                                             np.tile(x, 10)])
+    big["site3"] = [f"s{v}" for v in np.tile(np.arange(3), 200)]
+    t = table1(big, "x", variables=["site3"])
+    assert t[t["test"] != ""].iloc[0]["test"] == "Chi-squared"
