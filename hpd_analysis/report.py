@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -638,6 +638,7 @@ def open_section(
     if pseudonym_key_file is None:
         pseudonym_key_file = os.environ.get(ENV_KEY_FILE) or None
     loaded = load_cohort(cohort)
+    loaded = replace(loaded, load_report=portable_load_report(loaded.load_report, cohort))
     if pseudonymize:
         from .privacy import read_key
 
@@ -1157,6 +1158,28 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def portable_load_report(load_report: pd.DataFrame, cohort: str | Path) -> pd.DataFrame:
+    """The load report with its ``file`` paths relative to the cohort folder (a cohort file: its
+    name), so that load_report.csv does not depend on where the cohort sits: a reviewer who
+    copies the cohort elsewhere gets the same bytes. Paths outside the cohort stay as they are."""
+    if "file" not in load_report.columns or not len(load_report):
+        return load_report
+    base = Path(cohort).resolve()
+    root = base if base.is_dir() else base.parent
+
+    def relative(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return Path(value).resolve().relative_to(root).as_posix()
+        except (ValueError, OSError):
+            return value
+
+    out = load_report.copy()
+    out["file"] = out["file"].map(relative)
+    return out
 
 
 def input_checksums(cohort: str | Path) -> dict[str, str]:

@@ -62,3 +62,26 @@ def test_parameters_json_records_versions_and_input_checksums(two_runs):
         assert digest == report.sha256_file(cohort / name)
     # the parameters used, complete: a rerun from them needs nothing else
     assert set(doc["parameters"]) == set(report.default_parameters())
+
+
+def test_load_report_paths_do_not_depend_on_where_the_cohort_sits(two_runs):
+    cohort, first, _ = two_runs
+    text = (first / "tables" / "load_report.csv").read_text(encoding="utf-8")
+    assert str(cohort.resolve()) not in text and str(cohort) not in text
+
+
+def test_portable_load_report_makes_paths_relative_to_the_cohort(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "cohort"
+    (folder / "sub").mkdir(parents=True)
+    rep = pd.DataFrame({"file": [str(folder / "lesions.csv"), str(folder / "sub" / "x.csv"),
+                                 "/elsewhere/patients.csv", "<cohort>", None],
+                        "action": ["a", "b", "c", "d", "e"]})
+    out = report.portable_load_report(rep, folder)
+    assert out["file"].tolist()[:4] == ["lesions.csv", "sub/x.csv", "/elsewhere/patients.csv",
+                                        "<cohort>"]
+    assert out["file"].isna().iloc[4]
+    one = report.portable_load_report(rep.iloc[:1], folder / "lesions.csv")  # a cohort file
+    assert one["file"].tolist() == ["lesions.csv"]
+    assert rep["file"].iloc[0] == str(folder / "lesions.csv")  # the input is not modified
