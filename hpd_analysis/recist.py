@@ -69,10 +69,6 @@ RESPONSE_COLUMNS = [
 ]
 
 
-def _na_str(n: int) -> np.ndarray:
-    return np.full(n, None, dtype=object)
-
-
 def concat_text(*parts: str | np.ndarray) -> np.ndarray:
     """Row-wise ``part_1 + part_2 + ...`` of str constants and object arrays (same length).
 
