@@ -108,7 +108,7 @@ def _epoch_ns(values: pd.Series | np.ndarray) -> np.ndarray:
 def _epoch_days(values: pd.Series | np.ndarray) -> np.ndarray:
     """Dates as float days since 1970-01-01 (NaN for NaT); the time of day is ignored."""
     ns = _epoch_ns(values)
-    out = (ns // 86_400_000_000_000).astype(float)
+    out = (ns // _DAY_NS).astype(float)
     out[ns == np.iinfo(np.int64).min] = np.nan
     return out
 
@@ -118,7 +118,7 @@ def _to_dates(days: np.ndarray) -> np.ndarray:
     days = np.asarray(days, dtype=float)
     missing = np.isnan(days)
     ns = np.where(missing, 0.0, days).astype(np.int64)  # whole days (truncated) since 1970
-    ns *= 86_400_000_000_000
+    ns *= _DAY_NS
     ns[missing] = np.iinfo(np.int64).min  # NaT
     return ns.view("datetime64[ns]")
 
@@ -292,15 +292,23 @@ def _bool_col(table: pd.DataFrame, col: str) -> np.ndarray:
     return np.asarray(pd.array(v, dtype="boolean").fillna(False), dtype=bool)
 
 
+def _dense_table_ok(key: np.ndarray, size: int, *member_sets: np.ndarray) -> bool:
+    """True when keys and members are non-negative ints below a ``size`` small enough for a
+    dense look-up table (about a byte per row)."""
+    if size > max(4 * len(key), 1 << 20):
+        return False
+    return not (len(key) and (key.min() < 0 or any(len(m) and m.min() < 0
+                                                    for m in member_sets)))
+
+
 def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: int
                   ) -> np.ndarray:
     """``key[i] in members`` for the rows selected by ``rows`` (False elsewhere).
 
-    Keys are non-negative ints below ``size``: a dense lookup table when it is small (about a
-    byte per row), else a hash look-up on the selected rows only.
+    Keys are non-negative ints below ``size``: a dense lookup table when it is small, else a
+    hash look-up on the selected rows only.
     """
-    if size <= max(4 * len(key), 1 << 20) and not (
-            len(key) and (key.min() < 0 or (len(members) and members.min() < 0))):
+    if _dense_table_ok(key, size, members):
         table = np.zeros(size, dtype=bool)
         table[members] = True
         return rows & table[key]
@@ -312,9 +320,7 @@ def _baseline_members(key: np.ndarray, rows_a: np.ndarray, members_a: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_dense_member` for two member sets over the same keys, with one look-up table
     (bit 1: in ``members_a``, bit 2: in ``members_b``) and one pass over the rows."""
-    if size <= max(4 * len(key), 1 << 20) and not (
-            len(key) and (key.min() < 0 or (len(members_a) and members_a.min() < 0)
-                          or (len(members_b) and members_b.min() < 0))):
+    if _dense_table_ok(key, size, members_a, members_b):
         table = np.zeros(size, dtype=np.uint8)
         table[members_a] = 1
         table[members_b] |= 2
