@@ -7,7 +7,7 @@ definition in :mod:`hpd_analysis.definitions`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal
 
 #: Days per month used for every time in months (Ferté's reference code: 365.25 / 12).
@@ -55,29 +55,44 @@ class Parameters:
     death_without_cause_is_progression: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat JSON-ready dict of every parameter (windows prefixed ``windows.``)."""
+        """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any
+        other dataclass-valued field) are prefixed with the group's name (``windows.first_eval_min_days``)."""
         out: dict[str, Any] = {}
-        for k, v in asdict(self).items():
-            if k == "windows":
-                out.update({f"windows.{wk}": wv for wk, wv in v.items()})
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if is_dataclass(v):
+                out.update({f"{f.name}.{k}": gv for k, gv in asdict(v).items()})
             else:
-                out[k] = v
+                out[f.name] = v
         return out
 
     @classmethod
+    def groups(cls) -> dict[str, type]:
+        """The nested parameter groups: field name -> dataclass (e.g. ``{"windows": Windows}``)."""
+        inst = cls()
+        return {f.name: type(getattr(inst, f.name)) for f in fields(cls)
+                if is_dataclass(getattr(inst, f.name))}
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> Parameters:
-        """Build from a (possibly flat, ``windows.``-prefixed, or nested) dict; unknown keys raise."""
+        """Build from a (possibly flat, ``group.``-prefixed, or nested) dict; unknown keys raise."""
         values = dict(values or {})
-        win = dict(values.pop("windows", {}) or {})
+        groups = cls.groups()
+        nested: dict[str, dict[str, Any]] = {g: dict(values.pop(g, {}) or {}) for g in groups}
         for k in list(values):
-            if k.startswith("windows."):
-                win[k.split(".", 1)[1]] = values.pop(k)
-        known = {f.name for f in fields(cls)} - {"windows"}
-        wknown = {f.name for f in fields(Windows)}
-        bad = sorted(set(values) - known) + sorted(f"windows.{k}" for k in set(win) - wknown)
+            head, dot, tail = k.partition(".")
+            if dot and head in groups:
+                nested[head][tail] = values.pop(k)
+        known = {f.name for f in fields(cls)} - set(groups)
+        bad = sorted(set(values) - known)
+        valid = set(known)
+        for g, gcls in groups.items():
+            gknown = {f.name for f in fields(gcls)}
+            bad += sorted(f"{g}.{k}" for k in set(nested[g]) - gknown)
+            valid |= {f"{g}.{k}" for k in gknown}
         if bad:
             raise ValueError(
                 f"unknown parameter(s): {', '.join(bad)} "
-                f"(expected one of: {', '.join(sorted(known | {f'windows.{k}' for k in wknown}))})"
+                f"(expected one of: {', '.join(sorted(valid))})"
             )
-        return replace(cls(**values), windows=Windows(**win))
+        return replace(cls(**values), **{g: gcls(**nested[g]) for g, gcls in groups.items()})
