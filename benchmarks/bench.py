@@ -162,7 +162,7 @@ def _frame_mb(df: Any) -> float | None:
 
 def worker_classify(n: int, path: Path, cache: Path, profile: bool) -> dict[str, Any]:
     """Time ``load_cohort`` then ``classify`` (all definitions) on the cached cohort ``path``."""
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
     profs: dict[str, Any] = {}
@@ -183,7 +183,7 @@ def worker_classify(n: int, path: Path, cache: Path, profile: bool) -> dict[str,
     rss_load = _maxrss_mb()
     if profs:
         profs["classify"].enable()
-    table = classify(cohort)
+    table = classify_table(cohort)
     if profs:
         profs["classify"].disable()
     t2 = time.perf_counter()
@@ -225,13 +225,13 @@ def worker_report(n: int, path: Path, cache: Path, profile: bool) -> dict[str, A
     from hpd_analysis import agreement as agreement_mod
     from hpd_analysis import incidence as incidence_mod
     from hpd_analysis import survival as survival_mod
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.definitions import get_definitions
     from hpd_analysis.load import load_cohort
 
     cohort = load_cohort(path)
     t0 = time.perf_counter()
-    table = classify(cohort)
+    table = classify_table(cohort)
     t1 = time.perf_counter()
     codes = [d.code for d in get_definitions()]
     out: dict[str, Any] = {"task": "report", "n_patients": n, "classify_s": t1 - t0}
@@ -271,14 +271,14 @@ def worker_reference(n: int, path: Path) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     import reference
 
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
     cohort = load_cohort(path)
     fast_times, ref_times = [], []
     for _ in range(REFERENCE_REPEATS):  # interleaved, so that machine load hits both alike
         t0 = time.perf_counter()
-        fast = classify(cohort)
+        fast = classify_table(cohort)
         t1 = time.perf_counter()
         ref = reference.reference_classify(cohort)
         t2 = time.perf_counter()

@@ -2,9 +2,9 @@
 
 Quick start::
 
-    from hpd_analysis import load_cohort, classify
+    from hpd_analysis import load_cohort, classify_table
     cohort = load_cohort("data/example")
-    table = classify(cohort)
+    table = classify_table(cohort)
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ _EXPORTS = {
     "Cohort": "cohort",
     "load_cohort": "load",
     "validate_cohort": "load",
-    "classify": "classify",
-    "build_features": "classify",
+    "classify_table": "classification",
+    "build_features": "classification",
     "get_definitions": "definitions",
     "Definition": "definitions",
     "register": "definitions",

@@ -66,7 +66,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
-    from .classify import classify_path
+    from .classification import classify_path
 
     out = classify_path(
         args.cohort,

@@ -3,7 +3,7 @@
 Each published definition of hyperprogressive disease is a :class:`Definition`: a citation, a
 plain-language rule, named parameters with the published defaults, what it ``requires`` (e.g. a
 pre-baseline scan) and ``criteria``, a small declarative expression over the columns of the
-per-patient feature table (:func:`hpd_analysis.classify.build_features`).
+per-patient feature table (:func:`hpd_analysis.classification.build_features`).
 
 Criteria language
 -----------------
@@ -479,7 +479,7 @@ class _Frame:
             if name not in self.f.columns:
                 raise ParameterError(
                     f"definition {self.code}: needs column {name!r}, which the feature table "
-                    "lacks (features come from hpd_analysis.classify.build_features; patient "
+                    "lacks (features come from hpd_analysis.classification.build_features; patient "
                     "columns are carried there too)"
                 )
             self._series[name] = self.f[name]

@@ -80,7 +80,7 @@ def definition_codes(classification: pd.DataFrame, definitions: Any = None) -> l
         if not available:
             raise ParameterError(
                 "classification table has no hpd_<code> column with its hpd_<code>_status or "
-                "_reason companion (expected the output of hpd_analysis.classify.classify)"
+                "_reason companion (expected the output of hpd_analysis.classification.classify)"
             )
         return available
     items = [definitions] if isinstance(definitions, str) else list(definitions)

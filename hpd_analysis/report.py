@@ -574,7 +574,7 @@ class Section:
         if self.small_cell_threshold > 1:
             df = suppress_table(df, name, self.small_cell_threshold)
         if name == "classification" and not index:
-            from .classify import write_table as write_classification
+            from .classification import write_table as write_classification
 
             self.written.append(write_classification(df, self.tables_dir / f"{name}.csv"))
         else:
@@ -616,7 +616,7 @@ def open_section(
     """
     import os
 
-    from .classify import build_features, classify_features
+    from .classification import build_features, classify_features
     from .load import load_cohort
     from .plots import apply_style
 
@@ -946,13 +946,13 @@ def threshold_sweep_table(section: Section, definition: str | None = None,
 
     Default: the primary definition's first threshold parameter (e.g. ``delta_tgr_min`` of
     ``ferrara2018``), over ``n_values`` evenly spaced values from 0 (ratio thresholds: 1) to 3 ×
-    the published value. Columns of :func:`hpd_analysis.classify.threshold_sweep` plus
+    the published value. Columns of :func:`hpd_analysis.classification.threshold_sweep` plus
     ``default`` (the published value), ``ci_low``, ``ci_high`` (%), ``ci_method``.
     """
     import numpy as np
     from statsmodels.stats.proportion import proportion_confint
 
-    from .classify import threshold_sweep
+    from .classification import threshold_sweep
 
     code = definition or section.primary
     defn = next((d for d in section.definitions if _code(d) == code), None)

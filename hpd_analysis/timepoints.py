@@ -819,7 +819,7 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     """:func:`first_evaluation_features` and per-patient extras computed on the way (lesion table
     with organs, dates without time of day: ``n_organs_with_new_lesions_first_eval``, distinct
     organs holding a new lesion at the first evaluation, NaN when unknown or no first evaluation)
-    so that :mod:`hpd_analysis.classify` need not scan the lesion rows again."""
+    so that :mod:`hpd_analysis.classification` need not scan the lesion rows again."""
     scans, pt = _build(cohort, params, full=False)
     pat = cohort.patients
     pre, base, fe = pt["pre"], pt["base"], pt["fe"]

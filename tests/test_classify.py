@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpd_analysis.classify import (
+from hpd_analysis.classification import (
     CONTRACT_COLUMNS,
     add_rule_features,
     classify_features,
@@ -65,9 +65,9 @@ def cohort():
 
 
 def test_classify_end_to_end(cohort):
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
 
-    table = classify(cohort)
+    table = classify_table(cohort)
     assert table.patient_id.tolist() == ["P1", "P2", "P3"]
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
     for c in ["os_months", "os_event", "pfs_months", "pfs_event", "ttf_months", "ttf_event",
@@ -94,15 +94,15 @@ def test_classify_end_to_end(cohort):
 
 
 def test_one_row_per_patient_in_input_order(cohort):
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 
     rev = Cohort(patients=cohort.patients.iloc[::-1].reset_index(drop=True),
                  lesions=cohort.lesions)
-    table = classify(rev, ["champiat2017"])
+    table = classify_table(rev, ["champiat2017"])
     assert table.patient_id.tolist() == ["P3", "P2", "P1"]
     assert table.hpd_champiat2017_status.tolist()[::-1] == \
-        classify(cohort, ["champiat2017"]).hpd_champiat2017_status.tolist()
+        classify_table(cohort, ["champiat2017"]).hpd_champiat2017_status.tolist()
 
 
 def write_cohort(tmp_path):
@@ -117,7 +117,7 @@ def write_cohort(tmp_path):
 @pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet"])
 def test_classify_path_byte_identical_on_rerun(tmp_path, name):
     pytest.importorskip("hpd_analysis.timepoints")
-    from hpd_analysis.classify import classify_path
+    from hpd_analysis.classification import classify_path
 
     folder = write_cohort(tmp_path)
     a = classify_path(folder, tmp_path / "a" / name)
@@ -133,7 +133,7 @@ def test_classify_path_byte_identical_on_rerun(tmp_path, name):
 
 def test_classify_path_overrides_and_config(tmp_path):
     pytest.importorskip("hpd_analysis.timepoints")
-    from hpd_analysis.classify import classify_path
+    from hpd_analysis.classification import classify_path
 
     folder = write_cohort(tmp_path)
     out = classify_path(folder, tmp_path / "o.csv", definitions=["champiat2017"],
@@ -247,11 +247,11 @@ def test_write_table_formats(tmp_path):
 
 def test_patients_without_measurements_are_all_listed_not_evaluable():
     pytest.importorskip("hpd_analysis.timepoints")
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 
     patients, _ = tiny_tables()
-    t = classify(Cohort(patients=patients))
+    t = classify_table(Cohort(patients=patients))
     assert t.patient_id.tolist() == ["P1", "P2", "P3"]
     for code in NINE:
         assert (t[f"hpd_{code}_status"] == "not_evaluable").all(), code
@@ -288,7 +288,7 @@ def test_organ_count_from_timepoints_matches_the_lesion_scan(time_of_day):
     # build_features takes the organ count of new lesions from timepoints (one pass over the
     # lesion rows) when every date is at midnight, else add_rule_features counts them from the
     # lesion rows itself; both must give the same counts
-    from hpd_analysis.classify import _organs_with_new_lesions, build_features
+    from hpd_analysis.classification import _organs_with_new_lesions, build_features
     from hpd_analysis.cohort import Cohort
 
     start = pd.Timestamp("2020-01-01") + time_of_day
@@ -315,7 +315,7 @@ def test_cohort_without_death_information_leaves_death_branch_unknown():
     the fast-progression rule is unknown and a patient without any scan is not evaluable."""
     import pandas as pd
 
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 
     patients = pd.DataFrame({"patient_id": ["A", "B"],
@@ -327,7 +327,7 @@ def test_cohort_without_death_information_leaves_death_branch_unknown():
         "diameter_mm": [40.0, 44.0], "status": [None, None], "is_lymph_node": [False, False],
         "not_evaluable": [False, False],
     })
-    out = classify(Cohort(patients=patients, lesions=lesions)).set_index("patient_id")
+    out = classify_table(Cohort(patients=patients, lesions=lesions)).set_index("patient_id")
     assert out.loc["A", "hpd_gandara2018_fp_status"] == "not_hpd"
     assert "no death by day" not in out.loc["A", "hpd_gandara2018_fp_reason"]
     assert out.loc["B", "hpd_gandara2018_fp_status"] == "not_evaluable"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpd_analysis.classify import add_rule_features
+from hpd_analysis.classification import add_rule_features
 from hpd_analysis.definitions import (
     REGISTRY,
     Definition,
@@ -530,7 +530,7 @@ def test_non_target_only_patient_is_not_evaluable_under_sld_definitions():
     """RECIST-based HPD studies enrolled measurable disease: no baseline target SLD -> not evaluable."""
     import pandas as pd
 
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 
     patients = pd.DataFrame({"patient_id": ["NT1"],
@@ -547,7 +547,7 @@ def test_non_target_only_patient_is_not_evaluable_under_sld_definitions():
         "is_lymph_node": [False] * 3,
         "not_evaluable": [False] * 3,
     })
-    out = classify(Cohort(patients=patients, lesions=lesions)).iloc[0]
+    out = classify_table(Cohort(patients=patients, lesions=lesions)).iloc[0]
     assert out["recist_first_eval"] == "NON-CR/NON-PD"
     for code in ["champiat2017", "saada_bouzid2017", "ferrara2018", "kato2017", "lo_russo2019",
                  "kim2019", "matos2020", "kas2020"]:
@@ -561,7 +561,7 @@ def test_censored_ttf_reason_states_the_side_it_was_censored_on():
     censoring happened below 2 months (not '≥ 2')."""
     import pandas as pd
 
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 
     start = pd.Timestamp("2020-03-01")
@@ -575,6 +575,6 @@ def test_censored_ttf_reason_states_the_side_it_was_censored_on():
         "diameter_mm": [30.0, 40.0, 80.0], "status": [None] * 3,
         "is_lymph_node": [False] * 3, "not_evaluable": [False] * 3,
     })
-    out = classify(Cohort(patients=patients, lesions=lesions)).iloc[0]
+    out = classify_table(Cohort(patients=patients, lesions=lesions)).iloc[0]
     assert out["hpd_kato2017_status"] == "not_evaluable"
     assert "TTF censored at < 2 months" in out["hpd_kato2017_reason"]

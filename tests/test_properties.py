@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hpd_analysis.classify import add_rule_features, classify_features
+from hpd_analysis.classification import add_rule_features, classify_features
 from hpd_analysis.kinetics import compute_kinetics, tgk, tgr
 
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -158,10 +158,10 @@ def lesion_cohorts(draw):
 
 
 def _classify_tables(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
-    return classify(load_cohort(patients=patients, lesions=lesions))
+    return classify_table(load_cohort(patients=patients, lesions=lesions))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -254,10 +254,10 @@ def random_cohorts(draw, n_min: int = 1, n_max: int = 8):
 
 
 def _run(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
-    return classify(load_cohort(patients=patients, lesions=lesions))
+    return classify_table(load_cohort(patients=patients, lesions=lesions))
 
 
 def _by_patient(table: pd.DataFrame) -> pd.DataFrame:

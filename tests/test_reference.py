@@ -20,8 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # skip (with the reason) only while the package modules are not written yet
-classify_mod = pytest.importorskip("hpd_analysis.classify",
-                                   reason="hpd_analysis.classify not available yet")
+classify_mod = pytest.importorskip("hpd_analysis.classification",
+                                   reason="hpd_analysis.classification not available yet")
 load_mod = pytest.importorskip("hpd_analysis.load", reason="hpd_analysis.load not available yet")
 simulate_mod = pytest.importorskip("hpd_analysis.simulate",
                                    reason="hpd_analysis.simulate not available yet")
@@ -71,7 +71,7 @@ def sim_cohort(request):
 
 
 def test_simulated_cohort_agrees_under_default_parameters(sim_cohort):
-    fast = classify_mod.classify(sim_cohort)
+    fast = classify_mod.classify_table(sim_cohort)
     ref = reference.reference_classify(sim_cohort)
     _assert_agree(fast, ref)
     # the comparison is meaningful: every definition has HPD, not-HPD and evaluable patients
@@ -91,7 +91,7 @@ def test_simulated_cohort_agrees_under_default_parameters(sim_cohort):
 ], ids=["pre_ratio", "pre_infinite", "tgk_relative", "windows", "windows_max",
         "death_cause_required"])
 def test_simulated_cohort_agrees_under_other_parameters(sim_cohort, params):
-    fast = classify_mod.classify(sim_cohort, params=params)
+    fast = classify_mod.classify_table(sim_cohort, params=params)
     ref = reference.reference_classify(sim_cohort, params=params)
     _assert_agree(fast, ref)
 
@@ -110,14 +110,14 @@ def test_simulated_cohort_agrees_with_definition_options(sim_cohort, code):
     from hpd_analysis.definitions import get_definitions
 
     overrides = {code: DEFINITION_VARIANTS[code]}
-    fast = classify_mod.classify(sim_cohort, definitions=get_definitions([code], overrides))
+    fast = classify_mod.classify_table(sim_cohort, definitions=get_definitions([code], overrides))
     ref = reference.reference_classify(sim_cohort, thresholds=overrides)
     assert f"hpd_{code}" in fast.columns
     _assert_agree(fast, ref, codes=[code])
 
 
 def test_kinetic_values_agree_on_simulated_cohort(sim_cohort):
-    fast = classify_mod.classify(sim_cohort)
+    fast = classify_mod.classify_table(sim_cohort)
     ref = reference.reference_classify(sim_cohort)
     for col in ("sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm", "tgr_pre", "tgr_on",
                 "tgr_ratio", "delta_tgr", "tgk_pre", "tgk_on", "tgk_ratio"):
@@ -290,7 +290,7 @@ def _edge_cohort():
 @pytest.fixture(scope="module")
 def edge():
     cohort = _edge_cohort()
-    fast = classify_mod.classify(cohort)
+    fast = classify_mod.classify_table(cohort)
     ref = reference.reference_classify(cohort)
     return cohort, fast.set_index("patient_id"), ref.set_index("patient_id")
 
@@ -304,7 +304,7 @@ def test_edge_patients_agree_under_every_ratio_policy():
     cohort = _edge_cohort()
     for policy in ("ratio", "infinite_if_on_positive"):
         params = Parameters(nonpositive_pre_growth=policy)
-        _assert_agree(classify_mod.classify(cohort, params=params),
+        _assert_agree(classify_mod.classify_table(cohort, params=params),
                       reference.reference_classify(cohort, params=params))
 
 
@@ -391,7 +391,7 @@ def test_new_lesion_recorded_absent_is_not_counted_for_matos_organs():
     b.add("matos_two_present", {-3: _two(40, 40),
                                 50: _two(50, 50) + [NEW("N1", "brain"), NEW("N2", "adrenal")]})
     cohort = b.cohort()
-    fast = classify_mod.classify(cohort)
+    fast = classify_mod.classify_table(cohort)
     ref = reference.reference_classify(cohort)
     r = ref.set_index("patient_id")
     assert r.loc["matos_absent_new", "new_lesions_first_eval"] == 1

@@ -64,14 +64,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def direct(run: tuple[Path, Path]) -> dict[str, Any]:
     """The package functions called directly, with the report's default parameters."""
-    from hpd_analysis.classify import classify
+    from hpd_analysis.classification import classify_table
     from hpd_analysis.incidence import incidence
     from hpd_analysis.load import load_cohort
     from hpd_analysis.survival import survival_table
 
     cohort, _ = run
     loaded = load_cohort(cohort)
-    cl = classify(loaded, None, report.Parameters())
+    cl = classify_table(loaded, None, report.Parameters())
     pat = loaded.patients.reset_index(drop=True)
     extra = [c for c in pat.columns if c not in cl.columns]
     data = pd.concat([cl, pat[extra]], axis=1)

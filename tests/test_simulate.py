@@ -345,13 +345,13 @@ def _median_os_months(patients: pd.DataFrame, mask: pd.Series) -> float:
 @pytest.mark.parametrize("source", ["example", "seed7_n2000"])
 def test_calibration_against_the_published_ranges(source, tmp_path):
     """HPD incidence in the published 4-30 % range; HPD patients die much sooner (Ferrara)."""
-    classify = _require("hpd_analysis.classify").classify
+    classify_table = _require("hpd_analysis.classification").classify_table
     load_cohort = _require("hpd_analysis.load").load_cohort
     if source == "example":
         cohort = load_cohort(EXAMPLE)
     else:
         cohort = load_cohort(write_cohort(simulate_cohort(2000, 7), tmp_path))
-    table = classify(cohort).set_index("patient_id")
+    table = classify_table(cohort).set_index("patient_id")
     patients = cohort.patients.set_index("patient_id").loc[table.index]
     for code in ("champiat2017", "ferrara2018", "kas2020", "saada_bouzid2017"):
         verdict = table[f"hpd_{code}"]

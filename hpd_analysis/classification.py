@@ -539,7 +539,7 @@ def _classification_table(values: ColumnValues, read: Callable[[str], Any],
     return pd.DataFrame(cols, index=index, copy=False)
 
 
-def classify(
+def classify_table(
     cohort: Cohort,
     definitions: str | Definition | Iterable[str | Definition] | None = None,
     params: Parameters | Mapping[str, Any] | None = None,
@@ -733,5 +733,5 @@ def classify_path(
         if code in chosen:
             chosen[code] = fixed
     cohort = load_cohort(cohort_path, params=params)
-    table = classify(cohort, list(chosen.values()), params)
+    table = classify_table(cohort, list(chosen.values()), params)
     return write_table(table, out)
