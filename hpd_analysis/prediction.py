@@ -676,3 +676,38 @@ def methods_text(params: Prediction | Mapping[str, Any] | None = None) -> str:
 def tripod_table() -> pd.DataFrame:
     """:data:`TRIPOD_ITEMS` as a table: ``item, topic, where``."""
     return pd.DataFrame(TRIPOD_ITEMS, columns=["item", "topic", "where in this section"])
+
+
+# --------------------------------------------------------------------------- report glue
+def section_data(section: Any) -> pd.DataFrame:
+    """The risk-factor section's patients (``section.data``: classification + patient columns)
+    with the derived factors and scores (:func:`hpd_analysis.riskfactors.derive_risk_factors`)
+    and, when the cohort has a biomarkers table, each marker's baseline value and early change
+    (:func:`hpd_analysis.biomarkers.biomarker_predictors`, markers
+    ``prediction.early_change_markers``). One row per patient, input order."""
+    from .biomarkers import biomarker_predictors
+    from .riskfactors import derive_risk_factors
+
+    data = derive_risk_factors(section.data)
+    bio = getattr(section.cohort, "biomarkers", None)
+    if bio is not None and len(bio):
+        pp = section.params.prediction
+        extra = biomarker_predictors(bio, section.cohort.patients, pp.early_change_markers,
+                                     section.params)
+        extra = extra[["patient_id", *[c for c in extra.columns
+                                       if c != "patient_id" and c not in data.columns]]]
+        data = data.astype({"patient_id": str}).merge(extra, on="patient_id", how="left",
+                                                      validate="one_to_one")
+    return data
+
+
+def evaluable_outcomes(section: Any) -> list[str]:
+    """Definitions of the section (report order) with patients both with and without HPD."""
+    from .plots import hpd_status
+
+    out = []
+    for code in section.codes:
+        st = hpd_status(section.classification, code)
+        if st.eq("hpd").any() and st.eq("not_hpd").any():
+            out.append(code)
+    return out
