@@ -21,7 +21,7 @@ are an error, and so are two units for one marker.
 start and at most ``windows.baseline_max_days_before`` days (42) before it, as for the baseline
 scan; early = the first value after the start (day ≥ 1) and at most
 ``prediction.early_change_max_days`` (63) days after it; change = 100 × (early − baseline) /
-baseline (%). Kept as a candidate predictor ``<marker>_early_change_pct`` with its reason when
+baseline (%, rounded to 1e-9 so that equal relative changes tie). Kept as a candidate predictor ``<marker>_early_change_pct`` with its reason when
 missing. It is measured on treatment: a predictor of HPD only when it precedes the evaluation
 scan, which the report states.
 """
@@ -246,7 +246,9 @@ def early_change(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker
         out[f"{m}_early_day"] = ids.map(early["day"]).astype(float)
     b0, e1 = out[f"{m}_baseline"], out[f"{m}_early_value"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        change = 100.0 * (e1 - b0) / b0
+        # rounded to 1e-9 %: equal relative changes tie (1.5 x 3 vs 1.5 x 7 differ in the last
+        # bit), which the AUC's tie rule needs
+        change = (100.0 * (e1 - b0) / b0).round(9)
     reason = pd.Series(pd.NA, index=out.index, dtype="string")
     reason[e1.isna()] = f"no {marker} value 1-{after} days after the treatment start"
     reason[b0.isna()] = f"no {marker} value within {before} days before the treatment start"

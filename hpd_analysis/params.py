@@ -51,9 +51,12 @@ def _names(value: object, key: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        if value.strip().lower() in ("", "none", "default"):
+        # also the text of a list or tuple (``['a', 'b']``: how a tuple reaches a notebook)
+        text = value.strip().strip("[]()").strip()
+        if text.lower() in ("", "none", "default"):
             return None
-        value = [v.strip() for v in value.split(",") if v.strip()]
+        value = [v.strip().strip("'\"").strip() for v in text.split(",")]
+        value = [v for v in value if v]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"{key}={value!r}: expected column names (a list, or one "
                          "comma-separated string), or none for the default")

@@ -224,3 +224,10 @@ def test_methods_text_names_every_reference():
     for ref in ("Firth", "Hanley", "DeLong", "Harrell", "Peduzzi", "Van Calster", "Arkenau",
                 "Mezquita", "TRIPOD", "Robin"):
         assert ref in text
+
+
+def test_predictor_lists_survive_text_round_trips():
+    # a tuple reaches a notebook as its text: read back the same names
+    for text in ("('age', 'ldh')", "['age', 'ldh']", "age, ldh", "age,ldh,"):
+        assert Prediction(predictors=text).predictors == ("age", "ldh")
+    assert Prediction(markers="none").markers is None
