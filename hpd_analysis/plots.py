@@ -952,12 +952,14 @@ def roc_plot(
     table: pd.DataFrame,
     marker: str,
     ax: Axes | None = None,
+    min_count: int = 0,
 ) -> Figure:
     """ROC curves of one marker, one per HPD definition, with the AUC (95 % CI) in the legend.
 
     ``curves``: definition → ``fpr, tpr`` (:func:`hpd_analysis.prediction.marker_roc`);
     ``table``: its table (``outcome, auc, ci_low, ci_high, n_events, n``). Colours follow the
-    Okabe–Ito order, line styles repeat beyond seven definitions.
+    Okabe–Ito order, line styles repeat beyond seven definitions. ``min_count`` k > 1: counts
+    1 to k − 1 in the legend read ``<k`` (the report's small-cell rule).
     """
     fig, ax = _new_ax(ax, (6.2, 5.4))
     ax.plot([0, 1], [0, 1], color=GREY, lw=0.8, ls="--", label="chance (AUC 0.5)")
@@ -965,7 +967,7 @@ def roc_plot(
     for k, (oc, c) in enumerate(curves.items()):
         r = rows.loc[oc]
         label = (f"{oc}: {r['auc']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}); "
-                 f"{int(r['n_events'])}/{int(r['n'])} HPD")
+                 f"{count_label(r['n_events'], min_count)}/{count_label(r['n'], min_count)} HPD")
         # straight segments between the ROC points: a tied score gives the diagonal of its
         # block (the expected curve under ties, whose area is the Mann-Whitney AUC)
         ax.plot(c["fpr"], c["tpr"], color=PALETTE[k % len(PALETTE)],

@@ -241,7 +241,7 @@ def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str
     """Fit ``penalty`` = ``firth`` (firthmodels ``FirthLogisticRegression``, penalty weight 0.5)
     or ``ridge`` (scikit-learn ``LogisticRegression(l1_ratio=0 / penalty="l2", C=ridge_c)`` on
     columns standardized to mean 0 / SD 1, coefficients transformed back). None when ``y`` has a
-    single value."""
+    single value or the design is singular (Firth)."""
     y = np.asarray(y, dtype=int)
     x = np.asarray(x, dtype=float)
     if y.min() == y.max():
@@ -253,7 +253,12 @@ def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m = FirthLogisticRegression(max_iter=200).fit(x, y)
+            try:
+                m = FirthLogisticRegression(max_iter=200).fit(x, y)
+            except (np.linalg.LinAlgError, ValueError):
+                return None  # singular design (e.g. a constant column in a bootstrap sample)
+        if not np.all(np.isfinite(m.coef_)) or not np.isfinite(m.intercept_):
+            return None
         return FittedModel(list(columns), float(m.intercept_), np.asarray(m.coef_, float),
                            "firth", bool(m.converged_))
     if penalty == "ridge":
@@ -296,12 +301,13 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
     y = np.asarray(y, dtype=int)
     model = fit_model(x, y, columns, penalty, ridge_c)
     if model is None:
-        raise ParameterError("harrell_validate: the outcome has a single value")
+        raise ParameterError("harrell_validate: the model cannot be fitted (a single outcome "
+                             "value or a singular design)")
     apparent = _performance(y, model.linear_predictor(x))
     rng = np.random.default_rng(seed)
     n = len(y)
     diffs: dict[str, list[float]] = {k: [] for k in apparent}
-    failed = 0
+    failed = 0  # samples with one outcome only or a singular design: skipped, counted
     for _ in range(int(n_boot)):
         idx = rng.integers(0, n, size=n)
         mb = fit_model(x[idx], y[idx], columns, penalty, ridge_c)
@@ -396,9 +402,30 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Desig
         excluded["a predictor missing"] = n_miss
     ids = known.loc[complete, "patient_id"].astype(str).tolist() if "patient_id" in known \
         else [str(i) for i in known.index[complete]]
-    return Design(x=x.loc[complete].to_numpy(float), y=y_all[y_all.notna()][complete]
+    x = _independent_columns(x.loc[complete], notes)
+    used = [p for p in used if any(c == p or c.startswith(f"{p}[") for c in x.columns)]
+    return Design(x=x.to_numpy(float), y=y_all[y_all.notna()][complete]
                   .to_numpy(int), columns=[str(c) for c in x.columns], predictors=used,
                   patient_ids=ids, excluded=excluded, notes=notes)
+
+
+def _independent_columns(x: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Columns of ``x`` that are not constant and not determined by the columns before them
+    (with an intercept); each column dropped gets a note."""
+    kept: list[str] = []
+    base = np.ones((len(x), 1))
+    for c in x.columns:
+        col = x[c].to_numpy(float)
+        if len(col) and np.ptp(col) == 0:
+            notes.append(f"{c} left out: a single value among the complete cases")
+            continue
+        trial = np.column_stack([base, x[kept].to_numpy(float), col]) if kept else \
+            np.column_stack([base, col])
+        if np.linalg.matrix_rank(trial) < trial.shape[1]:
+            notes.append(f"{c} left out: determined by the other predictors (collinear)")
+            continue
+        kept.append(c)
+    return x[kept]
 
 
 @dataclass
@@ -478,7 +505,9 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     if k == 0:
         raise ParameterError(f"prediction of {outcome}: no estimable predictor ({d.notes})")
     model = fit_model(d.x, d.y, d.columns, pp.penalty, pp.ridge_c)
-    assert model is not None
+    if model is None:
+        raise ParameterError(f"prediction of {outcome}: the model cannot be fitted (singular "
+                             f"design: {', '.join(d.columns)})")
     perf = harrell_validate(d.x, d.y, d.columns, penalty=pp.penalty, ridge_c=pp.ridge_c,
                             n_boot=pp.optimism_replicates, seed=pp.seed)
     lp = model.linear_predictor(d.x)
@@ -610,11 +639,24 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
     return out
 
 
-def by_definition_wide(long: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+def by_definition_wide(long: pd.DataFrame, digits: int = 2,
+                       small_cell_threshold: int = 0) -> pd.DataFrame:
     """:func:`predictors_by_definition` side by side: one row per predictor, one column per
-    outcome holding ``AUC (95 % CI)`` text (``—`` when not estimable), then ``events`` per
-    outcome in the last row."""
+    outcome holding ``AUC (95 % CI)`` text (``—`` when not estimable), then ``HPD events /
+    evaluable`` per outcome in the last row.
+
+    ``small_cell_threshold`` k > 1 (the report's small-cell rule): event counts 1 to k − 1 are
+    shown as ``<k`` and the AUCs computed from them as ``<k events``."""
+    from .plots import count_label
+
+    k = int(small_cell_threshold or 0)
+
+    def small(e: Any) -> bool:
+        return k > 1 and pd.notna(e) and 0 < int(e) < k
+
     def cell(r: pd.Series) -> str:
+        if small(r["n_events"]):
+            return f"<{k} events"
         if pd.isna(r["auc"]):
             return "—"
         if pd.isna(r["ci_low"]):
@@ -631,8 +673,8 @@ def by_definition_wide(long: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     ev = (t.groupby("outcome", sort=False)[["n", "n_events"]].max()
           .reindex(order_o))
     wide.loc["HPD events / evaluable"] = [
-        "—" if pd.isna(e) else f"{int(e)} / {int(n)}" for n, e in zip(ev["n"], ev["n_events"],
-                                                                       strict=True)]
+        "—" if pd.isna(e) else f"{count_label(int(e), k)} / {count_label(int(n), k)}"
+        for n, e in zip(ev["n"], ev["n_events"], strict=True)]
     wide = wide.reset_index()
     wide.columns.name = None
     return wide

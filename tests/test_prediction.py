@@ -231,3 +231,31 @@ def test_predictor_lists_survive_text_round_trips():
     for text in ("('age', 'ldh')", "['age', 'ldh']", "age, ldh", "age,ldh,"):
         assert Prediction(predictors=text).predictors == ("age", "ldh")
     assert Prediction(markers="none").markers is None
+
+
+def test_collinear_and_constant_predictors_left_out_with_a_note():
+    d = _cohort().assign(age2=lambda t: 2 * t["age"] + 1, const=1.0)
+    dd = prediction.design(d, "x", ["age", "age2", "noise"])
+    assert dd.columns == ["age", "noise"] and dd.predictors == ["age", "noise"]
+    assert any("age2 left out" in n and "collinear" in n for n in dd.notes)
+    m = prediction.prediction_model(d, "x", ["age", "age2"],
+                                    Prediction(optimism_replicates=10, auc_replicates=100))
+    assert m.n_parameters == 1 and any("age2" in w for w in m.warnings)
+
+
+def test_firth_singular_design_is_a_failed_fit_not_a_crash():
+    x = np.column_stack([np.ones(20), np.arange(20.0)])
+    y = np.r_[np.zeros(10), np.ones(10)].astype(int)
+    assert prediction.fit_model(x, y, ["a", "b"], "firth") is None
+
+
+def test_wide_table_obeys_the_small_cell_rule():
+    long = pd.DataFrame({"predictor": ["age", "age"], "outcome": ["x", "y"], "n": [40, 60],
+                         "n_events": [3, 12], "auc": [0.7, 0.6], "ci_low": [0.5, 0.45],
+                         "ci_high": [0.9, 0.75], "epv": [np.nan, np.nan], "note": ["", ""]})
+    wide = prediction.by_definition_wide(long, small_cell_threshold=5).set_index("predictor")
+    assert wide.loc["age", "x"] == "<5 events"
+    assert wide.loc["age", "y"] == "0.60 (0.45–0.75)"
+    assert wide.loc["HPD events / evaluable", "x"] == "<5 / 40"
+    assert prediction.by_definition_wide(long).set_index("predictor").loc[
+        "HPD events / evaluable", "x"] == "3 / 40"
