@@ -1094,19 +1094,14 @@ def warning_html(messages: Sequence[str], title: str = "Warning") -> str:
 
 
 def survival_exclusions(data: pd.DataFrame, group_by: str | None, landmark: Any,
-                        endpoints: Sequence[str] = ("os", "pfs", "ttf")) -> pd.DataFrame:
+                        endpoints: Sequence[str] = ("os", "pfs", "ttf"), **options: Any
+                        ) -> pd.DataFrame:
     """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
-    (group not evaluable or missing, endpoint missing, event or censoring before the landmark)."""
-    from .survival import survival_data
+    (:func:`hpd_analysis.survival.exclusion_table`; ``options``: its definitions, lookahead,
+    days_per_month)."""
+    from .survival import exclusion_table
 
-    rows = []
-    for ep in endpoints:
-        if f"{ep}_months" not in data.columns or not data[f"{ep}_months"].notna().any():
-            continue
-        _, info = survival_data(data, ep, group_by, landmark)
-        rows.append({"endpoint": ep, "reason": "analysed", "n": int(info["n_analysed"])})
-        rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info["n_excluded"].items()]
-    return pd.DataFrame(rows, columns=["endpoint", "reason", "n"])
+    return exclusion_table(data, group_by, landmark, endpoints, **options)
 
 
 # --------------------------------------------------------------------------------------------
