@@ -108,7 +108,7 @@ NOTE_COX_NOT_CONVERGED = (
 #: note of a group whose proportional-hazards test is below ``alpha`` (``{p}``: its p-value,
 #: as :func:`format_p` writes it)
 NOTE_NON_PROPORTIONAL = (
-    "hazards may not be proportional (Schoenfeld residual test {p}): the hazard ratio "
+    "hazards may not be proportional (cox.zph score test {p}): the hazard ratio "
     "averages a ratio that changes over time; read the Kaplan–Meier curves")
 
 
