@@ -997,7 +997,7 @@ def table1_by(section: Section, group: str | None, variables: Sequence[str] | No
     if group is None:
         group = "all_patients"
         data = data.assign(all_patients="all patients")
-    return table1(data, group, variables=variables)
+    return table1(data, group, variables=variables, statistics=section.params.statistics)
 
 
 def multivariable_set(section: Section, variables: Sequence[str] | None = None,
@@ -1040,7 +1040,7 @@ def odds_ratios_for(section: Section, variables: Sequence[str] | None = None,
     if variables is not None:
         variables = list(dict.fromkeys([*variables, *multi]))
     return odds_ratios(section.data, section.primary, variables=variables,
-                       multivariable_variables=multi)
+                       multivariable_variables=multi, statistics=section.params.statistics)
 
 
 def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
