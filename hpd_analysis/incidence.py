@@ -619,3 +619,21 @@ def incidence_by_arm(
     for c in ARM_COLUMNS[5:15]:
         out[c] = out[c].astype(float)
     return out
+
+
+#: columns that may hold the treatment arm, in the order :func:`arm_column` looks at them
+ARM_CANDIDATES: tuple[str, ...] = ("arm", "treatment_arm", "treatment")
+
+
+def arm_column(table: pd.DataFrame) -> str | None:
+    """The column to compare HPD between treatment arms (:func:`incidence_by_arm`): the first of
+    :data:`ARM_CANDIDATES` with a comparator arm (:data:`COMPARATOR_WORDS`, e.g. OAK's
+    docetaxel), else ``arm`` when it has at least two values, else None."""
+    present = [c for c in ARM_CANDIDATES if c in table.columns]
+    for c in present:
+        values = table[c].dropna().astype(str).str.lower().unique()
+        if len(values) >= 2 and any(w in v for v in values for w in COMPARATOR_WORDS):
+            return c
+    if "arm" in present and table["arm"].dropna().nunique() >= 2:
+        return "arm"
+    return None

@@ -616,7 +616,10 @@ def _firth_fit(y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5
     likelihood-ratio test p (Firth) as R logistf reports them."""
     from firthmodels import FirthLogisticRegression
 
-    model = FirthLogisticRegression(backend="numpy", max_iter=200, gtol=1e-10, xtol=1e-10,
+    # tolerances: 1e-8 on the gradient and the step (tighter ones make firthmodels' step
+    # halving fail at rounding level); the constrained fits of the LRT from a cold start (the
+    # warm start fails on some separated levels), warm where the cold one fails
+    model = FirthLogisticRegression(backend="numpy", max_iter=100, gtol=1e-8, xtol=1e-8,
                                     penalty_weight=penalty)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -625,7 +628,10 @@ def _firth_fit(y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5
         ci = (model.conf_int(alpha=alpha, method="pl", features=list(range(k)), max_iter=200,
                              tol=1e-10) if profile else model.conf_int(alpha=alpha))[:k]
         if penalty > 0:
-            model.lrt(list(range(k)))
+            model.lrt(list(range(k)), warm_start=False)
+            failed = [j for j in range(k) if not np.isfinite(model.lrt_pvalues_[j])]
+            if failed:
+                model.lrt(failed, warm_start=True)
             p = model.lrt_pvalues_[:k]
         else:
             p = model.pvalues_[:k]

@@ -59,3 +59,14 @@ def test_zero_cell_gives_no_odds_ratio_and_a_named_reference_works():
         incidence_by_arm(two_arms(), "treatment", reference="nivolumab")
     with pytest.raises(ParameterError, match="no such column"):
         incidence_by_arm(two_arms(), "study_arm")
+
+
+def test_arm_column_prefers_a_comparator():
+    from hpd_analysis.incidence import arm_column
+
+    d = two_arms()
+    assert arm_column(d) == "treatment"
+    d["arm"] = ["A", "B"] * (len(d) // 2) + ["A"]
+    assert arm_column(d) == "treatment"  # docetaxel named there
+    assert arm_column(d.drop(columns="treatment")) == "arm"
+    assert arm_column(d.drop(columns=["treatment", "arm"])) is None

@@ -218,3 +218,22 @@ def test_fisher_exact_r_by_2_matches_r_and_sits_beside_the_monte_carlo_chi_squar
     off = table1(with_hpd(flags, site=sites), "x", variables=["site"],
                  statistics=Statistics(exact_fisher=False))
     assert off["exact_p_value"].isna().all()
+
+
+def test_firth_on_a_separated_ecog_level_converges_with_finite_p_values():
+    # the example cohort under ferrara2018: ECOG 0: 10 HPD / 105, 1: 14 / 148, 2: 10 / 28,
+    # 3: 0 / 4 (separated); Firth in a saturated one-factor model = 1/2 added to every cell
+    counts = {0: (10, 105), 1: (14, 148), 2: (10, 28), 3: (0, 4)}
+    flags, ecog = [], []
+    for level, (hpd, non) in counts.items():
+        flags += [True] * hpd + [False] * non
+        ecog += [level] * (hpd + non)
+    out = odds_ratios(with_hpd(flags, ecog_baseline=ecog), "x", ["ecog_baseline"])
+    est = out[out["note"] != "reference level"].set_index("level")
+    ref = 14.5 / 148.5
+    for level, (hpd, non) in counts.items():
+        if level != 1:
+            assert est.loc[str(level), "odds_ratio"] == pytest.approx(
+                ((hpd + 0.5) / (non + 0.5)) / ref, rel=1e-7)
+    assert est["p_value"].notna().all() and (est["p_value"] <= 1).all()
+    assert not est["note"].str.contains("did not converge").any()
