@@ -442,8 +442,8 @@ def survival_data(
             rule += (f"; {code}'s rule reads up to {horizon:.2f} months, beyond the landmark: "
                      "it is evaluated with the information available at the landmark, and "
                      "patients whose verdict became known only later are left out")
-    if lm is not None:
-        rule += f" = day {lm * days_per_month:.0f} after treatment start"
+    if lm is not None and "(day " not in rule:
+        rule += f"; the landmark is day {lm * days_per_month:.0f} after treatment start"
     n = len(classification)
     t = time.to_numpy(dtype=float)
     e = event.to_numpy(dtype=float)
