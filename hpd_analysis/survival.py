@@ -521,6 +521,16 @@ def fit_km(
     return out
 
 
+def _risk_table(t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray]:
+    """Distinct times, the sum of ``weights`` (events) at each and the number at risk (time ≥
+    it), in O(n log n)."""
+    times, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=weights, minlength=len(times))
+    n_at = np.bincount(inv, minlength=len(times))[::-1].cumsum()[::-1].astype(float)
+    return times, d, n_at
+
+
 def _r_quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = _R_TOLERANCE
                      ) -> float:
     """R survival's ``findq`` (survival 3.5.3, ``quantile.survfit``): the time at which the
@@ -575,9 +585,7 @@ def km_median(time: Sequence[float] | np.ndarray, event: Sequence[float] | np.nd
     e = np.asarray(event, dtype=float)
     if not len(t):
         return float("nan"), float("nan"), float("nan")
-    times = np.unique(t)
-    d = np.array([e[t == u].sum() for u in times])
-    n_at = np.array([(t >= u).sum() for u in times], dtype=float)
+    times, d, n_at = _risk_table(t, e)
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(1.0 - d / n_at)
         var = np.cumsum(np.where(d > 0, d / (n_at * (n_at - d)), 0.0))
@@ -824,34 +832,53 @@ def cox_zph_test(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.nd
     p = x.shape[1]
     w = np.exp(x @ np.asarray(beta, dtype=float).reshape(-1))
     # km transform: 1 - S(t-) of the pooled Kaplan-Meier curve, centred over the events
-    times = np.unique(t[ev])
-    d = np.array([ev[t == u].sum() for u in times], dtype=float)
-    n_at = np.array([(t >= u).sum() for u in times], dtype=float)
+    all_t, d_all, n_all = _risk_table(t, ev.astype(float))
+    has = d_all > 0
+    times, d, n_at = all_t[has], d_all[has], n_all[has]
     surv = np.cumprod(1.0 - d / n_at)
     left = np.concatenate([[1.0], surv])[np.searchsorted(times, t, side="left")]
     g_all = 1.0 - left
     g_all = g_all - g_all[ev].mean()
+    # risk-set sums by reverse cumulative sums over the times (O(n p^2 + k p^2))
+    _, inv = np.unique(t, return_inverse=True)
+    m = len(all_t)
+    wx = w[:, None] * x
+    wxx = wx[:, :, None] * x[:, None, :]
+
+    def at_or_after(values: np.ndarray) -> np.ndarray:
+        per = np.zeros((m, *values.shape[1:]))
+        np.add.at(per, inv, values)
+        return per[::-1].cumsum(axis=0)[::-1]
+
+    def at(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        per = np.zeros((m, *values.shape[1:]))
+        np.add.at(per, inv[mask], values[mask])
+        return per
+
+    r0, r1, r2 = at_or_after(w), at_or_after(wx), at_or_after(wxx)
+    e0, e1, e2 = at(w, ev), at(wx, ev), at(wxx, ev)
+    xsum = at(x, ev)
     u = np.zeros(2 * p)
     imat = np.zeros((2 * p, 2 * p))
-    for tk in times:
-        risk = t >= tk
-        dead = risk & (t == tk) & ev
-        g = g_all[dead][0]
-        z = np.hstack([x, x * g])
-        wr, zr = w[risk], z[risk]
-        s0, s1 = wr.sum(), wr @ zr
-        s2 = (zr * wr[:, None]).T @ zr
-        wd, zd = w[dead], z[dead]
-        d0, d1 = wd.sum(), wd @ zd
-        d2 = (zd * wd[:, None]).T @ zd
-        nd = int(dead.sum())
-        u += zd.sum(axis=0)
-        for r in range(nd):  # Efron's approximation of tied deaths
-            f = r / nd
-            a0, a1, a2 = s0 - f * d0, s1 - f * d1, s2 - f * d2
-            mean = a1 / a0
-            u -= mean
-            imat += a2 / a0 - np.outer(mean, mean)
+    g_time = np.zeros(m)
+    g_time[inv[ev]] = g_all[ev]
+    for j in np.flatnonzero(has):
+        g = g_time[j]
+        nd = int(d_all[j])
+        u[:p] += xsum[j]
+        u[p:] += g * xsum[j]
+        f = np.arange(nd) / nd  # Efron's approximation of tied deaths, all at once
+        a0 = r0[j] - f * e0[j]
+        mean = (r1[j][None, :] - f[:, None] * e1[j][None, :]) / a0[:, None]
+        a2 = (r2[j][None] - f[:, None, None] * e2[j][None]) / a0[:, None, None]
+        cov = (a2 - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
+        msum = mean.sum(axis=0)
+        u[:p] -= msum
+        u[p:] -= g * msum
+        imat[:p, :p] += cov
+        imat[:p, p:] += g * cov
+        imat[p:, :p] += g * cov
+        imat[p:, p:] += g * g * cov
     chisq = np.empty(p)
     for j in range(p):
         kk = [*range(p), p + j]
@@ -976,10 +1003,10 @@ def cumulative_incidence(time: Sequence[float] | np.ndarray, cause: Sequence[int
 
     t = np.asarray(time, dtype=float)
     c = np.asarray(cause, dtype=int)
-    times = np.unique(t[c > 0])
-    n_at = np.array([(t >= u).sum() for u in times], dtype=float)
-    d_all = np.array([((t == u) & (c > 0)).sum() for u in times], dtype=float)
-    d_k = np.array([((t == u) & (c == of)).sum() for u in times], dtype=float)
+    all_t, d_all, n_at = _risk_table(t, (c > 0).astype(float))
+    _, d_k, _ = _risk_table(t, (c == of).astype(float))
+    has = d_all > 0
+    times, d_all, n_at, d_k = all_t[has], d_all[has], n_at[has], d_k[has]
     surv = np.cumprod(1 - d_all / n_at)
     lag = np.concatenate([[1.0], surv[:-1]])
     inc = lag * d_k / n_at
