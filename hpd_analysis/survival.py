@@ -862,7 +862,8 @@ def cox_zph_test(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.nd
     imat = np.zeros((2 * p, 2 * p))
     g_time = np.zeros(m)
     g_time[inv[ev]] = g_all[ev]
-    for j in np.flatnonzero(has):
+    for jt in np.flatnonzero(has):
+        j = int(jt)
         g = g_time[j]
         nd = int(d_all[j])
         u[:p] += xsum[j]
@@ -880,11 +881,11 @@ def cox_zph_test(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.nd
         imat[p:, :p] += g * cov
         imat[p:, p:] += g * g * cov
     chisq = np.empty(p)
-    for j in range(p):
-        kk = [*range(p), p + j]
+    for c in range(p):
+        kk = [*range(p), p + c]
         uj = np.zeros(p + 1)
-        uj[-1] = u[p + j]
-        chisq[j] = float(uj @ np.linalg.solve(imat[np.ix_(kk, kk)], uj))
+        uj[-1] = u[p + c]
+        chisq[c] = float(uj @ np.linalg.solve(imat[np.ix_(kk, kk)], uj))
     ug = np.concatenate([np.zeros(p), u[p:]])
     return chisq, float(ug @ np.linalg.solve(imat, ug))
 
