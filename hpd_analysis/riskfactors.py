@@ -14,11 +14,20 @@ baseline covariate.
   groups, normal approximation) for skewed ones; n (%) and chi-squared for categories, switched to
   Fisher's exact test for a 2×2 table with an expected (or observed) count < 5; absolute
   standardized mean difference (SMD).
+  An r × c table with a small expected count gets a seeded Monte Carlo chi-squared p and,
+  beside it, Fisher's exact test (:func:`fisher_exact_rx2`).
 - :func:`odds_ratios` — univariable and multivariable logistic regression
-  (statsmodels GLM, binomial family, logit link): odds ratio = exp(coefficient), Wald CI and
-  Wald z-test p-value. Separation (perfect prediction) yields an explicit note row instead of an
-  absurd estimate; an events-per-variable (EPV) below 10 (Peduzzi et al., J Clin Epidemiol 1996)
-  yields a warning.
+  (statsmodels GLM, binomial family, logit link): odds ratio = exp(coefficient), Wald CI (or
+  profile likelihood) and Wald z-test p-value. Variables are coded as in Table 1 (integer
+  factors with ≤ 5 values categorical, against their largest level), skewed positive covariates
+  on the log2 scale. Separation (perfect prediction) switches the model to Firth's penalized
+  likelihood (firthmodels, as R logistf), or, with ``statistics.firth=never``, yields an
+  explicit note row instead of an absurd estimate; an events-per-variable (EPV) below 10
+  (Peduzzi et al., J Clin Epidemiol 1996) yields a warning. Missing covariates: complete cases,
+  counted; multiple imputation with Rubin's rules as an option (:func:`mice_odds_ratios`).
+
+Options: the ``statistics`` parameter group (:class:`~hpd_analysis.params.Statistics`); methods
+and references: ``docs/statistics.md``.
 """
 
 from __future__ import annotations
