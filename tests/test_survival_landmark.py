@@ -220,3 +220,20 @@ def test_proportional_hazards_test_is_r3_exact_cox_zph():
 
     np.testing.assert_allclose(chi2.isf(out.set_index("group").loc[["b", "c"], "ph_p_value"], 1),
                                [0.009488981384, 0.414154034794], rtol=1e-6)
+
+
+def test_the_issue_example_kato_hpd_medians_follow_r():
+    """Kato 2017 HPD group of the bundled example, OS and TTF from the 1.84-month landmark as
+    the report analysed them before this change (times rounded to 6 decimals). R 4.2.2, survival
+    3.5.3: q <- quantile(survfit(Surv(t, e) ~ 1, conf.type = "log-log"), 0.5)
+    OS: 1.3141685 0.525667 2.201232 (lifelines: median 1.281314, the start of the flat 0.5 step)
+    TTF: 0.049281 0.032854 NA (lifelines: 0.032854, upper bound the last event time)."""
+    from hpd_analysis.survival import km_median
+
+    os_t = [1.708419, 0.197125, 1.281314, 1.806982, 0.525667, 1.149897, 2.201232, 22.176591,
+            10.151951, 2.069815, 0.525667, 1.347023, 0.328542, 0.197125, 3.712526, 2.365503,
+            19.712526, 0.887064, 0.394251, 0.131417, 3.909651, 0.854209]
+    np.testing.assert_allclose(km_median(os_t, [1] * 22), (1.3141685, 0.525667, 2.201232),
+                               rtol=1e-12)
+    med, lo, hi = km_median([0.065708, 0.032854], [1, 1])
+    assert (med, lo) == pytest.approx((0.049281, 0.032854), rel=1e-12) and np.isnan(hi)
