@@ -12,7 +12,9 @@ Methods (each named in the report's methods paragraph, :func:`methods_text`):
   tuning — or ridge (L2) regression (le Cessie & van Houwelingen, Appl Stat 1992; scikit-learn
   ``LogisticRegression``) on predictors standardized to mean 0 and SD 1 with a fixed inverse
   penalty ``C``. Complete cases; booleans are 0/1, text columns one indicator per level but the
-  first (as :func:`hpd_analysis.riskfactors.odds_ratios`), numbers per unit.
+  reference (as :func:`hpd_analysis.riskfactors.odds_ratios`), numbers per unit (integer scores
+  such as ECOG as one ordinal trend), skewed positive markers (NLR, LDH ...) per doubling (log2),
+  as the odds-ratio section codes them.
 - **Discrimination**: AUC (c-statistic) = the Mann–Whitney probability that a patient with HPD
   has a higher score than one without (ties count one half; Hanley & McNeil, Radiology 1982);
   95 % CI by the stratified percentile bootstrap (cases and non-cases resampled separately, as
@@ -78,8 +80,8 @@ TRIPOD_ITEMS: tuple[tuple[str, str, str], ...] = (
      "citations"),
     ("8", "sample size", "n, events and events per parameter beside every model"),
     ("9", "missing data", "complete cases; patients left out for a missing predictor counted"),
-    ("10a", "handling of predictors", "booleans 0/1, numbers per unit, text one indicator per "
-     "level"),
+    ("10a", "handling of predictors", "booleans 0/1, numbers per unit (skewed positive markers "
+     "per doubling, log2), text one indicator per level but the reference"),
     ("10b", "model type and fitting", "penalized logistic regression (Firth or ridge)"),
     ("10d", "performance measures", "AUC with bootstrap CI, calibration slope and intercept, "
      "Brier score"),
@@ -389,7 +391,9 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Desig
     used = []
     notes = []
     for p in predictors:
-        t = _term(known, p, set(), {})
+        # numbers stay numbers (ECOG, site counts: one ordinal trend, not one coefficient per
+        # level: fewer parameters per event); skewed positive markers on the log2 scale
+        t = _term(known, p, set(), {}, continuous={p})
         if isinstance(t, str):
             notes.append(f"{p} left out: {t}")
             continue
@@ -538,7 +542,7 @@ def _marker_values(data: pd.DataFrame, marker: str) -> pd.Series | str:
     it cannot be a single ordered marker."""
     from .riskfactors import _term
 
-    t = _term(data, marker, set(), {})
+    t = _term(data, marker, set(), {}, continuous={marker})
     if isinstance(t, str):
         return t
     if t.columns.shape[1] != 1:
