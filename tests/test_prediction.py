@@ -222,7 +222,7 @@ def test_parameters_group_validates():
 def test_methods_text_names_every_reference():
     text = prediction.methods_text(Prediction())
     for ref in ("Firth", "Hanley", "DeLong", "Harrell", "Peduzzi", "Van Calster", "Arkenau",
-                "Mezquita", "TRIPOD", "Robin"):
+                "Mezquita", "TRIPOD", "Robin", "Cleveland", "Wilson", "Brier", "Heinze"):
         assert ref in text
 
 
