@@ -537,6 +537,10 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
 
 
 # --------------------------------------------------------------------------- single markers
+#: below this many patients in the smaller outcome group, a marker's AUC CI gets a warning note
+FEW_EVENTS = 10
+
+
 def _marker_values(data: pd.DataFrame, marker: str) -> pd.Series | str:
     """A marker as numbers (booleans 0/1; one indicator for a two-level text column), or why
     it cannot be a single ordered marker."""
@@ -557,7 +561,8 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
 
     Returns ``(table, curves)``: ``table`` one row per outcome — ``marker, outcome, n,
     n_events, auc, ci_low, ci_high`` (stratified bootstrap 95 % CI, ``auc_replicates`` and
-    ``seed`` of ``params``), ``delong_ci_low``, ``delong_ci_high``, ``note``; ``curves`` outcome →
+    ``seed`` of ``params``), ``delong_ci_low``, ``delong_ci_high``, ``note`` (a warning when the
+    smaller outcome group has fewer than :data:`FEW_EVENTS` patients); ``curves`` outcome →
     ``fpr, tpr, threshold`` (scikit-learn ``roc_curve``).
     """
     from sklearn.metrics import roc_curve
@@ -586,8 +591,12 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
             continue
         ci = auc_bootstrap_ci(yy, ss, n_boot=pp.auc_replicates, seed=pp.seed)
         dl = auc_delong(yy, ss)
+        rare = min(ev, len(yy) - ev)
+        note = (f"only {rare} patient(s) in the smaller group: the CIs are unreliable (a "
+                "bootstrap of a few cases cannot show their variability)" if rare < FEW_EVENTS
+                else "")
         row.update(auc=ci["auc"], ci_low=ci["ci_low"], ci_high=ci["ci_high"],
-                   delong_ci_low=dl["ci_low"], delong_ci_high=dl["ci_high"], note="")
+                   delong_ci_low=dl["ci_low"], delong_ci_high=dl["ci_high"], note=note)
         rows.append(row)
         fpr, tpr, thr = roc_curve(yy, ss)
         curves[oc] = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})

@@ -259,3 +259,12 @@ def test_wide_table_obeys_the_small_cell_rule():
     assert wide.loc["HPD events / evaluable", "x"] == "<5 / 40"
     assert prediction.by_definition_wide(long).set_index("predictor").loc[
         "HPD events / evaluable", "x"] == "3 / 40"
+
+
+def test_marker_roc_warns_with_few_events():
+    d = _cohort()
+    d["hpd_z"] = pd.array([True] * 3 + [False] * (len(d) - 3), "boolean")
+    t, _ = prediction.marker_roc(d, "age", ["z", "x"], Prediction(auc_replicates=100))
+    t = t.set_index("outcome")
+    assert "only 3 patient(s)" in t.loc["z", "note"]
+    assert t.loc["x", "note"] == ""
