@@ -49,7 +49,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import ParameterError
-from .params import DEFAULT_MARKERS, DEFAULT_PREDICTORS, Prediction
+from .params import DEFAULT_MARKERS, DEFAULT_PREDICTORS, Parameters, Prediction
 
 __all__ = [
     "auc",
@@ -370,10 +370,12 @@ class Design:
     notes: list[str] = field(default_factory=list)
 
 
-def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Design:
+def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
+           log2_skewed: bool = True) -> Design:
     """Design matrix of ``predictors`` for ``outcome`` (an HPD definition, HPD = 1, or a 0/1
     column) on complete cases. ``excluded`` counts the patients left out by reason (outcome not
-    evaluable; a predictor missing); a predictor with a single value is dropped with a note."""
+    evaluable; a predictor missing); a predictor with a single value is dropped with a note.
+    ``log2_skewed``: skewed positive numbers per doubling (``statistics.log2_skewed``)."""
     from .riskfactors import _outcome, _term
 
     data = _prepared(data)
@@ -393,7 +395,7 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Desig
     for p in predictors:
         # numbers stay numbers (ECOG, site counts: one ordinal trend, not one coefficient per
         # level: fewer parameters per event); skewed positive markers on the log2 scale
-        t = _term(known, p, set(), {}, continuous={p})
+        t = _term(known, p, set(), {}, continuous={p}, log2_skewed=log2_skewed)
         if isinstance(t, str):
             notes.append(f"{p} left out: {t}")
             continue
@@ -474,21 +476,30 @@ class PredictionModel:
         }])
 
 
-def _params(params: Prediction | Mapping[str, Any] | None) -> Prediction:
+def _params(params: Prediction | Parameters | Mapping[str, Any] | None) -> Prediction:
     if params is None:
         return Prediction()
+    if isinstance(params, Parameters):
+        return params.prediction
     if isinstance(params, Prediction):
         return params
     return Prediction(**dict(params))
 
 
+def _log2(params: Prediction | Parameters | Mapping[str, Any] | None) -> bool:
+    """``statistics.log2_skewed`` when ``params`` is a whole :class:`Parameters`, else True."""
+    return bool(params.statistics.log2_skewed) if isinstance(params, Parameters) else True
+
+
 def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str] | None = None,
-                     params: Prediction | Mapping[str, Any] | None = None) -> PredictionModel:
+                     params: Prediction | Parameters | Mapping[str, Any] | None = None
+                     ) -> PredictionModel:
     """Fit the penalized model of ``outcome`` on ``predictors`` (default
     :func:`default_predictors`) and validate it.
 
-    ``params`` (:class:`hpd_analysis.params.Prediction`): ``penalty``, ``ridge_c``,
-    ``optimism_replicates``, ``auc_replicates``, ``seed``. ``performance`` has the columns of
+    ``params`` (:class:`hpd_analysis.params.Prediction`, or the whole
+    :class:`~hpd_analysis.params.Parameters`, whose ``statistics.log2_skewed`` then applies):
+    ``penalty``, ``ridge_c``, ``optimism_replicates``, ``auc_replicates``, ``seed``. ``performance`` has the columns of
     :func:`harrell_validate` plus ``ci_low``/``ci_high`` (the AUC's stratified bootstrap 95 % CI
     of the apparent AUC). ``coefficients``: ``term, coefficient, odds_ratio`` (per unit of the
     predictor's column; penalized estimates, no p-values). Raises :class:`ParameterError` when
@@ -500,7 +511,7 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     if not preds:
         raise ParameterError("prediction: no predictor (none of the default predictors is a "
                              "column; set prediction.predictors)")
-    d = design(data, outcome, preds)
+    d = design(data, outcome, preds, _log2(params))
     n, ev = len(d.y), int(d.y.sum()) if len(d.y) else 0
     if n == 0 or ev == 0 or ev == n:
         raise ParameterError(f"prediction of {outcome}: {n} complete case(s) with {ev} event(s): "
@@ -555,7 +566,7 @@ def _marker_values(data: pd.DataFrame, marker: str) -> pd.Series | str:
 
 
 def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
-               params: Prediction | Mapping[str, Any] | None = None
+               params: Prediction | Parameters | Mapping[str, Any] | None = None
                ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """ROC of one ``marker`` (higher = higher risk of HPD) under each outcome (definition).
 
@@ -611,7 +622,7 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
 
 def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
                              predictors: Sequence[str] | None = None,
-                             params: Prediction | Mapping[str, Any] | None = None
+                             params: Prediction | Parameters | Mapping[str, Any] | None = None
                              ) -> pd.DataFrame:
     """Does a predictor predict HPD under every definition alike? One long table:
     ``predictor, outcome, n, n_events, auc, ci_low, ci_high, note`` — one row per single
@@ -624,14 +635,14 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
                  (pp.predictors or default_predictors(prepared.columns)))
     rows = []
     for p in preds:
-        t, _ = marker_roc(prepared, p, outcomes, pp)
+        t, _ = marker_roc(prepared, p, outcomes, params)
         for r in t.to_dict("records"):
             rows.append({"predictor": p, "outcome": r["outcome"], "n": r["n"],
                          "n_events": r["n_events"], "auc": r["auc"], "ci_low": r["ci_low"],
                          "ci_high": r["ci_high"], "epv": np.nan, "note": r["note"]})
     for oc in outcomes:
         try:
-            m = prediction_model(prepared, oc, preds, pp)
+            m = prediction_model(prepared, oc, preds, params)
         except ParameterError as exc:
             rows.append({"predictor": "model (apparent)", "outcome": oc, "note": str(exc)})
             continue
@@ -693,7 +704,7 @@ def by_definition_wide(long: pd.DataFrame, digits: int = 2,
     return wide
 
 
-def methods_text(params: Prediction | Mapping[str, Any] | None = None) -> str:
+def methods_text(params: Prediction | Parameters | Mapping[str, Any] | None = None) -> str:
     """The methods paragraph of the prediction part (Markdown), with every reference, in the
     parameters in force."""
     pp = _params(params)

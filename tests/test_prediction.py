@@ -268,3 +268,15 @@ def test_marker_roc_warns_with_few_events():
     t = t.set_index("outcome")
     assert "only 3 patient(s)" in t.loc["z", "note"]
     assert t.loc["x", "note"] == ""
+
+
+def test_whole_parameters_carry_the_log2_choice():
+    d = _cohort().assign(nlr=lambda t: np.exp(t["noise"]))  # positive and skewed
+    on = prediction.design(d, "x", ["nlr"], log2_skewed=True)
+    off = prediction.design(d, "x", ["nlr"], log2_skewed=False)
+    assert on.columns == ["log2(nlr)"] and off.columns == ["nlr"]
+    p = Parameters.from_dict({"statistics.log2_skewed": False,
+                              "prediction.optimism_replicates": 10,
+                              "prediction.auc_replicates": 100})
+    m = prediction.prediction_model(d, "x", ["nlr"], p)
+    assert list(m.coefficients["term"]) == ["(intercept)", "nlr"]
