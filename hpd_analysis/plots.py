@@ -1027,12 +1027,18 @@ def calibration_plot(
     ax.errorbar(mp, obs, yerr=[obs - lo, hi - obs], fmt="o", ms=4, color=OKABE_ITO["blue"],
                 ecolor=OKABE_ITO["blue"], elinewidth=0.8, capsize=2,
                 label=f"observed, {k} groups of ~{int(np.median(nn))} (Wilson 95 % CI)")
-    sm = lowess(yy, p, frac=2 / 3, it=0, return_sorted=True)
+    # beyond 1,000 patients the local fits are computed ~100 points apart and interpolated
+    # (statsmodels' delta; lowess is quadratic in n otherwise)
+    delta = 0.01 * float(np.ptp(p)) if len(p) > 1000 else 0.0
+    sm = lowess(yy, p, frac=2 / 3, it=0, delta=delta, return_sorted=True)
     ax.plot(sm[:, 0], sm[:, 1], color=OKABE_ITO["vermillion"], lw=1.3, label="lowess smoother")
     # predicted probabilities: HPD as ticks up from -0.04*top, non-HPD down
     base = -0.05 * top
-    ax.vlines(p[yy == 1], base, base + 0.03 * top, color=STATUS_COLORS["hpd"], lw=0.5)
-    ax.vlines(p[yy == 0], base - 0.03 * top, base, color=STATUS_COLORS["not_hpd"], lw=0.5)
+    dense = len(p) > RASTERIZE_ABOVE  # a mark per patient: rasterized in the SVG when many
+    ax.vlines(p[yy == 1], base, base + 0.03 * top, color=STATUS_COLORS["hpd"], lw=0.5,
+              rasterized=dense)
+    ax.vlines(p[yy == 0], base - 0.03 * top, base, color=STATUS_COLORS["not_hpd"], lw=0.5,
+              rasterized=dense)
     ax.axhline(base, color="0.7", lw=0.4)
     ax.set_xlim(0, top)
     ax.set_ylim(base - 0.04 * top, top)

@@ -55,6 +55,7 @@ __all__ = [
     "auc",
     "auc_delong",
     "auc_bootstrap_ci",
+    "auc_ci",
     "calibration",
     "fit_model",
     "harrell_validate",
@@ -173,6 +174,23 @@ def auc_bootstrap_ci(y: Any, score: Any, n_boot: int = 2000, seed: int = 2024,
                                          np.concatenate([bp, bn], axis=1))
     lo, hi = np.quantile(out, [alpha / 2, 1 - alpha / 2])
     return {"auc": a, "ci_low": float(lo), "ci_high": float(hi), "n_boot": int(n_boot)}
+
+
+def auc_ci(y: Any, score: Any, params: Prediction | None = None) -> dict[str, Any]:
+    """AUC with the report's 95 % CI: the stratified bootstrap (``auc_replicates``, ``seed``) up
+    to ``max_bootstrap_patients`` patients, DeLong's interval beyond (its asymptotic equivalent,
+    O(n log n)); ``ci_method`` names which."""
+    pp = params or Prediction()
+    yy, ss = _clean(y, score)
+    if len(yy) > pp.max_bootstrap_patients:
+        d = auc_delong(yy, ss)
+        return {"auc": d["auc"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+                "ci_method": f"DeLong (n = {len(yy)} > max_bootstrap_patients "
+                             f"{pp.max_bootstrap_patients})"}
+    b = auc_bootstrap_ci(yy, ss, n_boot=pp.auc_replicates, seed=pp.seed)
+    return {"auc": b["auc"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
+            "ci_method": f"stratified percentile bootstrap ({pp.auc_replicates} replicates, "
+                         f"seed {pp.seed})"}
 
 
 # --------------------------------------------------------------------------- calibration
@@ -454,7 +472,7 @@ class PredictionModel:
 
     def summary(self) -> pd.DataFrame:
         """One row: ``outcome, n, n_events, n_parameters, epv, excluded, auc, auc_ci_low,
-        auc_ci_high, auc_corrected, slope, slope_corrected, intercept, intercept_corrected,
+        auc_ci_high, auc_ci_method, auc_corrected, slope, slope_corrected, intercept, intercept_corrected,
         brier, brier_corrected, n_boot``."""
         perf = self.performance.set_index("measure")
 
@@ -466,7 +484,9 @@ class PredictionModel:
             "n_parameters": self.n_parameters, "epv": self.epv,
             "excluded": "; ".join(f"{k}: {v}" for k, v in self.excluded.items()),
             "auc": g("auc", "apparent"), "auc_ci_low": g("auc", "ci_low"),
-            "auc_ci_high": g("auc", "ci_high"), "auc_corrected": g("auc", "corrected"),
+            "auc_ci_high": g("auc", "ci_high"),
+            "auc_ci_method": str(perf.loc["auc", "ci_method"]) if "auc" in perf.index else "",
+            "auc_corrected": g("auc", "corrected"),
             "slope": g("calibration_slope", "apparent"),
             "slope_corrected": g("calibration_slope", "corrected"),
             "intercept": g("calibration_intercept", "apparent"),
@@ -523,15 +543,25 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     if model is None:
         raise ParameterError(f"prediction of {outcome}: the model cannot be fitted (singular "
                              f"design: {', '.join(d.columns)})")
-    perf = harrell_validate(d.x, d.y, d.columns, penalty=pp.penalty, ridge_c=pp.ridge_c,
-                            n_boot=pp.optimism_replicates, seed=pp.seed)
+    warn = list(d.notes)
     lp = model.linear_predictor(d.x)
-    ci = auc_bootstrap_ci(d.y, lp, n_boot=pp.auc_replicates, seed=pp.seed)
+    if n > pp.max_bootstrap_patients:
+        apparent = _performance(d.y, lp)
+        perf = pd.DataFrame([{"measure": m, "label": PERFORMANCE_LABELS[m], "apparent": v,
+                              "optimism": np.nan, "corrected": np.nan, "n_boot": 0,
+                              "n_failed": 0} for m, v in apparent.items()])
+        warn.append(f"optimism not estimated: {n} complete cases > max_bootstrap_patients "
+                    f"{pp.max_bootstrap_patients} (set prediction.max_bootstrap_patients to "
+                    "bootstrap them)")
+    else:
+        perf = harrell_validate(d.x, d.y, d.columns, penalty=pp.penalty, ridge_c=pp.ridge_c,
+                                n_boot=pp.optimism_replicates, seed=pp.seed)
+    ci = auc_ci(d.y, lp, pp)
     perf["ci_low"] = np.where(perf["measure"] == "auc", ci["ci_low"], np.nan)
     perf["ci_high"] = np.where(perf["measure"] == "auc", ci["ci_high"], np.nan)
+    perf["ci_method"] = np.where(perf["measure"] == "auc", ci["ci_method"], "")
     rare = min(ev, n - ev)
     epv = rare / k
-    warn = list(d.notes)
     if epv < 10:
         warn.append(f"{epv:.1f} events per parameter ({rare} events, {k} parameters) < 10 "
                     "(Peduzzi 1996): expect optimism; read the corrected values")
@@ -600,23 +630,25 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
         if ev == 0 or ev == len(yy):
             rows.append({**row, "note": "needs patients with and without HPD"})
             continue
-        ci = auc_bootstrap_ci(yy, ss, n_boot=pp.auc_replicates, seed=pp.seed)
+        ci = auc_ci(yy, ss, pp)
         dl = auc_delong(yy, ss)
         rare = min(ev, len(yy) - ev)
         note = (f"only {rare} patient(s) in the smaller group: the CIs are unreliable (a "
                 "bootstrap of a few cases cannot show their variability)" if rare < FEW_EVENTS
                 else "")
         row.update(auc=ci["auc"], ci_low=ci["ci_low"], ci_high=ci["ci_high"],
-                   delong_ci_low=dl["ci_low"], delong_ci_high=dl["ci_high"], note=note)
+                   delong_ci_low=dl["ci_low"], delong_ci_high=dl["ci_high"],
+                   ci_method=ci["ci_method"], note=note)
         rows.append(row)
         fpr, tpr, thr = roc_curve(yy, ss)
         curves[oc] = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
-    cols = ["marker", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "delong_ci_low",
-            "delong_ci_high", "note"]
+    cols = ["marker", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "ci_method",
+            "delong_ci_low", "delong_ci_high", "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_events"):
         out[c] = out[c].astype("Int64")
     out["note"] = out["note"].fillna("")
+    out["ci_method"] = out["ci_method"].fillna("")
     return out, curves
 
 
@@ -653,8 +685,9 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
                      "note": "; ".join(m.warnings[:1])})
         rows.append({**base, "predictor": "model (optimism-corrected)",
                      "auc": s["auc_corrected"], "ci_low": np.nan, "ci_high": np.nan,
-                     "note": f"Harrell bootstrap, {s['n_boot']} samples; corrected slope "
-                             f"{s['slope_corrected']:.2f}"})
+                     "note": (f"Harrell bootstrap, {s['n_boot']} samples; corrected slope "
+                              f"{s['slope_corrected']:.2f}" if s["n_boot"] else
+                              "not estimated (more than max_bootstrap_patients)")})
     cols = ["predictor", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "epv", "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_events"):
@@ -723,7 +756,8 @@ def methods_text(params: Prediction | Parameters | Mapping[str, Any] | None = No
         "scores higher than one without, Hanley & McNeil, Radiology 1982) with a 95 % "
         f"percentile bootstrap CI ({pp.auc_replicates} stratified replicates, as pROC, Robin et "
         "al., BMC Bioinformatics 2011; DeLong's variance, Biometrics 1988, is given for single "
-        "markers). Calibration is the calibration slope and the calibration intercept "
+        f"markers, and replaces the bootstrap above {pp.max_bootstrap_patients} patients, where "
+        "the optimism is not bootstrapped either). Calibration is the calibration slope and the calibration intercept "
         "(calibration-in-the-large) of a logistic recalibration on the linear predictor, and "
         "the Brier score (Brier, Mon Weather Rev 1950; Van Calster et al., J Clin Epidemiol "
         "2016; Steyerberg, Clinical Prediction Models 2019), with a calibration plot of grouped "

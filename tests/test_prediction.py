@@ -280,3 +280,18 @@ def test_whole_parameters_carry_the_log2_choice():
                               "prediction.auc_replicates": 100})
     m = prediction.prediction_model(d, "x", ["nlr"], p)
     assert list(m.coefficients["term"]) == ["(intercept)", "nlr"]
+
+
+def test_large_cohorts_use_delong_and_skip_the_optimism_bootstrap():
+    d = _cohort()
+    pp = Prediction(max_bootstrap_patients=100, optimism_replicates=10, auc_replicates=100)
+    m = prediction.prediction_model(d, "x", ["age", "ldh_above_uln"], pp)
+    assert m.n == 150 and m.performance["corrected"].isna().all()
+    assert any("max_bootstrap_patients" in w for w in m.warnings)
+    s = m.summary().iloc[0]
+    assert s["auc_ci_method"].startswith("DeLong")
+    dl = prediction.auc_delong(m.y, m.linear_predictor)
+    assert s["auc_ci_low"] == pytest.approx(dl["ci_low"], abs=1e-12)
+    t, _ = prediction.marker_roc(d, "age", ["x"], pp)
+    assert t.loc[0, "ci_method"].startswith("DeLong")
+    assert t.loc[0, "ci_low"] == t.loc[0, "delong_ci_low"]
