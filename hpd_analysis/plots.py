@@ -1070,6 +1070,8 @@ def biomarker_spider_plot(
     marker: str,
     *,
     weeks: bool = True,
+    max_patients: int = 150,
+    seed: int = 0,
     ax: Axes | None = None,
 ) -> Figure:
     """% change of a blood biomarker from its baseline sample over time since the treatment
@@ -1077,7 +1079,9 @@ def biomarker_spider_plot(
     evaluable; HPD drawn on top).
 
     ``data``: :func:`hpd_analysis.biomarkers.spider_data` (``patient_id, day,
-    pct_change_baseline``); ``status``: HPD status indexed by patient id.
+    pct_change_baseline``); ``status``: HPD status indexed by patient id. More than
+    ``max_patients`` patients are drawn as a reproducible random sample (``seed``), said in the
+    title, as :func:`spider_plot` does.
     """
     fig, ax = _new_ax(ax)
     d = data.dropna(subset=["day", "pct_change_baseline"])
@@ -1085,6 +1089,13 @@ def biomarker_spider_plot(
         _empty(ax, f"no {marker} values from a baseline sample")
         ax.set_title(f"Change in {marker} from baseline")
         return fig
+    ids = np.sort(d["patient_id"].astype(str).unique())
+    n_all = len(ids)
+    sample = ""
+    if n_all > max_patients:
+        keep = np.random.default_rng(seed).choice(ids, size=max_patients, replace=False)
+        d = d[d["patient_id"].astype(str).isin(keep)]
+        sample = f"; random sample of {max_patients} of {n_all} (seed {seed})"
     d = d.sort_values(["patient_id", "day"], kind="mergesort")
     pid = d["patient_id"].astype(str).to_numpy()
     t = d["day"].to_numpy(float) / (7.0 if weeks else 1.0)
@@ -1110,6 +1121,6 @@ def biomarker_spider_plot(
     ax.axvline(0, color="0.6", lw=0.5, ls=":")
     ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")
     ax.set_ylabel(f"change in {marker} from baseline (%)")
-    ax.set_title(f"Change in {marker} from baseline ({len(seg_ids)} patients)")
+    ax.set_title(f"Change in {marker} from baseline ({len(seg_ids)} patients{sample})")
     _status_legend(ax, counts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
