@@ -35,6 +35,20 @@ class Windows:
 
 
 @dataclass(frozen=True)
+class Growth:
+    """Options of the Stein–Wilkerson growth-model fits (:mod:`hpd_analysis.growth`)."""
+
+    #: significance level for keeping a model: every parameter's t-test p-value must be below it
+    #: (dimensionless; default 0.05, the value of tumgr's documentation and of Stein et al. 2011)
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        a = self.alpha
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 < a < 1:
+            raise ValueError(f"growth.alpha={a!r}: expected a number strictly between 0 and 1")
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
 
@@ -53,6 +67,8 @@ class Parameters:
     too_small_to_measure_mm: float = 5.0
     #: a death without a recorded cause counts as death from progression (fast-progression rule)
     death_without_cause_is_progression: bool = True
+    #: growth-model options (``growth.alpha``), see :class:`Growth`
+    growth: Growth = field(default_factory=Growth)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any

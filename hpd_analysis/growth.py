@@ -1,0 +1,364 @@
+"""Regression–growth models of Stein and Wilkerson: growth rate g, decay rate d and phi per patient.
+
+Source: Stein et al., Clin Cancer Res 2008;14:5078 and The Oncologist 2011;16:1219; Wilkerson et
+al., R package ``tumgr`` 0.0.4 (CRAN, function ``gdrate``; MIT). The rules below are tumgr's,
+re-implemented from its description and source; tumgr's own results on its ``sampleData`` are
+pinned in ``tests/test_growth.py`` (docs/growth.md).
+
+**Data.** Per patient the evaluations ``(date, size)``: date in days, size the sum of the lesion
+measurements. For a cohort: the per-scan target sums (SLD, mm) of every scan from the baseline
+scan on (pre-baseline scans left out), date = days since treatment start.
+
+**Models** of the size relative to the first evaluation, ``f = size / size_first``, at
+``time = date - date_first + 1`` days (tumgr's time origin: the first evaluation is day 1):
+
+- ``gd``:    ``f = exp(-d·t) + exp(g·t) - 1``                      (regression and growth)
+- ``dx``:    ``f = exp(-d·t)``                                     (decay only)
+- ``gx``:    ``f = exp(g·t)``                                      (growth only)
+- ``gdphi``: ``f = (1 - phi)·exp(g·t) + phi·exp(-d·t)``            (phi: fraction that regresses)
+
+every rate in ``[0, 1]`` per day and phi in ``[0, 1]``; least squares from the start values
+g = d = 0.00511 per day and phi = 0.9, in the order gd, dx, gx, gdphi.
+
+**What counts as an evaluation.** A row with a date counts (even with a missing size); the fit uses
+the rows with both date and size. Exclusion before fitting, first rule that applies:
+
+1. ``No measurement data``: no measured size, or the first measured size is 0;
+2. ``only 1 eval``: one evaluation;
+3. ``error data``: more than two evaluations, all with the same size;
+4. ``2 evals not 20% diff``: two evaluations, last / first size within (0.8, 1.2).
+
+**Fit and selection.** A model is fitted only when the patient has more measured evaluations than
+the model has parameters. A fitted model qualifies when the fit converged, the Jacobian at the
+estimate has full rank (R's ``nls`` refuses a singular gradient) and *every* parameter has a t-test
+p-value < ``alpha`` (0.05) with n - k degrees of freedom. Among qualifying models the lowest AIC
+(``-2·logLik + 2k``, k parameters) is selected (ties: the first in the order above); no qualifying
+model: excluded, ``not fit``.
+
+**Reported values** (per day): gd → g, d; dx → d; gx → g; gdphi → ``g·sqrt(1 - phi)``, d, phi
+(tumgr's reported g of the gdphi model). Plus ``g_per_month = g × days_per_month`` and the
+doubling time ``ln 2 / g`` days (g > 0 only).
+
+**Departure from tumgr** (none on its sampleData): a patient whose dated rows all lack a size is
+dropped silently by tumgr; here it is excluded as ``No measurement data``. tumgr's maximum of 1000
+function evaluations is replaced by 1000 iterations of the batch solver (:mod:`growth_kernel`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .growth_kernel import ModelFn, batch_inference, batch_lm
+from .params import Parameters
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+
+#: Columns of :func:`fit_growth` and :func:`growth_table`.
+GROWTH_COLUMNS = [
+    "patient_id", "n_evaluations", "status", "reason", "selected_fit", "g", "d", "phi",
+    "g_per_month", "doubling_time_days",
+]
+
+#: tumgr's exclusion reasons, in the order the rules are applied.
+NO_DATA = "No measurement data"
+ONE_EVAL = "only 1 eval"
+ERROR_DATA = "error data"
+TWO_EVALS_FLAT = "2 evals not 20% diff"
+NOT_FIT = "not fit"
+
+
+# --------------------------------------------------------------------------- the four models
+
+
+def _gd(t: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    g, d = th[:, :1], th[:, 1:2]
+    eg, ed = np.exp(g * t), np.exp(-d * t)
+    return ed + eg - 1.0, np.stack([t * eg, -t * ed], axis=-1)
+
+
+def _dx(t: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ed = np.exp(-th[:, :1] * t)
+    return ed, (-t * ed)[..., None]
+
+
+def _gx(t: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    eg = np.exp(th[:, :1] * t)
+    return eg, (t * eg)[..., None]
+
+
+def _gdphi(t: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    phi, g, d = th[:, :1], th[:, 1:2], th[:, 2:3]
+    eg, ed = np.exp(g * t), np.exp(-d * t)
+    f = (1.0 - phi) * eg + phi * ed
+    return f, np.stack([ed - eg, (1.0 - phi) * t * eg, -phi * t * ed], axis=-1)
+
+
+@dataclass(frozen=True)
+class GrowthModel:
+    """One nested model of tumgr: name, parameters (in order), function, start values, bounds."""
+
+    name: str
+    parameters: tuple[str, ...]
+    fn: ModelFn
+    start: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+
+
+#: tumgr's models in the order it tries them (ties in AIC go to the earlier one).
+MODELS: tuple[GrowthModel, ...] = (
+    GrowthModel("gd", ("g", "d"), _gd, (0.00511, 0.00511), (0.0, 0.0), (1.0, 1.0)),
+    GrowthModel("dx", ("d",), _dx, (0.00511,), (0.0,), (1.0,)),
+    GrowthModel("gx", ("g",), _gx, (0.00511,), (0.0,), (1.0,)),
+    GrowthModel("gdphi", ("phi", "g", "d"), _gdphi, (0.9, 0.00511, 0.00511),
+                (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+)
+
+
+# --------------------------------------------------------------------------- data preparation
+
+
+def prepare_evaluations(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply tumgr's exclusion rules to a ``name, date, size`` table.
+
+    Returns ``(patients, points)``: ``patients`` has one row per name (order of first appearance)
+    with ``n_evaluations`` (tumgr's N: measured evaluations when fitted, dated rows otherwise),
+    ``reason`` (NA when the patient goes on to the fit); ``points`` has the measured evaluations of
+    the patients to fit, sorted by date, with ``time`` (days since the first, + 1) and ``f``
+    (size / first size).
+    """
+    tab = table[["name", "date", "size"]].copy()
+    tab = tab[tab["name"].notna()]
+    names = pd.unique(tab["name"])
+    dated = tab[tab["date"].notna()]
+    n_dated = dated.groupby("name", sort=False).size().reindex(names, fill_value=0)
+    # distinct sizes among dated rows, a missing size counting as one value (tumgr's unique())
+    n_unique = (dated["size"].fillna(np.inf).groupby(dated["name"], sort=False).nunique()
+                .reindex(names, fill_value=0))
+    pts = tab[tab["date"].notna() & tab["size"].notna()].sort_values(
+        ["name", "date"], kind="stable")
+    first = pts.groupby("name", sort=False)["size"].first().reindex(names)
+    last = pts.groupby("name", sort=False)["size"].last().reindex(names)
+    n_meas = pts.groupby("name", sort=False).size().reindex(names, fill_value=0)
+    ratio = last / first
+
+    reason = pd.Series(pd.NA, index=names, dtype=object)
+    rules = [
+        (first.isna() | (first == 0), NO_DATA),
+        (n_dated == 1, ONE_EVAL),
+        ((n_unique == 1) & (n_dated > 2), ERROR_DATA),
+        ((n_dated == 2) & (ratio > 0.8) & (ratio < 1.2), TWO_EVALS_FLAT),
+    ]
+    for cond, text in rules:
+        reason[cond.to_numpy() & reason.isna().to_numpy()] = text
+    fit = reason.isna()
+    n_eval = np.where(fit, n_meas, n_dated)
+    patients = pd.DataFrame({"name": names, "n_evaluations": n_eval.astype(int),
+                             "reason": reason.to_numpy()})
+    pts = pts[pts["name"].isin(names[fit.to_numpy()])].copy()
+    d0 = pts.groupby("name", sort=False)["date"].transform("first")
+    s0 = pts.groupby("name", sort=False)["size"].transform("first")
+    pts["time"] = pts["date"].astype(float) - d0.astype(float) + 1.0
+    pts["f"] = pts["size"].astype(float) / s0.astype(float)
+    return patients, pts.reset_index(drop=True)
+
+
+def _padded(points: pd.DataFrame, names: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(B, N) arrays of time, f and mask for ``names`` (rows of ``points`` sorted by name, date)."""
+    code = pd.Categorical(points["name"], categories=names).codes
+    order = np.argsort(code, kind="stable")
+    code = code[order]
+    counts = np.bincount(code, minlength=len(names))
+    width = int(counts.max()) if len(counts) else 0
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    col = np.arange(len(code)) - starts[code]
+    t = np.zeros((len(names), max(width, 1)))
+    f = np.zeros_like(t)
+    mask = np.zeros(t.shape, dtype=bool)
+    t[code, col] = points["time"].to_numpy(float)[order]
+    f[code, col] = points["f"].to_numpy(float)[order]
+    mask[code, col] = True
+    return t, f, mask, counts
+
+
+def fit_models(points: pd.DataFrame, names: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+    """Fit the four models to every patient of ``names`` at once; one row per patient × model.
+
+    Columns ``name, model, fitted`` (enough points), ``converged``, ``full_rank``, ``n_sig``
+    (parameters with p < ``alpha``), ``qualifies``, ``aic``, then ``est_<p>``, ``se_<p>``,
+    ``p_<p>`` for p in g, d, phi (NaN when the model has no such parameter).
+    """
+    t, f, mask, counts = _padded(points, names)
+    frames = []
+    for m in MODELS:
+        k = len(m.parameters)
+        rows = np.flatnonzero(counts > k)
+        out = pd.DataFrame({"name": names, "model": m.name, "fitted": counts > k,
+                            "converged": False, "full_rank": False, "n_sig": 0,
+                            "aic": np.nan})
+        for p in ("g", "d", "phi"):
+            out[f"est_{p}"] = np.nan
+            out[f"se_{p}"] = np.nan
+            out[f"p_{p}"] = np.nan
+        if rows.size:
+            ta, fa, ma = t[rows], f[rows], mask[rows]
+            lm = batch_lm(m.fn, ta, fa, ma, np.array(m.start), np.array(m.lower),
+                          np.array(m.upper))
+            inf = batch_inference(m.fn, ta, fa, ma, lm.theta)
+            out.loc[rows, "converged"] = lm.converged
+            out.loc[rows, "full_rank"] = inf.full_rank
+            out.loc[rows, "n_sig"] = np.sum(inf.p_value < alpha, axis=1)
+            out.loc[rows, "aic"] = -2.0 * inf.loglik + 2.0 * k
+            for j, p in enumerate(m.parameters):
+                out.loc[rows, f"est_{p}"] = lm.theta[:, j]
+                out.loc[rows, f"se_{p}"] = inf.se[:, j]
+                out.loc[rows, f"p_{p}"] = inf.p_value[:, j]
+        out["qualifies"] = (out["fitted"] & out["converged"] & out["full_rank"]
+                            & (out["n_sig"] == k))
+        frames.append(out)
+    return pd.concat(frames, ignore_index=True)
+
+
+def select_models(fits: pd.DataFrame) -> pd.DataFrame:
+    """tumgr's selection: among qualifying models the lowest AIC (first in model order on ties).
+
+    One row per patient: ``name, selected_fit`` (NA: none qualifies), ``g, d, phi`` per day of the
+    selected model (gdphi: ``g·sqrt(1 - phi)``).
+    """
+    order = {m.name: i for i, m in enumerate(MODELS)}
+    q = fits[fits["qualifies"]].assign(_o=fits["model"].map(order))
+    best = q.sort_values(["name", "aic", "_o"], kind="stable").drop_duplicates("name")
+    g = best["est_g"].to_numpy(float)
+    phi = best["est_phi"].to_numpy(float)
+    g = np.where(best["model"].to_numpy() == "gdphi", g * np.sqrt(1.0 - phi), g)
+    return pd.DataFrame({"name": best["name"].to_numpy(), "selected_fit": best["model"].to_numpy(),
+                         "g": g, "d": best["est_d"].to_numpy(float), "phi": phi})
+
+
+def fit_growth(table: pd.DataFrame, params: Parameters | None = None) -> pd.DataFrame:
+    """Stein–Wilkerson growth model of every patient of a tumgr ``name, date, size`` table.
+
+    ``date`` in days, ``size`` any unit (only ratios matter). Returns one row per name (order of
+    first appearance), columns :data:`GROWTH_COLUMNS` (``patient_id`` = name): ``status``
+    ``included`` (a model selected) or ``excluded`` with the ``reason`` (tumgr's text); rates ``g``,
+    ``d`` per day, ``g_per_month`` per month (``params.days_per_month``), ``doubling_time_days``
+    ``ln 2 / g`` when g > 0. Options: ``params.growth.alpha``.
+    """
+    params = params or Parameters()
+    patients, points = prepare_evaluations(table)
+    to_fit = patients.loc[patients["reason"].isna(), "name"].to_numpy()
+    sel = select_models(fit_models(points, to_fit, params.growth.alpha)) if len(to_fit) else None
+    out = patients.rename(columns={"name": "patient_id"})
+    out["selected_fit"] = pd.Series(pd.NA, index=out.index, dtype=object)
+    for c in ("g", "d", "phi"):
+        out[c] = np.nan
+    if sel is not None and len(sel):
+        pos = pd.Index(out["patient_id"]).get_indexer(sel["name"])
+        out.loc[pos, "selected_fit"] = sel["selected_fit"].to_numpy()
+        for c in ("g", "d", "phi"):
+            out.loc[pos, c] = sel[c].to_numpy()
+    fitted_none = out["reason"].isna() & out["selected_fit"].isna()
+    out.loc[fitted_none, "reason"] = NOT_FIT
+    included = out["selected_fit"].notna()
+    out["status"] = np.where(included, "included", "excluded")
+    out.loc[included, "reason"] = (
+        "selected " + out.loc[included, "selected_fit"].astype(str)
+        + f": every parameter p < {params.growth.alpha:g}, lowest AIC")
+    g = out["g"].to_numpy(float)
+    out["g_per_month"] = g * params.days_per_month
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["doubling_time_days"] = np.where(g > 0, np.log(2.0) / g, np.nan)
+    return out[GROWTH_COLUMNS].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- cohort input
+
+
+def cohort_evaluations(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
+    """tumgr's ``name, date, size`` table of a cohort, plus the reason of patients without one.
+
+    One row per scan from the patient's baseline scan on (pre-baseline scans left out): ``name`` =
+    ``patient_id``, ``date`` = days since treatment start, ``size`` = SLD of the baseline target
+    lesions in mm (missing when a target is not measured). Column ``no_baseline_reason`` is set on a
+    single row for patients without a baseline scan (the time-point rules of
+    :mod:`hpd_analysis.timepoints`, e.g. "no baseline scan", "no measurements").
+    """
+    from .timepoints import first_evaluation_features, scan_table
+
+    params = params or Parameters()
+    ids = cohort.patients["patient_id"].astype(str).to_numpy()
+    feats = first_evaluation_features(cohort, params).set_index("patient_id")
+    base_day = (feats["baseline_date"] - feats["treatment_start"]).dt.days.astype(float)
+    scans = scan_table(cohort, params) if cohort.has_measurements else pd.DataFrame(
+        columns=["patient_id", "day", "sld_mm"])
+    scans = scans[["patient_id", "day", "sld_mm"]].copy()
+    scans["patient_id"] = scans["patient_id"].astype(str)
+    bday = scans["patient_id"].map(base_day)
+    keep = scans[(scans["day"] >= bday).to_numpy()]
+    evals = pd.DataFrame({"name": keep["patient_id"].to_numpy(),
+                          "date": keep["day"].to_numpy(float),
+                          "size": keep["sld_mm"].to_numpy(float),
+                          "no_baseline_reason": pd.NA})
+    missing = [p for p in ids if p not in set(evals["name"])]
+    reasons = feats["baseline_reason"].reindex(missing).fillna("no baseline scan")
+    extra = pd.DataFrame({"name": missing, "date": np.nan, "size": np.nan,
+                          "no_baseline_reason": reasons.to_numpy(dtype=object)})
+    out = pd.concat([evals, extra], ignore_index=True) if len(extra) else evals
+    order = pd.Categorical(out["name"], categories=ids).codes
+    return out.iloc[np.lexsort((out["date"].to_numpy(float), order))].reset_index(drop=True)
+
+
+def growth_table(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
+    """:func:`fit_growth` on a cohort's per-scan sums: one row per patient of ``cohort.patients``.
+
+    Patients without a baseline scan are excluded with the time-point reason (e.g. "no baseline
+    scan"); the others follow tumgr's rules (:func:`fit_growth`).
+    """
+    params = params or Parameters()
+    ev = cohort_evaluations(cohort, params)
+    no_base = ev.dropna(subset=["no_baseline_reason"]).set_index("name")["no_baseline_reason"]
+    res = fit_growth(ev[ev["no_baseline_reason"].isna()], params).set_index("patient_id")
+    ids = cohort.patients["patient_id"].astype(str)
+    out = res.reindex(ids)
+    out.index.name = "patient_id"
+    nb = out.index.isin(no_base.index)
+    out.loc[nb, "status"] = "excluded"
+    out.loc[nb, "reason"] = no_base.reindex(out.index[nb]).to_numpy()
+    out.loc[nb, "n_evaluations"] = 0
+    out["n_evaluations"] = out["n_evaluations"].astype(int)
+    return out.reset_index()[GROWTH_COLUMNS]
+
+
+def read_tumgr_table(path: str) -> pd.DataFrame:
+    """Read tumgr's input table (CSV with columns ``name, date, size``; date in days).
+
+    Raises :class:`hpd_analysis.errors.CohortError` with one line per problem (missing column,
+    non-numeric date or size).
+    """
+    from .errors import CohortError, Problem
+    from .load import read_table
+
+    tab = read_table(path)
+    missing = [c for c in ("name", "date", "size") if c not in tab.columns]
+    if missing:
+        raise CohortError([Problem(str(path), None, c, "column missing",
+                                   "tumgr's columns name, date (days), size") for c in missing])
+    problems = []
+    for c in ("date", "size"):
+        num = pd.to_numeric(tab[c], errors="coerce")
+        bad = np.flatnonzero(num.isna().to_numpy() & tab[c].notna().to_numpy())
+        if bad.size:
+            problems.append(Problem(str(path), int(bad[0]) + 2, c,
+                                    f"not a number: {tab[c].iloc[bad[0]]!r}"
+                                    + (f" (and {bad.size - 1} more rows)" if bad.size > 1 else ""),
+                                    "a number" + (" of days" if c == "date" else "")))
+        tab[c] = num
+    if problems:
+        raise CohortError(problems)
+    tab["name"] = tab["name"].astype(str).where(tab["name"].notna())
+    return tab
