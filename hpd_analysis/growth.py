@@ -46,8 +46,10 @@ function evaluations is replaced by 1000 iterations of the batch solver (:mod:`g
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -334,7 +336,7 @@ def growth_table(cohort: Cohort, params: Parameters | None = None) -> pd.DataFra
     return out.reset_index()[GROWTH_COLUMNS]
 
 
-def read_tumgr_table(path: str) -> pd.DataFrame:
+def read_tumgr_table(path: str | Path) -> pd.DataFrame:
     """Read tumgr's input table (CSV with columns ``name, date, size``; date in days).
 
     Raises :class:`hpd_analysis.errors.CohortError` with one line per problem (missing column,
@@ -362,3 +364,59 @@ def read_tumgr_table(path: str) -> pd.DataFrame:
         raise CohortError(problems)
     tab["name"] = tab["name"].astype(str).where(tab["name"].notna())
     return tab
+
+
+def write_growth(table: pd.DataFrame, out: str | Path) -> Path:
+    """Write the growth table as CSV (``.csv``, ``.csv.gz``) or Parquet by extension.
+
+    CSV: UTF-8, ``\\n`` line ends, numbers with 10 significant digits (rates per day are small:
+    fixed decimals would lose them), missing values empty; ``.csv.gz`` without a timestamp, so the
+    same table always gives the same bytes.
+    """
+    from .errors import ParameterError
+
+    out = Path(out)
+    name = out.name.lower()
+    if not name.endswith((".csv", ".csv.gz", ".parquet")):
+        raise ParameterError(f"--out {out}: expected a .csv, .csv.gz or .parquet file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".parquet"):
+        table.to_parquet(out, index=False)
+    else:
+        comp = {"method": "gzip", "mtime": 0} if name.endswith(".gz") else None
+        table.to_csv(out, index=False, lineterminator="\n", float_format="%.10g",
+                     compression=comp)
+    return out
+
+
+def growth_path(
+    source: str | Path, out: str | Path, *, fmt: str = "cohort",
+    overrides: Mapping[str, Any] | None = None,
+) -> Path:
+    """The ``hpd growth`` command: read a cohort (``fmt="cohort"``, any format ``hpd classify``
+    reads) or a tumgr ``name, date, size`` table (``fmt="tumgr"``), fit, write ``out``.
+
+    ``overrides``: parameters (``growth.alpha=0.1``, ``windows.…``). Refuses an ``out`` that is
+    one of the input files (inputs are never overwritten). Returns the output path.
+    """
+    from .errors import ParameterError
+
+    try:
+        params = Parameters.from_dict(dict(overrides or {}))
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(str(exc)) from None
+    src = Path(source)
+    if fmt == "tumgr":
+        inputs = [src]
+    else:
+        from .load import load_cohort
+
+        cohort = load_cohort(src, params=params)
+        inputs = [Path(p) for p in cohort.sources.values()] + [src]
+    target = Path(out).resolve()
+    if any(target == p.resolve() for p in inputs) or target.is_dir():
+        raise ParameterError(f"--out {out}: is an input of this run (or a folder); "
+                             "choose a new file name, inputs are never overwritten")
+    table = fit_growth(read_tumgr_table(src), params) if fmt == "tumgr" else growth_table(
+        cohort, params)
+    return write_growth(table, out)

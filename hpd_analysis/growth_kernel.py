@@ -104,7 +104,12 @@ two tests of MINPACK's ``lmdif``), or
             free = ~fixed
             a = a * (free[:, :, None] & free[:, None, :]) + fixed[:, :, None] * eye
             rhs = np.where(fixed, 0.0, jtr)
-            step = np.linalg.solve(a, rhs[..., None])[..., 0]
+            bad = ~(np.isfinite(a).all(axis=(1, 2)) & np.isfinite(rhs).all(axis=1))
+            a[bad], rhs[bad] = eye, 0.0
+            try:
+                step = np.linalg.solve(a, rhs[..., None])[..., 0]
+            except np.linalg.LinAlgError:  # a zero Jacobian column (exp underflow at a bound)
+                step = (np.linalg.pinv(a) @ rhs[..., None])[..., 0]
             step = np.where(np.isfinite(step), step, 0.0)
             trial = np.clip(th + step, lo, hi)
             tp, tj = _masked(*model(ta, trial), ma)

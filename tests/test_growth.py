@@ -1,0 +1,335 @@
+"""Stein–Wilkerson growth models (hpd_analysis.growth): tumgr parity, batch fit vs per-patient
+reference, tumgr's exclusion rules by hand, cohort input, CLI.
+
+Expected values: ``tests/data/tumgr_gdrate_sampleData.csv`` is tumgr's own output (R 4.2.2,
+minpack.lm 1.2.3, tumgr 0.0.4 ``gdrate(sampleData, 0.05, FALSE)``; the header of that file gives
+the commands); the per-patient reference is :func:`scipy.optimize.least_squares` (an independent
+solver), with standard errors from its Jacobian and :mod:`scipy.stats`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.optimize import least_squares
+
+from hpd_analysis.cli import main
+from hpd_analysis.growth import (
+    GROWTH_COLUMNS,
+    MODELS,
+    _padded,
+    cohort_evaluations,
+    fit_growth,
+    fit_models,
+    growth_table,
+    prepare_evaluations,
+    read_tumgr_table,
+)
+from hpd_analysis.growth_kernel import _qr_rank_ok, batch_inference, batch_lm
+from hpd_analysis.load import load_cohort
+from hpd_analysis.params import Growth, Parameters
+
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLE = DATA / "tumgr_sampleData.csv"
+EXPECTED = DATA / "tumgr_gdrate_sampleData.csv"
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(),
+                                    reason=f"external data folder absent: {EXTERNAL}")
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    return read_tumgr_table(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def ours(sample) -> pd.DataFrame:
+    return fit_growth(sample)
+
+
+@pytest.fixture(scope="module")
+def tumgr() -> pd.DataFrame:
+    return pd.read_csv(EXPECTED, comment="#", dtype={"name": str})
+
+
+# --------------------------------------------------------------------------- tumgr parity
+
+
+def test_parity_split_reasons_and_selected_model(ours, tumgr):
+    assert len(tumgr) == 68 and len(ours) == 68
+    m = ours.merge(tumgr, left_on="patient_id", right_on="name", validate="1:1")
+    assert len(m) == 68
+    assert (m["status"] == m["type"]).all()
+    # tumgr's selectedFit is the model for included patients and the reason for excluded ones
+    ours_label = np.where(m["status"] == "included", m["selected_fit"], m["reason"])
+    assert list(ours_label) == list(m["selectedFit"])
+    assert (m["n_evaluations"] == m["N"]).all()
+    counts = m["selectedFit"].value_counts().to_dict()
+    assert counts == {"gd": 25, "dx": 20, "not fit": 8, "only 1 eval": 5, "gdphi": 5, "gx": 4,
+                      "2 evals not 20% diff": 1}
+
+
+@pytest.mark.parametrize("col", ["g", "d", "phi"])
+def test_parity_estimates(ours, tumgr, col):
+    m = ours.merge(tumgr, left_on="patient_id", right_on="name", suffixes=("", "_r"))
+    a, b = m[col].to_numpy(float), m[f"{col}_r"].to_numpy(float)
+    assert (np.isnan(a) == np.isnan(b)).all()
+    ok = ~np.isnan(b)
+    assert ok.sum() == {"g": 34, "d": 50, "phi": 5}[col]
+    np.testing.assert_allclose(a[ok], b[ok], rtol=1e-4, atol=0)
+
+
+def test_gdphi_reports_tumgr_g(ours, tumgr):
+    # tumgr reports g·sqrt(1 - phi) for the gdphi model (patient 20011: gt = 0.006715249598,
+    # phi = 0.5497343465 from nls.lm in R -> 0.006715249598 * sqrt(0.4502656535) = 0.004506056)
+    row = ours.set_index("patient_id").loc["20011"]
+    assert row["selected_fit"] == "gdphi"
+    assert row["g"] == pytest.approx(0.006715249598 * np.sqrt(1 - 0.5497343465), rel=1e-6)
+
+
+def test_derived_columns(ours):
+    assert list(ours.columns) == GROWTH_COLUMNS
+    g = ours["g"]
+    np.testing.assert_allclose(ours["g_per_month"], g * 30.4375)
+    pos = g > 0
+    np.testing.assert_allclose(ours.loc[pos, "doubling_time_days"], np.log(2) / g[pos])
+    assert ours.loc[~pos, "doubling_time_days"].isna().all()
+    assert ours["reason"].notna().all()
+
+
+# --------------------------------------------------------------------------- batch vs reference
+
+
+def _reference_fit(model, t, f):
+    """One patient, one model: scipy's least_squares (trust region reflective) and R-style
+    summary statistics computed here from its Jacobian."""
+    def resid(th):
+        return f - model.fn(t[None, :], th[None, :])[0][0]
+
+    def jac(th):
+        return -model.fn(t[None, :], th[None, :])[1][0]
+
+    sol = least_squares(resid, np.array(model.start), jac=jac,
+                        bounds=(np.array(model.lower), np.array(model.upper)),
+                        method="trf", ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=5000)
+    rss = float(np.sum(sol.fun ** 2))
+    df = len(t) - len(model.start)
+    cov = np.linalg.inv(sol.jac.T @ sol.jac) * rss / df
+    se = np.sqrt(np.diag(cov))
+    p = 2 * stats.t.sf(np.abs(sol.x / se), df)
+    return sol.x, rss, p
+
+
+def test_batch_fit_equals_per_patient_reference(sample):
+    patients, points = prepare_evaluations(sample)
+    names = patients.loc[patients["reason"].isna(), "name"].to_numpy()
+    t, f, mask, counts = _padded(points, names)
+    n_compared = 0
+    for m in MODELS:
+        rows = np.flatnonzero(counts > len(m.parameters))
+        lm = batch_lm(m.fn, t[rows], f[rows], mask[rows], np.array(m.start), np.array(m.lower),
+                      np.array(m.upper))
+        inf = batch_inference(m.fn, t[rows], f[rows], mask[rows], lm.theta)
+        for i, r in enumerate(rows):
+            x, rss, p = _reference_fit(m, t[r][mask[r]], f[r][mask[r]])
+            if lm.converged[i]:  # never a worse minimum than the reference solver
+                assert lm.rss[i] <= rss * (1 + 1e-7) + 1e-15, (names[r], m.name)
+            if lm.converged[i] and inf.full_rank[i] and (inf.p_value[i] < 0.05).all():
+                # a model that can be selected: same estimates and p-values
+                np.testing.assert_allclose(lm.theta[i], x, rtol=1e-5, atol=1e-10,
+                                           err_msg=f"{names[r]} {m.name}")
+                np.testing.assert_allclose(inf.p_value[i], p, rtol=1e-4, atol=1e-12)
+                n_compared += 1
+    assert n_compared >= 54  # every included patient's selected model, and more
+
+
+def test_batch_lm_recovers_noiseless_parameters():
+    rng = np.random.default_rng(3)
+    b = 200
+    t = np.sort(rng.uniform(1, 400, (b, 8)), axis=1)
+    t[:, 0] = 1.0
+    true = np.column_stack([rng.uniform(0.0005, 0.01, b), rng.uniform(0.002, 0.05, b)])
+    gd = MODELS[0]
+    f = gd.fn(t, true)[0]
+    res = batch_lm(gd.fn, t, f, np.ones_like(t, dtype=bool), np.array(gd.start),
+                   np.array(gd.lower), np.array(gd.upper))
+    assert res.converged.all()
+    np.testing.assert_allclose(res.theta, true, rtol=1e-6)
+
+
+def test_padding_is_ignored():
+    gx = MODELS[2]
+    t = np.array([[1.0, 50.0, 100.0, 0.0, 0.0], [1.0, 50.0, 100.0, 999.0, 5.0]])
+    f = np.array([[1.0, 1.3, 1.8, 0.0, 0.0], [1.0, 1.3, 1.8, 7.0, 3.0]])
+    mask = np.array([[True, True, True, False, False], [True, True, True, False, False]])
+    res = batch_lm(gx.fn, t, f, mask, np.array(gx.start), np.array(gx.lower), np.array(gx.upper))
+    assert res.theta[0, 0] == pytest.approx(res.theta[1, 0], rel=1e-12)
+
+
+def test_qr_rank_rule():
+    base = np.array([[1.0, 2.0, 3.0, 4.0]]).T
+    zero = np.zeros_like(base)
+    other = np.array([[1.0, -1.0, 2.0, 0.5]]).T
+    jac = np.stack([np.hstack([base, other]), np.hstack([base, zero]),
+                    np.hstack([base, -3 * base]), np.hstack([base, base + 1e-9 * other])])
+    assert _qr_rank_ok(jac).tolist() == [True, False, False, False]
+
+
+# --------------------------------------------------------------------------- rules by hand
+
+
+def _one(rows: list[tuple[str, float | None, float | None]]) -> pd.DataFrame:
+    tab = pd.DataFrame(rows, columns=["name", "date", "size"]).astype({"date": float,
+                                                                       "size": float})
+    return fit_growth(tab).set_index("patient_id")
+
+
+def test_exclusion_rules_by_hand():
+    out = _one([
+        ("one", 0, 50),                                   # a single evaluation
+        ("flat2", 0, 50), ("flat2", 60, 55),              # 2 evaluations, +10 %
+        ("same3", 0, 50), ("same3", 60, 50), ("same3", 120, 50),   # 3 identical sizes
+        ("zero", 0, 0), ("zero", 60, 10), ("zero", 90, 20),        # first size 0
+        ("nosize", 0, None), ("nosize", 60, None),        # dated rows, no size at all
+        ("nadate", 0, 50), ("nadate", None, 80),          # a row without date does not count
+        ("nasize", 0, 50), ("nasize", 60, None),          # a row without size does count ...
+        ("grow2", 0, 50), ("grow2", 60, 70),              # 2 evaluations, +40 %: fitted (gx)
+    ])
+    assert out.loc["one", "reason"] == "only 1 eval"
+    assert out.loc["flat2", "reason"] == "2 evals not 20% diff"
+    assert out.loc["same3", "reason"] == "error data"
+    assert out.loc["zero", "reason"] == "No measurement data"
+    assert out.loc["nosize", "reason"] == "No measurement data"
+    assert out.loc["nadate", "reason"] == "only 1 eval"
+    # ... so 2 evaluations with last/first = 50/50 = 1: "not 20% diff" (tumgr's counting)
+    assert out.loc["nasize", "reason"] == "2 evals not 20% diff"
+    assert out.loc["grow2", "status"] == "included"
+    assert out.loc["grow2", "selected_fit"] == "gx"
+    # gx through two points at time 1 and 61: 1.4 = exp(g*61) / exp(g*1) is not the least-squares
+    # fit (f(1) = exp(g) != 1); the exact LS solution solves (e^g - 1) e^g + (e^{61g} - 1.4)·61
+    # e^{61g} = 0 -> check the normal equation at the estimate
+    g = out.loc["grow2", "g"]
+    assert (np.exp(g) - 1) * np.exp(g) + (np.exp(61 * g) - 1.4) * 61 * np.exp(61 * g) == (
+        pytest.approx(0, abs=1e-12))
+    assert (out.loc[out["status"] == "excluded", "selected_fit"].isna()).all()
+
+
+def test_time_origin_is_day_one_and_sorting():
+    # unsorted rows; tumgr sorts by date, divides by the first size and counts time from day 1
+    tab = pd.DataFrame({"name": ["a"] * 4, "date": [200.0, 100.0, 300.0, 100.0 - 99],
+                        "size": [30.0, 40.0, 28.0, 50.0]})
+    _, pts = prepare_evaluations(tab)
+    assert pts["time"].tolist() == [1.0, 100.0, 200.0, 300.0]
+    assert pts["f"].tolist() == pytest.approx([1.0, 0.8, 0.6, 0.56])
+
+
+def test_alpha_changes_selection(sample):
+    loose = fit_growth(sample, Parameters(growth=Growth(alpha=0.2)))
+    strict = fit_growth(sample, Parameters(growth=Growth(alpha=0.001)))
+    assert (loose["status"] == "included").sum() > (strict["status"] == "included").sum()
+
+
+def test_fit_models_table(sample):
+    patients, points = prepare_evaluations(sample)
+    names = patients.loc[patients["reason"].isna(), "name"].to_numpy()
+    fits = fit_models(points, names)
+    assert len(fits) == 4 * len(names)
+    # patient 140006 has 2 evaluations: only the one-parameter models are fitted
+    one = fits[fits["name"] == "140006"].set_index("model")
+    assert one["fitted"].to_dict() == {"gd": False, "dx": True, "gx": True, "gdphi": False}
+
+
+def test_growth_parameter_group():
+    p = Parameters.from_dict({"growth.alpha": 0.1})
+    assert p.growth.alpha == 0.1
+    assert p.to_dict()["growth.alpha"] == 0.1
+    with pytest.raises(ValueError, match=r"growth\.alpha=1\.5"):
+        Growth(alpha=1.5)
+
+
+# --------------------------------------------------------------------------- cohort input, CLI
+
+
+def _tiny_cohort():
+    patients = pd.DataFrame({"patient_id": ["A", "B", "C"],
+                             "treatment_start": ["2020-01-10", "2020-01-10", "2020-01-10"]})
+    assessments = pd.DataFrame({
+        "patient_id": ["A"] * 5 + ["B"],
+        "assessment_date": ["2019-11-01", "2020-01-05", "2020-03-05", "2020-05-04", "2020-07-03",
+                            "2020-01-05"],
+        "sld_mm": [40.0, 50.0, 40.0, 36.0, 35.0, 60.0],
+    })
+    return load_cohort(patients=patients, assessments=assessments)
+
+
+def test_cohort_evaluations_from_baseline_on():
+    ev = cohort_evaluations(_tiny_cohort())
+    a = ev[ev["name"] == "A"]
+    # the pre-baseline scan (2019-11-01) is left out; days from treatment start (2020-01-10)
+    assert a["date"].tolist() == [-5.0, 55.0, 115.0, 175.0]
+    assert a["size"].tolist() == [50.0, 40.0, 36.0, 35.0]
+    out = growth_table(_tiny_cohort()).set_index("patient_id")
+    assert out.index.tolist() == ["A", "B", "C"]
+    assert out.loc["B", "reason"] == "only 1 eval"
+    assert out.loc["C", "status"] == "excluded" and out.loc["C", "n_evaluations"] == 0
+    assert isinstance(out.loc["C", "reason"], str) and out.loc["C", "reason"]
+
+
+def test_growth_table_every_patient_has_a_status(tmp_path):
+    from hpd_analysis.datasets import load_example
+
+    cohort = load_example()
+    out = growth_table(cohort)
+    assert out["patient_id"].tolist() == cohort.patients["patient_id"].astype(str).tolist()
+    assert set(out["status"]) <= {"included", "excluded"}
+    assert out["reason"].notna().all()
+    inc = out["status"] == "included"
+    assert out.loc[inc, "selected_fit"].notna().all()
+
+
+def test_cli_tumgr_format_and_no_overwrite(tmp_path, capsys):
+    out = tmp_path / "g.csv"
+    assert main(["growth", str(SAMPLE), "--format", "tumgr", "--out", str(out)]) == 0
+    got = pd.read_csv(out, dtype={"patient_id": str})
+    assert list(got.columns) == GROWTH_COLUMNS and len(got) == 68
+    again = tmp_path / "g2.csv"
+    main(["growth", str(SAMPLE), "--format", "tumgr", "--out", str(again)])
+    assert out.read_bytes() == again.read_bytes()
+    copy = tmp_path / "in.csv"
+    copy.write_bytes(SAMPLE.read_bytes())
+    before = copy.read_bytes()
+    assert main(["growth", str(copy), "--format", "tumgr", "--out", str(copy)]) == 2
+    assert copy.read_bytes() == before
+    assert "inputs are never overwritten" in capsys.readouterr().err
+
+
+def test_cli_bad_tumgr_table_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,date,size\n1,0,50\n1,abc,60\n")
+    assert main(["growth", str(bad), "--format", "tumgr", "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{bad}:3: date: not a number: 'abc' (expected a number of days)"]
+
+
+@pytest.mark.external
+@needs_external
+def test_shared_sample_is_the_fixture():
+    assert (EXTERNAL / "tumgr" / "sampleData.csv").read_bytes() == SAMPLE.read_bytes()
+
+
+@pytest.mark.external
+@needs_external
+def test_laleh_study4_growth(tmp_path):
+    from hpd_analysis.external import write_external_cohort
+
+    folder = write_external_cohort("laleh2022-study4", tmp_path / "oak", external_dir=EXTERNAL)
+    out = tmp_path / "growth.csv"
+    assert main(["growth", str(folder), "--out", str(out)]) == 0
+    got = pd.read_csv(out)
+    assert got["status"].isin(["included", "excluded"]).all()
+    assert got["reason"].notna().all()
+    assert (got["status"] == "included").mean() > 0.5
