@@ -60,14 +60,16 @@ def batch_lm(
     """Minimise ``sum(mask * (y - model(t, theta))**2)`` for every row, within ``[lower, upper]``.
 
     ``t``, ``y``: (B, N) padded arrays (padding ignored through ``mask``); ``theta0``: (B, P) or
-    (P,) start; ``lower``/``upper``: (P,) bounds. A row stops when an accepted step lowers the
-    RSS by at most ``ftol`` relatively or moves every parameter by at most ``xtol`` relatively (the
-two tests of MINPACK's ``lmdif``), or
-    when no step can lower the RSS any more (damping above 1e16); ``converged`` is False for rows
-    still running after ``max_iter`` iterations or ``max_nfev`` model evaluations, counted as MINPACK's
-``lmdif`` counts them (tumgr's budget ``maxfev = 1000``): one per trial point, plus P per Jacobian
-(forward differences, one Jacobian at the start and after each accepted step). Rows are dropped from the work arrays as they
-    finish, so the cost follows the slowest rows only.
+    (P,) start; ``lower``/``upper``: (P,) bounds. Damping: Marquardt's scaled ``lambda·diag(JᵀJ)``
+    with Nielsen's update (accepted step: ``lambda·max(1/3, 1 - (2ρ - 1)³)``, ρ = actual /
+    predicted reduction; rejected: ``lambda·nu``, nu doubling). A row stops when an accepted step
+    lowers the RSS by at most ``ftol`` relatively or moves every parameter by at most ``xtol``
+    relatively (the two tests of MINPACK's ``lmdif``), or when no step can lower the RSS any more
+    (damping above 1e16). ``converged`` is False for rows still running after ``max_iter``
+    iterations or ``max_nfev`` model evaluations, counted as MINPACK's ``lmdif`` counts them
+    (tumgr's budget ``maxfev = 1000``): one per trial point, plus P per Jacobian (forward
+    differences: one at the start and one after each accepted step). Finished rows leave the work
+    arrays, so the cost follows the rows still running.
     """
     t = np.asarray(t, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -80,24 +82,33 @@ two tests of MINPACK's ``lmdif``), or
     rss = np.empty(b)
     converged = np.zeros(b, dtype=bool)
     n_iter = np.zeros(b, dtype=np.int64)
-    nfev = np.full(b, 1 + p, dtype=np.int64)  # the start point and its Jacobian
     budget = np.iinfo(np.int64).max if max_nfev is None else max_nfev
+    eye = np.eye(p)
 
     with np.errstate(over="ignore", invalid="ignore"):
-        pred, jac = _masked(*model(t, theta), mask)
-        res = np.where(mask, y - pred, 0.0)
-        rss[:] = np.einsum("bn,bn->b", res, res)
-        lam = np.full(b, lambda0)
-        act = np.arange(b)  # rows still iterating
-        eye = np.eye(p)
+        # work arrays of the rows still running (idx: their rows in the output)
+        idx = np.arange(b)
+        ta, ya, ma = t, y, mask
+        th = theta.copy()
+        pred, ja = _masked(*model(ta, th), ma)
+        ra = np.where(ma, ya - pred, 0.0)
+        cost = np.einsum("bn,bn->b", ra, ra)
+        rss[:] = cost
+        la = np.full(b, lambda0)
+        nu = np.full(b, 2.0)
+        nf = np.full(b, 1 + p, dtype=np.int64)  # the start point and its Jacobian
+        live = np.ones(b, dtype=bool)
         for it in range(max_iter):
-            if act.size == 0:
+            if not live.any():
                 break
-            ta, ya, ma = t[act], y[act], mask[act]
-            th, cost, la = theta[act], rss[act], lam[act]
-            ja, ra = jac[act], res[act]
-            jtj = np.einsum("bni,bnj->bij", ja, ja)
-            jtr = np.einsum("bni,bn->bi", ja, ra)  # = -gradient of RSS/2
+            if live.mean() < 0.8:  # compact the work arrays
+                keep = np.flatnonzero(live)
+                idx, ta, ya, ma, th, ja, ra = (idx[keep], ta[keep], ya[keep], ma[keep], th[keep],
+                                               ja[keep], ra[keep])
+                cost, la, nu, nf, live = cost[keep], la[keep], nu[keep], nf[keep], live[keep]
+            jt = ja.transpose(0, 2, 1)
+            jtj = jt @ ja
+            jtr = (jt @ ra[..., None])[..., 0]  # = -gradient of RSS/2
             fixed = ((th <= lo) & (jtr < 0)) | ((th >= hi) & (jtr > 0))
             diag = np.maximum(np.einsum("bii->bi", jtj), 1e-300)
             a = jtj + (la[:, None] * diag)[:, :, None] * eye
@@ -110,28 +121,33 @@ two tests of MINPACK's ``lmdif``), or
                 step = np.linalg.solve(a, rhs[..., None])[..., 0]
             except np.linalg.LinAlgError:  # a zero Jacobian column (exp underflow at a bound)
                 step = (np.linalg.pinv(a) @ rhs[..., None])[..., 0]
-            step = np.where(np.isfinite(step), step, 0.0)
+            step = np.where(np.isfinite(step) & live[:, None], step, 0.0)
             trial = np.clip(th + step, lo, hi)
+            step = trial - th
             tp, tj = _masked(*model(ta, trial), ma)
             tr = np.where(ma, ya - tp, 0.0)
             tcost = np.einsum("bn,bn->b", tr, tr)
-            ok = np.isfinite(tcost) & (tcost < cost)
-            moved = np.abs(trial - th)
+            ok = live & np.isfinite(tcost) & (tcost < cost)
+            predicted = 2.0 * np.einsum("bi,bi->b", step, jtr) - np.einsum(
+                "bi,bij,bj->b", step, jtj, step)
+            rho = np.where(predicted > 0, (cost - tcost) / predicted, 0.0)
             small_f = (cost - tcost) <= ftol * cost
-            small_x = np.all(moved <= xtol * (np.abs(th) + xtol), axis=1)
-            no_step = np.all(moved == 0.0, axis=1)
-            idx_ok = act[ok]
-            theta[idx_ok] = trial[ok]
-            rss[idx_ok] = tcost[ok]
-            res[idx_ok] = tr[ok]
-            jac[idx_ok] = tj[ok]
-            lam[idx_ok] = la[ok] * 0.3
-            lam[act[~ok]] = la[~ok] * 10.0
-            n_iter[act] = it + 1
-            nfev[act] += 1 + p * ok
-            done = (ok & (small_f | small_x)) | no_step | (lam[act] > 1e16)
-            converged[act[done]] = True
-            act = act[~done & (nfev[act] < budget)]
+            small_x = np.all(np.abs(step) <= xtol * (np.abs(th) + xtol), axis=1)
+            no_step = np.all(step == 0.0, axis=1)
+            th = np.where(ok[:, None], trial, th)
+            ra = np.where(ok[:, None], tr, ra)
+            ja = np.where(ok[:, None, None], tj, ja)
+            newcost = np.where(ok, tcost, cost)
+            la = np.where(ok, la * np.maximum(1 / 3, 1 - (2 * rho - 1) ** 3), la * nu)
+            nu = np.where(ok, 2.0, nu * 2.0)
+            n_iter[idx[live]] = it + 1
+            nf += live * (1 + p * ok)
+            done = live & ((ok & (small_f | small_x)) | no_step | (la > 1e16))
+            theta[idx[live]] = th[live]
+            rss[idx[live]] = newcost[live]
+            converged[idx[done]] = True
+            cost = newcost
+            live = live & ~done & (nf < budget)
     return LMResult(theta=theta, rss=rss, converged=converged, n_iter=n_iter)
 
 
