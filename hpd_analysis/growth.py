@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from .growth_kernel import ModelFn, batch_inference, batch_lm
-from .params import Parameters
+from .params import DAYS_PER_MONTH, Parameters
 
 if TYPE_CHECKING:
     from .cohort import Cohort
@@ -420,3 +420,98 @@ def growth_path(
     table = fit_growth(read_tumgr_table(src), params) if fmt == "tumgr" else growth_table(
         cohort, params)
     return write_growth(table, out)
+
+
+# --------------------------------------------------------------------------- report views
+
+
+def growth_attrition(growth: pd.DataFrame) -> pd.DataFrame:
+    """Every patient counted once: status, selected model or exclusion reason, n and % of all.
+
+    Columns ``status, outcome, n, percent``; included rows first (by model order), then the
+    exclusions in the order tumgr applies them, then any other reason (e.g. no baseline scan).
+    """
+    total = len(growth)
+    outcome = growth["selected_fit"].where(growth["status"] == "included", growth["reason"])
+    counts = (pd.DataFrame({"status": growth["status"], "outcome": outcome.astype(str)})
+              .value_counts().rename("n").reset_index())
+    rank = {m.name: i for i, m in enumerate(MODELS)}
+    rank.update({r: 10 + i for i, r in enumerate((NO_DATA, ONE_EVAL, ERROR_DATA, TWO_EVALS_FLAT,
+                                                  NOT_FIT))})
+    counts["_r"] = counts["outcome"].map(rank).fillna(99)
+    counts = counts.sort_values(["_r", "outcome"], kind="stable").drop(columns="_r")
+    counts["percent"] = 100.0 * counts["n"] / total if total else np.nan
+    return counts.reset_index(drop=True)
+
+
+def _median_iqr(v: pd.Series, scale: float = 1.0) -> str:
+    v = pd.to_numeric(v, errors="coerce").dropna() * scale
+    if v.empty:
+        return ""
+    q1, q2, q3 = np.quantile(v.to_numpy(float), [0.25, 0.5, 0.75])
+    return f"{q2:.4g} ({q1:.4g} to {q3:.4g})"
+
+
+def growth_by_group(growth: pd.DataFrame, group: pd.Series,
+                    days_per_month: float = DAYS_PER_MONTH,
+                    levels: list[str] | None = None) -> pd.DataFrame:
+    """Per group: patients, included (n, %), selected models, median (IQR) of g and d per month.
+
+    ``group``: one label per row of ``growth`` (e.g. the HPD status under the primary
+    definition); ``levels`` fixes the row order (default: order of appearance). Rates per month =
+    rate per day × ``days_per_month`` (g is ``g_per_month``).
+    """
+    rows = []
+    g = growth.assign(_group=np.asarray(group, dtype=object))
+    labels = list(pd.unique(g["_group"]))
+    if levels is not None:
+        labels = [lv for lv in levels if lv in labels] + [lv for lv in labels if lv not in levels]
+    for label in labels:
+        part = g[g["_group"] == label]
+        inc = part[part["status"] == "included"]
+        models = inc["selected_fit"].value_counts()
+        rows.append({
+            "group": label,
+            "patients": len(part),
+            "included": len(inc),
+            "included_percent": 100.0 * len(inc) / len(part) if len(part) else np.nan,
+            "models": ", ".join(f"{m.name} {int(models.get(m.name, 0))}" for m in MODELS),
+            "n_g": int(inc["g"].notna().sum()),
+            "g_per_month_median_iqr": _median_iqr(inc["g_per_month"]),
+            "n_d": int(inc["d"].notna().sum()),
+            "d_per_month_median_iqr": _median_iqr(inc["d"], days_per_month),
+        })
+    return pd.DataFrame(rows)
+
+
+def g_tertiles(growth: pd.DataFrame) -> pd.Series:
+    """Tertile label of g per month per patient (``"T1: g ≤ a"``, ``"T2: a < g ≤ b"``, ``"T3: g > b"``);
+    NA for patients without an estimated g (excluded, or the dx model: no growth component)."""
+    g = pd.to_numeric(growth["g_per_month"], errors="coerce")
+    ok = g.notna()
+    out = pd.Series(pd.NA, index=growth.index, dtype=object)
+    if ok.sum() < 3:
+        return out
+    a, b = np.quantile(g[ok].to_numpy(float), [1 / 3, 2 / 3])
+    out[ok & (g <= a)] = f"T1: g ≤ {a:.3g}"
+    out[ok & (g > a) & (g <= b)] = f"T2: {a:.3g} < g ≤ {b:.3g}"
+    out[ok & (g > b)] = f"T3: g > {b:.3g}"
+    return out
+
+
+def os_by_g_tertile(growth: pd.DataFrame, endpoints: pd.DataFrame) -> pd.DataFrame:
+    """Overall survival (months from treatment start) of the patients with an estimated g, with
+    their g tertile (:func:`g_tertiles`): columns ``patient_id, group, time_months, event``.
+
+    ``endpoints``: :func:`hpd_analysis.endpoints.derive_endpoints` of the same patients (same
+    order as ``growth``). Patients without g or without OS are left out (the attrition table
+    counts the former). Exploratory: g is estimated from scans over the whole follow-up, so a
+    patient needs to live long enough to have them (guarantee-time bias).
+    """
+    t = pd.DataFrame({"patient_id": growth["patient_id"].to_numpy(),
+                      "group": g_tertiles(growth).to_numpy(),
+                      "time_months": pd.to_numeric(endpoints["os_months"], errors="coerce")
+                      .to_numpy(float),
+                      "event": pd.to_numeric(endpoints["os_event"], errors="coerce").to_numpy(float)})
+    t = t[t["group"].notna() & t["time_months"].notna() & t["event"].notna()]
+    return t.astype({"event": int}).reset_index(drop=True)

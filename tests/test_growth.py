@@ -333,3 +333,73 @@ def test_laleh_study4_growth(tmp_path):
     assert got["status"].isin(["included", "excluded"]).all()
     assert got["reason"].notna().all()
     assert (got["status"] == "included").mean() > 0.5
+
+
+# --------------------------------------------------------------------------- report views
+
+
+def _toy_growth() -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": list("abcdefg"),
+        "n_evaluations": [5, 4, 6, 1, 2, 5, 3],
+        "status": ["included"] * 4 + ["excluded"] * 3,
+        "reason": ["selected gd", "selected gx", "selected dx", "selected gx", "only 1 eval",
+                   "2 evals not 20% diff", "not fit"],
+        "selected_fit": ["gd", "gx", "dx", "gx", None, None, None],
+        "g": [0.001, 0.004, np.nan, 0.002, np.nan, np.nan, np.nan],
+        "d": [0.01, np.nan, 0.02, np.nan, np.nan, np.nan, np.nan],
+        "phi": np.nan,
+    }).assign(g_per_month=lambda t: t["g"] * 30.4375, doubling_time_days=np.nan)
+
+
+def test_growth_attrition_counts_every_patient_once():
+    from hpd_analysis.growth import growth_attrition
+
+    att = growth_attrition(_toy_growth())
+    assert att["n"].sum() == 7
+    assert att["outcome"].tolist() == ["gd", "dx", "gx", "only 1 eval", "2 evals not 20% diff",
+                                       "not fit"]
+    assert att["n"].tolist() == [1, 1, 2, 1, 1, 1]
+    assert att["percent"].tolist() == pytest.approx([100 / 7, 100 / 7, 200 / 7, 100 / 7,
+                                                     100 / 7, 100 / 7])
+
+
+def test_growth_by_group_and_tertiles():
+    from hpd_analysis.growth import g_tertiles, growth_by_group, os_by_g_tertile
+
+    toy = _toy_growth()
+    by = growth_by_group(toy, ["x", "y", "x", "x", "y", "y", "x"], levels=["y", "x"])
+    assert by["group"].tolist() == ["y", "x"]
+    x = by.set_index("group").loc["x"]
+    assert (x["patients"], x["included"], x["n_g"], x["n_d"]) == (4, 3, 2, 2)
+    assert x["models"] == "gd 1, dx 1, gx 1, gdphi 0"
+    # g per month of a and d: 0.0304375 and 0.060875 -> median 0.0456563, quartiles by numpy's
+    # linear rule: 0.0380469 and 0.0532656
+    assert x["g_per_month_median_iqr"] == "0.04566 (0.03805 to 0.05327)"
+    terc = g_tertiles(toy).set_axis(toy["patient_id"])
+    assert terc.notna().tolist() == [True, True, False, True, False, False, False]
+    assert terc["a"].startswith("T1") and terc["d"].startswith("T2") and terc["b"].startswith("T3")
+    ep = pd.DataFrame({"os_months": [10.0, 3.0, 8.0, np.nan, 1.0, 2.0, 4.0],
+                       "os_event": [1, 1, 0, 1, 1, 1, 0]})
+    km = os_by_g_tertile(toy, ep)
+    assert km["patient_id"].tolist() == ["a", "b"]  # c has no g, d no OS
+    assert km["event"].tolist() == [1, 1]
+
+
+def test_growth_figures(tmp_path):
+    from hpd_analysis import plots
+    from hpd_analysis.growth import growth_attrition
+
+    toy = _toy_growth()
+    status = ["hpd", "not_hpd", "not_hpd", "not_evaluable", "hpd", "not_hpd", "not_hpd"]
+    figs = {
+        "dist": plots.growth_distributions(toy, status),
+        "shares": plots.growth_fit_shares(growth_attrition(toy)),
+        "tgr": plots.growth_vs_tgr(toy, [50.0, 10.0, -20.0, np.nan, np.nan, np.nan, 5.0], status),
+    }
+    for name, fig in figs.items():
+        paths = plots.save_figure(fig, tmp_path, name)
+        assert all(p.stat().st_size > 0 for p in paths)
+    # one point per patient with g > 0 and a TGR: a and b
+    pts = sum(len(c.get_offsets()) for c in figs["tgr"].axes[0].collections)
+    assert pts == 2
