@@ -1,7 +1,8 @@
 """Regression–growth models of Stein and Wilkerson: growth rate g, decay rate d and phi per patient.
 
-Source: Stein et al., Clin Cancer Res 2008;14:5078 and The Oncologist 2011;16:1219; Wilkerson et
-al., R package ``tumgr`` 0.0.4 (CRAN, function ``gdrate``; MIT). The rules below are tumgr's,
+Sources: Stein et al., The Oncologist 2008;13:1046–1054 (the two-phase model of g and d) and
+Clin Cancer Res 2011;17:907–917 (growth rate constant g as an indicator of efficacy); Wilkerson,
+Fojo and Stein, R package ``tumgr`` 0.0.4 (CRAN, function ``gdrate``; MIT). The rules below are tumgr's,
 re-implemented from its description and source; tumgr's own results on its ``sampleData`` are
 pinned in ``tests/test_growth.py`` (docs/growth.md).
 
