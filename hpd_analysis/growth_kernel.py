@@ -162,6 +162,10 @@ class Inference:
     loglik: np.ndarray  #: (B,) Gaussian log-likelihood at the estimate (R's logLik.nls)
 
 
+#: relative RSS (RSS / sum of y²) at or below which a fit is perfect and has no standard errors
+PERFECT_FIT_RSS: float = 1e-20
+
+
 def _qr_rank_ok(jac: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """Full column rank by R's ``qr`` rule (LINPACK dqrdc2, tolerance ``tol``), row by row.
 
@@ -192,7 +196,8 @@ def batch_inference(
     Residual variance ``s² = RSS / (n - P)``, covariance ``s² (JᵀJ)⁻¹`` with the analytic Jacobian
     ``J``, p-value ``2·P(T_{n-P} > |t|)``; log-likelihood ``-n/2·(log 2π + 1 - log n + log RSS)``.
     Rows whose Jacobian is rank deficient (see :func:`_qr_rank_ok`) get NaN statistics: R's
-    ``nls`` refuses such a fit ("singular gradient").
+    ``nls`` refuses such a fit ("singular gradient"). So do perfect fits (RSS at most
+    :data:`PERFECT_FIT_RSS` times the sum of squared data): their standard errors are 0 / 0.
     """
     from scipy.special import stdtr
 
@@ -209,7 +214,11 @@ def batch_inference(
         jtj = np.where(full[:, None, None], jtj, np.eye(p))
         cov = np.linalg.inv(jtj) * (rss / np.where(df > 0, df, np.nan))[:, None, None]
         se = np.sqrt(np.einsum("bii->bi", cov))
-        se = np.where(full[:, None], se, np.nan)
+        # a perfect fit (residual variance 0 up to rounding: constant data fitted by a zero rate)
+        # has no standard errors; R gives NaN p-values there (0 / 0)
+        perfect = rss <= PERFECT_FIT_RSS * np.einsum("bn,bn->b", np.where(mask, y, 0.0),
+                                                     np.where(mask, y, 0.0))
+        se = np.where((full & ~perfect)[:, None], se, np.nan)
         tval = theta / se
         pval = 2.0 * stdtr(np.where(df > 0, df, np.nan)[:, None], -np.abs(tval))
         loglik = -0.5 * n * (np.log(2 * np.pi) + 1.0 - np.log(n) + np.log(rss))

@@ -403,3 +403,33 @@ def test_growth_figures(tmp_path):
     # one point per patient with g > 0 and a TGR: a and b
     pts = sum(len(c.get_offsets()) for c in figs["tgr"].axes[0].collections)
     assert pts == 2
+
+
+@pytest.mark.external
+@needs_external
+def test_parity_laleh_study4(tmp_path):
+    """tumgr's own results on the OAK per-scan sums (fixture header: how they were produced)."""
+    from hpd_analysis.external import write_external_cohort
+
+    folder = write_external_cohort("laleh2022-study4", tmp_path / "oak", external_dir=EXTERNAL)
+    cohort = load_cohort(folder)
+    ev = cohort_evaluations(cohort)
+    code = {p: i + 1 for i, p in enumerate(pd.unique(ev["name"]))}
+    ours = growth_table(cohort)
+    ours["name"] = ours["patient_id"].map(code)
+    exp = pd.read_csv(DATA / "tumgr_gdrate_laleh_study4.csv", comment="#")
+    m = ours.merge(exp, on="name", how="left", suffixes=("", "_r"), validate="1:1")
+    assert len(m) == 701
+    seen = m[m["type"].notna()]
+    assert len(seen) == 698
+    label = np.where(seen["status"] == "included", seen["selected_fit"], seen["reason"])
+    assert (label == seen["selectedFit"]).all()
+    assert (seen["status"] == seen["type"]).all()
+    for col in ("g", "d", "phi"):
+        a, b = seen[col].to_numpy(float), seen[f"{col}_r"].to_numpy(float)
+        assert (np.isnan(a) == np.isnan(b)).all()
+        np.testing.assert_allclose(a[~np.isnan(b)], b[~np.isnan(b)], rtol=1e-4)
+    # constant sizes plus a row without size: tumgr drops (48, 82) or stops on (579) them
+    rest = m[m["type"].isna()]
+    assert sorted(rest["name"]) == [48, 82, 579]
+    assert (rest["reason"] == "not fit").all()
