@@ -459,11 +459,13 @@ def growth_by_group(growth: pd.DataFrame, group: pd.Series,
     """Per group: patients, included (n, %), selected models, median (IQR) of g and d per month.
 
     ``group``: one label per row of ``growth`` (e.g. the HPD status under the primary
-    definition); ``levels`` fixes the row order (default: order of appearance). Rates per month =
+    definition; a missing label is the group ``(missing)``); ``levels`` fixes the row order
+    (default: order of appearance). Rates per month =
     rate per day × ``days_per_month`` (g is ``g_per_month``).
     """
     rows = []
-    g = growth.assign(_group=np.asarray(group, dtype=object))
+    lab = pd.Series(np.asarray(group, dtype=object), index=growth.index)
+    g = growth.assign(_group=lab.where(lab.notna(), "(missing)"))
     labels = list(pd.unique(g["_group"]))
     if levels is not None:
         labels = [lv for lv in levels if lv in labels] + [lv for lv in labels if lv not in levels]
