@@ -957,7 +957,8 @@ def _growth_ax(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, A
 
 def growth_distributions(growth: pd.DataFrame, status: pd.Series) -> Figure:
     """Growth rate g and decay rate d (per month, log scale) by HPD status: one box per status
-    (median, quartiles, whiskers 1.5 × IQR) with every included patient as a dot.
+    (median, quartiles, whiskers 1.5 × IQR, all of log10 of the rate) with every included patient
+    as a dot.
 
     ``growth``: :func:`hpd_analysis.growth.growth_table`; ``status``: ``hpd``/``not_hpd``/
     ``not_evaluable`` per row of ``growth``. Zero rates (a bound of the fit) cannot be drawn on a
@@ -983,9 +984,9 @@ def growth_distributions(growth: pd.DataFrame, status: pd.Series) -> Figure:
             labels.append(f"{STATUS_LABELS[s]}\nn={len(x)}" + (f"\n({len(x) - len(pos_x)} at 0)"
                                                              if len(pos_x) < len(x) else ""))
             if len(pos_x):
-                data.append(pos_x)
+                data.append(np.log10(pos_x))
                 pos.append(i)
-                ax.scatter(i + rng.uniform(-0.18, 0.18, len(pos_x)), pos_x, s=7,
+                ax.scatter(i + rng.uniform(-0.18, 0.18, len(pos_x)), np.log10(pos_x), s=7,
                            color=STATUS_COLORS[s], alpha=0.6, lw=0, zorder=3)
         if not data:
             _empty(ax, f"no patient with {name}")
@@ -999,7 +1000,8 @@ def growth_distributions(growth: pd.DataFrame, status: pd.Series) -> Figure:
         shown = [i for i, s in enumerate(STATUS_ORDER) if np.any((st == s) & np.isfinite(v))]
         ax.set_xticks(shown)
         ax.set_xticklabels(labels, fontsize=8)
-        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
         ax.set_ylabel(f"{name} (per month, log scale)")
         ax.set_title("growth rate g" if name == "g" else "decay rate d")
     fig.suptitle("Stein–Wilkerson growth and decay rates by HPD status (included fits)",
