@@ -341,7 +341,8 @@ def read_tumgr_table(path: str | Path) -> pd.DataFrame:
     """Read tumgr's input table (CSV with columns ``name, date, size``; date in days).
 
     Raises :class:`hpd_analysis.errors.CohortError` with one line per problem (missing column,
-    non-numeric date or size).
+    a row without name, non-numeric date or size). Missing dates and sizes are allowed (tumgr's
+    rules say how they count).
     """
     from .errors import CohortError, Problem
     from .load import read_table
@@ -352,6 +353,11 @@ def read_tumgr_table(path: str | Path) -> pd.DataFrame:
         raise CohortError([Problem(str(path), None, c, "column missing",
                                    "tumgr's columns name, date (days), size") for c in missing])
     problems = []
+    no_name = np.flatnonzero(tab["name"].isna().to_numpy())
+    if no_name.size:
+        problems.append(Problem(str(path), int(no_name[0]) + 2, "name", "missing"
+                                + (f" (and {no_name.size - 1} more rows)" if no_name.size > 1
+                                   else ""), "a patient identifier on every row"))
     for c in ("date", "size"):
         num = pd.to_numeric(tab[c], errors="coerce")
         bad = np.flatnonzero(num.isna().to_numpy() & tab[c].notna().to_numpy())

@@ -433,3 +433,12 @@ def test_parity_laleh_study4(tmp_path):
     rest = m[m["type"].isna()]
     assert sorted(rest["name"]) == [48, 82, 579]
     assert (rest["reason"] == "not fit").all()
+
+
+def test_cli_tumgr_row_without_name(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,date,size\n1,0,50\n,60,40\n,90,30\n")
+    assert main(["growth", str(bad), "--format", "tumgr", "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{bad}:3: name: missing (and 1 more rows) (expected a patient identifier on "
+                   "every row)"]
