@@ -63,8 +63,16 @@ if TYPE_CHECKING:
 
 #: Columns of :func:`fit_growth` and :func:`growth_table`.
 GROWTH_COLUMNS = [
-    "patient_id", "n_evaluations", "status", "reason", "selected_fit", "g", "d", "phi",
-    "g_per_month", "doubling_time_days",
+    "patient_id",
+    "n_evaluations",
+    "status",
+    "reason",
+    "selected_fit",
+    "g",
+    "d",
+    "phi",
+    "g_per_month",
+    "doubling_time_days",
 ]
 
 #: tumgr's exclusion reasons, in the order the rules are applied.
@@ -118,8 +126,14 @@ MODELS: tuple[GrowthModel, ...] = (
     GrowthModel("gd", ("g", "d"), _gd, (0.00511, 0.00511), (0.0, 0.0), (1.0, 1.0)),
     GrowthModel("dx", ("d",), _dx, (0.00511,), (0.0,), (1.0,)),
     GrowthModel("gx", ("g",), _gx, (0.00511,), (0.0,), (1.0,)),
-    GrowthModel("gdphi", ("phi", "g", "d"), _gdphi, (0.9, 0.00511, 0.00511),
-                (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    GrowthModel(
+        "gdphi",
+        ("phi", "g", "d"),
+        _gdphi,
+        (0.9, 0.00511, 0.00511),
+        (0.0, 0.0, 0.0),
+        (1.0, 1.0, 1.0),
+    ),
 )
 
 
@@ -141,10 +155,16 @@ def prepare_evaluations(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     dated = tab[tab["date"].notna()]
     n_dated = dated.groupby("name", sort=False).size().reindex(names, fill_value=0)
     # distinct sizes among dated rows, a missing size counting as one value (tumgr's unique())
-    n_unique = (dated["size"].fillna(np.inf).groupby(dated["name"], sort=False).nunique()
-                .reindex(names, fill_value=0))
+    n_unique = (
+        dated["size"]
+        .fillna(np.inf)
+        .groupby(dated["name"], sort=False)
+        .nunique()
+        .reindex(names, fill_value=0)
+    )
     pts = tab[tab["date"].notna() & tab["size"].notna()].sort_values(
-        ["name", "date"], kind="stable")
+        ["name", "date"], kind="stable"
+    )
     first = pts.groupby("name", sort=False)["size"].first().reindex(names)
     last = pts.groupby("name", sort=False)["size"].last().reindex(names)
     n_meas = pts.groupby("name", sort=False).size().reindex(names, fill_value=0)
@@ -161,8 +181,9 @@ def prepare_evaluations(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         reason[cond.to_numpy() & reason.isna().to_numpy()] = text
     fit = reason.isna()
     n_eval = np.where(fit, n_meas, n_dated)
-    patients = pd.DataFrame({"name": names, "n_evaluations": n_eval.astype(int),
-                             "reason": reason.to_numpy()})
+    patients = pd.DataFrame(
+        {"name": names, "n_evaluations": n_eval.astype(int), "reason": reason.to_numpy()}
+    )
     pts = pts[pts["name"].isin(names[fit.to_numpy()])].copy()
     d0 = pts.groupby("name", sort=False)["date"].transform("first")
     s0 = pts.groupby("name", sort=False)["size"].transform("first")
@@ -201,17 +222,24 @@ def fit_models(points: pd.DataFrame, names: np.ndarray, alpha: float = 0.05) -> 
     for m in MODELS:
         k = len(m.parameters)
         rows = np.flatnonzero(counts > k)
-        out = pd.DataFrame({"name": names, "model": m.name, "fitted": counts > k,
-                            "converged": False, "full_rank": False, "n_sig": 0,
-                            "aic": np.nan})
+        out = pd.DataFrame(
+            {
+                "name": names,
+                "model": m.name,
+                "fitted": counts > k,
+                "converged": False,
+                "full_rank": False,
+                "n_sig": 0,
+                "aic": np.nan,
+            }
+        )
         for p in ("g", "d", "phi"):
             out[f"est_{p}"] = np.nan
             out[f"se_{p}"] = np.nan
             out[f"p_{p}"] = np.nan
         if rows.size:
             ta, fa, ma = t[rows], f[rows], mask[rows]
-            lm = batch_lm(m.fn, ta, fa, ma, np.array(m.start), np.array(m.lower),
-                          np.array(m.upper))
+            lm = batch_lm(m.fn, ta, fa, ma, np.array(m.start), np.array(m.lower), np.array(m.upper))
             inf = batch_inference(m.fn, ta, fa, ma, lm.theta)
             out.loc[rows, "converged"] = lm.converged
             out.loc[rows, "full_rank"] = inf.full_rank
@@ -221,8 +249,7 @@ def fit_models(points: pd.DataFrame, names: np.ndarray, alpha: float = 0.05) -> 
                 out.loc[rows, f"est_{p}"] = lm.theta[:, j]
                 out.loc[rows, f"se_{p}"] = inf.se[:, j]
                 out.loc[rows, f"p_{p}"] = inf.p_value[:, j]
-        out["qualifies"] = (out["fitted"] & out["converged"] & out["full_rank"]
-                            & (out["n_sig"] == k))
+        out["qualifies"] = out["fitted"] & out["converged"] & out["full_rank"] & (out["n_sig"] == k)
         frames.append(out)
     return pd.concat(frames, ignore_index=True)
 
@@ -239,8 +266,15 @@ def select_models(fits: pd.DataFrame) -> pd.DataFrame:
     g = best["est_g"].to_numpy(float)
     phi = best["est_phi"].to_numpy(float)
     g = np.where(best["model"].to_numpy() == "gdphi", g * np.sqrt(1.0 - phi), g)
-    return pd.DataFrame({"name": best["name"].to_numpy(), "selected_fit": best["model"].to_numpy(),
-                         "g": g, "d": best["est_d"].to_numpy(float), "phi": phi})
+    return pd.DataFrame(
+        {
+            "name": best["name"].to_numpy(),
+            "selected_fit": best["model"].to_numpy(),
+            "g": g,
+            "d": best["est_d"].to_numpy(float),
+            "phi": phi,
+        }
+    )
 
 
 def fit_growth(table: pd.DataFrame, params: Parameters | None = None) -> pd.DataFrame:
@@ -270,8 +304,10 @@ def fit_growth(table: pd.DataFrame, params: Parameters | None = None) -> pd.Data
     included = out["selected_fit"].notna()
     out["status"] = np.where(included, "included", "excluded")
     out.loc[included, "reason"] = (
-        "selected " + out.loc[included, "selected_fit"].astype(str)
-        + f": every parameter p < {params.growth.alpha:g}, lowest AIC")
+        "selected "
+        + out.loc[included, "selected_fit"].astype(str)
+        + f": every parameter p < {params.growth.alpha:g}, lowest AIC"
+    )
     g = out["g"].to_numpy(float)
     out["g_per_month"] = g * params.days_per_month
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -297,20 +333,33 @@ def cohort_evaluations(cohort: Cohort, params: Parameters | None = None) -> pd.D
     ids = cohort.patients["patient_id"].astype(str).to_numpy()
     feats = first_evaluation_features(cohort, params).set_index("patient_id")
     base_day = (feats["baseline_date"] - feats["treatment_start"]).dt.days.astype(float)
-    scans = scan_table(cohort, params) if cohort.has_measurements else pd.DataFrame(
-        columns=["patient_id", "day", "sld_mm"])
+    scans = (
+        scan_table(cohort, params)
+        if cohort.has_measurements
+        else pd.DataFrame(columns=["patient_id", "day", "sld_mm"])
+    )
     scans = scans[["patient_id", "day", "sld_mm"]].copy()
     scans["patient_id"] = scans["patient_id"].astype(str)
     bday = scans["patient_id"].map(base_day)
     keep = scans[(scans["day"] >= bday).to_numpy()]
-    evals = pd.DataFrame({"name": keep["patient_id"].to_numpy(),
-                          "date": keep["day"].to_numpy(float),
-                          "size": keep["sld_mm"].to_numpy(float),
-                          "no_baseline_reason": pd.NA})
+    evals = pd.DataFrame(
+        {
+            "name": keep["patient_id"].to_numpy(),
+            "date": keep["day"].to_numpy(float),
+            "size": keep["sld_mm"].to_numpy(float),
+            "no_baseline_reason": pd.NA,
+        }
+    )
     missing = [p for p in ids if p not in set(evals["name"])]
     reasons = feats["baseline_reason"].reindex(missing).fillna("no baseline scan")
-    extra = pd.DataFrame({"name": missing, "date": np.nan, "size": np.nan,
-                          "no_baseline_reason": reasons.to_numpy(dtype=object)})
+    extra = pd.DataFrame(
+        {
+            "name": missing,
+            "date": np.nan,
+            "size": np.nan,
+            "no_baseline_reason": reasons.to_numpy(dtype=object),
+        }
+    )
     out = pd.concat([evals, extra], ignore_index=True) if len(extra) else evals
     order = pd.Categorical(out["name"], categories=ids).codes
     return out.iloc[np.lexsort((out["date"].to_numpy(float), order))].reset_index(drop=True)
@@ -350,22 +399,40 @@ def read_tumgr_table(path: str | Path) -> pd.DataFrame:
     tab = read_table(path)
     missing = [c for c in ("name", "date", "size") if c not in tab.columns]
     if missing:
-        raise CohortError([Problem(str(path), None, c, "column missing",
-                                   "tumgr's columns name, date (days), size") for c in missing])
+        raise CohortError(
+            [
+                Problem(
+                    str(path), None, c, "column missing", "tumgr's columns name, date (days), size"
+                )
+                for c in missing
+            ]
+        )
     problems = []
     no_name = np.flatnonzero(tab["name"].isna().to_numpy())
     if no_name.size:
-        problems.append(Problem(str(path), int(no_name[0]) + 2, "name", "missing"
-                                + (f" (and {no_name.size - 1} more rows)" if no_name.size > 1
-                                   else ""), "a patient identifier on every row"))
+        problems.append(
+            Problem(
+                str(path),
+                int(no_name[0]) + 2,
+                "name",
+                "missing" + (f" (and {no_name.size - 1} more rows)" if no_name.size > 1 else ""),
+                "a patient identifier on every row",
+            )
+        )
     for c in ("date", "size"):
         num = pd.to_numeric(tab[c], errors="coerce")
         bad = np.flatnonzero(num.isna().to_numpy() & tab[c].notna().to_numpy())
         if bad.size:
-            problems.append(Problem(str(path), int(bad[0]) + 2, c,
-                                    f"not a number: {tab[c].iloc[bad[0]]!r}"
-                                    + (f" (and {bad.size - 1} more rows)" if bad.size > 1 else ""),
-                                    "a number" + (" of days" if c == "date" else "")))
+            problems.append(
+                Problem(
+                    str(path),
+                    int(bad[0]) + 2,
+                    c,
+                    f"not a number: {tab[c].iloc[bad[0]]!r}"
+                    + (f" (and {bad.size - 1} more rows)" if bad.size > 1 else ""),
+                    "a number" + (" of days" if c == "date" else ""),
+                )
+            )
         tab[c] = num
     if problems:
         raise CohortError(problems)
@@ -391,13 +458,15 @@ def write_growth(table: pd.DataFrame, out: str | Path) -> Path:
         table.to_parquet(out, index=False)
     else:
         comp = {"method": "gzip", "mtime": 0} if name.endswith(".gz") else None
-        table.to_csv(out, index=False, lineterminator="\n", float_format="%.10g",
-                     compression=comp)
+        table.to_csv(out, index=False, lineterminator="\n", float_format="%.10g", compression=comp)
     return out
 
 
 def growth_path(
-    source: str | Path, out: str | Path, *, fmt: str = "cohort",
+    source: str | Path,
+    out: str | Path,
+    *,
+    fmt: str = "cohort",
     overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """The ``hpd growth`` command: read a cohort (``fmt="cohort"``, any format ``hpd classify``
@@ -422,10 +491,15 @@ def growth_path(
         inputs = [Path(p) for p in cohort.sources.values()] + [src]
     target = Path(out).resolve()
     if any(target == p.resolve() for p in inputs) or target.is_dir():
-        raise ParameterError(f"--out {out}: is an input of this run (or a folder); "
-                             "choose a new file name, inputs are never overwritten")
-    table = fit_growth(read_tumgr_table(src), params) if fmt == "tumgr" else growth_table(
-        cohort, params)
+        raise ParameterError(
+            f"--out {out}: is an input of this run (or a folder); "
+            "choose a new file name, inputs are never overwritten"
+        )
+    table = (
+        fit_growth(read_tumgr_table(src), params)
+        if fmt == "tumgr"
+        else growth_table(cohort, params)
+    )
     return write_growth(table, out)
 
 
@@ -440,11 +514,16 @@ def growth_attrition(growth: pd.DataFrame) -> pd.DataFrame:
     """
     total = len(growth)
     outcome = growth["selected_fit"].where(growth["status"] == "included", growth["reason"])
-    counts = (pd.DataFrame({"status": growth["status"], "outcome": outcome.astype(str)})
-              .value_counts().rename("n").reset_index())
+    counts = (
+        pd.DataFrame({"status": growth["status"], "outcome": outcome.astype(str)})
+        .value_counts()
+        .rename("n")
+        .reset_index()
+    )
     rank = {m.name: i for i, m in enumerate(MODELS)}
-    rank.update({r: 10 + i for i, r in enumerate((NO_DATA, ONE_EVAL, ERROR_DATA, TWO_EVALS_FLAT,
-                                                  NOT_FIT))})
+    rank.update(
+        {r: 10 + i for i, r in enumerate((NO_DATA, ONE_EVAL, ERROR_DATA, TWO_EVALS_FLAT, NOT_FIT))}
+    )
     counts["_r"] = counts["outcome"].map(rank).fillna(99)
     counts = counts.sort_values(["_r", "outcome"], kind="stable").drop(columns="_r")
     counts["percent"] = 100.0 * counts["n"] / total if total else np.nan
@@ -459,9 +538,12 @@ def _median_iqr(v: pd.Series, scale: float = 1.0) -> str:
     return f"{q2:.4g} ({q1:.4g} to {q3:.4g})"
 
 
-def growth_by_group(growth: pd.DataFrame, group: pd.Series,
-                    days_per_month: float = DAYS_PER_MONTH,
-                    levels: list[str] | None = None) -> pd.DataFrame:
+def growth_by_group(
+    growth: pd.DataFrame,
+    group: pd.Series,
+    days_per_month: float = DAYS_PER_MONTH,
+    levels: list[str] | None = None,
+) -> pd.DataFrame:
     """Per group: patients, included (n, %), selected models, median (IQR) of g and d per month.
 
     ``group``: one label per row of ``growth`` (e.g. the HPD status under the primary
@@ -479,17 +561,19 @@ def growth_by_group(growth: pd.DataFrame, group: pd.Series,
         part = g[g["_group"] == label]
         inc = part[part["status"] == "included"]
         models = inc["selected_fit"].value_counts()
-        rows.append({
-            "group": label,
-            "patients": len(part),
-            "included": len(inc),
-            "included_percent": 100.0 * len(inc) / len(part) if len(part) else np.nan,
-            "models": ", ".join(f"{m.name} {int(models.get(m.name, 0))}" for m in MODELS),
-            "n_g": int(inc["g"].notna().sum()),
-            "g_per_month_median_iqr": _median_iqr(inc["g_per_month"]),
-            "n_d": int(inc["d"].notna().sum()),
-            "d_per_month_median_iqr": _median_iqr(inc["d"], days_per_month),
-        })
+        rows.append(
+            {
+                "group": label,
+                "patients": len(part),
+                "included": len(inc),
+                "included_percent": 100.0 * len(inc) / len(part) if len(part) else np.nan,
+                "models": ", ".join(f"{m.name} {int(models.get(m.name, 0))}" for m in MODELS),
+                "n_g": int(inc["g"].notna().sum()),
+                "g_per_month_median_iqr": _median_iqr(inc["g_per_month"]),
+                "n_d": int(inc["d"].notna().sum()),
+                "d_per_month_median_iqr": _median_iqr(inc["d"], days_per_month),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -517,10 +601,13 @@ def os_by_g_tertile(growth: pd.DataFrame, endpoints: pd.DataFrame) -> pd.DataFra
     counts the former). Exploratory: g is estimated from scans over the whole follow-up, so a
     patient needs to live long enough to have them (guarantee-time bias).
     """
-    t = pd.DataFrame({"patient_id": growth["patient_id"].to_numpy(),
-                      "group": g_tertiles(growth).to_numpy(),
-                      "time_months": pd.to_numeric(endpoints["os_months"], errors="coerce")
-                      .to_numpy(float),
-                      "event": pd.to_numeric(endpoints["os_event"], errors="coerce").to_numpy(float)})
+    t = pd.DataFrame(
+        {
+            "patient_id": growth["patient_id"].to_numpy(),
+            "group": g_tertiles(growth).to_numpy(),
+            "time_months": pd.to_numeric(endpoints["os_months"], errors="coerce").to_numpy(float),
+            "event": pd.to_numeric(endpoints["os_event"], errors="coerce").to_numpy(float),
+        }
+    )
     t = t[t["group"].notna() & t["time_months"].notna() & t["event"].notna()]
     return t.astype({"event": int}).reset_index(drop=True)

@@ -103,8 +103,15 @@ def batch_lm(
                 break
             if live.mean() < 0.8:  # compact the work arrays
                 keep = np.flatnonzero(live)
-                idx, ta, ya, ma, th, ja, ra = (idx[keep], ta[keep], ya[keep], ma[keep], th[keep],
-                                               ja[keep], ra[keep])
+                idx, ta, ya, ma, th, ja, ra = (
+                    idx[keep],
+                    ta[keep],
+                    ya[keep],
+                    ma[keep],
+                    th[keep],
+                    ja[keep],
+                    ra[keep],
+                )
                 cost, la, nu, nf, live = cost[keep], la[keep], nu[keep], nf[keep], live[keep]
             jt = ja.transpose(0, 2, 1)
             jtj = jt @ ja
@@ -129,7 +136,8 @@ def batch_lm(
             tcost = np.einsum("bn,bn->b", tr, tr)
             ok = live & np.isfinite(tcost) & (tcost < cost)
             predicted = 2.0 * np.einsum("bi,bi->b", step, jtr) - np.einsum(
-                "bi,bij,bj->b", step, jtj, step)
+                "bi,bij,bj->b", step, jtj, step
+            )
             rho = np.where(predicted > 0, (cost - tcost) / predicted, 0.0)
             small_f = (cost - tcost) <= ftol * cost
             small_x = np.all(np.abs(step) <= xtol * (np.abs(th) + xtol), axis=1)
@@ -189,7 +197,11 @@ def _qr_rank_ok(jac: np.ndarray, tol: float = 1e-7) -> np.ndarray:
 
 
 def batch_inference(
-    model: ModelFn, t: np.ndarray, y: np.ndarray, mask: np.ndarray, theta: np.ndarray,
+    model: ModelFn,
+    t: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    theta: np.ndarray,
 ) -> Inference:
     """Standard errors, t and p-values and log-likelihood at ``theta`` (as R's ``summary.nls``).
 
@@ -216,8 +228,9 @@ def batch_inference(
         se = np.sqrt(np.einsum("bii->bi", cov))
         # a perfect fit (residual variance 0 up to rounding: constant data fitted by a zero rate)
         # has no standard errors; R gives NaN p-values there (0 / 0)
-        perfect = rss <= PERFECT_FIT_RSS * np.einsum("bn,bn->b", np.where(mask, y, 0.0),
-                                                     np.where(mask, y, 0.0))
+        perfect = rss <= PERFECT_FIT_RSS * np.einsum(
+            "bn,bn->b", np.where(mask, y, 0.0), np.where(mask, y, 0.0)
+        )
         se = np.where((full & ~perfect)[:, None], se, np.nan)
         tval = theta / se
         pval = 2.0 * stdtr(np.where(df > 0, df, np.nan)[:, None], -np.abs(tval))

@@ -947,7 +947,7 @@ def km_plot(
 
 def _growth_ax(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax
+        return ax.get_figure(root=True), ax  # type: ignore[return-value]
     with use_style():
         fig, ax = plt.subplots(figsize=figsize)
     for side in ("top", "right"):
@@ -955,13 +955,13 @@ def _growth_ax(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, A
     return fig, ax
 
 
-def growth_distributions(growth: pd.DataFrame, status: pd.Series) -> Figure:
+def growth_distributions(growth: pd.DataFrame, status: Any) -> Figure:
     """Growth rate g and decay rate d (per month, log scale) by HPD status: one box per status
     (median, quartiles, whiskers 1.5 × IQR, all of log10 of the rate) with every included patient
     as a dot.
 
-    ``growth``: :func:`hpd_analysis.growth.growth_table`; ``status``: ``hpd``/``not_hpd``/
-    ``not_evaluable`` per row of ``growth``. Zero rates (a bound of the fit) cannot be drawn on a
+    ``growth``: :func:`hpd_analysis.growth.growth_table`; ``status`` (array-like): ``hpd``/
+    ``not_hpd``/``not_evaluable`` per row of ``growth``. Zero rates (a bound of the fit) cannot be drawn on a
     log axis: their number is given under the box.
     """
     from .params import DAYS_PER_MONTH
@@ -1035,10 +1035,11 @@ def growth_fit_shares(attrition: pd.DataFrame, ax: Axes | None = None) -> Figure
     return fig
 
 
-def growth_vs_tgr(growth: pd.DataFrame, tgr_on: pd.Series, status: pd.Series,
+def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any,
                   ax: Axes | None = None) -> Figure:
     """Growth rate g (per month, log) against TGR on treatment (% per month, symlog), one point
-    per patient with both, coloured by HPD status.
+    per patient with both, coloured by HPD status. ``tgr_on`` and ``status``: array-likes, one
+    value per row of ``growth``.
 
     TGR_on uses the baseline and first-evaluation scans only; g every scan from baseline on.
     """

@@ -37,8 +37,9 @@ DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = DATA / "tumgr_sampleData.csv"
 EXPECTED = DATA / "tumgr_gdrate_sampleData.csv"
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
-needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(),
-                                    reason=f"external data folder absent: {EXTERNAL}")
+needs_external = pytest.mark.skipif(
+    not EXTERNAL.is_dir(), reason=f"external data folder absent: {EXTERNAL}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +70,15 @@ def test_parity_split_reasons_and_selected_model(ours, tumgr):
     assert list(ours_label) == list(m["selectedFit"])
     assert (m["n_evaluations"] == m["N"]).all()
     counts = m["selectedFit"].value_counts().to_dict()
-    assert counts == {"gd": 25, "dx": 20, "not fit": 8, "only 1 eval": 5, "gdphi": 5, "gx": 4,
-                      "2 evals not 20% diff": 1}
+    assert counts == {
+        "gd": 25,
+        "dx": 20,
+        "not fit": 8,
+        "only 1 eval": 5,
+        "gdphi": 5,
+        "gx": 4,
+        "2 evals not 20% diff": 1,
+    }
 
 
 @pytest.mark.parametrize("col", ["g", "d", "phi"])
@@ -107,16 +115,25 @@ def test_derived_columns(ours):
 def _reference_fit(model, t, f):
     """One patient, one model: scipy's least_squares (trust region reflective) and R-style
     summary statistics computed here from its Jacobian."""
+
     def resid(th):
         return f - model.fn(t[None, :], th[None, :])[0][0]
 
     def jac(th):
         return -model.fn(t[None, :], th[None, :])[1][0]
 
-    sol = least_squares(resid, np.array(model.start), jac=jac,
-                        bounds=(np.array(model.lower), np.array(model.upper)),
-                        method="trf", ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=5000)
-    rss = float(np.sum(sol.fun ** 2))
+    sol = least_squares(
+        resid,
+        np.array(model.start),
+        jac=jac,
+        bounds=(np.array(model.lower), np.array(model.upper)),
+        method="trf",
+        ftol=1e-15,
+        xtol=1e-15,
+        gtol=1e-15,
+        max_nfev=5000,
+    )
+    rss = float(np.sum(sol.fun**2))
     df = len(t) - len(model.start)
     cov = np.linalg.inv(sol.jac.T @ sol.jac) * rss / df
     se = np.sqrt(np.diag(cov))
@@ -131,8 +148,15 @@ def test_batch_fit_equals_per_patient_reference(sample):
     n_compared = 0
     for m in MODELS:
         rows = np.flatnonzero(counts > len(m.parameters))
-        lm = batch_lm(m.fn, t[rows], f[rows], mask[rows], np.array(m.start), np.array(m.lower),
-                      np.array(m.upper))
+        lm = batch_lm(
+            m.fn,
+            t[rows],
+            f[rows],
+            mask[rows],
+            np.array(m.start),
+            np.array(m.lower),
+            np.array(m.upper),
+        )
         inf = batch_inference(m.fn, t[rows], f[rows], mask[rows], lm.theta)
         for i, r in enumerate(rows):
             x, rss, p = _reference_fit(m, t[r][mask[r]], f[r][mask[r]])
@@ -140,8 +164,9 @@ def test_batch_fit_equals_per_patient_reference(sample):
                 assert lm.rss[i] <= rss * (1 + 1e-7) + 1e-15, (names[r], m.name)
             if lm.converged[i] and inf.full_rank[i] and (inf.p_value[i] < 0.05).all():
                 # a model that can be selected: same estimates and p-values
-                np.testing.assert_allclose(lm.theta[i], x, rtol=1e-5, atol=1e-10,
-                                           err_msg=f"{names[r]} {m.name}")
+                np.testing.assert_allclose(
+                    lm.theta[i], x, rtol=1e-5, atol=1e-10, err_msg=f"{names[r]} {m.name}"
+                )
                 np.testing.assert_allclose(inf.p_value[i], p, rtol=1e-4, atol=1e-12)
                 n_compared += 1
     assert n_compared >= 54  # every included patient's selected model, and more
@@ -155,8 +180,15 @@ def test_batch_lm_recovers_noiseless_parameters():
     true = np.column_stack([rng.uniform(0.0005, 0.01, b), rng.uniform(0.002, 0.05, b)])
     gd = MODELS[0]
     f = gd.fn(t, true)[0]
-    res = batch_lm(gd.fn, t, f, np.ones_like(t, dtype=bool), np.array(gd.start),
-                   np.array(gd.lower), np.array(gd.upper))
+    res = batch_lm(
+        gd.fn,
+        t,
+        f,
+        np.ones_like(t, dtype=bool),
+        np.array(gd.start),
+        np.array(gd.lower),
+        np.array(gd.upper),
+    )
     assert res.converged.all()
     np.testing.assert_allclose(res.theta, true, rtol=1e-6)
 
@@ -174,8 +206,14 @@ def test_qr_rank_rule():
     base = np.array([[1.0, 2.0, 3.0, 4.0]]).T
     zero = np.zeros_like(base)
     other = np.array([[1.0, -1.0, 2.0, 0.5]]).T
-    jac = np.stack([np.hstack([base, other]), np.hstack([base, zero]),
-                    np.hstack([base, -3 * base]), np.hstack([base, base + 1e-9 * other])])
+    jac = np.stack(
+        [
+            np.hstack([base, other]),
+            np.hstack([base, zero]),
+            np.hstack([base, -3 * base]),
+            np.hstack([base, base + 1e-9 * other]),
+        ]
+    )
     assert _qr_rank_ok(jac).tolist() == [True, False, False, False]
 
 
@@ -183,22 +221,34 @@ def test_qr_rank_rule():
 
 
 def _one(rows: list[tuple[str, float | None, float | None]]) -> pd.DataFrame:
-    tab = pd.DataFrame(rows, columns=["name", "date", "size"]).astype({"date": float,
-                                                                       "size": float})
+    tab = pd.DataFrame(rows, columns=["name", "date", "size"]).astype(
+        {"date": float, "size": float}
+    )
     return fit_growth(tab).set_index("patient_id")
 
 
 def test_exclusion_rules_by_hand():
-    out = _one([
-        ("one", 0, 50),                                   # a single evaluation
-        ("flat2", 0, 50), ("flat2", 60, 55),              # 2 evaluations, +10 %
-        ("same3", 0, 50), ("same3", 60, 50), ("same3", 120, 50),   # 3 identical sizes
-        ("zero", 0, 0), ("zero", 60, 10), ("zero", 90, 20),        # first size 0
-        ("nosize", 0, None), ("nosize", 60, None),        # dated rows, no size at all
-        ("nadate", 0, 50), ("nadate", None, 80),          # a row without date does not count
-        ("nasize", 0, 50), ("nasize", 60, None),          # a row without size does count ...
-        ("grow2", 0, 50), ("grow2", 60, 70),              # 2 evaluations, +40 %: fitted (gx)
-    ])
+    out = _one(
+        [
+            ("one", 0, 50),  # a single evaluation
+            ("flat2", 0, 50),
+            ("flat2", 60, 55),  # 2 evaluations, +10 %
+            ("same3", 0, 50),
+            ("same3", 60, 50),
+            ("same3", 120, 50),  # 3 identical sizes
+            ("zero", 0, 0),
+            ("zero", 60, 10),
+            ("zero", 90, 20),  # first size 0
+            ("nosize", 0, None),
+            ("nosize", 60, None),  # dated rows, no size at all
+            ("nadate", 0, 50),
+            ("nadate", None, 80),  # a row without date does not count
+            ("nasize", 0, 50),
+            ("nasize", 60, None),  # a row without size does count ...
+            ("grow2", 0, 50),
+            ("grow2", 60, 70),  # 2 evaluations, +40 %: fitted (gx)
+        ]
+    )
     assert out.loc["one", "reason"] == "only 1 eval"
     assert out.loc["flat2", "reason"] == "2 evals not 20% diff"
     assert out.loc["same3", "reason"] == "error data"
@@ -214,14 +264,20 @@ def test_exclusion_rules_by_hand():
     # e^{61g} = 0 -> check the normal equation at the estimate
     g = out.loc["grow2", "g"]
     assert (np.exp(g) - 1) * np.exp(g) + (np.exp(61 * g) - 1.4) * 61 * np.exp(61 * g) == (
-        pytest.approx(0, abs=1e-12))
+        pytest.approx(0, abs=1e-12)
+    )
     assert (out.loc[out["status"] == "excluded", "selected_fit"].isna()).all()
 
 
 def test_time_origin_is_day_one_and_sorting():
     # unsorted rows; tumgr sorts by date, divides by the first size and counts time from day 1
-    tab = pd.DataFrame({"name": ["a"] * 4, "date": [200.0, 100.0, 300.0, 100.0 - 99],
-                        "size": [30.0, 40.0, 28.0, 50.0]})
+    tab = pd.DataFrame(
+        {
+            "name": ["a"] * 4,
+            "date": [200.0, 100.0, 300.0, 100.0 - 99],
+            "size": [30.0, 40.0, 28.0, 50.0],
+        }
+    )
     _, pts = prepare_evaluations(tab)
     assert pts["time"].tolist() == [1.0, 100.0, 200.0, 300.0]
     assert pts["f"].tolist() == pytest.approx([1.0, 0.8, 0.6, 0.56])
@@ -255,14 +311,26 @@ def test_growth_parameter_group():
 
 
 def _tiny_cohort():
-    patients = pd.DataFrame({"patient_id": ["A", "B", "C"],
-                             "treatment_start": ["2020-01-10", "2020-01-10", "2020-01-10"]})
-    assessments = pd.DataFrame({
-        "patient_id": ["A"] * 5 + ["B"],
-        "assessment_date": ["2019-11-01", "2020-01-05", "2020-03-05", "2020-05-04", "2020-07-03",
-                            "2020-01-05"],
-        "sld_mm": [40.0, 50.0, 40.0, 36.0, 35.0, 60.0],
-    })
+    patients = pd.DataFrame(
+        {
+            "patient_id": ["A", "B", "C"],
+            "treatment_start": ["2020-01-10", "2020-01-10", "2020-01-10"],
+        }
+    )
+    assessments = pd.DataFrame(
+        {
+            "patient_id": ["A"] * 5 + ["B"],
+            "assessment_date": [
+                "2019-11-01",
+                "2020-01-05",
+                "2020-03-05",
+                "2020-05-04",
+                "2020-07-03",
+                "2020-01-05",
+            ],
+            "sld_mm": [40.0, 50.0, 40.0, 36.0, 35.0, 60.0],
+        }
+    )
     return load_cohort(patients=patients, assessments=assessments)
 
 
@@ -339,17 +407,26 @@ def test_laleh_study4_growth(tmp_path):
 
 
 def _toy_growth() -> pd.DataFrame:
-    return pd.DataFrame({
-        "patient_id": list("abcdefg"),
-        "n_evaluations": [5, 4, 6, 1, 2, 5, 3],
-        "status": ["included"] * 4 + ["excluded"] * 3,
-        "reason": ["selected gd", "selected gx", "selected dx", "selected gx", "only 1 eval",
-                   "2 evals not 20% diff", "not fit"],
-        "selected_fit": ["gd", "gx", "dx", "gx", None, None, None],
-        "g": [0.001, 0.004, np.nan, 0.002, np.nan, np.nan, np.nan],
-        "d": [0.01, np.nan, 0.02, np.nan, np.nan, np.nan, np.nan],
-        "phi": np.nan,
-    }).assign(g_per_month=lambda t: t["g"] * 30.4375, doubling_time_days=np.nan)
+    return pd.DataFrame(
+        {
+            "patient_id": list("abcdefg"),
+            "n_evaluations": [5, 4, 6, 1, 2, 5, 3],
+            "status": ["included"] * 4 + ["excluded"] * 3,
+            "reason": [
+                "selected gd",
+                "selected gx",
+                "selected dx",
+                "selected gx",
+                "only 1 eval",
+                "2 evals not 20% diff",
+                "not fit",
+            ],
+            "selected_fit": ["gd", "gx", "dx", "gx", None, None, None],
+            "g": [0.001, 0.004, np.nan, 0.002, np.nan, np.nan, np.nan],
+            "d": [0.01, np.nan, 0.02, np.nan, np.nan, np.nan, np.nan],
+            "phi": np.nan,
+        }
+    ).assign(g_per_month=lambda t: t["g"] * 30.4375, doubling_time_days=np.nan)
 
 
 def test_growth_attrition_counts_every_patient_once():
@@ -357,11 +434,18 @@ def test_growth_attrition_counts_every_patient_once():
 
     att = growth_attrition(_toy_growth())
     assert att["n"].sum() == 7
-    assert att["outcome"].tolist() == ["gd", "dx", "gx", "only 1 eval", "2 evals not 20% diff",
-                                       "not fit"]
+    assert att["outcome"].tolist() == [
+        "gd",
+        "dx",
+        "gx",
+        "only 1 eval",
+        "2 evals not 20% diff",
+        "not fit",
+    ]
     assert att["n"].tolist() == [1, 1, 2, 1, 1, 1]
-    assert att["percent"].tolist() == pytest.approx([100 / 7, 100 / 7, 200 / 7, 100 / 7,
-                                                     100 / 7, 100 / 7])
+    assert att["percent"].tolist() == pytest.approx(
+        [100 / 7, 100 / 7, 200 / 7, 100 / 7, 100 / 7, 100 / 7]
+    )
 
 
 def test_growth_by_group_and_tertiles():
@@ -379,8 +463,9 @@ def test_growth_by_group_and_tertiles():
     terc = g_tertiles(toy).set_axis(toy["patient_id"])
     assert terc.notna().tolist() == [True, True, False, True, False, False, False]
     assert terc["a"].startswith("T1") and terc["d"].startswith("T2") and terc["b"].startswith("T3")
-    ep = pd.DataFrame({"os_months": [10.0, 3.0, 8.0, np.nan, 1.0, 2.0, 4.0],
-                       "os_event": [1, 1, 0, 1, 1, 1, 0]})
+    ep = pd.DataFrame(
+        {"os_months": [10.0, 3.0, 8.0, np.nan, 1.0, 2.0, 4.0], "os_event": [1, 1, 0, 1, 1, 1, 0]}
+    )
     km = os_by_g_tertile(toy, ep)
     assert km["patient_id"].tolist() == ["a", "b"]  # c has no g, d no OS
     assert km["event"].tolist() == [1, 1]
@@ -440,5 +525,6 @@ def test_cli_tumgr_row_without_name(tmp_path, capsys):
     bad.write_text("name,date,size\n1,0,50\n,60,40\n,90,30\n")
     assert main(["growth", str(bad), "--format", "tumgr", "--out", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"{bad}:3: name: missing (and 1 more rows) (expected a patient identifier on "
-                   "every row)"]
+    assert err == [
+        f"{bad}:3: name: missing (and 1 more rows) (expected a patient identifier on every row)"
+    ]
