@@ -543,13 +543,17 @@ def growth_by_group(
     group: pd.Series,
     days_per_month: float = DAYS_PER_MONTH,
     levels: list[str] | None = None,
+    min_count: int = 0,
 ) -> pd.DataFrame:
     """Per group: patients, included (n, %), selected models, median (IQR) of g and d per month.
 
     ``group``: one label per row of ``growth`` (e.g. the HPD status under the primary
     definition; a missing label is the group ``(missing)``); ``levels`` fixes the row order
-    (default: order of appearance). Rates per month =
-    rate per day × ``days_per_month`` (g is ``g_per_month``).
+    (default: order of appearance). Rates per month = rate per day × ``days_per_month`` (g is
+    ``g_per_month``). Columns ``group, n_patients, n_included, percent`` (included, % of the
+    group), ``n_gd, n_dx, n_gx, n_gdphi`` (selected models), ``n_g``, ``g_per_month_median_iqr``,
+    ``n_d``, ``d_per_month_median_iqr``. ``min_count`` = k > 1 (the report's small-cell rule):
+    a median over 1..k-1 patients is left blank (the report masks the counts themselves).
     """
     rows = []
     lab = pd.Series(np.asarray(group, dtype=object), index=growth.index)
@@ -557,23 +561,31 @@ def growth_by_group(
     labels = list(pd.unique(g["_group"]))
     if levels is not None:
         labels = [lv for lv in levels if lv in labels] + [lv for lv in labels if lv not in levels]
+
+    def summary(values: pd.Series, scale: float = 1.0) -> str:
+        n = int(values.notna().sum())
+        return "" if 0 < n < min_count else _median_iqr(values, scale)
+
     for label in labels:
         part = g[g["_group"] == label]
         inc = part[part["status"] == "included"]
         models = inc["selected_fit"].value_counts()
-        rows.append(
+        row: dict[str, Any] = {
+            "group": label,
+            "n_patients": len(part),
+            "n_included": len(inc),
+            "percent": 100.0 * len(inc) / len(part) if len(part) else np.nan,
+        }
+        row.update({f"n_{m.name}": int(models.get(m.name, 0)) for m in MODELS})
+        row.update(
             {
-                "group": label,
-                "patients": len(part),
-                "included": len(inc),
-                "included_percent": 100.0 * len(inc) / len(part) if len(part) else np.nan,
-                "models": ", ".join(f"{m.name} {int(models.get(m.name, 0))}" for m in MODELS),
                 "n_g": int(inc["g"].notna().sum()),
-                "g_per_month_median_iqr": _median_iqr(inc["g_per_month"]),
+                "g_per_month_median_iqr": summary(inc["g_per_month"]),
                 "n_d": int(inc["d"].notna().sum()),
-                "d_per_month_median_iqr": _median_iqr(inc["d"], days_per_month),
+                "d_per_month_median_iqr": summary(inc["d"], days_per_month),
             }
         )
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

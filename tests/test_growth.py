@@ -455,11 +455,18 @@ def test_growth_by_group_and_tertiles():
     by = growth_by_group(toy, ["x", "y", "x", "x", "y", "y", "x"], levels=["y", "x"])
     assert by["group"].tolist() == ["y", "x"]
     x = by.set_index("group").loc["x"]
-    assert (x["patients"], x["included"], x["n_g"], x["n_d"]) == (4, 3, 2, 2)
-    assert x["models"] == "gd 1, dx 1, gx 1, gdphi 0"
+    assert (x["n_patients"], x["n_included"], x["n_g"], x["n_d"]) == (4, 3, 2, 2)
+    assert (x["n_gd"], x["n_dx"], x["n_gx"], x["n_gdphi"]) == (1, 1, 1, 0)
+    assert x["percent"] == pytest.approx(75.0)
     # g per month of a and d: 0.0304375 and 0.060875 -> median 0.0456563, quartiles by numpy's
     # linear rule: 0.0380469 and 0.0532656
     assert x["g_per_month_median_iqr"] == "0.04566 (0.03805 to 0.05327)"
+    # small-cell rule: a median over fewer than k = 3 patients is not shown
+    masked = growth_by_group(toy, ["x"] * 7, min_count=3).iloc[0]
+    # 3 patients: 0.0304375, 0.060875, 0.12175 per month (0.060875 is stored just below, so 4
+    # significant digits give 0.06087); quartiles 0.0456563 and 0.0913125
+    assert masked["g_per_month_median_iqr"] == "0.06087 (0.04566 to 0.09131)"
+    assert masked["d_per_month_median_iqr"] == ""  # 2 patients
     terc = g_tertiles(toy).set_axis(toy["patient_id"])
     assert terc.notna().tolist() == [True, True, False, True, False, False, False]
     assert terc["a"].startswith("T1") and terc["d"].startswith("T2") and terc["b"].startswith("T3")
