@@ -2,9 +2,9 @@
 
 Sources: Stein et al., The Oncologist 2008;13:1046–1054 (the two-phase model of g and d) and
 Clin Cancer Res 2011;17:907–917 (growth rate constant g as an indicator of efficacy); Wilkerson,
-Fojo and Stein, R package ``tumgr`` 0.0.4 (CRAN, function ``gdrate``; MIT). The rules below are tumgr's,
-re-implemented from its description and source; tumgr's own results on its ``sampleData`` are
-pinned in ``tests/test_growth.py`` (docs/growth.md).
+Fojo and Stein, R package ``tumgr`` 0.0.4 (CRAN, function ``gdrate``; MIT). The rules below
+are tumgr's, re-implemented from its source; tumgr's own results on its ``sampleData`` and on
+Laleh 2022 study 4 are pinned in ``tests/test_growth.py`` (docs/growth.md).
 
 **Data.** Per patient the evaluations ``(date, size)``: date in days, size the sum of the lesion
 measurements. For a cohort: the per-scan target sums (SLD, mm) of every scan from the baseline
@@ -40,9 +40,11 @@ model: excluded, ``not fit``.
 (tumgr's reported g of the gdphi model). Plus ``g_per_month = g × days_per_month`` and the
 doubling time ``ln 2 / g`` days (g > 0 only).
 
-**Departure from tumgr** (none on its sampleData): a patient whose dated rows all lack a size is
-dropped silently by tumgr; here it is excluded as ``No measurement data``. tumgr's maximum of 1000
-function evaluations is replaced by 1000 iterations of the batch solver (:mod:`growth_kernel`).
+**Departures from tumgr** (none on its sampleData; docs/growth.md): a patient whose dated rows
+all lack a size is dropped silently by tumgr; here it is excluded as ``No measurement data``. A
+perfect fit (RSS 0) has no standard errors and does not qualify (tumgr drops such a patient or
+stops with an R error). The solver is a batch Levenberg–Marquardt (:mod:`growth_kernel`) with
+tumgr's budget of 1000 function evaluations, not MINPACK itself.
 """
 
 from __future__ import annotations
