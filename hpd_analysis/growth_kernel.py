@@ -56,14 +56,20 @@ def batch_lm(
     ftol: float = 1e-12,
     xtol: float = 1e-10,
     lambda0: float = 1e-3,
+    factor: float = 0.01,
 ) -> LMResult:
     """Minimise ``sum(mask * (y - model(t, theta))**2)`` for every row, within ``[lower, upper]``.
 
     ``t``, ``y``: (B, N) padded arrays (padding ignored through ``mask``); ``theta0``: (B, P) or
     (P,) start; ``lower``/``upper``: (P,) bounds. Damping: Marquardt's scaled ``lambda·diag(JᵀJ)``
     with Nielsen's update (accepted step: ``lambda·max(1/3, 1 - (2ρ - 1)³)``, ρ = actual /
-    predicted reduction; rejected: ``lambda·nu``, nu doubling). A row stops when an accepted step
-    lowers the RSS by at most ``ftol`` relatively or moves every parameter by at most ``xtol``
+    predicted reduction; rejected: ``lambda·nu``, nu doubling). As in MINPACK's ``lmdif`` the
+    step is also bounded: its scaled length ``|D·step|`` (D the largest column norms of J seen so
+    far) is at most delta, first ``factor·|D·theta0|`` (tumgr's ``factor = 0.01``), halved after
+    a poor step (ρ < 0.25) and raised to twice the step length after a good one (ρ > 0.75); a step
+    is accepted when it lowers the RSS by at least 1e-4 of the predicted reduction. Without the
+    bound a first long step clipped to a corner of the box can strand a fit there. A row stops
+    when an accepted step lowers the RSS by at most ``ftol`` relatively or moves every parameter by at most ``xtol``
     relatively (the two tests of MINPACK's ``lmdif``), or when no step can lower the RSS any more
     (damping above 1e16). ``converged`` is False for rows still running after ``max_iter``
     iterations or ``max_nfev`` model evaluations, counted as MINPACK's ``lmdif`` counts them
@@ -96,6 +102,10 @@ def batch_lm(
         rss[:] = cost
         la = np.full(b, lambda0)
         nu = np.full(b, 2.0)
+        dn = np.sqrt(np.einsum("bni,bni->bi", ja, ja))  # MINPACK's scaling D (mode 1)
+        dn = np.where(dn > 0, dn, 1.0)
+        delta = factor * np.sqrt(np.einsum("bi,bi->b", dn * th, dn * th))
+        delta = np.where(delta > 0, delta, factor)
         nf = np.full(b, 1 + p, dtype=np.int64)  # the start point and its Jacobian
         live = np.ones(b, dtype=bool)
         for it in range(max_iter):
@@ -113,6 +123,7 @@ def batch_lm(
                     ra[keep],
                 )
                 cost, la, nu, nf, live = cost[keep], la[keep], nu[keep], nf[keep], live[keep]
+                dn, delta = dn[keep], delta[keep]
             jt = ja.transpose(0, 2, 1)
             jtj = jt @ ja
             jtr = (jt @ ra[..., None])[..., 0]  # = -gradient of RSS/2
@@ -129,16 +140,23 @@ def batch_lm(
             except np.linalg.LinAlgError:  # a zero Jacobian column (exp underflow at a bound)
                 step = (np.linalg.pinv(a) @ rhs[..., None])[..., 0]
             step = np.where(np.isfinite(step) & live[:, None], step, 0.0)
+            pnorm = np.sqrt(np.einsum("bi,bi->b", dn * step, dn * step))
+            step = (
+                step
+                * np.where(pnorm > delta, delta / np.where(pnorm > 0, pnorm, 1.0), 1.0)[:, None]
+            )
             trial = np.clip(th + step, lo, hi)
             step = trial - th
             tp, tj = _masked(*model(ta, trial), ma)
             tr = np.where(ma, ya - tp, 0.0)
             tcost = np.einsum("bn,bn->b", tr, tr)
-            ok = live & np.isfinite(tcost) & (tcost < cost)
             predicted = 2.0 * np.einsum("bi,bi->b", step, jtr) - np.einsum(
                 "bi,bij,bj->b", step, jtj, step
             )
             rho = np.where(predicted > 0, (cost - tcost) / predicted, 0.0)
+            # MINPACK's acceptance: the RSS falls by at least 1e-4 of the predicted fall (a step
+            # clipped to a corner of the box can lower the RSS a little and strand the fit there)
+            ok = live & np.isfinite(tcost) & (tcost < cost) & (rho >= 1e-4)
             small_f = (cost - tcost) <= ftol * cost
             small_x = np.all(np.abs(step) <= xtol * (np.abs(th) + xtol), axis=1)
             no_step = np.all(step == 0.0, axis=1)
@@ -148,6 +166,16 @@ def batch_lm(
             newcost = np.where(ok, tcost, cost)
             la = np.where(ok, la * np.maximum(1 / 3, 1 - (2 * rho - 1) ** 3), la * nu)
             nu = np.where(ok, 2.0, nu * 2.0)
+            taken = np.sqrt(np.einsum("bi,bi->b", dn * step, dn * step))
+            delta = np.where(
+                rho < 0.25,
+                0.5 * np.minimum(delta, 10.0 * taken),
+                np.where(rho > 0.75, np.maximum(delta, 2.0 * taken), delta),
+            )
+            delta = np.maximum(delta, 1e-300)
+            dn = np.where(
+                ok[:, None], np.maximum(dn, np.sqrt(np.einsum("bni,bni->bi", tj, tj))), dn
+            )
             n_iter[idx[live]] = it + 1
             nf += live * (1 + p * ok)
             done = live & ((ok & (small_f | small_x)) | no_step | (la > 1e16))
