@@ -947,7 +947,7 @@ def km_plot(
 
 def _growth_ax(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.get_figure(root=True), ax  # type: ignore[return-value]
+        return ax.figure, ax  # type: ignore[return-value]
     with use_style():
         fig, ax = plt.subplots(figsize=figsize)
     for side in ("top", "right"):
