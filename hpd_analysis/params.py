@@ -228,6 +228,20 @@ class Statistics:
 
 
 @dataclass(frozen=True)
+class Growth:
+    """Options of the Stein–Wilkerson growth-model fits (:mod:`hpd_analysis.growth`)."""
+
+    #: significance level for keeping a model: every parameter's t-test p-value must be below it
+    #: (dimensionless; default 0.05, the value of tumgr's documentation and of Stein et al. 2011)
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        a = self.alpha
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 < a < 1:
+            raise ValueError(f"growth.alpha={a!r}: expected a number strictly between 0 and 1")
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
 
@@ -248,6 +262,8 @@ class Parameters:
     death_without_cause_is_progression: bool = True
     #: options of the statistical methods (docs/statistics.md)
     statistics: Statistics = field(default_factory=Statistics)
+    #: growth-model options (``growth.alpha``), see :class:`Growth`
+    growth: Growth = field(default_factory=Growth)
     #: prediction part of the risk-factor section (model, bootstraps, seed)
     prediction: Prediction = field(default_factory=Prediction)
 
