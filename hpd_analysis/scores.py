@@ -308,7 +308,8 @@ def score_table(data: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
     scored = add_scores(data) if data is not None else None
     for s in SCORES.values():
-        row = {"score": s.columns[0], "name": s.name, "rule": s.rule, "groups": s.groups,
+        row: dict[str, object] = {"score": s.columns[0], "name": s.name, "rule": s.rule,
+               "groups": s.groups,
                "citation": s.citation}
         if scored is not None:
             col = s.columns[0]
