@@ -309,8 +309,7 @@ def score_table(data: pd.DataFrame | None = None) -> pd.DataFrame:
     scored = add_scores(data) if data is not None else None
     for s in SCORES.values():
         row: dict[str, object] = {"score": s.columns[0], "name": s.name, "rule": s.rule,
-               "groups": s.groups,
-               "citation": s.citation}
+                                  "groups": s.groups, "citation": s.citation}
         if scored is not None:
             col = s.columns[0]
             if col in scored.columns:
