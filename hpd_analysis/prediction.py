@@ -152,6 +152,20 @@ def _auc_many(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return ((ranks * y).sum(axis=1) - n1 * (n1 + 1) / 2.0) / (n1 * n0)
 
 
+def _auc_from_codes(pos: np.ndarray, neg: np.ndarray, n_levels: int) -> np.ndarray:
+    """AUC of each row of ``pos`` (replicates × cases) against the same row of ``neg``
+    (replicates × non-cases), both holding codes 0 … ``n_levels`` − 1 of ordered distinct
+    values: Σ over levels of cases × (non-cases below + ½ non-cases equal) / (n1·n0), the
+    Mann–Whitney count of :func:`auc` without sorting (tested equal to it)."""
+    k = pos.shape[0]
+    offs = (np.arange(k) * n_levels)[:, None]
+    cp = np.bincount((pos + offs).ravel(), minlength=k * n_levels).reshape(k, n_levels)
+    cn = np.bincount((neg + offs).ravel(), minlength=k * n_levels).reshape(k, n_levels)
+    below = np.cumsum(cn, axis=1) - cn
+    wins = (cp * (below + 0.5 * cn)).sum(axis=1)
+    return wins / (pos.shape[1] * neg.shape[1])
+
+
 def auc_bootstrap_ci(y: Any, score: Any, n_boot: int = 2000, seed: int = 2024,
                      alpha: float = 0.05) -> dict[str, float]:
     """AUC and its percentile bootstrap CI, cases and non-cases resampled separately (stratified,
@@ -165,13 +179,14 @@ def auc_bootstrap_ci(y: Any, score: Any, n_boot: int = 2000, seed: int = 2024,
     rng = np.random.default_rng(seed)
     out = np.empty(n_boot)
     chunk = max(1, 2_000_000 // max(1, len(ss)))
-    ylab = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    # the replicates' values are the patients' values: AUCs from counts per distinct value
+    levels, codes = np.unique(ss, return_inverse=True)
+    pos_c, neg_c = codes[yy == 1], codes[yy == 0]
     for start in range(0, n_boot, chunk):
         k = min(chunk, n_boot - start)
-        bp = pos[rng.integers(0, len(pos), size=(k, len(pos)))]
-        bn = neg[rng.integers(0, len(neg), size=(k, len(neg)))]
-        out[start:start + k] = _auc_many(np.broadcast_to(ylab, (k, len(ylab))),
-                                         np.concatenate([bp, bn], axis=1))
+        bp = pos_c[rng.integers(0, len(pos), size=(k, len(pos)))]
+        bn = neg_c[rng.integers(0, len(neg), size=(k, len(neg)))]
+        out[start:start + k] = _auc_from_codes(bp, bn, len(levels))
     lo, hi = np.quantile(out, [alpha / 2, 1 - alpha / 2])
     return {"auc": a, "ci_low": float(lo), "ci_high": float(hi), "n_boot": int(n_boot)}
 
@@ -258,7 +273,8 @@ class FittedModel:
 
 def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str = "firth",
               ridge_c: float = 1.0) -> FittedModel | None:
-    """Fit ``penalty`` = ``firth`` (firthmodels ``FirthLogisticRegression``, penalty weight 0.5)
+    """Fit ``penalty`` = ``firth`` (firthmodels ``FirthLogisticRegression``, penalty weight 0.5,
+    converged when the largest score and step are below 1e-8)
     or ``ridge`` (scikit-learn ``LogisticRegression(l1_ratio=0 / penalty="l2", C=ridge_c)`` on
     columns standardized to mean 0 / SD 1, coefficients transformed back). None when ``y`` has a
     single value or the design is singular (Firth)."""
@@ -274,7 +290,7 @@ def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                m = FirthLogisticRegression(max_iter=200).fit(x, y)
+                m = FirthLogisticRegression(max_iter=200, gtol=1e-8, xtol=1e-8).fit(x, y)
             except (np.linalg.LinAlgError, ValueError):
                 return None  # singular design (e.g. a constant column in a bootstrap sample)
         if not np.all(np.isfinite(m.coef_)) or not np.isfinite(m.intercept_):
@@ -326,6 +342,11 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
     apparent = _performance(y, model.linear_predictor(x))
     rng = np.random.default_rng(seed)
     n = len(y)
+    if penalty == "firth":
+        # all samples at once (the same draws as the loop below; _firth_many fits them as
+        # firthmodels does, one by one)
+        idx = np.stack([rng.integers(0, n, size=n) for _ in range(int(n_boot))])
+        return _harrell_table(apparent, *_firth_optimism(x, y, idx, columns))
     diffs: dict[str, list[float]] = {k: [] for k in apparent}
     failed = 0  # samples with one outcome only or a singular design: skipped, counted
     for _ in range(int(n_boot)):
@@ -338,6 +359,37 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
         test_b = _performance(y, mb.linear_predictor(x))
         for k in diffs:
             diffs[k].append(app_b[k] - test_b[k])
+    return _harrell_table(apparent, {k: np.asarray(v, dtype=float) for k, v in diffs.items()},
+                          failed)
+
+
+def _firth_optimism(x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequence[str]
+                    ) -> tuple[dict[str, np.ndarray], int]:
+    """Harrell's apparent − test differences of Firth models refitted in the bootstrap samples
+    ``idx`` (B × n row numbers), all samples at once (:func:`_firth_many`; a sample the batch
+    cannot settle is fitted alone by :func:`fit_model`), and the number of samples skipped."""
+    n, k = x.shape
+    x1 = np.column_stack([x, np.ones(n)])  # intercept last, as firthmodels
+    yb = y[idx]
+    beta = np.full((len(idx), k + 1), np.nan)
+    both = yb.min(axis=1) != yb.max(axis=1)
+    if both.any():
+        beta[both] = _firth_many(x1[idx[both]], yb[both])
+    for j in np.flatnonzero(both & np.isnan(beta).any(axis=1)):
+        mb = fit_model(x[idx[j]], y[idx[j]], columns, "firth")
+        if mb is not None:
+            beta[j] = [*mb.coef, mb.intercept]
+    fitted = np.isfinite(beta).all(axis=1)
+    beta, ib = beta[fitted], idx[fitted]
+    lp_app = np.einsum("bnk,bk->bn", x1[ib], beta)
+    lp_test = beta @ x1.T
+    app = _performance_many(yb[fitted], lp_app)
+    test = _performance_many(np.broadcast_to(y, lp_test.shape), lp_test)
+    return {m: app[m] - test[m] for m in app}, int((~fitted).sum())
+
+
+def _harrell_table(apparent: dict[str, float], diffs: Mapping[str, np.ndarray], failed: int
+                   ) -> pd.DataFrame:
     rows = []
     for k, v in apparent.items():
         d = np.asarray(diffs[k], dtype=float)
@@ -347,6 +399,133 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
                      "optimism": opt, "corrected": v - opt, "n_boot": int(len(d)),
                      "n_failed": int(failed)})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- batch kernels
+def _firth_many(x: np.ndarray, y: np.ndarray, max_iter: int = 200, max_step: float = 5.0,
+                max_halfstep: int = 25, tol: float = 1e-8) -> np.ndarray:
+    """Firth-penalized logistic coefficients (Jeffreys penalty weight 0.5) of many data sets at
+    once: ``x`` (B × n × k, the intercept column included), ``y`` (B × n, 0/1) → B × k.
+
+    The Newton–Raphson of firthmodels / R's logistf, per data set: modified score
+    ``X'(y − p + h(1/2 − p))`` (h the diagonal of the weighted hat matrix), step
+    ``(X'WX)⁻¹ U*`` clipped to ``max_step``, halved (up to ``max_halfstep`` times) while the
+    penalized log-likelihood ``Σ(y·η − log(1 + e^η)) + ½ log det X'WX`` decreases; converged
+    when the largest score and step are below ``tol``. Rows that are singular (Cholesky pivot
+    below firthmodels' tolerance) or do not converge are NaN: the caller fits them one by one
+    with :func:`fit_model`. Tested equal to firthmodels to 1e-8."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    b, n, k = x.shape
+    beta = np.zeros((b, k))
+    bad = np.zeros(b, dtype=bool)
+    done = np.zeros(b, dtype=bool)
+    pivot_tol = np.sqrt(max(n, k) * np.finfo(float).eps)
+
+    def quantities(xs: np.ndarray, ys: np.ndarray, bs: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        eta = (xs @ bs[..., None])[..., 0]
+        p = 1.0 / (1.0 + np.exp(-eta))
+        w = p * (1.0 - p)
+        xt = np.swapaxes(xs, 1, 2)
+        info = (xt * w[:, None, :]) @ xs
+        eig = np.linalg.eigvalsh(info)
+        # Cholesky pivots are square roots of the eigenvalues' scale: firthmodels' test squared
+        singular = ~(eig[:, 0] > (pivot_tol ** 2) * eig[:, -1])
+        safe = np.where(singular[:, None, None], np.eye(k), info)
+        inv = np.linalg.inv(safe)
+        logdet = np.linalg.slogdet(safe)[1]
+        loglik = (ys * eta - np.logaddexp(0.0, eta)).sum(axis=1) + 0.5 * logdet
+        h = w * ((xs @ inv) * xs).sum(axis=2)
+        score = (xt @ (ys - p + h * (0.5 - p))[..., None])[..., 0]
+        delta = (inv @ score[..., None])[..., 0]
+        return loglik, score, delta, singular
+
+    for _ in range(max_iter + 1):
+        act = np.flatnonzero(~done & ~bad)
+        if not len(act):
+            break
+        xs, ys = x[act], y[act]
+        ll, score, delta, singular = quantities(xs, ys, beta[act])
+        bad[act[singular]] = True
+        conv = (np.abs(score).max(axis=1) < tol) & (np.abs(delta).max(axis=1) < tol)
+        done[act[conv & ~singular]] = True
+        go = ~conv & ~singular
+        act, xs, ys, ll, delta = act[go], xs[go], ys[go], ll[go], delta[go]
+        if not len(act):
+            continue
+        big = np.abs(delta).max(axis=1)
+        # firthmodels: no halving when the step cannot change the log-likelihood in float64
+        gain = 0.5 * (score[go] * delta).sum(axis=1)
+        skip = (big < tol) & (gain > 0) & (ll + gain == ll)
+        delta = delta * np.minimum(1.0, max_step / big)[:, None]
+        factor = np.ones(len(act))
+        pending = np.ones(len(act), dtype=bool)
+        for _h in range(max_halfstep + 1):
+            i = np.flatnonzero(pending)
+            trial = beta[act[i]] + factor[i, None] * delta[i]
+            ll_new = quantities(xs[i], ys[i], trial)[0]
+            ok = (ll_new >= ll[i]) | skip[i]
+            beta[act[i[ok]]] = trial[ok]
+            pending[i[ok]] = False
+            factor[i[~ok]] *= 0.5
+            if not pending.any():
+                break
+        if pending.any():  # step halving failed: left to the one-by-one fit
+            bad[act[pending]] = True
+    beta[bad | ~done] = np.nan
+    return beta
+
+
+def _logistic_many(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
+                   max_iter: int = 100, tol: float = 1e-10) -> np.ndarray:
+    """:func:`_logistic_irls` of many data sets at once: ``x`` (B × n × k), ``y`` and
+    ``offset`` (B × n) → B × k coefficients, NaN where the one-by-one rule returns None (no
+    convergence in ``max_iter`` steps, a singular Hessian, a coefficient ≥ 50 in absolute value:
+    separation). Same iterations, row by row, as :func:`_logistic_irls`."""
+    b, _, k = x.shape
+    off = np.zeros(y.shape) if offset is None else offset
+    beta = np.zeros((b, k))
+    out = np.full((b, k), np.nan)
+    live = np.ones(b, dtype=bool)
+    for _ in range(max_iter):
+        i = np.flatnonzero(live)
+        if not len(i):
+            break
+        xs = x[i]
+        eta = np.clip(np.einsum("bnk,bk->bn", xs, beta[i]) + off[i], -30, 30)
+        p = 1.0 / (1.0 + np.exp(-eta))
+        grad = np.einsum("bnk,bn->bk", xs, y[i] - p)
+        hess = np.einsum("bnk,bn,bnj->bkj", xs, p * (1 - p), xs)
+        det_ok = np.abs(np.linalg.det(hess)) > 0
+        hess = np.where(det_ok[:, None, None], hess, np.eye(k))
+        try:
+            step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # pragma: no cover - det checked above
+            step = np.full_like(grad, np.nan)
+        live[i[~det_ok]] = False
+        beta[i] = beta[i] + step
+        conv = det_ok & (np.abs(step).max(axis=1) < tol)
+        fine = conv & (np.abs(beta[i]) < 50).all(axis=1)
+        out[i[fine]] = beta[i[fine]]
+        live[i[conv]] = False
+    return out
+
+
+def _performance_many(y: np.ndarray, lp: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`_performance` of each row of ``lp`` (B × n) against the rows of ``y`` (B × n)."""
+    b, n = lp.shape
+    yf = y.astype(float)
+    p = 1.0 / (1.0 + np.exp(-np.clip(lp, -30, 30)))
+    both = (y.min(axis=1) != y.max(axis=1))
+    ones = np.ones((b, n, 1))
+    icpt = _logistic_many(ones, yf, offset=lp)[:, 0]
+    varies = np.ptp(lp, axis=1) > 0
+    slope = _logistic_many(np.concatenate([ones, lp[..., None]], axis=2), yf)[:, 1]
+    return {"auc": _auc_many(y, lp),
+            "calibration_slope": np.where(both & varies, slope, np.nan),
+            "calibration_intercept": np.where(both, icpt, np.nan),
+            "brier": np.mean((p - yf) ** 2, axis=1)}
 
 
 # --------------------------------------------------------------------------- data
