@@ -13,8 +13,9 @@ Methods (each named in the report's methods paragraph, :func:`methods_text`):
   ``LogisticRegression``) on predictors standardized to mean 0 and SD 1 with a fixed inverse
   penalty ``C``. Complete cases; booleans are 0/1, text columns one indicator per level but the
   reference (as :func:`hpd_analysis.riskfactors.odds_ratios`), numbers per unit (integer scores
-  such as ECOG as one ordinal trend), skewed positive markers (NLR, LDH ...) per doubling (log2),
-  as the odds-ratio section codes them.
+  such as ECOG as one ordinal trend, where Table 1 and the odds-ratio section use categories:
+  one parameter instead of one per level), skewed positive markers (NLR, LDH ...) per doubling
+  (log2), as the odds-ratio section codes them.
 - **Discrimination**: AUC (c-statistic) = the Mann–Whitney probability that a patient with HPD
   has a higher score than one without (ties count one half; Hanley & McNeil, Radiology 1982);
   95 % CI by the stratified percentile bootstrap (cases and non-cases resampled separately, as
