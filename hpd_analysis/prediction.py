@@ -837,9 +837,9 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
                              params: Prediction | Parameters | Mapping[str, Any] | None = None
                              ) -> pd.DataFrame:
     """Does a predictor predict HPD under every definition alike? One long table:
-    ``predictor, outcome, n, n_events, auc, ci_low, ci_high, note`` — one row per single
-    predictor (its own AUC, :func:`marker_roc`) and per outcome, then the model of all of them
-    (``predictor = "model (apparent)"`` with the bootstrap CI, and ``"model
+    ``predictor, outcome, n, n_events, auc, ci_low, ci_high, ci_method, epv, note`` — one row
+    per single predictor (its own AUC, :func:`marker_roc`) and per outcome, then the model of
+    all of them (``predictor = "model (apparent)"`` with its CI, and ``"model
     (optimism-corrected)"``), with the events per parameter in ``epv``."""
     pp = _params(params)
     prepared = _prepared(data)
@@ -851,7 +851,8 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
         for r in t.to_dict("records"):
             rows.append({"predictor": p, "outcome": r["outcome"], "n": r["n"],
                          "n_events": r["n_events"], "auc": r["auc"], "ci_low": r["ci_low"],
-                         "ci_high": r["ci_high"], "epv": np.nan, "note": r["note"]})
+                         "ci_high": r["ci_high"], "ci_method": r["ci_method"], "epv": np.nan,
+                         "note": r["note"]})
     for oc in outcomes:
         try:
             m = prediction_model(prepared, oc, preds, params)
@@ -862,25 +863,27 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
         base = {"outcome": oc, "n": m.n, "n_events": m.n_events, "epv": m.epv}
         rows.append({**base, "predictor": "model (apparent)", "auc": s["auc"],
                      "ci_low": s["auc_ci_low"], "ci_high": s["auc_ci_high"],
-                     "note": "; ".join(m.warnings[:1])})
+                     "ci_method": s["auc_ci_method"], "note": "; ".join(m.warnings[:1])})
         rows.append({**base, "predictor": "model (optimism-corrected)",
                      "auc": s["auc_corrected"], "ci_low": np.nan, "ci_high": np.nan,
                      "note": (f"Harrell bootstrap, {s['n_boot']} samples; corrected slope "
                               f"{s['slope_corrected']:.2f}" if s["n_boot"] else
                               "not estimated (more than max_bootstrap_patients)")})
-    cols = ["predictor", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "epv", "note"]
+    cols = ["predictor", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "ci_method",
+            "epv", "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_events"):
         out[c] = pd.to_numeric(out[c]).astype("Int64")
     out["note"] = out["note"].fillna("").astype(str)
+    out["ci_method"] = out["ci_method"].where(out["ci_low"].notna(), "").fillna("").astype(str)
     return out
 
 
 def by_definition_wide(long: pd.DataFrame, digits: int = 2,
                        small_cell_threshold: int = 0) -> pd.DataFrame:
     """:func:`predictors_by_definition` side by side: one row per predictor, one column per
-    outcome holding ``AUC (95 % CI)`` text (``—`` when not estimable), then ``HPD events /
-    evaluable`` per outcome in the last row.
+    outcome holding ``AUC (95 % CI)`` text (``—`` when not estimable), then the CI method per
+    outcome (when ``long`` has ``ci_method``) and ``HPD events / evaluable`` in the last row.
 
     ``small_cell_threshold`` k > 1 (the report's small-cell rule): event counts 1 to k − 1 are
     shown as ``<k`` and the AUCs computed from them as ``<k events``."""
@@ -907,6 +910,10 @@ def by_definition_wide(long: pd.DataFrame, digits: int = 2,
     order_o = list(dict.fromkeys(t["outcome"]))
     wide = t.pivot(index="predictor", columns="outcome", values="cell").reindex(
         index=order_p, columns=order_o).fillna("—")
+    if "ci_method" in t.columns:  # which CI the cells hold (bootstrap, or DeLong's when large)
+        wide.loc["AUC 95 % CI method"] = [
+            "; ".join(dict.fromkeys(m for m in t.loc[t["outcome"] == o, "ci_method"] if m))
+            or "—" for o in order_o]
     ev = (t.groupby("outcome", sort=False)[["n", "n_events"]].max()
           .reindex(order_o))
     wide.loc["HPD events / evaluable"] = [

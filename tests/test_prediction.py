@@ -386,3 +386,20 @@ def test_harrell_firth_batch_equals_the_readable_loop():
     for k in opt.index:
         assert got.loc[k, "optimism"] == pytest.approx(opt[k], abs=1e-7)
     assert (got["n_boot"] == 30).all() and (got["n_failed"] == 0).all()
+
+
+def test_by_definition_tables_name_the_auc_ci_method():
+    # above max_bootstrap_patients the CIs are DeLong's: the side-by-side tables must say so
+    d = _cohort()
+    pp = Prediction(max_bootstrap_patients=100, optimism_replicates=10, auc_replicates=100)
+    long = prediction.predictors_by_definition(d, ["x"], ["age"], pp)
+    with_ci = long[long["ci_low"].notna()]
+    assert len(with_ci) == 2  # age and the apparent model
+    assert with_ci["ci_method"].str.startswith("DeLong").all()
+    wide = prediction.by_definition_wide(long).set_index("predictor")
+    assert wide.loc["AUC 95 % CI method", "x"].startswith("DeLong")
+    assert wide.index[-1] == "HPD events / evaluable"
+    boot = prediction.predictors_by_definition(
+        d, ["x"], ["age"], Prediction(optimism_replicates=10, auc_replicates=100))
+    assert boot.loc[boot["ci_low"].notna(), "ci_method"].str.startswith(
+        "stratified percentile bootstrap (100 replicates").all()
