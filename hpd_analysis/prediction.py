@@ -373,9 +373,12 @@ def _firth_optimism(x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequ
     x1 = np.column_stack([x, np.ones(n)])  # intercept last, as firthmodels
     yb = y[idx]
     beta = np.full((len(idx), k + 1), np.nan)
-    both = yb.min(axis=1) != yb.max(axis=1)
-    if both.any():
-        beta[both] = _firth_many(x1[idx[both]], yb[both])
+    both = np.flatnonzero(yb.min(axis=1) != yb.max(axis=1))
+    chunk = max(1, 4_000_000 // (n * (k + 1)))  # samples per batch: ~32 MB per work array
+    for start in range(0, len(both), chunk):
+        j = both[start:start + chunk]
+        beta[j] = _firth_many(x1[idx[j]], yb[j])
+    both = np.isin(np.arange(len(idx)), both)
     for j in np.flatnonzero(both & np.isnan(beta).any(axis=1)):
         mb = fit_model(x[idx[j]], y[idx[j]], columns, "firth")
         if mb is not None:
