@@ -572,11 +572,14 @@ class Design:
 
 
 def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
-           log2_skewed: bool = True) -> Design:
+           log2_skewed: bool = True,
+           references: tuple[str, Mapping[str, str]] = ("largest", {})) -> Design:
     """Design matrix of ``predictors`` for ``outcome`` (an HPD definition, HPD = 1, or a 0/1
     column) on complete cases. ``excluded`` counts the patients left out by reason (outcome not
     evaluable; a predictor missing); a predictor with a single value is dropped with a note.
-    ``log2_skewed``: skewed positive numbers per doubling (``statistics.log2_skewed``)."""
+    ``log2_skewed``: skewed positive numbers per doubling (``statistics.log2_skewed``);
+    ``references``: reference level rule and named levels of text predictors
+    (:meth:`hpd_analysis.params.Statistics.reference_map`, ``statistics.reference_levels``)."""
     from .riskfactors import _outcome, _term
 
     data = _prepared(data)
@@ -596,7 +599,8 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
     for p in predictors:
         # numbers stay numbers (ECOG, site counts: one ordinal trend, not one coefficient per
         # level: fewer parameters per event); skewed positive markers on the log2 scale
-        t = _term(known, p, set(), {}, continuous={p}, log2_skewed=log2_skewed)
+        t = _term(known, p, set(), references[1], references[0], continuous={p},
+                  log2_skewed=log2_skewed)
         if isinstance(t, str):
             notes.append(f"{p} left out: {t}")
             continue
@@ -701,7 +705,8 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     :func:`default_predictors`) and validate it.
 
     ``params`` (:class:`hpd_analysis.params.Prediction`, or the whole
-    :class:`~hpd_analysis.params.Parameters`, whose ``statistics.log2_skewed`` then applies):
+    :class:`~hpd_analysis.params.Parameters`, whose ``statistics.log2_skewed`` and
+    ``statistics.reference_levels`` then apply):
     ``penalty``, ``ridge_c``, ``optimism_replicates``, ``auc_replicates``, ``seed``. ``performance`` has the columns of
     :func:`harrell_validate` plus ``ci_low``/``ci_high`` (the AUC's stratified bootstrap 95 % CI
     of the apparent AUC). ``coefficients``: ``term, coefficient, odds_ratio`` (per unit of the
@@ -714,7 +719,9 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     if not preds:
         raise ParameterError("prediction: no predictor (none of the default predictors is a "
                              "column; set prediction.predictors)")
-    d = design(data, outcome, preds, _log2(params))
+    refs = params.statistics.reference_map() if isinstance(params, Parameters) else (
+        "largest", {})
+    d = design(data, outcome, preds, _log2(params), refs)
     n, ev = len(d.y), int(d.y.sum()) if len(d.y) else 0
     if n == 0 or ev == 0 or ev == n:
         raise ParameterError(f"prediction of {outcome}: {n} complete case(s) with {ev} event(s): "

@@ -403,3 +403,19 @@ def test_by_definition_tables_name_the_auc_ci_method():
         d, ["x"], ["age"], Prediction(optimism_replicates=10, auc_replicates=100))
     assert boot.loc[boot["ci_low"].notna(), "ci_method"].str.startswith(
         "stratified percentile bootstrap (100 replicates").all()
+
+
+def test_named_reference_level_reaches_the_model():
+    # statistics.reference_levels names the reference of a text predictor, as in the odds ratios
+    d = _cohort()
+    d["site"] = np.array(["lung", "lung", "skin", "kidney"] * 40)[: len(d)]
+    base = {"prediction.optimism_replicates": 10, "prediction.auc_replicates": 100}
+    largest = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(base))
+    assert "site[lung]" not in set(largest.coefficients["term"])  # lung: the largest level
+    named = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(
+        {**base, "statistics.reference_levels": "largest,site=skin"}))
+    assert set(named.coefficients["term"]) == {"(intercept)", "age", "site[lung]",
+                                               "site[kidney]"}
+    first = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(
+        {**base, "statistics.reference_levels": "first"}))
+    assert "site[kidney]" not in set(first.coefficients["term"])
