@@ -1387,6 +1387,8 @@ def run_report(
         "kernel": kernel,
         "command": _command(cohort_arg, overrides_recorded, parameters_file, sections),
     })
+    from .docx_report import write_report_docx  # issue 11 (outputs): tables.docx beside index.html
+    write_report_docx(out)
     if failure is not None:
         raise failure
     return out
