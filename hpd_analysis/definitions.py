@@ -1259,6 +1259,68 @@ def get_definitions(
     return list(defs.values())
 
 
+# labels of definitions in figures and tables
+
+def _bare_code(column: str) -> str:
+    """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` → ``ferrara2018``."""
+    code = column[4:] if column.startswith("hpd_") else column
+    for suffix in ("_status", "_reason"):
+        code = code.removesuffix(suffix)
+    return code
+
+
+#: mark of a definition whose parameters in force differ from the published ones
+CHANGED_MARK = "†"
+
+
+def definitions_by_code(definitions: Sequence[Any] | None) -> dict[str, Any]:
+    """``{code: definition}`` of a list of definitions (codes given as text are skipped)."""
+    return {str(getattr(d, "code", d)): d for d in (definitions or [])
+            if not isinstance(d, str)}
+
+
+def definition_labels(codes: Sequence[str], definitions: Sequence[Any] | None = None
+                      ) -> dict[str, str]:
+    """Label of each definition code for figures and tables: first author and year
+    (``Champiat 2017``, :func:`author_year`) of the definition in force (from
+    ``definitions``, the report's :class:`~hpd_analysis.definitions.Definition` objects, else the
+    registry), followed by ``†`` when its parameters differ from the published ones; the code
+    itself for a definition with no author and year (a user definition). Two codes with the same
+    label get their code appended, so that labels stay unique."""
+    by_code = definitions_by_code(definitions)
+    out: dict[str, str] = {}
+    for c in codes:
+        c = str(c)
+        code = c if (c in by_code or c in REGISTRY) else _bare_code(c)
+        d = by_code.get(code, REGISTRY.get(code))
+        if d is None:
+            out[c] = c
+            continue
+        label = author_year(d)
+        if hasattr(d, "parameter_changes") and d.parameter_changes():
+            label = f"{label} {CHANGED_MARK}"
+        out[c] = label
+    seen: dict[str, int] = {}
+    for label in out.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {c: (f"{lab} ({c})" if seen[lab] > 1 and lab != c else lab) for c, lab in out.items()}
+
+
+def changes_note(codes: Sequence[str], definitions: Sequence[Any] | None = None) -> str:
+    """``† parameter changed: Ferrara 2018 delta_tgr_min = 75 (published: 50)`` for the definitions among ``codes`` whose parameters in force are not the published ones
+    (:meth:`~hpd_analysis.definitions.Definition.changes_text`); empty when none."""
+    by_code = definitions_by_code(definitions)
+    parts = []
+    for c in codes:
+        d = by_code.get(_bare_code(str(c)), by_code.get(str(c)))
+        if d is not None and hasattr(d, "changes_text") and d.changes_text():
+            parts.append(f"{author_year(d)} {d.changes_text()}")
+    if not parts:
+        return ""
+    return f"{CHANGED_MARK} parameter changed: " + "; ".join(parts)
+
+
+
 _YAML_KEYS = {"code", "citation", "rule", "criteria", "parameters", "requires", "notes", "choices"}
 
 

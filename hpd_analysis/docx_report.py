@@ -97,7 +97,7 @@ def _table1_group_name(raw: pd.DataFrame, primary: str | None,
     from .incidence import HPD_LABEL, NON_HPD_LABEL
 
     if primary and {HPD_LABEL, NON_HPD_LABEL} <= set(raw.columns):
-        from .plots import definition_labels
+        from .definitions import definition_labels
 
         return f"HPD status ({definition_labels([primary], definitions)[primary]})"
     return None
@@ -132,14 +132,15 @@ def write_docx(display_tables: Sequence[pd.DataFrame], path: str | Path,
         run = p.add_run(title)
         run.bold = True
         data = table.reset_index(drop=True).astype(str)
-        grid = doc.add_table(rows=1 + len(data), cols=data.shape[1])
+        grid = doc.add_table(rows=1, cols=data.shape[1])
         grid.alignment = WD_TABLE_ALIGNMENT.CENTER
-        for j, col in enumerate(data.columns):
-            _cell_text(grid.cell(0, j), str(col), bold=True)
-        for i, row in enumerate(data.itertuples(index=False), start=1):
-            for j, value in enumerate(row):
+        for cell, col in zip(grid.rows[0].cells, data.columns, strict=True):
+            _cell_text(cell, str(col), bold=True)
+        for row in data.itertuples(index=False):
+            # one add_row per row: table.cell(i, j) walks the whole table each time
+            for cell, value in zip(grid.add_row().cells, row, strict=True):
                 text = "" if value in ("nan", "<NA>") else str(value)
-                _cell_text(grid.cell(i, j), text, indent=text.startswith("    "))
+                _cell_text(cell, text, indent=text.startswith("    "))
         _three_line_borders(grid)
         for note in table.attrs.get("footnotes", []):
             fp = doc.add_paragraph()

@@ -34,6 +34,11 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+# labels of definitions (author and year, † when changed): from the registry module, here too
+from .definitions import CHANGED_MARK as CHANGED_MARK
+from .definitions import changes_note as changes_note
+from .definitions import definition_labels as definition_labels
+from .definitions import definitions_by_code as _definitions_by_code
 from .incidence import HPD_LABEL, NON_HPD_LABEL
 
 #: Okabe–Ito palette, in the order used for groups (black last: reserved for reference lines)
@@ -234,60 +239,6 @@ def _definition_code(column: str) -> str:
         if code.endswith(suffix):
             code = code[: -len(suffix)]
     return code
-
-
-#: mark of a definition whose parameters in force differ from the published ones
-CHANGED_MARK = "†"
-
-
-def _definitions_by_code(definitions: Sequence[Any] | None) -> dict[str, Any]:
-    return {str(getattr(d, "code", d)): d for d in (definitions or [])
-            if not isinstance(d, str)}
-
-
-def definition_labels(codes: Sequence[str], definitions: Sequence[Any] | None = None
-                      ) -> dict[str, str]:
-    """Label of each definition code for figures: first author and year (``Champiat 2017``,
-    :func:`hpd_analysis.definitions.author_year`) of the definition in force (from
-    ``definitions``, the report's :class:`~hpd_analysis.definitions.Definition` objects, else the
-    registry), followed by ``†`` when its parameters differ from the published ones; the code
-    itself for a definition with no author and year (a user definition). Two codes with the same
-    label get their code appended, so that labels stay unique."""
-    from .definitions import REGISTRY, author_year
-
-    by_code = _definitions_by_code(definitions)
-    out: dict[str, str] = {}
-    for c in codes:
-        c = str(c)
-        code = c if (c in by_code or c in REGISTRY) else _definition_code(c)
-        d = by_code.get(code, REGISTRY.get(code))
-        if d is None:
-            out[c] = c
-            continue
-        label = author_year(d)
-        if hasattr(d, "parameter_changes") and d.parameter_changes():
-            label = f"{label} {CHANGED_MARK}"
-        out[c] = label
-    seen: dict[str, int] = {}
-    for label in out.values():
-        seen[label] = seen.get(label, 0) + 1
-    return {c: (f"{lab} ({c})" if seen[lab] > 1 and lab != c else lab) for c, lab in out.items()}
-
-
-def changes_note(codes: Sequence[str], definitions: Sequence[Any] | None = None) -> str:
-    """``† parameter changed: Ferrara 2018 delta_tgr_min = 75 (published: 50)`` for the definitions among ``codes`` whose parameters in force are not the published ones
-    (:meth:`~hpd_analysis.definitions.Definition.changes_text`); empty when none."""
-    from .definitions import author_year
-
-    by_code = _definitions_by_code(definitions)
-    parts = []
-    for c in codes:
-        d = by_code.get(_definition_code(str(c)), by_code.get(str(c)))
-        if d is not None and hasattr(d, "changes_text") and d.changes_text():
-            parts.append(f"{author_year(d)} {d.changes_text()}")
-    if not parts:
-        return ""
-    return f"{CHANGED_MARK} parameter changed: " + "; ".join(parts)
 
 
 def _with_note(title: str, *notes: str, width: int = 90) -> str:
@@ -687,8 +638,9 @@ def tgk_distributions(
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_ylabel("TGK (mm per month)")
     code = _definition_code(hpd_column)
-    ax.set_title("Tumour growth kinetics before and on treatment, by HPD status "
-                 f"({definition_labels([code], definitions)[code]})")
+    ax.set_title(_with_note("Tumour growth kinetics before and on treatment, by HPD status "
+                            f"({definition_labels([code], definitions)[code]})",
+                            changes_note([code], definitions)))
     return fig
 
 
@@ -1179,9 +1131,12 @@ def or_forest(
     finite = pd.concat([pd.to_numeric(tab[c], errors="coerce") for c in ("ci_low", "ci_high",
                                                                          "odds_ratio")])
     finite = finite[np.isfinite(finite) & (finite > 0)]
-    lo_x = max(min(0.1, float(finite.min()) / 1.2) if len(finite) else 0.1, 0.01)
-    hi_x = min(max(10.0, float(finite.max()) * 1.2) if len(finite) else 10.0, 100.0)
-    ax.set_xlim(lo_x, hi_x)
+    # the axis runs from tick to tick: at least 0.1-10, out to 0.01-100 when a CI reaches beyond
+    lo_data = min(0.1, float(finite.min())) if len(finite) else 0.1
+    hi_data = max(10.0, float(finite.max())) if len(finite) else 10.0
+    lo_x = max([t for t in OR_TICKS if t <= lo_data] or [OR_TICKS[0]])
+    hi_x = min([t for t in OR_TICKS if t >= hi_data] or [OR_TICKS[-1]])
+    ax.set_xlim(lo_x / 1.15, hi_x * 1.15)
     ticks = [t for t in OR_TICKS if lo_x <= t <= hi_x]
     ax.xaxis.set_major_locator(mpl.ticker.FixedLocator(ticks))
     ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))

@@ -187,8 +187,8 @@ def group_title(section: Any, group: str | None,
     or None for no grouping."""
     if group is None:
         return None
+    from .definitions import definition_labels
     from .incidence import hpd_column_code
-    from .plots import definition_labels
 
     code = hpd_column_code(section.classification, group)
     if code is not None:
@@ -313,13 +313,13 @@ def format_table1(table1: pd.DataFrame, labels: Mapping[str, str] | None = None,
 
 
 def _definition_names(codes: Sequence[str], definitions: Sequence[Any] | None) -> dict[str, str]:
-    from .plots import definition_labels
+    from .definitions import definition_labels
 
     return definition_labels([str(c) for c in codes], definitions)
 
 
 def _changes_footnote(codes: Sequence[str], definitions: Sequence[Any] | None) -> list[str]:
-    from .plots import changes_note
+    from .definitions import changes_note
 
     note = changes_note([str(c) for c in codes], definitions)
     return [note + "."] if note else []
