@@ -50,7 +50,8 @@ def _report_context(report_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     params = doc.get("parameters", {}) or {}
-    out: dict[str, Any] = {"primary": params.get("primary_definition")}
+    out: dict[str, Any] = {"primary": params.get("primary_definition"),
+                           "group_by": params.get("group_by")}
     try:
         from .report import resolve_definitions
 
@@ -78,7 +79,7 @@ def report_display_tables(report_dir: str | Path) -> list[pd.DataFrame]:
         if raw.empty:
             continue
         if name == "table1":
-            group = _table1_group_name(raw, ctx.get("primary"), defs)
+            group = _table1_group_name(raw, ctx.get("primary"), ctx.get("group_by"), defs)
             shown = tfmt.format_table1(raw, group_name=group)
         elif name == "incidence":
             shown = tfmt.format_incidence(raw, defs)
@@ -92,15 +93,22 @@ def report_display_tables(report_dir: str | Path) -> list[pd.DataFrame]:
     return out
 
 
-def _table1_group_name(raw: pd.DataFrame, primary: str | None,
+def _table1_group_name(raw: pd.DataFrame, primary: str | None, group_by: str | None,
                        definitions: Sequence[Any] | None) -> str | None:
+    """The grouping of Table 1 in words (``Report.risk_grouping``'s rule): HPD status under the
+    primary definition when it has HPD and non-HPD patients, else ``group_by``, else none."""
+    from .definitions import definition_labels
+
+    fixed = {"variable", "level", "statistic", "overall", "missing", "test", "p_value", "smd"}
+    groups = [c for c in raw.columns if c not in fixed]
+    if not primary or len(groups) < 2:
+        return None
+    hpd = f"HPD status ({definition_labels([primary], definitions)[primary]})"
+    if group_by is None:  # grouped at all: then by HPD status (no need to import the labels)
+        return hpd
     from .incidence import HPD_LABEL, NON_HPD_LABEL
 
-    if primary and {HPD_LABEL, NON_HPD_LABEL} <= set(raw.columns):
-        from .definitions import definition_labels
-
-        return f"HPD status ({definition_labels([primary], definitions)[primary]})"
-    return None
+    return hpd if {HPD_LABEL, NON_HPD_LABEL} <= set(groups) else tfmt.variable_label(group_by)
 
 
 def write_docx(display_tables: Sequence[pd.DataFrame], path: str | Path,
