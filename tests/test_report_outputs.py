@@ -447,3 +447,50 @@ def test_report_tables_docx_table1_equals_table1_csv(report_75):
     assert f"HPD (n = {n_hpd})" in got.columns
     footnotes = " ".join(p.text for p in doc.paragraphs)
     assert "Welch" in footnotes and "Wilson" in footnotes and "Cox" in footnotes
+
+
+def test_labels_file_overrides_the_built_in_labels(tmp_path):
+    from hpd_analysis.errors import ParameterError
+
+    (tmp_path / "labels.csv").write_text("variable,label\nnlr,NLR (ratio)\nmy_col,My $ column\n")
+    (tmp_path / "labels.yaml").write_text("nlr: NLR from YAML\n")
+    got = tables.read_labels("labels.csv", tmp_path / "patients.csv")
+    assert got == {"nlr": "NLR (ratio)", "my_col": "My $ column"}
+    assert tables.variable_labels(["nlr", "age", "bmi_kg"], got) == {
+        "nlr": "NLR (ratio)", "age": "Age, years", "bmi_kg": "Bmi kg"}
+    assert tables.read_labels(tmp_path / "labels.yaml") == {"nlr": "NLR from YAML"}
+    with pytest.raises(ParameterError, match="labels.file=nope.csv: file not found"):
+        tables.read_labels("nope.csv", tmp_path)
+    (tmp_path / "bad.csv").write_text("name,text\nx,y\n")
+    with pytest.raises(ParameterError, match="expected variable,label"):
+        tables.read_labels(tmp_path / "bad.csv")
+    from hpd_analysis.params import Parameters
+
+    assert Parameters.from_dict({"labels.file": "labels.csv"}).labels.file == "labels.csv"
+    with pytest.raises(ValueError, match="labels.file"):
+        Parameters.from_dict({"labels.file": 3})
+
+
+def test_docx_from_hand_made_tables(tmp_path):
+    """tables.docx from CSVs written by hand: titles, footnotes, the values formatted."""
+    from docx import Document
+
+    from hpd_analysis.docx_report import read_docx_tables, write_report_docx
+
+    (tmp_path / "tables").mkdir()
+    _table1().to_csv(tmp_path / "tables" / "table1.csv", index=False)
+    pd.DataFrame({"definition": ["kas2020"], "stratum": ["all"], "n_hpd": [3], "n_evaluable": [30],
+                  "n_total": [40], "percent": [10.0], "ci_low": [3.46], "ci_high": [25.62],
+                  "ci_method": ["Wilson score 95%"]}).to_csv(tmp_path / "tables" / "incidence.csv",
+                                                           index=False)
+    path = write_report_docx(tmp_path)
+    doc = Document(str(path))
+    got = read_docx_tables(path)
+    assert len(got) == 2  # the tables whose CSV exists
+    assert got[1].iloc[0].tolist() == ["Kas 2020", "3 / 30", "10.0 (3.5–25.6)", "10"]
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "Table 1. Patient characteristics" in text and "Table 2. Incidence of HPD" in text
+    assert "Wilson score interval" in text and "ᵇ Fisher's exact." in text
+    # no gridlines: the table borders are the three rules of journal tables
+    xml = doc.tables[0]._tbl.xml
+    assert 'w:insideV w:val="nil"' in xml and 'w:insideH w:val="nil"' in xml
