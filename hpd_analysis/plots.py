@@ -1200,10 +1200,13 @@ def km_annotation(summary: pd.DataFrame) -> str:
     """The comparison printed on a KM figure, from a
     :attr:`hpd_analysis.survival.SurvivalComparison.summary`: ``HR HPD vs non-HPD 3.21 (95 % CI
     2.02–5.10)`` per group against the reference (Cox model), then ``log-rank p < 0.001``;
-    ``HR not estimable`` when the Cox model gave none. Empty without two groups."""
+    ``HR not estimable`` when the Cox model gave none. Empty without two groups with patients."""
     from .tables import format_ci, format_p
 
-    if summary is None or len(summary) < 2:
+    if summary is None or "n" not in summary:
+        return ""
+    summary = summary[pd.to_numeric(summary["n"], errors="coerce").fillna(0) > 0]
+    if len(summary) < 2:  # one group with patients: nothing to compare
         return ""
     lines = []
     ref = str(summary["reference_group"].iloc[0]) if "reference_group" in summary else ""

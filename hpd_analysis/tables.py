@@ -618,6 +618,14 @@ def to_html(table: pd.DataFrame, title: str | None = None,
                         column_labels_font_weight="bold", data_row_padding="3px",
                         source_notes_font_size="11px", table_width="auto",
                         container_overflow_x="auto")
+    # text columns left-aligned, columns of numbers ("12 (8.3 %)", "<0.001ᵃ") right-aligned
+    text_cols = [c for c in data.columns
+                 if c == first or data[c].str.contains(r"[A-Za-z]{2,}", regex=True).any()
+                 or not data[c].str.strip().ne("").any()]
+    gt = gt.cols_align(align="left", columns=text_cols)
+    number_cols = [c for c in data.columns if c not in text_cols]
+    if number_cols:
+        gt = gt.cols_align(align="right", columns=number_cols)
     rows = [i for i, v in enumerate(indent[first]) if v]
     if rows:
         gt = gt.tab_style(style=style.css("padding-left: 1.8em"), locations=loc.body(columns=first,

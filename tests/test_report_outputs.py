@@ -494,3 +494,10 @@ def test_docx_from_hand_made_tables(tmp_path):
     # no gridlines: the table borders are the three rules of journal tables
     xml = doc.tables[0]._tbl.xml
     assert 'w:insideV w:val="nil"' in xml and 'w:insideH w:val="nil"' in xml
+
+
+def test_km_annotation_empty_when_one_group_has_no_patient():
+    summary = pd.DataFrame({"group": ["HPD", "non-HPD"], "n": [0, 199],
+                            "reference_group": "non-HPD", "hazard_ratio": [np.nan, np.nan],
+                            "hr_ci_low": np.nan, "hr_ci_high": np.nan, "logrank_p": np.nan})
+    assert plots.km_annotation(summary) == ""
