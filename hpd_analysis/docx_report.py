@@ -150,6 +150,7 @@ def write_docx(display_tables: Sequence[pd.DataFrame], path: str | Path,
                 text = "" if value in ("nan", "<NA>") else str(value)
                 _cell_text(cell, text, indent=text.startswith("    "))
         _three_line_borders(grid)
+        _column_widths(grid, doc.sections[-1], data.shape[1])
         for note in table.attrs.get("footnotes", []):
             fp = doc.add_paragraph()
             fr = fp.add_run(str(note))
@@ -206,6 +207,22 @@ def _cell_text(cell: Any, text: str, bold: bool = False, indent: bool = False) -
     run.bold = bold
     run.font.size = Pt(_FONT_PT)
     par.paragraph_format.space_after = Pt(0)
+
+
+def _column_widths(table: Any, section: Any, n_cols: int) -> None:
+    """The first column (the labels) takes a third of the text width, the others share the
+    rest (Word otherwise gives every column the same width)."""
+    from docx.shared import Emu
+
+    text_width = section.page_width - section.left_margin - section.right_margin
+    first = int(text_width * (0.34 if n_cols > 2 else 0.5))
+    other = int((text_width - first) / max(n_cols - 1, 1))
+    table.autofit = False
+    for j, column in enumerate(table.columns):  # the grid (what most readers use) ...
+        column.width = Emu(first if j == 0 else other)
+    for row in table.rows:  # ... and each cell (what Word uses)
+        for j, cell in enumerate(row.cells):
+            cell.width = Emu(first if j == 0 else other)
 
 
 def _three_line_borders(table: Any) -> None:
