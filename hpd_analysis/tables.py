@@ -599,6 +599,9 @@ def to_html(table: pd.DataFrame, title: str | None = None,
 
     title = title if title is not None else table.attrs.get("title")
     footnotes = footnotes if footnotes is not None else table.attrs.get("footnotes", [])
+    if table.shape[1] == 0 or len(table) == 0:  # nothing to typeset: say so
+        what = html.escape(str(title)) + ": " if title else ""
+        return f'<p class="hpd-table"><em>{what}no rows</em></p>'
     data = table.reset_index(drop=True).astype(str).replace({"nan": "", "<NA>": ""})
     indent = {c: data[c].str.startswith("    ") for c in data.columns[:1]}
     first = data.columns[0]

@@ -501,3 +501,12 @@ def test_km_annotation_empty_when_one_group_has_no_patient():
                             "reference_group": "non-HPD", "hazard_ratio": [np.nan, np.nan],
                             "hr_ci_low": np.nan, "hr_ci_high": np.nan, "logrank_p": np.nan})
     assert plots.km_annotation(summary) == ""
+
+
+def test_empty_tables_are_said_empty():
+    """A cohort without HPD patients has no odds ratios: the display says so, without failing."""
+    from hpd_analysis.riskfactors import OR_COLUMNS
+
+    for shown in (tables.format_odds_ratios(pd.DataFrame(columns=OR_COLUMNS)),
+                  tables.format_generic(pd.DataFrame(columns=["model", "epv"]), "EPV")):
+        assert "no rows" in tables.to_html(shown)
