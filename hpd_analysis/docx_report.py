@@ -50,14 +50,18 @@ def _report_context(report_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     params = doc.get("parameters", {}) or {}
-    out: dict[str, Any] = {"primary": params.get("primary_definition"),
-                           "group_by": params.get("group_by")}
+    out: dict[str, Any] = {
+        "primary": params.get("primary_definition"),
+        "group_by": params.get("group_by"),
+    }
     try:
         from .report import resolve_definitions
 
-        out["definitions"] = resolve_definitions(params.get("definitions"),
-                                                 params.get("definitions_file"),
-                                                 params.get("definition_parameters"))
+        out["definitions"] = resolve_definitions(
+            params.get("definitions"),
+            params.get("definitions_file"),
+            params.get("definition_parameters"),
+        )
     except Exception:  # a moved definitions file: labels fall back to the registry
         out["definitions"] = None
     return out
@@ -93,8 +97,9 @@ def report_display_tables(report_dir: str | Path) -> list[pd.DataFrame]:
     return out
 
 
-def _table1_group_name(raw: pd.DataFrame, primary: str | None, group_by: str | None,
-                       definitions: Sequence[Any] | None) -> str | None:
+def _table1_group_name(
+    raw: pd.DataFrame, primary: str | None, group_by: str | None, definitions: Sequence[Any] | None
+) -> str | None:
     """The grouping of Table 1 in words (``Report.risk_grouping``'s rule): HPD status under the
     primary definition when it has HPD and non-HPD patients, else ``group_by``, else none."""
     from .definitions import definition_labels
@@ -111,8 +116,9 @@ def _table1_group_name(raw: pd.DataFrame, primary: str | None, group_by: str | N
     return hpd if {HPD_LABEL, NON_HPD_LABEL} <= set(groups) else tfmt.variable_label(group_by)
 
 
-def write_docx(display_tables: Sequence[pd.DataFrame], path: str | Path,
-               heading: str = "HPD report: tables") -> Path:
+def write_docx(
+    display_tables: Sequence[pd.DataFrame], path: str | Path, heading: str = "HPD report: tables"
+) -> Path:
     """Write display tables (from :mod:`hpd_analysis.tables`) into a Word document: one
     numbered title, the table and its footnotes each; return the path."""
     from docx import Document

@@ -165,9 +165,11 @@ def plain_ticks(fig: Figure) -> Figure:
                        else axis.get_minor_formatter())
                 if isinstance(fmt, mpl.ticker.LogFormatter) and not isinstance(
                         fmt, PlainLogFormatter):
-                    new = PlainLogFormatter(base=fmt._base, labelOnlyBase=fmt.labelOnlyBase,
+                    # the same settings (base, symlog threshold: private attributes)
+                    new = PlainLogFormatter(base=getattr(fmt, "_base", 10.0),
+                                            labelOnlyBase=fmt.labelOnlyBase,
                                             minor_thresholds=fmt.minor_thresholds,
-                                            linthresh=fmt._linthresh)
+                                            linthresh=getattr(fmt, "_linthresh", None))
                     if which == "major":
                         axis.set_major_formatter(new)
                     else:
@@ -965,7 +967,7 @@ def threshold_curve(
     ax.set_ylim(bottom=0)
     ax.set_title("HPD incidence as the threshold varies (95 % CI band)" if label is None else
                  _with_note(f"HPD incidence under {label} as {param} varies (95 % CI band)",
-                            changes_note([code], definitions), width=80))
+                            changes_note([str(code)], definitions), width=80))
     if group is not None or reference is not None or published is not None:
         ax.legend(fontsize=8)
     return fig

@@ -140,8 +140,9 @@ def variable_label(name: str, overrides: Mapping[str, str] | None = None) -> str
     return text[:1].upper() + text[1:]
 
 
-def variable_labels(columns: Sequence[str], overrides: Mapping[str, str] | None = None
-                    ) -> dict[str, str]:
+def variable_labels(
+    columns: Sequence[str], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Label of every column (:func:`variable_label`): the label map of a cohort."""
     return {str(c): variable_label(str(c), overrides) for c in columns}
 
@@ -161,8 +162,10 @@ def read_labels(path: str | Path, cohort: str | Path | None = None) -> dict[str,
         if (base / p).is_file():
             p = base / p
     if not p.is_file():
-        raise ParameterError(f"labels.file={path}: file not found (expected a CSV variable,label "
-                             "or a YAML variable: label file, relative to the cohort folder)")
+        raise ParameterError(
+            f"labels.file={path}: file not found (expected a CSV variable,label "
+            "or a YAML variable: label file, relative to the cohort folder)"
+        )
     if p.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
@@ -175,13 +178,15 @@ def read_labels(path: str | Path, cohort: str | Path | None = None) -> dict[str,
         return {str(k): str(v) for k, v in data.items()}
     table = pd.read_csv(p, dtype=str, keep_default_na=False)
     if not {"variable", "label"} <= set(table.columns):
-        raise ParameterError(f"labels.file={path}: columns {', '.join(table.columns)} "
-                             "(expected variable,label)")
+        raise ParameterError(
+            f"labels.file={path}: columns {', '.join(table.columns)} (expected variable,label)"
+        )
     return dict(zip(table["variable"], table["label"], strict=True))
 
 
-def group_title(section: Any, group: str | None,
-                labels: Mapping[str, str] | None = None) -> str | None:
+def group_title(
+    section: Any, group: str | None, labels: Mapping[str, str] | None = None
+) -> str | None:
     """Words for a grouping in titles: ``HPD status (Ferrara 2018)`` for an HPD definition
     (``†`` when its parameters differ from the published ones), the label of a patient column,
     or None for no grouping."""
@@ -219,7 +224,9 @@ _STAT_TEXT = {"n (%)": "n (%)", "median [Q1,Q3]": "median [Q1, Q3]", "mean (SD)"
 def _tidy_stat(text: str) -> str:
     """tableone's ``12 (8.3)`` → ``12 (8.3 %)``; ``5.0 [3.0,7.0]`` → ``5.0 [3.0, 7.0]``."""
     t = str(text).strip()
-    t = re.sub(r"\[([^,\]]+),([^\]]+)\]", lambda m: f"[{m.group(1).strip()}, {m.group(2).strip()}]", t)
+    t = re.sub(
+        r"\[([^,\]]+),([^\]]+)\]", lambda m: f"[{m.group(1).strip()}, {m.group(2).strip()}]", t
+    )
     return t
 
 
@@ -228,8 +235,9 @@ def _percent(text: str) -> str:
     return f"{m.group(1)} ({m.group(2)} %)" if m else _tidy_stat(text)
 
 
-def format_table1(table1: pd.DataFrame, labels: Mapping[str, str] | None = None,
-                  group_name: str | None = None) -> pd.DataFrame:
+def format_table1(
+    table1: pd.DataFrame, labels: Mapping[str, str] | None = None, group_name: str | None = None
+) -> pd.DataFrame:
     """Table 1 (:func:`hpd_analysis.riskfactors.table1`) as a journal prints it.
 
     One row per variable (its label and summary statistic: ``Age, years, median [Q1, Q3]``),
@@ -264,47 +272,80 @@ def format_table1(table1: pd.DataFrame, labels: Mapping[str, str] | None = None,
         miss_text = _count_text(first.get("missing"))
         label = variable_label(var, labels)
         levels = [str(v) for v in sub["level"].tolist()]
-        binary = (str(first["statistic"]) == "n (%)" and len(sub) == 2
-                  and any(lv.lower() in _TRUE_LEVELS for lv in levels)
-                  and any(lv.lower() in _FALSE_LEVELS for lv in levels))
+        binary = (
+            str(first["statistic"]) == "n (%)"
+            and len(sub) == 2
+            and any(lv.lower() in _TRUE_LEVELS for lv in levels)
+            and any(lv.lower() in _FALSE_LEVELS for lv in levels)
+        )
         if binary:
             yes = sub[[lv.lower() in _TRUE_LEVELS for lv in levels]].iloc[0]
-            row = {"Characteristic": f"{label}, n (%)",
-                   "Overall": _percent(yes["overall"]),
-                   **{g: _percent(yes[g]) for g in groups},
-                   "Missing": miss_text, "p": p}
+            row = {
+                "Characteristic": f"{label}, n (%)",
+                "Overall": _percent(yes["overall"]),
+                **{g: _percent(yes[g]) for g in groups},
+                "Missing": miss_text,
+                "p": p,
+            }
             rows.append(row)
             continue
         if str(first["statistic"]) == "n (%)" or (len(sub) > 1):
-            rows.append({"Characteristic": f"{label}, {stat}", "Overall": "",
-                         **{g: "" for g in groups}, "Missing": miss_text, "p": p})
+            rows.append(
+                {
+                    "Characteristic": f"{label}, {stat}",
+                    "Overall": "",
+                    **{g: "" for g in groups},
+                    "Missing": miss_text,
+                    "p": p,
+                }
+            )
             for _, r in sub.iterrows():
-                rows.append({"Characteristic": f"    {r['level']}",
-                             "Overall": _percent(r["overall"]),
-                             **{g: _percent(r[g]) for g in groups}, "Missing": "", "p": ""})
+                rows.append(
+                    {
+                        "Characteristic": f"    {r['level']}",
+                        "Overall": _percent(r["overall"]),
+                        **{g: _percent(r[g]) for g in groups},
+                        "Missing": "",
+                        "p": "",
+                    }
+                )
         else:
-            rows.append({"Characteristic": f"{label}, {stat}",
-                         "Overall": _tidy_stat(first["overall"]),
-                         **{g: _tidy_stat(first[g]) for g in groups},
-                         "Missing": miss_text, "p": p})
-    header = {"Overall": f"Overall (n = {counts['overall']})",
-              **{g: f"{g} (n = {counts[g]})" for g in groups}}
+            rows.append(
+                {
+                    "Characteristic": f"{label}, {stat}",
+                    "Overall": _tidy_stat(first["overall"]),
+                    **{g: _tidy_stat(first[g]) for g in groups},
+                    "Missing": miss_text,
+                    "p": p,
+                }
+            )
+    header = {
+        "Overall": f"Overall (n = {counts['overall']})",
+        **{g: f"{g} (n = {counts[g]})" for g in groups},
+    }
     out = pd.DataFrame(rows, columns=["Characteristic", "Overall", *groups, "Missing", "p"])
     out = out.rename(columns=header)
     footnotes = [f"{m} {test}." for test, m in tests.items()]
-    footnotes.append("n (%): patients with the characteristic, percent of the patients with a "
-                     "value; median [Q1, Q3]: median and quartiles; mean (SD): mean and standard "
-                     "deviation. Missing: patients without a value (not in the percentages). "
-                     "p-values are descriptive and not adjusted for multiple testing.")
+    footnotes.append(
+        "n (%): patients with the characteristic, percent of the patients with a "
+        "value; median [Q1, Q3]: median and quartiles; mean (SD): mean and standard "
+        "deviation. Missing: patients without a value (not in the percentages). "
+        "p-values are descriptive and not adjusted for multiple testing."
+    )
     excluded = table1.attrs.get("n_excluded")
     if excluded is None and len(n_row) and "missing" in n_row:
         excluded = _count_text(n_row["missing"].iloc[0])  # the n row's missing: group unknown
     if excluded and str(excluded) != "0":
-        footnotes.append(f"{excluded} patient(s) left out: group unknown (e.g. not evaluable "
-                         "under the definition).")
+        footnotes.append(
+            f"{excluded} patient(s) left out: group unknown (e.g. not evaluable "
+            "under the definition)."
+        )
     by = f" by {group_name}" if group_name else ""
-    out.attrs.update(title=f"Table 1. Patient characteristics{by}", footnotes=footnotes,
-                     groups=[header[g] for g in groups])
+    out.attrs.update(
+        title=f"Table 1. Patient characteristics{by}",
+        footnotes=footnotes,
+        groups=[header[g] for g in groups],
+    )
     return out
 
 
@@ -325,8 +366,11 @@ def _changes_footnote(codes: Sequence[str], definitions: Sequence[Any] | None) -
     return [note + "."] if note else []
 
 
-def format_incidence(incidence: pd.DataFrame, definitions: Sequence[Any] | None = None,
-                     stratum_name: str | None = None) -> pd.DataFrame:
+def format_incidence(
+    incidence: pd.DataFrame,
+    definitions: Sequence[Any] | None = None,
+    stratum_name: str | None = None,
+) -> pd.DataFrame:
     """Incidence of HPD (:func:`hpd_analysis.incidence.incidence`): ``Definition``,
     (``Stratum``), ``HPD / evaluable``, ``Incidence, % (95 % CI)``, ``Not evaluable``; the CI
     method in a footnote."""
@@ -348,19 +392,24 @@ def format_incidence(incidence: pd.DataFrame, definitions: Sequence[Any] | None 
         row = {"Definition": names[str(r["definition"])]}
         if strat:
             stratum = str(r.get("stratum", ""))
-            row[stratum_name or "Stratum"] = stratum.split("=", 1)[-1] if "=" in stratum \
-                else stratum
+            row[stratum_name or "Stratum"] = (
+                stratum.split("=", 1)[-1] if "=" in stratum else stratum
+            )
         row["HPD / evaluable"] = f"{_count_text(r.get('n_hpd'))} / {_count_text(n_ev)}"
-        row["Incidence, % (95 % CI)"] = format_ci(r.get("percent"), r.get("ci_low"),
-                                                 r.get("ci_high"), 1)
+        row["Incidence, % (95 % CI)"] = format_ci(
+            r.get("percent"), r.get("ci_low"), r.get("ci_high"), 1
+        )
         row["Not evaluable"] = not_ev
         rows.append(row)
     out = pd.DataFrame(rows)
     method = (_first(t, "ci_method") or "binomial").replace(" 95%", "")
     out.attrs.update(
         title="Incidence of HPD by definition",
-        footnotes=[f"Incidence among evaluable patients; 95 % CI: {method} interval (binomial).",
-                   *_changes_footnote(codes, definitions)])
+        footnotes=[
+            f"Incidence among evaluable patients; 95 % CI: {method} interval (binomial).",
+            *_changes_footnote(codes, definitions),
+        ],
+    )
     return out
 
 
@@ -380,51 +429,65 @@ def _first(t: pd.DataFrame, col: str) -> str:
     return str(t[col].dropna().iloc[0])
 
 
-def format_agreement(agreement: pd.DataFrame, definitions: Sequence[Any] | None = None
-                     ) -> pd.DataFrame:
+def format_agreement(
+    agreement: pd.DataFrame, definitions: Sequence[Any] | None = None
+) -> pd.DataFrame:
     """Agreement between definitions (:func:`hpd_analysis.agreement.agreement`): one row per
     pair with the patients evaluable under both, HPD under both / either, Jaccard (95 % CI) and
     Cohen's kappa (95 % CI) with its p-value; CI methods and the test in footnotes."""
     t = agreement.copy()
-    codes = list(dict.fromkeys(list(t["definition_a"].astype(str))
-                               + list(t["definition_b"].astype(str))))
+    codes = list(
+        dict.fromkeys(list(t["definition_a"].astype(str)) + list(t["definition_b"].astype(str)))
+    )
     names = _definition_names(codes, definitions)
     rows = []
     for _, r in t.iterrows():
-        rows.append({
-            "Definition A": names[str(r["definition_a"])],
-            "Definition B": names[str(r["definition_b"])],
-            "Evaluable under both": _count_text(r.get("n_both_evaluable")),
-            "HPD under both / either": f"{_count_text(r.get('n_both'))} / "
-                                       f"{_count_text(r.get('n_either'))}",
-            "Jaccard (95 % CI)": format_ci(r.get("jaccard"), r.get("jaccard_ci_low"),
-                                           r.get("jaccard_ci_high"), 2),
-            "Cohen's kappa (95 % CI)": format_ci(r.get("kappa"), r.get("kappa_ci_low"),
-                                                 r.get("kappa_ci_high"), 2),
-            "p": format_p(r.get("kappa_p_value")),
-        })
+        rows.append(
+            {
+                "Definition A": names[str(r["definition_a"])],
+                "Definition B": names[str(r["definition_b"])],
+                "Evaluable under both": _count_text(r.get("n_both_evaluable")),
+                "HPD under both / either": f"{_count_text(r.get('n_both'))} / "
+                f"{_count_text(r.get('n_either'))}",
+                "Jaccard (95 % CI)": format_ci(
+                    r.get("jaccard"), r.get("jaccard_ci_low"), r.get("jaccard_ci_high"), 2
+                ),
+                "Cohen's kappa (95 % CI)": format_ci(
+                    r.get("kappa"), r.get("kappa_ci_low"), r.get("kappa_ci_high"), 2
+                ),
+                "p": format_p(r.get("kappa_p_value")),
+            }
+        )
     out = pd.DataFrame(rows)
-    notes = ["Among patients evaluable under both definitions. Jaccard index = HPD under both / "
-             "HPD under either; its 95 % CI: Wilson score interval on the patients HPD under "
-             "either."]
+    notes = [
+        "Among patients evaluable under both definitions. Jaccard index = HPD under both / "
+        "HPD under either; its 95 % CI: Wilson score interval on the patients HPD under "
+        "either."
+    ]
     v = _first(t, "kappa_test")
     if v:
         notes.append(f"Kappa, its 95 % CI and p: {v}.")
-    out.attrs.update(title="Agreement between HPD definitions",
-                     footnotes=notes + _changes_footnote(codes, definitions))
+    out.attrs.update(
+        title="Agreement between HPD definitions",
+        footnotes=notes + _changes_footnote(codes, definitions),
+    )
     return out
 
 
-def format_odds_ratios(odds_ratios: pd.DataFrame, labels: Mapping[str, str] | None = None,
-                       outcome: str | None = None) -> pd.DataFrame:
+def format_odds_ratios(
+    odds_ratios: pd.DataFrame, labels: Mapping[str, str] | None = None, outcome: str | None = None
+) -> pd.DataFrame:
     """Odds ratios (:func:`hpd_analysis.riskfactors.odds_ratios`) side by side: one row per
     variable (and indented level), ``Univariable OR (95 % CI)``, ``p``, ``Multivariable OR
     (95 % CI)``, ``p``; reference levels marked "reference"; the model and CI method in
     footnotes."""
     t = odds_ratios.copy()
     t["level"] = t["level"].astype("string").fillna("")
-    ref = (t["reference"].astype("string").fillna("") if "reference" in t
-           else pd.Series("", index=t.index, dtype="string"))
+    ref = (
+        t["reference"].astype("string").fillna("")
+        if "reference" in t
+        else pd.Series("", index=t.index, dtype="string")
+    )
     note = t["note"].astype(str) if "note" in t else pd.Series("", index=t.index)
     models = [m for m in ("univariable", "multivariable") if (t["model"].astype(str) == m).any()]
     cells: dict[tuple[str, str], dict[str, str]] = {}
@@ -465,9 +528,12 @@ def format_odds_ratios(odds_ratios: pd.DataFrame, labels: Mapping[str, str] | No
     who = f" of {outcome}" if outcome else " of HPD"
     out.attrs.update(
         title=f"Odds ratios{who} (logistic regression)",
-        footnotes=[f"OR: odds ratio, 95 % CI: Wald confidence interval; p: {test}.",
-                   "Univariable: one model per characteristic; multivariable: one model with "
-                   "the characteristics listed in that column."])
+        footnotes=[
+            f"OR: odds ratio, 95 % CI: Wald confidence interval; p: {test}.",
+            "Univariable: one model per characteristic; multivariable: one model with "
+            "the characteristics listed in that column.",
+        ],
+    )
     return out
 
 
@@ -493,19 +559,23 @@ def format_survival(survival: pd.DataFrame) -> pd.DataFrame:
             hr = "1 (reference)"
         else:
             hr = format_ci(r.get("hazard_ratio"), r.get("hr_ci_low"), r.get("hr_ci_high"), 2)
-        rows.append({
-            "Endpoint": ENDPOINT_NAMES.get(str(r["endpoint"]), str(r["endpoint"])).capitalize(),
-            "Group": str(r["group"]),
-            "Patients": _count_text(r.get("n")),
-            "Events": _count_text(r.get("events")),
-            "Median, months (95 % CI)": format_ci(r.get("median_months"), r.get("median_ci_low"),
-                                                  r.get("median_ci_high"), 1),
-            "HR (95 % CI)": hr,
-            "Log-rank p": format_p(r.get("logrank_p")),
-        })
+        rows.append(
+            {
+                "Endpoint": ENDPOINT_NAMES.get(str(r["endpoint"]), str(r["endpoint"])).capitalize(),
+                "Group": str(r["group"]),
+                "Patients": _count_text(r.get("n")),
+                "Events": _count_text(r.get("events")),
+                "Median, months (95 % CI)": format_ci(
+                    r.get("median_months"), r.get("median_ci_low"), r.get("median_ci_high"), 1
+                ),
+                "HR (95 % CI)": hr,
+                "Log-rank p": format_p(r.get("logrank_p")),
+            }
+        )
     out = pd.DataFrame(rows)
-    notes = ["Kaplan–Meier medians with 95 % CIs (log-log transformation, lifelines); NR: not "
-             "reached."]
+    notes = [
+        "Kaplan–Meier medians with 95 % CIs (log-log transformation, lifelines); NR: not reached."
+    ]
     method = _first(t, "hr_method")
     if method:
         notes.append(f"HR: hazard ratio, {method}.")
@@ -514,45 +584,57 @@ def format_survival(survival: pd.DataFrame) -> pd.DataFrame:
         notes.append(f"p: {lr}.")
     lm = pd.to_numeric(t.get("landmark_months"), errors="coerce") if len(t) else pd.Series()
     if len(lm) and lm.notna().any():
-        notes.append(f"Time measured from the landmark at {lm.dropna().iloc[0]:.2f} months after "
-                     "treatment start; patients with the event or censored before it left out.")
+        notes.append(
+            f"Time measured from the landmark at {lm.dropna().iloc[0]:.2f} months after "
+            "treatment start; patients with the event or censored before it left out."
+        )
     out.attrs.update(title="Survival by group", footnotes=notes)
     return out
 
 
-def format_definitions(described: pd.DataFrame, definitions: Sequence[Any] | None = None
-                       ) -> pd.DataFrame:
+def format_definitions(
+    described: pd.DataFrame, definitions: Sequence[Any] | None = None
+) -> pd.DataFrame:
     """The definitions applied (:func:`hpd_analysis.definitions.describe_definitions`): label,
     rule and criteria with the parameters in force, the parameters, what differs from the
     published values, requirements, notes and citation (long texts kept whole)."""
     codes = described["code"].astype(str).tolist()
     names = _definition_names(codes, definitions)
-    out = pd.DataFrame({
-        "Definition": [names[c] for c in codes],
-        "Rule (parameters in force)": described["rule"].astype(str).to_numpy(),
-        "Parameters": described["parameters"].astype(str).to_numpy(),
-        "Differs from the published definition": (
-            described["differs_from_published"].astype(str).to_numpy()
-            if "differs_from_published" in described else ""),
-        "Patients must have": described["requires"].astype(str).to_numpy(),
-        "Notes": described["notes"].astype(str).to_numpy(),
-        "Source": described["citation"].astype(str).to_numpy(),
-    })
-    notes = ["The rules, criteria and notes are written with the parameters in force; the "
-             "published values are given where they differ."]
-    out.attrs.update(title="HPD definitions applied",
-                     footnotes=notes + _changes_footnote(codes, definitions))
+    out = pd.DataFrame(
+        {
+            "Definition": [names[c] for c in codes],
+            "Rule (parameters in force)": described["rule"].astype(str).to_numpy(),
+            "Parameters": described["parameters"].astype(str).to_numpy(),
+            "Differs from the published definition": (
+                described["differs_from_published"].astype(str).to_numpy()
+                if "differs_from_published" in described
+                else ""
+            ),
+            "Patients must have": described["requires"].astype(str).to_numpy(),
+            "Notes": described["notes"].astype(str).to_numpy(),
+            "Source": described["citation"].astype(str).to_numpy(),
+        }
+    )
+    notes = [
+        "The rules, criteria and notes are written with the parameters in force; the "
+        "published values are given where they differ."
+    ]
+    out.attrs.update(
+        title="HPD definitions applied", footnotes=notes + _changes_footnote(codes, definitions)
+    )
     return out
 
 
 def _is_p_column(name: str) -> bool:
     n = name.lower()
-    return n in ("p", "p_value", "p_holm", "logrank_p") or n.endswith("_p_value") or \
-        n.endswith("_p")
+    return (
+        n in ("p", "p_value", "p_holm", "logrank_p") or n.endswith("_p_value") or n.endswith("_p")
+    )
 
 
-def format_generic(table: pd.DataFrame, title: str | None = None,
-                   footnotes: Sequence[str] = (), decimals: int = 2) -> pd.DataFrame:
+def format_generic(
+    table: pd.DataFrame, title: str | None = None, footnotes: Sequence[str] = (), decimals: int = 2
+) -> pd.DataFrame:
     """Any other table of the report for display: no index, column names in words
     (``n_hpd`` → ``n hpd``), whole numbers as integers, p-value columns as ``<0.001`` / two
     significant digits, percentages with one decimal, other numbers with ``decimals``
@@ -578,8 +660,7 @@ def format_generic(table: pd.DataFrame, title: str | None = None,
     return out
 
 
-def show_table(table: pd.DataFrame, title: str | None = None,
-               footnotes: Sequence[str] = ()) -> Any:
+def show_table(table: pd.DataFrame, title: str | None = None, footnotes: Sequence[str] = ()) -> Any:
     """Display cell helper for the report's other tables: :func:`format_generic` then
     :func:`show`."""
     return show(format_generic(table, title, footnotes))
@@ -589,8 +670,9 @@ def show_table(table: pd.DataFrame, title: str | None = None,
 # HTML
 
 
-def to_html(table: pd.DataFrame, title: str | None = None,
-            footnotes: Sequence[str] | None = None) -> str:
+def to_html(
+    table: pd.DataFrame, title: str | None = None, footnotes: Sequence[str] | None = None
+) -> str:
     """Static HTML of a display table, typeset with great_tables: title, column labels, body
     without an index column, footnotes under the table; long texts wrap (never cut) and a table
     wider than the page scrolls horizontally. No web font or other network asset is referenced
@@ -607,37 +689,53 @@ def to_html(table: pd.DataFrame, title: str | None = None,
     first = data.columns[0]
     data[first] = data[first].str.replace(r"^    ", "", regex=True)
     # a fixed id from the content (great_tables draws a random one): same table, same bytes
-    digest = hashlib.sha1((str(title) + "\x00" + data.to_csv(index=False)
-                           + "\x00".join(map(str, footnotes))).encode("utf-8")).hexdigest()
+    digest = hashlib.sha1(
+        (str(title) + "\x00" + data.to_csv(index=False) + "\x00".join(map(str, footnotes))).encode(
+            "utf-8"
+        )
+    ).hexdigest()
     gt = GT(data, id=f"hpd-{digest[:12]}")
     if title:
         gt = gt.tab_header(title=str(title))
     for note in footnotes:
         gt = gt.tab_source_note(str(note))
-    gt = gt.opt_table_font(font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
-                           add=False)
+    gt = gt.opt_table_font(
+        font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"], add=False
+    )
     gt = gt.opt_align_table_header(align="left")
-    gt = gt.tab_options(table_font_size="13px", heading_title_font_size="15px",
-                        column_labels_font_weight="bold", data_row_padding="3px",
-                        source_notes_font_size="11px", table_width="auto",
-                        container_overflow_x="auto")
+    gt = gt.tab_options(
+        table_font_size="13px",
+        heading_title_font_size="15px",
+        column_labels_font_weight="bold",
+        data_row_padding="3px",
+        source_notes_font_size="11px",
+        table_width="auto",
+        container_overflow_x="auto",
+    )
     # text columns left-aligned, columns of numbers ("12 (8.3 %)", "<0.001ᵃ") right-aligned
-    text_cols = [c for c in data.columns
-                 if c == first or data[c].str.contains(r"[A-Za-z]{2,}", regex=True).any()
-                 or not data[c].str.strip().ne("").any()]
+    text_cols = [
+        c
+        for c in data.columns
+        if c == first
+        or data[c].str.contains(r"[A-Za-z]{2,}", regex=True).any()
+        or not data[c].str.strip().ne("").any()
+    ]
     gt = gt.cols_align(align="left", columns=text_cols)
     number_cols = [c for c in data.columns if c not in text_cols]
     if number_cols:
         gt = gt.cols_align(align="right", columns=number_cols)
     rows = [i for i, v in enumerate(indent[first]) if v]
     if rows:
-        gt = gt.tab_style(style=style.css("padding-left: 1.8em"), locations=loc.body(columns=first,
-                                                                               rows=rows))
+        gt = gt.tab_style(
+            style=style.css("padding-left: 1.8em"), locations=loc.body(columns=first, rows=rows)
+        )
     text = gt.as_raw_html(inline_css=False)
     text = _strip_network(text)
-    return ('<div class="hpd-table" style="max-width:100%;overflow-x:auto">'
-            f"<style>.hpd-table td, .hpd-table th {{white-space: normal !important; "
-            f"max-width: 32em; overflow-wrap: anywhere;}}</style>{text}</div>")
+    return (
+        '<div class="hpd-table" style="max-width:100%;overflow-x:auto">'
+        f"<style>.hpd-table td, .hpd-table th {{white-space: normal !important; "
+        f"max-width: 32em; overflow-wrap: anywhere;}}</style>{text}</div>"
+    )
 
 
 _IMPORT_RE = re.compile(r"@import\s+url\([^)]*\)\s*;?")

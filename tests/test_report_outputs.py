@@ -40,8 +40,9 @@ def _close_figures():
 
 
 def _ferrara75() -> list[Definition]:
-    return get_definitions(["champiat2017", "ferrara2018"],
-                           overrides={"ferrara2018": {"delta_tgr_min": 75.0}})
+    return get_definitions(
+        ["champiat2017", "ferrara2018"], overrides={"ferrara2018": {"delta_tgr_min": 75.0}}
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,7 +82,9 @@ def test_author_year_labels():
     assert labels["lo_russo2019"] == "Lo Russo 2019"
     assert labels["gandara2018_fp"] == "Gandara 2018 (fast progression)"
     assert len(set(labels.values())) == len(labels)  # no two definitions with one label
-    mine = Definition(code="my_rule", citation="user-defined", rule="x", criteria=["tgr_ratio >= 3"])
+    mine = Definition(
+        code="my_rule", citation="user-defined", rule="x", criteria=["tgr_ratio >= 3"]
+    )
     assert author_year(mine) == "my_rule"
 
 
@@ -90,13 +93,17 @@ def test_author_year_labels():
 
 
 def _classification() -> pd.DataFrame:
-    return pd.DataFrame({
-        "patient_id": ["p1", "p2", "p3"],
-        "tgr_pre": [10.0, 40.0, -10.0], "tgr_on": [150.0, 20.0, -50.0],
-        "tgk_pre": [1.0, 3.0, -1.0], "tgk_on": [9.0, 1.0, -4.0],
-        "hpd_ferrara2018": pd.array([True, False, False], dtype="boolean"),
-        "hpd_ferrara2018_status": ["hpd", "not_hpd", "not_hpd"],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ["p1", "p2", "p3"],
+            "tgr_pre": [10.0, 40.0, -10.0],
+            "tgr_on": [150.0, 20.0, -50.0],
+            "tgk_pre": [1.0, 3.0, -1.0],
+            "tgk_on": [9.0, 1.0, -4.0],
+            "hpd_ferrara2018": pd.array([True, False, False], dtype="boolean"),
+            "hpd_ferrara2018_status": ["hpd", "not_hpd", "not_hpd"],
+        }
+    )
 
 
 def test_tgr_scatter_draws_the_delta_threshold_in_force():
@@ -116,18 +123,26 @@ def test_tgr_scatter_draws_the_delta_threshold_in_force():
 
 
 def test_tgr_scatter_coloured_by_kas_draws_kas_threshold():
-    tab = _classification().rename(columns={"hpd_ferrara2018": "hpd_kas2020",
-                                            "hpd_ferrara2018_status": "hpd_kas2020_status"})
+    tab = _classification().rename(
+        columns={"hpd_ferrara2018": "hpd_kas2020", "hpd_ferrara2018_status": "hpd_kas2020_status"}
+    )
     ax = plots.tgr_scatter(tab, "kas2020", definitions=get_definitions(["kas2020"])).axes[0]
     dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"][0]
     np.testing.assert_allclose(dashed.get_ydata() - dashed.get_xdata(), 100.0)
 
 
 def test_threshold_sweep_never_calls_the_value_in_force_published():
-    sweep = pd.DataFrame({"definition": "ferrara2018", "parameter": "delta_tgr_min",
-                          "value": [25.0, 50.0, 75.0, 100.0], "default": 75.0,
-                          "percent": [20.0, 12.0, 8.0, 5.0], "ci_low": [15.0, 8.0, 5.0, 2.0],
-                          "ci_high": [25.0, 16.0, 11.0, 9.0]})
+    sweep = pd.DataFrame(
+        {
+            "definition": "ferrara2018",
+            "parameter": "delta_tgr_min",
+            "value": [25.0, 50.0, 75.0, 100.0],
+            "default": 75.0,
+            "percent": [20.0, 12.0, 8.0, 5.0],
+            "ci_low": [15.0, 8.0, 5.0, 2.0],
+            "ci_high": [25.0, 16.0, 11.0, 9.0],
+        }
+    )
     ax = plots.threshold_curve(sweep, definitions=_ferrara75()).axes[0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["threshold in force (75)", "published threshold (50)"]
@@ -138,9 +153,18 @@ def test_threshold_sweep_never_calls_the_value_in_force_published():
 
 
 def test_definitions_labelled_by_author_and_year_with_the_change_marked():
-    inc = pd.DataFrame({"definition": ["champiat2017", "ferrara2018"], "stratum": "all",
-                        "n_hpd": [5, 6], "n_evaluable": [50, 60], "n_total": [70, 70],
-                        "percent": [10.0, 10.0], "ci_low": [4.0, 4.5], "ci_high": [21.0, 20.0]})
+    inc = pd.DataFrame(
+        {
+            "definition": ["champiat2017", "ferrara2018"],
+            "stratum": "all",
+            "n_hpd": [5, 6],
+            "n_evaluable": [50, 60],
+            "n_total": [70, 70],
+            "percent": [10.0, 10.0],
+            "ci_low": [4.0, 4.5],
+            "ci_high": [21.0, 20.0],
+        }
+    )
     ax = plots.incidence_forest(inc, definitions=_ferrara75()).axes[0]
     names = sorted(t.get_text() for t in ax.get_yticklabels())
     assert names == ["Champiat 2017", "Ferrara 2018 †"]
@@ -148,14 +172,21 @@ def test_definitions_labelled_by_author_and_year_with_the_change_marked():
 
 
 def test_overall_and_stratified_incidence_figures_have_different_titles():
-    inc = pd.DataFrame({"definition": ["kas2020"] * 3,
-                        "stratum": ["all", "tumor_type=A", "tumor_type=B"],
-                        "n_hpd": [5, 2, 3], "n_evaluable": [50, 20, 30],
-                        "percent": [10.0, 10.0, 10.0], "ci_low": [4.0, 3.0, 3.0],
-                        "ci_high": [21.0, 30.0, 25.0]})
+    inc = pd.DataFrame(
+        {
+            "definition": ["kas2020"] * 3,
+            "stratum": ["all", "tumor_type=A", "tumor_type=B"],
+            "n_hpd": [5, 2, 3],
+            "n_evaluable": [50, 20, 30],
+            "percent": [10.0, 10.0, 10.0],
+            "ci_low": [4.0, 3.0, 3.0],
+            "ci_high": [21.0, 30.0, 25.0],
+        }
+    )
     t_all = plots.incidence_forest(inc, strata=["all"]).axes[0].get_title()
-    ax = plots.incidence_forest(inc, strata=["tumor_type=A", "tumor_type=B"],
-                                by="tumor_type").axes[0]
+    ax = plots.incidence_forest(inc, strata=["tumor_type=A", "tumor_type=B"], by="tumor_type").axes[
+        0
+    ]
     assert t_all != ax.get_title() and "tumour type" in ax.get_title()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B"]
 
@@ -170,9 +201,9 @@ def _png_dpi(path: Path) -> tuple[float, float]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos = 8
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind == b"pHYs":
-            x, y, unit = struct.unpack(">IIB", data[pos + 8:pos + 17])
+            x, y, unit = struct.unpack(">IIB", data[pos + 8 : pos + 17])
             assert unit == 1  # pixels per metre
             return x * 0.0254, y * 0.0254
         pos += 12 + length
@@ -180,8 +211,9 @@ def _png_dpi(path: Path) -> tuple[float, float]:
 
 
 def test_png_is_300_dpi_and_svg_written(tmp_path):
-    png, svg = plots.save_figure(plots.tgr_scatter(_classification(), "ferrara2018"),
-                                 tmp_path, "tgr")
+    png, svg = plots.save_figure(
+        plots.tgr_scatter(_classification(), "ferrara2018"), tmp_path, "tgr"
+    )
     dpi = _png_dpi(png)
     assert dpi == pytest.approx((300.0, 300.0), abs=0.1)
     assert svg.read_text().startswith("<?xml")
@@ -203,29 +235,63 @@ def test_a_dollar_in_any_label_is_drawn_as_a_dollar(tmp_path):
     odd = "arm $5 $x^{"
     mpl = matplotlib
     assert mpl.rcParams["text.parse_math"] is True  # the default the functions must survive
-    inc = pd.DataFrame({"definition": ["my$def", "my$def"], "stratum": ["all", f"t={odd}"],
-                        "n_hpd": [3, 1], "n_evaluable": [30, 10], "n_total": [30, 10],
-                        "percent": [10.0, 10.0], "ci_low": [3.0, 1.0], "ci_high": [25.0, 40.0]})
-    att = pd.DataFrame({"definition": ["my$def"] * 3, "status": ["hpd", "not_hpd", "not_evaluable"],
-                        "reason": ["evaluable", "evaluable", f"no scan {odd}"], "n": [3, 27, 5]})
-    agr = pd.DataFrame({"definition_a": ["a$"], "definition_b": [f"b{odd}"], "jaccard": [0.5],
-                        "kappa": [0.4]})
+    inc = pd.DataFrame(
+        {
+            "definition": ["my$def", "my$def"],
+            "stratum": ["all", f"t={odd}"],
+            "n_hpd": [3, 1],
+            "n_evaluable": [30, 10],
+            "n_total": [30, 10],
+            "percent": [10.0, 10.0],
+            "ci_low": [3.0, 1.0],
+            "ci_high": [25.0, 40.0],
+        }
+    )
+    att = pd.DataFrame(
+        {
+            "definition": ["my$def"] * 3,
+            "status": ["hpd", "not_hpd", "not_evaluable"],
+            "reason": ["evaluable", "evaluable", f"no scan {odd}"],
+            "n": [3, 27, 5],
+        }
+    )
+    agr = pd.DataFrame(
+        {"definition_a": ["a$"], "definition_b": [f"b{odd}"], "jaccard": [0.5], "kappa": [0.4]}
+    )
     idx = pd.MultiIndex.from_tuples([(True, False), (True, True)], names=["a$", odd])
-    ors = pd.DataFrame({"variable": [odd, odd], "level": ["x$", "y$"], "reference": ["x$", "x$"],
-                        "model": ["univariable"] * 2, "odds_ratio": [1.0, 2.0],
-                        "ci_low": [np.nan, 1.1], "ci_high": [np.nan, 3.5],
-                        "p_value": [np.nan, 0.02]})
+    ors = pd.DataFrame(
+        {
+            "variable": [odd, odd],
+            "level": ["x$", "y$"],
+            "reference": ["x$", "x$"],
+            "model": ["univariable"] * 2,
+            "odds_ratio": [1.0, 2.0],
+            "ci_low": [np.nan, 1.1],
+            "ci_high": [np.nan, 3.5],
+            "p_value": [np.nan, 0.02],
+        }
+    )
     figures = [
         plots.incidence_forest(inc, strata=[f"t={odd}"], by="t"),
         plots.attrition_flow(att),
         plots.agreement_heatmap(agr, "kappa"),
         plots.upset_plot(pd.Series([4, 2], index=idx, name="n")),
         plots.or_forest(ors),
-        plots.km_plot(_km((odd, "$10 $y")), title=f"OS by {odd}",
-                      annotation=f"HR {odd} vs $10: 2.0"),
-        plots.threshold_curve(pd.DataFrame({"definition": "my$def", "parameter": "x$",
-                                            "value": [1.0, 2.0], "default": 2.0,
-                                            "percent": [5.0, 3.0]}), group=None),
+        plots.km_plot(
+            _km((odd, "$10 $y")), title=f"OS by {odd}", annotation=f"HR {odd} vs $10: 2.0"
+        ),
+        plots.threshold_curve(
+            pd.DataFrame(
+                {
+                    "definition": "my$def",
+                    "parameter": "x$",
+                    "value": [1.0, 2.0],
+                    "default": 2.0,
+                    "percent": [5.0, 3.0],
+                }
+            ),
+            group=None,
+        ),
     ]
     for k, fig in enumerate(figures):
         plots.save_figure(fig, tmp_path, f"f{k}")
@@ -244,20 +310,28 @@ def test_log_axes_tick_labels_are_plain_numbers():
 
 
 def test_forest_plot_log_ticks_and_number_columns():
-    ors = pd.DataFrame({
-        "variable": ["age", "liver_metastasis", "liver_metastasis"],
-        "level": ["per 1 unit", "False", "True"], "reference": ["", "False", "False"],
-        "model": ["univariable"] * 3, "odds_ratio": [1.02, 1.0, 2.5],
-        "ci_low": [0.99, np.nan, 1.2], "ci_high": [1.05, np.nan, 5.2],
-        "p_value": [0.2, np.nan, 0.0004], "note": ["", "reference level", ""],
-    })
+    ors = pd.DataFrame(
+        {
+            "variable": ["age", "liver_metastasis", "liver_metastasis"],
+            "level": ["per 1 unit", "False", "True"],
+            "reference": ["", "False", "False"],
+            "model": ["univariable"] * 3,
+            "odds_ratio": [1.02, 1.0, 2.5],
+            "ci_low": [0.99, np.nan, 1.2],
+            "ci_high": [1.05, np.nan, 5.2],
+            "p_value": [0.2, np.nan, 0.0004],
+            "note": ["", "reference level", ""],
+        }
+    )
     fig = plots.or_forest(ors, labels={"liver_metastasis": "Liver metastasis"})
     ax = fig.axes[0]
     fig.canvas.draw()
     assert ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.1", "0.5", "1", "2", "5", "10"]
     texts = [t.get_text() for t in ax.texts]
-    assert {"OR (95 % CI)", "p", "2.50 (1.20–5.20)", "<0.001", "1.02 (0.99–1.05)", "0.20"} <= set(texts)
+    assert {"OR (95 % CI)", "p", "2.50 (1.20–5.20)", "<0.001", "1.02 (0.99–1.05)", "0.20"} <= set(
+        texts
+    )
     assert "Liver metastasis (yes vs no)" in [t.get_text() for t in ax.get_yticklabels()]
 
 
@@ -266,16 +340,20 @@ def test_km_figure_kmunicate_table_hr_and_time_origin():
 
     rng = np.random.default_rng(1)
     n = 60
-    data = pd.DataFrame({
-        "patient_id": [f"p{i}" for i in range(n)],
-        "arm": np.repeat(["A", "B"], n // 2),
-        "os_months": np.r_[rng.exponential(4, n // 2), rng.exponential(12, n // 2)],
-        "os_event": (rng.random(n) < 0.8).astype(int),
-    })
+    data = pd.DataFrame(
+        {
+            "patient_id": [f"p{i}" for i in range(n)],
+            "arm": np.repeat(["A", "B"], n // 2),
+            "os_months": np.r_[rng.exponential(4, n // 2), rng.exponential(12, n // 2)],
+            "os_event": (rng.random(n) < 0.8).astype(int),
+        }
+    )
     comp = SurvivalComparison("os", "arm", landmark="none").fit(data)
     note = plots.km_annotation(comp.summary)
     hr = comp.summary.loc[comp.summary["group"] != comp.summary["reference_group"]].iloc[0]
-    assert f"{hr['hazard_ratio']:.2f} (95 % CI {hr['hr_ci_low']:.2f}–{hr['hr_ci_high']:.2f})" in note
+    assert (
+        f"{hr['hazard_ratio']:.2f} (95 % CI {hr['hr_ci_low']:.2f}–{hr['hr_ci_high']:.2f})" in note
+    )
     assert "log-rank p" in note
     label = plots.km_time_label(56.0 / 30.4375, 30.4375)
     assert label == "Months from landmark (day 56 after treatment start)"
@@ -290,18 +368,45 @@ def test_km_figure_kmunicate_table_hr_and_time_origin():
 
 
 def test_attrition_one_colour_per_cause():
-    att = pd.DataFrame({
-        "definition": ["d1"] * 5 + ["d2"] * 4,
-        "status": ["hpd", "not_hpd", "not_evaluable", "not_evaluable", "not_evaluable",
-                   "hpd", "not_hpd", "not_evaluable", "not_evaluable"],
-        "reason_category": ["evaluable", "evaluable", "no usable pre-baseline scan",
-                            "no usable pre-baseline scan", "died", "evaluable", "evaluable",
-                            "no usable pre-baseline scan", "died"],
-        "reason": ["evaluable", "evaluable", "no pre-baseline scan",
-                   "1 of 3 targets not measured; no scan in the window", "death before day 20",
-                   "evaluable", "evaluable", "no pre-baseline scan", "death before day 30"],
-        "n": [2, 10, 4, 3, 1, 1, 12, 6, 1],
-    })
+    att = pd.DataFrame(
+        {
+            "definition": ["d1"] * 5 + ["d2"] * 4,
+            "status": [
+                "hpd",
+                "not_hpd",
+                "not_evaluable",
+                "not_evaluable",
+                "not_evaluable",
+                "hpd",
+                "not_hpd",
+                "not_evaluable",
+                "not_evaluable",
+            ],
+            "reason_category": [
+                "evaluable",
+                "evaluable",
+                "no usable pre-baseline scan",
+                "no usable pre-baseline scan",
+                "died",
+                "evaluable",
+                "evaluable",
+                "no usable pre-baseline scan",
+                "died",
+            ],
+            "reason": [
+                "evaluable",
+                "evaluable",
+                "no pre-baseline scan",
+                "1 of 3 targets not measured; no scan in the window",
+                "death before day 20",
+                "evaluable",
+                "evaluable",
+                "no pre-baseline scan",
+                "death before day 30",
+            ],
+            "n": [2, 10, 4, 3, 1, 1, 12, 6, 1],
+        }
+    )
     ax = plots.attrition_flow(att).axes[0]
     handles, labels = ax.get_legend_handles_labels()
     assert labels == ["HPD", "non-HPD", "no usable pre-baseline scan", "died"]
@@ -318,8 +423,14 @@ def test_attrition_one_colour_per_cause():
 
 
 def test_p_value_and_number_formats():
-    assert [tables.format_p(p) for p in (0.0004, 0.001, 0.01234, 0.5, 0.996, np.nan)] == \
-        ["<0.001", "0.0010", "0.012", "0.50", "1.0", ""]
+    assert [tables.format_p(p) for p in (0.0004, 0.001, 0.01234, 0.5, 0.996, np.nan)] == [
+        "<0.001",
+        "0.0010",
+        "0.012",
+        "0.50",
+        "1.0",
+        "",
+    ]
     assert tables.format_ci(1.234, 0.9, 2.5) == "1.23 (0.90–2.50)"
     assert tables.format_ci(-0.02, -0.1, 0.2) == "−0.02 (−0.10–0.20)"
     assert tables.format_number(float("inf")) == "NR"
@@ -328,28 +439,72 @@ def test_p_value_and_number_formats():
 
 def _table1() -> pd.DataFrame:
     """A Table 1 as riskfactors.table1 returns it (values typed in by hand)."""
-    return pd.DataFrame({
-        "variable": ["n", "age", "liver_metastasis", "liver_metastasis", "tumor_type",
-                     "tumor_type", "nlr"],
-        "level": ["", "", "False", "True", "A", "B", ""],
-        "statistic": ["n", "mean (SD)", "n (%)", "n (%)", "n (%)", "n (%)", "median [Q1,Q3]"],
-        "overall": ["40", "63.3 (9.9)", "30 (75.0)", "10 (25.0)", "25 (62.5)", "15 (37.5)",
-                    "4.1 [2.8,6.5]"],
-        "HPD": ["10", "66.2 (11.3)", "6 (60.0)", "4 (40.0)", "5 (50.0)", "5 (50.0)",
-                "3.8 [2.4,9.5]"],
-        "non-HPD": ["30", "62.3 (9.0)", "24 (80.0)", "6 (20.0)", "20 (66.7)", "10 (33.3)",
-                    "4.2 [2.9,6.3]"],
-        "missing": pd.array([5, 0, 2, pd.NA, 0, pd.NA, 1], dtype="Int64"),
-        "test": ["", "Welch's t-test", "Fisher's exact", "", "Chi-squared", "", "Kruskal-Wallis"],
-        "p_value": [np.nan, 0.1862, 0.0004, np.nan, 0.47, np.nan, 0.96],
-        "smd": [np.nan] * 7,
-    })
+    return pd.DataFrame(
+        {
+            "variable": [
+                "n",
+                "age",
+                "liver_metastasis",
+                "liver_metastasis",
+                "tumor_type",
+                "tumor_type",
+                "nlr",
+            ],
+            "level": ["", "", "False", "True", "A", "B", ""],
+            "statistic": ["n", "mean (SD)", "n (%)", "n (%)", "n (%)", "n (%)", "median [Q1,Q3]"],
+            "overall": [
+                "40",
+                "63.3 (9.9)",
+                "30 (75.0)",
+                "10 (25.0)",
+                "25 (62.5)",
+                "15 (37.5)",
+                "4.1 [2.8,6.5]",
+            ],
+            "HPD": [
+                "10",
+                "66.2 (11.3)",
+                "6 (60.0)",
+                "4 (40.0)",
+                "5 (50.0)",
+                "5 (50.0)",
+                "3.8 [2.4,9.5]",
+            ],
+            "non-HPD": [
+                "30",
+                "62.3 (9.0)",
+                "24 (80.0)",
+                "6 (20.0)",
+                "20 (66.7)",
+                "10 (33.3)",
+                "4.2 [2.9,6.3]",
+            ],
+            "missing": pd.array([5, 0, 2, pd.NA, 0, pd.NA, 1], dtype="Int64"),
+            "test": [
+                "",
+                "Welch's t-test",
+                "Fisher's exact",
+                "",
+                "Chi-squared",
+                "",
+                "Kruskal-Wallis",
+            ],
+            "p_value": [np.nan, 0.1862, 0.0004, np.nan, 0.47, np.nan, 0.96],
+            "smd": [np.nan] * 7,
+        }
+    )
 
 
 def test_table1_typeset_like_a_journal():
     out = tables.format_table1(_table1(), {"nlr": "NLR"}, group_name="HPD status")
-    assert list(out.columns) == ["Characteristic", "Overall (n = 40)", "HPD (n = 10)",
-                                 "non-HPD (n = 30)", "Missing", "p"]
+    assert list(out.columns) == [
+        "Characteristic",
+        "Overall (n = 40)",
+        "HPD (n = 10)",
+        "non-HPD (n = 30)",
+        "Missing",
+        "p",
+    ]
     rows = out.set_index("Characteristic")
     # a binary variable: one row, the "yes" counts
     assert rows.loc["Liver metastasis, n (%)", "HPD (n = 10)"] == "4 (40.0 %)"
@@ -366,8 +521,9 @@ def test_table1_typeset_like_a_journal():
 
 def test_html_tables_load_nothing_from_the_network_and_keep_long_texts():
     long = "a very long reason " * 20
-    out = tables.format_generic(pd.DataFrame({"reason": [long], "p_value": [0.00001],
-                                              "n": [3.0]}), "T")
+    out = tables.format_generic(
+        pd.DataFrame({"reason": [long], "p_value": [0.00001], "n": [3.0]}), "T"
+    )
     text = tables.to_html(out)
     assert "@import" not in text and not re.search(r"(src|href)=\"https?://", text)
     assert "googleapis" not in text
@@ -385,8 +541,7 @@ def report_75(tmp_path_factory):
     from hpd_analysis.report import run_report
 
     out = tmp_path_factory.mktemp("report75")
-    run_report(ROOT / "data" / "example", out, {"ferrara2018.delta_tgr_min": 75},
-               progress=None)
+    run_report(ROOT / "data" / "example", out, {"ferrara2018.delta_tgr_min": 75}, progress=None)
     return out
 
 
@@ -457,7 +612,10 @@ def test_labels_file_overrides_the_built_in_labels(tmp_path):
     got = tables.read_labels("labels.csv", tmp_path / "patients.csv")
     assert got == {"nlr": "NLR (ratio)", "my_col": "My $ column"}
     assert tables.variable_labels(["nlr", "age", "bmi_kg"], got) == {
-        "nlr": "NLR (ratio)", "age": "Age, years", "bmi_kg": "Bmi kg"}
+        "nlr": "NLR (ratio)",
+        "age": "Age, years",
+        "bmi_kg": "Bmi kg",
+    }
     assert tables.read_labels(tmp_path / "labels.yaml") == {"nlr": "NLR from YAML"}
     with pytest.raises(ParameterError, match="labels.file=nope.csv: file not found"):
         tables.read_labels("nope.csv", tmp_path)
@@ -479,10 +637,19 @@ def test_docx_from_hand_made_tables(tmp_path):
 
     (tmp_path / "tables").mkdir()
     _table1().to_csv(tmp_path / "tables" / "table1.csv", index=False)
-    pd.DataFrame({"definition": ["kas2020"], "stratum": ["all"], "n_hpd": [3], "n_evaluable": [30],
-                  "n_total": [40], "percent": [10.0], "ci_low": [3.46], "ci_high": [25.62],
-                  "ci_method": ["Wilson score 95%"]}).to_csv(tmp_path / "tables" / "incidence.csv",
-                                                           index=False)
+    pd.DataFrame(
+        {
+            "definition": ["kas2020"],
+            "stratum": ["all"],
+            "n_hpd": [3],
+            "n_evaluable": [30],
+            "n_total": [40],
+            "percent": [10.0],
+            "ci_low": [3.46],
+            "ci_high": [25.62],
+            "ci_method": ["Wilson score 95%"],
+        }
+    ).to_csv(tmp_path / "tables" / "incidence.csv", index=False)
     path = write_report_docx(tmp_path)
     doc = Document(str(path))
     got = read_docx_tables(path)
@@ -497,9 +664,17 @@ def test_docx_from_hand_made_tables(tmp_path):
 
 
 def test_km_annotation_empty_when_one_group_has_no_patient():
-    summary = pd.DataFrame({"group": ["HPD", "non-HPD"], "n": [0, 199],
-                            "reference_group": "non-HPD", "hazard_ratio": [np.nan, np.nan],
-                            "hr_ci_low": np.nan, "hr_ci_high": np.nan, "logrank_p": np.nan})
+    summary = pd.DataFrame(
+        {
+            "group": ["HPD", "non-HPD"],
+            "n": [0, 199],
+            "reference_group": "non-HPD",
+            "hazard_ratio": [np.nan, np.nan],
+            "hr_ci_low": np.nan,
+            "hr_ci_high": np.nan,
+            "logrank_p": np.nan,
+        }
+    )
     assert plots.km_annotation(summary) == ""
 
 
@@ -507,6 +682,8 @@ def test_empty_tables_are_said_empty():
     """A cohort without HPD patients has no odds ratios: the display says so, without failing."""
     from hpd_analysis.riskfactors import OR_COLUMNS
 
-    for shown in (tables.format_odds_ratios(pd.DataFrame(columns=OR_COLUMNS)),
-                  tables.format_generic(pd.DataFrame(columns=["model", "epv"]), "EPV")):
+    for shown in (
+        tables.format_odds_ratios(pd.DataFrame(columns=OR_COLUMNS)),
+        tables.format_generic(pd.DataFrame(columns=["model", "epv"]), "EPV"),
+    ):
         assert "no rows" in tables.to_html(shown)
