@@ -53,6 +53,7 @@ def _report_context(report_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         "primary": params.get("primary_definition"),
         "group_by": params.get("group_by"),
+        "table1_by": params.get("table1_by"),
     }
     try:
         from .report import resolve_definitions
@@ -83,7 +84,7 @@ def report_display_tables(report_dir: str | Path) -> list[pd.DataFrame]:
         if raw.empty:
             continue
         if name == "table1":
-            group = _table1_group_name(raw, ctx.get("primary"), ctx.get("group_by"), defs)
+            group = _table1_group_name(raw, ctx, defs)
             shown = tfmt.format_table1(raw, group_name=group)
         elif name == "incidence":
             shown = tfmt.format_incidence(raw, defs)
@@ -98,15 +99,26 @@ def report_display_tables(report_dir: str | Path) -> list[pd.DataFrame]:
 
 
 def _table1_group_name(
-    raw: pd.DataFrame, primary: str | None, group_by: str | None, definitions: Sequence[Any] | None
+    raw: pd.DataFrame, context: dict[str, Any], definitions: Sequence[Any] | None
 ) -> str | None:
-    """The grouping of Table 1 in words (``Report.risk_grouping``'s rule): HPD status under the
-    primary definition when it has HPD and non-HPD patients, else ``group_by``, else none."""
+    """The grouping of Table 1 in words: ``table1_by`` when the report sets it (a definition
+    code: HPD status under it; else the label of the patient column), else the report's rule
+    (``Section.risk_grouping``): HPD status under the primary definition when it has HPD and
+    non-HPD patients, else ``group_by``; None for a single column."""
     from .definitions import definition_labels
 
     fixed = {"variable", "level", "statistic", "overall", "missing", "test", "p_value", "smd"}
     groups = [c for c in raw.columns if c not in fixed]
-    if not primary or len(groups) < 2:
+    primary, group_by, table1_by = (context.get(k) for k in ("primary", "group_by", "table1_by"))
+    if len(groups) < 2:
+        return None
+    if table1_by:
+        code = str(table1_by).removeprefix("hpd_")
+        names = definition_labels([code], definitions)
+        if names[code] != code or code == primary:  # a definition
+            return f"HPD status ({names[code]})"
+        return tfmt.variable_label(str(table1_by))
+    if not primary:
         return None
     hpd = f"HPD status ({definition_labels([primary], definitions)[primary]})"
     if group_by is None:  # grouped at all: then by HPD status (no need to import the labels)

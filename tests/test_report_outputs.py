@@ -687,3 +687,22 @@ def test_empty_tables_are_said_empty():
         tables.format_generic(pd.DataFrame(columns=["model", "epv"]), "EPV"),
     ):
         assert "no rows" in tables.to_html(shown)
+
+
+def test_docx_table1_title_names_the_grouping(tmp_path):
+    """table1_by (a patient column) names the columns of Table 1 in tables.docx."""
+    import json
+
+    from hpd_analysis.docx_report import report_display_tables
+
+    (tmp_path / "tables").mkdir()
+    t1 = _table1().rename(columns={"HPD": "ICI alone", "non-HPD": "ICI + chemotherapy"})
+    t1.to_csv(tmp_path / "tables" / "table1.csv", index=False)
+    params = {"primary_definition": "ferrara2018", "group_by": None, "table1_by": "arm"}
+    (tmp_path / "parameters.json").write_text(json.dumps({"parameters": params}))
+    shown = report_display_tables(tmp_path)[0]
+    assert shown.attrs["title"] == "Table 1. Patient characteristics by Arm"
+    params["table1_by"] = None
+    (tmp_path / "parameters.json").write_text(json.dumps({"parameters": params}))
+    shown = report_display_tables(tmp_path)[0]
+    assert shown.attrs["title"] == "Table 1. Patient characteristics by HPD status (Ferrara 2018)"
