@@ -713,11 +713,11 @@ def incidence_forest(
     ax.set_xlim(left=0)
     ax.set_xlabel("HPD incidence among evaluable patients (%, 95 % CI)")
     overall_only = all(x in ("all", "overall") for x in strata)
-    from .tables import variable_label
+    from .tables import in_sentence, variable_label
 
     by_label = variable_label(by) if by else "stratum"
     title = ("Incidence of HPD by definition, all patients" if overall_only else
-             f"Incidence of HPD by definition and {by_label[:1].lower() + by_label[1:]}")
+             f"Incidence of HPD by definition and {in_sentence(by_label)}")
     ax.set_title(_with_note(title, changes_note(list(ypos), definitions)),
                  fontsize=STYLE["axes.titlesize"])
     if n_s > 1:

@@ -140,6 +140,14 @@ def variable_label(name: str, overrides: Mapping[str, str] | None = None) -> str
     return text[:1].upper() + text[1:]
 
 
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: first letter in lower case (``Tumour type`` → ``tumour
+    type``), unless it starts an acronym (``HPD status``, ``ECOG …``, ``NLR``)."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def variable_labels(
     columns: Sequence[str], overrides: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -340,7 +348,7 @@ def format_table1(
             f"{excluded} patient(s) left out: group unknown (e.g. not evaluable "
             "under the definition)."
         )
-    by = f" by {group_name}" if group_name else ""
+    by = f" by {in_sentence(group_name)}" if group_name else ""
     out.attrs.update(
         title=f"Table 1. Patient characteristics{by}",
         footnotes=footnotes,

@@ -701,7 +701,7 @@ def test_docx_table1_title_names_the_grouping(tmp_path):
     params = {"primary_definition": "ferrara2018", "group_by": None, "table1_by": "arm"}
     (tmp_path / "parameters.json").write_text(json.dumps({"parameters": params}))
     shown = report_display_tables(tmp_path)[0]
-    assert shown.attrs["title"] == "Table 1. Patient characteristics by Arm"
+    assert shown.attrs["title"] == "Table 1. Patient characteristics by arm"
     params["table1_by"] = None
     (tmp_path / "parameters.json").write_text(json.dumps({"parameters": params}))
     shown = report_display_tables(tmp_path)[0]
