@@ -1065,6 +1065,7 @@ def or_forest(
     odds_ratio_table: pd.DataFrame,
     *,
     labels: Mapping[str, str] | None = None,
+    outcome: str = "HPD",
     ax: Axes | None = None,
 ) -> Figure:
     """Forest plot of odds ratios (log scale, 95 % CI) for HPD, univariable and multivariable,
@@ -1073,7 +1074,7 @@ def or_forest(
     has readable ticks (0.1, 0.5, 1, 2, 5, 10; 0.01 … 100 when a CI reaches beyond) and spans at
     least 0.1–10; a CI beyond 0.01–100 is cut at the axis (the column gives its bounds).
     ``labels``: variable → label (:func:`hpd_analysis.tables.variable_labels`), default the
-    column names.
+    column names. ``outcome``: the outcome in the title and axis, e.g. ``HPD (Ferrara 2018)``.
 
     ``odds_ratio_table``: ``variable, level, model, odds_ratio, ci_low, ci_high, p_value`` (and
     ``reference``). Compact: reference rows are not drawn; the reference goes into the label —
@@ -1145,8 +1146,8 @@ def or_forest(
     ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
     ax.set_yticks(list(ypos.values()))
     ax.set_yticklabels(list(ypos.keys()), fontsize=8)
-    ax.set_xlabel("odds ratio for HPD (95 % CI, log scale)")
-    ax.set_title("Risk factors for HPD (logistic regression)", loc="left", pad=18)
+    ax.set_xlabel(f"odds ratio for {outcome} (95 % CI, log scale)")
+    ax.set_title(f"Risk factors for {outcome} (logistic regression)", loc="left", pad=18)
     ax.set_ylim(-0.7, len(terms) - 0.3)
     # the numbers beside the plot: OR (95 % CI) and p, one line per term and model
     trans = mpl.transforms.blended_transform_factory(ax.transAxes, ax.transData)
