@@ -91,7 +91,13 @@ def report_display_tables(report_dir: str | Path) -> list[pd.DataFrame]:
         elif name == "agreement":
             shown = tfmt.format_agreement(raw, defs)
         elif name == "odds_ratios":
-            shown = tfmt.format_odds_ratios(raw)
+            primary = ctx.get("primary")
+            outcome = None
+            if primary:
+                from .definitions import definition_labels
+
+                outcome = f"HPD ({definition_labels([primary], defs)[primary]})"
+            shown = tfmt.format_odds_ratios(raw, outcome=outcome)
         else:
             shown = tfmt.format_survival(raw)
         out.append(shown)

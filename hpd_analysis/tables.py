@@ -533,7 +533,7 @@ def format_odds_ratios(
         rows.append({"Characteristic": f"    {level}", **_or_cells(c, models)})
     out = pd.DataFrame(rows)
     test = _first(t, "test") or "Wald z-test"
-    who = f" of {outcome}" if outcome else " of HPD"
+    who = f" for {outcome}" if outcome else " for HPD"
     out.attrs.update(
         title=f"Odds ratios{who} (logistic regression)",
         footnotes=[
