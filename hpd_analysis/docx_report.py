@@ -99,7 +99,7 @@ def report_display_tables(report_dir: str | Path) -> list[pd.DataFrame]:
                 outcome = f"HPD ({definition_labels([primary], defs)[primary]})"
             shown = tfmt.format_odds_ratios(raw, outcome=outcome)
         else:
-            shown = tfmt.format_survival(raw)
+            shown = tfmt.format_survival(raw, defs)
         out.append(shown)
     return out
 

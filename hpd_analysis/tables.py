@@ -553,10 +553,13 @@ def _or_cells(c: Mapping[str, str], models: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def format_survival(survival: pd.DataFrame) -> pd.DataFrame:
+def format_survival(
+    survival: pd.DataFrame, definitions: Sequence[Any] | None = None
+) -> pd.DataFrame:
     """Survival (:func:`hpd_analysis.survival.survival_table`): one row per endpoint × group
     with patients, events, median in months (95 % CI; NR = not reached), HR (95 % CI) against
-    the reference group and the log-rank p; the methods in footnotes."""
+    the reference group and the log-rank p; the methods in footnotes. The title names the
+    grouping (``HPD status (Ferrara 2018)`` for a definition, else the column's label)."""
     from .survival import ENDPOINT_NAMES
 
     t = survival.copy()
@@ -596,7 +599,19 @@ def format_survival(survival: pd.DataFrame) -> pd.DataFrame:
             f"Time measured from the landmark at {lm.dropna().iloc[0]:.2f} months after "
             "treatment start; patients with the event or censored before it left out."
         )
-    out.attrs.update(title="Survival by group", footnotes=notes)
+    grouping = _first(t, "grouping")
+    title = "Survival by group"
+    if grouping:
+        from .definitions import REGISTRY
+
+        codes = {str(getattr(d, "code", d)) for d in (definitions or [])} | set(REGISTRY)
+        code = grouping.removeprefix("hpd_")
+        title = "Survival by " + (
+            f"HPD status ({_definition_names([code], definitions)[code]})"
+            if code in codes
+            else in_sentence(variable_label(grouping))
+        )
+    out.attrs.update(title=title, footnotes=notes)
     return out
 
 
