@@ -536,13 +536,41 @@ def test_html_tables_load_nothing_from_the_network_and_keep_long_texts():
 # one report run (slow): the stale-threshold case end to end, tables.docx, 300 dpi, offline
 
 
+#: a tumour type and an arm with "$" (mathtext would read "$5 $" as a formula): the report run
+#: draws them as plain text
+DOLLAR_TUMOUR, DOLLAR_ARM = "renal $5 $x^{", "ICI $ monotherapy"
+
+
 @pytest.fixture(scope="module")
 def report_75(tmp_path_factory):
+    """One report on a copy of the example cohort whose tumour type "renal" and arm "ICI
+    monotherapy" hold a "$", with Ferrara 2018's ΔTGR threshold set to 75."""
+    import shutil
+
     from hpd_analysis.report import run_report
 
+    cohort = tmp_path_factory.mktemp("cohort_dollar")
+    for f in (ROOT / "data" / "example").glob("*.csv"):
+        shutil.copy(f, cohort / f.name)
+    patients = pd.read_csv(cohort / "patients.csv", dtype=str, keep_default_na=False)
+    patients["tumor_type"] = patients["tumor_type"].replace({"renal": DOLLAR_TUMOUR})
+    patients["arm"] = patients["arm"].replace({"ICI monotherapy": DOLLAR_ARM})
+    patients.to_csv(cohort / "patients.csv", index=False)
     out = tmp_path_factory.mktemp("report75")
-    run_report(ROOT / "data" / "example", out, {"ferrara2018.delta_tgr_min": 75}, progress=None)
+    run_report(cohort, out, {"ferrara2018.delta_tgr_min": 75}, progress=None)
     return out
+
+
+@pytest.mark.slow
+def test_report_draws_a_dollar_in_data_labels_as_plain_text(report_75):
+    import json
+
+    doc = json.loads((report_75 / "parameters.json").read_text())
+    assert all(v["status"] == "ok" for v in doc["sections"].values())
+    svg = (report_75 / "figures" / "incidence_by_tumor_type.svg").read_text()
+    assert DOLLAR_TUMOUR.replace("^{", "") in svg.replace("^{", "")
+    forest = (report_75 / "figures" / "odds_ratios.svg").read_text()
+    assert DOLLAR_ARM in forest
 
 
 @pytest.mark.slow
