@@ -1127,7 +1127,7 @@ def or_forest(
         err = np.vstack([orv[ok] - lo[ok], hi[ok] - orv[ok]])
         ax.errorbar(orv[ok], y, xerr=np.clip(err, 0, None), fmt="s", ms=4, capsize=2, lw=1,
                     color=colors.get(m, PALETTE[k % len(PALETTE)]), label=m)
-    from .tables import format_ci, format_p
+    from .tables import format_ci, p_value_text
 
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
@@ -1166,7 +1166,7 @@ def or_forest(
             y = ypos[term] + (offsets[m] if len(models) > 1 else 0.0)
             text = format_ci(orv, lo, hi, 2) or "not estimable"
             ax.text(x_or, y, text, transform=trans, fontsize=7.5, va="center", color=color)
-            ax.text(x_p, y, format_p(p), transform=trans, fontsize=7.5, va="center",
+            ax.text(x_p, y, p_value_text(p), transform=trans, fontsize=7.5, va="center",
                     color=color)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2,
@@ -1204,7 +1204,7 @@ def km_annotation(summary: pd.DataFrame) -> str:
     :attr:`hpd_analysis.survival.SurvivalComparison.summary`: ``HR HPD vs non-HPD 3.21 (95 % CI
     2.02–5.10)`` per group against the reference (Cox model), then ``log-rank p < 0.001``;
     ``HR not estimable`` when the Cox model gave none. Empty without two groups with patients."""
-    from .tables import format_ci, format_p
+    from .tables import format_ci, p_value_text
 
     if summary is None or "n" not in summary:
         return ""
@@ -1224,7 +1224,7 @@ def km_annotation(summary: pd.DataFrame) -> str:
             lines.append(f"HR {r['group']} vs {ref}: not estimable")
     p = pd.to_numeric(summary.get("logrank_p"), errors="coerce")
     if p is not None and p.notna().any():
-        text = format_p(float(p.dropna().iloc[0]))
+        text = p_value_text(float(p.dropna().iloc[0]))
         lines.append("log-rank p " + (f"< {text[1:]}" if text.startswith("<") else f"= {text}"))
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ The CSV files under ``tables/`` stay machine-readable and unrounded; this module
   (``.attrs["title"]``);
 - :func:`to_html` typesets a display table with great_tables as static HTML that loads nothing
   from the network (no web font), wraps long texts instead of cutting them and scrolls
-  horizontally when wider than the page; :func:`show` is what the notebooks' display cells call;
+  horizontally when wider than the page; :func:`typeset` is what the notebooks' display cells call;
 - :mod:`hpd_analysis.docx` writes the same display tables into ``tables.docx``.
 """
 
@@ -35,7 +35,7 @@ import pandas as pd
 NA_TEXT = "—"
 
 
-def format_p(p: Any) -> str:
+def p_value_text(p: Any) -> str:
     """A p-value for a table: ``<0.001`` below 0.001, else two significant digits (``0.032``,
     ``0.41``, ``1.0``); empty when missing."""
     try:
@@ -270,7 +270,7 @@ def format_table1(
         first = sub.iloc[0]
         stat = _STAT_TEXT.get(str(first["statistic"]), str(first["statistic"]))
         test = str(first.get("test", "") or "")
-        p = format_p(first.get("p_value"))
+        p = p_value_text(first.get("p_value"))
         if p and test:
             if test not in tests:
                 tests[test] = marks[len(tests) % len(marks)]
@@ -463,7 +463,7 @@ def format_agreement(
                 "Cohen's kappa (95 % CI)": format_ci(
                     r.get("kappa"), r.get("kappa_ci_low"), r.get("kappa_ci_high"), 2
                 ),
-                "p": format_p(r.get("kappa_p_value")),
+                "p": p_value_text(r.get("kappa_p_value")),
             }
         )
     out = pd.DataFrame(rows)
@@ -513,7 +513,7 @@ def format_odds_ratios(
         else:
             text = format_ci(r.get("odds_ratio"), r.get("ci_low"), r.get("ci_high"), 2)
             cells[key][m] = text or "not estimable"
-            cells[key][m + "_p"] = format_p(r.get("p_value"))
+            cells[key][m + "_p"] = p_value_text(r.get("p_value"))
     rows = []
     seen: set[str] = set()
     for var, level in order:
@@ -580,7 +580,7 @@ def format_survival(
                     r.get("median_months"), r.get("median_ci_low"), r.get("median_ci_high"), 1
                 ),
                 "HR (95 % CI)": hr,
-                "Log-rank p": format_p(r.get("logrank_p")),
+                "Log-rank p": p_value_text(r.get("logrank_p")),
             }
         )
     out = pd.DataFrame(rows)
@@ -671,7 +671,7 @@ def format_generic(
             continue
         v = pd.to_numeric(s, errors="coerce").astype(float)
         if _is_p_column(name):
-            text = v.map(format_p)
+            text = v.map(p_value_text)
         elif v.dropna().apply(float.is_integer).all():
             text = v.map(lambda x: "" if pd.isna(x) else f"{int(x)}")
         elif "percent" in name.lower() or "pct" in name.lower():
@@ -685,8 +685,8 @@ def format_generic(
 
 def show_table(table: pd.DataFrame, title: str | None = None, footnotes: Sequence[str] = ()) -> Any:
     """Display cell helper for the report's other tables: :func:`format_generic` then
-    :func:`show`."""
-    return show(format_generic(table, title, footnotes))
+    :func:`typeset`."""
+    return typeset(format_generic(table, title, footnotes))
 
 
 # --------------------------------------------------------------------------------------------
@@ -772,13 +772,8 @@ def _strip_network(text: str) -> str:
     return text
 
 
-def show(table: pd.DataFrame) -> Any:
+def typeset(table: pd.DataFrame) -> Any:
     """What a notebook's display cell returns: an IPython HTML object of :func:`to_html`."""
     from IPython.display import HTML
 
     return HTML(to_html(table))
-
-
-def escape(text: Any) -> str:
-    """HTML-escaped text (for captions built by the notebooks)."""
-    return html.escape(str(text))

@@ -423,7 +423,7 @@ def test_attrition_one_colour_per_cause():
 
 
 def test_p_value_and_number_formats():
-    assert [tables.format_p(p) for p in (0.0004, 0.001, 0.01234, 0.5, 0.996, np.nan)] == [
+    assert [tables.p_value_text(p) for p in (0.0004, 0.001, 0.01234, 0.5, 0.996, np.nan)] == [
         "<0.001",
         "0.0010",
         "0.012",
