@@ -1261,8 +1261,8 @@ def get_definitions(
 
 # labels of definitions in figures and tables
 
-def _bare_code(column: str) -> str:
-    """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` → ``ferrara2018``."""
+def definition_code(column: str) -> str:
+    """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` / ``ferrara2018`` → ``ferrara2018``."""
     code = column[4:] if column.startswith("hpd_") else column
     for suffix in ("_status", "_reason"):
         code = code.removesuffix(suffix)
@@ -1291,7 +1291,7 @@ def definition_labels(codes: Sequence[str], definitions: Sequence[Any] | None = 
     out: dict[str, str] = {}
     for c in codes:
         c = str(c)
-        code = c if (c in by_code or c in REGISTRY) else _bare_code(c)
+        code = c if (c in by_code or c in REGISTRY) else definition_code(c)
         d = by_code.get(code, REGISTRY.get(code))
         if d is None:
             out[c] = c
@@ -1312,7 +1312,7 @@ def changes_note(codes: Sequence[str], definitions: Sequence[Any] | None = None)
     by_code = definitions_by_code(definitions)
     parts = []
     for c in codes:
-        d = by_code.get(_bare_code(str(c)), by_code.get(str(c)))
+        d = by_code.get(definition_code(str(c)), by_code.get(str(c)))
         if d is not None and hasattr(d, "changes_text") and d.changes_text():
             parts.append(f"{author_year(d)} {d.changes_text()}")
     if not parts:

@@ -37,6 +37,7 @@ from matplotlib.lines import Line2D
 # labels of definitions (author and year, † when changed): from the registry module, here too
 from .definitions import CHANGED_MARK as CHANGED_MARK
 from .definitions import changes_note as changes_note
+from .definitions import definition_code as _definition_code
 from .definitions import definition_labels as definition_labels
 from .definitions import definitions_by_code as _definitions_by_code
 from .incidence import HPD_LABEL, NON_HPD_LABEL
@@ -232,15 +233,6 @@ def _style_axes(ax: Axes) -> None:
         item.set_fontsize(STYLE["axes.labelsize"])
     ax.title.set_fontsize(STYLE["axes.titlesize"])
     ax.tick_params(labelsize=STYLE["xtick.labelsize"])
-
-
-def _definition_code(column: str) -> str:
-    """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` / ``ferrara2018`` → ``ferrara2018``."""
-    code = column[4:] if column.startswith("hpd_") else column
-    for suffix in ("_status", "_reason"):
-        if code.endswith(suffix):
-            code = code[: -len(suffix)]
-    return code
 
 
 def _with_note(title: str, *notes: str, width: int = 90) -> str:
