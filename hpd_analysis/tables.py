@@ -12,7 +12,7 @@ The CSV files under ``tables/`` stay machine-readable and unrounded; this module
 - :func:`to_html` typesets a display table with great_tables as static HTML that loads nothing
   from the network (no web font), wraps long texts instead of cutting them and scrolls
   horizontally when wider than the page; :func:`typeset` is what the notebooks' display cells call;
-- :mod:`hpd_analysis.docx` writes the same display tables into ``tables.docx``.
+- :mod:`hpd_analysis.docx_report` writes the same display tables into ``tables.docx``.
 """
 
 from __future__ import annotations
