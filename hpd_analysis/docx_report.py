@@ -7,8 +7,8 @@ and under the last row and no other gridlines (the "three-line table" of journal
 footnotes naming every test and CI method under it, 9-point text, landscape pages when a table
 is wide. Epidemiologists paste these into manuscripts; the CSVs stay machine-readable.
 
-The file is reproducible: the same CSVs give a document with the same content (python-docx
-writes no timestamp of its own here: the core properties are set to fixed values).
+The file is reproducible: the same CSVs give the same bytes (the core properties and the dates of
+the zip members are fixed values).
 """
 
 from __future__ import annotations
@@ -181,7 +181,27 @@ def write_docx(
             fr.font.size = Pt(_FONT_PT - 1)
     path = Path(path)
     doc.save(str(path))
+    _fixed_zip_times(path)
     return path
+
+
+#: the date written for every member of the document's zip archive (zip's earliest date)
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _fixed_zip_times(path: Path) -> None:
+    """Rewrite the .docx archive with the same members in the same order and a fixed date on
+    each (python-docx stamps them with the time of writing), so that the same tables give the
+    same bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        members = [(info.filename, src.read(info.filename)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, data)
 
 
 def write_report_docx(report_dir: str | Path) -> Path:

@@ -689,6 +689,13 @@ def test_docx_from_hand_made_tables(tmp_path):
     # no gridlines: the table borders are the three rules of journal tables
     xml = doc.tables[0]._tbl.xml
     assert 'w:insideV w:val="nil"' in xml and 'w:insideH w:val="nil"' in xml
+    # reproducible: fixed dates in the archive, the same bytes when written again
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    first = path.read_bytes()
+    assert write_report_docx(tmp_path).read_bytes() == first
 
 
 def test_km_annotation_empty_when_one_group_has_no_patient():
