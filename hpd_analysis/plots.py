@@ -1167,15 +1167,15 @@ def or_forest(
 
 
 def _median_label(fitter: Any) -> str:
-    """``median 5.1 (3.2–7.0)`` from a fitted KaplanMeierFitter; NR when not reached."""
-    from lifelines.utils import median_survival_times
+    """``median 5.1 (3.2–7.0)`` from a fitted KaplanMeierFitter, as the survival table gives it
+    (:func:`hpd_analysis.survival.km_median`, R's convention); NR when not reached, NE when a
+    bound is not estimable."""
+    from .survival import km_median
 
-    med = float(fitter.median_survival_time_)
-    ci = median_survival_times(fitter.confidence_interval_survival_function_)
-    lo, hi = (float(v) for v in np.asarray(ci, dtype=float).ravel()[:2])
+    med, lo, hi = km_median(fitter.durations, fitter.event_observed, fitter.alpha)
 
     def fmt(v: float) -> str:
-        return "NR" if not np.isfinite(v) else f"{v:.1f}"
+        return "NR" if np.isinf(v) else "NE" if np.isnan(v) else f"{v:.1f}"
 
     return f"median {fmt(med)} ({fmt(lo)}–{fmt(hi)})"
 
