@@ -467,10 +467,10 @@ def format_agreement(
             }
         )
     out = pd.DataFrame(rows)
+    jaccard_ci = _first(t, "jaccard_ci_method") or "Wilson score (n_both of n_either)"
     notes = [
         "Among patients evaluable under both definitions. Jaccard index = HPD under both / "
-        "HPD under either; its 95 % CI: Wilson score interval on the patients HPD under "
-        "either."
+        f"HPD under either; its CI: {jaccard_ci}."
     ]
     v = _first(t, "kappa_test")
     if v:
@@ -532,17 +532,26 @@ def format_odds_ratios(
             seen.add(var)
         rows.append({"Characteristic": f"    {level}", **_or_cells(c, models)})
     out = pd.DataFrame(rows)
-    test = _first(t, "test") or "Wald z-test"
+    tests = _distinct(t, "test") or ["Wald z-test"]
+    cis = _distinct(t, "ci_method") or ["Wald"]
     who = f" for {outcome}" if outcome else " for HPD"
     out.attrs.update(
         title=f"Odds ratios{who} (logistic regression)",
         footnotes=[
-            f"OR: odds ratio, 95 % CI: Wald confidence interval; p: {test}.",
+            f"OR: odds ratio; CI: {'; '.join(cis)}; p: {'; '.join(tests)}.",
             "Univariable: one model per characteristic; multivariable: one model with "
             "the characteristics listed in that column.",
         ],
     )
     return out
+
+
+def _distinct(t: pd.DataFrame, col: str) -> list[str]:
+    """The distinct non-empty texts of a column, in order of appearance."""
+    if col not in t:
+        return []
+    values = t[col].astype("string").fillna("").str.strip()
+    return list(dict.fromkeys(v for v in values if v))
 
 
 def _or_cells(c: Mapping[str, str], models: Sequence[str]) -> dict[str, str]:
