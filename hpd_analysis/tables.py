@@ -766,7 +766,7 @@ def to_html(
     return (
         '<div class="hpd-table" style="max-width:100%;overflow-x:auto">'
         f"<style>.hpd-table td, .hpd-table th {{white-space: normal !important; "
-        f"max-width: 32em; overflow-wrap: anywhere;}}</style>{text}</div>"
+        f"max-width: 32em; overflow-wrap: break-word;}}</style>{text}</div>"
     )
 
 
