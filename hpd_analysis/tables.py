@@ -664,17 +664,34 @@ def _is_p_column(name: str) -> bool:
     )
 
 
+#: columns holding definition codes (shown as author and year when the definitions are given)
+DEFINITION_COLUMNS: tuple[str, ...] = ("definition", "definition_a", "definition_b")
+
+
 def format_generic(
-    table: pd.DataFrame, title: str | None = None, footnotes: Sequence[str] = (), decimals: int = 2
+    table: pd.DataFrame,
+    title: str | None = None,
+    footnotes: Sequence[str] = (),
+    decimals: int = 2,
+    definitions: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """Any other table of the report for display: no index, column names in words
     (``n_hpd`` → ``n hpd``), whole numbers as integers, p-value columns as ``<0.001`` / two
     significant digits, percentages with one decimal, other numbers with ``decimals``
-    decimals, missing values empty; texts kept whole."""
+    decimals, missing values empty; texts kept whole. With ``definitions`` (the report's
+    definitions in force), the codes of :data:`DEFINITION_COLUMNS` are shown as author and year
+    (``†`` and a footnote when a parameter differs from the published value)."""
     out = pd.DataFrame(index=range(len(table)))
+    notes = list(footnotes)
     for col in table.columns:
         s = table[col].reset_index(drop=True)
         name = str(col)
+        if definitions is not None and name in DEFINITION_COLUMNS:
+            codes = s.astype("string").fillna("").astype(str)
+            names = _definition_names(list(dict.fromkeys(codes)), definitions)
+            out[name.replace("_", " ")] = codes.map(names).to_numpy()
+            notes += [n for n in _changes_footnote(list(names), definitions) if n not in notes]
+            continue
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             out[name.replace("_", " ")] = s.astype("string").fillna("").astype(str).to_numpy()
             continue
@@ -688,14 +705,19 @@ def format_generic(
         else:
             text = v.map(lambda x: format_number(x, decimals))
         out[name.replace("_", " ")] = text.to_numpy()
-    out.attrs.update(title=title or "", footnotes=list(footnotes))
+    out.attrs.update(title=title or "", footnotes=notes)
     return out
 
 
-def show_table(table: pd.DataFrame, title: str | None = None, footnotes: Sequence[str] = ()) -> Any:
-    """Display cell helper for the report's other tables: :func:`format_generic` then
-    :func:`typeset`."""
-    return typeset(format_generic(table, title, footnotes))
+def show_table(
+    table: pd.DataFrame,
+    title: str | None = None,
+    footnotes: Sequence[str] = (),
+    definitions: Sequence[Any] | None = None,
+) -> Any:
+    """Display cell helper for the report's other tables: :func:`format_generic` (definition
+    codes as author and year when ``definitions`` are given) then :func:`typeset`."""
+    return typeset(format_generic(table, title, footnotes, definitions=definitions))
 
 
 # --------------------------------------------------------------------------------------------

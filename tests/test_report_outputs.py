@@ -741,3 +741,11 @@ def test_docx_table1_title_names_the_grouping(tmp_path):
     (tmp_path / "parameters.json").write_text(json.dumps({"parameters": params}))
     shown = report_display_tables(tmp_path)[0]
     assert shown.attrs["title"] == "Table 1. Patient characteristics by HPD status (Ferrara 2018)"
+
+
+def test_generic_tables_name_definitions_by_author_and_year():
+    att = pd.DataFrame({"definition": ["ferrara2018", "kas2020"], "n": [3, 4]})
+    out = tables.format_generic(att, "T", definitions=_ferrara75())
+    assert out["definition"].tolist() == ["Ferrara 2018 †", "Kas 2020"]
+    assert any("delta_tgr_min = 75 (published: 50)" in n for n in out.attrs["footnotes"])
+    assert tables.format_generic(att)["definition"].tolist() == ["ferrara2018", "kas2020"]
