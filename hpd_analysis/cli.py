@@ -42,26 +42,49 @@ def _parse_set(values: list[str] | None) -> dict[str, object]:
     return out
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from .load import load_cohort, validate_cohort
+def _analysis_parameters(overrides: dict[str, object]):
+    """:class:`~hpd_analysis.params.Parameters` from ``--set`` overrides (a bad one: one line)."""
+    from .errors import ParameterError
+    from .params import Parameters
 
-    problems = validate_cohort(args.cohort)
+    try:
+        return Parameters.from_dict(overrides)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(str(exc)) from None
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    """Findings on stdout (``hpd validate x > problems.txt``); exit 0 valid, 1 invalid."""
+    from .endpoints import progression_warnings
+    from .load import check_cohort
+    from .validate import WARNING
+
+    params = _analysis_parameters(_parse_set(args.set))
+    cohort, problems = check_cohort(args.cohort, params)
     for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) found in {args.cohort}", file=sys.stderr)
+        print(p)
+    if problems or cohort is None:
+        print(f"{len(problems)} problem(s) found in {args.cohort}")
         return 1
-    cohort = load_cohort(args.cohort)
     tables = ", ".join(
         f"{role} {len(t)} rows"
         for role, t in (("lesions", cohort.lesions), ("assessments", cohort.assessments),
                         ("scans", cohort.scans_wide))
         if t is not None
     )
+    report = cohort.load_report
+    warnings = [f"warning: {r.file}: {r.column}: {r.detail}" if isinstance(r.column, str)
+                else f"warning: {r.file}: {r.detail}"
+                for r in report.itertuples(index=False) if r.action == WARNING]
+    warnings += [f"warning: {w}" for w in progression_warnings(cohort, params)]
     print(f"{args.cohort}: valid ({cohort.n_patients} patients" + (f"; {tables}" if tables else "")
-          + ")")
-    for row in cohort.load_report.itertuples(index=False):
-        print(f"  loader note: {row.file}: {row.column}: {row.action} ({row.n_rows} rows) {row.detail}".rstrip())
+          + ")" + (f" with {len(warnings)} warning(s)" if warnings else ""))
+    for w in warnings:
+        print(w)
+    for row in report.itertuples(index=False):
+        if row.action != WARNING:
+            print(f"  loader note: {row.file}: {row.column}: {row.action} ({row.n_rows} rows) "
+                  f"{row.detail}".rstrip())
     return 0
 
 
@@ -150,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="check a cohort against the format contract")
     s.add_argument("cohort", help="cohort folder, or a patients/scans file")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="accept a checked value on purpose, e.g. plausibility.max_diameter_mm=3000")
     s.set_defaults(func=_cmd_validate)
 
     s = sub.add_parser("classify", help="write the per-patient classification table")

@@ -170,3 +170,62 @@ def _endpoint_columns(patients: pd.DataFrame, params: Parameters,
                      f"{ep}_reason": pd.Series(reason, index=index, dtype=object, copy=False)})
     cols["death_day"] = _death_days(patients, death, params)
     return cols
+
+
+# --------------------------------------------------------------------------------------------
+# progression_date against the scans
+
+
+def _pd_without_date(patients: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Patients with RECIST PD at the first evaluation and no ``progression_date`` (and no
+    given ``pfs_months``): ``patient_id`` and ``first_eval_date`` (the scan of that PD)."""
+    f = features[["patient_id", "recist_first_eval", "first_eval_date"]]
+    f = f[(f["recist_first_eval"].astype(object) == "PD") & f["first_eval_date"].notna()]
+    if not len(f):
+        return f[["patient_id", "first_eval_date"]]
+    p = patients.drop_duplicates("patient_id").set_index("patient_id")
+    prog = (_as_datetime(p["progression_date"]) if "progression_date" in p.columns
+            else pd.Series(pd.NaT, index=p.index, dtype=_NS))
+    missing = prog.isna()
+    if "pfs_months" in p.columns:
+        missing &= pd.to_numeric(p["pfs_months"], errors="coerce").isna()
+    keep = f["patient_id"].map(missing).fillna(False).astype(bool).to_numpy()
+    return f.loc[keep, ["patient_id", "first_eval_date"]]
+
+
+def progression_warnings(cohort: Any, params: Parameters | None = None) -> list[str]:
+    """Warnings of ``hpd validate`` about ``progression_date`` against the scans.
+
+    A patient whose first evaluation is RECIST PD but who has no ``progression_date`` (nor a
+    given ``pfs_months``) gets a censored PFS although the scans show progression (the HPD
+    group's PFS curve would stay flat). Names up to 5 patients and the parameter that derives
+    the date from the scans (``plausibility.progression_from_scans=true``); none when that
+    parameter is on or the cohort has no measurements.
+    """
+    from .timepoints import first_evaluation_features
+
+    params = params or Parameters()
+    if params.plausibility.progression_from_scans or not cohort.has_measurements:
+        return []
+    found = _pd_without_date(cohort.patients, first_evaluation_features(cohort, params))
+    if not len(found):
+        return []
+    ids = ", ".join(map(str, found["patient_id"].head(5))) + (" …" if len(found) > 5 else "")
+    return [f"{len(found)} patient(s) have RECIST PD at the first evaluation but no "
+            f"progression_date ({ids}): their PFS is censored; set "
+            "plausibility.progression_from_scans=true to take the date of that scan as the "
+            "progression date, or add the dates"]
+
+
+def progression_from_scans(patients: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """``patients`` with ``progression_date`` set to the first evaluation's date where that
+    evaluation is RECIST PD and no ``progression_date`` (nor ``pfs_months``) is given
+    (``plausibility.progression_from_scans=true``); the other rows are unchanged (a copy)."""
+    found = _pd_without_date(patients, features)
+    out = patients.copy()
+    if "progression_date" not in out.columns:
+        out["progression_date"] = pd.Series(pd.NaT, index=out.index, dtype=_NS)
+    if len(found):
+        fill = out["patient_id"].map(found.set_index("patient_id")["first_eval_date"])
+        out["progression_date"] = _as_datetime(out["progression_date"]).fillna(fill)
+    return out

@@ -37,6 +37,7 @@ import gzip
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ __all__ = [
     "ALIASES",
     "load_cohort",
     "validate_cohort",
+    "check_cohort",
     "read_table",
     "canonical_name",
 ]
@@ -174,6 +176,14 @@ for _role, _cols in _CANONICAL.items():
 ALIASES["lesions"]["is_lymph_node"] = "lymph_node"
 #: every name (any role) read as text from CSV so that ids and dates are never mangled
 _TEXT_COLUMNS = {k for m in ALIASES.values() for k in m}
+#: names (any role) of identifier columns: read with no missing-value spellings (``NA`` is an id)
+_ID_COLUMNS = {k for m in ALIASES.values() for k, v in m.items() if v in ("patient_id", "lesion_id")}
+#: spellings of covariates that map to the names the risk-factor analysis knows (like ``ECOG``
+#: -> ``ecog_baseline``); read with pandas' usual types, not as text
+COVARIATE_ALIASES: dict[str, str] = {
+    "age": "age", "age_years": "age", "age_at_start": "age", "sex": "sex", "gender": "sex",
+    "ldh": "ldh", "ldh_u_l": "ldh", "ldh_ul": "ldh", "ldh_iu_l": "ldh",
+}
 _REQUIRED = {
     "patients": ["patient_id", "treatment_start"],
     "lesions": ["patient_id", "assessment_date", "lesion_id", "lesion_type"],
@@ -255,6 +265,8 @@ def _read_raw(path: Path, role: str | None, col: Collector, label: str
 
 #: ``DataFrame.attrs`` key listing the columns the reader made categorical (not the user)
 _OWN_CATEGORICALS = "hpd_reader_categoricals"
+#: ``DataFrame.attrs`` key: the delimiter of a text table (a ``;`` file may use decimal commas)
+_DELIMITER = "hpd_delimiter"
 
 
 def _kept(df: pd.DataFrame, c: str) -> pd.Series:
@@ -328,7 +340,22 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
     end = data.find(b"\n", start)
     header_line = data[start: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
     sep = "\t" if suffix.startswith(".tsv") else ","
-    if sep == "," and "," not in header_line:
+    first_row = 2
+    m_sep = re.fullmatch(r"\s*sep=(.)\s*", header_line, flags=re.IGNORECASE)
+    if m_sep:  # Excel's "sep=;" first line: the delimiter, then the real header
+        sep = m_sep.group(1)
+        data = data[end + 1:] if end >= 0 else b""
+        first_row = 3
+        col.note(label, None, "delimiter", 0, f"Excel's first line 'sep={sep}' read as the "
+                 "delimiter; the header is line 2")
+        if not data.strip():
+            col.add(label, None, None, "has no header after its 'sep=' line",
+                    "a header row and one row per record")
+            return None
+        end = data.find(b"\n")
+        header_line = data[: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
+        start = 0
+    if sep == "," and not m_sep and "," not in header_line:
         if ";" in header_line:
             sep = ";"
         elif "\t" in header_line:
@@ -343,7 +370,8 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
     dtypes = {h: "category" for h in header if canonical_name(h) in _TEXT_COLUMNS}
     try:
         df = pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, encoding="utf-8-sig",
-                         skip_blank_lines=False, low_memory=False, skipinitialspace=False)
+                         skip_blank_lines=False, low_memory=False, skipinitialspace=False,
+                         **_na_options(header))
     except pd.errors.ParserError as exc:
         msg = _first_line(exc)
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
@@ -357,9 +385,22 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
                     "a CSV text file")
         return None
     df.columns = [str(c).strip() for c in df.columns]
-    df.index = pd.RangeIndex(2, len(df) + 2)
+    df.index = pd.RangeIndex(first_row, len(df) + first_row)
     df.attrs[_OWN_CATEGORICALS] = [str(h).strip() for h in dtypes]
+    df.attrs[_DELIMITER] = sep
     return _drop_empty_rows(df, col, label)
+
+
+def _na_options(header: list[str]) -> dict[str, object]:
+    """``read_csv``/``read_excel`` NA options: identifier columns keep every text as written
+    (an id ``NA``, ``None`` or ``nan`` is an id, only an empty cell is missing); the other
+    columns get pandas' usual missing-value spellings."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    usual = sorted(STR_NA_VALUES)
+    return {"keep_default_na": False,
+            "na_values": {h: ([""] if canonical_name(h) in _ID_COLUMNS else usual)
+                          for h in header}}
 
 
 def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
@@ -451,7 +492,8 @@ def _read_excel(path: Path, role: str | None, col: Collector, label: str
                     f"a sheet named {role!r} or a workbook with one sheet" if role
                     else "a workbook with one sheet")
             return None, label
-        df = xl.parse(sheet, dtype=object)
+        head = [str(c) for c in xl.parse(sheet, nrows=0).columns]
+        df = xl.parse(sheet, dtype=object, **_na_options(head))
     if len(sheets) > 1:
         label = f"{label}[{sheet}]"
     # unnamed, entirely empty columns are Excel formatting residue
@@ -496,6 +538,17 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
         return {}
     if path.is_file():
         stem = _stem(path)
+        if stem == "patients" and _suffix(path) in SUPPORTED_SUFFIXES:
+            # patients.csv given instead of its folder: the tables beside it are read too
+            beside = _scan_folder(path.parent, col, quiet_patients=True)
+            beside.pop("patients", None)
+            if beside:
+                col.note(label, None, "read_folder_tables", 0,
+                         f"{path.name} was given: "
+                         + ", ".join(p.name for p, _ in beside.values())
+                         + " beside it read too (give the folder, or the patients file in a "
+                         "folder of its own, to be explicit)")
+            return {"patients": (path, "patients"), **beside}
         if stem in ROLES:
             return {stem: (path, stem)}
         if _suffix(path) == ".xlsx":
@@ -514,21 +567,117 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
             head = set()
         wide = {k for k, v in ALIASES["scans"].items() if v in SCAN_SLD}
         return {"scans" if head & wide else "patients": (path, None)}
+    if not path.is_dir():
+        col.add(label, None, None, f"is {_kind(path)}, not a table file or a cohort folder",
+                _EXPECT_FILES)
+        return {}
+    return _scan_folder(path, col)
+
+
+def _kind(p: Path) -> str:
+    """What a path that is not a regular file is, in words."""
+    import stat
+
+    if p.is_symlink() and not p.exists():
+        return "a broken symbolic link"
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISREG(mode):
+        return "a file"
+    return "not a regular file"
+
+
+#: a file name that looks like a role's table under another name: ``lesions (1).csv``,
+#: ``lesions_v2.csv``, ``Lesion.txt``, ``lesions-old.xlsx`` (canonical stem = role or its
+#: singular, then anything after ``_``)
+def _near_role(name: str) -> str | None:
+    stem = canonical_name(name.split(".", 1)[0] if not name.startswith(".") else name)
+    for role in ROLES:
+        single = role.rstrip("s")
+        if stem in (role, single) or stem.startswith((role + "_", single + "_")):
+            return role
+    return None
+
+
+def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
+                 ) -> dict[str, tuple[Path, str | None]]:
+    """Role -> (file, role) for a cohort folder. A role file that is not a readable table (a
+    folder, FIFO or broken link named ``lesions.csv``, an unsupported type) is a problem, and
+    so is a table under another name (``lesions_v2.csv``) when the role's own file is absent."""
+    label = str(path)
     found: dict[str, list[Path]] = {}
-    for p in sorted(path.iterdir()):
-        if p.is_file() and not p.name.startswith((".", "~$")) and _stem(p) in ROLES \
-                and _suffix(p) in SUPPORTED_SUFFIXES:
-            found.setdefault(_stem(p), []).append(p)
+    #: role -> (file name, why it cannot be read) for role-named entries that are not tables,
+    #: and for tables under another name
+    unreadable: dict[str, list[tuple[str, str]]] = {}
+    misnamed: dict[str, list[str]] = {}
+    try:
+        entries = sorted(path.iterdir())
+    except OSError as exc:
+        col.add(label, None, None, f"cannot be listed ({type(exc).__name__})",
+                "a readable cohort folder")
+        return {}
+    for p in entries:
+        if p.name.startswith((".", "~$")):
+            continue
+        role = _near_role(p.name)
+        if role is None or (quiet_patients and role == "patients"):
+            continue
+        if _stem(p) != role:
+            misnamed.setdefault(role, []).append(p.name)
+        elif _suffix(p) in SUPPORTED_SUFFIXES and p.is_file():
+            found.setdefault(role, []).append(p)
+        elif p.is_file():
+            unreadable.setdefault(role, []).append(
+                (p.name, f"has the unsupported file type {_suffix(p) or '(no extension)'!r}"))
+        else:
+            unreadable.setdefault(role, []).append((p.name, "is " + _kind(p)))
     out: dict[str, tuple[Path, str | None]] = {}
     for role, files in found.items():
         if len(files) > 1:
-            col.add(str(path), None, None,
+            col.add(label, None, None,
                     f"several {role} tables: {', '.join(f.name for f in files)}",
                     f"one {role}.* file")
         else:
             out[role] = (files[0], role)
-    if not found:
+    measured = {"lesions", "assessments", "scans"} & set(found)
+    for role in ROLES:
+        bad, other = unreadable.get(role, []), misnamed.get(role, [])
+        if not bad and not other:
+            continue
+        # needed: the role's own table is absent and nothing replaces it
+        needed = role not in found and (role == "patients" and "scans" not in found
+                                        or role != "patients" and not measured)
+        if not needed:
+            names = [n for n, _ in bad] + other
+            col.note(label, None, "ignored_files", len(names),
+                     f"{', '.join(names)} not read (the cohort's tables are "
+                     f"{', '.join(p.name for p, _ in out.values())})")
+            continue
+        for name, why in bad:
+            col.add(str(path / name), None, None, f"{why}: the {role} table cannot be read",
+                    f"{role}.csv (or " + ", ".join(SUPPORTED_SUFFIXES[1:])
+                    + ") as a table file: export it as CSV UTF-8 or .xlsx")
+        if other:
+            col.add(label, None, None, f"found {', '.join(other)} but no {role} table",
+                    f"{role}.csv (or .parquet/.xlsx): rename it to {role}.csv, or pass the "
+                    f"file (load_cohort({role}=...))")
+    if quiet_patients:
+        return out
+    if not found and not unreadable and not misnamed:
         col.add(label, None, None, "no cohort tables found in this folder", _EXPECT_FILES)
+    elif "patients" in out and not measured and not col.problems:
+        col.note(label, None, "no_measurements", 0,
+                 "only a patients table: no tumour measurements, no patient can be classified "
+                 "(survival and risk-factor analyses only); expected lesions.* or "
+                 "assessments.* beside it to classify")
     return out
 
 
@@ -1020,14 +1169,16 @@ def _unknown_patients(table: pd.DataFrame, label: str, ids: pd.Series, col: Coll
         if not u_unknown.any():
             return
         unknown = r.rows(u_unknown)
+        hint = _near_id_hint(ids)
         col.add_rows(label, "patient_id", unknown,
-                     lambda v: f"patient {show(v)} is not in the patients table",
+                     lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
                      f"every {what} to belong to a patient listed in patients",
                      values=pd.Series(r.values(r.canon_uniq, None), index=r.index))
         return
     unknown = table["patient_id"].notna() & ~table["patient_id"].isin(ids)
+    hint = _near_id_hint(ids)
     col.add_rows(label, "patient_id", unknown,
-                 lambda v: f"patient {show(v)} is not in the patients table",
+                 lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
                  f"every {what} to belong to a patient listed in patients",
                  values=table["patient_id"])
 
@@ -1151,6 +1302,8 @@ def load_cohort(
             col.add_rows(labels["scans"], "treatment_start", diff,
                          "treatment_start differs from the patients table",
                          "the same treatment_start as in patients")
+    if pts is not None:
+        _plausibility(pts, tables, labels, col, params)
     if col.problems:
         raise CohortError(col.ordered())
     assert pts is not None
@@ -1174,16 +1327,230 @@ def _renumber(df: pd.DataFrame | None) -> pd.DataFrame | None:
     return df
 
 
-def validate_cohort(path: str | Path) -> list[Problem]:
-    """Every problem of the cohort at ``path`` (empty list when it loads cleanly)."""
+def check_cohort(path: str | Path, params: Parameters | None = None
+                 ) -> tuple[Cohort | None, list[Problem]]:
+    """Load the cohort at ``path``: ``(cohort, [])`` when it is valid, else ``(None, problems)``.
+
+    Never raises for a bad input (what ``hpd validate`` runs); the cohort's load report holds
+    the fixes and the plausibility warnings (action ``warning``).
+    """
     try:
-        load_cohort(path)
+        return load_cohort(path, params=params), []
     except CohortError as exc:
-        return exc.problems
+        return None, exc.problems
     except HPDError as exc:
-        return [Problem(str(path), None, None, _first_line(exc))]
+        return None, [Problem(str(path), None, None, _first_line(exc))]
     except Exception as exc:  # noqa: BLE001 - validate reports, it never crashes with a traceback
-        return [Problem(str(path), None, None,
-                        f"could not be validated: {type(exc).__name__}: {_first_line(exc)}",
-                        "please report this as a bug with the file")]
-    return []
+        return None, [Problem(str(path), None, None,
+                              f"could not be validated: {type(exc).__name__}: "
+                              f"{_first_line(exc)}", "please report this as a bug with the file")]
+
+
+def validate_cohort(path: str | Path, params: Parameters | None = None) -> list[Problem]:
+    """Every problem of the cohort at ``path`` (empty list when it loads cleanly)."""
+    return check_cohort(path, params)[1]
+
+
+# --------------------------------------------------------------------------------------------
+# near-duplicate identifiers
+
+
+def id_key(values: pd.Series) -> pd.Series:
+    """Comparison key of identifiers: case folded, leading zeros of every number dropped
+    (``P0002``, ``p0002`` and ``P2`` share a key; so do ``0012`` and ``12``)."""
+    return values.astype(str).str.casefold().str.replace(r"(?<!\d)0+(?=\d)", "", regex=True)
+
+
+def _near_id_hint(ids: pd.Series) -> Callable[[object], str]:
+    """Message suffix for an unknown id that matches a known one but for case or leading
+    zeros (``'12'`` vs ``'0012'``); built lazily, on the first call."""
+    cache: dict[str, str] = {}
+
+    def hint(value: object) -> str:
+        if not cache:
+            known = ids.dropna().astype(str)
+            cache.update(dict(zip(id_key(known), known, strict=True)))
+            cache.setdefault("\x00", "")
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        key = id_key(pd.Series([str(value).strip()])).iloc[0]
+        near = cache.get(key)
+        return (f" (patients has {near!r}: the case or leading zeros differ; ids are compared "
+                "exactly)") if near else ""
+
+    return hint
+
+
+def _near_duplicate_ids(pts: pd.DataFrame, label: str, col: Collector) -> None:
+    """Warning naming patient ids that differ only in case or leading zeros, with their rows."""
+    ids = pts["patient_id"]
+    ok = ids.notna()
+    if not ok.any():
+        return
+    key = id_key(ids[ok])
+    dup = key.duplicated(keep=False)
+    if not dup.any():
+        return
+    groups = pd.DataFrame({"key": key[dup], "id": ids[ok][dup]}).groupby("key", sort=False)
+    shown = []
+    for _, g in list(groups)[:5]:
+        shown.append(" and ".join(f"{v!r} (row {r})" for r, v in g["id"].items()))
+    col.warn(label, "patient_id", None,
+             f"{int(groups.ngroups)} group(s) of patient ids differ only in case or leading "
+             f"zeros: {'; '.join(shown)}" + ("; …" if groups.ngroups > 5 else ""),
+             "they are read as different patients: merge them if they are one patient",
+             n_rows=int(dup.sum()))
+
+
+# --------------------------------------------------------------------------------------------
+# plausibility (impossible: problems; implausible: warnings in the load report)
+
+
+def _num(v: object) -> str:
+    return f"{v:g}" if isinstance(v, (int, float, np.floating)) else str(v)
+
+
+def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
+                  labels: dict[str, str], col: Collector, params: Parameters) -> None:
+    """Cross-table and range checks of the canonical tables (``params.plausibility``):
+    diameters and sums, target lesions per scan, centimetre-looking tables, dates after the
+    data cut-off, progression or scans after death, scans long before treatment start and
+    treatment starts before immunotherapy existed."""
+    pl = params.plausibility
+    cutoff = pd.Timestamp(pl.data_cutoff) if pl.data_cutoff else pd.Timestamp.today().normalize()
+    cut_text = cutoff.strftime("%Y-%m-%d") + ("" if pl.data_cutoff else " (today)")
+    cut_expected = (f"a date on or before the data cut-off {cut_text} (a date in the future is "
+                    "a typo; set plausibility.data_cutoff=YYYY-MM-DD to check against another "
+                    "date)")
+    plabel = labels.get("patients", labels.get("scans", "<patients>"))
+    if "patients" in labels:
+        for c, what in (("treatment_start", "treatment start"), ("progression_date", "progression"),
+                        ("death_date", "death"), ("last_contact", "last contact")):
+            if c in pts.columns:
+                late = pts[c].notna() & (pts[c] > cutoff)
+                col.add_rows(plabel, c, late, lambda v, w=what: f"{w} {v} is after the data "
+                             f"cut-off {cut_text}", cut_expected, values=_iso(pts[c], late))
+        if "progression_date" in pts.columns and "death_date" in pts.columns:
+            after = pts["progression_date"].notna() & pts["death_date"].notna() \
+                & (pts["progression_date"] > pts["death_date"])
+            col.add_rows(plabel, "progression_date", after,
+                         lambda v: f"progression {v} is after death_date",
+                         "progression_date on or before death_date",
+                         values=_iso(pts["progression_date"], after))
+        early = pts["treatment_start"].notna() \
+            & (pts["treatment_start"].dt.year < pl.warn_treatment_start_before_year)
+        col.warn(plabel, "treatment_start", early,
+                 f"treatment_start before {pl.warn_treatment_start_before_year} (immune "
+                 "checkpoint inhibitors were first given in trials in 2006)",
+                 "accept with --set plausibility.warn_treatment_start_before_year=<year>")
+        _near_duplicate_ids(pts, plabel, col)
+    first = pts.drop_duplicates("patient_id")  # (duplicates are problems already)
+    pid_index = pd.Index(first["patient_id"])
+    start = first["treatment_start"].to_numpy(dtype="datetime64[ns]")
+    death = (first["death_date"].to_numpy(dtype="datetime64[ns]")
+             if "death_date" in first.columns else None)
+
+    def dates_against_patient(t: pd.DataFrame, label: str, dcols: list[str]) -> None:
+        pos = pid_index.get_indexer(t["patient_id"])
+        known = pos >= 0
+        nat = np.datetime64("NaT", "ns")
+        for dc in dcols:
+            if dc not in t.columns:
+                continue
+            d = t[dc]
+            late = d.notna() & (d > cutoff)
+            col.add_rows(label, dc, late, lambda v: f"scan {v} is after the data cut-off "
+                         f"{cut_text}", cut_expected, values=_iso(d, late))
+            darr = d.to_numpy(dtype="datetime64[ns]")
+            if death is not None:
+                dd = np.where(known, death[np.maximum(pos, 0)], nat)
+                after = pd.Series(~np.isnat(dd) & ~np.isnat(darr) & (darr > dd), index=t.index)
+                if after.any():
+                    msg = pd.Series(None, index=t.index, dtype=object)
+                    msg[after] = ("scan " + d[after].dt.strftime("%Y-%m-%d") + " is after the "
+                                  "death of patient " + t["patient_id"][after].astype(str) + " ("
+                                  + pd.Series(dd[after.to_numpy()], index=t.index[after])
+                                  .dt.strftime("%Y-%m-%d") + ")")
+                    col.add_rows(label, dc, after, lambda v: str(v),
+                                 "scans on or before the patient's death_date", values=msg)
+            st = np.where(known, start[np.maximum(pos, 0)], nat)
+            gap = (st - darr).astype("timedelta64[D]").astype("float64")
+            gap[np.isnat(st) | np.isnat(darr)] = np.nan
+            long_before = pd.Series(gap > pl.warn_scan_days_before_start, index=t.index)
+            col.warn(label, dc, long_before,
+                     f"scans more than {pl.warn_scan_days_before_start} days before the "
+                     "patient's treatment_start (a wrong year?)",
+                     "accept with --set plausibility.warn_scan_days_before_start=<days>")
+
+    les = tables.get("lesions")
+    if les is not None:
+        label = labels["lesions"]
+        dates_against_patient(les, label, ["assessment_date"])
+        d = les["diameter_mm"]
+        over = d > pl.max_diameter_mm
+        col.add_rows(label, "diameter_mm", over,
+                     lambda v: f"{v} mm is not a possible lesion diameter",
+                     f"a diameter ≤ {pl.max_diameter_mm:g} mm (set "
+                     "plausibility.max_diameter_mm to accept larger ones)",
+                     values=d.map(_num))
+        col.warn(label, "diameter_mm", (d > pl.warn_diameter_mm) & ~over,
+                 f"lesion diameters above {pl.warn_diameter_mm:g} mm",
+                 "accept with --set plausibility.warn_diameter_mm=<mm>")
+        target = les["lesion_type"] == "target"
+        measured = d[target & d.notna() & ~les["not_evaluable"]]
+        if len(measured) and pl.cm_like_below_mm > 0 and measured.max() < pl.cm_like_below_mm:
+            col.warn(label, "diameter_mm", None,
+                     f"every measured target diameter is below {pl.cm_like_below_mm:g} mm "
+                     f"(largest {measured.max():g}): the table looks like centimetres "
+                     "(RECIST 1.1's smallest measurable lesion is 10 mm); if they are cm, name "
+                     "the column diameter_cm",
+                     "accept as mm with --set plausibility.cm_like_below_mm=0",
+                     n_rows=len(measured))
+        _targets_per_scan(les, target, label, col, pl.warn_targets_per_scan)
+    ass = tables.get("assessments")
+    if ass is not None:
+        label = labels["assessments"]
+        dates_against_patient(ass, label, ["assessment_date"])
+        _max_sum(ass, "sld_mm", label, col, pl.max_sld_mm)
+    sc = tables.get("scans")
+    if sc is not None:
+        label = labels["scans"]
+        dates_against_patient(sc, label, SCAN_DATES)
+        for c in SCAN_SLD:
+            _max_sum(sc, c, label, col, pl.max_sld_mm)
+
+
+def _max_sum(t: pd.DataFrame, c: str, label: str, col: Collector, limit: float) -> None:
+    over = t[c] > limit
+    col.add_rows(label, c, over, lambda v: f"{v} mm is not a possible sum of diameters",
+                 f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",
+                 values=t[c].map(_num))
+
+
+def _targets_per_scan(les: pd.DataFrame, target: pd.Series, label: str, col: Collector,
+                      limit: int) -> None:
+    """Warning for scans with more than ``limit`` target lesions (rows sorted by patient and
+    date: a scan is a run of rows; the dates alone bound the run lengths first, cheaply)."""
+    if int(target.sum()) <= limit:
+        return
+    t = les[target.to_numpy()]
+    day = t["assessment_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    new_run = np.concatenate([[True], day[1:] != day[:-1]])
+    if np.diff(np.flatnonzero(np.concatenate([new_run, [True]]))).max() <= limit:
+        return
+    pid = t["patient_id"].to_numpy(object)
+    new_run[1:] |= pid[1:] != pid[:-1]
+    starts = np.flatnonzero(np.concatenate([new_run, [True]]))
+    sizes = np.diff(starts)
+    big = np.flatnonzero(sizes > limit)
+    if not len(big):
+        return
+    first = starts[big]
+    mask = pd.Series(False, index=les.index)
+    mask[t.index[first]] = True
+    i = int(big[np.argmax(sizes[big])])
+    col.warn(label, "lesion_type", mask,
+             f"{len(big)} scan(s) have more than {limit} target lesions (most: "
+             f"{int(sizes[i])} for patient {pid[starts[i]]} on "
+             f"{pd.Timestamp(day[starts[i]]).strftime('%Y-%m-%d')}; RECIST 1.1 allows 5)",
+             "accept with --set plausibility.warn_targets_per_scan=<n>")

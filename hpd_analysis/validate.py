@@ -19,6 +19,7 @@ Policies (documented in ``docs/bad-input.md``):
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -38,6 +39,9 @@ ISO_DATE_RE = r"\d{4}-\d{2}-\d{2}"
 ISO_TIMESTAMP_RE = (
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)?"
 )
+#: load-report action of a plausibility warning (``hpd validate`` prints these rows as warnings)
+WARNING = "warning"
+
 ISO_DATE_EXPECTED = "an ISO 8601 date YYYY-MM-DD, e.g. 2021-03-04"
 
 _TRUE = {"1", "1.0", "true"}
@@ -108,6 +112,25 @@ class Collector:
         """Record one load-report row (something the loader fixed or flagged)."""
         self.report.append({"file": file, "column": column, "action": action,
                             "n_rows": int(n_rows), "detail": detail})
+
+    def warn(self, file: str, column: str | None, mask: pd.Series | None, message: str,
+             accept: str, n_rows: int | None = None) -> int:
+        """Record one plausibility warning (load-report action ``warning``) for the rows where
+        ``mask`` holds (None: the whole table, ``n_rows`` rows); ``accept`` names the parameter
+        that accepts the value on purpose. Returns the number of rows."""
+        rows = ""
+        if mask is not None:
+            mask = as_bool(mask)
+            n = int(mask.sum())
+            if not n:
+                return 0
+            shown = mask.index[mask.to_numpy()][:10]
+            rows = (" (row" + ("s " if n > 1 else " ") + ", ".join(str(int(r)) for r in shown)
+                    + (f" and {n - len(shown)} more" if n > len(shown) else "") + ")")
+        else:
+            n = int(n_rows or 0)
+        self.note(file, column, WARNING, n, f"{message}{rows}; {accept}")
+        return n
 
     def report_frame(self) -> pd.DataFrame:
         """The load report as a DataFrame with :data:`LOAD_REPORT_COLUMNS`."""
@@ -233,6 +256,13 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         col.note(file, column, "converted_ids", int(r.rows(r.u_typed).sum()),
                  "numeric identifiers written as text")
     u_arr = u.to_numpy(object)
+    nfc = np.array([unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in u_arr],
+                   dtype=object)
+    changed = np.array([a is not None and a != b for a, b in zip(nfc, u_arr, strict=True)], bool)
+    if changed.any():  # the same name typed on a Mac (NFD) and on Windows (NFC) is one id
+        col.note(file, column, "normalized_ids", int(r.rows(changed).sum()),
+                 "identifiers normalized to Unicode NFC (composed accents)")
+        u_arr = nfc
     r.canon_uniq = u_arr
     if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
         s.canon_uniq, s.codes, s._has_na = u_arr, r.codes, None
@@ -578,6 +608,9 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
         return df
     given = key_codes or {}
     codes = [given[k] + 1 if given.get(k) is not None else _key_codes(df[k]) for k in keys]
+    na_key = codes[0] == 0  # a key part missing (0, see _key_codes)
+    for c in codes[1:]:
+        na_key |= c == 0
     order, same = _order(codes)
     del codes
     drop = np.zeros(n, bool)
@@ -605,6 +638,10 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
                      + ", ".join(str(r) for r in rows[:10]) + (" …" if len(rows) > 10 else "")
                      + ")")
         conflict = later[~equal]
+        if len(conflict):
+            # a key part missing (an unreadable date or id, already reported): one root cause,
+            # no "appears again" line for it
+            conflict = conflict[~na_key[conflict] & ~na_key[prev[~equal]]]
         if len(conflict):
             group = np.cumsum(np.concatenate([[True], ~same]))  # group id per sorted position
             first_pos = pd.Series(order).groupby(group).transform("first").to_numpy()
