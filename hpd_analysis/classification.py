@@ -682,7 +682,9 @@ def write_table(table: pd.DataFrame, out: str | Path) -> Path:
     if name.endswith(".parquet"):
         table.to_parquet(out, index=False)
         return out
-    atable = _arrow_table(table)
+    from .privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
+
+    atable = _arrow_table(neutralize_formulas(table))
     if name.endswith(".gz"):
         import gzip
         import io

@@ -112,7 +112,9 @@ def _cmd_definitions(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(table.to_dict(orient="records"), indent=2, default=str))
     elif args.format == "csv":
-        print(table.to_csv(index=False), end="")
+        from .privacy import neutralize_formulas
+
+        print(neutralize_formulas(table).to_csv(index=False), end="")
     else:
         for row in table.itertuples(index=False):
             print(f"{row.code}\n  {row.citation}\n  rule: {row.rule}\n  parameters: {row.parameters}\n")

@@ -699,7 +699,7 @@ def _peek_columns(path: Path) -> set[str]:
 
 
 def _rename(df: pd.DataFrame, role: str, col: Collector, label: str) -> pd.DataFrame:
-    aliases = ALIASES[role]
+    aliases = {**COVARIATE_ALIASES, **ALIASES[role]} if role == "patients" else ALIASES[role]
     mapping: dict[str, str] = {}
     taken: dict[str, str] = {}
     dropped: list[str] = []
@@ -868,7 +868,7 @@ def _patients(df: pd.DataFrame, label: str, col: Collector,
     known = set(out.columns) | {"patient_id"}
     for c in df.columns:
         if c not in known and c not in PATIENT_COLUMNS:
-            out[c] = _kept(df, c)
+            out[c] = _covariate(df, c, label, col)
     order = [c for c in PATIENT_COLUMNS if c in out.columns]
     order += [c for c in out.columns if c not in order]
     table = dedupe_and_sort(label, out.frame(order), ["patient_id"], col,
@@ -1554,3 +1554,106 @@ def _targets_per_scan(les: pd.DataFrame, target: pd.Series, label: str, col: Col
              f"{int(sizes[i])} for patient {pid[starts[i]]} on "
              f"{pd.Timestamp(day[starts[i]]).strftime('%Y-%m-%d')}; RECIST 1.1 allows 5)",
              "accept with --set plausibility.warn_targets_per_scan=<n>")
+
+
+# --------------------------------------------------------------------------------------------
+# covariates (the patients table's other columns: risk factors)
+
+#: spellings of the two sexes (case-insensitive); each group becomes one level
+_SEX_SPELLINGS = {"female": {"f", "female", "w", "woman", "women", "femme", "fem"},
+                  "male": {"m", "male", "man", "men", "homme", "masc"}}
+#: covariates that cannot be negative (and their upper bound, None = none)
+_NONNEGATIVE = {"age": 130.0, "nlr": None, "dnlr": None, "ldh": None, "n_metastatic_sites": None,
+                "pdl1_tps": 100.0, "bmi": None}
+#: a number whose magnitude is above this is not a measurement (1e308 would make means inf)
+MAX_COVARIATE_MAGNITUDE = 1e15
+_DECIMAL_COMMA = r"[+-]?\d+,\d+"
+
+
+def _covariate(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd.Series:
+    """A non-contract patients column as given, but: text numbers with a few text codes
+    (``ND``, ``<5``) read as numbers with those cells missing (noted), decimal commas of a
+    ``;``-separated file read as numbers, the spellings of ``sex`` merged (noted), and
+    impossible numbers (infinite, beyond 1e15, a negative age...) reported as problems."""
+    s = _kept(df, c)
+    name = canonical_name(c)
+    if s.dtype == object:
+        if name == "sex":
+            s = _merge_sex_spellings(s, label, c, col)
+        s = _numbers_with_codes(s, label, c, col, df.attrs.get(_DELIMITER) == ";")
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        v = s.astype("float64")
+        bad = pd.Series(~np.isfinite(v.to_numpy()) & v.notna().to_numpy(), index=s.index)
+        col.add_rows(label, c, bad, lambda x: f"{show(x)} is not a finite number",
+                     "a finite number", values=s.map(_num))
+        huge = v.abs() > MAX_COVARIATE_MAGNITUDE
+        huge &= ~bad
+        col.add_rows(label, c, huge, lambda x: f"{show(x)} is too large to be a measurement",
+                     f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}", values=s.map(_num))
+        if name in _NONNEGATIVE:
+            high = _NONNEGATIVE[name]
+            rng = "a value ≥ 0" + (f" and ≤ {high:g}" if high is not None else "")
+            out_of = (v < 0) | ((v > high) if high is not None else False)
+            out_of &= ~bad & ~huge
+            col.add_rows(label, c, out_of, lambda x: f"{show(x)} is not a possible {name}",
+                         rng, values=s.map(_num))
+    return s
+
+
+def _merge_sex_spellings(s: pd.Series, label: str, c: str, col: Collector) -> pd.Series:
+    text = s.where(s.map(lambda v: isinstance(v, str)))
+    low = text.str.strip().str.casefold()
+    out = s.copy()
+    merged = []
+    for spellings in _SEX_SPELLINGS.values():
+        m = low.isin(spellings).fillna(False).astype(bool)
+        forms = text[m].str.strip().value_counts()
+        if len(forms) > 1:
+            keep = sorted(forms.index, key=lambda f: (-forms[f], f))[0]
+            out[m] = keep
+            merged.append(f"{', '.join(repr(f) for f in sorted(forms.index))} -> {keep!r}")
+    if merged:
+        col.note(label, c, "merged_spellings", int(len(s)),
+                 "spellings of one sex read as one level: " + "; ".join(merged))
+    return out
+
+
+def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
+                        decimal_comma: bool) -> pd.Series:
+    """A text column that is numeric but for a few text codes, as numbers (see _covariate)."""
+    is_num = s.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
+                   and not isinstance(v, (bool, np.bool_)))
+    text = s.where(s.map(lambda v: isinstance(v, str))).str.strip()
+    text = text.where(text.ne(""))
+    given = is_num | text.notna()
+    n = int(given.sum())
+    if n == 0:
+        return s
+    comma = pd.Series(False, index=s.index)
+    if decimal_comma:
+        comma = text.str.fullmatch(_DECIMAL_COMMA).fillna(False).astype(bool)
+    parsed = pd.to_numeric(text.where(~comma, text.str.replace(",", ".", regex=False)),
+                           errors="coerce")
+    num_text = parsed.notna()
+    numeric = is_num | num_text
+    codes = given & ~numeric
+    n_codes_distinct = text[codes].nunique()
+    if int(numeric.sum()) < max(3, 0.6 * n) or n_codes_distinct > 5:
+        return s  # a text column (or too many text values to be codes): kept as given
+    vals = pd.Series(np.nan, index=s.index, dtype="float64")
+    vals[is_num] = s[is_num].astype("float64")
+    vals[num_text & ~is_num] = parsed[num_text & ~is_num]
+    if comma.any():
+        col.note(label, c, "decimal_comma", int(comma.sum()),
+                 "decimal commas of the ';'-separated file read as decimal points")
+    if codes.any():
+        rows = codes.index[codes.to_numpy()][:10]
+        col.note(label, c, "text_codes_missing", int(codes.sum()),
+                 "read as numbers; cells with text "
+                 + ", ".join(repr(v) for v in sorted(text[codes].unique())[:5])
+                 + " set missing (rows " + ", ".join(str(int(r)) for r in rows)
+                 + (" …" if int(codes.sum()) > len(rows) else "") + ")")
+    if pd.Series(vals.dropna() == np.floor(vals.dropna())).all() and vals.notna().any() \
+            and vals.abs().max() < 2**53:
+        return vals.astype("Int64") if vals.isna().any() else vals.astype("int64")
+    return vals

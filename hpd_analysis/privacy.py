@@ -4,6 +4,10 @@
   appears in the report: it is read from a file or an environment variable named by the caller, so
   the same key gives the same pseudonyms across runs (reviewers can link tables) while nobody
   without the key can reverse or re-derive them by hashing candidate identifiers.
+- :func:`pseudonymize_cohort` pseudonymizes a loaded cohort, ids embedded in other texts
+  (lesion ids, loader notes, free text) included.
+- :func:`neutralize_formulas` makes a table safe to open in a spreadsheet (OWASP's CSV
+  injection rule: a text cell starting with ``= + - @``, tab or CR gets a leading ``'``).
 - :func:`suppress_small_cells` masks counts below a threshold ``k`` as the text ``"<k"`` (and the
   percentages and confidence limits computed from them), the usual rule of data protection offices
   for aggregate tables.
@@ -14,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,15 +43,29 @@ def read_key(key_file: str | os.PathLike[str] | None = None, env: str = KEY_ENV)
         path = Path(key_file)
         if not path.is_file():
             raise ParameterError(f"pseudonymization key file {path} not found")
-        key = path.read_bytes().strip()
+        key = path.read_bytes()
+        where = "in the key file"
     else:
         key = os.environ.get(env, "").encode()
+        where = f"in ${env}"
+    # one rule for both sources: surrounding whitespace is not part of the key
+    key = key.strip()
     if len(key) < MIN_KEY_BYTES:
         raise ParameterError(
-            f"pseudonymization key too short or missing ({len(key)} bytes; expected at least "
-            f"{MIN_KEY_BYTES} bytes in the key file or in ${env})"
+            f"pseudonymization key too short or missing ({len(key)} bytes {where} once "
+            f"surrounding spaces are removed; expected at least {MIN_KEY_BYTES} bytes in the "
+            f"key file or in ${env})"
         )
     return key
+
+
+def check_key_options(pseudonymize: bool, key_file: object) -> None:
+    """Raise :class:`ParameterError` when a key file is given without pseudonymization: the
+    user meant the report to be pseudonymized, and it would silently hold the raw ids."""
+    if key_file not in (None, "") and not pseudonymize:
+        raise ParameterError("pseudonym_key_file is given but pseudonymize is false: the report "
+                             "would hold the raw identifiers (expected pseudonymize=true with a "
+                             "key file, or no key file)")
 
 
 def pseudonymize(ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "ID",
@@ -108,3 +128,117 @@ def suppress_small_cells(table: pd.DataFrame, k: int,
         if col in out.columns:
             out[col] = out[col].astype("object").where(~masked_any, np.nan)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# identifiers inside other text (loader notes, lesion ids such as MRN7700148-T1)
+
+
+def id_pattern(ids: Iterable[str]) -> re.Pattern[str] | None:
+    """Regex matching any of ``ids`` as a whole token: not inside a longer run of letters and
+    digits, but inside a longer id (``MRN7700148`` in ``MRN7700148-T1``). None without ids."""
+    uniq = sorted({str(i) for i in ids if str(i)}, key=len, reverse=True)
+    if not uniq:
+        return None
+    return re.compile(r"(?<![0-9A-Za-z])(" + "|".join(map(re.escape, uniq))
+                      + r")(?![0-9A-Za-z])")
+
+
+def scrub_ids(values: pd.Series, mapping: dict[str, str],
+              pattern: re.Pattern[str] | None = None) -> pd.Series:
+    """``values`` with every identifier of ``mapping`` found inside a text replaced by its
+    pseudonym (on the distinct values; non-text values untouched)."""
+    pattern = pattern or id_pattern(mapping)
+    if pattern is None or not len(values):
+        return values
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = values.cat.categories
+        if cats.dtype == object:
+            new = scrub_ids(pd.Series(cats, dtype=object), mapping, pattern)
+            if not new.is_unique:
+                return scrub_ids(values.astype(object), mapping, pattern).astype("category")
+            return values.cat.rename_categories(list(new))
+        return values
+    if values.dtype != object:
+        return values
+    uniq = pd.unique(values.dropna())
+    sub = {u: pattern.sub(lambda m: mapping[m.group(0)], u) for u in uniq if isinstance(u, str)}
+    sub = {k: v for k, v in sub.items() if k != v}
+    if not sub:
+        return values
+    return values.map(lambda v: sub.get(v, v) if isinstance(v, str) else v)
+
+
+def pseudonymize_cohort(cohort: Any, key: bytes, prefix: str = "ID") -> Any:
+    """Copy of a loaded cohort with keyed pseudonyms for every patient identifier: the
+    ``patient_id`` columns of every table, and any patient id inside another text — lesion ids
+    that embed it (``MRN7700148-T1`` -> ``ID-…-T1``), free-text columns, the loader's notes
+    (``load_report``). No output built from the copy can hold an input patient id."""
+    import dataclasses
+
+    ids = cohort.patients["patient_id"].dropna().astype(str).unique()
+    mapping = dict(zip(ids, pseudonymize(pd.Series(ids, dtype=object), key, prefix=prefix),
+                       strict=True))
+    pattern = id_pattern(mapping)
+    changes: dict[str, Any] = {}
+    for name in ("patients", "lesions", "assessments", "scans_wide", "load_report"):
+        tab = getattr(cohort, name, None)
+        if not isinstance(tab, pd.DataFrame):
+            continue
+        out = tab.copy()
+        for col in out.columns:
+            if col == "patient_id":
+                out[col] = pseudonymize(out[col], key, prefix=prefix)
+            elif pattern is not None:
+                out[col] = scrub_ids(out[col], mapping, pattern)
+        changes[name] = out
+    return dataclasses.replace(cohort, **changes)
+
+
+# --------------------------------------------------------------------------------------------
+# spreadsheet formula injection
+
+#: first characters that make a spreadsheet read a cell as a formula (OWASP CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralize_text(value: object) -> object:
+    """``value`` with a single quote in front when it is text a spreadsheet would run as a
+    formula (starts with ``= + - @``, tab or CR; plain numbers such as ``-4.5`` excepted)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def neutralize_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``table`` safe to open in a spreadsheet: every text cell (and column name) that
+    would start a formula gets a leading single quote (OWASP's rule). Used by every CSV, Excel
+    and docx writer of the workbench; the loader reads such cells back without the quote
+    (:func:`unneutralize_text`), so identifiers round-trip. Numbers are never changed."""
+    out = table.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == object:
+            cats = [neutralize_text(c) for c in s.cat.categories]
+            if cats != list(s.cat.categories):
+                out[col] = s.cat.rename_categories(cats)
+        elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            u = pd.unique(s.dropna())
+            sub = {v: neutralize_text(v) for v in u if isinstance(v, str)}
+            sub = {k: v for k, v in sub.items() if k != v}
+            if sub:
+                out[col] = s.map(lambda v, sub=sub: sub.get(v, v) if isinstance(v, str) else v)
+    names = [neutralize_text(c) if isinstance(c, str) else c for c in out.columns]
+    if names != list(out.columns):
+        out.columns = names
+    return out
+
+
+def unneutralize_text(value: object) -> object:
+    """Inverse of :func:`neutralize_text` for a cell read back: ``'=x`` -> ``=x``."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" \
+            and value[1:].startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value[1:]):
+        return value[1:]
+    return value

@@ -878,7 +878,9 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
             out[c] = out[c].dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_bool_dtype(out[c]):
             out[c] = out[c].astype(int)  # flags as 0/1, the contract's flag format
-    out.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    from .privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
+
+    neutralize_formulas(out).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
 
 
 def import_sdtm_dir(sdtm_dir: Path | str, out_dir: Path | str, **options: object) -> Path:

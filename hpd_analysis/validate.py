@@ -28,6 +28,7 @@ import pandas as pd
 
 from .cohort import LOAD_REPORT_COLUMNS
 from .errors import Problem
+from .privacy import unneutralize_text
 
 #: at most this many problems per check; the rest are summarised in one "… and N more rows" line
 MAX_PROBLEMS_PER_CHECK = 50
@@ -256,6 +257,11 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         col.note(file, column, "converted_ids", int(r.rows(r.u_typed).sum()),
                  "numeric identifiers written as text")
     u_arr = u.to_numpy(object)
+    quoted = np.array([unneutralize_text(v) is not v for v in u_arr], bool)
+    if quoted.any():  # '=... written by a workbench CSV writer: the id is =...
+        col.note(file, column, "formula_quote_removed", int(r.rows(quoted).sum()),
+                 "leading single quote of formula-escaped identifiers ('=..., '+...) removed")
+        u_arr = np.array([unneutralize_text(v) for v in u_arr], dtype=object)
     nfc = np.array([unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in u_arr],
                    dtype=object)
     changed = np.array([a is not None and a != b for a, b in zip(nfc, u_arr, strict=True)], bool)
