@@ -713,8 +713,10 @@ def classify_path(
     ``definitions``: codes to apply (default: every registered one plus the config's).
     Returns the output path.
     """
-    from .load import load_cohort
+    from .load import check_output, input_paths, load_cohort
 
+    # never over or into the cohort (or the config): checked before anything is read
+    check_output(out, input_paths(cohort_path) + input_paths(config), folder=False)
     cfg_params: dict[str, Any] = {}
     user_defs: list[Definition] = []
     if config is not None:

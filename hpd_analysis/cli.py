@@ -122,10 +122,14 @@ def _cmd_definitions(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .load import check_output
     from .simulate import simulate_cohort, write_cohort
 
     if args.patients < 1:
         raise HPDError(f"--patients {args.patients}: expected a positive number of patients")
+    if args.seed < 0:
+        raise HPDError(f"--seed {args.seed}: expected a whole number ≥ 0")
+    check_output(args.out, [], folder=True, force=args.force)
     tables = simulate_cohort(n_patients=args.patients, seed=args.seed)
     out = write_cohort(tables, args.out, fmt=args.format)
     print(f"wrote {args.patients} simulated patients (seed {args.seed}) to {out}")
@@ -155,8 +159,16 @@ def _cmd_import_sdtm(args: argparse.Namespace) -> int:
         "reader": args.reader,
         "diameter_rule": args.diameter_rule,
         "subjects": args.subjects,
+        "allow_unmatched": args.allow_unmatched,
     }
-    out = import_sdtm_dir(args.sdtm_dir, args.out, **options)
+    out = import_sdtm_dir(args.sdtm_dir, args.out, force=args.force, **options)
+    import pandas as pd
+
+    from .sdtm import dropped_rows_summary
+
+    for line in dropped_rows_summary(pd.read_csv(out / "import_report.csv", dtype=str,
+                                                 keep_default_na=False)):
+        print(line)
     print(f"wrote cohort to {out}")
     return 0
 
@@ -199,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=2021)
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("--force", action="store_true",
+                   help="write into an existing, non-empty output folder")
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("report", help="execute the notebooks and write the report")
@@ -224,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "diameter: the sponsor's DIAMETER test as recorded")
     s.add_argument("--subjects", choices=["exposed", "with_tumor_data"], default="exposed",
                    help="which DM subjects become patients")
+    s.add_argument("--allow-unmatched", action="store_true",
+                   help="drop TR records of subjects absent from DM (default: an error)")
+    s.add_argument("--force", action="store_true",
+                   help="write into an existing, non-empty output folder")
     s.set_defaults(func=_cmd_import_sdtm)
     return p
 
@@ -238,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
-    except (HPDError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (HPDError, OSError) as exc:  # bad input or a file system refusal: one line
         if os.environ.get("HPD_DEBUG"):
             raise
         msg = str(exc).strip().splitlines() or [type(exc).__name__]

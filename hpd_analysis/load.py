@@ -71,6 +71,8 @@ __all__ = [
     "load_cohort",
     "validate_cohort",
     "check_cohort",
+    "check_output",
+    "input_paths",
     "read_table",
     "canonical_name",
 ]
@@ -1657,3 +1659,52 @@ def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
             and vals.abs().max() < 2**53:
         return vals.astype("Int64") if vals.isna().any() else vals.astype("int64")
     return vals
+
+
+# --------------------------------------------------------------------------------------------
+# outputs never overwrite inputs
+
+
+def input_paths(path: str | Path | None) -> list[Path]:
+    """The resolved paths a command reads for ``path``: the folder of a cohort (or of a file
+    given directly) and the file itself. Nothing is written into them."""
+    if path is None:
+        return []
+    p = Path(path).expanduser()
+    if not p.exists():
+        return []
+    p = p.resolve()
+    return [p] if p.is_dir() else [p, p.parent]
+
+
+def check_output(out: str | Path, inputs: list[Path], *, folder: bool, force: bool = False,
+                 option: str = "--out") -> Path:
+    """Check an output path before anything is written; return it.
+
+    Raises :class:`HPDError` (one line) when ``out`` is an input file, or is or lies inside an
+    input folder (no command writes over or into its inputs); when a file is expected and
+    ``out`` is a folder (or the reverse); when ``out`` lies under an existing file; and, for a
+    ``folder`` output, when the folder exists with files in it and ``force`` is false (an
+    existing cohort is replaced only on purpose).
+    """
+    o = Path(out).expanduser()
+    r = o.resolve()
+    for i in inputs:
+        if r == i or i.is_dir() and i in r.parents:
+            where = "is" if r == i else "is inside"
+            raise HPDError(f"{option} {out}: {where} the input {i} (expected an output path "
+                           "outside the inputs: no command writes over or into its inputs)")
+    for parent in r.parents:
+        if parent.exists() and not parent.is_dir():
+            raise HPDError(f"{option} {out}: {parent} is a file, not a folder (expected a "
+                           "path in a folder)")
+    if folder:
+        if o.exists() and not o.is_dir():
+            raise HPDError(f"{option} {out}: is an existing file (expected a folder to write "
+                           "the cohort into)")
+        if o.is_dir() and any(o.iterdir()) and not force:
+            raise HPDError(f"{option} {out}: the folder exists and is not empty (expected a new "
+                           "or empty folder; pass --force to replace the files in it)")
+    elif o.is_dir():
+        raise HPDError(f"{option} {out}: is a folder (expected a file name)")
+    return o
