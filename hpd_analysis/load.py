@@ -1640,7 +1640,7 @@ def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
     numeric = is_num | num_text
     codes = given & ~numeric
     n_codes_distinct = text[codes].nunique()
-    if int(numeric.sum()) < max(3, 0.6 * n) or n_codes_distinct > 5:
+    if int(numeric.sum()) < max(2, 0.6 * n) or n_codes_distinct > 5:
         return s  # a text column (or too many text values to be codes): kept as given
     vals = pd.Series(np.nan, index=s.index, dtype="float64")
     vals[is_num] = s[is_num].astype("float64")
@@ -1666,15 +1666,19 @@ def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
 
 
 def input_paths(path: str | Path | None) -> list[Path]:
-    """The resolved paths a command reads for ``path``: the folder of a cohort (or of a file
-    given directly) and the file itself. Nothing is written into them."""
+    """The resolved paths a command reads for ``path``: a folder; a file, and its folder when
+    it is a role-named table (``patients.csv`` is read with the tables beside it). Nothing is
+    written over or into them."""
     if path is None:
         return []
     p = Path(path).expanduser()
     if not p.exists():
         return []
     p = p.resolve()
-    return [p] if p.is_dir() else [p, p.parent]
+    if p.is_dir():
+        return [p]
+    # a role-named table (patients.csv ...) is read with the tables beside it: its folder too
+    return [p, p.parent] if _stem(p) in ROLES else [p]
 
 
 def check_output(out: str | Path, inputs: list[Path], *, folder: bool, force: bool = False,
