@@ -200,12 +200,12 @@ def pseudonymize_cohort(cohort: Any, key: bytes, prefix: str = "ID") -> Any:
 
 #: first characters that make a spreadsheet read a cell as a formula (OWASP CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_PLAIN_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def neutralize_text(value: object) -> object:
     """``value`` with a single quote in front when it is text a spreadsheet would run as a
-    formula (starts with ``= + - @``, tab or CR; plain numbers such as ``-4.5`` excepted)."""
+    formula (starts with ``= + - @``, tab or CR; negative numbers such as ``-4.5`` excepted)."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
             and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
