@@ -769,3 +769,39 @@ def test_catalogue_is_documented():
         if cid in outcomes:
             assert outcomes[cid] == outcome, cid
 
+
+
+# ------------------------------------------------- the validate output shown in docs/bad-input.md
+
+ALL_WARNINGS_PATIENTS = """patient_id,treatment_start,progression_date,death_date,last_contact
+P0001,2021-01-10,,,2021-09-01
+p0001,2021-02-01,,,2021-09-01
+P0002,2004-03-01,2004-09-01,,2005-01-01
+P0003,2021-03-01,,,2021-09-01
+"""
+
+
+def _all_warnings(tmp: Path) -> Path:
+    """A cohort with every plausibility warning at once (diameters in cm; one new lesion of
+    65 cm; 11 targets on one scan; a scan 3 years before start; a start in 2004; ids P0001 and
+    p0001; P0003's first evaluation is RECIST PD without a progression_date)."""
+    rows = ["patient_id,assessment_date,lesion_id,lesion_type,diameter_mm"]
+    for k in range(1, 12):
+        rows += [f"P0001,2021-01-05,T{k},target,{1 + k / 10:g}",
+                 f"P0001,2021-03-01,T{k},target,{1 + k / 10:g}"]
+    rows += ["p0001,2021-01-20,T1,target,2.5", "p0001,2021-03-20,T1,target,2.4",
+             "P0002,2001-02-01,T1,target,3.1", "P0002,2004-02-20,T1,target,3.0",
+             "P0002,2004-05-01,T1,target,3.2",
+             "P0003,2021-02-20,T1,target,2.0", "P0003,2021-04-20,T1,target,3.0",
+             "P0003,2021-04-20,N1,new,650"]
+    return folder(tmp, ALL_WARNINGS_PATIENTS, "\n".join(rows) + "\n")
+
+
+def test_all_warnings_output_is_documented(tmp_path, capsys):
+    path = _all_warnings(tmp_path)
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out.replace(str(path), "cohort")
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("<!-- all-warnings -->", 2)[1].split("```", 2)[1].strip("\n")
+    assert block.splitlines()[0] == "$ hpd validate cohort"
+    assert block.splitlines()[1:] == out.strip("\n").splitlines()
