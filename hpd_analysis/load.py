@@ -734,6 +734,14 @@ def _require(df: pd.DataFrame, role: str, col: Collector, label: str,
                 f"at least one {role[:-1] if role.endswith('s') else role} row")
         return False
     missing = [c for c in required if c not in df.columns]
+    known = {*ALIASES[role].values(), *COVARIATE_ALIASES.values()}
+    if missing and not any(str(c) in known for c in df.columns):
+        # nothing of it is a cohort column: probably not a cohort table (e.g. a system file
+        # given by mistake), so none of its content is echoed
+        col.add(label, 1, None, f"no column of this file is a {role} column (it is probably "
+                "not a cohort table)", "a header with "
+                + ", ".join(required) + " (or their aliases)")
+        return False
     found = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
     for c in missing:
         col.add(label, 1, c, f"required column {c} is missing (found: {found})",

@@ -335,7 +335,7 @@ def _free_text(tmp: Path) -> Path:
              "declined the trial first, then consented on the second visit"]
     lines = PATIENTS.splitlines()
     text = lines[0] + ",comments,age\n" + "".join(
-        f'{ln},"{n}",{60 + i}\n' for i, (ln, n) in enumerate(zip(lines[1:], notes)))
+        f'{ln},"{n}",{60 + i}\n' for i, (ln, n) in enumerate(zip(lines[1:], notes, strict=True)))
     return folder(tmp, text)
 
 
@@ -374,6 +374,12 @@ def _no_formula_cell(path: Path, tmp: Path, _out: object) -> None:
 def _config_file(tmp: Path, text: str) -> Path:
     (tmp / "shadow").write_text(text, encoding="utf-8")
     return folder(tmp)
+
+
+def _system_file(tmp: Path) -> Path:
+    path = tmp / "passwd.csv"
+    path.write_text("root:x:0:0:root:/root:/bin/bash\nsecret:x:1:1::/:/bin/sh\n", encoding="utf-8")
+    return path
 
 
 def _nothing_echoed(_path: Path, _tmp: Path, output: object) -> None:
@@ -441,7 +447,7 @@ def _with_progression(tmp: Path) -> Path:
 def _covariates(tmp: Path, header: str, values: list[str], sep: str = ",") -> Path:
     lines = PATIENTS.replace(",", sep).splitlines()
     text = lines[0] + sep + header + "\n" + "".join(
-        f"{ln}{sep}{v}\n" for ln, v in zip(lines[1:], values))
+        f"{ln}{sep}{v}\n" for ln, v in zip(lines[1:], values, strict=True))
     return folder(tmp, text)
 
 
@@ -614,6 +620,10 @@ ROUND_TWO: list[Case] = [
     Case("validate_findings_on_stdout", lambda t: folder(t, lesions=edit(
         LESIONS, 4, "diameter_mm", "-4")), "error",
          [("lesions.csv", 4, "diameter_mm", "'-4' is below 0")]),
+    Case("not_a_cohort_table_never_echoed",
+         _system_file, "error",
+         [("passwd.csv", 1, None, "no column of this file is a patients column")],
+         extra=_nothing_echoed),
     Case("dd_mm_yyyy_dates_one_root_cause", _dd_mm, "error",
          [("lesions.csv", 4, "assessment_date", "'01/03/2021' is not an ISO 8601 date"),
           ("lesions.csv", 15, "assessment_date", "'05/02/2021' is not an ISO 8601 date"),
