@@ -1391,11 +1391,30 @@ def _near_id_hint(ids: pd.Series) -> Callable[[object], str]:
     return hint
 
 
+def _same_shape(ids: pd.Series) -> bool:
+    """True when every id has one length and its digits at the same positions (``P00001``
+    ... ``P30000``): checked on a fixed-width code-point array, without Python loops."""
+    lengths = ids.str.len()
+    if lengths.nunique() != 1 or not len(ids):
+        return False
+    width = int(lengths.iloc[0])
+    if width == 0:
+        return True
+    cps = np.array(ids.tolist(), dtype=f"U{width}").view(np.uint32).reshape(len(ids), width)
+    digit = (cps >= 48) & (cps <= 57)
+    return bool((digit == digit[0]).all())
+
+
 def _near_duplicate_ids(pts: pd.DataFrame, label: str, col: Collector) -> None:
     """Warning naming patient ids that differ only in case or leading zeros, with their rows."""
     ids = pts["patient_id"]
     ok = ids.notna()
     if not ok.any():
+        return
+    low = ids[ok].astype(str).str.lower()
+    if low.is_unique and _same_shape(low):
+        # no case twins, and every id has its digits at the same places: digit runs of equal
+        # length are equal numbers only when equal, so leading zeros cannot make twins
         return
     key = id_key(ids[ok])
     dup = key.duplicated(keep=False)
@@ -1418,6 +1437,15 @@ def _near_duplicate_ids(pts: pd.DataFrame, label: str, col: Collector) -> None:
 
 def _num(v: object) -> str:
     return f"{v:g}" if isinstance(v, (int, float, np.floating)) else str(v)
+
+
+def _shown(values: pd.Series, mask: pd.Series) -> pd.Series:
+    """``values`` rendered as numbers on the rows of ``mask`` only (for messages: the other
+    rows are never shown, so they are not formatted)."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    if mask.any():
+        out[mask] = values[mask].map(_num)
+    return out
 
 
 def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
@@ -1502,7 +1530,7 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
                      lambda v: f"{v} mm is not a possible lesion diameter",
                      f"a diameter ≤ {pl.max_diameter_mm:g} mm (set "
                      "plausibility.max_diameter_mm to accept larger ones)",
-                     values=d.map(_num))
+                     values=_shown(d, over))
         col.warn(label, "diameter_mm", (d > pl.warn_diameter_mm) & ~over,
                  f"lesion diameters above {pl.warn_diameter_mm:g} mm",
                  "accept with --set plausibility.warn_diameter_mm=<mm>")
@@ -1534,7 +1562,7 @@ def _max_sum(t: pd.DataFrame, c: str, label: str, col: Collector, limit: float) 
     over = t[c] > limit
     col.add_rows(label, c, over, lambda v: f"{v} mm is not a possible sum of diameters",
                  f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",
-                 values=t[c].map(_num))
+                 values=_shown(t[c], over))
 
 
 def _targets_per_scan(les: pd.DataFrame, target: pd.Series, label: str, col: Collector,
@@ -1595,74 +1623,86 @@ def _covariate(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd.Serie
         v = s.astype("float64")
         bad = pd.Series(~np.isfinite(v.to_numpy()) & v.notna().to_numpy(), index=s.index)
         col.add_rows(label, c, bad, lambda x: f"{show(x)} is not a finite number",
-                     "a finite number", values=s.map(_num))
+                     "a finite number", values=_shown(s, bad))
         huge = v.abs() > MAX_COVARIATE_MAGNITUDE
         huge &= ~bad
         col.add_rows(label, c, huge, lambda x: f"{show(x)} is too large to be a measurement",
-                     f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}", values=s.map(_num))
+                     f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}",
+                     values=_shown(s, huge))
         if name in _NONNEGATIVE:
             high = _NONNEGATIVE[name]
             rng = "a value ≥ 0" + (f" and ≤ {high:g}" if high is not None else "")
             out_of = (v < 0) | ((v > high) if high is not None else False)
             out_of &= ~bad & ~huge
             col.add_rows(label, c, out_of, lambda x: f"{show(x)} is not a possible {name}",
-                         rng, values=s.map(_num))
+                         rng, values=_shown(s, out_of))
     return s
 
 
 def _merge_sex_spellings(s: pd.Series, label: str, c: str, col: Collector) -> pd.Series:
-    text = s.where(s.map(lambda v: isinstance(v, str)))
-    low = text.str.strip().str.casefold()
-    out = s.copy()
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    u = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+    text = u.where(u.map(lambda v: isinstance(v, str))).str.strip()
+    low = text.str.casefold()
+    counts = pd.Series(np.bincount(codes[codes >= 0], minlength=len(u)), index=u.index)
+    new = u.copy()
     merged = []
     for spellings in _SEX_SPELLINGS.values():
-        m = low.isin(spellings).fillna(False).astype(bool)
-        forms = text[m].str.strip().value_counts()
+        m = low.isin(spellings).fillna(False).to_numpy(bool)
+        forms = counts[m].groupby(text[m].to_numpy()).sum()
         if len(forms) > 1:
             keep = sorted(forms.index, key=lambda f: (-forms[f], f))[0]
-            out[m] = keep
+            new[m] = keep
             merged.append(f"{', '.join(repr(f) for f in sorted(forms.index))} -> {keep!r}")
-    if merged:
-        col.note(label, c, "merged_spellings", int(len(s)),
-                 "spellings of one sex read as one level: " + "; ".join(merged))
-    return out
+    if not merged:
+        return s
+    col.note(label, c, "merged_spellings", int(len(s)),
+             "spellings of one sex read as one level: " + "; ".join(merged))
+    vals = new.to_numpy(object)[np.maximum(codes, 0)]
+    return pd.Series(np.where(codes >= 0, vals, s.to_numpy(object)), index=s.index, dtype=object)
 
 
 def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
                         decimal_comma: bool) -> pd.Series:
-    """A text column that is numeric but for a few text codes, as numbers (see _covariate)."""
-    is_num = s.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
-                   and not isinstance(v, (bool, np.bool_)))
-    text = s.where(s.map(lambda v: isinstance(v, str))).str.strip()
-    text = text.where(text.ne(""))
-    given = is_num | text.notna()
-    n = int(given.sum())
-    if n == 0:
+    """A text column that is numeric but for a few text codes, as numbers (see _covariate);
+    decided on the distinct values, expanded through their codes."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    if not len(uniq):
         return s
-    comma = pd.Series(False, index=s.index)
+    u = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+    u_num = u.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
+                  and not isinstance(v, (bool, np.bool_))).to_numpy(bool)
+    u_text = u.where(u.map(lambda v: isinstance(v, str))).str.strip()
+    u_text = u_text.where(u_text.ne(""))
+    u_comma = np.zeros(len(u), bool)
     if decimal_comma:
-        comma = text.str.fullmatch(_DECIMAL_COMMA).fillna(False).astype(bool)
-    parsed = pd.to_numeric(text.where(~comma, text.str.replace(",", ".", regex=False)),
-                           errors="coerce")
-    num_text = parsed.notna()
-    numeric = is_num | num_text
-    codes = given & ~numeric
-    n_codes_distinct = text[codes].nunique()
-    if int(numeric.sum()) < max(2, 0.6 * n) or n_codes_distinct > 5:
+        u_comma = u_text.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(bool)
+    parsed = pd.to_numeric(u_text.where(~u_comma, u_text.str.replace(",", ".", regex=False)),
+                           errors="coerce").to_numpy(float)
+    u_parsed = ~np.isnan(parsed) & ~u_num
+    u_code = u_text.notna().to_numpy() & ~u_parsed
+    counts = np.bincount(codes[codes >= 0], minlength=len(u))
+    n = int(counts[u_num | u_text.notna().to_numpy()].sum())
+    n_numeric = int(counts[u_num | u_parsed].sum())
+    if n == 0 or n_numeric < max(2, 0.6 * n) or int(u_code.sum()) > 5 \
+            or not (u_parsed.any() or u_code.any()):
         return s  # a text column (or too many text values to be codes): kept as given
-    vals = pd.Series(np.nan, index=s.index, dtype="float64")
-    vals[is_num] = s[is_num].astype("float64")
-    vals[num_text & ~is_num] = parsed[num_text & ~is_num]
+    u_vals = np.full(len(u), np.nan)
+    u_vals[u_num] = u[u_num].astype(float).to_numpy()
+    u_vals[u_parsed] = parsed[u_parsed]
+    vals = pd.Series(np.where(codes >= 0, u_vals[np.maximum(codes, 0)], np.nan), index=s.index)
+    comma = pd.Series((codes >= 0) & u_comma[np.maximum(codes, 0)], index=s.index)
+    coded = pd.Series((codes >= 0) & u_code[np.maximum(codes, 0)], index=s.index)
     if comma.any():
         col.note(label, c, "decimal_comma", int(comma.sum()),
                  "decimal commas of the ';'-separated file read as decimal points")
-    if codes.any():
-        rows = codes.index[codes.to_numpy()][:10]
-        col.note(label, c, "text_codes_missing", int(codes.sum()),
+    if coded.any():
+        rows = coded.index[coded.to_numpy()][:10]
+        col.note(label, c, "text_codes_missing", int(coded.sum()),
                  "read as numbers; cells with text "
-                 + ", ".join(repr(v) for v in sorted(text[codes].unique())[:5])
+                 + ", ".join(repr(v) for v in sorted(u_text[u_code].unique())[:5])
                  + " set missing (rows " + ", ".join(str(int(r)) for r in rows)
-                 + (" …" if int(codes.sum()) > len(rows) else "") + ")")
+                 + (" …" if int(coded.sum()) > len(rows) else "") + ")")
     if pd.Series(vals.dropna() == np.floor(vals.dropna())).all() and vals.notna().any() \
             and vals.abs().max() < 2**53:
         return vals.astype("Int64") if vals.isna().any() else vals.astype("int64")

@@ -134,35 +134,53 @@ def suppress_small_cells(table: pd.DataFrame, k: int,
 # identifiers inside other text (loader notes, lesion ids such as MRN7700148-T1)
 
 
-def id_pattern(ids: Iterable[str]) -> re.Pattern[str] | None:
-    """Regex matching any of ``ids`` as a whole token: not inside a longer run of letters and
-    digits, but inside a longer id (``MRN7700148`` in ``MRN7700148-T1``). None without ids."""
-    uniq = sorted({str(i) for i in ids if str(i)}, key=len, reverse=True)
-    if not uniq:
-        return None
-    return re.compile(r"(?<![0-9A-Za-z])(" + "|".join(map(re.escape, uniq))
-                      + r")(?![0-9A-Za-z])")
+_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def scrub_ids(values: pd.Series, mapping: dict[str, str],
-              pattern: re.Pattern[str] | None = None) -> pd.Series:
+def scrub_text(text: str, mapping: dict[str, str], lengths: Iterable[int] | None = None) -> str:
+    """``text`` with every identifier of ``mapping`` replaced by its pseudonym where it stands
+    as a whole token: not inside a longer run of letters and digits, but possibly inside a
+    longer id (``MRN7700148`` in ``MRN7700148-T1``, not in ``MRN77001480``). Longest match
+    first, left to right; dictionary look-ups, so the cost does not grow with the cohort."""
+    sizes = sorted(set(lengths if lengths is not None else map(len, mapping)), reverse=True)
+    n = len(text)
+    out: list[str] = []
+    last = i = 0
+    while i < n:
+        if i == 0 or text[i - 1] not in _ALNUM:
+            for size in sizes:
+                j = i + size
+                if j <= n and (j == n or text[j] not in _ALNUM) and text[i:j] in mapping:
+                    out += [text[last:i], mapping[text[i:j]]]
+                    last = i = j
+                    break
+            else:
+                i += 1
+            continue
+        i += 1
+    return "".join(out) + text[last:] if out else text
+
+
+def scrub_ids(values: pd.Series, mapping: dict[str, str]) -> pd.Series:
     """``values`` with every identifier of ``mapping`` found inside a text replaced by its
-    pseudonym (on the distinct values; non-text values untouched)."""
-    pattern = pattern or id_pattern(mapping)
-    if pattern is None or not len(values):
+    pseudonym (:func:`scrub_text`, on the distinct values; non-text values untouched)."""
+    if not mapping or not len(values):
         return values
+    lengths = sorted({len(k) for k in mapping}, reverse=True)
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = values.cat.categories
-        if cats.dtype == object:
-            new = scrub_ids(pd.Series(cats, dtype=object), mapping, pattern)
-            if not new.is_unique:
-                return scrub_ids(values.astype(object), mapping, pattern).astype("category")
-            return values.cat.rename_categories(list(new))
-        return values
+        if cats.dtype != object:
+            return values
+        new = [scrub_text(c, mapping, lengths) if isinstance(c, str) else c for c in cats]
+        if new == list(cats):
+            return values
+        if len(set(new)) == len(new):
+            return values.cat.rename_categories(new)
+        return scrub_ids(values.astype(object), mapping).astype("category")
     if values.dtype != object:
         return values
-    uniq = pd.unique(values.dropna())
-    sub = {u: pattern.sub(lambda m: mapping[m.group(0)], u) for u in uniq if isinstance(u, str)}
+    sub = {u: scrub_text(u, mapping, lengths) for u in pd.unique(values.dropna())
+           if isinstance(u, str)}
     sub = {k: v for k, v in sub.items() if k != v}
     if not sub:
         return values
@@ -179,7 +197,6 @@ def pseudonymize_cohort(cohort: Any, key: bytes, prefix: str = "ID") -> Any:
     ids = cohort.patients["patient_id"].dropna().astype(str).unique()
     mapping = dict(zip(ids, pseudonymize(pd.Series(ids, dtype=object), key, prefix=prefix),
                        strict=True))
-    pattern = id_pattern(mapping)
     changes: dict[str, Any] = {}
     for name in ("patients", "lesions", "assessments", "scans_wide", "load_report"):
         tab = getattr(cohort, name, None)
@@ -189,8 +206,8 @@ def pseudonymize_cohort(cohort: Any, key: bytes, prefix: str = "ID") -> Any:
         for col in out.columns:
             if col == "patient_id":
                 out[col] = pseudonymize(out[col], key, prefix=prefix)
-            elif pattern is not None:
-                out[col] = scrub_ids(out[col], mapping, pattern)
+            else:
+                out[col] = scrub_ids(out[col], mapping)
         changes[name] = out
     return dataclasses.replace(cohort, **changes)
 

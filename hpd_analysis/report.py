@@ -645,7 +645,7 @@ def open_section(
         small_cell_threshold = int(os.environ.get(ENV_SMALL_CELL, "0") or 0)
     if pseudonym_key_file is None:
         pseudonym_key_file = os.environ.get(ENV_KEY_FILE) or None
-    loaded = load_cohort(cohort)
+    loaded = load_cohort(cohort, params=params)  # the plausibility limits in force
     loaded = replace(loaded, load_report=portable_load_report(loaded.load_report, cohort))
     if pseudonymize:
         from .privacy import read_key

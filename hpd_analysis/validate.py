@@ -257,18 +257,30 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         col.note(file, column, "converted_ids", int(r.rows(r.u_typed).sum()),
                  "numeric identifiers written as text")
     u_arr = u.to_numpy(object)
-    quoted = np.array([unneutralize_text(v) is not v for v in u_arr], bool)
-    if quoted.any():  # '=... written by a workbench CSV writer: the id is =...
-        col.note(file, column, "formula_quote_removed", int(r.rows(quoted).sum()),
-                 "leading single quote of formula-escaped identifiers ('=..., '+...) removed")
-        u_arr = np.array([unneutralize_text(v) for v in u_arr], dtype=object)
-    nfc = np.array([unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in u_arr],
-                   dtype=object)
-    changed = np.array([a is not None and a != b for a, b in zip(nfc, u_arr, strict=True)], bool)
-    if changed.any():  # the same name typed on a Mac (NFD) and on Windows (NFC) is one id
-        col.note(file, column, "normalized_ids", int(r.rows(changed).sum()),
-                 "identifiers normalized to Unicode NFC (composed accents)")
-        u_arr = nfc
+    # '=... written by a workbench CSV writer (formula neutralization): the id is =...
+    quoted = u.str.startswith("'").eq(True).to_numpy(bool)
+    if quoted.any():
+        pos = np.flatnonzero(quoted)
+        back = [unneutralize_text(v) for v in u_arr[pos]]
+        quoted[pos] = [b is not v for b, v in zip(back, u_arr[pos], strict=True)]
+        if quoted.any():
+            u_arr = u_arr.copy()
+            u_arr[pos] = back
+            col.note(file, column, "formula_quote_removed", int(r.rows(quoted).sum()),
+                     "leading single quote of formula-escaped identifiers ('=..., '+...) "
+                     "removed")
+    # the same name typed on a Mac (NFD) and on Windows (NFC) is one id (ASCII ids: as is)
+    if not "".join(v for v in u_arr if isinstance(v, str)).isascii():
+        wide = np.array([isinstance(v, str) and not v.isascii() for v in u_arr], bool)
+        pos = np.flatnonzero(wide)
+        nfc = [unicodedata.normalize("NFC", v) for v in u_arr[pos]]
+        changed = np.zeros(len(u_arr), bool)
+        changed[pos] = [a != b for a, b in zip(nfc, u_arr[pos], strict=True)]
+        if changed.any():
+            u_arr = u_arr.copy()
+            u_arr[pos] = nfc
+            col.note(file, column, "normalized_ids", int(r.rows(changed).sum()),
+                     "identifiers normalized to Unicode NFC (composed accents)")
     r.canon_uniq = u_arr
     if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
         s.canon_uniq, s.codes, s._has_na = u_arr, r.codes, None
