@@ -1489,7 +1489,7 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
              if "death_date" in first.columns else None)
 
     def dates_against_patient(t: pd.DataFrame, label: str, dcols: list[str]) -> None:
-        pos = pid_index.get_indexer(t["patient_id"])
+        pos = _patient_positions(t["patient_id"], pid_index)
         known = pos >= 0
         nat = np.datetime64("NaT", "ns")
         for dc in dcols:
@@ -1549,16 +1549,40 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
     if ass is not None:
         label = labels["assessments"]
         dates_against_patient(ass, label, ["assessment_date"])
-        _max_sum(ass, "sld_mm", label, col, pl.max_sld_mm)
+        _max_sum(ass, "sld_mm", label, col, pl.max_sld_mm, pl.cm_like_below_mm)
     sc = tables.get("scans")
     if sc is not None:
         label = labels["scans"]
         dates_against_patient(sc, label, SCAN_DATES)
         for c in SCAN_SLD:
-            _max_sum(sc, c, label, col, pl.max_sld_mm)
+            _max_sum(sc, c, label, col, pl.max_sld_mm, pl.cm_like_below_mm)
 
 
-def _max_sum(t: pd.DataFrame, c: str, label: str, col: Collector, limit: float) -> None:
+def _patient_positions(pid: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position in ``index`` of each row's patient (-1 unknown). Rows sorted by patient (the
+    lesion and assessment tables) are looked up once per run of equal ids."""
+    ids = pid.to_numpy(object)
+    if len(ids) < 2:
+        return index.get_indexer(ids)
+    change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    heads = np.concatenate([[0], change])
+    if len(heads) * 4 > len(ids):  # not in runs: hash every row
+        return index.get_indexer(ids)
+    sizes = np.diff(np.concatenate([heads, [len(ids)]]))
+    return np.repeat(index.get_indexer(ids[heads]), sizes)
+
+
+def _max_sum(t: pd.DataFrame, c: str, label: str, col: Collector, limit: float,
+             cm_like_below: float = 0.0) -> None:
+    """Sums above ``limit`` are problems; every measured sum below ``cm_like_below`` (mm) a
+    warning (a table in centimetres: sums of lesions ≥ 10 mm each)."""
+    measured = t[c][t[c] > 0]
+    if len(measured) and cm_like_below > 0 and measured.max() < cm_like_below:
+        col.warn(label, c, None,
+                 f"every sum of diameters is below {cm_like_below:g} mm (largest "
+                 f"{measured.max():g}): the table looks like centimetres",
+                 "accept as mm with --set plausibility.cm_like_below_mm=0",
+                 n_rows=len(measured))
     over = t[c] > limit
     col.add_rows(label, c, over, lambda v: f"{v} mm is not a possible sum of diameters",
                  f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",

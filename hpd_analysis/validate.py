@@ -257,8 +257,11 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         col.note(file, column, "converted_ids", int(r.rows(r.u_typed).sum()),
                  "numeric identifiers written as text")
     u_arr = u.to_numpy(object)
+    # one pass over the distinct ids tells whether any needs the two fixes below
+    joined = "\x00".join(v for v in u_arr if isinstance(v, str))
     # '=... written by a workbench CSV writer (formula neutralization): the id is =...
-    quoted = u.str.startswith("'").eq(True).to_numpy(bool)
+    quoted = (u.str.startswith("'").eq(True).to_numpy(bool) if "'" in joined
+              else np.zeros(len(u_arr), bool))
     if quoted.any():
         pos = np.flatnonzero(quoted)
         back = [unneutralize_text(v) for v in u_arr[pos]]
@@ -270,7 +273,7 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
                      "leading single quote of formula-escaped identifiers ('=..., '+...) "
                      "removed")
     # the same name typed on a Mac (NFD) and on Windows (NFC) is one id (ASCII ids: as is)
-    if not "".join(v for v in u_arr if isinstance(v, str)).isascii():
+    if not joined.isascii():
         wide = np.array([isinstance(v, str) and not v.isascii() for v in u_arr], bool)
         pos = np.flatnonzero(wide)
         nfc = [unicodedata.normalize("NFC", v) for v in u_arr[pos]]

@@ -498,6 +498,26 @@ def _one_root_cause(_path: Path, _tmp: Path, output: object) -> None:
     assert "appears again" not in str(output), output
 
 
+def _assessments_cm(tmp: Path) -> Path:
+    d = folder(tmp, lesions=None)
+    (d / "assessments.csv").write_text(
+        "patient_id,assessment_date,sld_mm\nP1,2020-11-20,1.8\nP1,2021-01-05,2.0\n"
+        "P1,2021-03-01,2.5\nP2,2020-12-10,1.2\nP2,2021-01-20,1.5\nP3,2020-12-20,2.6\n"
+        "P3,2021-02-25,3.0\n", encoding="utf-8")
+    return d
+
+
+def _wide_huge_sum(tmp: Path) -> Path:
+    d = tmp / "wide"
+    d.mkdir()
+    (d / "scans.csv").write_text(
+        "patient_id,treatment_start,RECIST_BEFORE,RECIST_BASELINE,RECIST_EVAL1,SCANDATE_BEFORE,"
+        "SCANDATE_BASELINE,SCANDATE_EVAL1\n"
+        "P1,2021-01-10,40,50,1e308,2020-11-20,2021-01-05,2021-03-01\n"
+        "P2,2021-02-01,30,32,35,2020-12-10,2021-01-20,2021-03-20\n", encoding="utf-8")
+    return d
+
+
 ROUND_TWO: list[Case] = [
     # privacy and security
     Case("lesion_id_embeds_patient_id_pseudonymized", _embedded_lesion_ids, "accepted",
@@ -554,6 +574,11 @@ ROUND_TWO: list[Case] = [
         edit(LESIONS, 4, "diameter_mm", "1e308"), 7, "diameter_mm", "1000000")), "error",
          [("lesions.csv", 4, "diameter_mm", "1e+308 mm is not a possible lesion diameter"),
           ("lesions.csv", 7, "diameter_mm", "1e+06 mm is not a possible lesion diameter")]),
+    Case("assessment_sums_in_centimetres", _assessments_cm, "warning",
+         warning="every sum of diameters is below 10 mm (largest 3): the table looks like "
+         "centimetres"),
+    Case("wide_scans_sum_1e308", _wide_huge_sum, "error",
+         [("scans.csv", 2, "sld_first_eval_mm", "1e+308 mm is not a possible sum of diameters")]),
     Case("huge_lesion_diameter", lambda t: folder(t, lesions=edit(LESIONS, 4, "diameter_mm",
                                                                    "650")), "warning",
          warning="lesion diameters above 500 mm (row 4)"),
