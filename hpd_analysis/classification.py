@@ -461,10 +461,10 @@ def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | No
     feats, extra = _first_evaluation_features(cohort, params)
     same_rows = _same_patients(feats, patients)
     feats = _align_features(feats, patients, same_rows)
-    if params.plausibility.progression_from_scans:  # PFS from the first evaluation's RECIST PD
-        from .endpoints import progression_from_scans
+    if params.plausibility.progression_from_scans:  # PFS from the first RECIST PD scan
+        from .endpoints import first_pd_dates, progression_from_scans
 
-        patients = progression_from_scans(patients, feats)
+        patients = progression_from_scans(patients, first_pd_dates(cohort, params))
     # the endpoint columns (derive_endpoints but patient_id) as they are: no DataFrame
     new: dict[str, Any] = _endpoint_columns(patients, params, feats.index)
     new.update({c: _values(patients[c]) for c in patients.columns

@@ -65,8 +65,9 @@ class Plausibility:
     #: a treatment start before this year is a warning (immune checkpoint inhibitor trials
     #: began in 2006; Excel's 1900 epoch and typos fall before)
     warn_treatment_start_before_year: int = 2006
-    #: derive PFS from the first evaluation's RECIST PD when ``progression_date`` is missing
-    #: (the date of that scan is the progression date); off: a warning only
+    #: derive PFS from the scans when ``progression_date`` (and ``pfs_months``) is missing: the
+    #: first on-treatment scan with RECIST 1.1 overall response PD is the progression date;
+    #: off: ``hpd validate`` warns
     progression_from_scans: bool = False
 
     def __post_init__(self) -> None:

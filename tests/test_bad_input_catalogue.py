@@ -619,8 +619,8 @@ ROUND_TWO: list[Case] = [
          "accepted", note="renamed",
          extra=_patients_are({"age": [61, 70, 55], "sex": ["F", "M", "F"], "ldh": [250, 300, 280]})),
     Case("pd_at_first_eval_without_progression_date", _pd_without_date, "warning",
-         warning="1 patient(s) have RECIST PD at the first evaluation but no progression_date "
-         "(P1)", extra=_pfs_from_scans),
+         warning="1 patient(s) have a RECIST PD scan but no progression_date (P1)",
+         extra=_pfs_from_scans),
     Case("ids_na_none_nan", lambda t: _ids(t, {"P1": "NA", "P2": "None", "P3": "nan"}),
          "accepted", checks=[("NA", "sld_baseline_mm", "20"), ("nan", "sld_baseline_mm", "30")]),
     Case("ids_nfc_and_nfd_spellings",
