@@ -629,7 +629,7 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
         return df
     given = key_codes or {}
     codes = [given[k] + 1 if given.get(k) is not None else _key_codes(df[k]) for k in keys]
-    na_key = codes[0] == 0  # a key part missing (0, see _key_codes)
+    na_key: np.ndarray = np.asarray(codes[0] == 0)  # a key part missing (0, see _key_codes)
     for c in codes[1:]:
         na_key |= c == 0
     order, same = _order(codes)
