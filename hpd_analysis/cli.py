@@ -76,7 +76,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     warnings = [f"warning: {r.file}: {r.column}: {r.detail}" if isinstance(r.column, str)
                 else f"warning: {r.file}: {r.detail}"
                 for r in report.itertuples(index=False) if r.action == WARNING]
-    warnings += [f"warning: {w}" for w in progression_warnings(cohort, params)]
+    try:
+        warnings += [f"warning: {w}" for w in progression_warnings(cohort, params)]
+    except Exception as exc:  # noqa: BLE001 - validate reports, it never crashes
+        warnings.append(f"warning: progression dates not checked against the scans "
+                        f"({type(exc).__name__})")
     print(f"{args.cohort}: valid ({cohort.n_patients} patients" + (f"; {tables}" if tables else "")
           + ")" + (f" with {len(warnings)} warning(s)" if warnings else ""))
     for w in warnings:

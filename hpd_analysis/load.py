@@ -16,6 +16,15 @@ row of ``cohort.load_report``; every problem is a :class:`~hpd_analysis.errors.P
 file, the spreadsheet row (header = row 1), the column, what is wrong and what was expected, and all
 problems are collected before :class:`~hpd_analysis.errors.CohortError` is raised.
 
+Plausibility (``params.plausibility``, :class:`~hpd_analysis.params.Plausibility`): the impossible
+(a 1e308 mm lesion, a death after the data cut-off, a scan after death, an infinite age) is a
+problem; the implausible (diameters that look like centimetres, more than 10 targets on a scan, a
+scan years before treatment, ids that differ only in case or leading zeros) is a load-report row
+of action ``warning`` naming the rows and the parameter that accepts it. Identifiers are read as
+written (``NA`` is an id; only an empty cell is missing), stripped and NFC-normalized. A folder
+whose role table is unreadable or misnamed (``lesions_v2.csv``, a FIFO named ``lesions.csv``) is a
+problem, never a cohort without measurements. See ``docs/bad-input.md``.
+
 Row numbers: for CSV the physical line number (exact unless a quoted cell spans several lines);
 for Excel the sheet row; for Parquet and DataFrames the record position + 2, i.e. the row the
 record would occupy once exported to a spreadsheet.
