@@ -88,3 +88,25 @@ def test_a_value_beyond_a_limit_is_accepted_with_its_parameter(tmp_path, capsys)
     assert main(["validate", str(d), "--set", "plausibility.max_diameter_mm=5000"]) == 0
     out = capsys.readouterr().out
     assert "warning: " in out and "plausibility.warn_diameter_mm" in out
+
+
+@pytest.mark.parametrize("content", ["root:$6$secretHASH:19000:0:99999:7:::\nsecret: [\n",
+                                     "root: $6$secretHASH\nsecretuser: x\n",
+                                     b"\xff\xfe secret binary \x00"])
+def test_definitions_file_content_is_never_echoed(tmp_path, content):
+    """``--set definitions_file=/etc/shadow`` (issue 12): the error names the file and the
+    problem (line and column of a YAML error), never its lines."""
+    from hpd_analysis.errors import ParameterError
+    from hpd_analysis.report import run_report
+
+    f = tmp_path / "shadow"
+    if isinstance(content, bytes):
+        f.write_bytes(content)
+    else:
+        f.write_text(content)
+    with pytest.raises(ParameterError) as exc:
+        run_report(ROOT / "data" / "example", tmp_path / "out", progress=None,
+                   parameters={"definitions_file": str(f)})
+    text = str(exc.value)
+    assert str(f) in text and "secret" not in text and "$6$" not in text, text
+    assert not (tmp_path / "out").exists()
