@@ -229,6 +229,21 @@ def neutralize_text(value: object) -> object:
     return value
 
 
+def _formula_like(s: pd.Series) -> np.ndarray:
+    """Row mask of the text cells starting with a formula character (Arrow's vectorized regex;
+    a per-cell test when the column mixes text with other types)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(s.to_numpy(object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.fromiter((isinstance(v, str) and v[:1] in FORMULA_STARTS and v[:1] != ""
+                            for v in s), bool, len(s))
+    mask = pc.match_substring_regex(arr, "^[=+\\-@\t\r]").fill_null(False)
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def neutralize_formulas(table: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``table`` safe to open in a spreadsheet: every text cell (and column name) that
     would start a formula gets a leading single quote (OWASP's rule). Used by every CSV, Excel
@@ -242,11 +257,13 @@ def neutralize_formulas(table: pd.DataFrame) -> pd.DataFrame:
             if cats != list(s.cat.categories):
                 out[col] = s.cat.rename_categories(cats)
         elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-            u = pd.unique(s.dropna())
-            sub = {v: neutralize_text(v) for v in u if isinstance(v, str)}
-            sub = {k: v for k, v in sub.items() if k != v}
-            if sub:
-                out[col] = s.map(lambda v, sub=sub: sub.get(v, v) if isinstance(v, str) else v)
+            # vectorized first-character test; only the risky cells are looked at
+            risky = _formula_like(s)
+            if risky.any():
+                fixed = s.astype(object).copy()
+                fixed[risky] = [neutralize_text(v) for v in s[risky]]
+                out[col] = fixed.astype(s.dtype) if isinstance(s.dtype, pd.StringDtype) \
+                    else fixed
     names = [neutralize_text(c) if isinstance(c, str) else c for c in out.columns]
     if names != list(out.columns):
         out.columns = names
