@@ -867,7 +867,12 @@ def import_sdtm(
                "TR records of subjects absent from DM or without treatment start: "
                + ", ".join(sorted(les.loc[orphan, "patient_id"].unique())[:10]))
     les = les[~orphan].reset_index(drop=True)
-    resp = resp[resp["patient_id"].isin(pat["patient_id"])].reset_index(drop=True)
+    resp_orphan = ~resp["patient_id"].isin(pat["patient_id"])
+    report.add(rs_path.name if rs_path else "RS", "USUBJID", "response_rows_without_patient_dropped",
+               int(resp_orphan.sum()),
+               "RS overall responses of subjects absent from DM or without treatment start: "
+               + ", ".join(sorted(resp.loc[resp_orphan, "patient_id"].astype(str).unique())[:10]))
+    resp = resp[~resp_orphan].reset_index(drop=True)
 
     cols = [c for c in PATIENT_COLUMNS if c in pat.columns]
     pat = pat[cols].sort_values("patient_id", kind="mergesort").reset_index(drop=True)
