@@ -1231,8 +1231,9 @@ def read_yaml_config(path: str | Path) -> tuple[dict[str, Any], list[Definition]
                              "'parameters:'")
     bad = sorted(map(str, set(data) - {"definitions", "parameters"}))
     if bad and len(bad) == len(data):  # not a workbench file: nothing of it is echoed
-        raise ParameterError(f"{path}: not an HPD workbench configuration (expected a YAML "
-                             "mapping with 'definitions:' and/or 'parameters:')")
+        raise ParameterError(f"{path}: only unknown top-level keys: not an HPD workbench "
+                             "configuration (expected a YAML mapping with 'definitions:' and/or "
+                             "'parameters:')")
     if bad:
         raise ParameterError(f"{path}: unknown top-level key(s) "
                              f"{', '.join(short_excerpt(b) for b in bad[:5])} "

@@ -1652,24 +1652,34 @@ def _covariate(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd.Serie
         if name == "sex":
             s = _merge_sex_spellings(s, label, c, col)
         s = _numbers_with_codes(s, label, c, col, df.attrs.get(_DELIMITER) == ";")
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        v = s.astype("float64")
+    numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+    if not numeric or _id_like(name):  # id-like columns (source_patient_id) hold codes
+        return s
+    v = s.astype("float64")
+    bad = pd.Series(np.zeros(len(s), bool), index=s.index)
+    huge = bad
+    if pd.api.types.is_float_dtype(s.dtype):  # (integers cannot overflow a mean)
         bad = pd.Series(~np.isfinite(v.to_numpy()) & v.notna().to_numpy(), index=s.index)
         col.add_rows(label, c, bad, lambda x: f"{show(x)} is not a finite number",
                      "a finite number", values=_shown(s, bad))
-        huge = v.abs() > MAX_COVARIATE_MAGNITUDE
-        huge &= ~bad
+        huge = (v.abs() > MAX_COVARIATE_MAGNITUDE) & ~bad
         col.add_rows(label, c, huge, lambda x: f"{show(x)} is too large to be a measurement",
                      f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}",
                      values=_shown(s, huge))
-        if name in _NONNEGATIVE:
-            high = _NONNEGATIVE[name]
-            rng = "a value ≥ 0" + (f" and ≤ {high:g}" if high is not None else "")
-            out_of = (v < 0) | ((v > high) if high is not None else False)
-            out_of &= ~bad & ~huge
-            col.add_rows(label, c, out_of, lambda x: f"{show(x)} is not a possible {name}",
-                         rng, values=_shown(s, out_of))
+    if name in _NONNEGATIVE:
+        high = _NONNEGATIVE[name]
+        rng = "a value ≥ 0" + (f" and ≤ {high:g}" if high is not None else "")
+        out_of = (v < 0) | ((v > high) if high is not None else False)
+        out_of &= ~bad & ~huge
+        col.add_rows(label, c, out_of, lambda x: f"{show(x)} is not a possible {name}",
+                     rng, values=_shown(s, out_of))
     return s
+
+
+def _id_like(name: str) -> bool:
+    """A column name that names an identifier or code (``source_patient_id``, ``id_tumour``,
+    ``sample_no``): never checked as a measurement."""
+    return bool(re.search(r"(^|_)(id|ids|no|nr|number|code|key|hash)($|_)", name))
 
 
 def _merge_sex_spellings(s: pd.Series, label: str, c: str, col: Collector) -> pd.Series:
