@@ -1497,34 +1497,43 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
     death = (first["death_date"].to_numpy(dtype="datetime64[ns]")
              if "death_date" in first.columns else None)
 
+    # int64 nanoseconds with a NaT sentinel at the end (position -1 = unknown patient): one
+    # take per check, no float or timedelta temporaries on long tables
+    i8_nat = np.iinfo(np.int64).min
+    start_ext = np.append(start.view(np.int64), i8_nat)
+    death_ext = np.append(death.view(np.int64), i8_nat) if death is not None else None
+    cutoff_i8 = cutoff.value
+    before_ns = np.int64(pl.warn_scan_days_before_start) * np.int64(86_400_000_000_000)
+
     def dates_against_patient(t: pd.DataFrame, label: str, dcols: list[str]) -> None:
         pos = _patient_positions(t["patient_id"], pid_index)
-        known = pos >= 0
-        nat = np.datetime64("NaT", "ns")
         for dc in dcols:
             if dc not in t.columns:
                 continue
             d = t[dc]
-            late = d.notna() & (d > cutoff)
+            d_i8 = d.to_numpy(dtype="datetime64[ns]").view(np.int64)
+            valid = d_i8 != i8_nat
+            late = pd.Series(valid & (d_i8 > cutoff_i8), index=t.index)
             col.add_rows(label, dc, late, lambda v: f"scan {v} is after the data cut-off "
                          f"{cut_text}", cut_expected, values=_iso(d, late))
-            darr = d.to_numpy(dtype="datetime64[ns]")
-            if death is not None:
-                dd = np.where(known, death[np.maximum(pos, 0)], nat)
-                after = pd.Series(~np.isnat(dd) & ~np.isnat(darr) & (darr > dd), index=t.index)
-                if after.any():
+            if death_ext is not None:
+                dd = death_ext[pos]
+                after_arr = valid & (dd != i8_nat) & (d_i8 > dd)
+                if after_arr.any():
+                    after = pd.Series(after_arr, index=t.index)
                     msg = pd.Series(None, index=t.index, dtype=object)
                     msg[after] = ("scan " + d[after].dt.strftime("%Y-%m-%d") + " is after the "
                                   "death of patient " + t["patient_id"][after].astype(str) + " ("
-                                  + pd.Series(dd[after.to_numpy()], index=t.index[after])
-                                  .dt.strftime("%Y-%m-%d") + ")")
+                                  + pd.Series(dd[after_arr].view("datetime64[ns]"),
+                                              index=t.index[after]).dt.strftime("%Y-%m-%d")
+                                  + ")")
                     col.add_rows(label, dc, after, lambda v: str(v),
                                  "scans on or before the patient's death_date", values=msg)
-            st = np.where(known, start[np.maximum(pos, 0)], nat)
-            gap = (st - darr).astype("timedelta64[D]").astype("float64")
-            gap[np.isnat(st) | np.isnat(darr)] = np.nan
-            long_before = pd.Series(gap > pl.warn_scan_days_before_start, index=t.index)
-            col.warn(label, dc, long_before,
+                del dd
+            st = start_ext[pos]
+            long_before = valid & (st != i8_nat) & (st - d_i8 > before_ns)
+            del st
+            col.warn(label, dc, pd.Series(long_before, index=t.index),
                      f"scans more than {pl.warn_scan_days_before_start} days before the "
                      "patient's treatment_start (a wrong year?)",
                      "accept with --set plausibility.warn_scan_days_before_start=<days>")
@@ -1578,7 +1587,8 @@ def _patient_positions(pid: pd.Series, index: pd.Index) -> np.ndarray:
     if len(heads) * 4 > len(ids):  # not in runs: hash every row
         return index.get_indexer(ids)
     sizes = np.diff(np.concatenate([heads, [len(ids)]]))
-    return np.repeat(index.get_indexer(ids[heads]), sizes)
+    return np.repeat(index.get_indexer(ids[heads]).astype(np.int32 if len(index) < 2**31
+                                                            else np.int64), sizes)
 
 
 def _max_sum(t: pd.DataFrame, c: str, label: str, col: Collector, limit: float,
