@@ -176,3 +176,17 @@ def test_pseudonymized_report_has_no_embedded_id_nor_free_text(tmp_path):
     assert leaks == []
     t1 = [p for p in (out / "tables").glob("*.csv") if "table1" in p.name]
     assert t1 and all(b"comments" not in p.read_bytes() for p in t1)
+
+
+def test_growth_writer_neutralizes_and_never_writes_into_the_cohort(tmp_path, capsys):
+    """The growth command (issue 16) follows the same output rules (issue 12)."""
+    from hpd_analysis.cli import main
+    from hpd_analysis.growth import write_growth
+    from hpd_analysis.simulate import simulate_cohort, write_cohort
+
+    p = write_growth(pd.DataFrame({"patient_id": ["=1+2"], "g": [-0.01]}), tmp_path / "g.csv")
+    assert p.read_text().splitlines()[1] == "'=1+2,-0.01"
+    d = write_cohort(simulate_cohort(n_patients=5, seed=1), tmp_path / "cohort")
+    assert main(["growth", str(d), "--out", str(d / "growth.csv")]) == 2
+    assert "is inside the input" in capsys.readouterr().err
+    assert not (d / "growth.csv").exists()
