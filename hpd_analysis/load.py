@@ -1323,6 +1323,9 @@ def load_cohort(
                          "the same treatment_start as in patients")
     if pts is not None:
         _plausibility(pts, tables, labels, col, params)
+    from .biomarkers import load_biomarkers  # optional biomarkers.* of a cohort folder
+
+    biomarkers = load_biomarkers(path, pts, col, sources, checksums)
     if col.problems:
         raise CohortError(col.ordered())
     assert pts is not None
@@ -1336,6 +1339,7 @@ def load_cohort(
         load_report=col.report_frame(),
         sources=sources,
         checksums=checksums,
+        biomarkers=biomarkers,
     )
 
 

@@ -198,7 +198,7 @@ def pseudonymize_cohort(cohort: Any, key: bytes, prefix: str = "ID") -> Any:
     mapping = dict(zip(ids, pseudonymize(pd.Series(ids, dtype=object), key, prefix=prefix),
                        strict=True))
     changes: dict[str, Any] = {}
-    for name in ("patients", "lesions", "assessments", "scans_wide", "load_report"):
+    for name in ("patients", "lesions", "assessments", "scans_wide", "biomarkers", "load_report"):
         tab = getattr(cohort, name, None)
         if not isinstance(tab, pd.DataFrame):
             continue
