@@ -152,7 +152,7 @@ def _variables_for(data: pd.DataFrame, variables: Sequence[str] | None,
                    exclude: Iterable[str]) -> list[str]:
     skip = set(exclude)
     if variables is None:
-        variables = default_candidates(data.columns)
+        variables = candidate_risk_factors(data)
     else:
         variables = [variables] if isinstance(variables, str) else list(variables)
     return [v for v in variables if v not in skip]
@@ -1018,3 +1018,34 @@ def mice_odds_ratios(terms: list[_Term], y: pd.Series, alpha: float, m: int = 20
                     f"imputed {m} times (MICE, seed {seed}); pooled odds ratios shown beside "
                     "the complete-case ones")
     return rows
+
+
+# --------------------------------------------------------------------------- free text
+#: a text column is free text (never a default risk factor) when its values are long on average
+#: (characters) ...
+FREE_TEXT_MEAN_LENGTH = 30
+#: ... or when it has more than this many levels, most of them unique
+FREE_TEXT_MIN_LEVELS = 10
+
+
+def is_free_text(values: pd.Series) -> bool:
+    """True for a free-text column: text (not boolean) whose values average more than
+    :data:`FREE_TEXT_MEAN_LENGTH` characters, or have more than :data:`FREE_TEXT_MIN_LEVELS`
+    levels with more levels than half the non-missing values (comments, notes, names: a
+    Table 1 row of them would print every value, identifiers of other patients included)."""
+    if _is_bool(values) or pd.api.types.is_numeric_dtype(values.dtype) \
+            or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return False
+    v = values.dropna().astype(str)
+    if not len(v):
+        return False
+    levels = v.nunique()
+    return bool(v.str.len().mean() > FREE_TEXT_MEAN_LENGTH
+                or (levels > FREE_TEXT_MIN_LEVELS and levels > 0.5 * len(v)))
+
+
+def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
+    """:func:`default_candidates` of ``data`` without its free-text columns
+    (:func:`is_free_text`): free text is a risk factor only when the user names it."""
+    return [c for c in default_candidates(data.columns)
+            if c not in data.columns or not is_free_text(data[c])]
