@@ -611,3 +611,22 @@ def progression_tautology_note(group_by: str | None, definitions: Sequence[Any],
                 f"not evidence of a worse prognosis; read the hazard ratio and p-value with that "
                 f"in mind.")
     return ""
+
+
+# --------------------------------------------------------------------------------------------
+# tables of the report sections (moved from report.py)
+
+def survival_exclusions(data: pd.DataFrame, group_by: str | None, landmark: Any,
+                        endpoints: Sequence[str] = ("os", "pfs", "ttf")) -> pd.DataFrame:
+    """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
+    (group not evaluable or missing, endpoint missing, event or censoring before the landmark)."""
+    from .survival import survival_data
+
+    rows = []
+    for ep in endpoints:
+        if f"{ep}_months" not in data.columns or not data[f"{ep}_months"].notna().any():
+            continue
+        _, info = survival_data(data, ep, group_by, landmark)
+        rows.append({"endpoint": ep, "reason": "analysed", "n": int(info["n_analysed"])})
+        rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info["n_excluded"].items()]
+    return pd.DataFrame(rows, columns=["endpoint", "reason", "n"])
