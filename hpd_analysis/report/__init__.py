@@ -10,7 +10,10 @@ One module per job:
   ``<out>/figures/<name>.png|svg``);
 - :mod:`.execute`: :func:`run_report` (what ``hpd report`` / ``make report`` call) executes each
   notebook with papermill in a fresh kernel and writes ``parameters.json`` and ``index.html``;
-- :mod:`.render`: self-contained HTML (no CDN, no MathJax download) and the index page.
+- :mod:`.folder`: the report folder (staging beside ``--out``, lock, manifest, publishing);
+- :mod:`.record`: ``parameters.json``, ``reproduce.sh``, ``index.html``, the manifest;
+- :mod:`.render`: self-contained HTML (no CDN, no MathJax download) and the index page;
+- :mod:`.verify`: ``hpd verify`` (rerun and compare every table byte for byte).
 
 The tables the sections show are built in their domain modules (``cohort``, ``kinetics_summary``,
 ``incidence``, ``riskfactors``, ``survival``) and the privacy filters live in ``privacy``; they are
@@ -40,6 +43,7 @@ from .execute import (
     KERNEL_NAME,
     LIBRARIES,
     SECTIONS,
+    default_jobs,
     input_checksums,
     kernel_name,
     library_versions,
@@ -53,11 +57,17 @@ from .schema import (
     PARAMETER_DOCS,
     PRIVATE_PARAMETERS,
     REPORT_DEFAULTS,
+    REPORT_OPTIONS,
     RESERVED,
+    Option,
+    analysis_options,
     build_parameters,
+    check_columns,
     default_parameters,
     notebook_parameters,
+    parameters_cell,
     parameters_table,
+    parse_landmark,
     redact_parameters,
     resolve_parameters,
 )
@@ -65,14 +75,17 @@ from .section import (
     DISPLAY_MAX_ROWS,
     Section,
     open_section,
+    parameters_from,
     portable_load_report,
     resolve_definitions,
     warning_html,
     write_table,
 )
+from .verify import verify_report
 
 __all__ = [
-    "DISPLAY_MAX_ROWS", "KERNEL_NAME", "LIBRARIES", "MULTIVARIABLE_DEFAULT", "PARAMETER_DOCS",
+    "DISPLAY_MAX_ROWS", "REPORT_OPTIONS", "Option", "analysis_options", "check_columns",
+    "default_jobs", "parameters_cell", "parameters_from", "parse_landmark", "verify_report", "KERNEL_NAME", "LIBRARIES", "MULTIVARIABLE_DEFAULT", "PARAMETER_DOCS",
     "PRIVATE_PARAMETERS", "PSEUDONYM_PREFIX", "REPORT_DEFAULTS", "RESERVED", "SECTIONS",
     "SMALL_CELL_COLUMNS", "Parameters", "Section", "__version__", "build_parameters",
     "cohort_overview", "default_parameters", "epv_table", "input_checksums", "kernel_name",

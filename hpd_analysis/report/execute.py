@@ -1,30 +1,37 @@
-"""Execution of the report: papermill runs each notebook in a fresh kernel, then the folder gets
-``parameters.json`` and ``index.html``; :func:`run_report` is what ``hpd report`` calls."""
+"""Execution of the report: :func:`run_report` (what ``hpd report`` calls) checks every
+parameter against the schema and the cohort before any kernel starts, builds the report in a
+staging folder beside ``--out`` (:mod:`.folder`), runs the section notebooks with papermill (each
+in a fresh kernel, ``jobs`` at a time), and moves the folder into place only when every section
+succeeded."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import platform
+import os
+import queue
 import re
-import sys
+import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import HPDError, ParameterError
-from .render import _clean_notebook, _listing, _render_index, render_html
+from .folder import OutLock, check_out, publish, read_manifest, staging_dir
+from .render import _clean_notebook, render_html
 from .schema import (
-    _fmt_value,
-    default_parameters,
+    REPORT_OPTIONS,
+    check_columns,
     notebook_parameters,
-    redact_parameters,
+    parse_value,
     resolve_parameters,
 )
-from .section import ENV_KEY_FILE, ENV_PSEUDONYMIZE, ENV_SMALL_CELL, resolve_definitions
+from .section import CACHE_DIR, _code, cache_key, resolve_definitions, write_cache
 
 #: the notebook sections in report order: file stem → (title, one-line summary)
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -120,18 +127,6 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _command(cohort_arg: str, parameters: Mapping[str, Any] | None,
-             parameters_file: str | Path | None, sections: Sequence[str] | None) -> str:
-    parts = ["hpd report", f"--cohort {cohort_arg}"]
-    if parameters_file:
-        parts.append(f"--parameters {parameters_file}")
-    for k, v in (parameters or {}).items():
-        parts.append(f"--set {k}={_fmt_value(v)}")
-    if sections:
-        parts.append("--sections " + " ".join(map(str, sections)))
-    return " ".join(parts)
-
-
 def _error_summary(exc: Exception) -> tuple[str, str]:
     """(where, what) of a papermill execution error."""
     ename = getattr(exc, "ename", type(exc).__name__)
@@ -143,6 +138,21 @@ def _error_summary(exc: Exception) -> tuple[str, str]:
     return where, f"{ename}: {evalue}" if evalue else ename
 
 
+
+
+#: name of the copy of a ``definitions_file`` kept in the report folder (the notebooks and
+#: ``hpd verify`` read this copy, so that the report does not depend on where the file was)
+DEFINITIONS_COPY = "user_definitions.yaml"
+#: suffix of the folder that receives the output of a run where a section failed
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
+def default_jobs() -> int:
+    """Sections run at the same time: 2 (kernel start-up and imports dominate a section; a
+    third kernel only adds contention on small machines), 1 on a single core."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def run_report(
     cohort: str | Path,
     out: str | Path,
@@ -152,199 +162,222 @@ def run_report(
     *,
     notebooks: str | Path | None = None,
     progress: Callable[[str], None] | None = print,
+    jobs: int | None = None,
 ) -> Path:
     """Execute the report notebooks on ``cohort`` and write the report to ``out``; return ``out``.
 
     ``parameters`` are ``--set`` overrides and ``parameters_file`` a YAML file of report
     parameters (see :func:`resolve_parameters`); ``sections`` selects notebooks (default all);
-    ``notebooks`` overrides the notebook folder (tests). Prints one progress line per notebook.
-    A run of every section first removes the ``tables/*.csv`` and ``figures/*.png|svg`` of a
-    previous run in ``out``, so that the index lists only what this run wrote.
+    ``notebooks`` overrides the notebook folder (tests); ``jobs`` sections run at once (default
+    :func:`default_jobs`). Prints one progress line per notebook.
+
+    Everything is checked before any kernel starts (parameters, ``--out``, the cohort's columns
+    named by parameters). The report is built in a staging folder beside ``out`` and moved into
+    place when every section succeeded; files of ``out`` the workbench did not write are kept.
     A failing cell raises :class:`HPDError` naming the section, the cell and its error; the
-    partially executed notebook, its HTML, ``parameters.json`` and ``index.html`` are kept.
+    previous report in ``out`` is left as it was and this run's output goes to
+    ``<out>.incomplete/`` (its index.html names the failed section).
     """
     import logging
 
-    # papermill logs every parameter it cannot type-infer and each injected name: noise here
-    logging.getLogger("papermill").setLevel(logging.ERROR)
+    from ..load import load_cohort
+
+    # papermill logs each injected name at INFO: noise here (its warnings stay visible)
+    logging.getLogger("papermill").setLevel(logging.WARNING)
     say = progress or (lambda _msg: None)
-    cohort_arg = str(cohort)
     cohort_path = Path(cohort).expanduser()
     if not cohort_path.exists():
-        raise HPDError(f"cohort {cohort_arg}: no such file or folder")
+        raise HPDError(f"cohort {cohort}: no such file or folder")
     cohort_path = cohort_path.resolve()
+    out = Path(out).expanduser().resolve()
+    check_out(out, cohort_path)
     resolved = resolve_parameters(parameters, parameters_file)
+    key = None
     if resolved["pseudonymize"]:
         from ..privacy import read_key
 
-        read_key(resolved["pseudonym_key_file"])  # no usable key: fail before any notebook runs
-    from ..definitions import describe_definitions
-
-    definitions_used = describe_definitions(resolve_definitions(
-        resolved["definitions"], resolved["definitions_file"], resolved["definition_parameters"]
-    )).to_dict(orient="records")
+        key = read_key(resolved["pseudonym_key_file"])  # no usable key: fail before any kernel
+    defs = resolve_definitions(resolved["definitions"], resolved["definitions_file"],
+                               resolved["definition_parameters"])
     nb_dir = Path(notebooks) if notebooks is not None else notebooks_dir()
     available = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb"))
     if not available:
         raise HPDError(f"no report notebooks (NN_name.ipynb) in {nb_dir}")
     chosen = select_sections(available, sections)
+    loaded = load_cohort(cohort_path)  # bad input: one line per problem, before any kernel
+    check_columns(resolved, loaded.patients.columns, [_code(d) for d in defs])
 
-    out = Path(out).expanduser().resolve()
-    for sub in ("", "tables", "figures"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    if not sections:  # a full run replaces the previous one: no stale table or figure survives
-        for pattern in ("tables/*.csv", "figures/*.png", "figures/*.svg"):
-            for stale in out.glob(pattern):
-                stale.unlink()
-    checksums = input_checksums(cohort_path)
-    kernel = kernel_name()
-    nb_params = notebook_parameters(resolved, str(cohort_path), str(out))
-
-    status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
-    with _kernel_environment(resolved):
-        failure = _execute_sections(chosen, nb_dir, out, nb_params, kernel, status, say)
-    recorded = redact_parameters(resolved)
-    overrides_recorded = redact_parameters(parameters or {})
-    _write_parameters_json(out, recorded, overrides_recorded, cohort_arg, checksums, chosen,
-                           status, kernel, definitions_used)
-    tables, figures = _listing(out)
-    defaults = default_parameters()
-    _render_index(out, {
-        "cohort_name": cohort_path.name,
-        "n_files": len(checksums),
-        "version": __version__,
-        "primary": resolved["primary_definition"],
-        "privacy": _privacy_notes(resolved),
-        "sections": [
-            {"html": f"{s}.html", "ipynb": f"{s}.ipynb",
-             "title": SECTIONS.get(s, (s, ""))[0], "summary": SECTIONS.get(s, ("", ""))[1],
-             **status[s]}
-            for s in chosen
-        ],
-        "tables": tables,
-        "figures": figures,
-        "parameters": [
-            {"name": k, "value": _fmt_value(v), "default": _fmt_value(defaults[k]),
-             "changed": _fmt_value(v) != _fmt_value(defaults[k])}
-            for k, v in recorded.items()
-        ],
-        "checksums": list(checksums.items()),
-        "python": platform.python_version(),
-        "libraries": list(library_versions().items()),
-        "kernel": kernel,
-        "command": _command(cohort_arg, overrides_recorded, parameters_file, sections),
-    })
+    with OutLock(out), _terminate_as_interrupt():
+        build = staging_dir(out)
+        try:
+            failure = _build(build, out, cohort_path, loaded, resolved, defs, key, chosen,
+                             nb_dir, bool(sections), parameters, jobs or default_jobs(), say)
+            target = out if failure is None else out.with_name(out.name + INCOMPLETE_SUFFIX)
+            publish(build, target)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
     if failure is not None:
-        raise failure
+        raise HPDError(f"{failure}\nthe previous report in {out} is unchanged; this run's "
+                       f"output is in {target} (its index.html names the failed section)")
     return out
 
 
-def _privacy_notes(resolved: Mapping[str, Any]) -> list[str]:
-    """Sentences for the index page saying which privacy options were on."""
-    notes = []
-    if resolved["pseudonymize"]:
-        notes.append("patient identifiers replaced by keyed pseudonyms")
-    k = int(resolved["small_cell_threshold"])
-    if k > 1:
-        notes.append(f"counts 1–{k - 1} in aggregate tables shown as &lt;{k}")
-    return notes
+def _build(build: Path, out: Path, cohort_path: Path, loaded: Any, resolved: dict[str, Any],
+           defs: list, key: bytes | None, chosen: list[str], nb_dir: Path, partial: bool,
+           overrides: Mapping[str, Any] | None, jobs: int, say: Callable[[str], None]
+           ) -> str | None:
+    """Build the report in ``build``; return the failure message (None when every section
+    succeeded)."""
+    from dataclasses import replace
 
+    from ..classification import build_features, classify_features
+    from ..params import Parameters
+    from ..privacy import pseudonymize_cohort
+    from .record import finalize, portable_path
+    from .section import portable_load_report
 
-class _kernel_environment:
-    """Context manager: the privacy settings in the environment that notebook kernels inherit
-    (``$HPD_REPORT_*``), restored on exit."""
-
-    def __init__(self, resolved: Mapping[str, Any]) -> None:
-        import os
-
-        self._os = os
-        self._values = {
-            ENV_PSEUDONYMIZE: "1" if resolved["pseudonymize"] else "0",
-            ENV_SMALL_CELL: str(int(resolved["small_cell_threshold"])),
-            ENV_KEY_FILE: resolved["pseudonym_key_file"] or "",
-        }
-        self._saved: dict[str, str | None] = {}
-
-    def __enter__(self) -> None:
-        for k, v in self._values.items():
-            self._saved[k] = self._os.environ.get(k)
-            self._os.environ[k] = v
-
-    def __exit__(self, *exc: object) -> None:
-        for k, v in self._saved.items():
-            if v is None:
-                self._os.environ.pop(k, None)
-            else:
-                self._os.environ[k] = v
-
-
-def _execute_sections(chosen: Sequence[str], nb_dir: Path, out: Path, nb_params: dict[str, Any],
-                      kernel: str, status: dict[str, dict[str, str]],
-                      say: Callable[[str], None]) -> HPDError | None:
-    """Execute the chosen notebooks in order (papermill), clean and render each; stop at the
-    first failure and return it (None when every section ran)."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    failure: HPDError | None = None
-    for i, name in enumerate(chosen, start=1):
-        src = nb_dir / f"{name}.ipynb"
-        dst = out / f"{name}.ipynb"
-        html = out / f"{name}.html"
-        title = SECTIONS.get(name, (name.split("_", 1)[-1].replace("_", " "), ""))[0]
-        start = time.perf_counter()
-        error: Exception | None = None
-        try:
-            pm.execute_notebook(
-                str(src), str(dst), parameters=nb_params, kernel_name=kernel, cwd=str(out),
-                progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                # the kernel's own log (ipykernel's TCP warning, the interrupt at shutdown) is noise;
-                # cell errors still reach papermill
-                extra_arguments=["--log-level=CRITICAL"],
-            )
-        except PapermillExecutionError as exc:
-            error = exc
-        except Exception as exc:  # kernel failed to start, died, timed out ...
-            error = exc
-        elapsed = time.perf_counter() - start
-        if dst.exists():
-            _clean_notebook(dst, f"notebooks/{src.name}")
-            render_html(dst, html, f"HPD report — {title}")
-        if error is None:
-            status[name] = {"status": "ok", "error": ""}
-            say(f"[{i}/{len(chosen)}] {name.split('_', 1)[-1]} … {elapsed:.1f} s")
-            continue
-        where, what = _error_summary(error)
-        status[name] = {"status": "failed", "error": f"{where}: {what}"}
-        say(f"[{i}/{len(chosen)}] {name.split('_', 1)[-1]} … FAILED after {elapsed:.1f} s")
-        kept = ", ".join(p.name for p in (dst, html) if p.exists()) or "nothing"
-        failure = HPDError(
-            f"section {name} failed in {where}: {what}\n"
-            f"partial output kept in {out} ({kept})"
-        )
-        break
+    if partial:  # a run of some sections keeps the other sections of the previous report
+        for name in sorted(read_manifest(out)):
+            if (out / name).is_file() and name.split("/")[0] in ("tables", "figures") \
+                    or name.endswith((".ipynb", ".html")) and name != "index.html":
+                (build / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(out / name, build / name)
+    for sub in ("tables", "figures"):
+        (build / sub).mkdir(exist_ok=True)
+    injected = dict(resolved)
+    if resolved["definitions_file"] is not None:
+        shutil.copyfile(resolved["definitions_file"], build / DEFINITIONS_COPY)
+        injected["definitions_file"] = DEFINITIONS_COPY
+    # the notebooks run in the report folder: paths relative to it, no machine path recorded
+    cohort_rel = portable_path(cohort_path, out)
+    nb_params = notebook_parameters(injected, cohort_rel, ".")
+    # load and classify once for every section (the kernels read it from the staging folder)
+    params = Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
+    options = {o.name: parse_value(o, nb_params.get(o.name, o.default)) for o in REPORT_OPTIONS
+               if not o.private}
+    cohort_cached = replace(loaded, load_report=portable_load_report(loaded.load_report,
+                                                                     cohort_path))
+    if key is not None:
+        cohort_cached = pseudonymize_cohort(cohort_cached, key)
+    features = build_features(cohort_cached, params)
+    write_cache(build, cache_key(cohort_rel, options, params), cohort_cached, features,
+                classify_features(features, defs))
+    kernel = kernel_name()
+    status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
+    with _kernel_key(key):
+        failure = _execute_sections(chosen, nb_dir, build, nb_params, kernel, status, say, jobs)
+    shutil.rmtree(build / CACHE_DIR, ignore_errors=True)
+    finalize(build, out, cohort_path, resolved, overrides, chosen, status, kernel, defs,
+             partial)
     return failure
 
 
-def _write_parameters_json(out: Path, resolved: Mapping[str, Any], overrides: Mapping[str, Any] | None,
-                           cohort_arg: str, checksums: Mapping[str, str], sections: Sequence[str],
-                           status: Mapping[str, Mapping[str, str]], kernel: str,
-                           definitions: Sequence[Mapping[str, Any]] = ()) -> Path:
-    doc = {
-        "package": {"name": "hpd-analysis", "version": __version__},
-        "cohort": cohort_arg,
-        "parameters": dict(resolved),
-        # every definition applied, with its citation, rule and the thresholds used
-        "definitions": [dict(d) for d in definitions],
-        "overrides": {k: v for k, v in (overrides or {}).items()},
-        "input_checksums_sha256": dict(checksums),
-        "sections": {s: dict(status[s]) for s in sections},
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "platform": sys.platform,
-        "libraries": library_versions(),
-        "kernel": kernel,
-    }
-    path = out / "parameters.json"
-    path.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
-    return path
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`KeyboardInterrupt` in the main thread, so that an interrupted run
+    removes its staging folder and releases its lock (the kernels exit with their parent)."""
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def _kernel_key(key: bytes | None) -> Iterator[None]:
+    """The pseudonymization key in ``$HPD_PSEUDONYM_KEY`` of the kernels (the only thing
+    handed to them outside the injected parameters: a secret is never written into a
+    notebook), restored on exit."""
+    from ..privacy import KEY_ENV
+
+    saved = os.environ.get(KEY_ENV)
+    if key is not None:
+        os.environ[KEY_ENV] = key.decode()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(KEY_ENV, None)
+        else:
+            os.environ[KEY_ENV] = saved
+
+
+def _run_section(name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any],
+                 kernel: str) -> tuple[float, Exception | None]:
+    """Execute one notebook with papermill, clean and render it; (seconds, error or None)."""
+    import papermill as pm
+
+    src = nb_dir / f"{name}.ipynb"
+    dst = build / f"{name}.ipynb"
+    title = SECTIONS.get(name, (name.split("_", 1)[-1].replace("_", " "), ""))[0]
+    start = time.perf_counter()
+    error: Exception | None = None
+    try:
+        pm.execute_notebook(
+            str(src), str(dst), parameters=nb_params, kernel_name=kernel, cwd=str(build),
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            # the kernel's own log (ipykernel's TCP warning, the interrupt at shutdown) is noise;
+            # cell errors still reach papermill
+            extra_arguments=["--log-level=CRITICAL"],
+        )
+    except Exception as exc:  # a cell failed, or the kernel failed to start, died, timed out
+        error = exc
+    if dst.exists():
+        _clean_notebook(dst, f"notebooks/{src.name}")
+        render_html(dst, build / f"{name}.html", f"HPD report — {title}")
+    return time.perf_counter() - start, error
+
+
+def _execute_sections(chosen: Sequence[str], nb_dir: Path, build: Path,
+                      nb_params: dict[str, Any], kernel: str,
+                      status: dict[str, dict[str, str]], say: Callable[[str], None],
+                      jobs: int = 1) -> str | None:
+    """Execute the chosen notebooks, ``jobs`` at a time (worker threads, one kernel each), in
+    report order; after a failure no new section starts. Return the first failure's message
+    (report order), None when every section ran."""
+    todo = list(chosen)
+    lock = threading.Lock()
+    failed = threading.Event()
+    results: queue.Queue[tuple[str, float, Exception | None]] = queue.Queue()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not todo or failed.is_set():
+                    return
+                name = todo.pop(0)
+            elapsed, error = _run_section(name, nb_dir, build, nb_params, kernel)
+            if error is not None:
+                failed.set()
+            results.put((name, elapsed, error))
+
+    # daemon threads: an interrupted run does not wait for its kernels
+    threads = [threading.Thread(target=worker, daemon=True, name=f"hpd-section-{i}")
+               for i in range(max(1, min(jobs, len(chosen))))]
+    for t in threads:
+        t.start()
+    finished = 0
+    errors: dict[str, str] = {}
+    while any(t.is_alive() for t in threads) or not results.empty():
+        try:
+            name, elapsed, error = results.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        finished += 1
+        short = name.split("_", 1)[-1]
+        if error is None:
+            status[name] = {"status": "ok", "error": ""}
+            say(f"[{finished}/{len(chosen)}] {short} … {elapsed:.1f} s")
+            continue
+        where, what = _error_summary(error)
+        status[name] = {"status": "failed", "error": f"{where}: {what}"}
+        errors[name] = f"section {name} failed in {where}: {what}"
+        say(f"[{finished}/{len(chosen)}] {short} … FAILED after {elapsed:.1f} s")
+    first = next((errors[n] for n in chosen if n in errors), None)
+    return first

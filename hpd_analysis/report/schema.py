@@ -1,9 +1,28 @@
-"""Report parameters: the schema (defaults, types, allowed values, help), their resolution
-(defaults ← YAML file ← ``--set``) and what papermill injects into the notebooks."""
+"""Report parameters: ONE schema (defaults, types, allowed values, help) for ``hpd report``,
+``--set``, parameters files, validation, ``parameters.json`` and the notebooks' ``parameters``
+cells.
+
+Two kinds of parameters:
+
+- the report's own (:data:`REPORT_OPTIONS`: definitions, groupings, landmark, privacy ...);
+- the analysis parameters, derived at import time from :class:`hpd_analysis.params.Parameters`:
+  every field, and every field of every nested group (``windows``, and any dataclass-valued field
+  another module adds), as flat ``group.key`` names with the field's type, default and comment.
+  A new group in ``Parameters`` is therefore settable (``--set group.key=value``), validated,
+  recorded and passed to the notebooks (``analysis_parameters``) without an edit here.
+
+The notebooks' ``parameters`` cells are generated from this schema (:func:`parameters_cell`;
+``python -m hpd_analysis.report`` rewrites them) and a test keeps them equal.
+"""
 
 from __future__ import annotations
 
+import inspect
+import math
+import re
+import typing
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,57 +31,206 @@ import pandas as pd
 from ..errors import HPDError, ParameterError
 from ..params import Parameters
 
-#: report parameters (beyond the analysis parameters of :class:`Parameters`) and their defaults
-REPORT_DEFAULTS: dict[str, Any] = {
-    # definitions to apply (None = every registered definition)
-    "definitions": None,
-    # YAML file of user definitions, applied beside the registered ones
-    "definitions_file": None,
-    # thresholds of registered definitions: {code: {parameter: value}}; on the command line
-    # `--set ferrara2018.delta_tgr_min=75` (a parameters file may nest `ferrara2018: {...}`)
-    "definition_parameters": None,
-    # the definition used for colours, Table 1, odds ratios and the default survival grouping:
-    # Ferrara 2018 (RECIST PD + ΔTGR > 50) is the most widely used and validated definition
-    "primary_definition": "ferrara2018",
-    # survival grouping: None = HPD status under the primary definition; else a patient column
-    "group_by": None,
-    # survival time origin: "first_evaluation" (one common landmark for every patient: the
-    # cohort's 90th percentile of first-evaluation times; off by default when group_by is a column
-    # fixed at treatment start), "none" (treatment start) or a number of months
-    # after treatment start
-    "landmark": "first_evaluation",
-    # patient column for incidence by stratum (skipped when absent from the cohort)
-    "stratify_by": "tumor_type",
-    # candidate risk factors for Table 1 / univariable odds ratios (None = the package's default
-    # candidates)
-    "risk_factors": None,
-    # variables of the multivariable model (None = the short literature set MULTIVARIABLE_DEFAULT,
-    # those present): a model with every candidate has far too few events per variable
-    "multivariable_variables": None,
-    # binomial CI of incidence: wilson, exact, jeffreys
-    "ci_method": "wilson",
-    # spider plot: at most this many patients (a reproducible random sample beyond)
-    "spider_max_patients": 150,
-    # seed of that sample
-    "sample_seed": 0,
-    # replace patient identifiers by keyed pseudonyms (HMAC-SHA-256) everywhere in the report;
-    # the key comes from pseudonym_key_file, else the environment variable HPD_PSEUDONYM_KEY, and
-    # is never written anywhere (parameters.json records only that pseudonymization was on)
-    "pseudonymize": False,
-    # file holding the pseudonymization key (its path is not written to the report either)
-    "pseudonym_key_file": None,
-    # small-cell rule: counts 1..k-1 in aggregate tables shown as "<k" (percentages and CIs
-    # computed from them blanked); 0 = off
-    "small_cell_threshold": 0,
-}
 
+@dataclass(frozen=True)
+class Option:
+    """One parameter of the report.
+
+    ``kind``: ``names`` (list of names, or none = all), ``path`` (an existing file, or none),
+    ``code`` (a definition code), ``column`` / ``columns`` (patient column(s), checked against
+    the cohort before any notebook runs), ``landmark``, ``choice`` (one of ``choices``), ``int``,
+    ``float``, ``bool``, ``mapping``; analysis parameters also ``text``.
+    """
+
+    name: str
+    default: Any
+    kind: str
+    help: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    #: None allowed (besides the kinds that always allow it)
+    nullable: bool = False
+    #: never injected into a notebook nor recorded as given (privacy)
+    private: bool = False
+    #: unit of an analysis parameter (days, mm ...)
+    unit: str = ""
+
+
+#: the report's own parameters, in the order of the notebooks' parameters cells
+REPORT_OPTIONS: tuple[Option, ...] = (
+    Option("definitions", None, "names",
+           "definition codes to apply, e.g. [\"ferrara2018\", \"kas2020\"]; None = all"),
+    Option("definitions_file", None, "path", "optional YAML file of your own definitions"),
+    Option("definition_parameters", None, "mapping",
+           "thresholds of registered definitions, e.g. {\"ferrara2018\": {\"delta_tgr_min\": 75}}"),
+    # Ferrara 2018 (RECIST PD + ΔTGR > 50) is the most widely used and validated definition
+    Option("primary_definition", "ferrara2018", "code",
+           "the definition of colours, Table 1, odds ratios and the default survival groups"),
+    Option("group_by", None, "column",
+           "survival / kinetics groups: None = HPD status under primary_definition; else a "
+           "patient column (e.g. arm) or a definition code"),
+    Option("table1_by", None, "column",
+           "Table 1 columns: None = HPD status under primary_definition; else a patient column "
+           "(e.g. arm, sex) or a definition code"),
+    Option("landmark", "first_evaluation", "landmark",
+           "survival time origin: \"first_evaluation\" (one common landmark: the cohort's 90th "
+           "percentile of first-evaluation times), \"none\" (treatment start) or months after "
+           "treatment start"),
+    Option("stratify_by", "tumor_type", "column",
+           "incidence by this patient column (the default is skipped when absent)"),
+    Option("risk_factors", None, "columns",
+           "patient columns for Table 1 / odds ratios; None = the default candidates"),
+    Option("multivariable_variables", None, "columns",
+           "multivariable model; None = the literature set present (age >= 65, ECOG, > 2 sites, "
+           "liver, LDH, NLR)"),
+    Option("ci_method", "wilson", "choice", "binomial CI of incidence",
+           choices=("wilson", "exact", "clopper-pearson", "jeffreys")),
+    Option("spider_max_patients", 150, "int",
+           "spider plot: at most this many patients (a reproducible random sample beyond)",
+           minimum=1),
+    Option("sample_seed", 0, "int", "seed of that sample", minimum=0),
+    Option("pseudonymize", False, "bool",
+           "patient ids -> keyed pseudonyms (HMAC-SHA-256; key: pseudonym_key_file or "
+           "$HPD_PSEUDONYM_KEY, never written anywhere)"),
+    Option("pseudonym_key_file", None, "path",
+           "file holding that key (neither injected nor recorded by hpd report)", private=True),
+    Option("small_cell_threshold", 0, "int",
+           "counts 1..k-1 in aggregate tables shown as \"<k\" (and what is computed from them "
+           "blanked); 0 = off", minimum=0),
+)
+
+#: report parameters (beyond the analysis parameters of :class:`Parameters`) and their defaults
+REPORT_DEFAULTS: dict[str, Any] = {o.name: o.default for o in REPORT_OPTIONS}
 
 #: report parameters never injected into the notebooks nor written as given (privacy)
-PRIVATE_PARAMETERS = ("pseudonym_key_file",)
-
+PRIVATE_PARAMETERS = tuple(o.name for o in REPORT_OPTIONS if o.private)
 
 #: notebook parameters set by :func:`run_report` itself (not user-settable with --set)
 RESERVED = ("cohort", "output_dir")
+
+#: help of the notebook-only parameters (first lines of every parameters cell)
+NOTEBOOK_ONLY: tuple[tuple[str, str], ...] = (
+    ("cohort", "cohort folder or file; None = the bundled example cohort"),
+    ("output_dir", "report folder (hpd report sets it); None = notebooks/_scratch/ (runs by hand "
+                   "never write into reports/)"),
+)
+
+#: the notebook variable holding every analysis parameter (nested by group)
+ANALYSIS_VARIABLE = "analysis_parameters"
+
+#: unit and meaning of analysis parameters whose dataclass documents them in its docstring only
+#: (the windows); other fields take the comment above them in their dataclass
+PARAMETER_DOCS: dict[str, tuple[str, str]] = {
+    "windows.baseline_max_days_before": (
+        "days", "baseline = last scan on or before treatment start, at most this many days before"),
+    "windows.prebaseline_max_days_before_baseline": (
+        "days", "pre-baseline = latest evaluable scan at most this many days before baseline"),
+    "windows.prebaseline_min_days_before_baseline": (
+        "days", "... and at least this many days before baseline"),
+    "windows.first_eval_min_days": (
+        "days", "first evaluation = first scan at least this many days after treatment start"),
+    "windows.first_eval_max_days": (
+        "days", "... and at most this many days after it (none = no limit)"),
+    "days_per_month": ("days", "days in one month, for TGR/TGK and times to event"),
+    "tgk_mode": ("", "TGK as mm/month (absolute) or % of the starting SLD per month (relative)"),
+    "nonpositive_pre_growth": (
+        "", "what a TGR/TGK ratio means when the pre-treatment growth is ≤ 0"),
+    "too_small_to_measure_mm": ("mm", "diameter given to a lesion 'too small to measure'"),
+    "death_without_cause_is_progression": (
+        "", "a death without a recorded cause counts as death from progression"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# analysis parameters, derived from Parameters
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """Comment text of each field of a dataclass, from its source: the ``#:`` / ``#`` comment
+    lines right above the field, else a trailing ``# comment`` on its line."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    pending: list[str] = []
+    for line in lines:
+        s = line.strip()
+        if s.startswith("#"):
+            pending.append(s.lstrip("#:").strip())
+            continue
+        m = re.match(r"^([A-Za-z_]\w*)\s*:[^=]*(?:=.*)?$", s)
+        if m and not s.startswith(("def ", "class ", "return")):
+            trailing = s.split("#", 1)[1].strip() if "#" in s else ""
+            text = " ".join(pending) or trailing
+            if text:
+                out.setdefault(m.group(1), text)
+        pending = []
+    return out
+
+
+def _unit_of(name: str) -> str:
+    """Unit of a field from its name's suffix (``_days``, ``_mm``, ``_months``, ``_pct``)."""
+    for suffix, unit in (("_days", "days"), ("_mm", "mm"), ("_months", "months"),
+                         ("_pct", "%")):
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def _option_of(name: str, f: Any, owner: type, default: Any, comments: Mapping[str, str]
+               ) -> Option:
+    try:
+        hint = typing.get_type_hints(owner).get(f.name, f.type)
+    except Exception:  # an annotation that does not evaluate: fall back on the default's type
+        hint = type(default)
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    nullable = type(None) in args or default is None
+    base = [a for a in args if a is not type(None)] if args and origin is not typing.Literal \
+        else [hint]
+    kind, choices = "text", ()
+    if origin is typing.Literal:
+        kind, choices = "choice", tuple(args)
+    elif len(base) == 1 and typing.get_origin(base[0]) is typing.Literal:
+        kind, choices = "choice", tuple(typing.get_args(base[0]))
+    elif bool in base or isinstance(default, bool):
+        kind = "bool"
+    elif int in base and float not in base:
+        kind = "int"
+    elif float in base or isinstance(default, float):
+        kind = "float"
+    if name in PARAMETER_DOCS:
+        unit, meaning = PARAMETER_DOCS[name]
+    else:
+        meaning = comments.get(f.name, "")
+        unit = _unit_of(f.name)
+    return Option(name, default, kind, meaning, choices=choices, nullable=nullable, unit=unit)
+
+
+def analysis_options() -> tuple[Option, ...]:
+    """Every analysis parameter of :class:`Parameters` as an :class:`Option`, flat names
+    (``windows.first_eval_min_days``), in field order; read from the dataclasses each call, so
+    that groups added to ``Parameters`` appear here."""
+    inst = Parameters()
+    out: list[Option] = []
+    top_comments = _field_comments(Parameters)
+    for f in fields(Parameters):
+        value = getattr(inst, f.name)
+        if is_dataclass(value):
+            group_cls = type(value)
+            comments = _field_comments(group_cls)
+            for gf in fields(group_cls):
+                out.append(_option_of(f"{f.name}.{gf.name}", gf, group_cls,
+                                      getattr(value, gf.name), comments))
+        else:
+            out.append(_option_of(f.name, f, Parameters, value, top_comments))
+    return tuple(out)
+
+
+def options() -> dict[str, Option]:
+    """The whole schema: report options then analysis options, by name."""
+    return {o.name: o for o in (*REPORT_OPTIONS, *analysis_options())}
 
 
 def default_parameters() -> dict[str, Any]:
@@ -71,16 +239,130 @@ def default_parameters() -> dict[str, Any]:
     return {**REPORT_DEFAULTS, **Parameters().to_dict()}
 
 
+# --------------------------------------------------------------------------------------------
+# parsing one value
+
+
+_NONE_WORDS = ("", "none", "null", "~")
+
+
+def _is_none(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in _NONE_WORDS)
+
+
+def _as_list(value: Any, key: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        v = value.strip()
+        if v.lower() in ("", "all", "none", "null"):
+            return None
+        return [s.strip() for s in v.strip("[]").split(",") if s.strip()]
+    if isinstance(value, Iterable):
+        items = [str(s).strip() for s in value]
+        return items or None
+    raise ParameterError(f"{key}={value!r}: expected a list of names, a comma-separated string "
+                         "or 'all'")
+
+
+def parse_landmark(value: Any) -> str | float | None:
+    """The landmark parameter, parsed once for the whole report: ``"first_evaluation"`` (also
+    spelled ``first_eval``), None (``none``: time from treatment start) or a finite number of
+    months ≥ 0."""
+    if _is_none(value):
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("first_evaluation", "first_eval"):
+        return "first_evaluation"
+    expected = "expected first_evaluation, none or a finite number of months ≥ 0"
+    if isinstance(value, bool):
+        raise ParameterError(f"landmark={value!r}: {expected}")
+    try:
+        months = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"landmark={value!r}: {expected}") from None
+    if not (math.isfinite(months) and months >= 0):
+        raise ParameterError(f"landmark={value!r}: {expected}")
+    return months
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def parse_value(option: Option, value: Any) -> Any:
+    """``value`` checked and normalized for ``option``; :class:`ParameterError` naming
+    ``name=value`` and what was expected otherwise."""
+    name, kind = option.name, option.kind
+    if kind == "names" or kind == "columns":
+        return _as_list(value, name)
+    if kind == "landmark":
+        return parse_landmark(value)
+    if kind == "mapping":
+        if value is None or (isinstance(value, Mapping) and not value):
+            return None
+        if not isinstance(value, Mapping):
+            raise ParameterError(f"{name}={value!r}: expected a mapping")
+        return {str(k): dict(v) for k, v in value.items()}
+    if kind in ("path", "column", "code"):
+        if _is_none(value):
+            if kind == "code":
+                raise ParameterError(f"{name}={value!r}: a definition code is required")
+            return None
+        if not isinstance(value, str):
+            raise ParameterError(f"{name}={value!r}: expected a "
+                                 f"{'file path' if kind == 'path' else 'name'} or none")
+        value = value.strip()
+        return value.removeprefix("hpd_") if kind == "code" else value
+    if option.nullable and _is_none(value):
+        return None
+    if kind == "bool":
+        if isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
+            return value.strip().lower() in _TRUE
+        if not isinstance(value, bool):
+            raise ParameterError(f"{name}={value!r}: expected true or false")
+        return value
+    if kind == "choice":
+        if value not in option.choices:
+            raise ParameterError(f"{name}={value!r}: expected one of "
+                                 + ", ".join(map(str, option.choices)))
+        return value
+    if kind == "int":
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or (
+                option.minimum is not None and value < option.minimum):
+            low = "" if option.minimum is None else f" ≥ {option.minimum:g}"
+            raise ParameterError(f"{name}={value!r}: expected a whole number{low}")
+        return value
+    if kind == "float":
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise ParameterError(f"{name}={value!r}: expected a finite number")
+        return value
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# resolution: defaults <- parameters file <- --set
+
+
 def _flatten(values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """Flatten a nested ``windows:`` mapping into ``windows.<name>`` keys."""
+    """Flatten nested group mappings (``windows: {...}`` and every other group of
+    :class:`Parameters`) into ``group.key`` keys."""
+    groups = Parameters.groups()
     out: dict[str, Any] = {}
     for key, value in values.items():
         key = str(key).strip()
-        if key == "windows" and isinstance(value, Mapping):
-            out.update({f"windows.{k}": v for k, v in value.items()})
-        elif key == "windows":
-            raise ParameterError(f"{source}: 'windows' must be a mapping, e.g. windows: "
-                                 "{{first_eval_min_days: 21}}")
+        if key in groups and isinstance(value, Mapping):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        elif key in groups:
+            raise ParameterError(f"{source}: '{key}' must be a mapping, e.g. {key}: "
+                                 "{name: value}")
         else:
             out[key] = value
     return out
@@ -106,92 +388,25 @@ def _read_parameters_file(path: str | Path) -> dict[str, Any]:
     return _flatten(data, str(p))
 
 
-def _as_list(value: Any, key: str) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        v = value.strip()
-        if v.lower() in ("", "all", "none", "null"):
-            return None
-        return [s.strip() for s in v.strip("[]").split(",") if s.strip()]
-    if isinstance(value, Iterable):
-        items = [str(s).strip() for s in value]
-        return items or None
-    raise ParameterError(f"{key}={value!r}: expected a list of names, a comma-separated string "
-                         "or 'all'")
-
-
 def _normalize(values: dict[str, Any]) -> dict[str, Any]:
-    """Check and normalize the report parameters (not the analysis ones)."""
-    out = dict(values)
-    out["definitions"] = _as_list(out["definitions"], "definitions")
-    out["risk_factors"] = _as_list(out["risk_factors"], "risk_factors")
-    out["multivariable_variables"] = _as_list(out["multivariable_variables"],
-                                              "multivariable_variables")
-    for key in ("group_by", "definitions_file", "stratify_by", "pseudonym_key_file"):
-        v = out[key]
-        if isinstance(v, str) and v.strip().lower() in ("", "none", "null"):
-            v = None
-        if v is not None and not isinstance(v, str):
-            raise ParameterError(f"{key}={v!r}: expected a column name / path or none")
-        out[key] = v
+    """Check and normalize the report parameters (not the analysis ones) against
+    :data:`REPORT_OPTIONS`, then the checks between parameters."""
+    out = {o.name: parse_value(o, values[o.name]) for o in REPORT_OPTIONS}
     if out["definitions_file"] is not None:
         p = Path(out["definitions_file"]).expanduser()
         if not p.is_file():
             raise ParameterError(f"definitions_file={out['definitions_file']}: file not found")
         out["definitions_file"] = str(p.resolve())
-    pd_ = out["primary_definition"]
-    if not isinstance(pd_, str) or not pd_.strip():
-        raise ParameterError(f"primary_definition={pd_!r}: expected a definition code, "
-                             "e.g. ferrara2018")
-    out["primary_definition"] = pd_.strip().removeprefix("hpd_")
-    if out["definitions"] is not None and out["primary_definition"] not in out["definitions"]:
-        raise ParameterError(
-            f"primary_definition={out['primary_definition']} is not among definitions="
-            f"{','.join(out['definitions'])} (add it, or choose one of those)")
-    lm = out["landmark"]
-    if lm is None or (isinstance(lm, str) and lm.strip().lower() in ("none", "null", "")):
-        lm = "none"
-    elif isinstance(lm, str) and lm.strip().lower() in ("first_evaluation", "first_eval"):
-        lm = "first_evaluation"
-    elif isinstance(lm, bool):
-        raise ParameterError(f"landmark={lm!r}: expected first_evaluation, none or months (≥ 0)")
-    else:
-        try:
-            lm = float(lm)
-        except (TypeError, ValueError):
-            raise ParameterError(
-                f"landmark={lm!r}: expected first_evaluation, none or a number of months (≥ 0)"
-            ) from None
-        if not lm >= 0:
-            raise ParameterError(f"landmark={lm!r}: expected a number of months ≥ 0")
-    out["landmark"] = lm
-    if out["ci_method"] not in ("wilson", "exact", "clopper-pearson", "jeffreys"):
-        raise ParameterError(f"ci_method={out['ci_method']!r}: expected wilson, exact or jeffreys")
-    pz = out["pseudonymize"]
-    if isinstance(pz, str) and pz.strip().lower() in ("true", "yes", "on", "1", "false", "no",
-                                                      "off", "0"):
-        pz = pz.strip().lower() in ("true", "yes", "on", "1")
-    if not isinstance(pz, bool):
-        raise ParameterError(f"pseudonymize={pz!r}: expected true or false")
-    out["pseudonymize"] = pz
     if out["pseudonym_key_file"] is not None:
         kf = Path(out["pseudonym_key_file"]).expanduser()
         if not kf.is_file():
             raise ParameterError("pseudonym_key_file: file not found (expected a file holding "
                                  "the pseudonymization key)")
         out["pseudonym_key_file"] = str(kf.resolve())
-    k = out["small_cell_threshold"]
-    if isinstance(k, str) and k.strip().isdigit():
-        k = int(k.strip())
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ParameterError(f"small_cell_threshold={k!r}: expected a whole number ≥ 0 "
-                             "(0 = off; e.g. 5 shows counts 1-4 as <5)")
-    out["small_cell_threshold"] = k
-    for key, low in (("spider_max_patients", 1), ("sample_seed", 0)):
-        v = out[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ParameterError(f"{key}={v!r}: expected an integer ≥ {low}")
+    if out["definitions"] is not None and out["primary_definition"] not in out["definitions"]:
+        raise ParameterError(
+            f"primary_definition={out['primary_definition']} is not among definitions="
+            f"{','.join(out['definitions'])} (add it, or choose one of those)")
     return out
 
 
@@ -201,9 +416,12 @@ def resolve_parameters(
 ) -> dict[str, Any]:
     """Every report parameter: defaults ← YAML ``parameters_file`` ← ``overrides`` (``--set``).
 
-    Keys are flat (``windows.first_eval_min_days``); a nested ``windows:`` mapping in the file is
+    Keys are flat (``windows.first_eval_min_days``); nested group mappings in the file are
     accepted. Unknown keys, reserved keys (``cohort``, ``output_dir``: use ``--cohort``/``--out``)
-    and invalid values raise :class:`ParameterError` listing the valid keys.
+    and invalid values raise :class:`ParameterError` listing the valid keys. Definition codes
+    (``primary_definition``, ``definitions``) are checked against the registry and the
+    ``definitions_file``; patient columns are checked by :func:`check_columns` once the cohort
+    is read.
     """
     defaults = default_parameters()
     merged = dict(defaults)
@@ -221,8 +439,9 @@ def resolve_parameters(
         unknown = sorted(k for k in layer if k not in defaults)
         if unknown:
             raise ParameterError(
-                f"{source}: unknown parameter(s) {', '.join(unknown)}; valid keys: "
-                + ", ".join(defaults)
+                f"{source}: unknown parameter(s) {', '.join(unknown)}"
+                + "".join(_did_you_mean(k, defaults) for k in unknown[:1])
+                + "; valid keys: " + ", ".join(defaults)
             )
         if "definition_parameters" in layer:
             combined = {c: dict(v) for c, v in (merged.get("definition_parameters") or {}).items()}
@@ -230,14 +449,42 @@ def resolve_parameters(
                 combined.setdefault(code, {}).update(values)
             merged["definition_parameters"] = combined or None
         merged.update(layer)
-    analysis = {k: merged[k] for k in Parameters().to_dict()}
+    analysis = check_analysis_parameters({k: merged[k] for k in Parameters().to_dict()})
+    report = _normalize({k: merged[k] for k in REPORT_DEFAULTS})
+    _check_definition_codes(report)
+    return {**report, **analysis.to_dict()}
+
+
+def check_analysis_parameters(values: Mapping[str, Any]) -> Parameters:
+    """:class:`Parameters` from flat analysis values, each checked against its type in the
+    dataclasses (whole numbers, finite numbers, allowed values) and then by the groups'
+    own ``__post_init__`` checks; :class:`ParameterError` naming ``name=value`` otherwise."""
+    opts = {o.name: o for o in analysis_options()}
+    parsed = {k: (parse_value(opts[k], v) if k in opts else v) for k, v in values.items()}
     try:
-        parsed = Parameters.from_dict(analysis)
+        p = Parameters.from_dict(parsed)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"invalid analysis parameter: {exc}") from None
-    _check_analysis_values(parsed)
-    report = _normalize({k: merged[k] for k in REPORT_DEFAULTS})
-    return {**report, **parsed.to_dict()}
+    _check_analysis_values(p)
+    return p
+
+
+def _check_analysis_values(p: Parameters) -> None:
+    w = p.windows
+    for name in ("baseline_max_days_before", "prebaseline_max_days_before_baseline",
+                 "prebaseline_min_days_before_baseline", "first_eval_min_days"):
+        v = getattr(w, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ParameterError(f"windows.{name}={v!r}: expected a whole number of days ≥ 0")
+    if w.first_eval_max_days is not None and (
+        isinstance(w.first_eval_max_days, bool) or not isinstance(w.first_eval_max_days, int)
+        or w.first_eval_max_days < w.first_eval_min_days
+    ):
+        raise ParameterError(f"windows.first_eval_max_days={w.first_eval_max_days!r}: expected "
+                             "none or a whole number of days ≥ windows.first_eval_min_days")
+    if isinstance(p.days_per_month, bool) or not isinstance(p.days_per_month, (int, float)) \
+            or not p.days_per_month > 0:
+        raise ParameterError(f"days_per_month={p.days_per_month!r}: expected a positive number")
 
 
 def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -267,6 +514,11 @@ def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dic
         else:
             out[key] = value
     if found:
+        for code, values in found.items():
+            for pname, v in values.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ParameterError(f"{source}: {code}.{pname}={v!r}: expected a finite "
+                                         "number")
         try:
             get_definitions(overrides=found)
         except ParameterError as exc:
@@ -277,88 +529,173 @@ def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dic
     return out
 
 
-def _check_analysis_values(p: Parameters) -> None:
-    w = p.windows
-    for name in ("baseline_max_days_before", "prebaseline_max_days_before_baseline",
-                 "prebaseline_min_days_before_baseline", "first_eval_min_days"):
-        v = getattr(w, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ParameterError(f"windows.{name}={v!r}: expected a whole number of days ≥ 0")
-    if w.first_eval_max_days is not None and (
-        isinstance(w.first_eval_max_days, bool) or not isinstance(w.first_eval_max_days, int)
-        or w.first_eval_max_days < w.first_eval_min_days
-    ):
-        raise ParameterError(f"windows.first_eval_max_days={w.first_eval_max_days!r}: expected "
-                             "none or a whole number of days ≥ windows.first_eval_min_days")
-    if isinstance(p.days_per_month, bool) or not isinstance(p.days_per_month, (int, float)) \
-            or not p.days_per_month > 0:
-        raise ParameterError(f"days_per_month={p.days_per_month!r}: expected a positive number")
-    if p.tgk_mode not in ("absolute", "relative"):
-        raise ParameterError(f"tgk_mode={p.tgk_mode!r}: expected absolute or relative")
-    if p.nonpositive_pre_growth not in ("not_evaluable", "ratio", "infinite_if_on_positive"):
-        raise ParameterError(f"nonpositive_pre_growth={p.nonpositive_pre_growth!r}: expected "
-                             "not_evaluable, ratio or infinite_if_on_positive")
+def definition_codes(resolved: Mapping[str, Any]) -> list[str]:
+    """Codes of the definitions a report applies (registered ones named in ``definitions``, all
+    when None, plus those of ``definitions_file``)."""
+    from .section import _code, resolve_definitions
+
+    return [_code(d) for d in resolve_definitions(resolved["definitions"],
+                                                  resolved["definitions_file"],
+                                                  resolved["definition_parameters"])]
+
+
+def _check_definition_codes(report: Mapping[str, Any]) -> None:
+    codes = definition_codes(report)
+    unknown = [c for c in (report["definitions"] or []) if c not in codes]
+    if unknown:
+        raise ParameterError(f"definitions: {', '.join(unknown)} not registered"
+                             + _did_you_mean(unknown[0], codes)
+                             + f" (registered: {', '.join(codes)})")
+    if report["primary_definition"] not in codes:
+        raise ParameterError(f"primary_definition={report['primary_definition']}: not a "
+                             "definition of this report"
+                             + _did_you_mean(report["primary_definition"], codes)
+                             + f" (expected one of: {', '.join(codes)})")
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``" (did you mean 'sex'?)"`` for the nearest candidate (case-insensitive first), else
+    an empty string."""
+    import difflib
+
+    cands = [str(c) for c in candidates]
+    same_case = [c for c in cands if c.lower() == str(name).lower()]
+    near = same_case or difflib.get_close_matches(str(name), cands, n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
+#: report options naming patient columns, and whether a definition code is allowed instead
+COLUMN_OPTIONS: dict[str, bool] = {
+    "group_by": True, "table1_by": True, "stratify_by": False, "risk_factors": False,
+    "multivariable_variables": False,
+}
+
+
+def check_columns(resolved: Mapping[str, Any], columns: Iterable[str],
+                  codes: Iterable[str] = ()) -> None:
+    """Raise :class:`ParameterError` (with a "did you mean" for near names such as ``Sex`` for
+    ``sex``) when a column parameter names no patient column of the cohort. ``group_by`` and
+    ``table1_by`` may also name a definition (``codes``); risk factors may name a derived factor
+    whose source column is present (``age_ge_65``). ``stratify_by`` left at its default is
+    skipped when the column is absent."""
+    from ..riskfactors import DERIVED_FACTORS
+
+    cols = [str(c) for c in columns]
+    codes = list(codes)
+    derived = [d for d, (src, _) in DERIVED_FACTORS.items() if src in cols]
+    for key, code_ok in COLUMN_OPTIONS.items():
+        value = resolved.get(key)
+        if value is None or (key == "stratify_by" and value == REPORT_DEFAULTS[key]):
+            continue
+        names = [value] if isinstance(value, str) else list(value)
+        valid = cols + (codes + [f"hpd_{c}" for c in codes] if code_ok else []) + (
+            derived if key in ("risk_factors", "multivariable_variables") else [])
+        for name in names:
+            if name not in valid:
+                what = "no such patient column" + (" or definition" if code_ok else "")
+                raise ParameterError(f"{key}={name}: {what}" + _did_you_mean(name, valid)
+                                     + f" (patient columns: {', '.join(cols)})")
+
+
+# --------------------------------------------------------------------------------------------
+# what the notebooks receive
 
 
 def notebook_parameters(resolved: Mapping[str, Any], cohort: str, output_dir: str) -> dict[str, Any]:
-    """What papermill injects into each notebook's ``parameters`` cell: the report parameters,
-    ``cohort``/``output_dir`` (absolute paths) and the analysis parameters split into ``windows``
-    (days) and ``analysis_parameters``."""
-    analysis = {k: resolved[k] for k in Parameters().to_dict()}
-    windows = {k.split(".", 1)[1]: v for k, v in analysis.items() if k.startswith("windows.")}
-    other = {k: v for k, v in analysis.items() if not k.startswith("windows.")}
+    """What papermill injects into each notebook's ``parameters`` cell: ``cohort`` and
+    ``output_dir`` (as given: :func:`run_report` passes paths relative to the report folder),
+    every report parameter but the private ones, and :data:`ANALYSIS_VARIABLE` (the analysis
+    parameters nested by group, e.g. ``{"windows": {...}, "tgk_mode": "absolute"}``)."""
+    analysis = Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
     return {
         "cohort": cohort,
         "output_dir": output_dir,
         **{k: resolved[k] for k in REPORT_DEFAULTS if k not in PRIVATE_PARAMETERS},
-        "windows": windows,
-        "analysis_parameters": other,
+        ANALYSIS_VARIABLE: nested_analysis(analysis),
     }
+
+
+def nested_analysis(params: Parameters) -> dict[str, Any]:
+    """The analysis parameters as a JSON-ready dict nested by group (what
+    :meth:`Parameters.from_dict` reads back)."""
+    out: dict[str, Any] = {}
+    for key, value in params.to_dict().items():
+        head, dot, tail = key.partition(".")
+        if dot:
+            out.setdefault(head, {})[tail] = value
+        else:
+            out[key] = value
+    return out
 
 
 def build_parameters(
     windows: Mapping[str, Any] | None = None,
     analysis_parameters: Mapping[str, Any] | None = None,
 ) -> Parameters:
-    """:class:`Parameters` from a notebook's ``windows`` (days) and ``analysis_parameters``
-    dicts; unknown keys raise :class:`ParameterError`."""
-    values = dict(analysis_parameters or {})
-    values["windows"] = dict(windows or {})
-    try:
-        return Parameters.from_dict(values)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(str(exc)) from None
+    """:class:`Parameters` from a notebook's ``analysis_parameters`` (nested by group, or flat
+    ``group.key``) and, for older notebooks, a separate ``windows`` dict (days); unknown keys and
+    invalid values raise :class:`ParameterError`."""
+    values = _flatten(dict(analysis_parameters or {}), ANALYSIS_VARIABLE)
+    values.update({f"windows.{k}": v for k, v in (windows or {}).items()})
+    unknown = sorted(set(values) - set(Parameters().to_dict()))
+    if unknown:
+        raise ParameterError(f"{ANALYSIS_VARIABLE}: unknown parameter(s) {', '.join(unknown)} "
+                             f"(expected one of: {', '.join(Parameters().to_dict())})")
+    return check_analysis_parameters({**Parameters().to_dict(), **values})
 
 
-#: meaning and unit of each analysis parameter (for the windows table of the cohort section)
-PARAMETER_DOCS: dict[str, tuple[str, str]] = {
-    "windows.baseline_max_days_before": (
-        "days", "baseline = last scan on or before treatment start, at most this many days before"),
-    "windows.prebaseline_max_days_before_baseline": (
-        "days", "pre-baseline = latest evaluable scan at most this many days before baseline"),
-    "windows.prebaseline_min_days_before_baseline": (
-        "days", "... and at least this many days before baseline"),
-    "windows.first_eval_min_days": (
-        "days", "first evaluation = first scan at least this many days after treatment start"),
-    "windows.first_eval_max_days": (
-        "days", "... and at most this many days after it (none = no limit)"),
-    "days_per_month": ("days", "days in one month, for TGR/TGK and times to event"),
-    "tgk_mode": ("", "TGK as mm/month (absolute) or % of the starting SLD per month (relative)"),
-    "nonpositive_pre_growth": (
-        "", "what a TGR/TGK ratio means when the pre-treatment growth is ≤ 0"),
-    "too_small_to_measure_mm": ("mm", "diameter given to a lesion 'too small to measure'"),
-    "death_without_cause_is_progression": (
-        "", "a death without a recorded cause counts as death from progression"),
-}
+def parameters_cell() -> str:
+    """The source of every report notebook's ``parameters`` cell, generated from the schema."""
+    rows = [(name, None, text) for name, text in NOTEBOOK_ONLY]
+    rows += [(o.name, o.default, o.help + (f" ({', '.join(map(str, o.choices))})"
+                                           if o.choices else ""))
+             for o in REPORT_OPTIONS if not o.private]
+    rows.append((ANALYSIS_VARIABLE, {}, "analysis parameters by group, e.g. {\"windows\": "
+                 "{\"first_eval_min_days\": 21}, \"tgk_mode\": \"relative\"} (see "
+                 "hpd_analysis.params.Parameters; {} = defaults)"))
+    width = max(len(f"{n} = {v!r}") for n, v, _ in rows) + 2
+    lines = [
+        "# Parameters, generated from hpd_analysis.report.schema (python -m hpd_analysis.report "
+        "rewrites this cell).",
+        "# `hpd report` injects its values in a cell right after this one.",
+    ]
+    for name, value, text in rows:
+        # papermill reads `name = value  # help` and gives up on a line with a second "="
+        text = re.sub(r"\s*=\s*", ": ", text.replace(">=", "≥").replace("<=", "≤"))
+        value_text = "None" if value is None else ("{}" if value == {} else repr(value)).replace(
+            "'", '"')
+        lines.append(f"{name} = {value_text}".ljust(width) + f"# {text}")
+    return "\n".join(lines)
+
+
+def write_parameters_cells(nb_dir: str | Path) -> list[Path]:
+    """Rewrite the ``parameters`` cell of every report notebook in ``nb_dir`` from the schema;
+    return the notebooks changed."""
+    import nbformat
+
+    changed = []
+    for path in sorted(Path(nb_dir).glob("[0-9]*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if "parameters" in cell.metadata.get("tags", []) and cell.source != parameters_cell():
+                cell.source = parameters_cell()
+                nbformat.write(nb, path)
+                changed.append(path)
+    return changed
+
+
+# --------------------------------------------------------------------------------------------
+# records
 
 
 def parameters_table(params: Parameters) -> pd.DataFrame:
     """The analysis parameters used: ``parameter, value, unit, meaning`` (one row each)."""
+    opts = {o.name: o for o in analysis_options()}
     rows = []
     for key, value in params.to_dict().items():
-        unit, meaning = PARAMETER_DOCS.get(key, ("", ""))
-        rows.append({"parameter": key, "value": _fmt_value(value), "unit": unit,
-                     "meaning": meaning})
+        o = opts.get(key)
+        rows.append({"parameter": key, "value": _fmt_value(value),
+                     "unit": o.unit if o else "", "meaning": o.help if o else ""})
     return pd.DataFrame(rows, columns=["parameter", "value", "unit", "meaning"])
 
 

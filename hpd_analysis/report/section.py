@@ -19,13 +19,6 @@ from .schema import build_parameters
 DISPLAY_MAX_ROWS = 500
 
 
-#: environment variables through which :func:`run_report` hands the privacy settings to every
-#: notebook kernel (so that a notebook not passing them to :func:`open_section` still obeys them)
-ENV_PSEUDONYMIZE = "HPD_REPORT_PSEUDONYMIZE"
-ENV_KEY_FILE = "HPD_REPORT_PSEUDONYM_KEY_FILE"
-ENV_SMALL_CELL = "HPD_REPORT_SMALL_CELL_THRESHOLD"
-
-
 def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, index: bool = False) -> Path:
     """Write ``df`` to ``<out_dir>/<name>.csv`` (UTF-8, ``\\n`` line ends, ISO dates, numbers
     with 10 significant digits) and return the path; the same DataFrame always gives the same
@@ -85,6 +78,8 @@ class Section:
     pseudonymized: bool = False
     #: small-cell rule of the exported aggregate tables (0 = off)
     small_cell_threshold: int = 0
+    #: the report parameters in force (schema names, validated and normalized)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def codes(self) -> list[str]:
@@ -177,6 +172,17 @@ class Section:
         group, why = self.grouping(group_by)
         return group, f"{why}: no patient is evaluable as HPD and non-HPD under {self.primary}"
 
+    def table1_grouping(self, table1_by: str | None = None, group_by: str | None = None
+                        ) -> tuple[str | None, str]:
+        """Columns of Table 1 and a sentence saying why: ``table1_by`` (a patient column such as
+        arm or sex, or a definition) when given, else HPD status under the primary definition
+        (:meth:`risk_grouping`, which falls back on ``group_by`` when no patient is evaluable as
+        HPD and non-HPD)."""
+        if table1_by is not None:
+            group, _ = self.grouping(table1_by)
+            return group, f"grouped by {self.group_name(group)} (table1_by parameter)"
+        return self.risk_grouping(group_by)
+
     def group_name(self, group: str | None) -> str:
         """Words for a grouping in titles: ``HPD status (ferrara2018)``, a column, or
         ``all patients``."""
@@ -218,71 +224,152 @@ class Section:
 
 def open_section(
     cohort: str | Path | None = None,
-    output_dir: str | Path = "../reports",
+    output_dir: str | Path | None = None,
     definitions: Sequence[str] | None = None,
     definitions_file: str | None = None,
     primary_definition: str = "ferrara2018",
     windows: Mapping[str, Any] | None = None,
     analysis_parameters: Mapping[str, Any] | None = None,
-    pseudonymize: bool | None = None,
-    small_cell_threshold: int | None = None,
+    pseudonymize: bool = False,
+    small_cell_threshold: int = 0,
     pseudonym_key_file: str | Path | None = None,
     definition_parameters: Mapping[str, Mapping[str, Any]] | None = None,
+    **report_parameters: Any,
 ) -> Section:
     """Load ``cohort`` (a folder or file; None = the bundled example), classify it under the
     report's definitions and parameters, apply the figure style, and return a :class:`Section`.
 
+    ``output_dir``: where tables/ and figures/ go; None (a notebook run by hand) =
+    :func:`scratch_dir`, never the repository's ``reports/``.
     ``pseudonymize``: replace every patient identifier by its keyed pseudonym right after
     loading (key from ``pseudonym_key_file``, else ``$HPD_PSEUDONYM_KEY``), so that no table,
     figure or displayed frame of the section holds an original identifier.
     ``small_cell_threshold``: the small-cell rule of :meth:`Section.table` (0 = off).
-    Both default (None) to the values :func:`run_report` hands to the kernel through
-    ``$HPD_REPORT_PSEUDONYMIZE`` / ``$HPD_REPORT_SMALL_CELL_THRESHOLD``, else off.
+    ``report_parameters``: the other report parameters of the schema (``group_by``,
+    ``landmark`` ...), validated here as ``hpd report`` validates them (column names against the
+    cohort) and kept, normalized, in :attr:`Section.options`.
 
-    Raises :class:`ParameterError` when ``primary_definition`` is not among the definitions, or
-    when pseudonymization is asked for without a usable key.
+    Raises :class:`ParameterError` for an unknown or invalid parameter, a
+    ``primary_definition`` not among the definitions, a column parameter naming no patient
+    column, or pseudonymization without a usable key.
     """
-    import os
-
     from ..classification import build_features, classify_features
     from ..load import load_cohort
     from ..plots import apply_style
+    from .schema import REPORT_OPTIONS, _did_you_mean, check_columns, parse_value
 
     if cohort is None:
         from ..datasets import example_path
 
         cohort = example_path()
     params = build_parameters(windows, analysis_parameters)
-    defs = resolve_definitions(definitions, definitions_file, definition_parameters)
+    known = {o.name: o for o in REPORT_OPTIONS}
+    unknown = sorted(set(report_parameters) - set(known))
+    if unknown:
+        raise ParameterError(f"open_section: unknown parameter(s) {', '.join(unknown)}"
+                             + _did_you_mean(unknown[0], known))
+    given = {"definitions": definitions, "definitions_file": definitions_file,
+             "definition_parameters": definition_parameters,
+             "primary_definition": primary_definition, "pseudonymize": pseudonymize,
+             "small_cell_threshold": small_cell_threshold, **report_parameters}
+    options = {o.name: parse_value(o, given.get(o.name, o.default)) for o in REPORT_OPTIONS
+               if not o.private}
+    defs = resolve_definitions(options["definitions"], options["definitions_file"],
+                               options["definition_parameters"])
     codes = [_code(d) for d in defs]
-    primary = str(primary_definition).removeprefix("hpd_")
+    primary = options["primary_definition"]
     if primary not in codes:
         raise ParameterError(f"primary_definition={primary}: not among the definitions "
                              f"({', '.join(codes)})")
-    if pseudonymize is None:
-        pseudonymize = os.environ.get(ENV_PSEUDONYMIZE, "") == "1"
-    if small_cell_threshold is None:
-        small_cell_threshold = int(os.environ.get(ENV_SMALL_CELL, "0") or 0)
-    if pseudonym_key_file is None:
-        pseudonym_key_file = os.environ.get(ENV_KEY_FILE) or None
-    loaded = load_cohort(cohort)
-    loaded = replace(loaded, load_report=portable_load_report(loaded.load_report, cohort))
-    if pseudonymize:
-        from ..privacy import read_key
+    out = Path(output_dir) if output_dir is not None else scratch_dir()
+    key = cache_key(cohort, options, params)
+    cached = read_cache(out, key)
+    if cached is not None:
+        loaded, features, table = cached
+    else:
+        loaded = load_cohort(cohort)
+        loaded = replace(loaded, load_report=portable_load_report(loaded.load_report, cohort))
+        if options["pseudonymize"]:
+            from ..privacy import read_key
 
-        loaded = pseudonymize_cohort(loaded, read_key(pseudonym_key_file))
-    features = build_features(loaded, params)
-    table = classify_features(features, defs)
+            loaded = pseudonymize_cohort(loaded, read_key(pseudonym_key_file))
+        features = build_features(loaded, params)
+        table = classify_features(features, defs)
+    check_columns(options, loaded.patients.columns, codes)
     apply_style()
     # the notebooks display whole summary tables (incidence by stratum has definitions ×
     # strata rows): pandas' default of 60 rows would cut them to 10
     pd.set_option("display.max_rows", DISPLAY_MAX_ROWS)
-    out = Path(output_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     return Section(cohort=loaded, params=params, definitions=defs, primary=primary,
                    features=features, classification=table, output_dir=out,
-                   pseudonymized=bool(pseudonymize), small_cell_threshold=int(small_cell_threshold))
+                   pseudonymized=bool(options["pseudonymize"]),
+                   small_cell_threshold=int(options["small_cell_threshold"]), options=options)
+
+
+def parameters_from(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`open_section` taken from a notebook's variables (``globals()``):
+    ``cohort``, ``output_dir``, every report parameter of the schema and
+    ``analysis_parameters``; names absent from ``namespace`` keep their defaults."""
+    from .schema import ANALYSIS_VARIABLE, NOTEBOOK_ONLY, REPORT_OPTIONS
+
+    names = [n for n, _ in NOTEBOOK_ONLY] + [o.name for o in REPORT_OPTIONS if not o.private]
+    names.append(ANALYSIS_VARIABLE)
+    return {n: namespace[n] for n in names if n in namespace}
+
+
+def scratch_dir() -> Path:
+    """Output folder of a notebook run by hand (no ``output_dir``): ``notebooks/_scratch/`` of
+    the source tree (git-ignored), else ``_scratch/`` in the current folder."""
+    from .execute import notebooks_dir
+
+    try:
+        return notebooks_dir() / "_scratch"
+    except Exception:  # installed without the notebooks
+        return Path.cwd() / "_scratch"
+
+
+#: folder of the report's staging area where :func:`run_report` leaves the loaded and classified
+#: cohort once for every section (removed before the report is moved into place)
+CACHE_DIR = ".hpd-cache"
+_CACHE_FILE = "section.pkl"
+
+
+def cache_key(cohort: str | Path, options: Mapping[str, Any], params: Parameters) -> str:
+    """What the cached classification depends on: the cohort path, the definitions and their
+    parameters, pseudonymization and the analysis parameters (a JSON text)."""
+    import json
+
+    keep = ("definitions", "definitions_file", "definition_parameters", "pseudonymize")
+    return json.dumps({"cohort": str(cohort), **{k: options.get(k) for k in keep},
+                       "analysis": params.to_dict()}, sort_keys=True, default=str)
+
+
+def write_cache(out: Path, key: str, loaded: Any, features: pd.DataFrame,
+                table: pd.DataFrame) -> Path:
+    """Leave the loaded cohort, its features and its classification in ``out``'s cache for
+    the sections of one report run (:func:`open_section` reads it when the key matches)."""
+    import pickle
+
+    path = Path(out) / CACHE_DIR / _CACHE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        pickle.dump({"key": key, "data": (loaded, features, table)}, fh,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def read_cache(out: Path, key: str) -> tuple[Any, pd.DataFrame, pd.DataFrame] | None:
+    """The cached (cohort, features, classification) of ``out`` when written for ``key``."""
+    import pickle
+
+    path = Path(out) / CACHE_DIR / _CACHE_FILE
+    if not path.is_file():
+        return None
+    with open(path, "rb") as fh:
+        doc = pickle.load(fh)
+    return doc["data"] if doc.get("key") == key else None
 
 
 def portable_load_report(load_report: pd.DataFrame, cohort: str | Path) -> pd.DataFrame:
