@@ -234,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"hpd {args.command}: interrupted (a report folder being built is removed; the "
+              "previous report is left as it was)", file=sys.stderr)
+        return 130
     except (HPDError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         if os.environ.get("HPD_DEBUG"):
             raise

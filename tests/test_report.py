@@ -165,13 +165,13 @@ def test_run_report_writes_index_parameters_and_sections(tmp_path, cohort_dir):
     foreign.write_bytes(b"mine")
     lines: list[str] = []
     out = report.run_report(cohort_dir, tmp_path / "out", parameters={"landmark": "none"},
-                            notebooks=nbs, progress=lines.append)
+                            notebooks=nbs, progress=lines.append, jobs=1)
     assert [ln.split(" … ")[0] for ln in lines] == ["[1/2] first", "[2/2] second"]
     for name in ("index.html", "parameters.json", "01_first.ipynb", "01_first.html",
                  "02_second.html", "tables/x.csv"):
         assert (out / name).is_file(), name
     doc = json.loads((out / "parameters.json").read_text())
-    assert doc["parameters"]["landmark"] == "none"
+    assert doc["parameters"]["landmark"] is None
     assert doc["overrides"] == {"landmark": "none"}
     assert doc["package"]["version"] == report.__version__
     assert set(doc["input_checksums_sha256"]) == {"patients.csv"}

@@ -134,7 +134,8 @@ def _error_summary(exc: Exception) -> tuple[str, str]:
     evalue = re.sub(r"\x1b\[[0-9;]*m", "", evalue)
     count = getattr(exc, "exec_count", None)
     index = getattr(exc, "cell_index", None)
-    where = f"cell [{count}]" if count is not None else (f"cell #{index}" if index is not None else "a cell")
+    where = (f"cell [{count}]" if count is not None else f"cell #{index}" if index is not None
+             else "papermill / the kernel, before any cell")
     return where, f"{ename}: {evalue}" if evalue else ename
 
 
@@ -320,7 +321,10 @@ def _run_section(name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any]
     error: Exception | None = None
     try:
         pm.execute_notebook(
-            str(src), str(dst), parameters=nb_params, kernel_name=kernel, cwd=str(build),
+            str(src), str(dst), parameters=nb_params, kernel_name=kernel,
+            # the kernel starts in the report folder (nbclient's resources path); papermill's own
+            # cwd= would chdir the whole process, which threads running side by side cannot share
+            resources={"metadata": {"path": str(build)}},
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
             # the kernel's own log (ipykernel's TCP warning, the interrupt at shutdown) is noise;
             # cell errors still reach papermill
@@ -328,6 +332,10 @@ def _run_section(name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any]
         )
     except Exception as exc:  # a cell failed, or the kernel failed to start, died, timed out
         error = exc
+        if os.environ.get("HPD_DEBUG"):
+            import traceback
+
+            traceback.print_exception(exc)
     if dst.exists():
         _clean_notebook(dst, f"notebooks/{src.name}")
         render_html(dst, build / f"{name}.html", f"HPD report — {title}")
