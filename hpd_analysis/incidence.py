@@ -568,8 +568,6 @@ def threshold_sweep_table(section: Any, definition: str | None = None,
     # the published threshold is always on the grid (the curve is read at that point)
     values = np.unique(np.append(values, round(float(default), 6)))
     sweep = threshold_sweep(section.features, defn, name, values)
-    from .incidence import CI_METHODS
-
     sm, ci_label = CI_METHODS[method]
     n_e = sweep["n_evaluable"].to_numpy(dtype=float)
     ok = n_e > 0

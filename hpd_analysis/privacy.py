@@ -125,8 +125,6 @@ def pseudonymize_cohort(cohort: Any, key: bytes) -> Any:
     loader's notes have any identifier they quote replaced as well."""
     import dataclasses
 
-    from .privacy import pseudonymize, pseudonymize_table
-
     changes: dict[str, Any] = {}
     for name in ("patients", "lesions", "assessments", "scans_wide"):
         tab = getattr(cohort, name, None)
@@ -215,8 +213,6 @@ def suppress_table(table: pd.DataFrame, name: str, k: int) -> pd.DataFrame:
     ``cohort_overview``: values that are a count, ``count (x %)`` or ``name count, ...`` lists.
     ``k <= 1`` returns the table unchanged.
     """
-    from .privacy import suppress_small_cells
-
     if k <= 1 or "patient_id" in table.columns:
         return table
     if name == "table1":

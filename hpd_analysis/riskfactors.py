@@ -717,8 +717,6 @@ def table1_by(section: Any, group: str | None, variables: Sequence[str] | None =
     """Table 1 (:func:`hpd_analysis.riskfactors.table1`) of the section's patients by ``group``
     (an HPD definition or a patient column); ``None`` describes all patients in one column.
     Notes are in ``attrs["warnings"]``."""
-    from .riskfactors import table1
-
     data = section.data
     if group is None:
         group = "all_patients"
@@ -732,8 +730,6 @@ def multivariable_set(section: Any, variables: Sequence[str] | None = None,
     be a patient column or a derived factor, else :class:`ParameterError`), else those of
     :data:`MULTIVARIABLE_DEFAULT` among the candidates (``variables``, default the package's
     default candidates)."""
-    from .riskfactors import default_candidates
-
     cand = list(variables) if variables is not None else default_candidates(section.data.columns)
     if multivariable_variables is not None:
         wanted = ([multivariable_variables] if isinstance(multivariable_variables, str)
@@ -754,8 +750,6 @@ def odds_ratios_for(section: Any, variables: Sequence[str] | None = None,
     ``variables``, multivariable on :func:`multivariable_set` (default the short literature set
     :data:`MULTIVARIABLE_DEFAULT`). An empty table of the same columns, with the reason in
     ``attrs["warnings"]``, when no patient is evaluable as HPD and non-HPD."""
-    from .riskfactors import OR_COLUMNS, odds_ratios
-
     if not section.primary_evaluable():
         out = pd.DataFrame(columns=OR_COLUMNS)
         out.attrs["warnings"] = [
@@ -773,8 +767,6 @@ def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
     """Events per variable of each model of an odds-ratio table: ``model, n, n_events,
     n_parameters, epv`` (events of the rarer outcome per estimated coefficient; Peduzzi 1996
     asks for ≥ 10). Univariable models are summarised by their smallest EPV."""
-    from .riskfactors import events_per_variable
-
     cols = ["model", "n", "n_events", "n_parameters", "epv"]
     t = odds_ratio_table
     if t.empty:

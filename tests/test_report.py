@@ -283,7 +283,7 @@ def test_schema_follows_the_parameter_groups(monkeypatch):
     import dataclasses
 
     from hpd_analysis import params as params_mod
-    from hpd_analysis.report import schema
+    from hpd_analysis.report import resolve, schema
 
     @dataclasses.dataclass(frozen=True)
     class Extra:
@@ -297,16 +297,17 @@ def test_schema_follows_the_parameter_groups(monkeypatch):
         "Parameters", [("extra", Extra, dataclasses.field(default_factory=Extra))], bases=(Base,),
         frozen=True)
     monkeypatch.setattr(schema, "Parameters", Extended)
+    monkeypatch.setattr(resolve, "Parameters", Extended)
     opts = {o.name: o for o in schema.analysis_options()}
     assert opts["extra.n_boot"].kind == "int" and opts["extra.n_boot"].default == 200
     assert "resamples" in opts["extra.n_boot"].help
-    p = schema.resolve_parameters({"extra.n_boot": 50})
+    p = resolve.resolve_parameters({"extra.n_boot": 50})
     assert p["extra.n_boot"] == 50
     with pytest.raises(ParameterError, match="extra.level"):
-        schema.resolve_parameters({"extra.level": float("inf")})
+        resolve.resolve_parameters({"extra.level": float("inf")})
     with pytest.raises(ParameterError, match="extra.n_boot"):
-        schema.resolve_parameters({"extra.n_boot": 2.5})
-    nbp = schema.notebook_parameters(p, ".", ".")
+        resolve.resolve_parameters({"extra.n_boot": 2.5})
+    nbp = resolve.notebook_parameters(p, ".", ".")
     assert nbp["analysis_parameters"]["extra"] == {"n_boot": 50, "level": 0.95}
 
 

@@ -3,8 +3,10 @@
 
 One module per job:
 
-- :mod:`.schema`: the report parameters (defaults, types, allowed values, help), their
-  resolution (defaults ← YAML file ← ``--set`` overrides) and what the notebooks receive;
+- :mod:`.schema`: the report parameters (defaults, types, allowed values, help) and the
+  notebooks' generated ``parameters`` cell;
+- :mod:`.resolve`: their resolution (defaults ← YAML file ← ``--set`` overrides), the checks
+  against the cohort and what the notebooks receive;
 - :mod:`.section`: what the notebooks call (:func:`open_section`, :class:`Section`, whose
   ``table`` and ``figure`` write every table to ``<out>/tables/<name>.csv`` and every figure to
   ``<out>/figures/<name>.png|svg``);
@@ -53,6 +55,12 @@ from .execute import (
     sha256_file,
 )
 from .render import render_html
+from .resolve import (
+    build_parameters,
+    check_columns,
+    notebook_parameters,
+    resolve_parameters,
+)
 from .schema import (
     PARAMETER_DOCS,
     PRIVATE_PARAMETERS,
@@ -61,15 +69,11 @@ from .schema import (
     RESERVED,
     Option,
     analysis_options,
-    build_parameters,
-    check_columns,
     default_parameters,
-    notebook_parameters,
     parameters_cell,
     parameters_table,
     parse_landmark,
     redact_parameters,
-    resolve_parameters,
 )
 from .section import (
     DISPLAY_MAX_ROWS,

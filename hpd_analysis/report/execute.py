@@ -24,13 +24,8 @@ from .. import __version__
 from ..errors import HPDError, ParameterError
 from .folder import OutLock, check_out, publish, read_manifest, staging_dir
 from .render import _clean_notebook, render_html
-from .schema import (
-    REPORT_OPTIONS,
-    check_columns,
-    notebook_parameters,
-    parse_value,
-    resolve_parameters,
-)
+from .resolve import check_columns, notebook_parameters, resolve_parameters
+from .schema import REPORT_OPTIONS, parse_value
 from .section import CACHE_DIR, _code, cache_key, resolve_definitions, write_cache
 
 #: the notebook sections in report order: file stem → (title, one-line summary)

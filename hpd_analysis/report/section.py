@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..params import Parameters
 from ..privacy import _check_pseudonymized, pseudonymize_cohort, suppress_table
-from .schema import build_parameters
+from .resolve import build_parameters
 
 #: rows of a DataFrame a report notebook displays before pandas truncates it
 DISPLAY_MAX_ROWS = 500
@@ -256,7 +256,8 @@ def open_section(
     from ..classification import build_features, classify_features
     from ..load import load_cohort
     from ..plots import apply_style
-    from .schema import REPORT_OPTIONS, _did_you_mean, check_columns, parse_value
+    from .resolve import _did_you_mean, check_columns
+    from .schema import REPORT_OPTIONS, parse_value
 
     if cohort is None:
         from ..datasets import example_path
