@@ -232,6 +232,20 @@ def test_failing_cell_names_section_and_keeps_partial_output(tmp_path, cohort_di
     assert "INCOMPLETE REPORT" in index and "02_broken.html" in index and "boom" in index
 
 
+@pytest.mark.slow
+def test_a_run_of_some_sections_keeps_the_others(tmp_path, cohort_dir):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_first.ipynb", [
+        "from pathlib import Path\n(Path(output_dir) / 'tables' / 'x.csv').write_text('a\\n1\\n')"])
+    _notebook(nbs / "02_second.ipynb", ["print('second')"])
+    out = report.run_report(cohort_dir, tmp_path / "out", notebooks=nbs, progress=None)
+    report.run_report(cohort_dir, out, notebooks=nbs, sections=["second"], progress=None)
+    for name in ("01_first.html", "01_first.ipynb", "tables/x.csv", "02_second.html"):
+        assert (out / name).is_file(), name
+    assert "tables/x.csv" in json.loads((out / "manifest.json").read_text())["files"]
+
+
 def test_missing_cohort_is_a_user_error(tmp_path):
     with pytest.raises(HPDError, match="no such file"):
         report.run_report(tmp_path / "nope", tmp_path / "out", progress=None)

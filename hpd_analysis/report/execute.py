@@ -234,8 +234,9 @@ def _build(build: Path, out: Path, cohort_path: Path, loaded: Any, resolved: dic
 
     if partial:  # a run of some sections keeps the other sections of the previous report
         for name in sorted(read_manifest(out)):
-            if (out / name).is_file() and name.split("/")[0] in ("tables", "figures") \
-                    or name.endswith((".ipynb", ".html")) and name != "index.html":
+            section_file = name.split("/")[0] in ("tables", "figures") or (
+                "/" not in name and name.endswith((".ipynb", ".html")) and name != "index.html")
+            if section_file and (out / name).is_file():
                 (build / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(out / name, build / name)
     for sub in ("tables", "figures"):
