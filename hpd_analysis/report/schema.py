@@ -167,6 +167,11 @@ def _field_comments(cls: type) -> dict[str, str]:
             if text:
                 out.setdefault(m.group(1), text)
         pending = []
+    # fields documented in the class docstring as "- ``name``: text" bullets
+    doc = inspect.getdoc(cls) or ""
+    for m in re.finditer(r"^- ``(\w+)``:\s*(.*?)(?=^- ``|^\s*$|\Z)", doc, re.M | re.S):
+        text = " ".join(m.group(2).split())
+        out.setdefault(m.group(1), text.split(". ")[0].rstrip("."))
     return out
 
 

@@ -301,6 +301,7 @@ def open_section(
     # the notebooks display whole summary tables (incidence by stratum has definitions ×
     # strata rows): pandas' default of 60 rows would cut them to 10
     pd.set_option("display.max_rows", DISPLAY_MAX_ROWS)
+    pd.set_option("display.max_columns", 60)  # survival.csv has 22 columns: none elided
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     return Section(cohort=loaded, params=params, definitions=defs, primary=primary,
