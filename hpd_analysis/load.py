@@ -1151,6 +1151,9 @@ def load_cohort(
             col.add_rows(labels["scans"], "treatment_start", diff,
                          "treatment_start differs from the patients table",
                          "the same treatment_start as in patients")
+    from .biomarkers import load_biomarkers  # optional biomarkers.* of a cohort folder
+
+    biomarkers = load_biomarkers(path, pts, col, sources, checksums)
     if col.problems:
         raise CohortError(col.ordered())
     assert pts is not None
@@ -1164,6 +1167,7 @@ def load_cohort(
         load_report=col.report_frame(),
         sources=sources,
         checksums=checksums,
+        biomarkers=biomarkers,
     )
 
 

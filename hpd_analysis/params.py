@@ -34,6 +34,95 @@ class Windows:
     first_eval_max_days: int | None = None
 
 
+#: baseline predictors of the prediction model by default (those present in the cohort): the
+#: short literature set of the odds-ratio section (Lin et al. 2021; the scores are not added:
+#: they are sums of these factors)
+DEFAULT_PREDICTORS: tuple[str, ...] = (
+    "age_ge_65", "ecog_baseline", "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln",
+    "nlr",
+)
+#: single markers drawn as ROC curves by default (those present): LDH and the two scores
+DEFAULT_MARKERS: tuple[str, ...] = ("ldh_uln_ratio", "ldh", "ldh_above_uln", "rmh_score",
+                                    "lipi_score")
+
+
+def _names(value: object, key: str) -> tuple[str, ...] | None:
+    """None, a sequence of column names, or one comma-separated string -> tuple of names."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        # also the text of a list or tuple (``['a', 'b']``: how a tuple reaches a notebook)
+        text = value.strip().strip("[]()").strip()
+        if text.lower() in ("", "none", "default"):
+            return None
+        value = [v.strip().strip("'\"").strip() for v in text.split(",")]
+        value = [v for v in value if v]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{key}={value!r}: expected column names (a list, or one "
+                         "comma-separated string), or none for the default")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Options of the prediction part of the risk-factor section (:mod:`hpd_analysis.prediction`).
+
+    Settable as ``prediction.<key>`` (``hpd report --set prediction.penalty=ridge``).
+    """
+
+    #: baseline predictors of the model (patient columns, derived factors, scores, biomarker early
+    #: changes); None = :data:`DEFAULT_PREDICTORS` present in the cohort
+    predictors: tuple[str, ...] | None = None
+    #: ``firth`` (Firth 1993 bias-reduced logistic regression, no tuning; default: robust with few
+    #: events and separation) or ``ridge`` (L2-penalized, scikit-learn, on standardized predictors)
+    penalty: Literal["firth", "ridge"] = "firth"
+    #: inverse ridge penalty strength C (scikit-learn ``LogisticRegression(C=...)``; default 1.0,
+    #: scikit-learn's default) on predictors standardized to mean 0 / SD 1; unused with Firth
+    ridge_c: float = 1.0
+    #: bootstrap replicates of Harrell's optimism correction (Harrell 2015 suggests 150-200)
+    optimism_replicates: int = 200
+    #: bootstrap replicates of the AUC 95 % CI (stratified, as pROC's ``ci.auc``; 2000 = pROC)
+    auc_replicates: int = 2000
+    #: seed of every bootstrap (NumPy ``default_rng``): same seed, same numbers
+    seed: int = 2024
+    #: single markers drawn as ROC curves per definition; None = :data:`DEFAULT_MARKERS` present
+    markers: tuple[str, ...] | None = None
+    #: longitudinal biomarker (``biomarkers.csv`` marker name) whose early change enters the
+    #: candidates; None = every marker of the table
+    early_change_markers: tuple[str, ...] | None = None
+    #: latest first on-treatment biomarker value for the early change, days after the start
+    #: (default 63 = 9 weeks: before the first evaluation scan of most protocols)
+    early_change_max_days: int = 63
+    #: above this many complete cases the bootstraps are not run (time grows with n x replicates;
+    #: a Firth fit on 100,000 patients takes ~1 s): the AUC CI is DeLong's and the optimism is
+    #: not estimated (said in the tables); raise it to bootstrap larger cohorts
+    max_bootstrap_patients: int = 2000
+
+    def __post_init__(self) -> None:
+        for name in ("predictors", "markers", "early_change_markers"):
+            object.__setattr__(self, name, _names(getattr(self, name), f"prediction.{name}"))
+        if self.penalty not in ("firth", "ridge"):
+            raise ValueError(f"prediction.penalty={self.penalty!r}: expected firth or ridge")
+        try:
+            c = float(self.ridge_c)
+        except (TypeError, ValueError):
+            c = float("nan")
+        if not c > 0:
+            raise ValueError(f"prediction.ridge_c={self.ridge_c!r}: expected a number > 0")
+        object.__setattr__(self, "ridge_c", c)
+        for name, low in (("optimism_replicates", 10), ("auc_replicates", 100), ("seed", 0),
+                          ("early_change_max_days", 1), ("max_bootstrap_patients", 100)):
+            v = getattr(self, name)
+            try:
+                iv = int(v)
+                ok = iv == float(v) and iv >= low and not isinstance(v, bool)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"prediction.{name}={v!r}: expected a whole number >= {low}")
+            object.__setattr__(self, name, iv)
+
+
 #: choices of :class:`Statistics` fields (validated in ``__post_init__``)
 _STAT_CHOICES: dict[str, tuple[str, ...]] = {
     "landmark_lookahead": ("extend", "truncate"),
@@ -175,6 +264,8 @@ class Parameters:
     statistics: Statistics = field(default_factory=Statistics)
     #: growth-model options (``growth.alpha``), see :class:`Growth`
     growth: Growth = field(default_factory=Growth)
+    #: prediction part of the risk-factor section (model, bootstraps, seed)
+    prediction: Prediction = field(default_factory=Prediction)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any

@@ -126,7 +126,7 @@ def pseudonymize_cohort(cohort: Any, key: bytes) -> Any:
     import dataclasses
 
     changes: dict[str, Any] = {}
-    for name in ("patients", "lesions", "assessments", "scans_wide"):
+    for name in ("patients", "lesions", "assessments", "scans_wide", "biomarkers"):
         tab = getattr(cohort, name, None)
         if isinstance(tab, pd.DataFrame) and "patient_id" in tab.columns:
             changes[name] = pseudonymize_table(tab, key)

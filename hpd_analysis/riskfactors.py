@@ -61,7 +61,7 @@ _EXCLUDED_EXACT = {
     "patient_id", "treatment_start", "treatment_end", "progression_date", "death_date",
     "last_contact", "death_day", "ecog_first_eval", "first_eval_months", "delta_tgr",
     "n_post_baseline_scans", "group", "ecog_delta", "death_from_progression", "death_cause",
-    "bor", "pseudoprogression",
+    "bor", "pseudoprogression", "ldh_uln",
 }
 _EXCLUDED_PREFIXES = (
     "hpd_", "tgr_", "tgk_", "sld_", "recist_", "irecist", "bor_", "prebaseline_", "baseline_",
@@ -85,7 +85,10 @@ def default_candidates(columns: Iterable[str]) -> list[str]:
     and reasons (``hpd_*``), and kinetic / first-evaluation outputs (``tgr_*``, ``sld_*``,
     ``recist_*``, ``ecog_first_eval`` ...), which are not baseline covariates.
     """
+    from .scores import derivable_columns
+
     cols = [str(c) for c in columns]
+    cols += derivable_columns(cols)  # LDH > ULN, dNLR, RMH score, LIPI (scores.add_scores)
     present = set(cols)
     out = [
         f for f in LITERATURE_FACTORS
@@ -105,9 +108,13 @@ def derive_risk_factors(data: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``data`` with the derived factors added when their source is present.
 
     ``age_ge_65`` = age ≥ 65 years; ``n_metastatic_sites_gt_2`` = more than 2 metastatic sites
-    (nullable boolean, NA where the source is missing). Existing columns are left untouched.
+    (nullable boolean, NA where the source is missing); the clinical scores and their parts
+    (:func:`hpd_analysis.scores.add_scores`: LDH > ULN, albumin < 35 g/L, dNLR, RMH score,
+    LIPI) when their inputs are columns. Existing columns are left untouched.
     """
-    out = data.copy()
+    from .scores import add_scores
+
+    out = add_scores(data)  # LDH > ULN, albumin < 35 g/L, dNLR, RMH score, LIPI when computable
     if "age" in out.columns and "age_ge_65" not in out.columns:
         age = pd.to_numeric(out["age"], errors="coerce").astype("Float64")
         out["age_ge_65"] = (age >= 65).astype("boolean")
