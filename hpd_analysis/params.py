@@ -242,6 +242,86 @@ class Growth:
 
 
 @dataclass(frozen=True)
+class Plausibility:
+    """Plausibility checks of the loader (:mod:`hpd_analysis.load`) and what accepts them.
+
+    Values beyond an ``max_*`` limit are impossible and stop the load (an error naming the
+    parameter that accepts them); values beyond a ``warn_*`` limit are implausible: the cohort
+    loads, ``hpd validate`` prints a warning and ``cohort.load_report`` records it (action
+    ``warning``). Defaults are the workbench's own, chosen so that real cohorts (the bundled
+    example, simulated cohorts, the external trial tables) pass without a warning.
+    """
+
+    #: a lesion diameter above this (mm) is an error: no lesion is longer than 2 m (1e308, 1e6)
+    max_diameter_mm: float = 2000.0
+    #: a lesion diameter above this (mm) is a warning (the bundled example's largest is 396 mm)
+    warn_diameter_mm: float = 500.0
+    #: a sum of diameters (``sld_mm`` and the wide scans table) above this (mm) is an error
+    max_sld_mm: float = 10000.0
+    #: more target lesions than this on one scan is a warning (RECIST 1.1: at most 5; 1.0: 10)
+    warn_targets_per_scan: int = 10
+    #: every measured target diameter of a lesions table below this (mm) is a warning: the
+    #: table is probably in centimetres (RECIST 1.1's minimum measurable size is 10 mm);
+    #: 0 turns the check off
+    cm_like_below_mm: float = 10.0
+    #: data cut-off (ISO date, ``YYYY-MM-DD``); a date after it is an error (a death, contact,
+    #: progression, scan or treatment start in the future). ``None``: the day of the load
+    data_cutoff: str | None = None
+    #: a scan more than this many days before treatment start is a warning (about 2 years)
+    warn_scan_days_before_start: int = 730
+    #: a treatment start before this year is a warning (immune checkpoint inhibitor trials
+    #: began in 2006; Excel's 1900 epoch and typos fall before)
+    warn_treatment_start_before_year: int = 2006
+    #: derive PFS from the scans when ``progression_date`` (and ``pfs_months``) is missing: the
+    #: first on-treatment scan with RECIST 1.1 overall response PD is the progression date;
+    #: off: ``hpd validate`` warns
+    progression_from_scans: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_diameter_mm", "warn_diameter_mm", "max_sld_mm", "cm_like_below_mm"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(f"plausibility.{name}={v!r}: expected a number of mm ≥ 0")
+        for name in ("warn_targets_per_scan", "warn_scan_days_before_start",
+                     "warn_treatment_start_before_year"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"plausibility.{name}={v!r}: expected a whole number ≥ 0")
+        if not isinstance(self.progression_from_scans, bool):
+            raise ValueError(f"plausibility.progression_from_scans={self.progression_from_scans!r}"
+                             ": expected true or false")
+        cut = self.data_cutoff
+        if cut is not None:
+            import datetime as _dt
+            try:
+                _dt.date.fromisoformat(str(cut))
+            except ValueError:
+                raise ValueError(f"plausibility.data_cutoff={cut!r}: expected an ISO date "
+                                 "YYYY-MM-DD or none") from None
+            object.__setattr__(self, "data_cutoff", str(cut))
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Labels of the cohort's columns in the typeset tables (Table 1, odds ratios) and the
+    forest plot (``--set labels.file=labels.csv``).
+
+    ``file``: a CSV file with columns ``variable,label`` or a YAML mapping ``variable: label``;
+    a relative path is read from the cohort folder. None (default): the built-in labels of the
+    usual cohort columns (``hpd_analysis.tables.VARIABLE_LABELS``), else the column names.
+    """
+
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.file is not None and (not isinstance(self.file, str) or not self.file.strip()):
+            raise ValueError(f"labels.file={self.file!r}: expected the path of a CSV "
+                             "(variable,label) or YAML (variable: label) file, or none")
+        if isinstance(self.file, str) and self.file.strip().lower() in ("none", "null"):
+            object.__setattr__(self, "file", None)
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
 
@@ -266,6 +346,10 @@ class Parameters:
     growth: Growth = field(default_factory=Growth)
     #: prediction part of the risk-factor section (model, bootstraps, seed)
     prediction: Prediction = field(default_factory=Prediction)
+    #: plausibility checks of the loader (errors / warnings and the values that accept them)
+    plausibility: Plausibility = field(default_factory=Plausibility)
+    #: labels of the cohort's columns in typeset tables and figures (issue 11, outputs)
+    labels: Labels = field(default_factory=Labels)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any
