@@ -497,10 +497,11 @@ def _logistic_many(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = Non
         if not len(i):
             break
         xs = x[i]
-        eta = np.clip(np.einsum("bnk,bk->bn", xs, beta[i]) + off[i], -30, 30)
+        eta = np.clip((xs @ beta[i][..., None])[..., 0] + off[i], -30, 30)
         p = 1.0 / (1.0 + np.exp(-eta))
-        grad = np.einsum("bnk,bn->bk", xs, y[i] - p)
-        hess = np.einsum("bnk,bn,bnj->bkj", xs, p * (1 - p), xs)
+        xt = np.swapaxes(xs, 1, 2)
+        grad = (xt @ (y[i] - p)[..., None])[..., 0]
+        hess = (xt * (p * (1 - p))[:, None, :]) @ xs
         det_ok = np.abs(np.linalg.det(hess)) > 0
         hess = np.where(det_ok[:, None, None], hess, np.eye(k))
         try:
