@@ -27,8 +27,8 @@ from .definitions import (
     REGISTRY,
     Definition,
     evaluate_definition,
-    get_definitions,
     read_yaml_config,
+    resolve_definitions,
     verdict_columns,
 )
 from .errors import HPDError, ParameterError
@@ -40,7 +40,7 @@ from .kinetics import (
     isna,
     to_numpy,
 )
-from .params import Parameters
+from .params import NS_PER_DAY, Parameters
 
 #: the contract's per-patient columns (cohort-format.md), in order
 CONTRACT_COLUMNS = [
@@ -82,8 +82,6 @@ _FIRST_EVAL_COUNTS = ["new_lesions_first_eval", "new_organs_first_eval",
 
 _values = column_values
 
-#: one day in nanoseconds
-_DAY_NS = 86_400 * 10**9
 _NS = np.dtype("datetime64[ns]")
 
 
@@ -172,7 +170,7 @@ def _whole_days(end: Any, start: Any) -> np.ndarray:
     if isinstance(end, np.ndarray) and isinstance(start, np.ndarray) \
             and end.dtype == _NS and start.dtype == _NS:
         delta = end - start
-        days = (delta.view(np.int64) // _DAY_NS).astype(float)  # floored, like Timedelta.days
+        days = (delta.view(np.int64) // NS_PER_DAY).astype(float)  # floored, like Timedelta.days
         days[np.isnat(delta)] = np.nan
         return days
     return (pd.Series(end, copy=False) - pd.Series(start, copy=False)).dt.days.astype(
@@ -486,25 +484,6 @@ def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | No
     return cols.with_columns(_kinetic_columns(cols, params))
 
 
-def resolve_definitions(
-    definitions: str | Definition | Iterable[str | Definition] | None = None,
-) -> list[Definition]:
-    """Definitions from codes (registry) and/or :class:`Definition` objects; None → all."""
-    if definitions is None:
-        return get_definitions()
-    if isinstance(definitions, str | Definition):
-        definitions = [definitions]
-    out: list[Definition] = []
-    for d in definitions:
-        if isinstance(d, Definition):
-            out.append(d)
-        elif isinstance(d, str):
-            out.extend(get_definitions([d]))
-        else:
-            raise ParameterError(f"definition {d!r}: expected a code or a Definition")
-    return out
-
-
 def classify_features(
     features: pd.DataFrame,
     definitions: str | Definition | Iterable[str | Definition] | None = None,
@@ -666,8 +645,9 @@ def _arrow_table(table: pd.DataFrame) -> Any:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def write_table(table: pd.DataFrame, out: str | Path) -> Path:
-    """Write ``table`` as CSV, gzip CSV or Parquet by extension; byte-identical on rerun.
+def write_classification(table: pd.DataFrame, out: str | Path) -> Path:
+    """Write the classification ``table`` as CSV, gzip CSV or Parquet by extension;
+    byte-identical on rerun (report tables: :func:`hpd_analysis.report.write_table`).
 
     CSV (UTF-8): numbers rounded to 6 decimals, dates ISO ``YYYY-MM-DD``, booleans
     ``true``/``false``, missing values empty, text quoted; ``.csv.gz`` without a timestamp.
@@ -742,4 +722,4 @@ def classify_path(
             chosen[code] = fixed
     cohort = load_cohort(cohort_path, params=params)
     table = classify_table(cohort, list(chosen.values()), params)
-    return write_table(table, out)
+    return write_classification(table, out)

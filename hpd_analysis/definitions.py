@@ -1402,6 +1402,40 @@ def load_definitions_yaml(path: str | Path) -> list[Definition]:
     return read_yaml_config(path)[1]
 
 
+def resolve_definitions(
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+    definitions_file: str | Path | None = None,
+    definition_parameters: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Definition]:
+    """The :class:`Definition` objects an analysis uses.
+
+    ``definitions``: codes and/or :class:`Definition` objects (None: every registered definition,
+    then every definition of ``definitions_file``). Registered codes and objects come in the order
+    given (a code named twice counts once), with the thresholds of ``definition_parameters``
+    (``{code: {parameter: value}}``, see :func:`get_definitions`); then the definitions of
+    ``definitions_file`` (YAML, file order) whose code is named.
+    """
+    user = load_definitions_yaml(definitions_file) if definitions_file else []
+    if definitions is None:
+        return get_definitions(None, overrides=definition_parameters) + list(user)
+    items = [definitions] if isinstance(definitions, str | Definition) else list(definitions)
+    for d in items:
+        if not isinstance(d, str | Definition):
+            raise ParameterError(f"definition {d!r}: expected a code or a Definition")
+    user_codes = {d.code for d in user}
+    codes = [d for d in items if isinstance(d, str) and d not in user_codes]
+    registered = ({d.code: d for d in get_definitions(codes, overrides=definition_parameters)}
+                  if codes else {})
+    out: list[Definition] = []
+    for d in items:
+        if isinstance(d, Definition):
+            out.append(d)
+        elif d in registered:
+            out.append(registered.pop(d))
+    named = {d for d in items if isinstance(d, str)}
+    return out + [d for d in user if d.code in named]
+
+
 def describe_definitions(definitions: Iterable[Definition] | None = None) -> pd.DataFrame:
     """One row per definition: ``code, label, citation, rule, criteria, parameters,
     differs_from_published, requires, notes``.

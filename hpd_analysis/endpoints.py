@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .params import Parameters
+from .params import SECONDS_PER_DAY, Parameters
 
 _NS = np.dtype("datetime64[ns]")
 
@@ -55,9 +55,9 @@ def _days(patients: pd.DataFrame, col: str, start: pd.Series) -> np.ndarray:
         delta = d.to_numpy() - start.to_numpy()
         seconds = delta.view(np.int64) / 1_000_000_000   # as TimedeltaArray.total_seconds
         seconds[np.isnat(delta)] = np.nan
-        seconds /= 86400.0
+        seconds /= SECONDS_PER_DAY
         return seconds
-    return ((d - start).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
+    return ((d - start).dt.total_seconds() / SECONDS_PER_DAY).to_numpy(dtype=float)
 
 
 def death_days(patients: pd.DataFrame, params: Parameters | None = None) -> np.ndarray:

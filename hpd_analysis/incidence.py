@@ -174,10 +174,15 @@ def status_codes(classification: pd.DataFrame, code: str) -> np.ndarray:
 def hpd_status(classification: pd.DataFrame, code: str) -> pd.Series:
     """Verdict of every patient under definition ``code``: ``hpd``, ``not_hpd`` or ``not_evaluable``.
 
-    Read from ``hpd_<code>_status`` when present, else derived from the nullable boolean
-    ``hpd_<code>`` (True -> hpd, False -> not_hpd, NA -> not_evaluable). A status column with any
-    other value, or that contradicts the flag, raises :class:`CohortError` naming the rows.
+    ``code`` is a definition code (``ferrara2018``) or one of its columns (``hpd_ferrara2018``,
+    ``hpd_ferrara2018_status``). Read from ``hpd_<code>_status`` when present, else derived from
+    the nullable boolean ``hpd_<code>`` (True -> hpd, False -> not_hpd, NA -> not_evaluable). A
+    status column with any other value, or that contradicts the flag, raises :class:`CohortError`
+    naming the rows. The one status helper of the package (statistics, plots and the report).
     """
+    from .definitions import definition_code
+
+    code = definition_code(code)
     codes = status_codes(classification, code)
     return pd.Series(np.asarray(STATUSES, dtype=object)[codes], index=classification.index,
                      name=f"hpd_{code}_status")

@@ -54,7 +54,7 @@ import pandas as pd
 
 from .cohort import Cohort
 from .errors import CohortError, HPDError, Problem
-from .params import Parameters
+from .params import NS_PER_DAY, Parameters
 from .validate import (
     ISO_DATE_EXPECTED,
     Collector,
@@ -1507,7 +1507,7 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
     start_ext = np.append(start.view(np.int64), i8_nat)
     death_ext = np.append(death.view(np.int64), i8_nat) if death is not None else None
     cutoff_i8 = cutoff.value
-    before_ns = np.int64(pl.warn_scan_days_before_start) * np.int64(86_400_000_000_000)
+    before_ns = np.int64(pl.warn_scan_days_before_start) * np.int64(NS_PER_DAY)
 
     def dates_against_patient(t: pd.DataFrame, label: str, dcols: list[str]) -> None:
         pos = _patient_positions(t["patient_id"], pid_index)

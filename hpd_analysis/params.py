@@ -13,6 +13,12 @@ from typing import Any, Literal
 #: Days per month used for every time in months (Ferté's reference code: 365.25 / 12).
 DAYS_PER_MONTH: float = 30.4375
 
+#: One day in seconds (the one day length of the package).
+SECONDS_PER_DAY: int = 86_400
+
+#: One day in nanoseconds, the unit of numpy/pandas ``datetime64[ns]`` values.
+NS_PER_DAY: int = SECONDS_PER_DAY * 10**9
+
 
 @dataclass(frozen=True)
 class Windows:

@@ -40,7 +40,7 @@ from .definitions import changes_note as changes_note
 from .definitions import definition_code as _definition_code
 from .definitions import definition_labels as definition_labels
 from .definitions import definitions_by_code as _definitions_by_code
-from .incidence import HPD_LABEL, NON_HPD_LABEL
+from .incidence import HPD_LABEL, NON_HPD_LABEL, hpd_status
 
 #: Okabe–Ito palette, in the order used for groups (black last: reserved for reference lines)
 OKABE_ITO: dict[str, str] = {
@@ -245,28 +245,6 @@ def _with_note(title: str, *notes: str, width: int = 90) -> str:
         if note:
             lines += textwrap.wrap(note, width, break_on_hyphens=False)
     return "\n".join(lines)
-
-
-def hpd_status(classification: pd.DataFrame, hpd_column: str) -> pd.Series:
-    """Status (``hpd``/``not_hpd``/``not_evaluable``) of every patient under one definition.
-
-    ``hpd_column`` is a definition code (``ferrara2018``) or its ``hpd_`` column. Uses the
-    ``hpd_<code>_status`` column when present, else maps the nullable boolean ``hpd_<code>``
-    (True → hpd, False → not_hpd, missing → not_evaluable).
-    """
-    code = _definition_code(hpd_column)
-    status_col, bool_col = f"hpd_{code}_status", f"hpd_{code}"
-    if status_col in classification:
-        out = classification[status_col].astype("string").fillna("not_evaluable")
-    elif bool_col in classification:
-        values = classification[bool_col].astype("boolean")
-        out = pd.Series(
-            np.where(values.isna(), "not_evaluable", np.where(values.fillna(False), "hpd", "not_hpd")),
-            index=classification.index,
-        ).astype("string")
-    else:
-        raise KeyError(f"classification has no column {bool_col!r} or {status_col!r}")
-    return out.rename(status_col)
 
 
 #: legend entries of the RECIST reference lines of the spider and waterfall plots
@@ -966,7 +944,7 @@ def threshold_curve(
 
 
 @plain_text
-def attrition_flow(
+def attrition_flow_plot(
     attrition_table: pd.DataFrame,
     *,
     definition_col: str = "definition",

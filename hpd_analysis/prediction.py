@@ -1004,7 +1004,7 @@ def section_data(section: Any) -> pd.DataFrame:
 
 def evaluable_outcomes(section: Any) -> list[str]:
     """Definitions of the section (report order) with patients both with and without HPD."""
-    from .plots import hpd_status
+    from .incidence import hpd_status
 
     out = []
     for code in section.codes:

@@ -51,6 +51,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .params import NS_PER_DAY
+
 #: tolerance (mm and fraction) on RECIST thresholds so exact boundary values meet them
 EPS = 1e-9
 
@@ -648,7 +650,7 @@ def _in_patient_date_order(r: pd.DataFrame) -> pd.DataFrame:
     order = sorted_order(pc, dates)
     out = r.iloc[order].reset_index(drop=True)
     out["_pcode"] = pc[order]
-    out["_d"] = dates[order] / 86_400e9     # calendar days (windows do not need a start date)
+    out["_d"] = dates[order] / NS_PER_DAY    # calendar days (windows do not need a start date)
     return out
 
 

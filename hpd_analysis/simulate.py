@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .params import DAYS_PER_MONTH
+from .params import DAYS_PER_MONTH, NS_PER_DAY
 
 __all__ = [
     "GROUPS",
@@ -306,12 +306,9 @@ def _frame_by_columns(columns: dict[str, Any], n_rows: int) -> pd.DataFrame:
     return df
 
 
-_NS_PER_DAY = 86_400 * 10**9
-
-
 def _to_date(day_since_epoch: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
     """Days since 1970-01-01 (int) to ``datetime64[ns]``; NaT where ``present`` is False."""
-    ns = day_since_epoch.astype(np.int64) * _NS_PER_DAY
+    ns = day_since_epoch.astype(np.int64) * NS_PER_DAY
     if present is not None:
         ns = np.where(present, ns, np.iinfo(np.int64).min)  # the NaT sentinel
     return ns.view("datetime64[ns]")

@@ -58,7 +58,7 @@ from .endpoints import death_days
 from .errors import CohortError, Problem
 from .objectcodes import factorize as _factorize
 from .objectcodes import object_addresses, object_array
-from .params import Parameters
+from .params import NS_PER_DAY, Parameters
 from .recist import concat_text, scan_responses
 
 ROLES = ("prebaseline", "baseline", "on_treatment", "unused")
@@ -89,7 +89,6 @@ FEATURE_COLUMNS = [
 ]
 
 _EPOCH = np.datetime64("1970-01-01", "D")
-_DAY_NS = np.int64(86_400_000_000_000)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -108,7 +107,7 @@ def _epoch_ns(values: pd.Series | np.ndarray) -> np.ndarray:
 def _epoch_days(values: pd.Series | np.ndarray) -> np.ndarray:
     """Dates as float days since 1970-01-01 (NaN for NaT); the time of day is ignored."""
     ns = _epoch_ns(values)
-    out = (ns // _DAY_NS).astype(float)
+    out = (ns // NS_PER_DAY).astype(float)
     out[ns == np.iinfo(np.int64).min] = np.nan
     return out
 
@@ -118,7 +117,7 @@ def _to_dates(days: np.ndarray) -> np.ndarray:
     days = np.asarray(days, dtype=float)
     missing = np.isnan(days)
     ns = np.where(missing, 0.0, days).astype(np.int64)  # whole days (truncated) since 1970
-    ns *= _DAY_NS
+    ns *= NS_PER_DAY
     ns[missing] = np.iinfo(np.int64).min  # NaT
     return ns.view("datetime64[ns]")
 
@@ -168,8 +167,11 @@ def _all_na_bool(n: int) -> pd.arrays.BooleanArray:
     return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
 
 
-def _bool_na(values: object) -> pd.arrays.BooleanArray:
-    """Boolean / nullable boolean values as a nullable BooleanArray (fast path for numpy bool)."""
+def _boolean_array(values: object) -> pd.arrays.BooleanArray:
+    """Boolean / nullable boolean values as a pandas nullable BooleanArray (fast path for numpy
+    bool). :func:`hpd_analysis.recist` kernels split such values into ``(values, NA mask)`` numpy
+    arrays instead (``recist._bool_na``); this one keeps pandas' three-valued logic (``&``, ``|``
+    with NA) that the timepoint rules use."""
     if isinstance(values, np.ndarray) and values.dtype == bool:
         return pd.arrays.BooleanArray(values, np.zeros(len(values), dtype=bool))
     return pd.array(values, dtype="boolean")
@@ -230,8 +232,8 @@ def _check_dates(table: pd.DataFrame, col: str, name: str, cohort: Cohort
         file = cohort.sources.get(name, name)
         raise CohortError([Problem(file, int(i) + 2, col, "missing date", "an ISO 8601 date")
                            for i in bad[:20]])
-    days = ns // _DAY_NS
-    return days, bool(np.array_equal(days * _DAY_NS, ns))  # (faster than ns % day == 0)
+    days = ns // NS_PER_DAY
+    return days, bool(np.array_equal(days * NS_PER_DAY, ns))  # (faster than ns % day == 0)
 
 
 # --------------------------------------------------------------------------- long shapes
@@ -521,7 +523,7 @@ def _assessment_measures(a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarra
     else:
         ntpd = _all_na_bool(ns)
     reason = np.where(np.isnan(sld), "sld_mm not given", None).astype(object)
-    cr = _bool_na(sld == 0)
+    cr = _boolean_array(sld == 0)
     cr[np.isnan(sld)] = pd.NA
     return {
         "sld_mm": sld, "sld_reason": reason, "sld_measured_mm": sld,
@@ -719,7 +721,7 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     new_scan = np.where(is_fe, newl[p], np.nan)
     nt_scan = _all_na_bool(ns)
     nt_scan[is_fe] = ntpd[p[is_fe]]
-    cr = _bool_na(sld == 0)
+    cr = _boolean_array(sld == 0)
     cr[np.isnan(sld)] = pd.NA
     sreason = np.where(np.isnan(sld), "SLD not given", None).astype(object)
     nan = np.full(ns, np.nan)
@@ -775,7 +777,7 @@ def _finish_scans(scans: dict) -> pd.DataFrame:
                  "n_non_targets_expected", "n_non_targets_assessed"):
             v = _int_na(np.asarray(v, dtype=float))
         elif c in ("targets_cr", "non_target_pd", "non_target_cr"):
-            v = _bool_na(v)
+            v = _boolean_array(v)
         elif c == "sld_reason":
             v = v(np.arange(len(scans["day"]))) if callable(v) else np.asarray(v, dtype=object)
         cols[c] = v
@@ -863,10 +865,10 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
         pct = np.where(s0 > 0, 100.0 * chg / s0, np.nan)
 
     # RECIST 1.1 at the first evaluation (nadir = baseline)
-    cr = _take(np.asarray(_bool_na(scans["targets_cr"]).fillna(False), dtype=bool), fe,
+    cr = _take(np.asarray(_boolean_array(scans["targets_cr"]).fillna(False), dtype=bool), fe,
                False).astype(bool)
-    ntpd_s = _bool_na(scans["non_target_pd"])
-    ntcr_s = _bool_na(scans["non_target_cr"])
+    ntpd_s = _boolean_array(scans["non_target_pd"])
+    ntcr_s = _boolean_array(scans["non_target_cr"])
 
     def take_bool(arr: pd.arrays.BooleanArray) -> pd.arrays.BooleanArray:
         return arr.take(fe, allow_fill=True)  # -1 (no first evaluation): NA
@@ -877,7 +879,7 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     newl = np.asarray(_take(scans["new_lesions"], fe), dtype=float)
     new_org = np.asarray(_take(scans["new_organs"], fe), dtype=float)
     max_inv = np.asarray(_take(scans["max_new_lesions_in_involved_organ"], fe), dtype=float)
-    new_flag = _bool_na(np.nan_to_num(newl, nan=0.0) > 0)
+    new_flag = _boolean_array(np.nan_to_num(newl, nan=0.0) > 0)
     new_flag[np.isnan(newl)] = pd.NA
 
     s1_part = np.asarray(_take(scans["sld_measured_mm"], fe), dtype=float)

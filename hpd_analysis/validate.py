@@ -28,6 +28,7 @@ import pandas as pd
 
 from .cohort import LOAD_REPORT_COLUMNS
 from .errors import Problem
+from .params import NS_PER_DAY
 from .privacy import unneutralize_text
 
 #: at most this many problems per check; the rest are summarised in one "… and N more rows" line
@@ -327,7 +328,7 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
         arr = raw.to_numpy(dtype="datetime64[ns]")
         ns = arr.view(np.int64)
         nat = np.isnat(arr)
-        day = np.int64(86_400_000_000_000)
+        day = np.int64(NS_PER_DAY)
         timed = (ns % day != 0) & ~nat
         if timed.any():
             col.note(file, column, "stripped_time", int(timed.sum()),
@@ -583,7 +584,7 @@ def _key_codes(s: pd.Series) -> np.ndarray:
         nat = ns == np.iinfo(np.int64).min
         if nat.all():
             return np.zeros(len(s), np.int64)
-        days = ns // np.int64(86_400_000_000_000)  # dates are midnights: exact day numbers
+        days = ns // np.int64(NS_PER_DAY)  # dates are midnights: exact day numbers
         if nat.any():
             low = days[~nat].min()
             return np.where(nat, 0, days - low + 1)

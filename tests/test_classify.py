@@ -12,7 +12,7 @@ from hpd_analysis.classification import (
     add_rule_features,
     classify_features,
     threshold_sweep,
-    write_table,
+    write_classification,
 )
 from hpd_analysis.definitions import REGISTRY, Definition
 from hpd_analysis.errors import ParameterError
@@ -236,9 +236,9 @@ def test_threshold_sweep_is_monotone():
 
 def test_write_table_formats(tmp_path):
     t = classify_features(random_features(20), [REGISTRY["kas2020"]])
-    a = write_table(t, tmp_path / "t.csv")
+    a = write_classification(t, tmp_path / "t.csv")
     first = a.read_bytes()
-    write_table(t, a)
+    write_classification(t, a)
     assert a.read_bytes() == first
     back = pd.read_csv(a)
     assert len(back) == 20

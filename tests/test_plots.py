@@ -14,6 +14,7 @@ from lifelines import KaplanMeierFitter  # noqa: E402
 from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 
 from hpd_analysis import plots  # noqa: E402
+from hpd_analysis.incidence import hpd_status  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +56,9 @@ def _km_fitters() -> dict[str, KaplanMeierFitter]:
 
 def test_status_from_boolean_column_when_no_status_column():
     tab = _classification().drop(columns="hpd_ferrara2018_status")
-    st = plots.hpd_status(tab, "ferrara2018")
+    st = hpd_status(tab, "ferrara2018")
     assert list(st) == ["hpd", "not_hpd", "not_hpd", "not_evaluable", "not_evaluable"]
-    assert list(plots.hpd_status(_classification(), "hpd_ferrara2018")) == list(st)
+    assert list(hpd_status(_classification(), "hpd_ferrara2018")) == list(st)
 
 
 def test_save_figure_writes_png_and_svg_byte_identical_on_rerun(tmp_path):
@@ -196,7 +197,7 @@ def test_attrition_flow_counts_add_up_per_definition():
                    "evaluable", "evaluable", "no first evaluation"],
         "n": [3, 10, 5, 2, 1, 16, 3],
     })
-    ax = plots.attrition_flow(att).axes[0]
+    ax = plots.attrition_flow_plot(att).axes[0]
     widths: dict[float, float] = {}
     for p in ax.patches:
         widths[round(p.get_y(), 3)] = widths.get(round(p.get_y(), 3), 0) + p.get_width()
@@ -307,7 +308,7 @@ def test_attrition_flow_lumps_rare_reasons():
     att = pd.DataFrame({"definition": "d", "status": ["hpd", "not_hpd"] + ["not_evaluable"] * 4,
                         "reason": ["evaluable", "evaluable", "r1", "r2", "r3", "r4"],
                         "n": [1, 2, 8, 4, 2, 1]})
-    ax = plots.attrition_flow(att, max_reasons=2).axes[0]
+    ax = plots.attrition_flow_plot(att, max_reasons=2).axes[0]
     assert sum(p.get_width() for p in ax.patches) == 18
     assert "(n=18)" in ax.get_title()
     labels = ax.get_legend_handles_labels()[1]

@@ -101,7 +101,7 @@ def test_neutralize_formulas_owasp_rule():
 
 
 def test_every_csv_writer_neutralizes(tmp_path):
-    from hpd_analysis.classification import write_table as write_classification
+    from hpd_analysis.classification import write_classification
     from hpd_analysis.report import write_table
     from hpd_analysis.sdtm import _write_csv
     from hpd_analysis.simulate import write_cohort

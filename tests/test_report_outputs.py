@@ -275,7 +275,7 @@ def test_a_dollar_in_any_label_is_drawn_as_a_dollar(tmp_path, monkeypatch):
     )
     figures = [
         plots.incidence_forest(inc, strata=[f"t={odd}"], by="t"),
-        plots.attrition_flow(att),
+        plots.attrition_flow_plot(att),
         plots.agreement_heatmap(agr, "kappa"),
         plots.upset_plot(pd.Series([4, 2], index=idx, name="n")),
         plots.or_forest(ors),
@@ -409,7 +409,7 @@ def test_attrition_one_colour_per_cause():
             "n": [2, 10, 4, 3, 1, 1, 12, 6, 1],
         }
     )
-    ax = plots.attrition_flow(att).axes[0]
+    ax = plots.attrition_flow_plot(att).axes[0]
     handles, labels = ax.get_legend_handles_labels()
     assert labels == ["HPD", "non-HPD", "no usable pre-baseline scan", "died"]
     colours = [matplotlib.colors.to_hex(h.patches[0].get_facecolor()) for h in handles]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..definitions import resolve_definitions as resolve_definitions
 from ..errors import ParameterError
 from ..params import Parameters
 from ..privacy import _check_pseudonymized, pseudonymize_cohort, suppress_table
@@ -31,24 +32,6 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, index: bool = 
     neutralize_formulas(df).to_csv(path, index=index, lineterminator="\n",
                                    date_format="%Y-%m-%d", float_format="%.10g")
     return path
-
-
-def resolve_definitions(names: Sequence[str] | None = None, definitions_file: str | None = None,
-                        definition_parameters: Mapping[str, Mapping[str, Any]] | None = None,
-                        ) -> list:
-    """The :class:`~hpd_analysis.definitions.Definition` objects of a report: the registered ones
-    named in ``names`` (all when None, with the thresholds of ``definition_parameters``) plus
-    those of ``definitions_file`` (YAML)."""
-    from ..definitions import get_definitions, load_definitions_yaml
-
-    user = load_definitions_yaml(definitions_file) if definitions_file else []
-    user_codes = {_code(d) for d in user}
-    registered = [n for n in names if n not in user_codes] if names is not None else None
-    defs = (list(get_definitions(registered, overrides=definition_parameters))
-            if registered != [] else [])
-    if names is not None:
-        user = [d for d in user if _code(d) in names]
-    return defs + list(user)
 
 
 def _code(definition: Any) -> str:
@@ -121,7 +104,7 @@ class Section:
     def status(self) -> pd.Series:
         """HPD status (hpd / not_hpd / not_evaluable) of every patient under the primary
         definition, indexed by patient id."""
-        from ..plots import hpd_status
+        from ..incidence import hpd_status
 
         st = hpd_status(self.classification, self.primary)
         st.index = self.classification["patient_id"].astype(str)
@@ -210,7 +193,7 @@ class Section:
         if self.small_cell_threshold > 1:
             df = suppress_table(df, name, self.small_cell_threshold)
         if name == "classification" and not index:
-            from ..classification import write_table as write_classification
+            from ..classification import write_classification
 
             self.written.append(write_classification(df, self.tables_dir / f"{name}.csv"))
         else:
