@@ -81,13 +81,13 @@ _STEM = "biomarkers"
 def find_biomarkers(folder: str | Path, col: Collector | None = None) -> Path | None:
     """The ``biomarkers.*`` file of a cohort folder, or None (also when ``folder`` is a file).
     Several such files are a problem recorded in ``col``."""
-    from .load import SUPPORTED_SUFFIXES, _stem, _suffix
+    from .load import SUPPORTED_SUFFIXES, table_stem, table_suffix
 
     folder = Path(folder)
     if not folder.is_dir():
         return None
     files = [p for p in sorted(folder.iterdir())
-             if p.is_file() and _stem(p) == _STEM and _suffix(p) in SUPPORTED_SUFFIXES]
+             if p.is_file() and table_stem(p) == _STEM and table_suffix(p) in SUPPORTED_SUFFIXES]
     if len(files) > 1 and col is not None:
         col.add(str(folder), None, None,
                 f"several biomarkers tables: {', '.join(f.name for f in files)}",
@@ -164,7 +164,7 @@ def read_biomarkers(source: str | Path | pd.DataFrame,
                     patient_ids: pd.Series | None = None) -> pd.DataFrame:
     """Read and validate a biomarkers table (file path or DataFrame); raises
     :class:`~hpd_analysis.errors.CohortError` listing every problem."""
-    from .load import _read_raw
+    from .load import read_raw_table
 
     col = Collector()
     if isinstance(source, pd.DataFrame):
@@ -173,7 +173,7 @@ def read_biomarkers(source: str | Path | pd.DataFrame,
         raw.index = pd.RangeIndex(2, len(raw) + 2)
     else:
         label = str(source)
-        raw, label = _read_raw(Path(source), _STEM, col, label)
+        raw, label = read_raw_table(Path(source), _STEM, col, label)
     out = parse_biomarkers(raw, label, col, patient_ids) if raw is not None else None
     if col.problems or out is None:
         raise CohortError(col.ordered())
@@ -185,18 +185,18 @@ def load_biomarkers(path: str | Path | None, patients: pd.DataFrame | None, col:
     """The loader's hook: the ``biomarkers.*`` table of the cohort folder ``path`` validated
     against ``patients`` (problems into ``col``, file into ``sources``/``checksums``), or None
     when there is none."""
-    from .load import _read_raw, _sha256
+    from .load import file_sha256, read_raw_table
 
     if path is None:
         return None
     f = find_biomarkers(path, col)
     if f is None:
         return None
-    raw, label = _read_raw(f, _STEM, col, str(f))
+    raw, label = read_raw_table(f, _STEM, col, str(f))
     if raw is None:
         return None
     sources["biomarkers"] = str(f)
-    checksums[str(f)] = _sha256(f)
+    checksums[str(f)] = file_sha256(f)
     ids = patients["patient_id"] if patients is not None else None
     out = parse_biomarkers(raw, label, col, ids)
     return None if out is None else out.reset_index(drop=True)

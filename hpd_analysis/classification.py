@@ -35,9 +35,9 @@ from .errors import HPDError, ParameterError
 from .kinetics import (
     KINETIC_COLUMNS,
     ColumnValues,
-    _kinetic_columns,
     column_values,
     isna,
+    kinetic_columns,
     to_numpy,
 )
 from .params import NS_PER_DAY, Parameters
@@ -449,14 +449,14 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
 def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
                      ) -> ColumnValues:
     """The columns of :func:`build_features`, read as values (the DataFrame not built yet)."""
-    from .endpoints import _endpoint_columns
-    from .timepoints import _first_evaluation_features
+    from .endpoints import endpoint_columns
+    from .timepoints import first_evaluation_features_with_extras
 
     params = _params(params)
     patients = cohort.patients
     if not (isinstance(patients.index, pd.RangeIndex) and patients.index.start == 0):
         patients = patients.reset_index(drop=True)
-    feats, extra = _first_evaluation_features(cohort, params)
+    feats, extra = first_evaluation_features_with_extras(cohort, params)
     same_rows = _same_patients(feats, patients)
     feats = _align_features(feats, patients, same_rows)
     if params.plausibility.progression_from_scans:  # PFS from the first RECIST PD scan
@@ -464,7 +464,7 @@ def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | No
 
         patients = progression_from_scans(patients, first_pd_dates(cohort, params))
     # the endpoint columns (derive_endpoints but patient_id) as they are: no DataFrame
-    new: dict[str, Any] = _endpoint_columns(patients, params, feats.index)
+    new: dict[str, Any] = endpoint_columns(patients, params, feats.index)
     new.update({c: _values(patients[c]) for c in patients.columns
                 if c not in feats.columns and c not in new})
     organs = "n_organs_with_new_lesions_first_eval"
@@ -481,7 +481,7 @@ def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | No
                                                     "no tumour measurements in the cohort",
                                                     dtype=object)})
     cols = _add_rule_features(cols, patients, cohort.lesions, params)
-    return cols.with_columns(_kinetic_columns(cols, params))
+    return cols.with_columns(kinetic_columns(cols, params))
 
 
 def classify_features(

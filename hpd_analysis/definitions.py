@@ -512,6 +512,32 @@ class Definition:
         return "; ".join(f"{k} = {_fmt_value(v)} (published: {_fmt_value(ref)})"
                          for k, (v, ref) in self.parameter_changes().items())
 
+    def requires_recist_pd(self) -> bool:
+        """True when every HPD patient of this definition has RECIST PD at the first evaluation:
+        a requirement, or an AND-ed criterion at any depth of nested ANDs, reads
+        ``recist_first_eval == PD`` (PD inside an OR or an at-least-k does not count)."""
+        atoms, tree, reqs = self.compile()
+        if any(_is_recist_pd(a) for a in reqs):
+            return True
+
+        def required(node: _Node) -> bool:
+            if node.kind == "atom":
+                return _is_recist_pd(atoms[node.atom])
+            return node.kind == "all" and any(required(c) for c in node.children)
+
+        return required(tree)
+
+
+def _is_recist_pd(atom: Atom) -> bool:
+    """True when ``atom`` reads ``recist_first_eval == PD`` (or ``in [PD]``)."""
+    if atom.column != "recist_first_eval":
+        return False
+    if atom.op == "==":
+        return str(atom.value).upper() == "PD"
+    if atom.op == "in":
+        return [str(v).upper() for v in atom.value] == ["PD"]
+    return False
+
 
 # ---------------------------------------------------------------------------------------------
 # evaluation (vectorized atoms, Kleene combination on unique state combinations)
@@ -658,6 +684,13 @@ class _Frame:
         if key not in self.atom_codes:
             self.atom_codes[key] = _atom_codes(atom, self)
         return self.atom_codes[key]
+
+
+def atom_codes(atoms: Sequence[Atom], features: pd.DataFrame) -> list[np.ndarray]:
+    """Per-patient code of each atom (e.g. of :meth:`Definition.compile`) on ``features``: 0
+    False, 1 True, 2 + r unknown (with the r-th reason), one int64 array per atom, in order."""
+    fr = _Frame(features)
+    return [_atom_codes(a, fr)[0] for a in atoms]
 
 
 def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:

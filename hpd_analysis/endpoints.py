@@ -119,12 +119,12 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
     params = params or Parameters()
     index = pd.RangeIndex(len(patients))
     cols = {"patient_id": patients["patient_id"].to_numpy().copy(),
-            **_endpoint_columns(patients, params, index)}
+            **endpoint_columns(patients, params, index)}
     # fresh arrays: no consolidation copy (copy=False)
     return pd.DataFrame({c: cols[c] for c in ENDPOINT_COLUMNS}, index=index, copy=False)
 
 
-def _endpoint_columns(patients: pd.DataFrame, params: Parameters,
+def endpoint_columns(patients: pd.DataFrame, params: Parameters,
                       index: pd.Index) -> dict[str, Any]:
     """The columns of :func:`derive_endpoints` but ``patient_id``, in order, by name (reasons
     as object Series on ``index``, the others as arrays)."""

@@ -476,9 +476,9 @@ def external_data_dir() -> Path:
 
 def _write(df: pd.DataFrame, path: Path) -> None:
     """Deterministic contract CSV (ISO dates, flags 0/1): the SDTM importer's writer."""
-    from .sdtm import _write_csv
+    from .sdtm import write_cohort_csv
 
-    _write_csv(df, path)
+    write_cohort_csv(df, path)
 
 
 def write_external_cohort(name: str, out_dir: Path | str, *,

@@ -212,7 +212,9 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
     return rank[keys], [uniq[i] for i in order]
 
 
-def _format_level(value: Any) -> str:
+def format_level(value: Any) -> str:
+    """Text of a group level in tables: whole floats without ``.0`` (ECOG ``1``), timestamps as
+    ISO dates, anything else ``str``."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, pd.Timestamp):
@@ -314,7 +316,7 @@ def incidence(
             slot = np.where(keys < 0, k - 1, keys)
             pieces.append(pd.DataFrame({
                 "definition": code,
-                "stratum": [f"{col}={_format_level(v)}" for v in uniques]
+                "stratum": [f"{col}={format_level(v)}" for v in uniques]
                 + [f"{col}={MISSING_STRATUM}"],
                 "n_hpd": np.bincount(slot, weights=is_hpd, minlength=k).astype("int64"),
                 "n_evaluable": np.bincount(slot, weights=is_eval, minlength=k).astype("int64"),
@@ -521,7 +523,7 @@ def group_labels(
                                    dtype=object)[st], index=idx)
     else:
         keys, uniques = _factorize_sorted(data[group])
-        text = [_format_level(v) for v in uniques]
+        text = [format_level(v) for v in uniques]
         levels = list(dict.fromkeys(text))
         labels = pd.Series(np.asarray([*text, pd.NA], dtype=object)[keys], index=idx)
         ref = levels[0] if (reference is None and levels) else reference
@@ -576,7 +578,7 @@ def incidence_by_arm(
     if not 0.0 < float(alpha) < 1.0:
         raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
     keys, uniques = _factorize_sorted(classification[arm])
-    labels = [_format_level(u) for u in uniques]
+    labels = [format_level(u) for u in uniques]
     if len(labels) < 2:
         raise ParameterError(f"arm={arm!r}: needs at least two arms (found {labels})")
     if reference is None:

@@ -256,10 +256,10 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
     ``params.tgk_mode == "relative"``), ``tgk_ratio`` and for each a ``<col>_reason`` (NA when the
     value is defined). One row per input row, same order.
     """
-    return with_columns(features, _kinetic_columns(ColumnValues(features), params))
+    return with_columns(features, kinetic_columns(ColumnValues(features), params))
 
 
-def _kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[str, Any]:
+def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[str, Any]:
     """The columns :func:`compute_kinetics` adds, from column values by name."""
     params = params or Parameters()
     if params.nonpositive_pre_growth not in _NONPOSITIVE_POLICIES:

@@ -210,7 +210,8 @@ def canonical_name(name: object) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
 
 
-def _suffix(path: Path) -> str:
+def table_suffix(path: Path) -> str:
+    """File type of a table file, lower case (``.csv``, ``.csv.gz``, ``.tsv.gz``, ``.xlsx``...)."""
     name = path.name.lower()
     for suf in (".csv.gz", ".tsv.gz"):
         if name.endswith(suf):
@@ -218,8 +219,9 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def _stem(path: Path) -> str:
-    return path.name[: len(path.name) - len(_suffix(path))].lower()
+def table_stem(path: Path) -> str:
+    """File name of a table without its :func:`table_suffix`, lower case (its role name)."""
+    return path.name[: len(path.name) - len(table_suffix(path))].lower()
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,13 +238,13 @@ def read_table(path: str | Path, role: str | None = None) -> pd.DataFrame:
     table: missing, empty, binary, HTML, not UTF-8, malformed.
     """
     col = Collector()
-    df, _label = _read_raw(Path(path), role, col, str(path))
+    df, _label = read_raw_table(Path(path), role, col, str(path))
     if col.problems or df is None:
         raise CohortError(col.ordered())
     return _plain(df).reset_index(drop=True)
 
 
-def _read_raw(path: Path, role: str | None, col: Collector, label: str
+def read_raw_table(path: Path, role: str | None, col: Collector, label: str
               ) -> tuple[pd.DataFrame | None, str]:
     """Read ``path``; index = spreadsheet row numbers. Returns (frame or None, file label)."""
     if not path.exists():
@@ -251,7 +253,7 @@ def _read_raw(path: Path, role: str | None, col: Collector, label: str
     if path.is_dir():
         col.add(label, None, None, "is a folder, not a table file", "a table file")
         return None, label
-    suffix = _suffix(path)
+    suffix = table_suffix(path)
     try:
         if suffix == ".parquet":
             return _read_parquet(path, col, label), label
@@ -529,7 +531,8 @@ def _pick_sheet(sheets: list[str], role: str | None) -> str | None:
     return None
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 checksum (hex) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -548,8 +551,8 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
         col.add(label, None, None, "no such file or folder", _EXPECT_FILES)
         return {}
     if path.is_file():
-        stem = _stem(path)
-        if stem == "patients" and _suffix(path) in SUPPORTED_SUFFIXES:
+        stem = table_stem(path)
+        if stem == "patients" and table_suffix(path) in SUPPORTED_SUFFIXES:
             # patients.csv given instead of its folder: the tables beside it are read too
             beside = _scan_folder(path.parent, col, quiet_patients=True)
             beside.pop("patients", None)
@@ -562,7 +565,7 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
             return {"patients": (path, "patients"), **beside}
         if stem in ROLES:
             return {stem: (path, stem)}
-        if _suffix(path) == ".xlsx":
+        if table_suffix(path) == ".xlsx":
             try:
                 with pd.ExcelFile(path, engine="openpyxl") as xl:
                     sheets = {canonical_name(s) for s in xl.sheet_names}
@@ -641,13 +644,13 @@ def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
         role = _near_role(p.name)
         if role is None or (quiet_patients and role == "patients"):
             continue
-        if _stem(p) != role:
+        if table_stem(p) != role:
             misnamed.setdefault(role, []).append(p.name)
-        elif _suffix(p) in SUPPORTED_SUFFIXES and p.is_file():
+        elif table_suffix(p) in SUPPORTED_SUFFIXES and p.is_file():
             found.setdefault(role, []).append(p)
         elif p.is_file():
             unreadable.setdefault(role, []).append(
-                (p.name, f"has the unsupported file type {_suffix(p) or '(no extension)'!r}"))
+                (p.name, f"has the unsupported file type {table_suffix(p) or '(no extension)'!r}"))
         else:
             unreadable.setdefault(role, []).append((p.name, "is " + _kind(p)))
     out: dict[str, tuple[Path, str | None]] = {}
@@ -693,7 +696,7 @@ def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
 
 
 def _peek_columns(path: Path) -> set[str]:
-    suffix = _suffix(path)
+    suffix = table_suffix(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -1216,10 +1219,10 @@ def _as_frame(obj: object, role: str, col: Collector, checksums: dict[str, str],
             return None, label
         return df, label
     path = Path(obj)  # type: ignore[arg-type]
-    df, label = _read_raw(path, sheet_role or role, col, str(path))
+    df, label = read_raw_table(path, sheet_role or role, col, str(path))
     if df is not None:
         sources[role] = str(path)
-        checksums[str(path)] = _sha256(path)
+        checksums[str(path)] = file_sha256(path)
     return df, label
 
 
@@ -1783,7 +1786,7 @@ def input_paths(path: str | Path | None) -> list[Path]:
     if p.is_dir():
         return [p]
     # a role-named table (patients.csv ...) is read with the tables beside it: its folder too
-    return [p, p.parent] if _stem(p) in ROLES else [p]
+    return [p, p.parent] if table_stem(p) in ROLES else [p]
 
 
 def check_output(out: str | Path, inputs: list[Path], *, folder: bool, force: bool = False,

@@ -581,14 +581,14 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
     ``log2_skewed``: skewed positive numbers per doubling (``statistics.log2_skewed``);
     ``references``: reference level rule and named levels of text predictors
     (:meth:`hpd_analysis.params.Statistics.reference_map`, ``statistics.reference_levels``)."""
-    from .riskfactors import _outcome, _term
+    from .riskfactors import binary_outcome, model_term
 
     data = _prepared(data)
     missing = [p for p in predictors if p not in data.columns]
     if missing:
         raise ParameterError(f"prediction.predictors: no column {', '.join(missing)} "
                              f"(columns: {', '.join(map(str, data.columns))})")
-    y_all, why = _outcome(data, outcome)
+    y_all, why = binary_outcome(data, outcome)
     excluded: dict[str, int] = {}
     n_out = int(y_all.isna().sum())
     if n_out:
@@ -600,7 +600,7 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
     for p in predictors:
         # numbers stay numbers (ECOG, site counts: one ordinal trend, not one coefficient per
         # level: fewer parameters per event); skewed positive markers on the log2 scale
-        t = _term(known, p, set(), references[1], references[0], continuous={p},
+        t = model_term(known, p, set(), references[1], references[0], continuous={p},
                   log2_skewed=log2_skewed)
         if isinstance(t, str):
             notes.append(f"{p} left out: {t}")
@@ -776,9 +776,9 @@ FEW_EVENTS = 10
 def _marker_values(data: pd.DataFrame, marker: str) -> pd.Series | str:
     """A marker as numbers (booleans 0/1; one indicator for a two-level text column), or why
     it cannot be a single ordered marker."""
-    from .riskfactors import _term
+    from .riskfactors import model_term
 
-    t = _term(data, marker, set(), {}, continuous={marker})
+    t = model_term(data, marker, set(), {}, continuous={marker})
     if isinstance(t, str):
         return t
     if t.columns.shape[1] != 1:
@@ -799,7 +799,7 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
     """
     from sklearn.metrics import roc_curve
 
-    from .riskfactors import _outcome
+    from .riskfactors import binary_outcome
 
     pp = _params(params)
     data = _prepared(data)
@@ -809,7 +809,7 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
     curves: dict[str, pd.DataFrame] = {}
     values = _marker_values(data, marker)
     for oc in outcomes:
-        y, _ = _outcome(data, oc)
+        y, _ = binary_outcome(data, oc)
         row: dict[str, Any] = {"marker": marker, "outcome": oc}
         if isinstance(values, str):
             rows.append({**row, "note": values})

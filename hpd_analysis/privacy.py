@@ -286,7 +286,7 @@ PSEUDONYM_PREFIX = "ID-"
 
 
 
-def _check_pseudonymized(df: pd.DataFrame, name: str) -> None:
+def check_pseudonymized(df: pd.DataFrame, name: str) -> None:
     """Raise :class:`HPDError` when a ``patient_id`` column of a table to export holds a value
     that is not a pseudonym (it would leak an identifier)."""
     for col in ("patient_id",):

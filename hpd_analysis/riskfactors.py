@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import ParameterError
-from .incidence import _format_level, group_labels, hpd_column_code, hpd_status
+from .incidence import format_level, group_labels, hpd_column_code, hpd_status
 from .params import Statistics
 
 #: literature risk factors in reporting order (derived ones right after their source)
@@ -234,7 +234,7 @@ def table1(
     for v in variables:
         s = data.loc[keep, v]
         if v in cat_list:
-            work[v] = s.map(_format_level, na_action="ignore").astype(object).where(s.notna(),
+            work[v] = s.map(format_level, na_action="ignore").astype(object).where(s.notna(),
                                                                                    None)
         else:
             num = pd.to_numeric(s, errors="coerce")
@@ -517,7 +517,7 @@ def epv_warning(n_events: int | float, n_params: int, threshold: float = 10.0,
     return None
 
 
-def _outcome(data: pd.DataFrame, outcome: str) -> tuple[pd.Series, str]:
+def binary_outcome(data: pd.DataFrame, outcome: str) -> tuple[pd.Series, str]:
     """0/1 float outcome (NaN when unknown) and a description of the excluded patients."""
     code = hpd_column_code(data, outcome)
     if code is not None:
@@ -558,11 +558,11 @@ def _reference_level(s: pd.Series, levels: list[str], rule: str) -> str:
     sorted level). A two-level numeric 0/1 variable keeps 0 (absence) whatever the rule."""
     if rule == "first" or len(levels) == 1 or levels == ["0", "1"]:
         return levels[0]
-    counts = s.dropna().map(_format_level).value_counts()
+    counts = s.dropna().map(format_level).value_counts()
     return max(levels, key=lambda lv: (int(counts.get(lv, 0)), -levels.index(lv)))
 
 
-def _term(data: pd.DataFrame, v: str, categorical: set[str],
+def model_term(data: pd.DataFrame, v: str, categorical: set[str],
           reference: Mapping[str, Any], reference_rule: str = "largest",
           log2_skewed: bool = True, continuous: set[str] | None = None) -> _Term | str:
     """Design of variable ``v`` or a reason why it cannot enter a model.
@@ -582,14 +582,14 @@ def _term(data: pd.DataFrame, v: str, categorical: set[str],
     as_category = v in categorical or not pd.api.types.is_numeric_dtype(s.dtype) or (
         v not in (continuous or set()) and _is_categorical(s))
     if as_category:
-        text = s.map(_format_level, na_action="ignore")
+        text = s.map(format_level, na_action="ignore")
         uniq = pd.unique(present)
         try:
             uniq = sorted(uniq)
         except TypeError:
             uniq = sorted(uniq, key=str)
-        lv = list(dict.fromkeys(_format_level(u) for u in uniq))
-        ref = (_format_level(reference[v]) if v in reference
+        lv = list(dict.fromkeys(format_level(u) for u in uniq))
+        ref = (format_level(reference[v]) if v in reference
                else _reference_level(s, lv, reference_rule))
         if ref not in lv:
             raise ParameterError(f"reference for {v!r}: {ref!r} is not a level ({lv})")
@@ -796,7 +796,7 @@ def odds_ratios(
     stats_opts = statistics if statistics is not None else Statistics()
     rule, named = stats_opts.reference_map()
     data = derive_risk_factors(data)
-    y_all, excluded_why = _outcome(data, outcome)
+    y_all, excluded_why = binary_outcome(data, outcome)
     code = hpd_column_code(data, outcome)
     skip = {outcome} | ({f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"} if code
                         else set())
@@ -818,7 +818,7 @@ def odds_ratios(
     unfit: list[str] = []
     rows: list[dict[str, Any]] = []
     for v in variables:
-        term = _term(known, v, cat, reference, rule, stats_opts.log2_skewed, cont)
+        term = model_term(known, v, cat, reference, rule, stats_opts.log2_skewed, cont)
         if isinstance(term, str):
             rows.append({"variable": v, "level": "", "model": "univariable", "note": term,
                          "n": int(known[v].notna().sum()), "test": _ML_TEST,

@@ -911,7 +911,10 @@ def dropped_rows_summary(report: pd.DataFrame) -> list[str]:
             for r in rows.itertuples(index=False)]
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_cohort_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a cohort table in the contract's CSV format (cohort-format.md): dates ISO
+    ``YYYY-MM-DD``, flags ``0``/``1``, numbers with 10 significant digits, ``\n`` line ends,
+    no cell a spreadsheet would run as a formula."""
     out = df.copy()
     for c in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
@@ -939,9 +942,9 @@ def import_sdtm_dir(sdtm_dir: Path | str, out_dir: Path | str, *, force: bool = 
     tables = import_sdtm(sdtm_dir, **options)  # type: ignore[arg-type]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_csv(tables["patients"], out / "patients.csv")
-    _write_csv(tables["lesions"], out / "lesions.csv")
-    _write_csv(tables["responses"], out / "rs_responses.csv")
-    _write_csv(tables["report"], out / "import_report.csv")
+    write_cohort_csv(tables["patients"], out / "patients.csv")
+    write_cohort_csv(tables["lesions"], out / "lesions.csv")
+    write_cohort_csv(tables["responses"], out / "rs_responses.csv")
+    write_cohort_csv(tables["report"], out / "import_report.csv")
     return out
 

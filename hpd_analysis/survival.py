@@ -288,19 +288,19 @@ def verdict_known_months(data: pd.DataFrame, definition: Any,
     Each item's time is :func:`atom_known_months`. So a Gandara death-branch HPD is known at the
     death, Kato's TTF < 2 months at the treatment failure (or at 2 months when there is none), a
     RECIST verdict at the first evaluation."""
-    from .definitions import _atom_codes, _Frame
+    from .definitions import atom_codes
 
     atoms, tree, reqs = definition.compile()
     frame = data
     if "days_to_death" not in data.columns and "death_day" in data.columns:
         frame = data.assign(days_to_death=np.where(np.isnan(_num(data, "death_day")), np.inf,
                                                    _num(data, "death_day")))
-    fr = _Frame(frame)
+    codes_of = dict(zip(map(id, [*atoms, *reqs]), atom_codes([*atoms, *reqs], frame),
+                        strict=True))
     n = len(data)
 
     def leaf(atom: Any) -> tuple[np.ndarray, np.ndarray]:
-        codes, _ = _atom_codes(atom, fr)
-        val = np.minimum(codes, 2)
+        val = np.minimum(codes_of[id(atom)], 2)
         t = atom_known_months(frame, atom, days_per_month)
         t = np.where(np.isnan(t), np.inf, t)
         return val, np.where(val == 2, np.inf, t)
@@ -1130,32 +1130,6 @@ def no_endpoint_note(table: pd.DataFrame) -> str:
             "patients to get Kaplan–Meier curves, log-rank tests and hazard ratios.")
 
 
-def _is_pd_atom(atom: Any) -> bool:
-    if atom.column != "recist_first_eval":
-        return False
-    if atom.op == "==":
-        return str(atom.value).upper() == "PD"
-    if atom.op == "in":
-        return [str(v).upper() for v in atom.value] == ["PD"]
-    return False
-
-
-def requires_recist_pd(definition: Any) -> bool:
-    """True when every HPD patient of ``definition`` (a
-    :class:`~hpd_analysis.definitions.Definition`) has RECIST PD at the first evaluation: a
-    requirement, or a top-level AND criterion, ``recist_first_eval == PD``."""
-    atoms, tree, reqs = definition.compile()
-    if any(_is_pd_atom(a) for a in reqs):
-        return True
-
-    def required(node: Any) -> bool:  # PD an AND-ed condition at any depth of nested ANDs
-        if node.kind == "atom":
-            return _is_pd_atom(atoms[node.atom])
-        return node.kind == "all" and any(required(c) for c in node.children)
-
-    return required(tree)
-
-
 #: feature columns through which a definition reads each endpoint itself
 ENDPOINT_INPUTS: dict[str, tuple[str, ...]] = {
     "os": ("os_months", "days_to_death", "death_day", "death_from_progression"),
@@ -1182,7 +1156,7 @@ def progression_tautology_note(group_by: str | None, definitions: Sequence[Any],
     atoms, _, reqs = defn.compile()
     uses = sorted({a.label for a in list(atoms) + list(reqs)
                    if a.column in ENDPOINT_INPUTS.get(ep, ())})
-    if ep in ("pfs", "ttf") and requires_recist_pd(defn):
+    if ep in ("pfs", "ttf") and defn.requires_recist_pd():
         return (f"Caution: {code} requires RECIST progression (PD) at the first evaluation, so "
                 f"every HPD patient has progressed by that scan: the shorter {name} of the HPD "
                 f"group is partly tautological (built into the grouping), not evidence of a worse "

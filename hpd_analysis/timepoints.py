@@ -813,10 +813,10 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
     non-target progression are not given (three-scan wide table without those columns) they are
     NA and the response is from the SLD alone (the reason says so).
     """
-    return _first_evaluation_features(cohort, params or Parameters())[0]
+    return first_evaluation_features_with_extras(cohort, params or Parameters())[0]
 
 
-def _first_evaluation_features(cohort: Cohort, params: Parameters
+def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
                                ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """:func:`first_evaluation_features` and per-patient extras computed on the way (lesion table
     with organs, dates without time of day: ``n_organs_with_new_lesions_first_eval``, distinct

@@ -103,13 +103,13 @@ def test_neutralize_formulas_owasp_rule():
 def test_every_csv_writer_neutralizes(tmp_path):
     from hpd_analysis.classification import write_classification
     from hpd_analysis.report import write_table
-    from hpd_analysis.sdtm import _write_csv
+    from hpd_analysis.sdtm import write_cohort_csv
     from hpd_analysis.simulate import write_cohort
 
     t = pd.DataFrame({"patient_id": ["=HYPERLINK(\"http://x\")", "P2"], "v": [1.5, -2.0]})
     paths = [write_table(t, tmp_path, "r"), write_classification(t, tmp_path / "c.csv"),
              write_cohort({"patients": t, "lesions": t}, tmp_path / "sim") / "patients.csv"]
-    _write_csv(t, tmp_path / "s.csv")
+    write_cohort_csv(t, tmp_path / "s.csv")
     paths.append(tmp_path / "s.csv")
     for p in paths:
         first = pd.read_csv(p, dtype=str)["patient_id"].iloc[0]

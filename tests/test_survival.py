@@ -236,20 +236,19 @@ def test_available_endpoints_and_note_for_a_cohort_without_survival():
 
 def test_requires_recist_pd_follows_the_rule_not_the_name():
     from hpd_analysis.definitions import Definition, get_definitions
-    from hpd_analysis.survival import requires_recist_pd
 
-    got = {d.code: requires_recist_pd(d) for d in get_definitions()}
+    got = {d.code: d.requires_recist_pd() for d in get_definitions()}
     # RECIST PD as a top-level AND criterion or a requirement (Lo Russo: require_recist_pd)
     for code in ("champiat2017", "ferrara2018", "kas2020", "matos2020", "lo_russo2019"):
         assert got[code], code
     for code in ("saada_bouzid2017", "kim2019", "gandara2018_fp", "kato2017"):
         assert not got[code], code
     lo = next(d for d in get_definitions() if d.code == "lo_russo2019")
-    assert not requires_recist_pd(lo.with_parameters(require_recist_pd=False))
+    assert not lo.with_parameters(require_recist_pd=False).requires_recist_pd()
     # PD inside an OR does not make every HPD patient progress
     either = Definition(code="either", citation="test", rule="PD or fast growth",
                         criteria={"any": ["recist_first_eval == PD", "tgr_on >= 100"]})
-    assert not requires_recist_pd(either)
+    assert not either.requires_recist_pd()
 
 
 def test_pfs_caveat_only_for_progression_endpoints_grouped_by_a_pd_definition():
@@ -284,12 +283,11 @@ def test_non_convergent_cox_gives_a_note_not_a_blank_or_absurd_hr():
 
 def test_requires_recist_pd_in_nested_and():
     from hpd_analysis.definitions import Definition
-    from hpd_analysis.survival import requires_recist_pd
 
     nested = Definition(code="nested", citation="test", rule="nested AND",
                         criteria={"all": [{"all": ["recist_first_eval in [PD]",
                                                    "tgr_on >= 50"]}, "tgk_on >= 1"]})
-    assert requires_recist_pd(nested)
+    assert nested.requires_recist_pd()
 
 
 def test_caveat_when_a_definition_reads_the_endpoint_itself():

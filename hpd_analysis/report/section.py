@@ -13,7 +13,7 @@ import pandas as pd
 from ..definitions import resolve_definitions as resolve_definitions
 from ..errors import ParameterError
 from ..params import Parameters
-from ..privacy import _check_pseudonymized, pseudonymize_cohort, suppress_table
+from ..privacy import check_pseudonymized, pseudonymize_cohort, suppress_table
 from .resolve import build_parameters
 
 #: rows of a DataFrame a report notebook displays before pandas truncates it
@@ -189,7 +189,7 @@ class Section:
         aggregate tables (tables without a ``patient_id`` column).
         """
         if self.pseudonymized:
-            _check_pseudonymized(df, name)
+            check_pseudonymized(df, name)
         if self.small_cell_threshold > 1:
             df = suppress_table(df, name, self.small_cell_threshold)
         if name == "classification" and not index:
