@@ -14,13 +14,13 @@ patient without a kinetic value is counted in ``n_missing`` with the most freque
   group's patients;
 - :func:`incidence_by_group` / :func:`fast_progression_by_group`: HPD (e.g. Gandara 2018 fast
   progression) per group with n/N, % and a binomial 95 % CI (:func:`hpd_analysis.incidence.incidence`);
-- :func:`on_treatment_plot`: TGR_on and TGK_on by group (box plots with every patient).
+- :func:`on_treatment_values`: TGR_on and TGK_on by group, the data of
+  :func:`hpd_analysis.plots.on_treatment_plot` (box plots with every patient).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -287,42 +287,21 @@ def evaluable_definitions(data: pd.DataFrame, definitions: Sequence[str] | None 
             and (status_codes(data, c) < 2).any()]
 
 
-def on_treatment_plot(data: pd.DataFrame, group_by: str | None = None,
-                      quantities: Sequence[str] = ("tgr_on", "tgk_on"),
-                      title: str | None = None) -> Any:
-    """Figure: one panel per quantity (default TGR_on in % per month, TGK_on in mm per month),
-    a box plot per group (median, quartiles, whiskers 1.5 × IQR) with every patient as a dot;
-    y axis symmetric-log (linear within ±10). Groups without a value show an empty box."""
-    import matplotlib.pyplot as plt
-
-    from .plots import RASTERIZE_ABOVE
-
+def on_treatment_values(data: pd.DataFrame, group_by: str | None = None,
+                        quantities: Sequence[str] = ("tgr_on", "tgk_on"),
+                        ) -> tuple[list[str], dict[str, list[np.ndarray]]]:
+    """The data of :func:`hpd_analysis.plots.on_treatment_plot`: the group levels
+    (:func:`group_of`) and, for each quantity present in ``data`` (default TGR_on in % per
+    month, TGK_on in mm per month), its finite values per level, in level order."""
     labels, levels = group_of(data, group_by)
-    qs = [q for q in quantities if q in data.columns]
-    fig, axes = plt.subplots(1, max(len(qs), 1), figsize=(4.2 * max(len(qs), 1), 4.2),
-                             squeeze=False)
-    rng = np.random.default_rng(0)  # jitter only: fixed seed, identical figures
-    for ax, q in zip(axes[0], qs, strict=False):
+    values: dict[str, list[np.ndarray]] = {}
+    for q in quantities:
+        if q not in data.columns:
+            continue
         v = pd.to_numeric(data[q], errors="coerce").astype(float).to_numpy()
         ok = np.isfinite(v)
-        series = [v[ok & (labels.to_numpy() == lv)] for lv in levels]
-        ax.boxplot([s if len(s) else [np.nan] for s in series], showfliers=False, widths=0.5)
-        ax.set_xticks(range(1, len(levels) + 1), levels)
-        for i, s in enumerate(series, start=1):
-            ax.scatter(i + rng.uniform(-0.18, 0.18, len(s)), s, s=6, alpha=0.35, color="0.3",
-                       linewidths=0, rasterized=len(s) > RASTERIZE_ABOVE)
-        ax.axhline(0, color="0.5", lw=0.8, ls=":")
-        ax.set_yscale("symlog", linthresh=10)
-        label, unit, _ = QUANTITIES[q]
-        ax.set_ylabel(f"{label} ({unit})")
-        ax.set_xlabel(group_by or "")
-        ax.set_title("\n".join([label, ", ".join(f"{lv}: n={len(s)}"
-                                                 for lv, s in zip(levels, series, strict=True))]),
-                     fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+        values[q] = [v[ok & (labels.to_numpy() == lv)] for lv in levels]
+    return levels, values
 
 
 def has_pretreatment_kinetics(data: pd.DataFrame) -> bool:

@@ -853,6 +853,44 @@ def upset_plot(
     return fig
 
 
+def on_treatment_plot(data: pd.DataFrame, group_by: str | None = None,
+                      quantities: Sequence[str] = ("tgr_on", "tgk_on"),
+                      title: str | None = None) -> Figure:
+    """Figure: one panel per quantity (default TGR_on in % per month, TGK_on in mm per month),
+    a box plot per group (median, quartiles, whiskers 1.5 × IQR) with every patient as a dot;
+    y axis symmetric-log (linear within ±10). Groups without a value show an empty box.
+
+    ``data``: a classification table (with patient columns); groups as in
+    :func:`hpd_analysis.kinetics_summary.group_of`, values from
+    :func:`hpd_analysis.kinetics_summary.on_treatment_values`."""
+    from .kinetics_summary import QUANTITIES, on_treatment_values
+
+    levels, values = on_treatment_values(data, group_by, quantities)
+    qs = list(values)
+    fig, axes = plt.subplots(1, max(len(qs), 1), figsize=(4.2 * max(len(qs), 1), 4.2),
+                             squeeze=False)
+    rng = np.random.default_rng(0)  # jitter only: fixed seed, identical figures
+    for ax, q in zip(axes[0], qs, strict=False):
+        series = values[q]
+        ax.boxplot([s if len(s) else [np.nan] for s in series], showfliers=False, widths=0.5)
+        ax.set_xticks(range(1, len(levels) + 1), levels)
+        for i, s in enumerate(series, start=1):
+            ax.scatter(i + rng.uniform(-0.18, 0.18, len(s)), s, s=6, alpha=0.35, color="0.3",
+                       linewidths=0, rasterized=len(s) > RASTERIZE_ABOVE)
+        ax.axhline(0, color="0.5", lw=0.8, ls=":")
+        ax.set_yscale("symlog", linthresh=10)
+        label, unit, _ = QUANTITIES[q]
+        ax.set_ylabel(f"{label} ({unit})")
+        ax.set_xlabel(group_by or "")
+        ax.set_title("\n".join([label, ", ".join(f"{lv}: n={len(s)}"
+                                                 for lv, s in zip(levels, series, strict=True))]),
+                     fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def published_value(code: str, parameter: str,
                     definitions: Sequence[Any] | None = None) -> float | None:
     """The published value of a definition's parameter (from the definition in force among

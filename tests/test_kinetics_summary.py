@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from hpd_analysis import kinetics_summary as ks  # noqa: E402
+from hpd_analysis import plots  # noqa: E402
 from hpd_analysis.errors import ParameterError  # noqa: E402
 
 
@@ -135,7 +136,7 @@ def test_incidence_by_group_ungrouped_and_evaluable_definitions():
 def test_grouping_note_and_plot():
     assert "1 (n=1), 2 (n=3), arm missing (n=1)" in ks.grouping_note(table(), "arm")
     assert ks.grouping_note(table(), None).startswith("Not split")
-    fig = ks.on_treatment_plot(table(), "arm")
+    fig = plots.on_treatment_plot(table(), "arm")
     assert len(fig.axes) == 2
     assert "1: n=1, 2: n=2" in fig.axes[0].get_title()
     matplotlib.pyplot.close(fig)
