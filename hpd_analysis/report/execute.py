@@ -54,13 +54,17 @@ KERNEL_NAME = "hpd-workbench"
 
 
 def notebooks_dir() -> Path:
-    """The folder of the report notebooks: ``notebooks/`` of the source tree."""
+    """The folder of the report notebooks: ``notebooks/`` of the source tree (where developers
+    edit them; editable install), else ``hpd_analysis/notebooks`` inside an installed package
+    (a wheel ships them as package data; in the source tree that path is a symlink to
+    ``../notebooks``)."""
     here = Path(__file__).resolve().parent.parent  # the package folder
-    for cand in (here.parent / "notebooks", here / "notebooks"):
+    cands = (here.parent / "notebooks", here / "notebooks")
+    for cand in cands:
         if cand.is_dir():
             return cand
-    raise HPDError(f"report notebooks not found (looked in {here.parent / 'notebooks'}); "
-                   "install the workbench from its source tree (pip install -e .)")
+    raise HPDError(f"report notebooks not found (looked in {', '.join(map(str, cands))}); "
+                   "reinstall the workbench (pip install .)")
 
 
 def select_sections(available: Sequence[str], sections: Sequence[str] | None) -> list[str]:
