@@ -44,7 +44,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
 
 #: libraries whose versions go into parameters.json and index.html
 LIBRARIES = (
-    "numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib", "seaborn",
+    "numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib",
     "tableone", "papermill", "nbconvert", "nbclient", "ipykernel", "pyarrow",
     "great-tables", "python-docx", "firthmodels", "scikit-learn",
 )
