@@ -57,7 +57,6 @@ def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture
 def cohort():
-    pytest.importorskip("hpd_analysis.timepoints")
     from hpd_analysis.load import load_cohort
 
     patients, lesions = tiny_tables()
@@ -116,7 +115,6 @@ def write_cohort(tmp_path):
 
 @pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet"])
 def test_classify_path_byte_identical_on_rerun(tmp_path, name):
-    pytest.importorskip("hpd_analysis.timepoints")
     from hpd_analysis.classification import classify_path
 
     folder = write_cohort(tmp_path)
@@ -132,7 +130,6 @@ def test_classify_path_byte_identical_on_rerun(tmp_path, name):
 
 
 def test_classify_path_overrides_and_config(tmp_path):
-    pytest.importorskip("hpd_analysis.timepoints")
     from hpd_analysis.classification import classify_path
 
     folder = write_cohort(tmp_path)
@@ -246,7 +243,6 @@ def test_write_table_formats(tmp_path):
 
 
 def test_patients_without_measurements_are_all_listed_not_evaluable():
-    pytest.importorskip("hpd_analysis.timepoints")
     from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 

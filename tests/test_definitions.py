@@ -518,8 +518,6 @@ def test_yaml_example_of_the_docs_parses_and_evaluates():
     from hpd_analysis.definitions import definition_from_dict
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "definitions.md"
-    if not doc.exists():
-        pytest.skip("docs/definitions.md not present")
     block = re.search(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), re.S).group(1)
     defs = [definition_from_dict(x) for x in yaml.safe_load(block)["definitions"]]
     out = evaluate_definitions(features(tgr_ratio=[3.0]), defs)

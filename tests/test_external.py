@@ -196,7 +196,8 @@ def test_write_external_cohort_loads(tmp_path, name, n):
     out = write_external_cohort(name, tmp_path / name, external_dir=EXTERNAL)
     again = write_external_cohort(name, tmp_path / "again", external_dir=EXTERNAL)
     assert (out / "patients.csv").read_bytes() == (again / "patients.csv").read_bytes()
-    load = pytest.importorskip("hpd_analysis.load")
+    from hpd_analysis import load
+
     cohort = load.load_cohort(out)
     assert cohort.n_patients == n
     if name.startswith("laleh"):

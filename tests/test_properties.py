@@ -167,7 +167,6 @@ def _classify_tables(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFr
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables=lesion_cohorts(), seed=st.integers(0, 2**31 - 1), scale=st.floats(0.5, 3))
 def test_pipeline_properties_from_lesions(tables, seed, scale):
-    pytest.importorskip("hpd_analysis.timepoints")
     patients, lesions = tables
     rng = np.random.default_rng(seed)
     base = _classify_tables(patients, lesions)

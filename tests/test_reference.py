@@ -19,12 +19,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# skip (with the reason) only while the package modules are not written yet
-classify_mod = pytest.importorskip("hpd_analysis.classification",
-                                   reason="hpd_analysis.classification not available yet")
-load_mod = pytest.importorskip("hpd_analysis.load", reason="hpd_analysis.load not available yet")
-simulate_mod = pytest.importorskip("hpd_analysis.simulate",
-                                   reason="hpd_analysis.simulate not available yet")
+from hpd_analysis import classification as classify_mod  # noqa: E402
+from hpd_analysis import load as load_mod  # noqa: E402
+from hpd_analysis import simulate as simulate_mod  # noqa: E402
 from hpd_analysis.params import Parameters, Windows  # noqa: E402
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +20,6 @@ PATIENT_DATES = ["treatment_start", "treatment_end", "progression_date", "death_
                  "last_contact"]
 LESION_COLUMNS = ["patient_id", "assessment_date", "lesion_id", "lesion_type", "organ",
                   "diameter_mm", "status", "not_evaluable"]
-
-
-def _require(module: str):
-    """Import ``module``; skip the test only when that module itself does not exist yet."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            pytest.skip(f"{module} not written yet")
-        raise
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +313,6 @@ def test_example_path_honours_the_environment_variable(tmp_path, monkeypatch):
 
 
 def test_load_example_returns_the_cohort():
-    _require("hpd_analysis.load")
     cohort = datasets.load_example()
     assert cohort.n_patients == 500
     assert cohort.lesions is not None and cohort.lesions["patient_id"].nunique() == 500
@@ -345,8 +333,9 @@ def _median_os_months(patients: pd.DataFrame, mask: pd.Series) -> float:
 @pytest.mark.parametrize("source", ["example", "seed7_n2000"])
 def test_calibration_against_the_published_ranges(source, tmp_path):
     """HPD incidence in the published 4-30 % range; HPD patients die much sooner (Ferrara)."""
-    classify_table = _require("hpd_analysis.classification").classify_table
-    load_cohort = _require("hpd_analysis.load").load_cohort
+    from hpd_analysis.classification import classify_table
+    from hpd_analysis.load import load_cohort
+
     if source == "example":
         cohort = load_cohort(EXAMPLE)
     else:
