@@ -654,11 +654,10 @@ def write_classification(table: pd.DataFrame, out: str | Path) -> Path:
     """
     import pyarrow.csv as pacsv
 
-    out = Path(out)
+    from .load import table_output_path
+
+    out = table_output_path(out)
     name = out.name.lower()
-    if not name.endswith((".csv", ".csv.gz", ".parquet")):
-        raise ParameterError(f"--out {out}: expected a .csv, .csv.gz or .parquet file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if name.endswith(".parquet"):
         table.to_parquet(out, index=False)
         return out

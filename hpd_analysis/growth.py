@@ -449,13 +449,10 @@ def write_growth(table: pd.DataFrame, out: str | Path) -> Path:
     fixed decimals would lose them), missing values empty; ``.csv.gz`` without a timestamp, so the
     same table always gives the same bytes.
     """
-    from .errors import ParameterError
+    from .load import table_output_path
 
-    out = Path(out)
+    out = table_output_path(out)
     name = out.name.lower()
-    if not name.endswith((".csv", ".csv.gz", ".parquet")):
-        raise ParameterError(f"--out {out}: expected a .csv, .csv.gz or .parquet file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if name.endswith(".parquet"):
         table.to_parquet(out, index=False)
     else:

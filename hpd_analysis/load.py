@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import Cohort
-from .errors import CohortError, HPDError, Problem
+from .errors import CohortError, HPDError, ParameterError, Problem
 from .params import NS_PER_DAY, Parameters
 from .validate import (
     ISO_DATE_EXPECTED,
@@ -531,10 +531,10 @@ def _pick_sheet(sheets: list[str], role: str | None) -> str | None:
     return None
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
     """SHA-256 checksum (hex) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -1787,6 +1787,16 @@ def input_paths(path: str | Path | None) -> list[Path]:
         return [p]
     # a role-named table (patients.csv ...) is read with the tables beside it: its folder too
     return [p, p.parent] if table_stem(p) in ROLES else [p]
+
+
+def table_output_path(out: str | Path) -> Path:
+    """``out`` as a path once checked to name a table file (``.csv``, ``.csv.gz`` or
+    ``.parquet``, else :class:`ParameterError`); its folder is created."""
+    out = Path(out)
+    if not out.name.lower().endswith((".csv", ".csv.gz", ".parquet")):
+        raise ParameterError(f"--out {out}: expected a .csv, .csv.gz or .parquet file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def check_output(out: str | Path, inputs: list[Path], *, folder: bool, force: bool = False,

@@ -429,6 +429,32 @@ def spider_data(scans: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)[cols]
 
 
+def _spider_lines(ax: Axes, pid: np.ndarray, t: np.ndarray, v: np.ndarray,
+                  status: pd.Series | None, alpha: float) -> tuple[dict[str, int], np.ndarray]:
+    """Draw one line per patient (rows grouped by patient id ``pid``, sorted by time ``t``; ``v``
+    the values) coloured by HPD status (``status`` indexed by patient id; missing: not
+    evaluable), HPD drawn last, on top, each line ending in a dot. Returns the number of
+    patients per status and the patient ids in drawing order."""
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    bounds = np.r_[starts, len(pid)]
+    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:],
+                                                                strict=True)]
+    seg_ids = pid[starts]
+    seg_status = (status.rename(index=str).reindex(seg_ids).fillna("not_evaluable").astype(str)
+                  .to_numpy() if status is not None else np.full(len(seg_ids), "not_evaluable"))
+    counts: dict[str, int] = {}
+    for s in STATUS_ORDER[::-1]:  # HPD drawn last, on top
+        sel = np.flatnonzero(seg_status == s)
+        counts[s] = len(sel)
+        if len(sel):
+            ax.add_collection(LineCollection([segs[i] for i in sel], colors=STATUS_COLORS[s],
+                                             linewidths=0.9, alpha=alpha))
+            ends = np.array([segs[i][-1] for i in sel])
+            ax.scatter(ends[:, 0], ends[:, 1], s=6, color=STATUS_COLORS[s], zorder=3)
+    ax.autoscale_view()
+    return counts, seg_ids
+
+
 @plain_text
 def spider_plot(
     scans: pd.DataFrame,
@@ -472,26 +498,7 @@ def spider_plot(
     pid = data[id_col].astype(str).to_numpy()
     t = data[time_col].to_numpy(float) / (7.0 if weeks else 1.0)
     v = data[value_col].to_numpy(float)
-    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
-    bounds = np.r_[starts, len(pid)]
-    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    seg_ids = pid[starts]
-    if status is not None:
-        st_map = status.copy()
-        st_map.index = st_map.index.astype(str)
-        seg_status = st_map.reindex(seg_ids).fillna("not_evaluable").astype(str).to_numpy()
-    else:
-        seg_status = np.full(len(seg_ids), "not_evaluable")
-    counts = {}
-    for s in STATUS_ORDER[::-1]:  # HPD drawn last, on top
-        sel = np.flatnonzero(seg_status == s)
-        counts[s] = len(sel)
-        if len(sel):
-            ax.add_collection(LineCollection([segs[i] for i in sel], colors=STATUS_COLORS[s],
-                                             linewidths=0.9, alpha=0.7))
-            ends = np.array([segs[i][-1] for i in sel])
-            ax.scatter(ends[:, 0], ends[:, 1], s=6, color=STATUS_COLORS[s], zorder=3)
-    ax.autoscale_view()
+    counts, _ = _spider_lines(ax, pid, t, v, status, alpha=0.7)
     ax.axhline(20, color="black", lw=0.7, ls="--")
     ax.axhline(-30, color="black", lw=0.7, ls=":")
     ax.axhline(0, color="0.6", lw=0.5)
@@ -1589,23 +1596,7 @@ def biomarker_spider_plot(
     pid = d["patient_id"].astype(str).to_numpy()
     t = d["day"].to_numpy(float) / (7.0 if weeks else 1.0)
     v = d["pct_change_baseline"].to_numpy(float)
-    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
-    bounds = np.r_[starts, len(pid)]
-    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                strict=True)]
-    seg_ids = pid[starts]
-    st = (status.rename(index=str).reindex(seg_ids).fillna("not_evaluable").astype(str)
-          .to_numpy() if status is not None else np.full(len(seg_ids), "not_evaluable"))
-    counts: dict[str, int] = {}
-    for s in STATUS_ORDER[::-1]:
-        sel = np.flatnonzero(st == s)
-        counts[s] = len(sel)
-        if len(sel):
-            ax.add_collection(LineCollection([segs[i] for i in sel], colors=STATUS_COLORS[s],
-                                             linewidths=0.9, alpha=0.75))
-            ends = np.array([segs[i][-1] for i in sel])
-            ax.scatter(ends[:, 0], ends[:, 1], s=6, color=STATUS_COLORS[s], zorder=3)
-    ax.autoscale_view()
+    counts, seg_ids = _spider_lines(ax, pid, t, v, status, alpha=0.75)
     ax.axhline(0, color="0.6", lw=0.5)
     ax.axvline(0, color="0.6", lw=0.5, ls=":")
     ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")

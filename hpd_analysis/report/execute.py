@@ -6,7 +6,6 @@ succeeded."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import re
@@ -96,12 +95,11 @@ def kernel_name() -> str:
 
 
 def sha256_file(path: str | Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """SHA-256 hex digest of a file's bytes: :func:`hpd_analysis.load.file_sha256` (imported on
+    use: the report package does not load the input layer until it needs it)."""
+    from ..load import file_sha256
+
+    return file_sha256(path)
 
 
 def input_checksums(cohort: str | Path) -> dict[str, str]:
