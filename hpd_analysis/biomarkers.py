@@ -58,7 +58,7 @@ __all__ = [
     "marker_column",
     "early_change",
     "biomarker_predictors",
-    "spider_data",
+    "biomarker_spider_data",
 ]
 
 #: columns of the canonical biomarkers table
@@ -278,7 +278,7 @@ def biomarker_predictors(biomarkers: pd.DataFrame | None, patients: pd.DataFrame
     return out
 
 
-def spider_data(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker: str,
+def biomarker_spider_data(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker: str,
                 params: Parameters | None = None) -> pd.DataFrame:
     """Values of ``marker`` from the baseline sample on, relative to it: ``patient_id, day``
     (since the treatment start), ``value``, ``pct_change_baseline`` (%). Patients without a

@@ -1574,7 +1574,7 @@ def biomarker_spider_plot(
     start, one line per patient, coloured by HPD status (vermilion HPD, blue non-HPD, grey not
     evaluable; HPD drawn on top).
 
-    ``data``: :func:`hpd_analysis.biomarkers.spider_data` (``patient_id, day,
+    ``data``: :func:`hpd_analysis.biomarkers.biomarker_spider_data` (``patient_id, day,
     pct_change_baseline``); ``status``: HPD status indexed by patient id. More than
     ``max_patients`` patients are drawn as a reproducible random sample (``seed``), said in the
     title, as :func:`spider_plot` does.

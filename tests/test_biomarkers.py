@@ -114,7 +114,7 @@ def test_predictors_and_spider_data(tmp_path):
     assert list(pr.columns) == ["patient_id", "ctdna_vaf_baseline", "ctdna_vaf_early_change_pct",
                                 "ldh_baseline", "ldh_early_change_pct"]
     assert pr["patient_id"].tolist() == ["A", "B", "C"]
-    sp = bm.spider_data(c.biomarkers, c.patients, "ctdna_vaf")
+    sp = bm.biomarker_spider_data(c.biomarkers, c.patients, "ctdna_vaf")
     # only A has a usable baseline: days -7, 21, 50 -> 0 %, +50 %, +200 %
     assert sp["patient_id"].tolist() == ["A", "A", "A"]
     assert sp["day"].tolist() == [-7, 21, 50]

@@ -207,7 +207,7 @@ def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dic
     return out
 
 
-def definition_codes(resolved: Mapping[str, Any]) -> list[str]:
+def report_definition_codes(resolved: Mapping[str, Any]) -> list[str]:
     """Codes of the definitions a report applies (registered ones named in ``definitions``, all
     when None, plus those of ``definitions_file``)."""
     from .section import _code, resolve_definitions
@@ -218,7 +218,7 @@ def definition_codes(resolved: Mapping[str, Any]) -> list[str]:
 
 
 def _check_definition_codes(report: Mapping[str, Any]) -> None:
-    codes = definition_codes(report)
+    codes = report_definition_codes(report)
     unknown = [c for c in (report["definitions"] or []) if c not in codes]
     if unknown:
         raise ParameterError(f"definitions: {', '.join(unknown)} not registered"
