@@ -19,6 +19,7 @@ from hpd_analysis.definitions import (
     get_definitions,
     load_definitions_yaml,
     register,
+    resolve_definitions,
 )
 from hpd_analysis.errors import ParameterError
 from hpd_analysis.kinetics import compute_kinetics
@@ -576,3 +577,32 @@ def test_censored_ttf_reason_states_the_side_it_was_censored_on():
     out = classify_table(Cohort(patients=patients, lesions=lesions)).iloc[0]
     assert out["hpd_kato2017_status"] == "not_evaluable"
     assert "TTF censored at < 2 months" in out["hpd_kato2017_reason"]
+
+
+def test_resolve_definitions_codes_objects_file_and_overrides(tmp_path):
+    """One resolver for the classifier and the report: codes and objects in the order given
+    (a code twice counts once), overrides on registered codes, file definitions after them."""
+    path = tmp_path / "defs.yaml"
+    path.write_text(textwrap.dedent("""\
+        definitions:
+          - code: ours_a
+            citation: test
+            rule: fast
+            criteria: [tgr_on >= 100]
+          - code: ours_b
+            citation: test
+            rule: faster
+            criteria: [tgr_on >= 200]
+        """), encoding="utf-8")
+    mine = Definition(code="mine", citation="test", rule="r", criteria=["tgr_on >= 50"])
+    got = resolve_definitions(["ours_b", "kas2020", mine, "ferrara2018", "kas2020"], path,
+                              {"kas2020": {"delta_tgr_min": 75}})
+    assert [d.code for d in got] == ["kas2020", "mine", "ferrara2018", "ours_b"]
+    assert got[0].parameters["delta_tgr_min"] == 75 and got[1] is mine
+    assert [d.code for d in resolve_definitions("kas2020")] == ["kas2020"]
+    everything = [d.code for d in resolve_definitions(None, path)]
+    assert everything == [*REGISTRY, "ours_a", "ours_b"]
+    with pytest.raises(ParameterError, match="unknown definition"):
+        resolve_definitions(["nope"])
+    with pytest.raises(ParameterError, match="expected a code or a Definition"):
+        resolve_definitions([3])

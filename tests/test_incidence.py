@@ -166,6 +166,16 @@ def test_status_contradicting_flag_is_a_clear_error():
     tab.loc[1, "hpd_x_status"] = "maybe"
     with pytest.raises(CohortError, match="not a verdict"):
         incidence(tab)
+    tab.loc[1, "hpd_x_status"] = "hpd"  # the one status helper: figures and report too
+    with pytest.raises(CohortError, match="contradicts hpd_x"):
+        hpd_status(tab, "hpd_x")
+
+
+def test_status_takes_a_code_or_its_columns():
+    tab = make_table({"x": [True, False, None]})
+    want = ["hpd", "not_hpd", "not_evaluable"]
+    for name in ("x", "hpd_x", "hpd_x_status"):
+        assert hpd_status(tab, name).tolist() == want
 
 
 def test_attrition_counts_every_patient_once_per_definition():
