@@ -1260,3 +1260,38 @@ def describe_definitions(definitions: Iterable[Definition] | None = None) -> pd.
         })
     return pd.DataFrame(rows, columns=["code", "citation", "rule", "criteria", "parameters",
                                        "requires", "notes"])
+
+
+class _RegistryModule(type(functools)):  # type: ignore[misc]
+    """This module, displayed as the registry: ``hpd.definitions`` shows every registered
+    definition (code, rule, parameters), ``hpd.definitions["ferrara2018"]``, ``"x" in
+    hpd.definitions``, ``len()`` and iteration (codes) read :data:`REGISTRY`, and
+    ``hpd.definitions()`` returns :func:`describe_definitions`. Module attributes are unchanged."""
+
+    def __call__(self) -> pd.DataFrame:
+        return describe_definitions()
+
+    def __getitem__(self, code: str) -> Definition:
+        return REGISTRY[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in REGISTRY
+
+    def __iter__(self) -> Any:
+        return iter(list(REGISTRY))
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+    def __repr__(self) -> str:
+        return ("HPD definitions (hpd.definitions; hpd.definitions() for the full table):\n"
+                + describe_definitions()[["code", "parameters"]].to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return describe_definitions()[["code", "citation", "rule", "parameters"]].to_html(
+            index=False)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _RegistryModule

@@ -939,3 +939,50 @@ def km_plot(
         add_at_risk_counts(*fitters.values(), labels=[str(k) for k in fitters], ax=ax,
                            rows_to_show=["At risk"])
     return fig
+
+
+def patient_scans_plot(
+    scans: pd.DataFrame,
+    features: pd.Series | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Axes:
+    """One patient's target SLD (mm) at every scan, by day from treatment start (day 0 dashed).
+
+    ``scans``: :func:`hpd_analysis.timepoints.scan_table` rows of one patient (``day``,
+    ``role``, ``sld_mm``, ``is_first_eval``). The scans the kinetics use are marked: pre-baseline
+    (square), baseline (diamond), first evaluation (star); other on-treatment scans are dots.
+    ``features``: the patient's classification row, for TGR_pre / TGR_on in the title.
+    """
+    fig, ax = _new_ax(ax, (5.5, 3.5))
+    if scans is None or scans.empty:
+        _empty(ax, "no scan for this patient")
+        return ax
+    day = pd.to_numeric(scans["day"], errors="coerce").to_numpy(dtype=float)
+    sld = pd.to_numeric(scans["sld_mm"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(day) & np.isfinite(sld)
+    ax.plot(day[ok], sld[ok], color=GREY, lw=1, zorder=1)
+    role = scans["role"].astype(str).to_numpy()
+    first = scans["is_first_eval"].fillna(False).to_numpy(dtype=bool) \
+        if "is_first_eval" in scans.columns else np.zeros(len(scans), dtype=bool)
+    marks = [("pre-baseline", (role == "prebaseline") & ok, "s", PALETTE[0]),
+             ("baseline", (role == "baseline") & ok, "D", PALETTE[1]),
+             ("first evaluation", first & ok, "*", PALETTE[5]),
+             ("other scan", ~first & ~np.isin(role, ["prebaseline", "baseline"]) & ok, "o", GREY)]
+    for label, m, marker, color in marks:
+        if m.any():
+            ax.scatter(day[m], sld[m], marker=marker, s=60 if marker == "*" else 30,
+                       color=color, label=label, zorder=2)
+    ax.axvline(0, color="black", ls="--", lw=0.8)
+    ax.set_xlabel("days from treatment start")
+    ax.set_ylabel("target SLD (mm)")
+    title = f"patient {scans['patient_id'].iloc[0]}"
+    if features is not None:
+        parts = [f"{lab} {features[c]:.3g} %/month" for c, lab in
+                 (("tgr_pre", "TGR before"), ("tgr_on", "TGR on"))
+                 if c in features.index and pd.notna(features[c])]
+        if parts:
+            title += ": " + ", ".join(parts)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="best")
+    return ax
