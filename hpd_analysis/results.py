@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .report import Section
     from .survival import SurvivalComparison
 
-__all__ = ["Classification", "Explanation", "RESULT_SETTINGS", "classify", "define",
+__all__ = ["Classification", "Explanation", "RESULT_SETTINGS", "changed_parameters", "classify",
+           "define",
            "resolve_classify_parameters"]
 
 #: report parameters (``hpd report --set``) that choose an analysis of a classification; the other
@@ -572,17 +573,7 @@ class Classification:
 
     # ------------------------------------------------------------------ display
     def _changed(self) -> list[str]:
-        """``key=value`` of every parameter that differs from the published/default value."""
-        from .definitions import REGISTRY
-
-        out = [f"{k}={v}" for k, v in self.params.to_dict().items()
-               if Parameters().to_dict()[k] != v]
-        for d in self.definition_list:
-            ref = REGISTRY.get(d.code)
-            if ref is not None:
-                out += [f"{d.code}.{k}={v}" for k, v in d.parameters.items()
-                        if ref.parameters.get(k) != v]
-        return out
+        return changed_parameters(self.params, self.definition_list)
 
     def summary(self) -> pd.DataFrame:
         """Incidence of HPD per definition (all patients): what the result displays."""
@@ -606,6 +597,22 @@ class Classification:
                 + s.to_html(index=False, float_format=lambda v: f"{v:.1f}", na_rep="–")
                 + "<p><small>percent and CI (%) of evaluable patients; <code>.table</code>: "
                   "one row per patient; <code>.explain(patient_id)</code>: why</small></p>")
+
+
+def changed_parameters(params: Parameters, definitions: Iterable[Definition]) -> list[str]:
+    """``key=value`` of every parameter in force that differs from its default (analysis
+    parameters) or published value (thresholds of registered definitions), in the
+    ``hpd report --set`` vocabulary."""
+    from .definitions import REGISTRY
+
+    default = Parameters().to_dict()
+    out = [f"{k}={v}" for k, v in params.to_dict().items() if default[k] != v]
+    for d in definitions:
+        ref = REGISTRY.get(d.code)
+        if ref is not None:
+            out += [f"{d.code}.{k}={v}" for k, v in d.parameters.items()
+                    if ref.parameters.get(k) != v]
+    return out
 
 
 def _ax(fig: Any, ax: Axes | None) -> Axes:

@@ -1,0 +1,465 @@
+"""A live explorer of HPD definitions in JupyterLab / classic notebooks: ``hpd.explore(cohort)``.
+
+Pick definitions, move a definition's thresholds and the time-point windows, choose a grouping
+column and an endpoint: the incidence (with confidence intervals), the agreement matrix, the
+UpSet counts and the Kaplan–Meier curves by HPD status update in place; a patient picker shows
+:meth:`hpd_analysis.results.Classification.explain` for one patient.
+
+Fast because the expensive part runs once: the per-patient features
+(:func:`hpd_analysis.classification.build_features`: scans, SLD, RECIST, kinetics) are computed
+once per window setting and cached; a threshold change only re-evaluates the verdicts
+(:func:`hpd_analysis.classification.classify_features`) and the summaries. Every number shown
+comes from the same functions as :func:`hpd_analysis.classify` (the displayed result is
+``explorer.result``, a :class:`~hpd_analysis.results.Classification`).
+
+``make bench`` prints the latency of one slider change on the 500-patient example and on
+100,000 simulated patients (targets: 300 ms and 2 s).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParameterError
+from .params import Parameters, Windows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cohort import Cohort
+    from .definitions import Definition
+    from .results import Classification
+
+__all__ = ["Explorer", "explore", "WINDOW_SLIDERS"]
+
+#: the windows the explorer can move: field of :class:`~hpd_analysis.params.Windows` ->
+#: (label, min, max, step), in days
+WINDOW_SLIDERS: dict[str, tuple[str, int, int, int]] = {
+    "first_eval_min_days": ("first evaluation ≥ day", 0, 84, 1),
+    "baseline_max_days_before": ("baseline ≤ days before start", 0, 120, 1),
+    "prebaseline_max_days_before_baseline": ("pre-baseline ≤ days before baseline", 14, 365, 1),
+}
+#: patients offered in the picker (HPD under the primary definition first); any id can be typed
+PICKER_MAX_OPTIONS = 2000
+#: threshold settings whose verdicts are kept (per window setting and definition)
+VERDICT_CACHE_SIZE = 64
+#: feature columns the summaries read (besides the ``hpd_<code>`` flags)
+SUMMARY_COLUMNS = ("patient_id", "first_eval_months", "os_months", "os_event", "pfs_months",
+                   "pfs_event", "ttf_months", "ttf_event")
+#: "no grouping" entry of the grouping menu
+NO_GROUP = "(none)"
+
+
+def _slider_range(name: str, value: float) -> tuple[float, float, float]:
+    """Slider (min, max, step) around a published threshold: 0 (ratios: 1) to 3 × the value."""
+    low = 1.0 if "ratio" in name else 0.0
+    high = max(3.0 * float(value), low + 1.0)
+    step = 10 ** np.floor(np.log10(high / 100.0)) if high > 0 else 0.1
+    return low, float(high), float(step)
+
+
+class Explorer:
+    """The explorer's state, widgets and outputs; :func:`explore` builds one and displays it.
+
+    Attributes
+    ----------
+    definition_picker
+        ``SelectMultiple`` of definition codes (at least one).
+    primary
+        ``Dropdown``: the definition whose HPD status splits the KM curves.
+    thresholds
+        ``{(code, parameter): FloatSlider | IntSlider | Checkbox | Dropdown}``, one per parameter
+        of every definition (published value first); shown for the definition of ``edit``.
+    windows
+        ``{field: IntSlider}`` of :data:`WINDOW_SLIDERS` (days).
+    group_by, endpoint, patient
+        ``Dropdown`` of patient columns for incidence by stratum, ``Dropdown`` of endpoints,
+        ``Combobox`` of patient ids.
+    incidence_html, agreement_html, upset_html, km_image, explain_html, status
+        The outputs (``HTML`` / ``Image`` widgets), updated in place.
+    result
+        The :class:`~hpd_analysis.results.Classification` displayed.
+    last_update_seconds
+        Wall time of the last update (parameters → every output redrawn).
+    """
+
+    def __init__(self, cohort: Cohort | str | Path,
+                 definitions: str | Iterable[str | Definition] | None = None,
+                 *, endpoint: str = "os", **parameters: Any) -> None:
+        import ipywidgets as w
+
+        from .results import classify
+        from .survival import available_endpoints
+
+        self._features: dict[Parameters, pd.DataFrame] = {}
+        self._drawn: dict[str, Any] = {}
+        self._verdict_cache: dict[tuple, dict[str, Any]] = {}
+        self._base_tables: dict[Parameters, pd.DataFrame] = {}
+        self._result: Classification | None = None
+        base = classify(cohort, definitions, **parameters)
+        self.cohort = base.cohort
+        self._features[base.params] = base.features
+        self._base = base
+        self._defs = {d.code: d for d in base.definition_list}
+        self._state = (base.params, base.definition_list, base.primary, {})
+        self.last_update_seconds = 0.0
+        patients = self.cohort.patients.reset_index(drop=True)
+        self._patients = patients
+        layout = w.Layout(width="330px")
+        style = {"description_width": "170px"}
+
+        codes = list(self._defs)
+        self.definition_picker = w.SelectMultiple(options=codes, value=tuple(codes), rows=min(
+            len(codes), 9), description="definitions", style=style, layout=layout)
+        self.primary = w.Dropdown(options=codes, value=base.primary,
+                                  description="KM by HPD under", style=style, layout=layout)
+        self.edit = w.Dropdown(options=codes, value=base.primary,
+                               description="thresholds of", style=style, layout=layout)
+        self.thresholds: dict[tuple[str, str], Any] = {}
+        for code, d in self._defs.items():
+            for name, value in d.parameters.items():
+                self.thresholds[(code, name)] = self._parameter_widget(d, name, value, style,
+                                                                       layout)
+        self._threshold_box = w.VBox()
+        self.windows = {
+            f: w.IntSlider(value=int(getattr(base.params.windows, f)), min=lo, max=max(hi, int(
+                getattr(base.params.windows, f))), step=step, description=label, style=style,
+                layout=layout, continuous_update=False)
+            for f, (label, lo, hi, step) in WINDOW_SLIDERS.items()}
+        groups = [c for c in patients.columns if c != "patient_id"
+                  and 1 < patients[c].nunique(dropna=True) <= 12]
+        strata = base.settings.get("stratify_by")
+        self.group_by = w.Dropdown(options=[NO_GROUP, *groups],
+                                   value=strata if strata in groups else NO_GROUP,
+                                   description="incidence by", style=style, layout=layout)
+        eps = available_endpoints(base.table)
+        self.endpoint = w.Dropdown(options=eps or ["(none)"],
+                                   value=endpoint if endpoint in eps else (eps or ["(none)"])[0],
+                                   description="endpoint", style=style, layout=layout)
+        self.patient = w.Combobox(options=self._picker_options(), ensure_option=False,
+                                  placeholder="patient id", description="explain patient",
+                                  style=style, layout=layout)
+        self.incidence_html = w.HTML()
+        self.agreement_html = w.HTML()
+        self.upset_html = w.HTML()
+        self.km_image = w.Image(format="png", layout=w.Layout(max_width="560px"))
+        self.explain_html = w.HTML()
+        self.status = w.HTML()
+        self._show_thresholds()
+        self.update()
+        self.edit.observe(lambda _: self._show_thresholds(), names="value")
+        for widget in (self.definition_picker, self.primary, self.group_by, self.endpoint,
+                       *self.thresholds.values(), *self.windows.values()):
+            widget.observe(self._on_change, names="value")
+        self.patient.observe(lambda _: self.show_patient(), names="value")
+        controls = w.VBox([self.definition_picker, self.primary, self.edit, self._threshold_box,
+                           w.HTML("<b>windows (days)</b>"), *self.windows.values(),
+                           self.group_by, self.endpoint, self.patient])
+        outputs = w.Tab(children=[self.incidence_html, self.agreement_html, self.upset_html,
+                                  self.km_image, self.explain_html])
+        for i, title in enumerate(["incidence", "agreement", "UpSet counts",
+                                   "Kaplan–Meier", "patient"]):
+            outputs.set_title(i, title)
+        self.outputs = outputs
+        self.widget = w.VBox([self.status, w.HBox([controls, outputs])])
+
+    # ------------------------------------------------------------------ widgets
+    @staticmethod
+    def _parameter_widget(d: Definition, name: str, value: Any, style: dict, layout: Any) -> Any:
+        import ipywidgets as w
+
+        label = name
+        if name in d.choices:
+            return w.Dropdown(options=list(d.choices[name]), value=value, description=label,
+                              style=style, layout=layout)
+        if isinstance(value, bool):
+            return w.Checkbox(value=value, description=label, style=style, layout=layout)
+        if isinstance(value, int):
+            return w.IntSlider(value=value, min=0, max=max(3 * value, 10), description=label,
+                               style=style, layout=layout, continuous_update=False)
+        if isinstance(value, float):
+            lo, hi, step = _slider_range(name, value)
+            return w.FloatSlider(value=value, min=lo, max=hi, step=step, description=label,
+                                 style=style, layout=layout, continuous_update=False)
+        return w.Text(value=str(value), description=label, style=style, layout=layout,
+                      disabled=True)
+
+    def _show_thresholds(self) -> None:
+        code = self.edit.value
+        self._threshold_box.children = [wd for (c, _), wd in self.thresholds.items()
+                                        if c == code]
+
+    def _picker_options(self) -> list[str]:
+        from .incidence import status_codes
+
+        ids = self._base.table["patient_id"].astype(str)
+        order = np.argsort(status_codes(self._base.table, self._base.primary) != 0,
+                           kind="stable")
+        return ids.to_numpy()[order][:PICKER_MAX_OPTIONS].tolist()
+
+    # ------------------------------------------------------------------ state
+    def parameters(self) -> Parameters:
+        """The :class:`Parameters` set by the window sliders."""
+        win = {f: int(s.value) for f, s in self.windows.items()}
+        p = self._base.params
+        from dataclasses import replace
+
+        return replace(p, windows=Windows(**{**p.windows.__dict__, **win}))
+
+    def chosen_definitions(self) -> list[Definition]:
+        """The picked definitions with the thresholds of the sliders."""
+        out = []
+        for code in self.definition_picker.value:
+            d = self._defs[code]
+            vals = {name: wd.value for (c, name), wd in self.thresholds.items()
+                    if c == code and not getattr(wd, "disabled", False)}
+            vals = {k: (float(v) if isinstance(d.parameters[k], float) else v)
+                    for k, v in vals.items() if v != d.parameters[k]}
+            out.append(d.with_parameters(**vals) if vals else d)
+        return out
+
+    def features(self, params: Parameters) -> pd.DataFrame:
+        """:func:`build_features` of the cohort under ``params``, computed once per setting."""
+        if params not in self._features:
+            from .classification import build_features
+
+            self._features[params] = build_features(self.cohort, params)
+        return self._features[params]
+
+    def _on_change(self, _change: Any) -> None:
+        self.update()
+
+    def _verdicts(self, params: Parameters, defs: list[Definition]) -> dict[str, Any]:
+        """``hpd_<code>``, ``_reason``, ``_status`` arrays of every definition, evaluated only for
+        a (window setting, definition, thresholds) not seen before."""
+        from .definitions import verdict_columns
+
+        def key(d: Definition) -> tuple:
+            return (params, d.code, tuple(sorted((k, repr(v)) for k, v in d.parameters.items())))
+
+        todo = [d for d in defs if key(d) not in self._verdict_cache]
+        if todo:
+            cols = verdict_columns(self.features(params), todo)
+            for d in todo:
+                col = f"hpd_{d.code}"
+                self._verdict_cache[key(d)] = {c: cols[c] for c in
+                                               (col, f"{col}_reason", f"{col}_status")}
+            while len(self._verdict_cache) > VERDICT_CACHE_SIZE:
+                self._verdict_cache.pop(next(iter(self._verdict_cache)))
+        out: dict[str, Any] = {}
+        for d in defs:
+            out.update(self._verdict_cache[key(d)])
+        return out
+
+    def update(self) -> float:
+        """Recompute the verdicts and redraw every output; returns the seconds it took.
+
+        Only what changed is recomputed: the features once per window setting, the verdicts of a
+        definition once per threshold setting, and each output only when the verdicts it shows
+        changed. The summaries read a slim table (patient id, ``hpd_<code>`` flags, endpoints);
+        :attr:`result` (the full :class:`~hpd_analysis.results.Classification`) is built when
+        asked for."""
+        t0 = time.perf_counter()
+        defs = self.chosen_definitions()
+        if not defs:
+            self.status.value = "<b>pick at least one definition</b>"
+            return 0.0
+        codes = [d.code for d in defs]
+        primary = self.primary.value if self.primary.value in codes else codes[0]
+        params = self.parameters()
+        feats = self.features(params)
+        verdicts = self._verdicts(params, defs)
+        self._state = (params, defs, primary, verdicts)
+        self._result = None
+        slim = {c: feats[c] for c in SUMMARY_COLUMNS if c in feats.columns}
+        slim.update({f"hpd_{c}": verdicts[f"hpd_{c}"] for c in codes})
+        self.summary_table = pd.DataFrame(slim)
+        self.codes = codes
+        self._draw_incidence()
+        self._draw_agreement()
+        self._draw_upset()
+        self._draw_km(primary)
+        self.last_update_seconds = time.perf_counter() - t0
+        from .results import changed_parameters
+
+        changed = changed_parameters(params, defs)
+        self.status.value = (
+            f"{len(feats)} patients · {len(codes)} definition(s) · KM by HPD under {primary} · "
+            + (html.escape("changed: " + ", ".join(changed)) if changed
+               else "published parameters")
+            + f" · updated in {1000 * self.last_update_seconds:.0f} ms")
+        return self.last_update_seconds
+
+    @property
+    def result(self) -> Classification:
+        """The :class:`~hpd_analysis.results.Classification` shown (built on first access after
+        a change, from the cached features and verdicts: the table :func:`classify` gives)."""
+        if self._result is None:
+            from .classification import classify_features
+            from .results import Classification
+
+            params, defs, primary, verdicts = self._state
+            if params not in self._base_tables:
+                self._base_tables[params] = classify_features(self.features(params), [])
+            base = self._base_tables[params]
+            table = pd.concat([base, pd.DataFrame(verdicts, index=base.index)], axis=1)
+            self._result = Classification(
+                cohort=self.cohort, params=params, definition_list=defs,
+                features=self.features(params), table=table,
+                settings={**self._base.settings, "primary_definition": primary})
+        return self._result
+
+    # ------------------------------------------------------------------ outputs
+    def incidence_table(self) -> pd.DataFrame:
+        """The incidence shown: overall, and by the grouping column when one is chosen."""
+        from .incidence import incidence
+
+        by = None if self.group_by.value == NO_GROUP else self.group_by.value
+        data = self.summary_table
+        if by is not None:
+            data = data.assign(**{by: self._patients[by].to_numpy()})
+        return incidence(data, self.codes, by=by,
+                         method=self._base.settings.get("ci_method") or "wilson")
+
+    def _draw_incidence(self) -> None:
+        inc = self.incidence_table()
+        shown = inc[["definition", "stratum", "n_hpd", "n_evaluable", "percent", "ci_low",
+                     "ci_high"]]
+        self.incidence_html.value = (
+            shown.to_html(index=False, float_format=lambda v: f"{v:.1f}", na_rep="–")
+            + f"<small>% of evaluable patients, {html.escape(str(inc['ci_method'].iloc[0]))} "
+              "CI</small>")
+
+    def agreement_table(self) -> pd.DataFrame:
+        """Jaccard index (upper triangle) and Cohen's kappa (lower triangle) of every pair."""
+        from .agreement import agreement, agreement_matrix
+
+        codes = self.codes
+        if len(codes) < 2:
+            return pd.DataFrame()
+        agr = agreement(self.summary_table, codes)
+        jac = agreement_matrix(agr, "jaccard")
+        kap = agreement_matrix(agr, "kappa")
+        upper = np.triu(np.ones(jac.shape, dtype=bool), 1)
+        return jac.where(upper | np.eye(len(jac), dtype=bool), kap)
+
+    def _verdict_key(self, codes: Iterable[str]) -> tuple:
+        """What an output depends on: the verdicts (status codes) of ``codes``; an output whose
+        key did not change is not recomputed (a threshold move that flips no verdict)."""
+        from .incidence import status_codes
+
+        return tuple((c, status_codes(self.summary_table, c).tobytes()) for c in codes)
+
+    def _memo(self, name: str, key: Any) -> bool:
+        """True when output ``name`` was last drawn for ``key`` (else remember ``key``)."""
+        if self._drawn.get(name) == key:
+            return True
+        self._drawn[name] = key
+        return False
+
+    def _draw_agreement(self) -> None:
+        if self._memo("agreement", self._verdict_key(self.codes)):
+            return
+        m = self.agreement_table()
+        self.agreement_html.value = (
+            "pick two definitions or more" if m.empty else
+            m.to_html(float_format=lambda v: f"{v:.2f}", na_rep="n/a")
+            + "<small>upper triangle: Jaccard index of the HPD sets; lower: Cohen's kappa "
+              "(patients evaluable under both)</small>")
+
+    def upset_table(self) -> pd.DataFrame:
+        """Patients per combination of HPD flags (evaluable under every picked definition)."""
+        from .agreement import upset_data
+
+        ups = upset_data(self.summary_table, self.codes)
+        flags = ups.index.to_frame(index=False)
+        combo = flags.apply(lambda r: " + ".join(c for c in flags.columns if r[c]) or "none",
+                            axis=1)
+        out = pd.DataFrame({"HPD under": combo.to_numpy(), "n": ups.to_numpy()})
+        out.attrs.update(ups.attrs)
+        return out
+
+    def _draw_upset(self) -> None:
+        if self._memo("upset", self._verdict_key(self.codes)):
+            return
+        t = self.upset_table()
+        self.upset_html.value = (
+            t.to_html(index=False)
+            + f"<small>{t.attrs.get('n_evaluable_all', 0)} patients evaluable under every "
+              f"picked definition; {t.attrs.get('n_excluded', 0)} left out</small>")
+
+    def _draw_km(self, primary: str) -> None:
+        import matplotlib.pyplot as plt
+
+        from .plots import km_plot
+        from .survival import ENDPOINT_NAMES, fit_km, survival_data
+
+        ep = self.endpoint.value
+        if self._memo("km", (ep, self._verdict_key([primary]))):
+            return
+        if ep == "(none)":
+            self.km_image.value = b""
+            return
+        data, info = survival_data(self.summary_table, ep, primary,
+                                   self._base.settings.get("landmark", "first_evaluation"))
+        fitters = fit_km(data, levels=info["levels"])
+        name = ENDPOINT_NAMES.get(ep, ep)
+        origin = "landmark" if info["landmark_months"] is not None else "treatment start"
+        fig = km_plot(fitters, at_risk=False, xlabel=f"months from {origin}",
+                      ylabel=f"{name} probability",
+                      title=f"{name.capitalize()} by HPD status ({primary})")
+        fig.set_size_inches(6.0, 4.0)
+        fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.13)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        plt.close(fig)
+        self.km_image.value = buf.getvalue()
+        self.km_info = info
+
+    def show_patient(self, patient_id: str | None = None) -> None:
+        """Show :meth:`Classification.explain` of ``patient_id`` (default: the picker's value)."""
+        pid = str(patient_id if patient_id is not None else self.patient.value).strip()
+        if not pid:
+            self.explain_html.value = ""
+            return
+        try:
+            ex = self.result.explain(pid)
+        except ParameterError as exc:
+            self.explain_html.value = f"<i>{html.escape(str(exc))}</i>"
+            return
+        self.explain_html.value = ex._repr_html_()
+        self.outputs.selected_index = 4
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def explore(cohort: Cohort | str | Path,
+            definitions: str | Iterable[str | Definition] | None = None,
+            **parameters: Any) -> Explorer:
+    """Open the live explorer on ``cohort`` (a Cohort or a cohort path) in a notebook.
+
+    ``definitions`` and ``**parameters`` as :func:`hpd_analysis.classify` (the starting values of
+    the sliders; ``stratify_by``, default ``tumor_type``, is the starting column of incidence by
+    stratum), plus ``endpoint`` (``os``). Returns the :class:`Explorer`; its last expression value displays it. The result
+    shown is ``explorer.result`` (a :class:`~hpd_analysis.results.Classification`).
+
+    Examples
+    --------
+    >>> import hpd_analysis as hpd
+    >>> ex = hpd.explore(hpd.datasets.load_example())
+    >>> ex.thresholds[("ferrara2018", "delta_tgr_min")].value = 100.0   # as a user would
+    >>> int(ex.result.n_hpd()["ferrara2018"]) == int(hpd.classify(
+    ...     hpd.datasets.load_example(), ferrara2018__delta_tgr_min=100.0).n_hpd()["ferrara2018"])
+    True
+    """
+    return Explorer(cohort, definitions, **parameters)
+
