@@ -40,7 +40,7 @@ _EXPORTS = {
     "get_definitions": "definitions",
     "Definition": "definitions",
     "register": "definitions",
-    "explore": "explore",
+    "explore": "explorer",
     "simulate_cohort": "simulate",
     "load_example": "datasets",
 }
