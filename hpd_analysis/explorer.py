@@ -18,10 +18,12 @@ comes from the same functions as :func:`hpd_analysis.classify` (the displayed re
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import time
 from collections.abc import Iterable
+from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,8 @@ WINDOW_SLIDERS: dict[str, tuple[str, int, int, int]] = {
 PICKER_MAX_OPTIONS = 2000
 #: threshold settings whose verdicts are kept (per window setting and definition)
 VERDICT_CACHE_SIZE = 64
+#: pairs of verdict settings whose agreement is kept
+PAIR_CACHE_SIZE = 2000
 #: feature columns the summaries read (besides the ``hpd_<code>`` flags)
 SUMMARY_COLUMNS = ("patient_id", "first_eval_months", "os_months", "os_event", "pfs_months",
                    "pfs_event", "ttf_months", "ttf_event")
@@ -85,8 +89,9 @@ class Explorer:
         The outputs (``HTML`` / ``Image`` widgets), updated in place.
     result
         The :class:`~hpd_analysis.results.Classification` displayed.
-    last_update_seconds
-        Wall time of the last update (parameters → every output redrawn).
+    last_update_seconds, last_update_cpu_seconds
+        Wall time and CPU time of this process for the last update (parameters → every output
+        redrawn); on a busy machine the wall time exceeds the CPU time.
     """
 
     def __init__(self, cohort: Cohort | str | Path,
@@ -99,9 +104,12 @@ class Explorer:
 
         self._features: dict[Parameters, pd.DataFrame] = {}
         self._drawn: dict[str, Any] = {}
+        self._digests: dict[str, bytes] = {}
+        self._pairs: dict[tuple, pd.DataFrame] = {}
         self._verdict_cache: dict[tuple, dict[str, Any]] = {}
         self._base_tables: dict[Parameters, pd.DataFrame] = {}
         self._result: Classification | None = None
+        self._km_figure: Any = None
         base = classify(cohort, definitions, **parameters)
         self.cohort = base.cohort
         self._features[base.params] = base.features
@@ -109,6 +117,7 @@ class Explorer:
         self._defs = {d.code: d for d in base.definition_list}
         self._state = (base.params, base.definition_list, base.primary, {})
         self.last_update_seconds = 0.0
+        self.last_update_cpu_seconds = 0.0
         patients = self.cohort.patients.reset_index(drop=True)
         self._patients = patients
         layout = w.Layout(width="330px")
@@ -265,7 +274,9 @@ class Explorer:
         changed. The summaries read a slim table (patient id, ``hpd_<code>`` flags, endpoints);
         :attr:`result` (the full :class:`~hpd_analysis.results.Classification`) is built when
         asked for."""
-        t0 = time.perf_counter()
+        from .incidence import status_codes
+
+        t0, c0 = time.perf_counter(), time.process_time()
         defs = self.chosen_definitions()
         if not defs:
             self.status.value = "<b>pick at least one definition</b>"
@@ -281,11 +292,14 @@ class Explorer:
         slim.update({f"hpd_{c}": verdicts[f"hpd_{c}"] for c in codes})
         self.summary_table = pd.DataFrame(slim)
         self.codes = codes
+        self._digests = {c: hashlib.blake2b(status_codes(self.summary_table, c).tobytes(),
+                                            digest_size=16).digest() for c in codes}
         self._draw_incidence()
         self._draw_agreement()
         self._draw_upset()
         self._draw_km(primary)
         self.last_update_seconds = time.perf_counter() - t0
+        self.last_update_cpu_seconds = time.process_time() - c0
         from .results import changed_parameters
 
         changed = changed_parameters(params, defs)
@@ -343,18 +357,24 @@ class Explorer:
         codes = self.codes
         if len(codes) < 2:
             return pd.DataFrame()
-        agr = agreement(self.summary_table, codes)
+        pieces = []
+        for a, b in combinations(codes, 2):
+            key = (a, b, self._digests[a], self._digests[b])
+            if key not in self._pairs:
+                self._pairs[key] = agreement(self.summary_table, [a, b])
+            pieces.append(self._pairs[key])
+        if len(self._pairs) > PAIR_CACHE_SIZE:
+            self._pairs.clear()
+        agr = pd.concat(pieces, ignore_index=True)
         jac = agreement_matrix(agr, "jaccard")
         kap = agreement_matrix(agr, "kappa")
         upper = np.triu(np.ones(jac.shape, dtype=bool), 1)
         return jac.where(upper | np.eye(len(jac), dtype=bool), kap)
 
     def _verdict_key(self, codes: Iterable[str]) -> tuple:
-        """What an output depends on: the verdicts (status codes) of ``codes``; an output whose
-        key did not change is not recomputed (a threshold move that flips no verdict)."""
-        from .incidence import status_codes
-
-        return tuple((c, status_codes(self.summary_table, c).tobytes()) for c in codes)
+        """What an output depends on: the verdicts of ``codes`` (a digest of their status codes);
+        an output whose key did not change is not recomputed (a move that flips no verdict)."""
+        return tuple((c, self._digests[c]) for c in codes)
 
     def _memo(self, name: str, key: Any) -> bool:
         """True when output ``name`` was last drawn for ``key`` (else remember ``key``)."""
@@ -395,9 +415,10 @@ class Explorer:
               f"picked definition; {t.attrs.get('n_excluded', 0)} left out</small>")
 
     def _draw_km(self, primary: str) -> None:
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
-        from .plots import km_plot
+        from .plots import km_plot, use_style
         from .survival import ENDPOINT_NAMES, fit_km, survival_data
 
         ep = self.endpoint.value
@@ -411,14 +432,20 @@ class Explorer:
         fitters = fit_km(data, levels=info["levels"])
         name = ENDPOINT_NAMES.get(ep, ep)
         origin = "landmark" if info["landmark_months"] is not None else "treatment start"
-        fig = km_plot(fitters, at_risk=False, xlabel=f"months from {origin}",
-                      ylabel=f"{name} probability",
-                      title=f"{name.capitalize()} by HPD status ({primary})")
-        fig.set_size_inches(6.0, 4.0)
-        fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.13)
+        # one figure, cleared and redrawn (no pyplot figure manager): the report's km_plot
+        if self._km_figure is None:
+            self._km_figure = Figure(figsize=(6.0, 4.0))
+            FigureCanvasAgg(self._km_figure)
+        fig = self._km_figure
+        fig.clear()
+        with use_style():
+            ax = fig.add_subplot()
+            fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.13)
+            km_plot(fitters, ax=ax, at_risk=False, xlabel=f"months from {origin}",
+                    ylabel=f"{name} probability",
+                    title=f"{name.capitalize()} by HPD status ({primary})")
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        plt.close(fig)
+        fig.savefig(buf, format="png", dpi=72)
         self.km_image.value = buf.getvalue()
         self.km_info = info
 
