@@ -4,6 +4,10 @@
   et al., PLOS Comput Biol 2022, supplement S1) -> ``patients`` + ``assessments``.
 - :func:`read_oak_poplar`: per-patient clinical data of OAK / POPLAR (Gandara et al., Nat Med
   2018) -> ``patients`` with OS/PFS times in months.
+- :func:`read_tumgr_sample`: tumgr's ``sampleData`` (per-scan sums of 68 patients) ->
+  ``patients`` + ``assessments``.
+- :func:`read_inspire_cohort`: the INSPIRE pembrolizumab trial (per-patient table and % change in
+  tumour size over time) -> ``patients`` + ``assessments``.
 - :func:`write_external_cohort`: materialise one of them (or the pharmaverse SDTM set) as a cohort
   folder for ``hpd report --cohort DIR``.
 
@@ -27,6 +31,8 @@ __all__ = [
     "REFERENCE_DATE",
     "read_laleh2022",
     "read_oak_poplar",
+    "read_tumgr_sample",
+    "read_inspire_cohort",
     "write_external_cohort",
     "external_data_dir",
     "EXTERNAL_COHORTS",
@@ -296,21 +302,178 @@ def read_oak_poplar(path: Path | str, *, reference_date: str | pd.Timestamp = RE
     return out.reset_index(drop=True)
 
 
+def _days_to_dates(days: pd.Series, origin: pd.Timestamp) -> pd.Series:
+    """``origin`` + ``days`` (float days, rounded to whole days)."""
+    return origin + pd.to_timedelta(np.round(days.to_numpy(dtype=float)), unit="D")
+
+
+def read_tumgr_sample(path: Path | str, *,
+                      reference_date: str | pd.Timestamp = REFERENCE_DATE) -> dict[str, pd.DataFrame]:
+    """Read tumgr's ``sampleData.csv[.gz]`` (columns ``name, date, size``) as a cohort.
+
+    ``name`` is the patient, ``date`` the day of the evaluation (days from an origin the source
+    does not give) and ``size`` the sum of the lesion measurements (unit not given by tumgr; the
+    values, 0.4-40, are kept as they are in ``sld_mm``). Control arm of a prostate cancer trial:
+    there is no treatment start, so ``treatment_start`` is set at each patient's first evaluation
+    (``reference_date`` + its day), which becomes the baseline scan; ``assessment_date`` =
+    ``reference_date`` + ``date`` days. Rows without a day or a size are dropped and counted in
+    ``report``. Returns ``{"patients", "assessments", "report"}``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    d = _read_text_csv(path).apply(lambda s: s.str.strip())
+    need = ["name", "date", "size"]
+    missing = [c for c in need if c not in d.columns]
+    if missing:
+        raise CohortError([Problem(path.name, None, c, "required column is missing",
+                                   "tumgr's columns name, date (days), size") for c in missing])
+    problems = []
+    nums = {}
+    for c in ("date", "size"):
+        v = pd.to_numeric(d[c].replace({"NA": pd.NA, "": pd.NA}), errors="coerce")
+        bad = v.isna() & ~d[c].isin(["", "NA"])
+        for i in d.index[bad][:20]:
+            problems.append(Problem(path.name, int(i) + 2, c, f"not a number {d.at[i, c]!r}",
+                                    "a number (or NA)"))
+        nums[c] = v
+    if problems:
+        raise CohortError(problems)
+    ref = pd.Timestamp(reference_date)
+    keep = nums["date"].notna() & nums["size"].notna()
+    report = [_report_row(path.name, "date, size", "row_dropped", int((~keep).sum()),
+                          "no day or no size")]
+    a = pd.DataFrame({"patient_id": d["name"].astype(str), "day": nums["date"],
+                      "sld_mm": nums["size"].astype(float)})[keep.to_numpy()]
+    a["assessment_date"] = _days_to_dates(a["day"], ref)
+    a = a.sort_values(["patient_id", "day"], kind="mergesort").reset_index(drop=True)
+    ids = pd.unique(d["name"].astype(str))
+    first = a.groupby("patient_id", sort=False)["assessment_date"].min()
+    patients = pd.DataFrame({"patient_id": ids,
+                             "treatment_start": first.reindex(ids).to_numpy(),
+                             "tumor_type": "prostate", "trial_arm": "control"})
+    rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
+    return {"patients": patients,
+            "assessments": a[["patient_id", "assessment_date", "sld_mm"]], "report": rep}
+
+
+#: INSPIRE cohorts (Bratman et al., Nat Cancer 2020): cohort letter -> tumour type
+INSPIRE_TUMOR_TYPES = {"A": "HNSCC", "B": "TNBC", "C": "ovarian", "D": "melanoma",
+                       "E": "mixed solid tumours"}
+
+
+def read_inspire_cohort(folder: Path | str, *,
+                        reference_date: str | pd.Timestamp = REFERENCE_DATE
+                        ) -> dict[str, pd.DataFrame]:
+    """Read the INSPIRE pembrolizumab trial (``pembrolizumab.csv[.gz]``, ``ctDNA.csv[.gz]``).
+
+    ``patients``: ``patient_id`` (``id``), ``treatment_start`` (``reference_date`` for all: the
+    source has no dates), ``cohort`` and ``tumor_type`` (:data:`INSPIRE_TUMOR_TYPES`), ``age``
+    (years), ``sex``, ``sld_baseline_mm`` (``l_size``), ``pdl1``, ``tmb``, ``baseline_ctdna``,
+    ``change_ctdna_group``, ``best_response`` (``orr``), ``clinical_benefit`` (``cbr``),
+    ``os_months``/``os_event`` and ``pfs_months``/``pfs_event`` (``*_time`` in months,
+    ``*_status`` 1 = event).
+
+    ``assessments`` (patients with a baseline size): a baseline scan on the treatment start with
+    ``sld_mm`` = ``l_size``, and one scan per ``ctDNA.csv`` row at ``time`` weeks after the start
+    with ``sld_mm`` = ``l_size`` × (1 + ``size_change`` / 100) (``size_change``: % change in tumour
+    size from baseline; rows without it are dropped and counted). There is no pre-baseline scan:
+    the kinetic definitions are not evaluable, the RECIST ones are (no new-lesion data).
+    Returns ``{"patients", "assessments", "report"}``.
+    """
+    folder = Path(folder)
+
+    def find(stem: str) -> Path:
+        for name in (f"{stem}.csv", f"{stem}.csv.gz"):
+            if (folder / name).is_file():
+                return folder / name
+        raise FileNotFoundError(f"{folder}: no {stem}.csv or {stem}.csv.gz")
+
+    pf, cf = find("pembrolizumab"), find("ctDNA")
+    p = _read_text_csv(pf).replace({"NA": pd.NA, "": pd.NA})
+    c = _read_text_csv(cf).replace({"NA": pd.NA, "": pd.NA})
+    for name, tab, need in ((pf.name, p, ["id", "cohort", "l_size", "os_time", "os_status"]),
+                            (cf.name, c, ["id", "time", "size_change"])):
+        missing = [col for col in need if col not in tab.columns]
+        if missing:
+            raise CohortError([Problem(name, None, col, "required column is missing",
+                                       ", ".join(need)) for col in missing])
+
+    def num(tab: pd.DataFrame, col: str) -> pd.Series:
+        return pd.to_numeric(tab[col], errors="coerce") if col in tab.columns \
+            else pd.Series(np.nan, index=tab.index)
+
+    ref = pd.Timestamp(reference_date)
+    patients = pd.DataFrame({
+        "patient_id": p["id"].astype(str),
+        "treatment_start": ref,
+        "cohort": p["cohort"].astype("string"),
+        "tumor_type": p["cohort"].map(INSPIRE_TUMOR_TYPES).astype("string"),
+        "age": num(p, "age"),
+        "sex": p["sex"].astype("string") if "sex" in p.columns else pd.NA,
+        "sld_baseline_mm": num(p, "l_size"),
+        "pdl1": num(p, "pdl1"),
+        "tmb": num(p, "tmb"),
+        "baseline_ctdna": num(p, "baseline_ctdna"),
+        "change_ctdna_group": p.get("change_ctdna_group", pd.Series(pd.NA, index=p.index)),
+        "best_response": p.get("orr", pd.Series(pd.NA, index=p.index)),
+        "clinical_benefit": p.get("cbr", pd.Series(pd.NA, index=p.index)),
+        "os_months": num(p, "os_time"),
+        "os_event": num(p, "os_status").astype("Int64"),
+        "pfs_months": num(p, "pfs_time"),
+        "pfs_event": num(p, "pfs_status").astype("Int64"),
+    })
+    base = patients.set_index("patient_id")["sld_baseline_mm"]
+    weeks, change = num(c, "time"), num(c, "size_change")
+    ids = c["id"].astype(str)
+    keep = weeks.notna() & change.notna() & ids.isin(base.index[base.notna()])
+    report = [_report_row(cf.name, "size_change", "row_dropped", int((~keep).sum()),
+                          "no time, no size change, or no baseline size (l_size)")]
+    b = base.dropna()
+    baseline = pd.DataFrame({"patient_id": b.index.astype(str), "assessment_date": ref,
+                             "sld_mm": b.to_numpy(dtype=float)})
+    on = pd.DataFrame({
+        "patient_id": ids[keep].to_numpy(),
+        "assessment_date": _days_to_dates(7.0 * weeks[keep], ref).to_numpy(),
+        "sld_mm": (base.reindex(ids[keep]).to_numpy(dtype=float)
+                   * (1.0 + change[keep].to_numpy(dtype=float) / 100.0)),
+    })
+    a = pd.concat([baseline, on], ignore_index=True)
+    a = a.drop_duplicates(["patient_id", "assessment_date"], keep="first")
+    order = pd.Categorical(a["patient_id"], categories=patients["patient_id"])
+    a = a.assign(_o=order.codes).sort_values(["_o", "assessment_date"], kind="mergesort")
+    rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
+    return {"patients": patients, "assessments": a.drop(columns="_o").reset_index(drop=True),
+            "report": rep}
+
+
 #: cohort names accepted by :func:`write_external_cohort`
 EXTERNAL_COHORTS = ("laleh2022", "laleh2022-study1", "laleh2022-study2", "laleh2022-study3",
                     "laleh2022-study4", "laleh2022-study5", "oak", "poplar", "pharmaverse",
-                    "pharmaverse-recist")
+                    "pharmaverse-recist", "tumgr", "inspire")
 
 
 def external_data_dir() -> Path:
-    """The shared external-data folder: ``$HPD_EXTERNAL_DATA`` or ``../shared/data/external``
-    relative to the repository root."""
+    """The external-data folder: ``$HPD_EXTERNAL_DATA``, else ``../shared/data/external`` relative
+    to the repository root when it exists, else the copies bundled in the package
+    (:func:`hpd_analysis.datasets.data_dir`: every set but OAK/POPLAR, see its README)."""
     import os
 
     env = os.environ.get("HPD_EXTERNAL_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+    if shared.is_dir():
+        return shared
+    from .datasets import data_dir
+
+    return data_dir()
+
+
+def _one_of(folder: Path, stem: str) -> Path:
+    """``folder/<stem>.csv`` or ``.csv.gz``, whichever exists (the first when none does)."""
+    gz = folder / f"{stem}.csv.gz"
+    return gz if gz.is_file() else folder / f"{stem}.csv"
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
@@ -345,6 +508,13 @@ def write_external_cohort(name: str, out_dir: Path | str, *,
                                    reader="investigator", adam_dir=base / "pharmaverseadam")
         return import_sdtm_dir(base / "pharmaversesdtm", out)
     out.mkdir(parents=True, exist_ok=True)
+    if name in ("tumgr", "inspire"):
+        t = (read_tumgr_sample(_one_of(base / "tumgr", "sampleData")) if name == "tumgr"
+             else read_inspire_cohort(base / "inspire"))
+        for key, fname in (("patients", "patients.csv"), ("assessments", "assessments.csv"),
+                           ("report", "import_report.csv")):
+            _write(t[key], out / fname)
+        return out
     if name.startswith("laleh2022"):
         src = base / "laleh2022"
         if "-" in name:
@@ -354,6 +524,13 @@ def write_external_cohort(name: str, out_dir: Path | str, *,
         _write(t["assessments"], out / "assessments.csv")
         _write(t["report"], out / "import_report.csv")
         return out
-    p = read_oak_poplar(base / "oak_poplar_gandara2018" / f"{name}_clinical.csv.gz")
+    src = base / "oak_poplar_gandara2018"
+    if not src.is_dir():
+        raise HPDError(f"{src}: OAK/POPLAR data not found. They are not bundled (journal "
+                       "supplement without a redistribution licence): download Supplementary "
+                       "Table 8 of Gandara et al., Nat Med 2018 (doi:10.1038/s41591-018-0134-3), "
+                       "save its sheets as oak_clinical.csv.gz / poplar_clinical.csv.gz in a "
+                       "folder oak_poplar_gandara2018/ and set HPD_EXTERNAL_DATA to its parent")
+    p = read_oak_poplar(src / f"{name}_clinical.csv.gz")
     _write(p, out / "patients.csv")
     return out
