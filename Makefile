@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := hpd-workbench
 COHORT ?= data/example
 OUT    ?= reports
+ARGS   ?=
 
 .PHONY: setup report test lint lab bench example clean strip
 
@@ -18,8 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "HPD workbench (.venv)" >/dev/null
 	touch $(STAMP)
 
+# COHORT: a cohort folder, or a bundled data set name (oak-laleh, laleh2022-study1..5, pharmaverse,
+# pharmaverse-recist, tumgr, inspire; oak/poplar need HPD_OAK_POPLAR_DIR) written to cohorts/NAME
+# first. ARGS: extra options, e.g. ARGS="--set group_by=treatment".
 report: $(STAMP)
-	$(BIN)/hpd report --cohort $(COHORT) --out $(OUT)
+	cohort=$$($(BIN)/python -m hpd_analysis.datasets $(COHORT)) && \
+	$(BIN)/hpd report --cohort "$$cohort" --out $(OUT) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check hpd_analysis tests benchmarks
