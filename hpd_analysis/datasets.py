@@ -105,7 +105,7 @@ DATASETS: dict[str, tuple[str, str, str]] = {
         "pharmaversesdtm: SDTM test data for the pharmaverse family of packages, R package, "
         "https://github.com/pharmaverse/pharmaversesdtm (commit 530a5ea)"),
     "pharmaverseadam": (
-        "ADaM ADSL, ADTR, ADTTE derived from the SDTM set above", "Apache-2.0",
+        "ADaM ADSL, ADRS, ADTR, ADTTE derived from the SDTM set above", "Apache-2.0",
         "pharmaverseadam: ADaM test data for the pharmaverse family of packages, R package, "
         "https://github.com/pharmaverse/pharmaverseadam (commit 2c7db61)"),
     "tumgr": (
