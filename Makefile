@@ -8,7 +8,7 @@ COHORT ?= data/example
 OUT    ?= reports
 ARGS   ?=
 
-.PHONY: setup report test lint lab bench example clean strip
+.PHONY: setup report test lint lab kernel bench example clean strip
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ lint: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# Register the project kernel for this user, so that any JupyterLab (not only .venv's) finds it.
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "HPD workbench (.venv)"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

@@ -343,8 +343,9 @@ class Explorer:
 
     def _draw_incidence(self) -> None:
         inc = self.incidence_table()
-        shown = inc[["definition", "stratum", "n_hpd", "n_evaluable", "percent", "ci_low",
-                     "ci_high"]]
+        # strata without any patient (e.g. "<column>=missing" when none is missing) are not shown
+        shown = inc.loc[inc["n_total"] > 0, ["definition", "stratum", "n_hpd", "n_evaluable",
+                                             "percent", "ci_low", "ci_high"]]
         self.incidence_html.value = (
             shown.to_html(index=False, float_format=lambda v: f"{v:.1f}", na_rep="–")
             + f"<small>% of evaluable patients, {html.escape(str(inc['ci_method'].iloc[0]))} "
@@ -462,6 +463,61 @@ class Explorer:
             return
         self.explain_html.value = ex._repr_html_()
         self.outputs.selected_index = 4
+
+    def snapshot_html(self) -> str:
+        """A static HTML page of the explorer as it stands (controls with their values, and every
+        output), readable without a kernel or a widget manager; shareable, and what
+        ``docs/img/explorer.png`` is rendered from (headless Chromium ``--screenshot``)."""
+        import base64
+
+        def control(label: str, value: Any, widget: Any = None) -> str:
+            bar = ""
+            if widget is not None and hasattr(widget, "max") and widget.max != widget.min:
+                pct = 100.0 * (float(widget.value) - float(widget.min)) / (
+                    float(widget.max) - float(widget.min))
+                bar = (f"<div class='track'><div class='fill' style='width:{pct:.0f}%'></div>"
+                       "</div>")
+            return (f"<div class='ctl'><span class='lab'>{html.escape(label)}</span>{bar}"
+                    f"<span class='val'>{html.escape(str(value))}</span></div>")
+
+        code = self.edit.value
+        controls = [control("definitions", ", ".join(self.definition_picker.value)),
+                    control("KM by HPD under", self.primary.value),
+                    control("thresholds of", code)]
+        controls += [control(name, wd.value, wd) for (c, name), wd in self.thresholds.items()
+                     if c == code]
+        controls += [control(WINDOW_SLIDERS[f][0], wd.value, wd) for f, wd in
+                     self.windows.items()]
+        controls += [control("incidence by", self.group_by.value),
+                     control("endpoint", self.endpoint.value),
+                     control("explain patient", self.patient.value or "—")]
+        km = (f"<img src='data:image/png;base64,{base64.b64encode(self.km_image.value).decode()}'"
+              " style='max-width:100%'/>" if self.km_image.value else "")
+        panels = [("Incidence of HPD", self.incidence_html.value),
+                  ("Agreement", self.agreement_html.value),
+                  ("UpSet counts", self.upset_html.value), ("Kaplan–Meier", km)]
+        if self.explain_html.value:
+            panels.append(("Patient", self.explain_html.value))
+        body = "".join(f"<section{' class=wide' if t == 'Patient' else ''}><h3>{t}</h3>{v}"
+                       "</section>" for t, v in panels)
+        return (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>HPD explorer</title><style>"
+            "body{font-family:sans-serif;font-size:12px;margin:12px;color:#222}"
+            ".status{background:#eef3f8;padding:6px 10px;margin-bottom:10px;border-radius:4px}"
+            ".wrap{display:flex;gap:14px}.controls{width:300px;flex:none}"
+            ".ctl{display:flex;align-items:center;gap:6px;margin:5px 0}"
+            ".lab{width:150px;color:#555}.val{font-weight:bold}"
+            ".track{width:70px;height:4px;background:#ddd;border-radius:2px}"
+            ".fill{height:4px;background:#0072B2;border-radius:2px}"
+            ".grid{display:grid;grid-template-columns:1fr 1fr;gap:10px;flex:1}"
+            "section{border:1px solid #ddd;border-radius:4px;padding:6px;overflow:hidden}"
+            "section.wide{grid-column:1/-1}section.wide td{text-align:left}"
+            "h3{margin:0 0 6px 0;font-size:13px}table{border-collapse:collapse;font-size:11px}"
+            "td,th{border:1px solid #ccc;padding:1px 4px;text-align:right}"
+            "</style></head><body>"
+            f"<div class='status'>{self.status.value}</div><div class='wrap'>"
+            f"<div class='controls'>{''.join(controls)}</div><div class='grid'>{body}</div>"
+            "</div></body></html>")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -528,7 +528,7 @@ class Classification:
         """Every definition's verdict and full reason for one patient, with its scans.
 
         Returns an :class:`Explanation`: ``.verdicts`` (one row per definition: status, reason,
-        rule, thresholds in force), ``.kinetics`` (the patient's features), ``.scans``
+        the rule with the thresholds in force, the thresholds), ``.kinetics`` (the patient's features), ``.scans``
         (:func:`hpd_analysis.timepoints.scan_table` rows) and ``.plot()``; in Jupyter it shows
         all of them, with the scans drawn.
 
@@ -536,7 +536,7 @@ class Classification:
         >>> res = hpd.classify(hpd.datasets.load_example(), "ferrara2018")
         >>> ex = res.explain(res.table["patient_id"].iloc[0])
         >>> list(ex.verdicts.columns)
-        ['definition', 'status', 'reason', 'rule', 'parameters']
+        ['definition', 'status', 'reason', 'criteria', 'parameters']
         """
         from dataclasses import replace
 
@@ -555,7 +555,7 @@ class Classification:
             "definition": d.code,
             "status": hpd_status(one, d.code).iloc[0],
             "reason": hpd_reason(one, d.code).iloc[0],
-            "rule": d.rule,
+            "criteria": d.describe_criteria(),
             "parameters": d.parameters_text(),
         } for d in self.definition_list])
         c = self.cohort
@@ -637,7 +637,8 @@ class Explanation:
         ("sld_first_eval_mm", "SLD first evaluation (mm)"),
         ("tgr_pre", "TGR before (% per month)"), ("tgr_on", "TGR on treatment (% per month)"),
         ("tgr_ratio", "TGR ratio"), ("delta_tgr", "ΔTGR (% per month)"),
-        ("tgk_pre", "TGK before"), ("tgk_on", "TGK on treatment"), ("tgk_ratio", "TGK ratio"),
+        ("tgk_pre", "TGK before (per month)"), ("tgk_on", "TGK on treatment (per month)"),
+        ("tgk_ratio", "TGK ratio"),
         ("recist_first_eval", "RECIST at first evaluation"),
         ("ttf_months", "TTF (months)"), ("os_months", "OS (months)"),
     )
