@@ -540,8 +540,8 @@ def explore(cohort: Cohort | str | Path,
     >>> import hpd_analysis as hpd
     >>> ex = hpd.explore(hpd.datasets.load_example())
     >>> ex.thresholds[("ferrara2018", "delta_tgr_min")].value = 100.0   # as a user would
-    >>> int(ex.result.n_hpd()["ferrara2018"]) == int(hpd.classify(
-    ...     hpd.datasets.load_example(), ferrara2018__delta_tgr_min=100.0).n_hpd()["ferrara2018"])
+    >>> ex.result.n_hpd()["ferrara2018"] == hpd.classify(
+    ...     hpd.datasets.load_example(), ferrara2018__delta_tgr_min=100.0).n_hpd()["ferrara2018"]
     True
     """
     return Explorer(cohort, definitions, **parameters)

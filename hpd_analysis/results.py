@@ -333,11 +333,10 @@ class Classification:
                               features=features, table=classify_features(features, defs),
                               settings=settings)
 
-    def n_hpd(self) -> pd.Series:
-        """Number of HPD patients per definition (code → count)."""
+    def n_hpd(self) -> dict[str, int]:
+        """Number of HPD patients per definition: ``{code: count}`` (from :meth:`incidence`)."""
         inc = self.incidence()
-        return pd.Series(inc["n_hpd"].to_numpy(), index=inc["definition"].to_numpy(),
-                         name="n_hpd")
+        return {str(c): int(n) for c, n in zip(inc["definition"], inc["n_hpd"], strict=True)}
 
     def to_csv(self, path: str | Path) -> Path:
         """Write :attr:`table` exactly as ``hpd classify --out`` does (CSV, CSV.gz or Parquet)."""

@@ -205,3 +205,19 @@ def test_no_submodule_shadows_an_api_function():
     for name in ("classify", "explore", "define", "load_cohort", "classify_table"):
         assert callable(getattr(hpd, name)), name
         assert not isinstance(getattr(hpd, name), type(sys)), name
+
+
+@pytest.mark.parametrize("module", ["hpd_analysis.results", "hpd_analysis.datasets",
+                                    "hpd_analysis.explorer"])
+def test_docstring_examples_run(module):
+    """The examples in the docstrings are what a user copies: they must hold."""
+    import doctest
+    import importlib
+
+    if module.endswith("explorer"):
+        pytest.importorskip("ipywidgets")
+    try:
+        result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    finally:
+        REGISTRY.pop("tgr_doubling", None)  # registered by hpd.define's example
+    assert result.attempted > 0 and result.failed == 0
