@@ -87,18 +87,31 @@ def resolve_classify_parameters(
     return params, thresholds, settings
 
 
+def _is_yaml(definitions: Any) -> bool:
+    return isinstance(definitions, str | Path) and str(definitions).lower().endswith((".yaml",
+                                                                                     ".yml"))
+
+
+def _own_thresholds(parameters: dict[str, Any], codes: set[str]) -> dict[str, dict[str, Any]]:
+    """Pop the ``<code>.<parameter>`` keys (and nested ``<code>: {...}``) of the user definitions
+    ``codes`` out of ``parameters`` (they are not in the registry the report's parser knows)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in list(parameters):
+        head, dot, tail = key.partition(".")
+        if dot and head in codes:
+            out.setdefault(head, {})[tail] = parameters.pop(key)
+        elif not dot and key in codes and isinstance(parameters[key], Mapping):
+            out.setdefault(key, {}).update(parameters.pop(key))
+    return out
+
+
 def _chosen_definitions(definitions: Any, thresholds: Mapping[str, Mapping[str, Any]]
                         ) -> list[Definition]:
-    """Definitions to apply: codes (registry), :class:`Definition` objects or a YAML file of user
-    definitions (``.yaml``/``.yml``), with the ``<code>.<parameter>`` thresholds applied."""
+    """Definitions to apply: codes (registry), :class:`Definition` objects or those of a YAML
+    file, with the ``<code>.<parameter>`` thresholds applied."""
     from .classification import resolve_definitions
-    from .definitions import load_definitions_yaml
 
-    if isinstance(definitions, str | Path) and str(definitions).lower().endswith((".yaml",
-                                                                                   ".yml")):
-        defs = load_definitions_yaml(definitions)
-    else:
-        defs = resolve_definitions(definitions)
+    defs = resolve_definitions(definitions)
     by_code = {d.code: d for d in defs}
     for code, values in thresholds.items():
         if code in by_code:
@@ -130,7 +143,8 @@ def classify(
         :mod:`hpd_analysis.datasets`) or a cohort folder/file path (loaded with the windows given).
     definitions
         Definition codes (``"ferrara2018"`` or a list), :class:`~hpd_analysis.definitions.Definition`
-        objects, or a YAML file of user definitions; ``None``: every registered definition
+        objects, or a YAML file (``definitions:`` applied, its ``parameters:`` used unless given
+        here, as ``hpd classify --config``); ``None``: every registered definition
         (``hpd.definitions``).
     **parameters
         The report's parameter vocabulary (``hpd report --set KEY=VALUE``): analysis parameters
@@ -160,11 +174,19 @@ def classify(
     from .classification import build_features, classify_features
     from .load import load_cohort
 
-    params, thresholds, settings = resolve_classify_parameters(parameters)
+    given_keys = _flatten_keywords(parameters)
+    own: dict[str, dict[str, Any]] = {}
+    if _is_yaml(definitions):  # the YAML file's definitions and its parameters: (lower priority)
+        from .definitions import REGISTRY, read_yaml_config
+
+        config, definitions = read_yaml_config(definitions)
+        given_keys = {**_flatten_keywords(config), **given_keys}
+        own = _own_thresholds(given_keys, {d.code for d in definitions} - set(REGISTRY))
+    params, thresholds, settings = resolve_classify_parameters(given_keys)
     if not hasattr(cohort, "patients"):
         cohort = load_cohort(cohort, params=params)
-    defs = _chosen_definitions(definitions, thresholds)
-    given = "primary_definition" in _flatten_keywords(parameters)
+    defs = _chosen_definitions(definitions, {**thresholds, **own})
+    given = "primary_definition" in given_keys
     settings["primary_definition"] = _primary(settings, [d.code for d in defs], given)
     features = build_features(cohort, params)
     table = classify_features(features, defs)

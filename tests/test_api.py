@@ -221,3 +221,18 @@ def test_docstring_examples_run(module):
     finally:
         REGISTRY.pop("tgr_doubling", None)  # registered by hpd.define's example
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_yaml_definitions_and_their_parameters(cohort, tmp_path):
+    cfg = tmp_path / "ours.yaml"
+    cfg.write_text(
+        "parameters:\n  windows.first_eval_min_days: 21\n  our_pd.delta_min: 60\n"
+        "definitions:\n  - code: our_pd\n    parameters: {delta_min: 75.0}\n"
+        "    requires: [prebaseline, measurable_baseline]\n"
+        "    criteria: [recist_first_eval == PD, 'delta_tgr > {delta_min}']\n")
+    res = hpd.classify(cohort, cfg)
+    assert res.codes == ["our_pd"] and "our_pd" not in REGISTRY
+    assert res.params.windows.first_eval_min_days == 21
+    assert res.n_hpd()["our_pd"] == _ferrara_by_hand(res.table, 60.0)  # the file's value
+    mine = hpd.classify(cohort, cfg, our_pd__delta_min=100.0)  # a keyword wins over the file
+    assert mine.n_hpd()["our_pd"] == _ferrara_by_hand(mine.table, 100.0)
