@@ -483,6 +483,12 @@ class Classification:
         strata = None if by is None else [s for s in inc["stratum"].unique() if s != "all"]
         return _ax(incidence_forest(inc, strata=strata or ["all"], ax=ax), ax)
 
+    def plot_attrition(self, ax: Axes | None = None) -> Axes:
+        """Where every patient ends up per definition: HPD, non-HPD, each not-evaluable reason."""
+        from .plots import attrition_flow
+
+        return _ax(attrition_flow(self.attrition(), ax=ax), ax)
+
     def plot_agreement(self, metric: str = "jaccard", ax: Axes | None = None) -> Axes:
         """Heat map of pairwise agreement (``jaccard`` or ``kappa``)."""
         from .plots import agreement_heatmap

@@ -117,7 +117,7 @@ def test_survival_table1_odds_ratios_sweep(res):
 
 
 def test_plots_return_axes(res):
-    for name in ("plot_incidence", "plot_agreement", "plot_upset", "plot_km", "plot_sweep",
+    for name in ("plot_incidence", "plot_attrition", "plot_agreement", "plot_upset", "plot_km", "plot_sweep",
                  "plot_odds_ratios", "plot_tgr", "plot_waterfall", "plot_spider"):
         ax = getattr(res, name)()
         assert isinstance(ax, Axes), name
