@@ -8,7 +8,7 @@ COHORT ?= data/example
 OUT    ?= reports
 ARGS   ?=
 
-.PHONY: setup report test lint lab kernel bench example clean strip
+.PHONY: setup report test lint lab kernel bench example clean strip hooks
 
 setup: $(STAMP)
 
@@ -46,6 +46,12 @@ bench: $(STAMP)
 # Regenerate the bundled example cohort (deterministic: seed 2021, 500 patients).
 example: $(STAMP)
 	$(BIN)/hpd simulate --patients 500 --seed 2021 --out data/example
+
+# Contributors: run the checks of .pre-commit-config.yaml before each commit and strip notebook
+# outputs through git's nbstripout filter (declared in .gitattributes).
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
+	$(BIN)/nbstripout --install
 
 # Strip outputs from every notebook before committing.
 strip: $(STAMP)
