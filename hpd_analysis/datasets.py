@@ -28,9 +28,22 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .cohort import Cohort
 
-__all__ = ["EXAMPLE_N_PATIENTS", "EXAMPLE_SEED", "DATASETS", "data_dir", "example_path",
-           "list_datasets", "load_example", "load_inspire", "load_laleh2022", "load_oak_poplar",
-           "load_pharmaverse", "load_pharmaverse_sdtm", "load_tumgr_sample", "write_dataset"]
+__all__ = [
+    "EXAMPLE_N_PATIENTS",
+    "EXAMPLE_SEED",
+    "DATASETS",
+    "data_dir",
+    "example_path",
+    "list_datasets",
+    "load_example",
+    "load_inspire",
+    "load_laleh2022",
+    "load_oak_poplar",
+    "load_pharmaverse",
+    "load_pharmaverse_sdtm",
+    "load_tumgr_sample",
+    "write_dataset",
+]
 
 #: how the bundled example was made (``hpd simulate --patients 500 --seed 2021``)
 EXAMPLE_N_PATIENTS: int = 500
@@ -95,38 +108,49 @@ def load_example() -> Cohort:
 DATASETS: dict[str, tuple[str, str, str]] = {
     "laleh2022": (
         "per-scan target-lesion sums (mm) of five atezolizumab trials (study 4 = OAK), "
-        "1,400+ patients", "CC BY 4.0",
+        "1,400+ patients",
+        "CC BY 4.0",
         "Ghaffari Laleh N, Loeffler CML, Grajek J, et al. Classical mathematical models for "
         "prediction of response to chemotherapy and immunotherapy. PLOS Comput Biol "
-        "2022;18(2):e1009822. doi:10.1371/journal.pcbi.1009822 (supplement S1)"),
+        "2022;18(2):e1009822. doi:10.1371/journal.pcbi.1009822 (supplement S1)",
+    ),
     "pharmaversesdtm": (
         "CDISC SDTM oncology domains DM, TU, TR, RS (254 simulated subjects) and the small "
-        "RECIST 1.1 set", "Apache-2.0",
+        "RECIST 1.1 set",
+        "Apache-2.0",
         "pharmaversesdtm: SDTM test data for the pharmaverse family of packages, R package, "
-        "https://github.com/pharmaverse/pharmaversesdtm (commit 530a5ea)"),
+        "https://github.com/pharmaverse/pharmaversesdtm (commit 530a5ea)",
+    ),
     "pharmaverseadam": (
-        "ADaM ADSL, ADRS, ADTR, ADTTE derived from the SDTM set above", "Apache-2.0",
+        "ADaM ADSL, ADRS, ADTR, ADTTE derived from the SDTM set above",
+        "Apache-2.0",
         "pharmaverseadam: ADaM test data for the pharmaverse family of packages, R package, "
-        "https://github.com/pharmaverse/pharmaverseadam (commit 2c7db61)"),
+        "https://github.com/pharmaverse/pharmaverseadam (commit 2c7db61)",
+    ),
     "tumgr": (
         "68 patients, 453 evaluations (day, sum of lesion measurements), control arm of a "
-        "prostate cancer trial", "MIT",
+        "prostate cancer trial",
+        "MIT",
         "Wilkerson J, Abdallah K, Hugh-Jones C, et al. Estimation of tumour regression and "
         "growth rates during treatment in patients with advanced prostate cancer. Lancet Oncol "
-        "2017;18:143-154; R package tumgr 0.0.4 (CRAN), sampleData"),
+        "2017;18:143-154; R package tumgr 0.0.4 (CRAN), sampleData",
+    ),
     "inspire": (
         "94 patients of the INSPIRE pembrolizumab trial: age, sex, cohort, baseline tumour size, "
-        "PD-L1, TMB, ctDNA, response, OS/PFS; % change in tumour size over time", "MIT",
+        "PD-L1, TMB, ctDNA, response, OS/PFS; % change in tumour size over time",
+        "MIT",
         "Bratman SV, Yang SYC, Iafolla MAJ, et al. Personalized circulating tumor DNA analysis "
         "as a predictive biomarker in solid tumor patients treated with pembrolizumab. Nat "
-        "Cancer 2020;1:873-881. doi:10.1038/s43018-020-0096-5 (data via R package reportRmd)"),
+        "Cancer 2020;1:873-881. doi:10.1038/s43018-020-0096-5 (data via R package reportRmd)",
+    ),
     "oak_poplar_gandara2018": (
         "OAK (850) and POPLAR (287) per-patient clinical data, atezolizumab vs docetaxel: "
-        "NOT bundled, read from a path you give", "journal supplement (no redistribution "
-        "licence)",
+        "NOT bundled, read from a path you give",
+        "journal supplement (no redistribution licence)",
         "Gandara DR, Paul SM, Kowanetz M, et al. Blood-based tumor mutational burden as a "
         "predictor of clinical benefit in non-small-cell lung cancer patients treated with "
-        "atezolizumab. Nat Med 2018;24:1441-1448. doi:10.1038/s41591-018-0134-3"),
+        "atezolizumab. Nat Med 2018;24:1441-1448. doi:10.1038/s41591-018-0134-3",
+    ),
 }
 
 
@@ -139,9 +163,18 @@ def list_datasets() -> pd.DataFrame:
     """The data sets: ``name, what, licence, citation, bundled`` (one row each)."""
     import pandas as pd
 
-    return pd.DataFrame([{"name": k, "what": w, "licence": lic, "citation": cit,
-                          "bundled": (data_dir() / k).is_dir()}
-                         for k, (w, lic, cit) in DATASETS.items()])
+    return pd.DataFrame(
+        [
+            {
+                "name": k,
+                "what": w,
+                "licence": lic,
+                "citation": cit,
+                "bundled": (data_dir() / k).is_dir(),
+            }
+            for k, (w, lic, cit) in DATASETS.items()
+        ]
+    )
 
 
 def _cohort(tables: dict, source: str) -> Cohort:
@@ -153,13 +186,17 @@ def _cohort(tables: dict, source: str) -> Cohort:
 
     from .load import load_cohort
 
-    cohort = load_cohort(patients=tables["patients"], assessments=tables.get("assessments"),
-                         lesions=tables.get("lesions"))
+    cohort = load_cohort(
+        patients=tables["patients"],
+        assessments=tables.get("assessments"),
+        lesions=tables.get("lesions"),
+    )
     rep = tables.get("report")
     if rep is not None and len(rep):
         rep = rep.assign(file=[f"{source}/{f}" for f in rep["file"]]) if "file" in rep else rep
-        cohort = replace(cohort, load_report=pd.concat([rep, cohort.load_report],
-                                                       ignore_index=True))
+        cohort = replace(
+            cohort, load_report=pd.concat([rep, cohort.load_report], ignore_index=True)
+        )
     return replace(cohort, sources={**cohort.sources, "dataset": source})
 
 
@@ -213,12 +250,21 @@ def load_pharmaverse_sdtm(variant: str = "onco") -> dict[str, pd.DataFrame]:
 
     sd, ad = data_dir() / "pharmaversesdtm", data_dir() / "pharmaverseadam"
     if variant == "onco":
-        files = {"dm": sd / "dm.csv.gz", "tu": sd / "tu_onco.csv.gz", "tr": sd / "tr_onco.csv.gz",
-                 "rs": sd / "rs_onco.csv.gz"}
+        files = {
+            "dm": sd / "dm.csv.gz",
+            "tu": sd / "tu_onco.csv.gz",
+            "tr": sd / "tr_onco.csv.gz",
+            "rs": sd / "rs_onco.csv.gz",
+        }
     elif variant == "recist":
-        files = {"dm": sd / "dm.csv.gz", "tu": sd / "tu_onco_recist.csv.gz",
-                 "tr": sd / "tr_onco_recist.csv.gz", "rs": sd / "rs_onco_recist.csv.gz",
-                 "adsl": ad / "adsl.csv.gz", "adtte": ad / "adtte_onco.csv.gz"}
+        files = {
+            "dm": sd / "dm.csv.gz",
+            "tu": sd / "tu_onco_recist.csv.gz",
+            "tr": sd / "tr_onco_recist.csv.gz",
+            "rs": sd / "rs_onco_recist.csv.gz",
+            "adsl": ad / "adsl.csv.gz",
+            "adtte": ad / "adtte_onco.csv.gz",
+        }
     else:
         raise HPDError(f"load_pharmaverse_sdtm(variant={variant!r}): expected 'onco' or 'recist'")
     return {k: read_domain(v) for k, v in files.items()}
@@ -236,8 +282,12 @@ def load_pharmaverse(variant: str = "onco") -> Cohort:
     if variant == "onco":
         tables = import_sdtm(data_dir() / "pharmaversesdtm")
     elif variant == "recist":
-        tables = import_sdtm(data_dir() / "pharmaversesdtm", prefer="recist",
-                             reader="investigator", adam_dir=data_dir() / "pharmaverseadam")
+        tables = import_sdtm(
+            data_dir() / "pharmaversesdtm",
+            prefer="recist",
+            reader="investigator",
+            adam_dir=data_dir() / "pharmaverseadam",
+        )
     else:
         raise HPDError(f"load_pharmaverse(variant={variant!r}): expected 'onco' or 'recist'")
     return _cohort(tables, f"pharmaverse-{variant}")
@@ -319,7 +369,8 @@ def load_oak_poplar(trial: str = "oak", path: str | Path | None = None) -> Cohor
         f"{trial.upper()} data not found (looked in: {', '.join(map(str, candidates))}). They "
         "are not bundled: download Supplementary Table 8 of Gandara et al., Nat Med 2018 "
         "(doi:10.1038/s41591-018-0134-3), save the sheet as "
-        f"{trial}_clinical.csv and pass its path, or set {ENV_OAK_POPLAR_DIR}")
+        f"{trial}_clinical.csv and pass its path, or set {ENV_OAK_POPLAR_DIR}"
+    )
 
 
 #: names accepted by :func:`write_dataset` besides those of
@@ -347,8 +398,10 @@ def write_dataset(name: str, out_dir: str | Path) -> Path:
         return out
     name = DATASET_ALIASES.get(name, name)
     if name not in EXTERNAL_COHORTS:
-        raise HPDError(f"unknown data set {name!r} (expected example, oak-laleh, "
-                       f"{', '.join(EXTERNAL_COHORTS)})")
+        raise HPDError(
+            f"unknown data set {name!r} (expected example, oak-laleh, "
+            f"{', '.join(EXTERNAL_COHORTS)})"
+        )
     base = external_data_dir()
     if name in ("oak", "poplar") and os.environ.get(ENV_OAK_POPLAR_DIR):
         base = Path(os.environ[ENV_OAK_POPLAR_DIR]).parent

@@ -54,8 +54,16 @@ VERDICT_CACHE_SIZE = 64
 #: pairs of verdict settings whose agreement is kept
 PAIR_CACHE_SIZE = 2000
 #: feature columns the summaries read (besides the ``hpd_<code>`` flags)
-SUMMARY_COLUMNS = ("patient_id", "first_eval_months", "os_months", "os_event", "pfs_months",
-                   "pfs_event", "ttf_months", "ttf_event")
+SUMMARY_COLUMNS = (
+    "patient_id",
+    "first_eval_months",
+    "os_months",
+    "os_event",
+    "pfs_months",
+    "pfs_event",
+    "ttf_months",
+    "ttf_event",
+)
 #: "no grouping" entry of the grouping menu
 NO_GROUP = "(none)"
 
@@ -94,9 +102,14 @@ class Explorer:
         redrawn); on a busy machine the wall time exceeds the CPU time.
     """
 
-    def __init__(self, cohort: Cohort | str | Path,
-                 definitions: str | Iterable[str | Definition] | None = None,
-                 *, endpoint: str = "os", **parameters: Any) -> None:
+    def __init__(
+        self,
+        cohort: Cohort | str | Path,
+        definitions: str | Iterable[str | Definition] | None = None,
+        *,
+        endpoint: str = "os",
+        **parameters: Any,
+    ) -> None:
         import ipywidgets as w
 
         from .results import classify
@@ -115,7 +128,12 @@ class Explorer:
         self._features[base.params] = base.features
         self._base = base
         self._defs = {d.code: d for d in base.definition_list}
-        self._state = (base.params, base.definition_list, base.primary, {})
+        self._state: tuple[Parameters, list[Definition], str, dict[str, Any]] = (
+            base.params,
+            list(base.definition_list),
+            base.primary,
+            {},
+        )
         self.last_update_seconds = 0.0
         self.last_update_cpu_seconds = 0.0
         patients = self.cohort.patients.reset_index(drop=True)
@@ -124,36 +142,77 @@ class Explorer:
         style = {"description_width": "170px"}
 
         codes = list(self._defs)
-        self.definition_picker = w.SelectMultiple(options=codes, value=tuple(codes), rows=min(
-            len(codes), 9), description="definitions", style=style, layout=layout)
-        self.primary = w.Dropdown(options=codes, value=base.primary,
-                                  description="KM by HPD under", style=style, layout=layout)
-        self.edit = w.Dropdown(options=codes, value=base.primary,
-                               description="thresholds of", style=style, layout=layout)
+        self.definition_picker = w.SelectMultiple(
+            options=codes,
+            value=tuple(codes),
+            rows=min(len(codes), 9),
+            description="definitions",
+            style=style,
+            layout=layout,
+        )
+        self.primary = w.Dropdown(
+            options=codes,
+            value=base.primary,
+            description="KM by HPD under",
+            style=style,
+            layout=layout,
+        )
+        self.edit = w.Dropdown(
+            options=codes,
+            value=base.primary,
+            description="thresholds of",
+            style=style,
+            layout=layout,
+        )
         self.thresholds: dict[tuple[str, str], Any] = {}
         for code, d in self._defs.items():
             for name, value in d.parameters.items():
-                self.thresholds[(code, name)] = self._parameter_widget(d, name, value, style,
-                                                                       layout)
+                self.thresholds[(code, name)] = self._parameter_widget(
+                    d, name, value, style, layout
+                )
         self._threshold_box = w.VBox()
         self.windows = {
-            f: w.IntSlider(value=int(getattr(base.params.windows, f)), min=lo, max=max(hi, int(
-                getattr(base.params.windows, f))), step=step, description=label, style=style,
-                layout=layout, continuous_update=False)
-            for f, (label, lo, hi, step) in WINDOW_SLIDERS.items()}
-        groups = [c for c in patients.columns if c != "patient_id"
-                  and 1 < patients[c].nunique(dropna=True) <= 12]
+            f: w.IntSlider(
+                value=int(getattr(base.params.windows, f)),
+                min=lo,
+                max=max(hi, int(getattr(base.params.windows, f))),
+                step=step,
+                description=label,
+                style=style,
+                layout=layout,
+                continuous_update=False,
+            )
+            for f, (label, lo, hi, step) in WINDOW_SLIDERS.items()
+        }
+        groups = [
+            c
+            for c in patients.columns
+            if c != "patient_id" and 1 < patients[c].nunique(dropna=True) <= 12
+        ]
         strata = base.settings.get("stratify_by")
-        self.group_by = w.Dropdown(options=[NO_GROUP, *groups],
-                                   value=strata if strata in groups else NO_GROUP,
-                                   description="incidence by", style=style, layout=layout)
+        self.group_by = w.Dropdown(
+            options=[NO_GROUP, *groups],
+            value=strata if strata in groups else NO_GROUP,
+            description="incidence by",
+            style=style,
+            layout=layout,
+        )
         eps = available_endpoints(base.table)
-        self.endpoint = w.Dropdown(options=eps or ["(none)"],
-                                   value=endpoint if endpoint in eps else (eps or ["(none)"])[0],
-                                   description="endpoint", style=style, layout=layout)
-        self.patient = w.Combobox(options=self._picker_options(), ensure_option=False,
-                                  placeholder="patient id", description="explain patient",
-                                  style=style, layout=layout)
+        self.endpoint = w.Dropdown(
+            options=eps or ["(none)"],
+            value=endpoint if endpoint in eps else (eps or ["(none)"])[0],
+            description="endpoint",
+            style=style,
+            layout=layout,
+        )
+        self.patient = w.Combobox(
+            options=self._picker_options(),
+            ensure_option=False,
+            placeholder="patient id",
+            description="explain patient",
+            style=style,
+            layout=layout,
+        )
         self.incidence_html = w.HTML()
         self.agreement_html = w.HTML()
         self.upset_html = w.HTML()
@@ -163,17 +222,41 @@ class Explorer:
         self._show_thresholds()
         self.update()
         self.edit.observe(lambda _: self._show_thresholds(), names="value")
-        for widget in (self.definition_picker, self.primary, self.group_by, self.endpoint,
-                       *self.thresholds.values(), *self.windows.values()):
+        for widget in (
+            self.definition_picker,
+            self.primary,
+            self.group_by,
+            self.endpoint,
+            *self.thresholds.values(),
+            *self.windows.values(),
+        ):
             widget.observe(self._on_change, names="value")
         self.patient.observe(lambda _: self.show_patient(), names="value")
-        controls = w.VBox([self.definition_picker, self.primary, self.edit, self._threshold_box,
-                           w.HTML("<b>windows (days)</b>"), *self.windows.values(),
-                           self.group_by, self.endpoint, self.patient])
-        outputs = w.Tab(children=[self.incidence_html, self.agreement_html, self.upset_html,
-                                  self.km_image, self.explain_html])
-        for i, title in enumerate(["incidence", "agreement", "UpSet counts",
-                                   "Kaplan–Meier", "patient"]):
+        controls = w.VBox(
+            [
+                self.definition_picker,
+                self.primary,
+                self.edit,
+                self._threshold_box,
+                w.HTML("<b>windows (days)</b>"),
+                *self.windows.values(),
+                self.group_by,
+                self.endpoint,
+                self.patient,
+            ]
+        )
+        outputs = w.Tab(
+            children=[
+                self.incidence_html,
+                self.agreement_html,
+                self.upset_html,
+                self.km_image,
+                self.explain_html,
+            ]
+        )
+        for i, title in enumerate(
+            ["incidence", "agreement", "UpSet counts", "Kaplan–Meier", "patient"]
+        ):
             outputs.set_title(i, title)
         self.outputs = outputs
         self.widget = w.VBox([self.status, w.HBox([controls, outputs])])
@@ -185,31 +268,50 @@ class Explorer:
 
         label = name
         if name in d.choices:
-            return w.Dropdown(options=list(d.choices[name]), value=value, description=label,
-                              style=style, layout=layout)
+            return w.Dropdown(
+                options=list(d.choices[name]),
+                value=value,
+                description=label,
+                style=style,
+                layout=layout,
+            )
         if isinstance(value, bool):
             return w.Checkbox(value=value, description=label, style=style, layout=layout)
         if isinstance(value, int):
-            return w.IntSlider(value=value, min=0, max=max(3 * value, 10), description=label,
-                               style=style, layout=layout, continuous_update=False)
+            return w.IntSlider(
+                value=value,
+                min=0,
+                max=max(3 * value, 10),
+                description=label,
+                style=style,
+                layout=layout,
+                continuous_update=False,
+            )
         if isinstance(value, float):
             lo, hi, step = _slider_range(name, value)
-            return w.FloatSlider(value=value, min=lo, max=hi, step=step, description=label,
-                                 style=style, layout=layout, continuous_update=False)
-        return w.Text(value=str(value), description=label, style=style, layout=layout,
-                      disabled=True)
+            return w.FloatSlider(
+                value=value,
+                min=lo,
+                max=hi,
+                step=step,
+                description=label,
+                style=style,
+                layout=layout,
+                continuous_update=False,
+            )
+        return w.Text(
+            value=str(value), description=label, style=style, layout=layout, disabled=True
+        )
 
     def _show_thresholds(self) -> None:
         code = self.edit.value
-        self._threshold_box.children = [wd for (c, _), wd in self.thresholds.items()
-                                        if c == code]
+        self._threshold_box.children = [wd for (c, _), wd in self.thresholds.items() if c == code]
 
     def _picker_options(self) -> list[str]:
         from .incidence import status_codes
 
         ids = self._base.table["patient_id"].astype(str)
-        order = np.argsort(status_codes(self._base.table, self._base.primary) != 0,
-                           kind="stable")
+        order = np.argsort(status_codes(self._base.table, self._base.primary) != 0, kind="stable")
         return ids.to_numpy()[order][:PICKER_MAX_OPTIONS].tolist()
 
     # ------------------------------------------------------------------ state
@@ -226,10 +328,16 @@ class Explorer:
         out = []
         for code in self.definition_picker.value:
             d = self._defs[code]
-            vals = {name: wd.value for (c, name), wd in self.thresholds.items()
-                    if c == code and not getattr(wd, "disabled", False)}
-            vals = {k: (float(v) if isinstance(d.parameters[k], float) else v)
-                    for k, v in vals.items() if v != d.parameters[k]}
+            vals = {
+                name: wd.value
+                for (c, name), wd in self.thresholds.items()
+                if c == code and not getattr(wd, "disabled", False)
+            }
+            vals = {
+                k: (float(v) if isinstance(d.parameters[k], float) else v)
+                for k, v in vals.items()
+                if v != d.parameters[k]
+            }
             out.append(d.with_parameters(**vals) if vals else d)
         return out
 
@@ -257,8 +365,9 @@ class Explorer:
             cols = verdict_columns(self.features(params), todo)
             for d in todo:
                 col = f"hpd_{d.code}"
-                self._verdict_cache[key(d)] = {c: cols[c] for c in
-                                               (col, f"{col}_reason", f"{col}_status")}
+                self._verdict_cache[key(d)] = {
+                    c: cols[c] for c in (col, f"{col}_reason", f"{col}_status")
+                }
             while len(self._verdict_cache) > VERDICT_CACHE_SIZE:
                 self._verdict_cache.pop(next(iter(self._verdict_cache)))
         out: dict[str, Any] = {}
@@ -292,8 +401,12 @@ class Explorer:
         slim.update({f"hpd_{c}": verdicts[f"hpd_{c}"] for c in codes})
         self.summary_table = pd.DataFrame(slim)
         self.codes = codes
-        self._digests = {c: hashlib.blake2b(status_codes(self.summary_table, c).tobytes(),
-                                            digest_size=16).digest() for c in codes}
+        self._digests = {
+            c: hashlib.blake2b(
+                status_codes(self.summary_table, c).tobytes(), digest_size=16
+            ).digest()
+            for c in codes
+        }
         self._draw_incidence()
         self._draw_agreement()
         self._draw_upset()
@@ -305,9 +418,9 @@ class Explorer:
         changed = changed_parameters(params, defs)
         self.status.value = (
             f"{len(feats)} patients · {len(codes)} definition(s) · KM by HPD under {primary} · "
-            + (html.escape("changed: " + ", ".join(changed)) if changed
-               else "published parameters")
-            + f" · updated in {1000 * self.last_update_seconds:.0f} ms")
+            + (html.escape("changed: " + ", ".join(changed)) if changed else "published parameters")
+            + f" · updated in {1000 * self.last_update_seconds:.0f} ms"
+        )
         return self.last_update_seconds
 
     @property
@@ -324,9 +437,13 @@ class Explorer:
             base = self._base_tables[params]
             table = pd.concat([base, pd.DataFrame(verdicts, index=base.index)], axis=1)
             self._result = Classification(
-                cohort=self.cohort, params=params, definition_list=defs,
-                features=self.features(params), table=table,
-                settings={**self._base.settings, "primary_definition": primary})
+                cohort=self.cohort,
+                params=params,
+                definition_list=defs,
+                features=self.features(params),
+                table=table,
+                settings={**self._base.settings, "primary_definition": primary},
+            )
         return self._result
 
     # ------------------------------------------------------------------ outputs
@@ -338,18 +455,22 @@ class Explorer:
         data = self.summary_table
         if by is not None:
             data = data.assign(**{by: self._patients[by].to_numpy()})
-        return incidence(data, self.codes, by=by,
-                         method=self._base.settings.get("ci_method") or "wilson")
+        return incidence(
+            data, self.codes, by=by, method=self._base.settings.get("ci_method") or "wilson"
+        )
 
     def _draw_incidence(self) -> None:
         inc = self.incidence_table()
         # strata without any patient (e.g. "<column>=missing" when none is missing) are not shown
-        shown = inc.loc[inc["n_total"] > 0, ["definition", "stratum", "n_hpd", "n_evaluable",
-                                             "percent", "ci_low", "ci_high"]]
+        shown = inc.loc[
+            inc["n_total"] > 0,
+            ["definition", "stratum", "n_hpd", "n_evaluable", "percent", "ci_low", "ci_high"],
+        ]
         self.incidence_html.value = (
             shown.to_html(index=False, float_format=lambda v: f"{v:.1f}", na_rep="–")
             + f"<small>% of evaluable patients, {html.escape(str(inc['ci_method'].iloc[0]))} "
-              "CI</small>")
+            "CI</small>"
+        )
 
     def agreement_table(self) -> pd.DataFrame:
         """Jaccard index (upper triangle) and Cohen's kappa (lower triangle) of every pair."""
@@ -389,10 +510,12 @@ class Explorer:
             return
         m = self.agreement_table()
         self.agreement_html.value = (
-            "pick two definitions or more" if m.empty else
-            m.to_html(float_format=lambda v: f"{v:.2f}", na_rep="n/a")
+            "pick two definitions or more"
+            if m.empty
+            else m.to_html(float_format=lambda v: f"{v:.2f}", na_rep="n/a")
             + "<small>upper triangle: Jaccard index of the HPD sets; lower: Cohen's kappa "
-              "(patients evaluable under both)</small>")
+            "(patients evaluable under both)</small>"
+        )
 
     def upset_table(self) -> pd.DataFrame:
         """Patients per combination of HPD flags (evaluable under every picked definition)."""
@@ -400,8 +523,9 @@ class Explorer:
 
         ups = upset_data(self.summary_table, self.codes)
         flags = ups.index.to_frame(index=False)
-        combo = flags.apply(lambda r: " + ".join(c for c in flags.columns if r[c]) or "none",
-                            axis=1)
+        combo = flags.apply(
+            lambda r: " + ".join(c for c in flags.columns if r[c]) or "none", axis=1
+        )
         out = pd.DataFrame({"HPD under": combo.to_numpy(), "n": ups.to_numpy()})
         out.attrs.update(ups.attrs)
         return out
@@ -413,7 +537,8 @@ class Explorer:
         self.upset_html.value = (
             t.to_html(index=False)
             + f"<small>{t.attrs.get('n_evaluable_all', 0)} patients evaluable under every "
-              f"picked definition; {t.attrs.get('n_excluded', 0)} left out</small>")
+            f"picked definition; {t.attrs.get('n_excluded', 0)} left out</small>"
+        )
 
     def _draw_km(self, primary: str) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -428,8 +553,9 @@ class Explorer:
         if ep == "(none)":
             self.km_image.value = b""
             return
-        data, info = survival_data(self.summary_table, ep, primary,
-                                   self._base.settings.get("landmark", "first_evaluation"))
+        data, info = survival_data(
+            self.summary_table, ep, primary, self._base.settings.get("landmark", "first_evaluation")
+        )
         fitters = fit_km(data, levels=info["levels"])
         name = ENDPOINT_NAMES.get(ep, ep)
         origin = "landmark" if info["landmark_months"] is not None else "treatment start"
@@ -442,9 +568,14 @@ class Explorer:
         with use_style():
             ax = fig.add_subplot()
             fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.13)
-            km_plot(fitters, ax=ax, at_risk=False, xlabel=f"months from {origin}",
-                    ylabel=f"{name} probability",
-                    title=f"{name.capitalize()} by HPD status ({primary})")
+            km_plot(
+                fitters,
+                ax=ax,
+                at_risk=False,
+                xlabel=f"months from {origin}",
+                ylabel=f"{name} probability",
+                title=f"{name.capitalize()} by HPD status ({primary})",
+            )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=72)
         self.km_image.value = buf.getvalue()
@@ -473,33 +604,50 @@ class Explorer:
         def control(label: str, value: Any, widget: Any = None) -> str:
             bar = ""
             if widget is not None and hasattr(widget, "max") and widget.max != widget.min:
-                pct = 100.0 * (float(widget.value) - float(widget.min)) / (
-                    float(widget.max) - float(widget.min))
-                bar = (f"<div class='track'><div class='fill' style='width:{pct:.0f}%'></div>"
-                       "</div>")
-            return (f"<div class='ctl'><span class='lab'>{html.escape(label)}</span>{bar}"
-                    f"<span class='val'>{html.escape(str(value))}</span></div>")
+                pct = (
+                    100.0
+                    * (float(widget.value) - float(widget.min))
+                    / (float(widget.max) - float(widget.min))
+                )
+                bar = f"<div class='track'><div class='fill' style='width:{pct:.0f}%'></div></div>"
+            return (
+                f"<div class='ctl'><span class='lab'>{html.escape(label)}</span>{bar}"
+                f"<span class='val'>{html.escape(str(value))}</span></div>"
+            )
 
         code = self.edit.value
-        controls = [control("definitions", ", ".join(self.definition_picker.value)),
-                    control("KM by HPD under", self.primary.value),
-                    control("thresholds of", code)]
-        controls += [control(name, wd.value, wd) for (c, name), wd in self.thresholds.items()
-                     if c == code]
-        controls += [control(WINDOW_SLIDERS[f][0], wd.value, wd) for f, wd in
-                     self.windows.items()]
-        controls += [control("incidence by", self.group_by.value),
-                     control("endpoint", self.endpoint.value),
-                     control("explain patient", self.patient.value or "—")]
-        km = (f"<img src='data:image/png;base64,{base64.b64encode(self.km_image.value).decode()}'"
-              " style='max-width:100%'/>" if self.km_image.value else "")
-        panels = [("Incidence of HPD", self.incidence_html.value),
-                  ("Agreement", self.agreement_html.value),
-                  ("UpSet counts", self.upset_html.value), ("Kaplan–Meier", km)]
+        controls = [
+            control("definitions", ", ".join(self.definition_picker.value)),
+            control("KM by HPD under", self.primary.value),
+            control("thresholds of", code),
+        ]
+        controls += [
+            control(name, wd.value, wd) for (c, name), wd in self.thresholds.items() if c == code
+        ]
+        controls += [control(WINDOW_SLIDERS[f][0], wd.value, wd) for f, wd in self.windows.items()]
+        controls += [
+            control("incidence by", self.group_by.value),
+            control("endpoint", self.endpoint.value),
+            control("explain patient", self.patient.value or "—"),
+        ]
+        km = (
+            f"<img src='data:image/png;base64,{base64.b64encode(self.km_image.value).decode()}'"
+            " style='max-width:100%'/>"
+            if self.km_image.value
+            else ""
+        )
+        panels = [
+            ("Incidence of HPD", self.incidence_html.value),
+            ("Agreement", self.agreement_html.value),
+            ("UpSet counts", self.upset_html.value),
+            ("Kaplan–Meier", km),
+        ]
         if self.explain_html.value:
             panels.append(("Patient", self.explain_html.value))
-        body = "".join(f"<section{' class=wide' if t == 'Patient' else ''}><h3>{t}</h3>{v}"
-                       "</section>" for t, v in panels)
+        body = "".join(
+            f"<section{' class=wide' if t == 'Patient' else ''}><h3>{t}</h3>{v}</section>"
+            for t, v in panels
+        )
         return (
             "<!DOCTYPE html><html><head><meta charset='utf-8'><title>HPD explorer</title><style>"
             "body{font-family:sans-serif;font-size:12px;margin:12px;color:#222}"
@@ -517,7 +665,8 @@ class Explorer:
             "</style></head><body>"
             f"<div class='status'>{self.status.value}</div><div class='wrap'>"
             f"<div class='controls'>{''.join(controls)}</div><div class='grid'>{body}</div>"
-            "</div></body></html>")
+            "</div></body></html>"
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -525,9 +674,11 @@ class Explorer:
         display(self.widget)
 
 
-def explore(cohort: Cohort | str | Path,
-            definitions: str | Iterable[str | Definition] | None = None,
-            **parameters: Any) -> Explorer:
+def explore(
+    cohort: Cohort | str | Path,
+    definitions: str | Iterable[str | Definition] | None = None,
+    **parameters: Any,
+) -> Explorer:
     """Open the live explorer on ``cohort`` (a Cohort or a cohort path) in a notebook.
 
     ``definitions`` and ``**parameters`` as :func:`hpd_analysis.classify` (the starting values of
@@ -545,4 +696,3 @@ def explore(cohort: Cohort | str | Path,
     True
     """
     return Explorer(cohort, definitions, **parameters)
-

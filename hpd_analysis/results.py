@@ -43,15 +43,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from .report import Section
     from .survival import SurvivalComparison
 
-__all__ = ["Classification", "Explanation", "RESULT_SETTINGS", "changed_parameters", "classify",
-           "define",
-           "resolve_classify_parameters"]
+__all__ = [
+    "Classification",
+    "Explanation",
+    "RESULT_SETTINGS",
+    "changed_parameters",
+    "classify",
+    "define",
+    "resolve_classify_parameters",
+]
 
 #: report parameters (``hpd report --set``) that choose an analysis of a classification; the other
 #: report keys (output, privacy, sampling of figures) belong to the report only
 RESULT_SETTINGS: tuple[str, ...] = (
-    "primary_definition", "group_by", "landmark", "stratify_by", "risk_factors",
-    "multivariable_variables", "ci_method",
+    "primary_definition",
+    "group_by",
+    "landmark",
+    "stratify_by",
+    "risk_factors",
+    "multivariable_variables",
+    "ci_method",
 )
 
 
@@ -80,7 +91,8 @@ def resolve_classify_parameters(
         raise ParameterError(
             f"{', '.join(report_only)}: report option(s), not used by classify (use "
             "`hpd report --set`); classify takes the analysis parameters, "
-            "<definition>.<parameter> thresholds and " + ", ".join(RESULT_SETTINGS))
+            "<definition>.<parameter> thresholds and " + ", ".join(RESULT_SETTINGS)
+        )
     params = Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
     thresholds = {c: dict(v) for c, v in (resolved.get("definition_parameters") or {}).items()}
     settings = {k: resolved[k] for k in RESULT_SETTINGS}
@@ -88,8 +100,9 @@ def resolve_classify_parameters(
 
 
 def _is_yaml(definitions: Any) -> bool:
-    return isinstance(definitions, str | Path) and str(definitions).lower().endswith((".yaml",
-                                                                                     ".yml"))
+    return isinstance(definitions, str | Path) and str(definitions).lower().endswith(
+        (".yaml", ".yml")
+    )
 
 
 def _own_thresholds(parameters: dict[str, Any], codes: set[str]) -> dict[str, dict[str, Any]]:
@@ -105,8 +118,9 @@ def _own_thresholds(parameters: dict[str, Any], codes: set[str]) -> dict[str, di
     return out
 
 
-def _chosen_definitions(definitions: Any, thresholds: Mapping[str, Mapping[str, Any]]
-                        ) -> list[Definition]:
+def _chosen_definitions(
+    definitions: Any, thresholds: Mapping[str, Mapping[str, Any]]
+) -> list[Definition]:
     """Definitions to apply: codes (registry), :class:`Definition` objects or those of a YAML
     file, with the ``<code>.<parameter>`` thresholds applied."""
     from .classification import resolve_definitions
@@ -124,8 +138,10 @@ def _primary(settings: Mapping[str, Any], codes: Sequence[str], given: bool) -> 
     if primary in codes:
         return primary
     if given or not codes:
-        raise ParameterError(f"primary_definition={primary} is not among the definitions "
-                             f"classified ({', '.join(codes) or 'none'})")
+        raise ParameterError(
+            f"primary_definition={primary} is not among the definitions "
+            f"classified ({', '.join(codes) or 'none'})"
+        )
     return codes[0]
 
 
@@ -176,22 +192,30 @@ def classify(
 
     given_keys = _flatten_keywords(parameters)
     own: dict[str, dict[str, Any]] = {}
-    if _is_yaml(definitions):  # the YAML file's definitions and its parameters: (lower priority)
+    if isinstance(definitions, str | Path) and _is_yaml(definitions):
+        # the YAML file's definitions, and its parameters (lower priority than the keywords)
         from .definitions import REGISTRY, read_yaml_config
 
         config, definitions = read_yaml_config(definitions)
         given_keys = {**_flatten_keywords(config), **given_keys}
         own = _own_thresholds(given_keys, {d.code for d in definitions} - set(REGISTRY))
     params, thresholds, settings = resolve_classify_parameters(given_keys)
-    if not hasattr(cohort, "patients"):
-        cohort = load_cohort(cohort, params=params)
+    loaded: Cohort = (
+        cohort if not isinstance(cohort, str | Path) else load_cohort(cohort, params=params)
+    )
     defs = _chosen_definitions(definitions, {**thresholds, **own})
     given = "primary_definition" in given_keys
     settings["primary_definition"] = _primary(settings, [d.code for d in defs], given)
-    features = build_features(cohort, params)
+    features = build_features(loaded, params)
     table = classify_features(features, defs)
-    return Classification(cohort=cohort, params=params, definition_list=defs, features=features,
-                          table=table, settings=settings)
+    return Classification(
+        cohort=loaded,
+        params=params,
+        definition_list=defs,
+        features=features,
+        table=table,
+        settings=settings,
+    )
 
 
 def define(
@@ -226,9 +250,16 @@ def define(
     """
     from .definitions import definition_from_dict, register
 
-    item = {"code": code, "criteria": criteria, "citation": citation, "rule": rule,
-            "parameters": dict(parameters or {}), "requires": list(requires), "notes": notes,
-            "choices": dict(choices or {})}
+    item = {
+        "code": code,
+        "criteria": criteria,
+        "citation": citation,
+        "rule": rule,
+        "parameters": dict(parameters or {}),
+        "requires": list(requires),
+        "notes": notes,
+        "choices": dict(choices or {}),
+    }
     return register(definition_from_dict(item, source="hpd.define"), replace=replace)
 
 
@@ -310,9 +341,14 @@ class Classification:
             from .report import Section
 
             self._section_cache = Section(
-                cohort=self.cohort, params=self.params, definitions=list(self.definition_list),
-                primary=self.primary, features=self.features, classification=self.table,
-                output_dir=Path("."))
+                cohort=self.cohort,
+                params=self.params,
+                definitions=list(self.definition_list),
+                primary=self.primary,
+                features=self.features,
+                classification=self.table,
+                output_dir=Path("."),
+            )
         return self._section_cache
 
     @property
@@ -347,13 +383,19 @@ class Classification:
             current.update({f"{d.code}.{k}": v for k, v in d.parameters.items()})
         new = _flatten_keywords(parameters)
         params, thresholds, settings = resolve_classify_parameters({**current, **new})
-        defs = [d.with_parameters(**thresholds[d.code]) if d.code in thresholds else d
-                for d in self.definition_list]
-        features = (self.features if params == self.params
-                    else build_features(self.cohort, params))
-        return Classification(cohort=self.cohort, params=params, definition_list=defs,
-                              features=features, table=classify_features(features, defs),
-                              settings=settings)
+        defs = [
+            d.with_parameters(**thresholds[d.code]) if d.code in thresholds else d
+            for d in self.definition_list
+        ]
+        features = self.features if params == self.params else build_features(self.cohort, params)
+        return Classification(
+            cohort=self.cohort,
+            params=params,
+            definition_list=defs,
+            features=features,
+            table=classify_features(features, defs),
+            settings=settings,
+        )
 
     def n_hpd(self) -> dict[str, int]:
         """Number of HPD patients per definition: ``{code: count}`` (from :meth:`incidence`)."""
@@ -367,8 +409,9 @@ class Classification:
         return write_table(self.table, path)
 
     # ------------------------------------------------------------------ tables
-    def incidence(self, by: str | Sequence[str] | None = None, method: str | None = None,
-                  alpha: float = 0.05) -> pd.DataFrame:
+    def incidence(
+        self, by: str | Sequence[str] | None = None, method: str | None = None, alpha: float = 0.05
+    ) -> pd.DataFrame:
         """Incidence of HPD per definition (% of evaluable patients) with a binomial CI.
 
         :func:`hpd_analysis.incidence.incidence`; ``by`` a patient column (e.g. ``tumor_type``)
@@ -382,8 +425,13 @@ class Classification:
         from .incidence import incidence
 
         data = self.table if by is None else self.data
-        return incidence(data, self.codes, by=by,
-                         method=method or self.settings.get("ci_method") or "wilson", alpha=alpha)
+        return incidence(
+            data,
+            self.codes,
+            by=by,
+            method=method or self.settings.get("ci_method") or "wilson",
+            alpha=alpha,
+        )
 
     def attrition(self) -> pd.DataFrame:
         """Every patient counted once per definition: HPD, not HPD, or not evaluable + reason
@@ -416,18 +464,23 @@ class Classification:
     def _group(self, by: str | None) -> str | None:
         return self._section.grouping(by if by is not None else self.settings.get("group_by"))[0]
 
-    def table1(self, by: str | None = None, variables: Sequence[str] | None = None
-               ) -> pd.DataFrame:
+    def table1(self, by: str | None = None, variables: Sequence[str] | None = None) -> pd.DataFrame:
         """Table 1: patient characteristics by HPD status under the primary definition (or by
         ``by``: a patient column or a definition code), with a test and SMD per variable
         (:func:`hpd_analysis.report.table1_by` → :func:`hpd_analysis.riskfactors.table1`)."""
         from .report import table1_by
 
-        return table1_by(self._section, self._group(by),
-                         variables if variables is not None else self.settings.get("risk_factors"))
+        return table1_by(
+            self._section,
+            self._group(by),
+            variables if variables is not None else self.settings.get("risk_factors"),
+        )
 
-    def odds_ratios(self, variables: Sequence[str] | None = None,
-                    multivariable_variables: Sequence[str] | None = None) -> pd.DataFrame:
+    def odds_ratios(
+        self,
+        variables: Sequence[str] | None = None,
+        multivariable_variables: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """Odds ratios of HPD under the primary definition, univariable and multivariable
         (:func:`hpd_analysis.report.odds_ratios_for` → :func:`hpd_analysis.riskfactors.odds_ratios`;
         warnings in ``attrs["warnings"]``)."""
@@ -439,8 +492,9 @@ class Classification:
             multivariable_variables = self.settings.get("multivariable_variables")
         return odds_ratios_for(self._section, variables, multivariable_variables)
 
-    def survival(self, endpoint: str = "os", landmark: str | float | None = None,
-                 by: str | None = None) -> SurvivalComparison:
+    def survival(
+        self, endpoint: str = "os", landmark: str | float | None = None, by: str | None = None
+    ) -> SurvivalComparison:
         """Kaplan–Meier, log-rank and Cox of ``endpoint`` (``os``, ``pfs``, ``ttf``; months) by HPD
         status under the primary definition (or ``by``), from ``landmark`` (default the
         ``landmark`` setting: ``first_evaluation``; ``"none"`` or months after start).
@@ -453,9 +507,12 @@ class Classification:
         lm = self.settings.get("landmark", "first_evaluation") if landmark is None else landmark
         return SurvivalComparison(endpoint, self._group(by), lm).fit(self.data)
 
-    def survival_table(self, endpoints: str | Sequence[str] | None = None,
-                       landmark: str | float | None = None, by: str | None = None
-                       ) -> pd.DataFrame:
+    def survival_table(
+        self,
+        endpoints: str | Sequence[str] | None = None,
+        landmark: str | float | None = None,
+        by: str | None = None,
+    ) -> pd.DataFrame:
         """The report's survival.csv: one row per endpoint × group
         (:func:`hpd_analysis.survival.survival_table`)."""
         from .survival import available_endpoints, survival_table
@@ -464,15 +521,25 @@ class Classification:
         eps = endpoints if endpoints is not None else available_endpoints(self.data)
         return survival_table(self.data, eps, group_by=self._group(by), landmark=lm)
 
-    def sweep(self, definition: str | None = None, parameter: str | None = None,
-              n_values: int = 21, method: str | None = None) -> pd.DataFrame:
+    def sweep(
+        self,
+        definition: str | None = None,
+        parameter: str | None = None,
+        n_values: int = 21,
+        method: str | None = None,
+    ) -> pd.DataFrame:
         """HPD incidence as one threshold varies (default: the primary definition's first
         threshold, from 0 — ratios: 1 — to 3 × the published value), with a binomial CI
         (:func:`hpd_analysis.report.threshold_sweep_table`)."""
         from .report import threshold_sweep_table
 
-        return threshold_sweep_table(self._section, definition, parameter, n_values,
-                                     method or self.settings.get("ci_method") or "wilson")
+        return threshold_sweep_table(
+            self._section,
+            definition,
+            parameter,
+            n_values,
+            method or self.settings.get("ci_method") or "wilson",
+        )
 
     # ------------------------------------------------------------------ figures
     def plot_incidence(self, by: str | None = None, ax: Axes | None = None) -> Axes:
@@ -501,8 +568,13 @@ class Classification:
 
         return upset_plot(self.upset()).axes[0]
 
-    def plot_km(self, endpoint: str = "os", landmark: str | float | None = None,
-                by: str | None = None, ax: Axes | None = None) -> Axes:
+    def plot_km(
+        self,
+        endpoint: str = "os",
+        landmark: str | float | None = None,
+        by: str | None = None,
+        ax: Axes | None = None,
+    ) -> Axes:
         """Kaplan–Meier curves of ``endpoint`` by HPD status (or ``by``) with numbers at risk."""
         from .plots import km_plot
         from .survival import ENDPOINT_NAMES
@@ -510,13 +582,20 @@ class Classification:
         comp = self.survival(endpoint, landmark, by)
         origin = "landmark" if comp.info["landmark_months"] is not None else "treatment start"
         name = ENDPOINT_NAMES.get(endpoint, endpoint)
-        return _ax(km_plot(comp.fitters, ax=ax, xlabel=f"months from {origin}",
-                           ylabel=f"{name} probability",
-                           title=f"{name.capitalize()} by {self._section.group_name(comp.group_by)}"),
-                   ax)
+        return _ax(
+            km_plot(
+                comp.fitters,
+                ax=ax,
+                xlabel=f"months from {origin}",
+                ylabel=f"{name} probability",
+                title=f"{name.capitalize()} by {self._section.group_name(comp.group_by)}",
+            ),
+            ax,
+        )
 
-    def plot_sweep(self, definition: str | None = None, parameter: str | None = None,
-                   ax: Axes | None = None) -> Axes:
+    def plot_sweep(
+        self, definition: str | None = None, parameter: str | None = None, ax: Axes | None = None
+    ) -> Axes:
         """Incidence (%) with CI band as one threshold varies (:meth:`sweep`)."""
         from .plots import threshold_curve
 
@@ -538,17 +617,27 @@ class Classification:
         """Waterfall of the % change of the target SLD at the first evaluation."""
         from .plots import waterfall_plot
 
-        pct = pd.Series(self.table["sld_pct_change_first_eval"].to_numpy(),
-                        index=self.table["patient_id"].astype(str))
+        pct = pd.Series(
+            self.table["sld_pct_change_first_eval"].to_numpy(),
+            index=self.table["patient_id"].astype(str),
+        )
         return _ax(waterfall_plot(pct, self.status(definition), ax=ax), ax)
 
-    def plot_spider(self, definition: str | None = None, max_patients: int = 150,
-                    ax: Axes | None = None) -> Axes:
+    def plot_spider(
+        self, definition: str | None = None, max_patients: int = 150, ax: Axes | None = None
+    ) -> Axes:
         """% change of the target SLD over time, one line per patient, coloured by status."""
         from .plots import spider_data, spider_plot
 
-        return _ax(spider_plot(spider_data(self._section.scans), self.status(definition),
-                               max_patients=max_patients, ax=ax), ax)
+        return _ax(
+            spider_plot(
+                spider_data(self._section.scans),
+                self.status(definition),
+                max_patients=max_patients,
+                ax=ax,
+            ),
+            ax,
+        )
 
     # ------------------------------------------------------------------ one patient
     def explain(self, patient_id: Any) -> Explanation:
@@ -574,29 +663,39 @@ class Classification:
         ids = self.table["patient_id"].astype(str)
         rows = ids.index[ids.to_numpy() == pid]
         if not len(rows):
-            raise ParameterError(f"patient_id={pid!r}: no such patient in this cohort "
-                                 f"({len(ids)} patients, e.g. {', '.join(ids.head(3))})")
+            raise ParameterError(
+                f"patient_id={pid!r}: no such patient in this cohort "
+                f"({len(ids)} patients, e.g. {', '.join(ids.head(3))})"
+            )
         i = rows[0]
         one = self.table.loc[[i]]
-        verdicts = pd.DataFrame([{
-            "definition": d.code,
-            "status": hpd_status(one, d.code).iloc[0],
-            "reason": hpd_reason(one, d.code).iloc[0],
-            "criteria": d.describe_criteria(),
-            "parameters": d.parameters_text(),
-        } for d in self.definition_list])
+        verdicts = pd.DataFrame(
+            [
+                {
+                    "definition": d.code,
+                    "status": hpd_status(one, d.code).iloc[0],
+                    "reason": hpd_reason(one, d.code).iloc[0],
+                    "criteria": d.describe_criteria(),
+                    "parameters": d.parameters_text(),
+                }
+                for d in self.definition_list
+            ]
+        )
         c = self.cohort
         keep = {}
         for name in ("lesions", "assessments", "scans_wide"):
             tab = getattr(c, name, None)
             if isinstance(tab, pd.DataFrame):
                 keep[name] = tab[tab["patient_id"].astype(str).to_numpy() == pid]
-        sub = replace(c, patients=c.patients[c.patients["patient_id"].astype(str) == pid],
-                      **keep)
-        scans = (scan_table(sub, self.params) if sub.has_measurements
-                 else pd.DataFrame(columns=SCAN_COLUMNS))
-        return Explanation(patient_id=pid, verdicts=verdicts, kinetics=self.table.loc[i],
-                           scans=scans)
+        sub = replace(c, patients=c.patients[c.patients["patient_id"].astype(str) == pid], **keep)
+        scans = (
+            scan_table(sub, self.params)
+            if sub.has_measurements
+            else pd.DataFrame(columns=SCAN_COLUMNS)
+        )
+        return Explanation(
+            patient_id=pid, verdicts=verdicts, kinetics=self.table.loc[i], scans=scans
+        )
 
     # ------------------------------------------------------------------ display
     def _changed(self) -> list[str]:
@@ -605,25 +704,33 @@ class Classification:
     def summary(self) -> pd.DataFrame:
         """Incidence of HPD per definition (all patients): what the result displays."""
         inc = self.incidence()
-        return inc[["definition", "n_hpd", "n_evaluable", "n_total", "percent", "ci_low",
-                    "ci_high"]]
+        return inc[
+            ["definition", "n_hpd", "n_evaluable", "n_total", "percent", "ci_low", "ci_high"]
+        ]
 
     def _title(self) -> str:
         changed = self._changed()
-        return (f"Classification of {len(self.table)} patients under {len(self.codes)} "
-                f"definition(s); primary: {self.primary}; "
-                + (f"parameters changed from the published values: {', '.join(changed)}"
-                   if changed else "published parameters"))
+        return (
+            f"Classification of {len(self.table)} patients under {len(self.codes)} "
+            f"definition(s); primary: {self.primary}; "
+            + (
+                f"parameters changed from the published values: {', '.join(changed)}"
+                if changed
+                else "published parameters"
+            )
+        )
 
     def __repr__(self) -> str:
         return self._title() + "\n" + self.summary().to_string(index=False, float_format="%.1f")
 
     def _repr_html_(self) -> str:
         s = self.summary()
-        return (f"<p><b>{html.escape(self._title())}</b></p>"
-                + s.to_html(index=False, float_format=lambda v: f"{v:.1f}", na_rep="–")
-                + "<p><small>percent and CI (%) of evaluable patients; <code>.table</code>: "
-                  "one row per patient; <code>.explain(patient_id)</code>: why</small></p>")
+        return (
+            f"<p><b>{html.escape(self._title())}</b></p>"
+            + s.to_html(index=False, float_format=lambda v: f"{v:.1f}", na_rep="–")
+            + "<p><small>percent and CI (%) of evaluable patients; <code>.table</code>: "
+            "one row per patient; <code>.explain(patient_id)</code>: why</small></p>"
+        )
 
 
 def changed_parameters(params: Parameters, definitions: Iterable[Definition]) -> list[str]:
@@ -637,8 +744,9 @@ def changed_parameters(params: Parameters, definitions: Iterable[Definition]) ->
     for d in definitions:
         ref = REGISTRY.get(d.code)
         if ref is not None:
-            out += [f"{d.code}.{k}={v}" for k, v in d.parameters.items()
-                    if ref.parameters.get(k) != v]
+            out += [
+                f"{d.code}.{k}={v}" for k, v in d.parameters.items() if ref.parameters.get(k) != v
+            ]
     return out
 
 
@@ -658,16 +766,22 @@ class Explanation:
 
     #: feature rows shown with an explanation (units in the labels)
     KINETIC_FIELDS: tuple[tuple[str, str], ...] = (
-        ("prebaseline_date", "pre-baseline scan"), ("baseline_date", "baseline scan"),
+        ("prebaseline_date", "pre-baseline scan"),
+        ("baseline_date", "baseline scan"),
         ("first_eval_date", "first evaluation scan"),
-        ("sld_prebaseline_mm", "SLD pre-baseline (mm)"), ("sld_baseline_mm", "SLD baseline (mm)"),
+        ("sld_prebaseline_mm", "SLD pre-baseline (mm)"),
+        ("sld_baseline_mm", "SLD baseline (mm)"),
         ("sld_first_eval_mm", "SLD first evaluation (mm)"),
-        ("tgr_pre", "TGR before (% per month)"), ("tgr_on", "TGR on treatment (% per month)"),
-        ("tgr_ratio", "TGR ratio"), ("delta_tgr", "ΔTGR (% per month)"),
-        ("tgk_pre", "TGK before (per month)"), ("tgk_on", "TGK on treatment (per month)"),
+        ("tgr_pre", "TGR before (% per month)"),
+        ("tgr_on", "TGR on treatment (% per month)"),
+        ("tgr_ratio", "TGR ratio"),
+        ("delta_tgr", "ΔTGR (% per month)"),
+        ("tgk_pre", "TGK before (per month)"),
+        ("tgk_on", "TGK on treatment (per month)"),
         ("tgk_ratio", "TGK ratio"),
         ("recist_first_eval", "RECIST at first evaluation"),
-        ("ttf_months", "TTF (months)"), ("os_months", "OS (months)"),
+        ("ttf_months", "TTF (months)"),
+        ("os_months", "OS (months)"),
     )
 
     def kinetics_table(self) -> pd.DataFrame:
@@ -680,10 +794,17 @@ class Explanation:
             v = k[col]
             reason = k.get(f"{col}_reason")
             missing = v is None or (not isinstance(v, str) and pd.isna(v))
-            text = (f"missing: {reason}" if missing and isinstance(reason, str) and reason
-                    else "missing" if missing
-                    else f"{v:.4g}" if isinstance(v, float)
-                    else str(v)[:10] if isinstance(v, pd.Timestamp) else str(v))
+            text = (
+                f"missing: {reason}"
+                if missing and isinstance(reason, str) and reason
+                else "missing"
+                if missing
+                else f"{v:.4g}"
+                if isinstance(v, float)
+                else str(v)[:10]
+                if isinstance(v, pd.Timestamp)
+                else str(v)
+            )
             rows.append({"quantity": label, "value": text})
         return pd.DataFrame(rows, columns=["quantity", "value"])
 
@@ -694,8 +815,9 @@ class Explanation:
         return patient_scans_plot(self.scans, self.kinetics, ax=ax)
 
     def __repr__(self) -> str:
-        return (f"patient {self.patient_id}\n"
-                + self.verdicts[["definition", "status", "reason"]].to_string(index=False))
+        return f"patient {self.patient_id}\n" + self.verdicts[
+            ["definition", "status", "reason"]
+        ].to_string(index=False)
 
     def _repr_html_(self) -> str:
         import base64
@@ -703,14 +825,16 @@ class Explanation:
 
         import matplotlib.pyplot as plt
 
-        ax = self.plot()
+        fig: Any = self.plot().figure
         buf = io.BytesIO()
-        ax.figure.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-        plt.close(ax.figure)
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
         img = base64.b64encode(buf.getvalue()).decode("ascii")
-        return (f"<h4>Patient {html.escape(self.patient_id)}</h4>"
-                + self.verdicts.to_html(index=False)
-                + "<div style='display:flex;gap:1em;align-items:flex-start'>"
-                + self.kinetics_table().to_html(index=False)
-                + f"<img alt='scans of {html.escape(self.patient_id)}' "
-                  f"src='data:image/png;base64,{img}'/></div>")
+        return (
+            f"<h4>Patient {html.escape(self.patient_id)}</h4>"
+            + self.verdicts.to_html(index=False)
+            + "<div style='display:flex;gap:1em;align-items:flex-start'>"
+            + self.kinetics_table().to_html(index=False)
+            + f"<img alt='scans of {html.escape(self.patient_id)}' "
+            f"src='data:image/png;base64,{img}'/></div>"
+        )

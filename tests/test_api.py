@@ -41,8 +41,7 @@ def _ferrara_by_hand(table: pd.DataFrame, delta_min: float) -> int:
     """Ferrara 2018 as the paper states it: RECIST PD at the first evaluation and ΔTGR > the
     threshold (% per month), among patients with a pre-baseline scan and measurable baseline."""
     ok = table["prebaseline_date"].notna() & (table["sld_baseline_mm"] > 0)
-    return int((ok & table["recist_first_eval"].eq("PD")
-                & (table["delta_tgr"] > delta_min)).sum())
+    return int((ok & table["recist_first_eval"].eq("PD") & (table["delta_tgr"] > delta_min)).sum())
 
 
 def test_parameter_spellings_agree(cohort, res):
@@ -60,19 +59,23 @@ def test_parameter_spellings_agree(cohort, res):
 def test_windows_parameter_is_the_report_one(cohort):
     res = hpd.classify(cohort, ["ferrara2018"], **{"windows.first_eval_min_days": 42})
     assert res.params.windows.first_eval_min_days == 42
-    expected = classify_table(cohort, ["ferrara2018"],
-                              Parameters(windows=Windows(first_eval_min_days=42)))
+    expected = classify_table(
+        cohort, ["ferrara2018"], Parameters(windows=Windows(first_eval_min_days=42))
+    )
     pd.testing.assert_frame_equal(res.table, expected)
     assert (res.table["first_eval_day"].dropna() >= 42).all()
 
 
-@pytest.mark.parametrize("bad, words", [
-    ({"ferrara2018.delta_tgr": 1}, "delta_tgr"),
-    ({"windows.first_eval": 3}, "windows.first_eval"),
-    ({"no_such_key": 1}, "no_such_key"),
-    ({"pseudonymize": True}, "report option"),
-    ({"landmark": -1}, "landmark"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"ferrara2018.delta_tgr": 1}, "delta_tgr"),
+        ({"windows.first_eval": 3}, "windows.first_eval"),
+        ({"no_such_key": 1}, "no_such_key"),
+        ({"pseudonymize": True}, "report option"),
+        ({"landmark": -1}, "landmark"),
+    ],
+)
 def test_bad_parameters_one_clear_error(cohort, bad, words):
     with pytest.raises(ParameterError, match=words):
         hpd.classify(cohort, **bad)
@@ -117,8 +120,18 @@ def test_survival_table1_odds_ratios_sweep(res):
 
 
 def test_plots_return_axes(res):
-    for name in ("plot_incidence", "plot_attrition", "plot_agreement", "plot_upset", "plot_km", "plot_sweep",
-                 "plot_odds_ratios", "plot_tgr", "plot_waterfall", "plot_spider"):
+    for name in (
+        "plot_incidence",
+        "plot_attrition",
+        "plot_agreement",
+        "plot_upset",
+        "plot_km",
+        "plot_sweep",
+        "plot_odds_ratios",
+        "plot_tgr",
+        "plot_waterfall",
+        "plot_spider",
+    ):
         ax = getattr(res, name)()
         assert isinstance(ax, Axes), name
         plt.close(ax.figure)
@@ -132,13 +145,15 @@ def test_rich_display_is_the_summary(res):
     assert page.count("<tr") == len(res.codes) + 1  # header + one row per definition
     assert "ferrara2018.delta_tgr_min=75" in page
     assert not repr(res).splitlines()[0].endswith("published parameters")
-    assert repr(hpd.classify(res.cohort, "kas2020")).splitlines()[0].endswith(
-        "published parameters")
+    assert (
+        repr(hpd.classify(res.cohort, "kas2020")).splitlines()[0].endswith("published parameters")
+    )
 
 
 def test_explain_one_patient(res):
-    pid = res.table.loc[res.table["hpd_ferrara2018"].fillna(False).astype(bool),
-                        "patient_id"].iloc[0]
+    pid = res.table.loc[res.table["hpd_ferrara2018"].fillna(False).astype(bool), "patient_id"].iloc[
+        0
+    ]
     ex = res.explain(pid)
     assert list(ex.verdicts["definition"]) == res.codes
     row = res.table[res.table["patient_id"] == pid].iloc[0]
@@ -165,11 +180,13 @@ def test_with_parameters_reuses_features(res):
 
 def test_define_and_the_registry_display(cohort):
     try:
-        d = hpd.define("pd_and_growth", ["recist_first_eval == PD",
-                                          "delta_tgr > {delta_min}"],
-                       parameters={"delta_min": 75.0}, requires=["prebaseline",
-                                                                 "measurable_baseline"],
-                       rule="RECIST PD and ΔTGR > 75")
+        d = hpd.define(
+            "pd_and_growth",
+            ["recist_first_eval == PD", "delta_tgr > {delta_min}"],
+            parameters={"delta_min": 75.0},
+            requires=["prebaseline", "measurable_baseline"],
+            rule="RECIST PD and ΔTGR > 75",
+        )
         assert REGISTRY["pd_and_growth"] is d
         assert "pd_and_growth" in hpd.definitions and hpd.definitions["pd_and_growth"] is d
         assert "pd_and_growth" in repr(hpd.definitions)
@@ -186,11 +203,12 @@ def test_define_and_the_registry_display(cohort):
 
 
 def test_import_stays_light():
-    code = ("import sys, hpd_analysis as hpd; hpd.__version__; "
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'ipywidgets', 'numpy') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, hpd_analysis as hpd; hpd.__version__; "
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'ipywidgets', 'numpy') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -207,8 +225,9 @@ def test_no_submodule_shadows_an_api_function():
         assert not isinstance(getattr(hpd, name), type(sys)), name
 
 
-@pytest.mark.parametrize("module", ["hpd_analysis.results", "hpd_analysis.datasets",
-                                    "hpd_analysis.explorer"])
+@pytest.mark.parametrize(
+    "module", ["hpd_analysis.results", "hpd_analysis.datasets", "hpd_analysis.explorer"]
+)
 def test_docstring_examples_run(module):
     """The examples in the docstrings are what a user copies: they must hold."""
     import doctest
@@ -229,7 +248,8 @@ def test_yaml_definitions_and_their_parameters(cohort, tmp_path):
         "parameters:\n  windows.first_eval_min_days: 21\n  our_pd.delta_min: 60\n"
         "definitions:\n  - code: our_pd\n    parameters: {delta_min: 75.0}\n"
         "    requires: [prebaseline, measurable_baseline]\n"
-        "    criteria: [recist_first_eval == PD, 'delta_tgr > {delta_min}']\n")
+        "    criteria: [recist_first_eval == PD, 'delta_tgr > {delta_min}']\n"
+    )
     res = hpd.classify(cohort, cfg)
     assert res.codes == ["our_pd"] and "our_pd" not in REGISTRY
     assert res.params.windows.first_eval_min_days == 21

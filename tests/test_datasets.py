@@ -29,7 +29,7 @@ def test_every_bundled_file_is_package_data_and_small():
     files = [p for p in DATA.rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) < 3 * 2**20  # "a few MB at most"
     text = (ROOT / "pyproject.toml").read_text()
-    globs = re.search(r'hpd_analysis = \[(.*?)\]', text).group(1)
+    globs = re.search(r"hpd_analysis = \[(.*?)\]", text).group(1)
     patterns = [g.strip().strip('"') for g in globs.split(",")]
     for p in files:
         rel = p.relative_to(DATA.parent).as_posix()
@@ -69,8 +69,9 @@ def test_laleh2022_study4_and_all():
     assert c.has_measurements
     assert (c.load_report["file"].astype(str).str.startswith("laleh2022/")).any()
     every = datasets.load_laleh2022(None)
-    n = sum(_raw("laleh2022", f"study{k}.csv.gz")["Patient_Anonmyized"].nunique()
-            for k in range(1, 6))
+    n = sum(
+        _raw("laleh2022", f"study{k}.csv.gz")["Patient_Anonmyized"].nunique() for k in range(1, 6)
+    )
     assert every.n_patients == n
     with pytest.raises(HPDError, match="expected 1, 2, 3, 4, 5"):
         datasets.load_laleh2022(6)
@@ -85,8 +86,14 @@ def test_pharmaverse_sdtm_and_cohort():
     assert c.n_patients == int(exposed.sum()) == 254
     rec = datasets.load_pharmaverse("recist")
     assert {"os_months", "os_event"} <= set(rec.patients.columns)
-    assert sorted(datasets.load_pharmaverse_sdtm("recist")) == ["adsl", "adtte", "dm", "rs",
-                                                                "tr", "tu"]
+    assert sorted(datasets.load_pharmaverse_sdtm("recist")) == [
+        "adsl",
+        "adtte",
+        "dm",
+        "rs",
+        "tr",
+        "tu",
+    ]
     with pytest.raises(HPDError, match="onco"):
         datasets.load_pharmaverse("sas")
 
@@ -144,8 +151,15 @@ def test_write_dataset_and_the_make_helper(tmp_path, capsys):
 
 
 def test_loaders_have_source_and_citation_in_their_docstring():
-    for name in ("load_example", "load_laleh2022", "load_pharmaverse_sdtm", "load_pharmaverse",
-                 "load_tumgr_sample", "load_inspire", "load_oak_poplar"):
+    for name in (
+        "load_example",
+        "load_laleh2022",
+        "load_pharmaverse_sdtm",
+        "load_pharmaverse",
+        "load_tumgr_sample",
+        "load_inspire",
+        "load_oak_poplar",
+    ):
         doc = getattr(datasets, name).__doc__ or ""
         assert "Source" in doc or "source" in doc, name
     for name in ("load_laleh2022", "load_tumgr_sample", "load_inspire", "load_oak_poplar"):
@@ -155,7 +169,11 @@ def test_loaders_have_source_and_citation_in_their_docstring():
 def test_module_runs_as_a_script(tmp_path):
     import subprocess
 
-    out = subprocess.run([sys.executable, "-m", "hpd_analysis.datasets", "tumgr", "--into",
-                          str(tmp_path)], capture_output=True, text=True, check=True,
-                         cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "hpd_analysis.datasets", "tumgr", "--into", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert Path(out.stdout.strip()) == tmp_path / "tumgr"

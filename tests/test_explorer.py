@@ -31,8 +31,11 @@ def ex(cohort):
 
 def _shown_incidence(page: str) -> dict[tuple[str, str], tuple[int, int]]:
     """(definition, stratum) -> (n_hpd, n_evaluable) as printed in the incidence HTML."""
-    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>(\d+)</td>\s*"
-                      r"<td>(\d+)</td>", page)
+    rows = re.findall(
+        r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>(\d+)</td>\s*"
+        r"<td>(\d+)</td>",
+        page,
+    )
     return {(d, s): (int(a), int(b)) for d, s, a, b in rows}
 
 
@@ -68,8 +71,10 @@ def test_window_slider_recomputes_features_once(ex, cohort):
 def test_definition_picker_grouping_and_upset(ex, cohort):
     ex.definition_picker.value = ("champiat2017", "kas2020")
     assert ex.result.codes == ["champiat2017", "kas2020"]
-    assert set(k[0] for k in _shown_incidence(ex.incidence_html.value)) == {"champiat2017",
-                                                                            "kas2020"}
+    assert set(k[0] for k in _shown_incidence(ex.incidence_html.value)) == {
+        "champiat2017",
+        "kas2020",
+    }
     ex.group_by.value = "sex"
     shown = _shown_incidence(ex.incidence_html.value)
     table = ex.result.table
@@ -79,8 +84,7 @@ def test_definition_picker_grouping_and_upset(ex, cohort):
     ups = ex.upset_table()
     both = table["hpd_champiat2017"].notna() & table["hpd_kas2020"].notna()
     flags = table.loc[both, ["hpd_champiat2017", "hpd_kas2020"]].astype(bool)
-    assert int(ups.loc[ups["HPD under"] == "none", "n"].iloc[0]) == int(
-        (~flags.any(axis=1)).sum())
+    assert int(ups.loc[ups["HPD under"] == "none", "n"].iloc[0]) == int((~flags.any(axis=1)).sum())
     assert ups["n"].sum() == int(both.sum())
     ex.group_by.value = NO_GROUP
     assert {s for _, s in _shown_incidence(ex.incidence_html.value)} == {"all"}
@@ -106,8 +110,7 @@ def test_patient_picker_shows_explain(ex):
     ex.patient.value = pid
     page = ex.explain_html.value
     assert f"Patient {pid}" in page and "data:image/png;base64," in page
-    reason = ex.result.explain(pid).verdicts.set_index("definition").loc["ferrara2018",
-                                                                         "reason"]
+    reason = ex.result.explain(pid).verdicts.set_index("definition").loc["ferrara2018", "reason"]
     assert reason.split(":")[0] in page
     ex.patient.value = "nobody"
     assert "no such patient" in ex.explain_html.value

@@ -29,15 +29,15 @@ def test_readme_python_snippets_run(monkeypatch):
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = python_blocks(text)
     assert len(blocks) >= 2
-    assert any("load_cohort(patients=" in b for b in blocks)   # Bring your own cohort
-    assert any("hpd.explore(" in b for b in blocks)            # Explore interactively
+    assert any("load_cohort(patients=" in b for b in blocks)  # Bring your own cohort
+    assert any("hpd.explore(" in b for b in blocks)  # Explore interactively
     monkeypatch.chdir(ROOT)
     namespace: dict = {"__name__": "__readme__"}
     for i, block in enumerate(blocks):
         exec(compile(block, f"README.md python block {i + 1}", "exec"), namespace)
     # what the snippets promise
     mine = namespace["mine"].table.iloc[0]
-    assert mine["recist_first_eval"] == "PD"          # 24 -> 45 mm: +87.5 %
+    assert mine["recist_first_eval"] == "PD"  # 24 -> 45 mm: +87.5 %
     assert mine["tgr_on"] > mine["tgr_pre"] > 0
     res = namespace["res"]
     assert res.params.windows.first_eval_min_days == 21
