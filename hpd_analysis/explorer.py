@@ -83,14 +83,14 @@ class Explorer:
     ----------
     definition_picker
         ``SelectMultiple`` of definition codes (at least one).
-    primary
+    primary_definition
         ``Dropdown``: the definition whose HPD status splits the KM curves.
     thresholds
         ``{(code, parameter): FloatSlider | IntSlider | Checkbox | Dropdown}``, one per parameter
         of every definition (published value first); shown for the definition of ``edit``.
     windows
         ``{field: IntSlider}`` of :data:`WINDOW_SLIDERS` (days).
-    group_by, endpoint, patient
+    stratify_by, endpoint, patient
         ``Dropdown`` of patient columns for incidence by stratum, ``Dropdown`` of endpoints,
         ``Combobox`` of patient ids.
     incidence_html, agreement_html, upset_html, km_image, explain_html, status
@@ -150,7 +150,7 @@ class Explorer:
             style=style,
             layout=layout,
         )
-        self.primary = w.Dropdown(
+        self.primary_definition = w.Dropdown(
             options=codes,
             value=base.primary,
             description="KM by HPD under",
@@ -190,7 +190,7 @@ class Explorer:
             if c != "patient_id" and 1 < patients[c].nunique(dropna=True) <= 12
         ]
         strata = base.settings.get("stratify_by")
-        self.group_by = w.Dropdown(
+        self.stratify_by = w.Dropdown(
             options=[NO_GROUP, *groups],
             value=strata if strata in groups else NO_GROUP,
             description="incidence by",
@@ -224,8 +224,8 @@ class Explorer:
         self.edit.observe(lambda _: self._show_thresholds(), names="value")
         for widget in (
             self.definition_picker,
-            self.primary,
-            self.group_by,
+            self.primary_definition,
+            self.stratify_by,
             self.endpoint,
             *self.thresholds.values(),
             *self.windows.values(),
@@ -235,12 +235,12 @@ class Explorer:
         controls = w.VBox(
             [
                 self.definition_picker,
-                self.primary,
+                self.primary_definition,
                 self.edit,
                 self._threshold_box,
                 w.HTML("<b>windows (days)</b>"),
                 *self.windows.values(),
-                self.group_by,
+                self.stratify_by,
                 self.endpoint,
                 self.patient,
             ]
@@ -391,7 +391,9 @@ class Explorer:
             self.status.value = "<b>pick at least one definition</b>"
             return 0.0
         codes = [d.code for d in defs]
-        primary = self.primary.value if self.primary.value in codes else codes[0]
+        primary = (
+            self.primary_definition.value if self.primary_definition.value in codes else codes[0]
+        )
         params = self.parameters()
         feats = self.features(params)
         verdicts = self._verdicts(params, defs)
@@ -451,7 +453,7 @@ class Explorer:
         """The incidence shown: overall, and by the grouping column when one is chosen."""
         from .incidence import incidence
 
-        by = None if self.group_by.value == NO_GROUP else self.group_by.value
+        by = None if self.stratify_by.value == NO_GROUP else self.stratify_by.value
         data = self.summary_table
         if by is not None:
             data = data.assign(**{by: self._patients[by].to_numpy()})
@@ -618,7 +620,7 @@ class Explorer:
         code = self.edit.value
         controls = [
             control("definitions", ", ".join(self.definition_picker.value)),
-            control("KM by HPD under", self.primary.value),
+            control("KM by HPD under", self.primary_definition.value),
             control("thresholds of", code),
         ]
         controls += [
@@ -626,7 +628,7 @@ class Explorer:
         ]
         controls += [control(WINDOW_SLIDERS[f][0], wd.value, wd) for f, wd in self.windows.items()]
         controls += [
-            control("incidence by", self.group_by.value),
+            control("incidence by", self.stratify_by.value),
             control("endpoint", self.endpoint.value),
             control("explain patient", self.patient.value or "—"),
         ]

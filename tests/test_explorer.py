@@ -75,7 +75,7 @@ def test_definition_picker_grouping_and_upset(ex, cohort):
         "champiat2017",
         "kas2020",
     }
-    ex.group_by.value = "sex"
+    ex.stratify_by.value = "sex"
     shown = _shown_incidence(ex.incidence_html.value)
     table = ex.result.table
     women = cohort.patients["sex"].eq("F").to_numpy()
@@ -86,7 +86,7 @@ def test_definition_picker_grouping_and_upset(ex, cohort):
     flags = table.loc[both, ["hpd_champiat2017", "hpd_kas2020"]].astype(bool)
     assert int(ups.loc[ups["HPD under"] == "none", "n"].iloc[0]) == int((~flags.any(axis=1)).sum())
     assert ups["n"].sum() == int(both.sum())
-    ex.group_by.value = NO_GROUP
+    ex.stratify_by.value = NO_GROUP
     assert {s for _, s in _shown_incidence(ex.incidence_html.value)} == {"all"}
 
 
