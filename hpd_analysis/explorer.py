@@ -69,11 +69,12 @@ NO_GROUP = "(none)"
 
 
 def _slider_range(name: str, value: float) -> tuple[float, float, float]:
-    """Slider (min, max, step) around a published threshold: 0 (ratios: 1) to 3 × the value."""
-    low = 1.0 if "ratio" in name else 0.0
+    """Slider (min, max, step) around a threshold: 0 (ratios: 1) to 3 × the value, always
+    holding the value itself (a slider clips a value outside its range)."""
+    low = min(1.0 if "ratio" in name else 0.0, float(value))
     high = max(3.0 * float(value), low + 1.0)
-    step = 10 ** np.floor(np.log10(high / 100.0)) if high > 0 else 0.1
-    return low, float(high), float(step)
+    step = 10 ** np.floor(np.log10((high - low) / 100.0))
+    return float(low), float(high), float(step)
 
 
 class Explorer:
@@ -174,7 +175,7 @@ class Explorer:
         self.windows = {
             f: w.IntSlider(
                 value=int(getattr(base.params.windows, f)),
-                min=lo,
+                min=min(lo, int(getattr(base.params.windows, f))),
                 max=max(hi, int(getattr(base.params.windows, f))),
                 step=step,
                 description=label,
@@ -280,7 +281,7 @@ class Explorer:
         if isinstance(value, int):
             return w.IntSlider(
                 value=value,
-                min=0,
+                min=min(0, value),
                 max=max(3 * value, 10),
                 description=label,
                 style=style,

@@ -114,3 +114,17 @@ def test_patient_picker_shows_explain(ex):
     assert reason.split(":")[0] in page
     ex.patient.value = "nobody"
     assert "no such patient" in ex.explain_html.value
+
+
+def test_sliders_start_at_the_values_classify_used(cohort):
+    """A slider clips a value outside its range: every threshold widget must start at the value
+    in force, so that the explorer shows what hpd.classify gives before any move."""
+    ex = hpd.explore(cohort, ferrara2018__delta_tgr_min=-5.0, champiat2017__tgr_ratio_min=0.5)
+    assert ex.thresholds[("ferrara2018", "delta_tgr_min")].value == -5.0
+    assert ex.thresholds[("champiat2017", "tgr_ratio_min")].value == 0.5
+    for (code, name), widget in ex.thresholds.items():
+        assert widget.value == ex.result.definitions[code].parameters[name], (code, name)
+    expected = hpd.classify(
+        cohort, ferrara2018__delta_tgr_min=-5.0, champiat2017__tgr_ratio_min=0.5
+    )
+    pd.testing.assert_frame_equal(ex.result.table, expected.table)
