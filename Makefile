@@ -44,8 +44,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 # Regenerate the bundled example cohort (deterministic: seed 2021, 500 patients).
+# The package holds a gzip-compressed copy (hpd_analysis/data/example) for wheel installs.
 example: $(STAMP)
 	$(BIN)/hpd simulate --patients 500 --seed 2021 --out data/example
+	for t in patients lesions; do gzip -n -9 -c data/example/$$t.csv > hpd_analysis/data/example/$$t.csv.gz; done
 
 # Contributors: run the checks of .pre-commit-config.yaml before each commit and strip notebook
 # outputs through git's nbstripout filter (declared in .gitattributes).

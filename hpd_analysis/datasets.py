@@ -57,18 +57,20 @@ def example_path() -> Path:
     """Folder of the bundled example cohort (``data/example``, holding patients.csv, lesions.csv).
 
     Looked up in order: the folder named by the ``HPD_EXAMPLE_DIR`` environment variable, then
-    ``data/example`` beside the package (a source checkout or an editable install). Raises
-    :class:`HPDError` with what to do when it is not found (e.g. a wheel install without the
-    repository's ``data/`` folder).
+    ``data/example`` beside the package (a source checkout or an editable install), then the
+    gzip-compressed copy inside the package (``hpd_analysis/data/example``, for a wheel install;
+    ``make example`` writes both). Raises :class:`HPDError` with what to do when none is found.
     """
     candidates: list[Path] = []
     env = os.environ.get(ENV_EXAMPLE_DIR)
     if env:
         candidates.append(Path(env))
-    candidates.append(Path(__file__).resolve().parent.parent / "data" / "example")
+    here = Path(__file__).resolve().parent
+    candidates += [here.parent / "data" / "example", here / "data" / "example"]
     for folder in candidates:
-        if (folder / "patients.csv").is_file() and (folder / "lesions.csv").is_file():
-            return folder
+        for ext in (".csv", ".csv.gz"):
+            if (folder / f"patients{ext}").is_file() and (folder / f"lesions{ext}").is_file():
+                return folder
     tried = ", ".join(str(c) for c in candidates)
     raise HPDError(
         f"example cohort not found (looked in: {tried}); it ships in the repository's "

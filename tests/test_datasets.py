@@ -53,6 +53,8 @@ def test_readme_gives_licence_and_citation_of_each_set():
 def test_bundled_copies_equal_the_shared_files():
     for p in DATA.rglob("*.csv.gz"):
         rel = p.relative_to(DATA)
+        if rel.parts[0] == "example":  # ours, not from the shared folder
+            continue
         src = SHARED / rel
         if not src.exists():  # plain CSV in the shared folder, gzip-compressed here
             src = SHARED / str(rel).removesuffix(".gz")
@@ -177,3 +179,21 @@ def test_module_runs_as_a_script(tmp_path):
         cwd=ROOT,
     )
     assert Path(out.stdout.strip()) == tmp_path / "tumgr"
+
+
+def test_packaged_example_is_the_repository_example(tmp_path, monkeypatch):
+    """The gzip copy inside the package (for wheel installs) holds the bytes of data/example."""
+    for name in ("patients.csv", "lesions.csv"):
+        packaged = gzip.decompress((DATA / "example" / f"{name}.gz").read_bytes())
+        assert packaged == (ROOT / "data" / "example" / name).read_bytes(), (
+            f"hpd_analysis/data/example/{name}.gz differs from data/example/{name}: run "
+            "`make example`"
+        )
+    # without the repository's data/ folder, load_example reads the packaged copy
+    pkg = tmp_path / "site" / "hpd_analysis"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "data" / "example").symlink_to(DATA / "example")
+    monkeypatch.delenv(datasets.ENV_EXAMPLE_DIR, raising=False)
+    monkeypatch.setattr(datasets, "__file__", str(pkg / "datasets.py"))
+    assert datasets.example_path() == pkg / "data" / "example"
+    assert datasets.load_example().n_patients == datasets.EXAMPLE_N_PATIENTS
