@@ -163,6 +163,14 @@ def test_explain_one_patient(res):
     assert ex.verdicts.set_index("definition").loc["ferrara2018", "status"] == "hpd"
     assert set(ex.scans["patient_id"]) == {pid}
     assert {"prebaseline", "baseline"} <= set(ex.scans["role"])
+    from hpd_analysis.timepoints import scan_table
+
+    full = scan_table(res.cohort, res.params)  # the scans of the whole cohort: same rows
+    pd.testing.assert_frame_equal(
+        ex.scans.reset_index(drop=True),
+        full[full["patient_id"] == pid].reset_index(drop=True),
+        check_dtype=False,  # a sum of zeros is int for one patient, float for the cohort
+    )
     page = ex._repr_html_()
     assert "data:image/png;base64," in page and "delta_tgr_min=75" in page
     with pytest.raises(ParameterError, match="no such patient"):
