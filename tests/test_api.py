@@ -264,3 +264,22 @@ def test_yaml_definitions_and_their_parameters(cohort, tmp_path):
     assert res.n_hpd()["our_pd"] == _ferrara_by_hand(res.table, 60.0)  # the file's value
     mine = hpd.classify(cohort, cfg, our_pd__delta_min=100.0)  # a keyword wins over the file
     assert mine.n_hpd()["our_pd"] == _ferrara_by_hand(mine.table, 100.0)
+
+
+def test_load_cohort_from_frames_or_paths(cohort):
+    """hpd.load_cohort(path_or_frames): a folder, or a dict of role -> DataFrame or file."""
+    from hpd_analysis.datasets import example_path
+    from hpd_analysis.errors import CohortError
+
+    folder = example_path()
+    frames = {
+        "patients": pd.read_csv(folder / "patients.csv"),
+        "lesions": pd.read_csv(folder / "lesions.csv"),
+    }
+    from_frames = hpd.load_cohort(frames)
+    from_files = hpd.load_cohort({k: folder / f"{k}.csv" for k in frames})
+    for other in (from_frames, from_files):
+        pd.testing.assert_frame_equal(other.patients, cohort.patients)
+        pd.testing.assert_frame_equal(other.lesions, cohort.lesions)
+    with pytest.raises(CohortError, match="unknown table"):
+        hpd.load_cohort({"patient": frames["patients"]})
