@@ -302,8 +302,9 @@ def load_tumgr_sample() -> Cohort:
     Wilkerson regression-growth model). ``date`` is a day number; the cohort puts each patient's
     treatment start on the first evaluation (the baseline scan), so the first scan after it is
     the first evaluation; sizes are kept as given (unit not stated by tumgr). The tumgr-format
-    table itself (``name, date, size``) is ``data_dir() / "tumgr" / "sampleData.csv.gz"``. Read by
-    :func:`hpd_analysis.external.read_tumgr_sample`.
+    table itself (``name, date, size``) is ``data_dir() / "tumgr" / "sampleData.csv.gz"``, for the
+    growth model: ``hpd_analysis.growth.fit_growth(hpd_analysis.growth.read_tumgr_table(path))``.
+    Read by :func:`hpd_analysis.external.read_tumgr_sample`.
 
     Source: R package tumgr 0.0.4 (CRAN; GitHub cran/tumgr @7d88838), ``sampleData``. Licence
     MIT (copyright 2015 Julia Wilkerson). Cite Wilkerson et al., Lancet Oncol 2017;18:143-154.

@@ -197,3 +197,15 @@ def test_packaged_example_is_the_repository_example(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "__file__", str(pkg / "datasets.py"))
     assert datasets.example_path() == pkg / "data" / "example"
     assert datasets.load_example().n_patients == datasets.EXAMPLE_N_PATIENTS
+
+
+def test_tumgr_copy_reads_as_the_growth_fixture():
+    """The bundled tumgr table is the one the growth model's tests use (tests/data)."""
+    growth = pytest.importorskip("hpd_analysis.growth")
+    fixture = ROOT / "tests" / "data" / "tumgr_sampleData.csv"
+    if not fixture.is_file():
+        pytest.skip("growth fixture absent")
+    pd.testing.assert_frame_equal(
+        growth.read_tumgr_table(DATA / "tumgr" / "sampleData.csv.gz"),
+        growth.read_tumgr_table(fixture),
+    )
