@@ -551,13 +551,26 @@ class Explorer:
         from .survival import ENDPOINT_NAMES, fit_km, survival_data
 
         ep = self.endpoint.value
-        if self._memo("km", (ep, self._verdict_key([primary]))):
+        params, defs, _, verdicts = self._state
+        defn = next(d for d in defs if d.code == primary)
+        key = (ep, self._verdict_key([primary]), params, repr(sorted(defn.parameters.items())))
+        if self._memo("km", key):
             return
         if ep == "(none)":
             self.km_image.value = b""
             return
+        # as the report's survival section: the day each verdict became known is read from the
+        # features the primary definition uses (its rule, with the thresholds in force)
+        col = f"hpd_{primary}"
+        table = pd.concat(
+            [self.features(params), pd.DataFrame({col: verdicts[col]})], axis=1, copy=False
+        )
+        options: dict[str, Any] = {"definitions": [defn], "days_per_month": params.days_per_month}
+        statistics = getattr(params, "statistics", None)
+        if statistics is not None:
+            options["lookahead"] = statistics.landmark_lookahead
         data, info = survival_data(
-            self.summary_table, ep, primary, self._base.settings.get("landmark", "first_evaluation")
+            table, ep, primary, self._base.settings.get("landmark", "first_evaluation"), **options
         )
         fitters = fit_km(data, levels=info["levels"])
         name = ENDPOINT_NAMES.get(ep, ep)

@@ -505,7 +505,21 @@ class Classification:
         from .survival import SurvivalComparison
 
         lm = self.settings.get("landmark", "first_evaluation") if landmark is None else landmark
-        return SurvivalComparison(endpoint, self._group(by), lm).fit(self.data)
+        return SurvivalComparison(endpoint, self._group(by), lm, **self._survival_options()).fit(
+            self.data
+        )
+
+    def _survival_options(self) -> dict[str, Any]:
+        """What the report's survival section passes besides the grouping: the definitions in
+        force (a verdict's known day), the month length and the landmark look-ahead."""
+        options: dict[str, Any] = {
+            "definitions": list(self.definition_list),
+            "days_per_month": self.params.days_per_month,
+        }
+        statistics = getattr(self.params, "statistics", None)
+        if statistics is not None:
+            options["lookahead"] = statistics.landmark_lookahead
+        return options
 
     def survival_table(
         self,
@@ -519,7 +533,9 @@ class Classification:
 
         lm = self.settings.get("landmark", "first_evaluation") if landmark is None else landmark
         eps = endpoints if endpoints is not None else available_endpoints(self.data)
-        return survival_table(self.data, eps, group_by=self._group(by), landmark=lm)
+        return survival_table(
+            self.data, eps, group_by=self._group(by), landmark=lm, **self._survival_options()
+        )
 
     def sweep(
         self,
