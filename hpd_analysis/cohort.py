@@ -37,6 +37,9 @@ class Cohort:
         Role (``patients``, ``lesions``, ``assessments``, ``scans``) to file path.
     checksums
         File path to SHA-256 of its bytes.
+    biomarkers
+        Optional longitudinal biomarkers (``patient_id, date, marker, value, unit``; one row per
+        patient, sample date and marker, :mod:`hpd_analysis.biomarkers`), else ``None``.
     """
 
     patients: pd.DataFrame
@@ -48,6 +51,7 @@ class Cohort:
     )
     sources: dict[str, str] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+    biomarkers: pd.DataFrame | None = None
 
     @property
     def n_patients(self) -> int:

@@ -317,20 +317,22 @@ def load_tumgr_sample() -> Cohort:
 def load_inspire() -> Cohort:
     """The INSPIRE pembrolizumab trial: 94 patients with survival, biomarkers and tumour sizes.
 
-    Per patient: cohort (A HNSCC, B TNBC, C ovarian, D melanoma, E mixed solid tumours), age,
-    sex, baseline tumour size (``sld_baseline_mm``), PD-L1, TMB, ctDNA, best response, OS and PFS
-    (months). Scans: a baseline on the treatment start and one per ``ctDNA.csv`` row (% change
-    in tumour size from baseline at a week), so sizes are derived (baseline × (1 + change/100)).
-    No calendar dates (every start 2000-01-01) and no pre-baseline scan. Read by
-    :func:`hpd_analysis.external.read_inspire_cohort`.
+    Per patient: cohort and ``tumor_type`` (A SCCHN, B TNBC, C HGSOC, D melanoma, E mixed solid
+    tumours), age, sex, baseline target-lesion size (``tumor_size_baseline``, mm), PD-L1 (%),
+    log TMB, ctDNA at baseline and its early change, best response, OS and PFS (months). Scans: a
+    baseline on the treatment start and one per ``ctDNA.csv`` row (% change in tumour size from
+    baseline, at a week on treatment), so sizes are derived (baseline × (1 + change / 100)).
+    No calendar dates (every start 2000-01-01) and no pre-baseline scan: the kinetic definitions
+    are not evaluable, the RECIST ones are. Read by :func:`hpd_analysis.external.read_inspire`
+    (the changes it made are in ``cohort.load_report``).
 
     Source: Bratman et al., Nat Cancer 2020;1:873-881, data as distributed in the R package
     reportRmd (GitHub biostatsPMH/reportRmd @80fbb3f). Licence MIT (copyright the reportRmd
     authors). Cite the paper.
     """
-    from .external import read_inspire_cohort
+    from .external import read_inspire
 
-    return _cohort(read_inspire_cohort(data_dir() / "inspire"), "inspire")
+    return _cohort(read_inspire(data_dir() / "inspire"), "inspire")
 
 
 #: environment variable naming the folder that holds ``oak_clinical.csv.gz`` /

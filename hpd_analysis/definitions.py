@@ -1212,11 +1212,16 @@ def read_yaml_config(path: str | Path) -> tuple[dict[str, Any], list[Definition]
     """
     import yaml
 
+    from .errors import short_excerpt, yaml_error_text
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ParameterError(f"{path}: not valid YAML ({exc})") from None
+        raise ParameterError(f"{path}: not valid YAML ({yaml_error_text(exc)})") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not a UTF-8 text file (expected a YAML file of "
+                             "definitions and/or parameters)") from None
     if data is None:
         data = {}
     if isinstance(data, list):
@@ -1224,9 +1229,14 @@ def read_yaml_config(path: str | Path) -> tuple[dict[str, Any], list[Definition]
     if not isinstance(data, Mapping):
         raise ParameterError(f"{path}: expected a mapping with 'definitions:' and/or "
                              "'parameters:'")
-    bad = sorted(set(data) - {"definitions", "parameters"})
+    bad = sorted(map(str, set(data) - {"definitions", "parameters"}))
+    if bad and len(bad) == len(data):  # not a workbench file: nothing of it is echoed
+        raise ParameterError(f"{path}: only unknown top-level keys: not an HPD workbench "
+                             "configuration (expected a YAML mapping with 'definitions:' and/or "
+                             "'parameters:')")
     if bad:
-        raise ParameterError(f"{path}: unknown top-level key(s) {', '.join(map(str, bad))} "
+        raise ParameterError(f"{path}: unknown top-level key(s) "
+                             f"{', '.join(short_excerpt(b) for b in bad[:5])} "
                              "(expected definitions, parameters)")
     params = data.get("parameters") or {}
     if not isinstance(params, Mapping):

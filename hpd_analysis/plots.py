@@ -1113,3 +1113,188 @@ def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any,
     ax.set_title("Growth rate g versus TGR on treatment")
     ax.legend(fontsize=8, loc="best")
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# prediction (hpd_analysis.prediction) and longitudinal biomarkers (hpd_analysis.biomarkers)
+
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def roc_plot(
+    curves: Mapping[str, pd.DataFrame],
+    table: pd.DataFrame,
+    marker: str,
+    ax: Axes | None = None,
+    min_count: int = 0,
+) -> Figure:
+    """ROC curves of one marker, one per HPD definition, with the AUC (95 % CI) in the legend.
+
+    ``curves``: definition → ``fpr, tpr`` (:func:`hpd_analysis.prediction.marker_roc`);
+    ``table``: its table (``outcome, auc, ci_low, ci_high, n_events, n``). Colours follow the
+    Okabe–Ito order, line styles repeat beyond seven definitions. ``min_count`` k > 1: counts
+    1 to k − 1 in the legend read ``<k`` (the report's small-cell rule).
+    """
+    fig, ax = _new_ax(ax, (6.2, 5.4))
+    ax.plot([0, 1], [0, 1], color=GREY, lw=0.8, ls="--", label="chance (AUC 0.5)")
+    rows = table.set_index("outcome")
+    for k, (oc, c) in enumerate(curves.items()):
+        r = rows.loc[oc]
+        label = (f"{oc}: {r['auc']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}); "
+                 f"{count_label(r['n_events'], min_count)}/{count_label(r['n'], min_count)} HPD")
+        # straight segments between the ROC points: a tied score gives the diagonal of its
+        # block (the expected curve under ties, whose area is the Mann-Whitney AUC)
+        ax.plot(c["fpr"], c["tpr"], color=PALETTE[k % len(PALETTE)],
+                ls=_LINESTYLES[(k // len(PALETTE)) % len(_LINESTYLES)], lw=1.3, label=label)
+    if not curves:
+        _empty(ax, f"{marker}: no definition with patients with and without HPD")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("1 − specificity (false-positive rate)")
+    ax.set_ylabel("sensitivity (true-positive rate)")
+    ax.set_title(f"ROC of {marker} for HPD, per definition")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+              title="definition: AUC (95 % bootstrap CI)", title_fontsize=8)
+    return fig
+
+
+def calibration_plot(
+    y: Any,
+    linear_predictor: Any,
+    performance: pd.DataFrame | None = None,
+    groups: int = 10,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Calibration plot of a logistic model: observed proportion of HPD against the predicted
+    probability, in up to ``groups`` groups of equal size (points with Wilson 95 % CIs), a
+    lowess smoother of the 0/1 outcomes (statsmodels, ``frac = 2/3``, no robustness
+    iterations, as ``rms::calibrate``'s smoother), the ideal diagonal and, under the axis, the
+    predicted probabilities of patients with (up) and without (down) HPD.
+
+    ``performance``: the validation table of :func:`hpd_analysis.prediction.harrell_validate`
+    (``measure, apparent, corrected``): its slope, intercept and AUC are written on the figure.
+    """
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+    from statsmodels.stats.proportion import proportion_confint
+
+    yy = np.asarray(y, dtype=float)
+    lp = np.asarray(linear_predictor, dtype=float)
+    ok = np.isfinite(yy) & np.isfinite(lp)
+    yy, lp = yy[ok], lp[ok]
+    p = 1.0 / (1.0 + np.exp(-lp))
+    fig, ax = _new_ax(ax, (6.0, 5.6))
+    if len(yy) == 0:
+        _empty(ax, "no patient to calibrate")
+        return fig
+    top = float(min(1.0, max(p.max(), yy.mean()) * 1.15 + 0.02))
+    ax.plot([0, top], [0, top], color=GREY, lw=0.8, ls="--", label="ideal")
+    order = np.argsort(p, kind="mergesort")
+    k = int(max(1, min(groups, len(yy) // 10)))
+    bins = np.array_split(order, k)
+    mp = np.array([p[b].mean() for b in bins])
+    ev = np.array([yy[b].sum() for b in bins])
+    nn = np.array([len(b) for b in bins])
+    lo, hi = proportion_confint(ev, nn, method="wilson")
+    obs = ev / nn
+    ax.errorbar(mp, obs, yerr=[obs - lo, hi - obs], fmt="o", ms=4, color=OKABE_ITO["blue"],
+                ecolor=OKABE_ITO["blue"], elinewidth=0.8, capsize=2,
+                label=f"observed, {k} groups of ~{int(np.median(nn))} (Wilson 95 % CI)")
+    # beyond 1,000 patients the local fits are computed ~100 points apart and interpolated
+    # (statsmodels' delta; lowess is quadratic in n otherwise)
+    delta = 0.01 * float(np.ptp(p)) if len(p) > 1000 else 0.0
+    sm = lowess(yy, p, frac=2 / 3, it=0, delta=delta, return_sorted=True)
+    ax.plot(sm[:, 0], sm[:, 1], color=OKABE_ITO["vermillion"], lw=1.3, label="lowess smoother")
+    # predicted probabilities: HPD as ticks up from -0.04*top, non-HPD down
+    base = -0.05 * top
+    dense = len(p) > RASTERIZE_ABOVE  # a mark per patient: rasterized in the SVG when many
+    ax.vlines(p[yy == 1], base, base + 0.03 * top, color=STATUS_COLORS["hpd"], lw=0.5,
+              rasterized=dense)
+    ax.vlines(p[yy == 0], base - 0.03 * top, base, color=STATUS_COLORS["not_hpd"], lw=0.5,
+              rasterized=dense)
+    ax.axhline(base, color="0.7", lw=0.4)
+    ax.set_xlim(0, top)
+    ax.set_ylim(base - 0.04 * top, top)
+    ax.set_xlabel("predicted probability of HPD")
+    ax.set_ylabel("observed proportion with HPD")
+    if performance is not None and len(performance):
+        perf = performance.set_index("measure")
+
+        def val(m: str, c: str) -> str:
+            v = perf.loc[m, c] if m in perf.index else np.nan
+            return "n/a" if not np.isfinite(v) else f"{v:.2f}"
+
+        text = ("apparent / optimism-corrected\n"
+                f"AUC {val('auc', 'apparent')} / {val('auc', 'corrected')}\n"
+                f"slope {val('calibration_slope', 'apparent')} / "
+                f"{val('calibration_slope', 'corrected')}\n"
+                f"intercept {val('calibration_intercept', 'apparent')} / "
+                f"{val('calibration_intercept', 'corrected')}")
+        ax.text(0.98, 0.03, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "0.8", "boxstyle": "round"})
+    ax.set_title(title or f"Calibration ({len(yy)} patients, {int(yy.sum())} with HPD)")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def biomarker_spider_plot(
+    data: pd.DataFrame,
+    status: pd.Series | None,
+    marker: str,
+    *,
+    weeks: bool = True,
+    max_patients: int = 150,
+    seed: int = 0,
+    ax: Axes | None = None,
+) -> Figure:
+    """% change of a blood biomarker from its baseline sample over time since the treatment
+    start, one line per patient, coloured by HPD status (vermilion HPD, blue non-HPD, grey not
+    evaluable; HPD drawn on top).
+
+    ``data``: :func:`hpd_analysis.biomarkers.spider_data` (``patient_id, day,
+    pct_change_baseline``); ``status``: HPD status indexed by patient id. More than
+    ``max_patients`` patients are drawn as a reproducible random sample (``seed``), said in the
+    title, as :func:`spider_plot` does.
+    """
+    fig, ax = _new_ax(ax)
+    d = data.dropna(subset=["day", "pct_change_baseline"])
+    if d.empty:
+        _empty(ax, f"no {marker} values from a baseline sample")
+        ax.set_title(f"Change in {marker} from baseline")
+        return fig
+    ids = np.sort(d["patient_id"].astype(str).unique())
+    n_all = len(ids)
+    sample = ""
+    if n_all > max_patients:
+        keep = np.random.default_rng(seed).choice(ids, size=max_patients, replace=False)
+        d = d[d["patient_id"].astype(str).isin(keep)]
+        sample = f"; random sample of {max_patients} of {n_all} (seed {seed})"
+    d = d.sort_values(["patient_id", "day"], kind="mergesort")
+    pid = d["patient_id"].astype(str).to_numpy()
+    t = d["day"].to_numpy(float) / (7.0 if weeks else 1.0)
+    v = d["pct_change_baseline"].to_numpy(float)
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    bounds = np.r_[starts, len(pid)]
+    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:],
+                                                                strict=True)]
+    seg_ids = pid[starts]
+    st = (status.rename(index=str).reindex(seg_ids).fillna("not_evaluable").astype(str)
+          .to_numpy() if status is not None else np.full(len(seg_ids), "not_evaluable"))
+    counts: dict[str, int] = {}
+    for s in STATUS_ORDER[::-1]:
+        sel = np.flatnonzero(st == s)
+        counts[s] = len(sel)
+        if len(sel):
+            ax.add_collection(LineCollection([segs[i] for i in sel], colors=STATUS_COLORS[s],
+                                             linewidths=0.9, alpha=0.75))
+            ends = np.array([segs[i][-1] for i in sel])
+            ax.scatter(ends[:, 0], ends[:, 1], s=6, color=STATUS_COLORS[s], zorder=3)
+    ax.autoscale_view()
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.axvline(0, color="0.6", lw=0.5, ls=":")
+    ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")
+    ax.set_ylabel(f"change in {marker} from baseline (%)")
+    ax.set_title(f"Change in {marker} from baseline ({len(seg_ids)} patients{sample})")
+    _status_legend(ax, counts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig

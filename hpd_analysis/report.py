@@ -153,13 +153,16 @@ def _flatten(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 def _read_parameters_file(path: str | Path) -> dict[str, Any]:
     import yaml
 
+    from .errors import yaml_error_text
+
     p = Path(path)
     if not p.is_file():
         raise HPDError(f"parameters file {p}: not found (expected a YAML file of report parameters)")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ParameterError(f"parameters file {p}: not valid YAML ({exc})") from None
+        raise ParameterError(f"parameters file {p}: not valid YAML ({yaml_error_text(exc)})"
+                             ) from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -245,6 +248,9 @@ def _normalize(values: dict[str, Any]) -> dict[str, Any]:
             raise ParameterError("pseudonym_key_file: file not found (expected a file holding "
                                  "the pseudonymization key)")
         out["pseudonym_key_file"] = str(kf.resolve())
+    from .privacy import check_key_options
+
+    check_key_options(out["pseudonymize"], out["pseudonym_key_file"])
     k = out["small_cell_threshold"]
     if isinstance(k, str) and k.strip().isdigit():
         k = int(k.strip())
@@ -391,7 +397,9 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, index: bool = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.csv"
-    df.to_csv(path, index=index, lineterminator="\n", date_format="%Y-%m-%d",
+    from .privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
+
+    neutralize_formulas(df).to_csv(path, index=index, lineterminator="\n", date_format="%Y-%m-%d",
               float_format="%.10g")
     return path
 
@@ -637,7 +645,7 @@ def open_section(
         small_cell_threshold = int(os.environ.get(ENV_SMALL_CELL, "0") or 0)
     if pseudonym_key_file is None:
         pseudonym_key_file = os.environ.get(ENV_KEY_FILE) or None
-    loaded = load_cohort(cohort)
+    loaded = load_cohort(cohort, params=params)  # the plausibility limits in force
     loaded = replace(loaded, load_report=portable_load_report(loaded.load_report, cohort))
     if pseudonymize:
         from .privacy import read_key
@@ -666,31 +674,11 @@ PSEUDONYM_PREFIX = "ID-"
 
 
 def pseudonymize_cohort(cohort: Any, key: bytes) -> Any:
-    """Copy of a loaded cohort whose ``patient_id`` columns (patients, lesions, assessments,
-    wide scans) hold keyed pseudonyms (:func:`hpd_analysis.privacy.pseudonymize_table`); the
-    loader's notes have any identifier they quote replaced as well."""
-    import dataclasses
+    """Copy of a loaded cohort with keyed pseudonyms for every patient identifier, ids embedded
+    in other texts included (:func:`hpd_analysis.privacy.pseudonymize_cohort`)."""
+    from .privacy import pseudonymize_cohort as _pseudonymize_cohort
 
-    from .privacy import pseudonymize, pseudonymize_table
-
-    changes: dict[str, Any] = {}
-    for name in ("patients", "lesions", "assessments", "scans_wide"):
-        tab = getattr(cohort, name, None)
-        if isinstance(tab, pd.DataFrame) and "patient_id" in tab.columns:
-            changes[name] = pseudonymize_table(tab, key)
-    ids = cohort.patients["patient_id"].dropna().astype(str).unique()
-    rep = getattr(cohort, "load_report", None)
-    if isinstance(rep, pd.DataFrame) and len(rep) and len(ids):
-        mapping = dict(zip(ids, pseudonymize(pd.Series(ids), key), strict=True))
-        pattern = re.compile(r"(?<![\w-])(" + "|".join(
-            re.escape(i) for i in sorted(mapping, key=len, reverse=True)) + r")(?![\w-])")
-        rep = rep.copy()
-        for col in rep.columns:
-            if rep[col].dtype == object:
-                rep[col] = rep[col].map(lambda v: pattern.sub(lambda m: mapping[m.group(0)], v)
-                                        if isinstance(v, str) else v)
-        changes["load_report"] = rep
-    return dataclasses.replace(cohort, **changes)
+    return _pseudonymize_cohort(cohort, key)
 
 
 def _check_pseudonymized(df: pd.DataFrame, name: str) -> None:
@@ -1007,9 +995,9 @@ def multivariable_set(section: Section, variables: Sequence[str] | None = None,
     be a patient column or a derived factor, else :class:`ParameterError`), else those of
     :data:`MULTIVARIABLE_DEFAULT` among the candidates (``variables``, default the package's
     default candidates)."""
-    from .riskfactors import default_candidates
+    from .riskfactors import candidate_risk_factors
 
-    cand = list(variables) if variables is not None else default_candidates(section.data.columns)
+    cand = list(variables) if variables is not None else candidate_risk_factors(section.data)
     if multivariable_variables is not None:
         wanted = ([multivariable_variables] if isinstance(multivariable_variables, str)
                   else list(multivariable_variables))

@@ -61,7 +61,7 @@ _EXCLUDED_EXACT = {
     "patient_id", "treatment_start", "treatment_end", "progression_date", "death_date",
     "last_contact", "death_day", "ecog_first_eval", "first_eval_months", "delta_tgr",
     "n_post_baseline_scans", "group", "ecog_delta", "death_from_progression", "death_cause",
-    "bor", "pseudoprogression",
+    "bor", "pseudoprogression", "ldh_uln",
 }
 _EXCLUDED_PREFIXES = (
     "hpd_", "tgr_", "tgk_", "sld_", "recist_", "irecist", "bor_", "prebaseline_", "baseline_",
@@ -85,7 +85,10 @@ def default_candidates(columns: Iterable[str]) -> list[str]:
     and reasons (``hpd_*``), and kinetic / first-evaluation outputs (``tgr_*``, ``sld_*``,
     ``recist_*``, ``ecog_first_eval`` ...), which are not baseline covariates.
     """
+    from .scores import derivable_columns
+
     cols = [str(c) for c in columns]
+    cols += derivable_columns(cols)  # LDH > ULN, dNLR, RMH score, LIPI (scores.add_scores)
     present = set(cols)
     out = [
         f for f in LITERATURE_FACTORS
@@ -105,9 +108,13 @@ def derive_risk_factors(data: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``data`` with the derived factors added when their source is present.
 
     ``age_ge_65`` = age ≥ 65 years; ``n_metastatic_sites_gt_2`` = more than 2 metastatic sites
-    (nullable boolean, NA where the source is missing). Existing columns are left untouched.
+    (nullable boolean, NA where the source is missing); the clinical scores and their parts
+    (:func:`hpd_analysis.scores.add_scores`: LDH > ULN, albumin < 35 g/L, dNLR, RMH score,
+    LIPI) when their inputs are columns. Existing columns are left untouched.
     """
-    out = data.copy()
+    from .scores import add_scores
+
+    out = add_scores(data)  # LDH > ULN, albumin < 35 g/L, dNLR, RMH score, LIPI when computable
     if "age" in out.columns and "age_ge_65" not in out.columns:
         age = pd.to_numeric(out["age"], errors="coerce").astype("Float64")
         out["age_ge_65"] = (age >= 65).astype("boolean")
@@ -145,7 +152,7 @@ def _variables_for(data: pd.DataFrame, variables: Sequence[str] | None,
                    exclude: Iterable[str]) -> list[str]:
     skip = set(exclude)
     if variables is None:
-        variables = default_candidates(data.columns)
+        variables = candidate_risk_factors(data)
     else:
         variables = [variables] if isinstance(variables, str) else list(variables)
     return [v for v in variables if v not in skip]
@@ -1011,3 +1018,34 @@ def mice_odds_ratios(terms: list[_Term], y: pd.Series, alpha: float, m: int = 20
                     f"imputed {m} times (MICE, seed {seed}); pooled odds ratios shown beside "
                     "the complete-case ones")
     return rows
+
+
+# --------------------------------------------------------------------------- free text
+#: a text column is free text (never a default risk factor) when its values are long on average
+#: (characters) ...
+FREE_TEXT_MEAN_LENGTH = 30
+#: ... or when it has more than this many levels, most of them unique
+FREE_TEXT_MIN_LEVELS = 10
+
+
+def is_free_text(values: pd.Series) -> bool:
+    """True for a free-text column: text (not boolean) whose values average more than
+    :data:`FREE_TEXT_MEAN_LENGTH` characters, or have more than :data:`FREE_TEXT_MIN_LEVELS`
+    levels with more levels than half the non-missing values (comments, notes, names: a
+    Table 1 row of them would print every value, identifiers of other patients included)."""
+    if _is_bool(values) or pd.api.types.is_numeric_dtype(values.dtype) \
+            or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return False
+    v = values.dropna().astype(str)
+    if not len(v):
+        return False
+    levels = v.nunique()
+    return bool(v.str.len().mean() > FREE_TEXT_MEAN_LENGTH
+                or (levels > FREE_TEXT_MIN_LEVELS and levels > 0.5 * len(v)))
+
+
+def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
+    """:func:`default_candidates` of ``data`` without its free-text columns
+    (:func:`is_free_text`): free text is a risk factor only when the user names it."""
+    return [c for c in default_candidates(data.columns)
+            if c not in data.columns or not is_free_text(data[c])]
