@@ -1,4 +1,5 @@
-"""The ``hpd`` command line: validate, classify, definitions, simulate, report, import-sdtm.
+"""The ``hpd`` command line: validate, classify, definitions, simulate, report, verify,
+import-sdtm.
 
 Every command exits non-zero with one line per problem on bad input or arguments; a user error
 never prints a Python traceback (set ``HPD_DEBUG=1`` to see one).
@@ -149,8 +150,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
         parameters=_parse_set(args.set),
         parameters_file=args.parameters,
         sections=args.sections,
+        jobs=args.jobs,
     )
     print(f"report written to {out / 'index.html'}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .report import verify_report
+
+    diffs = verify_report(args.report_dir, args.cohort)
+    for line in diffs:
+        print(f"DIFFERS: {line}")
+    if diffs:
+        print(f"hpd verify: {len(diffs)} difference(s): {args.report_dir} is NOT reproduced "
+              f"from {args.cohort}", file=sys.stderr)
+        return 1
+    print(f"verified: {args.report_dir} is reproduced from {args.cohort}")
     return 0
 
 
@@ -234,7 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a report parameter, e.g. group_by=arm, landmark=none")
     s.add_argument("--parameters", help="YAML file of report parameters")
     s.add_argument("--sections", nargs="+", metavar="NAME", help="render only these sections")
+    s.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="sections run at the same time (default: 2, or 1 on one core)")
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("verify", help="rerun a report folder on its cohort and compare every table")
+    s.add_argument("report_dir", help="the report folder (holding parameters.json)")
+    s.add_argument("--cohort", required=True, help="the cohort folder or file it was made from")
+    s.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser("import-sdtm", help="convert CDISC SDTM domains into a cohort")
     s.add_argument("sdtm_dir")
@@ -279,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"hpd {args.command}: interrupted (a report folder being built is removed; the "
+              "previous report is left as it was)", file=sys.stderr)
+        return 130
     except (HPDError, OSError) as exc:  # bad input or a file system refusal: one line
         if os.environ.get("HPD_DEBUG"):
             raise

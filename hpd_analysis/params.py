@@ -302,6 +302,26 @@ class Plausibility:
 
 
 @dataclass(frozen=True)
+class Labels:
+    """Labels of the cohort's columns in the typeset tables (Table 1, odds ratios) and the
+    forest plot (``--set labels.file=labels.csv``).
+
+    ``file``: a CSV file with columns ``variable,label`` or a YAML mapping ``variable: label``;
+    a relative path is read from the cohort folder. None (default): the built-in labels of the
+    usual cohort columns (``hpd_analysis.tables.VARIABLE_LABELS``), else the column names.
+    """
+
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.file is not None and (not isinstance(self.file, str) or not self.file.strip()):
+            raise ValueError(f"labels.file={self.file!r}: expected the path of a CSV "
+                             "(variable,label) or YAML (variable: label) file, or none")
+        if isinstance(self.file, str) and self.file.strip().lower() in ("none", "null"):
+            object.__setattr__(self, "file", None)
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
 
@@ -328,6 +348,8 @@ class Parameters:
     prediction: Prediction = field(default_factory=Prediction)
     #: plausibility checks of the loader (errors / warnings and the values that accept them)
     plausibility: Plausibility = field(default_factory=Plausibility)
+    #: labels of the cohort's columns in typeset tables and figures (issue 11, outputs)
+    labels: Labels = field(default_factory=Labels)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any

@@ -19,14 +19,14 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import ParameterError
+from .errors import HPDError, ParameterError
 
 #: Environment variable read by :func:`read_key` when no key file is given.
 KEY_ENV = "HPD_PSEUDONYM_KEY"
@@ -276,3 +276,107 @@ def unneutralize_text(value: object) -> object:
             and value[1:].startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value[1:]):
         return value[1:]
     return value
+
+
+# --------------------------------------------------------------------------------------------
+# pseudonymized cohorts and the small-cell rule of exported tables (used by report sections)
+
+#: prefix of the pseudonyms (:func:`hpd_analysis.privacy.pseudonymize`)
+PSEUDONYM_PREFIX = "ID-"
+
+
+
+def _check_pseudonymized(df: pd.DataFrame, name: str) -> None:
+    """Raise :class:`HPDError` when a ``patient_id`` column of a table to export holds a value
+    that is not a pseudonym (it would leak an identifier)."""
+    for col in ("patient_id",):
+        if col in df.columns:
+            v = df[col].dropna().astype(str)
+            bad = ~v.str.startswith(PSEUDONYM_PREFIX)
+            if bad.any():
+                raise HPDError(f"table {name}: {int(bad.sum())} patient_id value(s) are not "
+                               "pseudonyms although pseudonymize is on; not written")
+
+
+#: per exported aggregate table: (count columns, columns computed from them). Tables not listed
+#: use the default rule: numeric ``n``/``n_*``/``events`` columns, and percent / CI columns.
+SMALL_CELL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "incidence": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
+    "threshold_sweep": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
+    "attrition": (("n",), ("percent_of_cohort",)),
+    "agreement": (("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
+                   "n_either"),
+                  ("jaccard", "percent_agreement", "kappa", "kappa_ci_low", "kappa_ci_high",
+                   "kappa_p_value")),
+    "scans_per_patient": (("n_patients",), ()),
+    "recist_first_eval": (("n", "n_hpd", "n_not_hpd", "n_not_evaluable"), ("percent",)),
+    "upset": (("n",), ()),
+    "survival": (("n", "events", "n_excluded"),
+                 ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio",
+                  "hr_ci_low", "hr_ci_high")),
+    "survival_excluded": (("n",), ()),
+    "kinetics_summary": (("n", "n_missing"), ("median", "q1", "q3")),
+    "odds_ratios": (("n", "n_events"), ()),
+    # rows of the input files a loader action touched: not a count of patients
+    "load_report": ((), ()),
+}
+_DEPENDENT_DEFAULT = ("percent", "pct", "ci_low", "ci_high")
+_COUNT_PCT = re.compile(r"^\s*(\d+)(\s*\(\s*[-\d.]+\s*%?\s*\))?\s*$")
+
+
+def _mask_count_text(value: Any, k: int) -> Any:
+    """``"3 (7.5)"`` / ``"3"`` / ``3`` → ``"<k"`` when the count is 1..k-1; anything else as is."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"<{k}" if 0 < value < k and float(value).is_integer() else value
+    if isinstance(value, str):
+        m = _COUNT_PCT.match(value)
+        if m and 0 < int(m.group(1)) < k:
+            return f"<{k}"
+    return value
+
+
+def _suppress_text_counts(table: pd.DataFrame, columns: Sequence[str], k: int) -> pd.DataFrame:
+    out = table.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = out[col].astype("object").map(lambda v: _mask_count_text(v, k))
+    return out
+
+
+def suppress_table(table: pd.DataFrame, name: str, k: int) -> pd.DataFrame:
+    """The small-cell rule on one exported table: counts 1..k-1 → ``"<k"`` and the values
+    computed from a masked count blanked (:func:`hpd_analysis.privacy.suppress_small_cells`).
+
+    Patient-level tables (with a ``patient_id`` column) are not aggregates and are returned
+    unchanged. ``table1``: every ``n (%)`` / count cell of the group columns and ``missing``.
+    ``cohort_overview``: values that are a count, ``count (x %)`` or ``name count, ...`` lists.
+    ``k <= 1`` returns the table unchanged.
+    """
+    if k <= 1 or "patient_id" in table.columns:
+        return table
+    if name == "table1":
+        fixed = {"variable", "level", "statistic", "test", "p_value", "smd"}
+        cols = [c for c in table.columns if c not in fixed]
+        out = _suppress_text_counts(table, cols, k)
+        out.attrs = dict(table.attrs)
+        return out
+    if name == "cohort_overview" and "value" in table.columns:
+        out = _suppress_text_counts(table, ["value"], k)
+
+        def _lists(v: Any) -> Any:
+            if not isinstance(v, str) or "," not in v:
+                return v
+            parts = [re.sub(r"(\s)(\d+)$", lambda m: m.group(1) + (
+                f"<{k}" if 0 < int(m.group(2)) < k else m.group(2)), p) for p in v.split(", ")]
+            return ", ".join(parts)
+
+        out["value"] = out["value"].map(_lists)
+        return out
+    counts, dependent = SMALL_CELL_COLUMNS.get(name, (None, _DEPENDENT_DEFAULT))
+    count_cols = (None if counts is None else [c for c in counts if c in table.columns])
+    out = suppress_small_cells(table, k, count_columns=count_cols,
+                               dependent_columns=[c for c in dependent if c in table.columns])
+    out.attrs = dict(table.attrs)
+    return out

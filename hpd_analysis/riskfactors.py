@@ -1049,3 +1049,100 @@ def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
     (:func:`is_free_text`): free text is a risk factor only when the user names it."""
     return [c for c in default_candidates(data.columns)
             if c not in data.columns or not is_free_text(data[c])]
+
+
+# --------------------------------------------------------------------------------------------
+# tables of the report sections (moved from report.py)
+
+#: the multivariable model's default variables (those present in the cohort): the risk factors
+#: most often reported for HPD (Lin et al., Transl Lung Cancer Res 2021) — age ≥ 65, ECOG
+#: performance status, > 2 metastatic sites, liver metastases, LDH > ULN, NLR
+MULTIVARIABLE_DEFAULT: tuple[str, ...] = (
+    "age_ge_65", "ecog_baseline", "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln",
+    "nlr",
+)
+
+
+def table1_by(section: Any, group: str | None, variables: Sequence[str] | None = None
+              ) -> pd.DataFrame:
+    """Table 1 (:func:`hpd_analysis.riskfactors.table1`) of the section's patients by ``group``
+    (an HPD definition or a patient column); ``None`` describes all patients in one column.
+    Notes are in ``attrs["warnings"]``."""
+    data = section.data
+    if group is None:
+        group = "all_patients"
+        data = data.assign(all_patients="all patients")
+    return table1(data, group, variables=variables, statistics=section.params.statistics)
+
+
+def multivariable_set(section: Any, variables: Sequence[str] | None = None,
+                      multivariable_variables: Sequence[str] | None = None) -> list[str]:
+    """Variables of the multivariable model: ``multivariable_variables`` when given (each must
+    be a patient column or a derived factor, else :class:`ParameterError`), else those of
+    :data:`MULTIVARIABLE_DEFAULT` among the candidates (``variables``, default the package's
+    default candidates)."""
+    cand = list(variables) if variables is not None else candidate_risk_factors(section.data)
+    if multivariable_variables is not None:
+        wanted = ([multivariable_variables] if isinstance(multivariable_variables, str)
+                  else list(multivariable_variables))
+        unknown = [v for v in wanted if v not in cand]
+        if unknown:
+            raise ParameterError(
+                f"multivariable_variables: {', '.join(unknown)} not among the candidate risk "
+                f"factors ({', '.join(cand)})")
+        return wanted
+    return [v for v in MULTIVARIABLE_DEFAULT if v in cand]
+
+
+def odds_ratios_for(section: Any, variables: Sequence[str] | None = None,
+                    multivariable_variables: Sequence[str] | None = None) -> pd.DataFrame:
+    """Odds ratios of HPD under the primary definition
+    (:func:`hpd_analysis.riskfactors.odds_ratios`): univariable for every candidate in
+    ``variables``, multivariable on :func:`multivariable_set` (default the short literature set
+    :data:`MULTIVARIABLE_DEFAULT`). An empty table of the same columns, with the reason in
+    ``attrs["warnings"]``, when no patient is evaluable as HPD and non-HPD."""
+    if not section.primary_evaluable():
+        out = pd.DataFrame(columns=OR_COLUMNS)
+        out.attrs["warnings"] = [
+            f"no odds ratios: no patient is evaluable as HPD and as non-HPD under "
+            f"{section.primary}"]
+        return out
+    multi = multivariable_set(section, variables, multivariable_variables)
+    if variables is not None:
+        variables = list(dict.fromkeys([*variables, *multi]))
+    return odds_ratios(section.data, section.primary, variables=variables,
+                       multivariable_variables=multi, statistics=section.params.statistics)
+
+
+def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
+    """Events per variable of each model of an odds-ratio table: ``model, n, n_events,
+    n_parameters, epv`` (events of the rarer outcome per estimated coefficient; Peduzzi 1996
+    asks for ≥ 10). Univariable models are summarised by their smallest EPV."""
+    cols = ["model", "n", "n_events", "n_parameters", "epv"]
+    t = odds_ratio_table
+    if t.empty:
+        return pd.DataFrame(columns=cols)
+    est = t[t["note"].astype(str).ne("reference level")
+            & pd.to_numeric(t["n"], errors="coerce").notna()].copy()
+    rows = []
+    for model, sub in est.groupby(est["model"].astype(str), sort=False):
+        n = pd.to_numeric(sub["n"], errors="coerce")
+        ev = pd.to_numeric(sub["n_events"], errors="coerce")
+        if model == "multivariable":
+            n0, e0 = int(n.iloc[0]), int(ev.iloc[0])
+            k = int(len(sub))
+            rows.append({"model": model, "n": n0, "n_events": e0, "n_parameters": k,
+                         "epv": events_per_variable(min(e0, n0 - e0), k)})
+        else:
+            per = sub.assign(n_=n, ev_=ev).groupby("variable", sort=False).agg(
+                n=("n_", "first"), n_events=("ev_", "first"), k=("variable", "size"))
+            per = per.dropna()
+            if per.empty:
+                continue
+            rare = per["n_events"].clip(upper=per["n"] - per["n_events"]).astype(float)
+            epv = (rare / per["k"].astype(float)).reset_index(drop=True)
+            i = int(epv.idxmin())
+            rows.append({"model": "univariable (smallest)", "n": int(per["n"].iloc[i]),
+                         "n_events": int(per["n_events"].iloc[i]),
+                         "n_parameters": int(per["k"].iloc[i]), "epv": float(epv[i])})
+    return pd.DataFrame(rows, columns=cols)
