@@ -12,6 +12,9 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    reference (``benchmarks/reference.py``) on the same cohort; both must give identical
    ``hpd_<code>`` verdicts; prints the speed ratio reference time / ``classify`` time (each the
    best of ``REFERENCE_REPEATS`` interleaved runs).
+4. ``rereads`` at 500 and 10 k patients: 200 seeded re-reads of every patient classified under
+   the nine definitions (:mod:`hpd_analysis.uncertainty`); targets <= 3 s at 500 patients and
+   <= 30 s with <= 4 GB peak RSS at 10 k.
 
 Simulated cohorts are cached as Parquet under ``benchmarks/out/`` (git-ignored), keyed by size,
 seed and a hash of ``hpd_analysis/simulate.py`` so a rerun skips simulation but a changed simulator
@@ -301,9 +304,36 @@ def worker_reference(n: int, path: Path) -> dict[str, Any]:
     }
 
 
+#: re-read benchmark (measurement uncertainty): re-reads, and targets (seconds, MB) per size
+REREADS = 200
+REREAD_TARGETS = {500: (3.0, None), 10_000: (30.0, 4096.0)}
+
+
+def worker_rereads(n: int, path: Path) -> dict[str, Any]:
+    """Time ``REREADS`` seeded re-reads of every patient under the nine definitions (load and the
+    published classification excluded: the features are built first, as ``classify`` does)."""
+    from hpd_analysis.classification import _feature_columns, resolve_definitions
+    from hpd_analysis.load import load_cohort
+    from hpd_analysis.params import Parameters
+    from hpd_analysis.uncertainty import reread_summary, simulate_rereads
+
+    cohort = load_cohort(path)
+    params = Parameters()
+    defs = resolve_definitions(None)
+    values = _feature_columns(cohort, params)
+    t0 = time.perf_counter()
+    rr = simulate_rereads(cohort, defs, params, REREADS, values)
+    summary = reread_summary(rr)
+    t1 = time.perf_counter()
+    return {"task": "rereads", "n_patients": n, "n_rereads": REREADS, "rereads_s": t1 - t0,
+            "maxrss_mb": _maxrss_mb(),
+            "jaccard": dict(zip(summary["definition"], summary["jaccard"].round(3),
+                                strict=True))}
+
+
 def run_worker_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench.py _worker")
-    p.add_argument("task", choices=["simulate", "classify", "report", "reference"])
+    p.add_argument("task", choices=["simulate", "classify", "report", "reference", "rereads"])
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--cache", type=Path, required=True)
@@ -316,6 +346,8 @@ def run_worker_main(argv: list[str]) -> int:
         res = worker_classify(a.size, a.path, a.cache, a.profile)
     elif a.task == "report":
         res = worker_report(a.size, a.path, a.cache, a.profile)
+    elif a.task == "rereads":
+        res = worker_rereads(a.size, a.path)
     else:
         res = worker_reference(a.size, a.path)
     _emit(res)
@@ -403,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="patients for the reference comparison (default 20000)")
     p.add_argument("--no-report", action="store_true", help="skip the report steps")
     p.add_argument("--no-reference", action="store_true", help="skip the reference comparison")
+    p.add_argument("--no-rereads", action="store_true",
+                   help="skip the re-read (measurement uncertainty) benchmark")
     p.add_argument("--profile", action="store_true",
                    help="run cProfile inside the classify/report workers; print the top functions "
                         "(slower: times are then not comparable)")
@@ -426,11 +460,13 @@ def main(argv: list[str] | None = None) -> int:
         "classify": [],
         "report": None,
         "reference": None,
+        "rereads": [],
         "errors": [],
     }
     ok = True
 
-    needed = sorted(set(sizes)
+    reread_sizes = set() if a.no_rereads else set(REREAD_TARGETS)
+    needed = sorted(set(sizes) | reread_sizes
                     | (set() if a.no_report else {report_size})
                     | (set() if a.no_reference else {ref_size}))
     paths: dict[int, Path] = {}
@@ -515,6 +551,22 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False
+
+    for n in sorted(reread_sizes):
+        if n not in paths:
+            continue
+        try:
+            r = run_step("rereads", n, a.seed, cache, path=paths[n])
+        except RuntimeError as exc:
+            results["errors"].append(str(exc))
+            ok = False
+            continue
+        results["rereads"].append(r)
+        max_s, max_mb = REREAD_TARGETS[n]
+        met = r["rereads_s"] <= max_s and (max_mb is None or r["peak_rss_mb"] <= max_mb)
+        print(f"rereads: {r['n_rereads']} re-reads of {n} patients in {r['rereads_s']:.2f} s, "
+              f"peak {r['peak_rss_mb']:.0f} MB (target <= {max_s:.0f} s"
+              + (f", <= {max_mb:.0f} MB" if max_mb else "") + f"): {'met' if met else 'MISSED'}")
 
     for err in results["errors"]:
         print(f"ERROR: {err}")

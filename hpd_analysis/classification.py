@@ -547,8 +547,11 @@ def classify_table(
     """Classify every patient of ``cohort`` under ``definitions`` (default: the whole registry).
 
     One row per input patient, in input order, never fewer; see the module docstring for the
-    columns (TGR in % per month, TGK in mm per month, SLD in mm, times in months).
+    columns (TGR in % per month, TGK in mm per month, SLD in mm, times in months). With
+    ``uncertainty.rereads`` = N > 0 also ``hpd_<code>_prob`` per definition: the share of N seeded
+    re-reads in which the patient is HPD (:mod:`hpd_analysis.uncertainty`).
     """
+    params = _params(params)
     values = _feature_columns(cohort, params)
     defs = resolve_definitions(definitions)
     features = _FeatureView(values)  # what the definitions read, without building the table
@@ -558,9 +561,16 @@ def classify_table(
         # the table's columns as the features were built from them (not read back): the Series
         # (on this index) of the texts and reasons built as object columns, without dtype
         # inference of those again
-        return _classification_table(values, values.held, features, index, defs)
-    return _classification_table(values, values.__getitem__, features,
-                                 pd.RangeIndex(len(features)), defs)
+        table = _classification_table(values, values.held, features, index, defs)
+    else:
+        table = _classification_table(values, values.__getitem__, features,
+                                      pd.RangeIndex(len(features)), defs)
+    if params.uncertainty.rereads:  # measurement uncertainty: hpd_<code>_prob (off by default)
+        from .uncertainty import reread_probabilities, simulate_rereads
+
+        probs = reread_probabilities(simulate_rereads(cohort, defs, params, features=values))
+        table = pd.concat([table, probs.set_axis(table.index)], axis=1)
+    return table
 
 
 class _FeatureView:

@@ -34,6 +34,76 @@ class Windows:
     first_eval_max_days: int | None = None
 
 
+#: log-scale SD of one re-measured lesion diameter: Yoon et al., Eur J Cancer 2016;53:5-15 (meta-
+#: analysis of 12 studies), pooled 95 % limits of agreement of the relative measurement difference of
+#: single-lesion longest diameters between observers -22.1 % to +25.4 % (half-width 23.75 % = 1.96 SD)
+INTER_READER_LOG_SD: float = 0.121
+#: the same within one observer: -17.8 % to +16.1 % (half-width 16.95 %)
+INTRA_READER_LOG_SD: float = 0.086
+#: the same for a sum of several lesions between observers: -19.2 % to +19.5 % (half-width 19.35 %)
+SUM_INTER_READER_LOG_SD: float = 0.099
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """Seeded re-read model of the tumour measurements (:mod:`hpd_analysis.uncertainty`).
+
+    Each measured diameter (lesion x scan; lymph nodes by short axis, as recorded) is multiplied by
+    ``exp(sd * z)``, ``z`` standard normal, independently per lesion and scan; ``sd`` from the
+    published RECIST observer variability (see ``INTER_READER_LOG_SD``).
+    """
+
+    #: re-reads per patient; None: off in ``hpd classify``, 200 in the report; 0: off
+    rereads: int | None = None
+    #: seed of the random generator (same seed, same inputs: byte-identical outputs)
+    seed: int = 20160101
+    #: log-scale SD per lesion diameter (unitless; 0.121 = inter-reader, Yoon 2016; intra-reader
+    #: 0.086)
+    spread: float = INTER_READER_LOG_SD
+    #: log-scale SD for lymph-node short axes (None: ``spread``)
+    node_spread: float | None = None
+    #: per-organ log-scale SDs, ``"liver=0.10,lung=0.13"`` (organ names case-insensitive; others
+    #: use ``spread``)
+    organ_spread: str = ""
+    #: log-scale SD of a per-scan sum when only sums are given (assessments / three-scan files;
+    #: Yoon 2016 sum of lesions between observers)
+    sum_spread: float = SUM_INTER_READER_LOG_SD
+
+    def __post_init__(self) -> None:
+        if self.rereads is not None and (not isinstance(self.rereads, int)
+                                         or isinstance(self.rereads, bool) or self.rereads < 0):
+            raise ValueError(f"uncertainty.rereads={self.rereads!r}: expected a whole number "
+                             "of re-reads >= 0 (0: off)")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"uncertainty.seed={self.seed!r}: expected a whole number >= 0")
+        for name in ("spread", "node_spread", "sum_spread"):
+            v = getattr(self, name)
+            if v is None and name == "node_spread":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 2:
+                raise ValueError(f"uncertainty.{name}={v!r}: expected a log-scale SD between 0 "
+                                 "and 2 (e.g. 0.121)")
+        self.organ_spreads()
+
+    def organ_spreads(self) -> dict[str, float]:
+        """``organ_spread`` parsed: lower-cased organ name -> log-scale SD."""
+        out: dict[str, float] = {}
+        for item in str(self.organ_spread or "").replace(";", ",").split(","):
+            if not item.strip():
+                continue
+            organ, sep, value = item.partition("=")
+            try:
+                sd = float(value)
+            except ValueError:
+                sd = -1.0
+            if not sep or not organ.strip() or not 0 <= sd <= 2:
+                raise ValueError(f"uncertainty.organ_spread={self.organ_spread!r}: expected "
+                                 "organ=SD pairs separated by commas, SD between 0 and 2 "
+                                 "(e.g. 'liver=0.10,lung=0.13')")
+            out[organ.strip().lower()] = sd
+        return out
+
+
 @dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
@@ -53,6 +123,8 @@ class Parameters:
     too_small_to_measure_mm: float = 5.0
     #: a death without a recorded cause counts as death from progression (fast-progression rule)
     death_without_cause_is_progression: bool = True
+    #: seeded re-read model of the measurements (measurement uncertainty of every verdict)
+    uncertainty: Uncertainty = field(default_factory=Uncertainty)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any

@@ -936,3 +936,77 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     if "_n_organs_new" in scans:
         extra["n_organs_with_new_lesions_first_eval"] = _take(scans["_n_organs_new"], fe)
     return out, extra
+
+
+#: the three scans of the kinetic analysis, by slot (see :func:`target_measurements`)
+SLOTS = ("prebaseline", "baseline", "first_eval")
+
+
+def target_measurements(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
+    """The measurements that make the three SLDs of each patient (pre-baseline, baseline, first
+    evaluation; :func:`first_evaluation_features`), one row per lesion and scan.
+
+    Columns: ``row`` (position of the patient in ``cohort.patients``), ``slot`` (0 pre-baseline,
+    1 baseline, 2 first evaluation: :data:`SLOTS`), ``diameter_mm`` (0 for a target recorded
+    absent), ``is_lymph_node`` (bool; diameter = short axis), ``organ`` (lower case, stripped;
+    None when not given) and ``is_sum`` (True: the row is a per-scan sum, when the cohort has no
+    lesion table). Only the baseline target lesions measured at that scan, i.e. the rows summed
+    into ``sld_*_mm``; for a scan whose SLD is missing (a target not measured) the rows of the
+    measured targets are listed too. Used by the re-read model (:mod:`hpd_analysis.uncertainty`).
+    """
+    params = params or Parameters()
+    scans, pt = _build(cohort, params, full=False)
+    les = cohort.lesions
+    cols = ["row", "slot", "diameter_mm", "is_lymph_node", "organ", "is_sum"]
+    if les is None or not len(les):  # per-scan sums: one "measurement" per scan
+        sld = np.asarray(scans["sld_mm"], dtype=float)
+        rows, slots, vals = [], [], []
+        for k, key in enumerate(("pre", "base", "fe")):
+            idx = np.asarray(pt[key])
+            v = _take(sld, idx)
+            ok = np.flatnonzero(~np.isnan(v))
+            rows.append(ok)
+            slots.append(np.full(len(ok), k, dtype=np.int8))
+            vals.append(v[ok])
+        row = np.concatenate(rows)
+        order = np.lexsort((np.concatenate(slots), row))
+        m = len(row)
+        return pd.DataFrame({"row": row[order].astype(np.int64),
+                             "slot": np.concatenate(slots)[order],
+                             "diameter_mm": np.concatenate(vals)[order],
+                             "is_lymph_node": np.zeros(m, dtype=bool),
+                             "organ": np.full(m, None, dtype=object),
+                             "is_sum": np.ones(m, dtype=bool)}, columns=cols)
+    rp = _patient_codes(cohort, les, "lesions")
+    dday, _ = _check_dates(les, "assessment_date", "lesions", cohort)
+    _, _, inv = _scan_keys(rp, dday)
+    is_t = _factor_masks(les["lesion_type"], ("target",))[0]
+    absent = (_factor_masks(les["status"], ("absent",))[0] if "status" in les.columns
+              else np.zeros(len(les), dtype=bool))
+    lcode = _factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
+    nl = int(lcode.max()) + 1 if len(lcode) else 1
+    key = rp * nl + lcode
+    base = np.asarray(pt["base"])
+    bt_keys = key[is_t & (inv == base[rp])]
+    is_bt = is_t & pd.Series(key).isin(bt_keys).to_numpy()
+    diam = _float_values(les, "diameter_mm")
+    if diam is None:
+        diam = np.full(len(les), np.nan)
+    measured = is_bt & (~np.isnan(diam) | absent) & ~_bool_col(les, "not_evaluable")
+    slot = np.full(len(les), -1, dtype=np.int8)
+    for k, name in enumerate(("pre", "base", "fe")):
+        at = np.asarray(pt[name])[rp]
+        slot[measured & (at >= 0) & (inv == at)] = k
+    keep = np.flatnonzero(slot >= 0)
+    d = diam[keep]
+    d[np.isnan(d)] = 0.0
+    organ = np.full(len(keep), None, dtype=object)
+    if "organ" in les.columns:
+        o = les["organ"].to_numpy(dtype=object)[keep]
+        known = ~pd.isna(o)
+        organ[known] = pd.Index(o[known]).astype(str).str.strip().str.lower().to_numpy(
+            dtype=object)
+    return pd.DataFrame({"row": rp[keep], "slot": slot[keep], "diameter_mm": d,
+                         "is_lymph_node": _bool_col(les, "is_lymph_node")[keep],
+                         "organ": organ, "is_sum": np.zeros(len(keep), dtype=bool)},
+                        columns=cols)
