@@ -939,3 +939,51 @@ def km_plot(
         add_at_risk_counts(*fitters.values(), labels=[str(k) for k in fitters], ax=ax,
                            rows_to_show=["At risk"])
     return fig
+
+
+def reread_uncertainty(summary: pd.DataFrame) -> Figure:
+    """How far the verdicts survive a re-read of the measurements, one row per definition.
+
+    ``summary``: :func:`hpd_analysis.uncertainty.reread_summary`. Left: the published incidence
+    (black dot) and the expected incidence over the re-reads (open circle) with its re-read
+    interval (%). Right: self-agreement between the published verdicts and a re-read, Jaccard
+    (vermillion) and Cohen's kappa (blue), mean with the re-read interval.
+    """
+    definitions = summary["definition"].astype(str).tolist()
+    with use_style():
+        fig, (ax1, ax2) = plt.subplots(1, 2, sharey=True,
+                                       figsize=(9.0, max(2.5, 0.45 * len(definitions) + 1.2)))
+    for ax in (ax1, ax2):
+        _style_axes(ax)
+    if summary.empty:
+        _empty(ax1, "no re-read")
+        return fig
+    y = np.arange(len(definitions))[::-1].astype(float)
+
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(summary[col], errors="coerce").to_numpy(float)
+
+    e, lo, hi = num("expected_percent"), num("interval_low"), num("interval_high")
+    ax1.errorbar(e, y - 0.12, xerr=np.vstack([np.clip(e - lo, 0, None), np.clip(hi - e, 0, None)]),
+                 fmt="o", mfc="white", color=OKABE_ITO["blue"], ms=5, capsize=2, lw=1,
+                 label="expected over re-reads (interval)")
+    ax1.plot(num("percent"), y + 0.12, "o", color="black", ms=4, label="published verdicts")
+    ax1.set_yticks(y)
+    ax1.set_yticklabels(definitions)
+    ax1.set_xlim(left=0)
+    ax1.set_xlabel("HPD incidence among evaluable patients (%)")
+    ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    for k, (name, color) in enumerate((("jaccard", OKABE_ITO["vermillion"]),
+                                       ("kappa", OKABE_ITO["blue"]))):
+        m, m_lo, m_hi = num(name), num(f"{name}_low"), num(f"{name}_high")
+        off = 0.12 if k == 0 else -0.12
+        ax2.errorbar(m, y + off, xerr=np.vstack([np.clip(m - m_lo, 0, None),
+                                                  np.clip(m_hi - m, 0, None)]),
+                     fmt="o", color=color, ms=4, capsize=2, lw=1,
+                     label="Jaccard" if name == "jaccard" else "Cohen's kappa")
+    ax2.set_xlim(0, 1.02)
+    ax2.set_xlabel("agreement of a re-read with the published verdicts")
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    n = int(summary["n_rereads"].iloc[0])
+    fig.suptitle(f"Measurement uncertainty: {n} simulated re-reads", fontsize=11)
+    return fig

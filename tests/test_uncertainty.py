@@ -156,3 +156,14 @@ def test_bad_values_are_named(kw):
     key = next(iter(kw))
     with pytest.raises(ValueError, match=f"uncertainty.{key}="):
         Uncertainty(**kw)
+
+
+def test_reread_figure_draws_every_definition():
+    from hpd_analysis.plots import reread_uncertainty
+
+    rr = simulate_rereads(_cohort(), [PD_ONLY, replace(PD_ONLY, code="pd_two")],
+                          _params(seed=4), 30)
+    fig = reread_uncertainty(reread_summary(rr))
+    ax1, ax2 = fig.axes
+    assert [t.get_text() for t in ax1.get_yticklabels()] == ["pd_only", "pd_two"]
+    assert "30 simulated re-reads" in fig._suptitle.get_text()
