@@ -467,6 +467,12 @@ def reference_patient(
     policy = params.nonpositive_pre_growth
     tgr_ratio = ratio_scalar(tgr_on, tgr_pre, policy)
     tgk_ratio = ratio_scalar(tgk_on, tgk_pre, policy)
+    # noise floor (params.Guards): a pre-treatment change |S_0 / S_pre - 1| below the floor (%)
+    # is measurement error: neither ratio is evaluable
+    floor = params.guards.pre_change_floor_pct
+    if floor > 0 and s_pre is not None and s0 is not None and s_pre > 0 \
+            and abs(s0 / s_pre - 1.0) * 100.0 < floor:
+        tgr_ratio = tgk_ratio = None
     delta_tgr = tgr_on - tgr_pre if (tgr_on is not None and tgr_pre is not None) else None
 
     # ---- clinical inputs ----------------------------------------------------------------------

@@ -745,3 +745,139 @@ def classify_path(
     cohort = load_cohort(cohort_path, params=params)
     table = classify_table(cohort, list(chosen.values()), params)
     return write_table(table, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# reference-period guards and window sensitivity
+# ---------------------------------------------------------------------------------------------
+
+#: the reference-period guards: (name, parameter, value that turns the guard off)
+GUARDS: tuple[tuple[str, str, Any], ...] = (
+    ("minimum pre-baseline interval", "windows.prebaseline_min_days_before_baseline", 1),
+    ("noise floor on the pre-treatment change", "guards.pre_change_floor_pct", 0.0),
+)
+
+
+def _with_setting(params: Parameters, key: str, value: Any) -> Parameters:
+    """``params`` with one cohort-wide parameter (``group.key`` or a plain name) set."""
+    return _params({**params.to_dict(), key: value})
+
+
+def _verdict_codes(cohort: Cohort, defs: list[Definition], params: Parameters
+                   ) -> dict[str, np.ndarray]:
+    """Verdict codes (1 HPD, 0 not HPD, -1 not evaluable) of every definition."""
+    values = _feature_columns(cohort, params)
+    res = verdict_columns(_FeatureView(values), defs)
+    out = {}
+    for d in defs:
+        v = res[f"hpd_{d.code}"]
+        out[d.code] = np.where(np.asarray(v.isna()), -1,
+                               v.to_numpy(dtype=bool, na_value=False).astype(np.int8))
+    return out
+
+
+def guard_effects(
+    cohort: Cohort,
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+    params: Parameters | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """How many verdicts each reference-period guard (:data:`GUARDS`) changes.
+
+    For each guard and definition: the verdicts with every parameter in force compared with the
+    same parameters but that guard off. Columns ``guard, parameter, value, off_value,
+    definition, n_changed, hpd_to_not_evaluable, not_hpd_to_not_evaluable, other_changes,
+    n_hpd, n_hpd_without_guard, n_evaluable, n_evaluable_without_guard``.
+    """
+    params = _params(params)
+    defs = resolve_definitions(definitions)
+    now = _verdict_codes(cohort, defs, params)
+    flat = params.to_dict()
+    rows = []
+    for name, key, off in GUARDS:
+        before = _verdict_codes(cohort, defs, _with_setting(params, key, off))
+        for d in defs:
+            a, b = now[d.code], before[d.code]
+            changed = a != b
+            h2n = int(((b == 1) & (a == -1)).sum())
+            n2n = int(((b == 0) & (a == -1)).sum())
+            rows.append({"guard": name, "parameter": key, "value": flat[key], "off_value": off,
+                         "definition": d.code, "n_changed": int(changed.sum()),
+                         "hpd_to_not_evaluable": h2n, "not_hpd_to_not_evaluable": n2n,
+                         "other_changes": int(changed.sum()) - h2n - n2n,
+                         "n_hpd": int((a == 1).sum()), "n_hpd_without_guard": int((b == 1).sum()),
+                         "n_evaluable": int((a >= 0).sum()),
+                         "n_evaluable_without_guard": int((b >= 0).sum())})
+    return pd.DataFrame(rows, columns=[
+        "guard", "parameter", "value", "off_value", "definition", "n_changed",
+        "hpd_to_not_evaluable", "not_hpd_to_not_evaluable", "other_changes", "n_hpd",
+        "n_hpd_without_guard", "n_evaluable", "n_evaluable_without_guard"])
+
+
+#: the window sweep: (parameter, values, published value); ``<definition>.<param>`` parameters
+#: move that definition only, ``windows.*`` every definition
+WINDOW_SWEEP: tuple[tuple[str, tuple[Any, ...], Any], ...] = (
+    # Gandara (OAK): "first assessment within 6 weeks"; a 6-week schedule with a +-7-day visit
+    # window puts scans at up to 49 days
+    ("gandara2018_fp.first_assessment_max_days", (35, 42, 49, 56, 63), 42),
+    # Matos 2020: PD "within 8 weeks"
+    ("matos2020.first_eval_max_days", (42, 49, 56, 63, 70), 56),
+    # the cohort-wide latest first-evaluation day (none: no limit)
+    ("windows.first_eval_max_days", (42, 56, 70, 84, 112, None), None),
+    # the 183-day (6-month) look-back for the pre-baseline scan
+    ("windows.prebaseline_max_days_before_baseline", (60, 90, 120, 183, 270, 365), 183),
+    # the minimum pre-baseline interval (guard; no source states one: 28 days by default, see
+    # params.Windows; 1 = a distinct date only, the former default)
+    ("windows.prebaseline_min_days_before_baseline", (1, 7, 14, 28, 42, 56), None),
+)
+
+
+def window_sweep(
+    cohort: Cohort,
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+    params: Parameters | Mapping[str, Any] | None = None,
+    grid: Sequence[tuple[str, Sequence[Any], Any]] = WINDOW_SWEEP,
+) -> pd.DataFrame:
+    """HPD incidence per definition as each time window varies (the threshold sweep's
+    companion for the windows; days).
+
+    ``grid``: ``(parameter, values, published value)``; a ``<definition>.<param>`` parameter
+    moves that definition only, a cohort-wide one (``windows.*``) rebuilds the time points and
+    moves every definition; the other parameters stay as in force. Columns ``parameter, value,
+    published, in_force, definition, n_hpd, n_evaluable, n_total, percent`` (``percent`` =
+    100 · n_hpd / n_evaluable; ``value`` NaN = no limit; ``published`` marks the source's value,
+    none for the minimum pre-baseline interval, which no source states; ``in_force`` the value of
+    the run's parameters).
+    """
+    params = _params(params)
+    defs = resolve_definitions(definitions)
+    by_code = {d.code: d for d in defs}
+    flat = params.to_dict()
+    rows = []
+    base_values = None
+    for key, values, published in grid:
+        head, _, tail = key.partition(".")
+        for value in values:
+            if head in by_code:
+                if base_values is None:
+                    base_values = _feature_columns(cohort, params)
+                d = by_code[head].with_parameters(**{tail: value})
+                v = verdict_columns(_FeatureView(base_values), [d])[f"hpd_{d.code}"]
+                res = {d.code: v}
+                in_force = by_code[head].parameters.get(tail)
+            elif key in flat:
+                values_p = _feature_columns(cohort, _with_setting(params, key, value))
+                res = verdict_columns(_FeatureView(values_p), defs)
+                res = {d.code: res[f"hpd_{d.code}"] for d in defs}
+                in_force = flat[key]
+            else:
+                continue  # a definition not in this run
+            for code, v in res.items():
+                n_eval = int(np.asarray(~v.isna()).sum())
+                n_hpd = int(v.to_numpy(dtype=bool, na_value=False).sum())
+                rows.append({"parameter": key, "value": value, "published": value == published,
+                             "in_force": value == in_force, "definition": code,
+                             "n_hpd": n_hpd, "n_evaluable": n_eval, "n_total": len(v),
+                             "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan})
+    return pd.DataFrame(rows, columns=["parameter", "value", "published", "in_force",
+                                       "definition", "n_hpd", "n_evaluable", "n_total",
+                                       "percent"])

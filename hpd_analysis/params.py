@@ -22,14 +22,18 @@ class Windows:
       ``baseline_max_days_before`` days before it.
     - pre-baseline: the latest assessment strictly before baseline, at most
       ``prebaseline_max_days_before_baseline`` days before baseline and at least
-      ``prebaseline_min_days_before_baseline`` days (default 1: no minimum gap beyond a distinct date).
+      ``prebaseline_min_days_before_baseline`` days (default 28: RECIST 1.1 does not accept two
+      scans less than 4 weeks apart as evidence of a change (confirmation of a response >= 4 weeks,
+      Eisenhauer et al., Eur J Cancer 2009;45:228-247); a pre-baseline scan a day before baseline
+      gives TGR_pre from measurement noise alone. No HPD source states a minimum; 1 = the former
+      default, only a distinct date).
     - first evaluation: the first assessment at least ``first_eval_min_days`` days after
       ``treatment_start`` (and at most ``first_eval_max_days`` when set).
     """
 
     baseline_max_days_before: int = 42
     prebaseline_max_days_before_baseline: int = 183
-    prebaseline_min_days_before_baseline: int = 1
+    prebaseline_min_days_before_baseline: int = 28
     first_eval_min_days: int = 14
     first_eval_max_days: int | None = None
 
@@ -105,6 +109,25 @@ class Uncertainty:
 
 
 @dataclass(frozen=True)
+class Guards:
+    """Guards of the reference (pre-treatment) period of the ratio definitions."""
+
+    #: noise floor (%): when the pre-treatment SLD change |S_0 / S_pre - 1| is below it, TGR_pre
+    #: and TGK_pre are measurement noise and the TGR / TGK ratios are not evaluable (reason
+    #: given); 0 = off. Default 10 %: changes under 10 % arise from re-imaging alone (Oxnard,
+    #: Zhao et al., J Clin Oncol 2011;29:3114; 84 % of same-day re-scan changes within +-10 %)
+    #: and the pooled 95 % limits of agreement of one observer re-measuring a sum of lesions are
+    #: -9.8 % to +13.1 % (Yoon et al., Eur J Cancer 2016;53:5-15).
+    pre_change_floor_pct: float = 10.0
+
+    def __post_init__(self) -> None:
+        v = self.pre_change_floor_pct
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 100:
+            raise ValueError(f"guards.pre_change_floor_pct={v!r}: expected a percentage from 0 "
+                             "(off) to below 100, e.g. 10")
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
 
@@ -125,6 +148,8 @@ class Parameters:
     death_without_cause_is_progression: bool = True
     #: seeded re-read model of the measurements (measurement uncertainty of every verdict)
     uncertainty: Uncertainty = field(default_factory=Uncertainty)
+    #: guards of the reference period (noise floor on the pre-treatment change)
+    guards: Guards = field(default_factory=Guards)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any

@@ -88,10 +88,10 @@ def test_baseline_window_edges(day, found):
 
 
 def test_baseline_is_last_scan_on_or_before_start_and_window_is_a_parameter():
-    rows = targets("A", -20, 30) + targets("A", -5, 32) + targets("A", 50, 33)
+    rows = targets("A", -40, 30) + targets("A", -5, 32) + targets("A", 50, 33)
     f = one(make(rows))
     assert f.baseline_date == START - pd.Timedelta(days=5)
-    assert f.prebaseline_date == START - pd.Timedelta(days=20)
+    assert f.prebaseline_date == START - pd.Timedelta(days=40)
     rows = targets("A", -50, 30) + targets("A", 50, 33)
     assert pd.isna(one(make(rows)).baseline_date)
     assert one(make(rows), baseline_max_days_before=60).baseline_date == \
@@ -110,7 +110,7 @@ def test_no_scan_before_start():
 # ---------------------------------------------------------------- pre-baseline
 
 
-@pytest.mark.parametrize("gap, found", [(1, True), (183, True), (184, False)])
+@pytest.mark.parametrize("gap, found", [(28, True), (183, True), (184, False)])
 def test_prebaseline_window_edges(gap, found):
     rows = targets("A", -10 - gap, 20) + targets("A", -10, 25) + targets("A", 40, 30)
     f = one(make(rows))
@@ -120,6 +120,22 @@ def test_prebaseline_window_edges(gap, found):
         assert pd.isna(f.prebaseline_date)
         assert f.prebaseline_reason == "pre-baseline scan more than 183 days before baseline"
         assert f.sld_prebaseline_reason == f.prebaseline_reason
+
+
+def test_prebaseline_minimum_interval_default_28_days():
+    """A scan 27 days before baseline is too close (default minimum 28 days): the earlier one in
+    the window is used; with only the close one, no pre-baseline scan, with the window in the
+    reason; windows.prebaseline_min_days_before_baseline=1 restores the former rule."""
+    rows = targets("A", -90, 18) + targets("A", -37, 20) + targets("A", -10, 25) \
+        + targets("A", 40, 30)
+    f = one(make(rows))
+    assert f.days_pre_to_baseline == 80 and f.sld_prebaseline_mm == 18
+    rows = targets("A", -11, 20) + targets("A", -10, 25) + targets("A", 40, 30)
+    f = one(make(rows))
+    assert pd.isna(f.prebaseline_date)
+    assert f.prebaseline_reason == "no pre-baseline scan 28-183 days before baseline"
+    f = one(make(rows), prebaseline_min_days_before_baseline=1)
+    assert f.days_pre_to_baseline == 1 and f.sld_prebaseline_mm == 20
 
 
 def test_no_prebaseline_scan():
