@@ -128,6 +128,35 @@ class Guards:
 
 
 @dataclass(frozen=True)
+class Rules:
+    """Rule choices where the input does not say everything RECIST 1.1 needs."""
+
+    #: new lesions at the first evaluation not recorded (a three-scan file without
+    #: ``new_lesions_first_eval``, per-scan sums without ``new_lesions``): ``unknown`` (default:
+    #: RECIST PD is unknown, i.e. ``NE``, unless the SLD alone gives PD, so PD-requiring
+    #: definitions are not evaluable) or ``none`` (the user states there were none)
+    new_lesions_when_unrecorded: str = "unknown"
+    #: RECIST 1.1 measurability at baseline (Eisenhauer 2009): every non-nodal target >= 10 mm
+    #: longest diameter, every nodal target >= 15 mm short axis; a baseline below it has no
+    #: measurable SLD (reason given). 0 relaxes the check. Lesion-level data only.
+    baseline_target_min_mm: float = 10.0
+    baseline_node_min_mm: float = 15.0
+
+    def __post_init__(self) -> None:
+        v = self.new_lesions_when_unrecorded
+        if v is None:  # ``--set rules.new_lesions_when_unrecorded=none`` parses as None
+            object.__setattr__(self, "new_lesions_when_unrecorded", "none")
+        elif v not in ("unknown", "none"):
+            raise ValueError(f"rules.new_lesions_when_unrecorded={v!r}: expected 'unknown' or "
+                             "'none'")
+        for name in ("baseline_target_min_mm", "baseline_node_min_mm"):
+            x = getattr(self, name)
+            if isinstance(x, bool) or not isinstance(x, int | float) or x < 0:
+                raise ValueError(f"rules.{name}={x!r}: expected a diameter in mm >= 0 (0: no "
+                                 "check)")
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
 
@@ -150,6 +179,8 @@ class Parameters:
     uncertainty: Uncertainty = field(default_factory=Uncertainty)
     #: guards of the reference period (noise floor on the pre-treatment change)
     guards: Guards = field(default_factory=Guards)
+    #: rule choices for incomplete inputs (new lesions unrecorded, baseline measurability)
+    rules: Rules = field(default_factory=Rules)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any

@@ -878,7 +878,9 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     new_org = np.asarray(_take(scans["new_organs"], fe), dtype=float)
     max_inv = np.asarray(_take(scans["max_new_lesions_in_involved_organ"], fe), dtype=float)
     new_flag = _bool_na(np.nan_to_num(newl, nan=0.0) > 0)
-    new_flag[np.isnan(newl)] = pd.NA
+    new_unknown = np.isnan(newl)
+    if params.rules.new_lesions_when_unrecorded == "unknown":
+        new_flag[new_unknown] = pd.NA
 
     s1_part = np.asarray(_take(scans["sld_measured_mm"], fe), dtype=float)
     t_exp = np.asarray(_take(scans["n_targets_expected"], fe), dtype=float)
@@ -894,7 +896,22 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
     tr, ntr, ovr, reason = scan_responses(
         s1, s0, s0, cr, s1_part, no_targets, ntpd, ntcr, nt_exp, nt_ass, new_flag, tgt_reason,
         t_exp, t_meas)
+    ovr_before = ovr.copy()
+
+    def ovr_was(idx: np.ndarray) -> np.ndarray:
+        return ovr_before[idx].astype(object)
     nofe = fe < 0
+    if params.rules.new_lesions_when_unrecorded == "unknown":
+        # without new-lesion data RECIST PD is unknown unless the SLD alone (or non-target
+        # progression) gives PD: a size-only SD/PR/CR would assume "no new lesion"
+        unk = np.flatnonzero(new_unknown & ~nofe & (ovr != "PD") & (ovr != "NE"))
+        if len(unk):
+            ovr[unk] = "NE"
+            reason[unk] = concat_text(
+                "new lesions not recorded: RECIST PD unknown unless the SLD alone gives PD "
+                "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives ", ovr_was(unk),
+                "): ", pd.Series(reason[unk], dtype=object).fillna("").astype(str).to_numpy(
+                    dtype=object))
     tr[nofe] = "NE"
     ovr[nofe] = "NE"
     reason[nofe] = concat_text("no first evaluation: ", pd.Series(

@@ -8,7 +8,7 @@ import pytest
 
 from hpd_analysis.cohort import Cohort
 from hpd_analysis.errors import CohortError
-from hpd_analysis.params import Parameters, Windows
+from hpd_analysis.params import Parameters, Rules, Windows
 from hpd_analysis.timepoints import (
     FEATURE_COLUMNS,
     SCAN_COLUMNS,
@@ -370,12 +370,47 @@ def test_wide_format_without_new_lesion_columns():
     a, b, c = f.iloc[0], f.iloc[1], f.iloc[2]
     assert round(a.sld_pct_change_first_eval, 2) == 74.49 and a.recist_first_eval == "PD"
     assert pd.isna(a.new_lesions_first_eval) and pd.isna(a.non_target_pd_first_eval)
-    # no window in the wide format: a baseline 70 days before start is used as given
-    assert b.baseline_date == START - pd.Timedelta(days=70) and b.recist_first_eval == "SD"
-    assert "response from target SLD alone" in b.recist_first_eval_reason
+    # no window in the wide format: a baseline 70 days before start is used as given; +4 % by
+    # the SLD alone is SD, but without new-lesion data RECIST PD is unknown: NE
+    assert b.baseline_date == START - pd.Timedelta(days=70) and b.recist_first_eval == "NE"
+    assert b.recist_first_eval_reason.startswith(
+        "new lesions not recorded: RECIST PD unknown unless the SLD alone gives PD "
+        "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives SD)")
     assert "new lesions not given" in b.recist_first_eval_reason
     assert b.prebaseline_reason == "no pre-baseline scan given (date_prebaseline empty)"
     assert c.baseline_reason == "no measurements" and c.recist_first_eval == "NE"
+    # the user states there were no new lesions: the SLD alone decides (SD)
+    p = Parameters(rules=Rules(new_lesions_when_unrecorded="none"))
+    f = first_evaluation_features(Cohort(patients=patients, scans_wide=_wide()), p)
+    assert f.recist_first_eval.tolist() == ["PD", "SD", "NE"]
+
+
+def test_wide_file_size_only_sd_is_not_called_not_hpd_by_champiat():
+    """The held-back patient of the issue: size-only SD (+10 %) with a TGR ratio >= 2 and no
+    new-lesion column. Champiat needs RECIST PD: not evaluable (the SLD alone cannot exclude PD
+    by a new lesion), unless the user states there were no new lesions (then not HPD)."""
+    from hpd_analysis.classification import classify_table
+    from hpd_analysis.definitions import REGISTRY
+
+    d = lambda k: START + pd.Timedelta(days=k)  # noqa: E731
+    # 90 -> 100 mm (+11 %) over 177 days, then 100 -> 110 (+10 %) over 42 days
+    w = pd.DataFrame({"patient_id": ["W"], "sld_prebaseline_mm": [90.0],
+                      "sld_baseline_mm": [100.0], "sld_first_eval_mm": [110.0],
+                      "date_prebaseline": [d(-180)], "date_baseline": [d(-3)],
+                      "date_first_eval": [d(39)]})
+    patients = pd.DataFrame({"patient_id": ["W"], "treatment_start": START})
+    cohort = Cohort(patients=patients, scans_wide=w)
+    # TGR by hand: 100·(exp(3·ln(S_b/S_a)/months) − 1), months = days / 30.4375
+    tgr = lambda a, b, days: 100 * (np.exp(3 * np.log(b / a) / (days / 30.4375)) - 1)  # noqa: E731
+    ratio = tgr(100, 110, 42) / tgr(90, 100, 177)
+    assert ratio == pytest.approx(4.12, abs=0.01)
+    t = classify_table(cohort, [REGISTRY["champiat2017"]])
+    assert t.tgr_ratio.iloc[0] == pytest.approx(ratio)
+    assert t.hpd_champiat2017_status.iloc[0] == "not_evaluable"
+    assert "new lesions not recorded" in t.hpd_champiat2017_reason.iloc[0]
+    t = classify_table(cohort, [REGISTRY["champiat2017"]],
+                       {"rules.new_lesions_when_unrecorded": None})
+    assert t.hpd_champiat2017_status.iloc[0] == "not_hpd"
 
 
 def test_wide_format_with_new_lesion_columns():
