@@ -402,6 +402,20 @@ def reference_patient(
                       if r["lesion_type"] == "target"]
 
     s0 = _sld_on(baseline, rows_by_date, target_ids) if baseline is not None else None
+    if s0 is not None:
+        # RECIST 1.1 measurability (params.Rules): every non-nodal target >= 10 mm, every nodal
+        # target >= 15 mm short axis at baseline, else the baseline has no measurable SLD
+        rules = params.rules
+        for r in rows_by_date[baseline]:
+            if r["lesion_type"] != "target" or _is_true(r.get("not_evaluable")):
+                continue
+            d = _num(r.get("diameter_mm"))
+            if d is None and r.get("status") == "absent":
+                d = 0.0
+            limit = (rules.baseline_node_min_mm if _is_true(r.get("is_lymph_node"))
+                     else rules.baseline_target_min_mm)
+            if d is not None and d < limit:
+                s0 = None
     if baseline is not None:
         # pre-baseline: scans 1-183 days before baseline; the latest one with every baseline
         # target measured (CHOICE: timepoints docstring); when none is, the latest one in the

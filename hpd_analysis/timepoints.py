@@ -354,6 +354,7 @@ def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None
 def _lesion_measures(
     les: pd.DataFrame, rp: np.ndarray, inv: np.ndarray, scan_pid: np.ndarray,
     base_scan: np.ndarray, n_pat: int, midnight: bool, full: bool = True,
+    min_mm: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, object]:
     """Per-scan measures from the long lesion table (see module docstring).
 
@@ -362,7 +363,8 @@ def _lesion_measures(
     ``full=False`` skips the measures only :func:`scan_table` shows (``new_lesions_first_seen``,
     ``new_lesion_sum_mm``). ``sld_reason`` is a function of scan indices: reasons are text, built
     only for the scans asked for. Lesion-level temporaries are freed as soon as possible (a
-    million patients have ~13 million lesion rows).
+    million patients have ~13 million lesion rows). ``min_mm``: RECIST 1.1 measurability at
+    baseline (non-nodal, nodal short axis; mm): a baseline scan with a target below it has no SLD.
     """
     ns = len(scan_pid)
     is_t, is_nt, is_new = _factor_masks(les["lesion_type"], ("target", "non_target", "new"))
@@ -386,10 +388,19 @@ def _lesion_measures(
 
     # baseline target lesions
     n_exp_p = np.bincount(rp[bt], minlength=n_pat)
-    del bt
     diam_all = _float_values(les, "diameter_mm")
     if diam_all is None:
         diam_all = np.full(len(les), np.nan)
+    unmeasurable = np.zeros(ns, dtype=bool)  # baseline scans with a target below RECIST size
+    if min_mm[0] > 0 or min_mm[1] > 0:
+        bt_rows = np.flatnonzero(bt)
+        d_bt = diam_all[bt_rows]
+        d_bt = np.where(np.isnan(d_bt) & absent[bt_rows], 0.0, d_bt)
+        with np.errstate(invalid="ignore"):
+            small = np.where(node[bt_rows], d_bt < min_mm[1], d_bt < min_mm[0])
+        unmeasurable[inv[bt_rows[small]]] = True
+        del bt_rows, d_bt, small
+    del bt
     no_diam = np.isnan(diam_all)
     # measured: a diameter, or recorded absent without one (0 mm); not flagged not evaluable
     tr = np.flatnonzero(is_bt & (~no_diam | absent) & ~not_eval)
@@ -404,9 +415,10 @@ def _lesion_measures(
     del tr, inv_m, dm, gone
     has_base = base_scan[scan_pid] >= 0
     n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
-    ok = has_base & (n_exp > 0) & (n_meas == n_exp)
+    ok = has_base & (n_exp > 0) & (n_meas == n_exp) & ~unmeasurable
     sld = np.where(ok, ssum, np.nan)
-    part = np.where(has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp), ssum, np.nan)
+    part = np.where(has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp) & ~unmeasurable,
+                    ssum, np.nan)
 
     def sld_reason(idx: np.ndarray) -> np.ndarray:
         """Why ``sld_mm`` is missing at the scans ``idx`` (None where it is not)."""
@@ -417,6 +429,10 @@ def _lesion_measures(
                                 " baseline target lesion(s) not measured")
         reason[hb & (ne > 0) & (nm > ne)] = (
             "a baseline target lesion is measured more than once on this date")
+        reason[unmeasurable[idx] & hb & (ne > 0) & (nm == ne)] = (
+            f"a baseline target lesion below RECIST 1.1 measurability (< {min_mm[0]:g} mm; lymph "
+            f"node < {min_mm[1]:g} mm short axis; rules.baseline_target_min_mm, "
+            "rules.baseline_node_min_mm)")
         reason[hb & (ne == 0)] = "no target lesion at baseline"
         reason[~hb] = "no baseline scan"
         return reason
@@ -577,7 +593,9 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     base_reason[np.isnan(start)] = "no treatment_start"
 
     if use_lesions:
-        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, midnight, full=full)
+        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, midnight, full=full,
+                                min_mm=(float(params.rules.baseline_target_min_mm),
+                                        float(params.rules.baseline_node_min_mm)))
     else:
         order = np.empty(ns, dtype=np.int64)
         order[inv] = np.arange(len(tab))

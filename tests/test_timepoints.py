@@ -425,6 +425,26 @@ def test_wide_format_with_new_lesion_columns():
                                 "on_treatment"]
 
 
+def test_baseline_measurability_recist_1_1():
+    """A non-nodal baseline target < 10 mm or a nodal one < 15 mm short axis: the baseline has no
+    measurable SLD (reason given), so every SLD-based quantity is missing; 0 relaxes the rule."""
+    rows = (targets("A", 0, 30, 9.5) + targets("A", 42, 40, 12)              # 9.5 mm target
+            + targets("B", 0, 30) + [les("B", 0, "N1", diam=14, node=True)]   # 14 mm node
+            + targets("B", 42, 40) + [les("B", 42, "N1", diam=14, node=True)]
+            + targets("C", 0, 30) + [les("C", 0, "N1", diam=15, node=True)]   # 15 mm node: ok
+            + targets("C", 42, 40) + [les("C", 42, "N1", diam=15, node=True)]
+            + targets("D", 0, 0.0) + targets("D", 42, 20))                   # 0 mm at baseline
+    f = feat(make(rows))
+    assert f.sld_baseline_mm.isna().tolist() == [True, True, False, True]
+    assert f.sld_baseline_mm.iloc[2] == 45
+    assert f.sld_baseline_reason.iloc[0].startswith(
+        "a baseline target lesion below RECIST 1.1 measurability (< 10 mm; lymph node < 15 mm")
+    assert f.sld_pct_change_first_eval.isna().tolist() == [True, True, False, True]
+    relaxed = first_evaluation_features(
+        make(rows), Parameters(rules=Rules(baseline_target_min_mm=0, baseline_node_min_mm=0)))
+    assert relaxed.sld_baseline_mm.tolist() == [39.5, 44.0, 45.0, 0.0]
+
+
 # ---------------------------------------------------------------- robustness
 
 
@@ -494,7 +514,7 @@ def test_missing_treatment_start_is_a_reason_not_a_crash():
 
 
 @pytest.mark.parametrize("base, t1, expected", [
-    ((20, 5), 30, "PD"),          # measured T1 alone: exactly +20 % and +5 mm over 25 mm
+    ((20, 10), 36, "PD"),         # measured T1 alone: exactly +20 % and +6 mm over 30 mm
     ((30, 20), 60, "PD"),         # +20 %, +10 mm
     ((30, 20), 59.95, "NE"),      # +19.9 % (+9.95 mm): the missing T2 could change it
     ((10, 10), 24, "NE"),         # +20 % but only +4 mm
