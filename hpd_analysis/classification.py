@@ -73,8 +73,15 @@ ENDPOINT_OUTPUT_COLUMNS = [
 
 #: death-cause columns read (when present) by ``death_from_progression``
 DEATH_CAUSE_COLUMNS = ("death_cause", "cause_of_death")
-#: a recorded cause of death matching this (case-insensitive) is death from progression
+#: a recorded cause of death matching this (case-insensitive) is death from progression ...
 PROGRESSION_CAUSE_PATTERN = r"progress|\bpd\b|tumou?r|cancer|malignan"
+#: ... unless a negation stands before the progression word ("non-cancer death (sepsis)", "not
+#: related to the tumour", "unrelated to cancer", "no progression", "other than cancer")
+NEGATED_CAUSE_PATTERN = (r"\b(?:non|not|no|without|unrelated(?:\s+to)?|other\s+than)\b[\s-]*"
+                         r"(?:\w+[\s-]+){0,3}?(?:progress|pd\b|tumou?r|cancer|malignan)")
+#: coded ``death_from_progression`` values (patients column; case-insensitive)
+_CODED_YES = {"yes", "y", "true", "1", "1.0"}
+_CODED_NO = {"no", "n", "false", "0", "0.0"}
 
 _FIRST_EVAL_COUNTS = ["new_lesions_first_eval", "new_organs_first_eval",
                       "max_new_lesions_in_involved_organ_first_eval"]
@@ -179,18 +186,85 @@ def _whole_days(end: Any, start: Any) -> np.ndarray:
         float).to_numpy()
 
 
+def cause_is_progression(causes: pd.Series) -> pd.Series:
+    """How a recorded cause of death is read: True (progression word, not negated), False (no
+    progression word, or a negated one: "non-cancer death (sepsis)"), NA (no text). Case- and
+    space-insensitive; see :data:`PROGRESSION_CAUSE_PATTERN`, :data:`NEGATED_CAUSE_PATTERN`."""
+    text = causes.astype("string").str.strip().str.lower()
+    known = text.notna() & (text.fillna("") != "")
+    prog = text.fillna("").str.contains(PROGRESSION_CAUSE_PATTERN, regex=True)
+    negated = text.fillna("").str.contains(NEGATED_CAUSE_PATTERN, regex=True)
+    out = pd.array((prog & ~negated).to_numpy(dtype=bool), dtype="boolean")
+    out[~known.to_numpy(dtype=bool)] = pd.NA
+    return pd.Series(out, index=causes.index)
+
+
+def coded_flags(values: pd.Series) -> pd.arrays.BooleanArray:
+    """A coded yes/no column (``yes/no``, ``true/false``, ``1/0``, booleans; any case) as a
+    nullable boolean; other values and blanks are NA."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return pd.array(values, dtype="boolean")
+    text = values.astype("string").str.strip().str.lower()
+    out = pd.array(np.zeros(len(values), dtype=bool), dtype="boolean")
+    yes = text.isin(_CODED_YES).fillna(False).to_numpy(dtype=bool)
+    no = text.isin(_CODED_NO).fillna(False).to_numpy(dtype=bool)
+    out[yes] = True
+    out[~yes & ~no] = pd.NA
+    return out
+
+
 def _death_from_progression(patients: pd.DataFrame, died: np.ndarray,
                             params: Parameters) -> pd.arrays.BooleanArray:
-    """True when the patient died of progression (cause column, else the parameter), else False."""
+    """True when the patient died of progression, else False: a coded ``death_from_progression``
+    column (yes/no) first, else a recorded cause of death (:func:`cause_is_progression`), else
+    the parameter ``death_without_cause_is_progression``."""
     n = len(patients)
     cause_col = next((c for c in DEATH_CAUSE_COLUMNS if c in patients.columns), None)
     value = np.full(n, bool(params.death_without_cause_is_progression))
     if cause_col is not None:
-        cause = patients[cause_col].astype("string").str.strip().str.lower()
-        known = cause.notna().to_numpy() & (cause.fillna("").to_numpy(dtype=object) != "")
-        prog = cause.fillna("").str.contains(PROGRESSION_CAUSE_PATTERN, regex=True)
-        value = np.where(known, prog.to_numpy(dtype=bool), value)
+        read = cause_is_progression(patients[cause_col]).array
+        known = ~np.asarray(read.isna())
+        value = np.where(known, read.to_numpy(dtype=bool, na_value=False), value)
+    if "death_from_progression" in patients.columns:
+        coded = coded_flags(patients["death_from_progression"])
+        known = ~np.asarray(coded.isna())
+        value = np.where(known, coded.to_numpy(dtype=bool, na_value=False), value)
     return pd.arrays.BooleanArray(value & died, np.zeros(n, dtype=bool))
+
+
+def death_cause_notes(patients: pd.DataFrame) -> list[dict[str, Any]]:
+    """Load-report rows saying how the death causes were read: one row per distinct recorded
+    cause text (``action`` ``death_cause_read``: progression / not progression / negated), and
+    one for a coded ``death_from_progression`` column (``death_from_progression_coded``)."""
+    out: list[dict[str, Any]] = []
+    cause_col = next((c for c in DEATH_CAUSE_COLUMNS if c in patients.columns), None)
+    if cause_col is not None:
+        raw = patients[cause_col].astype("string").str.strip()
+        keep = raw.notna() & (raw.fillna("") != "")
+        if keep.any():
+            texts = raw[keep]
+            read = cause_is_progression(texts).to_numpy(dtype=bool, na_value=False)
+            negated = texts.str.lower().str.contains(NEGATED_CAUSE_PATTERN,
+                                                     regex=True).to_numpy(dtype=bool)
+            table = pd.DataFrame({"text": texts.to_numpy(dtype=object), "read": read,
+                                  "negated": negated})
+            for (text, is_prog, neg), grp in table.groupby(["text", "read", "negated"],
+                                                           sort=True):
+                how = ("death from progression" if is_prog else
+                       "not death from progression (negated)" if neg else
+                       "not death from progression")
+                out.append({"column": cause_col, "action": "death_cause_read",
+                            "n_rows": len(grp), "detail": f"{text!r} read as {how}"})
+    if "death_from_progression" in patients.columns:
+        coded = coded_flags(patients["death_from_progression"])
+        raw = patients["death_from_progression"]
+        unread = np.asarray(coded.isna()) & raw.notna().to_numpy()
+        out.append({"column": "death_from_progression", "action": "death_from_progression_coded",
+                    "n_rows": int((~np.asarray(coded.isna())).sum()),
+                    "detail": "coded death_from_progression (yes/no) used before any cause text"
+                              + (f"; {int(unread.sum())} value(s) not yes/no read as unknown"
+                                 if unread.any() else "")})
+    return out
 
 
 def _organs_with_new_lesions(features: pd.DataFrame, lesions: pd.DataFrame | None) -> np.ndarray:
@@ -393,9 +467,15 @@ def _add_rule_features(
         new["days_to_death"] = dd
         new["days_to_death_reason"] = np.where(
             np.isnan(dd), "no death information in the cohort", None).astype(object)
-    if "death_from_progression" not in f:
+    if "death_from_progression" not in f or (
+            patients is not None and "death_from_progression" in patients.columns):
         pts = patients if patients is not None else pd.DataFrame(index=range(n))
-        new["death_from_progression"] = _death_from_progression(pts, ~np.isnan(dd), params)
+        dfp = _death_from_progression(pts, ~np.isnan(dd), params)
+        if not records_deaths:  # no death information at all: unknown, not "no"
+            dfp[np.isnan(dd)] = pd.NA
+            new["death_from_progression_reason"] = np.where(
+                np.isnan(dd), "no death information in the cohort", None).astype(object)
+        new["death_from_progression"] = dfp
     if "n_post_baseline_scans" not in f:
         new["n_post_baseline_scans"] = np.where(no_fe, 0, 1)
     return f.with_columns(new)

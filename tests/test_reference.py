@@ -354,9 +354,10 @@ def test_reference_edge_verdicts_follow_the_rules(edge):
     assert _v(ref, "matos_in", "matos2020") is True
     assert _v(ref, "matos_late", "matos2020") is False
     assert _v(ref, "fp_death", "gandara2018_fp") is True
-    # no scan and no qualifying death: the scan branch is unknown, so not evaluable
-    assert _v(ref, "fp_death_late", "gandara2018_fp") is None
-    assert _v(ref, "fp_death_tox", "gandara2018_fp") is None
+    # no scan and no qualifying death: not fast progression (OAK counted all treated patients;
+    # the imaging branch needs a post-baseline scan, so it is False, not unknown)
+    assert _v(ref, "fp_death_late", "gandara2018_fp") is False
+    assert _v(ref, "fp_death_tox", "gandara2018_fp") is False
     assert _v(ref, "fp_day42", "gandara2018_fp") is True
     assert _v(ref, "fp_day43", "gandara2018_fp") is False
     assert ref.loc["recist_edge", "recist_first_eval"] == "PD"
