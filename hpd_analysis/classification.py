@@ -63,7 +63,7 @@ SUPPORT_COLUMNS = [
     "new_lesions_first_eval", "new_organs_first_eval",
     "max_new_lesions_in_involved_organ_first_eval", "n_organs_with_new_lesions_first_eval",
     "n_post_baseline_scans", "ecog_baseline", "ecog_first_eval", "ecog_delta",
-    "death_day", "death_from_progression",
+    "death_day", "death_from_progression", "died_before_first_eval",
 ]
 #: endpoint columns (months; event 1, censored 0)
 ENDPOINT_OUTPUT_COLUMNS = [
@@ -331,7 +331,8 @@ def add_rule_features(
     ``days_to_death`` (days from treatment start; +inf when no death is recorded in a cohort
     that records deaths; unknown, with ``days_to_death_reason``, when the cohort has no death
     information at all: no ``death_date``, ``os_event`` or ``os_months`` column),
-    ``death_from_progression`` (bool), ``n_organs_with_new_lesions_first_eval`` (from lesion-level
+    ``death_from_progression`` (bool), ``died_before_first_eval`` (bool: a recorded death and no
+    first evaluation), ``n_organs_with_new_lesions_first_eval`` (from lesion-level
     ``lesions`` when not given) and masks the first-evaluation counts to NA when there is no
     first evaluation (a missing scan is not "0 new lesions").
     """
@@ -478,6 +479,8 @@ def _add_rule_features(
         new["death_from_progression"] = dfp
     if "n_post_baseline_scans" not in f:
         new["n_post_baseline_scans"] = np.where(no_fe, 0, 1)
+    # an outcome of its own in attrition and incidence (not just "not evaluable")
+    new["died_before_first_eval"] = no_fe & ~np.isnan(dd)
     return f.with_columns(new)
 
 
