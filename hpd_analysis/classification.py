@@ -648,6 +648,10 @@ def classify_table(
     else:
         table = _classification_table(values, values.__getitem__, features,
                                       pd.RangeIndex(len(features)), defs)
+    if params.rules.irecist:  # iRECIST course after the first evaluation (off by default)
+        course = irecist_course(cohort, params)
+        table = pd.concat([table, course.drop(columns="patient_id").set_axis(table.index)],
+                          axis=1)
     if params.uncertainty.rereads:  # measurement uncertainty: hpd_<code>_prob (off by default)
         from .uncertainty import reread_probabilities, simulate_rereads
 
@@ -964,3 +968,55 @@ def window_sweep(
     return pd.DataFrame(rows, columns=["parameter", "value", "published", "in_force",
                                        "definition", "n_hpd", "n_evaluable", "n_total",
                                        "percent"])
+
+
+# ---------------------------------------------------------------------------------------------
+# iRECIST course after the first evaluation (pseudoprogression)
+# ---------------------------------------------------------------------------------------------
+
+#: values of ``irecist_course``
+IRECIST_COURSES = ("no iUPD", "iCPD", "pseudoprogression", "unconfirmed")
+IRECIST_COLUMNS = ["patient_id", "irecist_course", "pseudoprogression", "iupd_day",
+                   "later_response", "irecist_reason"]
+
+
+def irecist_course(cohort: Cohort, params: Parameters | Mapping[str, Any] | None = None
+                   ) -> pd.DataFrame:
+    """The iRECIST course of every patient from the first evaluation on (Seymour et al., Lancet
+    Oncol 2017; :func:`hpd_analysis.recist.irecist` on the on-treatment scans).
+
+    One row per patient (``cohort.patients`` order): ``irecist_course`` — ``no iUPD`` (no RECIST
+    progression), ``iCPD`` (progression confirmed 4–8 weeks later), ``pseudoprogression`` (not
+    confirmed, and a later scan reads SD, PR, CR or non-CR/non-PD), ``unconfirmed`` (iUPD with no
+    confirmatory scan, or not confirmed without a later response); ``pseudoprogression`` (bool);
+    ``iupd_day`` (days from treatment start); ``later_response`` (bool: a scan after the first
+    evaluation reads PR or CR); ``irecist_reason``.
+    """
+    from .recist import irecist, recist_responses
+    from .timepoints import scan_table
+
+    params = _params(params)
+    ids = cohort.patients["patient_id"]
+    n = len(ids)
+    if not cohort.has_measurements:
+        return pd.DataFrame({"patient_id": ids.to_numpy(), "irecist_course": "no iUPD",
+                             "pseudoprogression": np.zeros(n, dtype=bool),
+                             "iupd_day": np.full(n, np.nan),
+                             "later_response": np.zeros(n, dtype=bool),
+                             "irecist_reason": "no tumour measurements"},
+                            columns=IRECIST_COLUMNS)
+    resp = recist_responses(scan_table(cohort, params))
+    ir = irecist(resp, patient_ids=ids).set_index("patient_id").reindex(ids.to_numpy())
+    icpd = np.asarray(pd.array(ir["icpd"], dtype="boolean").fillna(False), dtype=bool)
+    pseudo = ir["pseudoprogression"].fillna(False).to_numpy(dtype=bool)
+    has_iupd = ir["iupd_day"].notna().to_numpy()
+    course = np.where(~has_iupd, "no iUPD", np.where(icpd, "iCPD", np.where(
+        pseudo, "pseudoprogression", "unconfirmed"))).astype(object)
+    later = resp["overall_response"].isin(["PR", "CR"]) & ~resp["is_first_eval"].astype(bool)
+    responders = pd.Index(resp.loc[later.to_numpy(dtype=bool), "patient_id"].unique())
+    return pd.DataFrame({
+        "patient_id": ids.to_numpy(), "irecist_course": course, "pseudoprogression": pseudo,
+        "iupd_day": pd.to_numeric(ir["iupd_day"], errors="coerce").to_numpy(dtype=float),
+        "later_response": ids.isin(responders).to_numpy(dtype=bool),
+        "irecist_reason": ir["irecist_reason"].to_numpy(dtype=object),
+    }, columns=IRECIST_COLUMNS)

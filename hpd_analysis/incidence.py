@@ -555,3 +555,34 @@ def group_labels(
     if ref is not None and ref not in levels:
         raise ParameterError(f"reference={ref!r}: not a level of {group} (levels: {levels})")
     return labels, levels, ref, why
+
+
+PSEUDOPROGRESSION_COLUMNS = ["definition", "n_hpd", "n_hpd_icpd", "n_hpd_pseudoprogression",
+                             "n_hpd_unconfirmed", "n_hpd_later_response", "n_pseudoprogression",
+                             "n_total"]
+
+
+def hpd_and_pseudoprogression(classification: pd.DataFrame, course: pd.DataFrame,
+                              definitions: Any = None) -> pd.DataFrame:
+    """Pseudoprogression beside HPD: per definition, how its HPD patients fared under iRECIST.
+
+    ``course``: :func:`hpd_analysis.classification.irecist_course` (same patients). Columns
+    :data:`PSEUDOPROGRESSION_COLUMNS`: HPD patients whose progression was confirmed (iCPD), was a
+    pseudoprogression, stayed unconfirmed, or who later responded (PR/CR after the first
+    evaluation); ``n_pseudoprogression``: pseudoprogressions in the whole cohort.
+    """
+    codes = definition_codes(classification, definitions)
+    c = course.set_index("patient_id").reindex(classification["patient_id"].to_numpy())
+    kind = c["irecist_course"].to_numpy(dtype=object)
+    pseudo = c["pseudoprogression"].fillna(False).to_numpy(dtype=bool)
+    later = c["later_response"].fillna(False).to_numpy(dtype=bool)
+    rows = []
+    for code in codes:
+        hpd = status_codes(classification, code) == 0
+        rows.append({"definition": code, "n_hpd": int(hpd.sum()),
+                     "n_hpd_icpd": int((hpd & (kind == "iCPD")).sum()),
+                     "n_hpd_pseudoprogression": int((hpd & pseudo).sum()),
+                     "n_hpd_unconfirmed": int((hpd & (kind == "unconfirmed")).sum()),
+                     "n_hpd_later_response": int((hpd & later).sum()),
+                     "n_pseudoprogression": int(pseudo.sum()), "n_total": len(hpd)})
+    return pd.DataFrame(rows, columns=PSEUDOPROGRESSION_COLUMNS)

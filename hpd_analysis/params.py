@@ -141,6 +141,10 @@ class Rules:
     #: measurable SLD (reason given). 0 relaxes the check. Lesion-level data only.
     baseline_target_min_mm: float = 10.0
     baseline_node_min_mm: float = 15.0
+    #: add the iRECIST course after the first evaluation to ``hpd classify`` (columns
+    #: ``irecist_course``, ``pseudoprogression``, ``later_response``; about doubles classify's
+    #: time on large cohorts; the report always shows it)
+    irecist: bool = False
 
     def __post_init__(self) -> None:
         v = self.new_lesions_when_unrecorded
@@ -149,6 +153,8 @@ class Rules:
         elif v not in ("unknown", "none"):
             raise ValueError(f"rules.new_lesions_when_unrecorded={v!r}: expected 'unknown' or "
                              "'none'")
+        if not isinstance(self.irecist, bool):
+            raise ValueError(f"rules.irecist={self.irecist!r}: expected true or false")
         for name in ("baseline_target_min_mm", "baseline_node_min_mm"):
             x = getattr(self, name)
             if isinstance(x, bool) or not isinstance(x, int | float) or x < 0:
