@@ -664,7 +664,7 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         })
     pt = {"pre": pre, "base": base, "fe": fe, "pre_reason": pre_reason,
           "base_reason": base_reason, "fe_reason": fe_reason, "n_post": n_post,
-          "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0)}
+          "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0), "n_early": n_post - n_ontr}
     return scans, pt
 
 
@@ -930,6 +930,14 @@ def _first_evaluation_features(cohort: Cohort, params: Parameters
                 "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives ", ovr_was(unk),
                 "): ", pd.Series(reason[unk], dtype=object).fillna("").astype(str).to_numpy(
                     dtype=object))
+    early = pt.get("n_early")
+    if early is not None:  # on-treatment scans before the first-evaluation window: say so
+        m = np.flatnonzero(~nofe & (early > 0))
+        if len(m):
+            reason[m] = concat_text(
+                pd.Series(reason[m], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+                "; ", _gfmt(early[m]), " on-treatment scan(s) before day "
+                f"{params.windows.first_eval_min_days} not used (windows.first_eval_min_days)")
     tr[nofe] = "NE"
     ovr[nofe] = "NE"
     reason[nofe] = concat_text("no first evaluation: ", pd.Series(

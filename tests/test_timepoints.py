@@ -181,6 +181,11 @@ def test_first_eval_min_days_edge(day, is_first):
     assert f.first_eval_day == (day if is_first else 60)
     st = scan_table(make(rows))
     assert st.role.iloc[1] == ("on_treatment" if is_first else "unused")
+    # an ignored early scan is said in the reason of the first-evaluation response
+    said = "1 on-treatment scan(s) before day 14 not used (windows.first_eval_min_days)"
+    assert (said in f.recist_first_eval_reason) is (not is_first)
+    if not is_first:  # windows.first_eval_min_days=1 counts it
+        assert one(make(rows), first_eval_min_days=1).first_eval_day == day
 
 
 def test_only_early_scans_and_max_window():
