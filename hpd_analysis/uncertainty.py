@@ -108,17 +108,23 @@ def _tile(values: Any, reps: int) -> Any:
     return values.take(np.tile(np.arange(n), reps))
 
 
-def _reread_recist(s0: np.ndarray, s1: np.ndarray, base: Mapping[str, Any], reps: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _reread_recist(s0: np.ndarray, s1: np.ndarray, base: Mapping[str, Any], reps: int,
+                   new_unknown_is_ne: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """RECIST 1.1 at the first evaluation from re-read sums (mm) ``s0`` (baseline) and ``s1``
     (first evaluation), tiled over ``reps`` re-reads of the base features: PD when new lesions
     or non-target progression were recorded, or when the re-read target sum rises >= 20 % and
     >= 5 mm (nadir = baseline); else CR kept where the published target response was CR (0 mm
     stays 0 mm), PR at a >= 30 % decrease, else SD. Where either sum is unknown the published
-    response and its reason stay. Returns (response, reason) object arrays."""
+    response and its reason stay. New lesions not recorded (``new_unknown_is_ne``, the default
+    rule ``rules.new_lesions_when_unrecorded=unknown``): PD when the re-read sums give it, else
+    NE. Returns (response, reason) object arrays."""
     rec = _tile(to_numpy(base["recist_first_eval"], object, None), reps)
     reason = _tile(to_numpy(base["recist_first_eval_reason"], object, None), reps)
-    ok = ~np.isnan(s0) & ~np.isnan(s1) & ~isna(rec) & (rec != "NE")
+    n = len(rec) // reps
+    new_unknown = (isna(base["new_lesions_first_eval"]) if "new_lesions_first_eval" in base
+                   else np.ones(n, dtype=bool)) & new_unknown_is_ne
+    new_unknown = _tile(new_unknown, reps)
+    ok = ~np.isnan(s0) & ~np.isnan(s1) & ~isna(rec) & ((rec != "NE") | new_unknown)
     if not ok.any():
         return rec, reason
     ntpd = to_numpy(base["non_target_pd_first_eval"], float, np.nan) == 1 \
@@ -134,6 +140,7 @@ def _reread_recist(s0: np.ndarray, s1: np.ndarray, base: Mapping[str, Any], reps
         pr = s1 - s0 <= -0.3 * s0
     new = np.where(other_pd | size_pd, "PD", np.where(rec == "CR", "CR", np.where(
         was_cr, rec, np.where(pr, "PR", "SD")))).astype(object)
+    new[new_unknown & (new != "PD")] = "NE"  # without new-lesion data only PD is known
     out = rec.copy()
     out[ok] = new[ok]
     changed = ok & (out != rec)
@@ -214,7 +221,7 @@ def simulate_rereads(cohort: Cohort, definitions: Iterable[Definition],
         frame["sld_change_first_eval_mm"] = chg
         frame["sld_pct_change_first_eval"] = pct
         frame["recist_first_eval"], frame["recist_first_eval_reason"] = _reread_recist(
-            s0, s1, base, reps)
+            s0, s1, base, reps, params.rules.new_lesions_when_unrecorded == "unknown")
         values = ColumnValues(pd.DataFrame(frame, copy=False))
         values = values.with_columns(_kinetic_columns(values, params))
         res = verdict_columns(_FeatureView(values), defs)

@@ -167,3 +167,21 @@ def test_reread_figure_draws_every_definition():
     ax1, ax2 = fig.axes
     assert [t.get_text() for t in ax1.get_yticklabels()] == ["pd_only", "pd_two"]
     assert "30 simulated re-reads" in fig._suptitle.get_text()
+
+
+def test_rereads_of_a_three_scan_file_without_new_lesions():
+    """Wide file, no new-lesion column: published +20 % exactly (50 -> 60 mm) is PD by the SLD
+    alone; a re-read below +20 % is NE (new lesions unknown), never SD, so the PD-only rule is
+    HPD in about half the re-reads and evaluable only there (Φ(0) = 0.5, per-scan sum spread)."""
+    from hpd_analysis.cohort import Cohort
+
+    d = lambda k: pd.Timestamp("2021-03-01") + pd.Timedelta(days=k)  # noqa: E731
+    wide = pd.DataFrame({"patient_id": ["W"], "sld_baseline_mm": [50.0],
+                         "sld_first_eval_mm": [60.0], "date_baseline": [d(-3)],
+                         "date_first_eval": [d(40)]})
+    patients = pd.DataFrame({"patient_id": ["W"], "treatment_start": [d(0)]})
+    cohort = Cohort(patients=patients, scans_wide=wide)
+    rr = simulate_rereads(cohort, [PD_ONLY], _params(seed=9), 2000)
+    v = rr.verdicts["pd_only"][:, 0]
+    assert set(np.unique(v)) == {-1, 1}  # HPD or not evaluable, never "not HPD"
+    assert (v == 1).mean() == pytest.approx(0.5, abs=0.045)
