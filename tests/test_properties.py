@@ -253,11 +253,12 @@ def random_cohorts(draw, n_min: int = 1, n_max: int = 8):
     return pts, les
 
 
-def _run(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+def _run(patients: pd.DataFrame, lesions: pd.DataFrame, params: dict | None = None
+         ) -> pd.DataFrame:
     from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
-    return classify_table(load_cohort(patients=patients, lesions=lesions))
+    return classify_table(load_cohort(patients=patients, lesions=lesions), params=params)
 
 
 def _by_patient(table: pd.DataFrame) -> pd.DataFrame:
@@ -317,10 +318,12 @@ def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(tables, factor):
     locality property above makes equivalent to two calls."""
     patients, lesions = tables
     tag = lambda d: d.assign(patient_id="scaled:" + d["patient_id"])  # noqa: E731
+    # RECIST measurability (>= 10 mm, nodes >= 15 mm) is a size threshold, not scale-free: off
+    no_size_floor = {"rules.baseline_target_min_mm": 0, "rules.baseline_node_min_mm": 0}
     both = _run(pd.concat([patients, tag(patients)], ignore_index=True),
                 pd.concat([lesions, tag(lesions).assign(
                     diameter_mm=lesions["diameter_mm"].to_numpy() * factor)],
-                    ignore_index=True))
+                    ignore_index=True), no_size_floor)
     n = len(patients)
     base, scaled = both.iloc[:n], both.iloc[n:]
     assert scaled["patient_id"].tolist() == ["scaled:" + p for p in base["patient_id"]]
