@@ -7,7 +7,7 @@ KERNEL := hpd-workbench
 COHORT ?= data/example
 OUT    ?= reports
 
-.PHONY: setup report test lint lab bench example clean strip
+.PHONY: setup report test lint lab bench example clean strip hooks
 
 setup: $(STAMP)
 
@@ -37,6 +37,12 @@ bench: $(STAMP)
 # Regenerate the bundled example cohort (deterministic: seed 2021, 500 patients).
 example: $(STAMP)
 	$(BIN)/hpd simulate --patients 500 --seed 2021 --out data/example
+
+# Contributors: run the checks of .pre-commit-config.yaml before each commit and strip notebook
+# outputs through git's nbstripout filter (declared in .gitattributes).
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
+	$(BIN)/nbstripout --install
 
 # Strip outputs from every notebook before committing.
 strip: $(STAMP)

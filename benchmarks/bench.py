@@ -16,6 +16,13 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    the nine definitions (:mod:`hpd_analysis.uncertainty`); targets <= 3 s at 500 patients and
    <= 30 s with <= 4 GB peak RSS at 10 k.
 
+4. ``growth`` (``--growth-size``, default 100 k patients): the Stein–Wilkerson growth-model fits
+   (``hpd_analysis.growth.fit_growth``, all four models and tumgr's selection) on a simulated
+   tumgr ``name, date, size`` table (1-12 evaluations per patient, 35-70 days apart, sizes from
+   the gd model with 5 % log-normal noise), and on tumgr's sampleData (68 patients,
+   ``tests/data``): first call (it includes importing ``scipy.special``) and best of 3. Targets: 100 k patients <= 60 s and <= 4 GB peak
+   RSS, sampleData <= 1 s.
+
 Simulated cohorts are cached as Parquet under ``benchmarks/out/`` (git-ignored), keyed by size,
 seed and a hash of ``hpd_analysis/simulate.py`` so a rerun skips simulation but a changed simulator
 does not reuse a stale cohort. Only public tools are used (``time.perf_counter``,
@@ -58,6 +65,10 @@ TARGET_SPEEDUP = 50.0
 #: runs of each implementation in the reference comparison; the best run of each is compared
 #: (the ``timeit`` convention: the minimum is the run least disturbed by other processes)
 REFERENCE_REPEATS = 3
+DEFAULT_GROWTH_SIZE = 100_000
+TARGET_GROWTH_SECONDS = 60.0
+TARGET_GROWTH_PEAK_MB = 4096.0
+TARGET_GROWTH_SAMPLE_SECONDS = 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,11 +340,58 @@ def worker_rereads(n: int, path: Path) -> dict[str, Any]:
             "maxrss_mb": _maxrss_mb(),
             "jaccard": dict(zip(summary["definition"], summary["jaccard"].round(3),
                                 strict=True))}
+def simulate_growth_table(n: int, seed: int) -> Any:
+    """A tumgr ``name, date, size`` table of ``n`` simulated patients (see the module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    k = rng.integers(1, 13, n)
+    name = np.repeat(np.arange(n), k)
+    first = np.cumsum(k) - k
+    pos = np.arange(k.sum()) - np.repeat(first, k)
+    gap = rng.uniform(35, 70, k.sum())
+    gap[pos == 0] = 0.0
+    cum = np.cumsum(gap)
+    day = np.round(cum - np.repeat(cum[first], k))
+    g = np.repeat(rng.lognormal(np.log(0.003), 1.0, n), k)
+    d = np.repeat(rng.lognormal(np.log(0.015), 1.0, n) * (rng.random(n) < 0.7), k)
+    size = 60.0 * (np.exp(-d * day) + np.exp(g * day) - 1.0) * np.exp(rng.normal(0, 0.05, k.sum()))
+    return pd.DataFrame({"name": name.astype(str), "date": day, "size": np.round(size, 1)})
+
+
+def worker_growth(n: int, seed: int) -> dict[str, Any]:
+    """Time ``fit_growth`` on ``n`` simulated patients and on tumgr's sampleData."""
+    from hpd_analysis.growth import fit_growth, read_tumgr_table
+
+    sample = read_tumgr_table(ROOT / "tests" / "data" / "tumgr_sampleData.csv")
+    sample_times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fit_growth(sample)
+        sample_times.append(time.perf_counter() - t0)
+    table = simulate_growth_table(n, seed)
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fit_growth(table)
+    fit_s, fit_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "task": "growth",
+        "n_patients": n,
+        "n_rows": len(table),
+        "fit_s": fit_s,
+        "fit_cpu_s": fit_cpu_s,
+        "n_included": int((out["status"] == "included").sum()),
+        "selected": out["selected_fit"].value_counts().to_dict(),
+        "sample_first_s": sample_times[0],
+        "sample_best_s": min(sample_times),
+        "maxrss_mb": _maxrss_mb(),
+    }
 
 
 def run_worker_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench.py _worker")
-    p.add_argument("task", choices=["simulate", "classify", "report", "reference", "rereads"])
+    p.add_argument("task", choices=["simulate", "classify", "report", "reference", "growth",
+                                    "rereads"])
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--cache", type=Path, required=True)
@@ -348,6 +406,8 @@ def run_worker_main(argv: list[str]) -> int:
         res = worker_report(a.size, a.path, a.cache, a.profile)
     elif a.task == "rereads":
         res = worker_rereads(a.size, a.path)
+    elif a.task == "growth":
+        res = worker_growth(a.size, a.seed)
     else:
         res = worker_reference(a.size, a.path)
     _emit(res)
@@ -437,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip the reference comparison")
     p.add_argument("--no-rereads", action="store_true",
                    help="skip the re-read (measurement uncertainty) benchmark")
+    p.add_argument("--growth-size", type=int,
+                   help="patients for the growth-model fits (default 100000)")
+    p.add_argument("--no-growth", action="store_true", help="skip the growth-model fits")
     p.add_argument("--profile", action="store_true",
                    help="run cProfile inside the classify/report workers; print the top functions "
                         "(slower: times are then not comparable)")
@@ -461,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": None,
         "reference": None,
         "rereads": [],
+        "growth": None,
         "errors": [],
     }
     ok = True
@@ -548,6 +612,24 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {ex}")
             else:
                 print("  identical hpd_<code> verdicts for every patient and definition")
+        except RuntimeError as exc:
+            results["errors"].append(str(exc))
+            ok = False
+
+    if not a.no_growth:
+        gsize = a.growth_size or (10_000 if a.quick else DEFAULT_GROWTH_SIZE)
+        try:
+            r = run_step("growth", gsize, a.seed, cache)
+            results["growth"] = r
+            met = (r["fit_s"] <= TARGET_GROWTH_SECONDS and r["peak_rss_mb"] <= TARGET_GROWTH_PEAK_MB
+                   and r["sample_first_s"] <= TARGET_GROWTH_SAMPLE_SECONDS)
+            print(f"growth {gsize} patients ({r['n_rows']} rows): {r['fit_s']:.1f} s "
+                  f"({r['fit_cpu_s']:.1f} s CPU), peak "
+                  f"{r['peak_rss_mb']:.0f} MB, {r['n_included']} included; tumgr sampleData 68 "
+                  f"patients: {r['sample_first_s']:.2f} s first call, {r['sample_best_s']:.2f} s "
+                  f"best of 3 (targets <= {TARGET_GROWTH_SECONDS:.0f} s, "
+                  f"<= {TARGET_GROWTH_PEAK_MB:.0f} MB, <= {TARGET_GROWTH_SAMPLE_SECONDS:.0f} s: "
+                  f"{'met' if met else 'MISSED'})")
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False

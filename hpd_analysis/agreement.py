@@ -39,7 +39,7 @@ from .incidence import definition_codes, status_codes
 
 AGREEMENT_COLUMNS = [
     "definition_a", "definition_b", "n_both_evaluable", "n_both", "n_a_only", "n_b_only",
-    "n_neither", "n_either", "jaccard", "jaccard_ci_low", "jaccard_ci_high",
+    "n_neither", "n_either", "jaccard", "jaccard_ci_low", "jaccard_ci_high", "jaccard_ci_method",
     "percent_agreement", "kappa", "kappa_ci_low",
     "kappa_ci_high", "kappa_p_value", "kappa_test", "note",
     "jaccard_population", "n_both_all", "n_either_all", "jaccard_all_patients",
@@ -130,6 +130,7 @@ def agreement(
             **dict(zip(("jaccard_ci_low", "jaccard_ci_high"),
                        proportion_confint(n11, either, alpha=alpha, method="wilson")
                        if either else (np.nan, np.nan), strict=True)),
+            "jaccard_ci_method": f"Wilson score {100 * (1 - alpha):g}% (n_both of n_either)",
             "percent_agreement": 100.0 * (n11 + n00) / n if n else np.nan,
             "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high, "kappa_p_value": p,
             "kappa_test": test_name, "note": "; ".join(notes),

@@ -136,6 +136,14 @@ def _cmd_import_sdtm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_growth(args: argparse.Namespace) -> int:
+    from .growth import growth_path
+
+    out = growth_path(args.cohort, args.out, fmt=args.format, overrides=_parse_set(args.set))
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hpd``."""
     from . import __version__
@@ -198,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--subjects", choices=["exposed", "with_tumor_data"], default="exposed",
                    help="which DM subjects become patients")
     s.set_defaults(func=_cmd_import_sdtm)
+
+    s = sub.add_parser("growth", help="fit the Stein–Wilkerson growth model (g, d, phi) per patient "
+                       "as the R package tumgr does")
+    s.add_argument("cohort", help="cohort folder or file, or with --format tumgr a CSV with "
+                   "columns name, date (days), size")
+    s.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
+    s.add_argument("--format", choices=["cohort", "tumgr"], default="cohort",
+                   help="input: a cohort (default) or tumgr's name, date, size table")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a parameter, e.g. growth.alpha=0.1")
+    s.set_defaults(func=_cmd_growth)
     return p
 
 

@@ -162,6 +162,124 @@ class Rules:
                                  "check)")
 
 
+#: choices of :class:`Statistics` fields (validated in ``__post_init__``)
+_STAT_CHOICES: dict[str, tuple[str, ...]] = {
+    "landmark_lookahead": ("extend", "truncate"),
+    "firth": ("auto", "always", "never"),
+    "missing": ("complete_case", "mice"),
+}
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"statistics.{name}={value!r}: expected true or false")
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Options of the statistical methods (survival, risk factors); every method and its
+    reference is in ``docs/statistics.md``.
+
+    - ``landmark_lookahead``: a definition whose rule reads time beyond the landmark (Kato's and
+      Lo Russo's TTF < 2 months, Gandara's death by day 84): ``extend`` (default) raises the
+      landmark of that comparison to the latest time the rule reads, so that every verdict is
+      decidable at the landmark; ``truncate`` keeps the landmark and leaves out (and counts) the
+      patients whose verdict became known only after it (the rule evaluated with the information
+      available at the landmark).
+    - ``reference_levels``: reference level of a categorical risk factor: ``largest`` (default,
+      the most frequent level: the most precise comparisons; ties by sort order), ``first`` (first
+      sorted level), optionally followed by ``variable=level`` pairs naming it per variable, e.g.
+      ``largest,tumor_type=NSCLC``.
+    - ``firth``: Firth's penalized likelihood logistic regression (Firth 1993; Heinze & Schemper
+      2002): ``auto`` (default: only when the maximum-likelihood fit separates), ``always`` or
+      ``never``.
+    - ``ci_profile``: profile-likelihood confidence intervals of odds ratios instead of Wald
+      (default false: Wald, as most HPD papers report).
+    - ``missing``: missing covariates: ``complete_case`` (default) or ``mice`` (multiple imputation
+      by chained equations, statsmodels MICE, pooled with Rubin's rules, shown beside the
+      complete-case odds ratios).
+    - ``mice_imputations``: number of imputed data sets (default 20; White, Royston & Wood 2011
+      suggest at least the percentage of incomplete cases).
+    - ``mice_seed``: seed of the imputations (default 0: same tables for the same inputs).
+    - ``log2_skewed``: skewed positive covariates (NLR, dNLR, LDH; any continuous covariate
+      with positive values and sample skewness > 1) enter the models on the log2 scale (odds
+      ratio per doubling; default true).
+    - ``exact_fisher``: an r × c table of Table 1 with an expected count < 5 also gets Fisher's
+      exact test (default true; beside the Monte Carlo chi-squared p).
+    """
+
+    landmark_lookahead: str = "extend"
+    reference_levels: str = "largest"
+    firth: str = "auto"
+    ci_profile: bool = False
+    missing: str = "complete_case"
+    mice_imputations: int = 20
+    mice_seed: int = 0
+    log2_skewed: bool = True
+    exact_fisher: bool = True
+
+    def __post_init__(self) -> None:
+        for name, choices in _STAT_CHOICES.items():
+            value = str(getattr(self, name)).strip().lower()
+            if value not in choices:
+                raise ValueError(f"statistics.{name}={getattr(self, name)!r}: expected one of "
+                                 f"{', '.join(choices)}")
+            object.__setattr__(self, name, value)
+        for name in ("ci_profile", "log2_skewed", "exact_fisher"):
+            object.__setattr__(self, name, _as_bool(getattr(self, name), name))
+        for name, low in (("mice_imputations", 2), ("mice_seed", 0)):
+            value = getattr(self, name)
+            try:
+                ok = int(value) == float(value) and int(value) >= low
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"statistics.{name}={value!r}: expected an integer >= {low}")
+            object.__setattr__(self, name, int(value))
+        self.reference_map()  # validates the text
+
+    def reference_map(self) -> tuple[str, dict[str, str]]:
+        """``(rule, {variable: level})`` of ``reference_levels``: rule ``largest`` or
+        ``first``, and the levels named per variable."""
+        rule, named = "largest", {}
+        for item in str(self.reference_levels).split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if "=" in item:
+                var, _, level = item.partition("=")
+                if not var.strip() or not level.strip():
+                    raise ValueError(f"statistics.reference_levels={self.reference_levels!r}: "
+                                     f"{item!r} is not variable=level")
+                named[var.strip()] = level.strip()
+            elif item.lower() in ("largest", "first"):
+                rule = item.lower()
+            else:
+                raise ValueError(f"statistics.reference_levels={self.reference_levels!r}: "
+                                 f"expected largest or first, then variable=level pairs")
+        return rule, named
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Options of the Stein–Wilkerson growth-model fits (:mod:`hpd_analysis.growth`)."""
+
+    #: significance level for keeping a model: every parameter's t-test p-value must be below it
+    #: (dimensionless; default 0.05, the value of tumgr's documentation and of Stein et al. 2011)
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        a = self.alpha
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 < a < 1:
+            raise ValueError(f"growth.alpha={a!r}: expected a number strictly between 0 and 1")
+
+
 @dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
@@ -181,6 +299,10 @@ class Parameters:
     too_small_to_measure_mm: float = 5.0
     #: a death without a recorded cause counts as death from progression (fast-progression rule)
     death_without_cause_is_progression: bool = True
+    #: options of the statistical methods (docs/statistics.md)
+    statistics: Statistics = field(default_factory=Statistics)
+    #: growth-model options (``growth.alpha``), see :class:`Growth`
+    growth: Growth = field(default_factory=Growth)
     #: seeded re-read model of the measurements (measurement uncertainty of every verdict)
     uncertainty: Uncertainty = field(default_factory=Uncertainty)
     #: guards of the reference period (noise floor on the pre-treatment change)

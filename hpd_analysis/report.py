@@ -649,6 +649,7 @@ def open_section(
     # the notebooks display whole summary tables (incidence by stratum has definitions ×
     # strata rows): pandas' default of 60 rows would cut them to 10
     pd.set_option("display.max_rows", DISPLAY_MAX_ROWS)
+    pd.set_option("display.max_columns", 60)  # survival.csv has 22 columns: none elided
     out = Path(output_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -997,7 +998,7 @@ def table1_by(section: Section, group: str | None, variables: Sequence[str] | No
     if group is None:
         group = "all_patients"
         data = data.assign(all_patients="all patients")
-    return table1(data, group, variables=variables)
+    return table1(data, group, variables=variables, statistics=section.params.statistics)
 
 
 def multivariable_set(section: Section, variables: Sequence[str] | None = None,
@@ -1040,7 +1041,7 @@ def odds_ratios_for(section: Section, variables: Sequence[str] | None = None,
     if variables is not None:
         variables = list(dict.fromkeys([*variables, *multi]))
     return odds_ratios(section.data, section.primary, variables=variables,
-                       multivariable_variables=multi)
+                       multivariable_variables=multi, statistics=section.params.statistics)
 
 
 def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
@@ -1094,19 +1095,14 @@ def warning_html(messages: Sequence[str], title: str = "Warning") -> str:
 
 
 def survival_exclusions(data: pd.DataFrame, group_by: str | None, landmark: Any,
-                        endpoints: Sequence[str] = ("os", "pfs", "ttf")) -> pd.DataFrame:
+                        endpoints: Sequence[str] = ("os", "pfs", "ttf"), **options: Any
+                        ) -> pd.DataFrame:
     """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
-    (group not evaluable or missing, endpoint missing, event or censoring before the landmark)."""
-    from .survival import survival_data
+    (:func:`hpd_analysis.survival.exclusion_table`; ``options``: its definitions, lookahead,
+    days_per_month)."""
+    from .survival import exclusion_table
 
-    rows = []
-    for ep in endpoints:
-        if f"{ep}_months" not in data.columns or not data[f"{ep}_months"].notna().any():
-            continue
-        _, info = survival_data(data, ep, group_by, landmark)
-        rows.append({"endpoint": ep, "reason": "analysed", "n": int(info["n_analysed"])})
-        rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info["n_excluded"].items()]
-    return pd.DataFrame(rows, columns=["endpoint", "reason", "n"])
+    return exclusion_table(data, group_by, landmark, endpoints, **options)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,11 +14,20 @@ baseline covariate.
   groups, normal approximation) for skewed ones; n (%) and chi-squared for categories, switched to
   Fisher's exact test for a 2×2 table with an expected (or observed) count < 5; absolute
   standardized mean difference (SMD).
+  An r × c table with a small expected count gets a seeded Monte Carlo chi-squared p and,
+  beside it, Fisher's exact test (:func:`fisher_exact_rx2`).
 - :func:`odds_ratios` — univariable and multivariable logistic regression
-  (statsmodels GLM, binomial family, logit link): odds ratio = exp(coefficient), Wald CI and
-  Wald z-test p-value. Separation (perfect prediction) yields an explicit note row instead of an
-  absurd estimate; an events-per-variable (EPV) below 10 (Peduzzi et al., J Clin Epidemiol 1996)
-  yields a warning.
+  (statsmodels GLM, binomial family, logit link): odds ratio = exp(coefficient), Wald CI (or
+  profile likelihood) and Wald z-test p-value. Variables are coded as in Table 1 (integer
+  factors with ≤ 5 values categorical, against their largest level), skewed positive covariates
+  on the log2 scale. Separation (perfect prediction) switches the model to Firth's penalized
+  likelihood (firthmodels, as R logistf), or, with ``statistics.firth=never``, yields an
+  explicit note row instead of an absurd estimate; an events-per-variable (EPV) below 10
+  (Peduzzi et al., J Clin Epidemiol 1996) yields a warning. Missing covariates: complete cases,
+  counted; multiple imputation with Rubin's rules as an option (:func:`mice_odds_ratios`).
+
+Options: the ``statistics`` parameter group (:class:`~hpd_analysis.params.Statistics`); methods
+and references: ``docs/statistics.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from scipy import stats
 
 from .errors import ParameterError
 from .incidence import _format_level, group_labels, hpd_column_code, hpd_status
+from .params import Statistics
 
 #: literature risk factors in reporting order (derived ones right after their source)
 LITERATURE_FACTORS: tuple[str, ...] = (
@@ -150,6 +160,7 @@ def table1(
     nonnormal: Sequence[str] | None = None,
     decimals: int = 1,
     reference: str | None = None,
+    statistics: Statistics | None = None,
 ) -> pd.DataFrame:
     """Table 1: patient characteristics by ``group`` with one test and SMD per variable.
 
@@ -181,7 +192,10 @@ def table1(
     exact for a 2 x 2 table with an expected count < 5; for larger tables with one, a seeded
     Monte Carlo chi-squared p, :func:`chi2_monte_carlo`), ``smd`` is the absolute
     standardized mean difference (two groups; the largest pairwise one for more). Notes and
-    tableone warnings are in ``result.attrs["warnings"]``.
+    tableone warnings are in ``result.attrs["warnings"]``. With ``statistics.exact_fisher``
+    (default) a table given the Monte Carlo chi-squared also gets Fisher's exact test in
+    ``exact_test`` / ``exact_p_value`` (:func:`fisher_exact_rx2`: full enumeration, as R's
+    ``fisher.test``, for two groups; a seeded Monte Carlo Fisher p for more).
     """
     from tableone import TableOne
 
@@ -248,6 +262,8 @@ def table1(
     notes += [str(w.message) for w in caught if "tableone" not in str(w.message).lower()]
     out = _flatten_tableone(t, work, described, cat_list, nonnormal, levels, present_levels,
                             compare)
+    _add_exact_fisher(out, work, present_levels,
+                      (statistics if statistics is not None else Statistics()).exact_fisher)
     # n row: patients left out because the group is unknown
     out.loc[out["variable"].eq("n"), "missing"] = n_excluded
     for v in empty:
@@ -255,7 +271,8 @@ def table1(
             "variable": v, "level": "", "statistic": "", "missing": int(len(work)),
             "test": "not tested: no value",
         }])], ignore_index=True)
-    text_cols = [c for c in out.columns if c not in ("missing", "p_value", "smd")]
+    text_cols = [c for c in out.columns
+                 if c not in ("missing", "p_value", "smd", "exact_p_value")]
     out[text_cols] = out[text_cols].fillna("").astype(str)
     out["missing"] = out["missing"].astype("Int64")
     out.attrs["warnings"] = notes
@@ -357,6 +374,67 @@ def chi2_monte_carlo(x: np.ndarray, g: np.ndarray, permutations: int = MC_PERMUT
     return stat, (1 + hits) / (permutations + 1)
 
 
+#: largest number of partial tables :func:`fisher_exact_rx2` enumerates (beyond: NaN)
+FISHER_MAX_TABLES = 5_000_000
+
+
+def fisher_exact_rx2(table: np.ndarray) -> float:
+    """Two-sided p-value of Fisher's exact test of an r × 2 table (rows: levels, columns: the two
+    groups), by full enumeration of the tables with the observed margins: the sum of the
+    probabilities of the tables no more probable than the observed one (relative tolerance
+    1e-7, as R's ``fisher.test``). NaN when more than :data:`FISHER_MAX_TABLES` partial tables
+    would be needed. (SciPy's ``fisher_exact`` on an r × c table returns a Monte Carlo p.)"""
+    from scipy.special import gammaln
+
+    t = np.asarray(table, dtype=np.int64)
+    rows, col0, n = t.sum(axis=1), int(t[:, 0].sum()), int(t.sum())
+
+    def log_choose(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+        return gammaln(np.asarray(a) + 1.0) - gammaln(np.asarray(b) + 1.0) - gammaln(
+            np.asarray(a) - np.asarray(b) + 1.0)
+
+    obs = float(np.sum(log_choose(rows, t[:, 0])))
+    sums, logs = np.zeros(1, dtype=np.int64), np.zeros(1)
+    left = int(rows.sum())
+    for r in rows:
+        left -= int(r)
+        x = np.arange(int(r) + 1)
+        s_new = (sums[:, None] + x[None, :]).ravel()
+        l_new = (logs[:, None] + log_choose(int(r), x)[None, :]).ravel()
+        keep = (s_new <= col0) & (s_new + left >= col0)
+        sums, logs = s_new[keep], l_new[keep]
+        if len(sums) > FISHER_MAX_TABLES:
+            return float("nan")
+    total = float(log_choose(n, col0))
+    probs = np.exp(logs - total)
+    return float(min(1.0, probs[logs <= obs + np.log1p(1e-7)].sum()))
+
+
+def _add_exact_fisher(out: pd.DataFrame, work: pd.DataFrame, present: list[str],
+                      enabled: bool) -> None:
+    """Columns ``exact_test`` and ``exact_p_value`` of Table 1: Fisher's exact test beside each
+    Monte Carlo chi-squared (empty elsewhere)."""
+    out["exact_test"] = ""
+    out["exact_p_value"] = np.nan
+    if not enabled:
+        return
+    for i in np.flatnonzero(out["test"].astype(str).str.startswith("Chi-squared, Monte Carlo")):
+        var = out.at[i, "variable"]
+        sub = work.loc[work[var].notna() & work["__group__"].isin(present), [var, "__group__"]]
+        tab = pd.crosstab(sub[var], sub["__group__"]).to_numpy()
+        if tab.shape[1] == 2:
+            p, name = fisher_exact_rx2(tab), "Fisher's exact test (full enumeration, r x 2)"
+        else:
+            from scipy.stats import MonteCarloMethod, fisher_exact
+
+            p = float(fisher_exact(tab, method=MonteCarloMethod(
+                n_resamples=MC_PERMUTATIONS, rng=np.random.default_rng(MC_SEED))).pvalue)
+            name = (f"Fisher's exact test, Monte Carlo p ({MC_PERMUTATIONS:,} tables, seed "
+                    f"{MC_SEED}; scipy)")
+        if np.isfinite(p):
+            out.at[i, "exact_p_value"], out.at[i, "exact_test"] = p, name
+
+
 def _small_count_chi2(work: pd.DataFrame, var: str, present: list[str]
                       ) -> tuple[float, str] | None:
     """Monte Carlo p-value and test name for an r x c table with an expected count < 5 (where
@@ -397,7 +475,7 @@ def _test_name(name: str, work: pd.DataFrame, var: str, cat_list: list[str],
 # --------------------------------------------------------------------------- odds ratios
 OR_COLUMNS = [
     "variable", "level", "reference", "model", "odds_ratio", "ci_low", "ci_high", "p_value",
-    "p_holm", "test", "n", "n_events", "note",
+    "p_holm", "test", "n", "n_events", "note", "ci_method", "coding", "n_missing",
 ]
 
 #: |coefficient| or standard error beyond which a fit is read as (quasi-)separated
@@ -453,26 +531,50 @@ def _outcome(data: pd.DataFrame, outcome: str) -> tuple[pd.Series, str]:
     return num.astype(float), f"{outcome} missing"
 
 
+#: continuous covariates entered on the log2 scale when positive (odds ratio per doubling):
+#: ratios and enzyme levels whose distribution is right-skewed; any other positive continuous
+#: covariate with sample skewness > 1 too (the rule of Table 1's median [Q1,Q3])
+LOG2_FACTORS: tuple[str, ...] = ("nlr", "dnlr", "plr", "ldh", "crp", "ldh_uln_ratio")
+
+
 class _Term:
     """Design columns of one variable: names, level labels and reference level."""
 
     def __init__(self, variable: str, columns: pd.DataFrame, levels: list[str],
-                 reference: str | None, kind: str):
+                 reference: str | None, kind: str, coding: str = ""):
         self.variable, self.columns, self.levels = variable, columns, levels
-        self.reference, self.kind = reference, kind
+        self.reference, self.kind, self.coding = reference, kind, coding
+
+
+def _reference_level(s: pd.Series, levels: list[str], rule: str) -> str:
+    """Reference level: ``largest`` (most frequent; ties by sort order) or ``first`` (first
+    sorted level). A two-level numeric 0/1 variable keeps 0 (absence) whatever the rule."""
+    if rule == "first" or len(levels) == 1 or levels == ["0", "1"]:
+        return levels[0]
+    counts = s.dropna().map(_format_level).value_counts()
+    return max(levels, key=lambda lv: (int(counts.get(lv, 0)), -levels.index(lv)))
 
 
 def _term(data: pd.DataFrame, v: str, categorical: set[str],
-          reference: Mapping[str, Any]) -> _Term | str:
-    """Design of variable ``v`` or a reason why it cannot enter a model."""
+          reference: Mapping[str, Any], reference_rule: str = "largest",
+          log2_skewed: bool = True, continuous: set[str] | None = None) -> _Term | str:
+    """Design of variable ``v`` or a reason why it cannot enter a model.
+
+    Coded as in Table 1 (:func:`table1`): booleans binary; text, category and integer columns
+    with at most 5 values (ECOG, number of metastatic sites) categorical, one odds ratio per
+    level against the reference (:func:`_reference_level`); other numbers continuous, per unit,
+    or per doubling (log2) for a positive skewed covariate (:data:`LOG2_FACTORS`)."""
     s = data[v]
     present = s.dropna()
     if present.nunique() < 2:
         return "not estimable: the variable takes a single value"
     if _is_bool(s) and v not in categorical:
         col = s.astype("boolean").astype("Float64").astype(float)
-        return _Term(v, pd.DataFrame({f"{v}[True]": col}), ["True"], "False", "binary")
-    if v in categorical or not pd.api.types.is_numeric_dtype(s.dtype):
+        return _Term(v, pd.DataFrame({f"{v}[True]": col}), ["True"], "False", "binary",
+                     "binary (True vs False)")
+    as_category = v in categorical or not pd.api.types.is_numeric_dtype(s.dtype) or (
+        v not in (continuous or set()) and _is_categorical(s))
+    if as_category:
         text = s.map(_format_level, na_action="ignore")
         uniq = pd.unique(present)
         try:
@@ -480,20 +582,83 @@ def _term(data: pd.DataFrame, v: str, categorical: set[str],
         except TypeError:
             uniq = sorted(uniq, key=str)
         lv = list(dict.fromkeys(_format_level(u) for u in uniq))
-        ref = _format_level(reference[v]) if v in reference else lv[0]
+        ref = (_format_level(reference[v]) if v in reference
+               else _reference_level(s, lv, reference_rule))
         if ref not in lv:
             raise ParameterError(f"reference for {v!r}: {ref!r} is not a level ({lv})")
         others = [x for x in lv if x != ref]
         cols = pd.DataFrame({
             f"{v}[{x}]": (text == x).astype(float).where(s.notna()) for x in others
         }, index=data.index)
-        return _Term(v, cols, others, ref, "categorical")
+        how = ("named" if v in reference else
+               "first level" if reference_rule == "first" or lv == ["0", "1"] else
+               "largest level")
+        return _Term(v, cols, others, ref, "categorical",
+                     f"categorical, reference {ref} ({how})")
     num = pd.to_numeric(s, errors="coerce").astype(float)
-    return _Term(v, pd.DataFrame({v: num}), ["per 1 unit"], None, "continuous")
+    vals = num.dropna()
+    if log2_skewed and len(vals) and (vals > 0).all() and (
+            v.lower() in LOG2_FACTORS or _skewed(vals)):
+        return _Term(v, pd.DataFrame({f"log2({v})": np.log2(num)}), ["per doubling (log2)"],
+                     None, "continuous", "continuous, log2 scale (odds ratio per doubling)")
+    return _Term(v, pd.DataFrame({v: num}), ["per 1 unit"], None, "continuous",
+                 "continuous, per 1 unit")
 
 
-def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float) -> dict[str, Any]:
-    """GLM binomial fit; returns params/ci/p or a note on separation / singular design."""
+#: fit labels written in the ``test`` and ``ci_method`` columns
+_ML_TEST = "logistic regression (GLM binomial), Wald z-test"
+_FIRTH_TEST = ("Firth penalized logistic regression (firthmodels; Firth 1993, Heinze & Schemper "
+               "2002, as R logistf), penalized likelihood-ratio test")
+
+
+def _ci_label(alpha: float, method: str) -> str:
+    level = f"{100 * (1 - alpha):g}%"
+    return {"wald": f"{level} Wald CI",
+            "profile": f"{level} profile-likelihood CI (Venzon-Moolgavkar)",
+            "firth": f"{level} profile penalized-likelihood CI (as R logistf)"}[method]
+
+
+def _firth_fit(y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5,
+               profile: bool = True) -> dict[str, Any]:
+    """Firth-penalized (``penalty`` 0.5) or plain maximum-likelihood (0) logistic regression
+    with firthmodels: odds ratios, profile (penalized) likelihood CIs, and the penalized
+    likelihood-ratio test p (Firth) as R logistf reports them."""
+    from firthmodels import FirthLogisticRegression
+
+    # tolerances: 1e-8 on the gradient and the step (tighter ones make firthmodels' step
+    # halving fail at rounding level); the constrained fits of the LRT from a cold start (the
+    # warm start fails on some separated levels), warm where the cold one fails
+    model = FirthLogisticRegression(backend="numpy", max_iter=100, gtol=1e-8, xtol=1e-8,
+                                    penalty_weight=penalty)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x.to_numpy(dtype=float), y.to_numpy(dtype=float))
+        k = x.shape[1]
+        ci = (model.conf_int(alpha=alpha, method="pl", features=list(range(k)), max_iter=200,
+                             tol=1e-10) if profile else model.conf_int(alpha=alpha))[:k]
+        if penalty > 0:
+            model.lrt(list(range(k)), warm_start=False)
+            failed = [j for j in range(k) if not np.isfinite(model.lrt_pvalues_[j])]
+            if failed:
+                model.lrt(failed, warm_start=True)
+            p = model.lrt_pvalues_[:k]
+        else:
+            p = model.pvalues_[:k]
+    names = list(x.columns)
+    coef = pd.Series(model.coef_, index=names)
+    return {"or": np.exp(coef), "low": pd.Series(np.exp(ci[:, 0]), index=names),
+            "high": pd.Series(np.exp(ci[:, 1]), index=names), "p": pd.Series(p, index=names),
+            "note": "" if model.converged_ else "warning: the fit did not converge"}
+
+
+def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float, firth: str = "auto",
+               profile: bool = False) -> dict[str, Any]:
+    """Logistic fit; returns params/ci/p with ``test`` and ``ci_method`` naming the method, or a
+    note on separation / singular design.
+
+    Maximum likelihood (statsmodels GLM) with Wald CIs, or profile-likelihood CIs when
+    ``profile``; Firth's penalized likelihood (firthmodels) when ``firth="always"``, or when
+    ``"auto"`` and the maximum-likelihood fit separates (its odds ratio would be infinite)."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
@@ -509,10 +674,13 @@ def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float) -> dict[str, Any]:
                         "(drop one of the variables involved)"}
     if y.nunique() < 2:
         return {"note": "not estimable: all patients have the same outcome"}
+    if firth == "always":
+        return {**_firth_fit(y, x, alpha), "test": _FIRTH_TEST, "ci_method": _ci_label(
+            alpha, "firth")}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = sm.GLM(y, design, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
+            res = sm.GLM(y, design, family=sm.families.Binomial()).fit(tol=1e-14, maxiter=200)
         except (np.linalg.LinAlgError, ValueError) as exc:
             return {"note": f"not estimable: fit failed ({exc})"}
     kinds = {type(w.message) for w in caught}
@@ -524,15 +692,28 @@ def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float) -> dict[str, Any]:
         or bool((bse > _SEPARATION_SE).any())
     )
     if separated:
+        if firth == "auto":
+            fit = _firth_fit(y, x, alpha)
+            fit["note"] = "; ".join(filter(None, [
+                "separation: the maximum-likelihood odds ratio is infinite, Firth's penalized "
+                "estimate is given instead (statistics.firth=auto)", fit["note"]]))
+            return {**fit, "test": _FIRTH_TEST, "ci_method": _ci_label(alpha, "firth")}
         return {"note": "not estimable: perfect or quasi-complete separation (a level or range "
                         "predicts the outcome exactly); the maximum-likelihood odds ratio is "
-                        "infinite. Consider Firth's penalized or exact logistic regression"}
+                        "infinite. Consider Firth's penalized or exact logistic regression "
+                        "(statistics.firth=auto)"}
     note = ""
     if ConvergenceWarning in kinds or not getattr(res, "converged", True):
         note = "warning: the fit did not converge"
+    if profile:
+        prof = _firth_fit(y, x, alpha, penalty=0.0)
+        return {"or": np.exp(params), "low": prof["low"], "high": prof["high"],
+                "p": res.pvalues.drop("const"), "note": note, "test": _ML_TEST,
+                "ci_method": _ci_label(alpha, "profile")}
     ci = res.conf_int(alpha=alpha).drop("const")
     return {"or": np.exp(params), "low": np.exp(ci[0]), "high": np.exp(ci[1]),
-            "p": res.pvalues.drop("const"), "note": note}
+            "p": res.pvalues.drop("const"), "note": note, "test": _ML_TEST,
+            "ci_method": _ci_label(alpha, "wald")}
 
 
 def odds_ratios(
@@ -545,12 +726,21 @@ def odds_ratios(
     alpha: float = 0.05,
     epv_threshold: float = 10.0,
     multivariable_variables: Sequence[str] | None = None,
+    statistics: Statistics | None = None,
+    continuous: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Odds ratios of ``outcome`` (e.g. HPD) for each variable, univariable and multivariable.
 
-    Logistic regression (statsmodels GLM, binomial family, logit link) on complete cases: one
-    model per variable (``model = "univariable"``) and, when ``multivariable`` and there are at
-    least two estimable variables, one model with all of them (``"multivariable"``).
+    Logistic regression on complete cases: one model per variable (``model = "univariable"``)
+    and, when ``multivariable`` and there are at least two estimable variables, one model with all
+    of them (``"multivariable"``). Maximum likelihood (statsmodels GLM, binomial family, logit
+    link) with Wald CIs and Wald z-test p-values by default; profile-likelihood CIs with
+    ``statistics.ci_profile``; Firth's penalized likelihood (firthmodels, as R logistf: profile
+    penalized-likelihood CIs, penalized likelihood-ratio p) when a model separates
+    (``statistics.firth=auto``, default) or always (``always``). ``test`` and ``ci_method`` name
+    the method of every row. With ``statistics.missing=mice`` the multivariable model is also
+    fitted after multiple imputation (rows ``model = "multivariable (MICE ...)"``,
+    :func:`mice_odds_ratios`) beside the complete-case one.
 
     Parameters
     ----------
@@ -559,33 +749,45 @@ def odds_ratios(
         out) or a binary column (True/False or 0/1; missing left out).
     variables
         Default :func:`default_candidates` (derived factors computed).
-    categorical
-        Numeric variables to treat as categories (text columns always are). Booleans give the
-        odds ratio of True vs False; categories one row per level vs the reference level (first
-        sorted level, or ``reference[variable]``); numbers the odds ratio per 1-unit increase in
-        the column's own unit (years for age ...).
+    categorical, continuous
+        Variables to code as categories / as numbers, overriding the rule shared with Table 1:
+        booleans give the odds ratio of True vs False; text, category and integer columns with at
+        most 5 values (ECOG, number of metastatic sites) one row per level vs the reference
+        level; other numbers the odds ratio per 1-unit increase in the column's own unit (years
+        for age ...), or per doubling for positive skewed covariates (NLR, LDH: log2 scale,
+        ``statistics.log2_skewed``). ``coding`` says which, per row.
+    reference
+        ``{variable: level}``: reference levels named by the caller (before
+        ``statistics.reference_levels``, whose default rule is the largest level).
     alpha
-        1 − confidence level of the Wald CIs.
+        1 − confidence level of the CIs.
     epv_threshold
         Events per variable below which a warning is given (default 10).
     multivariable_variables
         Variables of the multivariable model (default: every variable whose univariable model
         could be estimated — a separated variable would make the whole model inestimable —
-        except a derived dichotomy such as ``age_ge_65`` when its continuous source ``age`` is in the model too —
-        both together would estimate nothing interpretable).
+        except a derived dichotomy such as ``age_ge_65`` when its continuous source ``age`` is in
+        the model too — both together would estimate nothing interpretable).
+    statistics
+        The options of :class:`~hpd_analysis.params.Statistics` (default: its defaults).
 
     Returns
     -------
     DataFrame with :data:`OR_COLUMNS`. ``p_holm``: the univariable p-values adjusted together
     for multiple testing (Holm, :func:`holm_adjusted`; one test per estimated level; NaN on
-    multivariable and reference rows). A reference row (odds ratio 1, no CI) is listed for each
-    categorical/binary variable. ``n``/``n_events``: complete cases and HPD events in that model.
-    A model that cannot be estimated (separation, a single value, collinearity) gives rows with
+    multivariable and reference rows, and on a derived dichotomy whose source is screened too —
+    ``age_ge_65`` beside ``age`` — which would count one hypothesis twice). A reference row
+    (odds ratio 1, no CI) is listed for each categorical/binary variable.
+    ``n``/``n_events``: complete cases and HPD events in that model; ``n_missing``: patients of
+    known outcome left out of that model for a missing covariate. A model that cannot be
+    estimated (a single value, collinearity; separation with ``firth=never``) gives rows with
     NaN estimates and the reason in ``note`` — never an exception. Warnings (EPV < threshold,
     patients left out) are in ``result.attrs["warnings"]`` and in ``note``.
     """
     if not 0.0 < float(alpha) < 1.0:
         raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
+    stats_opts = statistics if statistics is not None else Statistics()
+    rule, named = stats_opts.reference_map()
     data = derive_risk_factors(data)
     y_all, excluded_why = _outcome(data, outcome)
     code = hpd_column_code(data, outcome)
@@ -594,28 +796,29 @@ def odds_ratios(
     variables = _variables_for(data, variables, skip)
     _check_variables(data, variables, "odds_ratios variables")
     cat = set(categorical or [])
-    _check_variables(data, sorted(cat), "odds_ratios categorical")
-    reference = dict(reference or {})
+    cont = set(continuous or [])
+    _check_variables(data, sorted(cat | cont), "odds_ratios categorical/continuous")
+    reference = {**{k: v for k, v in named.items() if k in data.columns}, **dict(reference or {})}
     warn: list[str] = []
     n_out = int(y_all.isna().sum())
     if n_out:
         warn.append(f"{n_out} patient(s) left out: {excluded_why}")
-    test = (f"logistic regression (GLM binomial), Wald z-test; "
-            f"{100 * (1 - alpha):g}% Wald CI")
     known = data.loc[y_all.notna()]
     y_known = y_all[y_all.notna()]
+    fit_opts = {"firth": stats_opts.firth, "profile": stats_opts.ci_profile}
 
     terms: dict[str, _Term] = {}
     unfit: list[str] = []
     rows: list[dict[str, Any]] = []
     for v in variables:
-        term = _term(known, v, cat, reference)
+        term = _term(known, v, cat, reference, rule, stats_opts.log2_skewed, cont)
         if isinstance(term, str):
             rows.append({"variable": v, "level": "", "model": "univariable", "note": term,
-                         "n": int(known[v].notna().sum()), "test": test})
+                         "n": int(known[v].notna().sum()), "test": _ML_TEST,
+                         "n_missing": int(known[v].isna().sum())})
             continue
-        uni_rows, ok = _model_rows([term], y_known, "univariable", alpha, test, epv_threshold,
-                                   warn)
+        uni_rows, ok = _model_rows([term], y_known, "univariable", alpha, epv_threshold, warn,
+                                   fit_opts)
         rows += uni_rows
         if ok:
             terms[v] = term
@@ -639,15 +842,28 @@ def odds_ratios(
             warn.append(f"multivariable model: left out (not estimable alone): {dropped}")
         multi = [v for v in multi if v in terms]
     if multivariable and len(multi) >= 2:
-        rows += _model_rows([terms[v] for v in multi], y_known, "multivariable", alpha, test,
-                            epv_threshold, warn)[0]
+        rows += _model_rows([terms[v] for v in multi], y_known, "multivariable", alpha,
+                            epv_threshold, warn, fit_opts)[0]
+        if stats_opts.missing == "mice":
+            rows += mice_odds_ratios([terms[v] for v in multi], y_known, alpha,
+                                     stats_opts.mice_imputations, stats_opts.mice_seed, warn)
     out = pd.DataFrame(rows, columns=OR_COLUMNS)
     for c in ("odds_ratio", "ci_low", "ci_high", "p_value"):
         out[c] = out[c].astype(float)
-    out["p_holm"] = holm_adjusted(out["p_value"].where(out["model"] == "univariable"))
-    for c in ("n", "n_events"):
+    in_family = (out["model"] == "univariable") & ~out["variable"].map(
+        lambda v: v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms and v in terms)
+    out["p_holm"] = holm_adjusted(out["p_value"].where(in_family))
+    redundant = (out["model"] == "univariable") & ~in_family & out["p_value"].notna()
+    if redundant.any():
+        out.loc[redundant, "note"] = [
+            "; ".join(filter(None, [str(n) if isinstance(n, str) else "",
+                                    f"not in the Holm family: derived from "
+                                    f"{DERIVED_FACTORS[v][0]}, screened already"]))
+            for n, v in zip(out.loc[redundant, "note"], out.loc[redundant, "variable"],
+                            strict=True)]
+    for c in ("n", "n_events", "n_missing"):
         out[c] = out[c].astype("Int64")
-    for c in ("level", "reference", "note"):
+    for c in ("level", "reference", "note", "ci_method", "coding"):
         out[c] = out[c].fillna("").astype(str)
     out.attrs["warnings"] = warn
     out.attrs["outcome"] = outcome
@@ -667,29 +883,38 @@ def holm_adjusted(p_values: pd.Series) -> pd.Series:
     return out
 
 
-def _model_rows(terms: list[_Term], y: pd.Series, model: str, alpha: float, test: str,
-                epv_threshold: float, warn: list[str]) -> tuple[list[dict[str, Any]], bool]:
+def _model_rows(terms: list[_Term], y: pd.Series, model: str, alpha: float,
+                epv_threshold: float, warn: list[str], fit_opts: Mapping[str, Any] | None = None
+                ) -> tuple[list[dict[str, Any]], bool]:
     x = pd.concat([t.columns for t in terms], axis=1)
     complete = x.notna().all(axis=1) & y.notna()
     xc, yc = x.loc[complete], y.loc[complete]
     n, n_events = int(complete.sum()), int(yc.sum())
+    n_missing = int((y.notna() & ~x.notna().all(axis=1)).sum())
     label = model if model == "multivariable" else f"univariable {terms[0].variable}"
-    fit = _fit_logit(yc, xc, alpha) if n else {"note": "not estimable: no complete case"}
+    fit = (_fit_logit(yc, xc, alpha, **dict(fit_opts or {})) if n
+           else {"note": "not estimable: no complete case"})
     notes = [fit["note"]] if fit.get("note") else []
     limiting = min(n_events, n - n_events)
     msg = epv_warning(limiting, x.shape[1], epv_threshold, label) if n else None
     if msg:
         warn.append(msg)
         notes.append(f"EPV {events_per_variable(limiting, x.shape[1]):.1f} < {epv_threshold:g}")
+    if n_missing:
+        notes.append(f"{n_missing} patient(s) left out: a covariate missing (complete cases)")
     if fit.get("note", "").startswith("not estimable"):
         warn.append(f"{label}: {fit['note']}")
+    elif fit.get("note", "").startswith("separation"):
+        warn.append(f"{label}: {fit['note']}")
+    test = fit.get("test", _ML_TEST)
     rows = []
     for t in terms:
         base = {"variable": t.variable, "model": model, "test": test, "n": n,
-                "n_events": n_events}
+                "n_events": n_events, "coding": t.coding, "n_missing": n_missing,
+                "ci_method": fit.get("ci_method", "")}
         if t.reference is not None:
             rows.append({**base, "level": t.reference, "reference": t.reference,
-                         "odds_ratio": 1.0, "note": "reference level"})
+                         "odds_ratio": 1.0, "note": "reference level", "ci_method": ""})
         for col, lv in zip(t.columns.columns, t.levels, strict=True):
             row = {**base, "level": lv, "reference": t.reference or "",
                    "note": "; ".join(notes)}
@@ -698,3 +923,91 @@ def _model_rows(terms: list[_Term], y: pd.Series, model: str, alpha: float, test
                            ci_high=float(fit["high"][col]), p_value=float(fit["p"][col]))
             rows.append(row)
     return rows, "or" in fit
+
+
+def rubin_pool(estimates: np.ndarray, variances: np.ndarray, n: int, k: int
+               ) -> tuple[float, float, float]:
+    """Rubin's rules (Rubin 1987) for one coefficient over m imputations: pooled estimate
+    (mean), total variance T = Ū + (1 + 1/m) B, and the degrees of freedom of Barnard & Rubin
+    (Biometrika 1999) for ``n`` patients and ``k`` parameters (as R mice's ``pool``).
+    Returns ``(estimate, T, df)``."""
+    q = np.asarray(estimates, dtype=float)
+    u = np.asarray(variances, dtype=float)
+    m = len(q)
+    qbar, ubar = float(q.mean()), float(u.mean())
+    b = float(q.var(ddof=1)) if m > 1 else 0.0
+    t = ubar + (1 + 1 / m) * b
+    if b == 0:
+        return qbar, t, float(n - k)
+    lam = (1 + 1 / m) * b / t
+    df_old = (m - 1) / lam ** 2
+    df_com = n - k
+    df_obs = (df_com + 1) / (df_com + 3) * df_com * (1 - lam)
+    return qbar, t, float(df_old * df_obs / (df_old + df_obs))
+
+
+def mice_odds_ratios(terms: list[_Term], y: pd.Series, alpha: float, m: int = 20, seed: int = 0,
+                     warn: list[str] | None = None, burn_in: int = 10) -> list[dict[str, Any]]:
+    """Multivariable odds ratios after multiple imputation by chained equations (van Buuren
+    2011; statsmodels :class:`~statsmodels.imputation.mice.MICEData`, predictive mean matching,
+    seeded), pooled with Rubin's rules (:func:`rubin_pool`; t-based CI and p with Barnard–Rubin
+    degrees of freedom). The imputation model holds the outcome and every design column (each
+    dummy of a categorical variable imputed as a 0/1 column). Rows ``model = "multivariable
+    (MICE, m imputations)"`` over every patient of known outcome."""
+    import statsmodels.api as sm
+    from scipy.stats import t as t_dist
+    from statsmodels.imputation.mice import MICEData
+
+    x = pd.concat([tm.columns for tm in terms], axis=1)
+    known = y.notna()
+    x, yk = x.loc[known], y.loc[known]
+    names = list(x.columns)
+    frame = pd.DataFrame(x.to_numpy(dtype=float), columns=[f"c{i}" for i in range(len(names))])
+    frame["outcome"] = yk.to_numpy(dtype=float)
+    n_miss = int(x.isna().any(axis=1).sum())
+    label = f"multivariable (MICE, {m} imputations, seed {seed})"
+    test = (f"logistic regression (GLM binomial) on {m} imputed data sets (MICE, predictive "
+            "mean matching), pooled by Rubin's rules, t-test (Barnard-Rubin df)")
+    ci_method = f"{100 * (1 - alpha):g}% CI, Rubin's rules (t, Barnard-Rubin df)"
+    est = np.empty((m, len(names)))
+    var = np.empty((m, len(names)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imp = MICEData(frame, rng=np.random.default_rng(seed)) if n_miss else None
+        for i in range(m):
+            if imp is not None:
+                imp.update_all(burn_in if i == 0 else 1)
+                data_i = imp.data
+            else:
+                data_i = frame
+            design = sm.add_constant(data_i[[f"c{j}" for j in range(len(names))]],
+                                     has_constant="add")
+            res = sm.GLM(data_i["outcome"], design, family=sm.families.Binomial()).fit(
+                tol=1e-14, maxiter=200)
+            est[i] = res.params.to_numpy()[1:]
+            var[i] = np.diag(res.cov_params().to_numpy())[1:]
+    n, k = len(frame), len(names) + 1
+    rows: list[dict[str, Any]] = []
+    col_of = dict(zip(names, range(len(names)), strict=True))
+    for tm in terms:
+        base = {"variable": tm.variable, "model": label, "test": test, "n": n,
+                "n_events": int(yk.sum()), "coding": tm.coding, "n_missing": 0,
+                "ci_method": ci_method}
+        if tm.reference is not None:
+            rows.append({**base, "level": tm.reference, "reference": tm.reference,
+                         "odds_ratio": 1.0, "note": "reference level", "ci_method": ""})
+        for col, lv in zip(tm.columns.columns, tm.levels, strict=True):
+            j = col_of[col]
+            q, tvar, df = rubin_pool(est[:, j], var[:, j], n, k)
+            se = float(np.sqrt(tvar))
+            crit = float(t_dist.ppf(1 - alpha / 2, df))
+            rows.append({**base, "level": lv, "reference": tm.reference or "",
+                         "odds_ratio": float(np.exp(q)), "ci_low": float(np.exp(q - crit * se)),
+                         "ci_high": float(np.exp(q + crit * se)),
+                         "p_value": float(2 * t_dist.sf(abs(q / se), df)),
+                         "note": f"{n_miss} patient(s) with a missing covariate imputed"})
+    if warn is not None and n_miss:
+        warn.append(f"multivariable model: {n_miss} patient(s) with a missing covariate, "
+                    f"imputed {m} times (MICE, seed {seed}); pooled odds ratios shown beside "
+                    "the complete-case ones")
+    return rows

@@ -372,15 +372,77 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
         ``include_truth=True`` also ``"truth"`` (one row per patient: ``sim_latent_group``,
         ``sim_g_pre_per_month``, ``sim_g_on_per_month``: growth rates of the log sum of
         diameters per month before and right after the first dose).
+
+    The stages below draw from one generator in a fixed order (traits, baseline lesions, latent
+    group, trajectories, scan schedule, death and follow-up, tumour sums, course of the disease,
+    endpoints, lesion rows): the same seed gives the same cohort.
     """
     if isinstance(n_patients, bool) or int(n_patients) != n_patients or n_patients < 1:
         raise ParameterError(f"n_patients={n_patients!r}: expected an integer >= 1")
     n = int(n_patients)
     opts = _options(options)
     rng = np.random.default_rng(seed)
-    dpm = DAYS_PER_MONTH
 
-    # ---------------------------------------------------------------- patients: baseline traits
+    traits = _draw_traits(rng, n, opts)
+    lesions = _draw_baseline_lesions(rng, traits)
+    group = _draw_latent_group(rng, traits, lesions, opts)
+    traj = _draw_trajectories(rng, group, opts)
+    sched = _draw_schedule(rng, n, opts)
+    follow = _draw_follow_up(rng, traits, lesions, group, traj, opts)
+    sums = _draw_tumour_sums(rng, lesions, traj, sched, opts)
+    course = _draw_course(rng, lesions, group, traj, sched, follow, sums)
+    ends = _draw_endpoints(rng, traits, group, sched, follow, course, opts)
+
+    pid = _padded_ids("P", n, max(4, len(str(n))))
+    out = {
+        "patients": _patients_table(pid, traits, lesions, follow, course, ends),
+        "lesions": _lesions_table(rng, pid, traits, lesions, group, traj, sched, sums, course,
+                                  opts),
+    }
+    if opts.include_truth:
+        out["truth"] = pd.DataFrame(
+            {
+                "patient_id": pid,
+                "sim_latent_group": np.array(GROUPS, dtype=object)[group],
+                "sim_g_pre_per_month": np.round(traj.g_pre, 6),
+                # the rate right after the first dose
+                "sim_g_on_per_month": np.round(traj.a1, 6),
+            }
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the stages of simulate_cohort (each draws from the shared generator, in the order called)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Traits:
+    """Baseline traits, one value per patient (days since 1970-01-01 for dates)."""
+
+    type_names: np.ndarray      # tumour type names (index = code)
+    ttype: np.ndarray           # tumour type code
+    age: np.ndarray             # years
+    male: np.ndarray
+    ecog: np.ndarray            # ECOG performance status at baseline, 0-3
+    ldh: np.ndarray             # LDH above the upper limit of normal
+    nlr: np.ndarray             # neutrophil-to-lymphocyte ratio
+    pdl1: np.ndarray            # PD-L1 tumour proportion score, %
+    pdl1_missing: np.ndarray
+    mdm2: np.ndarray            # MDM2 amplification
+    egfr: np.ndarray            # EGFR alteration
+    genomics_missing: np.ndarray
+    locoreg: np.ndarray         # locoregional recurrence
+    prior_rt: np.ndarray        # prior radiotherapy
+    arm: np.ndarray             # 0 monotherapy, 1 combination
+    drug_u: np.ndarray          # uniform draw that picks the checkpoint inhibitor
+    start_day: np.ndarray       # first dose
+    cutoff_day: int             # data cut-off
+
+
+def _draw_traits(rng: np.random.Generator, n: int, opts: SimulationOptions) -> _Traits:
+    """Tumour type, demographics, risk factors, arm and first-dose date of every patient."""
     types_w = opts.tumor_types if opts.tumor_types is not None else TUMOR_TYPES
     type_names = np.array(list(types_w), dtype=object)
     tw = np.array([float(types_w[k]) for k in type_names])
@@ -393,8 +455,7 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     nlr = np.round(np.clip(np.exp(rng.normal(np.log(4.0), 0.6, n)), 0.5, 60.0), 1)
     pdl1 = np.where(rng.random(n) < 0.35, 0.0, np.round(rng.uniform(1, 100, n)))
     pdl1_missing = rng.random(n) < 0.12
-    p_mdm2 = 0.04
-    mdm2 = rng.random(n) < p_mdm2
+    mdm2 = rng.random(n) < 0.04
     is_nsclc = type_names[ttype] == "NSCLC"
     egfr = rng.random(n) < np.where(is_nsclc, 0.10, 0.03)
     genomics_missing = rng.random(n) < 0.25
@@ -406,10 +467,37 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
 
     start_lo = np.datetime64(opts.accrual_start, "D")
     span = int((np.datetime64(opts.accrual_end, "D") - start_lo).astype(np.int64))
-    start_day = start_lo.astype(np.int64) + rng.integers(0, span + 1, n)  # days since epoch
-    cutoff_day = np.datetime64(opts.data_cutoff, "D").astype(np.int64)
+    start_day = start_lo.astype(np.int64) + rng.integers(0, span + 1, n)
+    cutoff_day = int(np.datetime64(opts.data_cutoff, "D").astype(np.int64))
+    return _Traits(type_names, ttype, age, male, ecog, ldh, nlr, pdl1, pdl1_missing, mdm2, egfr,
+                   genomics_missing, locoreg, prior_rt, arm, drug_u, start_day, cutoff_day)
 
-    # ---------------------------------------------------------------- baseline lesions
+
+@dataclass(frozen=True)
+class _BaselineLesions:
+    """The baseline lesions of every patient, one entry per lesion (``les_pat``: its patient)."""
+
+    n_les: np.ndarray           # per patient: lesions
+    n_nontarget: np.ndarray     # per patient: non-target lesions
+    les_pat: np.ndarray         # patient of each lesion
+    les_is_target: np.ndarray
+    les_num: np.ndarray         # number in the lesion id (T1, NT2 ...)
+    organ: np.ndarray           # organ code (index of ORGANS)
+    organ_weights: np.ndarray   # per tumour type: organ probabilities of a (non-target) lesion
+    is_node: np.ndarray
+    base_d: np.ndarray          # baseline diameter, mm (short axis for nodes)
+    h_rate: np.ndarray          # lesion-specific extra log-growth per month
+    node_floor: np.ndarray      # mm: a responding node shrinks to a normal size
+    nt_absent_u: np.ndarray     # uniform draw: a non-target lesion of a responder disappears
+    n_sites: np.ndarray         # per patient: organs involved
+    liver: np.ndarray           # per patient: liver metastasis
+
+
+def _draw_baseline_lesions(rng: np.random.Generator, traits: _Traits) -> _BaselineLesions:
+    """Target and non-target lesions at baseline: organ, RECIST's at most 2 targets per organ,
+    measurable sizes (>= 10 mm, nodes >= 15 mm short axis), lesion-specific growth."""
+    n = traits.ttype.size
+    type_names = traits.type_names
     n_target = 1 + _categorical_draw(rng, np.broadcast_to([0.30, 0.30, 0.22, 0.11, 0.07], (n, 5)))
     n_nontarget = _categorical_draw(rng, np.broadcast_to([0.55, 0.33, 0.12], (n, 3)))
     n_les = n_target + n_nontarget
@@ -424,7 +512,7 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     ow /= ow.sum(axis=1, keepdims=True)
     ow_target /= ow_target.sum(axis=1, keepdims=True)
     organ_table = np.concatenate([ow, ow_target])  # rows: type (non-target), type (target)
-    organ = _draw_from_table(rng, organ_table, ttype[les_pat] + len(type_names) * les_is_target)
+    organ = _draw_from_table(rng, organ_table, traits.ttype[les_pat] + len(type_names) * les_is_target)
     # RECIST: at most 2 target lesions per organ; extra ones become non-target lesions
     key = les_pat.astype(np.int64) * 64 + organ
     order = np.argsort((key * 2 + ~les_is_target) * 16 + les_pos, kind="stable")
@@ -454,8 +542,8 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
         10.0 + np.exp(rng.normal(np.log(16.0), 0.6, n_l)),
     )
     base_d = np.round(np.minimum(base_d, 150.0), 1)
-    h_rate = rng.normal(0.0, 0.015, n_l)          # lesion-specific extra log-growth per month
-    node_floor = rng.uniform(4.0, 9.0, n_l)       # a responding node shrinks to a normal size
+    h_rate = rng.normal(0.0, 0.015, n_l)
+    node_floor = rng.uniform(4.0, 9.0, n_l)
     nt_absent_u = rng.random(n_l)
 
     # risk factors derived from the lesions
@@ -463,35 +551,62 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     site_mat[les_pat, organ] = True
     n_sites = site_mat.sum(axis=1).astype(np.int64)
     liver = site_mat[:, _LIVER]
+    return _BaselineLesions(n_les, n_nontarget, les_pat, les_is_target, les_num, organ, ow,
+                            is_node, base_d, h_rate, node_floor, nt_absent_u, n_sites, liver)
 
-    # ---------------------------------------------------------------- latent group
+
+def _draw_latent_group(rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions,
+                       opts: SimulationOptions) -> np.ndarray:
+    """Latent kinetic group per patient (codes of GROUPS): hyperprogression by a logistic model in
+    the published risk factors, calibrated to ``p_hyperprogressor``; response by PD-L1, type,
+    ECOG, liver and arm."""
+    t, les = traits, lesions
     lin = (
-        0.5 * (age >= 65)
-        + 0.7 * (n_sites > 2)
-        + 0.6 * liver
-        + 0.5 * ldh
-        + 0.5 * np.log(nlr / 4.0)
-        + 0.35 * ecog
-        + 1.8 * mdm2
-        + 1.0 * egfr
-        + 0.5 * locoreg
-        + 0.2 * prior_rt
-        - 0.6 * arm
+        0.5 * (t.age >= 65)
+        + 0.7 * (les.n_sites > 2)
+        + 0.6 * les.liver
+        + 0.5 * t.ldh
+        + 0.5 * np.log(t.nlr / 4.0)
+        + 0.35 * t.ecog
+        + 1.8 * t.mdm2
+        + 1.0 * t.egfr
+        + 0.5 * t.locoreg
+        + 0.2 * t.prior_rt
+        - 0.6 * t.arm
     )
-    p_ps = np.full(n, opts.p_pseudoprogressor)
+    p_ps = np.full(t.ttype.size, opts.p_pseudoprogressor)
     p_h = np.minimum(_sigmoid(_solve_intercept(lin, opts.p_hyperprogressor) + lin), 1.0 - p_ps)
     rest = 1.0 - p_h - p_ps
+    type_name = t.type_names[t.ttype]
     resp_share = _sigmoid(
-        -1.1 + 1.0 * (pdl1 >= 50) + 0.6 * (type_names[ttype] == "melanoma")
-        + 0.3 * (type_names[ttype] == "renal") - 0.4 * (ecog >= 2) - 0.3 * liver
-        + 0.4 * arm
+        -1.1 + 1.0 * (t.pdl1 >= 50) + 0.6 * (type_name == "melanoma")
+        + 0.3 * (type_name == "renal") - 0.4 * (t.ecog >= 2) - 0.3 * les.liver
+        + 0.4 * t.arm
     )
     p_resp = rest * resp_share
     p_stab = rest * (1 - resp_share) * 0.40
     p_prog = rest * (1 - resp_share) * 0.60
-    group = _categorical_draw(rng, np.column_stack([p_resp, p_stab, p_prog, p_h, p_ps]))
+    return _categorical_draw(rng, np.column_stack([p_resp, p_stab, p_prog, p_h, p_ps]))
 
-    # ---------------------------------------------------------------- growth trajectories
+
+@dataclass(frozen=True)
+class _Trajectories:
+    """Log-diameter trajectory per patient: ``g_pre * t`` before the first dose, then the
+    piecewise-linear ``_piecewise(t, a1, b1, a2, b2, a3)`` (rates per month, breaks in months)."""
+
+    g_pre: np.ndarray
+    a1: np.ndarray
+    b1: np.ndarray
+    a2: np.ndarray
+    b2: np.ndarray
+    a3: np.ndarray
+    t_res: np.ndarray           # months to acquired resistance
+
+
+def _draw_trajectories(rng: np.random.Generator, group: np.ndarray,
+                       opts: SimulationOptions) -> _Trajectories:
+    """Growth before treatment and the group's course after the first dose."""
+    n = group.size
     g_pre = np.exp(rng.normal(np.log(opts.g_pre_median_per_month), 0.6, n))
     slowish = rng.random(n) < 0.07   # a few tumours barely grew before treatment
     g_pre = np.where(slowish, rng.normal(0.0, 0.01, n), g_pre)
@@ -534,29 +649,66 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     a2[m] = -(0.10 + 0.20 * u3[m])
     b2[m] = rise_months[m] + 3.0 + 5.0 * u4[m]
     a3[m] = 0.0
-    g_on_first = a1  # the rate right after the first dose (truth table)
+    return _Trajectories(g_pre, a1, b1, a2, b2, a3, t_res)
 
-    # ---------------------------------------------------------------- scan days (relative to start)
+
+@dataclass(frozen=True)
+class _Schedule:
+    """Scan days relative to the first dose (day 0)."""
+
+    base_day: np.ndarray        # per patient, <= 0
+    has_pre: np.ndarray         # per patient: a pre-baseline scan exists
+    pre_day: np.ndarray         # per patient
+    on_day: np.ndarray          # patients x k_ext on-treatment scan days
+    k_max: int                  # on-treatment scans written to the lesion table
+    k_ext: int                  # on-treatment scans that decide progression and treatment end
+
+    @property
+    def on_month(self) -> np.ndarray:
+        return self.on_day / DAYS_PER_MONTH
+
+    def day_at(self, k: np.ndarray) -> np.ndarray:
+        """Day of on-treatment scan ``k`` of every patient (clipped to the schedule)."""
+        return np.take_along_axis(self.on_day, np.clip(k, 0, self.k_ext - 1)[:, None], 1)[:, 0]
+
+
+def _draw_schedule(rng: np.random.Generator, n: int, opts: SimulationOptions) -> _Schedule:
+    """Pre-baseline, baseline and on-treatment scan days.
+
+    On-treatment schedule: first scan at 6-8 weeks (with jitter), then every 6-9 weeks in the
+    first year, every 11-13 weeks in the second and every 23-25 weeks after it. Only the first
+    ``k_max`` scans are written to the lesion table; the later ones (``k_ext`` in all) still
+    decide progression and treatment end.
+    """
     same_day = rng.random(n) < opts.p_baseline_same_day
     base_day = np.where(same_day, 0, -rng.integers(1, 43, n))
     has_pre = rng.random(n) >= opts.p_no_prebaseline
     pre_gap = np.minimum(np.round(14 + rng.gamma(2.0, 25.0, n)), 180).astype(np.int64)
     pre_day = base_day - pre_gap
-    # on-treatment schedule: first scan at 6-8 weeks (with jitter), then every 6-9 weeks in the
-    # first year, every 11-13 weeks in the second and every 23-25 weeks after it. Only the first
-    # ``k_max`` scans are written to the lesion table; the later ones (``k_ext`` in all) still
-    # decide progression and treatment end.
     k_max = int(opts.max_on_treatment_scans)
     k_ext = max(k_max, 22)
     first = np.maximum(np.round(rng.uniform(42, 56, n) + rng.normal(0, 3, n)), 28)
     lo_gap = np.select([np.arange(1, k_ext) < 7, np.arange(1, k_ext) < 15], [42, 77], 161)
     gaps = lo_gap + rng.integers(0, 22, (n, k_ext - 1)) * np.where(lo_gap == 42, 1, 0.7)
     on_day = np.cumsum(np.column_stack([first, np.round(gaps)]), axis=1).astype(np.int64)
-    del gaps
-    on_month = on_day / dpm
+    return _Schedule(base_day, has_pre, pre_day, on_day, k_max, k_ext)
 
-    # ---------------------------------------------------------------- death, follow-up (months)
-    ecog_eff = np.exp(-0.25 * ecog - 0.2 * ldh - 0.2 * liver)
+
+@dataclass(frozen=True)
+class _FollowUp:
+    """Days from the first dose, per patient."""
+
+    death_day: np.ndarray
+    obs_end: np.ndarray         # last observable day (cut-off or loss to follow-up)
+    cut_rel: np.ndarray         # data cut-off
+
+
+def _draw_follow_up(rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions,
+                    group: np.ndarray, traj: _Trajectories, opts: SimulationOptions) -> _FollowUp:
+    """Death (by group, worse with ECOG, LDH and liver metastasis), loss to follow-up, cut-off."""
+    n = group.size
+    dpm = DAYS_PER_MONTH
+    ecog_eff = np.exp(-0.25 * traits.ecog - 0.2 * traits.ldh - 0.2 * lesions.liver)
     ecog_eff = ecog_eff / ecog_eff.mean()
     pps = np.exp(rng.normal(np.log(5.0), 0.8, n))     # survival after resistance, months
     z = rng.normal(0.0, 1.0, n)
@@ -564,47 +716,91 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
         [group == _HYPER, group == _PROG, group == _RESP, group == _STAB],
         [np.exp(np.log(3.0) + 0.65 * z) * ecog_eff,
          np.exp(np.log(6.0) + 0.75 * z) * ecog_eff,
-         b2 + pps,
-         0.5 * t_res + pps],
-        default=1.2 * t_res + pps,
+         traj.b2 + pps,
+         0.5 * traj.t_res + pps],
+        default=1.2 * traj.t_res + pps,
     )
     death_day = np.maximum(np.round(death_m * dpm), 1).astype(np.int64)
     ltfu_day = np.round(rng.exponential(1.0 / max(opts.loss_to_follow_up_per_month, 1e-12), n)
                         * dpm).astype(np.int64)
-    cut_rel = cutoff_day - start_day                                    # days start -> cutoff
-    obs_end = np.minimum(cut_rel, ltfu_day)                              # last day observable
+    cut_rel = traits.cutoff_day - traits.start_day
+    obs_end = np.minimum(cut_rel, ltfu_day)
+    return _FollowUp(death_day, obs_end, cut_rel)
 
-    # ---------------------------------------------------------------- tumour sums at every scan
-    f_base = g_pre * (base_day / dpm)
-    les_tb = base_day[les_pat] / dpm
+
+@dataclass(frozen=True)
+class _TumourSums:
+    d_pre: np.ndarray           # per lesion: diameter at the pre-baseline scan, mm
+    d_on: np.ndarray            # lesions x k_max: diameters at the recorded on-treatment scans
+    sld_base: np.ndarray        # per patient: baseline sum of target diameters, mm
+    sld_on: np.ndarray          # patients x k_ext: sums at every on-treatment scan, mm
+
+
+def _draw_tumour_sums(rng: np.random.Generator, lesions: _BaselineLesions, traj: _Trajectories,
+                      sched: _Schedule, opts: SimulationOptions) -> _TumourSums:
+    """Measured diameters at the recorded scans (model + noise) and the sums of target
+    diameters; scans beyond ``k_max`` use the model's sum without noise."""
+    les, les_pat = lesions, lesions.les_pat
+    n = sched.base_day.size
+    dpm = DAYS_PER_MONTH
+    f_base = traj.g_pre * (sched.base_day / dpm)
+    les_tb = sched.base_day[les_pat] / dpm
     sd = opts.measurement_sd_log
+    on_month = sched.on_month
 
     def lesion_d(t_month: np.ndarray) -> np.ndarray:
         """Measured diameters (mm) of every baseline lesion at patient-specific months t_month."""
         f_t = np.where(
             t_month <= 0,
-            g_pre[les_pat] * t_month,
-            _piecewise(t_month, a1[les_pat], b1[les_pat], a2[les_pat], b2[les_pat], a3[les_pat]),
+            traj.g_pre[les_pat] * t_month,
+            _piecewise(t_month, traj.a1[les_pat], traj.b1[les_pat], traj.a2[les_pat],
+                       traj.b2[les_pat], traj.a3[les_pat]),
         )
-        logc = f_t - f_base[les_pat] + h_rate * (t_month - les_tb)
-        raw = base_d * np.exp(logc + rng.normal(0.0, sd, n_l))
-        raw = np.where(is_node, np.maximum(raw, node_floor), np.where(raw < 3.0, 0.0, raw))
+        logc = f_t - f_base[les_pat] + les.h_rate * (t_month - les_tb)
+        raw = les.base_d * np.exp(logc + rng.normal(0.0, sd, les_pat.size))
+        raw = np.where(les.is_node, np.maximum(raw, les.node_floor),
+                       np.where(raw < 3.0, 0.0, raw))
         return np.round(np.minimum(raw, 400.0), 1)
 
-    d_pre = lesion_d(pre_day[les_pat] / dpm)
-    d_on = np.column_stack([lesion_d(on_month[les_pat, k]) for k in range(k_max)])  # n_l x K
-    tgt_w = les_is_target.astype(np.float64)
-    sld_base = np.bincount(les_pat, weights=tgt_w * base_d, minlength=n)
-    # recorded scans: sums of the measured diameters; later scans: the model's sum
+    k_max, k_ext = sched.k_max, sched.k_ext
+    d_pre = lesion_d(sched.pre_day[les_pat] / dpm)
+    d_on = np.column_stack([lesion_d(on_month[les_pat, k]) for k in range(k_max)])
+    tgt_w = les.les_is_target.astype(np.float64)
+    sld_base = np.bincount(les_pat, weights=tgt_w * les.base_d, minlength=n)
     sld_on = np.empty((n, k_ext))
     for k in range(k_max):
         sld_on[:, k] = np.bincount(les_pat, weights=tgt_w * d_on[:, k], minlength=n)
     if k_ext > k_max:
         sld_on[:, k_max:] = sld_base[:, None] * np.exp(
-            _piecewise(on_month[:, k_max:], a1[:, None], b1[:, None], a2[:, None], b2[:, None],
-                       a3[:, None]) - f_base[:, None]
+            _piecewise(on_month[:, k_max:], traj.a1[:, None], traj.b1[:, None], traj.a2[:, None],
+                       traj.b2[:, None], traj.a3[:, None]) - f_base[:, None]
         )
+    return _TumourSums(d_pre, d_on, sld_base, sld_on)
 
+
+@dataclass(frozen=True)
+class _Course:
+    """Course of the disease on treatment, per patient (scan indices k count from 0;
+    ``k_ext`` = never)."""
+
+    t_new: np.ndarray           # patients x 4: months at which new lesions appear
+    new_first_scan: np.ndarray  # patients x 4: first scan showing each new lesion
+    t_ntp: np.ndarray           # months to unequivocal non-target progression (inf = never)
+    any_pd: np.ndarray          # RECIST progression on some scan
+    first_pd: np.ndarray        # scan of the first progression
+    stop_k: np.ndarray          # scan at which treatment stops for progression
+    last_k: np.ndarray          # last scan done (-1: none)
+    n_on: np.ndarray            # on-treatment scans written, 0..k_max
+
+
+def _draw_course(rng: np.random.Generator, lesions: _BaselineLesions, group: np.ndarray,
+                 traj: _Trajectories, sched: _Schedule, follow: _FollowUp,
+                 sums: _TumourSums) -> _Course:
+    """New lesions, non-target progression and RECIST 1.1 progression at every scan; treatment
+    beyond progression (iRECIST) for most pseudoprogressors and a few others."""
+    n = group.size
+    on_month = sched.on_month
+    k_ext = sched.k_ext
     # new lesions: up to 4 per patient, appearance times (months) by group
     n_slots = 4
     rate_new = np.select(
@@ -614,8 +810,8 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     t_new = rng.exponential(1.0, (n, n_slots)) / rate_new[:, None]
     late = (group == _RESP) | (group == _STAB)
     t_new = np.where(late[:, None],
-                     np.minimum(t_new, b2[:, None] + rng.exponential(1 / 0.06, (n, n_slots))), t_new)
-    # index of the first scan showing each new lesion (k_ext when never seen)
+                     np.minimum(t_new, traj.b2[:, None] + rng.exponential(1 / 0.06, (n, n_slots))),
+                     t_new)
     new_first_scan = _first_scan_at_or_after(on_month, t_new)
     # non-target unequivocal progression (months; inf = never)
     rate_ntp = np.select([group == _HYPER, group == _PROG], [0.12, 0.04], default=0.0)
@@ -623,13 +819,13 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     e_late = rng.exponential(1 / 0.04, n)
     with np.errstate(divide="ignore"):
         t_ntp = np.where(rate_ntp > 0, e_ntp / np.where(rate_ntp > 0, rate_ntp, 1.0),
-                         np.where(late | (group == _PSEUDO), b2 + e_late, np.inf))
-    t_ntp = np.where(n_nontarget > 0, t_ntp, np.inf)
+                         np.where(late | (group == _PSEUDO), traj.b2 + e_late, np.inf))
+    t_ntp = np.where(lesions.n_nontarget > 0, t_ntp, np.inf)
     # RECIST 1.1 progression at each on-treatment scan: sum >= 20 % and >= 5 mm over the nadir,
     # a new lesion first seen, or non-target progression first seen
-    nadir = np.minimum.accumulate(np.column_stack([sld_base, sld_on]), axis=1)[:, :-1]
+    sld_on = sums.sld_on
+    nadir = np.minimum.accumulate(np.column_stack([sums.sld_base, sld_on]), axis=1)[:, :-1]
     is_pd = (sld_on >= 1.2 * nadir) & (sld_on - nadir >= 5.0)
-    del nadir
     k_idx = np.arange(k_ext)
     for j in range(n_slots):
         is_pd |= new_first_scan[:, [j]] == k_idx[None, :]
@@ -637,44 +833,61 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     is_pd |= ntp_k[:, None] == k_idx[None, :]
 
     # a scan happens while the patient is alive and followed
-    valid = (on_day < death_day[:, None]) & (on_day <= obs_end[:, None])
+    on_day = sched.on_day
+    valid = (on_day < follow.death_day[:, None]) & (on_day <= follow.obs_end[:, None])
     n_valid = valid.sum(axis=1)                                         # valid is a prefix in k
     is_pd &= valid
     any_pd = is_pd.any(axis=1)
     first_pd = np.where(any_pd, is_pd.argmax(axis=1), k_ext)
-    # treatment beyond progression (iRECIST): most pseudoprogressors, a few others; treatment
-    # then stops at the next progression (confirmed)
+    # treatment beyond progression (iRECIST); treatment then stops at the next progression
     beyond = any_pd & (rng.random(n) < np.where(group == _PSEUDO, 0.85, 0.10))
     is_pd &= k_idx[None, :] > first_pd[:, None]
     any_later = is_pd.any(axis=1)
     second_pd = np.where(any_later, is_pd.argmax(axis=1), k_ext)
-    del is_pd
     stop_k = np.where(beyond, second_pd, first_pd)                      # k_ext: no PD stop
-    last_k = np.minimum(stop_k, n_valid - 1)                            # last scan done (-1: none)
-    n_on = np.clip(last_k + 1, 0, k_max)                                # scans written, 0..K
+    last_k = np.minimum(stop_k, n_valid - 1)
+    n_on = np.clip(last_k + 1, 0, sched.k_max)
+    return _Course(t_new, new_first_scan, t_ntp, any_pd, first_pd, stop_k, last_k, n_on)
 
-    # ---------------------------------------------------------------- endpoints (days from start)
-    def day_at(k: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(on_day, np.clip(k, 0, k_ext - 1)[:, None], 1)[:, 0]
 
-    pd_day = day_at(first_pd)
-    prog_obs = any_pd
+@dataclass(frozen=True)
+class _Endpoints:
+    """Days from the first dose, per patient."""
+
+    pd_day: np.ndarray          # first RECIST progression (when ``prog_obs``)
+    end_day: np.ndarray         # treatment end
+    end_obs: np.ndarray         # treatment end observed by the last observable day
+    died: np.ndarray            # death observed
+    last_contact_day: np.ndarray
+    ecog_fe: np.ndarray         # ECOG at the first evaluation
+    ecog_fe_missing: np.ndarray
+
+
+def _draw_endpoints(rng: np.random.Generator, traits: _Traits, group: np.ndarray,
+                    sched: _Schedule, follow: _FollowUp, course: _Course,
+                    opts: SimulationOptions) -> _Endpoints:
+    """Treatment end (progression, toxicity, clinical decline, death, maximum duration), last
+    contact and ECOG at the first evaluation."""
+    n = group.size
+    dpm = DAYS_PER_MONTH
+    pd_day = sched.day_at(course.first_pd)
     never = np.iinfo(np.int64).max // 4
-    stop_pd_day = np.where(stop_k < k_ext, day_at(stop_k) + rng.integers(0, 8, n), never)
+    stop_pd_day = np.where(course.stop_k < sched.k_ext,
+                           sched.day_at(course.stop_k) + rng.integers(0, 8, n), never)
     tox_day = np.round(rng.exponential(1.0 / max(opts.toxicity_stop_per_month, 1e-12), n) * dpm)
     hyper_clin = (group == _HYPER) & (rng.random(n) < 0.5)   # clinical deterioration stops early
     tox_day = np.where(hyper_clin, np.minimum(tox_day, np.round(rng.uniform(20, 55, n))), tox_day)
     max_day = round(opts.max_treatment_months * dpm)
     end_day = np.minimum.reduce([
         stop_pd_day.astype(np.float64), tox_day, np.full(n, float(max_day)),
-        (death_day - rng.integers(0, 15, n)).astype(np.float64),
+        (follow.death_day - rng.integers(0, 15, n)).astype(np.float64),
     ])
     end_day = np.maximum(end_day, 1).astype(np.int64)
-    end_obs = end_day <= obs_end
-    died = death_day <= obs_end
-    last_scan_day = np.where(last_k >= 0, day_at(last_k), base_day)
-    last_contact_day = np.where(died, death_day, np.maximum(obs_end, last_scan_day))
-    last_contact_day = np.minimum(last_contact_day, cut_rel)
+    end_obs = end_day <= follow.obs_end
+    died = follow.death_day <= follow.obs_end
+    last_scan_day = np.where(course.last_k >= 0, sched.day_at(course.last_k), sched.base_day)
+    last_contact_day = np.where(died, follow.death_day, np.maximum(follow.obs_end, last_scan_day))
+    last_contact_day = np.minimum(last_contact_day, follow.cut_rel)
 
     # ECOG at the first evaluation (missing without a first evaluation, and for 5 %)
     d_ecog = np.select(
@@ -684,92 +897,108 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
          -_categorical_draw(rng, np.broadcast_to([0.7, 0.3], (n, 2)))],
         default=_categorical_draw(rng, np.broadcast_to([0.85, 0.15], (n, 2))),
     )
-    ecog_fe = np.clip(ecog + d_ecog, 0, 4)
-    ecog_fe_missing = (n_on == 0) | (rng.random(n) < 0.05)
+    ecog_fe = np.clip(traits.ecog + d_ecog, 0, 4)
+    ecog_fe_missing = (course.n_on == 0) | (rng.random(n) < 0.05)
+    return _Endpoints(pd_day, end_day, end_obs, died, last_contact_day, ecog_fe, ecog_fe_missing)
 
-    # ---------------------------------------------------------------- patients table
-    width = max(4, len(str(n)))
-    pid = _padded_ids("P", n, width)
+
+def _patients_table(pid: np.ndarray, traits: _Traits, lesions: _BaselineLesions,
+                    follow: _FollowUp, course: _Course, ends: _Endpoints) -> pd.DataFrame:
+    """The contract's patients table (no random draws)."""
+    t = traits
+    n = pid.size
     drug_names = np.array([d for d, _ in _DRUGS], dtype=object)
     drug_cum = np.cumsum([w for _, w in _DRUGS])
-    treatment = drug_names[np.minimum(np.searchsorted(drug_cum, drug_u, side="right"),
+    treatment = drug_names[np.minimum(np.searchsorted(drug_cum, t.drug_u, side="right"),
                                       len(drug_names) - 1)]
-
-    patients = _frame_by_columns(
+    return _frame_by_columns(
         {
             "patient_id": pid,
-            "treatment_start": _to_date(start_day),
-            "tumor_type": type_names[ttype],
+            "treatment_start": _to_date(t.start_day),
+            "tumor_type": t.type_names[t.ttype],
             "treatment": treatment,
-            "arm": np.array(_ARMS, dtype=object)[arm],
-            "treatment_end": _to_date(start_day + end_day, end_obs),
-            "progression_date": _to_date(start_day + np.maximum(pd_day, 0), prog_obs),
-            "death_date": _to_date(start_day + death_day, died),
-            "last_contact": _to_date(start_day + last_contact_day),
-            "ecog_baseline": _nullable_int(ecog),
-            "ecog_first_eval": _nullable_int(ecog_fe, ecog_fe_missing),
-            "age": age,
-            "sex": np.where(male, "M", "F").astype(object),
-            "n_metastatic_sites": n_sites,
-            "liver_metastasis": liver,
-            "ldh_above_uln": ldh,
-            "nlr": nlr,
-            "pdl1_tps": _nullable_int(pdl1, pdl1_missing),
-            "mdm2_amp": _nullable_bool(mdm2, genomics_missing),
-            "egfr_alt": _nullable_bool(egfr, genomics_missing),
-            "prior_radiotherapy": prior_rt,
-            "locoregional_recurrence": locoreg,
+            "arm": np.array(_ARMS, dtype=object)[t.arm],
+            "treatment_end": _to_date(t.start_day + ends.end_day, ends.end_obs),
+            "progression_date": _to_date(t.start_day + np.maximum(ends.pd_day, 0), course.any_pd),
+            "death_date": _to_date(t.start_day + follow.death_day, ends.died),
+            "last_contact": _to_date(t.start_day + ends.last_contact_day),
+            "ecog_baseline": _nullable_int(t.ecog),
+            "ecog_first_eval": _nullable_int(ends.ecog_fe, ends.ecog_fe_missing),
+            "age": t.age,
+            "sex": np.where(t.male, "M", "F").astype(object),
+            "n_metastatic_sites": lesions.n_sites,
+            "liver_metastasis": lesions.liver,
+            "ldh_above_uln": t.ldh,
+            "nlr": t.nlr,
+            "pdl1_tps": _nullable_int(t.pdl1, t.pdl1_missing),
+            "mdm2_amp": _nullable_bool(t.mdm2, t.genomics_missing),
+            "egfr_alt": _nullable_bool(t.egfr, t.genomics_missing),
+            "prior_radiotherapy": t.prior_rt,
+            "locoregional_recurrence": t.locoreg,
         },
         n,
     )
 
-    # ---------------------------------------------------------------- lesions table
+
+def _lesions_table(rng: np.random.Generator, pid: np.ndarray, traits: _Traits,
+                   lesions: _BaselineLesions, group: np.ndarray, traj: _Trajectories,
+                   sched: _Schedule, sums: _TumourSums, course: _Course,
+                   opts: SimulationOptions) -> pd.DataFrame:
+    """The contract's lesions table: the baseline lesions at every kept scan (with missing
+    measurements, non-target progression and disappearance) and the new lesions from the scan
+    where they appear, sorted by patient, date and lesion id as text."""
+    n = pid.size
+    dpm = DAYS_PER_MONTH
+    les = lesions
+    k_max, n_on = sched.k_max, course.n_on
+    on_day, on_month = sched.on_day, sched.on_month
+    sd = opts.measurement_sd_log
     # scans: (patient, slot) with slot 0 = pre-baseline, 1 = baseline, 2.. = on-treatment
     n_slot = 2 + k_max
     slot_kept = np.zeros((n, n_slot), dtype=bool)
-    slot_kept[:, 0] = has_pre
+    slot_kept[:, 0] = sched.has_pre
     slot_kept[:, 1] = True
     slot_kept[:, 2:] = np.arange(k_max)[None, :] < n_on[:, None]
-    slot_day = np.column_stack([pre_day, base_day, on_day[:, :k_max]])
+    slot_day = np.column_stack([sched.pre_day, sched.base_day, on_day[:, :k_max]])
     sc_pat, sc_slot = np.nonzero(slot_kept)            # row-major: patient, then slot (date order)
     sc_pat, sc_slot = sc_pat.astype(np.int32), sc_slot.astype(np.int8)
 
     # (a) baseline lesions at every kept scan
-    les_start = (np.cumsum(n_les) - n_les).astype(np.int32)
-    reps = n_les[sc_pat]
+    les_start = (np.cumsum(les.n_les) - les.n_les).astype(np.int32)
+    reps = les.n_les[sc_pat]
     r_pat = np.repeat(sc_pat, reps)
     r_slot = np.repeat(sc_slot, reps)
     r_les = les_start[r_pat] + _within_index(reps)
-    d_all = np.column_stack([d_pre, base_d, d_on])     # n_l x slots
-    r_tgt = les_is_target[r_les]
+    d_all = np.column_stack([sums.d_pre, les.base_d, sums.d_on])     # n_l x slots
+    r_tgt = les.les_is_target[r_les]
     r_d = np.where(r_tgt, d_all[r_les, r_slot], np.nan)
     r_month = slot_day[r_pat, r_slot] / dpm
     miss = r_tgt & (r_slot != 1) & (rng.random(r_les.size) < opts.p_missing_measurement)
     r_d = np.where(miss, np.nan, r_d)
     t_after = r_month > 0
-    ntp_row = ~r_tgt & t_after & (t_ntp[r_pat] <= r_month)
-    absent_row = (~r_tgt & t_after & (group[r_pat] == _RESP) & (nt_absent_u[r_les] < 0.5)
-                  & (r_month >= b1[r_pat]) & ~ntp_row)
+    ntp_row = ~r_tgt & t_after & (course.t_ntp[r_pat] <= r_month)
+    absent_row = (~r_tgt & t_after & (group[r_pat] == _RESP) & (les.nt_absent_u[r_les] < 0.5)
+                  & (r_month >= traj.b1[r_pat]) & ~ntp_row)
     r_status = np.where(r_tgt, 0, np.where(ntp_row, 3, np.where(absent_row, 2, 1))).astype(np.int8)
     r_kind = (~r_tgt).astype(np.int8)                   # 0 target, 1 non-target, 2 new
-    r_num = les_num[r_les]
-    r_organ = organ[r_les]
+    r_num = les.les_num[r_les]
+    r_organ = les.organ[r_les]
 
     # (b) new lesions from the scan where they appear through the last kept scan
-    ns_pat, ns_slot = np.nonzero(new_first_scan < n_on[:, None])   # appeared by a kept scan
-    ns_k0 = new_first_scan[ns_pat, ns_slot]
+    ns_pat, ns_slot = np.nonzero(course.new_first_scan < n_on[:, None])
+    ns_k0 = course.new_first_scan[ns_pat, ns_slot]
     # number them N1, N2 ... in order of appearance within a patient
     o = np.argsort((ns_pat.astype(np.int64) * 64 + ns_k0) * 8 + ns_slot, kind="stable")
     ns_pat, ns_slot, ns_k0 = ns_pat[o], ns_slot[o], ns_k0[o]
     ns_num = _within_index(np.bincount(ns_pat, minlength=n)) + 1
     n_new = ns_pat.size
     # organ: half in an already-involved organ (one of the patient's lesions), else drawn afresh
-    pick_les = les_start[ns_pat] + np.floor(rng.random(n_new) * n_les[ns_pat]).astype(np.int64)
-    fresh = _draw_from_table(rng, ow, ttype[ns_pat])
-    ns_organ = np.where(rng.random(n_new) < 0.5, organ[pick_les], fresh)
+    pick_les = les_start[ns_pat] + np.floor(rng.random(n_new) * les.n_les[ns_pat]).astype(np.int64)
+    fresh = _draw_from_table(rng, les.organ_weights, traits.ttype[ns_pat])
+    ns_organ = np.where(rng.random(n_new) < 0.5, les.organ[pick_les], fresh)
     ns_d0 = rng.uniform(5.0, 20.0, n_new)
-    ns_t0 = t_new[ns_pat, ns_slot]
-    ns_rate = np.maximum(a1[ns_pat], 0.02)
+    ns_t0 = course.t_new[ns_pat, ns_slot]
+    ns_rate = np.maximum(traj.a1[ns_pat], 0.02)
     nreps = n_on[ns_pat] - ns_k0
     q_pat = np.repeat(ns_pat, nreps)
     q_k = np.repeat(ns_k0, nreps) + _within_index(nreps)
@@ -786,21 +1015,7 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     all_d = np.concatenate([r_d, q_d])
     all_ne = np.concatenate([miss, np.zeros(q_pat.size, dtype=bool)])
     all_status = np.concatenate([r_status, np.ones(q_pat.size, dtype=np.int8)])
-    # final order: patient, date, lesion_id as text (N.. < NT.. < T..; numbers stay < 10), the
-    # order the loader expects. The baseline-lesion rows are generated in that order already;
-    # the few new-lesion rows are merged in (O(rows), no full sort).
-    day_off = all_day - all_day.min(initial=0)
-    day_span = int(day_off.max(initial=0)) + 1
-    key = ((all_pat.astype(np.int64) * day_span + day_off) * 4 + (2 - all_kind)) * 64 + all_num
-    n_r = r_pat.size
-    q_order = np.argsort(key[n_r:], kind="stable")
-    q_pos = np.searchsorted(key[:n_r], key[n_r:][q_order]) + np.arange(q_order.size)
-    is_q = np.zeros(key.size, dtype=bool)
-    is_q[q_pos] = True
-    order = np.empty(key.size, dtype=np.int64)
-    order[is_q] = n_r + q_order
-    order[~is_q] = np.arange(n_r)
-    del key, is_q
+    order = _merge_new_lesion_rows(all_pat, all_day, all_kind, all_num, n_baseline_rows=r_pat.size)
 
     kind_names = np.array(["target", "non_target", "new"], dtype=object)
     prefix = np.array(["T", "NT", "N"], dtype=object)
@@ -811,7 +1026,7 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     ak, an, ap = all_kind[order], all_num[order], all_pat[order]
     columns = {
         "patient_id": lambda: pid[ap],
-        "assessment_date": lambda: _to_date(start_day[ap] + all_day[order]),
+        "assessment_date": lambda: _to_date(traits.start_day[ap] + all_day[order]),
         "lesion_id": lambda: id_table[ak, an],
         "lesion_type": lambda: kind_names[ak],
         "organ": lambda: organ_names[all_organ[order]],
@@ -819,18 +1034,27 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
         "status": lambda: status_names[all_status[order]],
         "not_evaluable": lambda: all_ne[order],
     }
-    lesions = _frame_by_columns(columns, len(order))
-    out = {"patients": patients, "lesions": lesions}
-    if opts.include_truth:
-        out["truth"] = pd.DataFrame(
-            {
-                "patient_id": pid,
-                "sim_latent_group": np.array(GROUPS, dtype=object)[group],
-                "sim_g_pre_per_month": np.round(g_pre, 6),
-                "sim_g_on_per_month": np.round(g_on_first, 6),
-            }
-        )
-    return out
+    return _frame_by_columns(columns, len(order))
+
+
+def _merge_new_lesion_rows(all_pat: np.ndarray, all_day: np.ndarray, all_kind: np.ndarray,
+                           all_num: np.ndarray, n_baseline_rows: int) -> np.ndarray:
+    """Row order: patient, date, lesion_id as text (N.. < NT.. < T..; numbers stay < 10), the
+    order the loader expects. The baseline-lesion rows (the first ``n_baseline_rows``) are
+    generated in that order already; the few new-lesion rows are merged in (O(rows), no full
+    sort)."""
+    day_off = all_day - all_day.min(initial=0)
+    day_span = int(day_off.max(initial=0)) + 1
+    key = ((all_pat.astype(np.int64) * day_span + day_off) * 4 + (2 - all_kind)) * 64 + all_num
+    n_r = n_baseline_rows
+    q_order = np.argsort(key[n_r:], kind="stable")
+    q_pos = np.searchsorted(key[:n_r], key[n_r:][q_order]) + np.arange(q_order.size)
+    is_q = np.zeros(key.size, dtype=bool)
+    is_q[q_pos] = True
+    order = np.empty(key.size, dtype=np.int64)
+    order[is_q] = n_r + q_order
+    order[~is_q] = np.arange(n_r)
+    return order
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,28 +1,31 @@
 """Survival by group: Kaplan–Meier, log-rank test, Cox hazard ratio, landmark analysis.
 
-Everything is computed with lifelines:
+Curves, log-rank tests and Cox fits come from lifelines; medians and the proportional-hazards test
+follow R survival 3.5.3 exactly:
 
-- **Kaplan–Meier** (:class:`lifelines.KaplanMeierFitter`) per group; pointwise CI from
-  Greenwood's variance on the log(−log) scale (lifelines' default; R ``survfit`` needs
-  ``conf.type = "log-log"`` to match). The median and its CI are read off the curve and its CI
-  bands (:func:`lifelines.utils.median_survival_times`): ``inf`` means "not reached". The median
-  is the first time the curve reaches ≤ 0.5; when it sits exactly at 0.5 over an interval, R's
-  ``survfit`` prints the interval's midpoint instead (e.g. 4 deaths at 1, 2, 3, 4 months:
-  lifelines 2, R 2.5). Cross-checked against R survival 3.5 (log-log CI, Efron ties): same
-  medians and CIs, same log-rank p, HR equal to 6 significant digits.
+- **Kaplan–Meier** (:class:`lifelines.KaplanMeierFitter` for the curves) per group; the median
+  and its CI (:func:`km_median`) follow R's ``survfit`` exactly (survival 3.5.3,
+  ``conf.type = "log-log"``): pointwise CI from Greenwood's variance on the log(−log) scale,
+  the median where the curve reaches 0.5 — the **midpoint** of the interval where it sits exactly
+  at 0.5 (R's convention; lifelines takes the start: 4 deaths at 1, 2, 3, 4 months give R 2.5,
+  lifelines 2) — and the CI bounds where the bands reach 0.5. ``inf`` means "not reached"; an
+  upper CI bound is NaN when it is not estimable (the log-log band does not exist at S = 0; R
+  prints NA, lifelines the last event time). Medians are in months from the landmark (the
+  ``median_method`` column names the method and the landmark day).
 - **log-rank test** (:func:`lifelines.statistics.logrank_test` for two groups,
   :func:`~lifelines.statistics.multivariate_logrank_test` for more): one p-value per comparison.
 - **hazard ratio**: Cox proportional-hazards model (:class:`lifelines.CoxPHFitter`, Efron ties)
   with the group as the only covariate, one HR per group **versus the reference group**, Wald CI.
-  For an HPD grouping the reference is ``non-HPD``, so HPD doing worse gives HR > 1.
+  For an HPD grouping the reference is ``non-HPD``, so HPD doing worse gives HR > 1. Newton's
+  iterations run to machine precision (:data:`COX_FIT_OPTIONS`): HR, CI and p equal R's
+  ``coxph`` to 8 significant digits (lifelines' default stopping rule leaves 5).
 - **proportional hazards check**: one HR summarises the comparison only if the hazard ratio is
-  constant over time. ``ph_p_value`` is the Grambsch–Therneau test of the scaled Schoenfeld
-  residuals of each group's coefficient against the Kaplan–Meier time scale
-  (:func:`lifelines.statistics.proportional_hazard_test`, ``time_transform="km"``); when it is
+  constant over time. ``ph_p_value`` is R survival 3.x's ``cox.zph(fit, transform = "km")``:
+  the exact score test (Grambsch & Therneau, Biometrika 1994) of adding group × g(t), g = 1 −
+  KM(t−) centred over the events (:func:`cox_zph_test`, equal to R to 8 digits; lifelines'
+  ``proportional_hazard_test`` is the older approximation of R < 3.0 and differs). When it is
   below ``alpha`` the row gets a note (:data:`NOTE_NON_PROPORTIONAL`): read the Kaplan–Meier
-  curves (they often cross), not the single HR. lifelines computes the classic approximation
-  (R survival < 3.0); R survival 3.x ``cox.zph(fit, transform = "km")`` uses the exact score test
-  and gives chi-squared values a few percent apart (same conclusion in the tests).
+  curves (they often cross), not the single HR.
 
 Landmark analysis (Anderson, Cain & Gelber, J Clin Oncol 1983). HPD status is only known at the
 first evaluation: comparing survival from treatment start would credit the patients classified
@@ -32,11 +35,9 @@ landmark analysis uses ONE common time ``L`` for every patient:
 - ``landmark="first_eval"`` (default): ``L`` = the **90th percentile**
   (:data:`LANDMARK_QUANTILE`) of ``first_eval_months`` over the patients of the table that have a
   first evaluation (all groups together, before any exclusion) — a time by which the HPD status of
-  nearly every patient is known. When grouping by an HPD definition, a patient whose first
-  evaluation came after ``L`` is left out and counted ("HPD status known only after the
-  landmark"): at ``L`` the groups must be fixed, otherwise the analysis conditions on the future.
-  When grouping by a patient column fixed at treatment start (e.g. a randomised arm) the default
-  is **no landmark**: dropping early events there would break the comparison;
+  nearly every patient is known. When grouping by a patient column fixed at treatment start
+  (e.g. a randomised arm) the default is **no landmark**: dropping early events there would
+  break the comparison;
 - ``landmark=<number>``: ``L`` in months, chosen by the analyst (e.g. 2);
 - ``landmark=None`` (or ``"none"``): no landmark, time from treatment start
   (``landmark_months`` is NaN in the outputs).
@@ -45,6 +46,24 @@ Patients whose event or censoring time is ≤ ``L`` are left out (they were not 
 the landmark) and counted by reason (event / censored before the landmark); the others are
 followed from ``L``: time = endpoint time − ``L``. When ``first_eval_months`` is absent or empty
 (a cohort without tumour measurements) the default falls back to no landmark, with a note.
+
+**A verdict must be known at the landmark.** When grouping by an HPD definition, each patient's
+verdict has a day it became known (:func:`verdict_known_months`): the first evaluation for a
+RECIST or kinetic criterion, the death for Gandara's death branch, the treatment failure (or 2
+months without one) for Kato's and Lo Russo's TTF < 2 months. A patient whose verdict became
+known after ``L`` is left out and counted ("HPD status known only after the landmark"): at
+``L`` the groups must be fixed, otherwise the analysis conditions on the future (a Gandara
+death-branch HPD patient has no first evaluation and used to be kept).
+
+**Rules that read beyond the landmark** (:func:`rule_horizon_months`: Kato 2017 and Lo Russo
+2019 read TTF up to 2 months, Gandara's fast progression death up to day 84, Matos a first
+evaluation up to day 56). ``lookahead="extend"`` (default, parameter
+``statistics.landmark_lookahead``) raises the default landmark of that comparison to the latest
+time the rule reads, so that every verdict is decidable at ``L``; ``"truncate"`` keeps ``L`` and
+evaluates the rule with the information available at ``L``: the patients whose verdict was
+decided later are left out, as above. An analyst's number is never moved (truncate applies). The
+landmark sentence (``info["landmark_rule"]``, printed under each figure) says which, and gives
+the landmark day.
 
 Reporting helpers: :func:`available_endpoints` / :func:`no_endpoint_note` (a cohort without
 survival data gets a note, not an error), :func:`progression_tautology_note` (PFS/TTF by an HPD
@@ -63,6 +82,7 @@ import pandas as pd
 
 from .errors import CohortError, ParameterError, Problem
 from .incidence import group_labels, hpd_column_code
+from .params import DAYS_PER_MONTH
 
 ENDPOINTS: tuple[str, ...] = ("os", "pfs", "ttf")
 ENDPOINT_NAMES = {"os": "overall survival", "pfs": "progression-free survival",
@@ -74,7 +94,7 @@ SURVIVAL_COLUMNS = [
     "median_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months",
 ]
 EXTRA_COLUMNS = ["reference_group", "hr_p_value", "ph_p_value", "hr_method", "logrank_test",
-                 "n_excluded", "note"]
+                 "median_method", "ph_test", "n_excluded", "note"]
 
 REASON_EVENT_BEFORE = "event before the landmark"
 REASON_CENSORED_BEFORE = "censored before the landmark"
@@ -88,8 +108,22 @@ NOTE_COX_NOT_CONVERGED = (
 #: note of a group whose proportional-hazards test is below ``alpha`` (``{p}``: its p-value,
 #: as :func:`format_p` writes it)
 NOTE_NON_PROPORTIONAL = (
-    "hazards may not be proportional (Schoenfeld residual test {p}): the hazard ratio "
+    "hazards may not be proportional (cox.zph score test {p}): the hazard ratio "
     "averages a ratio that changes over time; read the Kaplan–Meier curves")
+
+
+#: Newton–Raphson stopping rule of the Cox fit: lifelines stops on a Newton decrement or a relative
+#: log-likelihood change (defaults 1e-7, 1e-9), which leaves the HR 5 digits from R; these run
+#: Newton to the precision of the floating point numbers: HR, CI and p agree with R coxph to 8+ digits
+COX_FIT_OPTIONS: dict[str, float] = {"precision": 1e-20, "r_precision": 0.0, "max_steps": 500}
+
+#: name of the proportional-hazards test in the tables
+PH_TEST_NAME = (
+    "Grambsch–Therneau score test, time transform 1 − KM(t−) (R survival 3.x cox.zph, "
+    "transform = \"km\", Efron ties), chi-squared 1 df")
+
+#: R's tolerance of quantile.survfit: sqrt(.Machine$double.eps)
+_R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 
 
 def format_p(p: float) -> str:
@@ -139,6 +173,164 @@ def resolve_landmark(
     return value, f"landmark at {value:g} months (set by the analyst)"
 
 
+# --------------------------------------------------------------------------- verdict timing
+#: exclusion reason: the day the verdict became known cannot be told (e.g. no first-evaluation
+#: time for a verdict read at the first evaluation)
+REASON_KNOWN_DAY_MISSING = "day the HPD status became known not recorded"
+
+#: feature columns known at treatment start (pre-treatment scans and covariates)
+START_COLUMNS: frozenset[str] = frozenset({
+    "prebaseline_date", "baseline_date", "sld_prebaseline_mm", "sld_baseline_mm", "tgr_pre",
+    "tgk_pre", "days_prebaseline_to_start", "ecog_baseline",
+})
+#: feature columns measured at the first evaluation scan (besides every ``*first_eval*`` one)
+FIRST_EVAL_COLUMNS: frozenset[str] = frozenset({
+    "tgr_on", "tgr_ratio", "delta_tgr", "tgk_on", "tgk_ratio", "ecog_delta",
+})
+
+
+def _num(data: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in data.columns:
+        return np.full(len(data), np.nan)
+    return pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _death_months(data: pd.DataFrame, days_per_month: float) -> np.ndarray:
+    """Months from treatment start to death (inf when alive, NaN when unknown)."""
+    dd = _num(data, "death_day") / days_per_month
+    if "os_months" in data.columns and "os_event" in data.columns:
+        os_t, os_e = _num(data, "os_months"), _num(data, "os_event")
+        dd = np.where(np.isnan(dd) & (os_e == 1), os_t, dd)
+        dd = np.where(np.isnan(dd) & (os_e == 0), np.inf, dd)
+    elif "death_day" in data.columns:
+        dd = np.where(np.isnan(dd), np.inf, dd)
+    return dd
+
+
+def atom_known_months(data: pd.DataFrame, atom: Any, days_per_month: float = DAYS_PER_MONTH
+                      ) -> np.ndarray:
+    """Months from treatment start at which each patient's value of ``atom`` (a
+    :class:`~hpd_analysis.definitions.Atom`) became known (inf: never).
+
+    - a time to event compared with a threshold X (``ttf_months < 2``): at min(time, X) — the
+      event when it came first, else X, when the patient passed X without it;
+    - ``days_to_death <= D``: at min(death, D days); ``first_eval_day <= D``: at min(first
+      evaluation, D days);
+    - ``n_post_baseline_scans``: at the first evaluation when there is a scan, else at death or
+      the end of follow-up; ``death_from_progression``: at death (end of follow-up if alive);
+    - pre-treatment columns (:data:`START_COLUMNS`, other patient covariates): 0;
+    - first-evaluation features (:data:`FIRST_EVAL_COLUMNS`, any ``*first_eval*``): at the first
+      evaluation (``first_eval_months``).
+    """
+    col, op, value = atom.column, atom.op, atom.value
+    fe = _num(data, "first_eval_months")
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if col in ("ttf_months", "os_months", "pfs_months") and numeric and op in (
+            "<", "<=", ">", ">="):
+        return np.fmin(_num(data, col), float(value))
+    if col == "days_to_death" and numeric:
+        return np.fmin(_death_months(data, days_per_month), float(value) / days_per_month)
+    if col == "first_eval_day" and numeric and op in ("<", "<="):
+        return np.fmin(fe, float(value) / days_per_month)
+    end = np.fmin(_death_months(data, days_per_month), _num(data, "os_months"))
+    if col == "n_post_baseline_scans":
+        return np.where(_num(data, col) > 0, fe, end)
+    if col == "death_from_progression":
+        return end
+    if col in START_COLUMNS:
+        return np.zeros(len(data))
+    if col in FIRST_EVAL_COLUMNS or "first_eval" in col:
+        return fe
+    return np.zeros(len(data))  # a patient covariate: known at treatment start
+
+
+def rule_horizon_months(definition: Any, days_per_month: float = DAYS_PER_MONTH) -> float:
+    """The latest time (months from treatment start) the rule of ``definition`` reads beyond the
+    first evaluation: the threshold of every time-to-event criterion (Kato 2017 and Lo Russo
+    2019: TTF < 2 months -> 2.0), of a death window (Gandara's death by day 84 -> 2.76) and of
+    a first-evaluation window; 0 when the rule reads none."""
+    atoms, _, reqs = definition.compile()
+    out = 0.0
+    for a in list(atoms) + list(reqs):
+        numeric = isinstance(a.value, int | float) and not isinstance(a.value, bool)
+        if not numeric:
+            continue
+        if a.column in ("ttf_months", "os_months", "pfs_months"):
+            out = max(out, float(a.value))
+        elif a.column in ("days_to_death", "first_eval_day"):
+            out = max(out, float(a.value) / days_per_month)
+    return out
+
+
+def verdict_known_months(data: pd.DataFrame, definition: Any,
+                         days_per_month: float = DAYS_PER_MONTH) -> np.ndarray:
+    """Months from treatment start at which each patient's verdict under ``definition`` became
+    known (inf or NaN: never / not recorded; NaN for patients not evaluable).
+
+    The rule's three-valued logic, in time: an ``all`` is True once its last item is True and
+    False once its first item is False; an ``any`` the reverse; ``at least k of m`` True at its
+    k-th True item and False at its (m − k + 1)-th False one; the requirements must all hold.
+    Each item's time is :func:`atom_known_months`. So a Gandara death-branch HPD is known at the
+    death, Kato's TTF < 2 months at the treatment failure (or at 2 months when there is none), a
+    RECIST verdict at the first evaluation."""
+    from .definitions import _atom_codes, _Frame
+
+    atoms, tree, reqs = definition.compile()
+    frame = data
+    if "days_to_death" not in data.columns and "death_day" in data.columns:
+        frame = data.assign(days_to_death=np.where(np.isnan(_num(data, "death_day")), np.inf,
+                                                   _num(data, "death_day")))
+    fr = _Frame(frame)
+    n = len(data)
+
+    def leaf(atom: Any) -> tuple[np.ndarray, np.ndarray]:
+        codes, _ = _atom_codes(atom, fr)
+        val = np.minimum(codes, 2)
+        t = atom_known_months(frame, atom, days_per_month)
+        t = np.where(np.isnan(t), np.inf, t)
+        return val, np.where(val == 2, np.inf, t)
+
+    def node(nd: Any) -> tuple[np.ndarray, np.ndarray]:
+        if nd.kind == "atom":
+            return leaf(atoms[nd.atom])
+        parts = [node(c) for c in nd.children]
+        vals = np.vstack([p[0] for p in parts])
+        times = np.vstack([p[1] for p in parts])
+        m = vals.shape[0]
+        n_true, n_false = (vals == 1).sum(axis=0), (vals == 0).sum(axis=0)
+        t_true = np.sort(np.where(vals == 1, times, np.inf), axis=0)
+        t_false = np.sort(np.where(vals == 0, times, np.inf), axis=0)
+        k = {"all": m, "any": 1}.get(nd.kind, nd.k)
+        is_true = n_true >= k
+        is_false = ~is_true & (m - n_false < k)
+        val = np.where(is_true, 1, np.where(is_false, 0, 2))
+        t = np.full(n, np.inf)
+        if k >= 1:
+            t = np.where(is_true, t_true[k - 1], t)
+        f_needed = m - k + 1
+        if 1 <= f_needed <= m:
+            t = np.where(is_false, t_false[f_needed - 1], t)
+        return val, t
+
+    val, t = node(tree)
+    for a in reqs:
+        rv, rt = leaf(a)
+        t = np.fmax(t, np.where(rv == 1, rt, np.nan))
+        val = np.where(rv == 1, val, 2)
+    return np.where(val == 2, np.nan, t)
+
+
+def _definition_for(code: str, definitions: Sequence[Any] | None) -> Any:
+    """The Definition of ``code`` among ``definitions`` (else the registry's; None when
+    unknown, e.g. a table classified by a definition this session does not have)."""
+    for d in definitions or ():
+        if getattr(d, "code", None) == code:
+            return d
+    from .definitions import REGISTRY
+
+    return REGISTRY.get(code)
+
+
 def _endpoint_columns(classification: pd.DataFrame, endpoint: str) -> tuple[str, str]:
     key = str(endpoint).strip().lower()
     t, e = f"{key}_months", f"{key}_event"
@@ -179,6 +371,9 @@ def survival_data(
     group_by: str | None = None,
     landmark: str | float | None = "first_eval",
     reference: str | None = None,
+    definitions: Sequence[Any] | None = None,
+    lookahead: str = "extend",
+    days_per_month: float = DAYS_PER_MONTH,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Analysis table of one endpoint by group, with every left-out patient counted.
 
@@ -199,6 +394,15 @@ def survival_data(
         module docstring.
     reference
         Reference group of the hazard ratios (default ``non-HPD``, else the first level).
+    definitions
+        The :class:`~hpd_analysis.definitions.Definition` objects the table was classified
+        with (to time each verdict and read the rule's horizon; default: the registry's).
+    lookahead
+        ``extend`` (default) or ``truncate``: what to do when the grouping definition's rule
+        reads beyond the default landmark (:func:`rule_horizon_months`), see the module
+        docstring. An analyst's number is never moved: ``truncate`` applies.
+    days_per_month
+        Days per month of the time columns (:data:`~hpd_analysis.params.DAYS_PER_MONTH`).
 
     Returns
     -------
@@ -207,8 +411,13 @@ def survival_data(
     analysed patient in input order. ``info`` holds ``endpoint``, ``grouping``, ``levels``,
     ``reference``, ``landmark_months`` (None when no landmark), ``landmark_rule`` (sentence),
     ``n_input``, ``n_analysed``, ``excluded`` (DataFrame ``patient_id, reason``: every patient
-    left out, first reason that applies), ``n_excluded`` (reason -> count).
+    left out, first reason that applies), ``n_excluded`` (reason -> count), ``horizon_months``
+    (latest time the grouping rule reads; 0 for a column or an unknown definition).
     """
+    if str(lookahead).strip().lower() not in ("extend", "truncate"):
+        raise ParameterError(f"statistics.landmark_lookahead={lookahead!r}: expected extend or "
+                             "truncate")
+    lookahead = str(lookahead).strip().lower()
     tcol, ecol = _endpoint_columns(classification, endpoint)
     time, event = _check_endpoint(classification, tcol, ecol)
     labels, levels, ref, why = group_labels(classification, group_by, reference)
@@ -220,6 +429,21 @@ def survival_data(
                           "would drop early events from the comparison)")
     else:
         lm, rule = resolve_landmark(classification, landmark)
+    code = hpd_column_code(classification, str(group_by)) if by_hpd else None
+    defn = _definition_for(code, definitions) if code is not None else None
+    horizon = rule_horizon_months(defn, days_per_month) if defn is not None else 0.0
+    if lm is not None and defn is not None and horizon > lm:
+        if default_landmark and lookahead == "extend":
+            rule += (f"; raised to {horizon:.2f} months (day {horizon * days_per_month:.0f}), "
+                     f"the latest time {code}'s rule reads, so that every verdict is decidable "
+                     "at the landmark (statistics.landmark_lookahead=extend)")
+            lm = horizon
+        else:
+            rule += (f"; {code}'s rule reads up to {horizon:.2f} months, beyond the landmark: "
+                     "it is evaluated with the information available at the landmark, and "
+                     "patients whose verdict became known only later are left out")
+    if lm is not None and "(day " not in rule:
+        rule += f"; the landmark is day {lm * days_per_month:.0f} after treatment start"
     n = len(classification)
     t = time.to_numpy(dtype=float)
     e = event.to_numpy(dtype=float)
@@ -232,10 +456,17 @@ def survival_data(
         early = free & (t <= lm)
         reason[early & (e == 1)] = REASON_EVENT_BEFORE
         reason[early & (e == 0)] = REASON_CENSORED_BEFORE
-        if by_hpd and "first_eval_months" in classification.columns:
-            fe = pd.to_numeric(classification["first_eval_months"], errors="coerce").to_numpy(float)
-            late = pd.isna(reason) & (fe > lm)
-            reason[late] = REASON_CLASSIFIED_AFTER
+        if by_hpd:
+            # a verdict must be known at the landmark: the day it became known (first evaluation,
+            # death, treatment failure ...), per definition; without the definition (a table
+            # classified elsewhere) the first evaluation
+            if defn is not None:
+                known = verdict_known_months(classification, defn, days_per_month)
+            else:
+                known = _num(classification, "first_eval_months")
+            open_ = pd.isna(reason)
+            reason[open_ & np.isnan(known)] = REASON_KNOWN_DAY_MISSING
+            reason[open_ & ~np.isnan(known) & (known > lm)] = REASON_CLASSIFIED_AFTER
     keep = pd.isna(reason)
     ids = (classification["patient_id"].astype(str).to_numpy()
            if "patient_id" in classification.columns else classification.index.astype(str))
@@ -253,7 +484,7 @@ def survival_data(
         "endpoint": str(endpoint).lower(),
         "grouping": "all" if group_by is None else str(group_by),
         "levels": levels, "reference": ref,
-        "landmark_months": lm, "landmark_rule": rule,
+        "landmark_months": lm, "landmark_rule": rule, "horizon_months": horizon,
         "n_input": n, "n_analysed": int(keep.sum()),
         "excluded": excluded,
         "n_excluded": {r: int(counts[r]) for r in order},
@@ -290,11 +521,96 @@ def fit_km(
     return out
 
 
-def _median_ci(kmf: Any) -> tuple[float, float, float]:
-    from lifelines.utils import median_survival_times
+def _risk_table(t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray]:
+    """Distinct times, the sum of ``weights`` (events) at each and the number at risk (time ≥
+    it), in O(n log n)."""
+    times, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=weights, minlength=len(times))
+    n_at = np.bincount(inv, minlength=len(times))[::-1].cumsum()[::-1].astype(float)
+    return times, d, n_at
 
-    ci = median_survival_times(kmf.confidence_interval_)
-    return float(kmf.median_survival_time_), float(ci.iloc[0, 0]), float(ci.iloc[0, 1])
+
+def _r_quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = _R_TOLERANCE
+                     ) -> float:
+    """R survival's ``findq`` (survival 3.5.3, ``quantile.survfit``): the time at which the
+    cumulative distribution ``y`` (= 1 − S, non-decreasing, NaN where undefined) reaches ``p``.
+
+    ``x`` starts with the time origin (0) and ``y`` with 0. When ``y`` equals ``p`` (within
+    ``tol``) over an interval, the midpoint of that interval; at the last point, the midpoint
+    between it and the last time. NaN when ``y`` never reaches ``p`` (not reached, or the curve is
+    undefined there, e.g. a log-log band at S = 0)."""
+    xmax = float(x[-1])
+    ok = ~np.isnan(y)
+    if not ok.any() or np.nanmax(y) < p:
+        return float("nan")
+    # duplicated(y): keep the first time each value is taken (NaN counts as one value)
+    _, first = np.unique(np.where(ok, y, np.inf), return_index=True)
+    keep = np.sort(first)
+    x, y = x[keep], y[keep]
+    ok = ~np.isnan(y)
+    pos = np.flatnonzero(ok)
+
+    def first_at_least(level: float) -> int | None:
+        hit = pos[y[pos] >= level]  # approx(..., method = "constant", f = 1) on the non-NaN
+        return int(hit[0]) if len(hit) else None
+
+    i1, i2 = first_at_least(p - tol), first_at_least(p + tol)
+    if i1 is None:
+        return float("nan")
+    if not np.isnan(y[-1]) and abs(p - y[-1]) < tol:
+        return (float(x[i1]) + xmax) / 2
+    if i2 is None:
+        return float("nan")
+    return (float(x[i1]) + float(x[i2])) / 2
+
+
+def km_median(time: Sequence[float] | np.ndarray, event: Sequence[float] | np.ndarray,
+              alpha: float = 0.05) -> tuple[float, float, float]:
+    """Kaplan–Meier median and its CI (months when ``time`` is in months), as R's
+    ``survfit(Surv(time, event) ~ 1, conf.type = "log-log")`` prints them (survival 3.5.3).
+
+    The curve and its pointwise CI (Greenwood's variance, log(−log) scale: Kalbfleisch &
+    Prentice 1980) are read where they cross 0.5 by R's rule (:func:`_r_quantile_time`): when
+    the curve sits exactly at 0.5 over an interval, the median is the midpoint of that interval
+    (lifelines takes its start). The CI bounds are the times where the upper and lower bands
+    reach 0.5. The median is ``inf`` when the curve stays above 0.5 (not reached), so is an upper
+    CI bound when the upper band stays above 0.5 up to the last follow-up; an upper bound is
+    NaN (not estimable, R's NA) when the band is undefined where it would cross: the log-log
+    band does not exist at S = 0 (lifelines gives [0, 0] there, and the last event time as
+    the bound)."""
+    from scipy.stats import norm
+
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=float)
+    if not len(t):
+        return float("nan"), float("nan"), float("nan")
+    times, d, n_at = _risk_table(t, e)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / n_at)
+        var = np.cumsum(np.where(d > 0, d / (n_at * (n_at - d)), 0.0))
+        z = float(norm.ppf(1 - alpha / 2))
+        se = np.sqrt(var)
+        inner = np.where((surv > 0) & (surv < 1), surv, np.nan)
+        lg = np.log(inner)
+        a = np.exp(-np.exp(np.log(-lg) + z * se / lg))
+        b = np.exp(-np.exp(np.log(-lg) - z * se / lg))
+    upper, lower = np.fmax(a, b), np.fmin(a, b)
+    upper = np.where(surv == 1, 1.0, upper)
+    lower = np.where(surv == 1, 1.0, lower)
+    x = np.concatenate([[0.0], times])
+
+    def q(curve: np.ndarray) -> float:
+        return _r_quantile_time(x, np.concatenate([[0.0], 1.0 - curve]), 0.5)
+
+    med, lo, hi = q(surv), q(lower), q(upper)
+    if np.isnan(med) and surv[-1] > 0.5:
+        med = float("inf")
+    if np.isnan(hi) and not (np.isnan(upper) & (surv == 0)).any() and upper[-1] > 0.5:
+        hi = float("inf")  # the upper band stays above 0.5: not reached
+    if np.isnan(lo) and lower[-1] > 0.5:
+        lo = float("inf")
+    return float(med), float(lo), float(hi)
 
 
 class SurvivalComparison:
@@ -309,11 +625,14 @@ class SurvivalComparison:
 
     def __init__(self, endpoint: str = "os", group_by: str | None = None,
                  landmark: str | float | None = "first_eval", reference: str | None = None,
-                 alpha: float = 0.05):
+                 alpha: float = 0.05, definitions: Sequence[Any] | None = None,
+                 lookahead: str = "extend", days_per_month: float = DAYS_PER_MONTH):
         if not 0.0 < float(alpha) < 1.0:
             raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
         self.endpoint, self.group_by, self.landmark = endpoint, group_by, landmark
         self.reference, self.alpha = reference, float(alpha)
+        self.definitions, self.lookahead = definitions, lookahead
+        self.days_per_month = float(days_per_month)
         self.data: pd.DataFrame | None = None
         self.info: dict[str, Any] = {}
         self.fitters: dict[str, Any] = {}
@@ -325,7 +644,8 @@ class SurvivalComparison:
     def fit(self, classification: pd.DataFrame) -> SurvivalComparison:
         """Fit KM per group, the log-rank test and the Cox model; fill ``.summary``."""
         data, info = survival_data(classification, self.endpoint, self.group_by,
-                                   self.landmark, self.reference)
+                                   self.landmark, self.reference, self.definitions,
+                                   self.lookahead, self.days_per_month)
         self.data, self.info = data, info
         levels, ref = info["levels"], info["reference"]
         self.fitters = fit_km(data, alpha=self.alpha, levels=levels)
@@ -343,6 +663,7 @@ class SurvivalComparison:
                 self.notes.append(f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p)))
         rows = []
         lm = info["landmark_months"]
+        median_method = median_method_label(self.alpha, lm, self.days_per_month)
         for lv in levels:
             kmf = self.fitters.get(lv)
             part = data[data["group"] == lv]
@@ -354,14 +675,19 @@ class SurvivalComparison:
                 "logrank_p": np.nan if self.logrank is None else float(self.logrank.p_value),
                 "logrank_test": lr_name,
                 "hr_method": hr["method"],
+                "median_method": median_method,
+                "ph_test": PH_TEST_NAME if hr["ph"] else "",
                 "n_excluded": int(sum(info["n_excluded"].values())),
             }
             notes = []
             if kmf is not None:
-                med, lo, hi = _median_ci(kmf)
+                med, lo, hi = km_median(part["time_months"], part["event"], self.alpha)
                 row.update(median_months=med, median_ci_low=lo, median_ci_high=hi)
                 if np.isinf(med):
                     notes.append("median not reached")
+                elif np.isnan(hi):
+                    notes.append("upper CI bound of the median not estimable (the log-log band "
+                                 "is undefined where the curve reaches 0)")
             else:
                 notes.append("no patient in this group")
             if lv == ref and len(present) >= 2:
@@ -434,7 +760,7 @@ class SurvivalComparison:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                cph.fit(design, duration_col="T", event_col="E")
+                cph.fit(design, duration_col="T", event_col="E", fit_options=COX_FIT_OPTIONS)
             except ConvergenceError:
                 out["note"] = NOTE_COX_NOT_CONVERGED
                 return out
@@ -478,21 +804,107 @@ class SurvivalComparison:
         return ax
 
 
+def median_method_label(alpha: float = 0.05, landmark_months: float | None = None,
+                        days_per_month: float = DAYS_PER_MONTH) -> str:
+    """The ``median_method`` of survival.csv: the estimator, its CI and the time origin, e.g.
+    "Kaplan–Meier median (R survfit convention), 95% CI log-log (Greenwood variance); months
+    from the landmark at 1.84 months (day 56)"."""
+    origin = ("months from treatment start" if landmark_months is None else
+              f"months from the landmark at {landmark_months:.2f} months "
+              f"(day {landmark_months * days_per_month:.0f})")
+    return (f"Kaplan–Meier median (R survfit convention: midpoint where the curve sits at 0.5), "
+            f"{100 * (1 - alpha):g}% CI log-log (Greenwood variance), NaN upper bound = not "
+            f"estimable; {origin}")
+
+
+def cox_zph_test(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.ndarray,
+                 ) -> tuple[np.ndarray, float]:
+    """Proportional-hazards test of R survival 3.x ``cox.zph(fit, transform = "km")`` (the
+    exact score test, Grambsch & Therneau, Biometrika 1994; survival ≥ 3.0): per covariate, the
+    score test at (β̂, 0) of adding ``x · g(t)`` to the Cox model (Efron ties), where g(t) is
+    1 − KM(t−) centred on its mean over the events. Returns (chi-squared per column of ``x``,
+    1 df each; global chi-squared with ``x.shape[1]`` df).
+
+    ``time`` months, ``event`` 0/1, ``x`` the n × p design, ``beta`` the fitted coefficients."""
+    t = np.asarray(time, dtype=float)
+    ev = np.asarray(event, dtype=float) == 1
+    x = np.asarray(x, dtype=float).reshape(len(t), -1)
+    p = x.shape[1]
+    w = np.exp(x @ np.asarray(beta, dtype=float).reshape(-1))
+    # km transform: 1 - S(t-) of the pooled Kaplan-Meier curve, centred over the events
+    all_t, d_all, n_all = _risk_table(t, ev.astype(float))
+    has = d_all > 0
+    times, d, n_at = all_t[has], d_all[has], n_all[has]
+    surv = np.cumprod(1.0 - d / n_at)
+    left = np.concatenate([[1.0], surv])[np.searchsorted(times, t, side="left")]
+    g_all = 1.0 - left
+    g_all = g_all - g_all[ev].mean()
+    # risk-set sums by reverse cumulative sums over the times (O(n p^2 + k p^2))
+    _, inv = np.unique(t, return_inverse=True)
+    m = len(all_t)
+    wx = w[:, None] * x
+    wxx = wx[:, :, None] * x[:, None, :]
+
+    def at_or_after(values: np.ndarray) -> np.ndarray:
+        per = np.zeros((m, *values.shape[1:]))
+        np.add.at(per, inv, values)
+        return per[::-1].cumsum(axis=0)[::-1]
+
+    def at(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        per = np.zeros((m, *values.shape[1:]))
+        np.add.at(per, inv[mask], values[mask])
+        return per
+
+    r0, r1, r2 = at_or_after(w), at_or_after(wx), at_or_after(wxx)
+    e0, e1, e2 = at(w, ev), at(wx, ev), at(wxx, ev)
+    xsum = at(x, ev)
+    u = np.zeros(2 * p)
+    imat = np.zeros((2 * p, 2 * p))
+    g_time = np.zeros(m)
+    g_time[inv[ev]] = g_all[ev]
+    for jt in np.flatnonzero(has):
+        j = int(jt)
+        g = g_time[j]
+        nd = int(d_all[j])
+        u[:p] += xsum[j]
+        u[p:] += g * xsum[j]
+        f = np.arange(nd) / nd  # Efron's approximation of tied deaths, all at once
+        a0 = r0[j] - f * e0[j]
+        mean = (r1[j][None, :] - f[:, None] * e1[j][None, :]) / a0[:, None]
+        a2 = (r2[j][None] - f[:, None, None] * e2[j][None]) / a0[:, None, None]
+        cov = (a2 - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
+        msum = mean.sum(axis=0)
+        u[:p] -= msum
+        u[p:] -= g * msum
+        imat[:p, :p] += cov
+        imat[:p, p:] += g * cov
+        imat[p:, :p] += g * cov
+        imat[p:, p:] += g * g * cov
+    chisq = np.empty(p)
+    for c in range(p):
+        kk = [*range(p), p + c]
+        uj = np.zeros(p + 1)
+        uj[-1] = u[p + c]
+        chisq[c] = float(uj @ np.linalg.solve(imat[np.ix_(kk, kk)], uj))
+    ug = np.concatenate([np.zeros(p), u[p:]])
+    return chisq, float(ug @ np.linalg.solve(imat, ug))
+
+
 def _ph_test(cph: Any, design: pd.DataFrame, cols: dict[str, str]) -> dict[str, float]:
     """p-value of the proportional-hazards test of each group's coefficient (group -> p; NaN
-    when the test cannot be computed, e.g. too few events)."""
-    from lifelines.statistics import proportional_hazard_test
+    when the test cannot be computed, e.g. too few events): :func:`cox_zph_test`."""
+    from scipy.stats import chi2
 
+    names = list(cols)
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            res = proportional_hazard_test(cph, design, time_transform="km")
-        p = res.summary["p"]
+        with np.errstate(all="ignore"):
+            chisq, _ = cox_zph_test(design["T"].to_numpy(), design["E"].to_numpy(),
+                                    design[names].to_numpy(),
+                                    cph.params_.reindex(names).to_numpy(dtype=float))
     except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
         return {g: np.nan for g in cols.values()}
-    index = [i[0] if isinstance(i, tuple) else i for i in p.index]
-    pv = dict(zip(index, p.to_numpy(dtype=float), strict=True))
-    return {g: float(pv.get(name, np.nan)) for name, g in cols.items()}
+    return {g: float(chi2.sf(c, 1)) if np.isfinite(c) and c >= 0 else np.nan
+            for g, c in zip(cols.values(), chisq, strict=True)}
 
 
 def survival_table(
@@ -502,6 +914,9 @@ def survival_table(
     landmark: str | float | None = "first_eval",
     reference: str | None = None,
     alpha: float = 0.05,
+    definitions: Sequence[Any] | None = None,
+    lookahead: str = "extend",
+    days_per_month: float = DAYS_PER_MONTH,
 ) -> pd.DataFrame:
     """The report's survival.csv: one row per endpoint × group.
 
@@ -522,10 +937,162 @@ def survival_table(
     elif isinstance(endpoints, str):
         endpoints = [endpoints]
     tables = [
-        SurvivalComparison(e, group_by, landmark, reference, alpha).fit(classification).summary
+        SurvivalComparison(e, group_by, landmark, reference, alpha, definitions, lookahead,
+                           days_per_month).fit(classification).summary
         for e in endpoints
     ]
     return pd.concat(tables, ignore_index=True)
+
+
+def exclusion_table(data: pd.DataFrame, group_by: str | None, landmark: Any,
+                    endpoints: Sequence[str] = ENDPOINTS, definitions: Sequence[Any] | None = None,
+                    lookahead: str = "extend", days_per_month: float = DAYS_PER_MONTH
+                    ) -> pd.DataFrame:
+    """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
+    (group not evaluable or missing, endpoint missing, event or censoring before the landmark,
+    verdict known only after the landmark); the first row of each endpoint counts the patients
+    analysed. Same arguments as :func:`survival_data`."""
+    rows = []
+    for ep in endpoints:
+        if f"{ep}_months" not in data.columns or not data[f"{ep}_months"].notna().any():
+            continue
+        _, info = survival_data(data, ep, group_by, landmark, None, definitions, lookahead,
+                                days_per_month)
+        rows.append({"endpoint": ep, "reason": "analysed", "n": int(info["n_analysed"])})
+        rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info["n_excluded"].items()]
+    return pd.DataFrame(rows, columns=["endpoint", "reason", "n"])
+
+
+# --------------------------------------------------------------------------- competing risks
+#: causes of a progression-free survival event
+CAUSE_PROGRESSION, CAUSE_DEATH = 1, 2
+#: months after the landmark (or treatment start) at which the cumulative incidences are given
+CIF_TIMES: tuple[float, ...] = (3.0, 6.0, 12.0)
+CIF_COLUMNS = ["grouping", "group", "n", "months", "n_at_risk", "progressions",
+               "deaths_without_progression", "cif_progression", "cif_ci_low", "cif_ci_high",
+               "one_minus_km", "cif_death", "method", "landmark_months"]
+
+
+def progression_causes(table: pd.DataFrame) -> np.ndarray:
+    """Cause of each patient's progression-free survival event: 0 censored,
+    :data:`CAUSE_PROGRESSION` (progression, even if death followed) or :data:`CAUSE_DEATH` (death
+    without a recorded progression). With a ``progression_date`` column a PFS event without a
+    progression date is a death; without it, a PFS event at the time of death (``os_event`` 1,
+    same month value) is."""
+    ev = _num(table, "pfs_event")
+    cause = np.where(ev == 1, CAUSE_PROGRESSION, 0)
+    if "progression_date" in table.columns:
+        died = (ev == 1) & table["progression_date"].isna().to_numpy()
+    elif "os_event" in table.columns and "os_months" in table.columns:
+        died = (ev == 1) & (_num(table, "os_event") == 1) & np.isclose(
+            _num(table, "os_months"), _num(table, "pfs_months"), rtol=0, atol=1e-9)
+    else:
+        died = np.zeros(len(table), dtype=bool)
+    return np.where(died, CAUSE_DEATH, cause)
+
+
+def cumulative_incidence(time: Sequence[float] | np.ndarray, cause: Sequence[int] | np.ndarray,
+                         at: Sequence[float], of: int = CAUSE_PROGRESSION, alpha: float = 0.05
+                         ) -> pd.DataFrame:
+    """Aalen–Johansen cumulative incidence of cause ``of`` at the times ``at`` (months), the
+    other causes competing: F(t) = Σ_{t_j ≤ t} S(t_j−) d_j / n_j, S the all-cause Kaplan–Meier
+    curve (Kalbfleisch & Prentice 1980; the estimator of R cmprsk's ``cuminc`` and lifelines'
+    ``AalenJohansenFitter``, here without lifelines' random jitter of tied times). Variance:
+    the Greenwood-type delta-method formula (Collett 2015, p. 411, as lifelines); CI on the
+    log(−log) scale. Columns ``months, n_at_risk, cif, ci_low, ci_high``."""
+    from scipy.stats import norm
+
+    t = np.asarray(time, dtype=float)
+    c = np.asarray(cause, dtype=int)
+    all_t, d_all, n_at = _risk_table(t, (c > 0).astype(float))
+    _, d_k, _ = _risk_table(t, (c == of).astype(float))
+    has = d_all > 0
+    times, d_all, n_at, d_k = all_t[has], d_all[has], n_at[has], d_k[has]
+    surv = np.cumprod(1 - d_all / n_at)
+    lag = np.concatenate([[1.0], surv[:-1]])
+    inc = lag * d_k / n_at
+    cif = np.cumsum(inc)
+    z = float(norm.ppf(1 - alpha / 2))
+    rows = []
+    for a in at:
+        idx = np.flatnonzero(times <= a)
+        f = float(cif[idx[-1]]) if len(idx) else 0.0
+        var = 0.0
+        if len(idx):
+            j = idx
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where(n_at[j] > d_all[j], d_all[j] / (n_at[j] * (n_at[j] - d_all[j])),
+                             0.0)
+            diff = f - cif[j]
+            var = float(np.sum(diff ** 2 * g) + np.sum(lag[j] ** 2 * d_k[j] * (n_at[j] - d_k[j])
+                                                        / n_at[j] ** 3)
+                        - 2 * np.sum(diff * lag[j] * d_k[j] / n_at[j] ** 2))
+        if 0 < f < 1 and var > 0:
+            se = np.sqrt(var) / (f * abs(np.log(f)))
+            lo, hi = f ** np.exp(z * se), f ** np.exp(-z * se)
+        else:
+            lo = hi = float("nan")
+        rows.append({"months": float(a), "n_at_risk": int((t > a).sum()), "cif": f,
+                     "ci_low": float(lo), "ci_high": float(hi)})
+    return pd.DataFrame(rows, columns=["months", "n_at_risk", "cif", "ci_low", "ci_high"])
+
+
+def competing_risks_table(
+    classification: pd.DataFrame,
+    group_by: str | None = None,
+    landmark: str | float | None = "first_eval",
+    at: Sequence[float] = CIF_TIMES,
+    alpha: float = 0.05,
+    definitions: Sequence[Any] | None = None,
+    lookahead: str = "extend",
+    days_per_month: float = DAYS_PER_MONTH,
+) -> pd.DataFrame:
+    """Cumulative incidence of progression with death as a competing event, by group, beside
+    1 − Kaplan–Meier (which treats deaths as censored and so overstates the risk of progression
+    when early deaths are frequent, as with HPD).
+
+    Same patients, landmark and exclusions as the progression-free survival comparison
+    (:func:`survival_data` on ``pfs``); causes from :func:`progression_causes`; estimates at
+    ``at`` months after the landmark (:func:`cumulative_incidence`). Columns
+    :data:`CIF_COLUMNS`; ``method`` names the estimators. No test between the groups: Gray's
+    test and the Fine–Gray model have no maintained Python implementation among the project's
+    dependencies (R: ``cmprsk::cuminc`` / ``crr``), so the table is descriptive."""
+    from lifelines import KaplanMeierFitter
+
+    data, info = survival_data(classification, "pfs", group_by, landmark, None, definitions,
+                               lookahead, days_per_month)
+    cause_all = pd.Series(progression_causes(classification),
+                          index=classification["patient_id"].astype(str).to_numpy()
+                          if "patient_id" in classification.columns
+                          else classification.index.astype(str))
+    cause = cause_all.reindex(data["patient_id"].astype(str)).to_numpy(dtype=int)
+    lm = info["landmark_months"]
+    method = (f"Aalen-Johansen cumulative incidence of progression, death without progression "
+              f"competing; {100 * (1 - alpha):g}% CI log(-log), Greenwood-type variance "
+              f"(Collett); 1 - Kaplan-Meier with deaths censored; months from "
+              + ("treatment start" if lm is None else f"the landmark ({lm:.2f} months)"))
+    rows = []
+    for lv in info["levels"]:
+        part = data["group"].to_numpy() == lv
+        if not part.any():
+            continue
+        t, c = data["time_months"].to_numpy()[part], cause[part]
+        prog = cumulative_incidence(t, c, at, CAUSE_PROGRESSION, alpha)
+        death = cumulative_incidence(t, c, at, CAUSE_DEATH, alpha)
+        km = KaplanMeierFitter().fit(t, (c == CAUSE_PROGRESSION).astype(int))
+        for i, a in enumerate(at):
+            rows.append({
+                "grouping": info["grouping"], "group": lv, "n": int(part.sum()), "months": a,
+                "n_at_risk": int(prog.loc[i, "n_at_risk"]),
+                "progressions": int(((c == CAUSE_PROGRESSION) & (t <= a)).sum()),
+                "deaths_without_progression": int(((c == CAUSE_DEATH) & (t <= a)).sum()),
+                "cif_progression": prog.loc[i, "cif"], "cif_ci_low": prog.loc[i, "ci_low"],
+                "cif_ci_high": prog.loc[i, "ci_high"],
+                "one_minus_km": float(1 - km.survival_function_at_times(a).iloc[0]),
+                "cif_death": death.loc[i, "cif"], "method": method,
+                "landmark_months": np.nan if lm is None else lm,
+            })
+    return pd.DataFrame(rows, columns=CIF_COLUMNS)
 
 
 def available_endpoints(table: pd.DataFrame) -> list[str]:

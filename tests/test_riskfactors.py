@@ -67,7 +67,8 @@ def test_table1_uses_fisher_for_small_counts_and_names_it():
     _, p = stats.fisher_exact([[1, 12], [3, 4]])
     assert row["p_value"] == pytest.approx(p)
     assert list(t.columns) == ["variable", "level", "statistic", "overall", "HPD", "non-HPD",
-                               "missing", "test", "p_value", "smd"]
+                               "missing", "test", "p_value", "smd", "exact_test",
+                               "exact_p_value"]
     n = t.iloc[0]
     assert (n["variable"], n["overall"], n["HPD"], n["non-HPD"]) == ("n", "20", "4", "16")
 
@@ -126,8 +127,10 @@ def test_odds_ratio_of_a_2x2_is_ad_over_bc_with_woolf_ci():
 
 
 def test_separation_gives_a_note_not_a_crash():
+    from hpd_analysis.params import Statistics
+
     data = two_by_two(5, 0, 0, 20)  # liver metastasis predicts HPD perfectly
-    out = odds_ratios(data, "x", ["liver_metastasis"])
+    out = odds_ratios(data, "x", ["liver_metastasis"], statistics=Statistics(firth="never"))
     row = out[out["level"] == "True"].iloc[0]
     assert np.isnan(row["odds_ratio"])
     assert "separation" in row["note"]
@@ -153,8 +156,11 @@ def test_odds_ratios_multivariable_with_categories_and_epv_warning():
     out = odds_ratios(data, "x", ["age", "tumor_type"])
     multi = out[out["model"] == "multivariable"]
     assert multi["variable"].tolist() == ["age", "tumor_type", "tumor_type", "tumor_type"]
-    assert multi["level"].tolist() == ["per 1 unit", "HNSCC", "NSCLC", "melanoma"]
-    assert (multi.loc[multi["variable"] == "tumor_type", "reference"] == "HNSCC").all()
+    # reference: the largest level among the evaluable patients (ties: sort order)
+    largest = pd.Series(data["tumor_type"][:n]).value_counts()
+    ref = sorted(largest[largest == largest.max()].index)[0]
+    assert multi["level"].tolist()[1] == ref
+    assert (multi.loc[multi["variable"] == "tumor_type", "reference"] == ref).all()
     assert (multi["n"] == n).all()  # the 4 not-evaluable patients are left out
     assert any("left out" in w for w in out.attrs["warnings"])
     events = int(hpd.sum())
@@ -173,10 +179,13 @@ def test_a_single_valued_variable_is_reported_not_estimable():
 
 
 def test_a_separated_variable_is_left_out_of_the_multivariable_model():
+    from hpd_analysis.params import Statistics
+
     data = two_by_two(5, 5, 0, 20)  # liver metastasis: no non-HPD patient exposed
     data["age"] = np.random.default_rng(2).normal(60, 8, len(data))
     data["sex"] = ["F", "M"] * (len(data) // 2)
-    out = odds_ratios(data, "x", ["liver_metastasis", "age", "sex"])
+    out = odds_ratios(data, "x", ["liver_metastasis", "age", "sex"],
+                      statistics=Statistics(firth="never"))
     multi = out[out["model"] == "multivariable"]
     assert set(multi["variable"]) == {"age", "sex"}
     assert np.isfinite(multi.loc[multi["variable"] == "age", "odds_ratio"]).all()
