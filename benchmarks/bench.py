@@ -340,6 +340,8 @@ def worker_rereads(n: int, path: Path) -> dict[str, Any]:
             "maxrss_mb": _maxrss_mb(),
             "jaccard": dict(zip(summary["definition"], summary["jaccard"].round(3),
                                 strict=True))}
+
+
 def simulate_growth_table(n: int, seed: int) -> Any:
     """A tumgr ``name, date, size`` table of ``n`` simulated patients (see the module docstring)."""
     import numpy as np

@@ -1064,6 +1064,7 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
                bbox_to_anchor=(0.5, -0.02))
     fig.suptitle("HPD incidence as the time windows vary", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.97))
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
