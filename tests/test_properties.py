@@ -157,11 +157,12 @@ def lesion_cohorts(draw):
     return pd.DataFrame(patients), pd.DataFrame(lesions)
 
 
-def _classify_tables(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+def _classify_tables(patients: pd.DataFrame, lesions: pd.DataFrame,
+                     params: dict | None = None) -> pd.DataFrame:
     from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
-    return classify_table(load_cohort(patients=patients, lesions=lesions))
+    return classify_table(load_cohort(patients=patients, lesions=lesions), params=params)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -178,9 +179,11 @@ def test_pipeline_properties_from_lesions(tables, seed, scale):
     shuffled = _classify_tables(p2, l2)
     assert shuffled.patient_id.tolist() == p2.patient_id.tolist()
     pd.testing.assert_frame_equal(verdicts(base), verdicts(shuffled))
-    # every diameter scaled: TGR unchanged
+    # every diameter scaled: TGR unchanged (without the RECIST size floor, not scale-free)
+    no_size_floor = {"rules.baseline_target_min_mm": 0, "rules.baseline_node_min_mm": 0}
+    base = _classify_tables(patients, lesions, no_size_floor)
     l3 = lesions.assign(diameter_mm=lesions.diameter_mm * scale)
-    scaled = _classify_tables(patients, l3)
+    scaled = _classify_tables(patients, l3, no_size_floor)
     np.testing.assert_allclose(scaled.tgr_pre.to_numpy(float), base.tgr_pre.to_numpy(float),
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(scaled.tgr_on.to_numpy(float), base.tgr_on.to_numpy(float),
