@@ -181,12 +181,12 @@ def test_pipeline_properties_from_lesions(tables, seed, scale):
     pd.testing.assert_frame_equal(verdicts(base), verdicts(shuffled))
     # every diameter scaled: TGR unchanged (without the RECIST size floor, not scale-free)
     no_size_floor = {"rules.baseline_target_min_mm": 0, "rules.baseline_node_min_mm": 0}
-    base = _classify_tables(patients, lesions, no_size_floor)
+    unscaled = _classify_tables(patients, lesions, no_size_floor)
     l3 = lesions.assign(diameter_mm=lesions.diameter_mm * scale)
     scaled = _classify_tables(patients, l3, no_size_floor)
-    np.testing.assert_allclose(scaled.tgr_pre.to_numpy(float), base.tgr_pre.to_numpy(float),
+    np.testing.assert_allclose(scaled.tgr_pre.to_numpy(float), unscaled.tgr_pre.to_numpy(float),
                                rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(scaled.tgr_on.to_numpy(float), base.tgr_on.to_numpy(float),
+    np.testing.assert_allclose(scaled.tgr_on.to_numpy(float), unscaled.tgr_on.to_numpy(float),
                                rtol=1e-6, atol=1e-6)
     # dropping one patient's rows leaves every other verdict unchanged
     if len(patients) > 1:
