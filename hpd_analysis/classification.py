@@ -544,6 +544,10 @@ def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | No
     feats, extra = _first_evaluation_features(cohort, params)
     same_rows = _same_patients(feats, patients)
     feats = _align_features(feats, patients, same_rows)
+    if params.plausibility.progression_from_scans:  # PFS from the first RECIST PD scan
+        from .endpoints import first_pd_dates, progression_from_scans
+
+        patients = progression_from_scans(patients, first_pd_dates(cohort, params))
     # the endpoint columns (derive_endpoints but patient_id) as they are: no DataFrame
     new: dict[str, Any] = _endpoint_columns(patients, params, feats.index)
     new.update({c: _values(patients[c]) for c in patients.columns
@@ -775,7 +779,9 @@ def write_table(table: pd.DataFrame, out: str | Path) -> Path:
     if name.endswith(".parquet"):
         table.to_parquet(out, index=False)
         return out
-    atable = _arrow_table(table)
+    from .privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
+
+    atable = _arrow_table(neutralize_formulas(table))
     if name.endswith(".gz"):
         import gzip
         import io
@@ -804,8 +810,10 @@ def classify_path(
     ``definitions``: codes to apply (default: every registered one plus the config's).
     Returns the output path.
     """
-    from .load import load_cohort
+    from .load import check_output, input_paths, load_cohort
 
+    # never over or into the cohort (or the config): checked before anything is read
+    check_output(out, input_paths(cohort_path) + input_paths(config), folder=False)
     cfg_params: dict[str, Any] = {}
     user_defs: list[Definition] = []
     if config is not None:

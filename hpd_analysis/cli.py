@@ -1,4 +1,5 @@
-"""The ``hpd`` command line: validate, classify, definitions, simulate, report, import-sdtm.
+"""The ``hpd`` command line: validate, classify, definitions, simulate, report, verify,
+import-sdtm.
 
 Every command exits non-zero with one line per problem on bad input or arguments; a user error
 never prints a Python traceback (set ``HPD_DEBUG=1`` to see one).
@@ -42,26 +43,53 @@ def _parse_set(values: list[str] | None) -> dict[str, object]:
     return out
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from .load import load_cohort, validate_cohort
+def _analysis_parameters(overrides: dict[str, object]):
+    """:class:`~hpd_analysis.params.Parameters` from ``--set`` overrides (a bad one: one line)."""
+    from .errors import ParameterError
+    from .params import Parameters
 
-    problems = validate_cohort(args.cohort)
+    try:
+        return Parameters.from_dict(overrides)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(str(exc)) from None
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    """Findings on stdout (``hpd validate x > problems.txt``); exit 0 valid, 1 invalid."""
+    from .endpoints import progression_warnings
+    from .load import check_cohort
+    from .validate import WARNING
+
+    params = _analysis_parameters(_parse_set(args.set))
+    cohort, problems = check_cohort(args.cohort, params)
     for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) found in {args.cohort}", file=sys.stderr)
+        print(p)
+    if problems or cohort is None:
+        print(f"{len(problems)} problem(s) found in {args.cohort}")
         return 1
-    cohort = load_cohort(args.cohort)
     tables = ", ".join(
         f"{role} {len(t)} rows"
         for role, t in (("lesions", cohort.lesions), ("assessments", cohort.assessments),
                         ("scans", cohort.scans_wide))
         if t is not None
     )
+    report = cohort.load_report
+    warnings = [f"warning: {r.file}: {r.column}: {r.detail}" if isinstance(r.column, str)
+                else f"warning: {r.file}: {r.detail}"
+                for r in report.itertuples(index=False) if r.action == WARNING]
+    try:
+        warnings += [f"warning: {w}" for w in progression_warnings(cohort, params)]
+    except Exception as exc:  # noqa: BLE001 - validate reports, it never crashes
+        warnings.append(f"warning: progression dates not checked against the scans "
+                        f"({type(exc).__name__})")
     print(f"{args.cohort}: valid ({cohort.n_patients} patients" + (f"; {tables}" if tables else "")
-          + ")")
-    for row in cohort.load_report.itertuples(index=False):
-        print(f"  loader note: {row.file}: {row.column}: {row.action} ({row.n_rows} rows) {row.detail}".rstrip())
+          + ")" + (f" with {len(warnings)} warning(s)" if warnings else ""))
+    for w in warnings:
+        print(w)
+    for row in report.itertuples(index=False):
+        if row.action != WARNING:
+            print(f"  loader note: {row.file}: {row.column}: {row.action} ({row.n_rows} rows) "
+                  f"{row.detail}".rstrip())
     return 0
 
 
@@ -89,7 +117,9 @@ def _cmd_definitions(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(table.to_dict(orient="records"), indent=2, default=str))
     elif args.format == "csv":
-        print(table.to_csv(index=False), end="")
+        from .privacy import neutralize_formulas
+
+        print(neutralize_formulas(table).to_csv(index=False), end="")
     else:
         for row in table.itertuples(index=False):
             print(f"{row.code}\n  {row.citation}\n  rule: {row.rule}\n  parameters: {row.parameters}\n")
@@ -97,10 +127,14 @@ def _cmd_definitions(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .load import check_output
     from .simulate import simulate_cohort, write_cohort
 
     if args.patients < 1:
         raise HPDError(f"--patients {args.patients}: expected a positive number of patients")
+    if args.seed < 0:
+        raise HPDError(f"--seed {args.seed}: expected a whole number ≥ 0")
+    check_output(args.out, [], folder=True, force=args.force)
     tables = simulate_cohort(n_patients=args.patients, seed=args.seed)
     out = write_cohort(tables, args.out, fmt=args.format)
     print(f"wrote {args.patients} simulated patients (seed {args.seed}) to {out}")
@@ -116,8 +150,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
         parameters=_parse_set(args.set),
         parameters_file=args.parameters,
         sections=args.sections,
+        jobs=args.jobs,
     )
     print(f"report written to {out / 'index.html'}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .report import verify_report
+
+    diffs = verify_report(args.report_dir, args.cohort)
+    for line in diffs:
+        print(f"DIFFERS: {line}")
+    if diffs:
+        print(f"hpd verify: {len(diffs)} difference(s): {args.report_dir} is NOT reproduced "
+              f"from {args.cohort}", file=sys.stderr)
+        return 1
+    print(f"verified: {args.report_dir} is reproduced from {args.cohort}")
     return 0
 
 
@@ -130,8 +179,16 @@ def _cmd_import_sdtm(args: argparse.Namespace) -> int:
         "reader": args.reader,
         "diameter_rule": args.diameter_rule,
         "subjects": args.subjects,
+        "allow_unmatched": args.allow_unmatched,
     }
-    out = import_sdtm_dir(args.sdtm_dir, args.out, **options)
+    out = import_sdtm_dir(args.sdtm_dir, args.out, force=args.force, **options)
+    import pandas as pd
+
+    from .sdtm import dropped_rows_summary
+
+    for line in dropped_rows_summary(pd.read_csv(out / "import_report.csv", dtype=str,
+                                                 keep_default_na=False)):
+        print(line)
     print(f"wrote cohort to {out}")
     return 0
 
@@ -158,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="check a cohort against the format contract")
     s.add_argument("cohort", help="cohort folder, or a patients/scans file")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="accept a checked value on purpose, e.g. plausibility.max_diameter_mm=3000")
     s.set_defaults(func=_cmd_validate)
 
     s = sub.add_parser("classify", help="write the per-patient classification table")
@@ -180,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=2021)
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("--force", action="store_true",
+                   help="write into an existing, non-empty output folder")
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("report", help="execute the notebooks and write the report")
@@ -189,7 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a report parameter, e.g. group_by=arm, landmark=none")
     s.add_argument("--parameters", help="YAML file of report parameters")
     s.add_argument("--sections", nargs="+", metavar="NAME", help="render only these sections")
+    s.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="sections run at the same time (default: 2, or 1 on one core)")
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("verify", help="rerun a report folder on its cohort and compare every table")
+    s.add_argument("report_dir", help="the report folder (holding parameters.json)")
+    s.add_argument("--cohort", required=True, help="the cohort folder or file it was made from")
+    s.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser("import-sdtm", help="convert CDISC SDTM domains into a cohort")
     s.add_argument("sdtm_dir")
@@ -205,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "diameter: the sponsor's DIAMETER test as recorded")
     s.add_argument("--subjects", choices=["exposed", "with_tumor_data"], default="exposed",
                    help="which DM subjects become patients")
+    s.add_argument("--allow-unmatched", action="store_true",
+                   help="drop TR records of subjects absent from DM (default: an error)")
+    s.add_argument("--force", action="store_true",
+                   help="write into an existing, non-empty output folder")
     s.set_defaults(func=_cmd_import_sdtm)
 
     s = sub.add_parser("growth", help="fit the Stein–Wilkerson growth model (g, d, phi) per patient "
@@ -230,7 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
-    except (HPDError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except KeyboardInterrupt:
+        print(f"hpd {args.command}: interrupted (a report folder being built is removed; the "
+              "previous report is left as it was)", file=sys.stderr)
+        return 130
+    except (HPDError, OSError) as exc:  # bad input or a file system refusal: one line
         if os.environ.get("HPD_DEBUG"):
             raise
         msg = str(exc).strip().splitlines() or [type(exc).__name__]

@@ -163,6 +163,39 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
+def fill_parameters(text: str, params: Mapping[str, Any]) -> str:
+    """``text`` with each ``{name}`` of a parameter in ``params`` replaced by its value
+    (numbers as ``50`` / ``2.5``); other braces are left as they are (free text of a user
+    definition)."""
+    return _PARAM_RE.sub(lambda m: _fmt_value(params[m.group(1)]) if m.group(1) in params
+                         else m.group(0), text or "")
+
+
+#: labels of definitions whose first author and year alone would be ambiguous or misleading
+SHORT_LABELS: dict[str, str] = {"gandara2018_fp": "Gandara 2018 (fast progression)"}
+
+_AUTHOR_RE = re.compile(r"^\s*([^,;(]+?)\s+[A-Z]{1,3}\s*(?:,|$)")
+_YEAR_RE = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+
+
+def author_year(definition: Any) -> str:
+    """``Champiat 2017`` / ``Lo Russo 2019`` / ``Saâda-Bouzid 2017``: first author's surname
+    (the citation's first name before its initials) and the first year of the citation (else
+    the year in the code). A code of :data:`SHORT_LABELS` takes that label; a definition whose
+    citation gives no author or no year keeps its code."""
+    code = str(getattr(definition, "code", definition))
+    if code in SHORT_LABELS:
+        return SHORT_LABELS[code]
+    citation = str(getattr(definition, "citation", "") or "")
+    if not citation and code in REGISTRY:
+        citation = REGISTRY[code].citation
+    author = _AUTHOR_RE.match(citation)
+    year = _YEAR_RE.search(citation) or _YEAR_RE.search(code)
+    if author is None or year is None:
+        return code
+    return f"{author.group(1).strip()} {year.group(1)}"
+
+
 def _parse_literal(text: str) -> Any:
     t = text.strip()
     if t.startswith("[") and t.endswith("]"):
@@ -441,6 +474,43 @@ class Definition:
     def parameters_text(self) -> str:
         """``name=value, ...`` of the current parameters."""
         return ", ".join(f"{k}={_fmt_value(v)}" for k, v in self.parameters.items())
+
+    def rule_text(self) -> str:
+        """The plain-language rule with the parameters in force: the ``{name}`` placeholders of
+        ``rule`` filled in (``ΔTGR > 75`` when ``delta_tgr_min=75``)."""
+        return fill_parameters(self.rule, self.parameters)
+
+    def notes_text(self) -> str:
+        """The notes with the parameters in force (see :meth:`rule_text`)."""
+        return fill_parameters(self.notes, self.parameters)
+
+    @property
+    def label(self) -> str:
+        """First author and year for figures and tables (``Champiat 2017``; the code when the
+        citation names no author and year, e.g. a user definition)."""
+        return author_year(self)
+
+    def published_parameters(self) -> dict[str, Any]:
+        """The published values of the parameters: those of the built-in definition of the same
+        code, else of the registered one, else this definition's own (a user definition)."""
+        ref = PUBLISHED_PARAMETERS.get(self.code)
+        if ref is None:
+            reg = REGISTRY.get(self.code)
+            ref = dict(reg.parameters) if reg is not None else dict(self.parameters)
+        return dict(ref)
+
+    def parameter_changes(self) -> dict[str, tuple[Any, Any]]:
+        """Parameters whose value in force differs from the published one:
+        ``{name: (in_force, published)}`` (empty when the definition is as published)."""
+        ref = self.published_parameters()
+        return {k: (v, ref[k]) for k, v in self.parameters.items()
+                if k in ref and _fmt_value(v) != _fmt_value(ref[k])}
+
+    def changes_text(self) -> str:
+        """``delta_tgr_min = 75 (published: 50)`` for each changed parameter, ``; ``-joined
+        (empty when none changed)."""
+        return "; ".join(f"{k} = {_fmt_value(v)} (published: {_fmt_value(ref)})"
+                         for k, (v, ref) in self.parameter_changes().items())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -921,7 +991,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "Cancer 2019;125(8):1341-1349."
         ),
         rule="RECIST progression (PD) at the first evaluation and TGR ratio (TGR_on / TGR_pre) "
-             "≥ 2.",
+             "≥ {tgr_ratio_min}.",
         parameters={"tgr_ratio_min": 2.0},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "tgr_ratio >= {tgr_ratio_min}"],
@@ -935,7 +1005,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "anti-PD-1/PD-L1 therapy in patients with recurrent and/or metastatic head and neck "
             "squamous cell carcinoma. Ann Oncol 2017;28(7):1605-1611. doi:10.1093/annonc/mdx178."
         ),
-        rule="TGK ratio (TGK_on / TGK_pre) ≥ 2; no RECIST PD requirement.",
+        rule="TGK ratio (TGK_on / TGK_pre) ≥ {tgk_ratio_min}; no RECIST PD requirement.",
         parameters={"tgk_ratio_min": 2.0, "require_recist_pd": False},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[{"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
@@ -952,12 +1022,12 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "single-agent chemotherapy. JAMA Oncol 2018;4(11):1543-1552. "
             "doi:10.1001/jamaoncol.2018.3676."
         ),
-        rule="RECIST PD at the first evaluation and ΔTGR (TGR_on − TGR_pre) > 50 percentage "
-             "points per month.",
+        rule="RECIST PD at the first evaluation and ΔTGR (TGR_on − TGR_pre) > {delta_tgr_min} "
+             "percentage points per month.",
         parameters={"delta_tgr_min": 50.0},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
-        notes="Strictly greater than 50.",
+        notes="Strictly greater than {delta_tgr_min}.",
     ),
     Definition(
         code="kato2017",
@@ -967,8 +1037,9 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "with accelerated growth rate. Clin Cancer Res 2017;23(15):4242-4250. "
             "doi:10.1158/1078-0432.CCR-16-3133."
         ),
-        rule="TTF < 2 months and > 50 % increase in tumour burden (SLD) compared with "
-             "pre-treatment imaging and > 2-fold increase in progression pace (TGK ratio).",
+        rule="TTF < {ttf_max_months} months and > {burden_increase_min_pct} % increase in tumour "
+             "burden (SLD) compared with pre-treatment imaging and > {pace_ratio_min}-fold increase "
+             "in progression pace ({pace} ratio).",
         parameters={"ttf_max_months": 2.0, "burden_increase_min_pct": 50.0,
                     "pace_ratio_min": 2.0, "pace": "tgk"},
         choices={"pace": ("tgk", "tgr")},
@@ -981,8 +1052,8 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         ],
         notes="'Pre-treatment imaging' is the baseline scan; tumour burden change is measured at "
               "the first evaluation. 'Pace of progression' read as TGK (parameter pace: tgk/tgr). "
-              "TTF is censoring-aware: a patient still on treatment before 2 months is not "
-              "evaluable for TTF < 2 months.",
+              "TTF is censoring-aware: a patient still on treatment before {ttf_max_months} months "
+              "is not evaluable for TTF < {ttf_max_months} months.",
     ),
     Definition(
         code="lo_russo2019",
@@ -992,9 +1063,11 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "to PD-1/PD-L1 blockade. Clin Cancer Res 2019;25(3):989-999. "
             "doi:10.1158/1078-0432.CCR-18-1390."
         ),
-        rule="RECIST PD at the first evaluation (parameter require_recist_pd) and ≥ 3 of 5: "
-             "TTF < 2 months; ≥ 50 % SLD rise baseline → first evaluation; ≥ 2 new lesions in an "
-             "already involved organ; spread to a new organ; ECOG worsening ≥ 2 within 2 months.",
+        rule="RECIST PD at the first evaluation (parameter require_recist_pd) and ≥ {min_criteria} "
+             "of 5: TTF < {ttf_max_months} months; ≥ {sld_increase_min_pct} % SLD rise baseline → "
+             "first evaluation; ≥ {new_lesions_in_organ_min} new lesions in an already involved "
+             "organ; spread to ≥ {new_organs_min} new organ(s); ECOG worsening ≥ "
+             "{ecog_worsening_min} within 2 months.",
         parameters={"require_recist_pd": True, "min_criteria": 3, "ttf_max_months": 2.0,
                     "sld_increase_min_pct": 50.0, "new_lesions_in_organ_min": 2,
                     "new_organs_min": 1, "ecog_rule": "delta_ge_2", "ecog_worsening_min": 2},
@@ -1020,8 +1093,9 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             ]},
         ],
         notes="Sources differ on whether RECIST PD is required (require_recist_pd, default on). "
-              "ECOG rule: delta_ge_2 = ECOG at first evaluation − baseline ≥ 2 (default); "
-              "reaches_ge_2 = ECOG at first evaluation ≥ 2 and worse than baseline. The ECOG at "
+              "ECOG rule: delta_ge_2 = ECOG at first evaluation − baseline ≥ {ecog_worsening_min} "
+              "(default); reaches_ge_2 = ECOG at first evaluation ≥ {ecog_worsening_min} and worse "
+              "than baseline. The ECOG at "
               "first evaluation stands for 'within 2 months' (the cohort format has no ECOG "
               "date). No pre-baseline scan needed.",
     ),
@@ -1032,8 +1106,9 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "in patients with non-small-cell lung cancer. Ann Oncol 2019;30(7):1104-1113. "
             "doi:10.1093/annonc/mdz123."
         ),
-        rule="TGK ratio ≥ 2 and TGR ratio ≥ 2, the reference period being the 12 weeks before "
-             "treatment start and the on-treatment period the 12 weeks after.",
+        rule="TGK ratio ≥ {tgk_ratio_min} and TGR ratio ≥ {tgr_ratio_min}, the reference period "
+             "being the {reference_period_days} days before treatment start and the on-treatment "
+             "period the {experimental_period_days} days after.",
         parameters={"tgk_ratio_min": 2.0, "tgr_ratio_min": 2.0,
                     "reference_period_days": 84, "experimental_period_days": 84,
                     "require_recist_pd": False},
@@ -1053,9 +1128,10 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
                   "tgk_ratio >= {tgk_ratio_min}", "tgr_ratio >= {tgr_ratio_min}"],
         notes="require_recist_pd (off: the combined rule as in the spec; on: RECIST 1.1 PD at "
               "the first evaluation, as the seed review's Table 2 lists for Kim et al.). "
-              "The 12-week periods are eligibility windows (requires): the cohort's scans are "
-              "chosen by the cohort-wide windows, and a patient whose pre-baseline scan is more "
-              "than 84 days before treatment start, or whose first evaluation is after day 84, is "
+              "The periods (12 weeks = 84 days in the paper) are eligibility windows (requires): "
+              "the cohort's scans are chosen by the cohort-wide windows, and a patient whose "
+              "pre-baseline scan is more than {reference_period_days} days before treatment start, "
+              "or whose first evaluation is after day {experimental_period_days}, is "
               "not evaluable (no other scan could fall in the window: pre-baseline is the latest "
               "before baseline, first evaluation the earliest after treatment start). TTF < 2 "
               "months was reported as a separate, alternative criterion, not part of this rule.",
@@ -1067,8 +1143,10 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "with immune-checkpoint inhibitors using RECIST 1.1 criteria. Clin Cancer Res "
             "2020;26(8):1846-1855. doi:10.1158/1078-0432.CCR-19-2226."
         ),
-        rule="RECIST PD at the first evaluation within 8 weeks of treatment start with SLD ≥ 40 % "
-             "over baseline, or ≥ 20 % plus new lesions in ≥ 2 different organs.",
+        rule="RECIST PD at the first evaluation within {first_eval_max_days} days of treatment "
+             "start with SLD ≥ {sld_increase_min_pct} % over baseline, or ≥ "
+             "{sld_increase_with_new_organs_min_pct} % plus new lesions in ≥ "
+             "{new_lesion_organs_min} different organs.",
         parameters={"first_eval_max_days": 56, "sld_increase_min_pct": 40.0,
                     "sld_increase_with_new_organs_min_pct": 20.0, "new_lesion_organs_min": 2,
                     "require_abs_increase": False, "abs_increase_min_mm": 10.0,
@@ -1086,9 +1164,11 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
              "criterion": "sld_change_first_eval_mm >= {abs_increase_min_mm}"},
             {"when": "require_ttf", "criterion": "ttf_months < {ttf_max_months}"},
         ],
-        notes="An earlier abstract of the same group also asked for a ≥ 10 mm absolute SLD rise "
-              "and TTF < 2 months (require_abs_increase, require_ttf; off by default). A first "
-              "evaluation after 8 weeks gives 'not HPD' (the rule captures early progression). "
+        notes="An earlier abstract of the same group also asked for a ≥ {abs_increase_min_mm} mm "
+              "absolute SLD rise and TTF < {ttf_max_months} months (require_abs_increase, "
+              "require_ttf; off by default). A first evaluation after day {first_eval_max_days} "
+              "(8 weeks = 56 days in the paper) gives 'not HPD' (the rule captures early "
+              "progression). "
               "'New lesions in ≥ 2 different organs' counts distinct organs with a new lesion at "
               "the first evaluation (needs lesion-level organs).",
     ),
@@ -1100,8 +1180,9 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "atezolizumab (atezo) vs docetaxel (doc) in 2L+ NSCLC. Ann Oncol 2018;29(suppl 10):"
             "x39-x43 (abstract); full OAK fast-progression analysis in J Immunother Cancer 2021."
         ),
-        rule="Fast progression: ≥ 50 % SLD rise at the first assessment within 6 weeks, or death "
-             "from progression within 12 weeks without a post-baseline scan.",
+        rule="Fast progression: ≥ {sld_increase_min_pct} % SLD rise at the first assessment by "
+             "day {first_assessment_max_days}, or death from progression by day {death_max_days} "
+             "without a post-baseline scan.",
         parameters={"sld_increase_min_pct": 50.0, "first_assessment_max_days": 42,
                     "death_max_days": 84},
         requires=(),
@@ -1120,8 +1201,8 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
               "patients counted), a patient without a post-baseline scan is not fast progression "
               "unless the death branch holds (not 'not evaluable'). A death without a "
               "recorded cause counts as death from progression unless "
-              "Parameters.death_without_cause_is_progression is false. Day 84 = 12 weeks "
-              "(inclusive); day 42 = 6 weeks (inclusive).",
+              "Parameters.death_without_cause_is_progression is false. Both day limits are "
+              "inclusive (published: day 42 = 6 weeks, day 84 = 12 weeks).",
     ),
     Definition(
         code="kas2020",
@@ -1130,16 +1211,22 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "disease during immunotherapy for non-small cell lung cancer. JAMA Oncol "
             "2020;6(7):1039-1046. doi:10.1001/jamaoncol.2020.1634."
         ),
-        rule="RECIST PD at the first evaluation and ΔTGR > 100 percentage points per month.",
+        rule="RECIST PD at the first evaluation and ΔTGR > {delta_tgr_min} percentage points per "
+             "month.",
         parameters={"delta_tgr_min": 100.0},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
-        notes="Strictly greater than 100.",
+        notes="Strictly greater than {delta_tgr_min}.",
     ),
 )
 
 #: every registered definition by code (the nine published ones, plus user registrations)
 REGISTRY: dict[str, Definition] = {d.code: d for d in BUILTIN_DEFINITIONS}
+
+#: the published parameter values of the built-in definitions (what the report compares the
+#: parameters in force with, whatever is registered or overridden later)
+PUBLISHED_PARAMETERS: dict[str, dict[str, Any]] = {
+    d.code: dict(d.parameters) for d in BUILTIN_DEFINITIONS}
 
 
 def register(definition: Definition, *, replace: bool = False) -> Definition:
@@ -1182,6 +1269,68 @@ def get_definitions(
     return list(defs.values())
 
 
+# labels of definitions in figures and tables
+
+def definition_code(column: str) -> str:
+    """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` / ``ferrara2018`` → ``ferrara2018``."""
+    code = column[4:] if column.startswith("hpd_") else column
+    for suffix in ("_status", "_reason"):
+        code = code.removesuffix(suffix)
+    return code
+
+
+#: mark of a definition whose parameters in force differ from the published ones
+CHANGED_MARK = "†"
+
+
+def definitions_by_code(definitions: Sequence[Any] | None) -> dict[str, Any]:
+    """``{code: definition}`` of a list of definitions (codes given as text are skipped)."""
+    return {str(getattr(d, "code", d)): d for d in (definitions or [])
+            if not isinstance(d, str)}
+
+
+def definition_labels(codes: Sequence[str], definitions: Sequence[Any] | None = None
+                      ) -> dict[str, str]:
+    """Label of each definition code for figures and tables: first author and year
+    (``Champiat 2017``, :func:`author_year`) of the definition in force (from
+    ``definitions``, the report's :class:`~hpd_analysis.definitions.Definition` objects, else the
+    registry), followed by ``†`` when its parameters differ from the published ones; the code
+    itself for a definition with no author and year (a user definition). Two codes with the same
+    label get their code appended, so that labels stay unique."""
+    by_code = definitions_by_code(definitions)
+    out: dict[str, str] = {}
+    for c in codes:
+        c = str(c)
+        code = c if (c in by_code or c in REGISTRY) else definition_code(c)
+        d = by_code.get(code, REGISTRY.get(code))
+        if d is None:
+            out[c] = c
+            continue
+        label = author_year(d)
+        if hasattr(d, "parameter_changes") and d.parameter_changes():
+            label = f"{label} {CHANGED_MARK}"
+        out[c] = label
+    seen: dict[str, int] = {}
+    for label in out.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {c: (f"{lab} ({c})" if seen[lab] > 1 and lab != c else lab) for c, lab in out.items()}
+
+
+def changes_note(codes: Sequence[str], definitions: Sequence[Any] | None = None) -> str:
+    """``† parameter changed: Ferrara 2018 delta_tgr_min = 75 (published: 50)`` for the definitions among ``codes`` whose parameters in force are not the published ones
+    (:meth:`~hpd_analysis.definitions.Definition.changes_text`); empty when none."""
+    by_code = definitions_by_code(definitions)
+    parts = []
+    for c in codes:
+        d = by_code.get(definition_code(str(c)), by_code.get(str(c)))
+        if d is not None and hasattr(d, "changes_text") and d.changes_text():
+            parts.append(f"{author_year(d)} {d.changes_text()}")
+    if not parts:
+        return ""
+    return f"{CHANGED_MARK} parameter changed: " + "; ".join(parts)
+
+
+
 _YAML_KEYS = {"code", "citation", "rule", "criteria", "parameters", "requires", "notes", "choices"}
 
 
@@ -1222,11 +1371,16 @@ def read_yaml_config(path: str | Path) -> tuple[dict[str, Any], list[Definition]
     """
     import yaml
 
+    from .errors import short_excerpt, yaml_error_text
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ParameterError(f"{path}: not valid YAML ({exc})") from None
+        raise ParameterError(f"{path}: not valid YAML ({yaml_error_text(exc)})") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not a UTF-8 text file (expected a YAML file of "
+                             "definitions and/or parameters)") from None
     if data is None:
         data = {}
     if isinstance(data, list):
@@ -1234,9 +1388,14 @@ def read_yaml_config(path: str | Path) -> tuple[dict[str, Any], list[Definition]
     if not isinstance(data, Mapping):
         raise ParameterError(f"{path}: expected a mapping with 'definitions:' and/or "
                              "'parameters:'")
-    bad = sorted(set(data) - {"definitions", "parameters"})
+    bad = sorted(map(str, set(data) - {"definitions", "parameters"}))
+    if bad and len(bad) == len(data):  # not a workbench file: nothing of it is echoed
+        raise ParameterError(f"{path}: only unknown top-level keys: not an HPD workbench "
+                             "configuration (expected a YAML mapping with 'definitions:' and/or "
+                             "'parameters:')")
     if bad:
-        raise ParameterError(f"{path}: unknown top-level key(s) {', '.join(map(str, bad))} "
+        raise ParameterError(f"{path}: unknown top-level key(s) "
+                             f"{', '.join(short_excerpt(b) for b in bad[:5])} "
                              "(expected definitions, parameters)")
     params = data.get("parameters") or {}
     if not isinstance(params, Mapping):
@@ -1254,19 +1413,28 @@ def load_definitions_yaml(path: str | Path) -> list[Definition]:
 
 
 def describe_definitions(definitions: Iterable[Definition] | None = None) -> pd.DataFrame:
-    """One row per definition: ``code, citation, rule, criteria, parameters, requires, notes``."""
+    """One row per definition: ``code, label, citation, rule, criteria, parameters,
+    differs_from_published, requires, notes``.
+
+    Every text follows the parameters in force: ``rule`` and ``notes`` are filled in from them
+    (:meth:`Definition.rule_text`), ``criteria`` is compiled from them, and
+    ``differs_from_published`` lists each parameter whose value is not the published one
+    (:meth:`Definition.changes_text`; empty when none)."""
     defs = list(REGISTRY.values()) if definitions is None else list(definitions)
     rows = []
     for d in defs:
         atoms, tree, reqs = d.compile()
         rows.append({
             "code": d.code,
+            "label": d.label,
             "citation": d.citation,
-            "rule": d.rule,
+            "rule": d.rule_text(),
             "criteria": _render(tree, atoms),
             "parameters": d.parameters_text(),
+            "differs_from_published": d.changes_text(),
             "requires": "; ".join(a.label for a in reqs),
-            "notes": d.notes,
+            "notes": d.notes_text(),
         })
-    return pd.DataFrame(rows, columns=["code", "citation", "rule", "criteria", "parameters",
-                                       "requires", "notes"])
+    return pd.DataFrame(rows, columns=["code", "label", "citation", "rule", "criteria",
+                                       "parameters", "differs_from_published", "requires",
+                                       "notes"])

@@ -170,3 +170,68 @@ def _endpoint_columns(patients: pd.DataFrame, params: Parameters,
                      f"{ep}_reason": pd.Series(reason, index=index, dtype=object, copy=False)})
     cols["death_day"] = _death_days(patients, death, params)
     return cols
+
+
+# --------------------------------------------------------------------------------------------
+# progression_date against the scans
+
+
+def first_pd_dates(cohort: Any, params: Parameters | None = None) -> pd.Series:
+    """Date of each patient's first on-treatment scan with RECIST 1.1 overall response PD
+    (:func:`hpd_analysis.recist.recist_responses` of :func:`hpd_analysis.timepoints.scan_table`),
+    indexed by ``patient_id``; patients without such a scan are absent."""
+    from .recist import recist_responses
+    from .timepoints import scan_table
+
+    resp = recist_responses(scan_table(cohort, params or Parameters()))
+    pd_rows = resp[resp["overall_response"].astype(object) == "PD"]
+    return pd_rows.groupby("patient_id", sort=False)["assessment_date"].min()
+
+
+def _pd_without_date(patients: pd.DataFrame, first_pd: pd.Series) -> pd.Series:
+    """The part of ``first_pd`` (patient -> first RECIST PD date) whose patients have no
+    ``progression_date`` and no given ``pfs_months``."""
+    if not len(first_pd):
+        return first_pd
+    p = patients.drop_duplicates("patient_id").set_index("patient_id")
+    missing = (_as_datetime(p["progression_date"]).isna() if "progression_date" in p.columns
+               else pd.Series(True, index=p.index))
+    if "pfs_months" in p.columns:
+        missing &= pd.to_numeric(p["pfs_months"], errors="coerce").isna()
+    keep = first_pd.index.map(missing).fillna(False).astype(bool)
+    return first_pd[np.asarray(keep, dtype=bool)]
+
+
+def progression_warnings(cohort: Any, params: Parameters | None = None) -> list[str]:
+    """Warnings of ``hpd validate`` about ``progression_date`` against the scans.
+
+    A patient with a RECIST PD scan but no ``progression_date`` (nor a given ``pfs_months``)
+    gets a PFS censored although the scans show progression (the HPD group's PFS curve would
+    stay flat). Names up to 5 patients and the parameter that derives the date from the scans
+    (``plausibility.progression_from_scans=true``); none when that parameter is on or the
+    cohort has no measurements.
+    """
+    params = params or Parameters()
+    if params.plausibility.progression_from_scans or not cohort.has_measurements:
+        return []
+    found = _pd_without_date(cohort.patients, first_pd_dates(cohort, params))
+    if not len(found):
+        return []
+    ids = ", ".join(map(str, found.index[:5])) + (" …" if len(found) > 5 else "")
+    return [f"{len(found)} patient(s) have a RECIST PD scan but no progression_date ({ids}): "
+            "their PFS is censored; set plausibility.progression_from_scans=true to take the "
+            "date of the first PD scan as the progression date, or add the dates"]
+
+
+def progression_from_scans(patients: pd.DataFrame, first_pd: pd.Series) -> pd.DataFrame:
+    """``patients`` with ``progression_date`` set to the first RECIST PD scan (``first_pd``:
+    patient -> date, :func:`first_pd_dates`) where no ``progression_date`` (nor
+    ``pfs_months``) is given (``plausibility.progression_from_scans=true``); a copy."""
+    found = _pd_without_date(patients, first_pd)
+    out = patients.copy()
+    if "progression_date" not in out.columns:
+        out["progression_date"] = pd.Series(pd.NaT, index=out.index, dtype=_NS)
+    if len(found):
+        fill = out["patient_id"].map(found)
+        out["progression_date"] = _as_datetime(out["progression_date"]).fillna(fill)
+    return out

@@ -40,3 +40,21 @@ class CohortError(HPDError):
 
 class ParameterError(HPDError, ValueError):
     """A parameter, option or definition is invalid."""
+
+
+def short_excerpt(text: object, limit: int = 40) -> str:
+    """``text`` quoted and cut to ``limit`` characters: the most an error message echoes of a
+    line a user wrote (a YAML key, a cell)."""
+    t = str(text)
+    return repr(t if len(t) <= limit else t[: limit - 3] + "...")
+
+
+def yaml_error_text(exc: Exception) -> str:
+    """Where and what a YAML parse error is, without the file's content (PyYAML's message
+    quotes the offending lines, which would echo any file given by mistake, e.g. a password
+    file)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "syntax error"
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(problem)

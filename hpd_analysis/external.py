@@ -4,6 +4,8 @@
   et al., PLOS Comput Biol 2022, supplement S1) -> ``patients`` + ``assessments``.
 - :func:`read_oak_poplar`: per-patient clinical data of OAK / POPLAR (Gandara et al., Nat Med
   2018) -> ``patients`` with OS/PFS times in months.
+- :func:`read_inspire`: the INSPIRE pembrolizumab trial (Bratman et al., Nat Cancer 2020) ->
+  ``patients`` (ctDNA, TMB, PD-L1, OS/PFS) + ``assessments`` rebuilt from % size changes.
 - :func:`write_external_cohort`: materialise one of them (or the pharmaverse SDTM set) as a cohort
   folder for ``hpd report --cohort DIR``.
 
@@ -27,6 +29,8 @@ __all__ = [
     "REFERENCE_DATE",
     "read_laleh2022",
     "read_oak_poplar",
+    "read_inspire",
+    "INSPIRE_COHORTS",
     "write_external_cohort",
     "external_data_dir",
     "EXTERNAL_COHORTS",
@@ -296,10 +300,167 @@ def read_oak_poplar(path: Path | str, *, reference_date: str | pd.Timestamp = RE
     return out.reset_index(drop=True)
 
 
+#: INSPIRE cohort letter -> tumour type (reportRmd's data documentation; Bratman et al. 2020)
+INSPIRE_COHORTS = {"A": "SCCHN", "B": "TNBC", "C": "HGSOC", "D": "melanoma",
+                   "E": "mixed solid tumour"}
+_INSPIRE_PATIENT_COLUMNS = ["id", "age", "sex", "cohort", "l_size", "pdl1", "tmb",
+                            "baseline_ctdna", "change_ctdna_group", "orr", "cbr", "os_status",
+                            "os_time", "pfs_status", "pfs_time"]
+_INSPIRE_SIZE_COLUMNS = ["id", "cohort", "ctdna_status", "time", "size_change"]
+
+
+def read_inspire(folder: Path | str, *, reference_date: str | pd.Timestamp = REFERENCE_DATE
+                 ) -> dict[str, pd.DataFrame]:
+    """Read the INSPIRE pembrolizumab trial tables (Bratman et al., Nat Cancer 2020; as shipped
+    by the R package reportRmd): ``pembrolizumab.csv`` (94 patients) and ``ctDNA.csv``
+    (% change of the tumour measurement over weeks on treatment).
+
+    Returns ``{"patients", "assessments", "report"}``:
+
+    - ``patients``: ``patient_id`` (``id``), ``treatment_start`` (synthetic ``reference_date``:
+      the source has times, no dates), ``tumor_type`` (cohort A SCCHN, B TNBC, C high-grade serous
+      ovarian, D melanoma, E mixed solid tumours), ``treatment`` (pembrolizumab), ``cohort``,
+      ``age`` (years), ``sex``, ``tumor_size_baseline`` (``l_size``: baseline target-lesion size,
+      mm), ``pdl1_pct`` (``pdl1``, %), ``log_tmb`` (``tmb``: the source's log of the tumour
+      mutational burden), ``ctdna_baseline`` (``baseline_ctdna``: mean tumour molecules/mL),
+      ``ctdna_change_group`` and ``ctdna_increase`` (1 when ctDNA rose from baseline to cycle 3,
+      0 when it fell, empty when not measured: an early on-treatment change, ~6 weeks),
+      ``ctdna_status_on_treatment`` (``ctDNA.csv``: clearance / no clearance, increase / decrease),
+      ``best_overall_response_group`` (``orr``), ``best_overall_clinical_benefit`` (``cbr``), and
+      ``os_months``/``os_event``, ``pfs_months``/``pfs_event`` (status 1 = event).
+    - ``assessments``: per-scan target sums reconstructed from the two tables: the baseline
+      ``sld_mm`` = ``l_size`` on the treatment start (every patient), then one row per
+      ``ctDNA.csv`` row at start + round(7 × ``time``) days with ``sld_mm`` = ``l_size`` × (1 +
+      ``size_change`` / 100); an empty ``size_change`` gives ``sld_mm`` NaN and ``not_evaluable``
+      1. No new-lesion or non-target record exists: RECIST PD by new lesions is missed.
+    - ``report``: what was derived, one row per rule (``LOAD_REPORT_COLUMNS``).
+    """
+    folder = Path(folder)
+    pfile, sfile = folder / "pembrolizumab.csv", folder / "ctDNA.csv"
+    for f in (pfile, sfile):
+        if not f.exists():
+            raise FileNotFoundError(f"{f}: no such file")
+    d = _read_text_csv(pfile).apply(lambda s: s.str.strip())
+    z = _read_text_csv(sfile).apply(lambda s: s.str.strip())
+    problems: list[Problem] = []
+    for f, t, need in ((pfile, d, _INSPIRE_PATIENT_COLUMNS), (sfile, z, _INSPIRE_SIZE_COLUMNS)):
+        problems += [Problem(f.name, None, c, "required column is missing", ", ".join(need))
+                     for c in need if c not in t.columns]
+    if problems:
+        raise CohortError(problems)
+    d = d.replace({"": pd.NA, "NA": pd.NA})
+    z = z.replace({"": pd.NA, "NA": pd.NA})
+
+    def numbers(t: pd.DataFrame, c: str, name: str, required: bool) -> pd.Series:
+        v = pd.to_numeric(t[c], errors="coerce")
+        bad = (t[c].notna() & v.isna()) | (v.isna() if required else False)
+        for i in t.index[bad][:20]:
+            problems.append(Problem(name, int(i) + 2, c, f"not a number {t.at[i, c]!r}",
+                                    "a number" + ("" if required else " or empty")))
+        return v
+
+    num = {c: numbers(d, c, pfile.name, c in ("l_size", "os_time", "os_status", "pfs_time",
+                                              "pfs_status"))
+           for c in ("age", "l_size", "pdl1", "tmb", "baseline_ctdna", "os_status", "os_time",
+                     "pfs_status", "pfs_time")}
+    for c in ("os_status", "pfs_status"):
+        for i in d.index[num[c].notna() & ~num[c].isin([0, 1])][:20]:
+            problems.append(Problem(pfile.name, int(i) + 2, c, f"invalid status {d.at[i, c]!r}",
+                                    "0 (censored) or 1 (event)"))
+    dup = d["id"].isna() | d["id"].duplicated(keep=False)
+    for i in d.index[dup][:20]:
+        problems.append(Problem(pfile.name, int(i) + 2, "id", "missing or duplicate patient id",
+                                "a unique id"))
+    bad_cohort = ~d["cohort"].isin(list(INSPIRE_COHORTS))
+    for i in d.index[bad_cohort][:20]:
+        problems.append(Problem(pfile.name, int(i) + 2, "cohort", f"unknown cohort "
+                                f"{d.at[i, 'cohort']!r}", ", ".join(INSPIRE_COHORTS)))
+    weeks = numbers(z, "time", sfile.name, True)
+    change = numbers(z, "size_change", sfile.name, False)
+    unknown = ~z["id"].isin(set(d["id"].dropna()))
+    for i in z.index[unknown][:20]:
+        problems.append(Problem(sfile.name, int(i) + 2, "id", f"patient {z.at[i, 'id']!r} is "
+                                "not in pembrolizumab.csv", "ids of pembrolizumab.csv"))
+    for i in z.index[weeks.notna() & (weeks <= 0)][:20]:
+        problems.append(Problem(sfile.name, int(i) + 2, "time", f"{z.at[i, 'time']} weeks",
+                                "weeks on treatment > 0"))
+    if problems:
+        raise CohortError(problems)
+
+    ref = pd.Timestamp(reference_date)
+    group = d["change_ctdna_group"].astype("string")
+    status = z.drop_duplicates("id").set_index("id")["ctdna_status"]
+    patients = pd.DataFrame({
+        "patient_id": d["id"].astype(str),
+        "treatment_start": ref,
+        "tumor_type": d["cohort"].map(INSPIRE_COHORTS),
+        "treatment": "pembrolizumab",
+        "cohort": d["cohort"],
+        "age": num["age"].astype(float),
+        "sex": d["sex"].astype("string"),
+        "tumor_size_baseline": num["l_size"].astype(float),
+        "pdl1_pct": num["pdl1"].astype(float),
+        "log_tmb": num["tmb"].astype(float),
+        "ctdna_baseline": num["baseline_ctdna"].astype(float),
+        "ctdna_change_group": group,
+        "ctdna_increase": group.map({"Increase from baseline": 1,
+                                     "Decrease from baseline": 0}).astype("Int64"),
+        "ctdna_status_on_treatment": d["id"].map(status).astype("string"),
+        "best_overall_response_group": d["orr"].astype("string"),
+        "best_overall_clinical_benefit": d["cbr"].astype("string"),
+        "os_months": num["os_time"].astype(float),
+        "os_event": num["os_status"].astype("Int64"),
+        "pfs_months": num["pfs_time"].astype(float),
+        "pfs_event": num["pfs_status"].astype("Int64"),
+    }).sort_values("patient_id", kind="mergesort").reset_index(drop=True)
+    other = group.notna() & group.map({"Increase from baseline": 1,
+                                       "Decrease from baseline": 0}).isna()
+    if other.any():
+        raise CohortError([Problem(pfile.name, int(i) + 2, "change_ctdna_group",
+                                   f"unknown group {group[i]!r}",
+                                   "Increase from baseline, Decrease from baseline or empty")
+                           for i in d.index[other][:20]])
+
+    size = d.set_index("id")["l_size"].pipe(lambda s: pd.to_numeric(s)).astype(float)
+    base = pd.DataFrame({"patient_id": patients["patient_id"], "assessment_date": ref,
+                         "treatment_day": 0, "sld_mm": patients["tumor_size_baseline"],
+                         "size_change_pct": 0.0, "not_evaluable": 0})
+    days = np.round(weeks.to_numpy(float) * 7.0).astype(int)
+    on = pd.DataFrame({"patient_id": z["id"].astype(str),
+                       "assessment_date": ref + pd.to_timedelta(days, unit="D"),
+                       "treatment_day": days,
+                       "sld_mm": (z["id"].map(size) * (1.0 + change / 100.0)).round(2),
+                       "size_change_pct": change.astype(float),
+                       "not_evaluable": change.isna().astype(int)})
+    same_day = on.duplicated(["patient_id", "treatment_day"], keep=False)
+    if same_day.any():
+        i = int(np.flatnonzero(same_day.to_numpy())[0])
+        raise CohortError([Problem(sfile.name, i + 2, "time", "two measurements on one day "
+                                   f"for patient {on['patient_id'].iloc[i]!r}",
+                                   "one measurement per patient and week")])
+    a = pd.concat([base, on], ignore_index=True).sort_values(
+        ["patient_id", "treatment_day"], kind="mergesort").reset_index(drop=True)
+    files = f"{pfile.name},{sfile.name}"
+    report = pd.DataFrame([
+        _report_row(files, "assessments", "baseline_scan_synthesized", len(base),
+                    "baseline sum = l_size (target-lesion size at baseline) on the treatment "
+                    "start"),
+        _report_row(sfile.name, "sld_mm", "sum_from_percent_change", len(on),
+                    "sld_mm = l_size x (1 + size_change / 100), rounded to 0.01 mm; day = "
+                    "round(7 x weeks)"),
+        _report_row(sfile.name, "size_change", "not_evaluable", int(change.isna().sum()),
+                    "empty size_change -> sld_mm NaN, not_evaluable 1"),
+        _report_row(pfile.name, "change_ctdna_group", "missing_value",
+                    int(group.isna().sum()), "ctDNA change not measured: ctdna_increase empty"),
+    ], columns=LOAD_REPORT_COLUMNS)
+    report = report[report["n_rows"] > 0].reset_index(drop=True)
+    return {"patients": patients, "assessments": a, "report": report}
+
+
 #: cohort names accepted by :func:`write_external_cohort`
 EXTERNAL_COHORTS = ("laleh2022", "laleh2022-study1", "laleh2022-study2", "laleh2022-study3",
                     "laleh2022-study4", "laleh2022-study5", "oak", "poplar", "pharmaverse",
-                    "pharmaverse-recist")
+                    "pharmaverse-recist", "inspire")
 
 
 def external_data_dir() -> Path:
@@ -345,6 +506,12 @@ def write_external_cohort(name: str, out_dir: Path | str, *,
                                    reader="investigator", adam_dir=base / "pharmaverseadam")
         return import_sdtm_dir(base / "pharmaversesdtm", out)
     out.mkdir(parents=True, exist_ok=True)
+    if name == "inspire":
+        t = read_inspire(base / "inspire")
+        _write(t["patients"], out / "patients.csv")
+        _write(t["assessments"], out / "assessments.csv")
+        _write(t["report"], out / "import_report.csv")
+        return out
     if name.startswith("laleh2022"):
         src = base / "laleh2022"
         if "-" in name:

@@ -460,7 +460,9 @@ def write_growth(table: pd.DataFrame, out: str | Path) -> Path:
         table.to_parquet(out, index=False)
     else:
         comp = {"method": "gzip", "mtime": 0} if name.endswith(".gz") else None
-        table.to_csv(out, index=False, lineterminator="\n", float_format="%.10g", compression=comp)
+        from .privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
+
+        neutralize_formulas(table).to_csv(out, index=False, lineterminator="\n", float_format="%.10g", compression=comp)
     return out
 
 
@@ -497,6 +499,9 @@ def growth_path(
             f"--out {out}: is an input of this run (or a folder); "
             "choose a new file name, inputs are never overwritten"
         )
+    from .load import check_output, input_paths
+
+    check_output(out, input_paths(src), folder=False)  # nor written into the cohort folder
     table = (
         fit_growth(read_tumgr_table(src), params)
         if fmt == "tumgr"

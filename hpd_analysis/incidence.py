@@ -698,3 +698,59 @@ def arm_column(table: pd.DataFrame) -> str | None:
     if "arm" in present and table["arm"].dropna().nunique() >= 2:
         return "arm"
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# tables of the report sections (moved from report.py)
+
+def _sweep_parameter(definition: Any) -> str | None:
+    for name, value in definition.parameters.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 \
+                and name.endswith(("_min", "_min_pct", "_max_months")):
+            return name
+    return None
+
+
+def threshold_sweep_table(section: Any, definition: str | None = None,
+                          parameter: str | None = None, n_values: int = 21,
+                          method: str = "wilson") -> pd.DataFrame:
+    """HPD incidence as one threshold of a definition varies, with a binomial CI.
+
+    Default: the primary definition's first threshold parameter (e.g. ``delta_tgr_min`` of
+    ``ferrara2018``), over ``n_values`` evenly spaced values from 0 (ratio thresholds: 1) to 3 ×
+    the published value. Columns of :func:`hpd_analysis.classification.threshold_sweep` plus
+    ``default`` (the published value), ``ci_low``, ``ci_high`` (%), ``ci_method``.
+    """
+    import numpy as np
+    from statsmodels.stats.proportion import proportion_confint
+
+    from .classification import threshold_sweep
+
+    code = definition or section.primary
+    defn = next((d for d in section.definitions if _code_of(d) == code), None)
+    if defn is None:
+        raise ParameterError(f"threshold sweep: definition {code} is not in the report")
+    name = parameter or _sweep_parameter(defn)
+    cols = ["definition", "parameter", "value", "default", "n_hpd", "n_evaluable", "n_total",
+            "percent", "ci_low", "ci_high", "ci_method"]
+    if name is None:
+        return pd.DataFrame(columns=cols)
+    default = float(defn.parameters[name])
+    low = 1.0 if "ratio" in name else 0.0
+    values = np.round(np.linspace(low, max(3.0 * default, low + 1.0), n_values), 6)
+    # the published threshold is always on the grid (the curve is read at that point)
+    values = np.unique(np.append(values, round(float(default), 6)))
+    sweep = threshold_sweep(section.features, defn, name, values)
+    sm, ci_label = CI_METHODS[method]
+    n_e = sweep["n_evaluable"].to_numpy(dtype=float)
+    ok = n_e > 0
+    lo = np.full(len(sweep), np.nan)
+    hi = np.full(len(sweep), np.nan)
+    if ok.any():
+        a, b = proportion_confint(sweep["n_hpd"].to_numpy(dtype=float)[ok], n_e[ok],
+                                  alpha=0.05, method=sm)
+        lo[ok], hi[ok] = 100.0 * np.asarray(a), 100.0 * np.asarray(b)
+    sweep["default"] = default
+    sweep["ci_low"], sweep["ci_high"] = lo, hi
+    sweep["ci_method"] = f"{ci_label} 95%"
+    return sweep[cols]

@@ -342,3 +342,57 @@ def grouping_note(data: pd.DataFrame, group_by: str | None) -> str:
     sizes = labels.value_counts()
     parts = ", ".join(f"{lv} (n={int(sizes.get(lv, 0))})" for lv in levels)
     return f"Split by {group_by} (group_by parameter): {parts}."
+
+
+# --------------------------------------------------------------------------------------------
+# tables of the report sections (moved from report.py)
+
+def kinetics_summary(classification: pd.DataFrame) -> pd.DataFrame:
+    """Median [IQR] of each kinetic quantity, with how many patients have it and the most
+    frequent reason when they do not: ``quantity, unit, n, median, q1, q3, n_missing,
+    main_reason_missing``."""
+    units = {"tgr_pre": "% per month", "tgr_on": "% per month", "tgr_ratio": "ratio",
+             "delta_tgr": "percentage points", "tgk_pre": "mm per month",
+             "tgk_on": "mm per month", "tgk_ratio": "ratio",
+             "sld_pct_change_first_eval": "% from baseline"}
+    rows = []
+    for col, unit in units.items():
+        if col not in classification.columns:
+            continue
+        v = pd.to_numeric(classification[col], errors="coerce").astype(float)
+        fin = v[v.abs() < float("inf")]
+        miss = v.isna()
+        reason = ""
+        rcol = f"{col}_reason"
+        if miss.any() and rcol in classification.columns:
+            r = classification.loc[miss, rcol].astype("string").dropna()
+            if len(r):
+                vc = r.value_counts()
+                reason = str(sorted(vc[vc == vc.max()].index)[0])
+        rows.append({
+            "quantity": col, "unit": unit, "n": int(fin.size),
+            "median": fin.median() if len(fin) else float("nan"),
+            "q1": fin.quantile(0.25) if len(fin) else float("nan"),
+            "q3": fin.quantile(0.75) if len(fin) else float("nan"),
+            "n_missing": int(miss.sum()), "main_reason_missing": reason,
+        })
+    return pd.DataFrame(rows, columns=["quantity", "unit", "n", "median", "q1", "q3",
+                                       "n_missing", "main_reason_missing"])
+
+
+def recist_counts(classification: pd.DataFrame, status: pd.Series | None = None) -> pd.DataFrame:
+    """RECIST 1.1 response at first evaluation: ``response, n, percent`` (of all patients), and
+    one column per HPD status when ``status`` (aligned with the rows) is given."""
+    order = ["CR", "PR", "SD", "PD", "NE"]
+    resp = classification["recist_first_eval"].astype("string").fillna("NE")
+    counts = resp.value_counts().reindex(order, fill_value=0)
+    extra = [r for r in resp.unique() if r not in order]
+    counts = pd.concat([counts, resp.value_counts().reindex(sorted(extra))]) if extra else counts
+    out = pd.DataFrame({"response": counts.index, "n": counts.to_numpy(dtype="int64")})
+    out["percent"] = 100.0 * out["n"] / max(len(resp), 1)
+    if status is not None:
+        ct = pd.crosstab(resp.to_numpy(), pd.Series(status).astype(str).to_numpy())
+        for st in ("hpd", "not_hpd", "not_evaluable"):
+            out[f"n_{st}"] = ct[st].reindex(out["response"], fill_value=0).to_numpy(
+                dtype="int64") if st in ct.columns else 0
+    return out

@@ -16,6 +16,15 @@ row of ``cohort.load_report``; every problem is a :class:`~hpd_analysis.errors.P
 file, the spreadsheet row (header = row 1), the column, what is wrong and what was expected, and all
 problems are collected before :class:`~hpd_analysis.errors.CohortError` is raised.
 
+Plausibility (``params.plausibility``, :class:`~hpd_analysis.params.Plausibility`): the impossible
+(a 1e308 mm lesion, a death after the data cut-off, a scan after death, an infinite age) is a
+problem; the implausible (diameters that look like centimetres, more than 10 targets on a scan, a
+scan years before treatment, ids that differ only in case or leading zeros) is a load-report row
+of action ``warning`` naming the rows and the parameter that accepts it. Identifiers are read as
+written (``NA`` is an id; only an empty cell is missing), stripped and NFC-normalized. A folder
+whose role table is unreadable or misnamed (``lesions_v2.csv``, a FIFO named ``lesions.csv``) is a
+problem, never a cohort without measurements. See ``docs/bad-input.md``.
+
 Row numbers: for CSV the physical line number (exact unless a quoted cell spans several lines);
 for Excel the sheet row; for Parquet and DataFrames the record position + 2, i.e. the row the
 record would occupy once exported to a spreadsheet.
@@ -37,6 +46,7 @@ import gzip
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +79,9 @@ __all__ = [
     "ALIASES",
     "load_cohort",
     "validate_cohort",
+    "check_cohort",
+    "check_output",
+    "input_paths",
     "read_table",
     "canonical_name",
 ]
@@ -174,6 +187,14 @@ for _role, _cols in _CANONICAL.items():
 ALIASES["lesions"]["is_lymph_node"] = "lymph_node"
 #: every name (any role) read as text from CSV so that ids and dates are never mangled
 _TEXT_COLUMNS = {k for m in ALIASES.values() for k in m}
+#: names (any role) of identifier columns: read with no missing-value spellings (``NA`` is an id)
+_ID_COLUMNS = {k for m in ALIASES.values() for k, v in m.items() if v in ("patient_id", "lesion_id")}
+#: spellings of covariates that map to the names the risk-factor analysis knows (like ``ECOG``
+#: -> ``ecog_baseline``); read with pandas' usual types, not as text
+COVARIATE_ALIASES: dict[str, str] = {
+    "age": "age", "age_years": "age", "age_at_start": "age", "sex": "sex", "gender": "sex",
+    "ldh": "ldh", "ldh_u_l": "ldh", "ldh_ul": "ldh", "ldh_iu_l": "ldh",
+}
 _REQUIRED = {
     "patients": ["patient_id", "treatment_start"],
     "lesions": ["patient_id", "assessment_date", "lesion_id", "lesion_type"],
@@ -255,6 +276,8 @@ def _read_raw(path: Path, role: str | None, col: Collector, label: str
 
 #: ``DataFrame.attrs`` key listing the columns the reader made categorical (not the user)
 _OWN_CATEGORICALS = "hpd_reader_categoricals"
+#: ``DataFrame.attrs`` key: the delimiter of a text table (a ``;`` file may use decimal commas)
+_DELIMITER = "hpd_delimiter"
 
 
 def _kept(df: pd.DataFrame, c: str) -> pd.Series:
@@ -328,7 +351,22 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
     end = data.find(b"\n", start)
     header_line = data[start: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
     sep = "\t" if suffix.startswith(".tsv") else ","
-    if sep == "," and "," not in header_line:
+    first_row = 2
+    m_sep = re.fullmatch(r"\s*sep=(.)\s*", header_line, flags=re.IGNORECASE)
+    if m_sep:  # Excel's "sep=;" first line: the delimiter, then the real header
+        sep = m_sep.group(1)
+        data = data[end + 1:] if end >= 0 else b""
+        first_row = 3
+        col.note(label, None, "delimiter", 0, f"Excel's first line 'sep={sep}' read as the "
+                 "delimiter; the header is line 2")
+        if not data.strip():
+            col.add(label, None, None, "has no header after its 'sep=' line",
+                    "a header row and one row per record")
+            return None
+        end = data.find(b"\n")
+        header_line = data[: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
+        start = 0
+    if sep == "," and not m_sep and "," not in header_line:
         if ";" in header_line:
             sep = ";"
         elif "\t" in header_line:
@@ -343,7 +381,8 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
     dtypes = {h: "category" for h in header if canonical_name(h) in _TEXT_COLUMNS}
     try:
         df = pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, encoding="utf-8-sig",
-                         skip_blank_lines=False, low_memory=False, skipinitialspace=False)
+                         skip_blank_lines=False, low_memory=False, skipinitialspace=False,
+                         **_na_options(header))
     except pd.errors.ParserError as exc:
         msg = _first_line(exc)
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
@@ -357,9 +396,22 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
                     "a CSV text file")
         return None
     df.columns = [str(c).strip() for c in df.columns]
-    df.index = pd.RangeIndex(2, len(df) + 2)
+    df.index = pd.RangeIndex(first_row, len(df) + first_row)
     df.attrs[_OWN_CATEGORICALS] = [str(h).strip() for h in dtypes]
+    df.attrs[_DELIMITER] = sep
     return _drop_empty_rows(df, col, label)
+
+
+def _na_options(header: list[str]) -> dict[str, object]:
+    """``read_csv``/``read_excel`` NA options: identifier columns keep every text as written
+    (an id ``NA``, ``None`` or ``nan`` is an id, only an empty cell is missing); the other
+    columns get pandas' usual missing-value spellings."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    usual = sorted(STR_NA_VALUES)
+    return {"keep_default_na": False,
+            "na_values": {h: ([""] if canonical_name(h) in _ID_COLUMNS else usual)
+                          for h in header}}
 
 
 def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
@@ -451,7 +503,8 @@ def _read_excel(path: Path, role: str | None, col: Collector, label: str
                     f"a sheet named {role!r} or a workbook with one sheet" if role
                     else "a workbook with one sheet")
             return None, label
-        df = xl.parse(sheet, dtype=object)
+        head = [str(c) for c in xl.parse(sheet, nrows=0).columns]
+        df = xl.parse(sheet, dtype=object, **_na_options(head))
     if len(sheets) > 1:
         label = f"{label}[{sheet}]"
     # unnamed, entirely empty columns are Excel formatting residue
@@ -496,6 +549,17 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
         return {}
     if path.is_file():
         stem = _stem(path)
+        if stem == "patients" and _suffix(path) in SUPPORTED_SUFFIXES:
+            # patients.csv given instead of its folder: the tables beside it are read too
+            beside = _scan_folder(path.parent, col, quiet_patients=True)
+            beside.pop("patients", None)
+            if beside:
+                col.note(label, None, "read_folder_tables", 0,
+                         f"{path.name} was given: "
+                         + ", ".join(p.name for p, _ in beside.values())
+                         + " beside it read too (give the folder, or the patients file in a "
+                         "folder of its own, to be explicit)")
+            return {"patients": (path, "patients"), **beside}
         if stem in ROLES:
             return {stem: (path, stem)}
         if _suffix(path) == ".xlsx":
@@ -514,21 +578,117 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
             head = set()
         wide = {k for k, v in ALIASES["scans"].items() if v in SCAN_SLD}
         return {"scans" if head & wide else "patients": (path, None)}
+    if not path.is_dir():
+        col.add(label, None, None, f"is {_kind(path)}, not a table file or a cohort folder",
+                _EXPECT_FILES)
+        return {}
+    return _scan_folder(path, col)
+
+
+def _kind(p: Path) -> str:
+    """What a path that is not a regular file is, in words."""
+    import stat
+
+    if p.is_symlink() and not p.exists():
+        return "a broken symbolic link"
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISREG(mode):
+        return "a file"
+    return "not a regular file"
+
+
+#: a file name that looks like a role's table under another name: ``lesions (1).csv``,
+#: ``lesions_v2.csv``, ``Lesion.txt``, ``lesions-old.xlsx`` (canonical stem = role or its
+#: singular, then anything after ``_``)
+def _near_role(name: str) -> str | None:
+    stem = canonical_name(name.split(".", 1)[0] if not name.startswith(".") else name)
+    for role in ROLES:
+        single = role.rstrip("s")
+        if stem in (role, single) or stem.startswith((role + "_", single + "_")):
+            return role
+    return None
+
+
+def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
+                 ) -> dict[str, tuple[Path, str | None]]:
+    """Role -> (file, role) for a cohort folder. A role file that is not a readable table (a
+    folder, FIFO or broken link named ``lesions.csv``, an unsupported type) is a problem, and
+    so is a table under another name (``lesions_v2.csv``) when the role's own file is absent."""
+    label = str(path)
     found: dict[str, list[Path]] = {}
-    for p in sorted(path.iterdir()):
-        if p.is_file() and not p.name.startswith((".", "~$")) and _stem(p) in ROLES \
-                and _suffix(p) in SUPPORTED_SUFFIXES:
-            found.setdefault(_stem(p), []).append(p)
+    #: role -> (file name, why it cannot be read) for role-named entries that are not tables,
+    #: and for tables under another name
+    unreadable: dict[str, list[tuple[str, str]]] = {}
+    misnamed: dict[str, list[str]] = {}
+    try:
+        entries = sorted(path.iterdir())
+    except OSError as exc:
+        col.add(label, None, None, f"cannot be listed ({type(exc).__name__})",
+                "a readable cohort folder")
+        return {}
+    for p in entries:
+        if p.name.startswith((".", "~$")):
+            continue
+        role = _near_role(p.name)
+        if role is None or (quiet_patients and role == "patients"):
+            continue
+        if _stem(p) != role:
+            misnamed.setdefault(role, []).append(p.name)
+        elif _suffix(p) in SUPPORTED_SUFFIXES and p.is_file():
+            found.setdefault(role, []).append(p)
+        elif p.is_file():
+            unreadable.setdefault(role, []).append(
+                (p.name, f"has the unsupported file type {_suffix(p) or '(no extension)'!r}"))
+        else:
+            unreadable.setdefault(role, []).append((p.name, "is " + _kind(p)))
     out: dict[str, tuple[Path, str | None]] = {}
     for role, files in found.items():
         if len(files) > 1:
-            col.add(str(path), None, None,
+            col.add(label, None, None,
                     f"several {role} tables: {', '.join(f.name for f in files)}",
                     f"one {role}.* file")
         else:
             out[role] = (files[0], role)
-    if not found:
+    measured = {"lesions", "assessments", "scans"} & set(found)
+    for role in ROLES:
+        bad, other = unreadable.get(role, []), misnamed.get(role, [])
+        if not bad and not other:
+            continue
+        # needed: the role's own table is absent and nothing replaces it
+        needed = role not in found and (role == "patients" and "scans" not in found
+                                        or role != "patients" and not measured)
+        if not needed:
+            names = [n for n, _ in bad] + other
+            col.note(label, None, "ignored_files", len(names),
+                     f"{', '.join(names)} not read (the cohort's tables are "
+                     f"{', '.join(p.name for p, _ in out.values())})")
+            continue
+        for name, why in bad:
+            col.add(str(path / name), None, None, f"{why}: the {role} table cannot be read",
+                    f"{role}.csv (or " + ", ".join(SUPPORTED_SUFFIXES[1:])
+                    + ") as a table file: export it as CSV UTF-8 or .xlsx")
+        if other:
+            col.add(label, None, None, f"found {', '.join(other)} but no {role} table",
+                    f"{role}.csv (or .parquet/.xlsx): rename it to {role}.csv, or pass the "
+                    f"file (load_cohort({role}=...))")
+    if quiet_patients:
+        return out
+    if not found and not unreadable and not misnamed:
         col.add(label, None, None, "no cohort tables found in this folder", _EXPECT_FILES)
+    elif "patients" in out and not measured and not col.problems:
+        col.note(label, None, "no_measurements", 0,
+                 "only a patients table: no tumour measurements, no patient can be classified "
+                 "(survival and risk-factor analyses only); expected lesions.* or "
+                 "assessments.* beside it to classify")
     return out
 
 
@@ -550,7 +710,7 @@ def _peek_columns(path: Path) -> set[str]:
 
 
 def _rename(df: pd.DataFrame, role: str, col: Collector, label: str) -> pd.DataFrame:
-    aliases = ALIASES[role]
+    aliases = {**COVARIATE_ALIASES, **ALIASES[role]} if role == "patients" else ALIASES[role]
     mapping: dict[str, str] = {}
     taken: dict[str, str] = {}
     dropped: list[str] = []
@@ -583,6 +743,14 @@ def _require(df: pd.DataFrame, role: str, col: Collector, label: str,
                 f"at least one {role[:-1] if role.endswith('s') else role} row")
         return False
     missing = [c for c in required if c not in df.columns]
+    known = {*ALIASES[role].values(), *COVARIATE_ALIASES.values()}
+    if missing and not any(str(c) in known for c in df.columns):
+        # nothing of it is a cohort column: probably not a cohort table (e.g. a system file
+        # given by mistake), so none of its content is echoed
+        col.add(label, 1, None, f"no column of this file is a {role} column (it is probably "
+                "not a cohort table)", "a header with "
+                + ", ".join(required) + " (or their aliases)")
+        return False
     found = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
     for c in missing:
         col.add(label, 1, c, f"required column {c} is missing (found: {found})",
@@ -719,7 +887,7 @@ def _patients(df: pd.DataFrame, label: str, col: Collector,
     known = set(out.columns) | {"patient_id"}
     for c in df.columns:
         if c not in known and c not in PATIENT_COLUMNS:
-            out[c] = _kept(df, c)
+            out[c] = _covariate(df, c, label, col)
     order = [c for c in PATIENT_COLUMNS if c in out.columns]
     order += [c for c in out.columns if c not in order]
     table = dedupe_and_sort(label, out.frame(order), ["patient_id"], col,
@@ -1020,14 +1188,16 @@ def _unknown_patients(table: pd.DataFrame, label: str, ids: pd.Series, col: Coll
         if not u_unknown.any():
             return
         unknown = r.rows(u_unknown)
+        hint = _near_id_hint(ids)
         col.add_rows(label, "patient_id", unknown,
-                     lambda v: f"patient {show(v)} is not in the patients table",
+                     lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
                      f"every {what} to belong to a patient listed in patients",
                      values=pd.Series(r.values(r.canon_uniq, None), index=r.index))
         return
     unknown = table["patient_id"].notna() & ~table["patient_id"].isin(ids)
+    hint = _near_id_hint(ids)
     col.add_rows(label, "patient_id", unknown,
-                 lambda v: f"patient {show(v)} is not in the patients table",
+                 lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
                  f"every {what} to belong to a patient listed in patients",
                  values=table["patient_id"])
 
@@ -1151,6 +1321,11 @@ def load_cohort(
             col.add_rows(labels["scans"], "treatment_start", diff,
                          "treatment_start differs from the patients table",
                          "the same treatment_start as in patients")
+    if pts is not None:
+        _plausibility(pts, tables, labels, col, params)
+    from .biomarkers import load_biomarkers  # optional biomarkers.* of a cohort folder
+
+    biomarkers = load_biomarkers(path, pts, col, sources, checksums)
     if col.problems:
         raise CohortError(col.ordered())
     assert pts is not None
@@ -1167,6 +1342,7 @@ def load_cohort(
         load_report=col.report_frame(),
         sources=sources,
         checksums=checksums,
+        biomarkers=biomarkers,
     )
 
 
@@ -1177,16 +1353,470 @@ def _renumber(df: pd.DataFrame | None) -> pd.DataFrame | None:
     return df
 
 
-def validate_cohort(path: str | Path) -> list[Problem]:
-    """Every problem of the cohort at ``path`` (empty list when it loads cleanly)."""
+def check_cohort(path: str | Path, params: Parameters | None = None
+                 ) -> tuple[Cohort | None, list[Problem]]:
+    """Load the cohort at ``path``: ``(cohort, [])`` when it is valid, else ``(None, problems)``.
+
+    Never raises for a bad input (what ``hpd validate`` runs); the cohort's load report holds
+    the fixes and the plausibility warnings (action ``warning``).
+    """
     try:
-        load_cohort(path)
+        return load_cohort(path, params=params), []
     except CohortError as exc:
-        return exc.problems
+        return None, exc.problems
     except HPDError as exc:
-        return [Problem(str(path), None, None, _first_line(exc))]
+        return None, [Problem(str(path), None, None, _first_line(exc))]
     except Exception as exc:  # noqa: BLE001 - validate reports, it never crashes with a traceback
-        return [Problem(str(path), None, None,
-                        f"could not be validated: {type(exc).__name__}: {_first_line(exc)}",
-                        "please report this as a bug with the file")]
-    return []
+        return None, [Problem(str(path), None, None,
+                              f"could not be validated: {type(exc).__name__}: "
+                              f"{_first_line(exc)}", "please report this as a bug with the file")]
+
+
+def validate_cohort(path: str | Path, params: Parameters | None = None) -> list[Problem]:
+    """Every problem of the cohort at ``path`` (empty list when it loads cleanly)."""
+    return check_cohort(path, params)[1]
+
+
+# --------------------------------------------------------------------------------------------
+# near-duplicate identifiers
+
+
+def id_key(values: pd.Series) -> pd.Series:
+    """Comparison key of identifiers: case folded, leading zeros of every number dropped
+    (``P0002``, ``p0002`` and ``P2`` share a key; so do ``0012`` and ``12``)."""
+    return values.astype(str).str.casefold().str.replace(r"(?<!\d)0+(?=\d)", "", regex=True)
+
+
+def _near_id_hint(ids: pd.Series) -> Callable[[object], str]:
+    """Message suffix for an unknown id that matches a known one but for case or leading
+    zeros (``'12'`` vs ``'0012'``); built lazily, on the first call."""
+    cache: dict[str, str] = {}
+
+    def hint(value: object) -> str:
+        if not cache:
+            known = ids.dropna().astype(str)
+            cache.update(dict(zip(id_key(known), known, strict=True)))
+            cache.setdefault("\x00", "")
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        key = id_key(pd.Series([str(value).strip()])).iloc[0]
+        near = cache.get(key)
+        return (f" (patients has {near!r}: the case or leading zeros differ; ids are compared "
+                "exactly)") if near else ""
+
+    return hint
+
+
+def _same_shape(ids: pd.Series) -> bool:
+    """True when every id has one length and its digits at the same positions (``P00001``
+    ... ``P30000``): checked on a fixed-width code-point array, without Python loops."""
+    lengths = ids.str.len()
+    if lengths.nunique() != 1 or not len(ids):
+        return False
+    width = int(lengths.iloc[0])
+    if width == 0:
+        return True
+    cps = np.array(ids.tolist(), dtype=f"U{width}").view(np.uint32).reshape(len(ids), width)
+    digit = (cps >= 48) & (cps <= 57)
+    return bool((digit == digit[0]).all())
+
+
+def _near_duplicate_ids(pts: pd.DataFrame, label: str, col: Collector) -> None:
+    """Warning naming patient ids that differ only in case or leading zeros, with their rows."""
+    ids = pts["patient_id"]
+    ok = ids.notna()
+    if not ok.any():
+        return
+    low = ids[ok].astype(str).str.lower()
+    if low.is_unique and _same_shape(low):
+        # no case twins, and every id has its digits at the same places: digit runs of equal
+        # length are equal numbers only when equal, so leading zeros cannot make twins
+        return
+    key = id_key(ids[ok])
+    dup = key.duplicated(keep=False)
+    if not dup.any():
+        return
+    groups = pd.DataFrame({"key": key[dup], "id": ids[ok][dup]}).groupby("key", sort=False)
+    shown = []
+    for _, g in list(groups)[:5]:
+        shown.append(" and ".join(f"{v!r} (row {r})" for r, v in g["id"].items()))
+    col.warn(label, "patient_id", None,
+             f"{int(groups.ngroups)} group(s) of patient ids differ only in case or leading "
+             f"zeros: {'; '.join(shown)}" + ("; …" if groups.ngroups > 5 else ""),
+             "they are read as different patients: merge them if they are one patient",
+             n_rows=int(dup.sum()))
+
+
+# --------------------------------------------------------------------------------------------
+# plausibility (impossible: problems; implausible: warnings in the load report)
+
+
+def _num(v: object) -> str:
+    return f"{v:g}" if isinstance(v, (int, float, np.floating)) else str(v)
+
+
+def _shown(values: pd.Series, mask: pd.Series) -> pd.Series:
+    """``values`` rendered as numbers on the rows of ``mask`` only (for messages: the other
+    rows are never shown, so they are not formatted)."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    if mask.any():
+        out[mask] = values[mask].map(_num)
+    return out
+
+
+def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
+                  labels: dict[str, str], col: Collector, params: Parameters) -> None:
+    """Cross-table and range checks of the canonical tables (``params.plausibility``):
+    diameters and sums, target lesions per scan, centimetre-looking tables, dates after the
+    data cut-off, progression or scans after death, scans long before treatment start and
+    treatment starts before immunotherapy existed."""
+    pl = params.plausibility
+    cutoff = pd.Timestamp(pl.data_cutoff) if pl.data_cutoff else pd.Timestamp.today().normalize()
+    cut_text = cutoff.strftime("%Y-%m-%d") + ("" if pl.data_cutoff else " (today)")
+    cut_expected = (f"a date on or before the data cut-off {cut_text} (a date in the future is "
+                    "a typo; set plausibility.data_cutoff=YYYY-MM-DD to check against another "
+                    "date)")
+    plabel = labels.get("patients", labels.get("scans", "<patients>"))
+    if "patients" in labels:
+        for c, what in (("treatment_start", "treatment start"), ("progression_date", "progression"),
+                        ("death_date", "death"), ("last_contact", "last contact")):
+            if c in pts.columns:
+                late = pts[c].notna() & (pts[c] > cutoff)
+                col.add_rows(plabel, c, late, lambda v, w=what: f"{w} {v} is after the data "
+                             f"cut-off {cut_text}", cut_expected, values=_iso(pts[c], late))
+        if "progression_date" in pts.columns and "death_date" in pts.columns:
+            after = pts["progression_date"].notna() & pts["death_date"].notna() \
+                & (pts["progression_date"] > pts["death_date"])
+            col.add_rows(plabel, "progression_date", after,
+                         lambda v: f"progression {v} is after death_date",
+                         "progression_date on or before death_date",
+                         values=_iso(pts["progression_date"], after))
+        early = pts["treatment_start"].notna() \
+            & (pts["treatment_start"].dt.year < pl.warn_treatment_start_before_year)
+        col.warn(plabel, "treatment_start", early,
+                 f"treatment_start before {pl.warn_treatment_start_before_year} (immune "
+                 "checkpoint inhibitors were first given in trials in 2006)",
+                 "accept with --set plausibility.warn_treatment_start_before_year=<year>")
+        _near_duplicate_ids(pts, plabel, col)
+    first = pts.drop_duplicates("patient_id")  # (duplicates are problems already)
+    pid_index = pd.Index(first["patient_id"])
+    start = first["treatment_start"].to_numpy(dtype="datetime64[ns]")
+    death = (first["death_date"].to_numpy(dtype="datetime64[ns]")
+             if "death_date" in first.columns else None)
+
+    # int64 nanoseconds with a NaT sentinel at the end (position -1 = unknown patient): one
+    # take per check, no float or timedelta temporaries on long tables
+    i8_nat = np.iinfo(np.int64).min
+    start_ext = np.append(start.view(np.int64), i8_nat)
+    death_ext = np.append(death.view(np.int64), i8_nat) if death is not None else None
+    cutoff_i8 = cutoff.value
+    before_ns = np.int64(pl.warn_scan_days_before_start) * np.int64(86_400_000_000_000)
+
+    def dates_against_patient(t: pd.DataFrame, label: str, dcols: list[str]) -> None:
+        pos = _patient_positions(t["patient_id"], pid_index)
+        for dc in dcols:
+            if dc not in t.columns:
+                continue
+            d = t[dc]
+            d_i8 = d.to_numpy(dtype="datetime64[ns]").view(np.int64)
+            valid = d_i8 != i8_nat
+            late = pd.Series(valid & (d_i8 > cutoff_i8), index=t.index)
+            col.add_rows(label, dc, late, lambda v: f"scan {v} is after the data cut-off "
+                         f"{cut_text}", cut_expected, values=_iso(d, late))
+            if death_ext is not None:
+                dd = death_ext[pos]
+                after_arr = valid & (dd != i8_nat) & (d_i8 > dd)
+                if after_arr.any():
+                    after = pd.Series(after_arr, index=t.index)
+                    msg = pd.Series(None, index=t.index, dtype=object)
+                    msg[after] = ("scan " + d[after].dt.strftime("%Y-%m-%d") + " is after the "
+                                  "death of patient " + t["patient_id"][after].astype(str) + " ("
+                                  + pd.Series(dd[after_arr].view("datetime64[ns]"),
+                                              index=t.index[after]).dt.strftime("%Y-%m-%d")
+                                  + ")")
+                    col.add_rows(label, dc, after, lambda v: str(v),
+                                 "scans on or before the patient's death_date", values=msg)
+                del dd
+            st = start_ext[pos]
+            long_before = valid & (st != i8_nat) & (st - d_i8 > before_ns)
+            del st
+            col.warn(label, dc, pd.Series(long_before, index=t.index),
+                     f"scans more than {pl.warn_scan_days_before_start} days before the "
+                     "patient's treatment_start (a wrong year?)",
+                     "accept with --set plausibility.warn_scan_days_before_start=<days>")
+
+    les = tables.get("lesions")
+    if les is not None:
+        label = labels["lesions"]
+        dates_against_patient(les, label, ["assessment_date"])
+        d = les["diameter_mm"]
+        over = d > pl.max_diameter_mm
+        col.add_rows(label, "diameter_mm", over,
+                     lambda v: f"{v} mm is not a possible lesion diameter",
+                     f"a diameter ≤ {pl.max_diameter_mm:g} mm (set "
+                     "plausibility.max_diameter_mm to accept larger ones)",
+                     values=_shown(d, over))
+        col.warn(label, "diameter_mm", (d > pl.warn_diameter_mm) & ~over,
+                 f"lesion diameters above {pl.warn_diameter_mm:g} mm",
+                 "accept with --set plausibility.warn_diameter_mm=<mm>")
+        target = les["lesion_type"] == "target"
+        measured = d[target & d.notna() & ~les["not_evaluable"]]
+        if len(measured) and pl.cm_like_below_mm > 0 and measured.max() < pl.cm_like_below_mm:
+            col.warn(label, "diameter_mm", None,
+                     f"every measured target diameter is below {pl.cm_like_below_mm:g} mm "
+                     f"(largest {measured.max():g}): the table looks like centimetres "
+                     "(RECIST 1.1's smallest measurable lesion is 10 mm); if they are cm, name "
+                     "the column diameter_cm",
+                     "accept as mm with --set plausibility.cm_like_below_mm=0",
+                     n_rows=len(measured))
+        _targets_per_scan(les, target, label, col, pl.warn_targets_per_scan)
+    ass = tables.get("assessments")
+    if ass is not None:
+        label = labels["assessments"]
+        dates_against_patient(ass, label, ["assessment_date"])
+        _max_sum(ass, "sld_mm", label, col, pl.max_sld_mm, pl.cm_like_below_mm)
+    sc = tables.get("scans")
+    if sc is not None:
+        label = labels["scans"]
+        dates_against_patient(sc, label, SCAN_DATES)
+        for c in SCAN_SLD:
+            _max_sum(sc, c, label, col, pl.max_sld_mm, pl.cm_like_below_mm)
+
+
+def _patient_positions(pid: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position in ``index`` of each row's patient (-1 unknown). Rows sorted by patient (the
+    lesion and assessment tables) are looked up once per run of equal ids."""
+    ids = pid.to_numpy(object)
+    if len(ids) < 2:
+        return index.get_indexer(ids)
+    change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    heads = np.concatenate([[0], change])
+    if len(heads) * 4 > len(ids):  # not in runs: hash every row
+        return index.get_indexer(ids)
+    sizes = np.diff(np.concatenate([heads, [len(ids)]]))
+    return np.repeat(index.get_indexer(ids[heads]).astype(np.int32 if len(index) < 2**31
+                                                            else np.int64), sizes)
+
+
+def _max_sum(t: pd.DataFrame, c: str, label: str, col: Collector, limit: float,
+             cm_like_below: float = 0.0) -> None:
+    """Sums above ``limit`` are problems; every measured sum below ``cm_like_below`` (mm) a
+    warning (a table in centimetres: sums of lesions ≥ 10 mm each)."""
+    measured = t[c][t[c] > 0]
+    if len(measured) and cm_like_below > 0 and measured.max() < cm_like_below:
+        col.warn(label, c, None,
+                 f"every sum of diameters is below {cm_like_below:g} mm (largest "
+                 f"{measured.max():g}): the table looks like centimetres",
+                 "accept as mm with --set plausibility.cm_like_below_mm=0",
+                 n_rows=len(measured))
+    over = t[c] > limit
+    col.add_rows(label, c, over, lambda v: f"{v} mm is not a possible sum of diameters",
+                 f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",
+                 values=_shown(t[c], over))
+
+
+def _targets_per_scan(les: pd.DataFrame, target: pd.Series, label: str, col: Collector,
+                      limit: int) -> None:
+    """Warning for scans with more than ``limit`` target lesions (rows sorted by patient and
+    date: a scan is a run of rows; the dates alone bound the run lengths first, cheaply)."""
+    if int(target.sum()) <= limit:
+        return
+    t = les[target.to_numpy()]
+    day = t["assessment_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    new_run = np.concatenate([[True], day[1:] != day[:-1]])
+    if np.diff(np.flatnonzero(np.concatenate([new_run, [True]]))).max() <= limit:
+        return
+    pid = t["patient_id"].to_numpy(object)
+    new_run[1:] |= pid[1:] != pid[:-1]
+    starts = np.flatnonzero(np.concatenate([new_run, [True]]))
+    sizes = np.diff(starts)
+    big = np.flatnonzero(sizes > limit)
+    if not len(big):
+        return
+    first = starts[big]
+    mask = pd.Series(False, index=les.index)
+    mask[t.index[first]] = True
+    i = int(big[np.argmax(sizes[big])])
+    col.warn(label, "lesion_type", mask,
+             f"{len(big)} scan(s) have more than {limit} target lesions (most: "
+             f"{int(sizes[i])} for patient {pid[starts[i]]} on "
+             f"{pd.Timestamp(day[starts[i]]).strftime('%Y-%m-%d')}; RECIST 1.1 allows 5)",
+             "accept with --set plausibility.warn_targets_per_scan=<n>")
+
+
+# --------------------------------------------------------------------------------------------
+# covariates (the patients table's other columns: risk factors)
+
+#: spellings of the two sexes (case-insensitive); each group becomes one level
+_SEX_SPELLINGS = {"female": {"f", "female", "w", "woman", "women", "femme", "fem"},
+                  "male": {"m", "male", "man", "men", "homme", "masc"}}
+#: covariates that cannot be negative (and their upper bound, None = none)
+_NONNEGATIVE = {"age": 130.0, "nlr": None, "dnlr": None, "ldh": None, "n_metastatic_sites": None,
+                "pdl1_tps": 100.0, "bmi": None}
+#: a number whose magnitude is above this is not a measurement (1e308 would make means inf)
+MAX_COVARIATE_MAGNITUDE = 1e15
+_DECIMAL_COMMA = r"[+-]?\d+,\d+"
+
+
+def _covariate(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd.Series:
+    """A non-contract patients column as given, but: text numbers with a few text codes
+    (``ND``, ``<5``) read as numbers with those cells missing (noted), decimal commas of a
+    ``;``-separated file read as numbers, the spellings of ``sex`` merged (noted), and
+    impossible numbers (infinite, beyond 1e15, a negative age...) reported as problems."""
+    s = _kept(df, c)
+    name = canonical_name(c)
+    if s.dtype == object:
+        if name == "sex":
+            s = _merge_sex_spellings(s, label, c, col)
+        s = _numbers_with_codes(s, label, c, col, df.attrs.get(_DELIMITER) == ";")
+    numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+    if not numeric or _id_like(name):  # id-like columns (source_patient_id) hold codes
+        return s
+    v = s.astype("float64")
+    bad = pd.Series(np.zeros(len(s), bool), index=s.index)
+    huge = bad
+    if pd.api.types.is_float_dtype(s.dtype):  # (integers cannot overflow a mean)
+        bad = pd.Series(~np.isfinite(v.to_numpy()) & v.notna().to_numpy(), index=s.index)
+        col.add_rows(label, c, bad, lambda x: f"{show(x)} is not a finite number",
+                     "a finite number", values=_shown(s, bad))
+        huge = (v.abs() > MAX_COVARIATE_MAGNITUDE) & ~bad
+        col.add_rows(label, c, huge, lambda x: f"{show(x)} is too large to be a measurement",
+                     f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}",
+                     values=_shown(s, huge))
+    if name in _NONNEGATIVE:
+        high = _NONNEGATIVE[name]
+        rng = "a value ≥ 0" + (f" and ≤ {high:g}" if high is not None else "")
+        out_of = (v < 0) | ((v > high) if high is not None else False)
+        out_of &= ~bad & ~huge
+        col.add_rows(label, c, out_of, lambda x: f"{show(x)} is not a possible {name}",
+                     rng, values=_shown(s, out_of))
+    return s
+
+
+def _id_like(name: str) -> bool:
+    """A column name that names an identifier or code (``source_patient_id``, ``id_tumour``,
+    ``sample_no``): never checked as a measurement."""
+    return bool(re.search(r"(^|_)(id|ids|no|nr|number|code|key|hash)($|_)", name))
+
+
+def _merge_sex_spellings(s: pd.Series, label: str, c: str, col: Collector) -> pd.Series:
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    u = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+    text = u.where(u.map(lambda v: isinstance(v, str))).str.strip()
+    low = text.str.casefold()
+    counts = pd.Series(np.bincount(codes[codes >= 0], minlength=len(u)), index=u.index)
+    new = u.copy()
+    merged = []
+    for spellings in _SEX_SPELLINGS.values():
+        m = low.isin(spellings).fillna(False).to_numpy(bool)
+        forms = counts[m].groupby(text[m].to_numpy()).sum()
+        if len(forms) > 1:
+            keep = sorted(forms.index, key=lambda f: (-forms[f], f))[0]
+            new[m] = keep
+            merged.append(f"{', '.join(repr(f) for f in sorted(forms.index))} -> {keep!r}")
+    if not merged:
+        return s
+    col.note(label, c, "merged_spellings", int(len(s)),
+             "spellings of one sex read as one level: " + "; ".join(merged))
+    vals = new.to_numpy(object)[np.maximum(codes, 0)]
+    return pd.Series(np.where(codes >= 0, vals, s.to_numpy(object)), index=s.index, dtype=object)
+
+
+def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
+                        decimal_comma: bool) -> pd.Series:
+    """A text column that is numeric but for a few text codes, as numbers (see _covariate);
+    decided on the distinct values, expanded through their codes."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    if not len(uniq):
+        return s
+    u = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+    u_num = u.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
+                  and not isinstance(v, (bool, np.bool_))).to_numpy(bool)
+    u_text = u.where(u.map(lambda v: isinstance(v, str))).str.strip()
+    u_text = u_text.where(u_text.ne(""))
+    u_comma = np.zeros(len(u), bool)
+    if decimal_comma:
+        u_comma = u_text.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(bool)
+    parsed = pd.to_numeric(u_text.where(~u_comma, u_text.str.replace(",", ".", regex=False)),
+                           errors="coerce").to_numpy(float)
+    u_parsed = ~np.isnan(parsed) & ~u_num
+    u_code = u_text.notna().to_numpy() & ~u_parsed
+    counts = np.bincount(codes[codes >= 0], minlength=len(u))
+    n = int(counts[u_num | u_text.notna().to_numpy()].sum())
+    n_numeric = int(counts[u_num | u_parsed].sum())
+    if n == 0 or n_numeric < max(2, 0.6 * n) or int(u_code.sum()) > 5 \
+            or not (u_parsed.any() or u_code.any()):
+        return s  # a text column (or too many text values to be codes): kept as given
+    u_vals = np.full(len(u), np.nan)
+    u_vals[u_num] = u[u_num].astype(float).to_numpy()
+    u_vals[u_parsed] = parsed[u_parsed]
+    vals = pd.Series(np.where(codes >= 0, u_vals[np.maximum(codes, 0)], np.nan), index=s.index)
+    comma = pd.Series((codes >= 0) & u_comma[np.maximum(codes, 0)], index=s.index)
+    coded = pd.Series((codes >= 0) & u_code[np.maximum(codes, 0)], index=s.index)
+    if comma.any():
+        col.note(label, c, "decimal_comma", int(comma.sum()),
+                 "decimal commas of the ';'-separated file read as decimal points")
+    if coded.any():
+        rows = coded.index[coded.to_numpy()][:10]
+        col.note(label, c, "text_codes_missing", int(coded.sum()),
+                 "read as numbers; cells with text "
+                 + ", ".join(repr(v) for v in sorted(u_text[u_code].unique())[:5])
+                 + " set missing (rows " + ", ".join(str(int(r)) for r in rows)
+                 + (" …" if int(coded.sum()) > len(rows) else "") + ")")
+    if pd.Series(vals.dropna() == np.floor(vals.dropna())).all() and vals.notna().any() \
+            and vals.abs().max() < 2**53:
+        return vals.astype("Int64") if vals.isna().any() else vals.astype("int64")
+    return vals
+
+
+# --------------------------------------------------------------------------------------------
+# outputs never overwrite inputs
+
+
+def input_paths(path: str | Path | None) -> list[Path]:
+    """The resolved paths a command reads for ``path``: a folder; a file, and its folder when
+    it is a role-named table (``patients.csv`` is read with the tables beside it). Nothing is
+    written over or into them."""
+    if path is None:
+        return []
+    p = Path(path).expanduser()
+    if not p.exists():
+        return []
+    p = p.resolve()
+    if p.is_dir():
+        return [p]
+    # a role-named table (patients.csv ...) is read with the tables beside it: its folder too
+    return [p, p.parent] if _stem(p) in ROLES else [p]
+
+
+def check_output(out: str | Path, inputs: list[Path], *, folder: bool, force: bool = False,
+                 option: str = "--out") -> Path:
+    """Check an output path before anything is written; return it.
+
+    Raises :class:`HPDError` (one line) when ``out`` is an input file, or is or lies inside an
+    input folder (no command writes over or into its inputs); when a file is expected and
+    ``out`` is a folder (or the reverse); when ``out`` lies under an existing file; and, for a
+    ``folder`` output, when the folder exists with files in it and ``force`` is false (an
+    existing cohort is replaced only on purpose).
+    """
+    o = Path(out).expanduser()
+    r = o.resolve()
+    for i in inputs:
+        if r == i or i.is_dir() and i in r.parents:
+            where = "is" if r == i else "is inside"
+            raise HPDError(f"{option} {out}: {where} the input {i} (expected an output path "
+                           "outside the inputs: no command writes over or into its inputs)")
+    for parent in r.parents:
+        if parent.exists() and not parent.is_dir():
+            raise HPDError(f"{option} {out}: {parent} is a file, not a folder (expected a "
+                           "path in a folder)")
+    if folder:
+        if o.exists() and not o.is_dir():
+            raise HPDError(f"{option} {out}: is an existing file (expected a folder to write "
+                           "the cohort into)")
+        if o.is_dir() and any(o.iterdir()) and not force:
+            raise HPDError(f"{option} {out}: the folder exists and is not empty (expected a new "
+                           "or empty folder; pass --force to replace the files in it)")
+    elif o.is_dir():
+        raise HPDError(f"{option} {out}: is a folder (expected a file name)")
+    return o

@@ -38,6 +38,95 @@ class Windows:
     first_eval_max_days: int | None = None
 
 
+#: baseline predictors of the prediction model by default (those present in the cohort): the
+#: short literature set of the odds-ratio section (Lin et al. 2021; the scores are not added:
+#: they are sums of these factors)
+DEFAULT_PREDICTORS: tuple[str, ...] = (
+    "age_ge_65", "ecog_baseline", "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln",
+    "nlr",
+)
+#: single markers drawn as ROC curves by default (those present): LDH and the two scores
+DEFAULT_MARKERS: tuple[str, ...] = ("ldh_uln_ratio", "ldh", "ldh_above_uln", "rmh_score",
+                                    "lipi_score")
+
+
+def _names(value: object, key: str) -> tuple[str, ...] | None:
+    """None, a sequence of column names, or one comma-separated string -> tuple of names."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        # also the text of a list or tuple (``['a', 'b']``: how a tuple reaches a notebook)
+        text = value.strip().strip("[]()").strip()
+        if text.lower() in ("", "none", "default"):
+            return None
+        value = [v.strip().strip("'\"").strip() for v in text.split(",")]
+        value = [v for v in value if v]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{key}={value!r}: expected column names (a list, or one "
+                         "comma-separated string), or none for the default")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Options of the prediction part of the risk-factor section (:mod:`hpd_analysis.prediction`).
+
+    Settable as ``prediction.<key>`` (``hpd report --set prediction.penalty=ridge``).
+    """
+
+    #: baseline predictors of the model (patient columns, derived factors, scores, biomarker early
+    #: changes); None = :data:`DEFAULT_PREDICTORS` present in the cohort
+    predictors: tuple[str, ...] | None = None
+    #: ``firth`` (Firth 1993 bias-reduced logistic regression, no tuning; default: robust with few
+    #: events and separation) or ``ridge`` (L2-penalized, scikit-learn, on standardized predictors)
+    penalty: Literal["firth", "ridge"] = "firth"
+    #: inverse ridge penalty strength C (scikit-learn ``LogisticRegression(C=...)``; default 1.0,
+    #: scikit-learn's default) on predictors standardized to mean 0 / SD 1; unused with Firth
+    ridge_c: float = 1.0
+    #: bootstrap replicates of Harrell's optimism correction (Harrell 2015 suggests 150-200)
+    optimism_replicates: int = 200
+    #: bootstrap replicates of the AUC 95 % CI (stratified, as pROC's ``ci.auc``; 2000 = pROC)
+    auc_replicates: int = 2000
+    #: seed of every bootstrap (NumPy ``default_rng``): same seed, same numbers
+    seed: int = 2024
+    #: single markers drawn as ROC curves per definition; None = :data:`DEFAULT_MARKERS` present
+    markers: tuple[str, ...] | None = None
+    #: longitudinal biomarker (``biomarkers.csv`` marker name) whose early change enters the
+    #: candidates; None = every marker of the table
+    early_change_markers: tuple[str, ...] | None = None
+    #: latest first on-treatment biomarker value for the early change, days after the start
+    #: (default 63 = 9 weeks: before the first evaluation scan of most protocols)
+    early_change_max_days: int = 63
+    #: above this many complete cases the bootstraps are not run (time grows with n x replicates;
+    #: a Firth fit on 100,000 patients takes ~1 s): the AUC CI is DeLong's and the optimism is
+    #: not estimated (said in the tables); raise it to bootstrap larger cohorts
+    max_bootstrap_patients: int = 2000
+
+    def __post_init__(self) -> None:
+        for name in ("predictors", "markers", "early_change_markers"):
+            object.__setattr__(self, name, _names(getattr(self, name), f"prediction.{name}"))
+        if self.penalty not in ("firth", "ridge"):
+            raise ValueError(f"prediction.penalty={self.penalty!r}: expected firth or ridge")
+        try:
+            c = float(self.ridge_c)
+        except (TypeError, ValueError):
+            c = float("nan")
+        if not c > 0:
+            raise ValueError(f"prediction.ridge_c={self.ridge_c!r}: expected a number > 0")
+        object.__setattr__(self, "ridge_c", c)
+        for name, low in (("optimism_replicates", 10), ("auc_replicates", 100), ("seed", 0),
+                          ("early_change_max_days", 1), ("max_bootstrap_patients", 100)):
+            v = getattr(self, name)
+            try:
+                iv = int(v)
+                ok = iv == float(v) and iv >= low and not isinstance(v, bool)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"prediction.{name}={v!r}: expected a whole number >= {low}")
+            object.__setattr__(self, name, iv)
+
+
 #: log-scale SD of one re-measured lesion diameter: Yoon et al., Eur J Cancer 2016;53:5-15 (meta-
 #: analysis of 12 studies), pooled 95 % limits of agreement of the relative measurement difference of
 #: single-lesion longest diameters between observers -22.1 % to +25.4 % (half-width 23.75 % = 1.96 SD)
@@ -281,6 +370,86 @@ class Growth:
 
 
 @dataclass(frozen=True)
+class Plausibility:
+    """Plausibility checks of the loader (:mod:`hpd_analysis.load`) and what accepts them.
+
+    Values beyond an ``max_*`` limit are impossible and stop the load (an error naming the
+    parameter that accepts them); values beyond a ``warn_*`` limit are implausible: the cohort
+    loads, ``hpd validate`` prints a warning and ``cohort.load_report`` records it (action
+    ``warning``). Defaults are the workbench's own, chosen so that real cohorts (the bundled
+    example, simulated cohorts, the external trial tables) pass without a warning.
+    """
+
+    #: a lesion diameter above this (mm) is an error: no lesion is longer than 2 m (1e308, 1e6)
+    max_diameter_mm: float = 2000.0
+    #: a lesion diameter above this (mm) is a warning (the bundled example's largest is 396 mm)
+    warn_diameter_mm: float = 500.0
+    #: a sum of diameters (``sld_mm`` and the wide scans table) above this (mm) is an error
+    max_sld_mm: float = 10000.0
+    #: more target lesions than this on one scan is a warning (RECIST 1.1: at most 5; 1.0: 10)
+    warn_targets_per_scan: int = 10
+    #: every measured target diameter of a lesions table below this (mm) is a warning: the
+    #: table is probably in centimetres (RECIST 1.1's minimum measurable size is 10 mm);
+    #: 0 turns the check off
+    cm_like_below_mm: float = 10.0
+    #: data cut-off (ISO date, ``YYYY-MM-DD``); a date after it is an error (a death, contact,
+    #: progression, scan or treatment start in the future). ``None``: the day of the load
+    data_cutoff: str | None = None
+    #: a scan more than this many days before treatment start is a warning (about 2 years)
+    warn_scan_days_before_start: int = 730
+    #: a treatment start before this year is a warning (immune checkpoint inhibitor trials
+    #: began in 2006; Excel's 1900 epoch and typos fall before)
+    warn_treatment_start_before_year: int = 2006
+    #: derive PFS from the scans when ``progression_date`` (and ``pfs_months``) is missing: the
+    #: first on-treatment scan with RECIST 1.1 overall response PD is the progression date;
+    #: off: ``hpd validate`` warns
+    progression_from_scans: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_diameter_mm", "warn_diameter_mm", "max_sld_mm", "cm_like_below_mm"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(f"plausibility.{name}={v!r}: expected a number of mm ≥ 0")
+        for name in ("warn_targets_per_scan", "warn_scan_days_before_start",
+                     "warn_treatment_start_before_year"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"plausibility.{name}={v!r}: expected a whole number ≥ 0")
+        if not isinstance(self.progression_from_scans, bool):
+            raise ValueError(f"plausibility.progression_from_scans={self.progression_from_scans!r}"
+                             ": expected true or false")
+        cut = self.data_cutoff
+        if cut is not None:
+            import datetime as _dt
+            try:
+                _dt.date.fromisoformat(str(cut))
+            except ValueError:
+                raise ValueError(f"plausibility.data_cutoff={cut!r}: expected an ISO date "
+                                 "YYYY-MM-DD or none") from None
+            object.__setattr__(self, "data_cutoff", str(cut))
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Labels of the cohort's columns in the typeset tables (Table 1, odds ratios) and the
+    forest plot (``--set labels.file=labels.csv``).
+
+    ``file``: a CSV file with columns ``variable,label`` or a YAML mapping ``variable: label``;
+    a relative path is read from the cohort folder. None (default): the built-in labels of the
+    usual cohort columns (``hpd_analysis.tables.VARIABLE_LABELS``), else the column names.
+    """
+
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.file is not None and (not isinstance(self.file, str) or not self.file.strip()):
+            raise ValueError(f"labels.file={self.file!r}: expected the path of a CSV "
+                             "(variable,label) or YAML (variable: label) file, or none")
+        if isinstance(self.file, str) and self.file.strip().lower() in ("none", "null"):
+            object.__setattr__(self, "file", None)
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Cohort-wide analysis parameters (units in the names)."""
 
@@ -303,6 +472,12 @@ class Parameters:
     statistics: Statistics = field(default_factory=Statistics)
     #: growth-model options (``growth.alpha``), see :class:`Growth`
     growth: Growth = field(default_factory=Growth)
+    #: prediction part of the risk-factor section (model, bootstraps, seed)
+    prediction: Prediction = field(default_factory=Prediction)
+    #: plausibility checks of the loader (errors / warnings and the values that accept them)
+    plausibility: Plausibility = field(default_factory=Plausibility)
+    #: labels of the cohort's columns in typeset tables and figures (issue 11, outputs)
+    labels: Labels = field(default_factory=Labels)
     #: seeded re-read model of the measurements (measurement uncertainty of every verdict)
     uncertainty: Uncertainty = field(default_factory=Uncertainty)
     #: guards of the reference period (noise floor on the pre-treatment change)

@@ -7,16 +7,23 @@ Colours come from the Okabe–Ito palette (Okabe & Ito 2008, safe for the common
 deficiencies); HPD status is always vermilion (HPD), blue (non-HPD) and grey (not evaluable).
 Group labels are those of the tables (``hpd_analysis.incidence.HPD_LABEL`` / ``NON_HPD_LABEL``).
 
-``save_figure`` writes PNG (150 dpi) and SVG with a fixed hash salt and no date, so that the same
-inputs give the same bytes on every run.
+``save_figure`` writes PNG (300 dpi, the resolution journals ask for) and SVG with a fixed hash
+salt and no date, so that the same inputs give the same bytes on every run.
+
+Every text drawn is plain text: matplotlib's mathtext is off (``text.parse_math``) inside every
+figure function and while saving, so a ``$`` in a tumour type, an arm or a definition label is
+drawn as a dollar sign instead of crashing the figure. Definitions are labelled by first author
+and year (``Champiat 2017``, :func:`definition_labels`); a definition whose parameters differ from
+the published ones is marked ``†`` and the figure says which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -27,6 +34,12 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+# labels of definitions (author and year, † when changed): from the registry module, here too
+from .definitions import CHANGED_MARK as CHANGED_MARK
+from .definitions import changes_note as changes_note
+from .definitions import definition_code as _definition_code
+from .definitions import definition_labels as definition_labels
+from .definitions import definitions_by_code as _definitions_by_code
 from .incidence import HPD_LABEL, NON_HPD_LABEL
 
 #: Okabe–Ito palette, in the order used for groups (black last: reserved for reference lines)
@@ -57,7 +70,7 @@ STATUS_LABELS: dict[str, str] = {"hpd": HPD_LABEL, "not_hpd": NON_HPD_LABEL,
 STYLE: dict[str, Any] = {
     "figure.figsize": (7.0, 4.5),
     "figure.dpi": 100,
-    "savefig.dpi": 150,
+    "savefig.dpi": 300,
     "savefig.bbox": "tight",
     "savefig.facecolor": "white",
     "font.family": "DejaVu Sans",
@@ -79,7 +92,12 @@ STYLE: dict[str, Any] = {
     "svg.id": None,
     "pdf.fonttype": 42,
     "path.simplify": True,
+    # plain text everywhere: a "$" in a label is a dollar sign, not the start of mathtext
+    "text.parse_math": False,
 }
+
+#: resolution of the PNG files (dots per inch, written in the PNG's pHYs chunk)
+PNG_DPI = 300
 
 _SVG_METADATA = {"Date": None, "Creator": None}
 _PNG_METADATA = {"Software": None}
@@ -113,17 +131,84 @@ def apply_style() -> None:
     mpl.rcParams.update(STYLE)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+class PlainLogFormatter(mpl.ticker.LogFormatterSciNotation):
+    """Log / symlog tick labels as plain text: ``0.1``, ``1``, ``10``, ``1000``, ``−100``
+    (``10⁵`` beyond 10⁴), labelling the same ticks as matplotlib's default formatter, whose
+    ``$\\mathdefault{10^{3}}$`` labels need mathtext (off in the report's figures)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if not super().__call__(x, pos):
+            return ""
+        if x == 0:
+            return "0"
+        exp = np.log10(abs(x))
+        if abs(exp) <= 4:
+            text = f"{abs(x):.10g}"
+        else:
+            mant = abs(x) / 10 ** np.floor(exp)
+            power = f"10{str(int(np.floor(exp))).translate(_SUPERSCRIPT)}"
+            text = power if np.isclose(mant, 1) else f"{mant:g}×{power}"
+        return ("−" if x < 0 else "") + text
+
+
+def plain_ticks(fig: Figure) -> Figure:
+    """Replace matplotlib's mathtext log / symlog tick formatters on every axis of ``fig`` by
+    :class:`PlainLogFormatter` (any figure: also those drawn by other modules); return ``fig``."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for which in ("major", "minor"):
+                fmt = (axis.get_major_formatter() if which == "major"
+                       else axis.get_minor_formatter())
+                if isinstance(fmt, mpl.ticker.LogFormatter) and not isinstance(
+                        fmt, PlainLogFormatter):
+                    # the same settings (base, symlog threshold: private attributes)
+                    new = PlainLogFormatter(base=getattr(fmt, "_base", 10.0),
+                                            labelOnlyBase=fmt.labelOnlyBase,
+                                            minor_thresholds=fmt.minor_thresholds,
+                                            linthresh=getattr(fmt, "_linthresh", None))
+                    if which == "major":
+                        axis.set_major_formatter(new)
+                    else:
+                        axis.set_minor_formatter(new)
+    return fig
+
+
+def plain_text(func: _F) -> _F:
+    """Decorator: run a figure function with mathtext off, so that every text it draws (titles,
+    tick labels, legends from the data) is plain text, and log tick labels plain too
+    (:func:`plain_ticks`)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _rc({"text.parse_math": False}):
+            out = func(*args, **kwargs)
+            if isinstance(out, Figure):
+                plain_ticks(out)
+            return out
+
+    return wrapper  # type: ignore[return-value]
+
+
 def save_figure(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
-    """Write ``fig`` as ``<out_dir>/<name>.png`` (150 dpi) and ``<name>.svg``; return both paths.
+    """Write ``fig`` as ``<out_dir>/<name>.png`` (:data:`PNG_DPI` = 300 dpi) and
+    ``<name>.svg``; return both paths.
 
     The SVG has a fixed hash salt and no date, and the PNG no software tag, so reruns are
-    byte-identical.
+    byte-identical. Text is drawn as plain text (no mathtext).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
-    with _rc({"svg.hashsalt": STYLE["svg.hashsalt"], "svg.fonttype": STYLE["svg.fonttype"]}):
-        fig.savefig(png, dpi=150, bbox_inches="tight", facecolor="white", metadata=_PNG_METADATA)
+    plain_ticks(fig)  # also for figures drawn by other modules (log axes, mathtext off)
+    with _rc({"svg.hashsalt": STYLE["svg.hashsalt"], "svg.fonttype": STYLE["svg.fonttype"],
+              "text.parse_math": False}):
+        fig.savefig(png, dpi=PNG_DPI, bbox_inches="tight", facecolor="white",
+                    metadata=_PNG_METADATA)
         fig.savefig(svg, bbox_inches="tight", facecolor="white", metadata=_SVG_METADATA)
     return [png, svg]
 
@@ -150,13 +235,16 @@ def _style_axes(ax: Axes) -> None:
     ax.tick_params(labelsize=STYLE["xtick.labelsize"])
 
 
-def _definition_code(column: str) -> str:
-    """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` / ``ferrara2018`` → ``ferrara2018``."""
-    code = column[4:] if column.startswith("hpd_") else column
-    for suffix in ("_status", "_reason"):
-        if code.endswith(suffix):
-            code = code[: -len(suffix)]
-    return code
+def _with_note(title: str, *notes: str, width: int = 90) -> str:
+    """``title`` with each non-empty note on the lines under it (wrapped at ``width``
+    characters)."""
+    import textwrap
+
+    lines = [title]
+    for note in notes:
+        if note:
+            lines += textwrap.wrap(note, width, break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def hpd_status(classification: pd.DataFrame, hpd_column: str) -> pd.Series:
@@ -221,12 +309,54 @@ def _empty(ax: Axes, message: str) -> None:
 # kinetics
 
 
+#: definitions whose TGR-ratio / ΔTGR threshold the TGR scatter draws when the coloured
+#: definition has none of its own
+_RATIO_SOURCE, _DELTA_SOURCE = ("champiat2017", "tgr_ratio_min"), ("ferrara2018", "delta_tgr_min")
+
+
+def scatter_thresholds(hpd_column: str, definitions: Sequence[Any] | None = None
+                       ) -> dict[str, tuple[float, str, float | None]]:
+    """The thresholds the TGR scatter draws, from the definitions in force:
+    ``{"ratio": (value, label, published), "delta": (...)}``.
+
+    Each comes from the coloured definition (``hpd_column``) when it has that parameter
+    (``tgr_ratio_min`` / ``delta_tgr_min``), else from Champiat 2017 / Ferrara 2018 among
+    ``definitions``, else from the registry (published values). ``published`` is the published
+    value (None when unknown, e.g. a user definition)."""
+    from .definitions import REGISTRY
+
+    by_code = _definitions_by_code(definitions)
+    code = _definition_code(hpd_column)
+    out: dict[str, tuple[float, str, float | None]] = {}
+    for key, (fallback, name) in (("ratio", _RATIO_SOURCE), ("delta", _DELTA_SOURCE)):
+        for c in (code, fallback):
+            d = by_code.get(c, REGISTRY.get(c))
+            if d is not None and name in d.parameters:
+                published = d.published_parameters().get(name) if hasattr(
+                    d, "published_parameters") else None
+                label = definition_labels([c], definitions)[c]
+                out[key] = (float(d.parameters[name]), label,
+                            None if published is None else float(published))
+                break
+    return out
+
+
+def _threshold_source(source: str, published: float | None, value: float) -> str:
+    """`` (Ferrara 2018 †; published: 50)`` / `` (Champiat 2017)`` / empty."""
+    parts = [source] if source else []
+    if published is not None and float(published) != float(value):
+        parts.append(f"published: {published:g}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+@plain_text
 def tgr_scatter(
     classification: pd.DataFrame,
     hpd_column: str,
     *,
-    ratio_threshold: float | None = 2.0,
-    delta_threshold: float | None = 50.0,
+    definitions: Sequence[Any] | None = None,
+    ratio_threshold: float | None = None,
+    delta_threshold: float | None = None,
     linthresh: float = 10.0,
     ax: Axes | None = None,
 ) -> Figure:
@@ -234,10 +364,21 @@ def tgr_scatter(
 
     ``classification``: ``tgr_pre``, ``tgr_on`` and the status of ``hpd_column`` (see
     :func:`hpd_status`). Draws the identity line (unchanged growth), shades the region where
-    TGR_on ≥ ``ratio_threshold`` × TGR_pre with TGR_pre > 0 (TGR ratio, Champiat 2017) and draws
-    TGR_on = TGR_pre + ``delta_threshold`` (ΔTGR, Ferrara 2018). Patients without both TGRs are
-    left out and counted in the title.
+    TGR_on ≥ ratio × TGR_pre with TGR_pre > 0 (TGR ratio) and draws TGR_on = TGR_pre + ΔTGR.
+    The thresholds are those in force (:func:`scatter_thresholds`: the coloured definition's own,
+    else Champiat 2017's ratio and Ferrara 2018's ΔTGR among ``definitions``, the report's
+    :class:`~hpd_analysis.definitions.Definition` objects, else the published ones); the legend
+    names their definition and the published value when it differs. ``ratio_threshold`` /
+    ``delta_threshold`` override them. Patients without both TGRs are left out and counted in
+    the title.
     """
+    found = scatter_thresholds(hpd_column, definitions)
+    ratio = found.get("ratio")
+    delta = found.get("delta")
+    if ratio_threshold is not None:
+        ratio = (float(ratio_threshold), "", None)
+    if delta_threshold is not None:
+        delta = (float(delta_threshold), "", None)
     fig, ax = _new_ax(ax, (6.0, 5.5))
     status = hpd_status(classification, hpd_column)
     x = pd.to_numeric(classification["tgr_pre"], errors="coerce").to_numpy(float)
@@ -252,16 +393,18 @@ def tgr_scatter(
     lo = min(-100.0, float(np.min(xs)), float(np.min(ys)))
     hi = max(float(np.max(xs)), float(np.max(ys)), 100.0) * 1.5
     grid = np.geomspace(1e-3, hi, 400)
-    if ratio_threshold is not None:
+    if ratio is not None:
+        value, source, published = ratio
         ax.fill_between(
-            grid, np.minimum(ratio_threshold * grid, hi), hi, color=STATUS_COLORS["hpd"], alpha=0.10,
-            lw=0, label=f"TGR ratio ≥ {ratio_threshold:g}", zorder=0,
+            grid, np.minimum(value * grid, hi), hi, color=STATUS_COLORS["hpd"], alpha=0.10,
+            lw=0, zorder=0, label=f"TGR ratio ≥ {value:g}{_threshold_source(source, published, value)}",
         )
     line = np.linspace(lo, hi, 800)
     ax.plot(line, line, color="black", lw=0.8, ls="-", label="identity (no change)", zorder=1)
-    if delta_threshold is not None:
-        ax.plot(line, line + delta_threshold, color="black", lw=0.8, ls="--",
-                label=f"ΔTGR = {delta_threshold:g} points", zorder=1)
+    if delta is not None:
+        value, source, published = delta
+        ax.plot(line, line + value, color="black", lw=0.8, ls="--", zorder=1,
+                label=f"ΔTGR = {value:g} points{_threshold_source(source, published, value)}")
     counts = {}
     for s in STATUS_ORDER:
         sel = st == s
@@ -277,8 +420,10 @@ def tgr_scatter(
     ax.set_xlabel("TGR before treatment (% per month)")
     ax.set_ylabel("TGR on treatment (% per month)")
     code = _definition_code(hpd_column)
-    ax.set_title(f"TGR before vs on treatment, coloured by {code}\n"
-                 f"({int(ok.sum())} of {n_total} patients with both TGRs)")
+    label = definition_labels([code], definitions)[code]
+    ax.set_title(_with_note(f"TGR before vs on treatment, coloured by HPD status ({label})\n"
+                            f"({int(ok.sum())} of {n_total} patients with both TGRs)",
+                            changes_note([code], definitions), width=70))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
 
@@ -306,6 +451,7 @@ def spider_data(scans: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)[cols]
 
 
+@plain_text
 def spider_plot(
     scans: pd.DataFrame,
     status: pd.Series | None = None,
@@ -383,6 +529,7 @@ def spider_plot(
 RASTERIZE_ABOVE = 2000
 
 
+@plain_text
 def waterfall_plot(
     pct_change: pd.Series,
     status: pd.Series | None = None,
@@ -436,10 +583,12 @@ def waterfall_plot(
     return fig
 
 
+@plain_text
 def tgk_distributions(
     classification: pd.DataFrame,
     hpd_column: str,
     *,
+    definitions: Sequence[Any] | None = None,
     linthresh: float = 1.0,
     ax: Axes | None = None,
 ) -> Figure:
@@ -482,7 +631,10 @@ def tgk_distributions(
     ax.set_yscale("symlog", linthresh=linthresh)
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_ylabel("TGK (mm per month)")
-    ax.set_title(f"Tumour growth kinetics before and on treatment, by {_definition_code(hpd_column)}")
+    code = _definition_code(hpd_column)
+    ax.set_title(_with_note("Tumour growth kinetics before and on treatment, by HPD status "
+                            f"({definition_labels([code], definitions)[code]})",
+                            changes_note([code], definitions)))
     return fig
 
 
@@ -490,14 +642,21 @@ def tgk_distributions(
 # incidence and agreement
 
 
+@plain_text
 def incidence_forest(
     incidence_table: pd.DataFrame,
     *,
     strata: list[str] | None = None,
     min_count: int = 0,
+    definitions: Sequence[Any] | None = None,
+    by: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Incidence of HPD (%) with its confidence interval, one row per definition.
+    """Incidence of HPD (%) with its confidence interval, one row per definition, labelled by
+    author and year (:func:`definition_labels` of ``definitions``, the report's definitions in
+    force; ``†`` and a line under the title for parameters that differ from the published ones).
+    ``by``: the patient column of the strata (named in the title, so that the overall and the
+    stratified figures have different titles).
 
     ``min_count``: counts printed on the figure that are 1..k-1 show as ``<k`` (small-cell
     rule; rows whose percentage was blanked by it are not drawn).
@@ -509,18 +668,18 @@ def incidence_forest(
     tab = incidence_table.copy()
     tab["stratum"] = tab.get("stratum", pd.Series("all", index=tab.index)).astype("string")
     tab["stratum"] = tab["stratum"].fillna("all")
-    definitions = list(dict.fromkeys(tab["definition"].astype(str)))
+    codes = list(dict.fromkeys(tab["definition"].astype(str)))
     if strata is None:
         strata = list(dict.fromkeys(tab["stratum"].astype(str)))
     has_value = pd.to_numeric(tab["percent"], errors="coerce").notna()
     strata = [x for x in strata if (has_value & tab["stratum"].astype(str).eq(x)).any()]
-    fig, ax = _new_ax(ax, (7.5, max(2.5, 0.45 * len(definitions) * max(1, min(len(strata), 3)) + 1)))
+    fig, ax = _new_ax(ax, (7.5, max(2.5, 0.45 * len(codes) * max(1, min(len(strata), 3)) + 1)))
     if tab.empty:
         _empty(ax, "no incidence to show")
         return fig
     n_s = len(strata)
     offsets = ((n_s - 1) / 2 - np.arange(n_s)) * (0.7 / max(n_s, 1))  # first stratum on top
-    ypos = {d: len(definitions) - 1 - i for i, d in enumerate(definitions)}
+    ypos = {d: len(codes) - 1 - i for i, d in enumerate(codes)}
     for k, s in enumerate(strata):
         sub = tab[tab["stratum"].astype(str) == s]
         if sub.empty:
@@ -532,28 +691,39 @@ def incidence_forest(
         overall = s in ("all", "overall") or n_s == 1
         color = "black" if overall else PALETTE[k % len(PALETTE)]
         err = np.vstack([np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)])
-        ax.errorbar(p, y, xerr=err, fmt="o", ms=4, color=color, capsize=2, lw=1, label=s)
+        shown = s.split("=", 1)[1] if by and s.startswith(f"{by}=") else s
+        ax.errorbar(p, y, xerr=err, fmt="o", ms=4, color=color, capsize=2, lw=1, label=shown)
         if overall:
             for yi, hi_i, nh, ne in zip(y, hi, sub["n_hpd"], sub["n_evaluable"], strict=True):
                 if np.isfinite(hi_i):
                     ax.text(hi_i + 1, yi,
                             f"{count_label(nh, min_count)}/{count_label(ne, min_count)}",
                             va="center", fontsize=8, color="0.3")
+    labels = definition_labels(list(ypos), definitions)
     ax.set_yticks(list(ypos.values()))
-    ax.set_yticklabels(list(ypos.keys()))
+    ax.set_yticklabels([labels[d] for d in ypos])
     ax.set_xlim(left=0)
     ax.set_xlabel("HPD incidence among evaluable patients (%, 95 % CI)")
-    ax.set_title("Incidence of HPD by definition")
+    overall_only = all(x in ("all", "overall") for x in strata)
+    from .tables import in_sentence, variable_label
+
+    by_label = variable_label(by) if by else "stratum"
+    title = ("Incidence of HPD by definition, all patients" if overall_only else
+             f"Incidence of HPD by definition and {in_sentence(by_label)}")
+    ax.set_title(_with_note(title, changes_note(list(ypos), definitions)),
+                 fontsize=STYLE["axes.titlesize"])
     if n_s > 1:
-        ax.legend(title="stratum", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+        ax.legend(title=by_label, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
                   title_fontsize=8)
     return fig
 
 
+@plain_text
 def agreement_heatmap(
     agreement_table: pd.DataFrame,
     metric: str = "kappa",
     *,
+    definitions: Sequence[Any] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Heat map of pairwise agreement between definitions.
@@ -588,23 +758,28 @@ def agreement_heatmap(
             txt = "n/a" if not np.isfinite(val) else f"{val:.2f}"
             dark = np.isfinite(val) and (abs(val) > 0.6 if metric == "kappa" else val < 0.45)
             ax.text(j, i, txt, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    names = definition_labels(defs, definitions)
     ax.set_xticks(range(n))
-    ax.set_xticklabels(defs, rotation=45, ha="right")
+    ax.set_xticklabels([names[d] for d in defs], rotation=45, ha="right")
     ax.set_yticks(range(n))
-    ax.set_yticklabels(defs)
+    ax.set_yticklabels([names[d] for d in defs])
     for side in ("top", "right"):
         ax.spines[side].set_visible(True)
     fig.colorbar(im, ax=ax, label=label, shrink=0.8)
-    ax.set_title(f"Agreement between definitions ({label})")
+    ax.set_title(_with_note(f"Agreement between definitions ({label})",
+                            changes_note(defs, definitions)),
+                 fontsize=STYLE["axes.titlesize"])
     return fig
 
 
+@plain_text
 def upset_plot(
     upset_counts: pd.DataFrame | pd.Series,
     *,
     count_col: str | None = None,
     max_intersections: int = 25,
     min_count: int = 0,
+    definitions: Sequence[Any] | None = None,
     fig: Figure | None = None,
 ) -> Figure:
     """UpSet plot of which definitions flag the same patients (drawn with matplotlib only).
@@ -615,12 +790,20 @@ def upset_plot(
     Top: patients per combination (largest first, at most ``max_intersections``); left: patients
     flagged per definition; bottom: dot matrix of the combination. ``min_count``: printed
     counts 1..k-1 show as ``<k`` (small-cell rule; bar lengths still show them: review).
+
+    A Series from :func:`hpd_analysis.agreement.upset_data` counts only the patients evaluable
+    under every definition (its ``attrs["n_excluded"]`` are not evaluable under at least one):
+    the subtitle says so, and that the per-definition totals are therefore smaller than the HPD
+    counts of the incidence figure (which count every patient evaluable under that definition).
     """
     note = ""
     if isinstance(upset_counts, pd.Series):
         n_excl = upset_counts.attrs.get("n_excluded")
         if n_excl:
-            note = f"; {n_excl} patients not evaluable under every definition left out"
+            n_in = int(pd.to_numeric(upset_counts, errors="coerce").sum())
+            note = (f"; Among the {n_in} patients evaluable under every definition ({n_excl} not "
+                    "evaluable under at least one are left out), so the totals on the right are "
+                    "smaller than the HPD counts of the incidence figure")
         tab = upset_counts.rename("n").reset_index()
         count_col = "n"
     else:
@@ -660,8 +843,10 @@ def upset_plot(
     ax_bar.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
     ax_bar.tick_params(axis="x", bottom=False, labelbottom=False)
     ax_bar.spines["bottom"].set_visible(False)
-    ax_bar.set_title(f"Patients flagged HPD by each combination of definitions "
-                     f"({len(counts)} combinations)" + (f"\n{note[2:]}" if note else ""),
+    ax_bar.set_title(_with_note(f"Patients flagged HPD by each combination of definitions "
+                                f"({len(counts)} combinations)",
+                                note[2:] + "." if note else "", changes_note(sets, definitions),
+                                width=100),
                      fontsize=9, loc="left")
     y = np.arange(len(sets))[::-1]
     xx, yy = np.meshgrid(x, y, indexing="ij")
@@ -673,7 +858,8 @@ def upset_plot(
         if len(ys) > 1:
             ax_mat.plot([col, col], [ys.min(), ys.max()], color="black", lw=1.5, zorder=1.5)
     ax_mat.set_yticks(y)
-    ax_mat.set_yticklabels(sets, fontsize=8)
+    names = definition_labels(sets, definitions)
+    ax_mat.set_yticklabels([names[c] for c in sets], fontsize=8)
     ax_mat.tick_params(axis="y", length=0)
     ax_mat.tick_params(axis="x", bottom=False, labelbottom=False)
     for side in ("left", "bottom"):
@@ -689,6 +875,27 @@ def upset_plot(
     return fig
 
 
+def published_value(code: str, parameter: str,
+                    definitions: Sequence[Any] | None = None) -> float | None:
+    """The published value of a definition's parameter (from the definition in force among
+    ``definitions``, else the registry); None when unknown or not a number."""
+    from .definitions import PUBLISHED_PARAMETERS, REGISTRY
+
+    d = _definitions_by_code(definitions).get(code)
+    if d is not None and hasattr(d, "published_parameters"):
+        value = d.published_parameters().get(parameter)
+    elif code in PUBLISHED_PARAMETERS:
+        value = PUBLISHED_PARAMETERS[code].get(parameter)
+    elif code in REGISTRY:
+        value = REGISTRY[code].parameters.get(parameter)
+    else:
+        value = None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@plain_text
 def threshold_curve(
     sweep_table: pd.DataFrame,
     *,
@@ -696,15 +903,21 @@ def threshold_curve(
     y: str = "percent",
     group: str | None = None,
     reference: float | None = None,
+    published: float | None = None,
     xlabel: str | None = None,
+    definitions: Sequence[Any] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """HPD incidence (%) as a threshold varies, with its CI band when ``ci_low``/``ci_high`` exist.
 
     ``sweep_table``: :func:`hpd_analysis.report.threshold_sweep_table` (``definition, parameter,
-    value, default, percent, ci_low, ci_high``) or any table with one row per threshold value (and
-    per ``group`` when given), columns ``x`` and ``y`` (percent). ``reference`` marks the
-    published threshold (default: the ``default`` column when present).
+    value, default, percent, ci_low, ci_high``; ``default`` is the value in force) or any table
+    with one row per threshold value (and per ``group`` when given), columns ``x`` and ``y``
+    (percent). ``reference`` marks the threshold in force (default: the ``default`` column) and
+    ``published`` the published one (default: :func:`published_value` of the table's definition
+    and parameter, from ``definitions`` or the registry). When they are equal one dashed line
+    says "published threshold"; when they differ, a dashed line marks the threshold in force and
+    a dotted one the published threshold.
     """
     fig, ax = _new_ax(ax)
     if sweep_table.empty:
@@ -712,8 +925,14 @@ def threshold_curve(
         return fig
     if reference is None and "default" in sweep_table and sweep_table["default"].notna().any():
         reference = float(sweep_table["default"].dropna().iloc[0])
-    if xlabel is None and {"definition", "parameter"} <= set(sweep_table.columns):
-        xlabel = f"{sweep_table['definition'].iloc[0]}: {sweep_table['parameter'].iloc[0]}"
+    code = param = label = None
+    if {"definition", "parameter"} <= set(sweep_table.columns):
+        code, param = str(sweep_table["definition"].iloc[0]), str(sweep_table["parameter"].iloc[0])
+        label = definition_labels([code], definitions)[code]
+        if published is None:
+            published = published_value(code, param, definitions)
+    if xlabel is None and code is not None:
+        xlabel = f"{label}: {param}"
     groups = [(None, sweep_table)] if group is None or group not in sweep_table else list(
         sweep_table.groupby(group, sort=False))
     for k, (name, sub) in enumerate(groups):
@@ -726,17 +945,27 @@ def threshold_curve(
             ax.fill_between(xs, pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float),
                             pd.to_numeric(sub["ci_high"], errors="coerce").to_numpy(float),
                             color=color, alpha=0.15, lw=0)
+    same = (reference is None or published is None
+            or float(reference) == float(published))
     if reference is not None:
-        ax.axvline(reference, color="black", lw=0.8, ls="--", label=f"published threshold ({reference:g})")
+        ax.axvline(reference, color="black", lw=0.8, ls="--",
+                   label=(f"published threshold ({reference:g})" if same and published is not None
+                          else f"threshold in force ({reference:g})"))
+    if published is not None and not same:
+        ax.axvline(published, color="black", lw=0.8, ls=":",
+                   label=f"published threshold ({published:g})")
     ax.set_xlabel(xlabel or x.replace("_", " "))
     ax.set_ylabel("HPD incidence among evaluable patients (%)")
     ax.set_ylim(bottom=0)
-    ax.set_title("HPD incidence as the threshold varies (95 % CI band)")
-    if group is not None or reference is not None:
+    ax.set_title("HPD incidence as the threshold varies (95 % CI band)" if label is None else
+                 _with_note(f"HPD incidence under {label} as {param} varies (95 % CI band)",
+                            changes_note([str(code)], definitions), width=80))
+    if group is not None or reference is not None or published is not None:
         ax.legend(fontsize=8)
     return fig
 
 
+@plain_text
 def attrition_flow(
     attrition_table: pd.DataFrame,
     *,
@@ -745,6 +974,7 @@ def attrition_flow(
     count_col: str = "n",
     max_reasons: int = 6,
     min_count: int = 0,
+    definitions: Sequence[Any] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Where every patient ends up, per definition: one horizontal stacked bar per definition,
@@ -754,6 +984,11 @@ def attrition_flow(
     n``: the category is the status for evaluable patients, else the reason), or any long table
     with one row per definition × ``category_col`` (``hpd``, ``not_hpd`` or a not-evaluable
     reason) and ``count_col`` patients; each definition's counts add up to the cohort size.
+    One cause, one colour: the not-evaluable segments are the causes of the table's
+    ``reason_category`` column when it has one (the detailed reason texts, which differ by
+    definition and patient, stay in the table), so that a cause has one colour and one legend
+    entry across all definitions. Definitions are labelled by author and year
+    (:func:`definition_labels` of ``definitions``).
     ``min_count``: printed counts 1..k-1 show as ``<k`` (small-cell rule).
     Beyond ``max_reasons`` not-evaluable reasons, the rarest are drawn as one "other reasons"
     segment (the table lists them all).
@@ -761,7 +996,8 @@ def attrition_flow(
     tab = attrition_table.copy()
     if category_col not in tab and {"status", "reason"} <= set(tab.columns):
         st = tab["status"].astype(str)
-        tab[category_col] = np.where(st.isin(["hpd", "not_hpd"]), st, tab["reason"].astype(str))
+        cause = tab["reason_category"] if "reason_category" in tab else tab["reason"]
+        tab[category_col] = np.where(st.isin(["hpd", "not_hpd"]), st, cause.astype(str))
     tab = tab[[definition_col, category_col, count_col]].copy()
     tab[category_col] = tab[category_col].astype(str)
     defs = list(dict.fromkeys(tab[definition_col].astype(str)))
@@ -781,8 +1017,9 @@ def attrition_flow(
     cats += reasons
     colors = {"hpd": STATUS_COLORS["hpd"], "not_hpd": STATUS_COLORS["not_hpd"]}
     extra = [OKABE_ITO[k] for k in ("orange", "sky_blue", "reddish_purple", "bluish_green", "yellow")]
-    for k, r in enumerate(reasons):
-        colors[r] = extra[k] if k < len(extra) else str(0.45 + 0.5 * ((k - len(extra)) % 5) / 5)
+    n_grey = max(len(reasons) - len(extra), 1)
+    for k, r in enumerate(reasons):  # one colour per cause: the greys beyond the palette differ
+        colors[r] = extra[k] if k < len(extra) else str(round(0.35 + 0.5 * (k - len(extra)) / n_grey, 3))
     y = np.arange(len(defs))[::-1]
     left = np.zeros(len(defs))
     for c in cats:
@@ -796,11 +1033,13 @@ def attrition_flow(
                         fontsize=7,
                         color="white" if c in ("hpd", "not_hpd") else "black")
         left += w
+    names = definition_labels(defs, definitions)
     ax.set_yticks(y)
-    ax.set_yticklabels(defs)
+    ax.set_yticklabels([names[d] for d in defs])
     ax.set_xlabel("patients")
-    ax.set_title(f"Every patient counted once: {HPD_LABEL}, {NON_HPD_LABEL} or why not evaluable "
-                 f"(n={int(total.max()) if len(total) else 0})")
+    ax.set_title(_with_note(
+        f"Every patient counted once: {HPD_LABEL}, {NON_HPD_LABEL} or why not evaluable "
+        f"(n={int(total.max()) if len(total) else 0})", changes_note(defs, definitions)))
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=1, fontsize=8)
     return fig
 
@@ -809,12 +1048,25 @@ def attrition_flow(
 # risk factors and survival
 
 
+#: ticks of the forest plot's log axis (those within the drawn range)
+OR_TICKS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0, 100.0)
+
+
+@plain_text
 def or_forest(
     odds_ratio_table: pd.DataFrame,
     *,
+    labels: Mapping[str, str] | None = None,
+    outcome: str = "HPD",
     ax: Axes | None = None,
 ) -> Figure:
-    """Forest plot of odds ratios (log scale, 95 % CI) for HPD, univariable and multivariable.
+    """Forest plot of odds ratios (log scale, 95 % CI) for HPD, univariable and multivariable,
+    with the numbers beside it as forestplot / gtsummary print them: an ``OR (95 % CI)`` and a
+    ``p`` column right of the axis (p as ``<0.001`` or two significant digits). The log axis
+    has readable ticks (0.1, 0.5, 1, 2, 5, 10; 0.01 … 100 when a CI reaches beyond) and spans at
+    least 0.1–10; a CI beyond 0.01–100 is cut at the axis (the column gives its bounds).
+    ``labels``: variable → label (:func:`hpd_analysis.tables.variable_labels`), default the
+    column names. ``outcome``: the outcome in the title and axis, e.g. ``HPD (Ferrara 2018)``.
 
     ``odds_ratio_table``: ``variable, level, model, odds_ratio, ci_low, ci_high, p_value`` (and
     ``reference``). Compact: reference rows are not drawn; the reference goes into the label —
@@ -836,6 +1088,7 @@ def or_forest(
 
     levels = tab.assign(_v=var).groupby("_v")["level"].transform("nunique")
     terms_ = []
+    var = var.map(lambda v: (labels or {}).get(v, v))
     for v, lvl, r, nlev in zip(var, tab["level"].astype(str), ref.astype(str), levels,
                                strict=True):
         if r == "" or lvl == "":
@@ -847,12 +1100,12 @@ def or_forest(
     tab["term"] = terms_
     terms = list(dict.fromkeys(tab["term"]))
     models = list(dict.fromkeys(tab["model"].astype(str)))
-    fig, ax = _new_ax(ax, (7.5, max(2.5, 0.4 * len(terms) + 1.5)))
+    fig, ax = _new_ax(ax, (7.0, max(2.8, 0.42 * len(terms) + 1.8)))
     if tab.empty:
         _empty(ax, "no odds ratio to show")
         return fig
     ypos = {t: len(terms) - 1 - i for i, t in enumerate(terms)}
-    offsets = {m: (k - (len(models) - 1) / 2) * 0.25 for k, m in enumerate(models)}
+    offsets = {m: ((len(models) - 1) / 2 - k) * 0.25 for k, m in enumerate(models)}  # 1st on top
     colors = {"univariable": OKABE_ITO["blue"], "multivariable": OKABE_ITO["vermillion"]}
     for k, m in enumerate(models):
         sub = tab[tab["model"].astype(str) == m]
@@ -866,16 +1119,50 @@ def or_forest(
         err = np.vstack([orv[ok] - lo[ok], hi[ok] - orv[ok]])
         ax.errorbar(orv[ok], y, xerr=np.clip(err, 0, None), fmt="s", ms=4, capsize=2, lw=1,
                     color=colors.get(m, PALETTE[k % len(PALETTE)]), label=m)
+    from .tables import format_ci, p_value_text
+
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
+    finite = pd.concat([pd.to_numeric(tab[c], errors="coerce") for c in ("ci_low", "ci_high",
+                                                                         "odds_ratio")])
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    # the axis runs from tick to tick: at least 0.1-10, out to 0.01-100 when a CI reaches beyond
+    lo_data = min(0.1, float(finite.min())) if len(finite) else 0.1
+    hi_data = max(10.0, float(finite.max())) if len(finite) else 10.0
+    lo_x = max([t for t in OR_TICKS if t <= lo_data] or [OR_TICKS[0]])
+    hi_x = min([t for t in OR_TICKS if t >= hi_data] or [OR_TICKS[-1]])
+    ax.set_xlim(lo_x / 1.15, hi_x * 1.15)
+    ticks = [t for t in OR_TICKS if lo_x <= t <= hi_x]
+    ax.xaxis.set_major_locator(mpl.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
     ax.set_yticks(list(ypos.values()))
     ax.set_yticklabels(list(ypos.keys()), fontsize=8)
-    ax.set_xlabel("odds ratio for HPD (95 % CI, log scale)")
-    ax.set_title("Risk factors for HPD (logistic regression)")
+    ax.set_xlabel(f"odds ratio for {outcome} (95 % CI, log scale)")
+    ax.set_title(f"Risk factors for {outcome} (logistic regression)", loc="left", pad=18)
     ax.set_ylim(-0.7, len(terms) - 0.3)
+    # the numbers beside the plot: OR (95 % CI) and p, one line per term and model
+    trans = mpl.transforms.blended_transform_factory(ax.transAxes, ax.transData)
+    axes_inches = fig.get_size_inches()[0] * ax.get_position().width
+    x_or = 1.03
+    x_p = x_or + 1.35 / max(axes_inches, 1.0)  # the widest "OR (CI)" text is about 1.2 inches
+    top = len(terms) - 0.3
+    ax.text(x_or, top, "OR (95 % CI)", transform=trans, fontsize=8, fontweight="bold",
+            va="bottom")
+    ax.text(x_p, top, "p", transform=trans, fontsize=8, fontweight="bold", va="bottom")
+    for k, m in enumerate(models):
+        sub = tab[tab["model"].astype(str) == m]
+        color = colors.get(m, PALETTE[k % len(PALETTE)])
+        for term, orv, lo, hi, p in zip(sub["term"], sub["odds_ratio"], sub["ci_low"],
+                                        sub["ci_high"], sub["p_value"], strict=True):
+            y = ypos[term] + (offsets[m] if len(models) > 1 else 0.0)
+            text = format_ci(orv, lo, hi, 2) or "not estimable"
+            ax.text(x_or, y, text, transform=trans, fontsize=7.5, va="center", color=color)
+            ax.text(x_p, y, p_value_text(p), transform=trans, fontsize=7.5, va="center",
+                    color=color)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="model",
-                  title_fontsize=8)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2,
+                  borderaxespad=0.2)
     return fig
 
 
@@ -893,6 +1180,52 @@ def _median_label(fitter: Any) -> str:
     return f"median {fmt(med)} ({fmt(lo)}–{fmt(hi)})"
 
 
+def km_time_label(landmark_months: float | None, days_per_month: float = 30.4375,
+                  unit: str = "Months") -> str:
+    """The KM time axis with its origin: ``Months from landmark (day 84 after treatment
+    start)`` or ``Months from treatment start``. ``landmark_months``: the landmark (months after
+    treatment start; None = no landmark); ``days_per_month`` converts it to days."""
+    if landmark_months is None or not np.isfinite(float(landmark_months)):
+        return f"{unit} from treatment start"
+    day = float(landmark_months) * float(days_per_month)
+    return f"{unit} from landmark (day {day:.0f} after treatment start)"
+
+
+def km_annotation(summary: pd.DataFrame) -> str:
+    """The comparison printed on a KM figure, from a
+    :attr:`hpd_analysis.survival.SurvivalComparison.summary`: ``HR HPD vs non-HPD 3.21 (95 % CI
+    2.02–5.10)`` per group against the reference (Cox model), then ``log-rank p < 0.001``;
+    ``HR not estimable`` when the Cox model gave none. Empty without two groups with patients."""
+    from .tables import format_ci, p_value_text
+
+    if summary is None or "n" not in summary:
+        return ""
+    summary = summary[pd.to_numeric(summary["n"], errors="coerce").fillna(0) > 0]
+    if len(summary) < 2:  # one group with patients: nothing to compare
+        return ""
+    lines = []
+    ref = str(summary["reference_group"].iloc[0]) if "reference_group" in summary else ""
+    for _, r in summary.iterrows():
+        if str(r["group"]) == ref:
+            continue
+        hr = format_ci(r.get("hazard_ratio"), r.get("hr_ci_low"), r.get("hr_ci_high"), 2)
+        if hr and "(" in hr:
+            est, ci = hr.split(" ", 1)
+            lines.append(f"HR {r['group']} vs {ref}: {est} (95 % CI {ci[1:-1]})")
+        elif ref:
+            lines.append(f"HR {r['group']} vs {ref}: not estimable")
+    p = pd.to_numeric(summary.get("logrank_p"), errors="coerce")
+    if p is not None and p.notna().any():
+        text = p_value_text(float(p.dropna().iloc[0]))
+        lines.append("log-rank p " + (f"< {text[1:]}" if text.startswith("<") else f"= {text}"))
+    return "\n".join(lines)
+
+
+#: rows of the table under the KM plot (KMunicate, Morris et al. BMJ Open 2019)
+KM_TABLE_ROWS: tuple[str, ...] = ("At risk", "Censored", "Events")
+
+
+@plain_text
 def km_plot(
     fitters: Mapping[str, Any],
     ax: Axes | None = None,
@@ -903,18 +1236,22 @@ def km_plot(
     xlabel: str = "months",
     ylabel: str = "probability",
     title: str | None = None,
+    annotation: str | None = None,
 ) -> Figure:
-    """Kaplan–Meier curves with censor marks (|), 95 % CI bands, the median (95 % CI, months) in
-    the legend and the number at risk in a table under the x axis (lifelines
+    """Kaplan–Meier curves in the KMunicate style (Morris et al., BMJ Open 2019): censor marks
+    (|), 95 % CI bands, the median (95 % CI, months) of each group in the legend, and under the
+    x axis a table of the numbers at risk, censored and with an event by each tick (lifelines
     ``add_at_risk_counts``, aligned with the ticks).
 
     ``fitters``: legend label → fitted ``lifelines.KaplanMeierFitter`` (times in months).
     ``colors``: label → colour; default HPD-status colours for labels ``HPD``/``non-HPD``
-    /``not evaluable``, else the Okabe–Ito order.
+    /``not evaluable``, else the Okabe–Ito order. ``annotation``: lines printed in the legend,
+    under the groups (:func:`km_annotation`: HR with its 95 % CI and the log-rank p).
+    ``xlabel`` should state the time origin (:func:`km_time_label`).
     """
     from lifelines.plotting import add_at_risk_counts
 
-    fig, ax = _new_ax(ax, (7.0, 5.0))
+    fig, ax = _new_ax(ax, (7.0, 5.6))
     if not fitters:
         _empty(ax, "no group to plot")
         return fig
@@ -934,10 +1271,19 @@ def km_plot(
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8, title="median months (95 % CI)", title_fontsize=8)
+    handles, names = ax.get_legend_handles_labels()
+    for line in (annotation or "").splitlines():  # HR and log-rank p: text lines of the legend
+        handles.append(Line2D([], [], ls="", marker=""))
+        names.append(line)
+    ax.legend(handles, names, loc="upper right", fontsize=8, title="median months (95 % CI)",
+              title_fontsize=8, handlelength=1.5)
     if at_risk:
         add_at_risk_counts(*fitters.values(), labels=[str(k) for k in fitters], ax=ax,
-                           rows_to_show=["At risk"])
+                           rows_to_show=list(KM_TABLE_ROWS))
+        # lifelines sets the table's tick labels with the rcParams of the moment: plain text
+        for extra in fig.axes:
+            for t in extra.get_xticklabels() + extra.get_yticklabels():
+                t.set_parse_math(False)
     return fig
 
 
@@ -1191,4 +1537,189 @@ def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any,
     ax.set_ylabel("growth rate g (per month, log)")
     ax.set_title("Growth rate g versus TGR on treatment")
     ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# prediction (hpd_analysis.prediction) and longitudinal biomarkers (hpd_analysis.biomarkers)
+
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def roc_plot(
+    curves: Mapping[str, pd.DataFrame],
+    table: pd.DataFrame,
+    marker: str,
+    ax: Axes | None = None,
+    min_count: int = 0,
+) -> Figure:
+    """ROC curves of one marker, one per HPD definition, with the AUC (95 % CI) in the legend.
+
+    ``curves``: definition → ``fpr, tpr`` (:func:`hpd_analysis.prediction.marker_roc`);
+    ``table``: its table (``outcome, auc, ci_low, ci_high, n_events, n``). Colours follow the
+    Okabe–Ito order, line styles repeat beyond seven definitions. ``min_count`` k > 1: counts
+    1 to k − 1 in the legend read ``<k`` (the report's small-cell rule).
+    """
+    fig, ax = _new_ax(ax, (6.2, 5.4))
+    ax.plot([0, 1], [0, 1], color=GREY, lw=0.8, ls="--", label="chance (AUC 0.5)")
+    rows = table.set_index("outcome")
+    for k, (oc, c) in enumerate(curves.items()):
+        r = rows.loc[oc]
+        label = (f"{oc}: {r['auc']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}); "
+                 f"{count_label(r['n_events'], min_count)}/{count_label(r['n'], min_count)} HPD")
+        # straight segments between the ROC points: a tied score gives the diagonal of its
+        # block (the expected curve under ties, whose area is the Mann-Whitney AUC)
+        ax.plot(c["fpr"], c["tpr"], color=PALETTE[k % len(PALETTE)],
+                ls=_LINESTYLES[(k // len(PALETTE)) % len(_LINESTYLES)], lw=1.3, label=label)
+    if not curves:
+        _empty(ax, f"{marker}: no definition with patients with and without HPD")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("1 − specificity (false-positive rate)")
+    ax.set_ylabel("sensitivity (true-positive rate)")
+    ax.set_title(f"ROC of {marker} for HPD, per definition")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+              title="definition: AUC (95 % bootstrap CI)", title_fontsize=8)
+    return fig
+
+
+def calibration_plot(
+    y: Any,
+    linear_predictor: Any,
+    performance: pd.DataFrame | None = None,
+    groups: int = 10,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Calibration plot of a logistic model: observed proportion of HPD against the predicted
+    probability, in up to ``groups`` groups of equal size (points with Wilson 95 % CIs), a
+    lowess smoother of the 0/1 outcomes (statsmodels, ``frac = 2/3``, no robustness
+    iterations, as ``rms::calibrate``'s smoother), the ideal diagonal and, under the axis, the
+    predicted probabilities of patients with (up) and without (down) HPD.
+
+    ``performance``: the validation table of :func:`hpd_analysis.prediction.harrell_validate`
+    (``measure, apparent, corrected``): its slope, intercept and AUC are written on the figure.
+    """
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+    from statsmodels.stats.proportion import proportion_confint
+
+    yy = np.asarray(y, dtype=float)
+    lp = np.asarray(linear_predictor, dtype=float)
+    ok = np.isfinite(yy) & np.isfinite(lp)
+    yy, lp = yy[ok], lp[ok]
+    p = 1.0 / (1.0 + np.exp(-lp))
+    fig, ax = _new_ax(ax, (6.0, 5.6))
+    if len(yy) == 0:
+        _empty(ax, "no patient to calibrate")
+        return fig
+    top = float(min(1.0, max(p.max(), yy.mean()) * 1.15 + 0.02))
+    ax.plot([0, top], [0, top], color=GREY, lw=0.8, ls="--", label="ideal")
+    order = np.argsort(p, kind="mergesort")
+    k = int(max(1, min(groups, len(yy) // 10)))
+    bins = np.array_split(order, k)
+    mp = np.array([p[b].mean() for b in bins])
+    ev = np.array([yy[b].sum() for b in bins])
+    nn = np.array([len(b) for b in bins])
+    lo, hi = proportion_confint(ev, nn, method="wilson")
+    obs = ev / nn
+    ax.errorbar(mp, obs, yerr=[obs - lo, hi - obs], fmt="o", ms=4, color=OKABE_ITO["blue"],
+                ecolor=OKABE_ITO["blue"], elinewidth=0.8, capsize=2,
+                label=f"observed, {k} groups of ~{int(np.median(nn))} (Wilson 95 % CI)")
+    # beyond 1,000 patients the local fits are computed ~100 points apart and interpolated
+    # (statsmodels' delta; lowess is quadratic in n otherwise)
+    delta = 0.01 * float(np.ptp(p)) if len(p) > 1000 else 0.0
+    sm = lowess(yy, p, frac=2 / 3, it=0, delta=delta, return_sorted=True)
+    ax.plot(sm[:, 0], sm[:, 1], color=OKABE_ITO["vermillion"], lw=1.3, label="lowess smoother")
+    # predicted probabilities: HPD as ticks up from -0.04*top, non-HPD down
+    base = -0.05 * top
+    dense = len(p) > RASTERIZE_ABOVE  # a mark per patient: rasterized in the SVG when many
+    ax.vlines(p[yy == 1], base, base + 0.03 * top, color=STATUS_COLORS["hpd"], lw=0.5,
+              rasterized=dense)
+    ax.vlines(p[yy == 0], base - 0.03 * top, base, color=STATUS_COLORS["not_hpd"], lw=0.5,
+              rasterized=dense)
+    ax.axhline(base, color="0.7", lw=0.4)
+    ax.set_xlim(0, top)
+    ax.set_ylim(base - 0.04 * top, top)
+    ax.set_xlabel("predicted probability of HPD")
+    ax.set_ylabel("observed proportion with HPD")
+    if performance is not None and len(performance):
+        perf = performance.set_index("measure")
+
+        def val(m: str, c: str) -> str:
+            v = perf.loc[m, c] if m in perf.index else np.nan
+            return "n/a" if not np.isfinite(v) else f"{v:.2f}"
+
+        text = ("apparent / optimism-corrected\n"
+                f"AUC {val('auc', 'apparent')} / {val('auc', 'corrected')}\n"
+                f"slope {val('calibration_slope', 'apparent')} / "
+                f"{val('calibration_slope', 'corrected')}\n"
+                f"intercept {val('calibration_intercept', 'apparent')} / "
+                f"{val('calibration_intercept', 'corrected')}")
+        ax.text(0.98, 0.03, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "0.8", "boxstyle": "round"})
+    ax.set_title(title or f"Calibration ({len(yy)} patients, {int(yy.sum())} with HPD)")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def biomarker_spider_plot(
+    data: pd.DataFrame,
+    status: pd.Series | None,
+    marker: str,
+    *,
+    weeks: bool = True,
+    max_patients: int = 150,
+    seed: int = 0,
+    ax: Axes | None = None,
+) -> Figure:
+    """% change of a blood biomarker from its baseline sample over time since the treatment
+    start, one line per patient, coloured by HPD status (vermilion HPD, blue non-HPD, grey not
+    evaluable; HPD drawn on top).
+
+    ``data``: :func:`hpd_analysis.biomarkers.spider_data` (``patient_id, day,
+    pct_change_baseline``); ``status``: HPD status indexed by patient id. More than
+    ``max_patients`` patients are drawn as a reproducible random sample (``seed``), said in the
+    title, as :func:`spider_plot` does.
+    """
+    fig, ax = _new_ax(ax)
+    d = data.dropna(subset=["day", "pct_change_baseline"])
+    if d.empty:
+        _empty(ax, f"no {marker} values from a baseline sample")
+        ax.set_title(f"Change in {marker} from baseline")
+        return fig
+    ids = np.sort(d["patient_id"].astype(str).unique())
+    n_all = len(ids)
+    sample = ""
+    if n_all > max_patients:
+        keep = np.random.default_rng(seed).choice(ids, size=max_patients, replace=False)
+        d = d[d["patient_id"].astype(str).isin(keep)]
+        sample = f"; random sample of {max_patients} of {n_all} (seed {seed})"
+    d = d.sort_values(["patient_id", "day"], kind="mergesort")
+    pid = d["patient_id"].astype(str).to_numpy()
+    t = d["day"].to_numpy(float) / (7.0 if weeks else 1.0)
+    v = d["pct_change_baseline"].to_numpy(float)
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    bounds = np.r_[starts, len(pid)]
+    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:],
+                                                                strict=True)]
+    seg_ids = pid[starts]
+    st = (status.rename(index=str).reindex(seg_ids).fillna("not_evaluable").astype(str)
+          .to_numpy() if status is not None else np.full(len(seg_ids), "not_evaluable"))
+    counts: dict[str, int] = {}
+    for s in STATUS_ORDER[::-1]:
+        sel = np.flatnonzero(st == s)
+        counts[s] = len(sel)
+        if len(sel):
+            ax.add_collection(LineCollection([segs[i] for i in sel], colors=STATUS_COLORS[s],
+                                             linewidths=0.9, alpha=0.75))
+            ends = np.array([segs[i][-1] for i in sel])
+            ax.scatter(ends[:, 0], ends[:, 1], s=6, color=STATUS_COLORS[s], zorder=3)
+    ax.autoscale_view()
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.axvline(0, color="0.6", lw=0.5, ls=":")
+    ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")
+    ax.set_ylabel(f"change in {marker} from baseline (%)")
+    ax.set_title(f"Change in {marker} from baseline ({len(seg_ids)} patients{sample})")
+    _status_legend(ax, counts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig

@@ -61,7 +61,7 @@ _EXCLUDED_EXACT = {
     "patient_id", "treatment_start", "treatment_end", "progression_date", "death_date",
     "last_contact", "death_day", "ecog_first_eval", "first_eval_months", "delta_tgr",
     "n_post_baseline_scans", "group", "ecog_delta", "death_from_progression", "death_cause",
-    "bor", "pseudoprogression",
+    "bor", "pseudoprogression", "ldh_uln",
 }
 _EXCLUDED_PREFIXES = (
     "hpd_", "tgr_", "tgk_", "sld_", "recist_", "irecist", "bor_", "prebaseline_", "baseline_",
@@ -85,7 +85,10 @@ def default_candidates(columns: Iterable[str]) -> list[str]:
     and reasons (``hpd_*``), and kinetic / first-evaluation outputs (``tgr_*``, ``sld_*``,
     ``recist_*``, ``ecog_first_eval`` ...), which are not baseline covariates.
     """
+    from .scores import derivable_columns
+
     cols = [str(c) for c in columns]
+    cols += derivable_columns(cols)  # LDH > ULN, dNLR, RMH score, LIPI (scores.add_scores)
     present = set(cols)
     out = [
         f for f in LITERATURE_FACTORS
@@ -105,9 +108,13 @@ def derive_risk_factors(data: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``data`` with the derived factors added when their source is present.
 
     ``age_ge_65`` = age ≥ 65 years; ``n_metastatic_sites_gt_2`` = more than 2 metastatic sites
-    (nullable boolean, NA where the source is missing). Existing columns are left untouched.
+    (nullable boolean, NA where the source is missing); the clinical scores and their parts
+    (:func:`hpd_analysis.scores.add_scores`: LDH > ULN, albumin < 35 g/L, dNLR, RMH score,
+    LIPI) when their inputs are columns. Existing columns are left untouched.
     """
-    out = data.copy()
+    from .scores import add_scores
+
+    out = add_scores(data)  # LDH > ULN, albumin < 35 g/L, dNLR, RMH score, LIPI when computable
     if "age" in out.columns and "age_ge_65" not in out.columns:
         age = pd.to_numeric(out["age"], errors="coerce").astype("Float64")
         out["age_ge_65"] = (age >= 65).astype("boolean")
@@ -145,7 +152,7 @@ def _variables_for(data: pd.DataFrame, variables: Sequence[str] | None,
                    exclude: Iterable[str]) -> list[str]:
     skip = set(exclude)
     if variables is None:
-        variables = default_candidates(data.columns)
+        variables = candidate_risk_factors(data)
     else:
         variables = [variables] if isinstance(variables, str) else list(variables)
     return [v for v in variables if v not in skip]
@@ -1011,3 +1018,131 @@ def mice_odds_ratios(terms: list[_Term], y: pd.Series, alpha: float, m: int = 20
                     f"imputed {m} times (MICE, seed {seed}); pooled odds ratios shown beside "
                     "the complete-case ones")
     return rows
+
+
+# --------------------------------------------------------------------------- free text
+#: a text column is free text (never a default risk factor) when its values are long on average
+#: (characters) ...
+FREE_TEXT_MEAN_LENGTH = 30
+#: ... or when it has more than this many levels, most of them unique
+FREE_TEXT_MIN_LEVELS = 10
+
+
+def is_free_text(values: pd.Series) -> bool:
+    """True for a free-text column: text (not boolean) whose values average more than
+    :data:`FREE_TEXT_MEAN_LENGTH` characters, or have more than :data:`FREE_TEXT_MIN_LEVELS`
+    levels with more levels than half the non-missing values (comments, notes, names: a
+    Table 1 row of them would print every value, identifiers of other patients included)."""
+    if _is_bool(values) or pd.api.types.is_numeric_dtype(values.dtype) \
+            or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return False
+    v = values.dropna().astype(str)
+    if not len(v):
+        return False
+    levels = v.nunique()
+    return bool(v.str.len().mean() > FREE_TEXT_MEAN_LENGTH
+                or (levels > FREE_TEXT_MIN_LEVELS and levels > 0.5 * len(v)))
+
+
+def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
+    """:func:`default_candidates` of ``data`` without its free-text columns
+    (:func:`is_free_text`): free text is a risk factor only when the user names it."""
+    return [c for c in default_candidates(data.columns)
+            if c not in data.columns or not is_free_text(data[c])]
+
+
+# --------------------------------------------------------------------------------------------
+# tables of the report sections (moved from report.py)
+
+#: the multivariable model's default variables (those present in the cohort): the risk factors
+#: most often reported for HPD (Lin et al., Transl Lung Cancer Res 2021) — age ≥ 65, ECOG
+#: performance status, > 2 metastatic sites, liver metastases, LDH > ULN, NLR
+MULTIVARIABLE_DEFAULT: tuple[str, ...] = (
+    "age_ge_65", "ecog_baseline", "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln",
+    "nlr",
+)
+
+
+def table1_by(section: Any, group: str | None, variables: Sequence[str] | None = None
+              ) -> pd.DataFrame:
+    """Table 1 (:func:`hpd_analysis.riskfactors.table1`) of the section's patients by ``group``
+    (an HPD definition or a patient column); ``None`` describes all patients in one column.
+    Notes are in ``attrs["warnings"]``."""
+    data = section.data
+    if group is None:
+        group = "all_patients"
+        data = data.assign(all_patients="all patients")
+    return table1(data, group, variables=variables, statistics=section.params.statistics)
+
+
+def multivariable_set(section: Any, variables: Sequence[str] | None = None,
+                      multivariable_variables: Sequence[str] | None = None) -> list[str]:
+    """Variables of the multivariable model: ``multivariable_variables`` when given (each must
+    be a patient column or a derived factor, else :class:`ParameterError`), else those of
+    :data:`MULTIVARIABLE_DEFAULT` among the candidates (``variables``, default the package's
+    default candidates)."""
+    cand = list(variables) if variables is not None else candidate_risk_factors(section.data)
+    if multivariable_variables is not None:
+        wanted = ([multivariable_variables] if isinstance(multivariable_variables, str)
+                  else list(multivariable_variables))
+        unknown = [v for v in wanted if v not in cand]
+        if unknown:
+            raise ParameterError(
+                f"multivariable_variables: {', '.join(unknown)} not among the candidate risk "
+                f"factors ({', '.join(cand)})")
+        return wanted
+    return [v for v in MULTIVARIABLE_DEFAULT if v in cand]
+
+
+def odds_ratios_for(section: Any, variables: Sequence[str] | None = None,
+                    multivariable_variables: Sequence[str] | None = None) -> pd.DataFrame:
+    """Odds ratios of HPD under the primary definition
+    (:func:`hpd_analysis.riskfactors.odds_ratios`): univariable for every candidate in
+    ``variables``, multivariable on :func:`multivariable_set` (default the short literature set
+    :data:`MULTIVARIABLE_DEFAULT`). An empty table of the same columns, with the reason in
+    ``attrs["warnings"]``, when no patient is evaluable as HPD and non-HPD."""
+    if not section.primary_evaluable():
+        out = pd.DataFrame(columns=OR_COLUMNS)
+        out.attrs["warnings"] = [
+            f"no odds ratios: no patient is evaluable as HPD and as non-HPD under "
+            f"{section.primary}"]
+        return out
+    multi = multivariable_set(section, variables, multivariable_variables)
+    if variables is not None:
+        variables = list(dict.fromkeys([*variables, *multi]))
+    return odds_ratios(section.data, section.primary, variables=variables,
+                       multivariable_variables=multi, statistics=section.params.statistics)
+
+
+def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
+    """Events per variable of each model of an odds-ratio table: ``model, n, n_events,
+    n_parameters, epv`` (events of the rarer outcome per estimated coefficient; Peduzzi 1996
+    asks for ≥ 10). Univariable models are summarised by their smallest EPV."""
+    cols = ["model", "n", "n_events", "n_parameters", "epv"]
+    t = odds_ratio_table
+    if t.empty:
+        return pd.DataFrame(columns=cols)
+    est = t[t["note"].astype(str).ne("reference level")
+            & pd.to_numeric(t["n"], errors="coerce").notna()].copy()
+    rows = []
+    for model, sub in est.groupby(est["model"].astype(str), sort=False):
+        n = pd.to_numeric(sub["n"], errors="coerce")
+        ev = pd.to_numeric(sub["n_events"], errors="coerce")
+        if model == "multivariable":
+            n0, e0 = int(n.iloc[0]), int(ev.iloc[0])
+            k = int(len(sub))
+            rows.append({"model": model, "n": n0, "n_events": e0, "n_parameters": k,
+                         "epv": events_per_variable(min(e0, n0 - e0), k)})
+        else:
+            per = sub.assign(n_=n, ev_=ev).groupby("variable", sort=False).agg(
+                n=("n_", "first"), n_events=("ev_", "first"), k=("variable", "size"))
+            per = per.dropna()
+            if per.empty:
+                continue
+            rare = per["n_events"].clip(upper=per["n"] - per["n_events"]).astype(float)
+            epv = (rare / per["k"].astype(float)).reset_index(drop=True)
+            i = int(epv.idxmin())
+            rows.append({"model": "univariable (smallest)", "n": int(per["n"].iloc[i]),
+                         "n_events": int(per["n_events"].iloc[i]),
+                         "n_parameters": int(per["k"].iloc[i]), "epv": float(epv[i])})
+    return pd.DataFrame(rows, columns=cols)

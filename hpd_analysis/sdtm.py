@@ -203,7 +203,8 @@ def read_domain(path: Path | str) -> pd.DataFrame:
     df.columns = [str(c).strip().upper() for c in df.columns]
     for c in df.columns:
         if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
-            s = df[c].astype("string").str.strip()
+            # the loader's id normalization: stripped, Unicode NFC
+            s = df[c].astype("string").str.strip().str.normalize("NFC")
             df[c] = s.mask(s == "")
     return df.reset_index(drop=True)
 
@@ -745,6 +746,7 @@ def import_sdtm(
     subjects: Literal["exposed", "with_tumor_data"] = "exposed",
     equivocal_new_lesions: Literal["exclude", "include"] = "exclude",
     too_small_mm: float = 5.0,
+    allow_unmatched: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Convert SDTM DM/TU/TR/RS (and ADaM ADSL/ADTTE when found) into cohort tables.
 
@@ -845,6 +847,7 @@ def import_sdtm(
             pat = pat.drop(columns="_pfs_prog_date")
 
     # subject selection
+    _check_unmatched(les, pat, tr_path.name, dm_path.name, allow_unmatched)
     no_start = pat["treatment_start"].isna()
     report.add(dm_path.name, "RFXSTDTC", "subject_not_exposed_dropped", int(no_start.sum()),
                "DM subject without a treatment start (screen failure / never dosed): "
@@ -864,11 +867,48 @@ def import_sdtm(
                "TR records of subjects absent from DM or without treatment start: "
                + ", ".join(sorted(les.loc[orphan, "patient_id"].unique())[:10]))
     les = les[~orphan].reset_index(drop=True)
-    resp = resp[resp["patient_id"].isin(pat["patient_id"])].reset_index(drop=True)
+    resp_orphan = ~resp["patient_id"].isin(pat["patient_id"])
+    report.add(rs_path.name if rs_path else "RS", "USUBJID", "response_rows_without_patient_dropped",
+               int(resp_orphan.sum()),
+               "RS overall responses of subjects absent from DM or without treatment start: "
+               + ", ".join(sorted(resp.loc[resp_orphan, "patient_id"].astype(str).unique())[:10]))
+    resp = resp[~resp_orphan].reset_index(drop=True)
 
     cols = [c for c in PATIENT_COLUMNS if c in pat.columns]
     pat = pat[cols].sort_values("patient_id", kind="mergesort").reset_index(drop=True)
     return {"patients": pat, "lesions": les, "responses": resp, "report": report.frame()}
+
+
+def _check_unmatched(les: pd.DataFrame, pat: pd.DataFrame, tr_name: str, dm_name: str,
+                     allow: bool) -> None:
+    """Raise :class:`HPDError` when TR has subjects that DM does not list (``allow``: they are
+    dropped, and the import report and the console say so). The message names them and, when
+    DM has the same id but for case or leading zeros, that id."""
+    absent = ~les["patient_id"].isin(pat["patient_id"])
+    if allow or not absent.any():
+        return
+    from .load import id_key
+
+    known = pat["patient_id"].dropna().astype(str)
+    near = dict(zip(id_key(known), known, strict=True))
+    subjects = sorted(les.loc[absent, "patient_id"].astype(str).unique())
+    shown = []
+    for s in subjects[:10]:
+        k = id_key(pd.Series([s])).iloc[0]
+        shown.append(repr(s) + (f" ({dm_name} has {near[k]!r}: the case or leading zeros "
+                                "differ)" if k in near else ""))
+    raise HPDError(f"{tr_name}: {int(absent.sum())} rows of {len(subjects)} subject(s) not in "
+                   f"{dm_name}: {', '.join(shown)}" + (" …" if len(subjects) > 10 else "")
+                   + f" (expected every TR subject in {dm_name}; pass --allow-unmatched to "
+                   "drop them)")
+
+
+def dropped_rows_summary(report: pd.DataFrame) -> list[str]:
+    """One console line per import-report row that dropped records (``*_dropped``, n > 0)."""
+    rows = report[report["action"].astype(str).str.endswith("_dropped")
+                  & (pd.to_numeric(report["n_rows"], errors="coerce") > 0)]
+    return [f"dropped {int(r.n_rows)} row(s) of {r.file} ({r.action}): {r.detail}"
+            for r in rows.itertuples(index=False)]
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -878,16 +918,24 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
             out[c] = out[c].dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_bool_dtype(out[c]):
             out[c] = out[c].astype(int)  # flags as 0/1, the contract's flag format
-    out.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    from .privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
+
+    neutralize_formulas(out).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
 
 
-def import_sdtm_dir(sdtm_dir: Path | str, out_dir: Path | str, **options: object) -> Path:
+def import_sdtm_dir(sdtm_dir: Path | str, out_dir: Path | str, *, force: bool = False,
+                    **options: object) -> Path:
     """Run :func:`import_sdtm` and write ``patients.csv``, ``lesions.csv`` (the cohort),
     ``rs_responses.csv`` (SDTM overall responses, for comparison) and ``import_report.csv``.
 
     Output is deterministic (sorted rows, ISO dates, flags as 0/1, fixed float format).
-    Returns ``out_dir``.
+    Returns ``out_dir``. ``out_dir`` may not be (or lie inside) the SDTM or ADaM folder, and
+    an existing non-empty ``out_dir`` needs ``force`` (:func:`hpd_analysis.load.check_output`).
     """
+    from .load import check_output, input_paths
+
+    inputs = input_paths(sdtm_dir) + input_paths(options.get("adam_dir"))  # type: ignore[arg-type]
+    check_output(out_dir, inputs, folder=True, force=force)
     tables = import_sdtm(sdtm_dir, **options)  # type: ignore[arg-type]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

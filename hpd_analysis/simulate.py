@@ -1091,7 +1091,9 @@ def write_cohort(tables: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str 
     for name, df in tables.items():
         path = out / f"{name}.{fmt}"
         if fmt == "csv":
-            _csv_ready(df).to_csv(path, index=False, lineterminator="\n")
+            from .privacy import neutralize_formulas
+
+            neutralize_formulas(_csv_ready(df)).to_csv(path, index=False, lineterminator="\n")
         else:
             df.reset_index(drop=True).to_parquet(path, index=False, engine="pyarrow")
     return out

@@ -136,6 +136,28 @@ LANDMARK_QUANTILE = 0.9
 REASON_CLASSIFIED_AFTER = "HPD status known only after the landmark"
 
 
+def parse_landmark(value: Any) -> str | float | None:
+    """The landmark as a user gives it, parsed in this one place (the report's parameter checks
+    call it too): ``"first_evaluation"`` (also spelled ``first_eval``), None (``none``,
+    ``null``, empty, ``start``, ``treatment_start``: time from treatment start) or a finite
+    number of months ≥ 0; :class:`ParameterError` otherwise."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in
+                         ("none", "null", "~", "", "start", "treatment_start")):
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("first_eval", "first_evaluation"):
+        return "first_evaluation"
+    expected = "expected first_evaluation, none or a finite number of months >= 0"
+    if isinstance(value, bool):
+        raise ParameterError(f"landmark={value!r}: {expected}")
+    try:
+        months = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"landmark={value!r}: {expected}") from None
+    if not (np.isfinite(months) and months >= 0):
+        raise ParameterError(f"landmark={value!r}: {expected}")
+    return months
+
+
 def resolve_landmark(
     classification: pd.DataFrame, landmark: str | float | None = "first_eval"
 ) -> tuple[float | None, str]:
@@ -146,10 +168,10 @@ def resolve_landmark(
     to None (with the reason in the sentence) when the column is absent or empty. A number ≥ 0
     (or numeric text) is used as is; ``None``/``"none"`` means time from treatment start.
     """
-    if landmark is None or (isinstance(landmark, str) and landmark.strip().lower() in
-                            ("none", "null", "", "start", "treatment_start")):
+    landmark = parse_landmark(landmark)
+    if landmark is None:
         return None, "no landmark: time from treatment start"
-    if isinstance(landmark, str) and landmark.strip().lower() in ("first_eval", "first_evaluation"):
+    if landmark == "first_evaluation":
         col = "first_eval_months"
         if col not in classification.columns:
             return None, "no landmark: first_eval_months absent (no tumour evaluation)"
@@ -162,14 +184,7 @@ def resolve_landmark(
             f"landmark at the {100 * LANDMARK_QUANTILE:g} % quantile of first-evaluation times, "
             f"{value:.2f} months (over {len(fe)} patients with a first evaluation)"
         )
-    try:
-        value = float(landmark)
-    except (TypeError, ValueError):
-        raise ParameterError(
-            f"landmark={landmark!r}: expected 'first_eval', 'none' or a time in months"
-        ) from None
-    if not np.isfinite(value) or value < 0:
-        raise ParameterError(f"landmark={landmark!r}: expected a time >= 0 months")
+    value = float(landmark)
     return value, f"landmark at {value:g} months (set by the analyst)"
 
 
@@ -1178,3 +1193,14 @@ def progression_tautology_note(group_by: str | None, definitions: Sequence[Any],
                 f"not evidence of a worse prognosis; read the hazard ratio and p-value with that "
                 f"in mind.")
     return ""
+
+
+# --------------------------------------------------------------------------------------------
+# tables of the report sections (moved from report.py)
+
+def survival_exclusions(data: pd.DataFrame, group_by: str | None, landmark: Any,
+                        endpoints: Sequence[str] = ("os", "pfs", "ttf"), **options: Any
+                        ) -> pd.DataFrame:
+    """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
+    (:func:`exclusion_table`; ``options``: its definitions, lookahead, days_per_month)."""
+    return exclusion_table(data, group_by, landmark, endpoints, **options)

@@ -19,6 +19,7 @@ Policies (documented in ``docs/bad-input.md``):
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ import pandas as pd
 
 from .cohort import LOAD_REPORT_COLUMNS
 from .errors import Problem
+from .privacy import unneutralize_text
 
 #: at most this many problems per check; the rest are summarised in one "… and N more rows" line
 MAX_PROBLEMS_PER_CHECK = 50
@@ -38,6 +40,9 @@ ISO_DATE_RE = r"\d{4}-\d{2}-\d{2}"
 ISO_TIMESTAMP_RE = (
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)?"
 )
+#: load-report action of a plausibility warning (``hpd validate`` prints these rows as warnings)
+WARNING = "warning"
+
 ISO_DATE_EXPECTED = "an ISO 8601 date YYYY-MM-DD, e.g. 2021-03-04"
 
 _TRUE = {"1", "1.0", "true"}
@@ -108,6 +113,25 @@ class Collector:
         """Record one load-report row (something the loader fixed or flagged)."""
         self.report.append({"file": file, "column": column, "action": action,
                             "n_rows": int(n_rows), "detail": detail})
+
+    def warn(self, file: str, column: str | None, mask: pd.Series | None, message: str,
+             accept: str, n_rows: int | None = None) -> int:
+        """Record one plausibility warning (load-report action ``warning``) for the rows where
+        ``mask`` holds (None: the whole table, ``n_rows`` rows); ``accept`` names the parameter
+        that accepts the value on purpose. Returns the number of rows."""
+        rows = ""
+        if mask is not None:
+            mask = as_bool(mask)
+            n = int(mask.sum())
+            if not n:
+                return 0
+            shown = mask.index[mask.to_numpy()][:10]
+            rows = (" (row" + ("s " if n > 1 else " ") + ", ".join(str(int(r)) for r in shown)
+                    + (f" and {n - len(shown)} more" if n > len(shown) else "") + ")")
+        else:
+            n = int(n_rows or 0)
+        self.note(file, column, WARNING, n, f"{message}{rows}; {accept}")
+        return n
 
     def report_frame(self) -> pd.DataFrame:
         """The load report as a DataFrame with :data:`LOAD_REPORT_COLUMNS`."""
@@ -233,6 +257,33 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         col.note(file, column, "converted_ids", int(r.rows(r.u_typed).sum()),
                  "numeric identifiers written as text")
     u_arr = u.to_numpy(object)
+    # one pass over the distinct ids tells whether any needs the two fixes below
+    joined = "\x00".join(v for v in u_arr if isinstance(v, str))
+    # '=... written by a workbench CSV writer (formula neutralization): the id is =...
+    quoted = (u.str.startswith("'").eq(True).to_numpy(bool) if "'" in joined
+              else np.zeros(len(u_arr), bool))
+    if quoted.any():
+        pos = np.flatnonzero(quoted)
+        back = [unneutralize_text(v) for v in u_arr[pos]]
+        quoted[pos] = [b is not v for b, v in zip(back, u_arr[pos], strict=True)]
+        if quoted.any():
+            u_arr = u_arr.copy()
+            u_arr[pos] = back
+            col.note(file, column, "formula_quote_removed", int(r.rows(quoted).sum()),
+                     "leading single quote of formula-escaped identifiers ('=..., '+...) "
+                     "removed")
+    # the same name typed on a Mac (NFD) and on Windows (NFC) is one id (ASCII ids: as is)
+    if not joined.isascii():
+        wide = np.array([isinstance(v, str) and not v.isascii() for v in u_arr], bool)
+        pos = np.flatnonzero(wide)
+        nfc = [unicodedata.normalize("NFC", v) for v in u_arr[pos]]
+        changed = np.zeros(len(u_arr), bool)
+        changed[pos] = [a != b for a, b in zip(nfc, u_arr[pos], strict=True)]
+        if changed.any():
+            u_arr = u_arr.copy()
+            u_arr[pos] = nfc
+            col.note(file, column, "normalized_ids", int(r.rows(changed).sum()),
+                     "identifiers normalized to Unicode NFC (composed accents)")
     r.canon_uniq = u_arr
     if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
         s.canon_uniq, s.codes, s._has_na = u_arr, r.codes, None
@@ -578,6 +629,9 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
         return df
     given = key_codes or {}
     codes = [given[k] + 1 if given.get(k) is not None else _key_codes(df[k]) for k in keys]
+    na_key: np.ndarray = np.asarray(codes[0] == 0)  # a key part missing (0, see _key_codes)
+    for c in codes[1:]:
+        na_key |= c == 0
     order, same = _order(codes)
     del codes
     drop = np.zeros(n, bool)
@@ -605,6 +659,10 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
                      + ", ".join(str(r) for r in rows[:10]) + (" …" if len(rows) > 10 else "")
                      + ")")
         conflict = later[~equal]
+        if len(conflict):
+            # a key part missing (an unreadable date or id, already reported): one root cause,
+            # no "appears again" line for it
+            conflict = conflict[~na_key[conflict] & ~na_key[prev[~equal]]]
         if len(conflict):
             group = np.cumsum(np.concatenate([[True], ~same]))  # group id per sorted position
             first_pos = pd.Series(order).groupby(group).transform("first").to_numpy()

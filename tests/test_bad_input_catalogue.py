@@ -84,13 +84,21 @@ class Case:
 
     id: str
     build: Callable[[Path], Path]
-    outcome: str  # "error" | "accepted" | "not_evaluable"
+    outcome: str  # "error" | "accepted" | "not_evaluable" | "warning" | "refused"
     #: error: (file name, row, column, text in the message) for each expected line
     problems: list[tuple[str, int | None, str | None, str]] = field(default_factory=list)
     #: accepted: a load-report action printed by ``hpd validate``
     note: str | None = None
     #: not_evaluable / accepted: (patient, output column, text in the value) to check
     checks: list[tuple[str, str, str]] = field(default_factory=list)
+    #: warning: text of the ``warning:`` line ``hpd validate`` prints (exit 0)
+    warning: str | None = None
+    #: refused: the command (argv from the built path and tmp) that must stop with exit 2 and
+    #: one stderr line holding ``problems[0][3]``, instead of validate + classify
+    command: Callable[[Path, Path], list[str]] | None = None
+    #: more assertions after the run: ``extra(path, tmp, output)`` (output: the classification,
+    #: or the command's stdout + stderr)
+    extra: Callable[[Path, Path, object], None] | None = None
 
 
 # ------------------------------------------------------------------------------- the builders
@@ -291,6 +299,365 @@ CASES: list[Case] = [
 ]
 
 
+# ------------------------------------------------------------ round two (issue 12) builders
+
+KEY = b"catalogue-test-key-0123456789"
+
+
+def _lines(text: str, pid: str, f: Callable[[str], str]) -> str:
+    """``text`` with ``f`` applied to the lines of patient ``pid``."""
+    return "".join(f(ln) if ln.startswith(pid + ",") else ln
+                   for ln in text.splitlines(keepends=True))
+
+
+def _embedded_lesion_ids(tmp: Path) -> Path:
+    les = _lines(LESIONS, "P1", lambda ln: ln.replace(",L1,", ",MRN7700148-T1,"))
+    les = edit(les, 4, "organ", "liver")  # a loader note quoting the lesion and patient ids
+    return folder(tmp, PATIENTS.replace("P1,", "MRN7700148,"),
+                  les.replace("P1,", "MRN7700148,"))
+
+
+def _no_raw_id_after_pseudonymization(path: Path, tmp: Path, _out: object) -> None:
+    from hpd_analysis.load import load_cohort
+    from hpd_analysis.report import pseudonymize_cohort
+
+    c = pseudonymize_cohort(load_cohort(path), KEY)
+    assert (c.load_report["action"] == "lesion_organ_changed").any()
+    for name in ("patients", "lesions", "load_report"):
+        text = getattr(c, name).astype(str).to_csv()
+        assert "MRN7700148" not in text, (name, text)
+    assert c.lesions["lesion_id"].str.endswith("-T1").any()  # the lesion part is kept
+
+
+def _free_text(tmp: Path) -> Path:
+    notes = ["seen with P2 at the clinic, partner of the patient in bed 4",
+             "referred by Dr Martin after the visit of P3 and family",
+             "declined the trial first, then consented on the second visit"]
+    lines = PATIENTS.splitlines()
+    text = lines[0] + ",comments,age\n" + "".join(
+        f'{ln},"{n}",{60 + i}\n' for i, (ln, n) in enumerate(zip(lines[1:], notes, strict=True)))
+    return folder(tmp, text)
+
+
+def _free_text_not_a_factor(path: Path, tmp: Path, _out: object) -> None:
+    from hpd_analysis.load import load_cohort
+    from hpd_analysis.riskfactors import table1
+
+    data = load_cohort(path).patients.assign(g=["a", "b", "a"])
+    assert "comments" not in set(table1(data, "g")["variable"])
+    assert "age" in set(table1(data, "g")["variable"])
+    assert "comments" in set(table1(data, "g", variables=["comments"])["variable"])  # named
+
+
+def _formula_ids(tmp: Path) -> Path:
+    ids = {"P1": "=1+2", "P2": "@SUM(A1)", "P3": "+cmd|' /C calc'!A0"}
+
+    def swap(text: str) -> str:
+        for old, new in ids.items():
+            text = text.replace(old + ",", new + ",")
+        return text
+
+    return folder(tmp, swap(PATIENTS), swap(LESIONS.replace(",L1,", ",-L1,")))
+
+
+def _no_formula_cell(path: Path, tmp: Path, _out: object) -> None:
+    import csv
+
+    text = (tmp / "out" / "classification.csv").read_text(encoding="utf-8")
+    cells = [c for row in csv.reader(text.splitlines()) for c in row]
+    bad = [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))
+           or c.startswith("-") and not re.fullmatch(r"-[0-9.e+-]+", c)]
+    assert not bad, bad
+    assert "'=1+2" in cells and "'@SUM(A1)" in cells
+
+
+def _config_file(tmp: Path, text: str) -> Path:
+    (tmp / "shadow").write_text(text, encoding="utf-8")
+    return folder(tmp)
+
+
+def _system_file(tmp: Path) -> Path:
+    path = tmp / "passwd.csv"
+    path.write_text("root:x:0:0:root:/root:/bin/bash\nsecret:x:1:1::/:/bin/sh\n", encoding="utf-8")
+    return path
+
+
+def _nothing_echoed(_path: Path, _tmp: Path, output: object) -> None:
+    assert "secret" not in str(output) and "$6$" not in str(output), output
+
+
+def _misnamed(name: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        d = folder(tmp, lesions=None)
+        (d / name).write_text(LESIONS, encoding="utf-8")
+        return d
+    return build
+
+
+def _odd_lesions_entry(kind: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        import os
+
+        d = folder(tmp, lesions=None)
+        if kind == "folder":
+            (d / "lesions.csv").mkdir()
+        elif kind == "symlink":
+            (d / "lesions.csv").symlink_to(tmp / "gone.csv")
+        else:
+            os.mkfifo(d / "lesions.csv")
+        return d
+    return build
+
+
+def _unchanged(name: str) -> Callable[[Path, Path, object], None]:
+    def check(path: Path, _tmp: Path, _out: object) -> None:
+        d = path if path.is_dir() else path.parent
+        assert (d / name).read_text(encoding="utf-8") == (PATIENTS if name == "patients.csv"
+                                                          else LESIONS)
+    return check
+
+
+def _sdtm(tmp: Path, case_of_p2: str | None = None) -> Path:
+    from test_sdtm import _tr_rows, write_sdtm
+
+    tr = _tr_rows()
+    if case_of_p2 is not None:
+        tr.loc[tr["USUBJID"] == "P2", "USUBJID"] = case_of_p2
+    return write_sdtm(tmp / "sdtm", tr=tr)
+
+
+def _cm_table(tmp: Path) -> Path:
+    les = LESIONS
+    for mm in ("18", "20", "25", "12", "15", "26", "30", "28"):
+        les = les.replace(f",{mm},", f",{int(mm) / 10:g},")
+    return folder(tmp, lesions=les)
+
+
+def _many_targets(tmp: Path) -> Path:
+    extra = "".join(f"P1,2021-01-05,L{k},target,lung,11,\n" for k in range(2, 13))
+    return folder(tmp, lesions=LESIONS + extra)
+
+
+def _with_progression(tmp: Path) -> Path:
+    text = PATIENTS.replace("os_months,os_event", "os_months,os_event,progression_date")
+    text = text.replace("4.7,0\n", "4.7,0,\n").replace("2.9,1\n", "2.9,1,2021-06-01\n")
+    return folder(tmp, text.replace("6.0,0\n", "6.0,0,\n"))
+
+
+def _covariates(tmp: Path, header: str, values: list[str], sep: str = ",") -> Path:
+    lines = PATIENTS.replace(",", sep).splitlines()
+    text = lines[0] + sep + header + "\n" + "".join(
+        f"{ln}{sep}{v}\n" for ln, v in zip(lines[1:], values, strict=True))
+    return folder(tmp, text)
+
+
+def _patients_are(expected: dict[str, list[object]]) -> Callable[[Path, Path, object], None]:
+    def check(path: Path, _tmp: Path, _out: object) -> None:
+        from hpd_analysis.load import load_cohort
+
+        p = load_cohort(path).patients
+        for c, values in expected.items():
+            assert p[c].tolist() == values, (c, p[c].tolist())
+    return check
+
+
+def _pd_without_date(tmp: Path) -> Path:
+    return folder(tmp, lesions=edit(LESIONS, 4, "diameter_mm", "30"))  # P1: 20 -> 30 mm, PD
+
+
+def _pfs_from_scans(path: Path, tmp: Path, _out: object) -> None:
+    from hpd_analysis.cli import main as hpd
+
+    out = tmp / "out" / "pfs.csv"
+    assert hpd(["classify", str(path), "--out", str(out),
+                "--set", "plausibility.progression_from_scans=true"]) == 0
+    t = pd.read_csv(out, dtype=str, keep_default_na=False).set_index("patient_id")
+    assert t.loc["P1", "pfs_event"] == "1"
+    # 2021-01-10 -> 2021-03-01: 50 days / 30.4375 (hand computation)
+    assert abs(float(t.loc["P1", "pfs_months"]) - 50 / 30.4375) < 1e-6
+
+
+def _ids(tmp: Path, mapping: dict[str, str], lesion_mapping: dict[str, str] | None = None
+         ) -> Path:
+    def swap(text: str, m: dict[str, str]) -> str:
+        return "".join(m.get(ln.split(",", 1)[0], ln.split(",", 1)[0]) + ","
+                       + ln.split(",", 1)[1] if "," in ln else ln
+                       for ln in text.splitlines(keepends=True))
+    return folder(tmp, swap(PATIENTS, mapping), swap(LESIONS, lesion_mapping or mapping))
+
+
+def _dd_mm(tmp: Path) -> Path:
+    # P1 gets a second target; its two on-treatment scans are written dd/mm/yyyy
+    les = LESIONS + "P1,2020-11-20,L2,target,liver,10,\nP1,2021-01-05,L2,target,liver,11,\n"
+    les += "P1,05/02/2021,L1,target,lung,22,\nP1,05/02/2021,L2,target,liver,12,\n"
+    les = edit(les, 4, "assessment_date", "01/03/2021")
+    return folder(tmp, lesions=les + "P1,01/03/2021,L2,target,liver,13,\n")
+
+
+def _one_root_cause(_path: Path, _tmp: Path, output: object) -> None:
+    assert "appears again" not in str(output), output
+
+
+def _assessments_cm(tmp: Path) -> Path:
+    d = folder(tmp, lesions=None)
+    (d / "assessments.csv").write_text(
+        "patient_id,assessment_date,sld_mm\nP1,2020-11-20,1.8\nP1,2021-01-05,2.0\n"
+        "P1,2021-03-01,2.5\nP2,2020-12-10,1.2\nP2,2021-01-20,1.5\nP3,2020-12-20,2.6\n"
+        "P3,2021-02-25,3.0\n", encoding="utf-8")
+    return d
+
+
+def _wide_huge_sum(tmp: Path) -> Path:
+    d = tmp / "wide"
+    d.mkdir()
+    (d / "scans.csv").write_text(
+        "patient_id,treatment_start,RECIST_BEFORE,RECIST_BASELINE,RECIST_EVAL1,SCANDATE_BEFORE,"
+        "SCANDATE_BASELINE,SCANDATE_EVAL1\n"
+        "P1,2021-01-10,40,50,1e308,2020-11-20,2021-01-05,2021-03-01\n"
+        "P2,2021-02-01,30,32,35,2020-12-10,2021-01-20,2021-03-20\n", encoding="utf-8")
+    return d
+
+
+ROUND_TWO: list[Case] = [
+    # privacy and security
+    Case("lesion_id_embeds_patient_id_pseudonymized", _embedded_lesion_ids, "accepted",
+         note="lesion_organ_changed", extra=_no_raw_id_after_pseudonymization),
+    Case("free_text_column_not_a_risk_factor", _free_text, "accepted",
+         extra=_free_text_not_a_factor),
+    Case("formula_injection_in_ids", _formula_ids, "accepted",
+         checks=[("'=1+2", "hpd_champiat2017_status", "not_hpd")], extra=_no_formula_cell),
+    Case("config_file_not_yaml_never_echoed",
+         lambda t: _config_file(t, "root:$6$secretHASH:19000:0:99999:7:::\nsecret: [\n"),
+         "refused", [("", None, None, "not valid YAML (line")],
+         command=lambda d, t: ["classify", str(d), "--out", str(t / "o" / "c.csv"),
+                               "--config", str(t / "shadow")], extra=_nothing_echoed),
+    Case("config_file_not_a_workbench_file",
+         lambda t: _config_file(t, "root: $6$secretHASH\nsecretuser: x\n"),
+         "refused", [("", None, None, "not an HPD workbench configuration")],
+         command=lambda d, t: ["classify", str(d), "--out", str(t / "o" / "c.csv"),
+                               "--config", str(t / "shadow")], extra=_nothing_echoed),
+    # silent loss and overwritten inputs
+    Case("lesions_table_misnamed_v2", _misnamed("lesions_v2.csv"), "error",
+         [("cohort", None, None, "found lesions_v2.csv but no lesions table")]),
+    Case("lesions_table_copy_name", _misnamed("lesions (1).csv"), "error",
+         [("cohort", None, None, "found lesions (1).csv but no lesions table")]),
+    Case("lesions_table_xls", _misnamed("lesions.xls"), "error",
+         [("lesions.xls", None, None, "has the unsupported file type '.xls'")]),
+    Case("lesions_table_txt", _misnamed("lesions.txt"), "error",
+         [("lesions.txt", None, None, "has the unsupported file type '.txt'")]),
+    Case("lesions_table_is_a_folder", _odd_lesions_entry("folder"), "error",
+         [("lesions.csv", None, None, "is a folder: the lesions table cannot be read")]),
+    Case("lesions_table_broken_symlink", _odd_lesions_entry("symlink"), "error",
+         [("lesions.csv", None, None, "is a broken symbolic link")]),
+    Case("lesions_table_is_a_fifo", _odd_lesions_entry("fifo"), "error",
+         [("lesions.csv", None, None, "is a FIFO (named pipe)")]),
+    Case("patients_file_given_instead_of_folder", lambda t: folder(t) / "patients.csv",
+         "accepted", note="read_folder_tables", checks=[("P1", "sld_baseline_mm", "20")]),
+    Case("classify_out_over_an_input", folder, "refused",
+         [("", None, None, "is inside the input")],
+         command=lambda d, t: ["classify", str(d), "--out", str(d / "patients.csv")],
+         extra=_unchanged("patients.csv")),
+    Case("simulate_out_existing_cohort", folder, "refused",
+         [("", None, None, "the folder exists and is not empty")],
+         command=lambda d, t: ["simulate", "--patients", "5", "--out", str(d)],
+         extra=_unchanged("lesions.csv")),
+    Case("import_sdtm_out_into_the_sdtm_folder", _sdtm, "refused",
+         [("", None, None, "is inside the input")],
+         command=lambda d, t: ["import-sdtm", str(d), "--out", str(d / "cohort")]),
+    Case("import_sdtm_subject_case_differs", lambda t: _sdtm(t, "p2 "), "refused",
+         [("", None, None, "subject(s) not in dm.csv: 'p2' (dm.csv has 'P2'")],
+         command=lambda d, t: ["import-sdtm", str(d), "--out", str(t / "cohort")]),
+    # plausibility
+    Case("diameters_in_centimetres", _cm_table, "warning",
+         warning="the table looks like centimetres"),
+    Case("diameter_1e308_or_a_metre", lambda t: folder(t, lesions=edit(
+        edit(LESIONS, 4, "diameter_mm", "1e308"), 7, "diameter_mm", "1000000")), "error",
+         [("lesions.csv", 4, "diameter_mm", "1e+308 mm is not a possible lesion diameter"),
+          ("lesions.csv", 7, "diameter_mm", "1e+06 mm is not a possible lesion diameter")]),
+    Case("assessment_sums_in_centimetres", _assessments_cm, "warning",
+         warning="every sum of diameters is below 10 mm (largest 3): the table looks like "
+         "centimetres"),
+    Case("wide_scans_sum_1e308", _wide_huge_sum, "error",
+         [("scans.csv", 2, "sld_first_eval_mm", "1e+308 mm is not a possible sum of diameters")]),
+    Case("huge_lesion_diameter", lambda t: folder(t, lesions=edit(LESIONS, 4, "diameter_mm",
+                                                                   "650")), "warning",
+         warning="lesion diameters above 500 mm (row 4)"),
+    Case("too_many_targets_per_scan", _many_targets, "warning",
+         warning="1 scan(s) have more than 10 target lesions (most: 12 for patient P1"),
+    Case("death_after_data_cutoff", lambda t: folder(t, edit(edit(
+        PATIENTS, 3, "death_date", "2099-05-01"), 3, "last_contact", "2099-05-01")), "error",
+         [("patients.csv", 3, "death_date", "death 2099-05-01 is after the data cut-off"),
+          ("patients.csv", 3, "last_contact", "last contact 2099-05-01 is after the data")]),
+    Case("progression_after_death", _with_progression, "error",
+         [("patients.csv", 3, "progression_date", "progression 2021-06-01 is after death_date")]),
+    Case("scan_after_death", lambda t: folder(t, lesions=LESIONS
+                                              + "P2,2021-06-20,L1,target,liver,19,\n"),
+         "error", [("lesions.csv", 13, "assessment_date",
+                    "scan 2021-06-20 is after the death of patient P2 (2021-05-01)")]),
+    Case("scan_years_before_treatment", lambda t: folder(t, lesions=edit(
+        LESIONS, 2, "assessment_date", "2017-11-20")), "warning",
+         warning="scans more than 730 days before the patient's treatment_start (a wrong "
+         "year?) (row 2)"),
+    Case("treatment_start_before_2006", lambda t: folder(t, edit(
+        PATIENTS, 4, "treatment_start", "1999-03-01")), "warning",
+         warning="treatment_start before 2006"),
+    Case("risk_factor_not_finite_or_impossible",
+         lambda t: _covariates(t, "age,nlr", ["inf,2.1", "-40,1e308", "61,3.0"]), "error",
+         [("patients.csv", 2, "age", "'inf' is not a finite number"),
+          ("patients.csv", 3, "age", "'-40' is not a possible age"),
+          ("patients.csv", 3, "nlr", "'1e+308' is too large to be a measurement")]),
+    Case("numeric_column_with_text_codes",
+         lambda t: _covariates(t, "ldh", ["250", "ND", "310"]), "accepted",
+         note="text_codes_missing", extra=_patients_are({"ldh": [250, pd.NA, 310]})),
+    Case("decimal_commas_in_semicolon_file",
+         lambda t: _covariates(t, "nlr", ["2,3", "3,1", "1,5"], sep=";"), "accepted",
+         note="decimal_comma", extra=_patients_are({"nlr": [2.3, 3.1, 1.5]})),
+    Case("sex_spellings", lambda t: _covariates(t, "sex", ["F", "female", "MALE"]),
+         "accepted", note="merged_spellings", extra=_patients_are({"sex": ["F", "F", "MALE"]})),
+    Case("age_sex_ldh_column_names",
+         lambda t: _covariates(t, "Age,Sex,LDH (U/L)", ["61,F,250", "70,M,300", "55,F,280"]),
+         "accepted", note="renamed",
+         extra=_patients_are({"age": [61, 70, 55], "sex": ["F", "M", "F"], "ldh": [250, 300, 280]})),
+    Case("pd_at_first_eval_without_progression_date", _pd_without_date, "warning",
+         warning="1 patient(s) have a RECIST PD scan but no progression_date (P1)",
+         extra=_pfs_from_scans),
+    Case("ids_na_none_nan", lambda t: _ids(t, {"P1": "NA", "P2": "None", "P3": "nan"}),
+         "accepted", checks=[("NA", "sld_baseline_mm", "20"), ("nan", "sld_baseline_mm", "30")]),
+    Case("ids_nfc_and_nfd_spellings",
+         lambda t: _ids(t, {"P1": "Jos\u00e9"}, {"P1": "Jose\u0301"}), "accepted",
+         note="normalized_ids", checks=[("Jos\u00e9", "sld_baseline_mm", "20")]),
+    Case("near_duplicate_ids_case", lambda t: folder(t, PATIENTS
+                                                     + "p2,2021-02-01,,2021-05-01,2.9,0\n"),
+         "warning", warning="'P2' (row 3) and 'p2' (row 5)"),
+    Case("ids_lost_leading_zeros", lambda t: _ids(t, {"P1": "0012"}, {"P1": "12"}), "error",
+         [("lesions.csv", 2, "patient_id", "patient '12' is not in the patients table "
+           "(patients has '0012': the case or leading zeros differ")]),
+    Case("excel_sep_line", lambda t: folder(t, "sep=,\n" + PATIENTS), "accepted",
+         note="delimiter", checks=[("P1", "sld_baseline_mm", "20")]),
+    # command line
+    Case("simulate_out_existing_file", lambda t: folder(t) / "patients.csv", "refused",
+         [("", None, None, "is an existing file")],
+         command=lambda p, t: ["simulate", "--patients", "5", "--out", str(p)],
+         extra=_unchanged("patients.csv")),
+    Case("simulate_negative_seed", lambda t: t / "sim", "refused",
+         [("", None, None, "--seed -1: expected a whole number ≥ 0")],
+         command=lambda p, t: ["simulate", "--seed", "-1", "--out", str(p)]),
+    Case("validate_findings_on_stdout", lambda t: folder(t, lesions=edit(
+        LESIONS, 4, "diameter_mm", "-4")), "error",
+         [("lesions.csv", 4, "diameter_mm", "'-4' is below 0")]),
+    Case("not_a_cohort_table_never_echoed",
+         _system_file, "error",
+         [("passwd.csv", 1, None, "no column of this file is a patients column")],
+         extra=_nothing_echoed),
+    Case("dd_mm_yyyy_dates_one_root_cause", _dd_mm, "error",
+         [("lesions.csv", 4, "assessment_date", "'01/03/2021' is not an ISO 8601 date"),
+          ("lesions.csv", 15, "assessment_date", "'05/02/2021' is not an ISO 8601 date"),
+          ("lesions.csv", 17, "assessment_date", "'01/03/2021' is not an ISO 8601 date")],
+         extra=_one_root_cause),
+]
+CASES += ROUND_TWO
+
+
 def _big_csv(tmp: Path) -> tuple[Path, int]:
     """~200 MB lesions CSV of valid rows with one bad diameter near the end; (folder, its row)."""
     d = tmp / "big"
@@ -352,29 +719,50 @@ def _line_for(err: str, path: Path, file: str, row: int | None, column: str | No
 def _input_patients(path: Path) -> int | None:
     files = list(path.glob("patients.*")) if path.is_dir() else []
     if len(files) == 1 and files[0].suffix == ".csv":
-        return len(pd.read_csv(files[0], dtype=str))
+        return len(pd.read_csv(files[0], dtype=str, keep_default_na=False, skiprows=(
+            1 if files[0].read_text(encoding="utf-8").startswith("sep=") else 0),
+            sep=None, engine="python"))
     return None
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_catalogue_case(case: Case, tmp_path, capsys):
     path = case.build(tmp_path)
+    if case.outcome == "refused":
+        rc = main(case.command(path, tmp_path))
+        out = capsys.readouterr()
+        assert rc == 2 and "Traceback" not in out.err + out.out, out
+        lines = out.err.strip().splitlines()
+        assert len(lines) == 1, lines  # one line, no traceback
+        assert case.problems[0][3] in lines[0], lines[0]
+        if case.extra:
+            case.extra(path, tmp_path, out.out + out.err)
+        return
     rc, out, err = _validate(path, capsys)
     assert "Traceback" not in err and "Traceback" not in out
+    assert err == "", err  # findings on stdout: `hpd validate x > problems.txt` keeps them all
     if case.outcome == "error":
         assert rc == 1, out + err
-        lines = err.strip().splitlines()
+        lines = out.strip().splitlines()
         assert lines[-1].endswith(f"problem(s) found in {path}")
         for file, row, column, text in case.problems:
-            line = _line_for(err, path, file, row, column)
+            line = _line_for(out, path, file, row, column)
             assert text in line, line
             assert "(expected " in line  # every problem says what was expected
         # the other commands stop on the same problems, with exit code 2 and no traceback
         rc2, table, err2 = _classify(path, tmp_path, capsys)
         assert rc2 == 2 and table is None and "Traceback" not in err2
         assert err2.strip().splitlines() == lines[:-1]
+        if case.extra:
+            case.extra(path, tmp_path, out)
         return
-    assert rc == 0, err
+    assert rc == 0, out
+    warnings = [ln for ln in out.splitlines() if ln.startswith("warning: ")]
+    if case.outcome == "warning":
+        assert any(case.warning in ln for ln in warnings), out
+    else:  # nothing implausible in the other cases (the base cohort has no progression_date
+        # column while P1's first evaluation is RECIST PD: that warning is true of all of them)
+        assert not [w for w in warnings if "no progression_date" not in w], out
     if case.note:
         assert f": {case.note} (" in out, out
     rc2, table, err2 = _classify(path, tmp_path, capsys)
@@ -382,11 +770,13 @@ def test_catalogue_case(case: Case, tmp_path, capsys):
     n = _input_patients(path)
     assert table["patient_id"].is_unique
     if n is not None:
-        assert len(table) == n  # no patient silently dropped
+        assert len(table) == n  # no patient silently lost
     for pid, column, text in case.checks:
         value = table.loc[table["patient_id"] == pid, column]
         assert len(value) == 1, f"{pid} missing from the classification"
         assert text in value.iloc[0], f"{pid} {column}: {value.iloc[0]!r}"
+    if case.extra:
+        case.extra(path, tmp_path, table)
 
 
 @pytest.mark.slow
@@ -394,10 +784,10 @@ def test_catalogue_big_csv_bad_row_near_the_end(tmp_path, capsys):
     path, bad_row = _big_csv(tmp_path)
     assert (path / "lesions.csv").stat().st_size > 190 * 1024 * 1024
     rc, out, err = _validate(path, capsys)
-    assert rc == 1 and "Traceback" not in err
-    lines = err.strip().splitlines()
+    assert rc == 1 and "Traceback" not in err and err == ""  # findings on stdout
+    lines = out.strip().splitlines()
     assert len(lines) == 2, lines  # the one bad row, then the count
-    line = _line_for(err, path, "lesions.csv", bad_row, "diameter_mm")
+    line = _line_for(out, path, "lesions.csv", bad_row, "diameter_mm")
     assert "is not a number" in line and ".5x'" in line
 
 
@@ -414,3 +804,39 @@ def test_catalogue_is_documented():
         if cid in outcomes:
             assert outcomes[cid] == outcome, cid
 
+
+
+# ------------------------------------------------- the validate output shown in docs/bad-input.md
+
+ALL_WARNINGS_PATIENTS = """patient_id,treatment_start,progression_date,death_date,last_contact
+P0001,2021-01-10,,,2021-09-01
+p0001,2021-02-01,,,2021-09-01
+P0002,2004-03-01,2004-09-01,,2005-01-01
+P0003,2021-03-01,,,2021-09-01
+"""
+
+
+def _all_warnings(tmp: Path) -> Path:
+    """A cohort with every plausibility warning at once (diameters in cm; one new lesion of
+    65 cm; 11 targets on one scan; a scan 3 years before start; a start in 2004; ids P0001 and
+    p0001; P0003's first evaluation is RECIST PD without a progression_date)."""
+    rows = ["patient_id,assessment_date,lesion_id,lesion_type,diameter_mm"]
+    for k in range(1, 12):
+        rows += [f"P0001,2021-01-05,T{k},target,{1 + k / 10:g}",
+                 f"P0001,2021-03-01,T{k},target,{1 + k / 10:g}"]
+    rows += ["p0001,2021-01-20,T1,target,2.5", "p0001,2021-03-20,T1,target,2.4",
+             "P0002,2001-02-01,T1,target,3.1", "P0002,2004-02-20,T1,target,3.0",
+             "P0002,2004-05-01,T1,target,3.2",
+             "P0003,2021-02-20,T1,target,2.0", "P0003,2021-04-20,T1,target,3.0",
+             "P0003,2021-04-20,N1,new,650"]
+    return folder(tmp, ALL_WARNINGS_PATIENTS, "\n".join(rows) + "\n")
+
+
+def test_all_warnings_output_is_documented(tmp_path, capsys):
+    path = _all_warnings(tmp_path)
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out.replace(str(path), "cohort")
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("<!-- all-warnings -->", 2)[1].split("```", 2)[1].strip("\n")
+    assert block.splitlines()[0] == "$ hpd validate cohort"
+    assert block.splitlines()[1:] == out.strip("\n").splitlines()

@@ -84,3 +84,37 @@ def test_days_per_month_parameter_and_order():
     e = derive_endpoints(p.iloc[::-1].reset_index(drop=True), Parameters(days_per_month=30.0))
     assert e.patient_id.tolist() == ["P1", "P0"]
     assert e.os_months.tolist() == [2.0, 1.0]
+
+
+def test_progression_from_scans_takes_the_first_recist_pd_scan():
+    """Issue 12: P1 is SD at the first evaluation and PD at the second (30 -> 31 -> 40 mm:
+    +29 % from the nadir 30, ≥ 5 mm), without progression_date: a warning; with
+    plausibility.progression_from_scans=true its PFS is an event at the second scan
+    (2021-01-10 -> 2021-04-20: 100 days / 30.4375 = 3.2854 months, by hand)."""
+    import pandas as pd
+
+    from hpd_analysis.classification import classify_table
+    from hpd_analysis.endpoints import progression_warnings
+    from hpd_analysis.load import load_cohort
+    from hpd_analysis.params import Parameters
+
+    pts = pd.DataFrame({"patient_id": ["P1", "P2"], "treatment_start": ["2021-01-10"] * 2,
+                        "progression_date": ["", "2021-05-01"],
+                        "last_contact": ["2021-09-01", "2021-09-01"]})
+    les = pd.DataFrame({"patient_id": ["P1"] * 3 + ["P2"] * 3,
+                        "assessment_date": ["2021-01-05", "2021-02-25", "2021-04-20"] * 2,
+                        "lesion_id": ["L1"] * 6, "lesion_type": ["target"] * 6,
+                        "diameter_mm": ["30", "31", "40", "30", "31", "40"]})
+    cohort = load_cohort(patients=pts, lesions=les)
+    warn = progression_warnings(cohort)
+    assert len(warn) == 1 and "1 patient(s) have a RECIST PD scan" in warn[0] and "(P1)" in warn[0]
+    on = Parameters.from_dict({"plausibility.progression_from_scans": True})
+    assert progression_warnings(cohort, on) == []
+    off = classify_table(cohort, params=Parameters()).set_index("patient_id")
+    table = classify_table(cohort, params=on).set_index("patient_id")
+    assert off.loc["P1", "pfs_event"] == 0
+    assert table.loc["P1", "pfs_event"] == 1
+    assert abs(table.loc["P1", "pfs_months"] - 100 / 30.4375) < 1e-9
+    # a given progression_date is never replaced
+    assert table.loc["P2", "pfs_months"] == off.loc["P2", "pfs_months"]
+    assert abs(table.loc["P2", "pfs_months"] - 111 / 30.4375) < 1e-9

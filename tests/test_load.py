@@ -376,3 +376,17 @@ def test_dataframe_inputs_are_neither_modified_nor_shared():
         for name in src.columns:
             out_col = out[canonical.get(name, name)].to_numpy()
             assert not np.shares_memory(src[name].to_numpy(), out_col), name
+
+
+def test_covariate_checks_spare_identifier_columns_and_check_integer_ages(tmp_path):
+    """Issue 12: a huge number in an id-like column (``source_patient_id``, a hash) is a code,
+    not a measurement; an integer age column is range-checked too."""
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "patients.csv").write_text("patient_id,treatment_start,source_patient_id,age\n"
+                                    "P1,2021-01-10,-1.77996e+18,64\nP2,2021-01-11,2.5e18,70\n")
+    assert load_cohort(d).patients["source_patient_id"].abs().min() > 1e18
+    (d / "patients.csv").write_text("patient_id,treatment_start,age\nP1,2021-01-10,-40\n"
+                                    "P2,2021-01-11,70\n")
+    with pytest.raises(CohortError, match="'-40' is not a possible age"):
+        load_cohort(d)

@@ -55,3 +55,58 @@ def test_committed_notebooks_have_no_outputs():
             if cell["cell_type"] == "code":
                 assert not cell.get("outputs"), f"{nb_path.name} carries outputs: run `make strip`"
                 assert cell.get("execution_count") is None, nb_path.name
+
+
+def test_plausibility_group_parsed_validated_and_settable(tmp_path, capsys):
+    from hpd_analysis.params import Plausibility
+
+    p = Parameters.from_dict({"plausibility.max_diameter_mm": 3000,
+                              "plausibility.data_cutoff": "2022-06-30"})
+    assert p.plausibility == Plausibility(max_diameter_mm=3000, data_cutoff="2022-06-30")
+    assert Parameters.from_dict(p.to_dict()) == p
+    for bad in ({"plausibility.max_diameter_mm": -1}, {"plausibility.data_cutoff": "30/06/2022"},
+                {"plausibility.warn_targets_per_scan": 2.5},
+                {"plausibility.progression_from_scans": "yes"}):
+        with pytest.raises(ValueError, match="plausibility."):
+            Parameters.from_dict(bad)
+    # the CLI: a bad value is one line, exit 2
+    assert main(["validate", str(ROOT / "data" / "example"), "--set",
+                 "plausibility.data_cutoff=tomorrow"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "plausibility.data_cutoff='tomorrow'" in err
+
+
+def test_a_value_beyond_a_limit_is_accepted_with_its_parameter(tmp_path, capsys):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "patients.csv").write_text("patient_id,treatment_start\nP1,2021-01-10\n")
+    (d / "lesions.csv").write_text("patient_id,assessment_date,lesion_id,lesion_type,diameter_mm\n"
+                                   "P1,2021-01-05,L1,target,2500\nP1,2021-03-01,L1,target,2600\n")
+    assert main(["validate", str(d)]) == 1
+    out = capsys.readouterr().out
+    assert "plausibility.max_diameter_mm" in out  # the error names the parameter
+    assert main(["validate", str(d), "--set", "plausibility.max_diameter_mm=5000"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: " in out and "plausibility.warn_diameter_mm" in out
+
+
+@pytest.mark.parametrize("content", ["root:$6$secretHASH:19000:0:99999:7:::\nsecret: [\n",
+                                     "root: $6$secretHASH\nsecretuser: x\n",
+                                     b"\xff\xfe secret binary \x00"])
+def test_definitions_file_content_is_never_echoed(tmp_path, content):
+    """``--set definitions_file=/etc/shadow`` (issue 12): the error names the file and the
+    problem (line and column of a YAML error), never its lines."""
+    from hpd_analysis.errors import ParameterError
+    from hpd_analysis.report import run_report
+
+    f = tmp_path / "shadow"
+    if isinstance(content, bytes):
+        f.write_bytes(content)
+    else:
+        f.write_text(content)
+    with pytest.raises(ParameterError) as exc:
+        run_report(ROOT / "data" / "example", tmp_path / "out", progress=None,
+                   parameters={"definitions_file": str(f)})
+    text = str(exc.value)
+    assert str(f) in text and "secret" not in text and "$6$" not in text, text
+    assert not (tmp_path / "out").exists()

@@ -142,7 +142,8 @@ def test_incidence_forest_one_row_per_definition_with_counts():
     ax = plots.incidence_forest(tab).axes[0]
     top_down = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()],
                           strict=True), reverse=True)
-    assert [name for _, name in top_down] == ["champiat2017", "ferrara2018"]  # table order
+    # table order, labelled by first author and year
+    assert [name for _, name in top_down] == ["Champiat 2017", "Ferrara 2018"]
     texts = [t.get_text() for t in ax.texts]
     assert "12/131" in texts and "56/406" in texts
 
@@ -165,7 +166,10 @@ def test_upset_from_series_with_boolean_multiindex():
     fig = plots.upset_plot(counts)
     ax_bar = fig.axes[0]
     assert [p.get_height() for p in ax_bar.patches] == [7, 3, 2]  # "none" left out
-    assert "4 patients" in ax_bar.get_title(loc="left")
+    title = ax_bar.get_title(loc="left").replace("\n", " ")
+    # "at least one", not "every": a patient evaluable under some definitions only is left out
+    assert "Among the 62 patients evaluable under every definition" in title
+    assert "4 not evaluable under at least one are left out" in title
     ax_set = fig.axes[2]
     assert sorted(p.get_width() for p in ax_set.patches) == [9, 10]  # a: 7+3, b: 7+2
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["a", "b"]
@@ -179,7 +183,8 @@ def test_threshold_curve_with_ci_band_and_reference():
     assert len(ax.lines) == 2  # curve + reference line
     assert len(ax.collections) == 1  # CI band
     assert ax.lines[1].get_xdata()[0] == 2.0  # published threshold from the "default" column
-    assert ax.get_xlabel() == "champiat2017: tgr_ratio_min"
+    assert ax.get_xlabel() == "Champiat 2017: tgr_ratio_min"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["published threshold (2)"]
 
 
 def test_attrition_flow_counts_add_up_per_definition():

@@ -54,3 +54,139 @@ def test_small_cells_masked_with_dependents():
     assert out.loc[2, "percent"] == 30.0
     assert out["n_evaluable"].tolist() == [40, 40, 40]
     pd.testing.assert_frame_equal(suppress_small_cells(t, k=1), t)
+
+
+# ---- issue 12: one key rule, formula injection, ids inside other texts ----------------------
+
+
+def test_key_of_spaces_refused_from_env_as_from_file(tmp_path, monkeypatch):
+    from hpd_analysis.privacy import KEY_ENV
+
+    monkeypatch.setenv(KEY_ENV, " " * 40)
+    with pytest.raises(ParameterError, match="once surrounding spaces are removed"):
+        read_key()
+    f = tmp_path / "key"
+    f.write_text(" " * 40)
+    with pytest.raises(ParameterError, match="too short"):
+        read_key(f)
+    # the same key, padded, from either source gives the same bytes
+    monkeypatch.setenv(KEY_ENV, "  0123456789abcdef0123  ")
+    f.write_text("0123456789abcdef0123\n")
+    assert read_key() == read_key(f) == b"0123456789abcdef0123"
+
+
+def test_key_file_without_pseudonymize_is_an_error(tmp_path):
+    from hpd_analysis.report import resolve_parameters
+
+    f = tmp_path / "key"
+    f.write_text("0123456789abcdef0123")
+    with pytest.raises(ParameterError, match="pseudonymize is false"):
+        resolve_parameters({"pseudonym_key_file": str(f)})
+    assert resolve_parameters({"pseudonym_key_file": str(f), "pseudonymize": True})["pseudonymize"]
+
+
+def test_neutralize_formulas_owasp_rule():
+    from hpd_analysis.privacy import neutralize_formulas, unneutralize_text
+
+    t = pd.DataFrame({"id": ["=1+2", "+1", "-x", "@SUM(A1)", "\tA", "\rB", "P1", "-4.5", None],
+                      "n": [-1, 2, 3, 4, 5, 6, 7, 8, 9],
+                      "c": pd.Categorical(["=a", "b"] * 4 + ["b"])})
+    out = neutralize_formulas(t)
+    assert out["id"].tolist() == ["'=1+2", "'+1", "'-x", "'@SUM(A1)", "'\tA", "'\rB", "P1",
+                                  "-4.5", None]
+    assert out["n"].tolist() == t["n"].tolist()  # numbers never change
+    assert out["c"].tolist()[:2] == ["'=a", "b"]
+    assert t["id"].iloc[0] == "=1+2"  # the input is not modified
+    assert [unneutralize_text(v) for v in out["id"]] == t["id"].tolist()
+
+
+def test_every_csv_writer_neutralizes(tmp_path):
+    from hpd_analysis.classification import write_table as write_classification
+    from hpd_analysis.report import write_table
+    from hpd_analysis.sdtm import _write_csv
+    from hpd_analysis.simulate import write_cohort
+
+    t = pd.DataFrame({"patient_id": ["=HYPERLINK(\"http://x\")", "P2"], "v": [1.5, -2.0]})
+    paths = [write_table(t, tmp_path, "r"), write_classification(t, tmp_path / "c.csv"),
+             write_cohort({"patients": t, "lesions": t}, tmp_path / "sim") / "patients.csv"]
+    _write_csv(t, tmp_path / "s.csv")
+    paths.append(tmp_path / "s.csv")
+    for p in paths:
+        first = pd.read_csv(p, dtype=str)["patient_id"].iloc[0]
+        assert first.startswith("'="), (p, first)
+
+
+def test_pseudonymize_cohort_scrubs_embedded_ids():
+    from types import SimpleNamespace
+
+    from hpd_analysis.privacy import pseudonymize_cohort
+
+    key = b"k" * 20
+    cohort = SimpleNamespace(
+        patients=pd.DataFrame({"patient_id": ["MRN7700148", "MRN77001480"],
+                               "note": ["sibling of MRN77001480", None]}),
+        lesions=pd.DataFrame({"patient_id": ["MRN7700148"], "lesion_id": ["MRN7700148-T1"]}),
+        assessments=None, scans_wide=None,
+        load_report=pd.DataFrame({"detail": ["lesion MRN7700148-T1 of patient MRN7700148"]}))
+    import dataclasses
+
+    @dataclasses.dataclass
+    class C:
+        patients: pd.DataFrame
+        lesions: pd.DataFrame
+        assessments: object
+        scans_wide: object
+        load_report: pd.DataFrame
+
+    out = pseudonymize_cohort(C(**vars(cohort)), key)
+    ids = pseudonymize(pd.Series(["MRN7700148", "MRN77001480"]), key).tolist()
+    assert out.lesions["lesion_id"].iloc[0] == ids[0] + "-T1"
+    assert out.patients["note"].iloc[0] == "sibling of " + ids[1]  # the longer id is not cut
+    assert out.load_report["detail"].iloc[0] == f"lesion {ids[0]}-T1 of patient {ids[0]}"
+
+
+@pytest.mark.slow
+def test_pseudonymized_report_has_no_embedded_id_nor_free_text(tmp_path):
+    """End to end (issue 12): lesion ids that embed the patient id (``MRN…-T1``) and a
+    free-text column naming other patients; with pseudonymize=true no file of the report
+    (CSV, HTML, ipynb, SVG ...) holds an input patient id, and the free text is no risk
+    factor of Table 1."""
+    from hpd_analysis.report import run_report
+    from hpd_analysis.simulate import simulate_cohort, write_cohort
+
+    tables = simulate_cohort(n_patients=40, seed=11)
+    ids = tables["patients"]["patient_id"].astype(str)
+    new = {old: f"MRN{7700100 + i}" for i, old in enumerate(ids)}
+    for t in tables.values():
+        if "patient_id" in t.columns:
+            t["patient_id"] = t["patient_id"].astype(str).map(new)
+    les = tables["lesions"]
+    les["lesion_id"] = les["patient_id"] + "-" + les["lesion_id"].astype(str)
+    pts = tables["patients"]
+    pts["comments"] = [f"seen on ward {i % 7} with {new[ids.iloc[(i + 1) % len(ids)]]}, "
+                       "family informed" for i in range(len(pts))]
+    cohort = write_cohort(tables, tmp_path / "cohort")
+    key = tmp_path / "k.key"
+    key.write_text("unit-test-key-0123456789abcdef\n")
+    out = run_report(cohort, tmp_path / "report", progress=None,
+                     parameters={"pseudonymize": True, "pseudonym_key_file": str(key)})
+    needles = [i.encode() for i in new.values()]
+    leaks = sorted({(p.relative_to(out).as_posix(), n.decode()) for p in out.rglob("*")
+                    if p.is_file() for n in needles if n in p.read_bytes()})
+    assert leaks == []
+    t1 = [p for p in (out / "tables").glob("*.csv") if "table1" in p.name]
+    assert t1 and all(b"comments" not in p.read_bytes() for p in t1)
+
+
+def test_growth_writer_neutralizes_and_never_writes_into_the_cohort(tmp_path, capsys):
+    """The growth command (issue 16) follows the same output rules (issue 12)."""
+    from hpd_analysis.cli import main
+    from hpd_analysis.growth import write_growth
+    from hpd_analysis.simulate import simulate_cohort, write_cohort
+
+    p = write_growth(pd.DataFrame({"patient_id": ["=1+2"], "g": [-0.01]}), tmp_path / "g.csv")
+    assert p.read_text().splitlines()[1] == "'=1+2,-0.01"
+    d = write_cohort(simulate_cohort(n_patients=5, seed=1), tmp_path / "cohort")
+    assert main(["growth", str(d), "--out", str(d / "growth.csv")]) == 2
+    assert "is inside the input" in capsys.readouterr().err
+    assert not (d / "growth.csv").exists()

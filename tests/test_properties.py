@@ -221,6 +221,8 @@ def random_cohorts(draw, n_min: int = 1, n_max: int = 8):
             row["death_date"] = start + pd.Timedelta(days=draw(st.integers(0, 400)))
         patients.append(row)
         offsets = sorted(draw(st.lists(st.integers(-150, 200), max_size=4, unique=True)))
+        if "death_date" in row and offsets:  # a scan after death is a documented error
+            row["death_date"] = max(row["death_date"], start + pd.Timedelta(days=offsets[-1]))
         n_target = draw(st.integers(0, 3))
         n_nt = draw(st.integers(0, 1))
         for k, off in enumerate(offsets):

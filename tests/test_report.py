@@ -32,7 +32,7 @@ def test_file_then_set_overrides_in_that_order(tmp_path):
                  "  baseline_max_days_before: 28\n")
     p = report.resolve_parameters({"windows.first_eval_min_days": 28, "landmark": "none"}, f)
     assert p["group_by"] == "arm"
-    assert p["landmark"] == "none"  # --set wins over the file
+    assert p["landmark"] is None  # --set wins over the file ("none": no landmark)
     assert p["windows.first_eval_min_days"] == 28
     assert p["windows.baseline_max_days_before"] == 28  # from the file
 
@@ -57,6 +57,13 @@ def test_unknown_key_in_file_names_the_file(tmp_path):
         ({"cohort": "x"}, "--cohort"),
         ({"landmark": "soon"}, "landmark"),
         ({"landmark": -1}, "landmark"),
+        ({"landmark": float("inf")}, "landmark=inf: expected .*finite"),
+        ({"landmark": "nan"}, "landmark"),
+        ({"days_per_month": float("nan")}, "days_per_month"),
+        ({"ferrara2018.delta_tgr_min": float("inf")}, "delta_tgr_min"),
+        ({"primary_definition": "ferara2018"}, "did you mean 'ferrara2018'"),
+        ({"definitions": "ferrara2018, kas202"}, "kas202"),
+        ({"table1_by": 3}, "table1_by"),
         ({"windows.first_eval_min_days": -3}, "first_eval_min_days"),
         ({"tgk_mode": "sideways"}, "tgk_mode"),
         ({"definitions": "champiat2017", "primary_definition": "ferrara2018"}, "primary_definition"),
@@ -87,14 +94,20 @@ def test_missing_or_bad_parameters_file(tmp_path):
         report.resolve_parameters(None, bad)
 
 
-def test_notebook_parameters_split_windows_and_analysis():
-    nbp = report.notebook_parameters(report.resolve_parameters(), "/c", "/o")
-    assert nbp["cohort"] == "/c" and nbp["output_dir"] == "/o"
-    assert nbp["windows"]["first_eval_min_days"] == 14
-    assert "windows.first_eval_min_days" not in nbp["analysis_parameters"]
-    assert report.build_parameters(nbp["windows"], nbp["analysis_parameters"]) == report.Parameters()
+def test_notebook_parameters_nest_every_analysis_group():
+    nbp = report.notebook_parameters(report.resolve_parameters(), "../c", ".")
+    assert nbp["cohort"] == "../c" and nbp["output_dir"] == "."
+    analysis = nbp["analysis_parameters"]
+    assert analysis["windows"]["first_eval_min_days"] == 14
+    assert "windows" not in nbp  # one variable for every analysis parameter
+    for group in report.Parameters.groups():  # groups added to Parameters reach the notebooks
+        assert isinstance(analysis[group], dict), group
+    assert report.build_parameters(None, analysis) == report.Parameters()
+    assert report.build_parameters({"first_eval_min_days": 21}).windows.first_eval_min_days == 21
     with pytest.raises(ParameterError):
         report.build_parameters({"nope": 1})
+    with pytest.raises(ParameterError, match="days_per_month"):
+        report.build_parameters(None, {"days_per_month": float("inf")})
 
 
 def test_select_sections_by_stem_short_name_or_number():
@@ -147,31 +160,34 @@ def test_run_report_writes_index_parameters_and_sections(tmp_path, cohort_dir):
         "print('landmark is', landmark)",
     ])
     _notebook(nbs / "02_second.ipynb", ["print('second')"])
-    stale = tmp_path / "out" / "figures" / "old_cohort_km.png"
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"old")
+    foreign = tmp_path / "out" / "figures" / "my_own_figure.png"  # not written by hpd report
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"mine")
     lines: list[str] = []
     out = report.run_report(cohort_dir, tmp_path / "out", parameters={"landmark": "none"},
-                            notebooks=nbs, progress=lines.append)
+                            notebooks=nbs, progress=lines.append, jobs=1)
     assert [ln.split(" … ")[0] for ln in lines] == ["[1/2] first", "[2/2] second"]
     for name in ("index.html", "parameters.json", "01_first.ipynb", "01_first.html",
                  "02_second.html", "tables/x.csv"):
         assert (out / name).is_file(), name
     doc = json.loads((out / "parameters.json").read_text())
-    assert doc["parameters"]["landmark"] == "none"
+    assert doc["parameters"]["landmark"] is None
     assert doc["overrides"] == {"landmark": "none"}
     assert doc["package"]["version"] == report.__version__
     assert set(doc["input_checksums_sha256"]) == {"patients.csv"}
     assert doc["input_checksums_sha256"]["patients.csv"] == report.sha256_file(
         cohort_dir / "patients.csv")
     assert {"pandas", "lifelines", "matplotlib"} <= set(doc["libraries"])
-    assert not stale.exists()  # a full run leaves no figure of a previous run
+    assert foreign.read_bytes() == b"mine"  # a file the workbench did not write is kept
+    manifest = json.loads((out / "manifest.json").read_text())["files"]
+    assert "tables/x.csv" in manifest and "figures/my_own_figure.png" not in manifest
+    assert not list(tmp_path.glob(".out.*"))  # no staging folder, no lock file left
     index = (out / "index.html").read_text()
     assert 'href="01_first.html"' in index and 'href="02_second.html"' in index
     assert "tables/x.csv" in index and "windows.first_eval_min_days" in index
     assert doc["input_checksums_sha256"]["patients.csv"] in index
     executed = nbformat.read(out / "01_first.ipynb", as_version=4)
-    assert any("landmark is none" in o.get("text", "") for c in executed.cells
+    assert any("landmark is None" in o.get("text", "") for c in executed.cells
                if c.cell_type == "code" for o in c.get("outputs", []))
     assert "start_time" not in executed.metadata["papermill"]  # rerun-stable record
     html = (out / "01_first.html").read_text()
@@ -187,24 +203,47 @@ def test_run_report_writes_index_parameters_and_sections(tmp_path, cohort_dir):
 
 @pytest.mark.slow
 def test_failing_cell_names_section_and_keeps_partial_output(tmp_path, cohort_dir):
+    """A failed run leaves the previous report as it was; its own output goes to
+    <out>.incomplete, whose index.html names the failed section."""
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(nbs / "01_ok.ipynb", ["print('fine')"])
     _notebook(nbs / "02_broken.ipynb", ["print('before')", "raise ValueError('boom: bad column')",
                                         "print('never')"])
     _notebook(nbs / "03_after.ipynb", ["print('after')"])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("the previous complete report")
     with pytest.raises(HPDError) as exc:
-        report.run_report(cohort_dir, tmp_path / "out", notebooks=nbs, progress=None)
+        report.run_report(cohort_dir, out, notebooks=nbs, progress=None, jobs=1)
     msg = str(exc.value)
     assert "02_broken" in msg and "ValueError" in msg and "boom: bad column" in msg
-    out = tmp_path / "out"
-    assert (out / "02_broken.ipynb").is_file() and (out / "02_broken.html").is_file()
-    assert "boom: bad column" in (out / "02_broken.html").read_text()
-    assert not (out / "03_after.ipynb").exists()  # stopped at the failure
-    doc = json.loads((out / "parameters.json").read_text())
+    assert "out.incomplete" in msg
+    assert (out / "index.html").read_text() == "the previous complete report"
+    assert not (out / "02_broken.ipynb").exists()
+    partial = tmp_path / "out.incomplete"
+    assert (partial / "02_broken.ipynb").is_file() and (partial / "02_broken.html").is_file()
+    assert "boom: bad column" in (partial / "02_broken.html").read_text()
+    assert not (partial / "03_after.ipynb").exists()  # stopped at the failure
+    doc = json.loads((partial / "parameters.json").read_text())
     assert doc["sections"]["02_broken"]["status"] == "failed"
     assert doc["sections"]["03_after"]["status"] == "not run"
-    assert "failed" in (out / "index.html").read_text()
+    index = (partial / "index.html").read_text()
+    assert "INCOMPLETE REPORT" in index and "02_broken.html" in index and "boom" in index
+
+
+@pytest.mark.slow
+def test_a_run_of_some_sections_keeps_the_others(tmp_path, cohort_dir):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_first.ipynb", [
+        "from pathlib import Path\n(Path(output_dir) / 'tables' / 'x.csv').write_text('a\\n1\\n')"])
+    _notebook(nbs / "02_second.ipynb", ["print('second')"])
+    out = report.run_report(cohort_dir, tmp_path / "out", notebooks=nbs, progress=None)
+    report.run_report(cohort_dir, out, notebooks=nbs, sections=["second"], progress=None)
+    for name in ("01_first.html", "01_first.ipynb", "tables/x.csv", "02_second.html"):
+        assert (out / name).is_file(), name
+    assert "tables/x.csv" in json.loads((out / "manifest.json").read_text())["files"]
 
 
 def test_missing_cohort_is_a_user_error(tmp_path):
@@ -222,18 +261,68 @@ def test_bad_parameters_fail_before_any_notebook_runs(tmp_path, cohort_dir):
 
 
 def test_real_notebooks_have_parameters_cell_and_no_outputs():
+    """Every notebook's parameters cell is the one generated from the schema (python -m
+    hpd_analysis.report rewrites them), and the opening cell passes them all on."""
     nb_dir = REPO / "notebooks"
     names = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb"))
     assert names == list(report.SECTIONS)
+    cell = report.parameters_cell()
+    for o in report.REPORT_OPTIONS:
+        assert (f"\n{o.name} = " in cell) is not o.private, o.name
     for name in names:
         nb = nbformat.read(nb_dir / f"{name}.ipynb", as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, name
-        for key in ("cohort", "output_dir", "primary_definition", "group_by", "landmark",
-                    "windows", "analysis_parameters"):
-            assert f"{key} =" in tagged[0].source, (name, key)
+        assert tagged[0].source == cell, f"{name}: run python -m hpd_analysis.report"
+        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        assert "report.open_section(**report.parameters_from(globals()))" in code[1], name
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), name
         assert all(c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+
+
+def test_papermill_reads_every_parameter_of_the_cell():
+    """papermill parses the generated cell without a warning (no second '=' on a line), so its
+    unknown-parameter warnings stay meaningful."""
+    from papermill.translators import PythonTranslator
+
+    names = [p.name for p in PythonTranslator.inspect(nbformat.v4.new_code_cell(
+        report.parameters_cell()))]
+    injected = report.notebook_parameters(report.resolve_parameters(), ".", ".")
+    assert names == list(injected)
+
+
+def test_schema_follows_the_parameter_groups(monkeypatch):
+    """A group added to Parameters appears in the schema, in --set and in the notebooks'
+    analysis_parameters without an edit of the schema."""
+    import dataclasses
+
+    from hpd_analysis import params as params_mod
+    from hpd_analysis.report import resolve, schema
+
+    @dataclasses.dataclass(frozen=True)
+    class Extra:
+        #: resamples of a test group (count)
+        n_boot: int = 200
+        #: confidence level
+        level: float = 0.95
+
+    Base = params_mod.Parameters
+    Extended = dataclasses.make_dataclass(
+        "Parameters", [("extra", Extra, dataclasses.field(default_factory=Extra))], bases=(Base,),
+        frozen=True)
+    monkeypatch.setattr(schema, "Parameters", Extended)
+    monkeypatch.setattr(resolve, "Parameters", Extended)
+    opts = {o.name: o for o in schema.analysis_options()}
+    assert opts["extra.n_boot"].kind == "int" and opts["extra.n_boot"].default == 200
+    assert "resamples" in opts["extra.n_boot"].help
+    p = resolve.resolve_parameters({"extra.n_boot": 50})
+    assert p["extra.n_boot"] == 50
+    with pytest.raises(ParameterError, match="extra.level"):
+        resolve.resolve_parameters({"extra.level": float("inf")})
+    with pytest.raises(ParameterError, match="extra.n_boot"):
+        resolve.resolve_parameters({"extra.n_boot": 2.5})
+    nbp = resolve.notebook_parameters(p, ".", ".")
+    assert nbp["analysis_parameters"]["extra"] == {"n_boot": 50, "level": 0.95}
 
 
 @pytest.mark.slow

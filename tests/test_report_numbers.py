@@ -117,24 +117,6 @@ class _Tables(HTMLParser):
             self._cell.append(data)
 
 
-def displayed_table(nb_path: Path, marker: str) -> pd.DataFrame:
-    """The DataFrame displayed (text/html) by the first code cell whose source contains
-    ``marker``, as text cells with the column names of its header."""
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type != "code" or marker not in cell.source:
-            continue
-        for out in cell.get("outputs", []):
-            html = out.get("data", {}).get("text/html")
-            if html and "<table" in html:
-                p = _Tables()
-                p.feed(html)
-                rows = p.tables[0]
-                header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
-                return pd.DataFrame(body, columns=header).iloc[:, 1:]  # drop the index
-    raise AssertionError(f"{nb_path.name}: no displayed table in a cell with {marker!r}")
-
-
 def _num(text: Any) -> float:
     t = str(text).strip()
     if t in ("", "NaN", "nan", "<NA>", "None"):
@@ -149,11 +131,6 @@ def _same(a: Any, b: Any, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
     if math.isinf(x) or math.isinf(y):
         return x == y
     return math.isclose(x, y, rel_tol=rel, abs_tol=abs_)
-
-
-def _displayed_same(shown: str, value: Any) -> bool:
-    """A displayed number (pandas rounds floats to 6 decimals) equals the package value."""
-    return _same(shown, value, rel=1e-5, abs_=1.5e-6)
 
 
 # ------------------------------------------------------------------ the tests
@@ -203,30 +180,68 @@ def test_survival_csv_equals_package(run, direct):
     assert np.isfinite(pd.to_numeric(csv["hazard_ratio"], errors="coerce")).any()
 
 
+def displayed_typeset_table(nb_path: Path, marker: str, columns: list[str]) -> pd.DataFrame:
+    """The typeset table (hpd_analysis.tables: great_tables HTML) displayed by the first code cell
+    whose source contains ``marker``: the body rows under its header row ``columns``."""
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or marker not in cell.source:
+            continue
+        for out in cell.get("outputs", []):
+            html = out.get("data", {}).get("text/html")
+            if html and "gt_table" in html:
+                p = _Tables()
+                p.feed(html)
+                rows = p.tables[0]
+                start = rows.index(columns) + 1
+                body = [r for r in rows[start:] if len(r) == len(columns)]
+                return pd.DataFrame(body, columns=columns)
+    raise AssertionError(f"{nb_path.name}: no typeset table in a cell with {marker!r}")
+
+
 def test_notebooks_display_the_incidence_of_the_table(run, direct):
+    from hpd_analysis import tables
+
     _, out = run
-    shown = displayed_table(out / "03_incidence_agreement.ipynb", "incidence(")
     exp = direct["incidence"]
-    assert len(shown) == len(exp)  # the whole table, not pandas' truncated view
+    expected = tables.format_incidence(exp, None, "Tumour type")
+    shown = displayed_typeset_table(out / "03_incidence_agreement.ipynb", "incidence(",
+                                    list(expected.columns))
+    # the whole table (strata without any patient left out), typeset by the package's rules
+    pd.testing.assert_frame_equal(shown, expected.astype(str).reset_index(drop=True))
+    exp = exp[exp["n_total"] > 0].reset_index(drop=True)
+    assert len(shown) == len(exp)
     for (_, row), (_, e) in zip(shown.iterrows(), exp.iterrows(), strict=True):
-        assert (row["definition"], row["stratum"]) == (e["definition"], str(e["stratum"]))
-        assert int(row["n_hpd"]) == int(e["n_hpd"]) and int(row["n_evaluable"]) == int(
-            e["n_evaluable"])
-        for col in ("percent", "ci_low", "ci_high"):
-            assert _displayed_same(row[col], e[col]), (e["definition"], e["stratum"], col)
+        assert row["HPD / evaluable"] == f"{int(e['n_hpd'])} / {int(e['n_evaluable'])}"
+        text = row["Incidence, % (95 % CI)"]
+        if pd.isna(e["percent"]):
+            assert text == ""
+            continue
+        pct, lo, hi = (float(v.replace("−", "-")) for v in
+                       text.replace("(", " ").replace(")", " ").replace("–", " ").split())
+        for shown_value, value in ((pct, e["percent"]), (lo, e["ci_low"]), (hi, e["ci_high"])):
+            assert abs(shown_value - value) <= 0.05 + 1e-9, (e["definition"], e["stratum"])
 
 
 def test_notebooks_display_the_survival_of_the_table(run, direct):
+    from hpd_analysis import tables
+
     _, out = run
-    shown = displayed_table(out / "05_survival.ipynb", "survival_table(")
     exp = direct["survival"]
+    expected = tables.format_survival(exp)
+    shown = displayed_typeset_table(out / "05_survival.ipynb", "survival_table(",
+                                    list(expected.columns))
+    pd.testing.assert_frame_equal(shown, expected.astype(str).reset_index(drop=True))
     assert len(shown) == len(exp)
     for (_, row), (_, e) in zip(shown.iterrows(), exp.iterrows(), strict=True):
-        assert (row["endpoint"], row["group"]) == (e["endpoint"], str(e["group"]))
-        assert int(row["n"]) == int(e["n"]) and int(row["events"]) == int(e["events"])
-        for col in ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio",
-                    "hr_ci_low", "hr_ci_high"):
-            assert _displayed_same(row[col], e[col]), (e["endpoint"], e["group"], col)
+        assert row["Group"] == str(e["group"])
+        assert int(row["Patients"]) == int(e["n"]) and int(row["Events"]) == int(e["events"])
+        median = row["Median, months (95 % CI)"].split(" ")[0]
+        if np.isfinite(e["median_months"]):
+            assert abs(float(median) - e["median_months"]) <= 0.05 + 1e-9
+        hr = row["HR (95 % CI)"].split(" ")[0]
+        if np.isfinite(e["hazard_ratio"]) and e["group"] != e["reference_group"]:
+            assert abs(float(hr) - e["hazard_ratio"]) <= 0.005 + 1e-9
 
 
 def test_odds_ratio_figure_and_table_agree_on_the_multivariable_set(run):

@@ -7,6 +7,7 @@ when it is absent.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -534,3 +535,37 @@ def test_pharmaverse_adtte_cnsr_inversion(recist_set):
     rep = recist_set["report"].set_index("action")
     assert "adtte_progression_differs_from_rs" not in rep.index
     assert p["progression_date"].notna().sum() == 3
+
+
+def test_unmatched_subjects_are_an_error_unless_allowed(tmp_path, capsys):
+    """TR writes ``p2 `` where DM writes ``P2``: an error naming both, unless
+    ``--allow-unmatched``, and then every dropped row count is printed (issue 12)."""
+    from hpd_analysis.cli import main
+
+    tr = _tr_rows()
+    n_p2 = int((tr["USUBJID"] == "P2").sum())
+    tr.loc[tr["USUBJID"] == "P2", "USUBJID"] = "p2 "
+    d = write_sdtm(tmp_path / "sdtm", tr=tr)
+    with pytest.raises(HPDError, match=r"subject\(s\) not in dm.csv: 'p2' \(dm.csv has 'P2'"):
+        import_sdtm(d)
+    assert main(["import-sdtm", str(d), "--out", str(tmp_path / "c1")]) == 2
+    assert not (tmp_path / "c1").exists()
+    capsys.readouterr()
+    assert main(["import-sdtm", str(d), "--out", str(tmp_path / "c2"), "--allow-unmatched"]) == 0
+    out = capsys.readouterr().out
+    assert n_p2 and re.search(r"dropped [1-9]\d* row\(s\) of tr.csv "
+                             r"\(lesion_rows_without_patient_dropped\)", out), out
+    assert "p2" in out
+
+
+def test_import_never_writes_into_its_input_or_over_a_cohort(tmp_path, capsys):
+    from hpd_analysis.cli import main
+
+    d = write_sdtm(tmp_path / "sdtm")
+    assert main(["import-sdtm", str(d), "--out", str(d)]) == 2
+    assert main(["import-sdtm", str(d), "--out", str(tmp_path / "c")]) == 0
+    before = (tmp_path / "c" / "lesions.csv").read_bytes()
+    assert main(["import-sdtm", str(d), "--out", str(tmp_path / "c")]) == 2  # exists
+    assert main(["import-sdtm", str(d), "--out", str(tmp_path / "c"), "--force"]) == 0
+    assert (tmp_path / "c" / "lesions.csv").read_bytes() == before
+    assert "Traceback" not in capsys.readouterr().err

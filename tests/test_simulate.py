@@ -368,3 +368,25 @@ def test_calibration_against_the_published_ranges(source, tmp_path):
     non = verdict.eq(False).fillna(False).astype(bool)
     os_hpd, os_non = _median_os_months(patients, hpd), _median_os_months(patients, non)
     assert os_hpd < 0.6 * os_non and os_non - os_hpd > 3.0, (os_hpd, os_non)
+
+
+@pytest.mark.parametrize("seed", [1, 2021])
+def test_simulated_cohorts_raise_no_plausibility_warning(tmp_path, seed):
+    """simulate's output is plausible: no loader warning (issue 12's checks) and no
+    progression-vs-scans warning."""
+    from hpd_analysis.endpoints import progression_warnings
+    from hpd_analysis.load import load_cohort
+    from hpd_analysis.validate import WARNING
+
+    d = write_cohort(simulate_cohort(n_patients=400, seed=seed), tmp_path / "sim")
+    c = load_cohort(d)
+    assert not (c.load_report["action"] == WARNING).any(), c.load_report
+    assert progression_warnings(c) == []
+
+
+def test_bundled_example_validates_without_warnings(capsys):
+    from hpd_analysis.cli import main
+
+    assert main(["validate", str(datasets.example_path())]) == 0
+    out = capsys.readouterr()
+    assert "warning" not in out.out and out.err == ""

@@ -377,7 +377,7 @@ def test_cli_validate_bad_one_line_per_problem(tmp_path, capsys):
     text = edit(LESIONS, 3, "diameter_mm", "-4")
     text = edit(text, 5, "lesion_type", "weird")
     code = main(["validate", str(cohort(tmp_path, lesions=text))])
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out  # findings on stdout: `hpd validate x > problems.txt`
     assert code != 0
     lines = err.strip().splitlines()
     assert any(ln.endswith("lesions.csv:3: diameter_mm: '-4' is below 0 (expected a diameter "
@@ -392,8 +392,9 @@ def test_cli_validate_never_prints_a_traceback(tmp_path, capsys, content):
     d = cohort(tmp_path)
     (d / "lesions.csv").write_bytes(content)
     code = main(["validate", str(d)])
-    err = capsys.readouterr().err
-    assert code != 0 and "Traceback" not in err and "lesions.csv" in err
+    out = capsys.readouterr()
+    err = out.out  # findings on stdout
+    assert code != 0 and "Traceback" not in err + out.err and "lesions.csv" in err
 
 
 def test_two_aliases_of_one_column(tmp_path):

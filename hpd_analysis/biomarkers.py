@@ -1,0 +1,298 @@
+"""Longitudinal biomarkers: the optional ``biomarkers`` table of a cohort, its early change and
+the data of its spider plot.
+
+``biomarkers.csv`` (or ``.csv.gz``, ``.tsv``, ``.parquet``, ``.xlsx``) in a cohort folder: one row
+per patient, sample date and marker (``docs/cohort-format.md``):
+
+| column | type | meaning |
+|---|---|---|
+| ``patient_id`` | string | key into patients |
+| ``date`` | ISO date | sample date |
+| ``marker`` | string | e.g. ``ctdna_vaf``, ``ldh``, ``crp`` |
+| ``value`` | number | the measurement, in the marker's unit (one unit per marker) |
+| ``unit`` | string, optional | e.g. ``%``, ``U/L`` |
+
+It is validated like the other tables (one line per problem: file:row: column: what, expected):
+every row needs a known patient, an ISO date, a marker and a number; identical duplicate rows are
+dropped and recorded in the load report; two different values for one patient, date and marker
+are an error, and so are two units for one marker.
+
+**Early change** (:func:`early_change`): baseline = the last value on or before the treatment
+start and at most ``windows.baseline_max_days_before`` days (42) before it, as for the baseline
+scan; early = the first value after the start (day ≥ 1) and at most
+``prediction.early_change_max_days`` (63) days after it; change = 100 × (early − baseline) /
+baseline (%, rounded to 1e-9 so that equal relative changes tie). Kept as a candidate predictor ``<marker>_early_change_pct`` with its reason when
+missing. It is measured on treatment: a predictor of HPD only when it precedes the evaluation
+scan, which the report states.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import CohortError
+from .params import Parameters
+from .validate import (
+    Collector,
+    Raw,
+    blank,
+    dedupe_and_sort,
+    missing_ids,
+    parse_dates,
+    parse_ids,
+    parse_numbers,
+    show,
+    text_column,
+)
+
+__all__ = [
+    "BIOMARKER_COLUMNS",
+    "ALIASES",
+    "find_biomarkers",
+    "parse_biomarkers",
+    "read_biomarkers",
+    "load_biomarkers",
+    "marker_column",
+    "early_change",
+    "biomarker_predictors",
+    "spider_data",
+]
+
+#: columns of the canonical biomarkers table
+BIOMARKER_COLUMNS = ["patient_id", "date", "marker", "value", "unit"]
+_REQUIRED = ["patient_id", "date", "marker", "value"]
+#: lower-case alias -> canonical column
+ALIASES: dict[str, str] = {
+    **dict.fromkeys(["patient_id", "usubjid", "subjid", "subject_id", "patient", "id", "pid"],
+                    "patient_id"),
+    **dict.fromkeys(["date", "sample_date", "assessment_date", "visit_date", "lbdtc",
+                     "collection_date"], "date"),
+    **dict.fromkeys(["marker", "biomarker", "test", "analyte", "lbtestcd", "parameter"],
+                    "marker"),
+    **dict.fromkeys(["value", "result", "lbstresn", "aval"], "value"),
+    **dict.fromkeys(["unit", "units", "lbstresu", "avalu"], "unit"),
+}
+_STEM = "biomarkers"
+
+
+def find_biomarkers(folder: str | Path, col: Collector | None = None) -> Path | None:
+    """The ``biomarkers.*`` file of a cohort folder, or None (also when ``folder`` is a file).
+    Several such files are a problem recorded in ``col``."""
+    from .load import SUPPORTED_SUFFIXES, _stem, _suffix
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    files = [p for p in sorted(folder.iterdir())
+             if p.is_file() and _stem(p) == _STEM and _suffix(p) in SUPPORTED_SUFFIXES]
+    if len(files) > 1 and col is not None:
+        col.add(str(folder), None, None,
+                f"several biomarkers tables: {', '.join(f.name for f in files)}",
+                "one biomarkers.* file")
+        return None
+    return files[0] if files else None
+
+
+def parse_biomarkers(raw: pd.DataFrame, label: str, col: Collector,
+                     patient_ids: pd.Series | None = None) -> pd.DataFrame | None:
+    """Validate a raw biomarkers table (index = spreadsheet rows) into the canonical table
+    (:data:`BIOMARKER_COLUMNS`, sorted by patient, marker, date); problems go to ``col``."""
+    from .load import canonical_name
+
+    mapping: dict[str, str] = {}
+    for c in raw.columns:
+        canon = ALIASES.get(canonical_name(c))
+        if canon is not None and canon not in mapping.values():
+            mapping[c] = canon
+    if any(k != v for k, v in mapping.items()):
+        col.note(label, None, "renamed", len(raw),
+                 ", ".join(f"{k}->{v}" for k, v in mapping.items() if k != v))
+    df = raw.rename(columns=mapping)
+    if len(df) == 0:
+        col.add(label, None, None, "table has no data rows", "at least one biomarker row")
+        return None
+    missing = [c for c in _REQUIRED if c not in df.columns]
+    for c in missing:
+        col.add(label, 1, c, f"required column {c} is missing (found: "
+                f"{', '.join(map(str, raw.columns[:12]))})", "columns patient_id, date, marker, "
+                "value (unit optional)")
+    if missing:
+        return None
+    pid = Raw(df["patient_id"])
+    out = pd.DataFrame(index=df.index)
+    out["patient_id"] = parse_ids(pid, label, "patient_id", col)
+    col.add_rows(label, "patient_id", missing_ids(pid), "missing patient_id",
+                 "a non-empty identifier")
+    date = Raw(df["date"])
+    out["date"] = parse_dates(date, label, "date", col)
+    col.add_rows(label, "date", blank(date), "missing date", "the sample date, YYYY-MM-DD")
+    marker = text_column(Raw(df["marker"]))
+    col.add_rows(label, "marker", marker.isna(), "missing marker", "a marker name, e.g. ctdna_vaf")
+    out["marker"] = marker
+    raw_value = Raw(df["value"])
+    value = parse_numbers(raw_value, label, "value", col,
+                          "a number in the marker's unit (no unit in the cell)", minimum=None)
+    col.add_rows(label, "value", blank(raw_value), "missing value",
+                 "a number (leave out the row of a sample not measured)")
+    out["value"] = value
+    out["unit"] = text_column(Raw(df["unit"])) if "unit" in df.columns else None
+    if "unit" in df.columns:
+        units = out.dropna(subset=["marker"]).groupby("marker")["unit"].nunique(dropna=True)
+        for m in units.index[units > 1]:
+            rows = out.index[out["marker"].eq(m)]
+            col.add(label, int(rows[0]), "unit",
+                    f"marker {show(m)} has several units "
+                    f"({', '.join(sorted(out.loc[rows, 'unit'].dropna().unique()))})",
+                    "one unit per marker (convert before loading)")
+    if patient_ids is not None:
+        known = out["patient_id"].notna() & ~out["patient_id"].isin(set(patient_ids.astype(str)))
+        col.add_rows(label, "patient_id", known,
+                     lambda v: f"patient {show(v)} is not in the patients table",
+                     "every biomarker row to belong to a patient listed in patients",
+                     values=out["patient_id"])
+    ok = out["patient_id"].notna() & out["date"].notna() & out["marker"].notna()
+    return dedupe_and_sort(label, out[ok], ["patient_id", "marker", "date"], col,
+                           lambda d: ("patient " + d["patient_id"].astype(str) + ", marker "
+                                      + d["marker"].astype(str) + ", date "
+                                      + d["date"].dt.strftime("%Y-%m-%d")), sort=True)
+
+
+def read_biomarkers(source: str | Path | pd.DataFrame,
+                    patient_ids: pd.Series | None = None) -> pd.DataFrame:
+    """Read and validate a biomarkers table (file path or DataFrame); raises
+    :class:`~hpd_analysis.errors.CohortError` listing every problem."""
+    from .load import _read_raw
+
+    col = Collector()
+    if isinstance(source, pd.DataFrame):
+        label = "<biomarkers DataFrame>"
+        raw = source.copy(deep=False)
+        raw.index = pd.RangeIndex(2, len(raw) + 2)
+    else:
+        label = str(source)
+        raw, label = _read_raw(Path(source), _STEM, col, label)
+    out = parse_biomarkers(raw, label, col, patient_ids) if raw is not None else None
+    if col.problems or out is None:
+        raise CohortError(col.ordered())
+    return out.reset_index(drop=True)
+
+
+def load_biomarkers(path: str | Path | None, patients: pd.DataFrame | None, col: Collector,
+                    sources: dict[str, str], checksums: dict[str, str]) -> pd.DataFrame | None:
+    """The loader's hook: the ``biomarkers.*`` table of the cohort folder ``path`` validated
+    against ``patients`` (problems into ``col``, file into ``sources``/``checksums``), or None
+    when there is none."""
+    from .load import _read_raw, _sha256
+
+    if path is None:
+        return None
+    f = find_biomarkers(path, col)
+    if f is None:
+        return None
+    raw, label = _read_raw(f, _STEM, col, str(f))
+    if raw is None:
+        return None
+    sources["biomarkers"] = str(f)
+    checksums[str(f)] = _sha256(f)
+    ids = patients["patient_id"] if patients is not None else None
+    out = parse_biomarkers(raw, label, col, ids)
+    return None if out is None else out.reset_index(drop=True)
+
+
+def marker_column(marker: str) -> str:
+    """Column-name form of a marker name (``ctDNA VAF`` -> ``ctdna_vaf``)."""
+    from .load import canonical_name
+
+    return canonical_name(marker) or "marker"
+
+
+def _days(biomarkers: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    start = patients[["patient_id", "treatment_start"]].astype({"patient_id": str})
+    b = biomarkers.astype({"patient_id": str}).merge(start, on="patient_id", how="inner")
+    b["day"] = (b["date"] - b["treatment_start"]).dt.days.astype(float)
+    return b
+
+
+def early_change(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker: str,
+                 params: Parameters | None = None) -> pd.DataFrame:
+    """Baseline → first on-treatment change of ``marker``, one row per patient (order of
+    ``patients``): ``patient_id, <m>_baseline, <m>_baseline_day, <m>_early_value,
+    <m>_early_day, <m>_early_change_pct, <m>_early_change_reason`` (``<m>`` =
+    :func:`marker_column`; days from the treatment start; reason NA when the change exists).
+    Windows: ``params.windows.baseline_max_days_before`` and
+    ``params.prediction.early_change_max_days``."""
+    params = params or Parameters()
+    m = marker_column(marker)
+    before = int(params.windows.baseline_max_days_before)
+    after = int(params.prediction.early_change_max_days)
+    ids = patients["patient_id"].astype(str).reset_index(drop=True)
+    out = pd.DataFrame({"patient_id": ids})
+    cols = {f"{m}_baseline": np.nan, f"{m}_baseline_day": np.nan, f"{m}_early_value": np.nan,
+            f"{m}_early_day": np.nan}
+    for k, v in cols.items():
+        out[k] = v
+    if biomarkers is not None and len(biomarkers):
+        b = _days(biomarkers[biomarkers["marker"] == marker], patients)
+        base = b[(b["day"] <= 0) & (b["day"] >= -before)].sort_values(["patient_id", "day"])
+        base = base.groupby("patient_id").tail(1).set_index("patient_id")
+        early = b[(b["day"] >= 1) & (b["day"] <= after)].sort_values(["patient_id", "day"])
+        early = early.groupby("patient_id").head(1).set_index("patient_id")
+        out[f"{m}_baseline"] = ids.map(base["value"]).astype(float)
+        out[f"{m}_baseline_day"] = ids.map(base["day"]).astype(float)
+        out[f"{m}_early_value"] = ids.map(early["value"]).astype(float)
+        out[f"{m}_early_day"] = ids.map(early["day"]).astype(float)
+    b0, e1 = out[f"{m}_baseline"], out[f"{m}_early_value"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # rounded to 1e-9 %: equal relative changes tie (1.5 x 3 vs 1.5 x 7 differ in the last
+        # bit), which the AUC's tie rule needs
+        change = (100.0 * (e1 - b0) / b0).round(9)
+    reason = pd.Series(pd.NA, index=out.index, dtype="string")
+    reason[e1.isna()] = f"no {marker} value 1-{after} days after the treatment start"
+    reason[b0.isna()] = f"no {marker} value within {before} days before the treatment start"
+    reason[b0.notna() & e1.notna() & (b0 == 0)] = (f"baseline {marker} is 0: relative change "
+                                                   "undefined")
+    out[f"{m}_early_change_pct"] = change.where(reason.isna())
+    out[f"{m}_early_change_reason"] = reason
+    return out
+
+
+def biomarker_predictors(biomarkers: pd.DataFrame | None, patients: pd.DataFrame,
+                         markers: list[str] | tuple[str, ...] | None = None,
+                         params: Parameters | None = None) -> pd.DataFrame:
+    """Candidate predictors from the biomarkers, one row per patient: ``patient_id`` then, per
+    marker (default: every marker of the table, sorted), ``<m>_baseline`` and
+    ``<m>_early_change_pct``. Only ``patient_id`` without a biomarkers table."""
+    ids = patients["patient_id"].astype(str).reset_index(drop=True)
+    out = pd.DataFrame({"patient_id": ids})
+    if biomarkers is None or not len(biomarkers):
+        return out
+    chosen = list(markers) if markers else sorted(biomarkers["marker"].dropna().unique())
+    for mk in chosen:
+        e = early_change(biomarkers, patients, mk, params)
+        m = marker_column(mk)
+        out[f"{m}_baseline"] = e[f"{m}_baseline"].to_numpy()
+        out[f"{m}_early_change_pct"] = e[f"{m}_early_change_pct"].to_numpy()
+    return out
+
+
+def spider_data(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker: str,
+                params: Parameters | None = None) -> pd.DataFrame:
+    """Values of ``marker`` from the baseline sample on, relative to it: ``patient_id, day``
+    (since the treatment start), ``value``, ``pct_change_baseline`` (%). Patients without a
+    baseline value (:func:`early_change` window) or with a baseline of 0 are not drawn."""
+    cols = ["patient_id", "day", "value", "pct_change_baseline"]
+    if biomarkers is None or not len(biomarkers):
+        return pd.DataFrame(columns=cols)
+    e = early_change(biomarkers, patients, marker, params)
+    m = marker_column(marker)
+    base = e.set_index("patient_id")[[f"{m}_baseline", f"{m}_baseline_day"]].dropna()
+    base = base[base[f"{m}_baseline"] != 0]
+    b = _days(biomarkers[biomarkers["marker"] == marker], patients)
+    b = b[b["patient_id"].isin(base.index)]
+    b = b[b["day"] >= b["patient_id"].map(base[f"{m}_baseline_day"])]
+    b0 = b["patient_id"].map(base[f"{m}_baseline"])
+    b = b.assign(pct_change_baseline=100.0 * (b["value"] - b0) / b0)
+    return b[cols].sort_values(["patient_id", "day"], kind="mergesort").reset_index(drop=True)

@@ -1,0 +1,392 @@
+"""Execution of the report: :func:`run_report` (what ``hpd report`` calls) checks every
+parameter against the schema and the cohort before any kernel starts, builds the report in a
+staging folder beside ``--out`` (:mod:`.folder`), runs the section notebooks with papermill (each
+in a fresh kernel, ``jobs`` at a time), and moves the folder into place only when every section
+succeeded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import re
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import HPDError, ParameterError
+from .folder import OutLock, check_out, publish, read_manifest, staging_dir
+from .render import _clean_notebook, render_html
+from .resolve import check_columns, notebook_parameters, resolve_parameters
+from .schema import REPORT_OPTIONS, parse_value
+from .section import CACHE_DIR, _code, cache_key, resolve_definitions, write_cache
+
+#: the notebook sections in report order: file stem → (title, one-line summary)
+SECTIONS: dict[str, tuple[str, str]] = {
+    "01_cohort": ("Cohort", "patients, scans per patient, time-point windows, attrition per definition"),
+    "02_kinetics": ("Tumour kinetics", "TGR before vs on treatment, spider and waterfall plots, TGK"),
+    "03_incidence_agreement": (
+        "Incidence and agreement",
+        "HPD incidence with 95 % CIs, agreement between definitions (Jaccard, kappa), UpSet, "
+        "threshold sweep",
+    ),
+    "04_risk_factors": ("Risk factors", "Table 1 by HPD status, univariable and multivariable odds ratios"),
+    "05_survival": ("Survival", "Kaplan–Meier OS and PFS by group, landmark analysis, hazard ratios"),
+}
+
+
+#: libraries whose versions go into parameters.json and index.html
+LIBRARIES = (
+    "numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib", "seaborn",
+    "tableone", "papermill", "nbconvert", "nbclient", "ipykernel", "pyarrow",
+    "great-tables", "python-docx", "firthmodels", "scikit-learn",
+)
+
+
+KERNEL_NAME = "hpd-workbench"
+
+
+def notebooks_dir() -> Path:
+    """The folder of the report notebooks: ``notebooks/`` of the source tree."""
+    here = Path(__file__).resolve().parent.parent  # the package folder
+    for cand in (here.parent / "notebooks", here / "notebooks"):
+        if cand.is_dir():
+            return cand
+    raise HPDError(f"report notebooks not found (looked in {here.parent / 'notebooks'}); "
+                   "install the workbench from its source tree (pip install -e .)")
+
+
+def select_sections(available: Sequence[str], sections: Sequence[str] | None) -> list[str]:
+    """Sections to run, in report order: all when ``sections`` is None; each name may be the
+    stem (``02_kinetics``), the name without its number (``kinetics``) or the number (``2``)."""
+    if not sections:
+        return list(available)
+    wanted: set[str] = set()
+    for s in sections:
+        key = str(s).strip().removesuffix(".ipynb")
+        match = [a for a in available
+                 if key in (a, a.split("_", 1)[-1]) or (key.isdigit() and int(a.split("_")[0]) == int(key))]
+        if not match:
+            short = ", ".join(a.split("_", 1)[-1] for a in available)
+            raise ParameterError(f"--sections {s}: no such section (expected one of: {short})")
+        wanted.update(match)
+    return [a for a in available if a in wanted]
+
+
+def kernel_name() -> str:
+    """``hpd-workbench`` when that Jupyter kernel is installed (``make setup``), else ``python3``."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        specs = KernelSpecManager().find_kernel_specs()
+    except Exception:  # pragma: no cover - jupyter_client missing or broken
+        return "python3"
+    return KERNEL_NAME if KERNEL_NAME in specs else "python3"
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_checksums(cohort: str | Path) -> dict[str, str]:
+    """SHA-256 of every input file: the cohort file, or every non-hidden file of the cohort folder
+    (keys are paths relative to that folder, sorted)."""
+    p = Path(cohort)
+    if p.is_file():
+        return {p.name: sha256_file(p)}
+    files = sorted(f for f in p.rglob("*") if f.is_file()
+                   and not any(part.startswith(".") for part in f.relative_to(p).parts))
+    return {f.relative_to(p).as_posix(): sha256_file(f) for f in files}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of ``hpd_analysis`` itself and of the installed :data:`LIBRARIES` (``not
+    installed`` when absent)."""
+    out = {"hpd_analysis": __version__}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _error_summary(exc: Exception) -> tuple[str, str]:
+    """(where, what) of a papermill execution error."""
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = str(getattr(exc, "evalue", exc)).strip()
+    evalue = re.sub(r"\x1b\[[0-9;]*m", "", evalue)
+    count = getattr(exc, "exec_count", None)
+    index = getattr(exc, "cell_index", None)
+    where = (f"cell [{count}]" if count is not None else f"cell #{index}" if index is not None
+             else "papermill / the kernel, before any cell")
+    return where, f"{ename}: {evalue}" if evalue else ename
+
+
+
+
+#: name of the copy of a ``definitions_file`` kept in the report folder (the notebooks and
+#: ``hpd verify`` read this copy, so that the report does not depend on where the file was)
+DEFINITIONS_COPY = "user_definitions.yaml"
+#: suffix of the folder that receives the output of a run where a section failed
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
+def default_jobs() -> int:
+    """Sections run at the same time: 2 (kernel start-up and imports dominate a section; a
+    third kernel only adds contention on small machines), 1 on a single core."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def run_report(
+    cohort: str | Path,
+    out: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    parameters_file: str | Path | None = None,
+    sections: Sequence[str] | None = None,
+    *,
+    notebooks: str | Path | None = None,
+    progress: Callable[[str], None] | None = print,
+    jobs: int | None = None,
+) -> Path:
+    """Execute the report notebooks on ``cohort`` and write the report to ``out``; return ``out``.
+
+    ``parameters`` are ``--set`` overrides and ``parameters_file`` a YAML file of report
+    parameters (see :func:`resolve_parameters`); ``sections`` selects notebooks (default all);
+    ``notebooks`` overrides the notebook folder (tests); ``jobs`` sections run at once (default
+    :func:`default_jobs`). Prints one progress line per notebook.
+
+    Everything is checked before any kernel starts (parameters, ``--out``, the cohort's columns
+    named by parameters). The report is built in a staging folder beside ``out`` and moved into
+    place when every section succeeded; files of ``out`` the workbench did not write are kept.
+    A failing cell raises :class:`HPDError` naming the section, the cell and its error; the
+    previous report in ``out`` is left as it was and this run's output goes to
+    ``<out>.incomplete/`` (its index.html names the failed section).
+    """
+    import logging
+
+    from ..load import load_cohort
+
+    # papermill logs each injected name at INFO: noise here (its warnings stay visible)
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    say = progress or (lambda _msg: None)
+    cohort_path = Path(cohort).expanduser()
+    if not cohort_path.exists():
+        raise HPDError(f"cohort {cohort}: no such file or folder")
+    cohort_path = cohort_path.resolve()
+    out = Path(out).expanduser().resolve()
+    check_out(out, cohort_path)
+    resolved = resolve_parameters(parameters, parameters_file)
+    key = None
+    if resolved["pseudonymize"]:
+        from ..privacy import read_key
+
+        key = read_key(resolved["pseudonym_key_file"])  # no usable key: fail before any kernel
+    defs = resolve_definitions(resolved["definitions"], resolved["definitions_file"],
+                               resolved["definition_parameters"])
+    nb_dir = Path(notebooks) if notebooks is not None else notebooks_dir()
+    available = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb"))
+    if not available:
+        raise HPDError(f"no report notebooks (NN_name.ipynb) in {nb_dir}")
+    chosen = select_sections(available, sections)
+    from ..params import Parameters
+
+    # bad input: one line per problem, before any kernel (the plausibility limits in force)
+    loaded = load_cohort(cohort_path,
+                         params=Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()}))
+    check_columns(resolved, loaded.patients.columns, [_code(d) for d in defs])
+
+    with OutLock(out), _terminate_as_interrupt():
+        build = staging_dir(out)
+        try:
+            failure = _build(build, out, cohort_path, loaded, resolved, defs, key, chosen,
+                             nb_dir, bool(sections), parameters, jobs or default_jobs(), say)
+            target = out if failure is None else out.with_name(out.name + INCOMPLETE_SUFFIX)
+            publish(build, target)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+    if failure is not None:
+        raise HPDError(f"{failure}\nthe previous report in {out} is unchanged; this run's "
+                       f"output is in {target} (its index.html names the failed section)")
+    return out
+
+
+def _build(build: Path, out: Path, cohort_path: Path, loaded: Any, resolved: dict[str, Any],
+           defs: list, key: bytes | None, chosen: list[str], nb_dir: Path, partial: bool,
+           overrides: Mapping[str, Any] | None, jobs: int, say: Callable[[str], None]
+           ) -> str | None:
+    """Build the report in ``build``; return the failure message (None when every section
+    succeeded)."""
+    from dataclasses import replace
+
+    from ..classification import build_features, classify_features
+    from ..params import Parameters
+    from ..privacy import pseudonymize_cohort
+    from .record import finalize, portable_path
+    from .section import portable_load_report
+
+    if partial:  # a run of some sections keeps the other sections of the previous report
+        for name in sorted(read_manifest(out)):
+            section_file = name.split("/")[0] in ("tables", "figures") or (
+                "/" not in name and name.endswith((".ipynb", ".html")) and name != "index.html")
+            if section_file and (out / name).is_file():
+                (build / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(out / name, build / name)
+    for sub in ("tables", "figures"):
+        (build / sub).mkdir(exist_ok=True)
+    injected = dict(resolved)
+    if resolved["definitions_file"] is not None:
+        shutil.copyfile(resolved["definitions_file"], build / DEFINITIONS_COPY)
+        injected["definitions_file"] = DEFINITIONS_COPY
+    # the notebooks run in the report folder: paths relative to it, no machine path recorded
+    cohort_rel = portable_path(cohort_path, out)
+    nb_params = notebook_parameters(injected, cohort_rel, ".")
+    # load and classify once for every section (the kernels read it from the staging folder)
+    params = Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
+    options = {o.name: parse_value(o, nb_params.get(o.name, o.default)) for o in REPORT_OPTIONS
+               if not o.private}
+    cohort_cached = replace(loaded, load_report=portable_load_report(loaded.load_report,
+                                                                     cohort_path))
+    if key is not None:
+        cohort_cached = pseudonymize_cohort(cohort_cached, key)
+    features = build_features(cohort_cached, params)
+    write_cache(build, cache_key(cohort_rel, options, params), cohort_cached, features,
+                classify_features(features, defs))
+    kernel = kernel_name()
+    status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
+    with _kernel_key(key):
+        failure = _execute_sections(chosen, nb_dir, build, nb_params, kernel, status, say, jobs)
+    shutil.rmtree(build / CACHE_DIR, ignore_errors=True)
+    finalize(build, out, cohort_path, resolved, overrides, chosen, status, kernel, defs,
+             partial)
+    return failure
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`KeyboardInterrupt` in the main thread, so that an interrupted run
+    removes its staging folder and releases its lock (the kernels exit with their parent)."""
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def _kernel_key(key: bytes | None) -> Iterator[None]:
+    """The pseudonymization key in ``$HPD_PSEUDONYM_KEY`` of the kernels (the only thing
+    handed to them outside the injected parameters: a secret is never written into a
+    notebook), restored on exit."""
+    from ..privacy import KEY_ENV
+
+    saved = os.environ.get(KEY_ENV)
+    if key is not None:
+        os.environ[KEY_ENV] = key.decode()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(KEY_ENV, None)
+        else:
+            os.environ[KEY_ENV] = saved
+
+
+def _run_section(name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any],
+                 kernel: str) -> tuple[float, Exception | None]:
+    """Execute one notebook with papermill, clean and render it; (seconds, error or None)."""
+    import papermill as pm
+
+    src = nb_dir / f"{name}.ipynb"
+    dst = build / f"{name}.ipynb"
+    title = SECTIONS.get(name, (name.split("_", 1)[-1].replace("_", " "), ""))[0]
+    start = time.perf_counter()
+    error: Exception | None = None
+    try:
+        pm.execute_notebook(
+            str(src), str(dst), parameters=nb_params, kernel_name=kernel,
+            # the kernel starts in the report folder (nbclient's resources path); papermill's own
+            # cwd= would chdir the whole process, which threads running side by side cannot share
+            resources={"metadata": {"path": str(build)}},
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            # the kernel's own log (ipykernel's TCP warning, the interrupt at shutdown) is noise;
+            # cell errors still reach papermill
+            extra_arguments=["--log-level=CRITICAL"],
+        )
+    except Exception as exc:  # a cell failed, or the kernel failed to start, died, timed out
+        error = exc
+        if os.environ.get("HPD_DEBUG"):
+            import traceback
+
+            traceback.print_exception(exc)
+    if dst.exists():
+        _clean_notebook(dst, f"notebooks/{src.name}")
+        render_html(dst, build / f"{name}.html", f"HPD report — {title}")
+    return time.perf_counter() - start, error
+
+
+def _execute_sections(chosen: Sequence[str], nb_dir: Path, build: Path,
+                      nb_params: dict[str, Any], kernel: str,
+                      status: dict[str, dict[str, str]], say: Callable[[str], None],
+                      jobs: int = 1) -> str | None:
+    """Execute the chosen notebooks, ``jobs`` at a time (worker threads, one kernel each), in
+    report order; after a failure no new section starts. Return the first failure's message
+    (report order), None when every section ran."""
+    todo = list(chosen)
+    lock = threading.Lock()
+    failed = threading.Event()
+    results: queue.Queue[tuple[str, float, Exception | None]] = queue.Queue()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not todo or failed.is_set():
+                    return
+                name = todo.pop(0)
+            elapsed, error = _run_section(name, nb_dir, build, nb_params, kernel)
+            if error is not None:
+                failed.set()
+            results.put((name, elapsed, error))
+
+    # daemon threads: an interrupted run does not wait for its kernels
+    threads = [threading.Thread(target=worker, daemon=True, name=f"hpd-section-{i}")
+               for i in range(max(1, min(jobs, len(chosen))))]
+    for t in threads:
+        t.start()
+    finished = 0
+    errors: dict[str, str] = {}
+    while any(t.is_alive() for t in threads) or not results.empty():
+        try:
+            name, elapsed, error = results.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        finished += 1
+        short = name.split("_", 1)[-1]
+        if error is None:
+            status[name] = {"status": "ok", "error": ""}
+            say(f"[{finished}/{len(chosen)}] {short} … {elapsed:.1f} s")
+            continue
+        where, what = _error_summary(error)
+        status[name] = {"status": "failed", "error": f"{where}: {what}"}
+        errors[name] = f"section {name} failed in {where}: {what}"
+        say(f"[{finished}/{len(chosen)}] {short} … FAILED after {elapsed:.1f} s")
+    first = next((errors[n] for n in chosen if n in errors), None)
+    return first
