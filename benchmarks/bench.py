@@ -22,6 +22,10 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    the gd model with 5 % log-normal noise), and on tumgr's sampleData (68 patients,
    ``tests/data``): first call (it includes importing ``scipy.special``) and best of 3. Targets: 100 k patients <= 60 s and <= 4 GB peak
    RSS, sampleData <= 1 s.
+5. ``prediction`` (the bundled example, 500 patients, nine definitions): wall time of
+   ``hpd_analysis.prediction.predictors_by_definition`` with the default parameters (200 Harrell
+   bootstrap Firth refits and 2000 AUC bootstrap replicates per definition), the costliest table
+   of the risk-factor section.
 
 Simulated cohorts are cached as Parquet under ``benchmarks/out/`` (git-ignored), keyed by size,
 seed and a hash of ``hpd_analysis/simulate.py`` so a rerun skips simulation but a changed simulator
@@ -390,10 +394,26 @@ def worker_growth(n: int, seed: int) -> dict[str, Any]:
     }
 
 
+def worker_prediction() -> dict[str, Any]:
+    """Time ``predictors_by_definition`` on the bundled example (as the risk-factor section)."""
+    from hpd_analysis import prediction, report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        section = report.open_section(None, output_dir=tmp)
+    data = prediction.section_data(section)
+    outcomes = prediction.evaluable_outcomes(section)
+    predictors = prediction.default_predictors(data.columns)
+    t0, c0 = time.perf_counter(), time.process_time()
+    prediction.predictors_by_definition(data, outcomes, predictors, section.params)
+    return {"task": "prediction", "n_patients": len(data), "n_definitions": len(outcomes),
+            "n_predictors": len(predictors), "fit_s": time.perf_counter() - t0,
+            "fit_cpu_s": time.process_time() - c0, "maxrss_mb": _maxrss_mb()}
+
+
 def run_worker_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench.py _worker")
     p.add_argument("task", choices=["simulate", "classify", "report", "reference", "growth",
-                                    "rereads"])
+                                    "prediction", "rereads"])
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--cache", type=Path, required=True)
@@ -410,6 +430,8 @@ def run_worker_main(argv: list[str]) -> int:
         res = worker_rereads(a.size, a.path)
     elif a.task == "growth":
         res = worker_growth(a.size, a.seed)
+    elif a.task == "prediction":
+        res = worker_prediction()
     else:
         res = worker_reference(a.size, a.path)
     _emit(res)
@@ -502,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--growth-size", type=int,
                    help="patients for the growth-model fits (default 100000)")
     p.add_argument("--no-growth", action="store_true", help="skip the growth-model fits")
+    p.add_argument("--no-prediction", action="store_true",
+                   help="skip the prediction table on the example")
     p.add_argument("--profile", action="store_true",
                    help="run cProfile inside the classify/report workers; print the top functions "
                         "(slower: times are then not comparable)")
@@ -527,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         "reference": None,
         "rereads": [],
         "growth": None,
+        "prediction": None,
         "errors": [],
     }
     ok = True
@@ -632,6 +657,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"best of 3 (targets <= {TARGET_GROWTH_SECONDS:.0f} s, "
                   f"<= {TARGET_GROWTH_PEAK_MB:.0f} MB, <= {TARGET_GROWTH_SAMPLE_SECONDS:.0f} s: "
                   f"{'met' if met else 'MISSED'})")
+        except RuntimeError as exc:
+            results["errors"].append(str(exc))
+            ok = False
+
+    if not a.no_prediction:
+        try:
+            r = run_step("prediction", 0, a.seed, cache)
+            results["prediction"] = r
+            print(f"prediction by definition, example ({r['n_patients']} patients, "
+                  f"{r['n_definitions']} definitions, {r['n_predictors']} predictors): "
+                  f"{r['fit_s']:.1f} s ({r['fit_cpu_s']:.1f} s CPU)")
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False

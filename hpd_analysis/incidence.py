@@ -595,6 +595,9 @@ ARM_COLUMNS = [
     "fisher_p", "ci_method", "diff_ci_method", "or_ci_method",
 ]
 
+#: the ``arm`` of the row that counts the patients without a treatment-arm value
+NO_ARM = "(no arm recorded)"
+
 #: words that name a comparator arm (the default reference of :func:`incidence_by_arm`)
 COMPARATOR_WORDS: tuple[str, ...] = ("docetaxel", "placebo", "control", "comparator")
 
@@ -617,7 +620,8 @@ def incidence_by_arm(
     odds ratio with Woolf's logit CI (no CI when a cell is 0), and the two-sided Fisher exact
     p-value (as R's ``fisher.test``). ``reference``: default the first arm whose label names a
     comparator (:data:`COMPARATOR_WORDS`), else the first sorted arm. Patients without an arm
-    are left out. Columns :data:`ARM_COLUMNS`; percentages and differences in %.
+    are counted in a last row per definition (``arm`` = :data:`NO_ARM`), compared with no arm.
+    Columns :data:`ARM_COLUMNS`; percentages and differences in %.
     """
     from scipy.stats import fisher_exact, norm
     from statsmodels.stats.proportion import confint_proportions_2indep
@@ -674,6 +678,16 @@ def incidence_by_arm(
                 else:
                     row["or_ci_method"] = "not estimable: a cell is 0"
             rows.append(row)
+        none = keys < 0
+        if none.any():  # no patient silently lost: those without an arm get their own row
+            k_hpd, k_ev = int((st[none] == 0).sum()), int((st[none] < 2).sum())
+            p_no, lo_no, hi_no = _binomial_ci(np.array([k_hpd]), np.array([k_ev]), "wilson",
+                                              alpha)
+            rows.append({"definition": code, "arm": NO_ARM, "reference_arm": labels[ref_i],
+                         "n_hpd": k_hpd, "n_evaluable": k_ev, "percent": p_no[0],
+                         "ci_low": lo_no[0], "ci_high": hi_no[0],
+                         "ci_method": f"Wilson score {level}", "diff_ci_method": "",
+                         "or_ci_method": ""})
     out = pd.DataFrame(rows, columns=ARM_COLUMNS)
     for c in ("n_hpd", "n_evaluable"):
         out[c] = out[c].astype("int64")
