@@ -17,6 +17,9 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    reference (``benchmarks/reference.py``) on the same cohort; both must give identical
    ``hpd_<code>`` verdicts; prints the speed ratio reference time / ``classify`` time (each the
    best of ``REFERENCE_REPEATS`` interleaved runs).
+4. ``rereads`` at 500 and 10 k patients: 200 seeded re-reads of every patient classified under
+   the nine definitions (:mod:`hpd_analysis.uncertainty`); targets <= 3 s at 500 patients and
+   <= 30 s with <= 4 GB peak RSS at 10 k.
 
 4. ``growth`` (``--growth-size``, default 100 k patients): the Stein–Wilkerson growth-model fits
    (``hpd_analysis.growth.fit_growth``, all four models and tumgr's selection) on a simulated
@@ -24,6 +27,10 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    the gd model with 5 % log-normal noise), and on tumgr's sampleData (68 patients,
    ``tests/data``): first call (it includes importing ``scipy.special``) and best of 3. Targets: 100 k patients <= 60 s and <= 4 GB peak
    RSS, sampleData <= 1 s.
+5. ``prediction`` (the bundled example, 500 patients, nine definitions): wall time of
+   ``hpd_analysis.prediction.predictors_by_definition`` with the default parameters (200 Harrell
+   bootstrap Firth refits and 2000 AUC bootstrap replicates per definition), the costliest table
+   of the risk-factor section.
 
 Simulated cohorts are cached as Parquet under ``benchmarks/out/`` (git-ignored), keyed by size,
 seed and a hash of ``hpd_analysis/simulate.py`` so a rerun skips simulation but a changed simulator
@@ -361,6 +368,33 @@ def worker_explorer(n: int, path: Path | None) -> dict[str, Any]:
             "window_cached_s": statistics.median(window_cached)}
 
 
+#: re-read benchmark (measurement uncertainty): re-reads, and targets (seconds, MB) per size
+REREADS = 200
+REREAD_TARGETS = {500: (3.0, None), 10_000: (30.0, 4096.0)}
+
+
+def worker_rereads(n: int, path: Path) -> dict[str, Any]:
+    """Time ``REREADS`` seeded re-reads of every patient under the nine definitions (load and the
+    published classification excluded: the features are built first, as ``classify`` does)."""
+    from hpd_analysis.classification import _feature_columns, resolve_definitions
+    from hpd_analysis.load import load_cohort
+    from hpd_analysis.params import Parameters
+    from hpd_analysis.uncertainty import reread_summary, simulate_rereads
+
+    cohort = load_cohort(path)
+    params = Parameters()
+    defs = resolve_definitions(None)
+    values = _feature_columns(cohort, params)
+    t0 = time.perf_counter()
+    rr = simulate_rereads(cohort, defs, params, REREADS, values)
+    summary = reread_summary(rr)
+    t1 = time.perf_counter()
+    return {"task": "rereads", "n_patients": n, "n_rereads": REREADS, "rereads_s": t1 - t0,
+            "maxrss_mb": _maxrss_mb(),
+            "jaccard": dict(zip(summary["definition"], summary["jaccard"].round(3),
+                                strict=True))}
+
+
 def simulate_growth_table(n: int, seed: int) -> Any:
     """A tumgr ``name, date, size`` table of ``n`` simulated patients (see the module docstring)."""
     import numpy as np
@@ -409,10 +443,26 @@ def worker_growth(n: int, seed: int) -> dict[str, Any]:
     }
 
 
+def worker_prediction() -> dict[str, Any]:
+    """Time ``predictors_by_definition`` on the bundled example (as the risk-factor section)."""
+    from hpd_analysis import prediction, report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        section = report.open_section(None, output_dir=tmp)
+    data = prediction.section_data(section)
+    outcomes = prediction.evaluable_outcomes(section)
+    predictors = prediction.default_predictors(data.columns)
+    t0, c0 = time.perf_counter(), time.process_time()
+    prediction.predictors_by_definition(data, outcomes, predictors, section.params)
+    return {"task": "prediction", "n_patients": len(data), "n_definitions": len(outcomes),
+            "n_predictors": len(predictors), "fit_s": time.perf_counter() - t0,
+            "fit_cpu_s": time.process_time() - c0, "maxrss_mb": _maxrss_mb()}
+
+
 def run_worker_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench.py _worker")
     p.add_argument("task", choices=["simulate", "classify", "report", "reference", "explorer",
-                                    "growth"])
+                                    "growth", "prediction", "rereads"])
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--cache", type=Path, required=True)
@@ -427,8 +477,12 @@ def run_worker_main(argv: list[str]) -> int:
         res = worker_report(a.size, a.path, a.cache, a.profile)
     elif a.task == "explorer":
         res = worker_explorer(a.size, a.path)
+    elif a.task == "rereads":
+        res = worker_rereads(a.size, a.path)
     elif a.task == "growth":
         res = worker_growth(a.size, a.seed)
+    elif a.task == "prediction":
+        res = worker_prediction()
     else:
         res = worker_reference(a.size, a.path)
     _emit(res)
@@ -519,9 +573,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--explorer-size", type=int,
                    help="patients for the explorer latency beside the example (default 100000)")
     p.add_argument("--no-explorer", action="store_true", help="skip the explorer latency")
+    p.add_argument("--no-rereads", action="store_true",
+                   help="skip the re-read (measurement uncertainty) benchmark")
     p.add_argument("--growth-size", type=int,
                    help="patients for the growth-model fits (default 100000)")
     p.add_argument("--no-growth", action="store_true", help="skip the growth-model fits")
+    p.add_argument("--no-prediction", action="store_true",
+                   help="skip the prediction table on the example")
     p.add_argument("--profile", action="store_true",
                    help="run cProfile inside the classify/report workers; print the top functions "
                         "(slower: times are then not comparable)")
@@ -547,12 +605,15 @@ def main(argv: list[str] | None = None) -> int:
         "report": None,
         "reference": None,
         "explorer": [],
+        "rereads": [],
         "growth": None,
+        "prediction": None,
         "errors": [],
     }
     ok = True
 
-    needed = sorted(set(sizes)
+    reread_sizes = set() if a.no_rereads else set(REREAD_TARGETS)
+    needed = sorted(set(sizes) | reread_sizes
                     | (set() if a.no_report else {report_size})
                     | (set() if a.no_reference else {ref_size})
                     | (set() if a.no_explorer else {explorer_size}))
@@ -686,6 +747,33 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False
+
+    if not a.no_prediction:
+        try:
+            r = run_step("prediction", 0, a.seed, cache)
+            results["prediction"] = r
+            print(f"prediction by definition, example ({r['n_patients']} patients, "
+                  f"{r['n_definitions']} definitions, {r['n_predictors']} predictors): "
+                  f"{r['fit_s']:.1f} s ({r['fit_cpu_s']:.1f} s CPU)")
+        except RuntimeError as exc:
+            results["errors"].append(str(exc))
+            ok = False
+
+    for n in sorted(reread_sizes):
+        if n not in paths:
+            continue
+        try:
+            r = run_step("rereads", n, a.seed, cache, path=paths[n])
+        except RuntimeError as exc:
+            results["errors"].append(str(exc))
+            ok = False
+            continue
+        results["rereads"].append(r)
+        max_s, max_mb = REREAD_TARGETS[n]
+        met = r["rereads_s"] <= max_s and (max_mb is None or r["peak_rss_mb"] <= max_mb)
+        print(f"rereads: {r['n_rereads']} re-reads of {n} patients in {r['rereads_s']:.2f} s, "
+              f"peak {r['peak_rss_mb']:.0f} MB (target <= {max_s:.0f} s"
+              + (f", <= {max_mb:.0f} MB" if max_mb else "") + f"): {'met' if met else 'MISSED'}")
 
     for err in results["errors"]:
         print(f"ERROR: {err}")

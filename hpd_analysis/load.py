@@ -1341,6 +1341,9 @@ def load_cohort(
     assert pts is not None
 
     raws.clear()
+    from .classification import death_cause_notes  # how death causes are read (issue 13)
+    for note in death_cause_notes(pts):
+        col.note(labels.get("patients", "patients"), **note)
     return Cohort(
         patients=_renumber(pts),
         lesions=_renumber(tables.get("lesions")),

@@ -13,8 +13,9 @@ Methods (each named in the report's methods paragraph, :func:`methods_text`):
   ``LogisticRegression``) on predictors standardized to mean 0 and SD 1 with a fixed inverse
   penalty ``C``. Complete cases; booleans are 0/1, text columns one indicator per level but the
   reference (as :func:`hpd_analysis.riskfactors.odds_ratios`), numbers per unit (integer scores
-  such as ECOG as one ordinal trend), skewed positive markers (NLR, LDH ...) per doubling (log2),
-  as the odds-ratio section codes them.
+  such as ECOG as one ordinal trend, where Table 1 and the odds-ratio section use categories:
+  one parameter instead of one per level), skewed positive markers (NLR, LDH ...) per doubling
+  (log2), as the odds-ratio section codes them.
 - **Discrimination**: AUC (c-statistic) = the Mann–Whitney probability that a patient with HPD
   has a higher score than one without (ties count one half; Hanley & McNeil, Radiology 1982);
   95 % CI by the stratified percentile bootstrap (cases and non-cases resampled separately, as
@@ -152,6 +153,20 @@ def _auc_many(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return ((ranks * y).sum(axis=1) - n1 * (n1 + 1) / 2.0) / (n1 * n0)
 
 
+def _auc_from_codes(pos: np.ndarray, neg: np.ndarray, n_levels: int) -> np.ndarray:
+    """AUC of each row of ``pos`` (replicates × cases) against the same row of ``neg``
+    (replicates × non-cases), both holding codes 0 … ``n_levels`` − 1 of ordered distinct
+    values: Σ over levels of cases × (non-cases below + ½ non-cases equal) / (n1·n0), the
+    Mann–Whitney count of :func:`auc` without sorting (tested equal to it)."""
+    k = pos.shape[0]
+    offs = (np.arange(k) * n_levels)[:, None]
+    cp = np.bincount((pos + offs).ravel(), minlength=k * n_levels).reshape(k, n_levels)
+    cn = np.bincount((neg + offs).ravel(), minlength=k * n_levels).reshape(k, n_levels)
+    below = np.cumsum(cn, axis=1) - cn
+    wins = (cp * (below + 0.5 * cn)).sum(axis=1)
+    return wins / (pos.shape[1] * neg.shape[1])
+
+
 def auc_bootstrap_ci(y: Any, score: Any, n_boot: int = 2000, seed: int = 2024,
                      alpha: float = 0.05) -> dict[str, float]:
     """AUC and its percentile bootstrap CI, cases and non-cases resampled separately (stratified,
@@ -165,13 +180,14 @@ def auc_bootstrap_ci(y: Any, score: Any, n_boot: int = 2000, seed: int = 2024,
     rng = np.random.default_rng(seed)
     out = np.empty(n_boot)
     chunk = max(1, 2_000_000 // max(1, len(ss)))
-    ylab = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    # the replicates' values are the patients' values: AUCs from counts per distinct value
+    levels, codes = np.unique(ss, return_inverse=True)
+    pos_c, neg_c = codes[yy == 1], codes[yy == 0]
     for start in range(0, n_boot, chunk):
         k = min(chunk, n_boot - start)
-        bp = pos[rng.integers(0, len(pos), size=(k, len(pos)))]
-        bn = neg[rng.integers(0, len(neg), size=(k, len(neg)))]
-        out[start:start + k] = _auc_many(np.broadcast_to(ylab, (k, len(ylab))),
-                                         np.concatenate([bp, bn], axis=1))
+        bp = pos_c[rng.integers(0, len(pos), size=(k, len(pos)))]
+        bn = neg_c[rng.integers(0, len(neg), size=(k, len(neg)))]
+        out[start:start + k] = _auc_from_codes(bp, bn, len(levels))
     lo, hi = np.quantile(out, [alpha / 2, 1 - alpha / 2])
     return {"auc": a, "ci_low": float(lo), "ci_high": float(hi), "n_boot": int(n_boot)}
 
@@ -258,7 +274,8 @@ class FittedModel:
 
 def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str = "firth",
               ridge_c: float = 1.0) -> FittedModel | None:
-    """Fit ``penalty`` = ``firth`` (firthmodels ``FirthLogisticRegression``, penalty weight 0.5)
+    """Fit ``penalty`` = ``firth`` (firthmodels ``FirthLogisticRegression``, penalty weight 0.5,
+    converged when the largest score and step are below 1e-8)
     or ``ridge`` (scikit-learn ``LogisticRegression(l1_ratio=0 / penalty="l2", C=ridge_c)`` on
     columns standardized to mean 0 / SD 1, coefficients transformed back). None when ``y`` has a
     single value or the design is singular (Firth)."""
@@ -274,7 +291,7 @@ def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                m = FirthLogisticRegression(max_iter=200).fit(x, y)
+                m = FirthLogisticRegression(max_iter=200, gtol=1e-8, xtol=1e-8).fit(x, y)
             except (np.linalg.LinAlgError, ValueError):
                 return None  # singular design (e.g. a constant column in a bootstrap sample)
         if not np.all(np.isfinite(m.coef_)) or not np.isfinite(m.intercept_):
@@ -326,6 +343,11 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
     apparent = _performance(y, model.linear_predictor(x))
     rng = np.random.default_rng(seed)
     n = len(y)
+    if penalty == "firth":
+        # all samples at once (the same draws as the loop below; _firth_many fits them as
+        # firthmodels does, one by one)
+        idx = np.stack([rng.integers(0, n, size=n) for _ in range(int(n_boot))])
+        return _harrell_table(apparent, *_firth_optimism(x, y, idx, columns))
     diffs: dict[str, list[float]] = {k: [] for k in apparent}
     failed = 0  # samples with one outcome only or a singular design: skipped, counted
     for _ in range(int(n_boot)):
@@ -338,6 +360,40 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
         test_b = _performance(y, mb.linear_predictor(x))
         for k in diffs:
             diffs[k].append(app_b[k] - test_b[k])
+    return _harrell_table(apparent, {k: np.asarray(v, dtype=float) for k, v in diffs.items()},
+                          failed)
+
+
+def _firth_optimism(x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequence[str]
+                    ) -> tuple[dict[str, np.ndarray], int]:
+    """Harrell's apparent − test differences of Firth models refitted in the bootstrap samples
+    ``idx`` (B × n row numbers), all samples at once (:func:`_firth_many`; a sample the batch
+    cannot settle is fitted alone by :func:`fit_model`), and the number of samples skipped."""
+    n, k = x.shape
+    x1 = np.column_stack([x, np.ones(n)])  # intercept last, as firthmodels
+    yb = y[idx]
+    beta = np.full((len(idx), k + 1), np.nan)
+    both = np.flatnonzero(yb.min(axis=1) != yb.max(axis=1))
+    chunk = max(1, 4_000_000 // (n * (k + 1)))  # samples per batch: ~32 MB per work array
+    for start in range(0, len(both), chunk):
+        j = both[start:start + chunk]
+        beta[j] = _firth_many(x1[idx[j]], yb[j])
+    both = np.isin(np.arange(len(idx)), both)
+    for j in np.flatnonzero(both & np.isnan(beta).any(axis=1)):
+        mb = fit_model(x[idx[j]], y[idx[j]], columns, "firth")
+        if mb is not None:
+            beta[j] = [*mb.coef, mb.intercept]
+    fitted = np.isfinite(beta).all(axis=1)
+    beta, ib = beta[fitted], idx[fitted]
+    lp_app = np.einsum("bnk,bk->bn", x1[ib], beta)
+    lp_test = beta @ x1.T
+    app = _performance_many(yb[fitted], lp_app)
+    test = _performance_many(np.broadcast_to(y, lp_test.shape), lp_test)
+    return {m: app[m] - test[m] for m in app}, int((~fitted).sum())
+
+
+def _harrell_table(apparent: dict[str, float], diffs: Mapping[str, np.ndarray], failed: int
+                   ) -> pd.DataFrame:
     rows = []
     for k, v in apparent.items():
         d = np.asarray(diffs[k], dtype=float)
@@ -347,6 +403,134 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
                      "optimism": opt, "corrected": v - opt, "n_boot": int(len(d)),
                      "n_failed": int(failed)})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- batch kernels
+def _firth_many(x: np.ndarray, y: np.ndarray, max_iter: int = 200, max_step: float = 5.0,
+                max_halfstep: int = 25, tol: float = 1e-8) -> np.ndarray:
+    """Firth-penalized logistic coefficients (Jeffreys penalty weight 0.5) of many data sets at
+    once: ``x`` (B × n × k, the intercept column included), ``y`` (B × n, 0/1) → B × k.
+
+    The Newton–Raphson of firthmodels / R's logistf, per data set: modified score
+    ``X'(y − p + h(1/2 − p))`` (h the diagonal of the weighted hat matrix), step
+    ``(X'WX)⁻¹ U*`` clipped to ``max_step``, halved (up to ``max_halfstep`` times) while the
+    penalized log-likelihood ``Σ(y·η − log(1 + e^η)) + ½ log det X'WX`` decreases; converged
+    when the largest score and step are below ``tol``. Rows that are singular (Cholesky pivot
+    below firthmodels' tolerance) or do not converge are NaN: the caller fits them one by one
+    with :func:`fit_model`. Tested equal to firthmodels to 1e-8."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    b, n, k = x.shape
+    beta = np.zeros((b, k))
+    bad = np.zeros(b, dtype=bool)
+    done = np.zeros(b, dtype=bool)
+    pivot_tol = np.sqrt(max(n, k) * np.finfo(float).eps)
+
+    def quantities(xs: np.ndarray, ys: np.ndarray, bs: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        eta = (xs @ bs[..., None])[..., 0]
+        p = 1.0 / (1.0 + np.exp(-eta))
+        w = p * (1.0 - p)
+        xt = np.swapaxes(xs, 1, 2)
+        info = (xt * w[:, None, :]) @ xs
+        eig = np.linalg.eigvalsh(info)
+        # Cholesky pivots are square roots of the eigenvalues' scale: firthmodels' test squared
+        singular = ~(eig[:, 0] > (pivot_tol ** 2) * eig[:, -1])
+        safe = np.where(singular[:, None, None], np.eye(k), info)
+        inv = np.linalg.inv(safe)
+        logdet = np.linalg.slogdet(safe)[1]
+        loglik = (ys * eta - np.logaddexp(0.0, eta)).sum(axis=1) + 0.5 * logdet
+        h = w * ((xs @ inv) * xs).sum(axis=2)
+        score = (xt @ (ys - p + h * (0.5 - p))[..., None])[..., 0]
+        delta = (inv @ score[..., None])[..., 0]
+        return loglik, score, delta, singular
+
+    for _ in range(max_iter + 1):
+        act = np.flatnonzero(~done & ~bad)
+        if not len(act):
+            break
+        xs, ys = x[act], y[act]
+        ll, score, delta, singular = quantities(xs, ys, beta[act])
+        bad[act[singular]] = True
+        conv = (np.abs(score).max(axis=1) < tol) & (np.abs(delta).max(axis=1) < tol)
+        done[act[conv & ~singular]] = True
+        go = ~conv & ~singular
+        act, xs, ys, ll, delta = act[go], xs[go], ys[go], ll[go], delta[go]
+        if not len(act):
+            continue
+        big = np.abs(delta).max(axis=1)
+        # firthmodels: no halving when the step cannot change the log-likelihood in float64
+        gain = 0.5 * (score[go] * delta).sum(axis=1)
+        skip = (big < tol) & (gain > 0) & (ll + gain == ll)
+        delta = delta * np.minimum(1.0, max_step / big)[:, None]
+        factor = np.ones(len(act))
+        pending = np.ones(len(act), dtype=bool)
+        for _h in range(max_halfstep + 1):
+            i = np.flatnonzero(pending)
+            trial = beta[act[i]] + factor[i, None] * delta[i]
+            ll_new = quantities(xs[i], ys[i], trial)[0]
+            ok = (ll_new >= ll[i]) | skip[i]
+            beta[act[i[ok]]] = trial[ok]
+            pending[i[ok]] = False
+            factor[i[~ok]] *= 0.5
+            if not pending.any():
+                break
+        if pending.any():  # step halving failed: left to the one-by-one fit
+            bad[act[pending]] = True
+    beta[bad | ~done] = np.nan
+    return beta
+
+
+def _logistic_many(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
+                   max_iter: int = 100, tol: float = 1e-10) -> np.ndarray:
+    """:func:`_logistic_irls` of many data sets at once: ``x`` (B × n × k), ``y`` and
+    ``offset`` (B × n) → B × k coefficients, NaN where the one-by-one rule returns None (no
+    convergence in ``max_iter`` steps, a singular Hessian, a coefficient ≥ 50 in absolute value:
+    separation). Same iterations, row by row, as :func:`_logistic_irls`."""
+    b, _, k = x.shape
+    off = np.zeros(y.shape) if offset is None else offset
+    beta = np.zeros((b, k))
+    out = np.full((b, k), np.nan)
+    live = np.ones(b, dtype=bool)
+    for _ in range(max_iter):
+        i = np.flatnonzero(live)
+        if not len(i):
+            break
+        xs = x[i]
+        eta = np.clip((xs @ beta[i][..., None])[..., 0] + off[i], -30, 30)
+        p = 1.0 / (1.0 + np.exp(-eta))
+        xt = np.swapaxes(xs, 1, 2)
+        grad = (xt @ (y[i] - p)[..., None])[..., 0]
+        hess = (xt * (p * (1 - p))[:, None, :]) @ xs
+        det_ok = np.abs(np.linalg.det(hess)) > 0
+        hess = np.where(det_ok[:, None, None], hess, np.eye(k))
+        try:
+            step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # pragma: no cover - det checked above
+            step = np.full_like(grad, np.nan)
+        live[i[~det_ok]] = False
+        beta[i] = beta[i] + step
+        conv = det_ok & (np.abs(step).max(axis=1) < tol)
+        fine = conv & (np.abs(beta[i]) < 50).all(axis=1)
+        out[i[fine]] = beta[i[fine]]
+        live[i[conv]] = False
+    return out
+
+
+def _performance_many(y: np.ndarray, lp: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`_performance` of each row of ``lp`` (B × n) against the rows of ``y`` (B × n)."""
+    b, n = lp.shape
+    yf = y.astype(float)
+    p = 1.0 / (1.0 + np.exp(-np.clip(lp, -30, 30)))
+    both = (y.min(axis=1) != y.max(axis=1))
+    ones = np.ones((b, n, 1))
+    icpt = _logistic_many(ones, yf, offset=lp)[:, 0]
+    varies = np.ptp(lp, axis=1) > 0
+    slope = _logistic_many(np.concatenate([ones, lp[..., None]], axis=2), yf)[:, 1]
+    return {"auc": _auc_many(y, lp),
+            "calibration_slope": np.where(both & varies, slope, np.nan),
+            "calibration_intercept": np.where(both, icpt, np.nan),
+            "brier": np.mean((p - yf) ** 2, axis=1)}
 
 
 # --------------------------------------------------------------------------- data
@@ -389,11 +573,14 @@ class Design:
 
 
 def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
-           log2_skewed: bool = True) -> Design:
+           log2_skewed: bool = True,
+           references: tuple[str, Mapping[str, str]] = ("largest", {})) -> Design:
     """Design matrix of ``predictors`` for ``outcome`` (an HPD definition, HPD = 1, or a 0/1
     column) on complete cases. ``excluded`` counts the patients left out by reason (outcome not
     evaluable; a predictor missing); a predictor with a single value is dropped with a note.
-    ``log2_skewed``: skewed positive numbers per doubling (``statistics.log2_skewed``)."""
+    ``log2_skewed``: skewed positive numbers per doubling (``statistics.log2_skewed``);
+    ``references``: reference level rule and named levels of text predictors
+    (:meth:`hpd_analysis.params.Statistics.reference_map`, ``statistics.reference_levels``)."""
     from .riskfactors import _outcome, _term
 
     data = _prepared(data)
@@ -413,7 +600,8 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
     for p in predictors:
         # numbers stay numbers (ECOG, site counts: one ordinal trend, not one coefficient per
         # level: fewer parameters per event); skewed positive markers on the log2 scale
-        t = _term(known, p, set(), {}, continuous={p}, log2_skewed=log2_skewed)
+        t = _term(known, p, set(), references[1], references[0], continuous={p},
+                  log2_skewed=log2_skewed)
         if isinstance(t, str):
             notes.append(f"{p} left out: {t}")
             continue
@@ -518,7 +706,8 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     :func:`default_predictors`) and validate it.
 
     ``params`` (:class:`hpd_analysis.params.Prediction`, or the whole
-    :class:`~hpd_analysis.params.Parameters`, whose ``statistics.log2_skewed`` then applies):
+    :class:`~hpd_analysis.params.Parameters`, whose ``statistics.log2_skewed`` and
+    ``statistics.reference_levels`` then apply):
     ``penalty``, ``ridge_c``, ``optimism_replicates``, ``auc_replicates``, ``seed``. ``performance`` has the columns of
     :func:`harrell_validate` plus ``ci_low``/``ci_high`` (the AUC's stratified bootstrap 95 % CI
     of the apparent AUC). ``coefficients``: ``term, coefficient, odds_ratio`` (per unit of the
@@ -531,7 +720,9 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     if not preds:
         raise ParameterError("prediction: no predictor (none of the default predictors is a "
                              "column; set prediction.predictors)")
-    d = design(data, outcome, preds, _log2(params))
+    refs = params.statistics.reference_map() if isinstance(params, Parameters) else (
+        "largest", {})
+    d = design(data, outcome, preds, _log2(params), refs)
     n, ev = len(d.y), int(d.y.sum()) if len(d.y) else 0
     if n == 0 or ev == 0 or ev == n:
         raise ParameterError(f"prediction of {outcome}: {n} complete case(s) with {ev} event(s): "
@@ -657,9 +848,9 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
                              params: Prediction | Parameters | Mapping[str, Any] | None = None
                              ) -> pd.DataFrame:
     """Does a predictor predict HPD under every definition alike? One long table:
-    ``predictor, outcome, n, n_events, auc, ci_low, ci_high, note`` — one row per single
-    predictor (its own AUC, :func:`marker_roc`) and per outcome, then the model of all of them
-    (``predictor = "model (apparent)"`` with the bootstrap CI, and ``"model
+    ``predictor, outcome, n, n_events, auc, ci_low, ci_high, ci_method, epv, note`` — one row
+    per single predictor (its own AUC, :func:`marker_roc`) and per outcome, then the model of
+    all of them (``predictor = "model (apparent)"`` with its CI, and ``"model
     (optimism-corrected)"``), with the events per parameter in ``epv``."""
     pp = _params(params)
     prepared = _prepared(data)
@@ -671,7 +862,8 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
         for r in t.to_dict("records"):
             rows.append({"predictor": p, "outcome": r["outcome"], "n": r["n"],
                          "n_events": r["n_events"], "auc": r["auc"], "ci_low": r["ci_low"],
-                         "ci_high": r["ci_high"], "epv": np.nan, "note": r["note"]})
+                         "ci_high": r["ci_high"], "ci_method": r["ci_method"], "epv": np.nan,
+                         "note": r["note"]})
     for oc in outcomes:
         try:
             m = prediction_model(prepared, oc, preds, params)
@@ -682,25 +874,27 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
         base = {"outcome": oc, "n": m.n, "n_events": m.n_events, "epv": m.epv}
         rows.append({**base, "predictor": "model (apparent)", "auc": s["auc"],
                      "ci_low": s["auc_ci_low"], "ci_high": s["auc_ci_high"],
-                     "note": "; ".join(m.warnings[:1])})
+                     "ci_method": s["auc_ci_method"], "note": "; ".join(m.warnings[:1])})
         rows.append({**base, "predictor": "model (optimism-corrected)",
                      "auc": s["auc_corrected"], "ci_low": np.nan, "ci_high": np.nan,
                      "note": (f"Harrell bootstrap, {s['n_boot']} samples; corrected slope "
                               f"{s['slope_corrected']:.2f}" if s["n_boot"] else
                               "not estimated (more than max_bootstrap_patients)")})
-    cols = ["predictor", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "epv", "note"]
+    cols = ["predictor", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "ci_method",
+            "epv", "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_events"):
         out[c] = pd.to_numeric(out[c]).astype("Int64")
     out["note"] = out["note"].fillna("").astype(str)
+    out["ci_method"] = out["ci_method"].where(out["ci_low"].notna(), "").fillna("").astype(str)
     return out
 
 
 def by_definition_wide(long: pd.DataFrame, digits: int = 2,
                        small_cell_threshold: int = 0) -> pd.DataFrame:
     """:func:`predictors_by_definition` side by side: one row per predictor, one column per
-    outcome holding ``AUC (95 % CI)`` text (``—`` when not estimable), then ``HPD events /
-    evaluable`` per outcome in the last row.
+    outcome holding ``AUC (95 % CI)`` text (``—`` when not estimable), then the CI method per
+    outcome (when ``long`` has ``ci_method``) and ``HPD events / evaluable`` in the last row.
 
     ``small_cell_threshold`` k > 1 (the report's small-cell rule): event counts 1 to k − 1 are
     shown as ``<k`` and the AUCs computed from them as ``<k events``."""
@@ -727,6 +921,10 @@ def by_definition_wide(long: pd.DataFrame, digits: int = 2,
     order_o = list(dict.fromkeys(t["outcome"]))
     wide = t.pivot(index="predictor", columns="outcome", values="cell").reindex(
         index=order_p, columns=order_o).fillna("—")
+    if "ci_method" in t.columns:  # which CI the cells hold (bootstrap, or DeLong's when large)
+        wide.loc["AUC 95 % CI method"] = [
+            "; ".join(dict.fromkeys(m for m in t.loc[t["outcome"] == o, "ci_method"] if m))
+            or "—" for o in order_o]
     ev = (t.groupby("outcome", sort=False)[["n", "n_events"]].max()
           .reindex(order_o))
     wide.loc["HPD events / evaluable"] = [

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from hpd_analysis.errors import ParameterError
-from hpd_analysis.incidence import incidence_by_arm
+from hpd_analysis.incidence import NO_ARM, incidence_by_arm
 
 
 def two_arms() -> pd.DataFrame:
@@ -70,3 +70,21 @@ def test_arm_column_prefers_a_comparator():
     assert arm_column(d) == "treatment"  # docetaxel named there
     assert arm_column(d.drop(columns="treatment")) == "arm"
     assert arm_column(d.drop(columns=["treatment", "arm"])) is None
+
+
+def test_patients_without_an_arm_are_counted_not_dropped():
+    # 3 patients without a treatment value (1 HPD, 2 not HPD): their own row, no comparison
+    d = two_arms()
+    extra = pd.DataFrame({"hpd_x": pd.array([True, False, False], dtype="boolean"),
+                          "hpd_x_status": ["hpd", "not_hpd", "not_hpd"],
+                          "treatment": [None, None, None]})
+    out = incidence_by_arm(pd.concat([d, extra], ignore_index=True), "treatment")
+    assert out["n_evaluable"].sum() == 413  # 200 + 210 + 3: nobody lost
+    row = out.set_index("arm").loc[NO_ARM]
+    assert (row["n_hpd"], row["n_evaluable"]) == (1, 3)
+    assert row["percent"] == pytest.approx(100 / 3)
+    assert np.isnan(row["difference_pp"]) and np.isnan(row["odds_ratio"])
+    # the arms' own numbers do not change
+    np.testing.assert_allclose(
+        out.set_index("arm").loc["atezolizumab", "difference_pp"], 3.61904761905, rtol=1e-10)
+    assert NO_ARM not in set(incidence_by_arm(d, "treatment")["arm"])

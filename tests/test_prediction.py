@@ -295,3 +295,127 @@ def test_large_cohorts_use_delong_and_skip_the_optimism_bootstrap():
     t, _ = prediction.marker_roc(d, "age", ["x"], pp)
     assert t.loc[0, "ci_method"].startswith("DeLong")
     assert t.loc[0, "ci_low"] == t.loc[0, "delong_ci_low"]
+
+
+# ---------------------------------------------------------------- batch kernels vs one by one
+def _boot_designs(n: int = 120, b: int = 30, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """``b`` bootstrap samples of a design with a rare binary predictor (some samples nearly
+    separate) and a skewed number; the intercept last, as firthmodels."""
+    rng = np.random.default_rng(seed)
+    rare = (rng.random(n) < 0.08).astype(float)
+    z = rng.lognormal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 2.5 * rare + 0.3 * np.log(z))))).astype(int)
+    x1 = np.column_stack([rare, np.log2(z), np.ones(n)])
+    idx = rng.integers(0, n, size=(b, n))
+    return x1[idx], y[idx]
+
+
+def test_batch_firth_equals_firthmodels_to_1e8():
+    from firthmodels import FirthLogisticRegression
+
+    xb, yb = _boot_designs()
+    # plus one quasi-separated sample (every patient with the rare factor has the outcome):
+    # the maximum-likelihood odds ratio is infinite, Firth's estimate stays finite
+    sep_x = xb[0].copy()
+    sep_y = np.where(sep_x[:, 0] == 1, 1, yb[0])
+    xb, yb = np.concatenate([xb, sep_x[None]]), np.concatenate([yb, sep_y[None]])
+    got = prediction._firth_many(xb, yb)
+    compared = 0
+    for j in range(len(yb)):
+        ref = FirthLogisticRegression(max_iter=200, gtol=1e-10, xtol=1e-10)
+        try:
+            ref.fit(xb[j][:, :-1], yb[j])
+        except (np.linalg.LinAlgError, ValueError):
+            assert np.isnan(got[j]).all()  # singular: left to the one-by-one fit
+            continue
+        if ref.converged_ and np.isfinite(got[j]).all():
+            np.testing.assert_allclose(got[j], [*ref.coef_, ref.intercept_], atol=1e-8)
+            compared += 1
+    assert compared >= 25
+    assert np.isfinite(got[-1]).all() and abs(got[-1][1]) < 20
+
+
+def test_batch_logistic_equals_irls_row_by_row():
+    xb, yb = _boot_designs(b=20)
+    lp = xb[:, :, 1] * 0.7 - 0.4
+    yb = yb.copy()
+    yb[3] = (lp[3] > 0).astype(int)  # separated: the one-by-one rule returns None
+    ones = np.ones(yb.shape + (1,))
+    icpt = prediction._logistic_many(ones, yb.astype(float), offset=lp)
+    slope = prediction._logistic_many(np.concatenate([ones, lp[..., None]], axis=2),
+                                      yb.astype(float))
+    for j in range(len(yb)):
+        a = prediction._logistic_irls(ones[j], yb[j].astype(float), offset=lp[j])
+        b = prediction._logistic_irls(ones[j, :, :1].repeat(2, axis=1) * np.c_[
+            np.ones(len(lp[j])), lp[j]], yb[j].astype(float))
+        for got, ref in ((icpt[j], a), (slope[j], b)):
+            if ref is None:
+                assert np.isnan(got).all()
+            else:
+                np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    assert np.isnan(slope[3]).all()
+
+
+def test_auc_from_codes_is_mann_whitney():
+    rng = np.random.default_rng(4)
+    levels = np.array([-1.0, 0.0, 0.5, 2.0, 3.0])
+    pos = rng.integers(0, 5, size=(15, 9))
+    neg = rng.integers(0, 5, size=(15, 23))
+    got = prediction._auc_from_codes(pos, neg, len(levels))
+    for j in range(15):
+        y = np.r_[np.ones(9), np.zeros(23)].astype(int)
+        assert got[j] == pytest.approx(_pairs_auc(y, levels[np.r_[pos[j], neg[j]]]), abs=1e-14)
+
+
+def test_harrell_firth_batch_equals_the_readable_loop():
+    """rms::validate's loop written out with the package's one-by-one pieces (firthmodels fits,
+    calibration by Newton-Raphson): the batch path gives the same table."""
+    d = _cohort()
+    dd = prediction.design(d, "x", ["age", "ldh_above_uln", "noise"])
+    x, y = dd.x, dd.y
+    got = prediction.harrell_validate(x, y, dd.columns, n_boot=30, seed=3).set_index("measure")
+    rng = np.random.default_rng(3)
+    diffs = []
+    for _ in range(30):
+        i = rng.integers(0, len(y), size=len(y))
+        mb = prediction.fit_model(x[i], y[i], dd.columns)
+        a = prediction._performance(y[i], mb.linear_predictor(x[i]))
+        t = prediction._performance(y, mb.linear_predictor(x))
+        diffs.append({k: a[k] - t[k] for k in a})
+    opt = pd.DataFrame(diffs).mean()
+    for k in opt.index:
+        assert got.loc[k, "optimism"] == pytest.approx(opt[k], abs=1e-7)
+    assert (got["n_boot"] == 30).all() and (got["n_failed"] == 0).all()
+
+
+def test_by_definition_tables_name_the_auc_ci_method():
+    # above max_bootstrap_patients the CIs are DeLong's: the side-by-side tables must say so
+    d = _cohort()
+    pp = Prediction(max_bootstrap_patients=100, optimism_replicates=10, auc_replicates=100)
+    long = prediction.predictors_by_definition(d, ["x"], ["age"], pp)
+    with_ci = long[long["ci_low"].notna()]
+    assert len(with_ci) == 2  # age and the apparent model
+    assert with_ci["ci_method"].str.startswith("DeLong").all()
+    wide = prediction.by_definition_wide(long).set_index("predictor")
+    assert wide.loc["AUC 95 % CI method", "x"].startswith("DeLong")
+    assert wide.index[-1] == "HPD events / evaluable"
+    boot = prediction.predictors_by_definition(
+        d, ["x"], ["age"], Prediction(optimism_replicates=10, auc_replicates=100))
+    assert boot.loc[boot["ci_low"].notna(), "ci_method"].str.startswith(
+        "stratified percentile bootstrap (100 replicates").all()
+
+
+def test_named_reference_level_reaches_the_model():
+    # statistics.reference_levels names the reference of a text predictor, as in the odds ratios
+    d = _cohort()
+    d["site"] = np.array(["lung", "lung", "skin", "kidney"] * 40)[: len(d)]
+    base = {"prediction.optimism_replicates": 10, "prediction.auc_replicates": 100}
+    largest = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(base))
+    assert "site[lung]" not in set(largest.coefficients["term"])  # lung: the largest level
+    named = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(
+        {**base, "statistics.reference_levels": "largest,site=skin"}))
+    assert set(named.coefficients["term"]) == {"(intercept)", "age", "site[lung]",
+                                               "site[kidney]"}
+    first = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(
+        {**base, "statistics.reference_levels": "first"}))
+    assert "site[kidney]" not in set(first.coefficients["term"])

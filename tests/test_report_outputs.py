@@ -229,12 +229,14 @@ def _km(labels: tuple[str, str]) -> dict[str, KaplanMeierFitter]:
     return out
 
 
-def test_a_dollar_in_any_label_is_drawn_as_a_dollar(tmp_path):
+def test_a_dollar_in_any_label_is_drawn_as_a_dollar(tmp_path, monkeypatch):
     """Tumour types, arms, definition codes and variable names with $ (matplotlib would read
     "$...$" as mathtext and fail on "$5 $x"): every figure draws them, and they are saved."""
     odd = "arm $5 $x^{"
     mpl = matplotlib
-    assert mpl.rcParams["text.parse_math"] is True  # the default the functions must survive
+    # matplotlib's default, which the functions must survive (an earlier test may have applied
+    # the report style, which turns mathtext off globally)
+    monkeypatch.setitem(mpl.rcParams, "text.parse_math", True)
     inc = pd.DataFrame(
         {
             "definition": ["my$def", "my$def"],
