@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 KERNEL := hpd-workbench
 COHORT ?= data/example
 OUT    ?= reports
+ARGS   ?=
 
-.PHONY: setup report test lint lab bench example clean strip hooks
+.PHONY: setup report test lint lab kernel bench example clean strip hooks
 
 setup: $(STAMP)
 
@@ -18,8 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "HPD workbench (.venv)" >/dev/null
 	touch $(STAMP)
 
+# COHORT: a cohort folder, or a bundled data set name (oak-laleh, laleh2022-study1..5, pharmaverse,
+# pharmaverse-recist, tumgr, inspire; oak/poplar need HPD_OAK_POPLAR_DIR) written to cohorts/NAME
+# first. ARGS: extra options, e.g. ARGS="--set group_by=treatment".
 report: $(STAMP)
-	$(BIN)/hpd report --cohort $(COHORT) --out $(OUT)
+	cohort=$$($(BIN)/python -m hpd_analysis.datasets $(COHORT)) && \
+	$(BIN)/hpd report --cohort "$$cohort" --out $(OUT) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check hpd_analysis tests benchmarks
@@ -31,12 +36,18 @@ lint: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
+# Register the project kernel for this user, so that any JupyterLab (not only .venv's) finds it.
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "HPD workbench (.venv)"
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 # Regenerate the bundled example cohort (deterministic: seed 2021, 500 patients).
+# The package holds a gzip-compressed copy (hpd_analysis/data/example) for wheel installs.
 example: $(STAMP)
 	$(BIN)/hpd simulate --patients 500 --seed 2021 --out data/example
+	for t in patients lesions; do gzip -n -9 -c data/example/$$t.csv > hpd_analysis/data/example/$$t.csv.gz; done
 
 # Contributors: run the checks of .pre-commit-config.yaml before each commit and strip notebook
 # outputs through git's nbstripout filter (declared in .gitattributes).

@@ -8,10 +8,18 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    ``load_cohort`` (Parquet) and of ``classify`` under all nine published definitions, peak RSS.
 2. ``report`` at 100 k patients (``--report-size``): wall time of the report's heavy steps on the
    classification table: ``incidence``, ``agreement``, ``survival_table``.
-3. ``reference`` at 20 k patients (``--ref-size``): the vectorized ``classify`` and the per-patient
+3. ``explorer`` (``hpd.explore``) on the bundled 500-patient example and at 100 k patients
+   (``--explorer-size``): latency from a widget change to every output redrawn (incidence with
+   CIs, agreement, UpSet counts, KM), the median of several moves of the primary definition's
+   threshold, of another definition's threshold, and of a window (features rebuilt; then the
+   cached setting). Targets: 300 ms on the example, 2 s at 100 k (a threshold move).
+4. ``reference`` at 20 k patients (``--ref-size``): the vectorized ``classify`` and the per-patient
    reference (``benchmarks/reference.py``) on the same cohort; both must give identical
    ``hpd_<code>`` verdicts; prints the speed ratio reference time / ``classify`` time (each the
    best of ``REFERENCE_REPEATS`` interleaved runs).
+4. ``rereads`` at 500 and 10 k patients: 200 seeded re-reads of every patient classified under
+   the nine definitions (:mod:`hpd_analysis.uncertainty`); targets <= 3 s at 500 patients and
+   <= 30 s with <= 4 GB peak RSS at 10 k.
 
 4. ``growth`` (``--growth-size``, default 100 k patients): the Stein–Wilkerson growth-model fits
    (``hpd_analysis.growth.fit_growth``, all four models and tumgr's selection) on a simulated
@@ -63,6 +71,9 @@ DEFAULT_SIZES = [10_000, 100_000, 1_000_000]
 TARGET_SECONDS_1M = 20.0
 TARGET_PEAK_MB_1M = 4096.0
 TARGET_SPEEDUP = 50.0
+#: explorer: seconds from a threshold slider move to updated outputs (example, 100 k patients)
+TARGET_EXPLORER_EXAMPLE_S = 0.3
+TARGET_EXPLORER_100K_S = 2.0
 #: runs of each implementation in the reference comparison; the best run of each is compared
 #: (the ``timeit`` convention: the minimum is the run least disturbed by other processes)
 REFERENCE_REPEATS = 3
@@ -316,6 +327,74 @@ def worker_reference(n: int, path: Path) -> dict[str, Any]:
     }
 
 
+def worker_explorer(n: int, path: Path | None) -> dict[str, Any]:
+    """Time the explorer's updates after widget changes, as a user moves them (median of moves).
+
+    ``path`` None: the bundled example. Primary threshold: ``ferrara2018.delta_tgr_min``; other
+    threshold: ``champiat2017.tgr_ratio_min``; window: ``windows.first_eval_min_days``."""
+    import statistics
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import hpd_analysis as hpd
+
+    cohort = hpd.datasets.load_example() if path is None else hpd.load_cohort(path)
+    t0 = time.perf_counter()
+    ex = hpd.explore(cohort)
+    build = time.perf_counter() - t0
+
+    cpu: list[float] = []
+
+    def moves(widget: Any, values: list[Any]) -> list[float]:
+        out = []
+        for v in values:
+            widget.value = v
+            out.append(ex.last_update_seconds)
+            cpu.append(ex.last_update_cpu_seconds)
+        return out
+
+    primary = moves(ex.thresholds[("ferrara2018", "delta_tgr_min")], [40.0, 60.0, 75.0, 90.0, 100.0])
+    primary_cpu = statistics.median(cpu)
+    other = moves(ex.thresholds[("champiat2017", "tgr_ratio_min")], [1.5, 2.5, 3.0, 4.0])
+    window_new = moves(ex.windows["first_eval_min_days"], [21, 28])
+    window_cached = moves(ex.windows["first_eval_min_days"], [21, 28, 21])
+    return {"task": "explorer", "n_patients": cohort.n_patients, "build_s": build,
+            "primary_threshold_s": statistics.median(primary),
+            "primary_threshold_max_s": max(primary),
+            "primary_threshold_cpu_s": primary_cpu, "load_average": os.getloadavg()[0],
+            "other_threshold_s": statistics.median(other),
+            "window_new_s": statistics.median(window_new),
+            "window_cached_s": statistics.median(window_cached)}
+
+
+#: re-read benchmark (measurement uncertainty): re-reads, and targets (seconds, MB) per size
+REREADS = 200
+REREAD_TARGETS = {500: (3.0, None), 10_000: (30.0, 4096.0)}
+
+
+def worker_rereads(n: int, path: Path) -> dict[str, Any]:
+    """Time ``REREADS`` seeded re-reads of every patient under the nine definitions (load and the
+    published classification excluded: the features are built first, as ``classify`` does)."""
+    from hpd_analysis.classification import _feature_columns, resolve_definitions
+    from hpd_analysis.load import load_cohort
+    from hpd_analysis.params import Parameters
+    from hpd_analysis.uncertainty import reread_summary, simulate_rereads
+
+    cohort = load_cohort(path)
+    params = Parameters()
+    defs = resolve_definitions(None)
+    values = _feature_columns(cohort, params)
+    t0 = time.perf_counter()
+    rr = simulate_rereads(cohort, defs, params, REREADS, values)
+    summary = reread_summary(rr)
+    t1 = time.perf_counter()
+    return {"task": "rereads", "n_patients": n, "n_rereads": REREADS, "rereads_s": t1 - t0,
+            "maxrss_mb": _maxrss_mb(),
+            "jaccard": dict(zip(summary["definition"], summary["jaccard"].round(3),
+                                strict=True))}
+
+
 def simulate_growth_table(n: int, seed: int) -> Any:
     """A tumgr ``name, date, size`` table of ``n`` simulated patients (see the module docstring)."""
     import numpy as np
@@ -382,8 +461,8 @@ def worker_prediction() -> dict[str, Any]:
 
 def run_worker_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench.py _worker")
-    p.add_argument("task", choices=["simulate", "classify", "report", "reference", "growth",
-                                    "prediction"])
+    p.add_argument("task", choices=["simulate", "classify", "report", "reference", "explorer",
+                                    "growth", "prediction", "rereads"])
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--cache", type=Path, required=True)
@@ -396,6 +475,10 @@ def run_worker_main(argv: list[str]) -> int:
         res = worker_classify(a.size, a.path, a.cache, a.profile)
     elif a.task == "report":
         res = worker_report(a.size, a.path, a.cache, a.profile)
+    elif a.task == "explorer":
+        res = worker_explorer(a.size, a.path)
+    elif a.task == "rereads":
+        res = worker_rereads(a.size, a.path)
     elif a.task == "growth":
         res = worker_growth(a.size, a.seed)
     elif a.task == "prediction":
@@ -487,6 +570,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="patients for the reference comparison (default 20000)")
     p.add_argument("--no-report", action="store_true", help="skip the report steps")
     p.add_argument("--no-reference", action="store_true", help="skip the reference comparison")
+    p.add_argument("--explorer-size", type=int,
+                   help="patients for the explorer latency beside the example (default 100000)")
+    p.add_argument("--no-explorer", action="store_true", help="skip the explorer latency")
+    p.add_argument("--no-rereads", action="store_true",
+                   help="skip the re-read (measurement uncertainty) benchmark")
     p.add_argument("--growth-size", type=int,
                    help="patients for the growth-model fits (default 100000)")
     p.add_argument("--no-growth", action="store_true", help="skip the growth-model fits")
@@ -504,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = a.sizes or ([10_000] if a.quick else DEFAULT_SIZES)
     report_size = a.report_size or (10_000 if a.quick else 100_000)
     ref_size = a.ref_size or (5_000 if a.quick else 20_000)
+    explorer_size = a.explorer_size or (10_000 if a.quick else 100_000)
     cache = a.cache.resolve()
     results: dict[str, Any] = {
         "seed": a.seed,
@@ -515,15 +604,19 @@ def main(argv: list[str] | None = None) -> int:
         "classify": [],
         "report": None,
         "reference": None,
+        "explorer": [],
+        "rereads": [],
         "growth": None,
         "prediction": None,
         "errors": [],
     }
     ok = True
 
-    needed = sorted(set(sizes)
+    reread_sizes = set() if a.no_rereads else set(REREAD_TARGETS)
+    needed = sorted(set(sizes) | reread_sizes
                     | (set() if a.no_report else {report_size})
-                    | (set() if a.no_reference else {ref_size}))
+                    | (set() if a.no_reference else {ref_size})
+                    | (set() if a.no_explorer else {explorer_size}))
     paths: dict[int, Path] = {}
     for n in needed:
         try:
@@ -607,6 +700,36 @@ def main(argv: list[str] | None = None) -> int:
             results["errors"].append(str(exc))
             ok = False
 
+    if not a.no_explorer:
+        print("explorer (hpd.explore): seconds from a widget change to every output redrawn "
+              "(median of the moves)")
+        for n, target in ((None, TARGET_EXPLORER_EXAMPLE_S), (explorer_size, TARGET_EXPLORER_100K_S)):
+            if n is not None and n not in paths:
+                continue
+            try:
+                r = run_step("explorer", n or 0, a.seed, cache,
+                             path=None if n is None else paths[n])
+            except RuntimeError as exc:
+                results["errors"].append(str(exc))
+                ok = False
+                continue
+            results["explorer"].append(r)
+            name = "example" if n is None else _fmt_size(n)
+            print(f"  explorer {name} ({r['n_patients']} patients): primary threshold "
+                  f"{1000 * r['primary_threshold_s']:.0f} ms (max "
+                  f"{1000 * r['primary_threshold_max_s']:.0f}, CPU "
+                  f"{1000 * r['primary_threshold_cpu_s']:.0f} ms, load average "
+                  f"{r['load_average']:.1f}), other threshold "
+                  f"{1000 * r['other_threshold_s']:.0f} ms, window {1000 * r['window_new_s']:.0f} ms "
+                  f"(cached {1000 * r['window_cached_s']:.0f} ms), opened in {r['build_s']:.1f} s")
+            met = r["primary_threshold_s"] <= target
+            busy = r["load_average"] > (os.cpu_count() or 1)
+            print(f"target explorer {name}: {'met' if met else 'MISSED'}: "
+                  f"{1000 * r['primary_threshold_s']:.0f} ms wall (target <= {1000 * target:.0f} ms)"
+                  + (f"; CPU {1000 * r['primary_threshold_cpu_s']:.0f} ms: the machine is busy "
+                     f"(load average {r['load_average']:.1f} on {os.cpu_count()} CPUs), rerun "
+                     "on a quiet one" if busy and not met else ""))
+
     if not a.no_growth:
         gsize = a.growth_size or (10_000 if a.quick else DEFAULT_GROWTH_SIZE)
         try:
@@ -635,6 +758,22 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False
+
+    for n in sorted(reread_sizes):
+        if n not in paths:
+            continue
+        try:
+            r = run_step("rereads", n, a.seed, cache, path=paths[n])
+        except RuntimeError as exc:
+            results["errors"].append(str(exc))
+            ok = False
+            continue
+        results["rereads"].append(r)
+        max_s, max_mb = REREAD_TARGETS[n]
+        met = r["rereads_s"] <= max_s and (max_mb is None or r["peak_rss_mb"] <= max_mb)
+        print(f"rereads: {r['n_rereads']} re-reads of {n} patients in {r['rereads_s']:.2f} s, "
+              f"peak {r['peak_rss_mb']:.0f} MB (target <= {max_s:.0f} s"
+              + (f", <= {max_mb:.0f} MB" if max_mb else "") + f"): {'met' if met else 'MISSED'}")
 
     for err in results["errors"]:
         print(f"ERROR: {err}")

@@ -43,7 +43,7 @@ CODES = (
 #: default thresholds of each definition (hpd-definitions.md); overridable per call
 DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
     "champiat2017": {"tgr_ratio_min": 2.0},
-    "saada_bouzid2017": {"tgk_ratio_min": 2.0},
+    "saada_bouzid2017": {"tgk_ratio_min": 2.0, "require_recist_pd": False},
     "ferrara2018": {"delta_tgr_min": 50.0},
     "kato2017": {"ttf_max_months": 2.0, "burden_increase_min_pct": 50.0,
                  "pace_ratio_min": 2.0, "pace": "tgk"},
@@ -51,7 +51,7 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
                      "sld_increase_min_pct": 50.0, "new_lesions_in_organ_min": 2,
                      "new_organs_min": 1, "ecog_rule": "delta_ge_2", "ecog_worsening_min": 2},
     "kim2019": {"tgk_ratio_min": 2.0, "tgr_ratio_min": 2.0, "reference_period_days": 84,
-                "experimental_period_days": 84},
+                "experimental_period_days": 84, "require_recist_pd": False},
     "matos2020": {"first_eval_max_days": 56, "sld_increase_min_pct": 40.0,
                   "sld_increase_with_new_organs_min_pct": 20.0, "new_lesion_organs_min": 2,
                   "require_abs_increase": False, "abs_increase_min_mm": 10.0,
@@ -346,15 +346,36 @@ def _death_day(patient: Mapping[str, Any], start: date | None, dpm: float) -> fl
 def _death_from_progression(patient: Mapping[str, Any], params: Parameters) -> bool:
     """Cause of death names progression; without a recorded cause, the parameter decides.
 
-    CHOICE (classify.py): a ``death_cause``/``cause_of_death`` text mentioning progression, PD,
-    tumour, cancer or malignancy is death from progression; any other text is not.
+    CHOICE (classification.py): a coded ``death_from_progression`` (yes/no, true/false, 1/0)
+    decides first; else a ``death_cause``/``cause_of_death`` text mentioning progression, PD,
+    tumour, cancer or malignancy is death from progression, unless one of the negating words
+    (non, not, no, without, unrelated, other than) stands at most three words before it ("non-cancer
+    death"); any other text is not.
     """
+    coded = patient.get("death_from_progression")
+    if "death_from_progression" in patient and not _missing(coded):
+        word = str(coded).strip().lower()
+        if word in ("yes", "y", "true", "1", "1.0"):
+            return True
+        if word in ("no", "n", "false", "0", "0.0"):
+            return False
     for col in _DEATH_CAUSE_COLUMNS:
         cause = patient.get(col)
         if col in patient and not _missing(cause) and str(cause).strip():
             text = str(cause).strip().lower()
             words = "".join(ch if ch.isalnum() else " " for ch in text).split()
-            return "pd" in words or any(w in text for w in _PROGRESSION_WORDS)
+            hits = [i for i, w in enumerate(words)
+                    if w == "pd" or any(w.startswith(p) for p in _PROGRESSION_WORDS)
+                    or any(p in w for p in _PROGRESSION_WORDS)]
+            if not hits:
+                return False
+            for i in hits:
+                before = words[max(0, i - 4):i]
+                joined = " ".join(words[max(0, i - 5):i])
+                if not (set(before) & {"non", "not", "no", "without", "unrelated"}
+                        or "other than" in joined):
+                    return True
+            return False
         if col in patient:
             break  # the first cause column present decides; empty -> the parameter
     return bool(params.death_without_cause_is_progression)
@@ -402,6 +423,20 @@ def reference_patient(
                       if r["lesion_type"] == "target"]
 
     s0 = _sld_on(baseline, rows_by_date, target_ids) if baseline is not None else None
+    if s0 is not None:
+        # RECIST 1.1 measurability (params.Rules): every non-nodal target >= 10 mm, every nodal
+        # target >= 15 mm short axis at baseline, else the baseline has no measurable SLD
+        rules = params.rules
+        for r in rows_by_date[baseline]:
+            if r["lesion_type"] != "target" or _is_true(r.get("not_evaluable")):
+                continue
+            d = _num(r.get("diameter_mm"))
+            if d is None and r.get("status") == "absent":
+                d = 0.0
+            limit = (rules.baseline_node_min_mm if _is_true(r.get("is_lymph_node"))
+                     else rules.baseline_target_min_mm)
+            if d is not None and d < limit:
+                s0 = None
     if baseline is not None:
         # pre-baseline: scans 1-183 days before baseline; the latest one with every baseline
         # target measured (CHOICE: timepoints docstring); when none is, the latest one in the
@@ -467,6 +502,12 @@ def reference_patient(
     policy = params.nonpositive_pre_growth
     tgr_ratio = ratio_scalar(tgr_on, tgr_pre, policy)
     tgk_ratio = ratio_scalar(tgk_on, tgk_pre, policy)
+    # noise floor (params.Guards): a pre-treatment change |S_0 / S_pre - 1| below the floor (%)
+    # is measurement error: neither ratio is evaluable
+    floor = params.guards.pre_change_floor_pct
+    if floor > 0 and s_pre is not None and s0 is not None and s_pre > 0 \
+            and abs(s0 / s_pre - 1.0) * 100.0 < floor:
+        tgr_ratio = tgk_ratio = None
     delta_tgr = tgr_on - tgr_pre if (tgr_on is not None and tgr_pre is not None) else None
 
     # ---- clinical inputs ----------------------------------------------------------------------
@@ -522,7 +563,8 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
 
     # Saada-Bouzid 2017: TGK ratio >= 2 (no RECIST requirement)
     t = th["saada_bouzid2017"]
-    kinetic("saada_bouzid2017", _ge(f["tgk_ratio"], t["tgk_ratio_min"]))
+    kinetic("saada_bouzid2017", _all(pd_first if t["require_recist_pd"] else True,
+                                     _ge(f["tgk_ratio"], t["tgk_ratio_min"])))
 
     # Ferrara 2018: RECIST PD and delta TGR > 50 (strictly)
     t = th["ferrara2018"]
@@ -565,7 +607,8 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
                   and f["days_prebaseline_to_start"] <= t["reference_period_days"]
                   and f["first_eval_day"] is not None
                   and f["first_eval_day"] <= t["experimental_period_days"])
-    out["kim2019"] = _all(_ge(f["tgk_ratio"], t["tgk_ratio_min"]),
+    out["kim2019"] = _all(pd_first if t["require_recist_pd"] else True,
+                          _ge(f["tgk_ratio"], t["tgk_ratio_min"]),
                           _ge(f["tgr_ratio"], t["tgr_ratio_min"])) if in_periods else None
 
     # Matos 2020: RECIST PD at a first evaluation within 8 weeks, with SLD >= +40 %, or >= +20 %
@@ -592,8 +635,12 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
                     and f["death_day"] is not None
                     and f["death_day"] <= t["death_max_days"]
                     and died_of_progression)
+    # CHOICE (registry notes): as OAK counted all treated patients, the imaging branch is False
+    # (not unknown) without any post-baseline scan
+    n_post = f["n_post_baseline_scans"]
+    scanned = None if n_post is None else n_post >= 1
     out["gandara2018_fp"] = _any(
-        _all(_le(f["first_eval_day"], t["first_assessment_max_days"]),
+        _all(scanned, _le(f["first_eval_day"], t["first_assessment_max_days"]),
              _ge(pct, t["sld_increase_min_pct"])),
         death_branch,
     )

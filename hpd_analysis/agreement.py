@@ -11,6 +11,10 @@ For each pair of definitions (A, B) the comparison uses only the patients **eval
   for n_both out of n_either (:func:`statsmodels.stats.proportion.proportion_confint`; it treats
   the patients HPD under either definition as given, so it shows how precisely the overlap is
   known from that many patients).
+- **Jaccard index over all patients** (``jaccard_all_patients`` = ``n_both_all`` /
+  ``n_either_all``): the variant of Kas et al. 2020, on every patient, a patient not evaluable
+  under a definition counting as not HPD under it. It is lower when a definition evaluates fewer
+  patients (its HPD patients cannot overlap with patients it could not assess).
 - **Cohen's kappa** (Cohen 1960) on the 2×2 table, chance-corrected agreement, with its asymptotic
   standard error and Wald confidence interval (Fleiss, Cohen & Everitt 1969) and the two-sided
   z-test of kappa = 0 (standard error under the null), all from
@@ -38,7 +42,10 @@ AGREEMENT_COLUMNS = [
     "n_neither", "n_either", "jaccard", "jaccard_ci_low", "jaccard_ci_high", "jaccard_ci_method",
     "percent_agreement", "kappa", "kappa_ci_low",
     "kappa_ci_high", "kappa_p_value", "kappa_test", "note",
+    "jaccard_population", "n_both_all", "n_either_all", "jaccard_all_patients",
 ]
+#: who the main Jaccard index (and kappa) is computed on
+JACCARD_POPULATION = "patients evaluable under both definitions"
 
 
 def _kappa(table: np.ndarray, alpha: float) -> tuple[float, float, float, float, str]:
@@ -82,11 +89,13 @@ def agreement(
 
     Returns
     -------
-    One row per unordered pair, :data:`AGREEMENT_COLUMNS`: counts of patients, ``jaccard`` with
+    One row per unordered pair, :data:`AGREEMENT_COLUMNS`: counts of patients (evaluable under
+    both, said in ``jaccard_population``), ``jaccard`` with
     ``jaccard_ci_low/high`` (Wilson, n_both of n_either) and
     ``percent_agreement`` (observed agreement, %), ``kappa`` with ``kappa_ci_low/high`` (Wald,
     asymptotic SE), ``kappa_p_value`` and ``kappa_test`` naming the test, ``note`` when a value is
-    undefined.
+    undefined; then ``n_both_all``, ``n_either_all`` and ``jaccard_all_patients`` over every
+    patient (not evaluable = not HPD; Kas et al. 2020).
     """
     if not 0.0 < float(alpha) < 1.0:
         raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
@@ -98,6 +107,8 @@ def agreement(
     )
     rows = []
     for a, b in combinations(codes, 2):
+        both_all = int(((status[a] == 0) & (status[b] == 0)).sum())
+        either_all = int(((status[a] == 0) | (status[b] == 0)).sum())
         both = (status[a] < 2) & (status[b] < 2)
         fa = status[a][both] == 0
         fb = status[b][both] == 0
@@ -123,9 +134,13 @@ def agreement(
             "percent_agreement": 100.0 * (n11 + n00) / n if n else np.nan,
             "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high, "kappa_p_value": p,
             "kappa_test": test_name, "note": "; ".join(notes),
+            "jaccard_population": JACCARD_POPULATION, "n_both_all": both_all,
+            "n_either_all": either_all,
+            "jaccard_all_patients": both_all / either_all if either_all else np.nan,
         })
     out = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
-    for c in ("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either"):
+    for c in ("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either",
+              "n_both_all", "n_either_all"):
         out[c] = out[c].astype("int64")
     return out
 

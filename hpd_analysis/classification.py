@@ -63,7 +63,7 @@ SUPPORT_COLUMNS = [
     "new_lesions_first_eval", "new_organs_first_eval",
     "max_new_lesions_in_involved_organ_first_eval", "n_organs_with_new_lesions_first_eval",
     "n_post_baseline_scans", "ecog_baseline", "ecog_first_eval", "ecog_delta",
-    "death_day", "death_from_progression",
+    "death_day", "death_from_progression", "died_before_first_eval",
 ]
 #: endpoint columns (months; event 1, censored 0)
 ENDPOINT_OUTPUT_COLUMNS = [
@@ -73,8 +73,15 @@ ENDPOINT_OUTPUT_COLUMNS = [
 
 #: death-cause columns read (when present) by ``death_from_progression``
 DEATH_CAUSE_COLUMNS = ("death_cause", "cause_of_death")
-#: a recorded cause of death matching this (case-insensitive) is death from progression
+#: a recorded cause of death matching this (case-insensitive) is death from progression ...
 PROGRESSION_CAUSE_PATTERN = r"progress|\bpd\b|tumou?r|cancer|malignan"
+#: ... unless a negation stands before the progression word ("non-cancer death (sepsis)", "not
+#: related to the tumour", "unrelated to cancer", "no progression", "other than cancer")
+NEGATED_CAUSE_PATTERN = (r"\b(?:non|not|no|without|unrelated(?:\s+to)?|other\s+than)\b[\s-]*"
+                         r"(?:\w+[\s-]+){0,3}?(?:progress|pd\b|tumou?r|cancer|malignan)")
+#: coded ``death_from_progression`` values (patients column; case-insensitive)
+_CODED_YES = {"yes", "y", "true", "1", "1.0"}
+_CODED_NO = {"no", "n", "false", "0", "0.0"}
 
 _FIRST_EVAL_COUNTS = ["new_lesions_first_eval", "new_organs_first_eval",
                       "max_new_lesions_in_involved_organ_first_eval"]
@@ -177,18 +184,85 @@ def _whole_days(end: Any, start: Any) -> np.ndarray:
         float).to_numpy()
 
 
+def cause_is_progression(causes: pd.Series) -> pd.Series:
+    """How a recorded cause of death is read: True (progression word, not negated), False (no
+    progression word, or a negated one: "non-cancer death (sepsis)"), NA (no text). Case- and
+    space-insensitive; see :data:`PROGRESSION_CAUSE_PATTERN`, :data:`NEGATED_CAUSE_PATTERN`."""
+    text = causes.astype("string").str.strip().str.lower()
+    known = text.notna() & (text.fillna("") != "")
+    prog = text.fillna("").str.contains(PROGRESSION_CAUSE_PATTERN, regex=True)
+    negated = text.fillna("").str.contains(NEGATED_CAUSE_PATTERN, regex=True)
+    out = pd.array((prog & ~negated).to_numpy(dtype=bool), dtype="boolean")
+    out[~known.to_numpy(dtype=bool)] = pd.NA
+    return pd.Series(out, index=causes.index)
+
+
+def coded_flags(values: pd.Series) -> pd.arrays.BooleanArray:
+    """A coded yes/no column (``yes/no``, ``true/false``, ``1/0``, booleans; any case) as a
+    nullable boolean; other values and blanks are NA."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return pd.array(values, dtype="boolean")
+    text = values.astype("string").str.strip().str.lower()
+    out = pd.array(np.zeros(len(values), dtype=bool), dtype="boolean")
+    yes = text.isin(_CODED_YES).fillna(False).to_numpy(dtype=bool)
+    no = text.isin(_CODED_NO).fillna(False).to_numpy(dtype=bool)
+    out[yes] = True
+    out[~yes & ~no] = pd.NA
+    return out
+
+
 def _death_from_progression(patients: pd.DataFrame, died: np.ndarray,
                             params: Parameters) -> pd.arrays.BooleanArray:
-    """True when the patient died of progression (cause column, else the parameter), else False."""
+    """True when the patient died of progression, else False: a coded ``death_from_progression``
+    column (yes/no) first, else a recorded cause of death (:func:`cause_is_progression`), else
+    the parameter ``death_without_cause_is_progression``."""
     n = len(patients)
     cause_col = next((c for c in DEATH_CAUSE_COLUMNS if c in patients.columns), None)
     value = np.full(n, bool(params.death_without_cause_is_progression))
     if cause_col is not None:
-        cause = patients[cause_col].astype("string").str.strip().str.lower()
-        known = cause.notna().to_numpy() & (cause.fillna("").to_numpy(dtype=object) != "")
-        prog = cause.fillna("").str.contains(PROGRESSION_CAUSE_PATTERN, regex=True)
-        value = np.where(known, prog.to_numpy(dtype=bool), value)
+        read = cause_is_progression(patients[cause_col]).array
+        known = ~np.asarray(read.isna())
+        value = np.where(known, read.to_numpy(dtype=bool, na_value=False), value)
+    if "death_from_progression" in patients.columns:
+        coded = coded_flags(patients["death_from_progression"])
+        known = ~np.asarray(coded.isna())
+        value = np.where(known, coded.to_numpy(dtype=bool, na_value=False), value)
     return pd.arrays.BooleanArray(value & died, np.zeros(n, dtype=bool))
+
+
+def death_cause_notes(patients: pd.DataFrame) -> list[dict[str, Any]]:
+    """Load-report rows saying how the death causes were read: one row per distinct recorded
+    cause text (``action`` ``death_cause_read``: progression / not progression / negated), and
+    one for a coded ``death_from_progression`` column (``death_from_progression_coded``)."""
+    out: list[dict[str, Any]] = []
+    cause_col = next((c for c in DEATH_CAUSE_COLUMNS if c in patients.columns), None)
+    if cause_col is not None:
+        raw = patients[cause_col].astype("string").str.strip()
+        keep = raw.notna() & (raw.fillna("") != "")
+        if keep.any():
+            texts = raw[keep]
+            read = cause_is_progression(texts).to_numpy(dtype=bool, na_value=False)
+            negated = texts.str.lower().str.contains(NEGATED_CAUSE_PATTERN,
+                                                     regex=True).to_numpy(dtype=bool)
+            table = pd.DataFrame({"text": texts.to_numpy(dtype=object), "read": read,
+                                  "negated": negated})
+            for (text, is_prog, neg), grp in table.groupby(["text", "read", "negated"],
+                                                           sort=True):
+                how = ("death from progression" if is_prog else
+                       "not death from progression (negated)" if neg else
+                       "not death from progression")
+                out.append({"column": cause_col, "action": "death_cause_read",
+                            "n_rows": len(grp), "detail": f"{text!r} read as {how}"})
+    if "death_from_progression" in patients.columns:
+        coded = coded_flags(patients["death_from_progression"])
+        raw = patients["death_from_progression"]
+        unread = np.asarray(coded.isna()) & raw.notna().to_numpy()
+        out.append({"column": "death_from_progression", "action": "death_from_progression_coded",
+                    "n_rows": int((~np.asarray(coded.isna())).sum()),
+                    "detail": "coded death_from_progression (yes/no) used before any cause text"
+                              + (f"; {int(unread.sum())} value(s) not yes/no read as unknown"
+                                 if unread.any() else "")})
+    return out
 
 
 def _organs_with_new_lesions(features: pd.DataFrame, lesions: pd.DataFrame | None) -> np.ndarray:
@@ -255,7 +329,8 @@ def add_rule_features(
     ``days_to_death`` (days from treatment start; +inf when no death is recorded in a cohort
     that records deaths; unknown, with ``days_to_death_reason``, when the cohort has no death
     information at all: no ``death_date``, ``os_event`` or ``os_months`` column),
-    ``death_from_progression`` (bool), ``n_organs_with_new_lesions_first_eval`` (from lesion-level
+    ``death_from_progression`` (bool), ``died_before_first_eval`` (bool: a recorded death and no
+    first evaluation), ``n_organs_with_new_lesions_first_eval`` (from lesion-level
     ``lesions`` when not given) and masks the first-evaluation counts to NA when there is no
     first evaluation (a missing scan is not "0 new lesions").
     """
@@ -391,11 +466,19 @@ def _add_rule_features(
         new["days_to_death"] = dd
         new["days_to_death_reason"] = np.where(
             np.isnan(dd), "no death information in the cohort", None).astype(object)
-    if "death_from_progression" not in f:
+    if "death_from_progression" not in f or (
+            patients is not None and "death_from_progression" in patients.columns):
         pts = patients if patients is not None else pd.DataFrame(index=range(n))
-        new["death_from_progression"] = _death_from_progression(pts, ~np.isnan(dd), params)
+        dfp = _death_from_progression(pts, ~np.isnan(dd), params)
+        if not records_deaths:  # no death information at all: unknown, not "no"
+            dfp[np.isnan(dd)] = pd.NA
+            new["death_from_progression_reason"] = np.where(
+                np.isnan(dd), "no death information in the cohort", None).astype(object)
+        new["death_from_progression"] = dfp
     if "n_post_baseline_scans" not in f:
         new["n_post_baseline_scans"] = np.where(no_fe, 0, 1)
+    # an outcome of its own in attrition and incidence (not just "not evaluable")
+    new["died_before_first_eval"] = no_fe & ~np.isnan(dd)
     return f.with_columns(new)
 
 
@@ -530,8 +613,11 @@ def classify_table(
     """Classify every patient of ``cohort`` under ``definitions`` (default: the whole registry).
 
     One row per input patient, in input order, never fewer; see the module docstring for the
-    columns (TGR in % per month, TGK in mm per month, SLD in mm, times in months).
+    columns (TGR in % per month, TGK in mm per month, SLD in mm, times in months). With
+    ``uncertainty.rereads`` = N > 0 also ``hpd_<code>_prob`` per definition: the share of N seeded
+    re-reads in which the patient is HPD (:mod:`hpd_analysis.uncertainty`).
     """
+    params = _params(params)
     values = _feature_columns(cohort, params)
     defs = resolve_definitions(definitions)
     features = _FeatureView(values)  # what the definitions read, without building the table
@@ -541,9 +627,20 @@ def classify_table(
         # the table's columns as the features were built from them (not read back): the Series
         # (on this index) of the texts and reasons built as object columns, without dtype
         # inference of those again
-        return _classification_table(values, values.held, features, index, defs)
-    return _classification_table(values, values.__getitem__, features,
-                                 pd.RangeIndex(len(features)), defs)
+        table = _classification_table(values, values.held, features, index, defs)
+    else:
+        table = _classification_table(values, values.__getitem__, features,
+                                      pd.RangeIndex(len(features)), defs)
+    if params.rules.irecist:  # iRECIST course after the first evaluation (off by default)
+        course = irecist_course(cohort, params)
+        table = pd.concat([table, course.drop(columns="patient_id").set_axis(table.index)],
+                          axis=1)
+    if params.uncertainty.rereads:  # measurement uncertainty: hpd_<code>_prob (off by default)
+        from .uncertainty import reread_probabilities, simulate_rereads
+
+        probs = reread_probabilities(simulate_rereads(cohort, defs, params, features=values))
+        table = pd.concat([table, probs.set_axis(table.index)], axis=1)
+    return table
 
 
 class _FeatureView:
@@ -722,3 +819,191 @@ def classify_path(
     cohort = load_cohort(cohort_path, params=params)
     table = classify_table(cohort, list(chosen.values()), params)
     return write_classification(table, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# reference-period guards and window sensitivity
+# ---------------------------------------------------------------------------------------------
+
+#: the reference-period guards: (name, parameter, value that turns the guard off)
+GUARDS: tuple[tuple[str, str, Any], ...] = (
+    ("minimum pre-baseline interval", "windows.prebaseline_min_days_before_baseline", 1),
+    ("noise floor on the pre-treatment change", "guards.pre_change_floor_pct", 0.0),
+)
+
+
+def _with_setting(params: Parameters, key: str, value: Any) -> Parameters:
+    """``params`` with one cohort-wide parameter (``group.key`` or a plain name) set."""
+    return _params({**params.to_dict(), key: value})
+
+
+def _verdict_codes(cohort: Cohort, defs: list[Definition], params: Parameters
+                   ) -> dict[str, np.ndarray]:
+    """Verdict codes (1 HPD, 0 not HPD, -1 not evaluable) of every definition."""
+    values = _feature_columns(cohort, params)
+    res = verdict_columns(_FeatureView(values), defs)
+    out = {}
+    for d in defs:
+        v = res[f"hpd_{d.code}"]
+        out[d.code] = np.where(np.asarray(v.isna()), -1,
+                               v.to_numpy(dtype=bool, na_value=False).astype(np.int8))
+    return out
+
+
+def guard_effects(
+    cohort: Cohort,
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+    params: Parameters | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """How many verdicts each reference-period guard (:data:`GUARDS`) changes.
+
+    For each guard and definition: the verdicts with every parameter in force compared with the
+    same parameters but that guard off. Columns ``guard, parameter, value, off_value,
+    definition, n_changed, hpd_to_not_evaluable, not_hpd_to_not_evaluable, other_changes,
+    n_hpd, n_hpd_without_guard, n_evaluable, n_evaluable_without_guard``.
+    """
+    params = _params(params)
+    defs = resolve_definitions(definitions)
+    now = _verdict_codes(cohort, defs, params)
+    flat = params.to_dict()
+    rows = []
+    for name, key, off in GUARDS:
+        before = _verdict_codes(cohort, defs, _with_setting(params, key, off))
+        for d in defs:
+            a, b = now[d.code], before[d.code]
+            changed = a != b
+            h2n = int(((b == 1) & (a == -1)).sum())
+            n2n = int(((b == 0) & (a == -1)).sum())
+            rows.append({"guard": name, "parameter": key, "value": flat[key], "off_value": off,
+                         "definition": d.code, "n_changed": int(changed.sum()),
+                         "hpd_to_not_evaluable": h2n, "not_hpd_to_not_evaluable": n2n,
+                         "other_changes": int(changed.sum()) - h2n - n2n,
+                         "n_hpd": int((a == 1).sum()), "n_hpd_without_guard": int((b == 1).sum()),
+                         "n_evaluable": int((a >= 0).sum()),
+                         "n_evaluable_without_guard": int((b >= 0).sum())})
+    return pd.DataFrame(rows, columns=[
+        "guard", "parameter", "value", "off_value", "definition", "n_changed",
+        "hpd_to_not_evaluable", "not_hpd_to_not_evaluable", "other_changes", "n_hpd",
+        "n_hpd_without_guard", "n_evaluable", "n_evaluable_without_guard"])
+
+
+#: the window sweep: (parameter, values, published value); ``<definition>.<param>`` parameters
+#: move that definition only, ``windows.*`` every definition
+WINDOW_SWEEP: tuple[tuple[str, tuple[Any, ...], Any], ...] = (
+    # Gandara (OAK): "first assessment within 6 weeks"; a 6-week schedule with a +-7-day visit
+    # window puts scans at up to 49 days
+    ("gandara2018_fp.first_assessment_max_days", (35, 42, 49, 56, 63), 42),
+    # Matos 2020: PD "within 8 weeks"
+    ("matos2020.first_eval_max_days", (42, 49, 56, 63, 70), 56),
+    # the cohort-wide latest first-evaluation day (none: no limit)
+    ("windows.first_eval_max_days", (42, 56, 70, 84, 112, None), None),
+    # the 183-day (6-month) look-back for the pre-baseline scan
+    ("windows.prebaseline_max_days_before_baseline", (60, 90, 120, 183, 270, 365), 183),
+    # the minimum pre-baseline interval (guard; no source states one: 28 days by default, see
+    # params.Windows; 1 = a distinct date only, the former default)
+    ("windows.prebaseline_min_days_before_baseline", (1, 7, 14, 28, 42, 56), None),
+)
+
+
+def window_sweep(
+    cohort: Cohort,
+    definitions: str | Definition | Iterable[str | Definition] | None = None,
+    params: Parameters | Mapping[str, Any] | None = None,
+    grid: Sequence[tuple[str, Sequence[Any], Any]] = WINDOW_SWEEP,
+) -> pd.DataFrame:
+    """HPD incidence per definition as each time window varies (the threshold sweep's
+    companion for the windows; days).
+
+    ``grid``: ``(parameter, values, published value)``; a ``<definition>.<param>`` parameter
+    moves that definition only, a cohort-wide one (``windows.*``) rebuilds the time points and
+    moves every definition; the other parameters stay as in force. Columns ``parameter, value,
+    published, in_force, definition, n_hpd, n_evaluable, n_total, percent`` (``percent`` =
+    100 · n_hpd / n_evaluable; ``value`` NaN = no limit; ``published`` marks the source's value,
+    none for the minimum pre-baseline interval, which no source states; ``in_force`` the value of
+    the run's parameters).
+    """
+    params = _params(params)
+    defs = resolve_definitions(definitions)
+    by_code = {d.code: d for d in defs}
+    flat = params.to_dict()
+    rows = []
+    base_values = None
+    for key, values, published in grid:
+        head, _, tail = key.partition(".")
+        for value in values:
+            if head in by_code:
+                if base_values is None:
+                    base_values = _feature_columns(cohort, params)
+                d = by_code[head].with_parameters(**{tail: value})
+                v = verdict_columns(_FeatureView(base_values), [d])[f"hpd_{d.code}"]
+                res = {d.code: v}
+                in_force = by_code[head].parameters.get(tail)
+            elif key in flat:
+                values_p = _feature_columns(cohort, _with_setting(params, key, value))
+                res = verdict_columns(_FeatureView(values_p), defs)
+                res = {d.code: res[f"hpd_{d.code}"] for d in defs}
+                in_force = flat[key]
+            else:
+                continue  # a definition not in this run
+            for code, v in res.items():
+                n_eval = int(np.asarray(~v.isna()).sum())
+                n_hpd = int(v.to_numpy(dtype=bool, na_value=False).sum())
+                rows.append({"parameter": key, "value": value, "published": value == published,
+                             "in_force": value == in_force, "definition": code,
+                             "n_hpd": n_hpd, "n_evaluable": n_eval, "n_total": len(v),
+                             "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan})
+    return pd.DataFrame(rows, columns=["parameter", "value", "published", "in_force",
+                                       "definition", "n_hpd", "n_evaluable", "n_total",
+                                       "percent"])
+
+
+# ---------------------------------------------------------------------------------------------
+# iRECIST course after the first evaluation (pseudoprogression)
+# ---------------------------------------------------------------------------------------------
+
+#: values of ``irecist_course``
+IRECIST_COURSES = ("no iUPD", "iCPD", "pseudoprogression", "unconfirmed")
+IRECIST_COLUMNS = ["patient_id", "irecist_course", "pseudoprogression", "iupd_day",
+                   "later_response", "irecist_reason"]
+
+
+def irecist_course(cohort: Cohort, params: Parameters | Mapping[str, Any] | None = None
+                   ) -> pd.DataFrame:
+    """The iRECIST course of every patient from the first evaluation on (Seymour et al., Lancet
+    Oncol 2017; :func:`hpd_analysis.recist.irecist` on the on-treatment scans).
+
+    One row per patient (``cohort.patients`` order): ``irecist_course`` — ``no iUPD`` (no RECIST
+    progression), ``iCPD`` (progression confirmed 4–8 weeks later), ``pseudoprogression`` (not
+    confirmed, and a later scan reads SD, PR, CR or non-CR/non-PD), ``unconfirmed`` (iUPD with no
+    confirmatory scan, or not confirmed without a later response); ``pseudoprogression`` (bool);
+    ``iupd_day`` (days from treatment start); ``later_response`` (bool: a scan after the first
+    evaluation reads PR or CR); ``irecist_reason``.
+    """
+    from .recist import irecist, recist_responses
+    from .timepoints import scan_table
+
+    params = _params(params)
+    ids = cohort.patients["patient_id"]
+    n = len(ids)
+    if not cohort.has_measurements:
+        return pd.DataFrame({"patient_id": ids.to_numpy(), "irecist_course": "no iUPD",
+                             "pseudoprogression": np.zeros(n, dtype=bool),
+                             "iupd_day": np.full(n, np.nan),
+                             "later_response": np.zeros(n, dtype=bool),
+                             "irecist_reason": "no tumour measurements"},
+                            columns=IRECIST_COLUMNS)
+    resp = recist_responses(scan_table(cohort, params))
+    ir = irecist(resp, patient_ids=ids).set_index("patient_id").reindex(ids.to_numpy())
+    icpd = np.asarray(pd.array(ir["icpd"], dtype="boolean").fillna(False), dtype=bool)
+    pseudo = ir["pseudoprogression"].fillna(False).to_numpy(dtype=bool)
+    has_iupd = ir["iupd_day"].notna().to_numpy()
+    course = np.where(~has_iupd, "no iUPD", np.where(icpd, "iCPD", np.where(
+        pseudo, "pseudoprogression", "unconfirmed"))).astype(object)
+    later = resp["overall_response"].isin(["PR", "CR"]) & ~resp["is_first_eval"].astype(bool)
+    responders = pd.Index(resp.loc[later.to_numpy(dtype=bool), "patient_id"].unique())
+    return pd.DataFrame({
+        "patient_id": ids.to_numpy(), "irecist_course": course, "pseudoprogression": pseudo,
+        "iupd_day": pd.to_numeric(ir["iupd_day"], errors="coerce").to_numpy(dtype=float),
+        "later_response": ids.isin(responders).to_numpy(dtype=bool),
+        "irecist_reason": ir["irecist_reason"].to_numpy(dtype=object),
+    }, columns=IRECIST_COLUMNS)

@@ -1039,11 +1039,13 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "squamous cell carcinoma. Ann Oncol 2017;28(7):1605-1611. doi:10.1093/annonc/mdx178."
         ),
         rule="TGK ratio (TGK_on / TGK_pre) ≥ {tgk_ratio_min}; no RECIST PD requirement.",
-        parameters={"tgk_ratio_min": 2.0},
+        parameters={"tgk_ratio_min": 2.0, "require_recist_pd": False},
         requires=("measurable_baseline", "prebaseline"),
-        criteria=["tgk_ratio >= {tgk_ratio_min}"],
-        notes="The reference slope was measured on the previous treatment line, i.e. pre-baseline "
-              "→ baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
+        criteria=[{"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
+                  "tgk_ratio >= {tgk_ratio_min}"],
+        notes="require_recist_pd off as in the original (on: RECIST PD at the first evaluation "
+              "too). The reference slope was measured on the previous treatment line, i.e. "
+              "pre-baseline → baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
     ),
     Definition(
         code="ferrara2018",
@@ -1141,7 +1143,8 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
              "being the {reference_period_days} days before treatment start and the on-treatment "
              "period the {experimental_period_days} days after.",
         parameters={"tgk_ratio_min": 2.0, "tgr_ratio_min": 2.0,
-                    "reference_period_days": 84, "experimental_period_days": 84},
+                    "reference_period_days": 84, "experimental_period_days": 84,
+                    "require_recist_pd": False},
         requires=(
             "measurable_baseline",
             "prebaseline",
@@ -1154,8 +1157,11 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
              "label_false": "first evaluation after day {experimental_period_days} "
                             "(outside kim2019 on-treatment period)"},
         ),
-        criteria=["tgk_ratio >= {tgk_ratio_min}", "tgr_ratio >= {tgr_ratio_min}"],
-        notes="The periods (12 weeks = 84 days in the paper) are eligibility windows (requires): "
+        criteria=[{"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
+                  "tgk_ratio >= {tgk_ratio_min}", "tgr_ratio >= {tgr_ratio_min}"],
+        notes="require_recist_pd (off: the combined rule as in the spec; on: RECIST 1.1 PD at "
+              "the first evaluation, as the seed review's Table 2 lists for Kim et al.). "
+              "The periods (12 weeks = 84 days in the paper) are eligibility windows (requires): "
               "the cohort's scans are chosen by the cohort-wide windows, and a patient whose "
               "pre-baseline scan is more than {reference_period_days} days before treatment start, "
               "or whose first evaluation is after day {experimental_period_days}, is "
@@ -1214,7 +1220,9 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
                     "death_max_days": 84},
         requires=(),
         criteria={"any": [
-            {"all": ["first_eval_day <= {first_assessment_max_days}",
+            {"all": [{"criterion": "n_post_baseline_scans >= 1",
+                      "label": "post-baseline scan done", "label_false": "no post-baseline scan"},
+                     "first_eval_day <= {first_assessment_max_days}",
                      "sld_pct_change_first_eval >= {sld_increase_min_pct}"]},
             {"all": ["n_post_baseline_scans == 0",
                      {"criterion": "days_to_death <= {death_max_days}",
@@ -1222,7 +1230,9 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
                       "label_false": "no death by day {death_max_days}"},
                      "death_from_progression == true"]},
         ]},
-        notes="Not a kinetic definition: no pre-baseline scan needed. A death without a "
+        notes="Not a kinetic definition: no pre-baseline scan needed. As in OAK (all treated "
+              "patients counted), a patient without a post-baseline scan is not fast progression "
+              "unless the death branch holds (not 'not evaluable'). A death without a "
               "recorded cause counts as death from progression unless "
               "Parameters.death_without_cause_is_progression is false. Both day limits are "
               "inclusive (published: day 42 = 6 weeks, day 84 = 12 weeks).",
@@ -1495,3 +1505,38 @@ def describe_definitions(definitions: Iterable[Definition] | None = None) -> pd.
     return pd.DataFrame(rows, columns=["code", "label", "citation", "rule", "criteria",
                                        "parameters", "differs_from_published", "requires",
                                        "notes"])
+
+
+class _RegistryModule(type(functools)):  # type: ignore[misc]
+    """This module, displayed as the registry: ``hpd.definitions`` shows every registered
+    definition (code, rule, parameters), ``hpd.definitions["ferrara2018"]``, ``"x" in
+    hpd.definitions``, ``len()`` and iteration (codes) read :data:`REGISTRY`, and
+    ``hpd.definitions()`` returns :func:`describe_definitions`. Module attributes are unchanged."""
+
+    def __call__(self) -> pd.DataFrame:
+        return describe_definitions()
+
+    def __getitem__(self, code: str) -> Definition:
+        return REGISTRY[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in REGISTRY
+
+    def __iter__(self) -> Any:
+        return iter(list(REGISTRY))
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+    def __repr__(self) -> str:
+        return ("HPD definitions (hpd.definitions; hpd.definitions() for the full table):\n"
+                + describe_definitions()[["code", "parameters"]].to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return describe_definitions()[["code", "citation", "rule", "parameters"]].to_html(
+            index=False)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _RegistryModule

@@ -4,6 +4,8 @@
   et al., PLOS Comput Biol 2022, supplement S1) -> ``patients`` + ``assessments``.
 - :func:`read_oak_poplar`: per-patient clinical data of OAK / POPLAR (Gandara et al., Nat Med
   2018) -> ``patients`` with OS/PFS times in months.
+- :func:`read_tumgr_sample`: tumgr's ``sampleData`` (per-scan sums of 68 patients) ->
+  ``patients`` + ``assessments``.
 - :func:`read_inspire`: the INSPIRE pembrolizumab trial (Bratman et al., Nat Cancer 2020) ->
   ``patients`` (ctDNA, TMB, PD-L1, OS/PFS) + ``assessments`` rebuilt from % size changes.
 - :func:`write_external_cohort`: materialise one of them (or the pharmaverse SDTM set) as a cohort
@@ -29,6 +31,7 @@ __all__ = [
     "REFERENCE_DATE",
     "read_laleh2022",
     "read_oak_poplar",
+    "read_tumgr_sample",
     "read_inspire",
     "INSPIRE_COHORTS",
     "write_external_cohort",
@@ -300,6 +303,61 @@ def read_oak_poplar(path: Path | str, *, reference_date: str | pd.Timestamp = RE
     return out.reset_index(drop=True)
 
 
+def _days_to_dates(days: pd.Series, origin: pd.Timestamp) -> pd.Series:
+    """``origin`` + ``days`` (float days, rounded to whole days)."""
+    return origin + pd.to_timedelta(np.round(days.to_numpy(dtype=float)), unit="D")
+
+
+def read_tumgr_sample(path: Path | str, *,
+                      reference_date: str | pd.Timestamp = REFERENCE_DATE) -> dict[str, pd.DataFrame]:
+    """Read tumgr's ``sampleData.csv[.gz]`` (columns ``name, date, size``) as a cohort.
+
+    ``name`` is the patient, ``date`` the day of the evaluation (days from an origin the source
+    does not give) and ``size`` the sum of the lesion measurements (unit not given by tumgr; the
+    values, 0.4-40, are kept as they are in ``sld_mm``). Control arm of a prostate cancer trial:
+    there is no treatment start, so ``treatment_start`` is set at each patient's first evaluation
+    (``reference_date`` + its day), which becomes the baseline scan; ``assessment_date`` =
+    ``reference_date`` + ``date`` days. Rows without a day or a size are dropped and counted in
+    ``report``. Returns ``{"patients", "assessments", "report"}``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    d = _read_text_csv(path).apply(lambda s: s.str.strip())
+    need = ["name", "date", "size"]
+    missing = [c for c in need if c not in d.columns]
+    if missing:
+        raise CohortError([Problem(path.name, None, c, "required column is missing",
+                                   "tumgr's columns name, date (days), size") for c in missing])
+    problems = []
+    nums = {}
+    for c in ("date", "size"):
+        v = pd.to_numeric(d[c].replace({"NA": pd.NA, "": pd.NA}), errors="coerce")
+        bad = v.isna() & ~d[c].isin(["", "NA"])
+        for i in d.index[bad][:20]:
+            problems.append(Problem(path.name, int(i) + 2, c, f"not a number {d.at[i, c]!r}",
+                                    "a number (or NA)"))
+        nums[c] = v
+    if problems:
+        raise CohortError(problems)
+    ref = pd.Timestamp(reference_date)
+    keep = nums["date"].notna() & nums["size"].notna()
+    report = [_report_row(path.name, "date, size", "row_dropped", int((~keep).sum()),
+                          "no day or no size")]
+    a = pd.DataFrame({"patient_id": d["name"].astype(str), "day": nums["date"],
+                      "sld_mm": nums["size"].astype(float)})[keep.to_numpy()]
+    a["assessment_date"] = _days_to_dates(a["day"], ref)
+    a = a.sort_values(["patient_id", "day"], kind="mergesort").reset_index(drop=True)
+    ids = pd.unique(d["name"].astype(str))
+    first = a.groupby("patient_id", sort=False)["assessment_date"].min()
+    patients = pd.DataFrame({"patient_id": ids,
+                             "treatment_start": first.reindex(ids).to_numpy(),
+                             "tumor_type": "prostate", "trial_arm": "control"})
+    rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
+    return {"patients": patients,
+            "assessments": a[["patient_id", "assessment_date", "sld_mm"]], "report": rep}
+
+
 #: INSPIRE cohort letter -> tumour type (reportRmd's data documentation; Bratman et al. 2020)
 INSPIRE_COHORTS = {"A": "SCCHN", "B": "TNBC", "C": "HGSOC", "D": "melanoma",
                    "E": "mixed solid tumour"}
@@ -460,18 +518,30 @@ def read_inspire(folder: Path | str, *, reference_date: str | pd.Timestamp = REF
 #: cohort names accepted by :func:`write_external_cohort`
 EXTERNAL_COHORTS = ("laleh2022", "laleh2022-study1", "laleh2022-study2", "laleh2022-study3",
                     "laleh2022-study4", "laleh2022-study5", "oak", "poplar", "pharmaverse",
-                    "pharmaverse-recist", "inspire")
+                    "pharmaverse-recist", "tumgr", "inspire")
 
 
 def external_data_dir() -> Path:
-    """The shared external-data folder: ``$HPD_EXTERNAL_DATA`` or ``../shared/data/external``
-    relative to the repository root."""
+    """The external-data folder: ``$HPD_EXTERNAL_DATA``, else ``../shared/data/external`` relative
+    to the repository root when it exists, else the copies bundled in the package
+    (:func:`hpd_analysis.datasets.data_dir`: every set but OAK/POPLAR, see its README)."""
     import os
 
     env = os.environ.get("HPD_EXTERNAL_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+    if shared.is_dir():
+        return shared
+    from .datasets import data_dir
+
+    return data_dir()
+
+
+def _one_of(folder: Path, stem: str) -> Path:
+    """``folder/<stem>.csv`` or ``.csv.gz``, whichever exists (the first when none does)."""
+    gz = folder / f"{stem}.csv.gz"
+    return gz if gz.is_file() else folder / f"{stem}.csv"
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
@@ -506,6 +576,12 @@ def write_external_cohort(name: str, out_dir: Path | str, *,
                                    reader="investigator", adam_dir=base / "pharmaverseadam")
         return import_sdtm_dir(base / "pharmaversesdtm", out)
     out.mkdir(parents=True, exist_ok=True)
+    if name == "tumgr":
+        t = read_tumgr_sample(_one_of(base / "tumgr", "sampleData"))
+        for key, fname in (("patients", "patients.csv"), ("assessments", "assessments.csv"),
+                           ("report", "import_report.csv")):
+            _write(t[key], out / fname)
+        return out
     if name == "inspire":
         t = read_inspire(base / "inspire")
         _write(t["patients"], out / "patients.csv")
@@ -521,6 +597,13 @@ def write_external_cohort(name: str, out_dir: Path | str, *,
         _write(t["assessments"], out / "assessments.csv")
         _write(t["report"], out / "import_report.csv")
         return out
-    p = read_oak_poplar(base / "oak_poplar_gandara2018" / f"{name}_clinical.csv.gz")
+    src = base / "oak_poplar_gandara2018"
+    if not src.is_dir():
+        raise HPDError(f"{src}: OAK/POPLAR data not found. They are not bundled (journal "
+                       "supplement without a redistribution licence): download Supplementary "
+                       "Table 8 of Gandara et al., Nat Med 2018 (doi:10.1038/s41591-018-0134-3), "
+                       "save its sheets as oak_clinical.csv.gz / poplar_clinical.csv.gz in a "
+                       "folder oak_poplar_gandara2018/ and set HPD_EXTERNAL_DATA to its parent")
+    p = read_oak_poplar(src / f"{name}_clinical.csv.gz")
     _write(p, out / "patients.csv")
     return out

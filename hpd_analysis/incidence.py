@@ -247,8 +247,20 @@ def _binomial_ci(
 # --------------------------------------------------------------------------- incidence
 INCIDENCE_COLUMNS = [
     "definition", "stratum", "n_hpd", "n_evaluable", "n_total",
-    "percent", "ci_low", "ci_high", "ci_method",
+    "percent", "ci_low", "ci_high", "ci_method", "n_died_before_first_eval",
 ]
+#: per-patient flag of a death before the first evaluation (classification column)
+DIED_BEFORE_FIRST_EVAL = "died_before_first_eval"
+#: attrition status of a patient not evaluable because of a death before the first evaluation
+DIED_STATUS = "died_before_first_eval"
+
+
+def _died_before_first_eval(classification: pd.DataFrame) -> np.ndarray:
+    """The ``died_before_first_eval`` flag as bool (all False when the column is absent)."""
+    if DIED_BEFORE_FIRST_EVAL not in classification.columns:
+        return np.zeros(len(classification), dtype=bool)
+    return np.asarray(pd.array(classification[DIED_BEFORE_FIRST_EVAL], dtype="boolean")
+                      .fillna(False), dtype=bool)
 
 
 def incidence(
@@ -280,7 +292,10 @@ def incidence(
     -------
     DataFrame with :data:`INCIDENCE_COLUMNS`: counts of patients, ``percent`` = 100 · n_hpd /
     n_evaluable and its CI bounds ``ci_low``/``ci_high`` **in percent** (NaN when no patient is
-    evaluable), ``ci_method`` naming the interval and its level (e.g. "Wilson score 95%").
+    evaluable), ``ci_method`` naming the interval and its level (e.g. "Wilson score 95%"), and
+    ``n_died_before_first_eval``: patients of the stratum who died before any first evaluation
+    (an outcome of its own, whatever the definition's verdict; 0 without the
+    ``died_before_first_eval`` column).
     """
     key = str(method).strip().lower()
     if key not in CI_METHODS:
@@ -301,6 +316,7 @@ def incidence(
         )
 
     strata = {col: _factorize_sorted(classification[col]) for col in by_cols}
+    died = _died_before_first_eval(classification)
     pieces = []
     for code in codes:
         st = status_codes(classification, code)
@@ -309,7 +325,7 @@ def incidence(
         pieces.append(pd.DataFrame({
             "definition": code, "stratum": "all",
             "n_hpd": [int(is_hpd.sum())], "n_evaluable": [int(is_eval.sum())],
-            "n_total": [len(st)],
+            "n_total": [len(st)], "n_died_before_first_eval": [int(died.sum())],
         }))
         for col, (keys, uniques) in strata.items():
             k = len(uniques) + 1  # last bin: missing value
@@ -321,12 +337,14 @@ def incidence(
                 "n_hpd": np.bincount(slot, weights=is_hpd, minlength=k).astype("int64"),
                 "n_evaluable": np.bincount(slot, weights=is_eval, minlength=k).astype("int64"),
                 "n_total": np.bincount(slot, minlength=k).astype("int64"),
+                "n_died_before_first_eval": np.bincount(slot, weights=died,
+                                                        minlength=k).astype("int64"),
             }))
     out = pd.concat(pieces, ignore_index=True)
     pct, low, high = _binomial_ci(out["n_hpd"], out["n_evaluable"], sm_method, alpha)
     out["percent"], out["ci_low"], out["ci_high"] = pct, low, high
     out["ci_method"] = ci_label
-    for c in ("n_hpd", "n_evaluable", "n_total"):
+    for c in ("n_hpd", "n_evaluable", "n_total", "n_died_before_first_eval"):
         out[c] = out[c].astype("int64")
     return out[INCIDENCE_COLUMNS]
 
@@ -387,7 +405,9 @@ def attrition(
     """Every patient counted exactly once per definition: HPD, not HPD, or not evaluable + reason.
 
     Rows per definition: ``status = "hpd"`` and ``"not_hpd"`` (``reason = "evaluable"``; present
-    even when the count is 0), then one row per distinct not-evaluable reason (most frequent
+    even when the count is 0), ``"died_before_first_eval"`` (not evaluable because the patient
+    died before any first evaluation: an outcome of its own; present when the classification
+    has the ``died_before_first_eval`` column), then one row per distinct not-evaluable reason (most frequent
     first, ties alphabetically; an empty reason becomes :data:`NO_REASON`). ``n`` sums to the
     number of patients for each definition; ``percent_of_cohort`` is ``n`` over that number,
     in % (not an incidence: see :func:`incidence`, whose denominator is the evaluable patients).
@@ -403,14 +423,21 @@ def attrition(
     """
     codes = definition_codes(classification, definitions)
     n_total = len(classification)
+    died = _died_before_first_eval(classification)
     pieces = []
     for code in codes:
         st = status_codes(classification, code)
-        ne = st == 2
+        ne = (st == 2) & ~died
         ev = pd.DataFrame({
             "definition": code, "status": ["hpd", "not_hpd"], "reason": EVALUABLE_REASON,
             "n": [int((st == 0).sum()), int((st == 1).sum())],
         })
+        n_died = int(((st == 2) & died).sum())
+        if n_died or DIED_BEFORE_FIRST_EVAL in classification.columns:
+            ev = pd.concat([ev, pd.DataFrame({
+                "definition": code, "status": [DIED_STATUS],
+                "reason": ["died before first evaluation"], "n": [n_died]})],
+                ignore_index=True)
         reason = hpd_reason(classification, code).to_numpy()[ne]
         keys, uniques = pd.factorize(pd.Series(reason, dtype=object))
         labels = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
@@ -427,7 +454,7 @@ def attrition(
     out = pd.concat(pieces, ignore_index=True)
     out["n"] = out["n"].astype("int64")
     out["reason_category"] = reason_category(out["reason"]).where(
-        out["status"] == "not_evaluable", EVALUABLE_REASON)
+        out["status"].isin(["not_evaluable", DIED_STATUS]), EVALUABLE_REASON)
     out["percent_of_cohort"] = 100.0 * out["n"] / n_total if n_total else np.nan
     return out[ATTRITION_COLUMNS]
 
@@ -450,10 +477,13 @@ def attrition_flow(classification: pd.DataFrame, definitions: Any = None) -> pd.
         n_hpd = int(part.loc[part["status"].eq("hpd"), "n"].sum())
         n_not = int(part.loc[part["status"].eq("not_hpd"), "n"].sum())
         ne = part[part["status"].eq("not_evaluable")]
+        n_died = int(part.loc[part["status"].eq(DIED_STATUS), "n"].sum())
         rows += [
             {"definition": code, "node": "cohort", "parent": pd.NA, "level": 0, "n": n_total},
             {"definition": code, "node": "evaluable", "parent": "cohort", "level": 1,
              "n": n_hpd + n_not},
+            *([{"definition": code, "node": "died before first evaluation",
+                "parent": "cohort", "level": 1, "n": n_died}] if n_died else []),
             {"definition": code, "node": "not evaluable", "parent": "cohort", "level": 1,
              "n": int(ne["n"].sum())},
             {"definition": code, "node": "HPD", "parent": "evaluable", "level": 2, "n": n_hpd},
@@ -532,6 +562,37 @@ def group_labels(
     if ref is not None and ref not in levels:
         raise ParameterError(f"reference={ref!r}: not a level of {group} (levels: {levels})")
     return labels, levels, ref, why
+
+
+PSEUDOPROGRESSION_COLUMNS = ["definition", "n_hpd", "n_hpd_icpd", "n_hpd_pseudoprogression",
+                             "n_hpd_unconfirmed", "n_hpd_later_response", "n_pseudoprogression",
+                             "n_total"]
+
+
+def hpd_and_pseudoprogression(classification: pd.DataFrame, course: pd.DataFrame,
+                              definitions: Any = None) -> pd.DataFrame:
+    """Pseudoprogression beside HPD: per definition, how its HPD patients fared under iRECIST.
+
+    ``course``: :func:`hpd_analysis.classification.irecist_course` (same patients). Columns
+    :data:`PSEUDOPROGRESSION_COLUMNS`: HPD patients whose progression was confirmed (iCPD), was a
+    pseudoprogression, stayed unconfirmed, or who later responded (PR/CR after the first
+    evaluation); ``n_pseudoprogression``: pseudoprogressions in the whole cohort.
+    """
+    codes = definition_codes(classification, definitions)
+    c = course.set_index("patient_id").reindex(classification["patient_id"].to_numpy())
+    kind = c["irecist_course"].to_numpy(dtype=object)
+    pseudo = c["pseudoprogression"].fillna(False).to_numpy(dtype=bool)
+    later = c["later_response"].fillna(False).to_numpy(dtype=bool)
+    rows = []
+    for code in codes:
+        hpd = status_codes(classification, code) == 0
+        rows.append({"definition": code, "n_hpd": int(hpd.sum()),
+                     "n_hpd_icpd": int((hpd & (kind == "iCPD")).sum()),
+                     "n_hpd_pseudoprogression": int((hpd & pseudo).sum()),
+                     "n_hpd_unconfirmed": int((hpd & (kind == "unconfirmed")).sum()),
+                     "n_hpd_later_response": int((hpd & later).sum()),
+                     "n_pseudoprogression": int(pseudo.sum()), "n_total": len(hpd)})
+    return pd.DataFrame(rows, columns=PSEUDOPROGRESSION_COLUMNS)
 
 
 # --------------------------------------------------------------------------- by treatment arm

@@ -356,6 +356,16 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
         out[f"{kind}_ratio"], builders[f"{kind}_ratio"] = _ratio(
             out[f"{kind}_pre"], out[f"{kind}_on"], builders[f"{kind}_pre"],
             builders[f"{kind}_on"], kind.upper(), policy)
+    floor = params.guards.pre_change_floor_pct
+    if floor > 0:  # pre-treatment change within measurement error: ratios not evaluable
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flat = np.abs(s_0 / s_pre - 1.0) * 100.0 < floor
+        text = (f"pre-treatment SLD change within measurement error (< {floor:g} %, "
+                "guards.pre_change_floor_pct): ratio not evaluable")
+        for kind in ("tgr", "tgk"):
+            b = builders[f"{kind}_ratio"]
+            b.add(flat, text)
+            out[f"{kind}_ratio"] = np.where(b.defined, out[f"{kind}_ratio"], np.nan)
     r = _Reasons(n)
     r.add(np.isnan(out["tgr_pre"]), builders["tgr_pre"])
     r.add(np.isnan(out["tgr_on"]), builders["tgr_on"])

@@ -1227,7 +1227,7 @@ def _as_frame(obj: object, role: str, col: Collector, checksums: dict[str, str],
 
 
 def load_cohort(
-    path: str | Path | None = None,
+    path: str | Path | dict[str, object] | None = None,
     *,
     patients: str | Path | pd.DataFrame | None = None,
     lesions: str | Path | pd.DataFrame | None = None,
@@ -1238,8 +1238,9 @@ def load_cohort(
     """Read, validate and canonicalise a cohort.
 
     ``path`` is a cohort folder, a single table file (``scans.*`` wide format or a patients
-    table) or an Excel workbook with role-named sheets; keyword arguments give (or override) a
-    role's file path or DataFrame. ``params.too_small_to_measure_mm`` (mm) is the value of the
+    table), an Excel workbook with role-named sheets, or a dict of role -> DataFrame or path
+    (``{"patients": df, "lesions": df}``); keyword arguments give (or override) a role's file
+    path or DataFrame. ``params.too_small_to_measure_mm`` (mm) is the value of the
     RECIST code "TOO SMALL TO MEASURE". Raises :class:`CohortError` listing every problem found.
 
     Returns a :class:`Cohort` whose tables follow ``docs/architecture.md`` ("Canonical
@@ -1247,6 +1248,15 @@ def load_cohort(
     diameters in mm (float), ``lesion_type``/``status`` categorical, lesions sorted by patient,
     date and lesion, and a load report of every fix.
     """
+    if isinstance(path, dict):  # {"patients": frame_or_path, ...}: the keyword form
+        given = {"patients": patients, "lesions": lesions, "assessments": assessments,
+                 "scans": scans}
+        bad = sorted(set(path) - set(given))
+        if bad:
+            raise CohortError([Problem("<cohort>", None, None, f"unknown table(s) {bad}",
+                                       "patients, lesions, assessments or scans")])
+        merged = {**path, **{k: v for k, v in given.items() if v is not None}}
+        return load_cohort(None, params=params, **merged)  # type: ignore[arg-type]
     params = params or Parameters()
     col = Collector()
     inputs: dict[str, tuple[object, str | None]] = {}
@@ -1334,6 +1344,9 @@ def load_cohort(
     assert pts is not None
 
     raws.clear()
+    from .classification import death_cause_notes  # how death causes are read (issue 13)
+    for note in death_cause_notes(pts):
+        col.note(labels.get("patients", "patients"), **note)
     return Cohort(
         patients=_renumber(pts),
         lesions=_renumber(tables.get("lesions")),

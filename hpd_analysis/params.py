@@ -28,14 +28,18 @@ class Windows:
       ``baseline_max_days_before`` days before it.
     - pre-baseline: the latest assessment strictly before baseline, at most
       ``prebaseline_max_days_before_baseline`` days before baseline and at least
-      ``prebaseline_min_days_before_baseline`` days (default 1: no minimum gap beyond a distinct date).
+      ``prebaseline_min_days_before_baseline`` days (default 28: RECIST 1.1 does not accept two
+      scans less than 4 weeks apart as evidence of a change (confirmation of a response >= 4 weeks,
+      Eisenhauer et al., Eur J Cancer 2009;45:228-247); a pre-baseline scan a day before baseline
+      gives TGR_pre from measurement noise alone. No HPD source states a minimum; 1 = the former
+      default, only a distinct date).
     - first evaluation: the first assessment at least ``first_eval_min_days`` days after
       ``treatment_start`` (and at most ``first_eval_max_days`` when set).
     """
 
     baseline_max_days_before: int = 42
     prebaseline_max_days_before_baseline: int = 183
-    prebaseline_min_days_before_baseline: int = 1
+    prebaseline_min_days_before_baseline: int = 28
     first_eval_min_days: int = 14
     first_eval_max_days: int | None = None
 
@@ -127,6 +131,130 @@ class Prediction:
             if not ok:
                 raise ValueError(f"prediction.{name}={v!r}: expected a whole number >= {low}")
             object.__setattr__(self, name, iv)
+
+
+#: log-scale SD of one re-measured lesion diameter: Yoon et al., Eur J Cancer 2016;53:5-15 (meta-
+#: analysis of 12 studies), pooled 95 % limits of agreement of the relative measurement difference of
+#: single-lesion longest diameters between observers -22.1 % to +25.4 % (half-width 23.75 % = 1.96 SD)
+INTER_READER_LOG_SD: float = 0.121
+#: the same within one observer: -17.8 % to +16.1 % (half-width 16.95 %)
+INTRA_READER_LOG_SD: float = 0.086
+#: the same for a sum of several lesions between observers: -19.2 % to +19.5 % (half-width 19.35 %)
+SUM_INTER_READER_LOG_SD: float = 0.099
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """Seeded re-read model of the tumour measurements (:mod:`hpd_analysis.uncertainty`).
+
+    Each measured diameter (lesion x scan; lymph nodes by short axis, as recorded) is multiplied by
+    ``exp(sd * z)``, ``z`` standard normal, independently per lesion and scan; ``sd`` from the
+    published RECIST observer variability (see ``INTER_READER_LOG_SD``).
+    """
+
+    #: re-reads per patient; None: off in ``hpd classify``, 200 in the report; 0: off
+    rereads: int | None = None
+    #: seed of the random generator (same seed, same inputs: byte-identical outputs)
+    seed: int = 20160101
+    #: log-scale SD per lesion diameter (unitless; 0.121 = inter-reader, Yoon 2016; intra-reader
+    #: 0.086)
+    spread: float = INTER_READER_LOG_SD
+    #: log-scale SD for lymph-node short axes (None: ``spread``)
+    node_spread: float | None = None
+    #: per-organ log-scale SDs, ``"liver=0.10,lung=0.13"`` (organ names case-insensitive; others
+    #: use ``spread``)
+    organ_spread: str = ""
+    #: log-scale SD of a per-scan sum when only sums are given (assessments / three-scan files;
+    #: Yoon 2016 sum of lesions between observers)
+    sum_spread: float = SUM_INTER_READER_LOG_SD
+
+    def __post_init__(self) -> None:
+        if self.rereads is not None and (not isinstance(self.rereads, int)
+                                         or isinstance(self.rereads, bool) or self.rereads < 0):
+            raise ValueError(f"uncertainty.rereads={self.rereads!r}: expected a whole number "
+                             "of re-reads >= 0 (0: off)")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"uncertainty.seed={self.seed!r}: expected a whole number >= 0")
+        for name in ("spread", "node_spread", "sum_spread"):
+            v = getattr(self, name)
+            if v is None and name == "node_spread":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 2:
+                raise ValueError(f"uncertainty.{name}={v!r}: expected a log-scale SD between 0 "
+                                 "and 2 (e.g. 0.121)")
+        self.organ_spreads()
+
+    def organ_spreads(self) -> dict[str, float]:
+        """``organ_spread`` parsed: lower-cased organ name -> log-scale SD."""
+        out: dict[str, float] = {}
+        for item in str(self.organ_spread or "").replace(";", ",").split(","):
+            if not item.strip():
+                continue
+            organ, sep, value = item.partition("=")
+            try:
+                sd = float(value)
+            except ValueError:
+                sd = -1.0
+            if not sep or not organ.strip() or not 0 <= sd <= 2:
+                raise ValueError(f"uncertainty.organ_spread={self.organ_spread!r}: expected "
+                                 "organ=SD pairs separated by commas, SD between 0 and 2 "
+                                 "(e.g. 'liver=0.10,lung=0.13')")
+            out[organ.strip().lower()] = sd
+        return out
+
+
+@dataclass(frozen=True)
+class Guards:
+    """Guards of the reference (pre-treatment) period of the ratio definitions."""
+
+    #: noise floor (%): when the pre-treatment SLD change |S_0 / S_pre - 1| is below it, TGR_pre
+    #: and TGK_pre are measurement noise and the TGR / TGK ratios are not evaluable (reason
+    #: given); 0 = off. Default 10 %: changes under 10 % arise from re-imaging alone (Oxnard,
+    #: Zhao et al., J Clin Oncol 2011;29:3114; 84 % of same-day re-scan changes within +-10 %)
+    #: and the pooled 95 % limits of agreement of one observer re-measuring a sum of lesions are
+    #: -9.8 % to +13.1 % (Yoon et al., Eur J Cancer 2016;53:5-15).
+    pre_change_floor_pct: float = 10.0
+
+    def __post_init__(self) -> None:
+        v = self.pre_change_floor_pct
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 100:
+            raise ValueError(f"guards.pre_change_floor_pct={v!r}: expected a percentage from 0 "
+                             "(off) to below 100, e.g. 10")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Rule choices where the input does not say everything RECIST 1.1 needs."""
+
+    #: new lesions at the first evaluation not recorded (a three-scan file without
+    #: ``new_lesions_first_eval``, per-scan sums without ``new_lesions``): ``unknown`` (default:
+    #: RECIST PD is unknown, i.e. ``NE``, unless the SLD alone gives PD, so PD-requiring
+    #: definitions are not evaluable) or ``none`` (the user states there were none)
+    new_lesions_when_unrecorded: str = "unknown"
+    #: RECIST 1.1 measurability at baseline (Eisenhauer 2009): every non-nodal target >= 10 mm
+    #: longest diameter, every nodal target >= 15 mm short axis; a baseline below it has no
+    #: measurable SLD (reason given). 0 relaxes the check. Lesion-level data only.
+    baseline_target_min_mm: float = 10.0
+    baseline_node_min_mm: float = 15.0
+    #: add the iRECIST course after the first evaluation to ``hpd classify`` (columns
+    #: ``irecist_course``, ``pseudoprogression``, ``later_response``; about doubles classify's
+    #: time on large cohorts; the report always shows it)
+    irecist: bool = False
+
+    def __post_init__(self) -> None:
+        v = self.new_lesions_when_unrecorded
+        if v is None:  # ``--set rules.new_lesions_when_unrecorded=none`` parses as None
+            object.__setattr__(self, "new_lesions_when_unrecorded", "none")
+        elif v not in ("unknown", "none"):
+            raise ValueError(f"rules.new_lesions_when_unrecorded={v!r}: expected 'unknown' or "
+                             "'none'")
+        if not isinstance(self.irecist, bool):
+            raise ValueError(f"rules.irecist={self.irecist!r}: expected true or false")
+        for name in ("baseline_target_min_mm", "baseline_node_min_mm"):
+            x = getattr(self, name)
+            if isinstance(x, bool) or not isinstance(x, int | float) or x < 0:
+                raise ValueError(f"rules.{name}={x!r}: expected a diameter in mm >= 0 (0: no "
+                                 "check)")
 
 
 #: choices of :class:`Statistics` fields (validated in ``__post_init__``)
@@ -356,6 +484,12 @@ class Parameters:
     plausibility: Plausibility = field(default_factory=Plausibility)
     #: labels of the cohort's columns in typeset tables and figures (issue 11, outputs)
     labels: Labels = field(default_factory=Labels)
+    #: seeded re-read model of the measurements (measurement uncertainty of every verdict)
+    uncertainty: Uncertainty = field(default_factory=Uncertainty)
+    #: guards of the reference period (noise floor on the pre-treatment change)
+    guards: Guards = field(default_factory=Guards)
+    #: rule choices for incomplete inputs (new lesions unrecorded, baseline measurability)
+    rules: Rules = field(default_factory=Rules)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict of every parameter; the fields of a nested group (``windows`` and any

@@ -1310,6 +1310,179 @@ def km_plot(
     return fig
 
 
+def patient_scans_plot(
+    scans: pd.DataFrame,
+    features: pd.Series | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Axes:
+    """One patient's target SLD (mm) at every scan, by day from treatment start (day 0 dashed).
+
+    ``scans``: :func:`hpd_analysis.timepoints.scan_table` rows of one patient (``day``,
+    ``role``, ``sld_mm``, ``is_first_eval``). The scans the kinetics use are marked: pre-baseline
+    (square), baseline (diamond), first evaluation (star); other on-treatment scans are dots.
+    ``features``: the patient's classification row, for TGR_pre / TGR_on in the title.
+    """
+    fig, ax = _new_ax(ax, (5.5, 3.5))
+    if scans is None or scans.empty:
+        _empty(ax, "no scan for this patient")
+        return ax
+    day = pd.to_numeric(scans["day"], errors="coerce").to_numpy(dtype=float)
+    sld = pd.to_numeric(scans["sld_mm"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(day) & np.isfinite(sld)
+    ax.plot(day[ok], sld[ok], color=GREY, lw=1, zorder=1)
+    role = scans["role"].astype(str).to_numpy()
+    first = scans["is_first_eval"].fillna(False).to_numpy(dtype=bool) \
+        if "is_first_eval" in scans.columns else np.zeros(len(scans), dtype=bool)
+    marks = [("pre-baseline", (role == "prebaseline") & ok, "s", PALETTE[0]),
+             ("baseline", (role == "baseline") & ok, "D", PALETTE[1]),
+             ("first evaluation", first & ok, "*", PALETTE[5]),
+             ("other scan", ~first & ~np.isin(role, ["prebaseline", "baseline"]) & ok, "o", GREY)]
+    for label, m, marker, color in marks:
+        if m.any():
+            ax.scatter(day[m], sld[m], marker=marker, s=60 if marker == "*" else 30,
+                       color=color, label=label, zorder=2)
+    ax.axvline(0, color="black", ls="--", lw=0.8)
+    ax.set_xlabel("days from treatment start")
+    ax.set_ylabel("target SLD (mm)")
+    title = f"patient {scans['patient_id'].iloc[0]}"
+    if features is not None:
+        parts = [f"{lab} {features[c]:.3g} %/month" for c, lab in
+                 (("tgr_pre", "TGR before"), ("tgr_on", "TGR on"))
+                 if c in features.index and pd.notna(features[c])]
+        if parts:
+            title += ": " + ", ".join(parts)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def reread_uncertainty(summary: pd.DataFrame) -> Figure:
+    """How far the verdicts survive a re-read of the measurements, one row per definition.
+
+    ``summary``: :func:`hpd_analysis.uncertainty.reread_summary`. Left: the published incidence
+    (black dot) and the expected incidence over the re-reads (open circle) with its re-read
+    interval (%). Right: self-agreement between the published verdicts and a re-read, Jaccard
+    (vermillion) and Cohen's kappa (blue), mean with the re-read interval.
+    """
+    definitions = summary["definition"].astype(str).tolist()
+    with use_style():
+        fig, (ax1, ax2) = plt.subplots(1, 2, sharey=True,
+                                       figsize=(9.0, max(2.5, 0.45 * len(definitions) + 1.2)))
+    for ax in (ax1, ax2):
+        _style_axes(ax)
+    if summary.empty:
+        _empty(ax1, "no re-read")
+        return fig
+    y = np.arange(len(definitions))[::-1].astype(float)
+
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(summary[col], errors="coerce").to_numpy(float)
+
+    e, lo, hi = num("expected_percent"), num("interval_low"), num("interval_high")
+    ax1.errorbar(e, y - 0.12, xerr=np.vstack([np.clip(e - lo, 0, None), np.clip(hi - e, 0, None)]),
+                 fmt="o", mfc="white", color=OKABE_ITO["blue"], ms=5, capsize=2, lw=1,
+                 label="expected over re-reads (interval)")
+    ax1.plot(num("percent"), y + 0.12, "o", color="black", ms=4, label="published verdicts")
+    ax1.set_yticks(y)
+    ax1.set_yticklabels(definitions)
+    ax1.set_xlim(left=0)
+    ax1.set_xlabel("HPD incidence among evaluable patients (%)")
+    ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    for k, (name, color) in enumerate((("jaccard", OKABE_ITO["vermillion"]),
+                                       ("kappa", OKABE_ITO["blue"]))):
+        m, m_lo, m_hi = num(name), num(f"{name}_low"), num(f"{name}_high")
+        off = 0.12 if k == 0 else -0.12
+        ax2.errorbar(m, y + off, xerr=np.vstack([np.clip(m - m_lo, 0, None),
+                                                  np.clip(m_hi - m, 0, None)]),
+                     fmt="o", color=color, ms=4, capsize=2, lw=1,
+                     label="Jaccard" if name == "jaccard" else "Cohen's kappa")
+    ax2.set_xlim(0, 1.02)
+    ax2.set_xlabel("agreement of a re-read with the published verdicts")
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    n = int(summary["n_rereads"].iloc[0])
+    fig.suptitle(f"Measurement uncertainty: {n} simulated re-reads", fontsize=11)
+    return fig
+
+
+def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
+    """HPD incidence (%) per definition as each time window varies, one panel per window.
+
+    ``sweep``: :func:`hpd_analysis.classification.window_sweep`. Each definition one line
+    (Okabe–Ito colours, then dashed); the dashed black line marks the published value, the grey
+    band the value in force when it differs; a missing ``value`` (no limit) is drawn at the right
+    end, labelled "none".
+    """
+    params = list(dict.fromkeys(sweep["parameter"].astype(str)))
+    n = max(len(params), 1)
+    ncol = min(n, 3)
+    nrow = int(np.ceil(n / ncol))
+    with use_style():
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.4 * nrow + 0.8),
+                                 squeeze=False)
+    flat_axes = axes.ravel()
+    for ax in flat_axes:
+        _style_axes(ax)
+    if sweep.empty:
+        _empty(flat_axes[0], "no window sweep")
+        return fig
+    # colours in the run's definition order (that of a cohort-wide window, which moves them all)
+    counts = sweep.groupby("parameter", sort=False)["definition"].nunique()
+    widest = sweep[sweep["parameter"] == counts.idxmax()]
+    codes = list(dict.fromkeys([*widest["definition"].astype(str),
+                                *sweep["definition"].astype(str)]))
+    style = {c: (PALETTE[i % len(PALETTE)], "-" if i < len(PALETTE) else "--")
+             for i, c in enumerate(codes)}
+    handles: dict[str, Line2D] = {}
+    for ax, key in zip(flat_axes, params, strict=False):
+        sub = sweep[sweep["parameter"].astype(str) == key]
+        x = pd.to_numeric(sub["value"], errors="coerce").to_numpy(float)
+        finite = x[np.isfinite(x)]
+        step = (np.diff(np.unique(finite)).min() if len(np.unique(finite)) > 1 else 7.0)
+        none_x = (finite.max() + 2 * step) if len(finite) else 0.0
+        xs_all = np.where(np.isfinite(x), x, none_x)
+        for code in codes:
+            m = (sub["definition"].astype(str) == code).to_numpy()
+            if not m.any():
+                continue
+            order = np.argsort(xs_all[m], kind="mergesort")
+            color, ls = style[code]
+            (line,) = ax.plot(xs_all[m][order], sub["percent"].to_numpy(float)[m][order],
+                              marker="o", ms=3, color=color, ls=ls, lw=1.2)
+            handles.setdefault(code, line)
+        pub = sub.loc[sub["published"].astype(bool), "value"]
+        if len(pub):
+            pv = pd.to_numeric(pub, errors="coerce").iloc[0]
+            ax.axvline(pv if np.isfinite(pv) else none_x, color="black", ls="--", lw=0.8)
+        force = sub.loc[sub["in_force"].astype(bool), "value"]
+        same = len(pub) and len(force) and (
+            pd.to_numeric(pub, errors="coerce").iloc[0]
+            == pd.to_numeric(force, errors="coerce").iloc[0]
+            or (pd.isna(pub.iloc[0]) and pd.isna(force.iloc[0])))
+        if len(force) and not same:
+            fv = pd.to_numeric(force, errors="coerce").iloc[0]
+            ax.axvline(fv if np.isfinite(fv) else none_x, color=GREY, lw=4, alpha=0.35)
+        if not np.isfinite(x).all():
+            ticks = [*np.unique(finite), none_x]
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([f"{t:g}" for t in ticks[:-1]] + ["none"])
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("days")
+        ax.set_ylim(bottom=0)
+    for ax in flat_axes[len(params):]:
+        ax.set_visible(False)
+    flat_axes[0].set_ylabel("HPD incidence among evaluable (%)")
+    extra = [Line2D([], [], color="black", ls="--", lw=0.8, label="published value"),
+             Line2D([], [], color=GREY, lw=4, alpha=0.35, label="in force (when different)")]
+    fig.legend(handles=[*handles.values(), *extra], labels=[*handles, "published value",
+                                                              "in force (when different)"],
+               loc="lower center", ncol=min(6, len(handles) + 2), fontsize=8,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle("HPD incidence as the time windows vary", fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.97))
+    return fig
+
+
 # --------------------------------------------------------------------------------------------
 # growth model (Stein–Wilkerson g, d, phi; hpd_analysis.growth)
 

@@ -356,6 +356,7 @@ def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None
 def _lesion_measures(
     les: pd.DataFrame, rp: np.ndarray, inv: np.ndarray, scan_pid: np.ndarray,
     base_scan: np.ndarray, n_pat: int, midnight: bool, full: bool = True,
+    min_mm: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, object]:
     """Per-scan measures from the long lesion table (see module docstring).
 
@@ -364,7 +365,8 @@ def _lesion_measures(
     ``full=False`` skips the measures only :func:`scan_table` shows (``new_lesions_first_seen``,
     ``new_lesion_sum_mm``). ``sld_reason`` is a function of scan indices: reasons are text, built
     only for the scans asked for. Lesion-level temporaries are freed as soon as possible (a
-    million patients have ~13 million lesion rows).
+    million patients have ~13 million lesion rows). ``min_mm``: RECIST 1.1 measurability at
+    baseline (non-nodal, nodal short axis; mm): a baseline scan with a target below it has no SLD.
     """
     ns = len(scan_pid)
     is_t, is_nt, is_new = _factor_masks(les["lesion_type"], ("target", "non_target", "new"))
@@ -388,10 +390,19 @@ def _lesion_measures(
 
     # baseline target lesions
     n_exp_p = np.bincount(rp[bt], minlength=n_pat)
-    del bt
     diam_all = _float_values(les, "diameter_mm")
     if diam_all is None:
         diam_all = np.full(len(les), np.nan)
+    unmeasurable = np.zeros(ns, dtype=bool)  # baseline scans with a target below RECIST size
+    if min_mm[0] > 0 or min_mm[1] > 0:
+        bt_rows = np.flatnonzero(bt)
+        d_bt = diam_all[bt_rows]
+        d_bt = np.where(np.isnan(d_bt) & absent[bt_rows], 0.0, d_bt)
+        with np.errstate(invalid="ignore"):
+            small = np.where(node[bt_rows], d_bt < min_mm[1], d_bt < min_mm[0])
+        unmeasurable[inv[bt_rows[small]]] = True
+        del bt_rows, d_bt, small
+    del bt
     no_diam = np.isnan(diam_all)
     # measured: a diameter, or recorded absent without one (0 mm); not flagged not evaluable
     tr = np.flatnonzero(is_bt & (~no_diam | absent) & ~not_eval)
@@ -406,9 +417,10 @@ def _lesion_measures(
     del tr, inv_m, dm, gone
     has_base = base_scan[scan_pid] >= 0
     n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
-    ok = has_base & (n_exp > 0) & (n_meas == n_exp)
+    ok = has_base & (n_exp > 0) & (n_meas == n_exp) & ~unmeasurable
     sld = np.where(ok, ssum, np.nan)
-    part = np.where(has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp), ssum, np.nan)
+    part = np.where(has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp) & ~unmeasurable,
+                    ssum, np.nan)
 
     def sld_reason(idx: np.ndarray) -> np.ndarray:
         """Why ``sld_mm`` is missing at the scans ``idx`` (None where it is not)."""
@@ -419,6 +431,10 @@ def _lesion_measures(
                                 " baseline target lesion(s) not measured")
         reason[hb & (ne > 0) & (nm > ne)] = (
             "a baseline target lesion is measured more than once on this date")
+        reason[unmeasurable[idx] & hb & (ne > 0) & (nm == ne)] = (
+            f"a baseline target lesion below RECIST 1.1 measurability (< {min_mm[0]:g} mm; lymph "
+            f"node < {min_mm[1]:g} mm short axis; rules.baseline_target_min_mm, "
+            "rules.baseline_node_min_mm)")
         reason[hb & (ne == 0)] = "no target lesion at baseline"
         reason[~hb] = "no baseline scan"
         return reason
@@ -579,7 +595,9 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     base_reason[np.isnan(start)] = "no treatment_start"
 
     if use_lesions:
-        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, midnight, full=full)
+        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, midnight, full=full,
+                                min_mm=(float(params.rules.baseline_target_min_mm),
+                                        float(params.rules.baseline_node_min_mm)))
     else:
         order = np.empty(ns, dtype=np.int64)
         order[inv] = np.arange(len(tab))
@@ -648,7 +666,7 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         })
     pt = {"pre": pre, "base": base, "fe": fe, "pre_reason": pre_reason,
           "base_reason": base_reason, "fe_reason": fe_reason, "n_post": n_post,
-          "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0)}
+          "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0), "n_early": n_post - n_ontr}
     return scans, pt
 
 
@@ -880,7 +898,9 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
     new_org = np.asarray(_take(scans["new_organs"], fe), dtype=float)
     max_inv = np.asarray(_take(scans["max_new_lesions_in_involved_organ"], fe), dtype=float)
     new_flag = _boolean_array(np.nan_to_num(newl, nan=0.0) > 0)
-    new_flag[np.isnan(newl)] = pd.NA
+    new_unknown = np.isnan(newl)
+    if params.rules.new_lesions_when_unrecorded == "unknown":
+        new_flag[new_unknown] = pd.NA
 
     s1_part = np.asarray(_take(scans["sld_measured_mm"], fe), dtype=float)
     t_exp = np.asarray(_take(scans["n_targets_expected"], fe), dtype=float)
@@ -896,7 +916,30 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
     tr, ntr, ovr, reason = scan_responses(
         s1, s0, s0, cr, s1_part, no_targets, ntpd, ntcr, nt_exp, nt_ass, new_flag, tgt_reason,
         t_exp, t_meas)
+    ovr_before = ovr.copy()
+
+    def ovr_was(idx: np.ndarray) -> np.ndarray:
+        return ovr_before[idx].astype(object)
     nofe = fe < 0
+    if params.rules.new_lesions_when_unrecorded == "unknown":
+        # without new-lesion data RECIST PD is unknown unless the SLD alone (or non-target
+        # progression) gives PD: a size-only SD/PR/CR would assume "no new lesion"
+        unk = np.flatnonzero(new_unknown & ~nofe & (ovr != "PD") & (ovr != "NE"))
+        if len(unk):
+            ovr[unk] = "NE"
+            reason[unk] = concat_text(
+                "new lesions not recorded: RECIST PD unknown unless the SLD alone gives PD "
+                "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives ", ovr_was(unk),
+                "): ", pd.Series(reason[unk], dtype=object).fillna("").astype(str).to_numpy(
+                    dtype=object))
+    early = pt.get("n_early")
+    if early is not None:  # on-treatment scans before the first-evaluation window: say so
+        m = np.flatnonzero(~nofe & (early > 0))
+        if len(m):
+            reason[m] = concat_text(
+                pd.Series(reason[m], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+                "; ", _gfmt(early[m]), " on-treatment scan(s) before day "
+                f"{params.windows.first_eval_min_days} not used (windows.first_eval_min_days)")
     tr[nofe] = "NE"
     ovr[nofe] = "NE"
     reason[nofe] = concat_text("no first evaluation: ", pd.Series(
@@ -938,3 +981,77 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
     if "_n_organs_new" in scans:
         extra["n_organs_with_new_lesions_first_eval"] = _take(scans["_n_organs_new"], fe)
     return out, extra
+
+
+#: the three scans of the kinetic analysis, by slot (see :func:`target_measurements`)
+SLOTS = ("prebaseline", "baseline", "first_eval")
+
+
+def target_measurements(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
+    """The measurements that make the three SLDs of each patient (pre-baseline, baseline, first
+    evaluation; :func:`first_evaluation_features`), one row per lesion and scan.
+
+    Columns: ``row`` (position of the patient in ``cohort.patients``), ``slot`` (0 pre-baseline,
+    1 baseline, 2 first evaluation: :data:`SLOTS`), ``diameter_mm`` (0 for a target recorded
+    absent), ``is_lymph_node`` (bool; diameter = short axis), ``organ`` (lower case, stripped;
+    None when not given) and ``is_sum`` (True: the row is a per-scan sum, when the cohort has no
+    lesion table). Only the baseline target lesions measured at that scan, i.e. the rows summed
+    into ``sld_*_mm``; for a scan whose SLD is missing (a target not measured) the rows of the
+    measured targets are listed too. Used by the re-read model (:mod:`hpd_analysis.uncertainty`).
+    """
+    params = params or Parameters()
+    scans, pt = _build(cohort, params, full=False)
+    les = cohort.lesions
+    cols = ["row", "slot", "diameter_mm", "is_lymph_node", "organ", "is_sum"]
+    if les is None or not len(les):  # per-scan sums: one "measurement" per scan
+        sld = np.asarray(scans["sld_mm"], dtype=float)
+        rows, slots, vals = [], [], []
+        for k, key in enumerate(("pre", "base", "fe")):
+            idx = np.asarray(pt[key])
+            v = _take(sld, idx)
+            ok = np.flatnonzero(~np.isnan(v))
+            rows.append(ok)
+            slots.append(np.full(len(ok), k, dtype=np.int8))
+            vals.append(v[ok])
+        row = np.concatenate(rows)
+        order = np.lexsort((np.concatenate(slots), row))
+        m = len(row)
+        return pd.DataFrame({"row": row[order].astype(np.int64),
+                             "slot": np.concatenate(slots)[order],
+                             "diameter_mm": np.concatenate(vals)[order],
+                             "is_lymph_node": np.zeros(m, dtype=bool),
+                             "organ": np.full(m, None, dtype=object),
+                             "is_sum": np.ones(m, dtype=bool)}, columns=cols)
+    rp = _patient_codes(cohort, les, "lesions")
+    dday, _ = _check_dates(les, "assessment_date", "lesions", cohort)
+    _, _, inv = _scan_keys(rp, dday)
+    is_t = _factor_masks(les["lesion_type"], ("target",))[0]
+    absent = (_factor_masks(les["status"], ("absent",))[0] if "status" in les.columns
+              else np.zeros(len(les), dtype=bool))
+    lcode = _factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
+    nl = int(lcode.max()) + 1 if len(lcode) else 1
+    key = rp * nl + lcode
+    base = np.asarray(pt["base"])
+    bt_keys = key[is_t & (inv == base[rp])]
+    is_bt = is_t & pd.Series(key).isin(bt_keys).to_numpy()
+    diam = _float_values(les, "diameter_mm")
+    if diam is None:
+        diam = np.full(len(les), np.nan)
+    measured = is_bt & (~np.isnan(diam) | absent) & ~_bool_col(les, "not_evaluable")
+    slot = np.full(len(les), -1, dtype=np.int8)
+    for k, name in enumerate(("pre", "base", "fe")):
+        at = np.asarray(pt[name])[rp]
+        slot[measured & (at >= 0) & (inv == at)] = k
+    keep = np.flatnonzero(slot >= 0)
+    d = diam[keep]
+    d[np.isnan(d)] = 0.0
+    organ = np.full(len(keep), None, dtype=object)
+    if "organ" in les.columns:
+        o = les["organ"].to_numpy(dtype=object)[keep]
+        known = ~pd.isna(o)
+        organ[known] = pd.Index(o[known]).astype(str).str.strip().str.lower().to_numpy(
+            dtype=object)
+    return pd.DataFrame({"row": rp[keep], "slot": slot[keep], "diameter_mm": d,
+                         "is_lymph_node": _bool_col(les, "is_lymph_node")[keep],
+                         "organ": organ, "is_sum": np.zeros(len(keep), dtype=bool)},
+                        columns=cols)

@@ -98,3 +98,14 @@ def test_upset_counts_only_patients_evaluable_under_all():
     assert counts[(True, True)] == 2 and counts[(True, False)] == 1
     assert counts[(False, True)] == 1 and counts[(False, False)] == 4
     assert counts.iloc[0] == 4  # most frequent combination first
+
+
+def test_jaccard_population_and_all_patients_variant():
+    """The main Jaccard is on the patients evaluable under both (2 of 4, said in the table);
+    Kas et al.'s variant counts every patient, not evaluable = not HPD: HPD under both = P0, P1
+    (2); under either = P0, P1, P2, P3, P8 (B only, A not evaluable), P9 (A only, B not
+    evaluable) = 6, so 2 / 6."""
+    row = agreement(make_table({"a": A, "b": B})).iloc[0]
+    assert row["jaccard_population"] == "patients evaluable under both definitions"
+    assert (row["n_both_all"], row["n_either_all"]) == (2, 6)
+    assert row["jaccard_all_patients"] == pytest.approx(2 / 6)

@@ -328,3 +328,35 @@ def test_cohort_without_death_information_leaves_death_branch_unknown():
     assert "no death by day" not in out.loc["A", "hpd_gandara2018_fp_reason"]
     assert out.loc["B", "hpd_gandara2018_fp_status"] == "not_evaluable"
     assert "no death by day" not in out.loc["B", "hpd_gandara2018_fp_reason"]
+
+
+def test_death_cause_negation_and_coded_column():
+    """Fast progression by death (Gandara): each patient died on day 50 with no post-baseline
+    scan. Causes read by hand: 'non-cancer death (sepsis)' is NOT progression (the negation
+    guards the word cancer), 'death unrelated to the tumour' neither, 'cancer progression' is;
+    a coded death_from_progression column wins over the text."""
+    from hpd_analysis.classification import classify_table, death_cause_notes
+    from hpd_analysis.load import load_cohort
+
+    start = pd.Timestamp("2021-01-04")
+    ids = ["neg", "unrel", "prog", "coded_no", "coded_yes", "blank"]
+    patients = pd.DataFrame({
+        "patient_id": ids, "treatment_start": start,
+        "death_date": start + pd.Timedelta(days=50),
+        "death_cause": ["non-cancer death (sepsis)", "death unrelated to the tumour",
+                        "cancer progression", "cancer progression", "sepsis", None],
+        "death_from_progression": [None, None, None, "no", "Yes", None],
+    })
+    lesions = pd.DataFrame({"patient_id": ids, "assessment_date": start - pd.Timedelta(days=3),
+                            "lesion_id": "T1", "lesion_type": "target", "diameter_mm": 30.0,
+                            "organ": "lung"})
+    cohort = load_cohort(patients=patients, lesions=lesions)
+    t = classify_table(cohort, ["gandara2018_fp"]).set_index("patient_id")
+    assert t.death_from_progression.tolist() == [False, False, True, False, True, True]
+    assert t.hpd_gandara2018_fp_status.tolist() == ["not_hpd", "not_hpd", "hpd", "not_hpd",
+                                                    "hpd", "hpd"]
+    notes = pd.DataFrame(death_cause_notes(cohort.patients))
+    neg = notes[notes.detail.str.startswith("'non-cancer death (sepsis)'")].iloc[0]
+    assert neg.detail.endswith("read as not death from progression (negated)")
+    assert (cohort.load_report.action == "death_cause_read").sum() == 4
+    assert (cohort.load_report.action == "death_from_progression_coded").sum() == 1

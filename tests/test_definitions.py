@@ -317,12 +317,13 @@ def test_gandara_death_day_84_vs_85():
     f = features(no_scan(84.0), no_scan(85.0, patient_id="P2"))
     assert verdict("gandara2018_fp", f, 0) == (
         True, "hpd", "HPD: no post-baseline scan; death by day 84; death from progression")
-    assert verdict("gandara2018_fp", f, 1)[0] is None  # no scan, no early death: not evaluable
+    # no scan and no death by day 84: not fast progression (OAK counted all treated patients)
+    assert verdict("gandara2018_fp", f, 1)[:2] == (False, "not_hpd")
 
 
 def test_gandara_death_without_cause_parameter_and_cause_column():
     f = features(no_scan(60.0), params=Parameters(death_without_cause_is_progression=False))
-    assert verdict("gandara2018_fp", f)[0] is None
+    assert verdict("gandara2018_fp", f)[0] is False  # a death not from progression
     df = pd.DataFrame([no_scan(60.0), no_scan(60.0, patient_id="P2")])
     pts = pd.DataFrame({"patient_id": ["P1", "P2"], "death_cause": ["cardiac arrest",
                                                                     "disease progression"]})
@@ -577,6 +578,21 @@ def test_censored_ttf_reason_states_the_side_it_was_censored_on():
     out = classify_table(Cohort(patients=patients, lesions=lesions)).iloc[0]
     assert out["hpd_kato2017_status"] == "not_evaluable"
     assert "TTF censored at < 2 months" in out["hpd_kato2017_reason"]
+
+
+@pytest.mark.parametrize("code", ["kim2019", "saada_bouzid2017"])
+def test_require_recist_pd_option_for_kim_and_saada_bouzid(code):
+    """Both ratios >= 2 by hand (worked example: TGR ratio 6.68, TGK ratio 6.92 over 60 / 49
+    days) but RECIST SD (set by hand): HPD by default (the spec's rules), not HPD with
+    require_recist_pd (Kim as in the seed review's Table 2)."""
+    f = features(patient(), recist_first_eval=["SD"])
+    assert verdict(code, f)[:2] == (True, "hpd")
+    strict = REGISTRY[code].with_parameters(require_recist_pd=True)
+    v, status, reason = verdict(strict, f)
+    assert (v, status) == (False, "not_hpd")
+    assert "no RECIST PD at first evaluation" in reason
+    f = features(patient())  # PD: HPD either way
+    assert verdict(strict, f)[0] is True
 
 
 def test_resolve_definitions_codes_objects_file_and_overrides(tmp_path):

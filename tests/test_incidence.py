@@ -278,3 +278,30 @@ def test_reason_categories_group_detailed_reasons():
         "target lesion(s) not measured", "pre-treatment growth ≤ 0 (ratio undefined)",
         "no measurable disease at baseline", OTHER_REASON,
     ]
+
+
+def test_death_before_first_evaluation_is_an_outcome_of_its_own():
+    """5 patients: HPD, not HPD, two not evaluable who died before the first evaluation (one of
+    them HPD under the fast-progression-like definition b), one not evaluable for another
+    reason. Attrition: 'died_before_first_eval' counts the not-evaluable deaths (a: 2, b: 1);
+    incidence: n_died_before_first_eval = 2 whatever the verdict."""
+    tab = make_table({"a": [True, False, None, None, None], "b": [True, False, True, None, None]},
+                     reasons={"a": ["", "", "died before first evaluation (day 20)",
+                                    "died before first evaluation (day 30)",
+                                    "no pre-baseline scan"],
+                              "b": ["", "", "", "died before first evaluation (day 30)",
+                                    "no pre-baseline scan"]},
+                     died_before_first_eval=[False, False, True, True, False])
+    att = attrition(tab).set_index(["definition", "status"])
+    assert att.loc[("a", "died_before_first_eval"), "n"] == 2
+    assert att.loc[("b", "died_before_first_eval"), "n"] == 1
+    assert att.loc[("a", "not_evaluable"), "n"] == 1
+    for code in ("a", "b"):
+        assert att.loc[code, "n"].sum() == 5  # every patient once
+    inc = incidence(tab).set_index("definition")
+    assert inc.loc["a", "n_died_before_first_eval"] == 2
+    assert (inc.loc["a", "n_hpd"], inc.loc["a", "n_evaluable"]) == (1, 2)
+    flow = attrition_flow(tab).set_index(["definition", "node"])
+    assert flow.loc[("a", "died before first evaluation"), "n"] == 2
+    level1 = flow.reset_index().query("definition == 'a' and level == 1")
+    assert level1.n.sum() == 5

@@ -182,3 +182,25 @@ def test_one_row_per_input_row_same_order_and_input_untouched():
 def test_missing_columns_raise_a_clear_error():
     with pytest.raises(ParameterError, match="days_pre_to_baseline"):
         compute_kinetics(features().drop(columns="days_pre_to_baseline"))
+
+
+def test_noise_floor_on_the_pre_treatment_change():
+    """guards.pre_change_floor_pct (default 10 %): |S_0 / S_pre - 1| = |68.3 / 68.2 - 1| = 0.15 %
+    is within measurement error: both ratios not evaluable with that reason, ΔTGR and the rates
+    kept; 67 -> 98 (+46 %) is untouched; 90.9 -> 100 (+10.01 %) is just above the floor."""
+    from hpd_analysis.params import Guards
+
+    f = features(sld_prebaseline_mm=[68.2, 67.0, 90.9], sld_baseline_mm=[68.3, 98.0, 100.0],
+                 sld_first_eval_mm=[69.2, 171.0, 150.0])
+    k = compute_kinetics(f)
+    assert np.isnan(k.tgr_ratio[0]) and np.isnan(k.tgk_ratio[0])
+    assert "within measurement error (< 10 %" in k.tgk_ratio_reason[0]
+    assert k.tgr_pre[0] == pytest.approx(ferte_tgr(68.2, 68.3, 144))
+    assert not np.isnan(k.delta_tgr[0])
+    assert k.tgr_ratio[1] == pytest.approx(6.68, abs=0.005)
+    assert not np.isnan(k.tgk_ratio[2])
+    off = compute_kinetics(f, Parameters(guards=Guards(pre_change_floor_pct=0)))
+    # by hand: TGK_on / TGK_pre = (0.9 / 49) / (0.1 / 144)
+    assert off.tgk_ratio[0] == pytest.approx((0.9 / 49) / (0.1 / 144))
+    with pytest.raises(ValueError, match="guards.pre_change_floor_pct=-1"):
+        Guards(pre_change_floor_pct=-1)

@@ -157,11 +157,12 @@ def lesion_cohorts(draw):
     return pd.DataFrame(patients), pd.DataFrame(lesions)
 
 
-def _classify_tables(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+def _classify_tables(patients: pd.DataFrame, lesions: pd.DataFrame,
+                     params: dict | None = None) -> pd.DataFrame:
     from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
-    return classify_table(load_cohort(patients=patients, lesions=lesions))
+    return classify_table(load_cohort(patients=patients, lesions=lesions), params=params)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -177,12 +178,14 @@ def test_pipeline_properties_from_lesions(tables, seed, scale):
     shuffled = _classify_tables(p2, l2)
     assert shuffled.patient_id.tolist() == p2.patient_id.tolist()
     pd.testing.assert_frame_equal(verdicts(base), verdicts(shuffled))
-    # every diameter scaled: TGR unchanged
+    # every diameter scaled: TGR unchanged (without the RECIST size floor, not scale-free)
+    no_size_floor = {"rules.baseline_target_min_mm": 0, "rules.baseline_node_min_mm": 0}
+    unscaled = _classify_tables(patients, lesions, no_size_floor)
     l3 = lesions.assign(diameter_mm=lesions.diameter_mm * scale)
-    scaled = _classify_tables(patients, l3)
-    np.testing.assert_allclose(scaled.tgr_pre.to_numpy(float), base.tgr_pre.to_numpy(float),
+    scaled = _classify_tables(patients, l3, no_size_floor)
+    np.testing.assert_allclose(scaled.tgr_pre.to_numpy(float), unscaled.tgr_pre.to_numpy(float),
                                rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(scaled.tgr_on.to_numpy(float), base.tgr_on.to_numpy(float),
+    np.testing.assert_allclose(scaled.tgr_on.to_numpy(float), unscaled.tgr_on.to_numpy(float),
                                rtol=1e-6, atol=1e-6)
     # dropping one patient's rows leaves every other verdict unchanged
     if len(patients) > 1:
@@ -254,11 +257,12 @@ def random_cohorts(draw, n_min: int = 1, n_max: int = 8):
     return pts, les
 
 
-def _run(patients: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+def _run(patients: pd.DataFrame, lesions: pd.DataFrame, params: dict | None = None
+         ) -> pd.DataFrame:
     from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
-    return classify_table(load_cohort(patients=patients, lesions=lesions))
+    return classify_table(load_cohort(patients=patients, lesions=lesions), params=params)
 
 
 def _by_patient(table: pd.DataFrame) -> pd.DataFrame:
@@ -318,10 +322,12 @@ def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(tables, factor):
     locality property above makes equivalent to two calls."""
     patients, lesions = tables
     tag = lambda d: d.assign(patient_id="scaled:" + d["patient_id"])  # noqa: E731
+    # RECIST measurability (>= 10 mm, nodes >= 15 mm) is a size threshold, not scale-free: off
+    no_size_floor = {"rules.baseline_target_min_mm": 0, "rules.baseline_node_min_mm": 0}
     both = _run(pd.concat([patients, tag(patients)], ignore_index=True),
                 pd.concat([lesions, tag(lesions).assign(
                     diameter_mm=lesions["diameter_mm"].to_numpy() * factor)],
-                    ignore_index=True))
+                    ignore_index=True), no_size_floor)
     n = len(patients)
     base, scaled = both.iloc[:n], both.iloc[n:]
     assert scaled["patient_id"].tolist() == ["scaled:" + p for p in base["patient_id"]]

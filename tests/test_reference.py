@@ -252,7 +252,8 @@ def _edge_cohort():
     b.add("nt_pd", {-60: _two(30, 20) + [NT("B1")], -3: _two(31, 21) + [NT("B1")],
                     40: _two(32, 22) + [NT("B1", status="unequivocal_progression")]})
     # Kim: pre-baseline within 84 days of start and first evaluation by day 84
-    b.add("kim_in", {-70: _two(30, 20), -3: _two(32, 22), 56: _two(70, 60)})
+    # (pre-baseline 44 -> 54 mm: +22.7 %, above the 10 % noise floor)
+    b.add("kim_in", {-70: _two(26, 18), -3: _two(32, 22), 56: _two(70, 60)})
     b.add("kim_late_fe", {-70: _two(30, 20), -3: _two(32, 22), 90: _two(70, 60)})
     # TGK_pre < 0 with TGK growing on treatment
     b.add("tgk_pre_negative", {-60: _two(50, 30), -3: _two(45, 28), 40: _two(90, 60)})
@@ -269,7 +270,7 @@ def _edge_cohort():
     b.add("ttf_given_censored", {-60: _two(30, 20), -3: _two(35, 25), 30: _two(70, 60)},
           ttf_months=1.5, ttf_event=0)
     # Kim's 12-week periods are inclusive: pre-baseline 84 days before start, evaluation day 84
-    b.add("kim_edges", {-84: _two(30, 20), -3: _two(32, 22), 84: _two(90, 80)})
+    b.add("kim_edges", {-84: _two(26, 18), -3: _two(32, 22), 84: _two(90, 80)})
     b.add("kim_pre_85", {-85: _two(30, 20), -3: _two(32, 22), 84: _two(90, 80)})
     # window boundaries (inclusive): baseline 42 / 43 days before start, pre-baseline 183 / 184
     # days before baseline, a scan on day 13 (too early) then on day 14 (first evaluation)
@@ -281,6 +282,11 @@ def _edge_cohort():
                        14: _two(70, 60)})
     # every baseline target at 0 mm: TGR undefined (log of 0), percent change undefined
     b.add("s0_zero", {-60: _two(10, 5), -3: _two(0, 0), 40: _two(10, 8)})
+    # reference-period guards (params.Guards, Windows): 68.2 -> 68.3 -> 69.2 mm, pre-treatment
+    # change +0.15 % (within measurement error) yet TGK ratio (0.9/43) / (0.1/57) = 11.9
+    b.add("pre_noise", {-60: [T("L1", 68.2)], -3: [T("L1", 68.3)], 40: [T("L1", 69.2)]})
+    # the only scan before baseline is 1 day before it (< 28 days): no pre-baseline scan
+    b.add("pre_one_day", {-4: _two(30, 20), -3: _two(40, 25), 40: _two(80, 60)})
     return b.cohort()
 
 
@@ -345,9 +351,10 @@ def test_reference_edge_verdicts_follow_the_rules(edge):
     assert _v(ref, "matos_in", "matos2020") is True
     assert _v(ref, "matos_late", "matos2020") is False
     assert _v(ref, "fp_death", "gandara2018_fp") is True
-    # no scan and no qualifying death: the scan branch is unknown, so not evaluable
-    assert _v(ref, "fp_death_late", "gandara2018_fp") is None
-    assert _v(ref, "fp_death_tox", "gandara2018_fp") is None
+    # no scan and no qualifying death: not fast progression (OAK counted all treated patients;
+    # the imaging branch needs a post-baseline scan, so it is False, not unknown)
+    assert _v(ref, "fp_death_late", "gandara2018_fp") is False
+    assert _v(ref, "fp_death_tox", "gandara2018_fp") is False
     assert _v(ref, "fp_day42", "gandara2018_fp") is True
     assert _v(ref, "fp_day43", "gandara2018_fp") is False
     assert ref.loc["recist_edge", "recist_first_eval"] == "PD"
@@ -373,6 +380,36 @@ def test_reference_edge_verdicts_follow_the_rules(edge):
     assert ref.loc["pre_184", "prebaseline_date"] is None
     assert ref.loc["fe_day14", "first_eval_day"] == 14
     assert ref.loc["s0_zero", "tgr_on"] is None or math.isnan(ref.loc["s0_zero", "tgr_on"])
+    assert _v(ref, "pre_noise", "saada_bouzid2017") is None
+    assert ref.loc["pre_one_day", "prebaseline_date"] is None
+    assert _v(ref, "pre_one_day", "champiat2017") is None
+
+
+def test_guards_off_restore_the_former_verdicts():
+    """With the noise floor off and a 1-day minimum interval (the former defaults) the guarded
+    patients are classified from their noisy reference period; fast path and reference agree
+    both ways."""
+    from dataclasses import replace as dc_replace
+
+    from hpd_analysis.params import Guards, Windows
+
+    cohort = _edge_cohort()
+    off = Parameters(windows=dc_replace(Windows(), prebaseline_min_days_before_baseline=1),
+                     guards=Guards(pre_change_floor_pct=0))
+    fast = classify_mod.classify_table(cohort, params=off)
+    ref = reference.reference_classify(cohort, params=off)
+    _assert_agree(fast, ref)
+    r = ref.set_index("patient_id")
+    # TGK ratio by hand: (69.2 - 68.3) / 43 d over (68.3 - 68.2) / 57 d = 11.93 >= 2
+    assert math.isclose(r.loc["pre_noise", "tgk_ratio"], (0.9 / 43) / (0.1 / 57), rel_tol=1e-6)
+    assert _v(r, "pre_noise", "saada_bouzid2017") is True
+    # pre-baseline one day before baseline: SLD 50 -> 65 mm in 1 day, then 65 -> 140 in 43 days
+    assert r.loc["pre_one_day", "prebaseline_date"] == date(2021, 3, 1) - timedelta(days=4)
+    tgr_pre = 100 * (math.exp(3 * math.log(65 / 50) / (1 / 30.4375)) - 1)
+    assert math.isclose(r.loc["pre_one_day", "tgr_pre"], tgr_pre, rel_tol=1e-9)
+    assert _v(r, "pre_one_day", "champiat2017") is False  # ratio tiny: 'not HPD'
+    f = fast.set_index("patient_id")
+    assert _v(f, "pre_noise", "saada_bouzid2017") is True
 
 
 def test_new_lesion_recorded_absent_is_not_counted_for_matos_organs():

@@ -18,7 +18,10 @@ from hpd_analysis.errors import CohortError, HPDError
 from hpd_analysis.params import DAYS_PER_MONTH
 from hpd_analysis.sdtm import find_domain, import_sdtm, import_sdtm_dir
 
-EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+#: the project's shared data folder when present, else the copies bundled in the package (every
+#: set but OAK/POPLAR, which is not redistributable: its tests skip without the shared folder)
+EXTERNAL = SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "hpd_analysis" / "data"
 SDTM = EXTERNAL / "pharmaversesdtm"
 ADAM = EXTERNAL / "pharmaverseadam"
 needs_external = pytest.mark.skipif(not SDTM.is_dir() or not ADAM.is_dir(),

@@ -340,7 +340,11 @@ def test_calibration_against_the_published_ranges(source, tmp_path):
         cohort = load_cohort(EXAMPLE)
     else:
         cohort = load_cohort(write_cohort(simulate_cohort(2000, 7), tmp_path))
-    table = classify_table(cohort).set_index("patient_id")
+    # the published ranges come from the published rules: without this workbench's
+    # reference-period guards (minimum pre-baseline interval, noise floor; docs/definitions.md)
+    published_rules = {"windows.prebaseline_min_days_before_baseline": 1,
+                       "guards.pre_change_floor_pct": 0}
+    table = classify_table(cohort, params=published_rules).set_index("patient_id")
     patients = cohort.patients.set_index("patient_id").loc[table.index]
     for code in ("champiat2017", "ferrara2018", "kas2020", "saada_bouzid2017"):
         verdict = table[f"hpd_{code}"]

@@ -8,7 +8,7 @@ import pytest
 
 from hpd_analysis.cohort import Cohort
 from hpd_analysis.errors import CohortError
-from hpd_analysis.params import Parameters, Windows
+from hpd_analysis.params import Parameters, Rules, Windows
 from hpd_analysis.timepoints import (
     FEATURE_COLUMNS,
     SCAN_COLUMNS,
@@ -88,10 +88,10 @@ def test_baseline_window_edges(day, found):
 
 
 def test_baseline_is_last_scan_on_or_before_start_and_window_is_a_parameter():
-    rows = targets("A", -20, 30) + targets("A", -5, 32) + targets("A", 50, 33)
+    rows = targets("A", -40, 30) + targets("A", -5, 32) + targets("A", 50, 33)
     f = one(make(rows))
     assert f.baseline_date == START - pd.Timedelta(days=5)
-    assert f.prebaseline_date == START - pd.Timedelta(days=20)
+    assert f.prebaseline_date == START - pd.Timedelta(days=40)
     rows = targets("A", -50, 30) + targets("A", 50, 33)
     assert pd.isna(one(make(rows)).baseline_date)
     assert one(make(rows), baseline_max_days_before=60).baseline_date == \
@@ -110,7 +110,7 @@ def test_no_scan_before_start():
 # ---------------------------------------------------------------- pre-baseline
 
 
-@pytest.mark.parametrize("gap, found", [(1, True), (183, True), (184, False)])
+@pytest.mark.parametrize("gap, found", [(28, True), (183, True), (184, False)])
 def test_prebaseline_window_edges(gap, found):
     rows = targets("A", -10 - gap, 20) + targets("A", -10, 25) + targets("A", 40, 30)
     f = one(make(rows))
@@ -120,6 +120,22 @@ def test_prebaseline_window_edges(gap, found):
         assert pd.isna(f.prebaseline_date)
         assert f.prebaseline_reason == "pre-baseline scan more than 183 days before baseline"
         assert f.sld_prebaseline_reason == f.prebaseline_reason
+
+
+def test_prebaseline_minimum_interval_default_28_days():
+    """A scan 27 days before baseline is too close (default minimum 28 days): the earlier one in
+    the window is used; with only the close one, no pre-baseline scan, with the window in the
+    reason; windows.prebaseline_min_days_before_baseline=1 restores the former rule."""
+    rows = targets("A", -90, 18) + targets("A", -37, 20) + targets("A", -10, 25) \
+        + targets("A", 40, 30)
+    f = one(make(rows))
+    assert f.days_pre_to_baseline == 80 and f.sld_prebaseline_mm == 18
+    rows = targets("A", -11, 20) + targets("A", -10, 25) + targets("A", 40, 30)
+    f = one(make(rows))
+    assert pd.isna(f.prebaseline_date)
+    assert f.prebaseline_reason == "no pre-baseline scan 28-183 days before baseline"
+    f = one(make(rows), prebaseline_min_days_before_baseline=1)
+    assert f.days_pre_to_baseline == 1 and f.sld_prebaseline_mm == 20
 
 
 def test_no_prebaseline_scan():
@@ -165,6 +181,11 @@ def test_first_eval_min_days_edge(day, is_first):
     assert f.first_eval_day == (day if is_first else 60)
     st = scan_table(make(rows))
     assert st.role.iloc[1] == ("on_treatment" if is_first else "unused")
+    # an ignored early scan is said in the reason of the first-evaluation response
+    said = "1 on-treatment scan(s) before day 14 not used (windows.first_eval_min_days)"
+    assert (said in f.recist_first_eval_reason) is (not is_first)
+    if not is_first:  # windows.first_eval_min_days=1 counts it
+        assert one(make(rows), first_eval_min_days=1).first_eval_day == day
 
 
 def test_only_early_scans_and_max_window():
@@ -354,12 +375,47 @@ def test_wide_format_without_new_lesion_columns():
     a, b, c = f.iloc[0], f.iloc[1], f.iloc[2]
     assert round(a.sld_pct_change_first_eval, 2) == 74.49 and a.recist_first_eval == "PD"
     assert pd.isna(a.new_lesions_first_eval) and pd.isna(a.non_target_pd_first_eval)
-    # no window in the wide format: a baseline 70 days before start is used as given
-    assert b.baseline_date == START - pd.Timedelta(days=70) and b.recist_first_eval == "SD"
-    assert "response from target SLD alone" in b.recist_first_eval_reason
+    # no window in the wide format: a baseline 70 days before start is used as given; +4 % by
+    # the SLD alone is SD, but without new-lesion data RECIST PD is unknown: NE
+    assert b.baseline_date == START - pd.Timedelta(days=70) and b.recist_first_eval == "NE"
+    assert b.recist_first_eval_reason.startswith(
+        "new lesions not recorded: RECIST PD unknown unless the SLD alone gives PD "
+        "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives SD)")
     assert "new lesions not given" in b.recist_first_eval_reason
     assert b.prebaseline_reason == "no pre-baseline scan given (date_prebaseline empty)"
     assert c.baseline_reason == "no measurements" and c.recist_first_eval == "NE"
+    # the user states there were no new lesions: the SLD alone decides (SD)
+    p = Parameters(rules=Rules(new_lesions_when_unrecorded="none"))
+    f = first_evaluation_features(Cohort(patients=patients, scans_wide=_wide()), p)
+    assert f.recist_first_eval.tolist() == ["PD", "SD", "NE"]
+
+
+def test_wide_file_size_only_sd_is_not_called_not_hpd_by_champiat():
+    """The held-back patient of the issue: size-only SD (+10 %) with a TGR ratio >= 2 and no
+    new-lesion column. Champiat needs RECIST PD: not evaluable (the SLD alone cannot exclude PD
+    by a new lesion), unless the user states there were no new lesions (then not HPD)."""
+    from hpd_analysis.classification import classify_table
+    from hpd_analysis.definitions import REGISTRY
+
+    d = lambda k: START + pd.Timedelta(days=k)  # noqa: E731
+    # 90 -> 100 mm (+11 %) over 177 days, then 100 -> 110 (+10 %) over 42 days
+    w = pd.DataFrame({"patient_id": ["W"], "sld_prebaseline_mm": [90.0],
+                      "sld_baseline_mm": [100.0], "sld_first_eval_mm": [110.0],
+                      "date_prebaseline": [d(-180)], "date_baseline": [d(-3)],
+                      "date_first_eval": [d(39)]})
+    patients = pd.DataFrame({"patient_id": ["W"], "treatment_start": START})
+    cohort = Cohort(patients=patients, scans_wide=w)
+    # TGR by hand: 100·(exp(3·ln(S_b/S_a)/months) − 1), months = days / 30.4375
+    tgr = lambda a, b, days: 100 * (np.exp(3 * np.log(b / a) / (days / 30.4375)) - 1)  # noqa: E731
+    ratio = tgr(100, 110, 42) / tgr(90, 100, 177)
+    assert ratio == pytest.approx(4.12, abs=0.01)
+    t = classify_table(cohort, [REGISTRY["champiat2017"]])
+    assert t.tgr_ratio.iloc[0] == pytest.approx(ratio)
+    assert t.hpd_champiat2017_status.iloc[0] == "not_evaluable"
+    assert "new lesions not recorded" in t.hpd_champiat2017_reason.iloc[0]
+    t = classify_table(cohort, [REGISTRY["champiat2017"]],
+                       {"rules.new_lesions_when_unrecorded": None})
+    assert t.hpd_champiat2017_status.iloc[0] == "not_hpd"
 
 
 def test_wide_format_with_new_lesion_columns():
@@ -372,6 +428,26 @@ def test_wide_format_with_new_lesion_columns():
     st = scan_table(Cohort(patients=patients, scans_wide=w))
     assert st.role.tolist() == ["prebaseline", "baseline", "on_treatment", "baseline",
                                 "on_treatment"]
+
+
+def test_baseline_measurability_recist_1_1():
+    """A non-nodal baseline target < 10 mm or a nodal one < 15 mm short axis: the baseline has no
+    measurable SLD (reason given), so every SLD-based quantity is missing; 0 relaxes the rule."""
+    rows = (targets("A", 0, 30, 9.5) + targets("A", 42, 40, 12)              # 9.5 mm target
+            + targets("B", 0, 30) + [les("B", 0, "N1", diam=14, node=True)]   # 14 mm node
+            + targets("B", 42, 40) + [les("B", 42, "N1", diam=14, node=True)]
+            + targets("C", 0, 30) + [les("C", 0, "N1", diam=15, node=True)]   # 15 mm node: ok
+            + targets("C", 42, 40) + [les("C", 42, "N1", diam=15, node=True)]
+            + targets("D", 0, 0.0) + targets("D", 42, 20))                   # 0 mm at baseline
+    f = feat(make(rows))
+    assert f.sld_baseline_mm.isna().tolist() == [True, True, False, True]
+    assert f.sld_baseline_mm.iloc[2] == 45
+    assert f.sld_baseline_reason.iloc[0].startswith(
+        "a baseline target lesion below RECIST 1.1 measurability (< 10 mm; lymph node < 15 mm")
+    assert f.sld_pct_change_first_eval.isna().tolist() == [True, True, False, True]
+    relaxed = first_evaluation_features(
+        make(rows), Parameters(rules=Rules(baseline_target_min_mm=0, baseline_node_min_mm=0)))
+    assert relaxed.sld_baseline_mm.tolist() == [39.5, 44.0, 45.0, 0.0]
 
 
 # ---------------------------------------------------------------- robustness
@@ -443,7 +519,7 @@ def test_missing_treatment_start_is_a_reason_not_a_crash():
 
 
 @pytest.mark.parametrize("base, t1, expected", [
-    ((20, 5), 30, "PD"),          # measured T1 alone: exactly +20 % and +5 mm over 25 mm
+    ((20, 10), 36, "PD"),         # measured T1 alone: exactly +20 % and +6 mm over 30 mm
     ((30, 20), 60, "PD"),         # +20 %, +10 mm
     ((30, 20), 59.95, "NE"),      # +19.9 % (+9.95 mm): the missing T2 could change it
     ((10, 10), 24, "NE"),         # +20 % but only +4 mm

@@ -199,7 +199,8 @@ def run_report(
     defs = resolve_definitions(resolved["definitions"], resolved["definitions_file"],
                                resolved["definition_parameters"])
     nb_dir = Path(notebooks) if notebooks is not None else notebooks_dir()
-    available = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb"))
+    # 00_*.ipynb are guided tours (00_explore), opened by hand, not report sections
+    available = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb") if not p.stem.startswith("00_"))
     if not available:
         raise HPDError(f"no report notebooks (NN_name.ipynb) in {nb_dir}")
     chosen = select_sections(available, sections)
