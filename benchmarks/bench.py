@@ -376,7 +376,8 @@ REREAD_TARGETS = {500: (3.0, None), 10_000: (30.0, 4096.0)}
 def worker_rereads(n: int, path: Path) -> dict[str, Any]:
     """Time ``REREADS`` seeded re-reads of every patient under the nine definitions (load and the
     published classification excluded: the features are built first, as ``classify`` does)."""
-    from hpd_analysis.classification import _feature_columns, resolve_definitions
+    from hpd_analysis.classification import feature_values
+    from hpd_analysis.definitions import resolve_definitions
     from hpd_analysis.load import load_cohort
     from hpd_analysis.params import Parameters
     from hpd_analysis.uncertainty import reread_summary, simulate_rereads
@@ -384,7 +385,7 @@ def worker_rereads(n: int, path: Path) -> dict[str, Any]:
     cohort = load_cohort(path)
     params = Parameters()
     defs = resolve_definitions(None)
-    values = _feature_columns(cohort, params)
+    values = feature_values(cohort, params)
     t0 = time.perf_counter()
     rr = simulate_rereads(cohort, defs, params, REREADS, values)
     summary = reread_summary(rr)

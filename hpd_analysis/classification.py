@@ -526,10 +526,10 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
     + kinetics (TGR %/month, TGK mm/month; :func:`hpd_analysis.kinetics.compute_kinetics`) + the
     patients' own columns (for user definitions on risk factors).
     """
-    return _feature_columns(cohort, params).frame()
+    return feature_values(cohort, params).frame()
 
 
-def _feature_columns(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
+def feature_values(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
                      ) -> ColumnValues:
     """The columns of :func:`build_features`, read as values (the DataFrame not built yet)."""
     from .endpoints import endpoint_columns
@@ -583,7 +583,7 @@ def classify_features(
 
 
 def _classification_table(values: ColumnValues, read: Callable[[str], Any],
-                          features: pd.DataFrame | _FeatureView, index: pd.Index,
+                          features: pd.DataFrame | FeatureView, index: pd.Index,
                           defs: list[Definition]) -> pd.DataFrame:
     """:func:`classify_features` with the feature columns read by ``read`` from ``values`` (the
     columns of ``features``, e.g. the :class:`ColumnValues` it was built from) as arrays, or as
@@ -618,9 +618,9 @@ def classify_table(
     re-reads in which the patient is HPD (:mod:`hpd_analysis.uncertainty`).
     """
     params = _params(params)
-    values = _feature_columns(cohort, params)
+    values = feature_values(cohort, params)
     defs = resolve_definitions(definitions)
-    features = _FeatureView(values)  # what the definitions read, without building the table
+    features = FeatureView(values)  # what the definitions read, without building the table
     index = values.index
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 \
             and index.name is None:
@@ -643,7 +643,7 @@ def classify_table(
     return table
 
 
-class _FeatureView:
+class FeatureView:
     """The feature table as :func:`hpd_analysis.definitions.verdict_columns` reads it (its
     length, ``columns`` and ``[name]`` as the Series the table would hold), over the column
     values: :func:`classify` never builds the table of :func:`build_features`."""
@@ -840,8 +840,8 @@ def _with_setting(params: Parameters, key: str, value: Any) -> Parameters:
 def _verdict_codes(cohort: Cohort, defs: list[Definition], params: Parameters
                    ) -> dict[str, np.ndarray]:
     """Verdict codes (1 HPD, 0 not HPD, -1 not evaluable) of every definition."""
-    values = _feature_columns(cohort, params)
-    res = verdict_columns(_FeatureView(values), defs)
+    values = feature_values(cohort, params)
+    res = verdict_columns(FeatureView(values), defs)
     out = {}
     for d in defs:
         v = res[f"hpd_{d.code}"]
@@ -933,14 +933,14 @@ def window_sweep(
         for value in values:
             if head in by_code:
                 if base_values is None:
-                    base_values = _feature_columns(cohort, params)
+                    base_values = feature_values(cohort, params)
                 d = by_code[head].with_parameters(**{tail: value})
-                v = verdict_columns(_FeatureView(base_values), [d])[f"hpd_{d.code}"]
+                v = verdict_columns(FeatureView(base_values), [d])[f"hpd_{d.code}"]
                 res = {d.code: v}
                 in_force = by_code[head].parameters.get(tail)
             elif key in flat:
-                values_p = _feature_columns(cohort, _with_setting(params, key, value))
-                res = verdict_columns(_FeatureView(values_p), defs)
+                values_p = feature_values(cohort, _with_setting(params, key, value))
+                res = verdict_columns(FeatureView(values_p), defs)
                 res = {d.code: res[f"hpd_{d.code}"] for d in defs}
                 in_force = flat[key]
             else:

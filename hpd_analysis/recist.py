@@ -225,10 +225,10 @@ def _target_codes(sld: object, baseline: object, nadir: object, targets_cr: obje
     cr = _bool_na(targets_cr)[0]
     ok = ~np.isnan(sld) & ~np.isnan(baseline)
     nad = np.where(np.isnan(nadir), baseline, nadir)
-    pd_ = _meets_pd(sld, nad) & ok
+    pd_ = meets_pd(sld, nad) & ok
     if sld_measured is not None:
         part = np.asarray(sld_measured, dtype=float)
-        pd_ |= np.isnan(sld) & ~np.isnan(baseline) & _meets_pd(part, nad)
+        pd_ |= np.isnan(sld) & ~np.isnan(baseline) & meets_pd(part, nad)
     with np.errstate(invalid="ignore"):
         pr = ok & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
     none = np.zeros(len(sld), dtype=bool) if no_targets is None else _bool_na(no_targets)[0]
@@ -236,7 +236,7 @@ def _target_codes(sld: object, baseline: object, nadir: object, targets_cr: obje
                          [_T["none"], _T["PD"], _T["NE"], _T["CR"], _T["PR"]], _T["SD"])
 
 
-def _meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
+def meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
     """``total`` (mm) >= 20 % and >= 5 mm over ``nadir`` (mm), with tolerance; False for NaN."""
     with np.errstate(invalid="ignore"):
         rise = total - nadir

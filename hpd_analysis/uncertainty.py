@@ -40,7 +40,7 @@ from .definitions import Definition, verdict_columns
 from .errors import ParameterError
 from .kinetics import ColumnValues, isna, kinetic_columns, to_numpy
 from .params import Parameters, Uncertainty
-from .recist import _meets_pd
+from .recist import meets_pd
 
 #: re-reads in the report when ``uncertainty.rereads`` is not set (None)
 REPORT_REREADS = 200
@@ -135,7 +135,7 @@ def _reread_recist(s0: np.ndarray, s1: np.ndarray, base: Mapping[str, Any], reps
     tgt = base["target_response_first_eval"] if "target_response_first_eval" in base else None
     was_cr = _tile(to_numpy(tgt, object, None) == "CR", reps) if tgt is not None \
         else np.zeros(len(rec), dtype=bool)
-    size_pd = _meets_pd(s1, s0)
+    size_pd = meets_pd(s1, s0)
     with np.errstate(invalid="ignore"):
         pr = s1 - s0 <= -0.3 * s0
     new = np.where(other_pd | size_pd, "PD", np.where(rec == "CR", "CR", np.where(
@@ -173,7 +173,7 @@ def simulate_rereads(cohort: Cohort, definitions: Iterable[Definition],
     """Classify ``n_rereads`` (default: ``params.uncertainty.rereads``) seeded re-reads of every
     patient under ``definitions``; see the module docstring. ``features``: the feature columns
     already built by :func:`hpd_analysis.classification.build_features` (else built here)."""
-    from .classification import _feature_columns, _FeatureView
+    from .classification import FeatureView, feature_values
     from .timepoints import target_measurements
 
     defs = list(definitions)
@@ -182,10 +182,10 @@ def simulate_rereads(cohort: Cohort, definitions: Iterable[Definition],
     if n_r < 0:
         raise ParameterError(f"uncertainty.rereads={n_r}: expected >= 0")
     if features is None:
-        features = _feature_columns(cohort, params)
+        features = feature_values(cohort, params)
     base = features if isinstance(features, ColumnValues) else ColumnValues(features)
     n = base.n_rows
-    published = {d.code: _codes_of(verdict_columns(_FeatureView(base), [d])[f"hpd_{d.code}"])
+    published = {d.code: _codes_of(verdict_columns(FeatureView(base), [d])[f"hpd_{d.code}"])
                  for d in defs}
     verdicts = {d.code: np.full((n_r, n), -1, dtype=np.int8) for d in defs}
     if n_r == 0 or n == 0:
@@ -224,7 +224,7 @@ def simulate_rereads(cohort: Cohort, definitions: Iterable[Definition],
             s0, s1, base, reps, params.rules.new_lesions_when_unrecorded == "unknown")
         values = ColumnValues(pd.DataFrame(frame, copy=False))
         values = values.with_columns(kinetic_columns(values, params))
-        res = verdict_columns(_FeatureView(values), defs)
+        res = verdict_columns(FeatureView(values), defs)
         for d in defs:
             verdicts[d.code][start:start + reps] = _codes_of(res[f"hpd_{d.code}"]).reshape(
                 reps, n)
