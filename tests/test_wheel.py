@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _build_wheel(tmp: Path) -> Path:
-    """Build the wheel from a copy of the sources (no build files written in the checkout)."""
+    """Build the wheel from a copy of the sources (no build files written in the checkout);
+    the repository's data/ folder is left out, so the example must come from the package."""
     import setuptools
 
     src = tmp / "src"
@@ -60,6 +61,12 @@ def test_wheel_ships_notebooks_and_templates_and_reports_without_the_source_tree
     where = subprocess.run([sys.executable, "-c", "import hpd_analysis; print(hpd_analysis.__file__)"],
                            cwd=run, env=env, capture_output=True, text=True, check=True)
     assert Path(where.stdout.strip()).is_relative_to(site)  # the wheel's code, not the checkout's
+    env.pop("HPD_EXAMPLE_DIR", None)
+    example = subprocess.run(
+        [sys.executable, "-c", "from hpd_analysis import datasets; print(datasets.example_path())"],
+        cwd=run, env=env, capture_output=True, text=True, check=False)
+    assert example.returncode == 0, example.stderr  # the example cohort ships in the package
+    assert Path(example.stdout.strip()).is_relative_to(site)
     done = hpd("simulate", "--patients", "30", "--seed", "1", "--out", str(tmp_path / "cohort"))
     assert done.returncode == 0, done.stderr
     done = hpd("report", "--cohort", str(tmp_path / "cohort"), "--out", str(tmp_path / "rep"),
