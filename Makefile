@@ -26,12 +26,14 @@ report: $(STAMP)
 	cohort=$$($(BIN)/python -m hpd_analysis.datasets $(COHORT)) && \
 	$(BIN)/hpd report --cohort "$$cohort" --out $(OUT) $(ARGS)
 
-test: $(STAMP)
-	$(BIN)/ruff check hpd_analysis tests benchmarks
+test: lint
 	$(BIN)/python -m pytest -q
 
+# ruff (lint and formatting) and mypy on the package (pyproject.toml lists the modules not yet clean)
 lint: $(STAMP)
 	$(BIN)/ruff check hpd_analysis tests benchmarks
+	$(BIN)/ruff format --check hpd_analysis tests benchmarks
+	$(BIN)/mypy
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

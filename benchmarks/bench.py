@@ -25,8 +25,8 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    (``hpd_analysis.growth.fit_growth``, all four models and tumgr's selection) on a simulated
    tumgr ``name, date, size`` table (1-12 evaluations per patient, 35-70 days apart, sizes from
    the gd model with 5 % log-normal noise), and on tumgr's sampleData (68 patients,
-   ``tests/data``): first call (it includes importing ``scipy.special``) and best of 3. Targets: 100 k patients <= 60 s and <= 4 GB peak
-   RSS, sampleData <= 1 s.
+   ``tests/data``): first call (it includes importing ``scipy.special``) and best of 3.
+   Targets: 100 k patients <= 60 s and <= 4 GB peak RSS, sampleData <= 1 s.
 5. ``prediction`` (the bundled example, 500 patients, nine definitions): wall time of
    ``hpd_analysis.prediction.predictors_by_definition`` with the default parameters (200 Harrell
    bootstrap Firth refits and 2000 AUC bootstrap replicates per definition), the costliest table
@@ -149,7 +149,8 @@ def worker_simulate(n: int, seed: int, cache: Path) -> dict[str, Any]:
         "simulate_s": t1 - t0,
         "write_s": t2 - t1,
         "n_lesion_rows": None if lesions is None else len(lesions),
-        "n_scans": None if lesions is None
+        "n_scans": None
+        if lesions is None
         else int(lesions[["patient_id", "assessment_date"]].drop_duplicates().shape[0]),
     }
 
@@ -214,8 +215,11 @@ def worker_classify(n: int, path: Path, cache: Path, profile: bool) -> dict[str,
         profs["classify"].disable()
     t2 = time.perf_counter()
     c2 = time.process_time()
-    codes = [c[4:] for c in table.columns
-             if c.startswith("hpd_") and not c.endswith(("_reason", "_status"))]
+    codes = [
+        c[4:]
+        for c in table.columns
+        if c.startswith("hpd_") and not c.endswith(("_reason", "_status"))
+    ]
     out: dict[str, Any] = {
         "task": "classify",
         "n_patients": n,
@@ -354,18 +358,25 @@ def worker_explorer(n: int, path: Path | None) -> dict[str, Any]:
             cpu.append(ex.last_update_cpu_seconds)
         return out
 
-    primary = moves(ex.thresholds[("ferrara2018", "delta_tgr_min")], [40.0, 60.0, 75.0, 90.0, 100.0])
+    primary = moves(
+        ex.thresholds[("ferrara2018", "delta_tgr_min")], [40.0, 60.0, 75.0, 90.0, 100.0]
+    )
     primary_cpu = statistics.median(cpu)
     other = moves(ex.thresholds[("champiat2017", "tgr_ratio_min")], [1.5, 2.5, 3.0, 4.0])
     window_new = moves(ex.windows["first_eval_min_days"], [21, 28])
     window_cached = moves(ex.windows["first_eval_min_days"], [21, 28, 21])
-    return {"task": "explorer", "n_patients": cohort.n_patients, "build_s": build,
-            "primary_threshold_s": statistics.median(primary),
-            "primary_threshold_max_s": max(primary),
-            "primary_threshold_cpu_s": primary_cpu, "load_average": os.getloadavg()[0],
-            "other_threshold_s": statistics.median(other),
-            "window_new_s": statistics.median(window_new),
-            "window_cached_s": statistics.median(window_cached)}
+    return {
+        "task": "explorer",
+        "n_patients": cohort.n_patients,
+        "build_s": build,
+        "primary_threshold_s": statistics.median(primary),
+        "primary_threshold_max_s": max(primary),
+        "primary_threshold_cpu_s": primary_cpu,
+        "load_average": os.getloadavg()[0],
+        "other_threshold_s": statistics.median(other),
+        "window_new_s": statistics.median(window_new),
+        "window_cached_s": statistics.median(window_cached),
+    }
 
 
 #: re-read benchmark (measurement uncertainty): re-reads, and targets (seconds, MB) per size
@@ -390,10 +401,14 @@ def worker_rereads(n: int, path: Path) -> dict[str, Any]:
     rr = simulate_rereads(cohort, defs, params, REREADS, values)
     summary = reread_summary(rr)
     t1 = time.perf_counter()
-    return {"task": "rereads", "n_patients": n, "n_rereads": REREADS, "rereads_s": t1 - t0,
-            "maxrss_mb": _maxrss_mb(),
-            "jaccard": dict(zip(summary["definition"], summary["jaccard"].round(3),
-                                strict=True))}
+    return {
+        "task": "rereads",
+        "n_patients": n,
+        "n_rereads": REREADS,
+        "rereads_s": t1 - t0,
+        "maxrss_mb": _maxrss_mb(),
+        "jaccard": dict(zip(summary["definition"], summary["jaccard"].round(3), strict=True)),
+    }
 
 
 def simulate_growth_table(n: int, seed: int) -> Any:
@@ -455,15 +470,32 @@ def worker_prediction() -> dict[str, Any]:
     predictors = prediction.default_predictors(data.columns)
     t0, c0 = time.perf_counter(), time.process_time()
     prediction.predictors_by_definition(data, outcomes, predictors, section.params)
-    return {"task": "prediction", "n_patients": len(data), "n_definitions": len(outcomes),
-            "n_predictors": len(predictors), "fit_s": time.perf_counter() - t0,
-            "fit_cpu_s": time.process_time() - c0, "maxrss_mb": _maxrss_mb()}
+    return {
+        "task": "prediction",
+        "n_patients": len(data),
+        "n_definitions": len(outcomes),
+        "n_predictors": len(predictors),
+        "fit_s": time.perf_counter() - t0,
+        "fit_cpu_s": time.process_time() - c0,
+        "maxrss_mb": _maxrss_mb(),
+    }
 
 
 def run_worker_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench.py _worker")
-    p.add_argument("task", choices=["simulate", "classify", "report", "reference", "explorer",
-                                    "growth", "prediction", "rereads"])
+    p.add_argument(
+        "task",
+        choices=[
+            "simulate",
+            "classify",
+            "report",
+            "reference",
+            "explorer",
+            "growth",
+            "prediction",
+            "rereads",
+        ],
+    )
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--cache", type=Path, required=True)
@@ -495,11 +527,22 @@ def run_worker_main(argv: list[str]) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def run_step(task: str, size: int, seed: int, cache: Path, profile: bool = False,
-             path: Path | None = None) -> dict[str, Any]:
+def run_step(
+    task: str, size: int, seed: int, cache: Path, profile: bool = False, path: Path | None = None
+) -> dict[str, Any]:
     """Run one worker in a fresh interpreter; add its wall time and peak RSS (MB)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", task,
-           "--size", str(size), "--seed", str(seed), "--cache", str(cache)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "_worker",
+        task,
+        "--size",
+        str(size),
+        "--seed",
+        str(seed),
+        "--cache",
+        str(cache),
+    ]
     if path is not None:
         cmd += ["--path", str(path)]
     if profile:
@@ -517,7 +560,7 @@ def run_step(task: str, size: int, seed: int, cache: Path, profile: bool = False
     result: dict[str, Any] = {}
     for line in text.splitlines():
         if line.startswith(RESULT_MARK):
-            result = json.loads(line[len(RESULT_MARK):])
+            result = json.loads(line[len(RESULT_MARK) :])
         elif line.strip():
             print(line)
     if proc.returncode != 0 or not result:
@@ -544,14 +587,19 @@ def ensure_cohort(size: int, seed: int, cache: Path) -> tuple[Path, dict[str, An
             shutil.rmtree(stale, ignore_errors=True)
     _log(f"simulating {size} patients (seed {seed}) into {cache} ...")
     res = run_step("simulate", size, seed, cache)
-    _log(f"  simulated in {res['simulate_s']:.1f} s, written in {res['write_s']:.1f} s, "
-         f"{res['n_lesion_rows']} lesion rows, peak {res['peak_rss_mb']:.0f} MB")
+    _log(
+        f"  simulated in {res['simulate_s']:.1f} s, written in {res['write_s']:.1f} s, "
+        f"{res['n_lesion_rows']} lesion rows, peak {res['peak_rss_mb']:.0f} MB"
+    )
     return Path(res["path"]), res
 
 
 def _fmt_size(n: int) -> str:
-    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else (
-        f"{n // 1000}k" if n % 1000 == 0 else str(n))
+    return (
+        f"{n // 1_000_000}M"
+        if n % 1_000_000 == 0
+        else (f"{n // 1000}k" if n % 1000 == 0 else str(n))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -559,33 +607,58 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "_worker":
         return run_worker_main(argv[1:])
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", type=int, nargs="+", metavar="N",
-                   help="cohort sizes (patients) to load + classify (default 10000 100000 1000000)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 10k patients only, report steps at 10k, reference at 5k")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="cohort sizes (patients) to load + classify (default 10000 100000 1000000)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 10k patients only, report steps at 10k, reference at 5k",
+    )
     p.add_argument("--seed", type=int, default=2026, help="simulation seed (default 2026)")
     p.add_argument("--report-size", type=int, help="patients for the report steps (default 100000)")
-    p.add_argument("--ref-size", type=int,
-                   help="patients for the reference comparison (default 20000)")
+    p.add_argument(
+        "--ref-size", type=int, help="patients for the reference comparison (default 20000)"
+    )
     p.add_argument("--no-report", action="store_true", help="skip the report steps")
     p.add_argument("--no-reference", action="store_true", help="skip the reference comparison")
-    p.add_argument("--explorer-size", type=int,
-                   help="patients for the explorer latency beside the example (default 100000)")
+    p.add_argument(
+        "--explorer-size",
+        type=int,
+        help="patients for the explorer latency beside the example (default 100000)",
+    )
     p.add_argument("--no-explorer", action="store_true", help="skip the explorer latency")
-    p.add_argument("--no-rereads", action="store_true",
-                   help="skip the re-read (measurement uncertainty) benchmark")
-    p.add_argument("--growth-size", type=int,
-                   help="patients for the growth-model fits (default 100000)")
+    p.add_argument(
+        "--no-rereads",
+        action="store_true",
+        help="skip the re-read (measurement uncertainty) benchmark",
+    )
+    p.add_argument(
+        "--growth-size", type=int, help="patients for the growth-model fits (default 100000)"
+    )
     p.add_argument("--no-growth", action="store_true", help="skip the growth-model fits")
-    p.add_argument("--no-prediction", action="store_true",
-                   help="skip the prediction table on the example")
-    p.add_argument("--profile", action="store_true",
-                   help="run cProfile inside the classify/report workers; print the top functions "
-                        "(slower: times are then not comparable)")
-    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                   help="folder of cached cohorts (default benchmarks/out)")
+    p.add_argument(
+        "--no-prediction", action="store_true", help="skip the prediction table on the example"
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run cProfile inside the classify/report workers; print the top functions "
+        "(slower: times are then not comparable)",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help="folder of cached cohorts (default benchmarks/out)",
+    )
     p.add_argument("--json", type=Path, metavar="OUT", help="write every measurement as JSON")
     a = p.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # keep stdout and the workers' stderr in order
@@ -614,10 +687,13 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
 
     reread_sizes = set() if a.no_rereads else set(REREAD_TARGETS)
-    needed = sorted(set(sizes) | reread_sizes
-                    | (set() if a.no_report else {report_size})
-                    | (set() if a.no_reference else {ref_size})
-                    | (set() if a.no_explorer else {explorer_size}))
+    needed = sorted(
+        set(sizes)
+        | reread_sizes
+        | (set() if a.no_report else {report_size})
+        | (set() if a.no_reference else {ref_size})
+        | (set() if a.no_explorer else {explorer_size})
+    )
     paths: dict[int, Path] = {}
     for n in needed:
         try:
@@ -628,8 +704,10 @@ def main(argv: list[str] | None = None) -> int:
             results["errors"].append(str(exc))
             ok = False
 
-    print(f"{'patients':>10} {'lesion rows':>12} {'load s':>8} {'classify s':>11} "
-          f"{'total s':>8} {'cpu s':>7} {'peak MB':>8}")
+    print(
+        f"{'patients':>10} {'lesion rows':>12} {'load s':>8} {'classify s':>11} "
+        f"{'total s':>8} {'cpu s':>7} {'peak MB':>8}"
+    )
     for n in sorted(sizes):
         if n not in paths:
             continue  # simulation failed (recorded above)
@@ -640,42 +718,55 @@ def main(argv: list[str] | None = None) -> int:
             ok = False
             continue
         results["classify"].append(r)
-        print(f"{n:>10} {r['n_lesion_rows'] or 0:>12} {r['load_s']:>8.2f} {r['classify_s']:>11.2f} "
-              f"{r['total_s']:>8.2f} {r['load_cpu_s'] + r['classify_cpu_s']:>7.1f} "
-              f"{r['peak_rss_mb']:>8.0f}")
+        print(
+            f"{n:>10} {r['n_lesion_rows'] or 0:>12} {r['load_s']:>8.2f} {r['classify_s']:>11.2f} "
+            f"{r['total_s']:>8.2f} {r['load_cpu_s'] + r['classify_cpu_s']:>7.1f} "
+            f"{r['peak_rss_mb']:>8.0f}"
+        )
         if r["n_rows_out"] != n:
             print(f"  ERROR: classify returned {r['n_rows_out']} rows for {n} patients")
             ok = False
-        print(f"  peak RSS after imports {r['maxrss_after_imports_mb']:.0f} MB, after load "
-              f"{r['maxrss_after_load_mb']:.0f} MB, after classify "
-              f"{r['maxrss_after_classify_mb']:.0f} MB")
+        print(
+            f"  peak RSS after imports {r['maxrss_after_imports_mb']:.0f} MB, after load "
+            f"{r['maxrss_after_load_mb']:.0f} MB, after classify "
+            f"{r['maxrss_after_classify_mb']:.0f} MB"
+        )
         if a.profile:
-            print(f"  in memory: lesions {r['cohort_lesions_mb']:.0f} MB, patients "
-                  f"{r['cohort_patients_mb']:.0f} MB, classification table "
-                  f"{r['classification_mb']:.0f} MB")
+            print(
+                f"  in memory: lesions {r['cohort_lesions_mb']:.0f} MB, patients "
+                f"{r['cohort_patients_mb']:.0f} MB, classification table "
+                f"{r['classification_mb']:.0f} MB"
+            )
         for step in ("load", "classify") if a.profile else ():
-            print(f"  cProfile of {step} ({_fmt_size(n)}), top by cumulative time "
-                  f"({r[f'profile_{step}_file']}):")
+            print(
+                f"  cProfile of {step} ({_fmt_size(n)}), top by cumulative time "
+                f"({r[f'profile_{step}_file']}):"
+            )
             for row in r[f"profile_{step}_top"][:25]:
-                print(f"    {row['cumtime_s']:8.2f} s {row['cum_share']:6.1%} "
-                      f"{row['tottime_s']:8.2f} s self  {row['function']}")
+                print(
+                    f"    {row['cumtime_s']:8.2f} s {row['cum_share']:6.1%} "
+                    f"{row['tottime_s']:8.2f} s self  {row['function']}"
+                )
 
     if not a.no_report and report_size in paths:
         try:
-            r = run_step("report", report_size, a.seed, cache, profile=a.profile,
-                         path=paths[report_size])
+            r = run_step(
+                "report", report_size, a.seed, cache, profile=a.profile, path=paths[report_size]
+            )
             results["report"] = r
-            print(f"report steps at {report_size} patients (classify {r['classify_s']:.2f} s, "
-                  f"peak {r['peak_rss_mb']:.0f} MB):")
+            print(
+                f"report steps at {report_size} patients (classify {r['classify_s']:.2f} s, "
+                f"peak {r['peak_rss_mb']:.0f} MB):"
+            )
             for step in ("incidence", "agreement", "survival_table"):
                 err = r.get(f"{step}_error")
-                print(f"  {step:<15} {r[f'{step}_s']:8.2f} s"
-                      + (f"  FAILED: {err}" if err else ""))
+                print(f"  {step:<15} {r[f'{step}_s']:8.2f} s" + (f"  FAILED: {err}" if err else ""))
                 ok = ok and not err
             if a.profile:
                 for row in r["profile_top"][:15]:
-                    print(f"    {row['cumtime_s']:8.2f} s {row['cum_share']:6.1%}  "
-                          f"{row['function']}")
+                    print(
+                        f"    {row['cumtime_s']:8.2f} s {row['cum_share']:6.1%}  {row['function']}"
+                    )
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False
@@ -686,13 +777,17 @@ def main(argv: list[str] | None = None) -> int:
             r = run_step("reference", ref_size, a.seed, cache, path=paths[ref_size])
             results["reference"] = r
             speedup = r["speedup"]
-            print(f"reference at {ref_size} patients: classify {r['classify_s']:.3f} s, "
-                  f"per-patient reference {r['reference_s']:.2f} s -> {speedup:.0f}x "
-                  f"(best of {len(r['classify_all_s'])} interleaved runs each)")
+            print(
+                f"reference at {ref_size} patients: classify {r['classify_s']:.3f} s, "
+                f"per-patient reference {r['reference_s']:.2f} s -> {speedup:.0f}x "
+                f"(best of {len(r['classify_all_s'])} interleaved runs each)"
+            )
             if r["n_mismatches"]:
                 ok = False
-                print(f"  DISAGREEMENT on {r['n_mismatches']} patient-definition verdicts: "
-                      f"{r['mismatches_by_definition']}")
+                print(
+                    f"  DISAGREEMENT on {r['n_mismatches']} patient-definition verdicts: "
+                    f"{r['mismatches_by_definition']}"
+                )
                 for ex in r["mismatch_examples"][:10]:
                     print(f"    {ex}")
             else:
@@ -702,49 +797,68 @@ def main(argv: list[str] | None = None) -> int:
             ok = False
 
     if not a.no_explorer:
-        print("explorer (hpd.explore): seconds from a widget change to every output redrawn "
-              "(median of the moves)")
-        for n, target in ((None, TARGET_EXPLORER_EXAMPLE_S), (explorer_size, TARGET_EXPLORER_100K_S)):
+        print(
+            "explorer (hpd.explore): seconds from a widget change to every output redrawn "
+            "(median of the moves)"
+        )
+        for n, target in (
+            (None, TARGET_EXPLORER_EXAMPLE_S),
+            (explorer_size, TARGET_EXPLORER_100K_S),
+        ):
             if n is not None and n not in paths:
                 continue
             try:
-                r = run_step("explorer", n or 0, a.seed, cache,
-                             path=None if n is None else paths[n])
+                r = run_step(
+                    "explorer", n or 0, a.seed, cache, path=None if n is None else paths[n]
+                )
             except RuntimeError as exc:
                 results["errors"].append(str(exc))
                 ok = False
                 continue
             results["explorer"].append(r)
             name = "example" if n is None else _fmt_size(n)
-            print(f"  explorer {name} ({r['n_patients']} patients): primary threshold "
-                  f"{1000 * r['primary_threshold_s']:.0f} ms (max "
-                  f"{1000 * r['primary_threshold_max_s']:.0f}, CPU "
-                  f"{1000 * r['primary_threshold_cpu_s']:.0f} ms, load average "
-                  f"{r['load_average']:.1f}), other threshold "
-                  f"{1000 * r['other_threshold_s']:.0f} ms, window {1000 * r['window_new_s']:.0f} ms "
-                  f"(cached {1000 * r['window_cached_s']:.0f} ms), opened in {r['build_s']:.1f} s")
+            print(
+                f"  explorer {name} ({r['n_patients']} patients): primary threshold "
+                f"{1000 * r['primary_threshold_s']:.0f} ms (max "
+                f"{1000 * r['primary_threshold_max_s']:.0f}, CPU "
+                f"{1000 * r['primary_threshold_cpu_s']:.0f} ms, load average "
+                f"{r['load_average']:.1f}), other threshold "
+                f"{1000 * r['other_threshold_s']:.0f} ms, window {1000 * r['window_new_s']:.0f} ms "
+                f"(cached {1000 * r['window_cached_s']:.0f} ms), opened in {r['build_s']:.1f} s"
+            )
             met = r["primary_threshold_s"] <= target
             busy = r["load_average"] > (os.cpu_count() or 1)
-            print(f"target explorer {name}: {'met' if met else 'MISSED'}: "
-                  f"{1000 * r['primary_threshold_s']:.0f} ms wall (target <= {1000 * target:.0f} ms)"
-                  + (f"; CPU {1000 * r['primary_threshold_cpu_s']:.0f} ms: the machine is busy "
-                     f"(load average {r['load_average']:.1f} on {os.cpu_count()} CPUs), rerun "
-                     "on a quiet one" if busy and not met else ""))
+            print(
+                f"target explorer {name}: {'met' if met else 'MISSED'}: "
+                f"{1000 * r['primary_threshold_s']:.0f} ms wall (target <= {1000 * target:.0f} ms)"
+                + (
+                    f"; CPU {1000 * r['primary_threshold_cpu_s']:.0f} ms: the machine is busy "
+                    f"(load average {r['load_average']:.1f} on {os.cpu_count()} CPUs), rerun "
+                    "on a quiet one"
+                    if busy and not met
+                    else ""
+                )
+            )
 
     if not a.no_growth:
         gsize = a.growth_size or (10_000 if a.quick else DEFAULT_GROWTH_SIZE)
         try:
             r = run_step("growth", gsize, a.seed, cache)
             results["growth"] = r
-            met = (r["fit_s"] <= TARGET_GROWTH_SECONDS and r["peak_rss_mb"] <= TARGET_GROWTH_PEAK_MB
-                   and r["sample_first_s"] <= TARGET_GROWTH_SAMPLE_SECONDS)
-            print(f"growth {gsize} patients ({r['n_rows']} rows): {r['fit_s']:.1f} s "
-                  f"({r['fit_cpu_s']:.1f} s CPU), peak "
-                  f"{r['peak_rss_mb']:.0f} MB, {r['n_included']} included; tumgr sampleData 68 "
-                  f"patients: {r['sample_first_s']:.2f} s first call, {r['sample_best_s']:.2f} s "
-                  f"best of 3 (targets <= {TARGET_GROWTH_SECONDS:.0f} s, "
-                  f"<= {TARGET_GROWTH_PEAK_MB:.0f} MB, <= {TARGET_GROWTH_SAMPLE_SECONDS:.0f} s: "
-                  f"{'met' if met else 'MISSED'})")
+            met = (
+                r["fit_s"] <= TARGET_GROWTH_SECONDS
+                and r["peak_rss_mb"] <= TARGET_GROWTH_PEAK_MB
+                and r["sample_first_s"] <= TARGET_GROWTH_SAMPLE_SECONDS
+            )
+            print(
+                f"growth {gsize} patients ({r['n_rows']} rows): {r['fit_s']:.1f} s "
+                f"({r['fit_cpu_s']:.1f} s CPU), peak "
+                f"{r['peak_rss_mb']:.0f} MB, {r['n_included']} included; tumgr sampleData 68 "
+                f"patients: {r['sample_first_s']:.2f} s first call, {r['sample_best_s']:.2f} s "
+                f"best of 3 (targets <= {TARGET_GROWTH_SECONDS:.0f} s, "
+                f"<= {TARGET_GROWTH_PEAK_MB:.0f} MB, <= {TARGET_GROWTH_SAMPLE_SECONDS:.0f} s: "
+                f"{'met' if met else 'MISSED'})"
+            )
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False
@@ -753,9 +867,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             r = run_step("prediction", 0, a.seed, cache)
             results["prediction"] = r
-            print(f"prediction by definition, example ({r['n_patients']} patients, "
-                  f"{r['n_definitions']} definitions, {r['n_predictors']} predictors): "
-                  f"{r['fit_s']:.1f} s ({r['fit_cpu_s']:.1f} s CPU)")
+            print(
+                f"prediction by definition, example ({r['n_patients']} patients, "
+                f"{r['n_definitions']} definitions, {r['n_predictors']} predictors): "
+                f"{r['fit_s']:.1f} s ({r['fit_cpu_s']:.1f} s CPU)"
+            )
         except RuntimeError as exc:
             results["errors"].append(str(exc))
             ok = False
@@ -772,9 +888,12 @@ def main(argv: list[str] | None = None) -> int:
         results["rereads"].append(r)
         max_s, max_mb = REREAD_TARGETS[n]
         met = r["rereads_s"] <= max_s and (max_mb is None or r["peak_rss_mb"] <= max_mb)
-        print(f"rereads: {r['n_rereads']} re-reads of {n} patients in {r['rereads_s']:.2f} s, "
-              f"peak {r['peak_rss_mb']:.0f} MB (target <= {max_s:.0f} s"
-              + (f", <= {max_mb:.0f} MB" if max_mb else "") + f"): {'met' if met else 'MISSED'}")
+        print(
+            f"rereads: {r['n_rereads']} re-reads of {n} patients in {r['rereads_s']:.2f} s, "
+            f"peak {r['peak_rss_mb']:.0f} MB (target <= {max_s:.0f} s"
+            + (f", <= {max_mb:.0f} MB" if max_mb else "")
+            + f"): {'met' if met else 'MISSED'}"
+        )
 
     for err in results["errors"]:
         print(f"ERROR: {err}")
@@ -782,14 +901,25 @@ def main(argv: list[str] | None = None) -> int:
     largest = max(results["classify"], key=lambda r: r["n_patients"], default=None)
     if largest is not None and largest["n_patients"] >= 1_000_000:
         checks = [
-            ("time", largest["total_s"] <= TARGET_SECONDS_1M,
-             f"{largest['total_s']:.1f} s (target <= {TARGET_SECONDS_1M:.0f} s)"),
-            ("memory", largest["peak_rss_mb"] <= TARGET_PEAK_MB_1M,
-             f"{largest['peak_rss_mb']:.0f} MB (target <= {TARGET_PEAK_MB_1M:.0f} MB)"),
+            (
+                "time",
+                largest["total_s"] <= TARGET_SECONDS_1M,
+                f"{largest['total_s']:.1f} s (target <= {TARGET_SECONDS_1M:.0f} s)",
+            ),
+            (
+                "memory",
+                largest["peak_rss_mb"] <= TARGET_PEAK_MB_1M,
+                f"{largest['peak_rss_mb']:.0f} MB (target <= {TARGET_PEAK_MB_1M:.0f} MB)",
+            ),
         ]
         if speedup is not None:
-            checks.append(("speed-up", speedup >= TARGET_SPEEDUP,
-                           f"{speedup:.0f}x (target >= {TARGET_SPEEDUP:.0f}x)"))
+            checks.append(
+                (
+                    "speed-up",
+                    speedup >= TARGET_SPEEDUP,
+                    f"{speedup:.0f}x (target >= {TARGET_SPEEDUP:.0f}x)",
+                )
+            )
         for name, passed, detail in checks:
             print(f"target {name}: {'met' if passed else 'MISSED'}: {detail}")
 
@@ -801,8 +931,10 @@ def main(argv: list[str] | None = None) -> int:
         print("classify: no size completed")
         return 1
     ratio = f"{speedup:.0f}x faster than" if speedup is not None else "not compared with"
-    print(f"classify {largest['n_patients']} patients: {largest['total_s']:.1f} s, "
-          f"peak {largest['peak_rss_mb']:.0f} MB, {ratio} the per-patient reference")
+    print(
+        f"classify {largest['n_patients']} patients: {largest['total_s']:.1f} s, "
+        f"peak {largest['peak_rss_mb']:.0f} MB, {ratio} the per-patient reference"
+    )
     return 0 if ok else 1
 
 

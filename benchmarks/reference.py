@@ -36,8 +36,15 @@ from hpd_analysis.params import Parameters
 
 #: the nine published definitions, in registry order
 CODES = (
-    "champiat2017", "saada_bouzid2017", "ferrara2018", "kato2017", "lo_russo2019",
-    "kim2019", "matos2020", "gandara2018_fp", "kas2020",
+    "champiat2017",
+    "saada_bouzid2017",
+    "ferrara2018",
+    "kato2017",
+    "lo_russo2019",
+    "kim2019",
+    "matos2020",
+    "gandara2018_fp",
+    "kas2020",
 )
 
 #: default thresholds of each definition (hpd-definitions.md); overridable per call
@@ -45,19 +52,44 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
     "champiat2017": {"tgr_ratio_min": 2.0},
     "saada_bouzid2017": {"tgk_ratio_min": 2.0, "require_recist_pd": False},
     "ferrara2018": {"delta_tgr_min": 50.0},
-    "kato2017": {"ttf_max_months": 2.0, "burden_increase_min_pct": 50.0,
-                 "pace_ratio_min": 2.0, "pace": "tgk"},
-    "lo_russo2019": {"require_recist_pd": True, "min_criteria": 3, "ttf_max_months": 2.0,
-                     "sld_increase_min_pct": 50.0, "new_lesions_in_organ_min": 2,
-                     "new_organs_min": 1, "ecog_rule": "delta_ge_2", "ecog_worsening_min": 2},
-    "kim2019": {"tgk_ratio_min": 2.0, "tgr_ratio_min": 2.0, "reference_period_days": 84,
-                "experimental_period_days": 84, "require_recist_pd": False},
-    "matos2020": {"first_eval_max_days": 56, "sld_increase_min_pct": 40.0,
-                  "sld_increase_with_new_organs_min_pct": 20.0, "new_lesion_organs_min": 2,
-                  "require_abs_increase": False, "abs_increase_min_mm": 10.0,
-                  "require_ttf": False, "ttf_max_months": 2.0},
-    "gandara2018_fp": {"sld_increase_min_pct": 50.0, "first_assessment_max_days": 42,
-                       "death_max_days": 84},
+    "kato2017": {
+        "ttf_max_months": 2.0,
+        "burden_increase_min_pct": 50.0,
+        "pace_ratio_min": 2.0,
+        "pace": "tgk",
+    },
+    "lo_russo2019": {
+        "require_recist_pd": True,
+        "min_criteria": 3,
+        "ttf_max_months": 2.0,
+        "sld_increase_min_pct": 50.0,
+        "new_lesions_in_organ_min": 2,
+        "new_organs_min": 1,
+        "ecog_rule": "delta_ge_2",
+        "ecog_worsening_min": 2,
+    },
+    "kim2019": {
+        "tgk_ratio_min": 2.0,
+        "tgr_ratio_min": 2.0,
+        "reference_period_days": 84,
+        "experimental_period_days": 84,
+        "require_recist_pd": False,
+    },
+    "matos2020": {
+        "first_eval_max_days": 56,
+        "sld_increase_min_pct": 40.0,
+        "sld_increase_with_new_organs_min_pct": 20.0,
+        "new_lesion_organs_min": 2,
+        "require_abs_increase": False,
+        "abs_increase_min_mm": 10.0,
+        "require_ttf": False,
+        "ttf_max_months": 2.0,
+    },
+    "gandara2018_fp": {
+        "sld_increase_min_pct": 50.0,
+        "first_assessment_max_days": 42,
+        "death_max_days": 84,
+    },
     "kas2020": {"delta_tgr_min": 100.0},
 }
 
@@ -160,8 +192,9 @@ def _is_pd(recist: str) -> bool | None:
 # =============================================================================================
 
 
-def tgr_scalar(s_a: float | None, s_b: float | None, days: float | None,
-               days_per_month: float) -> float | None:
+def tgr_scalar(
+    s_a: float | None, s_b: float | None, days: float | None, days_per_month: float
+) -> float | None:
     """TGR in % of tumour volume per month: ``100·(exp(3·ln(S_b/S_a)/t) − 1)``, t in months.
 
     None when an input is missing, ``S_a <= 0`` (log of 0), ``S_b < 0`` or ``days <= 0``.
@@ -177,8 +210,9 @@ def tgr_scalar(s_a: float | None, s_b: float | None, days: float | None,
     return 100.0 * math.expm1(3.0 * math.log(s_b / s_a) / months)
 
 
-def tgk_scalar(s_a: float | None, s_b: float | None, days: float | None,
-               days_per_month: float, mode: str) -> float | None:
+def tgk_scalar(
+    s_a: float | None, s_b: float | None, days: float | None, days_per_month: float, mode: str
+) -> float | None:
     """TGK: SLD slope in mm per month (``absolute``) or % of ``S_a`` per month (``relative``)."""
     if s_a is None or s_b is None or days is None:
         return None
@@ -212,8 +246,9 @@ def ratio_scalar(on: float | None, pre: float | None, policy: str) -> float | No
 # =============================================================================================
 
 
-def _sld_on(scan: date, rows_by_date: dict[date, list[dict]], target_ids: list[str]
-            ) -> float | None:
+def _sld_on(
+    scan: date, rows_by_date: dict[date, list[dict]], target_ids: list[str]
+) -> float | None:
     """Sum of the diameters of the baseline target lesions on ``scan`` (mm), or None.
 
     RECIST: every baseline target lesion must be measured exactly once on that scan, else the
@@ -243,8 +278,7 @@ def _sld_on(scan: date, rows_by_date: dict[date, list[dict]], target_ids: list[s
     return total
 
 
-def _targets_gone(scan: date, rows_by_date: dict[date, list[dict]], target_ids: list[str]
-                  ) -> bool:
+def _targets_gone(scan: date, rows_by_date: dict[date, list[dict]], target_ids: list[str]) -> bool:
     """RECIST target CR: every non-nodal target 0 mm and every nodal target < 10 mm."""
     for lid in target_ids:
         rows = [r for r in rows_by_date.get(scan, []) if r["lesion_id"] == lid]
@@ -264,8 +298,15 @@ def _targets_gone(scan: date, rows_by_date: dict[date, list[dict]], target_ids: 
     return True
 
 
-def _recist_first_eval(s0: float | None, s1: float | None, has_fe: bool, gone: bool,
-                       new_lesion: bool, nt_progression: bool, nt_all_absent: bool) -> str:
+def _recist_first_eval(
+    s0: float | None,
+    s1: float | None,
+    has_fe: bool,
+    gone: bool,
+    new_lesion: bool,
+    nt_progression: bool,
+    nt_all_absent: bool,
+) -> str:
     """RECIST 1.1 overall response at the first evaluation (nadir = baseline).
 
     PD: SLD +20 % and +5 mm over baseline, or any new lesion, or unequivocal non-target
@@ -278,8 +319,7 @@ def _recist_first_eval(s0: float | None, s1: float | None, has_fe: bool, gone: b
     target_pd = False
     if s0 is not None and s1 is not None:
         rise = s1 - s0
-        target_pd = (rise >= 5.0 - RECIST_TOL
-                     and rise >= 0.20 * s0 - RECIST_TOL * max(s0, 1.0))
+        target_pd = rise >= 5.0 - RECIST_TOL and rise >= 0.20 * s0 - RECIST_TOL * max(s0, 1.0)
     if target_pd or new_lesion or nt_progression:
         return "PD"
     if s0 is None or s1 is None:
@@ -291,8 +331,9 @@ def _recist_first_eval(s0: float | None, s1: float | None, has_fe: bool, gone: b
     return "SD"
 
 
-def _ttf(patient: Mapping[str, Any], start: date | None, dpm: float
-         ) -> tuple[float | None, int | None]:
+def _ttf(
+    patient: Mapping[str, Any], start: date | None, dpm: float
+) -> tuple[float | None, int | None]:
     """Time to treatment failure (months) and event flag (1 = failure, 0 = censored).
 
     Spec: t_start → discontinuation for any reason (death included). The failure date is the
@@ -305,8 +346,11 @@ def _ttf(patient: Mapping[str, Any], start: date | None, dpm: float
         return given_t, int(given_e)
     if start is None:
         return None, None
-    ends = [d for d in (_as_date(patient.get("treatment_end")), _as_date(patient.get("death_date")))
-            if d is not None]
+    ends = [
+        d
+        for d in (_as_date(patient.get("treatment_end")), _as_date(patient.get("death_date")))
+        if d is not None
+    ]
     if ends:
         days, event = (min(ends) - start).days, 1
     else:
@@ -364,16 +408,22 @@ def _death_from_progression(patient: Mapping[str, Any], params: Parameters) -> b
         if col in patient and not _missing(cause) and str(cause).strip():
             text = str(cause).strip().lower()
             words = "".join(ch if ch.isalnum() else " " for ch in text).split()
-            hits = [i for i, w in enumerate(words)
-                    if w == "pd" or any(w.startswith(p) for p in _PROGRESSION_WORDS)
-                    or any(p in w for p in _PROGRESSION_WORDS)]
+            hits = [
+                i
+                for i, w in enumerate(words)
+                if w == "pd"
+                or any(w.startswith(p) for p in _PROGRESSION_WORDS)
+                or any(p in w for p in _PROGRESSION_WORDS)
+            ]
             if not hits:
                 return False
             for i in hits:
-                before = words[max(0, i - 4):i]
-                joined = " ".join(words[max(0, i - 5):i])
-                if not (set(before) & {"non", "not", "no", "without", "unrelated"}
-                        or "other than" in joined):
+                before = words[max(0, i - 4) : i]
+                joined = " ".join(words[max(0, i - 5) : i])
+                if not (
+                    set(before) & {"non", "not", "no", "without", "unrelated"}
+                    or "other than" in joined
+                ):
                     return True
             return False
         if col in patient:
@@ -411,16 +461,20 @@ def reference_patient(
         # first evaluation: the first scan after treatment start, on or after day 14
         for d in scans:
             dd = day_of(d)
-            if dd > 0 and dd >= w.first_eval_min_days and (
-                    w.first_eval_max_days is None or dd <= w.first_eval_max_days):
+            if (
+                dd > 0
+                and dd >= w.first_eval_min_days
+                and (w.first_eval_max_days is None or dd <= w.first_eval_max_days)
+            ):
                 first_eval = d
                 break
 
     # baseline target lesions (their ids, in order)
     target_ids: list[str] = []
     if baseline is not None:
-        target_ids = [r["lesion_id"] for r in rows_by_date[baseline]
-                      if r["lesion_type"] == "target"]
+        target_ids = [
+            r["lesion_id"] for r in rows_by_date[baseline] if r["lesion_type"] == "target"
+        ]
 
     s0 = _sld_on(baseline, rows_by_date, target_ids) if baseline is not None else None
     if s0 is not None:
@@ -433,17 +487,24 @@ def reference_patient(
             d = _num(r.get("diameter_mm"))
             if d is None and r.get("status") == "absent":
                 d = 0.0
-            limit = (rules.baseline_node_min_mm if _is_true(r.get("is_lymph_node"))
-                     else rules.baseline_target_min_mm)
+            limit = (
+                rules.baseline_node_min_mm
+                if _is_true(r.get("is_lymph_node"))
+                else rules.baseline_target_min_mm
+            )
             if d is not None and d < limit:
                 s0 = None
     if baseline is not None:
         # pre-baseline: scans 1-183 days before baseline; the latest one with every baseline
         # target measured (CHOICE: timepoints docstring); when none is, the latest one in the
         # window (its SLD is then not evaluable).
-        window = [d for d in scans
-                  if w.prebaseline_min_days_before_baseline <= (baseline - d).days
-                  <= w.prebaseline_max_days_before_baseline]
+        window = [
+            d
+            for d in scans
+            if w.prebaseline_min_days_before_baseline
+            <= (baseline - d).days
+            <= w.prebaseline_max_days_before_baseline
+        ]
         evaluable = [d for d in window if _sld_on(d, rows_by_date, target_ids) is not None]
         if evaluable:
             prebaseline = evaluable[-1]
@@ -457,16 +518,25 @@ def reference_patient(
     base_rows = rows_by_date.get(baseline, []) if baseline is not None else []
     # CHOICE (timepoints docstring): a new lesion counts when its status is not 'absent'
     new_rows = [r for r in fe_rows if r["lesion_type"] == "new" and r.get("status") != "absent"]
-    nt_progression = any(r["lesion_type"] == "non_target"
-                         and r.get("status") == "unequivocal_progression" for r in fe_rows)
+    nt_progression = any(
+        r["lesion_type"] == "non_target" and r.get("status") == "unequivocal_progression"
+        for r in fe_rows
+    )
     baseline_nt = {r["lesion_id"] for r in base_rows if r["lesion_type"] == "non_target"}
-    nt_absent = {r["lesion_id"] for r in fe_rows
-                 if r["lesion_id"] in baseline_nt and r.get("status") == "absent"}
+    nt_absent = {
+        r["lesion_id"]
+        for r in fe_rows
+        if r["lesion_id"] in baseline_nt and r.get("status") == "absent"
+    }
     nt_all_absent = nt_absent == baseline_nt  # True also when there is no non-target lesion
-    gone = first_eval is not None and bool(target_ids) and _targets_gone(
-        first_eval, rows_by_date, target_ids)
-    recist = _recist_first_eval(s0, s1, first_eval is not None, gone, bool(new_rows),
-                                nt_progression, nt_all_absent)
+    gone = (
+        first_eval is not None
+        and bool(target_ids)
+        and _targets_gone(first_eval, rows_by_date, target_ids)
+    )
+    recist = _recist_first_eval(
+        s0, s1, first_eval is not None, gone, bool(new_rows), nt_progression, nt_all_absent
+    )
 
     involved = {_norm_organ(r.get("organ")) for r in base_rows} - {None}
     new_organs = n_new_organ_sites = max_new_in_involved = None
@@ -477,8 +547,9 @@ def reference_patient(
             for o in organs:
                 per_organ[o] = per_organ.get(o, 0) + 1
             new_organs = float(len([o for o in per_organ if o not in involved]))
-            max_new_in_involved = float(max([c for o, c in per_organ.items() if o in involved],
-                                            default=0))
+            max_new_in_involved = float(
+                max([c for o, c in per_organ.items() if o in involved], default=0)
+            )
             # Matos: 'new lesions in >= 2 different organs' = distinct organs with a new lesion
             n_new_organ_sites = float(len(per_organ))
 
@@ -488,8 +559,9 @@ def reference_patient(
         chg = s1 - s0
         pct = 100.0 * chg / s0 if s0 > 0 else None
     days_pre = (baseline - prebaseline).days if prebaseline is not None else None
-    days_on = ((first_eval - baseline).days
-               if first_eval is not None and baseline is not None else None)
+    days_on = (
+        (first_eval - baseline).days if first_eval is not None and baseline is not None else None
+    )
     first_eval_day = float(day_of(first_eval)) if first_eval is not None else None
     days_pre_to_start = float((start - prebaseline).days) if prebaseline is not None else None
 
@@ -505,8 +577,13 @@ def reference_patient(
     # noise floor (params.Guards): a pre-treatment change |S_0 / S_pre - 1| below the floor (%)
     # is measurement error: neither ratio is evaluable
     floor = params.guards.pre_change_floor_pct
-    if floor > 0 and s_pre is not None and s0 is not None and s_pre > 0 \
-            and abs(s0 / s_pre - 1.0) * 100.0 < floor:
+    if (
+        floor > 0
+        and s_pre is not None
+        and s0 is not None
+        and s_pre > 0
+        and abs(s0 / s_pre - 1.0) * 100.0 < floor
+    ):
         tgr_ratio = tgk_ratio = None
     delta_tgr = tgr_on - tgr_pre if (tgr_on is not None and tgr_pre is not None) else None
 
@@ -520,23 +597,37 @@ def reference_patient(
 
     feats = {
         "patient_id": patient["patient_id"],
-        "prebaseline_date": prebaseline, "baseline_date": baseline, "first_eval_date": first_eval,
-        "sld_prebaseline_mm": s_pre, "sld_baseline_mm": s0, "sld_first_eval_mm": s1,
-        "sld_pct_change_first_eval": pct, "sld_change_first_eval_mm": chg,
-        "first_eval_day": first_eval_day, "days_prebaseline_to_start": days_pre_to_start,
-        "tgr_pre": tgr_pre, "tgr_on": tgr_on, "tgr_ratio": tgr_ratio, "delta_tgr": delta_tgr,
-        "tgk_pre": tgk_pre, "tgk_on": tgk_on, "tgk_ratio": tgk_ratio,
+        "prebaseline_date": prebaseline,
+        "baseline_date": baseline,
+        "first_eval_date": first_eval,
+        "sld_prebaseline_mm": s_pre,
+        "sld_baseline_mm": s0,
+        "sld_first_eval_mm": s1,
+        "sld_pct_change_first_eval": pct,
+        "sld_change_first_eval_mm": chg,
+        "first_eval_day": first_eval_day,
+        "days_prebaseline_to_start": days_pre_to_start,
+        "tgr_pre": tgr_pre,
+        "tgr_on": tgr_on,
+        "tgr_ratio": tgr_ratio,
+        "delta_tgr": delta_tgr,
+        "tgk_pre": tgk_pre,
+        "tgk_on": tgk_on,
+        "tgk_ratio": tgk_ratio,
         "recist_first_eval": recist,
         "new_lesions_first_eval": float(len(new_rows)) if first_eval is not None else None,
         "new_organs_first_eval": new_organs,
         "max_new_lesions_in_involved_organ_first_eval": max_new_in_involved,
         "n_organs_with_new_lesions_first_eval": n_new_organ_sites,
         "n_post_baseline_scans": n_post,
-        "ttf_months": ttf, "ttf_event": ttf_event, "death_day": death_day,
+        "ttf_months": ttf,
+        "ttf_event": ttf_event,
+        "death_day": death_day,
         "ecog_delta": ecog_delta,
     }
-    verdicts = _definitions(feats, prebaseline is not None, s0 is not None, died_of_progression,
-                            ef, thresholds)
+    verdicts = _definitions(
+        feats, prebaseline is not None, s0 is not None, died_of_progression, ef, thresholds
+    )
     feats.update({f"hpd_{code}": v for code, v in verdicts.items()})
     return feats
 
@@ -546,9 +637,14 @@ def reference_patient(
 # =============================================================================================
 
 
-def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
-                 died_of_progression: bool, ecog_first_eval: float | None,
-                 th: Mapping[str, Mapping[str, Any]]) -> dict[str, bool | None]:
+def _definitions(
+    f: Mapping[str, Any],
+    has_pre: bool,
+    measurable: bool,
+    died_of_progression: bool,
+    ecog_first_eval: float | None,
+    th: Mapping[str, Mapping[str, Any]],
+) -> dict[str, bool | None]:
     pd_first = _is_pd(f["recist_first_eval"])
     pct = f["sld_pct_change_first_eval"]
     out: dict[str, bool | None] = {}
@@ -563,8 +659,10 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
 
     # Saada-Bouzid 2017: TGK ratio >= 2 (no RECIST requirement)
     t = th["saada_bouzid2017"]
-    kinetic("saada_bouzid2017", _all(pd_first if t["require_recist_pd"] else True,
-                                     _ge(f["tgk_ratio"], t["tgk_ratio_min"])))
+    kinetic(
+        "saada_bouzid2017",
+        _all(pd_first if t["require_recist_pd"] else True, _ge(f["tgk_ratio"], t["tgk_ratio_min"])),
+    )
 
     # Ferrara 2018: RECIST PD and delta TGR > 50 (strictly)
     t = th["ferrara2018"]
@@ -574,11 +672,14 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
     # is the baseline scan) and > 2-fold pace (CHOICE: pace = TGK ratio, strictly greater)
     t = th["kato2017"]
     pace = f["tgk_ratio"] if t["pace"] == "tgk" else f["tgr_ratio"]
-    kinetic("kato2017", _all(
-        _ttf_below(f["ttf_months"], f["ttf_event"], t["ttf_max_months"]),
-        _gt(pct, t["burden_increase_min_pct"]),
-        _gt(pace, t["pace_ratio_min"]),
-    ))
+    kinetic(
+        "kato2017",
+        _all(
+            _ttf_below(f["ttf_months"], f["ttf_event"], t["ttf_max_months"]),
+            _gt(pct, t["burden_increase_min_pct"]),
+            _gt(pace, t["pace_ratio_min"]),
+        ),
+    )
 
     # Lo Russo 2019: RECIST PD (parameter, default on) and >= 3 of 5 criteria; no pre-baseline.
     # CHOICE (definition notes): 'ECOG worsening >= 2 within 2 months' is read on the ECOG at
@@ -602,14 +703,22 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
     # reference / on-treatment periods are eligibility windows (pre-baseline scan <= 84 days
     # before treatment start, first evaluation <= day 84), not evaluable outside them
     t = th["kim2019"]
-    in_periods = (has_pre
-                  and f["days_prebaseline_to_start"] is not None
-                  and f["days_prebaseline_to_start"] <= t["reference_period_days"]
-                  and f["first_eval_day"] is not None
-                  and f["first_eval_day"] <= t["experimental_period_days"])
-    out["kim2019"] = _all(pd_first if t["require_recist_pd"] else True,
-                          _ge(f["tgk_ratio"], t["tgk_ratio_min"]),
-                          _ge(f["tgr_ratio"], t["tgr_ratio_min"])) if in_periods else None
+    in_periods = (
+        has_pre
+        and f["days_prebaseline_to_start"] is not None
+        and f["days_prebaseline_to_start"] <= t["reference_period_days"]
+        and f["first_eval_day"] is not None
+        and f["first_eval_day"] <= t["experimental_period_days"]
+    )
+    out["kim2019"] = (
+        _all(
+            pd_first if t["require_recist_pd"] else True,
+            _ge(f["tgk_ratio"], t["tgk_ratio_min"]),
+            _ge(f["tgr_ratio"], t["tgr_ratio_min"]),
+        )
+        if in_periods
+        else None
+    )
 
     # Matos 2020: RECIST PD at a first evaluation within 8 weeks, with SLD >= +40 %, or >= +20 %
     # plus new lesions in >= 2 different organs (CHOICE: a later first evaluation is 'not HPD')
@@ -617,9 +726,13 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
     items = [
         pd_first,
         _le(f["first_eval_day"], t["first_eval_max_days"]),
-        _any(_ge(pct, t["sld_increase_min_pct"]),
-             _all(_ge(pct, t["sld_increase_with_new_organs_min_pct"]),
-                  _ge(f["n_organs_with_new_lesions_first_eval"], t["new_lesion_organs_min"]))),
+        _any(
+            _ge(pct, t["sld_increase_min_pct"]),
+            _all(
+                _ge(pct, t["sld_increase_with_new_organs_min_pct"]),
+                _ge(f["n_organs_with_new_lesions_first_eval"], t["new_lesion_organs_min"]),
+            ),
+        ),
     ]
     if t["require_abs_increase"]:
         items.append(_ge(f["sld_change_first_eval_mm"], t["abs_increase_min_mm"]))
@@ -631,17 +744,22 @@ def _definitions(f: Mapping[str, Any], has_pre: bool, measurable: bool,
     # or death from progression within 12 weeks without any post-baseline scan. CHOICE: a patient
     # with no recorded death did not die (the death branch is False, not unknown).
     t = th["gandara2018_fp"]
-    death_branch = (f["n_post_baseline_scans"] == 0
-                    and f["death_day"] is not None
-                    and f["death_day"] <= t["death_max_days"]
-                    and died_of_progression)
+    death_branch = (
+        f["n_post_baseline_scans"] == 0
+        and f["death_day"] is not None
+        and f["death_day"] <= t["death_max_days"]
+        and died_of_progression
+    )
     # CHOICE (registry notes): as OAK counted all treated patients, the imaging branch is False
     # (not unknown) without any post-baseline scan
     n_post = f["n_post_baseline_scans"]
     scanned = None if n_post is None else n_post >= 1
     out["gandara2018_fp"] = _any(
-        _all(scanned, _le(f["first_eval_day"], t["first_assessment_max_days"]),
-             _ge(pct, t["sld_increase_min_pct"])),
+        _all(
+            scanned,
+            _le(f["first_eval_day"], t["first_assessment_max_days"]),
+            _ge(pct, t["sld_increase_min_pct"]),
+        ),
         death_branch,
     )
 
@@ -689,8 +807,10 @@ def reference_classify(
     params = params or Parameters()
     th = _thresholds(thresholds)
     lesions = cohort.lesions
-    if getattr(cohort, "assessments", None) is not None or getattr(cohort, "scans_wide", None) \
-            is not None:
+    if (
+        getattr(cohort, "assessments", None) is not None
+        or getattr(cohort, "scans_wide", None) is not None
+    ):
         if lesions is None:
             raise NotImplementedError("the reference handles lesion-level cohorts only")
     groups: dict[Any, list[dict[str, Any]]] = {}
@@ -724,12 +844,16 @@ def compare_classifications(
     mismatch, shown as ``"missing"``). Returns ``patient_id, definition, fast, reference,
     fast_reason`` (empty when they agree).
     """
-    codes = list(codes) if codes is not None else [
-        c for c in CODES if f"hpd_{c}" in fast.columns or f"hpd_{c}" in reference.columns]
+    codes = (
+        list(codes)
+        if codes is not None
+        else [c for c in CODES if f"hpd_{c}" in fast.columns or f"hpd_{c}" in reference.columns]
+    )
     f = fast.set_index("patient_id")
     r = reference.set_index("patient_id")
-    ids = pd.Index(list(dict.fromkeys([*fast["patient_id"].tolist(),
-                                       *reference["patient_id"].tolist()])))
+    ids = pd.Index(
+        list(dict.fromkeys([*fast["patient_id"].tolist(), *reference["patient_id"].tolist()]))
+    )
     in_f, in_r = ids.isin(f.index), ids.isin(r.index)
     rows = []
     for code in codes:
@@ -738,11 +862,22 @@ def compare_classifications(
         rv = _verdicts(r[col].reindex(ids)) if col in r.columns else [None] * len(ids)
         fv = [v if ok and col in f.columns else "missing" for v, ok in zip(fv, in_f, strict=True)]
         rv = [v if ok and col in r.columns else "missing" for v, ok in zip(rv, in_r, strict=True)]
-        reasons = (f[f"{col}_reason"].reindex(ids).tolist() if f"{col}_reason" in f.columns
-                   else [None] * len(ids))
+        reasons = (
+            f[f"{col}_reason"].reindex(ids).tolist()
+            if f"{col}_reason" in f.columns
+            else [None] * len(ids)
+        )
         for pid, a, b, why in zip(ids, fv, rv, reasons, strict=True):
             if a != b:
-                rows.append({"patient_id": pid, "definition": code, "fast": a, "reference": b,
-                             "fast_reason": why})
-    return pd.DataFrame(rows, columns=["patient_id", "definition", "fast", "reference",
-                                       "fast_reason"])
+                rows.append(
+                    {
+                        "patient_id": pid,
+                        "definition": code,
+                        "fast": a,
+                        "reference": b,
+                        "fast_reason": why,
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["patient_id", "definition", "fast", "reference", "fast_reason"]
+    )

@@ -38,11 +38,29 @@ from .errors import ParameterError
 from .incidence import definition_codes, status_codes
 
 AGREEMENT_COLUMNS = [
-    "definition_a", "definition_b", "n_both_evaluable", "n_both", "n_a_only", "n_b_only",
-    "n_neither", "n_either", "jaccard", "jaccard_ci_low", "jaccard_ci_high", "jaccard_ci_method",
-    "percent_agreement", "kappa", "kappa_ci_low",
-    "kappa_ci_high", "kappa_p_value", "kappa_test", "note",
-    "jaccard_population", "n_both_all", "n_either_all", "jaccard_all_patients",
+    "definition_a",
+    "definition_b",
+    "n_both_evaluable",
+    "n_both",
+    "n_a_only",
+    "n_b_only",
+    "n_neither",
+    "n_either",
+    "jaccard",
+    "jaccard_ci_low",
+    "jaccard_ci_high",
+    "jaccard_ci_method",
+    "percent_agreement",
+    "kappa",
+    "kappa_ci_low",
+    "kappa_ci_high",
+    "kappa_p_value",
+    "kappa_test",
+    "note",
+    "jaccard_population",
+    "n_both_all",
+    "n_either_all",
+    "jaccard_all_patients",
 ]
 #: who the main Jaccard index (and kappa) is computed on
 JACCARD_POPULATION = "patients evaluable under both definitions"
@@ -56,8 +74,12 @@ def _kappa(table: np.ndarray, alpha: float) -> tuple[float, float, float, float,
     p_row = table.sum(axis=1) / n
     p_col = table.sum(axis=0) / n
     if np.isclose((p_row * p_col).sum(), 1.0):
-        return np.nan, np.nan, np.nan, np.nan, (
-            "kappa undefined: both definitions give every patient the same verdict"
+        return (
+            np.nan,
+            np.nan,
+            np.nan,
+            np.nan,
+            ("kappa undefined: both definitions give every patient the same verdict"),
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -123,24 +145,51 @@ def agreement(
         notes = [note] if note else []
         if either == 0 and n > 0:
             notes.append("jaccard undefined: no patient HPD under either definition")
-        rows.append({
-            "definition_a": a, "definition_b": b, "n_both_evaluable": n, "n_both": n11,
-            "n_a_only": n10, "n_b_only": n01, "n_neither": n00, "n_either": either,
-            "jaccard": n11 / either if either else np.nan,
-            **dict(zip(("jaccard_ci_low", "jaccard_ci_high"),
-                       proportion_confint(n11, either, alpha=alpha, method="wilson")
-                       if either else (np.nan, np.nan), strict=True)),
-            "jaccard_ci_method": f"Wilson score {100 * (1 - alpha):g}% (n_both of n_either)",
-            "percent_agreement": 100.0 * (n11 + n00) / n if n else np.nan,
-            "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high, "kappa_p_value": p,
-            "kappa_test": test_name, "note": "; ".join(notes),
-            "jaccard_population": JACCARD_POPULATION, "n_both_all": both_all,
-            "n_either_all": either_all,
-            "jaccard_all_patients": both_all / either_all if either_all else np.nan,
-        })
+        rows.append(
+            {
+                "definition_a": a,
+                "definition_b": b,
+                "n_both_evaluable": n,
+                "n_both": n11,
+                "n_a_only": n10,
+                "n_b_only": n01,
+                "n_neither": n00,
+                "n_either": either,
+                "jaccard": n11 / either if either else np.nan,
+                **dict(
+                    zip(
+                        ("jaccard_ci_low", "jaccard_ci_high"),
+                        proportion_confint(n11, either, alpha=alpha, method="wilson")
+                        if either
+                        else (np.nan, np.nan),
+                        strict=True,
+                    )
+                ),
+                "jaccard_ci_method": f"Wilson score {100 * (1 - alpha):g}% (n_both of n_either)",
+                "percent_agreement": 100.0 * (n11 + n00) / n if n else np.nan,
+                "kappa": kappa,
+                "kappa_ci_low": low,
+                "kappa_ci_high": high,
+                "kappa_p_value": p,
+                "kappa_test": test_name,
+                "note": "; ".join(notes),
+                "jaccard_population": JACCARD_POPULATION,
+                "n_both_all": both_all,
+                "n_either_all": either_all,
+                "jaccard_all_patients": both_all / either_all if either_all else np.nan,
+            }
+        )
     out = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
-    for c in ("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either",
-              "n_both_all", "n_either_all"):
+    for c in (
+        "n_both_evaluable",
+        "n_both",
+        "n_a_only",
+        "n_b_only",
+        "n_neither",
+        "n_either",
+        "n_both_all",
+        "n_either_all",
+    ):
         out[c] = out[c].astype("int64")
     return out
 
@@ -154,8 +203,11 @@ def agreement_matrix(table: pd.DataFrame, value: str = "jaccard") -> pd.DataFram
     if value not in table.columns:
         raise ParameterError(f"value={value!r}: expected a column of the agreement table")
     codes = list(dict.fromkeys([*table["definition_a"], *table["definition_b"]]))
-    m = pd.DataFrame(np.nan, index=pd.Index(codes, name="definition_a"),
-                     columns=pd.Index(codes, name="definition_b"))
+    m = pd.DataFrame(
+        np.nan,
+        index=pd.Index(codes, name="definition_a"),
+        columns=pd.Index(codes, name="definition_b"),
+    )
     for a, b, v in zip(table["definition_a"], table["definition_b"], table[value], strict=True):
         m.loc[a, b] = v
         m.loc[b, a] = v

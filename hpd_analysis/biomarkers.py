@@ -21,9 +21,10 @@ are an error, and so are two units for one marker.
 start and at most ``windows.baseline_max_days_before`` days (42) before it, as for the baseline
 scan; early = the first value after the start (day ≥ 1) and at most
 ``prediction.early_change_max_days`` (63) days after it; change = 100 × (early − baseline) /
-baseline (%, rounded to 1e-9 so that equal relative changes tie). Kept as a candidate predictor ``<marker>_early_change_pct`` with its reason when
-missing. It is measured on treatment: a predictor of HPD only when it precedes the evaluation
-scan, which the report states.
+baseline (%, rounded to 1e-9 so that equal relative changes tie). Kept as a candidate
+predictor ``<marker>_early_change_pct`` with its reason when missing. It is measured on
+treatment: a predictor of HPD only when it precedes the evaluation scan, which the report
+states.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ BIOMARKER_COLUMNS = ["patient_id", "date", "marker", "value", "unit"]
 _REQUIRED = ["patient_id", "date", "marker", "value"]
 #: lower-case alias -> canonical column
 ALIASES: dict[str, str] = {
-    **dict.fromkeys(["patient_id", "usubjid", "subjid", "subject_id", "patient", "id", "pid"],
-                    "patient_id"),
-    **dict.fromkeys(["date", "sample_date", "assessment_date", "visit_date", "lbdtc",
-                     "collection_date"], "date"),
-    **dict.fromkeys(["marker", "biomarker", "test", "analyte", "lbtestcd", "parameter"],
-                    "marker"),
+    **dict.fromkeys(
+        ["patient_id", "usubjid", "subjid", "subject_id", "patient", "id", "pid"], "patient_id"
+    ),
+    **dict.fromkeys(
+        ["date", "sample_date", "assessment_date", "visit_date", "lbdtc", "collection_date"], "date"
+    ),
+    **dict.fromkeys(["marker", "biomarker", "test", "analyte", "lbtestcd", "parameter"], "marker"),
     **dict.fromkeys(["value", "result", "lbstresn", "aval"], "value"),
     **dict.fromkeys(["unit", "units", "lbstresu", "avalu"], "unit"),
 }
@@ -86,18 +88,26 @@ def find_biomarkers(folder: str | Path, col: Collector | None = None) -> Path | 
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    files = [p for p in sorted(folder.iterdir())
-             if p.is_file() and table_stem(p) == _STEM and table_suffix(p) in SUPPORTED_SUFFIXES]
+    files = [
+        p
+        for p in sorted(folder.iterdir())
+        if p.is_file() and table_stem(p) == _STEM and table_suffix(p) in SUPPORTED_SUFFIXES
+    ]
     if len(files) > 1 and col is not None:
-        col.add(str(folder), None, None,
-                f"several biomarkers tables: {', '.join(f.name for f in files)}",
-                "one biomarkers.* file")
+        col.add(
+            str(folder),
+            None,
+            None,
+            f"several biomarkers tables: {', '.join(f.name for f in files)}",
+            "one biomarkers.* file",
+        )
         return None
     return files[0] if files else None
 
 
-def parse_biomarkers(raw: pd.DataFrame, label: str, col: Collector,
-                     patient_ids: pd.Series | None = None) -> pd.DataFrame | None:
+def parse_biomarkers(
+    raw: pd.DataFrame, label: str, col: Collector, patient_ids: pd.Series | None = None
+) -> pd.DataFrame | None:
     """Validate a raw biomarkers table (index = spreadsheet rows) into the canonical table
     (:data:`BIOMARKER_COLUMNS`, sorted by patient, marker, date); problems go to ``col``."""
     from .load import canonical_name
@@ -108,24 +118,34 @@ def parse_biomarkers(raw: pd.DataFrame, label: str, col: Collector,
         if canon is not None and canon not in mapping.values():
             mapping[c] = canon
     if any(k != v for k, v in mapping.items()):
-        col.note(label, None, "renamed", len(raw),
-                 ", ".join(f"{k}->{v}" for k, v in mapping.items() if k != v))
+        col.note(
+            label,
+            None,
+            "renamed",
+            len(raw),
+            ", ".join(f"{k}->{v}" for k, v in mapping.items() if k != v),
+        )
     df = raw.rename(columns=mapping)
     if len(df) == 0:
         col.add(label, None, None, "table has no data rows", "at least one biomarker row")
         return None
     missing = [c for c in _REQUIRED if c not in df.columns]
     for c in missing:
-        col.add(label, 1, c, f"required column {c} is missing (found: "
-                f"{', '.join(map(str, raw.columns[:12]))})", "columns patient_id, date, marker, "
-                "value (unit optional)")
+        col.add(
+            label,
+            1,
+            c,
+            f"required column {c} is missing (found: {', '.join(map(str, raw.columns[:12]))})",
+            "columns patient_id, date, marker, value (unit optional)",
+        )
     if missing:
         return None
     pid = Raw(df["patient_id"])
     out = pd.DataFrame(index=df.index)
     out["patient_id"] = parse_ids(pid, label, "patient_id", col)
-    col.add_rows(label, "patient_id", missing_ids(pid), "missing patient_id",
-                 "a non-empty identifier")
+    col.add_rows(
+        label, "patient_id", missing_ids(pid), "missing patient_id", "a non-empty identifier"
+    )
     date = Raw(df["date"])
     out["date"] = parse_dates(date, label, "date", col)
     col.add_rows(label, "date", blank(date), "missing date", "the sample date, YYYY-MM-DD")
@@ -133,35 +153,66 @@ def parse_biomarkers(raw: pd.DataFrame, label: str, col: Collector,
     col.add_rows(label, "marker", marker.isna(), "missing marker", "a marker name, e.g. ctdna_vaf")
     out["marker"] = marker
     raw_value = Raw(df["value"])
-    value = parse_numbers(raw_value, label, "value", col,
-                          "a number in the marker's unit (no unit in the cell)", minimum=None)
-    col.add_rows(label, "value", blank(raw_value), "missing value",
-                 "a number (leave out the row of a sample not measured)")
+    value = parse_numbers(
+        raw_value,
+        label,
+        "value",
+        col,
+        "a number in the marker's unit (no unit in the cell)",
+        minimum=None,
+    )
+    col.add_rows(
+        label,
+        "value",
+        blank(raw_value),
+        "missing value",
+        "a number (leave out the row of a sample not measured)",
+    )
     out["value"] = value
     out["unit"] = text_column(Raw(df["unit"])) if "unit" in df.columns else None
     if "unit" in df.columns:
         units = out.dropna(subset=["marker"]).groupby("marker")["unit"].nunique(dropna=True)
         for m in units.index[units > 1]:
             rows = out.index[out["marker"].eq(m)]
-            col.add(label, int(rows[0]), "unit",
-                    f"marker {show(m)} has several units "
-                    f"({', '.join(sorted(out.loc[rows, 'unit'].dropna().unique()))})",
-                    "one unit per marker (convert before loading)")
+            col.add(
+                label,
+                int(rows[0]),
+                "unit",
+                f"marker {show(m)} has several units "
+                f"({', '.join(sorted(out.loc[rows, 'unit'].dropna().unique()))})",
+                "one unit per marker (convert before loading)",
+            )
     if patient_ids is not None:
         known = out["patient_id"].notna() & ~out["patient_id"].isin(set(patient_ids.astype(str)))
-        col.add_rows(label, "patient_id", known,
-                     lambda v: f"patient {show(v)} is not in the patients table",
-                     "every biomarker row to belong to a patient listed in patients",
-                     values=out["patient_id"])
+        col.add_rows(
+            label,
+            "patient_id",
+            known,
+            lambda v: f"patient {show(v)} is not in the patients table",
+            "every biomarker row to belong to a patient listed in patients",
+            values=out["patient_id"],
+        )
     ok = out["patient_id"].notna() & out["date"].notna() & out["marker"].notna()
-    return dedupe_and_sort(label, out[ok], ["patient_id", "marker", "date"], col,
-                           lambda d: ("patient " + d["patient_id"].astype(str) + ", marker "
-                                      + d["marker"].astype(str) + ", date "
-                                      + d["date"].dt.strftime("%Y-%m-%d")), sort=True)
+    return dedupe_and_sort(
+        label,
+        out[ok],
+        ["patient_id", "marker", "date"],
+        col,
+        lambda d: (
+            "patient "
+            + d["patient_id"].astype(str)
+            + ", marker "
+            + d["marker"].astype(str)
+            + ", date "
+            + d["date"].dt.strftime("%Y-%m-%d")
+        ),
+        sort=True,
+    )
 
 
-def read_biomarkers(source: str | Path | pd.DataFrame,
-                    patient_ids: pd.Series | None = None) -> pd.DataFrame:
+def read_biomarkers(
+    source: str | Path | pd.DataFrame, patient_ids: pd.Series | None = None
+) -> pd.DataFrame:
     """Read and validate a biomarkers table (file path or DataFrame); raises
     :class:`~hpd_analysis.errors.CohortError` listing every problem."""
     from .load import read_raw_table
@@ -180,8 +231,13 @@ def read_biomarkers(source: str | Path | pd.DataFrame,
     return out.reset_index(drop=True)
 
 
-def load_biomarkers(path: str | Path | None, patients: pd.DataFrame | None, col: Collector,
-                    sources: dict[str, str], checksums: dict[str, str]) -> pd.DataFrame | None:
+def load_biomarkers(
+    path: str | Path | None,
+    patients: pd.DataFrame | None,
+    col: Collector,
+    sources: dict[str, str],
+    checksums: dict[str, str],
+) -> pd.DataFrame | None:
     """The loader's hook: the ``biomarkers.*`` table of the cohort folder ``path`` validated
     against ``patients`` (problems into ``col``, file into ``sources``/``checksums``), or None
     when there is none."""
@@ -216,8 +272,12 @@ def _days(biomarkers: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     return b
 
 
-def early_change(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker: str,
-                 params: Parameters | None = None) -> pd.DataFrame:
+def early_change(
+    biomarkers: pd.DataFrame | None,
+    patients: pd.DataFrame,
+    marker: str,
+    params: Parameters | None = None,
+) -> pd.DataFrame:
     """Baseline → first on-treatment change of ``marker``, one row per patient (order of
     ``patients``): ``patient_id, <m>_baseline, <m>_baseline_day, <m>_early_value,
     <m>_early_day, <m>_early_change_pct, <m>_early_change_reason`` (``<m>`` =
@@ -230,8 +290,12 @@ def early_change(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker
     after = int(params.prediction.early_change_max_days)
     ids = patients["patient_id"].astype(str).reset_index(drop=True)
     out = pd.DataFrame({"patient_id": ids})
-    cols = {f"{m}_baseline": np.nan, f"{m}_baseline_day": np.nan, f"{m}_early_value": np.nan,
-            f"{m}_early_day": np.nan}
+    cols = {
+        f"{m}_baseline": np.nan,
+        f"{m}_baseline_day": np.nan,
+        f"{m}_early_value": np.nan,
+        f"{m}_early_day": np.nan,
+    }
     for k, v in cols.items():
         out[k] = v
     if biomarkers is not None and len(biomarkers):
@@ -252,16 +316,20 @@ def early_change(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker
     reason = pd.Series(pd.NA, index=out.index, dtype="string")
     reason[e1.isna()] = f"no {marker} value 1-{after} days after the treatment start"
     reason[b0.isna()] = f"no {marker} value within {before} days before the treatment start"
-    reason[b0.notna() & e1.notna() & (b0 == 0)] = (f"baseline {marker} is 0: relative change "
-                                                   "undefined")
+    reason[b0.notna() & e1.notna() & (b0 == 0)] = (
+        f"baseline {marker} is 0: relative change undefined"
+    )
     out[f"{m}_early_change_pct"] = change.where(reason.isna())
     out[f"{m}_early_change_reason"] = reason
     return out
 
 
-def biomarker_predictors(biomarkers: pd.DataFrame | None, patients: pd.DataFrame,
-                         markers: list[str] | tuple[str, ...] | None = None,
-                         params: Parameters | None = None) -> pd.DataFrame:
+def biomarker_predictors(
+    biomarkers: pd.DataFrame | None,
+    patients: pd.DataFrame,
+    markers: list[str] | tuple[str, ...] | None = None,
+    params: Parameters | None = None,
+) -> pd.DataFrame:
     """Candidate predictors from the biomarkers, one row per patient: ``patient_id`` then, per
     marker (default: every marker of the table, sorted), ``<m>_baseline`` and
     ``<m>_early_change_pct``. Only ``patient_id`` without a biomarkers table."""
@@ -278,8 +346,12 @@ def biomarker_predictors(biomarkers: pd.DataFrame | None, patients: pd.DataFrame
     return out
 
 
-def biomarker_spider_data(biomarkers: pd.DataFrame | None, patients: pd.DataFrame, marker: str,
-                params: Parameters | None = None) -> pd.DataFrame:
+def biomarker_spider_data(
+    biomarkers: pd.DataFrame | None,
+    patients: pd.DataFrame,
+    marker: str,
+    params: Parameters | None = None,
+) -> pd.DataFrame:
     """Values of ``marker`` from the baseline sample on, relative to it: ``patient_id, day``
     (since the treatment start), ``value``, ``pct_change_baseline`` (%). Patients without a
     baseline value (:func:`early_change` window) or with a baseline of 0 are not drawn."""

@@ -44,31 +44,65 @@ from .params import NS_PER_DAY, Parameters
 
 #: the contract's per-patient columns (cohort-format.md), in order
 CONTRACT_COLUMNS = [
-    "patient_id", "prebaseline_date", "baseline_date", "first_eval_date",
-    "sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm",
-    "tgr_pre", "tgr_on", "tgr_ratio", "delta_tgr", "tgk_pre", "tgk_on", "tgk_ratio",
+    "patient_id",
+    "prebaseline_date",
+    "baseline_date",
+    "first_eval_date",
+    "sld_prebaseline_mm",
+    "sld_baseline_mm",
+    "sld_first_eval_mm",
+    "tgr_pre",
+    "tgr_on",
+    "tgr_ratio",
+    "delta_tgr",
+    "tgk_pre",
+    "tgk_on",
+    "tgk_ratio",
     "recist_first_eval",
 ]
 #: why a contract value is missing
 REASON_OUTPUT_COLUMNS = [
-    "prebaseline_reason", "baseline_reason", "first_eval_reason",
-    "sld_prebaseline_reason", "sld_baseline_reason", "sld_first_eval_reason",
+    "prebaseline_reason",
+    "baseline_reason",
+    "first_eval_reason",
+    "sld_prebaseline_reason",
+    "sld_baseline_reason",
+    "sld_first_eval_reason",
     *[f"{c}_reason" for c in KINETIC_COLUMNS],
     "recist_first_eval_reason",
 ]
 #: inputs of the built-in rules, shown so that every verdict can be checked from the table
 SUPPORT_COLUMNS = [
-    "treatment_start", "first_eval_day", "first_eval_months", "days_prebaseline_to_start",
-    "sld_change_first_eval_mm", "sld_pct_change_first_eval", "non_target_pd_first_eval",
-    "new_lesions_first_eval", "new_organs_first_eval",
-    "max_new_lesions_in_involved_organ_first_eval", "n_organs_with_new_lesions_first_eval",
-    "n_post_baseline_scans", "ecog_baseline", "ecog_first_eval", "ecog_delta",
-    "death_day", "death_from_progression", "died_before_first_eval",
+    "treatment_start",
+    "first_eval_day",
+    "first_eval_months",
+    "days_prebaseline_to_start",
+    "sld_change_first_eval_mm",
+    "sld_pct_change_first_eval",
+    "non_target_pd_first_eval",
+    "new_lesions_first_eval",
+    "new_organs_first_eval",
+    "max_new_lesions_in_involved_organ_first_eval",
+    "n_organs_with_new_lesions_first_eval",
+    "n_post_baseline_scans",
+    "ecog_baseline",
+    "ecog_first_eval",
+    "ecog_delta",
+    "death_day",
+    "death_from_progression",
+    "died_before_first_eval",
 ]
 #: endpoint columns (months; event 1, censored 0)
 ENDPOINT_OUTPUT_COLUMNS = [
-    "os_months", "os_event", "pfs_months", "pfs_event", "ttf_months", "ttf_event",
-    "os_reason", "pfs_reason", "ttf_reason",
+    "os_months",
+    "os_event",
+    "pfs_months",
+    "pfs_event",
+    "ttf_months",
+    "ttf_event",
+    "os_reason",
+    "pfs_reason",
+    "ttf_reason",
 ]
 
 #: death-cause columns read (when present) by ``death_from_progression``
@@ -77,14 +111,19 @@ DEATH_CAUSE_COLUMNS = ("death_cause", "cause_of_death")
 PROGRESSION_CAUSE_PATTERN = r"progress|\bpd\b|tumou?r|cancer|malignan"
 #: ... unless a negation stands before the progression word ("non-cancer death (sepsis)", "not
 #: related to the tumour", "unrelated to cancer", "no progression", "other than cancer")
-NEGATED_CAUSE_PATTERN = (r"\b(?:non|not|no|without|unrelated(?:\s+to)?|other\s+than)\b[\s-]*"
-                         r"(?:\w+[\s-]+){0,3}?(?:progress|pd\b|tumou?r|cancer|malignan)")
+NEGATED_CAUSE_PATTERN = (
+    r"\b(?:non|not|no|without|unrelated(?:\s+to)?|other\s+than)\b[\s-]*"
+    r"(?:\w+[\s-]+){0,3}?(?:progress|pd\b|tumou?r|cancer|malignan)"
+)
 #: coded ``death_from_progression`` values (patients column; case-insensitive)
 _CODED_YES = {"yes", "y", "true", "1", "1.0"}
 _CODED_NO = {"no", "n", "false", "0", "0.0"}
 
-_FIRST_EVAL_COUNTS = ["new_lesions_first_eval", "new_organs_first_eval",
-                      "max_new_lesions_in_involved_organ_first_eval"]
+_FIRST_EVAL_COUNTS = [
+    "new_lesions_first_eval",
+    "new_organs_first_eval",
+    "max_new_lesions_in_involved_organ_first_eval",
+]
 
 
 _values = column_values
@@ -174,14 +213,19 @@ class _FirstReason:
 
 def _whole_days(end: Any, start: Any) -> np.ndarray:
     """``(end - start).dt.days`` of two date columns, as float (NaN when a date is missing)."""
-    if isinstance(end, np.ndarray) and isinstance(start, np.ndarray) \
-            and end.dtype == _NS and start.dtype == _NS:
+    if (
+        isinstance(end, np.ndarray)
+        and isinstance(start, np.ndarray)
+        and end.dtype == _NS
+        and start.dtype == _NS
+    ):
         delta = end - start
         days = (delta.view(np.int64) // NS_PER_DAY).astype(float)  # floored, like Timedelta.days
         days[np.isnat(delta)] = np.nan
         return days
-    return (pd.Series(end, copy=False) - pd.Series(start, copy=False)).dt.days.astype(
-        float).to_numpy()
+    return (
+        (pd.Series(end, copy=False) - pd.Series(start, copy=False)).dt.days.astype(float).to_numpy()
+    )
 
 
 def cause_is_progression(causes: pd.Series) -> pd.Series:
@@ -211,8 +255,9 @@ def coded_flags(values: pd.Series) -> pd.arrays.BooleanArray:
     return out
 
 
-def _death_from_progression(patients: pd.DataFrame, died: np.ndarray,
-                            params: Parameters) -> pd.arrays.BooleanArray:
+def _death_from_progression(
+    patients: pd.DataFrame, died: np.ndarray, params: Parameters
+) -> pd.arrays.BooleanArray:
     """True when the patient died of progression, else False: a coded ``death_from_progression``
     column (yes/no) first, else a recorded cause of death (:func:`cause_is_progression`), else
     the parameter ``death_without_cause_is_progression``."""
@@ -242,26 +287,47 @@ def death_cause_notes(patients: pd.DataFrame) -> list[dict[str, Any]]:
         if keep.any():
             texts = raw[keep]
             read = cause_is_progression(texts).to_numpy(dtype=bool, na_value=False)
-            negated = texts.str.lower().str.contains(NEGATED_CAUSE_PATTERN,
-                                                     regex=True).to_numpy(dtype=bool)
-            table = pd.DataFrame({"text": texts.to_numpy(dtype=object), "read": read,
-                                  "negated": negated})
-            for (text, is_prog, neg), grp in table.groupby(["text", "read", "negated"],
-                                                           sort=True):
-                how = ("death from progression" if is_prog else
-                       "not death from progression (negated)" if neg else
-                       "not death from progression")
-                out.append({"column": cause_col, "action": "death_cause_read",
-                            "n_rows": len(grp), "detail": f"{text!r} read as {how}"})
+            negated = (
+                texts.str.lower()
+                .str.contains(NEGATED_CAUSE_PATTERN, regex=True)
+                .to_numpy(dtype=bool)
+            )
+            table = pd.DataFrame(
+                {"text": texts.to_numpy(dtype=object), "read": read, "negated": negated}
+            )
+            for (text, is_prog, neg), grp in table.groupby(["text", "read", "negated"], sort=True):
+                how = (
+                    "death from progression"
+                    if is_prog
+                    else "not death from progression (negated)"
+                    if neg
+                    else "not death from progression"
+                )
+                out.append(
+                    {
+                        "column": cause_col,
+                        "action": "death_cause_read",
+                        "n_rows": len(grp),
+                        "detail": f"{text!r} read as {how}",
+                    }
+                )
     if "death_from_progression" in patients.columns:
         coded = coded_flags(patients["death_from_progression"])
         raw = patients["death_from_progression"]
         unread = np.asarray(coded.isna()) & raw.notna().to_numpy()
-        out.append({"column": "death_from_progression", "action": "death_from_progression_coded",
-                    "n_rows": int((~np.asarray(coded.isna())).sum()),
-                    "detail": "coded death_from_progression (yes/no) used before any cause text"
-                              + (f"; {int(unread.sum())} value(s) not yes/no read as unknown"
-                                 if unread.any() else "")})
+        out.append(
+            {
+                "column": "death_from_progression",
+                "action": "death_from_progression_coded",
+                "n_rows": int((~np.asarray(coded.isna())).sum()),
+                "detail": "coded death_from_progression (yes/no) used before any cause text"
+                + (
+                    f"; {int(unread.sum())} value(s) not yes/no read as unknown"
+                    if unread.any()
+                    else ""
+                ),
+            }
+        )
     return out
 
 
@@ -296,8 +362,7 @@ def _organs_with_new_lesions(features: pd.DataFrame, lesions: pd.DataFrame | Non
     date = new["assessment_date"].to_numpy(dtype="datetime64[ns]")
     keep = row >= 0
     # the same day (a scan is one assessment date, whatever the time of day recorded)
-    keep[keep] = (date[keep].astype("datetime64[D]")
-                  == fe_date[row[keep]].astype("datetime64[D]"))
+    keep[keep] = date[keep].astype("datetime64[D]") == fe_date[row[keep]].astype("datetime64[D]")
     if not keep.any():
         return out
     row = row[keep]
@@ -371,19 +436,22 @@ def _add_rule_features(
             day = pd.Series(day, copy=False).astype(float).to_numpy()
         new["first_eval_months"] = day / params.days_per_month
     if has("treatment_start"):
-        new["days_prebaseline_to_start"] = _whole_days(col("treatment_start"),
-                                                       col("prebaseline_date"))
+        new["days_prebaseline_to_start"] = _whole_days(
+            col("treatment_start"), col("prebaseline_date")
+        )
     no_start = isna(col("treatment_start")) if has("treatment_start") else np.ones(n, dtype=bool)
     for day_col, scan_reason, what in (
         ("first_eval_day", fe_reason, "day of the first evaluation"),
-        ("days_prebaseline_to_start", _reason_values(f, "prebaseline_reason"),
-         "days from the pre-baseline scan to treatment start"),
+        (
+            "days_prebaseline_to_start",
+            _reason_values(f, "prebaseline_reason"),
+            "days from the pre-baseline scan to treatment start",
+        ),
     ):
         r = _FirstReason.empty(n)
         miss = isna(col(day_col)) if has(day_col) else np.ones(n, dtype=bool)
         if miss.any():
-            scan_missing = (no_fe if day_col == "first_eval_day"
-                            else isna(col("prebaseline_date")))
+            scan_missing = no_fe if day_col == "first_eval_day" else isna(col("prebaseline_date"))
             r.fill(miss & scan_missing, scan_reason)
             r.fill(miss & scan_missing, "scan not found")
             r.fill(miss & no_start, f"no treatment_start: {what} unknown")
@@ -395,15 +463,21 @@ def _add_rule_features(
         r = _FirstReason.empty(n)
         miss = isna(col("sld_pct_change_first_eval"))
         if miss.any():
-            for src in ("baseline_reason", "first_eval_reason", "sld_baseline_reason",
-                        "sld_first_eval_reason"):
+            for src in (
+                "baseline_reason",
+                "first_eval_reason",
+                "sld_baseline_reason",
+                "sld_first_eval_reason",
+            ):
                 if src == "first_eval_reason":
                     r.fill(miss, fe_reason)
                 elif src in f:
                     r.fill(miss, _reason_values(f, src))
             if "sld_baseline_mm" in f:
-                r.fill(miss & (to_numpy(f["sld_baseline_mm"], float) == 0),
-                       "SLD = 0 mm at baseline (percent change undefined)")
+                r.fill(
+                    miss & (to_numpy(f["sld_baseline_mm"], float) == 0),
+                    "SLD = 0 mm at baseline (percent change undefined)",
+                )
             r.fill(miss, "SLD change at first evaluation not computable")
         new["sld_change_first_eval_reason"] = r.column(f.index)
 
@@ -413,7 +487,8 @@ def _add_rule_features(
             if isinstance(v, pd.arrays.IntegerArray):  # the common case: no float round trip
                 miss = np.asarray(v.isna()) | no_fe
                 new[c] = pd.arrays.IntegerArray(
-                    np.where(miss, 0, v.to_numpy(dtype=np.int64, na_value=0)), miss)
+                    np.where(miss, 0, v.to_numpy(dtype=np.int64, na_value=0)), miss
+                )
             else:
                 x = to_numpy(v, float, np.nan)
                 miss = np.isnan(x) | no_fe
@@ -422,8 +497,11 @@ def _add_rule_features(
         cnt = to_numpy(f["n_organs_with_new_lesions_first_eval"], float, np.nan)
     else:
         cnt = _organs_with_new_lesions(
-            pd.DataFrame({"patient_id": f["patient_id"], "first_eval_date": col("first_eval_date")}),
-            lesions)
+            pd.DataFrame(
+                {"patient_id": f["patient_id"], "first_eval_date": col("first_eval_date")}
+            ),
+            lesions,
+        )
     if has("new_lesions_first_eval"):  # no new lesion at all -> 0 organs, whatever the format
         zero_new = to_numpy(col("new_lesions_first_eval"), float, np.nan) == 0
         cnt = np.where(np.isnan(cnt) & zero_new, 0.0, cnt)
@@ -448,8 +526,11 @@ def _add_rule_features(
     no_eb, no_ef = np.isnan(eb), np.isnan(ef)
     eb_missing = (no_eb, "ECOG at baseline not recorded")
     ef_missing = (no_ef, "ECOG at first evaluation not recorded")
-    for name, sources in (("ecog_baseline", [eb_missing]), ("ecog_first_eval", [ef_missing]),
-                          ("ecog_delta", [eb_missing, ef_missing])):  # the baseline first
+    for name, sources in (
+        ("ecog_baseline", [eb_missing]),
+        ("ecog_first_eval", [ef_missing]),
+        ("ecog_delta", [eb_missing, ef_missing]),
+    ):  # the baseline first
         r = _FirstReason.empty(n)
         for mask, text in sources:
             r.fill(mask, text)
@@ -459,21 +540,25 @@ def _add_rule_features(
     dd = to_numpy(f["death_day"], float, np.nan) if "death_day" in f else np.full(n, np.nan)
     new["death_day"] = dd
     records_deaths = patients is None or any(
-        c in patients.columns for c in ("death_date", "os_event", "os_months"))
+        c in patients.columns for c in ("death_date", "os_event", "os_months")
+    )
     if records_deaths:
         new["days_to_death"] = np.where(np.isnan(dd), np.inf, dd)
     else:
         new["days_to_death"] = dd
         new["days_to_death_reason"] = np.where(
-            np.isnan(dd), "no death information in the cohort", None).astype(object)
+            np.isnan(dd), "no death information in the cohort", None
+        ).astype(object)
     if "death_from_progression" not in f or (
-            patients is not None and "death_from_progression" in patients.columns):
+        patients is not None and "death_from_progression" in patients.columns
+    ):
         pts = patients if patients is not None else pd.DataFrame(index=range(n))
         dfp = _death_from_progression(pts, ~np.isnan(dd), params)
         if not records_deaths:  # no death information at all: unknown, not "no"
             dfp[np.isnan(dd)] = pd.NA
             new["death_from_progression_reason"] = np.where(
-                np.isnan(dd), "no death information in the cohort", None).astype(object)
+                np.isnan(dd), "no death information in the cohort", None
+            ).astype(object)
         new["death_from_progression"] = dfp
     if "n_post_baseline_scans" not in f:
         new["n_post_baseline_scans"] = np.where(no_fe, 0, 1)
@@ -485,12 +570,13 @@ def _add_rule_features(
 def _same_patients(features: pd.DataFrame, patients: pd.DataFrame) -> bool:
     """True when ``features`` has the rows of ``patients``, in order (same patient ids)."""
     return len(features) == len(patients) and np.array_equal(
-        features["patient_id"].to_numpy(dtype=object),
-        patients["patient_id"].to_numpy(dtype=object))
+        features["patient_id"].to_numpy(dtype=object), patients["patient_id"].to_numpy(dtype=object)
+    )
 
 
-def _align_features(features: pd.DataFrame, patients: pd.DataFrame,
-                    same: bool | None = None) -> pd.DataFrame:
+def _align_features(
+    features: pd.DataFrame, patients: pd.DataFrame, same: bool | None = None
+) -> pd.DataFrame:
     """Rows of ``features`` in ``patients`` order, one per patient (missing ones added, flagged).
 
     ``same``: :func:`_same_patients` of the two when known."""
@@ -499,13 +585,17 @@ def _align_features(features: pd.DataFrame, patients: pd.DataFrame,
     if same is None:
         same = _same_patients(features, patients)
     if same:
-        if isinstance(features.index, pd.RangeIndex) and features.index.start == 0 \
-                and features.index.step == 1:
+        if (
+            isinstance(features.index, pd.RangeIndex)
+            and features.index.start == 0
+            and features.index.step == 1
+        ):
             return features
         return features.set_axis(pd.RangeIndex(len(features)), axis=0)
     if features["patient_id"].duplicated().any():
-        raise HPDError("first_evaluation_features returned a patient twice "
-                       "(expected one row per patient)")
+        raise HPDError(
+            "first_evaluation_features returned a patient twice (expected one row per patient)"
+        )
     out = features.set_index("patient_id").reindex(pd.Index(ids, name="patient_id"))
     out = out.reset_index()
     lost = ~pd.Index(ids).isin(pd.Index(fid))
@@ -517,8 +607,9 @@ def _align_features(features: pd.DataFrame, patients: pd.DataFrame,
     return out
 
 
-def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None = None
-                   ) -> pd.DataFrame:
+def build_features(
+    cohort: Cohort, params: Parameters | Mapping[str, Any] | None = None
+) -> pd.DataFrame:
     """Every per-patient input of the definitions, one row per patient in ``cohort.patients`` order.
 
     First-evaluation features (scans, SLD in mm, RECIST; :mod:`hpd_analysis.timepoints`) + the
@@ -529,8 +620,7 @@ def build_features(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
     return feature_values(cohort, params).frame()
 
 
-def feature_values(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
-                     ) -> ColumnValues:
+def feature_values(cohort: Cohort, params: Parameters | Mapping[str, Any] | None) -> ColumnValues:
     """The columns of :func:`build_features`, read as values (the DataFrame not built yet)."""
     from .endpoints import endpoint_columns
     from .timepoints import first_evaluation_features_with_extras
@@ -548,8 +638,13 @@ def feature_values(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
         patients = progression_from_scans(patients, first_pd_dates(cohort, params))
     # the endpoint columns (derive_endpoints but patient_id) as they are: no DataFrame
     new: dict[str, Any] = endpoint_columns(patients, params, feats.index)
-    new.update({c: _values(patients[c]) for c in patients.columns
-                if c not in feats.columns and c not in new})
+    new.update(
+        {
+            c: _values(patients[c])
+            for c in patients.columns
+            if c not in feats.columns and c not in new
+        }
+    )
     organs = "n_organs_with_new_lesions_first_eval"
     if same_rows and organs in extra and organs not in new and organs not in feats.columns:
         # counted from the lesion rows by timepoints already (else add_rule_features counts them)
@@ -558,11 +653,14 @@ def feature_values(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
     cols = ColumnValues(feats, new)
     if not cohort.has_measurements and "n_post_baseline_scans" in cols:
         # no imaging data at all: "no post-baseline scan" is unknown, not zero
-        cols = cols.with_columns({
-            "n_post_baseline_scans": pd.array(np.full(len(feats), np.nan), dtype="Int64"),
-            "n_post_baseline_scans_reason": np.full(len(feats),
-                                                    "no tumour measurements in the cohort",
-                                                    dtype=object)})
+        cols = cols.with_columns(
+            {
+                "n_post_baseline_scans": pd.array(np.full(len(feats), np.nan), dtype="Int64"),
+                "n_post_baseline_scans_reason": np.full(
+                    len(feats), "no tumour measurements in the cohort", dtype=object
+                ),
+            }
+        )
     cols = _add_rule_features(cols, patients, cohort.lesions, params)
     return cols.with_columns(kinetic_columns(cols, params))
 
@@ -578,13 +676,22 @@ def classify_features(
     Contract columns absent from ``features`` are added empty.
     """
     cols = ColumnValues(features)
-    return _classification_table(cols, cols.__getitem__, features, pd.RangeIndex(len(features)),
-                                 resolve_definitions(definitions))
+    return _classification_table(
+        cols,
+        cols.__getitem__,
+        features,
+        pd.RangeIndex(len(features)),
+        resolve_definitions(definitions),
+    )
 
 
-def _classification_table(values: ColumnValues, read: Callable[[str], Any],
-                          features: pd.DataFrame | FeatureView, index: pd.Index,
-                          defs: list[Definition]) -> pd.DataFrame:
+def _classification_table(
+    values: ColumnValues,
+    read: Callable[[str], Any],
+    features: pd.DataFrame | FeatureView,
+    index: pd.Index,
+    defs: list[Definition],
+) -> pd.DataFrame:
     """:func:`classify_features` with the feature columns read by ``read`` from ``values`` (the
     columns of ``features``, e.g. the :class:`ColumnValues` it was built from) as arrays, or as
     Series on ``index`` (the index of the table); the definitions read ``features``."""
@@ -622,19 +729,23 @@ def classify_table(
     defs = resolve_definitions(definitions)
     features = FeatureView(values)  # what the definitions read, without building the table
     index = values.index
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 \
-            and index.name is None:
+    if (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and index.name is None
+    ):
         # the table's columns as the features were built from them (not read back): the Series
         # (on this index) of the texts and reasons built as object columns, without dtype
         # inference of those again
         table = _classification_table(values, values.held, features, index, defs)
     else:
-        table = _classification_table(values, values.__getitem__, features,
-                                      pd.RangeIndex(len(features)), defs)
+        table = _classification_table(
+            values, values.__getitem__, features, pd.RangeIndex(len(features)), defs
+        )
     if params.rules.irecist:  # iRECIST course after the first evaluation (off by default)
         course = irecist_course(cohort, params)
-        table = pd.concat([table, course.drop(columns="patient_id").set_axis(table.index)],
-                          axis=1)
+        table = pd.concat([table, course.drop(columns="patient_id").set_axis(table.index)], axis=1)
     if params.uncertainty.rereads:  # measurement uncertainty: hpd_<code>_prob (off by default)
         from .uncertainty import reread_probabilities, simulate_rereads
 
@@ -674,8 +785,10 @@ def threshold_sweep(
     """
     defn = resolve_definitions(definition)[0]
     if parameter not in defn.parameters:
-        raise ParameterError(f"definition {defn.code}: unknown parameter {parameter!r} "
-                             f"(valid: {', '.join(sorted(defn.parameters))})")
+        raise ParameterError(
+            f"definition {defn.code}: unknown parameter {parameter!r} "
+            f"(valid: {', '.join(sorted(defn.parameters))})"
+        )
     rows = []
     col = f"hpd_{defn.code}"
     for v in values:
@@ -683,11 +796,21 @@ def threshold_sweep(
         res = evaluate_definition(features, defn.with_parameters(**{parameter: value}))[col]
         n_eval = int(res.notna().sum())
         n_hpd = int(res.fillna(False).sum())
-        rows.append({"definition": defn.code, "parameter": parameter, "value": value,
-                     "n_hpd": n_hpd, "n_evaluable": n_eval, "n_total": len(res),
-                     "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan})
-    return pd.DataFrame(rows, columns=["definition", "parameter", "value", "n_hpd",
-                                       "n_evaluable", "n_total", "percent"])
+        rows.append(
+            {
+                "definition": defn.code,
+                "parameter": parameter,
+                "value": value,
+                "n_hpd": n_hpd,
+                "n_evaluable": n_eval,
+                "n_total": len(res),
+                "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["definition", "parameter", "value", "n_hpd", "n_evaluable", "n_total", "percent"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,8 +858,9 @@ def _arrow_table(table: pd.DataFrame) -> Any:
             try:
                 arr = pa.array(vals, type=pa.string(), from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError):
-                arr = pa.array([None if v is None or v is pd.NA else str(v) for v in vals],
-                               type=pa.string())
+                arr = pa.array(
+                    [None if v is None or v is pd.NA else str(v) for v in vals], type=pa.string()
+                )
         arrays.append(arr)
         names.append(str(c))
     return pa.Table.from_arrays(arrays, names=names)
@@ -767,8 +891,10 @@ def write_classification(table: pd.DataFrame, out: str | Path) -> Path:
 
         buf = io.BytesIO()
         pacsv.write_csv(atable, buf)
-        with open(out, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0,
-                                                  filename="") as gz:
+        with (
+            open(out, "wb") as fh,
+            gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz,
+        ):
             gz.write(buf.getvalue())
     else:
         pacsv.write_csv(atable, str(out))
@@ -799,16 +925,19 @@ def classify_path(
         cfg_params, user_defs = read_yaml_config(config)
     clash = [d.code for d in user_defs if d.code in REGISTRY]
     if clash:
-        raise ParameterError(f"{config}: definition code(s) {', '.join(clash)} already exist "
-                             "in the registry; choose another name")
+        raise ParameterError(
+            f"{config}: definition code(s) {', '.join(clash)} already exist "
+            "in the registry; choose another name"
+        )
     pool: dict[str, Definition] = {**REGISTRY, **{d.code: d for d in user_defs}}
     param_over, def_over = split_overrides({**cfg_params, **dict(overrides or {})}, pool)
     params = _params(param_over)
     if definitions:
         unknown = [c for c in definitions if c not in pool]
         if unknown:
-            raise ParameterError(f"unknown definition(s): {', '.join(unknown)} "
-                                 f"(valid: {', '.join(pool)})")
+            raise ParameterError(
+                f"unknown definition(s): {', '.join(unknown)} (valid: {', '.join(pool)})"
+            )
         chosen = {c: pool[c] for c in definitions}
     else:
         chosen = dict(pool)
@@ -837,16 +966,18 @@ def _with_setting(params: Parameters, key: str, value: Any) -> Parameters:
     return _params({**params.to_dict(), key: value})
 
 
-def _verdict_codes(cohort: Cohort, defs: list[Definition], params: Parameters
-                   ) -> dict[str, np.ndarray]:
+def _verdict_codes(
+    cohort: Cohort, defs: list[Definition], params: Parameters
+) -> dict[str, np.ndarray]:
     """Verdict codes (1 HPD, 0 not HPD, -1 not evaluable) of every definition."""
     values = feature_values(cohort, params)
     res = verdict_columns(FeatureView(values), defs)
     out = {}
     for d in defs:
         v = res[f"hpd_{d.code}"]
-        out[d.code] = np.where(np.asarray(v.isna()), -1,
-                               v.to_numpy(dtype=bool, na_value=False).astype(np.int8))
+        out[d.code] = np.where(
+            np.asarray(v.isna()), -1, v.to_numpy(dtype=bool, na_value=False).astype(np.int8)
+        )
     return out
 
 
@@ -874,17 +1005,41 @@ def guard_effects(
             changed = a != b
             h2n = int(((b == 1) & (a == -1)).sum())
             n2n = int(((b == 0) & (a == -1)).sum())
-            rows.append({"guard": name, "parameter": key, "value": flat[key], "off_value": off,
-                         "definition": d.code, "n_changed": int(changed.sum()),
-                         "hpd_to_not_evaluable": h2n, "not_hpd_to_not_evaluable": n2n,
-                         "other_changes": int(changed.sum()) - h2n - n2n,
-                         "n_hpd": int((a == 1).sum()), "n_hpd_without_guard": int((b == 1).sum()),
-                         "n_evaluable": int((a >= 0).sum()),
-                         "n_evaluable_without_guard": int((b >= 0).sum())})
-    return pd.DataFrame(rows, columns=[
-        "guard", "parameter", "value", "off_value", "definition", "n_changed",
-        "hpd_to_not_evaluable", "not_hpd_to_not_evaluable", "other_changes", "n_hpd",
-        "n_hpd_without_guard", "n_evaluable", "n_evaluable_without_guard"])
+            rows.append(
+                {
+                    "guard": name,
+                    "parameter": key,
+                    "value": flat[key],
+                    "off_value": off,
+                    "definition": d.code,
+                    "n_changed": int(changed.sum()),
+                    "hpd_to_not_evaluable": h2n,
+                    "not_hpd_to_not_evaluable": n2n,
+                    "other_changes": int(changed.sum()) - h2n - n2n,
+                    "n_hpd": int((a == 1).sum()),
+                    "n_hpd_without_guard": int((b == 1).sum()),
+                    "n_evaluable": int((a >= 0).sum()),
+                    "n_evaluable_without_guard": int((b >= 0).sum()),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "guard",
+            "parameter",
+            "value",
+            "off_value",
+            "definition",
+            "n_changed",
+            "hpd_to_not_evaluable",
+            "not_hpd_to_not_evaluable",
+            "other_changes",
+            "n_hpd",
+            "n_hpd_without_guard",
+            "n_evaluable",
+            "n_evaluable_without_guard",
+        ],
+    )
 
 
 #: the window sweep: (parameter, values, published value); ``<definition>.<param>`` parameters
@@ -948,13 +1103,33 @@ def window_sweep(
             for code, v in res.items():
                 n_eval = int(np.asarray(~v.isna()).sum())
                 n_hpd = int(v.to_numpy(dtype=bool, na_value=False).sum())
-                rows.append({"parameter": key, "value": value, "published": value == published,
-                             "in_force": value == in_force, "definition": code,
-                             "n_hpd": n_hpd, "n_evaluable": n_eval, "n_total": len(v),
-                             "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan})
-    return pd.DataFrame(rows, columns=["parameter", "value", "published", "in_force",
-                                       "definition", "n_hpd", "n_evaluable", "n_total",
-                                       "percent"])
+                rows.append(
+                    {
+                        "parameter": key,
+                        "value": value,
+                        "published": value == published,
+                        "in_force": value == in_force,
+                        "definition": code,
+                        "n_hpd": n_hpd,
+                        "n_evaluable": n_eval,
+                        "n_total": len(v),
+                        "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
+                    }
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "parameter",
+            "value",
+            "published",
+            "in_force",
+            "definition",
+            "n_hpd",
+            "n_evaluable",
+            "n_total",
+            "percent",
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -963,12 +1138,19 @@ def window_sweep(
 
 #: values of ``irecist_course``
 IRECIST_COURSES = ("no iUPD", "iCPD", "pseudoprogression", "unconfirmed")
-IRECIST_COLUMNS = ["patient_id", "irecist_course", "pseudoprogression", "iupd_day",
-                   "later_response", "irecist_reason"]
+IRECIST_COLUMNS = [
+    "patient_id",
+    "irecist_course",
+    "pseudoprogression",
+    "iupd_day",
+    "later_response",
+    "irecist_reason",
+]
 
 
-def irecist_course(cohort: Cohort, params: Parameters | Mapping[str, Any] | None = None
-                   ) -> pd.DataFrame:
+def irecist_course(
+    cohort: Cohort, params: Parameters | Mapping[str, Any] | None = None
+) -> pd.DataFrame:
     """The iRECIST course of every patient from the first evaluation on (Seymour et al., Lancet
     Oncol 2017; :func:`hpd_analysis.recist.irecist` on the on-treatment scans).
 
@@ -986,24 +1168,37 @@ def irecist_course(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
     ids = cohort.patients["patient_id"]
     n = len(ids)
     if not cohort.has_measurements:
-        return pd.DataFrame({"patient_id": ids.to_numpy(), "irecist_course": "no iUPD",
-                             "pseudoprogression": np.zeros(n, dtype=bool),
-                             "iupd_day": np.full(n, np.nan),
-                             "later_response": np.zeros(n, dtype=bool),
-                             "irecist_reason": "no tumour measurements"},
-                            columns=IRECIST_COLUMNS)
+        return pd.DataFrame(
+            {
+                "patient_id": ids.to_numpy(),
+                "irecist_course": "no iUPD",
+                "pseudoprogression": np.zeros(n, dtype=bool),
+                "iupd_day": np.full(n, np.nan),
+                "later_response": np.zeros(n, dtype=bool),
+                "irecist_reason": "no tumour measurements",
+            },
+            columns=IRECIST_COLUMNS,
+        )
     resp = recist_responses(scan_table(cohort, params))
     ir = irecist(resp, patient_ids=ids).set_index("patient_id").reindex(ids.to_numpy())
     icpd = np.asarray(pd.array(ir["icpd"], dtype="boolean").fillna(False), dtype=bool)
     pseudo = ir["pseudoprogression"].fillna(False).to_numpy(dtype=bool)
     has_iupd = ir["iupd_day"].notna().to_numpy()
-    course = np.where(~has_iupd, "no iUPD", np.where(icpd, "iCPD", np.where(
-        pseudo, "pseudoprogression", "unconfirmed"))).astype(object)
+    course = np.where(
+        ~has_iupd,
+        "no iUPD",
+        np.where(icpd, "iCPD", np.where(pseudo, "pseudoprogression", "unconfirmed")),
+    ).astype(object)
     later = resp["overall_response"].isin(["PR", "CR"]) & ~resp["is_first_eval"].astype(bool)
     responders = pd.Index(resp.loc[later.to_numpy(dtype=bool), "patient_id"].unique())
-    return pd.DataFrame({
-        "patient_id": ids.to_numpy(), "irecist_course": course, "pseudoprogression": pseudo,
-        "iupd_day": pd.to_numeric(ir["iupd_day"], errors="coerce").to_numpy(dtype=float),
-        "later_response": ids.isin(responders).to_numpy(dtype=bool),
-        "irecist_reason": ir["irecist_reason"].to_numpy(dtype=object),
-    }, columns=IRECIST_COLUMNS)
+    return pd.DataFrame(
+        {
+            "patient_id": ids.to_numpy(),
+            "irecist_course": course,
+            "pseudoprogression": pseudo,
+            "iupd_day": pd.to_numeric(ir["iupd_day"], errors="coerce").to_numpy(dtype=float),
+            "later_response": ids.isin(responders).to_numpy(dtype=bool),
+            "irecist_reason": ir["irecist_reason"].to_numpy(dtype=object),
+        },
+        columns=IRECIST_COLUMNS,
+    )

@@ -69,27 +69,41 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return 1
     tables = ", ".join(
         f"{role} {len(t)} rows"
-        for role, t in (("lesions", cohort.lesions), ("assessments", cohort.assessments),
-                        ("scans", cohort.scans_wide))
+        for role, t in (
+            ("lesions", cohort.lesions),
+            ("assessments", cohort.assessments),
+            ("scans", cohort.scans_wide),
+        )
         if t is not None
     )
     report = cohort.load_report
-    warnings = [f"warning: {r.file}: {r.column}: {r.detail}" if isinstance(r.column, str)
-                else f"warning: {r.file}: {r.detail}"
-                for r in report.itertuples(index=False) if r.action == WARNING]
+    warnings = [
+        f"warning: {r.file}: {r.column}: {r.detail}"
+        if isinstance(r.column, str)
+        else f"warning: {r.file}: {r.detail}"
+        for r in report.itertuples(index=False)
+        if r.action == WARNING
+    ]
     try:
         warnings += [f"warning: {w}" for w in progression_warnings(cohort, params)]
     except Exception as exc:  # noqa: BLE001 - validate reports, it never crashes
-        warnings.append(f"warning: progression dates not checked against the scans "
-                        f"({type(exc).__name__})")
-    print(f"{args.cohort}: valid ({cohort.n_patients} patients" + (f"; {tables}" if tables else "")
-          + ")" + (f" with {len(warnings)} warning(s)" if warnings else ""))
+        warnings.append(
+            f"warning: progression dates not checked against the scans ({type(exc).__name__})"
+        )
+    print(
+        f"{args.cohort}: valid ({cohort.n_patients} patients"
+        + (f"; {tables}" if tables else "")
+        + ")"
+        + (f" with {len(warnings)} warning(s)" if warnings else "")
+    )
     for w in warnings:
         print(w)
     for row in report.itertuples(index=False):
         if row.action != WARNING:
-            print(f"  loader note: {row.file}: {row.column}: {row.action} ({row.n_rows} rows) "
-                  f"{row.detail}".rstrip())
+            print(
+                f"  loader note: {row.file}: {row.column}: {row.action} ({row.n_rows} rows) "
+                f"{row.detail}".rstrip()
+            )
     return 0
 
 
@@ -122,7 +136,9 @@ def _cmd_definitions(args: argparse.Namespace) -> int:
         print(neutralize_formulas(table).to_csv(index=False), end="")
     else:
         for row in table.itertuples(index=False):
-            print(f"{row.code}\n  {row.citation}\n  rule: {row.rule}\n  parameters: {row.parameters}\n")
+            print(
+                f"{row.code}\n  {row.citation}\n  rule: {row.rule}\n  parameters: {row.parameters}\n"
+            )
     return 0
 
 
@@ -163,8 +179,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for line in diffs:
         print(f"DIFFERS: {line}")
     if diffs:
-        print(f"hpd verify: {len(diffs)} difference(s): {args.report_dir} is NOT reproduced "
-              f"from {args.cohort}", file=sys.stderr)
+        print(
+            f"hpd verify: {len(diffs)} difference(s): {args.report_dir} is NOT reproduced "
+            f"from {args.cohort}",
+            file=sys.stderr,
+        )
         return 1
     print(f"verified: {args.report_dir} is reproduced from {args.cohort}")
     return 0
@@ -186,8 +205,9 @@ def _cmd_import_sdtm(args: argparse.Namespace) -> int:
 
     from .sdtm import dropped_rows_summary
 
-    for line in dropped_rows_summary(pd.read_csv(out / "import_report.csv", dtype=str,
-                                                 keep_default_na=False)):
+    for line in dropped_rows_summary(
+        pd.read_csv(out / "import_report.csv", dtype=str, keep_default_na=False)
+    ):
         print(line)
     print(f"wrote cohort to {out}")
     return 0
@@ -215,18 +235,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="check a cohort against the format contract")
     s.add_argument("cohort", help="cohort folder, or a patients/scans file")
-    s.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="accept a checked value on purpose, e.g. plausibility.max_diameter_mm=3000")
+    s.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="accept a checked value on purpose, e.g. plausibility.max_diameter_mm=3000",
+    )
     s.set_defaults(func=_cmd_validate)
 
     s = sub.add_parser("classify", help="write the per-patient classification table")
     s.add_argument("cohort", help="cohort folder, or a patients/scans file")
     s.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
-    s.add_argument("--definitions", nargs="+", metavar="NAME",
-                   help="definitions to apply (default: all, plus those of --config)")
+    s.add_argument(
+        "--definitions",
+        nargs="+",
+        metavar="NAME",
+        help="definitions to apply (default: all, plus those of --config)",
+    )
     s.add_argument("--config", help="YAML file: parameters and/or user definitions")
-    s.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a parameter, e.g. windows.first_eval_min_days=21")
+    s.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. windows.first_eval_min_days=21",
+    )
     s.set_defaults(func=_cmd_classify)
 
     s = sub.add_parser("definitions", help="list every HPD definition with citation and rule")
@@ -239,19 +271,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=2021)
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    s.add_argument("--force", action="store_true",
-                   help="write into an existing, non-empty output folder")
+    s.add_argument(
+        "--force", action="store_true", help="write into an existing, non-empty output folder"
+    )
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("report", help="execute the notebooks and write the report")
     s.add_argument("--cohort", default="data/example")
     s.add_argument("--out", default="reports", type=Path)
-    s.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a report parameter, e.g. group_by=arm, landmark=none")
+    s.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a report parameter, e.g. group_by=arm, landmark=none",
+    )
     s.add_argument("--parameters", help="YAML file of report parameters")
     s.add_argument("--sections", nargs="+", metavar="NAME", help="render only these sections")
-    s.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="sections run at the same time (default: 2, or 1 on one core)")
+    s.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sections run at the same time (default: 2, or 1 on one core)",
+    )
     s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("verify", help="rerun a report folder on its cohort and compare every table")
@@ -263,31 +305,63 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sdtm_dir")
     s.add_argument("--out", required=True, help="output cohort folder")
     s.add_argument("--adam-dir", help="folder with ADaM ADSL/ADTTE (default: look in SDTM_DIR)")
-    s.add_argument("--prefer", help="domain file variant to prefer when several exist, e.g. recist "
-                   "(tu_onco_recist over tu_onco)")
-    s.add_argument("--reader", default="accepted",
-                   help="which evaluator's reading: accepted (TRACPTFL=Y, default), investigator, "
-                   "or an evaluator name")
-    s.add_argument("--diameter-rule", choices=["recist", "diameter"], default="recist",
-                   help="recist: short axis for lymph nodes, longest diameter otherwise; "
-                   "diameter: the sponsor's DIAMETER test as recorded")
-    s.add_argument("--subjects", choices=["exposed", "with_tumor_data"], default="exposed",
-                   help="which DM subjects become patients")
-    s.add_argument("--allow-unmatched", action="store_true",
-                   help="drop TR records of subjects absent from DM (default: an error)")
-    s.add_argument("--force", action="store_true",
-                   help="write into an existing, non-empty output folder")
+    s.add_argument(
+        "--prefer",
+        help="domain file variant to prefer when several exist, e.g. recist "
+        "(tu_onco_recist over tu_onco)",
+    )
+    s.add_argument(
+        "--reader",
+        default="accepted",
+        help="which evaluator's reading: accepted (TRACPTFL=Y, default), investigator, "
+        "or an evaluator name",
+    )
+    s.add_argument(
+        "--diameter-rule",
+        choices=["recist", "diameter"],
+        default="recist",
+        help="recist: short axis for lymph nodes, longest diameter otherwise; "
+        "diameter: the sponsor's DIAMETER test as recorded",
+    )
+    s.add_argument(
+        "--subjects",
+        choices=["exposed", "with_tumor_data"],
+        default="exposed",
+        help="which DM subjects become patients",
+    )
+    s.add_argument(
+        "--allow-unmatched",
+        action="store_true",
+        help="drop TR records of subjects absent from DM (default: an error)",
+    )
+    s.add_argument(
+        "--force", action="store_true", help="write into an existing, non-empty output folder"
+    )
     s.set_defaults(func=_cmd_import_sdtm)
 
-    s = sub.add_parser("growth", help="fit the Stein–Wilkerson growth model (g, d, phi) per patient "
-                       "as the R package tumgr does")
-    s.add_argument("cohort", help="cohort folder or file, or with --format tumgr a CSV with "
-                   "columns name, date (days), size")
+    s = sub.add_parser(
+        "growth",
+        help="fit the Stein–Wilkerson growth model (g, d, phi) per patient "
+        "as the R package tumgr does",
+    )
+    s.add_argument(
+        "cohort",
+        help="cohort folder or file, or with --format tumgr a CSV with "
+        "columns name, date (days), size",
+    )
     s.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
-    s.add_argument("--format", choices=["cohort", "tumgr"], default="cohort",
-                   help="input: a cohort (default) or tumgr's name, date, size table")
-    s.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a parameter, e.g. growth.alpha=0.1")
+    s.add_argument(
+        "--format",
+        choices=["cohort", "tumgr"],
+        default="cohort",
+        help="input: a cohort (default) or tumgr's name, date, size table",
+    )
+    s.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. growth.alpha=0.1",
+    )
     s.set_defaults(func=_cmd_growth)
     return p
 
@@ -303,8 +377,11 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print(f"hpd {args.command}: interrupted (a report folder being built is removed; the "
-              "previous report is left as it was)", file=sys.stderr)
+        print(
+            f"hpd {args.command}: interrupted (a report folder being built is removed; the "
+            "previous report is left as it was)",
+            file=sys.stderr,
+        )
         return 130
     except (HPDError, OSError) as exc:  # bad input or a file system refusal: one line
         if os.environ.get("HPD_DEBUG"):

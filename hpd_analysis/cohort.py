@@ -62,20 +62,28 @@ class Cohort:
     @property
     def has_measurements(self) -> bool:
         """True when the cohort carries any tumour measurements."""
-        return any(t is not None and len(t) for t in (self.lesions, self.assessments, self.scans_wide))
+        return any(
+            t is not None and len(t) for t in (self.lesions, self.assessments, self.scans_wide)
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # tables of the report sections (moved from report.py)
 
+
 def cohort_overview(section: Any) -> pd.DataFrame:
     """Headline counts of the cohort: ``item, value`` rows (patients, input shape, scans per
     patient median [IQR], patients with each kinetic time point, endpoints available)."""
     c, cl = section.cohort, section.classification
-    shape = ("lesions (one row per lesion per scan)" if c.lesions is not None and len(c.lesions)
-             else "per-scan sums (assessments)" if c.assessments is not None and len(c.assessments)
-             else "three-scan wide table" if c.scans_wide is not None and len(c.scans_wide)
-             else "no tumour measurements")
+    shape = (
+        "lesions (one row per lesion per scan)"
+        if c.lesions is not None and len(c.lesions)
+        else "per-scan sums (assessments)"
+        if c.assessments is not None and len(c.assessments)
+        else "three-scan wide table"
+        if c.scans_wide is not None and len(c.scans_wide)
+        else "no tumour measurements"
+    )
     per = scans_per_patient(section)
     counts = per["n_scans"].repeat(per["n_patients"]).astype(float)
     rows: list[tuple[str, str]] = [
@@ -84,19 +92,29 @@ def cohort_overview(section: Any) -> pd.DataFrame:
     ]
     if len(counts):
         q1, med, q3 = counts.quantile([0.25, 0.5, 0.75]).tolist()
-        rows.append(("scans per patient, median [IQR] (range)",
-                     f"{med:g} [{q1:g}–{q3:g}] ({counts.min():g}–{counts.max():g})"))
-    for col, label in (("prebaseline_date", "patients with a pre-baseline scan"),
-                       ("baseline_date", "patients with a baseline scan"),
-                       ("first_eval_date", "patients with a first evaluation")):
+        rows.append(
+            (
+                "scans per patient, median [IQR] (range)",
+                f"{med:g} [{q1:g}–{q3:g}] ({counts.min():g}–{counts.max():g})",
+            )
+        )
+    for col, label in (
+        ("prebaseline_date", "patients with a pre-baseline scan"),
+        ("baseline_date", "patients with a baseline scan"),
+        ("first_eval_date", "patients with a first evaluation"),
+    ):
         if col in cl.columns:
             n = int(cl[col].notna().sum())
             rows.append((label, f"{n} ({100 * n / max(len(cl), 1):.1f} %)"))
     if "first_eval_day" in cl.columns:
         d = pd.to_numeric(cl["first_eval_day"], errors="coerce").dropna()
         if len(d):
-            rows.append(("day of first evaluation, median [IQR]",
-                         f"{d.median():g} [{d.quantile(0.25):g}–{d.quantile(0.75):g}]"))
+            rows.append(
+                (
+                    "day of first evaluation, median [IQR]",
+                    f"{d.median():g} [{d.quantile(0.25):g}–{d.quantile(0.75):g}]",
+                )
+            )
     for ep in ("os", "pfs", "ttf"):
         col = f"{ep}_months"
         if col in cl.columns:
@@ -115,9 +133,9 @@ def scans_per_patient(section: Any) -> pd.DataFrame:
     any scan counted with 0)."""
     ids = section.cohort.patients["patient_id"].astype(str)
     scans = section.scans
-    per = (scans["patient_id"].astype(str).value_counts() if len(scans)
-           else pd.Series(dtype="int64"))
+    per = scans["patient_id"].astype(str).value_counts() if len(scans) else pd.Series(dtype="int64")
     n = per.reindex(ids.unique(), fill_value=0)
     dist = n.value_counts().sort_index()
-    return pd.DataFrame({"n_scans": dist.index.astype("int64"),
-                         "n_patients": dist.to_numpy(dtype="int64")})
+    return pd.DataFrame(
+        {"n_scans": dist.index.astype("int64"), "n_patients": dist.to_numpy(dtype="int64")}
+    )

@@ -352,7 +352,8 @@ def load_oak_poplar(trial: str = "oak", path: str | Path | None = None) -> Cohor
     OS and PFS (months), arm, ECOG, metastatic sites, baseline SLD, blood TMB, PD-L1 groups; no
     tumour measurements. Read by :func:`hpd_analysis.external.read_oak_poplar`.
 
-    Source: Gandara et al., Nat Med 2018, Supplementary Table 8. Cite: Gandara DR, et al. Nat Med 2018;24:1441-1448. doi:10.1038/s41591-018-0134-3.
+    Source: Gandara et al., Nat Med 2018, Supplementary Table 8. Cite: Gandara DR, et al.
+    Nat Med 2018;24:1441-1448. doi:10.1038/s41591-018-0134-3.
     """
     from .external import external_data_dir, read_oak_poplar
 

@@ -123,8 +123,11 @@ REQUIREMENT_TOKENS: dict[str, tuple[str, str, str]] = {
     "baseline": ("baseline_date", "baseline_reason", "no baseline scan"),
     "first_eval": ("first_eval_date", "first_eval_reason", "no first evaluation scan"),
     # RECIST-based HPD studies enrolled patients with measurable disease (a baseline target SLD)
-    "measurable_baseline": ("sld_baseline_mm", "sld_baseline_reason",
-                            "no measurable disease at baseline"),
+    "measurable_baseline": (
+        "sld_baseline_mm",
+        "sld_baseline_reason",
+        "no measurable disease at baseline",
+    ),
 }
 
 #: time-to-event columns and their event indicator (1 = event, 0 = censored)
@@ -139,8 +142,10 @@ MISSING_VALUES: dict[str, tuple[Any, ...]] = {"recist_first_eval": ("NE",)}
 
 #: labels of atoms clinicians read better than the generic "<label> <op> <value>"
 SPECIAL_LABELS: dict[str, tuple[str, str]] = {
-    "recist_first_eval == PD": ("RECIST PD at first evaluation",
-                                "no RECIST PD at first evaluation"),
+    "recist_first_eval == PD": (
+        "RECIST PD at first evaluation",
+        "no RECIST PD at first evaluation",
+    ),
     "death_from_progression == true": ("death from progression", "no death from progression"),
     "n_post_baseline_scans == 0": ("no post-baseline scan", "post-baseline scan done"),
 }
@@ -167,8 +172,9 @@ def fill_parameters(text: str, params: Mapping[str, Any]) -> str:
     """``text`` with each ``{name}`` of a parameter in ``params`` replaced by its value
     (numbers as ``50`` / ``2.5``); other braces are left as they are (free text of a user
     definition)."""
-    return _PARAM_RE.sub(lambda m: _fmt_value(params[m.group(1)]) if m.group(1) in params
-                         else m.group(0), text or "")
+    return _PARAM_RE.sub(
+        lambda m: _fmt_value(params[m.group(1)]) if m.group(1) in params else m.group(0), text or ""
+    )
 
 
 #: labels of definitions whose first author and year alone would be ambiguous or misleading
@@ -245,8 +251,10 @@ def _atom_labels(column: str, op: str, value: Any) -> tuple[str, str]:
     label = COLUMN_LABELS.get(column, column)
     unit = COLUMN_UNITS.get(column, "")
     val = _fmt_value(value)
-    return (f"{label} {_OP_SYMBOL[op]} {val}{unit}",
-            f"{label} {_OP_SYMBOL.get(_OP_NEGATION[op], 'not in')} {val}{unit}")
+    return (
+        f"{label} {_OP_SYMBOL[op]} {val}{unit}",
+        f"{label} {_OP_SYMBOL.get(_OP_NEGATION[op], 'not in')} {val}{unit}",
+    )
 
 
 def _substitute(text: str, params: Mapping[str, Any], where: str) -> str:
@@ -262,8 +270,13 @@ def _substitute(text: str, params: Mapping[str, Any], where: str) -> str:
     return _PARAM_RE.sub(rep, text)
 
 
-def parse_atom(text: str, params: Mapping[str, Any], where: str = "criterion",
-               label: str | None = None, label_false: str | None = None) -> Atom:
+def parse_atom(
+    text: str,
+    params: Mapping[str, Any],
+    where: str = "criterion",
+    label: str | None = None,
+    label_false: str | None = None,
+) -> Atom:
     """Parse ``"column op value"`` (parameters ``{name}`` substituted) into an :class:`Atom`."""
     if not isinstance(text, str):
         raise ParameterError(f"{where}: criterion {text!r} is not a string 'column op value'")
@@ -291,19 +304,30 @@ def parse_atom(text: str, params: Mapping[str, Any], where: str = "criterion",
     label_false = _substitute(label_false, params, where) if label_false else None
     if label and not label_false:
         label_false = f"not ({label})"
-    return Atom(column, op, value, label or auto_true, label_false or auto_false,
-                REASON_COLUMNS.get(column, f"{column}_reason"), f"{column} missing")
+    return Atom(
+        column,
+        op,
+        value,
+        label or auto_true,
+        label_false or auto_false,
+        REASON_COLUMNS.get(column, f"{column}_reason"),
+        f"{column} missing",
+    )
 
 
 def _requirement_atom(item: Any, params: Mapping[str, Any], where: str) -> Atom:
     if isinstance(item, str) and item in REQUIREMENT_TOKENS:
         col, reason_col, default = REQUIREMENT_TOKENS[item]
-        label = ("measurable disease at baseline" if item == "measurable_baseline" else
-                 item.replace("_", " ").replace("prebaseline", "pre-baseline") + " scan")
+        label = (
+            "measurable disease at baseline"
+            if item == "measurable_baseline"
+            else item.replace("_", " ").replace("prebaseline", "pre-baseline") + " scan"
+        )
         return Atom(col, "present", None, label, default, reason_col, default)
     if isinstance(item, Mapping):
-        return parse_atom(item.get("criterion"), params, where, item.get("label"),
-                          item.get("label_false"))
+        return parse_atom(
+            item.get("criterion"), params, where, item.get("label"), item.get("label_false")
+        )
     return parse_atom(item, params, where)
 
 
@@ -346,18 +370,26 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
     if isinstance(expr, Mapping):
         bad = set(expr) - _DICT_KEYS
         if bad:
-            raise ParameterError(f"{where}: unknown key(s) {sorted(bad)} in criteria "
-                                 f"(expected some of {sorted(_DICT_KEYS)})")
+            raise ParameterError(
+                f"{where}: unknown key(s) {sorted(bad)} in criteria "
+                f"(expected some of {sorted(_DICT_KEYS)})"
+            )
         if "when" in expr and not _when_holds(expr["when"], params, where):
             return None
         if "criterion" in expr:
-            atoms.append(parse_atom(expr["criterion"], params, where, expr.get("label"),
-                                    expr.get("label_false")))
+            atoms.append(
+                parse_atom(
+                    expr["criterion"], params, where, expr.get("label"), expr.get("label_false")
+                )
+            )
             return _Node("atom", atom=len(atoms) - 1)
         for kind in ("all", "any"):
             if kind in expr:
-                kids = [c for c in (_compile(e, params, atoms, where) for e in expr[kind])
-                        if c is not None]
+                kids = [
+                    c
+                    for c in (_compile(e, params, atoms, where) for e in expr[kind])
+                    if c is not None
+                ]
                 return _Node(kind, children=tuple(kids))
         if "at_least" in expr:
             k = expr["at_least"]
@@ -365,11 +397,16 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
                 k = _parse_literal(_substitute(k, params, where))
             if isinstance(k, bool) or not isinstance(k, int | float) or int(k) != k or k < 0:
                 raise ParameterError(f"{where}: at_least needs a whole number, got {k!r}")
-            kids = [c for c in (_compile(e, params, atoms, where) for e in expr.get("of", []))
-                    if c is not None]
+            kids = [
+                c
+                for c in (_compile(e, params, atoms, where) for e in expr.get("of", []))
+                if c is not None
+            ]
             return _Node("at_least", children=tuple(kids), k=int(k))
-        raise ParameterError(f"{where}: criteria item {dict(expr)!r} has none of "
-                             "'criterion', 'all', 'any', 'at_least'")
+        raise ParameterError(
+            f"{where}: criteria item {dict(expr)!r} has none of "
+            "'criterion', 'all', 'any', 'at_least'"
+        )
     raise ParameterError(f"{where}: cannot read criteria item {expr!r}")
 
 
@@ -417,14 +454,16 @@ class Definition:
                 "starting with a letter (it becomes the column hpd_<code>)"
             )
         object.__setattr__(self, "parameters", dict(self.parameters or {}))
-        object.__setattr__(self, "choices",
-                           {k: tuple(v) for k, v in dict(self.choices or {}).items()})
+        object.__setattr__(
+            self, "choices", {k: tuple(v) for k, v in dict(self.choices or {}).items()}
+        )
         req = self.requires
         object.__setattr__(self, "requires", (req,) if isinstance(req, str) else tuple(req or ()))
         for name, allowed in self.choices.items():
             if name not in self.parameters:
-                raise ParameterError(f"definition {self.code}: choices for unknown parameter "
-                                     f"{name!r}")
+                raise ParameterError(
+                    f"definition {self.code}: choices for unknown parameter {name!r}"
+                )
             if self.parameters[name] not in allowed:
                 raise ParameterError(
                     f"definition {self.code}: parameter {name}={self.parameters[name]!r} "
@@ -457,9 +496,11 @@ class Definition:
             )
         for name, value in overrides.items():
             default = self.parameters[name]
-            if isinstance(default, bool) != isinstance(value, bool) or (
-                isinstance(default, int | float) and not isinstance(value, int | float)
-            ) or (isinstance(default, str) and not isinstance(value, str)):
+            if (
+                isinstance(default, bool) != isinstance(value, bool)
+                or (isinstance(default, int | float) and not isinstance(value, int | float))
+                or (isinstance(default, str) and not isinstance(value, str))
+            ):
                 raise ParameterError(
                     f"definition {self.code}: parameter {name}={value!r} "
                     f"(expected a {type(default).__name__} like {default!r})"
@@ -503,14 +544,19 @@ class Definition:
         """Parameters whose value in force differs from the published one:
         ``{name: (in_force, published)}`` (empty when the definition is as published)."""
         ref = self.published_parameters()
-        return {k: (v, ref[k]) for k, v in self.parameters.items()
-                if k in ref and _fmt_value(v) != _fmt_value(ref[k])}
+        return {
+            k: (v, ref[k])
+            for k, v in self.parameters.items()
+            if k in ref and _fmt_value(v) != _fmt_value(ref[k])
+        }
 
     def changes_text(self) -> str:
         """``delta_tgr_min = 75 (published: 50)`` for each changed parameter, ``; ``-joined
         (empty when none changed)."""
-        return "; ".join(f"{k} = {_fmt_value(v)} (published: {_fmt_value(ref)})"
-                         for k, (v, ref) in self.parameter_changes().items())
+        return "; ".join(
+            f"{k} = {_fmt_value(v)} (published: {_fmt_value(ref)})"
+            for k, (v, ref) in self.parameter_changes().items()
+        )
 
     def requires_recist_pd(self) -> bool:
         """True when every HPD patient of this definition has RECIST PD at the first evaluation:
@@ -545,8 +591,14 @@ def _is_recist_pd(atom: Atom) -> bool:
 
 _FALSE, _TRUE = 0, 1  # atom codes; 2 + r = unknown with reason r
 
-_COMPARE = {"==": np.equal, "!=": np.not_equal, ">=": np.greater_equal, "<=": np.less_equal,
-            ">": np.greater, "<": np.less}
+_COMPARE = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    ">=": np.greater_equal,
+    "<=": np.less_equal,
+    ">": np.greater,
+    "<": np.less,
+}
 
 
 class _Frame:
@@ -662,8 +714,7 @@ class _Frame:
                 self._reasons[key] = (np.full(len(rows), -1, dtype=np.int64), [])
         return self._reasons[key]
 
-    def _factorize_reasons(self, reason_col: str,
-                           rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    def _factorize_reasons(self, reason_col: str, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
         # the builders share one str object per distinct reason, and several columns often have
         # the same missing rows and the same reason objects there (e.g. the features of the
         # first evaluation scan): factorize those once, recognized by the objects' identities
@@ -679,8 +730,14 @@ class _Frame:
 
     def atom(self, atom: Atom) -> tuple[np.ndarray, list[str]]:
         """:func:`_atom_codes` of an atom, computed once per call."""
-        key = (atom.column, atom.op, repr(atom.value), atom.label, atom.reason_column,
-               atom.default_reason)
+        key = (
+            atom.column,
+            atom.op,
+            repr(atom.value),
+            atom.label,
+            atom.reason_column,
+            atom.default_reason,
+        )
         if key not in self.atom_codes:
             self.atom_codes[key] = _atom_codes(atom, self)
         return self.atom_codes[key]
@@ -727,9 +784,11 @@ def _atom_codes(atom: Atom, fr: _Frame) -> tuple[np.ndarray, list[str]]:
             # censored while the comparison still held ("<": censored at < 2 months) or while
             # it did not yet hold (">": censored at ≤ x): either way the event time is unknown
             side = atom.op if atom.op in ("<", "<=") else _OP_NEGATION[atom.op]
-            texts.append(f"{label} censored at {_OP_SYMBOL[side]}"
-                         f" {_fmt_value(atom.value)}{COLUMN_UNITS.get(atom.column, '')}"
-                         " (not known whether " + atom.label + ")")
+            texts.append(
+                f"{label} censored at {_OP_SYMBOL[side]}"
+                f" {_fmt_value(atom.value)}{COLUMN_UNITS.get(atom.column, '')}"
+                " (not known whether " + atom.label + ")"
+            )
             codes[undecided] = 2 + len(texts) - 1
     return codes, texts
 
@@ -747,8 +806,9 @@ def _rank(key: np.ndarray, span: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return inv, uniq
 
 
-def _combinations(codes: Sequence[np.ndarray], radices: Sequence[int],
-                  n: int) -> tuple[np.ndarray, np.ndarray]:
+def _combinations(
+    codes: Sequence[np.ndarray], radices: Sequence[int], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Index of each row's combination of atom codes, and the codes of each combination (one
     row per atom, one column per combination).
 
@@ -815,8 +875,9 @@ class _Explanation:
     parent's value), are computed column-wise over the combinations; only the joining of more
     than two texts goes combination by combination."""
 
-    def __init__(self, tree: _Node, atoms: list[Atom], nr: int, texts: list[list[str]],
-                 combos: np.ndarray):
+    def __init__(
+        self, tree: _Node, atoms: list[Atom], nr: int, texts: list[list[str]], combos: np.ndarray
+    ):
         self.tree, self.nr, self.combos = tree, nr, combos
         #: what can be said: per atom its labels then reasons (item = offset + code)
         self.items: list[str] = []
@@ -856,8 +917,13 @@ class _Explanation:
                 else:
                     n_true = self._count(node, _K_TRUE)
                     n_false = self._count(node, _K_FALSE)
-                    value = np.where(n_true >= node.k, np.int8(_K_TRUE), np.where(
-                        len(kids) - n_false < node.k, np.int8(_K_FALSE), np.int8(_K_UNKNOWN)))
+                    value = np.where(
+                        n_true >= node.k,
+                        np.int8(_K_TRUE),
+                        np.where(
+                            len(kids) - n_false < node.k, np.int8(_K_FALSE), np.int8(_K_UNKNOWN)
+                        ),
+                    )
             self._values[id(node)] = value
         return self._values[id(node)]
 
@@ -908,14 +974,23 @@ class _Explanation:
             counts = np.arange(n + 1)
             true = np.array([f"{t} of {n} criteria (" for t in counts], dtype=object)
             false = np.array([f"{t} of {n} criteria, {k} needed (" for t in counts], dtype=object)
-            unknown_of = np.array([f"{t} of {n} criteria known to hold, {k} needed: "
-                                   for t in counts], dtype=object)
+            unknown_of = np.array(
+                [f"{t} of {n} criteria known to hold, {k} needed: " for t in counts], dtype=object
+            )
             value = self._value(node)[cols]
-            text = np.where(value == _K_TRUE, true[n_true] + held + ")", np.where(
-                value == _K_FALSE,
-                false[n_true] + np.where(n_held > 0, "held: " + held + "; ", "") + "failed: "
-                + failed + ")",
-                unknown_of[n_true] + unknown))
+            text = np.where(
+                value == _K_TRUE,
+                true[n_true] + held + ")",
+                np.where(
+                    value == _K_FALSE,
+                    false[n_true]
+                    + np.where(n_held > 0, "held: " + held + "; ", "")
+                    + "failed: "
+                    + failed
+                    + ")",
+                    unknown_of[n_true] + unknown,
+                ),
+            )
             said[cols] = len(self.items) + np.arange(len(cols))
             self.items += text.tolist()
         self.slots.append(said)
@@ -928,8 +1003,9 @@ class _Explanation:
         return _PREFIX[verdict + 1] + said
 
 
-def _joined(ids: np.ndarray, items: np.ndarray,
-            dedupe: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _joined(
+    ids: np.ndarray, items: np.ndarray, dedupe: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``"; ".join`` of the items of each column of ``ids`` (item indices, −1 for none), through
     :func:`_dedupe` if asked, and the number of items of each column (column-wise up to two)."""
     present = ids >= 0
@@ -943,30 +1019,37 @@ def _joined(ids: np.ndarray, items: np.ndarray,
         first = items[ids[present[:, two].argmax(axis=0), two]]
         second = items[ids[len(ids) - 1 - present[::-1, two].argmax(axis=0), two]]
         if dedupe:
-            joined[two] = np.array([a if a == b or b in a else b if a in b else a + "; " + b
-                                    for a, b in zip(first.tolist(), second.tolist(), strict=True)],
-                                   dtype=object)
+            joined[two] = np.array(
+                [
+                    a if a == b or b in a else b if a in b else a + "; " + b
+                    for a, b in zip(first.tolist(), second.tolist(), strict=True)
+                ],
+                dtype=object,
+            )
         else:
             joined[two] = first + "; " + second
     more = np.flatnonzero(count > 2)
     if len(more):
         texts = items.tolist()
         said = ([texts[j] for j in col if j >= 0] for col in ids[:, more].T.tolist())
-        joined[more] = np.array(["; ".join(_dedupe(t) if dedupe else t) for t in said],
-                                dtype=object)
+        joined[more] = np.array(
+            ["; ".join(_dedupe(t) if dedupe else t) for t in said], dtype=object
+        )
     return joined, count
 
 
-def _verdict_arrays(features: pd.DataFrame, definition: Definition,
-                    _frame: _Frame | None = None) -> dict[str, Any]:
+def _verdict_arrays(
+    features: pd.DataFrame, definition: Definition, _frame: _Frame | None = None
+) -> dict[str, Any]:
     """``hpd_<code>``, ``hpd_<code>_reason``, ``hpd_<code>_status`` arrays of one definition."""
     atoms, tree, reqs = definition.compile()
     fr = _frame if _frame is not None else _Frame(features)
     fr.code = definition.code
     per_atom = [fr.atom(atom) for atom in reqs + atoms]
     texts = [t for _, t in per_atom]
-    inv, combos = _combinations([c for c, _ in per_atom], [2 + len(t) for t in texts],
-                                len(features))
+    inv, combos = _combinations(
+        [c for c, _ in per_atom], [2 + len(t) for t in texts], len(features)
+    )
     verdict, reason = _Explanation(tree, reqs + atoms, len(reqs), texts, combos).verdicts()
     v = verdict.take(inv)
     col = f"hpd_{definition.code}"
@@ -988,8 +1071,7 @@ def evaluate_definition(features: pd.DataFrame, definition: Definition) -> pd.Da
     return pd.DataFrame(_verdict_arrays(features, definition), index=features.index, copy=False)
 
 
-def verdict_columns(features: pd.DataFrame,
-                    definitions: Sequence[Definition]) -> dict[str, Any]:
+def verdict_columns(features: pd.DataFrame, definitions: Sequence[Definition]) -> dict[str, Any]:
     """Verdict arrays of every definition by column name (see :func:`evaluate_definition`)."""
     codes = [d.code for d in definitions]
     dup = sorted({c for c in codes if codes.count(c) > 1})
@@ -1002,8 +1084,7 @@ def verdict_columns(features: pd.DataFrame,
     return out
 
 
-def evaluate_definitions(features: pd.DataFrame,
-                         definitions: Sequence[Definition]) -> pd.DataFrame:
+def evaluate_definitions(features: pd.DataFrame, definitions: Sequence[Definition]) -> pd.DataFrame:
     """Verdict columns of every definition (see :func:`evaluate_definition`), side by side."""
     return pd.DataFrame(verdict_columns(features, definitions), index=features.index, copy=False)
 
@@ -1024,12 +1105,12 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "Cancer 2019;125(8):1341-1349."
         ),
         rule="RECIST progression (PD) at the first evaluation and TGR ratio (TGR_on / TGR_pre) "
-             "≥ {tgr_ratio_min}.",
+        "≥ {tgr_ratio_min}.",
         parameters={"tgr_ratio_min": 2.0},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "tgr_ratio >= {tgr_ratio_min}"],
         notes="Needs a pre-baseline scan. A negative TGR_pre follows the cohort-wide "
-              "nonpositive_pre_growth policy (default: not evaluable).",
+        "nonpositive_pre_growth policy (default: not evaluable).",
     ),
     Definition(
         code="saada_bouzid2017",
@@ -1041,11 +1122,13 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         rule="TGK ratio (TGK_on / TGK_pre) ≥ {tgk_ratio_min}; no RECIST PD requirement.",
         parameters={"tgk_ratio_min": 2.0, "require_recist_pd": False},
         requires=("measurable_baseline", "prebaseline"),
-        criteria=[{"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
-                  "tgk_ratio >= {tgk_ratio_min}"],
+        criteria=[
+            {"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
+            "tgk_ratio >= {tgk_ratio_min}",
+        ],
         notes="require_recist_pd off as in the original (on: RECIST PD at the first evaluation "
-              "too). The reference slope was measured on the previous treatment line, i.e. "
-              "pre-baseline → baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
+        "too). The reference slope was measured on the previous treatment line, i.e. "
+        "pre-baseline → baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
     ),
     Definition(
         code="ferrara2018",
@@ -1056,7 +1139,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "doi:10.1001/jamaoncol.2018.3676."
         ),
         rule="RECIST PD at the first evaluation and ΔTGR (TGR_on − TGR_pre) > {delta_tgr_min} "
-             "percentage points per month.",
+        "percentage points per month.",
         parameters={"delta_tgr_min": 50.0},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
@@ -1071,10 +1154,14 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "doi:10.1158/1078-0432.CCR-16-3133."
         ),
         rule="TTF < {ttf_max_months} months and > {burden_increase_min_pct} % increase in tumour "
-             "burden (SLD) compared with pre-treatment imaging and > {pace_ratio_min}-fold increase "
-             "in progression pace ({pace} ratio).",
-        parameters={"ttf_max_months": 2.0, "burden_increase_min_pct": 50.0,
-                    "pace_ratio_min": 2.0, "pace": "tgk"},
+        "burden (SLD) compared with pre-treatment imaging and > {pace_ratio_min}-fold increase "
+        "in progression pace ({pace} ratio).",
+        parameters={
+            "ttf_max_months": 2.0,
+            "burden_increase_min_pct": 50.0,
+            "pace_ratio_min": 2.0,
+            "pace": "tgk",
+        },
         choices={"pace": ("tgk", "tgr")},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[
@@ -1084,9 +1171,9 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             {"when": "pace == tgr", "criterion": "tgr_ratio > {pace_ratio_min}"},
         ],
         notes="'Pre-treatment imaging' is the baseline scan; tumour burden change is measured at "
-              "the first evaluation. 'Pace of progression' read as TGK (parameter pace: tgk/tgr). "
-              "TTF is censoring-aware: a patient still on treatment before {ttf_max_months} months "
-              "is not evaluable for TTF < {ttf_max_months} months.",
+        "the first evaluation. 'Pace of progression' read as TGK (parameter pace: tgk/tgr). "
+        "TTF is censoring-aware: a patient still on treatment before {ttf_max_months} months "
+        "is not evaluable for TTF < {ttf_max_months} months.",
     ),
     Definition(
         code="lo_russo2019",
@@ -1097,40 +1184,61 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "doi:10.1158/1078-0432.CCR-18-1390."
         ),
         rule="RECIST PD at the first evaluation (parameter require_recist_pd) and ≥ {min_criteria} "
-             "of 5: TTF < {ttf_max_months} months; ≥ {sld_increase_min_pct} % SLD rise baseline → "
-             "first evaluation; ≥ {new_lesions_in_organ_min} new lesions in an already involved "
-             "organ; spread to ≥ {new_organs_min} new organ(s); ECOG worsening ≥ "
-             "{ecog_worsening_min} within 2 months.",
-        parameters={"require_recist_pd": True, "min_criteria": 3, "ttf_max_months": 2.0,
-                    "sld_increase_min_pct": 50.0, "new_lesions_in_organ_min": 2,
-                    "new_organs_min": 1, "ecog_rule": "delta_ge_2", "ecog_worsening_min": 2},
+        "of 5: TTF < {ttf_max_months} months; ≥ {sld_increase_min_pct} % SLD rise baseline → "
+        "first evaluation; ≥ {new_lesions_in_organ_min} new lesions in an already involved "
+        "organ; spread to ≥ {new_organs_min} new organ(s); ECOG worsening ≥ "
+        "{ecog_worsening_min} within 2 months.",
+        parameters={
+            "require_recist_pd": True,
+            "min_criteria": 3,
+            "ttf_max_months": 2.0,
+            "sld_increase_min_pct": 50.0,
+            "new_lesions_in_organ_min": 2,
+            "new_organs_min": 1,
+            "ecog_rule": "delta_ge_2",
+            "ecog_worsening_min": 2,
+        },
         choices={"ecog_rule": ("delta_ge_2", "reaches_ge_2")},
         requires=("measurable_baseline",),
         criteria=[
             {"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
-            {"at_least": "{min_criteria}", "of": [
-                "ttf_months < {ttf_max_months}",
-                "sld_pct_change_first_eval >= {sld_increase_min_pct}",
-                "max_new_lesions_in_involved_organ_first_eval >= {new_lesions_in_organ_min}",
-                "new_organs_first_eval >= {new_organs_min}",
-                {"when": "ecog_rule == delta_ge_2", "criterion": "ecog_delta >= {ecog_worsening_min}",
-                 "label": "ECOG worsened by ≥ {ecog_worsening_min} points",
-                 "label_false": "ECOG worsened by < {ecog_worsening_min} points"},
-                {"when": "ecog_rule == reaches_ge_2", "all": [
-                    {"criterion": "ecog_first_eval >= {ecog_worsening_min}",
-                     "label": "ECOG ≥ {ecog_worsening_min} at first evaluation",
-                     "label_false": "ECOG < {ecog_worsening_min} at first evaluation"},
-                    {"criterion": "ecog_delta >= 1", "label": "ECOG worse than at baseline",
-                     "label_false": "ECOG not worse than at baseline"},
-                ]},
-            ]},
+            {
+                "at_least": "{min_criteria}",
+                "of": [
+                    "ttf_months < {ttf_max_months}",
+                    "sld_pct_change_first_eval >= {sld_increase_min_pct}",
+                    "max_new_lesions_in_involved_organ_first_eval >= {new_lesions_in_organ_min}",
+                    "new_organs_first_eval >= {new_organs_min}",
+                    {
+                        "when": "ecog_rule == delta_ge_2",
+                        "criterion": "ecog_delta >= {ecog_worsening_min}",
+                        "label": "ECOG worsened by ≥ {ecog_worsening_min} points",
+                        "label_false": "ECOG worsened by < {ecog_worsening_min} points",
+                    },
+                    {
+                        "when": "ecog_rule == reaches_ge_2",
+                        "all": [
+                            {
+                                "criterion": "ecog_first_eval >= {ecog_worsening_min}",
+                                "label": "ECOG ≥ {ecog_worsening_min} at first evaluation",
+                                "label_false": "ECOG < {ecog_worsening_min} at first evaluation",
+                            },
+                            {
+                                "criterion": "ecog_delta >= 1",
+                                "label": "ECOG worse than at baseline",
+                                "label_false": "ECOG not worse than at baseline",
+                            },
+                        ],
+                    },
+                ],
+            },
         ],
         notes="Sources differ on whether RECIST PD is required (require_recist_pd, default on). "
-              "ECOG rule: delta_ge_2 = ECOG at first evaluation − baseline ≥ {ecog_worsening_min} "
-              "(default); reaches_ge_2 = ECOG at first evaluation ≥ {ecog_worsening_min} and worse "
-              "than baseline. The ECOG at "
-              "first evaluation stands for 'within 2 months' (the cohort format has no ECOG "
-              "date). No pre-baseline scan needed.",
+        "ECOG rule: delta_ge_2 = ECOG at first evaluation − baseline ≥ {ecog_worsening_min} "
+        "(default); reaches_ge_2 = ECOG at first evaluation ≥ {ecog_worsening_min} and worse "
+        "than baseline. The ECOG at "
+        "first evaluation stands for 'within 2 months' (the cohort format has no ECOG "
+        "date). No pre-baseline scan needed.",
     ),
     Definition(
         code="kim2019",
@@ -1140,34 +1248,45 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "doi:10.1093/annonc/mdz123."
         ),
         rule="TGK ratio ≥ {tgk_ratio_min} and TGR ratio ≥ {tgr_ratio_min}, the reference period "
-             "being the {reference_period_days} days before treatment start and the on-treatment "
-             "period the {experimental_period_days} days after.",
-        parameters={"tgk_ratio_min": 2.0, "tgr_ratio_min": 2.0,
-                    "reference_period_days": 84, "experimental_period_days": 84,
-                    "require_recist_pd": False},
+        "being the {reference_period_days} days before treatment start and the on-treatment "
+        "period the {experimental_period_days} days after.",
+        parameters={
+            "tgk_ratio_min": 2.0,
+            "tgr_ratio_min": 2.0,
+            "reference_period_days": 84,
+            "experimental_period_days": 84,
+            "require_recist_pd": False,
+        },
         requires=(
             "measurable_baseline",
             "prebaseline",
-            {"criterion": "days_prebaseline_to_start <= {reference_period_days}",
-             "label": "pre-baseline scan within {reference_period_days} days before treatment",
-             "label_false": "pre-baseline scan more than {reference_period_days} days before "
-                            "treatment start (outside kim2019 reference period)"},
-            {"criterion": "first_eval_day <= {experimental_period_days}",
-             "label": "first evaluation within {experimental_period_days} days",
-             "label_false": "first evaluation after day {experimental_period_days} "
-                            "(outside kim2019 on-treatment period)"},
+            {
+                "criterion": "days_prebaseline_to_start <= {reference_period_days}",
+                "label": "pre-baseline scan within {reference_period_days} days before treatment",
+                "label_false": "pre-baseline scan more than {reference_period_days} days before "
+                "treatment start (outside kim2019 reference period)",
+            },
+            {
+                "criterion": "first_eval_day <= {experimental_period_days}",
+                "label": "first evaluation within {experimental_period_days} days",
+                "label_false": "first evaluation after day {experimental_period_days} "
+                "(outside kim2019 on-treatment period)",
+            },
         ),
-        criteria=[{"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
-                  "tgk_ratio >= {tgk_ratio_min}", "tgr_ratio >= {tgr_ratio_min}"],
+        criteria=[
+            {"when": "require_recist_pd", "criterion": "recist_first_eval == PD"},
+            "tgk_ratio >= {tgk_ratio_min}",
+            "tgr_ratio >= {tgr_ratio_min}",
+        ],
         notes="require_recist_pd (off: the combined rule as in the spec; on: RECIST 1.1 PD at "
-              "the first evaluation, as the seed review's Table 2 lists for Kim et al.). "
-              "The periods (12 weeks = 84 days in the paper) are eligibility windows (requires): "
-              "the cohort's scans are chosen by the cohort-wide windows, and a patient whose "
-              "pre-baseline scan is more than {reference_period_days} days before treatment start, "
-              "or whose first evaluation is after day {experimental_period_days}, is "
-              "not evaluable (no other scan could fall in the window: pre-baseline is the latest "
-              "before baseline, first evaluation the earliest after treatment start). TTF < 2 "
-              "months was reported as a separate, alternative criterion, not part of this rule.",
+        "the first evaluation, as the seed review's Table 2 lists for Kim et al.). "
+        "The periods (12 weeks = 84 days in the paper) are eligibility windows (requires): "
+        "the cohort's scans are chosen by the cohort-wide windows, and a patient whose "
+        "pre-baseline scan is more than {reference_period_days} days before treatment start, "
+        "or whose first evaluation is after day {experimental_period_days}, is "
+        "not evaluable (no other scan could fall in the window: pre-baseline is the latest "
+        "before baseline, first evaluation the earliest after treatment start). TTF < 2 "
+        "months was reported as a separate, alternative criterion, not part of this rule.",
     ),
     Definition(
         code="matos2020",
@@ -1177,33 +1296,47 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "2020;26(8):1846-1855. doi:10.1158/1078-0432.CCR-19-2226."
         ),
         rule="RECIST PD at the first evaluation within {first_eval_max_days} days of treatment "
-             "start with SLD ≥ {sld_increase_min_pct} % over baseline, or ≥ "
-             "{sld_increase_with_new_organs_min_pct} % plus new lesions in ≥ "
-             "{new_lesion_organs_min} different organs.",
-        parameters={"first_eval_max_days": 56, "sld_increase_min_pct": 40.0,
-                    "sld_increase_with_new_organs_min_pct": 20.0, "new_lesion_organs_min": 2,
-                    "require_abs_increase": False, "abs_increase_min_mm": 10.0,
-                    "require_ttf": False, "ttf_max_months": 2.0},
+        "start with SLD ≥ {sld_increase_min_pct} % over baseline, or ≥ "
+        "{sld_increase_with_new_organs_min_pct} % plus new lesions in ≥ "
+        "{new_lesion_organs_min} different organs.",
+        parameters={
+            "first_eval_max_days": 56,
+            "sld_increase_min_pct": 40.0,
+            "sld_increase_with_new_organs_min_pct": 20.0,
+            "new_lesion_organs_min": 2,
+            "require_abs_increase": False,
+            "abs_increase_min_mm": 10.0,
+            "require_ttf": False,
+            "ttf_max_months": 2.0,
+        },
         requires=("measurable_baseline",),
         criteria=[
             _PD,
             "first_eval_day <= {first_eval_max_days}",
-            {"any": [
-                "sld_pct_change_first_eval >= {sld_increase_min_pct}",
-                {"all": ["sld_pct_change_first_eval >= {sld_increase_with_new_organs_min_pct}",
-                         "n_organs_with_new_lesions_first_eval >= {new_lesion_organs_min}"]},
-            ]},
-            {"when": "require_abs_increase",
-             "criterion": "sld_change_first_eval_mm >= {abs_increase_min_mm}"},
+            {
+                "any": [
+                    "sld_pct_change_first_eval >= {sld_increase_min_pct}",
+                    {
+                        "all": [
+                            "sld_pct_change_first_eval >= {sld_increase_with_new_organs_min_pct}",
+                            "n_organs_with_new_lesions_first_eval >= {new_lesion_organs_min}",
+                        ]
+                    },
+                ]
+            },
+            {
+                "when": "require_abs_increase",
+                "criterion": "sld_change_first_eval_mm >= {abs_increase_min_mm}",
+            },
             {"when": "require_ttf", "criterion": "ttf_months < {ttf_max_months}"},
         ],
         notes="An earlier abstract of the same group also asked for a ≥ {abs_increase_min_mm} mm "
-              "absolute SLD rise and TTF < {ttf_max_months} months (require_abs_increase, "
-              "require_ttf; off by default). A first evaluation after day {first_eval_max_days} "
-              "(8 weeks = 56 days in the paper) gives 'not HPD' (the rule captures early "
-              "progression). "
-              "'New lesions in ≥ 2 different organs' counts distinct organs with a new lesion at "
-              "the first evaluation (needs lesion-level organs).",
+        "absolute SLD rise and TTF < {ttf_max_months} months (require_abs_increase, "
+        "require_ttf; off by default). A first evaluation after day {first_eval_max_days} "
+        "(8 weeks = 56 days in the paper) gives 'not HPD' (the rule captures early "
+        "progression). "
+        "'New lesions in ≥ 2 different organs' counts distinct organs with a new lesion at "
+        "the first evaluation (needs lesion-level organs).",
     ),
     Definition(
         code="gandara2018_fp",
@@ -1214,28 +1347,46 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "x39-x43 (abstract); full OAK fast-progression analysis in J Immunother Cancer 2021."
         ),
         rule="Fast progression: ≥ {sld_increase_min_pct} % SLD rise at the first assessment by "
-             "day {first_assessment_max_days}, or death from progression by day {death_max_days} "
-             "without a post-baseline scan.",
-        parameters={"sld_increase_min_pct": 50.0, "first_assessment_max_days": 42,
-                    "death_max_days": 84},
+        "day {first_assessment_max_days}, or death from progression by day {death_max_days} "
+        "without a post-baseline scan.",
+        parameters={
+            "sld_increase_min_pct": 50.0,
+            "first_assessment_max_days": 42,
+            "death_max_days": 84,
+        },
         requires=(),
-        criteria={"any": [
-            {"all": [{"criterion": "n_post_baseline_scans >= 1",
-                      "label": "post-baseline scan done", "label_false": "no post-baseline scan"},
-                     "first_eval_day <= {first_assessment_max_days}",
-                     "sld_pct_change_first_eval >= {sld_increase_min_pct}"]},
-            {"all": ["n_post_baseline_scans == 0",
-                     {"criterion": "days_to_death <= {death_max_days}",
-                      "label": "death by day {death_max_days}",
-                      "label_false": "no death by day {death_max_days}"},
-                     "death_from_progression == true"]},
-        ]},
+        criteria={
+            "any": [
+                {
+                    "all": [
+                        {
+                            "criterion": "n_post_baseline_scans >= 1",
+                            "label": "post-baseline scan done",
+                            "label_false": "no post-baseline scan",
+                        },
+                        "first_eval_day <= {first_assessment_max_days}",
+                        "sld_pct_change_first_eval >= {sld_increase_min_pct}",
+                    ]
+                },
+                {
+                    "all": [
+                        "n_post_baseline_scans == 0",
+                        {
+                            "criterion": "days_to_death <= {death_max_days}",
+                            "label": "death by day {death_max_days}",
+                            "label_false": "no death by day {death_max_days}",
+                        },
+                        "death_from_progression == true",
+                    ]
+                },
+            ]
+        },
         notes="Not a kinetic definition: no pre-baseline scan needed. As in OAK (all treated "
-              "patients counted), a patient without a post-baseline scan is not fast progression "
-              "unless the death branch holds (not 'not evaluable'). A death without a "
-              "recorded cause counts as death from progression unless "
-              "Parameters.death_without_cause_is_progression is false. Both day limits are "
-              "inclusive (published: day 42 = 6 weeks, day 84 = 12 weeks).",
+        "patients counted), a patient without a post-baseline scan is not fast progression "
+        "unless the death branch holds (not 'not evaluable'). A death without a "
+        "recorded cause counts as death from progression unless "
+        "Parameters.death_without_cause_is_progression is false. Both day limits are "
+        "inclusive (published: day 42 = 6 weeks, day 84 = 12 weeks).",
     ),
     Definition(
         code="kas2020",
@@ -1245,7 +1396,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
             "2020;6(7):1039-1046. doi:10.1001/jamaoncol.2020.1634."
         ),
         rule="RECIST PD at the first evaluation and ΔTGR > {delta_tgr_min} percentage points per "
-             "month.",
+        "month.",
         parameters={"delta_tgr_min": 100.0},
         requires=("measurable_baseline", "prebaseline"),
         criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
@@ -1259,7 +1410,8 @@ REGISTRY: dict[str, Definition] = {d.code: d for d in BUILTIN_DEFINITIONS}
 #: the published parameter values of the built-in definitions (what the report compares the
 #: parameters in force with, whatever is registered or overridden later)
 PUBLISHED_PARAMETERS: dict[str, dict[str, Any]] = {
-    d.code: dict(d.parameters) for d in BUILTIN_DEFINITIONS}
+    d.code: dict(d.parameters) for d in BUILTIN_DEFINITIONS
+}
 
 
 def register(definition: Definition, *, replace: bool = False) -> Definition:
@@ -1267,8 +1419,9 @@ def register(definition: Definition, *, replace: bool = False) -> Definition:
     if not isinstance(definition, Definition):
         raise ParameterError(f"register expects a Definition, got {type(definition).__name__}")
     if definition.code in REGISTRY and not replace:
-        raise ParameterError(f"definition {definition.code!r} is already registered "
-                             "(pass replace=True to overwrite)")
+        raise ParameterError(
+            f"definition {definition.code!r} is already registered (pass replace=True to overwrite)"
+        )
     REGISTRY[definition.code] = definition
     return definition
 
@@ -1288,13 +1441,16 @@ def get_definitions(
         selected = [names] if isinstance(names, str) else list(names)
         unknown = [n for n in selected if n not in REGISTRY]
         if unknown:
-            raise ParameterError(f"unknown definition(s): {', '.join(map(str, unknown))} "
-                                 f"(valid: {', '.join(REGISTRY)})")
+            raise ParameterError(
+                f"unknown definition(s): {', '.join(map(str, unknown))} "
+                f"(valid: {', '.join(REGISTRY)})"
+            )
     defs = {c: REGISTRY[c] for c in selected}
     for code, params in (overrides or {}).items():
         if code not in REGISTRY:
-            raise ParameterError(f"override for unknown definition {code!r} "
-                                 f"(valid: {', '.join(REGISTRY)})")
+            raise ParameterError(
+                f"override for unknown definition {code!r} (valid: {', '.join(REGISTRY)})"
+            )
         if code in defs:
             defs[code] = defs[code].with_parameters(**dict(params))
         else:  # validate even when not selected
@@ -1303,6 +1459,7 @@ def get_definitions(
 
 
 # labels of definitions in figures and tables
+
 
 def definition_code(column: str) -> str:
     """``hpd_ferrara2018`` / ``hpd_ferrara2018_status`` / ``ferrara2018`` → ``ferrara2018``."""
@@ -1318,12 +1475,12 @@ CHANGED_MARK = "†"
 
 def definitions_by_code(definitions: Sequence[Any] | None) -> dict[str, Any]:
     """``{code: definition}`` of a list of definitions (codes given as text are skipped)."""
-    return {str(getattr(d, "code", d)): d for d in (definitions or [])
-            if not isinstance(d, str)}
+    return {str(getattr(d, "code", d)): d for d in (definitions or []) if not isinstance(d, str)}
 
 
-def definition_labels(codes: Sequence[str], definitions: Sequence[Any] | None = None
-                      ) -> dict[str, str]:
+def definition_labels(
+    codes: Sequence[str], definitions: Sequence[Any] | None = None
+) -> dict[str, str]:
     """Label of each definition code for figures and tables: first author and year
     (``Champiat 2017``, :func:`author_year`) of the definition in force (from
     ``definitions``, the report's :class:`~hpd_analysis.definitions.Definition` objects, else the
@@ -1350,7 +1507,8 @@ def definition_labels(codes: Sequence[str], definitions: Sequence[Any] | None = 
 
 
 def changes_note(codes: Sequence[str], definitions: Sequence[Any] | None = None) -> str:
-    """``† parameter changed: Ferrara 2018 delta_tgr_min = 75 (published: 50)`` for the definitions among ``codes`` whose parameters in force are not the published ones
+    """``† parameter changed: Ferrara 2018 delta_tgr_min = 75 (published: 50)`` for the
+    definitions among ``codes`` whose parameters in force are not the published ones
     (:meth:`~hpd_analysis.definitions.Definition.changes_text`); empty when none."""
     by_code = definitions_by_code(definitions)
     parts = []
@@ -1361,7 +1519,6 @@ def changes_note(codes: Sequence[str], definitions: Sequence[Any] | None = None)
     if not parts:
         return ""
     return f"{CHANGED_MARK} parameter changed: " + "; ".join(parts)
-
 
 
 _YAML_KEYS = {"code", "citation", "rule", "criteria", "parameters", "requires", "notes", "choices"}
@@ -1375,8 +1532,9 @@ def definition_from_dict(item: Mapping[str, Any], source: str = "user") -> Defin
     missing = [k for k in ("code", "criteria") if k not in item]
     where = f"{source}: definition {item.get('code', '?')!r}"
     if bad:
-        raise ParameterError(f"{where}: unknown key(s) {', '.join(bad)} "
-                             f"(expected {', '.join(sorted(_YAML_KEYS))})")
+        raise ParameterError(
+            f"{where}: unknown key(s) {', '.join(bad)} (expected {', '.join(sorted(_YAML_KEYS))})"
+        )
     if missing:
         raise ParameterError(f"{where}: missing {', '.join(missing)}")
     try:
@@ -1412,24 +1570,28 @@ def read_yaml_config(path: str | Path) -> tuple[dict[str, Any], list[Definition]
     except yaml.YAMLError as exc:
         raise ParameterError(f"{path}: not valid YAML ({yaml_error_text(exc)})") from None
     except UnicodeDecodeError:
-        raise ParameterError(f"{path}: not a UTF-8 text file (expected a YAML file of "
-                             "definitions and/or parameters)") from None
+        raise ParameterError(
+            f"{path}: not a UTF-8 text file (expected a YAML file of definitions and/or parameters)"
+        ) from None
     if data is None:
         data = {}
     if isinstance(data, list):
         data = {"definitions": data}
     if not isinstance(data, Mapping):
-        raise ParameterError(f"{path}: expected a mapping with 'definitions:' and/or "
-                             "'parameters:'")
+        raise ParameterError(f"{path}: expected a mapping with 'definitions:' and/or 'parameters:'")
     bad = sorted(map(str, set(data) - {"definitions", "parameters"}))
     if bad and len(bad) == len(data):  # not a workbench file: nothing of it is echoed
-        raise ParameterError(f"{path}: only unknown top-level keys: not an HPD workbench "
-                             "configuration (expected a YAML mapping with 'definitions:' and/or "
-                             "'parameters:')")
+        raise ParameterError(
+            f"{path}: only unknown top-level keys: not an HPD workbench "
+            "configuration (expected a YAML mapping with 'definitions:' and/or "
+            "'parameters:')"
+        )
     if bad:
-        raise ParameterError(f"{path}: unknown top-level key(s) "
-                             f"{', '.join(short_excerpt(b) for b in bad[:5])} "
-                             "(expected definitions, parameters)")
+        raise ParameterError(
+            f"{path}: unknown top-level key(s) "
+            f"{', '.join(short_excerpt(b) for b in bad[:5])} "
+            "(expected definitions, parameters)"
+        )
     params = data.get("parameters") or {}
     if not isinstance(params, Mapping):
         raise ParameterError(f"{path}: 'parameters:' must be a mapping of name: value")
@@ -1467,8 +1629,11 @@ def resolve_definitions(
             raise ParameterError(f"definition {d!r}: expected a code or a Definition")
     user_codes = {d.code for d in user}
     codes = [d for d in items if isinstance(d, str) and d not in user_codes]
-    registered = ({d.code: d for d in get_definitions(codes, overrides=definition_parameters)}
-                  if codes else {})
+    registered = (
+        {d.code: d for d in get_definitions(codes, overrides=definition_parameters)}
+        if codes
+        else {}
+    )
     out: list[Definition] = []
     for d in items:
         if isinstance(d, Definition):
@@ -1491,20 +1656,33 @@ def describe_definitions(definitions: Iterable[Definition] | None = None) -> pd.
     rows = []
     for d in defs:
         atoms, tree, reqs = d.compile()
-        rows.append({
-            "code": d.code,
-            "label": d.label,
-            "citation": d.citation,
-            "rule": d.rule_text(),
-            "criteria": _render(tree, atoms),
-            "parameters": d.parameters_text(),
-            "differs_from_published": d.changes_text(),
-            "requires": "; ".join(a.label for a in reqs),
-            "notes": d.notes_text(),
-        })
-    return pd.DataFrame(rows, columns=["code", "label", "citation", "rule", "criteria",
-                                       "parameters", "differs_from_published", "requires",
-                                       "notes"])
+        rows.append(
+            {
+                "code": d.code,
+                "label": d.label,
+                "citation": d.citation,
+                "rule": d.rule_text(),
+                "criteria": _render(tree, atoms),
+                "parameters": d.parameters_text(),
+                "differs_from_published": d.changes_text(),
+                "requires": "; ".join(a.label for a in reqs),
+                "notes": d.notes_text(),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "code",
+            "label",
+            "citation",
+            "rule",
+            "criteria",
+            "parameters",
+            "differs_from_published",
+            "requires",
+            "notes",
+        ],
+    )
 
 
 class _RegistryModule(type(functools)):  # type: ignore[misc]
@@ -1529,12 +1707,15 @@ class _RegistryModule(type(functools)):  # type: ignore[misc]
         return len(REGISTRY)
 
     def __repr__(self) -> str:
-        return ("HPD definitions (hpd.definitions; hpd.definitions() for the full table):\n"
-                + describe_definitions()[["code", "parameters"]].to_string(index=False))
+        return (
+            "HPD definitions (hpd.definitions; hpd.definitions() for the full table):\n"
+            + describe_definitions()[["code", "parameters"]].to_string(index=False)
+        )
 
     def _repr_html_(self) -> str:
         return describe_definitions()[["code", "citation", "rule", "parameters"]].to_html(
-            index=False)
+            index=False
+        )
 
 
 import sys as _sys  # noqa: E402

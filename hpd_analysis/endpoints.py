@@ -32,9 +32,15 @@ _NS = np.dtype("datetime64[ns]")
 
 ENDPOINT_COLUMNS = [
     "patient_id",
-    "os_months", "os_event", "os_reason",
-    "pfs_months", "pfs_event", "pfs_reason",
-    "ttf_months", "ttf_event", "ttf_reason",
+    "os_months",
+    "os_event",
+    "os_reason",
+    "pfs_months",
+    "pfs_event",
+    "pfs_reason",
+    "ttf_months",
+    "ttf_event",
+    "ttf_reason",
     "death_day",
 ]
 
@@ -53,7 +59,7 @@ def _days(patients: pd.DataFrame, col: str, start: pd.Series) -> np.ndarray:
     d = _as_datetime(patients[col])
     if d.dtype == _NS and start.dtype == _NS:  # fast path: same arithmetic on the numpy values
         delta = d.to_numpy() - start.to_numpy()
-        seconds = delta.view(np.int64) / 1_000_000_000   # as TimedeltaArray.total_seconds
+        seconds = delta.view(np.int64) / 1_000_000_000  # as TimedeltaArray.total_seconds
         seconds[np.isnat(delta)] = np.nan
         seconds /= SECONDS_PER_DAY
         return seconds
@@ -118,14 +124,15 @@ def derive_endpoints(patients: pd.DataFrame, params: Parameters | None = None) -
     """
     params = params or Parameters()
     index = pd.RangeIndex(len(patients))
-    cols = {"patient_id": patients["patient_id"].to_numpy().copy(),
-            **endpoint_columns(patients, params, index)}
+    cols = {
+        "patient_id": patients["patient_id"].to_numpy().copy(),
+        **endpoint_columns(patients, params, index),
+    }
     # fresh arrays: no consolidation copy (copy=False)
     return pd.DataFrame({c: cols[c] for c in ENDPOINT_COLUMNS}, index=index, copy=False)
 
 
-def endpoint_columns(patients: pd.DataFrame, params: Parameters,
-                      index: pd.Index) -> dict[str, Any]:
+def endpoint_columns(patients: pd.DataFrame, params: Parameters, index: pd.Index) -> dict[str, Any]:
     """The columns of :func:`derive_endpoints` but ``patient_id``, in order, by name (reasons
     as object Series on ``index``, the others as arrays)."""
     dpm = params.days_per_month
@@ -138,17 +145,29 @@ def endpoint_columns(patients: pd.DataFrame, params: Parameters,
 
     alive = np.fmax(np.fmax(last, prog), tend)
     os_m, os_e, os_r = _endpoint(
-        death, alive, no_start,
+        death,
+        alive,
+        no_start,
         "death_date or last known alive date before treatment_start",
-        "no death_date or last_contact", dpm)
+        "no death_date or last_contact",
+        dpm,
+    )
     pfs_m, pfs_e, pfs_r = _endpoint(
-        _nanmin2(prog, death), last, no_start,
+        _nanmin2(prog, death),
+        last,
+        no_start,
         "progression/death date or last_contact before treatment_start",
-        "no progression_date, death_date or last_contact", dpm)
+        "no progression_date, death_date or last_contact",
+        dpm,
+    )
     ttf_m, ttf_e, ttf_r = _endpoint(
-        _nanmin2(tend, death), last, no_start,
+        _nanmin2(tend, death),
+        last,
+        no_start,
         "treatment_end/death date or last_contact before treatment_start",
-        "no treatment_end, death_date or last_contact", dpm)
+        "no treatment_end, death_date or last_contact",
+        dpm,
+    )
 
     derived = {"os": (os_m, os_e, os_r), "pfs": (pfs_m, pfs_e, pfs_r), "ttf": (ttf_m, ttf_e, ttf_r)}
     for ep, (months, event, reason) in derived.items():
@@ -165,9 +184,14 @@ def endpoint_columns(patients: pd.DataFrame, params: Parameters,
             reason[np.isnan(months) & bad] = f"{tcol} negative"
     cols: dict[str, Any] = {}
     for ep, (months, event, reason) in derived.items():
-        cols.update({f"{ep}_months": months, f"{ep}_event": event,
-                     # texts or None: object column without dtype inference
-                     f"{ep}_reason": pd.Series(reason, index=index, dtype=object, copy=False)})
+        cols.update(
+            {
+                f"{ep}_months": months,
+                f"{ep}_event": event,
+                # texts or None: object column without dtype inference
+                f"{ep}_reason": pd.Series(reason, index=index, dtype=object, copy=False),
+            }
+        )
     cols["death_day"] = _death_days(patients, death, params)
     return cols
 
@@ -194,8 +218,11 @@ def _pd_without_date(patients: pd.DataFrame, first_pd: pd.Series) -> pd.Series:
     if not len(first_pd):
         return first_pd
     p = patients.drop_duplicates("patient_id").set_index("patient_id")
-    missing = (_as_datetime(p["progression_date"]).isna() if "progression_date" in p.columns
-               else pd.Series(True, index=p.index))
+    missing = (
+        _as_datetime(p["progression_date"]).isna()
+        if "progression_date" in p.columns
+        else pd.Series(True, index=p.index)
+    )
     if "pfs_months" in p.columns:
         missing &= pd.to_numeric(p["pfs_months"], errors="coerce").isna()
     keep = first_pd.index.map(missing).fillna(False).astype(bool)
@@ -218,9 +245,11 @@ def progression_warnings(cohort: Any, params: Parameters | None = None) -> list[
     if not len(found):
         return []
     ids = ", ".join(map(str, found.index[:5])) + (" …" if len(found) > 5 else "")
-    return [f"{len(found)} patient(s) have a RECIST PD scan but no progression_date ({ids}): "
-            "their PFS is censored; set plausibility.progression_from_scans=true to take the "
-            "date of the first PD scan as the progression date, or add the dates"]
+    return [
+        f"{len(found)} patient(s) have a RECIST PD scan but no progression_date ({ids}): "
+        "their PFS is censored; set plausibility.progression_from_scans=true to take the "
+        "date of the first PD scan as the progression date, or add the dates"
+    ]
 
 
 def progression_from_scans(patients: pd.DataFrame, first_pd: pd.Series) -> pd.DataFrame:

@@ -699,7 +699,8 @@ def explore(
 
     ``definitions`` and ``**parameters`` as :func:`hpd_analysis.classify` (the starting values of
     the sliders; ``stratify_by``, default ``tumor_type``, is the starting column of incidence by
-    stratum), plus ``endpoint`` (``os``). Returns the :class:`Explorer`; its last expression value displays it. The result
+    stratum), plus ``endpoint`` (``os``). Returns the :class:`Explorer`; its last expression
+    value displays it. The result
     shown is ``explorer.result`` (a :class:`~hpd_analysis.results.Classification`).
 
     Examples

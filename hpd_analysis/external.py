@@ -62,8 +62,7 @@ def _read_text_csv(path: Path) -> pd.DataFrame:
 
 def _laleh_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if re.fullmatch(r"study\d+\.csv(\.gz)?", p.name))
+        files = sorted(p for p in path.iterdir() if re.fullmatch(r"study\d+\.csv(\.gz)?", p.name))
         if not files:
             raise HPDError(f"{path}: no studyN.csv[.gz] file")
         return files
@@ -114,8 +113,18 @@ def read_laleh2022(
         d = _read_text_csv(f)
         missing = [c for c in _LALEH_COLUMNS if c not in d.columns]
         if missing:
-            raise CohortError([Problem(f.name, None, c, "required column is missing",
-                                       f"columns {', '.join(_LALEH_COLUMNS)}") for c in missing])
+            raise CohortError(
+                [
+                    Problem(
+                        f.name,
+                        None,
+                        c,
+                        "required column is missing",
+                        f"columns {', '.join(_LALEH_COLUMNS)}",
+                    )
+                    for c in missing
+                ]
+            )
         d = d[_LALEH_COLUMNS].apply(lambda s: s.str.strip())
         d["_file"] = f.name
         d["_row"] = np.arange(len(d)) + 2
@@ -133,14 +142,22 @@ def read_laleh2022(
     pid_missing = d["Patient_Anonmyized"].eq("")
     bad(pid_missing, "Patient_Anonmyized", "missing patient identifier", "an identifier")
     day = pd.to_numeric(d["Treatment_Day"], errors="coerce")
-    bad(d["Treatment_Day"].ne("") & (day.isna() | (day % 1 != 0) | (day == 0)), "Treatment_Day",
-        "not a study day", "a non-zero whole number of days (negative = before treatment)")
+    bad(
+        d["Treatment_Day"].ne("") & (day.isna() | (day % 1 != 0) | (day == 0)),
+        "Treatment_Day",
+        "not a study day",
+        "a non-zero whole number of days (negative = before treatment)",
+    )
     raw = d["TargetLesionLongDiam_mm"]
     txt = raw.str.upper()
     num = pd.to_numeric(raw, errors="coerce")
     known = num.notna() | txt.isin([_TOO_SMALL, _NOT_EVALUABLE, ""])
-    bad(~known, "TargetLesionLongDiam_mm", "unknown value",
-        f"a number (mm), {_TOO_SMALL!r}, {_NOT_EVALUABLE!r} or empty")
+    bad(
+        ~known,
+        "TargetLesionLongDiam_mm",
+        "unknown value",
+        f"a number (mm), {_TOO_SMALL!r}, {_NOT_EVALUABLE!r} or empty",
+    )
     bad(num < 0, "TargetLesionLongDiam_mm", "negative sum", "a number >= 0 (mm)")
     if problems:
         raise CohortError(problems)
@@ -148,62 +165,125 @@ def read_laleh2022(
     d["_pid"] = "S" + arm_parts[0] + "_" + d["Patient_Anonmyized"]
     n_arms = d.groupby("_pid")["Study_Arm"].transform("nunique")
     if (n_arms > 1).any():
-        bad(n_arms > 1, "Patient_Anonmyized", "patient appears in several arms of one study",
-            "one Study_Arm per patient")
+        bad(
+            n_arms > 1,
+            "Patient_Anonmyized",
+            "patient appears in several arms of one study",
+            "one Study_Arm per patient",
+        )
         raise CohortError(problems)
 
-    patients = (d.drop_duplicates("_pid")[["_pid", "Patient_Anonmyized", "Study_Arm"]]
-                .rename(columns={"_pid": "patient_id", "Patient_Anonmyized": "source_patient_id",
-                                 "Study_Arm": "study_arm"}))
+    patients = d.drop_duplicates("_pid")[["_pid", "Patient_Anonmyized", "Study_Arm"]].rename(
+        columns={
+            "_pid": "patient_id",
+            "Patient_Anonmyized": "source_patient_id",
+            "Study_Arm": "study_arm",
+        }
+    )
     parts = patients["study_arm"].str.extract(r"^Study_(\d+)_Arm_(\d+)$").astype(int)
-    patients = patients.assign(treatment_start=ref, study=parts[0].to_numpy(),
-                               arm=parts[1].to_numpy())
+    patients = patients.assign(
+        treatment_start=ref, study=parts[0].to_numpy(), arm=parts[1].to_numpy()
+    )
     treat = pd.Series(pd.NA, index=patients.index, dtype="string")
     treat[(patients["study"] == 4) & (patients["arm"] == 1)] = "docetaxel"
     treat[(patients["study"] == 4) & (patients["arm"] == 2)] = "atezolizumab"
     patients["treatment"] = treat
-    patients = patients[["patient_id", "treatment_start", "study", "arm", "study_arm",
-                         "treatment", "source_patient_id"]].sort_values(
-        ["study", "patient_id"], kind="mergesort")
+    patients = patients[
+        [
+            "patient_id",
+            "treatment_start",
+            "study",
+            "arm",
+            "study_arm",
+            "treatment",
+            "source_patient_id",
+        ]
+    ].sort_values(["study", "patient_id"], kind="mergesort")
 
     files = ",".join(sorted(d["_file"].unique()))
     col = "TargetLesionLongDiam_mm"
     nodate = d["Treatment_Day"].eq("")
-    report.append(_report_row(files, "Treatment_Day", "row_without_day_dropped",
-                              int(nodate.sum()), "scan without a study day cannot be placed"))
+    report.append(
+        _report_row(
+            files,
+            "Treatment_Day",
+            "row_without_day_dropped",
+            int(nodate.sum()),
+            "scan without a study day cannot be placed",
+        )
+    )
     d = d[~nodate].assign(_day=day[~nodate].astype(int), _num=num[~nodate], _txt=txt[~nodate])
     exact = d.duplicated(["_pid", "_day", "TargetLesionLongDiam_mm"])
-    report.append(_report_row(files, col, "duplicate_row_dropped", int(exact.sum()),
-                              "identical row (patient, day, value)"))
+    report.append(
+        _report_row(
+            files,
+            col,
+            "duplicate_row_dropped",
+            int(exact.sum()),
+            "identical row (patient, day, value)",
+        )
+    )
     d = d[~exact]
     conflict = d.duplicated(["_pid", "_day"], keep=False)
-    report.append(_report_row(files, col, "conflicting_values_not_evaluable",
-                              int(conflict.sum()),
-                              "different values for one patient and day: sld_mm NaN"))
+    report.append(
+        _report_row(
+            files,
+            col,
+            "conflicting_values_not_evaluable",
+            int(conflict.sum()),
+            "different values for one patient and day: sld_mm NaN",
+        )
+    )
     unsorted = d.groupby("_pid")["_day"].diff().lt(0)
-    report.append(_report_row(files, "Treatment_Day", "rows_sorted", int(unsorted.sum()),
-                              "rows out of day order within a patient (sorted)"))
+    report.append(
+        _report_row(
+            files,
+            "Treatment_Day",
+            "rows_sorted",
+            int(unsorted.sum()),
+            "rows out of day order within a patient (sorted)",
+        )
+    )
     too_small = d["_txt"].eq(_TOO_SMALL)
     not_eval = d["_txt"].eq(_NOT_EVALUABLE)
     empty = d["_txt"].eq("")
-    report.append(_report_row(files, col, "too_small_to_measure", int(too_small.sum()),
-                              f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm"))
-    report.append(_report_row(files, col, "not_evaluable", int(not_eval.sum()),
-                              "NOT EVALUABLE -> NaN, not_evaluable True"))
-    report.append(_report_row(files, col, "missing_value", int(empty.sum()),
-                              "empty -> NaN, not_evaluable True"))
+    report.append(
+        _report_row(
+            files,
+            col,
+            "too_small_to_measure",
+            int(too_small.sum()),
+            f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm",
+        )
+    )
+    report.append(
+        _report_row(
+            files,
+            col,
+            "not_evaluable",
+            int(not_eval.sum()),
+            "NOT EVALUABLE -> NaN, not_evaluable True",
+        )
+    )
+    report.append(
+        _report_row(
+            files, col, "missing_value", int(empty.sum()), "empty -> NaN, not_evaluable True"
+        )
+    )
     sld = d["_num"].where(~too_small, too_small_mm).where(~conflict)
     offset = np.where(d["_day"] >= 1, d["_day"] - 1, d["_day"])
-    a = pd.DataFrame({
-        "patient_id": d["_pid"],
-        "assessment_date": ref + pd.to_timedelta(offset, unit="D"),
-        "treatment_day": d["_day"],
-        "sld_mm": sld.astype(float),
-        "sld_text": d["TargetLesionLongDiam_mm"],
-        "too_small": too_small,
-        "not_evaluable": not_eval | empty | conflict,
-        "conflict": conflict,
-    })
+    a = pd.DataFrame(
+        {
+            "patient_id": d["_pid"],
+            "assessment_date": ref + pd.to_timedelta(offset, unit="D"),
+            "treatment_day": d["_day"],
+            "sld_mm": sld.astype(float),
+            "sld_text": d["TargetLesionLongDiam_mm"],
+            "too_small": too_small,
+            "not_evaluable": not_eval | empty | conflict,
+            "conflict": conflict,
+        }
+    )
     a = a.drop_duplicates(["patient_id", "treatment_day"])
     a = a.sort_values(["patient_id", "treatment_day"], kind="mergesort").reset_index(drop=True)
     rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
@@ -212,20 +292,46 @@ def read_laleh2022(
 
 #: OAK / POPLAR source column -> patients column (both spellings of the two files)
 _OAK_COLUMNS = {
-    "BAGE": "age", "SEX": "sex", "race2": "race", "HIST": "nsclc_histology",
-    "ECOGGR": "ecog_baseline", "METSITES": "n_metastatic_sites", "TOBHX": "tobacco_history",
-    "PRIORTXC": "n_prior_therapies", "PRIORTX": "n_prior_therapies", "blSLD": "sld_baseline_mm",
-    "btmb": "btmb", "BEP": "biomarker_evaluable", "KRASMUT": "kras_mutation",
-    "EGFRMUT": "egfr_mutation", "EML4MUT": "eml4_alk", "EMLAMUT": "eml4_alk",
-    "TC1IC1": "pdl1_tc1ic1", "TC3IC3": "pdl1_tc3ic3", "MSAF": "msaf",
+    "BAGE": "age",
+    "SEX": "sex",
+    "race2": "race",
+    "HIST": "nsclc_histology",
+    "ECOGGR": "ecog_baseline",
+    "METSITES": "n_metastatic_sites",
+    "TOBHX": "tobacco_history",
+    "PRIORTXC": "n_prior_therapies",
+    "PRIORTX": "n_prior_therapies",
+    "blSLD": "sld_baseline_mm",
+    "btmb": "btmb",
+    "BEP": "biomarker_evaluable",
+    "KRASMUT": "kras_mutation",
+    "EGFRMUT": "egfr_mutation",
+    "EML4MUT": "eml4_alk",
+    "EMLAMUT": "eml4_alk",
+    "TC1IC1": "pdl1_tc1ic1",
+    "TC3IC3": "pdl1_tc3ic3",
+    "MSAF": "msaf",
     "BCOR": "best_confirmed_response",
 }
-_OAK_NUMERIC = ["OS", "PFS", "OS.CNSR", "PFS.CNSR", "BAGE", "ECOGGR", "METSITES", "blSLD", "btmb",
-                "MSAF", "PRIORTXC", "PRIORTX"]
+_OAK_NUMERIC = [
+    "OS",
+    "PFS",
+    "OS.CNSR",
+    "PFS.CNSR",
+    "BAGE",
+    "ECOGGR",
+    "METSITES",
+    "blSLD",
+    "btmb",
+    "MSAF",
+    "PRIORTXC",
+    "PRIORTX",
+]
 
 
-def read_oak_poplar(path: Path | str, *, reference_date: str | pd.Timestamp = REFERENCE_DATE
-                    ) -> pd.DataFrame:
+def read_oak_poplar(
+    path: Path | str, *, reference_date: str | pd.Timestamp = REFERENCE_DATE
+) -> pd.DataFrame:
     """Read ``oak_clinical.csv.gz`` or ``poplar_clinical.csv.gz`` into a ``patients`` table.
 
     ``"."`` is missing. Columns: ``patient_id`` (``PtID`` as text), ``trial`` (OAK / POPLAR from
@@ -247,8 +353,12 @@ def read_oak_poplar(path: Path | str, *, reference_date: str | pd.Timestamp = RE
     need = ["PtID", "OS", "OS.CNSR", "PFS", "PFS.CNSR", "TRT01P"]
     missing = [c for c in need if c not in d.columns]
     if missing:
-        raise CohortError([Problem(path.name, None, c, "required column is missing",
-                                   ", ".join(need)) for c in missing])
+        raise CohortError(
+            [
+                Problem(path.name, None, c, "required column is missing", ", ".join(need))
+                for c in missing
+            ]
+        )
     d = d.replace({".": pd.NA, "": pd.NA})
     problems: list[Problem] = []
     nums: dict[str, pd.Series] = {}
@@ -258,41 +368,65 @@ def read_oak_poplar(path: Path | str, *, reference_date: str | pd.Timestamp = RE
         v = pd.to_numeric(d[c], errors="coerce")
         badv = d[c].notna() & v.isna()
         for i in d.index[badv][:20]:
-            problems.append(Problem(path.name, int(i) + 2, c, f"not a number {d.at[i, c]!r}",
-                                    "a number or '.' (missing)"))
+            problems.append(
+                Problem(
+                    path.name,
+                    int(i) + 2,
+                    c,
+                    f"not a number {d.at[i, c]!r}",
+                    "a number or '.' (missing)",
+                )
+            )
         nums[c] = v
     for c in ("OS.CNSR", "PFS.CNSR"):
         badc = ~nums[c].isin([0, 1])
         for i in d.index[badc][:20]:
-            problems.append(Problem(path.name, int(i) + 2, c, f"invalid censoring flag "
-                                    f"{d.at[i, c]!r}", "0 (event) or 1 (censored)"))
+            problems.append(
+                Problem(
+                    path.name,
+                    int(i) + 2,
+                    c,
+                    f"invalid censoring flag {d.at[i, c]!r}",
+                    "0 (event) or 1 (censored)",
+                )
+            )
     for c in ("OS", "PFS"):
         badt = nums[c].isna() | (nums[c] < 0)
         for i in d.index[badt][:20]:
-            problems.append(Problem(path.name, int(i) + 2, c, f"invalid time {d.at[i, c]!r}",
-                                    "months >= 0"))
+            problems.append(
+                Problem(path.name, int(i) + 2, c, f"invalid time {d.at[i, c]!r}", "months >= 0")
+            )
     dup = d["PtID"].isna() | d["PtID"].duplicated(keep=False)
     for i in d.index[dup][:20]:
-        problems.append(Problem(path.name, int(i) + 2, "PtID", "missing or duplicate patient id",
-                                "a unique PtID"))
+        problems.append(
+            Problem(
+                path.name, int(i) + 2, "PtID", "missing or duplicate patient id", "a unique PtID"
+            )
+        )
     if problems:
         raise CohortError(problems)
-    trial = "OAK" if "oak" in path.name.lower() else ("POPLAR" if "poplar" in path.name.lower()
-                                                       else path.name.split(".")[0])
+    trial = (
+        "OAK"
+        if "oak" in path.name.lower()
+        else ("POPLAR" if "poplar" in path.name.lower() else path.name.split(".")[0])
+    )
     arm = d["TRT01P"].astype("string")
-    out = pd.DataFrame({
-        "patient_id": d["PtID"].astype(str),
-        "treatment_start": pd.Timestamp(reference_date),
-        "trial": trial,
-        "tumor_type": "NSCLC",
-        "arm": arm,
-        "treatment": arm.str.upper().map({"MPDL3280A": "atezolizumab",
-                                          "DOCETAXEL": "docetaxel"}).astype("string"),
-        "os_months": nums["OS"].astype(float),
-        "os_event": (1 - nums["OS.CNSR"]).astype("Int64"),
-        "pfs_months": nums["PFS"].astype(float),
-        "pfs_event": (1 - nums["PFS.CNSR"]).astype("Int64"),
-    })
+    out = pd.DataFrame(
+        {
+            "patient_id": d["PtID"].astype(str),
+            "treatment_start": pd.Timestamp(reference_date),
+            "trial": trial,
+            "tumor_type": "NSCLC",
+            "arm": arm,
+            "treatment": arm.str.upper()
+            .map({"MPDL3280A": "atezolizumab", "DOCETAXEL": "docetaxel"})
+            .astype("string"),
+            "os_months": nums["OS"].astype(float),
+            "os_event": (1 - nums["OS.CNSR"]).astype("Int64"),
+            "pfs_months": nums["PFS"].astype(float),
+            "pfs_event": (1 - nums["PFS.CNSR"]).astype("Int64"),
+        }
+    )
     for src, dst in _OAK_COLUMNS.items():
         if src in d.columns and dst not in out.columns:
             out[dst] = nums[src] if src in nums else d[src].astype("string")
@@ -308,8 +442,9 @@ def _days_to_dates(days: pd.Series, origin: pd.Timestamp) -> pd.Series:
     return origin + pd.to_timedelta(np.round(days.to_numpy(dtype=float)), unit="D")
 
 
-def read_tumgr_sample(path: Path | str, *,
-                      reference_date: str | pd.Timestamp = REFERENCE_DATE) -> dict[str, pd.DataFrame]:
+def read_tumgr_sample(
+    path: Path | str, *, reference_date: str | pd.Timestamp = REFERENCE_DATE
+) -> dict[str, pd.DataFrame]:
     """Read tumgr's ``sampleData.csv[.gz]`` (columns ``name, date, size``) as a cohort.
 
     ``name`` is the patient, ``date`` the day of the evaluation (days from an origin the source
@@ -327,48 +462,95 @@ def read_tumgr_sample(path: Path | str, *,
     need = ["name", "date", "size"]
     missing = [c for c in need if c not in d.columns]
     if missing:
-        raise CohortError([Problem(path.name, None, c, "required column is missing",
-                                   "tumgr's columns name, date (days), size") for c in missing])
+        raise CohortError(
+            [
+                Problem(
+                    path.name,
+                    None,
+                    c,
+                    "required column is missing",
+                    "tumgr's columns name, date (days), size",
+                )
+                for c in missing
+            ]
+        )
     problems = []
     nums = {}
     for c in ("date", "size"):
         v = pd.to_numeric(d[c].replace({"NA": pd.NA, "": pd.NA}), errors="coerce")
         bad = v.isna() & ~d[c].isin(["", "NA"])
         for i in d.index[bad][:20]:
-            problems.append(Problem(path.name, int(i) + 2, c, f"not a number {d.at[i, c]!r}",
-                                    "a number (or NA)"))
+            problems.append(
+                Problem(
+                    path.name, int(i) + 2, c, f"not a number {d.at[i, c]!r}", "a number (or NA)"
+                )
+            )
         nums[c] = v
     if problems:
         raise CohortError(problems)
     ref = pd.Timestamp(reference_date)
     keep = nums["date"].notna() & nums["size"].notna()
-    report = [_report_row(path.name, "date, size", "row_dropped", int((~keep).sum()),
-                          "no day or no size")]
-    a = pd.DataFrame({"patient_id": d["name"].astype(str), "day": nums["date"],
-                      "sld_mm": nums["size"].astype(float)})[keep.to_numpy()]
+    report = [
+        _report_row(path.name, "date, size", "row_dropped", int((~keep).sum()), "no day or no size")
+    ]
+    a = pd.DataFrame(
+        {
+            "patient_id": d["name"].astype(str),
+            "day": nums["date"],
+            "sld_mm": nums["size"].astype(float),
+        }
+    )[keep.to_numpy()]
     a["assessment_date"] = _days_to_dates(a["day"], ref)
     a = a.sort_values(["patient_id", "day"], kind="mergesort").reset_index(drop=True)
     ids = pd.unique(d["name"].astype(str))
     first = a.groupby("patient_id", sort=False)["assessment_date"].min()
-    patients = pd.DataFrame({"patient_id": ids,
-                             "treatment_start": first.reindex(ids).to_numpy(),
-                             "tumor_type": "prostate", "trial_arm": "control"})
+    patients = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "treatment_start": first.reindex(ids).to_numpy(),
+            "tumor_type": "prostate",
+            "trial_arm": "control",
+        }
+    )
     rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
-    return {"patients": patients,
-            "assessments": a[["patient_id", "assessment_date", "sld_mm"]], "report": rep}
+    return {
+        "patients": patients,
+        "assessments": a[["patient_id", "assessment_date", "sld_mm"]],
+        "report": rep,
+    }
 
 
 #: INSPIRE cohort letter -> tumour type (reportRmd's data documentation; Bratman et al. 2020)
-INSPIRE_COHORTS = {"A": "SCCHN", "B": "TNBC", "C": "HGSOC", "D": "melanoma",
-                   "E": "mixed solid tumour"}
-_INSPIRE_PATIENT_COLUMNS = ["id", "age", "sex", "cohort", "l_size", "pdl1", "tmb",
-                            "baseline_ctdna", "change_ctdna_group", "orr", "cbr", "os_status",
-                            "os_time", "pfs_status", "pfs_time"]
+INSPIRE_COHORTS = {
+    "A": "SCCHN",
+    "B": "TNBC",
+    "C": "HGSOC",
+    "D": "melanoma",
+    "E": "mixed solid tumour",
+}
+_INSPIRE_PATIENT_COLUMNS = [
+    "id",
+    "age",
+    "sex",
+    "cohort",
+    "l_size",
+    "pdl1",
+    "tmb",
+    "baseline_ctdna",
+    "change_ctdna_group",
+    "orr",
+    "cbr",
+    "os_status",
+    "os_time",
+    "pfs_status",
+    "pfs_time",
+]
 _INSPIRE_SIZE_COLUMNS = ["id", "cohort", "ctdna_status", "time", "size_change"]
 
 
-def read_inspire(folder: Path | str, *, reference_date: str | pd.Timestamp = REFERENCE_DATE
-                 ) -> dict[str, pd.DataFrame]:
+def read_inspire(
+    folder: Path | str, *, reference_date: str | pd.Timestamp = REFERENCE_DATE
+) -> dict[str, pd.DataFrame]:
     """Read the INSPIRE pembrolizumab trial tables (Bratman et al., Nat Cancer 2020; as shipped
     by the R package reportRmd): ``pembrolizumab.csv`` (94 patients) and ``ctDNA.csv``
     (% change of the tumour measurement over weeks on treatment).
@@ -402,8 +584,11 @@ def read_inspire(folder: Path | str, *, reference_date: str | pd.Timestamp = REF
     z = _read_text_csv(sfile).apply(lambda s: s.str.strip())
     problems: list[Problem] = []
     for f, t, need in ((pfile, d, _INSPIRE_PATIENT_COLUMNS), (sfile, z, _INSPIRE_SIZE_COLUMNS)):
-        problems += [Problem(f.name, None, c, "required column is missing", ", ".join(need))
-                     for c in need if c not in t.columns]
+        problems += [
+            Problem(f.name, None, c, "required column is missing", ", ".join(need))
+            for c in need
+            if c not in t.columns
+        ]
     if problems:
         raise CohortError(problems)
     d = d.replace({"": pd.NA, "NA": pd.NA})
@@ -413,112 +598,227 @@ def read_inspire(folder: Path | str, *, reference_date: str | pd.Timestamp = REF
         v = pd.to_numeric(t[c], errors="coerce")
         bad = (t[c].notna() & v.isna()) | (v.isna() if required else False)
         for i in t.index[bad][:20]:
-            problems.append(Problem(name, int(i) + 2, c, f"not a number {t.at[i, c]!r}",
-                                    "a number" + ("" if required else " or empty")))
+            problems.append(
+                Problem(
+                    name,
+                    int(i) + 2,
+                    c,
+                    f"not a number {t.at[i, c]!r}",
+                    "a number" + ("" if required else " or empty"),
+                )
+            )
         return v
 
-    num = {c: numbers(d, c, pfile.name, c in ("l_size", "os_time", "os_status", "pfs_time",
-                                              "pfs_status"))
-           for c in ("age", "l_size", "pdl1", "tmb", "baseline_ctdna", "os_status", "os_time",
-                     "pfs_status", "pfs_time")}
+    num = {
+        c: numbers(
+            d, c, pfile.name, c in ("l_size", "os_time", "os_status", "pfs_time", "pfs_status")
+        )
+        for c in (
+            "age",
+            "l_size",
+            "pdl1",
+            "tmb",
+            "baseline_ctdna",
+            "os_status",
+            "os_time",
+            "pfs_status",
+            "pfs_time",
+        )
+    }
     for c in ("os_status", "pfs_status"):
         for i in d.index[num[c].notna() & ~num[c].isin([0, 1])][:20]:
-            problems.append(Problem(pfile.name, int(i) + 2, c, f"invalid status {d.at[i, c]!r}",
-                                    "0 (censored) or 1 (event)"))
+            problems.append(
+                Problem(
+                    pfile.name,
+                    int(i) + 2,
+                    c,
+                    f"invalid status {d.at[i, c]!r}",
+                    "0 (censored) or 1 (event)",
+                )
+            )
     dup = d["id"].isna() | d["id"].duplicated(keep=False)
     for i in d.index[dup][:20]:
-        problems.append(Problem(pfile.name, int(i) + 2, "id", "missing or duplicate patient id",
-                                "a unique id"))
+        problems.append(
+            Problem(pfile.name, int(i) + 2, "id", "missing or duplicate patient id", "a unique id")
+        )
     bad_cohort = ~d["cohort"].isin(list(INSPIRE_COHORTS))
     for i in d.index[bad_cohort][:20]:
-        problems.append(Problem(pfile.name, int(i) + 2, "cohort", f"unknown cohort "
-                                f"{d.at[i, 'cohort']!r}", ", ".join(INSPIRE_COHORTS)))
+        problems.append(
+            Problem(
+                pfile.name,
+                int(i) + 2,
+                "cohort",
+                f"unknown cohort {d.at[i, 'cohort']!r}",
+                ", ".join(INSPIRE_COHORTS),
+            )
+        )
     weeks = numbers(z, "time", sfile.name, True)
     change = numbers(z, "size_change", sfile.name, False)
     unknown = ~z["id"].isin(set(d["id"].dropna()))
     for i in z.index[unknown][:20]:
-        problems.append(Problem(sfile.name, int(i) + 2, "id", f"patient {z.at[i, 'id']!r} is "
-                                "not in pembrolizumab.csv", "ids of pembrolizumab.csv"))
+        problems.append(
+            Problem(
+                sfile.name,
+                int(i) + 2,
+                "id",
+                f"patient {z.at[i, 'id']!r} is not in pembrolizumab.csv",
+                "ids of pembrolizumab.csv",
+            )
+        )
     for i in z.index[weeks.notna() & (weeks <= 0)][:20]:
-        problems.append(Problem(sfile.name, int(i) + 2, "time", f"{z.at[i, 'time']} weeks",
-                                "weeks on treatment > 0"))
+        problems.append(
+            Problem(
+                sfile.name, int(i) + 2, "time", f"{z.at[i, 'time']} weeks", "weeks on treatment > 0"
+            )
+        )
     if problems:
         raise CohortError(problems)
 
     ref = pd.Timestamp(reference_date)
     group = d["change_ctdna_group"].astype("string")
     status = z.drop_duplicates("id").set_index("id")["ctdna_status"]
-    patients = pd.DataFrame({
-        "patient_id": d["id"].astype(str),
-        "treatment_start": ref,
-        "tumor_type": d["cohort"].map(INSPIRE_COHORTS),
-        "treatment": "pembrolizumab",
-        "cohort": d["cohort"],
-        "age": num["age"].astype(float),
-        "sex": d["sex"].astype("string"),
-        "tumor_size_baseline": num["l_size"].astype(float),
-        "pdl1_pct": num["pdl1"].astype(float),
-        "log_tmb": num["tmb"].astype(float),
-        "ctdna_baseline": num["baseline_ctdna"].astype(float),
-        "ctdna_change_group": group,
-        "ctdna_increase": group.map({"Increase from baseline": 1,
-                                     "Decrease from baseline": 0}).astype("Int64"),
-        "ctdna_status_on_treatment": d["id"].map(status).astype("string"),
-        "best_overall_response_group": d["orr"].astype("string"),
-        "best_overall_clinical_benefit": d["cbr"].astype("string"),
-        "os_months": num["os_time"].astype(float),
-        "os_event": num["os_status"].astype("Int64"),
-        "pfs_months": num["pfs_time"].astype(float),
-        "pfs_event": num["pfs_status"].astype("Int64"),
-    }).sort_values("patient_id", kind="mergesort").reset_index(drop=True)
-    other = group.notna() & group.map({"Increase from baseline": 1,
-                                       "Decrease from baseline": 0}).isna()
+    patients = (
+        pd.DataFrame(
+            {
+                "patient_id": d["id"].astype(str),
+                "treatment_start": ref,
+                "tumor_type": d["cohort"].map(INSPIRE_COHORTS),
+                "treatment": "pembrolizumab",
+                "cohort": d["cohort"],
+                "age": num["age"].astype(float),
+                "sex": d["sex"].astype("string"),
+                "tumor_size_baseline": num["l_size"].astype(float),
+                "pdl1_pct": num["pdl1"].astype(float),
+                "log_tmb": num["tmb"].astype(float),
+                "ctdna_baseline": num["baseline_ctdna"].astype(float),
+                "ctdna_change_group": group,
+                "ctdna_increase": group.map(
+                    {"Increase from baseline": 1, "Decrease from baseline": 0}
+                ).astype("Int64"),
+                "ctdna_status_on_treatment": d["id"].map(status).astype("string"),
+                "best_overall_response_group": d["orr"].astype("string"),
+                "best_overall_clinical_benefit": d["cbr"].astype("string"),
+                "os_months": num["os_time"].astype(float),
+                "os_event": num["os_status"].astype("Int64"),
+                "pfs_months": num["pfs_time"].astype(float),
+                "pfs_event": num["pfs_status"].astype("Int64"),
+            }
+        )
+        .sort_values("patient_id", kind="mergesort")
+        .reset_index(drop=True)
+    )
+    other = (
+        group.notna() & group.map({"Increase from baseline": 1, "Decrease from baseline": 0}).isna()
+    )
     if other.any():
-        raise CohortError([Problem(pfile.name, int(i) + 2, "change_ctdna_group",
-                                   f"unknown group {group[i]!r}",
-                                   "Increase from baseline, Decrease from baseline or empty")
-                           for i in d.index[other][:20]])
+        raise CohortError(
+            [
+                Problem(
+                    pfile.name,
+                    int(i) + 2,
+                    "change_ctdna_group",
+                    f"unknown group {group[i]!r}",
+                    "Increase from baseline, Decrease from baseline or empty",
+                )
+                for i in d.index[other][:20]
+            ]
+        )
 
     size = d.set_index("id")["l_size"].pipe(lambda s: pd.to_numeric(s)).astype(float)
-    base = pd.DataFrame({"patient_id": patients["patient_id"], "assessment_date": ref,
-                         "treatment_day": 0, "sld_mm": patients["tumor_size_baseline"],
-                         "size_change_pct": 0.0, "not_evaluable": 0})
+    base = pd.DataFrame(
+        {
+            "patient_id": patients["patient_id"],
+            "assessment_date": ref,
+            "treatment_day": 0,
+            "sld_mm": patients["tumor_size_baseline"],
+            "size_change_pct": 0.0,
+            "not_evaluable": 0,
+        }
+    )
     days = np.round(weeks.to_numpy(float) * 7.0).astype(int)
-    on = pd.DataFrame({"patient_id": z["id"].astype(str),
-                       "assessment_date": ref + pd.to_timedelta(days, unit="D"),
-                       "treatment_day": days,
-                       "sld_mm": (z["id"].map(size) * (1.0 + change / 100.0)).round(2),
-                       "size_change_pct": change.astype(float),
-                       "not_evaluable": change.isna().astype(int)})
+    on = pd.DataFrame(
+        {
+            "patient_id": z["id"].astype(str),
+            "assessment_date": ref + pd.to_timedelta(days, unit="D"),
+            "treatment_day": days,
+            "sld_mm": (z["id"].map(size) * (1.0 + change / 100.0)).round(2),
+            "size_change_pct": change.astype(float),
+            "not_evaluable": change.isna().astype(int),
+        }
+    )
     same_day = on.duplicated(["patient_id", "treatment_day"], keep=False)
     if same_day.any():
         i = int(np.flatnonzero(same_day.to_numpy())[0])
-        raise CohortError([Problem(sfile.name, i + 2, "time", "two measurements on one day "
-                                   f"for patient {on['patient_id'].iloc[i]!r}",
-                                   "one measurement per patient and week")])
-    a = pd.concat([base, on], ignore_index=True).sort_values(
-        ["patient_id", "treatment_day"], kind="mergesort").reset_index(drop=True)
+        raise CohortError(
+            [
+                Problem(
+                    sfile.name,
+                    i + 2,
+                    "time",
+                    f"two measurements on one day for patient {on['patient_id'].iloc[i]!r}",
+                    "one measurement per patient and week",
+                )
+            ]
+        )
+    a = (
+        pd.concat([base, on], ignore_index=True)
+        .sort_values(["patient_id", "treatment_day"], kind="mergesort")
+        .reset_index(drop=True)
+    )
     files = f"{pfile.name},{sfile.name}"
-    report = pd.DataFrame([
-        _report_row(files, "assessments", "baseline_scan_synthesized", len(base),
-                    "baseline sum = l_size (target-lesion size at baseline) on the treatment "
-                    "start"),
-        _report_row(sfile.name, "sld_mm", "sum_from_percent_change", len(on),
-                    "sld_mm = l_size x (1 + size_change / 100), rounded to 0.01 mm; day = "
-                    "round(7 x weeks)"),
-        _report_row(sfile.name, "size_change", "not_evaluable", int(change.isna().sum()),
-                    "empty size_change -> sld_mm NaN, not_evaluable 1"),
-        _report_row(pfile.name, "change_ctdna_group", "missing_value",
-                    int(group.isna().sum()), "ctDNA change not measured: ctdna_increase empty"),
-    ], columns=LOAD_REPORT_COLUMNS)
+    report = pd.DataFrame(
+        [
+            _report_row(
+                files,
+                "assessments",
+                "baseline_scan_synthesized",
+                len(base),
+                "baseline sum = l_size (target-lesion size at baseline) on the treatment start",
+            ),
+            _report_row(
+                sfile.name,
+                "sld_mm",
+                "sum_from_percent_change",
+                len(on),
+                "sld_mm = l_size x (1 + size_change / 100), rounded to 0.01 mm; day = "
+                "round(7 x weeks)",
+            ),
+            _report_row(
+                sfile.name,
+                "size_change",
+                "not_evaluable",
+                int(change.isna().sum()),
+                "empty size_change -> sld_mm NaN, not_evaluable 1",
+            ),
+            _report_row(
+                pfile.name,
+                "change_ctdna_group",
+                "missing_value",
+                int(group.isna().sum()),
+                "ctDNA change not measured: ctdna_increase empty",
+            ),
+        ],
+        columns=LOAD_REPORT_COLUMNS,
+    )
     report = report[report["n_rows"] > 0].reset_index(drop=True)
     return {"patients": patients, "assessments": a, "report": report}
 
 
 #: cohort names accepted by :func:`write_external_cohort`
-EXTERNAL_COHORTS = ("laleh2022", "laleh2022-study1", "laleh2022-study2", "laleh2022-study3",
-                    "laleh2022-study4", "laleh2022-study5", "oak", "poplar", "pharmaverse",
-                    "pharmaverse-recist", "tumgr", "inspire")
+EXTERNAL_COHORTS = (
+    "laleh2022",
+    "laleh2022-study1",
+    "laleh2022-study2",
+    "laleh2022-study3",
+    "laleh2022-study4",
+    "laleh2022-study5",
+    "oak",
+    "poplar",
+    "pharmaverse",
+    "pharmaverse-recist",
+    "tumgr",
+    "inspire",
+)
 
 
 def external_data_dir() -> Path:
@@ -551,8 +851,9 @@ def _write(df: pd.DataFrame, path: Path) -> None:
     write_cohort_csv(df, path)
 
 
-def write_external_cohort(name: str, out_dir: Path | str, *,
-                          external_dir: Path | str | None = None) -> Path:
+def write_external_cohort(
+    name: str, out_dir: Path | str, *, external_dir: Path | str | None = None
+) -> Path:
     """Write the external data set ``name`` (one of :data:`EXTERNAL_COHORTS`) as a cohort folder.
 
     ``laleh2022[-studyN]`` -> ``patients.csv`` + ``assessments.csv``; ``oak`` / ``poplar`` ->
@@ -564,22 +865,31 @@ def write_external_cohort(name: str, out_dir: Path | str, *,
     base = Path(external_dir) if external_dir is not None else external_data_dir()
     out = Path(out_dir)
     if name not in EXTERNAL_COHORTS:
-        raise HPDError(f"unknown external cohort {name!r} (expected one of "
-                       f"{', '.join(EXTERNAL_COHORTS)})")
+        raise HPDError(
+            f"unknown external cohort {name!r} (expected one of {', '.join(EXTERNAL_COHORTS)})"
+        )
     if not base.is_dir():
         raise HPDError(f"{base}: external data folder not found (set HPD_EXTERNAL_DATA)")
     if name.startswith("pharmaverse"):
         from .sdtm import import_sdtm_dir
 
         if name == "pharmaverse-recist":
-            return import_sdtm_dir(base / "pharmaversesdtm", out, prefer="recist",
-                                   reader="investigator", adam_dir=base / "pharmaverseadam")
+            return import_sdtm_dir(
+                base / "pharmaversesdtm",
+                out,
+                prefer="recist",
+                reader="investigator",
+                adam_dir=base / "pharmaverseadam",
+            )
         return import_sdtm_dir(base / "pharmaversesdtm", out)
     out.mkdir(parents=True, exist_ok=True)
     if name == "tumgr":
         t = read_tumgr_sample(_one_of(base / "tumgr", "sampleData"))
-        for key, fname in (("patients", "patients.csv"), ("assessments", "assessments.csv"),
-                           ("report", "import_report.csv")):
+        for key, fname in (
+            ("patients", "patients.csv"),
+            ("assessments", "assessments.csv"),
+            ("report", "import_report.csv"),
+        ):
             _write(t[key], out / fname)
         return out
     if name == "inspire":
@@ -599,11 +909,13 @@ def write_external_cohort(name: str, out_dir: Path | str, *,
         return out
     src = base / "oak_poplar_gandara2018"
     if not src.is_dir():
-        raise HPDError(f"{src}: OAK/POPLAR data not found. They are not bundled (journal "
-                       "supplement without a redistribution licence): download Supplementary "
-                       "Table 8 of Gandara et al., Nat Med 2018 (doi:10.1038/s41591-018-0134-3), "
-                       "save its sheets as oak_clinical.csv.gz / poplar_clinical.csv.gz in a "
-                       "folder oak_poplar_gandara2018/ and set HPD_EXTERNAL_DATA to its parent")
+        raise HPDError(
+            f"{src}: OAK/POPLAR data not found. They are not bundled (journal "
+            "supplement without a redistribution licence): download Supplementary "
+            "Table 8 of Gandara et al., Nat Med 2018 (doi:10.1038/s41591-018-0134-3), "
+            "save its sheets as oak_clinical.csv.gz / poplar_clinical.csv.gz in a "
+            "folder oak_poplar_gandara2018/ and set HPD_EXTERNAL_DATA to its parent"
+        )
     p = read_oak_poplar(src / f"{name}_clinical.csv.gz")
     _write(p, out / "patients.csv")
     return out

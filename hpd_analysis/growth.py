@@ -459,7 +459,9 @@ def write_growth(table: pd.DataFrame, out: str | Path) -> Path:
         comp = {"method": "gzip", "mtime": 0} if name.endswith(".gz") else None
         from .privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
 
-        neutralize_formulas(table).to_csv(out, index=False, lineterminator="\n", float_format="%.10g", compression=comp)
+        neutralize_formulas(table).to_csv(
+            out, index=False, lineterminator="\n", float_format="%.10g", compression=comp
+        )
     return out
 
 

@@ -131,8 +131,15 @@ def _flag_codes(classification: pd.DataFrame, flag_col: str) -> np.ndarray:
             lut[i] = 2
         else:
             pos = int(np.flatnonzero(codes == i)[0])
-            problems.append(Problem(_TABLE, pos + 2, flag_col, f"value {u!r} is not a flag",
-                                    "true, false or empty (not evaluable)"))
+            problems.append(
+                Problem(
+                    _TABLE,
+                    pos + 2,
+                    flag_col,
+                    f"value {u!r} is not a flag",
+                    "true, false or empty (not evaluable)",
+                )
+            )
     if problems:
         raise CohortError(problems)
     return lut[codes]
@@ -154,18 +161,27 @@ def status_codes(classification: pd.DataFrame, code: str) -> np.ndarray:
     status = lut[codes]
     problems = []
     for pos in np.flatnonzero(status < 0)[:20]:
-        problems.append(Problem(
-            _TABLE, int(pos) + 2, status_col,
-            f"value {raw.iloc[pos]!r} is not a verdict", "hpd, not_hpd or not_evaluable",
-        ))
+        problems.append(
+            Problem(
+                _TABLE,
+                int(pos) + 2,
+                status_col,
+                f"value {raw.iloc[pos]!r} is not a verdict",
+                "hpd, not_hpd or not_evaluable",
+            )
+        )
     clash = (status >= 0) & (status != derived)
     for pos in np.flatnonzero(clash)[:20]:
-        problems.append(Problem(
-            _TABLE, int(pos) + 2, status_col,
-            f"status {STATUSES[status[pos]]!r} contradicts {flag_col}="
-            f"{classification[flag_col].iloc[pos]!r}",
-            "hpd with True, not_hpd with False, not_evaluable with an empty flag",
-        ))
+        problems.append(
+            Problem(
+                _TABLE,
+                int(pos) + 2,
+                status_col,
+                f"status {STATUSES[status[pos]]!r} contradicts {flag_col}="
+                f"{classification[flag_col].iloc[pos]!r}",
+                "hpd with True, not_hpd with False, not_evaluable with an empty flag",
+            )
+        )
     if problems:
         raise CohortError(problems)
     return status
@@ -184,8 +200,11 @@ def hpd_status(classification: pd.DataFrame, code: str) -> pd.Series:
 
     code = definition_code(code)
     codes = status_codes(classification, code)
-    return pd.Series(np.asarray(STATUSES, dtype=object)[codes], index=classification.index,
-                     name=f"hpd_{code}_status")
+    return pd.Series(
+        np.asarray(STATUSES, dtype=object)[codes],
+        index=classification.index,
+        name=f"hpd_{code}_status",
+    )
 
 
 def hpd_reason(classification: pd.DataFrame, code: str) -> pd.Series:
@@ -246,8 +265,16 @@ def _binomial_ci(
 
 # --------------------------------------------------------------------------- incidence
 INCIDENCE_COLUMNS = [
-    "definition", "stratum", "n_hpd", "n_evaluable", "n_total",
-    "percent", "ci_low", "ci_high", "ci_method", "n_died_before_first_eval",
+    "definition",
+    "stratum",
+    "n_hpd",
+    "n_evaluable",
+    "n_total",
+    "percent",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "n_died_before_first_eval",
 ]
 #: per-patient flag of a death before the first evaluation (classification column)
 DIED_BEFORE_FIRST_EVAL = "died_before_first_eval"
@@ -259,8 +286,9 @@ def _died_before_first_eval(classification: pd.DataFrame) -> np.ndarray:
     """The ``died_before_first_eval`` flag as bool (all False when the column is absent)."""
     if DIED_BEFORE_FIRST_EVAL not in classification.columns:
         return np.zeros(len(classification), dtype=bool)
-    return np.asarray(pd.array(classification[DIED_BEFORE_FIRST_EVAL], dtype="boolean")
-                      .fillna(False), dtype=bool)
+    return np.asarray(
+        pd.array(classification[DIED_BEFORE_FIRST_EVAL], dtype="boolean").fillna(False), dtype=bool
+    )
 
 
 def incidence(
@@ -299,9 +327,7 @@ def incidence(
     """
     key = str(method).strip().lower()
     if key not in CI_METHODS:
-        raise ParameterError(
-            f"method={method!r}: expected one of {', '.join(CI_METHODS)}"
-        )
+        raise ParameterError(f"method={method!r}: expected one of {', '.join(CI_METHODS)}")
     if not 0.0 < float(alpha) < 1.0:
         raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1 (0.05 = 95% CI)")
     sm_method, label = CI_METHODS[key]
@@ -322,24 +348,38 @@ def incidence(
         st = status_codes(classification, code)
         is_hpd = st == 0
         is_eval = st < 2
-        pieces.append(pd.DataFrame({
-            "definition": code, "stratum": "all",
-            "n_hpd": [int(is_hpd.sum())], "n_evaluable": [int(is_eval.sum())],
-            "n_total": [len(st)], "n_died_before_first_eval": [int(died.sum())],
-        }))
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "definition": code,
+                    "stratum": "all",
+                    "n_hpd": [int(is_hpd.sum())],
+                    "n_evaluable": [int(is_eval.sum())],
+                    "n_total": [len(st)],
+                    "n_died_before_first_eval": [int(died.sum())],
+                }
+            )
+        )
         for col, (keys, uniques) in strata.items():
             k = len(uniques) + 1  # last bin: missing value
             slot = np.where(keys < 0, k - 1, keys)
-            pieces.append(pd.DataFrame({
-                "definition": code,
-                "stratum": [f"{col}={format_level(v)}" for v in uniques]
-                + [f"{col}={MISSING_STRATUM}"],
-                "n_hpd": np.bincount(slot, weights=is_hpd, minlength=k).astype("int64"),
-                "n_evaluable": np.bincount(slot, weights=is_eval, minlength=k).astype("int64"),
-                "n_total": np.bincount(slot, minlength=k).astype("int64"),
-                "n_died_before_first_eval": np.bincount(slot, weights=died,
-                                                        minlength=k).astype("int64"),
-            }))
+            pieces.append(
+                pd.DataFrame(
+                    {
+                        "definition": code,
+                        "stratum": [f"{col}={format_level(v)}" for v in uniques]
+                        + [f"{col}={MISSING_STRATUM}"],
+                        "n_hpd": np.bincount(slot, weights=is_hpd, minlength=k).astype("int64"),
+                        "n_evaluable": np.bincount(slot, weights=is_eval, minlength=k).astype(
+                            "int64"
+                        ),
+                        "n_total": np.bincount(slot, minlength=k).astype("int64"),
+                        "n_died_before_first_eval": np.bincount(
+                            slot, weights=died, minlength=k
+                        ).astype("int64"),
+                    }
+                )
+            )
     out = pd.concat(pieces, ignore_index=True)
     pct, low, high = _binomial_ci(out["n_hpd"], out["n_evaluable"], sm_method, alpha)
     out["percent"], out["ci_low"], out["ci_high"] = pct, low, high
@@ -355,26 +395,31 @@ def _level_text(alpha: float) -> str:
 
 
 # --------------------------------------------------------------------------- attrition
-ATTRITION_COLUMNS = ["definition", "status", "reason_category", "reason", "n",
-                     "percent_of_cohort"]
+ATTRITION_COLUMNS = ["definition", "status", "reason_category", "reason", "n", "percent_of_cohort"]
 
 #: canonical categories of not-evaluable reasons: (category, keywords); the first category
 #: with a keyword found in the reason (case-insensitive) wins, so the order matters
 REASON_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("no measurable disease at baseline", ("no target lesion at baseline", "measurable")),
-    ("died before first evaluation", ("died before first evaluation",
-                                      "death before the first evaluation")),
+    (
+        "died before first evaluation",
+        ("died before first evaluation", "death before the first evaluation"),
+    ),
     ("no measurements", ("no measurements",)),
     ("no usable pre-baseline scan", ("pre-baseline",)),
-    ("no usable baseline scan", ("no scan on or before treatment start", "baseline scan more than",
-                                 "no baseline")),
+    (
+        "no usable baseline scan",
+        ("no scan on or before treatment start", "baseline scan more than", "no baseline"),
+    ),
     ("no on-treatment evaluation", ("no on-treatment scan", "no first evaluation")),
     ("target lesion(s) not measured", ("not measured", "target not evaluable")),
     ("pre-treatment growth ≤ 0 (ratio undefined)", ("tgr_pre", "tgk_pre", "shrinking")),
     ("outside the definition's time window", ("outside", "after day")),
     ("follow-up too short (censored)", ("censored",)),
-    ("clinical data missing (ECOG, dates, death)", ("ecog", "ttf", "death", "treatment_end",
-                                                    "last_contact")),
+    (
+        "clinical data missing (ECOG, dates, death)",
+        ("ecog", "ttf", "death", "treatment_end", "last_contact"),
+    ),
 )
 #: category of reasons matching no keyword
 OTHER_REASON = "other"
@@ -387,10 +432,15 @@ def reason_category(reasons: pd.Series) -> pd.Series:
     cats = []
     for text in uniques:
         low = str(text).lower()
-        cats.append(next((c for c, words in REASON_CATEGORIES
-                          if any(w.lower() in low for w in words)), OTHER_REASON))
+        cats.append(
+            next(
+                (c for c, words in REASON_CATEGORIES if any(w.lower() in low for w in words)),
+                OTHER_REASON,
+            )
+        )
     arr = np.asarray(cats + [OTHER_REASON], dtype=object)
     return pd.Series(arr[np.where(keys < 0, len(cats), keys)], index=reasons.index, dtype=object)
+
 
 #: a parenthesised, patient-specific detail holding a number, e.g. " (day 45)"
 _DETAIL = r"\s*\([^()]*\d[^()]*\)"
@@ -428,16 +478,30 @@ def attrition(
     for code in codes:
         st = status_codes(classification, code)
         ne = (st == 2) & ~died
-        ev = pd.DataFrame({
-            "definition": code, "status": ["hpd", "not_hpd"], "reason": EVALUABLE_REASON,
-            "n": [int((st == 0).sum()), int((st == 1).sum())],
-        })
+        ev = pd.DataFrame(
+            {
+                "definition": code,
+                "status": ["hpd", "not_hpd"],
+                "reason": EVALUABLE_REASON,
+                "n": [int((st == 0).sum()), int((st == 1).sum())],
+            }
+        )
         n_died = int(((st == 2) & died).sum())
         if n_died or DIED_BEFORE_FIRST_EVAL in classification.columns:
-            ev = pd.concat([ev, pd.DataFrame({
-                "definition": code, "status": [DIED_STATUS],
-                "reason": ["died before first evaluation"], "n": [n_died]})],
-                ignore_index=True)
+            ev = pd.concat(
+                [
+                    ev,
+                    pd.DataFrame(
+                        {
+                            "definition": code,
+                            "status": [DIED_STATUS],
+                            "reason": ["died before first evaluation"],
+                            "n": [n_died],
+                        }
+                    ),
+                ],
+                ignore_index=True,
+            )
         reason = hpd_reason(classification, code).to_numpy()[ne]
         keys, uniques = pd.factorize(pd.Series(reason, dtype=object))
         labels = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
@@ -445,8 +509,12 @@ def attrition(
             labels = labels.str.replace(_DETAIL, "", regex=True).str.strip()
         labels = labels.replace("", NO_REASON)
         keys, uniques = pd.factorize(labels.to_numpy()[keys]) if len(keys) else (keys, labels)
-        counts = pd.DataFrame({"reason": np.asarray(uniques, dtype=object),
-                               "n": np.bincount(keys, minlength=len(uniques)).astype("int64")})
+        counts = pd.DataFrame(
+            {
+                "reason": np.asarray(uniques, dtype=object),
+                "n": np.bincount(keys, minlength=len(uniques)).astype("int64"),
+            }
+        )
         counts = counts.sort_values(["n", "reason"], ascending=[False, True], kind="mergesort")
         counts.insert(0, "status", "not_evaluable")
         counts.insert(0, "definition", code)
@@ -454,7 +522,8 @@ def attrition(
     out = pd.concat(pieces, ignore_index=True)
     out["n"] = out["n"].astype("int64")
     out["reason_category"] = reason_category(out["reason"]).where(
-        out["status"].isin(["not_evaluable", DIED_STATUS]), EVALUABLE_REASON)
+        out["status"].isin(["not_evaluable", DIED_STATUS]), EVALUABLE_REASON
+    )
     out["percent_of_cohort"] = 100.0 * out["n"] / n_total if n_total else np.nan
     return out[ATTRITION_COLUMNS]
 
@@ -480,12 +549,33 @@ def attrition_flow(classification: pd.DataFrame, definitions: Any = None) -> pd.
         n_died = int(part.loc[part["status"].eq(DIED_STATUS), "n"].sum())
         rows += [
             {"definition": code, "node": "cohort", "parent": pd.NA, "level": 0, "n": n_total},
-            {"definition": code, "node": "evaluable", "parent": "cohort", "level": 1,
-             "n": n_hpd + n_not},
-            *([{"definition": code, "node": "died before first evaluation",
-                "parent": "cohort", "level": 1, "n": n_died}] if n_died else []),
-            {"definition": code, "node": "not evaluable", "parent": "cohort", "level": 1,
-             "n": int(ne["n"].sum())},
+            {
+                "definition": code,
+                "node": "evaluable",
+                "parent": "cohort",
+                "level": 1,
+                "n": n_hpd + n_not,
+            },
+            *(
+                [
+                    {
+                        "definition": code,
+                        "node": "died before first evaluation",
+                        "parent": "cohort",
+                        "level": 1,
+                        "n": n_died,
+                    }
+                ]
+                if n_died
+                else []
+            ),
+            {
+                "definition": code,
+                "node": "not evaluable",
+                "parent": "cohort",
+                "level": 1,
+                "n": int(ne["n"].sum()),
+            },
             {"definition": code, "node": "HPD", "parent": "evaluable", "level": 2, "n": n_hpd},
             {"definition": code, "node": "not HPD", "parent": "evaluable", "level": 2, "n": n_not},
         ]
@@ -497,7 +587,6 @@ def attrition_flow(classification: pd.DataFrame, definitions: Any = None) -> pd.
     out["n"] = out["n"].astype("int64")
     out["percent"] = 100.0 * out["n"] / n_total if n_total else np.nan
     return out[FLOW_COLUMNS]
-
 
 
 # --------------------------------------------------------------------------- grouping
@@ -536,8 +625,9 @@ def group_labels(
     if group is None:
         labels = pd.Series("all", index=idx, dtype=object)
         return labels, ["all"], None, pd.Series(pd.NA, index=idx, dtype=object)
-    if not isinstance(group, str) or (group not in data.columns
-                                      and hpd_column_code(data, group) is None):
+    if not isinstance(group, str) or (
+        group not in data.columns and hpd_column_code(data, group) is None
+    ):
         raise ParameterError(
             f"group {group!r}: no such column (expected a patient column or an HPD definition "
             f"code; columns: {', '.join(map(str, data.columns))})"
@@ -545,32 +635,43 @@ def group_labels(
     code = hpd_column_code(data, group)
     if code is not None:
         st = status_codes(data, code)
-        labels = pd.Series(np.asarray([HPD_LABEL, NON_HPD_LABEL, pd.NA], dtype=object)[st],
-                           index=idx)
+        labels = pd.Series(
+            np.asarray([HPD_LABEL, NON_HPD_LABEL, pd.NA], dtype=object)[st], index=idx
+        )
         levels = [HPD_LABEL, NON_HPD_LABEL]
         ref = NON_HPD_LABEL if reference is None else reference
-        why = pd.Series(np.asarray([pd.NA, pd.NA, f"not evaluable under {code}"],
-                                   dtype=object)[st], index=idx)
+        why = pd.Series(
+            np.asarray([pd.NA, pd.NA, f"not evaluable under {code}"], dtype=object)[st], index=idx
+        )
     else:
         keys, uniques = _factorize_sorted(data[group])
         text = [format_level(v) for v in uniques]
         levels = list(dict.fromkeys(text))
         labels = pd.Series(np.asarray([*text, pd.NA], dtype=object)[keys], index=idx)
         ref = levels[0] if (reference is None and levels) else reference
-        why = pd.Series(np.asarray([*([pd.NA] * len(text)), f"{group} missing"],
-                                   dtype=object)[keys], index=idx)
+        why = pd.Series(
+            np.asarray([*([pd.NA] * len(text)), f"{group} missing"], dtype=object)[keys], index=idx
+        )
     if ref is not None and ref not in levels:
         raise ParameterError(f"reference={ref!r}: not a level of {group} (levels: {levels})")
     return labels, levels, ref, why
 
 
-PSEUDOPROGRESSION_COLUMNS = ["definition", "n_hpd", "n_hpd_icpd", "n_hpd_pseudoprogression",
-                             "n_hpd_unconfirmed", "n_hpd_later_response", "n_pseudoprogression",
-                             "n_total"]
+PSEUDOPROGRESSION_COLUMNS = [
+    "definition",
+    "n_hpd",
+    "n_hpd_icpd",
+    "n_hpd_pseudoprogression",
+    "n_hpd_unconfirmed",
+    "n_hpd_later_response",
+    "n_pseudoprogression",
+    "n_total",
+]
 
 
-def hpd_and_pseudoprogression(classification: pd.DataFrame, course: pd.DataFrame,
-                              definitions: Any = None) -> pd.DataFrame:
+def hpd_and_pseudoprogression(
+    classification: pd.DataFrame, course: pd.DataFrame, definitions: Any = None
+) -> pd.DataFrame:
     """Pseudoprogression beside HPD: per definition, how its HPD patients fared under iRECIST.
 
     ``course``: :func:`hpd_analysis.classification.irecist_course` (same patients). Columns
@@ -586,20 +687,41 @@ def hpd_and_pseudoprogression(classification: pd.DataFrame, course: pd.DataFrame
     rows = []
     for code in codes:
         hpd = status_codes(classification, code) == 0
-        rows.append({"definition": code, "n_hpd": int(hpd.sum()),
-                     "n_hpd_icpd": int((hpd & (kind == "iCPD")).sum()),
-                     "n_hpd_pseudoprogression": int((hpd & pseudo).sum()),
-                     "n_hpd_unconfirmed": int((hpd & (kind == "unconfirmed")).sum()),
-                     "n_hpd_later_response": int((hpd & later).sum()),
-                     "n_pseudoprogression": int(pseudo.sum()), "n_total": len(hpd)})
+        rows.append(
+            {
+                "definition": code,
+                "n_hpd": int(hpd.sum()),
+                "n_hpd_icpd": int((hpd & (kind == "iCPD")).sum()),
+                "n_hpd_pseudoprogression": int((hpd & pseudo).sum()),
+                "n_hpd_unconfirmed": int((hpd & (kind == "unconfirmed")).sum()),
+                "n_hpd_later_response": int((hpd & later).sum()),
+                "n_pseudoprogression": int(pseudo.sum()),
+                "n_total": len(hpd),
+            }
+        )
     return pd.DataFrame(rows, columns=PSEUDOPROGRESSION_COLUMNS)
 
 
 # --------------------------------------------------------------------------- by treatment arm
 ARM_COLUMNS = [
-    "definition", "arm", "reference_arm", "n_hpd", "n_evaluable", "percent", "ci_low", "ci_high",
-    "difference_pp", "diff_ci_low", "diff_ci_high", "odds_ratio", "or_ci_low", "or_ci_high",
-    "fisher_p", "ci_method", "diff_ci_method", "or_ci_method",
+    "definition",
+    "arm",
+    "reference_arm",
+    "n_hpd",
+    "n_evaluable",
+    "percent",
+    "ci_low",
+    "ci_high",
+    "difference_pp",
+    "diff_ci_low",
+    "diff_ci_high",
+    "odds_ratio",
+    "or_ci_low",
+    "or_ci_high",
+    "fisher_p",
+    "ci_method",
+    "diff_ci_method",
+    "or_ci_method",
 ]
 
 #: the ``arm`` of the row that counts the patients without a treatment-arm value
@@ -634,8 +756,10 @@ def incidence_by_arm(
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     if arm not in classification.columns:
-        raise ParameterError(f"arm={arm!r}: no such column (expected the treatment-arm column, "
-                             f"e.g. arm or treatment)")
+        raise ParameterError(
+            f"arm={arm!r}: no such column (expected the treatment-arm column, "
+            f"e.g. arm or treatment)"
+        )
     if not 0.0 < float(alpha) < 1.0:
         raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
     keys, uniques = _factorize_sorted(classification[arm])
@@ -643,8 +767,9 @@ def incidence_by_arm(
     if len(labels) < 2:
         raise ParameterError(f"arm={arm!r}: needs at least two arms (found {labels})")
     if reference is None:
-        reference = next((lv for lv in labels
-                          if any(w in lv.lower() for w in COMPARATOR_WORDS)), labels[0])
+        reference = next(
+            (lv for lv in labels if any(w in lv.lower() for w in COMPARATOR_WORDS)), labels[0]
+        )
     if str(reference) not in labels:
         raise ParameterError(f"reference={reference!r}: not an arm ({labels})")
     ref_i = labels.index(str(reference))
@@ -653,48 +778,72 @@ def incidence_by_arm(
     rows = []
     for code in definition_codes(classification, definitions):
         st = status_codes(classification, code)
-        n_hpd = np.bincount(keys[keys >= 0], weights=(st == 0)[keys >= 0],
-                            minlength=len(labels)).astype(int)
-        n_ev = np.bincount(keys[keys >= 0], weights=(st < 2)[keys >= 0],
-                           minlength=len(labels)).astype(int)
+        n_hpd = np.bincount(
+            keys[keys >= 0], weights=(st == 0)[keys >= 0], minlength=len(labels)
+        ).astype(int)
+        n_ev = np.bincount(
+            keys[keys >= 0], weights=(st < 2)[keys >= 0], minlength=len(labels)
+        ).astype(int)
         pct, low, high = _binomial_ci(n_hpd, n_ev, "wilson", alpha)
         a0, n0 = int(n_hpd[ref_i]), int(n_ev[ref_i])
         for i, lv in enumerate(labels):
             row: dict[str, Any] = {
-                "definition": code, "arm": lv, "reference_arm": labels[ref_i],
-                "n_hpd": int(n_hpd[i]), "n_evaluable": int(n_ev[i]), "percent": pct[i],
-                "ci_low": low[i], "ci_high": high[i], "ci_method": f"Wilson score {level}",
-                "diff_ci_method": "", "or_ci_method": "",
+                "definition": code,
+                "arm": lv,
+                "reference_arm": labels[ref_i],
+                "n_hpd": int(n_hpd[i]),
+                "n_evaluable": int(n_ev[i]),
+                "percent": pct[i],
+                "ci_low": low[i],
+                "ci_high": high[i],
+                "ci_method": f"Wilson score {level}",
+                "diff_ci_method": "",
+                "or_ci_method": "",
             }
             a1, n1 = int(n_hpd[i]), int(n_ev[i])
             if i != ref_i and n1 > 0 and n0 > 0:
-                lo_d, hi_d = confint_proportions_2indep(a1, n1, a0, n0, method="newcomb",
-                                                        compare="diff", alpha=alpha)
-                row.update(difference_pp=100.0 * (a1 / n1 - a0 / n0),
-                           diff_ci_low=100.0 * float(lo_d), diff_ci_high=100.0 * float(hi_d),
-                           diff_ci_method=f"Newcombe hybrid score (Wilson) {level}")
+                lo_d, hi_d = confint_proportions_2indep(
+                    a1, n1, a0, n0, method="newcomb", compare="diff", alpha=alpha
+                )
+                row.update(
+                    difference_pp=100.0 * (a1 / n1 - a0 / n0),
+                    diff_ci_low=100.0 * float(lo_d),
+                    diff_ci_high=100.0 * float(hi_d),
+                    diff_ci_method=f"Newcombe hybrid score (Wilson) {level}",
+                )
                 cells = np.array([[a1, n1 - a1], [a0, n0 - a0]], dtype=float)
                 row["fisher_p"] = float(fisher_exact(cells.astype(int)).pvalue)
                 if (cells > 0).all():
                     log_or = float(np.log(cells[0, 0] * cells[1, 1] / (cells[0, 1] * cells[1, 0])))
                     se = float(np.sqrt((1.0 / cells).sum()))
-                    row.update(odds_ratio=float(np.exp(log_or)),
-                               or_ci_low=float(np.exp(log_or - z * se)),
-                               or_ci_high=float(np.exp(log_or + z * se)),
-                               or_ci_method=f"Woolf (logit) {level}")
+                    row.update(
+                        odds_ratio=float(np.exp(log_or)),
+                        or_ci_low=float(np.exp(log_or - z * se)),
+                        or_ci_high=float(np.exp(log_or + z * se)),
+                        or_ci_method=f"Woolf (logit) {level}",
+                    )
                 else:
                     row["or_ci_method"] = "not estimable: a cell is 0"
             rows.append(row)
         none = keys < 0
         if none.any():  # no patient silently lost: those without an arm get their own row
             k_hpd, k_ev = int((st[none] == 0).sum()), int((st[none] < 2).sum())
-            p_no, lo_no, hi_no = _binomial_ci(np.array([k_hpd]), np.array([k_ev]), "wilson",
-                                              alpha)
-            rows.append({"definition": code, "arm": NO_ARM, "reference_arm": labels[ref_i],
-                         "n_hpd": k_hpd, "n_evaluable": k_ev, "percent": p_no[0],
-                         "ci_low": lo_no[0], "ci_high": hi_no[0],
-                         "ci_method": f"Wilson score {level}", "diff_ci_method": "",
-                         "or_ci_method": ""})
+            p_no, lo_no, hi_no = _binomial_ci(np.array([k_hpd]), np.array([k_ev]), "wilson", alpha)
+            rows.append(
+                {
+                    "definition": code,
+                    "arm": NO_ARM,
+                    "reference_arm": labels[ref_i],
+                    "n_hpd": k_hpd,
+                    "n_evaluable": k_ev,
+                    "percent": p_no[0],
+                    "ci_low": lo_no[0],
+                    "ci_high": hi_no[0],
+                    "ci_method": f"Wilson score {level}",
+                    "diff_ci_method": "",
+                    "or_ci_method": "",
+                }
+            )
     out = pd.DataFrame(rows, columns=ARM_COLUMNS)
     for c in ("n_hpd", "n_evaluable"):
         out[c] = out[c].astype("int64")
@@ -724,17 +873,26 @@ def arm_column(table: pd.DataFrame) -> str | None:
 # --------------------------------------------------------------------------------------------
 # tables of the report sections (moved from report.py)
 
+
 def _sweep_parameter(definition: Any) -> str | None:
     for name, value in definition.parameters.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 \
-                and name.endswith(("_min", "_min_pct", "_max_months")):
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and value > 0
+            and name.endswith(("_min", "_min_pct", "_max_months"))
+        ):
             return name
     return None
 
 
-def threshold_sweep_table(section: Any, definition: str | None = None,
-                          parameter: str | None = None, n_values: int = 21,
-                          method: str = "wilson") -> pd.DataFrame:
+def threshold_sweep_table(
+    section: Any,
+    definition: str | None = None,
+    parameter: str | None = None,
+    n_values: int = 21,
+    method: str = "wilson",
+) -> pd.DataFrame:
     """HPD incidence as one threshold of a definition varies, with a binomial CI.
 
     Default: the primary definition's first threshold parameter (e.g. ``delta_tgr_min`` of
@@ -752,8 +910,19 @@ def threshold_sweep_table(section: Any, definition: str | None = None,
     if defn is None:
         raise ParameterError(f"threshold sweep: definition {code} is not in the report")
     name = parameter or _sweep_parameter(defn)
-    cols = ["definition", "parameter", "value", "default", "n_hpd", "n_evaluable", "n_total",
-            "percent", "ci_low", "ci_high", "ci_method"]
+    cols = [
+        "definition",
+        "parameter",
+        "value",
+        "default",
+        "n_hpd",
+        "n_evaluable",
+        "n_total",
+        "percent",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+    ]
     if name is None:
         return pd.DataFrame(columns=cols)
     default = float(defn.parameters[name])
@@ -768,8 +937,9 @@ def threshold_sweep_table(section: Any, definition: str | None = None,
     lo = np.full(len(sweep), np.nan)
     hi = np.full(len(sweep), np.nan)
     if ok.any():
-        a, b = proportion_confint(sweep["n_hpd"].to_numpy(dtype=float)[ok], n_e[ok],
-                                  alpha=0.05, method=sm)
+        a, b = proportion_confint(
+            sweep["n_hpd"].to_numpy(dtype=float)[ok], n_e[ok], alpha=0.05, method=sm
+        )
         lo[ok], hi[ok] = 100.0 * np.asarray(a), 100.0 * np.asarray(b)
     sweep["default"] = default
     sweep["ci_low"], sweep["ci_high"] = lo, hi

@@ -231,15 +231,21 @@ def _ratio(
     zero, neg = both & (pre == 0), both & (pre < 0)
     if policy == "not_evaluable":
         r.add(zero, f"{name}_pre = 0 (ratio undefined)")
-        r.add(neg, f"{name}_pre < 0: tumour shrinking before treatment "
-                   "(ratio not evaluable, nonpositive_pre_growth=not_evaluable)")
+        r.add(
+            neg,
+            f"{name}_pre < 0: tumour shrinking before treatment "
+            "(ratio not evaluable, nonpositive_pre_growth=not_evaluable)",
+        )
     elif policy == "ratio":
         r.add(zero, f"{name}_pre = 0 (ratio undefined)")
     else:  # infinite_if_on_positive
         nonpos = zero | neg
         value = np.where(nonpos & (on > 0), np.inf, value)
-        r.add(nonpos & ~(on > 0), f"{name}_pre ≤ 0 and {name}_on ≤ 0 (ratio not evaluable, "
-                                  "nonpositive_pre_growth=infinite_if_on_positive)")
+        r.add(
+            nonpos & ~(on > 0),
+            f"{name}_pre ≤ 0 and {name}_on ≤ 0 (ratio not evaluable, "
+            "nonpositive_pre_growth=infinite_if_on_positive)",
+        )
     value = np.where(r.defined, value, np.nan)
     return value, r
 
@@ -267,15 +273,22 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
             f"nonpositive_pre_growth={params.nonpositive_pre_growth!r}: expected one of "
             f"{', '.join(_NONPOSITIVE_POLICIES)}"
         )
-    needed = ["sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm",
-              "days_pre_to_baseline", "days_baseline_to_first_eval"]
+    needed = [
+        "sld_prebaseline_mm",
+        "sld_baseline_mm",
+        "sld_first_eval_mm",
+        "days_pre_to_baseline",
+        "days_baseline_to_first_eval",
+    ]
     missing = [c for c in needed if c not in features]
     if missing:
         raise ParameterError(f"compute_kinetics: features lack column(s) {', '.join(missing)}")
     dpm = params.days_per_month
     s_pre, s_0, s_1 = (to_numpy(features[c], float, np.nan) for c in needed[:3])
-    d_pre, d_on = to_numpy(features[needed[3]], float, np.nan), to_numpy(features[needed[4]],
-                                                                          float, np.nan)
+    d_pre, d_on = (
+        to_numpy(features[needed[3]], float, np.nan),
+        to_numpy(features[needed[4]], float, np.nan),
+    )
     n = len(s_pre)
 
     no_pre = _missing_date(features, "prebaseline_date", "sld_prebaseline_mm")
@@ -284,11 +297,13 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
     pre_reason = _reason_col(features, "prebaseline_reason", "no pre-baseline scan")
     base_reason = _reason_col(features, "baseline_reason", "no baseline scan")
     first_reason = _reason_col(features, "first_eval_reason", "no first evaluation scan")
-    sld_pre_reason = _reason_col(features, "sld_prebaseline_reason",
-                                 "pre-baseline SLD not evaluable")
+    sld_pre_reason = _reason_col(
+        features, "sld_prebaseline_reason", "pre-baseline SLD not evaluable"
+    )
     sld_0_reason = _reason_col(features, "sld_baseline_reason", "baseline SLD not evaluable")
-    sld_1_reason = _reason_col(features, "sld_first_eval_reason",
-                               "first-evaluation SLD not evaluable")
+    sld_1_reason = _reason_col(
+        features, "sld_first_eval_reason", "first-evaluation SLD not evaluable"
+    )
     died = np.zeros(n, dtype=bool)
     if "death_day" in features:
         died = ~isna(features["death_day"])
@@ -312,8 +327,12 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
 
     def pre_period(r: _Reasons, relative_zero: bool, log_zero: bool) -> None:
         if log_zero or relative_zero:
-            r.add(s_pre == 0, "SLD = 0 mm at pre-baseline (log of 0)" if log_zero
-                  else "SLD = 0 mm at pre-baseline (relative TGK undefined)")
+            r.add(
+                s_pre == 0,
+                "SLD = 0 mm at pre-baseline (log of 0)"
+                if log_zero
+                else "SLD = 0 mm at pre-baseline (relative TGK undefined)",
+            )
         if log_zero:
             r.add(s_0 == 0, "SLD = 0 mm at baseline (log of 0)")
         r.add(~(d_pre > 0), "zero or negative interval between pre-baseline and baseline scans")
@@ -321,8 +340,7 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
     def on_period(r: _Reasons, zero_reason: str | None) -> None:
         if zero_reason:
             r.add(s_0 == 0, zero_reason)
-        r.add(~(d_on > 0),
-              "zero or negative interval between baseline and first evaluation scans")
+        r.add(~(d_on > 0), "zero or negative interval between baseline and first evaluation scans")
 
     relative = params.tgk_mode == "relative"
     if params.tgk_mode not in ("absolute", "relative"):
@@ -342,8 +360,13 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
         if period == "pre":
             pre_period(r, relative_zero=relative and not is_tgr, log_zero=is_tgr)
         else:
-            zero = ("SLD = 0 mm at baseline (log of 0)" if is_tgr else
-                    "SLD = 0 mm at baseline (relative TGK undefined)" if relative else None)
+            zero = (
+                "SLD = 0 mm at baseline (log of 0)"
+                if is_tgr
+                else "SLD = 0 mm at baseline (relative TGK undefined)"
+                if relative
+                else None
+            )
             on_period(r, zero)
         value = tgr(s_a, s_b, d, dpm) if is_tgr else tgk(s_a, s_b, d, params.tgk_mode, dpm)
         # any value still undefined without a reason (e.g. negative SLD) gets a generic reason
@@ -354,14 +377,21 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
     policy = params.nonpositive_pre_growth
     for kind in ("tgr", "tgk"):
         out[f"{kind}_ratio"], builders[f"{kind}_ratio"] = _ratio(
-            out[f"{kind}_pre"], out[f"{kind}_on"], builders[f"{kind}_pre"],
-            builders[f"{kind}_on"], kind.upper(), policy)
+            out[f"{kind}_pre"],
+            out[f"{kind}_on"],
+            builders[f"{kind}_pre"],
+            builders[f"{kind}_on"],
+            kind.upper(),
+            policy,
+        )
     floor = params.guards.pre_change_floor_pct
     if floor > 0:  # pre-treatment change within measurement error: ratios not evaluable
         with np.errstate(invalid="ignore", divide="ignore"):
             flat = np.abs(s_0 / s_pre - 1.0) * 100.0 < floor
-        text = (f"pre-treatment SLD change within measurement error (< {floor:g} %, "
-                "guards.pre_change_floor_pct): ratio not evaluable")
+        text = (
+            f"pre-treatment SLD change within measurement error (< {floor:g} %, "
+            "guards.pre_change_floor_pct): ratio not evaluable"
+        )
         for kind in ("tgr", "tgk"):
             b = builders[f"{kind}_ratio"]
             b.add(flat, text)
@@ -401,11 +431,15 @@ class ColumnValues(Mapping[str, Any]):
     values (numpy or extension arrays, no copy) without building the DataFrame until
     :meth:`frame`. ``new`` values: arrays of the frame's length or Series on its index."""
 
-    def __init__(self, frame: pd.DataFrame, new: Mapping[str, Any] | None = None,
-                 _series: dict[str, pd.Series] | None = None):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        new: Mapping[str, Any] | None = None,
+        _series: dict[str, pd.Series] | None = None,
+    ):
         self._frame = frame
         self._new = dict(new or {})
-        self._series = {} if _series is None else _series   # frame columns read so far
+        self._series = {} if _series is None else _series  # frame columns read so far
 
     def __getitem__(self, name: str) -> Any:
         if name in self._new:
@@ -457,8 +491,9 @@ class ColumnValues(Mapping[str, Any]):
 
     def frame(self) -> pd.DataFrame:
         """The DataFrame (index of the original frame), built once (as :func:`with_columns`)."""
-        cols: dict[str, Any] = {c: self._column(c) for c in self._frame.columns
-                                if c not in self._new}
+        cols: dict[str, Any] = {
+            c: self._column(c) for c in self._frame.columns if c not in self._new
+        }
         cols.update(self._new)
         return pd.DataFrame(cols, index=self._frame.index, copy=False)
 
@@ -468,18 +503,23 @@ def isna(values: Any) -> np.ndarray:
     return np.asarray(pd.isna(values), dtype=bool)
 
 
-def to_numpy(values: Any, dtype: Any, na_value: Any = pd.api.extensions.no_default
-             ) -> np.ndarray:
+def to_numpy(values: Any, dtype: Any, na_value: Any = pd.api.extensions.no_default) -> np.ndarray:
     """``Series(values).to_numpy(dtype, na_value=na_value)`` without building the Series (fast
     paths for extension arrays, float arrays to float and object arrays to object)."""
     if isinstance(values, pd.api.extensions.ExtensionArray):
         return values.to_numpy(dtype=dtype, na_value=na_value)
     if isinstance(values, np.ndarray):
-        if values.dtype == np.float64 and np.dtype(dtype) == np.float64 and (
-                na_value is np.nan or na_value is pd.api.extensions.no_default):
+        if (
+            values.dtype == np.float64
+            and np.dtype(dtype) == np.float64
+            and (na_value is np.nan or na_value is pd.api.extensions.no_default)
+        ):
             return values
-        if (values.dtype == object and np.dtype(dtype) == object
-                and na_value is not pd.api.extensions.no_default):
+        if (
+            values.dtype == object
+            and np.dtype(dtype) == object
+            and na_value is not pd.api.extensions.no_default
+        ):
             out = values.copy()
             out[pd.isna(values)] = na_value
             return out
@@ -488,8 +528,9 @@ def to_numpy(values: Any, dtype: Any, na_value: Any = pd.api.extensions.no_defau
 
 def _filled_float(values: Any, fill: float) -> np.ndarray:
     """``Series(values).fillna(fill).to_numpy(dtype=float)`` (fast paths as :func:`to_numpy`)."""
-    if isinstance(values, pd.arrays.IntegerArray | pd.arrays.FloatingArray
-                  | pd.arrays.BooleanArray):
+    if isinstance(
+        values, pd.arrays.IntegerArray | pd.arrays.FloatingArray | pd.arrays.BooleanArray
+    ):
         return values.to_numpy(dtype=float, na_value=fill)
     if isinstance(values, np.ndarray) and values.dtype == np.float64:
         return np.where(np.isnan(values), fill, values)

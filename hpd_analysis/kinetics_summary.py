@@ -32,8 +32,11 @@ from .incidence import group_labels, incidence, status_codes
 QUANTITIES: dict[str, tuple[str, str, str]] = {
     "tgr_on": ("TGR on treatment", "% per month", "on treatment"),
     "tgk_on": ("TGK on treatment", "mm per month", "on treatment"),
-    "sld_pct_change_first_eval": ("SLD change at first evaluation", "% from baseline",
-                                  "on treatment"),
+    "sld_pct_change_first_eval": (
+        "SLD change at first evaluation",
+        "% from baseline",
+        "on treatment",
+    ),
     "tgr_pre": ("TGR before treatment", "% per month", "before treatment"),
     "tgk_pre": ("TGK before treatment", "mm per month", "before treatment"),
     "tgr_ratio": ("TGR ratio (on / pre)", "ratio", "ratio"),
@@ -52,12 +55,38 @@ FAST_PROGRESSION = "gandara2018_fp"
 
 ALL_PATIENTS = "all"
 
-KINETICS_COLUMNS = ["group", "quantity", "label", "unit", "period", "n_patients", "n", "median",
-                    "q1", "q3", "min", "max", "n_infinite", "n_missing", "main_reason_missing"]
+KINETICS_COLUMNS = [
+    "group",
+    "quantity",
+    "label",
+    "unit",
+    "period",
+    "n_patients",
+    "n",
+    "median",
+    "q1",
+    "q3",
+    "min",
+    "max",
+    "n_infinite",
+    "n_missing",
+    "main_reason_missing",
+]
 RESPONSE_COLUMNS = ["group", "response", "n", "n_patients", "percent"]
-INCIDENCE_BY_GROUP_COLUMNS = ["definition", "group", "n_hpd", "n_evaluable", "n_total",
-                              "n_over_N", "percent", "ci_low", "ci_high", "ci_method",
-                              "n_not_evaluable", "main_reason_not_evaluable"]
+INCIDENCE_BY_GROUP_COLUMNS = [
+    "definition",
+    "group",
+    "n_hpd",
+    "n_evaluable",
+    "n_total",
+    "n_over_N",
+    "percent",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "n_not_evaluable",
+    "main_reason_not_evaluable",
+]
 
 
 def group_of(data: pd.DataFrame, group_by: str | None) -> tuple[pd.Series, list[str]]:
@@ -85,14 +114,16 @@ def _most_frequent(keys: pd.DataFrame, value: pd.Series) -> pd.Series:
         return pd.Series(dtype=object)
     by = list(keys.columns)
     counts = df.groupby([*by, "_v"], sort=True).size().rename("_n").reset_index()
-    counts = counts.sort_values([*by, "_n", "_v"], ascending=[True] * len(by) + [False, True],
-                                kind="mergesort")
+    counts = counts.sort_values(
+        [*by, "_n", "_v"], ascending=[True] * len(by) + [False, True], kind="mergesort"
+    )
     top = counts.drop_duplicates(by)
     return top.set_index(by)["_v"].astype(object)
 
 
-def kinetics_by_group(data: pd.DataFrame, group_by: str | None = None,
-                      quantities: Sequence[str] | None = None) -> pd.DataFrame:
+def kinetics_by_group(
+    data: pd.DataFrame, group_by: str | None = None, quantities: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Summary of each kinetic quantity per group: one row per group × quantity.
 
     Columns :data:`KINETICS_COLUMNS`: ``n_patients`` in the group, ``n`` with a finite value,
@@ -114,16 +145,29 @@ def kinetics_by_group(data: pd.DataFrame, group_by: str | None = None,
     long["is_inf"] = np.isinf(v.to_numpy())
     long["is_missing"] = v.isna()
     g = long.groupby(["group", "quantity"], sort=False)
-    out = g.agg(n_patients=("value", "size"), n=("finite", "count"), median=("finite", "median"),
-                min=("finite", "min"), max=("finite", "max"), n_infinite=("is_inf", "sum"),
-                n_missing=("is_missing", "sum"))
+    out = g.agg(
+        n_patients=("value", "size"),
+        n=("finite", "count"),
+        median=("finite", "median"),
+        min=("finite", "min"),
+        max=("finite", "max"),
+        n_infinite=("is_inf", "sum"),
+        n_missing=("is_missing", "sum"),
+    )
     q = g["finite"].quantile([0.25, 0.75]).unstack()
     out["q1"], out["q3"] = q[0.25], q[0.75]
     rcols = {c: REASON_COLUMNS.get(c, f"{c}_reason") for c in cols}
-    reasons = pd.DataFrame({c: data[r] if r in data.columns
-                            else pd.Series(pd.NA, index=data.index) for c, r in rcols.items()})
-    rlong = reasons.where(values.isna()).assign(group=labels.to_numpy()).melt(
-        id_vars="group", var_name="quantity")
+    reasons = pd.DataFrame(
+        {
+            c: data[r] if r in data.columns else pd.Series(pd.NA, index=data.index)
+            for c, r in rcols.items()
+        }
+    )
+    rlong = (
+        reasons.where(values.isna())
+        .assign(group=labels.to_numpy())
+        .melt(id_vars="group", var_name="quantity")
+    )
     main = _most_frequent(rlong[["group", "quantity"]], rlong["value"])
     out["main_reason_missing"] = main.reindex(out.index).fillna("").to_numpy()
     out = out.reset_index()
@@ -146,8 +190,9 @@ def _definition_codes(data: pd.DataFrame, definitions: Sequence[str] | None) -> 
     return [c[4:-7] for c in data.columns if c.startswith("hpd_") and c.endswith("_status")]
 
 
-def evaluability_notes(data: pd.DataFrame, definitions: Sequence[str] | None = None,
-                       has_measurements: bool = True) -> list[str]:
+def evaluability_notes(
+    data: pd.DataFrame, definitions: Sequence[str] | None = None, has_measurements: bool = True
+) -> list[str]:
     """Sentences on what cannot be evaluated in this cohort and why (empty list when everything
     can be evaluated for some patient).
 
@@ -161,11 +206,16 @@ def evaluability_notes(data: pd.DataFrame, definitions: Sequence[str] | None = N
     n = len(data)
     notes: list[str] = []
     if not has_measurements:
-        notes.append("No tumour measurements in this cohort: tumour kinetics (TGR, TGK), RECIST "
-                      "response and the kinetic HPD definitions cannot be computed; every "
-                      "patient is 'not evaluable' under them.")
-    elif "tgr_pre" in data.columns and n and not pd.to_numeric(
-            data["tgr_pre"], errors="coerce").notna().any():
+        notes.append(
+            "No tumour measurements in this cohort: tumour kinetics (TGR, TGK), RECIST "
+            "response and the kinetic HPD definitions cannot be computed; every "
+            "patient is 'not evaluable' under them."
+        )
+    elif (
+        "tgr_pre" in data.columns
+        and n
+        and not pd.to_numeric(data["tgr_pre"], errors="coerce").notna().any()
+    ):
         reason = ""
         if "tgr_pre_reason" in data.columns:
             r = data["tgr_pre_reason"].astype("string").dropna()
@@ -176,7 +226,8 @@ def evaluability_notes(data: pd.DataFrame, definitions: Sequence[str] | None = N
             "TGK ratios and ΔTGR are NOT EVALUABLE in this cohort, and so is every HPD "
             "definition that compares on- with pre-treatment kinetics. Only on-treatment "
             "kinetics are reported (TGR_on, TGK_on: baseline → first evaluation) and the % "
-            "change in SLD at the first evaluation.")
+            "change in SLD at the first evaluation."
+        )
     dead = []
     for code in _definition_codes(data, definitions):
         if f"hpd_{code}_status" not in data.columns and f"hpd_{code}" not in data.columns:
@@ -195,8 +246,9 @@ def evaluability_notes(data: pd.DataFrame, definitions: Sequence[str] | None = N
     return notes
 
 
-def response_by_group(data: pd.DataFrame, group_by: str | None = None,
-                      column: str = "recist_first_eval") -> pd.DataFrame:
+def response_by_group(
+    data: pd.DataFrame, group_by: str | None = None, column: str = "recist_first_eval"
+) -> pd.DataFrame:
     """RECIST 1.1 response at the first evaluation per group: one row per group × response.
 
     Columns :data:`RESPONSE_COLUMNS`: ``n`` patients with that response, ``n_patients`` in the
@@ -210,8 +262,11 @@ def response_by_group(data: pd.DataFrame, group_by: str | None = None,
     seen = set(resp)
     order = [r for r in RESPONSE_ORDER if r != "NON-CR/NON-PD" or r in seen]
     order += sorted(seen - set(order))
-    ct = pd.crosstab(pd.Categorical(labels.to_numpy(), categories=levels),
-                     pd.Categorical(resp, categories=order), dropna=False)
+    ct = pd.crosstab(
+        pd.Categorical(labels.to_numpy(), categories=levels),
+        pd.Categorical(resp, categories=order),
+        dropna=False,
+    )
     long = ct.stack().rename("n").reset_index()
     long.columns = ["group", "response", "n"]
     long["group"] = long["group"].astype(str)
@@ -224,9 +279,14 @@ def response_by_group(data: pd.DataFrame, group_by: str | None = None,
     return long[RESPONSE_COLUMNS]
 
 
-def incidence_by_group(data: pd.DataFrame, group_by: str | None = None,
-                       definitions: Sequence[str] | None = None, method: str = "wilson",
-                       alpha: float = 0.05, overall: bool = True) -> pd.DataFrame:
+def incidence_by_group(
+    data: pd.DataFrame,
+    group_by: str | None = None,
+    definitions: Sequence[str] | None = None,
+    method: str = "wilson",
+    alpha: float = 0.05,
+    overall: bool = True,
+) -> pd.DataFrame:
     """HPD incidence per definition and group with a binomial CI
     (:func:`hpd_analysis.incidence.incidence`).
 
@@ -251,13 +311,12 @@ def incidence_by_group(data: pd.DataFrame, group_by: str | None = None,
     for code in codes:
         rcol = f"hpd_{code}_reason"
         st = status_codes(data, code)
-        r = (data[rcol] if rcol in data.columns else pd.Series(pd.NA, index=data.index))
+        r = data[rcol] if rcol in data.columns else pd.Series(pd.NA, index=data.index)
         r = r.astype("string").where(st == 2).str.removeprefix("not evaluable: ")
         allkeys = pd.DataFrame({"definition": code, "group": ALL_PATIENTS}, index=data.index)
         reasons.append(_most_frequent(allkeys, r))
         if grouped:
-            keys = pd.DataFrame({"definition": code, "group": labels.to_numpy()},
-                                index=data.index)
+            keys = pd.DataFrame({"definition": code, "group": labels.to_numpy()}, index=data.index)
             reasons.append(_most_frequent(keys, r))
     main = pd.concat(reasons) if reasons else pd.Series(dtype=object)
     idx = pd.MultiIndex.from_frame(inc[["definition", "group"]])
@@ -266,30 +325,42 @@ def incidence_by_group(data: pd.DataFrame, group_by: str | None = None,
     return inc[INCIDENCE_BY_GROUP_COLUMNS].reset_index(drop=True)
 
 
-def fast_progression_by_group(data: pd.DataFrame, group_by: str | None = None,
-                              definition: str = FAST_PROGRESSION, method: str = "wilson",
-                              alpha: float = 0.05) -> pd.DataFrame:
+def fast_progression_by_group(
+    data: pd.DataFrame,
+    group_by: str | None = None,
+    definition: str = FAST_PROGRESSION,
+    method: str = "wilson",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Fast progression (default Gandara 2018, ``gandara2018_fp``) per group with n/N, % and a
     95 % CI: :func:`incidence_by_group` for that one definition (overall row first). Raises
     :class:`ParameterError` when the definition is not in the table."""
     code = str(definition).removeprefix("hpd_")
     if f"hpd_{code}_status" not in data.columns and f"hpd_{code}" not in data.columns:
-        raise ParameterError(f"fast progression: definition {code} is not in the "
-                             "classification (add it to the report's definitions)")
+        raise ParameterError(
+            f"fast progression: definition {code} is not in the "
+            "classification (add it to the report's definitions)"
+        )
     return incidence_by_group(data, group_by, [code], method=method, alpha=alpha)
 
 
-def evaluable_definitions(data: pd.DataFrame, definitions: Sequence[str] | None = None
-                          ) -> list[str]:
+def evaluable_definitions(
+    data: pd.DataFrame, definitions: Sequence[str] | None = None
+) -> list[str]:
     """Codes of the definitions under which at least one patient is evaluable."""
-    return [c for c in _definition_codes(data, definitions)
-            if (f"hpd_{c}_status" in data.columns or f"hpd_{c}" in data.columns)
-            and (status_codes(data, c) < 2).any()]
+    return [
+        c
+        for c in _definition_codes(data, definitions)
+        if (f"hpd_{c}_status" in data.columns or f"hpd_{c}" in data.columns)
+        and (status_codes(data, c) < 2).any()
+    ]
 
 
-def on_treatment_values(data: pd.DataFrame, group_by: str | None = None,
-                        quantities: Sequence[str] = ("tgr_on", "tgk_on"),
-                        ) -> tuple[list[str], dict[str, list[np.ndarray]]]:
+def on_treatment_values(
+    data: pd.DataFrame,
+    group_by: str | None = None,
+    quantities: Sequence[str] = ("tgr_on", "tgk_on"),
+) -> tuple[list[str], dict[str, list[np.ndarray]]]:
     """The data of :func:`hpd_analysis.plots.on_treatment_plot`: the group levels
     (:func:`group_of`) and, for each quantity present in ``data`` (default TGR_on in % per
     month, TGK_on in mm per month), its finite values per level, in level order."""
@@ -315,8 +386,10 @@ def grouping_note(data: pd.DataFrame, group_by: str | None) -> str:
     """One sentence on how the kinetics tables are split: by ``group_by`` with each group's size,
     or not split (with a hint). Raises :class:`ParameterError` for an unknown column."""
     if group_by is None:
-        return ("Not split by group (group_by is none): every table is over all patients; set "
-                "group_by to a patient column (e.g. --set group_by=arm) for per-arm tables.")
+        return (
+            "Not split by group (group_by is none): every table is over all patients; set "
+            "group_by to a patient column (e.g. --set group_by=arm) for per-arm tables."
+        )
     labels, levels = group_of(data, group_by)
     sizes = labels.value_counts()
     parts = ", ".join(f"{lv} (n={int(sizes.get(lv, 0))})" for lv in levels)
@@ -326,14 +399,21 @@ def grouping_note(data: pd.DataFrame, group_by: str | None) -> str:
 # --------------------------------------------------------------------------------------------
 # tables of the report sections (moved from report.py)
 
+
 def kinetics_summary(classification: pd.DataFrame) -> pd.DataFrame:
     """Median [IQR] of each kinetic quantity, with how many patients have it and the most
     frequent reason when they do not: ``quantity, unit, n, median, q1, q3, n_missing,
     main_reason_missing``."""
-    units = {"tgr_pre": "% per month", "tgr_on": "% per month", "tgr_ratio": "ratio",
-             "delta_tgr": "percentage points", "tgk_pre": "mm per month",
-             "tgk_on": "mm per month", "tgk_ratio": "ratio",
-             "sld_pct_change_first_eval": "% from baseline"}
+    units = {
+        "tgr_pre": "% per month",
+        "tgr_on": "% per month",
+        "tgr_ratio": "ratio",
+        "delta_tgr": "percentage points",
+        "tgk_pre": "mm per month",
+        "tgk_on": "mm per month",
+        "tgk_ratio": "ratio",
+        "sld_pct_change_first_eval": "% from baseline",
+    }
     rows = []
     for col, unit in units.items():
         if col not in classification.columns:
@@ -348,15 +428,22 @@ def kinetics_summary(classification: pd.DataFrame) -> pd.DataFrame:
             if len(r):
                 vc = r.value_counts()
                 reason = str(sorted(vc[vc == vc.max()].index)[0])
-        rows.append({
-            "quantity": col, "unit": unit, "n": int(fin.size),
-            "median": fin.median() if len(fin) else float("nan"),
-            "q1": fin.quantile(0.25) if len(fin) else float("nan"),
-            "q3": fin.quantile(0.75) if len(fin) else float("nan"),
-            "n_missing": int(miss.sum()), "main_reason_missing": reason,
-        })
-    return pd.DataFrame(rows, columns=["quantity", "unit", "n", "median", "q1", "q3",
-                                       "n_missing", "main_reason_missing"])
+        rows.append(
+            {
+                "quantity": col,
+                "unit": unit,
+                "n": int(fin.size),
+                "median": fin.median() if len(fin) else float("nan"),
+                "q1": fin.quantile(0.25) if len(fin) else float("nan"),
+                "q3": fin.quantile(0.75) if len(fin) else float("nan"),
+                "n_missing": int(miss.sum()),
+                "main_reason_missing": reason,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["quantity", "unit", "n", "median", "q1", "q3", "n_missing", "main_reason_missing"],
+    )
 
 
 def recist_counts(classification: pd.DataFrame, status: pd.Series | None = None) -> pd.DataFrame:
@@ -372,6 +459,9 @@ def recist_counts(classification: pd.DataFrame, status: pd.Series | None = None)
     if status is not None:
         ct = pd.crosstab(resp.to_numpy(), pd.Series(status).astype(str).to_numpy())
         for st in ("hpd", "not_hpd", "not_evaluable"):
-            out[f"n_{st}"] = ct[st].reindex(out["response"], fill_value=0).to_numpy(
-                dtype="int64") if st in ct.columns else 0
+            out[f"n_{st}"] = (
+                ct[st].reindex(out["response"], fill_value=0).to_numpy(dtype="int64")
+                if st in ct.columns
+                else 0
+            )
     return out

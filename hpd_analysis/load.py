@@ -91,51 +91,127 @@ ROLES = ("patients", "lesions", "assessments", "scans")
 #: file name endings the loader reads
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".xlsx")
 
-PATIENT_DATES = ["treatment_start", "treatment_end", "progression_date", "death_date",
-                 "last_contact"]
+PATIENT_DATES = [
+    "treatment_start",
+    "treatment_end",
+    "progression_date",
+    "death_date",
+    "last_contact",
+]
 PATIENT_ECOG = ["ecog_baseline", "ecog_first_eval"]
-PATIENT_TIMES = [("os_months", "os_event"), ("pfs_months", "pfs_event"),
-                 ("ttf_months", "ttf_event")]
-PATIENT_COLUMNS = (["patient_id", "treatment_start", "tumor_type", "treatment", "treatment_end",
-                    "progression_date", "death_date", "last_contact", *PATIENT_ECOG]
-                   + [c for pair in PATIENT_TIMES for c in pair])
-LESION_COLUMNS = ["patient_id", "assessment_date", "lesion_id", "lesion_type", "organ",
-                  "diameter_mm", "status", "is_lymph_node", "not_evaluable"]
-ASSESSMENT_COLUMNS = ["patient_id", "assessment_date", "sld_mm", "new_lesions", "new_organs",
-                      "non_target_pd", "not_evaluable"]
+PATIENT_TIMES = [
+    ("os_months", "os_event"),
+    ("pfs_months", "pfs_event"),
+    ("ttf_months", "ttf_event"),
+]
+PATIENT_COLUMNS = [
+    "patient_id",
+    "treatment_start",
+    "tumor_type",
+    "treatment",
+    "treatment_end",
+    "progression_date",
+    "death_date",
+    "last_contact",
+    *PATIENT_ECOG,
+] + [c for pair in PATIENT_TIMES for c in pair]
+LESION_COLUMNS = [
+    "patient_id",
+    "assessment_date",
+    "lesion_id",
+    "lesion_type",
+    "organ",
+    "diameter_mm",
+    "status",
+    "is_lymph_node",
+    "not_evaluable",
+]
+ASSESSMENT_COLUMNS = [
+    "patient_id",
+    "assessment_date",
+    "sld_mm",
+    "new_lesions",
+    "new_organs",
+    "non_target_pd",
+    "not_evaluable",
+]
 SCAN_SLD = ["sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm"]
 SCAN_DATES = ["date_prebaseline", "date_baseline", "date_first_eval"]
-SCAN_COLUMNS = ["patient_id", *SCAN_SLD, *SCAN_DATES, "new_lesions_first_eval",
-                "non_target_pd_first_eval", "treatment_start"]
+SCAN_COLUMNS = [
+    "patient_id",
+    *SCAN_SLD,
+    *SCAN_DATES,
+    "new_lesions_first_eval",
+    "non_target_pd_first_eval",
+    "treatment_start",
+]
 
 LESION_TYPES = ["target", "non_target", "new"]
 LESION_STATUSES = ["present", "absent", "unequivocal_progression"]
-_LESION_TYPE_MAP = {"target": "target", "t": "target", "non_target": "non_target",
-                    "nontarget": "non_target", "nt": "non_target", "new": "new"}
-_STATUS_MAP = {"present": "present", "absent": "absent",
-               "unequivocal_progression": "unequivocal_progression",
-               "unequivocal": "unequivocal_progression", "up": "unequivocal_progression",
-               "ne": "__ne__", "not_evaluable": "__ne__", "not_evaluated": "__ne__"}
+_LESION_TYPE_MAP = {
+    "target": "target",
+    "t": "target",
+    "non_target": "non_target",
+    "nontarget": "non_target",
+    "nt": "non_target",
+    "new": "new",
+}
+_STATUS_MAP = {
+    "present": "present",
+    "absent": "absent",
+    "unequivocal_progression": "unequivocal_progression",
+    "unequivocal": "unequivocal_progression",
+    "up": "unequivocal_progression",
+    "ne": "__ne__",
+    "not_evaluable": "__ne__",
+    "not_evaluated": "__ne__",
+}
 #: RECIST text codes accepted in diameters and sums (upper case, single spaces); the value of
 #: "too small to measure" comes from ``Parameters.too_small_to_measure_mm``
 TOO_SMALL_CODES = ("TOO SMALL TO MEASURE", "TOO SMALL", "TSTM")
 NOT_EVALUABLE_CODES = ("NOT EVALUABLE", "NE", "NOT EVALUATED", "NOT ASSESSED", "UNABLE TO ASSESS")
 _LYMPH_RE = r"lymph|\bnodes?\b|\bnodal\b|\bln\b"
 
-_ID = ["usubjid", "subjid", "subject_id", "subject", "patient", "patientid", "patient_no", "pid",
-       "id"]
-_START = ["rfxstdtc", "trtsdt", "trtsdtc", "rfstdtc", "treatment_start_date", "start_date",
-          "first_dose_date", "c1d1"]
+_ID = [
+    "usubjid",
+    "subjid",
+    "subject_id",
+    "subject",
+    "patient",
+    "patientid",
+    "patient_no",
+    "pid",
+    "id",
+]
+_START = [
+    "rfxstdtc",
+    "trtsdt",
+    "trtsdtc",
+    "rfstdtc",
+    "treatment_start_date",
+    "start_date",
+    "first_dose_date",
+    "c1d1",
+]
 #: lower-case alias -> canonical name, per role (canonical names map to themselves)
 ALIASES: dict[str, dict[str, str]] = {
     "patients": {
         **dict.fromkeys(_ID, "patient_id"),
         **dict.fromkeys(_START, "treatment_start"),
-        **dict.fromkeys(["rfxendtc", "trtedt", "trtedtc", "treatment_end_date", "end_date"],
-                        "treatment_end"),
+        **dict.fromkeys(
+            ["rfxendtc", "trtedt", "trtedtc", "treatment_end_date", "end_date"], "treatment_end"
+        ),
         **dict.fromkeys(["dthdtc", "dthdt", "date_of_death"], "death_date"),
-        **dict.fromkeys(["lstalvdt", "last_alive_date", "last_known_alive", "last_contact_date",
-                         "date_last_contact"], "last_contact"),
+        **dict.fromkeys(
+            [
+                "lstalvdt",
+                "last_alive_date",
+                "last_known_alive",
+                "last_contact_date",
+                "date_last_contact",
+            ],
+            "last_contact",
+        ),
         **dict.fromkeys(["pd_date", "date_progression", "progression_dt"], "progression_date"),
         **dict.fromkeys(["ecog", "ecog_bl", "ecog_ps"], "ecog_baseline"),
         **dict.fromkeys(["tumour_type", "cancer_type", "histology"], "tumor_type"),
@@ -143,15 +219,18 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "lesions": {
         **dict.fromkeys(_ID, "patient_id"),
-        **dict.fromkeys(["trdtc", "trdt", "adt", "scan_date", "date", "assessment", "visit_date"],
-                        "assessment_date"),
-        **dict.fromkeys(["trlnkid", "tulnkid", "lesion", "lesion_no", "lesion_number"],
-                        "lesion_id"),
-        **dict.fromkeys(["type", "role", "trgrpid", "lesion_category", "category"],
-                        "lesion_type"),
+        **dict.fromkeys(
+            ["trdtc", "trdt", "adt", "scan_date", "date", "assessment", "visit_date"],
+            "assessment_date",
+        ),
+        **dict.fromkeys(
+            ["trlnkid", "tulnkid", "lesion", "lesion_no", "lesion_number"], "lesion_id"
+        ),
+        **dict.fromkeys(["type", "role", "trgrpid", "lesion_category", "category"], "lesion_type"),
         **dict.fromkeys(["site", "location", "tuloc", "trloc", "organ_site"], "organ"),
-        **dict.fromkeys(["diameter", "longest_diameter_mm", "ld_mm", "diameter_mm_"],
-                        "diameter_mm"),
+        **dict.fromkeys(
+            ["diameter", "longest_diameter_mm", "ld_mm", "diameter_mm_"], "diameter_mm"
+        ),
         **dict.fromkeys(["longest_diameter_cm", "ld_cm"], "diameter_cm"),
         **dict.fromkeys(["non_target_status", "nt_status", "lesion_status"], "status"),
         **dict.fromkeys(["is_lymph_node", "node", "lymph"], "lymph_node"),
@@ -177,8 +256,13 @@ ALIASES: dict[str, dict[str, str]] = {
 }
 _CANONICAL = {
     "patients": PATIENT_COLUMNS,
-    "lesions": [*LESION_COLUMNS[:-2], "diameter_cm", "lymph_node", "is_lymph_node",
-                "not_evaluable"],
+    "lesions": [
+        *LESION_COLUMNS[:-2],
+        "diameter_cm",
+        "lymph_node",
+        "is_lymph_node",
+        "not_evaluable",
+    ],
     "assessments": ASSESSMENT_COLUMNS,
     "scans": SCAN_COLUMNS,
 }
@@ -188,12 +272,21 @@ ALIASES["lesions"]["is_lymph_node"] = "lymph_node"
 #: every name (any role) read as text from CSV so that ids and dates are never mangled
 _TEXT_COLUMNS = {k for m in ALIASES.values() for k in m}
 #: names (any role) of identifier columns: read with no missing-value spellings (``NA`` is an id)
-_ID_COLUMNS = {k for m in ALIASES.values() for k, v in m.items() if v in ("patient_id", "lesion_id")}
+_ID_COLUMNS = {
+    k for m in ALIASES.values() for k, v in m.items() if v in ("patient_id", "lesion_id")
+}
 #: spellings of covariates that map to the names the risk-factor analysis knows (like ``ECOG``
 #: -> ``ecog_baseline``); read with pandas' usual types, not as text
 COVARIATE_ALIASES: dict[str, str] = {
-    "age": "age", "age_years": "age", "age_at_start": "age", "sex": "sex", "gender": "sex",
-    "ldh": "ldh", "ldh_u_l": "ldh", "ldh_ul": "ldh", "ldh_iu_l": "ldh",
+    "age": "age",
+    "age_years": "age",
+    "age_at_start": "age",
+    "sex": "sex",
+    "gender": "sex",
+    "ldh": "ldh",
+    "ldh_u_l": "ldh",
+    "ldh_ul": "ldh",
+    "ldh_iu_l": "ldh",
 }
 _REQUIRED = {
     "patients": ["patient_id", "treatment_start"],
@@ -201,8 +294,10 @@ _REQUIRED = {
     "assessments": ["patient_id", "assessment_date", "sld_mm"],
     "scans": ["patient_id", *SCAN_SLD, *SCAN_DATES],
 }
-_EXPECT_FILES = ("patients.csv (or .csv.gz/.tsv/.parquet/.xlsx) with lesions.* or assessments.*, "
-                 "or scans.* (three-scan wide format)")
+_EXPECT_FILES = (
+    "patients.csv (or .csv.gz/.tsv/.parquet/.xlsx) with lesions.* or assessments.*, "
+    "or scans.* (three-scan wide format)"
+)
 
 
 def canonical_name(name: object) -> str:
@@ -244,8 +339,9 @@ def read_table(path: str | Path, role: str | None = None) -> pd.DataFrame:
     return _plain(df).reset_index(drop=True)
 
 
-def read_raw_table(path: Path, role: str | None, col: Collector, label: str
-              ) -> tuple[pd.DataFrame | None, str]:
+def read_raw_table(
+    path: Path, role: str | None, col: Collector, label: str
+) -> tuple[pd.DataFrame | None, str]:
     """Read ``path``; index = spreadsheet row numbers. Returns (frame or None, file label)."""
     if not path.exists():
         col.add(label, None, None, "file not found", _EXPECT_FILES)
@@ -260,19 +356,34 @@ def read_raw_table(path: Path, role: str | None, col: Collector, label: str
         if suffix == ".xlsx":
             return _read_excel(path, role, col, label)
         if suffix in (".xls", ".xlsm", ".ods"):
-            col.add(label, None, None, f"{suffix} workbooks are not supported",
-                    "an .xlsx workbook, or CSV/Parquet")
+            col.add(
+                label,
+                None,
+                None,
+                f"{suffix} workbooks are not supported",
+                "an .xlsx workbook, or CSV/Parquet",
+            )
             return None, label
         if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt"):
             return _read_text(path, suffix, col, label), label
     except CohortError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user problem, not a crash
-        col.add(label, None, None, f"could not be read as a {suffix} table: "
-                f"{_first_line(exc)}", "a valid " + suffix + " file")
+        col.add(
+            label,
+            None,
+            None,
+            f"could not be read as a {suffix} table: {_first_line(exc)}",
+            "a valid " + suffix + " file",
+        )
         return None, label
-    col.add(label, None, None, f"unsupported file type {suffix or '(no extension)'!r}",
-            "one of " + ", ".join(SUPPORTED_SUFFIXES))
+    col.add(
+        label,
+        None,
+        None,
+        f"unsupported file type {suffix or '(no extension)'!r}",
+        "one of " + ", ".join(SUPPORTED_SUFFIXES),
+    )
     return None, label
 
 
@@ -311,59 +422,93 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            col.add(label, None, None, f"is not a readable gzip file ({_first_line(exc)})",
-                    "a complete .csv.gz file")
+            col.add(
+                label,
+                None,
+                None,
+                f"is not a readable gzip file ({_first_line(exc)})",
+                "a complete .csv.gz file",
+            )
             return None
     elif suffix.endswith(".gz"):
-        col.add(label, None, None, "is named .gz but is not gzip-compressed",
-                "a gzip-compressed CSV, or rename it to .csv")
+        col.add(
+            label,
+            None,
+            None,
+            "is named .gz but is not gzip-compressed",
+            "a gzip-compressed CSV, or rename it to .csv",
+        )
         return None
     if not data or data.isspace():  # (not data.strip(): that copies the whole file)
         col.add(label, None, None, "file is empty", "a header row and one row per record")
         return None
     if data[:4] == b"PK\x03\x04":
-        col.add(label, None, None, "is a ZIP/Excel workbook, not a CSV text table",
-                "rename it to .xlsx, or export it as CSV UTF-8")
+        col.add(
+            label,
+            None,
+            None,
+            "is a ZIP/Excel workbook, not a CSV text table",
+            "rename it to .xlsx, or export it as CSV UTF-8",
+        )
         return None
     if data[:4] == b"PAR1":
-        col.add(label, None, None, "is a Parquet file, not a CSV text table",
-                "rename it to .parquet")
+        col.add(
+            label, None, None, "is a Parquet file, not a CSV text table", "rename it to .parquet"
+        )
         return None
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         col.add(label, None, None, "is UTF-16 encoded text", "UTF-8 text (save as 'CSV UTF-8')")
         return None
     if b"\x00" in data[:65536]:
-        col.add(label, None, None, "contains binary data, not a text table",
-                "a CSV text file")
+        col.add(label, None, None, "contains binary data, not a text table", "a CSV text file")
         return None
     bad = _utf8_error(data)
     if bad is not None:
         line = data.count(b"\n", 0, bad) + 1
-        col.add(label, line, None,
-                f"byte 0x{data[bad]:02x} is not valid UTF-8 (the file is probably "
-                "Latin-1/Windows-1252 encoded)",
-                "UTF-8 text: re-save the file as 'CSV UTF-8'")
+        col.add(
+            label,
+            line,
+            None,
+            f"byte 0x{data[bad]:02x} is not valid UTF-8 (the file is probably "
+            "Latin-1/Windows-1252 encoded)",
+            "UTF-8 text: re-save the file as 'CSV UTF-8'",
+        )
         return None
     head = data[:65536].lstrip()[:200].lower()
     if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<table")):
-        col.add(label, None, None, "looks like an HTML/XML page, not a CSV table",
-                "a CSV text file (download the file itself, not the web page)")
+        col.add(
+            label,
+            None,
+            None,
+            "looks like an HTML/XML page, not a CSV table",
+            "a CSV text file (download the file itself, not the web page)",
+        )
         return None
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     end = data.find(b"\n", start)
-    header_line = data[start: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
+    header_line = data[start : end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
     sep = "\t" if suffix.startswith(".tsv") else ","
     first_row = 2
     m_sep = re.fullmatch(r"\s*sep=(.)\s*", header_line, flags=re.IGNORECASE)
     if m_sep:  # Excel's "sep=;" first line: the delimiter, then the real header
         sep = m_sep.group(1)
-        data = data[end + 1:] if end >= 0 else b""
+        data = data[end + 1 :] if end >= 0 else b""
         first_row = 3
-        col.note(label, None, "delimiter", 0, f"Excel's first line 'sep={sep}' read as the "
-                 "delimiter; the header is line 2")
+        col.note(
+            label,
+            None,
+            "delimiter",
+            0,
+            f"Excel's first line 'sep={sep}' read as the delimiter; the header is line 2",
+        )
         if not data.strip():
-            col.add(label, None, None, "has no header after its 'sep=' line",
-                    "a header row and one row per record")
+            col.add(
+                label,
+                None,
+                None,
+                "has no header after its 'sep=' line",
+                "a header row and one row per record",
+            )
             return None
         end = data.find(b"\n")
         header_line = data[: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
@@ -382,20 +527,29 @@ def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFr
     # the codes are the factorization the checks need (see validate.Raw)
     dtypes = {h: "category" for h in header if canonical_name(h) in _TEXT_COLUMNS}
     try:
-        df = pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, encoding="utf-8-sig",
-                         skip_blank_lines=False, low_memory=False, skipinitialspace=False,
-                         **_na_options(header))
+        df = pd.read_csv(
+            io.BytesIO(data),
+            sep=sep,
+            dtype=dtypes,
+            encoding="utf-8-sig",
+            skip_blank_lines=False,
+            low_memory=False,
+            skipinitialspace=False,
+            **_na_options(header),
+        )
     except pd.errors.ParserError as exc:
         msg = _first_line(exc)
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
         if m:
-            col.add(label, int(m.group(2)), None,
-                    f"has {m.group(3)} fields but the header has {m.group(1)}",
-                    "the same number of fields on every line (quote cells that contain "
-                    f"{sep!r})")
+            col.add(
+                label,
+                int(m.group(2)),
+                None,
+                f"has {m.group(3)} fields but the header has {m.group(1)}",
+                f"the same number of fields on every line (quote cells that contain {sep!r})",
+            )
         else:
-            col.add(label, None, None, f"is not a well-formed CSV table: {msg}",
-                    "a CSV text file")
+            col.add(label, None, None, f"is not a well-formed CSV table: {msg}", "a CSV text file")
         return None
     df.columns = [str(c).strip() for c in df.columns]
     df.index = pd.RangeIndex(first_row, len(df) + first_row)
@@ -411,9 +565,10 @@ def _na_options(header: list[str]) -> dict[str, object]:
     from pandas._libs.parsers import STR_NA_VALUES
 
     usual = sorted(STR_NA_VALUES)
-    return {"keep_default_na": False,
-            "na_values": {h: ([""] if canonical_name(h) in _ID_COLUMNS else usual)
-                          for h in header}}
+    return {
+        "keep_default_na": False,
+        "na_values": {h: ([""] if canonical_name(h) in _ID_COLUMNS else usual) for h in header},
+    }
 
 
 def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
@@ -427,7 +582,7 @@ def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
     for i in range(0, len(data), chunk):
         pending = len(dec.getstate()[0])  # bytes of an unfinished character carried over
         try:
-            dec.decode(view[i: i + chunk], final=i + chunk >= len(data))
+            dec.decode(view[i : i + chunk], final=i + chunk >= len(data))
         except UnicodeDecodeError as exc:
             return i - pending + exc.start
     return None
@@ -436,8 +591,7 @@ def _utf8_error(data: bytes, chunk: int = 1 << 24) -> int | None:
 def _check_header(header: list[str], col: Collector, label: str) -> bool:
     ok = True
     if any(h == "" for h in header):
-        col.add(label, 1, None, "the header has an empty column name",
-                "a name for every column")
+        col.add(label, 1, None, "the header has an empty column name", "a name for every column")
         ok = False
     names = [canonical_name(h) for h in header]
     seen: dict[str, str] = {}
@@ -456,8 +610,13 @@ def _drop_empty_rows(df: pd.DataFrame, col: Collector, label: str) -> pd.DataFra
         if cand.any():
             empty[cand] = df[cand].isna().all(axis=1).to_numpy()
         if empty.any():
-            col.note(label, None, "dropped_empty_rows", int(empty.sum()),
-                     "rows with every cell empty dropped")
+            col.note(
+                label,
+                None,
+                "dropped_empty_rows",
+                int(empty.sum()),
+                "rows with every cell empty dropped",
+            )
             df = df[~empty]
     return df
 
@@ -466,19 +625,27 @@ def _read_parquet(path: Path, col: Collector, label: str) -> pd.DataFrame | None
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic != b"PAR1":
-        col.add(label, None, None, "is not a Parquet file", "a Parquet file written by "
-                "pandas/pyarrow/R arrow (or rename it to its real type)")
+        col.add(
+            label,
+            None,
+            None,
+            "is not a Parquet file",
+            "a Parquet file written by pandas/pyarrow/R arrow (or rename it to its real type)",
+        )
         return None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
-    own = [f.name for f in schema if canonical_name(f.name) in _TEXT_COLUMNS
-           and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    own = [
+        f.name
+        for f in schema
+        if canonical_name(f.name) in _TEXT_COLUMNS
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
     # split_blocks/self_destruct: one block per column and Arrow buffers freed as converted
     # (no 2-D consolidation copy, lower peak memory)
-    df = pq.read_table(path, read_dictionary=own).to_pandas(split_blocks=True,
-                                                            self_destruct=True)
+    df = pq.read_table(path, read_dictionary=own).to_pandas(split_blocks=True, self_destruct=True)
     pa.default_memory_pool().release_unused()  # give the Arrow buffers back before checking
     df.attrs[_OWN_CATEGORICALS] = own
     if not _check_header([str(c) for c in df.columns], col, label):
@@ -488,8 +655,9 @@ def _read_parquet(path: Path, col: Collector, label: str) -> pd.DataFrame | None
     return _drop_empty_rows(df, col, label)
 
 
-def _read_excel(path: Path, role: str | None, col: Collector, label: str
-                ) -> tuple[pd.DataFrame | None, str]:
+def _read_excel(
+    path: Path, role: str | None, col: Collector, label: str
+) -> tuple[pd.DataFrame | None, str]:
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic != b"PK\x03\x04":
@@ -499,11 +667,16 @@ def _read_excel(path: Path, role: str | None, col: Collector, label: str
         sheets = [str(s) for s in xl.sheet_names]
         sheet = _pick_sheet(sheets, role)
         if sheet is None:
-            col.add(label, None, None,
-                    f"workbook has several sheets ({', '.join(map(repr, sheets))}) and none is "
-                    f"named {role or 'after a table role'!r}",
-                    f"a sheet named {role!r} or a workbook with one sheet" if role
-                    else "a workbook with one sheet")
+            col.add(
+                label,
+                None,
+                None,
+                f"workbook has several sheets ({', '.join(map(repr, sheets))}) and none is "
+                f"named {role or 'after a table role'!r}",
+                f"a sheet named {role!r} or a workbook with one sheet"
+                if role
+                else "a workbook with one sheet",
+            )
             return None, label
         head = [str(c) for c in xl.parse(sheet, nrows=0).columns]
         df = xl.parse(sheet, dtype=object, **_na_options(head))
@@ -557,11 +730,16 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
             beside = _scan_folder(path.parent, col, quiet_patients=True)
             beside.pop("patients", None)
             if beside:
-                col.note(label, None, "read_folder_tables", 0,
-                         f"{path.name} was given: "
-                         + ", ".join(p.name for p, _ in beside.values())
-                         + " beside it read too (give the folder, or the patients file in a "
-                         "folder of its own, to be explicit)")
+                col.note(
+                    label,
+                    None,
+                    "read_folder_tables",
+                    0,
+                    f"{path.name} was given: "
+                    + ", ".join(p.name for p, _ in beside.values())
+                    + " beside it read too (give the folder, or the patients file in a "
+                    "folder of its own, to be explicit)",
+                )
             return {"patients": (path, "patients"), **beside}
         if stem in ROLES:
             return {stem: (path, stem)}
@@ -582,8 +760,13 @@ def _discover(path: Path, col: Collector) -> dict[str, tuple[Path, str | None]]:
         wide = {k for k, v in ALIASES["scans"].items() if v in SCAN_SLD}
         return {"scans" if head & wide else "patients": (path, None)}
     if not path.is_dir():
-        col.add(label, None, None, f"is {_kind(path)}, not a table file or a cohort folder",
-                _EXPECT_FILES)
+        col.add(
+            label,
+            None,
+            None,
+            f"is {_kind(path)}, not a table file or a cohort folder",
+            _EXPECT_FILES,
+        )
         return {}
     return _scan_folder(path, col)
 
@@ -621,8 +804,9 @@ def _near_role(name: str) -> str | None:
     return None
 
 
-def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
-                 ) -> dict[str, tuple[Path, str | None]]:
+def _scan_folder(
+    path: Path, col: Collector, quiet_patients: bool = False
+) -> dict[str, tuple[Path, str | None]]:
     """Role -> (file, role) for a cohort folder. A role file that is not a readable table (a
     folder, FIFO or broken link named ``lesions.csv``, an unsupported type) is a problem, and
     so is a table under another name (``lesions_v2.csv``) when the role's own file is absent."""
@@ -635,8 +819,13 @@ def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
     try:
         entries = sorted(path.iterdir())
     except OSError as exc:
-        col.add(label, None, None, f"cannot be listed ({type(exc).__name__})",
-                "a readable cohort folder")
+        col.add(
+            label,
+            None,
+            None,
+            f"cannot be listed ({type(exc).__name__})",
+            "a readable cohort folder",
+        )
         return {}
     for p in entries:
         if p.name.startswith((".", "~$")):
@@ -650,15 +839,20 @@ def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
             found.setdefault(role, []).append(p)
         elif p.is_file():
             unreadable.setdefault(role, []).append(
-                (p.name, f"has the unsupported file type {table_suffix(p) or '(no extension)'!r}"))
+                (p.name, f"has the unsupported file type {table_suffix(p) or '(no extension)'!r}")
+            )
         else:
             unreadable.setdefault(role, []).append((p.name, "is " + _kind(p)))
     out: dict[str, tuple[Path, str | None]] = {}
     for role, files in found.items():
         if len(files) > 1:
-            col.add(label, None, None,
-                    f"several {role} tables: {', '.join(f.name for f in files)}",
-                    f"one {role}.* file")
+            col.add(
+                label,
+                None,
+                None,
+                f"several {role} tables: {', '.join(f.name for f in files)}",
+                f"one {role}.* file",
+            )
         else:
             out[role] = (files[0], role)
     measured = {"lesions", "assessments", "scans"} & set(found)
@@ -667,31 +861,53 @@ def _scan_folder(path: Path, col: Collector, quiet_patients: bool = False
         if not bad and not other:
             continue
         # needed: the role's own table is absent and nothing replaces it
-        needed = role not in found and (role == "patients" and "scans" not in found
-                                        or role != "patients" and not measured)
+        needed = role not in found and (
+            role == "patients" and "scans" not in found or role != "patients" and not measured
+        )
         if not needed:
             names = [n for n, _ in bad] + other
-            col.note(label, None, "ignored_files", len(names),
-                     f"{', '.join(names)} not read (the cohort's tables are "
-                     f"{', '.join(p.name for p, _ in out.values())})")
+            col.note(
+                label,
+                None,
+                "ignored_files",
+                len(names),
+                f"{', '.join(names)} not read (the cohort's tables are "
+                f"{', '.join(p.name for p, _ in out.values())})",
+            )
             continue
         for name, why in bad:
-            col.add(str(path / name), None, None, f"{why}: the {role} table cannot be read",
-                    f"{role}.csv (or " + ", ".join(SUPPORTED_SUFFIXES[1:])
-                    + ") as a table file: export it as CSV UTF-8 or .xlsx")
+            col.add(
+                str(path / name),
+                None,
+                None,
+                f"{why}: the {role} table cannot be read",
+                f"{role}.csv (or "
+                + ", ".join(SUPPORTED_SUFFIXES[1:])
+                + ") as a table file: export it as CSV UTF-8 or .xlsx",
+            )
         if other:
-            col.add(label, None, None, f"found {', '.join(other)} but no {role} table",
-                    f"{role}.csv (or .parquet/.xlsx): rename it to {role}.csv, or pass the "
-                    f"file (load_cohort({role}=...))")
+            col.add(
+                label,
+                None,
+                None,
+                f"found {', '.join(other)} but no {role} table",
+                f"{role}.csv (or .parquet/.xlsx): rename it to {role}.csv, or pass the "
+                f"file (load_cohort({role}=...))",
+            )
     if quiet_patients:
         return out
     if not found and not unreadable and not misnamed:
         col.add(label, None, None, "no cohort tables found in this folder", _EXPECT_FILES)
     elif "patients" in out and not measured and not col.problems:
-        col.note(label, None, "no_measurements", 0,
-                 "only a patients table: no tumour measurements, no patient can be classified "
-                 "(survival and risk-factor analyses only); expected lesions.* or "
-                 "assessments.* beside it to classify")
+        col.note(
+            label,
+            None,
+            "no_measurements",
+            0,
+            "only a patients table: no tumour measurements, no patient can be classified "
+            "(survival and risk-factor analyses only); expected lesions.* or "
+            "assessments.* beside it to classify",
+        )
     return out
 
 
@@ -722,16 +938,22 @@ def _rename(df: pd.DataFrame, role: str, col: Collector, label: str) -> pd.DataF
         if canon is None:
             continue
         if canon in taken:
-            col.add(label, 1, canon, f"both {taken[canon]!r} and {str(c)!r} give {canon}",
-                    "only one of these columns")
+            col.add(
+                label,
+                1,
+                canon,
+                f"both {taken[canon]!r} and {str(c)!r} give {canon}",
+                "only one of these columns",
+            )
             dropped.append(c)  # checked no further: the problem above stops the load
             continue
         taken[canon] = str(c)
         if c != canon:
             mapping[c] = canon
     if mapping:
-        col.note(label, None, "renamed", len(df),
-                 ", ".join(f"{k}->{v}" for k, v in mapping.items()))
+        col.note(
+            label, None, "renamed", len(df), ", ".join(f"{k}->{v}" for k, v in mapping.items())
+        )
     if dropped:
         df = df.drop(columns=dropped)
     if mapping:
@@ -739,25 +961,38 @@ def _rename(df: pd.DataFrame, role: str, col: Collector, label: str) -> pd.DataF
     return df
 
 
-def _require(df: pd.DataFrame, role: str, col: Collector, label: str,
-             required: list[str]) -> bool:
+def _require(df: pd.DataFrame, role: str, col: Collector, label: str, required: list[str]) -> bool:
     if len(df) == 0:
-        col.add(label, None, None, "table has no data rows",
-                f"at least one {role[:-1] if role.endswith('s') else role} row")
+        col.add(
+            label,
+            None,
+            None,
+            "table has no data rows",
+            f"at least one {role[:-1] if role.endswith('s') else role} row",
+        )
         return False
     missing = [c for c in required if c not in df.columns]
     known = {*ALIASES[role].values(), *COVARIATE_ALIASES.values()}
     if missing and not any(str(c) in known for c in df.columns):
         # nothing of it is a cohort column: probably not a cohort table (e.g. a system file
         # given by mistake), so none of its content is echoed
-        col.add(label, 1, None, f"no column of this file is a {role} column (it is probably "
-                "not a cohort table)", "a header with "
-                + ", ".join(required) + " (or their aliases)")
+        col.add(
+            label,
+            1,
+            None,
+            f"no column of this file is a {role} column (it is probably not a cohort table)",
+            "a header with " + ", ".join(required) + " (or their aliases)",
+        )
         return False
     found = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
     for c in missing:
-        col.add(label, 1, c, f"required column {c} is missing (found: {found})",
-                f"a column named {c} or one of its aliases")
+        col.add(
+            label,
+            1,
+            c,
+            f"required column {c} is missing (found: {found})",
+            f"a column named {c} or one of its aliases",
+        )
     return not missing
 
 
@@ -815,25 +1050,34 @@ class _RawColumns:
         return self._cache[name]
 
 
-def _integers(s: pd.Series | Raw, label: str, column: str, col: Collector, expected: str,
-              maximum: float | None = None) -> pd.Series:
+def _integers(
+    s: pd.Series | Raw,
+    label: str,
+    column: str,
+    col: Collector,
+    expected: str,
+    maximum: float | None = None,
+) -> pd.Series:
     s = as_raw(s)
     vals = parse_numbers(s, label, column, col, expected, minimum=0)
     raw = s.s
     frac = vals.notna() & (vals != np.floor(vals))
-    col.add_rows(label, column, frac, lambda v: f"{show(v)} is not a whole number", expected,
-                 values=raw)
+    col.add_rows(
+        label, column, frac, lambda v: f"{show(v)} is not a whole number", expected, values=raw
+    )
     bad = frac
     if maximum is not None:
         high = vals.notna() & (vals > maximum)
-        col.add_rows(label, column, high, lambda v: f"{show(v)} is above {maximum:g}", expected,
-                     values=raw)
+        col.add_rows(
+            label, column, high, lambda v: f"{show(v)} is above {maximum:g}", expected, values=raw
+        )
         bad = bad | high
     return vals.where(~bad).astype("Int64")
 
 
-def _patients(df: pd.DataFrame, label: str, col: Collector,
-              raws: dict[str, _RawColumns] | None = None) -> pd.DataFrame | None:
+def _patients(
+    df: pd.DataFrame, label: str, col: Collector, raws: dict[str, _RawColumns] | None = None
+) -> pd.DataFrame | None:
     if not _require(df, "patients", col, label, _REQUIRED["patients"]):
         return None
     R = _RawColumns(df)
@@ -841,13 +1085,23 @@ def _patients(df: pd.DataFrame, label: str, col: Collector,
         raws["patients"] = R
     out = _Out(df.index)
     out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
-    col.add_rows(label, "patient_id", missing_ids(R["patient_id"]), "missing patient_id",
-                 "a non-empty identifier")
+    col.add_rows(
+        label,
+        "patient_id",
+        missing_ids(R["patient_id"]),
+        "missing patient_id",
+        "a non-empty identifier",
+    )
     for c in PATIENT_DATES:
         if c in df.columns:
             out[c] = parse_dates(R[c], label, c, col)
-    col.add_rows(label, "treatment_start", blank(R["treatment_start"]),
-                 "missing treatment_start", ISO_DATE_EXPECTED + " (first dose)")
+    col.add_rows(
+        label,
+        "treatment_start",
+        blank(R["treatment_start"]),
+        "missing treatment_start",
+        ISO_DATE_EXPECTED + " (first dose)",
+    )
     for c in ("tumor_type", "treatment"):
         if c in df.columns:
             out[c] = text_column(R[c])
@@ -856,51 +1110,86 @@ def _patients(df: pd.DataFrame, label: str, col: Collector,
             out[c] = _integers(R[c], label, c, col, "an ECOG score 0, 1, 2, 3 or 4", maximum=4)
     for months, event in PATIENT_TIMES:
         if months in df.columns:
-            out[months] = parse_numbers(R[months], label, months, col,
-                                        "a time in months ≥ 0")
+            out[months] = parse_numbers(R[months], label, months, col, "a time in months ≥ 0")
         if event in df.columns:
-            out[event] = parse_flags(R[event], label, event, col,
-                                     "0 (censored) or 1 (event); true/false also accepted")
+            out[event] = parse_flags(
+                R[event], label, event, col, "0 (censored) or 1 (event); true/false also accepted"
+            )
         if (months in df.columns) != (event in df.columns):
             have, lack = (months, event) if months in df.columns else (event, months)
-            col.add(label, 1, lack, f"{have} is given without {lack}",
-                    f"both {months} and {event}")
+            col.add(label, 1, lack, f"{have} is given without {lack}", f"both {months} and {event}")
         elif months in df.columns:
             half = out[months].notna() != out[event].notna()
-            col.add_rows(label, event, half & out[event].isna(), f"missing {event}",
-                         f"{event} whenever {months} is given")
-            col.add_rows(label, months, half & out[months].isna(), f"missing {months}",
-                         f"{months} whenever {event} is given")
+            col.add_rows(
+                label,
+                event,
+                half & out[event].isna(),
+                f"missing {event}",
+                f"{event} whenever {months} is given",
+            )
+            col.add_rows(
+                label,
+                months,
+                half & out[months].isna(),
+                f"missing {months}",
+                f"{months} whenever {event} is given",
+            )
     start = out["treatment_start"]
-    for c, what in (("death_date", "death"), ("last_contact", "last contact"),
-                    ("progression_date", "progression"), ("treatment_end", "treatment end")):
+    for c, what in (
+        ("death_date", "death"),
+        ("last_contact", "last contact"),
+        ("progression_date", "progression"),
+        ("treatment_end", "treatment end"),
+    ):
         if c in out.columns:
             before = out[c].notna() & start.notna() & (out[c] < start)
-            col.add_rows(label, c, before,
-                         lambda v, what=what: f"{what} {v} is before treatment_start",
-                         "a date on or after treatment_start",
-                         values=_iso(out[c], before))
+            col.add_rows(
+                label,
+                c,
+                before,
+                lambda v, what=what: f"{what} {v} is before treatment_start",
+                "a date on or after treatment_start",
+                values=_iso(out[c], before),
+            )
     if "death_date" in out.columns and "last_contact" in out.columns:
-        after = out["last_contact"].notna() & out["death_date"].notna() \
+        after = (
+            out["last_contact"].notna()
+            & out["death_date"].notna()
             & (out["last_contact"] > out["death_date"])
-        col.add_rows(label, "last_contact", after,
-                     lambda v: f"last contact {v} is after death_date",
-                     "last_contact on or before death_date",
-                     values=_iso(out["last_contact"], after))
+        )
+        col.add_rows(
+            label,
+            "last_contact",
+            after,
+            lambda v: f"last contact {v} is after death_date",
+            "last_contact on or before death_date",
+            values=_iso(out["last_contact"], after),
+        )
     known = set(out.columns) | {"patient_id"}
     for c in df.columns:
         if c not in known and c not in PATIENT_COLUMNS:
             out[c] = _covariate(df, c, label, col)
     order = [c for c in PATIENT_COLUMNS if c in out.columns]
     order += [c for c in out.columns if c not in order]
-    table = dedupe_and_sort(label, out.frame(order), ["patient_id"], col,
-                          lambda d: "patient " + d["patient_id"].astype(str), sort=False,
-                          key_codes={"patient_id": R["patient_id"].canon_codes})
+    table = dedupe_and_sort(
+        label,
+        out.frame(order),
+        ["patient_id"],
+        col,
+        lambda d: "patient " + d["patient_id"].astype(str),
+        sort=False,
+        key_codes={"patient_id": R["patient_id"].canon_codes},
+    )
     return table
 
 
-def _lesions(df: pd.DataFrame, label: str, col: Collector, params: Parameters,
-             raws: dict[str, _RawColumns] | None = None) -> pd.DataFrame | None:
+def _lesions(
+    df: pd.DataFrame,
+    label: str,
+    col: Collector,
+    params: Parameters,
+    raws: dict[str, _RawColumns] | None = None,
+) -> pd.DataFrame | None:
     if not _require(df, "lesions", col, label, _REQUIRED["lesions"]):
         return None
     R = _RawColumns(df)
@@ -908,72 +1197,141 @@ def _lesions(df: pd.DataFrame, label: str, col: Collector, params: Parameters,
         raws["lesions"] = R
     out = _Out(df.index)
     out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
-    col.add_rows(label, "patient_id", missing_ids(R["patient_id"]), "missing patient_id",
-                 "the patient's identifier")
+    col.add_rows(
+        label,
+        "patient_id",
+        missing_ids(R["patient_id"]),
+        "missing patient_id",
+        "the patient's identifier",
+    )
     out["assessment_date"] = parse_dates(R["assessment_date"], label, "assessment_date", col)
-    col.add_rows(label, "assessment_date", blank(R["assessment_date"]),
-                 "missing assessment_date", ISO_DATE_EXPECTED)
+    col.add_rows(
+        label,
+        "assessment_date",
+        blank(R["assessment_date"]),
+        "missing assessment_date",
+        ISO_DATE_EXPECTED,
+    )
     out["lesion_id"] = parse_ids(R["lesion_id"], label, "lesion_id", col)
-    col.add_rows(label, "lesion_id", missing_ids(R["lesion_id"]), "missing lesion_id",
-                 "an identifier stable across the patient's scans")
-    out["lesion_type"] = parse_categories(R["lesion_type"], label, "lesion_type", col,
-                                          _LESION_TYPE_MAP, "target, non_target or new",
-                                          categories=LESION_TYPES)
-    col.add_rows(label, "lesion_type", blank(R["lesion_type"]), "missing lesion_type",
-                 "target, non_target or new")
+    col.add_rows(
+        label,
+        "lesion_id",
+        missing_ids(R["lesion_id"]),
+        "missing lesion_id",
+        "an identifier stable across the patient's scans",
+    )
+    out["lesion_type"] = parse_categories(
+        R["lesion_type"],
+        label,
+        "lesion_type",
+        col,
+        _LESION_TYPE_MAP,
+        "target, non_target or new",
+        categories=LESION_TYPES,
+    )
+    col.add_rows(
+        label,
+        "lesion_type",
+        blank(R["lesion_type"]),
+        "missing lesion_type",
+        "target, non_target or new",
+    )
     out["organ"] = text_column(R["organ"]) if "organ" in df.columns else None
 
     # diameters: mm, or cm converted; RECIST text codes
-    codes = {**dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
-             **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan)}
+    codes = {
+        **dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
+        **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan),
+    }
     is_target = pd.Series(out["lesion_type"].cat.codes.to_numpy() == 0, index=df.index)
     ne = pd.Series(False, index=df.index)
     if "diameter_mm" in df.columns and "diameter_cm" in df.columns:
-        col.add(label, 1, "diameter_cm", "both diameter_mm and diameter_cm are given",
-                "one diameter column")
-    dcol = "diameter_mm" if "diameter_mm" in df.columns else (
-        "diameter_cm" if "diameter_cm" in df.columns else None)
+        col.add(
+            label,
+            1,
+            "diameter_cm",
+            "both diameter_mm and diameter_cm are given",
+            "one diameter column",
+        )
+    dcol = (
+        "diameter_mm"
+        if "diameter_mm" in df.columns
+        else ("diameter_cm" if "diameter_cm" in df.columns else None)
+    )
     if dcol is None:
         out["diameter_mm"] = np.nan
         if is_target.any():
-            col.add(label, 1, "diameter_mm", "required column diameter_mm is missing "
-                    "(the table has target lesions)", "diameter_mm (or diameter_cm)")
+            col.add(
+                label,
+                1,
+                "diameter_mm",
+                "required column diameter_mm is missing (the table has target lesions)",
+                "diameter_mm (or diameter_cm)",
+            )
     else:
         masks: list[pd.Series] = []
         expected = f"a diameter ≥ 0 in {dcol[-2:]}, or TOO SMALL TO MEASURE / NOT EVALUABLE"
-        diam = parse_numbers(R[dcol], label, dcol, col, expected, minimum=0, codes=codes,
-                             code_mask_out=masks)
+        diam = parse_numbers(
+            R[dcol], label, dcol, col, expected, minimum=0, codes=codes, code_mask_out=masks
+        )
         small, ne = masks[0], masks[1]
         if dcol == "diameter_cm":
             measured = diam.notna() & ~small
             diam = diam.where(~measured, diam * 10.0)
-            col.note(label, "diameter_cm", "converted_units", int(measured.sum()),
-                     "diameter_cm × 10 -> diameter_mm")
+            col.note(
+                label,
+                "diameter_cm",
+                "converted_units",
+                int(measured.sum()),
+                "diameter_cm × 10 -> diameter_mm",
+            )
         if small.any():
-            col.note(label, dcol, "mapped_text_code", int(small.sum()),
-                     f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm "
-                     "(Parameters.too_small_to_measure_mm)")
+            col.note(
+                label,
+                dcol,
+                "mapped_text_code",
+                int(small.sum()),
+                f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm "
+                "(Parameters.too_small_to_measure_mm)",
+            )
         if ne.any():
-            col.note(label, dcol, "mapped_text_code", int(ne.sum()),
-                     "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True")
+            col.note(
+                label,
+                dcol,
+                "mapped_text_code",
+                int(ne.sum()),
+                "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True",
+            )
         out["diameter_mm"] = diam.astype("float64")
 
     if "status" in df.columns:
         # "__ne__" is a fourth category: rows coded NE become missing with not_evaluable
-        status = parse_categories(R["status"], label, "status", col, _STATUS_MAP,
-                                  "present, absent or unequivocal_progression",
-                                  categories=[*LESION_STATUSES, "__ne__"])
+        status = parse_categories(
+            R["status"],
+            label,
+            "status",
+            col,
+            _STATUS_MAP,
+            "present, absent or unequivocal_progression",
+            categories=[*LESION_STATUSES, "__ne__"],
+        )
         codes = status.cat.codes.to_numpy()
         status_ne = codes == len(LESION_STATUSES)
         if status_ne.any():
-            col.note(label, "status", "mapped_text_code", int(status_ne.sum()),
-                     "status 'NE'/'not evaluable' -> NA with not_evaluable = True")
+            col.note(
+                label,
+                "status",
+                "mapped_text_code",
+                int(status_ne.sum()),
+                "status 'NE'/'not evaluable' -> NA with not_evaluable = True",
+            )
             ne = ne | status_ne
             codes = np.where(status_ne, -1, codes).astype(codes.dtype)
         out["status"] = pd.Categorical.from_codes(codes, categories=LESION_STATUSES)
     else:
-        out["status"] = pd.Categorical.from_codes(np.full(len(df), -1, np.int8),
-                                                  categories=LESION_STATUSES)
+        out["status"] = pd.Categorical.from_codes(
+            np.full(len(df), -1, np.int8), categories=LESION_STATUSES
+        )
     if "lymph_node" in df.columns:
         flag = parse_flags(R["lymph_node"], label, "lymph_node", col)
         by_organ = _organ_is_node(R, df.index)
@@ -990,20 +1348,37 @@ def _lesions(df: pd.DataFrame, label: str, col: Collector, params: Parameters,
 
     if dcol is not None:
         no_diam = is_target & blank(R[dcol]) & ~ne
-        col.add_rows(label, dcol, no_diam, "target lesion without a diameter",
-                     "a diameter ≥ 0, or NOT EVALUABLE / NE when it could not be measured")
+        col.add_rows(
+            label,
+            dcol,
+            no_diam,
+            "target lesion without a diameter",
+            "a diameter ≥ 0, or NOT EVALUABLE / NE when it could not be measured",
+        )
     for c in df.columns:
-        if c not in out.columns and c not in ("diameter_mm", "diameter_cm", "lymph_node",
-                                              "status"):
+        if c not in out.columns and c not in ("diameter_mm", "diameter_cm", "lymph_node", "status"):
             out[c] = _kept(df, c)
     out = out.frame()
     _note_organ_changes(out, R, label, col)
     out = dedupe_and_sort(
-        label, out, ["patient_id", "assessment_date", "lesion_id"], col,
-        lambda d: "lesion " + d["lesion_id"].astype(str) + " of patient "
-        + d["patient_id"].astype(str) + " on " + d["assessment_date"].dt.strftime("%Y-%m-%d"),
-        sort=True, key_codes={"patient_id": R["patient_id"].canon_codes,
-                              "lesion_id": R["lesion_id"].canon_codes})
+        label,
+        out,
+        ["patient_id", "assessment_date", "lesion_id"],
+        col,
+        lambda d: (
+            "lesion "
+            + d["lesion_id"].astype(str)
+            + " of patient "
+            + d["patient_id"].astype(str)
+            + " on "
+            + d["assessment_date"].dt.strftime("%Y-%m-%d")
+        ),
+        sort=True,
+        key_codes={
+            "patient_id": R["patient_id"].canon_codes,
+            "lesion_id": R["lesion_id"].canon_codes,
+        },
+    )
     return out
 
 
@@ -1054,15 +1429,23 @@ def _note_organ_changes(out: pd.DataFrame, R: _RawColumns, label: str, col: Coll
     if pos is not None:
         rows, firsts = pos[rows], pos[firsts]
     n_lesions = len(np.unique(key[np.flatnonzero(diff)]))
-    organ, pid, lid = out["organ"].to_numpy(), out["patient_id"].to_numpy(), \
-        out["lesion_id"].to_numpy()
+    organ, pid, lid = (
+        out["organ"].to_numpy(),
+        out["patient_id"].to_numpy(),
+        out["lesion_id"].to_numpy(),
+    )
     spreadsheet = out.index.to_numpy()
     i, j = rows[0], firsts[0]
-    col.note(label, "organ", "lesion_organ_changed", int(diff.sum()),
-             f"{n_lesions} lesion id(s) name different organs across a patient's scans, e.g. "
-             f"lesion {lid[i]} of patient {pid[i]}: {organ[j]!r} on row {spreadsheet[j]}, "
-             f"{organ[i]!r} on row {spreadsheet[i]}; kept as given (check that lesion ids are "
-             "not reused for another lesion)")
+    col.note(
+        label,
+        "organ",
+        "lesion_organ_changed",
+        int(diff.sum()),
+        f"{n_lesions} lesion id(s) name different organs across a patient's scans, e.g. "
+        f"lesion {lid[i]} of patient {pid[i]}: {organ[j]!r} on row {spreadsheet[j]}, "
+        f"{organ[i]!r} on row {spreadsheet[i]}; kept as given (check that lesion ids are "
+        "not reused for another lesion)",
+    )
 
 
 def _organ_is_node(R: _RawColumns, index: pd.Index) -> pd.Series:
@@ -1076,8 +1459,13 @@ def _organ_is_node(R: _RawColumns, index: pd.Index) -> pd.Series:
     return r.rows(u)
 
 
-def _assessments(df: pd.DataFrame, label: str, col: Collector, params: Parameters,
-                 raws: dict[str, _RawColumns] | None = None) -> pd.DataFrame | None:
+def _assessments(
+    df: pd.DataFrame,
+    label: str,
+    col: Collector,
+    params: Parameters,
+    raws: dict[str, _RawColumns] | None = None,
+) -> pd.DataFrame | None:
     if not _require(df, "assessments", col, label, _REQUIRED["assessments"]):
         return None
     R = _RawColumns(df)
@@ -1085,24 +1473,52 @@ def _assessments(df: pd.DataFrame, label: str, col: Collector, params: Parameter
         raws["assessments"] = R
     out = pd.DataFrame(index=df.index)
     out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
-    col.add_rows(label, "patient_id", missing_ids(R["patient_id"]), "missing patient_id",
-                 "the patient's identifier")
+    col.add_rows(
+        label,
+        "patient_id",
+        missing_ids(R["patient_id"]),
+        "missing patient_id",
+        "the patient's identifier",
+    )
     out["assessment_date"] = parse_dates(R["assessment_date"], label, "assessment_date", col)
-    col.add_rows(label, "assessment_date", blank(R["assessment_date"]),
-                 "missing assessment_date", ISO_DATE_EXPECTED)
+    col.add_rows(
+        label,
+        "assessment_date",
+        blank(R["assessment_date"]),
+        "missing assessment_date",
+        ISO_DATE_EXPECTED,
+    )
     masks: list[pd.Series] = []
-    codes = {**dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
-             **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan)}
-    out["sld_mm"] = parse_numbers(R["sld_mm"], label, "sld_mm", col,
-                                  "a sum of diameters ≥ 0 in mm, or NOT EVALUABLE",
-                                  codes=codes, code_mask_out=masks)
+    codes = {
+        **dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
+        **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan),
+    }
+    out["sld_mm"] = parse_numbers(
+        R["sld_mm"],
+        label,
+        "sld_mm",
+        col,
+        "a sum of diameters ≥ 0 in mm, or NOT EVALUABLE",
+        codes=codes,
+        code_mask_out=masks,
+    )
     ne = masks[1]
     if masks[0].any():
-        col.note(label, "sld_mm", "mapped_text_code", int(masks[0].sum()),
-                 f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm")
+        col.note(
+            label,
+            "sld_mm",
+            "mapped_text_code",
+            int(masks[0].sum()),
+            f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm",
+        )
     if ne.any():
-        col.note(label, "sld_mm", "mapped_text_code", int(ne.sum()),
-                 "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True")
+        col.note(
+            label,
+            "sld_mm",
+            "mapped_text_code",
+            int(ne.sum()),
+            "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True",
+        )
     for c in ("new_lesions", "new_organs"):
         if c in df.columns:
             out[c] = _integers(R[c], label, c, col, "a count 0, 1, 2 …")
@@ -1110,26 +1526,46 @@ def _assessments(df: pd.DataFrame, label: str, col: Collector, params: Parameter
             out[c] = pd.Series(pd.NA, index=df.index, dtype="Int64")
             col.note(label, c, "missing_optional_column", len(df), f"{c} not given: NA")
     if "non_target_pd" in df.columns:
-        out["non_target_pd"] = parse_flags(R["non_target_pd"], label, "non_target_pd",
-                                           col).astype("boolean")
+        out["non_target_pd"] = parse_flags(R["non_target_pd"], label, "non_target_pd", col).astype(
+            "boolean"
+        )
     else:
         out["non_target_pd"] = pd.Series(pd.NA, index=df.index, dtype="boolean")
-        col.note(label, "non_target_pd", "missing_optional_column", len(df),
-                 "non_target_pd not given: NA")
+        col.note(
+            label,
+            "non_target_pd",
+            "missing_optional_column",
+            len(df),
+            "non_target_pd not given: NA",
+        )
     out["not_evaluable"] = ne.astype(bool)
     for c in df.columns:
         if c not in out.columns:
             out[c] = _kept(df, c)
     out = dedupe_and_sort(
-        label, out, ["patient_id", "assessment_date"], col,
-        lambda d: "scan of patient " + d["patient_id"].astype(str) + " on "
-        + d["assessment_date"].dt.strftime("%Y-%m-%d"), sort=True,
-        key_codes={"patient_id": R["patient_id"].canon_codes})
+        label,
+        out,
+        ["patient_id", "assessment_date"],
+        col,
+        lambda d: (
+            "scan of patient "
+            + d["patient_id"].astype(str)
+            + " on "
+            + d["assessment_date"].dt.strftime("%Y-%m-%d")
+        ),
+        sort=True,
+        key_codes={"patient_id": R["patient_id"].canon_codes},
+    )
     return out
 
 
-def _scans(df: pd.DataFrame, label: str, col: Collector, params: Parameters,
-           raws: dict[str, _RawColumns] | None = None) -> pd.DataFrame | None:
+def _scans(
+    df: pd.DataFrame,
+    label: str,
+    col: Collector,
+    params: Parameters,
+    raws: dict[str, _RawColumns] | None = None,
+) -> pd.DataFrame | None:
     if not _require(df, "scans", col, label, _REQUIRED["scans"]):
         return None
     R = _RawColumns(df)
@@ -1137,32 +1573,56 @@ def _scans(df: pd.DataFrame, label: str, col: Collector, params: Parameters,
         raws["scans"] = R
     out = pd.DataFrame(index=df.index)
     out["patient_id"] = parse_ids(R["patient_id"], label, "patient_id", col)
-    col.add_rows(label, "patient_id", missing_ids(R["patient_id"]), "missing patient_id",
-                 "the patient's identifier")
-    codes = {**dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
-             **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan)}
+    col.add_rows(
+        label,
+        "patient_id",
+        missing_ids(R["patient_id"]),
+        "missing patient_id",
+        "the patient's identifier",
+    )
+    codes = {
+        **dict.fromkeys(TOO_SMALL_CODES, params.too_small_to_measure_mm),
+        **dict.fromkeys(NOT_EVALUABLE_CODES, np.nan),
+    }
     for c in SCAN_SLD:
         masks: list[pd.Series] = []
-        out[c] = parse_numbers(R[c], label, c, col, "a sum of diameters ≥ 0 in mm",
-                               codes=codes, code_mask_out=masks)
+        out[c] = parse_numbers(
+            R[c], label, c, col, "a sum of diameters ≥ 0 in mm", codes=codes, code_mask_out=masks
+        )
         if masks[0].any() or masks[1].any():
-            col.note(label, c, "mapped_text_code", int(masks[0].sum() + masks[1].sum()),
-                     f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm, "
-                     "'NOT EVALUABLE' -> NaN")
+            col.note(
+                label,
+                c,
+                "mapped_text_code",
+                int(masks[0].sum() + masks[1].sum()),
+                f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm, "
+                "'NOT EVALUABLE' -> NaN",
+            )
     for c in SCAN_DATES:
         out[c] = parse_dates(R[c], label, c, col)
     for s_col, d_col in zip(SCAN_SLD, SCAN_DATES, strict=True):
         given = ~blank(R[s_col])
-        col.add_rows(label, d_col, given & blank(R[d_col]), f"{s_col} is given without a date",
-                     ISO_DATE_EXPECTED)
+        col.add_rows(
+            label,
+            d_col,
+            given & blank(R[d_col]),
+            f"{s_col} is given without a date",
+            ISO_DATE_EXPECTED,
+        )
     for a, b in ((SCAN_DATES[0], SCAN_DATES[1]), (SCAN_DATES[1], SCAN_DATES[2])):
         bad = out[a].notna() & out[b].notna() & (out[b] <= out[a])
-        col.add_rows(label, b, bad, lambda v, a=a: f"{v} is not after {a}",
-                     f"{b} later than {a}", values=_iso(out[b], bad))
+        col.add_rows(
+            label,
+            b,
+            bad,
+            lambda v, a=a: f"{v} is not after {a}",
+            f"{b} later than {a}",
+            values=_iso(out[b], bad),
+        )
     if "new_lesions_first_eval" in df.columns:
-        out["new_lesions_first_eval"] = _integers(R["new_lesions_first_eval"], label,
-                                                  "new_lesions_first_eval", col,
-                                                  "a count 0, 1, 2 …")
+        out["new_lesions_first_eval"] = _integers(
+            R["new_lesions_first_eval"], label, "new_lesions_first_eval", col, "a count 0, 1, 2 …"
+        )
     if "non_target_pd_first_eval" in df.columns:
         out["non_target_pd_first_eval"] = parse_flags(
             df["non_target_pd_first_eval"], label, "non_target_pd_first_eval", col
@@ -1172,14 +1632,26 @@ def _scans(df: pd.DataFrame, label: str, col: Collector, params: Parameters,
     for c in df.columns:
         if c not in out.columns:
             out[c] = _kept(df, c)
-    out = dedupe_and_sort(label, out, ["patient_id"], col,
-                          lambda d: "patient " + d["patient_id"].astype(str), sort=False,
-                          key_codes={"patient_id": R["patient_id"].canon_codes})
+    out = dedupe_and_sort(
+        label,
+        out,
+        ["patient_id"],
+        col,
+        lambda d: "patient " + d["patient_id"].astype(str),
+        sort=False,
+        key_codes={"patient_id": R["patient_id"].canon_codes},
+    )
     return out
 
 
-def _unknown_patients(table: pd.DataFrame, label: str, ids: pd.Series, col: Collector,
-                      what: str, R: _RawColumns | None = None) -> None:
+def _unknown_patients(
+    table: pd.DataFrame,
+    label: str,
+    ids: pd.Series,
+    col: Collector,
+    what: str,
+    R: _RawColumns | None = None,
+) -> None:
     r = R["patient_id"] if R is not None else None
     if r is not None and r.canon_uniq is not None:
         # on the distinct ids only, expanded through the reader's codes (rows of the file)
@@ -1192,22 +1664,35 @@ def _unknown_patients(table: pd.DataFrame, label: str, ids: pd.Series, col: Coll
             return
         unknown = r.rows(u_unknown)
         hint = _near_id_hint(ids)
-        col.add_rows(label, "patient_id", unknown,
-                     lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
-                     f"every {what} to belong to a patient listed in patients",
-                     values=pd.Series(r.values(r.canon_uniq, None), index=r.index))
+        col.add_rows(
+            label,
+            "patient_id",
+            unknown,
+            lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
+            f"every {what} to belong to a patient listed in patients",
+            values=pd.Series(r.values(r.canon_uniq, None), index=r.index),
+        )
         return
     unknown = table["patient_id"].notna() & ~table["patient_id"].isin(ids)
     hint = _near_id_hint(ids)
-    col.add_rows(label, "patient_id", unknown,
-                 lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
-                 f"every {what} to belong to a patient listed in patients",
-                 values=table["patient_id"])
+    col.add_rows(
+        label,
+        "patient_id",
+        unknown,
+        lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
+        f"every {what} to belong to a patient listed in patients",
+        values=table["patient_id"],
+    )
 
 
-def _as_frame(obj: object, role: str, col: Collector, checksums: dict[str, str],
-              sources: dict[str, str], sheet_role: str | None = None
-              ) -> tuple[pd.DataFrame | None, str]:
+def _as_frame(
+    obj: object,
+    role: str,
+    col: Collector,
+    checksums: dict[str, str],
+    sources: dict[str, str],
+    sheet_role: str | None = None,
+) -> tuple[pd.DataFrame | None, str]:
     """Raw frame (index = spreadsheet rows) and label for a path or DataFrame input."""
     if isinstance(obj, pd.DataFrame):
         label = f"<{role} DataFrame>"
@@ -1249,12 +1734,25 @@ def load_cohort(
     date and lesion, and a load report of every fix.
     """
     if isinstance(path, dict):  # {"patients": frame_or_path, ...}: the keyword form
-        given = {"patients": patients, "lesions": lesions, "assessments": assessments,
-                 "scans": scans}
+        given = {
+            "patients": patients,
+            "lesions": lesions,
+            "assessments": assessments,
+            "scans": scans,
+        }
         bad = sorted(set(path) - set(given))
         if bad:
-            raise CohortError([Problem("<cohort>", None, None, f"unknown table(s) {bad}",
-                                       "patients, lesions, assessments or scans")])
+            raise CohortError(
+                [
+                    Problem(
+                        "<cohort>",
+                        None,
+                        None,
+                        f"unknown table(s) {bad}",
+                        "patients, lesions, assessments or scans",
+                    )
+                ]
+            )
         merged = {**path, **{k: v for k, v in given.items() if v is not None}}
         return load_cohort(None, params=params, **merged)  # type: ignore[arg-type]
     params = params or Parameters()
@@ -1263,20 +1761,35 @@ def load_cohort(
     if path is not None:
         for role, (p, sheet_role) in _discover(Path(path), col).items():
             inputs[role] = (p, sheet_role)
-    for role, obj in (("patients", patients), ("lesions", lesions),
-                      ("assessments", assessments), ("scans", scans)):
+    for role, obj in (
+        ("patients", patients),
+        ("lesions", lesions),
+        ("assessments", assessments),
+        ("scans", scans),
+    ):
         if obj is not None:
             inputs[role] = (obj, role)
     where = str(path) if path is not None else "<cohort>"
     if not inputs and not col.problems:
         col.add(where, None, None, "no cohort tables given", _EXPECT_FILES)
     if inputs and "patients" not in inputs and "scans" not in inputs:
-        col.add(where, None, None, "no patients table", "patients.* beside "
-                + " and ".join(r + ".*" for r in inputs) + " (or a scans.* wide table)")
+        col.add(
+            where,
+            None,
+            None,
+            "no patients table",
+            "patients.* beside "
+            + " and ".join(r + ".*" for r in inputs)
+            + " (or a scans.* wide table)",
+        )
     if "lesions" in inputs and "assessments" in inputs:
-        col.add(where, None, None, "both a lesions and an assessments table were given",
-                "lesions.* (one row per lesion per scan) or assessments.* (per-scan sums), "
-                "not both")
+        col.add(
+            where,
+            None,
+            None,
+            "both a lesions and an assessments table were given",
+            "lesions.* (one row per lesion per scan) or assessments.* (per-scan sums), not both",
+        )
     if col.problems:
         raise CohortError(col.ordered())
 
@@ -1310,30 +1823,46 @@ def load_cohort(
     if "patients" not in inputs and scans_df is not None:
         pts = pd.DataFrame({"patient_id": scans_df["patient_id"].to_numpy()})
         start = scans_df["treatment_start"] if "treatment_start" in scans_df.columns else None
-        pts["treatment_start"] = (start.to_numpy() if start is not None
-                                  else pd.Series(pd.NaT, index=pts.index,
-                                                 dtype="datetime64[ns]"))
+        pts["treatment_start"] = (
+            start.to_numpy()
+            if start is not None
+            else pd.Series(pd.NaT, index=pts.index, dtype="datetime64[ns]")
+        )
         pts["treatment_start"] = pts["treatment_start"].astype("datetime64[ns]")
-        col.note(labels["scans"], "patient_id", "synthesized_patients", len(pts),
-                 "no patients table: patients taken from the scans table"
-                 + ("" if start is not None else "; treatment_start unknown (NaT)"))
+        col.note(
+            labels["scans"],
+            "patient_id",
+            "synthesized_patients",
+            len(pts),
+            "no patients table: patients taken from the scans table"
+            + ("" if start is not None else "; treatment_start unknown (NaT)"),
+        )
     if pts is not None:
         ids = pts["patient_id"]
-        for role, what in (("lesions", "lesion row"), ("assessments", "scan"),
-                           ("scans", "row")):
+        for role, what in (("lesions", "lesion row"), ("assessments", "scan"), ("scans", "row")):
             t = tables.get(role)
             if t is not None and "patients" in inputs:
                 _unknown_patients(t, labels[role], ids, col, what, raws.get(role))
         if scans_df is not None and "patients" in inputs and "treatment_start" in scans_df:
             m = scans_df[["patient_id", "treatment_start"]].merge(
                 pts[["patient_id", "treatment_start"]].drop_duplicates("patient_id"),
-                on="patient_id", how="left", suffixes=("", "_p"))
+                on="patient_id",
+                how="left",
+                suffixes=("", "_p"),
+            )
             m.index = scans_df.index
-            diff = m["treatment_start"].notna() & m["treatment_start_p"].notna() \
+            diff = (
+                m["treatment_start"].notna()
+                & m["treatment_start_p"].notna()
                 & (m["treatment_start"] != m["treatment_start_p"])
-            col.add_rows(labels["scans"], "treatment_start", diff,
-                         "treatment_start differs from the patients table",
-                         "the same treatment_start as in patients")
+            )
+            col.add_rows(
+                labels["scans"],
+                "treatment_start",
+                diff,
+                "treatment_start differs from the patients table",
+                "the same treatment_start as in patients",
+            )
     if pts is not None:
         _plausibility(pts, tables, labels, col, params)
     from .biomarkers import load_biomarkers  # optional biomarkers.* of a cohort folder
@@ -1345,6 +1874,7 @@ def load_cohort(
 
     raws.clear()
     from .classification import death_cause_notes  # how death causes are read (issue 13)
+
     for note in death_cause_notes(pts):
         col.note(labels.get("patients", "patients"), **note)
     return Cohort(
@@ -1366,8 +1896,9 @@ def _renumber(df: pd.DataFrame | None) -> pd.DataFrame | None:
     return df
 
 
-def check_cohort(path: str | Path, params: Parameters | None = None
-                 ) -> tuple[Cohort | None, list[Problem]]:
+def check_cohort(
+    path: str | Path, params: Parameters | None = None
+) -> tuple[Cohort | None, list[Problem]]:
     """Load the cohort at ``path``: ``(cohort, [])`` when it is valid, else ``(None, problems)``.
 
     Never raises for a bad input (what ``hpd validate`` runs); the cohort's load report holds
@@ -1380,9 +1911,15 @@ def check_cohort(path: str | Path, params: Parameters | None = None
     except HPDError as exc:
         return None, [Problem(str(path), None, None, _first_line(exc))]
     except Exception as exc:  # noqa: BLE001 - validate reports, it never crashes with a traceback
-        return None, [Problem(str(path), None, None,
-                              f"could not be validated: {type(exc).__name__}: "
-                              f"{_first_line(exc)}", "please report this as a bug with the file")]
+        return None, [
+            Problem(
+                str(path),
+                None,
+                None,
+                f"could not be validated: {type(exc).__name__}: {_first_line(exc)}",
+                "please report this as a bug with the file",
+            )
+        ]
 
 
 def validate_cohort(path: str | Path, params: Parameters | None = None) -> list[Problem]:
@@ -1414,8 +1951,14 @@ def _near_id_hint(ids: pd.Series) -> Callable[[object], str]:
             return ""
         key = id_key(pd.Series([str(value).strip()])).iloc[0]
         near = cache.get(key)
-        return (f" (patients has {near!r}: the case or leading zeros differ; ids are compared "
-                "exactly)") if near else ""
+        return (
+            (
+                f" (patients has {near!r}: the case or leading zeros differ; ids are compared "
+                "exactly)"
+            )
+            if near
+            else ""
+        )
 
     return hint
 
@@ -1453,11 +1996,15 @@ def _near_duplicate_ids(pts: pd.DataFrame, label: str, col: Collector) -> None:
     shown = []
     for _, g in list(groups)[:5]:
         shown.append(" and ".join(f"{v!r} (row {r})" for r, v in g["id"].items()))
-    col.warn(label, "patient_id", None,
-             f"{int(groups.ngroups)} group(s) of patient ids differ only in case or leading "
-             f"zeros: {'; '.join(shown)}" + ("; …" if groups.ngroups > 5 else ""),
-             "they are read as different patients: merge them if they are one patient",
-             n_rows=int(dup.sum()))
+    col.warn(
+        label,
+        "patient_id",
+        None,
+        f"{int(groups.ngroups)} group(s) of patient ids differ only in case or leading "
+        f"zeros: {'; '.join(shown)}" + ("; …" if groups.ngroups > 5 else ""),
+        "they are read as different patients: merge them if they are one patient",
+        n_rows=int(dup.sum()),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1477,8 +2024,13 @@ def _shown(values: pd.Series, mask: pd.Series) -> pd.Series:
     return out
 
 
-def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
-                  labels: dict[str, str], col: Collector, params: Parameters) -> None:
+def _plausibility(
+    pts: pd.DataFrame,
+    tables: dict[str, pd.DataFrame | None],
+    labels: dict[str, str],
+    col: Collector,
+    params: Parameters,
+) -> None:
     """Cross-table and range checks of the canonical tables (``params.plausibility``):
     diameters and sums, target lesions per scan, centimetre-looking tables, dates after the
     data cut-off, progression or scans after death, scans long before treatment start and
@@ -1486,36 +2038,63 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
     pl = params.plausibility
     cutoff = pd.Timestamp(pl.data_cutoff) if pl.data_cutoff else pd.Timestamp.today().normalize()
     cut_text = cutoff.strftime("%Y-%m-%d") + ("" if pl.data_cutoff else " (today)")
-    cut_expected = (f"a date on or before the data cut-off {cut_text} (a date in the future is "
-                    "a typo; set plausibility.data_cutoff=YYYY-MM-DD to check against another "
-                    "date)")
+    cut_expected = (
+        f"a date on or before the data cut-off {cut_text} (a date in the future is "
+        "a typo; set plausibility.data_cutoff=YYYY-MM-DD to check against another "
+        "date)"
+    )
     plabel = labels.get("patients", labels.get("scans", "<patients>"))
     if "patients" in labels:
-        for c, what in (("treatment_start", "treatment start"), ("progression_date", "progression"),
-                        ("death_date", "death"), ("last_contact", "last contact")):
+        for c, what in (
+            ("treatment_start", "treatment start"),
+            ("progression_date", "progression"),
+            ("death_date", "death"),
+            ("last_contact", "last contact"),
+        ):
             if c in pts.columns:
                 late = pts[c].notna() & (pts[c] > cutoff)
-                col.add_rows(plabel, c, late, lambda v, w=what: f"{w} {v} is after the data "
-                             f"cut-off {cut_text}", cut_expected, values=_iso(pts[c], late))
+                col.add_rows(
+                    plabel,
+                    c,
+                    late,
+                    lambda v, w=what: f"{w} {v} is after the data cut-off {cut_text}",
+                    cut_expected,
+                    values=_iso(pts[c], late),
+                )
         if "progression_date" in pts.columns and "death_date" in pts.columns:
-            after = pts["progression_date"].notna() & pts["death_date"].notna() \
+            after = (
+                pts["progression_date"].notna()
+                & pts["death_date"].notna()
                 & (pts["progression_date"] > pts["death_date"])
-            col.add_rows(plabel, "progression_date", after,
-                         lambda v: f"progression {v} is after death_date",
-                         "progression_date on or before death_date",
-                         values=_iso(pts["progression_date"], after))
-        early = pts["treatment_start"].notna() \
-            & (pts["treatment_start"].dt.year < pl.warn_treatment_start_before_year)
-        col.warn(plabel, "treatment_start", early,
-                 f"treatment_start before {pl.warn_treatment_start_before_year} (immune "
-                 "checkpoint inhibitors were first given in trials in 2006)",
-                 "accept with --set plausibility.warn_treatment_start_before_year=<year>")
+            )
+            col.add_rows(
+                plabel,
+                "progression_date",
+                after,
+                lambda v: f"progression {v} is after death_date",
+                "progression_date on or before death_date",
+                values=_iso(pts["progression_date"], after),
+            )
+        early = pts["treatment_start"].notna() & (
+            pts["treatment_start"].dt.year < pl.warn_treatment_start_before_year
+        )
+        col.warn(
+            plabel,
+            "treatment_start",
+            early,
+            f"treatment_start before {pl.warn_treatment_start_before_year} (immune "
+            "checkpoint inhibitors were first given in trials in 2006)",
+            "accept with --set plausibility.warn_treatment_start_before_year=<year>",
+        )
         _near_duplicate_ids(pts, plabel, col)
     first = pts.drop_duplicates("patient_id")  # (duplicates are problems already)
     pid_index = pd.Index(first["patient_id"])
     start = first["treatment_start"].to_numpy(dtype="datetime64[ns]")
-    death = (first["death_date"].to_numpy(dtype="datetime64[ns]")
-             if "death_date" in first.columns else None)
+    death = (
+        first["death_date"].to_numpy(dtype="datetime64[ns]")
+        if "death_date" in first.columns
+        else None
+    )
 
     # int64 nanoseconds with a NaT sentinel at the end (position -1 = unknown patient): one
     # take per check, no float or timedelta temporaries on long tables
@@ -1534,29 +2113,50 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
             d_i8 = d.to_numpy(dtype="datetime64[ns]").view(np.int64)
             valid = d_i8 != i8_nat
             late = pd.Series(valid & (d_i8 > cutoff_i8), index=t.index)
-            col.add_rows(label, dc, late, lambda v: f"scan {v} is after the data cut-off "
-                         f"{cut_text}", cut_expected, values=_iso(d, late))
+            col.add_rows(
+                label,
+                dc,
+                late,
+                lambda v: f"scan {v} is after the data cut-off {cut_text}",
+                cut_expected,
+                values=_iso(d, late),
+            )
             if death_ext is not None:
                 dd = death_ext[pos]
                 after_arr = valid & (dd != i8_nat) & (d_i8 > dd)
                 if after_arr.any():
                     after = pd.Series(after_arr, index=t.index)
                     msg = pd.Series(None, index=t.index, dtype=object)
-                    msg[after] = ("scan " + d[after].dt.strftime("%Y-%m-%d") + " is after the "
-                                  "death of patient " + t["patient_id"][after].astype(str) + " ("
-                                  + pd.Series(dd[after_arr].view("datetime64[ns]"),
-                                              index=t.index[after]).dt.strftime("%Y-%m-%d")
-                                  + ")")
-                    col.add_rows(label, dc, after, lambda v: str(v),
-                                 "scans on or before the patient's death_date", values=msg)
+                    msg[after] = (
+                        "scan " + d[after].dt.strftime("%Y-%m-%d") + " is after the "
+                        "death of patient "
+                        + t["patient_id"][after].astype(str)
+                        + " ("
+                        + pd.Series(
+                            dd[after_arr].view("datetime64[ns]"), index=t.index[after]
+                        ).dt.strftime("%Y-%m-%d")
+                        + ")"
+                    )
+                    col.add_rows(
+                        label,
+                        dc,
+                        after,
+                        lambda v: str(v),
+                        "scans on or before the patient's death_date",
+                        values=msg,
+                    )
                 del dd
             st = start_ext[pos]
             long_before = valid & (st != i8_nat) & (st - d_i8 > before_ns)
             del st
-            col.warn(label, dc, pd.Series(long_before, index=t.index),
-                     f"scans more than {pl.warn_scan_days_before_start} days before the "
-                     "patient's treatment_start (a wrong year?)",
-                     "accept with --set plausibility.warn_scan_days_before_start=<days>")
+            col.warn(
+                label,
+                dc,
+                pd.Series(long_before, index=t.index),
+                f"scans more than {pl.warn_scan_days_before_start} days before the "
+                "patient's treatment_start (a wrong year?)",
+                "accept with --set plausibility.warn_scan_days_before_start=<days>",
+            )
 
     les = tables.get("lesions")
     if les is not None:
@@ -1564,24 +2164,36 @@ def _plausibility(pts: pd.DataFrame, tables: dict[str, pd.DataFrame | None],
         dates_against_patient(les, label, ["assessment_date"])
         d = les["diameter_mm"]
         over = d > pl.max_diameter_mm
-        col.add_rows(label, "diameter_mm", over,
-                     lambda v: f"{v} mm is not a possible lesion diameter",
-                     f"a diameter ≤ {pl.max_diameter_mm:g} mm (set "
-                     "plausibility.max_diameter_mm to accept larger ones)",
-                     values=_shown(d, over))
-        col.warn(label, "diameter_mm", (d > pl.warn_diameter_mm) & ~over,
-                 f"lesion diameters above {pl.warn_diameter_mm:g} mm",
-                 "accept with --set plausibility.warn_diameter_mm=<mm>")
+        col.add_rows(
+            label,
+            "diameter_mm",
+            over,
+            lambda v: f"{v} mm is not a possible lesion diameter",
+            f"a diameter ≤ {pl.max_diameter_mm:g} mm (set "
+            "plausibility.max_diameter_mm to accept larger ones)",
+            values=_shown(d, over),
+        )
+        col.warn(
+            label,
+            "diameter_mm",
+            (d > pl.warn_diameter_mm) & ~over,
+            f"lesion diameters above {pl.warn_diameter_mm:g} mm",
+            "accept with --set plausibility.warn_diameter_mm=<mm>",
+        )
         target = les["lesion_type"] == "target"
         measured = d[target & d.notna() & ~les["not_evaluable"]]
         if len(measured) and pl.cm_like_below_mm > 0 and measured.max() < pl.cm_like_below_mm:
-            col.warn(label, "diameter_mm", None,
-                     f"every measured target diameter is below {pl.cm_like_below_mm:g} mm "
-                     f"(largest {measured.max():g}): the table looks like centimetres "
-                     "(RECIST 1.1's smallest measurable lesion is 10 mm); if they are cm, name "
-                     "the column diameter_cm",
-                     "accept as mm with --set plausibility.cm_like_below_mm=0",
-                     n_rows=len(measured))
+            col.warn(
+                label,
+                "diameter_mm",
+                None,
+                f"every measured target diameter is below {pl.cm_like_below_mm:g} mm "
+                f"(largest {measured.max():g}): the table looks like centimetres "
+                "(RECIST 1.1's smallest measurable lesion is 10 mm); if they are cm, name "
+                "the column diameter_cm",
+                "accept as mm with --set plausibility.cm_like_below_mm=0",
+                n_rows=len(measured),
+            )
         _targets_per_scan(les, target, label, col, pl.warn_targets_per_scan)
     ass = tables.get("assessments")
     if ass is not None:
@@ -1607,29 +2219,41 @@ def _patient_positions(pid: pd.Series, index: pd.Index) -> np.ndarray:
     if len(heads) * 4 > len(ids):  # not in runs: hash every row
         return index.get_indexer(ids)
     sizes = np.diff(np.concatenate([heads, [len(ids)]]))
-    return np.repeat(index.get_indexer(ids[heads]).astype(np.int32 if len(index) < 2**31
-                                                            else np.int64), sizes)
+    return np.repeat(
+        index.get_indexer(ids[heads]).astype(np.int32 if len(index) < 2**31 else np.int64), sizes
+    )
 
 
-def _max_sum(t: pd.DataFrame, c: str, label: str, col: Collector, limit: float,
-             cm_like_below: float = 0.0) -> None:
+def _max_sum(
+    t: pd.DataFrame, c: str, label: str, col: Collector, limit: float, cm_like_below: float = 0.0
+) -> None:
     """Sums above ``limit`` are problems; every measured sum below ``cm_like_below`` (mm) a
     warning (a table in centimetres: sums of lesions ≥ 10 mm each)."""
     measured = t[c][t[c] > 0]
     if len(measured) and cm_like_below > 0 and measured.max() < cm_like_below:
-        col.warn(label, c, None,
-                 f"every sum of diameters is below {cm_like_below:g} mm (largest "
-                 f"{measured.max():g}): the table looks like centimetres",
-                 "accept as mm with --set plausibility.cm_like_below_mm=0",
-                 n_rows=len(measured))
+        col.warn(
+            label,
+            c,
+            None,
+            f"every sum of diameters is below {cm_like_below:g} mm (largest "
+            f"{measured.max():g}): the table looks like centimetres",
+            "accept as mm with --set plausibility.cm_like_below_mm=0",
+            n_rows=len(measured),
+        )
     over = t[c] > limit
-    col.add_rows(label, c, over, lambda v: f"{v} mm is not a possible sum of diameters",
-                 f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",
-                 values=_shown(t[c], over))
+    col.add_rows(
+        label,
+        c,
+        over,
+        lambda v: f"{v} mm is not a possible sum of diameters",
+        f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",
+        values=_shown(t[c], over),
+    )
 
 
-def _targets_per_scan(les: pd.DataFrame, target: pd.Series, label: str, col: Collector,
-                      limit: int) -> None:
+def _targets_per_scan(
+    les: pd.DataFrame, target: pd.Series, label: str, col: Collector, limit: int
+) -> None:
     """Warning for scans with more than ``limit`` target lesions (rows sorted by patient and
     date: a scan is a run of rows; the dates alone bound the run lengths first, cheaply)."""
     if int(target.sum()) <= limit:
@@ -1650,22 +2274,35 @@ def _targets_per_scan(les: pd.DataFrame, target: pd.Series, label: str, col: Col
     mask = pd.Series(False, index=les.index)
     mask[t.index[first]] = True
     i = int(big[np.argmax(sizes[big])])
-    col.warn(label, "lesion_type", mask,
-             f"{len(big)} scan(s) have more than {limit} target lesions (most: "
-             f"{int(sizes[i])} for patient {pid[starts[i]]} on "
-             f"{pd.Timestamp(day[starts[i]]).strftime('%Y-%m-%d')}; RECIST 1.1 allows 5)",
-             "accept with --set plausibility.warn_targets_per_scan=<n>")
+    col.warn(
+        label,
+        "lesion_type",
+        mask,
+        f"{len(big)} scan(s) have more than {limit} target lesions (most: "
+        f"{int(sizes[i])} for patient {pid[starts[i]]} on "
+        f"{pd.Timestamp(day[starts[i]]).strftime('%Y-%m-%d')}; RECIST 1.1 allows 5)",
+        "accept with --set plausibility.warn_targets_per_scan=<n>",
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # covariates (the patients table's other columns: risk factors)
 
 #: spellings of the two sexes (case-insensitive); each group becomes one level
-_SEX_SPELLINGS = {"female": {"f", "female", "w", "woman", "women", "femme", "fem"},
-                  "male": {"m", "male", "man", "men", "homme", "masc"}}
+_SEX_SPELLINGS = {
+    "female": {"f", "female", "w", "woman", "women", "femme", "fem"},
+    "male": {"m", "male", "man", "men", "homme", "masc"},
+}
 #: covariates that cannot be negative (and their upper bound, None = none)
-_NONNEGATIVE = {"age": 130.0, "nlr": None, "dnlr": None, "ldh": None, "n_metastatic_sites": None,
-                "pdl1_tps": 100.0, "bmi": None}
+_NONNEGATIVE = {
+    "age": 130.0,
+    "nlr": None,
+    "dnlr": None,
+    "ldh": None,
+    "n_metastatic_sites": None,
+    "pdl1_tps": 100.0,
+    "bmi": None,
+}
 #: a number whose magnitude is above this is not a measurement (1e308 would make means inf)
 MAX_COVARIATE_MAGNITUDE = 1e15
 _DECIMAL_COMMA = r"[+-]?\d+,\d+"
@@ -1690,19 +2327,36 @@ def _covariate(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd.Serie
     huge = bad
     if pd.api.types.is_float_dtype(s.dtype):  # (integers cannot overflow a mean)
         bad = pd.Series(~np.isfinite(v.to_numpy()) & v.notna().to_numpy(), index=s.index)
-        col.add_rows(label, c, bad, lambda x: f"{show(x)} is not a finite number",
-                     "a finite number", values=_shown(s, bad))
+        col.add_rows(
+            label,
+            c,
+            bad,
+            lambda x: f"{show(x)} is not a finite number",
+            "a finite number",
+            values=_shown(s, bad),
+        )
         huge = (v.abs() > MAX_COVARIATE_MAGNITUDE) & ~bad
-        col.add_rows(label, c, huge, lambda x: f"{show(x)} is too large to be a measurement",
-                     f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}",
-                     values=_shown(s, huge))
+        col.add_rows(
+            label,
+            c,
+            huge,
+            lambda x: f"{show(x)} is too large to be a measurement",
+            f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}",
+            values=_shown(s, huge),
+        )
     if name in _NONNEGATIVE:
         high = _NONNEGATIVE[name]
         rng = "a value ≥ 0" + (f" and ≤ {high:g}" if high is not None else "")
         out_of = (v < 0) | ((v > high) if high is not None else False)
         out_of &= ~bad & ~huge
-        col.add_rows(label, c, out_of, lambda x: f"{show(x)} is not a possible {name}",
-                     rng, values=_shown(s, out_of))
+        col.add_rows(
+            label,
+            c,
+            out_of,
+            lambda x: f"{show(x)} is not a possible {name}",
+            rng,
+            values=_shown(s, out_of),
+        )
     return s
 
 
@@ -1729,36 +2383,51 @@ def _merge_sex_spellings(s: pd.Series, label: str, c: str, col: Collector) -> pd
             merged.append(f"{', '.join(repr(f) for f in sorted(forms.index))} -> {keep!r}")
     if not merged:
         return s
-    col.note(label, c, "merged_spellings", int(len(s)),
-             "spellings of one sex read as one level: " + "; ".join(merged))
+    col.note(
+        label,
+        c,
+        "merged_spellings",
+        int(len(s)),
+        "spellings of one sex read as one level: " + "; ".join(merged),
+    )
     vals = new.to_numpy(object)[np.maximum(codes, 0)]
     return pd.Series(np.where(codes >= 0, vals, s.to_numpy(object)), index=s.index, dtype=object)
 
 
-def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
-                        decimal_comma: bool) -> pd.Series:
+def _numbers_with_codes(
+    s: pd.Series, label: str, c: str, col: Collector, decimal_comma: bool
+) -> pd.Series:
     """A text column that is numeric but for a few text codes, as numbers (see _covariate);
     decided on the distinct values, expanded through their codes."""
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     if not len(uniq):
         return s
     u = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
-    u_num = u.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
-                  and not isinstance(v, (bool, np.bool_))).to_numpy(bool)
+    u_num = u.map(
+        lambda v: (
+            isinstance(v, (int, float, np.integer, np.floating))
+            and not isinstance(v, (bool, np.bool_))
+        )
+    ).to_numpy(bool)
     u_text = u.where(u.map(lambda v: isinstance(v, str))).str.strip()
     u_text = u_text.where(u_text.ne(""))
     u_comma = np.zeros(len(u), bool)
     if decimal_comma:
         u_comma = u_text.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(bool)
-    parsed = pd.to_numeric(u_text.where(~u_comma, u_text.str.replace(",", ".", regex=False)),
-                           errors="coerce").to_numpy(float)
+    parsed = pd.to_numeric(
+        u_text.where(~u_comma, u_text.str.replace(",", ".", regex=False)), errors="coerce"
+    ).to_numpy(float)
     u_parsed = ~np.isnan(parsed) & ~u_num
     u_code = u_text.notna().to_numpy() & ~u_parsed
     counts = np.bincount(codes[codes >= 0], minlength=len(u))
     n = int(counts[u_num | u_text.notna().to_numpy()].sum())
     n_numeric = int(counts[u_num | u_parsed].sum())
-    if n == 0 or n_numeric < max(2, 0.6 * n) or int(u_code.sum()) > 5 \
-            or not (u_parsed.any() or u_code.any()):
+    if (
+        n == 0
+        or n_numeric < max(2, 0.6 * n)
+        or int(u_code.sum()) > 5
+        or not (u_parsed.any() or u_code.any())
+    ):
         return s  # a text column (or too many text values to be codes): kept as given
     u_vals = np.full(len(u), np.nan)
     u_vals[u_num] = u[u_num].astype(float).to_numpy()
@@ -1767,17 +2436,32 @@ def _numbers_with_codes(s: pd.Series, label: str, c: str, col: Collector,
     comma = pd.Series((codes >= 0) & u_comma[np.maximum(codes, 0)], index=s.index)
     coded = pd.Series((codes >= 0) & u_code[np.maximum(codes, 0)], index=s.index)
     if comma.any():
-        col.note(label, c, "decimal_comma", int(comma.sum()),
-                 "decimal commas of the ';'-separated file read as decimal points")
+        col.note(
+            label,
+            c,
+            "decimal_comma",
+            int(comma.sum()),
+            "decimal commas of the ';'-separated file read as decimal points",
+        )
     if coded.any():
         rows = coded.index[coded.to_numpy()][:10]
-        col.note(label, c, "text_codes_missing", int(coded.sum()),
-                 "read as numbers; cells with text "
-                 + ", ".join(repr(v) for v in sorted(u_text[u_code].unique())[:5])
-                 + " set missing (rows " + ", ".join(str(int(r)) for r in rows)
-                 + (" …" if int(coded.sum()) > len(rows) else "") + ")")
-    if pd.Series(vals.dropna() == np.floor(vals.dropna())).all() and vals.notna().any() \
-            and vals.abs().max() < 2**53:
+        col.note(
+            label,
+            c,
+            "text_codes_missing",
+            int(coded.sum()),
+            "read as numbers; cells with text "
+            + ", ".join(repr(v) for v in sorted(u_text[u_code].unique())[:5])
+            + " set missing (rows "
+            + ", ".join(str(int(r)) for r in rows)
+            + (" …" if int(coded.sum()) > len(rows) else "")
+            + ")",
+        )
+    if (
+        pd.Series(vals.dropna() == np.floor(vals.dropna())).all()
+        and vals.notna().any()
+        and vals.abs().max() < 2**53
+    ):
         return vals.astype("Int64") if vals.isna().any() else vals.astype("int64")
     return vals
 
@@ -1812,8 +2496,9 @@ def table_output_path(out: str | Path) -> Path:
     return out
 
 
-def check_output(out: str | Path, inputs: list[Path], *, folder: bool, force: bool = False,
-                 option: str = "--out") -> Path:
+def check_output(
+    out: str | Path, inputs: list[Path], *, folder: bool, force: bool = False, option: str = "--out"
+) -> Path:
     """Check an output path before anything is written; return it.
 
     Raises :class:`HPDError` (one line) when ``out`` is an input file, or is or lies inside an
@@ -1827,19 +2512,25 @@ def check_output(out: str | Path, inputs: list[Path], *, folder: bool, force: bo
     for i in inputs:
         if r == i or i.is_dir() and i in r.parents:
             where = "is" if r == i else "is inside"
-            raise HPDError(f"{option} {out}: {where} the input {i} (expected an output path "
-                           "outside the inputs: no command writes over or into its inputs)")
+            raise HPDError(
+                f"{option} {out}: {where} the input {i} (expected an output path "
+                "outside the inputs: no command writes over or into its inputs)"
+            )
     for parent in r.parents:
         if parent.exists() and not parent.is_dir():
-            raise HPDError(f"{option} {out}: {parent} is a file, not a folder (expected a "
-                           "path in a folder)")
+            raise HPDError(
+                f"{option} {out}: {parent} is a file, not a folder (expected a path in a folder)"
+            )
     if folder:
         if o.exists() and not o.is_dir():
-            raise HPDError(f"{option} {out}: is an existing file (expected a folder to write "
-                           "the cohort into)")
+            raise HPDError(
+                f"{option} {out}: is an existing file (expected a folder to write the cohort into)"
+            )
         if o.is_dir() and any(o.iterdir()) and not force:
-            raise HPDError(f"{option} {out}: the folder exists and is not empty (expected a new "
-                           "or empty folder; pass --force to replace the files in it)")
+            raise HPDError(
+                f"{option} {out}: the folder exists and is not empty (expected a new "
+                "or empty folder; pass --force to replace the files in it)"
+            )
     elif o.is_dir():
         raise HPDError(f"{option} {out}: is a folder (expected a file name)")
     return o

@@ -45,8 +45,9 @@ def object_array(values: pd.Series | np.ndarray) -> np.ndarray | None:
     return None
 
 
-def factorize(values: pd.Series | np.ndarray, rows: np.ndarray | None = None,
-              use_na_sentinel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def factorize(
+    values: pd.Series | np.ndarray, rows: np.ndarray | None = None, use_na_sentinel: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values, use_na_sentinel=...)``: same codes (order of first appearance,
     -1 for missing unless ``use_na_sentinel=False``), same uniques. ``rows`` (positions):
     factorize only those rows, i.e. ``values[rows]``, without copying the objects first.
@@ -54,8 +55,9 @@ def factorize(values: pd.Series | np.ndarray, rows: np.ndarray | None = None,
     v = object_array(values)
     if v is None:
         if rows is not None:
-            values = (values.iloc[rows] if isinstance(values, pd.Series)
-                      else np.asarray(values)[rows])
+            values = (
+                values.iloc[rows] if isinstance(values, pd.Series) else np.asarray(values)[rows]
+            )
         return pd.factorize(values, use_na_sentinel=use_na_sentinel)
     addresses = object_addresses(v)
     if rows is not None:
@@ -67,8 +69,11 @@ def factorize(values: pd.Series | np.ndarray, rows: np.ndarray | None = None,
     value_codes, uniq = pd.factorize(v[first], use_na_sentinel=use_na_sentinel)
     # value_codes follow the first appearance of each object, hence of each value: the codes
     # are those pd.factorize gives on the whole column
-    if len(value_codes) and value_codes[-1] == len(value_codes) - 1 and (
-            len(uniq) == len(value_codes)):
+    if (
+        len(value_codes)
+        and value_codes[-1] == len(value_codes) - 1
+        and (len(uniq) == len(value_codes))
+    ):
         return addr_codes, uniq  # one object per value and no NA: the codes already
     return value_codes[addr_codes], uniq
 

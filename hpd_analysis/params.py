@@ -48,12 +48,21 @@ class Windows:
 #: short literature set of the odds-ratio section (Lin et al. 2021; the scores are not added:
 #: they are sums of these factors)
 DEFAULT_PREDICTORS: tuple[str, ...] = (
-    "age_ge_65", "ecog_baseline", "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln",
+    "age_ge_65",
+    "ecog_baseline",
+    "n_metastatic_sites_gt_2",
+    "liver_metastasis",
+    "ldh_above_uln",
     "nlr",
 )
 #: single markers drawn as ROC curves by default (those present): LDH and the two scores
-DEFAULT_MARKERS: tuple[str, ...] = ("ldh_uln_ratio", "ldh", "ldh_above_uln", "rmh_score",
-                                    "lipi_score")
+DEFAULT_MARKERS: tuple[str, ...] = (
+    "ldh_uln_ratio",
+    "ldh",
+    "ldh_above_uln",
+    "rmh_score",
+    "lipi_score",
+)
 
 
 def _names(value: object, key: str) -> tuple[str, ...] | None:
@@ -68,8 +77,10 @@ def _names(value: object, key: str) -> tuple[str, ...] | None:
         value = [v.strip().strip("'\"").strip() for v in text.split(",")]
         value = [v for v in value if v]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(f"{key}={value!r}: expected column names (a list, or one "
-                         "comma-separated string), or none for the default")
+        raise ValueError(
+            f"{key}={value!r}: expected column names (a list, or one "
+            "comma-separated string), or none for the default"
+        )
     return tuple(value)
 
 
@@ -120,8 +131,13 @@ class Prediction:
         if not c > 0:
             raise ValueError(f"prediction.ridge_c={self.ridge_c!r}: expected a number > 0")
         object.__setattr__(self, "ridge_c", c)
-        for name, low in (("optimism_replicates", 10), ("auc_replicates", 100), ("seed", 0),
-                          ("early_change_max_days", 1), ("max_bootstrap_patients", 100)):
+        for name, low in (
+            ("optimism_replicates", 10),
+            ("auc_replicates", 100),
+            ("seed", 0),
+            ("early_change_max_days", 1),
+            ("max_bootstrap_patients", 100),
+        ):
             v = getattr(self, name)
             try:
                 iv = int(v)
@@ -169,10 +185,13 @@ class Uncertainty:
     sum_spread: float = SUM_INTER_READER_LOG_SD
 
     def __post_init__(self) -> None:
-        if self.rereads is not None and (not isinstance(self.rereads, int)
-                                         or isinstance(self.rereads, bool) or self.rereads < 0):
-            raise ValueError(f"uncertainty.rereads={self.rereads!r}: expected a whole number "
-                             "of re-reads >= 0 (0: off)")
+        if self.rereads is not None and (
+            not isinstance(self.rereads, int) or isinstance(self.rereads, bool) or self.rereads < 0
+        ):
+            raise ValueError(
+                f"uncertainty.rereads={self.rereads!r}: expected a whole number "
+                "of re-reads >= 0 (0: off)"
+            )
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"uncertainty.seed={self.seed!r}: expected a whole number >= 0")
         for name in ("spread", "node_spread", "sum_spread"):
@@ -180,8 +199,10 @@ class Uncertainty:
             if v is None and name == "node_spread":
                 continue
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 2:
-                raise ValueError(f"uncertainty.{name}={v!r}: expected a log-scale SD between 0 "
-                                 "and 2 (e.g. 0.121)")
+                raise ValueError(
+                    f"uncertainty.{name}={v!r}: expected a log-scale SD between 0 "
+                    "and 2 (e.g. 0.121)"
+                )
         self.organ_spreads()
 
     def organ_spreads(self) -> dict[str, float]:
@@ -196,9 +217,11 @@ class Uncertainty:
             except ValueError:
                 sd = -1.0
             if not sep or not organ.strip() or not 0 <= sd <= 2:
-                raise ValueError(f"uncertainty.organ_spread={self.organ_spread!r}: expected "
-                                 "organ=SD pairs separated by commas, SD between 0 and 2 "
-                                 "(e.g. 'liver=0.10,lung=0.13')")
+                raise ValueError(
+                    f"uncertainty.organ_spread={self.organ_spread!r}: expected "
+                    "organ=SD pairs separated by commas, SD between 0 and 2 "
+                    "(e.g. 'liver=0.10,lung=0.13')"
+                )
             out[organ.strip().lower()] = sd
         return out
 
@@ -218,8 +241,10 @@ class Guards:
     def __post_init__(self) -> None:
         v = self.pre_change_floor_pct
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 100:
-            raise ValueError(f"guards.pre_change_floor_pct={v!r}: expected a percentage from 0 "
-                             "(off) to below 100, e.g. 10")
+            raise ValueError(
+                f"guards.pre_change_floor_pct={v!r}: expected a percentage from 0 "
+                "(off) to below 100, e.g. 10"
+            )
 
 
 @dataclass(frozen=True)
@@ -246,15 +271,17 @@ class Rules:
         if v is None:  # ``--set rules.new_lesions_when_unrecorded=none`` parses as None
             object.__setattr__(self, "new_lesions_when_unrecorded", "none")
         elif v not in ("unknown", "none"):
-            raise ValueError(f"rules.new_lesions_when_unrecorded={v!r}: expected 'unknown' or "
-                             "'none'")
+            raise ValueError(
+                f"rules.new_lesions_when_unrecorded={v!r}: expected 'unknown' or 'none'"
+            )
         if not isinstance(self.irecist, bool):
             raise ValueError(f"rules.irecist={self.irecist!r}: expected true or false")
         for name in ("baseline_target_min_mm", "baseline_node_min_mm"):
             x = getattr(self, name)
             if isinstance(x, bool) or not isinstance(x, int | float) or x < 0:
-                raise ValueError(f"rules.{name}={x!r}: expected a diameter in mm >= 0 (0: no "
-                                 "check)")
+                raise ValueError(
+                    f"rules.{name}={x!r}: expected a diameter in mm >= 0 (0: no check)"
+                )
 
 
 #: choices of :class:`Statistics` fields (validated in ``__post_init__``)
@@ -323,8 +350,10 @@ class Statistics:
         for name, choices in _STAT_CHOICES.items():
             value = str(getattr(self, name)).strip().lower()
             if value not in choices:
-                raise ValueError(f"statistics.{name}={getattr(self, name)!r}: expected one of "
-                                 f"{', '.join(choices)}")
+                raise ValueError(
+                    f"statistics.{name}={getattr(self, name)!r}: expected one of "
+                    f"{', '.join(choices)}"
+                )
             object.__setattr__(self, name, value)
         for name in ("ci_profile", "log2_skewed", "exact_fisher"):
             object.__setattr__(self, name, _as_bool(getattr(self, name), name))
@@ -350,14 +379,18 @@ class Statistics:
             if "=" in item:
                 var, _, level = item.partition("=")
                 if not var.strip() or not level.strip():
-                    raise ValueError(f"statistics.reference_levels={self.reference_levels!r}: "
-                                     f"{item!r} is not variable=level")
+                    raise ValueError(
+                        f"statistics.reference_levels={self.reference_levels!r}: "
+                        f"{item!r} is not variable=level"
+                    )
                 named[var.strip()] = level.strip()
             elif item.lower() in ("largest", "first"):
                 rule = item.lower()
             else:
-                raise ValueError(f"statistics.reference_levels={self.reference_levels!r}: "
-                                 f"expected largest or first, then variable=level pairs")
+                raise ValueError(
+                    f"statistics.reference_levels={self.reference_levels!r}: "
+                    f"expected largest or first, then variable=level pairs"
+                )
         return rule, named
 
 
@@ -416,22 +449,29 @@ class Plausibility:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
                 raise ValueError(f"plausibility.{name}={v!r}: expected a number of mm ≥ 0")
-        for name in ("warn_targets_per_scan", "warn_scan_days_before_start",
-                     "warn_treatment_start_before_year"):
+        for name in (
+            "warn_targets_per_scan",
+            "warn_scan_days_before_start",
+            "warn_treatment_start_before_year",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"plausibility.{name}={v!r}: expected a whole number ≥ 0")
         if not isinstance(self.progression_from_scans, bool):
-            raise ValueError(f"plausibility.progression_from_scans={self.progression_from_scans!r}"
-                             ": expected true or false")
+            raise ValueError(
+                f"plausibility.progression_from_scans={self.progression_from_scans!r}"
+                ": expected true or false"
+            )
         cut = self.data_cutoff
         if cut is not None:
             import datetime as _dt
+
             try:
                 _dt.date.fromisoformat(str(cut))
             except ValueError:
-                raise ValueError(f"plausibility.data_cutoff={cut!r}: expected an ISO date "
-                                 "YYYY-MM-DD or none") from None
+                raise ValueError(
+                    f"plausibility.data_cutoff={cut!r}: expected an ISO date YYYY-MM-DD or none"
+                ) from None
             object.__setattr__(self, "data_cutoff", str(cut))
 
 
@@ -449,8 +489,10 @@ class Labels:
 
     def __post_init__(self) -> None:
         if self.file is not None and (not isinstance(self.file, str) or not self.file.strip()):
-            raise ValueError(f"labels.file={self.file!r}: expected the path of a CSV "
-                             "(variable,label) or YAML (variable: label) file, or none")
+            raise ValueError(
+                f"labels.file={self.file!r}: expected the path of a CSV "
+                "(variable,label) or YAML (variable: label) file, or none"
+            )
         if isinstance(self.file, str) and self.file.strip().lower() in ("none", "null"):
             object.__setattr__(self, "file", None)
 
@@ -507,8 +549,11 @@ class Parameters:
     def groups(cls) -> dict[str, type]:
         """The nested parameter groups: field name -> dataclass (e.g. ``{"windows": Windows}``)."""
         inst = cls()
-        return {f.name: type(getattr(inst, f.name)) for f in fields(cls)
-                if is_dataclass(getattr(inst, f.name))}
+        return {
+            f.name: type(getattr(inst, f.name))
+            for f in fields(cls)
+            if is_dataclass(getattr(inst, f.name))
+        }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> Parameters:

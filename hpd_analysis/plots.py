@@ -63,8 +63,11 @@ STATUS_COLORS: dict[str, str] = {
     "not_hpd": OKABE_ITO["blue"],
     "not_evaluable": GREY,
 }
-STATUS_LABELS: dict[str, str] = {"hpd": HPD_LABEL, "not_hpd": NON_HPD_LABEL,
-                                 "not_evaluable": "not evaluable"}
+STATUS_LABELS: dict[str, str] = {
+    "hpd": HPD_LABEL,
+    "not_hpd": NON_HPD_LABEL,
+    "not_evaluable": "not evaluable",
+}
 
 #: the report's matplotlib style (fixed sizes; deterministic SVG)
 STYLE: dict[str, Any] = {
@@ -162,15 +165,17 @@ def plain_ticks(fig: Figure) -> Figure:
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             for which in ("major", "minor"):
-                fmt = (axis.get_major_formatter() if which == "major"
-                       else axis.get_minor_formatter())
+                fmt = axis.get_major_formatter() if which == "major" else axis.get_minor_formatter()
                 if isinstance(fmt, mpl.ticker.LogFormatter) and not isinstance(
-                        fmt, PlainLogFormatter):
+                    fmt, PlainLogFormatter
+                ):
                     # the same settings (base, symlog threshold: private attributes)
-                    new = PlainLogFormatter(base=getattr(fmt, "_base", 10.0),
-                                            labelOnlyBase=fmt.labelOnlyBase,
-                                            minor_thresholds=fmt.minor_thresholds,
-                                            linthresh=getattr(fmt, "_linthresh", None))
+                    new = PlainLogFormatter(
+                        base=getattr(fmt, "_base", 10.0),
+                        labelOnlyBase=fmt.labelOnlyBase,
+                        minor_thresholds=fmt.minor_thresholds,
+                        linthresh=getattr(fmt, "_linthresh", None),
+                    )
                     if which == "major":
                         axis.set_major_formatter(new)
                     else:
@@ -205,10 +210,16 @@ def save_figure(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     plain_ticks(fig)  # also for figures drawn by other modules (log axes, mathtext off)
-    with _rc({"svg.hashsalt": STYLE["svg.hashsalt"], "svg.fonttype": STYLE["svg.fonttype"],
-              "text.parse_math": False}):
-        fig.savefig(png, dpi=PNG_DPI, bbox_inches="tight", facecolor="white",
-                    metadata=_PNG_METADATA)
+    with _rc(
+        {
+            "svg.hashsalt": STYLE["svg.hashsalt"],
+            "svg.fonttype": STYLE["svg.fonttype"],
+            "text.parse_math": False,
+        }
+    ):
+        fig.savefig(
+            png, dpi=PNG_DPI, bbox_inches="tight", facecolor="white", metadata=_PNG_METADATA
+        )
         fig.savefig(svg, bbox_inches="tight", facecolor="white", metadata=_SVG_METADATA)
     return [png, svg]
 
@@ -254,10 +265,18 @@ _RECIST_LINES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _status_legend(ax: Axes, counts: Mapping[str, int],
-                   extra: tuple[tuple[str, str], ...] = (), **kwargs: Any) -> None:
+def _status_legend(
+    ax: Axes, counts: Mapping[str, int], extra: tuple[tuple[str, str], ...] = (), **kwargs: Any
+) -> None:
     handles = [
-        Line2D([], [], marker="o", ls="", color=STATUS_COLORS[s], label=f"{STATUS_LABELS[s]} (n={counts[s]})")
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            color=STATUS_COLORS[s],
+            label=f"{STATUS_LABELS[s]} (n={counts[s]})",
+        )
         for s in STATUS_ORDER
         if counts.get(s, 0)
     ]
@@ -292,8 +311,9 @@ def _empty(ax: Axes, message: str) -> None:
 _RATIO_SOURCE, _DELTA_SOURCE = ("champiat2017", "tgr_ratio_min"), ("ferrara2018", "delta_tgr_min")
 
 
-def scatter_thresholds(hpd_column: str, definitions: Sequence[Any] | None = None
-                       ) -> dict[str, tuple[float, str, float | None]]:
+def scatter_thresholds(
+    hpd_column: str, definitions: Sequence[Any] | None = None
+) -> dict[str, tuple[float, str, float | None]]:
     """The thresholds the TGR scatter draws, from the definitions in force:
     ``{"ratio": (value, label, published), "delta": (...)}``.
 
@@ -310,11 +330,17 @@ def scatter_thresholds(hpd_column: str, definitions: Sequence[Any] | None = None
         for c in (code, fallback):
             d = by_code.get(c, REGISTRY.get(c))
             if d is not None and name in d.parameters:
-                published = d.published_parameters().get(name) if hasattr(
-                    d, "published_parameters") else None
+                published = (
+                    d.published_parameters().get(name)
+                    if hasattr(d, "published_parameters")
+                    else None
+                )
                 label = definition_labels([c], definitions)[c]
-                out[key] = (float(d.parameters[name]), label,
-                            None if published is None else float(published))
+                out[key] = (
+                    float(d.parameters[name]),
+                    label,
+                    None if published is None else float(published),
+                )
                 break
     return out
 
@@ -374,23 +400,44 @@ def tgr_scatter(
     if ratio is not None:
         value, source, published = ratio
         ax.fill_between(
-            grid, np.minimum(value * grid, hi), hi, color=STATUS_COLORS["hpd"], alpha=0.10,
-            lw=0, zorder=0, label=f"TGR ratio ≥ {value:g}{_threshold_source(source, published, value)}",
+            grid,
+            np.minimum(value * grid, hi),
+            hi,
+            color=STATUS_COLORS["hpd"],
+            alpha=0.10,
+            lw=0,
+            zorder=0,
+            label=f"TGR ratio ≥ {value:g}{_threshold_source(source, published, value)}",
         )
     line = np.linspace(lo, hi, 800)
     ax.plot(line, line, color="black", lw=0.8, ls="-", label="identity (no change)", zorder=1)
     if delta is not None:
         value, source, published = delta
-        ax.plot(line, line + value, color="black", lw=0.8, ls="--", zorder=1,
-                label=f"ΔTGR = {value:g} points{_threshold_source(source, published, value)}")
+        ax.plot(
+            line,
+            line + value,
+            color="black",
+            lw=0.8,
+            ls="--",
+            zorder=1,
+            label=f"ΔTGR = {value:g} points{_threshold_source(source, published, value)}",
+        )
     counts = {}
     for s in STATUS_ORDER:
         sel = st == s
         counts[s] = int(sel.sum())
         if sel.any():
-            ax.scatter(xs[sel], ys[sel], s=14, color=STATUS_COLORS[s], alpha=0.8, lw=0, zorder=2,
-                       label=f"{STATUS_LABELS[s]} (n={counts[s]})",
-                       rasterized=len(xs) > RASTERIZE_ABOVE)
+            ax.scatter(
+                xs[sel],
+                ys[sel],
+                s=14,
+                color=STATUS_COLORS[s],
+                alpha=0.8,
+                lw=0,
+                zorder=2,
+                label=f"{STATUS_LABELS[s]} (n={counts[s]})",
+                rasterized=len(xs) > RASTERIZE_ABOVE,
+            )
     ax.set_xscale("symlog", linthresh=linthresh)
     ax.set_yscale("symlog", linthresh=linthresh)
     ax.set_xlim(lo, hi)
@@ -399,9 +446,14 @@ def tgr_scatter(
     ax.set_ylabel("TGR on treatment (% per month)")
     code = _definition_code(hpd_column)
     label = definition_labels([code], definitions)[code]
-    ax.set_title(_with_note(f"TGR before vs on treatment, coloured by HPD status ({label})\n"
-                            f"({int(ok.sum())} of {n_total} patients with both TGRs)",
-                            changes_note([code], definitions), width=70))
+    ax.set_title(
+        _with_note(
+            f"TGR before vs on treatment, coloured by HPD status ({label})\n"
+            f"({int(ok.sum())} of {n_total} patients with both TGRs)",
+            changes_note([code], definitions),
+            width=70,
+        )
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
 
@@ -421,34 +473,42 @@ def spider_data(scans: pd.DataFrame) -> pd.DataFrame:
     sld = pd.to_numeric(s["sld_mm"], errors="coerce").astype(float)
     base = sld.where(s["role"].eq("baseline")).groupby(s["patient_id"], sort=False).transform("max")
     ok = base.gt(0) & sld.notna()
-    out = pd.DataFrame({
-        "patient_id": s["patient_id"].astype(str),
-        "days_since_start": pd.to_numeric(s["day"], errors="coerce").astype(float),
-        "sld_pct_change_baseline": 100.0 * (sld - base) / base,
-    })[ok.to_numpy()]
+    out = pd.DataFrame(
+        {
+            "patient_id": s["patient_id"].astype(str),
+            "days_since_start": pd.to_numeric(s["day"], errors="coerce").astype(float),
+            "sld_pct_change_baseline": 100.0 * (sld - base) / base,
+        }
+    )[ok.to_numpy()]
     return out.reset_index(drop=True)[cols]
 
 
-def _spider_lines(ax: Axes, pid: np.ndarray, t: np.ndarray, v: np.ndarray,
-                  status: pd.Series | None, alpha: float) -> tuple[dict[str, int], np.ndarray]:
+def _spider_lines(
+    ax: Axes, pid: np.ndarray, t: np.ndarray, v: np.ndarray, status: pd.Series | None, alpha: float
+) -> tuple[dict[str, int], np.ndarray]:
     """Draw one line per patient (rows grouped by patient id ``pid``, sorted by time ``t``; ``v``
     the values) coloured by HPD status (``status`` indexed by patient id; missing: not
     evaluable), HPD drawn last, on top, each line ending in a dot. Returns the number of
     patients per status and the patient ids in drawing order."""
     starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
     bounds = np.r_[starts, len(pid)]
-    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                strict=True)]
+    segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     seg_ids = pid[starts]
-    seg_status = (status.rename(index=str).reindex(seg_ids).fillna("not_evaluable").astype(str)
-                  .to_numpy() if status is not None else np.full(len(seg_ids), "not_evaluable"))
+    seg_status = (
+        status.rename(index=str).reindex(seg_ids).fillna("not_evaluable").astype(str).to_numpy()
+        if status is not None
+        else np.full(len(seg_ids), "not_evaluable")
+    )
     counts: dict[str, int] = {}
     for s in STATUS_ORDER[::-1]:  # HPD drawn last, on top
         sel = np.flatnonzero(seg_status == s)
         counts[s] = len(sel)
         if len(sel):
-            ax.add_collection(LineCollection([segs[i] for i in sel], colors=STATUS_COLORS[s],
-                                             linewidths=0.9, alpha=alpha))
+            ax.add_collection(
+                LineCollection(
+                    [segs[i] for i in sel], colors=STATUS_COLORS[s], linewidths=0.9, alpha=alpha
+                )
+            )
             ends = np.array([segs[i][-1] for i in sel])
             ax.scatter(ends[:, 0], ends[:, 1], s=6, color=STATUS_COLORS[s], zorder=3)
     ax.autoscale_view()
@@ -505,8 +565,14 @@ def spider_plot(
     ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")
     ax.set_ylabel("change in target SLD from baseline (%)")
     ax.set_title(f"Change in target lesions from baseline\n{title}")
-    _status_legend(ax, counts if status is not None else {}, loc="upper left",
-                   bbox_to_anchor=(1.01, 1.0), fontsize=8, extra=_RECIST_LINES)
+    _status_legend(
+        ax,
+        counts if status is not None else {},
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        extra=_RECIST_LINES,
+    )
     return fig
 
 
@@ -552,8 +618,14 @@ def waterfall_plot(
         ax.bar(xpos, shown, width=1.0, color=colors, lw=0)
     clipped = values.to_numpy(float) > clip_pct
     if clipped.any():
-        ax.scatter(xpos[clipped], np.full(clipped.sum(), clip_pct * 1.03), marker="^", s=10,
-                   color="black", label=f"> {clip_pct:g} % (cut)")
+        ax.scatter(
+            xpos[clipped],
+            np.full(clipped.sum(), clip_pct * 1.03),
+            marker="^",
+            s=10,
+            color="black",
+            label=f"> {clip_pct:g} % (cut)",
+        )
     ax.axhline(20, color="black", lw=0.7, ls="--")
     ax.axhline(-30, color="black", lw=0.7, ls=":")
     ax.axhline(0, color="0.3", lw=0.5)
@@ -563,8 +635,9 @@ def waterfall_plot(
     ax.set_ylabel("change in target SLD from baseline (%)")
     ax.set_title(f"Change in target SLD at first evaluation ({len(values)} of {n_total} patients)")
     counts = {s: int((st == s).sum()) for s in STATUS_ORDER}
-    _status_legend(ax, counts if status is not None else {}, loc="upper right", fontsize=8,
-                   extra=_RECIST_LINES)
+    _status_legend(
+        ax, counts if status is not None else {}, loc="upper right", fontsize=8, extra=_RECIST_LINES
+    )
     return fig
 
 
@@ -598,8 +671,14 @@ def tgk_distributions(
     if not data:
         _empty(ax, "no patient with TGK")
         return fig
-    bp = ax.boxplot(data, positions=positions, widths=0.7, patch_artist=True, showfliers=True,
-                    flierprops={"markersize": 2})
+    bp = ax.boxplot(
+        data,
+        positions=positions,
+        widths=0.7,
+        patch_artist=True,
+        showfliers=True,
+        flierprops={"markersize": 2},
+    )
     for patch, c, pos in zip(bp["boxes"], colors, positions, strict=True):
         patch.set_facecolor(c)
         patch.set_alpha(0.35 if pos % 3 == 0 else 0.8)
@@ -611,15 +690,28 @@ def tgk_distributions(
     trans = mpl.transforms.blended_transform_factory(ax.transData, ax.transAxes)
     for i, s in enumerate(STATUS_ORDER):
         if any(p // 3 == i for p in positions):
-            ax.text(i * 3 + 0.5, -0.16, STATUS_LABELS[s], transform=trans, ha="center",
-                    va="top", fontsize=9, color=STATUS_COLORS[s], fontweight="bold")
+            ax.text(
+                i * 3 + 0.5,
+                -0.16,
+                STATUS_LABELS[s],
+                transform=trans,
+                ha="center",
+                va="top",
+                fontsize=9,
+                color=STATUS_COLORS[s],
+                fontweight="bold",
+            )
     ax.set_yscale("symlog", linthresh=linthresh)
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_ylabel("TGK (mm per month)")
     code = _definition_code(hpd_column)
-    ax.set_title(_with_note("Tumour growth kinetics before and on treatment, by HPD status "
-                            f"({definition_labels([code], definitions)[code]})",
-                            changes_note([code], definitions)))
+    ax.set_title(
+        _with_note(
+            "Tumour growth kinetics before and on treatment, by HPD status "
+            f"({definition_labels([code], definitions)[code]})",
+            changes_note([code], definitions),
+        )
+    )
     return fig
 
 
@@ -681,9 +773,14 @@ def incidence_forest(
         if overall:
             for yi, hi_i, nh, ne in zip(y, hi, sub["n_hpd"], sub["n_evaluable"], strict=True):
                 if np.isfinite(hi_i):
-                    ax.text(hi_i + 1, yi,
-                            f"{count_label(nh, min_count)}/{count_label(ne, min_count)}",
-                            va="center", fontsize=8, color="0.3")
+                    ax.text(
+                        hi_i + 1,
+                        yi,
+                        f"{count_label(nh, min_count)}/{count_label(ne, min_count)}",
+                        va="center",
+                        fontsize=8,
+                        color="0.3",
+                    )
     labels = definition_labels(list(ypos), definitions)
     ax.set_yticks(list(ypos.values()))
     ax.set_yticklabels([labels[d] for d in ypos])
@@ -693,13 +790,22 @@ def incidence_forest(
     from .tables import in_sentence, variable_label
 
     by_label = variable_label(by) if by else "stratum"
-    title = ("Incidence of HPD by definition, all patients" if overall_only else
-             f"Incidence of HPD by definition and {in_sentence(by_label)}")
-    ax.set_title(_with_note(title, changes_note(list(ypos), definitions)),
-                 fontsize=STYLE["axes.titlesize"])
+    title = (
+        "Incidence of HPD by definition, all patients"
+        if overall_only
+        else f"Incidence of HPD by definition and {in_sentence(by_label)}"
+    )
+    ax.set_title(
+        _with_note(title, changes_note(list(ypos), definitions)), fontsize=STYLE["axes.titlesize"]
+    )
     if n_s > 1:
-        ax.legend(title=by_label, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-                  title_fontsize=8)
+        ax.legend(
+            title=by_label,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            title_fontsize=8,
+        )
     return fig
 
 
@@ -718,7 +824,9 @@ def agreement_heatmap(
     value (no patient evaluable by both) show "n/a".
     """
     tab = agreement_table
-    defs = list(dict.fromkeys(list(tab["definition_a"].astype(str)) + list(tab["definition_b"].astype(str))))
+    defs = list(
+        dict.fromkeys(list(tab["definition_a"].astype(str)) + list(tab["definition_b"].astype(str)))
+    )
     n = len(defs)
     fig, ax = _new_ax(ax, (1.0 + 0.75 * max(n, 2), 0.6 + 0.65 * max(n, 2)))
     if n == 0:
@@ -742,7 +850,9 @@ def agreement_heatmap(
             val = mat[i, j]
             txt = "n/a" if not np.isfinite(val) else f"{val:.2f}"
             dark = np.isfinite(val) and (abs(val) > 0.6 if metric == "kappa" else val < 0.45)
-            ax.text(j, i, txt, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+            ax.text(
+                j, i, txt, ha="center", va="center", fontsize=8, color="white" if dark else "black"
+            )
     names = definition_labels(defs, definitions)
     ax.set_xticks(range(n))
     ax.set_xticklabels([names[d] for d in defs], rotation=45, ha="right")
@@ -751,9 +861,10 @@ def agreement_heatmap(
     for side in ("top", "right"):
         ax.spines[side].set_visible(True)
     fig.colorbar(im, ax=ax, label=label, shrink=0.8)
-    ax.set_title(_with_note(f"Agreement between definitions ({label})",
-                            changes_note(defs, definitions)),
-                 fontsize=STYLE["axes.titlesize"])
+    ax.set_title(
+        _with_note(f"Agreement between definitions ({label})", changes_note(defs, definitions)),
+        fontsize=STYLE["axes.titlesize"],
+    )
     return fig
 
 
@@ -786,9 +897,11 @@ def upset_plot(
         n_excl = upset_counts.attrs.get("n_excluded")
         if n_excl:
             n_in = int(pd.to_numeric(upset_counts, errors="coerce").sum())
-            note = (f"; Among the {n_in} patients evaluable under every definition ({n_excl} not "
-                    "evaluable under at least one are left out), so the totals on the right are "
-                    "smaller than the HPD counts of the incidence figure")
+            note = (
+                f"; Among the {n_in} patients evaluable under every definition ({n_excl} not "
+                "evaluable under at least one are left out), so the totals on the right are "
+                "smaller than the HPD counts of the incidence figure"
+            )
         tab = upset_counts.rename("n").reset_index()
         count_col = "n"
     else:
@@ -808,8 +921,14 @@ def upset_plot(
     if fig is None:
         with use_style():
             fig = plt.figure(figsize=(max(6.0, 0.38 * len(counts) + 3.5), 2.8 + 0.32 * len(sets)))
-    gs = fig.add_gridspec(2, 2, width_ratios=[4, 1], height_ratios=[3, max(1.0, 0.35 * len(sets))],
-                          wspace=0.03, hspace=0.05)
+    gs = fig.add_gridspec(
+        2,
+        2,
+        width_ratios=[4, 1],
+        height_ratios=[3, max(1.0, 0.35 * len(sets))],
+        wspace=0.03,
+        hspace=0.05,
+    )
     ax_bar = fig.add_subplot(gs[0, 0])
     ax_mat = fig.add_subplot(gs[1, 0], sharex=ax_bar)
     ax_set = fig.add_subplot(gs[1, 1], sharey=ax_mat)
@@ -828,11 +947,16 @@ def upset_plot(
     ax_bar.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
     ax_bar.tick_params(axis="x", bottom=False, labelbottom=False)
     ax_bar.spines["bottom"].set_visible(False)
-    ax_bar.set_title(_with_note(f"Patients flagged HPD by each combination of definitions "
-                                f"({len(counts)} combinations)",
-                                note[2:] + "." if note else "", changes_note(sets, definitions),
-                                width=100),
-                     fontsize=9, loc="left")
+    ax_bar.set_title(
+        _with_note(
+            f"Patients flagged HPD by each combination of definitions ({len(counts)} combinations)",
+            note[2:] + "." if note else "",
+            changes_note(sets, definitions),
+            width=100,
+        ),
+        fontsize=9,
+        loc="left",
+    )
     y = np.arange(len(sets))[::-1]
     xx, yy = np.meshgrid(x, y, indexing="ij")
     ax_mat.scatter(xx.ravel(), yy.ravel(), s=30, color="0.85", zorder=1)
@@ -860,9 +984,12 @@ def upset_plot(
     return fig
 
 
-def on_treatment_plot(data: pd.DataFrame, group_by: str | None = None,
-                      quantities: Sequence[str] = ("tgr_on", "tgk_on"),
-                      title: str | None = None) -> Figure:
+def on_treatment_plot(
+    data: pd.DataFrame,
+    group_by: str | None = None,
+    quantities: Sequence[str] = ("tgr_on", "tgk_on"),
+    title: str | None = None,
+) -> Figure:
     """Figure: one panel per quantity (default TGR_on in % per month, TGK_on in mm per month),
     a box plot per group (median, quartiles, whiskers 1.5 × IQR) with every patient as a dot;
     y axis symmetric-log (linear within ±10). Groups without a value show an empty box.
@@ -874,32 +1001,47 @@ def on_treatment_plot(data: pd.DataFrame, group_by: str | None = None,
 
     levels, values = on_treatment_values(data, group_by, quantities)
     qs = list(values)
-    fig, axes = plt.subplots(1, max(len(qs), 1), figsize=(4.2 * max(len(qs), 1), 4.2),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(qs), 1), figsize=(4.2 * max(len(qs), 1), 4.2), squeeze=False
+    )
     rng = np.random.default_rng(0)  # jitter only: fixed seed, identical figures
     for ax, q in zip(axes[0], qs, strict=False):
         series = values[q]
         ax.boxplot([s if len(s) else [np.nan] for s in series], showfliers=False, widths=0.5)
         ax.set_xticks(range(1, len(levels) + 1), levels)
         for i, s in enumerate(series, start=1):
-            ax.scatter(i + rng.uniform(-0.18, 0.18, len(s)), s, s=6, alpha=0.35, color="0.3",
-                       linewidths=0, rasterized=len(s) > RASTERIZE_ABOVE)
+            ax.scatter(
+                i + rng.uniform(-0.18, 0.18, len(s)),
+                s,
+                s=6,
+                alpha=0.35,
+                color="0.3",
+                linewidths=0,
+                rasterized=len(s) > RASTERIZE_ABOVE,
+            )
         ax.axhline(0, color="0.5", lw=0.8, ls=":")
         ax.set_yscale("symlog", linthresh=10)
         label, unit, _ = QUANTITIES[q]
         ax.set_ylabel(f"{label} ({unit})")
         ax.set_xlabel(group_by or "")
-        ax.set_title("\n".join([label, ", ".join(f"{lv}: n={len(s)}"
-                                                 for lv, s in zip(levels, series, strict=True))]),
-                     fontsize=9)
+        ax.set_title(
+            "\n".join(
+                [
+                    label,
+                    ", ".join(f"{lv}: n={len(s)}" for lv, s in zip(levels, series, strict=True)),
+                ]
+            ),
+            fontsize=9,
+        )
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def published_value(code: str, parameter: str,
-                    definitions: Sequence[Any] | None = None) -> float | None:
+def published_value(
+    code: str, parameter: str, definitions: Sequence[Any] | None = None
+) -> float | None:
     """The published value of a definition's parameter (from the definition in force among
     ``definitions``, else the registry); None when unknown or not a number."""
     from .definitions import PUBLISHED_PARAMETERS, REGISTRY
@@ -956,8 +1098,11 @@ def threshold_curve(
             published = published_value(code, param, definitions)
     if xlabel is None and code is not None:
         xlabel = f"{label}: {param}"
-    groups = [(None, sweep_table)] if group is None or group not in sweep_table else list(
-        sweep_table.groupby(group, sort=False))
+    groups = (
+        [(None, sweep_table)]
+        if group is None or group not in sweep_table
+        else list(sweep_table.groupby(group, sort=False))
+    )
     for k, (name, sub) in enumerate(groups):
         sub = sub.sort_values(x, kind="mergesort")
         xs = pd.to_numeric(sub[x], errors="coerce").to_numpy(float)
@@ -965,24 +1110,43 @@ def threshold_curve(
         color = PALETTE[k % len(PALETTE)]
         ax.plot(xs, ys, marker="o", ms=3, color=color, label=None if name is None else str(name))
         if {"ci_low", "ci_high"} <= set(sub.columns):
-            ax.fill_between(xs, pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float),
-                            pd.to_numeric(sub["ci_high"], errors="coerce").to_numpy(float),
-                            color=color, alpha=0.15, lw=0)
-    same = (reference is None or published is None
-            or float(reference) == float(published))
+            ax.fill_between(
+                xs,
+                pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float),
+                pd.to_numeric(sub["ci_high"], errors="coerce").to_numpy(float),
+                color=color,
+                alpha=0.15,
+                lw=0,
+            )
+    same = reference is None or published is None or float(reference) == float(published)
     if reference is not None:
-        ax.axvline(reference, color="black", lw=0.8, ls="--",
-                   label=(f"published threshold ({reference:g})" if same and published is not None
-                          else f"threshold in force ({reference:g})"))
+        ax.axvline(
+            reference,
+            color="black",
+            lw=0.8,
+            ls="--",
+            label=(
+                f"published threshold ({reference:g})"
+                if same and published is not None
+                else f"threshold in force ({reference:g})"
+            ),
+        )
     if published is not None and not same:
-        ax.axvline(published, color="black", lw=0.8, ls=":",
-                   label=f"published threshold ({published:g})")
+        ax.axvline(
+            published, color="black", lw=0.8, ls=":", label=f"published threshold ({published:g})"
+        )
     ax.set_xlabel(xlabel or x.replace("_", " "))
     ax.set_ylabel("HPD incidence among evaluable patients (%)")
     ax.set_ylim(bottom=0)
-    ax.set_title("HPD incidence as the threshold varies (95 % CI band)" if label is None else
-                 _with_note(f"HPD incidence under {label} as {param} varies (95 % CI band)",
-                            changes_note([str(code)], definitions), width=80))
+    ax.set_title(
+        "HPD incidence as the threshold varies (95 % CI band)"
+        if label is None
+        else _with_note(
+            f"HPD incidence under {label} as {param} varies (95 % CI band)",
+            changes_note([str(code)], definitions),
+            width=80,
+        )
+    )
     if group is not None or reference is not None or published is not None:
         ax.legend(fontsize=8)
     return fig
@@ -1028,21 +1192,33 @@ def attrition_flow_plot(
     if tab.empty:
         _empty(ax, "no attrition to show")
         return fig
-    wide = tab.pivot_table(index=definition_col, columns=category_col, values=count_col,
-                           aggfunc="sum", fill_value=0, sort=False).reindex(defs)
+    wide = tab.pivot_table(
+        index=definition_col,
+        columns=category_col,
+        values=count_col,
+        aggfunc="sum",
+        fill_value=0,
+        sort=False,
+    ).reindex(defs)
     total = wide.sum(axis=1).to_numpy(float)
     cats = [c for c in ("hpd", "not_hpd") if c in wide.columns]
-    reasons = wide.drop(columns=cats).sum().sort_values(ascending=False, kind="mergesort").index.tolist()
+    reasons = (
+        wide.drop(columns=cats).sum().sort_values(ascending=False, kind="mergesort").index.tolist()
+    )
     if len(reasons) > max_reasons:
         other = f"other reasons ({len(reasons) - max_reasons + 1} kinds; see the table)"
-        wide[other] = wide[reasons[max_reasons - 1:]].sum(axis=1)
+        wide[other] = wide[reasons[max_reasons - 1 :]].sum(axis=1)
         reasons = reasons[: max_reasons - 1] + [other]
     cats += reasons
     colors = {"hpd": STATUS_COLORS["hpd"], "not_hpd": STATUS_COLORS["not_hpd"]}
-    extra = [OKABE_ITO[k] for k in ("orange", "sky_blue", "reddish_purple", "bluish_green", "yellow")]
+    extra = [
+        OKABE_ITO[k] for k in ("orange", "sky_blue", "reddish_purple", "bluish_green", "yellow")
+    ]
     n_grey = max(len(reasons) - len(extra), 1)
     for k, r in enumerate(reasons):  # one colour per cause: the greys beyond the palette differ
-        colors[r] = extra[k] if k < len(extra) else str(round(0.35 + 0.5 * (k - len(extra)) / n_grey, 3))
+        colors[r] = (
+            extra[k] if k < len(extra) else str(round(0.35 + 0.5 * (k - len(extra)) / n_grey, 3))
+        )
     y = np.arange(len(defs))[::-1]
     left = np.zeros(len(defs))
     for c in cats:
@@ -1052,17 +1228,27 @@ def attrition_flow_plot(
         ax.barh(y, w, left=left, color=colors[c], height=0.6, label=label, lw=0)
         for yi, li, wi, ti in zip(y, left, w, total, strict=True):
             if wi > 0 and wi >= 0.04 * ti:
-                ax.text(li + wi / 2, yi, count_label(wi, min_count), ha="center", va="center",
-                        fontsize=7,
-                        color="white" if c in ("hpd", "not_hpd") else "black")
+                ax.text(
+                    li + wi / 2,
+                    yi,
+                    count_label(wi, min_count),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if c in ("hpd", "not_hpd") else "black",
+                )
         left += w
     names = definition_labels(defs, definitions)
     ax.set_yticks(y)
     ax.set_yticklabels([names[d] for d in defs])
     ax.set_xlabel("patients")
-    ax.set_title(_with_note(
-        f"Every patient counted once: {HPD_LABEL}, {NON_HPD_LABEL} or why not evaluable "
-        f"(n={int(total.max()) if len(total) else 0})", changes_note(defs, definitions)))
+    ax.set_title(
+        _with_note(
+            f"Every patient counted once: {HPD_LABEL}, {NON_HPD_LABEL} or why not evaluable "
+            f"(n={int(total.max()) if len(total) else 0})",
+            changes_note(defs, definitions),
+        )
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=1, fontsize=8)
     return fig
 
@@ -1099,10 +1285,14 @@ def or_forest(
     """
     tab = odds_ratio_table.copy()
     tab["level"] = tab["level"].astype("string").fillna("")
-    ref = (tab["reference"].astype("string").fillna("") if "reference" in tab
-           else pd.Series("", index=tab.index, dtype="string"))
-    is_ref = ((ref.eq(tab["level"]) & tab["level"].ne(""))
-              | tab.get("note", pd.Series("", index=tab.index)).astype(str).eq("reference level"))
+    ref = (
+        tab["reference"].astype("string").fillna("")
+        if "reference" in tab
+        else pd.Series("", index=tab.index, dtype="string")
+    )
+    is_ref = (ref.eq(tab["level"]) & tab["level"].ne("")) | tab.get(
+        "note", pd.Series("", index=tab.index)
+    ).astype(str).eq("reference level")
     tab, ref = tab[~is_ref.to_numpy(bool)].copy(), ref[~is_ref.to_numpy(bool)]
     var = tab["variable"].astype(str)
 
@@ -1112,8 +1302,7 @@ def or_forest(
     levels = tab.assign(_v=var).groupby("_v")["level"].transform("nunique")
     terms_ = []
     var = var.map(lambda v: (labels or {}).get(v, v))
-    for v, lvl, r, nlev in zip(var, tab["level"].astype(str), ref.astype(str), levels,
-                               strict=True):
+    for v, lvl, r, nlev in zip(var, tab["level"].astype(str), ref.astype(str), levels, strict=True):
         if r == "" or lvl == "":
             terms_.append(f"{v} ({lvl})" if lvl else v)
         elif nlev == 1:
@@ -1140,14 +1329,24 @@ def or_forest(
             continue
         y = sub["term"].map(ypos).to_numpy(float)[ok] + offsets[m]
         err = np.vstack([orv[ok] - lo[ok], hi[ok] - orv[ok]])
-        ax.errorbar(orv[ok], y, xerr=np.clip(err, 0, None), fmt="s", ms=4, capsize=2, lw=1,
-                    color=colors.get(m, PALETTE[k % len(PALETTE)]), label=m)
+        ax.errorbar(
+            orv[ok],
+            y,
+            xerr=np.clip(err, 0, None),
+            fmt="s",
+            ms=4,
+            capsize=2,
+            lw=1,
+            color=colors.get(m, PALETTE[k % len(PALETTE)]),
+            label=m,
+        )
     from .tables import format_ci, p_value_text
 
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
-    finite = pd.concat([pd.to_numeric(tab[c], errors="coerce") for c in ("ci_low", "ci_high",
-                                                                         "odds_ratio")])
+    finite = pd.concat(
+        [pd.to_numeric(tab[c], errors="coerce") for c in ("ci_low", "ci_high", "odds_ratio")]
+    )
     finite = finite[np.isfinite(finite) & (finite > 0)]
     # the axis runs from tick to tick: at least 0.1-10, out to 0.01-100 when a CI reaches beyond
     lo_data = min(0.1, float(finite.min())) if len(finite) else 0.1
@@ -1170,22 +1369,29 @@ def or_forest(
     x_or = 1.03
     x_p = x_or + 1.35 / max(axes_inches, 1.0)  # the widest "OR (CI)" text is about 1.2 inches
     top = len(terms) - 0.3
-    ax.text(x_or, top, "OR (95 % CI)", transform=trans, fontsize=8, fontweight="bold",
-            va="bottom")
+    ax.text(x_or, top, "OR (95 % CI)", transform=trans, fontsize=8, fontweight="bold", va="bottom")
     ax.text(x_p, top, "p", transform=trans, fontsize=8, fontweight="bold", va="bottom")
     for k, m in enumerate(models):
         sub = tab[tab["model"].astype(str) == m]
         color = colors.get(m, PALETTE[k % len(PALETTE)])
-        for term, orv, lo, hi, p in zip(sub["term"], sub["odds_ratio"], sub["ci_low"],
-                                        sub["ci_high"], sub["p_value"], strict=True):
+        for term, orv, lo, hi, p in zip(
+            sub["term"],
+            sub["odds_ratio"],
+            sub["ci_low"],
+            sub["ci_high"],
+            sub["p_value"],
+            strict=True,
+        ):
             y = ypos[term] + (offsets[m] if len(models) > 1 else 0.0)
             text = format_ci(orv, lo, hi, 2) or "not estimable"
             ax.text(x_or, y, text, transform=trans, fontsize=7.5, va="center", color=color)
-            ax.text(x_p, y, p_value_text(p), transform=trans, fontsize=7.5, va="center",
-                    color=color)
+            ax.text(
+                x_p, y, p_value_text(p), transform=trans, fontsize=7.5, va="center", color=color
+            )
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2,
-                  borderaxespad=0.2)
+        ax.legend(
+            loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2, borderaxespad=0.2
+        )
     return fig
 
 
@@ -1203,8 +1409,9 @@ def _median_label(fitter: Any) -> str:
     return f"median {fmt(med)} ({fmt(lo)}–{fmt(hi)})"
 
 
-def km_time_label(landmark_months: float | None, days_per_month: float = 30.4375,
-                  unit: str = "Months") -> str:
+def km_time_label(
+    landmark_months: float | None, days_per_month: float = 30.4375, unit: str = "Months"
+) -> str:
     """The KM time axis with its origin: ``Months from landmark (day 84 after treatment
     start)`` or ``Months from treatment start``. ``landmark_months``: the landmark (months after
     treatment start; None = no landmark); ``days_per_month`` converts it to days."""
@@ -1284,7 +1491,10 @@ def km_plot(
         color = (colors or {}).get(label) or by_label.get(str(label)) or PALETTE[k % len(PALETTE)]
         n = int(f.event_observed.shape[0])
         f.plot_survival_function(
-            ax=ax, ci_show=ci, show_censors=True, color=color,
+            ax=ax,
+            ci_show=ci,
+            show_censors=True,
+            color=color,
             censor_styles={"marker": "|", "ms": 6, "mew": 1},
             label=f"{label} (n={n}; {_median_label(f)})",
         )
@@ -1298,11 +1508,22 @@ def km_plot(
     for line in (annotation or "").splitlines():  # HR and log-rank p: text lines of the legend
         handles.append(Line2D([], [], ls="", marker=""))
         names.append(line)
-    ax.legend(handles, names, loc="upper right", fontsize=8, title="median months (95 % CI)",
-              title_fontsize=8, handlelength=1.5)
+    ax.legend(
+        handles,
+        names,
+        loc="upper right",
+        fontsize=8,
+        title="median months (95 % CI)",
+        title_fontsize=8,
+        handlelength=1.5,
+    )
     if at_risk:
-        add_at_risk_counts(*fitters.values(), labels=[str(k) for k in fitters], ax=ax,
-                           rows_to_show=list(KM_TABLE_ROWS))
+        add_at_risk_counts(
+            *fitters.values(),
+            labels=[str(k) for k in fitters],
+            ax=ax,
+            rows_to_show=list(KM_TABLE_ROWS),
+        )
         # lifelines sets the table's tick labels with the rcParams of the moment: plain text
         for extra in fig.axes:
             for t in extra.get_xticklabels() + extra.get_yticklabels():
@@ -1332,24 +1553,38 @@ def patient_scans_plot(
     ok = np.isfinite(day) & np.isfinite(sld)
     ax.plot(day[ok], sld[ok], color=GREY, lw=1, zorder=1)
     role = scans["role"].astype(str).to_numpy()
-    first = scans["is_first_eval"].fillna(False).to_numpy(dtype=bool) \
-        if "is_first_eval" in scans.columns else np.zeros(len(scans), dtype=bool)
-    marks = [("pre-baseline", (role == "prebaseline") & ok, "s", PALETTE[0]),
-             ("baseline", (role == "baseline") & ok, "D", PALETTE[1]),
-             ("first evaluation", first & ok, "*", PALETTE[5]),
-             ("other scan", ~first & ~np.isin(role, ["prebaseline", "baseline"]) & ok, "o", GREY)]
+    first = (
+        scans["is_first_eval"].fillna(False).to_numpy(dtype=bool)
+        if "is_first_eval" in scans.columns
+        else np.zeros(len(scans), dtype=bool)
+    )
+    marks = [
+        ("pre-baseline", (role == "prebaseline") & ok, "s", PALETTE[0]),
+        ("baseline", (role == "baseline") & ok, "D", PALETTE[1]),
+        ("first evaluation", first & ok, "*", PALETTE[5]),
+        ("other scan", ~first & ~np.isin(role, ["prebaseline", "baseline"]) & ok, "o", GREY),
+    ]
     for label, m, marker, color in marks:
         if m.any():
-            ax.scatter(day[m], sld[m], marker=marker, s=60 if marker == "*" else 30,
-                       color=color, label=label, zorder=2)
+            ax.scatter(
+                day[m],
+                sld[m],
+                marker=marker,
+                s=60 if marker == "*" else 30,
+                color=color,
+                label=label,
+                zorder=2,
+            )
     ax.axvline(0, color="black", ls="--", lw=0.8)
     ax.set_xlabel("days from treatment start")
     ax.set_ylabel("target SLD (mm)")
     title = f"patient {scans['patient_id'].iloc[0]}"
     if features is not None:
-        parts = [f"{lab} {features[c]:.3g} %/month" for c, lab in
-                 (("tgr_pre", "TGR before"), ("tgr_on", "TGR on"))
-                 if c in features.index and pd.notna(features[c])]
+        parts = [
+            f"{lab} {features[c]:.3g} %/month"
+            for c, lab in (("tgr_pre", "TGR before"), ("tgr_on", "TGR on"))
+            if c in features.index and pd.notna(features[c])
+        ]
         if parts:
             title += ": " + ", ".join(parts)
     ax.set_title(title)
@@ -1367,8 +1602,9 @@ def reread_uncertainty(summary: pd.DataFrame) -> Figure:
     """
     definitions = summary["definition"].astype(str).tolist()
     with use_style():
-        fig, (ax1, ax2) = plt.subplots(1, 2, sharey=True,
-                                       figsize=(9.0, max(2.5, 0.45 * len(definitions) + 1.2)))
+        fig, (ax1, ax2) = plt.subplots(
+            1, 2, sharey=True, figsize=(9.0, max(2.5, 0.45 * len(definitions) + 1.2))
+        )
     for ax in (ax1, ax2):
         _style_axes(ax)
     if summary.empty:
@@ -1380,23 +1616,40 @@ def reread_uncertainty(summary: pd.DataFrame) -> Figure:
         return pd.to_numeric(summary[col], errors="coerce").to_numpy(float)
 
     e, lo, hi = num("expected_percent"), num("interval_low"), num("interval_high")
-    ax1.errorbar(e, y - 0.12, xerr=np.vstack([np.clip(e - lo, 0, None), np.clip(hi - e, 0, None)]),
-                 fmt="o", mfc="white", color=OKABE_ITO["blue"], ms=5, capsize=2, lw=1,
-                 label="expected over re-reads (interval)")
+    ax1.errorbar(
+        e,
+        y - 0.12,
+        xerr=np.vstack([np.clip(e - lo, 0, None), np.clip(hi - e, 0, None)]),
+        fmt="o",
+        mfc="white",
+        color=OKABE_ITO["blue"],
+        ms=5,
+        capsize=2,
+        lw=1,
+        label="expected over re-reads (interval)",
+    )
     ax1.plot(num("percent"), y + 0.12, "o", color="black", ms=4, label="published verdicts")
     ax1.set_yticks(y)
     ax1.set_yticklabels(definitions)
     ax1.set_xlim(left=0)
     ax1.set_xlabel("HPD incidence among evaluable patients (%)")
     ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-    for k, (name, color) in enumerate((("jaccard", OKABE_ITO["vermillion"]),
-                                       ("kappa", OKABE_ITO["blue"]))):
+    for k, (name, color) in enumerate(
+        (("jaccard", OKABE_ITO["vermillion"]), ("kappa", OKABE_ITO["blue"]))
+    ):
         m, m_lo, m_hi = num(name), num(f"{name}_low"), num(f"{name}_high")
         off = 0.12 if k == 0 else -0.12
-        ax2.errorbar(m, y + off, xerr=np.vstack([np.clip(m - m_lo, 0, None),
-                                                  np.clip(m_hi - m, 0, None)]),
-                     fmt="o", color=color, ms=4, capsize=2, lw=1,
-                     label="Jaccard" if name == "jaccard" else "Cohen's kappa")
+        ax2.errorbar(
+            m,
+            y + off,
+            xerr=np.vstack([np.clip(m - m_lo, 0, None), np.clip(m_hi - m, 0, None)]),
+            fmt="o",
+            color=color,
+            ms=4,
+            capsize=2,
+            lw=1,
+            label="Jaccard" if name == "jaccard" else "Cohen's kappa",
+        )
     ax2.set_xlim(0, 1.02)
     ax2.set_xlabel("agreement of a re-read with the published verdicts")
     ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
@@ -1418,8 +1671,7 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
     ncol = min(n, 3)
     nrow = int(np.ceil(n / ncol))
     with use_style():
-        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.4 * nrow + 0.8),
-                                 squeeze=False)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.4 * nrow + 0.8), squeeze=False)
     flat_axes = axes.ravel()
     for ax in flat_axes:
         _style_axes(ax)
@@ -1429,16 +1681,19 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
     # colours in the run's definition order (that of a cohort-wide window, which moves them all)
     counts = sweep.groupby("parameter", sort=False)["definition"].nunique()
     widest = sweep[sweep["parameter"] == counts.idxmax()]
-    codes = list(dict.fromkeys([*widest["definition"].astype(str),
-                                *sweep["definition"].astype(str)]))
-    style = {c: (PALETTE[i % len(PALETTE)], "-" if i < len(PALETTE) else "--")
-             for i, c in enumerate(codes)}
+    codes = list(
+        dict.fromkeys([*widest["definition"].astype(str), *sweep["definition"].astype(str)])
+    )
+    style = {
+        c: (PALETTE[i % len(PALETTE)], "-" if i < len(PALETTE) else "--")
+        for i, c in enumerate(codes)
+    }
     handles: dict[str, Line2D] = {}
     for ax, key in zip(flat_axes, params, strict=False):
         sub = sweep[sweep["parameter"].astype(str) == key]
         x = pd.to_numeric(sub["value"], errors="coerce").to_numpy(float)
         finite = x[np.isfinite(x)]
-        step = (np.diff(np.unique(finite)).min() if len(np.unique(finite)) > 1 else 7.0)
+        step = np.diff(np.unique(finite)).min() if len(np.unique(finite)) > 1 else 7.0
         none_x = (finite.max() + 2 * step) if len(finite) else 0.0
         xs_all = np.where(np.isfinite(x), x, none_x)
         for code in codes:
@@ -1447,18 +1702,30 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
                 continue
             order = np.argsort(xs_all[m], kind="mergesort")
             color, ls = style[code]
-            (line,) = ax.plot(xs_all[m][order], sub["percent"].to_numpy(float)[m][order],
-                              marker="o", ms=3, color=color, ls=ls, lw=1.2)
+            (line,) = ax.plot(
+                xs_all[m][order],
+                sub["percent"].to_numpy(float)[m][order],
+                marker="o",
+                ms=3,
+                color=color,
+                ls=ls,
+                lw=1.2,
+            )
             handles.setdefault(code, line)
         pub = sub.loc[sub["published"].astype(bool), "value"]
         if len(pub):
             pv = pd.to_numeric(pub, errors="coerce").iloc[0]
             ax.axvline(pv if np.isfinite(pv) else none_x, color="black", ls="--", lw=0.8)
         force = sub.loc[sub["in_force"].astype(bool), "value"]
-        same = len(pub) and len(force) and (
-            pd.to_numeric(pub, errors="coerce").iloc[0]
-            == pd.to_numeric(force, errors="coerce").iloc[0]
-            or (pd.isna(pub.iloc[0]) and pd.isna(force.iloc[0])))
+        same = (
+            len(pub)
+            and len(force)
+            and (
+                pd.to_numeric(pub, errors="coerce").iloc[0]
+                == pd.to_numeric(force, errors="coerce").iloc[0]
+                or (pd.isna(pub.iloc[0]) and pd.isna(force.iloc[0]))
+            )
+        )
         if len(force) and not same:
             fv = pd.to_numeric(force, errors="coerce").iloc[0]
             ax.axvline(fv if np.isfinite(fv) else none_x, color=GREY, lw=4, alpha=0.35)
@@ -1469,15 +1736,21 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("days")
         ax.set_ylim(bottom=0)
-    for ax in flat_axes[len(params):]:
+    for ax in flat_axes[len(params) :]:
         ax.set_visible(False)
     flat_axes[0].set_ylabel("HPD incidence among evaluable (%)")
-    extra = [Line2D([], [], color="black", ls="--", lw=0.8, label="published value"),
-             Line2D([], [], color=GREY, lw=4, alpha=0.35, label="in force (when different)")]
-    fig.legend(handles=[*handles.values(), *extra], labels=[*handles, "published value",
-                                                              "in force (when different)"],
-               loc="lower center", ncol=min(6, len(handles) + 2), fontsize=8,
-               bbox_to_anchor=(0.5, -0.02))
+    extra = [
+        Line2D([], [], color="black", ls="--", lw=0.8, label="published value"),
+        Line2D([], [], color=GREY, lw=4, alpha=0.35, label="in force (when different)"),
+    ]
+    fig.legend(
+        handles=[*handles.values(), *extra],
+        labels=[*handles, "published value", "in force (when different)"],
+        loc="lower center",
+        ncol=min(6, len(handles) + 2),
+        fontsize=8,
+        bbox_to_anchor=(0.5, -0.02),
+    )
     fig.suptitle("HPD incidence as the time windows vary", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.97))
     return fig
@@ -1511,8 +1784,10 @@ def growth_distributions(growth: pd.DataFrame, status: Any) -> Figure:
     with use_style():
         fig, axes = plt.subplots(1, 2, figsize=(8.5, 4.0))
     st = np.asarray(status, dtype=object)
-    rates = {"g": pd.to_numeric(growth["g_per_month"], errors="coerce").to_numpy(float),
-             "d": pd.to_numeric(growth["d"], errors="coerce").to_numpy(float) * DAYS_PER_MONTH}
+    rates = {
+        "g": pd.to_numeric(growth["g_per_month"], errors="coerce").to_numpy(float),
+        "d": pd.to_numeric(growth["d"], errors="coerce").to_numpy(float) * DAYS_PER_MONTH,
+    }
     rng = np.random.default_rng(0)
     for ax, (name, v) in zip(axes, rates.items(), strict=True):
         for side in ("top", "right"):
@@ -1523,13 +1798,22 @@ def growth_distributions(growth: pd.DataFrame, status: Any) -> Figure:
             if len(x) == 0:
                 continue
             pos_x = x[x > 0]
-            labels.append(f"{STATUS_LABELS[s]}\nn={len(x)}" + (f"\n({len(x) - len(pos_x)} at 0)"
-                                                             if len(pos_x) < len(x) else ""))
+            labels.append(
+                f"{STATUS_LABELS[s]}\nn={len(x)}"
+                + (f"\n({len(x) - len(pos_x)} at 0)" if len(pos_x) < len(x) else "")
+            )
             if len(pos_x):
                 data.append(np.log10(pos_x))
                 pos.append(i)
-                ax.scatter(i + rng.uniform(-0.18, 0.18, len(pos_x)), np.log10(pos_x), s=7,
-                           color=STATUS_COLORS[s], alpha=0.6, lw=0, zorder=3)
+                ax.scatter(
+                    i + rng.uniform(-0.18, 0.18, len(pos_x)),
+                    np.log10(pos_x),
+                    s=7,
+                    color=STATUS_COLORS[s],
+                    alpha=0.6,
+                    lw=0,
+                    zorder=3,
+                )
         if not data:
             _empty(ax, f"no patient with {name}")
             continue
@@ -1546,8 +1830,10 @@ def growth_distributions(growth: pd.DataFrame, status: Any) -> Figure:
         ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
         ax.set_ylabel(f"{name} (per month, log scale)")
         ax.set_title("growth rate g" if name == "g" else "decay rate d")
-    fig.suptitle("Stein–Wilkerson growth and decay rates by HPD status (included fits)",
-                 fontsize=STYLE["axes.titlesize"])
+    fig.suptitle(
+        "Stein–Wilkerson growth and decay rates by HPD status (included fits)",
+        fontsize=STYLE["axes.titlesize"],
+    )
     fig.tight_layout()
     return fig
 
@@ -1569,16 +1855,17 @@ def growth_fit_shares(attrition: pd.DataFrame, ax: Axes | None = None) -> Figure
     for yi, p, n in zip(y, pct, attrition["n"], strict=True):
         ax.text(p + 0.5, yi, f"{count_label(n)} ({p:.0f} %)", va="center", fontsize=8)
     ax.set_yticks(y)
-    ax.set_yticklabels([f"{o} ({s})" for o, s in zip(attrition["outcome"], attrition["status"],
-                                                       strict=True)], fontsize=8)
+    ax.set_yticklabels(
+        [f"{o} ({s})" for o, s in zip(attrition["outcome"], attrition["status"], strict=True)],
+        fontsize=8,
+    )
     ax.set_xlabel("% of all patients")
     ax.set_xlim(0, max(pct.max() * 1.25, 10))
     ax.set_title("Growth model: selected fit or reason for exclusion")
     return fig
 
 
-def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any,
-                  ax: Axes | None = None) -> Figure:
+def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any, ax: Axes | None = None) -> Figure:
     """Growth rate g (per month, log) against TGR on treatment (% per month, symlog), one point
     per patient with both, coloured by HPD status. ``tgr_on`` and ``status``: array-likes, one
     value per row of ``growth``.
@@ -1598,8 +1885,15 @@ def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any,
         m = ok & (st == s)
         counts[s] = int(m.sum())
         if m.any():
-            ax.scatter(x[m], g[m], s=12, color=STATUS_COLORS[s], alpha=0.7, lw=0,
-                       label=f"{STATUS_LABELS[s]} (n={counts[s]})")
+            ax.scatter(
+                x[m],
+                g[m],
+                s=12,
+                color=STATUS_COLORS[s],
+                alpha=0.7,
+                lw=0,
+                label=f"{STATUS_LABELS[s]} (n={counts[s]})",
+            )
     ax.set_xscale("symlog", linthresh=10)
     ax.set_yscale("log")
     ax.axvline(0, color="0.6", lw=0.5)
@@ -1635,12 +1929,20 @@ def roc_plot(
     rows = table.set_index("outcome")
     for k, (oc, c) in enumerate(curves.items()):
         r = rows.loc[oc]
-        label = (f"{oc}: {r['auc']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}); "
-                 f"{count_label(r['n_events'], min_count)}/{count_label(r['n'], min_count)} HPD")
+        label = (
+            f"{oc}: {r['auc']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}); "
+            f"{count_label(r['n_events'], min_count)}/{count_label(r['n'], min_count)} HPD"
+        )
         # straight segments between the ROC points: a tied score gives the diagonal of its
         # block (the expected curve under ties, whose area is the Mann-Whitney AUC)
-        ax.plot(c["fpr"], c["tpr"], color=PALETTE[k % len(PALETTE)],
-                ls=_LINESTYLES[(k // len(PALETTE)) % len(_LINESTYLES)], lw=1.3, label=label)
+        ax.plot(
+            c["fpr"],
+            c["tpr"],
+            color=PALETTE[k % len(PALETTE)],
+            ls=_LINESTYLES[(k // len(PALETTE)) % len(_LINESTYLES)],
+            lw=1.3,
+            label=label,
+        )
     if not curves:
         _empty(ax, f"{marker}: no definition with patients with and without HPD")
     ax.set_xlim(-0.01, 1.01)
@@ -1649,8 +1951,13 @@ def roc_plot(
     ax.set_xlabel("1 − specificity (false-positive rate)")
     ax.set_ylabel("sensitivity (true-positive rate)")
     ax.set_title(f"ROC of {marker} for HPD, per definition")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
-              title="definition: AUC (95 % bootstrap CI)", title_fontsize=8)
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize=8,
+        title="definition: AUC (95 % bootstrap CI)",
+        title_fontsize=8,
+    )
     return fig
 
 
@@ -1693,9 +2000,18 @@ def calibration_plot(
     nn = np.array([len(b) for b in bins])
     lo, hi = proportion_confint(ev, nn, method="wilson")
     obs = ev / nn
-    ax.errorbar(mp, obs, yerr=[obs - lo, hi - obs], fmt="o", ms=4, color=OKABE_ITO["blue"],
-                ecolor=OKABE_ITO["blue"], elinewidth=0.8, capsize=2,
-                label=f"observed, {k} groups of ~{int(np.median(nn))} (Wilson 95 % CI)")
+    ax.errorbar(
+        mp,
+        obs,
+        yerr=[obs - lo, hi - obs],
+        fmt="o",
+        ms=4,
+        color=OKABE_ITO["blue"],
+        ecolor=OKABE_ITO["blue"],
+        elinewidth=0.8,
+        capsize=2,
+        label=f"observed, {k} groups of ~{int(np.median(nn))} (Wilson 95 % CI)",
+    )
     # beyond 1,000 patients the local fits are computed ~100 points apart and interpolated
     # (statsmodels' delta; lowess is quadratic in n otherwise)
     delta = 0.01 * float(np.ptp(p)) if len(p) > 1000 else 0.0
@@ -1704,10 +2020,17 @@ def calibration_plot(
     # predicted probabilities: HPD as ticks up from -0.04*top, non-HPD down
     base = -0.05 * top
     dense = len(p) > RASTERIZE_ABOVE  # a mark per patient: rasterized in the SVG when many
-    ax.vlines(p[yy == 1], base, base + 0.03 * top, color=STATUS_COLORS["hpd"], lw=0.5,
-              rasterized=dense)
-    ax.vlines(p[yy == 0], base - 0.03 * top, base, color=STATUS_COLORS["not_hpd"], lw=0.5,
-              rasterized=dense)
+    ax.vlines(
+        p[yy == 1], base, base + 0.03 * top, color=STATUS_COLORS["hpd"], lw=0.5, rasterized=dense
+    )
+    ax.vlines(
+        p[yy == 0],
+        base - 0.03 * top,
+        base,
+        color=STATUS_COLORS["not_hpd"],
+        lw=0.5,
+        rasterized=dense,
+    )
     ax.axhline(base, color="0.7", lw=0.4)
     ax.set_xlim(0, top)
     ax.set_ylim(base - 0.04 * top, top)
@@ -1720,14 +2043,24 @@ def calibration_plot(
             v = perf.loc[m, c] if m in perf.index else np.nan
             return "n/a" if not np.isfinite(v) else f"{v:.2f}"
 
-        text = ("apparent / optimism-corrected\n"
-                f"AUC {val('auc', 'apparent')} / {val('auc', 'corrected')}\n"
-                f"slope {val('calibration_slope', 'apparent')} / "
-                f"{val('calibration_slope', 'corrected')}\n"
-                f"intercept {val('calibration_intercept', 'apparent')} / "
-                f"{val('calibration_intercept', 'corrected')}")
-        ax.text(0.98, 0.03, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
-                bbox={"facecolor": "white", "edgecolor": "0.8", "boxstyle": "round"})
+        text = (
+            "apparent / optimism-corrected\n"
+            f"AUC {val('auc', 'apparent')} / {val('auc', 'corrected')}\n"
+            f"slope {val('calibration_slope', 'apparent')} / "
+            f"{val('calibration_slope', 'corrected')}\n"
+            f"intercept {val('calibration_intercept', 'apparent')} / "
+            f"{val('calibration_intercept', 'corrected')}"
+        )
+        ax.text(
+            0.98,
+            0.03,
+            text,
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "0.8", "boxstyle": "round"},
+        )
     ax.set_title(title or f"Calibration ({len(yy)} patients, {int(yy.sum())} with HPD)")
     ax.legend(loc="upper left", fontsize=8)
     return fig

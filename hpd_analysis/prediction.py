@@ -74,25 +74,45 @@ __all__ = [
 #: TRIPOD 2015 checklist items (Collins et al., BMJ 2015;350:g7594) the prediction part reports
 TRIPOD_ITEMS: tuple[tuple[str, str, str], ...] = (
     ("4a", "source of data", "the cohort folder and its checksums (index.html)"),
-    ("5a", "participants: eligibility", "every patient of the cohort; not evaluable under a "
-     "definition left out and counted"),
-    ("6a", "outcome: definition", "HPD under each registered definition (citation and rule in "
-     "the definitions table)"),
-    ("7a", "predictors: definition", "the predictor list, with the score definitions and their "
-     "citations"),
+    (
+        "5a",
+        "participants: eligibility",
+        "every patient of the cohort; not evaluable under a definition left out and counted",
+    ),
+    (
+        "6a",
+        "outcome: definition",
+        "HPD under each registered definition (citation and rule in the definitions table)",
+    ),
+    (
+        "7a",
+        "predictors: definition",
+        "the predictor list, with the score definitions and their citations",
+    ),
     ("8", "sample size", "n, events and events per parameter beside every model"),
     ("9", "missing data", "complete cases; patients left out for a missing predictor counted"),
-    ("10a", "handling of predictors", "booleans 0/1, numbers per unit (skewed positive markers "
-     "per doubling, log2), text one indicator per level but the reference"),
+    (
+        "10a",
+        "handling of predictors",
+        "booleans 0/1, numbers per unit (skewed positive markers "
+        "per doubling, log2), text one indicator per level but the reference",
+    ),
     ("10b", "model type and fitting", "penalized logistic regression (Firth or ridge)"),
-    ("10d", "performance measures", "AUC with bootstrap CI, calibration slope and intercept, "
-     "Brier score"),
+    (
+        "10d",
+        "performance measures",
+        "AUC with bootstrap CI, calibration slope and intercept, Brier score",
+    ),
     ("13a", "flow of participants", "n, events and exclusions per model"),
     ("14a", "number of events", "events per definition and model"),
     ("15a", "full model", "coefficients (odds ratios) of the penalized model"),
     ("16", "model performance", "apparent and optimism-corrected performance, calibration plot"),
-    ("10e/17", "internal validation / updating", "Harrell's bootstrap optimism correction; the "
-     "corrected slope is the shrinkage factor (no external validation: TRIPOD type 1b)"),
+    (
+        "10e/17",
+        "internal validation / updating",
+        "Harrell's bootstrap optimism correction; the "
+        "corrected slope is the shrinkage factor (no external validation: TRIPOD type 1b)",
+    ),
     ("18", "limitations", "events per parameter and the optimism are printed beside the AUC"),
 )
 
@@ -130,8 +150,12 @@ def auc_delong(y: Any, score: Any, alpha: float = 0.05) -> dict[str, float]:
     pos, neg = ss[yy == 1], ss[yy == 0]
     m, n = len(pos), len(neg)
     if m < 2 or n < 2:
-        return {"auc": auc(yy, ss), "se": float("nan"), "ci_low": float("nan"),
-                "ci_high": float("nan")}
+        return {
+            "auc": auc(yy, ss),
+            "se": float("nan"),
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+        }
     # structural components from mid-ranks (Sun & Xu, IEEE Signal Process Lett 2014)
     r_all = stats.rankdata(np.r_[pos, neg])
     r_pos, r_neg = stats.rankdata(pos), stats.rankdata(neg)
@@ -167,8 +191,9 @@ def _auc_from_codes(pos: np.ndarray, neg: np.ndarray, n_levels: int) -> np.ndarr
     return wins / (pos.shape[1] * neg.shape[1])
 
 
-def auc_bootstrap_ci(y: Any, score: Any, n_boot: int = 2000, seed: int = 2024,
-                     alpha: float = 0.05) -> dict[str, float]:
+def auc_bootstrap_ci(
+    y: Any, score: Any, n_boot: int = 2000, seed: int = 2024, alpha: float = 0.05
+) -> dict[str, float]:
     """AUC and its percentile bootstrap CI, cases and non-cases resampled separately (stratified,
     as pROC's default, so every replicate has both outcomes): ``{"auc", "ci_low", "ci_high",
     "n_boot"}``. Reproducible with ``seed``."""
@@ -187,7 +212,7 @@ def auc_bootstrap_ci(y: Any, score: Any, n_boot: int = 2000, seed: int = 2024,
         k = min(chunk, n_boot - start)
         bp = pos_c[rng.integers(0, len(pos), size=(k, len(pos)))]
         bn = neg_c[rng.integers(0, len(neg), size=(k, len(neg)))]
-        out[start:start + k] = _auc_from_codes(bp, bn, len(levels))
+        out[start : start + k] = _auc_from_codes(bp, bn, len(levels))
     lo, hi = np.quantile(out, [alpha / 2, 1 - alpha / 2])
     return {"auc": a, "ci_low": float(lo), "ci_high": float(hi), "n_boot": int(n_boot)}
 
@@ -200,18 +225,31 @@ def auc_ci(y: Any, score: Any, params: Prediction | None = None) -> dict[str, An
     yy, ss = _clean(y, score)
     if len(yy) > pp.max_bootstrap_patients:
         d = auc_delong(yy, ss)
-        return {"auc": d["auc"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
-                "ci_method": f"DeLong (n = {len(yy)} > max_bootstrap_patients "
-                             f"{pp.max_bootstrap_patients})"}
+        return {
+            "auc": d["auc"],
+            "ci_low": d["ci_low"],
+            "ci_high": d["ci_high"],
+            "ci_method": f"DeLong (n = {len(yy)} > max_bootstrap_patients "
+            f"{pp.max_bootstrap_patients})",
+        }
     b = auc_bootstrap_ci(yy, ss, n_boot=pp.auc_replicates, seed=pp.seed)
-    return {"auc": b["auc"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
-            "ci_method": f"stratified percentile bootstrap ({pp.auc_replicates} replicates, "
-                         f"seed {pp.seed})"}
+    return {
+        "auc": b["auc"],
+        "ci_low": b["ci_low"],
+        "ci_high": b["ci_high"],
+        "ci_method": f"stratified percentile bootstrap ({pp.auc_replicates} replicates, "
+        f"seed {pp.seed})",
+    }
 
 
 # --------------------------------------------------------------------------- calibration
-def _logistic_irls(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
-                   max_iter: int = 100, tol: float = 1e-10) -> np.ndarray | None:
+def _logistic_irls(
+    x: np.ndarray,
+    y: np.ndarray,
+    offset: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> np.ndarray | None:
     """Maximum-likelihood logistic coefficients of design ``x`` (with its own intercept column)
     by Newton–Raphson; None when it does not converge (separation)."""
     off = np.zeros(len(y)) if offset is None else offset
@@ -239,10 +277,13 @@ def calibration(y: Any, lp: Any) -> dict[str, float]:
     ``observed_rate``. NaN where a fit does not exist (a single outcome, a constant lp)."""
     yy, ll = _clean(y, lp)
     p = 1.0 / (1.0 + np.exp(-np.clip(ll, -30, 30)))
-    out = {"slope": float("nan"), "intercept": float("nan"),
-           "brier": float(np.mean((p - yy) ** 2)) if len(yy) else float("nan"),
-           "mean_predicted": float(p.mean()) if len(yy) else float("nan"),
-           "observed_rate": float(yy.mean()) if len(yy) else float("nan")}
+    out = {
+        "slope": float("nan"),
+        "intercept": float("nan"),
+        "brier": float(np.mean((p - yy) ** 2)) if len(yy) else float("nan"),
+        "mean_predicted": float(p.mean()) if len(yy) else float("nan"),
+        "observed_rate": float(yy.mean()) if len(yy) else float("nan"),
+    }
     if len(yy) == 0 or yy.min() == yy.max():
         return out
     ones = np.ones((len(yy), 1))
@@ -272,8 +313,13 @@ class FittedModel:
         return self.intercept + np.asarray(x, dtype=float) @ self.coef
 
 
-def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str = "firth",
-              ridge_c: float = 1.0) -> FittedModel | None:
+def fit_model(
+    x: np.ndarray,
+    y: np.ndarray,
+    columns: Sequence[str],
+    penalty: str = "firth",
+    ridge_c: float = 1.0,
+) -> FittedModel | None:
     """Fit ``penalty`` = ``firth`` (firthmodels ``FirthLogisticRegression``, penalty weight 0.5,
     converged when the largest score and step are below 1e-8)
     or ``ridge`` (scikit-learn ``LogisticRegression(l1_ratio=0 / penalty="l2", C=ridge_c)`` on
@@ -296,8 +342,13 @@ def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str
                 return None  # singular design (e.g. a constant column in a bootstrap sample)
         if not np.all(np.isfinite(m.coef_)) or not np.isfinite(m.intercept_):
             return None
-        return FittedModel(list(columns), float(m.intercept_), np.asarray(m.coef_, float),
-                           "firth", bool(m.converged_))
+        return FittedModel(
+            list(columns),
+            float(m.intercept_),
+            np.asarray(m.coef_, float),
+            "firth",
+            bool(m.converged_),
+        )
     if penalty == "ridge":
         from sklearn.linear_model import LogisticRegression
 
@@ -312,8 +363,12 @@ def fit_model(x: np.ndarray, y: np.ndarray, columns: Sequence[str], penalty: str
 
 def _performance(y: np.ndarray, lp: np.ndarray) -> dict[str, float]:
     cal = calibration(y, lp)
-    return {"auc": auc(y, lp), "calibration_slope": cal["slope"],
-            "calibration_intercept": cal["intercept"], "brier": cal["brier"]}
+    return {
+        "auc": auc(y, lp),
+        "calibration_slope": cal["slope"],
+        "calibration_intercept": cal["intercept"],
+        "brier": cal["brier"],
+    }
 
 
 #: rows of the validation table, in order, with their words
@@ -325,9 +380,16 @@ PERFORMANCE_LABELS: dict[str, str] = {
 }
 
 
-def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
-                     penalty: str = "firth", ridge_c: float = 1.0, n_boot: int = 200,
-                     seed: int = 2024) -> pd.DataFrame:
+def harrell_validate(
+    x: np.ndarray,
+    y: np.ndarray,
+    columns: Sequence[str],
+    *,
+    penalty: str = "firth",
+    ridge_c: float = 1.0,
+    n_boot: int = 200,
+    seed: int = 2024,
+) -> pd.DataFrame:
     """Harrell's bootstrap optimism correction (as ``rms::validate(method = "boot")``).
 
     Returns one row per measure (``auc, calibration_slope, calibration_intercept, brier``):
@@ -338,8 +400,10 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
     y = np.asarray(y, dtype=int)
     model = fit_model(x, y, columns, penalty, ridge_c)
     if model is None:
-        raise ParameterError("harrell_validate: the model cannot be fitted (a single outcome "
-                             "value or a singular design)")
+        raise ParameterError(
+            "harrell_validate: the model cannot be fitted (a single outcome "
+            "value or a singular design)"
+        )
     apparent = _performance(y, model.linear_predictor(x))
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -360,12 +424,14 @@ def harrell_validate(x: np.ndarray, y: np.ndarray, columns: Sequence[str], *,
         test_b = _performance(y, mb.linear_predictor(x))
         for k in diffs:
             diffs[k].append(app_b[k] - test_b[k])
-    return _harrell_table(apparent, {k: np.asarray(v, dtype=float) for k, v in diffs.items()},
-                          failed)
+    return _harrell_table(
+        apparent, {k: np.asarray(v, dtype=float) for k, v in diffs.items()}, failed
+    )
 
 
-def _firth_optimism(x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequence[str]
-                    ) -> tuple[dict[str, np.ndarray], int]:
+def _firth_optimism(
+    x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequence[str]
+) -> tuple[dict[str, np.ndarray], int]:
     """Harrell's apparent − test differences of Firth models refitted in the bootstrap samples
     ``idx`` (B × n row numbers), all samples at once (:func:`_firth_many`; a sample the batch
     cannot settle is fitted alone by :func:`fit_model`), and the number of samples skipped."""
@@ -376,7 +442,7 @@ def _firth_optimism(x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequ
     both = np.flatnonzero(yb.min(axis=1) != yb.max(axis=1))
     chunk = max(1, 4_000_000 // (n * (k + 1)))  # samples per batch: ~32 MB per work array
     for start in range(0, len(both), chunk):
-        j = both[start:start + chunk]
+        j = both[start : start + chunk]
         beta[j] = _firth_many(x1[idx[j]], yb[j])
     both = np.isin(np.arange(len(idx)), both)
     for j in np.flatnonzero(both & np.isnan(beta).any(axis=1)):
@@ -392,22 +458,37 @@ def _firth_optimism(x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequ
     return {m: app[m] - test[m] for m in app}, int((~fitted).sum())
 
 
-def _harrell_table(apparent: dict[str, float], diffs: Mapping[str, np.ndarray], failed: int
-                   ) -> pd.DataFrame:
+def _harrell_table(
+    apparent: dict[str, float], diffs: Mapping[str, np.ndarray], failed: int
+) -> pd.DataFrame:
     rows = []
     for k, v in apparent.items():
         d = np.asarray(diffs[k], dtype=float)
         d = d[np.isfinite(d)]
         opt = float(d.mean()) if len(d) else float("nan")
-        rows.append({"measure": k, "label": PERFORMANCE_LABELS[k], "apparent": v,
-                     "optimism": opt, "corrected": v - opt, "n_boot": int(len(d)),
-                     "n_failed": int(failed)})
+        rows.append(
+            {
+                "measure": k,
+                "label": PERFORMANCE_LABELS[k],
+                "apparent": v,
+                "optimism": opt,
+                "corrected": v - opt,
+                "n_boot": int(len(d)),
+                "n_failed": int(failed),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- batch kernels
-def _firth_many(x: np.ndarray, y: np.ndarray, max_iter: int = 200, max_step: float = 5.0,
-                max_halfstep: int = 25, tol: float = 1e-8) -> np.ndarray:
+def _firth_many(
+    x: np.ndarray,
+    y: np.ndarray,
+    max_iter: int = 200,
+    max_step: float = 5.0,
+    max_halfstep: int = 25,
+    tol: float = 1e-8,
+) -> np.ndarray:
     """Firth-penalized logistic coefficients (Jeffreys penalty weight 0.5) of many data sets at
     once: ``x`` (B × n × k, the intercept column included), ``y`` (B × n, 0/1) → B × k.
 
@@ -426,8 +507,9 @@ def _firth_many(x: np.ndarray, y: np.ndarray, max_iter: int = 200, max_step: flo
     done = np.zeros(b, dtype=bool)
     pivot_tol = np.sqrt(max(n, k) * np.finfo(float).eps)
 
-    def quantities(xs: np.ndarray, ys: np.ndarray, bs: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def quantities(
+        xs: np.ndarray, ys: np.ndarray, bs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         eta = (xs @ bs[..., None])[..., 0]
         p = 1.0 / (1.0 + np.exp(-eta))
         w = p * (1.0 - p)
@@ -435,7 +517,7 @@ def _firth_many(x: np.ndarray, y: np.ndarray, max_iter: int = 200, max_step: flo
         info = (xt * w[:, None, :]) @ xs
         eig = np.linalg.eigvalsh(info)
         # Cholesky pivots are square roots of the eigenvalues' scale: firthmodels' test squared
-        singular = ~(eig[:, 0] > (pivot_tol ** 2) * eig[:, -1])
+        singular = ~(eig[:, 0] > (pivot_tol**2) * eig[:, -1])
         safe = np.where(singular[:, None, None], np.eye(k), info)
         inv = np.linalg.inv(safe)
         logdet = np.linalg.slogdet(safe)[1]
@@ -481,8 +563,13 @@ def _firth_many(x: np.ndarray, y: np.ndarray, max_iter: int = 200, max_step: flo
     return beta
 
 
-def _logistic_many(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
-                   max_iter: int = 100, tol: float = 1e-10) -> np.ndarray:
+def _logistic_many(
+    x: np.ndarray,
+    y: np.ndarray,
+    offset: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> np.ndarray:
     """:func:`_logistic_irls` of many data sets at once: ``x`` (B × n × k), ``y`` and
     ``offset`` (B × n) → B × k coefficients, NaN where the one-by-one rule returns None (no
     convergence in ``max_iter`` steps, a singular Hessian, a coefficient ≥ 50 in absolute value:
@@ -522,15 +609,17 @@ def _performance_many(y: np.ndarray, lp: np.ndarray) -> dict[str, np.ndarray]:
     b, n = lp.shape
     yf = y.astype(float)
     p = 1.0 / (1.0 + np.exp(-np.clip(lp, -30, 30)))
-    both = (y.min(axis=1) != y.max(axis=1))
+    both = y.min(axis=1) != y.max(axis=1)
     ones = np.ones((b, n, 1))
     icpt = _logistic_many(ones, yf, offset=lp)[:, 0]
     varies = np.ptp(lp, axis=1) > 0
     slope = _logistic_many(np.concatenate([ones, lp[..., None]], axis=2), yf)[:, 1]
-    return {"auc": _auc_many(y, lp),
-            "calibration_slope": np.where(both & varies, slope, np.nan),
-            "calibration_intercept": np.where(both, icpt, np.nan),
-            "brier": np.mean((p - yf) ** 2, axis=1)}
+    return {
+        "auc": _auc_many(y, lp),
+        "calibration_slope": np.where(both & varies, slope, np.nan),
+        "calibration_intercept": np.where(both, icpt, np.nan),
+        "brier": np.mean((p - yf) ** 2, axis=1),
+    }
 
 
 # --------------------------------------------------------------------------- data
@@ -572,9 +661,13 @@ class Design:
     notes: list[str] = field(default_factory=list)
 
 
-def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
-           log2_skewed: bool = True,
-           references: tuple[str, Mapping[str, str]] = ("largest", {})) -> Design:
+def design(
+    data: pd.DataFrame,
+    outcome: str,
+    predictors: Sequence[str],
+    log2_skewed: bool = True,
+    references: tuple[str, Mapping[str, str]] = ("largest", {}),
+) -> Design:
     """Design matrix of ``predictors`` for ``outcome`` (an HPD definition, HPD = 1, or a 0/1
     column) on complete cases. ``excluded`` counts the patients left out by reason (outcome not
     evaluable; a predictor missing); a predictor with a single value is dropped with a note.
@@ -586,8 +679,10 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
     data = _prepared(data)
     missing = [p for p in predictors if p not in data.columns]
     if missing:
-        raise ParameterError(f"prediction.predictors: no column {', '.join(missing)} "
-                             f"(columns: {', '.join(map(str, data.columns))})")
+        raise ParameterError(
+            f"prediction.predictors: no column {', '.join(missing)} "
+            f"(columns: {', '.join(map(str, data.columns))})"
+        )
     y_all, why = binary_outcome(data, outcome)
     excluded: dict[str, int] = {}
     n_out = int(y_all.isna().sum())
@@ -600,8 +695,9 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
     for p in predictors:
         # numbers stay numbers (ECOG, site counts: one ordinal trend, not one coefficient per
         # level: fewer parameters per event); skewed positive markers on the log2 scale
-        t = model_term(known, p, set(), references[1], references[0], continuous={p},
-                  log2_skewed=log2_skewed)
+        t = model_term(
+            known, p, set(), references[1], references[0], continuous={p}, log2_skewed=log2_skewed
+        )
         if isinstance(t, str):
             notes.append(f"{p} left out: {t}")
             continue
@@ -612,13 +708,22 @@ def design(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
     n_miss = int((~complete).sum())
     if n_miss:
         excluded["a predictor missing"] = n_miss
-    ids = known.loc[complete, "patient_id"].astype(str).tolist() if "patient_id" in known \
+    ids = (
+        known.loc[complete, "patient_id"].astype(str).tolist()
+        if "patient_id" in known
         else [str(i) for i in known.index[complete]]
+    )
     x = _independent_columns(x.loc[complete], notes)
     used = [p for p in used if any(c == p or c.startswith(f"{p}[") for c in x.columns)]
-    return Design(x=x.to_numpy(float), y=y_all[y_all.notna()][complete]
-                  .to_numpy(int), columns=[str(c) for c in x.columns], predictors=used,
-                  patient_ids=ids, excluded=excluded, notes=notes)
+    return Design(
+        x=x.to_numpy(float),
+        y=y_all[y_all.notna()][complete].to_numpy(int),
+        columns=[str(c) for c in x.columns],
+        predictors=used,
+        patient_ids=ids,
+        excluded=excluded,
+        notes=notes,
+    )
 
 
 def _independent_columns(x: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -631,8 +736,11 @@ def _independent_columns(x: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
         if len(col) and np.ptp(col) == 0:
             notes.append(f"{c} left out: a single value among the complete cases")
             continue
-        trial = np.column_stack([base, x[kept].to_numpy(float), col]) if kept else \
-            np.column_stack([base, col])
+        trial = (
+            np.column_stack([base, x[kept].to_numpy(float), col])
+            if kept
+            else np.column_stack([base, col])
+        )
         if np.linalg.matrix_rank(trial) < trial.shape[1]:
             notes.append(f"{c} left out: determined by the other predictors (collinear)")
             continue
@@ -667,21 +775,32 @@ class PredictionModel:
         def g(m: str, c: str) -> float:
             return float(perf.loc[m, c]) if m in perf.index else float("nan")
 
-        return pd.DataFrame([{
-            "outcome": self.outcome, "n": self.n, "n_events": self.n_events,
-            "n_parameters": self.n_parameters, "epv": self.epv,
-            "excluded": "; ".join(f"{k}: {v}" for k, v in self.excluded.items()),
-            "auc": g("auc", "apparent"), "auc_ci_low": g("auc", "ci_low"),
-            "auc_ci_high": g("auc", "ci_high"),
-            "auc_ci_method": str(perf.loc["auc", "ci_method"]) if "auc" in perf.index else "",
-            "auc_corrected": g("auc", "corrected"),
-            "slope": g("calibration_slope", "apparent"),
-            "slope_corrected": g("calibration_slope", "corrected"),
-            "intercept": g("calibration_intercept", "apparent"),
-            "intercept_corrected": g("calibration_intercept", "corrected"),
-            "brier": g("brier", "apparent"), "brier_corrected": g("brier", "corrected"),
-            "n_boot": int(perf["n_boot"].iloc[0]) if len(perf) else 0,
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    "outcome": self.outcome,
+                    "n": self.n,
+                    "n_events": self.n_events,
+                    "n_parameters": self.n_parameters,
+                    "epv": self.epv,
+                    "excluded": "; ".join(f"{k}: {v}" for k, v in self.excluded.items()),
+                    "auc": g("auc", "apparent"),
+                    "auc_ci_low": g("auc", "ci_low"),
+                    "auc_ci_high": g("auc", "ci_high"),
+                    "auc_ci_method": str(perf.loc["auc", "ci_method"])
+                    if "auc" in perf.index
+                    else "",
+                    "auc_corrected": g("auc", "corrected"),
+                    "slope": g("calibration_slope", "apparent"),
+                    "slope_corrected": g("calibration_slope", "corrected"),
+                    "intercept": g("calibration_intercept", "apparent"),
+                    "intercept_corrected": g("calibration_intercept", "corrected"),
+                    "brier": g("brier", "apparent"),
+                    "brier_corrected": g("brier", "corrected"),
+                    "n_boot": int(perf["n_boot"].iloc[0]) if len(perf) else 0,
+                }
+            ]
+        )
 
 
 def _params(params: Prediction | Parameters | Mapping[str, Any] | None) -> Prediction:
@@ -699,9 +818,12 @@ def _log2(params: Prediction | Parameters | Mapping[str, Any] | None) -> bool:
     return bool(params.statistics.log2_skewed) if isinstance(params, Parameters) else True
 
 
-def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str] | None = None,
-                     params: Prediction | Parameters | Mapping[str, Any] | None = None
-                     ) -> PredictionModel:
+def prediction_model(
+    data: pd.DataFrame,
+    outcome: str,
+    predictors: Sequence[str] | None = None,
+    params: Prediction | Parameters | Mapping[str, Any] | None = None,
+) -> PredictionModel:
     """Fit the penalized model of ``outcome`` on ``predictors`` (default
     :func:`default_predictors`) and validate it.
 
@@ -715,38 +837,65 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     the outcome has a single value among the complete cases.
     """
     pp = _params(params)
-    preds = list(predictors if predictors is not None else
-                 (pp.predictors or default_predictors(_prepared(data).columns)))
+    preds = list(
+        predictors
+        if predictors is not None
+        else (pp.predictors or default_predictors(_prepared(data).columns))
+    )
     if not preds:
-        raise ParameterError("prediction: no predictor (none of the default predictors is a "
-                             "column; set prediction.predictors)")
-    refs = params.statistics.reference_map() if isinstance(params, Parameters) else (
-        "largest", {})
+        raise ParameterError(
+            "prediction: no predictor (none of the default predictors is a "
+            "column; set prediction.predictors)"
+        )
+    refs = params.statistics.reference_map() if isinstance(params, Parameters) else ("largest", {})
     d = design(data, outcome, preds, _log2(params), refs)
     n, ev = len(d.y), int(d.y.sum()) if len(d.y) else 0
     if n == 0 or ev == 0 or ev == n:
-        raise ParameterError(f"prediction of {outcome}: {n} complete case(s) with {ev} event(s): "
-                             "needs both outcomes")
+        raise ParameterError(
+            f"prediction of {outcome}: {n} complete case(s) with {ev} event(s): needs both outcomes"
+        )
     k = len(d.columns)
     if k == 0:
         raise ParameterError(f"prediction of {outcome}: no estimable predictor ({d.notes})")
     model = fit_model(d.x, d.y, d.columns, pp.penalty, pp.ridge_c)
     if model is None:
-        raise ParameterError(f"prediction of {outcome}: the model cannot be fitted (singular "
-                             f"design: {', '.join(d.columns)})")
+        raise ParameterError(
+            f"prediction of {outcome}: the model cannot be fitted (singular "
+            f"design: {', '.join(d.columns)})"
+        )
     warn = list(d.notes)
     lp = model.linear_predictor(d.x)
     if n > pp.max_bootstrap_patients:
         apparent = _performance(d.y, lp)
-        perf = pd.DataFrame([{"measure": m, "label": PERFORMANCE_LABELS[m], "apparent": v,
-                              "optimism": np.nan, "corrected": np.nan, "n_boot": 0,
-                              "n_failed": 0} for m, v in apparent.items()])
-        warn.append(f"optimism not estimated: {n} complete cases > max_bootstrap_patients "
-                    f"{pp.max_bootstrap_patients} (set prediction.max_bootstrap_patients to "
-                    "bootstrap them)")
+        perf = pd.DataFrame(
+            [
+                {
+                    "measure": m,
+                    "label": PERFORMANCE_LABELS[m],
+                    "apparent": v,
+                    "optimism": np.nan,
+                    "corrected": np.nan,
+                    "n_boot": 0,
+                    "n_failed": 0,
+                }
+                for m, v in apparent.items()
+            ]
+        )
+        warn.append(
+            f"optimism not estimated: {n} complete cases > max_bootstrap_patients "
+            f"{pp.max_bootstrap_patients} (set prediction.max_bootstrap_patients to "
+            "bootstrap them)"
+        )
     else:
-        perf = harrell_validate(d.x, d.y, d.columns, penalty=pp.penalty, ridge_c=pp.ridge_c,
-                                n_boot=pp.optimism_replicates, seed=pp.seed)
+        perf = harrell_validate(
+            d.x,
+            d.y,
+            d.columns,
+            penalty=pp.penalty,
+            ridge_c=pp.ridge_c,
+            n_boot=pp.optimism_replicates,
+            seed=pp.seed,
+        )
     ci = auc_ci(d.y, lp, pp)
     perf["ci_low"] = np.where(perf["measure"] == "auc", ci["ci_low"], np.nan)
     perf["ci_high"] = np.where(perf["measure"] == "auc", ci["ci_high"], np.nan)
@@ -754,18 +903,32 @@ def prediction_model(data: pd.DataFrame, outcome: str, predictors: Sequence[str]
     rare = min(ev, n - ev)
     epv = rare / k
     if epv < 10:
-        warn.append(f"{epv:.1f} events per parameter ({rare} events, {k} parameters) < 10 "
-                    "(Peduzzi 1996): expect optimism; read the corrected values")
+        warn.append(
+            f"{epv:.1f} events per parameter ({rare} events, {k} parameters) < 10 "
+            "(Peduzzi 1996): expect optimism; read the corrected values"
+        )
     if not model.converged:
         warn.append("the fit did not converge")
-    coefs = pd.DataFrame({"term": ["(intercept)", *d.columns],
-                          "coefficient": [model.intercept, *model.coef]})
+    coefs = pd.DataFrame(
+        {"term": ["(intercept)", *d.columns], "coefficient": [model.intercept, *model.coef]}
+    )
     coefs["odds_ratio"] = np.exp(coefs["coefficient"])
     coefs.loc[0, "odds_ratio"] = np.nan
-    return PredictionModel(outcome=outcome, penalty=pp.penalty, predictors=d.predictors, n=n,
-                           n_events=ev, n_parameters=k, epv=epv, excluded=d.excluded,
-                           performance=perf, coefficients=coefs, y=d.y, linear_predictor=lp,
-                           warnings=warn)
+    return PredictionModel(
+        outcome=outcome,
+        penalty=pp.penalty,
+        predictors=d.predictors,
+        n=n,
+        n_events=ev,
+        n_parameters=k,
+        epv=epv,
+        excluded=d.excluded,
+        performance=perf,
+        coefficients=coefs,
+        y=d.y,
+        linear_predictor=lp,
+        warnings=warn,
+    )
 
 
 # --------------------------------------------------------------------------- single markers
@@ -786,9 +949,12 @@ def _marker_values(data: pd.DataFrame, marker: str) -> pd.Series | str:
     return t.columns.iloc[:, 0]
 
 
-def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
-               params: Prediction | Parameters | Mapping[str, Any] | None = None
-               ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def marker_roc(
+    data: pd.DataFrame,
+    marker: str,
+    outcomes: Sequence[str],
+    params: Prediction | Parameters | Mapping[str, Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """ROC of one ``marker`` (higher = higher risk of HPD) under each outcome (definition).
 
     Returns ``(table, curves)``: ``table`` one row per outcome — ``marker, outcome, n,
@@ -824,17 +990,37 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
         ci = auc_ci(yy, ss, pp)
         dl = auc_delong(yy, ss)
         rare = min(ev, len(yy) - ev)
-        note = (f"only {rare} patient(s) in the smaller group: the CIs are unreliable (a "
-                "bootstrap of a few cases cannot show their variability)" if rare < FEW_EVENTS
-                else "")
-        row.update(auc=ci["auc"], ci_low=ci["ci_low"], ci_high=ci["ci_high"],
-                   delong_ci_low=dl["ci_low"], delong_ci_high=dl["ci_high"],
-                   ci_method=ci["ci_method"], note=note)
+        note = (
+            f"only {rare} patient(s) in the smaller group: the CIs are unreliable (a "
+            "bootstrap of a few cases cannot show their variability)"
+            if rare < FEW_EVENTS
+            else ""
+        )
+        row.update(
+            auc=ci["auc"],
+            ci_low=ci["ci_low"],
+            ci_high=ci["ci_high"],
+            delong_ci_low=dl["ci_low"],
+            delong_ci_high=dl["ci_high"],
+            ci_method=ci["ci_method"],
+            note=note,
+        )
         rows.append(row)
         fpr, tpr, thr = roc_curve(yy, ss)
         curves[oc] = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
-    cols = ["marker", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "ci_method",
-            "delong_ci_low", "delong_ci_high", "note"]
+    cols = [
+        "marker",
+        "outcome",
+        "n",
+        "n_events",
+        "auc",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "delong_ci_low",
+        "delong_ci_high",
+        "note",
+    ]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_events"):
         out[c] = out[c].astype("Int64")
@@ -843,10 +1029,12 @@ def marker_roc(data: pd.DataFrame, marker: str, outcomes: Sequence[str],
     return out, curves
 
 
-def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
-                             predictors: Sequence[str] | None = None,
-                             params: Prediction | Parameters | Mapping[str, Any] | None = None
-                             ) -> pd.DataFrame:
+def predictors_by_definition(
+    data: pd.DataFrame,
+    outcomes: Sequence[str],
+    predictors: Sequence[str] | None = None,
+    params: Prediction | Parameters | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """Does a predictor predict HPD under every definition alike? One long table:
     ``predictor, outcome, n, n_events, auc, ci_low, ci_high, ci_method, epv, note`` — one row
     per single predictor (its own AUC, :func:`marker_roc`) and per outcome, then the model of
@@ -854,16 +1042,29 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
     (optimism-corrected)"``), with the events per parameter in ``epv``."""
     pp = _params(params)
     prepared = _prepared(data)
-    preds = list(predictors if predictors is not None else
-                 (pp.predictors or default_predictors(prepared.columns)))
+    preds = list(
+        predictors
+        if predictors is not None
+        else (pp.predictors or default_predictors(prepared.columns))
+    )
     rows = []
     for p in preds:
         t, _ = marker_roc(prepared, p, outcomes, params)
         for r in t.to_dict("records"):
-            rows.append({"predictor": p, "outcome": r["outcome"], "n": r["n"],
-                         "n_events": r["n_events"], "auc": r["auc"], "ci_low": r["ci_low"],
-                         "ci_high": r["ci_high"], "ci_method": r["ci_method"], "epv": np.nan,
-                         "note": r["note"]})
+            rows.append(
+                {
+                    "predictor": p,
+                    "outcome": r["outcome"],
+                    "n": r["n"],
+                    "n_events": r["n_events"],
+                    "auc": r["auc"],
+                    "ci_low": r["ci_low"],
+                    "ci_high": r["ci_high"],
+                    "ci_method": r["ci_method"],
+                    "epv": np.nan,
+                    "note": r["note"],
+                }
+            )
     for oc in outcomes:
         try:
             m = prediction_model(prepared, oc, preds, params)
@@ -872,16 +1073,44 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
             continue
         s = m.summary().iloc[0]
         base = {"outcome": oc, "n": m.n, "n_events": m.n_events, "epv": m.epv}
-        rows.append({**base, "predictor": "model (apparent)", "auc": s["auc"],
-                     "ci_low": s["auc_ci_low"], "ci_high": s["auc_ci_high"],
-                     "ci_method": s["auc_ci_method"], "note": "; ".join(m.warnings[:1])})
-        rows.append({**base, "predictor": "model (optimism-corrected)",
-                     "auc": s["auc_corrected"], "ci_low": np.nan, "ci_high": np.nan,
-                     "note": (f"Harrell bootstrap, {s['n_boot']} samples; corrected slope "
-                              f"{s['slope_corrected']:.2f}" if s["n_boot"] else
-                              "not estimated (more than max_bootstrap_patients)")})
-    cols = ["predictor", "outcome", "n", "n_events", "auc", "ci_low", "ci_high", "ci_method",
-            "epv", "note"]
+        rows.append(
+            {
+                **base,
+                "predictor": "model (apparent)",
+                "auc": s["auc"],
+                "ci_low": s["auc_ci_low"],
+                "ci_high": s["auc_ci_high"],
+                "ci_method": s["auc_ci_method"],
+                "note": "; ".join(m.warnings[:1]),
+            }
+        )
+        rows.append(
+            {
+                **base,
+                "predictor": "model (optimism-corrected)",
+                "auc": s["auc_corrected"],
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "note": (
+                    f"Harrell bootstrap, {s['n_boot']} samples; corrected slope "
+                    f"{s['slope_corrected']:.2f}"
+                    if s["n_boot"]
+                    else "not estimated (more than max_bootstrap_patients)"
+                ),
+            }
+        )
+    cols = [
+        "predictor",
+        "outcome",
+        "n",
+        "n_events",
+        "auc",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "epv",
+        "note",
+    ]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_events"):
         out[c] = pd.to_numeric(out[c]).astype("Int64")
@@ -890,8 +1119,9 @@ def predictors_by_definition(data: pd.DataFrame, outcomes: Sequence[str],
     return out
 
 
-def by_definition_wide(long: pd.DataFrame, digits: int = 2,
-                       small_cell_threshold: int = 0) -> pd.DataFrame:
+def by_definition_wide(
+    long: pd.DataFrame, digits: int = 2, small_cell_threshold: int = 0
+) -> pd.DataFrame:
     """:func:`predictors_by_definition` side by side: one row per predictor, one column per
     outcome holding ``AUC (95 % CI)`` text (``—`` when not estimable), then the CI method per
     outcome (when ``long`` has ``ci_method``) and ``HPD events / evaluable`` in the last row.
@@ -919,17 +1149,21 @@ def by_definition_wide(long: pd.DataFrame, digits: int = 2,
     t = long.assign(cell=long.apply(cell, axis=1))
     order_p = list(dict.fromkeys(t["predictor"]))
     order_o = list(dict.fromkeys(t["outcome"]))
-    wide = t.pivot(index="predictor", columns="outcome", values="cell").reindex(
-        index=order_p, columns=order_o).fillna("—")
+    wide = (
+        t.pivot(index="predictor", columns="outcome", values="cell")
+        .reindex(index=order_p, columns=order_o)
+        .fillna("—")
+    )
     if "ci_method" in t.columns:  # which CI the cells hold (bootstrap, or DeLong's when large)
         wide.loc["AUC 95 % CI method"] = [
-            "; ".join(dict.fromkeys(m for m in t.loc[t["outcome"] == o, "ci_method"] if m))
-            or "—" for o in order_o]
-    ev = (t.groupby("outcome", sort=False)[["n", "n_events"]].max()
-          .reindex(order_o))
+            "; ".join(dict.fromkeys(m for m in t.loc[t["outcome"] == o, "ci_method"] if m)) or "—"
+            for o in order_o
+        ]
+    ev = t.groupby("outcome", sort=False)[["n", "n_events"]].max().reindex(order_o)
     wide.loc["HPD events / evaluable"] = [
         "—" if pd.isna(e) else f"{count_label(int(e), k)} / {count_label(int(n), k)}"
-        for n, e in zip(ev["n"], ev["n_events"], strict=True)]
+        for n, e in zip(ev["n"], ev["n_events"], strict=True)
+    ]
     wide = wide.reset_index()
     wide.columns.name = None
     return wide
@@ -939,12 +1173,14 @@ def methods_text(params: Prediction | Parameters | Mapping[str, Any] | None = No
     """The methods paragraph of the prediction part (Markdown), with every reference, in the
     parameters in force."""
     pp = _params(params)
-    model = ("logistic regression with Firth's penalized likelihood (Firth, Biometrika 1993; "
-             "Heinze & Schemper, Stat Med 2002), which keeps estimates finite under separation "
-             "and reduces their small-sample bias"
-             if pp.penalty == "firth" else
-             f"ridge (L2-penalized) logistic regression (le Cessie & van Houwelingen, Appl Stat "
-             f"1992; scikit-learn) on standardized predictors, inverse penalty C = {pp.ridge_c:g}")
+    model = (
+        "logistic regression with Firth's penalized likelihood (Firth, Biometrika 1993; "
+        "Heinze & Schemper, Stat Med 2002), which keeps estimates finite under separation "
+        "and reduces their small-sample bias"
+        if pp.penalty == "firth"
+        else f"ridge (L2-penalized) logistic regression (le Cessie & van Houwelingen, Appl Stat "
+        f"1992; scikit-learn) on standardized predictors, inverse penalty C = {pp.ridge_c:g}"
+    )
     return (
         f"**Methods.** The baseline predictors enter a {model}, fitted on complete cases (the "
         "patients left out are counted beside each model); booleans are 0/1, numbers enter per "
@@ -993,12 +1229,18 @@ def section_data(section: Any) -> pd.DataFrame:
     bio = getattr(section.cohort, "biomarkers", None)
     if bio is not None and len(bio):
         pp = section.params.prediction
-        extra = biomarker_predictors(bio, section.cohort.patients, pp.early_change_markers,
-                                     section.params)
-        extra = extra[["patient_id", *[c for c in extra.columns
-                                       if c != "patient_id" and c not in data.columns]]]
-        data = data.astype({"patient_id": str}).merge(extra, on="patient_id", how="left",
-                                                      validate="one_to_one")
+        extra = biomarker_predictors(
+            bio, section.cohort.patients, pp.early_change_markers, section.params
+        )
+        extra = extra[
+            [
+                "patient_id",
+                *[c for c in extra.columns if c != "patient_id" and c not in data.columns],
+            ]
+        ]
+        data = data.astype({"patient_id": str}).merge(
+            extra, on="patient_id", how="left", validate="one_to_one"
+        )
     return data
 
 

@@ -63,13 +63,16 @@ def check_key_options(pseudonymize: bool, key_file: object) -> None:
     """Raise :class:`ParameterError` when a key file is given without pseudonymization: the
     user meant the report to be pseudonymized, and it would silently hold the raw ids."""
     if key_file not in (None, "") and not pseudonymize:
-        raise ParameterError("pseudonym_key_file is given but pseudonymize is false: the report "
-                             "would hold the raw identifiers (expected pseudonymize=true with a "
-                             "key file, or no key file)")
+        raise ParameterError(
+            "pseudonym_key_file is given but pseudonymize is false: the report "
+            "would hold the raw identifiers (expected pseudonymize=true with a "
+            "key file, or no key file)"
+        )
 
 
-def pseudonymize(ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "ID",
-                 length: int = 12) -> pd.Series:
+def pseudonymize(
+    ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "ID", length: int = 12
+) -> pd.Series:
     """Keyed pseudonyms ``<prefix>-<hex>`` for patient identifiers (HMAC-SHA-256, ``length`` hex chars).
 
     Deterministic for a given key; distinct identifiers give distinct pseudonyms (a collision raises,
@@ -89,8 +92,9 @@ def pseudonymize(ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "I
     return out.rename(s.name)
 
 
-def pseudonymize_table(table: pd.DataFrame, key: bytes,
-                       columns: Iterable[str] = ("patient_id",)) -> pd.DataFrame:
+def pseudonymize_table(
+    table: pd.DataFrame, key: bytes, columns: Iterable[str] = ("patient_id",)
+) -> pd.DataFrame:
     """Copy of ``table`` with every identifier column in ``columns`` pseudonymized (others untouched)."""
     out = table.copy()
     for col in columns:
@@ -99,9 +103,12 @@ def pseudonymize_table(table: pd.DataFrame, key: bytes,
     return out
 
 
-def suppress_small_cells(table: pd.DataFrame, k: int,
-                         count_columns: Iterable[str] | None = None,
-                         dependent_columns: Iterable[str] = ()) -> pd.DataFrame:
+def suppress_small_cells(
+    table: pd.DataFrame,
+    k: int,
+    count_columns: Iterable[str] | None = None,
+    dependent_columns: Iterable[str] = (),
+) -> pd.DataFrame:
     """Mask counts in ``(0, k)`` as the string ``"<k"``; zero stays (it discloses no one).
 
     ``count_columns`` default: integer columns whose name starts with ``n`` or is ``events``.
@@ -112,7 +119,8 @@ def suppress_small_cells(table: pd.DataFrame, k: int,
         return table.copy()
     if count_columns is None:
         count_columns = [
-            c for c in table.columns
+            c
+            for c in table.columns
             if (c.startswith("n_") or c in {"n", "events", "n_events"})
             and pd.api.types.is_numeric_dtype(table[c])
         ]
@@ -179,8 +187,9 @@ def scrub_ids(values: pd.Series, mapping: dict[str, str]) -> pd.Series:
         return scrub_ids(values.astype(object), mapping).astype("category")
     if values.dtype != object:
         return values
-    sub = {u: scrub_text(u, mapping, lengths) for u in pd.unique(values.dropna())
-           if isinstance(u, str)}
+    sub = {
+        u: scrub_text(u, mapping, lengths) for u in pd.unique(values.dropna()) if isinstance(u, str)
+    }
     sub = {k: v for k, v in sub.items() if k != v}
     if not sub:
         return values
@@ -195,8 +204,9 @@ def pseudonymize_cohort(cohort: Any, key: bytes, prefix: str = "ID") -> Any:
     import dataclasses
 
     ids = cohort.patients["patient_id"].dropna().astype(str).unique()
-    mapping = dict(zip(ids, pseudonymize(pd.Series(ids, dtype=object), key, prefix=prefix),
-                       strict=True))
+    mapping = dict(
+        zip(ids, pseudonymize(pd.Series(ids, dtype=object), key, prefix=prefix), strict=True)
+    )
     changes: dict[str, Any] = {}
     for name in ("patients", "lesions", "assessments", "scans_wide", "biomarkers", "load_report"):
         tab = getattr(cohort, name, None)
@@ -223,8 +233,11 @@ _PLAIN_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 def neutralize_text(value: object) -> object:
     """``value`` with a single quote in front when it is text a spreadsheet would run as a
     formula (starts with ``= + - @``, tab or CR; negative numbers such as ``-4.5`` excepted)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
-            and not _PLAIN_NUMBER.fullmatch(value):
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return value
 
@@ -238,8 +251,11 @@ def _formula_like(s: pd.Series) -> np.ndarray:
     try:
         arr = pa.array(s.to_numpy(object), type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return np.fromiter((isinstance(v, str) and v[:1] in FORMULA_STARTS and v[:1] != ""
-                            for v in s), bool, len(s))
+        return np.fromiter(
+            (isinstance(v, str) and v[:1] in FORMULA_STARTS and v[:1] != "" for v in s),
+            bool,
+            len(s),
+        )
     mask = pc.match_substring_regex(arr, "^[=+\\-@\t\r]").fill_null(False)
     return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -262,8 +278,7 @@ def neutralize_formulas(table: pd.DataFrame) -> pd.DataFrame:
             if risky.any():
                 fixed = s.astype(object).copy()
                 fixed[risky] = [neutralize_text(v) for v in s[risky]]
-                out[col] = fixed.astype(s.dtype) if isinstance(s.dtype, pd.StringDtype) \
-                    else fixed
+                out[col] = fixed.astype(s.dtype) if isinstance(s.dtype, pd.StringDtype) else fixed
     names = [neutralize_text(c) if isinstance(c, str) else c for c in out.columns]
     if names != list(out.columns):
         out.columns = names
@@ -272,8 +287,13 @@ def neutralize_formulas(table: pd.DataFrame) -> pd.DataFrame:
 
 def unneutralize_text(value: object) -> object:
     """Inverse of :func:`neutralize_text` for a cell read back: ``'=x`` -> ``=x``."""
-    if isinstance(value, str) and len(value) > 1 and value[0] == "'" \
-            and value[1:].startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value[1:]):
+    if (
+        isinstance(value, str)
+        and len(value) > 1
+        and value[0] == "'"
+        and value[1:].startswith(FORMULA_STARTS)
+        and not _PLAIN_NUMBER.fullmatch(value[1:])
+    ):
         return value[1:]
     return value
 
@@ -285,7 +305,6 @@ def unneutralize_text(value: object) -> object:
 PSEUDONYM_PREFIX = "ID-"
 
 
-
 def check_pseudonymized(df: pd.DataFrame, name: str) -> None:
     """Raise :class:`HPDError` when a ``patient_id`` column of a table to export holds a value
     that is not a pseudonym (it would leak an identifier)."""
@@ -294,8 +313,10 @@ def check_pseudonymized(df: pd.DataFrame, name: str) -> None:
             v = df[col].dropna().astype(str)
             bad = ~v.str.startswith(PSEUDONYM_PREFIX)
             if bad.any():
-                raise HPDError(f"table {name}: {int(bad.sum())} patient_id value(s) are not "
-                               "pseudonyms although pseudonymize is on; not written")
+                raise HPDError(
+                    f"table {name}: {int(bad.sum())} patient_id value(s) are not "
+                    "pseudonyms although pseudonymize is on; not written"
+                )
 
 
 #: per exported aggregate table: (count columns, columns computed from them). Tables not listed
@@ -304,16 +325,24 @@ SMALL_CELL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "incidence": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
     "threshold_sweep": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
     "attrition": (("n",), ("percent_of_cohort",)),
-    "agreement": (("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
-                   "n_either"),
-                  ("jaccard", "percent_agreement", "kappa", "kappa_ci_low", "kappa_ci_high",
-                   "kappa_p_value")),
+    "agreement": (
+        ("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either"),
+        ("jaccard", "percent_agreement", "kappa", "kappa_ci_low", "kappa_ci_high", "kappa_p_value"),
+    ),
     "scans_per_patient": (("n_patients",), ()),
     "recist_first_eval": (("n", "n_hpd", "n_not_hpd", "n_not_evaluable"), ("percent",)),
     "upset": (("n",), ()),
-    "survival": (("n", "events", "n_excluded"),
-                 ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio",
-                  "hr_ci_low", "hr_ci_high")),
+    "survival": (
+        ("n", "events", "n_excluded"),
+        (
+            "median_months",
+            "median_ci_low",
+            "median_ci_high",
+            "hazard_ratio",
+            "hr_ci_low",
+            "hr_ci_high",
+        ),
+    ),
     "survival_excluded": (("n",), ()),
     "kinetics_summary": (("n", "n_missing"), ("median", "q1", "q3")),
     "odds_ratios": (("n", "n_events"), ()),
@@ -368,15 +397,25 @@ def suppress_table(table: pd.DataFrame, name: str, k: int) -> pd.DataFrame:
         def _lists(v: Any) -> Any:
             if not isinstance(v, str) or "," not in v:
                 return v
-            parts = [re.sub(r"(\s)(\d+)$", lambda m: m.group(1) + (
-                f"<{k}" if 0 < int(m.group(2)) < k else m.group(2)), p) for p in v.split(", ")]
+            parts = [
+                re.sub(
+                    r"(\s)(\d+)$",
+                    lambda m: m.group(1) + (f"<{k}" if 0 < int(m.group(2)) < k else m.group(2)),
+                    p,
+                )
+                for p in v.split(", ")
+            ]
             return ", ".join(parts)
 
         out["value"] = out["value"].map(_lists)
         return out
     counts, dependent = SMALL_CELL_COLUMNS.get(name, (None, _DEPENDENT_DEFAULT))
-    count_cols = (None if counts is None else [c for c in counts if c in table.columns])
-    out = suppress_small_cells(table, k, count_columns=count_cols,
-                               dependent_columns=[c for c in dependent if c in table.columns])
+    count_cols = None if counts is None else [c for c in counts if c in table.columns]
+    out = suppress_small_cells(
+        table,
+        k,
+        count_columns=count_cols,
+        dependent_columns=[c for c in dependent if c in table.columns],
+    )
     out.attrs = dict(table.attrs)
     return out

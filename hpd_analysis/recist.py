@@ -63,11 +63,27 @@ NON_CR_NON_PD = "NON-CR/NON-PD"
 RESPONSE_RANK = {"CR": 0, "PR": 1, "SD": 2, NON_CR_NON_PD: 3, "PD": 4, "NE": 5}
 
 RESPONSE_COLUMNS = [
-    "patient_id", "assessment_date", "day", "is_first_eval",
-    "sld_mm", "sld_measured_mm", "baseline_sld_mm", "nadir_mm",
-    "change_baseline_mm", "pct_change_baseline", "change_nadir_mm", "pct_change_nadir",
-    "target_response", "non_target_response", "new_lesion", "overall_response", "response_reason",
-    "new_lesions", "new_lesions_first_seen", "new_lesion_sum_mm", "non_target_pd",
+    "patient_id",
+    "assessment_date",
+    "day",
+    "is_first_eval",
+    "sld_mm",
+    "sld_measured_mm",
+    "baseline_sld_mm",
+    "nadir_mm",
+    "change_baseline_mm",
+    "pct_change_baseline",
+    "change_nadir_mm",
+    "pct_change_nadir",
+    "target_response",
+    "non_target_response",
+    "new_lesion",
+    "overall_response",
+    "response_reason",
+    "new_lesions",
+    "new_lesions_first_seen",
+    "new_lesion_sum_mm",
+    "non_target_pd",
 ]
 
 
@@ -97,8 +113,9 @@ def _text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _concat_coded(*parts: str | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """:func:`concat_text` of str constants and coded object arrays ``(codes, values)`` (row
     ``i`` of such a part is ``values[codes[i]]``; codes >= 0, not necessarily all used)."""
-    coded = [(c, np.asarray(u, dtype=object)) for c, u in
-             (p for p in parts if not isinstance(p, str))]
+    coded = [
+        (c, np.asarray(u, dtype=object)) for c, u in (p for p in parts if not isinstance(p, str))
+    ]
     n = len(coded[0][0])
     key = coded[0][0]
     for c, u in coded[1:]:
@@ -150,7 +167,7 @@ def _label_codes(values: object, labels: tuple[str, ...]) -> np.ndarray:
     One hash pass over the rows (instead of one string comparison per row and label), then the
     few distinct values are looked up."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    lookup = np.append(pd.Index(labels).get_indexer(uniques), -1)   # code -1 (NA) -> last
+    lookup = np.append(pd.Index(labels).get_indexer(uniques), -1)  # code -1 (NA) -> last
     lookup[lookup < 0] = len(labels)
     return lookup[codes]
 
@@ -171,8 +188,11 @@ _OVERALL_LEVELS = _level_values(OVERALL_LABELS)
 def _unwrap(values: object) -> object:
     """A Series' values without conversion (numpy array or extension array); others as given."""
     if isinstance(values, pd.Series):
-        return (values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
-                else values.to_numpy())
+        return (
+            values.array
+            if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+            else values.to_numpy()
+        )
     return values
 
 
@@ -200,8 +220,12 @@ def _float_na(values: object) -> tuple[np.ndarray, np.ndarray]:
 
 
 def target_response(
-    sld: np.ndarray, baseline: np.ndarray, nadir: np.ndarray, targets_cr: np.ndarray,
-    sld_measured: np.ndarray | None = None, no_targets: np.ndarray | None = None,
+    sld: np.ndarray,
+    baseline: np.ndarray,
+    nadir: np.ndarray,
+    targets_cr: np.ndarray,
+    sld_measured: np.ndarray | None = None,
+    no_targets: np.ndarray | None = None,
 ) -> np.ndarray:
     """RECIST 1.1 target response per scan (``CR``/``PR``/``SD``/``PD``/``NE``/``none``).
 
@@ -212,12 +236,17 @@ def target_response(
     rises >= 20 % and >= 5 mm over the nadir, the response is ``PD``. ``no_targets`` (boolean,
     optional): no target lesion at baseline, giving ``none``.
     """
-    return _TARGET_LEVELS[_target_codes(sld, baseline, nadir, targets_cr, sld_measured,
-                                        no_targets)]
+    return _TARGET_LEVELS[_target_codes(sld, baseline, nadir, targets_cr, sld_measured, no_targets)]
 
 
-def _target_codes(sld: object, baseline: object, nadir: object, targets_cr: object,
-                  sld_measured: object | None, no_targets: object | None) -> np.ndarray:
+def _target_codes(
+    sld: object,
+    baseline: object,
+    nadir: object,
+    targets_cr: object,
+    sld_measured: object | None,
+    no_targets: object | None,
+) -> np.ndarray:
     """:func:`target_response` as codes (positions in :data:`TARGET_LABELS`)."""
     sld = np.asarray(sld, dtype=float)
     baseline = np.asarray(baseline, dtype=float)
@@ -232,8 +261,11 @@ def _target_codes(sld: object, baseline: object, nadir: object, targets_cr: obje
     with np.errstate(invalid="ignore"):
         pr = ok & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
     none = np.zeros(len(sld), dtype=bool) if no_targets is None else _bool_na(no_targets)[0]
-    return _select_codes([none, pd_, ~ok, cr & ok, pr],
-                         [_T["none"], _T["PD"], _T["NE"], _T["CR"], _T["PR"]], _T["SD"])
+    return _select_codes(
+        [none, pd_, ~ok, cr & ok, pr],
+        [_T["none"], _T["PD"], _T["NE"], _T["CR"], _T["PR"]],
+        _T["SD"],
+    )
 
 
 def meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
@@ -255,12 +287,14 @@ def non_target_response(
     the scan; NA when the cohort gives per-scan sums only (then ``non_target_pd`` False reads
     ``non-PD``: progression excluded, complete disappearance unknown).
     """
-    return _NON_TARGET_LEVELS[_non_target_codes(non_target_pd, non_target_cr, n_expected,
-                                                n_assessed)]
+    return _NON_TARGET_LEVELS[
+        _non_target_codes(non_target_pd, non_target_cr, n_expected, n_assessed)
+    ]
 
 
-def _non_target_codes(non_target_pd: object, non_target_cr: object, n_expected: object,
-                      n_assessed: object) -> np.ndarray:
+def _non_target_codes(
+    non_target_pd: object, non_target_cr: object, n_expected: object, n_assessed: object
+) -> np.ndarray:
     """:func:`non_target_response` as codes (positions in :data:`NON_TARGET_LABELS`)."""
     is_pd, pd_na = _bool_na(non_target_pd)
     ntcr = _bool_na(non_target_cr)[0]
@@ -274,8 +308,11 @@ def _non_target_codes(non_target_pd: object, non_target_cr: object, n_expected: 
         ntcr,
         assv < expv,
     ]
-    return _select_codes(conds, [_NT["PD"], _NT["non-PD"], _NT["NE"], _NT["none"], _NT["CR"],
-                                 _NT["NE"]], _NT["non-CR/non-PD"])
+    return _select_codes(
+        conds,
+        [_NT["PD"], _NT["non-PD"], _NT["NE"], _NT["none"], _NT["CR"], _NT["NE"]],
+        _NT["non-CR/non-PD"],
+    )
 
 
 def overall_response(
@@ -288,9 +325,13 @@ def overall_response(
     baseline, table 2): ``CR`` when non-targets are gone, ``NON-CR/NON-PD`` when they persist,
     otherwise ``NE`` (unless PD).
     """
-    return _OVERALL_LEVELS[_overall_codes(_label_codes(target, TARGET_LABELS),
-                                          _label_codes(non_target, NON_TARGET_LABELS),
-                                          _bool_na(new_lesion)[0])]
+    return _OVERALL_LEVELS[
+        _overall_codes(
+            _label_codes(target, TARGET_LABELS),
+            _label_codes(non_target, NON_TARGET_LABELS),
+            _bool_na(new_lesion)[0],
+        )
+    ]
 
 
 def _overall_rules(target: np.ndarray, non_target: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -306,8 +347,9 @@ def _overall_rules(target: np.ndarray, non_target: np.ndarray, new: np.ndarray) 
         np.isin(target, ["CR", "PR"]),
         target == "SD",
     ]
-    return _select_labels(conds, ["PD", "NE", "CR", NON_CR_NON_PD, "NE", "CR", "PR", "SD"],
-                          default="NE")
+    return _select_labels(
+        conds, ["PD", "NE", "CR", NON_CR_NON_PD, "NE", "CR", "PR", "SD"], default="NE"
+    )
 
 
 def _overall_table() -> np.ndarray:
@@ -378,22 +420,40 @@ def response_reason(
         alt = np.asarray(target_pd_reason, dtype=object)
         pd_rows = np.flatnonzero((t_code == _T["PD"]) & pd.notna(alt))
         pd_texts = _as_text(alt[pd_rows], "")
-    return _reason_texts(t_code, _label_codes(non_target, NON_TARGET_LABELS),
-                         np.asarray(overall, dtype=object) == "PD", new_true, new_na,
-                         sld_reason, pd_rows, pd_texts)
+    return _reason_texts(
+        t_code,
+        _label_codes(non_target, NON_TARGET_LABELS),
+        np.asarray(overall, dtype=object) == "PD",
+        new_true,
+        new_na,
+        sld_reason,
+        pd_rows,
+        pd_texts,
+    )
 
 
-def _reason_key(t_code: np.ndarray, nt_code: np.ndarray, overall_pd: np.ndarray,
-                new_true: np.ndarray, new_na: np.ndarray) -> np.ndarray:
+def _reason_key(
+    t_code: np.ndarray,
+    nt_code: np.ndarray,
+    overall_pd: np.ndarray,
+    new_true: np.ndarray,
+    new_na: np.ndarray,
+) -> np.ndarray:
     """Position of each row's combination in :data:`_REASON_BITS`."""
     key = t_code.astype(np.intp) * (len(NON_TARGET_LABELS) + 1) + nt_code
     return (key * 2 + overall_pd) * 3 + new_true + 2 * new_na
 
 
-def _reason_texts(t_code: np.ndarray, nt_code: np.ndarray, overall_pd: np.ndarray,
-                  new_true: np.ndarray, new_na: np.ndarray, sld_reason: object,
-                  pd_rows: np.ndarray | None = None, pd_texts: np.ndarray | None = None
-                  ) -> np.ndarray:
+def _reason_texts(
+    t_code: np.ndarray,
+    nt_code: np.ndarray,
+    overall_pd: np.ndarray,
+    new_true: np.ndarray,
+    new_na: np.ndarray,
+    sld_reason: object,
+    pd_rows: np.ndarray | None = None,
+    pd_texts: np.ndarray | None = None,
+) -> np.ndarray:
     """:func:`response_reason` of codes: the texts are built once per combination of target,
     non-target, overall PD and new lesion, then expanded by code; ``pd_texts`` (str) replace
     the default target-PD text at the target-PD rows ``pd_rows``."""
@@ -407,15 +467,16 @@ def _reason_texts(t_code: np.ndarray, nt_code: np.ndarray, overall_pd: np.ndarra
     if pd_rows is not None and len(pd_rows):
         # the default target-PD text starts the reason: replace it by the row's own
         rest = np.full(len(texts), "", dtype=object)
-        rest[present] = [s[len(_REASON_PARTS[0]):] for s in texts[present]]
+        rest[present] = [s[len(_REASON_PARTS[0]) :] for s in texts[present]]
         out[pd_rows] = pd_texts + rest[key[pd_rows]]
     t_ne = np.flatnonzero(t_code == _T["NE"])
     if len(t_ne):
         head = np.full(len(texts), "", dtype=object)
         head[present] = [s + "; " if s else "" for s in texts[present]]
         sld_text = _as_text(np.asarray(sld_reason, dtype=object)[t_ne], "SLD not evaluable")
-        out[t_ne] = _concat_coded((key[t_ne], head), "target not evaluable: ",
-                                  _text_codes(sld_text))
+        out[t_ne] = _concat_coded(
+            (key[t_ne], head), "target not evaluable: ", _text_codes(sld_text)
+        )
     return out
 
 
@@ -430,17 +491,33 @@ def _as_text(values: np.ndarray, na: str) -> np.ndarray:
     return values
 
 
-def _reason_flags(target: np.ndarray, non_target: np.ndarray, overall_pd: np.ndarray,
-                  new_true: np.ndarray, new_na: np.ndarray) -> np.ndarray:
+def _reason_flags(
+    target: np.ndarray,
+    non_target: np.ndarray,
+    overall_pd: np.ndarray,
+    new_true: np.ndarray,
+    new_na: np.ndarray,
+) -> np.ndarray:
     """Bit ``k`` set when part ``k`` of :data:`_REASON_PARTS` applies (label arrays in)."""
     nt_ne = non_target == "NE"
     t_ne = target == "NE"
     t_none = target == "none"
     partial = (new_na | nt_ne) & ~overall_pd & ~t_ne & ~t_none
-    flags = [target == "PD", new_true, non_target == "PD", target == "CR", target == "PR",
-             target == "SD", t_none & (non_target != "none"), t_none & (non_target == "none"),
-             t_none & (non_target == "CR"), t_none & (non_target == "non-CR/non-PD"),
-             new_na, nt_ne, partial]
+    flags = [
+        target == "PD",
+        new_true,
+        non_target == "PD",
+        target == "CR",
+        target == "PR",
+        target == "SD",
+        t_none & (non_target != "none"),
+        t_none & (non_target == "none"),
+        t_none & (non_target == "CR"),
+        t_none & (non_target == "non-CR/non-PD"),
+        new_na,
+        nt_ne,
+        partial,
+    ]
     code = np.zeros(len(target), dtype=np.int64)
     for k, f in enumerate(flags):
         code |= f.astype(np.int64) << k
@@ -452,8 +529,9 @@ def _reason_table() -> np.ndarray:
     overall PD and new lesion (no / yes / NA), in the order of :func:`_reason_key`."""
     sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2, 3)
     g_t, g_nt, g_pd, g_new = np.indices(sizes).reshape(len(sizes), -1)
-    out = _reason_flags(_TARGET_LEVELS[g_t], _NON_TARGET_LEVELS[g_nt], g_pd == 1, g_new == 1,
-                        g_new == 2)
+    out = _reason_flags(
+        _TARGET_LEVELS[g_t], _NON_TARGET_LEVELS[g_nt], g_pd == 1, g_new == 1, g_new == 2
+    )
     out.flags.writeable = False
     return out
 
@@ -476,21 +554,35 @@ def measured_pd_reason(
 
 def _measured_pd_texts(rows: np.ndarray, n_expected: object, n_measured: object) -> np.ndarray:
     """The texts of :func:`measured_pd_reason` at ``rows`` (target PD, SLD unknown)."""
-    k = (np.asarray(n_expected, dtype=float)[rows] - np.asarray(n_measured, dtype=float)[rows])
+    k = np.asarray(n_expected, dtype=float)[rows] - np.asarray(n_measured, dtype=float)[rows]
     uniq, inv = np.unique(k, return_inverse=True)
-    txt = np.array([
-        "target PD on measured lesions (a target not assessed)" if np.isnan(v) else
-        f"target PD on measured lesions ({v:g} target{'' if v == 1 else 's'} not assessed)"
-        for v in uniq], dtype=object)
+    txt = np.array(
+        [
+            "target PD on measured lesions (a target not assessed)"
+            if np.isnan(v)
+            else f"target PD on measured lesions ({v:g} target{'' if v == 1 else 's'} not assessed)"
+            for v in uniq
+        ],
+        dtype=object,
+    )
     return txt[inv.ravel()]
 
 
 def scan_responses(
-    sld: np.ndarray, baseline: np.ndarray, nadir: np.ndarray, targets_cr: object,
-    sld_measured: np.ndarray | None, no_targets: object | None,
-    non_target_pd: object, non_target_cr: object, n_expected: object, n_assessed: object,
-    new_lesion: object, sld_reason: object,
-    n_targets_expected: object, n_targets_measured: object,
+    sld: np.ndarray,
+    baseline: np.ndarray,
+    nadir: np.ndarray,
+    targets_cr: object,
+    sld_measured: np.ndarray | None,
+    no_targets: object | None,
+    non_target_pd: object,
+    non_target_cr: object,
+    n_expected: object,
+    n_assessed: object,
+    new_lesion: object,
+    sld_reason: object,
+    n_targets_expected: object,
+    n_targets_measured: object,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``target_response``, ``non_target_response``, ``overall_response`` and
     ``response_reason`` (with :func:`measured_pd_reason` as the target-PD reason) of the same
@@ -502,19 +594,24 @@ def scan_responses(
     new_true, new_na = _bool_na(new_lesion)
     ovr_code = _overall_codes(t_code, nt_code, new_true)
     pd_rows = np.flatnonzero((t_code == _T["PD"]) & np.isnan(np.asarray(sld, dtype=float)))
-    reason = _reason_texts(t_code, nt_code, ovr_code == _OVR_PD, new_true, new_na, sld_reason,
-                           pd_rows,
-                           _measured_pd_texts(pd_rows, n_targets_expected, n_targets_measured))
-    return (_TARGET_LEVELS[t_code], _NON_TARGET_LEVELS[nt_code], _OVERALL_LEVELS[ovr_code],
-            reason)
+    reason = _reason_texts(
+        t_code,
+        nt_code,
+        ovr_code == _OVR_PD,
+        new_true,
+        new_na,
+        sld_reason,
+        pd_rows,
+        _measured_pd_texts(pd_rows, n_targets_expected, n_targets_measured),
+    )
+    return (_TARGET_LEVELS[t_code], _NON_TARGET_LEVELS[nt_code], _OVERALL_LEVELS[ovr_code], reason)
 
 
 def _float_col(table: pd.DataFrame, name: str) -> np.ndarray:
     """A numeric (possibly nullable) column as float (NaN = unknown); all NaN when absent."""
     if name not in table.columns:
         return np.full(len(table), np.nan)
-    return np.asarray(pd.array(table[name], dtype="Float64").to_numpy(dtype=float,
-                                                                      na_value=np.nan))
+    return np.asarray(pd.array(table[name], dtype="Float64").to_numpy(dtype=float, na_value=np.nan))
 
 
 def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
@@ -558,8 +655,9 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     keep = np.flatnonzero(~is_base)
     s = s.iloc[keep]
     sld = sld[keep]
-    sld_part = (s["sld_measured_mm"].to_numpy(dtype=float) if "sld_measured_mm" in s.columns
-                else sld.copy())
+    sld_part = (
+        s["sld_measured_mm"].to_numpy(dtype=float) if "sld_measured_mm" in s.columns else sld.copy()
+    )
     n_t_exp = _float_col(s, "n_targets_expected")
     n_t_meas = _float_col(s, "n_targets_measured")
     baseline = baseline[keep]
@@ -581,35 +679,53 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     nob = ~has_base
     sreason[nob] = "no baseline scan"
     bad_base = has_base & np.isnan(baseline)
-    sreason[bad_base] = "baseline SLD not evaluable (" + pd.Series(
-        base_reason[bad_base], dtype=object).fillna("not given").astype(str).to_numpy() + ")"
+    sreason[bad_base] = (
+        "baseline SLD not evaluable ("
+        + pd.Series(base_reason[bad_base], dtype=object).fillna("not given").astype(str).to_numpy()
+        + ")"
+    )
     tr, ntr, ovr, reason = scan_responses(
-        sld, baseline, nadir, s["targets_cr"].to_numpy(), sld_part, no_targets,
-        s["non_target_pd"], s["non_target_cr"], s["n_non_targets_expected"],
-        s["n_non_targets_assessed"], new_flag, sreason, n_t_exp, n_t_meas)
-    out = pd.DataFrame({
-        "patient_id": s["patient_id"].to_numpy(),
-        "assessment_date": s["assessment_date"].to_numpy(),
-        "day": s["day"].to_numpy(dtype=float),
-        "is_first_eval": s["is_first_eval"].to_numpy(dtype=bool),
-        "sld_mm": sld,
-        "sld_measured_mm": sld_part,
-        "baseline_sld_mm": baseline,
-        "nadir_mm": nadir,
-        "change_baseline_mm": chg_b,
-        "pct_change_baseline": pct_b,
-        "change_nadir_mm": chg_n,
-        "pct_change_nadir": pct_n,
-        "target_response": tr,
-        "non_target_response": ntr,
-        "new_lesion": new_flag,
-        "overall_response": ovr,
-        "response_reason": reason,
-        "new_lesions": s["new_lesions"].to_numpy(),
-        "new_lesions_first_seen": s["new_lesions_first_seen"].to_numpy(),
-        "new_lesion_sum_mm": s["new_lesion_sum_mm"].to_numpy(dtype=float),
-        "non_target_pd": s["non_target_pd"].to_numpy(),
-    }, index=pd.RangeIndex(n))
+        sld,
+        baseline,
+        nadir,
+        s["targets_cr"].to_numpy(),
+        sld_part,
+        no_targets,
+        s["non_target_pd"],
+        s["non_target_cr"],
+        s["n_non_targets_expected"],
+        s["n_non_targets_assessed"],
+        new_flag,
+        sreason,
+        n_t_exp,
+        n_t_meas,
+    )
+    out = pd.DataFrame(
+        {
+            "patient_id": s["patient_id"].to_numpy(),
+            "assessment_date": s["assessment_date"].to_numpy(),
+            "day": s["day"].to_numpy(dtype=float),
+            "is_first_eval": s["is_first_eval"].to_numpy(dtype=bool),
+            "sld_mm": sld,
+            "sld_measured_mm": sld_part,
+            "baseline_sld_mm": baseline,
+            "nadir_mm": nadir,
+            "change_baseline_mm": chg_b,
+            "pct_change_baseline": pct_b,
+            "change_nadir_mm": chg_n,
+            "pct_change_nadir": pct_n,
+            "target_response": tr,
+            "non_target_response": ntr,
+            "new_lesion": new_flag,
+            "overall_response": ovr,
+            "response_reason": reason,
+            "new_lesions": s["new_lesions"].to_numpy(),
+            "new_lesions_first_seen": s["new_lesions_first_seen"].to_numpy(),
+            "new_lesion_sum_mm": s["new_lesion_sum_mm"].to_numpy(dtype=float),
+            "non_target_pd": s["non_target_pd"].to_numpy(),
+        },
+        index=pd.RangeIndex(n),
+    )
     out["new_lesions"] = out["new_lesions"].astype("Int64")
     out["new_lesions_first_seen"] = out["new_lesions_first_seen"].astype("Int64")
     out["non_target_pd"] = out["non_target_pd"].astype("boolean")
@@ -650,7 +766,7 @@ def _in_patient_date_order(r: pd.DataFrame) -> pd.DataFrame:
     order = sorted_order(pc, dates)
     out = r.iloc[order].reset_index(drop=True)
     out["_pcode"] = pc[order]
-    out["_d"] = dates[order] / NS_PER_DAY    # calendar days (windows do not need a start date)
+    out["_d"] = dates[order] / NS_PER_DAY  # calendar days (windows do not need a start date)
     return out
 
 
@@ -661,7 +777,7 @@ def _with_all_patients(table: pd.DataFrame, patient_ids: pd.Series | None) -> pd
     have = table["patient_id"].to_numpy()
     if len(ids) == len(have) and np.array_equal(ids, have):
         return table.reset_index(drop=True)
-    pos = pd.Index(have).get_indexer(ids)           # table ids are unique by construction
+    pos = pd.Index(have).get_indexer(ids)  # table ids are unique by construction
     if len(table) == 0:
         out = table.reindex(range(len(ids))).reset_index(drop=True)
     else:
@@ -706,15 +822,19 @@ def best_overall_response(
     has_tr = "target_response" in responses.columns
     r = _in_patient_date_order(responses[cols + (["target_response"] if has_tr else [])])
     ovr = r["overall_response"].to_numpy(dtype=object)
-    no_tgt = (r["target_response"].to_numpy(dtype=object) == "none") if has_tr else \
-        np.zeros(len(r), dtype=bool)
+    no_tgt = (
+        (r["target_response"].to_numpy(dtype=object) == "none")
+        if has_tr
+        else np.zeros(len(r), dtype=bool)
+    )
     day = r["day"].to_numpy(dtype=float)
     eff = ovr.copy()
     if confirm:
         pd_day = np.where(ovr == "PD", r["_d"].to_numpy(), np.inf)
         # first PD at or after each scan (reverse cumulative min within patient)
-        nxt_pd = (pd.Series(pd_day[::-1]).groupby(r["_pcode"].to_numpy()[::-1]).cummin()
-                  .to_numpy()[::-1])
+        nxt_pd = (
+            pd.Series(pd_day[::-1]).groupby(r["_pcode"].to_numpy()[::-1]).cummin().to_numpy()[::-1]
+        )
         # strictly after: shift by one within patient
         nxt_pd_after = pd.Series(nxt_pd).groupby(r["_pcode"]).shift(-1).fillna(np.inf).to_numpy()
         confirmed = np.zeros(len(r), dtype=bool)
@@ -722,15 +842,21 @@ def best_overall_response(
             idx = np.flatnonzero(ovr == resp)
             if not len(idx):
                 continue
-            left = pd.DataFrame({"_pcode": r["_pcode"].to_numpy()[idx],
-                                 "_t": r["_d"].to_numpy()[idx] + confirm_min_days, "_i": idx})
+            left = pd.DataFrame(
+                {
+                    "_pcode": r["_pcode"].to_numpy()[idx],
+                    "_t": r["_d"].to_numpy()[idx] + confirm_min_days,
+                    "_i": idx,
+                }
+            )
             right = r.loc[np.isin(ovr, ok_set), ["_pcode", "_d"]].rename(columns={"_d": "_c"})
             right["_t"] = right["_c"]
             left = left.sort_values("_t", kind="mergesort")
             right = right.sort_values("_t", kind="mergesort")
             m = pd.merge_asof(left, right, on="_t", by="_pcode", direction="forward")
-            ok = ((m["_c"].to_numpy() < nxt_pd_after[m["_i"].to_numpy()])
-                  & m["_c"].notna().to_numpy())
+            ok = (m["_c"].to_numpy() < nxt_pd_after[m["_i"].to_numpy()]) & m[
+                "_c"
+            ].notna().to_numpy()
             confirmed[m["_i"].to_numpy()] = ok
         unconf = np.isin(ovr, ["CR", "PR"]) & ~confirmed
         eff = np.where(unconf, np.where(no_tgt, NON_CR_NON_PD, "SD"), ovr).astype(object)
@@ -744,7 +870,7 @@ def best_overall_response(
     eff = np.where(early_sd, "NE_SD", eff)
     rank = pd.Series(eff).map({**RESPONSE_RANK, "NE_SD": RESPONSE_RANK["NE"]}).to_numpy()
     rank = np.where(after_pd, len(RESPONSE_RANK) + 1, rank)
-    by_rank = np.lexsort((rank, pc))          # stable: earliest scan first among equal ranks
+    by_rank = np.lexsort((rank, pc))  # stable: earliest scan first among equal ranks
     heads = np.r_[True, pc[by_rank][1:] != pc[by_rank][:-1]] if len(pc) else np.zeros(0, bool)
     best = by_rank[heads]
     g = r.iloc[best]
@@ -759,20 +885,24 @@ def best_overall_response(
     reason[m] = np.where(
         label[m] == "SD",
         f"stable disease only before day {sd_min_days:g} (SD minimum duration), no later response",
-        f"{NON_CR_NON_PD} only before day {sd_min_days:g} (SD minimum duration), no later "
-        "response")
+        f"{NON_CR_NON_PD} only before day {sd_min_days:g} (SD minimum duration), no later response",
+    )
     reason[(bor == "NE") & ~any_early] = "every on-treatment response not evaluable"
     m = (bor == "PD") & any_early
-    reason[m] = (label[m].astype(object)
-                 + f" before day {sd_min_days:g} (SD minimum duration) followed by PD")
-    out = pd.DataFrame({
-        "patient_id": g["patient_id"].to_numpy(),
-        "bor": bor,
-        "bor_date": g["assessment_date"].to_numpy(),
-        "bor_day": g["day"].to_numpy(dtype=float),
-        "n_on_treatment_scans": nscan,
-        "bor_reason": reason,
-    })
+    reason[m] = (
+        label[m].astype(object)
+        + f" before day {sd_min_days:g} (SD minimum duration) followed by PD"
+    )
+    out = pd.DataFrame(
+        {
+            "patient_id": g["patient_id"].to_numpy(),
+            "bor": bor,
+            "bor_date": g["assessment_date"].to_numpy(),
+            "bor_day": g["day"].to_numpy(dtype=float),
+            "n_on_treatment_scans": nscan,
+            "bor_reason": reason,
+        }
+    )
     out = _with_all_patients(out, patient_ids)
     miss = out["bor"].isna()
     out.loc[miss, "bor"] = "NE"
@@ -804,24 +934,53 @@ def irecist(
     irecist_reason`` (days from treatment start; ``icpd`` NA when there is no iUPD or no
     confirmatory scan).
     """
-    r = _in_patient_date_order(responses[["patient_id", "assessment_date", "day",
-                                          "overall_response", "sld_mm", "new_lesion_sum_mm",
-                                          "new_lesions_first_seen", "non_target_pd"]])
+    r = _in_patient_date_order(
+        responses[
+            [
+                "patient_id",
+                "assessment_date",
+                "day",
+                "overall_response",
+                "sld_mm",
+                "new_lesion_sum_mm",
+                "new_lesions_first_seen",
+                "non_target_pd",
+            ]
+        ]
+    )
     pids = r.drop_duplicates("_pcode")[["_pcode", "patient_id"]].reset_index(drop=True)
     is_pd = (r["overall_response"] == "PD").to_numpy()
     first_pd = r[is_pd].drop_duplicates("_pcode")
-    iu = first_pd[["_pcode", "assessment_date", "day", "_d", "sld_mm",
-                   "new_lesion_sum_mm"]].rename(
-        columns={"assessment_date": "iupd_date", "day": "iupd_day", "_d": "_d0", "sld_mm": "_sld0",
-                 "new_lesion_sum_mm": "_nls0"})
+    iu = first_pd[["_pcode", "assessment_date", "day", "_d", "sld_mm", "new_lesion_sum_mm"]].rename(
+        columns={
+            "assessment_date": "iupd_date",
+            "day": "iupd_day",
+            "_d": "_d0",
+            "sld_mm": "_sld0",
+            "new_lesion_sum_mm": "_nls0",
+        }
+    )
     iu["_t"] = iu["_d0"] + confirm_min_days
-    cand = r[["_pcode", "day", "_d", "assessment_date", "sld_mm", "new_lesion_sum_mm",
-              "new_lesions_first_seen", "non_target_pd"]].rename(
-        columns={"day": "confirm_day", "assessment_date": "confirm_date"})
+    cand = r[
+        [
+            "_pcode",
+            "day",
+            "_d",
+            "assessment_date",
+            "sld_mm",
+            "new_lesion_sum_mm",
+            "new_lesions_first_seen",
+            "non_target_pd",
+        ]
+    ].rename(columns={"day": "confirm_day", "assessment_date": "confirm_date"})
     cand["_t"] = cand["_d"]
-    m = pd.merge_asof(iu.sort_values("_t", kind="mergesort"),
-                      cand.sort_values("_t", kind="mergesort"),
-                      on="_t", by="_pcode", direction="forward")
+    m = pd.merge_asof(
+        iu.sort_values("_t", kind="mergesort"),
+        cand.sort_values("_t", kind="mergesort"),
+        on="_t",
+        by="_pcode",
+        direction="forward",
+    )
     in_win = (m["_d"] - m["_d0"] <= confirm_max_days + EPS).to_numpy()
     has_c = m["_d"].notna().to_numpy() & in_win
     with np.errstate(invalid="ignore"):
@@ -832,20 +991,30 @@ def irecist(
     any_c = c_sld | c_nls | c_new | c_nt
     icpd = pd.array(np.where(has_c, any_c, False), dtype="boolean")
     icpd[~has_c] = pd.NA
-    labels = [(c_sld, "target SLD +>=5 mm since iUPD"), (c_nls, "new-lesion sum +>=5 mm"),
-              (c_new, "another new lesion"), (c_nt, "non-target progression")]
+    labels = [
+        (c_sld, "target SLD +>=5 mm since iUPD"),
+        (c_nls, "new-lesion sum +>=5 mm"),
+        (c_new, "another new lesion"),
+        (c_nt, "non-target progression"),
+    ]
     why = pd.Series([""] * len(m), dtype=object)
     for mask, text in labels:
-        why = pd.Series(np.where(mask & (why != ""), why + "; " + text,
-                                 np.where(mask, text, why)), dtype=object)
+        why = pd.Series(
+            np.where(mask & (why != ""), why + "; " + text, np.where(mask, text, why)), dtype=object
+        )
     reason = np.where(
         has_c,
-        np.where(any_c, "iCPD: " + why.to_numpy(dtype=object),
-                 "iUPD not confirmed at the next scan (no further progression)"),
-        np.where(m["_d"].isna(),
-                 f"no scan at least {confirm_min_days:g} days after iUPD (unconfirmable)",
-                 f"no scan {confirm_min_days:g}-{confirm_max_days:g} days after iUPD "
-                 "(next scan later; unconfirmable)"),
+        np.where(
+            any_c,
+            "iCPD: " + why.to_numpy(dtype=object),
+            "iUPD not confirmed at the next scan (no further progression)",
+        ),
+        np.where(
+            m["_d"].isna(),
+            f"no scan at least {confirm_min_days:g} days after iUPD (unconfirmable)",
+            f"no scan {confirm_min_days:g}-{confirm_max_days:g} days after iUPD "
+            "(next scan later; unconfirmable)",
+        ),
     ).astype(object)
     m["confirm_date"] = m["confirm_date"].where(has_c)
     m["confirm_day"] = m["confirm_day"].where(has_c)
@@ -854,15 +1023,31 @@ def irecist(
     # pseudoprogression: not confirmed and a later scan reads SD/PR/CR
     rr = r.merge(iu[["_pcode", "_d0"]], on="_pcode", how="inner")
     later_ok = (rr["_d"] > rr["_d0"]) & rr["overall_response"].isin(
-        ["SD", "PR", "CR", NON_CR_NON_PD])
+        ["SD", "PR", "CR", NON_CR_NON_PD]
+    )
     recov = later_ok.groupby(rr["_pcode"]).max()
     m["_recov"] = m["_pcode"].map(recov).fillna(False).astype(bool)
     m["pseudoprogression"] = m["_recov"] & ~np.asarray(m["icpd"].fillna(False), dtype=bool)
     pp = m["pseudoprogression"].to_numpy()
-    m.loc[pp, "irecist_reason"] = (m.loc[pp, "irecist_reason"]
-                                   + "; later SD/PR/CR/NON-CR/NON-PD: pseudoprogression")
-    out = pids.merge(m[["_pcode", "iupd_date", "iupd_day", "confirm_date", "confirm_day", "icpd",
-                        "pseudoprogression", "irecist_reason"]], on="_pcode", how="left")
+    m.loc[pp, "irecist_reason"] = (
+        m.loc[pp, "irecist_reason"] + "; later SD/PR/CR/NON-CR/NON-PD: pseudoprogression"
+    )
+    out = pids.merge(
+        m[
+            [
+                "_pcode",
+                "iupd_date",
+                "iupd_day",
+                "confirm_date",
+                "confirm_day",
+                "icpd",
+                "pseudoprogression",
+                "irecist_reason",
+            ]
+        ],
+        on="_pcode",
+        how="left",
+    )
     no_pd = out["iupd_date"].isna()
     out["pseudoprogression"] = out["pseudoprogression"].astype("boolean").fillna(False).astype(bool)
     out["icpd"] = out["icpd"].astype("boolean")

@@ -46,9 +46,21 @@ from .params import Statistics
 
 #: literature risk factors in reporting order (derived ones right after their source)
 LITERATURE_FACTORS: tuple[str, ...] = (
-    "age", "age_ge_65", "sex", "ecog_baseline", "n_metastatic_sites",
-    "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln", "nlr", "dnlr", "pdl1_tps",
-    "mdm2_amp", "egfr_alt", "prior_radiotherapy", "locoregional_recurrence",
+    "age",
+    "age_ge_65",
+    "sex",
+    "ecog_baseline",
+    "n_metastatic_sites",
+    "n_metastatic_sites_gt_2",
+    "liver_metastasis",
+    "ldh_above_uln",
+    "nlr",
+    "dnlr",
+    "pdl1_tps",
+    "mdm2_amp",
+    "egfr_alt",
+    "prior_radiotherapy",
+    "locoregional_recurrence",
 )
 
 #: derived factor -> (source column, rule text)
@@ -58,20 +70,66 @@ DERIVED_FACTORS: dict[str, tuple[str, str]] = {
 }
 
 _EXCLUDED_EXACT = {
-    "patient_id", "treatment_start", "treatment_end", "progression_date", "death_date",
-    "last_contact", "death_day", "ecog_first_eval", "first_eval_months", "delta_tgr",
-    "n_post_baseline_scans", "group", "ecog_delta", "death_from_progression", "death_cause",
-    "bor", "pseudoprogression", "ldh_uln",
+    "patient_id",
+    "treatment_start",
+    "treatment_end",
+    "progression_date",
+    "death_date",
+    "last_contact",
+    "death_day",
+    "ecog_first_eval",
+    "first_eval_months",
+    "delta_tgr",
+    "n_post_baseline_scans",
+    "group",
+    "ecog_delta",
+    "death_from_progression",
+    "death_cause",
+    "bor",
+    "pseudoprogression",
+    "ldh_uln",
 }
 _EXCLUDED_PREFIXES = (
-    "hpd_", "tgr_", "tgk_", "sld_", "recist_", "irecist", "bor_", "prebaseline_", "baseline_",
-    "first_eval_", "days_", "os_", "pfs_", "ttf_", "new_lesions", "new_organs",
-    "max_new_lesions", "target_response", "non_target_", "date_", "ecog_", "death_",
-    "progression_", "best_overall", "icpd", "iupd",
+    "hpd_",
+    "tgr_",
+    "tgk_",
+    "sld_",
+    "recist_",
+    "irecist",
+    "bor_",
+    "prebaseline_",
+    "baseline_",
+    "first_eval_",
+    "days_",
+    "os_",
+    "pfs_",
+    "ttf_",
+    "new_lesions",
+    "new_organs",
+    "max_new_lesions",
+    "target_response",
+    "non_target_",
+    "date_",
+    "ecog_",
+    "death_",
+    "progression_",
+    "best_overall",
+    "icpd",
+    "iupd",
 )
 _EXCLUDED_SUFFIXES = (
-    "_id", "_date", "_reason", "_status", "_months", "_event", "_day", "_days", "_first_eval",
-    "_mm", "_dt", "_dtc",
+    "_id",
+    "_date",
+    "_reason",
+    "_status",
+    "_months",
+    "_event",
+    "_day",
+    "_days",
+    "_first_eval",
+    "_mm",
+    "_dt",
+    "_dtc",
 )
 
 
@@ -91,7 +149,8 @@ def default_candidates(columns: Iterable[str]) -> list[str]:
     cols += derivable_columns(cols)  # LDH > ULN, dNLR, RMH score, LIPI (scores.add_scores)
     present = set(cols)
     out = [
-        f for f in LITERATURE_FACTORS
+        f
+        for f in LITERATURE_FACTORS
         if f in present or (f in DERIVED_FACTORS and DERIVED_FACTORS[f][0] in present)
     ]
     for c in cols:
@@ -148,8 +207,9 @@ def _is_categorical(s: pd.Series, max_int_levels: int = 5) -> bool:
     return bool(len(vals) and np.all(np.mod(vals, 1) == 0) and vals.nunique() <= max_int_levels)
 
 
-def _variables_for(data: pd.DataFrame, variables: Sequence[str] | None,
-                   exclude: Iterable[str]) -> list[str]:
+def _variables_for(
+    data: pd.DataFrame, variables: Sequence[str] | None, exclude: Iterable[str]
+) -> list[str]:
     skip = set(exclude)
     if variables is None:
         variables = candidate_risk_factors(data)
@@ -226,16 +286,17 @@ def table1(
             + ", ".join(f"{r} ({n})" for r, n in reasons.items())
         )
     work = pd.DataFrame(index=data.index[keep])
-    cat_list = list(categorical) if categorical is not None else [
-        v for v in variables if _is_categorical(data[v])
-    ]
+    cat_list = (
+        list(categorical)
+        if categorical is not None
+        else [v for v in variables if _is_categorical(data[v])]
+    )
     _check_variables(data, cat_list, "table1 categorical")
     cont_list = [v for v in variables if v not in cat_list]
     for v in variables:
         s = data.loc[keep, v]
         if v in cat_list:
-            work[v] = s.map(format_level, na_action="ignore").astype(object).where(s.notna(),
-                                                                                   None)
+            work[v] = s.map(format_level, na_action="ignore").astype(object).where(s.notna(), None)
         else:
             num = pd.to_numeric(s, errors="coerce")
             bad = num.isna() & s.notna()
@@ -259,27 +320,57 @@ def table1(
     compare = len(present_levels) >= 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        t = TableOne(
-            work, columns=described or None, categorical=[v for v in cat_list if v in described],
-            nonnormal=[v for v in nonnormal if v in described], groupby=gcol,
-            pval=compare, htest_name=compare, smd=compare, missing=True, overall=True,
-            include_null=False, label_suffix=False, decimals=decimals,
-            order={gcol: present_levels},
-        ) if described else None
+        t = (
+            TableOne(
+                work,
+                columns=described or None,
+                categorical=[v for v in cat_list if v in described],
+                nonnormal=[v for v in nonnormal if v in described],
+                groupby=gcol,
+                pval=compare,
+                htest_name=compare,
+                smd=compare,
+                missing=True,
+                overall=True,
+                include_null=False,
+                label_suffix=False,
+                decimals=decimals,
+                order={gcol: present_levels},
+            )
+            if described
+            else None
+        )
     notes += [str(w.message) for w in caught if "tableone" not in str(w.message).lower()]
-    out = _flatten_tableone(t, work, described, cat_list, nonnormal, levels, present_levels,
-                            compare)
-    _add_exact_fisher(out, work, present_levels,
-                      (statistics if statistics is not None else Statistics()).exact_fisher)
+    out = _flatten_tableone(
+        t, work, described, cat_list, nonnormal, levels, present_levels, compare
+    )
+    _add_exact_fisher(
+        out,
+        work,
+        present_levels,
+        (statistics if statistics is not None else Statistics()).exact_fisher,
+    )
     # n row: patients left out because the group is unknown
     out.loc[out["variable"].eq("n"), "missing"] = n_excluded
     for v in empty:
-        out = pd.concat([out, pd.DataFrame([{
-            "variable": v, "level": "", "statistic": "", "missing": int(len(work)),
-            "test": "not tested: no value",
-        }])], ignore_index=True)
-    text_cols = [c for c in out.columns
-                 if c not in ("missing", "p_value", "smd", "exact_p_value")]
+        out = pd.concat(
+            [
+                out,
+                pd.DataFrame(
+                    [
+                        {
+                            "variable": v,
+                            "level": "",
+                            "statistic": "",
+                            "missing": int(len(work)),
+                            "test": "not tested: no value",
+                        }
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
+    text_cols = [c for c in out.columns if c not in ("missing", "p_value", "smd", "exact_p_value")]
     out[text_cols] = out[text_cols].fillna("").astype(str)
     out["missing"] = out["missing"].astype("Int64")
     out.attrs["warnings"] = notes
@@ -295,11 +386,27 @@ def _skewed(s: pd.Series, threshold: float = 1.0) -> bool:
     return bool(abs(stats.skew(vals)) > threshold)
 
 
-def _flatten_tableone(t: Any, work: pd.DataFrame, described: list[str], cat_list: list[str],
-                      nonnormal: list[str], levels: list[str], present: list[str],
-                      compare: bool) -> pd.DataFrame:
-    cols = ["variable", "level", "statistic", "overall", *levels, "missing", "test", "p_value",
-            "smd"]
+def _flatten_tableone(
+    t: Any,
+    work: pd.DataFrame,
+    described: list[str],
+    cat_list: list[str],
+    nonnormal: list[str],
+    levels: list[str],
+    present: list[str],
+    compare: bool,
+) -> pd.DataFrame:
+    cols = [
+        "variable",
+        "level",
+        "statistic",
+        "overall",
+        *levels,
+        "missing",
+        "test",
+        "p_value",
+        "smd",
+    ]
     if t is None:
         n_row = {"variable": "n", "level": "", "statistic": "n", "overall": str(len(work))}
         n_row.update({lv: str(int((work["__group__"] == lv).sum())) for lv in levels})
@@ -354,8 +461,9 @@ def _flatten_tableone(t: Any, work: pd.DataFrame, described: list[str], cat_list
 MC_PERMUTATIONS, MC_SEED, MC_MAX_N = 10_000, 0, 20_000
 
 
-def chi2_monte_carlo(x: np.ndarray, g: np.ndarray, permutations: int = MC_PERMUTATIONS,
-                     seed: int = MC_SEED) -> tuple[float, float]:
+def chi2_monte_carlo(
+    x: np.ndarray, g: np.ndarray, permutations: int = MC_PERMUTATIONS, seed: int = MC_SEED
+) -> tuple[float, float]:
     """Pearson's chi-squared statistic of the table of ``x`` by ``g`` (category codes, no
     missing) and its Monte Carlo p-value with both margins fixed, as R's
     ``chisq.test(simulate.p.value = TRUE, B = permutations)``: (1 + number of permuted tables
@@ -397,8 +505,11 @@ def fisher_exact_rx2(table: np.ndarray) -> float:
     rows, col0, n = t.sum(axis=1), int(t[:, 0].sum()), int(t.sum())
 
     def log_choose(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
-        return gammaln(np.asarray(a) + 1.0) - gammaln(np.asarray(b) + 1.0) - gammaln(
-            np.asarray(a) - np.asarray(b) + 1.0)
+        return (
+            gammaln(np.asarray(a) + 1.0)
+            - gammaln(np.asarray(b) + 1.0)
+            - gammaln(np.asarray(a) - np.asarray(b) + 1.0)
+        )
 
     obs = float(np.sum(log_choose(rows, t[:, 0])))
     sums, logs = np.zeros(1, dtype=np.int64), np.zeros(1)
@@ -417,8 +528,9 @@ def fisher_exact_rx2(table: np.ndarray) -> float:
     return float(min(1.0, probs[logs <= obs + np.log1p(1e-7)].sum()))
 
 
-def _add_exact_fisher(out: pd.DataFrame, work: pd.DataFrame, present: list[str],
-                      enabled: bool) -> None:
+def _add_exact_fisher(
+    out: pd.DataFrame, work: pd.DataFrame, present: list[str], enabled: bool
+) -> None:
     """Columns ``exact_test`` and ``exact_p_value`` of Table 1: Fisher's exact test beside each
     Monte Carlo chi-squared (empty elsewhere)."""
     out["exact_test"] = ""
@@ -434,16 +546,23 @@ def _add_exact_fisher(out: pd.DataFrame, work: pd.DataFrame, present: list[str],
         else:
             from scipy.stats import MonteCarloMethod, fisher_exact
 
-            p = float(fisher_exact(tab, method=MonteCarloMethod(
-                n_resamples=MC_PERMUTATIONS, rng=np.random.default_rng(MC_SEED))).pvalue)
-            name = (f"Fisher's exact test, Monte Carlo p ({MC_PERMUTATIONS:,} tables, seed "
-                    f"{MC_SEED}; scipy)")
+            p = float(
+                fisher_exact(
+                    tab,
+                    method=MonteCarloMethod(
+                        n_resamples=MC_PERMUTATIONS, rng=np.random.default_rng(MC_SEED)
+                    ),
+                ).pvalue
+            )
+            name = (
+                f"Fisher's exact test, Monte Carlo p ({MC_PERMUTATIONS:,} tables, seed "
+                f"{MC_SEED}; scipy)"
+            )
         if np.isfinite(p):
             out.at[i, "exact_p_value"], out.at[i, "exact_test"] = p, name
 
 
-def _small_count_chi2(work: pd.DataFrame, var: str, present: list[str]
-                      ) -> tuple[float, str] | None:
+def _small_count_chi2(work: pd.DataFrame, var: str, present: list[str]) -> tuple[float, str] | None:
     """Monte Carlo p-value and test name for an r x c table with an expected count < 5 (where
     the chi-squared approximation is poor, Cochran's rule); None when the counts are large
     enough. Tables of more than :data:`MC_MAX_N` patients keep the asymptotic p (tableone's
@@ -461,12 +580,15 @@ def _small_count_chi2(work: pd.DataFrame, var: str, present: list[str]
     if len(sub) > MC_MAX_N:
         return None
     _, p = chi2_monte_carlo(x, g)
-    return p, (f"Chi-squared, Monte Carlo p ({MC_PERMUTATIONS:,} permutations, seed {MC_SEED}; "
-               "an expected count < 5)")
+    return p, (
+        f"Chi-squared, Monte Carlo p ({MC_PERMUTATIONS:,} permutations, seed {MC_SEED}; "
+        "an expected count < 5)"
+    )
 
 
-def _test_name(name: str, work: pd.DataFrame, var: str, cat_list: list[str],
-               present: list[str]) -> str:
+def _test_name(
+    name: str, work: pd.DataFrame, var: str, cat_list: list[str], present: list[str]
+) -> str:
     """Name the test exactly: scipy's chi-squared applies Yates' correction to 2x2 tables."""
     if name == "Chi-squared" and var in cat_list:
         n_levels = work[var].dropna().nunique()
@@ -481,8 +603,22 @@ def _test_name(name: str, work: pd.DataFrame, var: str, cat_list: list[str],
 
 # --------------------------------------------------------------------------- odds ratios
 OR_COLUMNS = [
-    "variable", "level", "reference", "model", "odds_ratio", "ci_low", "ci_high", "p_value",
-    "p_holm", "test", "n", "n_events", "note", "ci_method", "coding", "n_missing",
+    "variable",
+    "level",
+    "reference",
+    "model",
+    "odds_ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_holm",
+    "test",
+    "n",
+    "n_events",
+    "note",
+    "ci_method",
+    "coding",
+    "n_missing",
 ]
 
 #: |coefficient| or standard error beyond which a fit is read as (quasi-)separated
@@ -500,8 +636,9 @@ def events_per_variable(n_events: int | float, n_params: int) -> float:
     return float(n_events) / int(n_params)
 
 
-def epv_warning(n_events: int | float, n_params: int, threshold: float = 10.0,
-                model: str = "model") -> str | None:
+def epv_warning(
+    n_events: int | float, n_params: int, threshold: float = 10.0, model: str = "model"
+) -> str | None:
     """Warning text when the events per variable fall below ``threshold`` (default 10), else None.
 
     Peduzzi et al. (J Clin Epidemiol 1996): below 10 events per variable, logistic regression
@@ -547,8 +684,15 @@ LOG2_FACTORS: tuple[str, ...] = ("nlr", "dnlr", "plr", "ldh", "crp", "ldh_uln_ra
 class _Term:
     """Design columns of one variable: names, level labels and reference level."""
 
-    def __init__(self, variable: str, columns: pd.DataFrame, levels: list[str],
-                 reference: str | None, kind: str, coding: str = ""):
+    def __init__(
+        self,
+        variable: str,
+        columns: pd.DataFrame,
+        levels: list[str],
+        reference: str | None,
+        kind: str,
+        coding: str = "",
+    ):
         self.variable, self.columns, self.levels = variable, columns, levels
         self.reference, self.kind, self.coding = reference, kind, coding
 
@@ -562,9 +706,15 @@ def _reference_level(s: pd.Series, levels: list[str], rule: str) -> str:
     return max(levels, key=lambda lv: (int(counts.get(lv, 0)), -levels.index(lv)))
 
 
-def model_term(data: pd.DataFrame, v: str, categorical: set[str],
-          reference: Mapping[str, Any], reference_rule: str = "largest",
-          log2_skewed: bool = True, continuous: set[str] | None = None) -> _Term | str:
+def model_term(
+    data: pd.DataFrame,
+    v: str,
+    categorical: set[str],
+    reference: Mapping[str, Any],
+    reference_rule: str = "largest",
+    log2_skewed: bool = True,
+    continuous: set[str] | None = None,
+) -> _Term | str:
     """Design of variable ``v`` or a reason why it cannot enter a model.
 
     Coded as in Table 1 (:func:`table1`): booleans binary; text, category and integer columns
@@ -577,10 +727,19 @@ def model_term(data: pd.DataFrame, v: str, categorical: set[str],
         return "not estimable: the variable takes a single value"
     if _is_bool(s) and v not in categorical:
         col = s.astype("boolean").astype("Float64").astype(float)
-        return _Term(v, pd.DataFrame({f"{v}[True]": col}), ["True"], "False", "binary",
-                     "binary (True vs False)")
-    as_category = v in categorical or not pd.api.types.is_numeric_dtype(s.dtype) or (
-        v not in (continuous or set()) and _is_categorical(s))
+        return _Term(
+            v,
+            pd.DataFrame({f"{v}[True]": col}),
+            ["True"],
+            "False",
+            "binary",
+            "binary (True vs False)",
+        )
+    as_category = (
+        v in categorical
+        or not pd.api.types.is_numeric_dtype(s.dtype)
+        or (v not in (continuous or set()) and _is_categorical(s))
+    )
     if as_category:
         text = s.map(format_level, na_action="ignore")
         uniq = pd.unique(present)
@@ -589,44 +748,67 @@ def model_term(data: pd.DataFrame, v: str, categorical: set[str],
         except TypeError:
             uniq = sorted(uniq, key=str)
         lv = list(dict.fromkeys(format_level(u) for u in uniq))
-        ref = (format_level(reference[v]) if v in reference
-               else _reference_level(s, lv, reference_rule))
+        ref = (
+            format_level(reference[v])
+            if v in reference
+            else _reference_level(s, lv, reference_rule)
+        )
         if ref not in lv:
             raise ParameterError(f"reference for {v!r}: {ref!r} is not a level ({lv})")
         others = [x for x in lv if x != ref]
-        cols = pd.DataFrame({
-            f"{v}[{x}]": (text == x).astype(float).where(s.notna()) for x in others
-        }, index=data.index)
-        how = ("named" if v in reference else
-               "first level" if reference_rule == "first" or lv == ["0", "1"] else
-               "largest level")
-        return _Term(v, cols, others, ref, "categorical",
-                     f"categorical, reference {ref} ({how})")
+        cols = pd.DataFrame(
+            {f"{v}[{x}]": (text == x).astype(float).where(s.notna()) for x in others},
+            index=data.index,
+        )
+        how = (
+            "named"
+            if v in reference
+            else "first level"
+            if reference_rule == "first" or lv == ["0", "1"]
+            else "largest level"
+        )
+        return _Term(v, cols, others, ref, "categorical", f"categorical, reference {ref} ({how})")
     num = pd.to_numeric(s, errors="coerce").astype(float)
     vals = num.dropna()
-    if log2_skewed and len(vals) and (vals > 0).all() and (
-            v.lower() in LOG2_FACTORS or _skewed(vals)):
-        return _Term(v, pd.DataFrame({f"log2({v})": np.log2(num)}), ["per doubling (log2)"],
-                     None, "continuous", "continuous, log2 scale (odds ratio per doubling)")
-    return _Term(v, pd.DataFrame({v: num}), ["per 1 unit"], None, "continuous",
-                 "continuous, per 1 unit")
+    if (
+        log2_skewed
+        and len(vals)
+        and (vals > 0).all()
+        and (v.lower() in LOG2_FACTORS or _skewed(vals))
+    ):
+        return _Term(
+            v,
+            pd.DataFrame({f"log2({v})": np.log2(num)}),
+            ["per doubling (log2)"],
+            None,
+            "continuous",
+            "continuous, log2 scale (odds ratio per doubling)",
+        )
+    return _Term(
+        v, pd.DataFrame({v: num}), ["per 1 unit"], None, "continuous", "continuous, per 1 unit"
+    )
 
 
 #: fit labels written in the ``test`` and ``ci_method`` columns
 _ML_TEST = "logistic regression (GLM binomial), Wald z-test"
-_FIRTH_TEST = ("Firth penalized logistic regression (firthmodels; Firth 1993, Heinze & Schemper "
-               "2002, as R logistf), penalized likelihood-ratio test")
+_FIRTH_TEST = (
+    "Firth penalized logistic regression (firthmodels; Firth 1993, Heinze & Schemper "
+    "2002, as R logistf), penalized likelihood-ratio test"
+)
 
 
 def _ci_label(alpha: float, method: str) -> str:
     level = f"{100 * (1 - alpha):g}%"
-    return {"wald": f"{level} Wald CI",
-            "profile": f"{level} profile-likelihood CI (Venzon-Moolgavkar)",
-            "firth": f"{level} profile penalized-likelihood CI (as R logistf)"}[method]
+    return {
+        "wald": f"{level} Wald CI",
+        "profile": f"{level} profile-likelihood CI (Venzon-Moolgavkar)",
+        "firth": f"{level} profile penalized-likelihood CI (as R logistf)",
+    }[method]
 
 
-def _firth_fit(y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5,
-               profile: bool = True) -> dict[str, Any]:
+def _firth_fit(
+    y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5, profile: bool = True
+) -> dict[str, Any]:
     """Firth-penalized (``penalty`` 0.5) or plain maximum-likelihood (0) logistic regression
     with firthmodels: odds ratios, profile (penalized) likelihood CIs, and the penalized
     likelihood-ratio test p (Firth) as R logistf reports them."""
@@ -635,14 +817,20 @@ def _firth_fit(y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5
     # tolerances: 1e-8 on the gradient and the step (tighter ones make firthmodels' step
     # halving fail at rounding level); the constrained fits of the LRT from a cold start (the
     # warm start fails on some separated levels), warm where the cold one fails
-    model = FirthLogisticRegression(backend="numpy", max_iter=100, gtol=1e-8, xtol=1e-8,
-                                    penalty_weight=penalty)
+    model = FirthLogisticRegression(
+        backend="numpy", max_iter=100, gtol=1e-8, xtol=1e-8, penalty_weight=penalty
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(x.to_numpy(dtype=float), y.to_numpy(dtype=float))
         k = x.shape[1]
-        ci = (model.conf_int(alpha=alpha, method="pl", features=list(range(k)), max_iter=200,
-                             tol=1e-10) if profile else model.conf_int(alpha=alpha))[:k]
+        ci = (
+            model.conf_int(
+                alpha=alpha, method="pl", features=list(range(k)), max_iter=200, tol=1e-10
+            )
+            if profile
+            else model.conf_int(alpha=alpha)
+        )[:k]
         if penalty > 0:
             model.lrt(list(range(k)), warm_start=False)
             failed = [j for j in range(k) if not np.isfinite(model.lrt_pvalues_[j])]
@@ -653,13 +841,18 @@ def _firth_fit(y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5
             p = model.pvalues_[:k]
     names = list(x.columns)
     coef = pd.Series(model.coef_, index=names)
-    return {"or": np.exp(coef), "low": pd.Series(np.exp(ci[:, 0]), index=names),
-            "high": pd.Series(np.exp(ci[:, 1]), index=names), "p": pd.Series(p, index=names),
-            "note": "" if model.converged_ else "warning: the fit did not converge"}
+    return {
+        "or": np.exp(coef),
+        "low": pd.Series(np.exp(ci[:, 0]), index=names),
+        "high": pd.Series(np.exp(ci[:, 1]), index=names),
+        "p": pd.Series(p, index=names),
+        "note": "" if model.converged_ else "warning: the fit did not converge",
+    }
 
 
-def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float, firth: str = "auto",
-               profile: bool = False) -> dict[str, Any]:
+def _fit_logit(
+    y: pd.Series, x: pd.DataFrame, alpha: float, firth: str = "auto", profile: bool = False
+) -> dict[str, Any]:
     """Logistic fit; returns params/ci/p with ``test`` and ``ci_method`` naming the method, or a
     note on separation / singular design.
 
@@ -676,14 +869,19 @@ def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float, firth: str = "auto",
         for col in design.columns:
             trial = design[[*kept, col]].to_numpy()
             (kept if np.linalg.matrix_rank(trial) == trial.shape[1] else redundant).append(col)
-        return {"note": "not estimable: collinear design in these patients, "
-                        f"{', '.join(map(str, redundant))} determined by the other columns "
-                        "(drop one of the variables involved)"}
+        return {
+            "note": "not estimable: collinear design in these patients, "
+            f"{', '.join(map(str, redundant))} determined by the other columns "
+            "(drop one of the variables involved)"
+        }
     if y.nunique() < 2:
         return {"note": "not estimable: all patients have the same outcome"}
     if firth == "always":
-        return {**_firth_fit(y, x, alpha), "test": _FIRTH_TEST, "ci_method": _ci_label(
-            alpha, "firth")}
+        return {
+            **_firth_fit(y, x, alpha),
+            "test": _FIRTH_TEST,
+            "ci_method": _ci_label(alpha, "firth"),
+        }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -701,26 +899,47 @@ def _fit_logit(y: pd.Series, x: pd.DataFrame, alpha: float, firth: str = "auto",
     if separated:
         if firth == "auto":
             fit = _firth_fit(y, x, alpha)
-            fit["note"] = "; ".join(filter(None, [
-                "separation: the maximum-likelihood odds ratio is infinite, Firth's penalized "
-                "estimate is given instead (statistics.firth=auto)", fit["note"]]))
+            fit["note"] = "; ".join(
+                filter(
+                    None,
+                    [
+                        "separation: the maximum-likelihood odds ratio is infinite, Firth's penalized "
+                        "estimate is given instead (statistics.firth=auto)",
+                        fit["note"],
+                    ],
+                )
+            )
             return {**fit, "test": _FIRTH_TEST, "ci_method": _ci_label(alpha, "firth")}
-        return {"note": "not estimable: perfect or quasi-complete separation (a level or range "
-                        "predicts the outcome exactly); the maximum-likelihood odds ratio is "
-                        "infinite. Consider Firth's penalized or exact logistic regression "
-                        "(statistics.firth=auto)"}
+        return {
+            "note": "not estimable: perfect or quasi-complete separation (a level or range "
+            "predicts the outcome exactly); the maximum-likelihood odds ratio is "
+            "infinite. Consider Firth's penalized or exact logistic regression "
+            "(statistics.firth=auto)"
+        }
     note = ""
     if ConvergenceWarning in kinds or not getattr(res, "converged", True):
         note = "warning: the fit did not converge"
     if profile:
         prof = _firth_fit(y, x, alpha, penalty=0.0)
-        return {"or": np.exp(params), "low": prof["low"], "high": prof["high"],
-                "p": res.pvalues.drop("const"), "note": note, "test": _ML_TEST,
-                "ci_method": _ci_label(alpha, "profile")}
+        return {
+            "or": np.exp(params),
+            "low": prof["low"],
+            "high": prof["high"],
+            "p": res.pvalues.drop("const"),
+            "note": note,
+            "test": _ML_TEST,
+            "ci_method": _ci_label(alpha, "profile"),
+        }
     ci = res.conf_int(alpha=alpha).drop("const")
-    return {"or": np.exp(params), "low": np.exp(ci[0]), "high": np.exp(ci[1]),
-            "p": res.pvalues.drop("const"), "note": note, "test": _ML_TEST,
-            "ci_method": _ci_label(alpha, "wald")}
+    return {
+        "or": np.exp(params),
+        "low": np.exp(ci[0]),
+        "high": np.exp(ci[1]),
+        "p": res.pvalues.drop("const"),
+        "note": note,
+        "test": _ML_TEST,
+        "ci_method": _ci_label(alpha, "wald"),
+    }
 
 
 def odds_ratios(
@@ -798,8 +1017,9 @@ def odds_ratios(
     data = derive_risk_factors(data)
     y_all, excluded_why = binary_outcome(data, outcome)
     code = hpd_column_code(data, outcome)
-    skip = {outcome} | ({f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"} if code
-                        else set())
+    skip = {outcome} | (
+        {f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"} if code else set()
+    )
     variables = _variables_for(data, variables, skip)
     _check_variables(data, variables, "odds_ratios variables")
     cat = set(categorical or [])
@@ -820,25 +1040,36 @@ def odds_ratios(
     for v in variables:
         term = model_term(known, v, cat, reference, rule, stats_opts.log2_skewed, cont)
         if isinstance(term, str):
-            rows.append({"variable": v, "level": "", "model": "univariable", "note": term,
-                         "n": int(known[v].notna().sum()), "test": _ML_TEST,
-                         "n_missing": int(known[v].isna().sum())})
+            rows.append(
+                {
+                    "variable": v,
+                    "level": "",
+                    "model": "univariable",
+                    "note": term,
+                    "n": int(known[v].notna().sum()),
+                    "test": _ML_TEST,
+                    "n_missing": int(known[v].isna().sum()),
+                }
+            )
             continue
-        uni_rows, ok = _model_rows([term], y_known, "univariable", alpha, epv_threshold, warn,
-                                   fit_opts)
+        uni_rows, ok = _model_rows(
+            [term], y_known, "univariable", alpha, epv_threshold, warn, fit_opts
+        )
         rows += uni_rows
         if ok:
             terms[v] = term
         else:
             unfit.append(v)
     if multivariable_variables is None:
-        multi = [v for v in terms
-                 if not (v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms)]
+        multi = [v for v in terms if not (v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms)]
         if unfit and multivariable and len(multi) >= 2:
             warn.append(f"multivariable model: left out (not estimable alone): {unfit}")
     else:
-        multi = [multivariable_variables] if isinstance(multivariable_variables, str) else list(
-            multivariable_variables)
+        multi = (
+            [multivariable_variables]
+            if isinstance(multivariable_variables, str)
+            else list(multivariable_variables)
+        )
         unknown = [v for v in multi if v not in variables]
         if unknown:
             raise ParameterError(
@@ -849,25 +1080,46 @@ def odds_ratios(
             warn.append(f"multivariable model: left out (not estimable alone): {dropped}")
         multi = [v for v in multi if v in terms]
     if multivariable and len(multi) >= 2:
-        rows += _model_rows([terms[v] for v in multi], y_known, "multivariable", alpha,
-                            epv_threshold, warn, fit_opts)[0]
+        rows += _model_rows(
+            [terms[v] for v in multi],
+            y_known,
+            "multivariable",
+            alpha,
+            epv_threshold,
+            warn,
+            fit_opts,
+        )[0]
         if stats_opts.missing == "mice":
-            rows += mice_odds_ratios([terms[v] for v in multi], y_known, alpha,
-                                     stats_opts.mice_imputations, stats_opts.mice_seed, warn)
+            rows += mice_odds_ratios(
+                [terms[v] for v in multi],
+                y_known,
+                alpha,
+                stats_opts.mice_imputations,
+                stats_opts.mice_seed,
+                warn,
+            )
     out = pd.DataFrame(rows, columns=OR_COLUMNS)
     for c in ("odds_ratio", "ci_low", "ci_high", "p_value"):
         out[c] = out[c].astype(float)
     in_family = (out["model"] == "univariable") & ~out["variable"].map(
-        lambda v: v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms and v in terms)
+        lambda v: v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms and v in terms
+    )
     out["p_holm"] = holm_adjusted(out["p_value"].where(in_family))
     redundant = (out["model"] == "univariable") & ~in_family & out["p_value"].notna()
     if redundant.any():
         out.loc[redundant, "note"] = [
-            "; ".join(filter(None, [str(n) if isinstance(n, str) else "",
-                                    f"not in the Holm family: derived from "
-                                    f"{DERIVED_FACTORS[v][0]}, screened already"]))
-            for n, v in zip(out.loc[redundant, "note"], out.loc[redundant, "variable"],
-                            strict=True)]
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        str(n) if isinstance(n, str) else "",
+                        f"not in the Holm family: derived from "
+                        f"{DERIVED_FACTORS[v][0]}, screened already",
+                    ],
+                )
+            )
+            for n, v in zip(out.loc[redundant, "note"], out.loc[redundant, "variable"], strict=True)
+        ]
     for c in ("n", "n_events", "n_missing"):
         out[c] = out[c].astype("Int64")
     for c in ("level", "reference", "note", "ci_method", "coding"):
@@ -890,17 +1142,26 @@ def holm_adjusted(p_values: pd.Series) -> pd.Series:
     return out
 
 
-def _model_rows(terms: list[_Term], y: pd.Series, model: str, alpha: float,
-                epv_threshold: float, warn: list[str], fit_opts: Mapping[str, Any] | None = None
-                ) -> tuple[list[dict[str, Any]], bool]:
+def _model_rows(
+    terms: list[_Term],
+    y: pd.Series,
+    model: str,
+    alpha: float,
+    epv_threshold: float,
+    warn: list[str],
+    fit_opts: Mapping[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     x = pd.concat([t.columns for t in terms], axis=1)
     complete = x.notna().all(axis=1) & y.notna()
     xc, yc = x.loc[complete], y.loc[complete]
     n, n_events = int(complete.sum()), int(yc.sum())
     n_missing = int((y.notna() & ~x.notna().all(axis=1)).sum())
     label = model if model == "multivariable" else f"univariable {terms[0].variable}"
-    fit = (_fit_logit(yc, xc, alpha, **dict(fit_opts or {})) if n
-           else {"note": "not estimable: no complete case"})
+    fit = (
+        _fit_logit(yc, xc, alpha, **dict(fit_opts or {}))
+        if n
+        else {"note": "not estimable: no complete case"}
+    )
     notes = [fit["note"]] if fit.get("note") else []
     limiting = min(n_events, n - n_events)
     msg = epv_warning(limiting, x.shape[1], epv_threshold, label) if n else None
@@ -916,24 +1177,43 @@ def _model_rows(terms: list[_Term], y: pd.Series, model: str, alpha: float,
     test = fit.get("test", _ML_TEST)
     rows = []
     for t in terms:
-        base = {"variable": t.variable, "model": model, "test": test, "n": n,
-                "n_events": n_events, "coding": t.coding, "n_missing": n_missing,
-                "ci_method": fit.get("ci_method", "")}
+        base = {
+            "variable": t.variable,
+            "model": model,
+            "test": test,
+            "n": n,
+            "n_events": n_events,
+            "coding": t.coding,
+            "n_missing": n_missing,
+            "ci_method": fit.get("ci_method", ""),
+        }
         if t.reference is not None:
-            rows.append({**base, "level": t.reference, "reference": t.reference,
-                         "odds_ratio": 1.0, "note": "reference level", "ci_method": ""})
+            rows.append(
+                {
+                    **base,
+                    "level": t.reference,
+                    "reference": t.reference,
+                    "odds_ratio": 1.0,
+                    "note": "reference level",
+                    "ci_method": "",
+                }
+            )
         for col, lv in zip(t.columns.columns, t.levels, strict=True):
-            row = {**base, "level": lv, "reference": t.reference or "",
-                   "note": "; ".join(notes)}
+            row = {**base, "level": lv, "reference": t.reference or "", "note": "; ".join(notes)}
             if "or" in fit:
-                row.update(odds_ratio=float(fit["or"][col]), ci_low=float(fit["low"][col]),
-                           ci_high=float(fit["high"][col]), p_value=float(fit["p"][col]))
+                row.update(
+                    odds_ratio=float(fit["or"][col]),
+                    ci_low=float(fit["low"][col]),
+                    ci_high=float(fit["high"][col]),
+                    p_value=float(fit["p"][col]),
+                )
             rows.append(row)
     return rows, "or" in fit
 
 
-def rubin_pool(estimates: np.ndarray, variances: np.ndarray, n: int, k: int
-               ) -> tuple[float, float, float]:
+def rubin_pool(
+    estimates: np.ndarray, variances: np.ndarray, n: int, k: int
+) -> tuple[float, float, float]:
     """Rubin's rules (Rubin 1987) for one coefficient over m imputations: pooled estimate
     (mean), total variance T = Ū + (1 + 1/m) B, and the degrees of freedom of Barnard & Rubin
     (Biometrika 1999) for ``n`` patients and ``k`` parameters (as R mice's ``pool``).
@@ -947,14 +1227,21 @@ def rubin_pool(estimates: np.ndarray, variances: np.ndarray, n: int, k: int
     if b == 0:
         return qbar, t, float(n - k)
     lam = (1 + 1 / m) * b / t
-    df_old = (m - 1) / lam ** 2
+    df_old = (m - 1) / lam**2
     df_com = n - k
     df_obs = (df_com + 1) / (df_com + 3) * df_com * (1 - lam)
     return qbar, t, float(df_old * df_obs / (df_old + df_obs))
 
 
-def mice_odds_ratios(terms: list[_Term], y: pd.Series, alpha: float, m: int = 20, seed: int = 0,
-                     warn: list[str] | None = None, burn_in: int = 10) -> list[dict[str, Any]]:
+def mice_odds_ratios(
+    terms: list[_Term],
+    y: pd.Series,
+    alpha: float,
+    m: int = 20,
+    seed: int = 0,
+    warn: list[str] | None = None,
+    burn_in: int = 10,
+) -> list[dict[str, Any]]:
     """Multivariable odds ratios after multiple imputation by chained equations (van Buuren
     2011; statsmodels :class:`~statsmodels.imputation.mice.MICEData`, predictive mean matching,
     seeded), pooled with Rubin's rules (:func:`rubin_pool`; t-based CI and p with Barnard–Rubin
@@ -973,8 +1260,10 @@ def mice_odds_ratios(terms: list[_Term], y: pd.Series, alpha: float, m: int = 20
     frame["outcome"] = yk.to_numpy(dtype=float)
     n_miss = int(x.isna().any(axis=1).sum())
     label = f"multivariable (MICE, {m} imputations, seed {seed})"
-    test = (f"logistic regression (GLM binomial) on {m} imputed data sets (MICE, predictive "
-            "mean matching), pooled by Rubin's rules, t-test (Barnard-Rubin df)")
+    test = (
+        f"logistic regression (GLM binomial) on {m} imputed data sets (MICE, predictive "
+        "mean matching), pooled by Rubin's rules, t-test (Barnard-Rubin df)"
+    )
     ci_method = f"{100 * (1 - alpha):g}% CI, Rubin's rules (t, Barnard-Rubin df)"
     est = np.empty((m, len(names)))
     var = np.empty((m, len(names)))
@@ -987,36 +1276,62 @@ def mice_odds_ratios(terms: list[_Term], y: pd.Series, alpha: float, m: int = 20
                 data_i = imp.data
             else:
                 data_i = frame
-            design = sm.add_constant(data_i[[f"c{j}" for j in range(len(names))]],
-                                     has_constant="add")
+            design = sm.add_constant(
+                data_i[[f"c{j}" for j in range(len(names))]], has_constant="add"
+            )
             res = sm.GLM(data_i["outcome"], design, family=sm.families.Binomial()).fit(
-                tol=1e-14, maxiter=200)
+                tol=1e-14, maxiter=200
+            )
             est[i] = res.params.to_numpy()[1:]
             var[i] = np.diag(res.cov_params().to_numpy())[1:]
     n, k = len(frame), len(names) + 1
     rows: list[dict[str, Any]] = []
     col_of = dict(zip(names, range(len(names)), strict=True))
     for tm in terms:
-        base = {"variable": tm.variable, "model": label, "test": test, "n": n,
-                "n_events": int(yk.sum()), "coding": tm.coding, "n_missing": 0,
-                "ci_method": ci_method}
+        base = {
+            "variable": tm.variable,
+            "model": label,
+            "test": test,
+            "n": n,
+            "n_events": int(yk.sum()),
+            "coding": tm.coding,
+            "n_missing": 0,
+            "ci_method": ci_method,
+        }
         if tm.reference is not None:
-            rows.append({**base, "level": tm.reference, "reference": tm.reference,
-                         "odds_ratio": 1.0, "note": "reference level", "ci_method": ""})
+            rows.append(
+                {
+                    **base,
+                    "level": tm.reference,
+                    "reference": tm.reference,
+                    "odds_ratio": 1.0,
+                    "note": "reference level",
+                    "ci_method": "",
+                }
+            )
         for col, lv in zip(tm.columns.columns, tm.levels, strict=True):
             j = col_of[col]
             q, tvar, df = rubin_pool(est[:, j], var[:, j], n, k)
             se = float(np.sqrt(tvar))
             crit = float(t_dist.ppf(1 - alpha / 2, df))
-            rows.append({**base, "level": lv, "reference": tm.reference or "",
-                         "odds_ratio": float(np.exp(q)), "ci_low": float(np.exp(q - crit * se)),
-                         "ci_high": float(np.exp(q + crit * se)),
-                         "p_value": float(2 * t_dist.sf(abs(q / se), df)),
-                         "note": f"{n_miss} patient(s) with a missing covariate imputed"})
+            rows.append(
+                {
+                    **base,
+                    "level": lv,
+                    "reference": tm.reference or "",
+                    "odds_ratio": float(np.exp(q)),
+                    "ci_low": float(np.exp(q - crit * se)),
+                    "ci_high": float(np.exp(q + crit * se)),
+                    "p_value": float(2 * t_dist.sf(abs(q / se), df)),
+                    "note": f"{n_miss} patient(s) with a missing covariate imputed",
+                }
+            )
     if warn is not None and n_miss:
-        warn.append(f"multivariable model: {n_miss} patient(s) with a missing covariate, "
-                    f"imputed {m} times (MICE, seed {seed}); pooled odds ratios shown beside "
-                    "the complete-case ones")
+        warn.append(
+            f"multivariable model: {n_miss} patient(s) with a missing covariate, "
+            f"imputed {m} times (MICE, seed {seed}); pooled odds ratios shown beside "
+            "the complete-case ones"
+        )
     return rows
 
 
@@ -1033,22 +1348,30 @@ def is_free_text(values: pd.Series) -> bool:
     :data:`FREE_TEXT_MEAN_LENGTH` characters, or have more than :data:`FREE_TEXT_MIN_LEVELS`
     levels with more levels than half the non-missing values (comments, notes, names: a
     Table 1 row of them would print every value, identifiers of other patients included)."""
-    if _is_bool(values) or pd.api.types.is_numeric_dtype(values.dtype) \
-            or pd.api.types.is_datetime64_any_dtype(values.dtype):
+    if (
+        _is_bool(values)
+        or pd.api.types.is_numeric_dtype(values.dtype)
+        or pd.api.types.is_datetime64_any_dtype(values.dtype)
+    ):
         return False
     v = values.dropna().astype(str)
     if not len(v):
         return False
     levels = v.nunique()
-    return bool(v.str.len().mean() > FREE_TEXT_MEAN_LENGTH
-                or (levels > FREE_TEXT_MIN_LEVELS and levels > 0.5 * len(v)))
+    return bool(
+        v.str.len().mean() > FREE_TEXT_MEAN_LENGTH
+        or (levels > FREE_TEXT_MIN_LEVELS and levels > 0.5 * len(v))
+    )
 
 
 def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
     """:func:`default_candidates` of ``data`` without its free-text columns
     (:func:`is_free_text`): free text is a risk factor only when the user names it."""
-    return [c for c in default_candidates(data.columns)
-            if c not in data.columns or not is_free_text(data[c])]
+    return [
+        c
+        for c in default_candidates(data.columns)
+        if c not in data.columns or not is_free_text(data[c])
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1058,13 +1381,18 @@ def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
 #: most often reported for HPD (Lin et al., Transl Lung Cancer Res 2021) — age ≥ 65, ECOG
 #: performance status, > 2 metastatic sites, liver metastases, LDH > ULN, NLR
 MULTIVARIABLE_DEFAULT: tuple[str, ...] = (
-    "age_ge_65", "ecog_baseline", "n_metastatic_sites_gt_2", "liver_metastasis", "ldh_above_uln",
+    "age_ge_65",
+    "ecog_baseline",
+    "n_metastatic_sites_gt_2",
+    "liver_metastasis",
+    "ldh_above_uln",
     "nlr",
 )
 
 
-def table1_by(section: Any, group: str | None, variables: Sequence[str] | None = None
-              ) -> pd.DataFrame:
+def table1_by(
+    section: Any, group: str | None, variables: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Table 1 (:func:`hpd_analysis.riskfactors.table1`) of the section's patients by ``group``
     (an HPD definition or a patient column); ``None`` describes all patients in one column.
     Notes are in ``attrs["warnings"]``."""
@@ -1075,27 +1403,37 @@ def table1_by(section: Any, group: str | None, variables: Sequence[str] | None =
     return table1(data, group, variables=variables, statistics=section.params.statistics)
 
 
-def multivariable_set(section: Any, variables: Sequence[str] | None = None,
-                      multivariable_variables: Sequence[str] | None = None) -> list[str]:
+def multivariable_set(
+    section: Any,
+    variables: Sequence[str] | None = None,
+    multivariable_variables: Sequence[str] | None = None,
+) -> list[str]:
     """Variables of the multivariable model: ``multivariable_variables`` when given (each must
     be a patient column or a derived factor, else :class:`ParameterError`), else those of
     :data:`MULTIVARIABLE_DEFAULT` among the candidates (``variables``, default the package's
     default candidates)."""
     cand = list(variables) if variables is not None else candidate_risk_factors(section.data)
     if multivariable_variables is not None:
-        wanted = ([multivariable_variables] if isinstance(multivariable_variables, str)
-                  else list(multivariable_variables))
+        wanted = (
+            [multivariable_variables]
+            if isinstance(multivariable_variables, str)
+            else list(multivariable_variables)
+        )
         unknown = [v for v in wanted if v not in cand]
         if unknown:
             raise ParameterError(
                 f"multivariable_variables: {', '.join(unknown)} not among the candidate risk "
-                f"factors ({', '.join(cand)})")
+                f"factors ({', '.join(cand)})"
+            )
         return wanted
     return [v for v in MULTIVARIABLE_DEFAULT if v in cand]
 
 
-def odds_ratios_for(section: Any, variables: Sequence[str] | None = None,
-                    multivariable_variables: Sequence[str] | None = None) -> pd.DataFrame:
+def odds_ratios_for(
+    section: Any,
+    variables: Sequence[str] | None = None,
+    multivariable_variables: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Odds ratios of HPD under the primary definition
     (:func:`hpd_analysis.riskfactors.odds_ratios`): univariable for every candidate in
     ``variables``, multivariable on :func:`multivariable_set` (default the short literature set
@@ -1104,14 +1442,19 @@ def odds_ratios_for(section: Any, variables: Sequence[str] | None = None,
     if not section.primary_evaluable():
         out = pd.DataFrame(columns=OR_COLUMNS)
         out.attrs["warnings"] = [
-            f"no odds ratios: no patient is evaluable as HPD and as non-HPD under "
-            f"{section.primary}"]
+            f"no odds ratios: no patient is evaluable as HPD and as non-HPD under {section.primary}"
+        ]
         return out
     multi = multivariable_set(section, variables, multivariable_variables)
     if variables is not None:
         variables = list(dict.fromkeys([*variables, *multi]))
-    return odds_ratios(section.data, section.primary, variables=variables,
-                       multivariable_variables=multi, statistics=section.params.statistics)
+    return odds_ratios(
+        section.data,
+        section.primary,
+        variables=variables,
+        multivariable_variables=multi,
+        statistics=section.params.statistics,
+    )
 
 
 def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
@@ -1122,8 +1465,9 @@ def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
     t = odds_ratio_table
     if t.empty:
         return pd.DataFrame(columns=cols)
-    est = t[t["note"].astype(str).ne("reference level")
-            & pd.to_numeric(t["n"], errors="coerce").notna()].copy()
+    est = t[
+        t["note"].astype(str).ne("reference level") & pd.to_numeric(t["n"], errors="coerce").notna()
+    ].copy()
     rows = []
     for model, sub in est.groupby(est["model"].astype(str), sort=False):
         n = pd.to_numeric(sub["n"], errors="coerce")
@@ -1131,18 +1475,34 @@ def epv_table(odds_ratio_table: pd.DataFrame) -> pd.DataFrame:
         if model == "multivariable":
             n0, e0 = int(n.iloc[0]), int(ev.iloc[0])
             k = int(len(sub))
-            rows.append({"model": model, "n": n0, "n_events": e0, "n_parameters": k,
-                         "epv": events_per_variable(min(e0, n0 - e0), k)})
+            rows.append(
+                {
+                    "model": model,
+                    "n": n0,
+                    "n_events": e0,
+                    "n_parameters": k,
+                    "epv": events_per_variable(min(e0, n0 - e0), k),
+                }
+            )
         else:
-            per = sub.assign(n_=n, ev_=ev).groupby("variable", sort=False).agg(
-                n=("n_", "first"), n_events=("ev_", "first"), k=("variable", "size"))
+            per = (
+                sub.assign(n_=n, ev_=ev)
+                .groupby("variable", sort=False)
+                .agg(n=("n_", "first"), n_events=("ev_", "first"), k=("variable", "size"))
+            )
             per = per.dropna()
             if per.empty:
                 continue
             rare = per["n_events"].clip(upper=per["n"] - per["n_events"]).astype(float)
             epv = (rare / per["k"].astype(float)).reset_index(drop=True)
             i = int(epv.idxmin())
-            rows.append({"model": "univariable (smallest)", "n": int(per["n"].iloc[i]),
-                         "n_events": int(per["n_events"].iloc[i]),
-                         "n_parameters": int(per["k"].iloc[i]), "epv": float(epv[i])})
+            rows.append(
+                {
+                    "model": "univariable (smallest)",
+                    "n": int(per["n"].iloc[i]),
+                    "n_events": int(per["n_events"].iloc[i]),
+                    "n_parameters": int(per["k"].iloc[i]),
+                    "epv": float(epv[i]),
+                }
+            )
     return pd.DataFrame(rows, columns=cols)

@@ -51,8 +51,16 @@ __all__ = [
 
 #: optional patient columns the scores read (contract names)
 SCORE_INPUT_COLUMNS: tuple[str, ...] = (
-    "ldh_uln_ratio", "ldh", "ldh_uln", "ldh_above_uln", "albumin_g_l", "n_metastatic_sites",
-    "n_metastatic_sites_gt_2", "neutrophils", "leukocytes", "dnlr",
+    "ldh_uln_ratio",
+    "ldh",
+    "ldh_uln",
+    "ldh_above_uln",
+    "albumin_g_l",
+    "n_metastatic_sites",
+    "n_metastatic_sites_gt_2",
+    "neutrophils",
+    "leukocytes",
+    "dnlr",
 )
 #: albumin (g/L) below which a value is read as given in g/dL by mistake (warning only)
 _ALBUMIN_G_DL_SUSPECT = 10.0
@@ -76,24 +84,24 @@ SCORES: dict[str, Score] = {
         name="Royal Marsden Hospital prognostic score",
         columns=("rmh_score", "rmh_group"),
         rule="1 point each: LDH > upper limit of normal; albumin < 35 g/L; more than 2 "
-             "metastatic sites (0-3)",
+        "metastatic sites (0-3)",
         groups="good 0-1, poor 2-3",
         citation="Arkenau HT, Olmos D, Ang JE, et al. Clinical outcome and prognostic factors for "
-                 "patients treated within the context of a phase I study: the Royal Marsden "
-                 "Hospital experience. Br J Cancer 2008;98(6):1029-1033; Arkenau HT, Barriuso J, "
-                 "Olmos D, et al. Prospective validation of a prognostic score to improve patient "
-                 "selection for oncology phase I trials. J Clin Oncol 2009;27(16):2692-2696.",
+        "patients treated within the context of a phase I study: the Royal Marsden "
+        "Hospital experience. Br J Cancer 2008;98(6):1029-1033; Arkenau HT, Barriuso J, "
+        "Olmos D, et al. Prospective validation of a prognostic score to improve patient "
+        "selection for oncology phase I trials. J Clin Oncol 2009;27(16):2692-2696.",
     ),
     "lipi": Score(
         code="lipi",
         name="Lung Immune Prognostic Index",
         columns=("lipi_score", "lipi_group"),
         rule="1 point each: derived NLR (neutrophils / (leukocytes - neutrophils)) > 3; LDH > "
-             "upper limit of normal (0-2)",
+        "upper limit of normal (0-2)",
         groups="good 0, intermediate 1, poor 2",
         citation="Mezquita L, Auclin E, Ferrara R, et al. Association of the Lung Immune "
-                 "Prognostic Index with immune checkpoint inhibitor outcomes in patients with "
-                 "advanced non-small cell lung cancer. JAMA Oncol 2018;4(3):351-357.",
+        "Prognostic Index with immune checkpoint inhibitor outcomes in patients with "
+        "advanced non-small cell lung cancer. JAMA Oncol 2018;4(3):351-357.",
     ),
 }
 
@@ -125,8 +133,20 @@ def _bool_column(data: pd.DataFrame, col: str, warnings: list[str] | None = None
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("boolean")
     text = raw.astype("string").str.strip().str.lower()
-    mapped = text.map({"true": True, "1": True, "1.0": True, "yes": True, "y": True,
-                       "false": False, "0": False, "0.0": False, "no": False, "n": False})
+    mapped = text.map(
+        {
+            "true": True,
+            "1": True,
+            "1.0": True,
+            "yes": True,
+            "y": True,
+            "false": False,
+            "0": False,
+            "0.0": False,
+            "no": False,
+            "n": False,
+        }
+    )
     bad = int((mapped.isna() & raw.notna() & text.ne("")).sum())
     if bad and warnings is not None:
         warnings.append(f"{col}: {bad} value(s) not yes/no (True/False, 1/0), read as missing")
@@ -168,13 +188,14 @@ def albumin_below_35(data: pd.DataFrame, warnings: list[str] | None = None) -> p
     alb = _num(data, "albumin_g_l", warnings)
     suspect = int((alb < _ALBUMIN_G_DL_SUSPECT).sum())
     if suspect and warnings is not None:
-        warnings.append(f"albumin_g_l: {suspect} value(s) below {_ALBUMIN_G_DL_SUSPECT:g} g/L "
-                        "(g/dL instead of g/L?): used as g/L")
+        warnings.append(
+            f"albumin_g_l: {suspect} value(s) below {_ALBUMIN_G_DL_SUSPECT:g} g/L "
+            "(g/dL instead of g/L?): used as g/L"
+        )
     return _flag(alb < 35.0, alb.notna())
 
 
-def more_than_two_sites(data: pd.DataFrame, warnings: list[str] | None = None
-                        ) -> pd.Series | None:
+def more_than_two_sites(data: pd.DataFrame, warnings: list[str] | None = None) -> pd.Series | None:
     """More than 2 metastatic sites (nullable boolean) from ``n_metastatic_sites`` (else the
     boolean ``n_metastatic_sites_gt_2``), or None without either column."""
     if "n_metastatic_sites" in data.columns:
@@ -201,8 +222,10 @@ def derived_nlr(data: pd.DataFrame, warnings: list[str] | None = None) -> pd.Ser
         rest = wbc - neu
         bad = neu.notna() & wbc.notna() & ((rest <= 0) | (neu < 0))
         if bad.any() and warnings is not None:
-            warnings.append(f"dNLR: {int(bad.sum())} patient(s) with leukocytes <= neutrophils "
-                            "(or a negative count): dNLR missing")
+            warnings.append(
+                f"dNLR: {int(bad.sum())} patient(s) with leukocytes <= neutrophils "
+                "(or a negative count): dNLR missing"
+            )
         out = (neu / rest).where(~bad)
     if "dnlr" in data.columns:
         given = _num(data, "dnlr", warnings)
@@ -228,8 +251,9 @@ def rmh_score(data: pd.DataFrame, warnings: list[str] | None = None) -> pd.DataF
         return None
     score = _points(ldh, alb, sites)
     group = pd.Series(pd.NA, index=data.index, dtype="string")
-    group[score.notna()] = np.where(score[score.notna()].to_numpy(int) >= 2, RMH_GROUPS[1],
-                                    RMH_GROUPS[0])
+    group[score.notna()] = np.where(
+        score[score.notna()].to_numpy(int) >= 2, RMH_GROUPS[1], RMH_GROUPS[0]
+    )
     return pd.DataFrame({"rmh_score": score, "rmh_group": group}, index=data.index)
 
 
@@ -308,20 +332,29 @@ def score_table(data: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
     scored = add_scores(data) if data is not None else None
     for s in SCORES.values():
-        row: dict[str, object] = {"score": s.columns[0], "name": s.name, "rule": s.rule,
-                                  "groups": s.groups, "citation": s.citation}
+        row: dict[str, object] = {
+            "score": s.columns[0],
+            "name": s.name,
+            "rule": s.rule,
+            "groups": s.groups,
+            "citation": s.citation,
+        }
         if scored is not None:
             col = s.columns[0]
             if col in scored.columns:
                 n_ok = int(scored[col].notna().sum())
                 row.update(n_computed=n_ok, n_missing=int(len(scored) - n_ok), note="")
             else:
-                need = ("LDH (ldh_uln_ratio, ldh + ldh_uln or ldh_above_uln), albumin_g_l, "
-                        "n_metastatic_sites" if s.code == "rmh" else
-                        "LDH (ldh_uln_ratio, ldh + ldh_uln or ldh_above_uln), neutrophils + "
-                        "leukocytes (or dnlr)")
-                row.update(n_computed=0, n_missing=int(len(scored)),
-                           note=f"not computed: needs {need}")
+                need = (
+                    "LDH (ldh_uln_ratio, ldh + ldh_uln or ldh_above_uln), albumin_g_l, "
+                    "n_metastatic_sites"
+                    if s.code == "rmh"
+                    else "LDH (ldh_uln_ratio, ldh + ldh_uln or ldh_above_uln), neutrophils + "
+                    "leukocytes (or dnlr)"
+                )
+                row.update(
+                    n_computed=0, n_missing=int(len(scored)), note=f"not computed: needs {need}"
+                )
         rows.append(row)
     out = pd.DataFrame(rows)
     for c in ("n_computed", "n_missing"):

@@ -84,24 +84,62 @@ __all__ = [
 EXTENSIONS: tuple[str, ...] = (".csv", ".csv.gz", ".parquet", ".xpt", ".sas7bdat")
 
 PATIENT_COLUMNS = [
-    "patient_id", "treatment_start", "treatment_end", "progression_date", "death_date",
-    "last_contact", "os_months", "os_event", "pfs_months", "pfs_event", "age", "sex", "race",
-    "ethnic", "country", "arm", "actual_arm", "study_id",
+    "patient_id",
+    "treatment_start",
+    "treatment_end",
+    "progression_date",
+    "death_date",
+    "last_contact",
+    "os_months",
+    "os_event",
+    "pfs_months",
+    "pfs_event",
+    "age",
+    "sex",
+    "race",
+    "ethnic",
+    "country",
+    "arm",
+    "actual_arm",
+    "study_id",
 ]
 LESION_COLUMNS = [
-    "patient_id", "assessment_date", "lesion_id", "lesion_type", "organ", "diameter_mm",
-    "status", "lymph_node", "not_evaluable", "visit",
+    "patient_id",
+    "assessment_date",
+    "lesion_id",
+    "lesion_type",
+    "organ",
+    "diameter_mm",
+    "status",
+    "lymph_node",
+    "not_evaluable",
+    "visit",
 ]
 RESPONSE_COLUMNS = [
-    "patient_id", "assessment_date", "visit", "overall_response", "target_response",
-    "non_target_response", "new_lesion_progression",
+    "patient_id",
+    "assessment_date",
+    "visit",
+    "overall_response",
+    "target_response",
+    "non_target_response",
+    "new_lesion_progression",
 ]
 
-_ROLE = {"TARGET": "target", "NON-TARGET": "non_target", "NON TARGET": "non_target",
-         "NONTARGET": "non_target", "NEW": "new"}
-_STATUS = {"PRESENT": "present", "ABSENT": "absent", "UNEQUIVOCAL": "unequivocal_progression",
-           "UNEQUIVOCAL PROGRESSION": "unequivocal_progression",
-           "EQUIVOCAL": "present", "EQUIVOCAL PROGRESSION": "present"}
+_ROLE = {
+    "TARGET": "target",
+    "NON-TARGET": "non_target",
+    "NON TARGET": "non_target",
+    "NONTARGET": "non_target",
+    "NEW": "new",
+}
+_STATUS = {
+    "PRESENT": "present",
+    "ABSENT": "absent",
+    "UNEQUIVOCAL": "unequivocal_progression",
+    "UNEQUIVOCAL PROGRESSION": "unequivocal_progression",
+    "EQUIVOCAL": "present",
+    "EQUIVOCAL PROGRESSION": "present",
+}
 _TO_MM = {"MM": 1.0, "CM": 10.0, "M": 1000.0}
 _NOT_EVALUABLE_TEXT = {"NOT EVALUABLE", "NE", "NOT ASSESSABLE", "NOT DONE", "ND", "UNKNOWN"}
 _TOO_SMALL_TEXT = {"TOO SMALL TO MEASURE", "TOO SMALL", "TSTM"}
@@ -109,6 +147,7 @@ _DIAMETER_TESTS = ("LDIAM", "LPERP", "DIAMETER")
 
 
 # --------------------------------------------------------------------------- file discovery
+
 
 def _stem_and_ext(path: Path) -> tuple[str, str] | None:
     name = path.name.lower()
@@ -192,10 +231,13 @@ def read_domain(path: Path | str) -> pd.DataFrame:
                 reader = pyreadstat.read_xport if ext == ".xpt" else pyreadstat.read_sas7bdat
                 df, _meta = reader(str(path))
             except ImportError:  # pragma: no cover - pyreadstat is a dev/sas extra
-                df = pd.read_sas(path, format="xport" if ext == ".xpt" else "sas7bdat",
-                                 encoding="utf-8")
+                df = pd.read_sas(
+                    path, format="xport" if ext == ".xpt" else "sas7bdat", encoding="utf-8"
+                )
         else:
-            raise HPDError(f"{path}: unsupported file type (expected one of {', '.join(EXTENSIONS)})")
+            raise HPDError(
+                f"{path}: unsupported file type (expected one of {', '.join(EXTENSIONS)})"
+            )
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -211,6 +253,7 @@ def read_domain(path: Path | str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- small helpers
 
+
 class _Report:
     """Collects import actions (columns of :data:`hpd_analysis.cohort.LOAD_REPORT_COLUMNS`)."""
 
@@ -219,8 +262,15 @@ class _Report:
 
     def add(self, file: str, column: str | None, action: str, n_rows: int, detail: str) -> None:
         if n_rows:
-            self.rows.append({"file": file, "column": column or "", "action": action,
-                              "n_rows": int(n_rows), "detail": detail})
+            self.rows.append(
+                {
+                    "file": file,
+                    "column": column or "",
+                    "action": action,
+                    "n_rows": int(n_rows),
+                    "detail": detail,
+                }
+            )
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=LOAD_REPORT_COLUMNS)
@@ -229,11 +279,18 @@ class _Report:
 def _require(df: pd.DataFrame, name: str, columns: list[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise CohortError([
-            Problem(name, None, c, f"required {what} variable is missing",
-                    f"a column {c} in the {what} domain")
-            for c in missing
-        ])
+        raise CohortError(
+            [
+                Problem(
+                    name,
+                    None,
+                    c,
+                    f"required {what} variable is missing",
+                    f"a column {c} in the {what} domain",
+                )
+                for c in missing
+            ]
+        )
 
 
 def _text(df: pd.DataFrame, col: str) -> pd.Series:
@@ -255,8 +312,15 @@ def _first_present(df: pd.DataFrame, cols: list[str]) -> pd.Series:
     return out
 
 
-def _problem_rows(name: str, column: str, rows: pd.Index, message: str, expected: str,
-                  values: pd.Series | None = None, limit: int = 20) -> list[Problem]:
+def _problem_rows(
+    name: str,
+    column: str,
+    rows: pd.Index,
+    message: str,
+    expected: str,
+    values: pd.Series | None = None,
+    limit: int = 20,
+) -> list[Problem]:
     out = []
     for i in list(rows)[:limit]:
         val = f" {values.loc[i]!r}" if values is not None else ""
@@ -266,8 +330,9 @@ def _problem_rows(name: str, column: str, rows: pd.Index, message: str, expected
     return out
 
 
-def parse_iso_dates(values: pd.Series, name: str, column: str, report: _Report | None = None
-                    ) -> pd.Series:
+def parse_iso_dates(
+    values: pd.Series, name: str, column: str, report: _Report | None = None
+) -> pd.Series:
     """ISO 8601 text (date, date-time, or partial ``YYYY-MM`` / ``YYYY``) -> datetime64[ns].
 
     Partial dates are imputed to the first day of the month / year (counted in ``report``);
@@ -287,11 +352,24 @@ def parse_iso_dates(values: pd.Series, name: str, column: str, report: _Report |
     out = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
     bad |= txt.notna() & parts[0].notna() & out.isna()
     if bad.any():
-        raise CohortError(_problem_rows(name, column, txt.index[bad], "not an ISO 8601 date",
-                                        "YYYY-MM-DD (or partial YYYY-MM / YYYY)", txt))
+        raise CohortError(
+            _problem_rows(
+                name,
+                column,
+                txt.index[bad],
+                "not an ISO 8601 date",
+                "YYYY-MM-DD (or partial YYYY-MM / YYYY)",
+                txt,
+            )
+        )
     if report is not None:
-        report.add(name, column, "partial_date_imputed", int(imputed.sum()),
-                   "partial ISO date imputed to the first day of the month/year")
+        report.add(
+            name,
+            column,
+            "partial_date_imputed",
+            int(imputed.sum()),
+            "partial ISO date imputed to the first day of the month/year",
+        )
     return out.astype("datetime64[ns]")
 
 
@@ -339,8 +417,9 @@ def select_reader(
     else:
         if f"{prefix}EVAL" not in df.columns and f"{prefix}EVALID" not in df.columns:
             return df
-        visit = (_text(df, "VISITNUM") if "VISITNUM" in df.columns
-                 else _text(df, f"{prefix}DTC")).fillna("")
+        visit = (
+            _text(df, "VISITNUM") if "VISITNUM" in df.columns else _text(df, f"{prefix}DTC")
+        ).fillna("")
         group = _text(df, "USUBJID").fillna("") + "\x1f" + visit
         acc = _text(df, f"{prefix}ACPTFL").eq("Y").fillna(False)
         g_acc = acc.groupby(group).transform("max")
@@ -351,29 +430,51 @@ def select_reader(
         keep = pd.Series(keep, index=df.index).astype(bool)
         if report is not None:
             arbitrary = (~g_acc) & (~g_inv) & (n_ev > 1)
-            report.add(name, f"{prefix}EVAL", "reader_chosen_alphabetically",
-                       int((arbitrary & keep).sum()),
-                       "several evaluators, none accepted (--ACPTFL) nor investigator: "
-                       "the alphabetically first evaluator was kept")
-            report.add(name, f"{prefix}ACPTFL", "reader_accepted_flag", int((g_acc & keep).sum()),
-                       "records of the accepted evaluator (--ACPTFL = Y)")
-            report.add(name, f"{prefix}EVAL", "reader_investigator_fallback",
-                       int(((~g_acc) & g_inv & keep).sum()),
-                       "visit without an accepted flag: the investigator's records were kept")
+            report.add(
+                name,
+                f"{prefix}EVAL",
+                "reader_chosen_alphabetically",
+                int((arbitrary & keep).sum()),
+                "several evaluators, none accepted (--ACPTFL) nor investigator: "
+                "the alphabetically first evaluator was kept",
+            )
+            report.add(
+                name,
+                f"{prefix}ACPTFL",
+                "reader_accepted_flag",
+                int((g_acc & keep).sum()),
+                "records of the accepted evaluator (--ACPTFL = Y)",
+            )
+            report.add(
+                name,
+                f"{prefix}EVAL",
+                "reader_investigator_fallback",
+                int(((~g_acc) & g_inv & keep).sum()),
+                "visit without an accepted flag: the investigator's records were kept",
+            )
     out = df[keep]
     if reader.lower() not in ("accepted", "investigator") and out.empty:
         found = sorted({k.strip("|") for k in key.unique()} - {""})
-        raise HPDError(f"{name}: no records of reader {reader!r} in {prefix}EVAL/{prefix}EVALID "
-                       f"(found: {', '.join(found) or 'no evaluator variables'})")
+        raise HPDError(
+            f"{name}: no records of reader {reader!r} in {prefix}EVAL/{prefix}EVALID "
+            f"(found: {', '.join(found) or 'no evaluator variables'})"
+        )
     if report is not None:
-        report.add(name, f"{prefix}EVAL", "other_readers_dropped", int(len(df) - len(out)),
-                   f"records of other evaluators (reader={reader!r})")
+        report.add(
+            name,
+            f"{prefix}EVAL",
+            "other_readers_dropped",
+            int(len(df) - len(out)),
+            f"records of other evaluators (reader={reader!r})",
+        )
     return out
 
 
 def _to_mm(df: pd.DataFrame, name: str, report: _Report) -> pd.Series:
     """TR numeric result in mm: ``TRSTRESN`` (else the text results) x unit factor."""
-    val = _numeric(df["TRSTRESN"]) if "TRSTRESN" in df.columns else pd.Series(np.nan, index=df.index)
+    val = (
+        _numeric(df["TRSTRESN"]) if "TRSTRESN" in df.columns else pd.Series(np.nan, index=df.index)
+    )
     for c in ("TRSTRESC", "TRORRES"):
         if c in df.columns:
             val = val.fillna(_numeric(df[c]))
@@ -381,52 +482,97 @@ def _to_mm(df: pd.DataFrame, name: str, report: _Report) -> pd.Series:
     factor = unit.map(_TO_MM, na_action="ignore").astype(float)
     bad_unit = unit.notna() & factor.isna() & val.notna()
     if bad_unit.any():
-        raise CohortError(_problem_rows(name, "TRSTRESU", df.index[bad_unit],
-                                        "unknown length unit", "mm, cm or m", unit))
+        raise CohortError(
+            _problem_rows(
+                name, "TRSTRESU", df.index[bad_unit], "unknown length unit", "mm, cm or m", unit
+            )
+        )
     no_unit = unit.isna() & val.notna()
-    report.add(name, "TRSTRESU", "unit_missing_assumed_mm", int(no_unit.sum()),
-               "numeric result without a unit taken as mm")
+    report.add(
+        name,
+        "TRSTRESU",
+        "unit_missing_assumed_mm",
+        int(no_unit.sum()),
+        "numeric result without a unit taken as mm",
+    )
     conv = factor.notna() & (factor != 1.0) & val.notna()
-    report.add(name, "TRSTRESU", "converted_to_mm", int(conv.sum()),
-               "results in cm/m converted to mm")
+    report.add(
+        name, "TRSTRESU", "converted_to_mm", int(conv.sum()), "results in cm/m converted to mm"
+    )
     return val * factor.fillna(1.0)
 
 
 # --------------------------------------------------------------------------- domains
 
+
 def _patients_from_dm(dm: pd.DataFrame, name: str, report: _Report) -> pd.DataFrame:
     _require(dm, name, ["USUBJID"], "DM")
     start_col = "RFXSTDTC" if "RFXSTDTC" in dm.columns else "RFSTDTC"
     if start_col not in dm.columns:
-        raise CohortError([Problem(name, None, "RFXSTDTC", "required DM variable is missing",
-                                   "RFXSTDTC (date of first exposure) or RFSTDTC")])
+        raise CohortError(
+            [
+                Problem(
+                    name,
+                    None,
+                    "RFXSTDTC",
+                    "required DM variable is missing",
+                    "RFXSTDTC (date of first exposure) or RFSTDTC",
+                )
+            ]
+        )
     if start_col == "RFSTDTC":
-        report.add(name, "RFSTDTC", "treatment_start_from_RFSTDTC", len(dm),
-                   "RFXSTDTC absent: treatment_start taken from RFSTDTC")
+        report.add(
+            name,
+            "RFSTDTC",
+            "treatment_start_from_RFSTDTC",
+            len(dm),
+            "RFXSTDTC absent: treatment_start taken from RFSTDTC",
+        )
     pid = dm["USUBJID"].astype("string").str.strip()
     if pid.isna().any():
-        raise CohortError(_problem_rows(name, "USUBJID", dm.index[pid.isna()],
-                                        "missing subject identifier", "a USUBJID"))
+        raise CohortError(
+            _problem_rows(
+                name, "USUBJID", dm.index[pid.isna()], "missing subject identifier", "a USUBJID"
+            )
+        )
     dup = pid.duplicated(keep=False)
     if dup.any():
-        raise CohortError(_problem_rows(name, "USUBJID", dm.index[dup], "duplicate subject",
-                                        "one DM record per subject", pid))
+        raise CohortError(
+            _problem_rows(
+                name,
+                "USUBJID",
+                dm.index[dup],
+                "duplicate subject",
+                "one DM record per subject",
+                pid,
+            )
+        )
     p = pd.DataFrame({"patient_id": pid.astype(str)})
     p["treatment_start"] = parse_iso_dates(dm[start_col], name, start_col, report)
     for col, var in [("treatment_end", "RFXENDTC"), ("death_date", "DTHDTC")]:
-        p[col] = (parse_iso_dates(dm[var], name, var, report) if var in dm.columns
-                  else pd.Series(pd.NaT, index=dm.index, dtype="datetime64[ns]"))
+        p[col] = (
+            parse_iso_dates(dm[var], name, var, report)
+            if var in dm.columns
+            else pd.Series(pd.NaT, index=dm.index, dtype="datetime64[ns]")
+        )
     contact = []
     for var in ("RFPENDTC", "RFENDTC", "RFXENDTC"):
         if var in dm.columns:
             contact.append(parse_iso_dates(dm[var], name, var, None))
-    p["_dm_contact"] = (pd.concat(contact, axis=1).max(axis=1) if contact
-                        else pd.Series(pd.NaT, index=dm.index)).astype("datetime64[ns]")
+    p["_dm_contact"] = (
+        pd.concat(contact, axis=1).max(axis=1) if contact else pd.Series(pd.NaT, index=dm.index)
+    ).astype("datetime64[ns]")
     if "AGE" in dm.columns:
         p["age"] = _numeric(dm["AGE"])
-    for col, var in [("sex", "SEX"), ("race", "RACE"), ("ethnic", "ETHNIC"),
-                     ("country", "COUNTRY"), ("arm", "ARM"), ("actual_arm", "ACTARM"),
-                     ("study_id", "STUDYID")]:
+    for col, var in [
+        ("sex", "SEX"),
+        ("race", "RACE"),
+        ("ethnic", "ETHNIC"),
+        ("country", "COUNTRY"),
+        ("arm", "ARM"),
+        ("actual_arm", "ACTARM"),
+        ("study_id", "STUDYID"),
+    ]:
         if var in dm.columns:
             p[col] = dm[var].astype("string")
     return p
@@ -441,9 +587,16 @@ def _tte_from_adtte(adtte: pd.DataFrame, name: str, report: _Report) -> pd.DataF
     rows = par.isin(["OS", "PFS"])
     bad = rows & (cnsr.isna() | (cnsr < 0) | (cnsr % 1 != 0))
     if bad.any():
-        raise CohortError(_problem_rows(name, "CNSR", adtte.index[bad], "invalid censoring flag",
-                                        "0 (event) or a positive integer (censored)",
-                                        adtte["CNSR"]))
+        raise CohortError(
+            _problem_rows(
+                name,
+                "CNSR",
+                adtte.index[bad],
+                "invalid censoring flag",
+                "0 (event) or a positive integer (censored)",
+                adtte["CNSR"],
+            )
+        )
     unit = _text(adtte, "AVALU")
     factor = pd.Series(np.nan, index=adtte.index)
     factor[unit.isin(["DAYS", "DAY", "D"]).fillna(False)] = 1.0 / DAYS_PER_MONTH
@@ -460,76 +613,137 @@ def _tte_from_adtte(adtte: pd.DataFrame, name: str, report: _Report) -> pd.DataF
             in_days = ((aval - days).isin([0, 1]) | ~chk)[no_unit]
             if chk.any() and bool(in_days.all()):
                 factor[no_unit] = 1.0 / DAYS_PER_MONTH
-                report.add(name, "AVAL", "aval_days_inferred", int(no_unit.sum()),
-                           "AVALU absent: AVAL equals ADT - STARTDT (+1) days, converted to "
-                           "months (/30.4375)")
+                report.add(
+                    name,
+                    "AVAL",
+                    "aval_days_inferred",
+                    int(no_unit.sum()),
+                    "AVALU absent: AVAL equals ADT - STARTDT (+1) days, converted to "
+                    "months (/30.4375)",
+                )
         if factor[no_unit].isna().any():
-            raise CohortError([Problem(name, None, "AVALU", "unit of AVAL unknown",
-                                       "an AVALU column (DAYS/MONTHS) or ADT and STARTDT "
-                                       "consistent with AVAL in days")])
-    t = adtte[rows].assign(_par=par[rows], _m=(aval * factor)[rows],
-                           _e=(cnsr[rows] == 0).astype(int))
+            raise CohortError(
+                [
+                    Problem(
+                        name,
+                        None,
+                        "AVALU",
+                        "unit of AVAL unknown",
+                        "an AVALU column (DAYS/MONTHS) or ADT and STARTDT "
+                        "consistent with AVAL in days",
+                    )
+                ]
+            )
+    t = adtte[rows].assign(
+        _par=par[rows], _m=(aval * factor)[rows], _e=(cnsr[rows] == 0).astype(int)
+    )
     t["USUBJID"] = t["USUBJID"].astype("string").str.strip()
     dup = t.duplicated(["USUBJID", "_par"], keep=False)
     if dup.any():
-        raise CohortError(_problem_rows(name, "PARAMCD", t.index[dup],
-                                        "several records of one parameter for a subject",
-                                        "one OS and one PFS record per subject", t["_par"]))
+        raise CohortError(
+            _problem_rows(
+                name,
+                "PARAMCD",
+                t.index[dup],
+                "several records of one parameter for a subject",
+                "one OS and one PFS record per subject",
+                t["_par"],
+            )
+        )
     out = pd.DataFrame({"patient_id": pd.Series(t["USUBJID"].unique(), dtype="string")})
     for p in ("OS", "PFS"):
         s = t[t["_par"] == p].set_index("USUBJID")
         out[f"{p.lower()}_months"] = out["patient_id"].map(s["_m"]).astype(float)
         out[f"{p.lower()}_event"] = out["patient_id"].map(s["_e"]).astype("Int64")
-        report.add(name, "CNSR", f"{p.lower()}_event_from_cnsr", len(s),
-                   f"{p}: event = 1 when CNSR == 0 (CNSR >= 1 is censored)")
+        report.add(
+            name,
+            "CNSR",
+            f"{p.lower()}_event_from_cnsr",
+            len(s),
+            f"{p}: event = 1 when CNSR == 0 (CNSR >= 1 is censored)",
+        )
     pfs = t[(t["_par"] == "PFS") & (t["_e"] == 1)]
     if "EVNTDESC" in pfs.columns and "ADT" in pfs.columns:
         prog = pfs[_text(pfs, "EVNTDESC").str.contains("PROGRESS", na=False)]
         out["_pfs_prog_date"] = out["patient_id"].map(
-            parse_iso_dates(prog["ADT"], name, "ADT").set_axis(prog["USUBJID"]))
+            parse_iso_dates(prog["ADT"], name, "ADT").set_axis(prog["USUBJID"])
+        )
     out["patient_id"] = out["patient_id"].astype(str)
     return out
 
 
 def _lesions_from_tu_tr(
-    tu: pd.DataFrame | None, tu_name: str, tr: pd.DataFrame, tr_name: str, *,
-    reader: str, diameter_rule: str, equivocal_new_lesions: str, too_small_mm: float,
+    tu: pd.DataFrame | None,
+    tu_name: str,
+    tr: pd.DataFrame,
+    tr_name: str,
+    *,
+    reader: str,
+    diameter_rule: str,
+    equivocal_new_lesions: str,
+    too_small_mm: float,
     report: _Report,
 ) -> pd.DataFrame:
     _require(tr, tr_name, ["USUBJID", "TRLNKID", "TRTESTCD", "TRDTC"], "TR")
-    if "TRSTRESN" not in tr.columns and "TRSTRESC" not in tr.columns and "TRORRES" not in tr.columns:
-        raise CohortError([Problem(tr_name, None, "TRSTRESN", "no result variable",
-                                   "TRSTRESN, TRSTRESC or TRORRES")])
+    if (
+        "TRSTRESN" not in tr.columns
+        and "TRSTRESC" not in tr.columns
+        and "TRORRES" not in tr.columns
+    ):
+        raise CohortError(
+            [
+                Problem(
+                    tr_name, None, "TRSTRESN", "no result variable", "TRSTRESN, TRSTRESC or TRORRES"
+                )
+            ]
+        )
     lnk = tr["TRLNKID"].astype("string").str.strip()
     summary = lnk.isna()
-    report.add(tr_name, "TRLNKID", "summary_rows_skipped", int(summary.sum()),
-               "records without TRLNKID (e.g. SUMDIAM) are not lesion measurements")
+    report.add(
+        tr_name,
+        "TRLNKID",
+        "summary_rows_skipped",
+        int(summary.sum()),
+        "records without TRLNKID (e.g. SUMDIAM) are not lesion measurements",
+    )
     tr = tr[~summary]
     tr_keys_any_reader = pd.MultiIndex.from_arrays(
-        [tr["USUBJID"].astype("string").str.strip().astype(str), lnk[tr.index].astype(str)])
+        [tr["USUBJID"].astype("string").str.strip().astype(str), lnk[tr.index].astype(str)]
+    )
     tr = select_reader(tr, "TR", reader, name=tr_name, report=report)
     test = _text(tr, "TRTESTCD")
     known = test.isin([*_DIAMETER_TESTS, "TUMSTATE"])
-    report.add(tr_name, "TRTESTCD", "tests_ignored", int((~known).sum()),
-               "tests other than LDIAM, LPERP, DIAMETER, TUMSTATE: "
-               + ", ".join(sorted(test[~known].dropna().unique())))
+    report.add(
+        tr_name,
+        "TRTESTCD",
+        "tests_ignored",
+        int((~known).sum()),
+        "tests other than LDIAM, LPERP, DIAMETER, TUMSTATE: "
+        + ", ".join(sorted(test[~known].dropna().unique())),
+    )
     tr = tr[known.fillna(False)]
     test = test[tr.index]
     date = parse_iso_dates(tr["TRDTC"], tr_name, "TRDTC", report)
     nodate = date.isna()
     if nodate.any():
-        raise CohortError(_problem_rows(tr_name, "TRDTC", tr.index[nodate],
-                                        "missing assessment date", "an ISO 8601 date"))
-    base = pd.DataFrame({
-        "patient_id": tr["USUBJID"].astype("string").str.strip().astype(str),
-        "lesion_id": tr["TRLNKID"].astype("string").str.strip().astype(str),
-        "assessment_date": date,
-        "visit": tr["VISIT"].astype("string") if "VISIT" in tr.columns else pd.NA,
-        "_ev": _eval_key(tr, "TR"),
-        "_grp": _text(tr, "TRGRPID"),
-        "_test": test,
-        "_row": tr.index,
-    }, index=tr.index)
+        raise CohortError(
+            _problem_rows(
+                tr_name, "TRDTC", tr.index[nodate], "missing assessment date", "an ISO 8601 date"
+            )
+        )
+    base = pd.DataFrame(
+        {
+            "patient_id": tr["USUBJID"].astype("string").str.strip().astype(str),
+            "lesion_id": tr["TRLNKID"].astype("string").str.strip().astype(str),
+            "assessment_date": date,
+            "visit": tr["VISIT"].astype("string") if "VISIT" in tr.columns else pd.NA,
+            "_ev": _eval_key(tr, "TR"),
+            "_grp": _text(tr, "TRGRPID"),
+            "_test": test,
+            "_row": tr.index,
+        },
+        index=tr.index,
+    )
     text_res = _first_present(tr, ["TRSTRESC", "TRORRES"])
     base["_mm"] = _to_mm(tr, tr_name, report)
     base["_text"] = text_res
@@ -545,55 +759,85 @@ def _lesions_from_tu_tr(
         role = role_txt.map(_ROLE, na_action="ignore")
         bad = role_txt.notna() & role.isna()
         if bad.any():
-            raise CohortError(_problem_rows(tu_name, "TUSTRESC", tu.index[bad],
-                                            "unknown lesion role", "TARGET, NON-TARGET or NEW",
-                                            role_txt))
-        ident = pd.DataFrame({
-            "patient_id": tu["USUBJID"].astype("string").str.strip().astype(str),
-            "lesion_id": tu["TULNKID"].astype("string").str.strip().astype(str),
-            "_ev": _eval_key(tu, "TU"),
-            "_role": role,
-            "organ": tu["TULOC"].astype("string") if "TULOC" in tu.columns else pd.NA,
-            "lymph_node": (loc.fillna("") + " " + locdtl.fillna("")).str.contains(
-                r"LYMPH|NODE|NODAL", regex=True).astype(bool),
-            "_tudtc": (parse_iso_dates(tu["TUDTC"], tu_name, "TUDTC", report)
-                       if "TUDTC" in tu.columns else pd.NaT),
-            "visit": tu["VISIT"].astype("string") if "VISIT" in tu.columns else pd.NA,
-        })
+            raise CohortError(
+                _problem_rows(
+                    tu_name,
+                    "TUSTRESC",
+                    tu.index[bad],
+                    "unknown lesion role",
+                    "TARGET, NON-TARGET or NEW",
+                    role_txt,
+                )
+            )
+        ident = pd.DataFrame(
+            {
+                "patient_id": tu["USUBJID"].astype("string").str.strip().astype(str),
+                "lesion_id": tu["TULNKID"].astype("string").str.strip().astype(str),
+                "_ev": _eval_key(tu, "TU"),
+                "_role": role,
+                "organ": tu["TULOC"].astype("string") if "TULOC" in tu.columns else pd.NA,
+                "lymph_node": (loc.fillna("") + " " + locdtl.fillna(""))
+                .str.contains(r"LYMPH|NODE|NODAL", regex=True)
+                .astype(bool),
+                "_tudtc": (
+                    parse_iso_dates(tu["TUDTC"], tu_name, "TUDTC", report)
+                    if "TUDTC" in tu.columns
+                    else pd.NaT
+                ),
+                "visit": tu["VISIT"].astype("string") if "VISIT" in tu.columns else pd.NA,
+            }
+        )
         ident = ident.drop_duplicates(["patient_id", "lesion_id", "_ev"], keep="first")
     same = ident.drop(columns=["_tudtc", "visit"], errors="ignore")
     anyr = same.drop_duplicates(["patient_id", "lesion_id"], keep="first").drop(columns="_ev")
     m = base.merge(same, on=["patient_id", "lesion_id", "_ev"], how="left")
     fb = m["_role"].isna() & m["organ"].isna()
     if fb.any():
-        alt = m.loc[fb, ["patient_id", "lesion_id"]].merge(anyr, on=["patient_id", "lesion_id"],
-                                                            how="left")
+        alt = m.loc[fb, ["patient_id", "lesion_id"]].merge(
+            anyr, on=["patient_id", "lesion_id"], how="left"
+        )
         for c in ("_role", "organ", "lymph_node"):
             m.loc[fb, c] = alt[c].to_numpy()
     grp_role = m["_grp"].map(_ROLE, na_action="ignore")
     m["_role"] = m["_role"].fillna(grp_role)
     norole = m["_role"].isna()
     if norole.any():
-        raise CohortError(_problem_rows(
-            tr_name, "TRLNKID", pd.Index(m.loc[norole, "_row"]),
-            "lesion not identified in TU and TRGRPID gives no role",
-            "a TU record with the same TULNKID, or TRGRPID TARGET/NON-TARGET/NEW",
-            m.set_index("_row")["lesion_id"]))
+        raise CohortError(
+            _problem_rows(
+                tr_name,
+                "TRLNKID",
+                pd.Index(m.loc[norole, "_row"]),
+                "lesion not identified in TU and TRGRPID gives no role",
+                "a TU record with the same TULNKID, or TRGRPID TARGET/NON-TARGET/NEW",
+                m.set_index("_row")["lesion_id"],
+            )
+        )
     m["lymph_node"] = m["lymph_node"].astype("boolean").fillna(False).astype(bool)
 
     # ---- one row per lesion and scan
     keys = ["patient_id", "assessment_date", "lesion_id"]
     same_rec = m.duplicated([*keys, "_test", "_mm", "_text", "_notdone"], keep="first")
-    report.add(tr_name, "TRLNKID", "duplicate_record_dropped", int(same_rec.sum()),
-               "identical record (same lesion, test, date and result) of the chosen reader")
+    report.add(
+        tr_name,
+        "TRLNKID",
+        "duplicate_record_dropped",
+        int(same_rec.sum()),
+        "identical record (same lesion, test, date and result) of the chosen reader",
+    )
     m = m[~same_rec]
     dup = m.duplicated([*keys, "_test"], keep=False)
     if dup.any():
-        raise CohortError(_problem_rows(
-            tr_name, "TRLNKID", pd.Index(m.loc[dup, "_row"]),
-            "several records of one test for a lesion and date",
-            "one record per lesion, test and date for the chosen reader "
-            "(set TRACPTFL or choose reader=)", m.set_index("_row")["lesion_id"]))
+        raise CohortError(
+            _problem_rows(
+                tr_name,
+                "TRLNKID",
+                pd.Index(m.loc[dup, "_row"]),
+                "several records of one test for a lesion and date",
+                "one record per lesion, test and date for the chosen reader "
+                "(set TRACPTFL or choose reader=)",
+                m.set_index("_row")["lesion_id"],
+            )
+        )
     val = m.pivot_table(index=keys, columns="_test", values="_mm", aggfunc="first")
     val = val.reindex(columns=list(_DIAMETER_TESTS))
     first = m.sort_values([*keys, "_row"]).drop_duplicates(keys)
@@ -614,95 +858,158 @@ def _lesions_from_tu_tr(
     dtext = pd.Series(pd.NA, index=les.index, dtype="string")
     for tn, to in zip(order_node, order_other, strict=True):
         diam = diam.where(diam.notna(), np.where(node, les[tn], les[to]))
-        dtext = dtext.fillna(pd.Series(np.where(node, les[f"{tn}_TXT"], les[f"{to}_TXT"]),
-                                       index=les.index).astype("string"))
+        dtext = dtext.fillna(
+            pd.Series(np.where(node, les[f"{tn}_TXT"], les[f"{to}_TXT"]), index=les.index).astype(
+                "string"
+            )
+        )
     tgt = les["_role"].eq("target")
     too_small = tgt & diam.isna() & dtext.isin(_TOO_SMALL_TEXT).fillna(False)
     diam[too_small] = too_small_mm
-    report.add(tr_name, "TRSTRESC", "too_small_to_measure", int(too_small.sum()),
-               f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm (RECIST 1.1 default)")
+    report.add(
+        tr_name,
+        "TRSTRESC",
+        "too_small_to_measure",
+        int(too_small.sum()),
+        f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm (RECIST 1.1 default)",
+    )
     ne_text = tgt & diam.isna() & (dtext.isin(_NOT_EVALUABLE_TEXT).fillna(False) | les["_notdone"])
     unknown_text = tgt & diam.isna() & dtext.notna() & ~ne_text & ~too_small
     if unknown_text.any():
-        raise CohortError([Problem(tr_name, None, "TRSTRESC",
-                                   f"target lesion result is not a number: {v!r}",
-                                   "a number, TOO SMALL TO MEASURE or NOT EVALUABLE")
-                           for v in sorted(dtext[unknown_text].unique())[:20]])
+        raise CohortError(
+            [
+                Problem(
+                    tr_name,
+                    None,
+                    "TRSTRESC",
+                    f"target lesion result is not a number: {v!r}",
+                    "a number, TOO SMALL TO MEASURE or NOT EVALUABLE",
+                )
+                for v in sorted(dtext[unknown_text].unique())[:20]
+            ]
+        )
     state = les["TUMSTATE_TXT"].astype("string").str.upper()
     status = state.map(_STATUS, na_action="ignore").astype("string")
     bad_state = ~tgt & state.notna() & status.isna() & ~state.isin(_NOT_EVALUABLE_TEXT)
     if bad_state.any():
-        raise CohortError([Problem(tr_name, None, "TRSTRESC", f"unknown tumour state {v!r}",
-                                   "PRESENT, ABSENT, UNEQUIVOCAL, EQUIVOCAL or NOT EVALUABLE")
-                           for v in sorted(state[bad_state].unique())[:20]])
-    report.add(tr_name, "TRSTRESC", "equivocal_as_present",
-               int((~tgt & les["_role"].eq("non_target") & state.str.startswith("EQUIVOCAL")
-                    .fillna(False)).sum()),
-               "non-target EQUIVOCAL: present (not unequivocal progression, RECIST 1.1)")
+        raise CohortError(
+            [
+                Problem(
+                    tr_name,
+                    None,
+                    "TRSTRESC",
+                    f"unknown tumour state {v!r}",
+                    "PRESENT, ABSENT, UNEQUIVOCAL, EQUIVOCAL or NOT EVALUABLE",
+                )
+                for v in sorted(state[bad_state].unique())[:20]
+            ]
+        )
+    report.add(
+        tr_name,
+        "TRSTRESC",
+        "equivocal_as_present",
+        int(
+            (
+                ~tgt
+                & les["_role"].eq("non_target")
+                & state.str.startswith("EQUIVOCAL").fillna(False)
+            ).sum()
+        ),
+        "non-target EQUIVOCAL: present (not unequivocal progression, RECIST 1.1)",
+    )
     new = les["_role"].eq("new")
     equivocal_new = new & state.str.startswith("EQUIVOCAL").fillna(False)
     les = les.assign(diameter_mm=diam.where(tgt), status=status.where(~tgt))
     # a new lesion is 'present' (UNEQUIVOCAL/EQUIVOCAL describe the new lesion, not a change)
-    les["status"] = les["status"].where(~new | les["status"].eq("absent").fillna(False),
-                                        "present")
-    les["not_evaluable"] = (tgt & les["diameter_mm"].isna()) | (
-        ~tgt & ~new & les["status"].isna())
-    report.add(tr_name, "TRSTAT", "not_evaluable", int(les["not_evaluable"].sum()),
-               "measurement not done / not evaluable / missing: diameter or status NA")
+    les["status"] = les["status"].where(~new | les["status"].eq("absent").fillna(False), "present")
+    les["not_evaluable"] = (tgt & les["diameter_mm"].isna()) | (~tgt & ~new & les["status"].isna())
+    report.add(
+        tr_name,
+        "TRSTAT",
+        "not_evaluable",
+        int(les["not_evaluable"].sum()),
+        "measurement not done / not evaluable / missing: diameter or status NA",
+    )
     if equivocal_new_lesions == "exclude":
-        report.add(tr_name, "TRSTRESC", "equivocal_new_lesion_excluded", int(equivocal_new.sum()),
-                   "new lesion recorded as EQUIVOCAL is not a new lesion under RECIST 1.1")
+        report.add(
+            tr_name,
+            "TRSTRESC",
+            "equivocal_new_lesion_excluded",
+            int(equivocal_new.sum()),
+            "new lesion recorded as EQUIVOCAL is not a new lesion under RECIST 1.1",
+        )
         les = les[~equivocal_new]
     elif equivocal_new_lesions != "include":
-        raise HPDError(f"equivocal_new_lesions={equivocal_new_lesions!r}: expected 'exclude' or "
-                       "'include'")
+        raise HPDError(
+            f"equivocal_new_lesions={equivocal_new_lesions!r}: expected 'exclude' or 'include'"
+        )
     les = les.rename(columns={"_role": "lesion_type"})[LESION_COLUMNS]
 
     # ---- explicit rows for target lesions missing at a scan
     tg = les[les["lesion_type"].eq("target")][["patient_id", "lesion_id", "organ", "lymph_node"]]
     tg = tg.drop_duplicates(["patient_id", "lesion_id"])
     scans = les[["patient_id", "assessment_date", "visit"]].drop_duplicates(
-        ["patient_id", "assessment_date"])
+        ["patient_id", "assessment_date"]
+    )
     full = scans.merge(tg, on="patient_id")
     have = les[["patient_id", "assessment_date", "lesion_id"]]
     full = full.merge(have, how="left", indicator=True)
     missing = full[full["_merge"] == "left_only"].drop(columns="_merge")
-    first_seen = les[les["lesion_type"].eq("target")].groupby(
-        ["patient_id", "lesion_id"])["assessment_date"].min().rename("_first")
+    first_seen = (
+        les[les["lesion_type"].eq("target")]
+        .groupby(["patient_id", "lesion_id"])["assessment_date"]
+        .min()
+        .rename("_first")
+    )
     missing = missing.join(first_seen, on=["patient_id", "lesion_id"])
     missing = missing[missing["assessment_date"] > missing["_first"]].drop(columns="_first")
     if len(missing):
-        report.add(tr_name, "TRLNKID", "missing_target_lesion_added", len(missing),
-                   "target lesion without a record at a later scan of the patient: row added "
-                   "with diameter_mm NA, not_evaluable True")
-        missing = missing.assign(lesion_type="target", diameter_mm=np.nan, not_evaluable=True,
-                                 status=pd.Series(pd.NA, index=missing.index, dtype="string"))
-        les = pd.concat([les.astype({"status": "string"}), missing[les.columns]],
-                        ignore_index=True)
+        report.add(
+            tr_name,
+            "TRLNKID",
+            "missing_target_lesion_added",
+            len(missing),
+            "target lesion without a record at a later scan of the patient: row added "
+            "with diameter_mm NA, not_evaluable True",
+        )
+        missing = missing.assign(
+            lesion_type="target",
+            diameter_mm=np.nan,
+            not_evaluable=True,
+            status=pd.Series(pd.NA, index=missing.index, dtype="string"),
+        )
+        les = pd.concat([les.astype({"status": "string"}), missing[les.columns]], ignore_index=True)
     # ---- new lesions identified in TU only (no TR record)
     if tu is not None and len(ident):
         try:
             selected = select_reader(tu, "TU", reader).index
         except HPDError:  # the named reader has no TU record: no TU-only new lesion
             selected = tu.index[:0]
-        cand = ident[ident["_role"].eq("new") & ident["_tudtc"].notna()
-                     & ident.index.isin(selected)]
-        in_tr = pd.MultiIndex.from_frame(cand[["patient_id", "lesion_id"]]).isin(
-            tr_keys_any_reader)
+        cand = ident[
+            ident["_role"].eq("new") & ident["_tudtc"].notna() & ident.index.isin(selected)
+        ]
+        in_tr = pd.MultiIndex.from_frame(cand[["patient_id", "lesion_id"]]).isin(tr_keys_any_reader)
         tu_new = cand.index[~in_tr]
-        extra = ident.loc[tu_new].rename(columns={"_tudtc": "assessment_date",
-                                                  "_role": "lesion_type"})
+        extra = ident.loc[tu_new].rename(
+            columns={"_tudtc": "assessment_date", "_role": "lesion_type"}
+        )
         if len(extra):
             extra = extra.assign(diameter_mm=np.nan, status="present", not_evaluable=False)
-            report.add(tu_name, "TUSTRESC", "new_lesion_from_tu", len(extra),
-                       "NEW lesion identified in TU without a TR record: added at TUDTC")
+            report.add(
+                tu_name,
+                "TUSTRESC",
+                "new_lesion_from_tu",
+                len(extra),
+                "NEW lesion identified in TU without a TR record: added at TUDTC",
+            )
             extra = extra[LESION_COLUMNS].astype(les.dtypes.to_dict())
             les = pd.concat([les, extra], ignore_index=True)
 
     les["lymph_node"] = les["lymph_node"].astype(bool)
     les["not_evaluable"] = les["not_evaluable"].astype(bool)
-    les = les[LESION_COLUMNS].sort_values(["patient_id", "assessment_date", "lesion_id"],
-                                          kind="mergesort")
+    les = les[LESION_COLUMNS].sort_values(
+        ["patient_id", "assessment_date", "lesion_id"], kind="mergesort"
+    )
     return les.reset_index(drop=True)
 
 
@@ -710,21 +1017,31 @@ def _responses_from_rs(rs: pd.DataFrame, name: str, reader: str, report: _Report
     _require(rs, name, ["USUBJID", "RSTESTCD", "RSDTC"], "RS")
     cat = _text(rs, "RSCAT")
     if cat.eq("RECIST 1.1").any():  # RECIST 1.1 records when the domain also holds others
-        report.add(name, "RSCAT", "other_response_criteria_ignored",
-                   int((~cat.eq("RECIST 1.1").fillna(False)).sum()),
-                   "RS records of other criteria than RECIST 1.1 (e.g. iRECIST)")
+        report.add(
+            name,
+            "RSCAT",
+            "other_response_criteria_ignored",
+            int((~cat.eq("RECIST 1.1").fillna(False)).sum()),
+            "RS records of other criteria than RECIST 1.1 (e.g. iRECIST)",
+        )
         rs = rs[cat.eq("RECIST 1.1").fillna(False)]
     rs = select_reader(rs, "RS", reader, name=name, report=report)
     res = _first_present(rs, ["RSSTRESC", "RSORRES"])
-    d = pd.DataFrame({
-        "patient_id": rs["USUBJID"].astype("string").str.strip().astype(str),
-        "assessment_date": parse_iso_dates(rs["RSDTC"], name, "RSDTC", report),
-        "visit": rs["VISIT"].astype("string") if "VISIT" in rs.columns else pd.NA,
-        "_test": _text(rs, "RSTESTCD"),
-        "_res": res,
-    })
-    cols = {"OVRLRESP": "overall_response", "TRGRESP": "target_response",
-            "NTRGRESP": "non_target_response", "NEWLPROG": "new_lesion_progression"}
+    d = pd.DataFrame(
+        {
+            "patient_id": rs["USUBJID"].astype("string").str.strip().astype(str),
+            "assessment_date": parse_iso_dates(rs["RSDTC"], name, "RSDTC", report),
+            "visit": rs["VISIT"].astype("string") if "VISIT" in rs.columns else pd.NA,
+            "_test": _text(rs, "RSTESTCD"),
+            "_res": res,
+        }
+    )
+    cols = {
+        "OVRLRESP": "overall_response",
+        "TRGRESP": "target_response",
+        "NTRGRESP": "non_target_response",
+        "NEWLPROG": "new_lesion_progression",
+    }
     d = d[d["_test"].isin(list(cols)) & d["assessment_date"].notna()]
     keys = ["patient_id", "assessment_date"]
     w = d.pivot_table(index=keys, columns="_test", values="_res", aggfunc="first")
@@ -735,6 +1052,7 @@ def _responses_from_rs(rs: pd.DataFrame, name: str, reader: str, report: _Report
 
 
 # --------------------------------------------------------------------------- public API
+
 
 def import_sdtm(
     sdtm_dir: Path | str,
@@ -787,31 +1105,60 @@ def import_sdtm(
     rs_path = find_domain(sdtm_dir, "rs", prefer=prefer, required=False)
     adsl_path = find_domain(dirs, "adsl", prefer=prefer, required=False)
     adtte_path = find_domain(dirs, "adtte", prefer=prefer, required=False)
-    for role, p in [("DM", dm_path), ("TU", tu_path), ("TR", tr_path), ("RS", rs_path),
-                    ("ADSL", adsl_path), ("ADTTE", adtte_path)]:
-        report.add(str(p) if p else role, None, "domain_file", 1 if p else 0,
-                   f"{role} read from {p.name if p else '-'}")
+    for role, p in [
+        ("DM", dm_path),
+        ("TU", tu_path),
+        ("TR", tr_path),
+        ("RS", rs_path),
+        ("ADSL", adsl_path),
+        ("ADTTE", adtte_path),
+    ]:
+        report.add(
+            str(p) if p else role,
+            None,
+            "domain_file",
+            1 if p else 0,
+            f"{role} read from {p.name if p else '-'}",
+        )
     if tu_path is None:
-        report.add(str(sdtm_dir), None, "domain_missing", 1,
-                   "no TU domain: lesion roles from TR TRGRPID, no organ / lymph-node flag")
+        report.add(
+            str(sdtm_dir),
+            None,
+            "domain_missing",
+            1,
+            "no TU domain: lesion roles from TR TRGRPID, no organ / lymph-node flag",
+        )
 
     dm = read_domain(dm_path)
     pat = _patients_from_dm(dm, dm_path.name, report)
     tr = read_domain(tr_path)
     tu = read_domain(tu_path) if tu_path else None
-    les = _lesions_from_tu_tr(tu, tu_path.name if tu_path else "TU", tr, tr_path.name,
-                              reader=reader, diameter_rule=diameter_rule,
-                              equivocal_new_lesions=equivocal_new_lesions,
-                              too_small_mm=too_small_mm, report=report)
-    resp = (_responses_from_rs(read_domain(rs_path), rs_path.name, reader, report)
-            if rs_path else pd.DataFrame(columns=RESPONSE_COLUMNS))
+    les = _lesions_from_tu_tr(
+        tu,
+        tu_path.name if tu_path else "TU",
+        tr,
+        tr_path.name,
+        reader=reader,
+        diameter_rule=diameter_rule,
+        equivocal_new_lesions=equivocal_new_lesions,
+        too_small_mm=too_small_mm,
+        report=report,
+    )
+    resp = (
+        _responses_from_rs(read_domain(rs_path), rs_path.name, reader, report)
+        if rs_path
+        else pd.DataFrame(columns=RESPONSE_COLUMNS)
+    )
 
     # last contact
-    last_scan = pd.concat([les[["patient_id", "assessment_date"]],
-                           resp[["patient_id", "assessment_date"]]]).groupby(
-        "patient_id")["assessment_date"].max()
+    last_scan = (
+        pd.concat([les[["patient_id", "assessment_date"]], resp[["patient_id", "assessment_date"]]])
+        .groupby("patient_id")["assessment_date"]
+        .max()
+    )
     pat["last_contact"] = pd.concat(
-        [pat["_dm_contact"], pat["patient_id"].map(last_scan)], axis=1).max(axis=1)
+        [pat["_dm_contact"], pat["patient_id"].map(last_scan)], axis=1
+    ).max(axis=1)
     if adsl_path is not None:
         adsl = read_domain(adsl_path)
         if {"USUBJID", "LSTALVDT"} <= set(adsl.columns):
@@ -819,19 +1166,30 @@ def import_sdtm(
             lst.index = adsl["USUBJID"].astype("string").str.strip().astype(str)
             mapped = pat["patient_id"].map(lst[~lst.index.duplicated()])
             later = mapped.notna() & ~(mapped <= pat["last_contact"])
-            report.add(adsl_path.name, "LSTALVDT", "last_contact_from_adsl", int(later.sum()),
-                       "last_contact = ADSL LSTALVDT where later than the DM/assessment dates")
+            report.add(
+                adsl_path.name,
+                "LSTALVDT",
+                "last_contact_from_adsl",
+                int(later.sum()),
+                "last_contact = ADSL LSTALVDT where later than the DM/assessment dates",
+            )
             pat["last_contact"] = pat["last_contact"].where(~later, mapped)
     after_death = pat["death_date"].notna() & (pat["last_contact"] > pat["death_date"])
-    report.add(dm_path.name, "DTHDTC", "last_contact_capped_at_death", int(after_death.sum()),
-               "a date after death (e.g. RFPENDTC, assessment) cannot be a date known alive: "
-               "last_contact = death_date")
+    report.add(
+        dm_path.name,
+        "DTHDTC",
+        "last_contact_capped_at_death",
+        int(after_death.sum()),
+        "a date after death (e.g. RFPENDTC, assessment) cannot be a date known alive: "
+        "last_contact = death_date",
+    )
     pat["last_contact"] = pat["last_contact"].where(~after_death, pat["death_date"])
     pat["last_contact"] = pat["last_contact"].astype("datetime64[ns]")
 
     # progression date: first overall PD of the chosen reader (RS)
-    pd_dates = resp[resp["overall_response"].eq("PD")].groupby("patient_id")[
-        "assessment_date"].min()
+    pd_dates = (
+        resp[resp["overall_response"].eq("PD")].groupby("patient_id")["assessment_date"].min()
+    )
     pat["progression_date"] = pat["patient_id"].map(pd_dates).astype("datetime64[ns]")
     if adtte_path is not None:
         tte = _tte_from_adtte(read_domain(adtte_path), adtte_path.name, report)
@@ -839,39 +1197,61 @@ def import_sdtm(
         if "_pfs_prog_date" in pat.columns:
             a, b = pat["_pfs_prog_date"], pat["progression_date"]
             differ = (a.notna() != b.notna()) | (a.notna() & b.notna() & (a != b))
-            report.add(adtte_path.name, "ADT", "adtte_progression_differs_from_rs",
-                       int(differ.sum()),
-                       "ADTTE PFS progression date differs from the first RS overall PD of the "
-                       "chosen reader (progression_date is taken from RS; the ADaM may come "
-                       "from another SDTM variant or reader)")
+            report.add(
+                adtte_path.name,
+                "ADT",
+                "adtte_progression_differs_from_rs",
+                int(differ.sum()),
+                "ADTTE PFS progression date differs from the first RS overall PD of the "
+                "chosen reader (progression_date is taken from RS; the ADaM may come "
+                "from another SDTM variant or reader)",
+            )
             pat = pat.drop(columns="_pfs_prog_date")
 
     # subject selection
     _check_unmatched(les, pat, tr_path.name, dm_path.name, allow_unmatched)
     no_start = pat["treatment_start"].isna()
-    report.add(dm_path.name, "RFXSTDTC", "subject_not_exposed_dropped", int(no_start.sum()),
-               "DM subject without a treatment start (screen failure / never dosed): "
-               + ", ".join(pat.loc[no_start, "patient_id"].head(10)) +
-               (" ..." if no_start.sum() > 10 else ""))
+    report.add(
+        dm_path.name,
+        "RFXSTDTC",
+        "subject_not_exposed_dropped",
+        int(no_start.sum()),
+        "DM subject without a treatment start (screen failure / never dosed): "
+        + ", ".join(pat.loc[no_start, "patient_id"].head(10))
+        + (" ..." if no_start.sum() > 10 else ""),
+    )
     pat = pat[~no_start]
     if subjects == "with_tumor_data":
         has = pat["patient_id"].isin(les["patient_id"])
-        report.add(dm_path.name, "USUBJID", "subject_without_tumor_data_dropped",
-                   int((~has).sum()), "subjects=with_tumor_data: no TR record")
+        report.add(
+            dm_path.name,
+            "USUBJID",
+            "subject_without_tumor_data_dropped",
+            int((~has).sum()),
+            "subjects=with_tumor_data: no TR record",
+        )
         pat = pat[has]
     elif subjects != "exposed":
         raise HPDError(f"subjects={subjects!r}: expected 'exposed' or 'with_tumor_data'")
     orphan = ~les["patient_id"].isin(pat["patient_id"])
-    report.add(tr_path.name, "USUBJID", "lesion_rows_without_patient_dropped",
-               int(orphan.sum()),
-               "TR records of subjects absent from DM or without treatment start: "
-               + ", ".join(sorted(les.loc[orphan, "patient_id"].unique())[:10]))
+    report.add(
+        tr_path.name,
+        "USUBJID",
+        "lesion_rows_without_patient_dropped",
+        int(orphan.sum()),
+        "TR records of subjects absent from DM or without treatment start: "
+        + ", ".join(sorted(les.loc[orphan, "patient_id"].unique())[:10]),
+    )
     les = les[~orphan].reset_index(drop=True)
     resp_orphan = ~resp["patient_id"].isin(pat["patient_id"])
-    report.add(rs_path.name if rs_path else "RS", "USUBJID", "response_rows_without_patient_dropped",
-               int(resp_orphan.sum()),
-               "RS overall responses of subjects absent from DM or without treatment start: "
-               + ", ".join(sorted(resp.loc[resp_orphan, "patient_id"].astype(str).unique())[:10]))
+    report.add(
+        rs_path.name if rs_path else "RS",
+        "USUBJID",
+        "response_rows_without_patient_dropped",
+        int(resp_orphan.sum()),
+        "RS overall responses of subjects absent from DM or without treatment start: "
+        + ", ".join(sorted(resp.loc[resp_orphan, "patient_id"].astype(str).unique())[:10]),
+    )
     resp = resp[~resp_orphan].reset_index(drop=True)
 
     cols = [c for c in PATIENT_COLUMNS if c in pat.columns]
@@ -879,8 +1259,9 @@ def import_sdtm(
     return {"patients": pat, "lesions": les, "responses": resp, "report": report.frame()}
 
 
-def _check_unmatched(les: pd.DataFrame, pat: pd.DataFrame, tr_name: str, dm_name: str,
-                     allow: bool) -> None:
+def _check_unmatched(
+    les: pd.DataFrame, pat: pd.DataFrame, tr_name: str, dm_name: str, allow: bool
+) -> None:
     """Raise :class:`HPDError` when TR has subjects that DM does not list (``allow``: they are
     dropped, and the import report and the console say so). The message names them and, when
     DM has the same id but for case or leading zeros, that id."""
@@ -895,20 +1276,33 @@ def _check_unmatched(les: pd.DataFrame, pat: pd.DataFrame, tr_name: str, dm_name
     shown = []
     for s in subjects[:10]:
         k = id_key(pd.Series([s])).iloc[0]
-        shown.append(repr(s) + (f" ({dm_name} has {near[k]!r}: the case or leading zeros "
-                                "differ)" if k in near else ""))
-    raise HPDError(f"{tr_name}: {int(absent.sum())} rows of {len(subjects)} subject(s) not in "
-                   f"{dm_name}: {', '.join(shown)}" + (" …" if len(subjects) > 10 else "")
-                   + f" (expected every TR subject in {dm_name}; pass --allow-unmatched to "
-                   "drop them)")
+        shown.append(
+            repr(s)
+            + (
+                f" ({dm_name} has {near[k]!r}: the case or leading zeros differ)"
+                if k in near
+                else ""
+            )
+        )
+    raise HPDError(
+        f"{tr_name}: {int(absent.sum())} rows of {len(subjects)} subject(s) not in "
+        f"{dm_name}: {', '.join(shown)}"
+        + (" …" if len(subjects) > 10 else "")
+        + f" (expected every TR subject in {dm_name}; pass --allow-unmatched to "
+        "drop them)"
+    )
 
 
 def dropped_rows_summary(report: pd.DataFrame) -> list[str]:
     """One console line per import-report row that dropped records (``*_dropped``, n > 0)."""
-    rows = report[report["action"].astype(str).str.endswith("_dropped")
-                  & (pd.to_numeric(report["n_rows"], errors="coerce") > 0)]
-    return [f"dropped {int(r.n_rows)} row(s) of {r.file} ({r.action}): {r.detail}"
-            for r in rows.itertuples(index=False)]
+    rows = report[
+        report["action"].astype(str).str.endswith("_dropped")
+        & (pd.to_numeric(report["n_rows"], errors="coerce") > 0)
+    ]
+    return [
+        f"dropped {int(r.n_rows)} row(s) of {r.file} ({r.action}): {r.detail}"
+        for r in rows.itertuples(index=False)
+    ]
 
 
 def write_cohort_csv(df: pd.DataFrame, path: Path) -> None:
@@ -926,8 +1320,9 @@ def write_cohort_csv(df: pd.DataFrame, path: Path) -> None:
     neutralize_formulas(out).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
 
 
-def import_sdtm_dir(sdtm_dir: Path | str, out_dir: Path | str, *, force: bool = False,
-                    **options: object) -> Path:
+def import_sdtm_dir(
+    sdtm_dir: Path | str, out_dir: Path | str, *, force: bool = False, **options: object
+) -> Path:
     """Run :func:`import_sdtm` and write ``patients.csv``, ``lesions.csv`` (the cohort),
     ``rs_responses.csv`` (SDTM overall responses, for comparison) and ``import_report.csv``.
 
@@ -947,4 +1342,3 @@ def import_sdtm_dir(sdtm_dir: Path | str, out_dir: Path | str, *, force: bool = 
     write_cohort_csv(tables["responses"], out / "rs_responses.csv")
     write_cohort_csv(tables["report"], out / "import_report.csv")
     return out
-

@@ -114,20 +114,25 @@ _BONE = ORGANS.index("bone")
 # relative frequency of each organ (order of ORGANS) for a lesion, by tumour type
 _ORGAN_WEIGHTS: dict[str, list[float]] = {
     #             lung ln  liver adr brain perit soft pleu kid  h&n  blad stom bone
-    "NSCLC":      [40, 22, 8, 7, 4, 1, 2, 6, 1, 0, 0, 0, 9],
-    "melanoma":   [18, 25, 12, 3, 5, 3, 22, 1, 1, 2, 0, 0, 8],
-    "HNSCC":      [20, 30, 5, 1, 0, 0, 5, 1, 0, 33, 0, 0, 5],
-    "renal":      [30, 18, 8, 8, 3, 1, 3, 2, 15, 0, 0, 0, 12],
+    "NSCLC": [40, 22, 8, 7, 4, 1, 2, 6, 1, 0, 0, 0, 9],
+    "melanoma": [18, 25, 12, 3, 5, 3, 22, 1, 1, 2, 0, 0, 8],
+    "HNSCC": [20, 30, 5, 1, 0, 0, 5, 1, 0, 33, 0, 0, 5],
+    "renal": [30, 18, 8, 8, 3, 1, 3, 2, 15, 0, 0, 0, 12],
     "urothelial": [18, 28, 12, 2, 0, 5, 2, 1, 2, 0, 20, 0, 10],
-    "gastric":    [6, 28, 25, 2, 0, 18, 2, 2, 0, 0, 0, 12, 5],
+    "gastric": [6, 28, 25, 2, 0, 18, 2, 2, 0, 0, 0, 12, 5],
 }
 
 #: randomised arms (1:1); the combination arm has fewer hyperprogressors and more responders
 #: (a simulation choice so that ``group_by=arm`` shows a difference, not a published estimate)
 _ARMS = ("ICI monotherapy", "ICI + chemotherapy")
 #: checkpoint inhibitors and their shares, independent of the arm
-_DRUGS = (("nivolumab", 0.25), ("pembrolizumab", 0.30), ("atezolizumab", 0.25),
-          ("durvalumab", 0.12), ("avelumab", 0.08))
+_DRUGS = (
+    ("nivolumab", 0.25),
+    ("pembrolizumab", 0.30),
+    ("atezolizumab", 0.25),
+    ("durvalumab", 0.12),
+    ("avelumab", 0.08),
+)
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,9 @@ class SimulationOptions:
         }
         for name, value in probs.items():
             if not 0.0 <= float(value) <= 1.0:
-                raise ParameterError(f"simulate option {name}={value!r}: expected a probability in [0, 1]")
+                raise ParameterError(
+                    f"simulate option {name}={value!r}: expected a probability in [0, 1]"
+                )
         if self.p_hyperprogressor + self.p_pseudoprogressor >= 0.9:
             raise ParameterError(
                 "simulate options p_hyperprogressor + p_pseudoprogressor: expected a sum < 0.9"
@@ -192,24 +199,37 @@ class SimulationOptions:
                 f"simulate option max_on_treatment_scans={self.max_on_treatment_scans!r}: "
                 "expected an integer >= 1"
             )
-        for name in ("measurement_sd_log", "g_pre_median_per_month", "max_treatment_months",
-                     "loss_to_follow_up_per_month", "toxicity_stop_per_month"):
+        for name in (
+            "measurement_sd_log",
+            "g_pre_median_per_month",
+            "max_treatment_months",
+            "loss_to_follow_up_per_month",
+            "toxicity_stop_per_month",
+        ):
             if not float(getattr(self, name)) >= 0:
                 raise ParameterError(f"simulate option {name}: expected a number >= 0")
         try:
-            a, b, c = (np.datetime64(x, "D") for x in (self.accrual_start, self.accrual_end,
-                                                       self.data_cutoff))
+            a, b, c = (
+                np.datetime64(x, "D")
+                for x in (self.accrual_start, self.accrual_end, self.data_cutoff)
+            )
         except ValueError as exc:
-            raise ParameterError(f"simulate options accrual_start/accrual_end/data_cutoff: "
-                                 f"expected ISO dates YYYY-MM-DD ({exc})") from None
+            raise ParameterError(
+                f"simulate options accrual_start/accrual_end/data_cutoff: "
+                f"expected ISO dates YYYY-MM-DD ({exc})"
+            ) from None
         if not a <= b < c:
             raise ParameterError(
                 "simulate options: expected accrual_start <= accrual_end < data_cutoff"
             )
         types = self.tumor_types if self.tumor_types is not None else TUMOR_TYPES
         unknown = sorted(set(types) - set(_ORGAN_WEIGHTS))
-        if unknown or not types or any(float(w) < 0 for w in types.values()) \
-                or sum(float(w) for w in types.values()) <= 0:
+        if (
+            unknown
+            or not types
+            or any(float(w) < 0 for w in types.values())
+            or sum(float(w) for w in types.values()) <= 0
+        ):
             raise ParameterError(
                 f"simulate option tumor_types={types!r}: expected non-negative weights over "
                 f"{', '.join(_ORGAN_WEIGHTS)}"
@@ -393,8 +413,9 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     pid = _padded_ids("P", n, max(4, len(str(n))))
     out = {
         "patients": _patients_table(pid, traits, lesions, follow, course, ends),
-        "lesions": _lesions_table(rng, pid, traits, lesions, group, traj, sched, sums, course,
-                                  opts),
+        "lesions": _lesions_table(
+            rng, pid, traits, lesions, group, traj, sched, sums, course, opts
+        ),
     }
     if opts.include_truth:
         out["truth"] = pd.DataFrame(
@@ -418,24 +439,24 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
 class _Traits:
     """Baseline traits, one value per patient (days since 1970-01-01 for dates)."""
 
-    type_names: np.ndarray      # tumour type names (index = code)
-    ttype: np.ndarray           # tumour type code
-    age: np.ndarray             # years
+    type_names: np.ndarray  # tumour type names (index = code)
+    ttype: np.ndarray  # tumour type code
+    age: np.ndarray  # years
     male: np.ndarray
-    ecog: np.ndarray            # ECOG performance status at baseline, 0-3
-    ldh: np.ndarray             # LDH above the upper limit of normal
-    nlr: np.ndarray             # neutrophil-to-lymphocyte ratio
-    pdl1: np.ndarray            # PD-L1 tumour proportion score, %
+    ecog: np.ndarray  # ECOG performance status at baseline, 0-3
+    ldh: np.ndarray  # LDH above the upper limit of normal
+    nlr: np.ndarray  # neutrophil-to-lymphocyte ratio
+    pdl1: np.ndarray  # PD-L1 tumour proportion score, %
     pdl1_missing: np.ndarray
-    mdm2: np.ndarray            # MDM2 amplification
-    egfr: np.ndarray            # EGFR alteration
+    mdm2: np.ndarray  # MDM2 amplification
+    egfr: np.ndarray  # EGFR alteration
     genomics_missing: np.ndarray
-    locoreg: np.ndarray         # locoregional recurrence
-    prior_rt: np.ndarray        # prior radiotherapy
-    arm: np.ndarray             # 0 monotherapy, 1 combination
-    drug_u: np.ndarray          # uniform draw that picks the checkpoint inhibitor
-    start_day: np.ndarray       # first dose
-    cutoff_day: int             # data cut-off
+    locoreg: np.ndarray  # locoregional recurrence
+    prior_rt: np.ndarray  # prior radiotherapy
+    arm: np.ndarray  # 0 monotherapy, 1 combination
+    drug_u: np.ndarray  # uniform draw that picks the checkpoint inhibitor
+    start_day: np.ndarray  # first dose
+    cutoff_day: int  # data cut-off
 
 
 def _draw_traits(rng: np.random.Generator, n: int, opts: SimulationOptions) -> _Traits:
@@ -447,7 +468,9 @@ def _draw_traits(rng: np.random.Generator, n: int, opts: SimulationOptions) -> _
 
     age = np.clip(np.round(rng.normal(64.0, 10.0, n)), 25, 90).astype(np.int64)
     male = rng.random(n) < 0.62
-    ecog = _categorical_draw(rng, np.broadcast_to([0.35, 0.50, 0.13, 0.02], (n, 4))).astype(np.int64)
+    ecog = _categorical_draw(rng, np.broadcast_to([0.35, 0.50, 0.13, 0.02], (n, 4))).astype(
+        np.int64
+    )
     ldh = rng.random(n) < 0.35
     nlr = np.round(np.clip(np.exp(rng.normal(np.log(4.0), 0.6, n)), 0.5, 60.0), 1)
     pdl1 = np.where(rng.random(n) < 0.35, 0.0, np.round(rng.uniform(1, 100, n)))
@@ -466,28 +489,46 @@ def _draw_traits(rng: np.random.Generator, n: int, opts: SimulationOptions) -> _
     span = int((np.datetime64(opts.accrual_end, "D") - start_lo).astype(np.int64))
     start_day = start_lo.astype(np.int64) + rng.integers(0, span + 1, n)
     cutoff_day = int(np.datetime64(opts.data_cutoff, "D").astype(np.int64))
-    return _Traits(type_names, ttype, age, male, ecog, ldh, nlr, pdl1, pdl1_missing, mdm2, egfr,
-                   genomics_missing, locoreg, prior_rt, arm, drug_u, start_day, cutoff_day)
+    return _Traits(
+        type_names,
+        ttype,
+        age,
+        male,
+        ecog,
+        ldh,
+        nlr,
+        pdl1,
+        pdl1_missing,
+        mdm2,
+        egfr,
+        genomics_missing,
+        locoreg,
+        prior_rt,
+        arm,
+        drug_u,
+        start_day,
+        cutoff_day,
+    )
 
 
 @dataclass(frozen=True)
 class _BaselineLesions:
     """The baseline lesions of every patient, one entry per lesion (``les_pat``: its patient)."""
 
-    n_les: np.ndarray           # per patient: lesions
-    n_nontarget: np.ndarray     # per patient: non-target lesions
-    les_pat: np.ndarray         # patient of each lesion
+    n_les: np.ndarray  # per patient: lesions
+    n_nontarget: np.ndarray  # per patient: non-target lesions
+    les_pat: np.ndarray  # patient of each lesion
     les_is_target: np.ndarray
-    les_num: np.ndarray         # number in the lesion id (T1, NT2 ...)
-    organ: np.ndarray           # organ code (index of ORGANS)
-    organ_weights: np.ndarray   # per tumour type: organ probabilities of a (non-target) lesion
+    les_num: np.ndarray  # number in the lesion id (T1, NT2 ...)
+    organ: np.ndarray  # organ code (index of ORGANS)
+    organ_weights: np.ndarray  # per tumour type: organ probabilities of a (non-target) lesion
     is_node: np.ndarray
-    base_d: np.ndarray          # baseline diameter, mm (short axis for nodes)
-    h_rate: np.ndarray          # lesion-specific extra log-growth per month
-    node_floor: np.ndarray      # mm: a responding node shrinks to a normal size
-    nt_absent_u: np.ndarray     # uniform draw: a non-target lesion of a responder disappears
-    n_sites: np.ndarray         # per patient: organs involved
-    liver: np.ndarray           # per patient: liver metastasis
+    base_d: np.ndarray  # baseline diameter, mm (short axis for nodes)
+    h_rate: np.ndarray  # lesion-specific extra log-growth per month
+    node_floor: np.ndarray  # mm: a responding node shrinks to a normal size
+    nt_absent_u: np.ndarray  # uniform draw: a non-target lesion of a responder disappears
+    n_sites: np.ndarray  # per patient: organs involved
+    liver: np.ndarray  # per patient: liver metastasis
 
 
 def _draw_baseline_lesions(rng: np.random.Generator, traits: _Traits) -> _BaselineLesions:
@@ -509,7 +550,9 @@ def _draw_baseline_lesions(rng: np.random.Generator, traits: _Traits) -> _Baseli
     ow /= ow.sum(axis=1, keepdims=True)
     ow_target /= ow_target.sum(axis=1, keepdims=True)
     organ_table = np.concatenate([ow, ow_target])  # rows: type (non-target), type (target)
-    organ = _draw_from_table(rng, organ_table, traits.ttype[les_pat] + len(type_names) * les_is_target)
+    organ = _draw_from_table(
+        rng, organ_table, traits.ttype[les_pat] + len(type_names) * les_is_target
+    )
     # RECIST: at most 2 target lesions per organ; extra ones become non-target lesions
     key = les_pat.astype(np.int64) * 64 + organ
     order = np.argsort((key * 2 + ~les_is_target) * 16 + les_pos, kind="stable")
@@ -522,8 +565,9 @@ def _draw_baseline_lesions(rng: np.random.Generator, traits: _Traits) -> _Baseli
     demote = les_is_target & (rank >= 2)
     les_is_target = les_is_target & ~demote
     # renumber in the order of the lesion ids as text (NT1.. before T1..), keeping draw order
-    lt_order = np.argsort((les_pat.astype(np.int64) * 2 + les_is_target) * 16 + les_pos,
-                          kind="stable")
+    lt_order = np.argsort(
+        (les_pat.astype(np.int64) * 2 + les_is_target) * 16 + les_pos, kind="stable"
+    )
     organ = organ[lt_order]
     les_is_target = les_is_target[lt_order]
     n_target = np.bincount(les_pat, weights=les_is_target, minlength=n).astype(np.int64)
@@ -548,12 +592,27 @@ def _draw_baseline_lesions(rng: np.random.Generator, traits: _Traits) -> _Baseli
     site_mat[les_pat, organ] = True
     n_sites = site_mat.sum(axis=1).astype(np.int64)
     liver = site_mat[:, _LIVER]
-    return _BaselineLesions(n_les, n_nontarget, les_pat, les_is_target, les_num, organ, ow,
-                            is_node, base_d, h_rate, node_floor, nt_absent_u, n_sites, liver)
+    return _BaselineLesions(
+        n_les,
+        n_nontarget,
+        les_pat,
+        les_is_target,
+        les_num,
+        organ,
+        ow,
+        is_node,
+        base_d,
+        h_rate,
+        node_floor,
+        nt_absent_u,
+        n_sites,
+        liver,
+    )
 
 
-def _draw_latent_group(rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions,
-                       opts: SimulationOptions) -> np.ndarray:
+def _draw_latent_group(
+    rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions, opts: SimulationOptions
+) -> np.ndarray:
     """Latent kinetic group per patient (codes of GROUPS): hyperprogression by a logistic model in
     the published risk factors, calibrated to ``p_hyperprogressor``; response by PD-L1, type,
     ECOG, liver and arm."""
@@ -576,8 +635,12 @@ def _draw_latent_group(rng: np.random.Generator, traits: _Traits, lesions: _Base
     rest = 1.0 - p_h - p_ps
     type_name = t.type_names[t.ttype]
     resp_share = _sigmoid(
-        -1.1 + 1.0 * (t.pdl1 >= 50) + 0.6 * (type_name == "melanoma")
-        + 0.3 * (type_name == "renal") - 0.4 * (t.ecog >= 2) - 0.3 * les.liver
+        -1.1
+        + 1.0 * (t.pdl1 >= 50)
+        + 0.6 * (type_name == "melanoma")
+        + 0.3 * (type_name == "renal")
+        - 0.4 * (t.ecog >= 2)
+        - 0.3 * les.liver
         + 0.4 * t.arm
     )
     p_resp = rest * resp_share
@@ -597,18 +660,19 @@ class _Trajectories:
     a2: np.ndarray
     b2: np.ndarray
     a3: np.ndarray
-    t_res: np.ndarray           # months to acquired resistance
+    t_res: np.ndarray  # months to acquired resistance
 
 
-def _draw_trajectories(rng: np.random.Generator, group: np.ndarray,
-                       opts: SimulationOptions) -> _Trajectories:
+def _draw_trajectories(
+    rng: np.random.Generator, group: np.ndarray, opts: SimulationOptions
+) -> _Trajectories:
     """Growth before treatment and the group's course after the first dose."""
     n = group.size
     g_pre = np.exp(rng.normal(np.log(opts.g_pre_median_per_month), 0.6, n))
-    slowish = rng.random(n) < 0.07   # a few tumours barely grew before treatment
+    slowish = rng.random(n) < 0.07  # a few tumours barely grew before treatment
     g_pre = np.where(slowish, rng.normal(0.0, 0.01, n), g_pre)
     u1, u2, u3, u4 = (rng.random(n) for _ in range(4))
-    t_res = np.exp(rng.normal(np.log(10.0), 0.7, n))   # months to acquired resistance
+    t_res = np.exp(rng.normal(np.log(10.0), 0.7, n))  # months to acquired resistance
     g_late = np.maximum(g_pre, 0.02) * (0.8 + 0.8 * u4)
     big = 1e6
     a1 = np.zeros(n)
@@ -653,12 +717,12 @@ def _draw_trajectories(rng: np.random.Generator, group: np.ndarray,
 class _Schedule:
     """Scan days relative to the first dose (day 0)."""
 
-    base_day: np.ndarray        # per patient, <= 0
-    has_pre: np.ndarray         # per patient: a pre-baseline scan exists
-    pre_day: np.ndarray         # per patient
-    on_day: np.ndarray          # patients x k_ext on-treatment scan days
-    k_max: int                  # on-treatment scans written to the lesion table
-    k_ext: int                  # on-treatment scans that decide progression and treatment end
+    base_day: np.ndarray  # per patient, <= 0
+    has_pre: np.ndarray  # per patient: a pre-baseline scan exists
+    pre_day: np.ndarray  # per patient
+    on_day: np.ndarray  # patients x k_ext on-treatment scan days
+    k_max: int  # on-treatment scans written to the lesion table
+    k_ext: int  # on-treatment scans that decide progression and treatment end
 
     @property
     def on_month(self) -> np.ndarray:
@@ -696,30 +760,39 @@ class _FollowUp:
     """Days from the first dose, per patient."""
 
     death_day: np.ndarray
-    obs_end: np.ndarray         # last observable day (cut-off or loss to follow-up)
-    cut_rel: np.ndarray         # data cut-off
+    obs_end: np.ndarray  # last observable day (cut-off or loss to follow-up)
+    cut_rel: np.ndarray  # data cut-off
 
 
-def _draw_follow_up(rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions,
-                    group: np.ndarray, traj: _Trajectories, opts: SimulationOptions) -> _FollowUp:
+def _draw_follow_up(
+    rng: np.random.Generator,
+    traits: _Traits,
+    lesions: _BaselineLesions,
+    group: np.ndarray,
+    traj: _Trajectories,
+    opts: SimulationOptions,
+) -> _FollowUp:
     """Death (by group, worse with ECOG, LDH and liver metastasis), loss to follow-up, cut-off."""
     n = group.size
     dpm = DAYS_PER_MONTH
     ecog_eff = np.exp(-0.25 * traits.ecog - 0.2 * traits.ldh - 0.2 * lesions.liver)
     ecog_eff = ecog_eff / ecog_eff.mean()
-    pps = np.exp(rng.normal(np.log(5.0), 0.8, n))     # survival after resistance, months
+    pps = np.exp(rng.normal(np.log(5.0), 0.8, n))  # survival after resistance, months
     z = rng.normal(0.0, 1.0, n)
     death_m = np.select(
         [group == _HYPER, group == _PROG, group == _RESP, group == _STAB],
-        [np.exp(np.log(3.0) + 0.65 * z) * ecog_eff,
-         np.exp(np.log(6.0) + 0.75 * z) * ecog_eff,
-         traj.b2 + pps,
-         0.5 * traj.t_res + pps],
+        [
+            np.exp(np.log(3.0) + 0.65 * z) * ecog_eff,
+            np.exp(np.log(6.0) + 0.75 * z) * ecog_eff,
+            traj.b2 + pps,
+            0.5 * traj.t_res + pps,
+        ],
         default=1.2 * traj.t_res + pps,
     )
     death_day = np.maximum(np.round(death_m * dpm), 1).astype(np.int64)
-    ltfu_day = np.round(rng.exponential(1.0 / max(opts.loss_to_follow_up_per_month, 1e-12), n)
-                        * dpm).astype(np.int64)
+    ltfu_day = np.round(
+        rng.exponential(1.0 / max(opts.loss_to_follow_up_per_month, 1e-12), n) * dpm
+    ).astype(np.int64)
     cut_rel = traits.cutoff_day - traits.start_day
     obs_end = np.minimum(cut_rel, ltfu_day)
     return _FollowUp(death_day, obs_end, cut_rel)
@@ -727,14 +800,19 @@ def _draw_follow_up(rng: np.random.Generator, traits: _Traits, lesions: _Baselin
 
 @dataclass(frozen=True)
 class _TumourSums:
-    d_pre: np.ndarray           # per lesion: diameter at the pre-baseline scan, mm
-    d_on: np.ndarray            # lesions x k_max: diameters at the recorded on-treatment scans
-    sld_base: np.ndarray        # per patient: baseline sum of target diameters, mm
-    sld_on: np.ndarray          # patients x k_ext: sums at every on-treatment scan, mm
+    d_pre: np.ndarray  # per lesion: diameter at the pre-baseline scan, mm
+    d_on: np.ndarray  # lesions x k_max: diameters at the recorded on-treatment scans
+    sld_base: np.ndarray  # per patient: baseline sum of target diameters, mm
+    sld_on: np.ndarray  # patients x k_ext: sums at every on-treatment scan, mm
 
 
-def _draw_tumour_sums(rng: np.random.Generator, lesions: _BaselineLesions, traj: _Trajectories,
-                      sched: _Schedule, opts: SimulationOptions) -> _TumourSums:
+def _draw_tumour_sums(
+    rng: np.random.Generator,
+    lesions: _BaselineLesions,
+    traj: _Trajectories,
+    sched: _Schedule,
+    opts: SimulationOptions,
+) -> _TumourSums:
     """Measured diameters at the recorded scans (model + noise) and the sums of target
     diameters; scans beyond ``k_max`` use the model's sum without noise."""
     les, les_pat = lesions, lesions.les_pat
@@ -750,13 +828,18 @@ def _draw_tumour_sums(rng: np.random.Generator, lesions: _BaselineLesions, traj:
         f_t = np.where(
             t_month <= 0,
             traj.g_pre[les_pat] * t_month,
-            _piecewise(t_month, traj.a1[les_pat], traj.b1[les_pat], traj.a2[les_pat],
-                       traj.b2[les_pat], traj.a3[les_pat]),
+            _piecewise(
+                t_month,
+                traj.a1[les_pat],
+                traj.b1[les_pat],
+                traj.a2[les_pat],
+                traj.b2[les_pat],
+                traj.a3[les_pat],
+            ),
         )
         logc = f_t - f_base[les_pat] + les.h_rate * (t_month - les_tb)
         raw = les.base_d * np.exp(logc + rng.normal(0.0, sd, les_pat.size))
-        raw = np.where(les.is_node, np.maximum(raw, les.node_floor),
-                       np.where(raw < 3.0, 0.0, raw))
+        raw = np.where(les.is_node, np.maximum(raw, les.node_floor), np.where(raw < 3.0, 0.0, raw))
         return np.round(np.minimum(raw, 400.0), 1)
 
     k_max, k_ext = sched.k_max, sched.k_ext
@@ -769,8 +852,15 @@ def _draw_tumour_sums(rng: np.random.Generator, lesions: _BaselineLesions, traj:
         sld_on[:, k] = np.bincount(les_pat, weights=tgt_w * d_on[:, k], minlength=n)
     if k_ext > k_max:
         sld_on[:, k_max:] = sld_base[:, None] * np.exp(
-            _piecewise(on_month[:, k_max:], traj.a1[:, None], traj.b1[:, None], traj.a2[:, None],
-                       traj.b2[:, None], traj.a3[:, None]) - f_base[:, None]
+            _piecewise(
+                on_month[:, k_max:],
+                traj.a1[:, None],
+                traj.b1[:, None],
+                traj.a2[:, None],
+                traj.b2[:, None],
+                traj.a3[:, None],
+            )
+            - f_base[:, None]
         )
     return _TumourSums(d_pre, d_on, sld_base, sld_on)
 
@@ -780,19 +870,25 @@ class _Course:
     """Course of the disease on treatment, per patient (scan indices k count from 0;
     ``k_ext`` = never)."""
 
-    t_new: np.ndarray           # patients x 4: months at which new lesions appear
+    t_new: np.ndarray  # patients x 4: months at which new lesions appear
     new_first_scan: np.ndarray  # patients x 4: first scan showing each new lesion
-    t_ntp: np.ndarray           # months to unequivocal non-target progression (inf = never)
-    any_pd: np.ndarray          # RECIST progression on some scan
-    first_pd: np.ndarray        # scan of the first progression
-    stop_k: np.ndarray          # scan at which treatment stops for progression
-    last_k: np.ndarray          # last scan done (-1: none)
-    n_on: np.ndarray            # on-treatment scans written, 0..k_max
+    t_ntp: np.ndarray  # months to unequivocal non-target progression (inf = never)
+    any_pd: np.ndarray  # RECIST progression on some scan
+    first_pd: np.ndarray  # scan of the first progression
+    stop_k: np.ndarray  # scan at which treatment stops for progression
+    last_k: np.ndarray  # last scan done (-1: none)
+    n_on: np.ndarray  # on-treatment scans written, 0..k_max
 
 
-def _draw_course(rng: np.random.Generator, lesions: _BaselineLesions, group: np.ndarray,
-                 traj: _Trajectories, sched: _Schedule, follow: _FollowUp,
-                 sums: _TumourSums) -> _Course:
+def _draw_course(
+    rng: np.random.Generator,
+    lesions: _BaselineLesions,
+    group: np.ndarray,
+    traj: _Trajectories,
+    sched: _Schedule,
+    follow: _FollowUp,
+    sums: _TumourSums,
+) -> _Course:
     """New lesions, non-target progression and RECIST 1.1 progression at every scan; treatment
     beyond progression (iRECIST) for most pseudoprogressors and a few others."""
     n = group.size
@@ -802,21 +898,27 @@ def _draw_course(rng: np.random.Generator, lesions: _BaselineLesions, group: np.
     n_slots = 4
     rate_new = np.select(
         [group == _HYPER, group == _PROG, group == _PSEUDO, group == _STAB],
-        [0.16, 0.05, 0.03, 0.004], default=0.002,
+        [0.16, 0.05, 0.03, 0.004],
+        default=0.002,
     )
     t_new = rng.exponential(1.0, (n, n_slots)) / rate_new[:, None]
     late = (group == _RESP) | (group == _STAB)
-    t_new = np.where(late[:, None],
-                     np.minimum(t_new, traj.b2[:, None] + rng.exponential(1 / 0.06, (n, n_slots))),
-                     t_new)
+    t_new = np.where(
+        late[:, None],
+        np.minimum(t_new, traj.b2[:, None] + rng.exponential(1 / 0.06, (n, n_slots))),
+        t_new,
+    )
     new_first_scan = _first_scan_at_or_after(on_month, t_new)
     # non-target unequivocal progression (months; inf = never)
     rate_ntp = np.select([group == _HYPER, group == _PROG], [0.12, 0.04], default=0.0)
     e_ntp = rng.exponential(1.0, n)
     e_late = rng.exponential(1 / 0.04, n)
     with np.errstate(divide="ignore"):
-        t_ntp = np.where(rate_ntp > 0, e_ntp / np.where(rate_ntp > 0, rate_ntp, 1.0),
-                         np.where(late | (group == _PSEUDO), traj.b2 + e_late, np.inf))
+        t_ntp = np.where(
+            rate_ntp > 0,
+            e_ntp / np.where(rate_ntp > 0, rate_ntp, 1.0),
+            np.where(late | (group == _PSEUDO), traj.b2 + e_late, np.inf),
+        )
     t_ntp = np.where(lesions.n_nontarget > 0, t_ntp, np.inf)
     # RECIST 1.1 progression at each on-treatment scan: sum >= 20 % and >= 5 mm over the nadir,
     # a new lesion first seen, or non-target progression first seen
@@ -826,13 +928,13 @@ def _draw_course(rng: np.random.Generator, lesions: _BaselineLesions, group: np.
     k_idx = np.arange(k_ext)
     for j in range(n_slots):
         is_pd |= new_first_scan[:, [j]] == k_idx[None, :]
-    ntp_k = _first_scan_at_or_after(on_month, t_ntp[:, None])[:, 0]     # first scan showing it
+    ntp_k = _first_scan_at_or_after(on_month, t_ntp[:, None])[:, 0]  # first scan showing it
     is_pd |= ntp_k[:, None] == k_idx[None, :]
 
     # a scan happens while the patient is alive and followed
     on_day = sched.on_day
     valid = (on_day < follow.death_day[:, None]) & (on_day <= follow.obs_end[:, None])
-    n_valid = valid.sum(axis=1)                                         # valid is a prefix in k
+    n_valid = valid.sum(axis=1)  # valid is a prefix in k
     is_pd &= valid
     any_pd = is_pd.any(axis=1)
     first_pd = np.where(any_pd, is_pd.argmax(axis=1), k_ext)
@@ -841,7 +943,7 @@ def _draw_course(rng: np.random.Generator, lesions: _BaselineLesions, group: np.
     is_pd &= k_idx[None, :] > first_pd[:, None]
     any_later = is_pd.any(axis=1)
     second_pd = np.where(any_later, is_pd.argmax(axis=1), k_ext)
-    stop_k = np.where(beyond, second_pd, first_pd)                      # k_ext: no PD stop
+    stop_k = np.where(beyond, second_pd, first_pd)  # k_ext: no PD stop
     last_k = np.minimum(stop_k, n_valid - 1)
     n_on = np.clip(last_k + 1, 0, sched.k_max)
     return _Course(t_new, new_first_scan, t_ntp, any_pd, first_pd, stop_k, last_k, n_on)
@@ -851,34 +953,45 @@ def _draw_course(rng: np.random.Generator, lesions: _BaselineLesions, group: np.
 class _Endpoints:
     """Days from the first dose, per patient."""
 
-    pd_day: np.ndarray          # first RECIST progression (when ``prog_obs``)
-    end_day: np.ndarray         # treatment end
-    end_obs: np.ndarray         # treatment end observed by the last observable day
-    died: np.ndarray            # death observed
+    pd_day: np.ndarray  # first RECIST progression (when ``prog_obs``)
+    end_day: np.ndarray  # treatment end
+    end_obs: np.ndarray  # treatment end observed by the last observable day
+    died: np.ndarray  # death observed
     last_contact_day: np.ndarray
-    ecog_fe: np.ndarray         # ECOG at the first evaluation
+    ecog_fe: np.ndarray  # ECOG at the first evaluation
     ecog_fe_missing: np.ndarray
 
 
-def _draw_endpoints(rng: np.random.Generator, traits: _Traits, group: np.ndarray,
-                    sched: _Schedule, follow: _FollowUp, course: _Course,
-                    opts: SimulationOptions) -> _Endpoints:
+def _draw_endpoints(
+    rng: np.random.Generator,
+    traits: _Traits,
+    group: np.ndarray,
+    sched: _Schedule,
+    follow: _FollowUp,
+    course: _Course,
+    opts: SimulationOptions,
+) -> _Endpoints:
     """Treatment end (progression, toxicity, clinical decline, death, maximum duration), last
     contact and ECOG at the first evaluation."""
     n = group.size
     dpm = DAYS_PER_MONTH
     pd_day = sched.day_at(course.first_pd)
     never = np.iinfo(np.int64).max // 4
-    stop_pd_day = np.where(course.stop_k < sched.k_ext,
-                           sched.day_at(course.stop_k) + rng.integers(0, 8, n), never)
+    stop_pd_day = np.where(
+        course.stop_k < sched.k_ext, sched.day_at(course.stop_k) + rng.integers(0, 8, n), never
+    )
     tox_day = np.round(rng.exponential(1.0 / max(opts.toxicity_stop_per_month, 1e-12), n) * dpm)
-    hyper_clin = (group == _HYPER) & (rng.random(n) < 0.5)   # clinical deterioration stops early
+    hyper_clin = (group == _HYPER) & (rng.random(n) < 0.5)  # clinical deterioration stops early
     tox_day = np.where(hyper_clin, np.minimum(tox_day, np.round(rng.uniform(20, 55, n))), tox_day)
     max_day = round(opts.max_treatment_months * dpm)
-    end_day = np.minimum.reduce([
-        stop_pd_day.astype(np.float64), tox_day, np.full(n, float(max_day)),
-        (follow.death_day - rng.integers(0, 15, n)).astype(np.float64),
-    ])
+    end_day = np.minimum.reduce(
+        [
+            stop_pd_day.astype(np.float64),
+            tox_day,
+            np.full(n, float(max_day)),
+            (follow.death_day - rng.integers(0, 15, n)).astype(np.float64),
+        ]
+    )
     end_day = np.maximum(end_day, 1).astype(np.int64)
     end_obs = end_day <= follow.obs_end
     died = follow.death_day <= follow.obs_end
@@ -889,9 +1002,11 @@ def _draw_endpoints(rng: np.random.Generator, traits: _Traits, group: np.ndarray
     # ECOG at the first evaluation (missing without a first evaluation, and for 5 %)
     d_ecog = np.select(
         [group == _HYPER, group == _PROG, group == _RESP],
-        [1 + _categorical_draw(rng, np.broadcast_to([0.40, 0.40, 0.20], (n, 3))),
-         _categorical_draw(rng, np.broadcast_to([0.6, 0.35, 0.05], (n, 3))),
-         -_categorical_draw(rng, np.broadcast_to([0.7, 0.3], (n, 2)))],
+        [
+            1 + _categorical_draw(rng, np.broadcast_to([0.40, 0.40, 0.20], (n, 3))),
+            _categorical_draw(rng, np.broadcast_to([0.6, 0.35, 0.05], (n, 3))),
+            -_categorical_draw(rng, np.broadcast_to([0.7, 0.3], (n, 2))),
+        ],
         default=_categorical_draw(rng, np.broadcast_to([0.85, 0.15], (n, 2))),
     )
     ecog_fe = np.clip(traits.ecog + d_ecog, 0, 4)
@@ -899,15 +1014,22 @@ def _draw_endpoints(rng: np.random.Generator, traits: _Traits, group: np.ndarray
     return _Endpoints(pd_day, end_day, end_obs, died, last_contact_day, ecog_fe, ecog_fe_missing)
 
 
-def _patients_table(pid: np.ndarray, traits: _Traits, lesions: _BaselineLesions,
-                    follow: _FollowUp, course: _Course, ends: _Endpoints) -> pd.DataFrame:
+def _patients_table(
+    pid: np.ndarray,
+    traits: _Traits,
+    lesions: _BaselineLesions,
+    follow: _FollowUp,
+    course: _Course,
+    ends: _Endpoints,
+) -> pd.DataFrame:
     """The contract's patients table (no random draws)."""
     t = traits
     n = pid.size
     drug_names = np.array([d for d, _ in _DRUGS], dtype=object)
     drug_cum = np.cumsum([w for _, w in _DRUGS])
-    treatment = drug_names[np.minimum(np.searchsorted(drug_cum, t.drug_u, side="right"),
-                                      len(drug_names) - 1)]
+    treatment = drug_names[
+        np.minimum(np.searchsorted(drug_cum, t.drug_u, side="right"), len(drug_names) - 1)
+    ]
     return _frame_by_columns(
         {
             "patient_id": pid,
@@ -937,10 +1059,18 @@ def _patients_table(pid: np.ndarray, traits: _Traits, lesions: _BaselineLesions,
     )
 
 
-def _lesions_table(rng: np.random.Generator, pid: np.ndarray, traits: _Traits,
-                   lesions: _BaselineLesions, group: np.ndarray, traj: _Trajectories,
-                   sched: _Schedule, sums: _TumourSums, course: _Course,
-                   opts: SimulationOptions) -> pd.DataFrame:
+def _lesions_table(
+    rng: np.random.Generator,
+    pid: np.ndarray,
+    traits: _Traits,
+    lesions: _BaselineLesions,
+    group: np.ndarray,
+    traj: _Trajectories,
+    sched: _Schedule,
+    sums: _TumourSums,
+    course: _Course,
+    opts: SimulationOptions,
+) -> pd.DataFrame:
     """The contract's lesions table: the baseline lesions at every kept scan (with missing
     measurements, non-target progression and disappearance) and the new lesions from the scan
     where they appear, sorted by patient, date and lesion id as text."""
@@ -957,7 +1087,7 @@ def _lesions_table(rng: np.random.Generator, pid: np.ndarray, traits: _Traits,
     slot_kept[:, 1] = True
     slot_kept[:, 2:] = np.arange(k_max)[None, :] < n_on[:, None]
     slot_day = np.column_stack([sched.pre_day, sched.base_day, on_day[:, :k_max]])
-    sc_pat, sc_slot = np.nonzero(slot_kept)            # row-major: patient, then slot (date order)
+    sc_pat, sc_slot = np.nonzero(slot_kept)  # row-major: patient, then slot (date order)
     sc_pat, sc_slot = sc_pat.astype(np.int32), sc_slot.astype(np.int8)
 
     # (a) baseline lesions at every kept scan
@@ -966,7 +1096,7 @@ def _lesions_table(rng: np.random.Generator, pid: np.ndarray, traits: _Traits,
     r_pat = np.repeat(sc_pat, reps)
     r_slot = np.repeat(sc_slot, reps)
     r_les = les_start[r_pat] + _within_index(reps)
-    d_all = np.column_stack([sums.d_pre, les.base_d, sums.d_on])     # n_l x slots
+    d_all = np.column_stack([sums.d_pre, les.base_d, sums.d_on])  # n_l x slots
     r_tgt = les.les_is_target[r_les]
     r_d = np.where(r_tgt, d_all[r_les, r_slot], np.nan)
     r_month = slot_day[r_pat, r_slot] / dpm
@@ -974,10 +1104,16 @@ def _lesions_table(rng: np.random.Generator, pid: np.ndarray, traits: _Traits,
     r_d = np.where(miss, np.nan, r_d)
     t_after = r_month > 0
     ntp_row = ~r_tgt & t_after & (course.t_ntp[r_pat] <= r_month)
-    absent_row = (~r_tgt & t_after & (group[r_pat] == _RESP) & (les.nt_absent_u[r_les] < 0.5)
-                  & (r_month >= traj.b1[r_pat]) & ~ntp_row)
+    absent_row = (
+        ~r_tgt
+        & t_after
+        & (group[r_pat] == _RESP)
+        & (les.nt_absent_u[r_les] < 0.5)
+        & (r_month >= traj.b1[r_pat])
+        & ~ntp_row
+    )
     r_status = np.where(r_tgt, 0, np.where(ntp_row, 3, np.where(absent_row, 2, 1))).astype(np.int8)
-    r_kind = (~r_tgt).astype(np.int8)                   # 0 target, 1 non-target, 2 new
+    r_kind = (~r_tgt).astype(np.int8)  # 0 target, 1 non-target, 2 new
     r_num = les.les_num[r_les]
     r_organ = les.organ[r_les]
 
@@ -1000,8 +1136,10 @@ def _lesions_table(rng: np.random.Generator, pid: np.ndarray, traits: _Traits,
     q_pat = np.repeat(ns_pat, nreps)
     q_k = np.repeat(ns_k0, nreps) + _within_index(nreps)
     q_month = on_month[q_pat, q_k]
-    q_d = np.repeat(ns_d0, nreps) * np.exp(np.repeat(ns_rate, nreps) * (q_month - np.repeat(ns_t0, nreps))
-                                           + rng.normal(0.0, sd, q_pat.size))
+    q_d = np.repeat(ns_d0, nreps) * np.exp(
+        np.repeat(ns_rate, nreps) * (q_month - np.repeat(ns_t0, nreps))
+        + rng.normal(0.0, sd, q_pat.size)
+    )
     q_d = np.round(np.clip(q_d, 3.0, 400.0), 1)
 
     all_pat = np.concatenate([r_pat, q_pat])
@@ -1034,8 +1172,13 @@ def _lesions_table(rng: np.random.Generator, pid: np.ndarray, traits: _Traits,
     return _frame_by_columns(columns, len(order))
 
 
-def _merge_new_lesion_rows(all_pat: np.ndarray, all_day: np.ndarray, all_kind: np.ndarray,
-                           all_num: np.ndarray, n_baseline_rows: int) -> np.ndarray:
+def _merge_new_lesion_rows(
+    all_pat: np.ndarray,
+    all_day: np.ndarray,
+    all_kind: np.ndarray,
+    all_num: np.ndarray,
+    n_baseline_rows: int,
+) -> np.ndarray:
     """Row order: patient, date, lesion_id as text (N.. < NT.. < T..; numbers stay < 10), the
     order the loader expects. The baseline-lesion rows (the first ``n_baseline_rows``) are
     generated in that order already; the few new-lesion rows are merged in (O(rows), no full
@@ -1094,4 +1237,3 @@ def write_cohort(tables: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str 
         else:
             df.reset_index(drop=True).to_parquet(path, index=False, engine="pyarrow")
     return out
-

@@ -85,16 +85,39 @@ from .incidence import group_labels, hpd_column_code
 from .params import DAYS_PER_MONTH
 
 ENDPOINTS: tuple[str, ...] = ("os", "pfs", "ttf")
-ENDPOINT_NAMES = {"os": "overall survival", "pfs": "progression-free survival",
-                  "ttf": "time to treatment failure"}
+ENDPOINT_NAMES = {
+    "os": "overall survival",
+    "pfs": "progression-free survival",
+    "ttf": "time to treatment failure",
+}
 
 #: columns of survival.csv (the contract), then the extra columns that name tests and notes
 SURVIVAL_COLUMNS = [
-    "endpoint", "grouping", "group", "n", "events", "median_months", "median_ci_low",
-    "median_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months",
+    "endpoint",
+    "grouping",
+    "group",
+    "n",
+    "events",
+    "median_months",
+    "median_ci_low",
+    "median_ci_high",
+    "hazard_ratio",
+    "hr_ci_low",
+    "hr_ci_high",
+    "logrank_p",
+    "landmark_months",
 ]
-EXTRA_COLUMNS = ["reference_group", "hr_p_value", "ph_p_value", "hr_method", "logrank_test",
-                 "median_method", "ph_test", "n_excluded", "note"]
+EXTRA_COLUMNS = [
+    "reference_group",
+    "hr_p_value",
+    "ph_p_value",
+    "hr_method",
+    "logrank_test",
+    "median_method",
+    "ph_test",
+    "n_excluded",
+    "note",
+]
 
 REASON_EVENT_BEFORE = "event before the landmark"
 REASON_CENSORED_BEFORE = "censored before the landmark"
@@ -103,13 +126,15 @@ REASON_ENDPOINT_MISSING = "endpoint time or event missing"
 NOTE_COX_NOT_CONVERGED = (
     "hazard ratio not estimable: the Cox model did not converge (monotone likelihood: one "
     "group's events nearly all precede the other group's times, the HR tends to 0 or infinity); "
-    "compare the groups with the Kaplan–Meier curves and the log-rank test")
+    "compare the groups with the Kaplan–Meier curves and the log-rank test"
+)
 
 #: note of a group whose proportional-hazards test is below ``alpha`` (``{p}``: its p-value,
 #: as :func:`format_p` writes it)
 NOTE_NON_PROPORTIONAL = (
     "hazards may not be proportional (cox.zph score test {p}): the hazard ratio "
-    "averages a ratio that changes over time; read the Kaplan–Meier curves")
+    "averages a ratio that changes over time; read the Kaplan–Meier curves"
+)
 
 
 #: Newton–Raphson stopping rule of the Cox fit: lifelines stops on a Newton decrement or a relative
@@ -120,7 +145,8 @@ COX_FIT_OPTIONS: dict[str, float] = {"precision": 1e-20, "r_precision": 0.0, "ma
 #: name of the proportional-hazards test in the tables
 PH_TEST_NAME = (
     "Grambsch–Therneau score test, time transform 1 − KM(t−) (R survival 3.x cox.zph, "
-    "transform = \"km\", Efron ties), chi-squared 1 df")
+    'transform = "km", Efron ties), chi-squared 1 df'
+)
 
 #: R's tolerance of quantile.survfit: sqrt(.Machine$double.eps)
 _R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -129,6 +155,7 @@ _R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 def format_p(p: float) -> str:
     """A p-value for a sentence: ``p = 0.032``, ``p < 0.001`` (never ``p = 0``)."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
 
 #: quantile of the first-evaluation times that sets the default landmark
 LANDMARK_QUANTILE = 0.9
@@ -141,8 +168,10 @@ def parse_landmark(value: Any) -> str | float | None:
     call it too): ``"first_evaluation"`` (also spelled ``first_eval``), None (``none``,
     ``null``, empty, ``start``, ``treatment_start``: time from treatment start) or a finite
     number of months ≥ 0; :class:`ParameterError` otherwise."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in
-                         ("none", "null", "~", "", "start", "treatment_start")):
+    if value is None or (
+        isinstance(value, str)
+        and value.strip().lower() in ("none", "null", "~", "", "start", "treatment_start")
+    ):
         return None
     if isinstance(value, str) and value.strip().lower() in ("first_eval", "first_evaluation"):
         return "first_evaluation"
@@ -194,14 +223,29 @@ def resolve_landmark(
 REASON_KNOWN_DAY_MISSING = "day the HPD status became known not recorded"
 
 #: feature columns known at treatment start (pre-treatment scans and covariates)
-START_COLUMNS: frozenset[str] = frozenset({
-    "prebaseline_date", "baseline_date", "sld_prebaseline_mm", "sld_baseline_mm", "tgr_pre",
-    "tgk_pre", "days_prebaseline_to_start", "ecog_baseline",
-})
+START_COLUMNS: frozenset[str] = frozenset(
+    {
+        "prebaseline_date",
+        "baseline_date",
+        "sld_prebaseline_mm",
+        "sld_baseline_mm",
+        "tgr_pre",
+        "tgk_pre",
+        "days_prebaseline_to_start",
+        "ecog_baseline",
+    }
+)
 #: feature columns measured at the first evaluation scan (besides every ``*first_eval*`` one)
-FIRST_EVAL_COLUMNS: frozenset[str] = frozenset({
-    "tgr_on", "tgr_ratio", "delta_tgr", "tgk_on", "tgk_ratio", "ecog_delta",
-})
+FIRST_EVAL_COLUMNS: frozenset[str] = frozenset(
+    {
+        "tgr_on",
+        "tgr_ratio",
+        "delta_tgr",
+        "tgk_on",
+        "tgk_ratio",
+        "ecog_delta",
+    }
+)
 
 
 def _num(data: pd.DataFrame, col: str) -> np.ndarray:
@@ -222,8 +266,9 @@ def _death_months(data: pd.DataFrame, days_per_month: float) -> np.ndarray:
     return dd
 
 
-def atom_known_months(data: pd.DataFrame, atom: Any, days_per_month: float = DAYS_PER_MONTH
-                      ) -> np.ndarray:
+def atom_known_months(
+    data: pd.DataFrame, atom: Any, days_per_month: float = DAYS_PER_MONTH
+) -> np.ndarray:
     """Months from treatment start at which each patient's value of ``atom`` (a
     :class:`~hpd_analysis.definitions.Atom`) became known (inf: never).
 
@@ -240,8 +285,11 @@ def atom_known_months(data: pd.DataFrame, atom: Any, days_per_month: float = DAY
     col, op, value = atom.column, atom.op, atom.value
     fe = _num(data, "first_eval_months")
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if col in ("ttf_months", "os_months", "pfs_months") and numeric and op in (
-            "<", "<=", ">", ">="):
+    if (
+        col in ("ttf_months", "os_months", "pfs_months")
+        and numeric
+        and op in ("<", "<=", ">", ">=")
+    ):
         return np.fmin(_num(data, col), float(value))
     if col == "days_to_death" and numeric:
         return np.fmin(_death_months(data, days_per_month), float(value) / days_per_month)
@@ -277,8 +325,9 @@ def rule_horizon_months(definition: Any, days_per_month: float = DAYS_PER_MONTH)
     return out
 
 
-def verdict_known_months(data: pd.DataFrame, definition: Any,
-                         days_per_month: float = DAYS_PER_MONTH) -> np.ndarray:
+def verdict_known_months(
+    data: pd.DataFrame, definition: Any, days_per_month: float = DAYS_PER_MONTH
+) -> np.ndarray:
     """Months from treatment start at which each patient's verdict under ``definition`` became
     known (inf or NaN: never / not recorded; NaN for patients not evaluable).
 
@@ -293,10 +342,12 @@ def verdict_known_months(data: pd.DataFrame, definition: Any,
     atoms, tree, reqs = definition.compile()
     frame = data
     if "days_to_death" not in data.columns and "death_day" in data.columns:
-        frame = data.assign(days_to_death=np.where(np.isnan(_num(data, "death_day")), np.inf,
-                                                   _num(data, "death_day")))
-    codes_of = dict(zip(map(id, [*atoms, *reqs]), atom_codes([*atoms, *reqs], frame),
-                        strict=True))
+        frame = data.assign(
+            days_to_death=np.where(
+                np.isnan(_num(data, "death_day")), np.inf, _num(data, "death_day")
+            )
+        )
+    codes_of = dict(zip(map(id, [*atoms, *reqs]), atom_codes([*atoms, *reqs], frame), strict=True))
     n = len(data)
 
     def leaf(atom: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -358,23 +409,45 @@ def _endpoint_columns(classification: pd.DataFrame, endpoint: str) -> tuple[str,
     return t, e
 
 
-def _check_endpoint(classification: pd.DataFrame, tcol: str, ecol: str
-                    ) -> tuple[pd.Series, pd.Series]:
+def _check_endpoint(
+    classification: pd.DataFrame, tcol: str, ecol: str
+) -> tuple[pd.Series, pd.Series]:
     time = pd.to_numeric(classification[tcol], errors="coerce").astype(float)
     event = pd.to_numeric(classification[ecol], errors="coerce").astype(float)
     problems = []
     for col, raw, num in ((tcol, classification[tcol], time), (ecol, classification[ecol], event)):
         bad = num.isna() & raw.notna()
         for pos in np.flatnonzero(bad.to_numpy())[:10]:
-            problems.append(Problem("classification", int(pos) + 2, col,
-                                    f"value {raw.iloc[pos]!r} is not a number", "a number"))
+            problems.append(
+                Problem(
+                    "classification",
+                    int(pos) + 2,
+                    col,
+                    f"value {raw.iloc[pos]!r} is not a number",
+                    "a number",
+                )
+            )
     for pos in np.flatnonzero((time < 0).to_numpy())[:10]:
-        problems.append(Problem("classification", int(pos) + 2, tcol,
-                                f"negative time {time.iloc[pos]:g}", "months >= 0"))
+        problems.append(
+            Problem(
+                "classification",
+                int(pos) + 2,
+                tcol,
+                f"negative time {time.iloc[pos]:g}",
+                "months >= 0",
+            )
+        )
     bad_e = event.notna() & ~event.isin([0.0, 1.0])
     for pos in np.flatnonzero(bad_e.to_numpy())[:10]:
-        problems.append(Problem("classification", int(pos) + 2, ecol,
-                                f"event {event.iloc[pos]:g}", "0 (censored) or 1 (event)"))
+        problems.append(
+            Problem(
+                "classification",
+                int(pos) + 2,
+                ecol,
+                f"event {event.iloc[pos]:g}",
+                "0 (censored) or 1 (event)",
+            )
+        )
     if problems:
         raise CohortError(problems)
     return time, event
@@ -430,18 +503,26 @@ def survival_data(
     (latest time the grouping rule reads; 0 for a column or an unknown definition).
     """
     if str(lookahead).strip().lower() not in ("extend", "truncate"):
-        raise ParameterError(f"statistics.landmark_lookahead={lookahead!r}: expected extend or "
-                             "truncate")
+        raise ParameterError(
+            f"statistics.landmark_lookahead={lookahead!r}: expected extend or truncate"
+        )
     lookahead = str(lookahead).strip().lower()
     tcol, ecol = _endpoint_columns(classification, endpoint)
     time, event = _check_endpoint(classification, tcol, ecol)
     labels, levels, ref, why = group_labels(classification, group_by, reference)
     by_hpd = group_by is not None and hpd_column_code(classification, str(group_by)) is not None
     default_landmark = isinstance(landmark, str) and landmark.strip().lower() in (
-        "first_eval", "first_evaluation")
+        "first_eval",
+        "first_evaluation",
+    )
     if default_landmark and group_by is not None and not by_hpd:
-        lm, rule = None, (f"no landmark: {group_by} is fixed at treatment start (a landmark "
-                          "would drop early events from the comparison)")
+        lm, rule = (
+            None,
+            (
+                f"no landmark: {group_by} is fixed at treatment start (a landmark "
+                "would drop early events from the comparison)"
+            ),
+        )
     else:
         lm, rule = resolve_landmark(classification, landmark)
     code = hpd_column_code(classification, str(group_by)) if by_hpd else None
@@ -449,14 +530,18 @@ def survival_data(
     horizon = rule_horizon_months(defn, days_per_month) if defn is not None else 0.0
     if lm is not None and defn is not None and horizon > lm:
         if default_landmark and lookahead == "extend":
-            rule += (f"; raised to {horizon:.2f} months (day {horizon * days_per_month:.0f}), "
-                     f"the latest time {code}'s rule reads, so that every verdict is decidable "
-                     "at the landmark (statistics.landmark_lookahead=extend)")
+            rule += (
+                f"; raised to {horizon:.2f} months (day {horizon * days_per_month:.0f}), "
+                f"the latest time {code}'s rule reads, so that every verdict is decidable "
+                "at the landmark (statistics.landmark_lookahead=extend)"
+            )
             lm = horizon
         else:
-            rule += (f"; {code}'s rule reads up to {horizon:.2f} months, beyond the landmark: "
-                     "it is evaluated with the information available at the landmark, and "
-                     "patients whose verdict became known only later are left out")
+            rule += (
+                f"; {code}'s rule reads up to {horizon:.2f} months, beyond the landmark: "
+                "it is evaluated with the information available at the landmark, and "
+                "patients whose verdict became known only later are left out"
+            )
     if lm is not None and "(day " not in rule:
         rule += f"; the landmark is day {lm * days_per_month:.0f} after treatment start"
     n = len(classification)
@@ -483,24 +568,33 @@ def survival_data(
             reason[open_ & np.isnan(known)] = REASON_KNOWN_DAY_MISSING
             reason[open_ & ~np.isnan(known) & (known > lm)] = REASON_CLASSIFIED_AFTER
     keep = pd.isna(reason)
-    ids = (classification["patient_id"].astype(str).to_numpy()
-           if "patient_id" in classification.columns else classification.index.astype(str))
+    ids = (
+        classification["patient_id"].astype(str).to_numpy()
+        if "patient_id" in classification.columns
+        else classification.index.astype(str)
+    )
     ids = np.asarray(ids, dtype=object)
-    data = pd.DataFrame({
-        "patient_id": ids[keep],
-        "group": labels.to_numpy(dtype=object)[keep],
-        "time_months": t[keep] - (lm or 0.0),
-        "event": e[keep].astype("int64"),
-    })
+    data = pd.DataFrame(
+        {
+            "patient_id": ids[keep],
+            "group": labels.to_numpy(dtype=object)[keep],
+            "time_months": t[keep] - (lm or 0.0),
+            "event": e[keep].astype("int64"),
+        }
+    )
     excluded = pd.DataFrame({"patient_id": ids[~keep], "reason": reason[~keep]})
     counts = excluded["reason"].value_counts()
     order = sorted(counts.index, key=lambda r: (-counts[r], str(r)))
     info: dict[str, Any] = {
         "endpoint": str(endpoint).lower(),
         "grouping": "all" if group_by is None else str(group_by),
-        "levels": levels, "reference": ref,
-        "landmark_months": lm, "landmark_rule": rule, "horizon_months": horizon,
-        "n_input": n, "n_analysed": int(keep.sum()),
+        "levels": levels,
+        "reference": ref,
+        "landmark_months": lm,
+        "landmark_rule": rule,
+        "horizon_months": horizon,
+        "n_input": n,
+        "n_analysed": int(keep.sum()),
         "excluded": excluded,
         "n_excluded": {r: int(counts[r]) for r in order},
     }
@@ -530,14 +624,12 @@ def fit_km(
         if part.empty:
             continue
         kmf = KaplanMeierFitter(alpha=alpha)
-        kmf.fit(part[time].to_numpy(dtype=float), part[event].to_numpy(dtype=int),
-                label=str(lv))
+        kmf.fit(part[time].to_numpy(dtype=float), part[event].to_numpy(dtype=int), label=str(lv))
         out[str(lv)] = kmf
     return out
 
 
-def _risk_table(t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                              np.ndarray]:
+def _risk_table(t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct times, the sum of ``weights`` (events) at each and the number at risk (time ≥
     it), in O(n log n)."""
     times, inv = np.unique(t, return_inverse=True)
@@ -546,8 +638,7 @@ def _risk_table(t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
     return times, d, n_at
 
 
-def _r_quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = _R_TOLERANCE
-                     ) -> float:
+def _r_quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = _R_TOLERANCE) -> float:
     """R survival's ``findq`` (survival 3.5.3, ``quantile.survfit``): the time at which the
     cumulative distribution ``y`` (= 1 − S, non-decreasing, NaN where undefined) reaches ``p``.
 
@@ -580,8 +671,9 @@ def _r_quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = _R_TOL
     return (float(x[i1]) + float(x[i2])) / 2
 
 
-def km_median(time: Sequence[float] | np.ndarray, event: Sequence[float] | np.ndarray,
-              alpha: float = 0.05) -> tuple[float, float, float]:
+def km_median(
+    time: Sequence[float] | np.ndarray, event: Sequence[float] | np.ndarray, alpha: float = 0.05
+) -> tuple[float, float, float]:
     """Kaplan–Meier median and its CI (months when ``time`` is in months), as R's
     ``survfit(Surv(time, event) ~ 1, conf.type = "log-log")`` prints them (survival 3.5.3).
 
@@ -638,10 +730,17 @@ class SurvivalComparison:
     ``.data``/``.info`` (from :func:`survival_data`) and ``.plot(ax=)``.
     """
 
-    def __init__(self, endpoint: str = "os", group_by: str | None = None,
-                 landmark: str | float | None = "first_eval", reference: str | None = None,
-                 alpha: float = 0.05, definitions: Sequence[Any] | None = None,
-                 lookahead: str = "extend", days_per_month: float = DAYS_PER_MONTH):
+    def __init__(
+        self,
+        endpoint: str = "os",
+        group_by: str | None = None,
+        landmark: str | float | None = "first_eval",
+        reference: str | None = None,
+        alpha: float = 0.05,
+        definitions: Sequence[Any] | None = None,
+        lookahead: str = "extend",
+        days_per_month: float = DAYS_PER_MONTH,
+    ):
         if not 0.0 < float(alpha) < 1.0:
             raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
         self.endpoint, self.group_by, self.landmark = endpoint, group_by, landmark
@@ -658,24 +757,34 @@ class SurvivalComparison:
 
     def fit(self, classification: pd.DataFrame) -> SurvivalComparison:
         """Fit KM per group, the log-rank test and the Cox model; fill ``.summary``."""
-        data, info = survival_data(classification, self.endpoint, self.group_by,
-                                   self.landmark, self.reference, self.definitions,
-                                   self.lookahead, self.days_per_month)
+        data, info = survival_data(
+            classification,
+            self.endpoint,
+            self.group_by,
+            self.landmark,
+            self.reference,
+            self.definitions,
+            self.lookahead,
+            self.days_per_month,
+        )
         self.data, self.info = data, info
         levels, ref = info["levels"], info["reference"]
         self.fitters = fit_km(data, alpha=self.alpha, levels=levels)
         present = [lv for lv in levels if lv in self.fitters]
         self.notes = [info["landmark_rule"]]
         if info["n_excluded"]:
-            self.notes.append("left out: " + ", ".join(
-                f"{r} ({k})" for r, k in info["n_excluded"].items()))
+            self.notes.append(
+                "left out: " + ", ".join(f"{r} ({k})" for r, k in info["n_excluded"].items())
+            )
         self.logrank, lr_name = self._logrank(data, present)
         hr = self._cox(data, present, ref)
         if hr["note"]:
             self.notes.append(hr["note"])
         for g, ph_p in hr["ph"].items():
             if ph_p < self.alpha:
-                self.notes.append(f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p)))
+                self.notes.append(
+                    f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p))
+                )
         rows = []
         lm = info["landmark_months"]
         median_method = median_method_label(self.alpha, lm, self.days_per_month)
@@ -683,8 +792,11 @@ class SurvivalComparison:
             kmf = self.fitters.get(lv)
             part = data[data["group"] == lv]
             row: dict[str, Any] = {
-                "endpoint": info["endpoint"], "grouping": info["grouping"], "group": lv,
-                "n": len(part), "events": int(part["event"].sum()),
+                "endpoint": info["endpoint"],
+                "grouping": info["grouping"],
+                "group": lv,
+                "n": len(part),
+                "events": int(part["event"].sum()),
                 "landmark_months": np.nan if lm is None else lm,
                 "reference_group": ref if ref is not None else "",
                 "logrank_p": np.nan if self.logrank is None else float(self.logrank.p_value),
@@ -701,8 +813,10 @@ class SurvivalComparison:
                 if np.isinf(med):
                     notes.append("median not reached")
                 elif np.isnan(hi):
-                    notes.append("upper CI bound of the median not estimable (the log-log band "
-                                 "is undefined where the curve reaches 0)")
+                    notes.append(
+                        "upper CI bound of the median not estimable (the log-log band "
+                        "is undefined where the curve reaches 0)"
+                    )
             else:
                 notes.append("no patient in this group")
             if lv == ref and len(present) >= 2:
@@ -720,9 +834,18 @@ class SurvivalComparison:
             row["note"] = "; ".join(notes)
             rows.append(row)
         out = pd.DataFrame(rows, columns=SURVIVAL_COLUMNS + EXTRA_COLUMNS)
-        for c in ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio",
-                  "hr_ci_low", "hr_ci_high", "logrank_p", "landmark_months", "hr_p_value",
-                  "ph_p_value"):
+        for c in (
+            "median_months",
+            "median_ci_low",
+            "median_ci_high",
+            "hazard_ratio",
+            "hr_ci_low",
+            "hr_ci_high",
+            "logrank_p",
+            "landmark_months",
+            "hr_p_value",
+            "ph_p_value",
+        ):
             out[c] = out[c].astype(float)
         for c in ("n", "events", "n_excluded"):
             out[c] = out[c].astype("int64")
@@ -749,23 +872,30 @@ class SurvivalComparison:
         from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
         level = f"{100 * (1 - self.alpha):g}%"
-        method = (f"Cox proportional hazards (Efron ties), HR vs {ref}, {level} Wald CI"
-                  if ref is not None else "")
+        method = (
+            f"Cox proportional hazards (Efron ties), HR vs {ref}, {level} Wald CI"
+            if ref is not None
+            else ""
+        )
         out: dict[str, Any] = {"values": {}, "note": "", "method": method, "ph": {}}
         if len(present) < 2 or ref not in present:
-            out["method"] = "not estimated (fewer than two groups)" if len(present) < 2 else (
-                f"not estimated (no patient in the reference group {ref})")
+            out["method"] = (
+                "not estimated (fewer than two groups)"
+                if len(present) < 2
+                else (f"not estimated (no patient in the reference group {ref})")
+            )
             return out
         others = [g for g in present if g != ref]
         sub = data[data["group"].isin(present)]
         events = sub.groupby("group")["event"].sum()
         if (events.reindex(present).fillna(0) == 0).any():
             empty = [g for g in present if events.get(g, 0) == 0]
-            out["note"] = (f"hazard ratio not estimable: no event in {', '.join(empty)} "
-                           "(the estimate would be 0 or infinite)")
+            out["note"] = (
+                f"hazard ratio not estimable: no event in {', '.join(empty)} "
+                "(the estimate would be 0 or infinite)"
+            )
             return out
-        design = pd.DataFrame({"T": sub["time_months"].to_numpy(),
-                               "E": sub["event"].to_numpy()})
+        design = pd.DataFrame({"T": sub["time_months"].to_numpy(), "E": sub["event"].to_numpy()})
         cols = {}
         for i, g in enumerate(others):
             name = f"g{i}"
@@ -791,14 +921,19 @@ class SurvivalComparison:
                 return out
             out["note"] = "warning: Cox model convergence warning (check the estimate)"
         for name, g in cols.items():
-            out["values"][g] = (float(s.loc[name, "exp(coef)"]), float(s.loc[name, lo_col]),
-                                float(s.loc[name, hi_col]), float(s.loc[name, "p"]))
+            out["values"][g] = (
+                float(s.loc[name, "exp(coef)"]),
+                float(s.loc[name, lo_col]),
+                float(s.loc[name, hi_col]),
+                float(s.loc[name, "p"]),
+            )
         out["ph"] = _ph_test(cph, design, cols)
         self.cox = cph
         return out
 
-    def plot(self, ax: Any = None, ci_show: bool = True, at_risk_counts: bool = False,
-             **kwargs: Any) -> Any:
+    def plot(
+        self, ax: Any = None, ci_show: bool = True, at_risk_counts: bool = False, **kwargs: Any
+    ) -> Any:
         """Kaplan–Meier curves of every group on ``ax`` (x: months), optional at-risk table."""
         import matplotlib.pyplot as plt
 
@@ -808,8 +943,7 @@ class SurvivalComparison:
             _, ax = plt.subplots()
         for kmf in self.fitters.values():
             kmf.plot_survival_function(ax=ax, ci_show=ci_show, **kwargs)
-        origin = ("landmark" if self.info.get("landmark_months") is not None
-                  else "treatment start")
+        origin = "landmark" if self.info.get("landmark_months") is not None else "treatment start"
         ax.set_xlabel(f"months from {origin}")
         ax.set_ylabel(ENDPOINT_NAMES.get(self.info.get("endpoint", ""), "survival"))
         if at_risk_counts and self.fitters:
@@ -819,21 +953,33 @@ class SurvivalComparison:
         return ax
 
 
-def median_method_label(alpha: float = 0.05, landmark_months: float | None = None,
-                        days_per_month: float = DAYS_PER_MONTH) -> str:
+def median_method_label(
+    alpha: float = 0.05,
+    landmark_months: float | None = None,
+    days_per_month: float = DAYS_PER_MONTH,
+) -> str:
     """The ``median_method`` of survival.csv: the estimator, its CI and the time origin, e.g.
     "Kaplan–Meier median (R survfit convention), 95% CI log-log (Greenwood variance); months
     from the landmark at 1.84 months (day 56)"."""
-    origin = ("months from treatment start" if landmark_months is None else
-              f"months from the landmark at {landmark_months:.2f} months "
-              f"(day {landmark_months * days_per_month:.0f})")
-    return (f"Kaplan–Meier median (R survfit convention: midpoint where the curve sits at 0.5), "
-            f"{100 * (1 - alpha):g}% CI log-log (Greenwood variance), NaN upper bound = not "
-            f"estimable; {origin}")
+    origin = (
+        "months from treatment start"
+        if landmark_months is None
+        else f"months from the landmark at {landmark_months:.2f} months "
+        f"(day {landmark_months * days_per_month:.0f})"
+    )
+    return (
+        f"Kaplan–Meier median (R survfit convention: midpoint where the curve sits at 0.5), "
+        f"{100 * (1 - alpha):g}% CI log-log (Greenwood variance), NaN upper bound = not "
+        f"estimable; {origin}"
+    )
 
 
-def cox_zph_test(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.ndarray,
-                 ) -> tuple[np.ndarray, float]:
+def cox_zph_test(
+    time: np.ndarray,
+    event: np.ndarray,
+    x: np.ndarray,
+    beta: np.ndarray,
+) -> tuple[np.ndarray, float]:
     """Proportional-hazards test of R survival 3.x ``cox.zph(fit, transform = "km")`` (the
     exact score test, Grambsch & Therneau, Biometrika 1994; survival ≥ 3.0): per covariate, the
     score test at (β̂, 0) of adding ``x · g(t)`` to the Cox model (Efron ties), where g(t) is
@@ -913,13 +1059,18 @@ def _ph_test(cph: Any, design: pd.DataFrame, cols: dict[str, str]) -> dict[str, 
     names = list(cols)
     try:
         with np.errstate(all="ignore"):
-            chisq, _ = cox_zph_test(design["T"].to_numpy(), design["E"].to_numpy(),
-                                    design[names].to_numpy(),
-                                    cph.params_.reindex(names).to_numpy(dtype=float))
+            chisq, _ = cox_zph_test(
+                design["T"].to_numpy(),
+                design["E"].to_numpy(),
+                design[names].to_numpy(),
+                cph.params_.reindex(names).to_numpy(dtype=float),
+            )
     except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
         return {g: np.nan for g in cols.values()}
-    return {g: float(chi2.sf(c, 1)) if np.isfinite(c) and c >= 0 else np.nan
-            for g, c in zip(cols.values(), chisq, strict=True)}
+    return {
+        g: float(chi2.sf(c, 1)) if np.isfinite(c) and c >= 0 else np.nan
+        for g, c in zip(cols.values(), chisq, strict=True)
+    }
 
 
 def survival_table(
@@ -938,7 +1089,8 @@ def survival_table(
     ``endpoints``: one or several of ``os``, ``pfs``, ``ttf`` (default: those whose
     ``<endpoint>_months`` column exists and has a value). Columns :data:`SURVIVAL_COLUMNS`
     (the contract) then :data:`EXTRA_COLUMNS` (reference group, HR p-value, proportional-hazards
-    test p-value, the names of the tests, patients left out, notes). Medians and CIs in months (``inf`` = not reached), HR vs
+    test p-value, the names of the tests, patients left out, notes). Medians and CIs in months
+    (``inf`` = not reached), HR vs
     the reference group, ``logrank_p`` the same on every row of a comparison, ``landmark_months``
     NaN when there is no landmark. See :class:`SurvivalComparison`.
     """
@@ -952,17 +1104,25 @@ def survival_table(
     elif isinstance(endpoints, str):
         endpoints = [endpoints]
     tables = [
-        SurvivalComparison(e, group_by, landmark, reference, alpha, definitions, lookahead,
-                           days_per_month).fit(classification).summary
+        SurvivalComparison(
+            e, group_by, landmark, reference, alpha, definitions, lookahead, days_per_month
+        )
+        .fit(classification)
+        .summary
         for e in endpoints
     ]
     return pd.concat(tables, ignore_index=True)
 
 
-def exclusion_table(data: pd.DataFrame, group_by: str | None, landmark: Any,
-                    endpoints: Sequence[str] = ENDPOINTS, definitions: Sequence[Any] | None = None,
-                    lookahead: str = "extend", days_per_month: float = DAYS_PER_MONTH
-                    ) -> pd.DataFrame:
+def exclusion_table(
+    data: pd.DataFrame,
+    group_by: str | None,
+    landmark: Any,
+    endpoints: Sequence[str] = ENDPOINTS,
+    definitions: Sequence[Any] | None = None,
+    lookahead: str = "extend",
+    days_per_month: float = DAYS_PER_MONTH,
+) -> pd.DataFrame:
     """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
     (group not evaluable or missing, endpoint missing, event or censoring before the landmark,
     verdict known only after the landmark); the first row of each endpoint counts the patients
@@ -971,8 +1131,9 @@ def exclusion_table(data: pd.DataFrame, group_by: str | None, landmark: Any,
     for ep in endpoints:
         if f"{ep}_months" not in data.columns or not data[f"{ep}_months"].notna().any():
             continue
-        _, info = survival_data(data, ep, group_by, landmark, None, definitions, lookahead,
-                                days_per_month)
+        _, info = survival_data(
+            data, ep, group_by, landmark, None, definitions, lookahead, days_per_month
+        )
         rows.append({"endpoint": ep, "reason": "analysed", "n": int(info["n_analysed"])})
         rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info["n_excluded"].items()]
     return pd.DataFrame(rows, columns=["endpoint", "reason", "n"])
@@ -983,9 +1144,22 @@ def exclusion_table(data: pd.DataFrame, group_by: str | None, landmark: Any,
 CAUSE_PROGRESSION, CAUSE_DEATH = 1, 2
 #: months after the landmark (or treatment start) at which the cumulative incidences are given
 CIF_TIMES: tuple[float, ...] = (3.0, 6.0, 12.0)
-CIF_COLUMNS = ["grouping", "group", "n", "months", "n_at_risk", "progressions",
-               "deaths_without_progression", "cif_progression", "cif_ci_low", "cif_ci_high",
-               "one_minus_km", "cif_death", "method", "landmark_months"]
+CIF_COLUMNS = [
+    "grouping",
+    "group",
+    "n",
+    "months",
+    "n_at_risk",
+    "progressions",
+    "deaths_without_progression",
+    "cif_progression",
+    "cif_ci_low",
+    "cif_ci_high",
+    "one_minus_km",
+    "cif_death",
+    "method",
+    "landmark_months",
+]
 
 
 def progression_causes(table: pd.DataFrame) -> np.ndarray:
@@ -999,16 +1173,23 @@ def progression_causes(table: pd.DataFrame) -> np.ndarray:
     if "progression_date" in table.columns:
         died = (ev == 1) & table["progression_date"].isna().to_numpy()
     elif "os_event" in table.columns and "os_months" in table.columns:
-        died = (ev == 1) & (_num(table, "os_event") == 1) & np.isclose(
-            _num(table, "os_months"), _num(table, "pfs_months"), rtol=0, atol=1e-9)
+        died = (
+            (ev == 1)
+            & (_num(table, "os_event") == 1)
+            & np.isclose(_num(table, "os_months"), _num(table, "pfs_months"), rtol=0, atol=1e-9)
+        )
     else:
         died = np.zeros(len(table), dtype=bool)
     return np.where(died, CAUSE_DEATH, cause)
 
 
-def cumulative_incidence(time: Sequence[float] | np.ndarray, cause: Sequence[int] | np.ndarray,
-                         at: Sequence[float], of: int = CAUSE_PROGRESSION, alpha: float = 0.05
-                         ) -> pd.DataFrame:
+def cumulative_incidence(
+    time: Sequence[float] | np.ndarray,
+    cause: Sequence[int] | np.ndarray,
+    at: Sequence[float],
+    of: int = CAUSE_PROGRESSION,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Aalen–Johansen cumulative incidence of cause ``of`` at the times ``at`` (months), the
     other causes competing: F(t) = Σ_{t_j ≤ t} S(t_j−) d_j / n_j, S the all-cause Kaplan–Meier
     curve (Kalbfleisch & Prentice 1980; the estimator of R cmprsk's ``cuminc`` and lifelines'
@@ -1036,19 +1217,27 @@ def cumulative_incidence(time: Sequence[float] | np.ndarray, cause: Sequence[int
         if len(idx):
             j = idx
             with np.errstate(divide="ignore", invalid="ignore"):
-                g = np.where(n_at[j] > d_all[j], d_all[j] / (n_at[j] * (n_at[j] - d_all[j])),
-                             0.0)
+                g = np.where(n_at[j] > d_all[j], d_all[j] / (n_at[j] * (n_at[j] - d_all[j])), 0.0)
             diff = f - cif[j]
-            var = float(np.sum(diff ** 2 * g) + np.sum(lag[j] ** 2 * d_k[j] * (n_at[j] - d_k[j])
-                                                        / n_at[j] ** 3)
-                        - 2 * np.sum(diff * lag[j] * d_k[j] / n_at[j] ** 2))
+            var = float(
+                np.sum(diff**2 * g)
+                + np.sum(lag[j] ** 2 * d_k[j] * (n_at[j] - d_k[j]) / n_at[j] ** 3)
+                - 2 * np.sum(diff * lag[j] * d_k[j] / n_at[j] ** 2)
+            )
         if 0 < f < 1 and var > 0:
             se = np.sqrt(var) / (f * abs(np.log(f)))
             lo, hi = f ** np.exp(z * se), f ** np.exp(-z * se)
         else:
             lo = hi = float("nan")
-        rows.append({"months": float(a), "n_at_risk": int((t > a).sum()), "cif": f,
-                     "ci_low": float(lo), "ci_high": float(hi)})
+        rows.append(
+            {
+                "months": float(a),
+                "n_at_risk": int((t > a).sum()),
+                "cif": f,
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+            }
+        )
     return pd.DataFrame(rows, columns=["months", "n_at_risk", "cif", "ci_low", "ci_high"])
 
 
@@ -1074,18 +1263,23 @@ def competing_risks_table(
     dependencies (R: ``cmprsk::cuminc`` / ``crr``), so the table is descriptive."""
     from lifelines import KaplanMeierFitter
 
-    data, info = survival_data(classification, "pfs", group_by, landmark, None, definitions,
-                               lookahead, days_per_month)
-    cause_all = pd.Series(progression_causes(classification),
-                          index=classification["patient_id"].astype(str).to_numpy()
-                          if "patient_id" in classification.columns
-                          else classification.index.astype(str))
+    data, info = survival_data(
+        classification, "pfs", group_by, landmark, None, definitions, lookahead, days_per_month
+    )
+    cause_all = pd.Series(
+        progression_causes(classification),
+        index=classification["patient_id"].astype(str).to_numpy()
+        if "patient_id" in classification.columns
+        else classification.index.astype(str),
+    )
     cause = cause_all.reindex(data["patient_id"].astype(str)).to_numpy(dtype=int)
     lm = info["landmark_months"]
-    method = (f"Aalen-Johansen cumulative incidence of progression, death without progression "
-              f"competing; {100 * (1 - alpha):g}% CI log(-log), Greenwood-type variance "
-              f"(Collett); 1 - Kaplan-Meier with deaths censored; months from "
-              + ("treatment start" if lm is None else f"the landmark ({lm:.2f} months)"))
+    method = (
+        f"Aalen-Johansen cumulative incidence of progression, death without progression "
+        f"competing; {100 * (1 - alpha):g}% CI log(-log), Greenwood-type variance "
+        f"(Collett); 1 - Kaplan-Meier with deaths censored; months from "
+        + ("treatment start" if lm is None else f"the landmark ({lm:.2f} months)")
+    )
     rows = []
     for lv in info["levels"]:
         part = data["group"].to_numpy() == lv
@@ -1096,17 +1290,24 @@ def competing_risks_table(
         death = cumulative_incidence(t, c, at, CAUSE_DEATH, alpha)
         km = KaplanMeierFitter().fit(t, (c == CAUSE_PROGRESSION).astype(int))
         for i, a in enumerate(at):
-            rows.append({
-                "grouping": info["grouping"], "group": lv, "n": int(part.sum()), "months": a,
-                "n_at_risk": int(prog.loc[i, "n_at_risk"]),
-                "progressions": int(((c == CAUSE_PROGRESSION) & (t <= a)).sum()),
-                "deaths_without_progression": int(((c == CAUSE_DEATH) & (t <= a)).sum()),
-                "cif_progression": prog.loc[i, "cif"], "cif_ci_low": prog.loc[i, "ci_low"],
-                "cif_ci_high": prog.loc[i, "ci_high"],
-                "one_minus_km": float(1 - km.survival_function_at_times(a).iloc[0]),
-                "cif_death": death.loc[i, "cif"], "method": method,
-                "landmark_months": np.nan if lm is None else lm,
-            })
+            rows.append(
+                {
+                    "grouping": info["grouping"],
+                    "group": lv,
+                    "n": int(part.sum()),
+                    "months": a,
+                    "n_at_risk": int(prog.loc[i, "n_at_risk"]),
+                    "progressions": int(((c == CAUSE_PROGRESSION) & (t <= a)).sum()),
+                    "deaths_without_progression": int(((c == CAUSE_DEATH) & (t <= a)).sum()),
+                    "cif_progression": prog.loc[i, "cif"],
+                    "cif_ci_low": prog.loc[i, "ci_low"],
+                    "cif_ci_high": prog.loc[i, "ci_high"],
+                    "one_minus_km": float(1 - km.survival_function_at_times(a).iloc[0]),
+                    "cif_death": death.loc[i, "cif"],
+                    "method": method,
+                    "landmark_months": np.nan if lm is None else lm,
+                }
+            )
     return pd.DataFrame(rows, columns=CIF_COLUMNS)
 
 
@@ -1114,9 +1315,13 @@ def available_endpoints(table: pd.DataFrame) -> list[str]:
     """The endpoints of :data:`ENDPOINTS` that ``table`` can be analysed on: both
     ``<endpoint>_months`` and ``<endpoint>_event`` present and at least one time given.
     Empty for a cohort without survival data (e.g. tumour measurements only)."""
-    return [e for e in ENDPOINTS
-            if f"{e}_months" in table.columns and f"{e}_event" in table.columns
-            and pd.to_numeric(table[f"{e}_months"], errors="coerce").notna().any()]
+    return [
+        e
+        for e in ENDPOINTS
+        if f"{e}_months" in table.columns
+        and f"{e}_event" in table.columns
+        and pd.to_numeric(table[f"{e}_months"], errors="coerce").notna().any()
+    ]
 
 
 def no_endpoint_note(table: pd.DataFrame) -> str:
@@ -1124,10 +1329,12 @@ def no_endpoint_note(table: pd.DataFrame) -> str:
     endpoint (:func:`available_endpoints` is empty); ``""`` when it has one."""
     if available_endpoints(table):
         return ""
-    return ("No survival data in this cohort (no os_months/os_event, pfs_months/pfs_event or "
-            "ttf_months/ttf_event with a value, and no dates of death, progression or last "
-            "contact to derive them): the survival section is skipped. Add these columns to "
-            "patients to get Kaplan–Meier curves, log-rank tests and hazard ratios.")
+    return (
+        "No survival data in this cohort (no os_months/os_event, pfs_months/pfs_event or "
+        "ttf_months/ttf_event with a value, and no dates of death, progression or last "
+        "contact to derive them): the survival section is skipped. Add these columns to "
+        "patients to get Kaplan–Meier curves, log-rank tests and hazard ratios."
+    )
 
 
 #: feature columns through which a definition reads each endpoint itself
@@ -1138,8 +1345,9 @@ ENDPOINT_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def progression_tautology_note(group_by: str | None, definitions: Sequence[Any],
-                               endpoint: str) -> str:
+def progression_tautology_note(
+    group_by: str | None, definitions: Sequence[Any], endpoint: str
+) -> str:
     """The caveat to print beside a comparison grouped by an HPD definition whose rule already
     contains the endpoint (``""`` otherwise): RECIST PD at the first evaluation (PFS, TTF), a
     criterion on the endpoint's own time (Kato's and Lo Russo's TTF < 2 months for TTF; the
@@ -1154,27 +1362,37 @@ def progression_tautology_note(group_by: str | None, definitions: Sequence[Any],
         return ""
     name = ENDPOINT_NAMES[ep]
     atoms, _, reqs = defn.compile()
-    uses = sorted({a.label for a in list(atoms) + list(reqs)
-                   if a.column in ENDPOINT_INPUTS.get(ep, ())})
+    uses = sorted(
+        {a.label for a in list(atoms) + list(reqs) if a.column in ENDPOINT_INPUTS.get(ep, ())}
+    )
     if ep in ("pfs", "ttf") and defn.requires_recist_pd():
-        return (f"Caution: {code} requires RECIST progression (PD) at the first evaluation, so "
-                f"every HPD patient has progressed by that scan: the shorter {name} of the HPD "
-                f"group is partly tautological (built into the grouping), not evidence of a worse "
-                f"prognosis. Overall survival is the informative comparison.")
+        return (
+            f"Caution: {code} requires RECIST progression (PD) at the first evaluation, so "
+            f"every HPD patient has progressed by that scan: the shorter {name} of the HPD "
+            f"group is partly tautological (built into the grouping), not evidence of a worse "
+            f"prognosis. Overall survival is the informative comparison."
+        )
     if uses:
-        return (f"Caution: {code} uses {name} itself to define HPD ({'; '.join(uses)}): the "
-                f"difference in {name} between the groups is partly built into the grouping, "
-                f"not evidence of a worse prognosis; read the hazard ratio and p-value with that "
-                f"in mind.")
+        return (
+            f"Caution: {code} uses {name} itself to define HPD ({'; '.join(uses)}): the "
+            f"difference in {name} between the groups is partly built into the grouping, "
+            f"not evidence of a worse prognosis; read the hazard ratio and p-value with that "
+            f"in mind."
+        )
     return ""
 
 
 # --------------------------------------------------------------------------------------------
 # tables of the report sections (moved from report.py)
 
-def survival_exclusions(data: pd.DataFrame, group_by: str | None, landmark: Any,
-                        endpoints: Sequence[str] = ("os", "pfs", "ttf"), **options: Any
-                        ) -> pd.DataFrame:
+
+def survival_exclusions(
+    data: pd.DataFrame,
+    group_by: str | None,
+    landmark: Any,
+    endpoints: Sequence[str] = ("os", "pfs", "ttf"),
+    **options: Any,
+) -> pd.DataFrame:
     """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
     (:func:`exclusion_table`; ``options``: its definitions, lookahead, days_per_month)."""
     return exclusion_table(data, group_by, landmark, endpoints, **options)

@@ -64,26 +64,54 @@ from .recist import concat_text, scan_responses
 ROLES = ("prebaseline", "baseline", "on_treatment", "unused")
 
 SCAN_COLUMNS = [
-    "patient_id", "assessment_date", "day", "role", "is_first_eval",
-    "sld_mm", "sld_reason", "sld_measured_mm",
-    "n_targets_expected", "n_targets_measured", "targets_cr",
-    "new_lesions", "new_lesions_first_seen", "new_lesion_sum_mm",
-    "new_organs", "max_new_lesions_in_involved_organ",
-    "non_target_pd", "non_target_cr", "n_non_targets_expected", "n_non_targets_assessed",
+    "patient_id",
+    "assessment_date",
+    "day",
+    "role",
+    "is_first_eval",
+    "sld_mm",
+    "sld_reason",
+    "sld_measured_mm",
+    "n_targets_expected",
+    "n_targets_measured",
+    "targets_cr",
+    "new_lesions",
+    "new_lesions_first_seen",
+    "new_lesion_sum_mm",
+    "new_organs",
+    "max_new_lesions_in_involved_organ",
+    "non_target_pd",
+    "non_target_cr",
+    "n_non_targets_expected",
+    "n_non_targets_assessed",
 ]
 
 FEATURE_COLUMNS = [
-    "patient_id", "treatment_start",
-    "prebaseline_date", "baseline_date", "first_eval_date",
-    "prebaseline_reason", "baseline_reason", "first_eval_reason",
-    "sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm",
-    "sld_prebaseline_reason", "sld_baseline_reason", "sld_first_eval_reason",
-    "days_pre_to_baseline", "days_baseline_to_first_eval", "first_eval_day",
-    "sld_change_first_eval_mm", "sld_pct_change_first_eval",
+    "patient_id",
+    "treatment_start",
+    "prebaseline_date",
+    "baseline_date",
+    "first_eval_date",
+    "prebaseline_reason",
+    "baseline_reason",
+    "first_eval_reason",
+    "sld_prebaseline_mm",
+    "sld_baseline_mm",
+    "sld_first_eval_mm",
+    "sld_prebaseline_reason",
+    "sld_baseline_reason",
+    "sld_first_eval_reason",
+    "days_pre_to_baseline",
+    "days_baseline_to_first_eval",
+    "first_eval_day",
+    "sld_change_first_eval_mm",
+    "sld_pct_change_first_eval",
     "recist_first_eval",
     "recist_first_eval_reason",
-    "target_response_first_eval", "non_target_pd_first_eval",
-    "new_lesions_first_eval", "new_organs_first_eval",
+    "target_response_first_eval",
+    "non_target_pd_first_eval",
+    "new_lesions_first_eval",
+    "new_organs_first_eval",
     "max_new_lesions_in_involved_organ_first_eval",
     "n_post_baseline_scans",
 ]
@@ -122,8 +150,9 @@ def _to_dates(days: np.ndarray) -> np.ndarray:
     return ns.view("datetime64[ns]")
 
 
-def _index_per_group(mask: np.ndarray, grp: np.ndarray, n: int, *, last: bool = False
-                     ) -> np.ndarray:
+def _index_per_group(
+    mask: np.ndarray, grp: np.ndarray, n: int, *, last: bool = False
+) -> np.ndarray:
     """Index of the first (``last=True``: the last) True of ``mask`` in each group (``grp``
     sorted); -1 when none."""
     out = np.full(n, -1, dtype=np.int64)
@@ -139,8 +168,11 @@ def _index_per_group(mask: np.ndarray, grp: np.ndarray, n: int, *, last: bool = 
 def _take(arr: np.ndarray, idx: np.ndarray, fill: object = np.nan) -> np.ndarray:
     """``arr[idx]`` with ``fill`` where ``idx`` is -1."""
     arr = np.asarray(arr)
-    dtype = object if arr.dtype == object or fill is None else np.result_type(
-        arr.dtype, np.asarray(fill).dtype)
+    dtype = (
+        object
+        if arr.dtype == object or fill is None
+        else np.result_type(arr.dtype, np.asarray(fill).dtype)
+    )
     if not len(arr):
         return np.full(len(idx), fill, dtype=dtype)
     # a plain take (-1 reads the last element) then the fill: no boolean-mask gathers
@@ -206,32 +238,48 @@ def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray
     ids = pd.Index(cohort.patients["patient_id"])
     if not ids.is_unique:
         dup = ids[ids.duplicated()].unique()[:5]
-        raise CohortError([Problem("patients", None, "patient_id",
-                                   f"duplicated patient_id: {', '.join(map(str, dup))}",
-                                   "one row per patient")])
+        raise CohortError(
+            [
+                Problem(
+                    "patients",
+                    None,
+                    "patient_id",
+                    f"duplicated patient_id: {', '.join(map(str, dup))}",
+                    "one row per patient",
+                )
+            ]
+        )
     codes = _codes_in(table["patient_id"], ids)
     bad = np.flatnonzero(codes < 0)
     if len(bad):
         file = cohort.sources.get(name, name)
-        raise CohortError([
-            Problem(file, int(i) + 2, "patient_id",
+        raise CohortError(
+            [
+                Problem(
+                    file,
+                    int(i) + 2,
+                    "patient_id",
                     f"patient_id {table['patient_id'].iloc[i]!r} is not in the patients table",
-                    "a patient_id of the patients table")
-            for i in bad[:20]
-        ])
+                    "a patient_id of the patients table",
+                )
+                for i in bad[:20]
+            ]
+        )
     return codes.astype(np.int64, copy=False)
 
 
-def _check_dates(table: pd.DataFrame, col: str, name: str, cohort: Cohort
-                 ) -> tuple[np.ndarray, bool]:
+def _check_dates(
+    table: pd.DataFrame, col: str, name: str, cohort: Cohort
+) -> tuple[np.ndarray, bool]:
     """Int64 days since 1970-01-01 of a date column (time of day ignored), and whether every
     date is at midnight; error on NaT."""
     ns = _epoch_ns(table[col])
     bad = np.flatnonzero(ns == np.iinfo(np.int64).min)
     if len(bad):
         file = cohort.sources.get(name, name)
-        raise CohortError([Problem(file, int(i) + 2, col, "missing date", "an ISO 8601 date")
-                           for i in bad[:20]])
+        raise CohortError(
+            [Problem(file, int(i) + 2, col, "missing date", "an ISO 8601 date") for i in bad[:20]]
+        )
     days = ns // NS_PER_DAY
     return days, bool(np.array_equal(days * NS_PER_DAY, ns))  # (faster than ns % day == 0)
 
@@ -299,12 +347,10 @@ def _dense_table_ok(key: np.ndarray, size: int, *member_sets: np.ndarray) -> boo
     dense look-up table (about a byte per row)."""
     if size > max(4 * len(key), 1 << 20):
         return False
-    return not (len(key) and (key.min() < 0 or any(len(m) and m.min() < 0
-                                                    for m in member_sets)))
+    return not (len(key) and (key.min() < 0 or any(len(m) and m.min() < 0 for m in member_sets)))
 
 
-def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: int
-                  ) -> np.ndarray:
+def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: int) -> np.ndarray:
     """``key[i] in members`` for the rows selected by ``rows`` (False elsewhere).
 
     Keys are non-negative ints below ``size``: a dense lookup table when it is small, else a
@@ -317,9 +363,14 @@ def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: 
     return _isin_subset(key, rows, members)
 
 
-def _baseline_members(key: np.ndarray, rows_a: np.ndarray, members_a: np.ndarray,
-                      rows_b: np.ndarray, members_b: np.ndarray, size: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def _baseline_members(
+    key: np.ndarray,
+    rows_a: np.ndarray,
+    members_a: np.ndarray,
+    rows_b: np.ndarray,
+    members_b: np.ndarray,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_dense_member` for two member sets over the same keys, with one look-up table
     (bit 1: in ``members_a``, bit 2: in ``members_b``) and one pass over the rows."""
     if _dense_table_ok(key, size, members_a, members_b):
@@ -341,8 +392,7 @@ def _float_values(table: pd.DataFrame, col: str) -> np.ndarray | None:
     return pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
 
 
-def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, int]:
+def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Codes of text values compared case- and space-insensitively (-1 when missing) and the
     number of distinct normalized values (only the few unique names are normalised); ``rows``:
     only at those positions."""
@@ -354,8 +404,14 @@ def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None
 
 
 def _lesion_measures(
-    les: pd.DataFrame, rp: np.ndarray, inv: np.ndarray, scan_pid: np.ndarray,
-    base_scan: np.ndarray, n_pat: int, midnight: bool, full: bool = True,
+    les: pd.DataFrame,
+    rp: np.ndarray,
+    inv: np.ndarray,
+    scan_pid: np.ndarray,
+    base_scan: np.ndarray,
+    n_pat: int,
+    midnight: bool,
+    full: bool = True,
     min_mm: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, object]:
     """Per-scan measures from the long lesion table (see module docstring).
@@ -419,22 +475,26 @@ def _lesion_measures(
     n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
     ok = has_base & (n_exp > 0) & (n_meas == n_exp) & ~unmeasurable
     sld = np.where(ok, ssum, np.nan)
-    part = np.where(has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp) & ~unmeasurable,
-                    ssum, np.nan)
+    part = np.where(
+        has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp) & ~unmeasurable, ssum, np.nan
+    )
 
     def sld_reason(idx: np.ndarray) -> np.ndarray:
         """Why ``sld_mm`` is missing at the scans ``idx`` (None where it is not)."""
         hb, ne, nm = has_base[idx], n_exp[idx], n_meas[idx]
         reason = np.full(len(idx), None, dtype=object)
         m = hb & (ne > 0) & (nm < ne)
-        reason[m] = concat_text(_gfmt(ne[m] - nm[m]), " of ", _gfmt(ne[m]),
-                                " baseline target lesion(s) not measured")
+        reason[m] = concat_text(
+            _gfmt(ne[m] - nm[m]), " of ", _gfmt(ne[m]), " baseline target lesion(s) not measured"
+        )
         reason[hb & (ne > 0) & (nm > ne)] = (
-            "a baseline target lesion is measured more than once on this date")
+            "a baseline target lesion is measured more than once on this date"
+        )
         reason[unmeasurable[idx] & hb & (ne > 0) & (nm == ne)] = (
             f"a baseline target lesion below RECIST 1.1 measurability (< {min_mm[0]:g} mm; lymph "
             f"node < {min_mm[1]:g} mm short axis; rules.baseline_target_min_mm, "
-            "rules.baseline_node_min_mm)")
+            "rules.baseline_node_min_mm)"
+        )
         reason[hb & (ne == 0)] = "no target lesion at baseline"
         reason[~hb] = "no baseline scan"
         return reason
@@ -457,13 +517,15 @@ def _lesion_measures(
     if full:
         first_inv = pd.Series(inv_new).groupby(key[newm]).transform("min").to_numpy()
         extra["new_lesions_first_seen"] = np.bincount(
-            inv_new[inv_new == first_inv], minlength=ns).astype(float)
+            inv_new[inv_new == first_inv], minlength=ns
+        ).astype(float)
         if diam_all is not None:
             dn = diam_all[newm]
         else:
             dn = np.full(len(inv_new), np.nan)
-        extra["new_lesion_sum_mm"] = np.bincount(inv_new, weights=np.nan_to_num(dn, nan=0.0),
-                                                 minlength=ns)
+        extra["new_lesion_sum_mm"] = np.bincount(
+            inv_new, weights=np.nan_to_num(dn, nan=0.0), minlength=ns
+        )
     del key
 
     # organs
@@ -486,8 +548,9 @@ def _lesion_measures(
     if len(involved_new):
         okey_new = rp[org_rows[new_known]] * no + ocode[new_known]
         okey_base = rp[org_rows[base_org]] * no + ocode[base_org]
-        involved_new = _dense_member(okey_new, np.ones(len(okey_new), dtype=bool), okey_base,
-                                     n_pat * no)
+        involved_new = _dense_member(
+            okey_new, np.ones(len(okey_new), dtype=bool), okey_base, n_pat * no
+        )
     unknown_org = np.bincount(inv[org_rows[sub_new & ~has_org]], minlength=ns) > 0
     inv_nk, org_nk = inv[org_rows[new_known]], ocode[new_known]
     out_new = ~involved_new
@@ -505,22 +568,27 @@ def _lesion_measures(
     max_inv[unknown_org] = np.nan
 
     return {
-        "sld_mm": sld, "sld_reason": sld_reason, "sld_measured_mm": part,
+        "sld_mm": sld,
+        "sld_reason": sld_reason,
+        "sld_measured_mm": part,
         "n_targets_expected": np.where(has_base, n_exp, np.nan),
         # counts stay integers here: converted to float (NaN = unknown) where they are read
         "n_targets_measured": n_meas,
         "targets_cr": has_base & (n_exp > 0) & (n_gone == n_exp) & ok,
         "new_lesions": n_new,
         **extra,
-        "new_organs": new_org, "max_new_lesions_in_involved_organ": max_inv,
-        "non_target_pd": nt_pd, "non_target_cr": nt_cr,
+        "new_organs": new_org,
+        "max_new_lesions_in_involved_organ": max_inv,
+        "non_target_pd": nt_pd,
+        "non_target_cr": nt_cr,
         "n_non_targets_expected": np.where(has_base, n_nt, np.nan),
         "n_non_targets_assessed": n_nt_ass,
     }
 
 
-def _assessment_measures(a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarray
-                         ) -> dict[str, np.ndarray]:
+def _assessment_measures(
+    a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per-scan measures from per-scan sums (rows already in scan order via ``order``)."""
     ns = len(order)
 
@@ -542,20 +610,27 @@ def _assessment_measures(a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarra
     cr = _boolean_array(sld == 0)
     cr[np.isnan(sld)] = pd.NA
     return {
-        "sld_mm": sld, "sld_reason": reason, "sld_measured_mm": sld,
-        "n_targets_expected": np.full(ns, np.nan), "n_targets_measured": np.full(ns, np.nan),
+        "sld_mm": sld,
+        "sld_reason": reason,
+        "sld_measured_mm": sld,
+        "n_targets_expected": np.full(ns, np.nan),
+        "n_targets_measured": np.full(ns, np.nan),
         "targets_cr": cr,
-        "new_lesions": newl, "new_lesions_first_seen": first,
+        "new_lesions": newl,
+        "new_lesions_first_seen": first,
         "new_lesion_sum_mm": np.full(ns, np.nan),
-        "new_organs": col("new_organs"), "max_new_lesions_in_involved_organ": np.full(ns, np.nan),
-        "non_target_pd": ntpd, "non_target_cr": _all_na_bool(ns),
+        "new_organs": col("new_organs"),
+        "max_new_lesions_in_involved_organ": np.full(ns, np.nan),
+        "non_target_pd": ntpd,
+        "non_target_cr": _all_na_bool(ns),
         "n_non_targets_expected": np.full(ns, np.nan),
         "n_non_targets_assessed": np.full(ns, np.nan),
     }
 
 
-def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray,
-                full: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
+def _build_long(
+    cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray, full: bool = True
+) -> tuple[dict, dict[str, np.ndarray]]:
     """Scan table and per-patient time-point indices for the lesions / assessments shapes
     (``full=False``: only what :func:`first_evaluation_features` reads)."""
     w = params.windows
@@ -564,8 +639,12 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     tab = cohort.lesions if use_lesions else cohort.assessments
     name = "lesions" if use_lesions else "assessments"
     if tab is None:
-        tab = pd.DataFrame({"patient_id": pd.Series(dtype=object),
-                            "assessment_date": pd.Series(dtype="datetime64[ns]")})
+        tab = pd.DataFrame(
+            {
+                "patient_id": pd.Series(dtype=object),
+                "assessment_date": pd.Series(dtype="datetime64[ns]"),
+            }
+        )
     rp = _patient_codes(cohort, tab, name)
     dday, midnight = _check_dates(tab, "assessment_date", name, cohort)
     scan_pid, scan_date, inv = _scan_keys(rp, dday)
@@ -573,9 +652,18 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     if not use_lesions and ns != len(tab):
         key = pd.Series(rp * 10**6 + dday)
         dup = np.flatnonzero(key.duplicated().to_numpy())
-        raise CohortError([Problem(cohort.sources.get(name, name), int(i) + 2, "assessment_date",
-                                   "second row for the same patient and assessment date",
-                                   "one row per patient and scan date") for i in dup[:20]])
+        raise CohortError(
+            [
+                Problem(
+                    cohort.sources.get(name, name),
+                    int(i) + 2,
+                    "assessment_date",
+                    "second row for the same patient and assessment date",
+                    "one row per patient and scan date",
+                )
+                for i in dup[:20]
+            ]
+        )
     del dday  # row-level (millions of rows): no longer needed
     day = scan_date - start[scan_pid]
     n_scans = np.bincount(scan_pid, minlength=n)
@@ -589,15 +677,29 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     m = (last_pre >= 0) & ~base_ok
     base_reason[m] = concat_text(
         f"baseline scan more than {w.baseline_max_days_before} days before treatment start "
-        "(latest on day ", _gfmt(last_pre_day[m]), ")")
+        "(latest on day ",
+        _gfmt(last_pre_day[m]),
+        ")",
+    )
     base_reason[last_pre < 0] = "no scan on or before treatment start"
     base_reason[n_scans == 0] = "no measurements"
     base_reason[np.isnan(start)] = "no treatment_start"
 
     if use_lesions:
-        meas = _lesion_measures(tab, rp, inv, scan_pid, base, n, midnight, full=full,
-                                min_mm=(float(params.rules.baseline_target_min_mm),
-                                        float(params.rules.baseline_node_min_mm)))
+        meas = _lesion_measures(
+            tab,
+            rp,
+            inv,
+            scan_pid,
+            base,
+            n,
+            midnight,
+            full=full,
+            min_mm=(
+                float(params.rules.baseline_target_min_mm),
+                float(params.rules.baseline_node_min_mm),
+            ),
+        )
     else:
         order = np.empty(ns, dtype=np.int64)
         order[inv] = np.arange(len(tab))
@@ -609,8 +711,11 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     has_b = base[scan_pid] >= 0
     gap = bdate[scan_pid] - scan_date
     before = has_b & (gap > 0)
-    cand = before & (gap >= w.prebaseline_min_days_before_baseline) & (
-        gap <= w.prebaseline_max_days_before_baseline)
+    cand = (
+        before
+        & (gap >= w.prebaseline_min_days_before_baseline)
+        & (gap <= w.prebaseline_max_days_before_baseline)
+    )
     pre_ev = _index_per_group(cand & ~np.isnan(sld), scan_pid, n, last=True)
     pre_any = _index_per_group(cand, scan_pid, n, last=True)
     pre = np.where(pre_ev >= 0, pre_ev, pre_any)
@@ -623,7 +728,8 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         f"pre-baseline scan more than {w.prebaseline_max_days_before_baseline} days before "
         "baseline",
         f"no pre-baseline scan {w.prebaseline_min_days_before_baseline}-"
-        f"{w.prebaseline_max_days_before_baseline} days before baseline")
+        f"{w.prebaseline_max_days_before_baseline} days before baseline",
+    )
     pre_reason[(pre < 0) & (last_before < 0)] = "no pre-baseline scan"
     pre_reason[base < 0] = "no baseline scan"
     pre_reason[n_scans == 0] = "no measurements"
@@ -640,11 +746,13 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     none = fe < 0
     fe_reason[none] = "no on-treatment scan"
     fe_reason[none & (n_post > 0) & (n_ontr == 0)] = (
-        f"on-treatment scans only before day {w.first_eval_min_days} (first_eval_min_days)")
+        f"on-treatment scans only before day {w.first_eval_min_days} (first_eval_min_days)"
+    )
     if w.first_eval_max_days is not None:
         fe_reason[none & (n_ontr > 0)] = (
             f"no scan between day {w.first_eval_min_days} and day {w.first_eval_max_days} "
-            "after treatment start")
+            "after treatment start"
+        )
     died = none & ~np.isnan(death)
     fe_reason[died] = concat_text("died before first evaluation (day ", _gfmt(death[died]), ")")
     fe_reason[none & (n_scans == 0) & ~died] = "no measurements"
@@ -658,36 +766,58 @@ def _build_long(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         role[pre[pre >= 0]] = "prebaseline"
         is_fe = np.zeros(ns, dtype=bool)
         is_fe[fe[fe >= 0]] = True
-        scans.update({
-            "patient_id": cohort.patients["patient_id"].to_numpy()[scan_pid],
-            "assessment_date": _to_dates(scan_date),
-            "role": role,
-            "is_first_eval": is_fe,
-        })
-    pt = {"pre": pre, "base": base, "fe": fe, "pre_reason": pre_reason,
-          "base_reason": base_reason, "fe_reason": fe_reason, "n_post": n_post,
-          "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0), "n_early": n_post - n_ontr}
+        scans.update(
+            {
+                "patient_id": cohort.patients["patient_id"].to_numpy()[scan_pid],
+                "assessment_date": _to_dates(scan_date),
+                "role": role,
+                "is_first_eval": is_fe,
+            }
+        )
+    pt = {
+        "pre": pre,
+        "base": base,
+        "fe": fe,
+        "pre_reason": pre_reason,
+        "base_reason": base_reason,
+        "fe_reason": fe_reason,
+        "n_post": n_post,
+        "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0),
+        "n_early": n_post - n_ontr,
+    }
     return scans, pt
 
 
 # --------------------------------------------------------------------------- wide shape
 
 
-_WIDE_ROLES = (("prebaseline", "sld_prebaseline_mm", "date_prebaseline", "pre-baseline"),
-               ("baseline", "sld_baseline_mm", "date_baseline", "baseline"),
-               ("on_treatment", "sld_first_eval_mm", "date_first_eval", "first-evaluation"))
+_WIDE_ROLES = (
+    ("prebaseline", "sld_prebaseline_mm", "date_prebaseline", "pre-baseline"),
+    ("baseline", "sld_baseline_mm", "date_baseline", "baseline"),
+    ("on_treatment", "sld_first_eval_mm", "date_first_eval", "first-evaluation"),
+)
 
 
-def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray
-                ) -> tuple[dict, dict[str, np.ndarray]]:
+def _build_wide(
+    cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray
+) -> tuple[dict, dict[str, np.ndarray]]:
     """Scan table and per-patient indices for the three-scan wide table (no window applied)."""
     n = len(cohort.patients)
     wide = cohort.scans_wide
     pc = _patient_codes(cohort, wide, "scans")
     if pd.Series(pc).duplicated().any():
         i = int(np.flatnonzero(pd.Series(pc).duplicated().to_numpy())[0])
-        raise CohortError([Problem(cohort.sources.get("scans", "scans"), i + 2, "patient_id",
-                                   "second row for the same patient", "one row per patient")])
+        raise CohortError(
+            [
+                Problem(
+                    cohort.sources.get("scans", "scans"),
+                    i + 2,
+                    "patient_id",
+                    "second row for the same patient",
+                    "one row per patient",
+                )
+            ]
+        )
     st = start.copy()
     if "treatment_start" in wide.columns:
         ws = _epoch_days(wide["treatment_start"])
@@ -706,8 +836,13 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     idx: dict[str, np.ndarray] = {}
     reasons: dict[str, np.ndarray] = {}
     sld_vals: dict[str, np.ndarray] = {}
-    newl = per_patient(pd.to_numeric(wide["new_lesions_first_eval"], errors="coerce").to_numpy(
-        dtype=float)) if "new_lesions_first_eval" in wide.columns else np.full(n, np.nan)
+    newl = (
+        per_patient(
+            pd.to_numeric(wide["new_lesions_first_eval"], errors="coerce").to_numpy(dtype=float)
+        )
+        if "new_lesions_first_eval" in wide.columns
+        else np.full(n, np.nan)
+    )
     if "non_target_pd_first_eval" in wide.columns:
         ntv = pd.array(wide["non_target_pd_first_eval"], dtype="boolean")
         ntpd = _all_na_bool(n)
@@ -715,8 +850,11 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     else:
         ntpd = _all_na_bool(n)
     for role, scol, dcol, label in _WIDE_ROLES:
-        s = per_patient(pd.to_numeric(wide[scol], errors="coerce").to_numpy(dtype=float)) \
-            if scol in wide.columns else np.full(n, np.nan)
+        s = (
+            per_patient(pd.to_numeric(wide[scol], errors="coerce").to_numpy(dtype=float))
+            if scol in wide.columns
+            else np.full(n, np.nan)
+        )
         d = per_patient(_epoch_days(wide[dcol])) if dcol in wide.columns else np.full(n, np.nan)
         sld_vals[role] = s
         r = np.full(n, None, dtype=object)
@@ -724,12 +862,22 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
         r[~has_row] = "no measurements"
         reasons[role] = r
         present = np.flatnonzero(~np.isnan(d))
-        frames.append(pd.DataFrame({
-            "_pcode": present, "_rk": ROLES.index(role), "_date": d[present],
-            "sld_mm": s[present], "role": role,
-        }))
-    sc = pd.concat(frames, ignore_index=True).sort_values(["_pcode", "_date", "_rk"],
-                                                          kind="mergesort").reset_index(drop=True)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "_pcode": present,
+                    "_rk": ROLES.index(role),
+                    "_date": d[present],
+                    "sld_mm": s[present],
+                    "role": role,
+                }
+            )
+        )
+    sc = (
+        pd.concat(frames, ignore_index=True)
+        .sort_values(["_pcode", "_date", "_rk"], kind="mergesort")
+        .reset_index(drop=True)
+    )
     ns = len(sc)
     p = sc["_pcode"].to_numpy(dtype=np.int64)
     sld = sc["sld_mm"].to_numpy(dtype=float)
@@ -745,38 +893,61 @@ def _build_wide(cohort: Cohort, params: Parameters, start: np.ndarray, death: np
     nan = np.full(ns, np.nan)
     day = sc["_date"].to_numpy(dtype=float) - st[p]
     scans = {
-        "_pcode": p, "_date": sc["_date"].to_numpy(dtype=float),
+        "_pcode": p,
+        "_date": sc["_date"].to_numpy(dtype=float),
         "patient_id": cohort.patients["patient_id"].to_numpy()[p],
         "assessment_date": _to_dates(sc["_date"].to_numpy(dtype=float)),
-        "day": day, "role": sc["role"].to_numpy(dtype=object), "is_first_eval": is_fe,
-        "sld_mm": sld, "sld_reason": sreason, "sld_measured_mm": sld,
-        "n_targets_expected": nan, "n_targets_measured": nan, "targets_cr": cr,
-        "new_lesions": new_scan, "new_lesions_first_seen": new_scan, "new_lesion_sum_mm": nan,
-        "new_organs": nan, "max_new_lesions_in_involved_organ": nan,
-        "non_target_pd": nt_scan, "non_target_cr": _all_na_bool(ns),
-        "n_non_targets_expected": nan, "n_non_targets_assessed": nan,
+        "day": day,
+        "role": sc["role"].to_numpy(dtype=object),
+        "is_first_eval": is_fe,
+        "sld_mm": sld,
+        "sld_reason": sreason,
+        "sld_measured_mm": sld,
+        "n_targets_expected": nan,
+        "n_targets_measured": nan,
+        "targets_cr": cr,
+        "new_lesions": new_scan,
+        "new_lesions_first_seen": new_scan,
+        "new_lesion_sum_mm": nan,
+        "new_organs": nan,
+        "max_new_lesions_in_involved_organ": nan,
+        "non_target_pd": nt_scan,
+        "non_target_cr": _all_na_bool(ns),
+        "n_non_targets_expected": nan,
+        "n_non_targets_assessed": nan,
     }
     fe_reason = reasons["on_treatment"]
     died = (idx["on_treatment"] < 0) & ~np.isnan(death)
     fe_reason[died] = concat_text("died before first evaluation (day ", _gfmt(death[died]), ")")
-    pt = {"pre": idx["prebaseline"], "base": idx["baseline"], "fe": idx["on_treatment"],
-          "pre_reason": reasons["prebaseline"], "base_reason": reasons["baseline"],
-          "fe_reason": fe_reason, "n_post": (idx["on_treatment"] >= 0).astype(np.int64),
-          "pre_not_evaluable": np.zeros(n, dtype=bool), "start": st}
+    pt = {
+        "pre": idx["prebaseline"],
+        "base": idx["baseline"],
+        "fe": idx["on_treatment"],
+        "pre_reason": reasons["prebaseline"],
+        "base_reason": reasons["baseline"],
+        "fe_reason": fe_reason,
+        "n_post": (idx["on_treatment"] >= 0).astype(np.int64),
+        "pre_not_evaluable": np.zeros(n, dtype=bool),
+        "start": st,
+    }
     return scans, pt
 
 
 # --------------------------------------------------------------------------- public
 
 
-def _build(cohort: Cohort, params: Parameters, full: bool = True
-           ) -> tuple[dict, dict[str, np.ndarray]]:
+def _build(
+    cohort: Cohort, params: Parameters, full: bool = True
+) -> tuple[dict, dict[str, np.ndarray]]:
     pat = cohort.patients
     start = _epoch_days(pat["treatment_start"])
     death = death_days(pat, params)
-    if cohort.scans_wide is not None and len(cohort.scans_wide) and not (
-            cohort.lesions is not None and len(cohort.lesions)) and not (
-            cohort.assessments is not None and len(cohort.assessments)):
+    if (
+        cohort.scans_wide is not None
+        and len(cohort.scans_wide)
+        and not (cohort.lesions is not None and len(cohort.lesions))
+        and not (cohort.assessments is not None and len(cohort.assessments))
+    ):
         scans, pt = _build_wide(cohort, params, start, death)
     else:
         scans, pt = _build_long(cohort, params, start, death, full=full)
@@ -790,9 +961,16 @@ def _finish_scans(scans: dict) -> pd.DataFrame:
     cols: dict[str, object] = {}
     for c in SCAN_COLUMNS:
         v = scans[c]
-        if c in ("n_targets_expected", "n_targets_measured", "new_lesions",
-                 "new_lesions_first_seen", "new_organs", "max_new_lesions_in_involved_organ",
-                 "n_non_targets_expected", "n_non_targets_assessed"):
+        if c in (
+            "n_targets_expected",
+            "n_targets_measured",
+            "new_lesions",
+            "new_lesions_first_seen",
+            "new_organs",
+            "max_new_lesions_in_involved_organ",
+            "n_non_targets_expected",
+            "n_non_targets_assessed",
+        ):
             v = _int_na(np.asarray(v, dtype=float))
         elif c in ("targets_cr", "non_target_pd", "non_target_cr"):
             v = _boolean_array(v)
@@ -834,8 +1012,9 @@ def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) 
     return first_evaluation_features_with_extras(cohort, params or Parameters())[0]
 
 
-def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
-                               ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def first_evaluation_features_with_extras(
+    cohort: Cohort, params: Parameters
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """:func:`first_evaluation_features` and per-patient extras computed on the way (lesion table
     with organs, dates without time of day: ``n_organs_with_new_lesions_first_eval``, distinct
     organs holding a new lesion at the first evaluation, NaN when unknown or no first evaluation)
@@ -862,7 +1041,7 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
         outs, start = [], 0
         for (i, _), w in zip(pairs, where, strict=True):
             out = np.full(len(i), None, dtype=object)
-            out[w] = texts[start:start + len(w)]
+            out[w] = texts[start : start + len(w)]
             start += len(w)
             outs.append(out)
         return outs
@@ -874,7 +1053,8 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
     r1 = np.where(fe < 0, pt["fe_reason"], r1).astype(object)
     pne = pt["pre_not_evaluable"]
     r_pre[pne] = concat_text(
-        r_pre[pne], "; no scan in the pre-baseline window has every baseline target measured")
+        r_pre[pne], "; no scan in the pre-baseline window has every baseline target measured"
+    )
     d_pre, d0, d1 = tdate(pre), tdate(base), tdate(fe)
     with np.errstate(invalid="ignore", divide="ignore"):
         days_pre = (d0 - d_pre) / np.timedelta64(1, "D")
@@ -883,8 +1063,9 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
         pct = np.where(s0 > 0, 100.0 * chg / s0, np.nan)
 
     # RECIST 1.1 at the first evaluation (nadir = baseline)
-    cr = _take(np.asarray(_boolean_array(scans["targets_cr"]).fillna(False), dtype=bool), fe,
-               False).astype(bool)
+    cr = _take(
+        np.asarray(_boolean_array(scans["targets_cr"]).fillna(False), dtype=bool), fe, False
+    ).astype(bool)
     ntpd_s = _boolean_array(scans["non_target_pd"])
     ntcr_s = _boolean_array(scans["non_target_cr"])
 
@@ -908,18 +1089,41 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
     no_targets = (fe >= 0) & (base >= 0) & (t_exp == 0)
     tgt_reason = r1.copy()
     nob = (fe >= 0) & (base < 0)
-    tgt_reason[nob] = concat_text("no baseline scan (", pd.Series(
-        pt["base_reason"][nob], dtype=object).fillna("").astype(str).to_numpy(dtype=object), ")")
+    tgt_reason[nob] = concat_text(
+        "no baseline scan (",
+        pd.Series(pt["base_reason"][nob], dtype=object)
+        .fillna("")
+        .astype(str)
+        .to_numpy(dtype=object),
+        ")",
+    )
     badb = (fe >= 0) & (base >= 0) & np.isnan(s0)
-    tgt_reason[badb] = concat_text("baseline SLD not evaluable (", pd.Series(
-        r0[badb], dtype=object).fillna("").astype(str).to_numpy(dtype=object), ")")
+    tgt_reason[badb] = concat_text(
+        "baseline SLD not evaluable (",
+        pd.Series(r0[badb], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+        ")",
+    )
     tr, ntr, ovr, reason = scan_responses(
-        s1, s0, s0, cr, s1_part, no_targets, ntpd, ntcr, nt_exp, nt_ass, new_flag, tgt_reason,
-        t_exp, t_meas)
+        s1,
+        s0,
+        s0,
+        cr,
+        s1_part,
+        no_targets,
+        ntpd,
+        ntcr,
+        nt_exp,
+        nt_ass,
+        new_flag,
+        tgt_reason,
+        t_exp,
+        t_meas,
+    )
     ovr_before = ovr.copy()
 
     def ovr_was(idx: np.ndarray) -> np.ndarray:
         return ovr_before[idx].astype(object)
+
     nofe = fe < 0
     if params.rules.new_lesions_when_unrecorded == "unknown":
         # without new-lesion data RECIST PD is unknown unless the SLD alone (or non-target
@@ -929,24 +1133,32 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
             ovr[unk] = "NE"
             reason[unk] = concat_text(
                 "new lesions not recorded: RECIST PD unknown unless the SLD alone gives PD "
-                "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives ", ovr_was(unk),
-                "): ", pd.Series(reason[unk], dtype=object).fillna("").astype(str).to_numpy(
-                    dtype=object))
+                "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives ",
+                ovr_was(unk),
+                "): ",
+                pd.Series(reason[unk], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+            )
     early = pt.get("n_early")
     if early is not None:  # on-treatment scans before the first-evaluation window: say so
         m = np.flatnonzero(~nofe & (early > 0))
         if len(m):
             reason[m] = concat_text(
                 pd.Series(reason[m], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
-                "; ", _gfmt(early[m]), " on-treatment scan(s) before day "
-                f"{params.windows.first_eval_min_days} not used (windows.first_eval_min_days)")
+                "; ",
+                _gfmt(early[m]),
+                " on-treatment scan(s) before day "
+                f"{params.windows.first_eval_min_days} not used (windows.first_eval_min_days)",
+            )
     tr[nofe] = "NE"
     ovr[nofe] = "NE"
-    reason[nofe] = concat_text("no first evaluation: ", pd.Series(
-        r1[nofe], dtype=object).astype(str).to_numpy(dtype=object))
+    reason[nofe] = concat_text(
+        "no first evaluation: ",
+        pd.Series(r1[nofe], dtype=object).astype(str).to_numpy(dtype=object),
+    )
 
     st = pt["start"]
     fe_day = _take(dayv, fe)
+
     def text(values: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
         """Object column (None where ``keep`` is False), without dtype inference."""
         v = np.asarray(values, dtype=object)
@@ -955,28 +1167,38 @@ def first_evaluation_features_with_extras(cohort: Cohort, params: Parameters
         return pd.Series(v, dtype=object, copy=False)
 
     # copy=False: every column is a fresh array (no consolidation copy of ~30 columns)
-    out = pd.DataFrame({
-        "patient_id": pat["patient_id"].to_numpy().copy(),
-        "treatment_start": _to_dates(st),
-        "prebaseline_date": d_pre, "baseline_date": d0, "first_eval_date": d1,
-        "prebaseline_reason": text(pt["pre_reason"], pre < 0),
-        "baseline_reason": text(pt["base_reason"], base < 0),
-        "first_eval_reason": text(pt["fe_reason"], fe < 0),
-        "sld_prebaseline_mm": s_pre, "sld_baseline_mm": s0, "sld_first_eval_mm": s1,
-        "sld_prebaseline_reason": text(r_pre, np.isnan(s_pre)),
-        "sld_baseline_reason": text(r0, np.isnan(s0)),
-        "sld_first_eval_reason": text(r1, np.isnan(s1)),
-        "days_pre_to_baseline": days_pre, "days_baseline_to_first_eval": days_on,
-        "first_eval_day": fe_day,
-        "sld_change_first_eval_mm": chg, "sld_pct_change_first_eval": pct,
-        "recist_first_eval": text(ovr), "recist_first_eval_reason": text(reason),
-        "target_response_first_eval": text(tr),
-        "non_target_pd_first_eval": ntpd,
-        "new_lesions_first_eval": _int_na(newl),
-        "new_organs_first_eval": _int_na(new_org),
-        "max_new_lesions_in_involved_organ_first_eval": _int_na(max_inv),
-        "n_post_baseline_scans": np.array(pt["n_post"], dtype=np.int64),
-    }, copy=False)
+    out = pd.DataFrame(
+        {
+            "patient_id": pat["patient_id"].to_numpy().copy(),
+            "treatment_start": _to_dates(st),
+            "prebaseline_date": d_pre,
+            "baseline_date": d0,
+            "first_eval_date": d1,
+            "prebaseline_reason": text(pt["pre_reason"], pre < 0),
+            "baseline_reason": text(pt["base_reason"], base < 0),
+            "first_eval_reason": text(pt["fe_reason"], fe < 0),
+            "sld_prebaseline_mm": s_pre,
+            "sld_baseline_mm": s0,
+            "sld_first_eval_mm": s1,
+            "sld_prebaseline_reason": text(r_pre, np.isnan(s_pre)),
+            "sld_baseline_reason": text(r0, np.isnan(s0)),
+            "sld_first_eval_reason": text(r1, np.isnan(s1)),
+            "days_pre_to_baseline": days_pre,
+            "days_baseline_to_first_eval": days_on,
+            "first_eval_day": fe_day,
+            "sld_change_first_eval_mm": chg,
+            "sld_pct_change_first_eval": pct,
+            "recist_first_eval": text(ovr),
+            "recist_first_eval_reason": text(reason),
+            "target_response_first_eval": text(tr),
+            "non_target_pd_first_eval": ntpd,
+            "new_lesions_first_eval": _int_na(newl),
+            "new_organs_first_eval": _int_na(new_org),
+            "max_new_lesions_in_involved_organ_first_eval": _int_na(max_inv),
+            "n_post_baseline_scans": np.array(pt["n_post"], dtype=np.int64),
+        },
+        copy=False,
+    )
     extra = {}
     if "_n_organs_new" in scans:
         extra["n_organs_with_new_lesions_first_eval"] = _take(scans["_n_organs_new"], fe)
@@ -1016,18 +1238,26 @@ def target_measurements(cohort: Cohort, params: Parameters | None = None) -> pd.
         row = np.concatenate(rows)
         order = np.lexsort((np.concatenate(slots), row))
         m = len(row)
-        return pd.DataFrame({"row": row[order].astype(np.int64),
-                             "slot": np.concatenate(slots)[order],
-                             "diameter_mm": np.concatenate(vals)[order],
-                             "is_lymph_node": np.zeros(m, dtype=bool),
-                             "organ": np.full(m, None, dtype=object),
-                             "is_sum": np.ones(m, dtype=bool)}, columns=cols)
+        return pd.DataFrame(
+            {
+                "row": row[order].astype(np.int64),
+                "slot": np.concatenate(slots)[order],
+                "diameter_mm": np.concatenate(vals)[order],
+                "is_lymph_node": np.zeros(m, dtype=bool),
+                "organ": np.full(m, None, dtype=object),
+                "is_sum": np.ones(m, dtype=bool),
+            },
+            columns=cols,
+        )
     rp = _patient_codes(cohort, les, "lesions")
     dday, _ = _check_dates(les, "assessment_date", "lesions", cohort)
     _, _, inv = _scan_keys(rp, dday)
     is_t = _factor_masks(les["lesion_type"], ("target",))[0]
-    absent = (_factor_masks(les["status"], ("absent",))[0] if "status" in les.columns
-              else np.zeros(len(les), dtype=bool))
+    absent = (
+        _factor_masks(les["status"], ("absent",))[0]
+        if "status" in les.columns
+        else np.zeros(len(les), dtype=bool)
+    )
     lcode = _factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
     nl = int(lcode.max()) + 1 if len(lcode) else 1
     key = rp * nl + lcode
@@ -1049,9 +1279,15 @@ def target_measurements(cohort: Cohort, params: Parameters | None = None) -> pd.
     if "organ" in les.columns:
         o = les["organ"].to_numpy(dtype=object)[keep]
         known = ~pd.isna(o)
-        organ[known] = pd.Index(o[known]).astype(str).str.strip().str.lower().to_numpy(
-            dtype=object)
-    return pd.DataFrame({"row": rp[keep], "slot": slot[keep], "diameter_mm": d,
-                         "is_lymph_node": _bool_col(les, "is_lymph_node")[keep],
-                         "organ": organ, "is_sum": np.zeros(len(keep), dtype=bool)},
-                        columns=cols)
+        organ[known] = pd.Index(o[known]).astype(str).str.strip().str.lower().to_numpy(dtype=object)
+    return pd.DataFrame(
+        {
+            "row": rp[keep],
+            "slot": slot[keep],
+            "diameter_mm": d,
+            "is_lymph_node": _bool_col(les, "is_lymph_node")[keep],
+            "organ": organ,
+            "is_sum": np.zeros(len(keep), dtype=bool),
+        },
+        columns=cols,
+    )

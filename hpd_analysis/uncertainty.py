@@ -50,14 +50,28 @@ BLOCK_ROWS = 400_000
 _SLD_COLUMNS = ("sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm")
 #: what the kinetics read besides the SLDs (kinetics.compute_kinetics)
 _KINETIC_INPUTS = (
-    "days_pre_to_baseline", "days_baseline_to_first_eval", "prebaseline_date", "baseline_date",
-    "first_eval_date", "prebaseline_reason", "baseline_reason", "first_eval_reason",
-    "sld_prebaseline_reason", "sld_baseline_reason", "sld_first_eval_reason", "death_day",
+    "days_pre_to_baseline",
+    "days_baseline_to_first_eval",
+    "prebaseline_date",
+    "baseline_date",
+    "first_eval_date",
+    "prebaseline_reason",
+    "baseline_reason",
+    "first_eval_reason",
+    "sld_prebaseline_reason",
+    "sld_baseline_reason",
+    "sld_first_eval_reason",
+    "death_day",
     "pfs_event",
 )
-_RECIST_INPUTS = ("recist_first_eval", "recist_first_eval_reason", "target_response_first_eval",
-                  "non_target_pd_first_eval", "new_lesions_first_eval",
-                  "sld_change_first_eval_reason")
+_RECIST_INPUTS = (
+    "recist_first_eval",
+    "recist_first_eval_reason",
+    "target_response_first_eval",
+    "non_target_pd_first_eval",
+    "new_lesions_first_eval",
+    "sld_change_first_eval_reason",
+)
 
 
 def rereads_in_force(params: Parameters, default: int = 0) -> int:
@@ -100,16 +114,24 @@ def _columns_needed(defs: list[Definition], available: Iterable[str]) -> list[st
 def _tile(values: Any, reps: int) -> Any:
     """``values`` repeated ``reps`` times end to end (numpy or pandas extension array)."""
     if isinstance(values, pd.Series):
-        values = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) \
+        values = (
+            values.array
+            if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
             else values.to_numpy()
+        )
     if isinstance(values, np.ndarray):
         return np.tile(values, reps)
     n = len(values)
     return values.take(np.tile(np.arange(n), reps))
 
 
-def _reread_recist(s0: np.ndarray, s1: np.ndarray, base: Mapping[str, Any], reps: int,
-                   new_unknown_is_ne: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _reread_recist(
+    s0: np.ndarray,
+    s1: np.ndarray,
+    base: Mapping[str, Any],
+    reps: int,
+    new_unknown_is_ne: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """RECIST 1.1 at the first evaluation from re-read sums (mm) ``s0`` (baseline) and ``s1``
     (first evaluation), tiled over ``reps`` re-reads of the base features: PD when new lesions
     or non-target progression were recorded, or when the re-read target sum rises >= 20 % and
@@ -121,25 +143,40 @@ def _reread_recist(s0: np.ndarray, s1: np.ndarray, base: Mapping[str, Any], reps
     rec = _tile(to_numpy(base["recist_first_eval"], object, None), reps)
     reason = _tile(to_numpy(base["recist_first_eval_reason"], object, None), reps)
     n = len(rec) // reps
-    new_unknown = (isna(base["new_lesions_first_eval"]) if "new_lesions_first_eval" in base
-                   else np.ones(n, dtype=bool)) & new_unknown_is_ne
+    new_unknown = (
+        isna(base["new_lesions_first_eval"])
+        if "new_lesions_first_eval" in base
+        else np.ones(n, dtype=bool)
+    ) & new_unknown_is_ne
     new_unknown = _tile(new_unknown, reps)
     ok = ~np.isnan(s0) & ~np.isnan(s1) & ~isna(rec) & ((rec != "NE") | new_unknown)
     if not ok.any():
         return rec, reason
-    ntpd = to_numpy(base["non_target_pd_first_eval"], float, np.nan) == 1 \
-        if "non_target_pd_first_eval" in base else np.zeros(len(rec) // reps, dtype=bool)
-    newl = to_numpy(base["new_lesions_first_eval"], float, np.nan) > 0 \
-        if "new_lesions_first_eval" in base else np.zeros(len(rec) // reps, dtype=bool)
+    ntpd = (
+        to_numpy(base["non_target_pd_first_eval"], float, np.nan) == 1
+        if "non_target_pd_first_eval" in base
+        else np.zeros(len(rec) // reps, dtype=bool)
+    )
+    newl = (
+        to_numpy(base["new_lesions_first_eval"], float, np.nan) > 0
+        if "new_lesions_first_eval" in base
+        else np.zeros(len(rec) // reps, dtype=bool)
+    )
     other_pd = _tile(ntpd | newl, reps)
     tgt = base["target_response_first_eval"] if "target_response_first_eval" in base else None
-    was_cr = _tile(to_numpy(tgt, object, None) == "CR", reps) if tgt is not None \
+    was_cr = (
+        _tile(to_numpy(tgt, object, None) == "CR", reps)
+        if tgt is not None
         else np.zeros(len(rec), dtype=bool)
+    )
     size_pd = meets_pd(s1, s0)
     with np.errstate(invalid="ignore"):
         pr = s1 - s0 <= -0.3 * s0
-    new = np.where(other_pd | size_pd, "PD", np.where(rec == "CR", "CR", np.where(
-        was_cr, rec, np.where(pr, "PR", "SD")))).astype(object)
+    new = np.where(
+        other_pd | size_pd,
+        "PD",
+        np.where(rec == "CR", "CR", np.where(was_cr, rec, np.where(pr, "PR", "SD"))),
+    ).astype(object)
     new[new_unknown & (new != "PD")] = "NE"  # without new-lesion data only PD is known
     out = rec.copy()
     out[ok] = new[ok]
@@ -163,13 +200,18 @@ class Rereads:
 def _codes_of(values: Any) -> np.ndarray:
     """Verdict codes (1 / 0 / −1) of an ``hpd_<code>`` column (nullable boolean)."""
     arr = pd.array(values, dtype="boolean")
-    return np.where(np.asarray(arr.isna()), -1, arr.to_numpy(dtype=bool, na_value=False)
-                    .astype(np.int8)).astype(np.int8)
+    return np.where(
+        np.asarray(arr.isna()), -1, arr.to_numpy(dtype=bool, na_value=False).astype(np.int8)
+    ).astype(np.int8)
 
 
-def simulate_rereads(cohort: Cohort, definitions: Iterable[Definition],
-                     params: Parameters, n_rereads: int | None = None,
-                     features: ColumnValues | pd.DataFrame | None = None) -> Rereads:
+def simulate_rereads(
+    cohort: Cohort,
+    definitions: Iterable[Definition],
+    params: Parameters,
+    n_rereads: int | None = None,
+    features: ColumnValues | pd.DataFrame | None = None,
+) -> Rereads:
     """Classify ``n_rereads`` (default: ``params.uncertainty.rereads``) seeded re-reads of every
     patient under ``definitions``; see the module docstring. ``features``: the feature columns
     already built by :func:`hpd_analysis.classification.build_features` (else built here)."""
@@ -185,8 +227,9 @@ def simulate_rereads(cohort: Cohort, definitions: Iterable[Definition],
         features = feature_values(cohort, params)
     base = features if isinstance(features, ColumnValues) else ColumnValues(features)
     n = base.n_rows
-    published = {d.code: _codes_of(verdict_columns(FeatureView(base), [d])[f"hpd_{d.code}"])
-                 for d in defs}
+    published = {
+        d.code: _codes_of(verdict_columns(FeatureView(base), [d])[f"hpd_{d.code}"]) for d in defs
+    }
     verdicts = {d.code: np.full((n_r, n), -1, dtype=np.int8) for d in defs}
     if n_r == 0 or n == 0:
         return Rereads(n_r, unc.seed, verdicts, published)
@@ -206,28 +249,28 @@ def simulate_rereads(cohort: Cohort, definitions: Iterable[Definition],
         z = rng.standard_normal((reps, len(diam)))
         weights = diam * np.exp(sd * z)
         key = (np.arange(reps, dtype=np.int64)[:, None] * (3 * n) + pos).ravel()
-        sld = np.bincount(key, weights=weights.ravel(), minlength=reps * n * 3).reshape(
-            reps, n, 3)
+        sld = np.bincount(key, weights=weights.ravel(), minlength=reps * n * 3).reshape(reps, n, 3)
         del z, weights, key
         sld[:, ~known] = np.nan
         sld = sld.reshape(reps * n, 3)
         frame = {c: _tile(base[c], reps) for c in cols if c not in _SLD_COLUMNS}
         s_pre, s0, s1 = sld[:, 0].copy(), sld[:, 1].copy(), sld[:, 2].copy()
-        frame.update({"sld_prebaseline_mm": s_pre, "sld_baseline_mm": s0,
-                      "sld_first_eval_mm": s1})
+        frame.update({"sld_prebaseline_mm": s_pre, "sld_baseline_mm": s0, "sld_first_eval_mm": s1})
         chg = s1 - s0
         with np.errstate(invalid="ignore", divide="ignore"):
             pct = np.where(s0 > 0, 100.0 * chg / s0, np.nan)
         frame["sld_change_first_eval_mm"] = chg
         frame["sld_pct_change_first_eval"] = pct
         frame["recist_first_eval"], frame["recist_first_eval_reason"] = _reread_recist(
-            s0, s1, base, reps, params.rules.new_lesions_when_unrecorded == "unknown")
+            s0, s1, base, reps, params.rules.new_lesions_when_unrecorded == "unknown"
+        )
         values = ColumnValues(pd.DataFrame(frame, copy=False))
         values = values.with_columns(kinetic_columns(values, params))
         res = verdict_columns(FeatureView(values), defs)
         for d in defs:
-            verdicts[d.code][start:start + reps] = _codes_of(res[f"hpd_{d.code}"]).reshape(
-                reps, n)
+            verdicts[d.code][start : start + reps] = _codes_of(res[f"hpd_{d.code}"]).reshape(
+                reps, n
+            )
     return Rereads(n_r, unc.seed, verdicts, published)
 
 
@@ -239,8 +282,9 @@ def reread_probabilities(rereads: Rereads) -> pd.DataFrame:
         n_hpd = (v == 1).sum(axis=0)
         n_eval = (v >= 0).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"hpd_{code}_prob"] = np.where(n_eval > 0, n_hpd / max(rereads.n_rereads, 1),
-                                               np.nan)
+            out[f"hpd_{code}_prob"] = np.where(
+                n_eval > 0, n_hpd / max(rereads.n_rereads, 1), np.nan
+            )
     n = len(next(iter(rereads.published.values()))) if rereads.published else 0
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
@@ -283,7 +327,7 @@ def reread_summary(rereads: Rereads, level: float = 0.95) -> pd.DataFrame:
             jac = a / (a + b + c)
             tot = a + b + c + d
             po = (a + d) / tot
-            pe = ((a + b) * (a + c) + (c + d) * (b + d)) / tot ** 2
+            pe = ((a + b) * (a + c) + (c + d) * (b + d)) / tot**2
             kappa = np.where(pe < 1, (po - pe) / (1 - pe), np.nan)
 
         def stat(x: np.ndarray) -> tuple[float, float, float]:
@@ -297,16 +341,44 @@ def reread_summary(rereads: Rereads, level: float = 0.95) -> pd.DataFrame:
         k, k_lo, k_hi = stat(kappa)
         hpd_any = (rr == 1).any(axis=0)
         not_any = (rr == 0).any(axis=0)
-        rows.append({
-            "definition": code, "n_rereads": rereads.n_rereads, "n_hpd": n_hpd,
-            "n_evaluable": n_eval, "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
-            "expected_percent": e, "interval_low": e_lo, "interval_high": e_hi,
-            "jaccard": j, "jaccard_low": j_lo, "jaccard_high": j_hi,
-            "kappa": k, "kappa_low": k_lo, "kappa_high": k_hi,
-            "changed_mean": float((b + c).mean()) if len(b) else np.nan,
-            "n_uncertain": int((hpd_any & not_any).sum()),
-        })
-    return pd.DataFrame(rows, columns=[
-        "definition", "n_rereads", "n_hpd", "n_evaluable", "percent", "expected_percent",
-        "interval_low", "interval_high", "jaccard", "jaccard_low", "jaccard_high", "kappa",
-        "kappa_low", "kappa_high", "changed_mean", "n_uncertain"])
+        rows.append(
+            {
+                "definition": code,
+                "n_rereads": rereads.n_rereads,
+                "n_hpd": n_hpd,
+                "n_evaluable": n_eval,
+                "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
+                "expected_percent": e,
+                "interval_low": e_lo,
+                "interval_high": e_hi,
+                "jaccard": j,
+                "jaccard_low": j_lo,
+                "jaccard_high": j_hi,
+                "kappa": k,
+                "kappa_low": k_lo,
+                "kappa_high": k_hi,
+                "changed_mean": float((b + c).mean()) if len(b) else np.nan,
+                "n_uncertain": int((hpd_any & not_any).sum()),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "definition",
+            "n_rereads",
+            "n_hpd",
+            "n_evaluable",
+            "percent",
+            "expected_percent",
+            "interval_low",
+            "interval_high",
+            "jaccard",
+            "jaccard_low",
+            "jaccard_high",
+            "kappa",
+            "kappa_low",
+            "kappa_high",
+            "changed_mean",
+            "n_uncertain",
+        ],
+    )

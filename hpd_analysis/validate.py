@@ -60,8 +60,14 @@ class Collector:
     #: sort position of the "… and N more rows" lines: just after the last row shown
     _summary_rows: dict[int, float] = field(default_factory=dict)
 
-    def add(self, file: str, row: int | None, column: str | None, message: str,
-            expected: str | None = None) -> None:
+    def add(
+        self,
+        file: str,
+        row: int | None,
+        column: str | None,
+        message: str,
+        expected: str | None = None,
+    ) -> None:
         """Record one problem."""
         self.problems.append(Problem(file, row, column, message, expected))
 
@@ -89,8 +95,13 @@ class Collector:
             text = message(val) if callable(message) else message
             self.add(file, int(row), column, text, expected)
         if n > self.max_per_check:
-            self.add(file, None, column,
-                     f"… and {n - self.max_per_check} more rows with the same problem", expected)
+            self.add(
+                file,
+                None,
+                column,
+                f"… and {n - self.max_per_check} more rows with the same problem",
+                expected,
+            )
             self._summary_rows[id(self.problems[-1])] = float(rows[-1]) + 0.5
         return n
 
@@ -112,11 +123,25 @@ class Collector:
 
     def note(self, file: str, column: str | None, action: str, n_rows: int, detail: str) -> None:
         """Record one load-report row (something the loader fixed or flagged)."""
-        self.report.append({"file": file, "column": column, "action": action,
-                            "n_rows": int(n_rows), "detail": detail})
+        self.report.append(
+            {
+                "file": file,
+                "column": column,
+                "action": action,
+                "n_rows": int(n_rows),
+                "detail": detail,
+            }
+        )
 
-    def warn(self, file: str, column: str | None, mask: pd.Series | None, message: str,
-             accept: str, n_rows: int | None = None) -> int:
+    def warn(
+        self,
+        file: str,
+        column: str | None,
+        mask: pd.Series | None,
+        message: str,
+        accept: str,
+        n_rows: int | None = None,
+    ) -> int:
         """Record one plausibility warning (load-report action ``warning``) for the rows where
         ``mask`` holds (None: the whole table, ``n_rows`` rows); ``accept`` names the parameter
         that accepts the value on purpose. Returns the number of rows."""
@@ -127,8 +152,13 @@ class Collector:
             if not n:
                 return 0
             shown = mask.index[mask.to_numpy()][:10]
-            rows = (" (row" + ("s " if n > 1 else " ") + ", ".join(str(int(r)) for r in shown)
-                    + (f" and {n - len(shown)} more" if n > len(shown) else "") + ")")
+            rows = (
+                " (row"
+                + ("s " if n > 1 else " ")
+                + ", ".join(str(int(r)) for r in shown)
+                + (f" and {n - len(shown)} more" if n > len(shown) else "")
+                + ")"
+            )
         else:
             n = int(n_rows or 0)
         self.note(file, column, WARNING, n, f"{message}{rows}; {accept}")
@@ -246,23 +276,40 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
             whole = raw.dropna()
             if len(whole) and bool((whole == np.floor(whole)).all()):
                 raw = raw.astype("Int64")
-        col.note(file, column, "converted_ids", int(raw.notna().sum()),
-                 "numeric identifiers written as text")
-        r = Raw(raw.astype(object).where(raw.notna(), None).map(
-            lambda v: v if v is None else str(v)))
+        col.note(
+            file,
+            column,
+            "converted_ids",
+            int(raw.notna().sum()),
+            "numeric identifiers written as text",
+        )
+        r = Raw(
+            raw.astype(object).where(raw.notna(), None).map(lambda v: v if v is None else str(v))
+        )
     u = r.u_text.copy()
     if r.u_typed.any():
         typed = r.uniq[r.u_typed]
-        u[r.u_typed] = typed.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer()
-                                 else str(v).strip() or None)
-        col.note(file, column, "converted_ids", int(r.rows(r.u_typed).sum()),
-                 "numeric identifiers written as text")
+        u[r.u_typed] = typed.map(
+            lambda v: (
+                str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip() or None
+            )
+        )
+        col.note(
+            file,
+            column,
+            "converted_ids",
+            int(r.rows(r.u_typed).sum()),
+            "numeric identifiers written as text",
+        )
     u_arr = u.to_numpy(object)
     # one pass over the distinct ids tells whether any needs the two fixes below
     joined = "\x00".join(v for v in u_arr if isinstance(v, str))
     # '=... written by a workbench CSV writer (formula neutralization): the id is =...
-    quoted = (u.str.startswith("'").eq(True).to_numpy(bool) if "'" in joined
-              else np.zeros(len(u_arr), bool))
+    quoted = (
+        u.str.startswith("'").eq(True).to_numpy(bool)
+        if "'" in joined
+        else np.zeros(len(u_arr), bool)
+    )
     if quoted.any():
         pos = np.flatnonzero(quoted)
         back = [unneutralize_text(v) for v in u_arr[pos]]
@@ -270,9 +317,13 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         if quoted.any():
             u_arr = u_arr.copy()
             u_arr[pos] = back
-            col.note(file, column, "formula_quote_removed", int(r.rows(quoted).sum()),
-                     "leading single quote of formula-escaped identifiers ('=..., '+...) "
-                     "removed")
+            col.note(
+                file,
+                column,
+                "formula_quote_removed",
+                int(r.rows(quoted).sum()),
+                "leading single quote of formula-escaped identifiers ('=..., '+...) removed",
+            )
     # the same name typed on a Mac (NFD) and on Windows (NFC) is one id (ASCII ids: as is)
     if not joined.isascii():
         wide = np.array([isinstance(v, str) and not v.isascii() for v in u_arr], bool)
@@ -283,8 +334,13 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
         if changed.any():
             u_arr = u_arr.copy()
             u_arr[pos] = nfc
-            col.note(file, column, "normalized_ids", int(r.rows(changed).sum()),
-                     "identifiers normalized to Unicode NFC (composed accents)")
+            col.note(
+                file,
+                column,
+                "normalized_ids",
+                int(r.rows(changed).sum()),
+                "identifiers normalized to Unicode NFC (composed accents)",
+            )
     r.canon_uniq = u_arr
     if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
         s.canon_uniq, s.codes, s._has_na = u_arr, r.codes, None
@@ -295,8 +351,9 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
             # reader's codes sort like the ids, no sort of the strings needed
             r.canon_codes = r.codes.astype(np.int64)
         else:
-            u_codes, _ = pd.factorize(pd.Series(u_arr, dtype=object), sort=True,
-                                      use_na_sentinel=True)
+            u_codes, _ = pd.factorize(
+                pd.Series(u_arr, dtype=object), sort=True, use_na_sentinel=True
+            )
             r.canon_codes = r.values(u_codes.astype(np.int64), np.int64(-1))
     return pd.Series(r.values(u_arr, None), index=r.index, dtype=object)
 
@@ -319,8 +376,13 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
     raw = r.s
     index = r.index
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        col.note(file, column, "stripped_timezone", int(raw.notna().sum()),
-                 f"time zone {raw.dt.tz} dropped: the calendar date as recorded is kept")
+        col.note(
+            file,
+            column,
+            "stripped_timezone",
+            int(raw.notna().sum()),
+            f"time zone {raw.dt.tz} dropped: the calendar date as recorded is kept",
+        )
         raw = raw.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         # typed dates (Parquet, Excel): integer arithmetic on the nanoseconds, no copies when
@@ -331,17 +393,27 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
         day = np.int64(NS_PER_DAY)
         timed = (ns % day != 0) & ~nat
         if timed.any():
-            col.note(file, column, "stripped_time", int(timed.sum()),
-                     "time of day dropped: the calendar date is kept")
+            col.note(
+                file,
+                column,
+                "stripped_time",
+                int(timed.sum()),
+                "time of day dropped: the calendar date is kept",
+            )
             arr = np.where(nat, arr, (ns - ns % day).view("datetime64[ns]"))
         else:
             arr = arr.copy()  # never share memory with the caller's DataFrame
         out = pd.Series(arr, index=index, dtype="datetime64[ns]", copy=False)
         return _check_years(out, raw, file, column, col)
     if not r.is_object:
-        col.add_rows(file, column, raw.notna(), lambda v: f"{show(v)} is a number, not a date",
-                     ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
-                     values=raw)
+        col.add_rows(
+            file,
+            column,
+            raw.notna(),
+            lambda v: f"{show(v)} is a number, not a date",
+            ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
+            values=raw,
+        )
         return pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
 
     nat = np.datetime64("NaT", "ns")
@@ -353,64 +425,105 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
         is_dt = tv.map(lambda v: hasattr(v, "year") and hasattr(v, "month")).to_numpy(bool)
         not_dt = np.zeros(len(r.uniq), bool)
         not_dt[pos[~is_dt]] = True
-        col.add_rows(file, column, r.rows(not_dt),
-                     lambda v: f"{show(v)} is a number, not a date"
-                     if isinstance(v, (int, float, np.integer, np.floating))
-                     else f"{show(v)} is not a date",
-                     ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
-                     values=raw)
-        conv = pd.to_datetime(tv[is_dt].map(
-            lambda v: pd.Timestamp(v).tz_localize(None) if getattr(v, "tzinfo", None)
-            else pd.Timestamp(v)), errors="coerce")
+        col.add_rows(
+            file,
+            column,
+            r.rows(not_dt),
+            lambda v: (
+                f"{show(v)} is a number, not a date"
+                if isinstance(v, (int, float, np.integer, np.floating))
+                else f"{show(v)} is not a date"
+            ),
+            ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
+            values=raw,
+        )
+        conv = pd.to_datetime(
+            tv[is_dt].map(
+                lambda v: (
+                    pd.Timestamp(v).tz_localize(None)
+                    if getattr(v, "tzinfo", None)
+                    else pd.Timestamp(v)
+                )
+            ),
+            errors="coerce",
+        )
         if len(conv):
             timed = np.zeros(len(r.uniq), bool)
             timed[pos[is_dt]] = (conv.notna() & conv.ne(conv.dt.normalize())).to_numpy()
             if timed.any():
-                col.note(file, column, "stripped_time", int(r.rows(timed).sum()),
-                         "time of day dropped: the calendar date is kept")
+                col.note(
+                    file,
+                    column,
+                    "stripped_time",
+                    int(r.rows(timed).sum()),
+                    "time of day dropped: the calendar date is kept",
+                )
             u_out[pos[is_dt]] = conv.dt.normalize().to_numpy(dtype="datetime64[ns]")
     t = r.u_text
     has_text = t.notna().to_numpy()
     is_date = (t.str.fullmatch(ISO_DATE_RE).eq(True).to_numpy(bool)) & has_text
-    is_stamp = (~is_date & t.str.fullmatch(ISO_TIMESTAMP_RE).eq(True).to_numpy(bool)
-                & has_text)
+    is_stamp = ~is_date & t.str.fullmatch(ISO_TIMESTAMP_RE).eq(True).to_numpy(bool) & has_text
     if is_stamp.any():
-        has_tz = is_stamp & t.str.contains(r"(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$", regex=True
-                                           ).eq(True).to_numpy(bool)
+        has_tz = is_stamp & t.str.contains(r"(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$", regex=True).eq(
+            True
+        ).to_numpy(bool)
         n_tz = int(r.rows(has_tz).sum())
-        col.note(file, column, "stripped_time", int(r.rows(is_stamp).sum()),
-                 "ISO timestamps cut to their calendar date as written"
-                 + (f"; {n_tz} had a time zone, which was dropped (not converted)" if n_tz else ""))
+        col.note(
+            file,
+            column,
+            "stripped_time",
+            int(r.rows(is_stamp).sum()),
+            "ISO timestamps cut to their calendar date as written"
+            + (f"; {n_tz} had a time zone, which was dropped (not converted)" if n_tz else ""),
+        )
     other = has_text & ~is_date & ~is_stamp
     if other.any():
         rows_other = r.rows(other)
         n_iso = int(r.rows(is_date | is_stamp).sum())
-        mixed = (f" (the column mixes formats: {n_iso} ISO and {int(rows_other.sum())} other)"
-                 if n_iso else "")
-        col.add_rows(file, column, rows_other,
-                     lambda v: f"{show(v)} is not an ISO 8601 date{mixed}",
-                     ISO_DATE_EXPECTED + "; day/month orders like 03/04/2021 are ambiguous",
-                     values=raw)
+        mixed = (
+            f" (the column mixes formats: {n_iso} ISO and {int(rows_other.sum())} other)"
+            if n_iso
+            else ""
+        )
+        col.add_rows(
+            file,
+            column,
+            rows_other,
+            lambda v: f"{show(v)} is not an ISO 8601 date{mixed}",
+            ISO_DATE_EXPECTED + "; day/month orders like 03/04/2021 are ambiguous",
+            values=raw,
+        )
     ok = is_date | is_stamp
     parsed = pd.to_datetime(t[ok].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
     impossible = np.zeros(len(r.uniq), bool)
     impossible[np.flatnonzero(ok)] = parsed.isna().to_numpy()
-    col.add_rows(file, column, r.rows(impossible),
-                 lambda v: f"{show(v)} is not a real calendar date", ISO_DATE_EXPECTED,
-                 values=raw)
+    col.add_rows(
+        file,
+        column,
+        r.rows(impossible),
+        lambda v: f"{show(v)} is not a real calendar date",
+        ISO_DATE_EXPECTED,
+        values=raw,
+    )
     u_out[np.flatnonzero(ok)] = parsed.to_numpy(dtype="datetime64[ns]")
     years = pd.DatetimeIndex(u_out).year
     bad_year = ~np.isnat(u_out) & ((years < MIN_YEAR) | (years > MAX_YEAR))
     if bad_year.any():
-        col.add_rows(file, column, r.rows(bad_year),
-                     lambda v: f"{show(v)} has an implausible year",
-                     f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31", values=raw)
+        col.add_rows(
+            file,
+            column,
+            r.rows(bad_year),
+            lambda v: f"{show(v)} has an implausible year",
+            f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
+            values=raw,
+        )
         u_out[bad_year] = nat
     return pd.Series(r.values(u_out, nat), index=index, dtype="datetime64[ns]")
 
 
-def _check_years(out: pd.Series, raw: pd.Series, file: str, column: str, col: Collector
-                 ) -> pd.Series:
+def _check_years(
+    out: pd.Series, raw: pd.Series, file: str, column: str, col: Collector
+) -> pd.Series:
     ns = out.to_numpy(dtype="datetime64[ns]").view(np.int64)
     low = pd.Timestamp(year=MIN_YEAR, month=1, day=1).value
     high = pd.Timestamp(year=MAX_YEAR + 1, month=1, day=1).value
@@ -418,17 +531,29 @@ def _check_years(out: pd.Series, raw: pd.Series, file: str, column: str, col: Co
     bad_arr = (ns != nat) & ((ns < low) | (ns >= high))
     if bad_arr.any():
         bad = pd.Series(bad_arr, index=out.index)
-        col.add_rows(file, column, bad,
-                     lambda v: f"{show(v)} has an implausible year",
-                     f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31", values=raw)
+        col.add_rows(
+            file,
+            column,
+            bad,
+            lambda v: f"{show(v)} has an implausible year",
+            f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
+            values=raw,
+        )
         out = out.where(~bad)
     return out
 
 
-def parse_numbers(s: pd.Series | Raw, file: str, column: str, col: Collector,
-                  expected: str, *, minimum: float | None = 0.0,
-                  codes: dict[str, float] | None = None,
-                  code_mask_out: list[pd.Series] | None = None) -> pd.Series:
+def parse_numbers(
+    s: pd.Series | Raw,
+    file: str,
+    column: str,
+    col: Collector,
+    expected: str,
+    *,
+    minimum: float | None = 0.0,
+    codes: dict[str, float] | None = None,
+    code_mask_out: list[pd.Series] | None = None,
+) -> pd.Series:
     """Parse a numeric column to float64, flagging non-numbers and values below ``minimum``.
 
     ``codes`` maps upper-cased text codes (whitespace collapsed) to values (NaN allowed); the
@@ -443,8 +568,14 @@ def parse_numbers(s: pd.Series | Raw, file: str, column: str, col: Collector,
         if code_mask_out is not None:
             code_mask_out.extend(pd.Series(False, index=index) for _ in groups)
         if not pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
-            col.add_rows(file, column, raw.notna(), lambda v: f"{show(v)} is not a number",
-                         expected, values=raw)
+            col.add_rows(
+                file,
+                column,
+                raw.notna(),
+                lambda v: f"{show(v)} is not a number",
+                expected,
+                values=raw,
+            )
             return pd.Series(np.nan, index=index, dtype="float64")
         out = raw.astype("float64")
         coded = pd.Series(False, index=index)
@@ -462,26 +593,37 @@ def parse_numbers(s: pd.Series | Raw, file: str, column: str, col: Collector,
                 u_coded |= m
         # typed cells (Excel numbers) are numbers already; bools are not numbers
         typed_num = r.u_typed & r.uniq.map(
-            lambda v: isinstance(v, (int, float, np.integer, np.floating))
-            and not isinstance(v, (bool, np.bool_))).to_numpy(bool)
+            lambda v: (
+                isinstance(v, (int, float, np.integer, np.floating))
+                and not isinstance(v, (bool, np.bool_))
+            )
+        ).to_numpy(bool)
         u_vals[typed_num] = r.uniq[typed_num].astype(float).to_numpy()
         rest = t.notna().to_numpy() & ~u_coded
         num = pd.to_numeric(t.where(rest), errors="coerce").to_numpy(dtype=float)
         u_nonnum = (rest & np.isnan(num)) | (r.u_typed & ~typed_num)
-        col.add_rows(file, column, r.rows(u_nonnum), lambda v: f"{show(v)} is not a number",
-                     expected, values=raw)
+        col.add_rows(
+            file,
+            column,
+            r.rows(u_nonnum),
+            lambda v: f"{show(v)} is not a number",
+            expected,
+            values=raw,
+        )
         u_vals[rest & ~np.isnan(num)] = num[rest & ~np.isnan(num)]
         out = pd.Series(r.values(u_vals, np.nan), index=index, dtype="float64")
         coded = r.rows(u_coded)
     inf = pd.Series(np.isinf(out.to_numpy()), index=index)
     if inf.any():
-        col.add_rows(file, column, inf, lambda v: f"{show(v)} is not a finite number", expected,
-                     values=raw)
+        col.add_rows(
+            file, column, inf, lambda v: f"{show(v)} is not a finite number", expected, values=raw
+        )
         out = out.where(~inf)
     if minimum is not None:
         low = out.notna() & (out < minimum) & ~coded
-        col.add_rows(file, column, low, lambda v: f"{show(v)} is below {minimum:g}", expected,
-                     values=raw)
+        col.add_rows(
+            file, column, low, lambda v: f"{show(v)} is below {minimum:g}", expected, values=raw
+        )
     return out
 
 
@@ -498,8 +640,13 @@ def _group_codes(codes: dict[str, float]) -> Iterable[tuple[set[str], float]]:
     return groups
 
 
-def parse_flags(s: pd.Series | Raw, file: str, column: str, col: Collector,
-                expected: str = "0 or 1 (true/false also accepted)") -> pd.Series:
+def parse_flags(
+    s: pd.Series | Raw,
+    file: str,
+    column: str,
+    col: Collector,
+    expected: str = "0 or 1 (true/false also accepted)",
+) -> pd.Series:
     """Parse a 0/1 flag column to nullable ``Int64`` (0/1, NA when missing)."""
     r = as_raw(s)
     raw = r.s
@@ -509,36 +656,49 @@ def parse_flags(s: pd.Series | Raw, file: str, column: str, col: Collector,
         if not pd.api.types.is_numeric_dtype(raw.dtype):
             raw = raw.astype(object)
             bad = raw.notna()
-            col.add_rows(file, column, bad, lambda v: f"{show(v)} is not 0 or 1", expected,
-                         values=raw)
+            col.add_rows(
+                file, column, bad, lambda v: f"{show(v)} is not 0 or 1", expected, values=raw
+            )
             return pd.Series(pd.NA, index=r.index, dtype="Int64")
         bad = raw.notna() & ~raw.isin([0, 1])
-        col.add_rows(file, column, bad, lambda v: f"{show(v)} is not 0 or 1", expected,
-                     values=raw)
+        col.add_rows(file, column, bad, lambda v: f"{show(v)} is not 0 or 1", expected, values=raw)
         return raw.where(~bad).astype("float64").astype("Int64")
     t = r.u_text.str.lower()
     if r.u_typed.any():
         t = t.copy()
         t[r.u_typed] = r.uniq[r.u_typed].map(
-            lambda v: str(int(v)) if isinstance(v, (bool, np.bool_, int, np.integer))
-            or (isinstance(v, float) and v.is_integer()) else repr(v))
+            lambda v: (
+                str(int(v))
+                if isinstance(v, (bool, np.bool_, int, np.integer))
+                or (isinstance(v, float) and v.is_integer())
+                else repr(v)
+            )
+        )
     is_true = t.isin(_TRUE).eq(True).to_numpy(bool)
     is_false = t.isin(_FALSE).eq(True).to_numpy(bool)
     bad = t.notna().to_numpy() & ~is_true & ~is_false
-    col.add_rows(file, column, r.rows(bad), lambda v: f"{show(v)} is not 0 or 1", expected,
-                 values=raw)
+    col.add_rows(
+        file, column, r.rows(bad), lambda v: f"{show(v)} is not 0 or 1", expected, values=raw
+    )
     words = t.isin(["true", "false"]).eq(True).to_numpy(bool) & r.u_is_str
     if words.any():
-        col.note(file, column, "mapped_text_code", int(r.rows(words).sum()),
-                 "true/false read as 1/0")
+        col.note(
+            file, column, "mapped_text_code", int(r.rows(words).sum()), "true/false read as 1/0"
+        )
     u_val = np.where(is_true, 1, np.where(is_false, 0, -1)).astype(np.int8)
     vals = r.values(u_val, np.int8(-1))
     return pd.Series(pd.arrays.IntegerArray(vals.astype("int64"), vals == -1), index=r.index)
 
 
-def parse_categories(s: pd.Series | Raw, file: str, column: str, col: Collector,
-                     mapping: dict[str, str], expected: str,
-                     categories: list[str] | None = None) -> pd.Series:
+def parse_categories(
+    s: pd.Series | Raw,
+    file: str,
+    column: str,
+    col: Collector,
+    mapping: dict[str, str],
+    expected: str,
+    categories: list[str] | None = None,
+) -> pd.Series:
     """Map text values (case/space/hyphen-insensitive) through ``mapping``; flag unknown ones.
 
     Returns an object column with the canonical values, None where missing or unknown; with
@@ -547,21 +707,27 @@ def parse_categories(s: pd.Series | Raw, file: str, column: str, col: Collector,
     """
     r = as_raw(s)
     if not r.is_object:
-        r = Raw(r.s.astype(object).where(r.s.notna(), None).map(
-            lambda v: v if v is None else str(v)))
-    key = (r.u_text.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
-           .str.replace(r"_+", "_", regex=True))
+        r = Raw(
+            r.s.astype(object).where(r.s.notna(), None).map(lambda v: v if v is None else str(v))
+        )
+    key = (
+        r.u_text.str.lower()
+        .str.replace(r"[\s\-]+", "_", regex=True)
+        .str.replace(r"_+", "_", regex=True)
+    )
     u_out = key.map(mapping)
     unknown = (r.u_text.notna() & u_out.isna()).to_numpy() | r.u_typed
-    col.add_rows(file, column, r.rows(unknown), lambda v: f"unknown value {show(v)}", expected,
-                 values=r.s)
+    col.add_rows(
+        file, column, r.rows(unknown), lambda v: f"unknown value {show(v)}", expected, values=r.s
+    )
     if categories is not None:
         lookup = {c: i for i, c in enumerate(categories)}
-        u_codes = np.array([lookup.get(v, -1) if isinstance(v, str) else -1 for v in u_out],
-                           dtype=np.int8 if len(categories) < 127 else np.int32)
+        u_codes = np.array(
+            [lookup.get(v, -1) if isinstance(v, str) else -1 for v in u_out],
+            dtype=np.int8 if len(categories) < 127 else np.int32,
+        )
         codes = r.values(u_codes, u_codes.dtype.type(-1))
-        return pd.Series(pd.Categorical.from_codes(codes, categories=categories),
-                         index=r.index)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=r.index)
     u = u_out.astype(object).where(u_out.notna(), None).to_numpy(object)
     return pd.Series(r.values(u, None), index=r.index, dtype=object)
 
@@ -615,9 +781,16 @@ def _order(codes: list[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray]:
     return order, same
 
 
-def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector,
-                    describe: Callable[[pd.DataFrame], pd.Series], *, sort: bool,
-                    key_codes: dict[str, np.ndarray | None] | None = None) -> pd.DataFrame:
+def dedupe_and_sort(
+    file: str,
+    df: pd.DataFrame,
+    keys: list[str],
+    col: Collector,
+    describe: Callable[[pd.DataFrame], pd.Series],
+    *,
+    sort: bool,
+    key_codes: dict[str, np.ndarray | None] | None = None,
+) -> pd.DataFrame:
     """Drop identical duplicate rows (recorded), flag conflicting duplicates of ``keys`` and,
     when ``sort``, order the rows by ``keys`` (recorded when the order changed).
 
@@ -655,10 +828,16 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
         drop[later[equal]] = True
         if equal.any():
             rows = np.sort(df.index.to_numpy()[later[equal]])
-            col.note(file, None, "dropped_duplicate_rows", int(equal.sum()),
-                     "identical duplicate rows dropped (rows "
-                     + ", ".join(str(r) for r in rows[:10]) + (" …" if len(rows) > 10 else "")
-                     + ")")
+            col.note(
+                file,
+                None,
+                "dropped_duplicate_rows",
+                int(equal.sum()),
+                "identical duplicate rows dropped (rows "
+                + ", ".join(str(r) for r in rows[:10])
+                + (" …" if len(rows) > 10 else "")
+                + ")",
+            )
         conflict = later[~equal]
         if len(conflict):
             # a key part missing (an unreadable date or id, already reported): one root cause,
@@ -674,11 +853,21 @@ def dedupe_and_sort(file: str, df: pd.DataFrame, keys: list[str], col: Collector
             shown = np.sort(conflict)[: col.max_per_check]
             first_rows = df.index.to_numpy()[first_of[shown]]
             label = describe(df.iloc[shown]).astype(str).to_numpy(object)
-            msg = pd.Series([f"{lab} appears again with different values (first on row {fr})"
-                             for lab, fr in zip(label, first_rows, strict=True)],
-                            index=df.index[shown])
-            col.add_rows(file, keys[-1], pd.Series(mask, index=df.index), lambda v: str(v),
-                         "one row per " + ", ".join(keys), values=msg.reindex(df.index))
+            msg = pd.Series(
+                [
+                    f"{lab} appears again with different values (first on row {fr})"
+                    for lab, fr in zip(label, first_rows, strict=True)
+                ],
+                index=df.index[shown],
+            )
+            col.add_rows(
+                file,
+                keys[-1],
+                pd.Series(mask, index=df.index),
+                lambda v: str(v),
+                "one row per " + ", ".join(keys),
+                values=msg.reindex(df.index),
+            )
     if sort:
         if order is None:
             return df.iloc[np.flatnonzero(~drop)] if drop.any() else df

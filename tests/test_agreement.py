@@ -5,24 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import make_table
 from statsmodels.stats.inter_rater import cohens_kappa
 
 from hpd_analysis.agreement import agreement, agreement_matrix, upset_data
-
-
-def make_table(flags: dict[str, list]) -> pd.DataFrame:
-    n = len(next(iter(flags.values())))
-    out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)]})
-    for code, values in flags.items():
-        flag = pd.array(values, dtype="boolean")
-        out[f"hpd_{code}"] = flag
-        out[f"hpd_{code}_status"] = np.where(
-            flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd"))
-        out[f"hpd_{code}_reason"] = np.where(flag.isna(), "no pre-baseline scan", "")
-    return out
-
 
 T, F, NA = True, False, None
 # both evaluable on the first 8 patients: 2 both, 1 a only, 1 b only, 4 neither
@@ -33,8 +20,9 @@ B = [T, T, F, T, F, F, F, F, T, NA]
 def test_jaccard_and_kappa_hand_computed():
     row = agreement(make_table({"a": A, "b": B})).iloc[0]
     assert (row["definition_a"], row["definition_b"]) == ("a", "b")
-    assert row[["n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
-                "n_either"]].tolist() == [8, 2, 1, 1, 4, 4]
+    assert row[
+        ["n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either"]
+    ].tolist() == [8, 2, 1, 1, 4, 4]
     assert row["jaccard"] == pytest.approx(2 / 4)
     # Wilson interval of 2 of 4, by hand: centre (p + z²/2n) / (1 + z²/n), half-width
     # z·sqrt(p(1-p)/n + z²/4n²) / (1 + z²/n)
@@ -82,7 +70,10 @@ def test_pairs_in_definition_order_and_matrix():
     tab = make_table({"a": A, "b": B, "c": [T, F, T, F, F, F, F, F, F, F]})
     out = agreement(tab)
     assert list(zip(out["definition_a"], out["definition_b"], strict=True)) == [
-        ("a", "b"), ("a", "c"), ("b", "c")]
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "c"),
+    ]
     m = agreement_matrix(out, "jaccard")
     assert (m.to_numpy() == m.to_numpy().T).all()
     assert np.diag(m.to_numpy()).tolist() == [1, 1, 1]

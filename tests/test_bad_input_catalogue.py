@@ -56,8 +56,12 @@ def rename(text: str, old: str, new: str) -> str:
     return ",".join(new if h == old else h for h in head.split(",")) + "\n" + rest
 
 
-def folder(tmp: Path, patients: str | bytes | None = PATIENTS,
-           lesions: str | bytes | None = LESIONS, suffix: str = ".csv") -> Path:
+def folder(
+    tmp: Path,
+    patients: str | bytes | None = PATIENTS,
+    lesions: str | bytes | None = LESIONS,
+    suffix: str = ".csv",
+) -> Path:
     """A cohort folder with ``patients`` and ``lesions`` (text or bytes; None = absent)."""
     d = tmp / "cohort"
     d.mkdir(exist_ok=True)
@@ -103,6 +107,7 @@ class Case:
 
 # ------------------------------------------------------------------------------- the builders
 
+
 def _missing_file(tmp: Path) -> Path:
     return tmp / "no_such_cohort"
 
@@ -143,8 +148,9 @@ def _excel_role_sheets(tmp: Path) -> Path:
     with pd.ExcelWriter(path) as xl:
         frame(PATIENTS).to_excel(xl, sheet_name="Patients", index=False)
         frame(LESIONS).to_excel(xl, sheet_name="Lesions", index=False)
-        pd.DataFrame({"note": ["exported 2021-10-01"]}).to_excel(xl, sheet_name="README",
-                                                                 index=False)
+        pd.DataFrame({"note": ["exported 2021-10-01"]}).to_excel(
+            xl, sheet_name="README", index=False
+        )
     return path
 
 
@@ -154,9 +160,12 @@ def _not_a_table(tmp: Path) -> Path:
 
 
 def _latin1(tmp: Path) -> Path:
-    text = PATIENTS.replace("os_months,os_event", "os_months,os_event,site") \
-        .replace("4.7,0\n", "4.7,0,Paris\n").replace("2.9,1\n", "2.9,1,Müller\n") \
+    text = (
+        PATIENTS.replace("os_months,os_event", "os_months,os_event,site")
+        .replace("4.7,0\n", "4.7,0,Paris\n")
+        .replace("2.9,1\n", "2.9,1,Müller\n")
         .replace("6.0,0\n", "6.0,0,Lyon\n")
+    )
     return folder(tmp, patients=text.encode("latin-1"))
 
 
@@ -195,107 +204,258 @@ def _time_without_event(tmp: Path) -> Path:
 
 
 CASES: list[Case] = [
-    Case("missing_file", _missing_file, "error",
-         [("no_such_cohort", None, None, "no such file or folder")]),
-    Case("missing_required_column",
-         lambda t: folder(t, rename(PATIENTS, "treatment_start", "start")), "error",
-         [("patients.csv", 1, "treatment_start", "required column treatment_start is missing")]),
-    Case("duplicate_patient",
-         lambda t: folder(t, PATIENTS + "P2,2021-02-02,,2021-05-01,2.0,0\n"), "error",
-         [("patients.csv", 5, "patient_id", "patient P2 appears again")]),
-    Case("unknown_patient_in_lesions",
-         lambda t: folder(t, lesions=LESIONS + "P9,2021-03-20,L1,target,liver,18,\n"), "error",
-         [("lesions.csv", 13, "patient_id", "'P9' is not in the patients table")]),
-    Case("unparseable_date",
-         lambda t: folder(t, edit(PATIENTS, 3, "treatment_start", "early Feb")), "error",
-         [("patients.csv", 3, "treatment_start", "'early Feb' is not an ISO 8601 date")]),
-    Case("impossible_date",
-         lambda t: folder(t, edit(PATIENTS, 3, "treatment_start", "2021-02-30")), "error",
-         [("patients.csv", 3, "treatment_start", "'2021-02-30' is not a real calendar date")]),
-    Case("mixed_date_formats", _mixed_dates, "error",
-         [("lesions.csv", 3, "assessment_date", "'05/01/2021' is not an ISO 8601 date (the "
-           "column mixes formats"),
-          ("lesions.csv", 7, "assessment_date", "'20.01.2021' is not an ISO 8601 date")]),
-    Case("excel_serial_date_in_parquet_ints", _wrong_parquet_dtypes, "error",
-         [("patients.parquet", 2, "treatment_start", "'20210110' is a number, not a date"),
-          ("patients.parquet", 4, "treatment_start", "is a number, not a date"),
-          ("lesions.parquet", 8, "diameter_mm", "'15 mm' is not a number")]),
-    Case("timestamps_with_time_zones",
-         lambda t: folder(t, edit(edit(PATIENTS, 2, "treatment_start",
-                                       "2021-01-10T23:30:00+02:00"),
-                                  3, "treatment_start", "2021-02-01T00:15:00Z")),
-         "accepted", note="stripped_time",
-         checks=[("P1", "treatment_start", "2021-01-10"), ("P2", "treatment_start", "2021-02-01")]),
-    Case("negative_diameter",
-         lambda t: folder(t, lesions=edit(LESIONS, 4, "diameter_mm", "-4")), "error",
-         [("lesions.csv", 4, "diameter_mm", "'-4' is below 0")]),
-    Case("non_numeric_diameter",
-         lambda t: folder(t, lesions=edit(edit(LESIONS, 4, "diameter_mm", "12mm"),
-                                          6, "diameter_mm", "\"12,5\"")), "error",
-         [("lesions.csv", 4, "diameter_mm", "'12mm' is not a number"),
-          ("lesions.csv", 6, "diameter_mm", "'12,5' is not a number")]),
-    Case("target_lesion_without_diameter",
-         lambda t: folder(t, lesions=edit(LESIONS, 8, "diameter_mm", "")), "error",
-         [("lesions.csv", 8, "diameter_mm", "target lesion without a diameter")]),
-    Case("unknown_lesion_type",
-         lambda t: folder(t, lesions=edit(LESIONS, 3, "lesion_type", "tumour")), "error",
-         [("lesions.csv", 3, "lesion_type", "unknown value 'tumour'")]),
-    Case("same_lesion_twice_different_values",
-         lambda t: folder(t, lesions=LESIONS + "P1,2021-01-05,L1,target,lung,21,\n"), "error",
-         [("lesions.csv", 13, "lesion_id", "lesion L1 of patient P1 on 2021-01-05 appears "
-           "again with different values (first on row 3)")]),
-    Case("death_before_treatment_start",
-         lambda t: folder(t, edit(PATIENTS, 3, "death_date", "2021-01-15")), "error",
-         [("patients.csv", 3, "death_date", "death 2021-01-15 is before treatment_start")]),
-    Case("event_flag_not_0_1",
-         lambda t: folder(t, edit(edit(PATIENTS, 2, "os_event", "2"), 4, "os_event", "yes")),
-         "error",
-         [("patients.csv", 2, "os_event", "'2' is not 0 or 1"),
-          ("patients.csv", 4, "os_event", "'yes' is not 0 or 1")]),
-    Case("empty_table", lambda t: folder(t, lesions=LESIONS.split("\n", 1)[0] + "\n"), "error",
-         [("lesions.csv", None, None, "table has no data rows")]),
-    Case("empty_file", lambda t: folder(t, patients=b""), "error",
-         [("patients.csv", None, None, "file is empty")]),
-    Case("not_a_table", _not_a_table, "error",
-         [("lesions.csv", None, None, "contains binary data, not a text table")]),
-    Case("html_page_as_csv",
-         lambda t: folder(t, lesions="<!DOCTYPE html>\n<html><body>Sign in</body></html>\n"),
-         "error", [("lesions.csv", None, None, "looks like an HTML/XML page")]),
-    Case("diameter_cm_and_mm_columns",
-         lambda t: folder(t, lesions=LESIONS.replace("diameter_mm,status", "diameter_mm,diameter_cm")
-                          .replace(",present\n", ",\n").replace(",absent\n", ",\n")), "error",
-         [("lesions.csv", 1, "diameter_cm", "both diameter_mm and diameter_cm are given")]),
-    Case("diameter_cm_and_mm_on_different_rows", _cm_and_mm_rows, "error",
-         [("lesions.csv", 1, "diameter_cm", "both diameter_mm and diameter_cm are given")]),
-    Case("lesion_id_reused_for_another_organ", _lesion_id_reused, "accepted",
-         note="lesion_organ_changed"),
-    Case("baseline_scan_after_start_only", _baseline_after_start, "not_evaluable",
-         checks=[("P4", "baseline_reason", "no scan on or before treatment start"),
-                 ("P4", "hpd_champiat2017_status", "not_evaluable"),
-                 ("P4", "hpd_champiat2017_reason", "no scan on or before treatment start")]),
-    Case("scan_on_treatment_start_day", _scan_on_start_day, "accepted",
-         checks=[("P3", "baseline_date", "2021-03-01"), ("P3", "sld_baseline_mm", "30"),
-                 ("P3", "hpd_champiat2017_status", "not_hpd")]),
-    Case("only_new_lesions", _only_new_lesions, "not_evaluable",
-         checks=[("P4", "sld_baseline_reason", "no target lesion at baseline"),
-                 ("P4", "hpd_champiat2017_status", "not_evaluable"),
-                 ("P4", "hpd_champiat2017_reason", "no target lesion at baseline")]),
-    Case("excel_several_unnamed_sheets", _excel_unnamed_sheets, "error",
-         [("lesions.xlsx", None, None, "workbook has several sheets ('Sheet1', 'old export')")]),
+    Case(
+        "missing_file",
+        _missing_file,
+        "error",
+        [("no_such_cohort", None, None, "no such file or folder")],
+    ),
+    Case(
+        "missing_required_column",
+        lambda t: folder(t, rename(PATIENTS, "treatment_start", "start")),
+        "error",
+        [("patients.csv", 1, "treatment_start", "required column treatment_start is missing")],
+    ),
+    Case(
+        "duplicate_patient",
+        lambda t: folder(t, PATIENTS + "P2,2021-02-02,,2021-05-01,2.0,0\n"),
+        "error",
+        [("patients.csv", 5, "patient_id", "patient P2 appears again")],
+    ),
+    Case(
+        "unknown_patient_in_lesions",
+        lambda t: folder(t, lesions=LESIONS + "P9,2021-03-20,L1,target,liver,18,\n"),
+        "error",
+        [("lesions.csv", 13, "patient_id", "'P9' is not in the patients table")],
+    ),
+    Case(
+        "unparseable_date",
+        lambda t: folder(t, edit(PATIENTS, 3, "treatment_start", "early Feb")),
+        "error",
+        [("patients.csv", 3, "treatment_start", "'early Feb' is not an ISO 8601 date")],
+    ),
+    Case(
+        "impossible_date",
+        lambda t: folder(t, edit(PATIENTS, 3, "treatment_start", "2021-02-30")),
+        "error",
+        [("patients.csv", 3, "treatment_start", "'2021-02-30' is not a real calendar date")],
+    ),
+    Case(
+        "mixed_date_formats",
+        _mixed_dates,
+        "error",
+        [
+            (
+                "lesions.csv",
+                3,
+                "assessment_date",
+                "'05/01/2021' is not an ISO 8601 date (the column mixes formats",
+            ),
+            ("lesions.csv", 7, "assessment_date", "'20.01.2021' is not an ISO 8601 date"),
+        ],
+    ),
+    Case(
+        "excel_serial_date_in_parquet_ints",
+        _wrong_parquet_dtypes,
+        "error",
+        [
+            ("patients.parquet", 2, "treatment_start", "'20210110' is a number, not a date"),
+            ("patients.parquet", 4, "treatment_start", "is a number, not a date"),
+            ("lesions.parquet", 8, "diameter_mm", "'15 mm' is not a number"),
+        ],
+    ),
+    Case(
+        "timestamps_with_time_zones",
+        lambda t: folder(
+            t,
+            edit(
+                edit(PATIENTS, 2, "treatment_start", "2021-01-10T23:30:00+02:00"),
+                3,
+                "treatment_start",
+                "2021-02-01T00:15:00Z",
+            ),
+        ),
+        "accepted",
+        note="stripped_time",
+        checks=[("P1", "treatment_start", "2021-01-10"), ("P2", "treatment_start", "2021-02-01")],
+    ),
+    Case(
+        "negative_diameter",
+        lambda t: folder(t, lesions=edit(LESIONS, 4, "diameter_mm", "-4")),
+        "error",
+        [("lesions.csv", 4, "diameter_mm", "'-4' is below 0")],
+    ),
+    Case(
+        "non_numeric_diameter",
+        lambda t: folder(
+            t, lesions=edit(edit(LESIONS, 4, "diameter_mm", "12mm"), 6, "diameter_mm", '"12,5"')
+        ),
+        "error",
+        [
+            ("lesions.csv", 4, "diameter_mm", "'12mm' is not a number"),
+            ("lesions.csv", 6, "diameter_mm", "'12,5' is not a number"),
+        ],
+    ),
+    Case(
+        "target_lesion_without_diameter",
+        lambda t: folder(t, lesions=edit(LESIONS, 8, "diameter_mm", "")),
+        "error",
+        [("lesions.csv", 8, "diameter_mm", "target lesion without a diameter")],
+    ),
+    Case(
+        "unknown_lesion_type",
+        lambda t: folder(t, lesions=edit(LESIONS, 3, "lesion_type", "tumour")),
+        "error",
+        [("lesions.csv", 3, "lesion_type", "unknown value 'tumour'")],
+    ),
+    Case(
+        "same_lesion_twice_different_values",
+        lambda t: folder(t, lesions=LESIONS + "P1,2021-01-05,L1,target,lung,21,\n"),
+        "error",
+        [
+            (
+                "lesions.csv",
+                13,
+                "lesion_id",
+                "lesion L1 of patient P1 on 2021-01-05 appears "
+                "again with different values (first on row 3)",
+            )
+        ],
+    ),
+    Case(
+        "death_before_treatment_start",
+        lambda t: folder(t, edit(PATIENTS, 3, "death_date", "2021-01-15")),
+        "error",
+        [("patients.csv", 3, "death_date", "death 2021-01-15 is before treatment_start")],
+    ),
+    Case(
+        "event_flag_not_0_1",
+        lambda t: folder(t, edit(edit(PATIENTS, 2, "os_event", "2"), 4, "os_event", "yes")),
+        "error",
+        [
+            ("patients.csv", 2, "os_event", "'2' is not 0 or 1"),
+            ("patients.csv", 4, "os_event", "'yes' is not 0 or 1"),
+        ],
+    ),
+    Case(
+        "empty_table",
+        lambda t: folder(t, lesions=LESIONS.split("\n", 1)[0] + "\n"),
+        "error",
+        [("lesions.csv", None, None, "table has no data rows")],
+    ),
+    Case(
+        "empty_file",
+        lambda t: folder(t, patients=b""),
+        "error",
+        [("patients.csv", None, None, "file is empty")],
+    ),
+    Case(
+        "not_a_table",
+        _not_a_table,
+        "error",
+        [("lesions.csv", None, None, "contains binary data, not a text table")],
+    ),
+    Case(
+        "html_page_as_csv",
+        lambda t: folder(t, lesions="<!DOCTYPE html>\n<html><body>Sign in</body></html>\n"),
+        "error",
+        [("lesions.csv", None, None, "looks like an HTML/XML page")],
+    ),
+    Case(
+        "diameter_cm_and_mm_columns",
+        lambda t: folder(
+            t,
+            lesions=LESIONS.replace("diameter_mm,status", "diameter_mm,diameter_cm")
+            .replace(",present\n", ",\n")
+            .replace(",absent\n", ",\n"),
+        ),
+        "error",
+        [("lesions.csv", 1, "diameter_cm", "both diameter_mm and diameter_cm are given")],
+    ),
+    Case(
+        "diameter_cm_and_mm_on_different_rows",
+        _cm_and_mm_rows,
+        "error",
+        [("lesions.csv", 1, "diameter_cm", "both diameter_mm and diameter_cm are given")],
+    ),
+    Case(
+        "lesion_id_reused_for_another_organ",
+        _lesion_id_reused,
+        "accepted",
+        note="lesion_organ_changed",
+    ),
+    Case(
+        "baseline_scan_after_start_only",
+        _baseline_after_start,
+        "not_evaluable",
+        checks=[
+            ("P4", "baseline_reason", "no scan on or before treatment start"),
+            ("P4", "hpd_champiat2017_status", "not_evaluable"),
+            ("P4", "hpd_champiat2017_reason", "no scan on or before treatment start"),
+        ],
+    ),
+    Case(
+        "scan_on_treatment_start_day",
+        _scan_on_start_day,
+        "accepted",
+        checks=[
+            ("P3", "baseline_date", "2021-03-01"),
+            ("P3", "sld_baseline_mm", "30"),
+            ("P3", "hpd_champiat2017_status", "not_hpd"),
+        ],
+    ),
+    Case(
+        "only_new_lesions",
+        _only_new_lesions,
+        "not_evaluable",
+        checks=[
+            ("P4", "sld_baseline_reason", "no target lesion at baseline"),
+            ("P4", "hpd_champiat2017_status", "not_evaluable"),
+            ("P4", "hpd_champiat2017_reason", "no target lesion at baseline"),
+        ],
+    ),
+    Case(
+        "excel_several_unnamed_sheets",
+        _excel_unnamed_sheets,
+        "error",
+        [("lesions.xlsx", None, None, "workbook has several sheets ('Sheet1', 'old export')")],
+    ),
     Case("excel_workbook_with_role_sheets_and_extra_sheet", _excel_role_sheets, "accepted"),
-    Case("parquet_diameters_as_strings", _parquet_diameter_strings, "accepted",
-         checks=[("P1", "sld_baseline_mm", "20")]),
-    Case("non_utf8_text", _latin1, "error",
-         [("patients.csv", 3, None, "byte 0xfc is not valid UTF-8")]),
-    Case("ragged_csv_line",
-         lambda t: folder(t, lesions=LESIONS.replace("P2,2021-01-20,L1,target,liver,15,\n",
-                                                     "P2,2021-01-20,L1,target,liver,15,,x\n")),
-         "error", [("lesions.csv", 6, None, "has 8 fields but the header has 7")]),
-    Case("time_without_event_column", _time_without_event, "error",
-         [("patients.csv", 1, "os_event", "os_months is given without os_event")]),
-    Case("missing_patient_id_in_lesions",
-         lambda t: folder(t, lesions=edit(LESIONS, 5, "patient_id", "")), "error",
-         [("lesions.csv", 5, "patient_id", "missing patient_id")]),
+    Case(
+        "parquet_diameters_as_strings",
+        _parquet_diameter_strings,
+        "accepted",
+        checks=[("P1", "sld_baseline_mm", "20")],
+    ),
+    Case(
+        "non_utf8_text",
+        _latin1,
+        "error",
+        [("patients.csv", 3, None, "byte 0xfc is not valid UTF-8")],
+    ),
+    Case(
+        "ragged_csv_line",
+        lambda t: folder(
+            t,
+            lesions=LESIONS.replace(
+                "P2,2021-01-20,L1,target,liver,15,\n", "P2,2021-01-20,L1,target,liver,15,,x\n"
+            ),
+        ),
+        "error",
+        [("lesions.csv", 6, None, "has 8 fields but the header has 7")],
+    ),
+    Case(
+        "time_without_event_column",
+        _time_without_event,
+        "error",
+        [("patients.csv", 1, "os_event", "os_months is given without os_event")],
+    ),
+    Case(
+        "missing_patient_id_in_lesions",
+        lambda t: folder(t, lesions=edit(LESIONS, 5, "patient_id", "")),
+        "error",
+        [("lesions.csv", 5, "patient_id", "missing patient_id")],
+    ),
 ]
 
 
@@ -306,15 +466,15 @@ KEY = b"catalogue-test-key-0123456789"
 
 def _lines(text: str, pid: str, f: Callable[[str], str]) -> str:
     """``text`` with ``f`` applied to the lines of patient ``pid``."""
-    return "".join(f(ln) if ln.startswith(pid + ",") else ln
-                   for ln in text.splitlines(keepends=True))
+    return "".join(
+        f(ln) if ln.startswith(pid + ",") else ln for ln in text.splitlines(keepends=True)
+    )
 
 
 def _embedded_lesion_ids(tmp: Path) -> Path:
     les = _lines(LESIONS, "P1", lambda ln: ln.replace(",L1,", ",MRN7700148-T1,"))
     les = edit(les, 4, "organ", "liver")  # a loader note quoting the lesion and patient ids
-    return folder(tmp, PATIENTS.replace("P1,", "MRN7700148,"),
-                  les.replace("P1,", "MRN7700148,"))
+    return folder(tmp, PATIENTS.replace("P1,", "MRN7700148,"), les.replace("P1,", "MRN7700148,"))
 
 
 def _no_raw_id_after_pseudonymization(path: Path, tmp: Path, _out: object) -> None:
@@ -330,12 +490,19 @@ def _no_raw_id_after_pseudonymization(path: Path, tmp: Path, _out: object) -> No
 
 
 def _free_text(tmp: Path) -> Path:
-    notes = ["seen with P2 at the clinic, partner of the patient in bed 4",
-             "referred by Dr Martin after the visit of P3 and family",
-             "declined the trial first, then consented on the second visit"]
+    notes = [
+        "seen with P2 at the clinic, partner of the patient in bed 4",
+        "referred by Dr Martin after the visit of P3 and family",
+        "declined the trial first, then consented on the second visit",
+    ]
     lines = PATIENTS.splitlines()
-    text = lines[0] + ",comments,age\n" + "".join(
-        f'{ln},"{n}",{60 + i}\n' for i, (ln, n) in enumerate(zip(lines[1:], notes, strict=True)))
+    text = (
+        lines[0]
+        + ",comments,age\n"
+        + "".join(
+            f'{ln},"{n}",{60 + i}\n' for i, (ln, n) in enumerate(zip(lines[1:], notes, strict=True))
+        )
+    )
     return folder(tmp, text)
 
 
@@ -365,8 +532,13 @@ def _no_formula_cell(path: Path, tmp: Path, _out: object) -> None:
 
     text = (tmp / "out" / "classification.csv").read_text(encoding="utf-8")
     cells = [c for row in csv.reader(text.splitlines()) for c in row]
-    bad = [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))
-           or c.startswith("-") and not re.fullmatch(r"-[0-9.e+-]+", c)]
+    bad = [
+        c
+        for c in cells
+        if c.startswith(("=", "+", "@", "\t", "\r"))
+        or c.startswith("-")
+        and not re.fullmatch(r"-[0-9.e+-]+", c)
+    ]
     assert not bad, bad
     assert "'=1+2" in cells and "'@SUM(A1)" in cells
 
@@ -391,6 +563,7 @@ def _misnamed(name: str) -> Callable[[Path], Path]:
         d = folder(tmp, lesions=None)
         (d / name).write_text(LESIONS, encoding="utf-8")
         return d
+
     return build
 
 
@@ -406,14 +579,17 @@ def _odd_lesions_entry(kind: str) -> Callable[[Path], Path]:
         else:
             os.mkfifo(d / "lesions.csv")
         return d
+
     return build
 
 
 def _unchanged(name: str) -> Callable[[Path, Path, object], None]:
     def check(path: Path, _tmp: Path, _out: object) -> None:
         d = path if path.is_dir() else path.parent
-        assert (d / name).read_text(encoding="utf-8") == (PATIENTS if name == "patients.csv"
-                                                          else LESIONS)
+        assert (d / name).read_text(encoding="utf-8") == (
+            PATIENTS if name == "patients.csv" else LESIONS
+        )
+
     return check
 
 
@@ -446,8 +622,13 @@ def _with_progression(tmp: Path) -> Path:
 
 def _covariates(tmp: Path, header: str, values: list[str], sep: str = ",") -> Path:
     lines = PATIENTS.replace(",", sep).splitlines()
-    text = lines[0] + sep + header + "\n" + "".join(
-        f"{ln}{sep}{v}\n" for ln, v in zip(lines[1:], values, strict=True))
+    text = (
+        lines[0]
+        + sep
+        + header
+        + "\n"
+        + "".join(f"{ln}{sep}{v}\n" for ln, v in zip(lines[1:], values, strict=True))
+    )
     return folder(tmp, text)
 
 
@@ -458,6 +639,7 @@ def _patients_are(expected: dict[str, list[object]]) -> Callable[[Path, Path, ob
         p = load_cohort(path).patients
         for c, values in expected.items():
             assert p[c].tolist() == values, (c, p[c].tolist())
+
     return check
 
 
@@ -469,20 +651,34 @@ def _pfs_from_scans(path: Path, tmp: Path, _out: object) -> None:
     from hpd_analysis.cli import main as hpd
 
     out = tmp / "out" / "pfs.csv"
-    assert hpd(["classify", str(path), "--out", str(out),
-                "--set", "plausibility.progression_from_scans=true"]) == 0
+    assert (
+        hpd(
+            [
+                "classify",
+                str(path),
+                "--out",
+                str(out),
+                "--set",
+                "plausibility.progression_from_scans=true",
+            ]
+        )
+        == 0
+    )
     t = pd.read_csv(out, dtype=str, keep_default_na=False).set_index("patient_id")
     assert t.loc["P1", "pfs_event"] == "1"
     # 2021-01-10 -> 2021-03-01: 50 days / 30.4375 (hand computation)
     assert abs(float(t.loc["P1", "pfs_months"]) - 50 / 30.4375) < 1e-6
 
 
-def _ids(tmp: Path, mapping: dict[str, str], lesion_mapping: dict[str, str] | None = None
-         ) -> Path:
+def _ids(tmp: Path, mapping: dict[str, str], lesion_mapping: dict[str, str] | None = None) -> Path:
     def swap(text: str, m: dict[str, str]) -> str:
-        return "".join(m.get(ln.split(",", 1)[0], ln.split(",", 1)[0]) + ","
-                       + ln.split(",", 1)[1] if "," in ln else ln
-                       for ln in text.splitlines(keepends=True))
+        return "".join(
+            m.get(ln.split(",", 1)[0], ln.split(",", 1)[0]) + "," + ln.split(",", 1)[1]
+            if "," in ln
+            else ln
+            for ln in text.splitlines(keepends=True)
+        )
+
     return folder(tmp, swap(PATIENTS, mapping), swap(LESIONS, lesion_mapping or mapping))
 
 
@@ -503,7 +699,9 @@ def _assessments_cm(tmp: Path) -> Path:
     (d / "assessments.csv").write_text(
         "patient_id,assessment_date,sld_mm\nP1,2020-11-20,1.8\nP1,2021-01-05,2.0\n"
         "P1,2021-03-01,2.5\nP2,2020-12-10,1.2\nP2,2021-01-20,1.5\nP3,2020-12-20,2.6\n"
-        "P3,2021-02-25,3.0\n", encoding="utf-8")
+        "P3,2021-02-25,3.0\n",
+        encoding="utf-8",
+    )
     return d
 
 
@@ -514,146 +712,349 @@ def _wide_huge_sum(tmp: Path) -> Path:
         "patient_id,treatment_start,RECIST_BEFORE,RECIST_BASELINE,RECIST_EVAL1,SCANDATE_BEFORE,"
         "SCANDATE_BASELINE,SCANDATE_EVAL1\n"
         "P1,2021-01-10,40,50,1e308,2020-11-20,2021-01-05,2021-03-01\n"
-        "P2,2021-02-01,30,32,35,2020-12-10,2021-01-20,2021-03-20\n", encoding="utf-8")
+        "P2,2021-02-01,30,32,35,2020-12-10,2021-01-20,2021-03-20\n",
+        encoding="utf-8",
+    )
     return d
 
 
 ROUND_TWO: list[Case] = [
     # privacy and security
-    Case("lesion_id_embeds_patient_id_pseudonymized", _embedded_lesion_ids, "accepted",
-         note="lesion_organ_changed", extra=_no_raw_id_after_pseudonymization),
-    Case("free_text_column_not_a_risk_factor", _free_text, "accepted",
-         extra=_free_text_not_a_factor),
-    Case("formula_injection_in_ids", _formula_ids, "accepted",
-         checks=[("'=1+2", "hpd_champiat2017_status", "not_hpd")], extra=_no_formula_cell),
-    Case("config_file_not_yaml_never_echoed",
-         lambda t: _config_file(t, "root:$6$secretHASH:19000:0:99999:7:::\nsecret: [\n"),
-         "refused", [("", None, None, "not valid YAML (line")],
-         command=lambda d, t: ["classify", str(d), "--out", str(t / "o" / "c.csv"),
-                               "--config", str(t / "shadow")], extra=_nothing_echoed),
-    Case("config_file_not_a_workbench_file",
-         lambda t: _config_file(t, "root: $6$secretHASH\nsecretuser: x\n"),
-         "refused", [("", None, None, "not an HPD workbench configuration")],
-         command=lambda d, t: ["classify", str(d), "--out", str(t / "o" / "c.csv"),
-                               "--config", str(t / "shadow")], extra=_nothing_echoed),
+    Case(
+        "lesion_id_embeds_patient_id_pseudonymized",
+        _embedded_lesion_ids,
+        "accepted",
+        note="lesion_organ_changed",
+        extra=_no_raw_id_after_pseudonymization,
+    ),
+    Case(
+        "free_text_column_not_a_risk_factor", _free_text, "accepted", extra=_free_text_not_a_factor
+    ),
+    Case(
+        "formula_injection_in_ids",
+        _formula_ids,
+        "accepted",
+        checks=[("'=1+2", "hpd_champiat2017_status", "not_hpd")],
+        extra=_no_formula_cell,
+    ),
+    Case(
+        "config_file_not_yaml_never_echoed",
+        lambda t: _config_file(t, "root:$6$secretHASH:19000:0:99999:7:::\nsecret: [\n"),
+        "refused",
+        [("", None, None, "not valid YAML (line")],
+        command=lambda d, t: [
+            "classify",
+            str(d),
+            "--out",
+            str(t / "o" / "c.csv"),
+            "--config",
+            str(t / "shadow"),
+        ],
+        extra=_nothing_echoed,
+    ),
+    Case(
+        "config_file_not_a_workbench_file",
+        lambda t: _config_file(t, "root: $6$secretHASH\nsecretuser: x\n"),
+        "refused",
+        [("", None, None, "not an HPD workbench configuration")],
+        command=lambda d, t: [
+            "classify",
+            str(d),
+            "--out",
+            str(t / "o" / "c.csv"),
+            "--config",
+            str(t / "shadow"),
+        ],
+        extra=_nothing_echoed,
+    ),
     # silent loss and overwritten inputs
-    Case("lesions_table_misnamed_v2", _misnamed("lesions_v2.csv"), "error",
-         [("cohort", None, None, "found lesions_v2.csv but no lesions table")]),
-    Case("lesions_table_copy_name", _misnamed("lesions (1).csv"), "error",
-         [("cohort", None, None, "found lesions (1).csv but no lesions table")]),
-    Case("lesions_table_xls", _misnamed("lesions.xls"), "error",
-         [("lesions.xls", None, None, "has the unsupported file type '.xls'")]),
-    Case("lesions_table_txt", _misnamed("lesions.txt"), "error",
-         [("lesions.txt", None, None, "has the unsupported file type '.txt'")]),
-    Case("lesions_table_is_a_folder", _odd_lesions_entry("folder"), "error",
-         [("lesions.csv", None, None, "is a folder: the lesions table cannot be read")]),
-    Case("lesions_table_broken_symlink", _odd_lesions_entry("symlink"), "error",
-         [("lesions.csv", None, None, "is a broken symbolic link")]),
-    Case("lesions_table_is_a_fifo", _odd_lesions_entry("fifo"), "error",
-         [("lesions.csv", None, None, "is a FIFO (named pipe)")]),
-    Case("patients_file_given_instead_of_folder", lambda t: folder(t) / "patients.csv",
-         "accepted", note="read_folder_tables", checks=[("P1", "sld_baseline_mm", "20")]),
-    Case("classify_out_over_an_input", folder, "refused",
-         [("", None, None, "is inside the input")],
-         command=lambda d, t: ["classify", str(d), "--out", str(d / "patients.csv")],
-         extra=_unchanged("patients.csv")),
-    Case("simulate_out_existing_cohort", folder, "refused",
-         [("", None, None, "the folder exists and is not empty")],
-         command=lambda d, t: ["simulate", "--patients", "5", "--out", str(d)],
-         extra=_unchanged("lesions.csv")),
-    Case("import_sdtm_out_into_the_sdtm_folder", _sdtm, "refused",
-         [("", None, None, "is inside the input")],
-         command=lambda d, t: ["import-sdtm", str(d), "--out", str(d / "cohort")]),
-    Case("import_sdtm_subject_case_differs", lambda t: _sdtm(t, "p2 "), "refused",
-         [("", None, None, "subject(s) not in dm.csv: 'p2' (dm.csv has 'P2'")],
-         command=lambda d, t: ["import-sdtm", str(d), "--out", str(t / "cohort")]),
+    Case(
+        "lesions_table_misnamed_v2",
+        _misnamed("lesions_v2.csv"),
+        "error",
+        [("cohort", None, None, "found lesions_v2.csv but no lesions table")],
+    ),
+    Case(
+        "lesions_table_copy_name",
+        _misnamed("lesions (1).csv"),
+        "error",
+        [("cohort", None, None, "found lesions (1).csv but no lesions table")],
+    ),
+    Case(
+        "lesions_table_xls",
+        _misnamed("lesions.xls"),
+        "error",
+        [("lesions.xls", None, None, "has the unsupported file type '.xls'")],
+    ),
+    Case(
+        "lesions_table_txt",
+        _misnamed("lesions.txt"),
+        "error",
+        [("lesions.txt", None, None, "has the unsupported file type '.txt'")],
+    ),
+    Case(
+        "lesions_table_is_a_folder",
+        _odd_lesions_entry("folder"),
+        "error",
+        [("lesions.csv", None, None, "is a folder: the lesions table cannot be read")],
+    ),
+    Case(
+        "lesions_table_broken_symlink",
+        _odd_lesions_entry("symlink"),
+        "error",
+        [("lesions.csv", None, None, "is a broken symbolic link")],
+    ),
+    Case(
+        "lesions_table_is_a_fifo",
+        _odd_lesions_entry("fifo"),
+        "error",
+        [("lesions.csv", None, None, "is a FIFO (named pipe)")],
+    ),
+    Case(
+        "patients_file_given_instead_of_folder",
+        lambda t: folder(t) / "patients.csv",
+        "accepted",
+        note="read_folder_tables",
+        checks=[("P1", "sld_baseline_mm", "20")],
+    ),
+    Case(
+        "classify_out_over_an_input",
+        folder,
+        "refused",
+        [("", None, None, "is inside the input")],
+        command=lambda d, t: ["classify", str(d), "--out", str(d / "patients.csv")],
+        extra=_unchanged("patients.csv"),
+    ),
+    Case(
+        "simulate_out_existing_cohort",
+        folder,
+        "refused",
+        [("", None, None, "the folder exists and is not empty")],
+        command=lambda d, t: ["simulate", "--patients", "5", "--out", str(d)],
+        extra=_unchanged("lesions.csv"),
+    ),
+    Case(
+        "import_sdtm_out_into_the_sdtm_folder",
+        _sdtm,
+        "refused",
+        [("", None, None, "is inside the input")],
+        command=lambda d, t: ["import-sdtm", str(d), "--out", str(d / "cohort")],
+    ),
+    Case(
+        "import_sdtm_subject_case_differs",
+        lambda t: _sdtm(t, "p2 "),
+        "refused",
+        [("", None, None, "subject(s) not in dm.csv: 'p2' (dm.csv has 'P2'")],
+        command=lambda d, t: ["import-sdtm", str(d), "--out", str(t / "cohort")],
+    ),
     # plausibility
-    Case("diameters_in_centimetres", _cm_table, "warning",
-         warning="the table looks like centimetres"),
-    Case("diameter_1e308_or_a_metre", lambda t: folder(t, lesions=edit(
-        edit(LESIONS, 4, "diameter_mm", "1e308"), 7, "diameter_mm", "1000000")), "error",
-         [("lesions.csv", 4, "diameter_mm", "1e+308 mm is not a possible lesion diameter"),
-          ("lesions.csv", 7, "diameter_mm", "1e+06 mm is not a possible lesion diameter")]),
-    Case("assessment_sums_in_centimetres", _assessments_cm, "warning",
-         warning="every sum of diameters is below 10 mm (largest 3): the table looks like "
-         "centimetres"),
-    Case("wide_scans_sum_1e308", _wide_huge_sum, "error",
-         [("scans.csv", 2, "sld_first_eval_mm", "1e+308 mm is not a possible sum of diameters")]),
-    Case("huge_lesion_diameter", lambda t: folder(t, lesions=edit(LESIONS, 4, "diameter_mm",
-                                                                   "650")), "warning",
-         warning="lesion diameters above 500 mm (row 4)"),
-    Case("too_many_targets_per_scan", _many_targets, "warning",
-         warning="1 scan(s) have more than 10 target lesions (most: 12 for patient P1"),
-    Case("death_after_data_cutoff", lambda t: folder(t, edit(edit(
-        PATIENTS, 3, "death_date", "2099-05-01"), 3, "last_contact", "2099-05-01")), "error",
-         [("patients.csv", 3, "death_date", "death 2099-05-01 is after the data cut-off"),
-          ("patients.csv", 3, "last_contact", "last contact 2099-05-01 is after the data")]),
-    Case("progression_after_death", _with_progression, "error",
-         [("patients.csv", 3, "progression_date", "progression 2021-06-01 is after death_date")]),
-    Case("scan_after_death", lambda t: folder(t, lesions=LESIONS
-                                              + "P2,2021-06-20,L1,target,liver,19,\n"),
-         "error", [("lesions.csv", 13, "assessment_date",
-                    "scan 2021-06-20 is after the death of patient P2 (2021-05-01)")]),
-    Case("scan_years_before_treatment", lambda t: folder(t, lesions=edit(
-        LESIONS, 2, "assessment_date", "2017-11-20")), "warning",
-         warning="scans more than 730 days before the patient's treatment_start (a wrong "
-         "year?) (row 2)"),
-    Case("treatment_start_before_2006", lambda t: folder(t, edit(
-        PATIENTS, 4, "treatment_start", "1999-03-01")), "warning",
-         warning="treatment_start before 2006"),
-    Case("risk_factor_not_finite_or_impossible",
-         lambda t: _covariates(t, "age,nlr", ["inf,2.1", "-40,1e308", "61,3.0"]), "error",
-         [("patients.csv", 2, "age", "'inf' is not a finite number"),
-          ("patients.csv", 3, "age", "'-40' is not a possible age"),
-          ("patients.csv", 3, "nlr", "'1e+308' is too large to be a measurement")]),
-    Case("numeric_column_with_text_codes",
-         lambda t: _covariates(t, "ldh", ["250", "ND", "310"]), "accepted",
-         note="text_codes_missing", extra=_patients_are({"ldh": [250, pd.NA, 310]})),
-    Case("decimal_commas_in_semicolon_file",
-         lambda t: _covariates(t, "nlr", ["2,3", "3,1", "1,5"], sep=";"), "accepted",
-         note="decimal_comma", extra=_patients_are({"nlr": [2.3, 3.1, 1.5]})),
-    Case("sex_spellings", lambda t: _covariates(t, "sex", ["F", "female", "MALE"]),
-         "accepted", note="merged_spellings", extra=_patients_are({"sex": ["F", "F", "MALE"]})),
-    Case("age_sex_ldh_column_names",
-         lambda t: _covariates(t, "Age,Sex,LDH (U/L)", ["61,F,250", "70,M,300", "55,F,280"]),
-         "accepted", note="renamed",
-         extra=_patients_are({"age": [61, 70, 55], "sex": ["F", "M", "F"], "ldh": [250, 300, 280]})),
-    Case("pd_at_first_eval_without_progression_date", _pd_without_date, "warning",
-         warning="1 patient(s) have a RECIST PD scan but no progression_date (P1)",
-         extra=_pfs_from_scans),
-    Case("ids_na_none_nan", lambda t: _ids(t, {"P1": "NA", "P2": "None", "P3": "nan"}),
-         "accepted", checks=[("NA", "sld_baseline_mm", "20"), ("nan", "sld_baseline_mm", "30")]),
-    Case("ids_nfc_and_nfd_spellings",
-         lambda t: _ids(t, {"P1": "Jos\u00e9"}, {"P1": "Jose\u0301"}), "accepted",
-         note="normalized_ids", checks=[("Jos\u00e9", "sld_baseline_mm", "20")]),
-    Case("near_duplicate_ids_case", lambda t: folder(t, PATIENTS
-                                                     + "p2,2021-02-01,,2021-05-01,2.9,0\n"),
-         "warning", warning="'P2' (row 3) and 'p2' (row 5)"),
-    Case("ids_lost_leading_zeros", lambda t: _ids(t, {"P1": "0012"}, {"P1": "12"}), "error",
-         [("lesions.csv", 2, "patient_id", "patient '12' is not in the patients table "
-           "(patients has '0012': the case or leading zeros differ")]),
-    Case("excel_sep_line", lambda t: folder(t, "sep=,\n" + PATIENTS), "accepted",
-         note="delimiter", checks=[("P1", "sld_baseline_mm", "20")]),
+    Case(
+        "diameters_in_centimetres", _cm_table, "warning", warning="the table looks like centimetres"
+    ),
+    Case(
+        "diameter_1e308_or_a_metre",
+        lambda t: folder(
+            t, lesions=edit(edit(LESIONS, 4, "diameter_mm", "1e308"), 7, "diameter_mm", "1000000")
+        ),
+        "error",
+        [
+            ("lesions.csv", 4, "diameter_mm", "1e+308 mm is not a possible lesion diameter"),
+            ("lesions.csv", 7, "diameter_mm", "1e+06 mm is not a possible lesion diameter"),
+        ],
+    ),
+    Case(
+        "assessment_sums_in_centimetres",
+        _assessments_cm,
+        "warning",
+        warning="every sum of diameters is below 10 mm (largest 3): the table looks like "
+        "centimetres",
+    ),
+    Case(
+        "wide_scans_sum_1e308",
+        _wide_huge_sum,
+        "error",
+        [("scans.csv", 2, "sld_first_eval_mm", "1e+308 mm is not a possible sum of diameters")],
+    ),
+    Case(
+        "huge_lesion_diameter",
+        lambda t: folder(t, lesions=edit(LESIONS, 4, "diameter_mm", "650")),
+        "warning",
+        warning="lesion diameters above 500 mm (row 4)",
+    ),
+    Case(
+        "too_many_targets_per_scan",
+        _many_targets,
+        "warning",
+        warning="1 scan(s) have more than 10 target lesions (most: 12 for patient P1",
+    ),
+    Case(
+        "death_after_data_cutoff",
+        lambda t: folder(
+            t, edit(edit(PATIENTS, 3, "death_date", "2099-05-01"), 3, "last_contact", "2099-05-01")
+        ),
+        "error",
+        [
+            ("patients.csv", 3, "death_date", "death 2099-05-01 is after the data cut-off"),
+            ("patients.csv", 3, "last_contact", "last contact 2099-05-01 is after the data"),
+        ],
+    ),
+    Case(
+        "progression_after_death",
+        _with_progression,
+        "error",
+        [("patients.csv", 3, "progression_date", "progression 2021-06-01 is after death_date")],
+    ),
+    Case(
+        "scan_after_death",
+        lambda t: folder(t, lesions=LESIONS + "P2,2021-06-20,L1,target,liver,19,\n"),
+        "error",
+        [
+            (
+                "lesions.csv",
+                13,
+                "assessment_date",
+                "scan 2021-06-20 is after the death of patient P2 (2021-05-01)",
+            )
+        ],
+    ),
+    Case(
+        "scan_years_before_treatment",
+        lambda t: folder(t, lesions=edit(LESIONS, 2, "assessment_date", "2017-11-20")),
+        "warning",
+        warning="scans more than 730 days before the patient's treatment_start (a wrong "
+        "year?) (row 2)",
+    ),
+    Case(
+        "treatment_start_before_2006",
+        lambda t: folder(t, edit(PATIENTS, 4, "treatment_start", "1999-03-01")),
+        "warning",
+        warning="treatment_start before 2006",
+    ),
+    Case(
+        "risk_factor_not_finite_or_impossible",
+        lambda t: _covariates(t, "age,nlr", ["inf,2.1", "-40,1e308", "61,3.0"]),
+        "error",
+        [
+            ("patients.csv", 2, "age", "'inf' is not a finite number"),
+            ("patients.csv", 3, "age", "'-40' is not a possible age"),
+            ("patients.csv", 3, "nlr", "'1e+308' is too large to be a measurement"),
+        ],
+    ),
+    Case(
+        "numeric_column_with_text_codes",
+        lambda t: _covariates(t, "ldh", ["250", "ND", "310"]),
+        "accepted",
+        note="text_codes_missing",
+        extra=_patients_are({"ldh": [250, pd.NA, 310]}),
+    ),
+    Case(
+        "decimal_commas_in_semicolon_file",
+        lambda t: _covariates(t, "nlr", ["2,3", "3,1", "1,5"], sep=";"),
+        "accepted",
+        note="decimal_comma",
+        extra=_patients_are({"nlr": [2.3, 3.1, 1.5]}),
+    ),
+    Case(
+        "sex_spellings",
+        lambda t: _covariates(t, "sex", ["F", "female", "MALE"]),
+        "accepted",
+        note="merged_spellings",
+        extra=_patients_are({"sex": ["F", "F", "MALE"]}),
+    ),
+    Case(
+        "age_sex_ldh_column_names",
+        lambda t: _covariates(t, "Age,Sex,LDH (U/L)", ["61,F,250", "70,M,300", "55,F,280"]),
+        "accepted",
+        note="renamed",
+        extra=_patients_are({"age": [61, 70, 55], "sex": ["F", "M", "F"], "ldh": [250, 300, 280]}),
+    ),
+    Case(
+        "pd_at_first_eval_without_progression_date",
+        _pd_without_date,
+        "warning",
+        warning="1 patient(s) have a RECIST PD scan but no progression_date (P1)",
+        extra=_pfs_from_scans,
+    ),
+    Case(
+        "ids_na_none_nan",
+        lambda t: _ids(t, {"P1": "NA", "P2": "None", "P3": "nan"}),
+        "accepted",
+        checks=[("NA", "sld_baseline_mm", "20"), ("nan", "sld_baseline_mm", "30")],
+    ),
+    Case(
+        "ids_nfc_and_nfd_spellings",
+        lambda t: _ids(t, {"P1": "Jos\u00e9"}, {"P1": "Jose\u0301"}),
+        "accepted",
+        note="normalized_ids",
+        checks=[("Jos\u00e9", "sld_baseline_mm", "20")],
+    ),
+    Case(
+        "near_duplicate_ids_case",
+        lambda t: folder(t, PATIENTS + "p2,2021-02-01,,2021-05-01,2.9,0\n"),
+        "warning",
+        warning="'P2' (row 3) and 'p2' (row 5)",
+    ),
+    Case(
+        "ids_lost_leading_zeros",
+        lambda t: _ids(t, {"P1": "0012"}, {"P1": "12"}),
+        "error",
+        [
+            (
+                "lesions.csv",
+                2,
+                "patient_id",
+                "patient '12' is not in the patients table "
+                "(patients has '0012': the case or leading zeros differ",
+            )
+        ],
+    ),
+    Case(
+        "excel_sep_line",
+        lambda t: folder(t, "sep=,\n" + PATIENTS),
+        "accepted",
+        note="delimiter",
+        checks=[("P1", "sld_baseline_mm", "20")],
+    ),
     # command line
-    Case("simulate_out_existing_file", lambda t: folder(t) / "patients.csv", "refused",
-         [("", None, None, "is an existing file")],
-         command=lambda p, t: ["simulate", "--patients", "5", "--out", str(p)],
-         extra=_unchanged("patients.csv")),
-    Case("simulate_negative_seed", lambda t: t / "sim", "refused",
-         [("", None, None, "--seed -1: expected a whole number ≥ 0")],
-         command=lambda p, t: ["simulate", "--seed", "-1", "--out", str(p)]),
-    Case("validate_findings_on_stdout", lambda t: folder(t, lesions=edit(
-        LESIONS, 4, "diameter_mm", "-4")), "error",
-         [("lesions.csv", 4, "diameter_mm", "'-4' is below 0")]),
-    Case("not_a_cohort_table_never_echoed",
-         _system_file, "error",
-         [("passwd.csv", 1, None, "no column of this file is a patients column")],
-         extra=_nothing_echoed),
-    Case("dd_mm_yyyy_dates_one_root_cause", _dd_mm, "error",
-         [("lesions.csv", 4, "assessment_date", "'01/03/2021' is not an ISO 8601 date"),
-          ("lesions.csv", 15, "assessment_date", "'05/02/2021' is not an ISO 8601 date"),
-          ("lesions.csv", 17, "assessment_date", "'01/03/2021' is not an ISO 8601 date")],
-         extra=_one_root_cause),
+    Case(
+        "simulate_out_existing_file",
+        lambda t: folder(t) / "patients.csv",
+        "refused",
+        [("", None, None, "is an existing file")],
+        command=lambda p, t: ["simulate", "--patients", "5", "--out", str(p)],
+        extra=_unchanged("patients.csv"),
+    ),
+    Case(
+        "simulate_negative_seed",
+        lambda t: t / "sim",
+        "refused",
+        [("", None, None, "--seed -1: expected a whole number ≥ 0")],
+        command=lambda p, t: ["simulate", "--seed", "-1", "--out", str(p)],
+    ),
+    Case(
+        "validate_findings_on_stdout",
+        lambda t: folder(t, lesions=edit(LESIONS, 4, "diameter_mm", "-4")),
+        "error",
+        [("lesions.csv", 4, "diameter_mm", "'-4' is below 0")],
+    ),
+    Case(
+        "not_a_cohort_table_never_echoed",
+        _system_file,
+        "error",
+        [("passwd.csv", 1, None, "no column of this file is a patients column")],
+        extra=_nothing_echoed,
+    ),
+    Case(
+        "dd_mm_yyyy_dates_one_root_cause",
+        _dd_mm,
+        "error",
+        [
+            ("lesions.csv", 4, "assessment_date", "'01/03/2021' is not an ISO 8601 date"),
+            ("lesions.csv", 15, "assessment_date", "'05/02/2021' is not an ISO 8601 date"),
+            ("lesions.csv", 17, "assessment_date", "'01/03/2021' is not an ISO 8601 date"),
+        ],
+        extra=_one_root_cause,
+    ),
 ]
 CASES += ROUND_TWO
 
@@ -664,8 +1065,12 @@ def _big_csv(tmp: Path) -> tuple[Path, int]:
     d.mkdir()
     n_pat, n_dates, n_les = 50, 4, 5  # one block: 50 patients x 4 scans x 5 lesions = 1000 rows
     dates = ["2020-12-01", "2021-01-05", "2021-03-01", "2021-05-01"]
-    rows = [f"B@-{p},{dates[s]},L{k},target,{'lung' if k % 2 else 'liver'},{10 + p % 7 + s}.5,"
-            for p in range(n_pat) for s in range(n_dates) for k in range(n_les)]
+    rows = [
+        f"B@-{p},{dates[s]},L{k},target,{'lung' if k % 2 else 'liver'},{10 + p % 7 + s}.5,"
+        for p in range(n_pat)
+        for s in range(n_dates)
+        for k in range(n_les)
+    ]
     block = "\n".join(rows) + "\n"
     pblock = "".join(f"B@-{p},2021-01-10,,2021-06-01,4.7,0\n" for p in range(n_pat))
     n_blocks = 200 * 1024 * 1024 // len(block) + 1
@@ -719,9 +1124,16 @@ def _line_for(err: str, path: Path, file: str, row: int | None, column: str | No
 def _input_patients(path: Path) -> int | None:
     files = list(path.glob("patients.*")) if path.is_dir() else []
     if len(files) == 1 and files[0].suffix == ".csv":
-        return len(pd.read_csv(files[0], dtype=str, keep_default_na=False, skiprows=(
-            1 if files[0].read_text(encoding="utf-8").startswith("sep=") else 0),
-            sep=None, engine="python"))
+        return len(
+            pd.read_csv(
+                files[0],
+                dtype=str,
+                keep_default_na=False,
+                skiprows=(1 if files[0].read_text(encoding="utf-8").startswith("sep=") else 0),
+                sep=None,
+                engine="python",
+            )
+        )
     return None
 
 
@@ -805,7 +1217,6 @@ def test_catalogue_is_documented():
             assert outcomes[cid] == outcome, cid
 
 
-
 # ------------------------------------------------- the validate output shown in docs/bad-input.md
 
 ALL_WARNINGS_PATIENTS = """patient_id,treatment_start,progression_date,death_date,last_contact
@@ -822,13 +1233,20 @@ def _all_warnings(tmp: Path) -> Path:
     p0001; P0003's first evaluation is RECIST PD without a progression_date)."""
     rows = ["patient_id,assessment_date,lesion_id,lesion_type,diameter_mm"]
     for k in range(1, 12):
-        rows += [f"P0001,2021-01-05,T{k},target,{1 + k / 10:g}",
-                 f"P0001,2021-03-01,T{k},target,{1 + k / 10:g}"]
-    rows += ["p0001,2021-01-20,T1,target,2.5", "p0001,2021-03-20,T1,target,2.4",
-             "P0002,2001-02-01,T1,target,3.1", "P0002,2004-02-20,T1,target,3.0",
-             "P0002,2004-05-01,T1,target,3.2",
-             "P0003,2021-02-20,T1,target,2.0", "P0003,2021-04-20,T1,target,3.0",
-             "P0003,2021-04-20,N1,new,650"]
+        rows += [
+            f"P0001,2021-01-05,T{k},target,{1 + k / 10:g}",
+            f"P0001,2021-03-01,T{k},target,{1 + k / 10:g}",
+        ]
+    rows += [
+        "p0001,2021-01-20,T1,target,2.5",
+        "p0001,2021-03-20,T1,target,2.4",
+        "P0002,2001-02-01,T1,target,3.1",
+        "P0002,2004-02-20,T1,target,3.0",
+        "P0002,2004-05-01,T1,target,3.2",
+        "P0003,2021-02-20,T1,target,2.0",
+        "P0003,2021-04-20,T1,target,3.0",
+        "P0003,2021-04-20,N1,new,650",
+    ]
     return folder(tmp, ALL_WARNINGS_PATIENTS, "\n".join(rows) + "\n")
 
 

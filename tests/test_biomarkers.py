@@ -50,15 +50,17 @@ def test_no_biomarkers_file_gives_none(tmp_path):
 
 
 def test_bad_rows_one_line_each(tmp_path):
-    rows = ("A,2021-01-03,ctdna_vaf,2.0,%\n"
-            "Z,2021-01-03,ctdna_vaf,2.0,%\n"          # row 3: unknown patient
-            "A,03/01/2021,ctdna_vaf,2.0,%\n"          # row 4: not ISO
-            "A,2021-01-04,ctdna_vaf,2.0 %,%\n"        # row 5: unit in the cell
-            "A,2021-01-05,,2.0,%\n"                   # row 6: no marker
-            "A,2021-01-06,ctdna_vaf,,%\n"             # row 7: no value
-            "A,2021-01-03,ctdna_vaf,2.5,%\n"          # row 8: conflicts with row 2
-            "B,2021-01-03,ldh,200,U/L\n"
-            "B,2021-01-04,ldh,3.3,ukat/L\n")          # rows 9-10: two units for ldh
+    rows = (
+        "A,2021-01-03,ctdna_vaf,2.0,%\n"
+        "Z,2021-01-03,ctdna_vaf,2.0,%\n"  # row 3: unknown patient
+        "A,03/01/2021,ctdna_vaf,2.0,%\n"  # row 4: not ISO
+        "A,2021-01-04,ctdna_vaf,2.0 %,%\n"  # row 5: unit in the cell
+        "A,2021-01-05,,2.0,%\n"  # row 6: no marker
+        "A,2021-01-06,ctdna_vaf,,%\n"  # row 7: no value
+        "A,2021-01-03,ctdna_vaf,2.5,%\n"  # row 8: conflicts with row 2
+        "B,2021-01-03,ldh,200,U/L\n"
+        "B,2021-01-04,ldh,3.3,ukat/L\n"
+    )  # rows 9-10: two units for ldh
     problems = validate_cohort(_folder(tmp_path, rows))
     text = [str(p) for p in problems]
     where = {(p.row, p.column) for p in problems}
@@ -68,8 +70,11 @@ def test_bad_rows_one_line_each(tmp_path):
     assert (6, "marker") in where
     assert (7, "value") in where
     assert any(p.column == "unit" and "several units" in p.message for p in problems)
-    assert any("ctdna_vaf" in t and "2021-01-03" in t for t in text if "duplicate" in t.lower()
-               or "different" in t.lower() or "conflict" in t.lower())
+    assert any(
+        "ctdna_vaf" in t and "2021-01-03" in t
+        for t in text
+        if "duplicate" in t.lower() or "different" in t.lower() or "conflict" in t.lower()
+    )
     assert all("biomarkers.csv" in p.file for p in problems)
 
 
@@ -78,8 +83,7 @@ def test_missing_column_is_reported(tmp_path):
     (tmp_path / "biomarkers.csv").write_text("patient_id,date,value\nA,2021-01-03,1\n")
     with pytest.raises(CohortError) as e:
         load_cohort(tmp_path)
-    assert any(p.column == "marker" and "required column" in p.message
-               for p in e.value.problems)
+    assert any(p.column == "marker" and "required column" in p.message for p in e.value.problems)
 
 
 def test_identical_duplicates_dropped_and_recorded(tmp_path):
@@ -111,8 +115,13 @@ def test_early_change_by_hand(tmp_path):
 def test_predictors_and_spider_data(tmp_path):
     c = load_cohort(_folder(tmp_path, GOOD))
     pr = bm.biomarker_predictors(c.biomarkers, c.patients)
-    assert list(pr.columns) == ["patient_id", "ctdna_vaf_baseline", "ctdna_vaf_early_change_pct",
-                                "ldh_baseline", "ldh_early_change_pct"]
+    assert list(pr.columns) == [
+        "patient_id",
+        "ctdna_vaf_baseline",
+        "ctdna_vaf_early_change_pct",
+        "ldh_baseline",
+        "ldh_early_change_pct",
+    ]
     assert pr["patient_id"].tolist() == ["A", "B", "C"]
     sp = bm.biomarker_spider_data(c.biomarkers, c.patients, "ctdna_vaf")
     # only A has a usable baseline: days -7, 21, 50 -> 0 %, +50 %, +200 %
@@ -122,8 +131,9 @@ def test_predictors_and_spider_data(tmp_path):
 
 
 def test_read_biomarkers_from_dataframe():
-    df = pd.DataFrame({"USUBJID": ["A"], "LBDTC": ["2021-01-01"], "LBTESTCD": ["LDH"],
-                       "LBSTRESN": [180.0]})
+    df = pd.DataFrame(
+        {"USUBJID": ["A"], "LBDTC": ["2021-01-01"], "LBTESTCD": ["LDH"], "LBSTRESN": [180.0]}
+    )
     out = bm.read_biomarkers(df, pd.Series(["A"]))
     assert out.loc[0, "marker"] == "LDH" and out.loc[0, "value"] == 180.0
     with pytest.raises(CohortError):

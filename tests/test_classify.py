@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import NINE
 
 from hpd_analysis.classification import (
     CONTRACT_COLUMNS,
@@ -18,9 +19,6 @@ from hpd_analysis.definitions import REGISTRY, Definition
 from hpd_analysis.errors import ParameterError
 from hpd_analysis.kinetics import compute_kinetics
 
-NINE = ["champiat2017", "saada_bouzid2017", "ferrara2018", "kato2017", "lo_russo2019",
-        "kim2019", "matos2020", "gandara2018_fp", "kas2020"]
-
 
 def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Three patients in canonical form.
@@ -29,26 +27,33 @@ def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     P2: no pre-baseline scan, stable disease.
     P3: died on day 40 before any on-treatment scan.
     """
-    patients = pd.DataFrame({
-        "patient_id": ["P1", "P2", "P3"],
-        "treatment_start": pd.to_datetime(["2020-06-01", "2020-06-01", "2020-06-01"]),
-        "treatment_end": pd.to_datetime(["2020-07-25", "2021-01-10", "2020-07-11"]),
-        "death_date": pd.to_datetime([None, None, "2020-07-11"]),
-        "last_contact": pd.to_datetime(["2021-02-01", "2021-02-01", "2020-07-11"]),
-        "ecog_baseline": pd.array([1, 0, 1], dtype="Int64"),
-        "ecog_first_eval": pd.array([2, 0, pd.NA], dtype="Int64"),
-    })
+    patients = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2", "P3"],
+            "treatment_start": pd.to_datetime(["2020-06-01", "2020-06-01", "2020-06-01"]),
+            "treatment_end": pd.to_datetime(["2020-07-25", "2021-01-10", "2020-07-11"]),
+            "death_date": pd.to_datetime([None, None, "2020-07-11"]),
+            "last_contact": pd.to_datetime(["2021-02-01", "2021-02-01", "2020-07-11"]),
+            "ecog_baseline": pd.array([1, 0, 1], dtype="Int64"),
+            "ecog_first_eval": pd.array([2, 0, pd.NA], dtype="Int64"),
+        }
+    )
     base = pd.Timestamp("2020-05-29")
     pre, fe = base - pd.Timedelta(days=144), base + pd.Timedelta(days=49)
     rows = [
-        ("P1", pre, "L1", 40.0), ("P1", pre, "L2", 27.0),
-        ("P1", base, "L1", 58.0), ("P1", base, "L2", 40.0),
-        ("P1", fe, "L1", 100.0), ("P1", fe, "L2", 71.0),
-        ("P2", base, "L1", 50.0), ("P2", fe + pd.Timedelta(days=7), "L1", 52.0),
+        ("P1", pre, "L1", 40.0),
+        ("P1", pre, "L2", 27.0),
+        ("P1", base, "L1", 58.0),
+        ("P1", base, "L2", 40.0),
+        ("P1", fe, "L1", 100.0),
+        ("P1", fe, "L2", 71.0),
+        ("P2", base, "L1", 50.0),
+        ("P2", fe + pd.Timedelta(days=7), "L1", 52.0),
         ("P3", base, "L1", 30.0),
     ]
-    lesions = pd.DataFrame(rows, columns=["patient_id", "assessment_date", "lesion_id",
-                                          "diameter_mm"])
+    lesions = pd.DataFrame(
+        rows, columns=["patient_id", "assessment_date", "lesion_id", "diameter_mm"]
+    )
     lesions["lesion_type"] = "target"
     lesions["organ"] = np.where(lesions.lesion_id == "L1", "lung", "liver")
     lesions["status"] = None
@@ -69,8 +74,15 @@ def test_classify_end_to_end(cohort):
     table = classify_table(cohort)
     assert table.patient_id.tolist() == ["P1", "P2", "P3"]
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
-    for c in ["os_months", "os_event", "pfs_months", "pfs_event", "ttf_months", "ttf_event",
-              "first_eval_months"]:
+    for c in [
+        "os_months",
+        "os_event",
+        "pfs_months",
+        "pfs_event",
+        "ttf_months",
+        "ttf_event",
+        "first_eval_months",
+    ]:
         assert c in table.columns
     p1 = table.iloc[0]
     assert p1.tgr_pre == pytest.approx(27.27, abs=0.005)
@@ -96,12 +108,13 @@ def test_one_row_per_patient_in_input_order(cohort):
     from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 
-    rev = Cohort(patients=cohort.patients.iloc[::-1].reset_index(drop=True),
-                 lesions=cohort.lesions)
+    rev = Cohort(patients=cohort.patients.iloc[::-1].reset_index(drop=True), lesions=cohort.lesions)
     table = classify_table(rev, ["champiat2017"])
     assert table.patient_id.tolist() == ["P3", "P2", "P1"]
-    assert table.hpd_champiat2017_status.tolist()[::-1] == \
-        classify_table(cohort, ["champiat2017"]).hpd_champiat2017_status.tolist()
+    assert (
+        table.hpd_champiat2017_status.tolist()[::-1]
+        == classify_table(cohort, ["champiat2017"]).hpd_champiat2017_status.tolist()
+    )
 
 
 def write_cohort(tmp_path):
@@ -133,11 +146,18 @@ def test_classify_path_overrides_and_config(tmp_path):
     from hpd_analysis.classification import classify_path
 
     folder = write_cohort(tmp_path)
-    out = classify_path(folder, tmp_path / "o.csv", definitions=["champiat2017"],
-                        overrides={"champiat2017.tgr_ratio_min": 10})
+    out = classify_path(
+        folder,
+        tmp_path / "o.csv",
+        definitions=["champiat2017"],
+        overrides={"champiat2017.tgr_ratio_min": 10},
+    )
     t = pd.read_csv(out)
     assert [c for c in t.columns if c.startswith("hpd_")] == [
-        "hpd_champiat2017", "hpd_champiat2017_reason", "hpd_champiat2017_status"]
+        "hpd_champiat2017",
+        "hpd_champiat2017_reason",
+        "hpd_champiat2017_status",
+    ]
     assert t.hpd_champiat2017_reason[0] == "not HPD: TGR ratio < 10"
     with pytest.raises(ParameterError, match="unknown parameter"):
         classify_path(folder, tmp_path / "x.csv", overrides={"nonsense": 1})
@@ -146,19 +166,27 @@ def test_classify_path_overrides_and_config(tmp_path):
     with pytest.raises(ParameterError, match=r"\.csv"):
         classify_path(folder, tmp_path / "x.txt")
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("parameters:\n  kas2020.delta_tgr_min: 500\n"
-                   "definitions:\n  - code: big_rise\n    criteria: "
-                   "[sld_pct_change_first_eval >= 70]\n", encoding="utf-8")
+    cfg.write_text(
+        "parameters:\n  kas2020.delta_tgr_min: 500\n"
+        "definitions:\n  - code: big_rise\n    criteria: "
+        "[sld_pct_change_first_eval >= 70]\n",
+        encoding="utf-8",
+    )
     t = pd.read_csv(classify_path(folder, tmp_path / "c.csv", config=cfg))
     assert t.hpd_kas2020_reason[0] == "not HPD: ΔTGR ≤ 500"
     assert t.hpd_big_rise[0] in (True, "true")  # P1: +74.5 %
     from hpd_analysis.cli import main
 
-    assert main(["classify", str(folder), "--out", str(tmp_path / "cli.csv"),
-                 "--set", "kas2020.nope=1"]) == 2
+    assert (
+        main(
+            ["classify", str(folder), "--out", str(tmp_path / "cli.csv"), "--set", "kas2020.nope=1"]
+        )
+        == 2
+    )
 
 
 # ----------------------------------------------------------------- feature-level helpers
+
 
 def random_features(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -170,28 +198,36 @@ def random_features(n: int, seed: int = 0) -> pd.DataFrame:
     d_pre = rng.integers(20, 150, n).astype(float)
     d_on = rng.integers(30, 70, n).astype(float)
     pct = 100 * (s_1 - s_0) / s_0
-    df = pd.DataFrame({
-        "patient_id": [f"P{i:05d}" for i in range(n)],
-        "treatment_start": start,
-        "prebaseline_date": np.where(has_pre, start - pd.to_timedelta(d_pre, "D"), pd.NaT),
-        "baseline_date": start, "first_eval_date": start + pd.to_timedelta(d_on, "D"),
-        "sld_prebaseline_mm": np.where(has_pre, s_pre, np.nan), "sld_baseline_mm": s_0,
-        "sld_first_eval_mm": s_1, "days_pre_to_baseline": np.where(has_pre, d_pre, np.nan),
-        "days_baseline_to_first_eval": d_on, "first_eval_day": d_on,
-        "sld_change_first_eval_mm": s_1 - s_0, "sld_pct_change_first_eval": pct,
-        "recist_first_eval": np.where((pct >= 20) & (s_1 - s_0 >= 5), "PD",
-                                      np.where(pct <= -30, "PR", "SD")),
-        "new_lesions_first_eval": rng.integers(0, 3, n),
-        "new_organs_first_eval": rng.integers(0, 2, n),
-        "max_new_lesions_in_involved_organ_first_eval": rng.integers(0, 3, n),
-        "n_organs_with_new_lesions_first_eval": rng.integers(0, 3, n).astype(float),
-        "n_post_baseline_scans": rng.integers(1, 4, n),
-        "ttf_months": rng.uniform(0.5, 12, n), "ttf_event": pd.array(rng.integers(0, 2, n),
-                                                                     dtype="Int64"),
-        "death_day": np.where(rng.random(n) < 0.1, rng.uniform(20, 300, n), np.nan),
-        "ecog_baseline": pd.array(rng.integers(0, 3, n), dtype="Int64"),
-        "ecog_first_eval": pd.array(rng.integers(0, 4, n), dtype="Int64"),
-    })
+    df = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:05d}" for i in range(n)],
+            "treatment_start": start,
+            "prebaseline_date": np.where(has_pre, start - pd.to_timedelta(d_pre, "D"), pd.NaT),
+            "baseline_date": start,
+            "first_eval_date": start + pd.to_timedelta(d_on, "D"),
+            "sld_prebaseline_mm": np.where(has_pre, s_pre, np.nan),
+            "sld_baseline_mm": s_0,
+            "sld_first_eval_mm": s_1,
+            "days_pre_to_baseline": np.where(has_pre, d_pre, np.nan),
+            "days_baseline_to_first_eval": d_on,
+            "first_eval_day": d_on,
+            "sld_change_first_eval_mm": s_1 - s_0,
+            "sld_pct_change_first_eval": pct,
+            "recist_first_eval": np.where(
+                (pct >= 20) & (s_1 - s_0 >= 5), "PD", np.where(pct <= -30, "PR", "SD")
+            ),
+            "new_lesions_first_eval": rng.integers(0, 3, n),
+            "new_organs_first_eval": rng.integers(0, 2, n),
+            "max_new_lesions_in_involved_organ_first_eval": rng.integers(0, 3, n),
+            "n_organs_with_new_lesions_first_eval": rng.integers(0, 3, n).astype(float),
+            "n_post_baseline_scans": rng.integers(1, 4, n),
+            "ttf_months": rng.uniform(0.5, 12, n),
+            "ttf_event": pd.array(rng.integers(0, 2, n), dtype="Int64"),
+            "death_day": np.where(rng.random(n) < 0.1, rng.uniform(20, 300, n), np.nan),
+            "ecog_baseline": pd.array(rng.integers(0, 3, n), dtype="Int64"),
+            "ecog_first_eval": pd.array(rng.integers(0, 4, n), dtype="Int64"),
+        }
+    )
     df["prebaseline_date"] = pd.to_datetime(df["prebaseline_date"])
     return compute_kinetics(add_rule_features(df))
 
@@ -206,8 +242,11 @@ def test_classify_features_contract_and_order():
         flag = t[f"hpd_{code}"]
         assert ((st == "hpd") == flag.eq(True).fillna(False)).all()
         assert ((st == "not_evaluable") == flag.isna()).all()
-        assert t.loc[st == "not_evaluable", f"hpd_{code}_reason"].str.startswith(
-            "not evaluable: ").all()
+        assert (
+            t.loc[st == "not_evaluable", f"hpd_{code}_reason"]
+            .str.startswith("not evaluable: ")
+            .all()
+        )
         assert t.loc[st == "hpd", f"hpd_{code}_reason"].str.startswith("HPD: ").all()
 
 
@@ -215,16 +254,24 @@ def test_threshold_sweep_is_monotone():
     f = random_features(500)
     values = np.arange(1.5, 4.01, 0.25)
     sweep = threshold_sweep(f, "champiat2017", "tgr_ratio_min", values)
-    assert list(sweep.columns) == ["definition", "parameter", "value", "n_hpd", "n_evaluable",
-                                   "n_total", "percent"]
+    assert list(sweep.columns) == [
+        "definition",
+        "parameter",
+        "value",
+        "n_hpd",
+        "n_evaluable",
+        "n_total",
+        "percent",
+    ]
     assert sweep.value.tolist() == pytest.approx(values.tolist())
     assert (np.diff(sweep.n_hpd) <= 0).all() and sweep.n_hpd.iloc[0] > sweep.n_hpd.iloc[-1]
     assert sweep.n_evaluable.nunique() == 1  # the threshold does not change evaluability
     assert sweep.percent.iloc[0] == pytest.approx(100 * sweep.n_hpd[0] / sweep.n_evaluable[0])
     at2 = classify_features(f, ["champiat2017"]).hpd_champiat2017.sum()
     assert sweep.loc[sweep.value == 2.0, "n_hpd"].item() == at2
-    d = Definition(code="mine", citation="x", rule="x", parameters={"m": 2.0},
-                   criteria=["delta_tgr > {m}"])
+    d = Definition(
+        code="mine", citation="x", rule="x", parameters={"m": 2.0}, criteria=["delta_tgr > {m}"]
+    )
     s2 = threshold_sweep(f, d, "m", [0, 50, 100])
     assert (np.diff(s2.n_hpd) <= 0).all()
     with pytest.raises(ParameterError, match="valid: tgr_ratio_min"):
@@ -256,19 +303,23 @@ def test_patients_without_measurements_are_all_listed_not_evaluable():
 
 
 def test_organs_with_new_lesions_from_lesion_rows():
-    f = pd.DataFrame({
-        "patient_id": ["A", "B", "C", "D"],
-        "first_eval_date": pd.to_datetime(["2020-02-01", "2020-02-01", "2020-02-01", None]),
-        "new_lesions_first_eval": [3, 1, 0, 0],
-    })
+    f = pd.DataFrame(
+        {
+            "patient_id": ["A", "B", "C", "D"],
+            "first_eval_date": pd.to_datetime(["2020-02-01", "2020-02-01", "2020-02-01", None]),
+            "new_lesions_first_eval": [3, 1, 0, 0],
+        }
+    )
     day = pd.Timestamp("2020-02-01")
-    lesions = pd.DataFrame({
-        "patient_id": ["A", "A", "A", "A", "B", "B"],
-        "assessment_date": [day, day, day, day + pd.Timedelta(days=30), day, day],
-        "lesion_type": ["new", "new", "new", "new", "new", "target"],
-        "organ": ["Liver", "liver ", "brain", "bone", None, "lung"],
-        "status": [None, None, None, None, None, None],
-    })
+    lesions = pd.DataFrame(
+        {
+            "patient_id": ["A", "A", "A", "A", "B", "B"],
+            "assessment_date": [day, day, day, day + pd.Timedelta(days=30), day, day],
+            "lesion_type": ["new", "new", "new", "new", "new", "target"],
+            "organ": ["Liver", "liver ", "brain", "bone", None, "lung"],
+            "status": [None, None, None, None, None, None],
+        }
+    )
     out = add_rule_features(f, lesions=lesions)
     # A: liver (twice, case/space-insensitive) + brain; the later bone lesion does not count
     # B: a new lesion without organ -> unknown; C: no new lesion -> 0; D: no first evaluation
@@ -289,15 +340,28 @@ def test_organ_count_from_timepoints_matches_the_lesion_scan(time_of_day):
 
     start = pd.Timestamp("2020-01-01") + time_of_day
     rows = []
-    for pid, new_organs in (("A", ["Liver", " liver", "brain"]), ("B", ["bone", None]),
-                            ("C", []), ("D", ["lung"])):
+    for pid, new_organs in (
+        ("A", ["Liver", " liver", "brain"]),
+        ("B", ["bone", None]),
+        ("C", []),
+        ("D", ["lung"]),
+    ):
         for day in (-30, 0, 42):
             rows.append((pid, start + pd.Timedelta(days=day), "T1", "target", "lung", 20.0))
         for i, organ in enumerate(new_organs):
             rows.append((pid, start + pd.Timedelta(days=42), f"N{i}", "new", organ, 5.0))
     rows.append(("E", start, "T1", "target", "lung", 20.0))  # no first evaluation
-    lesions = pd.DataFrame(rows, columns=["patient_id", "assessment_date", "lesion_id",
-                                          "lesion_type", "organ", "diameter_mm"])
+    lesions = pd.DataFrame(
+        rows,
+        columns=[
+            "patient_id",
+            "assessment_date",
+            "lesion_id",
+            "lesion_type",
+            "organ",
+            "diameter_mm",
+        ],
+    )
     patients = pd.DataFrame({"patient_id": list("ABCDE"), "treatment_start": start})
     f = build_features(Cohort(patients=patients, lesions=lesions))
     got = f["n_organs_with_new_lesions_first_eval"].to_numpy()
@@ -314,15 +378,22 @@ def test_cohort_without_death_information_leaves_death_branch_unknown():
     from hpd_analysis.classification import classify_table
     from hpd_analysis.cohort import Cohort
 
-    patients = pd.DataFrame({"patient_id": ["A", "B"],
-                             "treatment_start": pd.to_datetime(["2020-01-10", "2020-01-10"])})
-    lesions = pd.DataFrame({
-        "patient_id": ["A", "A"],
-        "assessment_date": pd.to_datetime(["2020-01-05", "2020-02-20"]),
-        "lesion_id": ["T1", "T1"], "lesion_type": ["target", "target"], "organ": ["lung", "lung"],
-        "diameter_mm": [40.0, 44.0], "status": [None, None], "is_lymph_node": [False, False],
-        "not_evaluable": [False, False],
-    })
+    patients = pd.DataFrame(
+        {"patient_id": ["A", "B"], "treatment_start": pd.to_datetime(["2020-01-10", "2020-01-10"])}
+    )
+    lesions = pd.DataFrame(
+        {
+            "patient_id": ["A", "A"],
+            "assessment_date": pd.to_datetime(["2020-01-05", "2020-02-20"]),
+            "lesion_id": ["T1", "T1"],
+            "lesion_type": ["target", "target"],
+            "organ": ["lung", "lung"],
+            "diameter_mm": [40.0, 44.0],
+            "status": [None, None],
+            "is_lymph_node": [False, False],
+            "not_evaluable": [False, False],
+        }
+    )
     out = classify_table(Cohort(patients=patients, lesions=lesions)).set_index("patient_id")
     assert out.loc["A", "hpd_gandara2018_fp_status"] == "not_hpd"
     assert "no death by day" not in out.loc["A", "hpd_gandara2018_fp_reason"]
@@ -340,21 +411,43 @@ def test_death_cause_negation_and_coded_column():
 
     start = pd.Timestamp("2021-01-04")
     ids = ["neg", "unrel", "prog", "coded_no", "coded_yes", "blank"]
-    patients = pd.DataFrame({
-        "patient_id": ids, "treatment_start": start,
-        "death_date": start + pd.Timedelta(days=50),
-        "death_cause": ["non-cancer death (sepsis)", "death unrelated to the tumour",
-                        "cancer progression", "cancer progression", "sepsis", None],
-        "death_from_progression": [None, None, None, "no", "Yes", None],
-    })
-    lesions = pd.DataFrame({"patient_id": ids, "assessment_date": start - pd.Timedelta(days=3),
-                            "lesion_id": "T1", "lesion_type": "target", "diameter_mm": 30.0,
-                            "organ": "lung"})
+    patients = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "treatment_start": start,
+            "death_date": start + pd.Timedelta(days=50),
+            "death_cause": [
+                "non-cancer death (sepsis)",
+                "death unrelated to the tumour",
+                "cancer progression",
+                "cancer progression",
+                "sepsis",
+                None,
+            ],
+            "death_from_progression": [None, None, None, "no", "Yes", None],
+        }
+    )
+    lesions = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "assessment_date": start - pd.Timedelta(days=3),
+            "lesion_id": "T1",
+            "lesion_type": "target",
+            "diameter_mm": 30.0,
+            "organ": "lung",
+        }
+    )
     cohort = load_cohort(patients=patients, lesions=lesions)
     t = classify_table(cohort, ["gandara2018_fp"]).set_index("patient_id")
     assert t.death_from_progression.tolist() == [False, False, True, False, True, True]
-    assert t.hpd_gandara2018_fp_status.tolist() == ["not_hpd", "not_hpd", "hpd", "not_hpd",
-                                                    "hpd", "hpd"]
+    assert t.hpd_gandara2018_fp_status.tolist() == [
+        "not_hpd",
+        "not_hpd",
+        "hpd",
+        "not_hpd",
+        "hpd",
+        "hpd",
+    ]
     notes = pd.DataFrame(death_cause_notes(cohort.patients))
     neg = notes[notes.detail.str.startswith("'non-cancer death (sepsis)'")].iloc[0]
     assert neg.detail.endswith("read as not death from progression (negated)")

@@ -15,11 +15,90 @@ from hpd_analysis.survival import (
     progression_causes,
 )
 
-T = [0.8, 1.3, 3.1, 4.2, 7.3, 8.0, 1.5, 1.0, 3.0, 3.5, 11.1, 2.1, 5.6, 6.4, 2.7, 16.7, 9.9,
-     17.0, 0.4, 0.9, 0.5, 3.7, 11.0, 9.2, 4.7, 6.6, 5.8, 6.9, 3.3, 3.0, 1.3, 2.3, 8.4, 5.1,
-     11.5, 4.3, 2.2, 6.4, 21.1, 5.7]
-C = [2, 1, 2, 1, 1, 1, 1, 0, 0, 0, 1, 1, 2, 2, 1, 2, 1, 1, 1, 0, 0, 0, 1, 0, 0, 2, 0, 1, 1, 1,
-     1, 2, 1, 1, 1, 1, 2, 0, 1, 1]
+T = [
+    0.8,
+    1.3,
+    3.1,
+    4.2,
+    7.3,
+    8.0,
+    1.5,
+    1.0,
+    3.0,
+    3.5,
+    11.1,
+    2.1,
+    5.6,
+    6.4,
+    2.7,
+    16.7,
+    9.9,
+    17.0,
+    0.4,
+    0.9,
+    0.5,
+    3.7,
+    11.0,
+    9.2,
+    4.7,
+    6.6,
+    5.8,
+    6.9,
+    3.3,
+    3.0,
+    1.3,
+    2.3,
+    8.4,
+    5.1,
+    11.5,
+    4.3,
+    2.2,
+    6.4,
+    21.1,
+    5.7,
+]
+C = [
+    2,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+    0,
+    0,
+    0,
+    1,
+    1,
+    2,
+    2,
+    1,
+    2,
+    1,
+    1,
+    1,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    2,
+    0,
+    1,
+    1,
+    1,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+    2,
+    0,
+    1,
+    1,
+]
 
 
 def test_cumulative_incidence_matches_r_cmprsk_cuminc_with_ties():
@@ -28,10 +107,12 @@ def test_cumulative_incidence_matches_r_cmprsk_cuminc_with_ties():
     cause 2: 0.0256578947368 0.108073308271 0.212075621747"""
     prog = cumulative_incidence(T, C, [2, 5, 10], of=1)
     death = cumulative_incidence(T, C, [2, 5, 10], of=2)
-    np.testing.assert_allclose(prog["cif"], [0.1063721804511, 0.277367566644, 0.533143591173],
-                               rtol=1e-11)
-    np.testing.assert_allclose(death["cif"], [0.0256578947368, 0.108073308271, 0.212075621747],
-                               rtol=1e-11)
+    np.testing.assert_allclose(
+        prog["cif"], [0.1063721804511, 0.277367566644, 0.533143591173], rtol=1e-11
+    )
+    np.testing.assert_allclose(
+        death["cif"], [0.0256578947368, 0.108073308271, 0.212075621747], rtol=1e-11
+    )
 
 
 def test_cumulative_incidence_ci_matches_lifelines_without_ties():
@@ -48,18 +129,22 @@ def test_cumulative_incidence_ci_matches_lifelines_without_ties():
         ci = aj.confidence_interval_[aj.confidence_interval_.index <= a].iloc[-1]
         assert ours.loc[i, "cif"] == pytest.approx(cif, rel=1e-12)
         assert sorted([ours.loc[i, "ci_low"], ours.loc[i, "ci_high"]]) == pytest.approx(
-            sorted(ci.to_numpy()), rel=1e-9)
+            sorted(ci.to_numpy()), rel=1e-9
+        )
 
 
 def test_competing_risks_table_by_group_beside_one_minus_km():
     n = len(T)
     prog_date = [pd.Timestamp("2021-01-01") if c == 1 else pd.NaT for c in C]
-    tab = pd.DataFrame({
-        "patient_id": [f"P{i}" for i in range(n)],
-        "pfs_months": T, "pfs_event": [int(c > 0) for c in C],
-        "progression_date": prog_date,
-        "arm": ["A", "B"] * (n // 2),
-    })
+    tab = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(n)],
+            "pfs_months": T,
+            "pfs_event": [int(c > 0) for c in C],
+            "progression_date": prog_date,
+            "arm": ["A", "B"] * (n // 2),
+        }
+    )
     causes = progression_causes(tab)
     assert causes.tolist() == [c if c != 2 else CAUSE_DEATH for c in C]
     out = competing_risks_table(tab, "arm", landmark=None, at=[2.0, 5.0, 10.0])
@@ -75,6 +160,12 @@ def test_competing_risks_table_by_group_beside_one_minus_km():
 
 
 def test_causes_without_a_progression_date_use_the_time_of_death():
-    tab = pd.DataFrame({"pfs_months": [2.0, 3.0, 4.0, 5.0], "pfs_event": [1, 1, 0, 1],
-                        "os_months": [2.0, 8.0, 9.0, 5.0], "os_event": [1, 1, 0, 1]})
+    tab = pd.DataFrame(
+        {
+            "pfs_months": [2.0, 3.0, 4.0, 5.0],
+            "pfs_event": [1, 1, 0, 1],
+            "os_months": [2.0, 8.0, 9.0, 5.0],
+            "os_event": [1, 1, 0, 1],
+        }
+    )
     assert progression_causes(tab).tolist() == [CAUSE_DEATH, CAUSE_PROGRESSION, 0, CAUSE_DEATH]

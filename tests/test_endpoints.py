@@ -24,10 +24,12 @@ def patients(**cols):
 
 
 def test_os_event_and_censoring():
-    p = patients(death_date=[100, None, None, None],
-                 last_contact=[90, 200, 50, None],
-                 progression_date=[None, None, 80, None],
-                 treatment_end=[None, None, 70, None])
+    p = patients(
+        death_date=[100, None, None, None],
+        last_contact=[90, 200, 50, None],
+        progression_date=[None, None, 80, None],
+        treatment_end=[None, None, 70, None],
+    )
     e = derive_endpoints(p)
     assert list(e.columns) == ENDPOINT_COLUMNS
     np.testing.assert_allclose(e.os_months[:3], np.array([100, 200, 80]) / DAYS_PER_MONTH)
@@ -39,8 +41,11 @@ def test_os_event_and_censoring():
 
 
 def test_pfs_first_of_progression_and_death():
-    p = patients(progression_date=[60, None, 60, None], death_date=[None, 45, 30, None],
-                 last_contact=[100, 40, 30, None])
+    p = patients(
+        progression_date=[60, None, 60, None],
+        death_date=[None, 45, 30, None],
+        last_contact=[100, 40, 30, None],
+    )
     e = derive_endpoints(p)
     np.testing.assert_allclose(e.pfs_months[:3], np.array([60, 45, 30]) / DAYS_PER_MONTH)
     assert e.pfs_event.tolist()[:3] == [1, 1, 1]
@@ -51,8 +56,11 @@ def test_pfs_first_of_progression_and_death():
 
 
 def test_ttf_discontinuation_for_any_reason():
-    p = patients(treatment_end=[30, None, None, None], death_date=[None, 20, None, None],
-                 last_contact=[100, 20, 200, None])
+    p = patients(
+        treatment_end=[30, None, None, None],
+        death_date=[None, 20, None, None],
+        last_contact=[100, 20, 200, None],
+    )
     e = derive_endpoints(p)
     np.testing.assert_allclose(e.ttf_months[:3], np.array([30, 20, 200]) / DAYS_PER_MONTH)
     assert e.ttf_event.tolist()[:3] == [1, 1, 0]
@@ -66,14 +74,19 @@ def test_dates_before_start_are_reported_not_used():
 
 
 def test_given_times_are_used_and_give_death_day():
-    p = pd.DataFrame({"patient_id": ["A", "B", "C"], "treatment_start": START,
-                      "os_months": [2.5, 10.0, np.nan],
-                      "os_event": pd.array([1, 0, pd.NA], dtype="Int64"),
-                      "last_contact": [pd.NaT, pd.NaT, d(61)]})
+    p = pd.DataFrame(
+        {
+            "patient_id": ["A", "B", "C"],
+            "treatment_start": START,
+            "os_months": [2.5, 10.0, np.nan],
+            "os_event": pd.array([1, 0, pd.NA], dtype="Int64"),
+            "last_contact": [pd.NaT, pd.NaT, d(61)],
+        }
+    )
     e = derive_endpoints(p)
     assert e.os_months.tolist()[:2] == [2.5, 10.0]
     assert e.os_event.tolist()[:2] == [1, 0]
-    assert e.os_months.iloc[2] == 61 / DAYS_PER_MONTH      # falls back to dates
+    assert e.os_months.iloc[2] == 61 / DAYS_PER_MONTH  # falls back to dates
     assert e.os_reason.isna().all()
     assert e.death_day.iloc[0] == 2.5 * DAYS_PER_MONTH and np.isnan(e.death_day.iloc[1])
     np.testing.assert_allclose(death_days(p), e.death_day)
@@ -98,13 +111,23 @@ def test_progression_from_scans_takes_the_first_recist_pd_scan():
     from hpd_analysis.load import load_cohort
     from hpd_analysis.params import Parameters
 
-    pts = pd.DataFrame({"patient_id": ["P1", "P2"], "treatment_start": ["2021-01-10"] * 2,
-                        "progression_date": ["", "2021-05-01"],
-                        "last_contact": ["2021-09-01", "2021-09-01"]})
-    les = pd.DataFrame({"patient_id": ["P1"] * 3 + ["P2"] * 3,
-                        "assessment_date": ["2021-01-05", "2021-02-25", "2021-04-20"] * 2,
-                        "lesion_id": ["L1"] * 6, "lesion_type": ["target"] * 6,
-                        "diameter_mm": ["30", "31", "40", "30", "31", "40"]})
+    pts = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2"],
+            "treatment_start": ["2021-01-10"] * 2,
+            "progression_date": ["", "2021-05-01"],
+            "last_contact": ["2021-09-01", "2021-09-01"],
+        }
+    )
+    les = pd.DataFrame(
+        {
+            "patient_id": ["P1"] * 3 + ["P2"] * 3,
+            "assessment_date": ["2021-01-05", "2021-02-25", "2021-04-20"] * 2,
+            "lesion_id": ["L1"] * 6,
+            "lesion_type": ["target"] * 6,
+            "diameter_mm": ["30", "31", "40", "30", "31", "40"],
+        }
+    )
     cohort = load_cohort(patients=pts, lesions=les)
     warn = progression_warnings(cohort)
     assert len(warn) == 1 and "1 patient(s) have a RECIST PD scan" in warn[0] and "(P1)" in warn[0]

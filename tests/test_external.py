@@ -23,11 +23,16 @@ from hpd_analysis.external import (
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
 #: the project's shared data folder when present, else the copies bundled in the package (every
 #: set but OAK/POPLAR, which is not redistributable: its tests skip without the shared folder)
-EXTERNAL = SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "hpd_analysis" / "data"
-needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(),
-                                     reason=f"external data folder absent: {EXTERNAL}")
-needs_oak = pytest.mark.skipif(not (EXTERNAL / "oak_poplar_gandara2018").is_dir(),
-                               reason="OAK/POPLAR data absent (not bundled)")
+EXTERNAL = (
+    SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "hpd_analysis" / "data"
+)
+needs_external = pytest.mark.skipif(
+    not EXTERNAL.is_dir(), reason=f"external data folder absent: {EXTERNAL}"
+)
+needs_oak = pytest.mark.skipif(
+    not (EXTERNAL / "oak_poplar_gandara2018").is_dir(),
+    reason="OAK/POPLAR data absent (not bundled)",
+)
 
 LALEH_HEADER = "Patient_Anonmyized,Treatment_Day,TargetLesionLongDiam_mm,Study_Arm\n"
 
@@ -47,12 +52,14 @@ def _rep(t: dict[str, pd.DataFrame], action: str) -> int:
 
 
 def test_laleh_days_text_codes_and_sorting(tmp_path):
-    body = ("11,84,TOO SMALL TO MEASURE,Study_4_Arm_2\n"
-            "11,-3,42,Study_4_Arm_2\n"
-            "11,1,40,Study_4_Arm_2\n"
-            "11,42,NOT EVALUABLE,Study_4_Arm_2\n"
-            "22,-10,30.5,Study_4_Arm_1\n"
-            "22,36,,Study_4_Arm_1\n")
+    body = (
+        "11,84,TOO SMALL TO MEASURE,Study_4_Arm_2\n"
+        "11,-3,42,Study_4_Arm_2\n"
+        "11,1,40,Study_4_Arm_2\n"
+        "11,42,NOT EVALUABLE,Study_4_Arm_2\n"
+        "22,-10,30.5,Study_4_Arm_1\n"
+        "22,36,,Study_4_Arm_1\n"
+    )
     t = read_laleh2022(_laleh(tmp_path, body))
     a = t["assessments"].set_index(["patient_id", "treatment_day"])
     # day 1 = first dose = treatment start; day -3 three days before; day 84 = start + 83 days
@@ -68,15 +75,19 @@ def test_laleh_days_text_codes_and_sorting(tmp_path):
     assert _rep(t, "too_small_to_measure") == 1 and _rep(t, "not_evaluable") == 1
     assert _rep(t, "missing_value") == 1
     p = t["patients"].set_index("patient_id")
-    assert p.loc["S4_11", "treatment"] == "atezolizumab" and p.loc["S4_22", "treatment"] == "docetaxel"
+    assert (
+        p.loc["S4_11", "treatment"] == "atezolizumab" and p.loc["S4_22", "treatment"] == "docetaxel"
+    )
     assert (p["treatment_start"] == REFERENCE_DATE).all()
     assert p.loc["S4_22", "source_patient_id"] == "22" and p.loc["S4_22", "study"] == 4
 
 
 def test_laleh_duplicates_conflicts_and_missing_day(tmp_path):
-    body = ("7,40,20,Study_2_Arm_1\n7,40,20,Study_2_Arm_1\n"      # identical: one kept
-            "8,57,12,Study_2_Arm_1\n8,57,41,Study_2_Arm_1\n"      # conflict: NaN, flagged
-            "9,,33,Study_2_Arm_1\n")                              # no day: dropped, patient kept
+    body = (
+        "7,40,20,Study_2_Arm_1\n7,40,20,Study_2_Arm_1\n"  # identical: one kept
+        "8,57,12,Study_2_Arm_1\n8,57,41,Study_2_Arm_1\n"  # conflict: NaN, flagged
+        "9,,33,Study_2_Arm_1\n"
+    )  # no day: dropped, patient kept
     t = read_laleh2022(_laleh(tmp_path, body, "study2.csv"))
     a = t["assessments"]
     assert len(a) == 2
@@ -106,17 +117,20 @@ def test_laleh_bad_values_are_errors(tmp_path):
 
 # --------------------------------------------------------------------------- OAK / POPLAR
 
-OAK_HEADER = ("PtID,btmb,BAGE,race2,SEX,HIST,ECOGGR,PRIORTXC,TOBHX,blSLD,METSITES,PFS,PFS.CNSR,"
-              "OS,OS.CNSR,TRT01P,BCOR,TC1IC1,TC3IC3\n")
+OAK_HEADER = (
+    "PtID,btmb,BAGE,race2,SEX,HIST,ECOGGR,PRIORTXC,TOBHX,blSLD,METSITES,PFS,PFS.CNSR,"
+    "OS,OS.CNSR,TRT01P,BCOR,TC1IC1,TC3IC3\n"
+)
 
 
 def test_oak_event_inversion_and_missing_dot(tmp_path):
     p = tmp_path / "oak_clinical.csv"
-    p.write_text(OAK_HEADER
-                 + "1,.,64,WHITE,M,SQUAMOUS,1,1,PREVIOUS,152,3,1.5,0,5.2,0,Docetaxel,PD,"
-                   "TC0 and IC0,TC0/1/2 and IC0/1/2\n"
-                 + "2,12,70,ASIAN,F,NON-SQUAMOUS,0,2,NEVER,.,1,9.0,1,20.1,1,MPDL3280A,.,"
-                   "UNKNOWN,UNKNOWN\n")
+    p.write_text(
+        OAK_HEADER + "1,.,64,WHITE,M,SQUAMOUS,1,1,PREVIOUS,152,3,1.5,0,5.2,0,Docetaxel,PD,"
+        "TC0 and IC0,TC0/1/2 and IC0/1/2\n"
+        + "2,12,70,ASIAN,F,NON-SQUAMOUS,0,2,NEVER,.,1,9.0,1,20.1,1,MPDL3280A,.,"
+        "UNKNOWN,UNKNOWN\n"
+    )
     d = read_oak_poplar(p).set_index("patient_id")
     assert list(d["os_event"]) == [1, 0] and list(d["pfs_event"]) == [1, 0]
     assert d.loc["2", "os_months"] == pytest.approx(20.1)
@@ -180,8 +194,9 @@ def test_laleh_all_studies():
 @pytest.mark.external
 @needs_external
 @needs_oak
-@pytest.mark.parametrize("trial, n, n_os_events, n_pfs_events",
-                         [("oak", 850, 569, 755), ("poplar", 287, 200, 254)])
+@pytest.mark.parametrize(
+    "trial, n, n_os_events, n_pfs_events", [("oak", 850, 569, 755), ("poplar", 287, 200, 254)]
+)
 def test_oak_poplar_counts_and_event_inversion(trial, n, n_os_events, n_pfs_events):
     path = EXTERNAL / "oak_poplar_gandara2018" / f"{trial}_clinical.csv.gz"
     d = read_oak_poplar(path)
@@ -197,8 +212,9 @@ def test_oak_poplar_counts_and_event_inversion(trial, n, n_os_events, n_pfs_even
 
 @pytest.mark.external
 @needs_external
-@pytest.mark.parametrize("name, n", [("laleh2022-study4", 701),
-                                     pytest.param("oak", 850, marks=needs_oak)])
+@pytest.mark.parametrize(
+    "name, n", [("laleh2022-study4", 701), pytest.param("oak", 850, marks=needs_oak)]
+)
 def test_write_external_cohort_loads(tmp_path, name, n):
     out = write_external_cohort(name, tmp_path / name, external_dir=EXTERNAL)
     again = write_external_cohort(name, tmp_path / "again", external_dir=EXTERNAL)

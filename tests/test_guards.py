@@ -15,29 +15,36 @@ START = pd.Timestamp("2021-03-01")
 
 def _cohort(scans: dict[str, dict[int, list[float]]]):
     """One lung target per patient (diameters by day from treatment start)."""
-    rows = [(pid, START + pd.Timedelta(days=day), f"L{k}", mm, "lung")
-            for pid, by_day in scans.items() for day, mms in by_day.items()
-            for k, mm in enumerate(mms)]
-    lesions = pd.DataFrame(rows, columns=["patient_id", "assessment_date", "lesion_id",
-                                          "diameter_mm", "organ"])
+    rows = [
+        (pid, START + pd.Timedelta(days=day), f"L{k}", mm, "lung")
+        for pid, by_day in scans.items()
+        for day, mms in by_day.items()
+        for k, mm in enumerate(mms)
+    ]
+    lesions = pd.DataFrame(
+        rows, columns=["patient_id", "assessment_date", "lesion_id", "diameter_mm", "organ"]
+    )
     lesions["lesion_type"] = "target"
     patients = pd.DataFrame({"patient_id": list(scans), "treatment_start": START})
     return load_cohort(patients=patients, lesions=lesions)
 
 
 def test_each_guard_counts_the_verdicts_it_changed():
-    cohort = _cohort({
-        # +0.15 % before treatment, +1.3 % after: TGK ratio (0.9/43)/(0.1/57) = 11.9 without the
-        # noise floor (Saâda-Bouzid HPD), not evaluable with it
-        "noise": {-60: [68.2], -3: [68.3], 40: [69.2]},
-        # only a scan 1 day before baseline: TGR_pre = 100·(exp(3·ln(65/50)·30.4375) − 1), huge,
-        # so the ratio is tiny: Champiat 'not HPD' without the guard, not evaluable with it
-        "one_day": {-4: [30, 20], -3: [40, 25], 40: [80, 60]},
-        # a clean patient: 40 -> 50 -> 90 mm, untouched by both guards
-        "clean": {-80: [40], -3: [50], 40: [90]},
-    })
+    cohort = _cohort(
+        {
+            # +0.15 % before treatment, +1.3 % after: TGK ratio (0.9/43)/(0.1/57) = 11.9 without the
+            # noise floor (Saâda-Bouzid HPD), not evaluable with it
+            "noise": {-60: [68.2], -3: [68.3], 40: [69.2]},
+            # only a scan 1 day before baseline: TGR_pre = 100·(exp(3·ln(65/50)·30.4375) − 1), huge,
+            # so the ratio is tiny: Champiat 'not HPD' without the guard, not evaluable with it
+            "one_day": {-4: [30, 20], -3: [40, 25], 40: [80, 60]},
+            # a clean patient: 40 -> 50 -> 90 mm, untouched by both guards
+            "clean": {-80: [40], -3: [50], 40: [90]},
+        }
+    )
     g = guard_effects(cohort, ["saada_bouzid2017", "champiat2017"]).set_index(
-        ["guard", "definition"])
+        ["guard", "definition"]
+    )
     floor = g.loc[("noise floor on the pre-treatment change", "saada_bouzid2017")]
     assert (floor.n_changed, floor.hpd_to_not_evaluable) == (1, 1)
     assert (floor.n_hpd, floor.n_hpd_without_guard) == (1, 2)  # clean stays HPD
@@ -49,10 +56,17 @@ def test_each_guard_counts_the_verdicts_it_changed():
 
 def test_window_sweep_moves_gandara_at_49_days():
     # +60 % at day 45: Gandara fast progression only when the first assessment may be at day 45
-    cohort = _cohort({"late": {-3: [50], 45: [80]}, "early": {-3: [50], 40: [80]},
-                      "stable": {-3: [50], 45: [52]}})
-    grid = [("gandara2018_fp.first_assessment_max_days", (42, 49), 42),
-            ("windows.first_eval_max_days", (42, None), None)]
+    cohort = _cohort(
+        {
+            "late": {-3: [50], 45: [80]},
+            "early": {-3: [50], 40: [80]},
+            "stable": {-3: [50], 45: [52]},
+        }
+    )
+    grid = [
+        ("gandara2018_fp.first_assessment_max_days", (42, 49), 42),
+        ("windows.first_eval_max_days", (42, None), None),
+    ]
     w = window_sweep(cohort, ["gandara2018_fp", "matos2020"], grid=grid)
     g = w[w.parameter == "gandara2018_fp.first_assessment_max_days"].set_index("value")
     assert g.loc[42, "n_hpd"] == 1 and g.loc[49, "n_hpd"] == 2

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -23,24 +24,6 @@ from hpd_analysis.incidence import (
     hpd_status,
     incidence,
 )
-
-
-def make_table(flags: dict[str, list], reasons: dict[str, list] | None = None,
-               status: bool = True, **extra: list) -> pd.DataFrame:
-    """Classification table: hpd_<code> (nullable bool), _status, _reason, plus extra columns."""
-    n = len(next(iter(flags.values())))
-    out = pd.DataFrame({"patient_id": [f"P{i:03d}" for i in range(n)]})
-    for code, values in flags.items():
-        flag = pd.array(values, dtype="boolean")
-        out[f"hpd_{code}"] = flag
-        if status:
-            out[f"hpd_{code}_status"] = np.where(
-                flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd"))
-        default = np.where(flag.isna(), "no pre-baseline scan", "criteria evaluated")
-        out[f"hpd_{code}_reason"] = (reasons or {}).get(code, default)
-    for k, v in extra.items():
-        out[k] = v
-    return out
 
 
 def wilson(k: int, n: int, z: float = stats.norm.ppf(0.975)) -> tuple[float, float]:
@@ -97,8 +80,10 @@ def test_not_evaluable_patients_are_not_in_the_denominator():
 
 
 def test_strata_rows_include_missing_values_and_add_up():
-    tab = make_table({"x": [True, False, True, None, False, True, False]},
-                     sex=["F", "F", "M", "M", None, None, "F"])
+    tab = make_table(
+        {"x": [True, False, True, None, False, True, False]},
+        sex=["F", "F", "M", "M", None, None, "F"],
+    )
     out = incidence(tab, by="sex")
     assert out["stratum"].tolist() == ["all", "sex=F", "sex=M", "sex=missing"]
     by = out.set_index("stratum")
@@ -111,12 +96,20 @@ def test_strata_rows_include_missing_values_and_add_up():
 
 
 def test_numeric_strata_read_as_integers_and_several_by_columns():
-    tab = make_table({"x": [True, False, False, True]},
-                     ecog_baseline=[0.0, 1.0, 1.0, np.nan], arm=["A", "B", "A", "B"])
+    tab = make_table(
+        {"x": [True, False, False, True]},
+        ecog_baseline=[0.0, 1.0, 1.0, np.nan],
+        arm=["A", "B", "A", "B"],
+    )
     out = incidence(tab, by=["ecog_baseline", "arm"])
     assert out["stratum"].tolist() == [
-        "all", "ecog_baseline=0", "ecog_baseline=1", "ecog_baseline=missing",
-        "arm=A", "arm=B", "arm=missing",
+        "all",
+        "ecog_baseline=0",
+        "ecog_baseline=1",
+        "ecog_baseline=missing",
+        "arm=A",
+        "arm=B",
+        "arm=missing",
     ]
     assert out.loc[out["stratum"] == "arm=missing", "n_total"].item() == 0
 
@@ -180,21 +173,32 @@ def test_status_takes_a_code_or_its_columns():
 
 def test_attrition_counts_every_patient_once_per_definition():
     reasons = ["", "", "no pre-baseline scan", "no pre-baseline scan", "TGR_pre <= 0", "", ""]
-    tab = make_table({"x": [True, False, None, None, None, None, False],
-                      "y": [True, True, True, True, True, True, True]},
-                     reasons={"x": reasons})
+    tab = make_table(
+        {
+            "x": [True, False, None, None, None, None, False],
+            "y": [True, True, True, True, True, True, True],
+        },
+        reasons={"x": reasons},
+    )
     att = attrition(tab)
     assert list(att.columns[:5]) == ["definition", "status", "reason_category", "reason", "n"]
     assert att.groupby("definition")["n"].sum().tolist() == [7, 7]
     x = att[att["definition"] == "x"]
-    assert x["status"].tolist() == ["hpd", "not_hpd", "not_evaluable", "not_evaluable",
-                                    "not_evaluable"]
+    assert x["status"].tolist() == [
+        "hpd",
+        "not_hpd",
+        "not_evaluable",
+        "not_evaluable",
+        "not_evaluable",
+    ]
     assert x["n"].tolist() == [1, 2, 2, 1, 1]
     ne = dict(zip(x["reason"].iloc[2:], x["n"].iloc[2:], strict=True))
     assert ne == {"no pre-baseline scan": 2, NO_REASON: 1, "TGR_pre <= 0": 1}
     y = att[att["definition"] == "y"]
     assert y["n"].tolist() == [7, 0]  # the empty verdict is still listed
-    assert att.groupby("definition")["percent_of_cohort"].sum().tolist() == pytest.approx([100, 100])
+    assert att.groupby("definition")["percent_of_cohort"].sum().tolist() == pytest.approx(
+        [100, 100]
+    )
 
 
 def test_attrition_flow_children_add_up_to_parents():
@@ -207,8 +211,10 @@ def test_attrition_flow_children_add_up_to_parents():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from([True, False, None]), min_size=1, max_size=40),
-       st.lists(st.sampled_from(["no scan", "S=0", ""]), min_size=40, max_size=40))
+@given(
+    st.lists(st.sampled_from([True, False, None]), min_size=1, max_size=40),
+    st.lists(st.sampled_from(["no scan", "S=0", ""]), min_size=40, max_size=40),
+)
 def test_attrition_always_sums_to_cohort_size(flags, reasons):
     tab = make_table({"x": flags}, reasons={"x": reasons[: len(flags)]})
     att = attrition(tab)
@@ -230,19 +236,26 @@ def test_group_labels_for_hpd_and_patient_columns():
 
 
 def test_attrition_groups_reasons_differing_by_a_patient_detail():
-    reasons = ["no first evaluation: died (day 45)", "no first evaluation: died (day 18)",
-               "1 of 2 lesion(s) not measured", ""]
+    reasons = [
+        "no first evaluation: died (day 45)",
+        "no first evaluation: died (day 18)",
+        "1 of 2 lesion(s) not measured",
+        "",
+    ]
     tab = make_table({"x": [None, None, None, True]}, reasons={"x": reasons})
     ne = attrition(tab).query("status == 'not_evaluable'")
     assert dict(zip(ne["reason"], ne["n"], strict=True)) == {
-        "no first evaluation: died": 2, "1 of 2 lesion(s) not measured": 1}
+        "no first evaluation: died": 2,
+        "1 of 2 lesion(s) not measured": 1,
+    }
     raw = attrition(tab, collapse_details=False).query("status == 'not_evaluable'")
     assert len(raw) == 3 and raw["n"].sum() == 3
 
 
 def test_classification_read_back_from_csv_gives_the_same_incidence(tmp_path):
-    tab = make_table({"x": [True, False, None, True], "y": [None, None, False, True]},
-                     sex=["F", "M", None, "F"])
+    tab = make_table(
+        {"x": [True, False, None, True], "y": [None, None, False, True]}, sex=["F", "M", None, "F"]
+    )
     path = tmp_path / "classification.csv"
     tab.to_csv(path, index=False)
     back = pd.read_csv(path)
@@ -262,21 +275,27 @@ def test_bounds_are_exactly_0_and_100_at_the_extremes():
 def test_reason_categories_group_detailed_reasons():
     from hpd_analysis.incidence import OTHER_REASON, reason_category
 
-    reasons = pd.Series([
-        "not evaluable: no pre-baseline scan",
-        "not evaluable: pre-baseline scan more than 84 days before treatment start",
-        "not evaluable: no first evaluation: died before first evaluation (day 35)",
-        "not evaluable: baseline scan more than 42 days before treatment start",
-        "not evaluable: target not evaluable: 1 of 2 baseline target lesion(s) not measured",
-        "not evaluable: TGR_pre < 0: tumour shrinking before treatment",
-        "not evaluable: no target lesion at baseline",
-        "something new",
-    ])
+    reasons = pd.Series(
+        [
+            "not evaluable: no pre-baseline scan",
+            "not evaluable: pre-baseline scan more than 84 days before treatment start",
+            "not evaluable: no first evaluation: died before first evaluation (day 35)",
+            "not evaluable: baseline scan more than 42 days before treatment start",
+            "not evaluable: target not evaluable: 1 of 2 baseline target lesion(s) not measured",
+            "not evaluable: TGR_pre < 0: tumour shrinking before treatment",
+            "not evaluable: no target lesion at baseline",
+            "something new",
+        ]
+    )
     assert reason_category(reasons).tolist() == [
-        "no usable pre-baseline scan", "no usable pre-baseline scan",
-        "died before first evaluation", "no usable baseline scan",
-        "target lesion(s) not measured", "pre-treatment growth ≤ 0 (ratio undefined)",
-        "no measurable disease at baseline", OTHER_REASON,
+        "no usable pre-baseline scan",
+        "no usable pre-baseline scan",
+        "died before first evaluation",
+        "no usable baseline scan",
+        "target lesion(s) not measured",
+        "pre-treatment growth ≤ 0 (ratio undefined)",
+        "no measurable disease at baseline",
+        OTHER_REASON,
     ]
 
 
@@ -285,13 +304,20 @@ def test_death_before_first_evaluation_is_an_outcome_of_its_own():
     them HPD under the fast-progression-like definition b), one not evaluable for another
     reason. Attrition: 'died_before_first_eval' counts the not-evaluable deaths (a: 2, b: 1);
     incidence: n_died_before_first_eval = 2 whatever the verdict."""
-    tab = make_table({"a": [True, False, None, None, None], "b": [True, False, True, None, None]},
-                     reasons={"a": ["", "", "died before first evaluation (day 20)",
-                                    "died before first evaluation (day 30)",
-                                    "no pre-baseline scan"],
-                              "b": ["", "", "", "died before first evaluation (day 30)",
-                                    "no pre-baseline scan"]},
-                     died_before_first_eval=[False, False, True, True, False])
+    tab = make_table(
+        {"a": [True, False, None, None, None], "b": [True, False, True, None, None]},
+        reasons={
+            "a": [
+                "",
+                "",
+                "died before first evaluation (day 20)",
+                "died before first evaluation (day 30)",
+                "no pre-baseline scan",
+            ],
+            "b": ["", "", "", "died before first evaluation (day 30)", "no pre-baseline scan"],
+        },
+        died_before_first_eval=[False, False, True, True, False],
+    )
     att = attrition(tab).set_index(["definition", "status"])
     assert att.loc[("a", "died_before_first_eval"), "n"] == 2
     assert att.loc[("b", "died_before_first_eval"), "n"] == 1

@@ -15,10 +15,14 @@ def two_arms() -> pd.DataFrame:
     """12 / 200 HPD under atezolizumab, 5 / 210 under docetaxel, 3 not evaluable."""
     flags = [True] * 12 + [False] * 188 + [True] * 5 + [False] * 205 + [None] * 3
     flag = pd.array(flags, dtype="boolean")
-    status = np.where(flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd",
-                                                             "not_hpd"))
-    return pd.DataFrame({"hpd_x": flag, "hpd_x_status": status,
-                         "treatment": ["atezolizumab"] * 200 + ["docetaxel"] * 213})
+    status = np.where(flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd"))
+    return pd.DataFrame(
+        {
+            "hpd_x": flag,
+            "hpd_x_status": status,
+            "treatment": ["atezolizumab"] * 200 + ["docetaxel"] * 213,
+        }
+    )
 
 
 def test_difference_newcombe_ci_odds_ratio_and_fisher_match_r():
@@ -36,10 +40,32 @@ def test_difference_newcombe_ci_odds_ratio_and_fisher_match_r():
     assert atezo["reference_arm"] == "docetaxel"  # the comparator, not the first sorted arm
     assert (atezo["n_hpd"], atezo["n_evaluable"]) == (12, 200)
     np.testing.assert_allclose(
-        atezo[["difference_pp", "diff_ci_low", "diff_ci_high", "odds_ratio", "or_ci_low",
-               "or_ci_high", "fisher_p", "ci_low", "ci_high"]].to_numpy(float),
-        [3.61904761905, -0.362641009666, 8.02717891396, 2.6170212766, 0.90498083674,
-         7.56789545603, 0.0833128255071, 3.46521942543, 10.1931692958], rtol=1e-10)
+        atezo[
+            [
+                "difference_pp",
+                "diff_ci_low",
+                "diff_ci_high",
+                "odds_ratio",
+                "or_ci_low",
+                "or_ci_high",
+                "fisher_p",
+                "ci_low",
+                "ci_high",
+            ]
+        ].to_numpy(float),
+        [
+            3.61904761905,
+            -0.362641009666,
+            8.02717891396,
+            2.6170212766,
+            0.90498083674,
+            7.56789545603,
+            0.0833128255071,
+            3.46521942543,
+            10.1931692958,
+        ],
+        rtol=1e-10,
+    )
     assert "Newcombe" in atezo["diff_ci_method"] and "Wilson" in atezo["diff_ci_method"]
     assert "Woolf" in atezo["or_ci_method"]
     doc = out.loc["docetaxel"]
@@ -75,9 +101,13 @@ def test_arm_column_prefers_a_comparator():
 def test_patients_without_an_arm_are_counted_not_dropped():
     # 3 patients without a treatment value (1 HPD, 2 not HPD): their own row, no comparison
     d = two_arms()
-    extra = pd.DataFrame({"hpd_x": pd.array([True, False, False], dtype="boolean"),
-                          "hpd_x_status": ["hpd", "not_hpd", "not_hpd"],
-                          "treatment": [None, None, None]})
+    extra = pd.DataFrame(
+        {
+            "hpd_x": pd.array([True, False, False], dtype="boolean"),
+            "hpd_x_status": ["hpd", "not_hpd", "not_hpd"],
+            "treatment": [None, None, None],
+        }
+    )
     out = incidence_by_arm(pd.concat([d, extra], ignore_index=True), "treatment")
     assert out["n_evaluable"].sum() == 413  # 200 + 210 + 3: nobody lost
     row = out.set_index("arm").loc[NO_ARM]
@@ -86,5 +116,6 @@ def test_patients_without_an_arm_are_counted_not_dropped():
     assert np.isnan(row["difference_pp"]) and np.isnan(row["odds_ratio"])
     # the arms' own numbers do not change
     np.testing.assert_allclose(
-        out.set_index("arm").loc["atezolizumab", "difference_pp"], 3.61904761905, rtol=1e-10)
+        out.set_index("arm").loc["atezolizumab", "difference_pp"], 3.61904761905, rtol=1e-10
+    )
     assert NO_ARM not in set(incidence_by_arm(d, "treatment")["arm"])

@@ -23,8 +23,9 @@ from hpd_analysis.report import run_report
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
 INSPIRE = EXTERNAL / "inspire"
-needs_inspire = pytest.mark.skipif(not INSPIRE.is_dir(),
-                                   reason=f"external data folder absent: {INSPIRE}")
+needs_inspire = pytest.mark.skipif(
+    not INSPIRE.is_dir(), reason=f"external data folder absent: {INSPIRE}"
+)
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
 FAST = {"prediction.optimism_replicates": 20, "prediction.auc_replicates": 200}
 
@@ -44,10 +45,12 @@ def test_read_inspire_against_the_source():
     assert len(a) == 94 + len(size)  # one synthesized baseline per patient + every size row
     assert int(a["not_evaluable"].sum()) == sum(r["size_change"] in ("", "NA") for r in size)
     assert int(p["os_event"].sum()) == sum(int(r["os_status"]) for r in src)
-    assert int(p["ctdna_increase"].sum()) == sum(r["change_ctdna_group"].startswith("Increase")
-                                                 for r in src)
-    assert int(p["ctdna_increase"].isna().sum()) == sum(r["change_ctdna_group"] in ("", "NA")
-                                                        for r in src)
+    assert int(p["ctdna_increase"].sum()) == sum(
+        r["change_ctdna_group"].startswith("Increase") for r in src
+    )
+    assert int(p["ctdna_increase"].isna().sum()) == sum(
+        r["change_ctdna_group"] in ("", "NA") for r in src
+    )
     # first ctDNA.csv row by hand: INS-A-002, l_size 140 mm, +5.7 % at 8.119 weeks
     first = size[0]
     assert first["id"] == "INS-A-002"
@@ -83,11 +86,13 @@ def test_inspire_cohort_is_deterministic_and_classifies(tmp_path):
 @needs_inspire
 def test_risk_factor_section_renders_on_inspire(tmp_path):
     cohort = write_external_cohort("inspire", tmp_path / "inspire", external_dir=EXTERNAL)
-    params = {"primary_definition": "gandara2018_fp",
-              "prediction.predictors": "ctdna_baseline,log_tmb,pdl1_pct,tumor_size_baseline",
-              "prediction.markers": "ctdna_baseline,ctdna_increase", **FAST}
-    out = run_report(cohort, tmp_path / "report", params, sections=["risk_factors"],
-                     progress=None)
+    params = {
+        "primary_definition": "gandara2018_fp",
+        "prediction.predictors": "ctdna_baseline,log_tmb,pdl1_pct,tumor_size_baseline",
+        "prediction.markers": "ctdna_baseline,ctdna_increase",
+        **FAST,
+    }
+    out = run_report(cohort, tmp_path / "report", params, sections=["risk_factors"], progress=None)
     tables, figures = out / "tables", out / "figures"
     model = pd.read_csv(tables / "prediction_model.csv").iloc[0]
     assert model["outcome"] == "gandara2018_fp" and model["n_parameters"] == 4
@@ -111,9 +116,11 @@ def test_read_inspire_bad_input_one_line_each(tmp_path):
         "id,age,sex,cohort,l_size,pdl1,tmb,baseline_ctdna,change_ctdna_group,orr,cbr,"
         "os_status,os_time,pfs_status,pfs_time\n"
         "P1,60,Male,Z,100,1,0.5,10,,SD/PD,PD,1,5,1,2\n"
-        "P2,60,Male,A,lots,1,0.5,10,,SD/PD,PD,2,5,1,2\n")
-    (tmp_path / "ctDNA.csv").write_text("id,cohort,ctdna_status,time,size_change\n"
-                                        "P9,A,Clearance,8,10\n")
+        "P2,60,Male,A,lots,1,0.5,10,,SD/PD,PD,2,5,1,2\n"
+    )
+    (tmp_path / "ctDNA.csv").write_text(
+        "id,cohort,ctdna_status,time,size_change\nP9,A,Clearance,8,10\n"
+    )
     with pytest.raises(CohortError) as e:
         read_inspire(tmp_path)
     got = {(p.file, p.row, p.column) for p in e.value.problems}
@@ -137,13 +144,19 @@ def test_prediction_part_with_biomarkers_renders(tmp_path):
             continue
         base = 1.0 + (i % 7)
         rows.append((pid, (t0 - pd.Timedelta(days=3)).date(), "ctdna_vaf", base))
-        rows.append((pid, (t0 + pd.Timedelta(days=21)).date(), "ctdna_vaf",
-                     base * (1.5 if i % 3 == 0 else 0.8)))
+        rows.append(
+            (
+                pid,
+                (t0 + pd.Timedelta(days=21)).date(),
+                "ctdna_vaf",
+                base * (1.5 if i % 3 == 0 else 0.8),
+            )
+        )
     pd.DataFrame(rows, columns=["patient_id", "date", "marker", "value"]).to_csv(
-        cohort / "biomarkers.csv", index=False)
+        cohort / "biomarkers.csv", index=False
+    )
     params = {"prediction.markers": "ldh_above_uln,ctdna_vaf_early_change_pct", **FAST}
-    out = run_report(cohort, tmp_path / "report", params, sections=["risk_factors"],
-                     progress=None)
+    out = run_report(cohort, tmp_path / "report", params, sections=["risk_factors"], progress=None)
     assert (out / "figures" / "biomarker_spider_ctdna_vaf.png").exists()
     auc = pd.read_csv(out / "tables" / "marker_auc.csv").set_index(["marker", "outcome"])
     # expected: +50 % for every third patient with samples (i % 6 == 0), -20 % otherwise
@@ -152,8 +165,9 @@ def test_prediction_part_with_biomarkers_renders(tmp_path):
     cls = classify_table(load_cohort(cohort)).set_index("patient_id")
     idx = np.arange(len(pts))
     sampled = idx % 2 == 0
-    change = pd.Series(np.where(idx % 3 == 0, 50.0, -20.0)[sampled],
-                       index=pts["patient_id"][sampled])
+    change = pd.Series(
+        np.where(idx % 3 == 0, 50.0, -20.0)[sampled], index=pts["patient_id"][sampled]
+    )
     st = cls["hpd_ferrara2018_status"].reindex(change.index)
     keep = st.isin(["hpd", "not_hpd"])
     row = auc.loc[("ctdna_vaf_early_change_pct", "ferrara2018")]

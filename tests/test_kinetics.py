@@ -27,9 +27,14 @@ def features(**cols) -> pd.DataFrame:
         "prebaseline_date": pd.to_datetime(["2020-01-08"]),
         "baseline_date": pd.to_datetime(["2020-06-01"]),
         "first_eval_date": pd.to_datetime(["2020-07-20"]),
-        "prebaseline_reason": [None], "baseline_reason": [None], "first_eval_reason": [None],
-        "sld_prebaseline_mm": [67.0], "sld_baseline_mm": [98.0], "sld_first_eval_mm": [171.0],
-        "days_pre_to_baseline": [144.0], "days_baseline_to_first_eval": [49.0],
+        "prebaseline_reason": [None],
+        "baseline_reason": [None],
+        "first_eval_reason": [None],
+        "sld_prebaseline_mm": [67.0],
+        "sld_baseline_mm": [98.0],
+        "sld_first_eval_mm": [171.0],
+        "days_pre_to_baseline": [144.0],
+        "days_baseline_to_first_eval": [49.0],
     }
     base.update(cols)
     n = max(len(v) for v in base.values())
@@ -37,6 +42,7 @@ def features(**cols) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ worked example
+
 
 def test_worked_example_pinned_to_reference_formula():
     k = compute_kinetics(features()).iloc[0]
@@ -64,7 +70,9 @@ def test_tgr_and_tgk_scalars_arrays_series():
     assert isinstance(tgr(67, 98, 144), float)
     arr = tgr(np.array([67.0, 98.0]), np.array([98.0, 171.0]), np.array([144.0, 49.0]))
     assert isinstance(arr, np.ndarray) and arr.shape == (2,)
-    s = tgk(pd.Series([67.0], index=[7]), pd.Series([98.0], index=[7]), pd.Series([144.0], index=[7]))
+    s = tgk(
+        pd.Series([67.0], index=[7]), pd.Series([98.0], index=[7]), pd.Series([144.0], index=[7])
+    )
     assert isinstance(s, pd.Series) and list(s.index) == [7]
     assert s.iloc[0] == pytest.approx(31 / (144 / DPM))
 
@@ -91,13 +99,20 @@ def test_days_per_month_parameter():
 
 # ---------------------------------------------------------------------------------- pitfalls
 
+
 def test_no_prebaseline_scan_carries_upstream_reason():
-    k = compute_kinetics(features(
-        prebaseline_date=[pd.NaT, pd.NaT],
-        prebaseline_reason=["no scan 1-183 days before baseline", None],
-        sld_prebaseline_mm=[np.nan], days_pre_to_baseline=[np.nan]))
-    assert k.tgr_pre_reason.tolist() == ["no scan 1-183 days before baseline",
-                                         "no pre-baseline scan"]
+    k = compute_kinetics(
+        features(
+            prebaseline_date=[pd.NaT, pd.NaT],
+            prebaseline_reason=["no scan 1-183 days before baseline", None],
+            sld_prebaseline_mm=[np.nan],
+            days_pre_to_baseline=[np.nan],
+        )
+    )
+    assert k.tgr_pre_reason.tolist() == [
+        "no scan 1-183 days before baseline",
+        "no pre-baseline scan",
+    ]
     for c in ("tgr_pre", "tgr_ratio", "delta_tgr", "tgk_pre", "tgk_ratio"):
         assert k[c].isna().all()
         assert k[f"{c}_reason"].notna().all()
@@ -118,9 +133,12 @@ def test_zero_sld_at_prebaseline_and_baseline():
 @pytest.mark.parametrize("days", [0.0, -10.0])
 def test_zero_or_negative_interval(days):
     k = compute_kinetics(features(days_pre_to_baseline=[days], days_baseline_to_first_eval=[days]))
-    assert k.tgr_pre_reason[0] == "zero or negative interval between pre-baseline and baseline scans"
+    assert (
+        k.tgr_pre_reason[0] == "zero or negative interval between pre-baseline and baseline scans"
+    )
     assert k.tgk_on_reason[0] == (
-        "zero or negative interval between baseline and first evaluation scans")
+        "zero or negative interval between baseline and first evaluation scans"
+    )
     assert k.tgr_pre.isna().all() and k.tgk_on.isna().all()
 
 
@@ -150,11 +168,16 @@ def test_negative_pre_growth_policies():
 
 
 def test_death_or_clinical_progression_before_first_scan():
-    k = compute_kinetics(features(
-        first_eval_date=[pd.NaT, pd.NaT, pd.NaT], sld_first_eval_mm=[np.nan],
-        days_baseline_to_first_eval=[np.nan],
-        first_eval_reason=[None, None, "no scan 14 days or more after treatment start"],
-        death_day=[30.0, np.nan, np.nan], pfs_event=pd.array([1, 1, 0], dtype="Int64")))
+    k = compute_kinetics(
+        features(
+            first_eval_date=[pd.NaT, pd.NaT, pd.NaT],
+            sld_first_eval_mm=[np.nan],
+            days_baseline_to_first_eval=[np.nan],
+            first_eval_reason=[None, None, "no scan 14 days or more after treatment start"],
+            death_day=[30.0, np.nan, np.nan],
+            pfs_event=pd.array([1, 1, 0], dtype="Int64"),
+        )
+    )
     assert k.tgr_on_reason.tolist() == [
         "death before the first evaluation scan",
         "clinical progression before the first evaluation scan",
@@ -165,8 +188,11 @@ def test_death_or_clinical_progression_before_first_scan():
 
 
 def test_missing_sld_with_upstream_reason():
-    k = compute_kinetics(features(sld_first_eval_mm=[np.nan],
-                                  sld_first_eval_reason=["1 of 2 target lesions not measured"]))
+    k = compute_kinetics(
+        features(
+            sld_first_eval_mm=[np.nan], sld_first_eval_reason=["1 of 2 target lesions not measured"]
+        )
+    )
     assert k.tgr_on_reason[0] == "1 of 2 target lesions not measured"
 
 
@@ -190,8 +216,11 @@ def test_noise_floor_on_the_pre_treatment_change():
     kept; 67 -> 98 (+46 %) is untouched; 90.9 -> 100 (+10.01 %) is just above the floor."""
     from hpd_analysis.params import Guards
 
-    f = features(sld_prebaseline_mm=[68.2, 67.0, 90.9], sld_baseline_mm=[68.3, 98.0, 100.0],
-                 sld_first_eval_mm=[69.2, 171.0, 150.0])
+    f = features(
+        sld_prebaseline_mm=[68.2, 67.0, 90.9],
+        sld_baseline_mm=[68.3, 98.0, 100.0],
+        sld_first_eval_mm=[69.2, 171.0, 150.0],
+    )
     k = compute_kinetics(f)
     assert np.isnan(k.tgr_ratio[0]) and np.isnan(k.tgk_ratio[0])
     assert "within measurement error (< 10 %" in k.tgk_ratio_reason[0]

@@ -21,27 +21,35 @@ def table() -> pd.DataFrame:
     nan = np.nan
     fp = pd.array([False, True, False, None, False], dtype="boolean")
     st = np.where(fp.isna(), "not_evaluable", np.where(fp.fillna(False), "hpd", "not_hpd"))
-    return pd.DataFrame({
-        "patient_id": ["P1", "P2", "P3", "P4", "P5"],
-        "arm": [1, 2, 2, 2, None],
-        "tgr_on": [-10.0, 80.0, 20.0, nan, 0.0],
-        "tgr_on_reason": [None, None, None, "no first evaluation", None],
-        "tgk_on": [-1.0, 6.0, 2.0, nan, 0.0],
-        "tgk_on_reason": [None, None, None, "no first evaluation", None],
-        "sld_pct_change_first_eval": [-35.0, 60.0, 10.0, nan, 0.0],
-        "sld_first_eval_reason": [None, None, None, "no first evaluation", None],
-        "tgr_pre": [nan] * 5,
-        "tgr_pre_reason": ["no pre-baseline scan"] * 5,
-        "tgr_ratio": [nan] * 5,
-        "tgr_ratio_reason": ["no pre-baseline scan"] * 5,
-        "recist_first_eval": ["PR", "PD", "SD", None, "SD"],
-        "hpd_fp": fp, "hpd_fp_status": st,
-        "hpd_fp_reason": ["not HPD: <50 %", "HPD: ≥ 50 %", "not HPD: <50 %",
-                          "not evaluable: no first evaluation", "not HPD: <50 %"],
-        "hpd_ratio": pd.array([None] * 5, dtype="boolean"),
-        "hpd_ratio_status": ["not_evaluable"] * 5,
-        "hpd_ratio_reason": ["not evaluable: no pre-baseline scan"] * 5,
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2", "P3", "P4", "P5"],
+            "arm": [1, 2, 2, 2, None],
+            "tgr_on": [-10.0, 80.0, 20.0, nan, 0.0],
+            "tgr_on_reason": [None, None, None, "no first evaluation", None],
+            "tgk_on": [-1.0, 6.0, 2.0, nan, 0.0],
+            "tgk_on_reason": [None, None, None, "no first evaluation", None],
+            "sld_pct_change_first_eval": [-35.0, 60.0, 10.0, nan, 0.0],
+            "sld_first_eval_reason": [None, None, None, "no first evaluation", None],
+            "tgr_pre": [nan] * 5,
+            "tgr_pre_reason": ["no pre-baseline scan"] * 5,
+            "tgr_ratio": [nan] * 5,
+            "tgr_ratio_reason": ["no pre-baseline scan"] * 5,
+            "recist_first_eval": ["PR", "PD", "SD", None, "SD"],
+            "hpd_fp": fp,
+            "hpd_fp_status": st,
+            "hpd_fp_reason": [
+                "not HPD: <50 %",
+                "HPD: ≥ 50 %",
+                "not HPD: <50 %",
+                "not evaluable: no first evaluation",
+                "not HPD: <50 %",
+            ],
+            "hpd_ratio": pd.array([None] * 5, dtype="boolean"),
+            "hpd_ratio_status": ["not_evaluable"] * 5,
+            "hpd_ratio_reason": ["not evaluable: no pre-baseline scan"] * 5,
+        }
+    )
 
 
 def test_group_of_keeps_patients_without_a_group():
@@ -64,8 +72,9 @@ def test_kinetics_by_group_hand_computed():
     assert arm2["main_reason_missing"] == "no first evaluation"
     assert arm2["unit"] == "% per month"
     # reason of a missing SLD change comes from sld_first_eval_reason
-    assert out.loc[("2", "sld_pct_change_first_eval"), "main_reason_missing"] == \
-        "no first evaluation"
+    assert (
+        out.loc[("2", "sld_pct_change_first_eval"), "main_reason_missing"] == "no first evaluation"
+    )
     pre = out.loc[("1", "tgr_pre")]
     assert pre["n"] == 0 and pre["n_missing"] == 1 and np.isnan(pre["median"])
     assert pre["main_reason_missing"] == "no pre-baseline scan"
@@ -88,7 +97,8 @@ def test_evaluability_notes_say_what_is_not_evaluable_and_why():
     assert "ratio (no pre-baseline scan)" in text
     assert "fp (" not in text  # fp is evaluable for some patients: not listed
     assert ks.evaluability_notes(table(), ["fp"], has_measurements=False)[0].startswith(
-        "No tumour measurements")
+        "No tumour measurements"
+    )
     t = table().assign(tgr_pre=1.0)
     assert not any("pre-treatment growth" in n for n in ks.evaluability_notes(t, ["fp"]))
     assert ks.has_pretreatment_kinetics(t) and not ks.has_pretreatment_kinetics(table())

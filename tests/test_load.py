@@ -35,8 +35,7 @@ P2,2021-03-20,X1,new,brain,,
 
 
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (pd.read_csv(StringIO(PATIENTS), dtype=str),
-            pd.read_csv(StringIO(LESIONS), dtype=str))
+    return (pd.read_csv(StringIO(PATIENTS), dtype=str), pd.read_csv(StringIO(LESIONS), dtype=str))
 
 
 def write(tmp_path: Path, fmt: str) -> Path:
@@ -63,9 +62,17 @@ def check_canonical(c: Cohort) -> None:
     assert p["treatment_start"].dtype == "datetime64[ns]"
     assert p["death_date"].dtype == "datetime64[ns]" and pd.isna(p.loc[1, "death_date"])
     assert str(p["ecog_baseline"].dtype) == "Int64"
-    assert list(les.columns[:9]) == ["patient_id", "assessment_date", "lesion_id", "lesion_type",
-                                     "organ", "diameter_mm", "status", "is_lymph_node",
-                                     "not_evaluable"]
+    assert list(les.columns[:9]) == [
+        "patient_id",
+        "assessment_date",
+        "lesion_id",
+        "lesion_type",
+        "organ",
+        "diameter_mm",
+        "status",
+        "is_lymph_node",
+        "not_evaluable",
+    ]
     assert les["assessment_date"].dtype == "datetime64[ns]"
     assert les["diameter_mm"].dtype == "float64"
     assert isinstance(les["lesion_type"].dtype, pd.CategoricalDtype)
@@ -131,16 +138,21 @@ def test_excel_workbook_with_role_sheets(tmp_path):
 
 def test_excel_typed_cells(tmp_path):
     """Excel stores numbers and real dates: ids lose '.0', dates are read, not mangled."""
-    pts = pd.DataFrame({"patient_id": [101, 102],
-                        "treatment_start": pd.to_datetime(["2021-01-10", "2021-02-01"]),
-                        "ecog_baseline": [0, 1]})
+    pts = pd.DataFrame(
+        {
+            "patient_id": [101, 102],
+            "treatment_start": pd.to_datetime(["2021-01-10", "2021-02-01"]),
+            "ecog_baseline": [0, 1],
+        }
+    )
     d = tmp_path / "x"
     d.mkdir()
     pts.to_excel(d / "patients.xlsx", index=False)
     c = load_cohort(d)
     assert list(c.patients["patient_id"]) == ["101", "102"]
-    assert c.patients["treatment_start"].tolist() == list(pd.to_datetime(["2021-01-10",
-                                                                          "2021-02-01"]))
+    assert c.patients["treatment_start"].tolist() == list(
+        pd.to_datetime(["2021-01-10", "2021-02-01"])
+    )
 
 
 def test_read_table_picks_the_sheet_of_the_role(tmp_path):
@@ -158,15 +170,21 @@ def test_sdtm_like_aliases_and_case_insensitive_columns(tmp_path):
     d = tmp_path / "sdtm"
     d.mkdir()
     (d / "patients.csv").write_text(
-        "USUBJID,RFXSTDTC,DTHDTC,Last Contact,ECOG\n"
-        "S-1,2021-01-10,2021-04-01,2021-04-01,1\n")
+        "USUBJID,RFXSTDTC,DTHDTC,Last Contact,ECOG\nS-1,2021-01-10,2021-04-01,2021-04-01,1\n"
+    )
     (d / "lesions.csv").write_text(
         "usubjid,TRDTC,TRLNKID,TRGRPID,Site,Diameter\n"
         "S-1,2021-01-05,T01,TARGET,LIVER,31\n"
-        "S-1,2021-03-01,T01,TARGET,LIVER,40\n")
+        "S-1,2021-03-01,T01,TARGET,LIVER,40\n"
+    )
     c = load_cohort(d)
-    assert list(c.patients.columns[:5]) == ["patient_id", "treatment_start", "death_date",
-                                            "last_contact", "ecog_baseline"]
+    assert list(c.patients.columns[:5]) == [
+        "patient_id",
+        "treatment_start",
+        "death_date",
+        "last_contact",
+        "ecog_baseline",
+    ]
     assert c.patients.loc[0, "death_date"] == pd.Timestamp("2021-04-01")
     assert list(c.lesions["diameter_mm"]) == [31.0, 40.0]
     renamed = c.load_report[c.load_report["action"] == "renamed"]
@@ -181,7 +199,8 @@ def test_diameter_cm_converted_to_mm(tmp_path):
     (d / "lesions.csv").write_text(
         "patient_id,assessment_date,lesion_id,lesion_type,diameter_cm\n"
         "P1,2021-01-05,L1,target,2.5\n"
-        "P1,2021-03-01,L1,target,TOO SMALL TO MEASURE\n")
+        "P1,2021-03-01,L1,target,TOO SMALL TO MEASURE\n"
+    )
     c = load_cohort(d, params=Parameters(too_small_to_measure_mm=4.0))
     assert list(c.lesions["diameter_mm"]) == [25.0, 4.0]  # the code is mm, not ×10
     conv = c.load_report[c.load_report["action"] == "converted_units"].iloc[0]
@@ -189,22 +208,37 @@ def test_diameter_cm_converted_to_mm(tmp_path):
 
 
 def test_explicit_lymph_node_and_not_evaluable_columns(tmp_path):
-    les = pd.DataFrame({
-        "patient_id": ["P1"] * 3, "assessment_date": ["2021-01-05"] * 3,
-        "lesion_id": ["A", "B", "C"], "lesion_type": ["target"] * 3,
-        "organ": ["neck", "lymph node", "lung"], "diameter_mm": ["12", "8", ""],
-        "lymph_node": ["1", "", "0"], "not_evaluable": ["0", "0", "1"]})
-    c = load_cohort(patients=pd.DataFrame({"patient_id": ["P1"],
-                                           "treatment_start": ["2021-01-10"]}), lesions=les)
+    les = pd.DataFrame(
+        {
+            "patient_id": ["P1"] * 3,
+            "assessment_date": ["2021-01-05"] * 3,
+            "lesion_id": ["A", "B", "C"],
+            "lesion_type": ["target"] * 3,
+            "organ": ["neck", "lymph node", "lung"],
+            "diameter_mm": ["12", "8", ""],
+            "lymph_node": ["1", "", "0"],
+            "not_evaluable": ["0", "0", "1"],
+        }
+    )
+    c = load_cohort(
+        patients=pd.DataFrame({"patient_id": ["P1"], "treatment_start": ["2021-01-10"]}),
+        lesions=les,
+    )
     assert list(c.lesions["is_lymph_node"]) == [True, True, False]  # blank -> from organ
     assert list(c.lesions["not_evaluable"]) == [False, False, True]
 
 
 def test_times_instead_of_dates_and_true_false_flags():
-    pts = pd.DataFrame({"patient_id": ["A", "B", "C"],
-                        "treatment_start": ["2021-01-10", "2021-01-11", "2021-01-12"],
-                        "os_months": ["12.5", "3", ""], "os_event": ["0", "TRUE", ""],
-                        "pfs_months": [2.0, 1.5, 4.0], "pfs_event": [1, 1, 0]})
+    pts = pd.DataFrame(
+        {
+            "patient_id": ["A", "B", "C"],
+            "treatment_start": ["2021-01-10", "2021-01-11", "2021-01-12"],
+            "os_months": ["12.5", "3", ""],
+            "os_event": ["0", "TRUE", ""],
+            "pfs_months": [2.0, 1.5, 4.0],
+            "pfs_event": [1, 1, 0],
+        }
+    )
     c = load_cohort(patients=pts)
     p = c.patients
     assert p["os_months"].dtype == "float64" and str(p["os_event"].dtype) == "Int64"
@@ -244,9 +278,15 @@ def test_wide_scans_file_given_directly_with_ferte_names(tmp_path):
     f.write_text(WIDE)
     c = load_cohort(f)
     w = c.scans_wide
-    assert list(w.columns[:7]) == ["patient_id", "sld_prebaseline_mm", "sld_baseline_mm",
-                                   "sld_first_eval_mm", "date_prebaseline", "date_baseline",
-                                   "date_first_eval"]
+    assert list(w.columns[:7]) == [
+        "patient_id",
+        "sld_prebaseline_mm",
+        "sld_baseline_mm",
+        "sld_first_eval_mm",
+        "date_prebaseline",
+        "date_baseline",
+        "date_first_eval",
+    ]
     assert w["sld_first_eval_mm"].tolist()[0] == 171.0 and np.isnan(w.loc[1, "sld_first_eval_mm"])
     assert w["date_baseline"].dtype == "datetime64[ns]"
     # patients synthesized from the scans table, treatment_start unknown and said so
@@ -260,8 +300,9 @@ def test_wide_scans_beside_patients(tmp_path):
     d = tmp_path / "w"
     d.mkdir()
     (d / "scans.csv").write_text(WIDE)
-    (d / "patients.csv").write_text("patient_id,treatment_start\nA,2020-10-25\nB,2020-09-02\n"
-                                    "C,2020-09-03\n")
+    (d / "patients.csv").write_text(
+        "patient_id,treatment_start\nA,2020-10-25\nB,2020-09-02\nC,2020-09-03\n"
+    )
     c = load_cohort(d)
     assert c.patients["treatment_start"].notna().all() and len(c.scans_wide) == 3
 
@@ -269,10 +310,10 @@ def test_wide_scans_beside_patients(tmp_path):
 def test_wide_scans_errors(tmp_path):
     d = tmp_path / "w"
     d.mkdir()
-    (d / "scans.csv").write_text(WIDE.replace("2020-12-11", "2020-10-01")
-                                 .replace("A,67", "Z,67"))
-    (d / "patients.csv").write_text("patient_id,treatment_start\nA,2020-10-25\nB,2020-09-02\n"
-                                    "C,2020-09-03\n")
+    (d / "scans.csv").write_text(WIDE.replace("2020-12-11", "2020-10-01").replace("A,67", "Z,67"))
+    (d / "patients.csv").write_text(
+        "patient_id,treatment_start\nA,2020-10-25\nB,2020-09-02\nC,2020-09-03\n"
+    )
     found = {(p.row, p.column): p.message for p in validate_cohort(d)}
     assert "is not after date_baseline" in found[(2, "date_first_eval")]
     assert "'Z' is not in the patients table" in found[(2, "patient_id")]
@@ -280,9 +321,14 @@ def test_wide_scans_errors(tmp_path):
 
 def test_assessments_table():
     pts = pd.DataFrame({"patient_id": ["P1"], "treatment_start": ["2021-01-10"]})
-    ass = pd.DataFrame({"patient_id": ["P1", "P1"],
-                        "assessment_date": ["2021-03-01", "2021-01-05"],
-                        "sld_mm": ["55", "NE"], "new_lesions": ["1", "0"]})
+    ass = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1"],
+            "assessment_date": ["2021-03-01", "2021-01-05"],
+            "sld_mm": ["55", "NE"],
+            "new_lesions": ["1", "0"],
+        }
+    )
     c = load_cohort(patients=pts, assessments=ass)
     a = c.assessments
     assert a["assessment_date"].tolist() == list(pd.to_datetime(["2021-01-05", "2021-03-01"]))
@@ -308,9 +354,12 @@ def test_semicolon_csv_with_bom_and_blank_lines(tmp_path):
 def test_parquet_timezone_aware_dates(tmp_path):
     d = tmp_path / "tz"
     d.mkdir()
-    pd.DataFrame({"patient_id": ["P1"],
-                  "treatment_start": pd.to_datetime(["2021-01-10 23:30"]).tz_localize(
-                      "Europe/Paris")}).to_parquet(d / "patients.parquet")
+    pd.DataFrame(
+        {
+            "patient_id": ["P1"],
+            "treatment_start": pd.to_datetime(["2021-01-10 23:30"]).tz_localize("Europe/Paris"),
+        }
+    ).to_parquet(d / "patients.parquet")
     c = load_cohort(d)
     assert c.patients.loc[0, "treatment_start"] == pd.Timestamp("2021-01-10")
     assert {"stripped_timezone", "stripped_time"} <= set(c.load_report["action"])
@@ -326,21 +375,33 @@ def test_load_is_reproducible(tmp_path):
 def test_laleh_style_text_codes_in_a_sums_column():
     """Real data writes codes in upper case with odd spacing (see laleh2022)."""
     pts = pd.DataFrame({"patient_id": ["1"], "treatment_start": ["2021-01-10"]})
-    ass = pd.DataFrame({"patient_id": ["1"] * 3,
-                        "assessment_date": ["2021-01-05", "2021-02-15", "2021-04-01"],
-                        "sld_mm": ["42", "TOO SMALL TO MEASURE", "NOT  EVALUABLE"]})
+    ass = pd.DataFrame(
+        {
+            "patient_id": ["1"] * 3,
+            "assessment_date": ["2021-01-05", "2021-02-15", "2021-04-01"],
+            "sld_mm": ["42", "TOO SMALL TO MEASURE", "NOT  EVALUABLE"],
+        }
+    )
     a = load_cohort(patients=pts, assessments=ass).assessments
     assert a["sld_mm"].tolist()[:2] == [42.0, 5.0] and np.isnan(a.loc[2, "sld_mm"])
     assert a["not_evaluable"].tolist() == [False, False, True]
 
 
 def test_blank_cells_in_optional_flag_columns():
-    les = pd.DataFrame({
-        "patient_id": ["P1"] * 2, "assessment_date": ["2021-01-05"] * 2,
-        "lesion_id": ["A", "B"], "lesion_type": ["target"] * 2, "diameter_mm": ["12", "NE"],
-        "not_evaluable": ["", None]})
-    c = load_cohort(patients=pd.DataFrame({"patient_id": ["P1"],
-                                           "treatment_start": ["2021-01-10"]}), lesions=les)
+    les = pd.DataFrame(
+        {
+            "patient_id": ["P1"] * 2,
+            "assessment_date": ["2021-01-05"] * 2,
+            "lesion_id": ["A", "B"],
+            "lesion_type": ["target"] * 2,
+            "diameter_mm": ["12", "NE"],
+            "not_evaluable": ["", None],
+        }
+    )
+    c = load_cohort(
+        patients=pd.DataFrame({"patient_id": ["P1"], "treatment_start": ["2021-01-10"]}),
+        lesions=les,
+    )
     assert list(c.lesions["not_evaluable"]) == [False, True]
 
 
@@ -361,12 +422,24 @@ def test_tsv_and_singular_sheet_name(tmp_path):
 def test_dataframe_inputs_are_neither_modified_nor_shared():
     """The loader takes a shallow copy of DataFrame inputs for speed: the canonical tables must
     still never share memory with them (an in-place edit of the cohort would leak back)."""
-    p = pd.DataFrame({"Patient ID": ["A", "B"], "treatment_start": pd.to_datetime(["2021-03-01"] * 2),
-                      "age": [50, 60]})
-    les = pd.DataFrame({"patient_id": ["A", "A"],
-                        "assessment_date": pd.to_datetime(["2021-02-01", "2021-04-01"]),
-                        "lesion_id": ["L1", "L1"], "lesion_type": ["target"] * 2,
-                        "organ": ["lung"] * 2, "diameter_mm": [10.0, 12.0], "extra": [1, 2]})
+    p = pd.DataFrame(
+        {
+            "Patient ID": ["A", "B"],
+            "treatment_start": pd.to_datetime(["2021-03-01"] * 2),
+            "age": [50, 60],
+        }
+    )
+    les = pd.DataFrame(
+        {
+            "patient_id": ["A", "A"],
+            "assessment_date": pd.to_datetime(["2021-02-01", "2021-04-01"]),
+            "lesion_id": ["L1", "L1"],
+            "lesion_type": ["target"] * 2,
+            "organ": ["lung"] * 2,
+            "diameter_mm": [10.0, 12.0],
+            "extra": [1, 2],
+        }
+    )
     before = (p.copy(), les.copy())
     c = load_cohort(patients=p, lesions=les)
     pd.testing.assert_frame_equal(p, before[0])
@@ -383,10 +456,13 @@ def test_covariate_checks_spare_identifier_columns_and_check_integer_ages(tmp_pa
     not a measurement; an integer age column is range-checked too."""
     d = tmp_path / "c"
     d.mkdir()
-    (d / "patients.csv").write_text("patient_id,treatment_start,source_patient_id,age\n"
-                                    "P1,2021-01-10,-1.77996e+18,64\nP2,2021-01-11,2.5e18,70\n")
+    (d / "patients.csv").write_text(
+        "patient_id,treatment_start,source_patient_id,age\n"
+        "P1,2021-01-10,-1.77996e+18,64\nP2,2021-01-11,2.5e18,70\n"
+    )
     assert load_cohort(d).patients["source_patient_id"].abs().min() > 1e18
-    (d / "patients.csv").write_text("patient_id,treatment_start,age\nP1,2021-01-10,-40\n"
-                                    "P2,2021-01-11,70\n")
+    (d / "patients.csv").write_text(
+        "patient_id,treatment_start,age\nP1,2021-01-10,-40\nP2,2021-01-11,70\n"
+    )
     with pytest.raises(CohortError, match="'-40' is not a possible age"):
         load_cohort(d)

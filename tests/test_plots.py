@@ -25,23 +25,32 @@ def _close_figures():
 
 def _classification() -> pd.DataFrame:
     """Five hand-made patients: HPD, non-HPD (two), not evaluable (two, one without TGR)."""
-    return pd.DataFrame({
-        "patient_id": ["p1", "p2", "p3", "p4", "p5"],
-        "tgr_pre": [27.27, 40.0, -10.0, np.nan, 5.0],
-        "tgr_on": [182.19, 20.0, -50.0, 30.0, 300.0],
-        "tgk_pre": [6.5, 3.0, -1.0, np.nan, 0.5],
-        "tgk_on": [45.0, 1.0, -4.0, 2.0, 10.0],
-        "hpd_ferrara2018": pd.array([True, False, False, pd.NA, pd.NA], dtype="boolean"),
-        "hpd_ferrara2018_status": ["hpd", "not_hpd", "not_hpd", "not_evaluable", "not_evaluable"],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ["p1", "p2", "p3", "p4", "p5"],
+            "tgr_pre": [27.27, 40.0, -10.0, np.nan, 5.0],
+            "tgr_on": [182.19, 20.0, -50.0, 30.0, 300.0],
+            "tgk_pre": [6.5, 3.0, -1.0, np.nan, 0.5],
+            "tgk_on": [45.0, 1.0, -4.0, 2.0, 10.0],
+            "hpd_ferrara2018": pd.array([True, False, False, pd.NA, pd.NA], dtype="boolean"),
+            "hpd_ferrara2018_status": [
+                "hpd",
+                "not_hpd",
+                "not_hpd",
+                "not_evaluable",
+                "not_evaluable",
+            ],
+        }
+    )
 
 
 def _scans(n_patients: int) -> pd.DataFrame:
     ids = np.repeat([f"p{i:03d}" for i in range(n_patients)], 3)
     days = np.tile([0.0, 56.0, 112.0], n_patients)
     pct = np.tile([0.0, 25.0, 60.0], n_patients) * np.repeat(np.linspace(-1, 1, n_patients), 3)
-    return pd.DataFrame({"patient_id": ids, "days_since_start": days,
-                         "sld_pct_change_baseline": pct})
+    return pd.DataFrame(
+        {"patient_id": ids, "days_since_start": days, "sld_pct_change_baseline": pct}
+    )
 
 
 def _km_fitters() -> dict[str, KaplanMeierFitter]:
@@ -62,10 +71,12 @@ def test_status_from_boolean_column_when_no_status_column():
 
 
 def test_save_figure_writes_png_and_svg_byte_identical_on_rerun(tmp_path):
-    paths_a = plots.save_figure(plots.tgr_scatter(_classification(), "hpd_ferrara2018"),
-                                tmp_path / "a", "tgr")
-    paths_b = plots.save_figure(plots.tgr_scatter(_classification(), "hpd_ferrara2018"),
-                                tmp_path / "b", "tgr")
+    paths_a = plots.save_figure(
+        plots.tgr_scatter(_classification(), "hpd_ferrara2018"), tmp_path / "a", "tgr"
+    )
+    paths_b = plots.save_figure(
+        plots.tgr_scatter(_classification(), "hpd_ferrara2018"), tmp_path / "b", "tgr"
+    )
     assert [p.name for p in paths_a] == ["tgr.png", "tgr.svg"]
     for pa, pb in zip(paths_a, paths_b, strict=True):
         assert pa.read_bytes() == pb.read_bytes()
@@ -100,7 +111,9 @@ def test_spider_samples_large_cohorts_reproducibly_and_says_so():
     assert sum(len(c.get_segments()) for c in lines1) == 10
     assert "random sample of 10 of 30" in ax1.get_title()
     seg1 = np.concatenate(lines1[0].get_segments())
-    seg2 = np.concatenate([c for c in ax2.collections if isinstance(c, LineCollection)][0].get_segments())
+    seg2 = np.concatenate(
+        [c for c in ax2.collections if isinstance(c, LineCollection)][0].get_segments()
+    )
     np.testing.assert_array_equal(seg1, seg2)
 
 
@@ -120,7 +133,8 @@ def test_waterfall_sorted_descending_and_clipped():
     assert heights == [200.0, 10.0, -40.0]
     assert "3 of 4" in ax.get_title()
     assert ax.patches[0].get_facecolor()[:3] == pytest.approx(
-        matplotlib.colors.to_rgb(plots.STATUS_COLORS["hpd"]))
+        matplotlib.colors.to_rgb(plots.STATUS_COLORS["hpd"])
+    )
 
 
 def test_tgk_distributions_one_box_per_status_and_period():
@@ -135,14 +149,23 @@ def test_tgk_distributions_one_box_per_status_and_period():
 
 
 def test_incidence_forest_one_row_per_definition_with_counts():
-    tab = pd.DataFrame({
-        "definition": ["champiat2017", "ferrara2018"], "stratum": ["all", "all"],
-        "n_hpd": [12, 56], "n_evaluable": [131, 406], "n_total": [140, 410],
-        "percent": [9.16, 13.79], "ci_low": [5.3, 10.8], "ci_high": [15.4, 17.5],
-    })
+    tab = pd.DataFrame(
+        {
+            "definition": ["champiat2017", "ferrara2018"],
+            "stratum": ["all", "all"],
+            "n_hpd": [12, 56],
+            "n_evaluable": [131, 406],
+            "n_total": [140, 410],
+            "percent": [9.16, 13.79],
+            "ci_low": [5.3, 10.8],
+            "ci_high": [15.4, 17.5],
+        }
+    )
     ax = plots.incidence_forest(tab).axes[0]
-    top_down = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()],
-                          strict=True), reverse=True)
+    top_down = sorted(
+        zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()], strict=True),
+        reverse=True,
+    )
     # table order, labelled by first author and year
     assert [name for _, name in top_down] == ["Champiat 2017", "Ferrara 2018"]
     texts = [t.get_text() for t in ax.texts]
@@ -150,8 +173,14 @@ def test_incidence_forest_one_row_per_definition_with_counts():
 
 
 def test_agreement_heatmap_symmetric_with_unit_diagonal():
-    tab = pd.DataFrame({"definition_a": ["a", "a", "b"], "definition_b": ["b", "c", "c"],
-                        "jaccard": [0.5, 0.25, np.nan], "kappa": [0.6, 0.1, np.nan]})
+    tab = pd.DataFrame(
+        {
+            "definition_a": ["a", "a", "b"],
+            "definition_b": ["b", "c", "c"],
+            "jaccard": [0.5, 0.25, np.nan],
+            "kappa": [0.6, 0.1, np.nan],
+        }
+    )
     fig = plots.agreement_heatmap(tab, "jaccard")
     img = fig.axes[0].images[0].get_array()
     assert img.shape == (3, 3)
@@ -161,7 +190,8 @@ def test_agreement_heatmap_symmetric_with_unit_diagonal():
 
 def test_upset_from_series_with_boolean_multiindex():
     idx = pd.MultiIndex.from_tuples(
-        [(False, False), (True, True), (True, False), (False, True)], names=["a", "b"])
+        [(False, False), (True, True), (True, False), (False, True)], names=["a", "b"]
+    )
     counts = pd.Series([50, 7, 3, 2], index=idx, name="n")
     counts.attrs["n_excluded"] = 4
     fig = plots.upset_plot(counts)
@@ -177,9 +207,17 @@ def test_upset_from_series_with_boolean_multiindex():
 
 
 def test_threshold_curve_with_ci_band_and_reference():
-    sweep = pd.DataFrame({"definition": "champiat2017", "parameter": "tgr_ratio_min",
-                          "value": [1.5, 2.0, 3.0], "default": 2.0, "percent": [20.0, 12.0, 5.0],
-                          "ci_low": [15.0, 8.0, 2.0], "ci_high": [25.0, 16.0, 9.0]})
+    sweep = pd.DataFrame(
+        {
+            "definition": "champiat2017",
+            "parameter": "tgr_ratio_min",
+            "value": [1.5, 2.0, 3.0],
+            "default": 2.0,
+            "percent": [20.0, 12.0, 5.0],
+            "ci_low": [15.0, 8.0, 2.0],
+            "ci_high": [25.0, 16.0, 9.0],
+        }
+    )
     ax = plots.threshold_curve(sweep).axes[0]
     assert len(ax.lines) == 2  # curve + reference line
     assert len(ax.collections) == 1  # CI band
@@ -189,14 +227,30 @@ def test_threshold_curve_with_ci_band_and_reference():
 
 
 def test_attrition_flow_counts_add_up_per_definition():
-    att = pd.DataFrame({
-        "definition": ["d1"] * 4 + ["d2"] * 3,
-        "status": ["hpd", "not_hpd", "not_evaluable", "not_evaluable", "hpd", "not_hpd",
-                   "not_evaluable"],
-        "reason": ["evaluable", "evaluable", "no pre-baseline scan", "no first evaluation",
-                   "evaluable", "evaluable", "no first evaluation"],
-        "n": [3, 10, 5, 2, 1, 16, 3],
-    })
+    att = pd.DataFrame(
+        {
+            "definition": ["d1"] * 4 + ["d2"] * 3,
+            "status": [
+                "hpd",
+                "not_hpd",
+                "not_evaluable",
+                "not_evaluable",
+                "hpd",
+                "not_hpd",
+                "not_evaluable",
+            ],
+            "reason": [
+                "evaluable",
+                "evaluable",
+                "no pre-baseline scan",
+                "no first evaluation",
+                "evaluable",
+                "evaluable",
+                "no first evaluation",
+            ],
+            "n": [3, 10, 5, 2, 1, 16, 3],
+        }
+    )
     ax = plots.attrition_flow_plot(att).axes[0]
     widths: dict[float, float] = {}
     for p in ax.patches:
@@ -206,35 +260,52 @@ def test_attrition_flow_counts_add_up_per_definition():
 
 
 def test_or_forest_is_compact_reference_in_the_label_and_log_scale():
-    tab = pd.DataFrame({
-        "variable": ["age", "sex", "sex", "age"], "level": ["", "female", "male", ""],
-        "model": ["univariable", "univariable", "univariable", "multivariable"],
-        "odds_ratio": [1.02, np.nan, 1.8, 1.01], "ci_low": [0.99, np.nan, 0.9, 0.98],
-        "ci_high": [1.05, np.nan, 3.6, 1.04], "p_value": [0.2, np.nan, 0.09, 0.5],
-        "reference": ["", "female", "female", ""],
-    })
+    tab = pd.DataFrame(
+        {
+            "variable": ["age", "sex", "sex", "age"],
+            "level": ["", "female", "male", ""],
+            "model": ["univariable", "univariable", "univariable", "multivariable"],
+            "odds_ratio": [1.02, np.nan, 1.8, 1.01],
+            "ci_low": [0.99, np.nan, 0.9, 0.98],
+            "ci_high": [1.05, np.nan, 3.6, 1.04],
+            "p_value": [0.2, np.nan, 0.09, 0.5],
+            "reference": ["", "female", "female", ""],
+        }
+    )
     ax = plots.or_forest(tab).axes[0]
     assert ax.get_xscale() == "log"
-    top_down = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()],
-                          strict=True), reverse=True)
+    top_down = sorted(
+        zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()], strict=True),
+        reverse=True,
+    )
     assert [name for _, name in top_down] == ["age", "sex (male vs female)"]
     assert sorted(ax.get_legend_handles_labels()[1]) == ["multivariable", "univariable"]
 
 
 def test_or_forest_binary_and_multilevel_labels():
-    tab = pd.DataFrame({
-        "variable": ["liver_metastasis", "liver_metastasis", "tumor", "tumor", "tumor", "age"],
-        "level": ["False", "True", "HNSCC", "NSCLC", "melanoma", "per 1 unit"],
-        "reference": ["False", "False", "HNSCC", "HNSCC", "HNSCC", ""],
-        "model": ["univariable"] * 6,
-        "odds_ratio": [1.0, 2.0, 1.0, 1.5, 0.7, 1.01], "ci_low": [np.nan, 1.1, np.nan, 0.8, 0.3, 0.99],
-        "ci_high": [np.nan, 3.5, np.nan, 2.9, 1.6, 1.03], "p_value": [np.nan, 0.02, np.nan, 0.2, 0.4, 0.3],
-        "note": ["reference level", "", "reference level", "", "", ""],
-    })
+    tab = pd.DataFrame(
+        {
+            "variable": ["liver_metastasis", "liver_metastasis", "tumor", "tumor", "tumor", "age"],
+            "level": ["False", "True", "HNSCC", "NSCLC", "melanoma", "per 1 unit"],
+            "reference": ["False", "False", "HNSCC", "HNSCC", "HNSCC", ""],
+            "model": ["univariable"] * 6,
+            "odds_ratio": [1.0, 2.0, 1.0, 1.5, 0.7, 1.01],
+            "ci_low": [np.nan, 1.1, np.nan, 0.8, 0.3, 0.99],
+            "ci_high": [np.nan, 3.5, np.nan, 2.9, 1.6, 1.03],
+            "p_value": [np.nan, 0.02, np.nan, 0.2, 0.4, 0.3],
+            "note": ["reference level", "", "reference level", "", "", ""],
+        }
+    )
     ax = plots.or_forest(tab).axes[0]
     names = [t.get_text() for t in ax.get_yticklabels()]
-    assert sorted(names) == sorted(["liver_metastasis (yes vs no)", "tumor: NSCLC vs HNSCC",
-                                    "tumor: melanoma vs HNSCC", "age (per 1 unit)"])
+    assert sorted(names) == sorted(
+        [
+            "liver_metastasis (yes vs no)",
+            "tumor: NSCLC vs HNSCC",
+            "tumor: melanoma vs HNSCC",
+            "age (per 1 unit)",
+        ]
+    )
     assert not any("reference" in n for n in names)
 
 
@@ -254,8 +325,17 @@ def test_count_label_small_cell_rule():
 
 
 def test_incidence_forest_masks_small_printed_counts():
-    tab = pd.DataFrame({"definition": ["a"], "stratum": ["all"], "n_hpd": [3],
-                        "n_evaluable": [40], "percent": [7.5], "ci_low": [2.6], "ci_high": [19.9]})
+    tab = pd.DataFrame(
+        {
+            "definition": ["a"],
+            "stratum": ["all"],
+            "n_hpd": [3],
+            "n_evaluable": [40],
+            "percent": [7.5],
+            "ci_low": [2.6],
+            "ci_high": [19.9],
+        }
+    )
     ax = plots.incidence_forest(tab, min_count=5).axes[0]
     assert [t.get_text() for t in ax.texts] == ["<5/40"]
     ax = plots.incidence_forest(tab).axes[0]
@@ -283,13 +363,23 @@ def test_figures_draw_on_a_given_axis():
 
 
 def test_spider_data_percent_change_from_baseline_only_on_treatment_scans():
-    scans = pd.DataFrame({
-        "patient_id": ["a", "a", "a", "a", "b", "b", "c", "c"],
-        "day": [-60.0, -5.0, 42.0, 84.0, -3.0, 40.0, -2.0, 50.0],
-        "role": ["prebaseline", "baseline", "on_treatment", "on_treatment", "baseline",
-                 "on_treatment", "baseline", "on_treatment"],
-        "sld_mm": [40.0, 50.0, 60.0, np.nan, 0.0, 10.0, 20.0, 10.0],
-    })
+    scans = pd.DataFrame(
+        {
+            "patient_id": ["a", "a", "a", "a", "b", "b", "c", "c"],
+            "day": [-60.0, -5.0, 42.0, 84.0, -3.0, 40.0, -2.0, 50.0],
+            "role": [
+                "prebaseline",
+                "baseline",
+                "on_treatment",
+                "on_treatment",
+                "baseline",
+                "on_treatment",
+                "baseline",
+                "on_treatment",
+            ],
+            "sld_mm": [40.0, 50.0, 60.0, np.nan, 0.0, 10.0, 20.0, 10.0],
+        }
+    )
     out = plots.spider_data(scans)
     # a: baseline 0 %, +20 %; the NaN scan is dropped; b: baseline 0 mm (no %); c: 0, −50 %
     assert out["patient_id"].tolist() == ["a", "a", "c", "c"]
@@ -305,9 +395,14 @@ def test_km_plot_hpd_groups_get_status_colours():
 
 
 def test_attrition_flow_lumps_rare_reasons():
-    att = pd.DataFrame({"definition": "d", "status": ["hpd", "not_hpd"] + ["not_evaluable"] * 4,
-                        "reason": ["evaluable", "evaluable", "r1", "r2", "r3", "r4"],
-                        "n": [1, 2, 8, 4, 2, 1]})
+    att = pd.DataFrame(
+        {
+            "definition": "d",
+            "status": ["hpd", "not_hpd"] + ["not_evaluable"] * 4,
+            "reason": ["evaluable", "evaluable", "r1", "r2", "r3", "r4"],
+            "n": [1, 2, 8, 4, 2, 1],
+        }
+    )
     ax = plots.attrition_flow_plot(att, max_reasons=2).axes[0]
     assert sum(p.get_width() for p in ax.patches) == 18
     assert "(n=18)" in ax.get_title()

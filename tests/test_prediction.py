@@ -122,10 +122,16 @@ def _cohort(n: int = 160, seed: int = 2) -> pd.DataFrame:
     hpd = rng.random(n) < 1 / (1 + np.exp(-lp))
     status = np.where(hpd, "hpd", "not_hpd").astype(object)
     status[:10] = "not_evaluable"
-    d = pd.DataFrame({"patient_id": [f"P{i:03d}" for i in range(n)], "age": age,
-                      "ldh_above_uln": ldh, "noise": rng.normal(size=n),
-                      "hpd_x": pd.array(np.where(status == "hpd", True, False), "boolean"),
-                      "hpd_x_status": status})
+    d = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:03d}" for i in range(n)],
+            "age": age,
+            "ldh_above_uln": ldh,
+            "noise": rng.normal(size=n),
+            "hpd_x": pd.array(np.where(status == "hpd", True, False), "boolean"),
+            "hpd_x_status": status,
+        }
+    )
     d.loc[status == "not_evaluable", "hpd_x"] = pd.NA
     d.loc[10:14, "noise"] = np.nan
     return d
@@ -142,9 +148,12 @@ def test_model_reproducible_and_counts_exclusions():
     assert m1.epv == pytest.approx(min(m1.n_events, m1.n - m1.n_events) / 3)
     perf = m1.performance.set_index("measure")
     assert perf.loc["auc", "corrected"] < perf.loc["auc", "apparent"]
-    m3 = prediction.prediction_model(d, "x", ["age", "ldh_above_uln", "noise"],
-                                     Prediction(optimism_replicates=40, auc_replicates=200,
-                                                seed=8))
+    m3 = prediction.prediction_model(
+        d,
+        "x",
+        ["age", "ldh_above_uln", "noise"],
+        Prediction(optimism_replicates=40, auc_replicates=200, seed=8),
+    )
     assert m3.performance.loc[0, "corrected"] != m1.performance.loc[0, "corrected"]
 
 
@@ -163,8 +172,10 @@ def test_harrell_optimism_of_auc_by_hand():
     for _ in range(25):
         i = rng.integers(0, len(y), size=len(y))
         mb = FirthLogisticRegression(max_iter=200).fit(x[i], y[i])
-        opt.append(roc_auc_score(y[i], mb.decision_function(x[i]))
-                   - roc_auc_score(y, mb.decision_function(x)))
+        opt.append(
+            roc_auc_score(y[i], mb.decision_function(x[i]))
+            - roc_auc_score(y, mb.decision_function(x))
+        )
     assert got.loc["auc", "apparent"] == pytest.approx(apparent, abs=1e-9)
     assert got.loc["auc", "corrected"] == pytest.approx(apparent - np.mean(opt), abs=1e-9)
 
@@ -185,7 +196,8 @@ def test_marker_roc_per_definition():
     t, curves = prediction.marker_roc(d, "age", ["x"], Prediction(auc_replicates=200))
     known = d["hpd_x"].notna()
     assert t.loc[0, "auc"] == pytest.approx(
-        roc_auc_score(d.loc[known, "hpd_x"].astype(bool), d.loc[known, "age"]), abs=1e-12)
+        roc_auc_score(d.loc[known, "hpd_x"].astype(bool), d.loc[known, "age"]), abs=1e-12
+    )
     assert t.loc[0, "n"] == 150 and set(curves) == {"x"}
 
 
@@ -194,10 +206,14 @@ def test_by_definition_table_side_by_side():
     d["hpd_y"] = d["ldh_above_uln"].astype("boolean")
     d["hpd_y_status"] = np.where(d["ldh_above_uln"], "hpd", "not_hpd")
     long = prediction.predictors_by_definition(
-        d, ["x", "y"], ["age"], Prediction(optimism_replicates=20, auc_replicates=200))
+        d, ["x", "y"], ["age"], Prediction(optimism_replicates=20, auc_replicates=200)
+    )
     assert set(long["outcome"]) == {"x", "y"}
-    assert list(long["predictor"].unique()) == ["age", "model (apparent)",
-                                                 "model (optimism-corrected)"]
+    assert list(long["predictor"].unique()) == [
+        "age",
+        "model (apparent)",
+        "model (optimism-corrected)",
+    ]
     wide = prediction.by_definition_wide(long)
     assert list(wide.columns) == ["predictor", "x", "y"]
     assert wide["predictor"].iloc[-1] == "HPD events / evaluable"
@@ -221,8 +237,22 @@ def test_parameters_group_validates():
 
 def test_methods_text_names_every_reference():
     text = prediction.methods_text(Prediction())
-    for ref in ("Firth", "Hanley", "DeLong", "Harrell", "Peduzzi", "Van Calster", "Arkenau",
-                "Mezquita", "TRIPOD", "Robin", "Cleveland", "Wilson", "Brier", "Heinze"):
+    for ref in (
+        "Firth",
+        "Hanley",
+        "DeLong",
+        "Harrell",
+        "Peduzzi",
+        "Van Calster",
+        "Arkenau",
+        "Mezquita",
+        "TRIPOD",
+        "Robin",
+        "Cleveland",
+        "Wilson",
+        "Brier",
+        "Heinze",
+    ):
         assert ref in text
 
 
@@ -238,8 +268,9 @@ def test_collinear_and_constant_predictors_left_out_with_a_note():
     dd = prediction.design(d, "x", ["age", "age2", "noise"])
     assert dd.columns == ["age", "noise"] and dd.predictors == ["age", "noise"]
     assert any("age2 left out" in n and "collinear" in n for n in dd.notes)
-    m = prediction.prediction_model(d, "x", ["age", "age2"],
-                                    Prediction(optimism_replicates=10, auc_replicates=100))
+    m = prediction.prediction_model(
+        d, "x", ["age", "age2"], Prediction(optimism_replicates=10, auc_replicates=100)
+    )
     assert m.n_parameters == 1 and any("age2" in w for w in m.warnings)
 
 
@@ -250,15 +281,29 @@ def test_firth_singular_design_is_a_failed_fit_not_a_crash():
 
 
 def test_wide_table_obeys_the_small_cell_rule():
-    long = pd.DataFrame({"predictor": ["age", "age"], "outcome": ["x", "y"], "n": [40, 60],
-                         "n_events": [3, 12], "auc": [0.7, 0.6], "ci_low": [0.5, 0.45],
-                         "ci_high": [0.9, 0.75], "epv": [np.nan, np.nan], "note": ["", ""]})
+    long = pd.DataFrame(
+        {
+            "predictor": ["age", "age"],
+            "outcome": ["x", "y"],
+            "n": [40, 60],
+            "n_events": [3, 12],
+            "auc": [0.7, 0.6],
+            "ci_low": [0.5, 0.45],
+            "ci_high": [0.9, 0.75],
+            "epv": [np.nan, np.nan],
+            "note": ["", ""],
+        }
+    )
     wide = prediction.by_definition_wide(long, small_cell_threshold=5).set_index("predictor")
     assert wide.loc["age", "x"] == "<5 events"
     assert wide.loc["age", "y"] == "0.60 (0.45–0.75)"
     assert wide.loc["HPD events / evaluable", "x"] == "<5 / 40"
-    assert prediction.by_definition_wide(long).set_index("predictor").loc[
-        "HPD events / evaluable", "x"] == "3 / 40"
+    assert (
+        prediction.by_definition_wide(long)
+        .set_index("predictor")
+        .loc["HPD events / evaluable", "x"]
+        == "3 / 40"
+    )
 
 
 def test_marker_roc_warns_with_few_events():
@@ -275,9 +320,13 @@ def test_whole_parameters_carry_the_log2_choice():
     on = prediction.design(d, "x", ["nlr"], log2_skewed=True)
     off = prediction.design(d, "x", ["nlr"], log2_skewed=False)
     assert on.columns == ["log2(nlr)"] and off.columns == ["nlr"]
-    p = Parameters.from_dict({"statistics.log2_skewed": False,
-                              "prediction.optimism_replicates": 10,
-                              "prediction.auc_replicates": 100})
+    p = Parameters.from_dict(
+        {
+            "statistics.log2_skewed": False,
+            "prediction.optimism_replicates": 10,
+            "prediction.auc_replicates": 100,
+        }
+    )
     m = prediction.prediction_model(d, "x", ["nlr"], p)
     assert list(m.coefficients["term"]) == ["(intercept)", "nlr"]
 
@@ -342,12 +391,15 @@ def test_batch_logistic_equals_irls_row_by_row():
     yb[3] = (lp[3] > 0).astype(int)  # separated: the one-by-one rule returns None
     ones = np.ones(yb.shape + (1,))
     icpt = prediction._logistic_many(ones, yb.astype(float), offset=lp)
-    slope = prediction._logistic_many(np.concatenate([ones, lp[..., None]], axis=2),
-                                      yb.astype(float))
+    slope = prediction._logistic_many(
+        np.concatenate([ones, lp[..., None]], axis=2), yb.astype(float)
+    )
     for j in range(len(yb)):
         a = prediction._logistic_irls(ones[j], yb[j].astype(float), offset=lp[j])
-        b = prediction._logistic_irls(ones[j, :, :1].repeat(2, axis=1) * np.c_[
-            np.ones(len(lp[j])), lp[j]], yb[j].astype(float))
+        b = prediction._logistic_irls(
+            ones[j, :, :1].repeat(2, axis=1) * np.c_[np.ones(len(lp[j])), lp[j]],
+            yb[j].astype(float),
+        )
         for got, ref in ((icpt[j], a), (slope[j], b)):
             if ref is None:
                 assert np.isnan(got).all()
@@ -400,9 +452,13 @@ def test_by_definition_tables_name_the_auc_ci_method():
     assert wide.loc["AUC 95 % CI method", "x"].startswith("DeLong")
     assert wide.index[-1] == "HPD events / evaluable"
     boot = prediction.predictors_by_definition(
-        d, ["x"], ["age"], Prediction(optimism_replicates=10, auc_replicates=100))
-    assert boot.loc[boot["ci_low"].notna(), "ci_method"].str.startswith(
-        "stratified percentile bootstrap (100 replicates").all()
+        d, ["x"], ["age"], Prediction(optimism_replicates=10, auc_replicates=100)
+    )
+    assert (
+        boot.loc[boot["ci_low"].notna(), "ci_method"]
+        .str.startswith("stratified percentile bootstrap (100 replicates")
+        .all()
+    )
 
 
 def test_named_reference_level_reaches_the_model():
@@ -412,10 +468,17 @@ def test_named_reference_level_reaches_the_model():
     base = {"prediction.optimism_replicates": 10, "prediction.auc_replicates": 100}
     largest = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(base))
     assert "site[lung]" not in set(largest.coefficients["term"])  # lung: the largest level
-    named = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(
-        {**base, "statistics.reference_levels": "largest,site=skin"}))
-    assert set(named.coefficients["term"]) == {"(intercept)", "age", "site[lung]",
-                                               "site[kidney]"}
-    first = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(
-        {**base, "statistics.reference_levels": "first"}))
+    named = prediction.prediction_model(
+        d,
+        "x",
+        ["age", "site"],
+        Parameters.from_dict({**base, "statistics.reference_levels": "largest,site=skin"}),
+    )
+    assert set(named.coefficients["term"]) == {"(intercept)", "age", "site[lung]", "site[kidney]"}
+    first = prediction.prediction_model(
+        d,
+        "x",
+        ["age", "site"],
+        Parameters.from_dict({**base, "statistics.reference_levels": "first"}),
+    )
     assert "site[kidney]" not in set(first.coefficients["term"])

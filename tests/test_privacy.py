@@ -42,12 +42,14 @@ def test_pseudonymize_table_only_touches_id_columns():
 
 
 def test_small_cells_masked_with_dependents():
-    t = pd.DataFrame({
-        "definition": ["a", "b", "c"],
-        "n_hpd": [0, 3, 12],
-        "n_evaluable": [40, 40, 40],
-        "percent": [0.0, 7.5, 30.0],
-    })
+    t = pd.DataFrame(
+        {
+            "definition": ["a", "b", "c"],
+            "n_hpd": [0, 3, 12],
+            "n_evaluable": [40, 40, 40],
+            "percent": [0.0, 7.5, 30.0],
+        }
+    )
     out = suppress_small_cells(t, k=5, dependent_columns=["percent"])
     assert out["n_hpd"].tolist() == [0, "<5", 12]
     assert pd.isna(out.loc[1, "percent"])
@@ -88,12 +90,25 @@ def test_key_file_without_pseudonymize_is_an_error(tmp_path):
 def test_neutralize_formulas_owasp_rule():
     from hpd_analysis.privacy import neutralize_formulas, unneutralize_text
 
-    t = pd.DataFrame({"id": ["=1+2", "+1", "-x", "@SUM(A1)", "\tA", "\rB", "P1", "-4.5", None],
-                      "n": [-1, 2, 3, 4, 5, 6, 7, 8, 9],
-                      "c": pd.Categorical(["=a", "b"] * 4 + ["b"])})
+    t = pd.DataFrame(
+        {
+            "id": ["=1+2", "+1", "-x", "@SUM(A1)", "\tA", "\rB", "P1", "-4.5", None],
+            "n": [-1, 2, 3, 4, 5, 6, 7, 8, 9],
+            "c": pd.Categorical(["=a", "b"] * 4 + ["b"]),
+        }
+    )
     out = neutralize_formulas(t)
-    assert out["id"].tolist() == ["'=1+2", "'+1", "'-x", "'@SUM(A1)", "'\tA", "'\rB", "P1",
-                                  "-4.5", None]
+    assert out["id"].tolist() == [
+        "'=1+2",
+        "'+1",
+        "'-x",
+        "'@SUM(A1)",
+        "'\tA",
+        "'\rB",
+        "P1",
+        "-4.5",
+        None,
+    ]
     assert out["n"].tolist() == t["n"].tolist()  # numbers never change
     assert out["c"].tolist()[:2] == ["'=a", "b"]
     assert t["id"].iloc[0] == "=1+2"  # the input is not modified
@@ -106,9 +121,12 @@ def test_every_csv_writer_neutralizes(tmp_path):
     from hpd_analysis.sdtm import write_cohort_csv
     from hpd_analysis.simulate import write_cohort
 
-    t = pd.DataFrame({"patient_id": ["=HYPERLINK(\"http://x\")", "P2"], "v": [1.5, -2.0]})
-    paths = [write_table(t, tmp_path, "r"), write_classification(t, tmp_path / "c.csv"),
-             write_cohort({"patients": t, "lesions": t}, tmp_path / "sim") / "patients.csv"]
+    t = pd.DataFrame({"patient_id": ['=HYPERLINK("http://x")', "P2"], "v": [1.5, -2.0]})
+    paths = [
+        write_table(t, tmp_path, "r"),
+        write_classification(t, tmp_path / "c.csv"),
+        write_cohort({"patients": t, "lesions": t}, tmp_path / "sim") / "patients.csv",
+    ]
     write_cohort_csv(t, tmp_path / "s.csv")
     paths.append(tmp_path / "s.csv")
     for p in paths:
@@ -123,11 +141,14 @@ def test_pseudonymize_cohort_scrubs_embedded_ids():
 
     key = b"k" * 20
     cohort = SimpleNamespace(
-        patients=pd.DataFrame({"patient_id": ["MRN7700148", "MRN77001480"],
-                               "note": ["sibling of MRN77001480", None]}),
+        patients=pd.DataFrame(
+            {"patient_id": ["MRN7700148", "MRN77001480"], "note": ["sibling of MRN77001480", None]}
+        ),
         lesions=pd.DataFrame({"patient_id": ["MRN7700148"], "lesion_id": ["MRN7700148-T1"]}),
-        assessments=None, scans_wide=None,
-        load_report=pd.DataFrame({"detail": ["lesion MRN7700148-T1 of patient MRN7700148"]}))
+        assessments=None,
+        scans_wide=None,
+        load_report=pd.DataFrame({"detail": ["lesion MRN7700148-T1 of patient MRN7700148"]}),
+    )
     import dataclasses
 
     @dataclasses.dataclass
@@ -163,16 +184,29 @@ def test_pseudonymized_report_has_no_embedded_id_nor_free_text(tmp_path):
     les = tables["lesions"]
     les["lesion_id"] = les["patient_id"] + "-" + les["lesion_id"].astype(str)
     pts = tables["patients"]
-    pts["comments"] = [f"seen on ward {i % 7} with {new[ids.iloc[(i + 1) % len(ids)]]}, "
-                       "family informed" for i in range(len(pts))]
+    pts["comments"] = [
+        f"seen on ward {i % 7} with {new[ids.iloc[(i + 1) % len(ids)]]}, family informed"
+        for i in range(len(pts))
+    ]
     cohort = write_cohort(tables, tmp_path / "cohort")
     key = tmp_path / "k.key"
     key.write_text("unit-test-key-0123456789abcdef\n")
-    out = run_report(cohort, tmp_path / "report", progress=None,
-                     parameters={"pseudonymize": True, "pseudonym_key_file": str(key)})
+    out = run_report(
+        cohort,
+        tmp_path / "report",
+        progress=None,
+        parameters={"pseudonymize": True, "pseudonym_key_file": str(key)},
+    )
     needles = [i.encode() for i in new.values()]
-    leaks = sorted({(p.relative_to(out).as_posix(), n.decode()) for p in out.rglob("*")
-                    if p.is_file() for n in needles if n in p.read_bytes()})
+    leaks = sorted(
+        {
+            (p.relative_to(out).as_posix(), n.decode())
+            for p in out.rglob("*")
+            if p.is_file()
+            for n in needles
+            if n in p.read_bytes()
+        }
+    )
     assert leaks == []
     t1 = [p for p in (out / "tables").glob("*.csv") if "table1" in p.name]
     assert t1 and all(b"comments" not in p.read_bytes() for p in t1)

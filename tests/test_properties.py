@@ -18,8 +18,11 @@ from hypothesis import strategies as st
 from hpd_analysis.classification import add_rule_features, classify_features
 from hpd_analysis.kinetics import compute_kinetics, tgk, tgr
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 sld = st.one_of(st.just(0.0), st.floats(1.0, 400.0))
 maybe_sld = st.one_of(st.none(), sld)
@@ -35,34 +38,41 @@ def patient_rows(draw, n_min=1, n_max=12):
     for i in range(n):
         s_pre, s_0, s_1 = draw(maybe_sld), draw(sld), draw(maybe_sld)
         d_pre, d_on = draw(days), draw(days)
-        has_pre, has_fe = s_pre is not None and d_pre is not None, s_1 is not None and \
-            d_on is not None
+        has_pre, has_fe = (
+            s_pre is not None and d_pre is not None,
+            s_1 is not None and d_on is not None,
+        )
         pct = 100 * (s_1 - s_0) / s_0 if has_fe and s_0 > 0 else np.nan
-        rows.append({
-            "patient_id": f"P{i}",
-            "treatment_start": start,
-            "prebaseline_date": start - pd.Timedelta(days=d_pre) if has_pre else pd.NaT,
-            "baseline_date": start,
-            "first_eval_date": start + pd.Timedelta(days=d_on) if has_fe else pd.NaT,
-            "sld_prebaseline_mm": s_pre if has_pre else np.nan, "sld_baseline_mm": s_0,
-            "sld_first_eval_mm": s_1 if has_fe else np.nan,
-            "days_pre_to_baseline": float(d_pre) if has_pre else np.nan,
-            "days_baseline_to_first_eval": float(d_on) if has_fe else np.nan,
-            "first_eval_day": float(d_on) if has_fe else np.nan,
-            "sld_change_first_eval_mm": s_1 - s_0 if has_fe else np.nan,
-            "sld_pct_change_first_eval": pct,
-            "recist_first_eval": draw(st.sampled_from(["PD", "SD", "PR", "NE"])) if has_fe
-            else "NE",
-            "new_lesions_first_eval": draw(st.integers(0, 3)),
-            "new_organs_first_eval": draw(st.integers(0, 2)),
-            "max_new_lesions_in_involved_organ_first_eval": draw(st.integers(0, 3)),
-            "n_organs_with_new_lesions_first_eval": float(draw(st.integers(0, 3))),
-            "n_post_baseline_scans": draw(st.integers(0, 3)) if has_fe else 0,
-            "ttf_months": draw(st.floats(0.1, 10)), "ttf_event": draw(st.integers(0, 1)),
-            "death_day": draw(st.one_of(st.none(), st.floats(1, 200))),
-            "ecog_baseline": draw(st.one_of(st.none(), st.integers(0, 3))),
-            "ecog_first_eval": draw(st.one_of(st.none(), st.integers(0, 4))),
-        })
+        rows.append(
+            {
+                "patient_id": f"P{i}",
+                "treatment_start": start,
+                "prebaseline_date": start - pd.Timedelta(days=d_pre) if has_pre else pd.NaT,
+                "baseline_date": start,
+                "first_eval_date": start + pd.Timedelta(days=d_on) if has_fe else pd.NaT,
+                "sld_prebaseline_mm": s_pre if has_pre else np.nan,
+                "sld_baseline_mm": s_0,
+                "sld_first_eval_mm": s_1 if has_fe else np.nan,
+                "days_pre_to_baseline": float(d_pre) if has_pre else np.nan,
+                "days_baseline_to_first_eval": float(d_on) if has_fe else np.nan,
+                "first_eval_day": float(d_on) if has_fe else np.nan,
+                "sld_change_first_eval_mm": s_1 - s_0 if has_fe else np.nan,
+                "sld_pct_change_first_eval": pct,
+                "recist_first_eval": draw(st.sampled_from(["PD", "SD", "PR", "NE"]))
+                if has_fe
+                else "NE",
+                "new_lesions_first_eval": draw(st.integers(0, 3)),
+                "new_organs_first_eval": draw(st.integers(0, 2)),
+                "max_new_lesions_in_involved_organ_first_eval": draw(st.integers(0, 3)),
+                "n_organs_with_new_lesions_first_eval": float(draw(st.integers(0, 3))),
+                "n_post_baseline_scans": draw(st.integers(0, 3)) if has_fe else 0,
+                "ttf_months": draw(st.floats(0.1, 10)),
+                "ttf_event": draw(st.integers(0, 1)),
+                "death_day": draw(st.one_of(st.none(), st.floats(1, 200))),
+                "ecog_baseline": draw(st.one_of(st.none(), st.integers(0, 3))),
+                "ecog_first_eval": draw(st.one_of(st.none(), st.integers(0, 4))),
+            }
+        )
     return rows
 
 
@@ -94,8 +104,9 @@ def test_verdicts_do_not_depend_on_row_order(rows, seed):
 @SETTINGS
 @given(rows=patient_rows())
 def test_verdicts_do_not_depend_on_patient_labels(rows):
-    relabelled = [{**r, "patient_id": f"zz-{len(rows) - i}-{r['patient_id']}"}
-                  for i, r in enumerate(rows)]
+    relabelled = [
+        {**r, "patient_id": f"zz-{len(rows) - i}-{r['patient_id']}"} for i, r in enumerate(rows)
+    ]
     a = classify_features(to_features(rows)).drop(columns="patient_id")
     b = classify_features(to_features(relabelled)).drop(columns="patient_id")
     pd.testing.assert_frame_equal(a, b)
@@ -122,17 +133,18 @@ def test_one_output_row_per_input_patient(rows):
 
 
 @SETTINGS
-@given(a=st.floats(1, 500), b=st.floats(0, 500), d=st.floats(1, 400),
-       k=st.floats(0.01, 100))
+@given(a=st.floats(1, 500), b=st.floats(0, 500), d=st.floats(1, 400), k=st.floats(0.01, 100))
 def test_tgr_unchanged_when_every_diameter_is_scaled(a, b, d, k):
     assert tgr(a * k, b * k, d) == pytest.approx(tgr(a, b, d), rel=1e-9, abs=1e-9)
     # TGK in absolute mode scales with the diameters, in relative mode it does not
     assert tgk(a * k, b * k, d) == pytest.approx(k * tgk(a, b, d), rel=1e-9, abs=1e-9)
     assert tgk(a * k, b * k, d, mode="relative") == pytest.approx(
-        tgk(a, b, d, mode="relative"), rel=1e-9, abs=1e-9)
+        tgk(a, b, d, mode="relative"), rel=1e-9, abs=1e-9
+    )
 
 
 # -------------------------------------------------------------- from lesions (whole pipeline)
+
 
 @st.composite
 def lesion_cohorts(draw):
@@ -144,21 +156,28 @@ def lesion_cohorts(draw):
         pid = f"P{i}"
         patients.append({"patient_id": pid, "treatment_start": start})
         n_les = draw(st.integers(1, 3))
-        offsets = sorted(draw(st.lists(st.integers(-200, 120), min_size=1, max_size=4,
-                                       unique=True)))
+        offsets = sorted(
+            draw(st.lists(st.integers(-200, 120), min_size=1, max_size=4, unique=True))
+        )
         for off in offsets:
             for j in range(n_les):
-                lesions.append({"patient_id": pid,
-                                "assessment_date": start + pd.Timedelta(days=off),
-                                "lesion_id": f"L{j}", "lesion_type": "target",
-                                "organ": ["lung", "liver", "bone"][j],
-                                "diameter_mm": draw(st.floats(1, 100).map(lambda x: round(x, 1))),
-                                "status": None})
+                lesions.append(
+                    {
+                        "patient_id": pid,
+                        "assessment_date": start + pd.Timedelta(days=off),
+                        "lesion_id": f"L{j}",
+                        "lesion_type": "target",
+                        "organ": ["lung", "liver", "bone"][j],
+                        "diameter_mm": draw(st.floats(1, 100).map(lambda x: round(x, 1))),
+                        "status": None,
+                    }
+                )
     return pd.DataFrame(patients), pd.DataFrame(lesions)
 
 
-def _classify_tables(patients: pd.DataFrame, lesions: pd.DataFrame,
-                     params: dict | None = None) -> pd.DataFrame:
+def _classify_tables(
+    patients: pd.DataFrame, lesions: pd.DataFrame, params: dict | None = None
+) -> pd.DataFrame:
     from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
@@ -183,15 +202,18 @@ def test_pipeline_properties_from_lesions(tables, seed, scale):
     unscaled = _classify_tables(patients, lesions, no_size_floor)
     l3 = lesions.assign(diameter_mm=lesions.diameter_mm * scale)
     scaled = _classify_tables(patients, l3, no_size_floor)
-    np.testing.assert_allclose(scaled.tgr_pre.to_numpy(float), unscaled.tgr_pre.to_numpy(float),
-                               rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(scaled.tgr_on.to_numpy(float), unscaled.tgr_on.to_numpy(float),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        scaled.tgr_pre.to_numpy(float), unscaled.tgr_pre.to_numpy(float), rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        scaled.tgr_on.to_numpy(float), unscaled.tgr_on.to_numpy(float), rtol=1e-6, atol=1e-6
+    )
     # dropping one patient's rows leaves every other verdict unchanged
     if len(patients) > 1:
         gone = patients.patient_id.iloc[0]
-        rest = _classify_tables(patients[patients.patient_id != gone],
-                                lesions[lesions.patient_id != gone])
+        rest = _classify_tables(
+            patients[patients.patient_id != gone], lesions[lesions.patient_id != gone]
+        )
         pd.testing.assert_frame_equal(verdicts(base).drop(index=gone), verdicts(rest))
 
 
@@ -200,8 +222,9 @@ def test_pipeline_properties_from_lesions(tables, seed, scale):
 # ``load_cohort(patients=df, lesions=df)`` and ``classify`` (no files): 500 + 500 examples =
 # 1,000 random cohorts.
 
-COHORT_SETTINGS = dict(deadline=None,
-                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+COHORT_SETTINGS = dict(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 NON_NODAL = ["lung", "liver", "bone", "adrenal", "brain", "peritoneum"]
 
 
@@ -210,8 +233,11 @@ def random_cohorts(draw, n_min: int = 1, n_max: int = 8):
     """Random patients (input order and ids random) with 0-4 scans of 0-3 target lesions, some
     non-target and new lesions, scans before and after treatment start, optional death."""
     n = draw(st.integers(n_min, n_max))
-    ids = draw(st.lists(st.text("ABCPXZ019-_", min_size=1, max_size=6), min_size=n, max_size=n,
-                        unique=True))
+    ids = draw(
+        st.lists(
+            st.text("ABCPXZ019-_", min_size=1, max_size=6), min_size=n, max_size=n, unique=True
+        )
+    )
     patients, lesions = [], []
     for pid in ids:
         start = pd.Timestamp("2020-01-01") + pd.Timedelta(days=draw(st.integers(0, 900)))
@@ -227,38 +253,78 @@ def random_cohorts(draw, n_min: int = 1, n_max: int = 8):
         for k, off in enumerate(offsets):
             date = start + pd.Timedelta(days=off)
             for j in range(n_target):
-                lesions.append({"patient_id": pid, "assessment_date": date, "lesion_id": f"T{j}",
-                                "lesion_type": "target", "organ": NON_NODAL[j],
-                                "diameter_mm": draw(st.one_of(
-                                    st.just(0.0), st.floats(1, 150).map(lambda x: round(x, 1)))),
-                                "status": None})
+                lesions.append(
+                    {
+                        "patient_id": pid,
+                        "assessment_date": date,
+                        "lesion_id": f"T{j}",
+                        "lesion_type": "target",
+                        "organ": NON_NODAL[j],
+                        "diameter_mm": draw(
+                            st.one_of(st.just(0.0), st.floats(1, 150).map(lambda x: round(x, 1)))
+                        ),
+                        "status": None,
+                    }
+                )
             for j in range(n_nt):
-                lesions.append({"patient_id": pid, "assessment_date": date, "lesion_id": f"N{j}",
-                                "lesion_type": "non_target", "organ": "bone",
-                                "diameter_mm": np.nan,
-                                "status": draw(st.sampled_from(
-                                    ["present", "absent", "unequivocal_progression"]))})
+                lesions.append(
+                    {
+                        "patient_id": pid,
+                        "assessment_date": date,
+                        "lesion_id": f"N{j}",
+                        "lesion_type": "non_target",
+                        "organ": "bone",
+                        "diameter_mm": np.nan,
+                        "status": draw(
+                            st.sampled_from(["present", "absent", "unequivocal_progression"])
+                        ),
+                    }
+                )
             if k and draw(st.integers(0, 4)) == 0:
-                lesions.append({"patient_id": pid, "assessment_date": date,
-                                "lesion_id": f"X{k}", "lesion_type": "new",
-                                "organ": draw(st.sampled_from(NON_NODAL)),
-                                "diameter_mm": np.nan, "status": None})
+                lesions.append(
+                    {
+                        "patient_id": pid,
+                        "assessment_date": date,
+                        "lesion_id": f"X{k}",
+                        "lesion_type": "new",
+                        "organ": draw(st.sampled_from(NON_NODAL)),
+                        "diameter_mm": np.nan,
+                        "status": None,
+                    }
+                )
     if not lesions:  # an empty lesion table is a documented error, not a property case
-        lesions.append({"patient_id": ids[0], "assessment_date": patients[0]["treatment_start"],
-                        "lesion_id": "T0", "lesion_type": "target", "organ": "lung",
-                        "diameter_mm": 10.0, "status": None})
+        lesions.append(
+            {
+                "patient_id": ids[0],
+                "assessment_date": patients[0]["treatment_start"],
+                "lesion_id": "T0",
+                "lesion_type": "target",
+                "organ": "lung",
+                "diameter_mm": 10.0,
+                "status": None,
+            }
+        )
     pts = pd.DataFrame(patients)
     if "death_date" not in pts.columns:
         pts["death_date"] = pd.NaT
-    les = pd.DataFrame(lesions, columns=["patient_id", "assessment_date", "lesion_id",
-                                         "lesion_type", "organ", "diameter_mm", "status"])
+    les = pd.DataFrame(
+        lesions,
+        columns=[
+            "patient_id",
+            "assessment_date",
+            "lesion_id",
+            "lesion_type",
+            "organ",
+            "diameter_mm",
+            "status",
+        ],
+    )
     les["assessment_date"] = pd.to_datetime(les["assessment_date"])
     les["diameter_mm"] = les["diameter_mm"].astype(float)
     return pts, les
 
 
-def _run(patients: pd.DataFrame, lesions: pd.DataFrame, params: dict | None = None
-         ) -> pd.DataFrame:
+def _run(patients: pd.DataFrame, lesions: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
     from hpd_analysis.classification import classify_table
     from hpd_analysis.load import load_cohort
 
@@ -292,17 +358,24 @@ def test_random_cohorts_rows_order_labels_locality_and_attrition(tables, seed, p
     assert len(sums) == len(status) and (sums == len(patients)).all()
 
     ids = patients["patient_id"].tolist()
-    keep = pick.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True)) \
-        if len(ids) > 1 else ids
+    keep = (
+        pick.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True)) if len(ids) > 1 else ids
+    )
     assume(lesions["patient_id"].isin(keep).any())  # else no lesion table: another input shape
     rng = np.random.default_rng(seed)
     new_ids = {old: f"Q{i:03d}" for i, old in enumerate(rng.permutation(np.array(ids, object)))}
     p2 = patients[patients["patient_id"].isin(keep)]
     l2 = lesions[lesions["patient_id"].isin(keep)]
-    p2 = p2.iloc[rng.permutation(len(p2))].assign(
-        patient_id=lambda d: d["patient_id"].map(new_ids)).reset_index(drop=True)
-    l2 = l2.iloc[rng.permutation(len(l2))].assign(
-        patient_id=lambda d: d["patient_id"].map(new_ids)).reset_index(drop=True)
+    p2 = (
+        p2.iloc[rng.permutation(len(p2))]
+        .assign(patient_id=lambda d: d["patient_id"].map(new_ids))
+        .reset_index(drop=True)
+    )
+    l2 = (
+        l2.iloc[rng.permutation(len(l2))]
+        .assign(patient_id=lambda d: d["patient_id"].map(new_ids))
+        .reset_index(drop=True)
+    )
     moved = _run(p2, l2)
     assert moved["patient_id"].tolist() == p2["patient_id"].tolist()
     expected = _by_patient(base.assign(patient_id=base["patient_id"].map(new_ids)))
@@ -324,16 +397,26 @@ def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(tables, factor):
     tag = lambda d: d.assign(patient_id="scaled:" + d["patient_id"])  # noqa: E731
     # RECIST measurability (>= 10 mm, nodes >= 15 mm) is a size threshold, not scale-free: off
     no_size_floor = {"rules.baseline_target_min_mm": 0, "rules.baseline_node_min_mm": 0}
-    both = _run(pd.concat([patients, tag(patients)], ignore_index=True),
-                pd.concat([lesions, tag(lesions).assign(
-                    diameter_mm=lesions["diameter_mm"].to_numpy() * factor)],
-                    ignore_index=True), no_size_floor)
+    both = _run(
+        pd.concat([patients, tag(patients)], ignore_index=True),
+        pd.concat(
+            [lesions, tag(lesions).assign(diameter_mm=lesions["diameter_mm"].to_numpy() * factor)],
+            ignore_index=True,
+        ),
+        no_size_floor,
+    )
     n = len(patients)
     base, scaled = both.iloc[:n], both.iloc[n:]
     assert scaled["patient_id"].tolist() == ["scaled:" + p for p in base["patient_id"]]
     for c in TGR_COLUMNS:
-        np.testing.assert_allclose(scaled[c].to_numpy(float), base[c].to_numpy(float),
-                                   rtol=1e-7, atol=1e-9, err_msg=c)
+        np.testing.assert_allclose(
+            scaled[c].to_numpy(float), base[c].to_numpy(float), rtol=1e-7, atol=1e-9, err_msg=c
+        )
     for c in ("tgk_pre", "tgk_on"):
-        np.testing.assert_allclose(scaled[c].to_numpy(float), factor * base[c].to_numpy(float),
-                                   rtol=1e-7, atol=1e-9, err_msg=c)
+        np.testing.assert_allclose(
+            scaled[c].to_numpy(float),
+            factor * base[c].to_numpy(float),
+            rtol=1e-7,
+            atol=1e-9,
+            err_msg=c,
+        )

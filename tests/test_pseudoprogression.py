@@ -17,12 +17,18 @@ def _cohort():
     # B: 50 -> 65 -> 72 (+7 mm over the iUPD sum, 42 days later): iCPD
     # C: 50 -> 65, no later scan: unconfirmed
     # D: 50 -> 40 (SD) -> 30 (-40 %: PR): no iUPD, later response
-    scans = {"A": {-3: 50, 42: 65, 84: 55}, "B": {-3: 50, 42: 65, 84: 72},
-             "C": {-3: 50, 42: 65}, "D": {-3: 50, 42: 40, 84: 30}}
-    rows = [(p, START + pd.Timedelta(days=d), "T1", mm) for p, s in scans.items()
-            for d, mm in s.items()]
-    lesions = pd.DataFrame(rows, columns=["patient_id", "assessment_date", "lesion_id",
-                                          "diameter_mm"])
+    scans = {
+        "A": {-3: 50, 42: 65, 84: 55},
+        "B": {-3: 50, 42: 65, 84: 72},
+        "C": {-3: 50, 42: 65},
+        "D": {-3: 50, 42: 40, 84: 30},
+    }
+    rows = [
+        (p, START + pd.Timedelta(days=d), "T1", mm) for p, s in scans.items() for d, mm in s.items()
+    ]
+    lesions = pd.DataFrame(
+        rows, columns=["patient_id", "assessment_date", "lesion_id", "diameter_mm"]
+    )
     lesions["lesion_type"] = "target"
     lesions["organ"] = "lung"
     patients = pd.DataFrame({"patient_id": list(scans), "treatment_start": START})
@@ -43,8 +49,14 @@ def test_pseudoprogression_beside_hpd():
     unconfirmed, none later responded; 1 pseudoprogression in the cohort of 4."""
     from hpd_analysis.definitions import Definition
 
-    pd_rule = Definition(code="pd_first", citation="test", rule="RECIST PD", parameters={},
-                         requires=("measurable_baseline",), criteria=["recist_first_eval == PD"])
+    pd_rule = Definition(
+        code="pd_first",
+        citation="test",
+        rule="RECIST PD",
+        parameters={},
+        requires=("measurable_baseline",),
+        criteria=["recist_first_eval == PD"],
+    )
     cohort = _cohort()
     table = classify_table(cohort, [pd_rule, "matos2020"], {"rules.irecist": True})
     assert table.irecist_course.tolist()[0] == "pseudoprogression"

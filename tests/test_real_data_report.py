@@ -20,11 +20,16 @@ from hpd_analysis.report import run_report
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
 #: the project's shared data folder when present, else the copies bundled in the package (every
 #: set but OAK/POPLAR, which is not redistributable: its tests skip without the shared folder)
-EXTERNAL = SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "hpd_analysis" / "data"
-needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(),
-                                    reason=f"external data folder absent: {EXTERNAL}")
-needs_oak = pytest.mark.skipif(not (EXTERNAL / "oak_poplar_gandara2018").is_dir(),
-                               reason="OAK/POPLAR data absent (not bundled)")
+EXTERNAL = (
+    SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "hpd_analysis" / "data"
+)
+needs_external = pytest.mark.skipif(
+    not EXTERNAL.is_dir(), reason=f"external data folder absent: {EXTERNAL}"
+)
+needs_oak = pytest.mark.skipif(
+    not (EXTERNAL / "oak_poplar_gandara2018").is_dir(),
+    reason="OAK/POPLAR data absent (not bundled)",
+)
 
 # R reference for OAK by arm (os / pfs). Computed with R 4.x, survival 3.5.3, on the cohort
 # written by write_external_cohort("oak", "cohorts/oak") (patients.csv):
@@ -55,8 +60,13 @@ R_OAK_HR = {
 
 def _stream_text(ipynb: Path) -> str:
     nb = nbformat.read(ipynb, as_version=4)
-    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                     for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    return "\n".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
 
 
 @pytest.mark.external
@@ -64,8 +74,13 @@ def _stream_text(ipynb: Path) -> str:
 @needs_external
 def test_laleh_study4_kinetics_by_arm_and_survival_skipped(tmp_path):
     cohort = write_external_cohort("laleh2022-study4", tmp_path / "laleh4", external_dir=EXTERNAL)
-    out = run_report(cohort, tmp_path / "report", {"group_by": "arm"},
-                     sections=["kinetics", "survival"], progress=None)
+    out = run_report(
+        cohort,
+        tmp_path / "report",
+        {"group_by": "arm"},
+        sections=["kinetics", "survival"],
+        progress=None,
+    )
     tables = out / "tables"
     # fast progression per arm: n/N, % and 95 % CI; arm 1 docetaxel, arm 2 atezolizumab
     fp = pd.read_csv(tables / "fast_progression_by_group.csv", dtype={"group": str})
@@ -102,8 +117,13 @@ def test_laleh_study4_kinetics_by_arm_and_survival_skipped(tmp_path):
 @needs_oak
 def test_oak_survival_by_arm_equals_r_survival(tmp_path):
     cohort = write_external_cohort("oak", tmp_path / "oak", external_dir=EXTERNAL)
-    out = run_report(cohort, tmp_path / "report", {"group_by": "arm", "landmark": "none"},
-                     sections=["kinetics", "survival"], progress=None)
+    out = run_report(
+        cohort,
+        tmp_path / "report",
+        {"group_by": "arm", "landmark": "none"},
+        sections=["kinetics", "survival"],
+        progress=None,
+    )
     surv = pd.read_csv(out / "tables" / "survival.csv").set_index(["endpoint", "group"])
     assert set(surv.index) == set(R_OAK)
     for key, (n, events, med, lo, hi) in R_OAK.items():
@@ -136,8 +156,13 @@ def test_oak_survival_by_arm_equals_r_survival(tmp_path):
 def test_example_with_prebaseline_scans_split_by_tumour_type(tmp_path):
     """A cohort with pre-baseline scans and survival: the before-vs-on figures are drawn, the
     per-group tables hold every patient, and PFS by ferrara2018 carries the caveat."""
-    out = run_report(_example(), tmp_path / "report", {"group_by": "tumor_type"},
-                     sections=["kinetics"], progress=None)
+    out = run_report(
+        _example(),
+        tmp_path / "report",
+        {"group_by": "tumor_type"},
+        sections=["kinetics"],
+        progress=None,
+    )
     kin = pd.read_csv(out / "tables" / "kinetics_by_group.csv")
     pre = kin[kin["quantity"] == "tgr_pre"]
     assert pre["n"].sum() > 0 and pre["n_patients"].sum() == 500
@@ -146,8 +171,13 @@ def test_example_with_prebaseline_scans_split_by_tumour_type(tmp_path):
     for fig in ("tgr_scatter", "tgk_distributions", "on_treatment_kinetics"):
         assert (out / "figures" / f"{fig}.png").is_file()
     assert "NOT EVALUABLE" not in _stream_text(out / "02_kinetics.ipynb")
-    out = run_report(_example(), tmp_path / "surv", {"group_by": "ferrara2018"},
-                     sections=["survival"], progress=None)
+    out = run_report(
+        _example(),
+        tmp_path / "surv",
+        {"group_by": "ferrara2018"},
+        sections=["survival"],
+        progress=None,
+    )
     text = _stream_text(out / "05_survival.ipynb")
     assert "pfs: Caution: ferrara2018 requires RECIST progression" in text
     assert "os: Caution" not in text

@@ -24,9 +24,18 @@ START = pd.Timestamp("2021-03-01")
 
 def cohort_from_sums(series: dict[str, list[tuple[int, float, int]]]) -> Cohort:
     """Patients given as ``{pid: [(day, sld_mm, new_lesions), ...]}`` (per-scan sums)."""
-    rows = [dict(patient_id=p, assessment_date=START + pd.Timedelta(days=d), sld_mm=s,
-                 new_lesions=n, new_organs=0, non_target_pd=False)
-            for p, scans in series.items() for d, s, n in scans]
+    rows = [
+        dict(
+            patient_id=p,
+            assessment_date=START + pd.Timedelta(days=d),
+            sld_mm=s,
+            new_lesions=n,
+            new_organs=0,
+            non_target_pd=False,
+        )
+        for p, scans in series.items()
+        for d, s, n in scans
+    ]
     patients = pd.DataFrame({"patient_id": list(series), "treatment_start": START})
     return Cohort(patients=patients, assessments=pd.DataFrame(rows))
 
@@ -48,12 +57,21 @@ def test_target_response_boundaries():
 
 def test_overall_response_table():
     t = np.array(["CR", "CR", "CR", "PR", "SD", "NE", "NE", "SD", "CR"])
-    nt = np.array(["CR", "non-CR/non-PD", "NE", "NE", "non-CR/non-PD", "non-CR/non-PD", "PD",
-                   "none", "none"])
-    new = pd.array([False, False, False, False, False, False, False, True, False],
-                   dtype="boolean")
-    assert overall_response(t, nt, new).tolist() == ["CR", "PR", "PR", "PR", "SD", "NE", "PD",
-                                                      "PD", "CR"]
+    nt = np.array(
+        ["CR", "non-CR/non-PD", "NE", "NE", "non-CR/non-PD", "non-CR/non-PD", "PD", "none", "none"]
+    )
+    new = pd.array([False, False, False, False, False, False, False, True, False], dtype="boolean")
+    assert overall_response(t, nt, new).tolist() == [
+        "CR",
+        "PR",
+        "PR",
+        "PR",
+        "SD",
+        "NE",
+        "PD",
+        "PD",
+        "CR",
+    ]
 
 
 # ---------------------------------------------------------------- per-scan responses
@@ -91,28 +109,38 @@ def test_no_baseline_gives_ne_with_reason():
 
 
 def test_first_eval_row_matches_first_evaluation_features():
-    c = cohort_from_sums({"A": [(-5, 98, 0), (49, 171, 0)], "B": [(-1, 50, 0), (45, 34, 0)],
-                          "C": [(0, 50, 0), (45, 54, 0)]})
+    c = cohort_from_sums(
+        {
+            "A": [(-5, 98, 0), (49, 171, 0)],
+            "B": [(-1, 50, 0), (45, 34, 0)],
+            "C": [(0, 50, 0), (45, 54, 0)],
+        }
+    )
     r = recist_responses(scan_table(c))
     f = first_evaluation_features(c)
     fe = r[r.is_first_eval]
     assert fe.overall_response.tolist() == f.recist_first_eval.tolist() == ["PD", "PR", "SD"]
-    assert fe.pct_change_baseline.round(4).tolist() == f.sld_pct_change_first_eval.round(
-        4).tolist()
+    assert fe.pct_change_baseline.round(4).tolist() == f.sld_pct_change_first_eval.round(4).tolist()
 
 
 # ---------------------------------------------------------------- best overall response
 
 
 def test_bor_sd_minimum_duration_and_missing_patients():
-    r = responses({
-        "early_sd_then_pd": [(0, 100, 0), (30, 100, 0), (70, 130, 0)],
-        "early_sd_only": [(0, 100, 0), (30, 100, 0)],
-        "sd_at_42": [(0, 100, 0), (42, 100, 0)],
-        "pr_then_pd": [(0, 100, 0), (42, 60, 0), (84, 80, 0)],
-    })
-    b = best_overall_response(r, patient_ids=pd.Series(
-        ["early_sd_then_pd", "early_sd_only", "sd_at_42", "pr_then_pd", "no_scan"]))
+    r = responses(
+        {
+            "early_sd_then_pd": [(0, 100, 0), (30, 100, 0), (70, 130, 0)],
+            "early_sd_only": [(0, 100, 0), (30, 100, 0)],
+            "sd_at_42": [(0, 100, 0), (42, 100, 0)],
+            "pr_then_pd": [(0, 100, 0), (42, 60, 0), (84, 80, 0)],
+        }
+    )
+    b = best_overall_response(
+        r,
+        patient_ids=pd.Series(
+            ["early_sd_then_pd", "early_sd_only", "sd_at_42", "pr_then_pd", "no_scan"]
+        ),
+    )
     assert b.bor.tolist() == ["PD", "NE", "SD", "PR", "NE"]
     assert "SD before day 42" in b.bor_reason.iloc[0]
     assert "SD minimum duration" in b.bor_reason.iloc[1]
@@ -136,14 +164,16 @@ def test_bor_confirmation_parameter():
 
 
 def test_irecist_confirmed_not_confirmed_pseudoprogression_unconfirmable():
-    r = responses({
-        "confirmed": [(0, 100, 0), (42, 130, 0), (77, 136, 0)],
-        "not_confirmed": [(0, 100, 0), (42, 130, 0), (77, 132, 0)],
-        "pseudo": [(0, 100, 0), (42, 130, 0), (77, 110, 0)],
-        "late_scan": [(0, 100, 0), (42, 130, 0), (110, 150, 0)],
-        "new_lesion": [(0, 100, 0), (42, 130, 0), (70, 131, 1)],
-        "no_pd": [(0, 100, 0), (42, 100, 0)],
-    })
+    r = responses(
+        {
+            "confirmed": [(0, 100, 0), (42, 130, 0), (77, 136, 0)],
+            "not_confirmed": [(0, 100, 0), (42, 130, 0), (77, 132, 0)],
+            "pseudo": [(0, 100, 0), (42, 130, 0), (77, 110, 0)],
+            "late_scan": [(0, 100, 0), (42, 130, 0), (110, 150, 0)],
+            "new_lesion": [(0, 100, 0), (42, 130, 0), (70, 131, 1)],
+            "no_pd": [(0, 100, 0), (42, 100, 0)],
+        }
+    )
     i = irecist(r, patient_ids=pd.Series(list(r.patient_id.unique()) + ["nobody"]))
     i = i.set_index("patient_id")
     assert i.loc["confirmed", "icpd"] is True or bool(i.loc["confirmed", "icpd"])
@@ -169,8 +199,9 @@ def test_irecist_window_edges(gap, confirmable):
 
 # ---------------------------------------------------------------- reference: pharmaverse ADaM
 
-EXTERNAL = (__import__("pathlib").Path(__file__).resolve().parents[2]
-            / "shared" / "data" / "external")
+EXTERNAL = (
+    __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+)
 ADTR = EXTERNAL / "pharmaverseadam" / "adtr_onco.csv.gz"
 
 
@@ -183,30 +214,38 @@ def test_sld_pct_change_and_nadir_match_pharmaverse_adtr():
     # RECIST diameter: longest diameter (LDIAMn) of non-nodal lesions, short axis (NLDIAMn, the
     # perpendicular) of lymph nodes
     nodal = adtr["TULOCGR1"] == "NODAL"
-    lesion_rows = adtr[(adtr["PARAMCD"].str.fullmatch(r"LDIAM\d+") & ~nodal)
-                       | (adtr["PARAMCD"].str.fullmatch(r"NLDIAM\d+") & nodal)]
-    lesions = pd.DataFrame({
-        "patient_id": lesion_rows["USUBJID"].to_numpy(),
-        "assessment_date": pd.to_datetime(lesion_rows["ADT"]).to_numpy(),
-        "lesion_id": lesion_rows["TRLNKID"].to_numpy(),
-        "lesion_type": "target",
-        "organ": lesion_rows["TULOC"].to_numpy(),
-        "diameter_mm": lesion_rows["AVAL"].to_numpy(dtype=float),
-        "status": None,
-        "is_lymph_node": (lesion_rows["TULOCGR1"] == "NODAL").to_numpy(),
-        "not_evaluable": False,
-    })
-    patients = (adtr[["USUBJID", "TRTSDT"]].drop_duplicates()
-                .rename(columns={"USUBJID": "patient_id", "TRTSDT": "treatment_start"}))
+    lesion_rows = adtr[
+        (adtr["PARAMCD"].str.fullmatch(r"LDIAM\d+") & ~nodal)
+        | (adtr["PARAMCD"].str.fullmatch(r"NLDIAM\d+") & nodal)
+    ]
+    lesions = pd.DataFrame(
+        {
+            "patient_id": lesion_rows["USUBJID"].to_numpy(),
+            "assessment_date": pd.to_datetime(lesion_rows["ADT"]).to_numpy(),
+            "lesion_id": lesion_rows["TRLNKID"].to_numpy(),
+            "lesion_type": "target",
+            "organ": lesion_rows["TULOC"].to_numpy(),
+            "diameter_mm": lesion_rows["AVAL"].to_numpy(dtype=float),
+            "status": None,
+            "is_lymph_node": (lesion_rows["TULOCGR1"] == "NODAL").to_numpy(),
+            "not_evaluable": False,
+        }
+    )
+    patients = (
+        adtr[["USUBJID", "TRTSDT"]]
+        .drop_duplicates()
+        .rename(columns={"USUBJID": "patient_id", "TRTSDT": "treatment_start"})
+    )
     patients["treatment_start"] = pd.to_datetime(patients["treatment_start"])
     scans = scan_table(Cohort(patients=patients.reset_index(drop=True), lesions=lesions))
     ref = adtr[adtr["PARAMCD"] == "SDIAM"].assign(
-        assessment_date=lambda d: pd.to_datetime(d["ADT"]), patient_id=lambda d: d["USUBJID"])
+        assessment_date=lambda d: pd.to_datetime(d["ADT"]), patient_id=lambda d: d["USUBJID"]
+    )
     m = ref.merge(scans, on=["patient_id", "assessment_date"], how="left", validate="one_to_one")
     assert m["role"].notna().all()
     evaluable = m["ANL01FL"] == "Y"
     np.testing.assert_allclose(m.loc[evaluable, "sld_mm"], m.loc[evaluable, "AVAL"], atol=1e-6)
-    assert m.loc[~evaluable, "sld_mm"].isna().all()        # a target lesion is missing
+    assert m.loc[~evaluable, "sld_mm"].isna().all()  # a target lesion is missing
     assert (m.loc[m["ABLFL"] == "Y", "role"] == "baseline").all()
 
     r = recist_responses(scans)
@@ -220,7 +259,7 @@ def test_sld_pct_change_and_nadir_match_pharmaverse_adtr():
 
 def test_irecist_and_bor_work_without_treatment_start_days():
     r = responses({"A": [(0, 100, 0), (42, 130, 0), (77, 136, 0)]})
-    r["day"] = np.nan                      # e.g. a cohort without start dates
+    r["day"] = np.nan  # e.g. a cohort without start dates
     i = irecist(r)
     assert bool(i.icpd.iloc[0]) and i.iupd_date.iloc[0] == START + pd.Timedelta(days=42)
     b = best_overall_response(r, confirm=True)
@@ -259,8 +298,7 @@ def test_overall_response_without_target_lesions():
     t = np.array(["none"] * 6)
     nt = np.array(["non-CR/non-PD", "CR", "PD", "non-CR/non-PD", "NE", "none"])
     new = pd.array([False, False, False, True, False, False], dtype="boolean")
-    assert overall_response(t, nt, new).tolist() == ["NON-CR/NON-PD", "CR", "PD", "PD", "NE",
-                                                      "NE"]
+    assert overall_response(t, nt, new).tolist() == ["NON-CR/NON-PD", "CR", "PD", "PD", "NE", "NE"]
     r = response_reason(t, nt, new, overall_response(t, nt, new), np.full(6, None))
     assert r[5] == "no target or non-target lesion at baseline"
     assert "response from target SLD alone" not in r[4]
@@ -274,21 +312,35 @@ def lesion_cohort(scans: dict[str, dict[int, dict[str, float | str]]]) -> Cohort
         for d, lesions in by_day.items():
             for lid, v in lesions.items():
                 nt = lid.startswith("NT")
-                rows.append(dict(patient_id=p, assessment_date=START + pd.Timedelta(days=d),
-                                 lesion_id=lid, lesion_type="non_target" if nt else "target",
-                                 organ="lung", diameter_mm=np.nan if nt else float(v),
-                                 status=v if nt else None, is_lymph_node=False,
-                                 not_evaluable=False))
+                rows.append(
+                    dict(
+                        patient_id=p,
+                        assessment_date=START + pd.Timedelta(days=d),
+                        lesion_id=lid,
+                        lesion_type="non_target" if nt else "target",
+                        organ="lung",
+                        diameter_mm=np.nan if nt else float(v),
+                        status=v if nt else None,
+                        is_lymph_node=False,
+                        not_evaluable=False,
+                    )
+                )
     patients = pd.DataFrame({"patient_id": list(scans), "treatment_start": START})
     return Cohort(patients=patients, lesions=pd.DataFrame(rows))
 
 
 def test_incomplete_scan_pd_over_nadir_and_never_sets_the_nadir():
-    c = lesion_cohort({
-        "pd": {0: {"T1": 50, "T2": 50}, 42: {"T1": 30, "T2": 30}, 84: {"T1": 72}},
-        "ne": {0: {"T1": 50, "T2": 50}, 42: {"T1": 30, "T2": 30}, 84: {"T1": 40},
-               126: {"T1": 35, "T2": 35}},
-    })
+    c = lesion_cohort(
+        {
+            "pd": {0: {"T1": 50, "T2": 50}, 42: {"T1": 30, "T2": 30}, 84: {"T1": 72}},
+            "ne": {
+                0: {"T1": 50, "T2": 50},
+                42: {"T1": 30, "T2": 30},
+                84: {"T1": 40},
+                126: {"T1": 35, "T2": 35},
+            },
+        }
+    )
     r = recist_responses(scan_table(c))
     pd_, ne = r[r.patient_id == "pd"], r[r.patient_id == "ne"]
     # 72 mm measured vs the 60 mm nadir (+20 %, +12 mm): PD although the baseline was 100 mm
@@ -305,36 +357,62 @@ def test_incomplete_scan_pd_over_nadir_and_never_sets_the_nadir():
 
 def test_non_target_only_per_scan_and_best_overall_response():
     present = {"NT1": "present", "NT2": "present"}
-    c = lesion_cohort({
-        "ncnp_42": {0: present, 42: present},
-        "ncnp_early": {0: present, 30: present},
-        "ncnp_early_then_pd": {0: present, 30: present,
-                               70: {"NT1": "unequivocal_progression", "NT2": "present"}},
-        "ncnp_then_pd": {0: present, 42: present,
-                         84: {"NT1": "unequivocal_progression", "NT2": "present"}},
-        "cr_once": {0: present, 42: {"NT1": "absent", "NT2": "absent"}, 56: present},
-    })
+    c = lesion_cohort(
+        {
+            "ncnp_42": {0: present, 42: present},
+            "ncnp_early": {0: present, 30: present},
+            "ncnp_early_then_pd": {
+                0: present,
+                30: present,
+                70: {"NT1": "unequivocal_progression", "NT2": "present"},
+            },
+            "ncnp_then_pd": {
+                0: present,
+                42: present,
+                84: {"NT1": "unequivocal_progression", "NT2": "present"},
+            },
+            "cr_once": {0: present, 42: {"NT1": "absent", "NT2": "absent"}, 56: present},
+        }
+    )
     r = recist_responses(scan_table(c))
     assert (r.target_response == "none").all()
-    assert r.overall_response.tolist() == ["NON-CR/NON-PD", "NON-CR/NON-PD", "NON-CR/NON-PD",
-                                           "PD", "NON-CR/NON-PD", "PD", "CR", "NON-CR/NON-PD"]
+    assert r.overall_response.tolist() == [
+        "NON-CR/NON-PD",
+        "NON-CR/NON-PD",
+        "NON-CR/NON-PD",
+        "PD",
+        "NON-CR/NON-PD",
+        "PD",
+        "CR",
+        "NON-CR/NON-PD",
+    ]
     b = best_overall_response(r).set_index("patient_id")
-    assert b.bor.to_dict() == {"ncnp_42": "NON-CR/NON-PD", "ncnp_early": "NE",
-                               "ncnp_early_then_pd": "PD", "ncnp_then_pd": "NON-CR/NON-PD",
-                               "cr_once": "CR"}
+    assert b.bor.to_dict() == {
+        "ncnp_42": "NON-CR/NON-PD",
+        "ncnp_early": "NE",
+        "ncnp_early_then_pd": "PD",
+        "ncnp_then_pd": "NON-CR/NON-PD",
+        "cr_once": "CR",
+    }
     assert b.loc["ncnp_early", "bor_reason"] == (
-        "NON-CR/NON-PD only before day 42 (SD minimum duration), no later response")
+        "NON-CR/NON-PD only before day 42 (SD minimum duration), no later response"
+    )
     assert b.loc["ncnp_early_then_pd", "bor_reason"] == (
-        "NON-CR/NON-PD before day 42 (SD minimum duration) followed by PD")
+        "NON-CR/NON-PD before day 42 (SD minimum duration) followed by PD"
+    )
     # confirmation: a CR not confirmed counts as NON-CR/NON-PD (not SD) without target lesions
     bc = best_overall_response(r, confirm=True).set_index("patient_id")
     assert bc.loc["cr_once", "bor"] == "NON-CR/NON-PD"
 
 
 def test_bor_ignores_scans_after_the_first_pd():
-    r = responses({"pd_then_sd": [(0, 100, 0), (42, 130, 0), (84, 100, 0)],
-                   "pd_then_pr": [(0, 100, 0), (42, 100, 1), (84, 60, 0)],
-                   "sd_then_pd": [(0, 100, 0), (42, 100, 0), (84, 130, 0)]})
+    r = responses(
+        {
+            "pd_then_sd": [(0, 100, 0), (42, 130, 0), (84, 100, 0)],
+            "pd_then_pr": [(0, 100, 0), (42, 100, 1), (84, 60, 0)],
+            "sd_then_pd": [(0, 100, 0), (42, 100, 0), (84, 130, 0)],
+        }
+    )
     b = best_overall_response(r)
     assert b.bor.tolist() == ["PD", "PD", "SD"]
     assert b.bor_day.tolist() == [42, 42, 42]
@@ -343,8 +421,9 @@ def test_bor_ignores_scans_after_the_first_pd():
 
 def test_irecist_later_non_cr_non_pd_is_pseudoprogression():
     present = {"NT1": "present"}
-    c = lesion_cohort({"A": {0: present, 42: {"NT1": "unequivocal_progression"},
-                             60: present, 90: present}})
+    c = lesion_cohort(
+        {"A": {0: present, 42: {"NT1": "unequivocal_progression"}, 60: present, 90: present}}
+    )
     i = irecist(recist_responses(scan_table(c)))
     # confirmatory scan (day 70-98 window: day 90) shows no further progression; later NCNP
     assert not bool(i.icpd.iloc[0]) and bool(i.pseudoprogression.iloc[0])
@@ -397,18 +476,21 @@ def test_scan_responses_equals_the_public_functions(seed):
     nt_exp = maybe_nan(rng.integers(0, 3, n).astype(float))
     nt_ass = np.minimum(nt_exp, rng.integers(0, 3, n))
     new = pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.15), dtype="boolean")
-    sreason = np.where(np.isnan(sld), rng.choice(["1 of 2 baseline target lesion(s) not measured",
-                                                  "no baseline scan"], n), None).astype(object)
+    sreason = np.where(
+        np.isnan(sld),
+        rng.choice(["1 of 2 baseline target lesion(s) not measured", "no baseline scan"], n),
+        None,
+    ).astype(object)
     t_exp = rng.integers(0, 4, n).astype(float)
     t_meas = np.minimum(t_exp, rng.integers(0, 4, n))
 
     tr = target_response(sld, base, base, cr, part, no_t)
     ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
     ovr = overall_response(tr, ntr, new)
-    reason = response_reason(tr, ntr, new, ovr, sreason,
-                             measured_pd_reason(tr, sld, t_exp, t_meas))
-    got = scan_responses(sld, base, base, cr, part, no_t, ntpd, ntcr, nt_exp, nt_ass, new,
-                         sreason, t_exp, t_meas)
+    reason = response_reason(tr, ntr, new, ovr, sreason, measured_pd_reason(tr, sld, t_exp, t_meas))
+    got = scan_responses(
+        sld, base, base, cr, part, no_t, ntpd, ntcr, nt_exp, nt_ass, new, sreason, t_exp, t_meas
+    )
     for want, have in zip((tr, ntr, ovr, reason), got, strict=True):
         assert have.dtype == object and have.flags.writeable
         assert want.tolist() == have.tolist()

@@ -26,8 +26,9 @@ from hpd_analysis.params import Parameters, Windows  # noqa: E402
 
 
 def _load_reference():
-    spec = importlib.util.spec_from_file_location("hpd_reference",
-                                                  ROOT / "benchmarks" / "reference.py")
+    spec = importlib.util.spec_from_file_location(
+        "hpd_reference", ROOT / "benchmarks" / "reference.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules["hpd_reference"] = mod
     spec.loader.exec_module(mod)
@@ -41,8 +42,10 @@ CODES = reference.CODES
 def _mismatch_message(mm: pd.DataFrame) -> str:
     lines = [f"{len(mm)} verdict(s) differ (fast = classify, reference = per-patient):"]
     for r in mm.head(25).itertuples(index=False):
-        lines.append(f"  {r.patient_id} {r.definition}: fast={r.fast} reference={r.reference}"
-                     f"  [{r.fast_reason}]")
+        lines.append(
+            f"  {r.patient_id} {r.definition}: fast={r.fast} reference={r.reference}"
+            f"  [{r.fast_reason}]"
+        )
     return "\n".join(lines)
 
 
@@ -78,15 +81,27 @@ def test_simulated_cohort_agrees_under_default_parameters(sim_cohort):
         assert (values == False).any(), code  # noqa: E712
 
 
-@pytest.mark.parametrize("params", [
-    Parameters(nonpositive_pre_growth="ratio"),
-    Parameters(nonpositive_pre_growth="infinite_if_on_positive"),
-    Parameters(tgk_mode="relative"),
-    Parameters(windows=Windows(first_eval_min_days=28, prebaseline_max_days_before_baseline=90)),
-    Parameters(windows=Windows(first_eval_max_days=70, baseline_max_days_before=28)),
-    Parameters(death_without_cause_is_progression=False),
-], ids=["pre_ratio", "pre_infinite", "tgk_relative", "windows", "windows_max",
-        "death_cause_required"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        Parameters(nonpositive_pre_growth="ratio"),
+        Parameters(nonpositive_pre_growth="infinite_if_on_positive"),
+        Parameters(tgk_mode="relative"),
+        Parameters(
+            windows=Windows(first_eval_min_days=28, prebaseline_max_days_before_baseline=90)
+        ),
+        Parameters(windows=Windows(first_eval_max_days=70, baseline_max_days_before=28)),
+        Parameters(death_without_cause_is_progression=False),
+    ],
+    ids=[
+        "pre_ratio",
+        "pre_infinite",
+        "tgk_relative",
+        "windows",
+        "windows_max",
+        "death_cause_required",
+    ],
+)
 def test_simulated_cohort_agrees_under_other_parameters(sim_cohort, params):
     fast = classify_mod.classify_table(sim_cohort, params=params)
     ref = reference.reference_classify(sim_cohort, params=params)
@@ -116,16 +131,28 @@ def test_simulated_cohort_agrees_with_definition_options(sim_cohort, code):
 def test_kinetic_values_agree_on_simulated_cohort(sim_cohort):
     fast = classify_mod.classify_table(sim_cohort)
     ref = reference.reference_classify(sim_cohort)
-    for col in ("sld_prebaseline_mm", "sld_baseline_mm", "sld_first_eval_mm", "tgr_pre", "tgr_on",
-                "tgr_ratio", "delta_tgr", "tgk_pre", "tgk_on", "tgk_ratio"):
+    for col in (
+        "sld_prebaseline_mm",
+        "sld_baseline_mm",
+        "sld_first_eval_mm",
+        "tgr_pre",
+        "tgr_on",
+        "tgr_ratio",
+        "delta_tgr",
+        "tgk_pre",
+        "tgk_on",
+        "tgk_ratio",
+    ):
         a = pd.to_numeric(fast[col], errors="coerce").astype(float)
         b = pd.to_numeric(ref[col], errors="coerce").astype(float)
         both_missing = a.isna() & b.isna()
         close = (a - b).abs() <= 1e-9 * b.abs().clip(lower=1.0)
         bad = ~(both_missing | close)
         assert not bad.any(), (col, fast.loc[bad, "patient_id"].head(5).tolist())
-    assert (fast["recist_first_eval"].astype(str).to_numpy()
-            == ref["recist_first_eval"].astype(str).to_numpy()).all()
+    assert (
+        fast["recist_first_eval"].astype(str).to_numpy()
+        == ref["recist_first_eval"].astype(str).to_numpy()
+    ).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,20 +174,35 @@ class CohortBuilder:
         self.lesions: list[dict] = []
 
     def add(self, pid: str, scans: dict[int, list[tuple]], **patient) -> None:
-        row = {"patient_id": pid, "treatment_start": START.isoformat(),
-               "treatment_end": None, "death_date": None, "last_contact": _d(400),
-               "ecog_baseline": 1, "ecog_first_eval": 1}
+        row = {
+            "patient_id": pid,
+            "treatment_start": START.isoformat(),
+            "treatment_end": None,
+            "death_date": None,
+            "last_contact": _d(400),
+            "ecog_baseline": 1,
+            "ecog_first_eval": 1,
+        }
         if "death_date" in patient and "last_contact" not in patient:
             patient["last_contact"] = patient["death_date"]
         for k, v in patient.items():
-            row[k] = _d(v) if k.endswith(("_date", "_end", "_contact")) and isinstance(v, int) \
-                else v
+            row[k] = (
+                _d(v) if k.endswith(("_date", "_end", "_contact")) and isinstance(v, int) else v
+            )
         self.patients.append(row)
         for day, lesions in scans.items():
             for lid, ltype, organ, diam, status in lesions:
-                self.lesions.append({"patient_id": pid, "assessment_date": _d(day),
-                                     "lesion_id": lid, "lesion_type": ltype, "organ": organ,
-                                     "diameter_mm": diam, "status": status})
+                self.lesions.append(
+                    {
+                        "patient_id": pid,
+                        "assessment_date": _d(day),
+                        "lesion_id": lid,
+                        "lesion_type": ltype,
+                        "organ": organ,
+                        "diameter_mm": diam,
+                        "status": status,
+                    }
+                )
 
     def cohort(self):
         pts = pd.DataFrame(self.patients)
@@ -189,15 +231,18 @@ def _edge_cohort():
     # the spec's worked check: 67 -> 98 -> 171 mm, 144 then 49 days apart; TTF 1.6 months
     b.add("worked", {-149: _two(40, 27), -5: _two(60, 38), 44: _two(100, 71)}, treatment_end=50)
     # no pre-baseline scan: kinetic definitions not evaluable, the others evaluated
-    b.add("no_pre", {-5: _two(30, 20), 30: _two(50, 40) + [NEW("N1", "brain")]},
-          treatment_end=40, ecog_first_eval=3)
+    b.add(
+        "no_pre",
+        {-5: _two(30, 20), 30: _two(50, 40) + [NEW("N1", "brain")]},
+        treatment_end=40,
+        ecog_first_eval=3,
+    )
     # pre-baseline 200 days before baseline: outside the 183-day window
     b.add("pre_too_old", {-205: _two(30, 20), -5: _two(40, 25), 40: _two(70, 50)})
     # baseline 50 days before start: outside the 42-day window
     b.add("base_too_old", {-120: _two(30, 20), -50: _two(40, 25), 40: _two(70, 50)})
     # scan on the day of the first dose is the baseline; a scan on day 10 is too early
-    b.add("base_day0", {-60: _two(30, 20), 0: _two(40, 25), 10: _two(80, 60),
-                        35: _two(70, 50)})
+    b.add("base_day0", {-60: _two(30, 20), 0: _two(40, 25), 10: _two(80, 60), 35: _two(70, 50)})
     # S = 0 at pre-baseline (lesions not visible yet): TGR_pre undefined, TGK_pre defined
     b.add("s_pre_zero", {-60: _two(0, 0), -2: _two(20, 10), 42: _two(60, 40)})
     # shrinking before treatment: TGR_pre < 0 (ratio not evaluable by default), growing after
@@ -205,30 +250,52 @@ def _edge_cohort():
     # TGR_pre == 0 exactly (same SLD): ratio undefined
     b.add("pre_zero_growth", {-80: _two(40, 30), -3: _two(40, 30), 40: _two(80, 60)})
     # a target not evaluable at first evaluation, but a new lesion: RECIST PD, kinetics NE
-    b.add("fe_target_ne", {-70: _two(30, 20), -3: _two(35, 25),
-                           45: [T("L1", "NE", "lung"), T("L2", 40, "liver"),
-                                NEW("N1", "adrenal")]})
+    b.add(
+        "fe_target_ne",
+        {
+            -70: _two(30, 20),
+            -3: _two(35, 25),
+            45: [T("L1", "NE", "lung"), T("L2", 40, "liver"), NEW("N1", "adrenal")],
+        },
+    )
     # a target not evaluable at first evaluation and nothing else: RECIST NE
-    b.add("fe_target_ne_only", {-70: _two(30, 20), -3: _two(35, 25),
-                                45: [T("L1", "NE", "lung"), T("L2", 40, "liver")]})
+    b.add(
+        "fe_target_ne_only",
+        {-70: _two(30, 20), -3: _two(35, 25), 45: [T("L1", "NE", "lung"), T("L2", 40, "liver")]},
+    )
     # Lo Russo without a large SLD rise: 2 new lesions in an involved organ + a new organ +
     # ECOG +2 + TTF < 2 months (RECIST PD by new lesions)
-    b.add("lo_russo", {-3: _two(40, 30), 40: _two(42, 31) + [NEW("N1", "liver"),
-                                                           NEW("N2", "liver"),
-                                                           NEW("N3", "brain")]},
-          treatment_end=45, ecog_baseline=0, ecog_first_eval=2)
+    b.add(
+        "lo_russo",
+        {
+            -3: _two(40, 30),
+            40: _two(42, 31) + [NEW("N1", "liver"), NEW("N2", "liver"), NEW("N3", "brain")],
+        },
+        treatment_end=45,
+        ecog_baseline=0,
+        ecog_first_eval=2,
+    )
     # Matos: +25 % with new lesions in two organs within 8 weeks ...
-    b.add("matos_in", {-3: _two(40, 40), 50: _two(50, 50) + [NEW("N1", "brain"),
-                                                           NEW("N2", "adrenal")]})
+    b.add(
+        "matos_in",
+        {-3: _two(40, 40), 50: _two(50, 50) + [NEW("N1", "brain"), NEW("N2", "adrenal")]},
+    )
     # ... and the same at day 60 (after 8 weeks): not HPD
-    b.add("matos_late", {-3: _two(40, 40), 60: _two(50, 50) + [NEW("N1", "brain"),
-                                                             NEW("N2", "adrenal")]})
+    b.add(
+        "matos_late",
+        {-3: _two(40, 40), 60: _two(50, 50) + [NEW("N1", "brain"), NEW("N2", "adrenal")]},
+    )
     # Gandara: death at day 60 without any post-baseline scan; at day 90 (too late); a death
     # from toxicity
     b.add("fp_death", {-3: _two(40, 40)}, death_date=60, treatment_end=55)
     b.add("fp_death_late", {-3: _two(40, 40)}, death_date=90, treatment_end=55)
-    b.add("fp_death_tox", {-3: _two(40, 40)}, death_date=50, treatment_end=45,
-          death_cause="toxicity (pneumonitis)")
+    b.add(
+        "fp_death_tox",
+        {-3: _two(40, 40)},
+        death_date=50,
+        treatment_end=45,
+        death_cause="toxicity (pneumonitis)",
+    )
     # Gandara: +50 % at day 42 exactly (6 weeks, inclusive), and at day 43
     b.add("fp_day42", {-3: _two(40, 40), 42: _two(60, 60)})
     b.add("fp_day43", {-3: _two(40, 40), 43: _two(60, 60)})
@@ -237,20 +304,37 @@ def _edge_cohort():
     # just below: +19.9 %
     b.add("recist_below", {-90: [T("L1", 20)], -3: [T("L1", 25.1)], 40: [T("L1", 30)]})
     # a target gone (0 mm, recorded absent) and a node < 10 mm: complete response
-    b.add("cr_node", {-60: [T("L1", 15), T("N", 14, "lymph node")],
-                      -3: [T("L1", 20), T("N", 16, "lymph node")],
-                      40: [T("L1", 0, status="absent"), T("N", 8, "lymph node")]})
+    b.add(
+        "cr_node",
+        {
+            -60: [T("L1", 15), T("N", 14, "lymph node")],
+            -3: [T("L1", 20), T("N", 16, "lymph node")],
+            40: [T("L1", 0, status="absent"), T("N", 8, "lymph node")],
+        },
+    )
     # pre-baseline window: latest scan has a target not evaluable -> the earlier one is used
-    b.add("pre_fallback", {-120: _two(20, 10), -30: [T("L1", "NE"), T("L2", 12, "liver")],
-                           -3: _two(30, 20), 40: _two(60, 45)})
+    b.add(
+        "pre_fallback",
+        {
+            -120: _two(20, 10),
+            -30: [T("L1", "NE"), T("L2", 12, "liver")],
+            -3: _two(30, 20),
+            40: _two(60, 45),
+        },
+    )
     # patient with no measurement at all
     b.add("no_lesions", {})
     # TTF censored before 2 months (last contact day 40, still on treatment): Kato unknown
-    b.add("ttf_censored", {-60: _two(30, 20), -3: _two(35, 25), 30: _two(70, 60)},
-          last_contact=40)
+    b.add("ttf_censored", {-60: _two(30, 20), -3: _two(35, 25), 30: _two(70, 60)}, last_contact=40)
     # unequivocal non-target progression alone is RECIST PD
-    b.add("nt_pd", {-60: _two(30, 20) + [NT("B1")], -3: _two(31, 21) + [NT("B1")],
-                    40: _two(32, 22) + [NT("B1", status="unequivocal_progression")]})
+    b.add(
+        "nt_pd",
+        {
+            -60: _two(30, 20) + [NT("B1")],
+            -3: _two(31, 21) + [NT("B1")],
+            40: _two(32, 22) + [NT("B1", status="unequivocal_progression")],
+        },
+    )
     # Kim: pre-baseline within 84 days of start and first evaluation by day 84
     # (pre-baseline 44 -> 54 mm: +22.7 %, above the 10 % noise floor)
     b.add("kim_in", {-70: _two(26, 18), -3: _two(32, 22), 56: _two(70, 60)})
@@ -258,17 +342,31 @@ def _edge_cohort():
     # TGK_pre < 0 with TGK growing on treatment
     b.add("tgk_pre_negative", {-60: _two(50, 30), -3: _two(45, 28), 40: _two(90, 60)})
     # new lesion without an organ: organ-based counts unknown
-    b.add("new_no_organ", {-3: _two(40, 30), 40: _two(48, 36) + [NEW("N1", None),
-                                                               NEW("N2", "brain")]},
-          treatment_end=45, ecog_baseline=0, ecog_first_eval=2)
+    b.add(
+        "new_no_organ",
+        {-3: _two(40, 30), 40: _two(48, 36) + [NEW("N1", None), NEW("N2", "brain")]},
+        treatment_end=45,
+        ecog_baseline=0,
+        ecog_first_eval=2,
+    )
     # a baseline target lesion with no row at all at the first evaluation: SLD not evaluable
-    b.add("fe_target_missing_row", {-70: _two(30, 20), -3: _two(35, 25),
-                                    45: [T("L2", 60, "liver")]})
+    b.add(
+        "fe_target_missing_row", {-70: _two(30, 20), -3: _two(35, 25), 45: [T("L2", 60, "liver")]}
+    )
     # the trial's own TTF given as a time (months) and event: wins over the dates
-    b.add("ttf_given", {-60: _two(30, 20), -3: _two(35, 25), 30: _two(70, 60)},
-          treatment_end=200, ttf_months=1.5, ttf_event=1)
-    b.add("ttf_given_censored", {-60: _two(30, 20), -3: _two(35, 25), 30: _two(70, 60)},
-          ttf_months=1.5, ttf_event=0)
+    b.add(
+        "ttf_given",
+        {-60: _two(30, 20), -3: _two(35, 25), 30: _two(70, 60)},
+        treatment_end=200,
+        ttf_months=1.5,
+        ttf_event=1,
+    )
+    b.add(
+        "ttf_given_censored",
+        {-60: _two(30, 20), -3: _two(35, 25), 30: _two(70, 60)},
+        ttf_months=1.5,
+        ttf_event=0,
+    )
     # Kim's 12-week periods are inclusive: pre-baseline 84 days before start, evaluation day 84
     b.add("kim_edges", {-84: _two(26, 18), -3: _two(32, 22), 84: _two(90, 80)})
     b.add("kim_pre_85", {-85: _two(30, 20), -3: _two(32, 22), 84: _two(90, 80)})
@@ -278,8 +376,7 @@ def _edge_cohort():
     b.add("base_43", {-100: _two(30, 20), -43: _two(35, 25), 40: _two(70, 60)})
     b.add("pre_183", {-186: _two(30, 20), -3: _two(35, 25), 40: _two(70, 60)})
     b.add("pre_184", {-187: _two(30, 20), -3: _two(35, 25), 40: _two(70, 60)})
-    b.add("fe_day14", {-60: _two(30, 20), -3: _two(35, 25), 13: _two(50, 40),
-                       14: _two(70, 60)})
+    b.add("fe_day14", {-60: _two(30, 20), -3: _two(35, 25), 13: _two(50, 40), 14: _two(70, 60)})
     # every baseline target at 0 mm: TGR undefined (log of 0), percent change undefined
     b.add("s0_zero", {-60: _two(10, 5), -3: _two(0, 0), 40: _two(10, 8)})
     # reference-period guards (params.Guards, Windows): 68.2 -> 68.3 -> 69.2 mm, pre-treatment
@@ -307,8 +404,10 @@ def test_edge_patients_agree_under_every_ratio_policy():
     cohort = _edge_cohort()
     for policy in ("ratio", "infinite_if_on_positive"):
         params = Parameters(nonpositive_pre_growth=policy)
-        _assert_agree(classify_mod.classify_table(cohort, params=params),
-                      reference.reference_classify(cohort, params=params))
+        _assert_agree(
+            classify_mod.classify_table(cohort, params=params),
+            reference.reference_classify(cohort, params=params),
+        )
 
 
 def _v(table: pd.DataFrame, pid: str, code: str):
@@ -333,8 +432,7 @@ def test_reference_reproduces_the_worked_check(edge):
 def test_reference_edge_verdicts_follow_the_rules(edge):
     """The reference itself gives the verdicts the spec asks for (so agreement means something)."""
     _, _, ref = edge
-    kinetic = ("champiat2017", "saada_bouzid2017", "ferrara2018", "kato2017", "kas2020",
-               "kim2019")
+    kinetic = ("champiat2017", "saada_bouzid2017", "ferrara2018", "kato2017", "kas2020", "kim2019")
     for pid in ("no_pre", "pre_too_old", "no_lesions", "base_too_old"):
         for code in kinetic:
             assert _v(ref, pid, code) is None, (pid, code)
@@ -394,8 +492,10 @@ def test_guards_off_restore_the_former_verdicts():
     from hpd_analysis.params import Guards, Windows
 
     cohort = _edge_cohort()
-    off = Parameters(windows=dc_replace(Windows(), prebaseline_min_days_before_baseline=1),
-                     guards=Guards(pre_change_floor_pct=0))
+    off = Parameters(
+        windows=dc_replace(Windows(), prebaseline_min_days_before_baseline=1),
+        guards=Guards(pre_change_floor_pct=0),
+    )
     fast = classify_mod.classify_table(cohort, params=off)
     ref = reference.reference_classify(cohort, params=off)
     _assert_agree(fast, ref)
@@ -418,12 +518,18 @@ def test_new_lesion_recorded_absent_is_not_counted_for_matos_organs():
     cannot add an organ to Matos' 'new lesions in >= 2 different organs'."""
     b = CohortBuilder()
     # +25 % (PD by the target sum) with one new lesion present (brain) and one recorded absent
-    b.add("matos_absent_new", {-3: _two(40, 40),
-                               50: _two(50, 50) + [NEW("N1", "brain"),
-                                                   NEW("N2", "adrenal", status="absent")]})
+    b.add(
+        "matos_absent_new",
+        {
+            -3: _two(40, 40),
+            50: _two(50, 50) + [NEW("N1", "brain"), NEW("N2", "adrenal", status="absent")],
+        },
+    )
     # control: no lesion recorded absent -> two organs -> HPD by Matos under both
-    b.add("matos_two_present", {-3: _two(40, 40),
-                                50: _two(50, 50) + [NEW("N1", "brain"), NEW("N2", "adrenal")]})
+    b.add(
+        "matos_two_present",
+        {-3: _two(40, 40), 50: _two(50, 50) + [NEW("N1", "brain"), NEW("N2", "adrenal")]},
+    )
     cohort = b.cohort()
     fast = classify_mod.classify_table(cohort)
     ref = reference.reference_classify(cohort)

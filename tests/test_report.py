@@ -28,8 +28,10 @@ def test_defaults_cover_report_and_analysis_parameters():
 
 def test_file_then_set_overrides_in_that_order(tmp_path):
     f = tmp_path / "p.yaml"
-    f.write_text("group_by: arm\nlandmark: 3\nwindows:\n  first_eval_min_days: 21\n"
-                 "  baseline_max_days_before: 28\n")
+    f.write_text(
+        "group_by: arm\nlandmark: 3\nwindows:\n  first_eval_min_days: 21\n"
+        "  baseline_max_days_before: 28\n"
+    )
     p = report.resolve_parameters({"windows.first_eval_min_days": 28, "landmark": "none"}, f)
     assert p["group_by"] == "arm"
     assert p["landmark"] is None  # --set wins over the file ("none": no landmark)
@@ -66,7 +68,10 @@ def test_unknown_key_in_file_names_the_file(tmp_path):
         ({"table1_by": 3}, "table1_by"),
         ({"windows.first_eval_min_days": -3}, "first_eval_min_days"),
         ({"tgk_mode": "sideways"}, "tgk_mode"),
-        ({"definitions": "champiat2017", "primary_definition": "ferrara2018"}, "primary_definition"),
+        (
+            {"definitions": "champiat2017", "primary_definition": "ferrara2018"},
+            "primary_definition",
+        ),
         ({"ci_method": "bootstrap"}, "ci_method"),
         ({"spider_max_patients": 0}, "spider_max_patients"),
     ],
@@ -77,8 +82,9 @@ def test_invalid_values_raise_parameter_error(overrides, match):
 
 
 def test_list_values_from_strings_and_none_words():
-    p = report.resolve_parameters({"definitions": "ferrara2018, kas2020", "group_by": "none",
-                                   "landmark": 2})
+    p = report.resolve_parameters(
+        {"definitions": "ferrara2018, kas2020", "group_by": "none", "landmark": 2}
+    )
     assert p["definitions"] == ["ferrara2018", "kas2020"]
     assert p["group_by"] is None
     assert p["landmark"] == 2.0
@@ -134,11 +140,20 @@ def test_write_table_is_byte_stable(tmp_path):
 
 def _notebook(path: Path, body: list[str]) -> None:
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('cohort = None\noutput_dir = "."\nlandmark = "first_evaluation"')
+    params = nbformat.v4.new_code_cell(
+        'cohort = None\noutput_dir = "."\nlandmark = "first_evaluation"'
+    )
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# test"), params,
-                *[nbformat.v4.new_code_cell(src) for src in body]]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# test"),
+        params,
+        *[nbformat.v4.new_code_cell(src) for src in body],
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
@@ -155,20 +170,35 @@ def cohort_dir(tmp_path):
 def test_run_report_writes_index_parameters_and_sections(tmp_path, cohort_dir):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
-    _notebook(nbs / "01_first.ipynb", [
-        "from pathlib import Path\n(Path(output_dir) / 'tables' / 'x.csv').write_text('a\\n1\\n')",
-        "print('landmark is', landmark)",
-    ])
+    _notebook(
+        nbs / "01_first.ipynb",
+        [
+            "from pathlib import Path\n(Path(output_dir) / 'tables' / 'x.csv').write_text('a\\n1\\n')",
+            "print('landmark is', landmark)",
+        ],
+    )
     _notebook(nbs / "02_second.ipynb", ["print('second')"])
     foreign = tmp_path / "out" / "figures" / "my_own_figure.png"  # not written by hpd report
     foreign.parent.mkdir(parents=True)
     foreign.write_bytes(b"mine")
     lines: list[str] = []
-    out = report.run_report(cohort_dir, tmp_path / "out", parameters={"landmark": "none"},
-                            notebooks=nbs, progress=lines.append, jobs=1)
+    out = report.run_report(
+        cohort_dir,
+        tmp_path / "out",
+        parameters={"landmark": "none"},
+        notebooks=nbs,
+        progress=lines.append,
+        jobs=1,
+    )
     assert [ln.split(" … ")[0] for ln in lines] == ["[1/2] first", "[2/2] second"]
-    for name in ("index.html", "parameters.json", "01_first.ipynb", "01_first.html",
-                 "02_second.html", "tables/x.csv"):
+    for name in (
+        "index.html",
+        "parameters.json",
+        "01_first.ipynb",
+        "01_first.html",
+        "02_second.html",
+        "tables/x.csv",
+    ):
         assert (out / name).is_file(), name
     doc = json.loads((out / "parameters.json").read_text())
     assert doc["parameters"]["landmark"] is None
@@ -176,7 +206,8 @@ def test_run_report_writes_index_parameters_and_sections(tmp_path, cohort_dir):
     assert doc["package"]["version"] == report.__version__
     assert set(doc["input_checksums_sha256"]) == {"patients.csv"}
     assert doc["input_checksums_sha256"]["patients.csv"] == report.sha256_file(
-        cohort_dir / "patients.csv")
+        cohort_dir / "patients.csv"
+    )
     assert {"pandas", "lifelines", "matplotlib"} <= set(doc["libraries"])
     assert foreign.read_bytes() == b"mine"  # a file the workbench did not write is kept
     manifest = json.loads((out / "manifest.json").read_text())["files"]
@@ -187,8 +218,12 @@ def test_run_report_writes_index_parameters_and_sections(tmp_path, cohort_dir):
     assert "tables/x.csv" in index and "windows.first_eval_min_days" in index
     assert doc["input_checksums_sha256"]["patients.csv"] in index
     executed = nbformat.read(out / "01_first.ipynb", as_version=4)
-    assert any("landmark is None" in o.get("text", "") for c in executed.cells
-               if c.cell_type == "code" for o in c.get("outputs", []))
+    assert any(
+        "landmark is None" in o.get("text", "")
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
     assert "start_time" not in executed.metadata["papermill"]  # rerun-stable record
     html = (out / "01_first.html").read_text()
     assert "cdn" not in html.lower() and "mathjax" not in html.lower()
@@ -196,8 +231,9 @@ def test_run_report_writes_index_parameters_and_sections(tmp_path, cohort_dir):
     assert 'href="index.html"' in html
     # rerun: the same bytes
     first = {p: (out / p).read_bytes() for p in ("index.html", "parameters.json", "01_first.html")}
-    report.run_report(cohort_dir, tmp_path / "out", parameters={"landmark": "none"},
-                      notebooks=nbs, progress=None)
+    report.run_report(
+        cohort_dir, tmp_path / "out", parameters={"landmark": "none"}, notebooks=nbs, progress=None
+    )
     assert first == {p: (out / p).read_bytes() for p in first}
 
 
@@ -208,8 +244,10 @@ def test_failing_cell_names_section_and_keeps_partial_output(tmp_path, cohort_di
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(nbs / "01_ok.ipynb", ["print('fine')"])
-    _notebook(nbs / "02_broken.ipynb", ["print('before')", "raise ValueError('boom: bad column')",
-                                        "print('never')"])
+    _notebook(
+        nbs / "02_broken.ipynb",
+        ["print('before')", "raise ValueError('boom: bad column')", "print('never')"],
+    )
     _notebook(nbs / "03_after.ipynb", ["print('after')"])
     out = tmp_path / "out"
     out.mkdir()
@@ -236,8 +274,12 @@ def test_failing_cell_names_section_and_keeps_partial_output(tmp_path, cohort_di
 def test_a_run_of_some_sections_keeps_the_others(tmp_path, cohort_dir):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
-    _notebook(nbs / "01_first.ipynb", [
-        "from pathlib import Path\n(Path(output_dir) / 'tables' / 'x.csv').write_text('a\\n1\\n')"])
+    _notebook(
+        nbs / "01_first.ipynb",
+        [
+            "from pathlib import Path\n(Path(output_dir) / 'tables' / 'x.csv').write_text('a\\n1\\n')"
+        ],
+    )
     _notebook(nbs / "02_second.ipynb", ["print('second')"])
     out = report.run_report(cohort_dir, tmp_path / "out", notebooks=nbs, progress=None)
     report.run_report(cohort_dir, out, notebooks=nbs, sections=["second"], progress=None)
@@ -285,8 +327,10 @@ def test_papermill_reads_every_parameter_of_the_cell():
     unknown-parameter warnings stay meaningful."""
     from papermill.translators import PythonTranslator
 
-    names = [p.name for p in PythonTranslator.inspect(nbformat.v4.new_code_cell(
-        report.parameters_cell()))]
+    names = [
+        p.name
+        for p in PythonTranslator.inspect(nbformat.v4.new_code_cell(report.parameters_cell()))
+    ]
     injected = report.notebook_parameters(report.resolve_parameters(), ".", ".")
     assert names == list(injected)
 
@@ -308,8 +352,11 @@ def test_schema_follows_the_parameter_groups(monkeypatch):
 
     Base = params_mod.Parameters
     Extended = dataclasses.make_dataclass(
-        "Parameters", [("extra", Extra, dataclasses.field(default_factory=Extra))], bases=(Base,),
-        frozen=True)
+        "Parameters",
+        [("extra", Extra, dataclasses.field(default_factory=Extra))],
+        bases=(Base,),
+        frozen=True,
+    )
     monkeypatch.setattr(schema, "Parameters", Extended)
     monkeypatch.setattr(resolve, "Parameters", Extended)
     opts = {o.name: o for o in schema.analysis_options()}
@@ -335,8 +382,19 @@ def test_full_report_on_simulated_cohort(tmp_path_factory):
     for name in CONTRACT_FILES:
         assert (out / name).is_file(), name
     pngs = sorted((out / "figures").glob("*.png"))
-    for fig in ("tgr_scatter", "spider", "waterfall", "km_os", "km_pfs", "incidence",
-                "attrition", "agreement_kappa", "upset", "odds_ratios", "threshold_sweep"):
+    for fig in (
+        "tgr_scatter",
+        "spider",
+        "waterfall",
+        "km_os",
+        "km_pfs",
+        "incidence",
+        "attrition",
+        "agreement_kappa",
+        "upset",
+        "odds_ratios",
+        "threshold_sweep",
+    ):
         assert (out / "figures" / f"{fig}.png").is_file(), fig
     # every figure written is also shown in its notebook (and nothing failed silently)
     shown = 0
@@ -363,9 +421,10 @@ def test_no_network_asset_in_any_page(tmp_path_factory):
     assert len(pages) == len(report.SECTIONS) + 1
     remote = re.compile(
         r"<(?:script|link|img|iframe|source|video|audio|embed|object)\b[^>]*"
-        r"(?:src|href|data)\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
-    css = re.compile(r"(?:@import\s+(?:url\()?|url\(\s*)[\"']?\s*(?:https?:)?//",
-                     re.IGNORECASE)
+        r"(?:src|href|data)\s*=\s*[\"']?\s*(?:https?:)?//",
+        re.IGNORECASE,
+    )
+    css = re.compile(r"(?:@import\s+(?:url\()?|url\(\s*)[\"']?\s*(?:https?:)?//", re.IGNORECASE)
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert not remote.search(text), (page.name, remote.search(text))
@@ -382,11 +441,22 @@ def test_report_without_tumour_measurements_still_runs(tmp_path):
     cohort.mkdir()
     tables["patients"].to_csv(cohort / "patients.csv", index=False, date_format="%Y-%m-%d")
     group = "arm" if "arm" in tables["patients"].columns else "treatment"
-    out = report.run_report(cohort, tmp_path / "report", parameters={"group_by": group},
-                            sections=["cohort", "risk_factors", "survival"], progress=None)
-    for name in ("01_cohort.html", "04_risk_factors.html", "05_survival.html",
-                 "tables/attrition.csv", "tables/table1.csv", "tables/survival.csv",
-                 "figures/km_os.png"):
+    out = report.run_report(
+        cohort,
+        tmp_path / "report",
+        parameters={"group_by": group},
+        sections=["cohort", "risk_factors", "survival"],
+        progress=None,
+    )
+    for name in (
+        "01_cohort.html",
+        "04_risk_factors.html",
+        "05_survival.html",
+        "tables/attrition.csv",
+        "tables/table1.csv",
+        "tables/survival.csv",
+        "figures/km_os.png",
+    ):
         assert (out / name).is_file(), name
     doc = json.loads((out / "parameters.json").read_text())
     assert all(v["status"] == "ok" for v in doc["sections"].values())
@@ -409,8 +479,12 @@ def test_privacy_parameters_are_checked():
     assert p["pseudonymize"] is True and p["small_cell_threshold"] == 5
     assert report.resolve_parameters()["pseudonymize"] is False
     assert report.resolve_parameters()["small_cell_threshold"] == 0
-    for bad in ({"pseudonymize": "maybe"}, {"small_cell_threshold": -1},
-                {"small_cell_threshold": 2.5}, {"pseudonym_key_file": "/no/such/key"}):
+    for bad in (
+        {"pseudonymize": "maybe"},
+        {"small_cell_threshold": -1},
+        {"small_cell_threshold": 2.5},
+        {"pseudonym_key_file": "/no/such/key"},
+    ):
         with pytest.raises(ParameterError):
             report.resolve_parameters(bad)
 
@@ -418,8 +492,9 @@ def test_privacy_parameters_are_checked():
 def test_pseudonymize_without_key_fails_before_running(tmp_path, cohort_dir, monkeypatch):
     monkeypatch.delenv("HPD_PSEUDONYM_KEY", raising=False)
     with pytest.raises(ParameterError, match="key"):
-        report.run_report(cohort_dir, tmp_path / "out", parameters={"pseudonymize": True},
-                          progress=None)
+        report.run_report(
+            cohort_dir, tmp_path / "out", parameters={"pseudonymize": True}, progress=None
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -436,9 +511,18 @@ def test_key_file_is_neither_injected_nor_recorded(tmp_path):
 def test_suppress_table_masks_counts_and_what_is_computed_from_them():
     import pandas as pd
 
-    inc = pd.DataFrame({"definition": ["a", "a"], "stratum": ["all", "x"], "n_hpd": [12, 3],
-                        "n_evaluable": [40, 9], "n_total": [50, 10],
-                        "percent": [30.0, 33.3], "ci_low": [18.0, 12.1], "ci_high": [45.6, 64.6]})
+    inc = pd.DataFrame(
+        {
+            "definition": ["a", "a"],
+            "stratum": ["all", "x"],
+            "n_hpd": [12, 3],
+            "n_evaluable": [40, 9],
+            "n_total": [50, 10],
+            "percent": [30.0, 33.3],
+            "ci_low": [18.0, 12.1],
+            "ci_high": [45.6, 64.6],
+        }
+    )
     out = report.suppress_table(inc, "incidence", 5)
     assert out["n_hpd"].tolist() == [12, "<5"]
     assert out["n_evaluable"].tolist() == [40, 9]
@@ -446,29 +530,50 @@ def test_suppress_table_masks_counts_and_what_is_computed_from_them():
     assert out.loc[0, "percent"] == 30.0
     assert report.suppress_table(inc, "incidence", 0).equals(inc)
     # zero discloses no one; Table 1 cells "n (%)" and the n row; patient tables untouched
-    t1 = pd.DataFrame({"variable": ["n", "sex", "sex", "age"], "level": ["", "F", "M", ""],
-                       "statistic": ["n", "n (%)", "n (%)", "mean (SD)"],
-                       "overall": ["30", "4 (13.3)", "26 (86.7)", "61.2 (9.9)"],
-                       "HPD": ["3", "0 (0.0)", "3 (100.0)", "60.0 (2.0)"],
-                       "missing": ["", 0, 0, 2], "p_value": [None, 1.0, 1.0, 0.4]})
+    t1 = pd.DataFrame(
+        {
+            "variable": ["n", "sex", "sex", "age"],
+            "level": ["", "F", "M", ""],
+            "statistic": ["n", "n (%)", "n (%)", "mean (SD)"],
+            "overall": ["30", "4 (13.3)", "26 (86.7)", "61.2 (9.9)"],
+            "HPD": ["3", "0 (0.0)", "3 (100.0)", "60.0 (2.0)"],
+            "missing": ["", 0, 0, 2],
+            "p_value": [None, 1.0, 1.0, 0.4],
+        }
+    )
     m = report.suppress_table(t1, "table1", 5)
     assert m["overall"].tolist() == ["30", "<5", "26 (86.7)", "61.2 (9.9)"]
     assert m["HPD"].tolist() == ["<5", "0 (0.0)", "<5", "60.0 (2.0)"]
     assert m["missing"].tolist() == ["", 0, 0, "<5"]
     pat = pd.DataFrame({"patient_id": ["p1"], "n_scans": [2]})
     assert report.suppress_table(pat, "spider_data", 5).equals(pat)
-    ov = pd.DataFrame({"item": ["patients", "with a scan", "tumor type"],
-                       "value": ["30", "3 (10.0 %)", "NSCLC 27, melanoma 3"]})
+    ov = pd.DataFrame(
+        {
+            "item": ["patients", "with a scan", "tumor type"],
+            "value": ["30", "3 (10.0 %)", "NSCLC 27, melanoma 3"],
+        }
+    )
     assert report.suppress_table(ov, "cohort_overview", 5)["value"].tolist() == [
-        "30", "<5", "NSCLC 27, melanoma <5"]
+        "30",
+        "<5",
+        "NSCLC 27, melanoma <5",
+    ]
 
 
 def test_multivariable_set_defaults_to_the_literature_factors_present():
     import pandas as pd
 
     class _S:
-        data = pd.DataFrame({"patient_id": ["a"], "age": [70], "sex": ["F"], "nlr": [3.0],
-                             "liver_metastasis": [True], "pdl1_tps": [5]})
+        data = pd.DataFrame(
+            {
+                "patient_id": ["a"],
+                "age": [70],
+                "sex": ["F"],
+                "nlr": [3.0],
+                "liver_metastasis": [True],
+                "pdl1_tps": [5],
+            }
+        )
 
     assert report.multivariable_set(_S()) == ["age_ge_65", "liver_metastasis", "nlr"]
     assert report.multivariable_set(_S(), multivariable_variables=["sex", "nlr"]) == ["sex", "nlr"]
@@ -479,13 +584,16 @@ def test_multivariable_set_defaults_to_the_literature_factors_present():
 def test_epv_table_per_model():
     import pandas as pd
 
-    ors = pd.DataFrame({
-        "variable": ["age", "sex", "sex", "age", "sex"],
-        "level": ["per 1 unit", "F", "M", "per 1 unit", "M"],
-        "model": ["univariable"] * 3 + ["multivariable"] * 2,
-        "n": [100, 100, 100, 100, 100], "n_events": [12, 12, 12, 12, 12],
-        "note": ["", "reference level", "", "", ""],
-    })
+    ors = pd.DataFrame(
+        {
+            "variable": ["age", "sex", "sex", "age", "sex"],
+            "level": ["per 1 unit", "F", "M", "per 1 unit", "M"],
+            "model": ["univariable"] * 3 + ["multivariable"] * 2,
+            "n": [100, 100, 100, 100, 100],
+            "n_events": [12, 12, 12, 12, 12],
+            "note": ["", "reference level", "", "", ""],
+        }
+    )
     epv = report.epv_table(ors).set_index("model")
     assert epv.loc["multivariable", "epv"] == pytest.approx(6.0)
     assert epv.loc["univariable (smallest)", "epv"] == pytest.approx(12.0)
@@ -514,8 +622,16 @@ def private_report(tmp_path_factory):
     cohort, ids = _privacy_cohort(root)
     key = root / "pseudonym.key"
     key.write_text(KEY + "\n")
-    out = report.run_report(cohort, root / "report", progress=None, parameters={
-        "pseudonymize": True, "pseudonym_key_file": str(key), "small_cell_threshold": 5})
+    out = report.run_report(
+        cohort,
+        root / "report",
+        progress=None,
+        parameters={
+            "pseudonymize": True,
+            "pseudonym_key_file": str(key),
+            "small_cell_threshold": 5,
+        },
+    )
     return out, ids, key
 
 
@@ -525,8 +641,12 @@ def test_pseudonymized_report_holds_no_identifier_nor_key(private_report):
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) > 30
     needles = [i.encode() for i in ids] + [KEY.encode(), str(key).encode()]
-    leaks = [(p.relative_to(out).as_posix(), n.decode()) for p in files
-             for n in needles if n in p.read_bytes()]
+    leaks = [
+        (p.relative_to(out).as_posix(), n.decode())
+        for p in files
+        for n in needles
+        if n in p.read_bytes()
+    ]
     assert leaks == []
     import pandas as pd
 
@@ -550,8 +670,14 @@ def test_small_cells_are_masked_in_aggregate_tables(private_report):
     count_cols = {
         "incidence": ["n_hpd", "n_evaluable", "n_total"],
         "attrition": ["n"],
-        "agreement": ["n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither",
-                      "n_either"],
+        "agreement": [
+            "n_both_evaluable",
+            "n_both",
+            "n_a_only",
+            "n_b_only",
+            "n_neither",
+            "n_either",
+        ],
     }
     masked = 0
     for name, cols in count_cols.items():
@@ -561,8 +687,11 @@ def test_small_cells_are_masked_in_aggregate_tables(private_report):
             assert not any(v.isdigit() and 1 <= int(v) <= 4 for v in vals), (name, c)
             masked += sum(v == "<5" for v in vals)
     t1 = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
-    for c in [c for c in t1.columns if c not in ("variable", "level", "statistic", "test",
-                                                  "p_value", "smd")]:
+    for c in [
+        c
+        for c in t1.columns
+        if c not in ("variable", "level", "statistic", "test", "p_value", "smd")
+    ]:
         for v in t1[c]:
             m = re.match(r"^\s*(\d+)(\s*\([-\d.]+\))?\s*$", v)
             assert not (m and 1 <= int(m.group(1)) <= 4), ("table1", c, v)
@@ -583,8 +712,10 @@ def test_definition_thresholds_resolve_from_set_and_nested_file(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("kas2020:\n  delta_tgr_min: 150\n")
     r2 = resolve_parameters({"ferrara2018.delta_tgr_min": 75}, parameters_file=f)
-    assert r2["definition_parameters"] == {"kas2020": {"delta_tgr_min": 150},
-                                           "ferrara2018": {"delta_tgr_min": 75}}
+    assert r2["definition_parameters"] == {
+        "kas2020": {"delta_tgr_min": 150},
+        "ferrara2018": {"delta_tgr_min": 75},
+    }
     defs = {d.code: d for d in resolve_definitions(None, None, r2["definition_parameters"])}
     assert defs["ferrara2018"].parameters["delta_tgr_min"] == 75
     assert defs["kas2020"].parameters["delta_tgr_min"] == 150
@@ -608,4 +739,3 @@ def test_threshold_sweep_grid_contains_the_published_value(tmp_path):
     assert sweep["value"].is_monotonic_increasing
     assert set(sweep["ci_method"]) == {"Wilson score 95%"}
     assert isinstance(sweep, pd.DataFrame)
-

@@ -44,22 +44,28 @@ def no_kernel(monkeypatch):
 
 
 def _tree(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ------------------------------------------------------------------ checks before any kernel
 
 
-@pytest.mark.parametrize(("overrides", "match"), [
-    ({"group_by": "Sex"}, "group_by=Sex: no such patient column.*did you mean 'sex'"),
-    ({"table1_by": "arms"}, "table1_by=arms.*did you mean 'arm'"),
-    ({"stratify_by": "tumour_type"}, "stratify_by=tumour_type.*did you mean 'tumor_type'"),
-    ({"risk_factors": "age, ECOG_baseline"}, "risk_factors=ECOG_baseline.*'ecog_baseline'"),
-    ({"multivariable_variables": "age, nlrr"}, "multivariable_variables=nlrr"),
-    ({"landmark": "inf"}, "landmark"),
-    ({"primary_definition": "ferrara"}, "primary_definition"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"group_by": "Sex"}, "group_by=Sex: no such patient column.*did you mean 'sex'"),
+        ({"table1_by": "arms"}, "table1_by=arms.*did you mean 'arm'"),
+        ({"stratify_by": "tumour_type"}, "stratify_by=tumour_type.*did you mean 'tumor_type'"),
+        ({"risk_factors": "age, ECOG_baseline"}, "risk_factors=ECOG_baseline.*'ecog_baseline'"),
+        ({"multivariable_variables": "age, nlrr"}, "multivariable_variables=nlrr"),
+        ({"landmark": "inf"}, "landmark"),
+        ({"primary_definition": "ferrara"}, "primary_definition"),
+    ],
+)
 def test_bad_parameters_stop_before_any_kernel(tmp_path, no_kernel, overrides, match):
     with pytest.raises(ParameterError, match=match):
         report.run_report(EXAMPLE, tmp_path / "out", parameters=overrides, progress=None)
@@ -67,8 +73,9 @@ def test_bad_parameters_stop_before_any_kernel(tmp_path, no_kernel, overrides, m
 
 
 def test_valid_columns_and_definitions_pass_the_checks():
-    resolved = report.resolve_parameters({"group_by": "ferrara2018", "table1_by": "sex",
-                                          "risk_factors": "age_ge_65, sex"})
+    resolved = report.resolve_parameters(
+        {"group_by": "ferrara2018", "table1_by": "sex", "risk_factors": "age_ge_65, sex"}
+    )
     report.check_columns(resolved, ["patient_id", "age", "sex"], ["ferrara2018"])
     with pytest.raises(ParameterError, match="age_ge_65"):  # derived only when age is there
         report.check_columns(resolved, ["patient_id", "sex"], ["ferrara2018"])
@@ -77,8 +84,9 @@ def test_valid_columns_and_definitions_pass_the_checks():
 
 
 def test_cli_bad_column_is_one_line_without_traceback(tmp_path, capsys):
-    code = main(["report", "--cohort", str(EXAMPLE), "--out", str(tmp_path / "r"),
-                 "--set", "group_by=Sex"])
+    code = main(
+        ["report", "--cohort", str(EXAMPLE), "--out", str(tmp_path / "r"), "--set", "group_by=Sex"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert err.strip().count("\n") == 0 and "did you mean 'sex'" in err
@@ -86,9 +94,12 @@ def test_cli_bad_column_is_one_line_without_traceback(tmp_path, capsys):
 
 @pytest.mark.parametrize("where", ["inside", "same", "file", "under_file"])
 def test_out_is_refused(tmp_path, small_cohort, no_kernel, capsys, where):
-    target = {"inside": small_cohort / "report", "same": small_cohort,
-              "file": small_cohort / "patients.csv",
-              "under_file": small_cohort / "patients.csv" / "report"}[where]
+    target = {
+        "inside": small_cohort / "report",
+        "same": small_cohort,
+        "file": small_cohort / "patients.csv",
+        "under_file": small_cohort / "patients.csv" / "report",
+    }[where]
     before = _tree(small_cohort)
     code = main(["report", "--cohort", str(small_cohort), "--out", str(target)])
     err = capsys.readouterr().err
@@ -164,8 +175,13 @@ def test_table1_grouping_follows_table1_by(small_cohort, tmp_path):
 
 @pytest.mark.slow
 def test_table1_by_arm_in_the_report(tmp_path, small_cohort):
-    out = report.run_report(small_cohort, tmp_path / "r", parameters={"table1_by": "arm"},
-                            sections=["risk_factors"], progress=None)
+    out = report.run_report(
+        small_cohort,
+        tmp_path / "r",
+        parameters={"table1_by": "arm"},
+        sections=["risk_factors"],
+        progress=None,
+    )
     t1 = pd.read_csv(out / "tables" / "table1.csv")
     arms = set(pd.read_csv(small_cohort / "patients.csv")["arm"].dropna().astype(str))
     assert arms <= set(t1.columns)
@@ -177,9 +193,13 @@ def made_report(tmp_path_factory, small_cohort):
     root = tmp_path_factory.mktemp("made")
     cohort = root / "data" / "cohort"
     shutil.copytree(small_cohort, cohort)
-    out = report.run_report(cohort, root / "reports" / "r1", progress=None,
-                            parameters={"ferrara2018.delta_tgr_min": 75, "landmark": 2},
-                            sections=["cohort", "incidence_agreement"])
+    out = report.run_report(
+        cohort,
+        root / "reports" / "r1",
+        progress=None,
+        parameters={"ferrara2018.delta_tgr_min": 75, "landmark": 2},
+        sections=["cohort", "incidence_agreement"],
+    )
     return root, cohort, out
 
 
@@ -187,21 +207,27 @@ def made_report(tmp_path_factory, small_cohort):
 def test_report_records_no_machine_path(made_report):
     root, cohort, out = made_report
     needles = [str(root).encode(), str(root.resolve()).encode()]
-    hits = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
-            and any(n in p.read_bytes() for n in needles)]
+    hits = [
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and any(n in p.read_bytes() for n in needles)
+    ]
     assert hits == []
     doc = json.loads((out / "parameters.json").read_text())
     assert doc["cohort"] == "../../data/cohort" and doc["cohort_name"] == "cohort"
     command = (out / "reproduce.sh").read_text().splitlines()[-1]
-    assert command == ("hpd report --cohort ../data/cohort --out r1 "
-                       "--set ferrara2018.delta_tgr_min=75 --set landmark=2.0 "
-                       "--sections 01_cohort 03_incidence_agreement")
+    assert command == (
+        "hpd report --cohort ../data/cohort --out r1 "
+        "--set ferrara2018.delta_tgr_min=75 --set landmark=2.0 "
+        "--sections 01_cohort 03_incidence_agreement"
+    )
     assert command in (out / "index.html").read_text()
 
 
 @pytest.mark.slow
-def test_verify_passes_on_a_copied_report_and_fails_on_a_changed_value(made_report, tmp_path,
-                                                                        capsys):
+def test_verify_passes_on_a_copied_report_and_fails_on_a_changed_value(
+    made_report, tmp_path, capsys
+):
     _, cohort, out = made_report
     copy_cohort = tmp_path / "elsewhere" / "cohort_copy"
     copy_report = tmp_path / "received" / "report"
@@ -229,9 +255,21 @@ def test_sigterm_leaves_the_previous_report_intact(made_report, tmp_path):
     (target / "tables" / "mine.csv").write_text("the user's own table")
     before = _tree(target)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "hpd_analysis.cli", "report", "--cohort",
-                             str(cohort), "--out", str(target)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hpd_analysis.cli",
+            "report",
+            "--cohort",
+            str(cohort),
+            "--out",
+            str(target),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if list(tmp_path.glob("reports/.r1.building-*/.hpd-cache/*")):

@@ -27,9 +27,15 @@ N_PATIENTS, SEED = 120, 3
 _RUNS: dict[str, tuple[Path, Path]] = {}
 
 CONTRACT_FILES = (
-    "index.html", "parameters.json", "tables/classification.csv", "tables/attrition.csv",
-    "tables/incidence.csv", "tables/agreement.csv", "tables/table1.csv",
-    "tables/odds_ratios.csv", "tables/survival.csv",
+    "index.html",
+    "parameters.json",
+    "tables/classification.csv",
+    "tables/attrition.csv",
+    "tables/incidence.csv",
+    "tables/agreement.csv",
+    "tables/table1.csv",
+    "tables/odds_ratios.csv",
+    "tables/survival.csv",
 )
 
 
@@ -75,8 +81,11 @@ def direct(run: tuple[Path, Path]) -> dict[str, Any]:
     pat = loaded.patients.reset_index(drop=True)
     extra = [c for c in pat.columns if c not in cl.columns]
     data = pd.concat([cl, pat[extra]], axis=1)
-    codes = [c[len("hpd_"):-len("_status")] for c in cl.columns
-             if c.startswith("hpd_") and c.endswith("_status")]
+    codes = [
+        c[len("hpd_") : -len("_status")]
+        for c in cl.columns
+        if c.startswith("hpd_") and c.endswith("_status")
+    ]
     return {
         "classification": cl,
         "incidence": incidence(data, codes, by="tumor_type", method="wilson"),
@@ -174,8 +183,16 @@ def test_survival_csv_equals_package(run, direct):
     assert csv["group"].tolist() == exp["group"].astype(str).tolist()
     for col in ("n", "events"):
         assert csv[col].astype(int).tolist() == exp[col].astype(int).tolist(), col
-    for col in ("median_months", "median_ci_low", "median_ci_high", "hazard_ratio", "hr_ci_low",
-                "hr_ci_high", "logrank_p", "landmark_months"):
+    for col in (
+        "median_months",
+        "median_ci_low",
+        "median_ci_high",
+        "hazard_ratio",
+        "hr_ci_low",
+        "hr_ci_high",
+        "logrank_p",
+        "landmark_months",
+    ):
         assert all(_same(a, b) for a, b in zip(csv[col], exp[col], strict=True)), col
     assert np.isfinite(pd.to_numeric(csv["hazard_ratio"], errors="coerce")).any()
 
@@ -205,8 +222,9 @@ def test_notebooks_display_the_incidence_of_the_table(run, direct):
     _, out = run
     exp = direct["incidence"]
     expected = tables.format_incidence(exp, None, "Tumour type")
-    shown = displayed_typeset_table(out / "03_incidence_agreement.ipynb", "incidence(",
-                                    list(expected.columns))
+    shown = displayed_typeset_table(
+        out / "03_incidence_agreement.ipynb", "incidence(", list(expected.columns)
+    )
     # the whole table (strata without any patient left out), typeset by the package's rules
     pd.testing.assert_frame_equal(shown, expected.astype(str).reset_index(drop=True))
     exp = exp[exp["n_total"] > 0].reset_index(drop=True)
@@ -217,8 +235,10 @@ def test_notebooks_display_the_incidence_of_the_table(run, direct):
         if pd.isna(e["percent"]):
             assert text == ""
             continue
-        pct, lo, hi = (float(v.replace("−", "-")) for v in
-                       text.replace("(", " ").replace(")", " ").replace("–", " ").split())
+        pct, lo, hi = (
+            float(v.replace("−", "-"))
+            for v in text.replace("(", " ").replace(")", " ").replace("–", " ").split()
+        )
         for shown_value, value in ((pct, e["percent"]), (lo, e["ci_low"]), (hi, e["ci_high"])):
             assert abs(shown_value - value) <= 0.05 + 1e-9, (e["definition"], e["stratum"])
 
@@ -229,8 +249,9 @@ def test_notebooks_display_the_survival_of_the_table(run, direct):
     _, out = run
     exp = direct["survival"]
     expected = tables.format_survival(exp)
-    shown = displayed_typeset_table(out / "05_survival.ipynb", "survival_table(",
-                                    list(expected.columns))
+    shown = displayed_typeset_table(
+        out / "05_survival.ipynb", "survival_table(", list(expected.columns)
+    )
     pd.testing.assert_frame_equal(shown, expected.astype(str).reset_index(drop=True))
     assert len(shown) == len(exp)
     for (_, row), (_, e) in zip(shown.iterrows(), exp.iterrows(), strict=True):

@@ -16,8 +16,17 @@ pytestmark = pytest.mark.slow
 #: keys of parameters.json allowed to differ between two runs (run-dependent, no result in them)
 RUN_DEPENDENT = ("generated", "timestamp", "date", "time")
 
-VERSIONED = ("python", "hpd_analysis", "pandas", "numpy", "scipy", "statsmodels", "lifelines",
-             "matplotlib", "papermill")
+VERSIONED = (
+    "python",
+    "hpd_analysis",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "lifelines",
+    "matplotlib",
+    "papermill",
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +46,11 @@ def test_every_table_is_byte_identical(two_runs):
     names = sorted(p.name for p in (first / "tables").glob("*.csv"))
     assert names == sorted(p.name for p in (second / "tables").glob("*.csv"))
     assert {"classification.csv", "incidence.csv", "survival.csv", "odds_ratios.csv"} <= set(names)
-    differ = [n for n in names
-              if (first / "tables" / n).read_bytes() != (second / "tables" / n).read_bytes()]
+    differ = [
+        n
+        for n in names
+        if (first / "tables" / n).read_bytes() != (second / "tables" / n).read_bytes()
+    ]
     assert differ == []
 
 
@@ -75,12 +87,25 @@ def test_portable_load_report_makes_paths_relative_to_the_cohort(tmp_path):
 
     folder = tmp_path / "cohort"
     (folder / "sub").mkdir(parents=True)
-    rep = pd.DataFrame({"file": [str(folder / "lesions.csv"), str(folder / "sub" / "x.csv"),
-                                 "/elsewhere/patients.csv", "<cohort>", None],
-                        "action": ["a", "b", "c", "d", "e"]})
+    rep = pd.DataFrame(
+        {
+            "file": [
+                str(folder / "lesions.csv"),
+                str(folder / "sub" / "x.csv"),
+                "/elsewhere/patients.csv",
+                "<cohort>",
+                None,
+            ],
+            "action": ["a", "b", "c", "d", "e"],
+        }
+    )
     out = report.portable_load_report(rep, folder)
-    assert out["file"].tolist()[:4] == ["lesions.csv", "sub/x.csv", "/elsewhere/patients.csv",
-                                        "<cohort>"]
+    assert out["file"].tolist()[:4] == [
+        "lesions.csv",
+        "sub/x.csv",
+        "/elsewhere/patients.csv",
+        "<cohort>",
+    ]
     assert out["file"].isna().iloc[4]
     one = report.portable_load_report(rep.iloc[:1], folder / "lesions.csv")  # a cohort file
     assert one["file"].tolist() == ["lesions.csv"]

@@ -24,8 +24,9 @@ from hpd_analysis.riskfactors import (
 def with_hpd(flags: list, **cols: list) -> pd.DataFrame:
     flag = pd.array(flags, dtype="boolean")
     out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(flags))], "hpd_x": flag})
-    out["hpd_x_status"] = np.where(flag.isna(), "not_evaluable",
-                                   np.where(flag.fillna(False), "hpd", "not_hpd"))
+    out["hpd_x_status"] = np.where(
+        flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd")
+    )
     out["hpd_x_reason"] = np.where(flag.isna(), "no pre-baseline scan", "")
     for k, v in cols.items():
         out[k] = v
@@ -40,20 +41,45 @@ def two_by_two(a: int, b: int, c: int, d: int) -> pd.DataFrame:
 
 
 def test_default_candidates_literature_first_then_covariates():
-    cols = ["patient_id", "treatment_start", "death_date", "os_months", "os_event",
-            "hpd_ferrara2018", "hpd_ferrara2018_reason", "hpd_ferrara2018_status", "tgr_pre",
-            "sld_baseline_mm", "recist_first_eval", "first_eval_months", "ecog_first_eval",
-            "smoking", "liver_metastasis", "sex", "age", "n_metastatic_sites", "arm",
-            "tumor_type"]
+    cols = [
+        "patient_id",
+        "treatment_start",
+        "death_date",
+        "os_months",
+        "os_event",
+        "hpd_ferrara2018",
+        "hpd_ferrara2018_reason",
+        "hpd_ferrara2018_status",
+        "tgr_pre",
+        "sld_baseline_mm",
+        "recist_first_eval",
+        "first_eval_months",
+        "ecog_first_eval",
+        "smoking",
+        "liver_metastasis",
+        "sex",
+        "age",
+        "n_metastatic_sites",
+        "arm",
+        "tumor_type",
+    ]
     assert default_candidates(cols) == [
-        "age", "age_ge_65", "sex", "n_metastatic_sites", "n_metastatic_sites_gt_2",
-        "liver_metastasis", "smoking", "arm", "tumor_type",
+        "age",
+        "age_ge_65",
+        "sex",
+        "n_metastatic_sites",
+        "n_metastatic_sites_gt_2",
+        "liver_metastasis",
+        "smoking",
+        "arm",
+        "tumor_type",
     ]
 
 
 def test_derived_factors_at_their_thresholds():
-    d = derive_risk_factors(pd.DataFrame({"age": [64.9, 65, np.nan],
-                                          "n_metastatic_sites": [2, 3, np.nan]}))
+    d = derive_risk_factors(
+        pd.DataFrame({"age": [64.9, 65, np.nan], "n_metastatic_sites": [2, 3, np.nan]})
+    )
     assert d["age_ge_65"].tolist()[:2] == [False, True] and pd.isna(d["age_ge_65"].iloc[2])
     assert d["n_metastatic_sites_gt_2"].tolist()[:2] == [False, True]
 
@@ -66,9 +92,20 @@ def test_table1_uses_fisher_for_small_counts_and_names_it():
     # rows of tableone's 2x2: liver False/True by HPD/non-HPD
     _, p = stats.fisher_exact([[1, 12], [3, 4]])
     assert row["p_value"] == pytest.approx(p)
-    assert list(t.columns) == ["variable", "level", "statistic", "overall", "HPD", "non-HPD",
-                               "missing", "test", "p_value", "smd", "exact_test",
-                               "exact_p_value"]
+    assert list(t.columns) == [
+        "variable",
+        "level",
+        "statistic",
+        "overall",
+        "HPD",
+        "non-HPD",
+        "missing",
+        "test",
+        "p_value",
+        "smd",
+        "exact_test",
+        "exact_p_value",
+    ]
     n = t.iloc[0]
     assert (n["variable"], n["overall"], n["HPD"], n["non-HPD"]) == ("n", "20", "4", "16")
 
@@ -151,8 +188,11 @@ def test_odds_ratios_multivariable_with_categories_and_epv_warning():
     n = 80
     hpd = rng.random(n) < 0.25
     flags = [bool(h) for h in hpd] + [None] * 4
-    data = with_hpd(flags, age=np.r_[rng.normal(62, 9, n), [60] * 4],
-                    tumor_type=list(rng.choice(["NSCLC", "HNSCC", "melanoma"], n)) + ["NSCLC"] * 4)
+    data = with_hpd(
+        flags,
+        age=np.r_[rng.normal(62, 9, n), [60] * 4],
+        tumor_type=list(rng.choice(["NSCLC", "HNSCC", "melanoma"], n)) + ["NSCLC"] * 4,
+    )
     out = odds_ratios(data, "x", ["age", "tumor_type"])
     multi = out[out["model"] == "multivariable"]
     assert multi["variable"].tolist() == ["age", "tumor_type", "tumor_type", "tumor_type"]
@@ -184,19 +224,26 @@ def test_a_separated_variable_is_left_out_of_the_multivariable_model():
     data = two_by_two(5, 5, 0, 20)  # liver metastasis: no non-HPD patient exposed
     data["age"] = np.random.default_rng(2).normal(60, 8, len(data))
     data["sex"] = ["F", "M"] * (len(data) // 2)
-    out = odds_ratios(data, "x", ["liver_metastasis", "age", "sex"],
-                      statistics=Statistics(firth="never"))
+    out = odds_ratios(
+        data, "x", ["liver_metastasis", "age", "sex"], statistics=Statistics(firth="never")
+    )
     multi = out[out["model"] == "multivariable"]
     assert set(multi["variable"]) == {"age", "sex"}
     assert np.isfinite(multi.loc[multi["variable"] == "age", "odds_ratio"]).all()
-    assert any("left out (not estimable alone): ['liver_metastasis']" in w
-               for w in out.attrs["warnings"])
+    assert any(
+        "left out (not estimable alone): ['liver_metastasis']" in w for w in out.attrs["warnings"]
+    )
 
 
 def test_table1_by_a_patient_column_with_three_groups():
     rng = np.random.default_rng(5)
-    data = pd.DataFrame({"arm": ["A", "B", "C"] * 10, "age": rng.normal(60, 5, 30),
-                         "sex": ["F", "M", "M"] * 9 + [None] * 3})
+    data = pd.DataFrame(
+        {
+            "arm": ["A", "B", "C"] * 10,
+            "age": rng.normal(60, 5, 30),
+            "sex": ["F", "M", "M"] * 9 + [None] * 3,
+        }
+    )
     t = table1(data, "arm", variables=["age", "sex"], nonnormal=[]).set_index("variable")
     assert list(t.columns[2:6]) == ["overall", "A", "B", "C"]
     groups = [data.loc[data["arm"] == g, "age"] for g in "ABC"]
@@ -222,9 +269,12 @@ def test_univariable_p_values_are_also_given_holm_adjusted():
     rng = np.random.default_rng(5)
     n = 120
     hpd = rng.random(n) < 0.3
-    data = with_hpd([bool(h) for h in hpd], age=rng.normal(62, 9, n),
-                    liver_metastasis=pd.array(rng.random(n) < 0.3 + 0.3 * hpd, dtype="boolean"),
-                    tumor_type=list(rng.choice(["NSCLC", "HNSCC", "melanoma"], n)))
+    data = with_hpd(
+        [bool(h) for h in hpd],
+        age=rng.normal(62, 9, n),
+        liver_metastasis=pd.array(rng.random(n) < 0.3 + 0.3 * hpd, dtype="boolean"),
+        tumor_type=list(rng.choice(["NSCLC", "HNSCC", "melanoma"], n)),
+    )
     out = odds_ratios(data, "x", ["age", "liver_metastasis", "tumor_type"])
     uni = out[(out["model"] == "univariable") & out["p_value"].notna()]
     assert len(uni) == 4  # age, liver metastasis, two tumour types vs the reference
@@ -264,12 +314,15 @@ def test_table1_r_by_c_with_small_expected_counts_uses_monte_carlo():
     row = t[t["test"] != ""].iloc[0]
     assert row["test"].startswith("Chi-squared, Monte Carlo p")
     assert f"{MC_PERMUTATIONS:,} permutations" in row["test"]
-    _, p = chi2_monte_carlo(pd.factorize(pd.Series([f"site {v}" for v in x]))[0],
-                            pd.factorize(pd.Series(np.where(g == 1, "HPD", "non-HPD")))[0])
+    _, p = chi2_monte_carlo(
+        pd.factorize(pd.Series([f"site {v}" for v in x]))[0],
+        pd.factorize(pd.Series(np.where(g == 1, "HPD", "non-HPD")))[0],
+    )
     assert row["p_value"] == pytest.approx(p, abs=0.02)
     # enough patients in every cell: the asymptotic test stays
-    big = with_hpd([bool(v) for v in np.tile(g, 10)], site=[f"site {v % 2}" for v in
-                                                             np.tile(x, 10)])
+    big = with_hpd(
+        [bool(v) for v in np.tile(g, 10)], site=[f"site {v % 2}" for v in np.tile(x, 10)]
+    )
     big["site3"] = [f"s{v}" for v in np.tile(np.arange(3), 200)]
     t = table1(big, "x", variables=["site3"])
     assert t[t["test"] != ""].iloc[0]["test"] == "Chi-squared"

@@ -15,8 +15,9 @@ from hpd_analysis.riskfactors import odds_ratios, table1
 def with_hpd(flags: list, **cols: list) -> pd.DataFrame:
     flag = pd.array(flags, dtype="boolean")
     out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(flags))], "hpd_x": flag})
-    out["hpd_x_status"] = np.where(flag.isna(), "not_evaluable",
-                                   np.where(flag.fillna(False), "hpd", "not_hpd"))
+    out["hpd_x_status"] = np.where(
+        flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd")
+    )
     for k, v in cols.items():
         out[k] = v
     return out
@@ -38,24 +39,33 @@ def test_reference_is_the_largest_level_and_the_factor_is_not_lost():
     # HNSCC has no HPD: separation; the model is refitted with Firth's penalty, whose estimate in
     # a saturated one-factor model adds 1/2 to every cell (Firth 1993; by hand):
     # OR = [(0 + .5) / (15 + .5)] / [(10 + .5) / (30 + .5)], melanoma [(3.5 / 7.5)] / [10.5 / 30.5]
-    assert rows.loc["HNSCC", "odds_ratio"] == pytest.approx((0.5 / 15.5) / (10.5 / 30.5),
-                                                            rel=1e-8)
-    assert rows.loc["melanoma", "odds_ratio"] == pytest.approx((3.5 / 7.5) / (10.5 / 30.5),
-                                                               rel=1e-8)
+    assert rows.loc["HNSCC", "odds_ratio"] == pytest.approx((0.5 / 15.5) / (10.5 / 30.5), rel=1e-8)
+    assert rows.loc["melanoma", "odds_ratio"] == pytest.approx(
+        (3.5 / 7.5) / (10.5 / 30.5), rel=1e-8
+    )
     assert "Firth" in rows.loc["HNSCC", "test"] and "separation" in rows.loc["HNSCC", "note"]
     assert "penalized-likelihood CI" in rows.loc["HNSCC", "ci_method"]
-    assert rows.loc["HNSCC", "ci_low"] < rows.loc["HNSCC", "odds_ratio"] < rows.loc[
-        "HNSCC", "ci_high"]
+    assert (
+        rows.loc["HNSCC", "ci_low"] < rows.loc["HNSCC", "odds_ratio"] < rows.loc["HNSCC", "ci_high"]
+    )
     assert "largest level" in rows.loc["melanoma", "coding"]
 
 
 def test_reference_rule_first_and_a_named_reference():
-    first = odds_ratios(tumour_types(), "x", ["tumor_type"],
-                        statistics=Statistics(reference_levels="first", firth="never"))
+    first = odds_ratios(
+        tumour_types(),
+        "x",
+        ["tumor_type"],
+        statistics=Statistics(reference_levels="first", firth="never"),
+    )
     assert (first["reference"] == "HNSCC").all()
     assert first.loc[first["level"] != "HNSCC", "odds_ratio"].isna().all()  # the lost factor
-    named = odds_ratios(tumour_types(), "x", ["tumor_type"],
-                        statistics=Statistics(reference_levels="largest,tumor_type=melanoma"))
+    named = odds_ratios(
+        tumour_types(),
+        "x",
+        ["tumor_type"],
+        statistics=Statistics(reference_levels="largest,tumor_type=melanoma"),
+    )
     assert (named["reference"] == "melanoma").all()
     assert "named" in named["coding"].iloc[0]
     with pytest.raises(ValueError, match="statistics.reference_levels"):
@@ -66,15 +76,19 @@ def test_firth_of_a_separated_2x2_is_the_haldane_corrected_odds_ratio():
     # a = 5 HPD exposed, b = 0 HPD unexposed, c = 0 non-HPD exposed, d = 20: Firth's estimate of
     # a 2 x 2 table = the odds ratio with 1/2 added to every cell (by hand: 5.5 * 20.5 / .25)
     flags = [True] * 5 + [False] * 20
-    data = with_hpd(flags, liver_metastasis=pd.array([True] * 5 + [False] * 20,
-                                                     dtype="boolean"))
+    data = with_hpd(flags, liver_metastasis=pd.array([True] * 5 + [False] * 20, dtype="boolean"))
     out = odds_ratios(data, "x", ["liver_metastasis"])
     row = out[out["level"] == "True"].iloc[0]
     assert row["odds_ratio"] == pytest.approx(5.5 * 20.5 / 0.25, rel=1e-8)
-    always = odds_ratios(with_hpd([True] * 6 + [False] * 4 + [True] * 10 + [False] * 30,
-                                  liver_metastasis=pd.array([True] * 10 + [False] * 40,
-                                                            dtype="boolean")),
-                         "x", ["liver_metastasis"], statistics=Statistics(firth="always"))
+    always = odds_ratios(
+        with_hpd(
+            [True] * 6 + [False] * 4 + [True] * 10 + [False] * 30,
+            liver_metastasis=pd.array([True] * 10 + [False] * 40, dtype="boolean"),
+        ),
+        "x",
+        ["liver_metastasis"],
+        statistics=Statistics(firth="always"),
+    )
     row = always[always["level"] == "True"].iloc[0]
     assert row["odds_ratio"] == pytest.approx((6.5 * 30.5) / (4.5 * 10.5), rel=1e-8)
     assert "Firth" in row["test"]
@@ -107,18 +121,23 @@ def test_nlr_on_log2_scale_wald_and_profile_ci_match_r():
     out = odds_ratios(d, "hpd", ["nlr", "age"])
     uni = out[(out["model"] == "univariable") & (out["variable"] == "nlr")].iloc[0]
     assert uni["level"] == "per doubling (log2)" and "log2" in uni["coding"]
-    np.testing.assert_allclose(uni[["odds_ratio", "ci_low", "ci_high", "p_value"]].to_numpy(float),
-                               [5.092043224, 1.757170423, 14.75605545, 0.002714248094],
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        uni[["odds_ratio", "ci_low", "ci_high", "p_value"]].to_numpy(float),
+        [5.092043224, 1.757170423, 14.75605545, 0.002714248094],
+        rtol=1e-8,
+    )
     assert uni["ci_method"] == "95% Wald CI"
     multi = out[out["model"] == "multivariable"].set_index("variable")
-    np.testing.assert_allclose(multi["odds_ratio"].to_numpy(float), [3.971339247, 1.077522791],
-                               rtol=1e-7)
-    np.testing.assert_allclose(multi["p_value"].to_numpy(float), [0.01383864993, 0.06466456611],
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        multi["odds_ratio"].to_numpy(float), [3.971339247, 1.077522791], rtol=1e-7
+    )
+    np.testing.assert_allclose(
+        multi["p_value"].to_numpy(float), [0.01383864993, 0.06466456611], rtol=1e-8
+    )
     prof = odds_ratios(d, "hpd", ["nlr"], statistics=Statistics(ci_profile=True)).iloc[0]
-    np.testing.assert_allclose([prof["ci_low"], prof["ci_high"]], [1.956506518, 16.98558304],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        [prof["ci_low"], prof["ci_high"]], [1.956506518, 16.98558304], rtol=1e-6
+    )
     assert prof["odds_ratio"] == pytest.approx(5.092043224, rel=1e-8)
     assert "profile-likelihood" in prof["ci_method"]
     linear = odds_ratios(d, "hpd", ["nlr"], statistics=Statistics(log2_skewed=False)).iloc[0]
@@ -147,8 +166,9 @@ def test_derived_dichotomy_is_not_counted_twice_in_the_holm_family():
     assert np.isnan(uni.loc["age_ge_65", "p_holm"])
     assert "not in the Holm family" in uni.loc["age_ge_65", "note"]
     fam = uni.loc[["age", "nlr"], "p_value"].to_numpy()
-    np.testing.assert_allclose(uni.loc[["age", "nlr"], "p_holm"].to_numpy(),
-                               multipletests(fam, method="holm")[1])
+    np.testing.assert_allclose(
+        uni.loc[["age", "nlr"], "p_holm"].to_numpy(), multipletests(fam, method="holm")[1]
+    )
 
 
 def test_missing_covariates_counted_and_mice_pooled_beside_complete_case():
@@ -176,8 +196,9 @@ def test_missing_covariates_counted_and_mice_pooled_beside_complete_case():
 
 def test_mice_without_missing_values_equals_the_complete_case_fit():
     d = nlr_age()
-    mi = odds_ratios(d, "hpd", ["nlr", "age"], statistics=Statistics(missing="mice",
-                                                                     mice_imputations=3))
+    mi = odds_ratios(
+        d, "hpd", ["nlr", "age"], statistics=Statistics(missing="mice", mice_imputations=3)
+    )
     cc = mi[mi["model"] == "multivariable"].set_index("variable")
     pooled = mi[mi["model"].str.startswith("multivariable (MICE")].set_index("variable")
     np.testing.assert_allclose(pooled["odds_ratio"], cc["odds_ratio"], rtol=1e-10)
@@ -189,8 +210,12 @@ def test_rubin_pool_matches_r_mice_pool_scalar():
                      n = 120, k = 4); c(p$qbar, p$t, p$df)"""
     from hpd_analysis.riskfactors import rubin_pool
 
-    q, t, df = rubin_pool(np.array([0.52, 0.61, 0.47, 0.58, 0.55]),
-                          np.array([0.040, 0.043, 0.038, 0.041, 0.044]), n=120, k=4)
+    q, t, df = rubin_pool(
+        np.array([0.52, 0.61, 0.47, 0.58, 0.55]),
+        np.array([0.040, 0.043, 0.038, 0.041, 0.044]),
+        n=120,
+        k=4,
+    )
     assert q == pytest.approx(0.546)
     b = np.var([0.52, 0.61, 0.47, 0.58, 0.55], ddof=1)
     assert t == pytest.approx(0.0412 + 1.2 * b)  # by hand: U-bar + (1 + 1/m) B
@@ -203,7 +228,8 @@ def test_fisher_exact_r_by_2_matches_r_and_sits_beside_the_monte_carlo_chi_squar
     from hpd_analysis.riskfactors import fisher_exact_rx2
 
     assert fisher_exact_rx2(np.array([[10, 3], [5, 2], [3, 4], [1, 2]])) == pytest.approx(
-        0.275663834749, rel=1e-10)
+        0.275663834749, rel=1e-10
+    )
     table = np.array([[30, 4], [12, 2], [9, 5], [3, 1], [1, 2]])
     assert fisher_exact_rx2(table) == pytest.approx(0.0755496494153, rel=1e-10)
     sites, flags = [], []
@@ -215,8 +241,12 @@ def test_fisher_exact_r_by_2_matches_r_and_sits_beside_the_monte_carlo_chi_squar
     assert row["test"].startswith("Chi-squared, Monte Carlo p")
     assert row["exact_test"].startswith("Fisher's exact test")
     assert row["exact_p_value"] == pytest.approx(0.0755496494153, rel=1e-10)
-    off = table1(with_hpd(flags, site=sites), "x", variables=["site"],
-                 statistics=Statistics(exact_fisher=False))
+    off = table1(
+        with_hpd(flags, site=sites),
+        "x",
+        variables=["site"],
+        statistics=Statistics(exact_fisher=False),
+    )
     assert off["exact_p_value"].isna().all()
 
 
@@ -234,7 +264,8 @@ def test_firth_on_a_separated_ecog_level_converges_with_finite_p_values():
     for level, (hpd, non) in counts.items():
         if level != 1:
             assert est.loc[str(level), "odds_ratio"] == pytest.approx(
-                ((hpd + 0.5) / (non + 0.5)) / ref, rel=1e-7)
+                ((hpd + 0.5) / (non + 0.5)) / ref, rel=1e-7
+            )
     assert est["p_value"].notna().all() and (est["p_value"] <= 1).all()
     assert not est["note"].str.contains("did not converge").any()
 
@@ -246,13 +277,42 @@ def test_firth_on_a_separated_ecog_level_converges_with_finite_p_values():
 # (239 rows, sorted), tabulated here by covariate pattern: digits case, age, oc, vic, vicl, vis,
 # dia -> number of women (all six covariates are binary, so the table is the data exactly).
 SEX2_PATTERNS = {
-    "1000010": 1, "1001000": 14, "1001010": 3, "1001100": 10, "1001110": 12, "1001111": 1,
-    "1010000": 44, "1010001": 3, "1011000": 15, "1011001": 1, "1011010": 2, "1011100": 7,
-    "1011110": 3, "1101000": 2, "1101010": 1, "1101011": 1, "1101100": 1, "1101111": 1,
-    "1110000": 5, "1111000": 3,
-    "0000010": 1, "0001000": 2, "0001010": 1, "0001100": 8, "0001110": 18, "0010000": 42,
-    "0010010": 1, "0011000": 1, "0011100": 5, "0011110": 6, "0101100": 2, "0101110": 4,
-    "0110000": 14, "0110010": 1, "0111000": 1, "0111110": 2,
+    "1000010": 1,
+    "1001000": 14,
+    "1001010": 3,
+    "1001100": 10,
+    "1001110": 12,
+    "1001111": 1,
+    "1010000": 44,
+    "1010001": 3,
+    "1011000": 15,
+    "1011001": 1,
+    "1011010": 2,
+    "1011100": 7,
+    "1011110": 3,
+    "1101000": 2,
+    "1101010": 1,
+    "1101011": 1,
+    "1101100": 1,
+    "1101111": 1,
+    "1110000": 5,
+    "1111000": 3,
+    "0000010": 1,
+    "0001000": 2,
+    "0001010": 1,
+    "0001100": 8,
+    "0001110": 18,
+    "0010000": 42,
+    "0010010": 1,
+    "0011000": 1,
+    "0011100": 5,
+    "0011110": 6,
+    "0101100": 2,
+    "0101110": 4,
+    "0110000": 14,
+    "0110010": 1,
+    "0111000": 1,
+    "0111110": 2,
 }
 SEX2_COVARIATES = ["age", "oc", "vic", "vicl", "vis", "dia"]
 
@@ -275,9 +335,12 @@ LOGISTF_SEX2_90 = {
 # tests/testthat/_snaps/windows/model_parameters.logistf.md (logistf run through
 # model_parameters), which agree.
 LOGISTF_SEX2_95 = {
-    "age": (-1.9737884, -0.30742514), "oc": (-0.9414363, 0.78920202),
-    "vic": (1.2730216, 3.43543273), "vicl": (-3.2608611, -1.11773495),
-    "vis": (-1.6080879, 0.01518468), "dia": (0.7745682, 8.03029352),
+    "age": (-1.9737884, -0.30742514),
+    "oc": (-0.9414363, 0.78920202),
+    "vic": (1.2730216, 3.43543273),
+    "vicl": (-3.2608611, -1.11773495),
+    "vis": (-1.6080879, 0.01518468),
+    "dia": (0.7745682, 8.03029352),
 }
 
 
@@ -292,13 +355,15 @@ def sex2() -> pd.DataFrame:
 def test_firth_matches_logistf_published_output_on_sex2(alpha):
     data = sex2()
     assert len(data) == 239 and int(data["case"].sum()) == 130
-    out = odds_ratios(data, "case", SEX2_COVARIATES, alpha=alpha,
-                      statistics=Statistics(firth="always"))
-    rows = out[(out["model"] == "multivariable") & (out["level"] == "True")].set_index(
-        "variable")
+    out = odds_ratios(
+        data, "case", SEX2_COVARIATES, alpha=alpha, statistics=Statistics(firth="always")
+    )
+    rows = out[(out["model"] == "multivariable") & (out["level"] == "True")].set_index("variable")
     assert list(rows.index) == SEX2_COVARIATES
-    assert (rows["ci_method"] == f"{100 * (1 - alpha):g}% profile penalized-likelihood CI "
-                                 "(as R logistf)").all()
+    assert (
+        rows["ci_method"] == f"{100 * (1 - alpha):g}% profile penalized-likelihood CI "
+        "(as R logistf)"
+    ).all()
     assert rows["test"].str.contains("penalized likelihood-ratio test").all()
     for v in SEX2_COVARIATES:
         row = rows.loc[v]

@@ -21,15 +21,17 @@ def _patients() -> pd.DataFrame:
     # p5: albumin missing -> RMH missing (never a partial sum); LDH above + dNLR 1/(5-1) -> LIPI 1
     # p6: LDH missing -> both scores missing
     # p7: leukocytes < neutrophils (impossible) -> dNLR missing -> LIPI missing; RMH 1 (LDH)
-    return pd.DataFrame({
-        "patient_id": [f"p{i}" for i in range(1, 8)],
-        "ldh": [300.0, 250.0, 500.0, 100.0, 400.0, np.nan, 400.0],
-        "ldh_uln": [250.0] * 7,
-        "albumin_g_l": [30.0, 35.0, 40.0, 20.0, np.nan, 30.0, 40.0],
-        "n_metastatic_sites": [3, 2, 5, 0, 1, 1, 1],
-        "neutrophils": [6.0, 7.0, 8.0, 2.0, 1.0, 5.0, 6.0],
-        "leukocytes": [8.0, 9.0, 10.0, 6.0, 5.0, 9.0, 5.0],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": [f"p{i}" for i in range(1, 8)],
+            "ldh": [300.0, 250.0, 500.0, 100.0, 400.0, np.nan, 400.0],
+            "ldh_uln": [250.0] * 7,
+            "albumin_g_l": [30.0, 35.0, 40.0, 20.0, np.nan, 30.0, 40.0],
+            "n_metastatic_sites": [3, 2, 5, 0, 1, 1, 1],
+            "neutrophils": [6.0, 7.0, 8.0, 2.0, 1.0, 5.0, 6.0],
+            "leukocytes": [8.0, 9.0, 10.0, 6.0, 5.0, 9.0, 5.0],
+        }
+    )
 
 
 def test_rmh_score_by_hand():
@@ -37,8 +39,7 @@ def test_rmh_score_by_hand():
     assert t["rmh_score"].tolist()[:4] == [3, 0, 2, 1]
     assert t["rmh_score"].isna().tolist() == [False] * 4 + [True, True, False]
     assert t["rmh_score"].iloc[6] == 1
-    assert t["rmh_group"].tolist()[:4] == ["poor (2-3)", "good (0-1)", "poor (2-3)",
-                                           "good (0-1)"]
+    assert t["rmh_group"].tolist()[:4] == ["poor (2-3)", "good (0-1)", "poor (2-3)", "good (0-1)"]
     assert t["rmh_group"].isna().tolist()[4:6] == [True, True]
 
 
@@ -47,8 +48,13 @@ def test_lipi_by_hand():
     t = scores.lipi(_patients(), w)
     assert t["lipi_score"].tolist()[:5] == [1, 1, 2, 0, 1]
     assert t["lipi_score"].isna().tolist()[5:] == [True, True]
-    assert t["lipi_group"].tolist()[:5] == ["intermediate (1)", "intermediate (1)", "poor (2)",
-                                            "good (0)", "intermediate (1)"]
+    assert t["lipi_group"].tolist()[:5] == [
+        "intermediate (1)",
+        "intermediate (1)",
+        "poor (2)",
+        "good (0)",
+        "intermediate (1)",
+    ]
     assert any("leukocytes <= neutrophils" in m for m in w)
 
 
@@ -60,10 +66,14 @@ def test_dnlr_formula_by_hand():
 
 def test_ldh_sources_in_order():
     # ratio first; a patient without a ratio falls back on ldh/ldh_uln, then on the boolean
-    d = pd.DataFrame({"ldh_uln_ratio": [1.01, 1.0, np.nan, np.nan, np.nan],
-                      "ldh": [100.0, 900.0, 300.0, np.nan, np.nan],
-                      "ldh_uln": [250.0] * 5,
-                      "ldh_above_uln": [False, True, False, True, np.nan]})
+    d = pd.DataFrame(
+        {
+            "ldh_uln_ratio": [1.01, 1.0, np.nan, np.nan, np.nan],
+            "ldh": [100.0, 900.0, 300.0, np.nan, np.nan],
+            "ldh_uln": [250.0] * 5,
+            "ldh_above_uln": [False, True, False, True, np.nan],
+        }
+    )
     got = scores.ldh_above_uln(d)
     assert got.tolist()[:4] == [True, False, True, True]
     assert pd.isna(got.iloc[4])
@@ -107,6 +117,5 @@ def test_score_table_counts():
 
 @pytest.mark.parametrize("albumin,expected", [(34.9, 1), (35.0, 0), (35.1, 0)])
 def test_albumin_threshold_is_strict(albumin, expected):
-    d = pd.DataFrame({"ldh_uln_ratio": [0.5], "albumin_g_l": [albumin],
-                      "n_metastatic_sites": [1]})
+    d = pd.DataFrame({"ldh_uln_ratio": [0.5], "albumin_g_l": [albumin], "n_metastatic_sites": [1]})
     assert scores.rmh_score(d)["rmh_score"].iloc[0] == expected

@@ -21,34 +21,44 @@ from hpd_analysis.sdtm import find_domain, import_sdtm, import_sdtm_dir
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
 #: the project's shared data folder when present, else the copies bundled in the package (every
 #: set but OAK/POPLAR, which is not redistributable: its tests skip without the shared folder)
-EXTERNAL = SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "hpd_analysis" / "data"
+EXTERNAL = (
+    SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "hpd_analysis" / "data"
+)
 SDTM = EXTERNAL / "pharmaversesdtm"
 ADAM = EXTERNAL / "pharmaverseadam"
-needs_external = pytest.mark.skipif(not SDTM.is_dir() or not ADAM.is_dir(),
-                                     reason=f"external data folder absent: {EXTERNAL}")
+needs_external = pytest.mark.skipif(
+    not SDTM.is_dir() or not ADAM.is_dir(), reason=f"external data folder absent: {EXTERNAL}"
+)
 
 # --------------------------------------------------------------------------- hand-made SDTM
 
-DM = pd.DataFrame({
-    "STUDYID": "S1", "DOMAIN": "DM",
-    "USUBJID": ["P1", "P2", "SF1"],
-    "RFXSTDTC": ["2020-01-10", "2020-02-01", ""],
-    "RFXENDTC": ["2020-06-01", "2020-03-15", ""],
-    "RFPENDTC": ["2020-07-01T10:00", "2020-04-01", "2020-01-05"],
-    "DTHDTC": ["", "2020-04-01", ""],
-    "AGE": ["61", "70", "55"], "SEX": ["F", "M", "M"],
-    "ARM": ["Drug", "Drug", "Screen Failure"], "ACTARM": ["Drug", "Drug", ""],
-})
+DM = pd.DataFrame(
+    {
+        "STUDYID": "S1",
+        "DOMAIN": "DM",
+        "USUBJID": ["P1", "P2", "SF1"],
+        "RFXSTDTC": ["2020-01-10", "2020-02-01", ""],
+        "RFXENDTC": ["2020-06-01", "2020-03-15", ""],
+        "RFPENDTC": ["2020-07-01T10:00", "2020-04-01", "2020-01-05"],
+        "DTHDTC": ["", "2020-04-01", ""],
+        "AGE": ["61", "70", "55"],
+        "SEX": ["F", "M", "M"],
+        "ARM": ["Drug", "Drug", "Screen Failure"],
+        "ACTARM": ["Drug", "Drug", ""],
+    }
+)
 
-TU = pd.DataFrame({
-    "USUBJID": ["P1"] * 6 + ["P2", "P1"],
-    "TULNKID": ["T01", "T02", "NT01", "T01", "T02", "NT01", "T01", "NEW03"],
-    "TUSTRESC": ["TARGET", "TARGET", "NON-TARGET"] * 2 + ["TARGET", "NEW"],
-    "TULOC": ["LIVER", "LYMPH NODE", "BONE"] * 2 + ["LUNG", "LIVER"],
-    "TUEVAL": ["INVESTIGATOR"] * 3 + ["INDEPENDENT ASSESSOR"] * 3 + ["INVESTIGATOR"] * 2,
-    "TUEVALID": [""] * 3 + ["RADIOLOGIST 1"] * 3 + ["", ""],
-    "TUDTC": ["2020-01-08"] * 6 + ["2020-01-30", "2020-04"],
-})
+TU = pd.DataFrame(
+    {
+        "USUBJID": ["P1"] * 6 + ["P2", "P1"],
+        "TULNKID": ["T01", "T02", "NT01", "T01", "T02", "NT01", "T01", "NEW03"],
+        "TUSTRESC": ["TARGET", "TARGET", "NON-TARGET"] * 2 + ["TARGET", "NEW"],
+        "TULOC": ["LIVER", "LYMPH NODE", "BONE"] * 2 + ["LUNG", "LIVER"],
+        "TUEVAL": ["INVESTIGATOR"] * 3 + ["INDEPENDENT ASSESSOR"] * 3 + ["INVESTIGATOR"] * 2,
+        "TUEVALID": [""] * 3 + ["RADIOLOGIST 1"] * 3 + ["", ""],
+        "TUDTC": ["2020-01-08"] * 6 + ["2020-01-30", "2020-04"],
+    }
+)
 
 
 def _tr_rows() -> pd.DataFrame:
@@ -56,11 +66,25 @@ def _tr_rows() -> pd.DataFrame:
 
     def add(subj, lnk, grp, test, res, unit, visitnum, dtc, ev, evid="", acc="", stat=""):
         num = res if isinstance(res, (int, float)) else ""
-        rows.append({"USUBJID": subj, "TRLNKID": lnk, "TRGRPID": grp, "TRTESTCD": test,
-                     "TRORRES": str(res), "TRSTRESC": str(res), "TRSTRESN": num,
-                     "TRSTRESU": unit, "TRSTAT": stat, "VISITNUM": visitnum,
-                     "VISIT": {1: "BASELINE", 2: "WEEK 6", 3: "WEEK 12"}[visitnum],
-                     "TRDTC": dtc, "TREVAL": ev, "TREVALID": evid, "TRACPTFL": acc})
+        rows.append(
+            {
+                "USUBJID": subj,
+                "TRLNKID": lnk,
+                "TRGRPID": grp,
+                "TRTESTCD": test,
+                "TRORRES": str(res),
+                "TRSTRESC": str(res),
+                "TRSTRESN": num,
+                "TRSTRESU": unit,
+                "TRSTAT": stat,
+                "VISITNUM": visitnum,
+                "VISIT": {1: "BASELINE", 2: "WEEK 6", 3: "WEEK 12"}[visitnum],
+                "TRDTC": dtc,
+                "TREVAL": ev,
+                "TREVALID": evid,
+                "TRACPTFL": acc,
+            }
+        )
 
     # P1 baseline: investigator only (no accepted flag) -> investigator fallback
     add("P1", "T01", "TARGET", "LDIAM", 30, "mm", 1, "2020-01-08", "INVESTIGATOR")
@@ -72,14 +96,58 @@ def _tr_rows() -> pd.DataFrame:
     add("P1", "T01", "TARGET", "LDIAM", 28, "mm", 2, "2020-02-21", "INVESTIGATOR")
     add("P1", "T02", "TARGET", "LPERP", 14, "mm", 2, "2020-02-21", "INVESTIGATOR")
     add("P1", "NT01", "NON-TARGET", "TUMSTATE", "PRESENT", "", 2, "2020-02-21", "INVESTIGATOR")
-    add("P1", "T01", "TARGET", "LDIAM", 2.6, "cm", 2, "2020-02-21", "INDEPENDENT ASSESSOR",
-        "RADIOLOGIST 1", "Y")
-    add("P1", "T02", "TARGET", "LDIAM", 19, "mm", 2, "2020-02-21", "INDEPENDENT ASSESSOR",
-        "RADIOLOGIST 1", "Y")
-    add("P1", "T02", "TARGET", "LPERP", 12, "mm", 2, "2020-02-21", "INDEPENDENT ASSESSOR",
-        "RADIOLOGIST 1", "Y")
-    add("P1", "NT01", "NON-TARGET", "TUMSTATE", "UNEQUIVOCAL", "", 2, "2020-02-21",
-        "INDEPENDENT ASSESSOR", "RADIOLOGIST 1", "Y")
+    add(
+        "P1",
+        "T01",
+        "TARGET",
+        "LDIAM",
+        2.6,
+        "cm",
+        2,
+        "2020-02-21",
+        "INDEPENDENT ASSESSOR",
+        "RADIOLOGIST 1",
+        "Y",
+    )
+    add(
+        "P1",
+        "T02",
+        "TARGET",
+        "LDIAM",
+        19,
+        "mm",
+        2,
+        "2020-02-21",
+        "INDEPENDENT ASSESSOR",
+        "RADIOLOGIST 1",
+        "Y",
+    )
+    add(
+        "P1",
+        "T02",
+        "TARGET",
+        "LPERP",
+        12,
+        "mm",
+        2,
+        "2020-02-21",
+        "INDEPENDENT ASSESSOR",
+        "RADIOLOGIST 1",
+        "Y",
+    )
+    add(
+        "P1",
+        "NT01",
+        "NON-TARGET",
+        "TUMSTATE",
+        "UNEQUIVOCAL",
+        "",
+        2,
+        "2020-02-21",
+        "INDEPENDENT ASSESSOR",
+        "RADIOLOGIST 1",
+        "Y",
+    )
     # P1 week 12 (partial date): T02 not measured at all, T01 not done; a new lesion
     add("P1", "T01", "TARGET", "LDIAM", "", "", 3, "2020-04", "INVESTIGATOR", stat="NOT DONE")
     add("P1", "NT01", "NON-TARGET", "TUMSTATE", "ABSENT", "", 3, "2020-04", "INVESTIGATOR")
@@ -87,27 +155,29 @@ def _tr_rows() -> pd.DataFrame:
     add("P1", "NEW02", "NEW", "TUMSTATE", "EQUIVOCAL", "", 3, "2020-04", "INVESTIGATOR")
     # P2: one target, text code
     add("P2", "T01", "TARGET", "LDIAM", 40, "mm", 1, "2020-01-30", "INVESTIGATOR")
-    add("P2", "T01", "TARGET", "LDIAM", "TOO SMALL TO MEASURE", "", 2, "2020-03-13",
-        "INVESTIGATOR")
+    add("P2", "T01", "TARGET", "LDIAM", "TOO SMALL TO MEASURE", "", 2, "2020-03-13", "INVESTIGATOR")
     # a summary row without TRLNKID is not a lesion
     add("P2", "", "TARGET", "SUMDIAM", 40, "mm", 1, "2020-01-30", "INVESTIGATOR")
     return pd.DataFrame(rows)
 
 
-RS = pd.DataFrame({
-    "USUBJID": ["P1", "P1", "P1", "P2"],
-    "RSTESTCD": ["OVRLRESP"] * 4,
-    "RSSTRESC": ["PD", "SD", "PD", "CR"],
-    "RSEVAL": ["INDEPENDENT ASSESSOR", "INVESTIGATOR", "INVESTIGATOR", "INVESTIGATOR"],
-    "RSEVALID": ["RADIOLOGIST 1", "", "", ""],
-    "RSACPTFL": ["Y", "", "", ""],
-    "VISITNUM": [2, 2, 3, 2],
-    "RSDTC": ["2020-02-21", "2020-02-21", "2020-04-02", "2020-03-13"],
-})
+RS = pd.DataFrame(
+    {
+        "USUBJID": ["P1", "P1", "P1", "P2"],
+        "RSTESTCD": ["OVRLRESP"] * 4,
+        "RSSTRESC": ["PD", "SD", "PD", "CR"],
+        "RSEVAL": ["INDEPENDENT ASSESSOR", "INVESTIGATOR", "INVESTIGATOR", "INVESTIGATOR"],
+        "RSEVALID": ["RADIOLOGIST 1", "", "", ""],
+        "RSACPTFL": ["Y", "", "", ""],
+        "VISITNUM": [2, 2, 3, 2],
+        "RSDTC": ["2020-02-21", "2020-02-21", "2020-04-02", "2020-03-13"],
+    }
+)
 
 
-def write_sdtm(folder: Path, fmt: str = "csv", *, drop: tuple[str, ...] = (),
-               tr: pd.DataFrame | None = None) -> Path:
+def write_sdtm(
+    folder: Path, fmt: str = "csv", *, drop: tuple[str, ...] = (), tr: pd.DataFrame | None = None
+) -> Path:
     """Write the hand-made domains as ``dm``, ``tu``, ``tr``, ``rs`` in ``fmt`` (csv or xpt)."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = {"dm": DM, "tu": TU, "tr": _tr_rows() if tr is None else tr, "rs": RS}
@@ -149,8 +219,11 @@ def _rep(tables, action, file=None) -> int:
 
 def _les(tables, pid, lid, date):
     les = tables["lesions"]
-    row = les[(les.patient_id == pid) & (les.lesion_id == lid)
-              & (les.assessment_date == pd.Timestamp(date))]
+    row = les[
+        (les.patient_id == pid)
+        & (les.lesion_id == lid)
+        & (les.assessment_date == pd.Timestamp(date))
+    ]
     assert len(row) == 1, f"expected one row for {pid} {lid} {date}, got {len(row)}"
     return row.iloc[0]
 
@@ -175,8 +248,9 @@ def test_one_row_per_lesion_and_scan(tiny):
     les = tiny["lesions"]
     assert not les.duplicated(["patient_id", "assessment_date", "lesion_id"]).any()
     assert les["lesion_type"].isin(["target", "non_target", "new"]).all()
-    assert list(les.sort_values(["patient_id", "assessment_date", "lesion_id"]).index) == \
-        list(les.index)
+    assert list(les.sort_values(["patient_id", "assessment_date", "lesion_id"]).index) == list(
+        les.index
+    )
 
 
 def test_reader_investigator_and_named_reader(sdtm_csv):
@@ -217,7 +291,8 @@ def test_too_small_to_measure_is_5_mm(sdtm_csv, tiny):
     t = tiny
     assert _les(t, "P2", "T01", "2020-03-13").diameter_mm == pytest.approx(5.0)
     assert import_sdtm(sdtm_csv, too_small_mm=3.0)["lesions"].query(
-        "patient_id == 'P2'").diameter_mm.min() == pytest.approx(3.0)
+        "patient_id == 'P2'"
+    ).diameter_mm.min() == pytest.approx(3.0)
 
 
 def test_patients_from_dm_screen_failure_reported(tiny):
@@ -291,8 +366,7 @@ def test_domain_variant_choice(tmp_path):
     assert find_domain(tmp_path, "tu").name == "tu_onco.csv"  # shortest name, csv before xpt
     assert find_domain(tmp_path, "tu", prefer="recist").name == "tu_onco_recist.csv"
     assert find_domain(tmp_path, "dm", prefer="recist").name == "dm.csv"  # no variant: fallback
-    assert find_domain(tmp_path, "tu", prefer={"tu": "tu_onco_recist"}).name == \
-        "tu_onco_recist.csv"
+    assert find_domain(tmp_path, "tu", prefer={"tu": "tu_onco_recist"}).name == "tu_onco_recist.csv"
     (tmp_path / "tu.csv").write_text("USUBJID\n")
     assert find_domain(tmp_path, "tu").name == "tu.csv"  # the exact name wins
     assert find_domain(tmp_path, "rs", required=False) is None
@@ -300,13 +374,17 @@ def test_domain_variant_choice(tmp_path):
 
 def test_adtte_cnsr_inverted_and_days_to_months(tmp_path):
     folder = write_sdtm(tmp_path / "s")
-    pd.DataFrame({
-        "USUBJID": ["P1", "P1", "P2", "P2"], "PARAMCD": ["OS", "PFS", "OS", "PFS"],
-        "AVAL": [100, 43, 61, 43], "CNSR": [1, 0, 0, 2],
-        "STARTDT": ["2020-01-10", "2020-01-10", "2020-02-01", "2020-02-01"],
-        "ADT": ["2020-04-18", "2020-02-21", "2020-04-01", "2020-03-14"],
-        "EVNTDESC": ["Alive", "Disease Progression", "Death", "Last Tumor Assessment"],
-    }).to_csv(folder / "adtte.csv", index=False)
+    pd.DataFrame(
+        {
+            "USUBJID": ["P1", "P1", "P2", "P2"],
+            "PARAMCD": ["OS", "PFS", "OS", "PFS"],
+            "AVAL": [100, 43, 61, 43],
+            "CNSR": [1, 0, 0, 2],
+            "STARTDT": ["2020-01-10", "2020-01-10", "2020-02-01", "2020-02-01"],
+            "ADT": ["2020-04-18", "2020-02-21", "2020-04-01", "2020-03-14"],
+            "EVNTDESC": ["Alive", "Disease Progression", "Death", "Last Tumor Assessment"],
+        }
+    ).to_csv(folder / "adtte.csv", index=False)
     p = import_sdtm(folder)["patients"].set_index("patient_id")
     assert p.loc["P1", "os_event"] == 0 and p.loc["P1", "pfs_event"] == 1
     assert p.loc["P2", "os_event"] == 1 and p.loc["P2", "pfs_event"] == 0  # CNSR 2: censored
@@ -316,7 +394,8 @@ def test_adtte_cnsr_inverted_and_days_to_months(tmp_path):
 def test_adtte_without_unit_and_inconsistent_days_is_an_error(tmp_path):
     folder = write_sdtm(tmp_path / "s")
     pd.DataFrame({"USUBJID": ["P1"], "PARAMCD": ["OS"], "AVAL": [3.2], "CNSR": [0]}).to_csv(
-        folder / "adtte.csv", index=False)
+        folder / "adtte.csv", index=False
+    )
     with pytest.raises(CohortError, match="AVALU"):
         import_sdtm(folder)
 
@@ -381,7 +460,8 @@ def test_pharmaverse_full_set_counts_and_sumdiam():
     # with the sponsor's DIAMETER test, the sums equal TR SUMDIAM of the accepted reader
     tr = pd.read_csv(SDTM / "tr_onco.csv.gz")
     s = tr[(tr.TRTESTCD == "SUMDIAM") & (tr.TRACPTFL == "Y")].assign(
-        assessment_date=lambda d: pd.to_datetime(d.TRDTC.str[:10]), patient_id=tr.USUBJID)
+        assessment_date=lambda d: pd.to_datetime(d.TRDTC.str[:10]), patient_id=tr.USUBJID
+    )
     sums = tgt.groupby(["patient_id", "assessment_date"])["diameter_mm"].sum().rename("sld")
     m = s.merge(sums.reset_index(), on=["patient_id", "assessment_date"], how="left")
     assert len(m) == 887 and m["sld"].notna().all()
@@ -395,11 +475,16 @@ def test_pharmaverse_lymph_nodes_use_short_axis():
     les = t["lesions"]
     tr = pd.read_csv(SDTM / "tr_onco.csv.gz")
     tr = tr[tr.TRACPTFL.eq("Y") & tr.TRTESTCD.isin(["LDIAM", "LPERP"])].assign(
-        assessment_date=lambda d: pd.to_datetime(d.TRDTC.str[:10]))
-    w = tr.pivot_table(index=["USUBJID", "assessment_date", "TRLNKID"], columns="TRTESTCD",
-                       values="TRSTRESN").reset_index()
-    m = les.merge(w, left_on=["patient_id", "assessment_date", "lesion_id"],
-                  right_on=["USUBJID", "assessment_date", "TRLNKID"])
+        assessment_date=lambda d: pd.to_datetime(d.TRDTC.str[:10])
+    )
+    w = tr.pivot_table(
+        index=["USUBJID", "assessment_date", "TRLNKID"], columns="TRTESTCD", values="TRSTRESN"
+    ).reset_index()
+    m = les.merge(
+        w,
+        left_on=["patient_id", "assessment_date", "lesion_id"],
+        right_on=["USUBJID", "assessment_date", "TRLNKID"],
+    )
     nodes = m[m.lymph_node & m.diameter_mm.notna()]
     other = m[~m.lymph_node & m.diameter_mm.notna()]
     assert len(nodes) > 500 and len(other) > 2000
@@ -420,10 +505,12 @@ def test_pharmaverse_recist_sums_equal_adtr(recist_set, adtr_sdiam):
     is missing when that nadir is 0 (division by zero).
     """
     les = recist_set["lesions"]
-    g = (les[les.lesion_type == "target"]
-         .groupby(["patient_id", "assessment_date"])
-         .agg(sld=("diameter_mm", "sum"), n_missing=("not_evaluable", "sum"))
-         .reset_index())
+    g = (
+        les[les.lesion_type == "target"]
+        .groupby(["patient_id", "assessment_date"])
+        .agg(sld=("diameter_mm", "sum"), n_missing=("not_evaluable", "sum"))
+        .reset_index()
+    )
     m = adtr_sdiam.merge(g, on=["patient_id", "assessment_date"], how="outer", indicator=True)
     assert (m["_merge"] == "both").all() and len(m) == 25
     np.testing.assert_allclose(m["sld"], m["AVAL"])
@@ -433,8 +520,14 @@ def test_pharmaverse_recist_sums_equal_adtr(recist_set, adtr_sdiam):
     np.testing.assert_allclose(base, m["BASE"])
     np.testing.assert_allclose(100 * (m["sld"] - base) / base, m["PCHG"])
     complete = m["sld"].where(m["n_missing"] == 0)
-    nadir = (complete.groupby(m["patient_id"]).cummin().groupby(m["patient_id"]).shift()
-             .groupby(m["patient_id"]).ffill())
+    nadir = (
+        complete.groupby(m["patient_id"])
+        .cummin()
+        .groupby(m["patient_id"])
+        .shift()
+        .groupby(m["patient_id"])
+        .ffill()
+    )
     np.testing.assert_allclose(nadir, m["NADIR"])  # NaN at baseline on both sides
     with np.errstate(divide="ignore", invalid="ignore"):
         pchgnad = np.where(nadir > 0, 100 * (m["sld"] - nadir) / nadir, np.nan)
@@ -467,8 +560,14 @@ def test_pharmaverse_recist_pipeline_matches_adtr_and_rs(tmp_path, adtr_sdiam):
     from hpd_analysis.recist import best_overall_response, recist_responses
     from hpd_analysis.timepoints import scan_table
 
-    out = import_sdtm_dir(SDTM, tmp_path / "cohort", prefer="recist", reader="investigator",
-                          adam_dir=ADAM, subjects="with_tumor_data")
+    out = import_sdtm_dir(
+        SDTM,
+        tmp_path / "cohort",
+        prefer="recist",
+        reader="investigator",
+        adam_dir=ADAM,
+        subjects="with_tumor_data",
+    )
     cohort = load_cohort(out)
     scans = scan_table(cohort, Parameters())
     resp = recist_responses(scans)
@@ -492,18 +591,29 @@ def test_pharmaverse_recist_pipeline_matches_adtr_and_rs(tmp_path, adtr_sdiam):
     np.testing.assert_allclose(m.loc[~complete, "sld_measured_mm"], m.loc[~complete, "AVAL"])
 
     rs = pd.read_csv(out / "rs_responses.csv", parse_dates=["assessment_date"])
-    r = rs.merge(resp, on=["patient_id", "assessment_date"], how="outer",
-                 suffixes=("_rs", ""), indicator=True)
+    r = rs.merge(
+        resp,
+        on=["patient_id", "assessment_date"],
+        how="outer",
+        suffixes=("_rs", ""),
+        indicator=True,
+    )
     assert (r["_merge"] == "both").all() and len(r) == 22
     differ = r[r["overall_response_rs"] != r["overall_response"]]
-    assert differ.empty, differ[["patient_id", "assessment_date", "overall_response_rs",
-                                 "overall_response", "response_reason"]].to_string()
+    assert differ.empty, differ[
+        [
+            "patient_id",
+            "assessment_date",
+            "overall_response_rs",
+            "overall_response",
+            "response_reason",
+        ]
+    ].to_string()
     by = r.set_index(["patient_id", r["assessment_date"].dt.strftime("%Y-%m-%d")])
     pd_measured = by.loc[("01-701-1028", "2013-08-30")]
     assert pd_measured["overall_response"] == "PD" and np.isnan(pd_measured["sld_mm"])
     assert pd_measured["sld_measured_mm"] == 110 and pd_measured["nadir_mm"] == 91
-    assert "target PD on measured lesions (1 target not assessed)" in \
-        pd_measured["response_reason"]
+    assert "target PD on measured lesions (1 target not assessed)" in pd_measured["response_reason"]
     nt_only = r[r["patient_id"].isin(["01-701-1034", "01-701-1097"])]
     assert len(nt_only) == 3 and (nt_only["overall_response"] == "NON-CR/NON-PD").all()
     assert (nt_only["target_response"] == "none").all()
@@ -512,10 +622,14 @@ def test_pharmaverse_recist_pipeline_matches_adtr_and_rs(tmp_path, adtr_sdiam):
     adrs = pd.read_csv(ADAM / "adrs_onco.csv.gz")
     ids = cohort.patients["patient_id"]
     for paramcd, confirm in (("BOR", False), ("CBOR", True)):
-        bor = best_overall_response(resp, patient_ids=ids, sd_min_days=28, confirm=confirm,
-                                    confirm_min_days=28)
-        ref = (adrs[adrs["PARAMCD"].eq(paramcd) & adrs["ANL01FL"].eq("Y")]
-               .set_index("USUBJID").reindex(ids))
+        bor = best_overall_response(
+            resp, patient_ids=ids, sd_min_days=28, confirm=confirm, confirm_min_days=28
+        )
+        ref = (
+            adrs[adrs["PARAMCD"].eq(paramcd) & adrs["ANL01FL"].eq("Y")]
+            .set_index("USUBJID")
+            .reindex(ids)
+        )
         assert bor["bor"].tolist() == ref["AVALC"].tolist(), paramcd
         assert (bor["bor_date"].dt.strftime("%Y-%m-%d") == ref["ADT"].to_numpy()).all(), paramcd
 
@@ -552,8 +666,11 @@ def test_unmatched_subjects_are_an_error_unless_allowed(tmp_path, capsys):
     capsys.readouterr()
     assert main(["import-sdtm", str(d), "--out", str(tmp_path / "c2"), "--allow-unmatched"]) == 0
     out = capsys.readouterr().out
-    assert n_p2 and re.search(r"dropped [1-9]\d* row\(s\) of tr.csv "
-                             r"\(lesion_rows_without_patient_dropped\)", out), out
+    assert n_p2 and re.search(
+        r"dropped [1-9]\d* row\(s\) of tr.csv "
+        r"\(lesion_rows_without_patient_dropped\)",
+        out,
+    ), out
     assert "p2" in out
 
 

@@ -16,10 +16,23 @@ from hpd_analysis.simulate import GROUPS, ORGANS, simulate_cohort, write_cohort
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example"
 
-PATIENT_DATES = ["treatment_start", "treatment_end", "progression_date", "death_date",
-                 "last_contact"]
-LESION_COLUMNS = ["patient_id", "assessment_date", "lesion_id", "lesion_type", "organ",
-                  "diameter_mm", "status", "not_evaluable"]
+PATIENT_DATES = [
+    "treatment_start",
+    "treatment_end",
+    "progression_date",
+    "death_date",
+    "last_contact",
+]
+LESION_COLUMNS = [
+    "patient_id",
+    "assessment_date",
+    "lesion_id",
+    "lesion_type",
+    "organ",
+    "diameter_mm",
+    "status",
+    "not_evaluable",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +42,9 @@ def sim() -> dict[str, pd.DataFrame]:
 
 def _scan_sums(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per patient x scan: day from treatment start, SLD of the target lesions (NaN if one is NE)."""
-    les = tables["lesions"].merge(tables["patients"][["patient_id", "treatment_start"]],
-                                  on="patient_id")
+    les = tables["lesions"].merge(
+        tables["patients"][["patient_id", "treatment_start"]], on="patient_id"
+    )
     les["day"] = (les["assessment_date"] - les["treatment_start"]).dt.days
     tgt = les[les["lesion_type"] == "target"]
     g = tgt.groupby(["patient_id", "day"])["diameter_mm"]
@@ -78,9 +92,21 @@ def test_contract_columns_and_dtypes(sim):
         assert pat[col].dtype == "Int64", col
     assert pat["ecog_baseline"].between(0, 4).all()
     assert pat["ecog_first_eval"].dropna().between(0, 4).all()
-    for col in ("tumor_type", "treatment", "arm", "age", "sex", "n_metastatic_sites",
-                "liver_metastasis", "ldh_above_uln", "nlr", "mdm2_amp", "egfr_alt",
-                "prior_radiotherapy", "locoregional_recurrence"):
+    for col in (
+        "tumor_type",
+        "treatment",
+        "arm",
+        "age",
+        "sex",
+        "n_metastatic_sites",
+        "liver_metastasis",
+        "ldh_above_uln",
+        "nlr",
+        "mdm2_amp",
+        "egfr_alt",
+        "prior_radiotherapy",
+        "locoregional_recurrence",
+    ):
         assert col in pat.columns, col
     assert pat["patient_id"].is_unique
     assert list(les.columns) == LESION_COLUMNS
@@ -195,9 +221,11 @@ def test_hyperprogressors_accelerate_after_treatment_start(sim):
     ids = spre.index.intersection(s1.index)
     # growth rate of the log sum of diameters, per month, before and after the first dose
     g_pre = np.log(s0.loc[ids, "sld"] / spre.loc[ids, "sld"]) / (
-        (s0.loc[ids, "day"] - spre.loc[ids, "day"]) / DAYS_PER_MONTH)
+        (s0.loc[ids, "day"] - spre.loc[ids, "day"]) / DAYS_PER_MONTH
+    )
     g_on = np.log(s1.loc[ids, "sld"] / s0.loc[ids, "sld"]) / (
-        (s1.loc[ids, "day"] - s0.loc[ids, "day"]) / DAYS_PER_MONTH)
+        (s1.loc[ids, "day"] - s0.loc[ids, "day"]) / DAYS_PER_MONTH
+    )
     group = sim["truth"].set_index("patient_id").loc[ids, "sim_latent_group"]
     accel = (g_on - g_pre).groupby(group).median()
     assert accel["hyperprogressor"] > 0.15
@@ -213,7 +241,9 @@ def test_hyperprogressors_carry_the_reported_risk_factors_and_die_early(sim):
     assert 0.08 < hyper.mean() < 0.18
     for col in ("liver_metastasis", "ldh_above_uln"):
         assert pat.loc[hyper, col].mean() > pat.loc[~hyper, col].mean() + 0.05, col
-    assert (pat.loc[hyper, "n_metastatic_sites"] > 2).mean() > (pat.loc[~hyper, "n_metastatic_sites"] > 2).mean()
+    assert (pat.loc[hyper, "n_metastatic_sites"] > 2).mean() > (
+        pat.loc[~hyper, "n_metastatic_sites"] > 2
+    ).mean()
     assert pat.loc[hyper, "ecog_baseline"].mean() > pat.loc[~hyper, "ecog_baseline"].mean()
     death = (pat["death_date"] - pat["treatment_start"]).dt.days
     assert death[hyper].median() < 0.5 * death[~hyper].median()
@@ -275,8 +305,12 @@ def test_write_cohort_writes_the_truth_table_only_when_asked(tmp_path):
     assert sorted(p.name for p in plain.iterdir()) == ["lesions.csv", "patients.csv"]
     with_truth = write_cohort(simulate_cohort(20, 2, include_truth=True), tmp_path / "truth")
     truth = pd.read_csv(with_truth / "truth.csv")
-    assert list(truth.columns) == ["patient_id", "sim_latent_group", "sim_g_pre_per_month",
-                                   "sim_g_on_per_month"]
+    assert list(truth.columns) == [
+        "patient_id",
+        "sim_latent_group",
+        "sim_g_pre_per_month",
+        "sim_g_on_per_month",
+    ]
     assert (with_truth / "patients.csv").read_bytes() == (plain / "patients.csv").read_bytes()
 
 
@@ -287,7 +321,8 @@ def test_bundled_example_regenerates_byte_identical(tmp_path):
     for name in ("patients.csv", "lesions.csv"):
         assert (tmp_path / name).read_bytes() == (EXAMPLE / name).read_bytes(), (
             f"data/example/{name} differs from `hpd simulate --patients 500 --seed 2021`: "
-            "run `make example` after changing the simulator")
+            "run `make example` after changing the simulator"
+        )
 
 
 # ------------------------------------------------------------------------------ datasets
@@ -342,8 +377,10 @@ def test_calibration_against_the_published_ranges(source, tmp_path):
         cohort = load_cohort(write_cohort(simulate_cohort(2000, 7), tmp_path))
     # the published ranges come from the published rules: without this workbench's
     # reference-period guards (minimum pre-baseline interval, noise floor; docs/definitions.md)
-    published_rules = {"windows.prebaseline_min_days_before_baseline": 1,
-                       "guards.pre_change_floor_pct": 0}
+    published_rules = {
+        "windows.prebaseline_min_days_before_baseline": 1,
+        "guards.pre_change_floor_pct": 0,
+    }
     table = classify_table(cohort, params=published_rules).set_index("patient_id")
     patients = cohort.patients.set_index("patient_id").loc[table.index]
     for code in ("champiat2017", "ferrara2018", "kas2020", "saada_bouzid2017"):

@@ -28,12 +28,14 @@ from hpd_analysis.survival import (  # noqa: E402
 )
 
 
-def patients(flags: list, os_months: list, os_event: list, first_eval: list | None = None,
-             **cols: list) -> pd.DataFrame:
+def patients(
+    flags: list, os_months: list, os_event: list, first_eval: list | None = None, **cols: list
+) -> pd.DataFrame:
     flag = pd.array(flags, dtype="boolean")
     out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(flags))], "hpd_x": flag})
-    out["hpd_x_status"] = np.where(flag.isna(), "not_evaluable",
-                                   np.where(flag.fillna(False), "hpd", "not_hpd"))
+    out["hpd_x_status"] = np.where(
+        flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd")
+    )
     out["hpd_x_reason"] = np.where(flag.isna(), "no pre-baseline scan", "")
     out["os_months"] = np.asarray(os_months, dtype=float)
     out["os_event"] = pd.array(os_event, dtype="Int64")
@@ -66,6 +68,7 @@ def test_km_median_hand_computed():
     assert np.isnan(row["landmark_months"]) and np.isnan(row["logrank_p"])
     kmf = KaplanMeierFitter().fit([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 0])
     from lifelines.utils import median_survival_times
+
     ci = median_survival_times(kmf.confidence_interval_)
     assert row["median_ci_low"] == ci.iloc[0, 0]
     assert row["median_ci_high"] == ci.iloc[0, 1]  # inf: upper limit not reached
@@ -84,8 +87,13 @@ def test_logrank_p_and_hr_match_lifelines_and_hpd_worse_gives_hr_above_1():
     lr = logrank_test(h["os_months"], n["os_months"], h["os_event"], n["os_event"])
     assert out.loc["HPD", "logrank_p"] == pytest.approx(lr.p_value)
     assert out.loc["non-HPD", "logrank_p"] == pytest.approx(lr.p_value)
-    df = pd.DataFrame({"T": tab["os_months"][:16], "E": tab["os_event"][:16].astype(int),
-                       "hpd": [1.0] * 6 + [0.0] * 10})
+    df = pd.DataFrame(
+        {
+            "T": tab["os_months"][:16],
+            "E": tab["os_event"][:16].astype(int),
+            "hpd": [1.0] * 6 + [0.0] * 10,
+        }
+    )
     cph = CoxPHFitter().fit(df, "T", "E")
     assert out.loc["HPD", "hazard_ratio"] == pytest.approx(cph.hazard_ratios_["hpd"], rel=1e-4)
     # R survival 3.5.3 (R 4.2.2): summary(coxph(Surv(t, e) ~ hpd, ties = "efron")) on the 16
@@ -96,8 +104,9 @@ def test_logrank_p_and_hr_match_lifelines_and_hpd_worse_gives_hr_above_1():
     assert out.loc["HPD", "hr_ci_high"] == pytest.approx(165.9764674, rel=1e-8)
     assert out.loc["HPD", "hr_p_value"] == pytest.approx(0.00972892711, rel=1e-7)
     assert out.loc["HPD", "hazard_ratio"] > 1
-    assert out.loc["HPD", "hr_ci_low"] < out.loc["HPD", "hazard_ratio"] < out.loc[
-        "HPD", "hr_ci_high"]
+    assert (
+        out.loc["HPD", "hr_ci_low"] < out.loc["HPD", "hazard_ratio"] < out.loc["HPD", "hr_ci_high"]
+    )
     assert out.loc["non-HPD", "hazard_ratio"] == 1.0
     assert out.loc["non-HPD", "reference_group"] == "non-HPD"
     assert out.loc["HPD", "median_months"] < out.loc["non-HPD", "median_months"]
@@ -115,11 +124,16 @@ def test_landmark_excludes_and_counts_early_events_and_shifts_time():
     tab.loc[7, ["os_months", "os_event"]] = [2.0, 0]
     data, info = survival_data(tab, "os", "x")
     assert info["landmark_months"] == 2.5
-    assert info["n_excluded"] == {REASON_EVENT_BEFORE: 2, "not evaluable under x": 2,
-                                  REASON_CENSORED_BEFORE: 1}
+    assert info["n_excluded"] == {
+        REASON_EVENT_BEFORE: 2,
+        "not evaluable under x": 2,
+        REASON_CENSORED_BEFORE: 1,
+    }
     assert info["n_analysed"] + sum(info["n_excluded"].values()) == len(tab)
     assert set(info["excluded"]["patient_id"]) == {"P0", "P1", "P7", "P16", "P17"}
-    assert data.loc[data["patient_id"] == "P2", "time_months"].item() == pytest.approx(1.0)  # 3.5 - 2.5
+    assert data.loc[data["patient_id"] == "P2", "time_months"].item() == pytest.approx(
+        1.0
+    )  # 3.5 - 2.5
     row = survival_table(tab, "os", "x").iloc[0]
     assert row["landmark_months"] == 2.5 and row["n"] == 4  # HPD: P0 and P1 left out
 
@@ -132,8 +146,9 @@ def test_patients_classified_after_the_landmark_are_left_out_and_counted():
     data, info = survival_data(tab, "os", "x", landmark=2.0)
     late = {f"P{i}" for i in range(8, 16)}
     assert info["n_excluded"][REASON_CLASSIFIED_AFTER] == 8
-    got = set(info["excluded"].loc[info["excluded"]["reason"] == REASON_CLASSIFIED_AFTER,
-                                   "patient_id"])
+    got = set(
+        info["excluded"].loc[info["excluded"]["reason"] == REASON_CLASSIFIED_AFTER, "patient_id"]
+    )
     assert got == late
     assert late.isdisjoint(set(data["patient_id"]))
 
@@ -246,8 +261,12 @@ def test_requires_recist_pd_follows_the_rule_not_the_name():
     lo = next(d for d in get_definitions() if d.code == "lo_russo2019")
     assert not lo.with_parameters(require_recist_pd=False).requires_recist_pd()
     # PD inside an OR does not make every HPD patient progress
-    either = Definition(code="either", citation="test", rule="PD or fast growth",
-                        criteria={"any": ["recist_first_eval == PD", "tgr_on >= 100"]})
+    either = Definition(
+        code="either",
+        citation="test",
+        rule="PD or fast growth",
+        criteria={"any": ["recist_first_eval == PD", "tgr_on >= 100"]},
+    )
     assert not either.requires_recist_pd()
 
 
@@ -270,9 +289,14 @@ def test_non_convergent_cox_gives_a_note_not_a_blank_or_absurd_hr():
     one: lifelines warns and the HR runs to 0 with a 0..inf CI -> no estimate, a note."""
     from hpd_analysis.survival import NOTE_COX_NOT_CONVERGED
 
-    t = pd.DataFrame({"patient_id": [f"P{i}" for i in range(8)], "g": ["A"] * 4 + ["B"] * 4,
-                      "os_months": [1.0, 2, 3, 4, 10, 11, 12, 13],
-                      "os_event": pd.array([1, 1, 1, 1, 1, 0, 0, 0], dtype="Int64")})
+    t = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(8)],
+            "g": ["A"] * 4 + ["B"] * 4,
+            "os_months": [1.0, 2, 3, 4, 10, 11, 12, 13],
+            "os_event": pd.array([1, 1, 1, 1, 1, 0, 0, 0], dtype="Int64"),
+        }
+    )
     comp = SurvivalComparison("os", "g", None).fit(t)
     row = comp.summary.set_index("group").loc["B"]
     assert np.isnan(row["hazard_ratio"]) and np.isnan(row["hr_ci_low"])
@@ -284,9 +308,12 @@ def test_non_convergent_cox_gives_a_note_not_a_blank_or_absurd_hr():
 def test_requires_recist_pd_in_nested_and():
     from hpd_analysis.definitions import Definition
 
-    nested = Definition(code="nested", citation="test", rule="nested AND",
-                        criteria={"all": [{"all": ["recist_first_eval in [PD]",
-                                                   "tgr_on >= 50"]}, "tgk_on >= 1"]})
+    nested = Definition(
+        code="nested",
+        citation="test",
+        rule="nested AND",
+        criteria={"all": [{"all": ["recist_first_eval in [PD]", "tgr_on >= 50"]}, "tgk_on >= 1"]},
+    )
     assert nested.requires_recist_pd()
 
 
@@ -311,12 +338,14 @@ def _two_groups(crossing: bool) -> pd.DataFrame:
     g = np.repeat(["HPD", "non-HPD"], n // 2)
     if crossing:
         early = rng.random(n) < 0.5
-        t = np.where(g == "HPD", np.where(early, rng.exponential(1.0, n), rng.exponential(40, n)),
-                     rng.exponential(8, n))
+        t = np.where(
+            g == "HPD",
+            np.where(early, rng.exponential(1.0, n), rng.exponential(40, n)),
+            rng.exponential(8, n),
+        )
     else:
         t = np.where(g == "HPD", rng.exponential(4, n), rng.exponential(8, n))
-    return pd.DataFrame({"os_months": t, "os_event": (rng.random(n) < 0.9).astype(int),
-                         "grp": g})
+    return pd.DataFrame({"os_months": t, "os_event": (rng.random(n) < 0.9).astype(int), "grp": g})
 
 
 @pytest.mark.parametrize("crossing", [True, False])

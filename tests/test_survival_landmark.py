@@ -34,18 +34,20 @@ def gandara_table() -> pd.DataFrame:
     fe_day = np.array([np.nan] + [42.0] * 9)
     death_day = np.array([70.0, 120, 200, 150, np.nan, 300, np.nan, 250, 400, np.nan])
     last = np.array([70.0, 120, 200, 150, 500, 300, 450, 250, 400, 380])
-    f = pd.DataFrame({
-        "patient_id": [f"P{i}" for i in range(n)],
-        "first_eval_day": fe_day,
-        "first_eval_months": fe_day / DPM,
-        "sld_pct_change_first_eval": [np.nan, 60, 80, 10, -20, 5, 0, 30, -40, 12],
-        "n_post_baseline_scans": [0] + [1] * 9,
-        "death_day": death_day,
-        "days_to_death": np.where(np.isnan(death_day), np.inf, death_day),
-        "death_from_progression": [True] * n,
-        "os_months": last / DPM,
-        "os_event": (~np.isnan(death_day)).astype(int),
-    })
+    f = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(n)],
+            "first_eval_day": fe_day,
+            "first_eval_months": fe_day / DPM,
+            "sld_pct_change_first_eval": [np.nan, 60, 80, 10, -20, 5, 0, 30, -40, 12],
+            "n_post_baseline_scans": [0] + [1] * 9,
+            "death_day": death_day,
+            "days_to_death": np.where(np.isnan(death_day), np.inf, death_day),
+            "death_from_progression": [True] * n,
+            "os_months": last / DPM,
+            "os_event": (~np.isnan(death_day)).astype(int),
+        }
+    )
     return _classified(f, "gandara2018_fp")
 
 
@@ -83,8 +85,9 @@ def test_gandara_default_landmark_is_raised_to_day_84_or_kept_and_truncated():
     # scan branch decided HPD already (P1, P2): the others are left out, P0 too
     reasons = info2["excluded"].set_index("patient_id")["reason"]
     assert reasons["P0"] == REASON_CLASSIFIED_AFTER
-    assert {"P1", "P2"} <= set(survival_data(tab, "os", "gandara2018_fp",
-                                             lookahead="truncate")[0]["patient_id"])
+    assert {"P1", "P2"} <= set(
+        survival_data(tab, "os", "gandara2018_fp", lookahead="truncate")[0]["patient_id"]
+    )
 
 
 def kato_table() -> pd.DataFrame:
@@ -95,19 +98,21 @@ def kato_table() -> pd.DataFrame:
     P4-P9 fail the SLD criterion (not HPD at the first evaluation)."""
     n = 10
     ttf = np.array([1.87, 1.91, 1.5, 6.0, 3.0, 4.0, 5.0, 2.5, 7.0, 8.0])
-    f = pd.DataFrame({
-        "patient_id": [f"P{i}" for i in range(n)],
-        "prebaseline_date": pd.Timestamp("2020-01-01"),
-        "sld_baseline_mm": 50.0,
-        "first_eval_day": 50.0,
-        "first_eval_months": 50.0 / DPM,
-        "sld_pct_change_first_eval": [80, 90, 70, 60, 10, 0, -10, 20, 5, -30],
-        "tgk_ratio": [3.0] * 4 + [1.0] * 6,
-        "ttf_months": ttf,
-        "ttf_event": [1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
-        "os_months": [3.0, 3.5, 2.6, 12.0, 9.0, 10.0, 14.0, 8.0, 15.0, 16.0],
-        "os_event": [1, 1, 1, 0, 1, 1, 0, 1, 0, 1],
-    })
+    f = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(n)],
+            "prebaseline_date": pd.Timestamp("2020-01-01"),
+            "sld_baseline_mm": 50.0,
+            "first_eval_day": 50.0,
+            "first_eval_months": 50.0 / DPM,
+            "sld_pct_change_first_eval": [80, 90, 70, 60, 10, 0, -10, 20, 5, -30],
+            "tgk_ratio": [3.0] * 4 + [1.0] * 6,
+            "ttf_months": ttf,
+            "ttf_event": [1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+            "os_months": [3.0, 3.5, 2.6, 12.0, 9.0, 10.0, 14.0, 8.0, 15.0, 16.0],
+            "os_event": [1, 1, 1, 0, 1, 1, 0, 1, 0, 1],
+        }
+    )
     return _classified(f, "kato2017")
 
 
@@ -117,8 +122,9 @@ def test_kato_ttf_look_ahead_is_not_read_beyond_the_landmark():
     # analyst's landmark 1.84: the two treatment failures at 1.87 and 1.91 are after it (their
     # HPD verdict reads the future), and so is P3's "no failure by 2 months": left out
     data, info = survival_data(tab, "os", "kato2017", landmark=1.84)
-    late = set(info["excluded"].loc[info["excluded"]["reason"] == REASON_CLASSIFIED_AFTER,
-                                    "patient_id"])
+    late = set(
+        info["excluded"].loc[info["excluded"]["reason"] == REASON_CLASSIFIED_AFTER, "patient_id"]
+    )
     assert late == {"P0", "P1", "P3"}
     assert "reads up to 2.00 months" in info["landmark_rule"]
     # default landmark (90 % of first evaluations: 1.64 months) raised to 2 months
@@ -155,8 +161,9 @@ R_MEDIANS = [
 def test_km_median_and_ci_follow_r_survfit(t, e, want):
     tab = pd.DataFrame({"os_months": t, "os_event": e})
     row = survival_table(tab, "os", landmark=None).iloc[0]
-    np.testing.assert_allclose(row[["median_months", "median_ci_low", "median_ci_high"]]
-                               .to_numpy(float), want, rtol=1e-12)
+    np.testing.assert_allclose(
+        row[["median_months", "median_ci_low", "median_ci_high"]].to_numpy(float), want, rtol=1e-12
+    )
     from hpd_analysis.survival import km_median
 
     np.testing.assert_allclose(km_median(t, e), want, rtol=1e-12)
@@ -176,8 +183,7 @@ def test_cox_matches_r_coxph_to_8_digits():
     # e <- c(1,1,0,1,1,1,0,1,1,0,1,1,1,0,1,1); g <- rep(c(1,0), each = 8)
     t = [1.2, 2.3, 2.9, 3.1, 4.4, 5.0, 5.5, 6.1, 0.8, 7.2, 8.8, 9.1, 10.5, 12.0, 13.3, 15.1]
     e = [1, 1, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1]
-    tab = pd.DataFrame({"os_months": t, "os_event": e,
-                        "grp": ["HPD"] * 8 + ["non-HPD"] * 8})
+    tab = pd.DataFrame({"os_months": t, "os_event": e, "grp": ["HPD"] * 8 + ["non-HPD"] * 8})
     comp = SurvivalComparison("os", "grp", landmark=None, reference="non-HPD").fit(tab)
     row = comp.summary.set_index("group").loc["HPD"]
     want = (11.76903728, 1.294500875, 106.9989531, 0.02858518099)  # R, printed %.10g
@@ -185,7 +191,6 @@ def test_cox_matches_r_coxph_to_8_digits():
     assert row["hr_ci_low"] == pytest.approx(want[1], rel=1e-8)
     assert row["hr_ci_high"] == pytest.approx(want[2], rel=1e-8)
     assert row["hr_p_value"] == pytest.approx(want[3], rel=1e-7)
-
 
 
 def test_proportional_hazards_test_is_r3_exact_cox_zph():
@@ -202,24 +207,32 @@ def test_proportional_hazards_test_is_r3_exact_cox_zph():
     t = [1.2, 2.3, 2.9, 3.1, 4.4, 5.0, 5.5, 6.1, 0.8, 7.2, 8.8, 9.1, 10.5, 12.0, 13.3, 15.1]
     e = [1, 1, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1]
     tab = pd.DataFrame({"os_months": t, "os_event": e, "grp": ["HPD"] * 8 + ["non-HPD"] * 8})
-    row = SurvivalComparison("os", "grp", landmark=None, reference="non-HPD").fit(
-        tab).summary.set_index("group").loc["HPD"]
+    row = (
+        SurvivalComparison("os", "grp", landmark=None, reference="non-HPD")
+        .fit(tab)
+        .summary.set_index("group")
+        .loc["HPD"]
+    )
     assert row["ph_p_value"] == pytest.approx(0.0226192572, rel=1e-7)
     assert "cox.zph" in row["ph_test"] and "KM" in row["ph_test"]
     t2 = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 12, 2, 3, 3, 5]
     e2 = [1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 0, 1]
     g2 = np.array(["a", "b", "c"] * 8)
     x = np.column_stack([(g2 == "b"), (g2 == "c")]).astype(float)
-    chisq, glob = cox_zph_test(np.array(t2, float), np.array(e2, float), x,
-                               np.array([-0.6654607005042, -0.0607698621874]))
+    chisq, glob = cox_zph_test(
+        np.array(t2, float), np.array(e2, float), x, np.array([-0.6654607005042, -0.0607698621874])
+    )
     np.testing.assert_allclose(chisq, [0.009488981384, 0.414154034794], rtol=1e-8)
     assert glob == pytest.approx(0.543741409924, rel=1e-8)
     tab3 = pd.DataFrame({"os_months": t2, "os_event": e2, "grp": g2})
     out = SurvivalComparison("os", "grp", landmark=None, reference="a").fit(tab3).summary
     from scipy.stats import chi2
 
-    np.testing.assert_allclose(chi2.isf(out.set_index("group").loc[["b", "c"], "ph_p_value"], 1),
-                               [0.009488981384, 0.414154034794], rtol=1e-6)
+    np.testing.assert_allclose(
+        chi2.isf(out.set_index("group").loc[["b", "c"], "ph_p_value"], 1),
+        [0.009488981384, 0.414154034794],
+        rtol=1e-6,
+    )
 
 
 def test_the_issue_example_kato_hpd_medians_follow_r():
@@ -230,10 +243,32 @@ def test_the_issue_example_kato_hpd_medians_follow_r():
     TTF: 0.049281 0.032854 NA (lifelines: 0.032854, upper bound the last event time)."""
     from hpd_analysis.survival import km_median
 
-    os_t = [1.708419, 0.197125, 1.281314, 1.806982, 0.525667, 1.149897, 2.201232, 22.176591,
-            10.151951, 2.069815, 0.525667, 1.347023, 0.328542, 0.197125, 3.712526, 2.365503,
-            19.712526, 0.887064, 0.394251, 0.131417, 3.909651, 0.854209]
-    np.testing.assert_allclose(km_median(os_t, [1] * 22), (1.3141685, 0.525667, 2.201232),
-                               rtol=1e-12)
+    os_t = [
+        1.708419,
+        0.197125,
+        1.281314,
+        1.806982,
+        0.525667,
+        1.149897,
+        2.201232,
+        22.176591,
+        10.151951,
+        2.069815,
+        0.525667,
+        1.347023,
+        0.328542,
+        0.197125,
+        3.712526,
+        2.365503,
+        19.712526,
+        0.887064,
+        0.394251,
+        0.131417,
+        3.909651,
+        0.854209,
+    ]
+    np.testing.assert_allclose(
+        km_median(os_t, [1] * 22), (1.3141685, 0.525667, 2.201232), rtol=1e-12
+    )
     med, lo, hi = km_median([0.065708, 0.032854], [1, 1])
     assert (med, lo) == pytest.approx((0.049281, 0.032854), rel=1e-12) and np.isnan(hi)

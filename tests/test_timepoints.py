@@ -19,12 +19,29 @@ from hpd_analysis.timepoints import (
 START = pd.Timestamp("2021-03-01")
 
 
-def les(pid, day, lid, kind="target", diam=np.nan, organ="lung", status=None, node=False,
-        not_evaluable=False):
+def les(
+    pid,
+    day,
+    lid,
+    kind="target",
+    diam=np.nan,
+    organ="lung",
+    status=None,
+    node=False,
+    not_evaluable=False,
+):
     """One lesion row at ``day`` days from START."""
-    return dict(patient_id=pid, assessment_date=START + pd.Timedelta(days=day), lesion_id=lid,
-                lesion_type=kind, organ=organ, diameter_mm=float(diam), status=status,
-                is_lymph_node=node, not_evaluable=not_evaluable)
+    return dict(
+        patient_id=pid,
+        assessment_date=START + pd.Timedelta(days=day),
+        lesion_id=lid,
+        lesion_type=kind,
+        organ=organ,
+        diameter_mm=float(diam),
+        status=status,
+        is_lymph_node=node,
+        not_evaluable=not_evaluable,
+    )
 
 
 def targets(pid, day, *diams, organ="lung"):
@@ -94,8 +111,9 @@ def test_baseline_is_last_scan_on_or_before_start_and_window_is_a_parameter():
     assert f.prebaseline_date == START - pd.Timedelta(days=40)
     rows = targets("A", -50, 30) + targets("A", 50, 33)
     assert pd.isna(one(make(rows)).baseline_date)
-    assert one(make(rows), baseline_max_days_before=60).baseline_date == \
-        START - pd.Timedelta(days=50)
+    assert one(make(rows), baseline_max_days_before=60).baseline_date == START - pd.Timedelta(
+        days=50
+    )
 
 
 def test_no_scan_before_start():
@@ -126,8 +144,9 @@ def test_prebaseline_minimum_interval_default_28_days():
     """A scan 27 days before baseline is too close (default minimum 28 days): the earlier one in
     the window is used; with only the close one, no pre-baseline scan, with the window in the
     reason; windows.prebaseline_min_days_before_baseline=1 restores the former rule."""
-    rows = targets("A", -90, 18) + targets("A", -37, 20) + targets("A", -10, 25) \
-        + targets("A", 40, 30)
+    rows = (
+        targets("A", -90, 18) + targets("A", -37, 20) + targets("A", -10, 25) + targets("A", 40, 30)
+    )
     f = one(make(rows))
     assert f.days_pre_to_baseline == 80 and f.sld_prebaseline_mm == 18
     rows = targets("A", -11, 20) + targets("A", -10, 25) + targets("A", 40, 30)
@@ -145,8 +164,12 @@ def test_no_prebaseline_scan():
 
 
 def test_prebaseline_with_missing_target_skipped_for_earlier_evaluable_scan():
-    rows = (targets("A", -100, 20, 10) + targets("A", -30, 22)  # T2 missing at day -30
-            + targets("A", -2, 25, 12) + targets("A", 40, 30, 14))
+    rows = (
+        targets("A", -100, 20, 10)
+        + targets("A", -30, 22)  # T2 missing at day -30
+        + targets("A", -2, 25, 12)
+        + targets("A", 40, 30, 14)
+    )
     f = one(make(rows))
     assert f.prebaseline_date == START - pd.Timedelta(days=100)
     assert f.sld_prebaseline_mm == 30
@@ -166,8 +189,12 @@ def test_prebaseline_in_window_but_none_evaluable_keeps_date_and_says_so():
 
 def test_prebaseline_sld_is_over_baseline_targets_only():
     # T3 was a lesion before baseline but not chosen as target at baseline: ignored
-    rows = (targets("A", -60, 20, 10) + [les("A", -60, "T3", diam=40)]
-            + targets("A", -2, 25, 12) + targets("A", 40, 30, 14))
+    rows = (
+        targets("A", -60, 20, 10)
+        + [les("A", -60, "T3", diam=40)]
+        + targets("A", -2, 25, 12)
+        + targets("A", 40, 30, 14)
+    )
     assert one(make(rows)).sld_prebaseline_mm == 30
 
 
@@ -200,16 +227,17 @@ def test_no_on_treatment_scan_and_death_before_first_evaluation():
     rows = targets("A", -1, 30) + targets("B", -1, 30)
     c = make(rows, death_date=[START + pd.Timedelta(days=35), pd.NaT])
     f = feat(c)
-    assert f.first_eval_reason.tolist() == ["died before first evaluation (day 35)",
-                                            "no on-treatment scan"]
+    assert f.first_eval_reason.tolist() == [
+        "died before first evaluation (day 35)",
+        "no on-treatment scan",
+    ]
     assert (f.recist_first_eval == "NE").all()
     assert f.n_post_baseline_scans.tolist() == [0, 0]
 
 
 def test_patients_without_measurements_keep_a_row_with_reasons():
     rows = targets("A", 0, 30) + targets("A", 42, 30)
-    c = make(rows, pids=["Z", "A", "D"],
-             death_date=[pd.NaT, pd.NaT, START + pd.Timedelta(days=20)])
+    c = make(rows, pids=["Z", "A", "D"], death_date=[pd.NaT, pd.NaT, START + pd.Timedelta(days=20)])
     f = feat(c)
     assert f.patient_id.tolist() == ["Z", "A", "D"]
     assert list(f.columns) == FEATURE_COLUMNS
@@ -242,18 +270,23 @@ def test_missing_target_at_first_eval_is_NE_with_reason_unless_new_lesion():
 
 
 def test_not_evaluable_flag_makes_the_sld_missing():
-    rows = targets("A", 0, 30, 20) + [les("A", 42, "T1", diam=31),
-                                      les("A", 42, "T2", diam=18, not_evaluable=True)]
+    rows = targets("A", 0, 30, 20) + [
+        les("A", 42, "T1", diam=31),
+        les("A", 42, "T2", diam=18, not_evaluable=True),
+    ]
     assert one(make(rows)).recist_first_eval == "NE"
 
 
-@pytest.mark.parametrize("b, e, expected", [
-    ((20,), (24,), "SD"),        # +20 % but only +4 mm
-    ((50,), (55,), "SD"),        # +5 mm but only +10 %
-    ((25,), (30,), "PD"),        # exactly +20 % and +5 mm
-    ((10, 10, 13), (7, 7, 9.1), "PR"),   # exactly -30 % (33 -> 23.1)
-    ((20, 10), (14, 7.1), "SD"),  # -29.67 %
-])
+@pytest.mark.parametrize(
+    "b, e, expected",
+    [
+        ((20,), (24,), "SD"),  # +20 % but only +4 mm
+        ((50,), (55,), "SD"),  # +5 mm but only +10 %
+        ((25,), (30,), "PD"),  # exactly +20 % and +5 mm
+        ((10, 10, 13), (7, 7, 9.1), "PR"),  # exactly -30 % (33 -> 23.1)
+        ((20, 10), (14, 7.1), "SD"),  # -29.67 %
+    ],
+)
 def test_target_thresholds(b, e, expected):
     f = one(make(targets("A", 0, *b) + targets("A", 42, *e)))
     assert f.recist_first_eval == expected
@@ -261,10 +294,13 @@ def test_target_thresholds(b, e, expected):
 
 def test_lymph_node_under_10mm_counts_as_complete_response():
     def rows(node_mm):
-        return [les("A", 0, "T1", diam=20), les("A", 0, "L1", diam=15, organ="lymph node",
-                                                   node=True),
-                les("A", 42, "T1", diam=0), les("A", 42, "L1", diam=node_mm,
-                                                 organ="lymph node", node=True)]
+        return [
+            les("A", 0, "T1", diam=20),
+            les("A", 0, "L1", diam=15, organ="lymph node", node=True),
+            les("A", 42, "T1", diam=0),
+            les("A", 42, "L1", diam=node_mm, organ="lymph node", node=True),
+        ]
+
     f = one(make(rows(9)))
     assert f.recist_first_eval == "CR" and f.sld_first_eval_mm == 9
     assert one(make(rows(10))).recist_first_eval == "PR"
@@ -272,10 +308,13 @@ def test_lymph_node_under_10mm_counts_as_complete_response():
 
 def test_target_cr_with_non_targets_present_or_gone():
     def rows(status):
-        return (targets("A", 0, 20) + [les("A", 0, "NT1", "non_target", status="present",
-                                            organ="bone")]
-                + targets("A", 42, 0) + [les("A", 42, "NT1", "non_target", status=status,
-                                              organ="bone")])
+        return (
+            targets("A", 0, 20)
+            + [les("A", 0, "NT1", "non_target", status="present", organ="bone")]
+            + targets("A", 42, 0)
+            + [les("A", 42, "NT1", "non_target", status=status, organ="bone")]
+        )
+
     assert one(make(rows("absent"))).recist_first_eval == "CR"
     assert one(make(rows("present"))).recist_first_eval == "PR"
     f = one(make(rows("unequivocal_progression")))
@@ -284,19 +323,23 @@ def test_target_cr_with_non_targets_present_or_gone():
 
 
 def test_new_lesion_gives_pd_and_new_organ_counts():
-    rows = (targets("A", 0, 30) + [les("A", 0, "NT1", "non_target", organ="Liver",
-                                       status="present")]
-            + targets("A", 42, 20)
-            + [les("A", 42, "N1", "new", 5, organ="bone"), les("A", 42, "N2", "new", 6,
-                                                               organ="brain"),
-               les("A", 42, "N3", "new", 5, organ=" liver"), les("A", 42, "N4", "new", 5,
-                                                                organ="LIVER"),
-               les("A", 42, "N5", "new", 5, organ="lung")])
+    rows = (
+        targets("A", 0, 30)
+        + [les("A", 0, "NT1", "non_target", organ="Liver", status="present")]
+        + targets("A", 42, 20)
+        + [
+            les("A", 42, "N1", "new", 5, organ="bone"),
+            les("A", 42, "N2", "new", 6, organ="brain"),
+            les("A", 42, "N3", "new", 5, organ=" liver"),
+            les("A", 42, "N4", "new", 5, organ="LIVER"),
+            les("A", 42, "N5", "new", 5, organ="lung"),
+        ]
+    )
     f = one(make(rows))
     assert f.recist_first_eval == "PD" and f.target_response_first_eval == "PR"
     assert f.new_lesions_first_eval == 5
-    assert f.new_organs_first_eval == 2          # bone, brain (liver and lung involved)
-    assert f.max_new_lesions_in_involved_organ_first_eval == 2   # two in liver
+    assert f.new_organs_first_eval == 2  # bone, brain (liver and lung involved)
+    assert f.max_new_lesions_in_involved_organ_first_eval == 2  # two in liver
     assert "new lesion(s)" in f.recist_first_eval_reason
 
 
@@ -308,8 +351,13 @@ def test_new_lesion_without_organ_makes_organ_counts_unknown():
 
 
 def test_new_lesions_counted_at_each_scan_not_cumulatively():
-    rows = (targets("A", 0, 30) + targets("A", 42, 30) + [les("A", 42, "N1", "new", 5)]
-            + targets("A", 84, 30) + [les("A", 84, "N1", "new", 7), les("A", 84, "N2", "new", 4)])
+    rows = (
+        targets("A", 0, 30)
+        + targets("A", 42, 30)
+        + [les("A", 42, "N1", "new", 5)]
+        + targets("A", 84, 30)
+        + [les("A", 84, "N1", "new", 7), les("A", 84, "N2", "new", 4)]
+    )
     st = scan_table(make(rows))
     assert st.new_lesions.tolist() == [0, 1, 2]
     assert st.new_lesions_first_seen.tolist() == [0, 1, 1]
@@ -317,8 +365,10 @@ def test_new_lesions_counted_at_each_scan_not_cumulatively():
 
 
 def test_absent_target_without_diameter_counts_zero():
-    rows = targets("A", 0, 30, 10) + [les("A", 42, "T1", diam=20),
-                                      les("A", 42, "T2", status="absent")]
+    rows = targets("A", 0, 30, 10) + [
+        les("A", 42, "T1", diam=20),
+        les("A", 42, "T2", status="absent"),
+    ]
     f = one(make(rows))
     assert f.sld_first_eval_mm == 20 and f.recist_first_eval == "PR"
 
@@ -329,14 +379,16 @@ def test_absent_target_without_diameter_counts_zero():
 def test_assessments_format():
     patients = pd.DataFrame({"patient_id": ["A", "B", "C"], "treatment_start": START})
     d = lambda k: START + pd.Timedelta(days=k)  # noqa: E731
-    a = pd.DataFrame({
-        "patient_id": ["A", "A", "A", "B", "B", "C"],
-        "assessment_date": [d(49), d(0), d(-144), d(-3), d(40), d(42)],
-        "sld_mm": [171, 98, 67, 50, 50, 40],
-        "new_lesions": [0, 0, 0, 0, 1, 0],
-        "new_organs": [0, 0, 0, 0, 1, 0],
-        "non_target_pd": [False, False, False, False, False, False],
-    })
+    a = pd.DataFrame(
+        {
+            "patient_id": ["A", "A", "A", "B", "B", "C"],
+            "assessment_date": [d(49), d(0), d(-144), d(-3), d(40), d(42)],
+            "sld_mm": [171, 98, 67, 50, 50, 40],
+            "new_lesions": [0, 0, 0, 0, 1, 0],
+            "new_organs": [0, 0, 0, 0, 1, 0],
+            "non_target_pd": [False, False, False, False, False, False],
+        }
+    )
     f = first_evaluation_features(Cohort(patients=patients, assessments=a))
     assert f.sld_baseline_mm.tolist()[:2] == [98, 50]
     assert round(f.sld_pct_change_first_eval.iloc[0], 2) == 74.49
@@ -349,21 +401,26 @@ def test_assessments_format():
 
 def test_assessments_duplicate_scan_is_an_error():
     patients = pd.DataFrame({"patient_id": ["A"], "treatment_start": START})
-    a = pd.DataFrame({"patient_id": ["A", "A"], "assessment_date": [START, START],
-                      "sld_mm": [10, 11]})
+    a = pd.DataFrame(
+        {"patient_id": ["A", "A"], "assessment_date": [START, START], "sld_mm": [10, 11]}
+    )
     with pytest.raises(CohortError, match="same patient and assessment date"):
         scan_table(Cohort(patients=patients, assessments=a))
 
 
 def _wide(**extra):
     d = lambda k: START + pd.Timedelta(days=k)  # noqa: E731
-    w = pd.DataFrame({
-        "patient_id": ["A", "B"],
-        "sld_prebaseline_mm": [67.0, np.nan], "sld_baseline_mm": [98.0, 50.0],
-        "sld_first_eval_mm": [171.0, 52.0],
-        "date_prebaseline": [d(-144), pd.NaT], "date_baseline": [d(0), d(-70)],
-        "date_first_eval": [d(49), d(30)],
-    })
+    w = pd.DataFrame(
+        {
+            "patient_id": ["A", "B"],
+            "sld_prebaseline_mm": [67.0, np.nan],
+            "sld_baseline_mm": [98.0, 50.0],
+            "sld_first_eval_mm": [171.0, 52.0],
+            "date_prebaseline": [d(-144), pd.NaT],
+            "date_baseline": [d(0), d(-70)],
+            "date_first_eval": [d(49), d(30)],
+        }
+    )
     for k, v in extra.items():
         w[k] = v
     return w
@@ -380,7 +437,8 @@ def test_wide_format_without_new_lesion_columns():
     assert b.baseline_date == START - pd.Timedelta(days=70) and b.recist_first_eval == "NE"
     assert b.recist_first_eval_reason.startswith(
         "new lesions not recorded: RECIST PD unknown unless the SLD alone gives PD "
-        "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives SD)")
+        "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives SD)"
+    )
     assert "new lesions not given" in b.recist_first_eval_reason
     assert b.prebaseline_reason == "no pre-baseline scan given (date_prebaseline empty)"
     assert c.baseline_reason == "no measurements" and c.recist_first_eval == "NE"
@@ -399,10 +457,17 @@ def test_wide_file_size_only_sd_is_not_called_not_hpd_by_champiat():
 
     d = lambda k: START + pd.Timedelta(days=k)  # noqa: E731
     # 90 -> 100 mm (+11 %) over 177 days, then 100 -> 110 (+10 %) over 42 days
-    w = pd.DataFrame({"patient_id": ["W"], "sld_prebaseline_mm": [90.0],
-                      "sld_baseline_mm": [100.0], "sld_first_eval_mm": [110.0],
-                      "date_prebaseline": [d(-180)], "date_baseline": [d(-3)],
-                      "date_first_eval": [d(39)]})
+    w = pd.DataFrame(
+        {
+            "patient_id": ["W"],
+            "sld_prebaseline_mm": [90.0],
+            "sld_baseline_mm": [100.0],
+            "sld_first_eval_mm": [110.0],
+            "date_prebaseline": [d(-180)],
+            "date_baseline": [d(-3)],
+            "date_first_eval": [d(39)],
+        }
+    )
     patients = pd.DataFrame({"patient_id": ["W"], "treatment_start": START})
     cohort = Cohort(patients=patients, scans_wide=w)
     # TGR by hand: 100·(exp(3·ln(S_b/S_a)/months) − 1), months = days / 30.4375
@@ -413,8 +478,9 @@ def test_wide_file_size_only_sd_is_not_called_not_hpd_by_champiat():
     assert t.tgr_ratio.iloc[0] == pytest.approx(ratio)
     assert t.hpd_champiat2017_status.iloc[0] == "not_evaluable"
     assert "new lesions not recorded" in t.hpd_champiat2017_reason.iloc[0]
-    t = classify_table(cohort, [REGISTRY["champiat2017"]],
-                       {"rules.new_lesions_when_unrecorded": None})
+    t = classify_table(
+        cohort, [REGISTRY["champiat2017"]], {"rules.new_lesions_when_unrecorded": None}
+    )
     assert t.hpd_champiat2017_status.iloc[0] == "not_hpd"
 
 
@@ -426,27 +492,42 @@ def test_wide_format_with_new_lesion_columns():
     assert f.new_lesions_first_eval.tolist() == [0, 2]
     assert "SLD alone" not in f.recist_first_eval_reason.iloc[1]
     st = scan_table(Cohort(patients=patients, scans_wide=w))
-    assert st.role.tolist() == ["prebaseline", "baseline", "on_treatment", "baseline",
-                                "on_treatment"]
+    assert st.role.tolist() == [
+        "prebaseline",
+        "baseline",
+        "on_treatment",
+        "baseline",
+        "on_treatment",
+    ]
 
 
 def test_baseline_measurability_recist_1_1():
     """A non-nodal baseline target < 10 mm or a nodal one < 15 mm short axis: the baseline has no
     measurable SLD (reason given), so every SLD-based quantity is missing; 0 relaxes the rule."""
-    rows = (targets("A", 0, 30, 9.5) + targets("A", 42, 40, 12)              # 9.5 mm target
-            + targets("B", 0, 30) + [les("B", 0, "N1", diam=14, node=True)]   # 14 mm node
-            + targets("B", 42, 40) + [les("B", 42, "N1", diam=14, node=True)]
-            + targets("C", 0, 30) + [les("C", 0, "N1", diam=15, node=True)]   # 15 mm node: ok
-            + targets("C", 42, 40) + [les("C", 42, "N1", diam=15, node=True)]
-            + targets("D", 0, 0.0) + targets("D", 42, 20))                   # 0 mm at baseline
+    rows = (
+        targets("A", 0, 30, 9.5)
+        + targets("A", 42, 40, 12)  # 9.5 mm target
+        + targets("B", 0, 30)
+        + [les("B", 0, "N1", diam=14, node=True)]  # 14 mm node
+        + targets("B", 42, 40)
+        + [les("B", 42, "N1", diam=14, node=True)]
+        + targets("C", 0, 30)
+        + [les("C", 0, "N1", diam=15, node=True)]  # 15 mm node: ok
+        + targets("C", 42, 40)
+        + [les("C", 42, "N1", diam=15, node=True)]
+        + targets("D", 0, 0.0)
+        + targets("D", 42, 20)
+    )  # 0 mm at baseline
     f = feat(make(rows))
     assert f.sld_baseline_mm.isna().tolist() == [True, True, False, True]
     assert f.sld_baseline_mm.iloc[2] == 45
     assert f.sld_baseline_reason.iloc[0].startswith(
-        "a baseline target lesion below RECIST 1.1 measurability (< 10 mm; lymph node < 15 mm")
+        "a baseline target lesion below RECIST 1.1 measurability (< 10 mm; lymph node < 15 mm"
+    )
     assert f.sld_pct_change_first_eval.isna().tolist() == [True, True, False, True]
     relaxed = first_evaluation_features(
-        make(rows), Parameters(rules=Rules(baseline_target_min_mm=0, baseline_node_min_mm=0)))
+        make(rows), Parameters(rules=Rules(baseline_target_min_mm=0, baseline_node_min_mm=0))
+    )
     assert relaxed.sld_baseline_mm.tolist() == [39.5, 44.0, 45.0, 0.0]
 
 
@@ -454,11 +535,20 @@ def test_baseline_measurability_recist_1_1():
 
 
 def _mixed_cohort():
-    rows = (targets("A", -144, 40, 27) + targets("A", 0, 58, 40) + targets("A", 49, 100, 71)
-            + targets("B", -60, 20) + targets("B", -1, 22) + targets("B", 42, 15)
-            + [les("B", 42, "N1", "new", 4, organ="liver"), les("B", 0 - 1, "NT1", "non_target",
-                                                                status="present")]
-            + targets("C", -30, 30, 30) + targets("C", 56, 31))
+    rows = (
+        targets("A", -144, 40, 27)
+        + targets("A", 0, 58, 40)
+        + targets("A", 49, 100, 71)
+        + targets("B", -60, 20)
+        + targets("B", -1, 22)
+        + targets("B", 42, 15)
+        + [
+            les("B", 42, "N1", "new", 4, organ="liver"),
+            les("B", 0 - 1, "NT1", "non_target", status="present"),
+        ]
+        + targets("C", -30, 30, 30)
+        + targets("C", 56, 31)
+    )
     return make(rows, pids=["A", "B", "C", "D"])
 
 
@@ -492,14 +582,21 @@ def test_feature_dtypes():
 
 
 def test_wide_format_death_before_first_evaluation_and_missing_date():
-    patients = pd.DataFrame({"patient_id": ["A", "B", "C"], "treatment_start": START,
-                             "death_date": [pd.NaT, START + pd.Timedelta(days=25),
-                                            START + pd.Timedelta(days=10)]})
+    patients = pd.DataFrame(
+        {
+            "patient_id": ["A", "B", "C"],
+            "treatment_start": START,
+            "death_date": [pd.NaT, START + pd.Timedelta(days=25), START + pd.Timedelta(days=10)],
+        }
+    )
     w = _wide()
     w.loc[1, "date_first_eval"] = pd.NaT
     f = first_evaluation_features(Cohort(patients=patients, scans_wide=w))
-    assert f.first_eval_reason.tolist() == [None, "died before first evaluation (day 25)",
-                                            "died before first evaluation (day 10)"]
+    assert f.first_eval_reason.tolist() == [
+        None,
+        "died before first evaluation (day 25)",
+        "died before first evaluation (day 10)",
+    ]
     assert f.recist_first_eval.tolist() == ["PD", "NE", "NE"]
     assert f.n_post_baseline_scans.tolist() == [1, 0, 0]
 
@@ -518,32 +615,38 @@ def test_missing_treatment_start_is_a_reason_not_a_crash():
 # ---------------------------------------------------------------- PD despite a missing target
 
 
-@pytest.mark.parametrize("base, t1, expected", [
-    ((20, 10), 36, "PD"),         # measured T1 alone: exactly +20 % and +6 mm over 30 mm
-    ((30, 20), 60, "PD"),         # +20 %, +10 mm
-    ((30, 20), 59.95, "NE"),      # +19.9 % (+9.95 mm): the missing T2 could change it
-    ((10, 10), 24, "NE"),         # +20 % but only +4 mm
-])
+@pytest.mark.parametrize(
+    "base, t1, expected",
+    [
+        ((20, 10), 36, "PD"),  # measured T1 alone: exactly +20 % and +6 mm over 30 mm
+        ((30, 20), 60, "PD"),  # +20 %, +10 mm
+        ((30, 20), 59.95, "NE"),  # +19.9 % (+9.95 mm): the missing T2 could change it
+        ((10, 10), 24, "NE"),  # +20 % but only +4 mm
+    ],
+)
 def test_target_pd_on_measured_lesions_when_a_target_is_missing(base, t1, expected):
-    rows = targets("A", 0, *base) + [les("A", 42, "T1", diam=t1)]   # T2 not measured
+    rows = targets("A", 0, *base) + [les("A", 42, "T1", diam=t1)]  # T2 not measured
     f = one(make(rows))
     assert f.recist_first_eval == expected and f.target_response_first_eval == expected
     # the complete sum stays unknown: no SLD, no % change, no kinetics
     assert np.isnan(f.sld_first_eval_mm) and np.isnan(f.sld_pct_change_first_eval)
     assert f.sld_first_eval_reason == "1 of 2 baseline target lesion(s) not measured"
     if expected == "PD":
-        assert f.recist_first_eval_reason == \
-            "target PD on measured lesions (1 target not assessed)"
+        assert f.recist_first_eval_reason == "target PD on measured lesions (1 target not assessed)"
     else:
-        assert "target not evaluable: 1 of 2 baseline target lesion(s) not measured" in \
-            f.recist_first_eval_reason
+        assert (
+            "target not evaluable: 1 of 2 baseline target lesion(s) not measured"
+            in f.recist_first_eval_reason
+        )
     st = scan_table(make(rows))
     assert st.sld_measured_mm.tolist() == [sum(base), t1]
 
 
 def test_measured_sum_excludes_not_evaluable_lesions_and_counts_missing_targets():
-    rows = (targets("A", 0, 20, 10, 10)
-            + [les("A", 42, "T1", diam=50), les("A", 42, "T2", diam=30, not_evaluable=True)])
+    rows = targets("A", 0, 20, 10, 10) + [
+        les("A", 42, "T1", diam=50),
+        les("A", 42, "T2", diam=30, not_evaluable=True),
+    ]
     f = one(make(rows))
     assert f.recist_first_eval == "PD"
     assert f.recist_first_eval_reason == "target PD on measured lesions (2 targets not assessed)"
@@ -558,13 +661,22 @@ def test_measured_sum_excludes_not_evaluable_lesions_and_counts_missing_targets(
 
 def test_measured_sum_equals_sld_in_sums_and_wide_formats():
     patients = pd.DataFrame({"patient_id": ["A"], "treatment_start": START})
-    a = pd.DataFrame({"patient_id": ["A", "A"], "assessment_date": [START, START + pd.Timedelta(
-        days=42)], "sld_mm": [50.0, np.nan], "new_lesions": [0, 0]})
+    a = pd.DataFrame(
+        {
+            "patient_id": ["A", "A"],
+            "assessment_date": [START, START + pd.Timedelta(days=42)],
+            "sld_mm": [50.0, np.nan],
+            "new_lesions": [0, 0],
+        }
+    )
     st = scan_table(Cohort(patients=patients, assessments=a))
     np.testing.assert_array_equal(st.sld_measured_mm, st.sld_mm)
-    st = scan_table(Cohort(patients=pd.DataFrame({"patient_id": ["A", "B"],
-                                                  "treatment_start": START}),
-                           scans_wide=_wide()))
+    st = scan_table(
+        Cohort(
+            patients=pd.DataFrame({"patient_id": ["A", "B"], "treatment_start": START}),
+            scans_wide=_wide(),
+        )
+    )
     np.testing.assert_array_equal(st.sld_measured_mm, st.sld_mm)
 
 
@@ -573,27 +685,39 @@ def test_measured_sum_equals_sld_in_sums_and_wide_formats():
 
 def _nt_only(pid, statuses, extra=()):
     """Baseline non-targets NT1, NT2 present; at day 42 the given statuses (None: not assessed)."""
-    rows = [les(pid, 0, "NT1", "non_target", status="present", organ="bone"),
-            les(pid, 0, "NT2", "non_target", status="present", organ="liver")]
-    rows += [les(pid, 42, f"NT{i + 1}", "non_target", status=s, organ="bone")
-             for i, s in enumerate(statuses) if s is not None]
+    rows = [
+        les(pid, 0, "NT1", "non_target", status="present", organ="bone"),
+        les(pid, 0, "NT2", "non_target", status="present", organ="liver"),
+    ]
+    rows += [
+        les(pid, 42, f"NT{i + 1}", "non_target", status=s, organ="bone")
+        for i, s in enumerate(statuses)
+        if s is not None
+    ]
     return rows + list(extra)
 
 
 def test_non_target_only_patients_get_table_2_responses():
-    rows = (_nt_only("ncnp", ["present", "absent"])
-            + _nt_only("cr", ["absent", "absent"])
-            + _nt_only("nt_pd", ["unequivocal_progression", "present"])
-            + _nt_only("new", ["present", "present"], [les("new", 42, "N1", "new", 6,
-                                                            organ="brain")])
-            + _nt_only("nt_ne", ["present", None]))
+    rows = (
+        _nt_only("ncnp", ["present", "absent"])
+        + _nt_only("cr", ["absent", "absent"])
+        + _nt_only("nt_pd", ["unequivocal_progression", "present"])
+        + _nt_only("new", ["present", "present"], [les("new", 42, "N1", "new", 6, organ="brain")])
+        + _nt_only("nt_ne", ["present", None])
+    )
     f = feat(make(rows)).set_index("patient_id")
-    assert f.recist_first_eval.to_dict() == {"ncnp": "NON-CR/NON-PD", "cr": "CR", "nt_pd": "PD",
-                                             "new": "PD", "nt_ne": "NE"}
+    assert f.recist_first_eval.to_dict() == {
+        "ncnp": "NON-CR/NON-PD",
+        "cr": "CR",
+        "nt_pd": "PD",
+        "new": "PD",
+        "nt_ne": "NE",
+    }
     assert (f.target_response_first_eval == "none").all()
     assert f.loc["ncnp", "recist_first_eval_reason"] == (
         "no target lesion at baseline (non-target disease only); "
-        "non-target lesion(s) present without unequivocal progression")
+        "non-target lesion(s) present without unequivocal progression"
+    )
     assert "all non-target lesions gone" in f.loc["cr", "recist_first_eval_reason"]
     assert "new lesion(s)" in f.loc["new", "recist_first_eval_reason"]
     assert "not all assessed" in f.loc["nt_ne", "recist_first_eval_reason"]
@@ -644,13 +768,16 @@ def _distinct_copies(values: list) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("values", [
-    ["T1", "T2", "T1", None, "T3", "T2", np.nan, "T1"],
-    [],
-    [None, None],
-    ["a"] * 5,
-    [1, "1", 1.0, None, 2, "x", 2],
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["T1", "T2", "T1", None, "T3", "T2", np.nan, "T1"],
+        [],
+        [None, None],
+        ["a"] * 5,
+        [1, "1", 1.0, None, 2, "x", 2],
+    ],
+)
 def test_factorize_by_address_equals_pandas_factorize(values):
     from hpd_analysis.objectcodes import factorize as _factorize
 
@@ -688,8 +815,9 @@ def test_same_features_whether_equal_ids_share_one_object_or_not():
     for c in ("patient_id", "lesion_id", "organ"):
         lesions[c] = _distinct_copies(lesions[c].tolist())
     copies = Cohort(patients=sim["patients"], lesions=lesions)
-    pd.testing.assert_frame_equal(first_evaluation_features(copies),
-                                  first_evaluation_features(shared))
+    pd.testing.assert_frame_equal(
+        first_evaluation_features(copies), first_evaluation_features(shared)
+    )
     pd.testing.assert_frame_equal(scan_table(copies), scan_table(shared))
 
 

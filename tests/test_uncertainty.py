@@ -22,9 +22,14 @@ from hpd_analysis.params import Parameters, Uncertainty
 from hpd_analysis.timepoints import target_measurements
 from hpd_analysis.uncertainty import reread_probabilities, reread_summary, simulate_rereads
 
-PD_ONLY = Definition(code="pd_only", citation="test", rule="RECIST PD at first evaluation",
-                     parameters={}, requires=("measurable_baseline",),
-                     criteria=["recist_first_eval == PD"])
+PD_ONLY = Definition(
+    code="pd_only",
+    citation="test",
+    rule="RECIST PD at first evaluation",
+    parameters={},
+    requires=("measurable_baseline",),
+    criteria=["recist_first_eval == PD"],
+)
 
 
 def _phi(x: float) -> float:
@@ -36,15 +41,29 @@ def _cohort():
     B: one lung target 50 → 66 mm (+32 %). C: one liver target 50 → 40 mm (−20 %).
     D: no scan at all (never evaluable). E: one lymph node 30 → 40 mm (+33 %)."""
     start = pd.Timestamp("2021-03-01")
-    patients = pd.DataFrame({"patient_id": list("ABCDE"),
-                             "treatment_start": [start] * 5})
+    patients = pd.DataFrame({"patient_id": list("ABCDE"), "treatment_start": [start] * 5})
     b, f = start - pd.Timedelta(days=3), start + pd.Timedelta(days=42)
-    rows = [("A", b, "L1", 50.0, "lung", False), ("A", f, "L1", 60.0, "lung", False),
-            ("B", b, "L1", 50.0, "lung", False), ("B", f, "L1", 66.0, "lung", False),
-            ("C", b, "L1", 50.0, "liver", False), ("C", f, "L1", 40.0, "liver", False),
-            ("E", b, "N1", 30.0, "lymph node", True), ("E", f, "N1", 40.0, "lymph node", True)]
-    lesions = pd.DataFrame(rows, columns=["patient_id", "assessment_date", "lesion_id",
-                                          "diameter_mm", "organ", "is_lymph_node"])
+    rows = [
+        ("A", b, "L1", 50.0, "lung", False),
+        ("A", f, "L1", 60.0, "lung", False),
+        ("B", b, "L1", 50.0, "lung", False),
+        ("B", f, "L1", 66.0, "lung", False),
+        ("C", b, "L1", 50.0, "liver", False),
+        ("C", f, "L1", 40.0, "liver", False),
+        ("E", b, "N1", 30.0, "lymph node", True),
+        ("E", f, "N1", 40.0, "lymph node", True),
+    ]
+    lesions = pd.DataFrame(
+        rows,
+        columns=[
+            "patient_id",
+            "assessment_date",
+            "lesion_id",
+            "diameter_mm",
+            "organ",
+            "is_lymph_node",
+        ],
+    )
     lesions["lesion_type"] = "target"
     return load_cohort(patients=patients, lesions=lesions)
 
@@ -68,7 +87,7 @@ def test_probabilities_follow_the_lognormal_model():
     rr = simulate_rereads(_cohort(), [PD_ONLY], _params(seed=3, spread=sd), n)
     prob = reread_probabilities(rr)["hpd_pd_only_prob"].to_numpy()
     s = sd * math.sqrt(2.0)
-    expected_a = 0.5                                           # ln(1.2/1.2) = 0
+    expected_a = 0.5  # ln(1.2/1.2) = 0
     expected_b = _phi((math.log(66 / 50) - math.log(1.2)) / s)  # 0.7117
     expected_c = _phi((math.log(40 / 50) - math.log(1.2)) / s)  # 0.0090
     se = math.sqrt(0.25 / n)
@@ -98,8 +117,9 @@ def test_node_and_organ_spreads():
     assert prob.iloc[4] == 1.0
     assert 0.0 < prob.iloc[0] < 1.0
     # a per-organ spread of 0 for the liver: C (liver −20 %) never PD
-    rr = simulate_rereads(cohort, [PD_ONLY],
-                          _params(spread=0.5, organ_spread="Liver=0", seed=1), 300)
+    rr = simulate_rereads(
+        cohort, [PD_ONLY], _params(spread=0.5, organ_spread="Liver=0", seed=1), 300
+    )
     assert reread_probabilities(rr)["hpd_pd_only_prob"].iloc[2] == 0.0
 
 
@@ -139,10 +159,14 @@ def test_classify_adds_prob_columns_only_when_asked():
 def test_sum_only_cohorts_use_the_sum_spread():
     start = pd.Timestamp("2021-03-01")
     patients = pd.DataFrame({"patient_id": ["S"], "treatment_start": [start]})
-    assessments = pd.DataFrame({
-        "patient_id": ["S", "S"],
-        "assessment_date": [start - pd.Timedelta(days=2), start + pd.Timedelta(days=40)],
-        "sld_mm": [100.0, 120.0], "new_lesions": [0, 0]})
+    assessments = pd.DataFrame(
+        {
+            "patient_id": ["S", "S"],
+            "assessment_date": [start - pd.Timedelta(days=2), start + pd.Timedelta(days=40)],
+            "sld_mm": [100.0, 120.0],
+            "new_lesions": [0, 0],
+        }
+    )
     cohort = load_cohort(patients=patients, assessments=assessments)
     m = target_measurements(cohort, Parameters())
     assert m["is_sum"].all() and m["diameter_mm"].tolist() == [100.0, 120.0]
@@ -150,8 +174,9 @@ def test_sum_only_cohorts_use_the_sum_spread():
     assert reread_probabilities(rr)["hpd_pd_only_prob"].iloc[0] == pytest.approx(0.5, abs=0.045)
 
 
-@pytest.mark.parametrize("kw", [{"rereads": -1}, {"spread": -0.1}, {"organ_spread": "lung"},
-                                {"seed": 1.5}])
+@pytest.mark.parametrize(
+    "kw", [{"rereads": -1}, {"spread": -0.1}, {"organ_spread": "lung"}, {"seed": 1.5}]
+)
 def test_bad_values_are_named(kw):
     key = next(iter(kw))
     with pytest.raises(ValueError, match=f"uncertainty.{key}="):
@@ -161,8 +186,9 @@ def test_bad_values_are_named(kw):
 def test_reread_figure_draws_every_definition():
     from hpd_analysis.plots import reread_uncertainty
 
-    rr = simulate_rereads(_cohort(), [PD_ONLY, replace(PD_ONLY, code="pd_two")],
-                          _params(seed=4), 30)
+    rr = simulate_rereads(
+        _cohort(), [PD_ONLY, replace(PD_ONLY, code="pd_two")], _params(seed=4), 30
+    )
     fig = reread_uncertainty(reread_summary(rr))
     ax1, ax2 = fig.axes
     assert [t.get_text() for t in ax1.get_yticklabels()] == ["pd_only", "pd_two"]
@@ -176,9 +202,15 @@ def test_rereads_of_a_three_scan_file_without_new_lesions():
     from hpd_analysis.cohort import Cohort
 
     d = lambda k: pd.Timestamp("2021-03-01") + pd.Timedelta(days=k)  # noqa: E731
-    wide = pd.DataFrame({"patient_id": ["W"], "sld_baseline_mm": [50.0],
-                         "sld_first_eval_mm": [60.0], "date_baseline": [d(-3)],
-                         "date_first_eval": [d(40)]})
+    wide = pd.DataFrame(
+        {
+            "patient_id": ["W"],
+            "sld_baseline_mm": [50.0],
+            "sld_first_eval_mm": [60.0],
+            "date_baseline": [d(-3)],
+            "date_first_eval": [d(40)],
+        }
+    )
     patients = pd.DataFrame({"patient_id": ["W"], "treatment_start": [d(0)]})
     cohort = Cohort(patients=patients, scans_wide=wide)
     rr = simulate_rereads(cohort, [PD_ONLY], _params(seed=9), 2000)

@@ -245,8 +245,12 @@ def test_ecog_outside_0_4(tmp_path):
 
 
 def test_empty_table(tmp_path):
-    p = one(problems(cohort(tmp_path, lesions=LESIONS.splitlines()[0] + "\n")),
-            "lesions.csv", None, None)
+    p = one(
+        problems(cohort(tmp_path, lesions=LESIONS.splitlines()[0] + "\n")),
+        "lesions.csv",
+        None,
+        None,
+    )
     assert p.message == "table has no data rows"
 
 
@@ -360,8 +364,10 @@ def test_problem_string_format(tmp_path):
     text = edit(LESIONS, 3, "diameter_mm", "-4")
     found = problems(cohort(tmp_path, lesions=text))
     s = str(one(found, "lesions.csv", 3, "diameter_mm"))
-    assert s.endswith("lesions.csv:3: diameter_mm: '-4' is below 0 (expected a diameter ≥ 0 in "
-                      "mm, or TOO SMALL TO MEASURE / NOT EVALUABLE)")
+    assert s.endswith(
+        "lesions.csv:3: diameter_mm: '-4' is below 0 (expected a diameter ≥ 0 in "
+        "mm, or TOO SMALL TO MEASURE / NOT EVALUABLE)"
+    )
 
 
 # ---- the command line ---------------------------------------------------------------------
@@ -380,14 +386,21 @@ def test_cli_validate_bad_one_line_per_problem(tmp_path, capsys):
     err = capsys.readouterr().out  # findings on stdout: `hpd validate x > problems.txt`
     assert code != 0
     lines = err.strip().splitlines()
-    assert any(ln.endswith("lesions.csv:3: diameter_mm: '-4' is below 0 (expected a diameter "
-                           "≥ 0 in mm, or TOO SMALL TO MEASURE / NOT EVALUABLE)") for ln in lines)
+    assert any(
+        ln.endswith(
+            "lesions.csv:3: diameter_mm: '-4' is below 0 (expected a diameter "
+            "≥ 0 in mm, or TOO SMALL TO MEASURE / NOT EVALUABLE)"
+        )
+        for ln in lines
+    )
     assert any("lesions.csv:5: lesion_type: unknown value 'weird'" in ln for ln in lines)
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02junk", b"<html></html>",
-                                     b"a,b\n1,2\n", "caf\xe9,x\n".encode("latin-1")])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x00\x01\x02junk", b"<html></html>", b"a,b\n1,2\n", "caf\xe9,x\n".encode("latin-1")],
+)
 def test_cli_validate_never_prints_a_traceback(tmp_path, capsys, content):
     d = cohort(tmp_path)
     (d / "lesions.csv").write_bytes(content)
@@ -408,9 +421,9 @@ def test_two_aliases_of_one_column(tmp_path):
 def test_excel_number_where_a_date_belongs(tmp_path):
     d = cohort(tmp_path, lesions=None)
     (d / "patients.csv").unlink()
-    pd.DataFrame({"patient_id": ["P1", "P2"],
-                  "treatment_start": [pd.Timestamp("2021-01-10"), 44197]}).to_excel(
-        d / "patients.xlsx", index=False)
+    pd.DataFrame(
+        {"patient_id": ["P1", "P2"], "treatment_start": [pd.Timestamp("2021-01-10"), 44197]}
+    ).to_excel(d / "patients.xlsx", index=False)
     p = one(problems(d), "patients.xlsx", 3, "treatment_start")
     assert p.message == "'44197' is a number, not a date"
 
@@ -422,17 +435,24 @@ def test_wide_sum_without_date_and_dates_out_of_order(tmp_path):
         "patient_id,sld_prebaseline_mm,sld_baseline_mm,sld_first_eval_mm,date_prebaseline,"
         "date_baseline,date_first_eval\n"
         "A,50,60,70,,2021-01-01,2021-02-15\n"
-        "B,50,60,70,2021-01-01,2020-12-01,2021-02-15\n")
+        "B,50,60,70,2021-01-01,2020-12-01,2021-02-15\n"
+    )
     found = problems(d)
-    assert "sld_prebaseline_mm is given without a date" in one(
-        found, "scans.csv", 2, "date_prebaseline").message
-    assert "2020-12-01 is not after date_prebaseline" in one(
-        found, "scans.csv", 3, "date_baseline").message
+    assert (
+        "sld_prebaseline_mm is given without a date"
+        in one(found, "scans.csv", 2, "date_prebaseline").message
+    )
+    assert (
+        "2020-12-01 is not after date_prebaseline"
+        in one(found, "scans.csv", 3, "date_baseline").message
+    )
 
 
 def test_missing_diameter_column_with_target_lesions(tmp_path):
-    text = "\n".join(",".join(ln.split(",")[:5] + ln.split(",")[6:])
-                     for ln in LESIONS.splitlines()) + "\n"
+    text = (
+        "\n".join(",".join(ln.split(",")[:5] + ln.split(",")[6:]) for ln in LESIONS.splitlines())
+        + "\n"
+    )
     p = one(problems(cohort(tmp_path, lesions=text)), "lesions.csv", 1, "diameter_mm")
     assert "required column diameter_mm is missing" in p.message
 
@@ -448,19 +468,58 @@ def test_summary_line_follows_its_check(tmp_path):
     assert Path(found[0].file).name == "patients.csv"  # files in the order they were read
 
 
-CELLS = ["", " ", "P1", "P2", "2021-01-05", "2021-02-30", "1900-01-01", "05/01/2021",
-         "2021-01-05T10:00Z", "target", "non-target", "new", "NE", "TOO SMALL TO MEASURE",
-         "-1", "0", "1", "12.5", "1e400", "abc", "true", "present", "Ünïcode", "nan", "NA"]
+CELLS = [
+    "",
+    " ",
+    "P1",
+    "P2",
+    "2021-01-05",
+    "2021-02-30",
+    "1900-01-01",
+    "05/01/2021",
+    "2021-01-05T10:00Z",
+    "target",
+    "non-target",
+    "new",
+    "NE",
+    "TOO SMALL TO MEASURE",
+    "-1",
+    "0",
+    "1",
+    "12.5",
+    "1e400",
+    "abc",
+    "true",
+    "present",
+    "Ünïcode",
+    "nan",
+    "NA",
+]
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_garbage_never_crashes(tmp_path, seed):
     """Any mix of odd cells gives Problems or a cohort, never an internal error."""
     rng = np.random.default_rng(seed)
-    pcols = ["patient_id", "treatment_start", "death_date", "last_contact", "ecog_baseline",
-             "os_months", "os_event"]
-    lcols = ["patient_id", "assessment_date", "lesion_id", "lesion_type", "organ",
-             "diameter_mm", "status", "lymph_node"]
+    pcols = [
+        "patient_id",
+        "treatment_start",
+        "death_date",
+        "last_contact",
+        "ecog_baseline",
+        "os_months",
+        "os_event",
+    ]
+    lcols = [
+        "patient_id",
+        "assessment_date",
+        "lesion_id",
+        "lesion_type",
+        "organ",
+        "diameter_mm",
+        "status",
+        "lymph_node",
+    ]
     n = int(rng.integers(0, 6))
     pts = pd.DataFrame({c: rng.choice(CELLS, n) for c in pcols})
     les = pd.DataFrame({c: rng.choice(CELLS, 8) for c in lcols})

@@ -55,22 +55,46 @@ def test_wheel_ships_notebooks_and_templates_and_reports_without_the_source_tree
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(site)}
 
     def hpd(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "hpd_analysis.cli", *args], cwd=run, env=env,
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "hpd_analysis.cli", *args],
+            cwd=run,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
-    where = subprocess.run([sys.executable, "-c", "import hpd_analysis; print(hpd_analysis.__file__)"],
-                           cwd=run, env=env, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [sys.executable, "-c", "import hpd_analysis; print(hpd_analysis.__file__)"],
+        cwd=run,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert Path(where.stdout.strip()).is_relative_to(site)  # the wheel's code, not the checkout's
     env.pop("HPD_EXAMPLE_DIR", None)
     example = subprocess.run(
         [sys.executable, "-c", "from hpd_analysis import datasets; print(datasets.example_path())"],
-        cwd=run, env=env, capture_output=True, text=True, check=False)
+        cwd=run,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert example.returncode == 0, example.stderr  # the example cohort ships in the package
     assert Path(example.stdout.strip()).is_relative_to(site)
     done = hpd("simulate", "--patients", "30", "--seed", "1", "--out", str(tmp_path / "cohort"))
     assert done.returncode == 0, done.stderr
-    done = hpd("report", "--cohort", str(tmp_path / "cohort"), "--out", str(tmp_path / "rep"),
-               "--sections", "cohort")
+    done = hpd(
+        "report",
+        "--cohort",
+        str(tmp_path / "cohort"),
+        "--out",
+        str(tmp_path / "rep"),
+        "--sections",
+        "cohort",
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "rep" / "index.html").is_file()
     assert (tmp_path / "rep" / "01_cohort.html").is_file()

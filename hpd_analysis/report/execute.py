@@ -29,23 +29,48 @@ from .section import CACHE_DIR, _code, cache_key, resolve_definitions, write_cac
 
 #: the notebook sections in report order: file stem → (title, one-line summary)
 SECTIONS: dict[str, tuple[str, str]] = {
-    "01_cohort": ("Cohort", "patients, scans per patient, time-point windows, attrition per definition"),
-    "02_kinetics": ("Tumour kinetics", "TGR before vs on treatment, spider and waterfall plots, TGK"),
+    "01_cohort": (
+        "Cohort",
+        "patients, scans per patient, time-point windows, attrition per definition",
+    ),
+    "02_kinetics": (
+        "Tumour kinetics",
+        "TGR before vs on treatment, spider and waterfall plots, TGK",
+    ),
     "03_incidence_agreement": (
         "Incidence and agreement",
         "HPD incidence with 95 % CIs, agreement between definitions (Jaccard, kappa), UpSet, "
         "threshold sweep",
     ),
-    "04_risk_factors": ("Risk factors", "Table 1 by HPD status, univariable and multivariable odds ratios"),
-    "05_survival": ("Survival", "Kaplan–Meier OS and PFS by group, landmark analysis, hazard ratios"),
+    "04_risk_factors": (
+        "Risk factors",
+        "Table 1 by HPD status, univariable and multivariable odds ratios",
+    ),
+    "05_survival": (
+        "Survival",
+        "Kaplan–Meier OS and PFS by group, landmark analysis, hazard ratios",
+    ),
 }
 
 
 #: libraries whose versions go into parameters.json and index.html
 LIBRARIES = (
-    "numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib",
-    "tableone", "papermill", "nbconvert", "nbclient", "ipykernel", "pyarrow",
-    "great-tables", "python-docx", "firthmodels", "scikit-learn",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "lifelines",
+    "matplotlib",
+    "tableone",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "ipykernel",
+    "pyarrow",
+    "great-tables",
+    "python-docx",
+    "firthmodels",
+    "scikit-learn",
 )
 
 
@@ -62,8 +87,10 @@ def notebooks_dir() -> Path:
     for cand in cands:
         if cand.is_dir():
             return cand
-    raise HPDError(f"report notebooks not found (looked in {', '.join(map(str, cands))}); "
-                   "reinstall the workbench (pip install .)")
+    raise HPDError(
+        f"report notebooks not found (looked in {', '.join(map(str, cands))}); "
+        "reinstall the workbench (pip install .)"
+    )
 
 
 def select_sections(available: Sequence[str], sections: Sequence[str] | None) -> list[str]:
@@ -74,8 +101,12 @@ def select_sections(available: Sequence[str], sections: Sequence[str] | None) ->
     wanted: set[str] = set()
     for s in sections:
         key = str(s).strip().removesuffix(".ipynb")
-        match = [a for a in available
-                 if key in (a, a.split("_", 1)[-1]) or (key.isdigit() and int(a.split("_")[0]) == int(key))]
+        match = [
+            a
+            for a in available
+            if key in (a, a.split("_", 1)[-1])
+            or (key.isdigit() and int(a.split("_")[0]) == int(key))
+        ]
         if not match:
             short = ", ".join(a.split("_", 1)[-1] for a in available)
             raise ParameterError(f"--sections {s}: no such section (expected one of: {short})")
@@ -108,8 +139,11 @@ def input_checksums(cohort: str | Path) -> dict[str, str]:
     p = Path(cohort)
     if p.is_file():
         return {p.name: sha256_file(p)}
-    files = sorted(f for f in p.rglob("*") if f.is_file()
-                   and not any(part.startswith(".") for part in f.relative_to(p).parts))
+    files = sorted(
+        f
+        for f in p.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+    )
     return {f.relative_to(p).as_posix(): sha256_file(f) for f in files}
 
 
@@ -132,11 +166,14 @@ def _error_summary(exc: Exception) -> tuple[str, str]:
     evalue = re.sub(r"\x1b\[[0-9;]*m", "", evalue)
     count = getattr(exc, "exec_count", None)
     index = getattr(exc, "cell_index", None)
-    where = (f"cell [{count}]" if count is not None else f"cell #{index}" if index is not None
-             else "papermill / the kernel, before any cell")
+    where = (
+        f"cell [{count}]"
+        if count is not None
+        else f"cell #{index}"
+        if index is not None
+        else "papermill / the kernel, before any cell"
+    )
     return where, f"{ename}: {evalue}" if evalue else ename
-
-
 
 
 #: name of the copy of a ``definitions_file`` kept in the report folder (the notebooks and
@@ -196,8 +233,9 @@ def run_report(
         from ..privacy import read_key
 
         key = read_key(resolved["pseudonym_key_file"])  # no usable key: fail before any kernel
-    defs = resolve_definitions(resolved["definitions"], resolved["definitions_file"],
-                               resolved["definition_parameters"])
+    defs = resolve_definitions(
+        resolved["definitions"], resolved["definitions_file"], resolved["definition_parameters"]
+    )
     nb_dir = Path(notebooks) if notebooks is not None else notebooks_dir()
     # 00_*.ipynb are guided tours (00_explore), opened by hand, not report sections
     available = sorted(p.stem for p in nb_dir.glob("[0-9]*.ipynb") if not p.stem.startswith("00_"))
@@ -207,29 +245,56 @@ def run_report(
     from ..params import Parameters
 
     # bad input: one line per problem, before any kernel (the plausibility limits in force)
-    loaded = load_cohort(cohort_path,
-                         params=Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()}))
+    loaded = load_cohort(
+        cohort_path, params=Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
+    )
     check_columns(resolved, loaded.patients.columns, [_code(d) for d in defs])
 
     with OutLock(out), _terminate_as_interrupt():
         build = staging_dir(out)
         try:
-            failure = _build(build, out, cohort_path, loaded, resolved, defs, key, chosen,
-                             nb_dir, bool(sections), parameters, jobs or default_jobs(), say)
+            failure = _build(
+                build,
+                out,
+                cohort_path,
+                loaded,
+                resolved,
+                defs,
+                key,
+                chosen,
+                nb_dir,
+                bool(sections),
+                parameters,
+                jobs or default_jobs(),
+                say,
+            )
             target = out if failure is None else out.with_name(out.name + INCOMPLETE_SUFFIX)
             publish(build, target)
         finally:
             shutil.rmtree(build, ignore_errors=True)
     if failure is not None:
-        raise HPDError(f"{failure}\nthe previous report in {out} is unchanged; this run's "
-                       f"output is in {target} (its index.html names the failed section)")
+        raise HPDError(
+            f"{failure}\nthe previous report in {out} is unchanged; this run's "
+            f"output is in {target} (its index.html names the failed section)"
+        )
     return out
 
 
-def _build(build: Path, out: Path, cohort_path: Path, loaded: Any, resolved: dict[str, Any],
-           defs: list, key: bytes | None, chosen: list[str], nb_dir: Path, partial: bool,
-           overrides: Mapping[str, Any] | None, jobs: int, say: Callable[[str], None]
-           ) -> str | None:
+def _build(
+    build: Path,
+    out: Path,
+    cohort_path: Path,
+    loaded: Any,
+    resolved: dict[str, Any],
+    defs: list,
+    key: bytes | None,
+    chosen: list[str],
+    nb_dir: Path,
+    partial: bool,
+    overrides: Mapping[str, Any] | None,
+    jobs: int,
+    say: Callable[[str], None],
+) -> str | None:
     """Build the report in ``build``; return the failure message (None when every section
     succeeded)."""
     from dataclasses import replace
@@ -243,7 +308,8 @@ def _build(build: Path, out: Path, cohort_path: Path, loaded: Any, resolved: dic
     if partial:  # a run of some sections keeps the other sections of the previous report
         for name in sorted(read_manifest(out)):
             section_file = name.split("/")[0] in ("tables", "figures") or (
-                "/" not in name and name.endswith((".ipynb", ".html")) and name != "index.html")
+                "/" not in name and name.endswith((".ipynb", ".html")) and name != "index.html"
+            )
             if section_file and (out / name).is_file():
                 (build / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(out / name, build / name)
@@ -258,22 +324,30 @@ def _build(build: Path, out: Path, cohort_path: Path, loaded: Any, resolved: dic
     nb_params = notebook_parameters(injected, cohort_rel, ".")
     # load and classify once for every section (the kernels read it from the staging folder)
     params = Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
-    options = {o.name: parse_value(o, nb_params.get(o.name, o.default)) for o in REPORT_OPTIONS
-               if not o.private}
-    cohort_cached = replace(loaded, load_report=portable_load_report(loaded.load_report,
-                                                                     cohort_path))
+    options = {
+        o.name: parse_value(o, nb_params.get(o.name, o.default))
+        for o in REPORT_OPTIONS
+        if not o.private
+    }
+    cohort_cached = replace(
+        loaded, load_report=portable_load_report(loaded.load_report, cohort_path)
+    )
     if key is not None:
         cohort_cached = pseudonymize_cohort(cohort_cached, key)
     features = build_features(cohort_cached, params)
-    write_cache(build, cache_key(cohort_rel, options, params), cohort_cached, features,
-                classify_features(features, defs))
+    write_cache(
+        build,
+        cache_key(cohort_rel, options, params),
+        cohort_cached,
+        features,
+        classify_features(features, defs),
+    )
     kernel = kernel_name()
     status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
     with _kernel_key(key):
         failure = _execute_sections(chosen, nb_dir, build, nb_params, kernel, status, say, jobs)
     shutil.rmtree(build / CACHE_DIR, ignore_errors=True)
-    finalize(build, out, cohort_path, resolved, overrides, chosen, status, kernel, defs,
-             partial)
+    finalize(build, out, cohort_path, resolved, overrides, chosen, status, kernel, defs, partial)
     return failure
 
 
@@ -281,6 +355,7 @@ def _build(build: Path, out: Path, cohort_path: Path, loaded: Any, resolved: dic
 def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM raises :class:`KeyboardInterrupt` in the main thread, so that an interrupted run
     removes its staging folder and releases its lock (the kernels exit with their parent)."""
+
     def _raise(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -313,8 +388,9 @@ def _kernel_key(key: bytes | None) -> Iterator[None]:
             os.environ[KEY_ENV] = saved
 
 
-def _run_section(name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any],
-                 kernel: str) -> tuple[float, Exception | None]:
+def _run_section(
+    name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any], kernel: str
+) -> tuple[float, Exception | None]:
     """Execute one notebook with papermill, clean and render it; (seconds, error or None)."""
     import papermill as pm
 
@@ -325,11 +401,16 @@ def _run_section(name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any]
     error: Exception | None = None
     try:
         pm.execute_notebook(
-            str(src), str(dst), parameters=nb_params, kernel_name=kernel,
+            str(src),
+            str(dst),
+            parameters=nb_params,
+            kernel_name=kernel,
             # the kernel starts in the report folder (nbclient's resources path); papermill's own
             # cwd= would chdir the whole process, which threads running side by side cannot share
             resources={"metadata": {"path": str(build)}},
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
             # the kernel's own log (ipykernel's TCP warning, the interrupt at shutdown) is noise;
             # cell errors still reach papermill
             extra_arguments=["--log-level=CRITICAL"],
@@ -346,10 +427,16 @@ def _run_section(name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any]
     return time.perf_counter() - start, error
 
 
-def _execute_sections(chosen: Sequence[str], nb_dir: Path, build: Path,
-                      nb_params: dict[str, Any], kernel: str,
-                      status: dict[str, dict[str, str]], say: Callable[[str], None],
-                      jobs: int = 1) -> str | None:
+def _execute_sections(
+    chosen: Sequence[str],
+    nb_dir: Path,
+    build: Path,
+    nb_params: dict[str, Any],
+    kernel: str,
+    status: dict[str, dict[str, str]],
+    say: Callable[[str], None],
+    jobs: int = 1,
+) -> str | None:
     """Execute the chosen notebooks, ``jobs`` at a time (worker threads, one kernel each), in
     report order; after a failure no new section starts. Return the first failure's message
     (report order), None when every section ran."""
@@ -370,8 +457,10 @@ def _execute_sections(chosen: Sequence[str], nb_dir: Path, build: Path,
             results.put((name, elapsed, error))
 
     # daemon threads: an interrupted run does not wait for its kernels
-    threads = [threading.Thread(target=worker, daemon=True, name=f"hpd-section-{i}")
-               for i in range(max(1, min(jobs, len(chosen))))]
+    threads = [
+        threading.Thread(target=worker, daemon=True, name=f"hpd-section-{i}")
+        for i in range(max(1, min(jobs, len(chosen))))
+    ]
     for t in threads:
         t.start()
     finished = 0

@@ -44,8 +44,10 @@ def check_out(out: Path, cohort: Path) -> None:
             raise HPDError(f"--out {out}: {parent} is a file, not a folder")
     root = cohort if cohort.is_dir() else cohort.parent
     if cohort.is_dir() and (out == root or root in out.parents):
-        raise HPDError(f"--out {out}: lies inside the cohort folder {root} (the report would "
-                       "mix with the input files); choose a folder outside it")
+        raise HPDError(
+            f"--out {out}: lies inside the cohort folder {root} (the report would "
+            "mix with the input files); choose a folder outside it"
+        )
 
 
 class OutLock:
@@ -66,9 +68,11 @@ class OutLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise HPDError(f"--out {self.out}: another hpd report is writing this folder now "
-                           f"(lock {self.path.name}); wait for it to finish or choose "
-                           "another --out") from None
+            raise HPDError(
+                f"--out {self.out}: another hpd report is writing this folder now "
+                f"(lock {self.path.name}); wait for it to finish or choose "
+                "another --out"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fh = fd
@@ -91,20 +95,22 @@ def staging_dir(out: Path) -> Path:
 
 def written_files(folder: Path) -> list[str]:
     """Every file under ``folder`` (relative POSIX paths, sorted), hidden ones excluded."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".")
-                                             for part in p.relative_to(folder).parts))
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def write_manifest(folder: Path) -> Path:
     """Write :data:`MANIFEST` listing every file of the build with its SHA-256."""
     from .execute import sha256_file
 
-    files = {name: sha256_file(folder / name) for name in written_files(folder)
-             if name != MANIFEST}
+    files = {name: sha256_file(folder / name) for name in written_files(folder) if name != MANIFEST}
     path = folder / MANIFEST
-    path.write_text(json.dumps({"written_by": "hpd report", "files": files}, indent=2) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"written_by": "hpd report", "files": files}, indent=2) + "\n", encoding="utf-8"
+    )
     return path
 
 

@@ -26,10 +26,18 @@ from .schema import PRIVATE_PARAMETERS, _fmt_value, default_parameters, redact_p
 REPRODUCE = "reproduce.sh"
 
 
-def finalize(build: Path, out: Path, cohort: Path, resolved: Mapping[str, Any],
-             overrides: Mapping[str, Any] | None, sections: Sequence[str],
-             status: Mapping[str, Mapping[str, str]], kernel: str, definitions: Sequence[Any],
-             partial: bool = False) -> None:
+def finalize(
+    build: Path,
+    out: Path,
+    cohort: Path,
+    resolved: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+    sections: Sequence[str],
+    status: Mapping[str, Mapping[str, str]],
+    kernel: str,
+    definitions: Sequence[Any],
+    partial: bool = False,
+) -> None:
     """The last step of a build, once every section ran (or one failed): files made from the
     whole report, then ``parameters.json``, ``reproduce.sh``, ``index.html`` and the manifest
     (last: it lists everything above)."""
@@ -41,24 +49,45 @@ def finalize(build: Path, out: Path, cohort: Path, resolved: Mapping[str, Any],
     recorded = redact_parameters(resolved)
     if resolved["definitions_file"] is not None:
         recorded["definitions_file"] = DEFINITIONS_COPY
-    given = {k: (DEFINITIONS_COPY if k == "definitions_file" and v is not None else v)
-             for k, v in redact_parameters(overrides or {}).items()}
+    given = {
+        k: (DEFINITIONS_COPY if k == "definitions_file" and v is not None else v)
+        for k, v in redact_parameters(overrides or {}).items()
+    }
     checksums = input_checksums(cohort)
     cohort_rel = portable_path(cohort, out)
     command = reproduce_command(cohort, out, recorded, sections if partial else None)
-    write_parameters_json(build, recorded, given, cohort_rel, cohort.name, checksums, sections,
-                          status, kernel,
-                          describe_definitions(definitions).to_dict(orient="records"))
+    write_parameters_json(
+        build,
+        recorded,
+        given,
+        cohort_rel,
+        cohort.name,
+        checksums,
+        sections,
+        status,
+        kernel,
+        describe_definitions(definitions).to_dict(orient="records"),
+    )
     (build / REPRODUCE).write_text(
         "#!/bin/sh\n"
         "# Rebuilds this report with the parameters it was made with (parameters.json).\n"
         "# The cohort's files must have the SHA-256 listed there: `hpd verify` checks them and\n"
         "# compares every table byte for byte.\n"
-        + ("# Pseudonymized report: set $HPD_PSEUDONYM_KEY to the same key first.\n"
-           if resolved["pseudonymize"] else "")
-        + ("" if portable_path(cohort, out.parent) != cohort.name or cohort.parent == out.parent
-           else f"# --cohort {cohort.name}: only the cohort's name is recorded; give its path.\n")
-        + 'cd "$(dirname "$0")/.." || exit 1\n' + command + "\n", encoding="utf-8")
+        + (
+            "# Pseudonymized report: set $HPD_PSEUDONYM_KEY to the same key first.\n"
+            if resolved["pseudonymize"]
+            else ""
+        )
+        + (
+            ""
+            if portable_path(cohort, out.parent) != cohort.name or cohort.parent == out.parent
+            else f"# --cohort {cohort.name}: only the cohort's name is recorded; give its path.\n"
+        )
+        + 'cd "$(dirname "$0")/.." || exit 1\n'
+        + command
+        + "\n",
+        encoding="utf-8",
+    )
     failed = [s for s in sections if status[s]["status"] == "failed"]
     if not failed:  # Word tables for a manuscript, from the tables and parameters.json written
         from ..docx_report import write_report_docx
@@ -66,34 +95,47 @@ def finalize(build: Path, out: Path, cohort: Path, resolved: Mapping[str, Any],
         write_report_docx(build)
     tables, figures = _listing(build)
     defaults = default_parameters()
-    _render_index(build, {
-        "cohort_name": cohort.name,
-        "n_files": len(checksums),
-        "version": __version__,
-        "primary": resolved["primary_definition"],
-        "privacy": _privacy_notes(resolved),
-        "incomplete": [{"name": s, "title": SECTIONS.get(s, (s, ""))[0],
-                        "error": status[s]["error"]} for s in failed],
-        "sections": [
-            {"html": f"{s}.html", "ipynb": f"{s}.ipynb",
-             "title": SECTIONS.get(s, (s, ""))[0], "summary": SECTIONS.get(s, ("", ""))[1],
-             **status[s]}
-            for s in sections
-        ],
-        "tables": tables,
-        "docx": "tables.docx" if (build / "tables.docx").is_file() else None,
-        "figures": figures,
-        "parameters": [
-            {"name": k, "value": _fmt_value(v), "default": _fmt_value(defaults[k]),
-             "changed": _fmt_value(v) != _fmt_value(defaults[k])}
-            for k, v in recorded.items()
-        ],
-        "checksums": list(checksums.items()),
-        "python": platform.python_version(),
-        "libraries": list(library_versions().items()),
-        "kernel": kernel,
-        "command": command,
-    })
+    _render_index(
+        build,
+        {
+            "cohort_name": cohort.name,
+            "n_files": len(checksums),
+            "version": __version__,
+            "primary": resolved["primary_definition"],
+            "privacy": _privacy_notes(resolved),
+            "incomplete": [
+                {"name": s, "title": SECTIONS.get(s, (s, ""))[0], "error": status[s]["error"]}
+                for s in failed
+            ],
+            "sections": [
+                {
+                    "html": f"{s}.html",
+                    "ipynb": f"{s}.ipynb",
+                    "title": SECTIONS.get(s, (s, ""))[0],
+                    "summary": SECTIONS.get(s, ("", ""))[1],
+                    **status[s],
+                }
+                for s in sections
+            ],
+            "tables": tables,
+            "docx": "tables.docx" if (build / "tables.docx").is_file() else None,
+            "figures": figures,
+            "parameters": [
+                {
+                    "name": k,
+                    "value": _fmt_value(v),
+                    "default": _fmt_value(defaults[k]),
+                    "changed": _fmt_value(v) != _fmt_value(defaults[k]),
+                }
+                for k, v in recorded.items()
+            ],
+            "checksums": list(checksums.items()),
+            "python": platform.python_version(),
+            "libraries": list(library_versions().items()),
+            "kernel": kernel,
+            "command": command,
+        },
+    )
     write_manifest(build)
 
 
@@ -118,8 +160,9 @@ def _set_value(v: Any) -> str:
     return str(v)
 
 
-def reproduce_command(cohort: Path, out: Path, recorded: Mapping[str, Any],
-                      sections: Sequence[str] | None = None) -> str:
+def reproduce_command(
+    cohort: Path, out: Path, recorded: Mapping[str, Any], sections: Sequence[str] | None = None
+) -> str:
     """``hpd report`` command line, run from the folder holding the report, that rebuilds it:
     the cohort relative to that folder, every parameter that differs from its default as
     ``--set`` (private ones left out), the sections when not all were run."""
@@ -152,11 +195,18 @@ def _privacy_notes(resolved: Mapping[str, Any]) -> list[str]:
     return notes
 
 
-def write_parameters_json(out: Path, resolved: Mapping[str, Any],
-                          overrides: Mapping[str, Any] | None, cohort_rel: str,
-                          cohort_name: str, checksums: Mapping[str, str],
-                          sections: Sequence[str], status: Mapping[str, Mapping[str, str]],
-                          kernel: str, definitions: Sequence[Mapping[str, Any]] = ()) -> Path:
+def write_parameters_json(
+    out: Path,
+    resolved: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+    cohort_rel: str,
+    cohort_name: str,
+    checksums: Mapping[str, str],
+    sections: Sequence[str],
+    status: Mapping[str, Mapping[str, str]],
+    kernel: str,
+    definitions: Sequence[Mapping[str, Any]] = (),
+) -> Path:
     """``parameters.json`` of a report folder (see the module docstring)."""
     from .execute import library_versions
 

@@ -8,6 +8,7 @@ from typing import Any
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
+
 def _clean_notebook(path: Path, notebook_source: str) -> None:
     """Remove run-dependent metadata (timings, absolute paths) from an executed notebook."""
     import nbformat
@@ -52,8 +53,11 @@ def render_html(ipynb: Path, html: Path, title: str) -> Path:
 def _render_index(out: Path, context: dict[str, Any]) -> Path:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=False,
-                             keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
     text = env.get_template("index.html.j2").render(**context)
     path = out / "index.html"
     path.write_text(text, encoding="utf-8")
@@ -62,7 +66,9 @@ def _render_index(out: Path, context: dict[str, Any]) -> Path:
 
 def _listing(out: Path) -> tuple[list[str], list[dict[str, str]]]:
     tables = sorted(p.relative_to(out).as_posix() for p in (out / "tables").glob("*.csv"))
-    names = sorted({p.stem for p in (out / "figures").glob("*.png")}
-                   | {p.stem for p in (out / "figures").glob("*.svg")})
+    names = sorted(
+        {p.stem for p in (out / "figures").glob("*.png")}
+        | {p.stem for p in (out / "figures").glob("*.svg")}
+    )
     figures = [{"name": n, "png": f"figures/{n}.png", "svg": f"figures/{n}.svg"} for n in names]
     return tables, figures

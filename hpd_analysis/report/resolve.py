@@ -33,8 +33,9 @@ def _flatten(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         if key in groups and isinstance(value, Mapping):
             out.update({f"{key}.{k}": v for k, v in value.items()})
         elif key in groups:
-            raise ParameterError(f"{source}: '{key}' must be a mapping, e.g. {key}: "
-                                 "{name: value}")
+            raise ParameterError(
+                f"{source}: '{key}' must be a mapping, e.g. {key}: {{name: value}}"
+            )
         else:
             out[key] = value
     return out
@@ -45,19 +46,24 @@ def _read_parameters_file(path: str | Path) -> dict[str, Any]:
 
     p = Path(path)
     if not p.is_file():
-        raise HPDError(f"parameters file {p}: not found (expected a YAML file of report parameters)")
+        raise HPDError(
+            f"parameters file {p}: not found (expected a YAML file of report parameters)"
+        )
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         from ..errors import yaml_error_text
 
-        raise ParameterError(f"parameters file {p}: not valid YAML ({yaml_error_text(exc)})"
-                             ) from None
+        raise ParameterError(
+            f"parameters file {p}: not valid YAML ({yaml_error_text(exc)})"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ParameterError(f"parameters file {p}: expected a mapping of parameter: value, "
-                             f"got {type(data).__name__}")
+        raise ParameterError(
+            f"parameters file {p}: expected a mapping of parameter: value, "
+            f"got {type(data).__name__}"
+        )
     if isinstance(data.get("parameters"), Mapping) and len(data) == 1:
         data = data["parameters"]
     return _flatten(data, str(p))
@@ -75,8 +81,10 @@ def _normalize(values: dict[str, Any]) -> dict[str, Any]:
     if out["pseudonym_key_file"] is not None:
         kf = Path(out["pseudonym_key_file"]).expanduser()
         if not kf.is_file():
-            raise ParameterError("pseudonym_key_file: file not found (expected a file holding "
-                                 "the pseudonymization key)")
+            raise ParameterError(
+                "pseudonym_key_file: file not found (expected a file holding "
+                "the pseudonymization key)"
+            )
         out["pseudonym_key_file"] = str(kf.resolve())
     from ..privacy import check_key_options
 
@@ -84,7 +92,8 @@ def _normalize(values: dict[str, Any]) -> dict[str, Any]:
     if out["definitions"] is not None and out["primary_definition"] not in out["definitions"]:
         raise ParameterError(
             f"primary_definition={out['primary_definition']} is not among definitions="
-            f"{','.join(out['definitions'])} (add it, or choose one of those)")
+            f"{','.join(out['definitions'])} (add it, or choose one of those)"
+        )
     return out
 
 
@@ -105,21 +114,26 @@ def resolve_parameters(
     merged = dict(defaults)
     layers = []
     if parameters_file is not None:
-        layers.append((f"parameters file {parameters_file}", _read_parameters_file(parameters_file)))
+        layers.append(
+            (f"parameters file {parameters_file}", _read_parameters_file(parameters_file))
+        )
     if overrides:
         layers.append(("--set", _flatten(dict(overrides), "--set")))
     for source, layer in layers:
         layer = _collect_definition_parameters(layer, source)
         reserved = sorted(k for k in layer if k in RESERVED)
         if reserved:
-            raise ParameterError(f"{source}: {', '.join(reserved)} cannot be set as a parameter "
-                                 "(use --cohort / --out)")
+            raise ParameterError(
+                f"{source}: {', '.join(reserved)} cannot be set as a parameter "
+                "(use --cohort / --out)"
+            )
         unknown = sorted(k for k in layer if k not in defaults)
         if unknown:
             raise ParameterError(
                 f"{source}: unknown parameter(s) {', '.join(unknown)}"
                 + "".join(_did_you_mean(k, defaults) for k in unknown[:1])
-                + "; valid keys: " + ", ".join(defaults)
+                + "; valid keys: "
+                + ", ".join(defaults)
             )
         if "definition_parameters" in layer:
             combined = {c: dict(v) for c, v in (merged.get("definition_parameters") or {}).items()}
@@ -149,19 +163,29 @@ def check_analysis_parameters(values: Mapping[str, Any]) -> Parameters:
 
 def _check_analysis_values(p: Parameters) -> None:
     w = p.windows
-    for name in ("baseline_max_days_before", "prebaseline_max_days_before_baseline",
-                 "prebaseline_min_days_before_baseline", "first_eval_min_days"):
+    for name in (
+        "baseline_max_days_before",
+        "prebaseline_max_days_before_baseline",
+        "prebaseline_min_days_before_baseline",
+        "first_eval_min_days",
+    ):
         v = getattr(w, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ParameterError(f"windows.{name}={v!r}: expected a whole number of days ≥ 0")
     if w.first_eval_max_days is not None and (
-        isinstance(w.first_eval_max_days, bool) or not isinstance(w.first_eval_max_days, int)
+        isinstance(w.first_eval_max_days, bool)
+        or not isinstance(w.first_eval_max_days, int)
         or w.first_eval_max_days < w.first_eval_min_days
     ):
-        raise ParameterError(f"windows.first_eval_max_days={w.first_eval_max_days!r}: expected "
-                             "none or a whole number of days ≥ windows.first_eval_min_days")
-    if isinstance(p.days_per_month, bool) or not isinstance(p.days_per_month, (int, float)) \
-            or not p.days_per_month > 0:
+        raise ParameterError(
+            f"windows.first_eval_max_days={w.first_eval_max_days!r}: expected "
+            "none or a whole number of days ≥ windows.first_eval_min_days"
+        )
+    if (
+        isinstance(p.days_per_month, bool)
+        or not isinstance(p.days_per_month, (int, float))
+        or not p.days_per_month > 0
+    ):
         raise ParameterError(f"days_per_month={p.days_per_month!r}: expected a positive number")
 
 
@@ -175,8 +199,9 @@ def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dic
     found: dict[str, dict[str, Any]] = {}
     given = layer.get("definition_parameters")
     if given is not None and not isinstance(given, Mapping):
-        raise ParameterError(f"{source}: definition_parameters must map a definition code to "
-                             "{parameter: value}")
+        raise ParameterError(
+            f"{source}: definition_parameters must map a definition code to {{parameter: value}}"
+        )
     for code, values in (given or {}).items():
         if not isinstance(values, Mapping):
             raise ParameterError(f"{source}: definition_parameters.{code} must be a mapping")
@@ -195,8 +220,9 @@ def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dic
         for code, values in found.items():
             for pname, v in values.items():
                 if isinstance(v, float) and not math.isfinite(v):
-                    raise ParameterError(f"{source}: {code}.{pname}={v!r}: expected a finite "
-                                         "number")
+                    raise ParameterError(
+                        f"{source}: {code}.{pname}={v!r}: expected a finite number"
+                    )
         try:
             get_definitions(overrides=found)
         except ParameterError as exc:
@@ -212,23 +238,30 @@ def report_definition_codes(resolved: Mapping[str, Any]) -> list[str]:
     when None, plus those of ``definitions_file``)."""
     from .section import _code, resolve_definitions
 
-    return [_code(d) for d in resolve_definitions(resolved["definitions"],
-                                                  resolved["definitions_file"],
-                                                  resolved["definition_parameters"])]
+    return [
+        _code(d)
+        for d in resolve_definitions(
+            resolved["definitions"], resolved["definitions_file"], resolved["definition_parameters"]
+        )
+    ]
 
 
 def _check_definition_codes(report: Mapping[str, Any]) -> None:
     codes = report_definition_codes(report)
     unknown = [c for c in (report["definitions"] or []) if c not in codes]
     if unknown:
-        raise ParameterError(f"definitions: {', '.join(unknown)} not registered"
-                             + _did_you_mean(unknown[0], codes)
-                             + f" (registered: {', '.join(codes)})")
+        raise ParameterError(
+            f"definitions: {', '.join(unknown)} not registered"
+            + _did_you_mean(unknown[0], codes)
+            + f" (registered: {', '.join(codes)})"
+        )
     if report["primary_definition"] not in codes:
-        raise ParameterError(f"primary_definition={report['primary_definition']}: not a "
-                             "definition of this report"
-                             + _did_you_mean(report["primary_definition"], codes)
-                             + f" (expected one of: {', '.join(codes)})")
+        raise ParameterError(
+            f"primary_definition={report['primary_definition']}: not a "
+            "definition of this report"
+            + _did_you_mean(report["primary_definition"], codes)
+            + f" (expected one of: {', '.join(codes)})"
+        )
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -244,13 +277,17 @@ def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 #: report options naming patient columns, and whether a definition code is allowed instead
 COLUMN_OPTIONS: dict[str, bool] = {
-    "group_by": True, "table1_by": True, "stratify_by": False, "risk_factors": False,
+    "group_by": True,
+    "table1_by": True,
+    "stratify_by": False,
+    "risk_factors": False,
     "multivariable_variables": False,
 }
 
 
-def check_columns(resolved: Mapping[str, Any], columns: Iterable[str],
-                  codes: Iterable[str] = ()) -> None:
+def check_columns(
+    resolved: Mapping[str, Any], columns: Iterable[str], codes: Iterable[str] = ()
+) -> None:
     """Raise :class:`ParameterError` (with a "did you mean" for near names such as ``Sex`` for
     ``sex``) when a column parameter names no patient column of the cohort. ``group_by`` and
     ``table1_by`` may also name a definition (``codes``); risk factors may name a derived factor
@@ -266,16 +303,24 @@ def check_columns(resolved: Mapping[str, Any], columns: Iterable[str],
         if value is None or (key == "stratify_by" and value == REPORT_DEFAULTS[key]):
             continue
         names = [value] if isinstance(value, str) else list(value)
-        valid = cols + (codes + [f"hpd_{c}" for c in codes] if code_ok else []) + (
-            derived if key in ("risk_factors", "multivariable_variables") else [])
+        valid = (
+            cols
+            + (codes + [f"hpd_{c}" for c in codes] if code_ok else [])
+            + (derived if key in ("risk_factors", "multivariable_variables") else [])
+        )
         for name in names:
             if name not in valid:
                 what = "no such patient column" + (" or definition" if code_ok else "")
-                raise ParameterError(f"{key}={name}: {what}" + _did_you_mean(name, valid)
-                                     + f" (patient columns: {', '.join(cols)})")
+                raise ParameterError(
+                    f"{key}={name}: {what}"
+                    + _did_you_mean(name, valid)
+                    + f" (patient columns: {', '.join(cols)})"
+                )
 
 
-def notebook_parameters(resolved: Mapping[str, Any], cohort: str, output_dir: str) -> dict[str, Any]:
+def notebook_parameters(
+    resolved: Mapping[str, Any], cohort: str, output_dir: str
+) -> dict[str, Any]:
     """What papermill injects into each notebook's ``parameters`` cell: ``cohort`` and
     ``output_dir`` (as given: :func:`run_report` passes paths relative to the report folder),
     every report parameter but the private ones, and :data:`ANALYSIS_VARIABLE` (the analysis
@@ -313,6 +358,8 @@ def build_parameters(
     values.update({f"windows.{k}": v for k, v in (windows or {}).items()})
     unknown = sorted(set(values) - set(Parameters().to_dict()))
     if unknown:
-        raise ParameterError(f"{ANALYSIS_VARIABLE}: unknown parameter(s) {', '.join(unknown)} "
-                             f"(expected one of: {', '.join(Parameters().to_dict())})")
+        raise ParameterError(
+            f"{ANALYSIS_VARIABLE}: unknown parameter(s) {', '.join(unknown)} "
+            f"(expected one of: {', '.join(Parameters().to_dict())})"
+        )
     return check_analysis_parameters({**Parameters().to_dict(), **values})

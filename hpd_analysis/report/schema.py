@@ -59,45 +59,104 @@ class Option:
 
 #: the report's own parameters, in the order of the notebooks' parameters cells
 REPORT_OPTIONS: tuple[Option, ...] = (
-    Option("definitions", None, "names",
-           "definition codes to apply, e.g. [\"ferrara2018\", \"kas2020\"]; None = all"),
+    Option(
+        "definitions",
+        None,
+        "names",
+        'definition codes to apply, e.g. ["ferrara2018", "kas2020"]; None = all',
+    ),
     Option("definitions_file", None, "path", "optional YAML file of your own definitions"),
-    Option("definition_parameters", None, "mapping",
-           "thresholds of registered definitions, e.g. {\"ferrara2018\": {\"delta_tgr_min\": 75}}"),
+    Option(
+        "definition_parameters",
+        None,
+        "mapping",
+        'thresholds of registered definitions, e.g. {"ferrara2018": {"delta_tgr_min": 75}}',
+    ),
     # Ferrara 2018 (RECIST PD + ΔTGR > 50) is the most widely used and validated definition
-    Option("primary_definition", "ferrara2018", "code",
-           "the definition of colours, Table 1, odds ratios and the default survival groups"),
-    Option("group_by", None, "column",
-           "survival / kinetics groups: None = HPD status under primary_definition; else a "
-           "patient column (e.g. arm) or a definition code"),
-    Option("table1_by", None, "column",
-           "Table 1 columns: None = HPD status under primary_definition; else a patient column "
-           "(e.g. arm, sex) or a definition code"),
-    Option("landmark", "first_evaluation", "landmark",
-           "survival time origin: \"first_evaluation\" (one common landmark: the cohort's 90th "
-           "percentile of first-evaluation times), \"none\" (treatment start) or months after "
-           "treatment start"),
-    Option("stratify_by", "tumor_type", "column",
-           "incidence by this patient column (the default is skipped when absent)"),
-    Option("risk_factors", None, "columns",
-           "patient columns for Table 1 / odds ratios; None = the default candidates"),
-    Option("multivariable_variables", None, "columns",
-           "multivariable model; None = the literature set present (age >= 65, ECOG, > 2 sites, "
-           "liver, LDH, NLR)"),
-    Option("ci_method", "wilson", "choice", "binomial CI of incidence",
-           choices=("wilson", "exact", "clopper-pearson", "jeffreys")),
-    Option("spider_max_patients", 150, "int",
-           "spider plot: at most this many patients (a reproducible random sample beyond)",
-           minimum=1),
+    Option(
+        "primary_definition",
+        "ferrara2018",
+        "code",
+        "the definition of colours, Table 1, odds ratios and the default survival groups",
+    ),
+    Option(
+        "group_by",
+        None,
+        "column",
+        "survival / kinetics groups: None = HPD status under primary_definition; else a "
+        "patient column (e.g. arm) or a definition code",
+    ),
+    Option(
+        "table1_by",
+        None,
+        "column",
+        "Table 1 columns: None = HPD status under primary_definition; else a patient column "
+        "(e.g. arm, sex) or a definition code",
+    ),
+    Option(
+        "landmark",
+        "first_evaluation",
+        "landmark",
+        'survival time origin: "first_evaluation" (one common landmark: the cohort\'s 90th '
+        'percentile of first-evaluation times), "none" (treatment start) or months after '
+        "treatment start",
+    ),
+    Option(
+        "stratify_by",
+        "tumor_type",
+        "column",
+        "incidence by this patient column (the default is skipped when absent)",
+    ),
+    Option(
+        "risk_factors",
+        None,
+        "columns",
+        "patient columns for Table 1 / odds ratios; None = the default candidates",
+    ),
+    Option(
+        "multivariable_variables",
+        None,
+        "columns",
+        "multivariable model; None = the literature set present (age >= 65, ECOG, > 2 sites, "
+        "liver, LDH, NLR)",
+    ),
+    Option(
+        "ci_method",
+        "wilson",
+        "choice",
+        "binomial CI of incidence",
+        choices=("wilson", "exact", "clopper-pearson", "jeffreys"),
+    ),
+    Option(
+        "spider_max_patients",
+        150,
+        "int",
+        "spider plot: at most this many patients (a reproducible random sample beyond)",
+        minimum=1,
+    ),
     Option("sample_seed", 0, "int", "seed of that sample", minimum=0),
-    Option("pseudonymize", False, "bool",
-           "patient ids -> keyed pseudonyms (HMAC-SHA-256; key: pseudonym_key_file or "
-           "$HPD_PSEUDONYM_KEY, never written anywhere)"),
-    Option("pseudonym_key_file", None, "path",
-           "file holding that key (neither injected nor recorded by hpd report)", private=True),
-    Option("small_cell_threshold", 0, "int",
-           "counts 1..k-1 in aggregate tables shown as \"<k\" (and what is computed from them "
-           "blanked); 0 = off", minimum=0),
+    Option(
+        "pseudonymize",
+        False,
+        "bool",
+        "patient ids -> keyed pseudonyms (HMAC-SHA-256; key: pseudonym_key_file or "
+        "$HPD_PSEUDONYM_KEY, never written anywhere)",
+    ),
+    Option(
+        "pseudonym_key_file",
+        None,
+        "path",
+        "file holding that key (neither injected nor recorded by hpd report)",
+        private=True,
+    ),
+    Option(
+        "small_cell_threshold",
+        0,
+        "int",
+        'counts 1..k-1 in aggregate tables shown as "<k" (and what is computed from them '
+        "blanked); 0 = off",
+        minimum=0,
+    ),
 )
 
 #: report parameters (beyond the analysis parameters of :class:`Parameters`) and their defaults
@@ -112,8 +171,11 @@ RESERVED = ("cohort", "output_dir")
 #: help of the notebook-only parameters (first lines of every parameters cell)
 NOTEBOOK_ONLY: tuple[tuple[str, str], ...] = (
     ("cohort", "cohort folder or file; None = the bundled example cohort"),
-    ("output_dir", "report folder (hpd report sets it); None = notebooks/_scratch/ (runs by hand "
-                   "never write into reports/)"),
+    (
+        "output_dir",
+        "report folder (hpd report sets it); None = notebooks/_scratch/ (runs by hand "
+        "never write into reports/)",
+    ),
 )
 
 #: the notebook variable holding every analysis parameter (nested by group)
@@ -123,22 +185,36 @@ ANALYSIS_VARIABLE = "analysis_parameters"
 #: (the windows); other fields take the comment above them in their dataclass
 PARAMETER_DOCS: dict[str, tuple[str, str]] = {
     "windows.baseline_max_days_before": (
-        "days", "baseline = last scan on or before treatment start, at most this many days before"),
+        "days",
+        "baseline = last scan on or before treatment start, at most this many days before",
+    ),
     "windows.prebaseline_max_days_before_baseline": (
-        "days", "pre-baseline = latest evaluable scan at most this many days before baseline"),
+        "days",
+        "pre-baseline = latest evaluable scan at most this many days before baseline",
+    ),
     "windows.prebaseline_min_days_before_baseline": (
-        "days", "... and at least this many days before baseline"),
+        "days",
+        "... and at least this many days before baseline",
+    ),
     "windows.first_eval_min_days": (
-        "days", "first evaluation = first scan at least this many days after treatment start"),
+        "days",
+        "first evaluation = first scan at least this many days after treatment start",
+    ),
     "windows.first_eval_max_days": (
-        "days", "... and at most this many days after it (none = no limit)"),
+        "days",
+        "... and at most this many days after it (none = no limit)",
+    ),
     "days_per_month": ("days", "days in one month, for TGR/TGK and times to event"),
     "tgk_mode": ("", "TGK as mm/month (absolute) or % of the starting SLD per month (relative)"),
     "nonpositive_pre_growth": (
-        "", "what a TGR/TGK ratio means when the pre-treatment growth is ≤ 0"),
+        "",
+        "what a TGR/TGK ratio means when the pre-treatment growth is ≤ 0",
+    ),
     "too_small_to_measure_mm": ("mm", "diameter given to a lesion 'too small to measure'"),
     "death_without_cause_is_progression": (
-        "", "a death without a recorded cause counts as death from progression"),
+        "",
+        "a death without a recorded cause counts as death from progression",
+    ),
 }
 
 
@@ -177,15 +253,13 @@ def _field_comments(cls: type) -> dict[str, str]:
 
 def _unit_of(name: str) -> str:
     """Unit of a field from its name's suffix (``_days``, ``_mm``, ``_months``, ``_pct``)."""
-    for suffix, unit in (("_days", "days"), ("_mm", "mm"), ("_months", "months"),
-                         ("_pct", "%")):
+    for suffix, unit in (("_days", "days"), ("_mm", "mm"), ("_months", "months"), ("_pct", "%")):
         if name.endswith(suffix):
             return unit
     return ""
 
 
-def _option_of(name: str, f: Any, owner: type, default: Any, comments: Mapping[str, str]
-               ) -> Option:
+def _option_of(name: str, f: Any, owner: type, default: Any, comments: Mapping[str, str]) -> Option:
     try:
         hint = typing.get_type_hints(owner).get(f.name, f.type)
     except Exception:  # an annotation that does not evaluate: fall back on the default's type
@@ -193,8 +267,11 @@ def _option_of(name: str, f: Any, owner: type, default: Any, comments: Mapping[s
     args = typing.get_args(hint)
     origin = typing.get_origin(hint)
     nullable = type(None) in args or default is None
-    base = [a for a in args if a is not type(None)] if args and origin is not typing.Literal \
+    base = (
+        [a for a in args if a is not type(None)]
+        if args and origin is not typing.Literal
         else [hint]
+    )
     kind, choices = "text", ()
     if origin is typing.Literal:
         kind, choices = "choice", tuple(args)
@@ -227,8 +304,11 @@ def analysis_options() -> tuple[Option, ...]:
             group_cls = type(value)
             comments = _field_comments(group_cls)
             for gf in fields(group_cls):
-                out.append(_option_of(f"{f.name}.{gf.name}", gf, group_cls,
-                                      getattr(value, gf.name), comments))
+                out.append(
+                    _option_of(
+                        f"{f.name}.{gf.name}", gf, group_cls, getattr(value, gf.name), comments
+                    )
+                )
         else:
             out.append(_option_of(f.name, f, Parameters, value, top_comments))
     return tuple(out)
@@ -267,8 +347,9 @@ def _as_list(value: Any, key: str) -> list[str] | None:
     if isinstance(value, Iterable):
         items = [str(s).strip() for s in value]
         return items or None
-    raise ParameterError(f"{key}={value!r}: expected a list of names, a comma-separated string "
-                         "or 'all'")
+    raise ParameterError(
+        f"{key}={value!r}: expected a list of names, a comma-separated string or 'all'"
+    )
 
 
 _TRUE = ("true", "yes", "on", "1")
@@ -295,8 +376,9 @@ def parse_value(option: Option, value: Any) -> Any:
                 raise ParameterError(f"{name}={value!r}: a definition code is required")
             return None
         if not isinstance(value, str):
-            raise ParameterError(f"{name}={value!r}: expected a "
-                                 f"{'file path' if kind == 'path' else 'name'} or none")
+            raise ParameterError(
+                f"{name}={value!r}: expected a {'file path' if kind == 'path' else 'name'} or none"
+            )
         value = value.strip()
         return value.removeprefix("hpd_") if kind == "code" else value
     if option.nullable and _is_none(value):
@@ -309,14 +391,18 @@ def parse_value(option: Option, value: Any) -> Any:
         return value
     if kind == "choice":
         if value not in option.choices:
-            raise ParameterError(f"{name}={value!r}: expected one of "
-                                 + ", ".join(map(str, option.choices)))
+            raise ParameterError(
+                f"{name}={value!r}: expected one of " + ", ".join(map(str, option.choices))
+            )
         return value
     if kind == "int":
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or (
-                option.minimum is not None and value < option.minimum):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or (option.minimum is not None and value < option.minimum)
+        ):
             low = "" if option.minimum is None else f" ≥ {option.minimum:g}"
             raise ParameterError(f"{name}={value!r}: expected a whole number{low}")
         return value
@@ -326,8 +412,11 @@ def parse_value(option: Option, value: Any) -> Any:
                 value = float(value)
             except ValueError:
                 pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise ParameterError(f"{name}={value!r}: expected a finite number")
         return value
     return value
@@ -336,12 +425,20 @@ def parse_value(option: Option, value: Any) -> Any:
 def parameters_cell() -> str:
     """The source of every report notebook's ``parameters`` cell, generated from the schema."""
     rows = [(name, None, text) for name, text in NOTEBOOK_ONLY]
-    rows += [(o.name, o.default, o.help + (f" ({', '.join(map(str, o.choices))})"
-                                           if o.choices else ""))
-             for o in REPORT_OPTIONS if not o.private]
-    rows.append((ANALYSIS_VARIABLE, {}, "analysis parameters by group, e.g. {\"windows\": "
-                 "{\"first_eval_min_days\": 21}, \"tgk_mode\": \"relative\"} (see "
-                 "hpd_analysis.params.Parameters; {} = defaults)"))
+    rows += [
+        (o.name, o.default, o.help + (f" ({', '.join(map(str, o.choices))})" if o.choices else ""))
+        for o in REPORT_OPTIONS
+        if not o.private
+    ]
+    rows.append(
+        (
+            ANALYSIS_VARIABLE,
+            {},
+            'analysis parameters by group, e.g. {"windows": '
+            '{"first_eval_min_days": 21}, "tgk_mode": "relative"} (see '
+            "hpd_analysis.params.Parameters; {} = defaults)",
+        )
+    )
     width = max(len(f"{n} = {v!r}") for n, v, _ in rows) + 2
     lines = [
         "# Parameters, generated from hpd_analysis.report.schema (python -m hpd_analysis.report "
@@ -351,8 +448,9 @@ def parameters_cell() -> str:
     for name, value, text in rows:
         # papermill reads `name = value  # help` and gives up on a line with a second "="
         text = re.sub(r"\s*=\s*", ": ", text.replace(">=", "≥").replace("<=", "≤"))
-        value_text = "None" if value is None else ("{}" if value == {} else repr(value)).replace(
-            "'", '"')
+        value_text = (
+            "None" if value is None else ("{}" if value == {} else repr(value)).replace("'", '"')
+        )
         lines.append(f"{name} = {value_text}".ljust(width) + f"# {text}")
     return "\n".join(lines)
 
@@ -383,8 +481,14 @@ def parameters_table(params: Parameters) -> pd.DataFrame:
     rows = []
     for key, value in params.to_dict().items():
         o = opts.get(key)
-        rows.append({"parameter": key, "value": _fmt_value(value),
-                     "unit": o.unit if o else "", "meaning": o.help if o else ""})
+        rows.append(
+            {
+                "parameter": key,
+                "value": _fmt_value(value),
+                "unit": o.unit if o else "",
+                "meaning": o.help if o else "",
+            }
+        )
     return pd.DataFrame(rows, columns=["parameter", "value", "unit", "meaning"])
 
 
@@ -399,5 +503,7 @@ def _fmt_value(v: Any) -> str:
 def redact_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` with every :data:`PRIVATE_PARAMETERS` entry replaced by ``"given"`` (or left
     None): what parameters.json, index.html and the command line shown record."""
-    return {k: ("given (not recorded)" if k in PRIVATE_PARAMETERS and v is not None else v)
-            for k, v in values.items()}
+    return {
+        k: ("given (not recorded)" if k in PRIVATE_PARAMETERS and v is not None else v)
+        for k, v in values.items()
+    }

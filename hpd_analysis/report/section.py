@@ -29,8 +29,9 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, index: bool = 
     path = out / f"{name}.csv"
     from ..privacy import neutralize_formulas  # no cell a spreadsheet would run as a formula
 
-    neutralize_formulas(df).to_csv(path, index=index, lineterminator="\n",
-                                   date_format="%Y-%m-%d", float_format="%.10g")
+    neutralize_formulas(df).to_csv(
+        path, index=index, lineterminator="\n", date_format="%Y-%m-%d", float_format="%.10g"
+    )
     return path
 
 
@@ -92,13 +93,19 @@ class Section:
         extra = [c for c in pat.columns if c not in self.classification.columns]
         if not extra:
             return self.classification
-        same = (len(pat) == len(self.classification) and
-                pat["patient_id"].astype(str).tolist()
-                == self.classification["patient_id"].astype(str).tolist())
+        same = (
+            len(pat) == len(self.classification)
+            and pat["patient_id"].astype(str).tolist()
+            == self.classification["patient_id"].astype(str).tolist()
+        )
         if same:
             return pd.concat([self.classification, pat[extra]], axis=1)
-        return self.classification.merge(pat[["patient_id", *extra]].astype({"patient_id": str}),
-                                         on="patient_id", how="left", validate="one_to_one")
+        return self.classification.merge(
+            pat[["patient_id", *extra]].astype({"patient_id": str}),
+            on="patient_id",
+            how="left",
+            validate="one_to_one",
+        )
 
     @property
     def status(self) -> pd.Series:
@@ -116,8 +123,11 @@ class Section:
         if self._scans is None:
             from ..timepoints import SCAN_COLUMNS, scan_table
 
-            self._scans = (scan_table(self.cohort, self.params) if self.has_measurements
-                           else pd.DataFrame(columns=SCAN_COLUMNS))
+            self._scans = (
+                scan_table(self.cohort, self.params)
+                if self.has_measurements
+                else pd.DataFrame(columns=SCAN_COLUMNS)
+            )
         return self._scans
 
     def primary_evaluable(self) -> bool:
@@ -139,14 +149,19 @@ class Section:
             if group_by not in data.columns and hpd_column_code(data, group_by) is None:
                 raise ParameterError(
                     f"group_by={group_by}: no such patient column or definition "
-                    f"(patient columns: {', '.join(map(str, self.cohort.patients.columns))})")
+                    f"(patient columns: {', '.join(map(str, self.cohort.patients.columns))})"
+                )
             return group_by, f"grouped by {group_by} (group_by parameter)"
         if self.primary_evaluable():
-            return self.primary, (f"grouped by HPD status under {self.primary} (the primary "
-                                  "definition); patients not evaluable under it are left out")
-        return None, (f"not grouped: no patient is evaluable as HPD and non-HPD under "
-                      f"{self.primary} (no tumour measurements?); set group_by to a patient "
-                      "column, e.g. group_by=treatment")
+            return self.primary, (
+                f"grouped by HPD status under {self.primary} (the primary "
+                "definition); patients not evaluable under it are left out"
+            )
+        return None, (
+            f"not grouped: no patient is evaluable as HPD and non-HPD under "
+            f"{self.primary} (no tumour measurements?); set group_by to a patient "
+            "column, e.g. group_by=treatment"
+        )
 
     def risk_grouping(self, group_by: str | None) -> tuple[str | None, str]:
         """Grouping of Table 1: HPD status under the primary definition whenever it has HPD and
@@ -157,8 +172,9 @@ class Section:
         group, why = self.grouping(group_by)
         return group, f"{why}: no patient is evaluable as HPD and non-HPD under {self.primary}"
 
-    def table1_grouping(self, table1_by: str | None = None, group_by: str | None = None
-                        ) -> tuple[str | None, str]:
+    def table1_grouping(
+        self, table1_by: str | None = None, group_by: str | None = None
+    ) -> tuple[str | None, str]:
         """Columns of Table 1 and a sentence saying why: ``table1_by`` (a patient column such as
         arm or sex, or a definition) when given, else HPD status under the primary definition
         (:meth:`risk_grouping`, which falls back on ``group_by`` when no patient is evaluable as
@@ -252,21 +268,33 @@ def open_section(
     known = {o.name: o for o in REPORT_OPTIONS}
     unknown = sorted(set(report_parameters) - set(known))
     if unknown:
-        raise ParameterError(f"open_section: unknown parameter(s) {', '.join(unknown)}"
-                             + _did_you_mean(unknown[0], known))
-    given = {"definitions": definitions, "definitions_file": definitions_file,
-             "definition_parameters": definition_parameters,
-             "primary_definition": primary_definition, "pseudonymize": pseudonymize,
-             "small_cell_threshold": small_cell_threshold, **report_parameters}
-    options = {o.name: parse_value(o, given.get(o.name, o.default)) for o in REPORT_OPTIONS
-               if not o.private}
-    defs = resolve_definitions(options["definitions"], options["definitions_file"],
-                               options["definition_parameters"])
+        raise ParameterError(
+            f"open_section: unknown parameter(s) {', '.join(unknown)}"
+            + _did_you_mean(unknown[0], known)
+        )
+    given = {
+        "definitions": definitions,
+        "definitions_file": definitions_file,
+        "definition_parameters": definition_parameters,
+        "primary_definition": primary_definition,
+        "pseudonymize": pseudonymize,
+        "small_cell_threshold": small_cell_threshold,
+        **report_parameters,
+    }
+    options = {
+        o.name: parse_value(o, given.get(o.name, o.default))
+        for o in REPORT_OPTIONS
+        if not o.private
+    }
+    defs = resolve_definitions(
+        options["definitions"], options["definitions_file"], options["definition_parameters"]
+    )
     codes = [_code(d) for d in defs]
     primary = options["primary_definition"]
     if primary not in codes:
-        raise ParameterError(f"primary_definition={primary}: not among the definitions "
-                             f"({', '.join(codes)})")
+        raise ParameterError(
+            f"primary_definition={primary}: not among the definitions ({', '.join(codes)})"
+        )
     out = Path(output_dir) if output_dir is not None else scratch_dir()
     key = cache_key(cohort, options, params)
     cached = read_cache(out, key)
@@ -289,10 +317,18 @@ def open_section(
     pd.set_option("display.max_columns", 60)  # survival.csv has 22 columns: none elided
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    return Section(cohort=loaded, params=params, definitions=defs, primary=primary,
-                   features=features, classification=table, output_dir=out,
-                   pseudonymized=bool(options["pseudonymize"]),
-                   small_cell_threshold=int(options["small_cell_threshold"]), options=options)
+    return Section(
+        cohort=loaded,
+        params=params,
+        definitions=defs,
+        primary=primary,
+        features=features,
+        classification=table,
+        output_dir=out,
+        pseudonymized=bool(options["pseudonymize"]),
+        small_cell_threshold=int(options["small_cell_threshold"]),
+        options=options,
+    )
 
 
 def parameters_from(namespace: Mapping[str, Any]) -> dict[str, Any]:
@@ -329,12 +365,16 @@ def cache_key(cohort: str | Path, options: Mapping[str, Any], params: Parameters
     import json
 
     keep = ("definitions", "definitions_file", "definition_parameters", "pseudonymize")
-    return json.dumps({"cohort": str(cohort), **{k: options.get(k) for k in keep},
-                       "analysis": params.to_dict()}, sort_keys=True, default=str)
+    return json.dumps(
+        {"cohort": str(cohort), **{k: options.get(k) for k in keep}, "analysis": params.to_dict()},
+        sort_keys=True,
+        default=str,
+    )
 
 
-def write_cache(out: Path, key: str, loaded: Any, features: pd.DataFrame,
-                table: pd.DataFrame) -> Path:
+def write_cache(
+    out: Path, key: str, loaded: Any, features: pd.DataFrame, table: pd.DataFrame
+) -> Path:
     """Leave the loaded cohort, its features and its classification in ``out``'s cache for
     the sections of one report run (:func:`open_section` reads it when the key matches)."""
     import pickle
@@ -342,8 +382,9 @@ def write_cache(out: Path, key: str, loaded: Any, features: pd.DataFrame,
     path = Path(out) / CACHE_DIR / _CACHE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
-        pickle.dump({"key": key, "data": (loaded, features, table)}, fh,
-                    protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(
+            {"key": key, "data": (loaded, features, table)}, fh, protocol=pickle.HIGHEST_PROTOCOL
+        )
     return path
 
 
@@ -390,6 +431,8 @@ def warning_html(messages: Sequence[str], title: str = "Warning") -> str:
     if not messages:
         return ""
     items = "".join(f"<li>{html.escape(str(m))}</li>" for m in messages)
-    return ('<div style="border-left:6px solid #D55E00;background:#fff4ec;padding:0.6em 1em;'
-            'margin:0.6em 0;font-family:sans-serif">'
-            f"<strong>{html.escape(title)}</strong><ul style=\"margin:0.3em 0\">{items}</ul></div>")
+    return (
+        '<div style="border-left:6px solid #D55E00;background:#fff4ec;padding:0.6em 1em;'
+        'margin:0.6em 0;font-family:sans-serif">'
+        f'<strong>{html.escape(title)}</strong><ul style="margin:0.3em 0">{items}</ul></div>'
+    )

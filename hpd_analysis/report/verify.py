@@ -39,8 +39,9 @@ def _first_difference(a: bytes, b: bytes) -> str:
     return f"{len(la)} lines in the report, {len(lb)} in the rerun"
 
 
-def verify_report(report_dir: str | Path, cohort: str | Path,
-                  progress: Callable[[str], None] | None = print) -> list[str]:
+def verify_report(
+    report_dir: str | Path, cohort: str | Path, progress: Callable[[str], None] | None = print
+) -> list[str]:
     """Differences between the report in ``report_dir`` and a rerun on ``cohort`` with the
     recorded parameters: input files whose SHA-256 differ (or are missing / new), tables missing
     on one side or whose bytes differ. An empty list means the report is reproduced."""
@@ -59,14 +60,21 @@ def verify_report(report_dir: str | Path, cohort: str | Path,
         elif name not in recorded:
             diffs.append(f"input {name}: in {cohort}, not an input of the report")
         elif now[name] != recorded[name]:
-            diffs.append(f"input {name}: SHA-256 differs (report {recorded[name][:12]}…, "
-                         f"now {now[name][:12]}…)")
+            diffs.append(
+                f"input {name}: SHA-256 differs (report {recorded[name][:12]}…, "
+                f"now {now[name][:12]}…)"
+            )
     sections = list(doc.get("sections", {}))
     chosen = sections if sections and sorted(sections) != sorted(SECTIONS) else None
     with tempfile.TemporaryDirectory(prefix="hpd-verify-") as tmp:
         say(f"rerunning the report of {report_dir.name} on {Path(cohort).name} …")
-        rerun = run_report(cohort, Path(tmp) / report_dir.name,
-                           recorded_overrides(report_dir, doc), sections=chosen, progress=say)
+        rerun = run_report(
+            cohort,
+            Path(tmp) / report_dir.name,
+            recorded_overrides(report_dir, doc),
+            sections=chosen,
+            progress=say,
+        )
         mine = {p.name: p for p in (report_dir / "tables").glob("*.csv")}
         theirs = {p.name: p for p in (rerun / "tables").glob("*.csv")}
         for name in sorted(set(mine) | set(theirs)):
