@@ -241,8 +241,6 @@ def test_docstring_examples_run(module):
     import doctest
     import importlib
 
-    if module.endswith("explorer"):
-        pytest.importorskip("ipywidgets")
     try:
         result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     finally:

@@ -10,10 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import ipywidgets  # noqa: E402, F401  (a declared dependency: without it the tests fail)
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-
-pytest.importorskip("ipywidgets")
 
 import hpd_analysis as hpd  # noqa: E402
 from hpd_analysis.explorer import NO_GROUP  # noqa: E402
