@@ -1592,14 +1592,17 @@ def patient_scans_plot(
     return ax
 
 
-def reread_uncertainty(summary: pd.DataFrame) -> Figure:
+def reread_uncertainty(summary: pd.DataFrame, definitions: Sequence[Any] | None = None) -> Figure:
     """How far the verdicts survive a re-read of the measurements, one row per definition.
 
-    ``summary``: :func:`hpd_analysis.uncertainty.reread_summary`. Left: the published incidence
+    ``summary``: :func:`hpd_analysis.uncertainty.reread_summary`; ``definitions``: the
+    definitions in force (labels by author and year, † when changed; default the registry).
+    Left: the published incidence
     (black dot) and the expected incidence over the re-reads (open circle) with its re-read
     interval (%). Right: self-agreement between the published verdicts and a re-read, Jaccard
     (vermillion) and Cohen's kappa (blue), mean with the re-read interval.
     """
+    definitions_in_force = definitions
     definitions = summary["definition"].astype(str).tolist()
     with use_style():
         fig, (ax1, ax2) = plt.subplots(
@@ -1630,7 +1633,8 @@ def reread_uncertainty(summary: pd.DataFrame) -> Figure:
     )
     ax1.plot(num("percent"), y + 0.12, "o", color="black", ms=4, label="published verdicts")
     ax1.set_yticks(y)
-    ax1.set_yticklabels(definitions)
+    labels = definition_labels(definitions, definitions=definitions_in_force)
+    ax1.set_yticklabels([labels[c] for c in definitions])
     ax1.set_xlim(left=0)
     ax1.set_xlabel("HPD incidence among evaluable patients (%)")
     ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
@@ -1658,10 +1662,11 @@ def reread_uncertainty(summary: pd.DataFrame) -> Figure:
     return fig
 
 
-def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
+def window_sweep_plot(sweep: pd.DataFrame, definitions: Sequence[Any] | None = None) -> Figure:
     """HPD incidence (%) per definition as each time window varies, one panel per window.
 
-    ``sweep``: :func:`hpd_analysis.classification.window_sweep`. Each definition one line
+    ``sweep``: :func:`hpd_analysis.classification.window_sweep`; ``definitions``: the
+    definitions in force (labels by author and year, † when changed; default the registry). Each definition one line
     (Okabe–Ito colours, then dashed); the dashed black line marks the published value, the grey
     band the value in force when it differs; a missing ``value`` (no limit) is drawn at the right
     end, labelled "none".
@@ -1733,7 +1738,7 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
             ticks = [*np.unique(finite), none_x]
             ax.set_xticks(ticks)
             ax.set_xticklabels([f"{t:g}" for t in ticks[:-1]] + ["none"])
-        ax.set_title(key, fontsize=9)
+        ax.set_title(_window_title(key, definitions), fontsize=9)
         ax.set_xlabel("days")
         ax.set_ylim(bottom=0)
     for ax in flat_axes[len(params) :]:
@@ -1745,7 +1750,11 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
     ]
     fig.legend(
         handles=[*handles.values(), *extra],
-        labels=[*handles, "published value", "in force (when different)"],
+        labels=[
+            *definition_labels(list(handles), definitions=definitions).values(),
+            "published value",
+            "in force (when different)",
+        ],
         loc="lower center",
         ncol=min(6, len(handles) + 2),
         fontsize=8,
@@ -1754,6 +1763,16 @@ def window_sweep_plot(sweep: pd.DataFrame) -> Figure:
     fig.suptitle("HPD incidence as the time windows vary", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.97))
     return fig
+
+
+def _window_title(key: str, definitions: Sequence[Any] | None = None) -> str:
+    """Panel title of a swept window: ``Gandara 2018: first assessment max days`` for a
+    definition's parameter, ``all definitions: first eval max days`` for a cohort-wide window."""
+    head, _, name = key.partition(".")
+    words = name.replace("_", " ")
+    if head == "windows":
+        return f"all definitions: {words}"
+    return f"{definition_labels([head], definitions=definitions)[head]}: {words}"
 
 
 # --------------------------------------------------------------------------------------------
