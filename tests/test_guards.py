@@ -90,5 +90,5 @@ def test_window_sweep_figure_marks_the_published_value():
     grid = [("gandara2018_fp.first_assessment_max_days", (42, 49), 42)]
     fig = window_sweep_plot(window_sweep(cohort, ["gandara2018_fp"], grid=grid))
     ax = fig.axes[0]
-    assert ax.get_title() == "gandara2018_fp.first_assessment_max_days"
+    assert ax.get_title() == "Gandara 2018 (fast progression): first assessment max days"
     assert any(list(line.get_xdata()) == [42, 42] for line in ax.get_lines())
