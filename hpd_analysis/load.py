@@ -996,6 +996,22 @@ def _require(df: pd.DataFrame, role: str, col: Collector, label: str, required: 
     return not missing
 
 
+def _flag_date_after(
+    col: Collector, label: str, table: pd.DataFrame, column: str, bound: str, word: str
+) -> None:
+    """One problem per row whose ``column`` date is after its ``bound`` date (both given):
+    ``<word> <date> is after <bound>`` (expected ``<column> on or before <bound>``)."""
+    after = table[column].notna() & table[bound].notna() & (table[column] > table[bound])
+    col.add_rows(
+        label,
+        column,
+        after,
+        lambda v: f"{word} {v} is after {bound}",
+        f"{column} on or before {bound}",
+        values=_iso(table[column], after),
+    )
+
+
 def _iso(dates: pd.Series, mask: pd.Series) -> pd.Series:
     """ISO text of the dates where ``mask`` holds (only those: messages need no more)."""
     out = pd.Series(None, index=dates.index, dtype=object)
@@ -1152,19 +1168,7 @@ def _patients(
                 values=_iso(out[c], before),
             )
     if "death_date" in out.columns and "last_contact" in out.columns:
-        after = (
-            out["last_contact"].notna()
-            & out["death_date"].notna()
-            & (out["last_contact"] > out["death_date"])
-        )
-        col.add_rows(
-            label,
-            "last_contact",
-            after,
-            lambda v: f"last contact {v} is after death_date",
-            "last_contact on or before death_date",
-            values=_iso(out["last_contact"], after),
-        )
+        _flag_date_after(col, label, out, "last_contact", "death_date", "last contact")
     known = set(out.columns) | {"patient_id"}
     for c in df.columns:
         if c not in known and c not in PATIENT_COLUMNS:
@@ -2062,19 +2066,7 @@ def _plausibility(
                     values=_iso(pts[c], late),
                 )
         if "progression_date" in pts.columns and "death_date" in pts.columns:
-            after = (
-                pts["progression_date"].notna()
-                & pts["death_date"].notna()
-                & (pts["progression_date"] > pts["death_date"])
-            )
-            col.add_rows(
-                plabel,
-                "progression_date",
-                after,
-                lambda v: f"progression {v} is after death_date",
-                "progression_date on or before death_date",
-                values=_iso(pts["progression_date"], after),
-            )
+            _flag_date_after(col, plabel, pts, "progression_date", "death_date", "progression")
         early = pts["treatment_start"].notna() & (
             pts["treatment_start"].dt.year < pl.warn_treatment_start_before_year
         )
