@@ -221,6 +221,11 @@ def _cmd_growth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The repeatable ``--set KEY=VALUE`` option of a subcommand (read by :func:`_parse_set`)."""
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hpd``."""
     from . import __version__
@@ -235,12 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="check a cohort against the format contract")
     s.add_argument("cohort", help="cohort folder, or a patients/scans file")
-    s.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="accept a checked value on purpose, e.g. plausibility.max_diameter_mm=3000",
-    )
+    _add_set_option(s, "accept a checked value on purpose, e.g. plausibility.max_diameter_mm=3000")
     s.set_defaults(func=_cmd_validate)
 
     s = sub.add_parser("classify", help="write the per-patient classification table")
@@ -253,12 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="definitions to apply (default: all, plus those of --config)",
     )
     s.add_argument("--config", help="YAML file: parameters and/or user definitions")
-    s.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a parameter, e.g. windows.first_eval_min_days=21",
-    )
+    _add_set_option(s, "override a parameter, e.g. windows.first_eval_min_days=21")
     s.set_defaults(func=_cmd_classify)
 
     s = sub.add_parser("definitions", help="list every HPD definition with citation and rule")
@@ -279,12 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="execute the notebooks and write the report")
     s.add_argument("--cohort", default="data/example")
     s.add_argument("--out", default="reports", type=Path)
-    s.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a report parameter, e.g. group_by=arm, landmark=none",
-    )
+    _add_set_option(s, "override a report parameter, e.g. group_by=arm, landmark=none")
     s.add_argument("--parameters", help="YAML file of report parameters")
     s.add_argument("--sections", nargs="+", metavar="NAME", help="render only these sections")
     s.add_argument(
@@ -356,12 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="cohort",
         help="input: a cohort (default) or tumgr's name, date, size table",
     )
-    s.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a parameter, e.g. growth.alpha=0.1",
-    )
+    _add_set_option(s, "override a parameter, e.g. growth.alpha=0.1")
     s.set_defaults(func=_cmd_growth)
     return p
 
