@@ -1846,7 +1846,8 @@ def growth_distributions(growth: pd.DataFrame, status: Any) -> Figure:
         ax.set_xticks(shown)
         ax.set_xticklabels(labels, fontsize=8)
         ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
+        # plain numbers (0.01, 0.1, 1): mathtext is off in the report's style
+        ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{10**v:g}"))
         ax.set_ylabel(f"{name} (per month, log scale)")
         ax.set_title("growth rate g" if name == "g" else "decay rate d")
     fig.suptitle(
@@ -1935,8 +1936,12 @@ def roc_plot(
     marker: str,
     ax: Axes | None = None,
     min_count: int = 0,
+    definitions: Sequence[Any] | None = None,
 ) -> Figure:
     """ROC curves of one marker, one per HPD definition, with the AUC (95 % CI) in the legend.
+
+    Definitions are labelled by author and year (``definitions``: those in force, † when
+    changed; default the registry), the marker by its variable label.
 
     ``curves``: definition → ``fpr, tpr`` (:func:`hpd_analysis.prediction.marker_roc`);
     ``table``: its table (``outcome, auc, ci_low, ci_high, n_events, n``). Colours follow the
@@ -1945,11 +1950,14 @@ def roc_plot(
     """
     fig, ax = _new_ax(ax, (6.2, 5.4))
     ax.plot([0, 1], [0, 1], color=GREY, lw=0.8, ls="--", label="chance (AUC 0.5)")
+    from .tables import variable_label
+
     rows = table.set_index("outcome")
+    names = definition_labels([str(oc) for oc in curves], definitions=definitions)
     for k, (oc, c) in enumerate(curves.items()):
         r = rows.loc[oc]
         label = (
-            f"{oc}: {r['auc']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}); "
+            f"{names[str(oc)]}: {r['auc']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}); "
             f"{count_label(r['n_events'], min_count)}/{count_label(r['n'], min_count)} HPD"
         )
         # straight segments between the ROC points: a tied score gives the diagonal of its
@@ -1969,7 +1977,7 @@ def roc_plot(
     ax.set_aspect("equal")
     ax.set_xlabel("1 − specificity (false-positive rate)")
     ax.set_ylabel("sensitivity (true-positive rate)")
-    ax.set_title(f"ROC of {marker} for HPD, per definition")
+    ax.set_title(f"ROC of {variable_label(marker)} for HPD, per definition")
     ax.legend(
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
