@@ -25,7 +25,7 @@ What it measures, each step in a fresh Python subprocess so that the peak reside
    (``hpd_analysis.growth.fit_growth``, all four models and tumgr's selection) on a simulated
    tumgr ``name, date, size`` table (1-12 evaluations per patient, 35-70 days apart, sizes from
    the gd model with 5 % log-normal noise), and on tumgr's sampleData (68 patients,
-   ``tests/data``): first call (it includes importing ``scipy.special``) and best of 3.
+   ``hpd_analysis/data/tumgr``): first call (it includes importing ``scipy.special``) and best of 3.
    Targets: 100 k patients <= 60 s and <= 4 GB peak RSS, sampleData <= 1 s.
 5. ``prediction`` (the bundled example, 500 patients, nine definitions): wall time of
    ``hpd_analysis.prediction.predictors_by_definition`` with the default parameters (200 Harrell
@@ -435,7 +435,7 @@ def worker_growth(n: int, seed: int) -> dict[str, Any]:
     """Time ``fit_growth`` on ``n`` simulated patients and on tumgr's sampleData."""
     from hpd_analysis.growth import fit_growth, read_tumgr_table
 
-    sample = read_tumgr_table(ROOT / "tests" / "data" / "tumgr_sampleData.csv")
+    sample = read_tumgr_table(ROOT / "hpd_analysis" / "data" / "tumgr" / "sampleData.csv.gz")
     sample_times = []
     for _ in range(3):
         t0 = time.perf_counter()

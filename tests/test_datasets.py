@@ -201,13 +201,14 @@ def test_packaged_example_is_the_repository_example(tmp_path, monkeypatch):
     assert datasets.load_example().n_patients == datasets.EXAMPLE_N_PATIENTS
 
 
-def test_tumgr_copy_reads_as_the_growth_fixture():
-    """The bundled tumgr table is the one the growth model's tests use (tests/data)."""
-    growth = pytest.importorskip("hpd_analysis.growth")
-    fixture = ROOT / "tests" / "data" / "tumgr_sampleData.csv"
-    if not fixture.is_file():
-        pytest.skip("growth fixture absent")
-    pd.testing.assert_frame_equal(
-        growth.read_tumgr_table(DATA / "tumgr" / "sampleData.csv.gz"),
-        growth.read_tumgr_table(fixture),
-    )
+def test_tumgr_copy_reads_as_the_growth_models_input():
+    """The bundled tumgr table is the growth model's input (the one copy of sampleData, read by
+    tests/test_growth.py too): every row, numbers as numbers, patient names as text."""
+    from hpd_analysis import growth
+
+    table = growth.read_tumgr_table(DATA / "tumgr" / "sampleData.csv.gz")
+    raw = _raw("tumgr", "sampleData.csv.gz")
+    assert list(table.columns) == ["name", "date", "size"]
+    assert table["name"].tolist() == raw["name"].tolist() and table["name"].nunique() == 68
+    assert table["date"].tolist() == raw["date"].astype(float).tolist()
+    assert table["size"].tolist() == raw["size"].astype(float).tolist()

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import papermill as pm
 import pytest
 
 from hpd_analysis.report import SECTIONS, kernel_name
@@ -41,7 +42,6 @@ def test_tour_is_not_a_report_section():
 
 @pytest.mark.slow
 def test_tour_runs_with_papermill(tmp_path):
-    pm = pytest.importorskip("papermill")
     out = tmp_path / "00_explore.ipynb"
     pm.execute_notebook(
         str(NOTEBOOK),

@@ -18,6 +18,7 @@ from scipy import stats
 from scipy.optimize import least_squares
 
 from hpd_analysis.cli import main
+from hpd_analysis.datasets import data_dir
 from hpd_analysis.growth import (
     GROWTH_COLUMNS,
     MODELS,
@@ -34,7 +35,8 @@ from hpd_analysis.load import load_cohort
 from hpd_analysis.params import Growth, Parameters
 
 DATA = Path(__file__).resolve().parent / "data"
-SAMPLE = DATA / "tumgr_sampleData.csv"
+#: tumgr's sampleData as the package ships it (one copy: hpd_analysis/data/tumgr)
+SAMPLE = data_dir() / "tumgr" / "sampleData.csv.gz"
 EXPECTED = DATA / "tumgr_gdrate_sampleData.csv"
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
 needs_external = pytest.mark.skipif(
@@ -392,7 +394,7 @@ def test_cli_tumgr_format_and_no_overwrite(tmp_path, capsys):
     again = tmp_path / "g2.csv"
     main(["growth", str(SAMPLE), "--format", "tumgr", "--out", str(again)])
     assert out.read_bytes() == again.read_bytes()
-    copy = tmp_path / "in.csv"
+    copy = tmp_path / "in.csv.gz"
     copy.write_bytes(SAMPLE.read_bytes())
     before = copy.read_bytes()
     assert main(["growth", str(copy), "--format", "tumgr", "--out", str(copy)]) == 2
@@ -411,7 +413,11 @@ def test_cli_bad_tumgr_table_one_line(tmp_path, capsys):
 @pytest.mark.external
 @needs_external
 def test_shared_sample_is_the_fixture():
-    assert (EXTERNAL / "tumgr" / "sampleData.csv").read_bytes() == SAMPLE.read_bytes()
+    import gzip
+
+    assert (EXTERNAL / "tumgr" / "sampleData.csv").read_bytes() == gzip.decompress(
+        SAMPLE.read_bytes()
+    )
 
 
 @pytest.mark.external
