@@ -26,8 +26,10 @@ report: $(STAMP)
 	cohort=$$($(BIN)/python -m hpd_analysis.datasets $(COHORT)) && \
 	$(BIN)/hpd report --cohort "$$cohort" --out $(OUT) $(ARGS)
 
+# the suite on every core (pytest-xdist), one test file per worker at a time: the tests that share
+# a report run live in one file (tests/conftest.py)
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # ruff (lint and formatting) and mypy on the package (pyproject.toml lists the modules not yet clean)
 lint: $(STAMP)

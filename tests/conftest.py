@@ -1,13 +1,20 @@
-"""Shared test helpers: the nine published definition codes and a classification-table builder.
+"""Shared test helpers: the nine published definition codes, a classification-table builder,
+the simulated cohorts and the report runs that several test files read.
 
-Test modules import them (``from conftest import NINE, make_table``): pytest puts this folder on
-``sys.path`` (rootdir-based ``prepend`` import mode, no ``__init__.py``).
+Test modules import the constants and functions (``from conftest import NINE, make_table``):
+pytest puts this folder on ``sys.path`` (rootdir-based ``prepend`` import mode, no
+``__init__.py``). The fixtures need no import.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
+
+from hpd_analysis.cohort import Cohort
 
 #: the registry's nine published definitions, in report order
 NINE = [
@@ -44,3 +51,109 @@ def make_table(
     for k, v in extra.items():
         out[k] = v
     return out
+
+
+def with_hpd(flags: list, **cols: list) -> pd.DataFrame:
+    """Classification table of one definition ``x`` (``hpd_x``, ``_status``, ``_reason``) with
+    the patient columns ``cols``: the input of the risk-factor tests."""
+    flag = pd.array(flags, dtype="boolean")
+    out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(flags))], "hpd_x": flag})
+    out["hpd_x_status"] = np.where(
+        flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd")
+    )
+    out["hpd_x_reason"] = np.where(flag.isna(), "no pre-baseline scan", "")
+    for k, v in cols.items():
+        out[k] = v
+    return out
+
+
+# ------------------------------------------------------------------ shared cohorts and reports
+#
+# A report run is the slow part of the suite (one papermill kernel per section). The tests that
+# read a report share one run per parameter set: the session fixtures below, and module fixtures
+# in the test files. `make test` runs the suite on every core with pytest-xdist's
+# `--dist loadfile`: each file runs on one worker, and a session fixture is built once per worker
+# that needs it, so the tests that read one run live in one file (the default report: all in
+# test_report_numbers.py).
+
+#: the simulated cohort of the report tests: patients, seed
+REPORT_COHORT = (120, 3)
+
+#: the small simulated cohort of the report-folder and privacy tests: patients, seed
+SMALL_COHORT = (60, 5)
+
+#: fewer bootstrap replicates of the prediction tables (04_risk_factors), for report runs whose
+#: tests do not read those tables' numbers (the defaults: 200 and 2000)
+FAST_PREDICTION = {"prediction.optimism_replicates": 20, "prediction.auc_replicates": 200}
+
+#: files every full report writes (the output contract of docs/cohort-format.md)
+CONTRACT_FILES = (
+    "index.html",
+    "parameters.json",
+    "tables/classification.csv",
+    "tables/attrition.csv",
+    "tables/incidence.csv",
+    "tables/agreement.csv",
+    "tables/table1.csv",
+    "tables/odds_ratios.csv",
+    "tables/survival.csv",
+)
+
+
+def stream_text(ipynb: Path) -> str:
+    """The printed (stream) output of every code cell of an executed notebook, one text."""
+    import nbformat
+
+    nb = nbformat.read(ipynb, as_version=4)
+    return "\n".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
+
+
+def write_simulated_cohort(folder: Path, n_patients: int, seed: int) -> Path:
+    """Write ``simulate_cohort(n_patients, seed)`` as a cohort folder; return the folder."""
+    from hpd_analysis.simulate import simulate_cohort, write_cohort
+
+    return write_cohort(simulate_cohort(n_patients=n_patients, seed=seed), folder)
+
+
+@pytest.fixture(scope="session")
+def example_cohort() -> Cohort:
+    """The bundled example cohort (500 simulated patients), loaded once (read only)."""
+    from hpd_analysis.datasets import load_example
+
+    return load_example()
+
+
+@pytest.fixture(scope="session")
+def report_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulated cohort (:data:`REPORT_COHORT`) of the shared report runs (read only)."""
+    return write_simulated_cohort(
+        tmp_path_factory.mktemp("report_cohort") / "cohort", *REPORT_COHORT
+    )
+
+
+@pytest.fixture(scope="session")
+def small_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small simulated cohort (:data:`SMALL_COHORT`) of the report-folder tests (read only)."""
+    return write_simulated_cohort(tmp_path_factory.mktemp("small_cohort") / "cohort", *SMALL_COHORT)
+
+
+@pytest.fixture(scope="session")
+def default_report(report_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full report with default parameters on :func:`report_cohort` (read only)."""
+    from hpd_analysis.report import run_report
+
+    return run_report(report_cohort, tmp_path_factory.mktemp("default_report") / "r", progress=None)
+
+
+@pytest.fixture(scope="session")
+def default_report_rerun(report_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second run of :func:`default_report`, into another folder (reproducibility tests)."""
+    from hpd_analysis.report import run_report
+
+    return run_report(report_cohort, tmp_path_factory.mktemp("default_rerun") / "r", progress=None)

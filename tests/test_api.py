@@ -28,8 +28,8 @@ from hpd_analysis.params import Parameters, Windows  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def cohort():
-    return hpd.datasets.load_example()
+def cohort(example_cohort):
+    return example_cohort
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from hpd_analysis.explorer import NO_GROUP  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def cohort():
-    return hpd.datasets.load_example()
+def cohort(example_cohort):
+    return example_cohort
 
 
 @pytest.fixture()

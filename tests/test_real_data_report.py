@@ -2,17 +2,17 @@
 OAK clinical table (survival, no measurements), executed through the report notebooks.
 
 The real-data tests read ``../shared/data/external`` and skip when it is absent; the last test
-runs the same per-group tables on the bundled example (pre-baseline scans, survival). Slow
-(papermill, ~1 min in all).
+runs the same per-group tables on a simulated cohort with pre-baseline scans. Slow (papermill,
+~1 min in all).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
+from conftest import stream_text
 
 from hpd_analysis.external import write_external_cohort
 from hpd_analysis.report import run_report
@@ -58,17 +58,6 @@ R_OAK_HR = {
 }
 
 
-def _stream_text(ipynb: Path) -> str:
-    nb = nbformat.read(ipynb, as_version=4)
-    return "\n".join(
-        o.get("text", "")
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "stream"
-    )
-
-
 @pytest.mark.external
 @pytest.mark.slow
 @needs_external
@@ -104,10 +93,10 @@ def test_laleh_study4_kinetics_by_arm_and_survival_skipped(tmp_path):
         assert kin.loc[(arm, "tgr_pre"), "n"] == 0
         assert kin.loc[(arm, "tgr_pre"), "main_reason_missing"] == "no pre-baseline scan"
     assert (out / "figures" / "on_treatment_kinetics.png").is_file()
-    text = _stream_text(out / "02_kinetics.ipynb")
+    text = stream_text(out / "02_kinetics.ipynb")
     assert "NOT EVALUABLE" in text and "ferrara2018 (no pre-baseline scan)" in text
     # survival: no data, a note, no failure and no survival table
-    assert "No survival data in this cohort" in _stream_text(out / "05_survival.ipynb")
+    assert "No survival data in this cohort" in stream_text(out / "05_survival.ipynb")
     assert not (tables / "survival.csv").exists()
 
 
@@ -149,15 +138,17 @@ def test_oak_survival_by_arm_equals_r_survival(tmp_path):
     assert 0.3 < surv.loc[("os", "MPDL3280A"), "ph_p_value"] < 0.6
     for ep in ("os", "pfs"):
         assert (out / "figures" / f"km_{ep}.png").is_file()
-    assert "No tumour measurements" in _stream_text(out / "02_kinetics.ipynb")
+    assert "No tumour measurements" in stream_text(out / "02_kinetics.ipynb")
 
 
 @pytest.mark.slow
-def test_example_with_prebaseline_scans_split_by_tumour_type(tmp_path):
-    """A cohort with pre-baseline scans and survival: the before-vs-on figures are drawn, the
-    per-group tables hold every patient, and PFS by ferrara2018 carries the caveat."""
+def test_simulated_cohort_with_prebaseline_scans_split_by_tumour_type(tmp_path, report_cohort):
+    """A cohort with pre-baseline scans (the simulated cohort of conftest.py): the before-vs-on
+    figures are drawn and the per-group tables hold every patient. (PFS grouped by ferrara2018
+    carries the caveat: test_report_numbers, on the default report of the same cohort.)"""
+    n_patients = len(pd.read_csv(report_cohort / "patients.csv"))
     out = run_report(
-        _example(),
+        report_cohort,
         tmp_path / "report",
         {"group_by": "tumor_type"},
         sections=["kinetics"],
@@ -165,25 +156,9 @@ def test_example_with_prebaseline_scans_split_by_tumour_type(tmp_path):
     )
     kin = pd.read_csv(out / "tables" / "kinetics_by_group.csv")
     pre = kin[kin["quantity"] == "tgr_pre"]
-    assert pre["n"].sum() > 0 and pre["n_patients"].sum() == 500
+    assert pre["n"].sum() > 0 and pre["n_patients"].sum() == n_patients
     fp = pd.read_csv(out / "tables" / "fast_progression_by_group.csv").set_index("group")
-    assert fp.drop(index="all")["n_total"].sum() == fp.loc["all", "n_total"] == 500
+    assert fp.drop(index="all")["n_total"].sum() == fp.loc["all", "n_total"] == n_patients
     for fig in ("tgr_scatter", "tgk_distributions", "on_treatment_kinetics"):
         assert (out / "figures" / f"{fig}.png").is_file()
-    assert "NOT EVALUABLE" not in _stream_text(out / "02_kinetics.ipynb")
-    out = run_report(
-        _example(),
-        tmp_path / "surv",
-        {"group_by": "ferrara2018"},
-        sections=["survival"],
-        progress=None,
-    )
-    text = _stream_text(out / "05_survival.ipynb")
-    assert "pfs: Caution: ferrara2018 requires RECIST progression" in text
-    assert "os: Caution" not in text
-
-
-def _example() -> Path:
-    from hpd_analysis.datasets import example_path
-
-    return example_path()
+    assert "NOT EVALUABLE" not in stream_text(out / "02_kinetics.ipynb")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import FAST_PREDICTION
 
 from hpd_analysis import report
 from hpd_analysis.errors import HPDError, ParameterError
@@ -372,82 +373,35 @@ def test_schema_follows_the_parameter_groups(monkeypatch):
     assert nbp["analysis_parameters"]["extra"] == {"n_boot": 50, "level": 0.95}
 
 
-@pytest.mark.slow
-def test_full_report_on_simulated_cohort(tmp_path_factory):
-    """End to end (the run shared with test_report_numbers): every figure is shown in its
-    notebook, no section failed, no output left behind by a failing cell."""
-    from test_report_numbers import CONTRACT_FILES, shared_report
-
-    _, out = shared_report(tmp_path_factory, "a")
-    for name in CONTRACT_FILES:
-        assert (out / name).is_file(), name
-    pngs = sorted((out / "figures").glob("*.png"))
-    for fig in (
-        "tgr_scatter",
-        "spider",
-        "waterfall",
-        "km_os",
-        "km_pfs",
-        "incidence",
-        "attrition",
-        "agreement_kappa",
-        "upset",
-        "odds_ratios",
-        "threshold_sweep",
-    ):
-        assert (out / "figures" / f"{fig}.png").is_file(), fig
-    # every figure written is also shown in its notebook (and nothing failed silently)
-    shown = 0
-    for section in report.SECTIONS:
-        nb = nbformat.read(out / f"{section}.ipynb", as_version=4)
-        for cell in nb.cells:
-            for o in cell.get("outputs", []):
-                assert o.get("output_type") != "error", (section, o)
-                shown += "image/png" in o.get("data", {})
-    assert shown == len(pngs)
-    doc = json.loads((out / "parameters.json").read_text())
-    assert all(v["status"] == "ok" for v in doc["sections"].values())
-
-
-def test_no_network_asset_in_any_page(tmp_path_factory):
-    """Every page opens offline: no script, stylesheet, image or font loaded over http(s)
-    (links to papers in the text are fine)."""
-    import re
-
-    from test_report_numbers import shared_report
-
-    _, out = shared_report(tmp_path_factory, "a")
-    pages = sorted(out.glob("*.html"))
-    assert len(pages) == len(report.SECTIONS) + 1
-    remote = re.compile(
-        r"<(?:script|link|img|iframe|source|video|audio|embed|object)\b[^>]*"
-        r"(?:src|href|data)\s*=\s*[\"']?\s*(?:https?:)?//",
-        re.IGNORECASE,
-    )
-    css = re.compile(r"(?:@import\s+(?:url\()?|url\(\s*)[\"']?\s*(?:https?:)?//", re.IGNORECASE)
-    for page in pages:
-        text = page.read_text(encoding="utf-8")
-        assert not remote.search(text), (page.name, remote.search(text))
-        assert not css.search(text), (page.name, css.search(text))
-
-
-@pytest.mark.slow
-def test_report_without_tumour_measurements_still_runs(tmp_path):
-    """Patients only: the cohort, risk-factor and survival sections render (by group_by)."""
+@pytest.fixture(scope="module")
+def patients_only_report(tmp_path_factory) -> tuple[Path, str, Path]:
+    """(report folder, grouping column, cohort folder) of the cohort, risk-factor and survival sections on a
+    simulated cohort of 40 patients without tumour measurements (patients.csv only), grouped by
+    arm (or treatment) with Table 1 by arm."""
     from hpd_analysis.simulate import simulate_cohort
 
+    root = tmp_path_factory.mktemp("patients_only")
     tables = simulate_cohort(n_patients=40, seed=3)
-    cohort = tmp_path / "cohort"
+    cohort = root / "cohort"
     cohort.mkdir()
     tables["patients"].to_csv(cohort / "patients.csv", index=False, date_format="%Y-%m-%d")
     group = "arm" if "arm" in tables["patients"].columns else "treatment"
     out = report.run_report(
         cohort,
-        tmp_path / "report",
-        parameters={"group_by": group},
+        root / "report",
+        parameters={"group_by": group, "table1_by": "arm", **FAST_PREDICTION},
         sections=["cohort", "risk_factors", "survival"],
         progress=None,
     )
+    return out, group, cohort
+
+
+@pytest.mark.slow
+def test_report_without_tumour_measurements_still_runs(patients_only_report):
+    """Patients only: the cohort, risk-factor and survival sections render (by group_by)."""
+    import pandas as pd
+
+    out, group, _ = patients_only_report
     for name in (
         "01_cohort.html",
         "04_risk_factors.html",
@@ -460,13 +414,24 @@ def test_report_without_tumour_measurements_still_runs(tmp_path):
         assert (out / name).is_file(), name
     doc = json.loads((out / "parameters.json").read_text())
     assert all(v["status"] == "ok" for v in doc["sections"].values())
-    import pandas as pd
 
     att = pd.read_csv(out / "tables" / "attrition.csv")
     assert (att.groupby("definition")["n"].sum() == 40).all()  # nobody lost, all not evaluable
 
     surv = pd.read_csv(out / "tables" / "survival.csv")
     assert set(surv["grouping"]) == {group} and surv["group"].nunique() >= 2
+
+
+@pytest.mark.slow
+def test_table1_by_arm_in_the_report(patients_only_report):
+    """``table1_by=arm`` reaches the risk-factor notebook: Table 1 has one column per arm."""
+    import pandas as pd
+
+    out, _, cohort = patients_only_report
+    t1 = pd.read_csv(out / "tables" / "table1.csv")
+    arms = set(pd.read_csv(cohort / "patients.csv")["arm"].dropna().astype(str))
+    assert arms and arms <= set(t1.columns)
+    assert "grouped by arm (table1_by parameter)" in (out / "04_risk_factors.html").read_text()
 
 
 # ------------------------------------------------------------------ privacy
@@ -602,105 +567,6 @@ def test_epv_table_per_model():
     assert report.warning_html([]) == ""
 
 
-def _privacy_cohort(root: Path) -> tuple[Path, list[str]]:
-    """A simulated cohort whose identifiers look like nothing else in a report (no base64 or
-    hex text can contain them by chance)."""
-    from hpd_analysis.simulate import simulate_cohort, write_cohort
-
-    tables = simulate_cohort(n_patients=60, seed=5)
-    ids = tables["patients"]["patient_id"].astype(str)
-    new = {old: f"Pt~{i:03d}~Mrs.Smith" for i, old in enumerate(ids)}
-    for t in tables.values():
-        if "patient_id" in t.columns:
-            t["patient_id"] = t["patient_id"].astype(str).map(new)
-    return write_cohort(tables, root / "cohort"), list(new.values())
-
-
-@pytest.fixture(scope="module")
-def private_report(tmp_path_factory):
-    root = tmp_path_factory.mktemp("private")
-    cohort, ids = _privacy_cohort(root)
-    key = root / "pseudonym.key"
-    key.write_text(KEY + "\n")
-    out = report.run_report(
-        cohort,
-        root / "report",
-        progress=None,
-        parameters={
-            "pseudonymize": True,
-            "pseudonym_key_file": str(key),
-            "small_cell_threshold": 5,
-        },
-    )
-    return out, ids, key
-
-
-@pytest.mark.slow
-def test_pseudonymized_report_holds_no_identifier_nor_key(private_report):
-    out, ids, key = private_report
-    files = [p for p in out.rglob("*") if p.is_file()]
-    assert len(files) > 30
-    needles = [i.encode() for i in ids] + [KEY.encode(), str(key).encode()]
-    leaks = [
-        (p.relative_to(out).as_posix(), n.decode())
-        for p in files
-        for n in needles
-        if n in p.read_bytes()
-    ]
-    assert leaks == []
-    import pandas as pd
-
-    cl = pd.read_csv(out / "tables" / "classification.csv")
-    assert len(cl) == len(ids) and cl["patient_id"].str.match(r"^ID-[0-9a-f]{12}$").all()
-    doc = json.loads((out / "parameters.json").read_text())
-    assert doc["parameters"]["pseudonymize"] is True
-    assert doc["parameters"]["pseudonym_key_file"] == "given (not recorded)"
-    index = (out / "index.html").read_text(encoding="utf-8")
-    assert "keyed pseudonyms" in index and "shown as &lt;5" in index
-    assert all(v["status"] == "ok" for v in doc["sections"].values())
-
-
-@pytest.mark.slow
-def test_small_cells_are_masked_in_aggregate_tables(private_report):
-    import re
-
-    import pandas as pd
-
-    out, _, _ = private_report
-    count_cols = {
-        "incidence": ["n_hpd", "n_evaluable", "n_total"],
-        "attrition": ["n"],
-        "agreement": [
-            "n_both_evaluable",
-            "n_both",
-            "n_a_only",
-            "n_b_only",
-            "n_neither",
-            "n_either",
-        ],
-    }
-    masked = 0
-    for name, cols in count_cols.items():
-        t = pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
-        for c in cols:
-            vals = t[c].tolist()
-            assert not any(v.isdigit() and 1 <= int(v) <= 4 for v in vals), (name, c)
-            masked += sum(v == "<5" for v in vals)
-    t1 = pd.read_csv(out / "tables" / "table1.csv", dtype=str, keep_default_na=False)
-    for c in [
-        c
-        for c in t1.columns
-        if c not in ("variable", "level", "statistic", "test", "p_value", "smd")
-    ]:
-        for v in t1[c]:
-            m = re.match(r"^\s*(\d+)(\s*\([-\d.]+\))?\s*$", v)
-            assert not (m and 1 <= int(m.group(1)) <= 4), ("table1", c, v)
-    assert masked > 0  # a cohort of 60 has small cells: the rule did something
-    inc = pd.read_csv(out / "tables" / "incidence.csv", dtype=str, keep_default_na=False)
-    small = inc["n_hpd"].eq("<5")
-    assert small.any() and inc.loc[small, ["percent", "ci_low", "ci_high"]].eq("").all().all()
-
-
 def test_definition_thresholds_resolve_from_set_and_nested_file(tmp_path):
     """`--set ferrara2018.delta_tgr_min=75` and a nested YAML mapping both reach the registry;
     unknown definition parameters are rejected with the valid names."""
@@ -724,15 +590,12 @@ def test_definition_thresholds_resolve_from_set_and_nested_file(tmp_path):
         resolve_parameters({"ferrara2018.nope": 1})
 
 
-def test_threshold_sweep_grid_contains_the_published_value(tmp_path):
+def test_threshold_sweep_grid_contains_the_published_value(tmp_path, small_cohort):
     """The sensitivity curve is read at the published threshold: it must be on the grid, with the
     same CI label as the incidence table."""
     import pandas as pd
 
-    from hpd_analysis.simulate import simulate_cohort, write_cohort
-
-    cohort = write_cohort(simulate_cohort(n_patients=60, seed=5), tmp_path / "cohort")
-    s = report.open_section(cohort, tmp_path / "out")
+    s = report.open_section(small_cohort, tmp_path / "out")
     sweep = report.threshold_sweep_table(s)
     published = sweep["default"].iloc[0]
     assert (sweep["value"] == published).any()

@@ -24,14 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "data" / "example"
 
 
-@pytest.fixture(scope="module")
-def small_cohort(tmp_path_factory) -> Path:
-    from hpd_analysis.simulate import simulate_cohort, write_cohort
-
-    root = tmp_path_factory.mktemp("small")
-    return write_cohort(simulate_cohort(n_patients=60, seed=5), root / "cohort")
-
-
 @pytest.fixture
 def no_kernel(monkeypatch):
     """Fail the test if a notebook kernel would start."""
@@ -171,21 +163,6 @@ def test_table1_grouping_follows_table1_by(small_cohort, tmp_path):
 
 
 # ------------------------------------------------------------------ whole runs
-
-
-@pytest.mark.slow
-def test_table1_by_arm_in_the_report(tmp_path, small_cohort):
-    out = report.run_report(
-        small_cohort,
-        tmp_path / "r",
-        parameters={"table1_by": "arm"},
-        sections=["risk_factors"],
-        progress=None,
-    )
-    t1 = pd.read_csv(out / "tables" / "table1.csv")
-    arms = set(pd.read_csv(small_cohort / "patients.csv")["arm"].dropna().astype(str))
-    assert arms <= set(t1.columns)
-    assert "grouped by arm (table1_by parameter)" in (out / "04_risk_factors.html").read_text()
 
 
 @pytest.fixture(scope="module")

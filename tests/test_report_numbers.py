@@ -1,15 +1,22 @@
-"""The numbers a reader sees are the package's numbers.
+"""The full default report on a small simulated cohort (``default_report`` of conftest.py): the
+tests that read it live in this file, so that it is rendered once per run of the suite (also
+under pytest-xdist's ``--dist loadfile``).
 
-One report run on a small simulated cohort (shared, see :func:`shared_report`) is compared with
-the package functions called directly: incidence (n_hpd, n_evaluable, percent, CI), Kaplan–Meier
-medians and hazard ratios in ``tables/*.csv``, and the same numbers in the executed notebooks'
-displayed tables. Also: every file of the output contract (docs/cohort-format.md, "report
-outputs") exists.
+- The numbers a reader sees are the package's numbers: incidence (n_hpd, n_evaluable, percent,
+  CI), Kaplan–Meier medians and hazard ratios in ``tables/*.csv`` equal the package functions
+  called directly, and so do the numbers in the executed notebooks' displayed tables.
+- Every file of the output contract (docs/cohort-format.md, "report outputs") exists, every
+  figure is shown in its notebook, no page loads anything over the network.
+- Reviewers rerun the report and must get identical numbers: two runs on the same cohort give
+  byte-identical tables and the same parameters.json, which records every library version and
+  the checksum of every input file.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,53 +25,17 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CONTRACT_FILES, stream_text
 
 from hpd_analysis import report
 
-N_PATIENTS, SEED = 120, 3
-
-#: output folders of the report runs of this test session, by name (one run per name)
-_RUNS: dict[str, tuple[Path, Path]] = {}
-
-CONTRACT_FILES = (
-    "index.html",
-    "parameters.json",
-    "tables/classification.csv",
-    "tables/attrition.csv",
-    "tables/incidence.csv",
-    "tables/agreement.csv",
-    "tables/table1.csv",
-    "tables/odds_ratios.csv",
-    "tables/survival.csv",
-)
-
-
-def simulated_cohort(root: Path) -> Path:
-    """The simulated cohort of these tests (written once under ``root``)."""
-    from hpd_analysis.simulate import simulate_cohort, write_cohort
-
-    folder = root / "cohort"
-    if not folder.is_dir():
-        write_cohort(simulate_cohort(n_patients=N_PATIENTS, seed=SEED), folder)
-    return folder
-
-
-def shared_report(tmp_path_factory: pytest.TempPathFactory, name: str = "a") -> tuple[Path, Path]:
-    """(cohort folder, report folder) of the full default report on :func:`simulated_cohort`,
-    run once per ``name`` per test session (test_reproducibility reuses run ``a`` and adds
-    ``b``; test_report checks the contract on ``a``)."""
-    if name not in _RUNS:
-        root = tmp_path_factory.getbasetemp() / "shared_report"
-        root.mkdir(exist_ok=True)
-        cohort = simulated_cohort(root)
-        out = report.run_report(cohort, root / f"report_{name}", progress=None)
-        _RUNS[name] = (cohort, out)
-    return _RUNS[name]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return shared_report(tmp_path_factory, "a")
+def run(report_cohort: Path, default_report: Path) -> tuple[Path, Path]:
+    """(cohort folder, report folder) of the shared default report (conftest.py)."""
+    return report_cohort, default_report
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +114,6 @@ def _same(a: Any, b: Any, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
 
 
 # ------------------------------------------------------------------ the tests
-
-pytestmark = pytest.mark.slow
 
 
 def test_every_contract_output_exists(run):
@@ -275,3 +244,168 @@ def test_odds_ratio_figure_and_table_agree_on_the_multivariable_set(run):
     assert "multivariable" in set(epv["model"])
     html = (out / "04_risk_factors.html").read_text(encoding="utf-8")
     assert "events per variable" in html and "Read these odds ratios with care" in html
+
+
+def test_pfs_by_a_definition_that_requires_recist_pd_carries_the_caveat(run):
+    """Survival grouped by the primary definition (ferrara2018, which requires RECIST PD at the
+    first evaluation): PFS carries the caveat that the comparison is partly built in, OS not."""
+    _, out = run
+    text = stream_text(out / "05_survival.ipynb")
+    assert "grouped by HPD status under ferrara2018" in text
+    assert "pfs: Caution: ferrara2018 requires RECIST progression" in text
+    assert "os: Caution" not in text
+
+
+# ------------------------------------------------------------------ the whole report
+
+
+def test_full_report_on_simulated_cohort(default_report):
+    """End to end: every figure is shown in its notebook, no section failed, no output left
+    behind by a failing cell."""
+    out = default_report
+    for name in CONTRACT_FILES:
+        assert (out / name).is_file(), name
+    pngs = sorted((out / "figures").glob("*.png"))
+    for fig in (
+        "tgr_scatter",
+        "spider",
+        "waterfall",
+        "km_os",
+        "km_pfs",
+        "incidence",
+        "attrition",
+        "agreement_kappa",
+        "upset",
+        "odds_ratios",
+        "threshold_sweep",
+    ):
+        assert (out / "figures" / f"{fig}.png").is_file(), fig
+    # every figure written is also shown in its notebook (and nothing failed silently)
+    shown = 0
+    for section in report.SECTIONS:
+        nb = nbformat.read(out / f"{section}.ipynb", as_version=4)
+        for cell in nb.cells:
+            for o in cell.get("outputs", []):
+                assert o.get("output_type") != "error", (section, o)
+                shown += "image/png" in o.get("data", {})
+    assert shown == len(pngs)
+    doc = json.loads((out / "parameters.json").read_text())
+    assert all(v["status"] == "ok" for v in doc["sections"].values())
+
+
+def test_no_network_asset_in_any_page(default_report):
+    """Every page opens offline: no script, stylesheet, image or font loaded over http(s)
+    (links to papers in the text are fine)."""
+    out = default_report
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == len(report.SECTIONS) + 1
+    remote = re.compile(
+        r"<(?:script|link|img|iframe|source|video|audio|embed|object)\b[^>]*"
+        r"(?:src|href|data)\s*=\s*[\"']?\s*(?:https?:)?//",
+        re.IGNORECASE,
+    )
+    css = re.compile(r"(?:@import\s+(?:url\()?|url\(\s*)[\"']?\s*(?:https?:)?//", re.IGNORECASE)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not remote.search(text), (page.name, remote.search(text))
+        assert not css.search(text), (page.name, css.search(text))
+
+
+# ------------------------------------------------------------------ reproducibility
+
+#: keys of parameters.json allowed to differ between two runs (run-dependent, no result in them)
+RUN_DEPENDENT = ("generated", "timestamp", "date", "time")
+
+VERSIONED = (
+    "python",
+    "hpd_analysis",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "lifelines",
+    "matplotlib",
+    "papermill",
+)
+
+
+@pytest.fixture(scope="module")
+def two_runs(report_cohort, default_report, default_report_rerun):
+    """The cohort and the two runs of the default report on it (conftest.py)."""
+    return report_cohort, default_report, default_report_rerun
+
+
+def _parameters(path):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in doc.items() if k not in RUN_DEPENDENT}
+
+
+def test_every_table_is_byte_identical(two_runs):
+    _, first, second = two_runs
+    names = sorted(p.name for p in (first / "tables").glob("*.csv"))
+    assert names == sorted(p.name for p in (second / "tables").glob("*.csv"))
+    assert {"classification.csv", "incidence.csv", "survival.csv", "odds_ratios.csv"} <= set(names)
+    differ = [
+        n
+        for n in names
+        if (first / "tables" / n).read_bytes() != (second / "tables" / n).read_bytes()
+    ]
+    assert differ == []
+
+
+def test_parameters_json_is_the_same_but_for_timestamps(two_runs):
+    _, first, second = two_runs
+    a, b = _parameters(first / "parameters.json"), _parameters(second / "parameters.json")
+    assert a == b
+
+
+def test_parameters_json_records_versions_and_input_checksums(two_runs):
+    cohort, first, _ = two_runs
+    doc = json.loads((first / "parameters.json").read_text(encoding="utf-8"))
+    versions = {"python": doc["python"], **doc["libraries"]}
+    for name in VERSIONED:
+        assert name in versions, name
+        assert versions[name] and versions[name] != "not installed", name
+    assert versions["hpd_analysis"] == report.__version__ == doc["package"]["version"]
+    files = sorted(p.relative_to(cohort).as_posix() for p in cohort.rglob("*") if p.is_file())
+    assert sorted(doc["input_checksums_sha256"]) == files
+    for name, digest in doc["input_checksums_sha256"].items():
+        assert digest == report.sha256_file(cohort / name)
+    # the parameters used, complete: a rerun from them needs nothing else
+    assert set(doc["parameters"]) == set(report.default_parameters())
+
+
+def test_load_report_paths_do_not_depend_on_where_the_cohort_sits(two_runs):
+    cohort, first, _ = two_runs
+    text = (first / "tables" / "load_report.csv").read_text(encoding="utf-8")
+    assert str(cohort.resolve()) not in text and str(cohort) not in text
+
+
+def test_portable_load_report_makes_paths_relative_to_the_cohort(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "cohort"
+    (folder / "sub").mkdir(parents=True)
+    rep = pd.DataFrame(
+        {
+            "file": [
+                str(folder / "lesions.csv"),
+                str(folder / "sub" / "x.csv"),
+                "/elsewhere/patients.csv",
+                "<cohort>",
+                None,
+            ],
+            "action": ["a", "b", "c", "d", "e"],
+        }
+    )
+    out = report.portable_load_report(rep, folder)
+    assert out["file"].tolist()[:4] == [
+        "lesions.csv",
+        "sub/x.csv",
+        "/elsewhere/patients.csv",
+        "<cohort>",
+    ]
+    assert out["file"].isna().iloc[4]
+    one = report.portable_load_report(rep.iloc[:1], folder / "lesions.csv")  # a cohort file
+    assert one["file"].tolist() == ["lesions.csv"]
+    assert rep["file"].iloc[0] == str(folder / "lesions.csv")  # the input is not modified

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from conftest import FAST_PREDICTION  # noqa: E402
 from lifelines import KaplanMeierFitter  # noqa: E402
 
 from hpd_analysis import plots, tables  # noqa: E402
@@ -544,22 +545,23 @@ DOLLAR_TUMOUR, DOLLAR_ARM = "renal $5 $x^{", "ICI $ monotherapy"
 
 
 @pytest.fixture(scope="module")
-def report_75(tmp_path_factory):
-    """One report on a copy of the example cohort whose tumour type "renal" and arm "ICI
-    monotherapy" hold a "$", with Ferrara 2018's ΔTGR threshold set to 75."""
+def report_75(tmp_path_factory, report_cohort):
+    """One report on a copy of the simulated report cohort (conftest.py) whose tumour type
+    "renal" and arm "ICI monotherapy" hold a "$", with Ferrara 2018's ΔTGR threshold set to
+    75."""
     import shutil
 
     from hpd_analysis.report import run_report
 
     cohort = tmp_path_factory.mktemp("cohort_dollar")
-    for f in (ROOT / "data" / "example").glob("*.csv"):
+    for f in report_cohort.glob("*.csv"):
         shutil.copy(f, cohort / f.name)
     patients = pd.read_csv(cohort / "patients.csv", dtype=str, keep_default_na=False)
     patients["tumor_type"] = patients["tumor_type"].replace({"renal": DOLLAR_TUMOUR})
     patients["arm"] = patients["arm"].replace({"ICI monotherapy": DOLLAR_ARM})
     patients.to_csv(cohort / "patients.csv", index=False)
     out = tmp_path_factory.mktemp("report75")
-    run_report(cohort, out, {"ferrara2018.delta_tgr_min": 75}, progress=None)
+    run_report(cohort, out, {"ferrara2018.delta_tgr_min": 75, **FAST_PREDICTION}, progress=None)
     return out
 
 

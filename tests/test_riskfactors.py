@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import with_hpd
 from scipy import stats
 from statsmodels.stats.contingency_tables import Table2x2
 
@@ -19,18 +20,6 @@ from hpd_analysis.riskfactors import (
     odds_ratios,
     table1,
 )
-
-
-def with_hpd(flags: list, **cols: list) -> pd.DataFrame:
-    flag = pd.array(flags, dtype="boolean")
-    out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(flags))], "hpd_x": flag})
-    out["hpd_x_status"] = np.where(
-        flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd")
-    )
-    out["hpd_x_reason"] = np.where(flag.isna(), "no pre-baseline scan", "")
-    for k, v in cols.items():
-        out[k] = v
-    return out
 
 
 def two_by_two(a: int, b: int, c: int, d: int) -> pd.DataFrame:

@@ -7,20 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import with_hpd
 
 from hpd_analysis.params import Statistics
 from hpd_analysis.riskfactors import odds_ratios, table1
-
-
-def with_hpd(flags: list, **cols: list) -> pd.DataFrame:
-    flag = pd.array(flags, dtype="boolean")
-    out = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(flags))], "hpd_x": flag})
-    out["hpd_x_status"] = np.where(
-        flag.isna(), "not_evaluable", np.where(flag.fillna(False), "hpd", "not_hpd")
-    )
-    for k, v in cols.items():
-        out[k] = v
-    return out
 
 
 def tumour_types() -> pd.DataFrame:

@@ -313,7 +313,7 @@ def test_patients_from_dm_screen_failure_reported(tiny):
 
 
 def test_xpt_gives_the_same_tables_as_csv(tmp_path, tiny):
-    pytest.importorskip("pyreadstat")
+    """SAS transport files (pyreadstat: the ``sas`` extra, also in ``dev``) read as the CSVs."""
     a = tiny
     b = import_sdtm(write_sdtm(tmp_path / "xpt", fmt="xpt"))
     for k in ("patients", "lesions"):
