@@ -2,7 +2,7 @@
 renamed): every cell parsed and checked by the :mod:`hpd_analysis.validate` parsers, every
 problem collected, every fix noted in the load report.
 
-Speed: every text check runs on the distinct values only (:class:`RawColumns` factorizes each
+Speed: every text check runs on the distinct values only (:class:`RawTable` factorizes each
 raw column once); fixed-value columns are built from codes; the canonical tables are assembled
 once without per-column copies (:class:`_Out`); sorting and duplicate detection use one integer
 key and are skipped when the rows are already in order.
@@ -90,11 +90,18 @@ class _Out(dict[str, pd.Series]):
         return pd.DataFrame({c: self[c] for c in names}, index=self.index, copy=False)
 
 
-class RawColumns:
-    """Raw columns of one table, each factorized once (see :class:`Raw`) on first use."""
+class RawTable:
+    """One role's raw table (columns renamed, index = spreadsheet rows), the file label and
+    collector its problems and fixes go to, and the parameters it is read with; each column is
+    factorized once (see :class:`Raw`), on first use (``table["patient_id"]``)."""
 
-    def __init__(self, df: pd.DataFrame):
+    def __init__(
+        self, df: pd.DataFrame, label: str, col: Collector, params: Parameters | None = None
+    ):
         self.df = df
+        self.label = label
+        self.col = col
+        self.params = params or Parameters()
         self._cache: dict[str, Raw] = {}
 
     def __getitem__(self, name: str) -> Raw:
@@ -112,42 +119,57 @@ def recist_codes(params: Parameters) -> dict[str, float]:
     }
 
 
-def _raw_columns(
-    df: pd.DataFrame,
-    role: str,
-    label: str,
-    col: Collector,
-    raws: dict[str, RawColumns] | None,
-) -> RawColumns | None:
-    """The raw columns of a role's table (kept in ``raws``), or None when a required column is
-    missing or the table is empty (the problem recorded)."""
-    if not require_columns(df, role, col, label, REQUIRED_COLUMNS[role]):
+def _new_table(R: RawTable, role: str) -> _Out | None:
+    """The (empty) canonical table of a role, or None when the raw table has no data rows or
+    lacks a required column (the problem recorded)."""
+    if not require_columns(R.df, role, R.col, R.label, REQUIRED_COLUMNS[role]):
         return None
-    R = RawColumns(df)
-    if raws is not None:
-        raws[role] = R
-    return R
+    return _Out(R.df.index)
 
 
-def _required_id(
-    out: _Out, R: RawColumns, label: str, col: Collector, name: str, expected: str
-) -> None:
+def _required_id(out: _Out, R: RawTable, name: str, expected: str) -> None:
     """``out[name]``: the parsed identifiers; a blank one is a problem (``missing <name>``)."""
-    out[name] = parse_ids(R[name], label, name, col)
-    col.add_rows(label, name, missing_ids(R[name]), f"missing {name}", expected)
+    out[name] = parse_ids(R[name], R.label, name, R.col)
+    R.col.add_rows(R.label, name, missing_ids(R[name]), f"missing {name}", expected)
 
 
-def _required_date(out: _Out, R: RawColumns, label: str, col: Collector, name: str) -> None:
+def _required_date(out: _Out, R: RawTable, name: str) -> None:
     """``out[name]``: the parsed dates; a blank one is a problem (``missing <name>``)."""
-    out[name] = parse_dates(R[name], label, name, col)
-    col.add_rows(label, name, blank(R[name]), f"missing {name}", ISO_DATE_EXPECTED)
+    out[name] = parse_dates(R[name], R.label, name, R.col)
+    R.col.add_rows(R.label, name, blank(R[name]), f"missing {name}", ISO_DATE_EXPECTED)
 
 
-def _keep_other_columns(out: _Out, df: pd.DataFrame, skip: tuple[str, ...] = ()) -> None:
+def _scan_keys(out: _Out, R: RawTable) -> None:
+    """The patient and the date of each row of a table of scans (both required)."""
+    _required_id(out, R, "patient_id", "the patient's identifier")
+    _required_date(out, R, "assessment_date")
+
+
+def _keep_other_columns(out: _Out, R: RawTable, skip: tuple[str, ...] = ()) -> None:
     """The raw table's columns not built above (nor in ``skip``), kept as given."""
-    for c in df.columns:
+    for c in R.df.columns:
         if c not in out.columns and c not in skip:
-            out[c] = kept_column(df, c)
+            out[c] = kept_column(R.df, c)
+
+
+def _mapped_codes_noted(R: RawTable, column: str, masks: list[pd.Series], detail: str) -> None:
+    """Load-report rows of the RECIST text codes of ``column``: "too small to measure" (with
+    ``detail`` after the value in mm) and "not evaluable" (``masks`` of
+    :func:`~hpd_analysis.validate.parse_numbers` with :func:`recist_codes`)."""
+    R.col.note_rows(
+        R.label,
+        column,
+        "mapped_text_code",
+        masks[0],
+        f"'TOO SMALL TO MEASURE' -> {R.params.too_small_to_measure_mm:g} mm" + detail,
+    )
+    R.col.note_rows(
+        R.label,
+        column,
+        "mapped_text_code",
+        masks[1],
+        "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True",
+    )
 
 
 def _integers(
@@ -180,17 +202,15 @@ def _integers(
 # patients
 
 
-def patients_table(
-    df: pd.DataFrame, label: str, col: Collector, raws: dict[str, RawColumns] | None = None
-) -> pd.DataFrame | None:
+def patients_table(R: RawTable) -> pd.DataFrame | None:
     """The canonical patients table (``docs/architecture.md``) of a renamed raw table: ids,
     dates, ECOG, times to event and the other columns as covariates; one row per patient
     (identical duplicates dropped, conflicting ones problems), in the file's order."""
-    R = _raw_columns(df, "patients", label, col, raws)
-    if R is None:
+    out = _new_table(R, "patients")
+    if out is None:
         return None
-    out = _Out(df.index)
-    _required_id(out, R, label, col, "patient_id", "a non-empty identifier")
+    df, label, col = R.df, R.label, R.col
+    _required_id(out, R, "patient_id", "a non-empty identifier")
     for c in PATIENT_DATES:
         if c in df.columns:
             out[c] = parse_dates(R[c], label, c, col)
@@ -208,8 +228,8 @@ def patients_table(
         if c in df.columns:
             out[c] = _integers(R[c], label, c, col, "an ECOG score 0, 1, 2, 3 or 4", maximum=4)
     for months, event in PATIENT_TIMES:
-        _time_to_event(out, df, R, label, col, months=months, event=event)
-    _dates_before_start(out, label, col)
+        _time_to_event(out, R, months=months, event=event)
+    _dates_before_start(out, R)
     if "death_date" in out.columns and "last_contact" in out.columns:
         flag_date_after(col, label, out, "last_contact", "death_date", "last contact")
     known = set(out.columns) | {"patient_id"}
@@ -229,18 +249,10 @@ def patients_table(
     )
 
 
-def _time_to_event(
-    out: _Out,
-    df: pd.DataFrame,
-    R: RawColumns,
-    label: str,
-    col: Collector,
-    *,
-    months: str,
-    event: str,
-) -> None:
+def _time_to_event(out: _Out, R: RawTable, *, months: str, event: str) -> None:
     """A time in months and its event flag (``os_months``/``os_event`` ...): each given with
     the other, on the same rows."""
+    df, label, col = R.df, R.label, R.col
     if months in df.columns:
         out[months] = parse_numbers(R[months], label, months, col, "a time in months ≥ 0")
     if event in df.columns:
@@ -268,8 +280,9 @@ def _time_to_event(
         )
 
 
-def _dates_before_start(out: _Out, label: str, col: Collector) -> None:
+def _dates_before_start(out: _Out, R: RawTable) -> None:
     """Death, last contact, progression and treatment end before treatment_start: problems."""
+    label, col = R.label, R.col
     start = out["treatment_start"]
     for c, what in (
         ("death_date", "death"),
@@ -293,24 +306,17 @@ def _dates_before_start(out: _Out, label: str, col: Collector) -> None:
 # lesions
 
 
-def lesions_table(
-    df: pd.DataFrame,
-    label: str,
-    col: Collector,
-    params: Parameters,
-    raws: dict[str, RawColumns] | None = None,
-) -> pd.DataFrame | None:
+def lesions_table(R: RawTable) -> pd.DataFrame | None:
     """The canonical lesions table (``docs/architecture.md``) of a renamed raw table: ids,
     dates, lesion types, diameters in mm (cm converted, RECIST text codes mapped with
     ``params.too_small_to_measure_mm``), non-target status, lymph nodes and not-evaluable
     flags; one row per lesion per scan, sorted by patient, date and lesion."""
-    R = _raw_columns(df, "lesions", label, col, raws)
-    if R is None:
+    out = _new_table(R, "lesions")
+    if out is None:
         return None
-    out = _Out(df.index)
-    _required_id(out, R, label, col, "patient_id", "the patient's identifier")
-    _required_date(out, R, label, col, "assessment_date")
-    _required_id(out, R, label, col, "lesion_id", "an identifier stable across the patient's scans")
+    df, label, col = R.df, R.label, R.col
+    _scan_keys(out, R)
+    _required_id(out, R, "lesion_id", "an identifier stable across the patient's scans")
     out["lesion_type"] = parse_categories(
         R["lesion_type"],
         label,
@@ -329,8 +335,8 @@ def lesions_table(
     )
     out["organ"] = text_column(R["organ"]) if "organ" in df.columns else None
     is_target = pd.Series(out["lesion_type"].cat.codes.to_numpy() == 0, index=df.index)
-    dcol, ne = _lesion_diameters(out, df, R, label, col, params=params, is_target=is_target)
-    ne = ne | _lesion_status(out, df, R, label, col)
+    dcol, ne = _lesion_diameters(out, R, is_target)
+    ne = ne | _lesion_status(out, R)
     if "lymph_node" in df.columns:
         flag = parse_flags(R["lymph_node"], label, "lymph_node", col)
         by_organ = _organ_is_node(R, df.index)
@@ -352,9 +358,9 @@ def lesions_table(
             "target lesion without a diameter",
             "a diameter ≥ 0, or NOT EVALUABLE / NE when it could not be measured",
         )
-    _keep_other_columns(out, df, skip=("diameter_mm", "diameter_cm", "lymph_node", "status"))
+    _keep_other_columns(out, R, skip=("diameter_mm", "diameter_cm", "lymph_node", "status"))
     table = out.frame()
-    _note_organ_changes(table, R, label, col)
+    _note_organ_changes(table, R)
     return dedupe_and_sort(
         label,
         table,
@@ -372,18 +378,12 @@ def lesions_table(
 
 
 def _lesion_diameters(
-    out: _Out,
-    df: pd.DataFrame,
-    R: RawColumns,
-    label: str,
-    col: Collector,
-    *,
-    params: Parameters,
-    is_target: pd.Series,
+    out: _Out, R: RawTable, is_target: pd.Series
 ) -> tuple[str | None, np.ndarray]:
     """``out["diameter_mm"]``: diameters in mm (``diameter_cm`` × 10), RECIST text codes
     mapped (noted). Returns the diameter column given (None: none) and the rows coded not
     evaluable."""
+    df, label, col = R.df, R.label, R.col
     if "diameter_mm" in df.columns and "diameter_cm" in df.columns:
         col.add(
             label,
@@ -417,7 +417,7 @@ def _lesion_diameters(
         col,
         expected,
         minimum=0,
-        codes=recist_codes(params),
+        codes=recist_codes(R.params),
         code_mask_out=masks,
     )
     small, ne = masks[0], masks[1]
@@ -431,30 +431,15 @@ def _lesion_diameters(
             int(measured.sum()),
             "diameter_cm × 10 -> diameter_mm",
         )
-    col.note_rows(
-        label,
-        dcol,
-        "mapped_text_code",
-        small,
-        f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm "
-        "(Parameters.too_small_to_measure_mm)",
-    )
-    col.note_rows(
-        label,
-        dcol,
-        "mapped_text_code",
-        ne,
-        "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True",
-    )
+    _mapped_codes_noted(R, dcol, masks, " (Parameters.too_small_to_measure_mm)")
     out["diameter_mm"] = diam.astype("float64")
     return dcol, ne.to_numpy(dtype=bool)
 
 
-def _lesion_status(
-    out: _Out, df: pd.DataFrame, R: RawColumns, label: str, col: Collector
-) -> np.ndarray:
+def _lesion_status(out: _Out, R: RawTable) -> np.ndarray:
     """``out["status"]``: the non-target status (categorical, NA when not given); returns the
     rows whose status is coded not evaluable (those become NA, noted)."""
+    df, label, col = R.df, R.label, R.col
     if "status" not in df.columns:
         out["status"] = pd.Categorical.from_codes(
             np.full(len(df), -1, np.int8), categories=LESION_STATUSES
@@ -485,7 +470,7 @@ def _lesion_status(
     return status_ne
 
 
-def _id_codes(R: RawColumns, out: pd.DataFrame, name: str) -> np.ndarray:
+def _id_codes(R: RawTable, out: pd.DataFrame, name: str) -> np.ndarray:
     """Integer codes (-1 = missing) of a canonical id column, reusing the reader's when known."""
     codes = R[name].canon_codes
     if codes is None:
@@ -493,7 +478,7 @@ def _id_codes(R: RawColumns, out: pd.DataFrame, name: str) -> np.ndarray:
     return np.asarray(codes, dtype=np.int64)
 
 
-def _note_organ_changes(out: pd.DataFrame, R: RawColumns, label: str, col: Collector) -> None:
+def _note_organ_changes(out: pd.DataFrame, R: RawTable) -> None:
     """Load-report note when a lesion id names different organs across a patient's scans.
 
     Not an error: organ is free text and is not used for the sum of diameters, but a lesion id
@@ -539,8 +524,8 @@ def _note_organ_changes(out: pd.DataFrame, R: RawColumns, label: str, col: Colle
     )
     spreadsheet = out.index.to_numpy()
     i, j = rows[0], firsts[0]
-    col.note(
-        label,
+    R.col.note(
+        R.label,
         "organ",
         "lesion_organ_changed",
         int(diff.sum()),
@@ -551,7 +536,7 @@ def _note_organ_changes(out: pd.DataFrame, R: RawColumns, label: str, col: Colle
     )
 
 
-def _organ_is_node(R: RawColumns, index: pd.Index) -> pd.Series:
+def _organ_is_node(R: RawTable, index: pd.Index) -> pd.Series:
     """True where the organ names a lymph node (matched on the distinct organ names)."""
     if "organ" not in R.df.columns:
         return pd.Series(np.zeros(len(index), bool), index=index)
@@ -566,22 +551,15 @@ def _organ_is_node(R: RawColumns, index: pd.Index) -> pd.Series:
 # per-scan sums (assessments) and the three-scan wide table (scans)
 
 
-def assessments_table(
-    df: pd.DataFrame,
-    label: str,
-    col: Collector,
-    params: Parameters,
-    raws: dict[str, RawColumns] | None = None,
-) -> pd.DataFrame | None:
+def assessments_table(R: RawTable) -> pd.DataFrame | None:
     """The canonical assessments table of a renamed raw table (per-scan sums in mm, RECIST text
     codes mapped with ``params.too_small_to_measure_mm``, new-lesion and new-organ counts,
     non-target progression); one row per scan, sorted by patient and date."""
-    R = _raw_columns(df, "assessments", label, col, raws)
-    if R is None:
+    out = _new_table(R, "assessments")
+    if out is None:
         return None
-    out = _Out(df.index)
-    _required_id(out, R, label, col, "patient_id", "the patient's identifier")
-    _required_date(out, R, label, col, "assessment_date")
+    df, label, col = R.df, R.label, R.col
+    _scan_keys(out, R)
     masks: list[pd.Series] = []
     out["sld_mm"] = parse_numbers(
         R["sld_mm"],
@@ -589,24 +567,11 @@ def assessments_table(
         "sld_mm",
         col,
         "a sum of diameters ≥ 0 in mm, or NOT EVALUABLE",
-        codes=recist_codes(params),
+        codes=recist_codes(R.params),
         code_mask_out=masks,
     )
     ne = masks[1]
-    col.note_rows(
-        label,
-        "sld_mm",
-        "mapped_text_code",
-        masks[0],
-        f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm",
-    )
-    col.note_rows(
-        label,
-        "sld_mm",
-        "mapped_text_code",
-        ne,
-        "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True",
-    )
+    _mapped_codes_noted(R, "sld_mm", masks, "")
     for c in ("new_lesions", "new_organs"):
         if c in df.columns:
             out[c] = _integers(R[c], label, c, col, "a count 0, 1, 2 …")
@@ -627,7 +592,7 @@ def assessments_table(
             "non_target_pd not given: NA",
         )
     out["not_evaluable"] = ne.astype(bool)
-    _keep_other_columns(out, df)
+    _keep_other_columns(out, R)
     return dedupe_and_sort(
         label,
         out.frame(),
@@ -639,22 +604,16 @@ def assessments_table(
     )
 
 
-def scans_table(
-    df: pd.DataFrame,
-    label: str,
-    col: Collector,
-    params: Parameters,
-    raws: dict[str, RawColumns] | None = None,
-) -> pd.DataFrame | None:
+def scans_table(R: RawTable) -> pd.DataFrame | None:
     """The canonical three-scan wide table of a renamed raw table: the pre-baseline, baseline
     and first-evaluation sums (mm, RECIST text codes mapped) with their dates, each date after
     the one before; one row per patient, in the file's order."""
-    R = _raw_columns(df, "scans", label, col, raws)
-    if R is None:
+    out = _new_table(R, "scans")
+    if out is None:
         return None
-    out = _Out(df.index)
-    _required_id(out, R, label, col, "patient_id", "the patient's identifier")
-    codes = recist_codes(params)
+    df, label, col = R.df, R.label, R.col
+    _required_id(out, R, "patient_id", "the patient's identifier")
+    codes = recist_codes(R.params)
     for c in SCAN_SLD:
         masks: list[pd.Series] = []
         out[c] = parse_numbers(
@@ -665,7 +624,7 @@ def scans_table(
             c,
             "mapped_text_code",
             masks[0] | masks[1],
-            f"'TOO SMALL TO MEASURE' -> {params.too_small_to_measure_mm:g} mm, "
+            f"'TOO SMALL TO MEASURE' -> {R.params.too_small_to_measure_mm:g} mm, "
             "'NOT EVALUABLE' -> NaN",
         )
     for c in SCAN_DATES:
@@ -699,7 +658,7 @@ def scans_table(
         ).astype("boolean")
     if "treatment_start" in df.columns:
         out["treatment_start"] = parse_dates(R["treatment_start"], label, "treatment_start", col)
-    _keep_other_columns(out, df)
+    _keep_other_columns(out, R)
     return dedupe_and_sort(
         label,
         out.frame(),

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .columns import canonical_name
 from .readers import DELIMITER_ATTR, kept_column
-from .validate import Collector, show, shown_numbers
+from .validate import Collector, is_number, show, shown_numbers
 
 #: spellings of the two sexes (case-insensitive); each group becomes one level
 _SEX_SPELLINGS = {
@@ -130,12 +130,7 @@ def _numbers_with_codes(
     if not len(uniq):
         return s
     u = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
-    u_num = u.map(
-        lambda v: (
-            isinstance(v, (int, float, np.integer, np.floating))
-            and not isinstance(v, (bool, np.bool_))
-        )
-    ).to_numpy(bool)
+    u_num = u.map(is_number).to_numpy(bool)
     u_text = u.where(u.map(lambda v: isinstance(v, str))).str.strip()
     u_text = u_text.where(u_text.ne(""))
     u_comma = np.zeros(len(u), bool)

@@ -43,13 +43,14 @@ use one integer key and are skipped when the rows are already in order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .canonical import (
-    RawColumns,
+    RawTable,
     assessments_table,
     lesions_table,
     patients_table,
@@ -105,30 +106,14 @@ def _unknown_patients(
     ids: pd.Series,
     col: Collector,
     what: str,
-    R: RawColumns | None = None,
+    R: RawTable | None = None,
 ) -> None:
-    r = R["patient_id"] if R is not None else None
-    if r is not None and r.canon_uniq is not None:
-        # on the distinct ids only, expanded through the reader's codes (rows of the file)
-        u_ids = pd.Series(r.canon_uniq, dtype=object)
-        known = ids.to_numpy(object)
-        if len(known) == len(u_ids) and bool((u_ids.to_numpy(object) == known).all()):
-            return  # the same ids in the same order (common): no hashing
-        u_unknown = (u_ids.notna() & ~u_ids.isin(ids)).to_numpy(bool)
-        if not u_unknown.any():
-            return
-        unknown = r.rows(u_unknown)
-        hint = near_id_hint(ids)
-        col.add_rows(
-            label,
-            "patient_id",
-            unknown,
-            lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
-            f"every {what} to belong to a patient listed in patients",
-            values=pd.Series(r.values(r.canon_uniq, None), index=r.index),
-        )
+    """Rows of ``table`` whose patient is not in the patients table (``ids``): problems, with a
+    hint when the id matches a listed one but for case or leading zeros."""
+    found = _unknown_rows(table, ids, R)
+    if found is None:
         return
-    unknown = table["patient_id"].notna() & ~table["patient_id"].isin(ids)
+    unknown, values = found
     hint = near_id_hint(ids)
     col.add_rows(
         label,
@@ -136,8 +121,27 @@ def _unknown_patients(
         unknown,
         lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
         f"every {what} to belong to a patient listed in patients",
-        values=table["patient_id"],
+        values=values,
     )
+
+
+def _unknown_rows(
+    table: pd.DataFrame, ids: pd.Series, R: RawTable | None
+) -> tuple[pd.Series, pd.Series] | None:
+    """(mask of the rows whose patient is not in ``ids``, their ids), or None when every
+    patient is listed. With the reader's raw columns, decided on the distinct ids only and
+    expanded through the reader's codes (rows of the file)."""
+    r = R["patient_id"] if R is not None else None
+    if r is None or r.canon_uniq is None:
+        return table["patient_id"].notna() & ~table["patient_id"].isin(ids), table["patient_id"]
+    u_ids = pd.Series(r.canon_uniq, dtype=object)
+    known = ids.to_numpy(object)
+    if len(known) == len(u_ids) and bool((u_ids.to_numpy(object) == known).all()):
+        return None  # the same ids in the same order (common): no hashing
+    u_unknown = (u_ids.notna() & ~u_ids.isin(ids)).to_numpy(bool)
+    if not u_unknown.any():
+        return None
+    return r.rows(u_unknown), pd.Series(r.values(r.canon_uniq, None), index=r.index)
 
 
 def _as_frame(
@@ -166,6 +170,15 @@ def _as_frame(
     return df, label
 
 
+#: role -> the builder of its canonical table (:mod:`hpd_analysis.canonical`)
+_CANONICAL_TABLE: dict[str, Callable[[RawTable], pd.DataFrame | None]] = {
+    "patients": patients_table,
+    "lesions": lesions_table,
+    "assessments": assessments_table,
+    "scans": scans_table,
+}
+
+
 @dataclass
 class _Loaded:
     """The canonical tables of a load as they are read, with what the checks across tables and
@@ -173,7 +186,7 @@ class _Loaded:
 
     tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
-    raws: dict[str, RawColumns] = field(default_factory=dict)
+    raws: dict[str, RawTable] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
 
@@ -306,16 +319,10 @@ def _read_tables(
         if raw is None:
             loaded.tables[role] = None
             continue
-        raw = rename_columns(raw, role, col, label)
-        if role == "patients":
-            loaded.tables[role] = patients_table(raw, label, col, loaded.raws)
-        elif role == "lesions":
-            loaded.tables[role] = lesions_table(raw, label, col, params, loaded.raws)
-        elif role == "assessments":
-            loaded.tables[role] = assessments_table(raw, label, col, params, loaded.raws)
-        else:
-            loaded.tables[role] = scans_table(raw, label, col, params, loaded.raws)
-        del raw
+        table = RawTable(rename_columns(raw, role, col, label), label, col, params)
+        loaded.raws[role] = table
+        loaded.tables[role] = _CANONICAL_TABLE[role](table)
+        del raw, table
     return loaded
 
 

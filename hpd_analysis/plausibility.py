@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import SCAN_DATES, SCAN_SLD
+from .objectcodes import object_addresses, object_array
 from .params import NS_PER_DAY, Parameters, Plausibility
 from .validate import Collector, flag_date_after, iso_dates, shown_numbers, value_message
 
@@ -59,14 +60,22 @@ def near_id_hint(ids: pd.Series) -> Callable[[object], str]:
 
 def _same_shape(ids: pd.Series) -> bool:
     """True when every id has one length and its digits at the same positions (``P00001``
-    ... ``P30000``): checked on a fixed-width code-point array, without Python loops."""
-    lengths = ids.str.len()
-    if lengths.nunique() != 1 or not len(ids):
+    ... ``P30000``): checked on a fixed-width code-point array, without Python loops.
+
+    (NumPy drops trailing NUL characters: an id ending in one reads shorter than the array's
+    width, so the answer is False, which only sends the caller to its exact check.)"""
+    if not len(ids):
         return False
-    width = int(lengths.iloc[0])
+    text = np.array(ids.tolist(), dtype=str)  # fixed width: the longest id
+    lengths = np.char.str_len(text)
+    if bool((lengths != lengths[0]).any()):
+        return False
+    width = int(lengths[0])
     if width == 0:
         return True
-    cps = np.array(ids.tolist(), dtype=f"U{width}").view(np.uint32).reshape(len(ids), width)
+    if text.dtype.itemsize != 4 * width:  # an id ending in NUL
+        return False
+    cps = text.view(np.uint32).reshape(len(ids), width)
     digit = (cps >= 48) & (cps <= 57)
     return bool((digit == digit[0]).all())
 
@@ -332,7 +341,8 @@ def _lesion_diameters(les: pd.DataFrame, label: str, col: Collector, pl: Plausib
         "accept with --set plausibility.warn_diameter_mm=<mm>",
     )
     target = les["lesion_type"] == "target"
-    measured = d[target & d.notna() & ~les["not_evaluable"]]
+    d_arr = d.to_numpy()
+    measured = d_arr[target.to_numpy() & ~np.isnan(d_arr) & ~les["not_evaluable"].to_numpy()]
     if len(measured) and pl.cm_like_below_mm > 0 and measured.max() < pl.cm_like_below_mm:
         col.warn(
             label,
@@ -354,7 +364,7 @@ def _patient_positions(pid: pd.Series, index: pd.Index) -> np.ndarray:
     ids = pid.to_numpy(object)
     if len(ids) < 2:
         return index.get_indexer(ids)
-    change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    change = np.flatnonzero(_differs_from_previous(ids)) + 1
     heads = np.concatenate([[0], change])
     if len(heads) * 4 > len(ids):  # not in runs: hash every row
         return index.get_indexer(ids)
@@ -362,6 +372,18 @@ def _patient_positions(pid: pd.Series, index: pd.Index) -> np.ndarray:
     return np.repeat(
         index.get_indexer(ids[heads]).astype(np.int32 if len(index) < 2**31 else np.int64), sizes
     )
+
+
+def _differs_from_previous(values: np.ndarray) -> np.ndarray:
+    """``values[1:] != values[:-1]`` for an object array, or a superset of it: rows that refer
+    to another Python object than the row before (the loader expands one object per distinct
+    id, so this is the value change, compared as integers; an equal value held by another
+    object only starts a run early, which run-wise look-ups do not mind)."""
+    v = object_array(values)
+    if v is None:
+        return np.asarray(values[1:] != values[:-1], dtype=bool)
+    addresses = object_addresses(v)
+    return addresses[1:] != addresses[:-1]
 
 
 def _max_sum(
@@ -398,21 +420,21 @@ def _targets_per_scan(
     date: a scan is a run of rows; the dates alone bound the run lengths first, cheaply)."""
     if int(target.sum()) <= limit:
         return
-    t = les[target.to_numpy()]
-    day = t["assessment_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    rows = np.flatnonzero(target.to_numpy())  # the target rows (only two columns are read)
+    day = les["assessment_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)[rows]
     new_run = np.concatenate([[True], day[1:] != day[:-1]])
     if np.diff(np.flatnonzero(np.concatenate([new_run, [True]]))).max() <= limit:
         return
-    pid = t["patient_id"].to_numpy(object)
+    pid = les["patient_id"].to_numpy(object)[rows]
     new_run[1:] |= pid[1:] != pid[:-1]
     starts = np.flatnonzero(np.concatenate([new_run, [True]]))
     sizes = np.diff(starts)
     big = np.flatnonzero(sizes > limit)
     if not len(big):
         return
-    first = starts[big]
-    mask = pd.Series(False, index=les.index)
-    mask[t.index[first]] = True
+    first = np.zeros(len(les), bool)
+    first[rows[starts[big]]] = True
+    mask = pd.Series(first, index=les.index)
     i = int(big[np.argmax(sizes[big])])
     col.warn(
         label,

@@ -358,14 +358,9 @@ def drop_empty_rows(df: pd.DataFrame, col: Collector, label: str) -> pd.DataFram
         empty = np.zeros(len(df), bool)
         if cand.any():
             empty[cand] = df[cand].isna().all(axis=1).to_numpy()
-        if empty.any():
-            col.note(
-                label,
-                None,
-                "dropped_empty_rows",
-                int(empty.sum()),
-                "rows with every cell empty dropped",
-            )
+        if col.note_rows(
+            label, None, "dropped_empty_rows", empty, "rows with every cell empty dropped"
+        ):
             df = df[~empty]
     return df
 
