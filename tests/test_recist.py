@@ -10,13 +10,13 @@ from hpd_analysis.cohort import Cohort
 from hpd_analysis.recist import (
     RESPONSE_COLUMNS,
     best_overall_response,
-    concat_text,
     irecist,
     overall_response,
     recist_responses,
     response_reason,
     target_response,
 )
+from hpd_analysis.recist_kernel import concat_text
 from hpd_analysis.timepoints import first_evaluation_features, scan_table
 
 START = pd.Timestamp("2021-03-01")
@@ -51,7 +51,7 @@ def test_target_response_boundaries():
     sld = np.array([24, 30, 55, 70, 70.1, np.nan, 0, 12])
     base = np.array([20, 25, 50, 100, 100, 100, 100, np.nan])
     cr = np.array([False] * 6 + [True, False])
-    got = target_response(sld, base, base, cr)
+    got = target_response(sld, base, base, targets_cr=cr)
     assert got.tolist() == ["SD", "PD", "SD", "PR", "SD", "NE", "CR", "NE"]
 
 
@@ -287,11 +287,15 @@ def test_target_response_pd_on_measured_lesions_and_no_targets():
     base = np.array([25.0, 25.0, 20.0, 25.0, 25.0, nan])
     nadir = np.array([25.0, 25.0, 20.0, 25.0, 0.0, nan])
     no_tgt = np.array([False] * 5 + [True])
-    got = target_response(sld, base, nadir, np.zeros(6, bool), part, no_tgt)
+    got = target_response(
+        sld, base, nadir, targets_cr=np.zeros(6, bool), sld_measured=part, no_targets=no_tgt
+    )
     # +20 % & +5 mm: PD; +19.6 %: NE; +4 mm: NE; nothing measured: NE; +5 mm over a 0 nadir: PD
     assert got.tolist() == ["PD", "NE", "NE", "NE", "PD", "none"]
     # without the measured sums the old rule (NE) holds
-    assert target_response(sld, base, nadir, np.zeros(6, bool)).tolist()[:5] == ["NE"] * 5
+    assert (
+        target_response(sld, base, nadir, targets_cr=np.zeros(6, bool)).tolist()[:5] == ["NE"] * 5
+    )
 
 
 def test_overall_response_without_target_lesions():
@@ -299,7 +303,9 @@ def test_overall_response_without_target_lesions():
     nt = np.array(["non-CR/non-PD", "CR", "PD", "non-CR/non-PD", "NE", "none"])
     new = pd.array([False, False, False, True, False, False], dtype="boolean")
     assert overall_response(t, nt, new).tolist() == ["NON-CR/NON-PD", "CR", "PD", "PD", "NE", "NE"]
-    r = response_reason(t, nt, new, overall_response(t, nt, new), np.full(6, None))
+    r = response_reason(
+        t, nt, new, overall=overall_response(t, nt, new), sld_reason=np.full(6, None)
+    )
     assert r[5] == "no target or non-target lesion at baseline"
     assert "response from target SLD alone" not in r[4]
 
@@ -443,7 +449,7 @@ def test_concat_text_is_row_wise_plus_with_shared_strings():
 def test_responses_are_the_few_shared_labels():
     sld = np.array([50.0, 100.0, np.nan, 100.0])
     base = np.array([100.0, 100.0, 100.0, 100.0])
-    tr = target_response(sld, base, base, np.zeros(4, dtype=bool))
+    tr = target_response(sld, base, base, targets_cr=np.zeros(4, dtype=bool))
     assert tr.dtype == object and tr.tolist() == ["PR", "SD", "NE", "SD"]
     assert tr[1] is tr[3]
 
@@ -452,6 +458,7 @@ def test_responses_are_the_few_shared_labels():
 def test_scan_responses_equals_the_public_functions(seed):
     """The code-level entry point timepoints uses gives what the four public functions give."""
     from hpd_analysis.recist import (
+        ScanAssessment,
         measured_pd_reason,
         non_target_response,
         overall_response,
@@ -484,14 +491,42 @@ def test_scan_responses_equals_the_public_functions(seed):
     t_exp = rng.integers(0, 4, n).astype(float)
     t_meas = np.minimum(t_exp, rng.integers(0, 4, n))
 
-    tr = target_response(sld, base, base, cr, part, no_t)
-    ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
+    tr = target_response(sld, base, base, targets_cr=cr, sld_measured=part, no_targets=no_t)
+    ntr = non_target_response(ntpd, ntcr, n_expected=nt_exp, n_assessed=nt_ass)
     ovr = overall_response(tr, ntr, new)
-    reason = response_reason(tr, ntr, new, ovr, sreason, measured_pd_reason(tr, sld, t_exp, t_meas))
-    got = scan_responses(
-        sld, base, base, cr, part, no_t, ntpd, ntcr, nt_exp, nt_ass, new, sreason, t_exp, t_meas
+    reason = response_reason(
+        tr,
+        ntr,
+        new,
+        overall=ovr,
+        sld_reason=sreason,
+        target_pd_reason=measured_pd_reason(tr, sld, n_expected=t_exp, n_measured=t_meas),
     )
-    for want, have in zip((tr, ntr, ovr, reason), got, strict=True):
+    got = scan_responses(
+        ScanAssessment(
+            sld_mm=sld,
+            baseline_sld_mm=base,
+            nadir_mm=base,
+            targets_cr=cr,
+            sld_measured_mm=part,
+            n_targets_expected=t_exp,
+            n_targets_measured=t_meas,
+            no_targets=no_t,
+            non_target_pd=ntpd,
+            non_target_cr=ntcr,
+            n_non_targets_expected=nt_exp,
+            n_non_targets_assessed=nt_ass,
+            new_lesion=new,
+            sld_reason=sreason,
+        )
+    )
+    have_all = (
+        got.target_response,
+        got.non_target_response,
+        got.overall_response,
+        got.response_reason,
+    )
+    for want, have in zip((tr, ntr, ovr, reason), have_all, strict=True):
         assert have.dtype == object and have.flags.writeable
         assert want.tolist() == have.tolist()
     assert len(set(ovr.tolist())) >= 5  # the draw reaches most responses
