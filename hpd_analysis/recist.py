@@ -44,6 +44,14 @@ Rules (Eisenhauer et al., Eur J Cancer 2009; Seymour et al., Lancet Oncol 2017),
   earlier one gives NE (or PD when a PD follows). With ``confirm=True`` an unconfirmed CR of a
   patient without target lesions counts as NON-CR/NON-PD (an unconfirmed CR/PR counts as SD
   otherwise).
+
+The module reads in that order: target response, non-target response, overall response (new
+lesions read there), the reason in words (:data:`REASON_PARTS`, the text of each part and the
+case it applies to), then :func:`scan_responses` (all of them for many scans at once, on label
+codes), the responses of a scan table, the best overall response and iRECIST. How they run fast
+(strings shared across rows, rules as look-up tables of codes, per-patient segment operations)
+lives in :mod:`hpd_analysis.recist_kernel`; ``tests/test_recist.py`` checks the rules scan by
+scan and ``tests/test_recist_kernel.py`` each helper against a plain loop.
 """
 
 from __future__ import annotations
