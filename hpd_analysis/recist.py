@@ -137,6 +137,16 @@ _NON_TARGET_LEVELS = level_values(NON_TARGET_LABELS)
 _OVERALL_LEVELS = level_values(OVERALL_LABELS)
 
 
+def _first_of(
+    codes: dict[str, int], rules: list[tuple[str, np.ndarray]], *, default: str
+) -> np.ndarray:
+    """Per row, the code of the label of the first rule whose condition holds (``default`` when
+    none does): ``rules`` read top to bottom as the paper's list of responses."""
+    return first_match(
+        [condition for _, condition in rules], [codes[label] for label, _ in rules], codes[default]
+    )
+
+
 # ------------------------------------------------------------------ 1. target lesions
 
 
@@ -203,10 +213,16 @@ def _target_codes(
     with np.errstate(invalid="ignore"):
         partial = evaluable & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
     no_target = np.zeros(len(sld), dtype=bool) if no_targets is None else bool_na(no_targets)[0]
-    return first_match(
-        [no_target, progression, ~evaluable, complete, partial],
-        [_TARGET["none"], _TARGET["PD"], _TARGET["NE"], _TARGET["CR"], _TARGET["PR"]],
-        default=_TARGET["SD"],
+    return _first_of(
+        _TARGET,
+        [
+            ("none", no_target),
+            ("PD", progression),
+            ("NE", ~evaluable),
+            ("CR", complete),
+            ("PR", partial),
+        ],
+        default="SD",
     )
 
 
@@ -242,24 +258,17 @@ def _non_target_codes(
     all_gone = bool_na(non_target_cr)[0]
     expected, sums_only = float_na(n_expected)  # counts unknown: per-scan sums only
     assessed = float_na(n_assessed)[0]
-    return first_match(
+    return _first_of(
+        _NON_TARGET,
         [
-            progression,
-            sums_only & ~progression_unknown,
-            sums_only,
-            expected == 0,
-            all_gone,
-            assessed < expected,
+            ("PD", progression),
+            ("non-PD", sums_only & ~progression_unknown),
+            ("NE", sums_only),
+            ("none", expected == 0),
+            ("CR", all_gone),
+            ("NE", assessed < expected),
         ],
-        [
-            _NON_TARGET["PD"],
-            _NON_TARGET["non-PD"],
-            _NON_TARGET["NE"],
-            _NON_TARGET["none"],
-            _NON_TARGET["CR"],
-            _NON_TARGET["NE"],
-        ],
-        default=_NON_TARGET["non-CR/non-PD"],
+        default="non-CR/non-PD",
     )
 
 
@@ -288,28 +297,19 @@ def overall_response_rule(
     """RECIST 1.1 tables 1 and 2 on label arrays (``new_lesion``: numpy bool), as codes
     (positions in :data:`OVERALL_LABELS`). The first line that holds gives the response."""
     no_target = target == "none"
-    return first_match(
+    return _first_of(
+        _OVERALL,
         [
-            (target == "PD") | (non_target == "PD") | new_lesion,  # PD
-            target == "NE",  # NE
-            no_target & (non_target == "CR"),  # table 2: CR
-            no_target & (non_target == "non-CR/non-PD"),  # table 2: NON-CR/NON-PD
-            no_target,  # table 2: NE
-            (target == "CR") & np.isin(non_target, ["CR", "none"]),  # CR
-            np.isin(target, ["CR", "PR"]),  # PR
-            target == "SD",  # SD
+            ("PD", (target == "PD") | (non_target == "PD") | new_lesion),
+            ("NE", target == "NE"),
+            ("CR", no_target & (non_target == "CR")),  # table 2
+            (NON_CR_NON_PD, no_target & (non_target == "non-CR/non-PD")),  # table 2
+            ("NE", no_target),  # table 2
+            ("CR", (target == "CR") & np.isin(non_target, ["CR", "none"])),
+            ("PR", np.isin(target, ["CR", "PR"])),
+            ("SD", target == "SD"),
         ],
-        [
-            _OVERALL["PD"],
-            _OVERALL["NE"],
-            _OVERALL["CR"],
-            _OVERALL[NON_CR_NON_PD],
-            _OVERALL["NE"],
-            _OVERALL["CR"],
-            _OVERALL["PR"],
-            _OVERALL["SD"],
-        ],
-        default=_OVERALL["NE"],
+        default="NE",
     )
 
 
@@ -868,9 +868,9 @@ def best_overall_response(
 def confirmed_responses(
     response: np.ndarray, *, patient: np.ndarray, day: np.ndarray, confirm_min_days: float
 ) -> np.ndarray:
-    """True at each CR confirmed by a CR, and each PR confirmed by a CR or PR, at the first scan
-    of the patient at least ``confirm_min_days`` days later, with no PD in between (rows in
-    patient and date order; ``day`` in days)."""
+    """True at each CR confirmed by a later CR, and each PR by a later CR or PR: the first such
+    scan of the patient at least ``confirm_min_days`` days later comes before the patient's next
+    PD (rows in patient and date order; ``day`` in days)."""
     next_pd = min_after(np.where(response == "PD", day, np.inf), patient)
     confirmed = np.zeros(len(response), dtype=bool)
     for to_confirm, confirming in (("CR", ["CR"]), ("PR", ["CR", "PR"])):
