@@ -954,7 +954,9 @@ def dedupe_and_sort(
     if same.any():
         if order is None:
             order = np.arange(n)
-        drop = _duplicate_rows(file, df, keys, col, describe, order=order, same=same, na_key=na_key)
+        drop = _duplicate_rows(
+            _Keyed(file, df, keys, col, describe), order=order, same=same, na_key=na_key
+        )
     if sort:
         if order is None:
             return df.iloc[np.flatnonzero(~drop)] if drop.any() else df
@@ -968,29 +970,33 @@ def dedupe_and_sort(
     return df.iloc[np.flatnonzero(~drop)] if drop.any() else df
 
 
+@dataclass(frozen=True)
+class _Keyed:
+    """A table being deduplicated: its file label, rows, key columns, the collector of its
+    problems and the text of a row's key in messages."""
+
+    file: str
+    df: pd.DataFrame
+    keys: list[str]
+    col: Collector
+    describe: Callable[[pd.DataFrame], pd.Series]
+
+
 def _duplicate_rows(
-    file: str,
-    df: pd.DataFrame,
-    keys: list[str],
-    col: Collector,
-    describe: Callable[[pd.DataFrame], pd.Series],
-    *,
-    order: np.ndarray,
-    same: np.ndarray,
-    na_key: np.ndarray,
+    t: _Keyed, *, order: np.ndarray, same: np.ndarray, na_key: np.ndarray
 ) -> np.ndarray:
     """Mask of the rows to drop (identical duplicates of an earlier row, noted); duplicates of
     the keys with other values are problems naming the first row of their key."""
     # positions (in df) of each duplicate and of the row before it in key order
     later = order[1:][same]
     prev = order[:-1][same]
-    equal = _identical_rows(df, prev, later)
-    drop = np.zeros(len(df), bool)
+    equal = _identical_rows(t.df, prev, later)
+    drop = np.zeros(len(t.df), bool)
     drop[later[equal]] = True
     if equal.any():
-        rows = np.sort(df.index.to_numpy()[later[equal]])
-        col.note(
-            file,
+        rows = np.sort(t.df.index.to_numpy()[later[equal]])
+        t.col.note(
+            t.file,
             None,
             "dropped_duplicate_rows",
             int(equal.sum()),
@@ -1005,7 +1011,7 @@ def _duplicate_rows(
         # no "appears again" line for it
         conflict = conflict[~na_key[conflict] & ~na_key[prev[~equal]]]
     if len(conflict):
-        _report_conflicts(file, df, keys, col, describe, order=order, same=same, conflict=conflict)
+        _report_conflicts(t, order=order, same=same, conflict=conflict)
     return drop
 
 
@@ -1025,40 +1031,32 @@ def _identical_rows(df: pd.DataFrame, a_pos: np.ndarray, b_pos: np.ndarray) -> n
 
 
 def _report_conflicts(
-    file: str,
-    df: pd.DataFrame,
-    keys: list[str],
-    col: Collector,
-    describe: Callable[[pd.DataFrame], pd.Series],
-    *,
-    order: np.ndarray,
-    same: np.ndarray,
-    conflict: np.ndarray,
+    t: _Keyed, *, order: np.ndarray, same: np.ndarray, conflict: np.ndarray
 ) -> None:
     """One problem per ``conflict`` row: its key appears again with other values (the first
     row of the key named)."""
-    n = len(df)
+    n = len(t.df)
     group = np.cumsum(np.concatenate([[True], ~same]))  # group id per sorted position
     first_pos = pd.Series(order).groupby(group).transform("first").to_numpy()
     first_of = np.empty(n, dtype=np.int64)
     first_of[order] = first_pos
     mask = np.zeros(n, bool)
     mask[conflict] = True
-    shown = np.sort(conflict)[: col.max_per_check]
-    first_rows = df.index.to_numpy()[first_of[shown]]
-    label = describe(df.iloc[shown]).astype(str).to_numpy(object)
+    shown = np.sort(conflict)[: t.col.max_per_check]
+    first_rows = t.df.index.to_numpy()[first_of[shown]]
+    label = t.describe(t.df.iloc[shown]).astype(str).to_numpy(object)
     msg = pd.Series(
         [
             f"{lab} appears again with different values (first on row {fr})"
             for lab, fr in zip(label, first_rows, strict=True)
         ],
-        index=df.index[shown],
+        index=t.df.index[shown],
     )
-    col.add_rows(
-        file,
-        keys[-1],
-        pd.Series(mask, index=df.index),
+    t.col.add_rows(
+        t.file,
+        t.keys[-1],
+        pd.Series(mask, index=t.df.index),
         lambda v: str(v),
-        "one row per " + ", ".join(keys),
-        values=msg.reindex(df.index),
+        "one row per " + ", ".join(t.keys),
+        values=msg.reindex(t.df.index),
     )
