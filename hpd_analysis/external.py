@@ -86,6 +86,17 @@ def _numbers(
     )
 
 
+def _patient_id_problems(file: str, ids: pd.Series, *, expected: str) -> list[Problem]:
+    """A :class:`Problem` per row whose patient id is missing or not unique."""
+    return _row_problems(
+        file,
+        ids,
+        ids.isna() | ids.duplicated(keep=False),
+        message="missing or duplicate patient id",
+        expected=expected,
+    )
+
+
 def _read_text_csv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -347,27 +358,12 @@ def _laleh_sums(
     too_small = d["_txt"].eq(_TOO_SMALL)
     not_eval = d["_txt"].eq(_NOT_EVALUABLE)
     empty = d["_txt"].eq("")
-    report.add(
-        files,
-        col,
-        "too_small_to_measure",
-        n_rows=int(too_small.sum()),
-        detail=f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm",
-    )
-    report.add(
-        files,
-        col,
-        "not_evaluable",
-        n_rows=int(not_eval.sum()),
-        detail="NOT EVALUABLE -> NaN, not_evaluable True",
-    )
-    report.add(
-        files,
-        col,
-        "missing_value",
-        n_rows=int(empty.sum()),
-        detail="empty -> NaN, not_evaluable True",
-    )
+    for action, rows, detail in (
+        ("too_small_to_measure", too_small, f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm"),
+        ("not_evaluable", not_eval, "NOT EVALUABLE -> NaN, not_evaluable True"),
+        ("missing_value", empty, "empty -> NaN, not_evaluable True"),
+    ):
+        report.add(files, col, action, n_rows=int(rows.sum()), detail=detail)
     sld = d["_num"].where(~too_small, too_small_mm).where(~conflict)
     # CDISC study day: day 1 is the first dose, there is no day 0
     offset = np.where(d["_day"] >= 1, d["_day"] - 1, d["_day"])
@@ -488,13 +484,7 @@ def _oak_numbers(d: pd.DataFrame, name: str) -> dict[str, pd.Series]:
             message="invalid time {value!r}",
             expected="months >= 0",
         )
-    problems += _row_problems(
-        name,
-        d["PtID"],
-        d["PtID"].isna() | d["PtID"].duplicated(keep=False),
-        message="missing or duplicate patient id",
-        expected="a unique PtID",
-    )
+    problems += _patient_id_problems(name, d["PtID"], expected="a unique PtID")
     if problems:
         raise CohortError(problems)
     return nums
@@ -757,13 +747,7 @@ def _inspire_values(tables: _InspireTables) -> _InspireValues:
             message="invalid status {value!r}",
             expected="0 (censored) or 1 (event)",
         )
-    problems += _row_problems(
-        pname,
-        d["id"],
-        d["id"].isna() | d["id"].duplicated(keep=False),
-        message="missing or duplicate patient id",
-        expected="a unique id",
-    )
+    problems += _patient_id_problems(pname, d["id"], expected="a unique id")
     problems += _row_problems(
         pname,
         d["cohort"],
@@ -898,35 +882,37 @@ def _inspire_report(
     """What :func:`read_inspire` derived, one row per rule."""
     pname, sname = tables.patient_file.name, tables.size_file.name
     report = ImportReport()
-    report.add(
-        f"{pname},{sname}",
-        "assessments",
-        "baseline_scan_synthesized",
-        n_rows=n_baseline,
-        detail="baseline sum = l_size (target-lesion size at baseline) on the treatment start",
-    )
-    report.add(
-        sname,
-        "sld_mm",
-        "sum_from_percent_change",
-        n_rows=n_on_treatment,
-        detail="sld_mm = l_size x (1 + size_change / 100), rounded to 0.01 mm; day = "
-        "round(7 x weeks)",
-    )
-    report.add(
-        sname,
-        "size_change",
-        "not_evaluable",
-        n_rows=int(values.size_change.isna().sum()),
-        detail="empty size_change -> sld_mm NaN, not_evaluable 1",
-    )
-    report.add(
-        pname,
-        "change_ctdna_group",
-        "missing_value",
-        n_rows=int(tables.patients["change_ctdna_group"].isna().sum()),
-        detail="ctDNA change not measured: ctdna_increase empty",
-    )
+    for file, column, action, n_rows, detail in (
+        (
+            f"{pname},{sname}",
+            "assessments",
+            "baseline_scan_synthesized",
+            n_baseline,
+            "baseline sum = l_size (target-lesion size at baseline) on the treatment start",
+        ),
+        (
+            sname,
+            "sld_mm",
+            "sum_from_percent_change",
+            n_on_treatment,
+            "sld_mm = l_size x (1 + size_change / 100), rounded to 0.01 mm; day = round(7 x weeks)",
+        ),
+        (
+            sname,
+            "size_change",
+            "not_evaluable",
+            int(values.size_change.isna().sum()),
+            "empty size_change -> sld_mm NaN, not_evaluable 1",
+        ),
+        (
+            pname,
+            "change_ctdna_group",
+            "missing_value",
+            int(tables.patients["change_ctdna_group"].isna().sum()),
+            "ctDNA change not measured: ctdna_increase empty",
+        ),
+    ):
+        report.add(file, column, action, n_rows=n_rows, detail=detail)
     return report.frame()
 
 

@@ -513,28 +513,28 @@ def _accepted_reader_rows(
     keep = pd.Series(keep, index=df.index).astype(bool)
     if report is not None:
         arbitrary = (~visit_accepted) & (~visit_investigator) & (n_evaluators > 1)
-        report.add(
-            name,
-            f"{prefix}EVAL",
-            "reader_chosen_alphabetically",
-            n_rows=int((arbitrary & keep).sum()),
-            detail="several evaluators, none accepted (--ACPTFL) nor investigator: "
-            "the alphabetically first evaluator was kept",
-        )
-        report.add(
-            name,
-            f"{prefix}ACPTFL",
-            "reader_accepted_flag",
-            n_rows=int((visit_accepted & keep).sum()),
-            detail="records of the accepted evaluator (--ACPTFL = Y)",
-        )
-        report.add(
-            name,
-            f"{prefix}EVAL",
-            "reader_investigator_fallback",
-            n_rows=int(((~visit_accepted) & visit_investigator & keep).sum()),
-            detail="visit without an accepted flag: the investigator's records were kept",
-        )
+        for column, action, rows, detail in (
+            (
+                f"{prefix}EVAL",
+                "reader_chosen_alphabetically",
+                arbitrary & keep,
+                "several evaluators, none accepted (--ACPTFL) nor investigator: "
+                "the alphabetically first evaluator was kept",
+            ),
+            (
+                f"{prefix}ACPTFL",
+                "reader_accepted_flag",
+                visit_accepted & keep,
+                "records of the accepted evaluator (--ACPTFL = Y)",
+            ),
+            (
+                f"{prefix}EVAL",
+                "reader_investigator_fallback",
+                (~visit_accepted) & visit_investigator & keep,
+                "visit without an accepted flag: the investigator's records were kept",
+            ),
+        ):
+            report.add(name, column, action, n_rows=int(rows.sum()), detail=detail)
     return keep
 
 
