@@ -304,27 +304,26 @@ def _laleh_scans(
     files = ",".join(sorted(d["_file"].unique()))
     col = "TargetLesionLongDiam_mm"
     nodate = d["Treatment_Day"].eq("")
-    report.add(
-        files,
-        "Treatment_Day",
-        "row_without_day_dropped",
-        n_rows=int(nodate.sum()),
+    d = report.drop(
+        d,
+        nodate,
+        file=files,
+        column="Treatment_Day",
+        action="row_without_day_dropped",
         detail="scan without a study day cannot be placed",
-    )
-    d = d[~nodate].assign(
+    ).assign(
         _day=values.day[~nodate].astype(int),
         _num=values.sld_mm[~nodate],
         _txt=values.text[~nodate],
     )
-    exact = d.duplicated(["_pid", "_day", col])
-    report.add(
-        files,
-        col,
-        "duplicate_row_dropped",
-        n_rows=int(exact.sum()),
+    d = report.drop(
+        d,
+        d.duplicated(["_pid", "_day", col]),
+        file=files,
+        column=col,
+        action="duplicate_row_dropped",
         detail="identical row (patient, day, value)",
     )
-    d = d[~exact]
     conflict = d.duplicated(["_pid", "_day"], keep=False)
     report.add(
         files,

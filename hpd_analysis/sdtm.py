@@ -299,6 +299,20 @@ class ImportReport:
                 }
             )
 
+    def drop(
+        self,
+        table: pd.DataFrame,
+        rows: pd.Series,
+        *,
+        file: str,
+        column: str | None,
+        action: str,
+        detail: str,
+    ) -> pd.DataFrame:
+        """``table`` without ``rows`` (a boolean mask on its index), recorded as ``action``."""
+        self.add(file, column, action, n_rows=int(rows.sum()), detail=detail)
+        return table[~rows]
+
     def frame(self) -> pd.DataFrame:
         """The report as a table (:data:`~hpd_analysis.cohort.LOAD_REPORT_COLUMNS`)."""
         return pd.DataFrame(self.rows, columns=LOAD_REPORT_COLUMNS)
@@ -818,27 +832,27 @@ def _tr_lesion_records(
         )
     lnk = tr["TRLNKID"].astype("string").str.strip()
     summary = lnk.isna()
-    report.add(
-        tr_name,
-        "TRLNKID",
-        "summary_rows_skipped",
-        n_rows=int(summary.sum()),
+    tr = report.drop(
+        tr,
+        summary,
+        file=tr_name,
+        column="TRLNKID",
+        action="summary_rows_skipped",
         detail="records without TRLNKID (e.g. SUMDIAM) are not lesion measurements",
     )
-    tr = tr[~summary]
     keys_any_reader = pd.MultiIndex.from_arrays([_subject_ids(tr), lnk[tr.index].astype(str)])
     tr = select_reader(tr, "TR", reader, name=tr_name, report=report)
     test = _text(tr, "TRTESTCD")
     known = test.isin([*_DIAMETER_TESTS, "TUMSTATE"])
-    report.add(
-        tr_name,
-        "TRTESTCD",
-        "tests_ignored",
-        n_rows=int((~known).sum()),
+    tr = report.drop(
+        tr,
+        ~known,
+        file=tr_name,
+        column="TRTESTCD",
+        action="tests_ignored",
         detail="tests other than LDIAM, LPERP, DIAMETER, TUMSTATE: "
         + ", ".join(sorted(test[~known].dropna().unique())),
     )
-    tr = tr[known.fillna(False)]
     return _TrRecords(_tr_record_table(tr, tr_name, report), keys_any_reader)
 
 
@@ -1000,14 +1014,14 @@ def _lesion_scan_table(m: pd.DataFrame, tr_name: str, report: ImportReport) -> p
     ``LPERP``, ``DIAMETER`` in mm; their text and ``TUMSTATE`` as ``<TEST>_TXT``)."""
     keys = ["patient_id", "assessment_date", "lesion_id"]
     same_rec = m.duplicated([*keys, "_test", "_mm", "_text", "_notdone"], keep="first")
-    report.add(
-        tr_name,
-        "TRLNKID",
-        "duplicate_record_dropped",
-        n_rows=int(same_rec.sum()),
+    m = report.drop(
+        m,
+        same_rec,
+        file=tr_name,
+        column="TRLNKID",
+        action="duplicate_record_dropped",
         detail="identical record (same lesion, test, date and result) of the chosen reader",
     )
-    m = m[~same_rec]
     dup = m.duplicated([*keys, "_test"], keep=False)
     if dup.any():
         raise CohortError(
@@ -1071,14 +1085,14 @@ def _lesion_results(
         detail="measurement not done / not evaluable / missing: diameter or status NA",
     )
     if equivocal_new_lesions == "exclude":
-        report.add(
-            tr_name,
-            "TRSTRESC",
-            "equivocal_new_lesion_excluded",
-            n_rows=int(equivocal_new.sum()),
+        les = report.drop(
+            les,
+            equivocal_new,
+            file=tr_name,
+            column="TRSTRESC",
+            action="equivocal_new_lesion_excluded",
             detail="new lesion recorded as EQUIVOCAL is not a new lesion under RECIST 1.1",
         )
-        les = les[~equivocal_new]
     elif equivocal_new_lesions != "include":
         raise HPDError(
             f"equivocal_new_lesions={equivocal_new_lesions!r}: expected 'exclude' or 'include'"
@@ -1268,14 +1282,14 @@ def _responses_from_rs(
     _require(rs, name, ["USUBJID", "RSTESTCD", "RSDTC"], "RS")
     cat = _text(rs, "RSCAT")
     if cat.eq("RECIST 1.1").any():  # RECIST 1.1 records when the domain also holds others
-        report.add(
-            name,
-            "RSCAT",
-            "other_response_criteria_ignored",
-            n_rows=int((~cat.eq("RECIST 1.1").fillna(False)).sum()),
+        rs = report.drop(
+            rs,
+            ~cat.eq("RECIST 1.1").fillna(False),
+            file=name,
+            column="RSCAT",
+            action="other_response_criteria_ignored",
             detail="RS records of other criteria than RECIST 1.1 (e.g. iRECIST)",
         )
-        rs = rs[cat.eq("RECIST 1.1").fillna(False)]
     rs = select_reader(rs, "RS", reader, name=name, report=report)
     res = _first_present(rs, ["RSSTRESC", "RSORRES"])
     d = pd.DataFrame(
@@ -1550,49 +1564,48 @@ def _select_subjects(
     dm_name, tr_name = files.dm.name, files.tr.name
     _check_unmatched(les, pat, tr_name=tr_name, dm_name=dm_name, allow=allow_unmatched)
     no_start = pat["treatment_start"].isna()
-    report.add(
-        dm_name,
-        "RFXSTDTC",
-        "subject_not_exposed_dropped",
-        n_rows=int(no_start.sum()),
+    pat = report.drop(
+        pat,
+        no_start,
+        file=dm_name,
+        column="RFXSTDTC",
+        action="subject_not_exposed_dropped",
         detail="DM subject without a treatment start (screen failure / never dosed): "
         + ", ".join(pat.loc[no_start, "patient_id"].head(10))
         + (" ..." if no_start.sum() > 10 else ""),
     )
-    pat = pat[~no_start]
     if subjects == "with_tumor_data":
-        has = pat["patient_id"].isin(les["patient_id"])
-        report.add(
-            dm_name,
-            "USUBJID",
-            "subject_without_tumor_data_dropped",
-            n_rows=int((~has).sum()),
+        pat = report.drop(
+            pat,
+            ~pat["patient_id"].isin(les["patient_id"]),
+            file=dm_name,
+            column="USUBJID",
+            action="subject_without_tumor_data_dropped",
             detail="subjects=with_tumor_data: no TR record",
         )
-        pat = pat[has]
     elif subjects != "exposed":
         raise HPDError(f"subjects={subjects!r}: expected 'exposed' or 'with_tumor_data'")
     orphan = ~les["patient_id"].isin(pat["patient_id"])
-    report.add(
-        tr_name,
-        "USUBJID",
-        "lesion_rows_without_patient_dropped",
-        n_rows=int(orphan.sum()),
+    les = report.drop(
+        les,
+        orphan,
+        file=tr_name,
+        column="USUBJID",
+        action="lesion_rows_without_patient_dropped",
         detail="TR records of subjects absent from DM or without treatment start: "
         + ", ".join(sorted(les.loc[orphan, "patient_id"].unique())[:10]),
     )
     resp_orphan = ~resp["patient_id"].isin(pat["patient_id"])
-    report.add(
-        files.rs.name if files.rs else "RS",
-        "USUBJID",
-        "response_rows_without_patient_dropped",
-        n_rows=int(resp_orphan.sum()),
+    resp = report.drop(
+        resp,
+        resp_orphan,
+        file=files.rs.name if files.rs else "RS",
+        column="USUBJID",
+        action="response_rows_without_patient_dropped",
         detail="RS overall responses of subjects absent from DM or without treatment start: "
         + ", ".join(sorted(resp.loc[resp_orphan, "patient_id"].astype(str).unique())[:10]),
     )
-    return _CohortTables(
-        pat, les[~orphan].reset_index(drop=True), resp[~resp_orphan].reset_index(drop=True)
-    )
+    return _CohortTables(pat, les.reset_index(drop=True), resp.reset_index(drop=True))
 
 
 def _check_unmatched(
