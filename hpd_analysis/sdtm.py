@@ -388,6 +388,29 @@ def _problem_rows(
     return out
 
 
+def _raise_for_rows(
+    rows: pd.Series,
+    name: str,
+    column: str,
+    *,
+    message: str,
+    expected: str,
+    values: pd.Series | None = None,
+) -> None:
+    """Raise :class:`CohortError` naming the rows where the mask ``rows`` holds, if any."""
+    if rows.any():
+        raise CohortError(
+            _problem_rows(
+                name,
+                column,
+                rows.index[rows],
+                message=message,
+                expected=expected,
+                values=values,
+            )
+        )
+
+
 def parse_iso_dates(
     values: pd.Series, name: str, column: str, report: ImportReport | None = None
 ) -> pd.Series:
@@ -409,17 +432,14 @@ def parse_iso_dates(
     iso = parts[0] + "-" + parts[1].fillna("01") + "-" + parts[2].fillna("01")
     out = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
     bad |= txt.notna() & parts[0].notna() & out.isna()
-    if bad.any():
-        raise CohortError(
-            _problem_rows(
-                name,
-                column,
-                txt.index[bad],
-                message="not an ISO 8601 date",
-                expected="YYYY-MM-DD (or partial YYYY-MM / YYYY)",
-                values=txt,
-            )
-        )
+    _raise_for_rows(
+        bad,
+        name,
+        column,
+        message="not an ISO 8601 date",
+        expected="YYYY-MM-DD (or partial YYYY-MM / YYYY)",
+        values=txt,
+    )
     if report is not None:
         report.add(
             name,
@@ -560,28 +580,22 @@ def _patients_from_dm(dm: pd.DataFrame, name: str, report: ImportReport) -> pd.D
     _require(dm, name, ["USUBJID"], "DM")
     start_col = _treatment_start_variable(dm, name, report)
     pid = dm["USUBJID"].astype("string").str.strip()
-    if pid.isna().any():
-        raise CohortError(
-            _problem_rows(
-                name,
-                "USUBJID",
-                dm.index[pid.isna()],
-                message="missing subject identifier",
-                expected="a USUBJID",
-            )
-        )
+    _raise_for_rows(
+        pid.isna(),
+        name,
+        "USUBJID",
+        message="missing subject identifier",
+        expected="a USUBJID",
+    )
     dup = pid.duplicated(keep=False)
-    if dup.any():
-        raise CohortError(
-            _problem_rows(
-                name,
-                "USUBJID",
-                dm.index[dup],
-                message="duplicate subject",
-                expected="one DM record per subject",
-                values=pid,
-            )
-        )
+    _raise_for_rows(
+        dup,
+        name,
+        "USUBJID",
+        message="duplicate subject",
+        expected="one DM record per subject",
+        values=pid,
+    )
     p = pd.DataFrame({"patient_id": pid.astype(str)})
     p["treatment_start"] = parse_iso_dates(dm[start_col], name, start_col, report)
     for col, var in [("treatment_end", "RFXENDTC"), ("death_date", "DTHDTC")]:
@@ -654,34 +668,28 @@ def _tte_from_adtte(adtte: pd.DataFrame, name: str, report: ImportReport) -> pd.
     cnsr = _numeric(adtte["CNSR"])
     rows = par.isin(["OS", "PFS"])
     bad = rows & (cnsr.isna() | (cnsr < 0) | (cnsr % 1 != 0))
-    if bad.any():
-        raise CohortError(
-            _problem_rows(
-                name,
-                "CNSR",
-                adtte.index[bad],
-                message="invalid censoring flag",
-                expected="0 (event) or a positive integer (censored)",
-                values=adtte["CNSR"],
-            )
-        )
+    _raise_for_rows(
+        bad,
+        name,
+        "CNSR",
+        message="invalid censoring flag",
+        expected="0 (event) or a positive integer (censored)",
+        values=adtte["CNSR"],
+    )
     factor = _aval_months_per_unit(adtte, rows, aval=aval, name=name, report=report)
     t = adtte[rows].assign(
         _par=par[rows], _m=(aval * factor)[rows], _e=(cnsr[rows] == 0).astype(int)
     )
     t["USUBJID"] = t["USUBJID"].astype("string").str.strip()
     dup = t.duplicated(["USUBJID", "_par"], keep=False)
-    if dup.any():
-        raise CohortError(
-            _problem_rows(
-                name,
-                "PARAMCD",
-                t.index[dup],
-                message="several records of one parameter for a subject",
-                expected="one OS and one PFS record per subject",
-                values=t["_par"],
-            )
-        )
+    _raise_for_rows(
+        dup,
+        name,
+        "PARAMCD",
+        message="several records of one parameter for a subject",
+        expected="one OS and one PFS record per subject",
+        values=t["_par"],
+    )
     out = pd.DataFrame({"patient_id": pd.Series(t["USUBJID"].unique(), dtype="string")})
     for p in ("OS", "PFS"):
         s = t[t["_par"] == p].set_index("USUBJID")
@@ -860,16 +868,13 @@ def _tr_record_table(tr: pd.DataFrame, tr_name: str, report: ImportReport) -> pd
     """The columns of :attr:`_TrRecords.records`, one row per TR record of ``tr``."""
     date = parse_iso_dates(tr["TRDTC"], tr_name, "TRDTC", report)
     nodate = date.isna()
-    if nodate.any():
-        raise CohortError(
-            _problem_rows(
-                tr_name,
-                "TRDTC",
-                tr.index[nodate],
-                message="missing assessment date",
-                expected="an ISO 8601 date",
-            )
-        )
+    _raise_for_rows(
+        nodate,
+        tr_name,
+        "TRDTC",
+        message="missing assessment date",
+        expected="an ISO 8601 date",
+    )
     records = pd.DataFrame(
         {
             "patient_id": _subject_ids(tr),
@@ -901,17 +906,14 @@ def _to_mm(df: pd.DataFrame, name: str, report: ImportReport) -> pd.Series:
     unit = _first_present(df, ["TRSTRESU", "TRORRESU"])
     factor = unit.map(_TO_MM, na_action="ignore").astype(float)
     bad_unit = unit.notna() & factor.isna() & val.notna()
-    if bad_unit.any():
-        raise CohortError(
-            _problem_rows(
-                name,
-                "TRSTRESU",
-                df.index[bad_unit],
-                message="unknown length unit",
-                expected="mm, cm or m",
-                values=unit,
-            )
-        )
+    _raise_for_rows(
+        bad_unit,
+        name,
+        "TRSTRESU",
+        message="unknown length unit",
+        expected="mm, cm or m",
+        values=unit,
+    )
     no_unit = unit.isna() & val.notna()
     report.add(
         name,
@@ -947,17 +949,14 @@ def _tu_lesion_identity(
     role_txt = _first_present(tu, ["TUSTRESC", "TUORRES"])
     role = role_txt.map(_ROLE, na_action="ignore")
     bad = role_txt.notna() & role.isna()
-    if bad.any():
-        raise CohortError(
-            _problem_rows(
-                tu_name,
-                "TUSTRESC",
-                tu.index[bad],
-                message="unknown lesion role",
-                expected="TARGET, NON-TARGET or NEW",
-                values=role_txt,
-            )
-        )
+    _raise_for_rows(
+        bad,
+        tu_name,
+        "TUSTRESC",
+        message="unknown lesion role",
+        expected="TARGET, NON-TARGET or NEW",
+        values=role_txt,
+    )
     location = _text(tu, "TULOC").fillna("") + " " + _text(tu, "TULOCDTL").fillna("")
     ident = pd.DataFrame(
         {
@@ -995,18 +994,32 @@ def _link_tu_tr(records: pd.DataFrame, ident: pd.DataFrame, tr_name: str) -> pd.
     m["_role"] = m["_role"].fillna(grp_role)
     norole = m["_role"].isna()
     if norole.any():
-        raise CohortError(
-            _problem_rows(
-                tr_name,
-                "TRLNKID",
-                pd.Index(m.loc[norole, "_row"]),
-                message="lesion not identified in TU and TRGRPID gives no role",
-                expected="a TU record with the same TULNKID, or TRGRPID TARGET/NON-TARGET/NEW",
-                values=m.set_index("_row")["lesion_id"],
-            )
+        raise _lesion_record_error(
+            m,
+            norole,
+            tr_name=tr_name,
+            message="lesion not identified in TU and TRGRPID gives no role",
+            expected="a TU record with the same TULNKID, or TRGRPID TARGET/NON-TARGET/NEW",
         )
     m["lymph_node"] = m["lymph_node"].astype("boolean").fillna(False).astype(bool)
     return m
+
+
+def _lesion_record_error(
+    m: pd.DataFrame, rows: pd.Series, *, tr_name: str, message: str, expected: str
+) -> CohortError:
+    """The error naming the TR records of ``m`` where ``rows`` holds (their lines of the TR file,
+    ``TRLNKID``)."""
+    return CohortError(
+        _problem_rows(
+            tr_name,
+            "TRLNKID",
+            pd.Index(m.loc[rows, "_row"]),
+            message=message,
+            expected=expected,
+            values=m.set_index("_row")["lesion_id"],
+        )
+    )
 
 
 def _lesion_scan_table(m: pd.DataFrame, tr_name: str, report: ImportReport) -> pd.DataFrame:
@@ -1024,16 +1037,13 @@ def _lesion_scan_table(m: pd.DataFrame, tr_name: str, report: ImportReport) -> p
     )
     dup = m.duplicated([*keys, "_test"], keep=False)
     if dup.any():
-        raise CohortError(
-            _problem_rows(
-                tr_name,
-                "TRLNKID",
-                pd.Index(m.loc[dup, "_row"]),
-                message="several records of one test for a lesion and date",
-                expected="one record per lesion, test and date for the chosen reader "
-                "(set TRACPTFL or choose reader=)",
-                values=m.set_index("_row")["lesion_id"],
-            )
+        raise _lesion_record_error(
+            m,
+            dup,
+            tr_name=tr_name,
+            message="several records of one test for a lesion and date",
+            expected="one record per lesion, test and date for the chosen reader "
+            "(set TRACPTFL or choose reader=)",
         )
     val = m.pivot_table(index=keys, columns="_test", values="_mm", aggfunc="first")
     val = val.reindex(columns=list(_DIAMETER_TESTS))
