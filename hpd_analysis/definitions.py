@@ -271,13 +271,14 @@ def _substitute(text: str, params: Mapping[str, Any], where: str) -> str:
 
 
 def parse_atom(
-    text: str,
+    text: Any,
     params: Mapping[str, Any],
     where: str = "criterion",
     label: str | None = None,
     label_false: str | None = None,
 ) -> Atom:
-    """Parse ``"column op value"`` (parameters ``{name}`` substituted) into an :class:`Atom`."""
+    """Parse ``"column op value"`` (parameters ``{name}`` substituted) into an :class:`Atom`
+    (:class:`ParameterError` when ``text`` is not such a string)."""
     if not isinstance(text, str):
         raise ParameterError(f"{where}: criterion {text!r} is not a string 'column op value'")
     norm = text.replace("≥", ">=").replace("≤", "<=").replace("≠", "!=")

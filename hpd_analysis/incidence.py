@@ -639,7 +639,7 @@ def group_labels(
             np.asarray([HPD_LABEL, NON_HPD_LABEL, pd.NA], dtype=object)[st], index=idx
         )
         levels = [HPD_LABEL, NON_HPD_LABEL]
-        ref = NON_HPD_LABEL if reference is None else reference
+        ref: str | None = NON_HPD_LABEL if reference is None else reference
         why = pd.Series(
             np.asarray([pd.NA, pd.NA, f"not evaluable under {code}"], dtype=object)[st], index=idx
         )
