@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .agreement import PAIR_COUNT_COLUMNS
 from .errors import HPDError, ParameterError
+from .survival import ESTIMATE_COLUMNS
 
 #: Environment variable read by :func:`read_key` when no key file is given.
 KEY_ENV = "HPD_PSEUDONYM_KEY"
@@ -326,23 +328,13 @@ SMALL_CELL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "threshold_sweep": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
     "attrition": (("n",), ("percent_of_cohort",)),
     "agreement": (
-        ("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either"),
+        PAIR_COUNT_COLUMNS,
         ("jaccard", "percent_agreement", "kappa", "kappa_ci_low", "kappa_ci_high", "kappa_p_value"),
     ),
     "scans_per_patient": (("n_patients",), ()),
     "recist_first_eval": (("n", "n_hpd", "n_not_hpd", "n_not_evaluable"), ("percent",)),
     "upset": (("n",), ()),
-    "survival": (
-        ("n", "events", "n_excluded"),
-        (
-            "median_months",
-            "median_ci_low",
-            "median_ci_high",
-            "hazard_ratio",
-            "hr_ci_low",
-            "hr_ci_high",
-        ),
-    ),
+    "survival": (("n", "events", "n_excluded"), ESTIMATE_COLUMNS),
     "survival_excluded": (("n",), ()),
     "kinetics_summary": (("n", "n_missing"), ("median", "q1", "q3")),
     "odds_ratios": (("n", "n_events"), ()),
