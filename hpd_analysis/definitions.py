@@ -44,7 +44,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -117,16 +117,24 @@ REASON_COLUMNS: dict[str, str] = {
     "death_from_progression": "death_from_progression_reason",
 }
 
-#: requirement tokens: token -> (column that must be present, default reason when it is not)
-REQUIREMENT_TOKENS: dict[str, tuple[str, str, str]] = {
-    "prebaseline": ("prebaseline_date", "prebaseline_reason", "no pre-baseline scan"),
-    "baseline": ("baseline_date", "baseline_reason", "no baseline scan"),
-    "first_eval": ("first_eval_date", "first_eval_reason", "no first evaluation scan"),
+
+class Requirement(NamedTuple):
+    """A requirement token: the column that must be present, the column of the reason when it
+    is not, and the default reason."""
+
+    column: str
+    reason_column: str
+    default_reason: str
+
+
+#: requirement tokens: token -> (column that must be present, reason column, default reason)
+REQUIREMENT_TOKENS: dict[str, Requirement] = {
+    "prebaseline": Requirement("prebaseline_date", "prebaseline_reason", "no pre-baseline scan"),
+    "baseline": Requirement("baseline_date", "baseline_reason", "no baseline scan"),
+    "first_eval": Requirement("first_eval_date", "first_eval_reason", "no first evaluation scan"),
     # RECIST-based HPD studies enrolled patients with measurable disease (a baseline target SLD)
-    "measurable_baseline": (
-        "sld_baseline_mm",
-        "sld_baseline_reason",
-        "no measurable disease at baseline",
+    "measurable_baseline": Requirement(
+        "sld_baseline_mm", "sld_baseline_reason", "no measurable disease at baseline"
     ),
 }
 
@@ -558,6 +566,14 @@ class Definition:
             f"{k} = {_fmt_value(v)} (published: {_fmt_value(ref)})"
             for k, (v, ref) in self.parameter_changes().items()
         )
+
+    def criteria_reading(self, columns: Iterable[str]) -> list[str]:
+        """Labels (sorted, each once) of the criteria and requirements of this definition that
+        read one of ``columns``, e.g. ``["TTF < 2 months"]`` for Kato 2017 and ``ttf_months``;
+        empty when none does (does this rule read the endpoint it is compared on?)."""
+        atoms, _, reqs = self.compile()
+        read = set(columns)
+        return sorted({a.label for a in [*atoms, *reqs] if a.column in read})
 
     def requires_recist_pd(self) -> bool:
         """True when every HPD patient of this definition has RECIST PD at the first evaluation:
@@ -1096,6 +1112,22 @@ def evaluate_definitions(features: pd.DataFrame, definitions: Sequence[Definitio
 
 _PD = {"criterion": "recist_first_eval == PD"}
 
+
+def _pd_and_delta_tgr(code: str, *, citation: str, rule: str, delta_tgr_min: float) -> Definition:
+    """A ΔTGR definition (Ferrara 2018; Kas 2020 with a higher threshold): RECIST PD at the
+    first evaluation and ΔTGR = TGR_on − TGR_pre strictly above ``delta_tgr_min`` percentage
+    points per month, for patients with measurable disease and a pre-baseline scan."""
+    return Definition(
+        code=code,
+        citation=citation,
+        rule=rule,
+        parameters={"delta_tgr_min": delta_tgr_min},
+        requires=("measurable_baseline", "prebaseline"),
+        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
+        notes="Strictly greater than {delta_tgr_min}.",
+    )
+
+
 BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         code="champiat2017",
@@ -1131,8 +1163,8 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         "too). The reference slope was measured on the previous treatment line, i.e. "
         "pre-baseline → baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
     ),
-    Definition(
-        code="ferrara2018",
+    _pd_and_delta_tgr(
+        "ferrara2018",
         citation=(
             "Ferrara R, Mezquita L, Texier M, et al. Hyperprogressive disease in patients with "
             "advanced non-small cell lung cancer treated with PD-1/PD-L1 inhibitors or with "
@@ -1141,10 +1173,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         ),
         rule="RECIST PD at the first evaluation and ΔTGR (TGR_on − TGR_pre) > {delta_tgr_min} "
         "percentage points per month.",
-        parameters={"delta_tgr_min": 50.0},
-        requires=("measurable_baseline", "prebaseline"),
-        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
-        notes="Strictly greater than {delta_tgr_min}.",
+        delta_tgr_min=50.0,
     ),
     Definition(
         code="kato2017",
@@ -1389,8 +1418,8 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         "Parameters.death_without_cause_is_progression is false. Both day limits are "
         "inclusive (published: day 42 = 6 weeks, day 84 = 12 weeks).",
     ),
-    Definition(
-        code="kas2020",
+    _pd_and_delta_tgr(
+        "kas2020",
         citation=(
             "Kas B, Talbot H, Ferrara R, et al. Clarification of definitions of hyperprogressive "
             "disease during immunotherapy for non-small cell lung cancer. JAMA Oncol "
@@ -1398,10 +1427,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         ),
         rule="RECIST PD at the first evaluation and ΔTGR > {delta_tgr_min} percentage points per "
         "month.",
-        parameters={"delta_tgr_min": 100.0},
-        requires=("measurable_baseline", "prebaseline"),
-        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
-        notes="Strictly greater than {delta_tgr_min}.",
+        delta_tgr_min=100.0,
     ),
 )
 
