@@ -31,9 +31,11 @@ from .definitions import (
     resolve_definitions,
     verdict_columns,
 )
+from .endpoints import ENDPOINT_TIME_EVENT_COLUMNS
 from .errors import HPDError, ParameterError
 from .kinetics import (
     KINETIC_COLUMNS,
+    SCAN_REASON_COLUMNS,
     ColumnValues,
     column_values,
     isna,
@@ -62,12 +64,7 @@ CONTRACT_COLUMNS = [
 ]
 #: why a contract value is missing
 REASON_OUTPUT_COLUMNS = [
-    "prebaseline_reason",
-    "baseline_reason",
-    "first_eval_reason",
-    "sld_prebaseline_reason",
-    "sld_baseline_reason",
-    "sld_first_eval_reason",
+    *SCAN_REASON_COLUMNS,
     *[f"{c}_reason" for c in KINETIC_COLUMNS],
     "recist_first_eval_reason",
 ]
@@ -93,17 +90,7 @@ SUPPORT_COLUMNS = [
     "died_before_first_eval",
 ]
 #: endpoint columns (months; event 1, censored 0)
-ENDPOINT_OUTPUT_COLUMNS = [
-    "os_months",
-    "os_event",
-    "pfs_months",
-    "pfs_event",
-    "ttf_months",
-    "ttf_event",
-    "os_reason",
-    "pfs_reason",
-    "ttf_reason",
-]
+ENDPOINT_OUTPUT_COLUMNS = [*ENDPOINT_TIME_EVENT_COLUMNS, "os_reason", "pfs_reason", "ttf_reason"]
 
 #: death-cause columns read (when present) by ``death_from_progression``
 DEATH_CAUSE_COLUMNS = ("death_cause", "cause_of_death")
@@ -417,12 +404,12 @@ def _add_rule_features(
     no_fe = isna(f["first_eval_date"])
     fe = _first_eval_reasons(f, no_fe)
     f = f.with_columns({"first_eval_reason": fe.column(f.index)})
-    f = f.with_columns(_scan_timing(f, fe.values, no_fe, params))
+    f = f.with_columns(_scan_timing(f, params, fe_reason=fe.values, no_fe=no_fe))
     f = f.with_columns(_sld_change_reason(f, fe.values))
     f = f.with_columns(_first_eval_counts(f, no_fe))
-    f = f.with_columns(_organ_count(f, lesions, fe.values, no_fe))
+    f = f.with_columns(_organ_count(f, lesions, fe_reason=fe.values, no_fe=no_fe))
     f = f.with_columns(_ecog_change(f, patients))
-    return f.with_columns(_death_columns(f, patients, no_fe, params))
+    return f.with_columns(_death_columns(f, patients, params, no_fe=no_fe))
 
 
 def _absent_scan_dates(f: ColumnValues) -> dict[str, Any]:
@@ -442,7 +429,7 @@ def _first_eval_reasons(f: ColumnValues, no_fe: np.ndarray) -> _FirstReason:
 
 
 def _scan_timing(
-    f: ColumnValues, fe_reason: np.ndarray, no_fe: np.ndarray, params: Parameters
+    f: ColumnValues, params: Parameters, *, fe_reason: np.ndarray, no_fe: np.ndarray
 ) -> dict[str, Any]:
     """``first_eval_day`` (days from treatment start, when absent), ``first_eval_months``
     (months), ``days_prebaseline_to_start`` (days) and the reasons of the two day counts."""
@@ -471,13 +458,14 @@ def _scan_timing(
     ):
         miss = isna(f[day_col]) if day_col in f else np.ones(n, dtype=bool)
         new[f"{day_col}_reason"] = _day_count_reason(
-            miss, scan_missing, scan_reason, no_start, what
+            miss, scan_missing=scan_missing, scan_reason=scan_reason, no_start=no_start, what=what
         ).column(f.index)
     return new
 
 
 def _day_count_reason(
     miss: np.ndarray,
+    *,
     scan_missing: np.ndarray,
     scan_reason: np.ndarray,
     no_start: np.ndarray,
@@ -537,7 +525,7 @@ def _first_eval_counts(f: ColumnValues, no_fe: np.ndarray) -> dict[str, Any]:
 
 
 def _organ_count(
-    f: ColumnValues, lesions: pd.DataFrame | None, fe_reason: np.ndarray, no_fe: np.ndarray
+    f: ColumnValues, lesions: pd.DataFrame | None, *, fe_reason: np.ndarray, no_fe: np.ndarray
 ) -> dict[str, Any]:
     """``n_organs_with_new_lesions_first_eval`` (given, else counted from ``lesions``; 0 when
     there is no new lesion) and its reason when unknown."""
@@ -599,7 +587,7 @@ def _where_reason(mask: np.ndarray, reason: str) -> np.ndarray:
 
 
 def _death_columns(
-    f: ColumnValues, patients: pd.DataFrame | None, no_fe: np.ndarray, params: Parameters
+    f: ColumnValues, patients: pd.DataFrame | None, params: Parameters, *, no_fe: np.ndarray
 ) -> dict[str, Any]:
     """``death_day``, ``days_to_death`` (+inf without a recorded death; unknown, with a reason,
     in a cohort with no death information), ``death_from_progression``,
@@ -859,23 +847,28 @@ def threshold_sweep(
     for v in values:
         value = v.item() if isinstance(v, np.generic) else v
         res = evaluate_definition(features, defn.with_parameters(**{parameter: value}))[col]
-        n_eval = int(res.notna().sum())
-        n_hpd = int(res.fillna(False).sum())
         rows.append(
-            {
-                "definition": defn.code,
-                "parameter": parameter,
-                "value": value,
-                "n_hpd": n_hpd,
-                "n_evaluable": n_eval,
-                "n_total": len(res),
-                "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
-            }
+            {"definition": defn.code, "parameter": parameter, "value": value, **hpd_counts(res)}
         )
-    return pd.DataFrame(
-        rows,
-        columns=["definition", "parameter", "value", "n_hpd", "n_evaluable", "n_total", "percent"],
-    )
+    return pd.DataFrame(rows, columns=["definition", "parameter", "value", *HPD_COUNT_COLUMNS])
+
+
+#: the counts of :func:`hpd_counts`, in the column order of the sweep tables
+HPD_COUNT_COLUMNS = ["n_hpd", "n_evaluable", "n_total", "percent"]
+
+
+def hpd_counts(verdicts: Any) -> dict[str, Any]:
+    """Patients HPD (``n_hpd``), evaluable (``n_evaluable``, verdict not NA) and in all
+    (``n_total``) of one ``hpd_<code>`` verdict column (nullable boolean Series or array), and
+    ``percent`` = 100 · n_hpd / n_evaluable (NaN when none is evaluable)."""
+    n_eval = int((~isna(verdicts)).sum())
+    n_hpd = int(to_numpy(verdicts, bool, False).sum())
+    return {
+        "n_hpd": n_hpd,
+        "n_evaluable": n_eval,
+        "n_total": len(verdicts),
+        "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1166,8 +1159,6 @@ def window_sweep(
             else:
                 continue  # a definition not in this run
             for code, v in res.items():
-                n_eval = int(np.asarray(~v.isna()).sum())
-                n_hpd = int(v.to_numpy(dtype=bool, na_value=False).sum())
                 rows.append(
                     {
                         "parameter": key,
@@ -1175,25 +1166,12 @@ def window_sweep(
                         "published": value == published,
                         "in_force": value == in_force,
                         "definition": code,
-                        "n_hpd": n_hpd,
-                        "n_evaluable": n_eval,
-                        "n_total": len(v),
-                        "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
+                        **hpd_counts(v),
                     }
                 )
     return pd.DataFrame(
         rows,
-        columns=[
-            "parameter",
-            "value",
-            "published",
-            "in_force",
-            "definition",
-            "n_hpd",
-            "n_evaluable",
-            "n_total",
-            "percent",
-        ],
+        columns=["parameter", "value", "published", "in_force", "definition", *HPD_COUNT_COLUMNS],
     )
 
 
