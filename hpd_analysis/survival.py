@@ -523,8 +523,7 @@ def survival_data(
         lookahead=lookahead,
         days_per_month=days_per_month,
     )
-    t = time.to_numpy(dtype=float)
-    e = event.to_numpy(dtype=float)
+    t, e = time.to_numpy(dtype=float), event.to_numpy(dtype=float)
     reason = _exclusion_reasons(
         classification,
         why.to_numpy(dtype=object).copy(),
@@ -535,24 +534,9 @@ def survival_data(
         definition=defn,
         days_per_month=days_per_month,
     )
-    keep = pd.isna(reason)
-    ids = (
-        classification["patient_id"].astype(str).to_numpy()
-        if "patient_id" in classification.columns
-        else classification.index.astype(str)
+    data, excluded = _analysed_and_excluded(
+        classification, labels, time=t, event=e, reason=reason, landmark=lm.months
     )
-    ids = np.asarray(ids, dtype=object)
-    data = pd.DataFrame(
-        {
-            "patient_id": ids[keep],
-            "group": labels.to_numpy(dtype=object)[keep],
-            "time_months": t[keep] - (lm.months or 0.0),
-            "event": e[keep].astype("int64"),
-        }
-    )
-    excluded = pd.DataFrame({"patient_id": ids[~keep], "reason": reason[~keep]})
-    counts = excluded["reason"].value_counts()
-    order = sorted(counts.index, key=lambda r: (-counts[r], str(r)))
     info: dict[str, Any] = {
         "endpoint": str(endpoint).lower(),
         "grouping": "all" if group_by is None else str(group_by),
@@ -562,11 +546,49 @@ def survival_data(
         "landmark_rule": lm.rule,
         "horizon_months": lm.horizon,
         "n_input": len(classification),
-        "n_analysed": int(keep.sum()),
+        "n_analysed": len(data),
         "excluded": excluded,
-        "n_excluded": {r: int(counts[r]) for r in order},
+        "n_excluded": _reason_counts(excluded["reason"]),
     }
     return data, info
+
+
+def _analysed_and_excluded(
+    classification: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    time: np.ndarray,
+    event: np.ndarray,
+    reason: np.ndarray,
+    landmark: float | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analysis table (``patient_id, group, time_months`` from the landmark, ``event``) of
+    the patients without an exclusion ``reason``, and the ``patient_id, reason`` of the others."""
+    keep = pd.isna(reason)
+    ids = np.asarray(_patient_ids(classification), dtype=object)
+    data = pd.DataFrame(
+        {
+            "patient_id": ids[keep],
+            "group": labels.to_numpy(dtype=object)[keep],
+            "time_months": time[keep] - (landmark or 0.0),
+            "event": event[keep].astype("int64"),
+        }
+    )
+    return data, pd.DataFrame({"patient_id": ids[~keep], "reason": reason[~keep]})
+
+
+def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+    """Patients per exclusion reason, the most frequent first (ties by reason)."""
+    counts = reasons.value_counts()
+    order = sorted(counts.index, key=lambda r: (-counts[r], str(r)))
+    return {r: int(counts[r]) for r in order}
+
+
+def _patient_ids(classification: pd.DataFrame) -> Any:
+    """The patient ids as text: the ``patient_id`` column, else the row index."""
+    if "patient_id" in classification.columns:
+        return classification["patient_id"].astype(str).to_numpy()
+    return classification.index.astype(str)
 
 
 def _lookahead(lookahead: str) -> str:
@@ -1381,9 +1403,7 @@ def competing_risks_table(
     )
     cause_all = pd.Series(
         progression_causes(classification),
-        index=classification["patient_id"].astype(str).to_numpy()
-        if "patient_id" in classification.columns
-        else classification.index.astype(str),
+        index=_patient_ids(classification),
     )
     cause = cause_all.reindex(data["patient_id"].astype(str)).to_numpy(dtype=int)
     lm = info["landmark_months"]
