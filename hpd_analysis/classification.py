@@ -37,6 +37,7 @@ from .kinetics import (
     KINETIC_COLUMNS,
     SCAN_REASON_COLUMNS,
     ColumnValues,
+    Reasons,
     column_values,
     isna,
     kinetic_columns,
@@ -150,55 +151,11 @@ def _reason_array(df: pd.DataFrame, col: str) -> np.ndarray:
 
 def _reason_values(cols: ColumnValues, col: str) -> np.ndarray:
     """Reason column ``col`` as an object array, as it is (all None when absent); a source for
-    :meth:`_FirstReason.fill` (missing values are skipped there)."""
+    :meth:`~hpd_analysis.kinetics.Reasons.add` (missing values are skipped there)."""
     if col not in cols:
         return np.full(cols.n_rows, None, dtype=object)
     v = cols[col]
     return v if isinstance(v, np.ndarray) and v.dtype == object else to_numpy(v, object, None)
-
-
-class _FirstReason:
-    """Reasons per row, the first one set wins (as chained :func:`_fill_reason` calls).
-
-    ``values``: object array, None where no reason is set (``unset``: NA mask of the values).
-    """
-
-    def __init__(self, values: np.ndarray, unset: np.ndarray):
-        self.values = values
-        self.unset = unset
-
-    @classmethod
-    def empty(cls, n: int) -> _FirstReason:
-        return cls(np.full(n, None, dtype=object), np.ones(n, dtype=bool))
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> _FirstReason:
-        """From a copy of the reasons ``values`` (any missing value becomes None)."""
-        unset = isna(values)
-        out = values.copy()
-        out[unset] = None
-        return cls(out, unset)
-
-    def fill(self, mask: np.ndarray, reason: Any) -> None:
-        """Set ``reason`` (str, or per-row object array whose missing values are skipped) where
-        ``mask`` and no reason is set yet."""
-        idx = np.flatnonzero(mask & self.unset)
-        if not len(idx):
-            return
-        if isinstance(reason, np.ndarray):
-            reason = reason[idx]
-            if pd.api.types.infer_dtype(reason, skipna=False) != "string":
-                known = ~isna(reason)
-                idx, reason = idx[known], reason[known]
-        self.values[idx] = reason
-        self.unset[idx] = False
-
-    def column(self, index: pd.Index) -> Any:
-        """The reasons as a column: the array, or an object Series on ``index`` when no reason
-        is set (all None: no dtype inference pass over them by the DataFrame constructor)."""
-        if self.unset.all():
-            return pd.Series(self.values, index=index, dtype=object, copy=False)
-        return self.values
 
 
 def _whole_days(end: Any, start: Any) -> np.ndarray:
@@ -374,6 +331,7 @@ def add_rule_features(
     features: pd.DataFrame,
     patients: pd.DataFrame | None = None,
     lesions: pd.DataFrame | None = None,
+    *,
     params: Parameters | None = None,
 ) -> pd.DataFrame:
     """Add the derived inputs the definitions read (pure; one row per input row, same order).
@@ -389,13 +347,14 @@ def add_rule_features(
     ``lesions`` when not given) and masks the first-evaluation counts to NA when there is no
     first evaluation (a missing scan is not "0 new lesions").
     """
-    return _add_rule_features(ColumnValues(features), patients, lesions, params).frame()
+    return _add_rule_features(ColumnValues(features), patients, lesions, params=params).frame()
 
 
 def _add_rule_features(
     f: ColumnValues,
     patients: pd.DataFrame | None,
     lesions: pd.DataFrame | None,
+    *,
     params: Parameters | None,
 ) -> ColumnValues:
     """:func:`add_rule_features` on column values: each step adds the columns it computes."""
@@ -404,10 +363,10 @@ def _add_rule_features(
     no_fe = isna(f["first_eval_date"])
     fe = _first_eval_reasons(f, no_fe)
     f = f.with_columns({"first_eval_reason": fe.column(f.index)})
-    f = f.with_columns(_scan_timing(f, params, fe_reason=fe.values, no_fe=no_fe))
-    f = f.with_columns(_sld_change_reason(f, fe.values))
+    f = f.with_columns(_scan_timing(f, params, fe_reason=fe.reasons, no_fe=no_fe))
+    f = f.with_columns(_sld_change_reason(f, fe.reasons))
     f = f.with_columns(_first_eval_counts(f, no_fe))
-    f = f.with_columns(_organ_count(f, lesions, fe_reason=fe.values, no_fe=no_fe))
+    f = f.with_columns(_organ_count(f, lesions, fe_reason=fe.reasons, no_fe=no_fe))
     f = f.with_columns(_ecog_change(f, patients))
     return f.with_columns(_death_columns(f, patients, params, no_fe=no_fe))
 
@@ -421,10 +380,10 @@ def _absent_scan_dates(f: ColumnValues) -> dict[str, Any]:
     }
 
 
-def _first_eval_reasons(f: ColumnValues, no_fe: np.ndarray) -> _FirstReason:
+def _first_eval_reasons(f: ColumnValues, no_fe: np.ndarray) -> Reasons:
     """Why there is no first evaluation: the upstream reason, else "no first evaluation scan"."""
-    fe = _FirstReason.of(_reason_values(f, "first_eval_reason"))
-    fe.fill(no_fe, "no first evaluation scan")
+    fe = Reasons.of(_reason_values(f, "first_eval_reason"))
+    fe.add(no_fe, "no first evaluation scan")
     return fe
 
 
@@ -470,15 +429,15 @@ def _day_count_reason(
     scan_reason: np.ndarray,
     no_start: np.ndarray,
     what: str,
-) -> _FirstReason:
+) -> Reasons:
     """Why a day count from treatment start is missing (``miss``): the scan's own reason, a
     missing scan, a missing treatment start, else unknown."""
-    r = _FirstReason.empty(len(miss))
+    r = Reasons(len(miss))
     if miss.any():
-        r.fill(miss & scan_missing, scan_reason)
-        r.fill(miss & scan_missing, "scan not found")
-        r.fill(miss & no_start, f"no treatment_start: {what} unknown")
-        r.fill(miss, f"{what} unknown")
+        r.add(miss & scan_missing, scan_reason)
+        r.add(miss & scan_missing, "scan not found")
+        r.add(miss & no_start, f"no treatment_start: {what} unknown")
+        r.add(miss, f"{what} unknown")
     return r
 
 
@@ -487,21 +446,21 @@ def _sld_change_reason(f: ColumnValues, fe_reason: np.ndarray) -> dict[str, Any]
     (a scan, an SLD, SLD = 0 mm at baseline); nothing when the change is not a feature."""
     if "sld_pct_change_first_eval" not in f:
         return {}
-    r = _FirstReason.empty(f.n_rows)
+    r = Reasons(f.n_rows)
     miss = isna(f["sld_pct_change_first_eval"])
     if miss.any():
         if "baseline_reason" in f:
-            r.fill(miss, _reason_values(f, "baseline_reason"))
-        r.fill(miss, fe_reason)
+            r.add(miss, _reason_values(f, "baseline_reason"))
+        r.add(miss, fe_reason)
         for src in ("sld_baseline_reason", "sld_first_eval_reason"):
             if src in f:
-                r.fill(miss, _reason_values(f, src))
+                r.add(miss, _reason_values(f, src))
         if "sld_baseline_mm" in f:
-            r.fill(
+            r.add(
                 miss & (to_numpy(f["sld_baseline_mm"], float) == 0),
                 "SLD = 0 mm at baseline (percent change undefined)",
             )
-        r.fill(miss, "SLD change at first evaluation not computable")
+        r.add(miss, "SLD change at first evaluation not computable")
     return {"sld_change_first_eval_reason": r.column(f.index)}
 
 
@@ -539,10 +498,10 @@ def _organ_count(
     if "new_lesions_first_eval" in f:  # no new lesion at all -> 0 organs, whatever the format
         zero_new = to_numpy(f["new_lesions_first_eval"], float, np.nan) == 0
         cnt = np.where(np.isnan(cnt) & zero_new, 0.0, cnt)
-    r = _FirstReason.empty(f.n_rows)
+    r = Reasons(f.n_rows)
     miss = np.isnan(cnt)
-    r.fill(miss & no_fe, fe_reason)
-    r.fill(miss, "organs of new lesions unknown (no lesion-level organ data)")
+    r.add(miss & no_fe, fe_reason)
+    r.add(miss, "organs of new lesions unknown (no lesion-level organ data)")
     return {
         "n_organs_with_new_lesions_first_eval": cnt,
         "n_organs_with_new_lesions_first_eval_reason": r.column(f.index),
@@ -572,9 +531,9 @@ def _ecog_change(f: ColumnValues, patients: pd.DataFrame | None) -> dict[str, An
         ("ecog_first_eval", [ef_missing]),
         ("ecog_delta", [eb_missing, ef_missing]),
     ):
-        r = _FirstReason.empty(n)
+        r = Reasons(n)
         for mask, text in sources:
-            r.fill(mask, text)
+            r.add(mask, text)
         new[f"{name}_reason"] = r.column(f.index)
     return new
 
@@ -714,7 +673,7 @@ def feature_values(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
                 ),
             }
         )
-    cols = _add_rule_features(cols, patients, cohort.lesions, params)
+    cols = _add_rule_features(cols, patients, cohort.lesions, params=params)
     return cols.with_columns(kinetic_columns(cols, params))
 
 
@@ -963,6 +922,7 @@ def classify_path(
     cohort_path: str | Path,
     out: str | Path,
     definitions: Sequence[str] | None = None,
+    *,
     config: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Path:
@@ -1122,6 +1082,7 @@ def window_sweep(
     cohort: Cohort,
     definitions: str | Definition | Iterable[str | Definition] | None = None,
     params: Parameters | Mapping[str, Any] | None = None,
+    *,
     grid: Sequence[tuple[str, Sequence[Any], Any]] = WINDOW_SWEEP,
 ) -> pd.DataFrame:
     """HPD incidence per definition as each time window varies (the threshold sweep's

@@ -282,6 +282,7 @@ def parse_atom(
     text: Any,
     params: Mapping[str, Any],
     where: str = "criterion",
+    *,
     label: str | None = None,
     label_false: str | None = None,
 ) -> Atom:
@@ -335,7 +336,11 @@ def _requirement_atom(item: Any, params: Mapping[str, Any], where: str) -> Atom:
         return Atom(col, "present", None, label, default, reason_col, default)
     if isinstance(item, Mapping):
         return parse_atom(
-            item.get("criterion"), params, where, item.get("label"), item.get("label_false")
+            item.get("criterion"),
+            params,
+            where,
+            label=item.get("label"),
+            label_false=item.get("label_false"),
         )
     return parse_atom(item, params, where)
 
@@ -388,7 +393,11 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
         if "criterion" in expr:
             atoms.append(
                 parse_atom(
-                    expr["criterion"], params, where, expr.get("label"), expr.get("label_false")
+                    expr["criterion"],
+                    params,
+                    where,
+                    label=expr.get("label"),
+                    label_false=expr.get("label_false"),
                 )
             )
             return _Node("atom", atom=len(atoms) - 1)

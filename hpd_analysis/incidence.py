@@ -295,6 +295,7 @@ def incidence(
     classification: pd.DataFrame,
     definitions: Any = None,
     by: str | Sequence[str] | None = None,
+    *,
     method: str = "wilson",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -753,6 +754,7 @@ def incidence_by_arm(
     classification: pd.DataFrame,
     arm: str = "arm",
     definitions: Any = None,
+    *,
     reference: str | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:

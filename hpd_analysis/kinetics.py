@@ -87,7 +87,7 @@ def _wrap(result: np.ndarray, *inputs: Any) -> Any:
     return result
 
 
-def tgr(s_a: Any, s_b: Any, days: Any, days_per_month: float = DAYS_PER_MONTH) -> Any:
+def tgr(s_a: Any, s_b: Any, days: Any, *, days_per_month: float = DAYS_PER_MONTH) -> Any:
     """Tumour growth rate between two scans, in % of tumour volume per month (Ferté 2014).
 
     ``s_a``, ``s_b``: SLD in mm at the first and second scan; ``days``: days between them.
@@ -109,6 +109,7 @@ def tgk(
     s_a: Any,
     s_b: Any,
     days: Any,
+    *,
     mode: str = "absolute",
     days_per_month: float = DAYS_PER_MONTH,
 ) -> Any:
@@ -138,12 +139,14 @@ def tgk(
 # ---------------------------------------------------------------------------------------------
 
 
-class _Reasons:
-    """First-reason-wins builder: ``add(mask, text)`` sets the reason where none is set yet.
+class Reasons:
+    """Why a value is missing, per row: the first reason set wins (``add(mask, text)`` sets the
+    reason where none is set yet), so the reasons are added in the order the rule states them.
 
-    ``text`` is a str, another builder (its reasons; ``not computable`` where it has none), or a
+    ``text`` is a str; another builder (its reasons; ``not computable`` where it has none); a
     pair ``(per-row object array or None, default str)`` for reasons carried from upstream
-    columns (default where the upstream reason is missing). The rows share the reason strings
+    columns (default where the upstream reason is missing); or a per-row object array whose
+    missing values are skipped (a later reason applies there). The rows share the reason strings
     (no per-row string objects).
     """
 
@@ -152,9 +155,18 @@ class _Reasons:
         #: True where no reason is set (the value is defined)
         self.defined = np.ones(n, dtype=bool)
 
-    def copy(self) -> _Reasons:
+    @classmethod
+    def of(cls, reasons: np.ndarray) -> Reasons:
+        """A builder starting from a copy of ``reasons`` (any missing value: no reason yet)."""
+        out = cls(0)
+        out.defined = isna(reasons)
+        out.reasons = reasons.copy()
+        out.reasons[out.defined] = None
+        return out
+
+    def copy(self) -> Reasons:
         """An independent builder with the same reasons so far."""
-        out = _Reasons(0)
+        out = Reasons(0)
         out.reasons, out.defined = self.reasons.copy(), self.defined.copy()
         return out
 
@@ -163,7 +175,7 @@ class _Reasons:
         idx = np.flatnonzero(mask & self.defined)
         if not len(idx):
             return
-        if isinstance(text, _Reasons):
+        if isinstance(text, Reasons):
             unset = text.defined[idx]
             text = text.reasons[idx]
             if unset.any():
@@ -171,6 +183,11 @@ class _Reasons:
         elif isinstance(text, tuple):  # (per-row upstream reasons or None, default)
             values, default = text
             text = default if values is None else _texts(values[idx], default)
+        elif isinstance(text, np.ndarray):  # per-row reasons: the missing ones are skipped
+            text = text[idx]
+            if pd.api.types.infer_dtype(text, skipna=False) != "string":
+                known = ~isna(text)
+                idx, text = idx[known], text[known]
         self.reasons[idx] = text
         self.defined[idx] = False
 
@@ -214,17 +231,17 @@ def _missing_date(features: Mapping[str, Any], date_col: str, sld_col: str) -> n
 
 
 def _ratio(
-    pre_rate: tuple[np.ndarray, _Reasons],
-    on_rate: tuple[np.ndarray, _Reasons],
+    pre_rate: tuple[np.ndarray, Reasons],
+    on_rate: tuple[np.ndarray, Reasons],
     *,
     name: str,
     policy: str,
-) -> tuple[np.ndarray, _Reasons]:
+) -> tuple[np.ndarray, Reasons]:
     """Ratio ``on / pre`` of two rates (values, reasons) with the ``nonpositive_pre_growth``
     policy, and its reasons."""
     (pre, pre_reason), (on, on_reason) = pre_rate, on_rate
     n = len(pre)
-    r = _Reasons(n)
+    r = Reasons(n)
     r.add(np.isnan(pre), pre_reason)
     r.add(np.isnan(on), on_reason)
     both = ~np.isnan(pre) & ~np.isnan(on)
@@ -361,10 +378,10 @@ def _check_tgk_mode(params: Parameters) -> None:
         raise ParameterError(f"tgk_mode={params.tgk_mode!r}: expected 'absolute' or 'relative'")
 
 
-def _reference_period_reasons(sc: _Scans) -> _Reasons:
+def _reference_period_reasons(sc: _Scans) -> Reasons:
     """Why the reference (pre-treatment) period S_pre → S_0 has no growth value, the reasons
     TGR_pre and TGK_pre share: a missing scan or SLD."""
-    r = _Reasons(len(sc.s_pre))
+    r = Reasons(len(sc.s_pre))
     r.add(sc.no_pre, sc.reason["prebaseline_reason"])
     r.add(sc.no_base, sc.reason["baseline_reason"])
     r.add(np.isnan(sc.s_pre), sc.reason["sld_prebaseline_reason"])
@@ -372,13 +389,12 @@ def _reference_period_reasons(sc: _Scans) -> _Reasons:
     return r
 
 
-def _experimental_period_reasons(sc: _Scans) -> _Reasons:
+def _experimental_period_reasons(sc: _Scans) -> Reasons:
     """Why the experimental (on-treatment) period S_0 → S_1 has no growth value, the reasons
     TGR_on and TGK_on share: a missing baseline, death or clinical progression before the first
     evaluation, a missing first evaluation or SLD."""
-    r = _Reasons(len(sc.s_0))
-    base = sc.reason["baseline_reason"]
-    r.add(sc.no_base, base)
+    r = Reasons(len(sc.s_0))
+    r.add(sc.no_base, sc.reason["baseline_reason"])
     r.add(sc.no_first & sc.died, "death before the first evaluation scan")
     r.add(sc.no_first & sc.progressed, "clinical progression before the first evaluation scan")
     r.add(sc.no_first, sc.reason["first_eval_reason"])
@@ -394,8 +410,8 @@ _NEGATIVE_EXPERIMENTAL_INTERVAL = (
 
 
 def _growth_rates(
-    sc: _Scans, pre: _Reasons, on: _Reasons, params: Parameters
-) -> dict[str, tuple[np.ndarray, _Reasons]]:
+    sc: _Scans, pre: Reasons, on: Reasons, *, params: Parameters
+) -> dict[str, tuple[np.ndarray, Reasons]]:
     """TGR_pre, TGR_on (% volume per month; Ferté 2014) and TGK_pre, TGK_on (mm, or % of the
     starting SLD, per month; Le Tourneau 2012), each with its reasons (``pre`` / ``on``: the
     reasons the period's two rates share; the TGRs take copies, the TGKs the builders)."""
@@ -417,17 +433,22 @@ def _growth_rates(
     if relative:
         tgk_on.add(sc.s_0 == 0, f"SLD = 0 mm at baseline ({relative_zero})")
     tgk_on.add(~(sc.d_on > 0), _NEGATIVE_EXPERIMENTAL_INTERVAL)
+    mode = params.tgk_mode
     return {
-        "tgr_pre": _defined(tgr(sc.s_pre, sc.s_0, sc.d_pre, dpm), tgr_pre, "tgr_pre"),
-        "tgr_on": _defined(tgr(sc.s_0, sc.s_1, sc.d_on, dpm), tgr_on, "tgr_on"),
-        "tgk_pre": _defined(
-            tgk(sc.s_pre, sc.s_0, sc.d_pre, params.tgk_mode, dpm), tgk_pre, "tgk_pre"
+        "tgr_pre": _defined(
+            tgr(sc.s_pre, sc.s_0, sc.d_pre, days_per_month=dpm), tgr_pre, "tgr_pre"
         ),
-        "tgk_on": _defined(tgk(sc.s_0, sc.s_1, sc.d_on, params.tgk_mode, dpm), tgk_on, "tgk_on"),
+        "tgr_on": _defined(tgr(sc.s_0, sc.s_1, sc.d_on, days_per_month=dpm), tgr_on, "tgr_on"),
+        "tgk_pre": _defined(
+            tgk(sc.s_pre, sc.s_0, sc.d_pre, mode=mode, days_per_month=dpm), tgk_pre, "tgk_pre"
+        ),
+        "tgk_on": _defined(
+            tgk(sc.s_0, sc.s_1, sc.d_on, mode=mode, days_per_month=dpm), tgk_on, "tgk_on"
+        ),
     }
 
 
-def _defined(value: np.ndarray, r: _Reasons, name: str) -> tuple[np.ndarray, _Reasons]:
+def _defined(value: np.ndarray, r: Reasons, name: str) -> tuple[np.ndarray, Reasons]:
     """``value`` where no reason is set (NaN elsewhere); a value still undefined without a
     reason (e.g. a negative SLD) gets a generic one."""
     r.add(np.isnan(value), f"{name} not computable from the SLD values")
@@ -435,7 +456,7 @@ def _defined(value: np.ndarray, r: _Reasons, name: str) -> tuple[np.ndarray, _Re
 
 
 def _flat_reference_guard(
-    sc: _Scans, ratios: dict[str, tuple[np.ndarray, _Reasons]], floor: float
+    sc: _Scans, ratios: dict[str, tuple[np.ndarray, Reasons]], floor: float
 ) -> None:
     """Ratios not evaluable where the pre-treatment SLD change is within measurement error
     (``|S_0 / S_pre − 1| < floor`` %, ``guards.pre_change_floor_pct``; off at 0)."""
@@ -460,7 +481,7 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
     sc = _read_scans(features)
     pre, on = _reference_period_reasons(sc), _experimental_period_reasons(sc)
     _check_tgk_mode(params)
-    rates = _growth_rates(sc, pre, on, params)
+    rates = _growth_rates(sc, pre, on, params=params)
     ratios = {
         f"{kind}_ratio": _ratio(
             rates[f"{kind}_pre"],
@@ -472,7 +493,7 @@ def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[s
     }
     _flat_reference_guard(sc, ratios, params.guards.pre_change_floor_pct)
     (tgr_pre, why_pre), (tgr_on, why_on) = rates["tgr_pre"], rates["tgr_on"]
-    why_delta = _Reasons(len(tgr_pre))
+    why_delta = Reasons(len(tgr_pre))
     why_delta.add(np.isnan(tgr_pre), why_pre)
     why_delta.add(np.isnan(tgr_on), why_on)
     results = {**rates, **ratios, "delta_tgr": (tgr_on - tgr_pre, why_delta)}

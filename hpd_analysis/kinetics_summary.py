@@ -291,6 +291,7 @@ def incidence_by_group(
     data: pd.DataFrame,
     group_by: str | None = None,
     definitions: Sequence[str] | None = None,
+    *,
     method: str = "wilson",
     alpha: float = 0.05,
     overall: bool = True,
@@ -337,6 +338,7 @@ def fast_progression_by_group(
     data: pd.DataFrame,
     group_by: str | None = None,
     definition: str = FAST_PROGRESSION,
+    *,
     method: str = "wilson",
     alpha: float = 0.05,
 ) -> pd.DataFrame:

@@ -73,7 +73,7 @@ def check_key_options(pseudonymize: bool, key_file: object) -> None:
 
 
 def pseudonymize(
-    ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "ID", length: int = 12
+    ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "ID", *, length: int = 12
 ) -> pd.Series:
     """Keyed pseudonyms ``<prefix>-<hex>`` for patient identifiers (HMAC-SHA-256, ``length`` hex chars).
 
@@ -109,6 +109,7 @@ def suppress_small_cells(
     table: pd.DataFrame,
     k: int,
     count_columns: Iterable[str] | None = None,
+    *,
     dependent_columns: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Mask counts in ``(0, k)`` as the string ``"<k"``; zero stays (it discloses no one).

@@ -701,6 +701,7 @@ def fit_km(
     data: pd.DataFrame,
     group: str = "group",
     time: str = "time_months",
+    *,
     event: str = "event",
     alpha: float = 0.05,
     levels: Sequence[str] | None = None,
@@ -853,6 +854,7 @@ class SurvivalComparison:
         endpoint: str = "os",
         group_by: str | None = None,
         landmark: str | float | None = "first_eval",
+        *,
         reference: str | None = None,
         alpha: float = 0.05,
         definitions: Sequence[Any] | None = None,
@@ -921,7 +923,7 @@ class SurvivalComparison:
         }
         rows = [
             self._group_row(
-                lv, data[data["group"] == lv], common, hr, ref=ref, compared=len(present) >= 2
+                lv, data[data["group"] == lv], common, hr=hr, ref=ref, compared=len(present) >= 2
             )
             for lv in levels
         ]
@@ -933,8 +935,8 @@ class SurvivalComparison:
         level: str,
         part: pd.DataFrame,
         common: dict[str, Any],
-        hr: _CoxResult,
         *,
+        hr: _CoxResult,
         ref: str | None,
         compared: bool,
     ) -> dict[str, Any]:
@@ -1200,6 +1202,7 @@ def survival_table(
     classification: pd.DataFrame,
     endpoints: str | Sequence[str] | None = None,
     group_by: str | None = None,
+    *,
     landmark: str | float | None = "first_eval",
     reference: str | None = None,
     alpha: float = 0.05,
@@ -1228,7 +1231,14 @@ def survival_table(
         endpoints = [endpoints]
     tables = [
         SurvivalComparison(
-            e, group_by, landmark, reference, alpha, definitions, lookahead, days_per_month
+            e,
+            group_by,
+            landmark,
+            reference=reference,
+            alpha=alpha,
+            definitions=definitions,
+            lookahead=lookahead,
+            days_per_month=days_per_month,
         )
         .fit(classification)
         .summary
@@ -1241,6 +1251,7 @@ def exclusion_table(
     data: pd.DataFrame,
     group_by: str | None,
     landmark: Any,
+    *,
     endpoints: Sequence[str] = ENDPOINTS,
     definitions: Sequence[Any] | None = None,
     lookahead: str = "extend",
@@ -1316,6 +1327,7 @@ def cumulative_incidence(
     time: Sequence[float] | np.ndarray,
     cause: Sequence[int] | np.ndarray,
     at: Sequence[float],
+    *,
     of: int = CAUSE_PROGRESSION,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -1374,6 +1386,7 @@ def competing_risks_table(
     classification: pd.DataFrame,
     group_by: str | None = None,
     landmark: str | float | None = "first_eval",
+    *,
     at: Sequence[float] = CIF_TIMES,
     alpha: float = 0.05,
     definitions: Sequence[Any] | None = None,
@@ -1419,8 +1432,8 @@ def competing_risks_table(
         if not part.any():
             continue
         t, c = data["time_months"].to_numpy()[part], cause[part]
-        prog = cumulative_incidence(t, c, at, CAUSE_PROGRESSION, alpha)
-        death = cumulative_incidence(t, c, at, CAUSE_DEATH, alpha)
+        prog = cumulative_incidence(t, c, at, of=CAUSE_PROGRESSION, alpha=alpha)
+        death = cumulative_incidence(t, c, at, of=CAUSE_DEATH, alpha=alpha)
         km = KaplanMeierFitter().fit(t, (c == CAUSE_PROGRESSION).astype(int))
         for i, a in enumerate(at):
             rows.append(
@@ -1520,9 +1533,10 @@ def survival_exclusions(
     data: pd.DataFrame,
     group_by: str | None,
     landmark: Any,
+    *,
     endpoints: Sequence[str] = ("os", "pfs", "ttf"),
     **options: Any,
 ) -> pd.DataFrame:
     """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
     (:func:`exclusion_table`; ``options``: its definitions, lookahead, days_per_month)."""
-    return exclusion_table(data, group_by, landmark, endpoints, **options)
+    return exclusion_table(data, group_by, landmark, endpoints=endpoints, **options)

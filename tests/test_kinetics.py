@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hpd_analysis.errors import ParameterError
-from hpd_analysis.kinetics import KINETIC_COLUMNS, compute_kinetics, tgk, tgr
+from hpd_analysis.kinetics import KINETIC_COLUMNS, Reasons, compute_kinetics, tgk, tgr
 from hpd_analysis.params import Parameters
 
 DPM = 30.4375
@@ -290,3 +290,22 @@ def test_kinetic_columns_equal_a_plain_per_patient_version(seed):
             else:
                 assert value == pytest.approx(want[col], rel=1e-12), (i, col)
                 assert pd.isna(got[f"{col}_reason"].iloc[i]), (i, col)
+
+
+def test_reasons_first_set_wins_in_the_order_added():
+    t, f = True, False
+    r = Reasons(5)
+    r.add(np.array([t, t, f, f, f]), "first")
+    # per-row reasons: a missing one is skipped (a later reason applies there)
+    r.add(np.array([t, t, t, t, f]), np.array(["x", None, None, "upstream", None], dtype=object))
+    # upstream reasons with a default where the upstream one is missing
+    r.add(
+        np.array([f, f, t, f, f]),
+        (np.array([None, None, None, None, None], dtype=object), "default"),
+    )
+    assert r.reasons.tolist() == ["first", "first", "default", "upstream", None]
+    assert r.defined.tolist() == [f, f, f, f, t]
+    # another builder: its reasons, "not computable" where it has none
+    s = Reasons.of(np.array([None, "kept", None, None, np.nan], dtype=object))
+    s.add(np.ones(5, dtype=bool), r)
+    assert s.reasons.tolist() == ["first", "kept", "default", "upstream", "not computable"]
