@@ -363,24 +363,29 @@ def _when_holds(cond: Any, params: Mapping[str, Any], where: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Node:
+class RuleNode:
+    """A node of a compiled rule (:meth:`Definition.compile`): an ``atom`` (index into the
+    criteria atoms), or ``all`` / ``any`` / ``at_least`` (``k`` of) its ``children``."""
+
     kind: str  # "atom" | "all" | "any" | "at_least"
     atom: int = -1
-    children: tuple[_Node, ...] = ()
+    children: tuple[RuleNode, ...] = ()
     k: int = 0
 
 
 _DICT_KEYS = {"all", "any", "at_least", "of", "criterion", "label", "label_false", "when"}
 
 
-def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str) -> _Node | None:
+def _compile(
+    expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
+) -> RuleNode | None:
     """Compile a criteria expression; ``None`` when removed by a false ``when``."""
     if isinstance(expr, str):
         atoms.append(parse_atom(expr, params, where))
-        return _Node("atom", atom=len(atoms) - 1)
+        return RuleNode("atom", atom=len(atoms) - 1)
     if isinstance(expr, list | tuple):
         kids = [c for c in (_compile(e, params, atoms, where) for e in expr) if c is not None]
-        return _Node("all", children=tuple(kids))
+        return RuleNode("all", children=tuple(kids))
     if isinstance(expr, Mapping):
         bad = set(expr) - _DICT_KEYS
         if bad:
@@ -400,7 +405,7 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
                     label_false=expr.get("label_false"),
                 )
             )
-            return _Node("atom", atom=len(atoms) - 1)
+            return RuleNode("atom", atom=len(atoms) - 1)
         for kind in ("all", "any"):
             if kind in expr:
                 kids = [
@@ -408,7 +413,7 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
                     for c in (_compile(e, params, atoms, where) for e in expr[kind])
                     if c is not None
                 ]
-                return _Node(kind, children=tuple(kids))
+                return RuleNode(kind, children=tuple(kids))
         if "at_least" in expr:
             k = expr["at_least"]
             if isinstance(k, str):
@@ -420,7 +425,7 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
                 for c in (_compile(e, params, atoms, where) for e in expr.get("of", []))
                 if c is not None
             ]
-            return _Node("at_least", children=tuple(kids), k=int(k))
+            return RuleNode("at_least", children=tuple(kids), k=int(k))
         raise ParameterError(
             f"{where}: criteria item {dict(expr)!r} has none of "
             "'criterion', 'all', 'any', 'at_least'"
@@ -428,7 +433,7 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
     raise ParameterError(f"{where}: cannot read criteria item {expr!r}")
 
 
-def _render(node: _Node, atoms: list[Atom]) -> str:
+def _render(node: RuleNode, atoms: list[Atom]) -> str:
     if node.kind == "atom":
         return atoms[node.atom].label
     parts = [_render(c, atoms) for c in node.children]
@@ -489,13 +494,13 @@ class Definition:
                 )
         self.compile()  # fail early on a malformed rule
 
-    def compile(self) -> tuple[list[Atom], _Node, list[Atom]]:
+    def compile(self) -> tuple[list[Atom], RuleNode, list[Atom]]:
         """Atoms, criteria tree and requirement atoms with the current parameters."""
         where = f"definition {self.code}"
         atoms: list[Atom] = []
         tree = _compile(self.criteria, self.parameters, atoms, where)
         if tree is None:
-            tree = _Node("all")
+            tree = RuleNode("all")
         reqs: list[Atom] = []
         for item in self.requires:
             if isinstance(item, Mapping) and "when" in item:
@@ -576,13 +581,17 @@ class Definition:
             for k, (v, ref) in self.parameter_changes().items()
         )
 
+    def atoms(self) -> list[Atom]:
+        """Every comparison the rule reads, typed: its criteria, then its requirements."""
+        criteria, _, requirements = self.compile()
+        return [*criteria, *requirements]
+
     def criteria_reading(self, columns: Iterable[str]) -> list[str]:
         """Labels (sorted, each once) of the criteria and requirements of this definition that
         read one of ``columns``, e.g. ``["TTF < 2 months"]`` for Kato 2017 and ``ttf_months``;
         empty when none does (does this rule read the endpoint it is compared on?)."""
-        atoms, _, reqs = self.compile()
         read = set(columns)
-        return sorted({a.label for a in [*atoms, *reqs] if a.column in read})
+        return sorted({a.label for a in self.atoms() if a.column in read})
 
     def requires_recist_pd(self) -> bool:
         """True when every HPD patient of this definition has RECIST PD at the first evaluation:
@@ -592,7 +601,7 @@ class Definition:
         if any(_is_recist_pd(a) for a in reqs):
             return True
 
-        def required(node: _Node) -> bool:
+        def required(node: RuleNode) -> bool:
             if node.kind == "atom":
                 return _is_recist_pd(atoms[node.atom])
             return node.kind == "all" and any(required(c) for c in node.children)
@@ -902,7 +911,7 @@ class _Explanation:
     than two texts goes combination by combination."""
 
     def __init__(
-        self, tree: _Node, atoms: list[Atom], nr: int, texts: list[list[str]], combos: np.ndarray
+        self, tree: RuleNode, atoms: list[Atom], nr: int, texts: list[list[str]], combos: np.ndarray
     ):
         self.tree, self.nr, self.combos = tree, nr, combos
         #: what can be said: per atom its labels then reasons (item = offset + code)
@@ -926,7 +935,7 @@ class _Explanation:
         self._say(self.tree, met)
         return verdict, self._reasons(verdict)
 
-    def _value(self, node: _Node) -> np.ndarray:
+    def _value(self, node: RuleNode) -> np.ndarray:
         """Kleene value (``_K_*``) of a criteria node in each combination."""
         if id(node) not in self._values:
             if node.kind == "atom":
@@ -953,7 +962,7 @@ class _Explanation:
             self._values[id(node)] = value
         return self._values[id(node)]
 
-    def _count(self, node: _Node, value: int) -> np.ndarray:
+    def _count(self, node: RuleNode, value: int) -> np.ndarray:
         """Number of children of a node with a given value, in each combination."""
         count = np.zeros(self.combos.shape[1], dtype=np.intp)
         for c in node.children:
@@ -963,7 +972,7 @@ class _Explanation:
     def _say_atom(self, j: int, where: np.ndarray) -> None:
         self.slots.append(np.where(where, self.offsets[j] + self.combos[j], -1))
 
-    def _say(self, node: _Node, where: np.ndarray) -> None:
+    def _say(self, node: RuleNode, where: np.ndarray) -> None:
         """Mark what ``node`` says in the combinations ``where`` it is said."""
         if node.kind == "atom":
             self._say_atom(self.nr + node.atom, where)
@@ -974,7 +983,7 @@ class _Explanation:
             for c in node.children:
                 self._say(c, where & (self._value(c) == value))
 
-    def _say_at_least(self, node: _Node, where: np.ndarray) -> None:
+    def _say_at_least(self, node: RuleNode, where: np.ndarray) -> None:
         """The text of an ``at_least`` node, built column-wise from what its children say:
         ``<t> of <n> criteria (<held>)`` when True (t children True), ``<t> of <n> criteria, <k>
         needed (held: <held>; failed: <failed>)`` when False (``held: ...;`` only if some held),

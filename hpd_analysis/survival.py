@@ -317,9 +317,8 @@ def rule_horizon_months(definition: Any, days_per_month: float = DAYS_PER_MONTH)
     first evaluation: the threshold of every time-to-event criterion (Kato 2017 and Lo Russo
     2019: TTF < 2 months -> 2.0), of a death window (Gandara's death by day 84 -> 2.76) and of
     a first-evaluation window; 0 when the rule reads none."""
-    atoms, _, reqs = definition.compile()
     out = 0.0
-    for a in list(atoms) + list(reqs):
+    for a in definition.atoms():
         numeric = isinstance(a.value, int | float) and not isinstance(a.value, bool)
         if not numeric:
             continue
