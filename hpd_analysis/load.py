@@ -59,15 +59,29 @@ from .canonical import (
 from .cohort import Cohort
 from .columns import (
     ALIASES,
+    ASSESSMENT_COLUMNS,
     COVARIATE_ALIASES,
     EXPECTED_FILES,
+    LESION_COLUMNS,
+    LESION_STATUSES,
+    LESION_TYPES,
+    NOT_EVALUABLE_CODES,
+    PATIENT_COLUMNS,
+    PATIENT_DATES,
+    PATIENT_ECOG,
+    PATIENT_TIMES,
     ROLES,
+    SCAN_COLUMNS,
+    SCAN_DATES,
+    SCAN_SLD,
     SUPPORTED_SUFFIXES,
+    TOO_SMALL_CODES,
     canonical_name,
     rename_columns,
     table_stem,
     table_suffix,
 )
+from .covariates import MAX_COVARIATE_MAGNITUDE
 from .discover import discover_tables
 from .errors import CohortError, HPDError, ParameterError, Problem, first_line
 from .params import Parameters
@@ -80,6 +94,21 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "ALIASES",
     "COVARIATE_ALIASES",
+    # the column contract (:mod:`hpd_analysis.columns`), importable from here as before
+    "PATIENT_DATES",
+    "PATIENT_ECOG",
+    "PATIENT_TIMES",
+    "PATIENT_COLUMNS",
+    "LESION_COLUMNS",
+    "ASSESSMENT_COLUMNS",
+    "SCAN_SLD",
+    "SCAN_DATES",
+    "SCAN_COLUMNS",
+    "LESION_TYPES",
+    "LESION_STATUSES",
+    "TOO_SMALL_CODES",
+    "NOT_EVALUABLE_CODES",
+    "MAX_COVARIATE_MAGNITUDE",
     "load_cohort",
     "validate_cohort",
     "check_cohort",
