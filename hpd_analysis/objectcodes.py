@@ -30,7 +30,7 @@ def object_addresses(values: np.ndarray) -> np.ndarray:
     if not len(values):
         return np.zeros(0, dtype=np.uintp)
     buf = (ctypes.c_void_p * len(values)).from_address(values.ctypes.data)
-    return np.frombuffer(buf, dtype=np.uintp)
+    return np.frombuffer(memoryview(buf).cast("B"), dtype=np.uintp)
 
 
 def object_array(values: pd.Series | np.ndarray) -> np.ndarray | None:

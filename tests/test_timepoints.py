@@ -750,7 +750,7 @@ def test_lesion_ids_unique_per_patient():
 
 
 def test_dense_and_hash_membership_agree():
-    from hpd_analysis.timepoints import _dense_member
+    from hpd_analysis.timepoints_kernel import member_rows as _dense_member
 
     rng = np.random.default_rng(0)
     key = rng.integers(0, 50, 200)
