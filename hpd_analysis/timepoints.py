@@ -338,7 +338,7 @@ def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray
 
 
 def _check_dates(
-    table: pd.DataFrame, col: str, name: str, cohort: Cohort
+    table: pd.DataFrame, col: str, *, name: str, cohort: Cohort
 ) -> tuple[np.ndarray, bool]:
     """Int64 days since 1970-01-01 of a date column (time of day ignored), and whether every
     date is at midnight; error on NaT."""
@@ -385,7 +385,7 @@ def _measurement_rows(cohort: Cohort) -> MeasurementRows:
             }
         )
     patient = _patient_codes(cohort, table, name)
-    day, midnight = _check_dates(table, "assessment_date", name, cohort)
+    day, midnight = _check_dates(table, "assessment_date", name=name, cohort=cohort)
     scan_patient, scan_date, scan = scan_keys(patient, day)
     if not use_lesions and len(scan_patient) != len(table):
         key = pd.Series(patient * 10**6 + day)
@@ -868,7 +868,7 @@ def _new_lesion_organs(
             patient_organ[new_known],
             np.ones(len(involved), dtype=bool),
             patient_organ[baseline_known],
-            n_patients * n_organ_codes,
+            size=n_patients * n_organ_codes,
         )
     unknown = count_per_group(rows.scan[organ_rows[new_here & ~known]], n_scans) > 0
     scan, organ = rows.scan[organ_rows[new_known]], organ[new_known]
@@ -1004,25 +1004,48 @@ def _assessment_measures(mrows: MeasurementRows) -> ScanMeasures:
         non_target_pd = pd.array(table["non_target_pd"], dtype="boolean")[order]
     else:
         non_target_pd = all_na_bool(n_scans)
+    return _measures_of_given_sums(
+        sld,
+        missing_sld="sld_mm not given",
+        new_lesions=new_lesions,
+        new_lesions_first_seen=first_seen,
+        new_organs=col("new_organs"),
+        non_target_pd=non_target_pd,
+    )
+
+
+def _measures_of_given_sums(
+    sld: np.ndarray,
+    *,
+    missing_sld: str,
+    new_lesions: np.ndarray,
+    new_lesions_first_seen: np.ndarray,
+    new_organs: np.ndarray,
+    non_target_pd: Flags,
+) -> ScanMeasures:
+    """:class:`ScanMeasures` of per-scan sums given as such (no lesion rows): the SLD is also
+    the sum of the measured targets, target CR is an SLD of 0, the lesion counts are unknown
+    (``missing_sld``: the reason where the SLD is not given)."""
+    n_scans = len(sld)
     targets_cr = boolean_array(sld == 0)
     targets_cr[np.isnan(sld)] = pd.NA
     unknown = np.full(n_scans, np.nan)
     return ScanMeasures(
         sld_mm=sld,
-        sld_reason=GivenSldReasons(text_where(np.isnan(sld), "sld_mm not given")),
+        sld_reason=GivenSldReasons(text_where(np.isnan(sld), missing_sld)),
         sld_measured_mm=sld,
         n_targets_expected=unknown,
-        n_targets_measured=np.full(n_scans, np.nan),
+        n_targets_measured=unknown,
         targets_cr=targets_cr,
         new_lesions=new_lesions,
-        new_lesions_first_seen=first_seen,
-        new_lesion_sum_mm=np.full(n_scans, np.nan),
-        new_organs=col("new_organs"),
-        max_new_lesions_in_involved_organ=np.full(n_scans, np.nan),
+        new_lesions_first_seen=new_lesions_first_seen,
+        new_lesion_sum_mm=unknown,
+        new_organs=new_organs,
+        max_new_lesions_in_involved_organ=unknown,
         non_target_pd=non_target_pd,
         non_target_cr=all_na_bool(n_scans),
-        n_non_targets_expected=np.full(n_scans, np.nan),
-        n_non_targets_assessed=np.full(n_scans, np.nan),
+        n_non_targets_expected=unknown,
+        n_non_targets_assessed=unknown,
     )
 
 
@@ -1064,7 +1087,7 @@ def _per_patient(values: np.ndarray, rows: np.ndarray, n_patients: int) -> np.nd
     return out
 
 
-def _wide_number(wide: pd.DataFrame, col: str, rows: np.ndarray, n_patients: int) -> np.ndarray:
+def _wide_number(wide: pd.DataFrame, col: str, *, rows: np.ndarray, n_patients: int) -> np.ndarray:
     """A numeric column of the wide table per patient (NaN when absent or not a number)."""
     if col not in wide.columns:
         return np.full(n_patients, np.nan)
@@ -1086,7 +1109,7 @@ def _wide_scans(wide: pd.DataFrame, rows: np.ndarray, n_patients: int) -> WideSc
     has_row[rows] = True
     frames, reasons = [], {}
     for role, sld_col, date_col, label in _WIDE_ROLES:
-        sld = _wide_number(wide, sld_col, rows, n_patients)
+        sld = _wide_number(wide, sld_col, rows=rows, n_patients=n_patients)
         date = (
             _per_patient(epoch_days(wide[date_col]), rows, n_patients)
             if date_col in wide.columns
@@ -1125,32 +1148,20 @@ def _wide_measures(
     patient = frame["_pcode"].to_numpy(dtype=np.int64)
     sld = frame["sld_mm"].to_numpy(dtype=float)
     is_first_eval = (frame["role"] == "on_treatment").to_numpy()
-    new_lesions = _wide_number(wide, "new_lesions_first_eval", rows, n_patients)
+    new_lesions = _wide_number(wide, "new_lesions_first_eval", rows=rows, n_patients=n_patients)
     non_target_pd = all_na_bool(n_patients)
     if "non_target_pd_first_eval" in wide.columns:
         non_target_pd[rows] = pd.array(wide["non_target_pd_first_eval"], dtype="boolean")
     new_at_scan = np.where(is_first_eval, new_lesions[patient], np.nan)
     non_target_pd_at_scan = all_na_bool(n_scans)
     non_target_pd_at_scan[is_first_eval] = non_target_pd[patient[is_first_eval]]
-    targets_cr = boolean_array(sld == 0)
-    targets_cr[np.isnan(sld)] = pd.NA
-    unknown = np.full(n_scans, np.nan)
-    return ScanMeasures(
-        sld_mm=sld,
-        sld_reason=GivenSldReasons(text_where(np.isnan(sld), "SLD not given")),
-        sld_measured_mm=sld,
-        n_targets_expected=unknown,
-        n_targets_measured=unknown,
-        targets_cr=targets_cr,
+    return _measures_of_given_sums(
+        sld,
+        missing_sld="SLD not given",
         new_lesions=new_at_scan,
         new_lesions_first_seen=new_at_scan,
-        new_lesion_sum_mm=unknown,
-        new_organs=unknown,
-        max_new_lesions_in_involved_organ=unknown,
+        new_organs=np.full(n_scans, np.nan),
         non_target_pd=non_target_pd_at_scan,
-        non_target_cr=all_na_bool(n_scans),
-        n_non_targets_expected=unknown,
-        n_non_targets_assessed=unknown,
     )
 
 

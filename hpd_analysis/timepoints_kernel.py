@@ -228,7 +228,7 @@ def _dense_table_ok(key: np.ndarray, size: int, *member_sets: np.ndarray) -> boo
     return not (len(key) and (key.min() < 0 or any(len(m) and m.min() < 0 for m in member_sets)))
 
 
-def member_rows(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: int) -> np.ndarray:
+def member_rows(key: np.ndarray, rows: np.ndarray, members: np.ndarray, *, size: int) -> np.ndarray:
     """``key[i] in members`` for the rows selected by ``rows`` (False elsewhere).
 
     Keys are non-negative ints below ``size``: a dense lookup table when it is small, else a

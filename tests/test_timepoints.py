@@ -750,15 +750,15 @@ def test_lesion_ids_unique_per_patient():
 
 
 def test_dense_and_hash_membership_agree():
-    from hpd_analysis.timepoints_kernel import member_rows as _dense_member
+    from hpd_analysis.timepoints_kernel import member_rows
 
     rng = np.random.default_rng(0)
     key = rng.integers(0, 50, 200)
     rows = rng.random(200) < 0.7
     members = key[rng.random(200) < 0.2]
     expected = rows & np.isin(key, members)
-    np.testing.assert_array_equal(_dense_member(key, rows, members, 50), expected)  # dense
-    np.testing.assert_array_equal(_dense_member(key, rows, members, 10**12), expected)  # hash
+    np.testing.assert_array_equal(member_rows(key, rows, members, size=50), expected)  # dense
+    np.testing.assert_array_equal(member_rows(key, rows, members, size=10**12), expected)  # hash
 
 
 def _distinct_copies(values: list) -> np.ndarray:

@@ -240,7 +240,7 @@ def test_membership_equals_a_loop(rows, members_a, members_b, size):
     a, b = np.array(members_a, dtype=np.int64), np.array(members_b, dtype=np.int64)
     want_a = [s and key_ in set(members_a) for key_, s in rows]
     want_b = [not s and key_ in set(members_b) for key_, s in rows]
-    np.testing.assert_array_equal(k.member_rows(key, selected, a, size), want_a)
+    np.testing.assert_array_equal(k.member_rows(key, selected, a, size=size), want_a)
     np.testing.assert_array_equal(k.isin_rows(key, selected, a), want_a)
     got_a, got_b = k.member_rows_of_two(
         key, rows_a=selected, members_a=a, rows_b=~selected, members_b=b, size=size
