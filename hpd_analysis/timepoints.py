@@ -69,7 +69,8 @@ from .endpoints import death_days
 from .errors import CohortError, Problem
 from .objectcodes import factorize
 from .params import NS_PER_DAY, Parameters, Windows
-from .recist import concat_text, scan_responses
+from .recist import ScanAssessment, scan_responses
+from .recist_kernel import concat_text
 from .timepoints_kernel import (
     all_na_bool,
     bool_column,
@@ -1480,22 +1481,26 @@ def _recist_first_eval(
     with the reason qualified when new lesions were not recorded, when early on-treatment scans
     were not used, and NE without a first evaluation."""
     first = points.first_eval
-    target, _, overall, reason = scan_responses(
-        sld=sums.first_eval_mm,
-        baseline=sums.baseline_mm,
-        nadir=sums.baseline_mm,
-        targets_cr=findings.targets_cr,
-        sld_measured=findings.sld_measured_mm,
-        no_targets=(first >= 0) & (points.baseline >= 0) & (findings.n_targets_expected == 0),
-        non_target_pd=findings.non_target_pd,
-        non_target_cr=findings.non_target_cr,
-        n_expected=findings.n_non_targets_expected,
-        n_assessed=findings.n_non_targets_assessed,
-        new_lesion=findings.new_lesion,
-        sld_reason=_target_sld_reason(sums, points),
-        n_targets_expected=findings.n_targets_expected,
-        n_targets_measured=findings.n_targets_measured,
+    responses = scan_responses(
+        ScanAssessment(
+            sld_mm=sums.first_eval_mm,
+            baseline_sld_mm=sums.baseline_mm,
+            nadir_mm=sums.baseline_mm,
+            targets_cr=findings.targets_cr,
+            sld_measured_mm=findings.sld_measured_mm,
+            n_targets_expected=findings.n_targets_expected,
+            n_targets_measured=findings.n_targets_measured,
+            no_targets=(first >= 0) & (points.baseline >= 0) & (findings.n_targets_expected == 0),
+            non_target_pd=findings.non_target_pd,
+            non_target_cr=findings.non_target_cr,
+            n_non_targets_expected=findings.n_non_targets_expected,
+            n_non_targets_assessed=findings.n_non_targets_assessed,
+            new_lesion=findings.new_lesion,
+            sld_reason=_target_sld_reason(sums, points),
+        )
     )
+    target, overall = responses.target_response, responses.overall_response
+    reason = responses.response_reason
     no_first_eval = first < 0
     if params.rules.new_lesions_when_unrecorded == "unknown":
         # without new-lesion data RECIST PD is unknown unless the SLD alone (or non-target

@@ -124,7 +124,7 @@ def max_per_group(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.nd
 
 def format_numbers(x: np.ndarray) -> np.ndarray:
     """Numbers as short text (``42``, ``-3.5``: ``f"{v:g}"``), one shared str per distinct value
-    (each distinct value is formatted once)."""
+    (each distinct value is formatted once; 0 and -0 count as one value)."""
     uniq, inv = np.unique(np.asarray(x, dtype=float), return_inverse=True)
     return np.array([f"{v:g}" for v in uniq], dtype=object)[inv.ravel()]
 
@@ -298,9 +298,9 @@ def all_na_bool(n: int) -> pd.arrays.BooleanArray:
 
 def boolean_array(values: object) -> pd.arrays.BooleanArray:
     """Boolean / nullable boolean values as a pandas nullable BooleanArray (fast path for numpy
-    bool). :mod:`hpd_analysis.recist` kernels split such values into ``(values, NA mask)`` numpy
-    arrays instead; this one keeps pandas' three-valued logic (``&``, ``|`` with NA) that the
-    timepoint rules use."""
+    bool). :func:`hpd_analysis.recist_kernel.bool_na` splits such values into ``(values, NA
+    mask)`` numpy arrays instead; this one keeps pandas' three-valued logic (``&``, ``|`` with
+    NA) that the timepoint rules use."""
     if isinstance(values, np.ndarray) and values.dtype == bool:
         return pd.arrays.BooleanArray(values, np.zeros(len(values), dtype=bool))
     return pd.array(values, dtype="boolean")
