@@ -121,21 +121,15 @@ SCAN_COLUMNS = [
     "n_non_targets_assessed",
 ]
 
-#: the date of each of the three scans of the kinetic analysis and, when a scan is missing, why
-#: (columns of :data:`FEATURE_COLUMNS`; dates datetime64, reasons text)
-TIME_POINT_COLUMNS = (
+FEATURE_COLUMNS = [
+    "patient_id",
+    "treatment_start",
     "prebaseline_date",
     "baseline_date",
     "first_eval_date",
     "prebaseline_reason",
     "baseline_reason",
     "first_eval_reason",
-)
-
-FEATURE_COLUMNS = [
-    "patient_id",
-    "treatment_start",
-    *TIME_POINT_COLUMNS,
     "sld_prebaseline_mm",
     "sld_baseline_mm",
     "sld_first_eval_mm",
