@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .classification import ENDPOINT_OUTPUT_COLUMNS
 from .errors import ParameterError
 from .params import Parameters, Windows
 
@@ -53,16 +54,12 @@ PICKER_MAX_OPTIONS = 2000
 VERDICT_CACHE_SIZE = 64
 #: pairs of verdict settings whose agreement is kept
 PAIR_CACHE_SIZE = 2000
-#: feature columns the summaries read (besides the ``hpd_<code>`` flags)
-SUMMARY_COLUMNS = (
+#: feature columns the summaries read (besides the ``hpd_<code>`` flags): the patient, the month
+#: of the first evaluation and the endpoints (months, event) of the classification
+SUMMARY_COLUMNS: tuple[str, ...] = (
     "patient_id",
     "first_eval_months",
-    "os_months",
-    "os_event",
-    "pfs_months",
-    "pfs_event",
-    "ttf_months",
-    "ttf_event",
+    *(c for c in ENDPOINT_OUTPUT_COLUMNS if not c.endswith("_reason")),
 )
 #: "no grouping" entry of the grouping menu
 NO_GROUP = "(none)"
