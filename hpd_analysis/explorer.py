@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .classification import ENDPOINT_OUTPUT_COLUMNS
+from .endpoints import ENDPOINT_TIME_EVENT_COLUMNS
 from .errors import ParameterError
 from .params import Parameters, Windows
 
@@ -54,13 +54,8 @@ PICKER_MAX_OPTIONS = 2000
 VERDICT_CACHE_SIZE = 64
 #: pairs of verdict settings whose agreement is kept
 PAIR_CACHE_SIZE = 2000
-#: feature columns the summaries read (besides the ``hpd_<code>`` flags): the patient, the month
-#: of the first evaluation and the endpoints (months, event) of the classification
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "first_eval_months",
-    *(c for c in ENDPOINT_OUTPUT_COLUMNS if not c.endswith("_reason")),
-)
+#: feature columns the summaries read (besides the ``hpd_<code>`` flags)
+SUMMARY_COLUMNS = ("patient_id", "first_eval_months", *ENDPOINT_TIME_EVENT_COLUMNS)
 #: "no grouping" entry of the grouping menu
 NO_GROUP = "(none)"
 
