@@ -147,7 +147,7 @@ def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any, ax: Axes | Non
     if not ok.any():
         draw_empty(ax, "no patient with both g > 0 and TGR on treatment")
         return fig
-    scatter_by_status(ax, x[ok], g[ok], st[ok], s=12, alpha=0.7)
+    scatter_by_status(ax, x[ok], g[ok], status=st[ok], s=12, alpha=0.7)
     ax.set_xscale("symlog", linthresh=10)
     ax.set_yscale("log")
     ax.axvline(0, color="0.6", lw=0.5)

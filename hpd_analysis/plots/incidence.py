@@ -227,8 +227,8 @@ def _draw_attrition_bars(
     ax: Axes,
     wide: pd.DataFrame,
     cats: list[str],
-    colors: Mapping[str, str],
     *,
+    colors: Mapping[str, str],
     y: np.ndarray,
     total: np.ndarray,
     min_count: int,
@@ -297,7 +297,7 @@ def attrition_flow_plot(
     total = wide.sum(axis=1).to_numpy(float)
     wide, cats, colors = _attrition_segments(wide, max_reasons)
     y = np.arange(len(defs))[::-1]
-    _draw_attrition_bars(ax, wide, cats, colors, y=y, total=total, min_count=min_count)
+    _draw_attrition_bars(ax, wide, cats, colors=colors, y=y, total=total, min_count=min_count)
     names = definition_labels(defs, definitions)
     ax.set_yticks(y)
     ax.set_yticklabels([names[d] for d in defs])
@@ -432,7 +432,7 @@ def _upset_axes(fig: Figure, n_sets: int) -> tuple[Axes, Axes, Axes]:
 
 
 def _draw_upset_matrix(
-    ax: Axes, member: np.ndarray, x: np.ndarray, y: np.ndarray, names: list[str]
+    ax: Axes, member: np.ndarray, *, x: np.ndarray, y: np.ndarray, names: list[str]
 ) -> None:
     """The dot matrix: a grey dot per combination × definition, black where the definition is
     in the combination, joined by a line; definitions (``names``) on the y axis."""
@@ -510,7 +510,7 @@ def upset_plot(
     )
     y = np.arange(len(sets))[::-1]
     names = definition_labels(sets, definitions)
-    _draw_upset_matrix(ax_mat, member, x, y, [names[c] for c in sets])
+    _draw_upset_matrix(ax_mat, member, x=x, y=y, names=[names[c] for c in sets])
     ax_set.barh(y, set_sizes, color=OKABE_ITO["vermillion"], height=0.5)
     for yi, v in zip(y, set_sizes, strict=True):
         ax_set.text(v, yi, f" {count_label(v, min_count)}", va="center", fontsize=7)
@@ -688,6 +688,7 @@ def _draw_window_panel(
     ax: Axes,
     sub: pd.DataFrame,
     styles: Mapping[str, tuple[str, str]],
+    *,
     handles: dict[str, Line2D],
 ) -> None:
     """One swept window: incidence (%) against the window's value (days), one line per
@@ -744,7 +745,9 @@ def window_sweep_plot(sweep: pd.DataFrame, definitions: Sequence[Any] | None = N
     styles = _window_line_styles(sweep)
     handles: dict[str, Line2D] = {}
     for ax, key in zip(flat_axes, params, strict=False):
-        _draw_window_panel(ax, sweep[sweep["parameter"].astype(str) == key], styles, handles)
+        _draw_window_panel(
+            ax, sweep[sweep["parameter"].astype(str) == key], styles, handles=handles
+        )
         ax.set_title(_window_title(key, definitions), fontsize=9)
         ax.set_xlabel("days")
         ax.set_ylim(bottom=0)

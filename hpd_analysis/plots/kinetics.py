@@ -175,7 +175,7 @@ def tgr_scatter(
     hi = max(float(np.max(xs)), float(np.max(ys)), 100.0) * 1.5
     _draw_tgr_reference(ax, ratio, delta, lo=lo, hi=hi)
     scatter_by_status(
-        ax, xs, ys, st, s=14, alpha=0.8, zorder=2, rasterized=len(xs) > RASTERIZE_ABOVE
+        ax, xs, ys, status=st, s=14, alpha=0.8, zorder=2, rasterized=len(xs) > RASTERIZE_ABOVE
     )
     ax.set_xscale("symlog", linthresh=linthresh)
     ax.set_yscale("symlog", linthresh=linthresh)

@@ -5,6 +5,7 @@ a marker and the calibration plot of a logistic model.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib as mpl
@@ -66,16 +67,30 @@ def _or_terms(odds_ratio_table: pd.DataFrame, labels: Mapping[str, str] | None) 
     return tab
 
 
-def _draw_or_markers(
-    ax: Axes,
-    tab: pd.DataFrame,
-    ypos: Mapping[str, int],
-    offsets: Mapping[str, float],
-    colors: Mapping[str, str],
-) -> None:
+@dataclass(frozen=True)
+class _ForestRows:
+    """Where the forest plot draws each term and model."""
+
+    ypos: dict[str, int]  # term -> row (the first term on top)
+    offsets: dict[str, float]  # model -> vertical offset inside a row (the first model on top)
+    colors: dict[str, str]  # model -> colour (univariable blue, multivariable vermilion)
+
+
+def _forest_rows(terms: list[str], models: list[str]) -> _ForestRows:
+    """The rows of ``terms`` (top to bottom) and the offsets and colours of ``models``."""
+    model_colors = {"univariable": OKABE_ITO["blue"], "multivariable": OKABE_ITO["vermillion"]}
+    return _ForestRows(
+        ypos={t: len(terms) - 1 - i for i, t in enumerate(terms)},
+        offsets={m: ((len(models) - 1) / 2 - k) * 0.25 for k, m in enumerate(models)},
+        colors={m: model_colors.get(m, PALETTE[k % len(PALETTE)]) for k, m in enumerate(models)},
+    )
+
+
+def _draw_or_markers(ax: Axes, tab: pd.DataFrame, rows: _ForestRows) -> None:
     """Odds ratio (square) and 95 % CI per term and model (the models side by side at their
-    ``offsets``); terms without a finite, positive odds ratio and CI get no marker."""
-    for m, color in colors.items():
+    offsets); terms without a finite, positive odds ratio and CI get no marker."""
+    ypos, offsets = rows.ypos, rows.offsets
+    for m, color in rows.colors.items():
         sub = tab[tab["model"].astype(str) == m]
         orv = pd.to_numeric(sub["odds_ratio"], errors="coerce").to_numpy(float)
         lo = pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float)
@@ -118,18 +133,12 @@ def _or_log_axis(ax: Axes, tab: pd.DataFrame) -> None:
     ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
 
 
-def _or_number_columns(
-    fig: Figure,
-    ax: Axes,
-    tab: pd.DataFrame,
-    ypos: Mapping[str, int],
-    offsets: Mapping[str, float],
-    colors: Mapping[str, str],
-) -> None:
+def _or_number_columns(fig: Figure, ax: Axes, tab: pd.DataFrame, *, rows: _ForestRows) -> None:
     """The numbers right of the axis, as forestplot / gtsummary print them: an ``OR (95 % CI)``
     and a ``p`` column, one line per term and model in the model's colour."""
     from ..tables import format_ci, p_value_text
 
+    ypos, offsets, colors = rows.ypos, rows.offsets, rows.colors
     trans = mpl.transforms.blended_transform_factory(ax.transAxes, ax.transData)
     axes_inches = fig.get_size_inches()[0] * ax.get_position().width
     x_or = 1.03
@@ -184,18 +193,15 @@ def or_forest(
     if tab.empty:
         draw_empty(ax, "no odds ratio to show")
         return fig
-    ypos = {t: len(terms) - 1 - i for i, t in enumerate(terms)}
-    offsets = {m: ((len(models) - 1) / 2 - k) * 0.25 for k, m in enumerate(models)}  # 1st on top
-    model_colors = {"univariable": OKABE_ITO["blue"], "multivariable": OKABE_ITO["vermillion"]}
-    colors = {m: model_colors.get(m, PALETTE[k % len(PALETTE)]) for k, m in enumerate(models)}
-    _draw_or_markers(ax, tab, ypos, offsets, colors)
+    rows = _forest_rows(terms, models)
+    _draw_or_markers(ax, tab, rows)
     _or_log_axis(ax, tab)
-    ax.set_yticks(list(ypos.values()))
-    ax.set_yticklabels(list(ypos.keys()), fontsize=8)
+    ax.set_yticks(list(rows.ypos.values()))
+    ax.set_yticklabels(list(rows.ypos.keys()), fontsize=8)
     ax.set_xlabel(f"odds ratio for {outcome} (95 % CI, log scale)")
     ax.set_title(f"Risk factors for {outcome} (logistic regression)", loc="left", pad=18)
     ax.set_ylim(-0.7, len(terms) - 0.3)
-    _or_number_columns(fig, ax, tab, ypos, offsets, colors)
+    _or_number_columns(fig, ax, tab, rows=rows)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(
             loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2, borderaxespad=0.2

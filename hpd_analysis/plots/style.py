@@ -1,15 +1,13 @@
 """The report's figure style and the helpers every figure family shares.
 
-Colours come from the Okabe–Ito palette (Okabe & Ito 2008, safe for the common colour-vision
-deficiencies); HPD status is always vermilion (HPD), blue (non-HPD) and grey (not evaluable).
-Group labels are those of the tables (``hpd_analysis.incidence.HPD_LABEL`` / ``NON_HPD_LABEL``).
-
-``save_figure`` writes PNG (300 dpi, the resolution journals ask for) and SVG with a fixed hash
-salt and no date, so that the same inputs give the same bytes on every run.
-
-Every text drawn is plain text: matplotlib's mathtext is off (``text.parse_math``) inside every
-figure function (:func:`plain_text`) and while saving, so a ``$`` in a tumour type, an arm or a
-definition label is drawn as a dollar sign instead of crashing the figure.
+- palette: Okabe–Ito (colour-blind safe); one colour per HPD status (:data:`STATUS_COLORS`),
+  labelled as in the tables (:data:`STATUS_LABELS`);
+- :data:`STYLE`, :func:`use_style` / :func:`apply_style`: the rcParams of every figure;
+- :func:`save_figure`: PNG (:data:`PNG_DPI`) and SVG whose bytes do not change between runs;
+- :func:`plain_text` / :func:`plain_ticks`: mathtext off, so a ``$`` in a label is a dollar sign;
+- the drawing helpers of the family modules: :func:`new_axes`, :func:`style_axes`,
+  :func:`with_note`, :func:`count_label` (small-cell rule), :func:`draw_empty`,
+  :func:`scatter_by_status`.
 """
 
 from __future__ import annotations
@@ -288,7 +286,7 @@ def draw_empty(ax: Axes, message: str) -> None:
 
 
 def scatter_by_status(
-    ax: Axes, x: np.ndarray, y: np.ndarray, status: np.ndarray, **style: Any
+    ax: Axes, x: np.ndarray, y: np.ndarray, *, status: np.ndarray, **style: Any
 ) -> dict[str, int]:
     """Draw the points ``x``, ``y`` one scatter per HPD status (``status``: ``hpd`` /
     ``not_hpd`` / ``not_evaluable`` per point), in :data:`STATUS_ORDER`, each in its colour and
