@@ -399,7 +399,7 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
 
     The stages below draw from one generator in a fixed order (traits, baseline lesions, latent
     group, trajectories, scan schedule, death and follow-up, tumour sums, course of the disease,
-    endpoints, lesion rows): the same seed gives the same cohort.
+    endpoints, baseline-lesion rows, new-lesion rows): the same seed gives the same cohort.
     """
     if isinstance(n_patients, bool) or int(n_patients) != n_patients or n_patients < 1:
         raise ParameterError(f"n_patients={n_patients!r}: expected an integer >= 1")
@@ -417,12 +417,17 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
     course = _draw_course(rng, lesions, group, traj, sched, follow, sums)
     ends = _draw_endpoints(rng, traits, group, sched, follow, course, opts)
 
+    base_rows = _baseline_lesion_rows(
+        rng, lesions, group, traj=traj, sched=sched, sums=sums, course=course, opts=opts
+    )
+    new_rows = _new_lesion_rows(
+        rng, traits, lesions, traj=traj, sched=sched, course=course, opts=opts
+    )
+
     pid = _padded_ids("P", n, max(4, len(str(n))))
     out = {
         "patients": _patients_table(pid, traits, lesions, follow, course, ends),
-        "lesions": _lesions_table(
-            rng, pid, traits, lesions, group, traj, sched, sums, course, opts
-        ),
+        "lesions": _lesions_table(pid, traits.start_day, base_rows, new_rows),
     }
     if opts.include_truth:
         out["truth"] = pd.DataFrame(
@@ -1084,6 +1089,7 @@ def _baseline_lesion_rows(
     rng: np.random.Generator,
     lesions: _BaselineLesions,
     group: np.ndarray,
+    *,
     traj: _Trajectories,
     sched: _Schedule,
     sums: _TumourSums,
@@ -1144,6 +1150,7 @@ def _new_lesion_rows(
     rng: np.random.Generator,
     traits: _Traits,
     lesions: _BaselineLesions,
+    *,
     traj: _Trajectories,
     sched: _Schedule,
     course: _Course,
@@ -1189,22 +1196,12 @@ def _new_lesion_rows(
 
 
 def _lesions_table(
-    rng: np.random.Generator,
-    pid: np.ndarray,
-    traits: _Traits,
-    lesions: _BaselineLesions,
-    group: np.ndarray,
-    traj: _Trajectories,
-    sched: _Schedule,
-    sums: _TumourSums,
-    course: _Course,
-    opts: SimulationOptions,
+    pid: np.ndarray, start_day: np.ndarray, base: _LesionRows, new: _LesionRows
 ) -> pd.DataFrame:
-    """The contract's lesions table: the baseline lesions at every kept scan (with missing
-    measurements, non-target progression and disappearance) and the new lesions from the scan
-    where they appear, sorted by patient, date and lesion id as text."""
-    base = _baseline_lesion_rows(rng, lesions, group, traj, sched, sums, course, opts)
-    new = _new_lesion_rows(rng, traits, lesions, traj, sched, course, opts)
+    """The contract's lesions table (no random draws): the baseline-lesion rows ``base`` and the
+    new-lesion rows ``new`` together, sorted by patient, date and lesion id as text. ``pid``:
+    the patient ids; ``start_day``: each patient's first dose (days since 1970-01-01), the origin
+    of the rows' days."""
     all_pat = np.concatenate([base.pat, new.pat])
     all_day = np.concatenate([base.day, new.day])
     all_kind = np.concatenate([base.kind, new.kind])
@@ -1226,7 +1223,7 @@ def _lesions_table(
     ak, an, ap = all_kind[order], all_num[order], all_pat[order]
     columns = {
         "patient_id": lambda: pid[ap],
-        "assessment_date": lambda: _to_date(traits.start_day[ap] + all_day[order]),
+        "assessment_date": lambda: _to_date(start_day[ap] + all_day[order]),
         "lesion_id": lambda: id_table[ak, an],
         "lesion_type": lambda: kind_names[ak],
         "organ": lambda: organ_names[all_organ[order]],
