@@ -4,7 +4,7 @@ HPD status, the attrition of the fits, g against TGR on treatment.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -27,8 +27,11 @@ from .style import (
 
 
 def _growth_ax(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax`` and its figure when given, else a new figure of ``figsize`` (inches) in the report
+    style without top and right spines (font sizes from the style only, as these figures were
+    first drawn: :func:`~hpd_analysis.plots.style.new_axes` also sets them on the axes)."""
     if ax is not None:
-        return ax.figure, ax  # type: ignore[return-value]
+        return cast(Figure, ax.figure), ax
     with use_style():
         fig, ax = plt.subplots(figsize=figsize)
     for side in ("top", "right"):
