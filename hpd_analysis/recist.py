@@ -44,14 +44,51 @@ Rules (Eisenhauer et al., Eur J Cancer 2009; Seymour et al., Lancet Oncol 2017),
   earlier one gives NE (or PD when a PD follows). With ``confirm=True`` an unconfirmed CR of a
   patient without target lesions counts as NON-CR/NON-PD (an unconfirmed CR/PR counts as SD
   otherwise).
+
+The module reads in that order: target response, non-target response, overall response (new
+lesions read there), the reason in words (:data:`REASON_PARTS`, the text of each part and the
+case it applies to), then :func:`scan_responses` (all of them for many scans at once, on label
+codes), the responses of a scan table, the best overall response and iRECIST. How they run fast
+(strings shared across rows, rules as look-up tables of codes, per-patient segment operations)
+lives in :mod:`hpd_analysis.recist_kernel`; ``tests/test_recist.py`` checks the rules scan by
+scan and ``tests/test_recist_kernel.py`` each helper against a plain loop.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from .params import NS_PER_DAY
+from .recist_kernel import (
+    after_first,
+    as_boolean,
+    as_text,
+    best_per_group,
+    bool_na,
+    combination_key,
+    combination_table,
+    concat_coded,
+    first_at_or_after,
+    first_match,
+    float_na,
+    group_starts,
+    join_flagged,
+    label_codes,
+    level_values,
+    min_after,
+    min_before,
+    patient_codes,
+    sorted_order,
+    text_codes,
+)
+
+#: a per-scan column: numpy array, Series or pandas extension array (nullable booleans, counts)
+Column: TypeAlias = "np.ndarray | pd.Series | pd.api.extensions.ExtensionArray"
 
 #: tolerance (mm and fraction) on RECIST thresholds so exact boundary values meet them
 EPS = 1e-9
@@ -86,146 +123,48 @@ RESPONSE_COLUMNS = [
     "non_target_pd",
 ]
 
-
-def concat_text(*parts: str | np.ndarray) -> np.ndarray:
-    """Row-wise ``part_1 + part_2 + ...`` of str constants and object arrays (same length).
-
-    Same result as the ``+`` of object arrays, but each distinct row text is built once and
-    shared: no per-row string objects for millions of rows with a few distinct reasons.
-    """
-    arrays = [np.asarray(p, dtype=object) for p in parts if not isinstance(p, str)]
-    if not arrays:
-        raise ValueError("concat_text needs at least one array")
-    if not len(arrays[0]):
-        return np.empty(0, dtype=object)
-    coded = iter([_text_codes(a) for a in arrays])
-    return _concat_coded(*[p if isinstance(p, str) else next(coded) for p in parts])
-
-
-def _text_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize(values, use_na_sentinel=False)`` of an object array (no missing-value pass
-    when every value is a str, the common case: the codes are the same then)."""
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return pd.factorize(values)
-    return pd.factorize(values, use_na_sentinel=False)
-
-
-def _concat_coded(*parts: str | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """:func:`concat_text` of str constants and coded object arrays ``(codes, values)`` (row
-    ``i`` of such a part is ``values[codes[i]]``; codes >= 0, not necessarily all used)."""
-    coded = [
-        (c, np.asarray(u, dtype=object)) for c, u in (p for p in parts if not isinstance(p, str))
-    ]
-    n = len(coded[0][0])
-    key = coded[0][0]
-    for c, u in coded[1:]:
-        # codes of the distinct combinations so far, in order of first appearance
-        key = pd.factorize(key * max(len(u), 1) + c)[0]
-    k = int(key.max()) + 1 if n else 0
-    first = np.zeros(k, dtype=np.int64)
-    first[key[::-1]] = np.arange(n - 1, -1, -1)
-    # the k distinct row texts, concatenated part by part as object arrays of length k
-    vals = iter([u[c[first]] for c, u in coded])
-    text = None
-    for p in parts:
-        v = p if isinstance(p, str) else next(vals)
-        text = v if text is None else text + v
-    return text[key]
-
-
-def _select_labels(conds: list[np.ndarray], labels: list[str], default: str) -> np.ndarray:
-    """``np.select(conds, labels, default)`` as an object array whose rows share the few label
-    strings (no per-row string objects: fast and small for millions of rows)."""
-    idx = np.full(len(conds[0]), len(labels), dtype=np.int8)
-    for k in range(len(conds) - 1, -1, -1):  # the first matching condition wins
-        np.putmask(idx, conds[k], k)
-    return np.array([*labels, default], dtype=object)[idx]
-
-
-def _select_codes(conds: list[np.ndarray], codes: list[int], default: int) -> np.ndarray:
-    """``np.select(conds, codes, default)`` as small integers (int8)."""
-    out = np.full(len(conds[0]), default, dtype=np.int8)
-    for k in range(len(conds) - 1, -1, -1):  # the first matching condition wins
-        np.putmask(out, conds[k], codes[k])
-    return out
-
-
 #: labels of :func:`target_response`, :func:`non_target_response` and :func:`overall_response`
-#: (the rules run on their codes, positions in these tuples)
+#: (the rules run on their codes, positions in these tuples; code ``len(labels)``: other/NA)
 TARGET_LABELS = ("CR", "PR", "SD", "PD", "NE", "none")
 NON_TARGET_LABELS = ("PD", "CR", "non-CR/non-PD", "NE", "non-PD", "none")
 OVERALL_LABELS = tuple(RESPONSE_RANK)
 
-_T = {label: k for k, label in enumerate(TARGET_LABELS)}
-_NT = {label: k for k, label in enumerate(NON_TARGET_LABELS)}
-_OVR_PD = OVERALL_LABELS.index("PD")
+_TARGET = {label: code for code, label in enumerate(TARGET_LABELS)}
+_NON_TARGET = {label: code for code, label in enumerate(NON_TARGET_LABELS)}
+_OVERALL = {label: code for code, label in enumerate(OVERALL_LABELS)}
+_TARGET_LEVELS = level_values(TARGET_LABELS)
+_NON_TARGET_LEVELS = level_values(NON_TARGET_LABELS)
+_OVERALL_LEVELS = level_values(OVERALL_LABELS)
 
 
-def _label_codes(values: object, labels: tuple[str, ...]) -> np.ndarray:
-    """Position of each value in ``labels``; ``len(labels)`` for any other value (NA included).
-
-    One hash pass over the rows (instead of one string comparison per row and label), then the
-    few distinct values are looked up."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    lookup = np.append(pd.Index(labels).get_indexer(uniques), -1)  # code -1 (NA) -> last
-    lookup[lookup < 0] = len(labels)
-    return lookup[codes]
-
-
-def _level_values(labels: tuple[str, ...]) -> np.ndarray:
-    """The value of each code of :func:`_label_codes` (None standing for any other value);
-    read-only (the label arrays are taken from it)."""
-    out = np.array([*labels, None], dtype=object)
-    out.flags.writeable = False
-    return out
+def _first_of(
+    codes: dict[str, int], rules: list[tuple[str, np.ndarray]], *, default: str
+) -> np.ndarray:
+    """Per row, the code of the label of the first rule whose condition holds (``default`` when
+    none does): ``rules`` read top to bottom as the paper's list of responses."""
+    return first_match(
+        [condition for _, condition in rules], [codes[label] for label, _ in rules], codes[default]
+    )
 
 
-_TARGET_LEVELS = _level_values(TARGET_LABELS)
-_NON_TARGET_LEVELS = _level_values(NON_TARGET_LABELS)
-_OVERALL_LEVELS = _level_values(OVERALL_LABELS)
+# ------------------------------------------------------------------ 1. target lesions
 
 
-def _unwrap(values: object) -> object:
-    """A Series' values without conversion (numpy array or extension array); others as given."""
-    if isinstance(values, pd.Series):
-        return (
-            values.array
-            if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
-            else values.to_numpy()
-        )
-    return values
-
-
-def _bool_na(values: object) -> tuple[np.ndarray, np.ndarray]:
-    """Nullable boolean values as ``(values with NA read as False, NA mask)`` numpy arrays
-    (fast path for numpy bool arrays and BooleanArrays, as Series or not)."""
-    values = _unwrap(values)
-    if isinstance(values, np.ndarray) and values.dtype == bool:
-        return values, np.zeros(len(values), dtype=bool)
-    if not isinstance(values, pd.arrays.BooleanArray):
-        values = pd.array(values, dtype="boolean")
-    return values.to_numpy(dtype=bool, na_value=False), values.isna()
-
-
-def _float_na(values: object) -> tuple[np.ndarray, np.ndarray]:
-    """Nullable numbers as ``(float values with NA read as 0, NA mask)`` numpy arrays; NaN of a
-    numpy float array is NA (as ``pd.array(values, dtype="Float64")`` reads it)."""
-    values = _unwrap(values)
-    if isinstance(values, np.ndarray) and values.dtype == np.float64:
-        na = np.isnan(values)
-        return np.where(na, 0.0, values), na
-    if not isinstance(values, pd.arrays.FloatingArray | pd.arrays.IntegerArray):
-        values = pd.array(values, dtype="Float64")
-    return values.to_numpy(dtype=float, na_value=0.0), values.isna()
+def meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
+    """``total`` (mm) >= 20 % and >= 5 mm over ``nadir`` (mm), with tolerance; False for NaN."""
+    with np.errstate(invalid="ignore"):
+        rise = total - nadir
+        return (rise >= 5.0 - EPS) & (rise >= 0.2 * nadir - EPS * np.maximum(nadir, 1.0))
 
 
 def target_response(
-    sld: np.ndarray,
-    baseline: np.ndarray,
-    nadir: np.ndarray,
-    targets_cr: np.ndarray,
-    sld_measured: np.ndarray | None = None,
-    no_targets: np.ndarray | None = None,
+    sld: Column,
+    baseline: Column,
+    nadir: Column,
+    *,
+    targets_cr: Column,
+    sld_measured: Column | None = None,
+    no_targets: Column | None = None,
 ) -> np.ndarray:
     """RECIST 1.1 target response per scan (``CR``/``PR``/``SD``/``PD``/``NE``/``none``).
 
@@ -236,88 +175,107 @@ def target_response(
     rises >= 20 % and >= 5 mm over the nadir, the response is ``PD``. ``no_targets`` (boolean,
     optional): no target lesion at baseline, giving ``none``.
     """
-    return _TARGET_LEVELS[_target_codes(sld, baseline, nadir, targets_cr, sld_measured, no_targets)]
+    codes = _target_codes(
+        sld,
+        baseline,
+        nadir,
+        targets_cr=targets_cr,
+        sld_measured=sld_measured,
+        no_targets=no_targets,
+    )
+    return _TARGET_LEVELS[codes]
 
 
 def _target_codes(
-    sld: object,
-    baseline: object,
-    nadir: object,
-    targets_cr: object,
-    sld_measured: object | None,
-    no_targets: object | None,
+    sld: Column,
+    baseline: Column,
+    nadir: Column,
+    *,
+    targets_cr: Column,
+    sld_measured: Column | None,
+    no_targets: Column | None,
 ) -> np.ndarray:
     """:func:`target_response` as codes (positions in :data:`TARGET_LABELS`)."""
     sld = np.asarray(sld, dtype=float)
     baseline = np.asarray(baseline, dtype=float)
     nadir = np.asarray(nadir, dtype=float)
-    cr = _bool_na(targets_cr)[0]
-    ok = ~np.isnan(sld) & ~np.isnan(baseline)
-    nad = np.where(np.isnan(nadir), baseline, nadir)
-    pd_ = meets_pd(sld, nad) & ok
+    evaluable = ~np.isnan(sld) & ~np.isnan(baseline)
+    # PD: +20 % and +5 mm over the nadir (at the first evaluation the nadir is the baseline)
+    reference = np.where(np.isnan(nadir), baseline, nadir)
+    progression = meets_pd(sld, reference) & evaluable
     if sld_measured is not None:
-        part = np.asarray(sld_measured, dtype=float)
-        pd_ |= np.isnan(sld) & ~np.isnan(baseline) & meets_pd(part, nad)
+        # a target not assessed can only add to the sum of those measured
+        measured = np.asarray(sld_measured, dtype=float)
+        progression |= np.isnan(sld) & ~np.isnan(baseline) & meets_pd(measured, reference)
+    # CR: every target gone (nodes < 10 mm)
+    complete = bool_na(targets_cr)[0] & evaluable
+    # PR: a decrease of 30 % or more of the SLD vs baseline
     with np.errstate(invalid="ignore"):
-        pr = ok & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
-    none = np.zeros(len(sld), dtype=bool) if no_targets is None else _bool_na(no_targets)[0]
-    return _select_codes(
-        [none, pd_, ~ok, cr & ok, pr],
-        [_T["none"], _T["PD"], _T["NE"], _T["CR"], _T["PR"]],
-        _T["SD"],
+        partial = evaluable & (sld - baseline <= -0.3 * baseline + EPS * np.maximum(baseline, 1.0))
+    no_target = np.zeros(len(sld), dtype=bool) if no_targets is None else bool_na(no_targets)[0]
+    return _first_of(
+        _TARGET,
+        [
+            ("none", no_target),
+            ("PD", progression),
+            ("NE", ~evaluable),
+            ("CR", complete),
+            ("PR", partial),
+        ],
+        default="SD",
     )
 
 
-def meets_pd(total: np.ndarray, nadir: np.ndarray) -> np.ndarray:
-    """``total`` (mm) >= 20 % and >= 5 mm over ``nadir`` (mm), with tolerance; False for NaN."""
-    with np.errstate(invalid="ignore"):
-        rise = total - nadir
-        return (rise >= 5.0 - EPS) & (rise >= 0.2 * nadir - EPS * np.maximum(nadir, 1.0))
+# ------------------------------------------------------------------ 2. non-target lesions
 
 
 def non_target_response(
-    non_target_pd: pd.Series | np.ndarray,
-    non_target_cr: pd.Series | np.ndarray,
-    n_expected: pd.Series | np.ndarray,
-    n_assessed: pd.Series | np.ndarray,
+    non_target_pd: Column,
+    non_target_cr: Column,
+    *,
+    n_expected: Column,
+    n_assessed: Column,
 ) -> np.ndarray:
     """Non-target response per scan (``PD``/``CR``/``non-CR/non-PD``/``non-PD``/``NE``/``none``).
 
-    ``n_expected``/``n_assessed``: numbers of baseline non-target lesions and of those assessed at
-    the scan; NA when the cohort gives per-scan sums only (then ``non_target_pd`` False reads
-    ``non-PD``: progression excluded, complete disappearance unknown).
+    ``non_target_pd``: unequivocal progression of a non-target lesion (nullable boolean);
+    ``non_target_cr``: every baseline non-target lesion absent. ``n_expected``/``n_assessed``:
+    numbers of baseline non-target lesions and of those assessed at the scan; NA when the cohort
+    gives per-scan sums only (then ``non_target_pd`` False reads ``non-PD``: progression excluded,
+    complete disappearance unknown).
     """
-    return _NON_TARGET_LEVELS[
-        _non_target_codes(non_target_pd, non_target_cr, n_expected, n_assessed)
-    ]
+    codes = _non_target_codes(
+        non_target_pd, non_target_cr, n_expected=n_expected, n_assessed=n_assessed
+    )
+    return _NON_TARGET_LEVELS[codes]
 
 
 def _non_target_codes(
-    non_target_pd: object, non_target_cr: object, n_expected: object, n_assessed: object
+    non_target_pd: Column, non_target_cr: Column, *, n_expected: Column, n_assessed: Column
 ) -> np.ndarray:
     """:func:`non_target_response` as codes (positions in :data:`NON_TARGET_LABELS`)."""
-    is_pd, pd_na = _bool_na(non_target_pd)
-    ntcr = _bool_na(non_target_cr)[0]
-    expv, exp_na = _float_na(n_expected)
-    assv = _float_na(n_assessed)[0]
-    conds = [
-        is_pd,
-        exp_na & ~pd_na,
-        exp_na,
-        expv == 0,
-        ntcr,
-        assv < expv,
-    ]
-    return _select_codes(
-        conds,
-        [_NT["PD"], _NT["non-PD"], _NT["NE"], _NT["none"], _NT["CR"], _NT["NE"]],
-        _NT["non-CR/non-PD"],
+    progression, progression_unknown = bool_na(non_target_pd)
+    all_gone = bool_na(non_target_cr)[0]
+    expected, sums_only = float_na(n_expected)  # counts unknown: per-scan sums only
+    assessed = float_na(n_assessed)[0]
+    return _first_of(
+        _NON_TARGET,
+        [
+            ("PD", progression),
+            ("non-PD", sums_only & ~progression_unknown),
+            ("NE", sums_only),
+            ("none", expected == 0),
+            ("CR", all_gone),
+            ("NE", assessed < expected),
+        ],
+        default="non-CR/non-PD",
     )
 
 
-def overall_response(
-    target: np.ndarray, non_target: np.ndarray, new_lesion: pd.Series | np.ndarray
-) -> np.ndarray:
+# ------------------------------------------------------------------ 3-4. new lesions, overall
+
+
+def overall_response(target: Column, non_target: Column, new_lesion: Column) -> np.ndarray:
     """RECIST 1.1 overall response from target, non-target and new-lesion status (tables 1, 2).
 
     ``new_lesion`` is a nullable boolean; unknown is treated as 'no new lesion' (the caller reports
@@ -325,286 +283,388 @@ def overall_response(
     baseline, table 2): ``CR`` when non-targets are gone, ``NON-CR/NON-PD`` when they persist,
     otherwise ``NE`` (unless PD).
     """
-    return _OVERALL_LEVELS[
-        _overall_codes(
-            _label_codes(target, TARGET_LABELS),
-            _label_codes(non_target, NON_TARGET_LABELS),
-            _bool_na(new_lesion)[0],
-        )
-    ]
+    codes = _overall_codes(
+        label_codes(target, TARGET_LABELS),
+        label_codes(non_target, NON_TARGET_LABELS),
+        bool_na(new_lesion)[0],
+    )
+    return _OVERALL_LEVELS[codes]
 
 
-def _overall_rules(target: np.ndarray, non_target: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """:func:`overall_response` of label arrays (``new``: numpy bool)."""
-    t_none = target == "none"
-    conds = [
-        (target == "PD") | (non_target == "PD") | new,
-        target == "NE",
-        t_none & (non_target == "CR"),
-        t_none & (non_target == "non-CR/non-PD"),
-        t_none,
-        (target == "CR") & np.isin(non_target, ["CR", "none"]),
-        np.isin(target, ["CR", "PR"]),
-        target == "SD",
-    ]
-    return _select_labels(
-        conds, ["PD", "NE", "CR", NON_CR_NON_PD, "NE", "CR", "PR", "SD"], default="NE"
+def overall_response_rule(
+    target: np.ndarray, non_target: np.ndarray, new_lesion: np.ndarray
+) -> np.ndarray:
+    """RECIST 1.1 tables 1 and 2 on label arrays (``new_lesion``: numpy bool), as codes
+    (positions in :data:`OVERALL_LABELS`). The first line that holds gives the response."""
+    no_target = target == "none"
+    return _first_of(
+        _OVERALL,
+        [
+            ("PD", (target == "PD") | (non_target == "PD") | new_lesion),
+            ("NE", target == "NE"),
+            ("CR", no_target & (non_target == "CR")),  # table 2
+            (NON_CR_NON_PD, no_target & (non_target == "non-CR/non-PD")),  # table 2
+            ("NE", no_target),  # table 2
+            ("CR", (target == "CR") & np.isin(non_target, ["CR", "none"])),
+            ("PR", np.isin(target, ["CR", "PR"])),
+            ("SD", target == "SD"),
+        ],
+        default="NE",
     )
 
 
-def _overall_table() -> np.ndarray:
-    """Overall response code of every (target code, non-target code, new lesion) combination:
-    the rules of :func:`_overall_rules` run once on the few combinations of labels."""
-    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2)
-    t, nt, new = np.indices(sizes).reshape(len(sizes), -1)
-    labels = _overall_rules(_TARGET_LEVELS[t], _NON_TARGET_LEVELS[nt], new.astype(bool))
-    out = _label_codes(labels, OVERALL_LABELS).astype(np.int8).reshape(sizes)
-    out.flags.writeable = False
-    return out
+#: combinations of (target code, non-target code, new lesion) of :data:`_OVERALL_TABLE`
+_OVERALL_SIZES = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2)
 
-
-_OVERALL_CODES = _overall_table()
-
-
-def _overall_codes(t_code: np.ndarray, nt_code: np.ndarray, new_true: np.ndarray) -> np.ndarray:
-    """:func:`overall_response` of codes (``new_true``: numpy bool, NA read as False) as codes
-    (positions in :data:`OVERALL_LABELS`)."""
-    key = (t_code.astype(np.intp) * (len(NON_TARGET_LABELS) + 1) + nt_code) * 2 + new_true
-    return _OVERALL_CODES.ravel()[key]
-
-
-def as_boolean(values: object) -> pd.arrays.BooleanArray:
-    """Values as a nullable BooleanArray (fast path for numpy bool arrays)."""
-    if isinstance(values, np.ndarray) and values.dtype == bool:
-        return pd.arrays.BooleanArray(values, np.zeros(len(values), dtype=bool))
-    if isinstance(values, pd.Series) and values.dtype == bool:
-        v = values.to_numpy()
-        return pd.arrays.BooleanArray(v, np.zeros(len(v), dtype=bool))
-    return pd.array(values, dtype="boolean")
-
-
-_REASON_PARTS = (
-    "target PD (SLD +>=20 % and +>=5 mm over the nadir)",
-    "new lesion(s)",
-    "unequivocal non-target progression",
-    "all target lesions gone (nodes < 10 mm)",
-    "target PR (SLD -30 % or more vs baseline)",
-    "target SD",
-    "no target lesion at baseline (non-target disease only)",
-    "no target or non-target lesion at baseline",
-    "all non-target lesions gone",
-    "non-target lesion(s) present without unequivocal progression",
-    "new lesions not given",
-    "non-target status not given or not all assessed",
-    "response from target SLD alone",
+#: :func:`overall_response_rule` of every combination of codes (a look-up per scan)
+_OVERALL_TABLE = combination_table(
+    lambda t, nt, new: overall_response_rule(
+        _TARGET_LEVELS[t], _NON_TARGET_LEVELS[nt], new.astype(bool)
+    ),
+    _OVERALL_SIZES,
 )
 
 
-def response_reason(
-    target: np.ndarray,
-    non_target: np.ndarray,
-    new_lesion: pd.Series | np.ndarray,
-    overall: np.ndarray,
-    sld_reason: pd.Series | np.ndarray,
-    target_pd_reason: np.ndarray | None = None,
+def _overall_codes(
+    target_code: np.ndarray, non_target_code: np.ndarray, new_lesion: np.ndarray
 ) -> np.ndarray:
-    """Plain-language reason for each overall response: what made it PD, why it is NE (the SLD
-    reason), and what was not given. Numbers are in the percentage columns, not repeated here.
-    ``target_pd_reason`` (optional, text or None per row) replaces the default target-PD text, e.g.
-    for PD on the measured lesions of an incomplete scan.
-    """
-    t_code = _label_codes(target, TARGET_LABELS)
-    new_true, new_na = _bool_na(new_lesion)
-    pd_rows = pd_texts = None
-    if target_pd_reason is not None:
-        alt = np.asarray(target_pd_reason, dtype=object)
-        pd_rows = np.flatnonzero((t_code == _T["PD"]) & pd.notna(alt))
-        pd_texts = _as_text(alt[pd_rows], "")
-    return _reason_texts(
-        t_code,
-        _label_codes(non_target, NON_TARGET_LABELS),
-        np.asarray(overall, dtype=object) == "PD",
-        new_true,
-        new_na,
-        sld_reason,
-        pd_rows,
-        pd_texts,
-    )
+    """:func:`overall_response` of codes (``new_lesion``: numpy bool, NA read as False) as codes."""
+    return _OVERALL_TABLE[
+        combination_key([target_code, non_target_code, new_lesion], _OVERALL_SIZES)
+    ]
+
+
+# ------------------------------------------------------------------ 5. the reason, in words
+
+
+@dataclass(frozen=True)
+class ReasonCase:
+    """What a response reason reads of a scan: target and non-target response (labels; None for
+    any other value), whether the overall response is PD, and the new-lesion flag (None: not
+    given)."""
+
+    target: str | None
+    non_target: str | None
+    overall_pd: bool
+    new_lesion: bool | None
+
+
+def _rests_on_the_sld(case: ReasonCase) -> bool:
+    """New lesions or non-target status missing, and no PD nor target NE/none says otherwise."""
+    missing = case.new_lesion is None or case.non_target == "NE"
+    return missing and not case.overall_pd and case.target not in ("NE", "none")
+
+
+#: default text of target PD (a scan's own text, e.g. PD on measured lesions, may replace it)
+TARGET_PD_REASON = "target PD (SLD +>=20 % and +>=5 mm over the nadir)"
+
+#: the parts of a response reason, in the order they are written (joined by "; "), each with the
+#: case it applies to
+REASON_PARTS: tuple[tuple[str, Callable[[ReasonCase], bool]], ...] = (
+    (TARGET_PD_REASON, lambda c: c.target == "PD"),
+    ("new lesion(s)", lambda c: c.new_lesion is True),
+    ("unequivocal non-target progression", lambda c: c.non_target == "PD"),
+    ("all target lesions gone (nodes < 10 mm)", lambda c: c.target == "CR"),
+    ("target PR (SLD -30 % or more vs baseline)", lambda c: c.target == "PR"),
+    ("target SD", lambda c: c.target == "SD"),
+    (
+        "no target lesion at baseline (non-target disease only)",
+        lambda c: c.target == "none" and c.non_target != "none",
+    ),
+    (
+        "no target or non-target lesion at baseline",
+        lambda c: c.target == "none" and c.non_target == "none",
+    ),
+    ("all non-target lesions gone", lambda c: c.target == "none" and c.non_target == "CR"),
+    (
+        "non-target lesion(s) present without unequivocal progression",
+        lambda c: c.target == "none" and c.non_target == "non-CR/non-PD",
+    ),
+    ("new lesions not given", lambda c: c.new_lesion is None),
+    ("non-target status not given or not all assessed", lambda c: c.non_target == "NE"),
+    ("response from target SLD alone", _rests_on_the_sld),
+)
+
+#: text ending the reason of a target NE, before the SLD reason
+TARGET_NE_REASON = "target not evaluable: "
+
+
+def reason_parts(case: ReasonCase) -> list[str]:
+    """The texts of :data:`REASON_PARTS` that apply to ``case``, in order."""
+    return [text for text, applies in REASON_PARTS if applies(case)]
+
+
+#: combinations (target code, non-target code, overall PD, new lesion no/yes/not given) of the
+#: reason tables
+_REASON_SIZES = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2, 3)
+
+
+def _reason_table(write: Callable[[list[str]], str]) -> np.ndarray:
+    """``write(reason_parts(case))`` for every combination of :data:`_REASON_SIZES`."""
+
+    def texts(*codes: np.ndarray) -> np.ndarray:
+        cases = (
+            ReasonCase(
+                _TARGET_LEVELS[t], _NON_TARGET_LEVELS[nt], bool(opd), (False, True, None)[new]
+            )
+            for t, nt, opd, new in zip(*codes, strict=True)
+        )
+        return np.array([write(reason_parts(c)) for c in cases], dtype=object)
+
+    return combination_table(texts, _REASON_SIZES)
+
+
+#: the reason of each combination; after its target-PD part (for a scan's own target-PD text);
+#: before a target-NE text
+_REASON_TEXT = _reason_table("; ".join)
+_REASON_AFTER_TARGET_PD = _reason_table(
+    lambda parts: "".join("; " + p for p in parts if p != TARGET_PD_REASON)
+)
+_REASON_BEFORE_TARGET_NE = _reason_table(lambda parts: "".join(p + "; " for p in parts))
 
 
 def _reason_key(
-    t_code: np.ndarray,
-    nt_code: np.ndarray,
+    target_code: np.ndarray,
+    non_target_code: np.ndarray,
     overall_pd: np.ndarray,
-    new_true: np.ndarray,
-    new_na: np.ndarray,
+    new_lesion: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
-    """Position of each row's combination in :data:`_REASON_BITS`."""
-    key = t_code.astype(np.intp) * (len(NON_TARGET_LABELS) + 1) + nt_code
-    return (key * 2 + overall_pd) * 3 + new_true + 2 * new_na
+    """Position of each scan's case in the reason tables (``new_lesion``: :func:`bool_na`)."""
+    new_true, new_na = new_lesion
+    new_state = new_true + 2 * new_na  # no / yes / not given
+    return combination_key([target_code, non_target_code, overall_pd, new_state], _REASON_SIZES)
+
+
+def response_reason(
+    target: Column,
+    non_target: Column,
+    new_lesion: Column,
+    *,
+    overall: Column,
+    sld_reason: Column,
+    target_pd_reason: Column | None = None,
+) -> np.ndarray:
+    """Plain-language reason for each overall response: what made it PD, why it is NE (the SLD
+    reason), and what was not given. Numbers are in the percentage columns, not repeated here.
+
+    The reason joins the parts of :data:`REASON_PARTS` that apply with "; ";
+    ``target_pd_reason`` (optional, text or None per row) replaces the default target-PD text,
+    e.g. for PD on the measured lesions of an incomplete scan; a target NE ends with
+    ``target not evaluable: <sld_reason>`` (``SLD not evaluable`` when that is missing).
+    """
+    target_code = label_codes(target, TARGET_LABELS)
+    key = _reason_key(
+        target_code,
+        label_codes(non_target, NON_TARGET_LABELS),
+        np.asarray(overall, dtype=object) == "PD",
+        bool_na(new_lesion),
+    )
+    own_pd_rows = own_pd_texts = None
+    if target_pd_reason is not None:
+        own = np.asarray(target_pd_reason, dtype=object)
+        own_pd_rows = np.flatnonzero((target_code == _TARGET["PD"]) & pd.notna(own))
+        own_pd_texts = as_text(own[own_pd_rows], "")
+    return _reason_texts(
+        key, target_code, sld_reason=sld_reason, pd_rows=own_pd_rows, pd_texts=own_pd_texts
+    )
 
 
 def _reason_texts(
-    t_code: np.ndarray,
-    nt_code: np.ndarray,
-    overall_pd: np.ndarray,
-    new_true: np.ndarray,
-    new_na: np.ndarray,
-    sld_reason: object,
-    pd_rows: np.ndarray | None = None,
-    pd_texts: np.ndarray | None = None,
+    key: np.ndarray,
+    target_code: np.ndarray,
+    *,
+    sld_reason: Column,
+    pd_rows: np.ndarray | None,
+    pd_texts: np.ndarray | None,
 ) -> np.ndarray:
-    """:func:`response_reason` of codes: the texts are built once per combination of target,
-    non-target, overall PD and new lesion, then expanded by code; ``pd_texts`` (str) replace
-    the default target-PD text at the target-PD rows ``pd_rows``."""
-    key = _reason_key(t_code, nt_code, overall_pd, new_true, new_na)
-    texts = np.full(len(_REASON_BITS), "", dtype=object)
-    present = np.flatnonzero(np.bincount(key, minlength=len(_REASON_BITS)))
-    for u in present:
-        bits = int(_REASON_BITS[u])
-        texts[u] = "; ".join(t for k, t in enumerate(_REASON_PARTS) if (bits >> k) & 1)
-    out = texts[key]
-    if pd_rows is not None and len(pd_rows):
-        # the default target-PD text starts the reason: replace it by the row's own
-        rest = np.full(len(texts), "", dtype=object)
-        rest[present] = [s[len(_REASON_PARTS[0]) :] for s in texts[present]]
-        out[pd_rows] = pd_texts + rest[key[pd_rows]]
-    t_ne = np.flatnonzero(t_code == _T["NE"])
-    if len(t_ne):
-        head = np.full(len(texts), "", dtype=object)
-        head[present] = [s + "; " if s else "" for s in texts[present]]
-        sld_text = _as_text(np.asarray(sld_reason, dtype=object)[t_ne], "SLD not evaluable")
-        out[t_ne] = _concat_coded(
-            (key[t_ne], head), "target not evaluable: ", _text_codes(sld_text)
+    """:func:`response_reason` of reason keys: the table text of each scan, with ``pd_texts``
+    (str) as the target-PD part at ``pd_rows`` and the SLD reason after a target NE."""
+    out = _REASON_TEXT[key]
+    if pd_rows is not None and pd_texts is not None and len(pd_rows):
+        out[pd_rows] = pd_texts + _REASON_AFTER_TARGET_PD[key[pd_rows]]
+    target_ne = np.flatnonzero(target_code == _TARGET["NE"])
+    if len(target_ne):
+        sld_text = as_text(np.asarray(sld_reason, dtype=object)[target_ne], "SLD not evaluable")
+        out[target_ne] = concat_coded(
+            (key[target_ne], _REASON_BEFORE_TARGET_NE), TARGET_NE_REASON, text_codes(sld_text)
         )
     return out
 
 
-def _as_text(values: np.ndarray, na: str) -> np.ndarray:
-    """Object array ``values`` as str (``Series.fillna(na).astype(str)``; no copy when every
-    value is a str already)."""
-    missing = pd.isna(values)
-    if missing.any():
-        values = np.where(missing, na, values)
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":
-        values = pd.Series(values, dtype=object).astype(str).to_numpy(dtype=object)
-    return values
-
-
-def _reason_flags(
-    target: np.ndarray,
-    non_target: np.ndarray,
-    overall_pd: np.ndarray,
-    new_true: np.ndarray,
-    new_na: np.ndarray,
-) -> np.ndarray:
-    """Bit ``k`` set when part ``k`` of :data:`_REASON_PARTS` applies (label arrays in)."""
-    nt_ne = non_target == "NE"
-    t_ne = target == "NE"
-    t_none = target == "none"
-    partial = (new_na | nt_ne) & ~overall_pd & ~t_ne & ~t_none
-    flags = [
-        target == "PD",
-        new_true,
-        non_target == "PD",
-        target == "CR",
-        target == "PR",
-        target == "SD",
-        t_none & (non_target != "none"),
-        t_none & (non_target == "none"),
-        t_none & (non_target == "CR"),
-        t_none & (non_target == "non-CR/non-PD"),
-        new_na,
-        nt_ne,
-        partial,
-    ]
-    code = np.zeros(len(target), dtype=np.int64)
-    for k, f in enumerate(flags):
-        code |= f.astype(np.int64) << k
-    return code
-
-
-def _reason_table() -> np.ndarray:
-    """Bits of :func:`_reason_flags` for every combination of target code, non-target code,
-    overall PD and new lesion (no / yes / NA), in the order of :func:`_reason_key`."""
-    sizes = (len(TARGET_LABELS) + 1, len(NON_TARGET_LABELS) + 1, 2, 3)
-    g_t, g_nt, g_pd, g_new = np.indices(sizes).reshape(len(sizes), -1)
-    out = _reason_flags(
-        _TARGET_LEVELS[g_t], _NON_TARGET_LEVELS[g_nt], g_pd == 1, g_new == 1, g_new == 2
-    )
-    out.flags.writeable = False
-    return out
-
-
-_REASON_BITS = _reason_table()
-
-
 def measured_pd_reason(
-    target: np.ndarray, sld: np.ndarray, n_expected: np.ndarray, n_measured: np.ndarray
+    target: Column, sld: Column, *, n_expected: Column, n_measured: Column
 ) -> np.ndarray:
     """Reason text for target PD on the measured lesions of an incomplete scan (None elsewhere):
     ``target PD on measured lesions (1 target not assessed)``. Counts NaN when unknown."""
     target = np.asarray(target, dtype=object)
-    m = np.flatnonzero((target == "PD") & np.isnan(np.asarray(sld, dtype=float)))
+    rows = np.flatnonzero((target == "PD") & np.isnan(np.asarray(sld, dtype=float)))
     out = np.full(len(target), None, dtype=object)
-    if len(m):
-        out[m] = _measured_pd_texts(m, n_expected, n_measured)
+    if len(rows):
+        out[rows] = _measured_pd_texts(rows, n_expected=n_expected, n_measured=n_measured)
     return out
 
 
-def _measured_pd_texts(rows: np.ndarray, n_expected: object, n_measured: object) -> np.ndarray:
+def _measured_pd_texts(rows: np.ndarray, *, n_expected: Column, n_measured: Column) -> np.ndarray:
     """The texts of :func:`measured_pd_reason` at ``rows`` (target PD, SLD unknown)."""
-    k = np.asarray(n_expected, dtype=float)[rows] - np.asarray(n_measured, dtype=float)[rows]
-    uniq, inv = np.unique(k, return_inverse=True)
-    txt = np.array(
+    missing = np.asarray(n_expected, dtype=float)[rows] - np.asarray(n_measured, dtype=float)[rows]
+    distinct, which = np.unique(missing, return_inverse=True)
+    texts = np.array(
         [
             "target PD on measured lesions (a target not assessed)"
-            if np.isnan(v)
-            else f"target PD on measured lesions ({v:g} target{'' if v == 1 else 's'} not assessed)"
-            for v in uniq
+            if np.isnan(k)
+            else f"target PD on measured lesions ({k:g} target{'' if k == 1 else 's'} not assessed)"
+            for k in distinct
         ],
         dtype=object,
     )
-    return txt[inv.ravel()]
+    return texts[which.ravel()]
 
 
-def scan_responses(
-    sld: np.ndarray,
-    baseline: np.ndarray,
-    nadir: np.ndarray,
-    targets_cr: object,
-    sld_measured: np.ndarray | None,
-    no_targets: object | None,
-    non_target_pd: object,
-    non_target_cr: object,
-    n_expected: object,
-    n_assessed: object,
-    new_lesion: object,
-    sld_reason: object,
-    n_targets_expected: object,
-    n_targets_measured: object,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``target_response``, ``non_target_response``, ``overall_response`` and
-    ``response_reason`` (with :func:`measured_pd_reason` as the target-PD reason) of the same
-    scans, as the public functions give them (fresh object arrays), computed on label codes:
-    no object array is read back. Arguments as those functions' (``n_targets_expected`` /
-    ``n_targets_measured``: the counts of :func:`measured_pd_reason`)."""
-    t_code = _target_codes(sld, baseline, nadir, targets_cr, sld_measured, no_targets)
-    nt_code = _non_target_codes(non_target_pd, non_target_cr, n_expected, n_assessed)
-    new_true, new_na = _bool_na(new_lesion)
-    ovr_code = _overall_codes(t_code, nt_code, new_true)
-    pd_rows = np.flatnonzero((t_code == _T["PD"]) & np.isnan(np.asarray(sld, dtype=float)))
-    reason = _reason_texts(
-        t_code,
-        nt_code,
-        ovr_code == _OVR_PD,
-        new_true,
-        new_na,
-        sld_reason,
-        pd_rows,
-        _measured_pd_texts(pd_rows, n_targets_expected, n_targets_measured),
+# ------------------------------------------------------------------ every scan at once
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanAssessment:
+    """What the RECIST rules read at each scan (one entry per scan, every column one length)."""
+
+    #: target lesions: SLD, baseline SLD and nadir (mm, NaN when not evaluable); every target gone
+    sld_mm: Column
+    baseline_sld_mm: Column
+    nadir_mm: Column
+    targets_cr: Column
+    #: sum over the baseline targets measured (mm; None: take ``sld_mm``), counts of baseline
+    #: targets and of those measured (for the reason of PD on measured lesions)
+    sld_measured_mm: Column | None
+    n_targets_expected: Column
+    n_targets_measured: Column
+    #: no target lesion at baseline (None: the scan table does not say)
+    no_targets: Column | None
+    #: non-target lesions: unequivocal progression, all gone, counts expected and assessed
+    non_target_pd: Column
+    non_target_cr: Column
+    n_non_targets_expected: Column
+    n_non_targets_assessed: Column
+    #: any new lesion (nullable boolean)
+    new_lesion: Column
+    #: why the SLD is not evaluable (text per scan; read at target NE)
+    sld_reason: Column
+
+
+@dataclass(frozen=True)
+class ScanResponses:
+    """RECIST responses of :class:`ScanAssessment` scans (object arrays sharing their labels)."""
+
+    target_response: np.ndarray
+    non_target_response: np.ndarray
+    overall_response: np.ndarray
+    response_reason: np.ndarray
+
+
+def scan_responses(scans: ScanAssessment) -> ScanResponses:
+    """Target, non-target and overall response and the reason of many scans at once (with
+    :func:`measured_pd_reason` as the target-PD reason), as :func:`target_response`,
+    :func:`non_target_response`, :func:`overall_response` and :func:`response_reason` give them
+    (fresh object arrays), computed on label codes: no object array is read back."""
+    target = _target_codes(
+        scans.sld_mm,
+        scans.baseline_sld_mm,
+        scans.nadir_mm,
+        targets_cr=scans.targets_cr,
+        sld_measured=scans.sld_measured_mm,
+        no_targets=scans.no_targets,
     )
-    return (_TARGET_LEVELS[t_code], _NON_TARGET_LEVELS[nt_code], _OVERALL_LEVELS[ovr_code], reason)
+    non_target = _non_target_codes(
+        scans.non_target_pd,
+        scans.non_target_cr,
+        n_expected=scans.n_non_targets_expected,
+        n_assessed=scans.n_non_targets_assessed,
+    )
+    new_lesion = bool_na(scans.new_lesion)
+    overall = _overall_codes(target, non_target, new_lesion[0])
+    key = _reason_key(target, non_target, overall == _OVERALL["PD"], new_lesion)
+    sld = np.asarray(scans.sld_mm, dtype=float)
+    measured_pd = np.flatnonzero((target == _TARGET["PD"]) & np.isnan(sld))
+    measured_pd_texts = _measured_pd_texts(
+        measured_pd, n_expected=scans.n_targets_expected, n_measured=scans.n_targets_measured
+    )
+    reason = _reason_texts(
+        key, target, sld_reason=scans.sld_reason, pd_rows=measured_pd, pd_texts=measured_pd_texts
+    )
+    return ScanResponses(
+        target_response=_TARGET_LEVELS[target],
+        non_target_response=_NON_TARGET_LEVELS[non_target],
+        overall_response=_OVERALL_LEVELS[overall],
+        response_reason=reason,
+    )
+
+
+# ------------------------------------------------------------------ responses of a scan table
+
+
+@dataclass(frozen=True)
+class _OnTreatmentScans:
+    """The on-treatment scans of a scan table (patient, then date order) with their RECIST
+    references: baseline SLD and nadir in mm (NaN when there is none or it is not evaluable)."""
+
+    table: pd.DataFrame  # the scan table's rows
+    sld_mm: np.ndarray
+    has_baseline: np.ndarray
+    baseline_sld_mm: np.ndarray
+    baseline_reason: np.ndarray  # ``sld_reason`` of the baseline scan (None without one)
+    nadir_mm: np.ndarray
+
+
+def _on_treatment_scans(scans: pd.DataFrame) -> _OnTreatmentScans:
+    """The on-treatment scans of :func:`hpd_analysis.timepoints.scan_table`, each with the SLD of
+    its patient's baseline and the nadir: the smallest evaluable SLD from baseline to the previous
+    on-treatment scan (a baseline that is not evaluable makes every later scan target-NE, so no
+    nadir then). The pre-baseline scan never counts."""
+    role = scans["role"].to_numpy(dtype=object)
+    rows = np.flatnonzero((role == "baseline") | (role == "on_treatment"))
+    patient = patient_codes(scans["patient_id"].to_numpy()[rows])
+    dates = scans["assessment_date"].to_numpy(dtype="datetime64[ns]")[rows].view("int64")
+    is_baseline = role[rows] == "baseline"
+    # stable order: patient (first appearance), then date, baseline first on the same date
+    order = sorted_order(patient, dates, (~is_baseline).astype(np.int64))
+    rows, patient, is_baseline = rows[order], patient[order], is_baseline[order]
+    s = scans.iloc[rows]
+    sld = s["sld_mm"].to_numpy(dtype=float)
+    starts = group_starts(patient)
+    # the baseline, when present, is the first row of its patient (earliest date)
+    first = np.flatnonzero(starts)[np.cumsum(starts, dtype=np.intp) - 1]
+    has_baseline = is_baseline[first]
+    baseline = np.where(has_baseline, sld[first], np.nan)
+    baseline_reason = np.where(has_baseline, s["sld_reason"].to_numpy(dtype=object)[first], None)
+    smallest_before = min_before(np.where(np.isnan(sld), np.inf, sld), starts)
+    nadir = np.where(np.isinf(smallest_before) | np.isnan(baseline), np.nan, smallest_before)
+    on = np.flatnonzero(~is_baseline)
+    return _OnTreatmentScans(
+        table=s.iloc[on],
+        sld_mm=sld[on],
+        has_baseline=has_baseline[on],
+        baseline_sld_mm=baseline[on],
+        baseline_reason=baseline_reason[on],
+        nadir_mm=nadir[on],
+    )
+
+
+def _sld_reasons(scans: _OnTreatmentScans) -> np.ndarray:
+    """Why each scan's SLD is not evaluable: its own reason, or no baseline scan, or the baseline
+    SLD not evaluable (with the baseline's reason)."""
+    reason = scans.table["sld_reason"].to_numpy(dtype=object).copy()
+    reason[~scans.has_baseline] = "no baseline scan"
+    bad = scans.has_baseline & np.isnan(scans.baseline_sld_mm)
+    baseline_reason = pd.Series(scans.baseline_reason[bad], dtype=object).fillna("not given")
+    reason[bad] = "baseline SLD not evaluable (" + baseline_reason.astype(str).to_numpy() + ")"
+    return reason
+
+
+def _new_lesion_flag(new_lesions: pd.Series) -> pd.arrays.BooleanArray:
+    """Any new lesion (count > 0); NA when the count is not given."""
+    count = pd.array(new_lesions, dtype="Float64")
+    flag = as_boolean(np.asarray(count.fillna(0)) > 0)
+    flag[np.asarray(count.isna())] = pd.NA
+    return flag
 
 
 def _float_col(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -626,80 +686,54 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     (the PD reference of this scan; complete scans only); ``day`` in days from treatment start.
     Vectorized: cumulative minimum within patient for the nadir.
     """
-    role = scans["role"].to_numpy(dtype=object)
-    sel = np.flatnonzero((role == "baseline") | (role == "on_treatment"))
-    pid = scans["patient_id"].to_numpy()[sel]
-    pcode = patient_codes(pid)
-    dates = scans["assessment_date"].to_numpy(dtype="datetime64[ns]")[sel].view("int64")
-    is_base = role[sel] == "baseline"
-    # stable order: patient (first appearance), then date, baseline first on the same date
-    order = sorted_order(pcode, dates, (~is_base).astype(np.int64))
-    sel, pcode, is_base = sel[order], pcode[order], is_base[order]
-    s = scans.iloc[sel]
-    sld = s["sld_mm"].to_numpy(dtype=float)
-    heads = np.r_[True, pcode[1:] != pcode[:-1]] if len(pcode) else np.zeros(0, dtype=bool)
-    grp = np.cumsum(heads, dtype=np.intp) - 1
-    first = np.flatnonzero(heads)
-    # the baseline, when present, is the first row of its patient (earliest date)
-    has_base = is_base[first][grp]
-    baseline = np.where(has_base, sld[first][grp], np.nan)
-    base_reason = np.where(has_base, s["sld_reason"].to_numpy(dtype=object)[first][grp], None)
-    # nadir: smallest evaluable SLD so far (baseline included), excluding the current scan
-    # (a baseline that is not evaluable makes every later scan target-NE, so no nadir then)
-    ev = pd.Series(np.where(np.isnan(sld), np.inf, sld))
-    cm = ev.groupby(grp).cummin().to_numpy(dtype=float)
-    prior = np.r_[np.inf, cm[:-1]] if len(cm) else cm
-    prior[heads] = np.inf
-    nadir = np.where(np.isinf(prior) | np.isnan(baseline), np.nan, prior)
-
-    keep = np.flatnonzero(~is_base)
-    s = s.iloc[keep]
-    sld = sld[keep]
-    sld_part = (
+    on = _on_treatment_scans(scans)
+    s = on.table
+    sld = on.sld_mm
+    sld_measured = (
         s["sld_measured_mm"].to_numpy(dtype=float) if "sld_measured_mm" in s.columns else sld.copy()
     )
-    n_t_exp = _float_col(s, "n_targets_expected")
-    n_t_meas = _float_col(s, "n_targets_measured")
-    baseline = baseline[keep]
-    nadir = nadir[keep]
-    has_base = has_base[keep]
-    base_reason = base_reason[keep]
-    n = len(s)
+    n_targets_expected = _float_col(s, "n_targets_expected")
+    new_lesion = _new_lesion_flag(s["new_lesions"])
+    responses = scan_responses(
+        ScanAssessment(
+            sld_mm=sld,
+            baseline_sld_mm=on.baseline_sld_mm,
+            nadir_mm=on.nadir_mm,
+            targets_cr=s["targets_cr"].to_numpy(),
+            sld_measured_mm=sld_measured,
+            n_targets_expected=n_targets_expected,
+            n_targets_measured=_float_col(s, "n_targets_measured"),
+            no_targets=on.has_baseline & (n_targets_expected == 0),
+            non_target_pd=s["non_target_pd"],
+            non_target_cr=s["non_target_cr"],
+            n_non_targets_expected=s["n_non_targets_expected"],
+            n_non_targets_assessed=s["n_non_targets_assessed"],
+            new_lesion=new_lesion,
+            sld_reason=_sld_reasons(on),
+        )
+    )
+    return _response_table(
+        on, sld_measured=sld_measured, new_lesion=new_lesion, responses=responses
+    )
+
+
+def _response_table(
+    on: _OnTreatmentScans,
+    *,
+    sld_measured: np.ndarray,
+    new_lesion: pd.arrays.BooleanArray,
+    responses: ScanResponses,
+) -> pd.DataFrame:
+    """The table of :func:`recist_responses`: SLD changes vs baseline and nadir beside the
+    responses."""
+    s = on.table
+    sld, baseline, nadir = on.sld_mm, on.baseline_sld_mm, on.nadir_mm
     with np.errstate(invalid="ignore", divide="ignore"):
-        chg_b = sld - baseline
-        pct_b = np.where(baseline > 0, 100.0 * chg_b / baseline, np.nan)
-        chg_n = sld - nadir
+        change_baseline = sld - baseline
+        pct_baseline = np.where(baseline > 0, 100.0 * change_baseline / baseline, np.nan)
+        change_nadir = sld - nadir
         # undefined (NaN) when the nadir is 0 mm, as in admiralonco's PCHGNAD; PD still applies
-        pct_n = np.where(nadir > 0, 100.0 * chg_n / nadir, np.nan)
-    no_targets = has_base & (n_t_exp == 0)
-    newl = pd.array(s["new_lesions"], dtype="Float64")
-    new_flag = as_boolean(np.asarray(newl.fillna(0)) > 0)
-    new_flag[np.asarray(newl.isna())] = pd.NA
-    sreason = s["sld_reason"].to_numpy(dtype=object).copy()
-    nob = ~has_base
-    sreason[nob] = "no baseline scan"
-    bad_base = has_base & np.isnan(baseline)
-    sreason[bad_base] = (
-        "baseline SLD not evaluable ("
-        + pd.Series(base_reason[bad_base], dtype=object).fillna("not given").astype(str).to_numpy()
-        + ")"
-    )
-    tr, ntr, ovr, reason = scan_responses(
-        sld,
-        baseline,
-        nadir,
-        s["targets_cr"].to_numpy(),
-        sld_part,
-        no_targets,
-        s["non_target_pd"],
-        s["non_target_cr"],
-        s["n_non_targets_expected"],
-        s["n_non_targets_assessed"],
-        new_flag,
-        sreason,
-        n_t_exp,
-        n_t_meas,
-    )
+        pct_nadir = np.where(nadir > 0, 100.0 * change_nadir / nadir, np.nan)
     out = pd.DataFrame(
         {
             "patient_id": s["patient_id"].to_numpy(),
@@ -707,24 +741,24 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
             "day": s["day"].to_numpy(dtype=float),
             "is_first_eval": s["is_first_eval"].to_numpy(dtype=bool),
             "sld_mm": sld,
-            "sld_measured_mm": sld_part,
+            "sld_measured_mm": sld_measured,
             "baseline_sld_mm": baseline,
             "nadir_mm": nadir,
-            "change_baseline_mm": chg_b,
-            "pct_change_baseline": pct_b,
-            "change_nadir_mm": chg_n,
-            "pct_change_nadir": pct_n,
-            "target_response": tr,
-            "non_target_response": ntr,
-            "new_lesion": new_flag,
-            "overall_response": ovr,
-            "response_reason": reason,
+            "change_baseline_mm": change_baseline,
+            "pct_change_baseline": pct_baseline,
+            "change_nadir_mm": change_nadir,
+            "pct_change_nadir": pct_nadir,
+            "target_response": responses.target_response,
+            "non_target_response": responses.non_target_response,
+            "new_lesion": new_lesion,
+            "overall_response": responses.overall_response,
+            "response_reason": responses.response_reason,
             "new_lesions": s["new_lesions"].to_numpy(),
             "new_lesions_first_seen": s["new_lesions_first_seen"].to_numpy(),
             "new_lesion_sum_mm": s["new_lesion_sum_mm"].to_numpy(dtype=float),
             "non_target_pd": s["non_target_pd"].to_numpy(),
         },
-        index=pd.RangeIndex(n),
+        index=pd.RangeIndex(len(s)),
     )
     out["new_lesions"] = out["new_lesions"].astype("Int64")
     out["new_lesions_first_seen"] = out["new_lesions_first_seen"].astype("Int64")
@@ -732,45 +766,21 @@ def recist_responses(scans: pd.DataFrame) -> pd.DataFrame:
     return out[RESPONSE_COLUMNS]
 
 
-def patient_codes(ids: np.ndarray) -> np.ndarray:
-    """Integer code per patient in order of first appearance (fast path when rows are grouped)."""
-    ids = np.asarray(ids)
-    if len(ids) == 0:
-        return np.zeros(0, dtype=np.int64)
-    heads = np.r_[True, ids[1:] != ids[:-1]]
-    if pd.Index(ids[heads]).is_unique:
-        return np.cumsum(heads, dtype=np.int64) - 1
-    return pd.factorize(ids)[0].astype(np.int64)
-
-
-def sorted_order(*keys: np.ndarray) -> np.ndarray:
-    """Stable order sorting by ``keys`` (first key most significant); identity when sorted."""
-    n = len(keys[0])
-    if n < 2:
-        return np.arange(n)
-    le = np.ones(n - 1, dtype=bool)
-    eq = np.ones(n - 1, dtype=bool)
-    for k in keys:
-        a, b = k[:-1], k[1:]
-        le &= ~(eq & (a > b))
-        eq &= a == b
-    if le.all():
-        return np.arange(n)
-    return np.lexsort(tuple(reversed(keys)))
-
-
 def _in_patient_date_order(r: pd.DataFrame) -> pd.DataFrame:
-    """Rows grouped by patient (first appearance) and sorted by date; adds ``_pcode``."""
+    """Rows grouped by patient (first appearance) and sorted by date; adds ``_pcode`` (patient
+    code) and ``_d`` (calendar days: windows do not need a start date)."""
     pc = patient_codes(r["patient_id"].to_numpy())
     dates = r["assessment_date"].to_numpy(dtype="datetime64[ns]").view("int64")
     order = sorted_order(pc, dates)
     out = r.iloc[order].reset_index(drop=True)
     out["_pcode"] = pc[order]
-    out["_d"] = dates[order] / NS_PER_DAY  # calendar days (windows do not need a start date)
+    out["_d"] = dates[order] / NS_PER_DAY
     return out
 
 
 def _with_all_patients(table: pd.DataFrame, patient_ids: pd.Series | None) -> pd.DataFrame:
+    """``table`` (one row per patient) with a row for each of ``patient_ids``, in that order
+    (columns missing for a patient absent from the table)."""
     if patient_ids is None:
         return table
     ids = pd.Series(patient_ids).to_numpy()
@@ -789,6 +799,9 @@ def _with_all_patients(table: pd.DataFrame, patient_ids: pd.Series | None) -> pd
             if c != "patient_id":
                 out[c] = out[c].where(~miss)
     return out
+
+
+# ------------------------------------------------------------------ best overall response
 
 
 def best_overall_response(
@@ -819,88 +832,100 @@ def best_overall_response(
     Returns ``patient_id, bor, bor_date, bor_day, n_on_treatment_scans, bor_reason``.
     """
     cols = ["patient_id", "assessment_date", "day", "overall_response"]
-    has_tr = "target_response" in responses.columns
-    r = _in_patient_date_order(responses[cols + (["target_response"] if has_tr else [])])
-    ovr = r["overall_response"].to_numpy(dtype=object)
-    no_tgt = (
-        (r["target_response"].to_numpy(dtype=object) == "none")
-        if has_tr
-        else np.zeros(len(r), dtype=bool)
-    )
-    day = r["day"].to_numpy(dtype=float)
-    eff = ovr.copy()
+    has_target = "target_response" in responses.columns
+    r = _in_patient_date_order(responses[cols + (["target_response"] if has_target else [])])
+    recorded = r["overall_response"].to_numpy(dtype=object)
+    patient = r["_pcode"].to_numpy()
+    response = recorded.copy()
     if confirm:
-        pd_day = np.where(ovr == "PD", r["_d"].to_numpy(), np.inf)
-        # first PD at or after each scan (reverse cumulative min within patient)
-        nxt_pd = (
-            pd.Series(pd_day[::-1]).groupby(r["_pcode"].to_numpy()[::-1]).cummin().to_numpy()[::-1]
+        no_target = (
+            r["target_response"].to_numpy(dtype=object) == "none"
+            if has_target
+            else np.zeros(len(r), dtype=bool)
         )
-        # strictly after: shift by one within patient
-        nxt_pd_after = pd.Series(nxt_pd).groupby(r["_pcode"]).shift(-1).fillna(np.inf).to_numpy()
-        confirmed = np.zeros(len(r), dtype=bool)
-        for resp, ok_set in (("CR", ["CR"]), ("PR", ["CR", "PR"])):
-            idx = np.flatnonzero(ovr == resp)
-            if not len(idx):
-                continue
-            left = pd.DataFrame(
-                {
-                    "_pcode": r["_pcode"].to_numpy()[idx],
-                    "_t": r["_d"].to_numpy()[idx] + confirm_min_days,
-                    "_i": idx,
-                }
-            )
-            right = r.loc[np.isin(ovr, ok_set), ["_pcode", "_d"]].rename(columns={"_d": "_c"})
-            right["_t"] = right["_c"]
-            left = left.sort_values("_t", kind="mergesort")
-            right = right.sort_values("_t", kind="mergesort")
-            m = pd.merge_asof(left, right, on="_t", by="_pcode", direction="forward")
-            ok = (m["_c"].to_numpy() < nxt_pd_after[m["_i"].to_numpy()]) & m[
-                "_c"
-            ].notna().to_numpy()
-            confirmed[m["_i"].to_numpy()] = ok
-        unconf = np.isin(ovr, ["CR", "PR"]) & ~confirmed
-        eff = np.where(unconf, np.where(no_tgt, NON_CR_NON_PD, "SD"), ovr).astype(object)
-    pc = r["_pcode"].to_numpy()
+        confirmed = confirmed_responses(
+            recorded, patient=patient, day=r["_d"].to_numpy(), confirm_min_days=confirm_min_days
+        )
+        unconfirmed = np.isin(recorded, ["CR", "PR"]) & ~confirmed
+        stable = np.where(no_target, NON_CR_NON_PD, "SD")
+        response = np.where(unconfirmed, stable, recorded).astype(object)
     # scans after the first PD of the patient never count (RECIST: best response until PD)
-    is_pd = (ovr == "PD").astype(np.int64)
-    after_pd = (pd.Series(is_pd).groupby(pc).cumsum().to_numpy() - is_pd) > 0
-    stable = (eff == "SD") | (eff == NON_CR_NON_PD)
-    early_sd = stable & ~(day >= sd_min_days - EPS) & ~after_pd
-    early_ncnp = early_sd & (eff == NON_CR_NON_PD)
-    eff = np.where(early_sd, "NE_SD", eff)
-    rank = pd.Series(eff).map({**RESPONSE_RANK, "NE_SD": RESPONSE_RANK["NE"]}).to_numpy()
-    rank = np.where(after_pd, len(RESPONSE_RANK) + 1, rank)
-    by_rank = np.lexsort((rank, pc))  # stable: earliest scan first among equal ranks
-    heads = np.r_[True, pc[by_rank][1:] != pc[by_rank][:-1]] if len(pc) else np.zeros(0, bool)
-    best = by_rank[heads]
+    after_pd = after_first(recorded == "PD", patient)
+    too_early = _stable_too_early(
+        response, day=r["day"].to_numpy(dtype=float), sd_min_days=sd_min_days
+    )
+    too_early &= ~after_pd
+    return _bor_table(
+        r,
+        response=response,
+        too_early=too_early,
+        counted=~after_pd,
+        patient_ids=patient_ids,
+        sd_min_days=sd_min_days,
+    )
+
+
+def confirmed_responses(
+    response: np.ndarray, *, patient: np.ndarray, day: np.ndarray, confirm_min_days: float
+) -> np.ndarray:
+    """True at each CR confirmed by a later CR, and each PR by a later CR or PR: the first such
+    scan of the patient at least ``confirm_min_days`` days later comes before the patient's next
+    PD (rows in patient and date order; ``day`` in days)."""
+    next_pd = min_after(np.where(response == "PD", day, np.inf), patient)
+    confirmed = np.zeros(len(response), dtype=bool)
+    for to_confirm, confirming in (("CR", ["CR"]), ("PR", ["CR", "PR"])):
+        rows = np.flatnonzero(response == to_confirm)
+        if not len(rows):
+            continue
+        candidates = np.flatnonzero(np.isin(response, confirming))
+        found = first_at_or_after(
+            patient[rows], day[rows] + confirm_min_days, patient[candidates], day[candidates]
+        )
+        confirm_day = np.where(found >= 0, day[candidates][np.maximum(found, 0)], np.nan)
+        confirmed[rows] = (found >= 0) & (confirm_day < next_pd[rows])
+    return confirmed
+
+
+def _stable_too_early(response: np.ndarray, *, day: np.ndarray, sd_min_days: float) -> np.ndarray:
+    """SD or NON-CR/NON-PD before ``sd_min_days`` (days from treatment start): not yet counted."""
+    stable = (response == "SD") | (response == NON_CR_NON_PD)
+    return stable & ~(day >= sd_min_days - EPS)
+
+
+def _bor_table(
+    r: pd.DataFrame,
+    *,
+    response: np.ndarray,
+    too_early: np.ndarray,
+    counted: np.ndarray,
+    patient_ids: pd.Series | None,
+    sd_min_days: float,
+) -> pd.DataFrame:
+    """The best ``response`` among the ``counted`` scans of each patient (a stable response
+    ``too_early`` ranks as NE; earliest scan on ties), with its reason."""
+    patient = r["_pcode"].to_numpy()
+    ranked = np.where(too_early, "NE_SD", response)
+    rank = pd.Series(ranked).map({**RESPONSE_RANK, "NE_SD": RESPONSE_RANK["NE"]}).to_numpy()
+    rank = np.where(counted, rank, len(RESPONSE_RANK) + 1)
+    best = best_per_group(rank, patient)
     g = r.iloc[best]
-    npat = int(pc.max()) + 1 if len(pc) else 0
-    any_early = np.bincount(pc[early_sd], minlength=npat) > 0
-    label = np.where(np.bincount(pc[early_ncnp], minlength=npat) > 0, NON_CR_NON_PD, "SD")
-    nscan = np.bincount(pc, minlength=npat)
-    bor = eff[best].astype(object)
+    n_patients = int(patient.max()) + 1 if len(patient) else 0
+    bor = ranked[best].astype(object)
     bor = np.where(bor == "NE_SD", "NE", bor).astype(object)
-    reason = np.full(len(g), None, dtype=object)
-    m = (bor == "NE") & any_early
-    reason[m] = np.where(
-        label[m] == "SD",
-        f"stable disease only before day {sd_min_days:g} (SD minimum duration), no later response",
-        f"{NON_CR_NON_PD} only before day {sd_min_days:g} (SD minimum duration), no later response",
-    )
-    reason[(bor == "NE") & ~any_early] = "every on-treatment response not evaluable"
-    m = (bor == "PD") & any_early
-    reason[m] = (
-        label[m].astype(object)
-        + f" before day {sd_min_days:g} (SD minimum duration) followed by PD"
-    )
+    early_ncnp = too_early & (response == NON_CR_NON_PD)
     out = pd.DataFrame(
         {
             "patient_id": g["patient_id"].to_numpy(),
             "bor": bor,
             "bor_date": g["assessment_date"].to_numpy(),
             "bor_day": g["day"].to_numpy(dtype=float),
-            "n_on_treatment_scans": nscan,
-            "bor_reason": reason,
+            "n_on_treatment_scans": np.bincount(patient, minlength=n_patients),
+            "bor_reason": _bor_reasons(
+                bor,
+                any_early=np.bincount(patient[too_early], minlength=n_patients) > 0,
+                early_ncnp=np.bincount(patient[early_ncnp], minlength=n_patients) > 0,
+                sd_min_days=sd_min_days,
+            ),
         }
     )
     out = _with_all_patients(out, patient_ids)
@@ -909,6 +934,42 @@ def best_overall_response(
     out.loc[miss, "bor_reason"] = "no on-treatment scan"
     out["n_on_treatment_scans"] = out["n_on_treatment_scans"].fillna(0).astype("int64")
     return out
+
+
+def _bor_reasons(
+    bor: np.ndarray, *, any_early: np.ndarray, early_ncnp: np.ndarray, sd_min_days: float
+) -> np.ndarray:
+    """Reason of a BOR of NE or PD (None otherwise), per patient: a stable response before
+    ``sd_min_days`` (``any_early``; NON-CR/NON-PD when ``early_ncnp``, SD otherwise), or no
+    evaluable response at all."""
+    too_early = f" before day {sd_min_days:g} (SD minimum duration)"
+    label = np.where(early_ncnp, NON_CR_NON_PD, "SD")
+    reason = np.full(len(bor), None, dtype=object)
+    m = (bor == "NE") & any_early
+    reason[m] = np.where(
+        label[m] == "SD",
+        f"stable disease only{too_early}, no later response",
+        f"{NON_CR_NON_PD} only{too_early}, no later response",
+    )
+    reason[(bor == "NE") & ~any_early] = "every on-treatment response not evaluable"
+    m = (bor == "PD") & any_early
+    reason[m] = label[m].astype(object) + f"{too_early} followed by PD"
+    return reason
+
+
+# ------------------------------------------------------------------ iRECIST
+
+
+#: iCPD criteria at the confirmatory scan (Seymour et al. 2017), in the order the reason names them
+ICPD_CRITERIA = (
+    "target SLD +>=5 mm since iUPD",
+    "new-lesion sum +>=5 mm",
+    "another new lesion",
+    "non-target progression",
+)
+
+#: later responses that make an unconfirmed iUPD a pseudoprogression
+PSEUDOPROGRESSION_RESPONSES = ("SD", "PR", "CR", NON_CR_NON_PD)
 
 
 def irecist(
@@ -948,106 +1009,166 @@ def irecist(
             ]
         ]
     )
-    pids = r.drop_duplicates("_pcode")[["_pcode", "patient_id"]].reset_index(drop=True)
-    is_pd = (r["overall_response"] == "PD").to_numpy()
-    first_pd = r[is_pd].drop_duplicates("_pcode")
-    iu = first_pd[["_pcode", "assessment_date", "day", "_d", "sld_mm", "new_lesion_sum_mm"]].rename(
-        columns={
-            "assessment_date": "iupd_date",
-            "day": "iupd_day",
-            "_d": "_d0",
-            "sld_mm": "_sld0",
-            "new_lesion_sum_mm": "_nls0",
-        }
+    scans = _confirmatory_scans(_first_progression(r), r, confirm_min_days=confirm_min_days)
+    # the confirmatory scan: the first >= confirm_min_days after iUPD, if <= confirm_max_days
+    found = scans["_d"].notna().to_numpy()
+    in_window = (scans["_d"] - scans["_d0"] <= confirm_max_days + EPS).to_numpy()
+    confirmatory = found & in_window
+    criteria = icpd_criteria(scans)
+    icpd = pd.array(np.where(confirmatory, criteria.any(), False), dtype="boolean")
+    icpd[~confirmatory] = pd.NA
+    reason = _irecist_reasons(
+        criteria,
+        found=found,
+        confirmatory=confirmatory,
+        confirm_min_days=confirm_min_days,
+        confirm_max_days=confirm_max_days,
     )
-    iu["_t"] = iu["_d0"] + confirm_min_days
-    cand = r[
-        [
-            "_pcode",
-            "day",
-            "_d",
-            "assessment_date",
-            "sld_mm",
-            "new_lesion_sum_mm",
-            "new_lesions_first_seen",
-            "non_target_pd",
+    pseudoprogression = _later_response(r, scans) & ~np.asarray(icpd.fillna(False), dtype=bool)
+    reason[pseudoprogression] = (
+        reason[pseudoprogression] + "; later SD/PR/CR/NON-CR/NON-PD: pseudoprogression"
+    )
+    per_iupd = pd.DataFrame(
+        {
+            "_pcode": scans["_pcode"],
+            "iupd_date": scans["iupd_date"],
+            "iupd_day": scans["iupd_day"],
+            "confirm_date": scans["confirm_date"].where(confirmatory),
+            "confirm_day": scans["confirm_day"].where(confirmatory),
+            "icpd": icpd,
+            "pseudoprogression": pseudoprogression,
+            "irecist_reason": reason,
+        },
+        index=scans.index,
+    )
+    return _irecist_table(r, per_iupd, patient_ids=patient_ids)
+
+
+def _first_progression(r: pd.DataFrame) -> pd.DataFrame:
+    """The iUPD of each patient with one: the first scan of overall response PD (``_pcode``,
+    ``iupd_date``, ``iupd_day``, calendar day ``_d0``, SLD ``_sld0`` and new-lesion sum
+    ``_nls0`` in mm); rows of :func:`_in_patient_date_order`."""
+    first_pd = r[(r["overall_response"] == "PD").to_numpy()].drop_duplicates("_pcode")
+    columns = {
+        "_pcode": "_pcode",
+        "assessment_date": "iupd_date",
+        "day": "iupd_day",
+        "_d": "_d0",
+        "sld_mm": "_sld0",
+        "new_lesion_sum_mm": "_nls0",
+    }
+    return first_pd[list(columns)].rename(columns=columns).reset_index(drop=True)
+
+
+def _confirmatory_scans(
+    iupd: pd.DataFrame, r: pd.DataFrame, *, confirm_min_days: float
+) -> pd.DataFrame:
+    """``iupd`` beside the first scan of the same patient at least ``confirm_min_days`` days
+    after it (missing values when there is none): ``confirm_date``, ``confirm_day``, ``_d``,
+    ``sld_mm``, ``new_lesion_sum_mm``, ``new_lesions_first_seen``, ``non_target_pd``."""
+    found = first_at_or_after(
+        iupd["_pcode"].to_numpy(),
+        (iupd["_d0"] + confirm_min_days).to_numpy(),
+        r["_pcode"].to_numpy(),
+        r["_d"].to_numpy(),
+    )
+    columns = {
+        "day": "confirm_day",
+        "_d": "_d",
+        "assessment_date": "confirm_date",
+        "sld_mm": "sld_mm",
+        "new_lesion_sum_mm": "new_lesion_sum_mm",
+        "new_lesions_first_seen": "new_lesions_first_seen",
+        "non_target_pd": "non_target_pd",
+    }
+    scan = r[list(columns)].rename(columns=columns).reindex(found)  # -1: no such scan
+    return pd.concat([iupd, scan.reset_index(drop=True)], axis=1)
+
+
+@dataclass(frozen=True)
+class ICPDCriteria:
+    """The iCPD criteria met at each confirmatory scan (Seymour et al. 2017), in the order of
+    :data:`ICPD_CRITERIA`."""
+
+    target_sld: np.ndarray  #: target SLD >= 5 mm above the iUPD SLD
+    new_lesion_sum: np.ndarray  #: new-lesion diameter sum >= 5 mm above the iUPD one
+    another_new_lesion: np.ndarray  #: a new lesion first seen at that scan
+    non_target_progression: np.ndarray  #: unequivocal non-target progression
+
+    def flags(self) -> list[np.ndarray]:
+        """The criteria in the order of :data:`ICPD_CRITERIA`."""
+        return [
+            self.target_sld,
+            self.new_lesion_sum,
+            self.another_new_lesion,
+            self.non_target_progression,
         ]
-    ].rename(columns={"day": "confirm_day", "assessment_date": "confirm_date"})
-    cand["_t"] = cand["_d"]
-    m = pd.merge_asof(
-        iu.sort_values("_t", kind="mergesort"),
-        cand.sort_values("_t", kind="mergesort"),
-        on="_t",
-        by="_pcode",
-        direction="forward",
-    )
-    in_win = (m["_d"] - m["_d0"] <= confirm_max_days + EPS).to_numpy()
-    has_c = m["_d"].notna().to_numpy() & in_win
-    with np.errstate(invalid="ignore"):
-        c_sld = (m["sld_mm"] - m["_sld0"]).to_numpy(dtype=float) >= 5.0 - EPS
-        c_nls = (m["new_lesion_sum_mm"] - m["_nls0"]).to_numpy(dtype=float) >= 5.0 - EPS
-    c_new = np.asarray(pd.array(m["new_lesions_first_seen"], dtype="Float64").fillna(0)) > 0
-    c_nt = np.asarray(pd.array(m["non_target_pd"], dtype="boolean").fillna(False), dtype=bool)
-    any_c = c_sld | c_nls | c_new | c_nt
-    icpd = pd.array(np.where(has_c, any_c, False), dtype="boolean")
-    icpd[~has_c] = pd.NA
-    labels = [
-        (c_sld, "target SLD +>=5 mm since iUPD"),
-        (c_nls, "new-lesion sum +>=5 mm"),
-        (c_new, "another new lesion"),
-        (c_nt, "non-target progression"),
-    ]
-    why = pd.Series([""] * len(m), dtype=object)
-    for mask, text in labels:
-        why = pd.Series(
-            np.where(mask & (why != ""), why + "; " + text, np.where(mask, text, why)), dtype=object
+
+    def any(self) -> np.ndarray:
+        """Progression confirmed: any criterion met."""
+        return (
+            self.target_sld
+            | self.new_lesion_sum
+            | self.another_new_lesion
+            | (self.non_target_progression)
         )
-    reason = np.where(
-        has_c,
-        np.where(
-            any_c,
-            "iCPD: " + why.to_numpy(dtype=object),
-            "iUPD not confirmed at the next scan (no further progression)",
-        ),
-        np.where(
-            m["_d"].isna(),
-            f"no scan at least {confirm_min_days:g} days after iUPD (unconfirmable)",
-            f"no scan {confirm_min_days:g}-{confirm_max_days:g} days after iUPD "
-            "(next scan later; unconfirmable)",
-        ),
+
+
+def icpd_criteria(scans: pd.DataFrame) -> ICPDCriteria:
+    """The iCPD criteria of :func:`_confirmatory_scans` rows (mm; NaN never meets one)."""
+    with np.errstate(invalid="ignore"):
+        target_sld = (scans["sld_mm"] - scans["_sld0"]).to_numpy(dtype=float) >= 5.0 - EPS
+        new_sum = (scans["new_lesion_sum_mm"] - scans["_nls0"]).to_numpy(dtype=float) >= 5.0 - EPS
+    first_seen = pd.array(scans["new_lesions_first_seen"], dtype="Float64").fillna(0)
+    non_target = pd.array(scans["non_target_pd"], dtype="boolean").fillna(False)
+    return ICPDCriteria(
+        target_sld=target_sld,
+        new_lesion_sum=new_sum,
+        another_new_lesion=np.asarray(first_seen) > 0,
+        non_target_progression=np.asarray(non_target, dtype=bool),
+    )
+
+
+def _irecist_reasons(
+    criteria: ICPDCriteria,
+    *,
+    found: np.ndarray,
+    confirmatory: np.ndarray,
+    confirm_min_days: float,
+    confirm_max_days: float,
+) -> np.ndarray:
+    """Reason of each iUPD's course: the iCPD criteria met, not confirmed, or no confirmatory
+    scan (``found``: a scan at least ``confirm_min_days`` later; ``confirmatory``: and in the
+    window)."""
+    met = "iCPD: " + join_flagged(criteria.flags(), ICPD_CRITERIA)
+    not_met = "iUPD not confirmed at the next scan (no further progression)"
+    none_later = f"no scan at least {confirm_min_days:g} days after iUPD (unconfirmable)"
+    too_late = (
+        f"no scan {confirm_min_days:g}-{confirm_max_days:g} days after iUPD "
+        "(next scan later; unconfirmable)"
+    )
+    return np.where(
+        confirmatory,
+        np.where(criteria.any(), met, not_met),
+        np.where(~found, none_later, too_late),
     ).astype(object)
-    m["confirm_date"] = m["confirm_date"].where(has_c)
-    m["confirm_day"] = m["confirm_day"].where(has_c)
-    m["icpd"] = icpd
-    m["irecist_reason"] = reason
-    # pseudoprogression: not confirmed and a later scan reads SD/PR/CR
-    rr = r.merge(iu[["_pcode", "_d0"]], on="_pcode", how="inner")
-    later_ok = (rr["_d"] > rr["_d0"]) & rr["overall_response"].isin(
-        ["SD", "PR", "CR", NON_CR_NON_PD]
-    )
-    recov = later_ok.groupby(rr["_pcode"]).max()
-    m["_recov"] = m["_pcode"].map(recov).fillna(False).astype(bool)
-    m["pseudoprogression"] = m["_recov"] & ~np.asarray(m["icpd"].fillna(False), dtype=bool)
-    pp = m["pseudoprogression"].to_numpy()
-    m.loc[pp, "irecist_reason"] = (
-        m.loc[pp, "irecist_reason"] + "; later SD/PR/CR/NON-CR/NON-PD: pseudoprogression"
-    )
-    out = pids.merge(
-        m[
-            [
-                "_pcode",
-                "iupd_date",
-                "iupd_day",
-                "confirm_date",
-                "confirm_day",
-                "icpd",
-                "pseudoprogression",
-                "irecist_reason",
-            ]
-        ],
-        on="_pcode",
-        how="left",
-    )
+
+
+def _later_response(r: pd.DataFrame, iupd: pd.DataFrame) -> np.ndarray:
+    """Per iUPD row: a later scan of the patient reads SD, PR, CR or NON-CR/NON-PD."""
+    rr = r.merge(iupd[["_pcode", "_d0"]], on="_pcode", how="inner")
+    later = (rr["_d"] > rr["_d0"]) & rr["overall_response"].isin(PSEUDOPROGRESSION_RESPONSES)
+    by_patient = later.groupby(rr["_pcode"]).max()
+    return iupd["_pcode"].map(by_patient).fillna(False).astype(bool).to_numpy()
+
+
+def _irecist_table(
+    r: pd.DataFrame, per_iupd: pd.DataFrame, *, patient_ids: pd.Series | None
+) -> pd.DataFrame:
+    """The table of :func:`irecist`: one row per patient of ``r`` (or of ``patient_ids``), the
+    course of its iUPD or why there is none."""
+    pids = r.drop_duplicates("_pcode")[["_pcode", "patient_id"]].reset_index(drop=True)
+    out = pids.merge(per_iupd, on="_pcode", how="left")
     no_pd = out["iupd_date"].isna()
     out["pseudoprogression"] = out["pseudoprogression"].astype("boolean").fillna(False).astype(bool)
     out["icpd"] = out["icpd"].astype("boolean")

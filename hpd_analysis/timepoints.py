@@ -59,7 +59,8 @@ from .errors import CohortError, Problem
 from .objectcodes import factorize as _factorize
 from .objectcodes import object_addresses, object_array
 from .params import NS_PER_DAY, Parameters
-from .recist import concat_text, scan_responses
+from .recist import ScanAssessment, scan_responses
+from .recist_kernel import concat_text
 
 ROLES = ("prebaseline", "baseline", "on_treatment", "unused")
 
@@ -1103,22 +1104,25 @@ def first_evaluation_features_with_extras(
         pd.Series(r0[badb], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
         ")",
     )
-    tr, ntr, ovr, reason = scan_responses(
-        s1,
-        s0,
-        s0,
-        cr,
-        s1_part,
-        no_targets,
-        ntpd,
-        ntcr,
-        nt_exp,
-        nt_ass,
-        new_flag,
-        tgt_reason,
-        t_exp,
-        t_meas,
+    resp = scan_responses(
+        ScanAssessment(
+            sld_mm=s1,
+            baseline_sld_mm=s0,
+            nadir_mm=s0,
+            targets_cr=cr,
+            sld_measured_mm=s1_part,
+            n_targets_expected=t_exp,
+            n_targets_measured=t_meas,
+            no_targets=no_targets,
+            non_target_pd=ntpd,
+            non_target_cr=ntcr,
+            n_non_targets_expected=nt_exp,
+            n_non_targets_assessed=nt_ass,
+            new_lesion=new_flag,
+            sld_reason=tgt_reason,
+        )
     )
+    tr, ovr, reason = resp.target_response, resp.overall_response, resp.response_reason
     ovr_before = ovr.copy()
 
     def ovr_was(idx: np.ndarray) -> np.ndarray:

@@ -9,14 +9,20 @@ import pytest
 from hpd_analysis.cohort import Cohort
 from hpd_analysis.recist import (
     RESPONSE_COLUMNS,
+    ReasonCase,
+    ScanAssessment,
     best_overall_response,
-    concat_text,
     irecist,
+    measured_pd_reason,
+    non_target_response,
     overall_response,
+    reason_parts,
     recist_responses,
     response_reason,
+    scan_responses,
     target_response,
 )
+from hpd_analysis.recist_kernel import concat_text
 from hpd_analysis.timepoints import first_evaluation_features, scan_table
 
 START = pd.Timestamp("2021-03-01")
@@ -51,7 +57,7 @@ def test_target_response_boundaries():
     sld = np.array([24, 30, 55, 70, 70.1, np.nan, 0, 12])
     base = np.array([20, 25, 50, 100, 100, 100, 100, np.nan])
     cr = np.array([False] * 6 + [True, False])
-    got = target_response(sld, base, base, cr)
+    got = target_response(sld, base, base, targets_cr=cr)
     assert got.tolist() == ["SD", "PD", "SD", "PR", "SD", "NE", "CR", "NE"]
 
 
@@ -287,11 +293,15 @@ def test_target_response_pd_on_measured_lesions_and_no_targets():
     base = np.array([25.0, 25.0, 20.0, 25.0, 25.0, nan])
     nadir = np.array([25.0, 25.0, 20.0, 25.0, 0.0, nan])
     no_tgt = np.array([False] * 5 + [True])
-    got = target_response(sld, base, nadir, np.zeros(6, bool), part, no_tgt)
+    got = target_response(
+        sld, base, nadir, targets_cr=np.zeros(6, bool), sld_measured=part, no_targets=no_tgt
+    )
     # +20 % & +5 mm: PD; +19.6 %: NE; +4 mm: NE; nothing measured: NE; +5 mm over a 0 nadir: PD
     assert got.tolist() == ["PD", "NE", "NE", "NE", "PD", "none"]
     # without the measured sums the old rule (NE) holds
-    assert target_response(sld, base, nadir, np.zeros(6, bool)).tolist()[:5] == ["NE"] * 5
+    assert (
+        target_response(sld, base, nadir, targets_cr=np.zeros(6, bool)).tolist()[:5] == ["NE"] * 5
+    )
 
 
 def test_overall_response_without_target_lesions():
@@ -299,7 +309,9 @@ def test_overall_response_without_target_lesions():
     nt = np.array(["non-CR/non-PD", "CR", "PD", "non-CR/non-PD", "NE", "none"])
     new = pd.array([False, False, False, True, False, False], dtype="boolean")
     assert overall_response(t, nt, new).tolist() == ["NON-CR/NON-PD", "CR", "PD", "PD", "NE", "NE"]
-    r = response_reason(t, nt, new, overall_response(t, nt, new), np.full(6, None))
+    r = response_reason(
+        t, nt, new, overall=overall_response(t, nt, new), sld_reason=np.full(6, None)
+    )
     assert r[5] == "no target or non-target lesion at baseline"
     assert "response from target SLD alone" not in r[4]
 
@@ -443,25 +455,14 @@ def test_concat_text_is_row_wise_plus_with_shared_strings():
 def test_responses_are_the_few_shared_labels():
     sld = np.array([50.0, 100.0, np.nan, 100.0])
     base = np.array([100.0, 100.0, 100.0, 100.0])
-    tr = target_response(sld, base, base, np.zeros(4, dtype=bool))
+    tr = target_response(sld, base, base, targets_cr=np.zeros(4, dtype=bool))
     assert tr.dtype == object and tr.tolist() == ["PR", "SD", "NE", "SD"]
     assert tr[1] is tr[3]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_scan_responses_equals_the_public_functions(seed):
-    """The code-level entry point timepoints uses gives what the four public functions give."""
-    from hpd_analysis.recist import (
-        measured_pd_reason,
-        non_target_response,
-        overall_response,
-        response_reason,
-        scan_responses,
-        target_response,
-    )
-
+def random_scans(seed: int, n: int = 3000) -> ScanAssessment:
+    """Random scans reaching every response: boundary SLDs, missing values, no targets."""
     rng = np.random.default_rng(seed)
-    n = 3000
 
     def maybe_nan(x, p=0.15):
         return np.where(rng.random(n) < p, np.nan, x)
@@ -469,29 +470,161 @@ def test_scan_responses_equals_the_public_functions(seed):
     base = maybe_nan(rng.choice([0.0, 10.0, 40.0, 80.0], n) + rng.integers(0, 5, n))
     sld = maybe_nan(base * rng.choice([0.0, 0.5, 0.72, 1.0, 1.19, 1.21, 2.0], n))
     part = np.where(np.isnan(sld), maybe_nan(base * rng.choice([0.5, 1.3], n), 0.5), sld)
-    cr = rng.random(n) < 0.1
-    no_t = rng.random(n) < 0.1
-    ntpd = pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.2), dtype="boolean")
-    ntcr = pd.array(rng.random(n) < 0.2, dtype="boolean")
     nt_exp = maybe_nan(rng.integers(0, 3, n).astype(float))
-    nt_ass = np.minimum(nt_exp, rng.integers(0, 3, n))
-    new = pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.15), dtype="boolean")
-    sreason = np.where(
-        np.isnan(sld),
-        rng.choice(["1 of 2 baseline target lesion(s) not measured", "no baseline scan"], n),
-        None,
-    ).astype(object)
     t_exp = rng.integers(0, 4, n).astype(float)
-    t_meas = np.minimum(t_exp, rng.integers(0, 4, n))
-
-    tr = target_response(sld, base, base, cr, part, no_t)
-    ntr = non_target_response(ntpd, ntcr, nt_exp, nt_ass)
-    ovr = overall_response(tr, ntr, new)
-    reason = response_reason(tr, ntr, new, ovr, sreason, measured_pd_reason(tr, sld, t_exp, t_meas))
-    got = scan_responses(
-        sld, base, base, cr, part, no_t, ntpd, ntcr, nt_exp, nt_ass, new, sreason, t_exp, t_meas
+    return ScanAssessment(
+        sld_mm=sld,
+        baseline_sld_mm=base,
+        nadir_mm=base,
+        targets_cr=rng.random(n) < 0.1,
+        sld_measured_mm=part,
+        n_targets_expected=t_exp,
+        n_targets_measured=np.minimum(t_exp, rng.integers(0, 4, n)),
+        no_targets=rng.random(n) < 0.1,
+        non_target_pd=pd.array(
+            np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.2), dtype="boolean"
+        ),
+        non_target_cr=pd.array(rng.random(n) < 0.2, dtype="boolean"),
+        n_non_targets_expected=nt_exp,
+        n_non_targets_assessed=np.minimum(nt_exp, rng.integers(0, 3, n)),
+        new_lesion=pd.array(
+            np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.15), dtype="boolean"
+        ),
+        sld_reason=np.where(
+            np.isnan(sld),
+            rng.choice(["1 of 2 baseline target lesion(s) not measured", "no baseline scan"], n),
+            None,
+        ).astype(object),
     )
-    for want, have in zip((tr, ntr, ovr, reason), got, strict=True):
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scan_responses_equals_the_public_functions(seed):
+    """The code-level entry point timepoints uses gives what the four public functions give."""
+    a = random_scans(seed)
+    sld, base = a.sld_mm, a.baseline_sld_mm
+    tr = target_response(
+        sld,
+        base,
+        base,
+        targets_cr=a.targets_cr,
+        sld_measured=a.sld_measured_mm,
+        no_targets=a.no_targets,
+    )
+    ntr = non_target_response(
+        a.non_target_pd,
+        a.non_target_cr,
+        n_expected=a.n_non_targets_expected,
+        n_assessed=a.n_non_targets_assessed,
+    )
+    ovr = overall_response(tr, ntr, a.new_lesion)
+    own_pd = measured_pd_reason(
+        tr, sld, n_expected=a.n_targets_expected, n_measured=a.n_targets_measured
+    )
+    reason = response_reason(
+        tr, ntr, a.new_lesion, overall=ovr, sld_reason=a.sld_reason, target_pd_reason=own_pd
+    )
+    got = scan_responses(a)
+    have_all = (
+        got.target_response,
+        got.non_target_response,
+        got.overall_response,
+        got.response_reason,
+    )
+    for want, have in zip((tr, ntr, ovr, reason), have_all, strict=True):
         assert have.dtype == object and have.flags.writeable
         assert want.tolist() == have.tolist()
     assert len(set(ovr.tolist())) >= 5  # the draw reaches most responses
+
+
+def nullable(value):
+    """A nullable value as Python: None for NA or NaN."""
+    return None if pd.isna(value) else value
+
+
+def target_response_of_scan(sld, base, nadir, cr, measured, no_targets):
+    """RECIST 1.1 target response of one scan, written as the paper reads."""
+
+    def progression(total):  # +20 % and +5 mm over the nadir (the baseline before any)
+        ref = base if nadir is None else nadir
+        rise = total - ref
+        return rise >= 5.0 - 1e-9 and rise >= 0.2 * ref - 1e-9 * max(ref, 1.0)
+
+    if no_targets:
+        return "none"
+    if sld is not None and base is not None and progression(sld):
+        return "PD"
+    if sld is None and base is not None and measured is not None and progression(measured):
+        return "PD"  # a target not assessed can only add to the measured sum
+    if sld is None or base is None:
+        return "NE"
+    if cr:
+        return "CR"
+    if sld - base <= -0.3 * base + 1e-9 * max(base, 1.0):
+        return "PR"
+    return "SD"
+
+
+def non_target_response_of_scan(progression, all_gone, expected, assessed):
+    if progression:
+        return "PD"
+    if expected is None:  # per-scan sums only
+        return "non-PD" if progression is not None else "NE"
+    if expected == 0:
+        return "none"
+    if all_gone:
+        return "CR"
+    if (assessed or 0) < expected:
+        return "NE"
+    return "non-CR/non-PD"
+
+
+def overall_response_of_scan(target, non_target, new):
+    if target == "PD" or non_target == "PD" or new:
+        return "PD"
+    if target == "NE":
+        return "NE"
+    if target == "none":  # table 2: non-target disease only
+        return {"CR": "CR", "non-CR/non-PD": "NON-CR/NON-PD"}.get(non_target, "NE")
+    if target == "CR":
+        return "CR" if non_target in ("CR", "none") else "PR"
+    return {"PR": "PR", "SD": "SD"}.get(target, "NE")
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_scan_responses_equal_the_rules_scan_by_scan(seed):
+    """The table look-ups and codes give what the rules give one scan at a time (a plain loop
+    over scans, the reason joined from REASON_PARTS)."""
+    a = random_scans(seed, n=2000)
+    got = scan_responses(a)
+    new_lesion = [None if pd.isna(v) else bool(v) for v in a.new_lesion]
+    for i in range(len(a.sld_mm)):
+        sld = nullable(a.sld_mm[i])
+        target = target_response_of_scan(
+            sld,
+            nullable(a.baseline_sld_mm[i]),
+            nullable(a.nadir_mm[i]),
+            a.targets_cr[i],
+            nullable(a.sld_measured_mm[i]),
+            a.no_targets[i],
+        )
+        non_target = non_target_response_of_scan(
+            nullable(a.non_target_pd[i]),
+            nullable(a.non_target_cr[i]),
+            nullable(a.n_non_targets_expected[i]),
+            nullable(a.n_non_targets_assessed[i]),
+        )
+        overall = overall_response_of_scan(target, non_target, new_lesion[i])
+        parts = reason_parts(ReasonCase(target, non_target, overall == "PD", new_lesion[i]))
+        if target == "PD" and sld is None:
+            missing = a.n_targets_expected[i] - a.n_targets_measured[i]
+            s = "" if missing == 1 else "s"
+            parts[0] = f"target PD on measured lesions ({missing:g} target{s} not assessed)"
+        if target == "NE":
+            parts.append("target not evaluable: " + (a.sld_reason[i] or "SLD not evaluable"))
+        assert (target, non_target, overall, "; ".join(parts)) == (
+            got.target_response[i],
+            got.non_target_response[i],
+            got.overall_response[i],
+            got.response_reason[i],
+        ), i
