@@ -351,6 +351,7 @@ def _padded_ids(prefix: str, n: int, width: int) -> np.ndarray:
 
 def _piecewise(
     t: np.ndarray,
+    *,
     a1: np.ndarray,
     b1: np.ndarray,
     a2: np.ndarray,
@@ -409,13 +410,13 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
 
     traits = _draw_traits(rng, n, opts)
     lesions = _draw_baseline_lesions(rng, traits)
-    group = _draw_latent_group(rng, traits, lesions, opts)
+    group = _draw_latent_group(rng, traits, lesions, opts=opts)
     traj = _draw_trajectories(rng, group, opts)
     sched = _draw_schedule(rng, n, opts)
-    follow = _draw_follow_up(rng, traits, lesions, group, traj, opts)
-    sums = _draw_tumour_sums(rng, lesions, traj, sched, opts)
-    course = _draw_course(rng, lesions, group, traj, sched, follow, sums)
-    ends = _draw_endpoints(rng, traits, group, sched, follow, course, opts)
+    follow = _draw_follow_up(rng, traits, lesions, group=group, traj=traj, opts=opts)
+    sums = _draw_tumour_sums(rng, lesions, traj, sched=sched, opts=opts)
+    course = _draw_course(rng, lesions, group, traj=traj, sched=sched, follow=follow, sums=sums)
+    ends = _draw_endpoints(rng, traits, group, sched=sched, follow=follow, course=course, opts=opts)
 
     base_rows = _baseline_lesion_rows(
         rng, lesions, group, traj=traj, sched=sched, sums=sums, course=course, opts=opts
@@ -426,8 +427,8 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
 
     pid = _padded_ids("P", n, max(4, len(str(n))))
     out = {
-        "patients": _patients_table(pid, traits, lesions, follow, course, ends),
-        "lesions": _lesions_table(pid, traits.start_day, base_rows, new_rows),
+        "patients": _patients_table(pid, traits, lesions, follow=follow, course=course, ends=ends),
+        "lesions": _lesions_table(pid, traits.start_day, base=base_rows, new=new_rows),
     }
     if opts.include_truth:
         out["truth"] = pd.DataFrame(
@@ -623,7 +624,7 @@ def _draw_baseline_lesions(rng: np.random.Generator, traits: _Traits) -> _Baseli
 
 
 def _draw_latent_group(
-    rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions, opts: SimulationOptions
+    rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions, *, opts: SimulationOptions
 ) -> np.ndarray:
     """Latent kinetic group per patient (codes of GROUPS): hyperprogression by a logistic model in
     the published risk factors, calibrated to ``p_hyperprogressor``; response by PD-L1, type,
@@ -664,7 +665,7 @@ def _draw_latent_group(
 @dataclass(frozen=True)
 class _Trajectories:
     """Log-diameter trajectory per patient: ``g_pre * t`` before the first dose, then the
-    piecewise-linear ``_piecewise(t, a1, b1, a2, b2, a3)`` (rates per month, breaks in months)."""
+    piecewise-linear ``_piecewise(t, a1=, b1=, a2=, b2=, a3=)`` (rates per month, breaks in months)."""
 
     g_pre: np.ndarray
     a1: np.ndarray
@@ -780,6 +781,7 @@ def _draw_follow_up(
     rng: np.random.Generator,
     traits: _Traits,
     lesions: _BaselineLesions,
+    *,
     group: np.ndarray,
     traj: _Trajectories,
     opts: SimulationOptions,
@@ -822,6 +824,7 @@ def _draw_tumour_sums(
     rng: np.random.Generator,
     lesions: _BaselineLesions,
     traj: _Trajectories,
+    *,
     sched: _Schedule,
     opts: SimulationOptions,
 ) -> _TumourSums:
@@ -842,11 +845,11 @@ def _draw_tumour_sums(
             traj.g_pre[les_pat] * t_month,
             _piecewise(
                 t_month,
-                traj.a1[les_pat],
-                traj.b1[les_pat],
-                traj.a2[les_pat],
-                traj.b2[les_pat],
-                traj.a3[les_pat],
+                a1=traj.a1[les_pat],
+                b1=traj.b1[les_pat],
+                a2=traj.a2[les_pat],
+                b2=traj.b2[les_pat],
+                a3=traj.a3[les_pat],
             ),
         )
         logc = f_t - f_base[les_pat] + les.h_rate * (t_month - les_tb)
@@ -866,11 +869,11 @@ def _draw_tumour_sums(
         sld_on[:, k_max:] = sld_base[:, None] * np.exp(
             _piecewise(
                 on_month[:, k_max:],
-                traj.a1[:, None],
-                traj.b1[:, None],
-                traj.a2[:, None],
-                traj.b2[:, None],
-                traj.a3[:, None],
+                a1=traj.a1[:, None],
+                b1=traj.b1[:, None],
+                a2=traj.a2[:, None],
+                b2=traj.b2[:, None],
+                a3=traj.a3[:, None],
             )
             - f_base[:, None]
         )
@@ -896,6 +899,7 @@ def _draw_course(
     rng: np.random.Generator,
     lesions: _BaselineLesions,
     group: np.ndarray,
+    *,
     traj: _Trajectories,
     sched: _Schedule,
     follow: _FollowUp,
@@ -978,6 +982,7 @@ def _draw_endpoints(
     rng: np.random.Generator,
     traits: _Traits,
     group: np.ndarray,
+    *,
     sched: _Schedule,
     follow: _FollowUp,
     course: _Course,
@@ -1030,6 +1035,7 @@ def _patients_table(
     pid: np.ndarray,
     traits: _Traits,
     lesions: _BaselineLesions,
+    *,
     follow: _FollowUp,
     course: _Course,
     ends: _Endpoints,
@@ -1196,7 +1202,7 @@ def _new_lesion_rows(
 
 
 def _lesions_table(
-    pid: np.ndarray, start_day: np.ndarray, base: _LesionRows, new: _LesionRows
+    pid: np.ndarray, start_day: np.ndarray, *, base: _LesionRows, new: _LesionRows
 ) -> pd.DataFrame:
     """The contract's lesions table (no random draws): the baseline-lesion rows ``base`` and the
     new-lesion rows ``new`` together, sorted by patient, date and lesion id as text. ``pid``:
@@ -1211,7 +1217,7 @@ def _lesions_table(
     all_ne = np.concatenate([base.not_evaluable, new.not_evaluable])
     all_status = np.concatenate([base.status, new.status])
     order = _merge_new_lesion_rows(
-        all_pat, all_day, all_kind, all_num, n_baseline_rows=base.pat.size
+        all_pat, all_day, all_kind, all_num=all_num, n_baseline_rows=base.pat.size
     )
 
     kind_names = np.array(["target", "non_target", "new"], dtype=object)
@@ -1238,6 +1244,7 @@ def _merge_new_lesion_rows(
     all_pat: np.ndarray,
     all_day: np.ndarray,
     all_kind: np.ndarray,
+    *,
     all_num: np.ndarray,
     n_baseline_rows: int,
 ) -> np.ndarray:

@@ -135,7 +135,9 @@ def growth_fit_shares(attrition: pd.DataFrame, ax: Axes | None = None) -> Figure
     return fig
 
 
-def growth_vs_tgr(growth: pd.DataFrame, tgr_on: Any, status: Any, ax: Axes | None = None) -> Figure:
+def growth_vs_tgr(
+    growth: pd.DataFrame, tgr_on: Any, status: Any, *, ax: Axes | None = None
+) -> Figure:
     """Growth rate g (per month, log) against TGR on treatment (% per month, symlog), one point
     per patient with both, coloured by HPD status. ``tgr_on`` and ``status``: array-likes, one
     value per row of ``growth``.

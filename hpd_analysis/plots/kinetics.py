@@ -223,14 +223,21 @@ def spider_data(scans: pd.DataFrame) -> pd.DataFrame:
 
 
 def _spider_lines(
-    ax: Axes, pid: np.ndarray, t: np.ndarray, v: np.ndarray, status: pd.Series | None, alpha: float
+    ax: Axes,
+    pid: np.ndarray,
+    t: np.ndarray,
+    *,
+    values: np.ndarray,
+    status: pd.Series | None,
+    alpha: float,
 ) -> tuple[dict[str, int], np.ndarray]:
-    """Draw one line per patient (rows grouped by patient id ``pid``, sorted by time ``t``; ``v``
-    the values) coloured by HPD status (``status`` indexed by patient id; missing: not
+    """Draw one line per patient (rows grouped by patient id ``pid``, sorted by time ``t``;
+    ``values`` the values) coloured by HPD status (``status`` indexed by patient id; missing: not
     evaluable), HPD drawn last, on top, each line ending in a dot. Returns the number of
     patients per status and the patient ids in drawing order."""
     starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
     bounds = np.r_[starts, len(pid)]
+    v = values
     segs = [np.column_stack([t[a:b], v[a:b]]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     seg_ids = pid[starts]
     seg_status = (
@@ -297,7 +304,7 @@ def spider_plot(
     pid = data[id_col].astype(str).to_numpy()
     t = data[time_col].to_numpy(float) / (7.0 if weeks else 1.0)
     v = data[value_col].to_numpy(float)
-    counts, _ = _spider_lines(ax, pid, t, v, status, alpha=0.7)
+    counts, _ = _spider_lines(ax, pid, t, values=v, status=status, alpha=0.7)
     ax.axhline(20, color="black", lw=0.7, ls="--")
     ax.axhline(-30, color="black", lw=0.7, ls=":")
     ax.axhline(0, color="0.6", lw=0.5)
@@ -481,6 +488,7 @@ def on_treatment_plot(
     data: pd.DataFrame,
     group_by: str | None = None,
     quantities: Sequence[str] = ("tgr_on", "tgk_on"),
+    *,
     title: str | None = None,
 ) -> Figure:
     """Figure: one panel per quantity (default TGR_on in % per month, TGK_on in mm per month),
@@ -629,7 +637,7 @@ def biomarker_spider_plot(
     pid = d["patient_id"].astype(str).to_numpy()
     t = d["day"].to_numpy(float) / (7.0 if weeks else 1.0)
     v = d["pct_change_baseline"].to_numpy(float)
-    counts, seg_ids = _spider_lines(ax, pid, t, v, status, alpha=0.75)
+    counts, seg_ids = _spider_lines(ax, pid, t, values=v, status=status, alpha=0.75)
     ax.axhline(0, color="0.6", lw=0.5)
     ax.axvline(0, color="0.6", lw=0.5, ls=":")
     ax.set_xlabel(f"{'weeks' if weeks else 'days'} since treatment start")

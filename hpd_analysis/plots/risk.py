@@ -216,6 +216,7 @@ def roc_plot(
     curves: Mapping[str, pd.DataFrame],
     table: pd.DataFrame,
     marker: str,
+    *,
     ax: Axes | None = None,
     min_count: int = 0,
     definitions: Sequence[Any] | None = None,
@@ -288,7 +289,7 @@ def _calibration_groups(
     return mp, ev / nn, lo, hi, nn
 
 
-def _draw_prediction_rug(ax: Axes, p: np.ndarray, y: np.ndarray, top: float) -> float:
+def _draw_prediction_rug(ax: Axes, p: np.ndarray, y: np.ndarray, *, top: float) -> float:
     """Under the calibration axis, the predicted probability of every patient: a tick up for
     those with HPD (``y`` = 1), down for the others; returns the rug's base line (y units)."""
     base = -0.05 * top
@@ -331,6 +332,7 @@ def calibration_plot(
     y: Any,
     linear_predictor: Any,
     performance: pd.DataFrame | None = None,
+    *,
     groups: int = 10,
     title: str | None = None,
     ax: Axes | None = None,
@@ -375,7 +377,7 @@ def calibration_plot(
     delta = 0.01 * float(np.ptp(p)) if len(p) > 1000 else 0.0
     sm = lowess(yy, p, frac=2 / 3, it=0, delta=delta, return_sorted=True)
     ax.plot(sm[:, 0], sm[:, 1], color=OKABE_ITO["vermillion"], lw=1.3, label="lowess smoother")
-    base = _draw_prediction_rug(ax, p, yy, top)
+    base = _draw_prediction_rug(ax, p, yy, top=top)
     ax.set_xlim(0, top)
     ax.set_ylim(base - 0.04 * top, top)
     ax.set_xlabel("predicted probability of HPD")
