@@ -41,6 +41,7 @@ def no_kernel(monkeypatch):
         raise AssertionError("a notebook kernel was started")
 
     monkeypatch.setattr(execute, "_run_section", _boom)
+    monkeypatch.setattr(execute.SectionKernel, "start", _boom)
 
 
 def _tree(folder: Path) -> dict[str, str]:

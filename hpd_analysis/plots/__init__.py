@@ -75,6 +75,8 @@ from .style import (
     plain_text,
     plain_ticks,
     save_figure,
+    show_png,
+    tight_bbox,
     use_style,
 )
 from .survival import KM_TABLE_ROWS, km_annotation, km_plot, km_time_label
@@ -121,11 +123,13 @@ __all__ = [
     "roc_plot",
     "save_figure",
     "scatter_thresholds",
+    "show_png",
     "spider_data",
     "spider_plot",
     "tgk_distributions",
     "tgr_scatter",
     "threshold_curve",
+    "tight_bbox",
     "upset_plot",
     "use_style",
     "waterfall_plot",

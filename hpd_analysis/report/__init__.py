@@ -10,8 +10,10 @@ One module per job:
 - :mod:`.section`: what the notebooks call (:func:`open_section`, :class:`Section`, whose
   ``table`` and ``figure`` write every table to ``<out>/tables/<name>.csv`` and every figure to
   ``<out>/figures/<name>.png|svg``);
-- :mod:`.execute`: :func:`run_report` (what ``hpd report`` / ``make report`` call) executes each
-  notebook with papermill in a fresh kernel and writes ``parameters.json`` and ``index.html``;
+- :mod:`.execute`: :func:`run_report` (what ``hpd report`` / ``make report`` call) executes the
+  notebooks with papermill on ``jobs`` kernels (:class:`.execute.SectionPool`: each kernel runs
+  several sections, reset to a fresh namespace before each) and writes ``parameters.json`` and
+  ``index.html``;
 - :mod:`.folder`: the report folder (staging beside ``--out``, lock, manifest, publishing);
 - :mod:`.record`: ``parameters.json``, ``reproduce.sh``, ``index.html``, the manifest;
 - :mod:`.render`: self-contained HTML (no CDN, no MathJax download) and the index page;

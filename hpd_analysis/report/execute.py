@@ -1,8 +1,9 @@
 """Execution of the report: :func:`run_report` (what ``hpd report`` calls) checks every
 parameter against the schema and the cohort before any kernel starts, builds the report in a
-staging folder beside ``--out`` (:mod:`.folder`), runs the section notebooks with papermill (each
-in a fresh kernel, ``jobs`` at a time), and moves the folder into place only when every section
-succeeded."""
+staging folder beside ``--out`` (:mod:`.folder`), runs the section notebooks with papermill on
+``jobs`` kernels started while the cohort is classified (:class:`SectionPool`; each kernel runs
+several sections, the longest first, and is reset to a fresh namespace before each), and moves the
+folder into place only when every section succeeded."""
 
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ from typing import Any
 from .. import __version__
 from ..errors import HPDError, ParameterError
 from .folder import OutLock, check_out, publish, read_manifest, staging_dir
-from .render import _clean_notebook, render_html
+from .render import clean_notebook, render_html
 from .resolve import check_columns, notebook_parameters, resolve_parameters
 from .schema import REPORT_OPTIONS, parse_value
-from .section import CACHE_DIR, _code, cache_key, resolve_definitions, write_cache
+from .section import CACHE_DIR, cache_key, resolve_definitions, write_cache
 
 #: the notebook sections in report order: file stem → (title, one-line summary)
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -51,6 +52,64 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "Kaplan–Meier OS and PFS by group, landmark analysis, hazard ratios",
     ),
 }
+
+
+#: relative run time of each section on the bundled example (seconds of a 2-core machine, less
+#: kernel start-up): the workers take the longest first, so that two kernels finish together
+SECTION_WEIGHTS: dict[str, float] = {
+    "01_cohort": 2,
+    "02_kinetics": 6,
+    "03_incidence_agreement": 8,
+    "04_risk_factors": 10,
+    "05_survival": 3,
+}
+
+#: papermill engine that runs a notebook in a kernel the report already started
+#: (:class:`SectionKernel`); registered by :func:`_register_engine`
+SHARED_KERNEL_ENGINE = "hpd-shared-kernel"
+
+
+def _register_engine() -> None:
+    """Register :data:`SHARED_KERNEL_ENGINE` with papermill: its nbclient engine given the
+    kernel manager ``km`` of a running kernel, which nbclient then leaves running; the
+    client's channels are closed after each notebook."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class SharedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            km: Any = None,
+            **kwargs: Any,
+        ) -> Any:
+            import logging
+
+            client = PapermillNotebookClient(
+                nb_man,
+                km=km,
+                kernel_name=kernel_name,
+                log=logging.getLogger("papermill"),
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                startup_timeout=start_timeout,
+                timeout=execution_timeout,
+            )
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register(SHARED_KERNEL_ENGINE, SharedKernelEngine)
 
 
 #: libraries whose versions go into parameters.json and index.html
@@ -184,8 +243,9 @@ INCOMPLETE_SUFFIX = ".incomplete"
 
 
 def default_jobs() -> int:
-    """Sections run at the same time: 2 (kernel start-up and imports dominate a section; a
-    third kernel only adds contention on small machines), 1 on a single core."""
+    """Kernels, hence sections run at the same time: 2, or 1 on a single core (the two longest
+    sections take about half the report's CPU time, so a third kernel would mostly add its
+    start-up and imports)."""
     return max(1, min(2, os.cpu_count() or 1))
 
 
@@ -248,7 +308,7 @@ def run_report(
     loaded = load_cohort(
         cohort_path, params=Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
     )
-    check_columns(resolved, loaded.patients.columns, [_code(d) for d in defs])
+    check_columns(resolved, loaded.patients.columns, [d.code for d in defs])
 
     with OutLock(out), _terminate_as_interrupt():
         build = staging_dir(out)
@@ -296,13 +356,40 @@ def _build(
     say: Callable[[str], None],
 ) -> str | None:
     """Build the report in ``build``; return the failure message (None when every section
-    succeeded)."""
+    succeeded). The section kernels start first and import while this process loads and
+    classifies the cohort once for every section."""
+    from .record import finalize
+
+    kernel = kernel_name()
+    with _kernel_key(key), SectionPool(chosen, nb_dir, build, kernel, jobs) as pool:
+        nb_params = _prepare(build, out, cohort_path, loaded, resolved, defs, key, partial)
+        status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
+        failure = pool.run(nb_params, status, say)
+    shutil.rmtree(build / CACHE_DIR, ignore_errors=True)
+    finalize(build, out, cohort_path, resolved, overrides, chosen, status, kernel, defs, partial)
+    return failure
+
+
+def _prepare(
+    build: Path,
+    out: Path,
+    cohort_path: Path,
+    loaded: Any,
+    resolved: dict[str, Any],
+    defs: list,
+    key: bytes | None,
+    partial: bool,
+) -> dict[str, Any]:
+    """Fill the staging folder ``build`` for the sections: the previous report's other sections
+    (a partial run), the copy of the definitions file, and the cohort loaded, pseudonymized and
+    classified once (:func:`.section.write_cache`); return the parameters injected into the
+    notebooks."""
     from dataclasses import replace
 
     from ..classification import build_features, classify_features
     from ..params import Parameters
     from ..privacy import pseudonymize_cohort
-    from .record import finalize, portable_path
+    from .record import portable_path
     from .section import portable_load_report
 
     if partial:  # a run of some sections keeps the other sections of the previous report
@@ -342,13 +429,7 @@ def _build(
         features,
         classify_features(features, defs),
     )
-    kernel = kernel_name()
-    status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
-    with _kernel_key(key):
-        failure = _execute_sections(chosen, nb_dir, build, nb_params, kernel, status, say, jobs)
-    shutil.rmtree(build / CACHE_DIR, ignore_errors=True)
-    finalize(build, out, cohort_path, resolved, overrides, chosen, status, kernel, defs, partial)
-    return failure
+    return nb_params
 
 
 @contextmanager
@@ -388,10 +469,98 @@ def _kernel_key(key: bytes | None) -> Iterator[None]:
             os.environ[KEY_ENV] = saved
 
 
+#: modules the report sections import, imported by each kernel as soon as it starts (while the
+#: main process loads and classifies the cohort), so that no section waits for them
+_WARM_UP = """\
+import matplotlib.pyplot
+import hpd_analysis.report, hpd_analysis.plots, hpd_analysis.tables, hpd_analysis.incidence
+import hpd_analysis.agreement, hpd_analysis.survival, hpd_analysis.riskfactors
+import hpd_analysis.prediction, hpd_analysis.kinetics_summary, hpd_analysis.growth
+import hpd_analysis.uncertainty, hpd_analysis.scores, hpd_analysis.biomarkers
+"""
+
+#: the code a reused kernel runs (silently) before each section: a fresh namespace and history
+#: session (the cell counter back at 1), no open figure, and warnings shown again as in a new
+#: kernel (Python shows a "default" warning once per code location; a section must not hide one
+#: because another section in the same kernel emitted it first). Imported modules stay: that is
+#: the time saved.
+_RESET_KERNEL = """\
+get_ipython().reset(new_session=True)
+import warnings as _w, matplotlib.pyplot as _plt
+_plt.close("all")
+getattr(_w, "_filters_mutated", lambda: None)()
+del _w, _plt
+"""
+
+
+class SectionKernel:
+    """One Jupyter kernel that runs several sections in turn (:class:`SectionPool` keeps one per
+    worker): started in the report folder with the sections' modules imported
+    (:data:`_WARM_UP`), reset before each section (:data:`_RESET_KERNEL`), restarted if it died,
+    shut down at the end of the run.
+
+    A fresh kernel per section spends about 3 s of a 2-core machine on start-up and imports
+    (pandas, matplotlib, lifelines, statsmodels, great_tables); the report runs five sections.
+    """
+
+    def __init__(self, kernel_name: str, cwd: Path) -> None:
+        self.kernel_name = kernel_name
+        self.cwd = cwd
+        self.km: Any = None
+
+    def start(self) -> None:
+        """Start the kernel and import the sections' modules in it (blocks until done)."""
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self.shutdown()
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        # the kernel's own log (ipykernel's TCP warning, the interrupt at shutdown) is noise;
+        # cell errors still reach papermill
+        run_sync(self.km.start_kernel)(cwd=str(self.cwd), extra_arguments=["--log-level=CRITICAL"])
+        # an import that fails here fails again, visibly, in the section that needs it
+        run_sync(self._run)(_WARM_UP, check=False)
+
+    def ready(self) -> Any:
+        """The kernel manager of a live kernel, reset for a new section."""
+        from jupyter_core.utils import run_sync
+
+        if self.km is None or not run_sync(self.km.is_alive)():
+            self.start()
+        run_sync(self._run)(_RESET_KERNEL, check=True)
+        return self.km
+
+    async def _run(self, code: str, *, check: bool) -> None:
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(
+                code, silent=True, store_history=False, timeout=600
+            )
+            if check and reply["content"]["status"] != "ok":
+                raise HPDError(f"the report kernel could not be reset: {reply['content']}")
+        finally:
+            kc.stop_channels()
+
+    def shutdown(self) -> None:
+        """Stop the kernel (no-op when none runs)."""
+        if self.km is None:
+            return
+        from jupyter_core.utils import run_sync
+
+        try:
+            run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # pragma: no cover - the kernel is already gone
+            pass
+        self.km = None
+
+
 def _run_section(
-    name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any], kernel: str
+    name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any], kernel: SectionKernel
 ) -> tuple[float, Exception | None]:
-    """Execute one notebook with papermill, clean and render it; (seconds, error or None)."""
+    """Execute one notebook with papermill in ``kernel``, clean and render it; (seconds, error
+    or None)."""
     import papermill as pm
 
     src = nb_dir / f"{name}.ipynb"
@@ -404,16 +573,12 @@ def _run_section(
             str(src),
             str(dst),
             parameters=nb_params,
-            kernel_name=kernel,
-            # the kernel starts in the report folder (nbclient's resources path); papermill's own
-            # cwd= would chdir the whole process, which threads running side by side cannot share
-            resources={"metadata": {"path": str(build)}},
+            kernel_name=kernel.kernel_name,
+            engine_name=SHARED_KERNEL_ENGINE,
+            km=kernel.ready(),
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
-            # the kernel's own log (ipykernel's TCP warning, the interrupt at shutdown) is noise;
-            # cell errors still reach papermill
-            extra_arguments=["--log-level=CRITICAL"],
         )
     except Exception as exc:  # a cell failed, or the kernel failed to start, died, timed out
         error = exc
@@ -422,63 +587,97 @@ def _run_section(
 
             traceback.print_exception(exc)
     if dst.exists():
-        _clean_notebook(dst, f"notebooks/{src.name}")
+        clean_notebook(dst, f"notebooks/{src.name}")
         render_html(dst, build / f"{name}.html", f"HPD report — {title}")
     return time.perf_counter() - start, error
 
 
-def _execute_sections(
-    chosen: Sequence[str],
-    nb_dir: Path,
-    build: Path,
-    nb_params: dict[str, Any],
-    kernel: str,
-    status: dict[str, dict[str, str]],
-    say: Callable[[str], None],
-    jobs: int = 1,
-) -> str | None:
-    """Execute the chosen notebooks, ``jobs`` at a time (worker threads, one kernel each), in
-    report order; after a failure no new section starts. Return the first failure's message
-    (report order), None when every section ran."""
-    todo = list(chosen)
-    lock = threading.Lock()
-    failed = threading.Event()
-    results: queue.Queue[tuple[str, float, Exception | None]] = queue.Queue()
+class SectionPool:
+    """The report's section runner: ``jobs`` worker threads, each with one
+    :class:`SectionKernel` reused for the sections it takes, the longest sections first
+    (:data:`SECTION_WEIGHTS`).
 
-    def worker() -> None:
-        while True:
-            with lock:
-                if not todo or failed.is_set():
-                    return
-                name = todo.pop(0)
-            elapsed, error = _run_section(name, nb_dir, build, nb_params, kernel)
-            if error is not None:
-                failed.set()
-            results.put((name, elapsed, error))
+    The kernels start (and import the sections' modules) as soon as the pool is created, while
+    the main process loads and classifies the cohort; :meth:`run` then hands them the notebooks.
+    Use as a context manager: the kernels are shut down on exit, also when :meth:`run` was never
+    called (an error before the sections) or was interrupted.
+    """
 
-    # daemon threads: an interrupted run does not wait for its kernels
-    threads = [
-        threading.Thread(target=worker, daemon=True, name=f"hpd-section-{i}")
-        for i in range(max(1, min(jobs, len(chosen))))
-    ]
-    for t in threads:
-        t.start()
-    finished = 0
-    errors: dict[str, str] = {}
-    while any(t.is_alive() for t in threads) or not results.empty():
+    def __init__(self, chosen: Sequence[str], nb_dir: Path, build: Path, kernel: str, jobs: int):
+        _register_engine()
+        self.chosen = list(chosen)
+        self.nb_dir, self.build = nb_dir, build
+        self.todo = sorted(self.chosen, key=lambda n: -SECTION_WEIGHTS.get(n, 1))
+        self.nb_params: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.go = threading.Event()  # the cached cohort and the parameters are ready
+        self.failed = threading.Event()  # a section failed, or the run was abandoned
+        self.results: queue.Queue[tuple[str, float, Exception | None]] = queue.Queue()
+        self.kernels = [SectionKernel(kernel, build) for _ in range(max(1, min(jobs, len(chosen))))]
+        # daemon threads: an interrupted run does not wait for its kernels
+        self.threads = [
+            threading.Thread(target=self._worker, args=(k,), daemon=True, name=f"hpd-section-{i}")
+            for i, k in enumerate(self.kernels)
+        ]
+        for t in self.threads:
+            t.start()
+
+    def _worker(self, own: SectionKernel) -> None:
         try:
-            name, elapsed, error = results.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        finished += 1
-        short = name.split("_", 1)[-1]
-        if error is None:
-            status[name] = {"status": "ok", "error": ""}
-            say(f"[{finished}/{len(chosen)}] {short} … {elapsed:.1f} s")
-            continue
-        where, what = _error_summary(error)
-        status[name] = {"status": "failed", "error": f"{where}: {what}"}
-        errors[name] = f"section {name} failed in {where}: {what}"
-        say(f"[{finished}/{len(chosen)}] {short} … FAILED after {elapsed:.1f} s")
-    first = next((errors[n] for n in chosen if n in errors), None)
-    return first
+            own.start()
+        except Exception:  # the kernel could not start: the first section says why
+            own.shutdown()
+        self.go.wait()
+        while True:
+            with self.lock:
+                if not self.todo or self.failed.is_set():
+                    return
+                name = self.todo.pop(0)
+            elapsed, error = _run_section(name, self.nb_dir, self.build, self.nb_params, own)
+            if error is not None:
+                self.failed.set()
+            self.results.put((name, elapsed, error))
+
+    def run(
+        self,
+        nb_params: dict[str, Any],
+        status: dict[str, dict[str, str]],
+        say: Callable[[str], None],
+    ) -> str | None:
+        """Execute the sections with ``nb_params`` injected; record each outcome in ``status``
+        and print one progress line per section as it finishes. Return the first failure's
+        message (report order), None when every section ran; after a failure no new section
+        starts."""
+        self.nb_params.update(nb_params)
+        self.go.set()
+        finished = 0
+        errors: dict[str, str] = {}
+        while any(t.is_alive() for t in self.threads) or not self.results.empty():
+            try:
+                name, elapsed, error = self.results.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            finished += 1
+            short = name.split("_", 1)[-1]
+            if error is None:
+                status[name] = {"status": "ok", "error": ""}
+                say(f"[{finished}/{len(self.chosen)}] {short} … {elapsed:.1f} s")
+                continue
+            where, what = _error_summary(error)
+            status[name] = {"status": "failed", "error": f"{where}: {what}"}
+            errors[name] = f"section {name} failed in {where}: {what}"
+            say(f"[{finished}/{len(self.chosen)}] {short} … FAILED after {elapsed:.1f} s")
+        return next((errors[n] for n in self.chosen if n in errors), None)
+
+    def __enter__(self) -> SectionPool:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if not self.go.is_set():  # never run: let the workers go and stop at once
+            self.failed.set()
+            self.go.set()
+        if exc_type is None or not issubclass(exc_type, KeyboardInterrupt):
+            for t in self.threads:  # a kernel still starting is shut down below, not leaked
+                t.join(timeout=120)
+        for k in self.kernels:
+            k.shutdown()

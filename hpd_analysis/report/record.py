@@ -19,8 +19,8 @@ from typing import Any
 
 from .. import __version__
 from .folder import write_manifest
-from .render import _listing, _render_index
-from .schema import PRIVATE_PARAMETERS, _fmt_value, default_parameters, redact_parameters
+from .render import render_index, report_listing
+from .schema import PRIVATE_PARAMETERS, default_parameters, parameter_text, redact_parameters
 
 #: the file holding the command line that reproduces the report
 REPRODUCE = "reproduce.sh"
@@ -93,9 +93,9 @@ def finalize(
         from ..docx_report import write_report_docx
 
         write_report_docx(build)
-    tables, figures = _listing(build)
+    tables, figures = report_listing(build)
     defaults = default_parameters()
-    _render_index(
+    render_index(
         build,
         {
             "cohort_name": cohort.name,
@@ -123,9 +123,9 @@ def finalize(
             "parameters": [
                 {
                     "name": k,
-                    "value": _fmt_value(v),
-                    "default": _fmt_value(defaults[k]),
-                    "changed": _fmt_value(v) != _fmt_value(defaults[k]),
+                    "value": parameter_text(v),
+                    "default": parameter_text(defaults[k]),
+                    "changed": parameter_text(v) != parameter_text(defaults[k]),
                 }
                 for k, v in recorded.items()
             ],

@@ -3,13 +3,15 @@ self-contained pages, and the ``index.html`` of the report folder."""
 
 from __future__ import annotations
 
+import functools
+import threading
 from pathlib import Path
 from typing import Any
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def _clean_notebook(path: Path, notebook_source: str) -> None:
+def clean_notebook(path: Path, notebook_source: str) -> None:
     """Remove run-dependent metadata (timings, absolute paths) from an executed notebook."""
     import nbformat
 
@@ -30,27 +32,41 @@ def _clean_notebook(path: Path, notebook_source: str) -> None:
     nbformat.write(nb, path)
 
 
-def render_html(ipynb: Path, html: Path, title: str) -> Path:
-    """Render an executed notebook to self-contained HTML: no prompts, code folded, no network
-    assets (no require.js / MathJax / mermaid from a CDN)."""
-    import nbformat
+_EXPORTER_LOCK = threading.Lock()
+
+
+@functools.cache
+def _section_exporter() -> Any:
+    """The nbconvert exporter of the section pages (JupyterLab template with the workbench's
+    ``hpd_section.html.j2``), built once per process: sections finishing on two threads share it
+    under :data:`_EXPORTER_LOCK`."""
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(ipynb, as_version=4)
-    nb.metadata["title"] = title
-    exporter = HTMLExporter(
+    return HTMLExporter(
         template_name="lab",
         extra_template_paths=[str(_TEMPLATES)],
         template_file="hpd_section.html.j2",
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+
+
+def render_html(ipynb: Path, html: Path, title: str) -> Path:
+    """Render an executed notebook to self-contained HTML: no prompts, code folded, no network
+    assets (no require.js / MathJax / mermaid from a CDN)."""
+    import nbformat
+
+    nb = nbformat.read(ipynb, as_version=4)
+    nb.metadata["title"] = title
+    with _EXPORTER_LOCK:  # one exporter (its templates compiled once), one page at a time
+        body, _ = _section_exporter().from_notebook_node(
+            nb, resources={"metadata": {"name": title}}
+        )
     html.write_text(body, encoding="utf-8")
     return html
 
 
-def _render_index(out: Path, context: dict[str, Any]) -> Path:
+def render_index(out: Path, context: dict[str, Any]) -> Path:
     import jinja2
 
     env = jinja2.Environment(
@@ -64,7 +80,7 @@ def _render_index(out: Path, context: dict[str, Any]) -> Path:
     return path
 
 
-def _listing(out: Path) -> tuple[list[str], list[dict[str, str]]]:
+def report_listing(out: Path) -> tuple[list[str], list[dict[str, str]]]:
     tables = sorted(p.relative_to(out).as_posix() for p in (out / "tables").glob("*.csv"))
     names = sorted(
         {p.stem for p in (out / "figures").glob("*.png")}

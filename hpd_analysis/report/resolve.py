@@ -131,7 +131,7 @@ def resolve_parameters(
         if unknown:
             raise ParameterError(
                 f"{source}: unknown parameter(s) {', '.join(unknown)}"
-                + "".join(_did_you_mean(k, defaults) for k in unknown[:1])
+                + "".join(did_you_mean(k, defaults) for k in unknown[:1])
                 + "; valid keys: "
                 + ", ".join(defaults)
             )
@@ -236,10 +236,10 @@ def _collect_definition_parameters(layer: Mapping[str, Any], source: str) -> dic
 def report_definition_codes(resolved: Mapping[str, Any]) -> list[str]:
     """Codes of the definitions a report applies (registered ones named in ``definitions``, all
     when None, plus those of ``definitions_file``)."""
-    from .section import _code, resolve_definitions
+    from .section import resolve_definitions
 
     return [
-        _code(d)
+        d.code
         for d in resolve_definitions(
             resolved["definitions"], resolved["definitions_file"], resolved["definition_parameters"]
         )
@@ -252,19 +252,19 @@ def _check_definition_codes(report: Mapping[str, Any]) -> None:
     if unknown:
         raise ParameterError(
             f"definitions: {', '.join(unknown)} not registered"
-            + _did_you_mean(unknown[0], codes)
+            + did_you_mean(unknown[0], codes)
             + f" (registered: {', '.join(codes)})"
         )
     if report["primary_definition"] not in codes:
         raise ParameterError(
             f"primary_definition={report['primary_definition']}: not a "
             "definition of this report"
-            + _did_you_mean(report["primary_definition"], codes)
+            + did_you_mean(report["primary_definition"], codes)
             + f" (expected one of: {', '.join(codes)})"
         )
 
 
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``" (did you mean 'sex'?)"`` for the nearest candidate (case-insensitive first), else
     an empty string."""
     import difflib
@@ -313,7 +313,7 @@ def check_columns(
                 what = "no such patient column" + (" or definition" if code_ok else "")
                 raise ParameterError(
                     f"{key}={name}: {what}"
-                    + _did_you_mean(name, valid)
+                    + did_you_mean(name, valid)
                     + f" (patient columns: {', '.join(cols)})"
                 )
 

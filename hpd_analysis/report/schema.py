@@ -17,6 +17,7 @@ The notebooks' ``parameters`` cells are generated from this schema (:func:`param
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import re
@@ -222,12 +223,40 @@ PARAMETER_DOCS: dict[str, tuple[str, str]] = {
 # analysis parameters, derived from Parameters
 
 
+@functools.cache
+def _class_source_lines(module: str) -> dict[str, list[str]]:
+    """Source lines of every class of ``module`` (by qualified name), from one parse of its
+    file (``inspect.getsource`` parses the whole file again for each class)."""
+    import ast
+    import sys
+
+    try:
+        path = inspect.getsourcefile(sys.modules[module])
+        text = Path(path).read_text(encoding="utf-8") if path else ""
+    except (KeyError, OSError, TypeError):
+        return {}
+    lines = text.splitlines()
+    out: dict[str, list[str]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                out[name] = lines[first - 1 : child.end_lineno]
+                visit(child, f"{name}.")
+
+    visit(ast.parse(text), "")
+    return out
+
+
+@functools.cache
 def _field_comments(cls: type) -> dict[str, str]:
     """Comment text of each field of a dataclass, from its source: the ``#:`` / ``#`` comment
-    lines right above the field, else a trailing ``# comment`` on its line."""
-    try:
-        lines = inspect.getsource(cls).splitlines()
-    except (OSError, TypeError):
+    lines right above the field, else a trailing ``# comment`` on its line (read once per class
+    and process: reading source is slow, and every section asks)."""
+    lines = _class_source_lines(cls.__module__).get(cls.__qualname__)
+    if lines is None:
         return {}
     out: dict[str, str] = {}
     pending: list[str] = []
@@ -259,9 +288,15 @@ def _unit_of(name: str) -> str:
     return ""
 
 
+@functools.cache
+def _type_hints(owner: type) -> dict[str, Any]:
+    """``typing.get_type_hints(owner)``, once per class (it evaluates every annotation)."""
+    return typing.get_type_hints(owner)
+
+
 def _option_of(name: str, f: Any, owner: type, default: Any, comments: Mapping[str, str]) -> Option:
     try:
-        hint = typing.get_type_hints(owner).get(f.name, f.type)
+        hint = _type_hints(owner).get(f.name, f.type)
     except Exception:  # an annotation that does not evaluate: fall back on the default's type
         hint = type(default)
     args = typing.get_args(hint)
@@ -300,8 +335,8 @@ def analysis_options() -> tuple[Option, ...]:
     top_comments = _field_comments(Parameters)
     for f in fields(Parameters):
         value = getattr(inst, f.name)
-        if is_dataclass(value):
-            group_cls = type(value)
+        if is_dataclass(value) and not isinstance(value, type):
+            group_cls: type = type(value)
             comments = _field_comments(group_cls)
             for gf in fields(group_cls):
                 out.append(
@@ -424,7 +459,7 @@ def parse_value(option: Option, value: Any) -> Any:
 
 def parameters_cell() -> str:
     """The source of every report notebook's ``parameters`` cell, generated from the schema."""
-    rows = [(name, None, text) for name, text in NOTEBOOK_ONLY]
+    rows: list[tuple[str, Any, str]] = [(name, None, text) for name, text in NOTEBOOK_ONLY]
     rows += [
         (o.name, o.default, o.help + (f" ({', '.join(map(str, o.choices))})" if o.choices else ""))
         for o in REPORT_OPTIONS
@@ -484,7 +519,7 @@ def parameters_table(params: Parameters) -> pd.DataFrame:
         rows.append(
             {
                 "parameter": key,
-                "value": _fmt_value(value),
+                "value": parameter_text(value),
                 "unit": o.unit if o else "",
                 "meaning": o.help if o else "",
             }
@@ -492,7 +527,7 @@ def parameters_table(params: Parameters) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "value", "unit", "meaning"])
 
 
-def _fmt_value(v: Any) -> str:
+def parameter_text(v: Any) -> str:
     if v is None:
         return "none"
     if isinstance(v, (list, tuple)):

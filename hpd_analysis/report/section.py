@@ -35,14 +35,6 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, index: bool = 
     return path
 
 
-def _code(definition: Any) -> str:
-    for attr in ("code", "name"):
-        v = getattr(definition, attr, None)
-        if isinstance(v, str):
-            return v
-    return str(definition)
-
-
 @dataclass
 class Section:
     """What a notebook works with: the loaded cohort, its classification and the output folders.
@@ -70,7 +62,7 @@ class Section:
     @property
     def codes(self) -> list[str]:
         """Definition codes in report order."""
-        return [_code(d) for d in self.definitions]
+        return [d.code for d in self.definitions]
 
     @property
     def tables_dir(self) -> Path:
@@ -217,10 +209,14 @@ class Section:
         return df
 
     def figure(self, fig: Any, name: str) -> None:
-        """Write ``fig`` to ``figures/<name>.png`` and ``.svg`` (the notebook shows it)."""
-        from ..plots import save_figure
+        """Write ``fig`` to ``figures/<name>.png`` and ``.svg``, show that PNG in the notebook
+        (at the figure's on-screen size) and close ``fig``: the page shows the very file a
+        journal gets, and the figure is not drawn a third time for the notebook."""
+        from ..plots import save_figure, show_png
 
-        self.written.extend(save_figure(fig, self.figures_dir, name))
+        paths = save_figure(fig, self.figures_dir, name)
+        self.written.extend(paths)
+        show_png(fig, paths[0])
 
 
 def open_section(
@@ -257,7 +253,7 @@ def open_section(
     from ..classification import build_features, classify_features
     from ..load import load_cohort
     from ..plots import apply_style
-    from .resolve import _did_you_mean, check_columns
+    from .resolve import check_columns, did_you_mean
     from .schema import REPORT_OPTIONS, parse_value
 
     if cohort is None:
@@ -270,7 +266,7 @@ def open_section(
     if unknown:
         raise ParameterError(
             f"open_section: unknown parameter(s) {', '.join(unknown)}"
-            + _did_you_mean(unknown[0], known)
+            + did_you_mean(unknown[0], known)
         )
     given = {
         "definitions": definitions,
@@ -289,7 +285,7 @@ def open_section(
     defs = resolve_definitions(
         options["definitions"], options["definitions_file"], options["definition_parameters"]
     )
-    codes = [_code(d) for d in defs]
+    codes = [d.code for d in defs]
     primary = options["primary_definition"]
     if primary not in codes:
         raise ParameterError(

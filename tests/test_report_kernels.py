@@ -1,0 +1,94 @@
+"""The report's section kernels (:class:`hpd_analysis.report.execute.SectionPool`): one kernel
+runs several sections, and each section starts as in a fresh kernel (empty namespace, cell
+counter at 1, warnings shown again), the longest sections first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hpd_analysis.report import execute
+
+
+def _notebook(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def _outputs(nb_path: Path) -> tuple[list[int | None], str]:
+    nb = nbformat.read(nb_path, as_version=4)
+    counts = [c.get("execution_count") for c in nb.cells if c.cell_type == "code"]
+    text = "".join(
+        o.get("text", "") if o.get("output_type") == "stream" else str(o.get("data", ""))
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    )
+    return counts, text
+
+
+def test_sections_share_a_kernel_but_start_clean(tmp_path):
+    nbs, build = tmp_path / "notebooks", tmp_path / "build"
+    nbs.mkdir()
+    build.mkdir()
+    # a module that warns once per code location ("default" action): a second section in the
+    # same kernel must see its warning again, as a fresh kernel would
+    (build / "warner.py").write_text(
+        "import warnings\n\ndef warn():\n    warnings.warn('threshold differs', UserWarning)\n"
+    )
+    body = (
+        "import os, warner\nprint('pid', os.getpid())",
+        "assert 'leaked' not in globals(), 'a variable of the previous section survived'\n"
+        "leaked = 1\nwarner.warn()",
+    )
+    _notebook(nbs / "01_first.ipynb", *body)
+    _notebook(nbs / "02_second.ipynb", *body)
+    status: dict[str, dict[str, str]] = {}
+    with execute.SectionPool(["01_first", "02_second"], nbs, build, "python3", 1) as pool:
+        failure = pool.run({}, status, lambda _msg: None)
+    assert failure is None, failure
+    assert {s["status"] for s in status.values()} == {"ok"}
+    counts1, out1 = _outputs(build / "01_first.ipynb")
+    counts2, out2 = _outputs(build / "02_second.ipynb")
+    assert counts1 == counts2 == [1, 2]
+    pid1 = out1.split("pid ")[1].split()[0]
+    pid2 = out2.split("pid ")[1].split()[0]
+    assert pid1 == pid2, "the two sections ran in two kernels"
+    assert "threshold differs" in out1 and "threshold differs" in out2
+    assert (build / "02_second.html").is_file()
+
+
+def test_a_failed_section_stops_the_queue_and_names_the_cell(tmp_path):
+    nbs, build = tmp_path / "notebooks", tmp_path / "build"
+    nbs.mkdir()
+    build.mkdir()
+    _notebook(nbs / "01_bad.ipynb", "x = 1", "raise ValueError('no such column: arm')")
+    _notebook(nbs / "02_after.ipynb", "y = 2")
+    status: dict[str, dict[str, str]] = {}
+    lines: list[str] = []
+    with execute.SectionPool(["01_bad", "02_after"], nbs, build, "python3", 1) as pool:
+        failure = pool.run({}, status, lines.append)
+    assert failure is not None and "01_bad" in failure and "cell [2]" in failure
+    assert "no such column: arm" in failure
+    assert status["01_bad"]["status"] == "failed"
+    assert "02_after" not in status  # never started
+    assert not (build / "02_after.ipynb").exists()
+
+
+def test_longest_sections_start_first():
+    order = sorted(execute.SECTIONS, key=lambda n: -execute.SECTION_WEIGHTS.get(n, 1))
+    assert order[0] == "04_risk_factors" and order[-1] == "01_cohort"
+    assert set(execute.SECTION_WEIGHTS) == set(execute.SECTIONS)
+
+
+def test_pool_left_unused_stops_its_kernels(tmp_path):
+    build = tmp_path / "build"
+    build.mkdir()
+    with pytest.raises(RuntimeError, match="classification failed"):
+        with execute.SectionPool(["01_x"], tmp_path, build, "python3", 1) as pool:
+            raise RuntimeError("classification failed")
+    assert all(k.km is None for k in pool.kernels)
+    assert not any(t.is_alive() for t in pool.threads)
