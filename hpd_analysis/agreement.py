@@ -25,27 +25,29 @@ For each pair of definitions (A, B) the comparison uses only the patients **eval
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.inter_rater import cohens_kappa
-from statsmodels.stats.proportion import proportion_confint
 
 from .errors import ParameterError
 from .incidence import definition_codes, status_codes
 
-AGREEMENT_COLUMNS = [
-    "definition_a",
-    "definition_b",
+#: counts of patients of a pair of definitions, among those evaluable under both
+PAIR_COUNT_COLUMNS: tuple[str, ...] = (
     "n_both_evaluable",
     "n_both",
     "n_a_only",
     "n_b_only",
     "n_neither",
     "n_either",
+)
+AGREEMENT_COLUMNS = [
+    "definition_a",
+    "definition_b",
+    *PAIR_COUNT_COLUMNS,
     "jaccard",
     "jaccard_ci_low",
     "jaccard_ci_high",
@@ -68,6 +70,9 @@ JACCARD_POPULATION = "patients evaluable under both definitions"
 
 def _kappa(table: np.ndarray, alpha: float) -> tuple[float, float, float, float, str]:
     """Cohen's kappa, Wald CI and two-sided p (z-test of kappa = 0) of a 2x2 table."""
+    from scipy import stats
+    from statsmodels.stats.inter_rater import cohens_kappa
+
     n = table.sum()
     if n == 0:
         return np.nan, np.nan, np.nan, np.nan, "no patient evaluable under both"
@@ -127,71 +132,90 @@ def agreement(
         f"Cohen's kappa, z-test of kappa = 0 (two-sided); "
         f"{100 * (1 - alpha):g}% Wald CI, asymptotic SE"
     )
-    rows = []
-    for a, b in combinations(codes, 2):
-        both_all = int(((status[a] == 0) & (status[b] == 0)).sum())
-        either_all = int(((status[a] == 0) | (status[b] == 0)).sum())
-        both = (status[a] < 2) & (status[b] < 2)
-        fa = status[a][both] == 0
-        fb = status[b][both] == 0
-        n11 = int((fa & fb).sum())
-        n10 = int((fa & ~fb).sum())
-        n01 = int((~fa & fb).sum())
-        n00 = int((~fa & ~fb).sum())
-        n = int(both.sum())
-        either = n11 + n10 + n01
-        table = np.array([[n11, n10], [n01, n00]], dtype=float)
-        kappa, low, high, p, note = _kappa(table, alpha)
-        notes = [note] if note else []
-        if either == 0 and n > 0:
-            notes.append("jaccard undefined: no patient HPD under either definition")
-        rows.append(
-            {
-                "definition_a": a,
-                "definition_b": b,
-                "n_both_evaluable": n,
-                "n_both": n11,
-                "n_a_only": n10,
-                "n_b_only": n01,
-                "n_neither": n00,
-                "n_either": either,
-                "jaccard": n11 / either if either else np.nan,
-                **dict(
-                    zip(
-                        ("jaccard_ci_low", "jaccard_ci_high"),
-                        proportion_confint(n11, either, alpha=alpha, method="wilson")
-                        if either
-                        else (np.nan, np.nan),
-                        strict=True,
-                    )
-                ),
-                "jaccard_ci_method": f"Wilson score {100 * (1 - alpha):g}% (n_both of n_either)",
-                "percent_agreement": 100.0 * (n11 + n00) / n if n else np.nan,
-                "kappa": kappa,
-                "kappa_ci_low": low,
-                "kappa_ci_high": high,
-                "kappa_p_value": p,
-                "kappa_test": test_name,
-                "note": "; ".join(notes),
-                "jaccard_population": JACCARD_POPULATION,
-                "n_both_all": both_all,
-                "n_either_all": either_all,
-                "jaccard_all_patients": both_all / either_all if either_all else np.nan,
-            }
-        )
+    rows = [
+        {
+            "definition_a": a,
+            "definition_b": b,
+            **_pair_agreement(_PairCounts.of(status[a], status[b]), alpha, test_name),
+        }
+        for a, b in combinations(codes, 2)
+    ]
     out = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
-    for c in (
-        "n_both_evaluable",
-        "n_both",
-        "n_a_only",
-        "n_b_only",
-        "n_neither",
-        "n_either",
-        "n_both_all",
-        "n_either_all",
-    ):
+    for c in (*PAIR_COUNT_COLUMNS, "n_both_all", "n_either_all"):
         out[c] = out[c].astype("int64")
     return out
+
+
+@dataclass(frozen=True)
+class _PairCounts:
+    """The 2x2 table of two definitions on the patients evaluable under both (``n`` of them):
+    HPD under both (``n11``), under A only (``n10``), B only (``n01``), neither (``n00``); and
+    over every patient (not evaluable = not HPD): HPD under both / either."""
+
+    n: int
+    n11: int
+    n10: int
+    n01: int
+    n00: int
+    both_all: int
+    either_all: int
+
+    @classmethod
+    def of(cls, status_a: np.ndarray, status_b: np.ndarray) -> _PairCounts:
+        """From the status codes (:func:`status_codes`: 0 hpd, 1 not_hpd, 2 not evaluable)."""
+        both = (status_a < 2) & (status_b < 2)
+        fa = status_a[both] == 0
+        fb = status_b[both] == 0
+        return cls(
+            n=int(both.sum()),
+            n11=int((fa & fb).sum()),
+            n10=int((fa & ~fb).sum()),
+            n01=int((~fa & fb).sum()),
+            n00=int((~fa & ~fb).sum()),
+            both_all=int(((status_a == 0) & (status_b == 0)).sum()),
+            either_all=int(((status_a == 0) | (status_b == 0)).sum()),
+        )
+
+
+def _pair_agreement(c: _PairCounts, alpha: float, test_name: str) -> dict[str, Any]:
+    """The :data:`AGREEMENT_COLUMNS` of one pair after its two codes: counts, Jaccard index
+    with its Wilson CI, percent agreement, Cohen's kappa with its CI and test, notes."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    either = c.n11 + c.n10 + c.n01
+    table = np.array([[c.n11, c.n10], [c.n01, c.n00]], dtype=float)
+    kappa, low, high, p, note = _kappa(table, alpha)
+    notes = [note] if note else []
+    if either == 0 and c.n > 0:
+        notes.append("jaccard undefined: no patient HPD under either definition")
+    j_low, j_high = (
+        proportion_confint(c.n11, either, alpha=alpha, method="wilson")
+        if either
+        else (np.nan, np.nan)
+    )
+    return {
+        "n_both_evaluable": c.n,
+        "n_both": c.n11,
+        "n_a_only": c.n10,
+        "n_b_only": c.n01,
+        "n_neither": c.n00,
+        "n_either": either,
+        "jaccard": c.n11 / either if either else np.nan,
+        "jaccard_ci_low": j_low,
+        "jaccard_ci_high": j_high,
+        "jaccard_ci_method": f"Wilson score {100 * (1 - alpha):g}% (n_both of n_either)",
+        "percent_agreement": 100.0 * (c.n11 + c.n00) / c.n if c.n else np.nan,
+        "kappa": kappa,
+        "kappa_ci_low": low,
+        "kappa_ci_high": high,
+        "kappa_p_value": p,
+        "kappa_test": test_name,
+        "note": "; ".join(notes),
+        "jaccard_population": JACCARD_POPULATION,
+        "n_both_all": c.both_all,
+        "n_either_all": c.either_all,
+        "jaccard_all_patients": c.both_all / c.either_all if c.either_all else np.nan,
+    }
 
 
 def agreement_matrix(table: pd.DataFrame, value: str = "jaccard") -> pd.DataFrame:

@@ -31,10 +31,13 @@ from .definitions import (
     resolve_definitions,
     verdict_columns,
 )
+from .endpoints import ENDPOINT_TIME_EVENT_COLUMNS
 from .errors import HPDError, ParameterError
 from .kinetics import (
     KINETIC_COLUMNS,
+    SCAN_REASON_COLUMNS,
     ColumnValues,
+    Reasons,
     column_values,
     isna,
     kinetic_columns,
@@ -62,12 +65,7 @@ CONTRACT_COLUMNS = [
 ]
 #: why a contract value is missing
 REASON_OUTPUT_COLUMNS = [
-    "prebaseline_reason",
-    "baseline_reason",
-    "first_eval_reason",
-    "sld_prebaseline_reason",
-    "sld_baseline_reason",
-    "sld_first_eval_reason",
+    *SCAN_REASON_COLUMNS,
     *[f"{c}_reason" for c in KINETIC_COLUMNS],
     "recist_first_eval_reason",
 ]
@@ -93,17 +91,7 @@ SUPPORT_COLUMNS = [
     "died_before_first_eval",
 ]
 #: endpoint columns (months; event 1, censored 0)
-ENDPOINT_OUTPUT_COLUMNS = [
-    "os_months",
-    "os_event",
-    "pfs_months",
-    "pfs_event",
-    "ttf_months",
-    "ttf_event",
-    "os_reason",
-    "pfs_reason",
-    "ttf_reason",
-]
+ENDPOINT_OUTPUT_COLUMNS = [*ENDPOINT_TIME_EVENT_COLUMNS, "os_reason", "pfs_reason", "ttf_reason"]
 
 #: death-cause columns read (when present) by ``death_from_progression``
 DEATH_CAUSE_COLUMNS = ("death_cause", "cause_of_death")
@@ -118,6 +106,9 @@ NEGATED_CAUSE_PATTERN = (
 #: coded ``death_from_progression`` values (patients column; case-insensitive)
 _CODED_YES = {"yes", "y", "true", "1", "1.0"}
 _CODED_NO = {"no", "n", "false", "0", "0.0"}
+
+#: why death-based columns are unknown in a cohort without any death information
+NO_DEATH_INFORMATION = "no death information in the cohort"
 
 _FIRST_EVAL_COUNTS = [
     "new_lesions_first_eval",
@@ -160,55 +151,11 @@ def _reason_array(df: pd.DataFrame, col: str) -> np.ndarray:
 
 def _reason_values(cols: ColumnValues, col: str) -> np.ndarray:
     """Reason column ``col`` as an object array, as it is (all None when absent); a source for
-    :meth:`_FirstReason.fill` (missing values are skipped there)."""
+    :meth:`~hpd_analysis.kinetics.Reasons.add` (missing values are skipped there)."""
     if col not in cols:
         return np.full(cols.n_rows, None, dtype=object)
     v = cols[col]
     return v if isinstance(v, np.ndarray) and v.dtype == object else to_numpy(v, object, None)
-
-
-class _FirstReason:
-    """Reasons per row, the first one set wins (as chained :func:`_fill_reason` calls).
-
-    ``values``: object array, None where no reason is set (``unset``: NA mask of the values).
-    """
-
-    def __init__(self, values: np.ndarray, unset: np.ndarray):
-        self.values = values
-        self.unset = unset
-
-    @classmethod
-    def empty(cls, n: int) -> _FirstReason:
-        return cls(np.full(n, None, dtype=object), np.ones(n, dtype=bool))
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> _FirstReason:
-        """From a copy of the reasons ``values`` (any missing value becomes None)."""
-        unset = isna(values)
-        out = values.copy()
-        out[unset] = None
-        return cls(out, unset)
-
-    def fill(self, mask: np.ndarray, reason: Any) -> None:
-        """Set ``reason`` (str, or per-row object array whose missing values are skipped) where
-        ``mask`` and no reason is set yet."""
-        idx = np.flatnonzero(mask & self.unset)
-        if not len(idx):
-            return
-        if isinstance(reason, np.ndarray):
-            reason = reason[idx]
-            if pd.api.types.infer_dtype(reason, skipna=False) != "string":
-                known = ~isna(reason)
-                idx, reason = idx[known], reason[known]
-        self.values[idx] = reason
-        self.unset[idx] = False
-
-    def column(self, index: pd.Index) -> Any:
-        """The reasons as a column: the array, or an object Series on ``index`` when no reason
-        is set (all None: no dtype inference pass over them by the DataFrame constructor)."""
-        if self.unset.all():
-            return pd.Series(self.values, index=index, dtype=object, copy=False)
-        return self.values
 
 
 def _whole_days(end: Any, start: Any) -> np.ndarray:
@@ -384,6 +331,7 @@ def add_rule_features(
     features: pd.DataFrame,
     patients: pd.DataFrame | None = None,
     lesions: pd.DataFrame | None = None,
+    *,
     params: Parameters | None = None,
 ) -> pd.DataFrame:
     """Add the derived inputs the definitions read (pure; one row per input row, same order).
@@ -399,88 +347,127 @@ def add_rule_features(
     ``lesions`` when not given) and masks the first-evaluation counts to NA when there is no
     first evaluation (a missing scan is not "0 new lesions").
     """
-    return _add_rule_features(ColumnValues(features), patients, lesions, params).frame()
+    return _add_rule_features(ColumnValues(features), patients, lesions, params=params).frame()
 
 
 def _add_rule_features(
     f: ColumnValues,
     patients: pd.DataFrame | None,
     lesions: pd.DataFrame | None,
+    *,
     params: Parameters | None,
 ) -> ColumnValues:
-    """:func:`add_rule_features` on column values."""
+    """:func:`add_rule_features` on column values: each step adds the columns it computes."""
     params = params or Parameters()
+    f = f.with_columns(_absent_scan_dates(f))
+    no_fe = isna(f["first_eval_date"])
+    fe = _first_eval_reasons(f, no_fe)
+    f = f.with_columns({"first_eval_reason": fe.column(f.index)})
+    f = f.with_columns(_scan_timing(f, params, fe_reason=fe.reasons, no_fe=no_fe))
+    f = f.with_columns(_sld_change_reason(f, fe.reasons))
+    f = f.with_columns(_first_eval_counts(f, no_fe))
+    f = f.with_columns(_organ_count(f, lesions, fe_reason=fe.reasons, no_fe=no_fe))
+    f = f.with_columns(_ecog_change(f, patients))
+    return f.with_columns(_death_columns(f, patients, params, no_fe=no_fe))
+
+
+def _absent_scan_dates(f: ColumnValues) -> dict[str, Any]:
+    """Scan-date columns the features lack, all NaT."""
+    return {
+        c: np.full(f.n_rows, np.datetime64("NaT", "ns"))
+        for c in ("prebaseline_date", "baseline_date", "first_eval_date")
+        if c not in f
+    }
+
+
+def _first_eval_reasons(f: ColumnValues, no_fe: np.ndarray) -> Reasons:
+    """Why there is no first evaluation: the upstream reason, else "no first evaluation scan"."""
+    fe = Reasons.of(_reason_values(f, "first_eval_reason"))
+    fe.add(no_fe, "no first evaluation scan")
+    return fe
+
+
+def _scan_timing(
+    f: ColumnValues, params: Parameters, *, fe_reason: np.ndarray, no_fe: np.ndarray
+) -> dict[str, Any]:
+    """``first_eval_day`` (days from treatment start, when absent), ``first_eval_months``
+    (months), ``days_prebaseline_to_start`` (days) and the reasons of the two day counts."""
     n = f.n_rows
     new: dict[str, Any] = {}
-    for c in ("prebaseline_date", "baseline_date", "first_eval_date"):
-        if c not in f:
-            new[c] = np.full(n, np.datetime64("NaT", "ns"))
-
-    def col(c: str) -> Any:
-        return new[c] if c in new else f[c]
-
-    def has(c: str) -> bool:
-        return c in new or c in f
-
-    no_fe = isna(col("first_eval_date"))
-    fe = _FirstReason.of(_reason_values(f, "first_eval_reason"))
-    fe.fill(no_fe, "no first evaluation scan")
-    fe_reason = fe.values
-    new["first_eval_reason"] = fe.column(f.index)
-
-    if not has("first_eval_day") and has("treatment_start"):
-        new["first_eval_day"] = _whole_days(col("first_eval_date"), col("treatment_start"))
-    if has("first_eval_day"):
-        day = col("first_eval_day")
+    if "first_eval_day" not in f and "treatment_start" in f:
+        new["first_eval_day"] = _whole_days(f["first_eval_date"], f["treatment_start"])
+        f = f.with_columns(new)
+    if "first_eval_day" in f:
+        day = f["first_eval_day"]
         if not (isinstance(day, np.ndarray) and day.dtype == np.float64):
             day = pd.Series(day, copy=False).astype(float).to_numpy()
         new["first_eval_months"] = day / params.days_per_month
-    if has("treatment_start"):
-        new["days_prebaseline_to_start"] = _whole_days(
-            col("treatment_start"), col("prebaseline_date")
-        )
-    no_start = isna(col("treatment_start")) if has("treatment_start") else np.ones(n, dtype=bool)
-    for day_col, scan_reason, what in (
-        ("first_eval_day", fe_reason, "day of the first evaluation"),
+    if "treatment_start" in f:
+        new["days_prebaseline_to_start"] = _whole_days(f["treatment_start"], f["prebaseline_date"])
+    f = f.with_columns(new)
+    no_start = isna(f["treatment_start"]) if "treatment_start" in f else np.ones(n, dtype=bool)
+    for day_col, scan_missing, scan_reason, what in (
+        ("first_eval_day", no_fe, fe_reason, "day of the first evaluation"),
         (
             "days_prebaseline_to_start",
+            isna(f["prebaseline_date"]),
             _reason_values(f, "prebaseline_reason"),
             "days from the pre-baseline scan to treatment start",
         ),
     ):
-        r = _FirstReason.empty(n)
-        miss = isna(col(day_col)) if has(day_col) else np.ones(n, dtype=bool)
-        if miss.any():
-            scan_missing = no_fe if day_col == "first_eval_day" else isna(col("prebaseline_date"))
-            r.fill(miss & scan_missing, scan_reason)
-            r.fill(miss & scan_missing, "scan not found")
-            r.fill(miss & no_start, f"no treatment_start: {what} unknown")
-            r.fill(miss, f"{what} unknown")
-        new[f"{day_col}_reason"] = r.column(f.index)
+        miss = isna(f[day_col]) if day_col in f else np.ones(n, dtype=bool)
+        new[f"{day_col}_reason"] = _day_count_reason(
+            miss, scan_missing=scan_missing, scan_reason=scan_reason, no_start=no_start, what=what
+        ).column(f.index)
+    return new
 
-    # SLD change at first evaluation: reason when missing
-    if has("sld_pct_change_first_eval"):
-        r = _FirstReason.empty(n)
-        miss = isna(col("sld_pct_change_first_eval"))
-        if miss.any():
-            for src in (
-                "baseline_reason",
-                "first_eval_reason",
-                "sld_baseline_reason",
-                "sld_first_eval_reason",
-            ):
-                if src == "first_eval_reason":
-                    r.fill(miss, fe_reason)
-                elif src in f:
-                    r.fill(miss, _reason_values(f, src))
-            if "sld_baseline_mm" in f:
-                r.fill(
-                    miss & (to_numpy(f["sld_baseline_mm"], float) == 0),
-                    "SLD = 0 mm at baseline (percent change undefined)",
-                )
-            r.fill(miss, "SLD change at first evaluation not computable")
-        new["sld_change_first_eval_reason"] = r.column(f.index)
 
+def _day_count_reason(
+    miss: np.ndarray,
+    *,
+    scan_missing: np.ndarray,
+    scan_reason: np.ndarray,
+    no_start: np.ndarray,
+    what: str,
+) -> Reasons:
+    """Why a day count from treatment start is missing (``miss``): the scan's own reason, a
+    missing scan, a missing treatment start, else unknown."""
+    r = Reasons(len(miss))
+    if miss.any():
+        r.add(miss & scan_missing, scan_reason)
+        r.add(miss & scan_missing, "scan not found")
+        r.add(miss & no_start, f"no treatment_start: {what} unknown")
+        r.add(miss, f"{what} unknown")
+    return r
+
+
+def _sld_change_reason(f: ColumnValues, fe_reason: np.ndarray) -> dict[str, Any]:
+    """``sld_change_first_eval_reason``: why the SLD change at the first evaluation is missing
+    (a scan, an SLD, SLD = 0 mm at baseline); nothing when the change is not a feature."""
+    if "sld_pct_change_first_eval" not in f:
+        return {}
+    r = Reasons(f.n_rows)
+    miss = isna(f["sld_pct_change_first_eval"])
+    if miss.any():
+        if "baseline_reason" in f:
+            r.add(miss, _reason_values(f, "baseline_reason"))
+        r.add(miss, fe_reason)
+        for src in ("sld_baseline_reason", "sld_first_eval_reason"):
+            if src in f:
+                r.add(miss, _reason_values(f, src))
+        if "sld_baseline_mm" in f:
+            r.add(
+                miss & (to_numpy(f["sld_baseline_mm"], float) == 0),
+                "SLD = 0 mm at baseline (percent change undefined)",
+            )
+        r.add(miss, "SLD change at first evaluation not computable")
+    return {"sld_change_first_eval_reason": r.column(f.index)}
+
+
+def _first_eval_counts(f: ColumnValues, no_fe: np.ndarray) -> dict[str, Any]:
+    """The new-lesion counts at the first evaluation as nullable integers, NA without a first
+    evaluation (a missing scan is not "0 new lesions")."""
+    new: dict[str, Any] = {}
     for c in _FIRST_EVAL_COUNTS:
         if c in f:
             v = f[c]
@@ -493,78 +480,103 @@ def _add_rule_features(
                 x = to_numpy(v, float, np.nan)
                 miss = np.isnan(x) | no_fe
                 new[c] = pd.arrays.IntegerArray(np.where(miss, 0, x).astype(np.int64), miss)
+    return new
+
+
+def _organ_count(
+    f: ColumnValues, lesions: pd.DataFrame | None, *, fe_reason: np.ndarray, no_fe: np.ndarray
+) -> dict[str, Any]:
+    """``n_organs_with_new_lesions_first_eval`` (given, else counted from ``lesions``; 0 when
+    there is no new lesion) and its reason when unknown."""
     if "n_organs_with_new_lesions_first_eval" in f:
         cnt = to_numpy(f["n_organs_with_new_lesions_first_eval"], float, np.nan)
     else:
         cnt = _organs_with_new_lesions(
-            pd.DataFrame(
-                {"patient_id": f["patient_id"], "first_eval_date": col("first_eval_date")}
-            ),
+            pd.DataFrame({"patient_id": f["patient_id"], "first_eval_date": f["first_eval_date"]}),
             lesions,
         )
-    if has("new_lesions_first_eval"):  # no new lesion at all -> 0 organs, whatever the format
-        zero_new = to_numpy(col("new_lesions_first_eval"), float, np.nan) == 0
+    if "new_lesions_first_eval" in f:  # no new lesion at all -> 0 organs, whatever the format
+        zero_new = to_numpy(f["new_lesions_first_eval"], float, np.nan) == 0
         cnt = np.where(np.isnan(cnt) & zero_new, 0.0, cnt)
-    new["n_organs_with_new_lesions_first_eval"] = cnt
-    r = _FirstReason.empty(n)
+    r = Reasons(f.n_rows)
     miss = np.isnan(cnt)
-    r.fill(miss & no_fe, fe_reason)
-    r.fill(miss, "organs of new lesions unknown (no lesion-level organ data)")
-    new["n_organs_with_new_lesions_first_eval_reason"] = r.column(f.index)
+    r.add(miss & no_fe, fe_reason)
+    r.add(miss, "organs of new lesions unknown (no lesion-level organ data)")
+    return {
+        "n_organs_with_new_lesions_first_eval": cnt,
+        "n_organs_with_new_lesions_first_eval_reason": r.column(f.index),
+    }
 
-    # ECOG
+
+def _ecog_change(f: ColumnValues, patients: pd.DataFrame | None) -> dict[str, Any]:
+    """``ecog_baseline``/``ecog_first_eval`` (from ``patients`` when absent), ``ecog_delta``
+    (points, first evaluation − baseline) and the reasons of the three (the baseline first)."""
+    n = f.n_rows
+    new: dict[str, Any] = {}
     for c in ("ecog_baseline", "ecog_first_eval"):
         if c not in f:
             if patients is not None and c in patients.columns:
                 new[c] = pd.array(patients[c].to_numpy(), dtype="Int64")
             else:
                 new[c] = pd.array(np.full(n, np.nan), dtype="Int64")
-    eb = to_numpy(col("ecog_baseline"), float, np.nan)
-    ef = to_numpy(col("ecog_first_eval"), float, np.nan)
+    f = f.with_columns(new)
+    eb = to_numpy(f["ecog_baseline"], float, np.nan)
+    ef = to_numpy(f["ecog_first_eval"], float, np.nan)
     delta = np.where(np.isnan(eb) | np.isnan(ef), np.nan, ef - eb)
     new["ecog_delta"] = pd.arrays.FloatingArray(delta, np.isnan(delta))
-    no_eb, no_ef = np.isnan(eb), np.isnan(ef)
-    eb_missing = (no_eb, "ECOG at baseline not recorded")
-    ef_missing = (no_ef, "ECOG at first evaluation not recorded")
+    eb_missing = (np.isnan(eb), "ECOG at baseline not recorded")
+    ef_missing = (np.isnan(ef), "ECOG at first evaluation not recorded")
     for name, sources in (
         ("ecog_baseline", [eb_missing]),
         ("ecog_first_eval", [ef_missing]),
         ("ecog_delta", [eb_missing, ef_missing]),
-    ):  # the baseline first
-        r = _FirstReason.empty(n)
+    ):
+        r = Reasons(n)
         for mask, text in sources:
-            r.fill(mask, text)
+            r.add(mask, text)
         new[f"{name}_reason"] = r.column(f.index)
+    return new
 
-    # death
+
+def _where_reason(mask: np.ndarray, reason: str) -> np.ndarray:
+    """Object array: ``reason`` where ``mask``, None elsewhere."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = reason
+    return out
+
+
+def _death_columns(
+    f: ColumnValues, patients: pd.DataFrame | None, params: Parameters, *, no_fe: np.ndarray
+) -> dict[str, Any]:
+    """``death_day``, ``days_to_death`` (+inf without a recorded death; unknown, with a reason,
+    in a cohort with no death information), ``death_from_progression``,
+    ``n_post_baseline_scans`` (when absent) and ``died_before_first_eval``."""
+    n = f.n_rows
     dd = to_numpy(f["death_day"], float, np.nan) if "death_day" in f else np.full(n, np.nan)
-    new["death_day"] = dd
+    no_death = np.isnan(dd)
+    new: dict[str, Any] = {"death_day": dd}
     records_deaths = patients is None or any(
         c in patients.columns for c in ("death_date", "os_event", "os_months")
     )
     if records_deaths:
-        new["days_to_death"] = np.where(np.isnan(dd), np.inf, dd)
+        new["days_to_death"] = np.where(no_death, np.inf, dd)
     else:
         new["days_to_death"] = dd
-        new["days_to_death_reason"] = np.where(
-            np.isnan(dd), "no death information in the cohort", None
-        ).astype(object)
+        new["days_to_death_reason"] = _where_reason(no_death, NO_DEATH_INFORMATION)
     if "death_from_progression" not in f or (
         patients is not None and "death_from_progression" in patients.columns
     ):
         pts = patients if patients is not None else pd.DataFrame(index=range(n))
-        dfp = _death_from_progression(pts, ~np.isnan(dd), params)
+        dfp = _death_from_progression(pts, ~no_death, params)
         if not records_deaths:  # no death information at all: unknown, not "no"
-            dfp[np.isnan(dd)] = pd.NA
-            new["death_from_progression_reason"] = np.where(
-                np.isnan(dd), "no death information in the cohort", None
-            ).astype(object)
+            dfp[no_death] = pd.NA
+            new["death_from_progression_reason"] = _where_reason(no_death, NO_DEATH_INFORMATION)
         new["death_from_progression"] = dfp
     if "n_post_baseline_scans" not in f:
         new["n_post_baseline_scans"] = np.where(no_fe, 0, 1)
     # an outcome of its own in attrition and incidence (not just "not evaluable")
-    new["died_before_first_eval"] = no_fe & ~np.isnan(dd)
-    return f.with_columns(new)
+    new["died_before_first_eval"] = no_fe & ~no_death
+    return new
 
 
 def _same_patients(features: pd.DataFrame, patients: pd.DataFrame) -> bool:
@@ -661,7 +673,7 @@ def feature_values(cohort: Cohort, params: Parameters | Mapping[str, Any] | None
                 ),
             }
         )
-    cols = _add_rule_features(cols, patients, cohort.lesions, params)
+    cols = _add_rule_features(cols, patients, cohort.lesions, params=params)
     return cols.with_columns(kinetic_columns(cols, params))
 
 
@@ -794,23 +806,28 @@ def threshold_sweep(
     for v in values:
         value = v.item() if isinstance(v, np.generic) else v
         res = evaluate_definition(features, defn.with_parameters(**{parameter: value}))[col]
-        n_eval = int(res.notna().sum())
-        n_hpd = int(res.fillna(False).sum())
         rows.append(
-            {
-                "definition": defn.code,
-                "parameter": parameter,
-                "value": value,
-                "n_hpd": n_hpd,
-                "n_evaluable": n_eval,
-                "n_total": len(res),
-                "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
-            }
+            {"definition": defn.code, "parameter": parameter, "value": value, **hpd_counts(res)}
         )
-    return pd.DataFrame(
-        rows,
-        columns=["definition", "parameter", "value", "n_hpd", "n_evaluable", "n_total", "percent"],
-    )
+    return pd.DataFrame(rows, columns=["definition", "parameter", "value", *HPD_COUNT_COLUMNS])
+
+
+#: the counts of :func:`hpd_counts`, in the column order of the sweep tables
+HPD_COUNT_COLUMNS = ["n_hpd", "n_evaluable", "n_total", "percent"]
+
+
+def hpd_counts(verdicts: Any) -> dict[str, Any]:
+    """Patients HPD (``n_hpd``), evaluable (``n_evaluable``, verdict not NA) and in all
+    (``n_total``) of one ``hpd_<code>`` verdict column (nullable boolean Series or array), and
+    ``percent`` = 100 · n_hpd / n_evaluable (NaN when none is evaluable)."""
+    n_eval = int((~isna(verdicts)).sum())
+    n_hpd = int(to_numpy(verdicts, bool, False).sum())
+    return {
+        "n_hpd": n_hpd,
+        "n_evaluable": n_eval,
+        "n_total": len(verdicts),
+        "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -905,6 +922,7 @@ def classify_path(
     cohort_path: str | Path,
     out: str | Path,
     definitions: Sequence[str] | None = None,
+    *,
     config: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Path:
@@ -1064,6 +1082,7 @@ def window_sweep(
     cohort: Cohort,
     definitions: str | Definition | Iterable[str | Definition] | None = None,
     params: Parameters | Mapping[str, Any] | None = None,
+    *,
     grid: Sequence[tuple[str, Sequence[Any], Any]] = WINDOW_SWEEP,
 ) -> pd.DataFrame:
     """HPD incidence per definition as each time window varies (the threshold sweep's
@@ -1101,8 +1120,6 @@ def window_sweep(
             else:
                 continue  # a definition not in this run
             for code, v in res.items():
-                n_eval = int(np.asarray(~v.isna()).sum())
-                n_hpd = int(v.to_numpy(dtype=bool, na_value=False).sum())
                 rows.append(
                     {
                         "parameter": key,
@@ -1110,25 +1127,12 @@ def window_sweep(
                         "published": value == published,
                         "in_force": value == in_force,
                         "definition": code,
-                        "n_hpd": n_hpd,
-                        "n_evaluable": n_eval,
-                        "n_total": len(v),
-                        "percent": 100.0 * n_hpd / n_eval if n_eval else np.nan,
+                        **hpd_counts(v),
                     }
                 )
     return pd.DataFrame(
         rows,
-        columns=[
-            "parameter",
-            "value",
-            "published",
-            "in_force",
-            "definition",
-            "n_hpd",
-            "n_evaluable",
-            "n_total",
-            "percent",
-        ],
+        columns=["parameter", "value", "published", "in_force", "definition", *HPD_COUNT_COLUMNS],
     )
 
 

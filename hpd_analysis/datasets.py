@@ -179,7 +179,7 @@ def list_datasets() -> pd.DataFrame:
     )
 
 
-def _cohort(tables: dict, source: str) -> Cohort:
+def _cohort(tables: dict[str, pd.DataFrame], source: str) -> Cohort:
     """Load reader output (``patients`` + ``assessments``/``lesions``) as a validated Cohort,
     the reader's own changes (``report``) first in its load report."""
     from dataclasses import replace
@@ -252,24 +252,25 @@ def load_pharmaverse_sdtm(variant: str = "onco") -> dict[str, pd.DataFrame]:
 
     sd, ad = data_dir() / "pharmaversesdtm", data_dir() / "pharmaverseadam"
     if variant == "onco":
-        files = {
-            "dm": sd / "dm.csv.gz",
-            "tu": sd / "tu_onco.csv.gz",
-            "tr": sd / "tr_onco.csv.gz",
-            "rs": sd / "rs_onco.csv.gz",
-        }
+        files = _oncology_domain_files(sd, tu="tu_onco", tr="tr_onco", rs="rs_onco")
     elif variant == "recist":
-        files = {
-            "dm": sd / "dm.csv.gz",
-            "tu": sd / "tu_onco_recist.csv.gz",
-            "tr": sd / "tr_onco_recist.csv.gz",
-            "rs": sd / "rs_onco_recist.csv.gz",
-            "adsl": ad / "adsl.csv.gz",
-            "adtte": ad / "adtte_onco.csv.gz",
-        }
+        files = _oncology_domain_files(
+            sd, tu="tu_onco_recist", tr="tr_onco_recist", rs="rs_onco_recist"
+        )
+        files.update(adsl=ad / "adsl.csv.gz", adtte=ad / "adtte_onco.csv.gz")
     else:
         raise HPDError(f"load_pharmaverse_sdtm(variant={variant!r}): expected 'onco' or 'recist'")
     return {k: read_domain(v) for k, v in files.items()}
+
+
+def _oncology_domain_files(folder: Path, *, tu: str, tr: str, rs: str) -> dict[str, Path]:
+    """DM and the named TU, TR, RS files (``<stem>.csv.gz``) of ``folder``, by domain."""
+    return {
+        "dm": folder / "dm.csv.gz",
+        "tu": folder / f"{tu}.csv.gz",
+        "tr": folder / f"{tr}.csv.gz",
+        "rs": folder / f"{rs}.csv.gz",
+    }
 
 
 def load_pharmaverse(variant: str = "onco") -> Cohort:

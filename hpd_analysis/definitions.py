@@ -44,7 +44,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -117,16 +117,24 @@ REASON_COLUMNS: dict[str, str] = {
     "death_from_progression": "death_from_progression_reason",
 }
 
-#: requirement tokens: token -> (column that must be present, default reason when it is not)
-REQUIREMENT_TOKENS: dict[str, tuple[str, str, str]] = {
-    "prebaseline": ("prebaseline_date", "prebaseline_reason", "no pre-baseline scan"),
-    "baseline": ("baseline_date", "baseline_reason", "no baseline scan"),
-    "first_eval": ("first_eval_date", "first_eval_reason", "no first evaluation scan"),
+
+class Requirement(NamedTuple):
+    """A requirement token: the column that must be present, the column of the reason when it
+    is not, and the default reason."""
+
+    column: str
+    reason_column: str
+    default_reason: str
+
+
+#: requirement tokens: token -> (column that must be present, reason column, default reason)
+REQUIREMENT_TOKENS: dict[str, Requirement] = {
+    "prebaseline": Requirement("prebaseline_date", "prebaseline_reason", "no pre-baseline scan"),
+    "baseline": Requirement("baseline_date", "baseline_reason", "no baseline scan"),
+    "first_eval": Requirement("first_eval_date", "first_eval_reason", "no first evaluation scan"),
     # RECIST-based HPD studies enrolled patients with measurable disease (a baseline target SLD)
-    "measurable_baseline": (
-        "sld_baseline_mm",
-        "sld_baseline_reason",
-        "no measurable disease at baseline",
+    "measurable_baseline": Requirement(
+        "sld_baseline_mm", "sld_baseline_reason", "no measurable disease at baseline"
     ),
 }
 
@@ -271,13 +279,15 @@ def _substitute(text: str, params: Mapping[str, Any], where: str) -> str:
 
 
 def parse_atom(
-    text: str,
+    text: Any,
     params: Mapping[str, Any],
     where: str = "criterion",
+    *,
     label: str | None = None,
     label_false: str | None = None,
 ) -> Atom:
-    """Parse ``"column op value"`` (parameters ``{name}`` substituted) into an :class:`Atom`."""
+    """Parse ``"column op value"`` (parameters ``{name}`` substituted) into an :class:`Atom`
+    (:class:`ParameterError` when ``text`` is not such a string)."""
     if not isinstance(text, str):
         raise ParameterError(f"{where}: criterion {text!r} is not a string 'column op value'")
     norm = text.replace("≥", ">=").replace("≤", "<=").replace("≠", "!=")
@@ -326,7 +336,11 @@ def _requirement_atom(item: Any, params: Mapping[str, Any], where: str) -> Atom:
         return Atom(col, "present", None, label, default, reason_col, default)
     if isinstance(item, Mapping):
         return parse_atom(
-            item.get("criterion"), params, where, item.get("label"), item.get("label_false")
+            item.get("criterion"),
+            params,
+            where,
+            label=item.get("label"),
+            label_false=item.get("label_false"),
         )
     return parse_atom(item, params, where)
 
@@ -349,24 +363,29 @@ def _when_holds(cond: Any, params: Mapping[str, Any], where: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Node:
+class RuleNode:
+    """A node of a compiled rule (:meth:`Definition.compile`): an ``atom`` (index into the
+    criteria atoms), or ``all`` / ``any`` / ``at_least`` (``k`` of) its ``children``."""
+
     kind: str  # "atom" | "all" | "any" | "at_least"
     atom: int = -1
-    children: tuple[_Node, ...] = ()
+    children: tuple[RuleNode, ...] = ()
     k: int = 0
 
 
 _DICT_KEYS = {"all", "any", "at_least", "of", "criterion", "label", "label_false", "when"}
 
 
-def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str) -> _Node | None:
+def _compile(
+    expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
+) -> RuleNode | None:
     """Compile a criteria expression; ``None`` when removed by a false ``when``."""
     if isinstance(expr, str):
         atoms.append(parse_atom(expr, params, where))
-        return _Node("atom", atom=len(atoms) - 1)
+        return RuleNode("atom", atom=len(atoms) - 1)
     if isinstance(expr, list | tuple):
         kids = [c for c in (_compile(e, params, atoms, where) for e in expr) if c is not None]
-        return _Node("all", children=tuple(kids))
+        return RuleNode("all", children=tuple(kids))
     if isinstance(expr, Mapping):
         bad = set(expr) - _DICT_KEYS
         if bad:
@@ -379,10 +398,14 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
         if "criterion" in expr:
             atoms.append(
                 parse_atom(
-                    expr["criterion"], params, where, expr.get("label"), expr.get("label_false")
+                    expr["criterion"],
+                    params,
+                    where,
+                    label=expr.get("label"),
+                    label_false=expr.get("label_false"),
                 )
             )
-            return _Node("atom", atom=len(atoms) - 1)
+            return RuleNode("atom", atom=len(atoms) - 1)
         for kind in ("all", "any"):
             if kind in expr:
                 kids = [
@@ -390,7 +413,7 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
                     for c in (_compile(e, params, atoms, where) for e in expr[kind])
                     if c is not None
                 ]
-                return _Node(kind, children=tuple(kids))
+                return RuleNode(kind, children=tuple(kids))
         if "at_least" in expr:
             k = expr["at_least"]
             if isinstance(k, str):
@@ -402,7 +425,7 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
                 for c in (_compile(e, params, atoms, where) for e in expr.get("of", []))
                 if c is not None
             ]
-            return _Node("at_least", children=tuple(kids), k=int(k))
+            return RuleNode("at_least", children=tuple(kids), k=int(k))
         raise ParameterError(
             f"{where}: criteria item {dict(expr)!r} has none of "
             "'criterion', 'all', 'any', 'at_least'"
@@ -410,7 +433,7 @@ def _compile(expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
     raise ParameterError(f"{where}: cannot read criteria item {expr!r}")
 
 
-def _render(node: _Node, atoms: list[Atom]) -> str:
+def _render(node: RuleNode, atoms: list[Atom]) -> str:
     if node.kind == "atom":
         return atoms[node.atom].label
     parts = [_render(c, atoms) for c in node.children]
@@ -471,13 +494,13 @@ class Definition:
                 )
         self.compile()  # fail early on a malformed rule
 
-    def compile(self) -> tuple[list[Atom], _Node, list[Atom]]:
+    def compile(self) -> tuple[list[Atom], RuleNode, list[Atom]]:
         """Atoms, criteria tree and requirement atoms with the current parameters."""
         where = f"definition {self.code}"
         atoms: list[Atom] = []
         tree = _compile(self.criteria, self.parameters, atoms, where)
         if tree is None:
-            tree = _Node("all")
+            tree = RuleNode("all")
         reqs: list[Atom] = []
         for item in self.requires:
             if isinstance(item, Mapping) and "when" in item:
@@ -558,6 +581,18 @@ class Definition:
             for k, (v, ref) in self.parameter_changes().items()
         )
 
+    def atoms(self) -> list[Atom]:
+        """Every comparison the rule reads, typed: its criteria, then its requirements."""
+        criteria, _, requirements = self.compile()
+        return [*criteria, *requirements]
+
+    def criteria_reading(self, columns: Iterable[str]) -> list[str]:
+        """Labels (sorted, each once) of the criteria and requirements of this definition that
+        read one of ``columns``, e.g. ``["TTF < 2 months"]`` for Kato 2017 and ``ttf_months``;
+        empty when none does (does this rule read the endpoint it is compared on?)."""
+        read = set(columns)
+        return sorted({a.label for a in self.atoms() if a.column in read})
+
     def requires_recist_pd(self) -> bool:
         """True when every HPD patient of this definition has RECIST PD at the first evaluation:
         a requirement, or an AND-ed criterion at any depth of nested ANDs, reads
@@ -566,7 +601,7 @@ class Definition:
         if any(_is_recist_pd(a) for a in reqs):
             return True
 
-        def required(node: _Node) -> bool:
+        def required(node: RuleNode) -> bool:
             if node.kind == "atom":
                 return _is_recist_pd(atoms[node.atom])
             return node.kind == "all" and any(required(c) for c in node.children)
@@ -876,7 +911,7 @@ class _Explanation:
     than two texts goes combination by combination."""
 
     def __init__(
-        self, tree: _Node, atoms: list[Atom], nr: int, texts: list[list[str]], combos: np.ndarray
+        self, tree: RuleNode, atoms: list[Atom], nr: int, texts: list[list[str]], combos: np.ndarray
     ):
         self.tree, self.nr, self.combos = tree, nr, combos
         #: what can be said: per atom its labels then reasons (item = offset + code)
@@ -900,7 +935,7 @@ class _Explanation:
         self._say(self.tree, met)
         return verdict, self._reasons(verdict)
 
-    def _value(self, node: _Node) -> np.ndarray:
+    def _value(self, node: RuleNode) -> np.ndarray:
         """Kleene value (``_K_*``) of a criteria node in each combination."""
         if id(node) not in self._values:
             if node.kind == "atom":
@@ -927,7 +962,7 @@ class _Explanation:
             self._values[id(node)] = value
         return self._values[id(node)]
 
-    def _count(self, node: _Node, value: int) -> np.ndarray:
+    def _count(self, node: RuleNode, value: int) -> np.ndarray:
         """Number of children of a node with a given value, in each combination."""
         count = np.zeros(self.combos.shape[1], dtype=np.intp)
         for c in node.children:
@@ -937,7 +972,7 @@ class _Explanation:
     def _say_atom(self, j: int, where: np.ndarray) -> None:
         self.slots.append(np.where(where, self.offsets[j] + self.combos[j], -1))
 
-    def _say(self, node: _Node, where: np.ndarray) -> None:
+    def _say(self, node: RuleNode, where: np.ndarray) -> None:
         """Mark what ``node`` says in the combinations ``where`` it is said."""
         if node.kind == "atom":
             self._say_atom(self.nr + node.atom, where)
@@ -948,7 +983,7 @@ class _Explanation:
             for c in node.children:
                 self._say(c, where & (self._value(c) == value))
 
-    def _say_at_least(self, node: _Node, where: np.ndarray) -> None:
+    def _say_at_least(self, node: RuleNode, where: np.ndarray) -> None:
         """The text of an ``at_least`` node, built column-wise from what its children say:
         ``<t> of <n> criteria (<held>)`` when True (t children True), ``<t> of <n> criteria, <k>
         needed (held: <held>; failed: <failed>)`` when False (``held: ...;`` only if some held),
@@ -1095,6 +1130,22 @@ def evaluate_definitions(features: pd.DataFrame, definitions: Sequence[Definitio
 
 _PD = {"criterion": "recist_first_eval == PD"}
 
+
+def _pd_and_delta_tgr(code: str, *, citation: str, rule: str, delta_tgr_min: float) -> Definition:
+    """A ΔTGR definition (Ferrara 2018; Kas 2020 with a higher threshold): RECIST PD at the
+    first evaluation and ΔTGR = TGR_on − TGR_pre strictly above ``delta_tgr_min`` percentage
+    points per month, for patients with measurable disease and a pre-baseline scan."""
+    return Definition(
+        code=code,
+        citation=citation,
+        rule=rule,
+        parameters={"delta_tgr_min": delta_tgr_min},
+        requires=("measurable_baseline", "prebaseline"),
+        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
+        notes="Strictly greater than {delta_tgr_min}.",
+    )
+
+
 BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         code="champiat2017",
@@ -1130,8 +1181,8 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         "too). The reference slope was measured on the previous treatment line, i.e. "
         "pre-baseline → baseline. TGK in mm/month unless Parameters.tgk_mode='relative'.",
     ),
-    Definition(
-        code="ferrara2018",
+    _pd_and_delta_tgr(
+        "ferrara2018",
         citation=(
             "Ferrara R, Mezquita L, Texier M, et al. Hyperprogressive disease in patients with "
             "advanced non-small cell lung cancer treated with PD-1/PD-L1 inhibitors or with "
@@ -1140,10 +1191,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         ),
         rule="RECIST PD at the first evaluation and ΔTGR (TGR_on − TGR_pre) > {delta_tgr_min} "
         "percentage points per month.",
-        parameters={"delta_tgr_min": 50.0},
-        requires=("measurable_baseline", "prebaseline"),
-        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
-        notes="Strictly greater than {delta_tgr_min}.",
+        delta_tgr_min=50.0,
     ),
     Definition(
         code="kato2017",
@@ -1388,8 +1436,8 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         "Parameters.death_without_cause_is_progression is false. Both day limits are "
         "inclusive (published: day 42 = 6 weeks, day 84 = 12 weeks).",
     ),
-    Definition(
-        code="kas2020",
+    _pd_and_delta_tgr(
+        "kas2020",
         citation=(
             "Kas B, Talbot H, Ferrara R, et al. Clarification of definitions of hyperprogressive "
             "disease during immunotherapy for non-small cell lung cancer. JAMA Oncol "
@@ -1397,10 +1445,7 @@ BUILTIN_DEFINITIONS: tuple[Definition, ...] = (
         ),
         rule="RECIST PD at the first evaluation and ΔTGR > {delta_tgr_min} percentage points per "
         "month.",
-        parameters={"delta_tgr_min": 100.0},
-        requires=("measurable_baseline", "prebaseline"),
-        criteria=[_PD, "delta_tgr > {delta_tgr_min}"],
-        notes="Strictly greater than {delta_tgr_min}.",
+        delta_tgr_min=100.0,
     ),
 )
 

@@ -30,6 +30,15 @@ from .params import SECONDS_PER_DAY, Parameters
 
 _NS = np.dtype("datetime64[ns]")
 
+#: the endpoints' times (months from treatment start) and events (1 event, 0 censored)
+ENDPOINT_TIME_EVENT_COLUMNS: tuple[str, ...] = (
+    "os_months",
+    "os_event",
+    "pfs_months",
+    "pfs_event",
+    "ttf_months",
+    "ttf_event",
+)
 ENDPOINT_COLUMNS = [
     "patient_id",
     "os_months",

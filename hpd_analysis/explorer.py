@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .endpoints import ENDPOINT_TIME_EVENT_COLUMNS
 from .errors import ParameterError
 from .params import Parameters, Windows
 
@@ -54,16 +55,7 @@ VERDICT_CACHE_SIZE = 64
 #: pairs of verdict settings whose agreement is kept
 PAIR_CACHE_SIZE = 2000
 #: feature columns the summaries read (besides the ``hpd_<code>`` flags)
-SUMMARY_COLUMNS = (
-    "patient_id",
-    "first_eval_months",
-    "os_months",
-    "os_event",
-    "pfs_months",
-    "pfs_event",
-    "ttf_months",
-    "ttf_event",
-)
+SUMMARY_COLUMNS = ("patient_id", "first_eval_months", *ENDPOINT_TIME_EVENT_COLUMNS)
 #: "no grouping" entry of the grouping menu
 NO_GROUP = "(none)"
 

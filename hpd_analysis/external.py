@@ -19,13 +19,14 @@ study day (see :func:`read_laleh2022`). Only differences between dates carry inf
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .cohort import LOAD_REPORT_COLUMNS
 from .errors import CohortError, HPDError, Problem
+from .sdtm import ImportReport, import_sdtm_dir, write_cohort_csv
 
 __all__ = [
     "REFERENCE_DATE",
@@ -47,8 +48,53 @@ _TOO_SMALL = "TOO SMALL TO MEASURE"
 _NOT_EVALUABLE = "NOT EVALUABLE"
 
 
-def _report_row(file: str, column: str, action: str, n: int, detail: str) -> dict[str, object]:
-    return {"file": file, "column": column, "action": action, "n_rows": int(n), "detail": detail}
+def _missing_columns(
+    file: str, table: pd.DataFrame, need: list[str], expected: str
+) -> list[Problem]:
+    """A :class:`Problem` per column of ``need`` that ``table`` lacks."""
+    return [
+        Problem(file, None, c, "required column is missing", expected)
+        for c in need
+        if c not in table.columns
+    ]
+
+
+def _row_problems(
+    file: str, cells: pd.Series, mask: pd.Series, *, message: str, expected: str
+) -> list[Problem]:
+    """A :class:`Problem` for each of the first 20 rows where ``mask`` holds, at its line of the
+    CSV file (index + 2) and in the column ``cells`` is; ``{value!r}`` in ``message`` names the
+    cell."""
+    column = str(cells.name)
+    return [
+        Problem(file, int(i) + 2, column, message.format(value=cells[i]), expected)
+        for i in cells.index[mask][:20]
+    ]
+
+
+def _numbers(
+    cells: pd.Series, file: str, *, required: bool, expected: str
+) -> tuple[pd.Series, list[Problem]]:
+    """``cells`` (text, NA when missing) as numbers, and a :class:`Problem` per cell that is not
+    a number (or, when ``required``, is missing)."""
+    values = pd.to_numeric(cells, errors="coerce")
+    bad = cells.notna() & values.isna()
+    if required:
+        bad |= values.isna()
+    return values, _row_problems(
+        file, cells, bad, message="not a number {value!r}", expected=expected
+    )
+
+
+def _patient_id_problems(file: str, ids: pd.Series, *, expected: str) -> list[Problem]:
+    """A :class:`Problem` per row whose patient id is missing or not unique."""
+    return _row_problems(
+        file,
+        ids,
+        ids.isna() | ids.duplicated(keep=False),
+        message="missing or duplicate patient id",
+        expected=expected,
+    )
 
 
 def _read_text_csv(path: Path) -> pd.DataFrame:
@@ -107,72 +153,112 @@ def read_laleh2022(
     dropped).
     """
     ref = pd.Timestamp(reference_date)
-    frames = []
-    report: list[dict[str, object]] = []
-    for f in _laleh_files(Path(path)):
-        d = _read_text_csv(f)
-        missing = [c for c in _LALEH_COLUMNS if c not in d.columns]
-        if missing:
-            raise CohortError(
-                [
-                    Problem(
-                        f.name,
-                        None,
-                        c,
-                        "required column is missing",
-                        f"columns {', '.join(_LALEH_COLUMNS)}",
-                    )
-                    for c in missing
-                ]
+    d = _read_laleh_rows(_laleh_files(Path(path)))
+    values = _laleh_values(d)
+    # Patient_Anonmyized values repeat across studies (different patients): qualify by study
+    d["_pid"] = "S" + values.study + "_" + d["Patient_Anonmyized"]
+    n_arms = d.groupby("_pid")["Study_Arm"].transform("nunique")
+    if (n_arms > 1).any():
+        raise CohortError(
+            _laleh_row_problems(
+                d,
+                n_arms > 1,
+                "Patient_Anonmyized",
+                message="patient appears in several arms of one study",
+                expected="one Study_Arm per patient",
             )
+        )
+    report = ImportReport()
+    scans = _laleh_scans(d, values, ref=ref, too_small_mm=too_small_mm, report=report)
+    return {"patients": _laleh_patients(d, ref), "assessments": scans, "report": report.frame()}
+
+
+@dataclass(frozen=True)
+class _LalehValues:
+    """The cells of the Laleh rows read as values (index of the rows)."""
+
+    #: study number of ``Study_Arm`` (text)
+    study: pd.Series
+    #: study day of ``Treatment_Day`` (float, NaN when empty)
+    day: pd.Series
+    #: ``TargetLesionLongDiam_mm`` as a number (mm; NaN for text)
+    sld_mm: pd.Series
+    #: ``TargetLesionLongDiam_mm`` upper-case
+    text: pd.Series
+
+
+def _read_laleh_rows(files: list[Path]) -> pd.DataFrame:
+    """The rows of the Laleh files, stripped, with their file (``_file``) and line (``_row``)."""
+    frames = []
+    for f in files:
+        d = _read_text_csv(f)
+        missing = _missing_columns(
+            f.name, d, _LALEH_COLUMNS, f"columns {', '.join(_LALEH_COLUMNS)}"
+        )
+        if missing:
+            raise CohortError(missing)
         d = d[_LALEH_COLUMNS].apply(lambda s: s.str.strip())
         d["_file"] = f.name
         d["_row"] = np.arange(len(d)) + 2
         frames.append(d)
-    d = pd.concat(frames, ignore_index=True)
-    problems: list[Problem] = []
+    return pd.concat(frames, ignore_index=True)
 
-    def bad(mask: pd.Series, col: str, msg: str, expected: str) -> None:
-        sel = d[mask].head(20)
-        for f, row, v in zip(sel["_file"], sel["_row"], sel[col], strict=True):
-            problems.append(Problem(f, int(row), col, f"{msg} {v!r}", expected))
 
+def _laleh_row_problems(
+    d: pd.DataFrame, mask: pd.Series, col: str, *, message: str, expected: str
+) -> list[Problem]:
+    """A :class:`Problem` for each of the first 20 rows where ``mask`` holds, at its file and line."""
+    sel = d[mask].head(20)
+    return [
+        Problem(f, int(row), col, f"{message} {v!r}", expected)
+        for f, row, v in zip(sel["_file"], sel["_row"], sel[col], strict=True)
+    ]
+
+
+def _laleh_values(d: pd.DataFrame) -> _LalehValues:
+    """Study, day and sum of each row; a label, day or value the paper's table cannot hold is an
+    error (all of them in one :class:`CohortError`)."""
     arm_parts = d["Study_Arm"].str.extract(r"^Study_(\d+)_Arm_(\d+)$")
-    bad(arm_parts[0].isna(), "Study_Arm", "not a study/arm label", "Study_<n>_Arm_<k>")
-    pid_missing = d["Patient_Anonmyized"].eq("")
-    bad(pid_missing, "Patient_Anonmyized", "missing patient identifier", "an identifier")
     day = pd.to_numeric(d["Treatment_Day"], errors="coerce")
-    bad(
-        d["Treatment_Day"].ne("") & (day.isna() | (day % 1 != 0) | (day == 0)),
-        "Treatment_Day",
-        "not a study day",
-        "a non-zero whole number of days (negative = before treatment)",
-    )
     raw = d["TargetLesionLongDiam_mm"]
     txt = raw.str.upper()
     num = pd.to_numeric(raw, errors="coerce")
     known = num.notna() | txt.isin([_TOO_SMALL, _NOT_EVALUABLE, ""])
-    bad(
-        ~known,
-        "TargetLesionLongDiam_mm",
-        "unknown value",
-        f"a number (mm), {_TOO_SMALL!r}, {_NOT_EVALUABLE!r} or empty",
-    )
-    bad(num < 0, "TargetLesionLongDiam_mm", "negative sum", "a number >= 0 (mm)")
+    checks = [
+        (arm_parts[0].isna(), "Study_Arm", "not a study/arm label", "Study_<n>_Arm_<k>"),
+        (
+            d["Patient_Anonmyized"].eq(""),
+            "Patient_Anonmyized",
+            "missing patient identifier",
+            "an identifier",
+        ),
+        (
+            d["Treatment_Day"].ne("") & (day.isna() | (day % 1 != 0) | (day == 0)),
+            "Treatment_Day",
+            "not a study day",
+            "a non-zero whole number of days (negative = before treatment)",
+        ),
+        (
+            ~known,
+            "TargetLesionLongDiam_mm",
+            "unknown value",
+            f"a number (mm), {_TOO_SMALL!r}, {_NOT_EVALUABLE!r} or empty",
+        ),
+        (num < 0, "TargetLesionLongDiam_mm", "negative sum", "a number >= 0 (mm)"),
+    ]
+    problems = [
+        p
+        for mask, col, message, expected in checks
+        for p in _laleh_row_problems(d, mask, col, message=message, expected=expected)
+    ]
     if problems:
         raise CohortError(problems)
-    # Patient_Anonmyized values repeat across studies (different patients): qualify by study
-    d["_pid"] = "S" + arm_parts[0] + "_" + d["Patient_Anonmyized"]
-    n_arms = d.groupby("_pid")["Study_Arm"].transform("nunique")
-    if (n_arms > 1).any():
-        bad(
-            n_arms > 1,
-            "Patient_Anonmyized",
-            "patient appears in several arms of one study",
-            "one Study_Arm per patient",
-        )
-        raise CohortError(problems)
+    return _LalehValues(study=arm_parts[0], day=day, sld_mm=num, text=txt)
 
+
+def _laleh_patients(d: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame:
+    """One row per patient: study, arm and label, the treatment where the source names it
+    (study 4 = OAK: arm 1 docetaxel, arm 2 atezolizumab), the synthetic treatment start."""
     patients = d.drop_duplicates("_pid")[["_pid", "Patient_Anonmyized", "Study_Arm"]].rename(
         columns={
             "_pid": "patient_id",
@@ -188,89 +274,97 @@ def read_laleh2022(
     treat[(patients["study"] == 4) & (patients["arm"] == 1)] = "docetaxel"
     treat[(patients["study"] == 4) & (patients["arm"] == 2)] = "atezolizumab"
     patients["treatment"] = treat
-    patients = patients[
-        [
-            "patient_id",
-            "treatment_start",
-            "study",
-            "arm",
-            "study_arm",
-            "treatment",
-            "source_patient_id",
-        ]
-    ].sort_values(["study", "patient_id"], kind="mergesort")
+    columns = [
+        "patient_id",
+        "treatment_start",
+        "study",
+        "arm",
+        "study_arm",
+        "treatment",
+        "source_patient_id",
+    ]
+    return (
+        patients[columns]
+        .sort_values(["study", "patient_id"], kind="mergesort")
+        .reset_index(drop=True)
+    )
 
+
+def _laleh_scans(
+    d: pd.DataFrame,
+    values: _LalehValues,
+    *,
+    ref: pd.Timestamp,
+    too_small_mm: float,
+    report: ImportReport,
+) -> pd.DataFrame:
+    """One row per patient and study day: rows without a day and identical rows dropped, two
+    values on one day a conflict (not evaluable); the sum in mm (TOO SMALL TO MEASURE ->
+    ``too_small_mm``) on the CDISC study-day date."""
     files = ",".join(sorted(d["_file"].unique()))
     col = "TargetLesionLongDiam_mm"
     nodate = d["Treatment_Day"].eq("")
-    report.append(
-        _report_row(
-            files,
-            "Treatment_Day",
-            "row_without_day_dropped",
-            int(nodate.sum()),
-            "scan without a study day cannot be placed",
-        )
+    d = report.drop(
+        d,
+        nodate,
+        file=files,
+        column="Treatment_Day",
+        action="row_without_day_dropped",
+        detail="scan without a study day cannot be placed",
+    ).assign(
+        _day=values.day[~nodate].astype(int),
+        _num=values.sld_mm[~nodate],
+        _txt=values.text[~nodate],
     )
-    d = d[~nodate].assign(_day=day[~nodate].astype(int), _num=num[~nodate], _txt=txt[~nodate])
-    exact = d.duplicated(["_pid", "_day", "TargetLesionLongDiam_mm"])
-    report.append(
-        _report_row(
-            files,
-            col,
-            "duplicate_row_dropped",
-            int(exact.sum()),
-            "identical row (patient, day, value)",
-        )
+    d = report.drop(
+        d,
+        d.duplicated(["_pid", "_day", col]),
+        file=files,
+        column=col,
+        action="duplicate_row_dropped",
+        detail="identical row (patient, day, value)",
     )
-    d = d[~exact]
     conflict = d.duplicated(["_pid", "_day"], keep=False)
-    report.append(
-        _report_row(
-            files,
-            col,
-            "conflicting_values_not_evaluable",
-            int(conflict.sum()),
-            "different values for one patient and day: sld_mm NaN",
-        )
+    report.add(
+        files,
+        col,
+        "conflicting_values_not_evaluable",
+        n_rows=int(conflict.sum()),
+        detail="different values for one patient and day: sld_mm NaN",
     )
-    unsorted = d.groupby("_pid")["_day"].diff().lt(0)
-    report.append(
-        _report_row(
-            files,
-            "Treatment_Day",
-            "rows_sorted",
-            int(unsorted.sum()),
-            "rows out of day order within a patient (sorted)",
-        )
+    report.add(
+        files,
+        "Treatment_Day",
+        "rows_sorted",
+        n_rows=int(d.groupby("_pid")["_day"].diff().lt(0).sum()),
+        detail="rows out of day order within a patient (sorted)",
     )
+    return _laleh_sums(d, conflict, files=files, too_small_mm=too_small_mm, ref=ref, report=report)
+
+
+def _laleh_sums(
+    d: pd.DataFrame,
+    conflict: pd.Series,
+    *,
+    files: str,
+    too_small_mm: float,
+    ref: pd.Timestamp,
+    report: ImportReport,
+) -> pd.DataFrame:
+    """The ``assessments`` table: ``sld_mm`` (TOO SMALL TO MEASURE -> ``too_small_mm``; NOT
+    EVALUABLE, empty or a conflict -> NaN, ``not_evaluable``), dated by the CDISC study day."""
+    col = "TargetLesionLongDiam_mm"
     too_small = d["_txt"].eq(_TOO_SMALL)
     not_eval = d["_txt"].eq(_NOT_EVALUABLE)
     empty = d["_txt"].eq("")
-    report.append(
-        _report_row(
-            files,
-            col,
-            "too_small_to_measure",
-            int(too_small.sum()),
-            f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm",
-        )
-    )
-    report.append(
-        _report_row(
-            files,
-            col,
-            "not_evaluable",
-            int(not_eval.sum()),
-            "NOT EVALUABLE -> NaN, not_evaluable True",
-        )
-    )
-    report.append(
-        _report_row(
-            files, col, "missing_value", int(empty.sum()), "empty -> NaN, not_evaluable True"
-        )
-    )
+    for action, rows, detail in (
+        ("too_small_to_measure", too_small, f"TOO SMALL TO MEASURE -> {too_small_mm:g} mm"),
+        ("not_evaluable", not_eval, "NOT EVALUABLE -> NaN, not_evaluable True"),
+        ("missing_value", empty, "empty -> NaN, not_evaluable True"),
+    ):
+        report.add(files, col, action, n_rows=int(rows.sum()), detail=detail)
     sld = d["_num"].where(~too_small, too_small_mm).where(~conflict)
+    # CDISC study day: day 1 is the first dose, there is no day 0
     offset = np.where(d["_day"] >= 1, d["_day"] - 1, d["_day"])
     a = pd.DataFrame(
         {
@@ -278,16 +372,14 @@ def read_laleh2022(
             "assessment_date": ref + pd.to_timedelta(offset, unit="D"),
             "treatment_day": d["_day"],
             "sld_mm": sld.astype(float),
-            "sld_text": d["TargetLesionLongDiam_mm"],
+            "sld_text": d[col],
             "too_small": too_small,
             "not_evaluable": not_eval | empty | conflict,
             "conflict": conflict,
         }
     )
     a = a.drop_duplicates(["patient_id", "treatment_day"])
-    a = a.sort_values(["patient_id", "treatment_day"], kind="mergesort").reset_index(drop=True)
-    rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
-    return {"patients": patients.reset_index(drop=True), "assessments": a, "report": rep}
+    return a.sort_values(["patient_id", "treatment_day"], kind="mergesort").reset_index(drop=True)
 
 
 #: OAK / POPLAR source column -> patients column (both spellings of the two files)
@@ -351,70 +443,65 @@ def read_oak_poplar(
         raise FileNotFoundError(f"{path}: no such file")
     d = _read_text_csv(path).apply(lambda s: s.str.strip())
     need = ["PtID", "OS", "OS.CNSR", "PFS", "PFS.CNSR", "TRT01P"]
-    missing = [c for c in need if c not in d.columns]
+    missing = _missing_columns(path.name, d, need, ", ".join(need))
     if missing:
-        raise CohortError(
-            [
-                Problem(path.name, None, c, "required column is missing", ", ".join(need))
-                for c in missing
-            ]
-        )
+        raise CohortError(missing)
     d = d.replace({".": pd.NA, "": pd.NA})
-    problems: list[Problem] = []
-    nums: dict[str, pd.Series] = {}
-    for c in _OAK_NUMERIC:
-        if c not in d.columns:
-            continue
-        v = pd.to_numeric(d[c], errors="coerce")
-        badv = d[c].notna() & v.isna()
-        for i in d.index[badv][:20]:
-            problems.append(
-                Problem(
-                    path.name,
-                    int(i) + 2,
-                    c,
-                    f"not a number {d.at[i, c]!r}",
-                    "a number or '.' (missing)",
-                )
-            )
-        nums[c] = v
-    for c in ("OS.CNSR", "PFS.CNSR"):
-        badc = ~nums[c].isin([0, 1])
-        for i in d.index[badc][:20]:
-            problems.append(
-                Problem(
-                    path.name,
-                    int(i) + 2,
-                    c,
-                    f"invalid censoring flag {d.at[i, c]!r}",
-                    "0 (event) or 1 (censored)",
-                )
-            )
-    for c in ("OS", "PFS"):
-        badt = nums[c].isna() | (nums[c] < 0)
-        for i in d.index[badt][:20]:
-            problems.append(
-                Problem(path.name, int(i) + 2, c, f"invalid time {d.at[i, c]!r}", "months >= 0")
-            )
-    dup = d["PtID"].isna() | d["PtID"].duplicated(keep=False)
-    for i in d.index[dup][:20]:
-        problems.append(
-            Problem(
-                path.name, int(i) + 2, "PtID", "missing or duplicate patient id", "a unique PtID"
-            )
-        )
-    if problems:
-        raise CohortError(problems)
+    nums = _oak_numbers(d, path.name)
     trial = (
         "OAK"
         if "oak" in path.name.lower()
         else ("POPLAR" if "poplar" in path.name.lower() else path.name.split(".")[0])
     )
+    return _oak_patients(d, nums, trial=trial, reference_date=pd.Timestamp(reference_date))
+
+
+def _oak_numbers(d: pd.DataFrame, name: str) -> dict[str, pd.Series]:
+    """The numeric columns of an OAK / POPLAR table; censoring flags must be 0/1, times
+    (months) >= 0 and ``PtID`` unique (all problems in one :class:`CohortError`)."""
+    problems: list[Problem] = []
+    nums: dict[str, pd.Series] = {}
+    for c in _OAK_NUMERIC:
+        if c in d.columns:
+            nums[c], found = _numbers(
+                d[c], name, required=False, expected="a number or '.' (missing)"
+            )
+            problems += found
+    for c in ("OS.CNSR", "PFS.CNSR"):
+        problems += _row_problems(
+            name,
+            d[c],
+            ~nums[c].isin([0, 1]),
+            message="invalid censoring flag {value!r}",
+            expected="0 (event) or 1 (censored)",
+        )
+    for c in ("OS", "PFS"):
+        problems += _row_problems(
+            name,
+            d[c],
+            nums[c].isna() | (nums[c] < 0),
+            message="invalid time {value!r}",
+            expected="months >= 0",
+        )
+    problems += _patient_id_problems(name, d["PtID"], expected="a unique PtID")
+    if problems:
+        raise CohortError(problems)
+    return nums
+
+
+def _oak_patients(
+    d: pd.DataFrame,
+    nums: dict[str, pd.Series],
+    *,
+    trial: str,
+    reference_date: pd.Timestamp,
+) -> pd.DataFrame:
+    """The ``patients`` table of :func:`read_oak_poplar` (events = 1 - CNSR)."""
     arm = d["TRT01P"].astype("string")
     out = pd.DataFrame(
         {
             "patient_id": d["PtID"].astype(str),
-            "treatment_start": pd.Timestamp(reference_date),
+            "treatment_start": reference_date,
             "trial": trial,
             "tumor_type": "NSCLC",
             "arm": arm,
@@ -459,40 +546,29 @@ def read_tumgr_sample(
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     d = _read_text_csv(path).apply(lambda s: s.str.strip())
-    need = ["name", "date", "size"]
-    missing = [c for c in need if c not in d.columns]
+    missing = _missing_columns(
+        path.name, d, ["name", "date", "size"], "tumgr's columns name, date (days), size"
+    )
     if missing:
-        raise CohortError(
-            [
-                Problem(
-                    path.name,
-                    None,
-                    c,
-                    "required column is missing",
-                    "tumgr's columns name, date (days), size",
-                )
-                for c in missing
-            ]
-        )
-    problems = []
+        raise CohortError(missing)
+    problems: list[Problem] = []
     nums = {}
     for c in ("date", "size"):
-        v = pd.to_numeric(d[c].replace({"NA": pd.NA, "": pd.NA}), errors="coerce")
-        bad = v.isna() & ~d[c].isin(["", "NA"])
-        for i in d.index[bad][:20]:
-            problems.append(
-                Problem(
-                    path.name, int(i) + 2, c, f"not a number {d.at[i, c]!r}", "a number (or NA)"
-                )
-            )
-        nums[c] = v
+        cells = d[c].replace({"NA": pd.NA, "": pd.NA})
+        nums[c], found = _numbers(cells, path.name, required=False, expected="a number (or NA)")
+        problems += found
     if problems:
         raise CohortError(problems)
     ref = pd.Timestamp(reference_date)
     keep = nums["date"].notna() & nums["size"].notna()
-    report = [
-        _report_row(path.name, "date, size", "row_dropped", int((~keep).sum()), "no day or no size")
-    ]
+    report = ImportReport()
+    report.add(
+        path.name,
+        "date, size",
+        "row_dropped",
+        n_rows=int((~keep).sum()),
+        detail="no day or no size",
+    )
     a = pd.DataFrame(
         {
             "patient_id": d["name"].astype(str),
@@ -512,11 +588,10 @@ def read_tumgr_sample(
             "trial_arm": "control",
         }
     )
-    rep = pd.DataFrame([r for r in report if r["n_rows"]], columns=LOAD_REPORT_COLUMNS)
     return {
         "patients": patients,
         "assessments": a[["patient_id", "assessment_date", "sld_mm"]],
-        "report": rep,
+        "report": report.frame(),
     }
 
 
@@ -575,7 +650,66 @@ def read_inspire(
       1. No new-lesion or non-target record exists: RECIST PD by new lesions is missed.
     - ``report``: what was derived, one row per rule (``LOAD_REPORT_COLUMNS``).
     """
-    folder = Path(folder)
+    tables = _read_inspire_tables(Path(folder))
+    values = _inspire_values(tables)
+    ref = pd.Timestamp(reference_date)
+    patients = _inspire_patients(tables, values, ref)
+    baseline = _inspire_baseline_scans(patients, ref)
+    on_treatment = _inspire_on_treatment_scans(tables, values, ref)
+    a = (
+        pd.concat([baseline, on_treatment], ignore_index=True)
+        .sort_values(["patient_id", "treatment_day"], kind="mergesort")
+        .reset_index(drop=True)
+    )
+    report = _inspire_report(
+        tables, n_baseline=len(baseline), n_on_treatment=len(on_treatment), values=values
+    )
+    return {"patients": patients, "assessments": a, "report": report}
+
+
+@dataclass(frozen=True)
+class _InspireTables:
+    """The two INSPIRE tables as text (missing cells NA) and their files."""
+
+    patient_file: Path
+    size_file: Path
+    #: ``pembrolizumab.csv``: one row per patient
+    patients: pd.DataFrame
+    #: ``ctDNA.csv``: one row per on-treatment measurement
+    sizes: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _InspireValues:
+    """The numbers read from the INSPIRE tables."""
+
+    #: numeric columns of ``pembrolizumab.csv`` by source name
+    patient: dict[str, pd.Series]
+    #: weeks on treatment of each ``ctDNA.csv`` row
+    weeks: pd.Series
+    #: % change of the tumour size from baseline of each ``ctDNA.csv`` row (NaN: not measured)
+    size_change: pd.Series
+
+
+#: numeric columns of ``pembrolizumab.csv``, and those a patient must have
+_INSPIRE_NUMERIC = [
+    "age",
+    "l_size",
+    "pdl1",
+    "tmb",
+    "baseline_ctdna",
+    "os_status",
+    "os_time",
+    "pfs_status",
+    "pfs_time",
+]
+_INSPIRE_REQUIRED = ("l_size", "os_time", "os_status", "pfs_time", "pfs_status")
+#: ``change_ctdna_group`` -> ``ctdna_increase``
+_CTDNA_INCREASE = {"Increase from baseline": 1, "Decrease from baseline": 0}
+
+
+def _read_inspire_tables(folder: Path) -> _InspireTables:
+    """``pembrolizumab.csv`` and ``ctDNA.csv`` of ``folder``, stripped, ``NA`` and empty missing."""
     pfile, sfile = folder / "pembrolizumab.csv", folder / "ctDNA.csv"
     for f in (pfile, sfile):
         if not f.exists():
@@ -584,99 +718,72 @@ def read_inspire(
     z = _read_text_csv(sfile).apply(lambda s: s.str.strip())
     problems: list[Problem] = []
     for f, t, need in ((pfile, d, _INSPIRE_PATIENT_COLUMNS), (sfile, z, _INSPIRE_SIZE_COLUMNS)):
-        problems += [
-            Problem(f.name, None, c, "required column is missing", ", ".join(need))
-            for c in need
-            if c not in t.columns
-        ]
+        problems += _missing_columns(f.name, t, need, ", ".join(need))
     if problems:
         raise CohortError(problems)
     d = d.replace({"": pd.NA, "NA": pd.NA})
     z = z.replace({"": pd.NA, "NA": pd.NA})
+    return _InspireTables(patient_file=pfile, size_file=sfile, patients=d, sizes=z)
 
-    def numbers(t: pd.DataFrame, c: str, name: str, required: bool) -> pd.Series:
-        v = pd.to_numeric(t[c], errors="coerce")
-        bad = (t[c].notna() & v.isna()) | (v.isna() if required else False)
-        for i in t.index[bad][:20]:
-            problems.append(
-                Problem(
-                    name,
-                    int(i) + 2,
-                    c,
-                    f"not a number {t.at[i, c]!r}",
-                    "a number" + ("" if required else " or empty"),
-                )
-            )
-        return v
 
-    num = {
-        c: numbers(
-            d, c, pfile.name, c in ("l_size", "os_time", "os_status", "pfs_time", "pfs_status")
-        )
-        for c in (
-            "age",
-            "l_size",
-            "pdl1",
-            "tmb",
-            "baseline_ctdna",
-            "os_status",
-            "os_time",
-            "pfs_status",
-            "pfs_time",
-        )
-    }
+def _inspire_values(tables: _InspireTables) -> _InspireValues:
+    """The numbers of both tables, checked: statuses 0/1, unique ids, known cohorts, sizes of
+    known patients at weeks > 0 (all problems in one :class:`CohortError`)."""
+    d, z = tables.patients, tables.sizes
+    pname, sname = tables.patient_file.name, tables.size_file.name
+    problems: list[Problem] = []
+    num: dict[str, pd.Series] = {}
+    for c in _INSPIRE_NUMERIC:
+        required = c in _INSPIRE_REQUIRED
+        expected = "a number" + ("" if required else " or empty")
+        num[c], found = _numbers(d[c], pname, required=required, expected=expected)
+        problems += found
     for c in ("os_status", "pfs_status"):
-        for i in d.index[num[c].notna() & ~num[c].isin([0, 1])][:20]:
-            problems.append(
-                Problem(
-                    pfile.name,
-                    int(i) + 2,
-                    c,
-                    f"invalid status {d.at[i, c]!r}",
-                    "0 (censored) or 1 (event)",
-                )
-            )
-    dup = d["id"].isna() | d["id"].duplicated(keep=False)
-    for i in d.index[dup][:20]:
-        problems.append(
-            Problem(pfile.name, int(i) + 2, "id", "missing or duplicate patient id", "a unique id")
+        problems += _row_problems(
+            pname,
+            d[c],
+            num[c].notna() & ~num[c].isin([0, 1]),
+            message="invalid status {value!r}",
+            expected="0 (censored) or 1 (event)",
         )
-    bad_cohort = ~d["cohort"].isin(list(INSPIRE_COHORTS))
-    for i in d.index[bad_cohort][:20]:
-        problems.append(
-            Problem(
-                pfile.name,
-                int(i) + 2,
-                "cohort",
-                f"unknown cohort {d.at[i, 'cohort']!r}",
-                ", ".join(INSPIRE_COHORTS),
-            )
-        )
-    weeks = numbers(z, "time", sfile.name, True)
-    change = numbers(z, "size_change", sfile.name, False)
-    unknown = ~z["id"].isin(set(d["id"].dropna()))
-    for i in z.index[unknown][:20]:
-        problems.append(
-            Problem(
-                sfile.name,
-                int(i) + 2,
-                "id",
-                f"patient {z.at[i, 'id']!r} is not in pembrolizumab.csv",
-                "ids of pembrolizumab.csv",
-            )
-        )
-    for i in z.index[weeks.notna() & (weeks <= 0)][:20]:
-        problems.append(
-            Problem(
-                sfile.name, int(i) + 2, "time", f"{z.at[i, 'time']} weeks", "weeks on treatment > 0"
-            )
-        )
+    problems += _patient_id_problems(pname, d["id"], expected="a unique id")
+    problems += _row_problems(
+        pname,
+        d["cohort"],
+        ~d["cohort"].isin(list(INSPIRE_COHORTS)),
+        message="unknown cohort {value!r}",
+        expected=", ".join(INSPIRE_COHORTS),
+    )
+    weeks, found = _numbers(z["time"], sname, required=True, expected="a number")
+    problems += found
+    change, found = _numbers(z["size_change"], sname, required=False, expected="a number or empty")
+    problems += found
+    problems += _row_problems(
+        sname,
+        z["id"],
+        ~z["id"].isin(set(d["id"].dropna())),
+        message="patient {value!r} is not in pembrolizumab.csv",
+        expected="ids of pembrolizumab.csv",
+    )
+    problems += _row_problems(
+        sname,
+        z["time"],
+        weeks.notna() & (weeks <= 0),
+        message="{value} weeks",
+        expected="weeks on treatment > 0",
+    )
     if problems:
         raise CohortError(problems)
+    return _InspireValues(patient=num, weeks=weeks, size_change=change)
 
-    ref = pd.Timestamp(reference_date)
+
+def _inspire_patients(
+    tables: _InspireTables, values: _InspireValues, ref: pd.Timestamp
+) -> pd.DataFrame:
+    """The ``patients`` table of :func:`read_inspire` (sorted by ``patient_id``)."""
+    d, num = tables.patients, values.patient
     group = d["change_ctdna_group"].astype("string")
-    status = z.drop_duplicates("id").set_index("id")["ctdna_status"]
+    status = tables.sizes.drop_duplicates("id").set_index("id")["ctdna_status"]
     patients = (
         pd.DataFrame(
             {
@@ -692,9 +799,7 @@ def read_inspire(
                 "log_tmb": num["tmb"].astype(float),
                 "ctdna_baseline": num["baseline_ctdna"].astype(float),
                 "ctdna_change_group": group,
-                "ctdna_increase": group.map(
-                    {"Increase from baseline": 1, "Decrease from baseline": 0}
-                ).astype("Int64"),
+                "ctdna_increase": group.map(_CTDNA_INCREASE).astype("Int64"),
                 "ctdna_status_on_treatment": d["id"].map(status).astype("string"),
                 "best_overall_response_group": d["orr"].astype("string"),
                 "best_overall_clinical_benefit": d["cbr"].astype("string"),
@@ -707,25 +812,23 @@ def read_inspire(
         .sort_values("patient_id", kind="mergesort")
         .reset_index(drop=True)
     )
-    other = (
-        group.notna() & group.map({"Increase from baseline": 1, "Decrease from baseline": 0}).isna()
-    )
+    other = group.notna() & group.map(_CTDNA_INCREASE).isna()
     if other.any():
         raise CohortError(
-            [
-                Problem(
-                    pfile.name,
-                    int(i) + 2,
-                    "change_ctdna_group",
-                    f"unknown group {group[i]!r}",
-                    "Increase from baseline, Decrease from baseline or empty",
-                )
-                for i in d.index[other][:20]
-            ]
+            _row_problems(
+                tables.patient_file.name,
+                group,
+                other,
+                message="unknown group {value!r}",
+                expected="Increase from baseline, Decrease from baseline or empty",
+            )
         )
+    return patients
 
-    size = d.set_index("id")["l_size"].pipe(lambda s: pd.to_numeric(s)).astype(float)
-    base = pd.DataFrame(
+
+def _inspire_baseline_scans(patients: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame:
+    """The synthesized baseline scan: ``sld_mm`` = ``l_size`` on the treatment start."""
+    return pd.DataFrame(
         {
             "patient_id": patients["patient_id"],
             "assessment_date": ref,
@@ -735,7 +838,16 @@ def read_inspire(
             "not_evaluable": 0,
         }
     )
-    days = np.round(weeks.to_numpy(float) * 7.0).astype(int)
+
+
+def _inspire_on_treatment_scans(
+    tables: _InspireTables, values: _InspireValues, ref: pd.Timestamp
+) -> pd.DataFrame:
+    """One scan per ``ctDNA.csv`` row at start + round(7 x weeks) days: ``sld_mm`` = ``l_size``
+    x (1 + ``size_change`` / 100), rounded to 0.01 mm; one measurement per patient and day."""
+    d, z, change = tables.patients, tables.sizes, values.size_change
+    size = d.set_index("id")["l_size"].pipe(lambda s: pd.to_numeric(s)).astype(float)
+    days = np.round(values.weeks.to_numpy(float) * 7.0).astype(int)
     on = pd.DataFrame(
         {
             "patient_id": z["id"].astype(str),
@@ -752,7 +864,7 @@ def read_inspire(
         raise CohortError(
             [
                 Problem(
-                    sfile.name,
+                    tables.size_file.name,
                     i + 2,
                     "time",
                     f"two measurements on one day for patient {on['patient_id'].iloc[i]!r}",
@@ -760,48 +872,47 @@ def read_inspire(
                 )
             ]
         )
-    a = (
-        pd.concat([base, on], ignore_index=True)
-        .sort_values(["patient_id", "treatment_day"], kind="mergesort")
-        .reset_index(drop=True)
-    )
-    files = f"{pfile.name},{sfile.name}"
-    report = pd.DataFrame(
-        [
-            _report_row(
-                files,
-                "assessments",
-                "baseline_scan_synthesized",
-                len(base),
-                "baseline sum = l_size (target-lesion size at baseline) on the treatment start",
-            ),
-            _report_row(
-                sfile.name,
-                "sld_mm",
-                "sum_from_percent_change",
-                len(on),
-                "sld_mm = l_size x (1 + size_change / 100), rounded to 0.01 mm; day = "
-                "round(7 x weeks)",
-            ),
-            _report_row(
-                sfile.name,
-                "size_change",
-                "not_evaluable",
-                int(change.isna().sum()),
-                "empty size_change -> sld_mm NaN, not_evaluable 1",
-            ),
-            _report_row(
-                pfile.name,
-                "change_ctdna_group",
-                "missing_value",
-                int(group.isna().sum()),
-                "ctDNA change not measured: ctdna_increase empty",
-            ),
-        ],
-        columns=LOAD_REPORT_COLUMNS,
-    )
-    report = report[report["n_rows"] > 0].reset_index(drop=True)
-    return {"patients": patients, "assessments": a, "report": report}
+    return on
+
+
+def _inspire_report(
+    tables: _InspireTables, *, n_baseline: int, n_on_treatment: int, values: _InspireValues
+) -> pd.DataFrame:
+    """What :func:`read_inspire` derived, one row per rule."""
+    pname, sname = tables.patient_file.name, tables.size_file.name
+    report = ImportReport()
+    for file, column, action, n_rows, detail in (
+        (
+            f"{pname},{sname}",
+            "assessments",
+            "baseline_scan_synthesized",
+            n_baseline,
+            "baseline sum = l_size (target-lesion size at baseline) on the treatment start",
+        ),
+        (
+            sname,
+            "sld_mm",
+            "sum_from_percent_change",
+            n_on_treatment,
+            "sld_mm = l_size x (1 + size_change / 100), rounded to 0.01 mm; day = round(7 x weeks)",
+        ),
+        (
+            sname,
+            "size_change",
+            "not_evaluable",
+            int(values.size_change.isna().sum()),
+            "empty size_change -> sld_mm NaN, not_evaluable 1",
+        ),
+        (
+            pname,
+            "change_ctdna_group",
+            "missing_value",
+            int(tables.patients["change_ctdna_group"].isna().sum()),
+            "ctDNA change not measured: ctdna_increase empty",
+        ),
+    ):
+        report.add(file, column, action, n_rows=n_rows, detail=detail)
+    return report.frame()
 
 
 #: cohort names accepted by :func:`write_external_cohort`
@@ -844,13 +955,6 @@ def _one_of(folder: Path, stem: str) -> Path:
     return gz if gz.is_file() else folder / f"{stem}.csv"
 
 
-def _write(df: pd.DataFrame, path: Path) -> None:
-    """Deterministic contract CSV (ISO dates, flags 0/1): the SDTM importer's writer."""
-    from .sdtm import write_cohort_csv
-
-    write_cohort_csv(df, path)
-
-
 def write_external_cohort(
     name: str, out_dir: Path | str, *, external_dir: Path | str | None = None
 ) -> Path:
@@ -871,8 +975,6 @@ def write_external_cohort(
     if not base.is_dir():
         raise HPDError(f"{base}: external data folder not found (set HPD_EXTERNAL_DATA)")
     if name.startswith("pharmaverse"):
-        from .sdtm import import_sdtm_dir
-
         if name == "pharmaverse-recist":
             return import_sdtm_dir(
                 base / "pharmaversesdtm",
@@ -884,29 +986,29 @@ def write_external_cohort(
         return import_sdtm_dir(base / "pharmaversesdtm", out)
     out.mkdir(parents=True, exist_ok=True)
     if name == "tumgr":
-        t = read_tumgr_sample(_one_of(base / "tumgr", "sampleData"))
-        for key, fname in (
-            ("patients", "patients.csv"),
-            ("assessments", "assessments.csv"),
-            ("report", "import_report.csv"),
-        ):
-            _write(t[key], out / fname)
-        return out
-    if name == "inspire":
-        t = read_inspire(base / "inspire")
-        _write(t["patients"], out / "patients.csv")
-        _write(t["assessments"], out / "assessments.csv")
-        _write(t["report"], out / "import_report.csv")
-        return out
-    if name.startswith("laleh2022"):
+        tables = read_tumgr_sample(_one_of(base / "tumgr", "sampleData"))
+    elif name == "inspire":
+        tables = read_inspire(base / "inspire")
+    elif name.startswith("laleh2022"):
         src = base / "laleh2022"
         if "-" in name:
             src = src / f"{name.split('-')[1]}.csv.gz"
-        t = read_laleh2022(src)
-        _write(t["patients"], out / "patients.csv")
-        _write(t["assessments"], out / "assessments.csv")
-        _write(t["report"], out / "import_report.csv")
+        tables = read_laleh2022(src)
+    else:
+        write_cohort_csv(_read_oak_poplar_set(base, name), out / "patients.csv")
         return out
+    for key, fname in (
+        ("patients", "patients.csv"),
+        ("assessments", "assessments.csv"),
+        ("report", "import_report.csv"),
+    ):
+        write_cohort_csv(tables[key], out / fname)
+    return out
+
+
+def _read_oak_poplar_set(base: Path, name: str) -> pd.DataFrame:
+    """``oak`` / ``poplar`` of the external data folder (not bundled: the error says where to
+    get them)."""
     src = base / "oak_poplar_gandara2018"
     if not src.is_dir():
         raise HPDError(
@@ -916,6 +1018,4 @@ def write_external_cohort(
             "save its sheets as oak_clinical.csv.gz / poplar_clinical.csv.gz in a "
             "folder oak_poplar_gandara2018/ and set HPD_EXTERNAL_DATA to its parent"
         )
-    p = read_oak_poplar(src / f"{name}_clinical.csv.gz")
-    _write(p, out / "patients.csv")
-    return out
+    return read_oak_poplar(src / f"{name}_clinical.csv.gz")

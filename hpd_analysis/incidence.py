@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from .errors import CohortError, ParameterError, Problem
 
@@ -245,6 +244,8 @@ def _binomial_ci(
     n_hpd: np.ndarray, n_eval: np.ndarray, method: str, alpha: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percent and CI bounds in %, NaN where there is no evaluable patient."""
+    from statsmodels.stats.proportion import proportion_confint
+
     n_hpd = np.asarray(n_hpd, dtype=float)
     n_eval = np.asarray(n_eval, dtype=float)
     ok = n_eval > 0
@@ -264,9 +265,8 @@ def _binomial_ci(
 
 
 # --------------------------------------------------------------------------- incidence
-INCIDENCE_COLUMNS = [
-    "definition",
-    "stratum",
+#: counts of HPD patients and the incidence (%) with its binomial CI
+COUNT_CI_COLUMNS: tuple[str, ...] = (
     "n_hpd",
     "n_evaluable",
     "n_total",
@@ -274,8 +274,8 @@ INCIDENCE_COLUMNS = [
     "ci_low",
     "ci_high",
     "ci_method",
-    "n_died_before_first_eval",
-]
+)
+INCIDENCE_COLUMNS = ["definition", "stratum", *COUNT_CI_COLUMNS, "n_died_before_first_eval"]
 #: per-patient flag of a death before the first evaluation (classification column)
 DIED_BEFORE_FIRST_EVAL = "died_before_first_eval"
 #: attrition status of a patient not evaluable because of a death before the first evaluation
@@ -295,6 +295,7 @@ def incidence(
     classification: pd.DataFrame,
     definitions: Any = None,
     by: str | Sequence[str] | None = None,
+    *,
     method: str = "wilson",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -325,13 +326,7 @@ def incidence(
     (an outcome of its own, whatever the definition's verdict; 0 without the
     ``died_before_first_eval`` column).
     """
-    key = str(method).strip().lower()
-    if key not in CI_METHODS:
-        raise ParameterError(f"method={method!r}: expected one of {', '.join(CI_METHODS)}")
-    if not 0.0 < float(alpha) < 1.0:
-        raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1 (0.05 = 95% CI)")
-    sm_method, label = CI_METHODS[key]
-    ci_label = f"{label} {_level_text(alpha)}"
+    sm_method, ci_label = _ci_method(method, alpha)
     codes = definition_codes(classification, definitions)
     by_cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     missing = [c for c in by_cols if c not in classification.columns]
@@ -340,46 +335,14 @@ def incidence(
             f"by={missing}: no such column in the classification table "
             f"(columns: {', '.join(map(str, classification.columns))})"
         )
-
     strata = {col: _factorize_sorted(classification[col]) for col in by_cols}
     died = _died_before_first_eval(classification)
     pieces = []
     for code in codes:
         st = status_codes(classification, code)
-        is_hpd = st == 0
-        is_eval = st < 2
-        pieces.append(
-            pd.DataFrame(
-                {
-                    "definition": code,
-                    "stratum": "all",
-                    "n_hpd": [int(is_hpd.sum())],
-                    "n_evaluable": [int(is_eval.sum())],
-                    "n_total": [len(st)],
-                    "n_died_before_first_eval": [int(died.sum())],
-                }
-            )
-        )
+        pieces.append(_stratum_counts(code, st, died))
         for col, (keys, uniques) in strata.items():
-            k = len(uniques) + 1  # last bin: missing value
-            slot = np.where(keys < 0, k - 1, keys)
-            pieces.append(
-                pd.DataFrame(
-                    {
-                        "definition": code,
-                        "stratum": [f"{col}={format_level(v)}" for v in uniques]
-                        + [f"{col}={MISSING_STRATUM}"],
-                        "n_hpd": np.bincount(slot, weights=is_hpd, minlength=k).astype("int64"),
-                        "n_evaluable": np.bincount(slot, weights=is_eval, minlength=k).astype(
-                            "int64"
-                        ),
-                        "n_total": np.bincount(slot, minlength=k).astype("int64"),
-                        "n_died_before_first_eval": np.bincount(
-                            slot, weights=died, minlength=k
-                        ).astype("int64"),
-                    }
-                )
-            )
+            pieces.append(_stratum_counts(code, st, died, column=col, keys=keys, levels=uniques))
     out = pd.concat(pieces, ignore_index=True)
     pct, low, high = _binomial_ci(out["n_hpd"], out["n_evaluable"], sm_method, alpha)
     out["percent"], out["ci_low"], out["ci_high"] = pct, low, high
@@ -387,6 +350,62 @@ def incidence(
     for c in ("n_hpd", "n_evaluable", "n_total", "n_died_before_first_eval"):
         out[c] = out[c].astype("int64")
     return out[INCIDENCE_COLUMNS]
+
+
+def _ci_method(method: str, alpha: float) -> tuple[str, str]:
+    """The statsmodels name of the binomial CI ``method`` and its label with the level
+    ("Wilson score 95%"); :class:`ParameterError` for an unknown method or an alpha out of
+    (0, 1)."""
+    key = str(method).strip().lower()
+    if key not in CI_METHODS:
+        raise ParameterError(f"method={method!r}: expected one of {', '.join(CI_METHODS)}")
+    if not 0.0 < float(alpha) < 1.0:
+        raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1 (0.05 = 95% CI)")
+    sm_method, label = CI_METHODS[key]
+    return sm_method, f"{label} {_level_text(alpha)}"
+
+
+def _stratum_counts(
+    code: str,
+    status: np.ndarray,
+    died: np.ndarray,
+    *,
+    column: str | None = None,
+    keys: np.ndarray | None = None,
+    levels: Any = None,
+) -> pd.DataFrame:
+    """Counts of one definition (``status``: :func:`status_codes`): patients HPD, evaluable,
+    in all, dead before the first evaluation; one row ``stratum = "all"`` without ``column``,
+    else one row per level of ``column`` (``keys``: level codes, -1 missing) then its missing
+    values."""
+    is_hpd = status == 0
+    is_eval = status < 2
+    if column is None or keys is None:
+        return pd.DataFrame(
+            {
+                "definition": code,
+                "stratum": "all",
+                "n_hpd": [int(is_hpd.sum())],
+                "n_evaluable": [int(is_eval.sum())],
+                "n_total": [len(status)],
+                "n_died_before_first_eval": [int(died.sum())],
+            }
+        )
+    k = len(levels) + 1  # last bin: missing value
+    slot = np.where(keys < 0, k - 1, keys)
+    return pd.DataFrame(
+        {
+            "definition": code,
+            "stratum": [f"{column}={format_level(v)}" for v in levels]
+            + [f"{column}={MISSING_STRATUM}"],
+            "n_hpd": np.bincount(slot, weights=is_hpd, minlength=k).astype("int64"),
+            "n_evaluable": np.bincount(slot, weights=is_eval, minlength=k).astype("int64"),
+            "n_total": np.bincount(slot, minlength=k).astype("int64"),
+            "n_died_before_first_eval": np.bincount(slot, weights=died, minlength=k).astype(
+                "int64"
+            ),
+        }
+    )
 
 
 def _level_text(alpha: float) -> str:
@@ -639,7 +658,7 @@ def group_labels(
             np.asarray([HPD_LABEL, NON_HPD_LABEL, pd.NA], dtype=object)[st], index=idx
         )
         levels = [HPD_LABEL, NON_HPD_LABEL]
-        ref = NON_HPD_LABEL if reference is None else reference
+        ref: str | None = NON_HPD_LABEL if reference is None else reference
         why = pd.Series(
             np.asarray([pd.NA, pd.NA, f"not evaluable under {code}"], dtype=object)[st], index=idx
         )
@@ -735,6 +754,7 @@ def incidence_by_arm(
     classification: pd.DataFrame,
     arm: str = "arm",
     definitions: Any = None,
+    *,
     reference: str | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -752,8 +772,7 @@ def incidence_by_arm(
     are counted in a last row per definition (``arm`` = :data:`NO_ARM`), compared with no arm.
     Columns :data:`ARM_COLUMNS`; percentages and differences in %.
     """
-    from scipy.stats import fisher_exact, norm
-    from statsmodels.stats.proportion import confint_proportions_2indep
+    from scipy.stats import norm
 
     if arm not in classification.columns:
         raise ParameterError(
@@ -766,89 +785,106 @@ def incidence_by_arm(
     labels = [format_level(u) for u in uniques]
     if len(labels) < 2:
         raise ParameterError(f"arm={arm!r}: needs at least two arms (found {labels})")
+    ref_i = labels.index(_reference_arm(labels, reference))
+    level = _level_text(alpha)
+    z = float(norm.ppf(1 - alpha / 2))
+    has_arm = keys >= 0
+    rows = []
+    for code in definition_codes(classification, definitions):
+        st = status_codes(classification, code)
+        n_hpd = np.bincount(
+            keys[has_arm], weights=(st == 0)[has_arm], minlength=len(labels)
+        ).astype(int)
+        n_ev = np.bincount(keys[has_arm], weights=(st < 2)[has_arm], minlength=len(labels)).astype(
+            int
+        )
+        pct, low, high = _binomial_ci(n_hpd, n_ev, "wilson", alpha)
+        a0, n0 = int(n_hpd[ref_i]), int(n_ev[ref_i])
+        for i, lv in enumerate(labels):
+            row = _arm_row(
+                code, lv, labels[ref_i], n_hpd=int(n_hpd[i]), n_evaluable=int(n_ev[i]), level=level
+            )
+            row.update(percent=pct[i], ci_low=low[i], ci_high=high[i])
+            a1, n1 = int(n_hpd[i]), int(n_ev[i])
+            if i != ref_i and n1 > 0 and n0 > 0:
+                row.update(_arm_comparison((a1, n1), (a0, n0), alpha=alpha, z=z, level=level))
+            rows.append(row)
+        if not has_arm.all():  # no patient silently lost: those without an arm get their own row
+            none = ~has_arm
+            k_hpd, k_ev = int((st[none] == 0).sum()), int((st[none] < 2).sum())
+            p_no, lo_no, hi_no = _binomial_ci(np.array([k_hpd]), np.array([k_ev]), "wilson", alpha)
+            row = _arm_row(code, NO_ARM, labels[ref_i], n_hpd=k_hpd, n_evaluable=k_ev, level=level)
+            row.update(percent=p_no[0], ci_low=lo_no[0], ci_high=hi_no[0])
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=ARM_COLUMNS)
+    for c in ("n_hpd", "n_evaluable"):
+        out[c] = out[c].astype("int64")
+    for c in ARM_COLUMNS[5:15]:
+        out[c] = out[c].astype(float)
+    return out
+
+
+def _reference_arm(labels: list[str], reference: str | None) -> str:
+    """The reference arm: ``reference`` (it must be one of ``labels``), else the first arm whose
+    label names a comparator (:data:`COMPARATOR_WORDS`), else the first arm."""
     if reference is None:
         reference = next(
             (lv for lv in labels if any(w in lv.lower() for w in COMPARATOR_WORDS)), labels[0]
         )
     if str(reference) not in labels:
         raise ParameterError(f"reference={reference!r}: not an arm ({labels})")
-    ref_i = labels.index(str(reference))
-    level = _level_text(alpha)
-    z = float(norm.ppf(1 - alpha / 2))
-    rows = []
-    for code in definition_codes(classification, definitions):
-        st = status_codes(classification, code)
-        n_hpd = np.bincount(
-            keys[keys >= 0], weights=(st == 0)[keys >= 0], minlength=len(labels)
-        ).astype(int)
-        n_ev = np.bincount(
-            keys[keys >= 0], weights=(st < 2)[keys >= 0], minlength=len(labels)
-        ).astype(int)
-        pct, low, high = _binomial_ci(n_hpd, n_ev, "wilson", alpha)
-        a0, n0 = int(n_hpd[ref_i]), int(n_ev[ref_i])
-        for i, lv in enumerate(labels):
-            row: dict[str, Any] = {
-                "definition": code,
-                "arm": lv,
-                "reference_arm": labels[ref_i],
-                "n_hpd": int(n_hpd[i]),
-                "n_evaluable": int(n_ev[i]),
-                "percent": pct[i],
-                "ci_low": low[i],
-                "ci_high": high[i],
-                "ci_method": f"Wilson score {level}",
-                "diff_ci_method": "",
-                "or_ci_method": "",
-            }
-            a1, n1 = int(n_hpd[i]), int(n_ev[i])
-            if i != ref_i and n1 > 0 and n0 > 0:
-                lo_d, hi_d = confint_proportions_2indep(
-                    a1, n1, a0, n0, method="newcomb", compare="diff", alpha=alpha
-                )
-                row.update(
-                    difference_pp=100.0 * (a1 / n1 - a0 / n0),
-                    diff_ci_low=100.0 * float(lo_d),
-                    diff_ci_high=100.0 * float(hi_d),
-                    diff_ci_method=f"Newcombe hybrid score (Wilson) {level}",
-                )
-                cells = np.array([[a1, n1 - a1], [a0, n0 - a0]], dtype=float)
-                row["fisher_p"] = float(fisher_exact(cells.astype(int)).pvalue)
-                if (cells > 0).all():
-                    log_or = float(np.log(cells[0, 0] * cells[1, 1] / (cells[0, 1] * cells[1, 0])))
-                    se = float(np.sqrt((1.0 / cells).sum()))
-                    row.update(
-                        odds_ratio=float(np.exp(log_or)),
-                        or_ci_low=float(np.exp(log_or - z * se)),
-                        or_ci_high=float(np.exp(log_or + z * se)),
-                        or_ci_method=f"Woolf (logit) {level}",
-                    )
-                else:
-                    row["or_ci_method"] = "not estimable: a cell is 0"
-            rows.append(row)
-        none = keys < 0
-        if none.any():  # no patient silently lost: those without an arm get their own row
-            k_hpd, k_ev = int((st[none] == 0).sum()), int((st[none] < 2).sum())
-            p_no, lo_no, hi_no = _binomial_ci(np.array([k_hpd]), np.array([k_ev]), "wilson", alpha)
-            rows.append(
-                {
-                    "definition": code,
-                    "arm": NO_ARM,
-                    "reference_arm": labels[ref_i],
-                    "n_hpd": k_hpd,
-                    "n_evaluable": k_ev,
-                    "percent": p_no[0],
-                    "ci_low": lo_no[0],
-                    "ci_high": hi_no[0],
-                    "ci_method": f"Wilson score {level}",
-                    "diff_ci_method": "",
-                    "or_ci_method": "",
-                }
-            )
-    out = pd.DataFrame(rows, columns=ARM_COLUMNS)
-    for c in ("n_hpd", "n_evaluable"):
-        out[c] = out[c].astype("int64")
-    for c in ARM_COLUMNS[5:15]:
-        out[c] = out[c].astype(float)
+    return str(reference)
+
+
+def _arm_row(
+    code: str, arm: str, reference: str, *, n_hpd: int, n_evaluable: int, level: str
+) -> dict[str, Any]:
+    """The counts of one arm (no comparison yet: empty method texts)."""
+    return {
+        "definition": code,
+        "arm": arm,
+        "reference_arm": reference,
+        "n_hpd": n_hpd,
+        "n_evaluable": n_evaluable,
+        "ci_method": f"Wilson score {level}",
+        "diff_ci_method": "",
+        "or_ci_method": "",
+    }
+
+
+def _arm_comparison(
+    arm: tuple[int, int], ref: tuple[int, int], *, alpha: float, z: float, level: str
+) -> dict[str, Any]:
+    """One arm against the reference (``(n_hpd, n_evaluable)`` each, both evaluable counts > 0):
+    the difference in percentage points with Newcombe's hybrid score CI, the two-sided Fisher
+    exact p-value and the odds ratio with Woolf's logit CI (``z``: its normal quantile; none
+    when a cell is 0)."""
+    from scipy.stats import fisher_exact
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    (a1, n1), (a0, n0) = arm, ref
+    lo_d, hi_d = confint_proportions_2indep(
+        a1, n1, a0, n0, method="newcomb", compare="diff", alpha=alpha
+    )
+    out: dict[str, Any] = {
+        "difference_pp": 100.0 * (a1 / n1 - a0 / n0),
+        "diff_ci_low": 100.0 * float(lo_d),
+        "diff_ci_high": 100.0 * float(hi_d),
+        "diff_ci_method": f"Newcombe hybrid score (Wilson) {level}",
+    }
+    cells = np.array([[a1, n1 - a1], [a0, n0 - a0]], dtype=float)
+    out["fisher_p"] = float(fisher_exact(cells.astype(int)).pvalue)
+    if (cells > 0).all():
+        log_or = float(np.log(cells[0, 0] * cells[1, 1] / (cells[0, 1] * cells[1, 0])))
+        se = float(np.sqrt((1.0 / cells).sum()))
+        out.update(
+            odds_ratio=float(np.exp(log_or)),
+            or_ci_low=float(np.exp(log_or - z * se)),
+            or_ci_high=float(np.exp(log_or + z * se)),
+            or_ci_method=f"Woolf (logit) {level}",
+        )
+    else:
+        out["or_ci_method"] = "not estimable: a cell is 0"
     return out
 
 
@@ -910,19 +946,7 @@ def threshold_sweep_table(
     if defn is None:
         raise ParameterError(f"threshold sweep: definition {code} is not in the report")
     name = parameter or _sweep_parameter(defn)
-    cols = [
-        "definition",
-        "parameter",
-        "value",
-        "default",
-        "n_hpd",
-        "n_evaluable",
-        "n_total",
-        "percent",
-        "ci_low",
-        "ci_high",
-        "ci_method",
-    ]
+    cols = ["definition", "parameter", "value", "default", *COUNT_CI_COLUMNS]
     if name is None:
         return pd.DataFrame(columns=cols)
     default = float(defn.parameters[name])

@@ -55,6 +55,7 @@ TGR_on 182.19 %/month, ratio 6.68, ΔTGR 154.92, TGK ratio 6.92.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,7 @@ def _wrap(result: np.ndarray, *inputs: Any) -> Any:
     return result
 
 
-def tgr(s_a: Any, s_b: Any, days: Any, days_per_month: float = DAYS_PER_MONTH) -> Any:
+def tgr(s_a: Any, s_b: Any, days: Any, *, days_per_month: float = DAYS_PER_MONTH) -> Any:
     """Tumour growth rate between two scans, in % of tumour volume per month (Ferté 2014).
 
     ``s_a``, ``s_b``: SLD in mm at the first and second scan; ``days``: days between them.
@@ -108,6 +109,7 @@ def tgk(
     s_a: Any,
     s_b: Any,
     days: Any,
+    *,
     mode: str = "absolute",
     days_per_month: float = DAYS_PER_MONTH,
 ) -> Any:
@@ -137,12 +139,14 @@ def tgk(
 # ---------------------------------------------------------------------------------------------
 
 
-class _Reasons:
-    """First-reason-wins builder: ``add(mask, text)`` sets the reason where none is set yet.
+class Reasons:
+    """Why a value is missing, per row: the first reason set wins (``add(mask, text)`` sets the
+    reason where none is set yet), so the reasons are added in the order the rule states them.
 
-    ``text`` is a str, another builder (its reasons; ``not computable`` where it has none), or a
+    ``text`` is a str; another builder (its reasons; ``not computable`` where it has none); a
     pair ``(per-row object array or None, default str)`` for reasons carried from upstream
-    columns (default where the upstream reason is missing). The rows share the reason strings
+    columns (default where the upstream reason is missing); or a per-row object array whose
+    missing values are skipped (a later reason applies there). The rows share the reason strings
     (no per-row string objects).
     """
 
@@ -151,9 +155,18 @@ class _Reasons:
         #: True where no reason is set (the value is defined)
         self.defined = np.ones(n, dtype=bool)
 
-    def copy(self) -> _Reasons:
+    @classmethod
+    def of(cls, reasons: np.ndarray) -> Reasons:
+        """A builder starting from a copy of ``reasons`` (any missing value: no reason yet)."""
+        out = cls(0)
+        out.defined = isna(reasons)
+        out.reasons = reasons.copy()
+        out.reasons[out.defined] = None
+        return out
+
+    def copy(self) -> Reasons:
         """An independent builder with the same reasons so far."""
-        out = _Reasons(0)
+        out = Reasons(0)
         out.reasons, out.defined = self.reasons.copy(), self.defined.copy()
         return out
 
@@ -162,7 +175,7 @@ class _Reasons:
         idx = np.flatnonzero(mask & self.defined)
         if not len(idx):
             return
-        if isinstance(text, _Reasons):
+        if isinstance(text, Reasons):
             unset = text.defined[idx]
             text = text.reasons[idx]
             if unset.any():
@@ -170,6 +183,11 @@ class _Reasons:
         elif isinstance(text, tuple):  # (per-row upstream reasons or None, default)
             values, default = text
             text = default if values is None else _texts(values[idx], default)
+        elif isinstance(text, np.ndarray):  # per-row reasons: the missing ones are skipped
+            text = text[idx]
+            if pd.api.types.infer_dtype(text, skipna=False) != "string":
+                known = ~isna(text)
+                idx, text = idx[known], text[known]
         self.reasons[idx] = text
         self.defined[idx] = False
 
@@ -213,16 +231,17 @@ def _missing_date(features: Mapping[str, Any], date_col: str, sld_col: str) -> n
 
 
 def _ratio(
-    pre: np.ndarray,
-    on: np.ndarray,
-    pre_reason: _Reasons,
-    on_reason: _Reasons,
+    pre_rate: tuple[np.ndarray, Reasons],
+    on_rate: tuple[np.ndarray, Reasons],
+    *,
     name: str,
     policy: str,
-) -> tuple[np.ndarray, _Reasons]:
-    """Ratio ``on / pre`` with the ``nonpositive_pre_growth`` policy and its reasons."""
+) -> tuple[np.ndarray, Reasons]:
+    """Ratio ``on / pre`` of two rates (values, reasons) with the ``nonpositive_pre_growth``
+    policy, and its reasons."""
+    (pre, pre_reason), (on, on_reason) = pre_rate, on_rate
     n = len(pre)
-    r = _Reasons(n)
+    r = Reasons(n)
     r.add(np.isnan(pre), pre_reason)
     r.add(np.isnan(on), on_reason)
     both = ~np.isnan(pre) & ~np.isnan(on)
@@ -265,146 +284,223 @@ def compute_kinetics(features: pd.DataFrame, params: Parameters | None = None) -
     return with_columns(features, kinetic_columns(ColumnValues(features), params))
 
 
-def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[str, Any]:
-    """The columns :func:`compute_kinetics` adds, from column values by name."""
-    params = params or Parameters()
-    if params.nonpositive_pre_growth not in _NONPOSITIVE_POLICIES:
-        raise ParameterError(
-            f"nonpositive_pre_growth={params.nonpositive_pre_growth!r}: expected one of "
-            f"{', '.join(_NONPOSITIVE_POLICIES)}"
-        )
-    needed = [
-        "sld_prebaseline_mm",
-        "sld_baseline_mm",
-        "sld_first_eval_mm",
-        "days_pre_to_baseline",
-        "days_baseline_to_first_eval",
-    ]
-    missing = [c for c in needed if c not in features]
+#: the SLDs (mm) and intervals (days) the kinetics read
+_KINETIC_INPUTS = (
+    "sld_prebaseline_mm",
+    "sld_baseline_mm",
+    "sld_first_eval_mm",
+    "days_pre_to_baseline",
+    "days_baseline_to_first_eval",
+)
+#: the upstream reasons of missing scans and SLDs carried into the kinetic reasons
+SCAN_REASON_COLUMNS = (
+    "prebaseline_reason",
+    "baseline_reason",
+    "first_eval_reason",
+    "sld_prebaseline_reason",
+    "sld_baseline_reason",
+    "sld_first_eval_reason",
+)
+
+
+@dataclass(frozen=True)
+class _Scans:
+    """The three scans of the kinetic analysis, as named arrays (one value per patient).
+
+    ``s_pre``, ``s_0``, ``s_1``: SLD (mm) at pre-baseline, baseline and first evaluation;
+    ``d_pre``, ``d_on``: days pre-baseline → baseline and baseline → first evaluation; ``no_*``:
+    the scan is missing; ``died`` / ``progressed``: death / clinical progression (no death)
+    recorded; ``reason``: upstream reason per :data:`SCAN_REASON_COLUMNS` name, as a lazy
+    ``(object array or None, default)`` pair."""
+
+    s_pre: np.ndarray
+    s_0: np.ndarray
+    s_1: np.ndarray
+    d_pre: np.ndarray
+    d_on: np.ndarray
+    no_pre: np.ndarray
+    no_base: np.ndarray
+    no_first: np.ndarray
+    died: np.ndarray
+    progressed: np.ndarray
+    reason: dict[str, tuple[Any, str]]
+
+
+def _read_scans(features: Mapping[str, Any]) -> _Scans:
+    """The named arrays of :class:`_Scans` from the feature columns."""
+    missing = [c for c in _KINETIC_INPUTS if c not in features]
     if missing:
         raise ParameterError(f"compute_kinetics: features lack column(s) {', '.join(missing)}")
-    dpm = params.days_per_month
-    s_pre, s_0, s_1 = (to_numpy(features[c], float, np.nan) for c in needed[:3])
-    d_pre, d_on = (
-        to_numpy(features[needed[3]], float, np.nan),
-        to_numpy(features[needed[4]], float, np.nan),
-    )
+    s_pre, s_0, s_1, d_pre, d_on = (to_numpy(features[c], float, np.nan) for c in _KINETIC_INPUTS)
     n = len(s_pre)
-
-    no_pre = _missing_date(features, "prebaseline_date", "sld_prebaseline_mm")
-    no_base = _missing_date(features, "baseline_date", "sld_baseline_mm")
-    no_first = _missing_date(features, "first_eval_date", "sld_first_eval_mm")
-    pre_reason = _reason_col(features, "prebaseline_reason", "no pre-baseline scan")
-    base_reason = _reason_col(features, "baseline_reason", "no baseline scan")
-    first_reason = _reason_col(features, "first_eval_reason", "no first evaluation scan")
-    sld_pre_reason = _reason_col(
-        features, "sld_prebaseline_reason", "pre-baseline SLD not evaluable"
-    )
-    sld_0_reason = _reason_col(features, "sld_baseline_reason", "baseline SLD not evaluable")
-    sld_1_reason = _reason_col(
-        features, "sld_first_eval_reason", "first-evaluation SLD not evaluable"
-    )
     died = np.zeros(n, dtype=bool)
     if "death_day" in features:
         died = ~isna(features["death_day"])
     progressed = np.zeros(n, dtype=bool)
     if "pfs_event" in features:
         progressed = (_filled_float(features["pfs_event"], 0) == 1) & ~died
+    defaults = (
+        "no pre-baseline scan",
+        "no baseline scan",
+        "no first evaluation scan",
+        "pre-baseline SLD not evaluable",
+        "baseline SLD not evaluable",
+        "first-evaluation SLD not evaluable",
+    )
+    return _Scans(
+        s_pre=s_pre,
+        s_0=s_0,
+        s_1=s_1,
+        d_pre=d_pre,
+        d_on=d_on,
+        no_pre=_missing_date(features, "prebaseline_date", "sld_prebaseline_mm"),
+        no_base=_missing_date(features, "baseline_date", "sld_baseline_mm"),
+        no_first=_missing_date(features, "first_eval_date", "sld_first_eval_mm"),
+        died=died,
+        progressed=progressed,
+        reason={
+            name: _reason_col(features, name, default)
+            for name, default in zip(SCAN_REASON_COLUMNS, defaults, strict=True)
+        },
+    )
 
-    # the first reasons of a period are the same for TGR and TGK: built once, then copied
-    pre_common = _Reasons(n)
-    pre_common.add(no_pre, pre_reason)
-    pre_common.add(no_base, base_reason)
-    pre_common.add(np.isnan(s_pre), sld_pre_reason)
-    pre_common.add(np.isnan(s_0), sld_0_reason)
-    on_common = _Reasons(n)
-    on_common.add(no_base, base_reason)
-    on_common.add(no_first & died, "death before the first evaluation scan")
-    on_common.add(no_first & progressed, "clinical progression before the first evaluation scan")
-    on_common.add(no_first, first_reason)
-    on_common.add(np.isnan(s_0), sld_0_reason)
-    on_common.add(np.isnan(s_1), sld_1_reason)
 
-    def pre_period(r: _Reasons, relative_zero: bool, log_zero: bool) -> None:
-        if log_zero or relative_zero:
-            r.add(
-                s_pre == 0,
-                "SLD = 0 mm at pre-baseline (log of 0)"
-                if log_zero
-                else "SLD = 0 mm at pre-baseline (relative TGK undefined)",
-            )
-        if log_zero:
-            r.add(s_0 == 0, "SLD = 0 mm at baseline (log of 0)")
-        r.add(~(d_pre > 0), "zero or negative interval between pre-baseline and baseline scans")
+def _check_policy(params: Parameters) -> None:
+    if params.nonpositive_pre_growth not in _NONPOSITIVE_POLICIES:
+        raise ParameterError(
+            f"nonpositive_pre_growth={params.nonpositive_pre_growth!r}: expected one of "
+            f"{', '.join(_NONPOSITIVE_POLICIES)}"
+        )
 
-    def on_period(r: _Reasons, zero_reason: str | None) -> None:
-        if zero_reason:
-            r.add(s_0 == 0, zero_reason)
-        r.add(~(d_on > 0), "zero or negative interval between baseline and first evaluation scans")
 
-    relative = params.tgk_mode == "relative"
+def _check_tgk_mode(params: Parameters) -> None:
     if params.tgk_mode not in ("absolute", "relative"):
         raise ParameterError(f"tgk_mode={params.tgk_mode!r}: expected 'absolute' or 'relative'")
-    out: dict[str, np.ndarray] = {}
-    builders: dict[str, _Reasons] = {}
-    for name, fn, s_a, s_b, d, period in (
-        ("tgr_pre", "tgr", s_pre, s_0, d_pre, "pre"),
-        ("tgr_on", "tgr", s_0, s_1, d_on, "on"),
-        ("tgk_pre", "tgk", s_pre, s_0, d_pre, "pre"),
-        ("tgk_on", "tgk", s_0, s_1, d_on, "on"),
-    ):
-        common = pre_common if period == "pre" else on_common
-        # TGK, the last of the period, takes the common reasons themselves (no copy)
-        r = common if fn == "tgk" else common.copy()
-        is_tgr = fn == "tgr"
-        if period == "pre":
-            pre_period(r, relative_zero=relative and not is_tgr, log_zero=is_tgr)
-        else:
-            zero = (
-                "SLD = 0 mm at baseline (log of 0)"
-                if is_tgr
-                else "SLD = 0 mm at baseline (relative TGK undefined)"
-                if relative
-                else None
-            )
-            on_period(r, zero)
-        value = tgr(s_a, s_b, d, dpm) if is_tgr else tgk(s_a, s_b, d, params.tgk_mode, dpm)
-        # any value still undefined without a reason (e.g. negative SLD) gets a generic reason
-        r.add(np.isnan(value), f"{name} not computable from the SLD values")
-        out[name] = np.where(r.defined, value, np.nan)
-        builders[name] = r
 
-    policy = params.nonpositive_pre_growth
-    for kind in ("tgr", "tgk"):
-        out[f"{kind}_ratio"], builders[f"{kind}_ratio"] = _ratio(
-            out[f"{kind}_pre"],
-            out[f"{kind}_on"],
-            builders[f"{kind}_pre"],
-            builders[f"{kind}_on"],
-            kind.upper(),
-            policy,
-        )
-    floor = params.guards.pre_change_floor_pct
-    if floor > 0:  # pre-treatment change within measurement error: ratios not evaluable
-        with np.errstate(invalid="ignore", divide="ignore"):
-            flat = np.abs(s_0 / s_pre - 1.0) * 100.0 < floor
-        text = (
-            f"pre-treatment SLD change within measurement error (< {floor:g} %, "
-            "guards.pre_change_floor_pct): ratio not evaluable"
-        )
-        for kind in ("tgr", "tgk"):
-            b = builders[f"{kind}_ratio"]
-            b.add(flat, text)
-            out[f"{kind}_ratio"] = np.where(b.defined, out[f"{kind}_ratio"], np.nan)
-    r = _Reasons(n)
-    r.add(np.isnan(out["tgr_pre"]), builders["tgr_pre"])
-    r.add(np.isnan(out["tgr_on"]), builders["tgr_on"])
-    builders["delta_tgr"] = r
-    out["delta_tgr"] = out["tgr_on"] - out["tgr_pre"]
-    reasons = {name: b.column(features.index) for name, b in builders.items()}
 
-    new: dict[str, np.ndarray] = {name: out[name] for name in KINETIC_COLUMNS}
-    new.update({f"{name}_reason": reasons[name] for name in KINETIC_COLUMNS})
+def _reference_period_reasons(sc: _Scans) -> Reasons:
+    """Why the reference (pre-treatment) period S_pre → S_0 has no growth value, the reasons
+    TGR_pre and TGK_pre share: a missing scan or SLD."""
+    r = Reasons(len(sc.s_pre))
+    r.add(sc.no_pre, sc.reason["prebaseline_reason"])
+    r.add(sc.no_base, sc.reason["baseline_reason"])
+    r.add(np.isnan(sc.s_pre), sc.reason["sld_prebaseline_reason"])
+    r.add(np.isnan(sc.s_0), sc.reason["sld_baseline_reason"])
+    return r
+
+
+def _experimental_period_reasons(sc: _Scans) -> Reasons:
+    """Why the experimental (on-treatment) period S_0 → S_1 has no growth value, the reasons
+    TGR_on and TGK_on share: a missing baseline, death or clinical progression before the first
+    evaluation, a missing first evaluation or SLD."""
+    r = Reasons(len(sc.s_0))
+    r.add(sc.no_base, sc.reason["baseline_reason"])
+    r.add(sc.no_first & sc.died, "death before the first evaluation scan")
+    r.add(sc.no_first & sc.progressed, "clinical progression before the first evaluation scan")
+    r.add(sc.no_first, sc.reason["first_eval_reason"])
+    r.add(np.isnan(sc.s_0), sc.reason["sld_baseline_reason"])
+    r.add(np.isnan(sc.s_1), sc.reason["sld_first_eval_reason"])
+    return r
+
+
+_NEGATIVE_REFERENCE_INTERVAL = "zero or negative interval between pre-baseline and baseline scans"
+_NEGATIVE_EXPERIMENTAL_INTERVAL = (
+    "zero or negative interval between baseline and first evaluation scans"
+)
+
+
+def _growth_rates(
+    sc: _Scans, pre: Reasons, on: Reasons, *, params: Parameters
+) -> dict[str, tuple[np.ndarray, Reasons]]:
+    """TGR_pre, TGR_on (% volume per month; Ferté 2014) and TGK_pre, TGK_on (mm, or % of the
+    starting SLD, per month; Le Tourneau 2012), each with its reasons (``pre`` / ``on``: the
+    reasons the period's two rates share; the TGRs take copies, the TGKs the builders)."""
+    dpm = params.days_per_month
+    relative = params.tgk_mode == "relative"
+    relative_zero = "relative TGK undefined"
+    tgr_pre, tgr_on = pre.copy(), on.copy()
+    # TGR: the log of S_a / S_b needs S_pre > 0 and S_0 > 0
+    tgr_pre.add(sc.s_pre == 0, "SLD = 0 mm at pre-baseline (log of 0)")
+    tgr_pre.add(sc.s_0 == 0, "SLD = 0 mm at baseline (log of 0)")
+    tgr_pre.add(~(sc.d_pre > 0), _NEGATIVE_REFERENCE_INTERVAL)
+    tgr_on.add(sc.s_0 == 0, "SLD = 0 mm at baseline (log of 0)")
+    tgr_on.add(~(sc.d_on > 0), _NEGATIVE_EXPERIMENTAL_INTERVAL)
+    # TGK: a slope; relative to S_a, it needs S_pre > 0 and S_0 > 0
+    tgk_pre, tgk_on = pre, on
+    if relative:
+        tgk_pre.add(sc.s_pre == 0, f"SLD = 0 mm at pre-baseline ({relative_zero})")
+    tgk_pre.add(~(sc.d_pre > 0), _NEGATIVE_REFERENCE_INTERVAL)
+    if relative:
+        tgk_on.add(sc.s_0 == 0, f"SLD = 0 mm at baseline ({relative_zero})")
+    tgk_on.add(~(sc.d_on > 0), _NEGATIVE_EXPERIMENTAL_INTERVAL)
+    mode = params.tgk_mode
+    return {
+        "tgr_pre": _defined(
+            tgr(sc.s_pre, sc.s_0, sc.d_pre, days_per_month=dpm), tgr_pre, "tgr_pre"
+        ),
+        "tgr_on": _defined(tgr(sc.s_0, sc.s_1, sc.d_on, days_per_month=dpm), tgr_on, "tgr_on"),
+        "tgk_pre": _defined(
+            tgk(sc.s_pre, sc.s_0, sc.d_pre, mode=mode, days_per_month=dpm), tgk_pre, "tgk_pre"
+        ),
+        "tgk_on": _defined(
+            tgk(sc.s_0, sc.s_1, sc.d_on, mode=mode, days_per_month=dpm), tgk_on, "tgk_on"
+        ),
+    }
+
+
+def _defined(value: np.ndarray, r: Reasons, name: str) -> tuple[np.ndarray, Reasons]:
+    """``value`` where no reason is set (NaN elsewhere); a value still undefined without a
+    reason (e.g. a negative SLD) gets a generic one."""
+    r.add(np.isnan(value), f"{name} not computable from the SLD values")
+    return np.where(r.defined, value, np.nan), r
+
+
+def _flat_reference_guard(
+    sc: _Scans, ratios: dict[str, tuple[np.ndarray, Reasons]], floor: float
+) -> None:
+    """Ratios not evaluable where the pre-treatment SLD change is within measurement error
+    (``|S_0 / S_pre − 1| < floor`` %, ``guards.pre_change_floor_pct``; off at 0)."""
+    if not floor > 0:
+        return
+    with np.errstate(invalid="ignore", divide="ignore"):
+        flat = np.abs(sc.s_0 / sc.s_pre - 1.0) * 100.0 < floor
+    text = (
+        f"pre-treatment SLD change within measurement error (< {floor:g} %, "
+        "guards.pre_change_floor_pct): ratio not evaluable"
+    )
+    for name, (value, r) in list(ratios.items()):
+        r.add(flat, text)
+        ratios[name] = np.where(r.defined, value, np.nan), r
+
+
+def kinetic_columns(features: ColumnValues, params: Parameters | None) -> dict[str, Any]:
+    """The columns :func:`compute_kinetics` adds, from column values by name: the rates of the
+    two periods, their ratios (on / pre) and ΔTGR (on − pre), each with its reasons."""
+    params = params or Parameters()
+    _check_policy(params)
+    sc = _read_scans(features)
+    pre, on = _reference_period_reasons(sc), _experimental_period_reasons(sc)
+    _check_tgk_mode(params)
+    rates = _growth_rates(sc, pre, on, params=params)
+    ratios = {
+        f"{kind}_ratio": _ratio(
+            rates[f"{kind}_pre"],
+            rates[f"{kind}_on"],
+            name=kind.upper(),
+            policy=params.nonpositive_pre_growth,
+        )
+        for kind in ("tgr", "tgk")
+    }
+    _flat_reference_guard(sc, ratios, params.guards.pre_change_floor_pct)
+    (tgr_pre, why_pre), (tgr_on, why_on) = rates["tgr_pre"], rates["tgr_on"]
+    why_delta = Reasons(len(tgr_pre))
+    why_delta.add(np.isnan(tgr_pre), why_pre)
+    why_delta.add(np.isnan(tgr_on), why_on)
+    results = {**rates, **ratios, "delta_tgr": (tgr_on - tgr_pre, why_delta)}
+    new: dict[str, Any] = {name: results[name][0] for name in KINETIC_COLUMNS}
+    new.update(
+        {f"{name}_reason": results[name][1].column(features.index) for name in KINETIC_COLUMNS}
+    )
     return new
 
 

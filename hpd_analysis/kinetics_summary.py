@@ -21,6 +21,7 @@ patient without a kinetic value is counted in ``n_missing`` with the most freque
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,20 +29,27 @@ import pandas as pd
 from .errors import ParameterError
 from .incidence import group_labels, incidence, status_codes
 
+
+class Quantity(NamedTuple):
+    """How a kinetic quantity is shown: its label, unit and period."""
+
+    label: str
+    unit: str
+    period: str
+
+
 #: kinetic quantities: column -> (label, unit, period)
-QUANTITIES: dict[str, tuple[str, str, str]] = {
-    "tgr_on": ("TGR on treatment", "% per month", "on treatment"),
-    "tgk_on": ("TGK on treatment", "mm per month", "on treatment"),
-    "sld_pct_change_first_eval": (
-        "SLD change at first evaluation",
-        "% from baseline",
-        "on treatment",
+QUANTITIES: dict[str, Quantity] = {
+    "tgr_on": Quantity("TGR on treatment", "% per month", "on treatment"),
+    "tgk_on": Quantity("TGK on treatment", "mm per month", "on treatment"),
+    "sld_pct_change_first_eval": Quantity(
+        "SLD change at first evaluation", "% from baseline", "on treatment"
     ),
-    "tgr_pre": ("TGR before treatment", "% per month", "before treatment"),
-    "tgk_pre": ("TGK before treatment", "mm per month", "before treatment"),
-    "tgr_ratio": ("TGR ratio (on / pre)", "ratio", "ratio"),
-    "tgk_ratio": ("TGK ratio (on / pre)", "ratio", "ratio"),
-    "delta_tgr": ("ΔTGR (on − pre)", "percentage points", "ratio"),
+    "tgr_pre": Quantity("TGR before treatment", "% per month", "before treatment"),
+    "tgk_pre": Quantity("TGK before treatment", "mm per month", "before treatment"),
+    "tgr_ratio": Quantity("TGR ratio (on / pre)", "ratio", "ratio"),
+    "tgk_ratio": Quantity("TGK ratio (on / pre)", "ratio", "ratio"),
+    "delta_tgr": Quantity("ΔTGR (on − pre)", "percentage points", "ratio"),
 }
 
 #: where the reason of a missing value is, when not in ``<column>_reason``
@@ -176,9 +184,9 @@ def kinetics_by_group(
     out = out.sort_values(["group", "quantity"], kind="mergesort").reset_index(drop=True)
     out["group"] = out["group"].astype(str)
     out["quantity"] = out["quantity"].astype(str)
-    out["label"] = out["quantity"].map(lambda c: QUANTITIES[c][0])
-    out["unit"] = out["quantity"].map(lambda c: QUANTITIES[c][1])
-    out["period"] = out["quantity"].map(lambda c: QUANTITIES[c][2])
+    out["label"] = out["quantity"].map(lambda c: QUANTITIES[c].label)
+    out["unit"] = out["quantity"].map(lambda c: QUANTITIES[c].unit)
+    out["period"] = out["quantity"].map(lambda c: QUANTITIES[c].period)
     for c in ("n_patients", "n", "n_infinite", "n_missing"):
         out[c] = out[c].astype("int64")
     return out[KINETICS_COLUMNS]
@@ -283,6 +291,7 @@ def incidence_by_group(
     data: pd.DataFrame,
     group_by: str | None = None,
     definitions: Sequence[str] | None = None,
+    *,
     method: str = "wilson",
     alpha: float = 0.05,
     overall: bool = True,
@@ -329,6 +338,7 @@ def fast_progression_by_group(
     data: pd.DataFrame,
     group_by: str | None = None,
     definition: str = FAST_PROGRESSION,
+    *,
     method: str = "wilson",
     alpha: float = 0.05,
 ) -> pd.DataFrame:

@@ -539,7 +539,7 @@ class Parameters:
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            if is_dataclass(v):
+            if is_dataclass(v) and not isinstance(v, type):
                 out.update({f"{f.name}.{k}": gv for k, gv in asdict(v).items()})
             else:
                 out[f.name] = v

@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .agreement import PAIR_COUNT_COLUMNS
 from .errors import HPDError, ParameterError
+from .survival import ESTIMATE_COLUMNS
 
 #: Environment variable read by :func:`read_key` when no key file is given.
 KEY_ENV = "HPD_PSEUDONYM_KEY"
@@ -71,7 +73,7 @@ def check_key_options(pseudonymize: bool, key_file: object) -> None:
 
 
 def pseudonymize(
-    ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "ID", length: int = 12
+    ids: Iterable[object] | pd.Series, key: bytes, prefix: str = "ID", *, length: int = 12
 ) -> pd.Series:
     """Keyed pseudonyms ``<prefix>-<hex>`` for patient identifiers (HMAC-SHA-256, ``length`` hex chars).
 
@@ -107,6 +109,7 @@ def suppress_small_cells(
     table: pd.DataFrame,
     k: int,
     count_columns: Iterable[str] | None = None,
+    *,
     dependent_columns: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Mask counts in ``(0, k)`` as the string ``"<k"``; zero stays (it discloses no one).
@@ -326,23 +329,13 @@ SMALL_CELL_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "threshold_sweep": (("n_hpd", "n_evaluable", "n_total"), ("percent", "ci_low", "ci_high")),
     "attrition": (("n",), ("percent_of_cohort",)),
     "agreement": (
-        ("n_both_evaluable", "n_both", "n_a_only", "n_b_only", "n_neither", "n_either"),
+        PAIR_COUNT_COLUMNS,
         ("jaccard", "percent_agreement", "kappa", "kappa_ci_low", "kappa_ci_high", "kappa_p_value"),
     ),
     "scans_per_patient": (("n_patients",), ()),
     "recist_first_eval": (("n", "n_hpd", "n_not_hpd", "n_not_evaluable"), ("percent",)),
     "upset": (("n",), ()),
-    "survival": (
-        ("n", "events", "n_excluded"),
-        (
-            "median_months",
-            "median_ci_low",
-            "median_ci_high",
-            "hazard_ratio",
-            "hr_ci_low",
-            "hr_ci_high",
-        ),
-    ),
+    "survival": (("n", "events", "n_excluded"), ESTIMATE_COLUMNS),
     "survival_excluded": (("n",), ()),
     "kinetics_summary": (("n", "n_missing"), ("median", "q1", "q3")),
     "odds_ratios": (("n", "n_events"), ()),

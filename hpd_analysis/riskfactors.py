@@ -42,7 +42,7 @@ from scipy import stats
 
 from .errors import ParameterError
 from .incidence import format_level, group_labels, hpd_column_code, hpd_status
-from .params import Statistics
+from .params import DEFAULT_PREDICTORS, Statistics
 
 #: literature risk factors in reporting order (derived ones right after their source)
 LITERATURE_FACTORS: tuple[str, ...] = (
@@ -1380,14 +1380,7 @@ def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
 #: the multivariable model's default variables (those present in the cohort): the risk factors
 #: most often reported for HPD (Lin et al., Transl Lung Cancer Res 2021) — age ≥ 65, ECOG
 #: performance status, > 2 metastatic sites, liver metastases, LDH > ULN, NLR
-MULTIVARIABLE_DEFAULT: tuple[str, ...] = (
-    "age_ge_65",
-    "ecog_baseline",
-    "n_metastatic_sites_gt_2",
-    "liver_metastasis",
-    "ldh_above_uln",
-    "nlr",
-)
+MULTIVARIABLE_DEFAULT: tuple[str, ...] = DEFAULT_PREDICTORS
 
 
 def table1_by(

@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,15 @@ ENDPOINT_NAMES = {
     "ttf": "time to treatment failure",
 }
 
+#: the estimates of survival.csv: median survival (months) and hazard ratio, with their CIs
+ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "median_months",
+    "median_ci_low",
+    "median_ci_high",
+    "hazard_ratio",
+    "hr_ci_low",
+    "hr_ci_high",
+)
 #: columns of survival.csv (the contract), then the extra columns that name tests and notes
 SURVIVAL_COLUMNS = [
     "endpoint",
@@ -98,12 +108,7 @@ SURVIVAL_COLUMNS = [
     "group",
     "n",
     "events",
-    "median_months",
-    "median_ci_low",
-    "median_ci_high",
-    "hazard_ratio",
-    "hr_ci_low",
-    "hr_ci_high",
+    *ESTIMATE_COLUMNS,
     "logrank_p",
     "landmark_months",
 ]
@@ -312,9 +317,8 @@ def rule_horizon_months(definition: Any, days_per_month: float = DAYS_PER_MONTH)
     first evaluation: the threshold of every time-to-event criterion (Kato 2017 and Lo Russo
     2019: TTF < 2 months -> 2.0), of a death window (Gandara's death by day 84 -> 2.76) and of
     a first-evaluation window; 0 when the rule reads none."""
-    atoms, _, reqs = definition.compile()
     out = 0.0
-    for a in list(atoms) + list(reqs):
+    for a in definition.atoms():
         numeric = isinstance(a.value, int | float) and not isinstance(a.value, bool)
         if not numeric:
             continue
@@ -458,6 +462,7 @@ def survival_data(
     endpoint: str = "os",
     group_by: str | None = None,
     landmark: str | float | None = "first_eval",
+    *,
     reference: str | None = None,
     definitions: Sequence[Any] | None = None,
     lookahead: str = "extend",
@@ -502,20 +507,128 @@ def survival_data(
     left out, first reason that applies), ``n_excluded`` (reason -> count), ``horizon_months``
     (latest time the grouping rule reads; 0 for a column or an unknown definition).
     """
+    lookahead = _lookahead(lookahead)
+    tcol, ecol = _endpoint_columns(classification, endpoint)
+    time, event = _check_endpoint(classification, tcol, ecol)
+    labels, levels, ref, why = group_labels(classification, group_by, reference)
+    code = hpd_column_code(classification, str(group_by)) if group_by is not None else None
+    defn = _definition_for(code, definitions) if code is not None else None
+    lm = _analysis_landmark(
+        classification,
+        group_by=group_by,
+        code=code,
+        landmark=landmark,
+        definition=defn,
+        lookahead=lookahead,
+        days_per_month=days_per_month,
+    )
+    t, e = time.to_numpy(dtype=float), event.to_numpy(dtype=float)
+    reason = _exclusion_reasons(
+        classification,
+        why.to_numpy(dtype=object).copy(),
+        time=t,
+        event=e,
+        landmark=lm.months,
+        by_hpd=code is not None,
+        definition=defn,
+        days_per_month=days_per_month,
+    )
+    data, excluded = _analysed_and_excluded(
+        classification, labels, time=t, event=e, reason=reason, landmark=lm.months
+    )
+    info: dict[str, Any] = {
+        "endpoint": str(endpoint).lower(),
+        "grouping": "all" if group_by is None else str(group_by),
+        "levels": levels,
+        "reference": ref,
+        "landmark_months": lm.months,
+        "landmark_rule": lm.rule,
+        "horizon_months": lm.horizon,
+        "n_input": len(classification),
+        "n_analysed": len(data),
+        "excluded": excluded,
+        "n_excluded": _reason_counts(excluded["reason"]),
+    }
+    return data, info
+
+
+def _analysed_and_excluded(
+    classification: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    time: np.ndarray,
+    event: np.ndarray,
+    reason: np.ndarray,
+    landmark: float | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analysis table (``patient_id, group, time_months`` from the landmark, ``event``) of
+    the patients without an exclusion ``reason``, and the ``patient_id, reason`` of the others."""
+    keep = pd.isna(reason)
+    ids = np.asarray(_patient_ids(classification), dtype=object)
+    data = pd.DataFrame(
+        {
+            "patient_id": ids[keep],
+            "group": labels.to_numpy(dtype=object)[keep],
+            "time_months": time[keep] - (landmark or 0.0),
+            "event": event[keep].astype("int64"),
+        }
+    )
+    return data, pd.DataFrame({"patient_id": ids[~keep], "reason": reason[~keep]})
+
+
+def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+    """Patients per exclusion reason, the most frequent first (ties by reason)."""
+    counts = reasons.value_counts()
+    order = sorted(counts.index, key=lambda r: (-counts[r], str(r)))
+    return {r: int(counts[r]) for r in order}
+
+
+def _patient_ids(classification: pd.DataFrame) -> Any:
+    """The patient ids as text: the ``patient_id`` column, else the row index."""
+    if "patient_id" in classification.columns:
+        return classification["patient_id"].astype(str).to_numpy()
+    return classification.index.astype(str)
+
+
+def _lookahead(lookahead: str) -> str:
+    """``statistics.landmark_lookahead`` checked and normalised (``extend`` / ``truncate``)."""
     if str(lookahead).strip().lower() not in ("extend", "truncate"):
         raise ParameterError(
             f"statistics.landmark_lookahead={lookahead!r}: expected extend or truncate"
         )
-    lookahead = str(lookahead).strip().lower()
-    tcol, ecol = _endpoint_columns(classification, endpoint)
-    time, event = _check_endpoint(classification, tcol, ecol)
-    labels, levels, ref, why = group_labels(classification, group_by, reference)
-    by_hpd = group_by is not None and hpd_column_code(classification, str(group_by)) is not None
+    return str(lookahead).strip().lower()
+
+
+@dataclass(frozen=True)
+class _Landmark:
+    """The landmark of a comparison: ``months`` from treatment start (None: no landmark), the
+    sentence saying how it was chosen, and the grouping rule's horizon (months; 0 when none)."""
+
+    months: float | None
+    rule: str
+    horizon: float
+
+
+def _analysis_landmark(
+    classification: pd.DataFrame,
+    *,
+    group_by: str | None,
+    code: str | None,
+    landmark: str | float | None,
+    definition: Any,
+    lookahead: str,
+    days_per_month: float,
+) -> _Landmark:
+    """The landmark of :func:`survival_data`: none for a grouping fixed at treatment start
+    (default landmark), else :func:`resolve_landmark`, raised to the horizon of the grouping
+    definition's rule (``code``: None when not grouped by a definition; ``extend``, default
+    landmark only) or kept with a note (``truncate``)."""
     default_landmark = isinstance(landmark, str) and landmark.strip().lower() in (
         "first_eval",
         "first_evaluation",
     )
-    if default_landmark and group_by is not None and not by_hpd:
+    lm: float | None
+    if default_landmark and group_by is not None and code is None:
         lm, rule = (
             None,
             (
@@ -525,10 +638,8 @@ def survival_data(
         )
     else:
         lm, rule = resolve_landmark(classification, landmark)
-    code = hpd_column_code(classification, str(group_by)) if by_hpd else None
-    defn = _definition_for(code, definitions) if code is not None else None
-    horizon = rule_horizon_months(defn, days_per_month) if defn is not None else 0.0
-    if lm is not None and defn is not None and horizon > lm:
+    horizon = rule_horizon_months(definition, days_per_month) if definition is not None else 0.0
+    if lm is not None and definition is not None and horizon > lm:
         if default_landmark and lookahead == "extend":
             rule += (
                 f"; raised to {horizon:.2f} months (day {horizon * days_per_month:.0f}), "
@@ -544,67 +655,52 @@ def survival_data(
             )
     if lm is not None and "(day " not in rule:
         rule += f"; the landmark is day {lm * days_per_month:.0f} after treatment start"
-    n = len(classification)
-    t = time.to_numpy(dtype=float)
-    e = event.to_numpy(dtype=float)
-    reason = why.to_numpy(dtype=object).copy()
+    return _Landmark(lm, rule, horizon)
+
+
+def _exclusion_reasons(
+    classification: pd.DataFrame,
+    reason: np.ndarray,
+    *,
+    time: np.ndarray,
+    event: np.ndarray,
+    landmark: float | None,
+    by_hpd: bool,
+    definition: Any,
+    days_per_month: float,
+) -> np.ndarray:
+    """Why each patient is left out (None: analysed), the first reason that applies: the
+    grouping's own (``reason``, filled in place), a missing endpoint (``time``: months from
+    treatment start, ``event``: 1/0), an event or censoring before the landmark, a verdict known
+    only after the landmark (or never dated)."""
     free = pd.isna(reason)
-    missing = free & (np.isnan(t) | np.isnan(e))
+    missing = free & (np.isnan(time) | np.isnan(event))
     reason[missing] = REASON_ENDPOINT_MISSING
     free &= ~missing
-    if lm is not None:
-        early = free & (t <= lm)
-        reason[early & (e == 1)] = REASON_EVENT_BEFORE
-        reason[early & (e == 0)] = REASON_CENSORED_BEFORE
-        if by_hpd:
-            # a verdict must be known at the landmark: the day it became known (first evaluation,
-            # death, treatment failure ...), per definition; without the definition (a table
-            # classified elsewhere) the first evaluation
-            if defn is not None:
-                known = verdict_known_months(classification, defn, days_per_month)
-            else:
-                known = _num(classification, "first_eval_months")
-            open_ = pd.isna(reason)
-            reason[open_ & np.isnan(known)] = REASON_KNOWN_DAY_MISSING
-            reason[open_ & ~np.isnan(known) & (known > lm)] = REASON_CLASSIFIED_AFTER
-    keep = pd.isna(reason)
-    ids = (
-        classification["patient_id"].astype(str).to_numpy()
-        if "patient_id" in classification.columns
-        else classification.index.astype(str)
-    )
-    ids = np.asarray(ids, dtype=object)
-    data = pd.DataFrame(
-        {
-            "patient_id": ids[keep],
-            "group": labels.to_numpy(dtype=object)[keep],
-            "time_months": t[keep] - (lm or 0.0),
-            "event": e[keep].astype("int64"),
-        }
-    )
-    excluded = pd.DataFrame({"patient_id": ids[~keep], "reason": reason[~keep]})
-    counts = excluded["reason"].value_counts()
-    order = sorted(counts.index, key=lambda r: (-counts[r], str(r)))
-    info: dict[str, Any] = {
-        "endpoint": str(endpoint).lower(),
-        "grouping": "all" if group_by is None else str(group_by),
-        "levels": levels,
-        "reference": ref,
-        "landmark_months": lm,
-        "landmark_rule": rule,
-        "horizon_months": horizon,
-        "n_input": n,
-        "n_analysed": int(keep.sum()),
-        "excluded": excluded,
-        "n_excluded": {r: int(counts[r]) for r in order},
-    }
-    return data, info
+    if landmark is None:
+        return reason
+    early = free & (time <= landmark)
+    reason[early & (event == 1)] = REASON_EVENT_BEFORE
+    reason[early & (event == 0)] = REASON_CENSORED_BEFORE
+    if by_hpd:
+        # a verdict must be known at the landmark: the day it became known (first evaluation,
+        # death, treatment failure ...), per definition; without the definition (a table
+        # classified elsewhere) the first evaluation
+        if definition is not None:
+            known = verdict_known_months(classification, definition, days_per_month)
+        else:
+            known = _num(classification, "first_eval_months")
+        open_ = pd.isna(reason)
+        reason[open_ & np.isnan(known)] = REASON_KNOWN_DAY_MISSING
+        reason[open_ & ~np.isnan(known) & (known > landmark)] = REASON_CLASSIFIED_AFTER
+    return reason
 
 
 def fit_km(
     data: pd.DataFrame,
     group: str = "group",
     time: str = "time_months",
+    *,
     event: str = "event",
     alpha: float = 0.05,
     levels: Sequence[str] | None = None,
@@ -720,6 +816,28 @@ def km_median(
     return float(med), float(lo), float(hi)
 
 
+@dataclass
+class _CoxResult:
+    """The Cox model of a comparison: per group (not the reference) ``(HR, CI low, CI high,
+    p)``, a note when the HR is not estimable or doubtful, the method, and the proportional
+    hazards test p-value per group."""
+
+    values: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    note: str = ""
+    method: str = ""
+    ph: dict[str, float] = field(default_factory=dict)
+
+
+def _summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The summary rows of :meth:`SurvivalComparison.fit` as a frame of typed columns."""
+    out = pd.DataFrame(rows, columns=SURVIVAL_COLUMNS + EXTRA_COLUMNS)
+    for c in (*ESTIMATE_COLUMNS, "logrank_p", "landmark_months", "hr_p_value", "ph_p_value"):
+        out[c] = out[c].astype(float)
+    for c in ("n", "events", "n_excluded"):
+        out[c] = out[c].astype("int64")
+    return out
+
+
 class SurvivalComparison:
     """Kaplan–Meier curves, log-rank test and Cox hazard ratios of one endpoint by group.
 
@@ -735,6 +853,7 @@ class SurvivalComparison:
         endpoint: str = "os",
         group_by: str | None = None,
         landmark: str | float | None = "first_eval",
+        *,
         reference: str | None = None,
         alpha: float = 0.05,
         definitions: Sequence[Any] | None = None,
@@ -762,10 +881,10 @@ class SurvivalComparison:
             self.endpoint,
             self.group_by,
             self.landmark,
-            self.reference,
-            self.definitions,
-            self.lookahead,
-            self.days_per_month,
+            reference=self.reference,
+            definitions=self.definitions,
+            lookahead=self.lookahead,
+            days_per_month=self.days_per_month,
         )
         self.data, self.info = data, info
         levels, ref = info["levels"], info["reference"]
@@ -778,79 +897,84 @@ class SurvivalComparison:
             )
         self.logrank, lr_name = self._logrank(data, present)
         hr = self._cox(data, present, ref)
-        if hr["note"]:
-            self.notes.append(hr["note"])
-        for g, ph_p in hr["ph"].items():
+        if hr.note:
+            self.notes.append(hr.note)
+        for g, ph_p in hr.ph.items():
             if ph_p < self.alpha:
                 self.notes.append(
                     f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p))
                 )
-        rows = []
-        lm = info["landmark_months"]
-        median_method = median_method_label(self.alpha, lm, self.days_per_month)
-        for lv in levels:
-            kmf = self.fitters.get(lv)
-            part = data[data["group"] == lv]
-            row: dict[str, Any] = {
-                "endpoint": info["endpoint"],
-                "grouping": info["grouping"],
-                "group": lv,
-                "n": len(part),
-                "events": int(part["event"].sum()),
-                "landmark_months": np.nan if lm is None else lm,
-                "reference_group": ref if ref is not None else "",
-                "logrank_p": np.nan if self.logrank is None else float(self.logrank.p_value),
-                "logrank_test": lr_name,
-                "hr_method": hr["method"],
-                "median_method": median_method,
-                "ph_test": PH_TEST_NAME if hr["ph"] else "",
-                "n_excluded": int(sum(info["n_excluded"].values())),
-            }
-            notes = []
-            if kmf is not None:
-                med, lo, hi = km_median(part["time_months"], part["event"], self.alpha)
-                row.update(median_months=med, median_ci_low=lo, median_ci_high=hi)
-                if np.isinf(med):
-                    notes.append("median not reached")
-                elif np.isnan(hi):
-                    notes.append(
-                        "upper CI bound of the median not estimable (the log-log band "
-                        "is undefined where the curve reaches 0)"
-                    )
-            else:
-                notes.append("no patient in this group")
-            if lv == ref and len(present) >= 2:
-                row.update(hazard_ratio=1.0)
-                notes.append("reference group")
-            elif lv in hr["values"]:
-                est, lo, hi, p = hr["values"][lv]
-                row.update(hazard_ratio=est, hr_ci_low=lo, hr_ci_high=hi, hr_p_value=p)
-                ph_p = hr["ph"].get(lv, np.nan)
-                row["ph_p_value"] = ph_p
-                if ph_p < self.alpha:
-                    notes.append(NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p)))
-            if hr["note"] and lv != ref and len(present) >= 2:
-                notes.append(hr["note"])
-            row["note"] = "; ".join(notes)
-            rows.append(row)
-        out = pd.DataFrame(rows, columns=SURVIVAL_COLUMNS + EXTRA_COLUMNS)
-        for c in (
-            "median_months",
-            "median_ci_low",
-            "median_ci_high",
-            "hazard_ratio",
-            "hr_ci_low",
-            "hr_ci_high",
-            "logrank_p",
-            "landmark_months",
-            "hr_p_value",
-            "ph_p_value",
-        ):
-            out[c] = out[c].astype(float)
-        for c in ("n", "events", "n_excluded"):
-            out[c] = out[c].astype("int64")
-        self.summary = out
+        common: dict[str, Any] = {
+            "endpoint": info["endpoint"],
+            "grouping": info["grouping"],
+            "landmark_months": np.nan
+            if info["landmark_months"] is None
+            else info["landmark_months"],
+            "reference_group": ref if ref is not None else "",
+            "logrank_p": np.nan if self.logrank is None else float(self.logrank.p_value),
+            "logrank_test": lr_name,
+            "hr_method": hr.method,
+            "median_method": median_method_label(
+                self.alpha, info["landmark_months"], self.days_per_month
+            ),
+            "ph_test": PH_TEST_NAME if hr.ph else "",
+            "n_excluded": int(sum(info["n_excluded"].values())),
+        }
+        rows = [
+            self._group_row(
+                lv, data[data["group"] == lv], common, hr=hr, ref=ref, compared=len(present) >= 2
+            )
+            for lv in levels
+        ]
+        self.summary = _summary_frame(rows)
         return self
+
+    def _group_row(
+        self,
+        level: str,
+        part: pd.DataFrame,
+        common: dict[str, Any],
+        *,
+        hr: _CoxResult,
+        ref: str | None,
+        compared: bool,
+    ) -> dict[str, Any]:
+        """The summary row of one group (``part``: its analysed patients): counts, the median
+        with its CI, the hazard ratio vs ``ref`` (``compared``: at least two groups with
+        patients) and the notes."""
+        row: dict[str, Any] = {
+            **common,
+            "group": level,
+            "n": len(part),
+            "events": int(part["event"].sum()),
+        }
+        notes = []
+        if self.fitters.get(level) is not None:
+            med, lo, hi = km_median(part["time_months"], part["event"], self.alpha)
+            row.update(median_months=med, median_ci_low=lo, median_ci_high=hi)
+            if np.isinf(med):
+                notes.append("median not reached")
+            elif np.isnan(hi):
+                notes.append(
+                    "upper CI bound of the median not estimable (the log-log band "
+                    "is undefined where the curve reaches 0)"
+                )
+        else:
+            notes.append("no patient in this group")
+        if level == ref and compared:
+            row.update(hazard_ratio=1.0)
+            notes.append("reference group")
+        elif level in hr.values:
+            est, lo, hi, p = hr.values[level]
+            row.update(hazard_ratio=est, hr_ci_low=lo, hr_ci_high=hi, hr_p_value=p)
+            ph_p = hr.ph.get(level, np.nan)
+            row["ph_p_value"] = ph_p
+            if ph_p < self.alpha:
+                notes.append(NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p)))
+        if hr.note and level != ref and compared:
+            notes.append(hr.note)
+        row["note"] = "; ".join(notes)
+        return row
 
     def _logrank(self, data: pd.DataFrame, present: list[str]) -> tuple[Any, str]:
         from lifelines.statistics import logrank_test, multivariate_logrank_test
@@ -867,7 +991,7 @@ class SurvivalComparison:
         res = multivariate_logrank_test(sub["time_months"], sub["group"], sub["event"])
         return res, f"log-rank test (chi-squared, {len(present) - 1} df)"
 
-    def _cox(self, data: pd.DataFrame, present: list[str], ref: str | None) -> dict[str, Any]:
+    def _cox(self, data: pd.DataFrame, present: list[str], ref: str | None) -> _CoxResult:
         from lifelines import CoxPHFitter
         from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
@@ -877,9 +1001,9 @@ class SurvivalComparison:
             if ref is not None
             else ""
         )
-        out: dict[str, Any] = {"values": {}, "note": "", "method": method, "ph": {}}
+        out = _CoxResult(method=method)
         if len(present) < 2 or ref not in present:
-            out["method"] = (
+            out.method = (
                 "not estimated (fewer than two groups)"
                 if len(present) < 2
                 else (f"not estimated (no patient in the reference group {ref})")
@@ -890,7 +1014,7 @@ class SurvivalComparison:
         events = sub.groupby("group")["event"].sum()
         if (events.reindex(present).fillna(0) == 0).any():
             empty = [g for g in present if events.get(g, 0) == 0]
-            out["note"] = (
+            out.note = (
                 f"hazard ratio not estimable: no event in {', '.join(empty)} "
                 "(the estimate would be 0 or infinite)"
             )
@@ -907,7 +1031,7 @@ class SurvivalComparison:
             try:
                 cph.fit(design, duration_col="T", event_col="E", fit_options=COX_FIT_OPTIONS)
             except ConvergenceError:
-                out["note"] = NOTE_COX_NOT_CONVERGED
+                out.note = NOTE_COX_NOT_CONVERGED
                 return out
         s = cph.summary
         lo_col = next(c for c in s.columns if c.startswith("exp(coef) lower"))
@@ -917,17 +1041,17 @@ class SurvivalComparison:
             if not (np.isfinite(bounds).all() and (bounds > 0).all()):
                 # lifelines warns and returns a coefficient running off to +-infinity with a
                 # 0..inf CI (monotone likelihood): no estimate, a note instead of a blank
-                out["note"] = NOTE_COX_NOT_CONVERGED
+                out.note = NOTE_COX_NOT_CONVERGED
                 return out
-            out["note"] = "warning: Cox model convergence warning (check the estimate)"
+            out.note = "warning: Cox model convergence warning (check the estimate)"
         for name, g in cols.items():
-            out["values"][g] = (
+            out.values[g] = (
                 float(s.loc[name, "exp(coef)"]),
                 float(s.loc[name, lo_col]),
                 float(s.loc[name, hi_col]),
                 float(s.loc[name, "p"]),
             )
-        out["ph"] = _ph_test(cph, design, cols)
+        out.ph = _ph_test(cph, design, cols)
         self.cox = cph
         return out
 
@@ -1077,6 +1201,7 @@ def survival_table(
     classification: pd.DataFrame,
     endpoints: str | Sequence[str] | None = None,
     group_by: str | None = None,
+    *,
     landmark: str | float | None = "first_eval",
     reference: str | None = None,
     alpha: float = 0.05,
@@ -1105,7 +1230,14 @@ def survival_table(
         endpoints = [endpoints]
     tables = [
         SurvivalComparison(
-            e, group_by, landmark, reference, alpha, definitions, lookahead, days_per_month
+            e,
+            group_by,
+            landmark,
+            reference=reference,
+            alpha=alpha,
+            definitions=definitions,
+            lookahead=lookahead,
+            days_per_month=days_per_month,
         )
         .fit(classification)
         .summary
@@ -1118,6 +1250,7 @@ def exclusion_table(
     data: pd.DataFrame,
     group_by: str | None,
     landmark: Any,
+    *,
     endpoints: Sequence[str] = ENDPOINTS,
     definitions: Sequence[Any] | None = None,
     lookahead: str = "extend",
@@ -1132,7 +1265,13 @@ def exclusion_table(
         if f"{ep}_months" not in data.columns or not data[f"{ep}_months"].notna().any():
             continue
         _, info = survival_data(
-            data, ep, group_by, landmark, None, definitions, lookahead, days_per_month
+            data,
+            ep,
+            group_by,
+            landmark,
+            definitions=definitions,
+            lookahead=lookahead,
+            days_per_month=days_per_month,
         )
         rows.append({"endpoint": ep, "reason": "analysed", "n": int(info["n_analysed"])})
         rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info["n_excluded"].items()]
@@ -1187,6 +1326,7 @@ def cumulative_incidence(
     time: Sequence[float] | np.ndarray,
     cause: Sequence[int] | np.ndarray,
     at: Sequence[float],
+    *,
     of: int = CAUSE_PROGRESSION,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -1245,6 +1385,7 @@ def competing_risks_table(
     classification: pd.DataFrame,
     group_by: str | None = None,
     landmark: str | float | None = "first_eval",
+    *,
     at: Sequence[float] = CIF_TIMES,
     alpha: float = 0.05,
     definitions: Sequence[Any] | None = None,
@@ -1264,13 +1405,17 @@ def competing_risks_table(
     from lifelines import KaplanMeierFitter
 
     data, info = survival_data(
-        classification, "pfs", group_by, landmark, None, definitions, lookahead, days_per_month
+        classification,
+        "pfs",
+        group_by,
+        landmark,
+        definitions=definitions,
+        lookahead=lookahead,
+        days_per_month=days_per_month,
     )
     cause_all = pd.Series(
         progression_causes(classification),
-        index=classification["patient_id"].astype(str).to_numpy()
-        if "patient_id" in classification.columns
-        else classification.index.astype(str),
+        index=_patient_ids(classification),
     )
     cause = cause_all.reindex(data["patient_id"].astype(str)).to_numpy(dtype=int)
     lm = info["landmark_months"]
@@ -1286,8 +1431,8 @@ def competing_risks_table(
         if not part.any():
             continue
         t, c = data["time_months"].to_numpy()[part], cause[part]
-        prog = cumulative_incidence(t, c, at, CAUSE_PROGRESSION, alpha)
-        death = cumulative_incidence(t, c, at, CAUSE_DEATH, alpha)
+        prog = cumulative_incidence(t, c, at, of=CAUSE_PROGRESSION, alpha=alpha)
+        death = cumulative_incidence(t, c, at, of=CAUSE_DEATH, alpha=alpha)
         km = KaplanMeierFitter().fit(t, (c == CAUSE_PROGRESSION).astype(int))
         for i, a in enumerate(at):
             rows.append(
@@ -1361,10 +1506,7 @@ def progression_tautology_note(
     if defn is None or ep not in ("os", "pfs", "ttf"):
         return ""
     name = ENDPOINT_NAMES[ep]
-    atoms, _, reqs = defn.compile()
-    uses = sorted(
-        {a.label for a in list(atoms) + list(reqs) if a.column in ENDPOINT_INPUTS.get(ep, ())}
-    )
+    uses = defn.criteria_reading(ENDPOINT_INPUTS.get(ep, ()))
     if ep in ("pfs", "ttf") and defn.requires_recist_pd():
         return (
             f"Caution: {code} requires RECIST progression (PD) at the first evaluation, so "
@@ -1390,9 +1532,10 @@ def survival_exclusions(
     data: pd.DataFrame,
     group_by: str | None,
     landmark: Any,
+    *,
     endpoints: Sequence[str] = ("os", "pfs", "ttf"),
     **options: Any,
 ) -> pd.DataFrame:
     """Patients left out of each survival comparison, by reason: ``endpoint, reason, n``
     (:func:`exclusion_table`; ``options``: its definitions, lookahead, days_per_month)."""
-    return exclusion_table(data, group_by, landmark, endpoints, **options)
+    return exclusion_table(data, group_by, landmark, endpoints=endpoints, **options)

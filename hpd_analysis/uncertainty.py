@@ -38,7 +38,7 @@ import pandas as pd
 from .cohort import Cohort
 from .definitions import Definition, verdict_columns
 from .errors import ParameterError
-from .kinetics import ColumnValues, isna, kinetic_columns, to_numpy
+from .kinetics import SCAN_REASON_COLUMNS, ColumnValues, isna, kinetic_columns, to_numpy
 from .params import Parameters, Uncertainty
 from .recist import meets_pd
 
@@ -55,12 +55,7 @@ _KINETIC_INPUTS = (
     "prebaseline_date",
     "baseline_date",
     "first_eval_date",
-    "prebaseline_reason",
-    "baseline_reason",
-    "first_eval_reason",
-    "sld_prebaseline_reason",
-    "sld_baseline_reason",
-    "sld_first_eval_reason",
+    *SCAN_REASON_COLUMNS,
     "death_day",
     "pfs_event",
 )

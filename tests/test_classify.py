@@ -453,3 +453,109 @@ def test_death_cause_negation_and_coded_column():
     assert neg.detail.endswith("read as not death from progression (negated)")
     assert (cohort.load_report.action == "death_cause_read").sum() == 4
     assert (cohort.load_report.action == "death_from_progression_coded").sum() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels: each equals a plain, readable version of what it computes
+# ---------------------------------------------------------------------------------------------
+
+
+def _random_dates(rng: np.random.Generator, n: int) -> pd.Series:
+    """Dates with times of day, some missing (NaT), over two years."""
+    ns = rng.integers(0, 730 * 86_400, n) * 10**9 + pd.Timestamp("2019-01-01").value
+    out = pd.Series(pd.to_datetime(ns))
+    out[rng.random(n) < 0.1] = pd.NaT
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_whole_days_kernel_equals_timedelta_days(seed):
+    from hpd_analysis.classification import _whole_days
+
+    rng = np.random.default_rng(seed)
+    end, start = _random_dates(rng, 500), _random_dates(rng, 500)
+    # the plain version: whole days of the difference, floored as Timedelta.days
+    plain = [
+        np.nan if pd.isna(e) or pd.isna(s) else float((e - s).days)
+        for e, s in zip(end, start, strict=True)
+    ]
+    fast = _whole_days(end.to_numpy(), start.to_numpy())  # the datetime64[ns] array path
+    other = _whole_days(end, start)  # any other input: the pandas path
+    np.testing.assert_array_equal(fast, np.array(plain))
+    np.testing.assert_array_equal(other, np.array(plain))
+
+
+def _plain_organ_count(features: pd.DataFrame, lesions: pd.DataFrame) -> list[float]:
+    """Distinct organs of the new lesions (not recorded absent) on the day of each patient's
+    first evaluation, one patient at a time; NaN without a first evaluation or when one of those
+    lesions has no organ."""
+    out = []
+    for pid, fe in zip(features["patient_id"], features["first_eval_date"], strict=True):
+        if pd.isna(fe):
+            out.append(np.nan)
+            continue
+        organs = set()
+        unknown = False
+        for _, les in lesions[lesions["patient_id"] == pid].iterrows():
+            if les["lesion_type"] != "new" or les["status"] == "absent":
+                continue
+            if les["assessment_date"].normalize() != fe.normalize():
+                continue
+            if pd.isna(les["organ"]):
+                unknown = True
+            else:
+                organs.add(str(les["organ"]).strip().lower())
+        out.append(np.nan if unknown else float(len(organs)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_organ_count_kernel_equals_plain_count(seed):
+    from hpd_analysis.classification import _organs_with_new_lesions
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    day0 = pd.Timestamp("2020-03-02")
+    features = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(n)],
+            "first_eval_date": [
+                pd.NaT if rng.random() < 0.15 else day0 + pd.Timedelta(days=int(d))
+                for d in rng.integers(0, 3, n)
+            ],
+        }
+    )
+    m = 300
+    organs = np.array(["Liver", "liver ", "LUNG", "bone", "Brain", None], dtype=object)
+    lesions = pd.DataFrame(
+        {
+            # some lesion rows of patients not in the features
+            "patient_id": [f"P{i}" for i in rng.integers(0, n + 5, m)],
+            "assessment_date": [
+                day0 + pd.Timedelta(days=int(d), hours=int(h))
+                for d, h in zip(rng.integers(0, 3, m), rng.integers(0, 20, m), strict=True)
+            ],
+            "lesion_type": rng.choice(["new", "target", "non_target"], m, p=[0.5, 0.3, 0.2]),
+            "organ": organs[rng.choice(len(organs), m, p=[0.2, 0.2, 0.2, 0.2, 0.17, 0.03])],
+            "status": rng.choice(np.array(["present", "absent", None], dtype=object), m),
+        }
+    )
+    got = _organs_with_new_lesions(features, lesions)
+    want = np.array(_plain_organ_count(features, lesions))
+    # not a vacuous comparison: counts of several organs, zeros and unknowns all occur
+    assert (want >= 2).any() and (want == 0).any() and np.isnan(want).any()
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hpd_counts_equal_a_plain_count(seed):
+    from hpd_analysis.classification import hpd_counts
+
+    rng = np.random.default_rng(seed)
+    raw = rng.choice(np.array([True, False, None], dtype=object), 200)
+    verdicts = pd.array(raw, dtype="boolean")
+    n_hpd = sum(1 for v in raw if v is True)
+    n_eval = sum(1 for v in raw if v is not None)
+    want = {"n_hpd": n_hpd, "n_evaluable": n_eval, "n_total": 200, "percent": 100 * n_hpd / n_eval}
+    assert hpd_counts(verdicts) == want
+    assert hpd_counts(pd.Series(verdicts)) == want

@@ -750,3 +750,13 @@ def test_resolve_definitions_codes_objects_file_and_overrides(tmp_path):
         resolve_definitions(["nope"])
     with pytest.raises(ParameterError, match="expected a code or a Definition"):
         resolve_definitions([3])
+
+
+def test_criteria_reading_names_the_criteria_on_given_columns():
+    # the registry answers "does this rule read the endpoint?" (survival's tautology caveat)
+    assert REGISTRY["kato2017"].criteria_reading(["ttf_months"]) == ["TTF < 2 months"]
+    assert REGISTRY["ferrara2018"].criteria_reading(["ttf_months", "os_months"]) == []
+    gandara = REGISTRY["gandara2018_fp"].criteria_reading(["days_to_death", "os_months"])
+    assert gandara and all(isinstance(label, str) for label in gandara)
+    # requirements count too (kim2019's first evaluation window reads first_eval_day)
+    assert REGISTRY["kim2019"].criteria_reading(["first_eval_day"])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hpd_analysis.errors import ParameterError
-from hpd_analysis.kinetics import KINETIC_COLUMNS, compute_kinetics, tgk, tgr
+from hpd_analysis.kinetics import KINETIC_COLUMNS, Reasons, compute_kinetics, tgk, tgr
 from hpd_analysis.params import Parameters
 
 DPM = 30.4375
@@ -233,3 +233,79 @@ def test_noise_floor_on_the_pre_treatment_change():
     assert off.tgk_ratio[0] == pytest.approx((0.9 / 49) / (0.1 / 144))
     with pytest.raises(ValueError, match="guards.pre_change_floor_pct=-1"):
         Guards(pre_change_floor_pct=-1)
+
+
+# ------------------------------------------------------- the vectorized columns vs a plain version
+
+
+def _plain_kinetics(s_pre, s_0, s_1, d_pre, d_on, floor_pct=10.0):
+    """One patient's TGR/TGK values written out from the paper's formulas (default parameters:
+    TGK in mm per month, ratios not evaluable when the pre-treatment rate is ≤ 0 or the
+    pre-treatment SLD change is within the noise floor); None where undefined."""
+
+    def rate_tgr(a, b, d):
+        return ferte_tgr(a, b, d) if a > 0 and b > 0 and d > 0 else None
+
+    def rate_tgk(a, b, d):
+        return (b - a) / (d / DPM) if a >= 0 and b >= 0 and d > 0 else None
+
+    out = {
+        "tgr_pre": rate_tgr(s_pre, s_0, d_pre),
+        # S_1 = 0 (tumour vanished) is -100 %: only S_0 = 0 makes the log undefined
+        "tgr_on": -100.0 if s_0 > 0 and s_1 == 0 and d_on > 0 else rate_tgr(s_0, s_1, d_on),
+        "tgk_pre": rate_tgk(s_pre, s_0, d_pre),
+        "tgk_on": rate_tgk(s_0, s_1, d_on),
+    }
+    flat = s_pre > 0 and abs(s_0 / s_pre - 1.0) * 100.0 < floor_pct
+    for kind in ("tgr", "tgk"):
+        pre, on = out[f"{kind}_pre"], out[f"{kind}_on"]
+        ok = pre is not None and on is not None and pre > 0 and not flat
+        out[f"{kind}_ratio"] = on / pre if ok else None
+    pre, on = out["tgr_pre"], out["tgr_on"]
+    out["delta_tgr"] = on - pre if pre is not None and on is not None else None
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kinetic_columns_equal_a_plain_per_patient_version(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    sld = rng.choice([0.0, 10.0, 35.0, 60.0, 61.0, 98.0, 171.0], size=(n, 3))
+    days = rng.choice([-7.0, 0.0, 28.0, 49.0, 144.0], size=(n, 2))
+    f = features(
+        patient_id=[f"P{i}" for i in range(n)],
+        sld_prebaseline_mm=sld[:, 0],
+        sld_baseline_mm=sld[:, 1],
+        sld_first_eval_mm=sld[:, 2],
+        days_pre_to_baseline=days[:, 0],
+        days_baseline_to_first_eval=days[:, 1],
+    )
+    got = compute_kinetics(f)
+    for i in range(n):
+        want = _plain_kinetics(*sld[i], *days[i])
+        for col in KINETIC_COLUMNS:
+            value = got[col].iloc[i]
+            if want[col] is None:
+                assert np.isnan(value) and isinstance(got[f"{col}_reason"].iloc[i], str), (i, col)
+            else:
+                assert value == pytest.approx(want[col], rel=1e-12), (i, col)
+                assert pd.isna(got[f"{col}_reason"].iloc[i]), (i, col)
+
+
+def test_reasons_first_set_wins_in_the_order_added():
+    t, f = True, False
+    r = Reasons(5)
+    r.add(np.array([t, t, f, f, f]), "first")
+    # per-row reasons: a missing one is skipped (a later reason applies there)
+    r.add(np.array([t, t, t, t, f]), np.array(["x", None, None, "upstream", None], dtype=object))
+    # upstream reasons with a default where the upstream one is missing
+    r.add(
+        np.array([f, f, t, f, f]),
+        (np.array([None, None, None, None, None], dtype=object), "default"),
+    )
+    assert r.reasons.tolist() == ["first", "first", "default", "upstream", None]
+    assert r.defined.tolist() == [f, f, f, f, t]
+    # another builder: its reasons, "not computable" where it has none
+    s = Reasons.of(np.array([None, "kept", None, None, np.nan], dtype=object))
+    s.add(np.ones(5, dtype=bool), r)
+    assert s.reasons.tolist() == ["first", "kept", "default", "upstream", "not computable"]

@@ -16,7 +16,7 @@ import pytest
 
 from hpd_analysis.errors import CohortError, HPDError
 from hpd_analysis.params import DAYS_PER_MONTH
-from hpd_analysis.sdtm import find_domain, import_sdtm, import_sdtm_dir
+from hpd_analysis.sdtm import ImportReport, find_domain, import_sdtm, import_sdtm_dir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
 #: the project's shared data folder when present, else the copies bundled in the package (every
@@ -685,3 +685,17 @@ def test_import_never_writes_into_its_input_or_over_a_cohort(tmp_path, capsys):
     assert main(["import-sdtm", str(d), "--out", str(tmp_path / "c"), "--force"]) == 0
     assert (tmp_path / "c" / "lesions.csv").read_bytes() == before
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_import_report_lists_actions_with_rows_and_drops_them():
+    report = ImportReport()
+    table = pd.DataFrame({"x": [1, 2, 3]})
+    kept = report.drop(
+        table, table["x"].eq(2), file="f.csv", column="x", action="two_dropped", detail="no 2"
+    )
+    report.add("f.csv", None, "nothing_done", n_rows=0, detail="not listed")
+    assert kept["x"].tolist() == [1, 3]
+    frame = report.frame()
+    assert frame.to_dict("records") == [
+        {"file": "f.csv", "column": "x", "action": "two_dropped", "n_rows": 1, "detail": "no 2"}
+    ]
