@@ -42,6 +42,13 @@ class ParameterError(HPDError, ValueError):
     """A parameter, option or definition is invalid."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when the message is empty):
+    what a one-line problem says of a library's error."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def short_excerpt(text: object, limit: int = 40) -> str:
     """``text`` quoted and cut to ``limit`` characters: the most an error message echoes of a
     line a user wrote (a YAML key, a cell)."""

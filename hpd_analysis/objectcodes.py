@@ -2,12 +2,32 @@
 ``patient_id`` (:mod:`hpd_analysis.timepoints`) and the feature table's reason columns
 (:mod:`hpd_analysis.definitions`).
 
-These columns repeat a few distinct values over many rows, and the package builds them so that
-every row with the same text refers to the same Python ``str`` (the loader expands each distinct
-value; the reason builders share one object per distinct text). :func:`factorize` uses that:
-it factorizes the objects' *addresses* (an integer hash pass, 2-3 times faster than hashing the
-strings), then only the few distinct objects by value, so that equal values held by different
-objects still get one code. The result is exactly ``pd.factorize``'s, whatever the array holds.
+These columns repeat a few distinct values over many rows. :func:`factorize` factorizes the
+objects' *addresses* first (an integer hash pass, 2-3 times faster than hashing the strings),
+then only the few distinct objects by value, so that equal values held by different objects
+still get one code.
+
+What it relies on, and what it does not:
+
+- **Results never depend on object identity.** Whatever the array holds (one object per distinct
+  text, a fresh object per row, numbers, None / NaN), :func:`factorize` returns exactly
+  ``pd.factorize``'s codes and uniques; equal texts in different objects only make more distinct
+  addresses, each then compared by value. The same holds for the runs of
+  :func:`hpd_analysis.timepoints_kernel.codes_in` (a run break by address is looked up by value)
+  and for the cache of :mod:`hpd_analysis.definitions` keyed by the addresses of its feature
+  table's objects (alive as long as the table that holds them, so an address names one value).
+  ``tests/test_timepoints.py`` and ``tests/test_timepoints_kernel.py`` check this on arrays whose
+  equal strings are distinct objects.
+- **Speed relies on sharing.** It is fast because the package shares one ``str`` per distinct
+  text: the loader expands each distinct value of a text column (CSV and Parquet;
+  ``tests/test_timepoints_kernel.py::test_loader_gives_one_object_per_distinct_text``) and the
+  reason builders (:func:`hpd_analysis.recist.concat_text`) build each distinct text once. A
+  table made otherwise (e.g. by hand, one object per row) gives the same result: when more than
+  a quarter of its first rows hold distinct objects, :func:`factorize` goes by value at once
+  (``pd.factorize``'s speed; factorizing a million distinct addresses would be several times
+  slower).
+- Addresses are read from the array's own buffer: they are valid while the array is alive, and
+  the array must not be modified meanwhile (:func:`object_addresses`).
 """
 
 from __future__ import annotations
@@ -16,6 +36,11 @@ import ctypes
 
 import numpy as np
 import pandas as pd
+
+#: rows of the sample :func:`_objects_shared` looks at, and the share of distinct objects in it
+#: above which :func:`factorize` goes by value
+_SAMPLE_ROWS = 4096
+_MAX_DISTINCT_SHARE = 0.25
 
 
 def object_addresses(values: np.ndarray) -> np.ndarray:
@@ -30,7 +55,7 @@ def object_addresses(values: np.ndarray) -> np.ndarray:
     if not len(values):
         return np.zeros(0, dtype=np.uintp)
     buf = (ctypes.c_void_p * len(values)).from_address(values.ctypes.data)
-    return np.frombuffer(buf, dtype=np.uintp)
+    return np.frombuffer(memoryview(buf).cast("B"), dtype=np.uintp)
 
 
 def object_array(values: pd.Series | np.ndarray) -> np.ndarray | None:
@@ -62,6 +87,8 @@ def factorize(
     addresses = object_addresses(v)
     if rows is not None:
         addresses = addresses[rows]
+    if not _objects_shared(addresses):  # (a table not built by the package)
+        return pd.factorize(v if rows is None else v[rows], use_na_sentinel=use_na_sentinel)
     addr_codes, addrs = pd.factorize(addresses)
     first = _first_rows(addr_codes, len(addrs))
     if rows is not None:
@@ -76,6 +103,17 @@ def factorize(
     ):
         return addr_codes, uniq  # one object per value and no NA: the codes already
     return value_codes[addr_codes], uniq
+
+
+def _objects_shared(addresses: np.ndarray) -> bool:
+    """Whether rows share objects, judged on the first :data:`_SAMPLE_ROWS` rows: at most a
+    quarter of them distinct objects (or a small array). When each row holds its own object,
+    factorizing the addresses is much slower than by value (the addresses, spaced a fixed step
+    apart, collide in pandas' integer hash table)."""
+    sample = addresses[:_SAMPLE_ROWS]
+    if len(sample) < 1024:
+        return True
+    return len(np.unique(sample)) <= _MAX_DISTINCT_SHARE * len(sample)
 
 
 def _first_rows(codes: np.ndarray, k: int) -> np.ndarray:

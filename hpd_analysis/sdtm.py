@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import LOAD_REPORT_COLUMNS
+from .columns import LESION_FILE_COLUMNS
 from .errors import CohortError, HPDError, Problem
 from .load import PATIENT_DATES
 from .params import DAYS_PER_MONTH
@@ -104,18 +105,7 @@ PATIENT_COLUMNS = [
     "actual_arm",
     "study_id",
 ]
-LESION_COLUMNS = [
-    "patient_id",
-    "assessment_date",
-    "lesion_id",
-    "lesion_type",
-    "organ",
-    "diameter_mm",
-    "status",
-    "lymph_node",
-    "not_evaluable",
-    "visit",
-]
+LESION_COLUMNS = [*LESION_FILE_COLUMNS, "visit"]
 RESPONSE_COLUMNS = [
     "patient_id",
     "assessment_date",

@@ -46,9 +46,20 @@ Per-scan sums (``assessments``) give ``sld_mm`` (= ``sld_measured_mm``), ``new_l
 ``new_organs`` and ``non_target_pd`` directly (``targets_cr`` is ``sld_mm == 0``; non-target CR
 unknown; ``new_lesions_first_seen`` is the rise of ``new_lesions`` over its running maximum). In the
 three-scan wide table the scans are given: no window is applied.
+
+How this module reads: the rules above are functions over named arrays, in the order RECIST
+states them (the scans: baseline, pre-baseline, first evaluation; then per scan the baseline
+lesions, the sum of diameters of the targets, new lesions, non-target progression and why an SLD
+is missing), passing typed results (dataclasses) from stage to stage. The array tricks that make
+them fast on millions of lesion rows (per-group first/last, dense membership tables, counts per
+scan, factorization by object address) are in :mod:`hpd_analysis.timepoints_kernel`, each tested
+equal to a plain loop version.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -56,11 +67,34 @@ import pandas as pd
 from .cohort import Cohort
 from .endpoints import death_days
 from .errors import CohortError, Problem
-from .objectcodes import factorize as _factorize
-from .objectcodes import object_addresses, object_array
-from .params import NS_PER_DAY, Parameters
+from .objectcodes import factorize
+from .params import NS_PER_DAY, Parameters, Windows
 from .recist import ScanAssessment, scan_responses
 from .recist_kernel import concat_text
+from .timepoints_kernel import (
+    all_na_bool,
+    bool_column,
+    boolean_array,
+    codes_in,
+    count_per_group,
+    dates_from_days,
+    epoch_days,
+    epoch_ns,
+    first_appearance_counts,
+    first_per_group,
+    float_column,
+    format_numbers,
+    int_na,
+    label_masks,
+    max_per_group,
+    member_rows,
+    member_rows_of_two,
+    normalized_codes,
+    pair_counts,
+    scan_keys,
+    take_or_fill,
+    text_where,
+)
 
 ROLES = ("prebaseline", "baseline", "on_treatment", "unused")
 
@@ -117,121 +151,150 @@ FEATURE_COLUMNS = [
     "n_post_baseline_scans",
 ]
 
-_EPOCH = np.datetime64("1970-01-01", "D")
+#: the three scans of the kinetic analysis, by slot (see :func:`target_measurements`)
+SLOTS = ("prebaseline", "baseline", "first_eval")
+
+#: a nullable boolean per scan or patient: numpy bool (never unknown) or pandas BooleanArray
+Flags: TypeAlias = "np.ndarray | pd.arrays.BooleanArray"
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- typed results
 
 
-def _epoch_ns(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Dates as int64 nanoseconds since 1970-01-01 (NaT: the int64 minimum)."""
-    v = values if isinstance(values, pd.Series) else pd.Series(values)
-    if v.dtype != "datetime64[ns]":
-        v = pd.to_datetime(v)
-        if v.dtype != "datetime64[ns]":
-            v = v.astype("datetime64[ns]")
-    return v.to_numpy().view("int64")
+class SldReasons(Protocol):
+    """Why ``sld_mm`` is missing, at the scans asked for (texts are built only for those)."""
+
+    def at(self, scans: np.ndarray) -> np.ndarray:
+        """The reason at each scan of ``scans`` (scan indices): object array, None where the
+        SLD is known."""
+        ...
 
 
-def _epoch_days(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Dates as float days since 1970-01-01 (NaN for NaT); the time of day is ignored."""
-    ns = _epoch_ns(values)
-    out = (ns // NS_PER_DAY).astype(float)
-    out[ns == np.iinfo(np.int64).min] = np.nan
-    return out
+@dataclass(frozen=True)
+class GivenSldReasons:
+    """Reasons written for every scan already (per-scan sums, three-scan wide table)."""
+
+    texts: np.ndarray
+
+    def at(self, scans: np.ndarray) -> np.ndarray:
+        """The reason at each scan of ``scans``."""
+        return np.asarray(self.texts, dtype=object)[scans]
 
 
-def _to_dates(days: np.ndarray) -> np.ndarray:
-    """Float epoch days (NaN allowed) back to datetime64[ns] (NaT)."""
-    days = np.asarray(days, dtype=float)
-    missing = np.isnan(days)
-    ns = np.where(missing, 0.0, days).astype(np.int64)  # whole days (truncated) since 1970
-    ns *= NS_PER_DAY
-    ns[missing] = np.iinfo(np.int64).min  # NaT
-    return ns.view("datetime64[ns]")
+@dataclass(frozen=True)
+class MissingTargetReasons:
+    """Why a scan of the lesion table has no SLD, from its counts of baseline target lesions
+    (RECIST 1.1: every baseline target must be measured, each once, and measurable at
+    baseline)."""
+
+    has_baseline: np.ndarray  #: the patient has a baseline scan (per scan)
+    n_expected: np.ndarray  #: baseline target lesions of the patient (per scan; 0 without baseline)
+    n_measured: np.ndarray  #: of them measured at the scan (a lesion measured twice counts twice)
+    below_measurability: np.ndarray  #: baseline scan with a target below RECIST 1.1 size
+    min_mm: tuple[float, float]  #: measurability (non-nodal, nodal short axis; mm)
+
+    def at(self, scans: np.ndarray) -> np.ndarray:
+        """The reason at each scan of ``scans`` (None where the SLD is known)."""
+        has_base, expected = self.has_baseline[scans], self.n_expected[scans]
+        measured = self.n_measured[scans]
+        reason = np.full(len(scans), None, dtype=object)
+        missing = has_base & (expected > 0) & (measured < expected)
+        reason[missing] = concat_text(
+            format_numbers(expected[missing] - measured[missing]),
+            " of ",
+            format_numbers(expected[missing]),
+            " baseline target lesion(s) not measured",
+        )
+        reason[has_base & (expected > 0) & (measured > expected)] = (
+            "a baseline target lesion is measured more than once on this date"
+        )
+        below = self.below_measurability[scans]
+        reason[below & has_base & (expected > 0) & (measured == expected)] = (
+            f"a baseline target lesion below RECIST 1.1 measurability (< {self.min_mm[0]:g} mm; "
+            f"lymph node < {self.min_mm[1]:g} mm short axis; rules.baseline_target_min_mm, "
+            "rules.baseline_node_min_mm)"
+        )
+        reason[has_base & (expected == 0)] = "no target lesion at baseline"
+        reason[~has_base] = "no baseline scan"
+        return reason
 
 
-def _index_per_group(
-    mask: np.ndarray, grp: np.ndarray, n: int, *, last: bool = False
-) -> np.ndarray:
-    """Index of the first (``last=True``: the last) True of ``mask`` in each group (``grp``
-    sorted); -1 when none."""
-    out = np.full(n, -1, dtype=np.int64)
-    idx = np.flatnonzero(mask)
-    if len(idx):
-        g = grp[idx]
-        change = g[1:] != g[:-1]
-        edge = np.r_[change, True] if last else np.r_[True, change]
-        out[g[edge]] = idx[edge]
-    return out
+@dataclass
+class ScanMeasures:
+    """The RECIST measures of every scan (module docstring), one element per scan.
+
+    Counts are int or float arrays (NaN = unknown), converted to nullable Int64 in the scan
+    table; flags numpy bool or nullable boolean. ``new_lesions_first_seen`` and
+    ``new_lesion_sum_mm`` are None when not asked for (only :func:`scan_table` shows them);
+    ``n_organs_with_new_lesions`` (distinct organs holding a new lesion) only from a lesion table
+    whose dates carry no time of day."""
+
+    sld_mm: np.ndarray
+    sld_reason: SldReasons
+    sld_measured_mm: np.ndarray
+    n_targets_expected: np.ndarray
+    n_targets_measured: np.ndarray
+    targets_cr: Flags
+    new_lesions: np.ndarray
+    new_organs: np.ndarray
+    max_new_lesions_in_involved_organ: np.ndarray
+    non_target_pd: Flags
+    non_target_cr: Flags
+    n_non_targets_expected: np.ndarray
+    n_non_targets_assessed: np.ndarray
+    new_lesions_first_seen: np.ndarray | None = None
+    new_lesion_sum_mm: np.ndarray | None = None
+    n_organs_with_new_lesions: np.ndarray | None = None
 
 
-def _take(arr: np.ndarray, idx: np.ndarray, fill: object = np.nan) -> np.ndarray:
-    """``arr[idx]`` with ``fill`` where ``idx`` is -1."""
-    arr = np.asarray(arr)
-    dtype = (
-        object
-        if arr.dtype == object or fill is None
-        else np.result_type(arr.dtype, np.asarray(fill).dtype)
-    )
-    if not len(arr):
-        return np.full(len(idx), fill, dtype=dtype)
-    # a plain take (-1 reads the last element) then the fill: no boolean-mask gathers
-    out = arr.take(idx).astype(dtype, copy=False)
-    out[idx < 0] = fill
-    return out
+@dataclass(frozen=True)
+class ScanDisplay:
+    """The scan table's display columns (one element per scan)."""
+
+    patient_id: np.ndarray
+    assessment_date: np.ndarray
+    role: np.ndarray
+    is_first_eval: np.ndarray
 
 
-def _gfmt(x: np.ndarray) -> np.ndarray:
-    """Numbers as short text (``42``, ``-3.5``) for reasons (formats each distinct value once)."""
-    uniq, inv = np.unique(np.asarray(x, dtype=float), return_inverse=True)
-    return np.array([f"{v:g}" for v in uniq], dtype=object)[inv.ravel()]
+@dataclass
+class Scans:
+    """Every scan (one patient × assessment date), sorted by patient then date."""
+
+    patient: np.ndarray  #: position of the scan's patient in ``cohort.patients``
+    date: np.ndarray  #: days since 1970-01-01 (float)
+    day: np.ndarray  #: days from ``treatment_start`` (float; NaN without a start date)
+    measures: ScanMeasures
+    display: ScanDisplay | None = None  #: only when the scan table is asked for
 
 
-def _int_na(values: np.ndarray) -> pd.arrays.IntegerArray:
-    """Float array (NaN = unknown) as nullable Int64."""
-    v = np.asarray(values, dtype=float)
-    mask = np.isnan(v)
-    return pd.arrays.IntegerArray(np.where(mask, 0, v).astype(np.int64), mask)
+@dataclass(frozen=True)
+class ScanChoice:
+    """The scan chosen for a time point per patient (-1 when none) and why none (None when
+    one is chosen)."""
+
+    scan: np.ndarray
+    reason: np.ndarray
 
 
-def _all_na_bool(n: int) -> pd.arrays.BooleanArray:
-    """``n`` unknown booleans."""
-    return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+@dataclass
+class TimePoints:
+    """The three scans of the kinetic analysis per patient (scan indices, -1 when none), why a
+    scan is missing, and what the feature table reports beside them."""
+
+    prebaseline: np.ndarray
+    baseline: np.ndarray
+    first_eval: np.ndarray
+    prebaseline_reason: np.ndarray
+    baseline_reason: np.ndarray
+    first_eval_reason: np.ndarray
+    n_post_baseline_scans: np.ndarray  #: scans after treatment start
+    prebaseline_not_evaluable: np.ndarray  #: pre-baseline window scans, none with an SLD
+    start: np.ndarray  #: treatment start, days since 1970-01-01 (NaN when unknown)
+    n_early_scans: np.ndarray | None = None  #: on-treatment scans before the first-eval window
 
 
-def _boolean_array(values: object) -> pd.arrays.BooleanArray:
-    """Boolean / nullable boolean values as a pandas nullable BooleanArray (fast path for numpy
-    bool). :func:`hpd_analysis.recist` kernels split such values into ``(values, NA mask)`` numpy
-    arrays instead (``recist._bool_na``); this one keeps pandas' three-valued logic (``&``, ``|``
-    with NA) that the timepoint rules use."""
-    if isinstance(values, np.ndarray) and values.dtype == bool:
-        return pd.arrays.BooleanArray(values, np.zeros(len(values), dtype=bool))
-    return pd.array(values, dtype="boolean")
-
-
-def _codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each value in ``index`` (unique; -1 when absent), looking up each run of
-    equal consecutive values once (fast when rows are grouped by patient, fastest when the runs
-    follow ``index``; correct in any order)."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if isinstance(values.dtype, pd.CategoricalDtype):  # look up each category once
-        lut = np.append(index.get_indexer(values.cat.categories).astype(np.int64), -1)
-        return lut[values.cat.codes.to_numpy()]
-    v = values.to_numpy()
-    obj = object_array(v)
-    # runs of the same object (object columns: compared by address, an integer comparison; a
-    # value split over several objects only starts more runs, each looked up by value)
-    runs_of = object_addresses(obj) if obj is not None else v
-    heads = np.flatnonzero(np.r_[True, runs_of[1:] != runs_of[:-1]])
-    lengths = np.diff(np.r_[heads, len(v)])
-    first = v[heads]
-    if len(first) == len(index) and np.array_equal(first, index.to_numpy()):
-        codes = np.arange(len(index), dtype=np.int64)  # one run per id, in the index's order
-    else:
-        codes = index.get_indexer(first).astype(np.int64)
-    return np.repeat(codes, lengths)
+# --------------------------------------------------------------------------- input checks
 
 
 def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray:
@@ -250,7 +313,7 @@ def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray
                 )
             ]
         )
-    codes = _codes_in(table["patient_id"], ids)
+    codes = codes_in(table["patient_id"], ids)
     bad = np.flatnonzero(codes < 0)
     if len(bad):
         file = cohort.sources.get(name, name)
@@ -270,11 +333,11 @@ def _patient_codes(cohort: Cohort, table: pd.DataFrame, name: str) -> np.ndarray
 
 
 def _check_dates(
-    table: pd.DataFrame, col: str, name: str, cohort: Cohort
+    table: pd.DataFrame, col: str, *, name: str, cohort: Cohort
 ) -> tuple[np.ndarray, bool]:
     """Int64 days since 1970-01-01 of a date column (time of day ignored), and whether every
     date is at midnight; error on NaT."""
-    ns = _epoch_ns(table[col])
+    ns = epoch_ns(table[col])
     bad = np.flatnonzero(ns == np.iinfo(np.int64).min)
     if len(bad):
         file = cohort.sources.get(name, name)
@@ -285,373 +348,42 @@ def _check_dates(
     return days, bool(np.array_equal(days * NS_PER_DAY, ns))  # (faster than ns % day == 0)
 
 
-# --------------------------------------------------------------------------- long shapes
+# --------------------------------------------------------------------------- scans (long shapes)
 
 
-def _scan_keys(pcode: np.ndarray, dday: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique (patient, date) scans sorted by patient then date; inverse index of each row.
+@dataclass(frozen=True)
+class MeasurementRows:
+    """The rows of the lesion table (or, without one, of the per-scan sums) and their scans."""
 
-    ``dday``: int64 days. Returns the scans' patient codes, float days and each row's scan."""
-    dmin = int(dday.min()) if len(dday) else 0
-    span = int(dday.max()) - dmin + 1 if len(dday) else 1
-    key = pcode * span
-    key += dday
-    key -= dmin
-    step = np.diff(key)
-    if bool((step >= 0).all()):  # already sorted (the canonical row order): no sort needed
-        heads = np.empty(len(key), dtype=bool)
-        heads[:1] = True
-        np.not_equal(step, 0, out=heads[1:])
-        del step
-        uniq = key[heads]
-        inv = np.cumsum(heads, dtype=np.intp)  # (a bool cumsum without dtype is 8x slower)
-        inv -= 1
-    else:
-        uniq, inv = np.unique(key, return_inverse=True)
-    return uniq // span, (uniq % span + dmin).astype(float), inv.ravel()
+    table: pd.DataFrame
+    name: str  #: ``lesions`` or ``assessments`` (the file role, for messages)
+    is_lesion_table: bool
+    patient: np.ndarray  #: per row: position of its patient in ``cohort.patients``
+    scan: np.ndarray  #: per row: index of its scan (patient × date)
+    scan_patient: np.ndarray  #: per scan: its patient
+    scan_date: np.ndarray  #: per scan: days since 1970-01-01 (float)
+    all_midnight: bool  #: no assessment date carries a time of day
 
 
-def _isin_subset(key: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``key[i] in values`` for the rows selected by ``rows`` (False elsewhere)."""
-    out = np.zeros(len(key), dtype=bool)
-    idx = np.flatnonzero(rows)
-    if len(idx):
-        out[idx] = pd.Series(key[idx]).isin(values).to_numpy()
-    return out
-
-
-def _factor_masks(values: pd.Series, labels: tuple[str, ...]) -> list[np.ndarray]:
-    """One boolean mask per label (``values == label``), factorizing the column once."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes, u = values.cat.codes.to_numpy(), np.asarray(values.cat.categories, dtype=object)
-    else:
-        codes, uniq = _factorize(values)
-        u = np.asarray(uniq, dtype=object)
-    out = []
-    for label in labels:
-        hit = np.flatnonzero(u == label)
-        out.append(codes == hit[0] if len(hit) else np.zeros(len(values), dtype=bool))
-    return out
-
-
-def _bool_col(table: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in table.columns:
-        return np.zeros(len(table), dtype=bool)
-    v = table[col]
-    if v.dtype == bool:
-        return v.to_numpy()
-    return np.asarray(pd.array(v, dtype="boolean").fillna(False), dtype=bool)
-
-
-def _dense_table_ok(key: np.ndarray, size: int, *member_sets: np.ndarray) -> bool:
-    """True when keys and members are non-negative ints below a ``size`` small enough for a
-    dense look-up table (about a byte per row)."""
-    if size > max(4 * len(key), 1 << 20):
-        return False
-    return not (len(key) and (key.min() < 0 or any(len(m) and m.min() < 0 for m in member_sets)))
-
-
-def _dense_member(key: np.ndarray, rows: np.ndarray, members: np.ndarray, size: int) -> np.ndarray:
-    """``key[i] in members`` for the rows selected by ``rows`` (False elsewhere).
-
-    Keys are non-negative ints below ``size``: a dense lookup table when it is small, else a
-    hash look-up on the selected rows only.
-    """
-    if _dense_table_ok(key, size, members):
-        table = np.zeros(size, dtype=bool)
-        table[members] = True
-        return rows & table[key]
-    return _isin_subset(key, rows, members)
-
-
-def _baseline_members(
-    key: np.ndarray,
-    rows_a: np.ndarray,
-    members_a: np.ndarray,
-    rows_b: np.ndarray,
-    members_b: np.ndarray,
-    size: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_dense_member` for two member sets over the same keys, with one look-up table
-    (bit 1: in ``members_a``, bit 2: in ``members_b``) and one pass over the rows."""
-    if _dense_table_ok(key, size, members_a, members_b):
-        table = np.zeros(size, dtype=np.uint8)
-        table[members_a] = 1
-        table[members_b] |= 2
-        flags = table[key]
-        return rows_a & (flags & 1).astype(bool), rows_b & (flags & 2).astype(bool)
-    return (_isin_subset(key, rows_a, members_a), _isin_subset(key, rows_b, members_b))
-
-
-def _float_values(table: pd.DataFrame, col: str) -> np.ndarray | None:
-    """A numeric column as a float array (text that is not a number: NaN); None when absent."""
-    if col not in table.columns:
-        return None
-    v = table[col]
-    if v.dtype == np.float64:
-        return v.to_numpy()
-    return pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
-
-
-def _normalized_codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Codes of text values compared case- and space-insensitively (-1 when missing) and the
-    number of distinct normalized values (only the few unique names are normalised); ``rows``:
-    only at those positions."""
-    raw, uniq = _factorize(values, rows)
-    norm = pd.Series(np.asarray(uniq, dtype=object)).astype(str).str.strip().str.lower()
-    ncode = pd.factorize(norm)[0].astype(np.int64)
-    lut = np.append(ncode, np.int64(-1))  # raw code -1 (missing) -> -1
-    return lut[raw], (int(ncode.max()) + 1 if len(ncode) else 0)
-
-
-def _lesion_measures(
-    les: pd.DataFrame,
-    rp: np.ndarray,
-    inv: np.ndarray,
-    scan_pid: np.ndarray,
-    base_scan: np.ndarray,
-    n_pat: int,
-    midnight: bool,
-    full: bool = True,
-    min_mm: tuple[float, float] = (0.0, 0.0),
-) -> dict[str, object]:
-    """Per-scan measures from the long lesion table (see module docstring).
-
-    ``midnight``: every assessment date is at midnight (a scan is one date: the distinct organs
-    with a new lesion per scan are then counted too, ``_n_organs_new``).
-    ``full=False`` skips the measures only :func:`scan_table` shows (``new_lesions_first_seen``,
-    ``new_lesion_sum_mm``). ``sld_reason`` is a function of scan indices: reasons are text, built
-    only for the scans asked for. Lesion-level temporaries are freed as soon as possible (a
-    million patients have ~13 million lesion rows). ``min_mm``: RECIST 1.1 measurability at
-    baseline (non-nodal, nodal short axis; mm): a baseline scan with a target below it has no SLD.
-    """
-    ns = len(scan_pid)
-    is_t, is_nt, is_new = _factor_masks(les["lesion_type"], ("target", "non_target", "new"))
-    if "status" in les.columns:
-        absent, unequiv = _factor_masks(les["status"], ("absent", "unequivocal_progression"))
-    else:
-        absent = unequiv = np.zeros(len(les), dtype=bool)
-    node = _bool_col(les, "is_lymph_node")
-    not_eval = _bool_col(les, "not_evaluable")
-    lcode = _factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
-    nl = int(lcode.max()) + 1 if len(lcode) else 1
-    key = rp * nl
-    key += lcode
-    del lcode
-    at_base = inv == base_scan[rp]  # base_scan -1 (no baseline) never equals a scan index
-
-    # rows of the lesions that were targets / non-targets at baseline (on any scan)
-    bt = at_base & is_t
-    bnt = at_base & is_nt
-    is_bt, is_bnt = _baseline_members(key, is_t, key[bt], is_nt, key[bnt], n_pat * nl)
-
-    # baseline target lesions
-    n_exp_p = np.bincount(rp[bt], minlength=n_pat)
-    diam_all = _float_values(les, "diameter_mm")
-    if diam_all is None:
-        diam_all = np.full(len(les), np.nan)
-    unmeasurable = np.zeros(ns, dtype=bool)  # baseline scans with a target below RECIST size
-    if min_mm[0] > 0 or min_mm[1] > 0:
-        bt_rows = np.flatnonzero(bt)
-        d_bt = diam_all[bt_rows]
-        d_bt = np.where(np.isnan(d_bt) & absent[bt_rows], 0.0, d_bt)
-        with np.errstate(invalid="ignore"):
-            small = np.where(node[bt_rows], d_bt < min_mm[1], d_bt < min_mm[0])
-        unmeasurable[inv[bt_rows[small]]] = True
-        del bt_rows, d_bt, small
-    del bt
-    no_diam = np.isnan(diam_all)
-    # measured: a diameter, or recorded absent without one (0 mm); not flagged not evaluable
-    tr = np.flatnonzero(is_bt & (~no_diam | absent) & ~not_eval)
-    del is_bt, no_diam
-    inv_m = inv[tr]
-    dm = diam_all[tr]
-    dm[np.isnan(dm)] = 0.0  # NaN left here only for targets recorded absent: 0 mm
-    n_meas = np.bincount(inv_m, minlength=ns)
-    ssum = np.bincount(inv_m, weights=dm, minlength=ns)
-    gone = np.where(node[tr], dm < 10.0, dm == 0.0)
-    n_gone = np.bincount(inv_m[gone], minlength=ns)
-    del tr, inv_m, dm, gone
-    has_base = base_scan[scan_pid] >= 0
-    n_exp = np.where(has_base, n_exp_p[scan_pid], 0)
-    ok = has_base & (n_exp > 0) & (n_meas == n_exp) & ~unmeasurable
-    sld = np.where(ok, ssum, np.nan)
-    part = np.where(
-        has_base & (n_exp > 0) & (n_meas > 0) & (n_meas <= n_exp) & ~unmeasurable, ssum, np.nan
-    )
-
-    def sld_reason(idx: np.ndarray) -> np.ndarray:
-        """Why ``sld_mm`` is missing at the scans ``idx`` (None where it is not)."""
-        hb, ne, nm = has_base[idx], n_exp[idx], n_meas[idx]
-        reason = np.full(len(idx), None, dtype=object)
-        m = hb & (ne > 0) & (nm < ne)
-        reason[m] = concat_text(
-            _gfmt(ne[m] - nm[m]), " of ", _gfmt(ne[m]), " baseline target lesion(s) not measured"
-        )
-        reason[hb & (ne > 0) & (nm > ne)] = (
-            "a baseline target lesion is measured more than once on this date"
-        )
-        reason[unmeasurable[idx] & hb & (ne > 0) & (nm == ne)] = (
-            f"a baseline target lesion below RECIST 1.1 measurability (< {min_mm[0]:g} mm; lymph "
-            f"node < {min_mm[1]:g} mm short axis; rules.baseline_target_min_mm, "
-            "rules.baseline_node_min_mm)"
-        )
-        reason[hb & (ne == 0)] = "no target lesion at baseline"
-        reason[~hb] = "no baseline scan"
-        return reason
-
-    # non-target lesions
-    n_nt_p = np.bincount(rp[bnt], minlength=n_pat)
-    del bnt
-    n_nt_ass = np.bincount(inv[is_bnt], minlength=ns)
-    n_nt_abs = np.bincount(inv[is_bnt & absent], minlength=ns)
-    del is_bnt
-    nt_pd = np.bincount(inv[is_nt & unequiv], minlength=ns) > 0
-    n_nt = n_nt_p[scan_pid]
-    nt_cr = has_base & (n_nt > 0) & (n_nt_abs >= n_nt)
-
-    # new lesions
-    newm = is_new & ~absent
-    inv_new = inv[newm]
-    n_new = np.bincount(inv_new, minlength=ns)
-    extra: dict[str, np.ndarray] = {}
-    if full:
-        first_inv = pd.Series(inv_new).groupby(key[newm]).transform("min").to_numpy()
-        extra["new_lesions_first_seen"] = np.bincount(
-            inv_new[inv_new == first_inv], minlength=ns
-        ).astype(float)
-        if diam_all is not None:
-            dn = diam_all[newm]
-        else:
-            dn = np.full(len(inv_new), np.nan)
-        extra["new_lesion_sum_mm"] = np.bincount(
-            inv_new, weights=np.nan_to_num(dn, nan=0.0), minlength=ns
-        )
-    del key
-
-    # organs
-    # organs per scan only when a scan is one assessment date (every date at midnight)
-    organ_given = "organ" in les.columns and midnight
-    # organ codes on the rows that need one only: baseline lesions and new lesions
-    org_rows = np.flatnonzero(at_base | newm)
-    if "organ" in les.columns:
-        ocode, no = _normalized_codes(les["organ"], org_rows)
-        no = max(no, 1)
-    else:
-        ocode = np.full(len(org_rows), -1, dtype=np.int64)
-        no = 1
-    has_org = ocode >= 0
-    sub_base, sub_new = at_base[org_rows], newm[org_rows]
-    del at_base
-    base_org = sub_base & has_org
-    new_known = sub_new & has_org
-    involved_new = np.zeros(int(new_known.sum()), dtype=bool)
-    if len(involved_new):
-        okey_new = rp[org_rows[new_known]] * no + ocode[new_known]
-        okey_base = rp[org_rows[base_org]] * no + ocode[base_org]
-        involved_new = _dense_member(
-            okey_new, np.ones(len(okey_new), dtype=bool), okey_base, n_pat * no
-        )
-    unknown_org = np.bincount(inv[org_rows[sub_new & ~has_org]], minlength=ns) > 0
-    inv_nk, org_nk = inv[org_rows[new_known]], ocode[new_known]
-    out_new = ~involved_new
-    nk = np.unique(inv_nk[out_new] * no + org_nk[out_new])
-    new_org = np.bincount(nk // no, minlength=ns).astype(float)
-    ik, cnt = np.unique(inv_nk[involved_new] * no + org_nk[involved_new], return_counts=True)
-    if organ_given:  # distinct organs holding a new lesion (for the classify rule features)
-        # organ pairs not involved at baseline (nk) and involved ones (ik) are disjoint
-        n_org_new = new_org + np.bincount(ik // no, minlength=ns)
-        n_org_new[unknown_org] = np.nan
-        extra["_n_organs_new"] = n_org_new
-    max_inv = np.zeros(ns, dtype=float)
-    np.maximum.at(max_inv, ik // no, cnt.astype(float))
-    new_org[unknown_org] = np.nan
-    max_inv[unknown_org] = np.nan
-
-    return {
-        "sld_mm": sld,
-        "sld_reason": sld_reason,
-        "sld_measured_mm": part,
-        "n_targets_expected": np.where(has_base, n_exp, np.nan),
-        # counts stay integers here: converted to float (NaN = unknown) where they are read
-        "n_targets_measured": n_meas,
-        "targets_cr": has_base & (n_exp > 0) & (n_gone == n_exp) & ok,
-        "new_lesions": n_new,
-        **extra,
-        "new_organs": new_org,
-        "max_new_lesions_in_involved_organ": max_inv,
-        "non_target_pd": nt_pd,
-        "non_target_cr": nt_cr,
-        "n_non_targets_expected": np.where(has_base, n_nt, np.nan),
-        "n_non_targets_assessed": n_nt_ass,
-    }
-
-
-def _assessment_measures(
-    a: pd.DataFrame, order: np.ndarray, scan_pid: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Per-scan measures from per-scan sums (rows already in scan order via ``order``)."""
-    ns = len(order)
-
-    def col(name: str) -> np.ndarray:
-        if name not in a.columns:
-            return np.full(ns, np.nan)
-        return pd.to_numeric(a[name], errors="coerce").to_numpy(dtype=float)[order]
-
-    sld = col("sld_mm")
-    newl = col("new_lesions")
-    prev_max = pd.Series(np.nan_to_num(newl, nan=0.0)).groupby(scan_pid).cummax()
-    prev_max = prev_max.groupby(scan_pid).shift(1).fillna(0.0).to_numpy()
-    first = np.where(np.isnan(newl), np.nan, np.clip(newl - prev_max, 0, None))
-    if "non_target_pd" in a.columns:
-        ntpd = pd.array(a["non_target_pd"], dtype="boolean")[order]
-    else:
-        ntpd = _all_na_bool(ns)
-    reason = np.where(np.isnan(sld), "sld_mm not given", None).astype(object)
-    cr = _boolean_array(sld == 0)
-    cr[np.isnan(sld)] = pd.NA
-    return {
-        "sld_mm": sld,
-        "sld_reason": reason,
-        "sld_measured_mm": sld,
-        "n_targets_expected": np.full(ns, np.nan),
-        "n_targets_measured": np.full(ns, np.nan),
-        "targets_cr": cr,
-        "new_lesions": newl,
-        "new_lesions_first_seen": first,
-        "new_lesion_sum_mm": np.full(ns, np.nan),
-        "new_organs": col("new_organs"),
-        "max_new_lesions_in_involved_organ": np.full(ns, np.nan),
-        "non_target_pd": ntpd,
-        "non_target_cr": _all_na_bool(ns),
-        "n_non_targets_expected": np.full(ns, np.nan),
-        "n_non_targets_assessed": np.full(ns, np.nan),
-    }
-
-
-def _build_long(
-    cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray, full: bool = True
-) -> tuple[dict, dict[str, np.ndarray]]:
-    """Scan table and per-patient time-point indices for the lesions / assessments shapes
-    (``full=False``: only what :func:`first_evaluation_features` reads)."""
-    w = params.windows
-    n = len(cohort.patients)
+def _measurement_rows(cohort: Cohort) -> MeasurementRows:
+    """The lesion rows (else the per-scan sums) with each row's patient and scan; a scan is a
+    patient's assessment date. Errors for unknown patients, missing dates and, for per-scan
+    sums, a second row on the same date."""
     use_lesions = cohort.lesions is not None and len(cohort.lesions) > 0
-    tab = cohort.lesions if use_lesions else cohort.assessments
+    table = cohort.lesions if use_lesions else cohort.assessments
     name = "lesions" if use_lesions else "assessments"
-    if tab is None:
-        tab = pd.DataFrame(
+    if table is None:
+        table = pd.DataFrame(
             {
                 "patient_id": pd.Series(dtype=object),
                 "assessment_date": pd.Series(dtype="datetime64[ns]"),
             }
         )
-    rp = _patient_codes(cohort, tab, name)
-    dday, midnight = _check_dates(tab, "assessment_date", name, cohort)
-    scan_pid, scan_date, inv = _scan_keys(rp, dday)
-    ns = len(scan_pid)
-    if not use_lesions and ns != len(tab):
-        key = pd.Series(rp * 10**6 + dday)
+    patient = _patient_codes(cohort, table, name)
+    day, midnight = _check_dates(table, "assessment_date", name=name, cohort=cohort)
+    scan_patient, scan_date, scan = scan_keys(patient, day)
+    if not use_lesions and len(scan_patient) != len(table):
+        key = pd.Series(patient * 10**6 + day)
         dup = np.flatnonzero(key.duplicated().to_numpy())
         raise CohortError(
             [
@@ -665,36 +397,193 @@ def _build_long(
                 for i in dup[:20]
             ]
         )
-    del dday  # row-level (millions of rows): no longer needed
-    day = scan_date - start[scan_pid]
-    n_scans = np.bincount(scan_pid, minlength=n)
+    return MeasurementRows(
+        table=table,
+        name=name,
+        is_lesion_table=use_lesions,
+        patient=patient,
+        scan=scan,
+        scan_patient=scan_patient,
+        scan_date=scan_date,
+        all_midnight=midnight,
+    )
 
-    # baseline: the last scan on or before start, within the window
-    last_pre = _index_per_group(day <= 0, scan_pid, n, last=True)
-    last_pre_day = _take(day, last_pre)
-    base_ok = (last_pre >= 0) & (last_pre_day >= -w.baseline_max_days_before)
-    base = np.where(base_ok, last_pre, -1)
-    base_reason = np.full(n, None, dtype=object)
-    m = (last_pre >= 0) & ~base_ok
-    base_reason[m] = concat_text(
-        f"baseline scan more than {w.baseline_max_days_before} days before treatment start "
-        "(latest on day ",
-        _gfmt(last_pre_day[m]),
+
+def _baseline_scan(
+    day: np.ndarray,
+    scan_patient: np.ndarray,
+    *,
+    start: np.ndarray,
+    n_scans: np.ndarray,
+    windows: Windows,
+) -> ScanChoice:
+    """Baseline: the last scan on or before treatment start, at most
+    ``windows.baseline_max_days_before`` days before it (``day``: scan days from the start)."""
+    n = len(start)
+    last_pre = first_per_group(day <= 0, scan_patient, n, last=True)
+    last_pre_day = take_or_fill(day, last_pre)
+    in_window = (last_pre >= 0) & (last_pre_day >= -windows.baseline_max_days_before)
+    baseline = np.where(in_window, last_pre, -1)
+    reason = np.full(n, None, dtype=object)
+    too_old = (last_pre >= 0) & ~in_window
+    reason[too_old] = concat_text(
+        f"baseline scan more than {windows.baseline_max_days_before} days before treatment "
+        "start (latest on day ",
+        format_numbers(last_pre_day[too_old]),
         ")",
     )
-    base_reason[last_pre < 0] = "no scan on or before treatment start"
-    base_reason[n_scans == 0] = "no measurements"
-    base_reason[np.isnan(start)] = "no treatment_start"
+    reason[last_pre < 0] = "no scan on or before treatment start"
+    reason[n_scans == 0] = "no measurements"
+    reason[np.isnan(start)] = "no treatment_start"
+    return ScanChoice(scan=baseline, reason=reason)
 
-    if use_lesions:
-        meas = _lesion_measures(
-            tab,
-            rp,
-            inv,
-            scan_pid,
-            base,
-            n,
-            midnight,
+
+@dataclass(frozen=True)
+class PrebaselineChoice:
+    """:class:`ScanChoice` of the pre-baseline scan, and where it has no SLD because no scan
+    of the window has one."""
+
+    choice: ScanChoice
+    not_evaluable: np.ndarray
+
+
+def _prebaseline_scan(
+    scan_date: np.ndarray,
+    scan_patient: np.ndarray,
+    *,
+    sld: np.ndarray,
+    baseline: np.ndarray,
+    start: np.ndarray,
+    n_scans: np.ndarray,
+    windows: Windows,
+) -> PrebaselineChoice:
+    """Pre-baseline: the latest scan with an SLD ``prebaseline_min_days_before_baseline`` to
+    ``prebaseline_max_days_before_baseline`` days before baseline; else the latest scan of that
+    window (without an SLD)."""
+    n = len(start)
+    lo, hi = (
+        windows.prebaseline_min_days_before_baseline,
+        windows.prebaseline_max_days_before_baseline,
+    )
+    baseline_date = take_or_fill(scan_date, baseline)
+    has_baseline = baseline[scan_patient] >= 0
+    days_before = baseline_date[scan_patient] - scan_date
+    before = has_baseline & (days_before > 0)
+    in_window = before & (days_before >= lo) & (days_before <= hi)
+    latest_evaluable = first_per_group(in_window & ~np.isnan(sld), scan_patient, n, last=True)
+    latest_any = first_per_group(in_window, scan_patient, n, last=True)
+    pre = np.where(latest_evaluable >= 0, latest_evaluable, latest_any)
+    last_before = first_per_group(before, scan_patient, n, last=True)
+    last_before_gap = baseline_date - take_or_fill(scan_date, last_before)
+    reason = np.full(n, None, dtype=object)
+    outside = (pre < 0) & (last_before >= 0)
+    reason[outside] = np.where(
+        last_before_gap[outside] > hi,
+        f"pre-baseline scan more than {hi} days before baseline",
+        f"no pre-baseline scan {lo}-{hi} days before baseline",
+    )
+    reason[(pre < 0) & (last_before < 0)] = "no pre-baseline scan"
+    reason[baseline < 0] = "no baseline scan"
+    reason[n_scans == 0] = "no measurements"
+    reason[np.isnan(start)] = "no treatment_start"
+    return PrebaselineChoice(
+        choice=ScanChoice(scan=pre, reason=reason),
+        not_evaluable=(latest_evaluable < 0) & (latest_any >= 0),
+    )
+
+
+@dataclass(frozen=True)
+class FirstEvaluationChoice:
+    """:class:`ScanChoice` of the first evaluation, with the on-treatment scans (per scan) and
+    the counts of scans after treatment start and before the first-evaluation window (per
+    patient)."""
+
+    choice: ScanChoice
+    on_treatment: np.ndarray
+    n_post: np.ndarray
+    n_early: np.ndarray
+
+
+def _first_evaluation_scan(
+    day: np.ndarray,
+    scan_patient: np.ndarray,
+    *,
+    start: np.ndarray,
+    death: np.ndarray,
+    n_scans: np.ndarray,
+    windows: Windows,
+) -> FirstEvaluationChoice:
+    """First evaluation: the first scan after treatment start at least
+    ``windows.first_eval_min_days`` days after it (at most ``first_eval_max_days`` when set)."""
+    n = len(start)
+    post = day > 0
+    on_treatment = post & (day >= windows.first_eval_min_days)
+    in_window = on_treatment & (
+        (day <= windows.first_eval_max_days) if windows.first_eval_max_days is not None else True
+    )
+    first_eval = first_per_group(in_window, scan_patient, n)
+    n_post = count_per_group(scan_patient[post], n)
+    n_on_treatment = count_per_group(scan_patient[on_treatment], n)
+    reason = np.full(n, None, dtype=object)
+    none = first_eval < 0
+    reason[none] = "no on-treatment scan"
+    reason[none & (n_post > 0) & (n_on_treatment == 0)] = (
+        f"on-treatment scans only before day {windows.first_eval_min_days} (first_eval_min_days)"
+    )
+    if windows.first_eval_max_days is not None:
+        reason[none & (n_on_treatment > 0)] = (
+            f"no scan between day {windows.first_eval_min_days} and day "
+            f"{windows.first_eval_max_days} after treatment start"
+        )
+    died = none & ~np.isnan(death)
+    reason[died] = concat_text(
+        "died before first evaluation (day ", format_numbers(death[died]), ")"
+    )
+    reason[none & (n_scans == 0) & ~died] = "no measurements"
+    reason[np.isnan(start)] = "no treatment_start"
+    return FirstEvaluationChoice(
+        choice=ScanChoice(scan=first_eval, reason=reason),
+        on_treatment=on_treatment,
+        n_post=n_post,
+        n_early=n_post - n_on_treatment,
+    )
+
+
+def _scan_display(
+    cohort: Cohort, mrows: MeasurementRows, *, points: TimePoints, on_treatment: np.ndarray
+) -> ScanDisplay:
+    """The scan table's patient id, date, role and first-evaluation flag of every scan."""
+    n_scans = len(mrows.scan_patient)
+    role = np.full(n_scans, "unused", dtype=object)
+    role[on_treatment] = "on_treatment"
+    role[points.baseline[points.baseline >= 0]] = "baseline"
+    role[points.prebaseline[points.prebaseline >= 0]] = "prebaseline"
+    is_first_eval = np.zeros(n_scans, dtype=bool)
+    is_first_eval[points.first_eval[points.first_eval >= 0]] = True
+    return ScanDisplay(
+        patient_id=cohort.patients["patient_id"].to_numpy()[mrows.scan_patient],
+        assessment_date=dates_from_days(mrows.scan_date),
+        role=role,
+        is_first_eval=is_first_eval,
+    )
+
+
+def _build_long(
+    cohort: Cohort, params: Parameters, *, start: np.ndarray, death: np.ndarray, full: bool
+) -> tuple[Scans, TimePoints]:
+    """Scans and time points from the lesion table or the per-scan sums (``full=False``: only
+    what :func:`first_evaluation_features` reads)."""
+    windows = params.windows
+    mrows = _measurement_rows(cohort)
+    scan_patient = mrows.scan_patient
+    day = mrows.scan_date - start[scan_patient]
+    n_scans = count_per_group(scan_patient, len(start))
+    baseline = _baseline_scan(day, scan_patient, start=start, n_scans=n_scans, windows=windows)
+    if mrows.is_lesion_table:
+        measures = _lesion_measures(
+            mrows,
+            baseline_scan=baseline.scan,
+            n_patients=len(start),
             full=full,
             min_mm=(
                 float(params.rules.baseline_target_min_mm),
@@ -702,91 +591,457 @@ def _build_long(
             ),
         )
     else:
-        order = np.empty(ns, dtype=np.int64)
-        order[inv] = np.arange(len(tab))
-        meas = _assessment_measures(tab, order, scan_pid)
-    sld = meas["sld_mm"]
-
-    # pre-baseline: latest evaluable scan in the window before baseline
-    bdate = _take(scan_date, base)
-    has_b = base[scan_pid] >= 0
-    gap = bdate[scan_pid] - scan_date
-    before = has_b & (gap > 0)
-    cand = (
-        before
-        & (gap >= w.prebaseline_min_days_before_baseline)
-        & (gap <= w.prebaseline_max_days_before_baseline)
+        measures = _assessment_measures(mrows)
+    pre = _prebaseline_scan(
+        mrows.scan_date,
+        scan_patient,
+        sld=measures.sld_mm,
+        baseline=baseline.scan,
+        start=start,
+        n_scans=n_scans,
+        windows=windows,
     )
-    pre_ev = _index_per_group(cand & ~np.isnan(sld), scan_pid, n, last=True)
-    pre_any = _index_per_group(cand, scan_pid, n, last=True)
-    pre = np.where(pre_ev >= 0, pre_ev, pre_any)
-    last_before = _index_per_group(before, scan_pid, n, last=True)
-    lb_gap = bdate - _take(scan_date, last_before)
-    pre_reason = np.full(n, None, dtype=object)
-    m = (pre < 0) & (last_before >= 0)
-    pre_reason[m] = np.where(
-        lb_gap[m] > w.prebaseline_max_days_before_baseline,
-        f"pre-baseline scan more than {w.prebaseline_max_days_before_baseline} days before "
-        "baseline",
-        f"no pre-baseline scan {w.prebaseline_min_days_before_baseline}-"
-        f"{w.prebaseline_max_days_before_baseline} days before baseline",
+    first = _first_evaluation_scan(
+        day, scan_patient, start=start, death=death, n_scans=n_scans, windows=windows
     )
-    pre_reason[(pre < 0) & (last_before < 0)] = "no pre-baseline scan"
-    pre_reason[base < 0] = "no baseline scan"
-    pre_reason[n_scans == 0] = "no measurements"
-    pre_reason[np.isnan(start)] = "no treatment_start"
-
-    # first evaluation
-    post = day > 0
-    ontr = post & (day >= w.first_eval_min_days)
-    fe_cand = ontr & ((day <= w.first_eval_max_days) if w.first_eval_max_days is not None else True)
-    fe = _index_per_group(fe_cand, scan_pid, n)
-    n_post = np.bincount(scan_pid[post], minlength=n)
-    n_ontr = np.bincount(scan_pid[ontr], minlength=n)
-    fe_reason = np.full(n, None, dtype=object)
-    none = fe < 0
-    fe_reason[none] = "no on-treatment scan"
-    fe_reason[none & (n_post > 0) & (n_ontr == 0)] = (
-        f"on-treatment scans only before day {w.first_eval_min_days} (first_eval_min_days)"
+    points = TimePoints(
+        prebaseline=pre.choice.scan,
+        baseline=baseline.scan,
+        first_eval=first.choice.scan,
+        prebaseline_reason=pre.choice.reason,
+        baseline_reason=baseline.reason,
+        first_eval_reason=first.choice.reason,
+        n_post_baseline_scans=first.n_post,
+        prebaseline_not_evaluable=pre.not_evaluable,
+        start=start,
+        n_early_scans=first.n_early,
     )
-    if w.first_eval_max_days is not None:
-        fe_reason[none & (n_ontr > 0)] = (
-            f"no scan between day {w.first_eval_min_days} and day {w.first_eval_max_days} "
-            "after treatment start"
-        )
-    died = none & ~np.isnan(death)
-    fe_reason[died] = concat_text("died before first evaluation (day ", _gfmt(death[died]), ")")
-    fe_reason[none & (n_scans == 0) & ~died] = "no measurements"
-    fe_reason[np.isnan(start)] = "no treatment_start"
-
-    scans = {"_pcode": scan_pid, "_date": scan_date, "day": day, **meas}
+    scans = Scans(patient=scan_patient, date=mrows.scan_date, day=day, measures=measures)
     if full:  # display columns of the scan table (first_evaluation_features needs none)
-        role = np.full(ns, "unused", dtype=object)
-        role[ontr] = "on_treatment"
-        role[base[base >= 0]] = "baseline"
-        role[pre[pre >= 0]] = "prebaseline"
-        is_fe = np.zeros(ns, dtype=bool)
-        is_fe[fe[fe >= 0]] = True
-        scans.update(
-            {
-                "patient_id": cohort.patients["patient_id"].to_numpy()[scan_pid],
-                "assessment_date": _to_dates(scan_date),
-                "role": role,
-                "is_first_eval": is_fe,
-            }
+        scans.display = _scan_display(cohort, mrows, points=points, on_treatment=first.on_treatment)
+    return scans, points
+
+
+# --------------------------------------------------------------------------- per-scan measures
+
+
+@dataclass(frozen=True)
+class LesionRows:
+    """The lesion table as named arrays, one element per row."""
+
+    patient: np.ndarray  #: position of the row's patient in ``cohort.patients``
+    scan: np.ndarray  #: index of the row's scan
+    lesion: np.ndarray  #: the lesion, unique per (patient, ``lesion_id``): a key below n_lesions
+    n_lesions: int  #: bound of ``lesion``
+    at_baseline: np.ndarray  #: the row is on its patient's baseline scan
+    is_target: np.ndarray
+    is_non_target: np.ndarray
+    is_new: np.ndarray
+    absent: np.ndarray  #: status ``absent``
+    unequivocal_progression: np.ndarray  #: status ``unequivocal_progression``
+    lymph_node: np.ndarray
+    not_evaluable: np.ndarray
+    diameter_mm: np.ndarray  #: NaN when not given
+
+
+def _lesion_rows(
+    lesions: pd.DataFrame,
+    *,
+    patient: np.ndarray,
+    scan: np.ndarray,
+    baseline_scan: np.ndarray,
+    n_patients: int,
+) -> LesionRows:
+    """Read the lesion table's columns into :class:`LesionRows` (``baseline_scan``: per
+    patient, -1 when none)."""
+    is_target, is_non_target, is_new = label_masks(
+        lesions["lesion_type"], ("target", "non_target", "new")
+    )
+    if "status" in lesions.columns:
+        absent, unequivocal = label_masks(lesions["status"], ("absent", "unequivocal_progression"))
+    else:
+        absent = unequivocal = np.zeros(len(lesions), dtype=bool)
+    lesion_code = factorize(lesions["lesion_id"])[0].astype(np.int64, copy=False)
+    n_ids = int(lesion_code.max()) + 1 if len(lesion_code) else 1
+    lesion = patient * n_ids
+    lesion += lesion_code
+    del lesion_code  # (millions of rows)
+    diameter = float_column(lesions, "diameter_mm")
+    return LesionRows(
+        patient=patient,
+        scan=scan,
+        lesion=lesion,
+        n_lesions=n_patients * n_ids,
+        at_baseline=scan == baseline_scan[patient],  # -1 (no baseline) is never a scan index
+        is_target=is_target,
+        is_non_target=is_non_target,
+        is_new=is_new,
+        absent=absent,
+        unequivocal_progression=unequivocal,
+        lymph_node=bool_column(lesions, "is_lymph_node"),
+        not_evaluable=bool_column(lesions, "not_evaluable"),
+        diameter_mm=diameter if diameter is not None else np.full(len(lesions), np.nan),
+    )
+
+
+@dataclass(frozen=True)
+class BaselineLesions:
+    """The lesions recorded at baseline: the rows of the baseline scan, the rows (on any scan)
+    of a lesion that was a target / non-target there, and their number per patient."""
+
+    target_rows_at_baseline: np.ndarray
+    non_target_rows_at_baseline: np.ndarray
+    is_baseline_target: np.ndarray
+    is_baseline_non_target: np.ndarray
+    n_targets: np.ndarray  #: per patient
+    n_non_targets: np.ndarray  #: per patient
+
+
+def _baseline_lesions(rows: LesionRows, n_patients: int) -> BaselineLesions:
+    """RECIST 1.1: the target and non-target lesions are those recorded at baseline; a later
+    row of the same lesion (``lesion_id``) is followed as such."""
+    target_at_baseline = rows.at_baseline & rows.is_target
+    non_target_at_baseline = rows.at_baseline & rows.is_non_target
+    is_target, is_non_target = member_rows_of_two(
+        rows.lesion,
+        rows_a=rows.is_target,
+        members_a=rows.lesion[target_at_baseline],
+        rows_b=rows.is_non_target,
+        members_b=rows.lesion[non_target_at_baseline],
+        size=rows.n_lesions,
+    )
+    return BaselineLesions(
+        target_rows_at_baseline=target_at_baseline,
+        non_target_rows_at_baseline=non_target_at_baseline,
+        is_baseline_target=is_target,
+        is_baseline_non_target=is_non_target,
+        n_targets=count_per_group(rows.patient[target_at_baseline], n_patients),
+        n_non_targets=count_per_group(rows.patient[non_target_at_baseline], n_patients),
+    )
+
+
+def _measured_targets(rows: LesionRows, baseline: BaselineLesions) -> np.ndarray:
+    """Rows where a baseline target lesion is measured: a diameter, or recorded absent without
+    one (0 mm); not flagged not evaluable."""
+    return (
+        baseline.is_baseline_target
+        & (~np.isnan(rows.diameter_mm) | rows.absent)
+        & ~rows.not_evaluable
+    )
+
+
+def _below_measurability(
+    rows: LesionRows, baseline: BaselineLesions, *, n_scans: int, min_mm: tuple[float, float]
+) -> np.ndarray:
+    """Baseline scans with a target lesion below RECIST 1.1 measurability (``min_mm``:
+    non-nodal longest diameter, nodal short axis; mm; a target recorded absent is 0 mm)."""
+    below = np.zeros(n_scans, dtype=bool)
+    if min_mm[0] > 0 or min_mm[1] > 0:
+        at_baseline = np.flatnonzero(baseline.target_rows_at_baseline)
+        diameter = rows.diameter_mm[at_baseline]
+        diameter = np.where(np.isnan(diameter) & rows.absent[at_baseline], 0.0, diameter)
+        with np.errstate(invalid="ignore"):
+            small = np.where(
+                rows.lymph_node[at_baseline], diameter < min_mm[1], diameter < min_mm[0]
+            )
+        below[rows.scan[at_baseline[small]]] = True
+    return below
+
+
+@dataclass(frozen=True)
+class TargetSums:
+    """Sum of the diameters of the baseline target lesions per scan (mm), and the counts that
+    decide whether it is evaluable."""
+
+    sld_mm: np.ndarray  #: NaN unless every baseline target is measured once
+    sld_measured_mm: np.ndarray  #: over the measured targets only
+    targets_cr: np.ndarray  #: every non-nodal target 0 mm, every node < 10 mm
+    reasons: MissingTargetReasons
+
+
+def _sum_of_diameters(
+    rows: LesionRows,
+    baseline: BaselineLesions,
+    *,
+    scan_patient: np.ndarray,
+    baseline_scan: np.ndarray,
+    min_mm: tuple[float, float],
+) -> TargetSums:
+    """RECIST 1.1 sum of diameters of the baseline target lesions at every scan: known when
+    every baseline target is measured exactly once and, at baseline, measurable."""
+    n_scans = len(scan_patient)
+    below = _below_measurability(rows, baseline, n_scans=n_scans, min_mm=min_mm)
+    measured = np.flatnonzero(_measured_targets(rows, baseline))
+    scan = rows.scan[measured]
+    diameter = rows.diameter_mm[measured]
+    diameter[np.isnan(diameter)] = 0.0  # NaN left here only for targets recorded absent: 0 mm
+    n_measured = count_per_group(scan, n_scans)
+    total = count_per_group(scan, n_scans, weights=diameter)
+    gone = np.where(rows.lymph_node[measured], diameter < 10.0, diameter == 0.0)
+    n_gone = count_per_group(scan[gone], n_scans)
+    has_baseline = baseline_scan[scan_patient] >= 0
+    n_expected = np.where(has_baseline, baseline.n_targets[scan_patient], 0)
+    has_targets = has_baseline & (n_expected > 0)
+    complete = has_targets & (n_measured == n_expected) & ~below
+    partial = has_targets & (n_measured > 0) & (n_measured <= n_expected) & ~below
+    return TargetSums(
+        sld_mm=np.where(complete, total, np.nan),
+        sld_measured_mm=np.where(partial, total, np.nan),
+        targets_cr=has_targets & (n_gone == n_expected) & complete,
+        reasons=MissingTargetReasons(
+            has_baseline=has_baseline,
+            n_expected=n_expected,
+            n_measured=n_measured,
+            below_measurability=below,
+            min_mm=min_mm,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class NewLesions:
+    """New lesions per scan: those recorded at that scan (status not ``absent``)."""
+
+    rows: np.ndarray  #: per lesion row: a new lesion present at its scan
+    count: np.ndarray
+    first_seen: np.ndarray | None  #: of them, lesion ids seen for the first time (iRECIST)
+    sum_mm: np.ndarray | None  #: sum of their measured diameters
+
+
+def _new_lesions(rows: LesionRows, *, n_scans: int, full: bool) -> NewLesions:
+    """New lesions at each scan (not cumulative); ``full``: also first-seen and their sum."""
+    new = rows.is_new & ~rows.absent
+    scan = rows.scan[new]
+    first_seen = sum_mm = None
+    if full:
+        first_seen = first_appearance_counts(scan, rows.lesion[new], n_scans)
+        weights = np.nan_to_num(rows.diameter_mm[new], nan=0.0)
+        sum_mm = count_per_group(scan, n_scans, weights=weights)
+    return NewLesions(
+        rows=new,
+        count=count_per_group(scan, n_scans),
+        first_seen=first_seen,
+        sum_mm=sum_mm,
+    )
+
+
+@dataclass(frozen=True)
+class NewLesionOrgans:
+    """Organs of the new lesions per scan (float; NaN when a new lesion has no organ)."""
+
+    new_organs: np.ndarray  #: organs not involved at baseline
+    max_in_involved_organ: np.ndarray  #: most new lesions in one organ involved at baseline
+    n_organs: np.ndarray | None  #: distinct organs holding a new lesion (when asked for)
+
+
+def _new_lesion_organs(
+    lesions: pd.DataFrame,
+    rows: LesionRows,
+    *,
+    new: np.ndarray,
+    n_scans: int,
+    n_patients: int,
+    count_organs: bool,
+) -> NewLesionOrgans:
+    """Organs (compared case- and space-insensitively) holding a new lesion at each scan: not
+    involved at baseline (by a lesion of any type), and the most new lesions in one involved
+    organ; ``count_organs``: also the distinct organs holding one."""
+    organ_rows = np.flatnonzero(rows.at_baseline | new)  # organ codes only where needed
+    if "organ" in lesions.columns:
+        organ, n_organ_codes = normalized_codes(lesions["organ"], organ_rows)
+        n_organ_codes = max(n_organ_codes, 1)
+    else:
+        organ, n_organ_codes = np.full(len(organ_rows), -1, dtype=np.int64), 1
+    known = organ >= 0
+    baseline_known = rows.at_baseline[organ_rows] & known
+    new_here = new[organ_rows]
+    new_known = new_here & known
+    involved = np.zeros(int(new_known.sum()), dtype=bool)
+    if len(involved):
+        patient_organ = rows.patient[organ_rows] * n_organ_codes + organ
+        involved = member_rows(
+            patient_organ[new_known],
+            np.ones(len(involved), dtype=bool),
+            patient_organ[baseline_known],
+            size=n_patients * n_organ_codes,
         )
-    pt = {
-        "pre": pre,
-        "base": base,
-        "fe": fe,
-        "pre_reason": pre_reason,
-        "base_reason": base_reason,
-        "fe_reason": fe_reason,
-        "n_post": n_post,
-        "pre_not_evaluable": (pre_ev < 0) & (pre_any >= 0),
-        "n_early": n_post - n_ontr,
-    }
-    return scans, pt
+    unknown = count_per_group(rows.scan[organ_rows[new_here & ~known]], n_scans) > 0
+    scan, organ = rows.scan[organ_rows[new_known]], organ[new_known]
+    scan_of_new_organ, _ = pair_counts(scan[~involved], organ[~involved], n_organ_codes)
+    new_organs = count_per_group(scan_of_new_organ, n_scans).astype(float)
+    scan_of_involved, n_in_involved = pair_counts(scan[involved], organ[involved], n_organ_codes)
+    n_organs = None
+    if count_organs:  # organs not involved at baseline and involved ones are disjoint
+        n_organs = new_organs + count_per_group(scan_of_involved, n_scans)
+        n_organs[unknown] = np.nan
+    max_in_involved = max_per_group(scan_of_involved, n_in_involved, n_scans)
+    new_organs[unknown] = np.nan
+    max_in_involved[unknown] = np.nan
+    return NewLesionOrgans(
+        new_organs=new_organs, max_in_involved_organ=max_in_involved, n_organs=n_organs
+    )
+
+
+@dataclass(frozen=True)
+class NonTargetStatus:
+    """Non-target lesions per scan."""
+
+    n_expected: np.ndarray  #: non-target lesions at the patient's baseline
+    n_assessed: np.ndarray  #: of them recorded at the scan
+    unequivocal_progression: np.ndarray  #: a non-target lesion in unequivocal progression
+    complete_response: np.ndarray  #: every baseline non-target lesion absent
+
+
+def _non_target_status(
+    rows: LesionRows,
+    baseline: BaselineLesions,
+    *,
+    scan_patient: np.ndarray,
+    has_baseline: np.ndarray,
+) -> NonTargetStatus:
+    """RECIST 1.1 non-target progression (a non-target lesion with status
+    ``unequivocal_progression``) and complete response (every baseline non-target absent)."""
+    n_scans = len(scan_patient)
+    followed = baseline.is_baseline_non_target
+    n_expected = baseline.n_non_targets[scan_patient]
+    n_absent = count_per_group(rows.scan[followed & rows.absent], n_scans)
+    progressing = rows.is_non_target & rows.unequivocal_progression
+    return NonTargetStatus(
+        n_expected=n_expected,
+        n_assessed=count_per_group(rows.scan[followed], n_scans),
+        unequivocal_progression=count_per_group(rows.scan[progressing], n_scans) > 0,
+        complete_response=has_baseline & (n_expected > 0) & (n_absent >= n_expected),
+    )
+
+
+def _lesion_measures(
+    mrows: MeasurementRows,
+    *,
+    baseline_scan: np.ndarray,
+    n_patients: int,
+    full: bool = True,
+    min_mm: tuple[float, float] = (0.0, 0.0),
+) -> ScanMeasures:
+    """Per-scan measures from the long lesion table (module docstring), in RECIST's order:
+    the baseline lesions, the sum of diameters of the targets, new lesions, non-target
+    progression; why an SLD is missing is built later, only for the scans asked for.
+
+    ``full=False`` skips the measures only :func:`scan_table` shows (``new_lesions_first_seen``,
+    ``new_lesion_sum_mm``). ``min_mm``: RECIST 1.1 measurability at baseline (non-nodal, nodal
+    short axis; mm): a baseline scan with a target below it has no SLD. The distinct organs
+    with a new lesion per scan are counted when every date is at midnight (a scan is then one
+    assessment date)."""
+    lesions, scan_patient = mrows.table, mrows.scan_patient
+    n_scans = len(scan_patient)
+    rows = _lesion_rows(
+        lesions,
+        patient=mrows.patient,
+        scan=mrows.scan,
+        baseline_scan=baseline_scan,
+        n_patients=n_patients,
+    )
+    baseline = _baseline_lesions(rows, n_patients)
+    targets = _sum_of_diameters(
+        rows, baseline, scan_patient=scan_patient, baseline_scan=baseline_scan, min_mm=min_mm
+    )
+    new = _new_lesions(rows, n_scans=n_scans, full=full)
+    organs = _new_lesion_organs(
+        lesions,
+        rows,
+        new=new.rows,
+        n_scans=n_scans,
+        n_patients=n_patients,
+        count_organs="organ" in lesions.columns and mrows.all_midnight,
+    )
+    has_baseline = targets.reasons.has_baseline
+    non_targets = _non_target_status(
+        rows, baseline, scan_patient=scan_patient, has_baseline=has_baseline
+    )
+    return ScanMeasures(
+        sld_mm=targets.sld_mm,
+        sld_reason=targets.reasons,
+        sld_measured_mm=targets.sld_measured_mm,
+        n_targets_expected=np.where(has_baseline, targets.reasons.n_expected, np.nan),
+        # counts stay integers here: converted to float (NaN = unknown) where they are read
+        n_targets_measured=targets.reasons.n_measured,
+        targets_cr=targets.targets_cr,
+        new_lesions=new.count,
+        new_lesions_first_seen=new.first_seen,
+        new_lesion_sum_mm=new.sum_mm,
+        new_organs=organs.new_organs,
+        max_new_lesions_in_involved_organ=organs.max_in_involved_organ,
+        n_organs_with_new_lesions=organs.n_organs,
+        non_target_pd=non_targets.unequivocal_progression,
+        non_target_cr=non_targets.complete_response,
+        n_non_targets_expected=np.where(has_baseline, non_targets.n_expected, np.nan),
+        n_non_targets_assessed=non_targets.n_assessed,
+    )
+
+
+def _assessment_measures(mrows: MeasurementRows) -> ScanMeasures:
+    """Per-scan measures from per-scan sums (one row per scan)."""
+    table, scan_patient = mrows.table, mrows.scan_patient
+    n_scans = len(scan_patient)
+    order = np.empty(n_scans, dtype=np.int64)  # the row of each scan
+    order[mrows.scan] = np.arange(len(table))
+
+    def col(name: str) -> np.ndarray:
+        if name not in table.columns:
+            return np.full(n_scans, np.nan)
+        return pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)[order]
+
+    sld = col("sld_mm")
+    new_lesions = col("new_lesions")
+    running_max = pd.Series(np.nan_to_num(new_lesions, nan=0.0)).groupby(scan_patient).cummax()
+    before = running_max.groupby(scan_patient).shift(1).fillna(0.0).to_numpy()
+    first_seen = np.where(np.isnan(new_lesions), np.nan, np.clip(new_lesions - before, 0, None))
+    if "non_target_pd" in table.columns:
+        non_target_pd = pd.array(table["non_target_pd"], dtype="boolean")[order]
+    else:
+        non_target_pd = all_na_bool(n_scans)
+    return _measures_of_given_sums(
+        sld,
+        missing_sld="sld_mm not given",
+        new_lesions=new_lesions,
+        new_lesions_first_seen=first_seen,
+        new_organs=col("new_organs"),
+        non_target_pd=non_target_pd,
+    )
+
+
+def _measures_of_given_sums(
+    sld: np.ndarray,
+    *,
+    missing_sld: str,
+    new_lesions: np.ndarray,
+    new_lesions_first_seen: np.ndarray,
+    new_organs: np.ndarray,
+    non_target_pd: Flags,
+) -> ScanMeasures:
+    """:class:`ScanMeasures` of per-scan sums given as such (no lesion rows): the SLD is also
+    the sum of the measured targets, target CR is an SLD of 0, the lesion counts are unknown
+    (``missing_sld``: the reason where the SLD is not given)."""
+    n_scans = len(sld)
+    targets_cr = boolean_array(sld == 0)
+    targets_cr[np.isnan(sld)] = pd.NA
+    unknown = np.full(n_scans, np.nan)
+    return ScanMeasures(
+        sld_mm=sld,
+        sld_reason=GivenSldReasons(text_where(np.isnan(sld), missing_sld)),
+        sld_measured_mm=sld,
+        n_targets_expected=unknown,
+        n_targets_measured=unknown,
+        targets_cr=targets_cr,
+        new_lesions=new_lesions,
+        new_lesions_first_seen=new_lesions_first_seen,
+        new_lesion_sum_mm=unknown,
+        new_organs=new_organs,
+        max_new_lesions_in_involved_organ=unknown,
+        non_target_pd=non_target_pd,
+        non_target_cr=all_na_bool(n_scans),
+        n_non_targets_expected=unknown,
+        n_non_targets_assessed=unknown,
+    )
 
 
 # --------------------------------------------------------------------------- wide shape
@@ -799,15 +1054,13 @@ _WIDE_ROLES = (
 )
 
 
-def _build_wide(
-    cohort: Cohort, params: Parameters, start: np.ndarray, death: np.ndarray
-) -> tuple[dict, dict[str, np.ndarray]]:
-    """Scan table and per-patient indices for the three-scan wide table (no window applied)."""
-    n = len(cohort.patients)
-    wide = cohort.scans_wide
-    pc = _patient_codes(cohort, wide, "scans")
-    if pd.Series(pc).duplicated().any():
-        i = int(np.flatnonzero(pd.Series(pc).duplicated().to_numpy())[0])
+def _wide_patient_codes(cohort: Cohort, wide: pd.DataFrame) -> np.ndarray:
+    """Position of each wide row's patient in ``cohort.patients``; an error on a second row
+    for the same patient."""
+    codes = _patient_codes(cohort, wide, "scans")
+    repeated = pd.Series(codes).duplicated().to_numpy()
+    if repeated.any():
+        i = int(np.flatnonzero(repeated)[0])
         raise CohortError(
             [
                 Problem(
@@ -819,164 +1072,196 @@ def _build_wide(
                 )
             ]
         )
-    st = start.copy()
-    if "treatment_start" in wide.columns:
-        ws = _epoch_days(wide["treatment_start"])
-        fill = np.isnan(st[pc])
-        st[pc[fill]] = ws[fill]
-    has_row = np.zeros(n, dtype=bool)
-    has_row[pc] = True
+    return codes
 
-    def per_patient(values: np.ndarray, fill: object = np.nan) -> np.ndarray:
-        vals = np.asarray(values)
-        out = np.full(n, fill, dtype=object if vals.dtype == object else float)
-        out[pc] = vals
-        return out
 
-    frames = []
-    idx: dict[str, np.ndarray] = {}
-    reasons: dict[str, np.ndarray] = {}
-    sld_vals: dict[str, np.ndarray] = {}
-    newl = (
-        per_patient(
-            pd.to_numeric(wide["new_lesions_first_eval"], errors="coerce").to_numpy(dtype=float)
+def _per_patient(values: np.ndarray, rows: np.ndarray, n_patients: int) -> np.ndarray:
+    """Float values of the wide rows spread to all patients (NaN for those without a row)."""
+    out = np.full(n_patients, np.nan)
+    out[rows] = values
+    return out
+
+
+def _wide_number(wide: pd.DataFrame, col: str, *, rows: np.ndarray, n_patients: int) -> np.ndarray:
+    """A numeric column of the wide table per patient (NaN when absent or not a number)."""
+    if col not in wide.columns:
+        return np.full(n_patients, np.nan)
+    values = pd.to_numeric(wide[col], errors="coerce").to_numpy(dtype=float)
+    return _per_patient(values, rows, n_patients)
+
+
+@dataclass(frozen=True)
+class WideScans:
+    """The scans given by the wide table, sorted by patient, date, then role order."""
+
+    frame: pd.DataFrame  #: columns ``_pcode``, ``_rk``, ``_date``, ``sld_mm``, ``role``
+    reasons: dict[str, np.ndarray]  #: per role, per patient: why its scan is missing
+
+
+def _wide_scans(wide: pd.DataFrame, rows: np.ndarray, n_patients: int) -> WideScans:
+    """One scan per given date of the three roles, with each role's reason when missing."""
+    has_row = np.zeros(n_patients, dtype=bool)
+    has_row[rows] = True
+    frames, reasons = [], {}
+    for role, sld_col, date_col, label in _WIDE_ROLES:
+        sld = _wide_number(wide, sld_col, rows=rows, n_patients=n_patients)
+        date = (
+            _per_patient(epoch_days(wide[date_col]), rows, n_patients)
+            if date_col in wide.columns
+            else np.full(n_patients, np.nan)
         )
-        if "new_lesions_first_eval" in wide.columns
-        else np.full(n, np.nan)
-    )
-    if "non_target_pd_first_eval" in wide.columns:
-        ntv = pd.array(wide["non_target_pd_first_eval"], dtype="boolean")
-        ntpd = _all_na_bool(n)
-        ntpd[pc] = ntv
-    else:
-        ntpd = _all_na_bool(n)
-    for role, scol, dcol, label in _WIDE_ROLES:
-        s = (
-            per_patient(pd.to_numeric(wide[scol], errors="coerce").to_numpy(dtype=float))
-            if scol in wide.columns
-            else np.full(n, np.nan)
-        )
-        d = per_patient(_epoch_days(wide[dcol])) if dcol in wide.columns else np.full(n, np.nan)
-        sld_vals[role] = s
-        r = np.full(n, None, dtype=object)
-        r[np.isnan(d)] = f"no {label} scan given ({dcol} empty)"
-        r[~has_row] = "no measurements"
-        reasons[role] = r
-        present = np.flatnonzero(~np.isnan(d))
+        reason = np.full(n_patients, None, dtype=object)
+        reason[np.isnan(date)] = f"no {label} scan given ({date_col} empty)"
+        reason[~has_row] = "no measurements"
+        reasons[role] = reason
+        present = np.flatnonzero(~np.isnan(date))
         frames.append(
             pd.DataFrame(
                 {
                     "_pcode": present,
                     "_rk": ROLES.index(role),
-                    "_date": d[present],
-                    "sld_mm": s[present],
+                    "_date": date[present],
+                    "sld_mm": sld[present],
                     "role": role,
                 }
             )
         )
-    sc = (
+    frame = (
         pd.concat(frames, ignore_index=True)
         .sort_values(["_pcode", "_date", "_rk"], kind="mergesort")
         .reset_index(drop=True)
     )
-    ns = len(sc)
-    p = sc["_pcode"].to_numpy(dtype=np.int64)
-    sld = sc["sld_mm"].to_numpy(dtype=float)
-    is_fe = (sc["role"] == "on_treatment").to_numpy()
-    for role in ("prebaseline", "baseline", "on_treatment"):
-        idx[role] = _index_per_group((sc["role"] == role).to_numpy(), p, n)
-    new_scan = np.where(is_fe, newl[p], np.nan)
-    nt_scan = _all_na_bool(ns)
-    nt_scan[is_fe] = ntpd[p[is_fe]]
-    cr = _boolean_array(sld == 0)
-    cr[np.isnan(sld)] = pd.NA
-    sreason = np.where(np.isnan(sld), "SLD not given", None).astype(object)
-    nan = np.full(ns, np.nan)
-    day = sc["_date"].to_numpy(dtype=float) - st[p]
-    scans = {
-        "_pcode": p,
-        "_date": sc["_date"].to_numpy(dtype=float),
-        "patient_id": cohort.patients["patient_id"].to_numpy()[p],
-        "assessment_date": _to_dates(sc["_date"].to_numpy(dtype=float)),
-        "day": day,
-        "role": sc["role"].to_numpy(dtype=object),
-        "is_first_eval": is_fe,
-        "sld_mm": sld,
-        "sld_reason": sreason,
-        "sld_measured_mm": sld,
-        "n_targets_expected": nan,
-        "n_targets_measured": nan,
-        "targets_cr": cr,
-        "new_lesions": new_scan,
-        "new_lesions_first_seen": new_scan,
-        "new_lesion_sum_mm": nan,
-        "new_organs": nan,
-        "max_new_lesions_in_involved_organ": nan,
-        "non_target_pd": nt_scan,
-        "non_target_cr": _all_na_bool(ns),
-        "n_non_targets_expected": nan,
-        "n_non_targets_assessed": nan,
+    return WideScans(frame=frame, reasons=reasons)
+
+
+def _wide_measures(
+    wide: pd.DataFrame, frame: pd.DataFrame, *, rows: np.ndarray, n_patients: int
+) -> ScanMeasures:
+    """Per-scan measures of the wide table: the SLD as given; new lesions and non-target
+    progression (when given) at the first-evaluation scan only; the rest unknown."""
+    n_scans = len(frame)
+    patient = frame["_pcode"].to_numpy(dtype=np.int64)
+    sld = frame["sld_mm"].to_numpy(dtype=float)
+    is_first_eval = (frame["role"] == "on_treatment").to_numpy()
+    new_lesions = _wide_number(wide, "new_lesions_first_eval", rows=rows, n_patients=n_patients)
+    non_target_pd = all_na_bool(n_patients)
+    if "non_target_pd_first_eval" in wide.columns:
+        non_target_pd[rows] = pd.array(wide["non_target_pd_first_eval"], dtype="boolean")
+    new_at_scan = np.where(is_first_eval, new_lesions[patient], np.nan)
+    non_target_pd_at_scan = all_na_bool(n_scans)
+    non_target_pd_at_scan[is_first_eval] = non_target_pd[patient[is_first_eval]]
+    return _measures_of_given_sums(
+        sld,
+        missing_sld="SLD not given",
+        new_lesions=new_at_scan,
+        new_lesions_first_seen=new_at_scan,
+        new_organs=np.full(n_scans, np.nan),
+        non_target_pd=non_target_pd_at_scan,
+    )
+
+
+def _build_wide(
+    cohort: Cohort, *, start: np.ndarray, death: np.ndarray
+) -> tuple[Scans, TimePoints]:
+    """Scans and time points of the three-scan wide table (the scans are given: no window)."""
+    wide = cohort.scans_wide
+    assert wide is not None  # (the caller checked)
+    n = len(cohort.patients)
+    rows = _wide_patient_codes(cohort, wide)
+    start = start.copy()  # a missing treatment_start is taken from the wide table
+    if "treatment_start" in wide.columns:
+        wide_start = epoch_days(wide["treatment_start"])
+        fill = np.isnan(start[rows])
+        start[rows[fill]] = wide_start[fill]
+    given = _wide_scans(wide, rows, n)
+    frame = given.frame
+    patient = frame["_pcode"].to_numpy(dtype=np.int64)
+    date = frame["_date"].to_numpy(dtype=float)
+    index = {
+        role: first_per_group((frame["role"] == role).to_numpy(), patient, n)
+        for role in ("prebaseline", "baseline", "on_treatment")
     }
-    fe_reason = reasons["on_treatment"]
-    died = (idx["on_treatment"] < 0) & ~np.isnan(death)
-    fe_reason[died] = concat_text("died before first evaluation (day ", _gfmt(death[died]), ")")
-    pt = {
-        "pre": idx["prebaseline"],
-        "base": idx["baseline"],
-        "fe": idx["on_treatment"],
-        "pre_reason": reasons["prebaseline"],
-        "base_reason": reasons["baseline"],
-        "fe_reason": fe_reason,
-        "n_post": (idx["on_treatment"] >= 0).astype(np.int64),
-        "pre_not_evaluable": np.zeros(n, dtype=bool),
-        "start": st,
-    }
-    return scans, pt
+    first_eval_reason = given.reasons["on_treatment"]
+    died = (index["on_treatment"] < 0) & ~np.isnan(death)
+    first_eval_reason[died] = concat_text(
+        "died before first evaluation (day ", format_numbers(death[died]), ")"
+    )
+    scans = Scans(
+        patient=patient,
+        date=date,
+        day=date - start[patient],
+        measures=_wide_measures(wide, frame, rows=rows, n_patients=n),
+        display=ScanDisplay(
+            patient_id=cohort.patients["patient_id"].to_numpy()[patient],
+            assessment_date=dates_from_days(date),
+            role=frame["role"].to_numpy(dtype=object),
+            is_first_eval=(frame["role"] == "on_treatment").to_numpy(),
+        ),
+    )
+    points = TimePoints(
+        prebaseline=index["prebaseline"],
+        baseline=index["baseline"],
+        first_eval=index["on_treatment"],
+        prebaseline_reason=given.reasons["prebaseline"],
+        baseline_reason=given.reasons["baseline"],
+        first_eval_reason=first_eval_reason,
+        n_post_baseline_scans=(index["on_treatment"] >= 0).astype(np.int64),
+        prebaseline_not_evaluable=np.zeros(n, dtype=bool),
+        start=start,
+    )
+    return scans, points
 
 
-# --------------------------------------------------------------------------- public
+# --------------------------------------------------------------------------- scans of a cohort
 
 
-def _build(
-    cohort: Cohort, params: Parameters, full: bool = True
-) -> tuple[dict, dict[str, np.ndarray]]:
-    pat = cohort.patients
-    start = _epoch_days(pat["treatment_start"])
-    death = death_days(pat, params)
+def _build(cohort: Cohort, params: Parameters, *, full: bool = True) -> tuple[Scans, TimePoints]:
+    """Scans and time points of the cohort, from the lesion table, else the per-scan sums, else
+    the three-scan wide table (``full=False``: only what the feature table reads)."""
+    start = epoch_days(cohort.patients["treatment_start"])
+    death = death_days(cohort.patients, params)
     if (
         cohort.scans_wide is not None
         and len(cohort.scans_wide)
         and not (cohort.lesions is not None and len(cohort.lesions))
         and not (cohort.assessments is not None and len(cohort.assessments))
     ):
-        scans, pt = _build_wide(cohort, params, start, death)
-    else:
-        scans, pt = _build_long(cohort, params, start, death, full=full)
-        pt["start"] = start
-    pt["death"] = death
-    return scans, pt
+        return _build_wide(cohort, start=start, death=death)
+    return _build_long(cohort, params, start=start, death=death, full=full)
 
 
-def _finish_scans(scans: dict) -> pd.DataFrame:
-    """The internal column dict as the public scan table (nullable dtypes)."""
+_COUNT_COLUMNS = (
+    "n_targets_expected",
+    "n_targets_measured",
+    "new_lesions",
+    "new_lesions_first_seen",
+    "new_organs",
+    "max_new_lesions_in_involved_organ",
+    "n_non_targets_expected",
+    "n_non_targets_assessed",
+)
+_FLAG_COLUMNS = ("targets_cr", "non_target_pd", "non_target_cr")
+_DISPLAY_COLUMNS = ("patient_id", "assessment_date", "role", "is_first_eval")
+
+
+def _finish_scans(scans: Scans) -> pd.DataFrame:
+    """The scans as the public scan table (nullable dtypes)."""
+    assert scans.display is not None  # (built with full=True)
     cols: dict[str, object] = {}
     for c in SCAN_COLUMNS:
-        v = scans[c]
-        if c in (
-            "n_targets_expected",
-            "n_targets_measured",
-            "new_lesions",
-            "new_lesions_first_seen",
-            "new_organs",
-            "max_new_lesions_in_involved_organ",
-            "n_non_targets_expected",
-            "n_non_targets_assessed",
-        ):
-            v = _int_na(np.asarray(v, dtype=float))
-        elif c in ("targets_cr", "non_target_pd", "non_target_cr"):
-            v = _boolean_array(v)
-        elif c == "sld_reason":
-            v = v(np.arange(len(scans["day"]))) if callable(v) else np.asarray(v, dtype=object)
+        if c == "sld_reason":
+            cols[c] = scans.measures.sld_reason.at(np.arange(len(scans.day)))
+            continue
+        if c == "day":
+            v: object = scans.day
+        elif c in _DISPLAY_COLUMNS:
+            v = getattr(scans.display, c)
+        else:
+            v = getattr(scans.measures, c)
+        if c in _COUNT_COLUMNS:
+            v = int_na(np.asarray(v, dtype=float))
+        elif c in _FLAG_COLUMNS:
+            v = boolean_array(v)
         cols[c] = v
     return pd.DataFrame(cols)
 
@@ -993,6 +1278,9 @@ def scan_table(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame
     params = params or Parameters()
     scans, _ = _build(cohort, params)
     return _finish_scans(scans)
+
+
+# --------------------------------------------------------------------------- first evaluation
 
 
 def first_evaluation_features(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
@@ -1020,197 +1308,303 @@ def first_evaluation_features_with_extras(
     with organs, dates without time of day: ``n_organs_with_new_lesions_first_eval``, distinct
     organs holding a new lesion at the first evaluation, NaN when unknown or no first evaluation)
     so that :mod:`hpd_analysis.classification` need not scan the lesion rows again."""
-    scans, pt = _build(cohort, params, full=False)
-    pat = cohort.patients
-    pre, base, fe = pt["pre"], pt["base"], pt["fe"]
-    date_days = np.asarray(scans["_date"], dtype=float)
-    dayv = np.asarray(scans["day"], dtype=float)
-    sld = np.asarray(scans["sld_mm"], dtype=float)
-    sreason = scans["sld_reason"]
-
-    def tdate(i: np.ndarray) -> np.ndarray:
-        return _to_dates(_take(date_days, i))
-
-    def treasons(*pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
-        """SLD reasons at the scans ``i`` (None where ``i`` is -1) of each (``i``, its SLD)."""
-        if not callable(sreason):
-            return [_take(np.asarray(sreason, dtype=object), i, None) for i, _ in pairs]
-        # the reason is None wherever the SLD is known: build texts for the other scans only,
-        # in one call for the three time points
-        where = [np.flatnonzero((i >= 0) & np.isnan(s)) for i, s in pairs]
-        texts = sreason(np.concatenate([i[w] for (i, _), w in zip(pairs, where, strict=True)]))
-        outs, start = [], 0
-        for (i, _), w in zip(pairs, where, strict=True):
-            out = np.full(len(i), None, dtype=object)
-            out[w] = texts[start : start + len(w)]
-            start += len(w)
-            outs.append(out)
-        return outs
-
-    s_pre, s0, s1 = _take(sld, pre), _take(sld, base), _take(sld, fe)
-    r_pre, r0, r1 = treasons((pre, s_pre), (base, s0), (fe, s1))
-    r_pre = np.where(pre < 0, pt["pre_reason"], r_pre).astype(object)
-    r0 = np.where(base < 0, pt["base_reason"], r0).astype(object)
-    r1 = np.where(fe < 0, pt["fe_reason"], r1).astype(object)
-    pne = pt["pre_not_evaluable"]
-    r_pre[pne] = concat_text(
-        r_pre[pne], "; no scan in the pre-baseline window has every baseline target measured"
+    scans, points = _build(cohort, params, full=False)
+    sums = _time_point_sums(scans, points)
+    findings = _first_eval_findings(scans.measures, points.first_eval, params=params)
+    response = _recist_first_eval(sums, findings, points=points, params=params)
+    table = _feature_table(
+        cohort, scans=scans, points=points, sums=sums, findings=findings, response=response
     )
-    d_pre, d0, d1 = tdate(pre), tdate(base), tdate(fe)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        days_pre = (d0 - d_pre) / np.timedelta64(1, "D")
-        days_on = (d1 - d0) / np.timedelta64(1, "D")
-        chg = s1 - s0
-        pct = np.where(s0 > 0, 100.0 * chg / s0, np.nan)
+    extra = {}
+    n_organs = scans.measures.n_organs_with_new_lesions
+    if n_organs is not None:
+        extra["n_organs_with_new_lesions_first_eval"] = take_or_fill(n_organs, points.first_eval)
+    return table, extra
 
-    # RECIST 1.1 at the first evaluation (nadir = baseline)
-    cr = _take(
-        np.asarray(_boolean_array(scans["targets_cr"]).fillna(False), dtype=bool), fe, False
-    ).astype(bool)
-    ntpd_s = _boolean_array(scans["non_target_pd"])
-    ntcr_s = _boolean_array(scans["non_target_cr"])
 
-    def take_bool(arr: pd.arrays.BooleanArray) -> pd.arrays.BooleanArray:
-        return arr.take(fe, allow_fill=True)  # -1 (no first evaluation): NA
+def _text_or_empty(values: np.ndarray) -> np.ndarray:
+    """Reasons as str (missing: the empty string), for joining into a longer reason."""
+    return pd.Series(values, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
 
-    ntpd, ntcr = take_bool(ntpd_s), take_bool(ntcr_s)
-    nt_exp = np.asarray(_take(scans["n_non_targets_expected"], fe), dtype=float)
-    nt_ass = np.asarray(_take(scans["n_non_targets_assessed"], fe), dtype=float)
-    newl = np.asarray(_take(scans["new_lesions"], fe), dtype=float)
-    new_org = np.asarray(_take(scans["new_organs"], fe), dtype=float)
-    max_inv = np.asarray(_take(scans["max_new_lesions_in_involved_organ"], fe), dtype=float)
-    new_flag = _boolean_array(np.nan_to_num(newl, nan=0.0) > 0)
-    new_unknown = np.isnan(newl)
+
+@dataclass(frozen=True)
+class TimePointSums:
+    """The SLD (mm; NaN when missing) at the three scans per patient, and why it is missing
+    (the scan's reason when there is no scan, else the SLD's)."""
+
+    prebaseline_mm: np.ndarray
+    baseline_mm: np.ndarray
+    first_eval_mm: np.ndarray
+    prebaseline_reason: np.ndarray
+    baseline_reason: np.ndarray
+    first_eval_reason: np.ndarray
+
+
+def _sld_reasons_at(
+    reasons: SldReasons, *scans_and_slds: tuple[np.ndarray, np.ndarray]
+) -> list[np.ndarray]:
+    """The SLD reason at each (scan per patient, its SLD) pair: None where there is no scan
+    (-1) or the SLD is known; the texts of the three time points are built in one call."""
+    where = [np.flatnonzero((scan >= 0) & np.isnan(sld)) for scan, sld in scans_and_slds]
+    texts = reasons.at(
+        np.concatenate([scan[w] for (scan, _), w in zip(scans_and_slds, where, strict=True)])
+    )
+    outs, first = [], 0
+    for (scan, _), w in zip(scans_and_slds, where, strict=True):
+        out = np.full(len(scan), None, dtype=object)
+        out[w] = texts[first : first + len(w)]
+        first += len(w)
+        outs.append(out)
+    return outs
+
+
+def _time_point_sums(scans: Scans, points: TimePoints) -> TimePointSums:
+    """:class:`TimePointSums` of the chosen scans."""
+    sld = np.asarray(scans.measures.sld_mm, dtype=float)
+    pre, base, first = points.prebaseline, points.baseline, points.first_eval
+    s_pre, s_base, s_first = (
+        take_or_fill(sld, pre),
+        take_or_fill(sld, base),
+        take_or_fill(sld, first),
+    )
+    r_pre, r_base, r_first = _sld_reasons_at(
+        scans.measures.sld_reason, (pre, s_pre), (base, s_base), (first, s_first)
+    )
+    r_pre = np.where(pre < 0, points.prebaseline_reason, r_pre).astype(object)
+    r_base = np.where(base < 0, points.baseline_reason, r_base).astype(object)
+    r_first = np.where(first < 0, points.first_eval_reason, r_first).astype(object)
+    none_evaluable = points.prebaseline_not_evaluable
+    r_pre[none_evaluable] = concat_text(
+        r_pre[none_evaluable],
+        "; no scan in the pre-baseline window has every baseline target measured",
+    )
+    return TimePointSums(
+        prebaseline_mm=s_pre,
+        baseline_mm=s_base,
+        first_eval_mm=s_first,
+        prebaseline_reason=r_pre,
+        baseline_reason=r_base,
+        first_eval_reason=r_first,
+    )
+
+
+@dataclass(frozen=True)
+class FirstEvalFindings:
+    """What the first-evaluation scan shows, per patient (NaN / NA without one)."""
+
+    targets_cr: np.ndarray
+    sld_measured_mm: np.ndarray
+    n_targets_expected: np.ndarray
+    n_targets_measured: np.ndarray
+    non_target_pd: pd.arrays.BooleanArray
+    non_target_cr: pd.arrays.BooleanArray
+    n_non_targets_expected: np.ndarray
+    n_non_targets_assessed: np.ndarray
+    new_lesions: np.ndarray  #: count (NaN: not recorded)
+    new_lesion: pd.arrays.BooleanArray  #: any new lesion (NA when not recorded and unknown)
+    new_organs: np.ndarray
+    max_new_lesions_in_involved_organ: np.ndarray
+
+
+def _first_eval_findings(
+    measures: ScanMeasures, first_eval: np.ndarray, *, params: Parameters
+) -> FirstEvalFindings:
+    """The measures of the first-evaluation scan of each patient (``first_eval``: scan index,
+    -1 when none)."""
+
+    def count(values: np.ndarray) -> np.ndarray:
+        return np.asarray(take_or_fill(values, first_eval), dtype=float)
+
+    def flag(values: Flags) -> pd.arrays.BooleanArray:
+        return boolean_array(values).take(first_eval, allow_fill=True)  # -1: NA
+
+    targets_cr = np.asarray(boolean_array(measures.targets_cr).fillna(False), dtype=bool)
+    new_lesions = count(measures.new_lesions)
+    new_lesion = boolean_array(np.nan_to_num(new_lesions, nan=0.0) > 0)
     if params.rules.new_lesions_when_unrecorded == "unknown":
-        new_flag[new_unknown] = pd.NA
+        new_lesion[np.isnan(new_lesions)] = pd.NA
+    return FirstEvalFindings(
+        targets_cr=take_or_fill(targets_cr, first_eval, False).astype(bool),
+        sld_measured_mm=count(measures.sld_measured_mm),
+        n_targets_expected=count(measures.n_targets_expected),
+        n_targets_measured=count(measures.n_targets_measured),
+        non_target_pd=flag(measures.non_target_pd),
+        non_target_cr=flag(measures.non_target_cr),
+        n_non_targets_expected=count(measures.n_non_targets_expected),
+        n_non_targets_assessed=count(measures.n_non_targets_assessed),
+        new_lesions=new_lesions,
+        new_lesion=new_lesion,
+        new_organs=count(measures.new_organs),
+        max_new_lesions_in_involved_organ=count(measures.max_new_lesions_in_involved_organ),
+    )
 
-    s1_part = np.asarray(_take(scans["sld_measured_mm"], fe), dtype=float)
-    t_exp = np.asarray(_take(scans["n_targets_expected"], fe), dtype=float)
-    t_meas = np.asarray(_take(scans["n_targets_measured"], fe), dtype=float)
-    no_targets = (fe >= 0) & (base >= 0) & (t_exp == 0)
-    tgt_reason = r1.copy()
-    nob = (fe >= 0) & (base < 0)
-    tgt_reason[nob] = concat_text(
-        "no baseline scan (",
-        pd.Series(pt["base_reason"][nob], dtype=object)
-        .fillna("")
-        .astype(str)
-        .to_numpy(dtype=object),
-        ")",
+
+@dataclass(frozen=True)
+class FirstEvalResponse:
+    """RECIST 1.1 at the first evaluation per patient (object arrays of labels / texts)."""
+
+    target: np.ndarray
+    overall: np.ndarray
+    reason: np.ndarray
+
+
+def _target_sld_reason(sums: TimePointSums, points: TimePoints) -> np.ndarray:
+    """Why the target response cannot be read: the first-evaluation SLD's reason, or that of
+    the baseline scan or baseline SLD."""
+    first, base = points.first_eval, points.baseline
+    reason = sums.first_eval_reason.copy()
+    no_baseline = (first >= 0) & (base < 0)
+    reason[no_baseline] = concat_text(
+        "no baseline scan (", _text_or_empty(points.baseline_reason[no_baseline]), ")"
     )
-    badb = (fe >= 0) & (base >= 0) & np.isnan(s0)
-    tgt_reason[badb] = concat_text(
-        "baseline SLD not evaluable (",
-        pd.Series(r0[badb], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
-        ")",
+    baseline_missing = (first >= 0) & (base >= 0) & np.isnan(sums.baseline_mm)
+    reason[baseline_missing] = concat_text(
+        "baseline SLD not evaluable (", _text_or_empty(sums.baseline_reason[baseline_missing]), ")"
     )
-    resp = scan_responses(
+    return reason
+
+
+def _recist_first_eval(
+    sums: TimePointSums,
+    findings: FirstEvalFindings,
+    *,
+    points: TimePoints,
+    params: Parameters,
+) -> FirstEvalResponse:
+    """RECIST 1.1 at the first evaluation (nadir = baseline; :func:`recist.scan_responses`),
+    with the reason qualified when new lesions were not recorded, when early on-treatment scans
+    were not used, and NE without a first evaluation."""
+    first = points.first_eval
+    responses = scan_responses(
         ScanAssessment(
-            sld_mm=s1,
-            baseline_sld_mm=s0,
-            nadir_mm=s0,
-            targets_cr=cr,
-            sld_measured_mm=s1_part,
-            n_targets_expected=t_exp,
-            n_targets_measured=t_meas,
-            no_targets=no_targets,
-            non_target_pd=ntpd,
-            non_target_cr=ntcr,
-            n_non_targets_expected=nt_exp,
-            n_non_targets_assessed=nt_ass,
-            new_lesion=new_flag,
-            sld_reason=tgt_reason,
+            sld_mm=sums.first_eval_mm,
+            baseline_sld_mm=sums.baseline_mm,
+            nadir_mm=sums.baseline_mm,
+            targets_cr=findings.targets_cr,
+            sld_measured_mm=findings.sld_measured_mm,
+            n_targets_expected=findings.n_targets_expected,
+            n_targets_measured=findings.n_targets_measured,
+            no_targets=(first >= 0) & (points.baseline >= 0) & (findings.n_targets_expected == 0),
+            non_target_pd=findings.non_target_pd,
+            non_target_cr=findings.non_target_cr,
+            n_non_targets_expected=findings.n_non_targets_expected,
+            n_non_targets_assessed=findings.n_non_targets_assessed,
+            new_lesion=findings.new_lesion,
+            sld_reason=_target_sld_reason(sums, points),
         )
     )
-    tr, ovr, reason = resp.target_response, resp.overall_response, resp.response_reason
-    ovr_before = ovr.copy()
-
-    def ovr_was(idx: np.ndarray) -> np.ndarray:
-        return ovr_before[idx].astype(object)
-
-    nofe = fe < 0
+    target, overall = responses.target_response, responses.overall_response
+    reason = responses.response_reason
+    no_first_eval = first < 0
     if params.rules.new_lesions_when_unrecorded == "unknown":
         # without new-lesion data RECIST PD is unknown unless the SLD alone (or non-target
         # progression) gives PD: a size-only SD/PR/CR would assume "no new lesion"
-        unk = np.flatnonzero(new_unknown & ~nofe & (ovr != "PD") & (ovr != "NE"))
-        if len(unk):
-            ovr[unk] = "NE"
-            reason[unk] = concat_text(
+        unknown = np.flatnonzero(
+            np.isnan(findings.new_lesions) & ~no_first_eval & (overall != "PD") & (overall != "NE")
+        )
+        if len(unknown):
+            size_only = overall[unknown].astype(object)
+            overall[unknown] = "NE"
+            reason[unknown] = concat_text(
                 "new lesions not recorded: RECIST PD unknown unless the SLD alone gives PD "
                 "(rules.new_lesions_when_unrecorded=unknown; the SLD alone gives ",
-                ovr_was(unk),
+                size_only,
                 "): ",
-                pd.Series(reason[unk], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+                _text_or_empty(reason[unknown]),
             )
-    early = pt.get("n_early")
-    if early is not None:  # on-treatment scans before the first-evaluation window: say so
-        m = np.flatnonzero(~nofe & (early > 0))
-        if len(m):
-            reason[m] = concat_text(
-                pd.Series(reason[m], dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+    if points.n_early_scans is not None:  # on-treatment scans before the window: say so
+        early = np.flatnonzero(~no_first_eval & (points.n_early_scans > 0))
+        if len(early):
+            reason[early] = concat_text(
+                _text_or_empty(reason[early]),
                 "; ",
-                _gfmt(early[m]),
+                format_numbers(points.n_early_scans[early]),
                 " on-treatment scan(s) before day "
                 f"{params.windows.first_eval_min_days} not used (windows.first_eval_min_days)",
             )
-    tr[nofe] = "NE"
-    ovr[nofe] = "NE"
-    reason[nofe] = concat_text(
+    target[no_first_eval] = "NE"
+    overall[no_first_eval] = "NE"
+    reason[no_first_eval] = concat_text(
         "no first evaluation: ",
-        pd.Series(r1[nofe], dtype=object).astype(str).to_numpy(dtype=object),
+        pd.Series(sums.first_eval_reason[no_first_eval], dtype=object)
+        .astype(str)
+        .to_numpy(dtype=object),
     )
+    return FirstEvalResponse(target=target, overall=overall, reason=reason)
 
-    st = pt["start"]
-    fe_day = _take(dayv, fe)
 
-    def text(values: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
-        """Object column (None where ``keep`` is False), without dtype inference."""
-        v = np.asarray(values, dtype=object)
-        if keep is not None:
-            v = np.where(keep, v, None)
-        return pd.Series(v, dtype=object, copy=False)
+def _text_column(values: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
+    """Object column (None where ``keep`` is False), without dtype inference."""
+    v = np.asarray(values, dtype=object)
+    if keep is not None:
+        v = v.copy()
+        v[~keep] = None
+    return pd.Series(v, dtype=object, copy=False)
 
+
+def _feature_table(
+    cohort: Cohort,
+    *,
+    scans: Scans,
+    points: TimePoints,
+    sums: TimePointSums,
+    findings: FirstEvalFindings,
+    response: FirstEvalResponse,
+) -> pd.DataFrame:
+    """The feature table (:data:`FEATURE_COLUMNS`) from the stages' results."""
+    pre, base, first = points.prebaseline, points.baseline, points.first_eval
+    date = np.asarray(scans.date, dtype=float)
+    d_pre, d_base, d_first = (dates_from_days(take_or_fill(date, i)) for i in (pre, base, first))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        days_pre = (d_base - d_pre) / np.timedelta64(1, "D")
+        days_on = (d_first - d_base) / np.timedelta64(1, "D")
+        change = sums.first_eval_mm - sums.baseline_mm
+        pct = np.where(sums.baseline_mm > 0, 100.0 * change / sums.baseline_mm, np.nan)
     # copy=False: every column is a fresh array (no consolidation copy of ~30 columns)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "patient_id": pat["patient_id"].to_numpy().copy(),
-            "treatment_start": _to_dates(st),
+            "patient_id": cohort.patients["patient_id"].to_numpy().copy(),
+            "treatment_start": dates_from_days(points.start),
             "prebaseline_date": d_pre,
-            "baseline_date": d0,
-            "first_eval_date": d1,
-            "prebaseline_reason": text(pt["pre_reason"], pre < 0),
-            "baseline_reason": text(pt["base_reason"], base < 0),
-            "first_eval_reason": text(pt["fe_reason"], fe < 0),
-            "sld_prebaseline_mm": s_pre,
-            "sld_baseline_mm": s0,
-            "sld_first_eval_mm": s1,
-            "sld_prebaseline_reason": text(r_pre, np.isnan(s_pre)),
-            "sld_baseline_reason": text(r0, np.isnan(s0)),
-            "sld_first_eval_reason": text(r1, np.isnan(s1)),
+            "baseline_date": d_base,
+            "first_eval_date": d_first,
+            "prebaseline_reason": _text_column(points.prebaseline_reason, pre < 0),
+            "baseline_reason": _text_column(points.baseline_reason, base < 0),
+            "first_eval_reason": _text_column(points.first_eval_reason, first < 0),
+            "sld_prebaseline_mm": sums.prebaseline_mm,
+            "sld_baseline_mm": sums.baseline_mm,
+            "sld_first_eval_mm": sums.first_eval_mm,
+            "sld_prebaseline_reason": _text_column(
+                sums.prebaseline_reason, np.isnan(sums.prebaseline_mm)
+            ),
+            "sld_baseline_reason": _text_column(sums.baseline_reason, np.isnan(sums.baseline_mm)),
+            "sld_first_eval_reason": _text_column(
+                sums.first_eval_reason, np.isnan(sums.first_eval_mm)
+            ),
             "days_pre_to_baseline": days_pre,
             "days_baseline_to_first_eval": days_on,
-            "first_eval_day": fe_day,
-            "sld_change_first_eval_mm": chg,
+            "first_eval_day": take_or_fill(np.asarray(scans.day, dtype=float), first),
+            "sld_change_first_eval_mm": change,
             "sld_pct_change_first_eval": pct,
-            "recist_first_eval": text(ovr),
-            "recist_first_eval_reason": text(reason),
-            "target_response_first_eval": text(tr),
-            "non_target_pd_first_eval": ntpd,
-            "new_lesions_first_eval": _int_na(newl),
-            "new_organs_first_eval": _int_na(new_org),
-            "max_new_lesions_in_involved_organ_first_eval": _int_na(max_inv),
-            "n_post_baseline_scans": np.array(pt["n_post"], dtype=np.int64),
+            "recist_first_eval": _text_column(response.overall),
+            "recist_first_eval_reason": _text_column(response.reason),
+            "target_response_first_eval": _text_column(response.target),
+            "non_target_pd_first_eval": findings.non_target_pd,
+            "new_lesions_first_eval": int_na(findings.new_lesions),
+            "new_organs_first_eval": int_na(findings.new_organs),
+            "max_new_lesions_in_involved_organ_first_eval": int_na(
+                findings.max_new_lesions_in_involved_organ
+            ),
+            "n_post_baseline_scans": np.array(points.n_post_baseline_scans, dtype=np.int64),
         },
         copy=False,
     )
-    extra = {}
-    if "_n_organs_new" in scans:
-        extra["n_organs_with_new_lesions_first_eval"] = _take(scans["_n_organs_new"], fe)
-    return out, extra
 
 
-#: the three scans of the kinetic analysis, by slot (see :func:`target_measurements`)
-SLOTS = ("prebaseline", "baseline", "first_eval")
+# --------------------------------------------------------------------------- measurements
+
+
+_MEASUREMENT_COLUMNS = ["row", "slot", "diameter_mm", "is_lymph_node", "organ", "is_sum"]
 
 
 def target_measurements(cohort: Cohort, params: Parameters | None = None) -> pd.DataFrame:
@@ -1226,72 +1620,77 @@ def target_measurements(cohort: Cohort, params: Parameters | None = None) -> pd.
     measured targets are listed too. Used by the re-read model (:mod:`hpd_analysis.uncertainty`).
     """
     params = params or Parameters()
-    scans, pt = _build(cohort, params, full=False)
-    les = cohort.lesions
-    cols = ["row", "slot", "diameter_mm", "is_lymph_node", "organ", "is_sum"]
-    if les is None or not len(les):  # per-scan sums: one "measurement" per scan
-        sld = np.asarray(scans["sld_mm"], dtype=float)
-        rows, slots, vals = [], [], []
-        for k, key in enumerate(("pre", "base", "fe")):
-            idx = np.asarray(pt[key])
-            v = _take(sld, idx)
-            ok = np.flatnonzero(~np.isnan(v))
-            rows.append(ok)
-            slots.append(np.full(len(ok), k, dtype=np.int8))
-            vals.append(v[ok])
-        row = np.concatenate(rows)
-        order = np.lexsort((np.concatenate(slots), row))
-        m = len(row)
-        return pd.DataFrame(
-            {
-                "row": row[order].astype(np.int64),
-                "slot": np.concatenate(slots)[order],
-                "diameter_mm": np.concatenate(vals)[order],
-                "is_lymph_node": np.zeros(m, dtype=bool),
-                "organ": np.full(m, None, dtype=object),
-                "is_sum": np.ones(m, dtype=bool),
-            },
-            columns=cols,
-        )
-    rp = _patient_codes(cohort, les, "lesions")
-    dday, _ = _check_dates(les, "assessment_date", "lesions", cohort)
-    _, _, inv = _scan_keys(rp, dday)
-    is_t = _factor_masks(les["lesion_type"], ("target",))[0]
-    absent = (
-        _factor_masks(les["status"], ("absent",))[0]
-        if "status" in les.columns
-        else np.zeros(len(les), dtype=bool)
+    scans, points = _build(cohort, params, full=False)
+    if cohort.lesions is None or not len(cohort.lesions):
+        return _per_scan_sum_measurements(scans, points)
+    return _lesion_measurements(cohort, points)
+
+
+def _slot_scans(points: TimePoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scans of the :data:`SLOTS` per patient (-1 when none)."""
+    return points.prebaseline, points.baseline, points.first_eval
+
+
+def _per_scan_sum_measurements(scans: Scans, points: TimePoints) -> pd.DataFrame:
+    """:func:`target_measurements` without a lesion table: one "measurement" (the SLD) per
+    scan with an SLD."""
+    sld = np.asarray(scans.measures.sld_mm, dtype=float)
+    rows, slots, values = [], [], []
+    for k, scan in enumerate(_slot_scans(points)):
+        v = take_or_fill(sld, scan)
+        known = np.flatnonzero(~np.isnan(v))
+        rows.append(known)
+        slots.append(np.full(len(known), k, dtype=np.int8))
+        values.append(v[known])
+    row = np.concatenate(rows)
+    order = np.lexsort((np.concatenate(slots), row))
+    m = len(row)
+    return pd.DataFrame(
+        {
+            "row": row[order].astype(np.int64),
+            "slot": np.concatenate(slots)[order],
+            "diameter_mm": np.concatenate(values)[order],
+            "is_lymph_node": np.zeros(m, dtype=bool),
+            "organ": np.full(m, None, dtype=object),
+            "is_sum": np.ones(m, dtype=bool),
+        },
+        columns=_MEASUREMENT_COLUMNS,
     )
-    lcode = _factorize(les["lesion_id"])[0].astype(np.int64, copy=False)
-    nl = int(lcode.max()) + 1 if len(lcode) else 1
-    key = rp * nl + lcode
-    base = np.asarray(pt["base"])
-    bt_keys = key[is_t & (inv == base[rp])]
-    is_bt = is_t & pd.Series(key).isin(bt_keys).to_numpy()
-    diam = _float_values(les, "diameter_mm")
-    if diam is None:
-        diam = np.full(len(les), np.nan)
-    measured = is_bt & (~np.isnan(diam) | absent) & ~_bool_col(les, "not_evaluable")
-    slot = np.full(len(les), -1, dtype=np.int8)
-    for k, name in enumerate(("pre", "base", "fe")):
-        at = np.asarray(pt[name])[rp]
-        slot[measured & (at >= 0) & (inv == at)] = k
+
+
+def _lesion_measurements(cohort: Cohort, points: TimePoints) -> pd.DataFrame:
+    """:func:`target_measurements` from the lesion table: the measured baseline targets (the
+    rows :func:`_sum_of_diameters` adds up) at the three scans."""
+    mrows = _measurement_rows(cohort)
+    n_patients = len(cohort.patients)
+    rows = _lesion_rows(
+        mrows.table,
+        patient=mrows.patient,
+        scan=mrows.scan,
+        baseline_scan=points.baseline,
+        n_patients=n_patients,
+    )
+    measured = _measured_targets(rows, _baseline_lesions(rows, n_patients))
+    slot = np.full(len(mrows.table), -1, dtype=np.int8)
+    for k, scan in enumerate(_slot_scans(points)):
+        at = scan[rows.patient]
+        slot[measured & (at >= 0) & (rows.scan == at)] = k
     keep = np.flatnonzero(slot >= 0)
-    d = diam[keep]
-    d[np.isnan(d)] = 0.0
+    diameter = rows.diameter_mm[keep]
+    diameter[np.isnan(diameter)] = 0.0
     organ = np.full(len(keep), None, dtype=object)
-    if "organ" in les.columns:
-        o = les["organ"].to_numpy(dtype=object)[keep]
+    if "organ" in mrows.table.columns:
+        o = mrows.table["organ"].to_numpy(dtype=object)[keep]
         known = ~pd.isna(o)
         organ[known] = pd.Index(o[known]).astype(str).str.strip().str.lower().to_numpy(dtype=object)
     return pd.DataFrame(
         {
-            "row": rp[keep],
+            "row": rows.patient[keep],
             "slot": slot[keep],
-            "diameter_mm": d,
-            "is_lymph_node": _bool_col(les, "is_lymph_node")[keep],
+            "diameter_mm": diameter,
+            "is_lymph_node": rows.lymph_node[keep],
             "organ": organ,
             "is_sum": np.zeros(len(keep), dtype=bool),
         },
-        columns=cols,
+        columns=_MEASUREMENT_COLUMNS,
     )

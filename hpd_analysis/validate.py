@@ -20,7 +20,7 @@ Policies (documented in ``docs/bad-input.md``):
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,6 +133,16 @@ class Collector:
             }
         )
 
+    def note_rows(
+        self, file: str, column: str | None, action: str, mask: pd.Series | np.ndarray, detail: str
+    ) -> int:
+        """Record one load-report row for the rows where ``mask`` holds (none when it holds
+        nowhere); return their number."""
+        n = int(mask.sum())
+        if n:
+            self.note(file, column, action, n, detail)
+        return n
+
     def warn(
         self,
         file: str,
@@ -188,6 +198,83 @@ def show(value: object) -> str:
     return repr(text)
 
 
+def is_number(value: object) -> bool:
+    """True for a number cell (Python or NumPy int or float); a bool is not a number."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def number_text(value: object) -> str:
+    """A number as ``{:g}`` text (``1e+308``, ``12.5``); anything else as ``str``."""
+    return f"{value:g}" if isinstance(value, (int, float, np.floating)) else str(value)
+
+
+def shown_numbers(values: pd.Series, mask: pd.Series) -> pd.Series:
+    """``values`` rendered by :func:`number_text` on the rows of ``mask`` only (for messages:
+    the other rows are never shown, so they are not formatted)."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    if mask.any():
+        out[mask] = values[mask].map(number_text)
+    return out
+
+
+def iso_dates(dates: pd.Series, mask: pd.Series) -> pd.Series:
+    """ISO text (``YYYY-MM-DD``) of the dates where ``mask`` holds (only those: messages need
+    no more)."""
+    out = pd.Series(None, index=dates.index, dtype=object)
+    if mask.any():
+        out[mask] = dates[mask].dt.strftime("%Y-%m-%d")
+    return out
+
+
+def flag_date_after(
+    col: Collector,
+    label: str,
+    table: pd.DataFrame | dict[str, pd.Series],
+    column: str,
+    bound: str,
+    word: str,
+) -> None:
+    """One problem per row whose ``column`` date is after its ``bound`` date (both given):
+    ``<word> <date> is after <bound>`` (expected ``<column> on or before <bound>``)."""
+    after = table[column].notna() & table[bound].notna() & (table[column] > table[bound])
+    col.add_rows(
+        label,
+        column,
+        after,
+        lambda v: f"{word} {v} is after {bound}",
+        f"{column} on or before {bound}",
+        values=iso_dates(table[column], after),
+    )
+
+
+def value_message(before: str, after: str = "") -> Callable[[object], str]:
+    """A problem message of a cell's value: ``f"{before}{value}{after}"``."""
+    return lambda v: f"{before}{v}{after}"
+
+
+def describe_keys(*parts: tuple[str, str]) -> Callable[[pd.DataFrame], pd.Series]:
+    """A ``describe`` for :func:`dedupe_and_sort`: each row's key as the text ``prefix + value``
+    of every ``(prefix, column)`` pair in turn, dates as ``YYYY-MM-DD``
+    (``describe_keys(("patient ", "patient_id"), (" on ", "assessment_date"))``)."""
+
+    def describe(d: pd.DataFrame) -> pd.Series:
+        text: pd.Series | None = None
+        for prefix, column in parts:
+            v = d[column]
+            shown = (
+                v.dt.strftime("%Y-%m-%d")
+                if pd.api.types.is_datetime64_any_dtype(v.dtype)
+                else v.astype(str)
+            )
+            text = prefix + shown if text is None else text + prefix + shown
+        assert text is not None, "describe_keys needs at least one (prefix, column)"
+        return text
+
+    return describe
+
+
 def _expand(u_values: np.ndarray, codes: np.ndarray, fill: object) -> np.ndarray:
     """Row-level array from per-unique values (``codes == -1`` -> ``fill``)."""
     ext = np.concatenate([np.asarray(u_values), np.array([fill], dtype=np.asarray(u_values).dtype)])
@@ -227,8 +314,12 @@ class Raw:
                 is_str = self.uniq.map(lambda v: isinstance(v, str)).to_numpy(bool)
             self.u_is_str = is_str
             if is_str.any():
-                stripped = self.uniq.where(is_str, None).str.strip()
-                self.u_text = stripped.where(stripped.ne("") & pd.Series(is_str), None)
+                # str.strip per distinct value (a list comprehension: 3x faster than .str.strip)
+                texts = [
+                    (v.strip() or None) if s else None
+                    for v, s in zip(self.uniq.tolist(), is_str.tolist(), strict=True)
+                ]
+                self.u_text = pd.Series(texts, dtype=object)
             else:
                 self.u_text = pd.Series([None] * len(self.uniq), dtype=object)
             self.u_blank = is_str & ~self.u_text.notna().to_numpy()
@@ -268,24 +359,82 @@ def blank(s: pd.Series | Raw) -> pd.Series:
 
 
 def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.Series:
-    """Identifiers as Python ``str`` (object dtype, None when blank); whole floats lose ``.0``."""
+    """Identifiers as Python ``str`` (object dtype, None when blank); whole floats lose ``.0``.
+
+    Typed ids (numbers) are written as text, the leading quote of formula-escaped ids is
+    removed and ids are normalized to Unicode NFC, each fix noted. When ``s`` is a :class:`Raw`,
+    it keeps the canonical id of each distinct value (``canon_uniq``) and integer codes that
+    sort like the ids (``canon_codes``).
+    """
     r = as_raw(s)
-    raw = r.s
     if not r.is_object:
-        if pd.api.types.is_float_dtype(raw.dtype):
-            whole = raw.dropna()
-            if len(whole) and bool((whole == np.floor(whole)).all()):
-                raw = raw.astype("Int64")
-        col.note(
-            file,
-            column,
-            "converted_ids",
-            int(raw.notna().sum()),
-            "numeric identifiers written as text",
-        )
-        r = Raw(
-            raw.astype(object).where(raw.notna(), None).map(lambda v: v if v is None else str(v))
-        )
+        r = _numeric_ids_as_text(r, file, column, col)
+    u = _typed_ids_as_text(r, file, column, col)
+    u_arr = u.to_numpy(object)
+    # one pass over the distinct ids tells whether any needs the two fixes below
+    joined = "\x00".join(u_arr[u.notna().to_numpy()].tolist())  # (the ids are str or None)
+    if "'" in joined:
+        # '=... written by a workbench CSV writer (formula neutralization): the id is =...
+        quoted = u.str.startswith("'").eq(True).to_numpy(bool)
+        pos = np.flatnonzero(quoted)
+        back = [unneutralize_text(v) for v in u_arr[pos]]
+        changed = np.zeros(len(u_arr), bool)
+        changed[pos] = [b is not v for b, v in zip(back, u_arr[pos], strict=True)]
+        if changed.any():
+            u_arr = _replaced(u_arr, pos, back)
+            col.note(
+                file,
+                column,
+                "formula_quote_removed",
+                int(r.rows(changed).sum()),
+                "leading single quote of formula-escaped identifiers ('=..., '+...) removed",
+            )
+    # the same name typed on a Mac (NFD) and on Windows (NFC) is one id (ASCII ids: as is)
+    if not joined.isascii():
+        wide = np.array([isinstance(v, str) and not v.isascii() for v in u_arr], bool)
+        pos = np.flatnonzero(wide)
+        nfc = [unicodedata.normalize("NFC", v) for v in u_arr[pos]]
+        changed = np.zeros(len(u_arr), bool)
+        changed[pos] = [a != b for a, b in zip(nfc, u_arr[pos], strict=True)]
+        if changed.any():
+            u_arr = _replaced(u_arr, pos, nfc)
+            col.note(
+                file,
+                column,
+                "normalized_ids",
+                int(r.rows(changed).sum()),
+                "identifiers normalized to Unicode NFC (composed accents)",
+            )
+    r.canon_uniq = u_arr
+    if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
+        s.canon_uniq, s.codes, s._has_na = u_arr, r.codes, None
+    if s is r:  # the caller keeps the Raw: give it sort codes of the canonical ids
+        r.canon_codes = _sort_codes(r, u_arr)
+    return pd.Series(r.values(u_arr, None), index=r.index, dtype=object)
+
+
+def _numeric_ids_as_text(r: Raw, file: str, column: str, col: Collector) -> Raw:
+    """A typed (numeric) id column as text ids (whole floats without ``.0``), noted."""
+    raw = r.s
+    if pd.api.types.is_float_dtype(raw.dtype):
+        whole = raw.dropna()
+        if len(whole) and bool((whole == np.floor(whole)).all()):
+            raw = raw.astype("Int64")
+    col.note(
+        file,
+        column,
+        "converted_ids",
+        int(raw.notna().sum()),
+        "numeric identifiers written as text",
+    )
+    return Raw(
+        raw.astype(object).where(raw.notna(), None).map(lambda v: v if v is None else str(v))
+    )
+
+
+def _typed_ids_as_text(r: Raw, file: str, column: str, col: Collector) -> pd.Series:
+    """The stripped text of each distinct id, typed cells (Excel numbers) written as text
+    (noted)."""
     u = r.u_text.copy()
     if r.u_typed.any():
         typed = r.uniq[r.u_typed]
@@ -301,67 +450,31 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
             int(r.rows(r.u_typed).sum()),
             "numeric identifiers written as text",
         )
-    u_arr = u.to_numpy(object)
-    # one pass over the distinct ids tells whether any needs the two fixes below
-    joined = "\x00".join(v for v in u_arr if isinstance(v, str))
-    # '=... written by a workbench CSV writer (formula neutralization): the id is =...
-    quoted = (
-        u.str.startswith("'").eq(True).to_numpy(bool)
-        if "'" in joined
-        else np.zeros(len(u_arr), bool)
-    )
-    if quoted.any():
-        pos = np.flatnonzero(quoted)
-        back = [unneutralize_text(v) for v in u_arr[pos]]
-        quoted[pos] = [b is not v for b, v in zip(back, u_arr[pos], strict=True)]
-        if quoted.any():
-            u_arr = u_arr.copy()
-            u_arr[pos] = back
-            col.note(
-                file,
-                column,
-                "formula_quote_removed",
-                int(r.rows(quoted).sum()),
-                "leading single quote of formula-escaped identifiers ('=..., '+...) removed",
-            )
-    # the same name typed on a Mac (NFD) and on Windows (NFC) is one id (ASCII ids: as is)
-    if not joined.isascii():
-        wide = np.array([isinstance(v, str) and not v.isascii() for v in u_arr], bool)
-        pos = np.flatnonzero(wide)
-        nfc = [unicodedata.normalize("NFC", v) for v in u_arr[pos]]
-        changed = np.zeros(len(u_arr), bool)
-        changed[pos] = [a != b for a, b in zip(nfc, u_arr[pos], strict=True)]
-        if changed.any():
-            u_arr = u_arr.copy()
-            u_arr[pos] = nfc
-            col.note(
-                file,
-                column,
-                "normalized_ids",
-                int(r.rows(changed).sum()),
-                "identifiers normalized to Unicode NFC (composed accents)",
-            )
-    r.canon_uniq = u_arr
-    if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
-        s.canon_uniq, s.codes, s._has_na = u_arr, r.codes, None
-    if s is r:  # the caller keeps the Raw: give it sort codes of the canonical ids
-        u_index = pd.Index(u_arr, dtype=object)
-        if u_index.is_monotonic_increasing and u_index.is_unique and not u_index.hasnans:
-            # distinct ids already sorted (e.g. Parquet dictionaries of sorted data): the
-            # reader's codes sort like the ids, no sort of the strings needed
-            r.canon_codes = r.codes.astype(np.int64)
-        else:
-            u_codes, _ = pd.factorize(
-                pd.Series(u_arr, dtype=object), sort=True, use_na_sentinel=True
-            )
-            r.canon_codes = r.values(u_codes.astype(np.int64), np.int64(-1))
-    return pd.Series(r.values(u_arr, None), index=r.index, dtype=object)
+    return u
+
+
+def _replaced(u_arr: np.ndarray, pos: np.ndarray, fixed: Sequence[object]) -> np.ndarray:
+    """A copy of ``u_arr`` with the values at ``pos`` replaced by ``fixed``."""
+    u_arr = u_arr.copy()
+    u_arr[pos] = fixed
+    return u_arr
+
+
+def _sort_codes(r: Raw, u_arr: np.ndarray) -> np.ndarray:
+    """Row-level int64 codes that sort like the canonical ids ``u_arr`` (-1 = missing)."""
+    u_index = pd.Index(u_arr, dtype=object)
+    if u_index.is_monotonic_increasing and u_index.is_unique and not u_index.hasnans:
+        # distinct ids already sorted (e.g. Parquet dictionaries of sorted data): the
+        # reader's codes sort like the ids, no sort of the strings needed
+        return r.codes.astype(np.int64)
+    u_codes, _ = pd.factorize(pd.Series(u_arr, dtype=object), sort=True, use_na_sentinel=True)
+    return r.values(u_codes.astype(np.int64), np.int64(-1))
 
 
 def missing_ids(s: Raw) -> pd.Series:
     """Row mask of missing identifiers, after :func:`parse_ids` ran on ``s``."""
     assert s.canon_uniq is not None, "parse_ids must run first"
-    u_none = np.array([v is None for v in s.canon_uniq], dtype=bool)
+    u_none = pd.isna(s.canon_uniq)  # (canonical ids are str or None)
     if not u_none.any() and not s.has_na:
         return pd.Series(np.zeros(len(s.codes), bool), index=s.index)
     return pd.Series(_expand(u_none, s.codes, True), index=s.index)
@@ -374,7 +487,6 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
     """
     r = as_raw(s)
     raw = r.s
-    index = r.index
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         col.note(
             file,
@@ -385,26 +497,7 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
         )
         raw = raw.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        # typed dates (Parquet, Excel): integer arithmetic on the nanoseconds, no copies when
-        # every value is already a plain date
-        arr = raw.to_numpy(dtype="datetime64[ns]")
-        ns = arr.view(np.int64)
-        nat = np.isnat(arr)
-        day = np.int64(NS_PER_DAY)
-        timed = (ns % day != 0) & ~nat
-        if timed.any():
-            col.note(
-                file,
-                column,
-                "stripped_time",
-                int(timed.sum()),
-                "time of day dropped: the calendar date is kept",
-            )
-            arr = np.where(nat, arr, (ns - ns % day).view("datetime64[ns]"))
-        else:
-            arr = arr.copy()  # never share memory with the caller's DataFrame
-        out = pd.Series(arr, index=index, dtype="datetime64[ns]", copy=False)
-        return _check_years(out, raw, file, column, col)
+        return _typed_dates(raw, r.index, file, column, col)
     if not r.is_object:
         col.add_rows(
             file,
@@ -414,51 +507,94 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
             ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
             values=raw,
         )
-        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-
+        return pd.Series(pd.NaT, index=r.index, dtype="datetime64[ns]")
     nat = np.datetime64("NaT", "ns")
     u_out = np.full(len(r.uniq), nat, dtype="datetime64[ns]")
-    # typed cells (Excel datetime/date objects, numbers)
     if r.u_typed.any():
-        pos = np.flatnonzero(r.u_typed)
-        tv = r.uniq.iloc[pos]
-        is_dt = tv.map(lambda v: hasattr(v, "year") and hasattr(v, "month")).to_numpy(bool)
-        not_dt = np.zeros(len(r.uniq), bool)
-        not_dt[pos[~is_dt]] = True
+        _date_cells(r, u_out, file, column, col)
+    _text_dates(r, u_out, file, column, col)
+    years = pd.DatetimeIndex(u_out).year
+    bad_year = ~np.isnat(u_out) & ((years < MIN_YEAR) | (years > MAX_YEAR))
+    if bad_year.any():
         col.add_rows(
             file,
             column,
-            r.rows(not_dt),
-            lambda v: (
-                f"{show(v)} is a number, not a date"
-                if isinstance(v, (int, float, np.integer, np.floating))
-                else f"{show(v)} is not a date"
-            ),
-            ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
+            r.rows(bad_year),
+            lambda v: f"{show(v)} has an implausible year",
+            f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
             values=raw,
         )
-        conv = pd.to_datetime(
-            tv[is_dt].map(
-                lambda v: (
-                    pd.Timestamp(v).tz_localize(None)
-                    if getattr(v, "tzinfo", None)
-                    else pd.Timestamp(v)
-                )
-            ),
-            errors="coerce",
-        )
-        if len(conv):
-            timed = np.zeros(len(r.uniq), bool)
-            timed[pos[is_dt]] = (conv.notna() & conv.ne(conv.dt.normalize())).to_numpy()
-            if timed.any():
-                col.note(
-                    file,
-                    column,
-                    "stripped_time",
-                    int(r.rows(timed).sum()),
-                    "time of day dropped: the calendar date is kept",
-                )
-            u_out[pos[is_dt]] = conv.dt.normalize().to_numpy(dtype="datetime64[ns]")
+        u_out[bad_year] = nat
+    return pd.Series(r.values(u_out, nat), index=r.index, dtype="datetime64[ns]")
+
+
+def _typed_dates(
+    raw: pd.Series, index: pd.Index, file: str, column: str, col: Collector
+) -> pd.Series:
+    """A datetime column (Parquet, Excel) as midnights: integer arithmetic on the nanoseconds,
+    no copies when every value is already a plain date; times of day dropped (noted)."""
+    arr = raw.to_numpy(dtype="datetime64[ns]")
+    ns = arr.view(np.int64)
+    nat = np.isnat(arr)
+    day = np.int64(NS_PER_DAY)
+    timed = (ns % day != 0) & ~nat
+    if col.note_rows(
+        file, column, "stripped_time", timed, "time of day dropped: the calendar date is kept"
+    ):
+        arr = np.where(nat, arr, (ns - ns % day).view("datetime64[ns]"))
+    else:
+        arr = arr.copy()  # never share memory with the caller's DataFrame
+    out = pd.Series(arr, index=index, dtype="datetime64[ns]", copy=False)
+    return _check_years(out, raw, file, column, col)
+
+
+def _date_cells(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collector) -> None:
+    """Typed cells of a text column (Excel datetime/date objects, numbers) into ``u_out`` (per
+    distinct value): dates at midnight (times dropped, noted), anything else a problem."""
+    raw = r.s
+    pos = np.flatnonzero(r.u_typed)
+    tv = r.uniq.iloc[pos]
+    is_dt = tv.map(lambda v: hasattr(v, "year") and hasattr(v, "month")).to_numpy(bool)
+    not_dt = np.zeros(len(r.uniq), bool)
+    not_dt[pos[~is_dt]] = True
+    col.add_rows(
+        file,
+        column,
+        r.rows(not_dt),
+        lambda v: (
+            f"{show(v)} is a number, not a date"
+            if isinstance(v, (int, float, np.integer, np.floating))
+            else f"{show(v)} is not a date"
+        ),
+        ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
+        values=raw,
+    )
+    conv = pd.to_datetime(
+        tv[is_dt].map(
+            lambda v: (
+                pd.Timestamp(v).tz_localize(None) if getattr(v, "tzinfo", None) else pd.Timestamp(v)
+            )
+        ),
+        errors="coerce",
+    )
+    if len(conv):
+        timed = np.zeros(len(r.uniq), bool)
+        timed[pos[is_dt]] = (conv.notna() & conv.ne(conv.dt.normalize())).to_numpy()
+        if timed.any():
+            col.note(
+                file,
+                column,
+                "stripped_time",
+                int(r.rows(timed).sum()),
+                "time of day dropped: the calendar date is kept",
+            )
+        u_out[pos[is_dt]] = conv.dt.normalize().to_numpy(dtype="datetime64[ns]")
+
+
+def _text_dates(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collector) -> None:
+    """Text cells into ``u_out`` (per distinct value): ISO dates, and ISO timestamps cut to
+    their calendar date as written (noted); other formats and impossible dates are problems."""
+    raw = r.s
     t = r.u_text
     has_text = t.notna().to_numpy()
     is_date = (t.str.fullmatch(ISO_DATE_RE).eq(True).to_numpy(bool)) & has_text
@@ -506,19 +642,6 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
         values=raw,
     )
     u_out[np.flatnonzero(ok)] = parsed.to_numpy(dtype="datetime64[ns]")
-    years = pd.DatetimeIndex(u_out).year
-    bad_year = ~np.isnat(u_out) & ((years < MIN_YEAR) | (years > MAX_YEAR))
-    if bad_year.any():
-        col.add_rows(
-            file,
-            column,
-            r.rows(bad_year),
-            lambda v: f"{show(v)} has an implausible year",
-            f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
-            values=raw,
-        )
-        u_out[bad_year] = nat
-    return pd.Series(r.values(u_out, nat), index=index, dtype="datetime64[ns]")
 
 
 def _check_years(
@@ -580,39 +703,9 @@ def parse_numbers(
         out = raw.astype("float64")
         coded = pd.Series(False, index=index)
     else:
-        t = r.u_text
-        u_vals = np.full(len(r.uniq), np.nan)
-        u_coded = np.zeros(len(r.uniq), bool)
-        if groups:
-            norm = t.str.upper().str.replace(r"\s+", " ", regex=True)
-            for code_set, value in groups:
-                m = norm.isin(code_set).eq(True).to_numpy(bool) & t.notna().to_numpy()
-                if code_mask_out is not None:
-                    code_mask_out.append(r.rows(m))
-                u_vals[m] = value
-                u_coded |= m
-        # typed cells (Excel numbers) are numbers already; bools are not numbers
-        typed_num = r.u_typed & r.uniq.map(
-            lambda v: (
-                isinstance(v, (int, float, np.integer, np.floating))
-                and not isinstance(v, (bool, np.bool_))
-            )
-        ).to_numpy(bool)
-        u_vals[typed_num] = r.uniq[typed_num].astype(float).to_numpy()
-        rest = t.notna().to_numpy() & ~u_coded
-        num = pd.to_numeric(t.where(rest), errors="coerce").to_numpy(dtype=float)
-        u_nonnum = (rest & np.isnan(num)) | (r.u_typed & ~typed_num)
-        col.add_rows(
-            file,
-            column,
-            r.rows(u_nonnum),
-            lambda v: f"{show(v)} is not a number",
-            expected,
-            values=raw,
+        out, coded = _numbers_from_text(
+            r, file, column, col, expected, groups=groups, code_mask_out=code_mask_out
         )
-        u_vals[rest & ~np.isnan(num)] = num[rest & ~np.isnan(num)]
-        out = pd.Series(r.values(u_vals, np.nan), index=index, dtype="float64")
-        coded = r.rows(u_coded)
     inf = pd.Series(np.isinf(out.to_numpy()), index=index)
     if inf.any():
         col.add_rows(
@@ -625,6 +718,52 @@ def parse_numbers(
             file, column, low, lambda v: f"{show(v)} is below {minimum:g}", expected, values=raw
         )
     return out
+
+
+def _numbers_from_text(
+    r: Raw,
+    file: str,
+    column: str,
+    col: Collector,
+    expected: str,
+    *,
+    groups: list[tuple[set[str], float]],
+    code_mask_out: list[pd.Series] | None,
+) -> tuple[pd.Series, pd.Series]:
+    """A text column (with typed cells) as float64, parsed on its distinct values: text codes
+    of ``groups`` mapped to their values (their row masks appended to ``code_mask_out``), typed
+    numbers kept, anything else not a number (a problem). Returns (numbers, coded rows)."""
+    raw = r.s
+    index = r.index
+    t = r.u_text
+    u_vals = np.full(len(r.uniq), np.nan)
+    u_coded = np.zeros(len(r.uniq), bool)
+    if groups:
+        norm = t.str.upper().str.replace(r"\s+", " ", regex=True)
+        for code_set, value in groups:
+            m = norm.isin(code_set).eq(True).to_numpy(bool) & t.notna().to_numpy()
+            if code_mask_out is not None:
+                code_mask_out.append(r.rows(m))
+            u_vals[m] = value
+            u_coded |= m
+    # typed cells (Excel numbers) are numbers already; bools are not numbers
+    typed_num = r.u_typed & r.uniq.map(is_number).to_numpy(bool)
+    u_vals[typed_num] = r.uniq[typed_num].astype(float).to_numpy()
+    rest = t.notna().to_numpy() & ~u_coded
+    num = pd.to_numeric(t.where(rest), errors="coerce").to_numpy(dtype=float)
+    u_nonnum = (rest & np.isnan(num)) | (r.u_typed & ~typed_num)
+    col.add_rows(
+        file,
+        column,
+        r.rows(u_nonnum),
+        lambda v: f"{show(v)} is not a number",
+        expected,
+        values=raw,
+    )
+    u_vals[rest & ~np.isnan(num)] = num[rest & ~np.isnan(num)]
+    out = pd.Series(r.values(u_vals, np.nan), index=index, dtype="float64")
+    coded = r.rows(u_coded)
+    return out, coded
 
 
 def _group_codes(codes: dict[str, float]) -> Iterable[tuple[set[str], float]]:
@@ -802,7 +941,10 @@ def dedupe_and_sort(
     if n == 0:
         return df
     given = key_codes or {}
-    codes = [given[k] + 1 if given.get(k) is not None else _key_codes(df[k]) for k in keys]
+    codes: list[np.ndarray] = []
+    for k in keys:
+        known = given.get(k)
+        codes.append(known + 1 if known is not None else _key_codes(df[k]))
     na_key: np.ndarray = np.asarray(codes[0] == 0)  # a key part missing (0, see _key_codes)
     for c in codes[1:]:
         na_key |= c == 0
@@ -812,62 +954,9 @@ def dedupe_and_sort(
     if same.any():
         if order is None:
             order = np.arange(n)
-        # positions (in df) of each duplicate and of the row before it in key order
-        later = order[1:][same]
-        prev = order[:-1][same]
-        a, b = df.iloc[prev], df.iloc[later]
-        equal = np.ones(len(later), bool)
-        for c in df.columns:
-            sa, sb = a[c].reset_index(drop=True), b[c].reset_index(drop=True)
-            try:
-                eq = as_bool(sa.eq(sb)).to_numpy()
-            except (TypeError, ValueError):  # e.g. pd.NA inside an object column
-                eq = sa.astype(str).to_numpy() == sb.astype(str).to_numpy()
-            eq = eq | (sa.isna().to_numpy() & sb.isna().to_numpy())
-            equal &= eq
-        drop[later[equal]] = True
-        if equal.any():
-            rows = np.sort(df.index.to_numpy()[later[equal]])
-            col.note(
-                file,
-                None,
-                "dropped_duplicate_rows",
-                int(equal.sum()),
-                "identical duplicate rows dropped (rows "
-                + ", ".join(str(r) for r in rows[:10])
-                + (" …" if len(rows) > 10 else "")
-                + ")",
-            )
-        conflict = later[~equal]
-        if len(conflict):
-            # a key part missing (an unreadable date or id, already reported): one root cause,
-            # no "appears again" line for it
-            conflict = conflict[~na_key[conflict] & ~na_key[prev[~equal]]]
-        if len(conflict):
-            group = np.cumsum(np.concatenate([[True], ~same]))  # group id per sorted position
-            first_pos = pd.Series(order).groupby(group).transform("first").to_numpy()
-            first_of = np.empty(n, dtype=np.int64)
-            first_of[order] = first_pos
-            mask = np.zeros(n, bool)
-            mask[conflict] = True
-            shown = np.sort(conflict)[: col.max_per_check]
-            first_rows = df.index.to_numpy()[first_of[shown]]
-            label = describe(df.iloc[shown]).astype(str).to_numpy(object)
-            msg = pd.Series(
-                [
-                    f"{lab} appears again with different values (first on row {fr})"
-                    for lab, fr in zip(label, first_rows, strict=True)
-                ],
-                index=df.index[shown],
-            )
-            col.add_rows(
-                file,
-                keys[-1],
-                pd.Series(mask, index=df.index),
-                lambda v: str(v),
-                "one row per " + ", ".join(keys),
-                values=msg.reindex(df.index),
-            )
+        drop = _duplicate_rows(
+            _Keyed(file, df, keys, col, describe), order=order, same=same, na_key=na_key
+        )
     if sort:
         if order is None:
             return df.iloc[np.flatnonzero(~drop)] if drop.any() else df
@@ -879,3 +968,95 @@ def dedupe_and_sort(
             return df  # already in order: no copy
         return df.iloc[keep]
     return df.iloc[np.flatnonzero(~drop)] if drop.any() else df
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A table being deduplicated: its file label, rows, key columns, the collector of its
+    problems and the text of a row's key in messages."""
+
+    file: str
+    df: pd.DataFrame
+    keys: list[str]
+    col: Collector
+    describe: Callable[[pd.DataFrame], pd.Series]
+
+
+def _duplicate_rows(
+    t: _Keyed, *, order: np.ndarray, same: np.ndarray, na_key: np.ndarray
+) -> np.ndarray:
+    """Mask of the rows to drop (identical duplicates of an earlier row, noted); duplicates of
+    the keys with other values are problems naming the first row of their key."""
+    # positions (in df) of each duplicate and of the row before it in key order
+    later = order[1:][same]
+    prev = order[:-1][same]
+    equal = _identical_rows(t.df, prev, later)
+    drop = np.zeros(len(t.df), bool)
+    drop[later[equal]] = True
+    if equal.any():
+        rows = np.sort(t.df.index.to_numpy()[later[equal]])
+        t.col.note(
+            t.file,
+            None,
+            "dropped_duplicate_rows",
+            int(equal.sum()),
+            "identical duplicate rows dropped (rows "
+            + ", ".join(str(r) for r in rows[:10])
+            + (" …" if len(rows) > 10 else "")
+            + ")",
+        )
+    conflict = later[~equal]
+    if len(conflict):
+        # a key part missing (an unreadable date or id, already reported): one root cause,
+        # no "appears again" line for it
+        conflict = conflict[~na_key[conflict] & ~na_key[prev[~equal]]]
+    if len(conflict):
+        _report_conflicts(t, order=order, same=same, conflict=conflict)
+    return drop
+
+
+def _identical_rows(df: pd.DataFrame, a_pos: np.ndarray, b_pos: np.ndarray) -> np.ndarray:
+    """True where the rows at ``a_pos`` and ``b_pos`` are equal in every column (NA = NA)."""
+    a, b = df.iloc[a_pos], df.iloc[b_pos]
+    equal = np.ones(len(b_pos), bool)
+    for c in df.columns:
+        sa, sb = a[c].reset_index(drop=True), b[c].reset_index(drop=True)
+        try:
+            eq = as_bool(sa.eq(sb)).to_numpy()
+        except (TypeError, ValueError):  # e.g. pd.NA inside an object column
+            eq = sa.astype(str).to_numpy() == sb.astype(str).to_numpy()
+        eq = eq | (sa.isna().to_numpy() & sb.isna().to_numpy())
+        equal &= eq
+    return equal
+
+
+def _report_conflicts(
+    t: _Keyed, *, order: np.ndarray, same: np.ndarray, conflict: np.ndarray
+) -> None:
+    """One problem per ``conflict`` row: its key appears again with other values (the first
+    row of the key named)."""
+    n = len(t.df)
+    group = np.cumsum(np.concatenate([[True], ~same]))  # group id per sorted position
+    first_pos = pd.Series(order).groupby(group).transform("first").to_numpy()
+    first_of = np.empty(n, dtype=np.int64)
+    first_of[order] = first_pos
+    mask = np.zeros(n, bool)
+    mask[conflict] = True
+    shown = np.sort(conflict)[: t.col.max_per_check]
+    first_rows = t.df.index.to_numpy()[first_of[shown]]
+    label = t.describe(t.df.iloc[shown]).astype(str).to_numpy(object)
+    msg = pd.Series(
+        [
+            f"{lab} appears again with different values (first on row {fr})"
+            for lab, fr in zip(label, first_rows, strict=True)
+        ],
+        index=t.df.index[shown],
+    )
+    t.col.add_rows(
+        t.file,
+        t.keys[-1],
+        pd.Series(mask, index=t.df.index),
+        lambda v: str(v),
+        "one row per " + ", ".join(t.keys),
+        values=msg.reindex(t.df.index),
+    )

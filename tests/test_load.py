@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hpd_analysis.cohort import LOAD_REPORT_COLUMNS, Cohort
 from hpd_analysis.errors import CohortError
@@ -466,3 +468,69 @@ def test_covariate_checks_spare_identifier_columns_and_check_integer_ages(tmp_pa
     )
     with pytest.raises(CohortError, match="'-40' is not a possible age"):
         load_cohort(d)
+
+
+# --------------------------------------------------------------------------------------------
+# the loader's fast helpers equal their plain readable versions
+
+
+def _same_shape_plain(ids: list[str]) -> bool:
+    """Every id has one length and its digits at the same positions (plain Python)."""
+    if not ids:
+        return False
+    first = [ch.isdigit() and ch.isascii() for ch in ids[0]]
+    return all(len(i) == len(ids[0]) for i in ids) and all(
+        [ch.isdigit() and ch.isascii() for ch in i] == first for i in ids
+    )
+
+
+@given(st.lists(st.text(alphabet="aB0129 é-_", max_size=5), max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_same_shape_equals_the_plain_rule(ids):
+    from hpd_analysis.plausibility import _same_shape
+
+    assert _same_shape(pd.Series(ids, dtype=object)) == _same_shape_plain(ids)
+
+
+def test_same_shape_is_false_for_ids_ending_in_nul():
+    """NumPy drops trailing NULs: the fast check says False, which only sends the caller to its
+    exact check (never a wrong "same shape")."""
+    from hpd_analysis.plausibility import _same_shape
+
+    assert not _same_shape(pd.Series(["a\x00", "ab"], dtype=object))
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab \t\u00a0\x1c", max_size=4)), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_raw_text_is_each_distinct_value_stripped(values):
+    """``Raw.u_text``: each distinct value stripped, None when blank or missing; an unchanged
+    text stays the same object (the loader's ids are one object per distinct text)."""
+    from hpd_analysis.validate import Raw
+
+    r = Raw(pd.Series(values, dtype=object))
+    for v, t in zip(r.uniq.tolist(), r.u_text.tolist(), strict=True):
+        assert t == (v.strip() or None if isinstance(v, str) else None)
+        if isinstance(v, str) and v == v.strip() and v:
+            assert t is v
+    assert list(r.u_blank) == [isinstance(v, str) and not v.strip() for v in r.uniq.tolist()]
+
+
+def test_differs_from_previous_finds_every_change_of_id():
+    from hpd_analysis.plausibility import _differs_from_previous
+
+    ids = np.array(["P1", "P1", "P2", "P2", "P2", "P1", None, None, "P3"], dtype=object)
+    plain = np.array([a != b for a, b in zip(ids[1:], ids[:-1], strict=True)])
+    fast = _differs_from_previous(ids)
+    assert (fast | ~plain).all()  # every change found
+    shared = np.array([{"P1": "P1", "P2": "P2", "P3": "P3"}.get(v) for v in ids], dtype=object)
+    assert (_differs_from_previous(shared) == plain).all()  # one object per id: exactly
+
+
+def test_describe_keys_names_a_row_by_its_key():
+    from hpd_analysis.validate import describe_keys
+
+    d = pd.DataFrame(
+        {"lesion_id": ["L1"], "patient_id": ["P1"], "day": pd.to_datetime(["2021-03-04"])}
+    )
+    text = describe_keys(("lesion ", "lesion_id"), (" of patient ", "patient_id"), (" on ", "day"))
+    assert text(d).tolist() == ["lesion L1 of patient P1 on 2021-03-04"]

@@ -750,15 +750,15 @@ def test_lesion_ids_unique_per_patient():
 
 
 def test_dense_and_hash_membership_agree():
-    from hpd_analysis.timepoints import _dense_member
+    from hpd_analysis.timepoints_kernel import member_rows
 
     rng = np.random.default_rng(0)
     key = rng.integers(0, 50, 200)
     rows = rng.random(200) < 0.7
     members = key[rng.random(200) < 0.2]
     expected = rows & np.isin(key, members)
-    np.testing.assert_array_equal(_dense_member(key, rows, members, 50), expected)  # dense
-    np.testing.assert_array_equal(_dense_member(key, rows, members, 10**12), expected)  # hash
+    np.testing.assert_array_equal(member_rows(key, rows, members, size=50), expected)  # dense
+    np.testing.assert_array_equal(member_rows(key, rows, members, size=10**12), expected)  # hash
 
 
 def _distinct_copies(values: list) -> np.ndarray:
@@ -835,3 +835,47 @@ def test_factorize_by_address_when_a_value_first_appears_late():
         assert [str(u) for u in uniq] == [str(u) for u in want_uniq]
     rows = np.array([10_000, 0, 5_000, 1])
     np.testing.assert_array_equal(factorize(values, rows)[0], pd.factorize(values[rows])[0])
+
+
+def test_missing_sld_reasons_equal_a_per_scan_reading():
+    """The vectorized reasons why a lesion-table scan has no SLD read, scan by scan, as RECIST
+    states them (the first that applies)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hpd_analysis.timepoints import MissingTargetReasons
+
+    def per_scan(has_baseline, expected, measured, below, min_mm):
+        if not has_baseline:
+            return "no baseline scan"
+        if expected == 0:
+            return "no target lesion at baseline"
+        if measured < expected:
+            return f"{expected - measured:g} of {expected:g} baseline target lesion(s) not measured"
+        if measured > expected:
+            return "a baseline target lesion is measured more than once on this date"
+        if below:
+            return (
+                f"a baseline target lesion below RECIST 1.1 measurability (< {min_mm[0]:g} mm; "
+                f"lymph node < {min_mm[1]:g} mm short axis; rules.baseline_target_min_mm, "
+                "rules.baseline_node_min_mm)"
+            )
+        return None
+
+    scan = st.tuples(st.booleans(), st.integers(0, 4), st.integers(0, 5), st.booleans())
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(scan, min_size=1, max_size=20), st.sampled_from([(10.0, 15.0), (0.0, 0.0)]))
+    def check(scans, min_mm):
+        reasons = MissingTargetReasons(
+            has_baseline=np.array([s[0] for s in scans]),
+            n_expected=np.array([s[1] if s[0] else 0 for s in scans]),
+            n_measured=np.array([s[2] for s in scans]),
+            below_measurability=np.array([s[3] for s in scans]),
+            min_mm=min_mm,
+        )
+        asked = np.arange(len(scans))[::-1].copy()
+        want = [per_scan(s[0], s[1] if s[0] else 0, s[2], s[3], min_mm) for s in scans]
+        assert list(reasons.at(asked)) == [want[i] for i in asked]
+
+    check()
