@@ -106,10 +106,59 @@ def find_biomarkers(folder: str | Path, col: Collector | None = None) -> Path | 
 
 
 def parse_biomarkers(
-    raw: pd.DataFrame, label: str, col: Collector, patient_ids: pd.Series | None = None
+    raw: pd.DataFrame, label: str, col: Collector, *, patient_ids: pd.Series | None = None
 ) -> pd.DataFrame | None:
     """Validate a raw biomarkers table (index = spreadsheet rows) into the canonical table
     (:data:`BIOMARKER_COLUMNS`, sorted by patient, marker, date); problems go to ``col``."""
+    df = _canonical_columns(raw, label, col)
+    if len(df) == 0:
+        col.add(label, None, None, "table has no data rows", "at least one biomarker row")
+        return None
+    missing = [c for c in _REQUIRED if c not in df.columns]
+    for c in missing:
+        col.add(
+            label,
+            1,
+            c,
+            f"required column {c} is missing (found: {', '.join(map(str, raw.columns[:12]))})",
+            "columns patient_id, date, marker, value (unit optional)",
+        )
+    if missing:
+        return None
+    out = _parsed_rows(df, label, col)
+    if "unit" in df.columns:
+        _check_one_unit_per_marker(out, label, col)
+    if patient_ids is not None:
+        known = out["patient_id"].notna() & ~out["patient_id"].isin(set(patient_ids.astype(str)))
+        col.add_rows(
+            label,
+            "patient_id",
+            known,
+            lambda v: f"patient {show(v)} is not in the patients table",
+            "every biomarker row to belong to a patient listed in patients",
+            values=out["patient_id"],
+        )
+    ok = out["patient_id"].notna() & out["date"].notna() & out["marker"].notna()
+    return dedupe_and_sort(
+        label,
+        out[ok],
+        ["patient_id", "marker", "date"],
+        col,
+        lambda d: (
+            "patient "
+            + d["patient_id"].astype(str)
+            + ", marker "
+            + d["marker"].astype(str)
+            + ", date "
+            + d["date"].dt.strftime("%Y-%m-%d")
+        ),
+        sort=True,
+    )
+
+
+def _canonical_columns(raw: pd.DataFrame, label: str, col: Collector) -> pd.DataFrame:
+    """``raw`` with its columns renamed to the canonical ones (:data:`ALIASES`, the first
+    column of each kind), the renaming noted in ``col``."""
     from .load import canonical_name
 
     mapping: dict[str, str] = {}
@@ -125,21 +174,12 @@ def parse_biomarkers(
             len(raw),
             ", ".join(f"{k}->{v}" for k, v in mapping.items() if k != v),
         )
-    df = raw.rename(columns=mapping)
-    if len(df) == 0:
-        col.add(label, None, None, "table has no data rows", "at least one biomarker row")
-        return None
-    missing = [c for c in _REQUIRED if c not in df.columns]
-    for c in missing:
-        col.add(
-            label,
-            1,
-            c,
-            f"required column {c} is missing (found: {', '.join(map(str, raw.columns[:12]))})",
-            "columns patient_id, date, marker, value (unit optional)",
-        )
-    if missing:
-        return None
+    return raw.rename(columns=mapping)
+
+
+def _parsed_rows(df: pd.DataFrame, label: str, col: Collector) -> pd.DataFrame:
+    """The canonical columns of every row, parsed (identifier text, date, marker text, number,
+    unit text); a missing or invalid cell is NaN/NaT with its problem in ``col``."""
     pid = Raw(df["patient_id"])
     out = pd.DataFrame(index=df.index)
     out["patient_id"] = parse_ids(pid, label, "patient_id", col)
@@ -170,44 +210,22 @@ def parse_biomarkers(
     )
     out["value"] = value
     out["unit"] = text_column(Raw(df["unit"])) if "unit" in df.columns else None
-    if "unit" in df.columns:
-        units = out.dropna(subset=["marker"]).groupby("marker")["unit"].nunique(dropna=True)
-        for m in units.index[units > 1]:
-            rows = out.index[out["marker"].eq(m)]
-            col.add(
-                label,
-                int(rows[0]),
-                "unit",
-                f"marker {show(m)} has several units "
-                f"({', '.join(sorted(out.loc[rows, 'unit'].dropna().unique()))})",
-                "one unit per marker (convert before loading)",
-            )
-    if patient_ids is not None:
-        known = out["patient_id"].notna() & ~out["patient_id"].isin(set(patient_ids.astype(str)))
-        col.add_rows(
+    return out
+
+
+def _check_one_unit_per_marker(out: pd.DataFrame, label: str, col: Collector) -> None:
+    """A marker given in several units is a problem (at its first row)."""
+    units = out.dropna(subset=["marker"]).groupby("marker")["unit"].nunique(dropna=True)
+    for m in units.index[units > 1]:
+        rows = out.index[out["marker"].eq(m)]
+        col.add(
             label,
-            "patient_id",
-            known,
-            lambda v: f"patient {show(v)} is not in the patients table",
-            "every biomarker row to belong to a patient listed in patients",
-            values=out["patient_id"],
+            int(rows[0]),
+            "unit",
+            f"marker {show(m)} has several units "
+            f"({', '.join(sorted(out.loc[rows, 'unit'].dropna().unique()))})",
+            "one unit per marker (convert before loading)",
         )
-    ok = out["patient_id"].notna() & out["date"].notna() & out["marker"].notna()
-    return dedupe_and_sort(
-        label,
-        out[ok],
-        ["patient_id", "marker", "date"],
-        col,
-        lambda d: (
-            "patient "
-            + d["patient_id"].astype(str)
-            + ", marker "
-            + d["marker"].astype(str)
-            + ", date "
-            + d["date"].dt.strftime("%Y-%m-%d")
-        ),
-        sort=True,
-    )
 
 
 def read_biomarkers(
@@ -225,7 +243,7 @@ def read_biomarkers(
     else:
         label = str(source)
         raw, label = read_raw_table(Path(source), _STEM, col, label)
-    out = parse_biomarkers(raw, label, col, patient_ids) if raw is not None else None
+    out = parse_biomarkers(raw, label, col, patient_ids=patient_ids) if raw is not None else None
     if col.problems or out is None:
         raise CohortError(col.ordered())
     return out.reset_index(drop=True)
@@ -254,7 +272,7 @@ def load_biomarkers(
     sources["biomarkers"] = str(f)
     checksums[str(f)] = file_sha256(f)
     ids = patients["patient_id"] if patients is not None else None
-    out = parse_biomarkers(raw, label, col, ids)
+    out = parse_biomarkers(raw, label, col, patient_ids=ids)
     return None if out is None else out.reset_index(drop=True)
 
 
@@ -265,11 +283,21 @@ def marker_column(marker: str) -> str:
     return canonical_name(marker) or "marker"
 
 
-def _days(biomarkers: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+def _marker_days(biomarkers: pd.DataFrame, patients: pd.DataFrame, marker: str) -> pd.DataFrame:
+    """The samples of ``marker`` of the patients, with ``day`` = days since the treatment
+    start."""
     start = patients[["patient_id", "treatment_start"]].astype({"patient_id": str})
-    b = biomarkers.astype({"patient_id": str}).merge(start, on="patient_id", how="inner")
+    b = biomarkers[biomarkers["marker"] == marker].astype({"patient_id": str})
+    b = b.merge(start, on="patient_id", how="inner")
     b["day"] = (b["date"] - b["treatment_start"]).dt.days.astype(float)
     return b
+
+
+def _patient_frame(patients: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """The patients' identifiers as text (input order) and a table holding them in
+    ``patient_id``."""
+    ids = patients["patient_id"].astype(str).reset_index(drop=True)
+    return ids, pd.DataFrame({"patient_id": ids})
 
 
 def early_change(
@@ -288,8 +316,7 @@ def early_change(
     m = marker_column(marker)
     before = int(params.windows.baseline_max_days_before)
     after = int(params.prediction.early_change_max_days)
-    ids = patients["patient_id"].astype(str).reset_index(drop=True)
-    out = pd.DataFrame({"patient_id": ids})
+    ids, out = _patient_frame(patients)
     cols = {
         f"{m}_baseline": np.nan,
         f"{m}_baseline_day": np.nan,
@@ -299,7 +326,7 @@ def early_change(
     for k, v in cols.items():
         out[k] = v
     if biomarkers is not None and len(biomarkers):
-        b = _days(biomarkers[biomarkers["marker"] == marker], patients)
+        b = _marker_days(biomarkers, patients, marker)
         base = b[(b["day"] <= 0) & (b["day"] >= -before)].sort_values(["patient_id", "day"])
         base = base.groupby("patient_id").tail(1).set_index("patient_id")
         early = b[(b["day"] >= 1) & (b["day"] <= after)].sort_values(["patient_id", "day"])
@@ -333,8 +360,7 @@ def biomarker_predictors(
     """Candidate predictors from the biomarkers, one row per patient: ``patient_id`` then, per
     marker (default: every marker of the table, sorted), ``<m>_baseline`` and
     ``<m>_early_change_pct``. Only ``patient_id`` without a biomarkers table."""
-    ids = patients["patient_id"].astype(str).reset_index(drop=True)
-    out = pd.DataFrame({"patient_id": ids})
+    _, out = _patient_frame(patients)
     if biomarkers is None or not len(biomarkers):
         return out
     chosen = list(markers) if markers else sorted(biomarkers["marker"].dropna().unique())
@@ -362,7 +388,7 @@ def biomarker_spider_data(
     m = marker_column(marker)
     base = e.set_index("patient_id")[[f"{m}_baseline", f"{m}_baseline_day"]].dropna()
     base = base[base[f"{m}_baseline"] != 0]
-    b = _days(biomarkers[biomarkers["marker"] == marker], patients)
+    b = _marker_days(biomarkers, patients, marker)
     b = b[b["patient_id"].isin(base.index)]
     b = b[b["day"] >= b["patient_id"].map(base[f"{m}_baseline_day"])]
     b0 = b["patient_id"].map(base[f"{m}_baseline"])

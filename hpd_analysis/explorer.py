@@ -103,10 +103,7 @@ class Explorer:
         endpoint: str = "os",
         **parameters: Any,
     ) -> None:
-        import ipywidgets as w
-
         from .results import classify
-        from .survival import available_endpoints
 
         self._features: dict[Parameters, pd.DataFrame] = {}
         self._drawn: dict[str, Any] = {}
@@ -129,11 +126,40 @@ class Explorer:
         )
         self.last_update_seconds = 0.0
         self.last_update_cpu_seconds = 0.0
-        patients = self.cohort.patients.reset_index(drop=True)
-        self._patients = patients
-        layout = w.Layout(width="330px")
-        style = {"description_width": "170px"}
+        self._patients = self.cohort.patients.reset_index(drop=True)
+        self._make_controls(endpoint)
+        self._make_outputs()
+        self._show_thresholds()
+        self.update()
+        self._observe_controls()
+        self.widget = self._assemble()
 
+    # ------------------------------------------------------------------ widgets
+    #: the description width and the layout of every control
+    _STYLE: dict[str, str] = {"description_width": "170px"}
+    _WIDTH = "330px"
+
+    def _dropdown(self, options: list[str], value: Any, description: str) -> Any:
+        """A ``Dropdown`` of ``options`` in the controls' style."""
+        import ipywidgets as w
+
+        return w.Dropdown(
+            options=options,
+            value=value,
+            description=description,
+            style=self._STYLE,
+            layout=self._layout,
+        )
+
+    def _make_controls(self, endpoint: str) -> None:
+        """The definition pickers, one widget per threshold, the window sliders, the grouping,
+        endpoint and patient pickers, each starting at the values the base classification used."""
+        import ipywidgets as w
+
+        from .survival import available_endpoints
+
+        base, style = self._base, self._STYLE
+        self._layout = layout = w.Layout(width=self._WIDTH)
         codes = list(self._defs)
         self.definition_picker = w.SelectMultiple(
             options=codes,
@@ -143,25 +169,13 @@ class Explorer:
             style=style,
             layout=layout,
         )
-        self.primary_definition = w.Dropdown(
-            options=codes,
-            value=base.primary,
-            description="KM by HPD under",
-            style=style,
-            layout=layout,
-        )
-        self.edit = w.Dropdown(
-            options=codes,
-            value=base.primary,
-            description="thresholds of",
-            style=style,
-            layout=layout,
-        )
+        self.primary_definition = self._dropdown(codes, base.primary, "KM by HPD under")
+        self.edit = self._dropdown(codes, base.primary, "thresholds of")
         self.thresholds: dict[tuple[str, str], Any] = {}
         for code, d in self._defs.items():
             for name, value in d.parameters.items():
                 self.thresholds[(code, name)] = self._parameter_widget(
-                    d, name, value, style, layout
+                    d, name, value, style=style, layout=layout
                 )
         self._threshold_box = w.VBox()
         self.windows = {
@@ -177,26 +191,19 @@ class Explorer:
             )
             for f, (label, lo, hi, step) in WINDOW_SLIDERS.items()
         }
+        patients = self._patients
         groups = [
             c
             for c in patients.columns
             if c != "patient_id" and 1 < patients[c].nunique(dropna=True) <= 12
         ]
         strata = base.settings.get("stratify_by")
-        self.stratify_by = w.Dropdown(
-            options=[NO_GROUP, *groups],
-            value=strata if strata in groups else NO_GROUP,
-            description="incidence by",
-            style=style,
-            layout=layout,
+        self.stratify_by = self._dropdown(
+            [NO_GROUP, *groups], strata if strata in groups else NO_GROUP, "incidence by"
         )
         eps = available_endpoints(base.table)
-        self.endpoint = w.Dropdown(
-            options=eps or ["(none)"],
-            value=endpoint if endpoint in eps else (eps or ["(none)"])[0],
-            description="endpoint",
-            style=style,
-            layout=layout,
+        self.endpoint = self._dropdown(
+            eps or ["(none)"], endpoint if endpoint in eps else (eps or ["(none)"])[0], "endpoint"
         )
         self.patient = w.Combobox(
             options=self._picker_options(),
@@ -206,14 +213,21 @@ class Explorer:
             style=style,
             layout=layout,
         )
+
+    def _make_outputs(self) -> None:
+        """The output widgets (empty until :meth:`update`)."""
+        import ipywidgets as w
+
         self.incidence_html = w.HTML()
         self.agreement_html = w.HTML()
         self.upset_html = w.HTML()
         self.km_image = w.Image(format="png", layout=w.Layout(max_width="560px"))
         self.explain_html = w.HTML()
         self.status = w.HTML()
-        self._show_thresholds()
-        self.update()
+
+    def _observe_controls(self) -> None:
+        """Every control redraws the outputs when it changes (the threshold editor shows the
+        edited definition's widgets, the patient picker its explanation)."""
         self.edit.observe(lambda _: self._show_thresholds(), names="value")
         for widget in (
             self.definition_picker,
@@ -225,6 +239,11 @@ class Explorer:
         ):
             widget.observe(self._on_change, names="value")
         self.patient.observe(lambda _: self.show_patient(), names="value")
+
+    def _assemble(self) -> Any:
+        """The status line above the controls and the tabs of the outputs."""
+        import ipywidgets as w
+
         controls = w.VBox(
             [
                 self.definition_picker,
@@ -252,11 +271,10 @@ class Explorer:
         ):
             outputs.set_title(i, title)
         self.outputs = outputs
-        self.widget = w.VBox([self.status, w.HBox([controls, outputs])])
+        return w.VBox([self.status, w.HBox([controls, outputs])])
 
-    # ------------------------------------------------------------------ widgets
     @staticmethod
-    def _parameter_widget(d: Definition, name: str, value: Any, style: dict, layout: Any) -> Any:
+    def _parameter_widget(d: Definition, name: str, value: Any, *, style: dict, layout: Any) -> Any:
         import ipywidgets as w
 
         label = name
@@ -540,7 +558,8 @@ class Explorer:
         from matplotlib.figure import Figure
 
         from .plots import km_plot, use_style
-        from .survival import ENDPOINT_NAMES, fit_km, survival_data
+        from .results import km_labels
+        from .survival import fit_km, survival_data
 
         ep = self.endpoint.value
         params, defs, _, verdicts = self._state
@@ -565,8 +584,6 @@ class Explorer:
             table, ep, primary, self._base.settings.get("landmark", "first_evaluation"), **options
         )
         fitters = fit_km(data, levels=info["levels"])
-        name = ENDPOINT_NAMES.get(ep, ep)
-        origin = "landmark" if info["landmark_months"] is not None else "treatment start"
         # one figure, cleared and redrawn (no pyplot figure manager): the report's km_plot
         if self._km_figure is None:
             self._km_figure = Figure(figsize=(6.0, 4.0))
@@ -576,13 +593,14 @@ class Explorer:
         with use_style():
             ax = fig.add_subplot()
             fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.13)
+            labels = km_labels(ep, info, f"HPD status ({primary})")
             km_plot(
                 fitters,
                 ax=ax,
                 at_risk=False,
-                xlabel=f"months from {origin}",
-                ylabel=f"{name} probability",
-                title=f"{name.capitalize()} by HPD status ({primary})",
+                xlabel=labels.xlabel,
+                ylabel=labels.ylabel,
+                title=labels.title,
             )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=72)

@@ -42,6 +42,146 @@ def _masked(pred: np.ndarray, jac: np.ndarray, mask: np.ndarray) -> tuple[np.nda
     return pred, jac
 
 
+@dataclass
+class _LMRows:
+    """Work arrays of the rows :func:`batch_lm` is still running (``idx``: their rows in the
+    output): data, current estimate, its residuals, Jacobian and RSS, and the damping state."""
+
+    idx: np.ndarray  #: (R,) rows of the output
+    t: np.ndarray  #: (R, N) times
+    y: np.ndarray  #: (R, N) data
+    mask: np.ndarray  #: (R, N) real points
+    theta: np.ndarray  #: (R, P) current estimate
+    jac: np.ndarray  #: (R, N, P) Jacobian at theta (0 on padding)
+    res: np.ndarray  #: (R, N) residuals y - prediction (0 on padding)
+    cost: np.ndarray  #: (R,) RSS at theta
+    lam: np.ndarray  #: (R,) Marquardt damping factor
+    nu: np.ndarray  #: (R,) Nielsen's factor raising the damping after a rejected step
+    scale: np.ndarray  #: (R, P) MINPACK's scaling D: largest column norms of J seen so far
+    delta: np.ndarray  #: (R,) bound on the scaled step length |D·step|
+    nfev: np.ndarray  #: (R,) model evaluations counted as MINPACK's lmdif counts them
+    live: np.ndarray  #: (R,) bool: still running
+
+    def compact(self) -> _LMRows:
+        """The rows still running only."""
+        keep = np.flatnonzero(self.live)
+        return _LMRows(**{k: v[keep] for k, v in vars(self).items()})
+
+
+def _lm_start(
+    model: ModelFn,
+    t: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    theta: np.ndarray,
+    *,
+    lambda0: float,
+    factor: float,
+) -> _LMRows:
+    """Every row at its start ``theta``: RSS, Jacobian, damping ``lambda0``, scaling D (column
+    norms of J, 1 for a zero column) and step bound ``factor·|D·theta|`` (``factor`` when 0)."""
+    b, p = theta.shape
+    pred, jac = _masked(*model(t, theta), mask)
+    res = np.where(mask, y - pred, 0.0)
+    scale = np.sqrt(np.einsum("bni,bni->bi", jac, jac))  # MINPACK's scaling D (mode 1)
+    scale = np.where(scale > 0, scale, 1.0)
+    delta = factor * np.sqrt(np.einsum("bi,bi->b", scale * theta, scale * theta))
+    return _LMRows(
+        idx=np.arange(b),
+        t=t,
+        y=y,
+        mask=mask,
+        theta=theta,
+        jac=jac,
+        res=res,
+        cost=np.einsum("bn,bn->b", res, res),
+        lam=np.full(b, lambda0),
+        nu=np.full(b, 2.0),
+        scale=scale,
+        delta=np.where(delta > 0, delta, factor),
+        nfev=np.full(b, 1 + p, dtype=np.int64),  # the start point and its Jacobian
+        live=np.ones(b, dtype=bool),
+    )
+
+
+def _lm_step(
+    s: _LMRows, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The damped Gauss–Newton step of every row: solve ``(JᵀJ + λ·diag(JᵀJ)) step = Jᵀr`` with
+    the parameters held on a bound (gradient pushing outwards) fixed, the step scaled down to the
+    bound ``|D·step| ≤ delta`` (0 for rows no longer running). Returns ``(step, Jᵀr, JᵀJ)``."""
+    p = lo.shape[0]
+    eye = np.eye(p)
+    th, live = s.theta, s.live
+    jt = s.jac.transpose(0, 2, 1)
+    jtj = jt @ s.jac
+    jtr = (jt @ s.res[..., None])[..., 0]  # = -gradient of RSS/2
+    fixed = ((th <= lo) & (jtr < 0)) | ((th >= hi) & (jtr > 0))
+    diag = np.maximum(np.einsum("bii->bi", jtj), 1e-300)
+    a = jtj + (s.lam[:, None] * diag)[:, :, None] * eye
+    free = ~fixed
+    a = a * (free[:, :, None] & free[:, None, :]) + fixed[:, :, None] * eye
+    rhs = np.where(fixed, 0.0, jtr)
+    bad = ~(np.isfinite(a).all(axis=(1, 2)) & np.isfinite(rhs).all(axis=1))
+    a[bad], rhs[bad] = eye, 0.0
+    try:
+        step = np.linalg.solve(a, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # a zero Jacobian column (exp underflow at a bound)
+        step = (np.linalg.pinv(a) @ rhs[..., None])[..., 0]
+    step = np.where(np.isfinite(step) & live[:, None], step, 0.0)
+    dn, delta = s.scale, s.delta
+    pnorm = np.sqrt(np.einsum("bi,bi->b", dn * step, dn * step))
+    step = step * np.where(pnorm > delta, delta / np.where(pnorm > 0, pnorm, 1.0), 1.0)[:, None]
+    return step, jtr, jtj
+
+
+def _lm_iteration(
+    model: ModelFn,
+    s: _LMRows,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    ftol: float,
+    xtol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Levenberg–Marquardt iteration of every row of ``s`` (updated in place but ``cost``):
+    the trial point (:func:`_lm_step`, clipped to the box) is accepted when it lowers the RSS by at
+    least 1e-4 of the predicted fall (MINPACK); the damping follows Nielsen's update, the step
+    bound MINPACK's. Returns ``(accepted, stop, new RSS)``, ``stop`` when an accepted step met
+    ``ftol`` or ``xtol``, no step was possible, or the damping exceeds 1e16."""
+    step, jtr, jtj = _lm_step(s, lo, hi)
+    th, cost, dn = s.theta, s.cost, s.scale
+    trial = np.clip(th + step, lo, hi)
+    step = trial - th
+    tp, tj = _masked(*model(s.t, trial), s.mask)
+    tr = np.where(s.mask, s.y - tp, 0.0)
+    tcost = np.einsum("bn,bn->b", tr, tr)
+    predicted = 2.0 * np.einsum("bi,bi->b", step, jtr) - np.einsum("bi,bij,bj->b", step, jtj, step)
+    rho = np.where(predicted > 0, (cost - tcost) / predicted, 0.0)
+    # MINPACK's acceptance: the RSS falls by at least 1e-4 of the predicted fall (a step
+    # clipped to a corner of the box can lower the RSS a little and strand the fit there)
+    ok = s.live & np.isfinite(tcost) & (tcost < cost) & (rho >= 1e-4)
+    small_f = (cost - tcost) <= ftol * cost
+    small_x = np.all(np.abs(step) <= xtol * (np.abs(th) + xtol), axis=1)
+    no_step = np.all(step == 0.0, axis=1)
+    s.theta = np.where(ok[:, None], trial, th)
+    s.res = np.where(ok[:, None], tr, s.res)
+    s.jac = np.where(ok[:, None, None], tj, s.jac)
+    newcost = np.where(ok, tcost, cost)
+    s.lam = np.where(ok, s.lam * np.maximum(1 / 3, 1 - (2 * rho - 1) ** 3), s.lam * s.nu)
+    s.nu = np.where(ok, 2.0, s.nu * 2.0)
+    taken = np.sqrt(np.einsum("bi,bi->b", dn * step, dn * step))
+    delta = np.where(
+        rho < 0.25,
+        0.5 * np.minimum(s.delta, 10.0 * taken),
+        np.where(rho > 0.75, np.maximum(s.delta, 2.0 * taken), s.delta),
+    )
+    s.delta = np.maximum(delta, 1e-300)
+    s.scale = np.where(ok[:, None], np.maximum(dn, np.sqrt(np.einsum("bni,bni->bi", tj, tj))), dn)
+    stop = (ok & (small_f | small_x)) | no_step | (s.lam > 1e16)
+    return ok, stop, newcost
+
+
 def batch_lm(
     model: ModelFn,
     t: np.ndarray,
@@ -85,105 +225,28 @@ def batch_lm(
     hi = np.asarray(upper, dtype=float)
     p = lo.shape[0]
     theta = np.clip(np.broadcast_to(np.asarray(theta0, dtype=float), (b, p)).copy(), lo, hi)
-    rss = np.empty(b)
     converged = np.zeros(b, dtype=bool)
     n_iter = np.zeros(b, dtype=np.int64)
     budget = np.iinfo(np.int64).max if max_nfev is None else max_nfev
-    eye = np.eye(p)
 
     with np.errstate(over="ignore", invalid="ignore"):
-        # work arrays of the rows still running (idx: their rows in the output)
-        idx = np.arange(b)
-        ta, ya, ma = t, y, mask
-        th = theta.copy()
-        pred, ja = _masked(*model(ta, th), ma)
-        ra = np.where(ma, ya - pred, 0.0)
-        cost = np.einsum("bn,bn->b", ra, ra)
-        rss[:] = cost
-        la = np.full(b, lambda0)
-        nu = np.full(b, 2.0)
-        dn = np.sqrt(np.einsum("bni,bni->bi", ja, ja))  # MINPACK's scaling D (mode 1)
-        dn = np.where(dn > 0, dn, 1.0)
-        delta = factor * np.sqrt(np.einsum("bi,bi->b", dn * th, dn * th))
-        delta = np.where(delta > 0, delta, factor)
-        nf = np.full(b, 1 + p, dtype=np.int64)  # the start point and its Jacobian
-        live = np.ones(b, dtype=bool)
+        s = _lm_start(model, t, y, mask, theta.copy(), lambda0=lambda0, factor=factor)
+        rss = s.cost.copy()
         for it in range(max_iter):
-            if not live.any():
+            if not s.live.any():
                 break
-            if live.mean() < 0.8:  # compact the work arrays
-                keep = np.flatnonzero(live)
-                idx, ta, ya, ma, th, ja, ra = (
-                    idx[keep],
-                    ta[keep],
-                    ya[keep],
-                    ma[keep],
-                    th[keep],
-                    ja[keep],
-                    ra[keep],
-                )
-                cost, la, nu, nf, live = cost[keep], la[keep], nu[keep], nf[keep], live[keep]
-                dn, delta = dn[keep], delta[keep]
-            jt = ja.transpose(0, 2, 1)
-            jtj = jt @ ja
-            jtr = (jt @ ra[..., None])[..., 0]  # = -gradient of RSS/2
-            fixed = ((th <= lo) & (jtr < 0)) | ((th >= hi) & (jtr > 0))
-            diag = np.maximum(np.einsum("bii->bi", jtj), 1e-300)
-            a = jtj + (la[:, None] * diag)[:, :, None] * eye
-            free = ~fixed
-            a = a * (free[:, :, None] & free[:, None, :]) + fixed[:, :, None] * eye
-            rhs = np.where(fixed, 0.0, jtr)
-            bad = ~(np.isfinite(a).all(axis=(1, 2)) & np.isfinite(rhs).all(axis=1))
-            a[bad], rhs[bad] = eye, 0.0
-            try:
-                step = np.linalg.solve(a, rhs[..., None])[..., 0]
-            except np.linalg.LinAlgError:  # a zero Jacobian column (exp underflow at a bound)
-                step = (np.linalg.pinv(a) @ rhs[..., None])[..., 0]
-            step = np.where(np.isfinite(step) & live[:, None], step, 0.0)
-            pnorm = np.sqrt(np.einsum("bi,bi->b", dn * step, dn * step))
-            step = (
-                step
-                * np.where(pnorm > delta, delta / np.where(pnorm > 0, pnorm, 1.0), 1.0)[:, None]
-            )
-            trial = np.clip(th + step, lo, hi)
-            step = trial - th
-            tp, tj = _masked(*model(ta, trial), ma)
-            tr = np.where(ma, ya - tp, 0.0)
-            tcost = np.einsum("bn,bn->b", tr, tr)
-            predicted = 2.0 * np.einsum("bi,bi->b", step, jtr) - np.einsum(
-                "bi,bij,bj->b", step, jtj, step
-            )
-            rho = np.where(predicted > 0, (cost - tcost) / predicted, 0.0)
-            # MINPACK's acceptance: the RSS falls by at least 1e-4 of the predicted fall (a step
-            # clipped to a corner of the box can lower the RSS a little and strand the fit there)
-            ok = live & np.isfinite(tcost) & (tcost < cost) & (rho >= 1e-4)
-            small_f = (cost - tcost) <= ftol * cost
-            small_x = np.all(np.abs(step) <= xtol * (np.abs(th) + xtol), axis=1)
-            no_step = np.all(step == 0.0, axis=1)
-            th = np.where(ok[:, None], trial, th)
-            ra = np.where(ok[:, None], tr, ra)
-            ja = np.where(ok[:, None, None], tj, ja)
-            newcost = np.where(ok, tcost, cost)
-            la = np.where(ok, la * np.maximum(1 / 3, 1 - (2 * rho - 1) ** 3), la * nu)
-            nu = np.where(ok, 2.0, nu * 2.0)
-            taken = np.sqrt(np.einsum("bi,bi->b", dn * step, dn * step))
-            delta = np.where(
-                rho < 0.25,
-                0.5 * np.minimum(delta, 10.0 * taken),
-                np.where(rho > 0.75, np.maximum(delta, 2.0 * taken), delta),
-            )
-            delta = np.maximum(delta, 1e-300)
-            dn = np.where(
-                ok[:, None], np.maximum(dn, np.sqrt(np.einsum("bni,bni->bi", tj, tj))), dn
-            )
-            n_iter[idx[live]] = it + 1
-            nf += live * (1 + p * ok)
-            done = live & ((ok & (small_f | small_x)) | no_step | (la > 1e16))
-            theta[idx[live]] = th[live]
-            rss[idx[live]] = newcost[live]
-            converged[idx[done]] = True
-            cost = newcost
-            live = live & ~done & (nf < budget)
+            if s.live.mean() < 0.8:  # finished rows leave the work arrays
+                s = s.compact()
+            ok, stop, newcost = _lm_iteration(model, s, lo, hi, ftol=ftol, xtol=xtol)
+            live = s.live
+            n_iter[s.idx[live]] = it + 1
+            s.nfev += live * (1 + p * ok)
+            done = live & stop
+            theta[s.idx[live]] = s.theta[live]
+            rss[s.idx[live]] = newcost[live]
+            converged[s.idx[done]] = True
+            s.cost = newcost
+            s.live = live & ~done & (s.nfev < budget)
     return LMResult(theta=theta, rss=rss, converged=converged, n_iter=n_iter)
 
 

@@ -192,7 +192,7 @@ def _auc_from_codes(pos: np.ndarray, neg: np.ndarray, n_levels: int) -> np.ndarr
 
 
 def auc_bootstrap_ci(
-    y: Any, score: Any, n_boot: int = 2000, seed: int = 2024, alpha: float = 0.05
+    y: Any, score: Any, *, n_boot: int = 2000, seed: int = 2024, alpha: float = 0.05
 ) -> dict[str, float]:
     """AUC and its percentile bootstrap CI, cases and non-cases resampled separately (stratified,
     as pROC's default, so every replicate has both outcomes): ``{"auc", "ci_low", "ci_high",
@@ -246,6 +246,7 @@ def auc_ci(y: Any, score: Any, params: Prediction | None = None) -> dict[str, An
 def _logistic_irls(
     x: np.ndarray,
     y: np.ndarray,
+    *,
     offset: np.ndarray | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
@@ -411,7 +412,7 @@ def harrell_validate(
         # all samples at once (the same draws as the loop below; _firth_many fits them as
         # firthmodels does, one by one)
         idx = np.stack([rng.integers(0, n, size=n) for _ in range(int(n_boot))])
-        return _harrell_table(apparent, *_firth_optimism(x, y, idx, columns))
+        return _harrell_table(apparent, *_firth_optimism(x, y, idx, columns=columns))
     diffs: dict[str, list[float]] = {k: [] for k in apparent}
     failed = 0  # samples with one outcome only or a singular design: skipped, counted
     for _ in range(int(n_boot)):
@@ -430,7 +431,7 @@ def harrell_validate(
 
 
 def _firth_optimism(
-    x: np.ndarray, y: np.ndarray, idx: np.ndarray, columns: Sequence[str]
+    x: np.ndarray, y: np.ndarray, idx: np.ndarray, *, columns: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], int]:
     """Harrell's apparent − test differences of Firth models refitted in the bootstrap samples
     ``idx`` (B × n row numbers), all samples at once (:func:`_firth_many`; a sample the batch
@@ -439,16 +440,16 @@ def _firth_optimism(
     x1 = np.column_stack([x, np.ones(n)])  # intercept last, as firthmodels
     yb = y[idx]
     beta = np.full((len(idx), k + 1), np.nan)
-    both = np.flatnonzero(yb.min(axis=1) != yb.max(axis=1))
+    has_both = yb.min(axis=1) != yb.max(axis=1)  # samples with both outcomes: fitted
+    with_both = np.flatnonzero(has_both)
     chunk = max(1, 4_000_000 // (n * (k + 1)))  # samples per batch: ~32 MB per work array
-    for start in range(0, len(both), chunk):
-        j = both[start : start + chunk]
+    for start in range(0, len(with_both), chunk):
+        j = with_both[start : start + chunk]
         beta[j] = _firth_many(x1[idx[j]], yb[j])
-    both = np.isin(np.arange(len(idx)), both)
-    for j in np.flatnonzero(both & np.isnan(beta).any(axis=1)):
-        mb = fit_model(x[idx[j]], y[idx[j]], columns, "firth")
+    for i in np.flatnonzero(has_both & np.isnan(beta).any(axis=1)):
+        mb = fit_model(x[idx[i]], y[idx[i]], columns, "firth")
         if mb is not None:
-            beta[j] = [*mb.coef, mb.intercept]
+            beta[i] = [*mb.coef, mb.intercept]
     fitted = np.isfinite(beta).all(axis=1)
     beta, ib = beta[fitted], idx[fitted]
     lp_app = np.einsum("bnk,bk->bn", x1[ib], beta)
@@ -484,6 +485,7 @@ def _harrell_table(
 def _firth_many(
     x: np.ndarray,
     y: np.ndarray,
+    *,
     max_iter: int = 200,
     max_step: float = 5.0,
     max_halfstep: int = 25,
@@ -566,6 +568,7 @@ def _firth_many(
 def _logistic_many(
     x: np.ndarray,
     y: np.ndarray,
+    *,
     offset: np.ndarray | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
@@ -665,6 +668,7 @@ def design(
     data: pd.DataFrame,
     outcome: str,
     predictors: Sequence[str],
+    *,
     log2_skewed: bool = True,
     references: tuple[str, Mapping[str, str]] = ("largest", {}),
 ) -> Design:
@@ -696,7 +700,12 @@ def design(
         # numbers stay numbers (ECOG, site counts: one ordinal trend, not one coefficient per
         # level: fewer parameters per event); skewed positive markers on the log2 scale
         t = model_term(
-            known, p, set(), references[1], references[0], continuous={p}, log2_skewed=log2_skewed
+            known,
+            p,
+            reference=references[1],
+            reference_rule=references[0],
+            continuous={p},
+            log2_skewed=log2_skewed,
         )
         if isinstance(t, str):
             notes.append(f"{p} left out: {t}")
@@ -837,6 +846,55 @@ def prediction_model(
     the outcome has a single value among the complete cases.
     """
     pp = _params(params)
+    d = _model_design(data, outcome, predictors, params=params)
+    n, ev, k = len(d.y), int(d.y.sum()), len(d.columns)
+    model = fit_model(d.x, d.y, d.columns, pp.penalty, pp.ridge_c)
+    if model is None:
+        raise ParameterError(
+            f"prediction of {outcome}: the model cannot be fitted (singular "
+            f"design: {', '.join(d.columns)})"
+        )
+    warn = list(d.notes)
+    lp = model.linear_predictor(d.x)
+    perf = _validated_performance(d, model, pp, warn=warn)
+    rare = min(ev, n - ev)
+    epv = rare / k
+    if epv < 10:
+        warn.append(
+            f"{epv:.1f} events per parameter ({rare} events, {k} parameters) < 10 "
+            "(Peduzzi 1996): expect optimism; read the corrected values"
+        )
+    if not model.converged:
+        warn.append("the fit did not converge")
+    return PredictionModel(
+        outcome=outcome,
+        penalty=pp.penalty,
+        predictors=d.predictors,
+        n=n,
+        n_events=ev,
+        n_parameters=k,
+        epv=epv,
+        excluded=d.excluded,
+        performance=perf,
+        coefficients=_coefficient_table(model),
+        y=d.y,
+        linear_predictor=lp,
+        warnings=warn,
+    )
+
+
+def _model_design(
+    data: pd.DataFrame,
+    outcome: str,
+    predictors: Sequence[str] | None,
+    *,
+    params: Prediction | Parameters | Mapping[str, Any] | None,
+) -> Design:
+    """:func:`design` of the model of ``outcome`` on ``predictors`` (default
+    ``prediction.predictors``, else :func:`default_predictors`) with the coding options of
+    ``params``; :class:`ParameterError` without a predictor, without both outcomes among the
+    complete cases, or without an estimable predictor."""
+    pp = _params(params)
     preds = list(
         predictors
         if predictors is not None
@@ -848,39 +906,28 @@ def prediction_model(
             "column; set prediction.predictors)"
         )
     refs = params.statistics.reference_map() if isinstance(params, Parameters) else ("largest", {})
-    d = design(data, outcome, preds, _log2(params), refs)
+    d = design(data, outcome, preds, log2_skewed=_log2(params), references=refs)
     n, ev = len(d.y), int(d.y.sum()) if len(d.y) else 0
     if n == 0 or ev == 0 or ev == n:
         raise ParameterError(
             f"prediction of {outcome}: {n} complete case(s) with {ev} event(s): needs both outcomes"
         )
-    k = len(d.columns)
-    if k == 0:
+    if len(d.columns) == 0:
         raise ParameterError(f"prediction of {outcome}: no estimable predictor ({d.notes})")
-    model = fit_model(d.x, d.y, d.columns, pp.penalty, pp.ridge_c)
-    if model is None:
-        raise ParameterError(
-            f"prediction of {outcome}: the model cannot be fitted (singular "
-            f"design: {', '.join(d.columns)})"
-        )
-    warn = list(d.notes)
+    return d
+
+
+def _validated_performance(
+    d: Design, model: FittedModel, pp: Prediction, *, warn: list[str]
+) -> pd.DataFrame:
+    """The model's apparent performance, optimism and corrected values (Harrell's bootstrap,
+    :func:`harrell_validate`; apparent only, with a warning, above ``max_bootstrap_patients``)
+    and the AUC's 95 % CI (:func:`auc_ci`) in ``ci_low, ci_high, ci_method``."""
+    n = len(d.y)
     lp = model.linear_predictor(d.x)
     if n > pp.max_bootstrap_patients:
         apparent = _performance(d.y, lp)
-        perf = pd.DataFrame(
-            [
-                {
-                    "measure": m,
-                    "label": PERFORMANCE_LABELS[m],
-                    "apparent": v,
-                    "optimism": np.nan,
-                    "corrected": np.nan,
-                    "n_boot": 0,
-                    "n_failed": 0,
-                }
-                for m, v in apparent.items()
-            ]
-        )
+        perf = _harrell_table(apparent, {m: np.empty(0) for m in apparent}, 0)
         warn.append(
             f"optimism not estimated: {n} complete cases > max_bootstrap_patients "
             f"{pp.max_bootstrap_patients} (set prediction.max_bootstrap_patients to "
@@ -897,38 +944,22 @@ def prediction_model(
             seed=pp.seed,
         )
     ci = auc_ci(d.y, lp, pp)
-    perf["ci_low"] = np.where(perf["measure"] == "auc", ci["ci_low"], np.nan)
-    perf["ci_high"] = np.where(perf["measure"] == "auc", ci["ci_high"], np.nan)
-    perf["ci_method"] = np.where(perf["measure"] == "auc", ci["ci_method"], "")
-    rare = min(ev, n - ev)
-    epv = rare / k
-    if epv < 10:
-        warn.append(
-            f"{epv:.1f} events per parameter ({rare} events, {k} parameters) < 10 "
-            "(Peduzzi 1996): expect optimism; read the corrected values"
-        )
-    if not model.converged:
-        warn.append("the fit did not converge")
+    is_auc = perf["measure"] == "auc"
+    perf["ci_low"] = np.where(is_auc, ci["ci_low"], np.nan)
+    perf["ci_high"] = np.where(is_auc, ci["ci_high"], np.nan)
+    perf["ci_method"] = np.where(is_auc, ci["ci_method"], "")
+    return perf
+
+
+def _coefficient_table(model: FittedModel) -> pd.DataFrame:
+    """``term, coefficient, odds_ratio`` of the model (the intercept first, its odds ratio
+    NaN)."""
     coefs = pd.DataFrame(
-        {"term": ["(intercept)", *d.columns], "coefficient": [model.intercept, *model.coef]}
+        {"term": ["(intercept)", *model.columns], "coefficient": [model.intercept, *model.coef]}
     )
     coefs["odds_ratio"] = np.exp(coefs["coefficient"])
     coefs.loc[0, "odds_ratio"] = np.nan
-    return PredictionModel(
-        outcome=outcome,
-        penalty=pp.penalty,
-        predictors=d.predictors,
-        n=n,
-        n_events=ev,
-        n_parameters=k,
-        epv=epv,
-        excluded=d.excluded,
-        performance=perf,
-        coefficients=coefs,
-        y=d.y,
-        linear_predictor=lp,
-        warnings=warn,
-    )
+    return coefs
 
 
 # --------------------------------------------------------------------------- single markers
@@ -941,12 +972,37 @@ def _marker_values(data: pd.DataFrame, marker: str) -> pd.Series | str:
     it cannot be a single ordered marker."""
     from .riskfactors import model_term
 
-    t = model_term(data, marker, set(), {}, continuous={marker})
+    t = model_term(data, marker, continuous={marker})
     if isinstance(t, str):
         return t
     if t.columns.shape[1] != 1:
         return f"{t.columns.shape[1] + 1} unordered levels: not a single marker"
     return t.columns.iloc[:, 0]
+
+
+#: columns an AUC row shares in :func:`marker_roc` and :func:`predictors_by_definition`
+_AUC_COLUMNS: tuple[str, ...] = (
+    "outcome",
+    "n",
+    "n_events",
+    "auc",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+)
+#: columns of :func:`marker_roc`'s table
+ROC_COLUMNS: tuple[str, ...] = ("marker", *_AUC_COLUMNS, "delong_ci_low", "delong_ci_high", "note")
+#: columns of :func:`predictors_by_definition`
+BY_DEFINITION_COLUMNS: tuple[str, ...] = ("predictor", *_AUC_COLUMNS, "epv", "note")
+
+
+def _counted_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """``rows`` as a table of ``columns`` (missing cells NaN), the counts ``n`` and
+    ``n_events`` as nullable integers."""
+    out = pd.DataFrame(rows).reindex(columns=list(columns))
+    for c in ("n", "n_events"):
+        out[c] = pd.to_numeric(out[c]).astype("Int64")
+    return out
 
 
 def marker_roc(
@@ -987,46 +1043,38 @@ def marker_roc(
         if ev == 0 or ev == len(yy):
             rows.append({**row, "note": "needs patients with and without HPD"})
             continue
-        ci = auc_ci(yy, ss, pp)
-        dl = auc_delong(yy, ss)
-        rare = min(ev, len(yy) - ev)
-        note = (
-            f"only {rare} patient(s) in the smaller group: the CIs are unreliable (a "
-            "bootstrap of a few cases cannot show their variability)"
-            if rare < FEW_EVENTS
-            else ""
-        )
-        row.update(
-            auc=ci["auc"],
-            ci_low=ci["ci_low"],
-            ci_high=ci["ci_high"],
-            delong_ci_low=dl["ci_low"],
-            delong_ci_high=dl["ci_high"],
-            ci_method=ci["ci_method"],
-            note=note,
-        )
-        rows.append(row)
+        rows.append({**row, **_marker_auc(yy, ss, pp)})
         fpr, tpr, thr = roc_curve(yy, ss)
         curves[oc] = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
-    cols = [
-        "marker",
-        "outcome",
-        "n",
-        "n_events",
-        "auc",
-        "ci_low",
-        "ci_high",
-        "ci_method",
-        "delong_ci_low",
-        "delong_ci_high",
-        "note",
-    ]
-    out = pd.DataFrame(rows).reindex(columns=cols)
-    for c in ("n", "n_events"):
-        out[c] = out[c].astype("Int64")
+    out = _counted_table(rows, ROC_COLUMNS)
     out["note"] = out["note"].fillna("")
     out["ci_method"] = out["ci_method"].fillna("")
     return out, curves
+
+
+def _marker_auc(y: np.ndarray, score: np.ndarray, pp: Prediction) -> dict[str, Any]:
+    """``auc, ci_low, ci_high`` (:func:`auc_ci`), ``delong_ci_low, delong_ci_high``
+    (:func:`auc_delong`), ``ci_method`` and a ``note`` when the smaller outcome group has fewer
+    than :data:`FEW_EVENTS` patients."""
+    ci = auc_ci(y, score, pp)
+    dl = auc_delong(y, score)
+    ev = int(y.sum())
+    rare = min(ev, len(y) - ev)
+    note = (
+        f"only {rare} patient(s) in the smaller group: the CIs are unreliable (a "
+        "bootstrap of a few cases cannot show their variability)"
+        if rare < FEW_EVENTS
+        else ""
+    )
+    return {
+        "auc": ci["auc"],
+        "ci_low": ci["ci_low"],
+        "ci_high": ci["ci_high"],
+        "delong_ci_low": dl["ci_low"],
+        "delong_ci_high": dl["ci_high"],
+        "ci_method": ci["ci_method"],
+        "note": note,
+    }
 
 
 def predictors_by_definition(
@@ -1054,69 +1102,59 @@ def predictors_by_definition(
             rows.append(
                 {
                     "predictor": p,
-                    "outcome": r["outcome"],
-                    "n": r["n"],
-                    "n_events": r["n_events"],
-                    "auc": r["auc"],
-                    "ci_low": r["ci_low"],
-                    "ci_high": r["ci_high"],
-                    "ci_method": r["ci_method"],
+                    **{c: r[c] for c in _AUC_COLUMNS},
                     "epv": np.nan,
                     "note": r["note"],
                 }
             )
     for oc in outcomes:
-        try:
-            m = prediction_model(prepared, oc, preds, params)
-        except ParameterError as exc:
-            rows.append({"predictor": "model (apparent)", "outcome": oc, "note": str(exc)})
-            continue
-        s = m.summary().iloc[0]
-        base = {"outcome": oc, "n": m.n, "n_events": m.n_events, "epv": m.epv}
-        rows.append(
-            {
-                **base,
-                "predictor": "model (apparent)",
-                "auc": s["auc"],
-                "ci_low": s["auc_ci_low"],
-                "ci_high": s["auc_ci_high"],
-                "ci_method": s["auc_ci_method"],
-                "note": "; ".join(m.warnings[:1]),
-            }
-        )
-        rows.append(
-            {
-                **base,
-                "predictor": "model (optimism-corrected)",
-                "auc": s["auc_corrected"],
-                "ci_low": np.nan,
-                "ci_high": np.nan,
-                "note": (
-                    f"Harrell bootstrap, {s['n_boot']} samples; corrected slope "
-                    f"{s['slope_corrected']:.2f}"
-                    if s["n_boot"]
-                    else "not estimated (more than max_bootstrap_patients)"
-                ),
-            }
-        )
-    cols = [
-        "predictor",
-        "outcome",
-        "n",
-        "n_events",
-        "auc",
-        "ci_low",
-        "ci_high",
-        "ci_method",
-        "epv",
-        "note",
-    ]
-    out = pd.DataFrame(rows).reindex(columns=cols)
-    for c in ("n", "n_events"):
-        out[c] = pd.to_numeric(out[c]).astype("Int64")
+        rows += _model_auc_rows(prepared, oc, preds, params=params)
+    out = _counted_table(rows, BY_DEFINITION_COLUMNS)
     out["note"] = out["note"].fillna("").astype(str)
     out["ci_method"] = out["ci_method"].where(out["ci_low"].notna(), "").fillna("").astype(str)
     return out
+
+
+def _model_auc_rows(
+    prepared: pd.DataFrame,
+    outcome: str,
+    predictors: list[str],
+    *,
+    params: Prediction | Parameters | Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """Rows ``model (apparent)`` (AUC with its CI) and ``model (optimism-corrected)`` of the
+    model of ``outcome`` on ``predictors`` (:func:`prediction_model`), or one row with the
+    reason it cannot be fitted."""
+    try:
+        m = prediction_model(prepared, outcome, predictors, params)
+    except ParameterError as exc:
+        return [{"predictor": "model (apparent)", "outcome": outcome, "note": str(exc)}]
+    s = m.summary().iloc[0]
+    base = {"outcome": outcome, "n": m.n, "n_events": m.n_events, "epv": m.epv}
+    corrected = (
+        f"Harrell bootstrap, {s['n_boot']} samples; corrected slope {s['slope_corrected']:.2f}"
+        if s["n_boot"]
+        else "not estimated (more than max_bootstrap_patients)"
+    )
+    return [
+        {
+            **base,
+            "predictor": "model (apparent)",
+            "auc": s["auc"],
+            "ci_low": s["auc_ci_low"],
+            "ci_high": s["auc_ci_high"],
+            "ci_method": s["auc_ci_method"],
+            "note": "; ".join(m.warnings[:1]),
+        },
+        {
+            **base,
+            "predictor": "model (optimism-corrected)",
+            "auc": s["auc_corrected"],
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "note": corrected,
+        },
+    ]
 
 
 def by_definition_wide(

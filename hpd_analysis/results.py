@@ -25,7 +25,7 @@ Parameter names are the report's (``hpd report --set KEY=VALUE``): analysis para
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,8 @@ __all__ = [
     "changed_parameters",
     "classify",
     "define",
+    "KMLabels",
+    "km_labels",
     "resolve_classify_parameters",
 ]
 
@@ -272,7 +274,7 @@ class _DefinitionsView(Mapping):
     def __getitem__(self, code: str) -> Definition:
         return self._d[code]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._d)
 
     def __len__(self) -> int:
@@ -593,21 +595,13 @@ class Classification:
     ) -> Axes:
         """Kaplan–Meier curves of ``endpoint`` by HPD status (or ``by``) with numbers at risk."""
         from .plots import km_plot
-        from .survival import ENDPOINT_NAMES
 
         comp = self.survival(endpoint, landmark, by)
-        origin = "landmark" if comp.info["landmark_months"] is not None else "treatment start"
-        name = ENDPOINT_NAMES.get(endpoint, endpoint)
-        return _ax(
-            km_plot(
-                comp.fitters,
-                ax=ax,
-                xlabel=f"months from {origin}",
-                ylabel=f"{name} probability",
-                title=f"{name.capitalize()} by {self._section.group_name(comp.group_by)}",
-            ),
-            ax,
+        labels = km_labels(endpoint, comp.info, self._section.group_name(comp.group_by))
+        fig = km_plot(
+            comp.fitters, ax=ax, xlabel=labels.xlabel, ylabel=labels.ylabel, title=labels.title
         )
+        return _ax(fig, ax)
 
     def plot_sweep(
         self, definition: str | None = None, parameter: str | None = None, ax: Axes | None = None
@@ -764,6 +758,30 @@ def changed_parameters(params: Parameters, definitions: Iterable[Definition]) ->
                 f"{d.code}.{k}={v}" for k, v in d.parameters.items() if ref.parameters.get(k) != v
             ]
     return out
+
+
+@dataclass(frozen=True)
+class KMLabels:
+    """Axis labels and title of a Kaplan–Meier plot (:func:`km_labels`)."""
+
+    xlabel: str
+    ylabel: str
+    title: str
+
+
+def km_labels(endpoint: str, info: Mapping[str, Any], groups: str) -> KMLabels:
+    """Axis labels and title of a Kaplan–Meier plot of ``endpoint`` (``info`` of
+    :func:`hpd_analysis.survival.survival_data`: months from the landmark when it has one, else
+    from the treatment start) by ``groups`` (words)."""
+    from .survival import ENDPOINT_NAMES
+
+    origin = "landmark" if info["landmark_months"] is not None else "treatment start"
+    name = ENDPOINT_NAMES.get(endpoint, endpoint)
+    return KMLabels(
+        xlabel=f"months from {origin}",
+        ylabel=f"{name} probability",
+        title=f"{name.capitalize()} by {groups}",
+    )
 
 
 def _ax(fig: Any, ax: Axes | None) -> Axes:

@@ -33,7 +33,8 @@ and references: ``docs/statistics.md``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -214,15 +215,142 @@ def _variables_for(
     if variables is None:
         variables = candidate_risk_factors(data)
     else:
-        variables = [variables] if isinstance(variables, str) else list(variables)
+        variables = _as_list(variables)
     return [v for v in variables if v not in skip]
 
 
 # --------------------------------------------------------------------------- Table 1
+#: the grouping column of Table 1's working frame
+_GROUP = "__group__"
+
+
+def _definition_companions(data: pd.DataFrame, column: str) -> set[str]:
+    """``column`` and, when it names an HPD definition, that definition's ``hpd_<code>``,
+    ``hpd_<code>_status`` and ``hpd_<code>_reason`` columns (never candidate covariates)."""
+    code = hpd_column_code(data, column)
+    companions = {column}
+    if code is not None:
+        companions |= {f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"}
+    return companions
+
+
+def _left_out_note(why: pd.Series, what: str) -> str:
+    """``"<n> patient(s) left out (<what>): <reason> (<n>), ..."`` for the reasons ``why``."""
+    reasons = why.value_counts()
+    return f"{len(why)} patient(s) left out ({what}): " + ", ".join(
+        f"{r} ({n})" for r, n in reasons.items()
+    )
+
+
+@dataclass
+class _Table1Frame:
+    """Table 1's patients of known group with the variables coded as tableone reads them
+    (categories as level text, the others as floats) and the group label in ``__group__``."""
+
+    work: pd.DataFrame
+    categorical: list[str]
+    nonnormal: list[str]
+    #: variables with at least one value (the others get a "not tested: no value" row)
+    described: list[str]
+    empty: list[str]
+    #: every group level, and those with at least one patient
+    levels: list[str]
+    present: list[str]
+
+    @property
+    def compare(self) -> bool:
+        """Tests and SMDs need two groups with patients."""
+        return len(self.present) >= 2
+
+
+def _table1_frame(
+    data: pd.DataFrame,
+    labels: pd.Series,
+    levels: list[str],
+    *,
+    variables: list[str],
+    categorical: Sequence[str] | None,
+    nonnormal: Sequence[str] | None,
+) -> _Table1Frame:
+    """Code ``variables`` of the patients whose group label is known: categories (given, or by
+    :func:`_is_categorical`) as level text, continuous variables as numbers (a non-numeric value
+    raises :class:`ParameterError`); non-normal ones given or those with |skewness| > 1."""
+    keep = labels.notna().to_numpy()
+    work = pd.DataFrame(index=data.index[keep])
+    cat_list = (
+        list(categorical)
+        if categorical is not None
+        else [v for v in variables if _is_categorical(data[v])]
+    )
+    _check_variables(data, cat_list, "table1 categorical")
+    cont_list = [v for v in variables if v not in cat_list]
+    for v in variables:
+        s = data.loc[keep, v]
+        if v in cat_list:
+            work[v] = s.map(format_level, na_action="ignore").astype(object).where(s.notna(), None)
+        else:
+            num = pd.to_numeric(s, errors="coerce")
+            bad = num.isna() & s.notna()
+            if bad.any():
+                raise ParameterError(
+                    f"table1: column {v!r} has non-numeric value {s[bad].iloc[0]!r}; list it in "
+                    "categorical= or clean it (expected numbers)"
+                )
+            work[v] = num.astype(float)
+    if nonnormal is None:
+        skewed = [v for v in cont_list if _skewed(work[v])]
+    else:
+        skewed = _as_list(nonnormal)
+    empty = [v for v in variables if work[v].notna().sum() == 0]
+    work[_GROUP] = labels[keep].to_numpy()
+    return _Table1Frame(
+        work=work,
+        categorical=cat_list,
+        nonnormal=skewed,
+        described=[v for v in variables if v not in empty],
+        empty=empty,
+        levels=levels,
+        present=[lv for lv in levels if (work[_GROUP] == lv).any()],
+    )
+
+
+def _run_tableone(frame: _Table1Frame, decimals: int) -> tuple[Any, list[str]]:
+    """The ``tableone.TableOne`` of the described variables by group (None when none is
+    described) and the texts of its warnings (tableone's own notices left out)."""
+    from tableone import TableOne
+
+    compare = frame.compare
+    described = frame.described
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = (
+            TableOne(
+                frame.work,
+                columns=described or None,
+                categorical=[v for v in frame.categorical if v in described],
+                nonnormal=[v for v in frame.nonnormal if v in described],
+                groupby=_GROUP,
+                pval=compare,
+                htest_name=compare,
+                smd=compare,
+                missing=True,
+                overall=True,
+                include_null=False,
+                label_suffix=False,
+                decimals=decimals,
+                order={_GROUP: frame.present},
+            )
+            if described
+            else None
+        )
+    return t, [str(w.message) for w in caught if "tableone" not in str(w.message).lower()]
+
+
 def table1(
     data: pd.DataFrame,
     group: str,
     variables: Sequence[str] | None = None,
+    *,
     categorical: Sequence[str] | None = None,
     nonnormal: Sequence[str] | None = None,
     decimals: int = 1,
@@ -264,118 +392,56 @@ def table1(
     ``exact_test`` / ``exact_p_value`` (:func:`fisher_exact_rx2`: full enumeration, as R's
     ``fisher.test``, for two groups; a seeded Monte Carlo Fisher p for more).
     """
-    from tableone import TableOne
-
     data = derive_risk_factors(data)
     labels, levels, _, why = group_labels(data, group, reference)
-    companions = {group}
-    code = hpd_column_code(data, group)
-    if code is not None:
-        companions |= {f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"}
-    variables = _variables_for(data, variables, companions)
+    variables = _variables_for(data, variables, _definition_companions(data, group))
     _check_variables(data, variables, "table1 variables")
     if not variables:
         raise ParameterError("table1: no variable to describe")
-    keep = labels.notna().to_numpy()
-    n_excluded = int((~keep).sum())
-    notes: list[str] = []
-    if n_excluded:
-        reasons = why[~keep].value_counts()
-        notes.append(
-            f"{n_excluded} patient(s) left out (group unknown): "
-            + ", ".join(f"{r} ({n})" for r, n in reasons.items())
-        )
-    work = pd.DataFrame(index=data.index[keep])
-    cat_list = (
-        list(categorical)
-        if categorical is not None
-        else [v for v in variables if _is_categorical(data[v])]
+    unknown = labels.isna().to_numpy()
+    n_excluded = int(unknown.sum())
+    notes = [_left_out_note(why[unknown], "group unknown")] if n_excluded else []
+    frame = _table1_frame(
+        data,
+        labels,
+        levels,
+        variables=variables,
+        categorical=categorical,
+        nonnormal=nonnormal,
     )
-    _check_variables(data, cat_list, "table1 categorical")
-    cont_list = [v for v in variables if v not in cat_list]
-    for v in variables:
-        s = data.loc[keep, v]
-        if v in cat_list:
-            work[v] = s.map(format_level, na_action="ignore").astype(object).where(s.notna(), None)
-        else:
-            num = pd.to_numeric(s, errors="coerce")
-            bad = num.isna() & s.notna()
-            if bad.any():
-                raise ParameterError(
-                    f"table1: column {v!r} has non-numeric value {s[bad].iloc[0]!r}; list it in "
-                    "categorical= or clean it (expected numbers)"
-                )
-            work[v] = num.astype(float)
-    if nonnormal is None:
-        nonnormal = [v for v in cont_list if _skewed(work[v])]
-    else:
-        nonnormal = [nonnormal] if isinstance(nonnormal, str) else list(nonnormal)
-    empty = [v for v in variables if work[v].notna().sum() == 0]
-    if empty:
-        notes.append(f"no value at all (not described): {', '.join(empty)}")
-    described = [v for v in variables if v not in empty]
-    gcol = "__group__"
-    work[gcol] = labels[keep].to_numpy()
-    present_levels = [lv for lv in levels if (work[gcol] == lv).any()]
-    compare = len(present_levels) >= 2
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        t = (
-            TableOne(
-                work,
-                columns=described or None,
-                categorical=[v for v in cat_list if v in described],
-                nonnormal=[v for v in nonnormal if v in described],
-                groupby=gcol,
-                pval=compare,
-                htest_name=compare,
-                smd=compare,
-                missing=True,
-                overall=True,
-                include_null=False,
-                label_suffix=False,
-                decimals=decimals,
-                order={gcol: present_levels},
-            )
-            if described
-            else None
-        )
-    notes += [str(w.message) for w in caught if "tableone" not in str(w.message).lower()]
-    out = _flatten_tableone(
-        t, work, described, cat_list, nonnormal, levels, present_levels, compare
-    )
+    if frame.empty:
+        notes.append(f"no value at all (not described): {', '.join(frame.empty)}")
+    t, tableone_notes = _run_tableone(frame, decimals)
+    out = _flatten_tableone(t, frame)
     _add_exact_fisher(
         out,
-        work,
-        present_levels,
-        (statistics if statistics is not None else Statistics()).exact_fisher,
+        frame.work,
+        frame.present,
+        enabled=(statistics if statistics is not None else Statistics()).exact_fisher,
     )
     # n row: patients left out because the group is unknown
     out.loc[out["variable"].eq("n"), "missing"] = n_excluded
-    for v in empty:
-        out = pd.concat(
-            [
-                out,
-                pd.DataFrame(
-                    [
-                        {
-                            "variable": v,
-                            "level": "",
-                            "statistic": "",
-                            "missing": int(len(work)),
-                            "test": "not tested: no value",
-                        }
-                    ]
-                ),
-            ],
-            ignore_index=True,
-        )
+    out = _with_undescribed_rows(out, frame.empty, n_patients=len(frame.work))
     text_cols = [c for c in out.columns if c not in ("missing", "p_value", "smd", "exact_p_value")]
     out[text_cols] = out[text_cols].fillna("").astype(str)
     out["missing"] = out["missing"].astype("Int64")
-    out.attrs["warnings"] = notes
+    out.attrs["warnings"] = notes + tableone_notes
     out.attrs["n_excluded"] = n_excluded
     out.attrs["group"] = group
+    return out
+
+
+def _with_undescribed_rows(out: pd.DataFrame, empty: list[str], n_patients: int) -> pd.DataFrame:
+    """Table 1 with a "not tested: no value" row for each variable without any value."""
+    for v in empty:
+        row = {
+            "variable": v,
+            "level": "",
+            "statistic": "",
+            "missing": int(n_patients),
+            "test": "not tested: no value",
+        }
+        out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
     return out
 
 
@@ -386,16 +452,22 @@ def _skewed(s: pd.Series, threshold: float = 1.0) -> bool:
     return bool(abs(stats.skew(vals)) > threshold)
 
 
-def _flatten_tableone(
-    t: Any,
-    work: pd.DataFrame,
-    described: list[str],
-    cat_list: list[str],
-    nonnormal: list[str],
-    levels: list[str],
-    present: list[str],
-    compare: bool,
-) -> pd.DataFrame:
+def _statistic_name(var: str, frame: _Table1Frame) -> str:
+    """What a Table 1 row shows: ``n``, ``n (%)``, ``median [Q1,Q3]`` or ``mean (SD)``."""
+    if var == "n":
+        return "n"
+    if var in frame.categorical:
+        return "n (%)"
+    if var in frame.nonnormal:
+        return "median [Q1,Q3]"
+    return "mean (SD)"
+
+
+def _flatten_tableone(t: Any, frame: _Table1Frame) -> pd.DataFrame:
+    """tableone's table as one row per variable level with the test, its p-value and the SMD
+    on the first row of each variable (an r x c table with a small expected count gets the
+    Monte Carlo chi-squared p, :func:`_small_count_chi2`)."""
+    work, levels, present = frame.work, frame.levels, frame.present
     cols = [
         "variable",
         "level",
@@ -409,13 +481,13 @@ def _flatten_tableone(
     ]
     if t is None:
         n_row = {"variable": "n", "level": "", "statistic": "n", "overall": str(len(work))}
-        n_row.update({lv: str(int((work["__group__"] == lv).sum())) for lv in levels})
+        n_row.update({lv: str(int((work[_GROUP] == lv).sum())) for lv in levels})
         return pd.DataFrame([n_row], columns=cols)
     tab = t.tableone.copy()
     tab.columns = tab.columns.get_level_values(-1)
-    htest = t.htest_table if compare else None
-    smd_tab = t.smd_table if compare else None
-    rows = []
+    htest = t.htest_table if frame.compare else None
+    smd_tab = t.smd_table if frame.compare else None
+    rows: list[dict[str, Any]] = []
     for (var, level), r in tab.iterrows():
         row: dict[str, Any] = {"variable": var, "level": level}
         row["overall"] = r.get("Overall", "")
@@ -423,25 +495,10 @@ def _flatten_tableone(
             row[lv] = r[lv] if lv in present else ("0" if var == "n" else "")
         miss = str(r.get("Missing", "")).strip()
         row["missing"] = int(float(miss)) if miss not in ("", "nan") else pd.NA
-        if var == "n":
-            row["statistic"] = "n"
-        elif var in cat_list:
-            row["statistic"] = "n (%)"
-        elif var in nonnormal:
-            row["statistic"] = "median [Q1,Q3]"
-        else:
-            row["statistic"] = "mean (SD)"
+        row["statistic"] = _statistic_name(var, frame)
         first = var != "n" and (not rows or rows[-1]["variable"] != var)
         if first and htest is not None and var in htest.index:
-            p = htest.loc[var, "P-Value"]
-            row["p_value"] = float(p) if p is not None and float(p) >= 0 else np.nan
-            row["test"] = _test_name(str(htest.loc[var, "Test"]), work, var, cat_list, present)
-            if row["test"].startswith("Chi-squared") and "Yates" not in row["test"]:
-                # an r x c table (2 x 2 ones get Fisher's exact or Yates): tableone names it
-                # "Chi-squared (warning: expected count < 5)" when the approximation is poor
-                mc = _small_count_chi2(work, var, present)
-                if mc is not None:
-                    row["p_value"], row["test"] = mc
+            row.update(_variable_test(htest, var, frame))
         if first and smd_tab is not None and var in smd_tab.index:
             vals = pd.to_numeric(smd_tab.loc[var], errors="coerce").abs()
             row["smd"] = float(vals.max()) if vals.notna().any() else np.nan
@@ -454,6 +511,28 @@ def _flatten_tableone(
     out["test"] = out["test"].fillna("")
     out[["overall", *levels]] = out[["overall", *levels]].fillna("").astype(str)
     return out
+
+
+def _variable_test(htest: pd.DataFrame, var: str, frame: _Table1Frame) -> dict[str, Any]:
+    """``p_value`` and ``test`` of one variable from tableone's test table, the test named
+    exactly (:func:`_test_name`); an r x c chi-squared with an expected count < 5 replaced by
+    its Monte Carlo p (:func:`_small_count_chi2`)."""
+    p = htest.loc[var, "P-Value"]
+    p_value = float(p) if p is not None and float(p) >= 0 else np.nan
+    test = _test_name(
+        str(htest.loc[var, "Test"]),
+        frame.work,
+        var,
+        cat_list=frame.categorical,
+        present=frame.present,
+    )
+    if test.startswith("Chi-squared") and "Yates" not in test:
+        # an r x c table (2 x 2 ones get Fisher's exact or Yates): tableone names it
+        # "Chi-squared (warning: expected count < 5)" when the approximation is poor
+        mc = _small_count_chi2(frame.work, var, frame.present)
+        if mc is not None:
+            p_value, test = mc
+    return {"p_value": p_value, "test": test}
 
 
 #: permutations of the Monte Carlo chi-squared test, its seed, and the largest table it runs on
@@ -528,8 +607,14 @@ def fisher_exact_rx2(table: np.ndarray) -> float:
     return float(min(1.0, probs[logs <= obs + np.log1p(1e-7)].sum()))
 
 
+def _tested_values(work: pd.DataFrame, var: str, present: list[str]) -> pd.DataFrame:
+    """Columns ``var`` and the group of the patients a test of ``var`` reads: a value, and a
+    group with patients."""
+    return work.loc[work[var].notna() & work[_GROUP].isin(present), [var, _GROUP]]
+
+
 def _add_exact_fisher(
-    out: pd.DataFrame, work: pd.DataFrame, present: list[str], enabled: bool
+    out: pd.DataFrame, work: pd.DataFrame, present: list[str], *, enabled: bool
 ) -> None:
     """Columns ``exact_test`` and ``exact_p_value`` of Table 1: Fisher's exact test beside each
     Monte Carlo chi-squared (empty elsewhere)."""
@@ -539,8 +624,8 @@ def _add_exact_fisher(
         return
     for i in np.flatnonzero(out["test"].astype(str).str.startswith("Chi-squared, Monte Carlo")):
         var = out.at[i, "variable"]
-        sub = work.loc[work[var].notna() & work["__group__"].isin(present), [var, "__group__"]]
-        tab = pd.crosstab(sub[var], sub["__group__"]).to_numpy()
+        sub = _tested_values(work, var, present)
+        tab = pd.crosstab(sub[var], sub[_GROUP]).to_numpy()
         if tab.shape[1] == 2:
             p, name = fisher_exact_rx2(tab), "Fisher's exact test (full enumeration, r x 2)"
         else:
@@ -567,9 +652,9 @@ def _small_count_chi2(work: pd.DataFrame, var: str, present: list[str]) -> tuple
     the chi-squared approximation is poor, Cochran's rule); None when the counts are large
     enough. Tables of more than :data:`MC_MAX_N` patients keep the asymptotic p (tableone's
     name for it says an expected count is < 5)."""
-    sub = work.loc[work[var].notna() & work["__group__"].isin(present), [var, "__group__"]]
+    sub = _tested_values(work, var, present)
     x, _ = pd.factorize(sub[var])
-    g, _ = pd.factorize(sub["__group__"])
+    g, _ = pd.factorize(sub[_GROUP])
     if not len(sub) or x.max() < 1 or g.max() < 1:
         return None
     counts = np.bincount(x * (g.max() + 1) + g, minlength=(x.max() + 1) * (g.max() + 1))
@@ -587,7 +672,7 @@ def _small_count_chi2(work: pd.DataFrame, var: str, present: list[str]) -> tuple
 
 
 def _test_name(
-    name: str, work: pd.DataFrame, var: str, cat_list: list[str], present: list[str]
+    name: str, work: pd.DataFrame, var: str, *, cat_list: list[str], present: list[str]
 ) -> str:
     """Name the test exactly: scipy's chi-squared applies Yates' correction to 2x2 tables."""
     if name == "Chi-squared" and var in cat_list:
@@ -681,20 +766,21 @@ def binary_outcome(data: pd.DataFrame, outcome: str) -> tuple[pd.Series, str]:
 LOG2_FACTORS: tuple[str, ...] = ("nlr", "dnlr", "plr", "ldh", "crp", "ldh_uln_ratio")
 
 
-class _Term:
-    """Design columns of one variable: names, level labels and reference level."""
+@dataclass
+class ModelTerm:
+    """Design columns of one variable of a logistic model (:func:`model_term`)."""
 
-    def __init__(
-        self,
-        variable: str,
-        columns: pd.DataFrame,
-        levels: list[str],
-        reference: str | None,
-        kind: str,
-        coding: str = "",
-    ):
-        self.variable, self.columns, self.levels = variable, columns, levels
-        self.reference, self.kind, self.coding = reference, kind, coding
+    variable: str
+    #: one column per coefficient (NaN where the variable is missing)
+    columns: pd.DataFrame
+    #: what each column's odds ratio compares: a level, ``per 1 unit``, ``per doubling (log2)``
+    levels: list[str]
+    #: the reference level (binary and categorical variables), None for a continuous one
+    reference: str | None
+    #: ``binary``, ``categorical`` or ``continuous``
+    kind: str
+    #: the coding in words (the ``coding`` column of :func:`odds_ratios`)
+    coding: str = ""
 
 
 def _reference_level(s: pd.Series, levels: list[str], rule: str) -> str:
@@ -709,65 +795,75 @@ def _reference_level(s: pd.Series, levels: list[str], rule: str) -> str:
 def model_term(
     data: pd.DataFrame,
     v: str,
-    categorical: set[str],
-    reference: Mapping[str, Any],
+    *,
+    categorical: Collection[str] = (),
+    reference: Mapping[str, Any] | None = None,
     reference_rule: str = "largest",
     log2_skewed: bool = True,
-    continuous: set[str] | None = None,
-) -> _Term | str:
+    continuous: Collection[str] = (),
+) -> ModelTerm | str:
     """Design of variable ``v`` or a reason why it cannot enter a model.
 
     Coded as in Table 1 (:func:`table1`): booleans binary; text, category and integer columns
     with at most 5 values (ECOG, number of metastatic sites) categorical, one odds ratio per
-    level against the reference (:func:`_reference_level`); other numbers continuous, per unit,
-    or per doubling (log2) for a positive skewed covariate (:data:`LOG2_FACTORS`)."""
+    level against the reference (named in ``reference``, else by ``reference_rule``,
+    :func:`_reference_level`); other numbers continuous, per unit, or per doubling (log2) for a
+    positive skewed covariate (:data:`LOG2_FACTORS`). ``categorical`` / ``continuous`` force the
+    coding of the variables they name."""
     s = data[v]
-    present = s.dropna()
-    if present.nunique() < 2:
+    if s.dropna().nunique() < 2:
         return "not estimable: the variable takes a single value"
     if _is_bool(s) and v not in categorical:
-        col = s.astype("boolean").astype("Float64").astype(float)
-        return _Term(
-            v,
-            pd.DataFrame({f"{v}[True]": col}),
-            ["True"],
-            "False",
-            "binary",
-            "binary (True vs False)",
-        )
+        return _binary_term(v, s)
     as_category = (
         v in categorical
         or not pd.api.types.is_numeric_dtype(s.dtype)
-        or (v not in (continuous or set()) and _is_categorical(s))
+        or (v not in continuous and _is_categorical(s))
     )
     if as_category:
-        text = s.map(format_level, na_action="ignore")
-        uniq = pd.unique(present)
-        try:
-            uniq = sorted(uniq)
-        except TypeError:
-            uniq = sorted(uniq, key=str)
-        lv = list(dict.fromkeys(format_level(u) for u in uniq))
-        ref = (
-            format_level(reference[v])
-            if v in reference
-            else _reference_level(s, lv, reference_rule)
-        )
-        if ref not in lv:
-            raise ParameterError(f"reference for {v!r}: {ref!r} is not a level ({lv})")
-        others = [x for x in lv if x != ref]
-        cols = pd.DataFrame(
-            {f"{v}[{x}]": (text == x).astype(float).where(s.notna()) for x in others},
-            index=data.index,
-        )
-        how = (
-            "named"
-            if v in reference
-            else "first level"
-            if reference_rule == "first" or lv == ["0", "1"]
-            else "largest level"
-        )
-        return _Term(v, cols, others, ref, "categorical", f"categorical, reference {ref} ({how})")
+        return _categorical_term(v, s, reference=reference or {}, reference_rule=reference_rule)
+    return _continuous_term(v, s, log2_skewed=log2_skewed)
+
+
+def _binary_term(v: str, s: pd.Series) -> ModelTerm:
+    """A boolean: the odds ratio of True vs False."""
+    col = s.astype("boolean").astype("Float64").astype(float)
+    return ModelTerm(
+        v, pd.DataFrame({f"{v}[True]": col}), ["True"], "False", "binary", "binary (True vs False)"
+    )
+
+
+def _categorical_term(
+    v: str, s: pd.Series, *, reference: Mapping[str, Any], reference_rule: str
+) -> ModelTerm:
+    """One indicator per level of ``s`` but the reference (levels in sorted order, as text)."""
+    text = s.map(format_level, na_action="ignore")
+    uniq = pd.unique(s.dropna())
+    try:
+        uniq = sorted(uniq)
+    except TypeError:
+        uniq = sorted(uniq, key=str)
+    lv = list(dict.fromkeys(format_level(u) for u in uniq))
+    ref = format_level(reference[v]) if v in reference else _reference_level(s, lv, reference_rule)
+    if ref not in lv:
+        raise ParameterError(f"reference for {v!r}: {ref!r} is not a level ({lv})")
+    others = [x for x in lv if x != ref]
+    cols = pd.DataFrame(
+        {f"{v}[{x}]": (text == x).astype(float).where(s.notna()) for x in others}, index=s.index
+    )
+    how = (
+        "named"
+        if v in reference
+        else "first level"
+        if reference_rule == "first" or lv == ["0", "1"]
+        else "largest level"
+    )
+    return ModelTerm(v, cols, others, ref, "categorical", f"categorical, reference {ref} ({how})")
+
+
+def _continuous_term(v: str, s: pd.Series, *, log2_skewed: bool) -> ModelTerm:
+    """A number per 1 unit, or per doubling (log2) when positive and skewed (or a
+    :data:`LOG2_FACTORS` marker) and ``log2_skewed``."""
     num = pd.to_numeric(s, errors="coerce").astype(float)
     vals = num.dropna()
     if (
@@ -776,7 +872,7 @@ def model_term(
         and (vals > 0).all()
         and (v.lower() in LOG2_FACTORS or _skewed(vals))
     ):
-        return _Term(
+        return ModelTerm(
             v,
             pd.DataFrame({f"log2({v})": np.log2(num)}),
             ["per doubling (log2)"],
@@ -784,7 +880,7 @@ def model_term(
             "continuous",
             "continuous, log2 scale (odds ratio per doubling)",
         )
-    return _Term(
+    return ModelTerm(
         v, pd.DataFrame({v: num}), ["per 1 unit"], None, "continuous", "continuous, per 1 unit"
     )
 
@@ -794,6 +890,16 @@ _ML_TEST = "logistic regression (GLM binomial), Wald z-test"
 _FIRTH_TEST = (
     "Firth penalized logistic regression (firthmodels; Firth 1993, Heinze & Schemper "
     "2002, as R logistf), penalized likelihood-ratio test"
+)
+_SEPARATION_FIRTH_NOTE = (
+    "separation: the maximum-likelihood odds ratio is infinite, Firth's penalized "
+    "estimate is given instead (statistics.firth=auto)"
+)
+_SEPARATION_NOTE = (
+    "not estimable: perfect or quasi-complete separation (a level or range "
+    "predicts the outcome exactly); the maximum-likelihood odds ratio is "
+    "infinite. Consider Firth's penalized or exact logistic regression "
+    "(statistics.firth=auto)"
 )
 
 
@@ -806,9 +912,41 @@ def _ci_label(alpha: float, method: str) -> str:
     }[method]
 
 
+@dataclass
+class LogitFit:
+    """One logistic fit: odds ratios, CIs and p-values by design column (None when the model
+    cannot be estimated: ``note`` says why), the test and CI method in words."""
+
+    note: str = ""
+    odds_ratio: pd.Series | None = None
+    ci_low: pd.Series | None = None
+    ci_high: pd.Series | None = None
+    p_value: pd.Series | None = None
+    test: str = _ML_TEST
+    ci_method: str = ""
+
+    @property
+    def estimated(self) -> bool:
+        """True when the fit gave estimates."""
+        return self.odds_ratio is not None
+
+    def estimates(self, column: str) -> dict[str, float]:
+        """``odds_ratio, ci_low, ci_high, p_value`` of one design column (empty when not
+        estimated)."""
+        if self.odds_ratio is None:
+            return {}
+        assert self.ci_low is not None and self.ci_high is not None and self.p_value is not None
+        return {
+            "odds_ratio": float(self.odds_ratio[column]),
+            "ci_low": float(self.ci_low[column]),
+            "ci_high": float(self.ci_high[column]),
+            "p_value": float(self.p_value[column]),
+        }
+
+
 def _firth_fit(
-    y: pd.Series, x: pd.DataFrame, alpha: float, penalty: float = 0.5, profile: bool = True
-) -> dict[str, Any]:
+    y: pd.Series, x: pd.DataFrame, alpha: float, *, penalty: float = 0.5, profile: bool = True
+) -> LogitFit:
     """Firth-penalized (``penalty`` 0.5) or plain maximum-likelihood (0) logistic regression
     with firthmodels: odds ratios, profile (penalized) likelihood CIs, and the penalized
     likelihood-ratio test p (Firth) as R logistf reports them."""
@@ -840,21 +978,35 @@ def _firth_fit(
         else:
             p = model.pvalues_[:k]
     names = list(x.columns)
-    coef = pd.Series(model.coef_, index=names)
-    return {
-        "or": np.exp(coef),
-        "low": pd.Series(np.exp(ci[:, 0]), index=names),
-        "high": pd.Series(np.exp(ci[:, 1]), index=names),
-        "p": pd.Series(p, index=names),
-        "note": "" if model.converged_ else "warning: the fit did not converge",
-    }
+    return LogitFit(
+        note="" if model.converged_ else "warning: the fit did not converge",
+        odds_ratio=np.exp(pd.Series(model.coef_, index=names)),
+        ci_low=pd.Series(np.exp(ci[:, 0]), index=names),
+        ci_high=pd.Series(np.exp(ci[:, 1]), index=names),
+        p_value=pd.Series(p, index=names),
+        test=_FIRTH_TEST,
+        ci_method=_ci_label(alpha, "firth"),
+    )
+
+
+def _collinear_columns(design: pd.DataFrame) -> list[str] | None:
+    """Columns of ``design`` determined by the columns before them; None when the design has
+    full column rank."""
+    if np.linalg.matrix_rank(design.to_numpy()) >= design.shape[1]:
+        return None
+    kept: list[str] = []
+    redundant: list[str] = []
+    for col in design.columns:
+        trial = design[[*kept, col]].to_numpy()
+        (kept if np.linalg.matrix_rank(trial) == trial.shape[1] else redundant).append(col)
+    return redundant
 
 
 def _fit_logit(
-    y: pd.Series, x: pd.DataFrame, alpha: float, firth: str = "auto", profile: bool = False
-) -> dict[str, Any]:
-    """Logistic fit; returns params/ci/p with ``test`` and ``ci_method`` naming the method, or a
-    note on separation / singular design.
+    y: pd.Series, x: pd.DataFrame, alpha: float, *, firth: str = "auto", profile: bool = False
+) -> LogitFit:
+    """Logistic fit of ``y`` on ``x`` (an intercept added), or a note on separation / a
+    singular design.
 
     Maximum likelihood (statsmodels GLM) with Wald CIs, or profile-likelihood CIs when
     ``profile``; Firth's penalized likelihood (firthmodels) when ``firth="always"``, or when
@@ -863,31 +1015,23 @@ def _fit_logit(
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
     design = sm.add_constant(x, has_constant="add")
-    if np.linalg.matrix_rank(design.to_numpy()) < design.shape[1]:
-        kept: list[str] = []
-        redundant: list[str] = []
-        for col in design.columns:
-            trial = design[[*kept, col]].to_numpy()
-            (kept if np.linalg.matrix_rank(trial) == trial.shape[1] else redundant).append(col)
-        return {
-            "note": "not estimable: collinear design in these patients, "
+    redundant = _collinear_columns(design)
+    if redundant is not None:
+        return LogitFit(
+            note="not estimable: collinear design in these patients, "
             f"{', '.join(map(str, redundant))} determined by the other columns "
             "(drop one of the variables involved)"
-        }
+        )
     if y.nunique() < 2:
-        return {"note": "not estimable: all patients have the same outcome"}
+        return LogitFit(note="not estimable: all patients have the same outcome")
     if firth == "always":
-        return {
-            **_firth_fit(y, x, alpha),
-            "test": _FIRTH_TEST,
-            "ci_method": _ci_label(alpha, "firth"),
-        }
+        return _firth_fit(y, x, alpha)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             res = sm.GLM(y, design, family=sm.families.Binomial()).fit(tol=1e-14, maxiter=200)
         except (np.linalg.LinAlgError, ValueError) as exc:
-            return {"note": f"not estimable: fit failed ({exc})"}
+            return LogitFit(note=f"not estimable: fit failed ({exc})")
     kinds = {type(w.message) for w in caught}
     params, bse = res.params.drop("const"), res.bse.drop("const")
     separated = (
@@ -896,56 +1040,131 @@ def _fit_logit(
         or bool((params.abs() > _SEPARATION_COEF).any())
         or bool((bse > _SEPARATION_SE).any())
     )
+    if separated and firth == "auto":
+        fit = _firth_fit(y, x, alpha)
+        fit.note = "; ".join(filter(None, [_SEPARATION_FIRTH_NOTE, fit.note]))
+        return fit
     if separated:
-        if firth == "auto":
-            fit = _firth_fit(y, x, alpha)
-            fit["note"] = "; ".join(
-                filter(
-                    None,
-                    [
-                        "separation: the maximum-likelihood odds ratio is infinite, Firth's penalized "
-                        "estimate is given instead (statistics.firth=auto)",
-                        fit["note"],
-                    ],
-                )
-            )
-            return {**fit, "test": _FIRTH_TEST, "ci_method": _ci_label(alpha, "firth")}
-        return {
-            "note": "not estimable: perfect or quasi-complete separation (a level or range "
-            "predicts the outcome exactly); the maximum-likelihood odds ratio is "
-            "infinite. Consider Firth's penalized or exact logistic regression "
-            "(statistics.firth=auto)"
-        }
+        return LogitFit(note=_SEPARATION_NOTE)
     note = ""
     if ConvergenceWarning in kinds or not getattr(res, "converged", True):
         note = "warning: the fit did not converge"
     if profile:
         prof = _firth_fit(y, x, alpha, penalty=0.0)
-        return {
-            "or": np.exp(params),
-            "low": prof["low"],
-            "high": prof["high"],
-            "p": res.pvalues.drop("const"),
-            "note": note,
-            "test": _ML_TEST,
-            "ci_method": _ci_label(alpha, "profile"),
-        }
-    ci = res.conf_int(alpha=alpha).drop("const")
-    return {
-        "or": np.exp(params),
-        "low": np.exp(ci[0]),
-        "high": np.exp(ci[1]),
-        "p": res.pvalues.drop("const"),
-        "note": note,
-        "test": _ML_TEST,
-        "ci_method": _ci_label(alpha, "wald"),
-    }
+        low, high, method = prof.ci_low, prof.ci_high, "profile"
+    else:
+        ci = res.conf_int(alpha=alpha).drop("const")
+        low, high, method = np.exp(ci[0]), np.exp(ci[1]), "wald"
+    return LogitFit(
+        note=note,
+        odds_ratio=np.exp(params),
+        ci_low=low,
+        ci_high=high,
+        p_value=res.pvalues.drop("const"),
+        test=_ML_TEST,
+        ci_method=_ci_label(alpha, method),
+    )
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How the models of :func:`odds_ratios` are fitted and checked."""
+
+    #: 1 − confidence level of the CIs
+    alpha: float = 0.05
+    #: events per variable below which a warning is given (Peduzzi 1996)
+    epv_threshold: float = 10.0
+    #: ``auto`` (Firth's penalized likelihood when a model separates), ``always``, ``never``
+    firth: str = "auto"
+    #: profile-likelihood CIs instead of Wald ones (maximum-likelihood fits)
+    profile: bool = False
+
+    @classmethod
+    def of(cls, statistics: Statistics, *, alpha: float, epv_threshold: float) -> ModelOptions:
+        """``alpha`` (checked: between 0 and 1), ``epv_threshold`` and the fit options of
+        ``statistics`` (``firth``, ``ci_profile``)."""
+        if not 0.0 < float(alpha) < 1.0:
+            raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
+        return cls(
+            alpha=alpha,
+            epv_threshold=epv_threshold,
+            firth=statistics.firth,
+            profile=statistics.ci_profile,
+        )
+
+
+@dataclass(frozen=True)
+class Coding:
+    """How the variables of :func:`odds_ratios` enter the models (:func:`model_term`)."""
+
+    categorical: frozenset[str] = frozenset()
+    continuous: frozenset[str] = frozenset()
+    #: reference levels named by the caller or ``statistics.reference_levels``
+    reference: Mapping[str, Any] = field(default_factory=dict)
+    #: how other reference levels are chosen (``largest`` or ``first``)
+    reference_rule: str = "largest"
+    log2_skewed: bool = True
+
+    @classmethod
+    def of(
+        cls,
+        data: pd.DataFrame,
+        statistics: Statistics,
+        *,
+        categorical: Sequence[str] | None,
+        continuous: Sequence[str] | None,
+        reference: Mapping[str, Any] | None,
+    ) -> Coding:
+        """The coding of :func:`odds_ratios`: its ``categorical``, ``continuous`` and
+        ``reference`` arguments (variables of ``data``, else :class:`ParameterError`), then
+        ``statistics.reference_levels`` and ``statistics.log2_skewed``."""
+        rule, named = statistics.reference_map()
+        coding = cls(
+            categorical=frozenset(categorical or []),
+            continuous=frozenset(continuous or []),
+            reference={
+                **{k: v for k, v in named.items() if k in data.columns},
+                **dict(reference or {}),
+            },
+            reference_rule=rule,
+            log2_skewed=statistics.log2_skewed,
+        )
+        _check_variables(
+            data,
+            sorted(coding.categorical | coding.continuous),
+            "odds_ratios categorical/continuous",
+        )
+        return coding
+
+    def term(self, data: pd.DataFrame, v: str) -> ModelTerm | str:
+        """:func:`model_term` of ``v`` in ``data`` with this coding."""
+        return model_term(
+            data,
+            v,
+            categorical=self.categorical,
+            reference=self.reference,
+            reference_rule=self.reference_rule,
+            log2_skewed=self.log2_skewed,
+            continuous=self.continuous,
+        )
+
+
+def _as_list(names: str | Sequence[str]) -> list[str]:
+    """One variable name or several, as a list."""
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _source_in(v: str, variables: Collection[str]) -> bool:
+    """True when ``v`` is a derived dichotomy (:data:`DERIVED_FACTORS`) whose continuous source
+    is among ``variables`` too (``age_ge_65`` beside ``age``)."""
+    return v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in variables
 
 
 def odds_ratios(
     data: pd.DataFrame,
     outcome: str,
     variables: Sequence[str] | None = None,
+    *,
     multivariable: bool = True,
     categorical: Sequence[str] | None = None,
     reference: Mapping[str, Any] | None = None,
@@ -1010,37 +1229,65 @@ def odds_ratios(
     NaN estimates and the reason in ``note`` — never an exception. Warnings (EPV < threshold,
     patients left out) are in ``result.attrs["warnings"]`` and in ``note``.
     """
-    if not 0.0 < float(alpha) < 1.0:
-        raise ParameterError(f"alpha={alpha!r}: expected a number between 0 and 1")
     stats_opts = statistics if statistics is not None else Statistics()
-    rule, named = stats_opts.reference_map()
+    options = ModelOptions.of(stats_opts, alpha=alpha, epv_threshold=epv_threshold)
     data = derive_risk_factors(data)
     y_all, excluded_why = binary_outcome(data, outcome)
-    code = hpd_column_code(data, outcome)
-    skip = {outcome} | (
-        {f"hpd_{code}", f"hpd_{code}_status", f"hpd_{code}_reason"} if code else set()
-    )
-    variables = _variables_for(data, variables, skip)
+    variables = _variables_for(data, variables, _definition_companions(data, outcome))
     _check_variables(data, variables, "odds_ratios variables")
-    cat = set(categorical or [])
-    cont = set(continuous or [])
-    _check_variables(data, sorted(cat | cont), "odds_ratios categorical/continuous")
-    reference = {**{k: v for k, v in named.items() if k in data.columns}, **dict(reference or {})}
-    warn: list[str] = []
+    coding = Coding.of(
+        data, stats_opts, categorical=categorical, continuous=continuous, reference=reference
+    )
     n_out = int(y_all.isna().sum())
-    if n_out:
-        warn.append(f"{n_out} patient(s) left out: {excluded_why}")
-    known = data.loc[y_all.notna()]
-    y_known = y_all[y_all.notna()]
-    fit_opts = {"firth": stats_opts.firth, "profile": stats_opts.ci_profile}
+    warn = [f"{n_out} patient(s) left out: {excluded_why}"] if n_out else []
+    screen = _univariable_screen(data, y_all, variables, coding=coding, options=options, warn=warn)
+    multi = _multivariable_terms(
+        screen,
+        variables=variables,
+        chosen=multivariable_variables,
+        fitted=multivariable,
+        warn=warn,
+    )
+    rows = screen.rows
+    if multivariable and len(multi) >= 2:
+        rows += _multivariable_rows(
+            multi, screen.y, options=options, statistics=stats_opts, warn=warn
+        )
+    out = _odds_ratio_table(rows, estimable=screen.terms)
+    out.attrs["warnings"] = warn
+    out.attrs["outcome"] = outcome
+    return out
 
-    terms: dict[str, _Term] = {}
-    unfit: list[str] = []
-    rows: list[dict[str, Any]] = []
+
+@dataclass
+class _Screen:
+    """The univariable models of :func:`odds_ratios`: the outcome of the patients it is known
+    for, the models' rows, the terms of the variables that could be estimated alone (in
+    screening order), and those that could not be fitted."""
+
+    y: pd.Series
+    rows: list[dict[str, Any]]
+    terms: dict[str, ModelTerm]
+    unfit: list[str]
+
+
+def _univariable_screen(
+    data: pd.DataFrame,
+    y_all: pd.Series,
+    variables: list[str],
+    *,
+    coding: Coding,
+    options: ModelOptions,
+    warn: list[str],
+) -> _Screen:
+    """One logistic model per variable on the patients of known outcome (``y_all`` not NaN): a
+    variable that cannot enter a model (:func:`model_term`) gives one row with the reason."""
+    known, y = data.loc[y_all.notna()], y_all[y_all.notna()]
+    screen = _Screen(y=y, rows=[], terms={}, unfit=[])
     for v in variables:
-        term = model_term(known, v, cat, reference, rule, stats_opts.log2_skewed, cont)
+        term = coding.term(known, v)
         if isinstance(term, str):
-            rows.append(
+            screen.rows.append(
                 {
                     "variable": v,
                     "level": "",
@@ -1052,57 +1299,77 @@ def odds_ratios(
                 }
             )
             continue
-        uni_rows, ok = _model_rows(
-            [term], y_known, "univariable", alpha, epv_threshold, warn, fit_opts
-        )
-        rows += uni_rows
+        rows, ok = _model_rows([term], y, model="univariable", options=options, warn=warn)
+        screen.rows += rows
         if ok:
-            terms[v] = term
+            screen.terms[v] = term
         else:
-            unfit.append(v)
-    if multivariable_variables is None:
-        multi = [v for v in terms if not (v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms)]
-        if unfit and multivariable and len(multi) >= 2:
-            warn.append(f"multivariable model: left out (not estimable alone): {unfit}")
-    else:
-        multi = (
-            [multivariable_variables]
-            if isinstance(multivariable_variables, str)
-            else list(multivariable_variables)
+            screen.unfit.append(v)
+    return screen
+
+
+def _multivariable_terms(
+    screen: _Screen,
+    *,
+    variables: list[str],
+    chosen: Sequence[str] | None,
+    fitted: bool,
+    warn: list[str],
+) -> list[ModelTerm]:
+    """Terms of the multivariable model: the ``chosen`` variables (each among ``variables``,
+    else :class:`ParameterError`) that could be estimated alone, by default every one of them
+    but a derived dichotomy whose source is in the model too; a warning names those left
+    out."""
+    terms = screen.terms
+    if chosen is None:
+        multi = [v for v in terms if not _source_in(v, terms)]
+        if screen.unfit and fitted and len(multi) >= 2:
+            warn.append(f"multivariable model: left out (not estimable alone): {screen.unfit}")
+        return [terms[v] for v in multi]
+    multi = _as_list(chosen)
+    unknown = [v for v in multi if v not in variables]
+    if unknown:
+        raise ParameterError(
+            f"multivariable_variables {unknown}: expected variables among {variables}"
         )
-        unknown = [v for v in multi if v not in variables]
-        if unknown:
-            raise ParameterError(
-                f"multivariable_variables {unknown}: expected variables among {variables}"
-            )
-        dropped = [v for v in multi if v not in terms or v in unfit]
-        if dropped:
-            warn.append(f"multivariable model: left out (not estimable alone): {dropped}")
-        multi = [v for v in multi if v in terms]
-    if multivariable and len(multi) >= 2:
-        rows += _model_rows(
-            [terms[v] for v in multi],
-            y_known,
-            "multivariable",
-            alpha,
-            epv_threshold,
-            warn,
-            fit_opts,
-        )[0]
-        if stats_opts.missing == "mice":
-            rows += mice_odds_ratios(
-                [terms[v] for v in multi],
-                y_known,
-                alpha,
-                stats_opts.mice_imputations,
-                stats_opts.mice_seed,
-                warn,
-            )
+    dropped = [v for v in multi if v not in terms or v in screen.unfit]
+    if dropped:
+        warn.append(f"multivariable model: left out (not estimable alone): {dropped}")
+    return [terms[v] for v in multi if v in terms]
+
+
+def _multivariable_rows(
+    terms: list[ModelTerm],
+    y: pd.Series,
+    *,
+    options: ModelOptions,
+    statistics: Statistics,
+    warn: list[str],
+) -> list[dict[str, Any]]:
+    """The multivariable model on complete cases and, with ``statistics.missing=mice``, the
+    same model after multiple imputation (:func:`mice_odds_ratios`)."""
+    rows, _ = _model_rows(terms, y, model="multivariable", options=options, warn=warn)
+    if statistics.missing == "mice":
+        rows += mice_odds_ratios(
+            terms,
+            y,
+            options.alpha,
+            m=statistics.mice_imputations,
+            seed=statistics.mice_seed,
+            warn=warn,
+        )
+    return rows
+
+
+def _odds_ratio_table(rows: list[dict[str, Any]], *, estimable: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows as :data:`OR_COLUMNS` with Holm's adjustment of the univariable p-values
+    (a derived dichotomy whose source was screened too is left out of the family, with a
+    note)."""
     out = pd.DataFrame(rows, columns=OR_COLUMNS)
     for c in ("odds_ratio", "ci_low", "ci_high", "p_value"):
         out[c] = out[c].astype(float)
     in_family = (out["model"] == "univariable") & ~out["variable"].map(
-        lambda v: v in DERIVED_FACTORS and DERIVED_FACTORS[v][0] in terms and v in terms
+        lambda v: _source_in(v, estimable) and v in estimable
     )
     out["p_holm"] = holm_adjusted(out["p_value"].where(in_family))
     redundant = (out["model"] == "univariable") & ~in_family & out["p_value"].notna()
@@ -1124,8 +1391,6 @@ def odds_ratios(
         out[c] = out[c].astype("Int64")
     for c in ("level", "reference", "note", "ci_method", "coding"):
         out[c] = out[c].fillna("").astype(str)
-    out.attrs["warnings"] = warn
-    out.attrs["outcome"] = outcome
     return out
 
 
@@ -1142,15 +1407,51 @@ def holm_adjusted(p_values: pd.Series) -> pd.Series:
     return out
 
 
+def _term_rows(
+    term: ModelTerm,
+    base: Mapping[str, Any],
+    *,
+    estimates: Callable[[str], Mapping[str, float]],
+    note: str,
+) -> list[dict[str, Any]]:
+    """Rows of one variable in a model: its reference level (odds ratio 1, when it has one),
+    then one row per design column with ``estimates(column)`` and ``note``."""
+    rows: list[dict[str, Any]] = []
+    if term.reference is not None:
+        rows.append(
+            {
+                **base,
+                "level": term.reference,
+                "reference": term.reference,
+                "odds_ratio": 1.0,
+                "note": "reference level",
+                "ci_method": "",
+            }
+        )
+    for col, lv in zip(term.columns.columns, term.levels, strict=True):
+        rows.append(
+            {
+                **base,
+                "level": lv,
+                "reference": term.reference or "",
+                **estimates(col),
+                "note": note,
+            }
+        )
+    return rows
+
+
 def _model_rows(
-    terms: list[_Term],
+    terms: list[ModelTerm],
     y: pd.Series,
+    *,
     model: str,
-    alpha: float,
-    epv_threshold: float,
+    options: ModelOptions,
     warn: list[str],
-    fit_opts: Mapping[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
+    """One logistic model of ``y`` on ``terms`` (complete cases, :func:`_fit_logit`): its rows
+    and whether it was estimated. The events per variable (Peduzzi 1996), patients left out and
+    a model that cannot be estimated are noted in the rows and in ``warn``."""
     x = pd.concat([t.columns for t in terms], axis=1)
     complete = x.notna().all(axis=1) & y.notna()
     xc, yc = x.loc[complete], y.loc[complete]
@@ -1158,57 +1459,36 @@ def _model_rows(
     n_missing = int((y.notna() & ~x.notna().all(axis=1)).sum())
     label = model if model == "multivariable" else f"univariable {terms[0].variable}"
     fit = (
-        _fit_logit(yc, xc, alpha, **dict(fit_opts or {}))
+        _fit_logit(yc, xc, options.alpha, firth=options.firth, profile=options.profile)
         if n
-        else {"note": "not estimable: no complete case"}
+        else LogitFit(note="not estimable: no complete case")
     )
-    notes = [fit["note"]] if fit.get("note") else []
+    notes = [fit.note] if fit.note else []
     limiting = min(n_events, n - n_events)
-    msg = epv_warning(limiting, x.shape[1], epv_threshold, label) if n else None
+    msg = epv_warning(limiting, x.shape[1], options.epv_threshold, label) if n else None
     if msg:
         warn.append(msg)
-        notes.append(f"EPV {events_per_variable(limiting, x.shape[1]):.1f} < {epv_threshold:g}")
+        notes.append(
+            f"EPV {events_per_variable(limiting, x.shape[1]):.1f} < {options.epv_threshold:g}"
+        )
     if n_missing:
         notes.append(f"{n_missing} patient(s) left out: a covariate missing (complete cases)")
-    if fit.get("note", "").startswith("not estimable"):
-        warn.append(f"{label}: {fit['note']}")
-    elif fit.get("note", "").startswith("separation"):
-        warn.append(f"{label}: {fit['note']}")
-    test = fit.get("test", _ML_TEST)
+    if fit.note.startswith(("not estimable", "separation")):
+        warn.append(f"{label}: {fit.note}")
     rows = []
     for t in terms:
         base = {
             "variable": t.variable,
             "model": model,
-            "test": test,
+            "test": fit.test,
             "n": n,
             "n_events": n_events,
             "coding": t.coding,
             "n_missing": n_missing,
-            "ci_method": fit.get("ci_method", ""),
+            "ci_method": fit.ci_method,
         }
-        if t.reference is not None:
-            rows.append(
-                {
-                    **base,
-                    "level": t.reference,
-                    "reference": t.reference,
-                    "odds_ratio": 1.0,
-                    "note": "reference level",
-                    "ci_method": "",
-                }
-            )
-        for col, lv in zip(t.columns.columns, t.levels, strict=True):
-            row = {**base, "level": lv, "reference": t.reference or "", "note": "; ".join(notes)}
-            if "or" in fit:
-                row.update(
-                    odds_ratio=float(fit["or"][col]),
-                    ci_low=float(fit["low"][col]),
-                    ci_high=float(fit["high"][col]),
-                    p_value=float(fit["p"][col]),
-                )
-            rows.append(row)
-    return rows, "or" in fit
+        rows += _term_rows(t, base, estimates=fit.estimates, note="; ".join(notes))
+    return rows, fit.estimated
 
 
 def rubin_pool(
@@ -1233,10 +1513,67 @@ def rubin_pool(
     return qbar, t, float(df_old * df_obs / (df_old + df_obs))
 
 
+def _imputed_fits(
+    frame: pd.DataFrame, *, m: int, seed: int, burn_in: int, impute: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients and their variances (m × design columns, intercept left out) of the
+    logistic model of ``outcome`` on the columns ``c0, c1 ...`` of ``frame`` in each of ``m``
+    data sets imputed by chained equations (statsmodels ``MICEData``, predictive mean matching,
+    ``burn_in`` cycles before the first, one between the next; ``impute=False``: the complete
+    frame m times)."""
+    import statsmodels.api as sm
+    from statsmodels.imputation.mice import MICEData
+
+    columns = [c for c in frame.columns if c != "outcome"]
+    est = np.empty((m, len(columns)))
+    var = np.empty((m, len(columns)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imp = MICEData(frame, rng=np.random.default_rng(seed)) if impute else None
+        for i in range(m):
+            if imp is not None:
+                imp.update_all(burn_in if i == 0 else 1)
+                data_i = imp.data
+            else:
+                data_i = frame
+            design = sm.add_constant(data_i[columns], has_constant="add")
+            res = sm.GLM(data_i["outcome"], design, family=sm.families.Binomial()).fit(
+                tol=1e-14, maxiter=200
+            )
+            est[i] = res.params.to_numpy()[1:]
+            var[i] = np.diag(res.cov_params().to_numpy())[1:]
+    return est, var
+
+
+def _rubin_estimates(
+    est: np.ndarray, var: np.ndarray, *, n: int, alpha: float
+) -> list[dict[str, float]]:
+    """Per design column: the odds ratio, t-based CI and p of the pooled coefficient
+    (:func:`rubin_pool`, Barnard–Rubin degrees of freedom, ``n`` patients)."""
+    from scipy.stats import t as t_dist
+
+    k = est.shape[1] + 1
+    out = []
+    for j in range(est.shape[1]):
+        q, tvar, df = rubin_pool(est[:, j], var[:, j], n, k)
+        se = float(np.sqrt(tvar))
+        crit = float(t_dist.ppf(1 - alpha / 2, df))
+        out.append(
+            {
+                "odds_ratio": float(np.exp(q)),
+                "ci_low": float(np.exp(q - crit * se)),
+                "ci_high": float(np.exp(q + crit * se)),
+                "p_value": float(2 * t_dist.sf(abs(q / se), df)),
+            }
+        )
+    return out
+
+
 def mice_odds_ratios(
-    terms: list[_Term],
+    terms: list[ModelTerm],
     y: pd.Series,
     alpha: float,
+    *,
     m: int = 20,
     seed: int = 0,
     warn: list[str] | None = None,
@@ -1248,10 +1585,6 @@ def mice_odds_ratios(
     degrees of freedom). The imputation model holds the outcome and every design column (each
     dummy of a categorical variable imputed as a 0/1 column). Rows ``model = "multivariable
     (MICE, m imputations)"`` over every patient of known outcome."""
-    import statsmodels.api as sm
-    from scipy.stats import t as t_dist
-    from statsmodels.imputation.mice import MICEData
-
     x = pd.concat([tm.columns for tm in terms], axis=1)
     known = y.notna()
     x, yk = x.loc[known], y.loc[known]
@@ -1259,73 +1592,25 @@ def mice_odds_ratios(
     frame = pd.DataFrame(x.to_numpy(dtype=float), columns=[f"c{i}" for i in range(len(names))])
     frame["outcome"] = yk.to_numpy(dtype=float)
     n_miss = int(x.isna().any(axis=1).sum())
-    label = f"multivariable (MICE, {m} imputations, seed {seed})"
-    test = (
-        f"logistic regression (GLM binomial) on {m} imputed data sets (MICE, predictive "
-        "mean matching), pooled by Rubin's rules, t-test (Barnard-Rubin df)"
-    )
-    ci_method = f"{100 * (1 - alpha):g}% CI, Rubin's rules (t, Barnard-Rubin df)"
-    est = np.empty((m, len(names)))
-    var = np.empty((m, len(names)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        imp = MICEData(frame, rng=np.random.default_rng(seed)) if n_miss else None
-        for i in range(m):
-            if imp is not None:
-                imp.update_all(burn_in if i == 0 else 1)
-                data_i = imp.data
-            else:
-                data_i = frame
-            design = sm.add_constant(
-                data_i[[f"c{j}" for j in range(len(names))]], has_constant="add"
-            )
-            res = sm.GLM(data_i["outcome"], design, family=sm.families.Binomial()).fit(
-                tol=1e-14, maxiter=200
-            )
-            est[i] = res.params.to_numpy()[1:]
-            var[i] = np.diag(res.cov_params().to_numpy())[1:]
-    n, k = len(frame), len(names) + 1
+    est, var = _imputed_fits(frame, m=m, seed=seed, burn_in=burn_in, impute=bool(n_miss))
+    pooled = dict(zip(names, _rubin_estimates(est, var, n=len(frame), alpha=alpha), strict=True))
+    base = {
+        "model": f"multivariable (MICE, {m} imputations, seed {seed})",
+        "test": f"logistic regression (GLM binomial) on {m} imputed data sets (MICE, predictive "
+        "mean matching), pooled by Rubin's rules, t-test (Barnard-Rubin df)",
+        "n": len(frame),
+        "n_events": int(yk.sum()),
+        "n_missing": 0,
+        "ci_method": f"{100 * (1 - alpha):g}% CI, Rubin's rules (t, Barnard-Rubin df)",
+    }
     rows: list[dict[str, Any]] = []
-    col_of = dict(zip(names, range(len(names)), strict=True))
     for tm in terms:
-        base = {
-            "variable": tm.variable,
-            "model": label,
-            "test": test,
-            "n": n,
-            "n_events": int(yk.sum()),
-            "coding": tm.coding,
-            "n_missing": 0,
-            "ci_method": ci_method,
-        }
-        if tm.reference is not None:
-            rows.append(
-                {
-                    **base,
-                    "level": tm.reference,
-                    "reference": tm.reference,
-                    "odds_ratio": 1.0,
-                    "note": "reference level",
-                    "ci_method": "",
-                }
-            )
-        for col, lv in zip(tm.columns.columns, tm.levels, strict=True):
-            j = col_of[col]
-            q, tvar, df = rubin_pool(est[:, j], var[:, j], n, k)
-            se = float(np.sqrt(tvar))
-            crit = float(t_dist.ppf(1 - alpha / 2, df))
-            rows.append(
-                {
-                    **base,
-                    "level": lv,
-                    "reference": tm.reference or "",
-                    "odds_ratio": float(np.exp(q)),
-                    "ci_low": float(np.exp(q - crit * se)),
-                    "ci_high": float(np.exp(q + crit * se)),
-                    "p_value": float(2 * t_dist.sf(abs(q / se), df)),
-                    "note": f"{n_miss} patient(s) with a missing covariate imputed",
-                }
-            )
+        rows += _term_rows(
+            tm,
+            {"variable": tm.variable, **base, "coding": tm.coding},
+            estimates=pooled.__getitem__,
+            note=f"{n_miss} patient(s) with a missing covariate imputed",
+        )
     if warn is not None and n_miss:
         warn.append(
             f"multivariable model: {n_miss} patient(s) with a missing covariate, "
@@ -1379,7 +1664,8 @@ def candidate_risk_factors(data: pd.DataFrame) -> list[str]:
 
 #: the multivariable model's default variables (those present in the cohort): the risk factors
 #: most often reported for HPD (Lin et al., Transl Lung Cancer Res 2021) — age ≥ 65, ECOG
-#: performance status, > 2 metastatic sites, liver metastases, LDH > ULN, NLR
+#: performance status, > 2 metastatic sites, liver metastases, LDH > ULN, NLR (the same set as
+#: the prediction model's default predictors, :data:`hpd_analysis.params.DEFAULT_PREDICTORS`)
 MULTIVARIABLE_DEFAULT: tuple[str, ...] = DEFAULT_PREDICTORS
 
 
@@ -1407,11 +1693,7 @@ def multivariable_set(
     default candidates)."""
     cand = list(variables) if variables is not None else candidate_risk_factors(section.data)
     if multivariable_variables is not None:
-        wanted = (
-            [multivariable_variables]
-            if isinstance(multivariable_variables, str)
-            else list(multivariable_variables)
-        )
+        wanted = _as_list(multivariable_variables)
         unknown = [v for v in wanted if v not in cand]
         if unknown:
             raise ParameterError(

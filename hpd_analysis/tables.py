@@ -21,7 +21,7 @@ import hashlib
 import html
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -263,76 +263,112 @@ def format_table1(
     n_row = t[t["variable"].astype(str) == "n"]
     counts = {c: str(n_row[c].iloc[0]) if len(n_row) else "" for c in ["overall", *groups]}
     tests: dict[str, str] = {}
-    marks = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲ"  # superscript letters: plain text in HTML, Word and CSV alike
     rows: list[dict[str, str]] = []
     body = t[t["variable"].astype(str) != "n"]
     for var, sub in body.groupby(body["variable"].astype(str), sort=False):
         first = sub.iloc[0]
-        stat = _STAT_TEXT.get(str(first["statistic"]), str(first["statistic"]))
-        test = str(first.get("test", "") or "")
-        p = p_value_text(first.get("p_value"))
-        if p and test:
-            if test not in tests:
-                tests[test] = marks[len(tests) % len(marks)]
-            p = f"{p}{tests[test]}"
-        elif not p and test.startswith("not tested"):
-            p = NA_TEXT
-        miss_text = _count_text(first.get("missing"))
-        label = variable_label(var, labels)
-        levels = [str(v) for v in sub["level"].tolist()]
-        binary = (
-            str(first["statistic"]) == "n (%)"
-            and len(sub) == 2
-            and any(lv.lower() in _TRUE_LEVELS for lv in levels)
-            and any(lv.lower() in _FALSE_LEVELS for lv in levels)
-        )
-        if binary:
-            yes = sub[[lv.lower() in _TRUE_LEVELS for lv in levels]].iloc[0]
-            row = {
-                "Characteristic": f"{label}, n (%)",
-                "Overall": _percent(yes["overall"]),
-                **{g: _percent(yes[g]) for g in groups},
-                "Missing": miss_text,
-                "p": p,
-            }
-            rows.append(row)
-            continue
-        if str(first["statistic"]) == "n (%)" or (len(sub) > 1):
-            rows.append(
-                {
-                    "Characteristic": f"{label}, {stat}",
-                    "Overall": "",
-                    **{g: "" for g in groups},
-                    "Missing": miss_text,
-                    "p": p,
-                }
-            )
-            for _, r in sub.iterrows():
-                rows.append(
-                    {
-                        "Characteristic": f"    {r['level']}",
-                        "Overall": _percent(r["overall"]),
-                        **{g: _percent(r[g]) for g in groups},
-                        "Missing": "",
-                        "p": "",
-                    }
-                )
-        else:
-            rows.append(
-                {
-                    "Characteristic": f"{label}, {stat}",
-                    "Overall": _tidy_stat(first["overall"]),
-                    **{g: _tidy_stat(first[g]) for g in groups},
-                    "Missing": miss_text,
-                    "p": p,
-                }
-            )
+        head = {
+            "Characteristic": variable_label(var, labels),
+            "Missing": _count_text(first.get("missing")),
+            "p": _marked_p_value(first, tests),
+        }
+        rows += _variable_rows(sub, head, groups)
     header = {
         "Overall": f"Overall (n = {counts['overall']})",
         **{g: f"{g} (n = {counts[g]})" for g in groups},
     }
     out = pd.DataFrame(rows, columns=["Characteristic", "Overall", *groups, "Missing", "p"])
     out = out.rename(columns=header)
+    by = f" by {in_sentence(group_name)}" if group_name else ""
+    out.attrs.update(
+        title=f"Table 1. Patient characteristics{by}",
+        footnotes=_table1_footnotes(table1, tests, n_row),
+        groups=[header[g] for g in groups],
+    )
+    return out
+
+
+#: footnote marks of the tests: superscript letters, plain text in HTML, Word and CSV alike
+_TEST_MARKS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲ"
+
+
+def _marked_p_value(first: pd.Series, tests: dict[str, str]) -> str:
+    """The p-value of a Table 1 variable with the footnote mark of its test (a new test gets the
+    next letter in ``tests``); ``NA_TEXT`` for a variable not tested."""
+    test = str(first.get("test", "") or "")
+    p = p_value_text(first.get("p_value"))
+    if p and test:
+        if test not in tests:
+            tests[test] = _TEST_MARKS[len(tests) % len(_TEST_MARKS)]
+        return f"{p}{tests[test]}"
+    if not p and test.startswith("not tested"):
+        return NA_TEXT
+    return p
+
+
+def _variable_rows(
+    sub: pd.DataFrame, head: dict[str, str], groups: list[str]
+) -> list[dict[str, str]]:
+    """Rows of one Table 1 variable (``head``: its label, missing count and p): a binary
+    variable on one row (its "yes" counts), a categorical one as a heading and an indented row
+    per level, a continuous one on one row with its summary."""
+    first = sub.iloc[0]
+    statistic = str(first["statistic"])
+    label = head["Characteristic"]
+    levels = [str(v) for v in sub["level"].tolist()]
+    binary = (
+        statistic == "n (%)"
+        and len(sub) == 2
+        and any(lv.lower() in _TRUE_LEVELS for lv in levels)
+        and any(lv.lower() in _FALSE_LEVELS for lv in levels)
+    )
+    stat = _STAT_TEXT.get(statistic, statistic)
+    if binary:
+        yes = sub[[lv.lower() in _TRUE_LEVELS for lv in levels]].iloc[0]
+        return [
+            _cells(yes, groups, show=_percent, head={**head, "Characteristic": f"{label}, n (%)"})
+        ]
+    if statistic == "n (%)" or len(sub) > 1:
+        heading = {
+            "Characteristic": f"{label}, {stat}",
+            "Overall": "",
+            **{g: "" for g in groups},
+            "Missing": head["Missing"],
+            "p": head["p"],
+        }
+        return [heading] + [
+            _cells(
+                r,
+                groups,
+                show=_percent,
+                head={"Characteristic": f"    {r['level']}", "Missing": "", "p": ""},
+            )
+            for _, r in sub.iterrows()
+        ]
+    return [
+        _cells(first, groups, show=_tidy_stat, head={**head, "Characteristic": f"{label}, {stat}"})
+    ]
+
+
+def _cells(
+    row: pd.Series, groups: list[str], *, show: Callable[[str], str], head: dict[str, str]
+) -> dict[str, str]:
+    """One printed row: ``head`` (characteristic, missing, p) and the overall and group cells
+    of ``row`` as ``show`` writes them."""
+    return {
+        "Characteristic": head["Characteristic"],
+        "Overall": show(row["overall"]),
+        **{g: show(row[g]) for g in groups},
+        "Missing": head["Missing"],
+        "p": head["p"],
+    }
+
+
+def _table1_footnotes(
+    table1: pd.DataFrame, tests: Mapping[str, str], n_row: pd.DataFrame
+) -> list[str]:
+    """One footnote per test (its mark), what the statistics mean, and the patients left out
+    because their group is unknown."""
     footnotes = [f"{m} {test}." for test, m in tests.items()]
     footnotes.append(
         "n (%): patients with the characteristic, percent of the patients with a "
@@ -348,13 +384,7 @@ def format_table1(
             f"{excluded} patient(s) left out: group unknown (e.g. not evaluable "
             "under the definition)."
         )
-    by = f" by {in_sentence(group_name)}" if group_name else ""
-    out.attrs.update(
-        title=f"Table 1. Patient characteristics{by}",
-        footnotes=footnotes,
-        groups=[header[g] for g in groups],
-    )
-    return out
+    return footnotes
 
 
 # --------------------------------------------------------------------------------------------

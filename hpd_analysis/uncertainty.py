@@ -124,6 +124,7 @@ def _reread_recist(
     s0: np.ndarray,
     s1: np.ndarray,
     base: Mapping[str, Any],
+    *,
     reps: int,
     new_unknown_is_ne: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -244,10 +245,11 @@ def simulate_rereads(
         z = rng.standard_normal((reps, len(diam)))
         weights = diam * np.exp(sd * z)
         key = (np.arange(reps, dtype=np.int64)[:, None] * (3 * n) + pos).ravel()
-        sld = np.bincount(key, weights=weights.ravel(), minlength=reps * n * 3).reshape(reps, n, 3)
+        sld_rpn = np.bincount(key, weights=weights.ravel(), minlength=reps * n * 3)
+        sld_rpn = sld_rpn.reshape(reps, n, 3)  # replicate x patient x (pre, baseline, first eval)
         del z, weights, key
-        sld[:, ~known] = np.nan
-        sld = sld.reshape(reps * n, 3)
+        sld_rpn[:, ~known] = np.nan
+        sld = sld_rpn.reshape(reps * n, 3)
         frame = {c: _tile(base[c], reps) for c in cols if c not in _SLD_COLUMNS}
         s_pre, s0, s1 = sld[:, 0].copy(), sld[:, 1].copy(), sld[:, 2].copy()
         frame.update({"sld_prebaseline_mm": s_pre, "sld_baseline_mm": s0, "sld_first_eval_mm": s1})
@@ -257,7 +259,11 @@ def simulate_rereads(
         frame["sld_change_first_eval_mm"] = chg
         frame["sld_pct_change_first_eval"] = pct
         frame["recist_first_eval"], frame["recist_first_eval_reason"] = _reread_recist(
-            s0, s1, base, reps, params.rules.new_lesions_when_unrecorded == "unknown"
+            s0,
+            s1,
+            base,
+            reps=reps,
+            new_unknown_is_ne=params.rules.new_lesions_when_unrecorded == "unknown",
         )
         values = ColumnValues(pd.DataFrame(frame, copy=False))
         values = values.with_columns(kinetic_columns(values, params))

@@ -344,6 +344,13 @@ def test_large_cohorts_use_delong_and_skip_the_optimism_bootstrap():
     t, _ = prediction.marker_roc(d, "age", ["x"], pp)
     assert t.loc[0, "ci_method"].startswith("DeLong")
     assert t.loc[0, "ci_low"] == t.loc[0, "delong_ci_low"]
+    # the apparent-only table has the bootstrapped one's layout: no optimism, no sample
+    perf = m.performance
+    boot = prediction.prediction_model(
+        d, "x", ["age", "ldh_above_uln"], Prediction(optimism_replicates=10, auc_replicates=100)
+    ).performance
+    assert list(perf.columns) == list(boot.columns) and list(perf.dtypes) == list(boot.dtypes)
+    assert perf["optimism"].isna().all() and (perf[["n_boot", "n_failed"]] == 0).all().all()
 
 
 # ---------------------------------------------------------------- batch kernels vs one by one

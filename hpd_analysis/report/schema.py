@@ -256,8 +256,11 @@ def _field_comments(cls: type) -> dict[str, str]:
     lines right above the field, else a trailing ``# comment`` on its line (read once per class
     and process: reading source is slow, and every section asks)."""
     lines = _class_source_lines(cls.__module__).get(cls.__qualname__)
-    if lines is None:
-        return {}
+    if lines is None:  # a class defined in a function (its qualified name has "<locals>")
+        try:
+            lines = inspect.getsource(cls).splitlines()
+        except (OSError, TypeError):
+            return {}
     out: dict[str, str] = {}
     pending: list[str] = []
     for line in lines:
