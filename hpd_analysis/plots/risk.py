@@ -41,17 +41,12 @@ def _or_terms(odds_ratio_table: pd.DataFrame, labels: Mapping[str, str] | None) 
     variable's label and its reference, ``liver_metastasis (yes vs no)`` for a binary variable,
     ``tumor_type: NSCLC vs HNSCC`` for a level of a categorical one, ``age (per 1 unit)`` for a
     number."""
-    tab = odds_ratio_table.copy()
-    tab["level"] = tab["level"].astype("string").fillna("")
-    ref = (
-        tab["reference"].astype("string").fillna("")
-        if "reference" in tab
-        else pd.Series("", index=tab.index, dtype="string")
-    )
-    is_ref = (ref.eq(tab["level"]) & tab["level"].ne("")) | tab.get(
-        "note", pd.Series("", index=tab.index)
-    ).astype(str).eq("reference level")
-    tab, ref = tab[~is_ref.to_numpy(bool)].copy(), ref[~is_ref.to_numpy(bool)]
+    from ..riskfactors import reference_rows
+
+    rows = reference_rows(odds_ratio_table)
+    tab = odds_ratio_table.assign(level=rows.level)
+    keep = ~rows.is_reference.to_numpy(bool)
+    tab, ref = tab[keep].copy(), rows.reference[keep]
     var = tab["variable"].astype(str)
     levels = tab.assign(_v=var).groupby("_v")["level"].transform("nunique")
     terms = []
