@@ -31,7 +31,7 @@ report: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
-# ruff (lint and formatting) and mypy on the package (pyproject.toml lists the modules not yet clean)
+# ruff (lint and formatting) and mypy on the whole package (no module exempt)
 lint: $(STAMP)
 	$(BIN)/ruff check hpd_analysis tests benchmarks
 	$(BIN)/ruff format --check hpd_analysis tests benchmarks

@@ -11,11 +11,19 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from .errors import CohortError, HPDError
 
+if TYPE_CHECKING:
+    from .params import Parameters
+
 EXIT_USER_ERROR = 2
+
+#: the object ``ArgumentParser.add_subparsers`` returns (each ``_add_<command>`` adds one to it)
+_Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def _parse_set(values: list[str] | None) -> dict[str, object]:
@@ -43,7 +51,7 @@ def _parse_set(values: list[str] | None) -> dict[str, object]:
     return out
 
 
-def _analysis_parameters(overrides: dict[str, object]):
+def _analysis_parameters(overrides: dict[str, object]) -> Parameters:
     """:class:`~hpd_analysis.params.Parameters` from ``--set`` overrides (a bad one: one line)."""
     from .errors import ParameterError
     from .params import Parameters
@@ -226,24 +234,28 @@ def _add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help=help_text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``hpd``."""
-    from . import __version__
+def _subcommand(
+    sub: _Subparsers, name: str, run: Callable[[argparse.Namespace], int], *, help_text: str
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` (its one-line ``help_text``), run by ``run(args)``; return
+    its parser for the options."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.set_defaults(func=run)
+    return parser
 
-    p = argparse.ArgumentParser(
-        prog="hpd",
-        description="Hyperprogressive disease (HPD) workbench: validate a cohort, classify it "
-        "under every published HPD definition, simulate cohorts and render the report.",
+
+def _add_validate(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub, "validate", _cmd_validate, help_text="check a cohort against the format contract"
     )
-    p.add_argument("--version", action="version", version=f"hpd {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    s = sub.add_parser("validate", help="check a cohort against the format contract")
     s.add_argument("cohort", help="cohort folder, or a patients/scans file")
     _add_set_option(s, "accept a checked value on purpose, e.g. plausibility.max_diameter_mm=3000")
-    s.set_defaults(func=_cmd_validate)
 
-    s = sub.add_parser("classify", help="write the per-patient classification table")
+
+def _add_classify(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub, "classify", _cmd_classify, help_text="write the per-patient classification table"
+    )
     s.add_argument("cohort", help="cohort folder, or a patients/scans file")
     s.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
     s.add_argument(
@@ -254,14 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--config", help="YAML file: parameters and/or user definitions")
     _add_set_option(s, "override a parameter, e.g. windows.first_eval_min_days=21")
-    s.set_defaults(func=_cmd_classify)
 
-    s = sub.add_parser("definitions", help="list every HPD definition with citation and rule")
+
+def _add_definitions(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub,
+        "definitions",
+        _cmd_definitions,
+        help_text="list every HPD definition with citation and rule",
+    )
     s.add_argument("--config", help="YAML file with user definitions to list too")
     s.add_argument("--format", choices=["text", "csv", "json"], default="text")
-    s.set_defaults(func=_cmd_definitions)
 
-    s = sub.add_parser("simulate", help="write a synthetic cohort in the contract format")
+
+def _add_simulate(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub, "simulate", _cmd_simulate, help_text="write a synthetic cohort in the contract format"
+    )
     s.add_argument("--patients", type=int, default=500)
     s.add_argument("--seed", type=int, default=2021)
     s.add_argument("--out", required=True, help="output folder")
@@ -269,9 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--force", action="store_true", help="write into an existing, non-empty output folder"
     )
-    s.set_defaults(func=_cmd_simulate)
 
-    s = sub.add_parser("report", help="execute the notebooks and write the report")
+
+def _add_report(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub, "report", _cmd_report, help_text="execute the notebooks and write the report"
+    )
     s.add_argument("--cohort", default="data/example")
     s.add_argument("--out", default="reports", type=Path)
     _add_set_option(s, "override a report parameter, e.g. group_by=arm, landmark=none")
@@ -284,14 +308,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="sections run at the same time (default: 2, or 1 on one core)",
     )
-    s.set_defaults(func=_cmd_report)
 
-    s = sub.add_parser("verify", help="rerun a report folder on its cohort and compare every table")
+
+def _add_verify(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub,
+        "verify",
+        _cmd_verify,
+        help_text="rerun a report folder on its cohort and compare every table",
+    )
     s.add_argument("report_dir", help="the report folder (holding parameters.json)")
     s.add_argument("--cohort", required=True, help="the cohort folder or file it was made from")
-    s.set_defaults(func=_cmd_verify)
 
-    s = sub.add_parser("import-sdtm", help="convert CDISC SDTM domains into a cohort")
+
+def _add_import_sdtm(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub, "import-sdtm", _cmd_import_sdtm, help_text="convert CDISC SDTM domains into a cohort"
+    )
     s.add_argument("sdtm_dir")
     s.add_argument("--out", required=True, help="output cohort folder")
     s.add_argument("--adam-dir", help="folder with ADaM ADSL/ADTTE (default: look in SDTM_DIR)")
@@ -327,11 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--force", action="store_true", help="write into an existing, non-empty output folder"
     )
-    s.set_defaults(func=_cmd_import_sdtm)
 
-    s = sub.add_parser(
+
+def _add_growth(sub: _Subparsers) -> None:
+    s = _subcommand(
+        sub,
         "growth",
-        help="fit the Stein–Wilkerson growth model (g, d, phi) per patient "
+        _cmd_growth,
+        help_text="fit the Stein–Wilkerson growth model (g, d, phi) per patient "
         "as the R package tumgr does",
     )
     s.add_argument(
@@ -347,7 +383,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="input: a cohort (default) or tumgr's name, date, size table",
     )
     _add_set_option(s, "override a parameter, e.g. growth.alpha=0.1")
-    s.set_defaults(func=_cmd_growth)
+
+
+#: the subcommands in the order ``hpd --help`` lists them, each added by its own function
+_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (
+    _add_validate,
+    _add_classify,
+    _add_definitions,
+    _add_simulate,
+    _add_report,
+    _add_verify,
+    _add_import_sdtm,
+    _add_growth,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hpd``: the global ``--version`` and one subcommand per
+    :data:`_SUBCOMMANDS` entry."""
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="hpd",
+        description="Hyperprogressive disease (HPD) workbench: validate a cohort, classify it "
+        "under every published HPD definition, simulate cohorts and render the report.",
+    )
+    p.add_argument("--version", action="version", version=f"hpd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_subcommand in _SUBCOMMANDS:
+        add_subcommand(sub)
     return p
 
 

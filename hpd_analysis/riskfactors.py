@@ -766,6 +766,38 @@ def binary_outcome(data: pd.DataFrame, outcome: str) -> tuple[pd.Series, str]:
 LOG2_FACTORS: tuple[str, ...] = ("nlr", "dnlr", "plr", "ldh", "crp", "ldh_uln_ratio")
 
 
+@dataclass(frozen=True)
+class ReferenceRows:
+    """The level, reference level and reference-row flag of every row of an odds-ratio table
+    (:func:`reference_rows`), aligned on its index."""
+
+    #: the row's level as text ("" for a number or a binary variable without a level)
+    level: pd.Series
+    #: the variable's reference level as text ("" when none)
+    reference: pd.Series
+    #: True on the row of a reference level (OR 1 by construction, drawn or printed as such)
+    is_reference: pd.Series
+
+
+def reference_rows(odds_ratios: pd.DataFrame) -> ReferenceRows:
+    """Which rows of an :func:`odds_ratios` table are reference levels: the row's ``level``
+    equals its ``reference``, or its ``note`` says "reference level". What the forest plot
+    leaves out and the typeset table prints as "reference"."""
+    level = odds_ratios["level"].astype("string").fillna("")
+    reference = (
+        odds_ratios["reference"].astype("string").fillna("")
+        if "reference" in odds_ratios
+        else pd.Series("", index=odds_ratios.index, dtype="string")
+    )
+    note = (
+        odds_ratios["note"].astype(str)
+        if "note" in odds_ratios
+        else pd.Series("", index=odds_ratios.index)
+    )
+    is_ref = (reference.eq(level) & level.ne("")) | note.eq("reference level")
+    return ReferenceRows(level, reference, is_ref.astype(bool))
+
+
 @dataclass
 class ModelTerm:
     """Design columns of one variable of a logistic model (:func:`model_term`)."""

@@ -276,7 +276,7 @@ def _solve_intercept(lin: np.ndarray, target: float) -> float:
 def _categorical_draw(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One category per row of ``probs`` (rows sum to 1): inverse-CDF on a uniform."""
     cum = np.cumsum(probs, axis=1)
-    u = rng.random(probs.shape[0])[:, None]
+    u = rng.random(size=(probs.shape[0],))[:, None]
     return np.minimum((u > cum).sum(axis=1), probs.shape[1] - 1)
 
 
@@ -349,7 +349,15 @@ def _padded_ids(prefix: str, n: int, width: int) -> np.ndarray:
     return np.array([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
 
 
-def _piecewise(t: np.ndarray, a1, b1, a2, b2, a3) -> np.ndarray:
+def _piecewise(
+    t: np.ndarray,
+    *,
+    a1: np.ndarray,
+    b1: np.ndarray,
+    a2: np.ndarray,
+    b2: np.ndarray,
+    a3: np.ndarray,
+) -> np.ndarray:
     """Log-diameter change after the first dose: slope a1 until b1, a2 until b2, then a3 (months)."""
     tp = np.maximum(t, 0.0)
     return (
@@ -392,7 +400,7 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
 
     The stages below draw from one generator in a fixed order (traits, baseline lesions, latent
     group, trajectories, scan schedule, death and follow-up, tumour sums, course of the disease,
-    endpoints, lesion rows): the same seed gives the same cohort.
+    endpoints, baseline-lesion rows, new-lesion rows): the same seed gives the same cohort.
     """
     if isinstance(n_patients, bool) or int(n_patients) != n_patients or n_patients < 1:
         raise ParameterError(f"n_patients={n_patients!r}: expected an integer >= 1")
@@ -402,20 +410,25 @@ def simulate_cohort(n_patients: int, seed: int, **options: Any) -> dict[str, pd.
 
     traits = _draw_traits(rng, n, opts)
     lesions = _draw_baseline_lesions(rng, traits)
-    group = _draw_latent_group(rng, traits, lesions, opts)
+    group = _draw_latent_group(rng, traits, lesions, opts=opts)
     traj = _draw_trajectories(rng, group, opts)
     sched = _draw_schedule(rng, n, opts)
-    follow = _draw_follow_up(rng, traits, lesions, group, traj, opts)
-    sums = _draw_tumour_sums(rng, lesions, traj, sched, opts)
-    course = _draw_course(rng, lesions, group, traj, sched, follow, sums)
-    ends = _draw_endpoints(rng, traits, group, sched, follow, course, opts)
+    follow = _draw_follow_up(rng, traits, lesions, group=group, traj=traj, opts=opts)
+    sums = _draw_tumour_sums(rng, lesions, traj, sched=sched, opts=opts)
+    course = _draw_course(rng, lesions, group, traj=traj, sched=sched, follow=follow, sums=sums)
+    ends = _draw_endpoints(rng, traits, group, sched=sched, follow=follow, course=course, opts=opts)
+
+    base_rows = _baseline_lesion_rows(
+        rng, lesions, group, traj=traj, sched=sched, sums=sums, course=course, opts=opts
+    )
+    new_rows = _new_lesion_rows(
+        rng, traits, lesions, traj=traj, sched=sched, course=course, opts=opts
+    )
 
     pid = _padded_ids("P", n, max(4, len(str(n))))
     out = {
-        "patients": _patients_table(pid, traits, lesions, follow, course, ends),
-        "lesions": _lesions_table(
-            rng, pid, traits, lesions, group, traj, sched, sums, course, opts
-        ),
+        "patients": _patients_table(pid, traits, lesions, follow=follow, course=course, ends=ends),
+        "lesions": _lesions_table(pid, traits.start_day, base=base_rows, new=new_rows),
     }
     if opts.include_truth:
         out["truth"] = pd.DataFrame(
@@ -611,7 +624,7 @@ def _draw_baseline_lesions(rng: np.random.Generator, traits: _Traits) -> _Baseli
 
 
 def _draw_latent_group(
-    rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions, opts: SimulationOptions
+    rng: np.random.Generator, traits: _Traits, lesions: _BaselineLesions, *, opts: SimulationOptions
 ) -> np.ndarray:
     """Latent kinetic group per patient (codes of GROUPS): hyperprogression by a logistic model in
     the published risk factors, calibrated to ``p_hyperprogressor``; response by PD-L1, type,
@@ -652,7 +665,7 @@ def _draw_latent_group(
 @dataclass(frozen=True)
 class _Trajectories:
     """Log-diameter trajectory per patient: ``g_pre * t`` before the first dose, then the
-    piecewise-linear ``_piecewise(t, a1, b1, a2, b2, a3)`` (rates per month, breaks in months)."""
+    piecewise-linear ``_piecewise(t, a1=, b1=, a2=, b2=, a3=)`` (rates per month, breaks in months)."""
 
     g_pre: np.ndarray
     a1: np.ndarray
@@ -768,6 +781,7 @@ def _draw_follow_up(
     rng: np.random.Generator,
     traits: _Traits,
     lesions: _BaselineLesions,
+    *,
     group: np.ndarray,
     traj: _Trajectories,
     opts: SimulationOptions,
@@ -810,6 +824,7 @@ def _draw_tumour_sums(
     rng: np.random.Generator,
     lesions: _BaselineLesions,
     traj: _Trajectories,
+    *,
     sched: _Schedule,
     opts: SimulationOptions,
 ) -> _TumourSums:
@@ -830,11 +845,11 @@ def _draw_tumour_sums(
             traj.g_pre[les_pat] * t_month,
             _piecewise(
                 t_month,
-                traj.a1[les_pat],
-                traj.b1[les_pat],
-                traj.a2[les_pat],
-                traj.b2[les_pat],
-                traj.a3[les_pat],
+                a1=traj.a1[les_pat],
+                b1=traj.b1[les_pat],
+                a2=traj.a2[les_pat],
+                b2=traj.b2[les_pat],
+                a3=traj.a3[les_pat],
             ),
         )
         logc = f_t - f_base[les_pat] + les.h_rate * (t_month - les_tb)
@@ -854,11 +869,11 @@ def _draw_tumour_sums(
         sld_on[:, k_max:] = sld_base[:, None] * np.exp(
             _piecewise(
                 on_month[:, k_max:],
-                traj.a1[:, None],
-                traj.b1[:, None],
-                traj.a2[:, None],
-                traj.b2[:, None],
-                traj.a3[:, None],
+                a1=traj.a1[:, None],
+                b1=traj.b1[:, None],
+                a2=traj.a2[:, None],
+                b2=traj.b2[:, None],
+                a3=traj.a3[:, None],
             )
             - f_base[:, None]
         )
@@ -884,6 +899,7 @@ def _draw_course(
     rng: np.random.Generator,
     lesions: _BaselineLesions,
     group: np.ndarray,
+    *,
     traj: _Trajectories,
     sched: _Schedule,
     follow: _FollowUp,
@@ -936,7 +952,7 @@ def _draw_course(
     valid = (on_day < follow.death_day[:, None]) & (on_day <= follow.obs_end[:, None])
     n_valid = valid.sum(axis=1)  # valid is a prefix in k
     is_pd &= valid
-    any_pd = is_pd.any(axis=1)
+    any_pd = np.asarray(is_pd.any(axis=1))
     first_pd = np.where(any_pd, is_pd.argmax(axis=1), k_ext)
     # treatment beyond progression (iRECIST); treatment then stops at the next progression
     beyond = any_pd & (rng.random(n) < np.where(group == _PSEUDO, 0.85, 0.10))
@@ -966,6 +982,7 @@ def _draw_endpoints(
     rng: np.random.Generator,
     traits: _Traits,
     group: np.ndarray,
+    *,
     sched: _Schedule,
     follow: _FollowUp,
     course: _Course,
@@ -1018,6 +1035,7 @@ def _patients_table(
     pid: np.ndarray,
     traits: _Traits,
     lesions: _BaselineLesions,
+    *,
     follow: _FollowUp,
     course: _Course,
     ends: _Endpoints,
@@ -1059,38 +1077,46 @@ def _patients_table(
     )
 
 
-def _lesions_table(
+@dataclass(frozen=True)
+class _LesionRows:
+    """Rows of the lesions table, one entry per lesion per kept scan, not yet in table order."""
+
+    pat: np.ndarray  # patient (index)
+    day: np.ndarray  # days from the first dose
+    kind: np.ndarray  # 0 target, 1 non-target, 2 new (int8)
+    num: np.ndarray  # number in the lesion id (T1, NT2, N3 ...)
+    organ: np.ndarray  # organ code (index of ORGANS)
+    diameter: np.ndarray  # mm; NaN for non-target lesions and missing measurements
+    not_evaluable: np.ndarray  # a target measurement deliberately left out
+    status: np.ndarray  # 0 none, 1 present, 2 absent, 3 unequivocal progression (int8)
+
+
+def _baseline_lesion_rows(
     rng: np.random.Generator,
-    pid: np.ndarray,
-    traits: _Traits,
     lesions: _BaselineLesions,
     group: np.ndarray,
+    *,
     traj: _Trajectories,
     sched: _Schedule,
     sums: _TumourSums,
     course: _Course,
     opts: SimulationOptions,
-) -> pd.DataFrame:
-    """The contract's lesions table: the baseline lesions at every kept scan (with missing
-    measurements, non-target progression and disappearance) and the new lesions from the scan
-    where they appear, sorted by patient, date and lesion id as text."""
-    n = pid.size
-    dpm = DAYS_PER_MONTH
+) -> _LesionRows:
+    """The baseline lesions at every kept scan (pre-baseline, baseline, the first ``n_on``
+    on-treatment scans), in table order: a target measurement missing with
+    ``p_missing_measurement`` (never at baseline); a non-target lesion unequivocally progressing
+    from ``t_ntp`` on, or absent for half of the responders' once they reach the nadir."""
     les = lesions
-    k_max, n_on = sched.k_max, course.n_on
-    on_day, on_month = sched.on_day, sched.on_month
-    sd = opts.measurement_sd_log
+    n, k_max = course.n_on.size, sched.k_max
     # scans: (patient, slot) with slot 0 = pre-baseline, 1 = baseline, 2.. = on-treatment
-    n_slot = 2 + k_max
-    slot_kept = np.zeros((n, n_slot), dtype=bool)
+    slot_kept = np.zeros((n, 2 + k_max), dtype=bool)
     slot_kept[:, 0] = sched.has_pre
     slot_kept[:, 1] = True
-    slot_kept[:, 2:] = np.arange(k_max)[None, :] < n_on[:, None]
-    slot_day = np.column_stack([sched.pre_day, sched.base_day, on_day[:, :k_max]])
+    slot_kept[:, 2:] = np.arange(k_max)[None, :] < course.n_on[:, None]
+    slot_day = np.column_stack([sched.pre_day, sched.base_day, sched.on_day[:, :k_max]])
     sc_pat, sc_slot = np.nonzero(slot_kept)  # row-major: patient, then slot (date order)
     sc_pat, sc_slot = sc_pat.astype(np.int32), sc_slot.astype(np.int8)
 
-    # (a) baseline lesions at every kept scan
     les_start = (np.cumsum(les.n_les) - les.n_les).astype(np.int32)
     reps = les.n_les[sc_pat]
     r_pat = np.repeat(sc_pat, reps)
@@ -1099,7 +1125,8 @@ def _lesions_table(
     d_all = np.column_stack([sums.d_pre, les.base_d, sums.d_on])  # n_l x slots
     r_tgt = les.les_is_target[r_les]
     r_d = np.where(r_tgt, d_all[r_les, r_slot], np.nan)
-    r_month = slot_day[r_pat, r_slot] / dpm
+    r_day = slot_day[r_pat, r_slot]
+    r_month = r_day / DAYS_PER_MONTH
     miss = r_tgt & (r_slot != 1) & (rng.random(r_les.size) < opts.p_missing_measurement)
     r_d = np.where(miss, np.nan, r_d)
     t_after = r_month > 0
@@ -1113,44 +1140,85 @@ def _lesions_table(
         & ~ntp_row
     )
     r_status = np.where(r_tgt, 0, np.where(ntp_row, 3, np.where(absent_row, 2, 1))).astype(np.int8)
-    r_kind = (~r_tgt).astype(np.int8)  # 0 target, 1 non-target, 2 new
-    r_num = les.les_num[r_les]
-    r_organ = les.organ[r_les]
+    return _LesionRows(
+        pat=r_pat,
+        day=r_day,
+        kind=(~r_tgt).astype(np.int8),
+        num=les.les_num[r_les],
+        organ=les.organ[r_les],
+        diameter=r_d,
+        not_evaluable=miss,
+        status=r_status,
+    )
 
-    # (b) new lesions from the scan where they appear through the last kept scan
-    ns_pat, ns_slot = np.nonzero(course.new_first_scan < n_on[:, None])
+
+def _new_lesion_rows(
+    rng: np.random.Generator,
+    traits: _Traits,
+    lesions: _BaselineLesions,
+    *,
+    traj: _Trajectories,
+    sched: _Schedule,
+    course: _Course,
+    opts: SimulationOptions,
+) -> _LesionRows:
+    """The new lesions from the scan where they appear through the last kept scan, numbered N1,
+    N2 ... in order of appearance within a patient: half in an organ already involved, 5-20 mm
+    when first seen, growing at the patient's on-treatment rate (at least 0.02 per month)."""
+    les = lesions
+    n = course.n_on.size
+    ns_pat, ns_slot = np.nonzero(course.new_first_scan < course.n_on[:, None])
     ns_k0 = course.new_first_scan[ns_pat, ns_slot]
-    # number them N1, N2 ... in order of appearance within a patient
     o = np.argsort((ns_pat.astype(np.int64) * 64 + ns_k0) * 8 + ns_slot, kind="stable")
     ns_pat, ns_slot, ns_k0 = ns_pat[o], ns_slot[o], ns_k0[o]
     ns_num = _within_index(np.bincount(ns_pat, minlength=n)) + 1
     n_new = ns_pat.size
     # organ: half in an already-involved organ (one of the patient's lesions), else drawn afresh
+    les_start = (np.cumsum(les.n_les) - les.n_les).astype(np.int32)
     pick_les = les_start[ns_pat] + np.floor(rng.random(n_new) * les.n_les[ns_pat]).astype(np.int64)
     fresh = _draw_from_table(rng, les.organ_weights, traits.ttype[ns_pat])
     ns_organ = np.where(rng.random(n_new) < 0.5, les.organ[pick_les], fresh)
     ns_d0 = rng.uniform(5.0, 20.0, n_new)
     ns_t0 = course.t_new[ns_pat, ns_slot]
     ns_rate = np.maximum(traj.a1[ns_pat], 0.02)
-    nreps = n_on[ns_pat] - ns_k0
+    nreps = course.n_on[ns_pat] - ns_k0
     q_pat = np.repeat(ns_pat, nreps)
     q_k = np.repeat(ns_k0, nreps) + _within_index(nreps)
-    q_month = on_month[q_pat, q_k]
+    q_month = sched.on_month[q_pat, q_k]
     q_d = np.repeat(ns_d0, nreps) * np.exp(
         np.repeat(ns_rate, nreps) * (q_month - np.repeat(ns_t0, nreps))
-        + rng.normal(0.0, sd, q_pat.size)
+        + rng.normal(0.0, opts.measurement_sd_log, q_pat.size)
     )
-    q_d = np.round(np.clip(q_d, 3.0, 400.0), 1)
+    return _LesionRows(
+        pat=q_pat,
+        day=sched.on_day[q_pat, q_k],
+        kind=np.full(q_pat.size, 2, dtype=np.int8),
+        num=np.repeat(ns_num, nreps),
+        organ=np.repeat(ns_organ, nreps),
+        diameter=np.round(np.clip(q_d, 3.0, 400.0), 1),
+        not_evaluable=np.zeros(q_pat.size, dtype=bool),
+        status=np.ones(q_pat.size, dtype=np.int8),
+    )
 
-    all_pat = np.concatenate([r_pat, q_pat])
-    all_day = np.concatenate([slot_day[r_pat, r_slot], on_day[q_pat, q_k]])
-    all_kind = np.concatenate([r_kind, np.full(q_pat.size, 2, dtype=np.int8)])
-    all_num = np.concatenate([r_num, np.repeat(ns_num, nreps)])
-    all_organ = np.concatenate([r_organ, np.repeat(ns_organ, nreps)])
-    all_d = np.concatenate([r_d, q_d])
-    all_ne = np.concatenate([miss, np.zeros(q_pat.size, dtype=bool)])
-    all_status = np.concatenate([r_status, np.ones(q_pat.size, dtype=np.int8)])
-    order = _merge_new_lesion_rows(all_pat, all_day, all_kind, all_num, n_baseline_rows=r_pat.size)
+
+def _lesions_table(
+    pid: np.ndarray, start_day: np.ndarray, *, base: _LesionRows, new: _LesionRows
+) -> pd.DataFrame:
+    """The contract's lesions table (no random draws): the baseline-lesion rows ``base`` and the
+    new-lesion rows ``new`` together, sorted by patient, date and lesion id as text. ``pid``:
+    the patient ids; ``start_day``: each patient's first dose (days since 1970-01-01), the origin
+    of the rows' days."""
+    all_pat = np.concatenate([base.pat, new.pat])
+    all_day = np.concatenate([base.day, new.day])
+    all_kind = np.concatenate([base.kind, new.kind])
+    all_num = np.concatenate([base.num, new.num])
+    all_organ = np.concatenate([base.organ, new.organ])
+    all_d = np.concatenate([base.diameter, new.diameter])
+    all_ne = np.concatenate([base.not_evaluable, new.not_evaluable])
+    all_status = np.concatenate([base.status, new.status])
+    order = _merge_new_lesion_rows(
+        all_pat, all_day, all_kind, all_num=all_num, n_baseline_rows=base.pat.size
+    )
 
     kind_names = np.array(["target", "non_target", "new"], dtype=object)
     prefix = np.array(["T", "NT", "N"], dtype=object)
@@ -1161,7 +1229,7 @@ def _lesions_table(
     ak, an, ap = all_kind[order], all_num[order], all_pat[order]
     columns = {
         "patient_id": lambda: pid[ap],
-        "assessment_date": lambda: _to_date(traits.start_day[ap] + all_day[order]),
+        "assessment_date": lambda: _to_date(start_day[ap] + all_day[order]),
         "lesion_id": lambda: id_table[ak, an],
         "lesion_type": lambda: kind_names[ak],
         "organ": lambda: organ_names[all_organ[order]],
@@ -1176,6 +1244,7 @@ def _merge_new_lesion_rows(
     all_pat: np.ndarray,
     all_day: np.ndarray,
     all_kind: np.ndarray,
+    *,
     all_num: np.ndarray,
     n_baseline_rows: int,
 ) -> np.ndarray:

@@ -519,14 +519,10 @@ def format_odds_ratios(
     variable (and indented level), ``Univariable OR (95 % CI)``, ``p``, ``Multivariable OR
     (95 % CI)``, ``p``; reference levels marked "reference"; the model and CI method in
     footnotes."""
-    t = odds_ratios.copy()
-    t["level"] = t["level"].astype("string").fillna("")
-    ref = (
-        t["reference"].astype("string").fillna("")
-        if "reference" in t
-        else pd.Series("", index=t.index, dtype="string")
-    )
-    note = t["note"].astype(str) if "note" in t else pd.Series("", index=t.index)
+    from .riskfactors import reference_rows
+
+    refs = reference_rows(odds_ratios)
+    t = odds_ratios.assign(level=refs.level)
     models = [m for m in ("univariable", "multivariable") if (t["model"].astype(str) == m).any()]
     cells: dict[tuple[str, str], dict[str, str]] = {}
     order: list[tuple[str, str]] = []
@@ -536,8 +532,7 @@ def format_odds_ratios(
             cells[key] = {}
             order.append(key)
         m = str(r["model"])
-        is_ref = (ref[i] != "" and ref[i] == r["level"]) or note[i] == "reference level"
-        if is_ref:
+        if refs.is_reference[i]:
             cells[key][m] = "reference"
             cells[key][m + "_p"] = ""
         else:

@@ -145,3 +145,24 @@ def test_definitions_file_content_is_never_echoed(tmp_path, content):
     text = str(exc.value)
     assert str(f) in text and "secret" not in text and "$6$" not in text, text
     assert not (tmp_path / "out").exists()
+
+
+def test_every_subcommand_in_help_order_with_its_handler():
+    import argparse
+
+    from hpd_analysis.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == [
+        "validate",
+        "classify",
+        "definitions",
+        "simulate",
+        "report",
+        "verify",
+        "import-sdtm",
+        "growth",
+    ]
+    for name, sub_parser in sub.choices.items():
+        assert sub_parser.get_default("func").__name__ == "_cmd_" + name.replace("-", "_")

@@ -437,3 +437,32 @@ def test_dense_figures_stay_small_for_large_cohorts(tmp_path):
     svg = [p for p in plots.save_figure(fig, tmp_path, "wf") if p.suffix == ".svg"][0]
     assert svg.stat().st_size < 400_000
     assert f"of {n} patients" in fig.axes[0].get_title()
+
+
+def test_every_figure_of_a_family_module_is_a_name_of_plots():
+    """The figure families are modules of the plots package; notebooks and tests use
+    ``plots.<name>``: every public function and constant of a family is re-exported."""
+    import inspect
+
+    from hpd_analysis.plots import growth, incidence, kinetics, risk, style, survival
+
+    shared_helpers = {
+        "new_axes",
+        "style_axes",
+        "with_note",
+        "draw_empty",
+        "scatter_by_status",
+    }  # the families' drawing helpers: plots.style.<name>
+    for module in (style, kinetics, growth, incidence, risk, survival):
+        for name, obj in vars(module).items():
+            if name.startswith("_") or name in shared_helpers or inspect.ismodule(obj):
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                if obj.__module__ != module.__name__:
+                    continue  # imported from elsewhere
+            elif not name.isupper() or (module is not style and name in vars(style)):
+                continue  # not a constant, or the style's own
+            assert getattr(plots, name) is obj, f"plots.{name}"
+            assert name in plots.__all__, name
+    for name in plots.__all__:
+        assert hasattr(plots, name), name

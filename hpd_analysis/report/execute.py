@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -313,21 +314,21 @@ def run_report(
     with OutLock(out), _terminate_as_interrupt():
         build = staging_dir(out)
         try:
-            failure = _build(
-                build,
-                out,
-                cohort_path,
-                loaded,
-                resolved,
-                defs,
-                key,
-                chosen,
-                nb_dir,
-                bool(sections),
-                parameters,
-                jobs or default_jobs(),
-                say,
+            run = ReportRun(
+                build=build,
+                out=out,
+                cohort_path=cohort_path,
+                loaded=loaded,
+                resolved=resolved,
+                defs=defs,
+                key=key,
+                chosen=chosen,
+                nb_dir=nb_dir,
+                partial=bool(sections),
+                overrides=parameters,
+                jobs=jobs or default_jobs(),
             )
+            failure = _build(run, say)
             target = out if failure is None else out.with_name(out.name + INCOMPLETE_SUFFIX)
             publish(build, target)
         finally:
@@ -340,50 +341,59 @@ def run_report(
     return out
 
 
-def _build(
-    build: Path,
-    out: Path,
-    cohort_path: Path,
-    loaded: Any,
-    resolved: dict[str, Any],
-    defs: list,
-    key: bytes | None,
-    chosen: list[str],
-    nb_dir: Path,
-    partial: bool,
-    overrides: Mapping[str, Any] | None,
-    jobs: int,
-    say: Callable[[str], None],
-) -> str | None:
-    """Build the report in ``build``; return the failure message (None when every section
+@dataclass(frozen=True)
+class ReportRun:
+    """What one ``hpd report`` run works with once every check has passed."""
+
+    build: Path  # the staging folder beside ``out``
+    out: Path  # the report folder (``--out``)
+    cohort_path: Path  # the cohort folder or file, resolved
+    loaded: Any  # the cohort as loaded for the checks (:class:`hpd_analysis.cohort.Cohort`)
+    resolved: dict[str, Any]  # every report parameter in force
+    defs: list[Any]  # the definitions applied (:class:`hpd_analysis.definitions.Definition`)
+    key: bytes | None  # the pseudonymization key, None without pseudonymization
+    chosen: list[str]  # the sections to run (notebook stems, report order)
+    nb_dir: Path  # the folder of the section notebooks
+    partial: bool  # only some sections: the others are kept from the previous report
+    overrides: Mapping[str, Any] | None  # the ``--set`` overrides, as given (reproduce.sh)
+    jobs: int  # kernels, hence sections at the same time
+
+
+def _build(run: ReportRun, say: Callable[[str], None]) -> str | None:
+    """Build the report in ``run.build``; return the failure message (None when every section
     succeeded). The section kernels start first and import while this process loads and
     classifies the cohort once for every section."""
     from .record import finalize
 
     kernel = kernel_name()
-    with _kernel_key(key), SectionPool(chosen, nb_dir, build, kernel, jobs) as pool:
-        nb_params = _prepare(build, out, cohort_path, loaded, resolved, defs, key, partial)
-        status: dict[str, dict[str, str]] = {s: {"status": "not run", "error": ""} for s in chosen}
+    with (
+        _kernel_key(run.key),
+        SectionPool(run.chosen, run.nb_dir, run.build, kernel, run.jobs) as pool,
+    ):
+        nb_params = _prepare(run)
+        status = {s: {"status": "not run", "error": ""} for s in run.chosen}
         failure = pool.run(nb_params, status, say)
-    shutil.rmtree(build / CACHE_DIR, ignore_errors=True)
-    finalize(build, out, cohort_path, resolved, overrides, chosen, status, kernel, defs, partial)
+    shutil.rmtree(run.build / CACHE_DIR, ignore_errors=True)
+    finalize(
+        run.build,
+        run.out,
+        run.cohort_path,
+        resolved=run.resolved,
+        overrides=run.overrides,
+        sections=run.chosen,
+        status=status,
+        kernel=kernel,
+        definitions=run.defs,
+        partial=run.partial,
+    )
     return failure
 
 
-def _prepare(
-    build: Path,
-    out: Path,
-    cohort_path: Path,
-    loaded: Any,
-    resolved: dict[str, Any],
-    defs: list,
-    key: bytes | None,
-    partial: bool,
-) -> dict[str, Any]:
-    """Fill the staging folder ``build`` for the sections: the previous report's other sections
-    (a partial run), the copy of the definitions file, and the cohort loaded, pseudonymized and
-    classified once (:func:`.section.write_cache`); return the parameters injected into the
-    notebooks."""
+def _prepare(run: ReportRun) -> dict[str, Any]:
+    """Fill the staging folder ``run.build`` for the sections: the previous report's other
+    sections (a partial run), the copy of the definitions file, and the cohort loaded,
+    pseudonymized and classified once (:func:`.section.write_cache`); return the parameters
+    injected into the notebooks."""
     from dataclasses import replace
 
     from ..classification import build_features, classify_features
@@ -392,42 +402,42 @@ def _prepare(
     from .record import portable_path
     from .section import portable_load_report
 
-    if partial:  # a run of some sections keeps the other sections of the previous report
-        for name in sorted(read_manifest(out)):
+    if run.partial:  # a run of some sections keeps the other sections of the previous report
+        for name in sorted(read_manifest(run.out)):
             section_file = name.split("/")[0] in ("tables", "figures") or (
                 "/" not in name and name.endswith((".ipynb", ".html")) and name != "index.html"
             )
-            if section_file and (out / name).is_file():
-                (build / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(out / name, build / name)
+            if section_file and (run.out / name).is_file():
+                (run.build / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(run.out / name, run.build / name)
     for sub in ("tables", "figures"):
-        (build / sub).mkdir(exist_ok=True)
-    injected = dict(resolved)
-    if resolved["definitions_file"] is not None:
-        shutil.copyfile(resolved["definitions_file"], build / DEFINITIONS_COPY)
+        (run.build / sub).mkdir(exist_ok=True)
+    injected = dict(run.resolved)
+    if run.resolved["definitions_file"] is not None:
+        shutil.copyfile(run.resolved["definitions_file"], run.build / DEFINITIONS_COPY)
         injected["definitions_file"] = DEFINITIONS_COPY
     # the notebooks run in the report folder: paths relative to it, no machine path recorded
-    cohort_rel = portable_path(cohort_path, out)
+    cohort_rel = portable_path(run.cohort_path, run.out)
     nb_params = notebook_parameters(injected, cohort_rel, ".")
     # load and classify once for every section (the kernels read it from the staging folder)
-    params = Parameters.from_dict({k: resolved[k] for k in Parameters().to_dict()})
+    params = Parameters.from_dict({k: run.resolved[k] for k in Parameters().to_dict()})
     options = {
         o.name: parse_value(o, nb_params.get(o.name, o.default))
         for o in REPORT_OPTIONS
         if not o.private
     }
     cohort_cached = replace(
-        loaded, load_report=portable_load_report(loaded.load_report, cohort_path)
+        run.loaded, load_report=portable_load_report(run.loaded.load_report, run.cohort_path)
     )
-    if key is not None:
-        cohort_cached = pseudonymize_cohort(cohort_cached, key)
+    if run.key is not None:
+        cohort_cached = pseudonymize_cohort(cohort_cached, run.key)
     features = build_features(cohort_cached, params)
     write_cache(
-        build,
+        run.build,
         cache_key(cohort_rel, options, params),
         cohort_cached,
         features,
-        classify_features(features, defs),
+        classify_features(features, run.defs),
     )
     return nb_params
 

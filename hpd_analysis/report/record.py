@@ -30,6 +30,7 @@ def finalize(
     build: Path,
     out: Path,
     cohort: Path,
+    *,
     resolved: Mapping[str, Any],
     overrides: Mapping[str, Any] | None,
     sections: Sequence[str],
