@@ -176,7 +176,7 @@ def made_report(tmp_path_factory, small_cohort):
         root / "reports" / "r1",
         progress=None,
         parameters={"ferrara2018.delta_tgr_min": 75, "landmark": 2},
-        sections=["cohort", "incidence_agreement"],
+        sections=["cohort", "survival"],
     )
     return root, cohort, out
 
@@ -197,7 +197,7 @@ def test_report_records_no_machine_path(made_report):
     assert command == (
         "hpd report --cohort ../data/cohort --out r1 "
         "--set ferrara2018.delta_tgr_min=75 --set landmark=2.0 "
-        "--sections 01_cohort 03_incidence_agreement"
+        "--sections 01_cohort 05_survival"
     )
     assert command in (out / "index.html").read_text()
 

@@ -96,3 +96,20 @@ def test_pool_left_unused_stops_its_kernels(tmp_path):
             raise RuntimeError("classification failed")
     assert all(k.km is None for k in pool.kernels)
     assert not any(t.is_alive() for t in pool.threads)
+
+
+def test_warm_up_imports_what_the_chosen_notebooks_import(tmp_path):
+    _notebook(
+        tmp_path / "01_a.ipynb",
+        "from hpd_analysis import plots, tables\nx = 1",
+        "import hpd_analysis.scores\nfrom hpd_analysis.incidence import (attrition,\n    incidence)",
+    )
+    _notebook(tmp_path / "02_b.ipynb", "from hpd_analysis import growth as gm")
+    code = execute.warm_up_code(tmp_path, ["01_a"])
+    for module in ("plots", "tables", "scores", "incidence"):
+        assert f"'hpd_analysis.{module}'" in code
+    assert "growth" not in code  # only the chosen sections' modules
+    assert "'hpd_analysis.growth'" in execute.warm_up_code(tmp_path, ["01_a", "02_b"])
+    namespace: dict = {}
+    exec(code, namespace)  # runs without error and leaves no name behind
+    assert not [k for k in namespace if not k.startswith("__")]

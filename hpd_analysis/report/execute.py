@@ -479,15 +479,51 @@ def _kernel_key(key: bytes | None) -> Iterator[None]:
             os.environ[KEY_ENV] = saved
 
 
-#: modules the report sections import, imported by each kernel as soon as it starts (while the
-#: main process loads and classifies the cohort), so that no section waits for them
-_WARM_UP = """\
-import matplotlib.pyplot
-import hpd_analysis.report, hpd_analysis.plots, hpd_analysis.tables, hpd_analysis.incidence
-import hpd_analysis.agreement, hpd_analysis.survival, hpd_analysis.riskfactors
-import hpd_analysis.prediction, hpd_analysis.kinetics_summary, hpd_analysis.growth
-import hpd_analysis.uncertainty, hpd_analysis.scores, hpd_analysis.biomarkers
-"""
+#: ``from hpd_analysis.x import a, b`` / ``import hpd_analysis.x`` lines of a notebook
+_IMPORT_LINE = re.compile(
+    r"^[ \t]*(?:from[ \t]+(hpd_analysis[\w.]*)[ \t]+import[ \t]+([\w \t,]*)"
+    r"|import[ \t]+(hpd_analysis[\w.]*))",
+    re.M,
+)
+
+
+def warm_up_code(nb_dir: Path, sections: Sequence[str]) -> str:
+    """Code that imports every ``hpd_analysis`` module the ``sections``' notebooks import (read
+    from their cells) and matplotlib's pyplot: what each kernel runs as soon as it starts, while
+    the main process loads and classifies the cohort, so that no section waits for its imports.
+    A name that is not a module, or an import that fails, is skipped here (the section's own
+    cell then fails visibly)."""
+    import nbformat
+
+    modules: dict[str, None] = {"matplotlib.pyplot": None}
+    for name in sections:
+        path = nb_dir / f"{name}.ipynb"
+        if not path.is_file():  # the section itself then fails, naming the notebook
+            continue
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for frm, names, plain in _IMPORT_LINE.findall(cell.source):
+                if plain:
+                    modules[plain] = None
+                    continue
+                modules[frm] = None
+                if frm == "hpd_analysis":
+                    for n in names.split(","):
+                        n = n.strip().split(" ")[0]
+                        if n.isidentifier():
+                            modules[f"hpd_analysis.{n}"] = None
+    return (
+        "import importlib as _il\n"
+        f"for _m in {sorted(modules)!r}:\n"
+        "    try:\n"
+        "        _il.import_module(_m)\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "del _il, _m\n"
+    )
+
 
 #: the code a reused kernel runs (silently) before each section: a fresh namespace and history
 #: session (the cell counter back at 1), no open figure, and warnings shown again as in a new
@@ -506,16 +542,17 @@ del _w, _plt
 class SectionKernel:
     """One Jupyter kernel that runs several sections in turn (:class:`SectionPool` keeps one per
     worker): started in the report folder with the sections' modules imported
-    (:data:`_WARM_UP`), reset before each section (:data:`_RESET_KERNEL`), restarted if it died,
+    (:func:`warm_up_code`), reset before each section (:data:`_RESET_KERNEL`), restarted if it died,
     shut down at the end of the run.
 
     A fresh kernel per section spends about 3 s of a 2-core machine on start-up and imports
     (pandas, matplotlib, lifelines, statsmodels, great_tables); the report runs five sections.
     """
 
-    def __init__(self, kernel_name: str, cwd: Path) -> None:
+    def __init__(self, kernel_name: str, cwd: Path, warm_up: str = "") -> None:
         self.kernel_name = kernel_name
         self.cwd = cwd
+        self.warm_up = warm_up
         self.km: Any = None
 
     def start(self) -> None:
@@ -529,7 +566,8 @@ class SectionKernel:
         # cell errors still reach papermill
         run_sync(self.km.start_kernel)(cwd=str(self.cwd), extra_arguments=["--log-level=CRITICAL"])
         # an import that fails here fails again, visibly, in the section that needs it
-        run_sync(self._run)(_WARM_UP, check=False)
+        if self.warm_up:
+            run_sync(self._run)(self.warm_up, check=False)
 
     def ready(self) -> Any:
         """The kernel manager of a live kernel, reset for a new section."""
@@ -623,7 +661,10 @@ class SectionPool:
         self.go = threading.Event()  # the cached cohort and the parameters are ready
         self.failed = threading.Event()  # a section failed, or the run was abandoned
         self.results: queue.Queue[tuple[str, float, Exception | None]] = queue.Queue()
-        self.kernels = [SectionKernel(kernel, build) for _ in range(max(1, min(jobs, len(chosen))))]
+        warm_up = warm_up_code(nb_dir, self.chosen)
+        self.kernels = [
+            SectionKernel(kernel, build, warm_up) for _ in range(max(1, min(jobs, len(chosen))))
+        ]
         # daemon threads: an interrupted run does not wait for its kernels
         self.threads = [
             threading.Thread(target=self._worker, args=(k,), daemon=True, name=f"hpd-section-{i}")
