@@ -19,6 +19,7 @@ and ``hpd_<code>_reason`` columns of the classification table (docs/architecture
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -468,6 +469,19 @@ _DETAIL = r"\s*\([^()]*\d[^()]*\)"
 EVALUABLE_REASON = "evaluable"
 
 
+def _reason_counts(reasons: np.ndarray, collapse_details: bool) -> list[tuple[str, int]]:
+    """(reason, number of patients) of the not-evaluable patients of one definition, most
+    frequent first, ties alphabetically: each distinct text counted once (``collapse_details``:
+    without its patient-specific detail in parentheses), an empty text as :data:`NO_REASON`."""
+    keys, uniques = pd.factorize(pd.Series(reasons, dtype=object))
+    counts: dict[str, int] = {}
+    for text, n in zip(uniques, np.bincount(keys, minlength=len(uniques)), strict=True):
+        label = re.sub(_DETAIL, "", text).strip() if collapse_details else text
+        label = label or NO_REASON
+        counts[label] = counts.get(label, 0) + int(n)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def attrition(
     classification: pd.DataFrame, definitions: Any = None, collapse_details: bool = True
 ) -> pd.DataFrame:
@@ -493,52 +507,24 @@ def attrition(
     codes = definition_codes(classification, definitions)
     n_total = len(classification)
     died = _died_before_first_eval(classification)
-    pieces = []
+    with_died_row = DIED_BEFORE_FIRST_EVAL in classification.columns
+    rows: list[tuple[str, str, str, int]] = []  # definition, status, reason, n
     for code in codes:
         st = status_codes(classification, code)
-        ne = (st == 2) & ~died
-        ev = pd.DataFrame(
-            {
-                "definition": code,
-                "status": ["hpd", "not_hpd"],
-                "reason": EVALUABLE_REASON,
-                "n": [int((st == 0).sum()), int((st == 1).sum())],
-            }
-        )
         n_died = int(((st == 2) & died).sum())
-        if n_died or DIED_BEFORE_FIRST_EVAL in classification.columns:
-            ev = pd.concat(
-                [
-                    ev,
-                    pd.DataFrame(
-                        {
-                            "definition": code,
-                            "status": [DIED_STATUS],
-                            "reason": ["died before first evaluation"],
-                            "n": [n_died],
-                        }
-                    ),
-                ],
-                ignore_index=True,
-            )
-        reason = hpd_reason(classification, code).to_numpy()[ne]
-        keys, uniques = pd.factorize(pd.Series(reason, dtype=object))
-        labels = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
-        if collapse_details:
-            labels = labels.str.replace(_DETAIL, "", regex=True).str.strip()
-        labels = labels.replace("", NO_REASON)
-        keys, uniques = pd.factorize(labels.to_numpy()[keys]) if len(keys) else (keys, labels)
-        counts = pd.DataFrame(
-            {
-                "reason": np.asarray(uniques, dtype=object),
-                "n": np.bincount(keys, minlength=len(uniques)).astype("int64"),
-            }
-        )
-        counts = counts.sort_values(["n", "reason"], ascending=[False, True], kind="mergesort")
-        counts.insert(0, "status", "not_evaluable")
-        counts.insert(0, "definition", code)
-        pieces.extend([ev, counts])
-    out = pd.concat(pieces, ignore_index=True)
+        rows += [
+            (code, "hpd", EVALUABLE_REASON, int((st == 0).sum())),
+            (code, "not_hpd", EVALUABLE_REASON, int((st == 1).sum())),
+        ]
+        if n_died or with_died_row:
+            rows.append((code, DIED_STATUS, "died before first evaluation", n_died))
+        not_evaluable = (st == 2) & ~died
+        reasons = hpd_reason(classification, code).to_numpy()[not_evaluable]
+        rows += [
+            (code, "not_evaluable", reason, n)
+            for reason, n in _reason_counts(reasons, collapse_details)
+        ]
+    out = pd.DataFrame(rows, columns=["definition", "status", "reason", "n"])
     out["n"] = out["n"].astype("int64")
     out["reason_category"] = reason_category(out["reason"]).where(
         out["status"].isin(["not_evaluable", DIED_STATUS]), EVALUABLE_REASON
