@@ -8,6 +8,7 @@ pytest puts this folder on ``sys.path`` (rootdir-based ``prepend`` import mode, 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,13 @@ import pandas as pd
 import pytest
 
 from hpd_analysis.cohort import Cohort
+
+# Under pytest-xdist (``make test``) every core already runs a test worker: each report a test
+# renders uses one kernel instead of two (the second kernel's start-up and imports would only
+# compete with the other worker). Reports made outside the tests keep their default.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("HPD_REPORT_JOBS", "1")
+
 
 #: the registry's nine published definitions, in report order
 NINE = [

@@ -113,3 +113,15 @@ def test_warm_up_imports_what_the_chosen_notebooks_import(tmp_path):
     namespace: dict = {}
     exec(code, namespace)  # runs without error and leaves no name behind
     assert not [k for k in namespace if not k.startswith("__")]
+
+
+def test_default_jobs_reads_the_environment(monkeypatch):
+    from hpd_analysis.errors import ParameterError
+
+    monkeypatch.setenv(execute.JOBS_ENV, "3")
+    assert execute.default_jobs() == 3
+    monkeypatch.setenv(execute.JOBS_ENV, "0")
+    with pytest.raises(ParameterError, match="HPD_REPORT_JOBS=0: expected a whole number"):
+        execute.default_jobs()
+    monkeypatch.delenv(execute.JOBS_ENV)
+    assert execute.default_jobs() in (1, 2)

@@ -243,10 +243,20 @@ DEFINITIONS_COPY = "user_definitions.yaml"
 INCOMPLETE_SUFFIX = ".incomplete"
 
 
+#: environment variable that sets the default number of report kernels (``--jobs`` wins)
+JOBS_ENV = "HPD_REPORT_JOBS"
+
+
 def default_jobs() -> int:
-    """Kernels, hence sections run at the same time: 2, or 1 on a single core (the two longest
-    sections take about half the report's CPU time, so a third kernel would mostly add its
-    start-up and imports)."""
+    """Kernels, hence sections run at the same time: ``$HPD_REPORT_JOBS`` when set (e.g. 1 where
+    every core is already busy, as under a parallel test run), else 2, or 1 on a single core
+    (the two longest sections take about half the report's CPU time, so a third kernel would
+    mostly add its start-up and imports)."""
+    env = os.environ.get(JOBS_ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ParameterError(f"${JOBS_ENV}={env}: expected a whole number of kernels >= 1")
+        return int(env)
     return max(1, min(2, os.cpu_count() or 1))
 
 
