@@ -29,7 +29,7 @@ report: $(STAMP)
 # the suite on every core (pytest-xdist), one test file per worker at a time: the tests that share
 # a report run live in one file (tests/conftest.py)
 test: lint
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 # ruff (lint and formatting) and mypy on the whole package (no module exempt)
 lint: $(STAMP)

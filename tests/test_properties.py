@@ -335,6 +335,7 @@ def _by_patient(table: pd.DataFrame) -> pd.DataFrame:
     return table.set_index("patient_id").sort_index()
 
 
+@pytest.mark.slow
 @settings(max_examples=500, **COHORT_SETTINGS)
 @given(tables=random_cohorts(), seed=st.integers(0, 2**31 - 1), pick=st.data())
 def test_random_cohorts_rows_order_labels_locality_and_attrition(tables, seed, pick):
@@ -386,6 +387,7 @@ def test_random_cohorts_rows_order_labels_locality_and_attrition(tables, seed, p
 TGR_COLUMNS = ["tgr_pre", "tgr_on", "tgr_ratio", "delta_tgr", "tgk_ratio"]
 
 
+@pytest.mark.slow
 @settings(max_examples=500, **COHORT_SETTINGS)
 @given(tables=random_cohorts(), factor=st.sampled_from([0.1, 0.5, 2.0, 3.7, 10.0]))
 def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(tables, factor):
