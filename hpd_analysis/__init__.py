@@ -22,7 +22,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Lazy re-exports keep `import hpd_analysis` (and the CLI start-up) fast: nothing heavy (pandas,
 # matplotlib, ipywidgets) is imported until a name is used.
