@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..params import DAYS_PER_MONTH
+from .. import params
 from .style import (
     PALETTE,
     STATUS_COLORS,
@@ -39,7 +39,9 @@ def _median_label(fitter: Any) -> str:
 
 
 def km_time_label(
-    landmark_months: float | None, days_per_month: float = DAYS_PER_MONTH, unit: str = "Months"
+    landmark_months: float | None,
+    days_per_month: float = params.DAYS_PER_MONTH,
+    unit: str = "Months",
 ) -> str:
     """The KM time axis with its origin: ``Months from landmark (day 84 after treatment
     start)`` or ``Months from treatment start``. ``landmark_months``: the landmark (months after
