@@ -9,6 +9,8 @@ pytest puts this folder on ``sys.path`` (rootdir-based ``prepend`` import mode, 
 from __future__ import annotations
 
 import os
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +93,25 @@ def with_hpd(flags: list, **cols: list) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ shared cohorts and reports
 #
-# A report run is the slow part of the suite (one papermill kernel per section). The tests that
-# read a report share one run per parameter set: the session fixtures below, and module fixtures
-# in the test files. `make test` runs the suite on every core with pytest-xdist's
-# `--dist loadfile`: each file runs on one worker, and a session fixture is built once per worker
-# that needs it, so the tests that read one run live in one file (the default report: all in
-# test_report_numbers.py).
+# A report run is the slow part of the suite. The tests that read a report share one run per
+# parameter set: the session fixtures below, and module fixtures in the test files. `make test`
+# runs the suite on every core with pytest-xdist's `--dist loadfile`: each file runs on one
+# worker, and a session fixture is built once per worker that needs it, so the tests that read
+# one run live in one file (the default report: all in test_report_numbers.py). The reports a
+# worker renders in its own process share its kernel (`_kept_report_kernel`).
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kept_report_kernel() -> Iterator[None]:
+    """The reports of one test process run on kernels kept from its previous report
+    (:func:`hpd_analysis.report.keep_kernels`): each report after the first skips the kernel's
+    start-up and imports. Each section still starts clean, and the reproducibility tests compare
+    a run on kept kernels with one on fresh kernels (:func:`default_report_rerun`)."""
+    from hpd_analysis.report import keep_kernels
+
+    with keep_kernels():
+        yield
+
 
 #: the simulated cohort of the report tests: patients, seed
 REPORT_COHORT = (120, 3)
@@ -134,6 +149,21 @@ def stream_text(ipynb: Path) -> str:
         for o in c.get("outputs", [])
         if o.get("output_type") == "stream"
     )
+
+
+def png_dpi(path: Path) -> tuple[float, float]:
+    """Dots per inch from the PNG's pHYs chunk (read by hand: length, type, x, y, unit)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos = 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind == b"pHYs":
+            x, y, unit = struct.unpack(">IIB", data[pos + 8 : pos + 17])
+            assert unit == 1  # pixels per metre
+            return x * 0.0254, y * 0.0254
+        pos += 12 + length
+    raise AssertionError("no pHYs chunk")
 
 
 def write_simulated_cohort(folder: Path, n_patients: int, seed: int) -> Path:
@@ -175,7 +205,11 @@ def default_report(report_cohort: Path, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="session")
 def default_report_rerun(report_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A second run of :func:`default_report`, into another folder (reproducibility tests)."""
-    from hpd_analysis.report import run_report
+    """A second run of :func:`default_report`, into another folder, on fresh kernels (the
+    reproducibility tests: the same bytes as the run on kernels kept from earlier reports)."""
+    from hpd_analysis.report import keep_kernels, run_report
 
-    return run_report(report_cohort, tmp_path_factory.mktemp("default_rerun") / "r", progress=None)
+    with keep_kernels(False):
+        return run_report(
+            report_cohort, tmp_path_factory.mktemp("default_rerun") / "r", progress=None
+        )

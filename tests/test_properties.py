@@ -4,7 +4,7 @@ and a patient's verdict depends only on its own rows.
 
 The first tests work on feature rows (fast, 25 examples each); the ``random_cohorts`` tests at the
 end run 1,000 random lesion-level cohorts through ``load_cohort`` and ``classify`` (DataFrames, no
-files) and take most of this file's ~1-2 minutes.
+files), four per call, and take most of this file's time.
 """
 
 from __future__ import annotations
@@ -219,8 +219,14 @@ def test_pipeline_properties_from_lesions(tables, seed, scale):
 
 # ------------------------------------------- random cohorts through the loader (≥ 1,000 total)
 # Properties over random lesion-level cohorts of 1-8 patients run through
-# ``load_cohort(patients=df, lesions=df)`` and ``classify`` (no files): 500 + 500 examples =
-# 1,000 random cohorts.
+# ``load_cohort(patients=df, lesions=df)`` and ``classify`` (no files): 2 tests x 125 examples x
+# BATCH = 4 cohorts = 1,000 random cohorts. The cohorts of one example are loaded and classified
+# together (their ids kept apart by a prefix) and each is checked on its own rows: a call costs
+# about the same for 1 or 30 patients, and the locality property below makes one call for the
+# four the same as four calls (it is checked across the four too).
+
+#: random cohorts per example, classified in one call
+BATCH = 4
 
 COHORT_SETTINGS = dict(
     deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -335,18 +341,32 @@ def _by_patient(table: pd.DataFrame) -> pd.DataFrame:
     return table.set_index("patient_id").sort_index()
 
 
+def _together(cohorts: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The patients and lesions of several random cohorts as one cohort: cohort ``i``'s ids
+    prefixed ``i|`` (ids may repeat across cohorts), patients in cohort order."""
+    tag = lambda d, i: d.assign(patient_id=f"{i}|" + d["patient_id"])  # noqa: E731
+    return (
+        pd.concat([tag(p, i) for i, (p, _) in enumerate(cohorts)], ignore_index=True),
+        pd.concat([tag(les, i) for i, (_, les) in enumerate(cohorts)], ignore_index=True),
+    )
+
+
 @pytest.mark.slow
-@settings(max_examples=500, **COHORT_SETTINGS)
-@given(tables=random_cohorts(), seed=st.integers(0, 2**31 - 1), pick=st.data())
-def test_random_cohorts_rows_order_labels_locality_and_attrition(tables, seed, pick):
-    """One row per input patient (input order; a status, and a reason when not evaluable, per
-    definition); attrition counts sum to the cohort size for every definition; and any subset
-    of the patients, with both tables' rows shuffled and every patient relabelled, gets for each
-    patient exactly the row it had in the full cohort (row order, ids and the other patients'
-    rows do not matter)."""
+@settings(max_examples=125, **COHORT_SETTINGS)
+@given(
+    cohorts=st.lists(random_cohorts(), min_size=BATCH, max_size=BATCH),
+    seed=st.integers(0, 2**31 - 1),
+    pick=st.data(),
+)
+def test_random_cohorts_rows_order_labels_locality_and_attrition(cohorts, seed, pick):
+    """Per cohort: one row per input patient (input order; a status, and a reason when not
+    evaluable, per definition) and attrition counts that sum to the cohort size for every
+    definition. Then any subset of each cohort's patients, all classified together with both
+    tables' rows shuffled and every patient relabelled, gets for each patient exactly the row it
+    had in its full cohort (row order, ids and the other patients' rows do not matter)."""
     from hpd_analysis.incidence import attrition
 
-    patients, lesions = tables
+    patients, lesions = _together(cohorts)
     base = _run(patients, lesions)
     assert base["patient_id"].tolist() == patients["patient_id"].tolist()
     status = [c for c in base.columns if c.startswith("hpd_") and c.endswith("_status")]
@@ -355,15 +375,20 @@ def test_random_cohorts_rows_order_labels_locality_and_attrition(tables, seed, p
         assert base[c].isin(["hpd", "not_hpd", "not_evaluable"]).all()
         not_eval = base[c].eq("not_evaluable")
         assert base.loc[not_eval, c.replace("_status", "_reason")].str.len().gt(0).all()
-    sums = attrition(base).groupby("definition")["n"].sum()
-    assert len(sums) == len(status) and (sums == len(patients)).all()
+    start = 0
+    for cohort, _ in cohorts:
+        own = base.iloc[start : start + len(cohort)]
+        start += len(cohort)
+        sums = attrition(own).groupby("definition")["n"].sum()
+        assert len(sums) == len(status) and (sums == len(cohort)).all()
 
-    ids = patients["patient_id"].tolist()
-    keep = (
-        pick.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True)) if len(ids) > 1 else ids
-    )
+    keep = []
+    for i, (cohort, _) in enumerate(cohorts):
+        ids = [f"{i}|{p}" for p in cohort["patient_id"]]
+        keep += pick.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))
     assume(lesions["patient_id"].isin(keep).any())  # else no lesion table: another input shape
     rng = np.random.default_rng(seed)
+    ids = patients["patient_id"].tolist()
     new_ids = {old: f"Q{i:03d}" for i, old in enumerate(rng.permutation(np.array(ids, object)))}
     p2 = patients[patients["patient_id"].isin(keep)]
     l2 = lesions[lesions["patient_id"].isin(keep)]
@@ -388,24 +413,37 @@ TGR_COLUMNS = ["tgr_pre", "tgr_on", "tgr_ratio", "delta_tgr", "tgk_ratio"]
 
 
 @pytest.mark.slow
-@settings(max_examples=500, **COHORT_SETTINGS)
-@given(tables=random_cohorts(), factor=st.sampled_from([0.1, 0.5, 2.0, 3.7, 10.0]))
-def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(tables, factor):
+@settings(max_examples=125, **COHORT_SETTINGS)
+@given(
+    cohorts=st.lists(random_cohorts(), min_size=BATCH, max_size=BATCH),
+    factors=st.lists(st.sampled_from([0.1, 0.5, 2.0, 3.7, 10.0]), min_size=BATCH, max_size=BATCH),
+)
+def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(cohorts, factors):
     """TGR (a relative growth rate) and the TGK ratio do not change when every diameter is
     multiplied by the same factor; TGK (mm/month) scales with it. The scaled copy of each
-    patient (id prefixed ``scaled:``) is classified in the same call as the original, which the
-    locality property above makes equivalent to two calls."""
-    patients, lesions = tables
+    cohort (its diameters times that cohort's factor; ids prefixed ``scaled:``) is classified
+    in the same call as the originals, which the locality property above makes equivalent to
+    separate calls."""
+    patients, lesions = _together(cohorts)
+    lesion_factor = np.concatenate(
+        [np.full(len(les), f) for (_, les), f in zip(cohorts, factors, strict=True)]
+    )
     tag = lambda d: d.assign(patient_id="scaled:" + d["patient_id"])  # noqa: E731
     # RECIST measurability (>= 10 mm, nodes >= 15 mm) is a size threshold, not scale-free: off
     no_size_floor = {"rules.baseline_target_min_mm": 0, "rules.baseline_node_min_mm": 0}
     both = _run(
         pd.concat([patients, tag(patients)], ignore_index=True),
         pd.concat(
-            [lesions, tag(lesions).assign(diameter_mm=lesions["diameter_mm"].to_numpy() * factor)],
+            [
+                lesions,
+                tag(lesions).assign(diameter_mm=lesions["diameter_mm"].to_numpy() * lesion_factor),
+            ],
             ignore_index=True,
         ),
         no_size_floor,
+    )
+    patient_factor = np.concatenate(
+        [np.full(len(p), f) for (p, _), f in zip(cohorts, factors, strict=True)]
     )
     n = len(patients)
     base, scaled = both.iloc[:n], both.iloc[n:]
@@ -417,7 +455,7 @@ def test_random_cohorts_tgr_invariant_to_scaling_every_diameter(tables, factor):
     for c in ("tgk_pre", "tgk_on"):
         np.testing.assert_allclose(
             scaled[c].to_numpy(float),
-            factor * base[c].to_numpy(float),
+            patient_factor * base[c].to_numpy(float),
             rtol=1e-7,
             atol=1e-9,
             err_msg=c,

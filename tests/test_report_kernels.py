@@ -4,6 +4,8 @@ counter at 1, warnings shown again), the longest sections first."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -125,3 +127,72 @@ def test_default_jobs_reads_the_environment(monkeypatch):
         execute.default_jobs()
     monkeypatch.delenv(execute.JOBS_ENV)
     assert execute.default_jobs() in (1, 2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return (
+        Path(f"/proc/{pid}").exists()
+        and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    )
+
+
+@pytest.mark.slow
+def test_kept_kernels_serve_the_next_run_clean_and_stop_with_the_block(tmp_path):
+    """Inside ``keep_kernels`` a second report runs in the first one's kernel, from its own
+    folder and with a clean namespace; a pseudonymized run starts a kernel of its own (the key
+    reaches a kernel only at its start) and does not keep it, nor does a run inside
+    ``keep_kernels(False)``; leaving the block stops the kept kernel."""
+    from hpd_analysis import report
+
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    (cohort / "patients.csv").write_text("patient_id,treatment_start\np1,2020-01-01\n")
+    key = tmp_path / "pseudonym.key"
+    key.write_text("unit-test-key-7f3a9c-not-a-real-secret\n")
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    params = nbformat.v4.new_code_cell('cohort = None\noutput_dir = "."')
+    params.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "import os\n"
+            "assert 'leaked' not in globals(), 'a variable of the previous run survived'\n"
+            "leaked = 1\n"
+            "print('pid', os.getpid())\nprint('cwd', os.getcwd())"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, nbs / "01_only.ipynb")
+
+    def run(name: str, **parameters: object) -> tuple[int, str]:
+        out = report.run_report(
+            cohort, tmp_path / name, parameters, notebooks=nbs, progress=None, jobs=1
+        )
+        _, text = _outputs(out / "01_only.ipynb")
+        return int(text.split("pid ")[1].split()[0]), text.split("cwd ")[1].split()[0]
+
+    with report.keep_kernels(False):  # the suite's own block (conftest.py) set aside
+        with report.keep_kernels():
+            pid1, _ = run("r1")
+            pid2, cwd2 = run("r2")
+            pid3, _ = run("r3", pseudonymize=True, pseudonym_key_file=str(key))
+            with report.keep_kernels(False):
+                pid4, _ = run("r4")
+            assert _alive(pid1)
+        assert pid1 == pid2, "the kept kernel was not reused"
+        assert Path(cwd2).name.startswith(".r2.building-"), cwd2  # r2's staging folder
+        assert len({pid1, pid3, pid4}) == 3
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in (pid1, pid3, pid4)):
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in (pid1, pid3, pid4))

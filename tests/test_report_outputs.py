@@ -11,14 +11,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 import re  # noqa: E402
-import struct  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from conftest import FAST_PREDICTION  # noqa: E402
+from conftest import png_dpi  # noqa: E402
 from lifelines import KaplanMeierFitter  # noqa: E402
 
 from hpd_analysis import plots, tables  # noqa: E402
@@ -196,26 +195,11 @@ def test_overall_and_stratified_incidence_figures_have_different_titles():
 # figures: 300 dpi, plain text
 
 
-def _png_dpi(path: Path) -> tuple[float, float]:
-    """Dots per inch from the PNG's pHYs chunk (read by hand: length, type, x, y, unit)."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos = 8
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        if kind == b"pHYs":
-            x, y, unit = struct.unpack(">IIB", data[pos + 8 : pos + 17])
-            assert unit == 1  # pixels per metre
-            return x * 0.0254, y * 0.0254
-        pos += 12 + length
-    raise AssertionError("no pHYs chunk")
-
-
 def test_png_is_300_dpi_and_svg_written(tmp_path):
     png, svg = plots.save_figure(
         plots.tgr_scatter(_classification(), "ferrara2018"), tmp_path, "tgr"
     )
-    dpi = _png_dpi(png)
+    dpi = png_dpi(png)
     assert dpi == pytest.approx((300.0, 300.0), abs=0.1)
     assert svg.read_text().startswith("<?xml")
 
@@ -533,107 +517,6 @@ def test_html_tables_load_nothing_from_the_network_and_keep_long_texts():
     assert long.strip() in text and "&lt;0.001" in text and ">3<" in text
     assert "overflow-x:auto" in text
     assert text == tables.to_html(out)  # no random id: same bytes
-
-
-# --------------------------------------------------------------------------------------------
-# one report run (slow): the stale-threshold case end to end, tables.docx, 300 dpi, offline
-
-
-#: a tumour type and an arm with "$" (mathtext would read "$5 $" as a formula): the report run
-#: draws them as plain text
-DOLLAR_TUMOUR, DOLLAR_ARM = "renal $5 $x^{", "ICI $ monotherapy"
-
-
-@pytest.fixture(scope="module")
-def report_75(tmp_path_factory, report_cohort):
-    """One report on a copy of the simulated report cohort (conftest.py) whose tumour type
-    "renal" and arm "ICI monotherapy" hold a "$", with Ferrara 2018's ΔTGR threshold set to
-    75."""
-    import shutil
-
-    from hpd_analysis.report import run_report
-
-    cohort = tmp_path_factory.mktemp("cohort_dollar")
-    for f in report_cohort.glob("*.csv"):
-        shutil.copy(f, cohort / f.name)
-    patients = pd.read_csv(cohort / "patients.csv", dtype=str, keep_default_na=False)
-    patients["tumor_type"] = patients["tumor_type"].replace({"renal": DOLLAR_TUMOUR})
-    patients["arm"] = patients["arm"].replace({"ICI monotherapy": DOLLAR_ARM})
-    patients.to_csv(cohort / "patients.csv", index=False)
-    out = tmp_path_factory.mktemp("report75")
-    run_report(cohort, out, {"ferrara2018.delta_tgr_min": 75, **FAST_PREDICTION}, progress=None)
-    return out
-
-
-@pytest.mark.slow
-def test_report_draws_a_dollar_in_data_labels_as_plain_text(report_75):
-    import json
-
-    doc = json.loads((report_75 / "parameters.json").read_text())
-    assert all(v["status"] == "ok" for v in doc["sections"].values())
-    svg = (report_75 / "figures" / "incidence_by_tumor_type.svg").read_text()
-    assert DOLLAR_TUMOUR.replace("^{", "") in svg.replace("^{", "")
-    forest = (report_75 / "figures" / "odds_ratios.svg").read_text()
-    assert DOLLAR_ARM in forest
-
-
-@pytest.mark.slow
-def test_report_definitions_csv_follows_the_parameters(report_75):
-    defs = pd.read_csv(report_75 / "tables" / "definitions.csv", keep_default_na=False)
-    row = defs.set_index("code").loc["ferrara2018"]
-    assert "> 75 percentage points" in row["rule"] and row["notes"] == "Strictly greater than 75."
-    assert "ΔTGR > 75" in row["criteria"]
-    assert row["differs_from_published"] == "delta_tgr_min = 75 (published: 50)"
-    assert defs.set_index("code").loc["kas2020", "differs_from_published"] == ""
-
-
-@pytest.mark.slow
-def test_report_figures_follow_the_parameters(report_75):
-    fig = report_75 / "figures"
-    scatter = fig.joinpath("tgr_scatter.svg").read_text()
-    assert "ΔTGR = 75 points" in scatter and "ΔTGR = 50" not in scatter
-    sweep = fig.joinpath("threshold_sweep.svg").read_text()
-    assert "threshold in force (75)" in sweep and "published threshold (50)" in sweep
-    assert "published threshold (75)" not in sweep
-    for png in fig.glob("*.png"):
-        assert _png_dpi(png) == pytest.approx((300.0, 300.0), abs=0.1), png.name
-    assert {p.stem for p in fig.glob("*.svg")} == {p.stem for p in fig.glob("*.png")}
-
-
-@pytest.mark.slow
-def test_report_html_pages_are_offline_and_typeset(report_75):
-    for page in report_75.glob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        assert not re.search(r"(src|href)\s*=\s*[\"']https?://", text), page.name
-        assert not re.search(r"@import\s+url\(\s*[\"']?https?://", text), page.name
-    risk = (report_75 / "04_risk_factors.html").read_text(encoding="utf-8")
-    assert "Table 1. Patient characteristics by HPD status (Ferrara 2018 †)" in risk
-    assert "gt_table" in risk
-
-
-@pytest.mark.slow
-def test_report_tables_docx_table1_equals_table1_csv(report_75):
-    from docx import Document
-
-    from hpd_analysis.docx_report import read_docx_tables, read_report_table
-
-    path = report_75 / "tables.docx"
-    assert path.is_file()
-    doc = Document(str(path))
-    titles = [p.text for p in doc.paragraphs if p.runs and p.runs[0].bold]
-    assert titles[0].startswith("Table 1. Patient characteristics")
-    assert len(doc.tables) == 5  # Table 1, incidence, agreement, odds ratios, survival
-    got = read_docx_tables(path)[0]
-    want = tables.format_table1(read_report_table(report_75 / "tables" / "table1.csv"))
-    want = want.astype(str).map(str.strip)
-    assert list(got.columns) == list(want.columns)
-    pd.testing.assert_frame_equal(got.map(str.strip), want.reset_index(drop=True))
-    # and the numbers are those of the CSV: the HPD column's first count row
-    raw = pd.read_csv(report_75 / "tables" / "table1.csv", dtype=str, keep_default_na=False)
-    n_hpd = raw.loc[raw["variable"] == "n", "HPD"].iloc[0]
-    assert f"HPD (n = {n_hpd})" in got.columns
-    footnotes = " ".join(p.text for p in doc.paragraphs)
-    assert "Welch" in footnotes and "Wilson" in footnotes and "Cox" in footnotes
 
 
 def test_labels_file_overrides_the_built_in_labels(tmp_path):

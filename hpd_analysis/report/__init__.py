@@ -12,8 +12,8 @@ One module per job:
   ``<out>/figures/<name>.png|svg``);
 - :mod:`.execute`: :func:`run_report` (what ``hpd report`` / ``make report`` call) executes the
   notebooks with papermill on ``jobs`` kernels (:class:`.execute.SectionPool`: each kernel runs
-  several sections, reset to a fresh namespace before each) and writes ``parameters.json`` and
-  ``index.html``;
+  several sections, reset to a fresh namespace before each; :func:`.execute.keep_kernels` keeps
+  them for the next run of a series) and writes ``parameters.json`` and ``index.html``;
 - :mod:`.folder`: the report folder (staging beside ``--out``, lock, manifest, publishing);
 - :mod:`.record`: ``parameters.json``, ``reproduce.sh``, ``index.html``, the manifest;
 - :mod:`.render`: self-contained HTML (no CDN, no MathJax download) and the index page;
@@ -49,6 +49,7 @@ from .execute import (
     SECTIONS,
     default_jobs,
     input_checksums,
+    keep_kernels,
     kernel_name,
     library_versions,
     notebooks_dir,
@@ -118,6 +119,7 @@ __all__ = [
     "default_parameters",
     "epv_table",
     "input_checksums",
+    "keep_kernels",
     "kernel_name",
     "kinetics_summary",
     "library_versions",
