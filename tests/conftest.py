@@ -197,10 +197,17 @@ def small_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def default_report(report_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The full report with default parameters on :func:`report_cohort` (read only)."""
+    """The full report on :func:`report_cohort` (read only), with the default parameters but
+    for the prediction tables' bootstrap replicates (:data:`FAST_PREDICTION`: their tests are in
+    test_prediction.py; at the defaults they take half the risk-factor section's time)."""
     from hpd_analysis.report import run_report
 
-    return run_report(report_cohort, tmp_path_factory.mktemp("default_report") / "r", progress=None)
+    return run_report(
+        report_cohort,
+        tmp_path_factory.mktemp("default_report") / "r",
+        FAST_PREDICTION,
+        progress=None,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -211,5 +218,8 @@ def default_report_rerun(report_cohort: Path, tmp_path_factory: pytest.TempPathF
 
     with keep_kernels(False):
         return run_report(
-            report_cohort, tmp_path_factory.mktemp("default_rerun") / "r", progress=None
+            report_cohort,
+            tmp_path_factory.mktemp("default_rerun") / "r",
+            FAST_PREDICTION,
+            progress=None,
         )

@@ -1,6 +1,7 @@
-"""The full default report on a small simulated cohort (``default_report`` of conftest.py): the
-tests that read it live in this file, so that it is rendered once per run of the suite (also
-under pytest-xdist's ``--dist loadfile``).
+"""The full report with the default parameters (but fewer prediction bootstrap replicates) on a
+small simulated cohort (``default_report`` of conftest.py): the tests that read it live in this
+file, so that it is rendered once per run of the suite (also under pytest-xdist's
+``--dist loadfile``).
 
 - The numbers a reader sees are the package's numbers: incidence (n_hpd, n_evaluable, percent,
   CI), Kaplan–Meier medians and hazard ratios in ``tables/*.csv`` equal the package functions

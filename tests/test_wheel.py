@@ -64,26 +64,24 @@ def test_wheel_ships_notebooks_and_templates_and_reports_without_the_source_tree
             check=False,
         )
 
-    where = subprocess.run(
-        [sys.executable, "-c", "import hpd_analysis; print(hpd_analysis.__file__)"],
-        cwd=run,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert Path(where.stdout.strip()).is_relative_to(site)  # the wheel's code, not the checkout's
     env.pop("HPD_EXAMPLE_DIR", None)
-    example = subprocess.run(
-        [sys.executable, "-c", "from hpd_analysis import datasets; print(datasets.example_path())"],
+    where = subprocess.run(  # the wheel's code, and the example cohort shipped in the package
+        [
+            sys.executable,
+            "-c",
+            "import hpd_analysis; from hpd_analysis import datasets; "
+            "print(hpd_analysis.__file__); print(datasets.example_path())",
+        ],
         cwd=run,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert example.returncode == 0, example.stderr  # the example cohort ships in the package
-    assert Path(example.stdout.strip()).is_relative_to(site)
+    assert where.returncode == 0, where.stderr
+    code, example = where.stdout.splitlines()
+    assert Path(code).is_relative_to(site)  # not the checkout's
+    assert Path(example).is_relative_to(site)
     done = hpd("simulate", "--patients", "30", "--seed", "1", "--out", str(tmp_path / "cohort"))
     assert done.returncode == 0, done.stderr
     done = hpd(

@@ -7,6 +7,7 @@ folder into place only when every section succeeded."""
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import re
@@ -70,10 +71,11 @@ SECTION_WEIGHTS: dict[str, float] = {
 SHARED_KERNEL_ENGINE = "hpd-shared-kernel"
 
 
+@functools.cache
 def _register_engine() -> None:
-    """Register :data:`SHARED_KERNEL_ENGINE` with papermill: its nbclient engine given the
-    kernel manager ``km`` of a running kernel, which nbclient then leaves running; the
-    client's channels are closed after each notebook."""
+    """Register :data:`SHARED_KERNEL_ENGINE` with papermill (once per process): its nbclient
+    engine given the kernel manager ``km`` of a running kernel, which nbclient then leaves
+    running; the client's channels are closed after each notebook."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
