@@ -398,7 +398,7 @@ def worker_rereads(n: int, path: Path) -> dict[str, Any]:
     defs = resolve_definitions(None)
     values = feature_values(cohort, params)
     t0 = time.perf_counter()
-    rr = simulate_rereads(cohort, defs, params, REREADS, values)
+    rr = simulate_rereads(cohort, defs, params, n_rereads=REREADS, features=values)
     summary = reread_summary(rr)
     t1 = time.perf_counter()
     return {
@@ -469,7 +469,7 @@ def worker_prediction() -> dict[str, Any]:
     outcomes = prediction.evaluable_outcomes(section)
     predictors = prediction.default_predictors(data.columns)
     t0, c0 = time.perf_counter(), time.process_time()
-    prediction.predictors_by_definition(data, outcomes, predictors, section.params)
+    prediction.predictors_by_definition(data, outcomes, predictors, params=section.params)
     return {
         "task": "prediction",
         "n_patients": len(data),

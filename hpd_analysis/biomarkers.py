@@ -98,8 +98,8 @@ def find_biomarkers(folder: str | Path, col: Collector | None = None) -> Path | 
             str(folder),
             None,
             None,
-            f"several biomarkers tables: {', '.join(f.name for f in files)}",
-            "one biomarkers.* file",
+            message=f"several biomarkers tables: {', '.join(f.name for f in files)}",
+            expected="one biomarkers.* file",
         )
         return None
     return files[0] if files else None
@@ -112,7 +112,13 @@ def parse_biomarkers(
     (:data:`BIOMARKER_COLUMNS`, sorted by patient, marker, date); problems go to ``col``."""
     df = _canonical_columns(raw, label, col)
     if len(df) == 0:
-        col.add(label, None, None, "table has no data rows", "at least one biomarker row")
+        col.add(
+            label,
+            None,
+            None,
+            message="table has no data rows",
+            expected="at least one biomarker row",
+        )
         return None
     missing = [c for c in _REQUIRED if c not in df.columns]
     for c in missing:
@@ -120,8 +126,8 @@ def parse_biomarkers(
             label,
             1,
             c,
-            f"required column {c} is missing (found: {', '.join(map(str, raw.columns[:12]))})",
-            "columns patient_id, date, marker, value (unit optional)",
+            message=f"required column {c} is missing (found: {', '.join(map(str, raw.columns[:12]))})",
+            expected="columns patient_id, date, marker, value (unit optional)",
         )
     if missing:
         return None
@@ -134,8 +140,8 @@ def parse_biomarkers(
             label,
             "patient_id",
             known,
-            lambda v: f"patient {show(v)} is not in the patients table",
-            "every biomarker row to belong to a patient listed in patients",
+            message=lambda v: f"patient {show(v)} is not in the patients table",
+            expected="every biomarker row to belong to a patient listed in patients",
             values=out["patient_id"],
         )
     ok = out["patient_id"].notna() & out["date"].notna() & out["marker"].notna()
@@ -143,8 +149,8 @@ def parse_biomarkers(
         label,
         out[ok],
         ["patient_id", "marker", "date"],
-        col,
-        lambda d: (
+        col=col,
+        describe=lambda d: (
             "patient "
             + d["patient_id"].astype(str)
             + ", marker "
@@ -171,8 +177,8 @@ def _canonical_columns(raw: pd.DataFrame, label: str, col: Collector) -> pd.Data
             label,
             None,
             "renamed",
-            len(raw),
-            ", ".join(f"{k}->{v}" for k, v in mapping.items() if k != v),
+            n_rows=len(raw),
+            detail=", ".join(f"{k}->{v}" for k, v in mapping.items() if k != v),
         )
     return raw.rename(columns=mapping)
 
@@ -182,31 +188,43 @@ def _parsed_rows(df: pd.DataFrame, label: str, col: Collector) -> pd.DataFrame:
     unit text); a missing or invalid cell is NaN/NaT with its problem in ``col``."""
     pid = Raw(df["patient_id"])
     out = pd.DataFrame(index=df.index)
-    out["patient_id"] = parse_ids(pid, label, "patient_id", col)
+    out["patient_id"] = parse_ids(pid, label, "patient_id", col=col)
     col.add_rows(
-        label, "patient_id", missing_ids(pid), "missing patient_id", "a non-empty identifier"
+        label,
+        "patient_id",
+        missing_ids(pid),
+        message="missing patient_id",
+        expected="a non-empty identifier",
     )
     date = Raw(df["date"])
-    out["date"] = parse_dates(date, label, "date", col)
-    col.add_rows(label, "date", blank(date), "missing date", "the sample date, YYYY-MM-DD")
+    out["date"] = parse_dates(date, label, "date", col=col)
+    col.add_rows(
+        label, "date", blank(date), message="missing date", expected="the sample date, YYYY-MM-DD"
+    )
     marker = text_column(Raw(df["marker"]))
-    col.add_rows(label, "marker", marker.isna(), "missing marker", "a marker name, e.g. ctdna_vaf")
+    col.add_rows(
+        label,
+        "marker",
+        marker.isna(),
+        message="missing marker",
+        expected="a marker name, e.g. ctdna_vaf",
+    )
     out["marker"] = marker
     raw_value = Raw(df["value"])
     value = parse_numbers(
         raw_value,
         label,
         "value",
-        col,
-        "a number in the marker's unit (no unit in the cell)",
+        col=col,
+        expected="a number in the marker's unit (no unit in the cell)",
         minimum=None,
     )
     col.add_rows(
         label,
         "value",
         blank(raw_value),
-        "missing value",
-        "a number (leave out the row of a sample not measured)",
+        message="missing value",
+        expected="a number (leave out the row of a sample not measured)",
     )
     out["value"] = value
     out["unit"] = text_column(Raw(df["unit"])) if "unit" in df.columns else None
@@ -222,9 +240,9 @@ def _check_one_unit_per_marker(out: pd.DataFrame, label: str, col: Collector) ->
             label,
             int(rows[0]),
             "unit",
-            f"marker {show(m)} has several units "
+            message=f"marker {show(m)} has several units "
             f"({', '.join(sorted(out.loc[rows, 'unit'].dropna().unique()))})",
-            "one unit per marker (convert before loading)",
+            expected="one unit per marker (convert before loading)",
         )
 
 
@@ -242,7 +260,7 @@ def read_biomarkers(
         raw.index = pd.RangeIndex(2, len(raw) + 2)
     else:
         label = str(source)
-        raw, label = read_raw_table(Path(source), _STEM, col, label)
+        raw, label = read_raw_table(Path(source), _STEM, col, label=label)
     out = parse_biomarkers(raw, label, col, patient_ids=patient_ids) if raw is not None else None
     if col.problems or out is None:
         raise CohortError(col.ordered())
@@ -253,6 +271,7 @@ def load_biomarkers(
     path: str | Path | None,
     patients: pd.DataFrame | None,
     col: Collector,
+    *,
     sources: dict[str, str],
     checksums: dict[str, str],
 ) -> pd.DataFrame | None:
@@ -266,7 +285,7 @@ def load_biomarkers(
     f = find_biomarkers(path, col)
     if f is None:
         return None
-    raw, label = read_raw_table(f, _STEM, col, str(f))
+    raw, label = read_raw_table(f, _STEM, col, label=str(f))
     if raw is None:
         return None
     sources["biomarkers"] = str(f)
@@ -304,6 +323,7 @@ def early_change(
     biomarkers: pd.DataFrame | None,
     patients: pd.DataFrame,
     marker: str,
+    *,
     params: Parameters | None = None,
 ) -> pd.DataFrame:
     """Baseline → first on-treatment change of ``marker``, one row per patient (order of
@@ -355,6 +375,7 @@ def biomarker_predictors(
     biomarkers: pd.DataFrame | None,
     patients: pd.DataFrame,
     markers: list[str] | tuple[str, ...] | None = None,
+    *,
     params: Parameters | None = None,
 ) -> pd.DataFrame:
     """Candidate predictors from the biomarkers, one row per patient: ``patient_id`` then, per
@@ -365,7 +386,7 @@ def biomarker_predictors(
         return out
     chosen = list(markers) if markers else sorted(biomarkers["marker"].dropna().unique())
     for mk in chosen:
-        e = early_change(biomarkers, patients, mk, params)
+        e = early_change(biomarkers, patients, mk, params=params)
         m = marker_column(mk)
         out[f"{m}_baseline"] = e[f"{m}_baseline"].to_numpy()
         out[f"{m}_early_change_pct"] = e[f"{m}_early_change_pct"].to_numpy()
@@ -376,6 +397,7 @@ def biomarker_spider_data(
     biomarkers: pd.DataFrame | None,
     patients: pd.DataFrame,
     marker: str,
+    *,
     params: Parameters | None = None,
 ) -> pd.DataFrame:
     """Values of ``marker`` from the baseline sample on, relative to it: ``patient_id, day``
@@ -384,7 +406,7 @@ def biomarker_spider_data(
     cols = ["patient_id", "day", "value", "pct_change_baseline"]
     if biomarkers is None or not len(biomarkers):
         return pd.DataFrame(columns=cols)
-    e = early_change(biomarkers, patients, marker, params)
+    e = early_change(biomarkers, patients, marker, params=params)
     m = marker_column(marker)
     base = e.set_index("patient_id")[[f"{m}_baseline", f"{m}_baseline_day"]].dropna()
     base = base[base[f"{m}_baseline"] != 0]

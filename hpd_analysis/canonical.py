@@ -96,7 +96,7 @@ class RawTable:
     factorized once (see :class:`Raw`), on first use (``table["patient_id"]``)."""
 
     def __init__(
-        self, df: pd.DataFrame, label: str, col: Collector, params: Parameters | None = None
+        self, df: pd.DataFrame, label: str, col: Collector, *, params: Parameters | None = None
     ):
         self.df = df
         self.label = label
@@ -122,26 +122,30 @@ def recist_codes(params: Parameters) -> dict[str, float]:
 def _new_table(R: RawTable, role: str) -> _Out | None:
     """The (empty) canonical table of a role, or None when the raw table has no data rows or
     lacks a required column (the problem recorded)."""
-    if not require_columns(R.df, role, R.col, R.label, REQUIRED_COLUMNS[role]):
+    if not require_columns(R.df, role, R.col, label=R.label, required=REQUIRED_COLUMNS[role]):
         return None
     return _Out(R.df.index)
 
 
-def _required_id(out: _Out, R: RawTable, name: str, expected: str) -> None:
+def _required_id(out: _Out, R: RawTable, name: str, *, expected: str) -> None:
     """``out[name]``: the parsed identifiers; a blank one is a problem (``missing <name>``)."""
-    out[name] = parse_ids(R[name], R.label, name, R.col)
-    R.col.add_rows(R.label, name, missing_ids(R[name]), f"missing {name}", expected)
+    out[name] = parse_ids(R[name], R.label, name, col=R.col)
+    R.col.add_rows(
+        R.label, name, missing_ids(R[name]), message=f"missing {name}", expected=expected
+    )
 
 
 def _required_date(out: _Out, R: RawTable, name: str) -> None:
     """``out[name]``: the parsed dates; a blank one is a problem (``missing <name>``)."""
-    out[name] = parse_dates(R[name], R.label, name, R.col)
-    R.col.add_rows(R.label, name, blank(R[name]), f"missing {name}", ISO_DATE_EXPECTED)
+    out[name] = parse_dates(R[name], R.label, name, col=R.col)
+    R.col.add_rows(
+        R.label, name, blank(R[name]), message=f"missing {name}", expected=ISO_DATE_EXPECTED
+    )
 
 
 def _scan_keys(out: _Out, R: RawTable) -> None:
     """The patient and the date of each row of a table of scans (both required)."""
-    _required_id(out, R, "patient_id", "the patient's identifier")
+    _required_id(out, R, "patient_id", expected="the patient's identifier")
     _required_date(out, R, "assessment_date")
 
 
@@ -152,7 +156,7 @@ def _keep_other_columns(out: _Out, R: RawTable, skip: tuple[str, ...] = ()) -> N
             out[c] = kept_column(R.df, c)
 
 
-def _mapped_codes_noted(R: RawTable, column: str, masks: list[pd.Series], detail: str) -> None:
+def _mapped_codes_noted(R: RawTable, column: str, masks: list[pd.Series], *, detail: str) -> None:
     """Load-report rows of the RECIST text codes of ``column``: "too small to measure" (with
     ``detail`` after the value in mm) and "not evaluable" (``masks`` of
     :func:`~hpd_analysis.validate.parse_numbers` with :func:`recist_codes`)."""
@@ -160,15 +164,15 @@ def _mapped_codes_noted(R: RawTable, column: str, masks: list[pd.Series], detail
         R.label,
         column,
         "mapped_text_code",
-        masks[0],
-        f"'TOO SMALL TO MEASURE' -> {R.params.too_small_to_measure_mm:g} mm" + detail,
+        mask=masks[0],
+        detail=f"'TOO SMALL TO MEASURE' -> {R.params.too_small_to_measure_mm:g} mm" + detail,
     )
     R.col.note_rows(
         R.label,
         column,
         "mapped_text_code",
-        masks[1],
-        "'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True",
+        mask=masks[1],
+        detail="'NOT EVALUABLE'/'NE' -> NaN with not_evaluable = True",
     )
 
 
@@ -176,23 +180,34 @@ def _integers(
     s: pd.Series | Raw,
     label: str,
     column: str,
+    *,
     col: Collector,
     expected: str,
     maximum: float | None = None,
 ) -> pd.Series:
     """Whole numbers ≥ 0 (≤ ``maximum`` when given) as nullable Int64; others are problems."""
     s = as_raw(s)
-    vals = parse_numbers(s, label, column, col, expected, minimum=0)
+    vals = parse_numbers(s, label, column, col=col, expected=expected, minimum=0)
     raw = s.s
     frac = vals.notna() & (vals != np.floor(vals))
     col.add_rows(
-        label, column, frac, lambda v: f"{show(v)} is not a whole number", expected, values=raw
+        label,
+        column,
+        frac,
+        message=lambda v: f"{show(v)} is not a whole number",
+        expected=expected,
+        values=raw,
     )
     bad = frac
     if maximum is not None:
         high = vals.notna() & (vals > maximum)
         col.add_rows(
-            label, column, high, lambda v: f"{show(v)} is above {maximum:g}", expected, values=raw
+            label,
+            column,
+            high,
+            message=lambda v: f"{show(v)} is above {maximum:g}",
+            expected=expected,
+            values=raw,
         )
         bad = bad | high
     return vals.where(~bad).astype("Int64")
@@ -210,40 +225,44 @@ def patients_table(R: RawTable) -> pd.DataFrame | None:
     if out is None:
         return None
     df, label, col = R.df, R.label, R.col
-    _required_id(out, R, "patient_id", "a non-empty identifier")
+    _required_id(out, R, "patient_id", expected="a non-empty identifier")
     for c in PATIENT_DATES:
         if c in df.columns:
-            out[c] = parse_dates(R[c], label, c, col)
+            out[c] = parse_dates(R[c], label, c, col=col)
     col.add_rows(
         label,
         "treatment_start",
         blank(R["treatment_start"]),
-        "missing treatment_start",
-        ISO_DATE_EXPECTED + " (first dose)",
+        message="missing treatment_start",
+        expected=ISO_DATE_EXPECTED + " (first dose)",
     )
     for c in ("tumor_type", "treatment"):
         if c in df.columns:
             out[c] = text_column(R[c])
     for c in PATIENT_ECOG:
         if c in df.columns:
-            out[c] = _integers(R[c], label, c, col, "an ECOG score 0, 1, 2, 3 or 4", maximum=4)
+            out[c] = _integers(
+                R[c], label, c, col=col, expected="an ECOG score 0, 1, 2, 3 or 4", maximum=4
+            )
     for months, event in PATIENT_TIMES:
         _time_to_event(out, R, months=months, event=event)
     _dates_before_start(out, R)
     if "death_date" in out.columns and "last_contact" in out.columns:
-        flag_date_after(col, label, out, "last_contact", "death_date", "last contact")
+        flag_date_after(
+            col, label, out, column="last_contact", bound="death_date", word="last contact"
+        )
     known = set(out.columns) | {"patient_id"}
     for c in df.columns:
         if c not in known and c not in PATIENT_COLUMNS:
-            out[c] = covariate_column(df, c, label, col)
+            out[c] = covariate_column(df, c, label, col=col)
     order = [c for c in PATIENT_COLUMNS if c in out.columns]
     order += [c for c in out.columns if c not in order]
     return dedupe_and_sort(
         label,
         out.frame(order),
         ["patient_id"],
-        col,
-        describe_keys(("patient ", "patient_id")),
+        col=col,
+        describe=describe_keys(("patient ", "patient_id")),
         sort=False,
         key_codes={"patient_id": R["patient_id"].canon_codes},
     )
@@ -254,29 +273,41 @@ def _time_to_event(out: _Out, R: RawTable, *, months: str, event: str) -> None:
     the other, on the same rows."""
     df, label, col = R.df, R.label, R.col
     if months in df.columns:
-        out[months] = parse_numbers(R[months], label, months, col, "a time in months ≥ 0")
+        out[months] = parse_numbers(
+            R[months], label, months, col=col, expected="a time in months ≥ 0"
+        )
     if event in df.columns:
         out[event] = parse_flags(
-            R[event], label, event, col, "0 (censored) or 1 (event); true/false also accepted"
+            R[event],
+            label,
+            event,
+            col=col,
+            expected="0 (censored) or 1 (event); true/false also accepted",
         )
     if (months in df.columns) != (event in df.columns):
         have, lack = (months, event) if months in df.columns else (event, months)
-        col.add(label, 1, lack, f"{have} is given without {lack}", f"both {months} and {event}")
+        col.add(
+            label,
+            1,
+            lack,
+            message=f"{have} is given without {lack}",
+            expected=f"both {months} and {event}",
+        )
     elif months in df.columns:
         half = out[months].notna() != out[event].notna()
         col.add_rows(
             label,
             event,
             half & out[event].isna(),
-            f"missing {event}",
-            f"{event} whenever {months} is given",
+            message=f"missing {event}",
+            expected=f"{event} whenever {months} is given",
         )
         col.add_rows(
             label,
             months,
             half & out[months].isna(),
-            f"missing {months}",
-            f"{months} whenever {event} is given",
+            message=f"missing {months}",
+            expected=f"{months} whenever {event} is given",
         )
 
 
@@ -296,8 +327,8 @@ def _dates_before_start(out: _Out, R: RawTable) -> None:
                 label,
                 c,
                 before,
-                value_message(f"{what} ", " is before treatment_start"),
-                "a date on or after treatment_start",
+                message=value_message(f"{what} ", " is before treatment_start"),
+                expected="a date on or after treatment_start",
                 values=iso_dates(out[c], before),
             )
 
@@ -316,35 +347,35 @@ def lesions_table(R: RawTable) -> pd.DataFrame | None:
         return None
     df, label, col = R.df, R.label, R.col
     _scan_keys(out, R)
-    _required_id(out, R, "lesion_id", "an identifier stable across the patient's scans")
+    _required_id(out, R, "lesion_id", expected="an identifier stable across the patient's scans")
     out["lesion_type"] = parse_categories(
         R["lesion_type"],
         label,
         "lesion_type",
-        col,
-        LESION_TYPE_MAP,
-        "target, non_target or new",
+        col=col,
+        mapping=LESION_TYPE_MAP,
+        expected="target, non_target or new",
         categories=LESION_TYPES,
     )
     col.add_rows(
         label,
         "lesion_type",
         blank(R["lesion_type"]),
-        "missing lesion_type",
-        "target, non_target or new",
+        message="missing lesion_type",
+        expected="target, non_target or new",
     )
     out["organ"] = text_column(R["organ"]) if "organ" in df.columns else None
     is_target = pd.Series(out["lesion_type"].cat.codes.to_numpy() == 0, index=df.index)
     dcol, ne = _lesion_diameters(out, R, is_target)
     ne = ne | _lesion_status(out, R)
     if "lymph_node" in df.columns:
-        flag = parse_flags(R["lymph_node"], label, "lymph_node", col)
+        flag = parse_flags(R["lymph_node"], label, "lymph_node", col=col)
         by_organ = _organ_is_node(R, df.index)
         out["is_lymph_node"] = flag.astype("boolean").fillna(by_organ).astype(bool)
     else:
         out["is_lymph_node"] = _organ_is_node(R, df.index)
     if "not_evaluable" in df.columns:
-        given = parse_flags(R["not_evaluable"], label, "not_evaluable", col)
+        given = parse_flags(R["not_evaluable"], label, "not_evaluable", col=col)
         ne = ne | as_bool(given.eq(1)).to_numpy()
     out["not_evaluable"] = ne
     if ne.any():
@@ -355,8 +386,8 @@ def lesions_table(R: RawTable) -> pd.DataFrame | None:
             label,
             dcol,
             no_diam,
-            "target lesion without a diameter",
-            "a diameter ≥ 0, or NOT EVALUABLE / NE when it could not be measured",
+            message="target lesion without a diameter",
+            expected="a diameter ≥ 0, or NOT EVALUABLE / NE when it could not be measured",
         )
     _keep_other_columns(out, R, skip=("diameter_mm", "diameter_cm", "lymph_node", "status"))
     table = out.frame()
@@ -365,8 +396,8 @@ def lesions_table(R: RawTable) -> pd.DataFrame | None:
         label,
         table,
         ["patient_id", "assessment_date", "lesion_id"],
-        col,
-        describe_keys(
+        col=col,
+        describe=describe_keys(
             ("lesion ", "lesion_id"), (" of patient ", "patient_id"), (" on ", "assessment_date")
         ),
         sort=True,
@@ -389,8 +420,8 @@ def _lesion_diameters(
             label,
             1,
             "diameter_cm",
-            "both diameter_mm and diameter_cm are given",
-            "one diameter column",
+            message="both diameter_mm and diameter_cm are given",
+            expected="one diameter column",
         )
     dcol = (
         "diameter_mm"
@@ -404,8 +435,8 @@ def _lesion_diameters(
                 label,
                 1,
                 "diameter_mm",
-                "required column diameter_mm is missing (the table has target lesions)",
-                "diameter_mm (or diameter_cm)",
+                message="required column diameter_mm is missing (the table has target lesions)",
+                expected="diameter_mm (or diameter_cm)",
             )
         return None, np.zeros(len(df), bool)
     masks: list[pd.Series] = []
@@ -414,8 +445,8 @@ def _lesion_diameters(
         R[dcol],
         label,
         dcol,
-        col,
-        expected,
+        col=col,
+        expected=expected,
         minimum=0,
         codes=recist_codes(R.params),
         code_mask_out=masks,
@@ -428,10 +459,10 @@ def _lesion_diameters(
             label,
             "diameter_cm",
             "converted_units",
-            int(measured.sum()),
-            "diameter_cm × 10 -> diameter_mm",
+            n_rows=int(measured.sum()),
+            detail="diameter_cm × 10 -> diameter_mm",
         )
-    _mapped_codes_noted(R, dcol, masks, " (Parameters.too_small_to_measure_mm)")
+    _mapped_codes_noted(R, dcol, masks, detail=" (Parameters.too_small_to_measure_mm)")
     out["diameter_mm"] = diam.astype("float64")
     return dcol, ne.to_numpy(dtype=bool)
 
@@ -450,9 +481,9 @@ def _lesion_status(out: _Out, R: RawTable) -> np.ndarray:
         R["status"],
         label,
         "status",
-        col,
-        STATUS_MAP,
-        "present, absent or unequivocal_progression",
+        col=col,
+        mapping=STATUS_MAP,
+        expected="present, absent or unequivocal_progression",
         categories=[*LESION_STATUSES, "__ne__"],
     )
     codes = status.cat.codes.to_numpy()
@@ -462,8 +493,8 @@ def _lesion_status(out: _Out, R: RawTable) -> np.ndarray:
             label,
             "status",
             "mapped_text_code",
-            int(status_ne.sum()),
-            "status 'NE'/'not evaluable' -> NA with not_evaluable = True",
+            n_rows=int(status_ne.sum()),
+            detail="status 'NE'/'not evaluable' -> NA with not_evaluable = True",
         )
         codes = np.where(status_ne, -1, codes).astype(codes.dtype)
     out["status"] = pd.Categorical.from_codes(codes, categories=LESION_STATUSES)
@@ -528,8 +559,8 @@ def _note_organ_changes(out: pd.DataFrame, R: RawTable) -> None:
         R.label,
         "organ",
         "lesion_organ_changed",
-        int(diff.sum()),
-        f"{n_lesions} lesion id(s) name different organs across a patient's scans, e.g. "
+        n_rows=int(diff.sum()),
+        detail=f"{n_lesions} lesion id(s) name different organs across a patient's scans, e.g. "
         f"lesion {lid[i]} of patient {pid[i]}: {organ[j]!r} on row {spreadsheet[j]}, "
         f"{organ[i]!r} on row {spreadsheet[i]}; kept as given (check that lesion ids are "
         "not reused for another lesion)",
@@ -565,31 +596,33 @@ def assessments_table(R: RawTable) -> pd.DataFrame | None:
         R["sld_mm"],
         label,
         "sld_mm",
-        col,
-        "a sum of diameters ≥ 0 in mm, or NOT EVALUABLE",
+        col=col,
+        expected="a sum of diameters ≥ 0 in mm, or NOT EVALUABLE",
         codes=recist_codes(R.params),
         code_mask_out=masks,
     )
     ne = masks[1]
-    _mapped_codes_noted(R, "sld_mm", masks, "")
+    _mapped_codes_noted(R, "sld_mm", masks, detail="")
     for c in ("new_lesions", "new_organs"):
         if c in df.columns:
-            out[c] = _integers(R[c], label, c, col, "a count 0, 1, 2 …")
+            out[c] = _integers(R[c], label, c, col=col, expected="a count 0, 1, 2 …")
         else:
             out[c] = pd.Series(pd.NA, index=df.index, dtype="Int64")
-            col.note(label, c, "missing_optional_column", len(df), f"{c} not given: NA")
+            col.note(
+                label, c, "missing_optional_column", n_rows=len(df), detail=f"{c} not given: NA"
+            )
     if "non_target_pd" in df.columns:
-        out["non_target_pd"] = parse_flags(R["non_target_pd"], label, "non_target_pd", col).astype(
-            "boolean"
-        )
+        out["non_target_pd"] = parse_flags(
+            R["non_target_pd"], label, "non_target_pd", col=col
+        ).astype("boolean")
     else:
         out["non_target_pd"] = pd.Series(pd.NA, index=df.index, dtype="boolean")
         col.note(
             label,
             "non_target_pd",
             "missing_optional_column",
-            len(df),
-            "non_target_pd not given: NA",
+            n_rows=len(df),
+            detail="non_target_pd not given: NA",
         )
     out["not_evaluable"] = ne.astype(bool)
     _keep_other_columns(out, R)
@@ -597,8 +630,8 @@ def assessments_table(R: RawTable) -> pd.DataFrame | None:
         label,
         out.frame(),
         ["patient_id", "assessment_date"],
-        col,
-        describe_keys(("scan of patient ", "patient_id"), (" on ", "assessment_date")),
+        col=col,
+        describe=describe_keys(("scan of patient ", "patient_id"), (" on ", "assessment_date")),
         sort=True,
         key_codes={"patient_id": R["patient_id"].canon_codes},
     )
@@ -612,31 +645,37 @@ def scans_table(R: RawTable) -> pd.DataFrame | None:
     if out is None:
         return None
     df, label, col = R.df, R.label, R.col
-    _required_id(out, R, "patient_id", "the patient's identifier")
+    _required_id(out, R, "patient_id", expected="the patient's identifier")
     codes = recist_codes(R.params)
     for c in SCAN_SLD:
         masks: list[pd.Series] = []
         out[c] = parse_numbers(
-            R[c], label, c, col, "a sum of diameters ≥ 0 in mm", codes=codes, code_mask_out=masks
+            R[c],
+            label,
+            c,
+            col=col,
+            expected="a sum of diameters ≥ 0 in mm",
+            codes=codes,
+            code_mask_out=masks,
         )
         col.note_rows(
             label,
             c,
             "mapped_text_code",
-            masks[0] | masks[1],
-            f"'TOO SMALL TO MEASURE' -> {R.params.too_small_to_measure_mm:g} mm, "
+            mask=masks[0] | masks[1],
+            detail=f"'TOO SMALL TO MEASURE' -> {R.params.too_small_to_measure_mm:g} mm, "
             "'NOT EVALUABLE' -> NaN",
         )
     for c in SCAN_DATES:
-        out[c] = parse_dates(R[c], label, c, col)
+        out[c] = parse_dates(R[c], label, c, col=col)
     for s_col, d_col in zip(SCAN_SLD, SCAN_DATES, strict=True):
         given = ~blank(R[s_col])
         col.add_rows(
             label,
             d_col,
             given & blank(R[d_col]),
-            f"{s_col} is given without a date",
-            ISO_DATE_EXPECTED,
+            message=f"{s_col} is given without a date",
+            expected=ISO_DATE_EXPECTED,
         )
     for a, b in ((SCAN_DATES[0], SCAN_DATES[1]), (SCAN_DATES[1], SCAN_DATES[2])):
         bad = out[a].notna() & out[b].notna() & (out[b] <= out[a])
@@ -644,27 +683,33 @@ def scans_table(R: RawTable) -> pd.DataFrame | None:
             label,
             b,
             bad,
-            value_message("", f" is not after {a}"),
-            f"{b} later than {a}",
+            message=value_message("", f" is not after {a}"),
+            expected=f"{b} later than {a}",
             values=iso_dates(out[b], bad),
         )
     if "new_lesions_first_eval" in df.columns:
         out["new_lesions_first_eval"] = _integers(
-            R["new_lesions_first_eval"], label, "new_lesions_first_eval", col, "a count 0, 1, 2 …"
+            R["new_lesions_first_eval"],
+            label,
+            "new_lesions_first_eval",
+            col=col,
+            expected="a count 0, 1, 2 …",
         )
     if "non_target_pd_first_eval" in df.columns:
         out["non_target_pd_first_eval"] = parse_flags(
-            df["non_target_pd_first_eval"], label, "non_target_pd_first_eval", col
+            df["non_target_pd_first_eval"], label, "non_target_pd_first_eval", col=col
         ).astype("boolean")
     if "treatment_start" in df.columns:
-        out["treatment_start"] = parse_dates(R["treatment_start"], label, "treatment_start", col)
+        out["treatment_start"] = parse_dates(
+            R["treatment_start"], label, "treatment_start", col=col
+        )
     _keep_other_columns(out, R)
     return dedupe_and_sort(
         label,
         out.frame(),
         ["patient_id"],
-        col,
-        describe_keys(("patient ", "patient_id")),
+        col=col,
+        describe=describe_keys(("patient ", "patient_id")),
         sort=False,
         key_codes={"patient_id": R["patient_id"].canon_codes},
     )

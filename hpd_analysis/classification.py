@@ -692,8 +692,8 @@ def classify_features(
         cols,
         cols.__getitem__,
         features,
-        pd.RangeIndex(len(features)),
-        resolve_definitions(definitions),
+        index=pd.RangeIndex(len(features)),
+        defs=resolve_definitions(definitions),
     )
 
 
@@ -701,6 +701,7 @@ def _classification_table(
     values: ColumnValues,
     read: Callable[[str], Any],
     features: pd.DataFrame | FeatureView,
+    *,
     index: pd.Index,
     defs: list[Definition],
 ) -> pd.DataFrame:
@@ -750,10 +751,10 @@ def classify_table(
         # the table's columns as the features were built from them (not read back): the Series
         # (on this index) of the texts and reasons built as object columns, without dtype
         # inference of those again
-        table = _classification_table(values, values.held, features, index, defs)
+        table = _classification_table(values, values.held, features, index=index, defs=defs)
     else:
         table = _classification_table(
-            values, values.__getitem__, features, pd.RangeIndex(len(features)), defs
+            values, values.__getitem__, features, index=pd.RangeIndex(len(features)), defs=defs
         )
     if params.rules.irecist:  # iRECIST course after the first evaluation (off by default)
         course = irecist_course(cohort, params)
@@ -787,6 +788,7 @@ def threshold_sweep(
     features: pd.DataFrame,
     definition: str | Definition,
     parameter: str,
+    *,
     values: Sequence[float] | np.ndarray,
 ) -> pd.DataFrame:
     """How many patients are HPD as one parameter of a definition varies.

@@ -259,7 +259,7 @@ def table_stem(path: Path) -> str:
 # renaming and required columns
 
 
-def rename_columns(df: pd.DataFrame, role: str, col: Collector, label: str) -> pd.DataFrame:
+def rename_columns(df: pd.DataFrame, role: str, col: Collector, *, label: str) -> pd.DataFrame:
     """``df`` with its columns renamed to the canonical names of ``role`` (aliases, case and
     punctuation; for patients also :data:`COVARIATE_ALIASES`), the renames noted. Two columns
     giving one canonical name are a problem (the second is dropped)."""
@@ -276,8 +276,8 @@ def rename_columns(df: pd.DataFrame, role: str, col: Collector, label: str) -> p
                 label,
                 1,
                 canon,
-                f"both {taken[canon]!r} and {str(c)!r} give {canon}",
-                "only one of these columns",
+                message=f"both {taken[canon]!r} and {str(c)!r} give {canon}",
+                expected="only one of these columns",
             )
             dropped.append(c)  # checked no further: the problem above stops the load
             continue
@@ -286,7 +286,11 @@ def rename_columns(df: pd.DataFrame, role: str, col: Collector, label: str) -> p
             mapping[c] = canon
     if mapping:
         col.note(
-            label, None, "renamed", len(df), ", ".join(f"{k}->{v}" for k, v in mapping.items())
+            label,
+            None,
+            "renamed",
+            n_rows=len(df),
+            detail=", ".join(f"{k}->{v}" for k, v in mapping.items()),
         )
     if dropped:
         df = df.drop(columns=dropped)
@@ -296,7 +300,7 @@ def rename_columns(df: pd.DataFrame, role: str, col: Collector, label: str) -> p
 
 
 def require_columns(
-    df: pd.DataFrame, role: str, col: Collector, label: str, required: list[str]
+    df: pd.DataFrame, role: str, col: Collector, *, label: str, required: list[str]
 ) -> bool:
     """True when ``df`` has data rows and every ``required`` column; else the problems are
     recorded (a table with no cohort column at all is named as such, its content not echoed)."""
@@ -305,8 +309,8 @@ def require_columns(
             label,
             None,
             None,
-            "table has no data rows",
-            f"at least one {role[:-1] if role.endswith('s') else role} row",
+            message="table has no data rows",
+            expected=f"at least one {role[:-1] if role.endswith('s') else role} row",
         )
         return False
     missing = [c for c in required if c not in df.columns]
@@ -318,8 +322,8 @@ def require_columns(
             label,
             1,
             None,
-            f"no column of this file is a {role} column (it is probably not a cohort table)",
-            "a header with " + ", ".join(required) + " (or their aliases)",
+            message=f"no column of this file is a {role} column (it is probably not a cohort table)",
+            expected="a header with " + ", ".join(required) + " (or their aliases)",
         )
         return False
     found = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
@@ -328,7 +332,7 @@ def require_columns(
             label,
             1,
             c,
-            f"required column {c} is missing (found: {found})",
-            f"a column named {c} or one of its aliases",
+            message=f"required column {c} is missing (found: {found})",
+            expected=f"a column named {c} or one of its aliases",
         )
     return not missing

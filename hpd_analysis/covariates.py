@@ -35,7 +35,7 @@ MAX_COVARIATE_MAGNITUDE = 1e15
 _DECIMAL_COMMA = r"[+-]?\d+,\d+"
 
 
-def covariate_column(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd.Series:
+def covariate_column(df: pd.DataFrame, c: str, label: str, *, col: Collector) -> pd.Series:
     """A non-contract patients column as given, but: text numbers with a few text codes
     (``ND``, ``<5``) read as numbers with those cells missing (noted), decimal commas of a
     ``;``-separated file read as numbers, the spellings of ``sex`` merged (noted), and
@@ -44,8 +44,10 @@ def covariate_column(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd
     name = canonical_name(c)
     if s.dtype == object:
         if name == "sex":
-            s = _merge_sex_spellings(s, label, c, col)
-        s = _numbers_with_codes(s, label, c, col, df.attrs.get(DELIMITER_ATTR) == ";")
+            s = _merge_sex_spellings(s, label, c, col=col)
+        s = _numbers_with_codes(
+            s, label, c, col=col, decimal_comma=df.attrs.get(DELIMITER_ATTR) == ";"
+        )
     numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
     if not numeric or _id_like(name):  # id-like columns (source_patient_id) hold codes
         return s
@@ -58,8 +60,8 @@ def covariate_column(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd
             label,
             c,
             bad,
-            lambda x: f"{show(x)} is not a finite number",
-            "a finite number",
+            message=lambda x: f"{show(x)} is not a finite number",
+            expected="a finite number",
             values=shown_numbers(s, bad),
         )
         huge = (v.abs() > MAX_COVARIATE_MAGNITUDE) & ~bad
@@ -67,8 +69,8 @@ def covariate_column(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd
             label,
             c,
             huge,
-            lambda x: f"{show(x)} is too large to be a measurement",
-            f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}",
+            message=lambda x: f"{show(x)} is too large to be a measurement",
+            expected=f"a number of magnitude ≤ {MAX_COVARIATE_MAGNITUDE:g}",
             values=shown_numbers(s, huge),
         )
     if name in _NONNEGATIVE:
@@ -80,8 +82,8 @@ def covariate_column(df: pd.DataFrame, c: str, label: str, col: Collector) -> pd
             label,
             c,
             out_of,
-            lambda x: f"{show(x)} is not a possible {name}",
-            rng,
+            message=lambda x: f"{show(x)} is not a possible {name}",
+            expected=rng,
             values=shown_numbers(s, out_of),
         )
     return s
@@ -93,7 +95,7 @@ def _id_like(name: str) -> bool:
     return bool(re.search(r"(^|_)(id|ids|no|nr|number|code|key|hash)($|_)", name))
 
 
-def _merge_sex_spellings(s: pd.Series, label: str, c: str, col: Collector) -> pd.Series:
+def _merge_sex_spellings(s: pd.Series, label: str, c: str, *, col: Collector) -> pd.Series:
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     u = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
     text = u.where(u.map(lambda v: isinstance(v, str))).str.strip()
@@ -114,15 +116,15 @@ def _merge_sex_spellings(s: pd.Series, label: str, c: str, col: Collector) -> pd
         label,
         c,
         "merged_spellings",
-        int(len(s)),
-        "spellings of one sex read as one level: " + "; ".join(merged),
+        n_rows=int(len(s)),
+        detail="spellings of one sex read as one level: " + "; ".join(merged),
     )
     vals = new.to_numpy(object)[np.maximum(codes, 0)]
     return pd.Series(np.where(codes >= 0, vals, s.to_numpy(object)), index=s.index, dtype=object)
 
 
 def _numbers_with_codes(
-    s: pd.Series, label: str, c: str, col: Collector, decimal_comma: bool
+    s: pd.Series, label: str, c: str, *, col: Collector, decimal_comma: bool
 ) -> pd.Series:
     """A text column that is numeric but for a few text codes, as numbers (see covariate_column);
     decided on the distinct values, expanded through their codes."""
@@ -162,8 +164,8 @@ def _numbers_with_codes(
             label,
             c,
             "decimal_comma",
-            int(comma.sum()),
-            "decimal commas of the ';'-separated file read as decimal points",
+            n_rows=int(comma.sum()),
+            detail="decimal commas of the ';'-separated file read as decimal points",
         )
     if coded.any():
         rows = coded.index[coded.to_numpy()][:10]
@@ -171,8 +173,8 @@ def _numbers_with_codes(
             label,
             c,
             "text_codes_missing",
-            int(coded.sum()),
-            "read as numbers; cells with text "
+            n_rows=int(coded.sum()),
+            detail="read as numbers; cells with text "
             + ", ".join(repr(v) for v in sorted(u_text[u_code].unique())[:5])
             + " set missing (rows "
             + ", ".join(str(int(r)) for r in rows)

@@ -377,14 +377,14 @@ _DICT_KEYS = {"all", "any", "at_least", "of", "criterion", "label", "label_false
 
 
 def _compile(
-    expr: Any, params: Mapping[str, Any], atoms: list[Atom], where: str
+    expr: Any, params: Mapping[str, Any], atoms: list[Atom], *, where: str
 ) -> RuleNode | None:
     """Compile a criteria expression; ``None`` when removed by a false ``when``."""
     if isinstance(expr, str):
         atoms.append(parse_atom(expr, params, where))
         return RuleNode("atom", atom=len(atoms) - 1)
     if isinstance(expr, list | tuple):
-        kids = [c for c in (_compile(e, params, atoms, where) for e in expr) if c is not None]
+        kids = [c for c in (_compile(e, params, atoms, where=where) for e in expr) if c is not None]
         return RuleNode("all", children=tuple(kids))
     if isinstance(expr, Mapping):
         bad = set(expr) - _DICT_KEYS
@@ -410,7 +410,7 @@ def _compile(
             if kind in expr:
                 kids = [
                     c
-                    for c in (_compile(e, params, atoms, where) for e in expr[kind])
+                    for c in (_compile(e, params, atoms, where=where) for e in expr[kind])
                     if c is not None
                 ]
                 return RuleNode(kind, children=tuple(kids))
@@ -422,7 +422,7 @@ def _compile(
                 raise ParameterError(f"{where}: at_least needs a whole number, got {k!r}")
             kids = [
                 c
-                for c in (_compile(e, params, atoms, where) for e in expr.get("of", []))
+                for c in (_compile(e, params, atoms, where=where) for e in expr.get("of", []))
                 if c is not None
             ]
             return RuleNode("at_least", children=tuple(kids), k=int(k))
@@ -498,7 +498,7 @@ class Definition:
         """Atoms, criteria tree and requirement atoms with the current parameters."""
         where = f"definition {self.code}"
         atoms: list[Atom] = []
-        tree = _compile(self.criteria, self.parameters, atoms, where)
+        tree = _compile(self.criteria, self.parameters, atoms, where=where)
         if tree is None:
             tree = RuleNode("all")
         reqs: list[Atom] = []
@@ -911,7 +911,13 @@ class _Explanation:
     than two texts goes combination by combination."""
 
     def __init__(
-        self, tree: RuleNode, atoms: list[Atom], nr: int, texts: list[list[str]], combos: np.ndarray
+        self,
+        tree: RuleNode,
+        atoms: list[Atom],
+        nr: int,
+        *,
+        texts: list[list[str]],
+        combos: np.ndarray,
     ):
         self.tree, self.nr, self.combos = tree, nr, combos
         #: what can be said: per atom its labels then reasons (item = offset + code)
@@ -1085,7 +1091,9 @@ def _verdict_arrays(
     inv, combos = _combinations(
         [c for c, _ in per_atom], [2 + len(t) for t in texts], len(features)
     )
-    verdict, reason = _Explanation(tree, reqs + atoms, len(reqs), texts, combos).verdicts()
+    verdict, reason = _Explanation(
+        tree, reqs + atoms, len(reqs), texts=texts, combos=combos
+    ).verdicts()
     v = verdict.take(inv)
     col = f"hpd_{definition.code}"
     # pandas' take of object arrays is faster than ndarray.take (inv has no −1 to fill)

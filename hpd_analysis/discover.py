@@ -29,7 +29,7 @@ def discover_tables(path: Path, col: Collector) -> dict[str, tuple[Path, str | N
     """Role -> (file, sheet role) for a cohort folder, a single file or a role-sheet workbook."""
     label = str(path)
     if not path.exists():
-        col.add(label, None, None, "no such file or folder", EXPECTED_FILES)
+        col.add(label, None, None, message="no such file or folder", expected=EXPECTED_FILES)
         return {}
     if path.is_file():
         stem = table_stem(path)
@@ -42,8 +42,8 @@ def discover_tables(path: Path, col: Collector) -> dict[str, tuple[Path, str | N
                     label,
                     None,
                     "read_folder_tables",
-                    0,
-                    f"{path.name} was given: "
+                    n_rows=0,
+                    detail=f"{path.name} was given: "
                     + ", ".join(p.name for p, _ in beside.values())
                     + " beside it read too (give the folder, or the patients file in a "
                     "folder of its own, to be explicit)",
@@ -74,8 +74,8 @@ def discover_tables(path: Path, col: Collector) -> dict[str, tuple[Path, str | N
             label,
             None,
             None,
-            f"is {_kind(path)}, not a table file or a cohort folder",
-            EXPECTED_FILES,
+            message=f"is {_kind(path)}, not a table file or a cohort folder",
+            expected=EXPECTED_FILES,
         )
         return {}
     return _scan_folder(path, col)
@@ -138,8 +138,8 @@ def _scan_folder(
             label,
             None,
             None,
-            f"cannot be listed ({type(exc).__name__})",
-            "a readable cohort folder",
+            message=f"cannot be listed ({type(exc).__name__})",
+            expected="a readable cohort folder",
         )
         return {}
     seen = _sort_entries(entries, quiet_patients)
@@ -150,24 +150,30 @@ def _scan_folder(
                 label,
                 None,
                 None,
-                f"several {role} tables: {', '.join(f.name for f in files)}",
-                f"one {role}.* file",
+                message=f"several {role} tables: {', '.join(f.name for f in files)}",
+                expected=f"one {role}.* file",
             )
         else:
             out[role] = (files[0], role)
-    _report_unread(path, seen, out, col)
+    _report_unread(path, seen, out, col=col)
     if quiet_patients:
         return out
     measured = {"lesions", "assessments", "scans"} & set(seen.found)
     if not seen.found and not seen.unreadable and not seen.misnamed:
-        col.add(label, None, None, "no cohort tables found in this folder", EXPECTED_FILES)
+        col.add(
+            label,
+            None,
+            None,
+            message="no cohort tables found in this folder",
+            expected=EXPECTED_FILES,
+        )
     elif "patients" in out and not measured and not col.problems:
         col.note(
             label,
             None,
             "no_measurements",
-            0,
-            "only a patients table: no tumour measurements, no patient can be classified "
+            n_rows=0,
+            detail="only a patients table: no tumour measurements, no patient can be classified "
             "(survival and risk-factor analyses only); expected lesions.* or "
             "assessments.* beside it to classify",
         )
@@ -198,7 +204,7 @@ def _sort_entries(entries: list[Path], quiet_patients: bool) -> _FolderEntries:
 
 
 def _report_unread(
-    path: Path, seen: _FolderEntries, out: dict[str, tuple[Path, str | None]], col: Collector
+    path: Path, seen: _FolderEntries, out: dict[str, tuple[Path, str | None]], *, col: Collector
 ) -> None:
     """Unreadable or misnamed role entries: a problem when the role's table is needed (absent
     and nothing replaces it), else a load-report note that they were not read."""
@@ -218,8 +224,8 @@ def _report_unread(
                 label,
                 None,
                 "ignored_files",
-                len(names),
-                f"{', '.join(names)} not read (the cohort's tables are "
+                n_rows=len(names),
+                detail=f"{', '.join(names)} not read (the cohort's tables are "
                 f"{', '.join(p.name for p, _ in out.values())})",
             )
             continue
@@ -228,8 +234,8 @@ def _report_unread(
                 str(path / name),
                 None,
                 None,
-                f"{why}: the {role} table cannot be read",
-                f"{role}.csv (or "
+                message=f"{why}: the {role} table cannot be read",
+                expected=f"{role}.csv (or "
                 + ", ".join(SUPPORTED_SUFFIXES[1:])
                 + ") as a table file: export it as CSV UTF-8 or .xlsx",
             )
@@ -238,8 +244,8 @@ def _report_unread(
                 label,
                 None,
                 None,
-                f"found {', '.join(other)} but no {role} table",
-                f"{role}.csv (or .parquet/.xlsx): rename it to {role}.csv, or pass the "
+                message=f"found {', '.join(other)} but no {role} table",
+                expected=f"{role}.csv (or .parquet/.xlsx): rename it to {role}.csv, or pass the "
                 f"file (load_cohort({role}=...))",
             )
 

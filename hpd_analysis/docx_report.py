@@ -240,7 +240,7 @@ def _fixed_properties(doc: Any) -> None:
     props.title = "HPD report: tables"
 
 
-def _cell_text(cell: Any, text: str, bold: bool = False, indent: bool = False) -> None:
+def _cell_text(cell: Any, text: str, bold: bool = False, *, indent: bool = False) -> None:
     from docx.shared import Pt
 
     par = cell.paragraphs[0]

@@ -105,6 +105,7 @@ def _endpoint(
     ev_days: np.ndarray,
     cens_days: np.ndarray,
     no_start: np.ndarray,
+    *,
     negative_msg: str,
     missing_msg: str,
     dpm: float,
@@ -157,25 +158,25 @@ def endpoint_columns(patients: pd.DataFrame, params: Parameters, index: pd.Index
         death,
         alive,
         no_start,
-        "death_date or last known alive date before treatment_start",
-        "no death_date or last_contact",
-        dpm,
+        negative_msg="death_date or last known alive date before treatment_start",
+        missing_msg="no death_date or last_contact",
+        dpm=dpm,
     )
     pfs_m, pfs_e, pfs_r = _endpoint(
         _nanmin2(prog, death),
         last,
         no_start,
-        "progression/death date or last_contact before treatment_start",
-        "no progression_date, death_date or last_contact",
-        dpm,
+        negative_msg="progression/death date or last_contact before treatment_start",
+        missing_msg="no progression_date, death_date or last_contact",
+        dpm=dpm,
     )
     ttf_m, ttf_e, ttf_r = _endpoint(
         _nanmin2(tend, death),
         last,
         no_start,
-        "treatment_end/death date or last_contact before treatment_start",
-        "no treatment_end, death_date or last_contact",
-        dpm,
+        negative_msg="treatment_end/death date or last_contact before treatment_start",
+        missing_msg="no treatment_end, death_date or last_contact",
+        dpm=dpm,
     )
 
     derived = {"os": (os_m, os_e, os_r), "pfs": (pfs_m, pfs_e, pfs_r), "ttf": (ttf_m, ttf_e, ttf_r)}

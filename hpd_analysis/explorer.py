@@ -581,9 +581,13 @@ class Explorer:
         if statistics is not None:
             options["lookahead"] = statistics.landmark_lookahead
         data, info = survival_data(
-            table, ep, primary, self._base.settings.get("landmark", "first_evaluation"), **options
+            table,
+            ep,
+            primary,
+            landmark=self._base.settings.get("landmark", "first_evaluation"),
+            **options,
         )
-        fitters = fit_km(data, levels=info["levels"])
+        fitters = fit_km(data, levels=info.levels)
         # one figure, cleared and redrawn (no pyplot figure manager): the report's km_plot
         if self._km_figure is None:
             self._km_figure = Figure(figsize=(6.0, 4.0))

@@ -49,7 +49,7 @@ _NOT_EVALUABLE = "NOT EVALUABLE"
 
 
 def _missing_columns(
-    file: str, table: pd.DataFrame, need: list[str], expected: str
+    file: str, table: pd.DataFrame, need: list[str], *, expected: str
 ) -> list[Problem]:
     """A :class:`Problem` per column of ``need`` that ``table`` lacks."""
     return [
@@ -193,7 +193,7 @@ def _read_laleh_rows(files: list[Path]) -> pd.DataFrame:
     for f in files:
         d = _read_text_csv(f)
         missing = _missing_columns(
-            f.name, d, _LALEH_COLUMNS, f"columns {', '.join(_LALEH_COLUMNS)}"
+            f.name, d, _LALEH_COLUMNS, expected=f"columns {', '.join(_LALEH_COLUMNS)}"
         )
         if missing:
             raise CohortError(missing)
@@ -443,7 +443,7 @@ def read_oak_poplar(
         raise FileNotFoundError(f"{path}: no such file")
     d = _read_text_csv(path).apply(lambda s: s.str.strip())
     need = ["PtID", "OS", "OS.CNSR", "PFS", "PFS.CNSR", "TRT01P"]
-    missing = _missing_columns(path.name, d, need, ", ".join(need))
+    missing = _missing_columns(path.name, d, need, expected=", ".join(need))
     if missing:
         raise CohortError(missing)
     d = d.replace({".": pd.NA, "": pd.NA})
@@ -547,7 +547,7 @@ def read_tumgr_sample(
         raise FileNotFoundError(f"{path}: no such file")
     d = _read_text_csv(path).apply(lambda s: s.str.strip())
     missing = _missing_columns(
-        path.name, d, ["name", "date", "size"], "tumgr's columns name, date (days), size"
+        path.name, d, ["name", "date", "size"], expected="tumgr's columns name, date (days), size"
     )
     if missing:
         raise CohortError(missing)
@@ -718,7 +718,7 @@ def _read_inspire_tables(folder: Path) -> _InspireTables:
     z = _read_text_csv(sfile).apply(lambda s: s.str.strip())
     problems: list[Problem] = []
     for f, t, need in ((pfile, d, _INSPIRE_PATIENT_COLUMNS), (sfile, z, _INSPIRE_SIZE_COLUMNS)):
-        problems += _missing_columns(f.name, t, need, ", ".join(need))
+        problems += _missing_columns(f.name, t, need, expected=", ".join(need))
     if problems:
         raise CohortError(problems)
     d = d.replace({"": pd.NA, "NA": pd.NA})

@@ -241,8 +241,16 @@ def fit_models(points: pd.DataFrame, names: np.ndarray, alpha: float = 0.05) -> 
             out[f"p_{p}"] = np.nan
         if rows.size:
             ta, fa, ma = t[rows], f[rows], mask[rows]
-            lm = batch_lm(m.fn, ta, fa, ma, np.array(m.start), np.array(m.lower), np.array(m.upper))
-            inf = batch_inference(m.fn, ta, fa, ma, lm.theta)
+            lm = batch_lm(
+                m.fn,
+                ta,
+                fa,
+                mask=ma,
+                theta0=np.array(m.start),
+                lower=np.array(m.lower),
+                upper=np.array(m.upper),
+            )
+            inf = batch_inference(m.fn, ta, fa, mask=ma, theta=lm.theta)
             out.loc[rows, "converged"] = lm.converged
             out.loc[rows, "full_rank"] = inf.full_rank
             out.loc[rows, "n_sig"] = np.sum(inf.p_value < alpha, axis=1)
@@ -548,6 +556,7 @@ def growth_by_group(
     growth: pd.DataFrame,
     group: pd.Series,
     days_per_month: float = DAYS_PER_MONTH,
+    *,
     levels: list[str] | None = None,
     min_count: int = 0,
 ) -> pd.DataFrame:

@@ -72,9 +72,9 @@ def _lm_start(
     model: ModelFn,
     t: np.ndarray,
     y: np.ndarray,
+    *,
     mask: np.ndarray,
     theta: np.ndarray,
-    *,
     lambda0: float,
     factor: float,
 ) -> _LMRows:
@@ -139,8 +139,8 @@ def _lm_iteration(
     model: ModelFn,
     s: _LMRows,
     lo: np.ndarray,
-    hi: np.ndarray,
     *,
+    hi: np.ndarray,
     ftol: float,
     xtol: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,11 +186,11 @@ def batch_lm(
     model: ModelFn,
     t: np.ndarray,
     y: np.ndarray,
+    *,
     mask: np.ndarray,
     theta0: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
-    *,
     max_iter: int = 1000,
     max_nfev: int | None = 1000,
     ftol: float = 1e-12,
@@ -230,14 +230,14 @@ def batch_lm(
     budget = np.iinfo(np.int64).max if max_nfev is None else max_nfev
 
     with np.errstate(over="ignore", invalid="ignore"):
-        s = _lm_start(model, t, y, mask, theta.copy(), lambda0=lambda0, factor=factor)
+        s = _lm_start(model, t, y, mask=mask, theta=theta.copy(), lambda0=lambda0, factor=factor)
         rss = s.cost.copy()
         for it in range(max_iter):
             if not s.live.any():
                 break
             if s.live.mean() < 0.8:  # finished rows leave the work arrays
                 s = s.compact()
-            ok, stop, newcost = _lm_iteration(model, s, lo, hi, ftol=ftol, xtol=xtol)
+            ok, stop, newcost = _lm_iteration(model, s, lo, hi=hi, ftol=ftol, xtol=xtol)
             live = s.live
             n_iter[s.idx[live]] = it + 1
             s.nfev += live * (1 + p * ok)
@@ -291,6 +291,7 @@ def batch_inference(
     model: ModelFn,
     t: np.ndarray,
     y: np.ndarray,
+    *,
     mask: np.ndarray,
     theta: np.ndarray,
 ) -> Inference:

@@ -242,7 +242,7 @@ def format_level(value: Any) -> str:
 
 
 def _binomial_ci(
-    n_hpd: np.ndarray, n_eval: np.ndarray, method: str, alpha: float
+    n_hpd: np.ndarray, n_eval: np.ndarray, method: str, *, alpha: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percent and CI bounds in %, NaN where there is no evaluable patient."""
     from statsmodels.stats.proportion import proportion_confint
@@ -345,7 +345,7 @@ def incidence(
         for col, (keys, uniques) in strata.items():
             pieces.append(_stratum_counts(code, st, died, column=col, keys=keys, levels=uniques))
     out = pd.concat(pieces, ignore_index=True)
-    pct, low, high = _binomial_ci(out["n_hpd"], out["n_evaluable"], sm_method, alpha)
+    pct, low, high = _binomial_ci(out["n_hpd"], out["n_evaluable"], sm_method, alpha=alpha)
     out["percent"], out["ci_low"], out["ci_high"] = pct, low, high
     out["ci_method"] = ci_label
     for c in ("n_hpd", "n_evaluable", "n_total", "n_died_before_first_eval"):
@@ -784,7 +784,7 @@ def incidence_by_arm(
         n_ev = np.bincount(keys[has_arm], weights=(st < 2)[has_arm], minlength=len(labels)).astype(
             int
         )
-        pct, low, high = _binomial_ci(n_hpd, n_ev, "wilson", alpha)
+        pct, low, high = _binomial_ci(n_hpd, n_ev, "wilson", alpha=alpha)
         a0, n0 = int(n_hpd[ref_i]), int(n_ev[ref_i])
         for i, lv in enumerate(labels):
             row = _arm_row(
@@ -798,7 +798,9 @@ def incidence_by_arm(
         if not has_arm.all():  # no patient silently lost: those without an arm get their own row
             none = ~has_arm
             k_hpd, k_ev = int((st[none] == 0).sum()), int((st[none] < 2).sum())
-            p_no, lo_no, hi_no = _binomial_ci(np.array([k_hpd]), np.array([k_ev]), "wilson", alpha)
+            p_no, lo_no, hi_no = _binomial_ci(
+                np.array([k_hpd]), np.array([k_ev]), "wilson", alpha=alpha
+            )
             row = _arm_row(code, NO_ARM, labels[ref_i], n_hpd=k_hpd, n_evaluable=k_ev, level=level)
             row.update(percent=p_no[0], ci_low=lo_no[0], ci_high=hi_no[0])
             rows.append(row)
@@ -912,6 +914,7 @@ def threshold_sweep_table(
     section: Any,
     definition: str | None = None,
     parameter: str | None = None,
+    *,
     n_values: int = 21,
     method: str = "wilson",
 ) -> pd.DataFrame:
@@ -940,7 +943,7 @@ def threshold_sweep_table(
     values = np.round(np.linspace(low, max(3.0 * default, low + 1.0), n_values), 6)
     # the published threshold is always on the grid (the curve is read at that point)
     values = np.unique(np.append(values, round(float(default), 6)))
-    sweep = threshold_sweep(section.features, defn, name, values)
+    sweep = threshold_sweep(section.features, defn, name, values=values)
     sm, ci_label = CI_METHODS[method]
     n_e = sweep["n_evaluable"].to_numpy(dtype=float)
     ok = n_e > 0

@@ -133,6 +133,7 @@ def _unknown_patients(
     table: pd.DataFrame,
     label: str,
     ids: pd.Series,
+    *,
     col: Collector,
     what: str,
     R: RawTable | None = None,
@@ -148,8 +149,8 @@ def _unknown_patients(
         label,
         "patient_id",
         unknown,
-        lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
-        f"every {what} to belong to a patient listed in patients",
+        message=lambda v: f"patient {show(v)} is not in the patients table{hint(v)}",
+        expected=f"every {what} to belong to a patient listed in patients",
         values=values,
     )
 
@@ -177,6 +178,7 @@ def _as_frame(
     obj: object,
     role: str,
     col: Collector,
+    *,
     checksums: dict[str, str],
     sources: dict[str, str],
     sheet_role: str | None = None,
@@ -192,7 +194,7 @@ def _as_frame(
             return None, label
         return df, label
     path = Path(obj)  # type: ignore[arg-type]
-    df, label = read_raw_table(path, sheet_role or role, col, str(path))
+    df, label = read_raw_table(path, sheet_role or role, col, label=str(path))
     if df is not None:
         sources[role] = str(path)
         checksums[str(path)] = file_sha256(path)
@@ -272,10 +274,10 @@ def load_cohort(
     if pts is not None:
         if "patients" in inputs:
             _check_across_tables(pts, loaded, col)
-        check_plausibility(pts, loaded.tables, loaded.labels, col, params)
+        check_plausibility(pts, loaded.tables, loaded.labels, col=col, params=params)
     from .biomarkers import load_biomarkers  # optional biomarkers.* of a cohort folder
 
-    biomarkers = load_biomarkers(path, pts, col, loaded.sources, loaded.checksums)
+    biomarkers = load_biomarkers(path, pts, col, sources=loaded.sources, checksums=loaded.checksums)
     if col.problems:
         raise CohortError(col.ordered())
     assert pts is not None
@@ -312,14 +314,14 @@ def _inputs(
             inputs[role] = (obj, role)
     where = str(path) if path is not None else "<cohort>"
     if not inputs and not col.problems:
-        col.add(where, None, None, "no cohort tables given", EXPECTED_FILES)
+        col.add(where, None, None, message="no cohort tables given", expected=EXPECTED_FILES)
     if inputs and "patients" not in inputs and "scans" not in inputs:
         col.add(
             where,
             None,
             None,
-            "no patients table",
-            "patients.* beside "
+            message="no patients table",
+            expected="patients.* beside "
             + " and ".join(r + ".*" for r in inputs)
             + " (or a scans.* wide table)",
         )
@@ -328,8 +330,8 @@ def _inputs(
             where,
             None,
             None,
-            "both a lesions and an assessments table were given",
-            "lesions.* (one row per lesion per scan) or assessments.* (per-scan sums), not both",
+            message="both a lesions and an assessments table were given",
+            expected="lesions.* (one row per lesion per scan) or assessments.* (per-scan sums), not both",
         )
     return inputs
 
@@ -343,12 +345,19 @@ def _read_tables(
         if role not in inputs:
             continue
         obj, sheet_role = inputs[role]
-        raw, label = _as_frame(obj, role, col, loaded.checksums, loaded.sources, sheet_role)
+        raw, label = _as_frame(
+            obj,
+            role,
+            col,
+            checksums=loaded.checksums,
+            sources=loaded.sources,
+            sheet_role=sheet_role,
+        )
         loaded.labels[role] = label
         if raw is None:
             loaded.tables[role] = None
             continue
-        table = RawTable(rename_columns(raw, role, col, label), label, col, params)
+        table = RawTable(rename_columns(raw, role, col, label=label), label, col, params=params)
         loaded.raws[role] = table
         loaded.tables[role] = _CANONICAL_TABLE[role](table)
         del raw, table
@@ -370,8 +379,8 @@ def _patients_from_scans(scans_df: pd.DataFrame, label: str, col: Collector) -> 
         label,
         "patient_id",
         "synthesized_patients",
-        len(pts),
-        "no patients table: patients taken from the scans table"
+        n_rows=len(pts),
+        detail="no patients table: patients taken from the scans table"
         + ("" if start is not None else "; treatment_start unknown (NaT)"),
     )
     return pts
@@ -384,7 +393,9 @@ def _check_across_tables(pts: pd.DataFrame, loaded: _Loaded, col: Collector) -> 
     for role, what in (("lesions", "lesion row"), ("assessments", "scan"), ("scans", "row")):
         t = loaded.tables.get(role)
         if t is not None:
-            _unknown_patients(t, loaded.labels[role], ids, col, what, loaded.raws.get(role))
+            _unknown_patients(
+                t, loaded.labels[role], ids, col=col, what=what, R=loaded.raws.get(role)
+            )
     scans_df = loaded.tables.get("scans")
     if scans_df is None or "treatment_start" not in scans_df:
         return
@@ -404,8 +415,8 @@ def _check_across_tables(pts: pd.DataFrame, loaded: _Loaded, col: Collector) -> 
         loaded.labels["scans"],
         "treatment_start",
         diff,
-        "treatment_start differs from the patients table",
-        "the same treatment_start as in patients",
+        message="treatment_start differs from the patients table",
+        expected="the same treatment_start as in patients",
     )
 
 

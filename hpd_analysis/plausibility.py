@@ -103,9 +103,9 @@ def near_duplicate_ids(pts: pd.DataFrame, label: str, col: Collector) -> None:
         label,
         "patient_id",
         None,
-        f"{int(groups.ngroups)} group(s) of patient ids differ only in case or leading "
+        message=f"{int(groups.ngroups)} group(s) of patient ids differ only in case or leading "
         f"zeros: {'; '.join(shown)}" + ("; …" if groups.ngroups > 5 else ""),
-        "they are read as different patients: merge them if they are one patient",
+        accept="they are read as different patients: merge them if they are one patient",
         n_rows=int(dup.sum()),
     )
 
@@ -171,6 +171,7 @@ def check_plausibility(
     pts: pd.DataFrame,
     tables: dict[str, pd.DataFrame | None],
     labels: dict[str, str],
+    *,
     col: Collector,
     params: Parameters,
 ) -> None:
@@ -181,28 +182,30 @@ def check_plausibility(
     pl = params.plausibility
     cut = _CutOff.of(pl.data_cutoff)
     if "patients" in labels:
-        _patient_dates(pts, labels["patients"], col, pl, cut)
+        _patient_dates(pts, labels["patients"], col, pl=pl, cut=cut)
     days = _PatientDays.of(pts)
     les = tables.get("lesions")
     if les is not None:
         label = labels["lesions"]
-        _scan_dates(les, label, ["assessment_date"], col, pl=pl, cut=cut, days=days)
-        _lesion_diameters(les, label, col, pl)
+        _scan_dates(les, label, ["assessment_date"], col=col, pl=pl, cut=cut, days=days)
+        _lesion_diameters(les, label, col, pl=pl)
     ass = tables.get("assessments")
     if ass is not None:
         label = labels["assessments"]
-        _scan_dates(ass, label, ["assessment_date"], col, pl=pl, cut=cut, days=days)
-        _max_sum(ass, "sld_mm", label, col, pl.max_sld_mm, pl.cm_like_below_mm)
+        _scan_dates(ass, label, ["assessment_date"], col=col, pl=pl, cut=cut, days=days)
+        _max_sum(
+            ass, "sld_mm", label, col=col, limit=pl.max_sld_mm, cm_like_below=pl.cm_like_below_mm
+        )
     sc = tables.get("scans")
     if sc is not None:
         label = labels["scans"]
-        _scan_dates(sc, label, SCAN_DATES, col, pl=pl, cut=cut, days=days)
+        _scan_dates(sc, label, SCAN_DATES, col=col, pl=pl, cut=cut, days=days)
         for c in SCAN_SLD:
-            _max_sum(sc, c, label, col, pl.max_sld_mm, pl.cm_like_below_mm)
+            _max_sum(sc, c, label, col=col, limit=pl.max_sld_mm, cm_like_below=pl.cm_like_below_mm)
 
 
 def _patient_dates(
-    pts: pd.DataFrame, label: str, col: Collector, pl: Plausibility, cut: _CutOff
+    pts: pd.DataFrame, label: str, col: Collector, *, pl: Plausibility, cut: _CutOff
 ) -> None:
     """Patients' dates after the data cut-off and progression after death (problems), treatment
     starts before immunotherapy existed and near-duplicate ids (warnings)."""
@@ -218,12 +221,14 @@ def _patient_dates(
                 label,
                 c,
                 late,
-                value_message(f"{what} ", f" is after the data cut-off {cut.text}"),
-                cut.expected,
+                message=value_message(f"{what} ", f" is after the data cut-off {cut.text}"),
+                expected=cut.expected,
                 values=iso_dates(pts[c], late),
             )
     if "progression_date" in pts.columns and "death_date" in pts.columns:
-        flag_date_after(col, label, pts, "progression_date", "death_date", "progression")
+        flag_date_after(
+            col, label, pts, column="progression_date", bound="death_date", word="progression"
+        )
     early = pts["treatment_start"].notna() & (
         pts["treatment_start"].dt.year < pl.warn_treatment_start_before_year
     )
@@ -231,9 +236,9 @@ def _patient_dates(
         label,
         "treatment_start",
         early,
-        f"treatment_start before {pl.warn_treatment_start_before_year} (immune "
+        message=f"treatment_start before {pl.warn_treatment_start_before_year} (immune "
         "checkpoint inhibitors were first given in trials in 2006)",
-        "accept with --set plausibility.warn_treatment_start_before_year=<year>",
+        accept="accept with --set plausibility.warn_treatment_start_before_year=<year>",
     )
     near_duplicate_ids(pts, label, col)
 
@@ -242,8 +247,8 @@ def _scan_dates(
     t: pd.DataFrame,
     label: str,
     dcols: list[str],
-    col: Collector,
     *,
+    col: Collector,
     pl: Plausibility,
     cut: _CutOff,
     days: _PatientDays,
@@ -263,12 +268,14 @@ def _scan_dates(
             label,
             dc,
             late,
-            value_message("scan ", f" is after the data cut-off {cut.text}"),
-            cut.expected,
+            message=value_message("scan ", f" is after the data cut-off {cut.text}"),
+            expected=cut.expected,
             values=iso_dates(d, late),
         )
         if days.death is not None:
-            _scans_after_death(t, dc, d_i8, valid, days.death[pos], label, col)
+            _scans_after_death(
+                t, dc, d_i8, valid=valid, death=days.death[pos], label=label, col=col
+            )
         st = days.start[pos]
         long_before = valid & (st != _I8_NAT) & (st - d_i8 > before_ns)
         del st
@@ -276,9 +283,9 @@ def _scan_dates(
             label,
             dc,
             pd.Series(long_before, index=t.index),
-            f"scans more than {pl.warn_scan_days_before_start} days before the "
+            message=f"scans more than {pl.warn_scan_days_before_start} days before the "
             "patient's treatment_start (a wrong year?)",
-            "accept with --set plausibility.warn_scan_days_before_start=<days>",
+            accept="accept with --set plausibility.warn_scan_days_before_start=<days>",
         )
 
 
@@ -286,6 +293,7 @@ def _scans_after_death(
     t: pd.DataFrame,
     dc: str,
     d_i8: np.ndarray,
+    *,
     valid: np.ndarray,
     death: np.ndarray,
     label: str,
@@ -313,13 +321,13 @@ def _scans_after_death(
         label,
         dc,
         after,
-        lambda v: str(v),
-        "scans on or before the patient's death_date",
+        message=lambda v: str(v),
+        expected="scans on or before the patient's death_date",
         values=msg,
     )
 
 
-def _lesion_diameters(les: pd.DataFrame, label: str, col: Collector, pl: Plausibility) -> None:
+def _lesion_diameters(les: pd.DataFrame, label: str, col: Collector, *, pl: Plausibility) -> None:
     """Impossible diameters (problems), large ones, centimetre-looking tables and scans with
     too many target lesions (warnings)."""
     d = les["diameter_mm"]
@@ -328,8 +336,8 @@ def _lesion_diameters(les: pd.DataFrame, label: str, col: Collector, pl: Plausib
         label,
         "diameter_mm",
         over,
-        value_message("", " mm is not a possible lesion diameter"),
-        f"a diameter ≤ {pl.max_diameter_mm:g} mm (set "
+        message=value_message("", " mm is not a possible lesion diameter"),
+        expected=f"a diameter ≤ {pl.max_diameter_mm:g} mm (set "
         "plausibility.max_diameter_mm to accept larger ones)",
         values=shown_numbers(d, over),
     )
@@ -337,8 +345,8 @@ def _lesion_diameters(les: pd.DataFrame, label: str, col: Collector, pl: Plausib
         label,
         "diameter_mm",
         (d > pl.warn_diameter_mm) & ~over,
-        f"lesion diameters above {pl.warn_diameter_mm:g} mm",
-        "accept with --set plausibility.warn_diameter_mm=<mm>",
+        message=f"lesion diameters above {pl.warn_diameter_mm:g} mm",
+        accept="accept with --set plausibility.warn_diameter_mm=<mm>",
     )
     target = les["lesion_type"] == "target"
     d_arr = d.to_numpy()
@@ -348,14 +356,14 @@ def _lesion_diameters(les: pd.DataFrame, label: str, col: Collector, pl: Plausib
             label,
             "diameter_mm",
             None,
-            f"every measured target diameter is below {pl.cm_like_below_mm:g} mm "
+            message=f"every measured target diameter is below {pl.cm_like_below_mm:g} mm "
             f"(largest {measured.max():g}): the table looks like centimetres "
             "(RECIST 1.1's smallest measurable lesion is 10 mm); if they are cm, name "
             "the column diameter_cm",
-            "accept as mm with --set plausibility.cm_like_below_mm=0",
+            accept="accept as mm with --set plausibility.cm_like_below_mm=0",
             n_rows=len(measured),
         )
-    _targets_per_scan(les, target, label, col, pl.warn_targets_per_scan)
+    _targets_per_scan(les, target, label, col=col, limit=pl.warn_targets_per_scan)
 
 
 def _patient_positions(pid: pd.Series, index: pd.Index) -> np.ndarray:
@@ -387,7 +395,7 @@ def _differs_from_previous(values: np.ndarray) -> np.ndarray:
 
 
 def _max_sum(
-    t: pd.DataFrame, c: str, label: str, col: Collector, limit: float, cm_like_below: float = 0.0
+    t: pd.DataFrame, c: str, label: str, *, col: Collector, limit: float, cm_like_below: float = 0.0
 ) -> None:
     """Sums above ``limit`` are problems; every measured sum below ``cm_like_below`` (mm) a
     warning (a table in centimetres: sums of lesions ≥ 10 mm each)."""
@@ -397,9 +405,9 @@ def _max_sum(
             label,
             c,
             None,
-            f"every sum of diameters is below {cm_like_below:g} mm (largest "
+            message=f"every sum of diameters is below {cm_like_below:g} mm (largest "
             f"{measured.max():g}): the table looks like centimetres",
-            "accept as mm with --set plausibility.cm_like_below_mm=0",
+            accept="accept as mm with --set plausibility.cm_like_below_mm=0",
             n_rows=len(measured),
         )
     over = t[c] > limit
@@ -407,14 +415,14 @@ def _max_sum(
         label,
         c,
         over,
-        lambda v: f"{v} mm is not a possible sum of diameters",
-        f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",
+        message=lambda v: f"{v} mm is not a possible sum of diameters",
+        expected=f"a sum ≤ {limit:g} mm (set plausibility.max_sld_mm to accept larger ones)",
         values=shown_numbers(t[c], over),
     )
 
 
 def _targets_per_scan(
-    les: pd.DataFrame, target: pd.Series, label: str, col: Collector, limit: int
+    les: pd.DataFrame, target: pd.Series, label: str, *, col: Collector, limit: int
 ) -> None:
     """Warning for scans with more than ``limit`` target lesions (rows sorted by patient and
     date: a scan is a run of rows; the dates alone bound the run lengths first, cheaply)."""
@@ -440,8 +448,8 @@ def _targets_per_scan(
         label,
         "lesion_type",
         mask,
-        f"{len(big)} scan(s) have more than {limit} target lesions (most: "
+        message=f"{len(big)} scan(s) have more than {limit} target lesions (most: "
         f"{int(sizes[i])} for patient {pid[starts[i]]} on "
         f"{pd.Timestamp(day[starts[i]]).strftime('%Y-%m-%d')}; RECIST 1.1 allows 5)",
-        "accept with --set plausibility.warn_targets_per_scan=<n>",
+        accept="accept with --set plausibility.warn_targets_per_scan=<n>",
     )

@@ -318,6 +318,7 @@ def fit_model(
     x: np.ndarray,
     y: np.ndarray,
     columns: Sequence[str],
+    *,
     penalty: str = "firth",
     ridge_c: float = 1.0,
 ) -> FittedModel | None:
@@ -399,7 +400,7 @@ def harrell_validate(
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=int)
-    model = fit_model(x, y, columns, penalty, ridge_c)
+    model = fit_model(x, y, columns, penalty=penalty, ridge_c=ridge_c)
     if model is None:
         raise ParameterError(
             "harrell_validate: the model cannot be fitted (a single outcome "
@@ -417,7 +418,7 @@ def harrell_validate(
     failed = 0  # samples with one outcome only or a singular design: skipped, counted
     for _ in range(int(n_boot)):
         idx = rng.integers(0, n, size=n)
-        mb = fit_model(x[idx], y[idx], columns, penalty, ridge_c)
+        mb = fit_model(x[idx], y[idx], columns, penalty=penalty, ridge_c=ridge_c)
         if mb is None:
             failed += 1
             continue
@@ -447,7 +448,7 @@ def _firth_optimism(
         j = with_both[start : start + chunk]
         beta[j] = _firth_many(x1[idx[j]], yb[j])
     for i in np.flatnonzero(has_both & np.isnan(beta).any(axis=1)):
-        mb = fit_model(x[idx[i]], y[idx[i]], columns, "firth")
+        mb = fit_model(x[idx[i]], y[idx[i]], columns, penalty="firth")
         if mb is not None:
             beta[i] = [*mb.coef, mb.intercept]
     fitted = np.isfinite(beta).all(axis=1)
@@ -831,6 +832,7 @@ def prediction_model(
     data: pd.DataFrame,
     outcome: str,
     predictors: Sequence[str] | None = None,
+    *,
     params: Prediction | Parameters | Mapping[str, Any] | None = None,
 ) -> PredictionModel:
     """Fit the penalized model of ``outcome`` on ``predictors`` (default
@@ -848,7 +850,7 @@ def prediction_model(
     pp = _params(params)
     d = _model_design(data, outcome, predictors, params=params)
     n, ev, k = len(d.y), int(d.y.sum()), len(d.columns)
-    model = fit_model(d.x, d.y, d.columns, pp.penalty, pp.ridge_c)
+    model = fit_model(d.x, d.y, d.columns, penalty=pp.penalty, ridge_c=pp.ridge_c)
     if model is None:
         raise ParameterError(
             f"prediction of {outcome}: the model cannot be fitted (singular "
@@ -1009,6 +1011,7 @@ def marker_roc(
     data: pd.DataFrame,
     marker: str,
     outcomes: Sequence[str],
+    *,
     params: Prediction | Parameters | Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """ROC of one ``marker`` (higher = higher risk of HPD) under each outcome (definition).
@@ -1081,6 +1084,7 @@ def predictors_by_definition(
     data: pd.DataFrame,
     outcomes: Sequence[str],
     predictors: Sequence[str] | None = None,
+    *,
     params: Prediction | Parameters | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Does a predictor predict HPD under every definition alike? One long table:
@@ -1097,7 +1101,7 @@ def predictors_by_definition(
     )
     rows = []
     for p in preds:
-        t, _ = marker_roc(prepared, p, outcomes, params)
+        t, _ = marker_roc(prepared, p, outcomes, params=params)
         for r in t.to_dict("records"):
             rows.append(
                 {
@@ -1126,7 +1130,7 @@ def _model_auc_rows(
     model of ``outcome`` on ``predictors`` (:func:`prediction_model`), or one row with the
     reason it cannot be fitted."""
     try:
-        m = prediction_model(prepared, outcome, predictors, params)
+        m = prediction_model(prepared, outcome, predictors, params=params)
     except ParameterError as exc:
         return [{"predictor": "model (apparent)", "outcome": outcome, "note": str(exc)}]
     s = m.summary().iloc[0]
@@ -1268,7 +1272,7 @@ def section_data(section: Any) -> pd.DataFrame:
     if bio is not None and len(bio):
         pp = section.params.prediction
         extra = biomarker_predictors(
-            bio, section.cohort.patients, pp.early_change_markers, section.params
+            bio, section.cohort.patients, pp.early_change_markers, params=section.params
         )
         extra = extra[
             [

@@ -46,39 +46,39 @@ def read_table(path: str | Path, role: str | None = None) -> pd.DataFrame:
     table: missing, empty, binary, HTML, not UTF-8, malformed.
     """
     col = Collector()
-    df, _label = read_raw_table(Path(path), role, col, str(path))
+    df, _label = read_raw_table(Path(path), role, col, label=str(path))
     if col.problems or df is None:
         raise CohortError(col.ordered())
     return _plain(df).reset_index(drop=True)
 
 
 def read_raw_table(
-    path: Path, role: str | None, col: Collector, label: str
+    path: Path, role: str | None, col: Collector, *, label: str
 ) -> tuple[pd.DataFrame | None, str]:
     """Read ``path``; index = spreadsheet row numbers. Returns (frame or None, file label)."""
     if not path.exists():
-        col.add(label, None, None, "file not found", EXPECTED_FILES)
+        col.add(label, None, None, message="file not found", expected=EXPECTED_FILES)
         return None, label
     if path.is_dir():
-        col.add(label, None, None, "is a folder, not a table file", "a table file")
+        col.add(label, None, None, message="is a folder, not a table file", expected="a table file")
         return None, label
     suffix = table_suffix(path)
     try:
         if suffix == ".parquet":
             return _read_parquet(path, col, label), label
         if suffix == ".xlsx":
-            return _read_excel(path, role, col, label)
+            return _read_excel(path, role, col, label=label)
         if suffix in (".xls", ".xlsm", ".ods"):
             col.add(
                 label,
                 None,
                 None,
-                f"{suffix} workbooks are not supported",
-                "an .xlsx workbook, or CSV/Parquet",
+                message=f"{suffix} workbooks are not supported",
+                expected="an .xlsx workbook, or CSV/Parquet",
             )
             return None, label
         if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt"):
-            return _read_text(path, suffix, col, label), label
+            return _read_text(path, suffix, col, label=label), label
     except CohortError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user problem, not a crash
@@ -86,16 +86,16 @@ def read_raw_table(
             label,
             None,
             None,
-            f"could not be read as a {suffix} table: {first_line(exc)}",
-            "a valid " + suffix + " file",
+            message=f"could not be read as a {suffix} table: {first_line(exc)}",
+            expected="a valid " + suffix + " file",
         )
         return None, label
     col.add(
         label,
         None,
         None,
-        f"unsupported file type {suffix or '(no extension)'!r}",
-        "one of " + ", ".join(SUPPORTED_SUFFIXES),
+        message=f"unsupported file type {suffix or '(no extension)'!r}",
+        expected="one of " + ", ".join(SUPPORTED_SUFFIXES),
     )
     return None, label
 
@@ -124,23 +124,23 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_text(path: Path, suffix: str, col: Collector, label: str) -> pd.DataFrame | None:
+def _read_text(path: Path, suffix: str, col: Collector, *, label: str) -> pd.DataFrame | None:
     """A CSV/TSV table (plain or gzip), after the checks that it is UTF-8 text and not another
     kind of file; the delimiter follows Excel's ``sep=`` first line or the header."""
-    data = _decompressed(path.read_bytes(), suffix, col, label)
+    data = _decompressed(path.read_bytes(), suffix, col, label=label)
     if data is None or not _is_text_table(data, col, label):
         return None
-    found = _header_and_delimiter(data, suffix, col, label)
+    found = _header_and_delimiter(data, suffix, col, label=label)
     if found is None:
         return None
     data, header_line, sep, first_row = found
     header = [h.strip() for h in next(csv.reader([header_line], delimiter=sep))]
     if not check_header(header, col, label):
         return None
-    return _parse_csv(data, sep, header, first_row, col, label)
+    return _parse_csv(data, sep, header, first_row=first_row, col=col, label=label)
 
 
-def _decompressed(data: bytes, suffix: str, col: Collector, label: str) -> bytes | None:
+def _decompressed(data: bytes, suffix: str, col: Collector, *, label: str) -> bytes | None:
     """The bytes of a text table: gunzipped when gzip-compressed (None and a problem when it
     is not readable, or named ``.gz`` without being gzip)."""
     if data[:2] == b"\x1f\x8b":
@@ -151,8 +151,8 @@ def _decompressed(data: bytes, suffix: str, col: Collector, label: str) -> bytes
                 label,
                 None,
                 None,
-                f"is not a readable gzip file ({first_line(exc)})",
-                "a complete .csv.gz file",
+                message=f"is not a readable gzip file ({first_line(exc)})",
+                expected="a complete .csv.gz file",
             )
             return None
     if suffix.endswith(".gz"):
@@ -160,8 +160,8 @@ def _decompressed(data: bytes, suffix: str, col: Collector, label: str) -> bytes
             label,
             None,
             None,
-            "is named .gz but is not gzip-compressed",
-            "a gzip-compressed CSV, or rename it to .csv",
+            message="is named .gz but is not gzip-compressed",
+            expected="a gzip-compressed CSV, or rename it to .csv",
         )
         return None
     return data
@@ -184,14 +184,26 @@ def _is_text_table(data: bytes, col: Collector, label: str) -> bool:
     """True when ``data`` is non-empty UTF-8 text that is not a workbook, Parquet file, binary
     file or web page; else the problem is recorded."""
     if not data or data.isspace():  # (not data.strip(): that copies the whole file)
-        col.add(label, None, None, "file is empty", "a header row and one row per record")
+        col.add(
+            label,
+            None,
+            None,
+            message="file is empty",
+            expected="a header row and one row per record",
+        )
         return False
     for magic, message, expected in _NOT_TEXT:
         if data.startswith(magic):
-            col.add(label, None, None, message, expected)
+            col.add(label, None, None, message=message, expected=expected)
             return False
     if b"\x00" in data[:65536]:
-        col.add(label, None, None, "contains binary data, not a text table", "a CSV text file")
+        col.add(
+            label,
+            None,
+            None,
+            message="contains binary data, not a text table",
+            expected="a CSV text file",
+        )
         return False
     bad = _utf8_error(data)
     if bad is not None:
@@ -200,9 +212,9 @@ def _is_text_table(data: bytes, col: Collector, label: str) -> bool:
             label,
             line,
             None,
-            f"byte 0x{data[bad]:02x} is not valid UTF-8 (the file is probably "
+            message=f"byte 0x{data[bad]:02x} is not valid UTF-8 (the file is probably "
             "Latin-1/Windows-1252 encoded)",
-            "UTF-8 text: re-save the file as 'CSV UTF-8'",
+            expected="UTF-8 text: re-save the file as 'CSV UTF-8'",
         )
         return False
     head = data[:65536].lstrip()[:200].lower()
@@ -211,15 +223,15 @@ def _is_text_table(data: bytes, col: Collector, label: str) -> bool:
             label,
             None,
             None,
-            "looks like an HTML/XML page, not a CSV table",
-            "a CSV text file (download the file itself, not the web page)",
+            message="looks like an HTML/XML page, not a CSV table",
+            expected="a CSV text file (download the file itself, not the web page)",
         )
         return False
     return True
 
 
 def _header_and_delimiter(
-    data: bytes, suffix: str, col: Collector, label: str
+    data: bytes, suffix: str, col: Collector, *, label: str
 ) -> tuple[bytes, str, str, int] | None:
     """(data from the header on, header line, delimiter, row number of the first record).
 
@@ -240,16 +252,16 @@ def _header_and_delimiter(
             label,
             None,
             "delimiter",
-            0,
-            f"Excel's first line 'sep={sep}' read as the delimiter; the header is line 2",
+            n_rows=0,
+            detail=f"Excel's first line 'sep={sep}' read as the delimiter; the header is line 2",
         )
         if not data.strip():
             col.add(
                 label,
                 None,
                 None,
-                "has no header after its 'sep=' line",
-                "a header row and one row per record",
+                message="has no header after its 'sep=' line",
+                expected="a header row and one row per record",
             )
             return None
         end = data.find(b"\n")
@@ -260,12 +272,18 @@ def _header_and_delimiter(
         elif "\t" in header_line:
             sep = "\t"
         if sep != ",":
-            col.note(label, None, "delimiter", 0, f"fields separated by {sep!r}, not commas")
+            col.note(
+                label,
+                None,
+                "delimiter",
+                n_rows=0,
+                detail=f"fields separated by {sep!r}, not commas",
+            )
     return data, header_line, sep, first_row
 
 
 def _parse_csv(
-    data: bytes, sep: str, header: list[str], first_row: int, col: Collector, label: str
+    data: bytes, sep: str, header: list[str], *, first_row: int, col: Collector, label: str
 ) -> pd.DataFrame | None:
     """The table of ``data`` (index = spreadsheet rows from ``first_row``); a malformed line is
     a problem naming it."""
@@ -291,11 +309,17 @@ def _parse_csv(
                 label,
                 int(m.group(2)),
                 None,
-                f"has {m.group(3)} fields but the header has {m.group(1)}",
-                f"the same number of fields on every line (quote cells that contain {sep!r})",
+                message=f"has {m.group(3)} fields but the header has {m.group(1)}",
+                expected=f"the same number of fields on every line (quote cells that contain {sep!r})",
             )
         else:
-            col.add(label, None, None, f"is not a well-formed CSV table: {msg}", "a CSV text file")
+            col.add(
+                label,
+                None,
+                None,
+                message=f"is not a well-formed CSV table: {msg}",
+                expected="a CSV text file",
+            )
         return None
     df.columns = [str(c).strip() for c in df.columns]
     df.index = pd.RangeIndex(first_row, len(df) + first_row)
@@ -339,13 +363,25 @@ def check_header(header: list[str], col: Collector, label: str) -> bool:
     else the problems are recorded on row 1."""
     ok = True
     if any(h == "" for h in header):
-        col.add(label, 1, None, "the header has an empty column name", "a name for every column")
+        col.add(
+            label,
+            1,
+            None,
+            message="the header has an empty column name",
+            expected="a name for every column",
+        )
         ok = False
     names = [canonical_name(h) for h in header]
     seen: dict[str, str] = {}
     for h, n in zip(header, names, strict=True):
         if n and n in seen:
-            col.add(label, 1, h, f"column name repeats {seen[n]!r}", "unique column names")
+            col.add(
+                label,
+                1,
+                h,
+                message=f"column name repeats {seen[n]!r}",
+                expected="unique column names",
+            )
             ok = False
         seen.setdefault(n, h)
     return ok
@@ -359,7 +395,11 @@ def drop_empty_rows(df: pd.DataFrame, col: Collector, label: str) -> pd.DataFram
         if cand.any():
             empty[cand] = df[cand].isna().all(axis=1).to_numpy()
         if col.note_rows(
-            label, None, "dropped_empty_rows", empty, "rows with every cell empty dropped"
+            label,
+            None,
+            "dropped_empty_rows",
+            mask=empty,
+            detail="rows with every cell empty dropped",
         ):
             df = df[~empty]
     return df
@@ -373,8 +413,8 @@ def _read_parquet(path: Path, col: Collector, label: str) -> pd.DataFrame | None
             label,
             None,
             None,
-            "is not a Parquet file",
-            "a Parquet file written by pandas/pyarrow/R arrow (or rename it to its real type)",
+            message="is not a Parquet file",
+            expected="a Parquet file written by pandas/pyarrow/R arrow (or rename it to its real type)",
         )
         return None
     import pyarrow as pa
@@ -400,12 +440,18 @@ def _read_parquet(path: Path, col: Collector, label: str) -> pd.DataFrame | None
 
 
 def _read_excel(
-    path: Path, role: str | None, col: Collector, label: str
+    path: Path, role: str | None, col: Collector, *, label: str
 ) -> tuple[pd.DataFrame | None, str]:
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic != b"PK\x03\x04":
-        col.add(label, None, None, "is not an Excel .xlsx workbook", "an .xlsx workbook")
+        col.add(
+            label,
+            None,
+            None,
+            message="is not an Excel .xlsx workbook",
+            expected="an .xlsx workbook",
+        )
         return None, label
     with pd.ExcelFile(path, engine="openpyxl") as xl:
         sheets = [str(s) for s in xl.sheet_names]
@@ -415,9 +461,9 @@ def _read_excel(
                 label,
                 None,
                 None,
-                f"workbook has several sheets ({', '.join(map(repr, sheets))}) and none is "
+                message=f"workbook has several sheets ({', '.join(map(repr, sheets))}) and none is "
                 f"named {role or 'after a table role'!r}",
-                f"a sheet named {role!r} or a workbook with one sheet"
+                expected=f"a sheet named {role!r} or a workbook with one sheet"
                 if role
                 else "a workbook with one sheet",
             )

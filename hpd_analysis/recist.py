@@ -427,6 +427,7 @@ def _reason_key(
     target_code: np.ndarray,
     non_target_code: np.ndarray,
     overall_pd: np.ndarray,
+    *,
     new_lesion: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Position of each scan's case in the reason tables (``new_lesion``: :func:`bool_na`)."""
@@ -457,7 +458,7 @@ def response_reason(
         target_code,
         label_codes(non_target, NON_TARGET_LABELS),
         np.asarray(overall, dtype=object) == "PD",
-        bool_na(new_lesion),
+        new_lesion=bool_na(new_lesion),
     )
     own_pd_rows = own_pd_texts = None
     if target_pd_reason is not None:
@@ -581,7 +582,7 @@ def scan_responses(scans: ScanAssessment) -> ScanResponses:
     )
     new_lesion = bool_na(scans.new_lesion)
     overall = _overall_codes(target, non_target, new_lesion[0])
-    key = _reason_key(target, non_target, overall == _OVERALL["PD"], new_lesion)
+    key = _reason_key(target, non_target, overall == _OVERALL["PD"], new_lesion=new_lesion)
     sld = np.asarray(scans.sld_mm, dtype=float)
     measured_pd = np.flatnonzero((target == _TARGET["PD"]) & np.isnan(sld))
     measured_pd_texts = _measured_pd_texts(
@@ -879,7 +880,10 @@ def confirmed_responses(
             continue
         candidates = np.flatnonzero(np.isin(response, confirming))
         found = first_at_or_after(
-            patient[rows], day[rows] + confirm_min_days, patient[candidates], day[candidates]
+            patient[rows],
+            day[rows] + confirm_min_days,
+            patient[candidates],
+            candidate_time=day[candidates],
         )
         confirm_day = np.where(found >= 0, day[candidates][np.maximum(found, 0)], np.nan)
         confirmed[rows] = (found >= 0) & (confirm_day < next_pd[rows])
@@ -1070,7 +1074,7 @@ def _confirmatory_scans(
         iupd["_pcode"].to_numpy(),
         (iupd["_d0"] + confirm_min_days).to_numpy(),
         r["_pcode"].to_numpy(),
-        r["_d"].to_numpy(),
+        candidate_time=r["_d"].to_numpy(),
     )
     columns = {
         "day": "confirm_day",

@@ -268,6 +268,7 @@ def first_at_or_after(
     query_group: np.ndarray,
     query_time: np.ndarray,
     candidate_group: np.ndarray,
+    *,
     candidate_time: np.ndarray,
 ) -> np.ndarray:
     """For each query, the position (in the candidate arrays) of the first candidate of the same

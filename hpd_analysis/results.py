@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .cohort import Cohort
     from .definitions import Definition
     from .report import Section
-    from .survival import SurvivalComparison
+    from .survival import SurvivalComparison, SurvivalInfo
 
 __all__ = [
     "Classification",
@@ -544,6 +544,7 @@ class Classification:
         definition: str | None = None,
         parameter: str | None = None,
         n_values: int = 21,
+        *,
         method: str | None = None,
     ) -> pd.DataFrame:
         """HPD incidence as one threshold varies (default: the primary definition's first
@@ -555,8 +556,8 @@ class Classification:
             self._section,
             definition,
             parameter,
-            n_values,
-            method or self.settings.get("ci_method") or "wilson",
+            n_values=n_values,
+            method=method or self.settings.get("ci_method") or "wilson",
         )
 
     # ------------------------------------------------------------------ figures
@@ -591,12 +592,14 @@ class Classification:
         endpoint: str = "os",
         landmark: str | float | None = None,
         by: str | None = None,
+        *,
         ax: Axes | None = None,
     ) -> Axes:
         """Kaplan–Meier curves of ``endpoint`` by HPD status (or ``by``) with numbers at risk."""
         from .plots import km_plot
 
         comp = self.survival(endpoint, landmark, by)
+        assert comp.info is not None  # .survival returns a fitted comparison
         labels = km_labels(endpoint, comp.info, self._section.group_name(comp.group_by))
         fig = km_plot(
             comp.fitters, ax=ax, xlabel=labels.xlabel, ylabel=labels.ylabel, title=labels.title
@@ -769,13 +772,13 @@ class KMLabels:
     title: str
 
 
-def km_labels(endpoint: str, info: Mapping[str, Any], groups: str) -> KMLabels:
+def km_labels(endpoint: str, info: SurvivalInfo, groups: str) -> KMLabels:
     """Axis labels and title of a Kaplan–Meier plot of ``endpoint`` (``info`` of
     :func:`hpd_analysis.survival.survival_data`: months from the landmark when it has one, else
     from the treatment start) by ``groups`` (words)."""
     from .survival import ENDPOINT_NAMES
 
-    origin = "landmark" if info["landmark_months"] is not None else "treatment start"
+    origin = "landmark" if info.landmark_months is not None else "treatment start"
     name = ENDPOINT_NAMES.get(endpoint, endpoint)
     return KMLabels(
         xlabel=f"months from {origin}",

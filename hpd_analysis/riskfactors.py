@@ -541,7 +541,7 @@ MC_PERMUTATIONS, MC_SEED, MC_MAX_N = 10_000, 0, 20_000
 
 
 def chi2_monte_carlo(
-    x: np.ndarray, g: np.ndarray, permutations: int = MC_PERMUTATIONS, seed: int = MC_SEED
+    x: np.ndarray, g: np.ndarray, permutations: int = MC_PERMUTATIONS, *, seed: int = MC_SEED
 ) -> tuple[float, float]:
     """Pearson's chi-squared statistic of the table of ``x`` by ``g`` (category codes, no
     missing) and its Monte Carlo p-value with both margins fixed, as R's
@@ -722,7 +722,7 @@ def events_per_variable(n_events: int | float, n_params: int) -> float:
 
 
 def epv_warning(
-    n_events: int | float, n_params: int, threshold: float = 10.0, model: str = "model"
+    n_events: int | float, n_params: int, threshold: float = 10.0, *, model: str = "model"
 ) -> str | None:
     """Warning text when the events per variable fall below ``threshold`` (default 10), else None.
 
@@ -1497,7 +1497,7 @@ def _model_rows(
     )
     notes = [fit.note] if fit.note else []
     limiting = min(n_events, n - n_events)
-    msg = epv_warning(limiting, x.shape[1], options.epv_threshold, label) if n else None
+    msg = epv_warning(limiting, x.shape[1], options.epv_threshold, model=label) if n else None
     if msg:
         warn.append(msg)
         notes.append(
@@ -1524,7 +1524,7 @@ def _model_rows(
 
 
 def rubin_pool(
-    estimates: np.ndarray, variances: np.ndarray, n: int, k: int
+    estimates: np.ndarray, variances: np.ndarray, n: int, *, k: int
 ) -> tuple[float, float, float]:
     """Rubin's rules (Rubin 1987) for one coefficient over m imputations: pooled estimate
     (mean), total variance T = Ū + (1 + 1/m) B, and the degrees of freedom of Barnard & Rubin
@@ -1587,7 +1587,7 @@ def _rubin_estimates(
     k = est.shape[1] + 1
     out = []
     for j in range(est.shape[1]):
-        q, tvar, df = rubin_pool(est[:, j], var[:, j], n, k)
+        q, tvar, df = rubin_pool(est[:, j], var[:, j], n, k=k)
         se = float(np.sqrt(tvar))
         crit = float(t_dist.ppf(1 - alpha / 2, df))
         out.append(

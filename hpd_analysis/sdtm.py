@@ -311,7 +311,7 @@ class ImportReport:
 # --------------------------------------------------------------------------- small helpers
 
 
-def _require(df: pd.DataFrame, name: str, columns: list[str], what: str) -> None:
+def _require(df: pd.DataFrame, name: str, columns: list[str], *, what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise CohortError(
@@ -402,7 +402,7 @@ def _raise_for_rows(
 
 
 def parse_iso_dates(
-    values: pd.Series, name: str, column: str, report: ImportReport | None = None
+    values: pd.Series, name: str, column: str, *, report: ImportReport | None = None
 ) -> pd.Series:
     """ISO 8601 text (date, date-time, or partial ``YYYY-MM`` / ``YYYY``) -> datetime64[ns].
 
@@ -567,7 +567,7 @@ def _accepted_reader_rows(
 
 def _patients_from_dm(dm: pd.DataFrame, name: str, report: ImportReport) -> pd.DataFrame:
     """One row per DM subject: treatment dates, death, DM contact dates and demographics."""
-    _require(dm, name, ["USUBJID"], "DM")
+    _require(dm, name, ["USUBJID"], what="DM")
     start_col = _treatment_start_variable(dm, name, report)
     pid = dm["USUBJID"].astype("string").str.strip()
     _raise_for_rows(
@@ -587,17 +587,17 @@ def _patients_from_dm(dm: pd.DataFrame, name: str, report: ImportReport) -> pd.D
         values=pid,
     )
     p = pd.DataFrame({"patient_id": pid.astype(str)})
-    p["treatment_start"] = parse_iso_dates(dm[start_col], name, start_col, report)
+    p["treatment_start"] = parse_iso_dates(dm[start_col], name, start_col, report=report)
     for col, var in [("treatment_end", "RFXENDTC"), ("death_date", "DTHDTC")]:
         p[col] = (
-            parse_iso_dates(dm[var], name, var, report)
+            parse_iso_dates(dm[var], name, var, report=report)
             if var in dm.columns
             else pd.Series(pd.NaT, index=dm.index, dtype="datetime64[ns]")
         )
     contact = []
     for var in ("RFPENDTC", "RFENDTC", "RFXENDTC"):
         if var in dm.columns:
-            contact.append(parse_iso_dates(dm[var], name, var, None))
+            contact.append(parse_iso_dates(dm[var], name, var, report=None))
     p["_dm_contact"] = (
         pd.concat(contact, axis=1).max(axis=1) if contact else pd.Series(pd.NaT, index=dm.index)
     ).astype("datetime64[ns]")
@@ -652,7 +652,7 @@ def _tte_from_adtte(adtte: pd.DataFrame, name: str, report: ImportReport) -> pd.
     ADTTE event mapping: the OS and PFS parameters (``PARAMCD``), time ``AVAL`` in months
     (:func:`_aval_months_per_unit`), event = 1 when ``CNSR == 0``; ``_pfs_prog_date`` is the
     ``ADT`` of a PFS event whose ``EVNTDESC`` names a progression."""
-    _require(adtte, name, ["USUBJID", "PARAMCD", "AVAL", "CNSR"], "ADTTE")
+    _require(adtte, name, ["USUBJID", "PARAMCD", "AVAL", "CNSR"], what="ADTTE")
     par = _text(adtte, "PARAMCD")
     aval = _numeric(adtte["AVAL"])
     cnsr = _numeric(adtte["CNSR"])
@@ -766,8 +766,8 @@ def _lesions_from_tu_tr(
     tu: pd.DataFrame | None,
     tu_name: str,
     tr: pd.DataFrame,
-    tr_name: str,
     *,
+    tr_name: str,
     reader: str,
     diameter_rule: str,
     equivocal_new_lesions: str,
@@ -819,7 +819,7 @@ def _tr_lesion_records(
 ) -> _TrRecords:
     """TR lesion records: summary rows (no ``TRLNKID``) skipped, the chosen reader's records
     (:func:`select_reader`), the tests this importer reads, a date on every record."""
-    _require(tr, tr_name, ["USUBJID", "TRLNKID", "TRTESTCD", "TRDTC"], "TR")
+    _require(tr, tr_name, ["USUBJID", "TRLNKID", "TRTESTCD", "TRDTC"], what="TR")
     if not {"TRSTRESN", "TRSTRESC", "TRORRES"} & set(tr.columns):
         raise CohortError(
             [
@@ -856,7 +856,7 @@ def _tr_lesion_records(
 
 def _tr_record_table(tr: pd.DataFrame, tr_name: str, report: ImportReport) -> pd.DataFrame:
     """The columns of :attr:`_TrRecords.records`, one row per TR record of ``tr``."""
-    date = parse_iso_dates(tr["TRDTC"], tr_name, "TRDTC", report)
+    date = parse_iso_dates(tr["TRDTC"], tr_name, "TRDTC", report=report)
     nodate = date.isna()
     _raise_for_rows(
         nodate,
@@ -935,7 +935,7 @@ def _tu_lesion_identity(
     the identification date ``_tudtc`` (``TUDTC``) and visit."""
     if tu is None:
         return pd.DataFrame(columns=_IDENTITY_COLUMNS)
-    _require(tu, tu_name, ["USUBJID", "TULNKID"], "TU")
+    _require(tu, tu_name, ["USUBJID", "TULNKID"], what="TU")
     role_txt = _first_present(tu, ["TUSTRESC", "TUORRES"])
     role = role_txt.map(_ROLE, na_action="ignore")
     bad = role_txt.notna() & role.isna()
@@ -957,7 +957,7 @@ def _tu_lesion_identity(
             "organ": tu["TULOC"].astype("string") if "TULOC" in tu.columns else pd.NA,
             "lymph_node": location.str.contains(r"LYMPH|NODE|NODAL", regex=True).astype(bool),
             "_tudtc": (
-                parse_iso_dates(tu["TUDTC"], tu_name, "TUDTC", report)
+                parse_iso_dates(tu["TUDTC"], tu_name, "TUDTC", report=report)
                 if "TUDTC" in tu.columns
                 else pd.NaT
             ),
@@ -1068,7 +1068,7 @@ def _lesion_results(
         tr_name=tr_name,
         report=report,
     )
-    state, status = _tumour_states(les, target, tr_name, report)
+    state, status = _tumour_states(les, target, tr_name, report=report)
     new = les["_role"].eq("new")
     equivocal_new = new & state.str.startswith("EQUIVOCAL").fillna(False)
     les = les.assign(diameter_mm=diameter.where(target), status=status.where(~target))
@@ -1165,7 +1165,7 @@ def _target_diameters(
 
 
 def _tumour_states(
-    les: pd.DataFrame, target: pd.Series, tr_name: str, report: ImportReport
+    les: pd.DataFrame, target: pd.Series, tr_name: str, *, report: ImportReport
 ) -> tuple[pd.Series, pd.Series]:
     """The ``TUMSTATE`` text of each row and its status (PRESENT -> present, ABSENT -> absent,
     UNEQUIVOCAL -> unequivocal_progression, EQUIVOCAL -> present under RECIST 1.1)."""
@@ -1275,11 +1275,11 @@ def _add_new_lesions_from_tu(
 
 
 def _responses_from_rs(
-    rs: pd.DataFrame, name: str, reader: str, report: ImportReport
+    rs: pd.DataFrame, name: str, reader: str, *, report: ImportReport
 ) -> pd.DataFrame:
     """RS responses per scan of the chosen reader (:data:`RESPONSE_COLUMNS`), RECIST 1.1
     records only when the domain also holds other criteria."""
-    _require(rs, name, ["USUBJID", "RSTESTCD", "RSDTC"], "RS")
+    _require(rs, name, ["USUBJID", "RSTESTCD", "RSDTC"], what="RS")
     cat = _text(rs, "RSCAT")
     if cat.eq("RECIST 1.1").any():  # RECIST 1.1 records when the domain also holds others
         rs = report.drop(
@@ -1295,7 +1295,7 @@ def _responses_from_rs(
     d = pd.DataFrame(
         {
             "patient_id": _subject_ids(rs),
-            "assessment_date": parse_iso_dates(rs["RSDTC"], name, "RSDTC", report),
+            "assessment_date": parse_iso_dates(rs["RSDTC"], name, "RSDTC", report=report),
             "visit": _visits(rs),
             "_test": _text(rs, "RSTESTCD"),
             "_res": res,
@@ -1392,7 +1392,7 @@ def import_sdtm(
         tu,
         files.tu.name if files.tu else "TU",
         tr,
-        files.tr.name,
+        tr_name=files.tr.name,
         reader=reader,
         diameter_rule=diameter_rule,
         equivocal_new_lesions=equivocal_new_lesions,
@@ -1400,7 +1400,7 @@ def import_sdtm(
         report=report,
     )
     resp = (
-        _responses_from_rs(read_domain(files.rs), files.rs.name, reader, report)
+        _responses_from_rs(read_domain(files.rs), files.rs.name, reader, report=report)
         if files.rs
         else pd.DataFrame(columns=RESPONSE_COLUMNS)
     )
@@ -1505,7 +1505,7 @@ def _last_alive_from_adsl(
     table = read_domain(adsl)
     if not {"USUBJID", "LSTALVDT"} <= set(table.columns):
         return last
-    lst = parse_iso_dates(table["LSTALVDT"], adsl.name, "LSTALVDT", report)
+    lst = parse_iso_dates(table["LSTALVDT"], adsl.name, "LSTALVDT", report=report)
     lst.index = _subject_ids(table)
     mapped = patient_id.map(lst[~lst.index.duplicated()])
     later = mapped.notna() & ~(mapped <= last)

@@ -62,7 +62,7 @@ evaluation up to day 56). ``lookahead="extend"`` (default, parameter
 time the rule reads, so that every verdict is decidable at ``L``; ``"truncate"`` keeps ``L`` and
 evaluates the rule with the information available at ``L``: the patients whose verdict was
 decided later are left out, as above. An analyst's number is never moved (truncate applies). The
-landmark sentence (``info["landmark_rule"]``, printed under each figure) says which, and gives
+landmark sentence (``info.landmark_rule``, printed under each figure) says which, and gives
 the landmark day.
 
 Reporting helpers: :func:`available_endpoints` / :func:`no_endpoint_note` (a cohort without
@@ -457,17 +457,36 @@ def _check_endpoint(
     return time, event
 
 
+@dataclass(frozen=True)
+class SurvivalInfo:
+    """What :func:`survival_data` decided for one endpoint and grouping, beside its analysis
+    table: the groups, the landmark and every patient left out (with the first reason that
+    applies)."""
+
+    endpoint: str  # os, pfs, ttf ...
+    grouping: str  # "all", a definition code or a patient column
+    levels: list[str]  # the groups, in plot order
+    reference: str | None  # the hazard ratios' reference group
+    landmark_months: float | None  # months from treatment start; None: no landmark
+    landmark_rule: str  # the landmark sentence printed under each figure
+    horizon_months: float  # latest time the grouping rule reads (0: a column)
+    n_input: int  # patients in the input table
+    n_analysed: int  # patients in the analysis table
+    excluded: pd.DataFrame  # patient_id, reason: every patient left out
+    n_excluded: dict[str, int]  # reason -> patients left out
+
+
 def survival_data(
     classification: pd.DataFrame,
     endpoint: str = "os",
     group_by: str | None = None,
-    landmark: str | float | None = "first_eval",
     *,
+    landmark: str | float | None = "first_eval",
     reference: str | None = None,
     definitions: Sequence[Any] | None = None,
     lookahead: str = "extend",
     days_per_month: float = DAYS_PER_MONTH,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, SurvivalInfo]:
     """Analysis table of one endpoint by group, with every left-out patient counted.
 
     Parameters
@@ -501,11 +520,12 @@ def survival_data(
     -------
     ``(data, info)``: ``data`` has ``patient_id`` (when present), ``group``, ``time_months``
     (months from the landmark, or from treatment start) and ``event`` (int 0/1), one row per
-    analysed patient in input order. ``info`` holds ``endpoint``, ``grouping``, ``levels``,
-    ``reference``, ``landmark_months`` (None when no landmark), ``landmark_rule`` (sentence),
-    ``n_input``, ``n_analysed``, ``excluded`` (DataFrame ``patient_id, reason``: every patient
-    left out, first reason that applies), ``n_excluded`` (reason -> count), ``horizon_months``
-    (latest time the grouping rule reads; 0 for a column or an unknown definition).
+    analysed patient in input order. ``info`` (:class:`SurvivalInfo`) holds ``endpoint``,
+    ``grouping``, ``levels``, ``reference``, ``landmark_months`` (None when no landmark),
+    ``landmark_rule`` (sentence), ``n_input``, ``n_analysed``, ``excluded`` (DataFrame
+    ``patient_id, reason``: every patient left out, first reason that applies), ``n_excluded``
+    (reason -> count), ``horizon_months`` (latest time the grouping rule reads; 0 for a column
+    or an unknown definition).
     """
     lookahead = _lookahead(lookahead)
     tcol, ecol = _endpoint_columns(classification, endpoint)
@@ -536,19 +556,19 @@ def survival_data(
     data, excluded = _analysed_and_excluded(
         classification, labels, time=t, event=e, reason=reason, landmark=lm.months
     )
-    info: dict[str, Any] = {
-        "endpoint": str(endpoint).lower(),
-        "grouping": "all" if group_by is None else str(group_by),
-        "levels": levels,
-        "reference": ref,
-        "landmark_months": lm.months,
-        "landmark_rule": lm.rule,
-        "horizon_months": lm.horizon,
-        "n_input": len(classification),
-        "n_analysed": len(data),
-        "excluded": excluded,
-        "n_excluded": _reason_counts(excluded["reason"]),
-    }
+    info = SurvivalInfo(
+        endpoint=str(endpoint).lower(),
+        grouping="all" if group_by is None else str(group_by),
+        levels=levels,
+        reference=ref,
+        landmark_months=lm.months,
+        landmark_rule=lm.rule,
+        horizon_months=lm.horizon,
+        n_input=len(classification),
+        n_analysed=len(data),
+        excluded=excluded,
+        n_excluded=_reason_counts(excluded["reason"]),
+    )
     return data, info
 
 
@@ -734,7 +754,7 @@ def _risk_table(t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
     return times, d, n_at
 
 
-def _r_quantile_time(x: np.ndarray, y: np.ndarray, p: float, tol: float = _R_TOLERANCE) -> float:
+def _r_quantile_time(x: np.ndarray, y: np.ndarray, p: float, *, tol: float = _R_TOLERANCE) -> float:
     """R survival's ``findq`` (survival 3.5.3, ``quantile.survfit``): the time at which the
     cumulative distribution ``y`` (= 1 − S, non-decreasing, NaN where undefined) reaches ``p``.
 
@@ -867,7 +887,7 @@ class SurvivalComparison:
         self.definitions, self.lookahead = definitions, lookahead
         self.days_per_month = float(days_per_month)
         self.data: pd.DataFrame | None = None
-        self.info: dict[str, Any] = {}
+        self.info: SurvivalInfo | None = None
         self.fitters: dict[str, Any] = {}
         self.logrank: Any = None
         self.cox: Any = None
@@ -880,20 +900,20 @@ class SurvivalComparison:
             classification,
             self.endpoint,
             self.group_by,
-            self.landmark,
+            landmark=self.landmark,
             reference=self.reference,
             definitions=self.definitions,
             lookahead=self.lookahead,
             days_per_month=self.days_per_month,
         )
         self.data, self.info = data, info
-        levels, ref = info["levels"], info["reference"]
+        levels, ref = info.levels, info.reference
         self.fitters = fit_km(data, alpha=self.alpha, levels=levels)
         present = [lv for lv in levels if lv in self.fitters]
-        self.notes = [info["landmark_rule"]]
-        if info["n_excluded"]:
+        self.notes = [info.landmark_rule]
+        if info.n_excluded:
             self.notes.append(
-                "left out: " + ", ".join(f"{r} ({k})" for r, k in info["n_excluded"].items())
+                "left out: " + ", ".join(f"{r} ({k})" for r, k in info.n_excluded.items())
             )
         self.logrank, lr_name = self._logrank(data, present)
         hr = self._cox(data, present, ref)
@@ -905,20 +925,18 @@ class SurvivalComparison:
                     f"{g} vs {ref}: " + NOTE_NON_PROPORTIONAL.format(p=format_p(ph_p))
                 )
         common: dict[str, Any] = {
-            "endpoint": info["endpoint"],
-            "grouping": info["grouping"],
-            "landmark_months": np.nan
-            if info["landmark_months"] is None
-            else info["landmark_months"],
+            "endpoint": info.endpoint,
+            "grouping": info.grouping,
+            "landmark_months": np.nan if info.landmark_months is None else info.landmark_months,
             "reference_group": ref if ref is not None else "",
             "logrank_p": np.nan if self.logrank is None else float(self.logrank.p_value),
             "logrank_test": lr_name,
             "hr_method": hr.method,
             "median_method": median_method_label(
-                self.alpha, info["landmark_months"], self.days_per_month
+                self.alpha, info.landmark_months, self.days_per_month
             ),
             "ph_test": PH_TEST_NAME if hr.ph else "",
-            "n_excluded": int(sum(info["n_excluded"].values())),
+            "n_excluded": int(sum(info.n_excluded.values())),
         }
         rows = [
             self._group_row(
@@ -1067,9 +1085,10 @@ class SurvivalComparison:
             _, ax = plt.subplots()
         for kmf in self.fitters.values():
             kmf.plot_survival_function(ax=ax, ci_show=ci_show, **kwargs)
-        origin = "landmark" if self.info.get("landmark_months") is not None else "treatment start"
+        info = self.info
+        origin = "landmark" if info and info.landmark_months is not None else "treatment start"
         ax.set_xlabel(f"months from {origin}")
-        ax.set_ylabel(ENDPOINT_NAMES.get(self.info.get("endpoint", ""), "survival"))
+        ax.set_ylabel(ENDPOINT_NAMES.get(info.endpoint if info else "", "survival"))
         if at_risk_counts and self.fitters:
             from lifelines.plotting import add_at_risk_counts
 
@@ -1102,6 +1121,7 @@ def cox_zph_test(
     time: np.ndarray,
     event: np.ndarray,
     x: np.ndarray,
+    *,
     beta: np.ndarray,
 ) -> tuple[np.ndarray, float]:
     """Proportional-hazards test of R survival 3.x ``cox.zph(fit, transform = "km")`` (the
@@ -1187,7 +1207,7 @@ def _ph_test(cph: Any, design: pd.DataFrame, cols: dict[str, str]) -> dict[str, 
                 design["T"].to_numpy(),
                 design["E"].to_numpy(),
                 design[names].to_numpy(),
-                cph.params_.reindex(names).to_numpy(dtype=float),
+                beta=cph.params_.reindex(names).to_numpy(dtype=float),
             )
     except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
         return {g: np.nan for g in cols.values()}
@@ -1268,13 +1288,13 @@ def exclusion_table(
             data,
             ep,
             group_by,
-            landmark,
+            landmark=landmark,
             definitions=definitions,
             lookahead=lookahead,
             days_per_month=days_per_month,
         )
-        rows.append({"endpoint": ep, "reason": "analysed", "n": int(info["n_analysed"])})
-        rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info["n_excluded"].items()]
+        rows.append({"endpoint": ep, "reason": "analysed", "n": int(info.n_analysed)})
+        rows += [{"endpoint": ep, "reason": r, "n": int(n)} for r, n in info.n_excluded.items()]
     return pd.DataFrame(rows, columns=["endpoint", "reason", "n"])
 
 
@@ -1408,7 +1428,7 @@ def competing_risks_table(
         classification,
         "pfs",
         group_by,
-        landmark,
+        landmark=landmark,
         definitions=definitions,
         lookahead=lookahead,
         days_per_month=days_per_month,
@@ -1418,7 +1438,7 @@ def competing_risks_table(
         index=_patient_ids(classification),
     )
     cause = cause_all.reindex(data["patient_id"].astype(str)).to_numpy(dtype=int)
-    lm = info["landmark_months"]
+    lm = info.landmark_months
     method = (
         f"Aalen-Johansen cumulative incidence of progression, death without progression "
         f"competing; {100 * (1 - alpha):g}% CI log(-log), Greenwood-type variance "
@@ -1426,7 +1446,7 @@ def competing_risks_table(
         + ("treatment start" if lm is None else f"the landmark ({lm:.2f} months)")
     )
     rows = []
-    for lv in info["levels"]:
+    for lv in info.levels:
         part = data["group"].to_numpy() == lv
         if not part.any():
             continue
@@ -1437,7 +1457,7 @@ def competing_risks_table(
         for i, a in enumerate(at):
             rows.append(
                 {
-                    "grouping": info["grouping"],
+                    "grouping": info.grouping,
                     "group": lv,
                     "n": int(part.sum()),
                     "months": a,

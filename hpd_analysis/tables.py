@@ -73,7 +73,7 @@ def format_number(v: Any, decimals: int = 1) -> str:
     return "−" + text[1:] if text.startswith("-") and float(text) != 0 else text.lstrip("-")
 
 
-def format_ci(est: Any, low: Any, high: Any, decimals: int = 2) -> str:
+def format_ci(est: Any, low: Any, high: Any, *, decimals: int = 2) -> str:
     """``1.85 (1.20–2.86)``: an estimate and its confidence interval; empty when the estimate
     is missing, the estimate alone when the interval is."""
     e = format_number(est, decimals)
@@ -435,7 +435,7 @@ def format_incidence(
             )
         row["HPD / evaluable"] = f"{_count_text(r.get('n_hpd'))} / {_count_text(n_ev)}"
         row["Incidence, % (95 % CI)"] = format_ci(
-            r.get("percent"), r.get("ci_low"), r.get("ci_high"), 1
+            r.get("percent"), r.get("ci_low"), r.get("ci_high"), decimals=1
         )
         row["Not evaluable"] = not_ev
         rows.append(row)
@@ -488,10 +488,10 @@ def format_agreement(
                 "HPD under both / either": f"{_count_text(r.get('n_both'))} / "
                 f"{_count_text(r.get('n_either'))}",
                 "Jaccard (95 % CI)": format_ci(
-                    r.get("jaccard"), r.get("jaccard_ci_low"), r.get("jaccard_ci_high"), 2
+                    r.get("jaccard"), r.get("jaccard_ci_low"), r.get("jaccard_ci_high"), decimals=2
                 ),
                 "Cohen's kappa (95 % CI)": format_ci(
-                    r.get("kappa"), r.get("kappa_ci_low"), r.get("kappa_ci_high"), 2
+                    r.get("kappa"), r.get("kappa_ci_low"), r.get("kappa_ci_high"), decimals=2
                 ),
                 "p": p_value_text(r.get("kappa_p_value")),
             }
@@ -536,7 +536,7 @@ def format_odds_ratios(
             cells[key][m] = "reference"
             cells[key][m + "_p"] = ""
         else:
-            text = format_ci(r.get("odds_ratio"), r.get("ci_low"), r.get("ci_high"), 2)
+            text = format_ci(r.get("odds_ratio"), r.get("ci_low"), r.get("ci_high"), decimals=2)
             cells[key][m] = text or "not estimable"
             cells[key][m + "_p"] = p_value_text(r.get("p_value"))
     rows = []
@@ -603,7 +603,9 @@ def format_survival(
         if str(r["group"]) == ref and format_number(r.get("hazard_ratio")):
             hr = "1 (reference)"
         else:
-            hr = format_ci(r.get("hazard_ratio"), r.get("hr_ci_low"), r.get("hr_ci_high"), 2)
+            hr = format_ci(
+                r.get("hazard_ratio"), r.get("hr_ci_low"), r.get("hr_ci_high"), decimals=2
+            )
         rows.append(
             {
                 "Endpoint": ENDPOINT_NAMES.get(str(r["endpoint"]), str(r["endpoint"])).capitalize(),
@@ -611,7 +613,10 @@ def format_survival(
                 "Patients": _count_text(r.get("n")),
                 "Events": _count_text(r.get("events")),
                 "Median, months (95 % CI)": format_ci(
-                    r.get("median_months"), r.get("median_ci_low"), r.get("median_ci_high"), 1
+                    r.get("median_months"),
+                    r.get("median_ci_low"),
+                    r.get("median_ci_high"),
+                    decimals=1,
                 ),
                 "HR (95 % CI)": hr,
                 "Log-rank p": p_value_text(r.get("logrank_p")),
@@ -697,6 +702,7 @@ def format_generic(
     table: pd.DataFrame,
     title: str | None = None,
     footnotes: Sequence[str] = (),
+    *,
     decimals: int = 2,
     definitions: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
@@ -738,6 +744,7 @@ def show_table(
     table: pd.DataFrame,
     title: str | None = None,
     footnotes: Sequence[str] = (),
+    *,
     definitions: Sequence[Any] | None = None,
 ) -> Any:
     """Display cell helper for the report's other tables: :func:`format_generic` (definition

@@ -205,6 +205,7 @@ def simulate_rereads(
     cohort: Cohort,
     definitions: Iterable[Definition],
     params: Parameters,
+    *,
     n_rereads: int | None = None,
     features: ColumnValues | pd.DataFrame | None = None,
 ) -> Rereads:

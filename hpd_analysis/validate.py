@@ -65,6 +65,7 @@ class Collector:
         file: str,
         row: int | None,
         column: str | None,
+        *,
         message: str,
         expected: str | None = None,
     ) -> None:
@@ -76,6 +77,7 @@ class Collector:
         file: str,
         column: str | None,
         mask: pd.Series,
+        *,
         message: str | Callable[[object], str],
         expected: str | None = None,
         values: pd.Series | None = None,
@@ -93,14 +95,14 @@ class Collector:
         vals = values.loc[rows] if values is not None else pd.Series([None] * len(rows), index=rows)
         for row, val in zip(rows, vals.tolist(), strict=True):
             text = message(val) if callable(message) else message
-            self.add(file, int(row), column, text, expected)
+            self.add(file, int(row), column, message=text, expected=expected)
         if n > self.max_per_check:
             self.add(
                 file,
                 None,
                 column,
-                f"… and {n - self.max_per_check} more rows with the same problem",
-                expected,
+                message=f"… and {n - self.max_per_check} more rows with the same problem",
+                expected=expected,
             )
             self._summary_rows[id(self.problems[-1])] = float(rows[-1]) + 0.5
         return n
@@ -121,7 +123,7 @@ class Collector:
 
         return sorted(self.problems, key=key)
 
-    def note(self, file: str, column: str | None, action: str, n_rows: int, detail: str) -> None:
+    def note(self, file: str, column: str | None, action: str, *, n_rows: int, detail: str) -> None:
         """Record one load-report row (something the loader fixed or flagged)."""
         self.report.append(
             {
@@ -134,13 +136,19 @@ class Collector:
         )
 
     def note_rows(
-        self, file: str, column: str | None, action: str, mask: pd.Series | np.ndarray, detail: str
+        self,
+        file: str,
+        column: str | None,
+        action: str,
+        *,
+        mask: pd.Series | np.ndarray,
+        detail: str,
     ) -> int:
         """Record one load-report row for the rows where ``mask`` holds (none when it holds
         nowhere); return their number."""
         n = int(mask.sum())
         if n:
-            self.note(file, column, action, n, detail)
+            self.note(file, column, action, n_rows=n, detail=detail)
         return n
 
     def warn(
@@ -148,6 +156,7 @@ class Collector:
         file: str,
         column: str | None,
         mask: pd.Series | None,
+        *,
         message: str,
         accept: str,
         n_rows: int | None = None,
@@ -171,7 +180,7 @@ class Collector:
             )
         else:
             n = int(n_rows or 0)
-        self.note(file, column, WARNING, n, f"{message}{rows}; {accept}")
+        self.note(file, column, WARNING, n_rows=n, detail=f"{message}{rows}; {accept}")
         return n
 
     def report_frame(self) -> pd.DataFrame:
@@ -232,6 +241,7 @@ def flag_date_after(
     col: Collector,
     label: str,
     table: pd.DataFrame | dict[str, pd.Series],
+    *,
     column: str,
     bound: str,
     word: str,
@@ -243,8 +253,8 @@ def flag_date_after(
         label,
         column,
         after,
-        lambda v: f"{word} {v} is after {bound}",
-        f"{column} on or before {bound}",
+        message=lambda v: f"{word} {v} is after {bound}",
+        expected=f"{column} on or before {bound}",
         values=iso_dates(table[column], after),
     )
 
@@ -358,7 +368,7 @@ def blank(s: pd.Series | Raw) -> pd.Series:
     return r.s.isna().astype(bool)
 
 
-def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.Series:
+def parse_ids(s: pd.Series | Raw, file: str, column: str, *, col: Collector) -> pd.Series:
     """Identifiers as Python ``str`` (object dtype, None when blank); whole floats lose ``.0``.
 
     Typed ids (numbers) are written as text, the leading quote of formula-escaped ids is
@@ -368,8 +378,8 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
     """
     r = as_raw(s)
     if not r.is_object:
-        r = _numeric_ids_as_text(r, file, column, col)
-    u = _typed_ids_as_text(r, file, column, col)
+        r = _numeric_ids_as_text(r, file, column, col=col)
+    u = _typed_ids_as_text(r, file, column, col=col)
     u_arr = u.to_numpy(object)
     # one pass over the distinct ids tells whether any needs the two fixes below
     joined = "\x00".join(u_arr[u.notna().to_numpy()].tolist())  # (the ids are str or None)
@@ -386,8 +396,8 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
                 file,
                 column,
                 "formula_quote_removed",
-                int(r.rows(changed).sum()),
-                "leading single quote of formula-escaped identifiers ('=..., '+...) removed",
+                n_rows=int(r.rows(changed).sum()),
+                detail="leading single quote of formula-escaped identifiers ('=..., '+...) removed",
             )
     # the same name typed on a Mac (NFD) and on Windows (NFC) is one id (ASCII ids: as is)
     if not joined.isascii():
@@ -402,8 +412,8 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
                 file,
                 column,
                 "normalized_ids",
-                int(r.rows(changed).sum()),
-                "identifiers normalized to Unicode NFC (composed accents)",
+                n_rows=int(r.rows(changed).sum()),
+                detail="identifiers normalized to Unicode NFC (composed accents)",
             )
     r.canon_uniq = u_arr
     if isinstance(s, Raw) and s is not r:  # numeric ids: the caller's Raw gets this one's view
@@ -413,7 +423,7 @@ def parse_ids(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.
     return pd.Series(r.values(u_arr, None), index=r.index, dtype=object)
 
 
-def _numeric_ids_as_text(r: Raw, file: str, column: str, col: Collector) -> Raw:
+def _numeric_ids_as_text(r: Raw, file: str, column: str, *, col: Collector) -> Raw:
     """A typed (numeric) id column as text ids (whole floats without ``.0``), noted."""
     raw = r.s
     if pd.api.types.is_float_dtype(raw.dtype):
@@ -424,15 +434,15 @@ def _numeric_ids_as_text(r: Raw, file: str, column: str, col: Collector) -> Raw:
         file,
         column,
         "converted_ids",
-        int(raw.notna().sum()),
-        "numeric identifiers written as text",
+        n_rows=int(raw.notna().sum()),
+        detail="numeric identifiers written as text",
     )
     return Raw(
         raw.astype(object).where(raw.notna(), None).map(lambda v: v if v is None else str(v))
     )
 
 
-def _typed_ids_as_text(r: Raw, file: str, column: str, col: Collector) -> pd.Series:
+def _typed_ids_as_text(r: Raw, file: str, column: str, *, col: Collector) -> pd.Series:
     """The stripped text of each distinct id, typed cells (Excel numbers) written as text
     (noted)."""
     u = r.u_text.copy()
@@ -447,8 +457,8 @@ def _typed_ids_as_text(r: Raw, file: str, column: str, col: Collector) -> pd.Ser
             file,
             column,
             "converted_ids",
-            int(r.rows(r.u_typed).sum()),
-            "numeric identifiers written as text",
+            n_rows=int(r.rows(r.u_typed).sum()),
+            detail="numeric identifiers written as text",
         )
     return u
 
@@ -480,7 +490,7 @@ def missing_ids(s: Raw) -> pd.Series:
     return pd.Series(_expand(u_none, s.codes, True), index=s.index)
 
 
-def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> pd.Series:
+def parse_dates(s: pd.Series | Raw, file: str, column: str, *, col: Collector) -> pd.Series:
     """Parse an ISO 8601 date column to ``datetime64[ns]`` (midnight), flagging every bad cell.
 
     Missing cells give NaT (callers decide whether the column is required).
@@ -492,27 +502,27 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
             file,
             column,
             "stripped_timezone",
-            int(raw.notna().sum()),
-            f"time zone {raw.dt.tz} dropped: the calendar date as recorded is kept",
+            n_rows=int(raw.notna().sum()),
+            detail=f"time zone {raw.dt.tz} dropped: the calendar date as recorded is kept",
         )
         raw = raw.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        return _typed_dates(raw, r.index, file, column, col)
+        return _typed_dates(raw, r.index, file, column=column, col=col)
     if not r.is_object:
         col.add_rows(
             file,
             column,
             raw.notna(),
-            lambda v: f"{show(v)} is a number, not a date",
-            ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
+            message=lambda v: f"{show(v)} is a number, not a date",
+            expected=ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
             values=raw,
         )
         return pd.Series(pd.NaT, index=r.index, dtype="datetime64[ns]")
     nat = np.datetime64("NaT", "ns")
     u_out = np.full(len(r.uniq), nat, dtype="datetime64[ns]")
     if r.u_typed.any():
-        _date_cells(r, u_out, file, column, col)
-    _text_dates(r, u_out, file, column, col)
+        _date_cells(r, u_out, file, column=column, col=col)
+    _text_dates(r, u_out, file, column=column, col=col)
     years = pd.DatetimeIndex(u_out).year
     bad_year = ~np.isnat(u_out) & ((years < MIN_YEAR) | (years > MAX_YEAR))
     if bad_year.any():
@@ -520,8 +530,8 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
             file,
             column,
             r.rows(bad_year),
-            lambda v: f"{show(v)} has an implausible year",
-            f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
+            message=lambda v: f"{show(v)} has an implausible year",
+            expected=f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
             values=raw,
         )
         u_out[bad_year] = nat
@@ -529,7 +539,7 @@ def parse_dates(s: pd.Series | Raw, file: str, column: str, col: Collector) -> p
 
 
 def _typed_dates(
-    raw: pd.Series, index: pd.Index, file: str, column: str, col: Collector
+    raw: pd.Series, index: pd.Index, file: str, *, column: str, col: Collector
 ) -> pd.Series:
     """A datetime column (Parquet, Excel) as midnights: integer arithmetic on the nanoseconds,
     no copies when every value is already a plain date; times of day dropped (noted)."""
@@ -539,16 +549,20 @@ def _typed_dates(
     day = np.int64(NS_PER_DAY)
     timed = (ns % day != 0) & ~nat
     if col.note_rows(
-        file, column, "stripped_time", timed, "time of day dropped: the calendar date is kept"
+        file,
+        column,
+        "stripped_time",
+        mask=timed,
+        detail="time of day dropped: the calendar date is kept",
     ):
         arr = np.where(nat, arr, (ns - ns % day).view("datetime64[ns]"))
     else:
         arr = arr.copy()  # never share memory with the caller's DataFrame
     out = pd.Series(arr, index=index, dtype="datetime64[ns]", copy=False)
-    return _check_years(out, raw, file, column, col)
+    return _check_years(out, raw, file, column=column, col=col)
 
 
-def _date_cells(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collector) -> None:
+def _date_cells(r: Raw, u_out: np.ndarray, file: str, *, column: str, col: Collector) -> None:
     """Typed cells of a text column (Excel datetime/date objects, numbers) into ``u_out`` (per
     distinct value): dates at midnight (times dropped, noted), anything else a problem."""
     raw = r.s
@@ -561,12 +575,12 @@ def _date_cells(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collecto
         file,
         column,
         r.rows(not_dt),
-        lambda v: (
+        message=lambda v: (
             f"{show(v)} is a number, not a date"
             if isinstance(v, (int, float, np.integer, np.floating))
             else f"{show(v)} is not a date"
         ),
-        ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
+        expected=ISO_DATE_EXPECTED + " (format the cell as a date or write it as text)",
         values=raw,
     )
     conv = pd.to_datetime(
@@ -585,13 +599,13 @@ def _date_cells(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collecto
                 file,
                 column,
                 "stripped_time",
-                int(r.rows(timed).sum()),
-                "time of day dropped: the calendar date is kept",
+                n_rows=int(r.rows(timed).sum()),
+                detail="time of day dropped: the calendar date is kept",
             )
         u_out[pos[is_dt]] = conv.dt.normalize().to_numpy(dtype="datetime64[ns]")
 
 
-def _text_dates(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collector) -> None:
+def _text_dates(r: Raw, u_out: np.ndarray, file: str, *, column: str, col: Collector) -> None:
     """Text cells into ``u_out`` (per distinct value): ISO dates, and ISO timestamps cut to
     their calendar date as written (noted); other formats and impossible dates are problems."""
     raw = r.s
@@ -608,8 +622,8 @@ def _text_dates(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collecto
             file,
             column,
             "stripped_time",
-            int(r.rows(is_stamp).sum()),
-            "ISO timestamps cut to their calendar date as written"
+            n_rows=int(r.rows(is_stamp).sum()),
+            detail="ISO timestamps cut to their calendar date as written"
             + (f"; {n_tz} had a time zone, which was dropped (not converted)" if n_tz else ""),
         )
     other = has_text & ~is_date & ~is_stamp
@@ -625,8 +639,8 @@ def _text_dates(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collecto
             file,
             column,
             rows_other,
-            lambda v: f"{show(v)} is not an ISO 8601 date{mixed}",
-            ISO_DATE_EXPECTED + "; day/month orders like 03/04/2021 are ambiguous",
+            message=lambda v: f"{show(v)} is not an ISO 8601 date{mixed}",
+            expected=ISO_DATE_EXPECTED + "; day/month orders like 03/04/2021 are ambiguous",
             values=raw,
         )
     ok = is_date | is_stamp
@@ -637,15 +651,15 @@ def _text_dates(r: Raw, u_out: np.ndarray, file: str, column: str, col: Collecto
         file,
         column,
         r.rows(impossible),
-        lambda v: f"{show(v)} is not a real calendar date",
-        ISO_DATE_EXPECTED,
+        message=lambda v: f"{show(v)} is not a real calendar date",
+        expected=ISO_DATE_EXPECTED,
         values=raw,
     )
     u_out[np.flatnonzero(ok)] = parsed.to_numpy(dtype="datetime64[ns]")
 
 
 def _check_years(
-    out: pd.Series, raw: pd.Series, file: str, column: str, col: Collector
+    out: pd.Series, raw: pd.Series, file: str, *, column: str, col: Collector
 ) -> pd.Series:
     ns = out.to_numpy(dtype="datetime64[ns]").view(np.int64)
     low = pd.Timestamp(year=MIN_YEAR, month=1, day=1).value
@@ -658,8 +672,8 @@ def _check_years(
             file,
             column,
             bad,
-            lambda v: f"{show(v)} has an implausible year",
-            f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
+            message=lambda v: f"{show(v)} has an implausible year",
+            expected=f"a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31",
             values=raw,
         )
         out = out.where(~bad)
@@ -670,9 +684,9 @@ def parse_numbers(
     s: pd.Series | Raw,
     file: str,
     column: str,
+    *,
     col: Collector,
     expected: str,
-    *,
     minimum: float | None = 0.0,
     codes: dict[str, float] | None = None,
     code_mask_out: list[pd.Series] | None = None,
@@ -695,8 +709,8 @@ def parse_numbers(
                 file,
                 column,
                 raw.notna(),
-                lambda v: f"{show(v)} is not a number",
-                expected,
+                message=lambda v: f"{show(v)} is not a number",
+                expected=expected,
                 values=raw,
             )
             return pd.Series(np.nan, index=index, dtype="float64")
@@ -704,18 +718,28 @@ def parse_numbers(
         coded = pd.Series(False, index=index)
     else:
         out, coded = _numbers_from_text(
-            r, file, column, col, expected, groups=groups, code_mask_out=code_mask_out
+            r, file, column, col=col, expected=expected, groups=groups, code_mask_out=code_mask_out
         )
     inf = pd.Series(np.isinf(out.to_numpy()), index=index)
     if inf.any():
         col.add_rows(
-            file, column, inf, lambda v: f"{show(v)} is not a finite number", expected, values=raw
+            file,
+            column,
+            inf,
+            message=lambda v: f"{show(v)} is not a finite number",
+            expected=expected,
+            values=raw,
         )
         out = out.where(~inf)
     if minimum is not None:
         low = out.notna() & (out < minimum) & ~coded
         col.add_rows(
-            file, column, low, lambda v: f"{show(v)} is below {minimum:g}", expected, values=raw
+            file,
+            column,
+            low,
+            message=lambda v: f"{show(v)} is below {minimum:g}",
+            expected=expected,
+            values=raw,
         )
     return out
 
@@ -724,9 +748,9 @@ def _numbers_from_text(
     r: Raw,
     file: str,
     column: str,
+    *,
     col: Collector,
     expected: str,
-    *,
     groups: list[tuple[set[str], float]],
     code_mask_out: list[pd.Series] | None,
 ) -> tuple[pd.Series, pd.Series]:
@@ -756,8 +780,8 @@ def _numbers_from_text(
         file,
         column,
         r.rows(u_nonnum),
-        lambda v: f"{show(v)} is not a number",
-        expected,
+        message=lambda v: f"{show(v)} is not a number",
+        expected=expected,
         values=raw,
     )
     u_vals[rest & ~np.isnan(num)] = num[rest & ~np.isnan(num)]
@@ -783,6 +807,7 @@ def parse_flags(
     s: pd.Series | Raw,
     file: str,
     column: str,
+    *,
     col: Collector,
     expected: str = "0 or 1 (true/false also accepted)",
 ) -> pd.Series:
@@ -796,11 +821,23 @@ def parse_flags(
             raw = raw.astype(object)
             bad = raw.notna()
             col.add_rows(
-                file, column, bad, lambda v: f"{show(v)} is not 0 or 1", expected, values=raw
+                file,
+                column,
+                bad,
+                message=lambda v: f"{show(v)} is not 0 or 1",
+                expected=expected,
+                values=raw,
             )
             return pd.Series(pd.NA, index=r.index, dtype="Int64")
         bad = raw.notna() & ~raw.isin([0, 1])
-        col.add_rows(file, column, bad, lambda v: f"{show(v)} is not 0 or 1", expected, values=raw)
+        col.add_rows(
+            file,
+            column,
+            bad,
+            message=lambda v: f"{show(v)} is not 0 or 1",
+            expected=expected,
+            values=raw,
+        )
         return raw.where(~bad).astype("float64").astype("Int64")
     t = r.u_text.str.lower()
     if r.u_typed.any():
@@ -817,12 +854,21 @@ def parse_flags(
     is_false = t.isin(_FALSE).eq(True).to_numpy(bool)
     bad = t.notna().to_numpy() & ~is_true & ~is_false
     col.add_rows(
-        file, column, r.rows(bad), lambda v: f"{show(v)} is not 0 or 1", expected, values=raw
+        file,
+        column,
+        r.rows(bad),
+        message=lambda v: f"{show(v)} is not 0 or 1",
+        expected=expected,
+        values=raw,
     )
     words = t.isin(["true", "false"]).eq(True).to_numpy(bool) & r.u_is_str
     if words.any():
         col.note(
-            file, column, "mapped_text_code", int(r.rows(words).sum()), "true/false read as 1/0"
+            file,
+            column,
+            "mapped_text_code",
+            n_rows=int(r.rows(words).sum()),
+            detail="true/false read as 1/0",
         )
     u_val = np.where(is_true, 1, np.where(is_false, 0, -1)).astype(np.int8)
     vals = r.values(u_val, np.int8(-1))
@@ -833,6 +879,7 @@ def parse_categories(
     s: pd.Series | Raw,
     file: str,
     column: str,
+    *,
     col: Collector,
     mapping: dict[str, str],
     expected: str,
@@ -857,7 +904,12 @@ def parse_categories(
     u_out = key.map(mapping)
     unknown = (r.u_text.notna() & u_out.isna()).to_numpy() | r.u_typed
     col.add_rows(
-        file, column, r.rows(unknown), lambda v: f"unknown value {show(v)}", expected, values=r.s
+        file,
+        column,
+        r.rows(unknown),
+        message=lambda v: f"unknown value {show(v)}",
+        expected=expected,
+        values=r.s,
     )
     if categories is not None:
         lookup = {c: i for i, c in enumerate(categories)}
@@ -924,9 +976,9 @@ def dedupe_and_sort(
     file: str,
     df: pd.DataFrame,
     keys: list[str],
+    *,
     col: Collector,
     describe: Callable[[pd.DataFrame], pd.Series],
-    *,
     sort: bool,
     key_codes: dict[str, np.ndarray | None] | None = None,
 ) -> pd.DataFrame:
@@ -963,7 +1015,7 @@ def dedupe_and_sort(
         keep = order[~drop[order]]
         moved = int((keep != np.flatnonzero(~drop)).sum())
         if moved:
-            col.note(file, None, "sorted", moved, "rows sorted by " + ", ".join(keys))
+            col.note(file, None, "sorted", n_rows=moved, detail="rows sorted by " + ", ".join(keys))
         elif not drop.any():
             return df  # already in order: no copy
         return df.iloc[keep]
@@ -999,8 +1051,8 @@ def _duplicate_rows(
             t.file,
             None,
             "dropped_duplicate_rows",
-            int(equal.sum()),
-            "identical duplicate rows dropped (rows "
+            n_rows=int(equal.sum()),
+            detail="identical duplicate rows dropped (rows "
             + ", ".join(str(r) for r in rows[:10])
             + (" …" if len(rows) > 10 else "")
             + ")",
@@ -1056,7 +1108,7 @@ def _report_conflicts(
         t.file,
         t.keys[-1],
         pd.Series(mask, index=t.df.index),
-        lambda v: str(v),
-        "one row per " + ", ".join(t.keys),
+        message=lambda v: str(v),
+        expected="one row per " + ", ".join(t.keys),
         values=msg.reindex(t.df.index),
     )

@@ -108,7 +108,7 @@ def test_early_change_by_hand(tmp_path):
     assert "is 0" in e.loc["C", "ctdna_vaf_early_change_reason"]
     # a shorter window leaves A without an early value (day 21 > 14)
     p = Parameters.from_dict({"prediction.early_change_max_days": 14})
-    e2 = bm.early_change(c.biomarkers, c.patients, "ctdna_vaf", p).set_index("patient_id")
+    e2 = bm.early_change(c.biomarkers, c.patients, "ctdna_vaf", params=p).set_index("patient_id")
     assert "1-14 days" in e2.loc["A", "ctdna_vaf_early_change_reason"]
 
 

@@ -253,7 +253,7 @@ def test_classify_features_contract_and_order():
 def test_threshold_sweep_is_monotone():
     f = random_features(500)
     values = np.arange(1.5, 4.01, 0.25)
-    sweep = threshold_sweep(f, "champiat2017", "tgr_ratio_min", values)
+    sweep = threshold_sweep(f, "champiat2017", "tgr_ratio_min", values=values)
     assert list(sweep.columns) == [
         "definition",
         "parameter",
@@ -272,10 +272,10 @@ def test_threshold_sweep_is_monotone():
     d = Definition(
         code="mine", citation="x", rule="x", parameters={"m": 2.0}, criteria=["delta_tgr > {m}"]
     )
-    s2 = threshold_sweep(f, d, "m", [0, 50, 100])
+    s2 = threshold_sweep(f, d, "m", values=[0, 50, 100])
     assert (np.diff(s2.n_hpd) <= 0).all()
     with pytest.raises(ParameterError, match="valid: tgr_ratio_min"):
-        threshold_sweep(f, "champiat2017", "ratio", [2])
+        threshold_sweep(f, "champiat2017", "ratio", values=[2])
 
 
 def test_write_table_formats(tmp_path):

@@ -172,12 +172,12 @@ def test_batch_fit_equals_per_patient_reference(sample, source):
             m.fn,
             t[rows],
             f[rows],
-            mask[rows],
-            np.array(m.start),
-            np.array(m.lower),
-            np.array(m.upper),
+            mask=mask[rows],
+            theta0=np.array(m.start),
+            lower=np.array(m.lower),
+            upper=np.array(m.upper),
         )
-        inf = batch_inference(m.fn, t[rows], f[rows], mask[rows], lm.theta)
+        inf = batch_inference(m.fn, t[rows], f[rows], mask=mask[rows], theta=lm.theta)
         for i, r in enumerate(rows):
             x, rss, p = _reference_fit(m, t[r][mask[r]], f[r][mask[r]])
             if lm.converged[i] and m.name != "gdphi":
@@ -208,10 +208,10 @@ def test_batch_lm_recovers_noiseless_parameters():
         gd.fn,
         t,
         f,
-        np.ones_like(t, dtype=bool),
-        np.array(gd.start),
-        np.array(gd.lower),
-        np.array(gd.upper),
+        mask=np.ones_like(t, dtype=bool),
+        theta0=np.array(gd.start),
+        lower=np.array(gd.lower),
+        upper=np.array(gd.upper),
     )
     assert res.converged.all()
     np.testing.assert_allclose(res.theta, true, rtol=1e-6)
@@ -222,7 +222,15 @@ def test_padding_is_ignored():
     t = np.array([[1.0, 50.0, 100.0, 0.0, 0.0], [1.0, 50.0, 100.0, 999.0, 5.0]])
     f = np.array([[1.0, 1.3, 1.8, 0.0, 0.0], [1.0, 1.3, 1.8, 7.0, 3.0]])
     mask = np.array([[True, True, True, False, False], [True, True, True, False, False]])
-    res = batch_lm(gx.fn, t, f, mask, np.array(gx.start), np.array(gx.lower), np.array(gx.upper))
+    res = batch_lm(
+        gx.fn,
+        t,
+        f,
+        mask=mask,
+        theta0=np.array(gx.start),
+        lower=np.array(gx.lower),
+        upper=np.array(gx.upper),
+    )
     assert res.theta[0, 0] == pytest.approx(res.theta[1, 0], rel=1e-12)
 
 

@@ -140,8 +140,8 @@ def _cohort(n: int = 160, seed: int = 2) -> pd.DataFrame:
 def test_model_reproducible_and_counts_exclusions():
     d = _cohort()
     pp = Prediction(optimism_replicates=40, auc_replicates=200, seed=7)
-    m1 = prediction.prediction_model(d, "x", ["age", "ldh_above_uln", "noise"], pp)
-    m2 = prediction.prediction_model(d, "x", ["age", "ldh_above_uln", "noise"], pp)
+    m1 = prediction.prediction_model(d, "x", ["age", "ldh_above_uln", "noise"], params=pp)
+    m2 = prediction.prediction_model(d, "x", ["age", "ldh_above_uln", "noise"], params=pp)
     pd.testing.assert_frame_equal(m1.performance, m2.performance)
     assert m1.excluded == {"not evaluable under x": 10, "a predictor missing": 5}
     assert m1.n == 145 and m1.n_parameters == 3
@@ -152,7 +152,7 @@ def test_model_reproducible_and_counts_exclusions():
         d,
         "x",
         ["age", "ldh_above_uln", "noise"],
-        Prediction(optimism_replicates=40, auc_replicates=200, seed=8),
+        params=Prediction(optimism_replicates=40, auc_replicates=200, seed=8),
     )
     assert m3.performance.loc[0, "corrected"] != m1.performance.loc[0, "corrected"]
 
@@ -183,7 +183,7 @@ def test_harrell_optimism_of_auc_by_hand():
 def test_ridge_coefficients_on_original_scale():
     d = _cohort()
     dd = prediction.design(d, "x", ["age", "noise"])
-    m = prediction.fit_model(dd.x, dd.y, dd.columns, "ridge", 0.5)
+    m = prediction.fit_model(dd.x, dd.y, dd.columns, penalty="ridge", ridge_c=0.5)
     from sklearn.linear_model import LogisticRegression
 
     z = (dd.x - dd.x.mean(0)) / dd.x.std(0)
@@ -193,7 +193,7 @@ def test_ridge_coefficients_on_original_scale():
 
 def test_marker_roc_per_definition():
     d = _cohort()
-    t, curves = prediction.marker_roc(d, "age", ["x"], Prediction(auc_replicates=200))
+    t, curves = prediction.marker_roc(d, "age", ["x"], params=Prediction(auc_replicates=200))
     known = d["hpd_x"].notna()
     assert t.loc[0, "auc"] == pytest.approx(
         roc_auc_score(d.loc[known, "hpd_x"].astype(bool), d.loc[known, "age"]), abs=1e-12
@@ -206,7 +206,7 @@ def test_by_definition_table_side_by_side():
     d["hpd_y"] = d["ldh_above_uln"].astype("boolean")
     d["hpd_y_status"] = np.where(d["ldh_above_uln"], "hpd", "not_hpd")
     long = prediction.predictors_by_definition(
-        d, ["x", "y"], ["age"], Prediction(optimism_replicates=20, auc_replicates=200)
+        d, ["x", "y"], ["age"], params=Prediction(optimism_replicates=20, auc_replicates=200)
     )
     assert set(long["outcome"]) == {"x", "y"}
     assert list(long["predictor"].unique()) == [
@@ -222,7 +222,7 @@ def test_by_definition_table_side_by_side():
 def test_single_outcome_is_a_clear_error():
     d = _cohort().assign(hpd_x=False, hpd_x_status="not_hpd")
     with pytest.raises(ParameterError, match="needs both outcomes"):
-        prediction.prediction_model(d, "x", ["age"], Prediction(optimism_replicates=10))
+        prediction.prediction_model(d, "x", ["age"], params=Prediction(optimism_replicates=10))
 
 
 def test_parameters_group_validates():
@@ -269,7 +269,7 @@ def test_collinear_and_constant_predictors_left_out_with_a_note():
     assert dd.columns == ["age", "noise"] and dd.predictors == ["age", "noise"]
     assert any("age2 left out" in n and "collinear" in n for n in dd.notes)
     m = prediction.prediction_model(
-        d, "x", ["age", "age2"], Prediction(optimism_replicates=10, auc_replicates=100)
+        d, "x", ["age", "age2"], params=Prediction(optimism_replicates=10, auc_replicates=100)
     )
     assert m.n_parameters == 1 and any("age2" in w for w in m.warnings)
 
@@ -277,7 +277,7 @@ def test_collinear_and_constant_predictors_left_out_with_a_note():
 def test_firth_singular_design_is_a_failed_fit_not_a_crash():
     x = np.column_stack([np.ones(20), np.arange(20.0)])
     y = np.r_[np.zeros(10), np.ones(10)].astype(int)
-    assert prediction.fit_model(x, y, ["a", "b"], "firth") is None
+    assert prediction.fit_model(x, y, ["a", "b"], penalty="firth") is None
 
 
 def test_wide_table_obeys_the_small_cell_rule():
@@ -309,7 +309,7 @@ def test_wide_table_obeys_the_small_cell_rule():
 def test_marker_roc_warns_with_few_events():
     d = _cohort()
     d["hpd_z"] = pd.array([True] * 3 + [False] * (len(d) - 3), "boolean")
-    t, _ = prediction.marker_roc(d, "age", ["z", "x"], Prediction(auc_replicates=100))
+    t, _ = prediction.marker_roc(d, "age", ["z", "x"], params=Prediction(auc_replicates=100))
     t = t.set_index("outcome")
     assert "only 3 patient(s)" in t.loc["z", "note"]
     assert t.loc["x", "note"] == ""
@@ -327,27 +327,30 @@ def test_whole_parameters_carry_the_log2_choice():
             "prediction.auc_replicates": 100,
         }
     )
-    m = prediction.prediction_model(d, "x", ["nlr"], p)
+    m = prediction.prediction_model(d, "x", ["nlr"], params=p)
     assert list(m.coefficients["term"]) == ["(intercept)", "nlr"]
 
 
 def test_large_cohorts_use_delong_and_skip_the_optimism_bootstrap():
     d = _cohort()
     pp = Prediction(max_bootstrap_patients=100, optimism_replicates=10, auc_replicates=100)
-    m = prediction.prediction_model(d, "x", ["age", "ldh_above_uln"], pp)
+    m = prediction.prediction_model(d, "x", ["age", "ldh_above_uln"], params=pp)
     assert m.n == 150 and m.performance["corrected"].isna().all()
     assert any("max_bootstrap_patients" in w for w in m.warnings)
     s = m.summary().iloc[0]
     assert s["auc_ci_method"].startswith("DeLong")
     dl = prediction.auc_delong(m.y, m.linear_predictor)
     assert s["auc_ci_low"] == pytest.approx(dl["ci_low"], abs=1e-12)
-    t, _ = prediction.marker_roc(d, "age", ["x"], pp)
+    t, _ = prediction.marker_roc(d, "age", ["x"], params=pp)
     assert t.loc[0, "ci_method"].startswith("DeLong")
     assert t.loc[0, "ci_low"] == t.loc[0, "delong_ci_low"]
     # the apparent-only table has the bootstrapped one's layout: no optimism, no sample
     perf = m.performance
     boot = prediction.prediction_model(
-        d, "x", ["age", "ldh_above_uln"], Prediction(optimism_replicates=10, auc_replicates=100)
+        d,
+        "x",
+        ["age", "ldh_above_uln"],
+        params=Prediction(optimism_replicates=10, auc_replicates=100),
     ).performance
     assert list(perf.columns) == list(boot.columns) and list(perf.dtypes) == list(boot.dtypes)
     assert perf["optimism"].isna().all() and (perf[["n_boot", "n_failed"]] == 0).all().all()
@@ -451,7 +454,7 @@ def test_by_definition_tables_name_the_auc_ci_method():
     # above max_bootstrap_patients the CIs are DeLong's: the side-by-side tables must say so
     d = _cohort()
     pp = Prediction(max_bootstrap_patients=100, optimism_replicates=10, auc_replicates=100)
-    long = prediction.predictors_by_definition(d, ["x"], ["age"], pp)
+    long = prediction.predictors_by_definition(d, ["x"], ["age"], params=pp)
     with_ci = long[long["ci_low"].notna()]
     assert len(with_ci) == 2  # age and the apparent model
     assert with_ci["ci_method"].str.startswith("DeLong").all()
@@ -459,7 +462,7 @@ def test_by_definition_tables_name_the_auc_ci_method():
     assert wide.loc["AUC 95 % CI method", "x"].startswith("DeLong")
     assert wide.index[-1] == "HPD events / evaluable"
     boot = prediction.predictors_by_definition(
-        d, ["x"], ["age"], Prediction(optimism_replicates=10, auc_replicates=100)
+        d, ["x"], ["age"], params=Prediction(optimism_replicates=10, auc_replicates=100)
     )
     assert (
         boot.loc[boot["ci_low"].notna(), "ci_method"]
@@ -473,19 +476,21 @@ def test_named_reference_level_reaches_the_model():
     d = _cohort()
     d["site"] = np.array(["lung", "lung", "skin", "kidney"] * 40)[: len(d)]
     base = {"prediction.optimism_replicates": 10, "prediction.auc_replicates": 100}
-    largest = prediction.prediction_model(d, "x", ["age", "site"], Parameters.from_dict(base))
+    largest = prediction.prediction_model(
+        d, "x", ["age", "site"], params=Parameters.from_dict(base)
+    )
     assert "site[lung]" not in set(largest.coefficients["term"])  # lung: the largest level
     named = prediction.prediction_model(
         d,
         "x",
         ["age", "site"],
-        Parameters.from_dict({**base, "statistics.reference_levels": "largest,site=skin"}),
+        params=Parameters.from_dict({**base, "statistics.reference_levels": "largest,site=skin"}),
     )
     assert set(named.coefficients["term"]) == {"(intercept)", "age", "site[lung]", "site[kidney]"}
     first = prediction.prediction_model(
         d,
         "x",
         ["age", "site"],
-        Parameters.from_dict({**base, "statistics.reference_levels": "first"}),
+        params=Parameters.from_dict({**base, "statistics.reference_levels": "first"}),
     )
     assert "site[kidney]" not in set(first.coefficients["term"])

@@ -224,6 +224,6 @@ def test_first_at_or_after_is_the_first_candidate_of_the_patient_in_time(queries
         cols(queries, 0, np.int64),
         cols(queries, 1, float),
         cols(candidates, 0, np.int64),
-        cols(candidates, 1, float),
+        candidate_time=cols(candidates, 1, float),
     )
     assert got.tolist() == want

@@ -53,7 +53,9 @@ def test_sections_share_a_kernel_but_start_clean(tmp_path):
     _notebook(nbs / "01_first.ipynb", *body)
     _notebook(nbs / "02_second.ipynb", *body)
     status: dict[str, dict[str, str]] = {}
-    with execute.SectionPool(["01_first", "02_second"], nbs, build, "python3", 1) as pool:
+    with execute.SectionPool(
+        ["01_first", "02_second"], nbs, build, kernel="python3", jobs=1
+    ) as pool:
         failure = pool.run({}, status, lambda _msg: None)
     assert failure is None, failure
     assert {s["status"] for s in status.values()} == {"ok"}
@@ -75,7 +77,7 @@ def test_a_failed_section_stops_the_queue_and_names_the_cell(tmp_path):
     _notebook(nbs / "02_after.ipynb", "y = 2")
     status: dict[str, dict[str, str]] = {}
     lines: list[str] = []
-    with execute.SectionPool(["01_bad", "02_after"], nbs, build, "python3", 1) as pool:
+    with execute.SectionPool(["01_bad", "02_after"], nbs, build, kernel="python3", jobs=1) as pool:
         failure = pool.run({}, status, lines.append)
     assert failure is not None and "01_bad" in failure and "cell [2]" in failure
     assert "no such column: arm" in failure
@@ -94,7 +96,7 @@ def test_pool_left_unused_stops_its_kernels(tmp_path):
     build = tmp_path / "build"
     build.mkdir()
     with pytest.raises(RuntimeError, match="classification failed"):
-        with execute.SectionPool(["01_x"], tmp_path, build, "python3", 1) as pool:
+        with execute.SectionPool(["01_x"], tmp_path, build, kernel="python3", jobs=1) as pool:
             raise RuntimeError("classification failed")
     assert all(k.km is None for k in pool.kernels)
     assert not any(t.is_alive() for t in pool.threads)

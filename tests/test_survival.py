@@ -123,14 +123,14 @@ def test_landmark_excludes_and_counts_early_events_and_shifts_time():
     tab.loc[1, ["os_months", "os_event"]] = [1.0, 1]
     tab.loc[7, ["os_months", "os_event"]] = [2.0, 0]
     data, info = survival_data(tab, "os", "x")
-    assert info["landmark_months"] == 2.5
-    assert info["n_excluded"] == {
+    assert info.landmark_months == 2.5
+    assert info.n_excluded == {
         REASON_EVENT_BEFORE: 2,
         "not evaluable under x": 2,
         REASON_CENSORED_BEFORE: 1,
     }
-    assert info["n_analysed"] + sum(info["n_excluded"].values()) == len(tab)
-    assert set(info["excluded"]["patient_id"]) == {"P0", "P1", "P7", "P16", "P17"}
+    assert info.n_analysed + sum(info.n_excluded.values()) == len(tab)
+    assert set(info.excluded["patient_id"]) == {"P0", "P1", "P7", "P16", "P17"}
     assert data.loc[data["patient_id"] == "P2", "time_months"].item() == pytest.approx(
         1.0
     )  # 3.5 - 2.5
@@ -145,10 +145,8 @@ def test_patients_classified_after_the_landmark_are_left_out_and_counted():
     tab["first_eval_months"] = [1.5] * 8 + [2.5] * 8 + [np.nan, np.nan]
     data, info = survival_data(tab, "os", "x", landmark=2.0)
     late = {f"P{i}" for i in range(8, 16)}
-    assert info["n_excluded"][REASON_CLASSIFIED_AFTER] == 8
-    got = set(
-        info["excluded"].loc[info["excluded"]["reason"] == REASON_CLASSIFIED_AFTER, "patient_id"]
-    )
+    assert info.n_excluded[REASON_CLASSIFIED_AFTER] == 8
+    got = set(info.excluded.loc[info.excluded["reason"] == REASON_CLASSIFIED_AFTER, "patient_id"])
     assert got == late
     assert late.isdisjoint(set(data["patient_id"]))
 
@@ -159,9 +157,9 @@ def test_default_landmark_is_off_for_groupings_fixed_at_start():
     tab = hpd_worse()
     tab["arm"] = ["A", "B"] * 9
     _, info = survival_data(tab, "os", "arm")
-    assert info["landmark_months"] is None and "fixed at treatment start" in info["landmark_rule"]
+    assert info.landmark_months is None and "fixed at treatment start" in info.landmark_rule
     _, info2 = survival_data(tab, "os", "arm", landmark=2.0)
-    assert info2["landmark_months"] == 2.0
+    assert info2.landmark_months == 2.0
 
 
 def test_landmark_options():
@@ -184,7 +182,7 @@ def test_missing_endpoint_counted_and_bad_values_rejected():
     tab = hpd_worse()
     tab.loc[3, "os_months"] = np.nan
     _, info = survival_data(tab, "os", "x", landmark=None)
-    assert info["n_excluded"][REASON_ENDPOINT_MISSING] == 1
+    assert info.n_excluded[REASON_ENDPOINT_MISSING] == 1
     tab.loc[4, "os_months"] = -1.0
     with pytest.raises(CohortError, match="os_months: negative time"):
         survival_data(tab, "os", "x")

@@ -58,7 +58,7 @@ def test_gandara_death_branch_verdict_is_known_at_death_not_at_a_missing_first_e
     # (today's first_eval_months > landmark test is False for a NaN and kept P0 as HPD)
     data, info = survival_data(tab, "os", "gandara2018_fp", landmark=1.84)
     assert "P0" not in set(data["patient_id"])
-    ex = info["excluded"].set_index("patient_id")["reason"]
+    ex = info.excluded.set_index("patient_id")["reason"]
     assert ex["P0"] == REASON_CLASSIFIED_AFTER
     from hpd_analysis.survival import verdict_known_months
 
@@ -72,18 +72,18 @@ def test_gandara_death_branch_verdict_is_known_at_death_not_at_a_missing_first_e
 def test_gandara_default_landmark_is_raised_to_day_84_or_kept_and_truncated():
     tab = gandara_table()
     _, info = survival_data(tab, "os", "gandara2018_fp")  # default: 90 % of day 42 = day 42
-    assert info["landmark_months"] == pytest.approx(84 / DPM)
-    assert "raised to 2.76 months (day 84)" in info["landmark_rule"]
-    assert info["excluded"].set_index("patient_id").loc["P0", "reason"] == REASON_EVENT_BEFORE
+    assert info.landmark_months == pytest.approx(84 / DPM)
+    assert "raised to 2.76 months (day 84)" in info.landmark_rule
+    assert info.excluded.set_index("patient_id").loc["P0", "reason"] == REASON_EVENT_BEFORE
     from hpd_analysis.survival import rule_horizon_months
 
     assert rule_horizon_months(REGISTRY["gandara2018_fp"]) == pytest.approx(84 / DPM)
     _, info2 = survival_data(tab, "os", "gandara2018_fp", lookahead="truncate")
-    assert info2["landmark_months"] == pytest.approx(42 / DPM)
-    assert "information available at the landmark" in info2["landmark_rule"]
+    assert info2.landmark_months == pytest.approx(42 / DPM)
+    assert "information available at the landmark" in info2.landmark_rule
     # at day 42 the death branch of everyone without a death yet is undecided except where the
     # scan branch decided HPD already (P1, P2): the others are left out, P0 too
-    reasons = info2["excluded"].set_index("patient_id")["reason"]
+    reasons = info2.excluded.set_index("patient_id")["reason"]
     assert reasons["P0"] == REASON_CLASSIFIED_AFTER
     assert {"P1", "P2"} <= set(
         survival_data(tab, "os", "gandara2018_fp", lookahead="truncate")[0]["patient_id"]
@@ -122,14 +122,12 @@ def test_kato_ttf_look_ahead_is_not_read_beyond_the_landmark():
     # analyst's landmark 1.84: the two treatment failures at 1.87 and 1.91 are after it (their
     # HPD verdict reads the future), and so is P3's "no failure by 2 months": left out
     data, info = survival_data(tab, "os", "kato2017", landmark=1.84)
-    late = set(
-        info["excluded"].loc[info["excluded"]["reason"] == REASON_CLASSIFIED_AFTER, "patient_id"]
-    )
+    late = set(info.excluded.loc[info.excluded["reason"] == REASON_CLASSIFIED_AFTER, "patient_id"])
     assert late == {"P0", "P1", "P3"}
-    assert "reads up to 2.00 months" in info["landmark_rule"]
+    assert "reads up to 2.00 months" in info.landmark_rule
     # default landmark (90 % of first evaluations: 1.64 months) raised to 2 months
     data2, info2 = survival_data(tab, "os", "kato2017")
-    assert info2["landmark_months"] == pytest.approx(2.0)
+    assert info2.landmark_months == pytest.approx(2.0)
     assert {"P0", "P1", "P3"} <= set(data2["patient_id"])
     from hpd_analysis.survival import verdict_known_months
 
@@ -220,7 +218,10 @@ def test_proportional_hazards_test_is_r3_exact_cox_zph():
     g2 = np.array(["a", "b", "c"] * 8)
     x = np.column_stack([(g2 == "b"), (g2 == "c")]).astype(float)
     chisq, glob = cox_zph_test(
-        np.array(t2, float), np.array(e2, float), x, np.array([-0.6654607005042, -0.0607698621874])
+        np.array(t2, float),
+        np.array(e2, float),
+        x,
+        beta=np.array([-0.6654607005042, -0.0607698621874]),
     )
     np.testing.assert_allclose(chisq, [0.009488981384, 0.414154034794], rtol=1e-8)
     assert glob == pytest.approx(0.543741409924, rel=1e-8)

@@ -84,7 +84,7 @@ def test_target_measurements_are_the_summed_diameters():
 def test_probabilities_follow_the_lognormal_model():
     n = 4000
     sd = 0.121
-    rr = simulate_rereads(_cohort(), [PD_ONLY], _params(seed=3, spread=sd), n)
+    rr = simulate_rereads(_cohort(), [PD_ONLY], _params(seed=3, spread=sd), n_rereads=n)
     prob = reread_probabilities(rr)["hpd_pd_only_prob"].to_numpy()
     s = sd * math.sqrt(2.0)
     expected_a = 0.5  # ln(1.2/1.2) = 0
@@ -101,7 +101,7 @@ def test_probabilities_follow_the_lognormal_model():
 
 def test_zero_spread_reproduces_the_published_verdicts():
     cohort = _cohort()
-    rr = simulate_rereads(cohort, [PD_ONLY], _params(spread=0.0), 5)
+    rr = simulate_rereads(cohort, [PD_ONLY], _params(spread=0.0), n_rereads=5)
     assert (rr.verdicts["pd_only"] == rr.published["pd_only"][None, :]).all()
     summary = reread_summary(rr).iloc[0]
     assert summary.jaccard == 1.0 and summary.kappa == 1.0
@@ -112,22 +112,24 @@ def test_zero_spread_reproduces_the_published_verdicts():
 def test_node_and_organ_spreads():
     cohort = _cohort()
     # nodes exact, everything else spread: E (node +33 %) always PD
-    rr = simulate_rereads(cohort, [PD_ONLY], _params(spread=0.3, node_spread=0.0, seed=1), 300)
+    rr = simulate_rereads(
+        cohort, [PD_ONLY], _params(spread=0.3, node_spread=0.0, seed=1), n_rereads=300
+    )
     prob = reread_probabilities(rr)["hpd_pd_only_prob"]
     assert prob.iloc[4] == 1.0
     assert 0.0 < prob.iloc[0] < 1.0
     # a per-organ spread of 0 for the liver: C (liver −20 %) never PD
     rr = simulate_rereads(
-        cohort, [PD_ONLY], _params(spread=0.5, organ_spread="Liver=0", seed=1), 300
+        cohort, [PD_ONLY], _params(spread=0.5, organ_spread="Liver=0", seed=1), n_rereads=300
     )
     assert reread_probabilities(rr)["hpd_pd_only_prob"].iloc[2] == 0.0
 
 
 def test_seeded_and_byte_identical():
     cohort = _cohort()
-    a = simulate_rereads(cohort, [PD_ONLY], _params(seed=11), 50).verdicts["pd_only"]
-    b = simulate_rereads(cohort, [PD_ONLY], _params(seed=11), 50).verdicts["pd_only"]
-    c = simulate_rereads(cohort, [PD_ONLY], _params(seed=12), 50).verdicts["pd_only"]
+    a = simulate_rereads(cohort, [PD_ONLY], _params(seed=11), n_rereads=50).verdicts["pd_only"]
+    b = simulate_rereads(cohort, [PD_ONLY], _params(seed=11), n_rereads=50).verdicts["pd_only"]
+    c = simulate_rereads(cohort, [PD_ONLY], _params(seed=12), n_rereads=50).verdicts["pd_only"]
     assert a.tobytes() == b.tobytes()
     assert a.tobytes() != c.tobytes()
 
@@ -170,7 +172,9 @@ def test_sum_only_cohorts_use_the_sum_spread():
     cohort = load_cohort(patients=patients, assessments=assessments)
     m = target_measurements(cohort, Parameters())
     assert m["is_sum"].all() and m["diameter_mm"].tolist() == [100.0, 120.0]
-    rr = simulate_rereads(cohort, [PD_ONLY], _params(spread=0.0, sum_spread=0.099, seed=2), 2000)
+    rr = simulate_rereads(
+        cohort, [PD_ONLY], _params(spread=0.0, sum_spread=0.099, seed=2), n_rereads=2000
+    )
     assert reread_probabilities(rr)["hpd_pd_only_prob"].iloc[0] == pytest.approx(0.5, abs=0.045)
 
 
@@ -187,7 +191,7 @@ def test_reread_figure_draws_every_definition():
     from hpd_analysis.plots import reread_uncertainty
 
     rr = simulate_rereads(
-        _cohort(), [PD_ONLY, replace(PD_ONLY, code="pd_two")], _params(seed=4), 30
+        _cohort(), [PD_ONLY, replace(PD_ONLY, code="pd_two")], _params(seed=4), n_rereads=30
     )
     fig = reread_uncertainty(reread_summary(rr))
     ax1, ax2 = fig.axes
@@ -213,7 +217,7 @@ def test_rereads_of_a_three_scan_file_without_new_lesions():
     )
     patients = pd.DataFrame({"patient_id": ["W"], "treatment_start": [d(0)]})
     cohort = Cohort(patients=patients, scans_wide=wide)
-    rr = simulate_rereads(cohort, [PD_ONLY], _params(seed=9), 2000)
+    rr = simulate_rereads(cohort, [PD_ONLY], _params(seed=9), n_rereads=2000)
     v = rr.verdicts["pd_only"][:, 0]
     assert set(np.unique(v)) == {-1, 1}  # HPD or not evaluable, never "not HPD"
     assert (v == 1).mean() == pytest.approx(0.5, abs=0.045)

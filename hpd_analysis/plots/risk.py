@@ -152,7 +152,7 @@ def _or_number_columns(fig: Figure, ax: Axes, tab: pd.DataFrame, *, rows: _Fores
             strict=True,
         ):
             y = ypos[term] + (offsets[m] if len(colors) > 1 else 0.0)
-            text = format_ci(orv, lo, hi, 2) or "not estimable"
+            text = format_ci(orv, lo, hi, decimals=2) or "not estimable"
             ax.text(x_or, y, text, transform=trans, fontsize=7.5, va="center", color=color)
             ax.text(
                 x_p, y, p_value_text(p), transform=trans, fontsize=7.5, va="center", color=color

@@ -69,7 +69,7 @@ def km_annotation(summary: pd.DataFrame) -> str:
     for _, r in summary.iterrows():
         if str(r["group"]) == ref:
             continue
-        hr = format_ci(r.get("hazard_ratio"), r.get("hr_ci_low"), r.get("hr_ci_high"), 2)
+        hr = format_ci(r.get("hazard_ratio"), r.get("hr_ci_low"), r.get("hr_ci_high"), decimals=2)
         if hr and "(" in hr:
             est, ci = hr.split(" ", 1)
             lines.append(f"HR {r['group']} vs {ref}: {est} (95 % CI {ci[1:-1]})")

@@ -266,9 +266,9 @@ def run_report(
     cohort: str | Path,
     out: str | Path,
     parameters: Mapping[str, Any] | None = None,
+    *,
     parameters_file: str | Path | None = None,
     sections: Sequence[str] | None = None,
-    *,
     notebooks: str | Path | None = None,
     progress: Callable[[str], None] | None = print,
     jobs: int | None = None,
@@ -384,8 +384,8 @@ def _build(run: ReportRun, say: Callable[[str], None]) -> str | None:
             run.chosen,
             run.nb_dir,
             run.build,
-            kernel,
-            run.jobs,
+            kernel=kernel,
+            jobs=run.jobs,
             reuse=run.key is None and keeping_kernels(),
         ) as pool,
     ):
@@ -455,8 +455,8 @@ def _prepare(run: ReportRun) -> dict[str, Any]:
         run.build,
         cache_key(cohort_rel, options, params),
         cohort_cached,
-        features,
-        classify_features(features, run.defs),
+        features=features,
+        table=classify_features(features, run.defs),
     )
     return nb_params
 
@@ -690,7 +690,7 @@ def _kept_kernel(kernel_name: str) -> SectionKernel | None:
 
 
 def _run_section(
-    name: str, nb_dir: Path, build: Path, nb_params: dict[str, Any], kernel: SectionKernel
+    name: str, nb_dir: Path, build: Path, *, nb_params: dict[str, Any], kernel: SectionKernel
 ) -> tuple[float, Exception | None]:
     """Execute one notebook with papermill in ``kernel``, clean and render it; (seconds, error
     or None)."""
@@ -743,9 +743,9 @@ class SectionPool:
         chosen: Sequence[str],
         nb_dir: Path,
         build: Path,
+        *,
         kernel: str,
         jobs: int,
-        *,
         reuse: bool = False,
     ):
         _register_engine()
@@ -783,7 +783,9 @@ class SectionPool:
                 if not self.todo or self.failed.is_set():
                     return
                 name = self.todo.pop(0)
-            elapsed, error = _run_section(name, self.nb_dir, self.build, self.nb_params, own)
+            elapsed, error = _run_section(
+                name, self.nb_dir, self.build, nb_params=self.nb_params, kernel=own
+            )
             if error is not None:
                 self.failed.set()
             self.results.put((name, elapsed, error))

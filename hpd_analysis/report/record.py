@@ -56,18 +56,18 @@ def finalize(
     }
     checksums = input_checksums(cohort)
     cohort_rel = portable_path(cohort, out)
-    command = reproduce_command(cohort, out, recorded, sections if partial else None)
+    command = reproduce_command(cohort, out, recorded, sections=sections if partial else None)
     write_parameters_json(
         build,
         recorded,
         given,
-        cohort_rel,
-        cohort.name,
-        checksums,
-        sections,
-        status,
-        kernel,
-        describe_definitions(definitions).to_dict(orient="records"),
+        cohort_rel=cohort_rel,
+        cohort_name=cohort.name,
+        checksums=checksums,
+        sections=sections,
+        status=status,
+        kernel=kernel,
+        definitions=describe_definitions(definitions).to_dict(orient="records"),
     )
     (build / REPRODUCE).write_text(
         "#!/bin/sh\n"
@@ -162,7 +162,7 @@ def _set_value(v: Any) -> str:
 
 
 def reproduce_command(
-    cohort: Path, out: Path, recorded: Mapping[str, Any], sections: Sequence[str] | None = None
+    cohort: Path, out: Path, recorded: Mapping[str, Any], *, sections: Sequence[str] | None = None
 ) -> str:
     """``hpd report`` command line, run from the folder holding the report, that rebuilds it:
     the cohort relative to that folder, every parameter that differs from its default as
@@ -200,6 +200,7 @@ def write_parameters_json(
     out: Path,
     resolved: Mapping[str, Any],
     overrides: Mapping[str, Any] | None,
+    *,
     cohort_rel: str,
     cohort_name: str,
     checksums: Mapping[str, str],

@@ -297,7 +297,9 @@ def _type_hints(owner: type) -> dict[str, Any]:
     return typing.get_type_hints(owner)
 
 
-def _option_of(name: str, f: Any, owner: type, default: Any, comments: Mapping[str, str]) -> Option:
+def _option_of(
+    name: str, f: Any, owner: type, *, default: Any, comments: Mapping[str, str]
+) -> Option:
     try:
         hint = _type_hints(owner).get(f.name, f.type)
     except Exception:  # an annotation that does not evaluate: fall back on the default's type
@@ -344,11 +346,15 @@ def analysis_options() -> tuple[Option, ...]:
             for gf in fields(group_cls):
                 out.append(
                     _option_of(
-                        f"{f.name}.{gf.name}", gf, group_cls, getattr(value, gf.name), comments
+                        f"{f.name}.{gf.name}",
+                        gf,
+                        group_cls,
+                        default=getattr(value, gf.name),
+                        comments=comments,
                     )
                 )
         else:
-            out.append(_option_of(f.name, f, Parameters, value, top_comments))
+            out.append(_option_of(f.name, f, Parameters, default=value, comments=top_comments))
     return tuple(out)
 
 

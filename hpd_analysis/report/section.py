@@ -20,7 +20,7 @@ from .resolve import build_parameters
 DISPLAY_MAX_ROWS = 500
 
 
-def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, index: bool = False) -> Path:
+def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, *, index: bool = False) -> Path:
     """Write ``df`` to ``<out_dir>/<name>.csv`` (UTF-8, ``\\n`` line ends, ISO dates, numbers
     with 10 significant digits) and return the path; the same DataFrame always gives the same
     bytes."""
@@ -223,6 +223,7 @@ def open_section(
     cohort: str | Path | None = None,
     output_dir: str | Path | None = None,
     definitions: Sequence[str] | None = None,
+    *,
     definitions_file: str | None = None,
     primary_definition: str = "ferrara2018",
     windows: Mapping[str, Any] | None = None,
@@ -369,7 +370,7 @@ def cache_key(cohort: str | Path, options: Mapping[str, Any], params: Parameters
 
 
 def write_cache(
-    out: Path, key: str, loaded: Any, features: pd.DataFrame, table: pd.DataFrame
+    out: Path, key: str, loaded: Any, *, features: pd.DataFrame, table: pd.DataFrame
 ) -> Path:
     """Leave the loaded cohort, its features and its classification in ``out``'s cache for
     the sections of one report run (:func:`open_section` reads it when the key matches)."""
