@@ -69,25 +69,8 @@ def finalize(
         kernel=kernel,
         definitions=describe_definitions(definitions).to_dict(orient="records"),
     )
-    (build / REPRODUCE).write_text(
-        "#!/bin/sh\n"
-        "# Rebuilds this report with the parameters it was made with (parameters.json).\n"
-        "# The cohort's files must have the SHA-256 listed there: `hpd verify` checks them and\n"
-        "# compares every table byte for byte.\n"
-        + (
-            "# Pseudonymized report: set $HPD_PSEUDONYM_KEY to the same key first.\n"
-            if resolved["pseudonymize"]
-            else ""
-        )
-        + (
-            ""
-            if portable_path(cohort, out.parent) != cohort.name or cohort.parent == out.parent
-            else f"# --cohort {cohort.name}: only the cohort's name is recorded; give its path.\n"
-        )
-        + 'cd "$(dirname "$0")/.." || exit 1\n'
-        + command
-        + "\n",
-        encoding="utf-8",
+    write_reproduce_script(
+        build, cohort, out, command=command, pseudonymized=bool(resolved["pseudonymize"])
     )
     failed = [s for s in sections if status[s]["status"] == "failed"]
     if not failed:  # Word tables for a manuscript, from the tables and parameters.json written
@@ -138,6 +121,36 @@ def finalize(
         },
     )
     write_manifest(build)
+
+
+def write_reproduce_script(
+    build: Path, cohort: Path, out: Path, *, command: str, pseudonymized: bool
+) -> Path:
+    """Write ``<build>/reproduce.sh``: ``command`` (the ``hpd report`` line that rebuilds the
+    report ``out`` from ``cohort``) run from the report's parent folder, with what a reader must
+    know first (the key of a pseudonymized report; a cohort recorded by name only)."""
+    path = build / REPRODUCE
+    path.write_text(
+        "#!/bin/sh\n"
+        "# Rebuilds this report with the parameters it was made with (parameters.json).\n"
+        "# The cohort's files must have the SHA-256 listed there: `hpd verify` checks them and\n"
+        "# compares every table byte for byte.\n"
+        + (
+            "# Pseudonymized report: set $HPD_PSEUDONYM_KEY to the same key first.\n"
+            if pseudonymized
+            else ""
+        )
+        + (
+            ""
+            if portable_path(cohort, out.parent) != cohort.name or cohort.parent == out.parent
+            else f"# --cohort {cohort.name}: only the cohort's name is recorded; give its path.\n"
+        )
+        + 'cd "$(dirname "$0")/.." || exit 1\n'
+        + command
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def portable_path(target: Path, base: Path) -> str:

@@ -254,35 +254,24 @@ def open_section(
     from ..classification import build_features, classify_features
     from ..load import load_cohort
     from ..plots import apply_style
-    from .resolve import check_columns, did_you_mean
-    from .schema import REPORT_OPTIONS, parse_value
+    from .resolve import check_columns
 
     if cohort is None:
         from ..datasets import example_path
 
         cohort = example_path()
     params = build_parameters(windows, analysis_parameters)
-    known = {o.name: o for o in REPORT_OPTIONS}
-    unknown = sorted(set(report_parameters) - set(known))
-    if unknown:
-        raise ParameterError(
-            f"open_section: unknown parameter(s) {', '.join(unknown)}"
-            + did_you_mean(unknown[0], known)
-        )
-    given = {
-        "definitions": definitions,
-        "definitions_file": definitions_file,
-        "definition_parameters": definition_parameters,
-        "primary_definition": primary_definition,
-        "pseudonymize": pseudonymize,
-        "small_cell_threshold": small_cell_threshold,
-        **report_parameters,
-    }
-    options = {
-        o.name: parse_value(o, given.get(o.name, o.default))
-        for o in REPORT_OPTIONS
-        if not o.private
-    }
+    options = _section_options(
+        {
+            "definitions": definitions,
+            "definitions_file": definitions_file,
+            "definition_parameters": definition_parameters,
+            "primary_definition": primary_definition,
+            "pseudonymize": pseudonymize,
+            "small_cell_threshold": small_cell_threshold,
+        },
+        report_parameters,
+    )
     defs = resolve_definitions(
         options["definitions"], options["definitions_file"], options["definition_parameters"]
     )
@@ -293,8 +282,7 @@ def open_section(
             f"primary_definition={primary}: not among the definitions ({', '.join(codes)})"
         )
     out = Path(output_dir) if output_dir is not None else scratch_dir()
-    key = cache_key(cohort, options, params)
-    cached = read_cache(out, key)
+    cached = read_cache(out, cache_key(cohort, options, params))
     if cached is not None:
         loaded, features, table = cached
     else:
@@ -326,6 +314,30 @@ def open_section(
         small_cell_threshold=int(options["small_cell_threshold"]),
         options=options,
     )
+
+
+def _section_options(
+    named: Mapping[str, Any], report_parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every public report option, parsed and with its default where not given, from the
+    parameters :func:`open_section` names (``named``) and the other ones of the schema
+    (``report_parameters``; an unknown name raises :class:`ParameterError`)."""
+    from .resolve import did_you_mean
+    from .schema import REPORT_OPTIONS, parse_value
+
+    known = {o.name: o for o in REPORT_OPTIONS}
+    unknown = sorted(set(report_parameters) - set(known))
+    if unknown:
+        raise ParameterError(
+            f"open_section: unknown parameter(s) {', '.join(unknown)}"
+            + did_you_mean(unknown[0], known)
+        )
+    given = {**named, **report_parameters}
+    return {
+        o.name: parse_value(o, given.get(o.name, o.default))
+        for o in REPORT_OPTIONS
+        if not o.private
+    }
 
 
 def parameters_from(namespace: Mapping[str, Any]) -> dict[str, Any]:
