@@ -832,9 +832,11 @@ class SectionPool:
         if not interrupted:
             for t in self.threads:  # a kernel still starting is shut down below, not leaked
                 t.join(timeout=120)
+        # kept only when every worker has finished with its kernel
         keep = self.reuse and not interrupted and keeping_kernels()
+        keep = keep and not any(t.is_alive() for t in self.threads)
         for k in self.kernels:
-            if keep and not any(t.is_alive() for t in self.threads) and k.alive():
+            if keep and k.alive():
                 with _KEPT_LOCK:
                     _KEPT.setdefault(k.kernel_name, []).append(k)
             else:
