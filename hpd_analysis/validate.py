@@ -814,30 +814,28 @@ def parse_flags(
     """Parse a 0/1 flag column to nullable ``Int64`` (0/1, NA when missing)."""
     r = as_raw(s)
     raw = r.s
+
+    def not_a_flag(rows: pd.Series | np.ndarray) -> None:
+        """One problem per row in ``rows`` (its value shown from ``raw`` as it is then)."""
+        col.add_rows(
+            file,
+            column,
+            rows,
+            message=lambda v: f"{show(v)} is not 0 or 1",
+            expected=expected,
+            values=raw,
+        )
+
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("boolean").astype("Int64")
     if not r.is_object:
         if not pd.api.types.is_numeric_dtype(raw.dtype):
             raw = raw.astype(object)
             bad = raw.notna()
-            col.add_rows(
-                file,
-                column,
-                bad,
-                message=lambda v: f"{show(v)} is not 0 or 1",
-                expected=expected,
-                values=raw,
-            )
+            not_a_flag(bad)
             return pd.Series(pd.NA, index=r.index, dtype="Int64")
         bad = raw.notna() & ~raw.isin([0, 1])
-        col.add_rows(
-            file,
-            column,
-            bad,
-            message=lambda v: f"{show(v)} is not 0 or 1",
-            expected=expected,
-            values=raw,
-        )
+        not_a_flag(bad)
         return raw.where(~bad).astype("float64").astype("Int64")
     t = r.u_text.str.lower()
     if r.u_typed.any():
@@ -853,14 +851,7 @@ def parse_flags(
     is_true = t.isin(_TRUE).eq(True).to_numpy(bool)
     is_false = t.isin(_FALSE).eq(True).to_numpy(bool)
     bad = t.notna().to_numpy() & ~is_true & ~is_false
-    col.add_rows(
-        file,
-        column,
-        r.rows(bad),
-        message=lambda v: f"{show(v)} is not 0 or 1",
-        expected=expected,
-        values=raw,
-    )
+    not_a_flag(r.rows(bad))
     words = t.isin(["true", "false"]).eq(True).to_numpy(bool) & r.u_is_str
     if words.any():
         col.note(
